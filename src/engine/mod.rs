@@ -1,0 +1,129 @@
+//! The scheduler: a pure state machine, events in, actions out.
+//!
+//! The engine owns every policy (what is stale, what may start, what waits, what is blocked,
+//! what gets stopped) and performs no I/O: no processes, no files, no clock. Time arrives inside
+//! the events, so the whole policy is unit-tested with scripted event sequences.
+
+mod state;
+
+pub use state::Engine;
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use crate::model::NodeId;
+
+/// Distinguishes successive instances of one node, so a late exit of a stopped instance is
+/// never mistaken for the current one.
+pub type Generation = u64;
+
+/// How a process ended, as the supervisor observed it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Exit {
+    /// Exited with this status code.
+    Code(i32),
+    /// Killed by this signal number.
+    Signal(i32),
+    /// Never started: the command was not found, not executable, ...
+    SpawnFailed(String),
+}
+
+impl Exit {
+    pub fn success(&self) -> bool {
+        *self == Exit::Code(0)
+    }
+}
+
+/// What the engine reacts to.
+#[derive(Debug, Clone)]
+pub enum Event {
+    /// A debounced burst of file changes (paths relative to the project root).
+    Changed(Vec<PathBuf>),
+    /// An instance exited (on its own, or because it was stopped).
+    Exited {
+        node: NodeId,
+        generation: Generation,
+        exit: Exit,
+    },
+    /// A service instance is serving (its `ready` condition held).
+    Ready {
+        node: NodeId,
+        generation: Generation,
+    },
+    /// A service instance did not become ready in time.
+    ReadyTimedOut {
+        node: NodeId,
+        generation: Generation,
+    },
+    /// Stop everything and finish.
+    Shutdown,
+}
+
+/// What the engine asks the outside world to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Start an instance of the node. For a service with `ready`, the supervisor reports
+    /// [`Event::Ready`] or [`Event::ReadyTimedOut`] afterwards.
+    Start {
+        node: NodeId,
+        generation: Generation,
+    },
+    /// Stop this instance (its process group: stop signal, timeout, SIGKILL); an
+    /// [`Event::Exited`] follows.
+    Stop {
+        node: NodeId,
+        generation: Generation,
+    },
+    /// Tell the user.
+    Report(Report),
+    /// Nothing is left to do: exit with this status.
+    Exit(i32),
+}
+
+/// What the engine has to say; `report` turns it into text or JSON.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Report {
+    /// A wave begins: these nodes are stale.
+    WaveStarted {
+        wave: u64,
+        trigger: Trigger,
+        nodes: Vec<NodeId>,
+    },
+    NodeStarted {
+        node: NodeId,
+        generation: Generation,
+    },
+    /// A task finished, or a service instance exited.
+    NodeFinished {
+        node: NodeId,
+        exit: Exit,
+        duration: Duration,
+    },
+    /// A service instance is serving.
+    ServiceReady { node: NodeId, duration: Duration },
+    /// The node did not run: `by` failed in this wave.
+    Blocked { node: NodeId, by: NodeId },
+    /// A running instance went stale and is being stopped to start afresh.
+    Restarting { node: NodeId },
+    /// A service keeps its running instance because `failed` failed upstream.
+    ServiceKept {
+        node: NodeId,
+        since: Instant,
+        failed: NodeId,
+    },
+    /// A new instance never became ready; the old one keeps serving (if any).
+    ReadyTimedOut { node: NodeId },
+    /// A node keeps retriggering itself: its own run changes its inputs.
+    LoopDetected { node: NodeId, paths: Vec<PathBuf> },
+    /// The wave is over: every stale node finished, failed or was blocked.
+    WaveFinished { wave: u64, failed: usize },
+}
+
+/// What set a wave off.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Trigger {
+    /// The first run after start.
+    Start,
+    /// Changed files (a few of them, and how many in all).
+    Paths { first: Vec<PathBuf>, count: usize },
+}

@@ -1,0 +1,5 @@
+//! The engine's state and transitions.
+
+/// The scheduler.
+#[derive(Debug)]
+pub struct Engine {}

@@ -1,0 +1,1 @@
+//! The DAG of nodes and `after` edges.

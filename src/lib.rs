@@ -1,0 +1,20 @@
+//! `hot`: a declarative dev loop.
+//!
+//! A Hotfile (KDL) declares tasks and services with the globs they watch, the nodes they come
+//! `after` and the sockets they listen on. `hot` builds a DAG, reruns only what a change
+//! affects, and restarts a service only when its upstream succeeded, handing it the listening
+//! socket that `hot` holds. See `ARCHITECTURE.md` for the map of the modules.
+
+pub mod cli;
+pub mod engine;
+pub mod graph;
+pub mod hotfile;
+pub mod model;
+pub mod report;
+#[cfg(unix)]
+pub mod shim;
+pub mod sockets;
+pub mod supervisor;
+pub mod watch;
+
+pub use cli::main;

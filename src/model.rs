@@ -1,0 +1,288 @@
+//! The validated Hotfile: what every other module works from.
+//!
+//! `hotfile` builds a [`Project`] only when the whole file is sound, so nothing downstream
+//! re-checks names, globs, addresses or cycles. Nodes are addressed by [`NodeId`], their index
+//! in [`Project::nodes`], which is also their declaration order.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use globset::GlobSet;
+use regex::Regex;
+
+/// A node's index in [`Project::nodes`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct NodeId(pub usize);
+
+impl fmt::Display for NodeId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "#{}", self.0)
+    }
+}
+
+/// A whole, validated Hotfile.
+#[derive(Debug, Clone)]
+pub struct Project {
+    /// The Hotfile itself (absolute).
+    pub hotfile: PathBuf,
+    /// The directory holding the Hotfile: every relative path and glob is relative to it.
+    pub root: PathBuf,
+    /// Nodes in declaration order; `NodeId(i)` is `nodes[i]`.
+    pub nodes: Vec<Node>,
+    /// Quiet period that closes a burst of file changes into one wave.
+    pub debounce: Duration,
+}
+
+impl Project {
+    /// The node called `name`, if any.
+    pub fn find(&self, name: &str) -> Option<NodeId> {
+        self.nodes.iter().position(|n| n.name == name).map(NodeId)
+    }
+
+    /// The node with this id. Ids come from this project, so the index is always valid.
+    pub fn node(&self, id: NodeId) -> &Node {
+        &self.nodes[id.0]
+    }
+
+    /// Every node id, in declaration order.
+    pub fn ids(&self) -> impl Iterator<Item = NodeId> + '_ {
+        (0..self.nodes.len()).map(NodeId)
+    }
+}
+
+/// Whether a node runs to completion or keeps running.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Runs to completion; success is exit status 0.
+    Task,
+    /// Long-running; (re)started, never awaited.
+    Service,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Task => "task",
+            Kind::Service => "service",
+        }
+    }
+}
+
+/// One `task` or `service`.
+#[derive(Debug, Clone)]
+pub struct Node {
+    pub name: String,
+    pub kind: Kind,
+    pub run: Command,
+    /// Inputs: which changed paths make this node stale.
+    pub inputs: Inputs,
+    /// Dependencies (`after`), in the order written.
+    pub after: Vec<NodeId>,
+    /// Environment for the command: `defaults` first, then the node's own (which win).
+    pub env: Vec<(String, String)>,
+    /// Working directory (absolute).
+    pub dir: PathBuf,
+    /// Listening sockets, in fd order (services only).
+    pub sockets: Vec<SocketSpec>,
+    /// How a new instance announces it is serving (services only).
+    pub ready: Option<Ready>,
+    /// How long a new instance may take to become ready before hot gives up on it and keeps
+    /// the old one (`ready ... timeout="30s"`; default 60s).
+    pub ready_timeout: Duration,
+    pub stop: Stop,
+}
+
+/// What to execute.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// `run "CMD"`: one shell command line, run with `sh -c`.
+    Shell(String),
+    /// `run "prog" "arg"...`: executed directly, no shell.
+    Argv(Vec<String>),
+}
+
+impl fmt::Display for Command {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Command::Shell(line) => f.write_str(line),
+            Command::Argv(argv) => {
+                for (i, arg) in argv.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(" ")?;
+                    }
+                    if arg.is_empty() || arg.contains(|c: char| c.is_whitespace() || c == '\'') {
+                        write!(f, "{arg:?}")?;
+                    } else {
+                        f.write_str(arg)?;
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// The globs of one node, compiled. Paths given to [`Inputs::matches`] are relative to the
+/// project root and use `/` separators.
+#[derive(Debug, Clone)]
+pub struct Inputs {
+    /// `watch` globs as written.
+    pub watch: Vec<String>,
+    /// `ignore` globs as written (the node's own, then `defaults`).
+    pub ignore: Vec<String>,
+    pub watch_set: GlobSet,
+    pub ignore_set: GlobSet,
+}
+
+impl Inputs {
+    /// True when a change to `path` makes this node stale.
+    pub fn matches(&self, path: &Path) -> bool {
+        self.watch_set.is_match(path) && !self.ignore_set.is_match(path)
+    }
+}
+
+/// `socket "NAME" "ADDR"`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SocketSpec {
+    pub name: String,
+    pub addr: SocketAddr,
+}
+
+/// `ready ...`: how hot learns a new service instance is serving.
+#[derive(Debug, Clone)]
+pub enum Ready {
+    /// `ready delay="300ms"`.
+    Delay(Duration),
+    /// `ready log="REGEX"`: a line of its output matches.
+    Log(Regex),
+    /// `ready "notify"`: `READY=1` on `NOTIFY_SOCKET`.
+    Notify,
+}
+
+/// `stop signal="SIG" timeout="DURATION"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stop {
+    pub signal: Signal,
+    pub timeout: Duration,
+}
+
+impl Default for Stop {
+    fn default() -> Self {
+        Stop {
+            signal: Signal::Term,
+            timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// The signals a Hotfile may name for `stop`. Kept as our own enum so the model stays
+/// portable; `supervisor` maps it to the platform's number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signal {
+    Hup,
+    Int,
+    Quit,
+    Kill,
+    Usr1,
+    Usr2,
+    Term,
+}
+
+impl Signal {
+    pub const ALL: [Signal; 7] = [
+        Signal::Hup,
+        Signal::Int,
+        Signal::Quit,
+        Signal::Kill,
+        Signal::Usr1,
+        Signal::Usr2,
+        Signal::Term,
+    ];
+
+    /// The conventional name, e.g. `SIGTERM`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Signal::Hup => "SIGHUP",
+            Signal::Int => "SIGINT",
+            Signal::Quit => "SIGQUIT",
+            Signal::Kill => "SIGKILL",
+            Signal::Usr1 => "SIGUSR1",
+            Signal::Usr2 => "SIGUSR2",
+            Signal::Term => "SIGTERM",
+        }
+    }
+
+    /// Parses `SIGTERM`, `TERM` or `term`.
+    pub fn parse(text: &str) -> Option<Signal> {
+        let upper = text.to_ascii_uppercase();
+        let bare = upper.strip_prefix("SIG").unwrap_or(&upper);
+        Signal::ALL.into_iter().find(|s| &s.name()[3..] == bare)
+    }
+}
+
+/// Parses `"300ms"`, `"5s"`, `"1m"`, `"1h"`, `"1.5s"`. Returns `None` for anything else.
+pub fn parse_duration(text: &str) -> Option<Duration> {
+    let split = text.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
+    let (number, unit) = text.split_at(split);
+    if number.is_empty() || number.starts_with('.') || number.ends_with('.') {
+        return None;
+    }
+    let value: f64 = number.parse().ok()?;
+    let seconds = match unit {
+        "ms" => value / 1000.0,
+        "s" => value,
+        "m" => value * 60.0,
+        "h" => value * 3600.0,
+        _ => return None,
+    };
+    Duration::try_from_secs_f64(seconds).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[track_caller]
+    fn check_duration(text: &str, expected: Option<u64>) {
+        assert_eq!(
+            parse_duration(text).map(|d| d.as_millis() as u64),
+            expected,
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn durations() {
+        check_duration("300ms", Some(300));
+        check_duration("5s", Some(5000));
+        check_duration("1m", Some(60_000));
+        check_duration("1h", Some(3_600_000));
+        check_duration("1.5s", Some(1500));
+        check_duration("0ms", Some(0));
+        check_duration("5", None);
+        check_duration("s", None);
+        check_duration("5 s", None);
+        check_duration("-5s", None);
+        check_duration("5sec", None);
+        check_duration(".5s", None);
+        check_duration("", None);
+    }
+
+    #[test]
+    fn signals() {
+        assert_eq!(Signal::parse("SIGTERM"), Some(Signal::Term));
+        assert_eq!(Signal::parse("term"), Some(Signal::Term));
+        assert_eq!(Signal::parse("HUP"), Some(Signal::Hup));
+        assert_eq!(Signal::parse("SIGTREM"), None);
+        assert_eq!(Signal::parse(""), None);
+    }
+
+    #[test]
+    fn command_display_quotes_only_when_needed() {
+        let argv = Command::Argv(vec!["cargo".into(), "run".into(), "a b".into()]);
+        assert_eq!(argv.to_string(), r#"cargo run "a b""#);
+        assert_eq!(Command::Shell("cargo test".into()).to_string(), "cargo test");
+    }
+}

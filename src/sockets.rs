@@ -1,0 +1,1 @@
+//! Listening sockets that hot binds once and hands to every service instance.

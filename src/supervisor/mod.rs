@@ -1,0 +1,1 @@
+//! Processes: spawning nodes in their own process groups, stopping them, reporting exits.

@@ -1,0 +1,1 @@
+//! Watching the project: notify events, filtered and debounced into change sets.
