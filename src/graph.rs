@@ -1,1 +1,408 @@
-//! The DAG of nodes and `after` edges.
+//! The DAG of nodes and `after` edges, and the questions asked of it: in which order, which
+//! nodes may run side by side, and which nodes a set of changed paths makes stale.
+//!
+//! `hotfile` has already rejected cycles, so building a [`Graph`] cannot fail. Graph node
+//! index `i` is always [`NodeId`]`(i)`: nodes are added in declaration order.
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+use std::path::Path;
+
+use petgraph::Direction;
+use petgraph::graph::{DiGraph, NodeIndex};
+use petgraph::visit::{Bfs, Reversed, Walker};
+
+use crate::model::{Kind, NodeId, Project};
+
+/// Nodes and their `after` edges, pointing from a dependency to its dependent.
+#[derive(Debug, Clone)]
+pub struct Graph {
+    dag: DiGraph<(), ()>,
+    order: Vec<NodeId>,
+    levels: Vec<Vec<NodeId>>,
+}
+
+fn index(id: NodeId) -> NodeIndex {
+    NodeIndex::new(id.0)
+}
+
+fn id(index: NodeIndex) -> NodeId {
+    NodeId(index.index())
+}
+
+impl Graph {
+    /// Builds the graph of a validated (acyclic) project.
+    pub fn new(project: &Project) -> Graph {
+        let mut dag = DiGraph::with_capacity(project.nodes.len(), project.nodes.len());
+        for _ in &project.nodes {
+            dag.add_node(());
+        }
+        for (dependent, node) in project.nodes.iter().enumerate() {
+            for dependency in &node.after {
+                dag.add_edge(index(*dependency), NodeIndex::new(dependent), ());
+            }
+        }
+        let order: Vec<NodeId> = petgraph::algo::toposort(&dag, None)
+            .expect("hotfile rejects cycles before a Graph is built")
+            .into_iter()
+            .map(id)
+            .collect();
+        // A node's level is the length of the longest chain of dependencies below it: nodes of
+        // one level never depend on each other, so they may run side by side.
+        let mut level = vec![0usize; project.nodes.len()];
+        for node in &order {
+            for dependency in &project.node(*node).after {
+                level[node.0] = level[node.0].max(level[dependency.0] + 1);
+            }
+        }
+        let depth = level.iter().max().map_or(0, |max| max + 1);
+        let mut levels = vec![Vec::new(); depth];
+        for node in &order {
+            levels[level[node.0]].push(*node);
+        }
+        for nodes in &mut levels {
+            nodes.sort();
+        }
+        Graph { dag, order, levels }
+    }
+
+    /// Every node, dependencies before dependents.
+    pub fn order(&self) -> &[NodeId] {
+        &self.order
+    }
+
+    /// Nodes grouped so that each group depends only on earlier groups.
+    pub fn levels(&self) -> &[Vec<NodeId>] {
+        &self.levels
+    }
+
+    /// The direct dependents of `node` (the nodes that come `after` it).
+    pub fn dependents(&self, node: NodeId) -> impl Iterator<Item = NodeId> + '_ {
+        self.dag
+            .neighbors_directed(index(node), Direction::Outgoing)
+            .map(id)
+    }
+
+    /// `roots` and everything they depend on, transitively.
+    pub fn with_dependencies(&self, roots: impl IntoIterator<Item = NodeId>) -> BTreeSet<NodeId> {
+        let reversed = Reversed(&self.dag);
+        let mut found = BTreeSet::new();
+        for root in roots {
+            found.extend(Bfs::new(reversed, index(root)).iter(reversed).map(id));
+        }
+        found
+    }
+
+    /// `roots` and everything that depends on them, transitively.
+    pub fn with_dependents(&self, roots: impl IntoIterator<Item = NodeId>) -> BTreeSet<NodeId> {
+        let mut found = BTreeSet::new();
+        for root in roots {
+            found.extend(Bfs::new(&self.dag, index(root)).iter(&self.dag).map(id));
+        }
+        found
+    }
+
+    /// The nodes whose own inputs match one of `paths` (relative to the project root).
+    pub fn matching<'a>(
+        &self,
+        project: &'a Project,
+        paths: &'a [impl AsRef<Path>],
+    ) -> impl Iterator<Item = NodeId> + 'a {
+        project.ids().filter(move |node| {
+            let inputs = &project.node(*node).inputs;
+            paths.iter().any(|path| inputs.matches(path.as_ref()))
+        })
+    }
+
+    /// The nodes a change to `paths` makes stale: those whose inputs match, and everything
+    /// downstream of them.
+    pub fn stale(&self, project: &Project, paths: &[impl AsRef<Path>]) -> BTreeSet<NodeId> {
+        self.with_dependents(self.matching(project, paths))
+    }
+}
+
+/// Output formats of `hot graph`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Text,
+    Dot,
+    Mermaid,
+    Json,
+}
+
+/// Renders the graph for `hot graph`.
+pub fn render(project: &Project, graph: &Graph, format: Format) -> String {
+    match format {
+        Format::Text => render_text(project, graph),
+        Format::Dot => render_dot(project),
+        Format::Mermaid => render_mermaid(project),
+        Format::Json => render_json(project, graph),
+    }
+}
+
+/// A tree per node without dependencies, in declaration order, with dependents as children.
+/// A node with several dependencies is shown in full under the first and named again with
+/// `(see above)` under the others.
+fn render_text(project: &Project, graph: &Graph) -> String {
+    let mut out = String::new();
+    let mut shown = BTreeSet::new();
+    for root in project.ids() {
+        if project.node(root).after.is_empty() {
+            text_node(project, graph, root, "", "", &mut shown, &mut out);
+        }
+    }
+    out
+}
+
+fn text_node(
+    project: &Project,
+    graph: &Graph,
+    node: NodeId,
+    lead: &str,
+    indent: &str,
+    shown: &mut BTreeSet<NodeId>,
+    out: &mut String,
+) {
+    let n = project.node(node);
+    let _ = write!(out, "{lead}{} ({})", n.name, n.kind.as_str());
+    if !shown.insert(node) {
+        out.push_str(" (see above)\n");
+        return;
+    }
+    out.push('\n');
+    let mut details = Vec::new();
+    if n.after.len() > 1 {
+        let after: Vec<&str> = n
+            .after
+            .iter()
+            .map(|d| project.node(*d).name.as_str())
+            .collect();
+        details.push(format!("after: {}", after.join(" ")));
+    }
+    if !n.inputs.watch.is_empty() {
+        details.push(format!("watch: {}", n.inputs.watch.join(" ")));
+    }
+    for socket in &n.sockets {
+        details.push(format!("socket: {} {}", socket.name, socket.addr));
+    }
+    details.push(format!("run: {}", n.run));
+    let mut dependents: Vec<NodeId> = graph.dependents(node).collect();
+    dependents.sort();
+    for detail in details {
+        let bar = if dependents.is_empty() { " " } else { "│" };
+        let _ = writeln!(out, "{indent}{bar}   {detail}");
+    }
+    for (i, child) in dependents.iter().enumerate() {
+        let last = i + 1 == dependents.len();
+        let (lead, more) = if last {
+            ("└── ", "    ")
+        } else {
+            ("├── ", "│   ")
+        };
+        text_node(
+            project,
+            graph,
+            *child,
+            &format!("{indent}{lead}"),
+            &format!("{indent}{more}"),
+            shown,
+            out,
+        );
+    }
+}
+
+fn render_dot(project: &Project) -> String {
+    let mut out = String::from("digraph hot {\n    rankdir=LR;\n");
+    for node in &project.nodes {
+        let shape = match node.kind {
+            Kind::Task => "box",
+            Kind::Service => "ellipse",
+        };
+        let _ = writeln!(
+            out,
+            "    {} [shape={shape}, label={}];",
+            dot_id(&node.name),
+            dot_id(&format!("{}\n{}", node.name, node.kind.as_str()))
+        );
+    }
+    for node in &project.nodes {
+        for dependency in &node.after {
+            let _ = writeln!(
+                out,
+                "    {} -> {};",
+                dot_id(&project.node(*dependency).name),
+                dot_id(&node.name)
+            );
+        }
+    }
+    out.push_str("}\n");
+    out
+}
+
+/// A quoted DOT identifier: any name is valid once quoted and escaped.
+fn dot_id(text: &str) -> String {
+    let escaped = text
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n");
+    format!("\"{escaped}\"")
+}
+
+fn render_mermaid(project: &Project) -> String {
+    let mut out = String::from("flowchart LR\n");
+    for (i, node) in project.nodes.iter().enumerate() {
+        // Mermaid ids must be plain words, so nodes are n0, n1, ... with the name as label.
+        let label = node.name.replace('"', "#quot;");
+        let (open, close) = match node.kind {
+            Kind::Task => ("[\"", "\"]"),
+            Kind::Service => ("([\"", "\"])"),
+        };
+        let _ = writeln!(out, "    n{i}{open}{label}{close}");
+    }
+    for (i, node) in project.nodes.iter().enumerate() {
+        for dependency in &node.after {
+            let _ = writeln!(out, "    n{} --> n{i}", dependency.0);
+        }
+    }
+    out
+}
+
+fn render_json(project: &Project, graph: &Graph) -> String {
+    let nodes: Vec<serde_json::Value> = project
+        .nodes
+        .iter()
+        .map(|node| {
+            serde_json::json!({
+                "name": node.name,
+                "kind": node.kind.as_str(),
+                "run": node.run.to_string(),
+                "dir": node.dir,
+                "watch": node.inputs.watch,
+                "ignore": node.inputs.ignore,
+                "after": node.after.iter().map(|d| &project.node(*d).name).collect::<Vec<_>>(),
+                "sockets": node.sockets.iter().map(|s| serde_json::json!({
+                    "name": s.name,
+                    "addr": s.addr.to_string(),
+                })).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    let order: Vec<&str> = graph
+        .order()
+        .iter()
+        .map(|n| project.node(*n).name.as_str())
+        .collect();
+    let levels: Vec<Vec<&str>> = graph
+        .levels()
+        .iter()
+        .map(|level| {
+            level
+                .iter()
+                .map(|n| project.node(*n).name.as_str())
+                .collect()
+        })
+        .collect();
+    let value = serde_json::json!({ "nodes": nodes, "order": order, "levels": levels });
+    let mut text = serde_json::to_string_pretty(&value).expect("a JSON value always serializes");
+    text.push('\n');
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::testing::project;
+
+    fn names(project: &Project, ids: impl IntoIterator<Item = NodeId>) -> Vec<String> {
+        ids.into_iter()
+            .map(|n| project.node(n).name.clone())
+            .collect()
+    }
+
+    /// `nodes`: (name, watch globs, after).
+    #[track_caller]
+    fn check_stale(nodes: &[(&str, &[&str], &[&str])], changed: &[&str], expected: &[&str]) {
+        let project = project(nodes);
+        let graph = Graph::new(&project);
+        let stale = graph.stale(&project, changed);
+        assert_eq!(names(&project, stale), expected);
+    }
+
+    const WEB: &[(&str, &[&str], &[&str])] = &[
+        ("clippy", &["src/**/*.rs", "Cargo.toml"], &[]),
+        ("test", &["src/**/*.rs", "tests/**/*.rs"], &["clippy"]),
+        ("build", &["src/**/*.rs", "Cargo.toml"], &[]),
+        ("serve", &["templates/**"], &["test", "build"]),
+    ];
+
+    #[test]
+    fn stale_sets() {
+        check_stale(WEB, &["src/main.rs"], &["clippy", "test", "build", "serve"]);
+        check_stale(
+            WEB,
+            &["src/a/b/c.rs"],
+            &["clippy", "test", "build", "serve"],
+        );
+        check_stale(WEB, &["tests/api.rs"], &["test", "serve"]);
+        check_stale(WEB, &["templates/index.html"], &["serve"]);
+        check_stale(WEB, &["Cargo.toml"], &["clippy", "test", "build", "serve"]);
+        check_stale(WEB, &["README.md"], &[]);
+        check_stale(WEB, &[], &[]);
+        check_stale(WEB, &["README.md", "tests/x.rs"], &["test", "serve"]);
+    }
+
+    #[test]
+    fn star_does_not_cross_directories() {
+        let nodes: &[(&str, &[&str], &[&str])] = &[("a", &["src/*.rs"], &[])];
+        check_stale(nodes, &["src/a/b.rs"], &[]);
+        check_stale(nodes, &["src/b.rs"], &["a"]);
+    }
+
+    #[test]
+    fn order_and_levels() {
+        let project = project(WEB);
+        let graph = Graph::new(&project);
+        let position = |name: &str| {
+            let id = project.find(name).unwrap();
+            graph.order().iter().position(|n| *n == id).unwrap()
+        };
+        assert!(position("clippy") < position("test"));
+        assert!(position("test") < position("serve"));
+        assert!(position("build") < position("serve"));
+        let levels: Vec<Vec<String>> = graph
+            .levels()
+            .iter()
+            .map(|l| names(&project, l.iter().copied()))
+            .collect();
+        assert_eq!(
+            levels,
+            vec![vec!["clippy", "build"], vec!["test"], vec!["serve"]]
+        );
+    }
+
+    #[test]
+    fn closures() {
+        let project = project(WEB);
+        let graph = Graph::new(&project);
+        let test = project.find("test").unwrap();
+        assert_eq!(
+            names(&project, graph.with_dependencies([test])),
+            ["clippy", "test"]
+        );
+        let clippy = project.find("clippy").unwrap();
+        assert_eq!(
+            names(&project, graph.with_dependents([clippy])),
+            ["clippy", "test", "serve"]
+        );
+    }
+
+    #[test]
+    fn renders() {
+        let project = project(WEB);
+        let graph = Graph::new(&project);
+        insta::assert_snapshot!("text", render(&project, &graph, Format::Text));
+        insta::assert_snapshot!("dot", render(&project, &graph, Format::Dot));
+        insta::assert_snapshot!("mermaid", render(&project, &graph, Format::Mermaid));
+        insta::assert_snapshot!("json", render(&project, &graph, Format::Json));
+    }
+}

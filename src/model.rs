@@ -283,6 +283,68 @@ mod tests {
     fn command_display_quotes_only_when_needed() {
         let argv = Command::Argv(vec!["cargo".into(), "run".into(), "a b".into()]);
         assert_eq!(argv.to_string(), r#"cargo run "a b""#);
-        assert_eq!(Command::Shell("cargo test".into()).to_string(), "cargo test");
+        assert_eq!(
+            Command::Shell("cargo test".into()).to_string(),
+            "cargo test"
+        );
+    }
+}
+
+/// Small projects for unit tests, without a Hotfile.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::*;
+    use globset::{GlobBuilder, GlobSetBuilder};
+
+    fn glob_set(globs: &[&str]) -> GlobSet {
+        let mut builder = GlobSetBuilder::new();
+        for glob in globs {
+            builder.add(
+                GlobBuilder::new(glob)
+                    .literal_separator(true)
+                    .build()
+                    .expect("test globs are valid"),
+            );
+        }
+        builder.build().expect("test globs are valid")
+    }
+
+    /// A project from `(name, watch globs, after)`; nodes whose name starts with `serve` are
+    /// services (with a `ready` delay), the rest tasks. Each node runs `echo NAME`.
+    pub(crate) fn project(nodes: &[(&str, &[&str], &[&str])]) -> Project {
+        let names: Vec<&str> = nodes.iter().map(|n| n.0).collect();
+        let nodes = nodes
+            .iter()
+            .map(|(name, watch, after)| {
+                let service = name.starts_with("serve");
+                Node {
+                    name: (*name).to_owned(),
+                    kind: if service { Kind::Service } else { Kind::Task },
+                    run: Command::Shell(format!("echo {name}")),
+                    inputs: Inputs {
+                        watch: watch.iter().map(|g| (*g).to_owned()).collect(),
+                        ignore: Vec::new(),
+                        watch_set: glob_set(watch),
+                        ignore_set: glob_set(&[]),
+                    },
+                    after: after
+                        .iter()
+                        .map(|a| NodeId(names.iter().position(|n| n == a).expect("known node")))
+                        .collect(),
+                    env: Vec::new(),
+                    dir: PathBuf::from("/project"),
+                    sockets: Vec::new(),
+                    ready: service.then(|| Ready::Delay(Duration::from_millis(100))),
+                    ready_timeout: Duration::from_secs(60),
+                    stop: Stop::default(),
+                }
+            })
+            .collect();
+        Project {
+            hotfile: PathBuf::from("/project/Hotfile"),
+            root: PathBuf::from("/project"),
+            nodes,
+            debounce: Duration::from_millis(10),
+        }
     }
 }
