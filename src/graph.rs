@@ -42,27 +42,24 @@ impl Graph {
                 dag.add_edge(index(*dependency), NodeIndex::new(dependent), ());
             }
         }
-        let order: Vec<NodeId> = petgraph::algo::toposort(&dag, None)
-            .expect("hotfile rejects cycles before a Graph is built")
-            .into_iter()
-            .map(id)
-            .collect();
+        let topological = petgraph::algo::toposort(&dag, None)
+            .expect("hotfile rejects cycles before a Graph is built");
         // A node's level is the length of the longest chain of dependencies below it: nodes of
         // one level never depend on each other, so they may run side by side.
         let mut level = vec![0usize; project.nodes.len()];
-        for node in &order {
-            for dependency in &project.node(*node).after {
+        for node in topological.into_iter().map(id) {
+            for dependency in &project.node(node).after {
                 level[node.0] = level[node.0].max(level[dependency.0] + 1);
             }
         }
         let depth = level.iter().max().map_or(0, |max| max + 1);
         let mut levels = vec![Vec::new(); depth];
-        for node in &order {
-            levels[level[node.0]].push(*node);
+        for node in project.ids() {
+            levels[level[node.0]].push(node);
         }
-        for nodes in &mut levels {
-            nodes.sort();
-        }
+        // Level by level, in declaration order within a level: a topological order that reads
+        // like the Hotfile.
+        let order = levels.concat();
         Graph { dag, order, levels }
     }
 

@@ -309,14 +309,16 @@ pub(crate) mod testing {
         builder.build().expect("test globs are valid")
     }
 
-    /// A project from `(name, watch globs, after)`; nodes whose name starts with `serve` are
-    /// services (with a `ready` delay), the rest tasks. Each node runs `echo NAME`.
+    /// A project from `(name, watch globs, after)`. Nodes whose name starts with `serve` are
+    /// services with a `ready` delay, `daemon...` services without `ready`, the rest tasks.
+    /// Each node runs `echo NAME`.
     pub(crate) fn project(nodes: &[(&str, &[&str], &[&str])]) -> Project {
         let names: Vec<&str> = nodes.iter().map(|n| n.0).collect();
         let nodes = nodes
             .iter()
             .map(|(name, watch, after)| {
-                let service = name.starts_with("serve");
+                let ready = name.starts_with("serve");
+                let service = ready || name.starts_with("daemon");
                 Node {
                     name: (*name).to_owned(),
                     kind: if service { Kind::Service } else { Kind::Task },
@@ -334,7 +336,7 @@ pub(crate) mod testing {
                     env: Vec::new(),
                     dir: PathBuf::from("/project"),
                     sockets: Vec::new(),
-                    ready: service.then(|| Ready::Delay(Duration::from_millis(100))),
+                    ready: ready.then(|| Ready::Delay(Duration::from_millis(100))),
                     ready_timeout: Duration::from_secs(60),
                     stop: Stop::default(),
                 }

@@ -6,15 +6,16 @@
 
 mod state;
 
-pub use state::Engine;
+pub use state::{Engine, Mode, Options};
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use crate::model::NodeId;
 
-/// Distinguishes successive instances of one node, so a late exit of a stopped instance is
-/// never mistaken for the current one.
+/// Names one instance (one start) of any node. Generations are unique across all nodes and
+/// never reused, so a late exit of a stopped instance is never mistaken for a current one, even
+/// after a reload renumbered the nodes.
 pub type Generation = u64;
 
 /// How a process ended, as the supervisor observed it.
@@ -55,8 +56,8 @@ pub enum Event {
         node: NodeId,
         generation: Generation,
     },
-    /// Stop everything and finish.
-    Shutdown,
+    /// Stop everything, then exit with `code`.
+    Shutdown { code: i32 },
 }
 
 /// What the engine asks the outside world to do.

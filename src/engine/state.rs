@@ -1,5 +1,717 @@
 //! The engine's state and transitions.
+//!
+//! # Theory of operation
+//!
+//! Every node in scope has a `stale` flag. A wave marks nodes stale (all of them at start; the
+//! matching nodes and their dependents on a change), then [`Engine::schedule`] walks the graph
+//! in dependency order and, for each stale node whose dependencies are settled, either starts
+//! it or, when a dependency failed, marks it blocked. Exits and readiness settle nodes and
+//! schedule again. The invariants:
+//!
+//! - A task has at most one live instance: a stale running task is stopped, and its fresh run
+//!   starts only after the stopped one has exited.
+//! - A service with `ready` starts its new instance beside the serving one and stops the old
+//!   one only when the new one is ready; without `ready` the old one is stopped first.
+//! - A service whose upstream failed keeps its running instance.
+//! - Nothing here reads a clock: `now` comes with every call.
 
-/// The scheduler.
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::{Action, Event, Exit, Generation, Report, Trigger};
+use crate::graph::Graph;
+use crate::model::{Kind, Node, NodeId, Project};
+
+/// How many waves in a row a node may be retriggered by changes that arrive right after its
+/// own (or a dependent's) run before hot calls it a loop.
+const LOOP_LIMIT: u32 = 4;
+
+/// What the engine is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Run everything in scope once, then react to changes until shut down.
+    Watch,
+    /// Run everything in scope once; exit when nothing is left running (a running service
+    /// keeps hot in the foreground until shut down).
+    Once,
+}
+
+/// How an [`Engine`] is set up.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub mode: Mode,
+    /// The nodes asked for by name (with everything they depend on); `None` for all.
+    pub targets: Option<Vec<String>>,
+    /// Whether services run at all (`hot ci` runs tasks only).
+    pub services: bool,
+    /// How many tasks may run at once.
+    pub jobs: usize,
+}
+
+/// How a node last settled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    NotRun,
+    Ok,
+    Failed,
+    /// Did not run because this node failed upstream.
+    Blocked(NodeId),
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Instance {
+    generation: Generation,
+    started: Instant,
+}
+
+#[derive(Debug, Clone)]
+struct NodeState {
+    stale: bool,
+    outcome: Outcome,
+    /// A task's running instance, or a service's serving one.
+    current: Option<Instance>,
+    /// A service's new instance, started beside `current` and not ready yet.
+    pending: Option<Instance>,
+    /// Instances told to stop that have not exited yet.
+    stopping: BTreeSet<Generation>,
+    finished_at: Option<Instant>,
+    /// Consecutive waves this node was triggered by what looks like its own writes.
+    self_triggers: u32,
+    /// Paths found to loop: changes to them right after a run are ignored for this node.
+    loop_paths: BTreeSet<PathBuf>,
+}
+
+impl NodeState {
+    fn new() -> Self {
+        NodeState {
+            stale: false,
+            outcome: Outcome::NotRun,
+            current: None,
+            pending: None,
+            stopping: BTreeSet::new(),
+            finished_at: None,
+            self_triggers: 0,
+            loop_paths: BTreeSet::new(),
+        }
+    }
+
+    fn alive(&self) -> bool {
+        self.current.is_some() || self.pending.is_some() || !self.stopping.is_empty()
+    }
+}
+
+/// The scheduler: feed it events, carry out the actions it returns.
 #[derive(Debug)]
-pub struct Engine {}
+pub struct Engine {
+    project: Arc<Project>,
+    graph: Graph,
+    options: Options,
+    scope: BTreeSet<NodeId>,
+    nodes: Vec<NodeState>,
+    next_generation: Generation,
+    /// Instances of nodes removed by a reload, still being stopped.
+    retired: BTreeSet<Generation>,
+    wave: u64,
+    wave_open: bool,
+    wave_failed: usize,
+    shutdown: Option<i32>,
+    exited: bool,
+}
+
+impl Engine {
+    /// An engine over `project`. Unknown target names are the caller's to reject beforehand.
+    pub fn new(project: Arc<Project>, options: Options) -> Engine {
+        let graph = Graph::new(&project);
+        let scope = scope(&project, &graph, &options);
+        let nodes = vec![NodeState::new(); project.nodes.len()];
+        Engine {
+            project,
+            graph,
+            options,
+            scope,
+            nodes,
+            next_generation: 1,
+            retired: BTreeSet::new(),
+            wave: 0,
+            wave_open: false,
+            wave_failed: 0,
+            shutdown: None,
+            exited: false,
+        }
+    }
+
+    /// The project the engine currently works from.
+    pub fn project(&self) -> &Arc<Project> {
+        &self.project
+    }
+
+    /// The nodes this engine runs.
+    pub fn scope(&self) -> &BTreeSet<NodeId> {
+        &self.scope
+    }
+
+    /// The first wave: everything in scope.
+    pub fn start(&mut self, now: Instant) -> Vec<Action> {
+        let mut actions = Vec::new();
+        let nodes: Vec<NodeId> = self.scope.iter().copied().collect();
+        self.begin_wave(Trigger::Start, &nodes, &mut actions);
+        for node in nodes {
+            self.nodes[node.0].stale = true;
+        }
+        self.schedule(now, &mut actions);
+        actions
+    }
+
+    /// Reacts to one event.
+    pub fn handle(&mut self, now: Instant, event: Event) -> Vec<Action> {
+        let mut actions = Vec::new();
+        match event {
+            Event::Changed(paths) => self.changed(now, paths, &mut actions),
+            Event::Exited {
+                generation, exit, ..
+            } => self.exited(now, generation, exit, &mut actions),
+            Event::Ready { generation, .. } => self.ready(now, generation, &mut actions),
+            Event::ReadyTimedOut { generation, .. } => {
+                self.ready_timed_out(generation, &mut actions)
+            }
+            Event::Shutdown { code } => self.begin_shutdown(code, &mut actions),
+        }
+        self.schedule(now, &mut actions);
+        actions
+    }
+
+    /// Takes a reloaded Hotfile: new and changed nodes (and their dependents) become stale,
+    /// removed nodes are stopped, unchanged nodes keep their state and instances.
+    pub fn reload(&mut self, now: Instant, project: Arc<Project>) -> Vec<Action> {
+        let mut actions = Vec::new();
+        let graph = Graph::new(&project);
+        let mut nodes = vec![NodeState::new(); project.nodes.len()];
+        let mut changed = Vec::new();
+        let mut kept = vec![false; self.nodes.len()];
+        for (new_id, node) in project.ids().zip(&project.nodes) {
+            match self.project.find(&node.name) {
+                Some(old_id) => {
+                    kept[old_id.0] = true;
+                    let mut state = std::mem::replace(&mut self.nodes[old_id.0], NodeState::new());
+                    if let Outcome::Blocked(by) = state.outcome {
+                        // The blocking node may have been renumbered or removed; a stale
+                        // outcome is recomputed on the next run anyway.
+                        state.outcome = match project.find(&self.project.node(by).name) {
+                            Some(by) => Outcome::Blocked(by),
+                            None => Outcome::NotRun,
+                        };
+                    }
+                    if !same_definition(self.project.node(old_id), node, &self.project, &project) {
+                        changed.push(new_id);
+                    }
+                    nodes[new_id.0] = state;
+                }
+                None => changed.push(new_id),
+            }
+        }
+        for (old_id, state) in self.nodes.iter_mut().enumerate() {
+            if kept[old_id] {
+                continue;
+            }
+            for instance in [state.current.take(), state.pending.take()]
+                .into_iter()
+                .flatten()
+            {
+                actions.push(Action::Stop {
+                    node: NodeId(old_id),
+                    generation: instance.generation,
+                });
+                self.retired.insert(instance.generation);
+            }
+            self.retired.extend(state.stopping.iter().copied());
+        }
+        self.project = project;
+        self.graph = graph;
+        self.nodes = nodes;
+        self.scope = scope(&self.project, &self.graph, &self.options);
+        let stale: Vec<NodeId> = self
+            .graph
+            .with_dependents(changed)
+            .into_iter()
+            .filter(|n| self.scope.contains(n))
+            .collect();
+        if !stale.is_empty() {
+            let trigger = Trigger::Paths {
+                first: vec![PathBuf::from(
+                    self.project.hotfile.file_name().unwrap_or_default(),
+                )],
+                count: 1,
+            };
+            self.begin_wave(trigger, &stale, &mut actions);
+            for node in stale {
+                self.make_stale(node, &mut actions);
+            }
+        }
+        self.schedule(now, &mut actions);
+        actions
+    }
+
+    fn begin_wave(&mut self, trigger: Trigger, nodes: &[NodeId], actions: &mut Vec<Action>) {
+        if !self.wave_open {
+            self.wave_failed = 0;
+        }
+        self.wave += 1;
+        self.wave_open = true;
+        actions.push(Action::Report(Report::WaveStarted {
+            wave: self.wave,
+            trigger,
+            nodes: nodes.to_vec(),
+        }));
+    }
+
+    fn changed(&mut self, now: Instant, paths: Vec<PathBuf>, actions: &mut Vec<Action>) {
+        if self.shutdown.is_some() || paths.is_empty() {
+            return;
+        }
+        let matching: Vec<NodeId> = self
+            .graph
+            .matching(&self.project, &paths)
+            .filter(|n| self.scope.contains(n))
+            .collect();
+        let mut triggered = Vec::new();
+        for node in matching {
+            if !self.loop_check(now, node, &paths, actions) {
+                triggered.push(node);
+            }
+        }
+        let stale: Vec<NodeId> = self
+            .graph
+            .with_dependents(triggered)
+            .into_iter()
+            .filter(|n| self.scope.contains(n))
+            .collect();
+        if stale.is_empty() {
+            return;
+        }
+        let trigger = Trigger::Paths {
+            first: paths.iter().take(3).cloned().collect(),
+            count: paths.len(),
+        };
+        self.begin_wave(trigger, &stale, actions);
+        for node in stale {
+            self.make_stale(node, actions);
+        }
+    }
+
+    /// Decides whether a change to `node`'s inputs is its own run feeding back into itself, and
+    /// returns true when the change must be ignored for this node.
+    fn loop_check(
+        &mut self,
+        now: Instant,
+        node: NodeId,
+        paths: &[PathBuf],
+        actions: &mut Vec<Action>,
+    ) -> bool {
+        let inputs = &self.project.node(node).inputs;
+        let own: Vec<PathBuf> = paths
+            .iter()
+            .filter(|p| inputs.matches(p))
+            .cloned()
+            .collect();
+        // A run's own writes arrive while it runs or within a short grace after it ends
+        // (the watcher's quiet period, plus scheduling slack).
+        let grace = self.project.debounce + Duration::from_millis(200);
+        let suspect = self.graph.with_dependents([node]).into_iter().any(|m| {
+            let state = &self.nodes[m.0];
+            let kind = self.project.node(m).kind;
+            let running_early = kind == Kind::Task
+                && state
+                    .current
+                    .is_some_and(|i| now.saturating_duration_since(i.started) <= grace);
+            let just_finished = kind == Kind::Task
+                && state.current.is_none()
+                && state
+                    .finished_at
+                    .is_some_and(|t| now.saturating_duration_since(t) <= grace);
+            running_early || just_finished
+        });
+        let state = &mut self.nodes[node.0];
+        if !suspect {
+            state.self_triggers = 0;
+            state.loop_paths.clear();
+            return false;
+        }
+        if own.iter().all(|p| state.loop_paths.contains(p)) {
+            return true;
+        }
+        state.self_triggers += 1;
+        if state.self_triggers < LOOP_LIMIT {
+            return false;
+        }
+        state.self_triggers = 0;
+        state.loop_paths.extend(own.iter().cloned());
+        actions.push(Action::Report(Report::LoopDetected { node, paths: own }));
+        true
+    }
+
+    /// Marks `node` stale and stops whatever of it must not go on running.
+    fn make_stale(&mut self, node: NodeId, actions: &mut Vec<Action>) {
+        let kind = self.project.node(node).kind;
+        let state = &mut self.nodes[node.0];
+        state.stale = true;
+        let stop = match kind {
+            // A task's results would be stale: stop it now, rerun once it has exited.
+            Kind::Task => state.current.take(),
+            // The serving instance keeps serving; only a not-yet-ready replacement goes.
+            Kind::Service => state.pending.take(),
+        };
+        if let Some(instance) = stop {
+            state.stopping.insert(instance.generation);
+            actions.push(Action::Stop {
+                node,
+                generation: instance.generation,
+            });
+            actions.push(Action::Report(Report::Restarting { node }));
+        }
+    }
+
+    fn exited(
+        &mut self,
+        now: Instant,
+        generation: Generation,
+        exit: Exit,
+        actions: &mut Vec<Action>,
+    ) {
+        if self.retired.remove(&generation) {
+            return;
+        }
+        let Some(node) = self.owner(generation) else {
+            return;
+        };
+        let kind = self.project.node(node).kind;
+        let state = &mut self.nodes[node.0];
+        if state.stopping.remove(&generation) {
+            // Stopped on purpose: neither a success nor a failure.
+            return;
+        }
+        let instance = if state.current.is_some_and(|i| i.generation == generation) {
+            state.current.take()
+        } else {
+            state.pending.take()
+        }
+        .expect("owner() found the generation in current or pending");
+        let duration = now.saturating_duration_since(instance.started);
+        let ok = exit.success();
+        state.finished_at = Some(now);
+        match kind {
+            Kind::Task => {
+                state.outcome = if ok { Outcome::Ok } else { Outcome::Failed };
+            }
+            Kind::Service => {
+                // A service that ends on its own (even with status 0) is not serving. It is not
+                // restarted until the next change, so a crashing server cannot loop.
+                if state.current.is_none() {
+                    state.outcome = Outcome::Failed;
+                }
+            }
+        }
+        if !ok || kind == Kind::Service {
+            self.wave_failed += usize::from(self.wave_open);
+        }
+        actions.push(Action::Report(Report::NodeFinished {
+            node,
+            exit,
+            duration,
+        }));
+    }
+
+    fn ready(&mut self, now: Instant, generation: Generation, actions: &mut Vec<Action>) {
+        let Some(node) = self.owner(generation) else {
+            return;
+        };
+        let state = &mut self.nodes[node.0];
+        let Some(pending) = state.pending.filter(|i| i.generation == generation) else {
+            return;
+        };
+        state.pending = None;
+        if let Some(old) = state.current.replace(pending) {
+            state.stopping.insert(old.generation);
+            actions.push(Action::Stop {
+                node,
+                generation: old.generation,
+            });
+        }
+        state.outcome = Outcome::Ok;
+        actions.push(Action::Report(Report::ServiceReady {
+            node,
+            duration: now.saturating_duration_since(pending.started),
+        }));
+    }
+
+    fn ready_timed_out(&mut self, generation: Generation, actions: &mut Vec<Action>) {
+        let Some(node) = self.owner(generation) else {
+            return;
+        };
+        let state = &mut self.nodes[node.0];
+        let Some(pending) = state.pending.filter(|i| i.generation == generation) else {
+            return;
+        };
+        state.pending = None;
+        state.stopping.insert(pending.generation);
+        if state.current.is_none() {
+            state.outcome = Outcome::Failed;
+        }
+        self.wave_failed += usize::from(self.wave_open);
+        actions.push(Action::Stop { node, generation });
+        actions.push(Action::Report(Report::ReadyTimedOut { node }));
+    }
+
+    fn begin_shutdown(&mut self, code: i32, actions: &mut Vec<Action>) {
+        if self.shutdown.is_some() {
+            return;
+        }
+        self.shutdown = Some(code);
+        for (i, state) in self.nodes.iter_mut().enumerate() {
+            state.stale = false;
+            for instance in [state.current.take(), state.pending.take()]
+                .into_iter()
+                .flatten()
+            {
+                state.stopping.insert(instance.generation);
+                actions.push(Action::Stop {
+                    node: NodeId(i),
+                    generation: instance.generation,
+                });
+            }
+        }
+    }
+
+    /// The node that has `generation` as its current or pending instance.
+    fn owner(&self, generation: Generation) -> Option<NodeId> {
+        self.nodes
+            .iter()
+            .position(|s| {
+                s.current.is_some_and(|i| i.generation == generation)
+                    || s.pending.is_some_and(|i| i.generation == generation)
+                    || s.stopping.contains(&generation)
+            })
+            .map(NodeId)
+    }
+
+    fn start_instance(
+        &mut self,
+        now: Instant,
+        node: NodeId,
+        actions: &mut Vec<Action>,
+    ) -> Instance {
+        let instance = Instance {
+            generation: self.next_generation,
+            started: now,
+        };
+        self.next_generation += 1;
+        actions.push(Action::Start {
+            node,
+            generation: instance.generation,
+        });
+        actions.push(Action::Report(Report::NodeStarted {
+            node,
+            generation: instance.generation,
+        }));
+        instance
+    }
+
+    /// Starts or blocks every stale node whose dependencies have settled.
+    fn schedule(&mut self, now: Instant, actions: &mut Vec<Action>) {
+        if self.shutdown.is_none() {
+            let order: Vec<NodeId> = self.graph.order().to_vec();
+            let mut running = self.running_tasks();
+            for node in order {
+                if !self.scope.contains(&node) || !self.nodes[node.0].stale {
+                    continue;
+                }
+                match self.dependencies_settled(node) {
+                    Settled::Wait => continue,
+                    Settled::Blocked(by) => self.block(node, by, actions),
+                    Settled::Ok => {
+                        let spec = self.project.node(node);
+                        match spec.kind {
+                            Kind::Task => {
+                                if running >= self.options.jobs || self.nodes[node.0].alive() {
+                                    continue;
+                                }
+                                running += 1;
+                                let instance = self.start_instance(now, node, actions);
+                                let state = &mut self.nodes[node.0];
+                                state.current = Some(instance);
+                                state.stale = false;
+                            }
+                            Kind::Service => self.start_service(now, node, actions),
+                        }
+                    }
+                }
+            }
+        }
+        self.settle(actions);
+    }
+
+    fn start_service(&mut self, now: Instant, node: NodeId, actions: &mut Vec<Action>) {
+        let has_ready = self.project.node(node).ready.is_some();
+        let state = &mut self.nodes[node.0];
+        if !has_ready {
+            // Without a readiness signal hot cannot tell when a new instance serves, so the
+            // old one goes first; clients wait in the listen backlog meanwhile.
+            if let Some(old) = state.current.take() {
+                state.stopping.insert(old.generation);
+                actions.push(Action::Stop {
+                    node,
+                    generation: old.generation,
+                });
+            }
+            if !state.stopping.is_empty() {
+                return;
+            }
+        }
+        let instance = self.start_instance(now, node, actions);
+        let state = &mut self.nodes[node.0];
+        state.stale = false;
+        if has_ready {
+            state.pending = Some(instance);
+        } else {
+            state.current = Some(instance);
+            state.outcome = Outcome::Ok;
+        }
+    }
+
+    fn block(&mut self, node: NodeId, by: NodeId, actions: &mut Vec<Action>) {
+        let state = &mut self.nodes[node.0];
+        state.stale = false;
+        state.outcome = Outcome::Blocked(by);
+        match state.current {
+            Some(serving) if self.project.node(node).kind == Kind::Service => {
+                actions.push(Action::Report(Report::ServiceKept {
+                    node,
+                    since: serving.started,
+                    failed: by,
+                }));
+            }
+            _ => actions.push(Action::Report(Report::Blocked { node, by })),
+        }
+    }
+
+    fn dependencies_settled(&self, node: NodeId) -> Settled {
+        let mut blocked = None;
+        for dependency in &self.project.node(node).after {
+            if !self.scope.contains(dependency) {
+                continue;
+            }
+            let state = &self.nodes[dependency.0];
+            let busy = match self.project.node(*dependency).kind {
+                Kind::Task => state.current.is_some(),
+                Kind::Service => state.pending.is_some(),
+            };
+            if state.stale || busy {
+                return Settled::Wait;
+            }
+            match state.outcome {
+                Outcome::Ok => {}
+                Outcome::Failed | Outcome::NotRun => {
+                    blocked.get_or_insert(*dependency);
+                }
+                Outcome::Blocked(by) => {
+                    blocked.get_or_insert(by);
+                }
+            }
+        }
+        match blocked {
+            Some(by) => Settled::Blocked(by),
+            None => Settled::Ok,
+        }
+    }
+
+    fn running_tasks(&self) -> usize {
+        self.nodes
+            .iter()
+            .zip(&self.project.nodes)
+            .filter(|(state, node)| node.kind == Kind::Task && state.current.is_some())
+            .count()
+    }
+
+    /// Closes the wave when nothing is left to do, and decides when to exit.
+    fn settle(&mut self, actions: &mut Vec<Action>) {
+        let busy = self.nodes.iter().zip(&self.project.nodes).any(|(s, n)| {
+            s.stale
+                || s.pending.is_some()
+                || !s.stopping.is_empty()
+                || (n.kind == Kind::Task && s.current.is_some())
+        }) || !self.retired.is_empty();
+        if busy || self.exited {
+            return;
+        }
+        if self.wave_open && self.shutdown.is_none() {
+            self.wave_open = false;
+            actions.push(Action::Report(Report::WaveFinished {
+                wave: self.wave,
+                failed: self.wave_failed,
+            }));
+        }
+        let serving = self.nodes.iter().any(|s| s.current.is_some());
+        let code = match self.shutdown {
+            Some(code) => code,
+            None if self.options.mode == Mode::Once && !serving => self.failure_code(),
+            None => return,
+        };
+        self.exited = true;
+        actions.push(Action::Exit(code));
+    }
+
+    fn failure_code(&self) -> i32 {
+        let failed = self.scope.iter().any(|n| {
+            matches!(
+                self.nodes[n.0].outcome,
+                Outcome::Failed | Outcome::Blocked(_)
+            )
+        });
+        i32::from(failed)
+    }
+}
+
+enum Settled {
+    Ok,
+    Wait,
+    Blocked(NodeId),
+}
+
+fn scope(project: &Project, graph: &Graph, options: &Options) -> BTreeSet<NodeId> {
+    let roots: Vec<NodeId> = match &options.targets {
+        Some(names) => names.iter().filter_map(|n| project.find(n)).collect(),
+        None => project.ids().collect(),
+    };
+    graph
+        .with_dependencies(roots)
+        .into_iter()
+        .filter(|n| options.services || project.node(*n).kind == Kind::Task)
+        .collect()
+}
+
+/// Whether a reloaded node is the same as before (so it need not rerun). Dependencies are
+/// compared by name, since ids change when nodes are added or removed.
+fn same_definition(old: &Node, new: &Node, old_project: &Project, new_project: &Project) -> bool {
+    let names = |node: &Node, project: &Project| -> Vec<String> {
+        node.after
+            .iter()
+            .map(|d| project.node(*d).name.clone())
+            .collect()
+    };
+    let ready = |node: &Node| format!("{:?}", node.ready);
+    old.kind == new.kind
+        && old.run == new.run
+        && old.inputs.watch == new.inputs.watch
+        && old.inputs.ignore == new.inputs.ignore
+        && old.env == new.env
+        && old.dir == new.dir
+        && old.sockets == new.sockets
+        && ready(old) == ready(new)
+        && old.ready_timeout == new.ready_timeout
+        && old.stop == new.stop
+        && names(old, old_project) == names(new, new_project)
+}
+
+#[cfg(test)]
+mod tests;

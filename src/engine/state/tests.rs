@@ -1,0 +1,824 @@
+//! Scripted scenarios: a tiny event language in, a transcript of actions out.
+//!
+//! Script lines: `start`, `change PATH...`, `exit NAME#GEN CODE`, `kill NAME#GEN SIGNAL`,
+//! `ready NAME#GEN`, `timeout NAME#GEN`, `wait MS`, `shutdown CODE`, `reload` (with the
+//! project given to [`check_reload`]). Each line is echoed, followed by the actions it caused.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::*;
+use crate::model::testing::project;
+
+type Nodes<'a> = &'a [(&'a str, &'a [&'a str], &'a [&'a str])];
+
+const WEB: Nodes = &[
+    ("clippy", &["src/**/*.rs", "Cargo.toml"], &[]),
+    ("test", &["src/**/*.rs", "tests/**/*.rs"], &["clippy"]),
+    ("build", &["src/**/*.rs", "Cargo.toml"], &[]),
+    ("serve", &["templates/**"], &["test", "build"]),
+];
+
+fn watch() -> Options {
+    Options {
+        mode: Mode::Watch,
+        targets: None,
+        services: true,
+        jobs: 8,
+    }
+}
+
+fn run(engine: &mut Engine, script: &str, mut reload: Option<Project>) -> String {
+    let t0 = Instant::now();
+    let mut now = t0;
+    let mut out = String::new();
+    for line in script.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let generation = |word: &str| -> (NodeId, Generation) {
+            let (name, generation) = word.split_once('#').expect("NAME#GEN");
+            let node = engine.project().find(name).expect("known node");
+            let generation = generation.parse().expect("a number");
+            if let Some(owner) = engine.owner(generation) {
+                assert_eq!(owner, node, "{word} belongs to another node");
+            }
+            (node, generation)
+        };
+        let actions = match words[0] {
+            "start" => engine.start(now),
+            "wait" => {
+                now += Duration::from_millis(words[1].parse().expect("ms"));
+                Vec::new()
+            }
+            "change" => engine.handle(
+                now,
+                Event::Changed(words[1..].iter().map(PathBuf::from).collect()),
+            ),
+            "exit" | "kill" => {
+                let (node, generation) = generation(words[1]);
+                let value = words[2].parse().expect("a number");
+                let exit = if words[0] == "exit" {
+                    Exit::Code(value)
+                } else {
+                    Exit::Signal(value)
+                };
+                engine.handle(
+                    now,
+                    Event::Exited {
+                        node,
+                        generation,
+                        exit,
+                    },
+                )
+            }
+            "ready" => {
+                let (node, generation) = generation(words[1]);
+                engine.handle(now, Event::Ready { node, generation })
+            }
+            "timeout" => {
+                let (node, generation) = generation(words[1]);
+                engine.handle(now, Event::ReadyTimedOut { node, generation })
+            }
+            "shutdown" => engine.handle(
+                now,
+                Event::Shutdown {
+                    code: words[1].parse().expect("a number"),
+                },
+            ),
+            "reload" => {
+                let project = reload.take().expect("check_reload gives the new project");
+                engine.reload(now, Arc::new(project))
+            }
+            other => panic!("unknown script word `{other}`"),
+        };
+        out.push_str(line);
+        out.push('\n');
+        for action in actions {
+            out.push_str("  ");
+            out.push_str(&describe(engine.project(), t0, &action));
+            out.push('\n');
+        }
+    }
+    out
+}
+
+fn describe(project: &Project, t0: Instant, action: &Action) -> String {
+    let name = |node: &NodeId| project.node(*node).name.clone();
+    let names = |nodes: &[NodeId]| nodes.iter().map(name).collect::<Vec<_>>().join(" ");
+    match action {
+        Action::Start { node, generation } => format!("start {}#{generation}", name(node)),
+        Action::Stop { node, generation } => format!("stop {}#{generation}", name(node)),
+        Action::Exit(code) => format!("exit {code}"),
+        Action::Report(report) => match report {
+            Report::WaveStarted {
+                wave,
+                trigger,
+                nodes,
+            } => {
+                let trigger = match trigger {
+                    Trigger::Start => "start".to_owned(),
+                    Trigger::Paths { first, count } => format!("{} ({count})", first[0].display()),
+                };
+                format!("wave {wave} by {trigger}: {}", names(nodes))
+            }
+            // Implied by `start`; left out to keep transcripts short.
+            Report::NodeStarted { .. } => String::from("-"),
+            Report::NodeFinished {
+                node,
+                exit,
+                duration,
+            } => format!(
+                "finished {} {exit:?} in {}ms",
+                name(node),
+                duration.as_millis()
+            ),
+            Report::ServiceReady { node, duration } => {
+                format!("ready {} in {}ms", name(node), duration.as_millis())
+            }
+            Report::Blocked { node, by } => format!("blocked {} by {}", name(node), name(by)),
+            Report::Restarting { node } => format!("restarting {}", name(node)),
+            Report::ServiceKept {
+                node,
+                since,
+                failed,
+            } => format!(
+                "kept {} (since {}ms): {} failed",
+                name(node),
+                since.duration_since(t0).as_millis(),
+                name(failed)
+            ),
+            Report::ReadyTimedOut { node } => format!("not ready {}", name(node)),
+            Report::LoopDetected { node, paths } => {
+                let paths: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+                format!("loop {}: {}", name(node), paths.join(" "))
+            }
+            Report::WaveFinished { wave, failed } => format!("wave {wave} done, {failed} failed"),
+        },
+    }
+}
+
+/// Runs the script formed by the unindented lines of `expected` and compares the transcript
+/// with all of `expected`.
+#[track_caller]
+fn check(nodes: Nodes, options: Options, expected: &str) {
+    let engine = Engine::new(Arc::new(project(nodes)), options);
+    compare(engine, None, expected);
+}
+
+/// Like [`check`], with `new` as the project that the script's `reload` loads.
+#[track_caller]
+fn check_reload(nodes: Nodes, new: Nodes, expected: &str) {
+    let engine = Engine::new(Arc::new(project(nodes)), watch());
+    compare(engine, Some(project(new)), expected);
+}
+
+#[track_caller]
+fn compare(mut engine: Engine, reload: Option<Project>, expected: &str) {
+    let expected = unindent(expected);
+    let script: String = expected
+        .lines()
+        .filter(|l| !l.starts_with(' '))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let transcript: String = run(&mut engine, &script, reload)
+        .lines()
+        .filter(|l| l.trim() != "-")
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert_eq!(transcript.trim(), expected.trim(), "\n{transcript}");
+}
+
+/// Strips the common indentation of the expected transcript, keeping the relative indent.
+fn unindent(text: &str) -> String {
+    let indent = text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| l.len() - l.trim_start().len())
+        .min()
+        .unwrap_or(0);
+    text.lines()
+        .map(|l| l.get(indent..).unwrap_or("").trim_end())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn once() -> Options {
+    Options {
+        mode: Mode::Once,
+        ..watch()
+    }
+}
+
+fn ci() -> Options {
+    Options {
+        services: false,
+        ..once()
+    }
+}
+
+#[test]
+fn first_wave_runs_in_dependency_order_then_starts_the_service() {
+    check(
+        WEB,
+        watch(),
+        "
+        start
+          wave 1 by start: clippy test build serve
+          start clippy#1
+          start build#2
+        wait 100
+        exit clippy#1 0
+          finished clippy Code(0) in 100ms
+          start test#3
+        exit build#2 0
+          finished build Code(0) in 100ms
+        wait 250
+        exit test#3 0
+          finished test Code(0) in 250ms
+          start serve#4
+        wait 30
+        ready serve#4
+          ready serve in 30ms
+          wave 1 done, 0 failed
+        ",
+    );
+}
+
+#[test]
+fn a_failure_blocks_dependents_not_independent_nodes() {
+    check(
+        WEB,
+        watch(),
+        "
+        start
+          wave 1 by start: clippy test build serve
+          start clippy#1
+          start build#2
+        exit clippy#1 101
+          finished clippy Code(101) in 0ms
+          blocked test by clippy
+        exit build#2 0
+          finished build Code(0) in 0ms
+          blocked serve by clippy
+          wave 1 done, 1 failed
+        ",
+    );
+}
+
+#[test]
+fn a_change_during_a_run_stops_it_and_starts_it_afresh() {
+    check(
+        WEB,
+        watch(),
+        "
+        start
+          wave 1 by start: clippy test build serve
+          start clippy#1
+          start build#2
+        exit clippy#1 0
+          finished clippy Code(0) in 0ms
+          start test#3
+        exit build#2 0
+          finished build Code(0) in 0ms
+        exit test#3 0
+          finished test Code(0) in 0ms
+          start serve#4
+        ready serve#4
+          ready serve in 0ms
+          wave 1 done, 0 failed
+        change src/main.rs
+          wave 2 by src/main.rs (1): clippy test build serve
+          start clippy#5
+          start build#6
+        change src/lib.rs
+          wave 3 by src/lib.rs (1): clippy test build serve
+          stop clippy#5
+          restarting clippy
+          stop build#6
+          restarting build
+        exit clippy#5 143
+          start clippy#7
+        exit build#6 143
+          start build#8
+        exit clippy#7 0
+          finished clippy Code(0) in 0ms
+          start test#9
+        exit build#8 0
+          finished build Code(0) in 0ms
+        exit test#9 0
+          finished test Code(0) in 0ms
+          start serve#10
+        ready serve#10
+          stop serve#4
+          ready serve in 0ms
+        exit serve#4 143
+          wave 3 done, 0 failed
+        ",
+    );
+}
+
+#[test]
+fn only_affected_nodes_rerun_and_the_service_hands_off() {
+    check(
+        WEB,
+        watch(),
+        "
+        start
+          wave 1 by start: clippy test build serve
+          start clippy#1
+          start build#2
+        exit clippy#1 0
+          finished clippy Code(0) in 0ms
+          start test#3
+        exit build#2 0
+          finished build Code(0) in 0ms
+        exit test#3 0
+          finished test Code(0) in 0ms
+          start serve#4
+        ready serve#4
+          ready serve in 0ms
+          wave 1 done, 0 failed
+        change tests/api.rs README.md
+          wave 2 by tests/api.rs (2): test serve
+          start test#5
+        exit test#5 0
+          finished test Code(0) in 0ms
+          start serve#6
+        ready serve#6
+          stop serve#4
+          ready serve in 0ms
+        exit serve#4 0
+          wave 2 done, 0 failed
+        ",
+    );
+}
+
+#[test]
+fn a_failed_check_keeps_the_last_good_server() {
+    check(
+        WEB,
+        watch(),
+        "
+        start
+          wave 1 by start: clippy test build serve
+          start clippy#1
+          start build#2
+        exit clippy#1 0
+          finished clippy Code(0) in 0ms
+          start test#3
+        exit build#2 0
+          finished build Code(0) in 0ms
+        exit test#3 0
+          finished test Code(0) in 0ms
+          start serve#4
+        ready serve#4
+          ready serve in 0ms
+          wave 1 done, 0 failed
+        change src/main.rs
+          wave 2 by src/main.rs (1): clippy test build serve
+          start clippy#5
+          start build#6
+        exit clippy#5 1
+          finished clippy Code(1) in 0ms
+          blocked test by clippy
+        exit build#6 0
+          finished build Code(0) in 0ms
+          kept serve (since 0ms): clippy failed
+          wave 2 done, 1 failed
+        ",
+    );
+}
+
+#[test]
+fn a_service_without_ready_is_stopped_before_its_replacement_starts() {
+    check(
+        &[("build", &["src/**"], &[]), ("daemon", &[], &["build"])],
+        watch(),
+        "
+        start
+          wave 1 by start: build daemon
+          start build#1
+        exit build#1 0
+          finished build Code(0) in 0ms
+          start daemon#2
+          wave 1 done, 0 failed
+        change src/a
+          wave 2 by src/a (1): build daemon
+          start build#3
+        exit build#3 0
+          finished build Code(0) in 0ms
+          stop daemon#2
+        exit daemon#2 143
+          start daemon#4
+          wave 2 done, 0 failed
+        ",
+    );
+}
+
+#[test]
+fn a_replacement_that_never_gets_ready_is_stopped_and_the_old_one_kept() {
+    check(
+        WEB,
+        watch(),
+        "
+        start
+          wave 1 by start: clippy test build serve
+          start clippy#1
+          start build#2
+        exit clippy#1 0
+          finished clippy Code(0) in 0ms
+          start test#3
+        exit build#2 0
+          finished build Code(0) in 0ms
+        exit test#3 0
+          finished test Code(0) in 0ms
+          start serve#4
+        ready serve#4
+          ready serve in 0ms
+          wave 1 done, 0 failed
+        change templates/a.html
+          wave 2 by templates/a.html (1): serve
+          start serve#5
+        timeout serve#5
+          stop serve#5
+          not ready serve
+        exit serve#5 143
+          wave 2 done, 1 failed
+        ",
+    );
+}
+
+#[test]
+fn a_replacement_that_crashes_before_ready_leaves_the_old_one_serving() {
+    check(
+        WEB,
+        watch(),
+        "
+        start
+          wave 1 by start: clippy test build serve
+          start clippy#1
+          start build#2
+        exit clippy#1 0
+          finished clippy Code(0) in 0ms
+          start test#3
+        exit build#2 0
+          finished build Code(0) in 0ms
+        exit test#3 0
+          finished test Code(0) in 0ms
+          start serve#4
+        ready serve#4
+          ready serve in 0ms
+          wave 1 done, 0 failed
+        change templates/a.html
+          wave 2 by templates/a.html (1): serve
+          start serve#5
+        exit serve#5 1
+          finished serve Code(1) in 0ms
+          wave 2 done, 1 failed
+        ",
+    );
+}
+
+#[test]
+fn a_crashed_service_waits_for_the_next_change() {
+    check(
+        WEB,
+        watch(),
+        "
+        start
+          wave 1 by start: clippy test build serve
+          start clippy#1
+          start build#2
+        exit clippy#1 0
+          finished clippy Code(0) in 0ms
+          start test#3
+        exit build#2 0
+          finished build Code(0) in 0ms
+        exit test#3 0
+          finished test Code(0) in 0ms
+          start serve#4
+        ready serve#4
+          ready serve in 0ms
+          wave 1 done, 0 failed
+        exit serve#4 101
+          finished serve Code(101) in 0ms
+        change README.md
+        change templates/x
+          wave 2 by templates/x (1): serve
+          start serve#5
+        ready serve#5
+          ready serve in 0ms
+          wave 2 done, 0 failed
+        ",
+    );
+}
+
+#[test]
+fn jobs_bound_parallel_tasks() {
+    check(
+        WEB,
+        Options { jobs: 1, ..watch() },
+        "
+        start
+          wave 1 by start: clippy test build serve
+          start clippy#1
+        exit clippy#1 0
+          finished clippy Code(0) in 0ms
+          start build#2
+        exit build#2 0
+          finished build Code(0) in 0ms
+          start test#3
+        ",
+    );
+}
+
+#[test]
+fn ci_runs_every_task_once_and_no_service() {
+    check(
+        WEB,
+        ci(),
+        "
+        start
+          wave 1 by start: clippy test build
+          start clippy#1
+          start build#2
+        exit clippy#1 0
+          finished clippy Code(0) in 0ms
+          start test#3
+        exit build#2 0
+          finished build Code(0) in 0ms
+        exit test#3 0
+          finished test Code(0) in 0ms
+          wave 1 done, 0 failed
+          exit 0
+        ",
+    );
+}
+
+#[test]
+fn ci_exits_1_when_a_task_failed() {
+    check(
+        WEB,
+        ci(),
+        "
+        start
+          wave 1 by start: clippy test build
+          start clippy#1
+          start build#2
+        exit clippy#1 2
+          finished clippy Code(2) in 0ms
+          blocked test by clippy
+        exit build#2 0
+          finished build Code(0) in 0ms
+          wave 1 done, 1 failed
+          exit 1
+        ",
+    );
+}
+
+#[test]
+fn run_target_runs_only_it_and_its_dependencies() {
+    check(
+        WEB,
+        Options {
+            targets: Some(vec!["test".into()]),
+            ..once()
+        },
+        "
+        start
+          wave 1 by start: clippy test
+          start clippy#1
+        exit clippy#1 0
+          finished clippy Code(0) in 0ms
+          start test#2
+        exit test#2 0
+          finished test Code(0) in 0ms
+          wave 1 done, 0 failed
+          exit 0
+        ",
+    );
+}
+
+#[test]
+fn run_service_stays_until_shutdown() {
+    check(
+        WEB,
+        Options {
+            targets: Some(vec!["serve".into()]),
+            ..once()
+        },
+        "
+        start
+          wave 1 by start: clippy test build serve
+          start clippy#1
+          start build#2
+        exit clippy#1 0
+          finished clippy Code(0) in 0ms
+          start test#3
+        exit build#2 0
+          finished build Code(0) in 0ms
+        exit test#3 0
+          finished test Code(0) in 0ms
+          start serve#4
+        ready serve#4
+          ready serve in 0ms
+          wave 1 done, 0 failed
+        change src/x.rs
+          wave 2 by src/x.rs (1): clippy test build serve
+          start clippy#5
+          start build#6
+        shutdown 130
+          stop clippy#5
+          stop build#6
+          stop serve#4
+        exit clippy#5 143
+        exit build#6 143
+        exit serve#4 143
+          exit 130
+        ",
+    );
+}
+
+#[test]
+fn shutdown_stops_everything_then_exits() {
+    check(
+        WEB,
+        watch(),
+        "
+        start
+          wave 1 by start: clippy test build serve
+          start clippy#1
+          start build#2
+        shutdown 143
+          stop clippy#1
+          stop build#2
+        exit build#2 143
+        exit clippy#1 143
+          exit 143
+        ",
+    );
+}
+
+#[test]
+fn a_node_retriggering_itself_is_stopped_as_a_loop() {
+    check(
+        &[("gen", &["src/**"], &[])],
+        watch(),
+        "
+        start
+          wave 1 by start: gen
+          start gen#1
+        wait 100
+        exit gen#1 0
+          finished gen Code(0) in 100ms
+          wave 1 done, 0 failed
+        wait 20
+        change src/out.rs
+          wave 2 by src/out.rs (1): gen
+          start gen#2
+        wait 100
+        exit gen#2 0
+          finished gen Code(0) in 100ms
+          wave 2 done, 0 failed
+        wait 20
+        change src/out.rs
+          wave 3 by src/out.rs (1): gen
+          start gen#3
+        wait 100
+        exit gen#3 0
+          finished gen Code(0) in 100ms
+          wave 3 done, 0 failed
+        wait 20
+        change src/out.rs
+          wave 4 by src/out.rs (1): gen
+          start gen#4
+        wait 100
+        exit gen#4 0
+          finished gen Code(0) in 100ms
+          wave 4 done, 0 failed
+        wait 20
+        change src/out.rs
+          loop gen: src/out.rs
+        wait 20
+        change src/out.rs
+        wait 1000
+        change src/out.rs
+          wave 5 by src/out.rs (1): gen
+          start gen#5
+        ",
+    );
+}
+
+#[test]
+fn a_user_editing_during_long_runs_is_not_a_loop() {
+    check(
+        &[("test", &["src/**"], &[])],
+        watch(),
+        "
+        start
+          wave 1 by start: test
+          start test#1
+        wait 2000
+        change src/a.rs
+          wave 2 by src/a.rs (1): test
+          stop test#1
+          restarting test
+        exit test#1 143
+          start test#2
+        wait 2000
+        change src/a.rs
+          wave 3 by src/a.rs (1): test
+          stop test#2
+          restarting test
+        exit test#2 143
+          start test#3
+        wait 2000
+        change src/a.rs
+          wave 4 by src/a.rs (1): test
+          stop test#3
+          restarting test
+        exit test#3 143
+          start test#4
+        wait 2000
+        change src/a.rs
+          wave 5 by src/a.rs (1): test
+          stop test#4
+          restarting test
+        exit test#4 143
+          start test#5
+        wait 2000
+        change src/a.rs
+          wave 6 by src/a.rs (1): test
+          stop test#5
+          restarting test
+        ",
+    );
+}
+
+#[test]
+fn reload_reruns_changed_nodes_and_their_dependents() {
+    check_reload(
+        WEB,
+        &[
+            ("clippy", &["src/**/*.rs"], &[]),
+            ("test", &["src/**/*.rs", "tests/**/*.rs"], &["clippy"]),
+            ("serve", &["templates/**"], &["test"]),
+        ],
+        "
+        start
+          wave 1 by start: clippy test build serve
+          start clippy#1
+          start build#2
+        exit clippy#1 0
+          finished clippy Code(0) in 0ms
+          start test#3
+        exit build#2 0
+          finished build Code(0) in 0ms
+        exit test#3 0
+          finished test Code(0) in 0ms
+          start serve#4
+        ready serve#4
+          ready serve in 0ms
+          wave 1 done, 0 failed
+        reload
+          wave 2 by Hotfile (1): clippy test serve
+          start clippy#5
+        exit clippy#5 0
+          finished clippy Code(0) in 0ms
+          start test#6
+        exit test#6 0
+          finished test Code(0) in 0ms
+          start serve#7
+        ready serve#7
+          stop serve#4
+          ready serve in 0ms
+        exit serve#4 143
+          wave 2 done, 0 failed
+        ",
+    );
+}
+
+#[test]
+fn a_late_exit_of_a_stopped_instance_is_ignored() {
+    check(
+        WEB,
+        watch(),
+        "
+        start
+          wave 1 by start: clippy test build serve
+          start clippy#1
+          start build#2
+        change src/a.rs
+          wave 2 by src/a.rs (1): clippy test build serve
+          stop clippy#1
+          restarting clippy
+          stop build#2
+          restarting build
+        exit build#2 143
+          start build#3
+        exit clippy#1 143
+          start clippy#4
+        exit build#2 0
+        ",
+    );
+}
