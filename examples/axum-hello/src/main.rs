@@ -1,0 +1,70 @@
+//! A hello-world axum server that takes its listening socket from `hot`.
+//!
+//! Run it under hot from the repository root: `hot -f examples/axum-hello/Hotfile`. hot binds
+//! 127.0.0.1:3000 itself and passes the socket as fd 3 (the systemd socket-activation protocol,
+//! read here by the `listenfd` crate), so while this server restarts, requests wait in the
+//! socket's backlog instead of being refused. Run on its own, it binds the port itself.
+
+use std::net::TcpListener;
+
+use axum::Router;
+use axum::routing::get;
+
+/// Edit me while `hot` runs, then reload the page.
+const GREETING: &str = "Hello from hot!";
+
+fn app() -> Router {
+    Router::new().route("/", get(|| async { format!("{GREETING}\n") }))
+}
+
+/// The socket hot passes, or one bound here when run without hot.
+fn listener() -> std::io::Result<TcpListener> {
+    // listenfd edits the environment, so it must run before the runtime starts its threads.
+    let listener = match listenfd::ListenFd::from_env().take_tcp_listener(0)? {
+        Some(listener) => listener,
+        None => TcpListener::bind("127.0.0.1:3000")?,
+    };
+    // tokio needs a non-blocking socket; hot resets it to blocking before each start.
+    listener.set_nonblocking(true)?;
+    Ok(listener)
+}
+
+async fn serve(listener: TcpListener) -> std::io::Result<()> {
+    let listener = tokio::net::TcpListener::from_std(listener)?;
+    // hot waits for this line (`ready log=...`) before it stops the previous instance.
+    println!("listening on http://{}", listener.local_addr()?);
+    axum::serve(listener, app())
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+}
+
+fn main() -> std::io::Result<()> {
+    let listener = listener()?;
+    tokio::runtime::Runtime::new()?.block_on(serve(listener))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Read, Write};
+
+    use super::*;
+
+    #[test]
+    fn answers_with_the_greeting() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        runtime.spawn(serve(listener));
+        let mut stream = std::net::TcpStream::connect(addr).unwrap();
+        stream
+            .write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+        assert!(response.ends_with(&format!("{GREETING}\n")), "{response}");
+    }
+}
