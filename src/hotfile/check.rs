@@ -163,12 +163,7 @@ impl Checker<'_> {
                 if parsed.port() == 0 {
                     continue;
                 }
-                let clash = bound.iter().find(|(other, _, _)| {
-                    other.port() == parsed.port()
-                        && (other.ip() == parsed.ip()
-                            || other.ip().is_unspecified()
-                            || parsed.ip().is_unspecified())
-                });
+                let clash = bound.iter().find(|(other, _, _)| overlaps(other, &parsed));
                 match clash {
                     Some((_, first_node, first)) => self.mistakes.push(Mistake::SocketInUse {
                         addr: parsed.to_string(),
@@ -549,6 +544,15 @@ fn parse_addr(text: &str) -> Result<SocketAddr, String> {
     Err(format!(
         "the host must be an IPv4 address or a bracketed IPv6 address, e.g. \"127.0.0.1:{port}\""
     ))
+}
+
+/// Whether binding both addresses would fail: the same address, or a wildcard covering the
+/// other (`[::]` covers IPv4 too on a dual-stack system).
+fn overlaps(a: &SocketAddr, b: &SocketAddr) -> bool {
+    let covers = |wild: &SocketAddr, other: &SocketAddr| {
+        wild.ip().is_unspecified() && (wild.is_ipv6() || other.is_ipv4())
+    };
+    a.port() == b.port() && (a.ip() == b.ip() || covers(a, b) || covers(b, a))
 }
 
 fn glob_set(globs: &[(String, Option<Glob>)]) -> Option<GlobSet> {

@@ -554,6 +554,48 @@ fn load_and_find() {
 }
 
 #[test]
+fn socket_overlap() {
+    let two = |a: &str, b: &str| {
+        format!(
+            "service \"a\" {{ run \"x\"; socket \"h\" \"{a}\" }}\nservice \"b\" {{ run \"x\"; socket \"h\" \"{b}\" }}"
+        )
+    };
+    check(&two("127.0.0.1:1", "127.0.0.2:1"), &[]);
+    check(&two("127.0.0.1:1", "127.0.0.1:2"), &[]);
+    check(&two("0.0.0.0:1", "[::1]:1"), &[]);
+    check(&two("127.0.0.1:0", "127.0.0.1:0"), &[]);
+    check(
+        &two("[::]:1", "127.0.0.1:1"),
+        &["address 127.0.0.1:1 is used by two sockets"],
+    );
+    check(
+        &two("[::1]:1", "[::1]:1"),
+        &["address [::1]:1 is used by two sockets"],
+    );
+}
+
+#[test]
+fn file_names_as_the_user_sees_them() {
+    assert_eq!(display_name(Path::new("sub/Hotfile")), "sub/Hotfile");
+    assert_eq!(
+        display_name(Path::new("/elsewhere/Hotfile")),
+        "/elsewhere/Hotfile"
+    );
+    let cwd = std::env::current_dir().unwrap();
+    assert_eq!(display_name(&cwd.join("a/Hotfile")), "a/Hotfile");
+    let diags = parse(Path::new("a/Hotfile"), "oops").unwrap_err();
+    assert_eq!(diags.file_name(), "a/Hotfile");
+    let out = crate::report::render_plain(&diags, 80);
+    assert!(out.contains("[a/Hotfile:1:1]"), "{out}");
+}
+
+#[test]
+fn diagnostics_cross_threads() {
+    fn assert_send_sync<T: Send + Sync + 'static>() {}
+    assert_send_sync::<Diagnostics>();
+}
+
+#[test]
 fn snapshot_unknown_node() {
     insta::assert_snapshot!(render("task \"a\" {\n    rnu \"cargo test\"\n}\n"), @r#"
         hot::unknown_node
@@ -732,6 +774,31 @@ fn snapshot_misplaced() {
          4 │ }
            ╰────
           help: a task runs to completion; declare a `service` for a server
+    "#);
+}
+
+#[test]
+fn snapshot_three_node_cycle() {
+    insta::assert_snapshot!(render(r#"task "a" { after "b"; run "x" }
+task "b" { after "c"; run "x" }
+task "c" { after "a" "b"; run "x" }
+"#), @r#"
+        hot::cycle
+
+          × `after` forms a cycle: a -> b -> c -> a
+           ╭─[/tmp/x/Hotfile:1:18]
+         1 │ task "a" { after "b"; run "x" }
+           ·                  ─┬─
+           ·                   ╰── `a` is after `b`
+         2 │ task "b" { after "c"; run "x" }
+           ·                  ─┬─
+           ·                   ╰── `b` is after `c`
+         3 │ task "c" { after "a" "b"; run "x" }
+           ·                  ─┬─
+           ·                   ╰── `c` is after `a`
+           ╰────
+          help: tasks and services must form a DAG: remove one of these `after`
+                entries
     "#);
 }
 
