@@ -514,6 +514,20 @@ fn never_panics_on_odd_input() {
 }
 
 #[test]
+fn never_panics_on_truncated_or_mangled_files() {
+    let text =
+        format!("{CONTRACT}\ndefaults {{ ignore \"t/**\"; env A=#\"x\"#; debounce \"1s\" }}\n");
+    let cuts = text.char_indices().map(|(i, _)| i);
+    for i in cuts {
+        let _ = parse(Path::new(PATH), &text[..i]);
+        for insert in ["/", "*", "\"", "#", "{", "}", "\\", "é", "/-", "="] {
+            let mangled = format!("{}{insert}{}", &text[..i], &text[i..]);
+            let _ = parse(Path::new(PATH), &mangled);
+        }
+    }
+}
+
+#[test]
 fn io_errors() {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("Hotfile");
