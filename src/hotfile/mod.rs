@@ -1,2 +1,202 @@
 //! Reading a Hotfile: KDL text to a validated [`crate::model::Project`], or every mistake in it
 //! as miette diagnostics.
+//!
+//! # The language
+//!
+//! A Hotfile is a KDL 2 document (see `/work/shared/HOTFILE.md` for the contract):
+//!
+//! ```kdl
+//! defaults {
+//!     ignore "target/**"          // appended to every node's ignore globs
+//!     env RUST_BACKTRACE="1"      // every node's env starts with these; a node's own win
+//!     debounce "10ms"             // quiet period closing a burst of changes (default 10ms)
+//! }
+//! task "build" {
+//!     watch "src/**/*.rs" "Cargo.toml"   // globset syntax; `*` does not cross `/`
+//!     ignore "src/generated/**"
+//!     run "cargo build"                  // one argument: `sh -c`; several: an argv
+//!     dir "crates/app"                   // relative to the Hotfile (default: its directory)
+//!     env RUSTFLAGS="-Dwarnings"
+//!     stop signal="SIGTERM" timeout="5s" // both optional; these are the defaults
+//! }
+//! service "serve" {
+//!     after "build"
+//!     socket "http" "127.0.0.1:3000"     // IPv4 `HOST:PORT` or `[IPv6]:PORT`; port 0 = any
+//!     run "./target/debug/app"
+//!     ready log="listening" timeout="30s" // or delay="300ms", or "notify"; timeout default 60s
+//! }
+//! ```
+//!
+//! `socket` and `ready` are only allowed in a `service`; `debounce` only in `defaults`. A node
+//! without `watch` runs at start and whenever something it comes `after` reruns.
+//! Socket addresses must be IP addresses: `localhost` is refused (with a hint to write
+//! `127.0.0.1`), because it may resolve to either loopback address.
+//!
+//! # The unquoted-glob trap
+//!
+//! KDL 2 accepts bare identifiers as strings, so `watch src` means `watch "src"`, and hot
+//! accepts that. But an identifier stops at `/`, and `/*` opens a comment: KDL reads
+//! `watch src/**/*.rs` as `watch src *.rs` with a `/**/` comment in between, silently. So before
+//! parsing, a lexical pass ([`lex`]) refuses any bare word directly followed by `/` ("glob must
+//! be quoted ...", with the corrected line as help). It also refuses nesting deeper than
+//! [`lex::MAX_DEPTH`] blocks or comments, since the KDL parser recurses on both, and files over
+//! [`MAX_BYTES`]. Those are reported alone, as are KDL syntax errors: the tree after them
+//! cannot be trusted.
+//!
+//! # Diagnostics
+//!
+//! Otherwise every mistake in the file is collected ([`syntax`] checks the shape of the tree,
+//! [`check`] its meaning) and returned together as [`Diagnostics`], each with a stable code
+//! (`hot::unknown_node`, `hot::cycle`, ...), a label under the offending text and, where it
+//! helps, a "did you mean" suggestion. The file is named as the caller gave it, or relative to
+//! the current directory when it lies below it.
+
+mod check;
+mod error;
+mod lex;
+mod syntax;
+#[cfg(test)]
+mod tests;
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use kdl::KdlDocument;
+
+pub use error::{Diagnostics, Mistake};
+
+use crate::model::Project;
+
+/// The largest Hotfile hot reads.
+pub const MAX_BYTES: usize = 1 << 20;
+
+/// The Hotfile's name.
+pub const FILE_NAME: &str = "Hotfile";
+
+/// Upward search from `start` for a file named `Hotfile` (like git/just).
+pub fn find(start: &Path) -> Option<PathBuf> {
+    let start = std::path::absolute(start).ok()?;
+    start
+        .ancestors()
+        .map(|dir| dir.join(FILE_NAME))
+        .find(|candidate| candidate.is_file())
+}
+
+/// Reads and validates the Hotfile at `path` (absolute or relative; made absolute). The root
+/// is its parent directory.
+pub fn load(path: &Path) -> Result<Project, Diagnostics> {
+    let io_error = |reason: String| {
+        Diagnostics::new(
+            display_name(path),
+            Arc::default(),
+            vec![Mistake::Io {
+                path: path.display().to_string(),
+                reason,
+            }],
+        )
+    };
+    let file = std::fs::File::open(path).map_err(|e| io_error(e.to_string()))?;
+    let mut bytes = Vec::new();
+    // Read one byte past the limit rather than trusting the file's size (it may be a pipe).
+    file.take(MAX_BYTES as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| io_error(e.to_string()))?;
+    if bytes.len() > MAX_BYTES {
+        return Err(Diagnostics::new(
+            display_name(path),
+            Arc::default(),
+            vec![Mistake::TooLarge {
+                size: bytes.len(),
+                limit: MAX_BYTES,
+            }],
+        ));
+    }
+    let text = String::from_utf8(bytes).map_err(|e| {
+        io_error(format!(
+            "it is not UTF-8 text (invalid byte at offset {})",
+            e.utf8_error().valid_up_to()
+        ))
+    })?;
+    parse(path, &text)
+}
+
+/// Validates `text` as if read from `path` (used by tests and by reload).
+pub fn parse(path: &Path, text: &str) -> Result<Project, Diagnostics> {
+    let name = display_name(path);
+    if text.len() > MAX_BYTES {
+        let mistake = Mistake::TooLarge {
+            size: text.len(),
+            limit: MAX_BYTES,
+        };
+        return Err(Diagnostics::new(name, Arc::default(), vec![mistake]));
+    }
+    let source = Arc::new(text.to_owned());
+    let fail = |mistakes| Err(Diagnostics::new(name.clone(), source.clone(), mistakes));
+
+    let mistakes = lex::prescan(text);
+    if !mistakes.is_empty() {
+        return fail(mistakes);
+    }
+    let doc = match KdlDocument::parse(text) {
+        Ok(doc) => doc,
+        Err(error) => return fail(error.diagnostics.into_iter().map(syntax_mistake).collect()),
+    };
+
+    let hotfile = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let root = hotfile
+        .parent()
+        .map_or_else(|| PathBuf::from("/"), Path::to_path_buf);
+    let mut mistakes = Vec::new();
+    let raw = syntax::read(&doc, &mut mistakes);
+    match check::build(raw, hotfile, root, &mut mistakes) {
+        Some(project) if mistakes.is_empty() => Ok(project),
+        _ if mistakes.is_empty() => fail(vec![Mistake::BadValue {
+            message: "hot could not build this Hotfile (an internal limit was hit)".into(),
+            span: (0, 0).into(),
+            help: None,
+        }]),
+        _ => fail(mistakes),
+    }
+}
+
+/// A KDL parser diagnostic, re-wrapped: kdl's own carries an anonymous source, so it would
+/// render without the file's name.
+fn syntax_mistake(d: kdl::KdlDiagnostic) -> Mistake {
+    Mistake::Syntax {
+        message: d.message.unwrap_or_else(|| "invalid KDL".into()),
+        label: d.label.unwrap_or_else(|| "here".into()),
+        span: d.span,
+        help: d.help,
+    }
+}
+
+/// The path as the user should see it: relative to the current directory when it lies below
+/// it, else as given.
+fn display_name(path: &Path) -> String {
+    if path.is_absolute()
+        && let Ok(cwd) = std::env::current_dir()
+        && let Ok(relative) = path.strip_prefix(&cwd)
+    {
+        return relative.display().to_string();
+    }
+    path.display().to_string()
+}
+
+/// The candidate closest to `name`, if it is close enough to be a likely typo.
+fn suggest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let limit = (name.chars().count() / 3).max(1);
+    candidates
+        .into_iter()
+        .map(|c| {
+            let distance = if c.eq_ignore_ascii_case(name) {
+                0
+            } else {
+                strsim::damerau_levenshtein(name, c)
+            };
+            (distance, c)
+        })
+        .filter(|&(distance, _)| distance <= limit)
+        .min()
+        .map(|(_, c)| c)
+}

@@ -1,0 +1,599 @@
+//! Giving the raw tree its meaning: names, the `after` graph, globs, addresses, durations,
+//! regexes and signals. Every mistake is collected; a [`Project`] is built only when there
+//! are none.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use globset::{Glob, GlobBuilder, GlobSet, GlobSetBuilder};
+use miette::{LabeledSpan, SourceSpan};
+use petgraph::graph::{DiGraph, NodeIndex};
+use regex::Regex;
+
+use super::error::Mistake;
+use super::suggest;
+use super::syntax::{RawFile, RawNode, RawReady, RawStop, Str};
+use crate::model::{
+    Command, Inputs, Node, NodeId, Project, Ready, Signal, SocketSpec, Stop, parse_duration,
+};
+
+const DEFAULT_DEBOUNCE: Duration = Duration::from_millis(10);
+const DEFAULT_READY_TIMEOUT: Duration = Duration::from_secs(60);
+
+pub(super) fn build(
+    file: RawFile,
+    hotfile: PathBuf,
+    root: PathBuf,
+    mistakes: &mut Vec<Mistake>,
+) -> Option<Project> {
+    let mut c = Checker { mistakes };
+    let ids = c.names(&file.nodes);
+    let debounce = match &file.defaults.debounce {
+        Some(text) => c.duration(text),
+        None => Some(DEFAULT_DEBOUNCE),
+    };
+    let default_ignore: Vec<(String, Option<Glob>)> = file
+        .defaults
+        .ignore
+        .iter()
+        .map(|g| (g.value.clone(), c.glob(g)))
+        .collect();
+    let default_env = c.env(&file.defaults.env, "`defaults`");
+    let after: Vec<Vec<(usize, SourceSpan)>> =
+        file.nodes.iter().map(|node| c.after(node, &ids)).collect();
+    c.cycles(&file.nodes, &after);
+    c.socket_clashes(&file.nodes);
+
+    let nodes: Vec<Option<Node>> = file
+        .nodes
+        .iter()
+        .zip(&after)
+        .map(|(raw, after)| c.node(raw, after, &root, &default_ignore, &default_env))
+        .collect();
+    if !c.mistakes.is_empty() {
+        return None;
+    }
+    Some(Project {
+        hotfile,
+        root,
+        nodes: nodes.into_iter().collect::<Option<Vec<_>>>()?,
+        debounce: debounce?,
+    })
+}
+
+struct Checker<'m> {
+    mistakes: &'m mut Vec<Mistake>,
+}
+
+impl Checker<'_> {
+    /// Index of every named node; reports duplicate names.
+    fn names<'a>(&mut self, nodes: &'a [RawNode]) -> HashMap<&'a str, usize> {
+        let mut ids: HashMap<&str, usize> = HashMap::new();
+        for (i, node) in nodes.iter().enumerate() {
+            let Some(name) = &node.name else { continue };
+            if let Some(&first) = ids.get(name.value.as_str()) {
+                let first = nodes[first].name.as_ref().map_or(name.span, |n| n.span);
+                self.mistakes.push(Mistake::DuplicateName {
+                    name: name.value.clone(),
+                    first,
+                    second: name.span,
+                });
+            } else {
+                ids.insert(&name.value, i);
+            }
+        }
+        ids
+    }
+
+    /// Resolves `after` names to indices (repeats dropped), with the span of each mention.
+    fn after(&mut self, node: &RawNode, ids: &HashMap<&str, usize>) -> Vec<(usize, SourceSpan)> {
+        let mut out: Vec<(usize, SourceSpan)> = Vec::new();
+        for dep in &node.after {
+            match ids.get(dep.value.as_str()) {
+                Some(&i) if !out.iter().any(|(j, _)| *j == i) => out.push((i, dep.span)),
+                Some(_) => {}
+                None => self.mistakes.push(Mistake::UnknownAfter {
+                    name: dep.value.clone(),
+                    span: dep.span,
+                    help: suggest(&dep.value, ids.keys().copied())
+                        .map(|best| format!("did you mean `{best}`?")),
+                }),
+            }
+        }
+        out
+    }
+
+    /// Reports every cycle (one per strongly connected component), naming each node of
+    /// the loop and labelling each `after` entry that closes it.
+    fn cycles(&mut self, nodes: &[RawNode], after: &[Vec<(usize, SourceSpan)>]) {
+        let mut graph: DiGraph<usize, ()> = DiGraph::new();
+        let idx: Vec<NodeIndex> = (0..nodes.len()).map(|i| graph.add_node(i)).collect();
+        for (i, deps) in after.iter().enumerate() {
+            for &(j, _) in deps {
+                graph.add_edge(idx[i], idx[j], ());
+            }
+        }
+        let mut sccs = petgraph::algo::tarjan_scc(&graph);
+        for scc in &mut sccs {
+            scc.sort();
+        }
+        sccs.sort();
+        for scc in sccs {
+            let members: Vec<usize> = scc.iter().map(|n| n.index()).collect();
+            let Some(&start) = members.first() else {
+                continue;
+            };
+            let self_loop = after[start].iter().any(|(j, _)| *j == start);
+            if members.len() == 1 && !self_loop {
+                continue;
+            }
+            let path = shortest_loop(start, &members, after);
+            let name = |i: usize| nodes[i].name.as_ref().map_or("?", |n| n.value.as_str());
+            let labels = path
+                .windows(2)
+                .filter_map(|pair| {
+                    let (from, to) = (pair[0], pair[1]);
+                    let span = after[from].iter().find(|(j, _)| *j == to)?.1;
+                    Some(LabeledSpan::new_with_span(
+                        Some(format!("`{}` is after `{}`", name(from), name(to))),
+                        span,
+                    ))
+                })
+                .collect();
+            let path: Vec<&str> = path.iter().map(|&i| name(i)).collect();
+            self.mistakes.push(Mistake::Cycle {
+                path: path.join(" -> "),
+                labels,
+            });
+        }
+    }
+
+    /// Two sockets (in any services) on one address cannot both be bound. Port 0 asks for
+    /// an ephemeral port each time, so it never clashes.
+    fn socket_clashes(&mut self, nodes: &[RawNode]) {
+        let mut bound: Vec<(SocketAddr, &str, SourceSpan)> = Vec::new();
+        for node in nodes {
+            let owner = node.name.as_ref().map_or("?", |n| n.value.as_str());
+            for (_, addr) in &node.sockets {
+                let Ok(parsed) = addr.value.parse::<SocketAddr>() else {
+                    continue;
+                };
+                if parsed.port() == 0 {
+                    continue;
+                }
+                let clash = bound.iter().find(|(other, _, _)| overlaps(other, &parsed));
+                match clash {
+                    Some((_, first_node, first)) => self.mistakes.push(Mistake::SocketInUse {
+                        addr: parsed.to_string(),
+                        first_node: (*first_node).into(),
+                        first: *first,
+                        second: addr.span,
+                    }),
+                    None => bound.push((parsed, owner, addr.span)),
+                }
+            }
+        }
+    }
+
+    fn node(
+        &mut self,
+        raw: &RawNode,
+        after: &[(usize, SourceSpan)],
+        root: &Path,
+        default_ignore: &[(String, Option<Glob>)],
+        default_env: &Option<Vec<(String, String)>>,
+    ) -> Option<Node> {
+        let run = self.run(raw);
+        let watch: Vec<_> = raw
+            .watch
+            .iter()
+            .map(|g| (g.value.clone(), self.glob(g)))
+            .collect();
+        let ignore: Vec<_> = raw
+            .ignore
+            .iter()
+            .map(|g| (g.value.clone(), self.glob(g)))
+            .chain(default_ignore.iter().cloned())
+            .collect();
+        let own_env = self.env(&raw.env, &format!("`{}`", raw.kind.as_str()));
+        let dir = match &raw.dir {
+            Some(dir) if dir.value.is_empty() => {
+                self.mistakes.push(Mistake::BadValue {
+                    message: "`dir` is empty".into(),
+                    span: dir.span,
+                    help: Some("leave `dir` out to run in the Hotfile's directory".into()),
+                });
+                None
+            }
+            Some(dir) => Some(root.join(&dir.value)),
+            None => Some(root.to_path_buf()),
+        };
+        let sockets = self.sockets(raw);
+        let (ready, ready_timeout) = match &raw.ready {
+            Some(ready) => self.ready(ready),
+            None => (Some(None), Some(DEFAULT_READY_TIMEOUT)),
+        };
+        let stop = match &raw.stop {
+            Some(stop) => self.stop(stop),
+            None => Some(Stop::default()),
+        };
+
+        let inputs = self.inputs(watch, ignore)?;
+        let mut env = default_env.clone()?;
+        for (key, value) in own_env? {
+            match env.iter_mut().find(|(k, _)| *k == key) {
+                Some(slot) => slot.1 = value,
+                None => env.push((key, value)),
+            }
+        }
+        Some(Node {
+            name: raw.name.as_ref()?.value.clone(),
+            kind: raw.kind,
+            run: run?,
+            inputs,
+            after: after.iter().map(|&(i, _)| NodeId(i)).collect(),
+            env,
+            dir: dir?,
+            sockets: sockets?,
+            ready: ready?,
+            ready_timeout: ready_timeout?,
+            stop: stop?,
+        })
+    }
+
+    fn run(&mut self, raw: &RawNode) -> Option<Command> {
+        let Some(argv) = &raw.run else {
+            self.mistakes.push(Mistake::MissingRun {
+                kind: raw.kind.as_str(),
+                name: raw
+                    .name
+                    .as_ref()
+                    .map_or_else(String::new, |n| n.value.clone()),
+                span: raw.name.as_ref().map_or(raw.keyword, |n| n.span),
+            });
+            return None;
+        };
+        let mut ok = true;
+        for arg in argv {
+            if arg.value.contains('\0') {
+                self.bad_value(arg.span, "a command cannot contain a NUL character", None);
+                ok = false;
+            }
+        }
+        match argv.as_slice() {
+            // An empty or misspelt `run` was reported while reading the tree.
+            [] => None,
+            [line] if line.value.trim().is_empty() => {
+                self.bad_value(line.span, "`run` is empty", None);
+                None
+            }
+            [first, ..] if first.value.is_empty() => {
+                self.bad_value(first.span, "the program name is empty", None);
+                None
+            }
+            _ if !ok => None,
+            [line] => Some(Command::Shell(line.value.clone())),
+            _ => Some(Command::Argv(
+                argv.iter().map(|a| a.value.clone()).collect(),
+            )),
+        }
+    }
+
+    /// Compiles one glob with `*` not crossing `/` (globset's default would).
+    fn glob(&mut self, glob: &Str) -> Option<Glob> {
+        let text = glob.value.strip_prefix("./").unwrap_or(&glob.value);
+        let bad = |reason: String, help: Option<String>| Mistake::BadGlob {
+            glob: glob.value.clone(),
+            reason,
+            span: glob.span,
+            help,
+        };
+        if text.is_empty() {
+            self.mistakes.push(bad("it is empty".into(), None));
+            return None;
+        }
+        if text.starts_with('/') {
+            self.mistakes.push(bad(
+                "it is absolute".into(),
+                Some("globs are relative to the Hotfile's directory".into()),
+            ));
+            return None;
+        }
+        match GlobBuilder::new(text).literal_separator(true).build() {
+            Ok(compiled) => Some(compiled),
+            Err(e) => {
+                self.mistakes.push(bad(e.kind().to_string(), None));
+                None
+            }
+        }
+    }
+
+    fn inputs(
+        &mut self,
+        watch: Vec<(String, Option<Glob>)>,
+        ignore: Vec<(String, Option<Glob>)>,
+    ) -> Option<Inputs> {
+        let watch_set = glob_set(&watch)?;
+        let ignore_set = glob_set(&ignore)?;
+        Some(Inputs {
+            watch: watch.into_iter().map(|(text, _)| text).collect(),
+            ignore: ignore.into_iter().map(|(text, _)| text).collect(),
+            watch_set,
+            ignore_set,
+        })
+    }
+
+    /// Validates one block's `env` entries, reporting a key set twice.
+    fn env(&mut self, entries: &[(Str, Str)], parent: &str) -> Option<Vec<(String, String)>> {
+        let mut out: Vec<(String, String)> = Vec::new();
+        let mut seen: Vec<(&str, SourceSpan)> = Vec::new();
+        let mut ok = true;
+        for (key, value) in entries {
+            if key.value.is_empty() || key.value.contains(['=', '\0']) {
+                self.bad_value(
+                    key.span,
+                    "an environment variable name cannot be empty or contain `=` or NUL",
+                    None,
+                );
+                ok = false;
+            }
+            if value.value.contains('\0') {
+                self.bad_value(value.span, "an environment value cannot contain NUL", None);
+                ok = false;
+            }
+            if let Some((_, first)) = seen.iter().find(|(k, _)| *k == key.value) {
+                self.mistakes.push(Mistake::DuplicateKey {
+                    key: key.value.clone(),
+                    parent: parent.into(),
+                    first: *first,
+                    second: key.span,
+                });
+                ok = false;
+                continue;
+            }
+            seen.push((&key.value, key.span));
+            out.push((key.value.clone(), value.value.clone()));
+        }
+        ok.then_some(out)
+    }
+
+    fn sockets(&mut self, raw: &RawNode) -> Option<Vec<SocketSpec>> {
+        let service = raw.name.as_ref().map_or("", |n| n.value.as_str());
+        let mut out: Vec<SocketSpec> = Vec::new();
+        let mut names: Vec<&Str> = Vec::new();
+        let mut ok = true;
+        for (name, addr) in &raw.sockets {
+            // Names travel in LISTEN_FDNAMES, joined by `:`.
+            if name.value.is_empty()
+                || name.value.len() > 255
+                || !name
+                    .value
+                    .bytes()
+                    .all(|c| c.is_ascii_graphic() && c != b':')
+            {
+                self.bad_value(
+                    name.span,
+                    "a socket name must be 1 to 255 printable ASCII characters without `:`",
+                    Some("it is passed to the service in LISTEN_FDNAMES, joined by `:`"),
+                );
+                ok = false;
+            }
+            if let Some(first) = names.iter().find(|n| n.value == name.value) {
+                self.mistakes.push(Mistake::DuplicateSocket {
+                    name: name.value.clone(),
+                    service: service.into(),
+                    first: first.span,
+                    second: name.span,
+                });
+                ok = false;
+            } else {
+                names.push(name);
+            }
+            match parse_addr(&addr.value) {
+                Ok(parsed) => out.push(SocketSpec {
+                    name: name.value.clone(),
+                    addr: parsed,
+                }),
+                Err(help) => {
+                    self.mistakes.push(Mistake::BadSocket {
+                        addr: addr.value.clone(),
+                        span: addr.span,
+                        help,
+                    });
+                    ok = false;
+                }
+            }
+        }
+        ok.then_some(out)
+    }
+
+    /// `Some(ready)` and `Some(timeout)` when valid.
+    fn ready(&mut self, raw: &RawReady) -> (Option<Option<Ready>>, Option<Duration>) {
+        let mut modes: Vec<(SourceSpan, Option<Ready>)> = Vec::new();
+        for arg in &raw.args {
+            if arg.value == "notify" {
+                modes.push((arg.span, Some(Ready::Notify)));
+            } else {
+                let hint = suggest(&arg.value, ["notify"])
+                    .map_or(String::new(), |best| format!(" (did you mean `{best}`?)"));
+                self.mistakes.push(Mistake::BadReady {
+                    message: format!("unknown `ready` mode `{}`{hint}", arg.value),
+                    span: arg.span,
+                });
+                return (None, None);
+            }
+        }
+        if let Some(delay) = &raw.delay {
+            modes.push((delay.span, self.duration(delay).map(Ready::Delay)));
+        }
+        if let Some(log) = &raw.log {
+            let regex = match Regex::new(&log.value) {
+                Ok(regex) => Some(Ready::Log(regex)),
+                Err(e) => {
+                    self.mistakes.push(Mistake::BadRegex {
+                        span: log.span,
+                        reason: e.to_string(),
+                    });
+                    None
+                }
+            };
+            modes.push((log.span, regex));
+        }
+        let timeout = match &raw.timeout {
+            Some(timeout) => self.duration(timeout),
+            None => Some(DEFAULT_READY_TIMEOUT),
+        };
+        let ready = match modes.as_slice() {
+            [] => {
+                self.mistakes.push(Mistake::BadReady {
+                    message: "`ready` needs a way to tell that the service is ready".into(),
+                    span: raw.keyword,
+                });
+                None
+            }
+            [(_, mode)] => mode.clone().map(Some),
+            [_, (second, _), ..] => {
+                self.mistakes.push(Mistake::BadReady {
+                    message: "`ready` takes only one of `delay`, `log` and \"notify\"".into(),
+                    span: *second,
+                });
+                None
+            }
+        };
+        (ready, timeout)
+    }
+
+    fn stop(&mut self, raw: &RawStop) -> Option<Stop> {
+        let default = Stop::default();
+        let signal = match &raw.signal {
+            Some(text) => match Signal::parse(&text.value) {
+                Some(signal) => Some(signal),
+                None => {
+                    let names = Signal::ALL.map(Signal::name);
+                    let help = match suggest(&text.value.to_ascii_uppercase(), names) {
+                        Some(best) => format!("did you mean `{best}`?"),
+                        None => format!("one of {}", names.join(", ")),
+                    };
+                    self.mistakes.push(Mistake::BadSignal {
+                        text: text.value.clone(),
+                        span: text.span,
+                        help,
+                    });
+                    None
+                }
+            },
+            None => Some(default.signal),
+        };
+        let timeout = match &raw.timeout {
+            Some(text) => self.duration(text),
+            None => Some(default.timeout),
+        };
+        Some(Stop {
+            signal: signal?,
+            timeout: timeout?,
+        })
+    }
+
+    fn duration(&mut self, text: &Str) -> Option<Duration> {
+        let parsed = parse_duration(&text.value);
+        if parsed.is_none() {
+            self.mistakes.push(Mistake::BadDuration {
+                text: text.value.clone(),
+                span: text.span,
+            });
+        }
+        parsed
+    }
+
+    fn bad_value(&mut self, span: SourceSpan, message: &str, help: Option<&str>) {
+        self.mistakes.push(Mistake::BadValue {
+            message: message.into(),
+            span,
+            help: help.map(Into::into),
+        });
+    }
+}
+
+/// `HOST:PORT` with an IP address; the error is the help to show.
+///
+/// Host names (even `localhost`) are refused rather than resolved: `localhost` may mean
+/// 127.0.0.1 or ::1, and a server reached by one but not the other is a confusing failure.
+fn parse_addr(text: &str) -> Result<SocketAddr, String> {
+    if let Ok(addr) = text.parse::<SocketAddr>() {
+        return Ok(addr);
+    }
+    let (host, port) = text.rsplit_once(':').unwrap_or((text, ""));
+    if port.is_empty() || port.parse::<u16>().is_err() {
+        return Err(format!(
+            "write HOST:PORT with a port from 0 to 65535, e.g. \"127.0.0.1:{}\"",
+            if port.is_empty() { "3000" } else { "8080" }
+        ));
+    }
+    if host.eq_ignore_ascii_case("localhost") {
+        return Err(format!(
+            "hot binds an IP address, not a host name: write \"127.0.0.1:{port}\" (or \"[::1]:{port}\" for IPv6)"
+        ));
+    }
+    if host.contains(':') && !host.starts_with('[') {
+        return Err(format!(
+            "put an IPv6 address in brackets: \"[{host}]:{port}\""
+        ));
+    }
+    Err(format!(
+        "the host must be an IPv4 address or a bracketed IPv6 address, e.g. \"127.0.0.1:{port}\""
+    ))
+}
+
+/// Whether binding both addresses would fail: the same address, or a wildcard covering the
+/// other (`[::]` covers IPv4 too on a dual-stack system).
+fn overlaps(a: &SocketAddr, b: &SocketAddr) -> bool {
+    let covers = |wild: &SocketAddr, other: &SocketAddr| {
+        wild.ip().is_unspecified() && (wild.is_ipv6() || other.is_ipv4())
+    };
+    a.port() == b.port() && (a.ip() == b.ip() || covers(a, b) || covers(b, a))
+}
+
+fn glob_set(globs: &[(String, Option<Glob>)]) -> Option<GlobSet> {
+    let mut builder = GlobSetBuilder::new();
+    for (_, glob) in globs {
+        builder.add(glob.clone()?);
+    }
+    // Each glob compiled alone; the set can only fail on a size limit, which the 1 MiB file
+    // limit keeps out of reach. Treat it as invalid all the same rather than panic.
+    builder.build().ok()
+}
+
+/// The shortest `after` path from `start` back to itself within one strongly connected
+/// component, as node indices (first == last).
+fn shortest_loop(
+    start: usize,
+    members: &[usize],
+    after: &[Vec<(usize, SourceSpan)>],
+) -> Vec<usize> {
+    let mut came_from: HashMap<usize, usize> = HashMap::new();
+    let mut queue = std::collections::VecDeque::from([start]);
+    while let Some(at) = queue.pop_front() {
+        for &(next, _) in &after[at] {
+            if !members.contains(&next) {
+                continue;
+            }
+            if next == start {
+                let mut path = vec![start, at];
+                let mut cur = at;
+                while cur != start {
+                    cur = came_from.get(&cur).copied().unwrap_or(start);
+                    path.push(cur);
+                }
+                path.reverse();
+                return path;
+            }
+            if let std::collections::hash_map::Entry::Vacant(slot) = came_from.entry(next) {
+                slot.insert(at);
+                queue.push_back(next);
+            }
+        }
+    }
+    vec![start, start]
+}

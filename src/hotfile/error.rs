@@ -1,0 +1,402 @@
+//! The mistakes a Hotfile can contain, and [`Diagnostics`], all of them for one file.
+//!
+//! Each [`Mistake`] has a stable code (`hot::...`) and labels pointing into the file; the
+//! source text and file name live once in [`Diagnostics`], which miette's renderer lends to
+//! every related diagnostic.
+
+use std::fmt;
+use std::sync::Arc;
+
+use miette::{Diagnostic, LabeledSpan, NamedSource, SourceSpan};
+
+/// One mistake in a Hotfile.
+#[derive(Debug, thiserror::Error, Diagnostic)]
+pub enum Mistake {
+    #[error("cannot read {path}: {reason}")]
+    #[diagnostic(code(hot::io))]
+    Io { path: String, reason: String },
+
+    #[error("the Hotfile is too large: {size} bytes (the limit is {limit})")]
+    #[diagnostic(code(hot::too_large))]
+    TooLarge { size: usize, limit: usize },
+
+    #[error("{what} are nested too deeply (the limit is {limit} levels)")]
+    #[diagnostic(code(hot::too_deep))]
+    TooDeep {
+        what: &'static str,
+        limit: usize,
+        #[label("too deep")]
+        span: SourceSpan,
+    },
+
+    /// A KDL syntax error, re-wrapped so that it renders with the file's name.
+    #[error("{message}")]
+    #[diagnostic(code(hot::syntax))]
+    Syntax {
+        message: String,
+        label: String,
+        #[label("{label}")]
+        span: SourceSpan,
+        #[help]
+        help: Option<String>,
+    },
+
+    /// An unquoted path or glob: KDL stops the word at `/` (see the module doc).
+    #[error("{message}")]
+    #[diagnostic(code(hot::unquoted_path))]
+    UnquotedPath {
+        message: String,
+        #[label("quote this")]
+        span: SourceSpan,
+        #[help]
+        help: String,
+    },
+
+    #[error("unknown node `{name}` {place}")]
+    #[diagnostic(code(hot::unknown_node))]
+    UnknownNode {
+        name: String,
+        place: &'static str,
+        #[label("unknown")]
+        span: SourceSpan,
+        #[help]
+        help: Option<String>,
+    },
+
+    #[error("{message}")]
+    #[diagnostic(code(hot::misplaced))]
+    Misplaced {
+        message: String,
+        #[label("not allowed here")]
+        span: SourceSpan,
+        #[help]
+        help: Option<String>,
+    },
+
+    #[error("unknown property `{name}` on `{node}`")]
+    #[diagnostic(code(hot::unknown_property))]
+    UnknownProperty {
+        name: String,
+        node: String,
+        #[label("unknown")]
+        span: SourceSpan,
+        #[help]
+        help: Option<String>,
+    },
+
+    #[error("unexpected argument to `{node}`")]
+    #[diagnostic(code(hot::unexpected_argument))]
+    UnexpectedArgument {
+        node: String,
+        #[label("unexpected")]
+        span: SourceSpan,
+        #[help]
+        help: Option<String>,
+    },
+
+    #[error("`{node}` needs {what}")]
+    #[diagnostic(code(hot::missing_argument))]
+    MissingArgument {
+        node: String,
+        what: &'static str,
+        #[label("missing {what}")]
+        span: SourceSpan,
+        #[help]
+        help: Option<String>,
+    },
+
+    #[error("`{node}` expects a string, found {found}")]
+    #[diagnostic(code(hot::wrong_type))]
+    WrongType {
+        node: String,
+        found: String,
+        #[label("not a string")]
+        span: SourceSpan,
+        #[help]
+        help: Option<String>,
+    },
+
+    #[error("`{node}` takes no block")]
+    #[diagnostic(code(hot::unexpected_block), help("remove the `{{ … }}` block"))]
+    UnexpectedBlock {
+        node: String,
+        #[label("unexpected block")]
+        span: SourceSpan,
+    },
+
+    #[error("{kind} `{name}` has no `run`")]
+    #[diagnostic(
+        code(hot::missing_run),
+        help("add a command, e.g. `run \"cargo build\"`")
+    )]
+    MissingRun {
+        kind: &'static str,
+        name: String,
+        #[label("this {kind} needs a `run`")]
+        span: SourceSpan,
+    },
+
+    #[error("two nodes are named `{name}`")]
+    #[diagnostic(code(hot::duplicate_name), help("node names must be unique"))]
+    DuplicateName {
+        name: String,
+        #[label("first defined here")]
+        first: SourceSpan,
+        #[label("defined again here")]
+        second: SourceSpan,
+    },
+
+    #[error("`{node}` is given twice in {parent}")]
+    #[diagnostic(
+        code(hot::duplicate_child),
+        help("`{node}` takes one value; remove one")
+    )]
+    DuplicateChild {
+        node: String,
+        parent: String,
+        #[label("first here")]
+        first: SourceSpan,
+        #[label("again here")]
+        second: SourceSpan,
+    },
+
+    #[error("`{key}` is set twice in {parent}")]
+    #[diagnostic(code(hot::duplicate_key), help("remove one of them"))]
+    DuplicateKey {
+        key: String,
+        parent: String,
+        #[label("first here")]
+        first: SourceSpan,
+        #[label("again here")]
+        second: SourceSpan,
+    },
+
+    #[error("`after` names no node called `{name}`")]
+    #[diagnostic(code(hot::unknown_after))]
+    UnknownAfter {
+        name: String,
+        #[label("no such task or service")]
+        span: SourceSpan,
+        #[help]
+        help: Option<String>,
+    },
+
+    #[error("`after` forms a cycle: {path}")]
+    #[diagnostic(
+        code(hot::cycle),
+        help("tasks and services must form a DAG: remove one of these `after` entries")
+    )]
+    Cycle {
+        path: String,
+        #[label(collection)]
+        labels: Vec<LabeledSpan>,
+    },
+
+    #[error("invalid glob `{glob}`: {reason}")]
+    #[diagnostic(code(hot::bad_glob))]
+    BadGlob {
+        glob: String,
+        reason: String,
+        #[label("invalid glob")]
+        span: SourceSpan,
+        #[help]
+        help: Option<String>,
+    },
+
+    #[error("invalid socket address `{addr}`")]
+    #[diagnostic(code(hot::bad_socket))]
+    BadSocket {
+        addr: String,
+        #[label("invalid address")]
+        span: SourceSpan,
+        #[help]
+        help: String,
+    },
+
+    #[error("two sockets are named `{name}` in service `{service}`")]
+    #[diagnostic(
+        code(hot::duplicate_socket),
+        help("socket names must be unique within a service")
+    )]
+    DuplicateSocket {
+        name: String,
+        service: String,
+        #[label("first here")]
+        first: SourceSpan,
+        #[label("again here")]
+        second: SourceSpan,
+    },
+
+    #[error("address {addr} is used by two sockets")]
+    #[diagnostic(
+        code(hot::socket_in_use),
+        help("hot binds every socket itself, so each address can be listened on once")
+    )]
+    SocketInUse {
+        addr: String,
+        first_node: String,
+        #[label("first used by `{first_node}`")]
+        first: SourceSpan,
+        #[label("used again here")]
+        second: SourceSpan,
+    },
+
+    #[error("invalid duration `{text}`")]
+    #[diagnostic(
+        code(hot::bad_duration),
+        help("write a number and a unit: \"300ms\", \"5s\", \"1.5m\" or \"1h\"")
+    )]
+    BadDuration {
+        text: String,
+        #[label("not a duration")]
+        span: SourceSpan,
+    },
+
+    #[error("invalid regular expression for `ready log`")]
+    #[diagnostic(code(hot::bad_regex))]
+    BadRegex {
+        #[label("invalid regex")]
+        span: SourceSpan,
+        #[help]
+        reason: String,
+    },
+
+    #[error("unknown signal `{text}`")]
+    #[diagnostic(code(hot::bad_signal))]
+    BadSignal {
+        text: String,
+        #[label("unknown signal")]
+        span: SourceSpan,
+        #[help]
+        help: String,
+    },
+
+    #[error("{message}")]
+    #[diagnostic(
+        code(hot::bad_ready),
+        help("write one of `ready delay=\"300ms\"`, `ready log=\"REGEX\"` or `ready \"notify\"`")
+    )]
+    BadReady {
+        message: String,
+        #[label("here")]
+        span: SourceSpan,
+    },
+
+    /// A value that is a string but not an acceptable one (an empty command, an env key
+    /// with `=`, ...).
+    #[error("{message}")]
+    #[diagnostic(code(hot::bad_value))]
+    BadValue {
+        message: String,
+        #[label("here")]
+        span: SourceSpan,
+        #[help]
+        help: Option<String>,
+    },
+}
+
+impl Mistake {
+    /// Where the first label starts, for ordering mistakes as they appear in the file.
+    fn offset(&self) -> usize {
+        self.labels()
+            .and_then(|mut labels| labels.next())
+            .map_or(0, |label| label.offset())
+    }
+}
+
+/// Every mistake of one Hotfile, in the order they appear in it.
+///
+/// Renders as one diagnostic when there is a single mistake, otherwise as a summary with each
+/// mistake as a `related()` diagnostic. The source carries the file's name, so each caret
+/// is shown under `file:line:col`.
+#[derive(Debug)]
+pub struct Diagnostics {
+    source: NamedSource<Arc<String>>,
+    mistakes: Vec<Mistake>,
+}
+
+impl Diagnostics {
+    /// `name` is the file name as it should be shown to the user.
+    pub(crate) fn new(name: String, text: Arc<String>, mut mistakes: Vec<Mistake>) -> Self {
+        mistakes.sort_by_key(Mistake::offset);
+        Diagnostics {
+            source: NamedSource::new(name, text),
+            mistakes,
+        }
+    }
+
+    /// The file's name as shown in the diagnostics.
+    pub fn file_name(&self) -> &str {
+        self.source.name()
+    }
+
+    pub fn len(&self) -> usize {
+        self.mistakes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.mistakes.is_empty()
+    }
+
+    /// Every mistake, in file order.
+    pub fn iter(&self) -> impl Iterator<Item = &Mistake> {
+        self.mistakes.iter()
+    }
+
+    /// The one-line message of every mistake, in file order (handy in tests).
+    pub fn messages(&self) -> Vec<String> {
+        self.mistakes.iter().map(ToString::to_string).collect()
+    }
+
+    /// The mistake this diagnostic stands for when there is exactly one.
+    fn single(&self) -> Option<&Mistake> {
+        match self.mistakes.as_slice() {
+            [only] => Some(only),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Diagnostics {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.single() {
+            Some(only) => only.fmt(f),
+            None => write!(
+                f,
+                "{} has {} mistakes",
+                self.source.name(),
+                self.mistakes.len()
+            ),
+        }
+    }
+}
+
+impl std::error::Error for Diagnostics {}
+
+impl Diagnostic for Diagnostics {
+    fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        match self.single() {
+            Some(only) => only.code(),
+            None => Some(Box::new("hot::invalid_hotfile")),
+        }
+    }
+
+    fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        self.single().and_then(Diagnostic::help)
+    }
+
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
+        self.single().and_then(Diagnostic::labels)
+    }
+
+    fn source_code(&self) -> Option<&dyn miette::SourceCode> {
+        Some(&self.source)
+    }
+
+    fn related<'a>(&'a self) -> Option<Box<dyn Iterator<Item = &'a dyn Diagnostic> + 'a>> {
+        if self.single().is_some() {
+            return None;
+        }
+        Some(Box::new(self.mistakes.iter().map(|m| m as &dyn Diagnostic)))
+    }
+}

@@ -1,0 +1,551 @@
+//! Walking the KDL tree: which node may go where, with which arguments and properties.
+//!
+//! The result is a [`RawFile`]: every value still a string with its span, nothing
+//! interpreted. Meaning (names, globs, addresses, durations, the graph) is `check`'s job.
+
+use kdl::{KdlDocument, KdlEntry, KdlNode, KdlValue};
+use miette::SourceSpan;
+
+use super::error::Mistake;
+use super::suggest;
+use crate::model::Kind;
+
+/// A string value and where it was written.
+#[derive(Debug, Clone)]
+pub(super) struct Str {
+    pub value: String,
+    pub span: SourceSpan,
+}
+
+#[derive(Debug, Default)]
+pub(super) struct RawFile {
+    pub nodes: Vec<RawNode>,
+    pub defaults: RawDefaults,
+}
+
+#[derive(Debug, Default)]
+pub(super) struct RawDefaults {
+    pub ignore: Vec<Str>,
+    pub env: Vec<(Str, Str)>,
+    pub debounce: Option<Str>,
+}
+
+#[derive(Debug)]
+pub(super) struct RawNode {
+    pub kind: Kind,
+    /// `None` when the name is missing or not a string (already reported).
+    pub name: Option<Str>,
+    /// The `task`/`service` keyword.
+    pub keyword: SourceSpan,
+    pub run: Option<Vec<Str>>,
+    pub watch: Vec<Str>,
+    pub ignore: Vec<Str>,
+    pub after: Vec<Str>,
+    pub env: Vec<(Str, Str)>,
+    pub dir: Option<Str>,
+    pub stop: Option<RawStop>,
+    pub sockets: Vec<(Str, Str)>,
+    pub ready: Option<RawReady>,
+}
+
+#[derive(Debug, Default)]
+pub(super) struct RawStop {
+    pub signal: Option<Str>,
+    pub timeout: Option<Str>,
+}
+
+#[derive(Debug)]
+pub(super) struct RawReady {
+    /// The `ready` keyword.
+    pub keyword: SourceSpan,
+    pub args: Vec<Str>,
+    pub delay: Option<Str>,
+    pub log: Option<Str>,
+    pub timeout: Option<Str>,
+}
+
+const TOP: &[&str] = &["task", "service", "defaults"];
+const IN_TASK: &[&str] = &["run", "watch", "ignore", "after", "env", "dir", "stop"];
+const IN_SERVICE: &[&str] = &[
+    "run", "watch", "ignore", "after", "env", "dir", "stop", "socket", "ready",
+];
+const IN_DEFAULTS: &[&str] = &["ignore", "env", "debounce"];
+
+/// Reads the document's shape, reporting every misplaced or malformed node.
+pub(super) fn read(doc: &KdlDocument, mistakes: &mut Vec<Mistake>) -> RawFile {
+    let mut walker = Walker { mistakes };
+    let mut file = RawFile::default();
+    let mut defaults_at: Option<SourceSpan> = None;
+    for node in doc.nodes() {
+        let name = node.name().value();
+        match name {
+            "task" => file.nodes.push(walker.node(node, Kind::Task)),
+            "service" => file.nodes.push(walker.node(node, Kind::Service)),
+            "defaults" => {
+                let here = node.name().span();
+                if let Some(first) = defaults_at {
+                    walker.mistakes.push(Mistake::DuplicateChild {
+                        node: "defaults".into(),
+                        parent: "the Hotfile".into(),
+                        first,
+                        second: here,
+                    });
+                }
+                defaults_at.get_or_insert(here);
+                walker.defaults(node, &mut file.defaults);
+            }
+            _ if IN_SERVICE.contains(&name) || IN_DEFAULTS.contains(&name) => {
+                let inside = if IN_DEFAULTS.contains(&name) && !IN_SERVICE.contains(&name) {
+                    "`defaults`"
+                } else if IN_TASK.contains(&name) {
+                    "a `task` or a `service`"
+                } else {
+                    "a `service`"
+                };
+                walker.mistakes.push(Mistake::Misplaced {
+                    message: format!("`{name}` must be inside {inside}"),
+                    span: node.name().span(),
+                    help: None,
+                });
+            }
+            _ => walker.mistakes.push(Mistake::UnknownNode {
+                name: name.into(),
+                place: "at the top level",
+                span: node.name().span(),
+                help: Some(match suggest(name, TOP.iter().copied()) {
+                    Some(best) => format!("did you mean `{best}`?"),
+                    None => "the top level holds `task`, `service` and `defaults`".into(),
+                }),
+            }),
+        }
+    }
+    file
+}
+
+struct Walker<'m> {
+    mistakes: &'m mut Vec<Mistake>,
+}
+
+impl Walker<'_> {
+    fn node(&mut self, node: &KdlNode, kind: Kind) -> RawNode {
+        let keyword = node.name().span();
+        let (args, props) = split(node);
+        self.no_props(node, &props, &[]);
+        let mut name = None;
+        match args.as_slice() {
+            [] => self.mistakes.push(Mistake::MissingArgument {
+                node: kind.as_str().into(),
+                what: "a name",
+                span: keyword,
+                help: Some(format!("write {} \"NAME\" {{ … }}", kind.as_str())),
+            }),
+            [first, rest @ ..] => {
+                name = self.string(kind.as_str(), first);
+                self.unexpected(kind.as_str(), rest);
+            }
+        }
+        let mut raw = RawNode {
+            kind,
+            name,
+            keyword,
+            run: None,
+            watch: Vec::new(),
+            ignore: Vec::new(),
+            after: Vec::new(),
+            env: Vec::new(),
+            dir: None,
+            stop: None,
+            sockets: Vec::new(),
+            ready: None,
+        };
+        let parent = format!("this {}", kind.as_str());
+        let mut seen = Seen::default();
+        for child in node.iter_children() {
+            let cname = child.name().value();
+            let here = child.name().span();
+            match cname {
+                "run" => {
+                    let argv = self.strings(child, "a command");
+                    // Kept even when empty (already reported), so "no `run`" is not added.
+                    if seen.first("run", here, &parent, self) {
+                        raw.run = Some(argv);
+                    }
+                }
+                "watch" => raw.watch.extend(self.strings(child, "at least one glob")),
+                "ignore" => raw.ignore.extend(self.strings(child, "at least one glob")),
+                "after" => raw.after.extend(self.strings(child, "at least one name")),
+                "env" => raw.env.extend(self.env(child)),
+                "dir" => {
+                    let dir = self.exactly::<1>(child, "a path");
+                    if seen.first("dir", here, &parent, self) {
+                        raw.dir = dir.map(|[d]| d);
+                    }
+                }
+                "stop" => {
+                    let stop = self.stop(child);
+                    if seen.first("stop", here, &parent, self) {
+                        raw.stop = Some(stop);
+                    }
+                }
+                "socket" | "ready" if kind == Kind::Task => {
+                    self.mistakes.push(Mistake::Misplaced {
+                        message: format!("`{cname}` is only allowed in a `service`"),
+                        span: here,
+                        help: Some(
+                            "a task runs to completion; declare a `service` for a server".into(),
+                        ),
+                    });
+                }
+                "socket" => {
+                    if let Some([sname, addr]) = self.exactly::<2>(child, "a name and an address") {
+                        raw.sockets.push((sname, addr));
+                    }
+                }
+                "ready" => {
+                    let ready = self.ready(child);
+                    if seen.first("ready", here, &parent, self) {
+                        raw.ready = Some(ready);
+                    }
+                }
+                "debounce" => self.mistakes.push(Mistake::Misplaced {
+                    message: "`debounce` is only allowed in `defaults`".into(),
+                    span: here,
+                    help: Some(
+                        "it applies to the whole graph: `defaults { debounce \"50ms\" }`".into(),
+                    ),
+                }),
+                "task" | "service" | "defaults" => self.mistakes.push(Mistake::Misplaced {
+                    message: format!("`{cname}` is only allowed at the top level"),
+                    span: here,
+                    help: None,
+                }),
+                _ => {
+                    let allowed = if kind == Kind::Task {
+                        IN_TASK
+                    } else {
+                        IN_SERVICE
+                    };
+                    // A misspelt `run` is reported as such, not also as a missing `run`.
+                    if self.unknown_child(cname, here, kind.as_str(), allowed) == Some("run") {
+                        raw.run.get_or_insert_with(Vec::new);
+                    }
+                }
+            }
+        }
+        raw
+    }
+
+    fn defaults(&mut self, node: &KdlNode, defaults: &mut RawDefaults) {
+        let (args, props) = split(node);
+        self.no_props(node, &props, &[]);
+        self.unexpected("defaults", &args);
+        let mut seen = Seen::default();
+        for child in node.iter_children() {
+            let cname = child.name().value();
+            let here = child.name().span();
+            match cname {
+                "ignore" => defaults
+                    .ignore
+                    .extend(self.strings(child, "at least one glob")),
+                "env" => defaults.env.extend(self.env(child)),
+                "debounce" => {
+                    let debounce = self.exactly::<1>(child, "a duration");
+                    if seen.first("debounce", here, "`defaults`", self) {
+                        defaults.debounce = debounce.map(|[d]| d);
+                    }
+                }
+                _ if IN_SERVICE.contains(&cname) || TOP.contains(&cname) => {
+                    self.mistakes.push(Mistake::Misplaced {
+                        message: format!("`{cname}` is not allowed in `defaults`"),
+                        span: here,
+                        help: Some("`defaults` holds `ignore`, `env` and `debounce`".into()),
+                    })
+                }
+                _ => {
+                    self.unknown_child(cname, here, "defaults", IN_DEFAULTS);
+                }
+            }
+        }
+    }
+
+    /// Reports an unknown child; returns the suggested name, if any.
+    fn unknown_child(
+        &mut self,
+        name: &str,
+        span: SourceSpan,
+        parent: &str,
+        allowed: &[&'static str],
+    ) -> Option<&'static str> {
+        let best = suggest(name, allowed.iter().copied());
+        let help = match best {
+            Some(best) => format!("did you mean `{best}`?"),
+            None => format!("a `{parent}` holds {}", list(allowed)),
+        };
+        self.mistakes.push(Mistake::UnknownNode {
+            name: name.into(),
+            place: match parent {
+                "task" => "in a task",
+                "service" => "in a service",
+                _ => "in defaults",
+            },
+            span,
+            help: Some(help),
+        });
+        best
+    }
+
+    /// A leaf holding one or more strings and nothing else (`run`, `watch`, ...).
+    fn strings(&mut self, child: &KdlNode, what: &'static str) -> Vec<Str> {
+        let cname = child.name().value();
+        self.leaf(child);
+        let (args, props) = split(child);
+        self.no_props(child, &props, &[]);
+        if args.is_empty() {
+            self.missing(child, what);
+        }
+        args.iter().filter_map(|e| self.string(cname, e)).collect()
+    }
+
+    /// A leaf holding exactly `N` strings.
+    fn exactly<const N: usize>(&mut self, child: &KdlNode, what: &'static str) -> Option<[Str; N]> {
+        let cname = child.name().value();
+        self.leaf(child);
+        let (args, props) = split(child);
+        self.no_props(child, &props, &[]);
+        if args.len() < N {
+            self.missing(child, what);
+        }
+        self.unexpected(cname, args.get(N..).unwrap_or_default());
+        let values: Vec<Str> = args
+            .iter()
+            .take(N)
+            .filter_map(|e| self.string(cname, e))
+            .collect();
+        values.try_into().ok()
+    }
+
+    /// `env KEY="VALUE" …`.
+    fn env(&mut self, child: &KdlNode) -> Vec<(Str, Str)> {
+        self.leaf(child);
+        let (args, props) = split(child);
+        for arg in &args {
+            self.mistakes.push(Mistake::UnexpectedArgument {
+                node: "env".into(),
+                span: arg.span(),
+                help: Some("write variables as properties: env KEY=\"VALUE\"".into()),
+            });
+        }
+        if args.is_empty() && props.is_empty() {
+            self.missing(child, "at least one KEY=\"VALUE\"");
+        }
+        props
+            .iter()
+            .filter_map(|(key, entry)| Some((key.clone(), self.string("env", entry)?)))
+            .collect()
+    }
+
+    /// `stop signal="SIG" timeout="DUR"`.
+    fn stop(&mut self, child: &KdlNode) -> RawStop {
+        self.leaf(child);
+        let (args, props) = split(child);
+        self.unexpected("stop", &args);
+        let mut stop = RawStop::default();
+        for (key, value) in self.no_props(child, &props, &["signal", "timeout"]) {
+            match key.as_str() {
+                "signal" => stop.signal = Some(value),
+                _ => stop.timeout = Some(value),
+            }
+        }
+        stop
+    }
+
+    /// `ready delay=… | log=… | "notify"`, `timeout=…`; which combination is valid is
+    /// `check`'s business.
+    fn ready(&mut self, child: &KdlNode) -> RawReady {
+        self.leaf(child);
+        let (args, props) = split(child);
+        let mut ready = RawReady {
+            keyword: child.name().span(),
+            args: args
+                .iter()
+                .filter_map(|e| self.string("ready", e))
+                .collect(),
+            delay: None,
+            log: None,
+            timeout: None,
+        };
+        for (key, value) in self.no_props(child, &props, &["delay", "log", "timeout"]) {
+            match key.as_str() {
+                "delay" => ready.delay = Some(value),
+                "log" => ready.log = Some(value),
+                _ => ready.timeout = Some(value),
+            }
+        }
+        ready
+    }
+
+    /// Checks the properties against `allowed`, returning the allowed ones that are strings.
+    fn no_props(
+        &mut self,
+        node: &KdlNode,
+        props: &[(Str, &KdlEntry)],
+        allowed: &[&str],
+    ) -> Vec<(String, Str)> {
+        let nname = node.name().value();
+        let mut out: Vec<(String, Str)> = Vec::new();
+        let mut spans: Vec<(String, SourceSpan)> = Vec::new();
+        for (key, entry) in props {
+            if !allowed.contains(&key.value.as_str()) {
+                let help = match suggest(&key.value, allowed.iter().copied()) {
+                    Some(best) => Some(format!("did you mean `{best}`?")),
+                    None if allowed.is_empty() => Some(format!("`{nname}` takes no properties")),
+                    None => Some(format!("`{nname}` takes {}", list(allowed))),
+                };
+                self.mistakes.push(Mistake::UnknownProperty {
+                    name: key.value.clone(),
+                    node: nname.into(),
+                    span: key.span,
+                    help,
+                });
+                continue;
+            }
+            if let Some((_, first)) = spans.iter().find(|(k, _)| *k == key.value) {
+                self.mistakes.push(Mistake::DuplicateKey {
+                    key: key.value.clone(),
+                    parent: format!("`{nname}`"),
+                    first: *first,
+                    second: key.span,
+                });
+                continue;
+            }
+            spans.push((key.value.clone(), key.span));
+            if let Some(value) = self.string(nname, entry) {
+                out.push((key.value.clone(), value));
+            }
+        }
+        out
+    }
+
+    fn leaf(&mut self, node: &KdlNode) {
+        if let Some(children) = node.children() {
+            self.mistakes.push(Mistake::UnexpectedBlock {
+                node: node.name().value().into(),
+                span: children.span(),
+            });
+        }
+    }
+
+    fn missing(&mut self, node: &KdlNode, what: &'static str) {
+        self.mistakes.push(Mistake::MissingArgument {
+            node: node.name().value().into(),
+            what,
+            span: node.name().span(),
+            help: None,
+        });
+    }
+
+    fn unexpected(&mut self, node: &str, extra: &[&KdlEntry]) {
+        for entry in extra {
+            self.mistakes.push(Mistake::UnexpectedArgument {
+                node: node.into(),
+                span: entry.span(),
+                help: None,
+            });
+        }
+    }
+
+    /// The entry's value as a string, or a mistake. Bare identifiers are strings in KDL 2
+    /// and are accepted (the `/` trap is caught before parsing).
+    fn string(&mut self, node: &str, entry: &KdlEntry) -> Option<Str> {
+        let found = match entry.value() {
+            KdlValue::String(s) => {
+                return Some(Str {
+                    value: s.clone(),
+                    span: value_span(entry),
+                });
+            }
+            KdlValue::Integer(_) | KdlValue::Float(_) => "a number",
+            KdlValue::Bool(_) => "a boolean",
+            KdlValue::Null => "#null",
+        };
+        let repr = entry
+            .format()
+            .map(|f| f.value_repr.clone())
+            .unwrap_or_else(|| entry.value().to_string());
+        self.mistakes.push(Mistake::WrongType {
+            node: node.into(),
+            found: format!("{found} `{repr}`"),
+            span: value_span(entry),
+            help: Some(format!("quote it: \"{}\"", repr.trim_start_matches('#'))),
+        });
+        None
+    }
+}
+
+/// Single-valued children already seen in one block, to report repeats.
+#[derive(Default)]
+struct Seen(Vec<(&'static str, SourceSpan)>);
+
+impl Seen {
+    /// True the first time `name` is seen; reports a duplicate otherwise.
+    fn first(
+        &mut self,
+        name: &'static str,
+        here: SourceSpan,
+        parent: &str,
+        w: &mut Walker,
+    ) -> bool {
+        if let Some((_, first)) = self.0.iter().find(|(n, _)| *n == name) {
+            w.mistakes.push(Mistake::DuplicateChild {
+                node: name.into(),
+                parent: parent.into(),
+                first: *first,
+                second: here,
+            });
+            return false;
+        }
+        self.0.push((name, here));
+        true
+    }
+}
+
+/// Splits a node's entries into arguments and properties (with the key as a `Str`).
+fn split(node: &KdlNode) -> (Vec<&KdlEntry>, Vec<(Str, &KdlEntry)>) {
+    let mut args = Vec::new();
+    let mut props = Vec::new();
+    for entry in node.entries() {
+        match entry.name() {
+            Some(key) => props.push((
+                Str {
+                    value: key.value().into(),
+                    span: key.span(),
+                },
+                entry,
+            )),
+            None => args.push(entry),
+        }
+    }
+    (args, props)
+}
+
+/// The span of an entry's value alone (for a property, after the `=`).
+fn value_span(entry: &KdlEntry) -> SourceSpan {
+    let span = entry.span();
+    match (entry.name(), entry.format()) {
+        (Some(_), Some(format)) => {
+            let len = format.value_repr.len().min(span.len());
+            (span.offset() + span.len() - len, len).into()
+        }
+        _ => span,
+    }
+}
+
+/// `a`, `b` and `c`.
+fn list(names: &[&str]) -> String {
+    let quoted: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+    match quoted.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
+        Some((last, _)) => last.clone(),
+        None => "nothing".into(),
+    }
+}
