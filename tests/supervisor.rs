@@ -108,17 +108,28 @@ fn gone(pid: i32) -> bool {
             .unwrap_or(false)
 }
 
-/// The probe server, built as a cargo example. `cargo test` builds examples with the tests.
+/// The probe server, built as a cargo example: plain `cargo test` builds examples with the
+/// tests; `cargo test --test supervisor` does not, so it is built here once if missing.
 fn probe() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().unwrap().parent().unwrap(); // target/debug
-    let probe = dir.join("examples").join("probe");
-    assert!(
-        probe.exists(),
-        "{} is missing: run `cargo build --example probe` (plain `cargo test` builds it)",
-        probe.display()
-    );
-    probe
+    static PROBE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    PROBE
+        .get_or_init(|| {
+            let exe = std::env::current_exe().unwrap();
+            let dir = exe.parent().unwrap().parent().unwrap(); // target/debug
+            let probe = dir.join("examples").join("probe");
+            if !probe.exists() {
+                let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+                let status = std::process::Command::new(cargo)
+                    .args(["build", "--example", "probe", "--manifest-path"])
+                    .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"))
+                    .status()
+                    .expect("run cargo build --example probe");
+                assert!(status.success(), "cargo build --example probe failed");
+            }
+            assert!(probe.exists(), "{} is missing", probe.display());
+            probe
+        })
+        .clone()
 }
 
 fn with_sockets(mut n: Node, names: &[&str]) -> Node {

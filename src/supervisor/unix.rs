@@ -493,6 +493,21 @@ async fn forward(
     ctx: Ctx,
     log: Option<regex::Regex>,
 ) {
+    lines(pipe, |line| {
+        ctx.reporter.output(&ctx.name, stream, line);
+        if let Some(regex) = &log
+            && ctx.gate.pending()
+            && regex.is_match(line)
+        {
+            ctx.ready();
+        }
+    })
+    .await;
+}
+
+/// Calls `f` with each line of `pipe`, without its `\n` or `\r\n`, non-UTF-8 replaced, the
+/// last line included even without a newline; stops at end of file or on a read error.
+async fn lines(pipe: impl AsyncRead + Unpin, mut f: impl FnMut(&str)) {
     let mut reader = BufReader::new(pipe);
     let mut buf = Vec::new();
     loop {
@@ -506,14 +521,7 @@ async fn forward(
                         buf.pop();
                     }
                 }
-                let line = String::from_utf8_lossy(&buf);
-                ctx.reporter.output(&ctx.name, stream, &line);
-                if let Some(regex) = &log
-                    && ctx.gate.pending()
-                    && regex.is_match(&line)
-                {
-                    ctx.ready();
-                }
+                f(&String::from_utf8_lossy(&buf));
             }
         }
     }
@@ -666,6 +674,26 @@ mod tests {
         numbers.sort();
         numbers.dedup();
         assert_eq!(numbers.len(), Signal::ALL.len(), "distinct");
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn output_lines() {
+        let mut got = Vec::new();
+        let input: &[u8] = b"one\ntwo\r\n\nbad \xff byte\nlast without newline";
+        lines(input, |l| got.push(l.to_string())).await;
+        assert_eq!(
+            got,
+            [
+                "one",
+                "two",
+                "",
+                "bad \u{fffd} byte",
+                "last without newline"
+            ]
+        );
+        let mut none = 0;
+        lines(&b""[..], |_| none += 1).await;
+        assert_eq!(none, 0);
     }
 
     #[test]
