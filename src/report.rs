@@ -45,11 +45,7 @@ impl Reporter {
             });
             let _ = writeln!(std::io::stdout().lock(), "{event}");
         } else {
-            let _ = writeln!(
-                std::io::stderr().lock(),
-                "{} {line}",
-                prefix(node, inner.color)
-            );
+            let _ = writeln!(std::io::stderr().lock(), "{} {line}", prefix(node, inner.color));
         }
     }
 
