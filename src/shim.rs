@@ -1,1 +1,235 @@
 //! The exec step between hot and a service: places the sockets and sets `LISTEN_PID`.
+//!
+//! Theory of operation: a service with sockets is not spawned directly. The supervisor spawns
+//! hot's own executable (`/proc/self/exe` on Linux) as
+//!
+//! ```text
+//! hot __shim [--no-pid] --fd <rawfd>:<name> ... -- <program> <args>...
+//! ```
+//!
+//! with FD_CLOEXEC cleared on exactly those fds (they sit at whatever numbers they have in hot).
+//! The shim, a fresh single-threaded process with no runtime, no std pipes and no env lock:
+//! 1. moves the fds to 3, 4, ... in two phases: first each one is duplicated with
+//!    `F_DUPFD_CLOEXEC` *above* the target range and the original closed, then each is `dup2`ed
+//!    onto its target (which clears close-on-exec there). A one-phase `dup2` could overwrite a
+//!    socket still waiting to be moved (stack-notes P7);
+//! 2. clears `O_NONBLOCK` on each: the flag lives on the shared open file description, so a
+//!    previous instance that made it non-blocking would otherwise hand that to the next (P3);
+//! 3. sets `LISTEN_FDS`, `LISTEN_FDNAMES` (names joined by `:`) and `LISTEN_PID` to its own pid
+//!    (empty with `--no-pid`): `exec` keeps the pid, so the server sees its own. This cannot be
+//!    done in hot's `pre_exec`, where std has already built the child's environment (P1);
+//! 4. `execvp`s the program. On failure it prints `hot: cannot run `prog`: <why>` and exits 127.
+//!
+//! PR_SET_PDEATHSIG, set by the supervisor before it execs the shim, survives both execs.
+//!
+//! **Dispatch:** the cli must call [`main`] with the arguments after `__shim` when
+//! `argv[1] == "__shim"`, before any other parsing (no clap, no runtime, no threads: the shim
+//! calls `setenv`, which is only sound while the process has one thread).
+
+use std::ffi::{OsStr, OsString};
+use std::os::fd::RawFd;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::process::CommandExt;
+
+/// The shim's first argument, after hot's own path.
+pub const ARG: &str = "__shim";
+
+/// What the supervisor asks the shim to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShimArgs {
+    /// (fd in the parent, socket name), in the order they go to 3, 4, ...
+    pub fds: Vec<(RawFd, String)>,
+    /// Leave `LISTEN_PID` empty: the program is a shell that forks the server.
+    pub no_pid: bool,
+    /// The program and its arguments.
+    pub command: Vec<OsString>,
+}
+
+impl ShimArgs {
+    /// The arguments after `__shim`, as [`parse`] reads them.
+    pub fn to_args(&self) -> Vec<OsString> {
+        let mut args = Vec::new();
+        if self.no_pid {
+            args.push("--no-pid".into());
+        }
+        for (fd, name) in &self.fds {
+            args.push("--fd".into());
+            args.push(format!("{fd}:{name}").into());
+        }
+        args.push("--".into());
+        args.extend(self.command.iter().cloned());
+        args
+    }
+}
+
+/// Reads the arguments after `__shim`.
+pub fn parse(args: &[OsString]) -> Result<ShimArgs, String> {
+    let mut parsed = ShimArgs {
+        fds: Vec::new(),
+        no_pid: false,
+        command: Vec::new(),
+    };
+    let mut rest = args.iter();
+    while let Some(arg) = rest.next() {
+        match arg.to_str() {
+            Some("--") => {
+                parsed.command = rest.cloned().collect();
+                if parsed.command.is_empty() {
+                    return Err("no command after `--`".into());
+                }
+                return Ok(parsed);
+            }
+            Some("--no-pid") => parsed.no_pid = true,
+            Some("--fd") => {
+                let value = rest.next().ok_or("`--fd` needs FD:NAME")?;
+                let text = value.to_str().ok_or("`--fd` value is not UTF-8")?;
+                let (fd, name) = text
+                    .split_once(':')
+                    .ok_or_else(|| format!("`--fd {text}`: expected FD:NAME"))?;
+                let fd: RawFd = fd
+                    .parse()
+                    .ok()
+                    .filter(|fd| *fd >= 0)
+                    .ok_or_else(|| format!("`--fd {text}`: `{fd}` is not a file descriptor"))?;
+                if name.contains(':') {
+                    return Err(format!("`--fd {text}`: a socket name cannot contain `:`"));
+                }
+                parsed.fds.push((fd, name.to_string()));
+            }
+            _ => return Err(format!("unexpected argument `{}`", arg.to_string_lossy())),
+        }
+    }
+    Err("missing `--` before the command".into())
+}
+
+/// The shim's entry point: `args` are the arguments after `__shim`. Never returns: it
+/// `exec`s the program, or exits 127 (could not run it) or 2 (bad arguments, a hot bug).
+pub fn main(args: &[OsString]) -> ! {
+    let args = match parse(args) {
+        Ok(args) => args,
+        Err(e) => {
+            eprintln!("hot: internal error: bad `hot {ARG}` arguments: {e}");
+            std::process::exit(2)
+        }
+    };
+    if let Err(e) = place(&args.fds) {
+        eprintln!("hot: cannot pass the listening sockets to the service: {e}");
+        std::process::exit(127)
+    }
+    let names: Vec<&str> = args.fds.iter().map(|(_, n)| n.as_str()).collect();
+    let pid = if args.no_pid {
+        String::new()
+    } else {
+        std::process::id().to_string()
+    };
+    let program = &args.command[0];
+    // `exec` builds the environment from ours plus these: it forks nothing and keeps our pid.
+    let error = std::process::Command::new(program)
+        .args(&args.command[1..])
+        .env("LISTEN_FDS", args.fds.len().to_string())
+        .env("LISTEN_FDNAMES", names.join(":"))
+        .env("LISTEN_PID", pid)
+        .exec();
+    eprintln!("hot: cannot run `{}`: {}", show(program), why(&error));
+    std::process::exit(127)
+}
+
+fn show(program: &OsStr) -> String {
+    String::from_utf8_lossy(program.as_bytes()).into_owned()
+}
+
+/// An exec error in words a user can act on.
+pub(crate) fn why(error: &std::io::Error) -> String {
+    match error.kind() {
+        std::io::ErrorKind::NotFound => "not found: is it installed and on PATH?".into(),
+        std::io::ErrorKind::PermissionDenied => {
+            "permission denied: is it an executable file (chmod +x)?".into()
+        }
+        _ => error.to_string(),
+    }
+}
+
+/// Moves `fds` to 3, 4, ... (two phases, see the module doc) and makes each blocking.
+fn place(fds: &[(RawFd, String)]) -> std::io::Result<()> {
+    let first: RawFd = 3;
+    let above = first + fds.len() as RawFd;
+    let mut moved = Vec::with_capacity(fds.len());
+    for (fd, name) in fds {
+        // SAFETY: plain fcntl on an fd number; an invalid one fails with EBADF.
+        let high = unsafe { libc::fcntl(*fd, libc::F_DUPFD_CLOEXEC, above) };
+        if high < 0 {
+            let e = std::io::Error::last_os_error();
+            return Err(std::io::Error::new(
+                e.kind(),
+                format!("socket `{name}` (fd {fd}): {e}"),
+            ));
+        }
+        moved.push(high);
+    }
+    for (fd, _) in fds {
+        // The original would otherwise leak into the server without close-on-exec (P8).
+        // SAFETY: the fd was handed to us to move; it has just been duplicated.
+        unsafe { libc::close(*fd) };
+    }
+    for (i, high) in moved.into_iter().enumerate() {
+        let target = first + i as RawFd;
+        // SAFETY: dup2 onto a number in 3..3+n, all of which we own after the first phase.
+        if unsafe { libc::dup2(high, target) } < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        // SAFETY: `high` is our own duplicate, no longer needed.
+        unsafe { libc::close(high) };
+        // SAFETY: reading and writing the file status flags of an fd we own.
+        let flags = unsafe { libc::fcntl(target, libc::F_GETFL) };
+        if flags < 0
+            || (flags & libc::O_NONBLOCK != 0
+                // SAFETY: as above.
+                && unsafe { libc::fcntl(target, libc::F_SETFL, flags & !libc::O_NONBLOCK) } < 0)
+        {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> Vec<OsString> {
+        list.iter().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn round_trip() {
+        let shim = ShimArgs {
+            fds: vec![(12, "http".into()), (3, "admin".into())],
+            no_pid: true,
+            command: args(&["sh", "-c", "exec ./app --fd 3"]),
+        };
+        assert_eq!(parse(&shim.to_args()), Ok(shim.clone()));
+        let plain = ShimArgs {
+            fds: vec![],
+            no_pid: false,
+            command: args(&["./app", "--", "--no-pid"]),
+        };
+        assert_eq!(parse(&plain.to_args()), Ok(plain));
+    }
+
+    #[test]
+    fn bad_arguments() {
+        for (input, expected) in [
+            (&["--fd", "3:http"][..], "missing `--`"),
+            (&["--fd", "3:http", "--"], "no command"),
+            (&["--fd"], "needs FD:NAME"),
+            (&["--fd", "3", "--", "x"], "expected FD:NAME"),
+            (&["--fd", "-1:a", "--", "x"], "not a file descriptor"),
+            (&["--fd", "x:a", "--", "x"], "not a file descriptor"),
+            (&["--fd", "3:a:b", "--", "x"], "cannot contain"),
+            (&["--bogus", "--", "x"], "unexpected argument"),
+        ] {
+            let err = parse(&args(input)).unwrap_err();
+            assert!(err.contains(expected), "{input:?}: {err}");
+        }
+    }
+}

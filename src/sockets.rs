@@ -1,1 +1,489 @@
 //! Listening sockets that hot binds once and hands to every service instance.
+//!
+//! Theory of operation: hot binds each declared `socket` itself, at start, and holds the
+//! listener for its whole life. Every instance of the service inherits a duplicate of it (see
+//! `shim`), so a restart never closes the port: connections that arrive while no instance
+//! accepts wait in the kernel backlog instead of being refused.
+//!
+//! The listeners are created the way the supervisor needs them:
+//! * `SO_REUSEADDR` on, so a restart of hot itself is not refused by lingering `TIME_WAIT`s;
+//! * **not** `SO_REUSEPORT`: with it, a second process binding the same port would silently
+//!   share the traffic instead of failing (stack-notes §3);
+//! * `IPV6_V6ONLY` for IPv6, so `[::1]:3000` and `127.0.0.1:3000` are separate sockets;
+//! * backlog 1024, since std's 128 overflows during a long rebuild under load (P15);
+//! * blocking and close-on-exec in hot: only the shim's child gets them, on purpose.
+
+use std::net::SocketAddr;
+
+use miette::Diagnostic;
+use thiserror::Error;
+
+use crate::model::{Kind, Project};
+
+#[cfg(unix)]
+pub use std::os::fd::RawFd;
+/// Stand-in so the signatures exist off Unix; nothing there produces one.
+#[cfg(not(unix))]
+pub type RawFd = i32;
+
+/// Why a declared socket could not be bound.
+#[derive(Debug, Error, Diagnostic)]
+pub enum SocketError {
+    #[error("cannot listen on {addr}: {}", reason(.source))]
+    #[diagnostic(code(hot::socket::bind), help("{help}"))]
+    Bind {
+        /// The node that declares the socket.
+        node: String,
+        /// The socket's name.
+        name: String,
+        addr: SocketAddr,
+        /// What to do about it (names the process holding the port when it can be found).
+        help: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("listening sockets are only supported on Unix")]
+    #[diagnostic(
+        code(hot::socket::unsupported),
+        help("remove the `socket` lines from service `{node}`, or run hot on Linux or macOS")
+    )]
+    Unsupported { node: String },
+}
+
+/// The short form of a bind error, e.g. "address in use".
+fn reason(error: &std::io::Error) -> String {
+    use std::io::ErrorKind;
+    match error.kind() {
+        ErrorKind::AddrInUse => "address in use".into(),
+        ErrorKind::PermissionDenied => "permission denied".into(),
+        ErrorKind::AddrNotAvailable => "address not available".into(),
+        _ => error.to_string(),
+    }
+}
+
+/// The bound listeners, keyed by (node name, socket name, declared address).
+#[derive(Debug, Default)]
+pub struct Sockets {
+    held: Vec<Held>,
+}
+
+#[derive(Debug)]
+#[cfg_attr(not(unix), allow(dead_code))]
+struct Held {
+    node: String,
+    name: String,
+    /// As declared (the port may be 0).
+    declared: SocketAddr,
+    /// As bound (port 0 resolved).
+    local: SocketAddr,
+    #[cfg(unix)]
+    socket: socket2::Socket,
+}
+
+impl Sockets {
+    /// No sockets.
+    pub fn new() -> Self {
+        Sockets::default()
+    }
+
+    /// Binds every socket of every service in `project` that is not bound yet and drops the
+    /// ones no longer declared (for a reload). All or nothing: on error, the sockets held
+    /// before the call are all still held and nothing new is.
+    pub fn bind_for(&mut self, project: &Project) -> Result<(), SocketError> {
+        // Each declared socket is either one already held (its index in `self.held`) or a
+        // fresh one; `self.held` is only rearranged once every bind has succeeded.
+        enum Slot {
+            Kept(usize, String, String),
+            Fresh(Held),
+        }
+        let mut claimed = vec![false; self.held.len()];
+        let mut slots = Vec::new();
+        for node in project.nodes.iter().filter(|n| n.kind == Kind::Service) {
+            for spec in &node.sockets {
+                let unclaimed = |i: &usize| !claimed[*i];
+                let exact = (0..self.held.len()).filter(unclaimed).find(|&i| {
+                    let h = &self.held[i];
+                    h.node == node.name && h.name == spec.name && h.declared == spec.addr
+                });
+                // A renamed node or socket keeps its fixed port (as does a port 0 rewritten as
+                // the port it got): rebinding it while the old listener is still held would
+                // fail with "address in use".
+                let found = exact.or_else(|| {
+                    (0..self.held.len()).filter(unclaimed).find(|&i| {
+                        let h = &self.held[i];
+                        spec.addr.port() != 0 && (h.declared == spec.addr || h.local == spec.addr)
+                    })
+                });
+                match found {
+                    Some(i) => {
+                        claimed[i] = true;
+                        slots.push(Slot::Kept(i, node.name.clone(), spec.name.clone()));
+                    }
+                    // On error the fresh ones bound so far are dropped (closed) with `slots`.
+                    None => slots.push(Slot::Fresh(bind_held(&node.name, &spec.name, spec.addr)?)),
+                }
+            }
+        }
+        let mut old: Vec<Option<Held>> = std::mem::take(&mut self.held)
+            .into_iter()
+            .map(Some)
+            .collect();
+        self.held = slots
+            .into_iter()
+            .filter_map(|slot| match slot {
+                Slot::Kept(i, node, name) => old[i].take().map(|mut h| {
+                    h.node = node;
+                    h.name = name;
+                    h
+                }),
+                Slot::Fresh(h) => Some(h),
+            })
+            .collect();
+        Ok(())
+    }
+
+    /// The sockets of node `name` in declared order: (socket name, raw fd, actual local
+    /// address with port 0 resolved). The fds stay owned by `self`.
+    pub fn for_node(&self, name: &str) -> Vec<(String, RawFd, SocketAddr)> {
+        self.held
+            .iter()
+            .filter(|h| h.node == name)
+            .map(|h| (h.name.clone(), h.raw_fd(), h.local))
+            .collect()
+    }
+}
+
+impl Held {
+    #[cfg(unix)]
+    fn raw_fd(&self) -> RawFd {
+        use std::os::fd::AsRawFd;
+        self.socket.as_raw_fd()
+    }
+
+    #[cfg(not(unix))]
+    fn raw_fd(&self) -> RawFd {
+        -1
+    }
+}
+
+#[cfg(not(unix))]
+fn bind_held(node: &str, _name: &str, _addr: SocketAddr) -> Result<Held, SocketError> {
+    Err(SocketError::Unsupported {
+        node: node.to_string(),
+    })
+}
+
+#[cfg(unix)]
+fn bind_held(node: &str, name: &str, addr: SocketAddr) -> Result<Held, SocketError> {
+    let fail = |source: std::io::Error| {
+        let help = explain(addr, &source);
+        SocketError::Bind {
+            node: node.to_string(),
+            name: name.to_string(),
+            addr,
+            help,
+            source,
+        }
+    };
+    let socket = bind(addr).map_err(fail)?;
+    let local = socket
+        .local_addr()
+        .map_err(fail)?
+        .as_socket()
+        .unwrap_or(addr);
+    Ok(Held {
+        node: node.to_string(),
+        name: name.to_string(),
+        declared: addr,
+        local,
+        socket,
+    })
+}
+
+/// Creates one listener with the options described in the module doc.
+#[cfg(unix)]
+pub(crate) fn bind(addr: SocketAddr) -> std::io::Result<socket2::Socket> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    // socket2 creates it close-on-exec (SOCK_CLOEXEC, or fcntl where that flag is missing).
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_cloexec(true)?;
+    socket.set_reuse_address(true)?;
+    if addr.is_ipv6() {
+        socket.set_only_v6(true)?;
+    }
+    socket.bind(&addr.into())?;
+    socket.listen(1024)?;
+    Ok(socket)
+}
+
+/// The advice for a failed bind.
+#[cfg(unix)]
+fn explain(addr: SocketAddr, error: &std::io::Error) -> String {
+    use std::io::ErrorKind;
+    match error.kind() {
+        ErrorKind::AddrInUse => {
+            let port = addr.port();
+            match holder::find(addr) {
+                Some(holder) if holder.pid == std::process::id() => {
+                    format!("hot itself already listens on {addr}: is the address declared twice?")
+                }
+                Some(holder) => format!(
+                    "`{}` (pid {}) is listening on it: stop it, or give this socket another port",
+                    holder.command, holder.pid
+                ),
+                None => format!(
+                    "another process is listening on it (see `ss -ltnp 'sport = :{port}'` or \
+                     `lsof -iTCP:{port} -sTCP:LISTEN`): stop it, or give this socket another port"
+                ),
+            }
+        }
+        ErrorKind::PermissionDenied => {
+            "ports below 1024 need privileges: choose a port of 1024 or above".into()
+        }
+        ErrorKind::AddrNotAvailable => {
+            "no network interface of this machine has that address: use 127.0.0.1 or [::1]".into()
+        }
+        _ => "check the address in the Hotfile's `socket` line".into(),
+    }
+}
+
+/// Best-effort lookup of the process listening on an address (Linux `/proc` only).
+#[cfg(unix)]
+mod holder {
+    use std::net::SocketAddr;
+
+    pub struct Holder {
+        pub pid: u32,
+        pub command: String,
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    pub fn find(_addr: SocketAddr) -> Option<Holder> {
+        None
+    }
+
+    #[cfg(target_os = "linux")]
+    pub fn find(addr: SocketAddr) -> Option<Holder> {
+        let table = if addr.is_ipv4() {
+            "/proc/net/tcp"
+        } else {
+            "/proc/net/tcp6"
+        };
+        let text = std::fs::read_to_string(table).ok()?;
+        let inodes: Vec<String> = text
+            .lines()
+            .skip(1)
+            .filter_map(|line| listening_inode(line, addr))
+            .collect();
+        if inodes.is_empty() {
+            return None;
+        }
+        let wanted: Vec<String> = inodes.iter().map(|i| format!("socket:[{i}]")).collect();
+        for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+            let Some(pid) = entry
+                .file_name()
+                .to_str()
+                .and_then(|s| s.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            // Other users' fd directories are unreadable: skipped, hence "best effort".
+            let Ok(fds) = std::fs::read_dir(entry.path().join("fd")) else {
+                continue;
+            };
+            for fd in fds.flatten() {
+                let Ok(target) = std::fs::read_link(fd.path()) else {
+                    continue;
+                };
+                if wanted.iter().any(|w| target.as_os_str() == w.as_str()) {
+                    let command = std::fs::read_to_string(entry.path().join("comm"))
+                        .map(|c| c.trim().to_string())
+                        .unwrap_or_else(|_| "?".into());
+                    return Some(Holder { pid, command });
+                }
+            }
+        }
+        None
+    }
+
+    /// The inode of a `/proc/net/tcp{,6}` row that listens on `addr` (or on the wildcard
+    /// address of its port).
+    #[cfg(target_os = "linux")]
+    pub(super) fn listening_inode(line: &str, addr: SocketAddr) -> Option<String> {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        // sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
+        let (local, state, inode) = (fields.get(1)?, fields.get(3)?, fields.get(9)?);
+        if *state != "0A" {
+            return None; // not LISTEN
+        }
+        let (ip_hex, port_hex) = local.split_once(':')?;
+        if u16::from_str_radix(port_hex, 16).ok()? != addr.port() {
+            return None;
+        }
+        let ip = parse_ip(ip_hex)?;
+        (ip == addr.ip() || ip.is_unspecified()).then(|| inode.to_string())
+    }
+
+    /// The kernel prints each 32-bit word of the address as a native-endian number.
+    #[cfg(target_os = "linux")]
+    fn parse_ip(hex: &str) -> Option<std::net::IpAddr> {
+        let words: Option<Vec<[u8; 4]>> = (0..hex.len() / 8)
+            .map(|i| {
+                u32::from_str_radix(hex.get(i * 8..i * 8 + 8)?, 16)
+                    .ok()
+                    .map(u32::to_ne_bytes)
+            })
+            .collect();
+        let bytes: Vec<u8> = words?.concat();
+        match bytes.len() {
+            4 => Some(<[u8; 4]>::try_from(bytes).ok()?.into()),
+            16 => Some(<[u8; 16]>::try_from(bytes).ok()?.into()),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+    use crate::model::{Command, Inputs, Node, SocketSpec, Stop};
+    use std::path::PathBuf;
+    use std::time::Duration;
+
+    fn service(name: &str, sockets: &[(&str, &str)]) -> Node {
+        Node {
+            name: name.into(),
+            kind: Kind::Service,
+            run: Command::Shell("true".into()),
+            inputs: Inputs {
+                watch: vec![],
+                ignore: vec![],
+                watch_set: globset::GlobSet::empty(),
+                ignore_set: globset::GlobSet::empty(),
+            },
+            after: vec![],
+            env: vec![],
+            dir: PathBuf::from("/"),
+            sockets: sockets
+                .iter()
+                .map(|(n, a)| SocketSpec {
+                    name: n.to_string(),
+                    addr: a.parse().unwrap(),
+                })
+                .collect(),
+            ready: None,
+            ready_timeout: Duration::from_secs(60),
+            stop: Stop::default(),
+        }
+    }
+
+    fn project(nodes: Vec<Node>) -> Project {
+        Project {
+            hotfile: PathBuf::from("/Hotfile"),
+            root: PathBuf::from("/"),
+            nodes,
+            debounce: Duration::from_millis(50),
+        }
+    }
+
+    #[test]
+    fn port_zero_gets_a_real_port_in_declared_order() {
+        let mut sockets = Sockets::new();
+        let p = project(vec![service(
+            "web",
+            &[("http", "127.0.0.1:0"), ("admin", "127.0.0.1:0")],
+        )]);
+        sockets.bind_for(&p).unwrap();
+        let got = sockets.for_node("web");
+        assert_eq!(got.len(), 2);
+        assert_eq!(got[0].0, "http");
+        assert_eq!(got[1].0, "admin");
+        for (_, fd, addr) in &got {
+            assert_ne!(addr.port(), 0);
+            assert!(*fd >= 0);
+            // Close-on-exec in hot: only the shim's child gets them.
+            // SAFETY: fcntl(F_GETFD) on an fd we own only reads its flags.
+            let flags = unsafe { libc::fcntl(*fd, libc::F_GETFD) };
+            assert_ne!(flags & libc::FD_CLOEXEC, 0);
+        }
+        std::net::TcpStream::connect(got[0].2).unwrap();
+        assert!(sockets.for_node("other").is_empty());
+    }
+
+    #[test]
+    fn reload_keeps_unchanged_sockets_and_drops_removed_ones() {
+        let mut sockets = Sockets::new();
+        sockets
+            .bind_for(&project(vec![service("web", &[("http", "127.0.0.1:0")])]))
+            .unwrap();
+        let before = sockets.for_node("web");
+        sockets
+            .bind_for(&project(vec![service("web", &[("http", "127.0.0.1:0")])]))
+            .unwrap();
+        assert_eq!(sockets.for_node("web"), before, "kept, not rebound");
+        // A fixed port survives a rename of its node.
+        let fixed = before[0].2.to_string();
+        sockets
+            .bind_for(&project(vec![service("web", &[("http", &fixed)])]))
+            .unwrap();
+        sockets
+            .bind_for(&project(vec![service("site", &[("http", &fixed)])]))
+            .unwrap();
+        assert_eq!(sockets.for_node("site")[0].2, before[0].2);
+        sockets.bind_for(&project(vec![])).unwrap();
+        assert!(sockets.for_node("site").is_empty());
+        // Dropped: the port is free again.
+        bind(before[0].2).unwrap();
+    }
+
+    #[test]
+    fn address_in_use_names_the_address_and_the_holder() {
+        let first = bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        assert!(!first.reuse_port().unwrap(), "SO_REUSEPORT must stay off");
+        let addr = first.local_addr().unwrap().as_socket().unwrap();
+        // Without SO_REUSEPORT a second bind fails, even one that sets SO_REUSEPORT itself.
+        let err = bind(addr).unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::AddrInUse);
+
+        let mut sockets = Sockets::new();
+        let p = project(vec![
+            service("ok", &[("http", "127.0.0.1:0")]),
+            service("web", &[("http", &addr.to_string())]),
+        ]);
+        let err = sockets.bind_for(&p).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!("cannot listen on {addr}: address in use")
+        );
+        let help = err.help().unwrap().to_string();
+        if cfg!(target_os = "linux") {
+            assert!(help.contains("hot itself"), "{help}");
+        }
+        // All or nothing: nothing new is held.
+        assert!(sockets.for_node("ok").is_empty());
+    }
+
+    #[test]
+    fn ipv6_is_v6_only() {
+        let Ok(socket) = bind("[::1]:0".parse().unwrap()) else {
+            return; // no IPv6 loopback here
+        };
+        assert!(socket.only_v6().unwrap());
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn proc_net_tcp_rows() {
+        let row = "   0: 0100007F:0BB8 00000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 12345 1 0000000000000000 100 0 0 10 0";
+        let addr: SocketAddr = "127.0.0.1:3000".parse().unwrap();
+        if cfg!(target_endian = "little") {
+            assert_eq!(holder::listening_inode(row, addr), Some("12345".into()));
+        }
+        let other: SocketAddr = "127.0.0.1:3001".parse().unwrap();
+        assert_eq!(holder::listening_inode(row, other), None);
+        let established = row.replace(" 0A ", " 01 ");
+        assert_eq!(holder::listening_inode(&established, addr), None);
+        let any = "   1: 00000000:0BB8 00000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 777 1";
+        assert_eq!(holder::listening_inode(any, addr), Some("777".into()));
+    }
+}

@@ -1,1 +1,125 @@
 //! Processes: spawning nodes in their own process groups, stopping them, reporting exits.
+//!
+//! Theory of operation. [`Supervisor::start`] spawns one *instance* of a node and hands it to a
+//! monitor task that owns the child: it waits for the leader, arms the stop timeout, fires the
+//! `ready` delay and timeout, and finally sends exactly one [`Event::Exited`]. The supervisor
+//! itself only keeps, per instance, the process group id, the stop settings and a channel to
+//! the monitor. Nothing here decides policy: the engine says start and stop, and hears back
+//! through [`Event`]s.
+//!
+//! * **Process groups.** Every child leads its own group (`process_group(0)`), so a stop reaches
+//!   `sh -c` children, `cargo run`'s server and other grandchildren: the stop signal goes to the
+//!   group, then SIGKILL after `stop.timeout`. Each child has stdin null (a background group
+//!   reading the tty would get SIGTTIN) and its stdout and stderr piped to the reporter line by
+//!   line.
+//! * **After the leader exits** the group gets SIGKILL at once, in the same poll that reaped the
+//!   leader: a finished task must not leave stragglers (a forgotten `&`, a test server) holding
+//!   files, ports or the output pipe, and doing it before anything else runs means the group id
+//!   cannot have been reused yet (a pid stays reserved while it names a live group).
+//! * **Sockets** are passed through the exec shim (see [`crate::shim`]): the child is hot's own
+//!   executable, which places the fds at 3, 4, ..., sets `LISTEN_*` and execs the command.
+//!   A shell line that is a simple command runs as `sh -c "exec LINE"` so the server keeps the
+//!   shim's pid and `LISTEN_PID` is right; any other shell line runs as `sh -c LINE` with
+//!   `LISTEN_PID` *empty*, which listenfd accepts but strict consumers (`sd_listen_fds` with
+//!   its pid check) do not: those need an argv `run "prog" "arg"`.
+//! * **No orphans.** On Linux each child gets `PR_SET_PDEATHSIG(SIGKILL)`, so it dies with hot
+//!   even if hot is SIGKILLed (grandchildren are not covered: they get the group kill when hot
+//!   stops normally). The death signal is tied to the *thread* that forked, hence the
+//!   invariant: **start the supervisor's children from the main thread**, i.e. drive it from
+//!   a `current_thread` tokio runtime on the main thread. Dropping the supervisor SIGKILLs
+//!   every group it still runs.
+//! * **Readiness.** `ready delay` fires after the delay if the leader is still alive, `ready
+//!   log` on the first output line that matches, `ready "notify"` on a `READY=1` datagram on a
+//!   private `NOTIFY_SOCKET`. One of `Ready` or `ReadyTimedOut` is sent per instance, never
+//!   after its `Exited`; a timed-out instance keeps running (the engine decides).
+
+mod plan;
+#[cfg(unix)]
+mod unix;
+
+pub use plan::exec_form;
+#[cfg(unix)]
+pub use unix::signal_number;
+
+use std::collections::HashMap;
+#[cfg(not(unix))]
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use tokio::sync::mpsc::UnboundedSender;
+
+use crate::engine::{Event, Generation};
+use crate::model::{NodeId, Project};
+use crate::report::Reporter;
+#[cfg(not(unix))]
+use crate::sockets::RawFd;
+
+#[cfg(unix)]
+use unix::Instance;
+#[cfg(not(unix))]
+struct Instance;
+
+/// Runs the instances of a project's nodes.
+pub struct Supervisor {
+    project: Arc<Project>,
+    events: UnboundedSender<Event>,
+    reporter: Reporter,
+    /// The executable run as the exec shim for services with sockets: hot itself
+    /// (`/proc/self/exe` on Linux, which works even after the binary was replaced on disk).
+    /// Tests point it at the built `hot` binary.
+    pub shim_exe: PathBuf,
+    instances: HashMap<(NodeId, Generation), Instance>,
+}
+
+impl Supervisor {
+    pub fn new(project: Arc<Project>, events: UnboundedSender<Event>, reporter: Reporter) -> Self {
+        let shim_exe = if cfg!(target_os = "linux") {
+            PathBuf::from("/proc/self/exe")
+        } else {
+            std::env::current_exe().unwrap_or_else(|_| PathBuf::from("hot"))
+        };
+        Supervisor {
+            project,
+            events,
+            reporter,
+            shim_exe,
+            instances: HashMap::new(),
+        }
+    }
+
+    /// After a reload: later starts use the new definitions; running instances keep theirs.
+    pub fn set_project(&mut self, project: Arc<Project>) {
+        self.project = project;
+    }
+}
+
+#[cfg(not(unix))]
+impl Supervisor {
+    /// Not supported off Unix: reports a spawn failure.
+    pub fn start(
+        &mut self,
+        node: NodeId,
+        generation: Generation,
+        _sockets: &[(String, RawFd, SocketAddr)],
+    ) {
+        let _ = (&self.reporter, &self.instances);
+        let _ = self.events.send(Event::Exited {
+            node,
+            generation,
+            exit: crate::engine::Exit::SpawnFailed(
+                "hot runs processes only on Unix for now".into(),
+            ),
+        });
+    }
+
+    pub fn stop(&mut self, _node: NodeId, _generation: Generation) {}
+
+    pub fn running(&self) -> usize {
+        0
+    }
+
+    pub async fn shutdown(&mut self) {}
+
+    pub fn kill_all(&mut self) {}
+}

@@ -1,0 +1,243 @@
+//! Pure planning: what program to execute for a node, with which arguments.
+
+use std::ffi::OsString;
+use std::path::Path;
+
+use crate::model::Command;
+use crate::sockets::RawFd;
+
+/// A program and its arguments.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Launch {
+    pub program: OsString,
+    pub args: Vec<OsString>,
+    /// The program the user asked for (for messages): `cargo`, or `sh` for a shell line.
+    pub user_program: String,
+    /// Whether `LISTEN_PID` will be the server's pid (false: a shell forks it).
+    pub pid_kept: bool,
+}
+
+/// How to run `command`: directly, or (when `sockets` is not empty) through the shim at
+/// `shim_exe`.
+pub(crate) fn launch(command: &Command, shim_exe: &Path, sockets: &[(String, RawFd)]) -> Launch {
+    let (argv, pid_kept): (Vec<OsString>, bool) = match command {
+        Command::Argv(argv) => (argv.iter().map(OsString::from).collect(), true),
+        Command::Shell(line) if sockets.is_empty() => (shell(line.clone()), false),
+        Command::Shell(line) => match exec_form(line) {
+            Some(line) => (shell(line), true),
+            None => (shell(line.clone()), false),
+        },
+    };
+    let user_program = match command {
+        Command::Argv(argv) => argv.first().cloned().unwrap_or_default(),
+        Command::Shell(_) => "sh".into(),
+    };
+    if sockets.is_empty() {
+        let mut argv = argv.into_iter();
+        return Launch {
+            program: argv.next().unwrap_or_default(),
+            args: argv.collect(),
+            user_program,
+            pid_kept,
+        };
+    }
+    #[cfg(unix)]
+    let args = {
+        let mut args = vec![OsString::from(crate::shim::ARG)];
+        args.extend(
+            crate::shim::ShimArgs {
+                fds: sockets.iter().map(|(n, fd)| (*fd, n.clone())).collect(),
+                no_pid: !pid_kept,
+                command: argv,
+            }
+            .to_args(),
+        );
+        args
+    };
+    #[cfg(not(unix))]
+    let args = argv;
+    Launch {
+        program: shim_exe.as_os_str().to_owned(),
+        args,
+        user_program,
+        pid_kept,
+    }
+}
+
+fn shell(line: String) -> Vec<OsString> {
+    vec!["sh".into(), "-c".into(), line.into()]
+}
+
+/// The form of a shell line that makes `sh` exec the command instead of forking it, so the
+/// server keeps the pid the shim gave `LISTEN_PID`; `None` when the line is not a simple
+/// command (or might not be: this errs on the side of `None`, which only costs the strict
+/// pid check).
+pub fn exec_form(line: &str) -> Option<String> {
+    let line = line.trim();
+    // Lists, pipes, redirections, subshells, command substitution, background jobs, and
+    // anything spanning lines: `exec` would apply to the first part only, or not parse.
+    if line.is_empty() || line.contains([';', '&', '|', '<', '>', '(', ')', '`', '\n', '\r']) {
+        return None;
+    }
+    let first = line.split([' ', '\t']).next()?;
+    if first == "exec" {
+        return Some(line.to_string()); // already execs
+    }
+    // `VAR=x cmd`: `exec VAR=x cmd` would try to run a program named `VAR=x`.
+    if let Some((name, _)) = first.split_once('=')
+        && !name.is_empty()
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    {
+        return None;
+    }
+    // Keywords and builtins have no program to exec (`exec cd x` fails); quoting or an
+    // expansion in the first word could turn into one of them.
+    const NOT_PROGRAMS: &[&str] = &[
+        "!", "{", "}", "[[", "]]", "if", "then", "else", "elif", "fi", "do", "done", "case",
+        "esac", "while", "until", "for", "in", "function", "select", "time", "coproc", ".", ":",
+        "source", "cd", "eval", "export", "set", "unset", "alias", "unalias", "trap", "wait",
+        "ulimit", "umask", "readonly", "local", "shift", "return", "break", "continue", "exit",
+        "read", "command", "builtin", "type", "hash", "jobs", "fg", "bg", "getopts", "declare",
+        "typeset", "let",
+    ];
+    if NOT_PROGRAMS.contains(&first)
+        || first.starts_with('-')
+        || first.contains(['$', '"', '\'', '\\', '{', '}', '*', '?', '[', '~', '#', '='])
+    {
+        return None;
+    }
+    Some(format!("exec {line}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn simple_commands_are_execed() {
+        for (line, expected) in [
+            ("./target/debug/app", Some("exec ./target/debug/app")),
+            (
+                "  cargo run --bin server  ",
+                Some("exec cargo run --bin server"),
+            ),
+            (
+                "python3 -m http.server",
+                Some("exec python3 -m http.server"),
+            ),
+            ("app --port $PORT", Some("exec app --port $PORT")),
+            ("app \"a b\" 'c d'", Some("exec app \"a b\" 'c d'")),
+            ("app --level=debug", Some("exec app --level=debug")),
+            ("app src/*.rs", Some("exec app src/*.rs")),
+            ("app\t--x", Some("exec app\t--x")),
+            (
+                "/usr/bin/env node server.js",
+                Some("exec /usr/bin/env node server.js"),
+            ),
+            ("exec ./app", Some("exec ./app")),
+            ("exec", Some("exec")),
+            // Not simple: lists, pipes, redirections, jobs, substitutions, lines.
+            ("make; ./app", None),
+            ("make && ./app", None),
+            ("./app || true", None),
+            ("./app | tee log", None),
+            ("./app > log", None),
+            ("./app 2>&1", None),
+            ("./app < input", None),
+            ("./app &", None),
+            ("(./app)", None),
+            ("./app $(cat port)", None),
+            ("./app `cat port`", None),
+            ("./app $((1+2))", None),
+            ("./app\n./other", None),
+            ("./app \\\n --x", None),
+            // Not simple: assignments, keywords, builtins, odd first words.
+            ("RUST_LOG=debug ./app", None),
+            ("A=1 B=2 ./app", None),
+            ("_X=1 app", None),
+            ("! ./app", None),
+            ("{ ./app", None),
+            ("if", None),
+            ("while true", None),
+            ("for x in a", None),
+            ("time ./app", None),
+            ("cd web", None),
+            (". ./env", None),
+            ("source env", None),
+            ("export A=1", None),
+            ("eval ./app", None),
+            ("wait", None),
+            ("-x", None),
+            ("$APP --x", None),
+            ("\"my app\" --x", None),
+            ("'app'", None),
+            ("~/bin/app", None),
+            ("ap*p", None),
+            ("#comment", None),
+            ("", None),
+            ("   ", None),
+        ] {
+            assert_eq!(exec_form(line).as_deref(), expected, "{line:?}");
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn launches() {
+        let shim = Path::new("/proc/self/exe");
+        let s = |v: &[&str]| v.iter().map(OsString::from).collect::<Vec<_>>();
+
+        let direct = launch(&Command::Argv(vec!["cargo".into(), "t".into()]), shim, &[]);
+        assert_eq!(direct.program, "cargo");
+        assert_eq!(direct.args, s(&["t"]));
+        assert_eq!(direct.user_program, "cargo");
+
+        let task = launch(&Command::Shell("./app".into()), shim, &[]);
+        assert_eq!(task.program, "sh");
+        assert_eq!(
+            task.args,
+            s(&["-c", "./app"]),
+            "no exec needed without sockets"
+        );
+
+        let sockets = [("http".to_string(), 7), ("admin".to_string(), 9)];
+        let argv = launch(&Command::Argv(vec!["./app".into()]), shim, &sockets);
+        assert_eq!(argv.program, "/proc/self/exe");
+        assert_eq!(
+            argv.args,
+            s(&["__shim", "--fd", "7:http", "--fd", "9:admin", "--", "./app"])
+        );
+        assert!(argv.pid_kept);
+
+        let simple = launch(&Command::Shell("./app -v".into()), shim, &sockets[..1]);
+        assert_eq!(
+            simple.args,
+            s(&[
+                "__shim",
+                "--fd",
+                "7:http",
+                "--",
+                "sh",
+                "-c",
+                "exec ./app -v"
+            ])
+        );
+        assert!(simple.pid_kept);
+
+        let list = launch(&Command::Shell("make && ./app".into()), shim, &sockets[..1]);
+        assert_eq!(
+            list.args,
+            s(&[
+                "__shim",
+                "--no-pid",
+                "--fd",
+                "7:http",
+                "--",
+                "sh",
+                "-c",
+                "make && ./app"
+            ])
+        );
+        assert!(!list.pid_kept);
+    }
+}

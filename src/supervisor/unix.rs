@@ -1,0 +1,723 @@
+//! The Unix implementation: fork/exec with process groups, killpg, the monitor task.
+
+use std::ffi::OsStr;
+use std::io;
+use std::net::SocketAddr;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::os::unix::net::UnixDatagram;
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use tokio::process::Child;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use super::{Supervisor, plan};
+use crate::engine::{Event, Exit, Generation};
+use crate::model::{Command, Node, NodeId, Ready, Signal, Stop};
+use crate::report::{Reporter, Stream};
+use crate::sockets::RawFd;
+
+/// The platform's number for a Hotfile stop signal.
+pub fn signal_number(signal: Signal) -> i32 {
+    match signal {
+        Signal::Hup => libc::SIGHUP,
+        Signal::Int => libc::SIGINT,
+        Signal::Quit => libc::SIGQUIT,
+        Signal::Kill => libc::SIGKILL,
+        Signal::Usr1 => libc::SIGUSR1,
+        Signal::Usr2 => libc::SIGUSR2,
+        Signal::Term => libc::SIGTERM,
+    }
+}
+
+/// Variables hot's own environment may carry (hot itself socket-activated, or run under
+/// systemd) that must not reach a child that was not given sockets or a notify socket.
+const INHERITED: [&str; 5] = [
+    "LISTEN_FDS",
+    "LISTEN_PID",
+    "LISTEN_FDNAMES",
+    "LISTEN_FDS_FIRST_FD",
+    "NOTIFY_SOCKET",
+];
+
+/// How long output still buffered in the pipes may take to reach the reporter after the
+/// group was killed; a process that escaped the group (setsid) may hold a pipe forever.
+const DRAIN: Duration = Duration::from_millis(500);
+
+/// What the supervisor keeps of a running instance.
+pub(super) struct Instance {
+    pgid: libc::pid_t,
+    name: String,
+    stop: Stop,
+    stopping: bool,
+    control: mpsc::UnboundedSender<Control>,
+    /// Set by the monitor in the poll that reaped the leader: from then on the group id may
+    /// be reused, so nothing may signal it.
+    gate: Arc<Gate>,
+    /// True once the `Exited` event is sent.
+    done: watch::Receiver<bool>,
+}
+
+impl Instance {
+    fn is_done(&self) -> bool {
+        *self.done.borrow()
+    }
+}
+
+enum Control {
+    /// The stop signal was sent; SIGKILL the group after this long.
+    Stopping(Duration),
+}
+
+/// One instance's readiness and liveness, decided once.
+struct Gate(AtomicU8);
+
+const PENDING: u8 = 0;
+const SETTLED: u8 = 1;
+const REAPED: u8 = 2;
+
+impl Gate {
+    /// Claims the one `Ready`/`ReadyTimedOut` event; false if already sent or reaped.
+    fn settle(&self) -> bool {
+        self.0
+            .compare_exchange(PENDING, SETTLED, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok()
+    }
+    fn pending(&self) -> bool {
+        self.0.load(Ordering::SeqCst) == PENDING
+    }
+    fn reap(&self) {
+        self.0.store(REAPED, Ordering::SeqCst);
+    }
+    fn reaped(&self) -> bool {
+        self.0.load(Ordering::SeqCst) == REAPED
+    }
+}
+
+/// Who to tell about an instance.
+#[derive(Clone)]
+struct Ctx {
+    node: NodeId,
+    generation: Generation,
+    name: String,
+    events: mpsc::UnboundedSender<Event>,
+    reporter: Reporter,
+    gate: Arc<Gate>,
+}
+
+impl Ctx {
+    fn ready(&self) {
+        if self.gate.settle() {
+            let _ = self.events.send(Event::Ready {
+                node: self.node,
+                generation: self.generation,
+            });
+        }
+    }
+}
+
+impl Supervisor {
+    /// Spawns an instance of `node`, passing `sockets` (from `Sockets::for_node`).
+    ///
+    /// Must run inside a tokio `current_thread` runtime on the main thread (see the module
+    /// doc). A failure to spawn is reported as `Event::Exited` with `Exit::SpawnFailed`.
+    pub fn start(
+        &mut self,
+        node: NodeId,
+        generation: Generation,
+        sockets: &[(String, RawFd, SocketAddr)],
+    ) {
+        self.instances.retain(|_, i| !i.is_done());
+        if self.instances.contains_key(&(node, generation)) {
+            self.reporter.note(&format!(
+                "internal: instance {generation} of node {node} is already running; not starting it twice"
+            ));
+            return;
+        }
+        let Some(def) = self.project.nodes.get(node.0).cloned() else {
+            self.spawn_failed(node, generation, format!("internal: no node {node}"));
+            return;
+        };
+        match self.spawn(node, generation, &def, sockets) {
+            Ok(instance) => {
+                self.instances.insert((node, generation), instance);
+            }
+            Err(message) => self.spawn_failed(node, generation, message),
+        }
+    }
+
+    fn spawn_failed(&self, node: NodeId, generation: Generation, message: String) {
+        let _ = self.events.send(Event::Exited {
+            node,
+            generation,
+            exit: Exit::SpawnFailed(message),
+        });
+    }
+
+    fn spawn(
+        &self,
+        node: NodeId,
+        generation: Generation,
+        def: &Node,
+        sockets: &[(String, RawFd, SocketAddr)],
+    ) -> Result<Instance, String> {
+        if tokio::runtime::Handle::try_current().is_err() {
+            return Err("internal: the supervisor runs outside a tokio runtime".into());
+        }
+        if !def.dir.is_dir() {
+            return Err(format!(
+                "working directory `{}` does not exist: create it, or fix `dir` in the Hotfile",
+                def.dir.display()
+            ));
+        }
+        let fds: Vec<(String, RawFd)> = sockets.iter().map(|(n, fd, _)| (n.clone(), *fd)).collect();
+        let launch = plan::launch(&def.run, &self.shim_exe, &fds);
+        if launch.program.is_empty() {
+            return Err("the `run` command is empty".into());
+        }
+        // Through the shim, a missing program only shows as exit 127; check it first so the
+        // engine gets a SpawnFailed like for a direct spawn.
+        if !fds.is_empty()
+            && let Command::Argv(argv) = &def.run
+        {
+            find_program(OsStr::new(&argv[0]), &def.dir, &def.env)?;
+        }
+
+        let mut cmd = tokio::process::Command::new(&launch.program);
+        cmd.args(&launch.args)
+            .current_dir(&def.dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0);
+        for key in INHERITED {
+            cmd.env_remove(key);
+        }
+        cmd.envs(def.env.iter().map(|(k, v)| (k, v)));
+
+        let gate = Arc::new(Gate(AtomicU8::new(PENDING)));
+        let ctx = Ctx {
+            node,
+            generation,
+            name: def.name.clone(),
+            events: self.events.clone(),
+            reporter: self.reporter.clone(),
+            gate: gate.clone(),
+        };
+        let notify = match def.ready {
+            Some(Ready::Notify) => {
+                let socket = NotifySocket::create(node, generation).map_err(|e| {
+                    format!(
+                        "cannot create the NOTIFY_SOCKET for `ready \"notify\"` in {}: {e}; \
+                         check that the temporary directory is writable (TMPDIR)",
+                        std::env::temp_dir().display()
+                    )
+                })?;
+                cmd.env("NOTIFY_SOCKET", &socket.path);
+                Some(socket)
+            }
+            _ => None,
+        };
+
+        // Computed before the fork: the closure runs in the child, where only
+        // async-signal-safe calls are allowed (no allocation, no locks).
+        // SAFETY: getpid has no preconditions.
+        let parent = unsafe { libc::getpid() };
+        let raw: Vec<RawFd> = fds.iter().map(|(_, fd)| *fd).collect();
+        // SAFETY: `child_setup` only calls prctl, getppid, fcntl and _exit, all
+        // async-signal-safe, and touches no memory but the captured Vec it reads.
+        unsafe {
+            cmd.pre_exec(move || child_setup(parent, &raw));
+        }
+
+        let mut child = cmd.spawn().map_err(|e| {
+            if fds.is_empty() {
+                format!("`{}` {}", launch.user_program, crate::shim::why(&e))
+            } else {
+                format!(
+                    "cannot start hot's exec shim `{}` for `{}`: {e}",
+                    self.shim_exe.display(),
+                    launch.user_program
+                )
+            }
+        })?;
+        let Some(pid) = child.id() else {
+            return Err("internal: the child exited before hot saw its pid".into());
+        };
+        let pgid = pid as libc::pid_t;
+
+        let log = match &def.ready {
+            Some(Ready::Log(regex)) => Some(regex.clone()),
+            _ => None,
+        };
+        let mut readers = Vec::new();
+        if let Some(out) = child.stdout.take() {
+            readers.push(tokio::spawn(forward(
+                out,
+                Stream::Stdout,
+                ctx.clone(),
+                log.clone(),
+            )));
+        }
+        if let Some(err) = child.stderr.take() {
+            readers.push(tokio::spawn(forward(err, Stream::Stderr, ctx.clone(), log)));
+        }
+        if let Some(socket) = notify {
+            socket.listen(ctx.clone());
+        }
+
+        let (control, control_rx) = mpsc::unbounded_channel();
+        let (done_tx, done) = watch::channel(false);
+        tokio::spawn(monitor(
+            child,
+            pgid,
+            def.ready.clone(),
+            def.ready_timeout,
+            ctx,
+            control_rx,
+            done_tx,
+            readers,
+        ));
+        Ok(Instance {
+            pgid,
+            name: def.name.clone(),
+            stop: def.stop,
+            stopping: false,
+            control,
+            gate,
+            done,
+        })
+    }
+
+    /// Stops that instance: its stop signal to the whole group, SIGKILL after the timeout.
+    /// `Event::Exited` follows. A no-op if it is not running (or already stopping).
+    pub fn stop(&mut self, node: NodeId, generation: Generation) {
+        let Some(instance) = self.instances.get_mut(&(node, generation)) else {
+            return;
+        };
+        if instance.stopping || instance.gate.reaped() {
+            return;
+        }
+        instance.stopping = true;
+        signal_group(
+            instance.pgid,
+            signal_number(instance.stop.signal),
+            instance.stop.signal.name(),
+            &instance.name,
+            &self.reporter,
+        );
+        let _ = instance
+            .control
+            .send(Control::Stopping(instance.stop.timeout));
+    }
+
+    /// Number of live instances (started, `Exited` not yet sent).
+    pub fn running(&self) -> usize {
+        self.instances.values().filter(|i| !i.is_done()).count()
+    }
+
+    /// Stops every instance as [`Supervisor::stop`] does and resolves once each has exited.
+    /// Cancel-safe: dropping the future leaves the instances known, so a
+    /// [`Supervisor::kill_all`] afterwards still reaches them.
+    pub async fn shutdown(&mut self) {
+        let keys: Vec<_> = self.instances.keys().copied().collect();
+        for (node, generation) in keys {
+            self.stop(node, generation);
+        }
+        for instance in self.instances.values_mut() {
+            // An error means the monitor is gone, which also means it is over.
+            let _ = instance.done.wait_for(|done| *done).await;
+        }
+        self.instances.retain(|_, i| !i.is_done());
+    }
+
+    /// SIGKILLs every group now (a second Ctrl-C). `Exited` events follow.
+    pub fn kill_all(&mut self) {
+        for instance in self.instances.values() {
+            if !instance.gate.reaped() {
+                signal_group(
+                    instance.pgid,
+                    libc::SIGKILL,
+                    "SIGKILL",
+                    &instance.name,
+                    &self.reporter,
+                );
+            }
+        }
+    }
+}
+
+impl Drop for Supervisor {
+    fn drop(&mut self) {
+        // No process outlives hot, even on an early return or a panic unwinding.
+        self.kill_all();
+    }
+}
+
+/// Runs in the forked child before exec. Async-signal-safe calls only.
+fn child_setup(parent: libc::pid_t, fds: &[RawFd]) -> io::Result<()> {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: prctl(PR_SET_PDEATHSIG) takes a signal number and touches no memory.
+        if unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // hot may have died between fork and prctl, in which case the signal never comes.
+        // SAFETY: getppid and _exit have no preconditions.
+        if unsafe { libc::getppid() } != parent {
+            unsafe { libc::_exit(1) };
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = parent;
+    for &fd in fds {
+        // hot holds its sockets close-on-exec; exactly these go through to the shim.
+        // SAFETY: fcntl on an fd number reads and writes its descriptor flags only.
+        let flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
+        if flags < 0 || unsafe { libc::fcntl(fd, libc::F_SETFD, flags & !libc::FD_CLOEXEC) } < 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+/// killpg, reporting any failure but "no such group" (it is already gone).
+fn signal_group(
+    pgid: libc::pid_t,
+    signal: i32,
+    signal_name: &str,
+    name: &str,
+    reporter: &Reporter,
+) {
+    // SAFETY: killpg takes plain integers.
+    if unsafe { libc::killpg(pgid, signal) } != 0 {
+        let e = io::Error::last_os_error();
+        if e.raw_os_error() != Some(libc::ESRCH) {
+            reporter.note(&format!(
+                "cannot send {signal_name} to `{name}` (process group {pgid}): {e}; \
+                 if it keeps running, stop it by hand with `kill -KILL -{pgid}`"
+            ));
+        }
+    }
+}
+
+/// Owns the child until it exits; see the module doc.
+#[allow(clippy::too_many_arguments)]
+async fn monitor(
+    mut child: Child,
+    pgid: libc::pid_t,
+    ready: Option<Ready>,
+    ready_timeout: Duration,
+    ctx: Ctx,
+    mut control: mpsc::UnboundedReceiver<Control>,
+    done: watch::Sender<bool>,
+    readers: Vec<JoinHandle<()>>,
+) {
+    let started = Instant::now();
+    let delay = match ready {
+        Some(Ready::Delay(d)) => Some(started + d),
+        _ => None,
+    };
+    let ready_deadline = ready.is_some().then(|| started + ready_timeout);
+    let mut kill_at: Option<Instant> = None;
+    let mut killed = false;
+    let far = started + Duration::from_secs(86400 * 365);
+    let status = loop {
+        tokio::select! {
+            // Checked first, so a delay or timeout never fires for an instance already gone.
+            biased;
+            status = child.wait() => break status,
+            Some(Control::Stopping(timeout)) = control.recv(), if kill_at.is_none() && !killed => {
+                kill_at = Some(Instant::now() + timeout);
+            }
+            _ = tokio::time::sleep_until(kill_at.unwrap_or(far)), if kill_at.is_some() => {
+                kill_at = None;
+                killed = true;
+                signal_group(pgid, libc::SIGKILL, "SIGKILL", &ctx.name, &ctx.reporter);
+            }
+            _ = tokio::time::sleep_until(delay.unwrap_or(far)), if delay.is_some() && ctx.gate.pending() => {
+                ctx.ready();
+            }
+            _ = tokio::time::sleep_until(ready_deadline.unwrap_or(far)), if ready_deadline.is_some() && ctx.gate.pending() => {
+                if ctx.gate.settle() {
+                    let _ = ctx.events.send(Event::ReadyTimedOut { node: ctx.node, generation: ctx.generation });
+                }
+            }
+        }
+    };
+    // Same poll as the reap: the group id cannot have been reused yet.
+    signal_group(pgid, libc::SIGKILL, "SIGKILL", &ctx.name, &ctx.reporter);
+    ctx.gate.reap();
+
+    // Let the last lines reach the reporter before the engine hears of the exit.
+    let drain_until = Instant::now() + DRAIN;
+    for reader in readers {
+        let abort = reader.abort_handle();
+        if tokio::time::timeout_at(drain_until, reader).await.is_err() {
+            abort.abort();
+        }
+    }
+    let exit = match status {
+        Ok(status) => match (status.code(), status.signal()) {
+            (Some(code), _) => Exit::Code(code),
+            (None, Some(signal)) => Exit::Signal(signal),
+            (None, None) => Exit::Code(-1),
+        },
+        Err(e) => {
+            ctx.reporter.note(&format!(
+                "lost track of `{}` (process group {pgid}): waiting for it failed: {e}",
+                ctx.name
+            ));
+            Exit::Code(-1)
+        }
+    };
+    let _ = ctx.events.send(Event::Exited {
+        node: ctx.node,
+        generation: ctx.generation,
+        exit,
+    });
+    let _ = done.send(true);
+}
+
+/// Forwards one pipe to the reporter line by line, and watches for the `ready log` line.
+async fn forward(
+    pipe: impl AsyncRead + Unpin,
+    stream: Stream,
+    ctx: Ctx,
+    log: Option<regex::Regex>,
+) {
+    lines(pipe, |line| {
+        ctx.reporter.output(&ctx.name, stream, line);
+        if let Some(regex) = &log
+            && ctx.gate.pending()
+            && regex.is_match(line)
+        {
+            ctx.ready();
+        }
+    })
+    .await;
+}
+
+/// Calls `f` with each line of `pipe`, without its `\n` or `\r\n`, non-UTF-8 replaced, the
+/// last line included even without a newline; stops at end of file or on a read error.
+async fn lines(pipe: impl AsyncRead + Unpin, mut f: impl FnMut(&str)) {
+    let mut reader = BufReader::new(pipe);
+    let mut buf = Vec::new();
+    loop {
+        buf.clear();
+        match reader.read_until(b'\n', &mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {
+                if buf.last() == Some(&b'\n') {
+                    buf.pop();
+                    if buf.last() == Some(&b'\r') {
+                        buf.pop();
+                    }
+                }
+                f(&String::from_utf8_lossy(&buf));
+            }
+        }
+    }
+}
+
+/// A private `NOTIFY_SOCKET` for one instance: a datagram socket in a fresh 0700 directory,
+/// removed when the listener thread ends.
+struct NotifySocket {
+    dir: PathBuf,
+    path: PathBuf,
+    socket: Option<UnixDatagram>,
+}
+
+impl NotifySocket {
+    fn create(node: NodeId, generation: Generation) -> io::Result<NotifySocket> {
+        // Short: a socket path must fit in ~100 bytes.
+        let dir = std::env::temp_dir().join(format!(
+            "hot-{}-{}-{generation}",
+            std::process::id(),
+            node.0
+        ));
+        // A leftover of an earlier hot with the same pid.
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::DirBuilder::new().mode(0o700).create(&dir)?;
+        let path = dir.join("notify");
+        let mut socket = NotifySocket {
+            dir,
+            path,
+            socket: None,
+        };
+        socket.socket = Some(UnixDatagram::bind(&socket.path)?);
+        Ok(socket)
+    }
+
+    /// Reads datagrams on a thread until `READY=1`, the instance's end, or an error.
+    fn listen(mut self, ctx: Ctx) {
+        let Some(socket) = self.socket.take() else {
+            return;
+        };
+        let reporter = ctx.reporter.clone();
+        let spawned = std::thread::Builder::new()
+            .name(format!("hot-notify-{}", ctx.name))
+            .spawn(move || {
+                let _cleanup = self;
+                // Polls the gate: the thread ends soon after the instance does.
+                if socket
+                    .set_read_timeout(Some(Duration::from_millis(100)))
+                    .is_err()
+                {
+                    return;
+                }
+                let mut buf = [0u8; 4096];
+                while ctx.gate.pending() {
+                    match socket.recv(&mut buf) {
+                        Ok(n) => {
+                            if buf[..n].split(|b| *b == b'\n').any(|l| l == b"READY=1") {
+                                ctx.ready();
+                                return;
+                            }
+                        }
+                        Err(e)
+                            if matches!(
+                                e.kind(),
+                                io::ErrorKind::WouldBlock
+                                    | io::ErrorKind::TimedOut
+                                    | io::ErrorKind::Interrupted
+                            ) => {}
+                        Err(e) => {
+                            ctx.reporter.note(&format!(
+                                "`{}`: reading its NOTIFY_SOCKET failed: {e}; it will not be seen as ready",
+                                ctx.name
+                            ));
+                            return;
+                        }
+                    }
+                }
+            });
+        if let Err(e) = spawned {
+            // The directory went with the closure that never ran.
+            reporter.note(&format!(
+                "cannot start a thread to read a NOTIFY_SOCKET: {e}; \
+                 the service will not be seen as ready (is the system out of threads?)"
+            ));
+        }
+    }
+}
+
+impl Drop for NotifySocket {
+    fn drop(&mut self) {
+        self.socket = None;
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Resolves `program` the way execvp will (relative to `dir`, or on the child's PATH).
+fn find_program(program: &OsStr, dir: &Path, env: &[(String, String)]) -> Result<PathBuf, String> {
+    let shown = program.to_string_lossy();
+    let executable = |path: &Path| {
+        path.metadata()
+            .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+            .unwrap_or(false)
+    };
+    let path = Path::new(program);
+    if path.components().count() > 1 || shown.contains('/') {
+        let full = dir.join(path);
+        return if executable(&full) {
+            Ok(full)
+        } else if full.exists() {
+            Err(format!(
+                "`{shown}` is not an executable file: check its permissions (chmod +x)"
+            ))
+        } else {
+            Err(format!(
+                "`{shown}` not found in `{}`: has it been built yet? (is the path right?)",
+                dir.display()
+            ))
+        };
+    }
+    let search = env
+        .iter()
+        .rev()
+        .find(|(k, _)| k == "PATH")
+        .map(|(_, v)| v.into())
+        .or_else(|| std::env::var_os("PATH"))
+        .unwrap_or_default();
+    std::env::split_paths(&search)
+        .map(|d| dir.join(d).join(path))
+        .find(|candidate| executable(candidate))
+        .ok_or_else(|| format!("`{shown}` not found: is it installed and on PATH?"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signal_mapping() {
+        for signal in Signal::ALL {
+            let number = signal_number(signal);
+            // SAFETY: strsignal returns a static string for a valid signal.
+            let described = unsafe { std::ffi::CStr::from_ptr(libc::strsignal(number)) };
+            assert!(!described.to_bytes().is_empty());
+            assert!(number > 0);
+        }
+        assert_eq!(signal_number(Signal::Term), 15);
+        assert_eq!(signal_number(Signal::Kill), 9);
+        assert_eq!(signal_number(Signal::Int), 2);
+        assert_eq!(signal_number(Signal::Hup), 1);
+        let mut numbers: Vec<i32> = Signal::ALL.into_iter().map(signal_number).collect();
+        numbers.sort();
+        numbers.dedup();
+        assert_eq!(numbers.len(), Signal::ALL.len(), "distinct");
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn output_lines() {
+        let mut got = Vec::new();
+        let input: &[u8] = b"one\ntwo\r\n\nbad \xff byte\nlast without newline";
+        lines(input, |l| got.push(l.to_string())).await;
+        assert_eq!(
+            got,
+            [
+                "one",
+                "two",
+                "",
+                "bad \u{fffd} byte",
+                "last without newline"
+            ]
+        );
+        let mut none = 0;
+        lines(&b""[..], |_| none += 1).await;
+        assert_eq!(none, 0);
+    }
+
+    #[test]
+    fn programs_are_found_like_execvp() {
+        let tmp = tempfile::tempdir().unwrap();
+        let app = tmp.path().join("app");
+        std::fs::write(&app, "#!/bin/sh\n").unwrap();
+        std::fs::set_permissions(&app, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let data = tmp.path().join("data");
+        std::fs::write(&data, "").unwrap();
+
+        assert_eq!(
+            find_program("./app".as_ref(), tmp.path(), &[]),
+            Ok(app.clone())
+        );
+        let err = find_program("./data".as_ref(), tmp.path(), &[]).unwrap_err();
+        assert!(err.contains("chmod +x"), "{err}");
+        let err = find_program("./nope".as_ref(), tmp.path(), &[]).unwrap_err();
+        assert!(err.contains("not found"), "{err}");
+
+        let path = vec![("PATH".to_string(), tmp.path().display().to_string())];
+        assert_eq!(find_program("app".as_ref(), Path::new("/"), &path), Ok(app));
+        let err = find_program("cargo-foo".as_ref(), Path::new("/"), &path).unwrap_err();
+        assert_eq!(err, "`cargo-foo` not found: is it installed and on PATH?");
+        assert!(find_program("sh".as_ref(), Path::new("/"), &[]).is_ok());
+    }
+}

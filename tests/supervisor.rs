@@ -1,0 +1,544 @@
+//! The supervisor against real processes: exits, stops, process groups, the exec shim with a
+//! listenfd server (`examples/probe.rs`), readiness.
+//!
+//! Everything binds loopback port 0; every process is stopped through the supervisor (whose
+//! drop SIGKILLs what is left) or by its own pid; every wait is bounded.
+#![cfg(unix)]
+
+use std::io::Read;
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use hot::engine::{Event, Exit};
+use hot::model::{Command, Inputs, Kind, Node, NodeId, Project, Ready, SocketSpec, Stop};
+use hot::report::Reporter;
+use hot::sockets::Sockets;
+use hot::supervisor::Supervisor;
+use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
+
+const WAIT: Duration = Duration::from_secs(20);
+
+fn node(name: &str, kind: Kind, run: Command, dir: &Path) -> Node {
+    Node {
+        name: name.into(),
+        kind,
+        run,
+        inputs: Inputs {
+            watch: vec![],
+            ignore: vec![],
+            watch_set: globset::GlobSet::empty(),
+            ignore_set: globset::GlobSet::empty(),
+        },
+        after: vec![],
+        env: vec![],
+        dir: dir.to_path_buf(),
+        sockets: vec![],
+        ready: None,
+        ready_timeout: Duration::from_secs(60),
+        stop: Stop::default(),
+    }
+}
+
+fn shell(line: &str) -> Command {
+    Command::Shell(line.into())
+}
+
+fn project(nodes: Vec<Node>) -> Arc<Project> {
+    Arc::new(Project {
+        hotfile: PathBuf::from("/Hotfile"),
+        root: PathBuf::from("/"),
+        nodes,
+        debounce: Duration::from_millis(50),
+    })
+}
+
+fn supervisor(project: Arc<Project>) -> (Supervisor, UnboundedReceiver<Event>) {
+    let (tx, rx) = unbounded_channel();
+    let mut sup = Supervisor::new(project, tx, Reporter::new(false, false));
+    // The cli dispatches `hot __shim`; /proc/self/exe here would be this test binary.
+    sup.shim_exe = PathBuf::from(env!("CARGO_BIN_EXE_hot"));
+    (sup, rx)
+}
+
+async fn next(rx: &mut UnboundedReceiver<Event>) -> Event {
+    tokio::time::timeout(WAIT, rx.recv())
+        .await
+        .expect("an event in time")
+        .expect("channel open")
+}
+
+async fn exited(rx: &mut UnboundedReceiver<Event>) -> Exit {
+    match next(rx).await {
+        Event::Exited { exit, .. } => exit,
+        other => panic!("expected Exited, got {other:?}"),
+    }
+}
+
+/// Polls for a condition that has no event (a file a child writes, a pid going away).
+async fn eventually<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn read_pid(path: &Path) -> Option<i32> {
+    std::fs::read_to_string(path).ok()?.trim().parse().ok()
+}
+
+/// Gone, or a zombie nobody reaped yet (a container's pid 1 may not).
+fn gone(pid: i32) -> bool {
+    // SAFETY: signal 0 only checks for existence.
+    let alive = unsafe { libc::kill(pid, 0) } == 0;
+    !alive
+        || std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .map(|s| {
+                s.rsplit(')')
+                    .next()
+                    .unwrap_or("")
+                    .trim_start()
+                    .starts_with('Z')
+            })
+            .unwrap_or(false)
+}
+
+/// The probe server, built as a cargo example: plain `cargo test` builds examples with the
+/// tests; `cargo test --test supervisor` does not, so it is built here once if missing.
+fn probe() -> PathBuf {
+    static PROBE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    PROBE
+        .get_or_init(|| {
+            let exe = std::env::current_exe().unwrap();
+            let dir = exe.parent().unwrap().parent().unwrap(); // target/debug
+            let probe = dir.join("examples").join("probe");
+            if !probe.exists() {
+                let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+                let status = std::process::Command::new(cargo)
+                    .args(["build", "--example", "probe", "--manifest-path"])
+                    .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"))
+                    .status()
+                    .expect("run cargo build --example probe");
+                assert!(status.success(), "cargo build --example probe failed");
+            }
+            assert!(probe.exists(), "{} is missing", probe.display());
+            probe
+        })
+        .clone()
+}
+
+fn with_sockets(mut n: Node, names: &[&str]) -> Node {
+    n.sockets = names
+        .iter()
+        .map(|name| SocketSpec {
+            name: name.to_string(),
+            addr: "127.0.0.1:0".parse().unwrap(),
+        })
+        .collect();
+    n
+}
+
+/// Connects with bounded retries (only needed while nothing holds the port: hot's held
+/// socket accepts into the backlog from the start) and reads the probe's line.
+async fn ask(addr: SocketAddr) -> Reply {
+    let text = eventually("a reply", || {
+        let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).ok()?;
+        stream.set_read_timeout(Some(WAIT)).ok()?;
+        let mut text = String::new();
+        stream.read_to_string(&mut text).ok()?;
+        (!text.is_empty()).then_some(text)
+    })
+    .await;
+    Reply::parse(&text)
+}
+
+#[derive(Debug)]
+struct Reply {
+    fields: Vec<(String, String)>,
+}
+
+impl Reply {
+    fn parse(text: &str) -> Reply {
+        Reply {
+            fields: text
+                .split_whitespace()
+                .map(|kv| {
+                    let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+                    (k.to_string(), v.to_string())
+                })
+                .collect(),
+        }
+    }
+    fn get(&self, key: &str) -> &str {
+        self.fields
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+            .unwrap_or_else(|| panic!("no {key} in {self:?}"))
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn exit_codes_env_and_dir() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut ok = node(
+        "ok",
+        Kind::Task,
+        shell("echo \"$GREETING\" > out"),
+        tmp.path(),
+    );
+    ok.env = vec![("GREETING".into(), "hello".into())];
+    let fail = node(
+        "fail",
+        Kind::Task,
+        shell("echo oops >&2; exit 3"),
+        tmp.path(),
+    );
+    let argv = node(
+        "argv",
+        Kind::Task,
+        Command::Argv(vec!["sh".into(), "-c".into(), "exit 4".into()]),
+        tmp.path(),
+    );
+    let (mut sup, mut rx) = supervisor(project(vec![ok, fail, argv]));
+
+    sup.start(NodeId(0), 1, &[]);
+    assert_eq!(exited(&mut rx).await, Exit::Code(0));
+    assert_eq!(
+        std::fs::read_to_string(tmp.path().join("out")).unwrap(),
+        "hello\n"
+    );
+    sup.start(NodeId(1), 2, &[]);
+    assert_eq!(exited(&mut rx).await, Exit::Code(3));
+    sup.start(NodeId(2), 3, &[]);
+    assert_eq!(exited(&mut rx).await, Exit::Code(4));
+    assert_eq!(sup.running(), 0);
+    // A stop after the exit is a no-op.
+    sup.stop(NodeId(2), 3);
+    assert!(rx.try_recv().is_err());
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn spawn_failures_say_what_to_do() {
+    let tmp = tempfile::tempdir().unwrap();
+    let missing = node(
+        "missing",
+        Kind::Task,
+        Command::Argv(vec!["hot-no-such-program-xyz".into()]),
+        tmp.path(),
+    );
+    let no_dir = node("nodir", Kind::Task, shell("true"), &tmp.path().join("nope"));
+    let missing_service = with_sockets(
+        node(
+            "svc",
+            Kind::Service,
+            Command::Argv(vec!["./target/debug/not-built".into()]),
+            tmp.path(),
+        ),
+        &["http"],
+    );
+    let p = project(vec![missing, no_dir, missing_service]);
+    let mut sockets = Sockets::new();
+    sockets.bind_for(&p).unwrap();
+    let (mut sup, mut rx) = supervisor(p);
+
+    sup.start(NodeId(0), 1, &[]);
+    assert_eq!(
+        exited(&mut rx).await,
+        Exit::SpawnFailed(
+            "`hot-no-such-program-xyz` not found: is it installed and on PATH?".into()
+        )
+    );
+    sup.start(NodeId(1), 1, &[]);
+    let Exit::SpawnFailed(msg) = exited(&mut rx).await else {
+        panic!()
+    };
+    assert!(
+        msg.contains("does not exist") && msg.contains("nope"),
+        "{msg}"
+    );
+    sup.start(NodeId(2), 1, &sockets.for_node("svc"));
+    let Exit::SpawnFailed(msg) = exited(&mut rx).await else {
+        panic!()
+    };
+    assert!(
+        msg.contains("not-built") && msg.contains("not found"),
+        "{msg}"
+    );
+    assert_eq!(sup.running(), 0);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn stop_reaches_grandchildren() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pidfile = tmp.path().join("pid");
+    let task = node(
+        "bg",
+        Kind::Task,
+        shell("sleep 100 & echo $! > pid; wait"),
+        tmp.path(),
+    );
+    let (mut sup, mut rx) = supervisor(project(vec![task]));
+    sup.start(NodeId(0), 7, &[]);
+    let grandchild = eventually("the pid file", || read_pid(&pidfile)).await;
+    assert_eq!(sup.running(), 1);
+    sup.stop(NodeId(0), 7);
+    sup.stop(NodeId(0), 7); // twice is fine
+    match next(&mut rx).await {
+        Event::Exited {
+            node,
+            generation,
+            exit,
+        } => {
+            assert_eq!((node, generation), (NodeId(0), 7));
+            assert_eq!(exit, Exit::Signal(libc::SIGTERM));
+        }
+        other => panic!("{other:?}"),
+    }
+    eventually("the grandchild to go", || gone(grandchild).then_some(())).await;
+    assert_eq!(sup.running(), 0);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_finished_task_leaves_no_stragglers() {
+    let tmp = tempfile::tempdir().unwrap();
+    let task = node(
+        "leaky",
+        Kind::Task,
+        // The background sleep keeps stdout open: only the group kill ends it.
+        shell("sleep 100 & echo $! > pid"),
+        tmp.path(),
+    );
+    let (mut sup, mut rx) = supervisor(project(vec![task]));
+    sup.start(NodeId(0), 1, &[]);
+    assert_eq!(exited(&mut rx).await, Exit::Code(0));
+    let straggler = read_pid(&tmp.path().join("pid")).unwrap();
+    eventually("the straggler to go", || gone(straggler).then_some(())).await;
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn sigkill_after_the_stop_timeout() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut task = node(
+        "stubborn",
+        Kind::Task,
+        shell("trap '' TERM; echo armed > armed; while :; do sleep 0.05; done"),
+        tmp.path(),
+    );
+    task.stop = Stop {
+        signal: hot::model::Signal::Term,
+        timeout: Duration::from_millis(300),
+    };
+    let (mut sup, mut rx) = supervisor(project(vec![task]));
+    sup.start(NodeId(0), 1, &[]);
+    eventually("the trap", || {
+        tmp.path().join("armed").exists().then_some(())
+    })
+    .await;
+    let stopped = Instant::now();
+    sup.stop(NodeId(0), 1);
+    assert_eq!(exited(&mut rx).await, Exit::Signal(libc::SIGKILL));
+    assert!(stopped.elapsed() >= Duration::from_millis(300));
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn shim_passes_sockets_with_the_servers_own_pid() {
+    let tmp = tempfile::tempdir().unwrap();
+    let probe = probe();
+    let argv = with_sockets(
+        node(
+            "argv",
+            Kind::Service,
+            Command::Argv(vec![probe.display().to_string()]),
+            tmp.path(),
+        ),
+        &["http", "admin"],
+    );
+    let simple = with_sockets(
+        node(
+            "simple",
+            Kind::Service,
+            shell(&format!("{} --unused-arg", probe.display())),
+            tmp.path(),
+        ),
+        &["http"],
+    );
+    let list = with_sockets(
+        node(
+            "list",
+            Kind::Service,
+            shell(&format!("true && {}", probe.display())),
+            tmp.path(),
+        ),
+        &["web"],
+    );
+    let p = project(vec![argv, simple, list]);
+    let mut sockets = Sockets::new();
+    sockets.bind_for(&p).unwrap();
+    let (mut sup, mut rx) = supervisor(p);
+
+    let fds = sockets.for_node("argv");
+    sup.start(NodeId(0), 1, &fds);
+    let first = ask(fds[0].2).await;
+    assert_eq!(first.get("listen_pid"), first.get("pid"));
+    assert_eq!(first.get("fdnames"), "http:admin");
+    assert_eq!(first.get("fd"), "0");
+    let second = ask(fds[1].2).await;
+    assert_eq!(second.get("fd"), "1", "the second socket is at fd 4");
+    assert_eq!(second.get("pid"), first.get("pid"));
+
+    let fds = sockets.for_node("simple");
+    sup.start(NodeId(1), 1, &fds);
+    let reply = ask(fds[0].2).await;
+    assert_eq!(
+        reply.get("listen_pid"),
+        reply.get("pid"),
+        "sh -c exec keeps the pid"
+    );
+    assert_eq!(reply.get("fdnames"), "http");
+
+    let fds = sockets.for_node("list");
+    sup.start(NodeId(2), 1, &fds);
+    let reply = ask(fds[0].2).await;
+    assert_eq!(
+        reply.get("listen_pid"),
+        "",
+        "a forking shell gets an empty LISTEN_PID"
+    );
+    assert_eq!(reply.get("fdnames"), "web");
+
+    assert_eq!(sup.running(), 3);
+    sup.shutdown().await;
+    assert_eq!(sup.running(), 0);
+    let mut exits = Vec::new();
+    for _ in 0..3 {
+        exits.push(exited(&mut rx).await);
+    }
+    assert!(
+        exits.iter().all(|e| *e == Exit::Signal(libc::SIGTERM)),
+        "{exits:?}"
+    );
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn nonblocking_does_not_leak_to_the_next_instance() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut svc = with_sockets(
+        node(
+            "svc",
+            Kind::Service,
+            Command::Argv(vec![probe().display().to_string()]),
+            tmp.path(),
+        ),
+        &["http"],
+    );
+    svc.env = vec![("PROBE_SET_NONBLOCK".into(), "1".into())];
+    let p = project(vec![svc.clone()]);
+    let mut sockets = Sockets::new();
+    sockets.bind_for(&p).unwrap();
+    let fds = sockets.for_node("svc");
+    let (mut sup, mut rx) = supervisor(p);
+
+    sup.start(NodeId(0), 1, &fds);
+    assert_eq!(ask(fds[0].2).await.get("nonblock"), "0");
+    // The flag is on the shared file description: hot's own fd now shows it too.
+    // SAFETY: F_GETFL reads the flags of a socket `sockets` owns.
+    let flags = unsafe { libc::fcntl(fds[0].1, libc::F_GETFL) };
+    assert_ne!(
+        flags & libc::O_NONBLOCK,
+        0,
+        "the first instance set O_NONBLOCK"
+    );
+    sup.stop(NodeId(0), 1);
+    exited(&mut rx).await;
+
+    svc.env.clear();
+    sup.set_project(project(vec![svc]));
+    sup.start(NodeId(0), 2, &fds);
+    assert_eq!(
+        ask(fds[0].2).await.get("nonblock"),
+        "0",
+        "the shim cleared it"
+    );
+    sup.shutdown().await;
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn readiness() {
+    let tmp = tempfile::tempdir().unwrap();
+    let probe = Command::Argv(vec![probe().display().to_string()]);
+    let mut log = with_sockets(
+        node("log", Kind::Service, probe.clone(), tmp.path()),
+        &["http"],
+    );
+    log.env = vec![("PROBE_STARTUP_MS".into(), "100".into())];
+    log.ready = Some(Ready::Log(regex::Regex::new("^ready$").unwrap()));
+    let mut notify = with_sockets(node("notify", Kind::Service, probe, tmp.path()), &["http"]);
+    notify.env = vec![("PROBE_NOTIFY".into(), "1".into())];
+    notify.ready = Some(Ready::Notify);
+    let mut delay = node("delay", Kind::Service, shell("sleep 100"), tmp.path());
+    delay.ready = Some(Ready::Delay(Duration::from_millis(50)));
+    let mut never = node("never", Kind::Service, shell("sleep 100"), tmp.path());
+    never.ready = Some(Ready::Log(regex::Regex::new("never printed").unwrap()));
+    never.ready_timeout = Duration::from_millis(200);
+    let mut dies = node("dies", Kind::Service, shell("exit 1"), tmp.path());
+    dies.ready = Some(Ready::Delay(Duration::from_secs(1)));
+
+    let p = project(vec![log, notify, delay, never, dies]);
+    let mut sockets = Sockets::new();
+    sockets.bind_for(&p).unwrap();
+    let (mut sup, mut rx) = supervisor(p);
+
+    for (i, name) in ["log", "notify", "delay"].into_iter().enumerate() {
+        sup.start(NodeId(i), 5, &sockets.for_node(name));
+        match next(&mut rx).await {
+            Event::Ready { node, generation } => assert_eq!((node, generation), (NodeId(i), 5)),
+            other => panic!("{name}: expected Ready, got {other:?}"),
+        }
+    }
+    sup.start(NodeId(3), 5, &[]);
+    match next(&mut rx).await {
+        Event::ReadyTimedOut { node, .. } => assert_eq!(node, NodeId(3)),
+        other => panic!("expected ReadyTimedOut, got {other:?}"),
+    }
+    assert_eq!(sup.running(), 4, "a timed-out instance keeps running");
+    sup.start(NodeId(4), 5, &[]);
+    assert_eq!(
+        exited(&mut rx).await,
+        Exit::Code(1),
+        "no Ready for a dead instance"
+    );
+
+    sup.shutdown().await;
+    for _ in 0..4 {
+        exited(&mut rx).await;
+    }
+    assert!(rx.try_recv().is_err(), "nothing after the exits");
+    // The notify socket's private directory is gone.
+    let leftover = std::env::temp_dir().join(format!("hot-{}-1-5", std::process::id()));
+    eventually("the notify dir to go", || {
+        (!leftover.exists()).then_some(())
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn kill_all_is_immediate() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut task = node(
+        "slow",
+        Kind::Task,
+        shell("trap '' TERM; sleep 100"),
+        tmp.path(),
+    );
+    task.stop.timeout = Duration::from_secs(60);
+    let (mut sup, mut rx) = supervisor(project(vec![task]));
+    sup.start(NodeId(0), 1, &[]);
+    sup.kill_all();
+    assert_eq!(exited(&mut rx).await, Exit::Signal(libc::SIGKILL));
+}
