@@ -6,6 +6,7 @@
 //! socket that `hot` holds. See `ARCHITECTURE.md` for the map of the modules.
 
 pub mod cli;
+pub mod driver;
 pub mod engine;
 pub mod graph;
 pub mod hotfile;

@@ -147,6 +147,11 @@ impl Engine {
         &self.project
     }
 
+    /// How this engine was set up.
+    pub fn options(&self) -> &Options {
+        &self.options
+    }
+
     /// The nodes this engine runs.
     pub fn scope(&self) -> &BTreeSet<NodeId> {
         &self.scope

@@ -50,7 +50,9 @@ use std::sync::Arc;
 use tokio::sync::mpsc::UnboundedSender;
 
 use crate::engine::{Event, Generation};
-use crate::model::{NodeId, Project};
+use crate::model::Project;
+#[cfg(not(unix))]
+use crate::model::NodeId;
 use crate::report::Reporter;
 #[cfg(not(unix))]
 use crate::sockets::RawFd;
@@ -69,7 +71,9 @@ pub struct Supervisor {
     /// (`/proc/self/exe` on Linux, which works even after the binary was replaced on disk).
     /// Tests point it at the built `hot` binary.
     pub shim_exe: PathBuf,
-    instances: HashMap<(NodeId, Generation), Instance>,
+    /// Keyed by generation alone: generations are unique across nodes, and node ids change
+    /// when a reload adds or removes nodes while instances keep running.
+    instances: HashMap<Generation, Instance>,
 }
 
 impl Supervisor {

@@ -135,7 +135,7 @@ impl Supervisor {
         sockets: &[(String, RawFd, SocketAddr)],
     ) {
         self.instances.retain(|_, i| !i.is_done());
-        if self.instances.contains_key(&(node, generation)) {
+        if self.instances.contains_key(&generation) {
             self.reporter.note(&format!(
                 "internal: instance {generation} of node {node} is already running; not starting it twice"
             ));
@@ -147,7 +147,7 @@ impl Supervisor {
         };
         match self.spawn(node, generation, &def, sockets) {
             Ok(instance) => {
-                self.instances.insert((node, generation), instance);
+                self.instances.insert(generation, instance);
             }
             Err(message) => self.spawn_failed(node, generation, message),
         }
@@ -298,8 +298,12 @@ impl Supervisor {
 
     /// Stops that instance: its stop signal to the whole group, SIGKILL after the timeout.
     /// `Event::Exited` follows. A no-op if it is not running (or already stopping).
-    pub fn stop(&mut self, node: NodeId, generation: Generation) {
-        let Some(instance) = self.instances.get_mut(&(node, generation)) else {
+    pub fn stop(&mut self, _node: NodeId, generation: Generation) {
+        self.stop_generation(generation);
+    }
+
+    fn stop_generation(&mut self, generation: Generation) {
+        let Some(instance) = self.instances.get_mut(&generation) else {
             return;
         };
         if instance.stopping || instance.gate.reaped() {
@@ -328,8 +332,8 @@ impl Supervisor {
     /// [`Supervisor::kill_all`] afterwards still reaches them.
     pub async fn shutdown(&mut self) {
         let keys: Vec<_> = self.instances.keys().copied().collect();
-        for (node, generation) in keys {
-            self.stop(node, generation);
+        for generation in keys {
+            self.stop_generation(generation);
         }
         for instance in self.instances.values_mut() {
             // An error means the monitor is gone, which also means it is over.
