@@ -1,0 +1,284 @@
+//! The event loop that connects the pure engine to the world: it feeds the engine file
+//! changes, exits, readiness and signals, and carries out the actions the engine returns with
+//! the supervisor, the sockets and the reporter. It owns no policy.
+//!
+//! The runtime is single-threaded and runs on the main thread. That is load-bearing: on Linux
+//! each child asks for `PR_SET_PDEATHSIG`, which fires when the *thread* that forked it exits,
+//! so children must be forked by a thread that lives as long as hot.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc;
+
+use crate::cli::exit;
+use crate::engine::{Action, Engine, Event, Mode, Options};
+use crate::graph::Graph;
+use crate::hotfile;
+use crate::model::{Kind, NodeId, Project};
+use crate::report::Reporter;
+use crate::sockets::Sockets;
+use crate::supervisor::Supervisor;
+use crate::watch::{ChangeSet, WatchConfig, Watcher};
+
+/// What a command asks of the loop.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub mode: Mode,
+    pub targets: Option<Vec<String>>,
+    pub services: bool,
+    pub jobs: usize,
+    /// `Some` in watch mode.
+    pub watch: Option<WatchPlan>,
+    /// Print `hot ci`'s table at the end.
+    pub summary: bool,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct WatchPlan {
+    pub debounce: Duration,
+    pub poll: Option<Duration>,
+}
+
+/// Runs `plan` to completion and returns hot's exit status.
+pub fn run(project: Arc<Project>, reporter: Reporter, plan: Plan) -> u8 {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            reporter.error(&format!("cannot start the event loop: {error}"));
+            return exit::FAILED;
+        }
+    };
+    runtime.block_on(drive(project, reporter, plan))
+}
+
+async fn drive(project: Arc<Project>, reporter: Reporter, plan: Plan) -> u8 {
+    let options = Options {
+        mode: plan.mode,
+        targets: plan.targets.clone(),
+        services: plan.services,
+        jobs: plan.jobs,
+    };
+    let mut engine = Engine::new(project.clone(), options);
+    let mut sockets = Sockets::new();
+    if let Err(error) = bind(&mut sockets, &project, engine.scope(), &reporter) {
+        reporter.diagnostic(&error);
+        return exit::FAILED;
+    }
+    let mut signals = match Signals::new() {
+        Ok(signals) => signals,
+        Err(error) => {
+            reporter.error(&format!("cannot listen for signals: {error}"));
+            return exit::FAILED;
+        }
+    };
+    let (events, mut exits) = mpsc::unbounded_channel::<Event>();
+    let mut supervisor = Supervisor::new(project.clone(), events, reporter.clone());
+    let (changes_tx, mut changes) = mpsc::unbounded_channel::<ChangeSet>();
+    // Held for the whole loop: dropping the watcher stops it.
+    let watcher = match plan.watch {
+        Some(watch) => match Watcher::start(watch_config(&project, watch), changes_tx) {
+            Ok(watcher) => {
+                reporter.watching(watcher.watched_dirs());
+                Some(watcher)
+            }
+            Err(error) => {
+                reporter.error(&error.to_string());
+                return exit::FAILED;
+            }
+        },
+        None => None,
+    };
+
+    let mut actions = engine.start(Instant::now());
+    let mut interrupted = false;
+    let code = loop {
+        if let Some(code) = carry_out(actions, &engine, &mut supervisor, &sockets, &reporter) {
+            break code;
+        }
+        actions = tokio::select! {
+            Some(event) = exits.recv() => engine.handle(Instant::now(), event),
+            Some(change) = changes.recv() => {
+                let mut paths = change.paths;
+                let hotfile = relative(&engine.project().hotfile, &engine.project().root);
+                let mut actions = Vec::new();
+                if paths.iter().any(|p| Some(p) == hotfile.as_ref()) {
+                    paths.retain(|p| Some(p) != hotfile.as_ref());
+                    actions.extend(reload(&mut engine, &mut sockets, &mut supervisor, watcher.as_ref(), &reporter));
+                }
+                if change.rescanned {
+                    reporter.note("the file system event queue overflowed; rescanned the project");
+                }
+                actions.extend(engine.handle(Instant::now(), Event::Changed(paths)));
+                actions
+            }
+            code = signals.recv() => {
+                if interrupted {
+                    // A second signal: stop waiting for graceful exits.
+                    supervisor.kill_all();
+                    Vec::new()
+                } else {
+                    interrupted = true;
+                    reporter.note("stopping (press Ctrl-C again to kill at once)");
+                    engine.handle(Instant::now(), Event::Shutdown { code: i32::from(code) })
+                }
+            }
+        };
+    };
+    if plan.summary {
+        let project = engine.project().clone();
+        let tasks: Vec<NodeId> = Graph::new(&project)
+            .order()
+            .iter()
+            .copied()
+            .filter(|n| engine.scope().contains(n))
+            .collect();
+        reporter.summary(&project, &tasks);
+    }
+    drop(watcher);
+    u8::try_from(code).unwrap_or(exit::FAILED)
+}
+
+/// Carries out the engine's actions; returns the exit status once the engine is done.
+fn carry_out(
+    actions: Vec<Action>,
+    engine: &Engine,
+    supervisor: &mut Supervisor,
+    sockets: &Sockets,
+    reporter: &Reporter,
+) -> Option<i32> {
+    let project = engine.project();
+    for action in actions {
+        match action {
+            Action::Start { node, generation } => {
+                let fds = sockets.for_node(&project.node(node).name);
+                supervisor.start(node, generation, &fds);
+            }
+            Action::Stop { node, generation } => supervisor.stop(node, generation),
+            Action::Report(report) => reporter.report(project, &report),
+            Action::Exit(code) => return Some(code),
+        }
+    }
+    None
+}
+
+/// Binds the sockets of the services the engine will run (not those outside its scope).
+fn bind(
+    sockets: &mut Sockets,
+    project: &Project,
+    scope: &std::collections::BTreeSet<NodeId>,
+    reporter: &Reporter,
+) -> Result<(), crate::sockets::SocketError> {
+    let mut wanted = project.clone();
+    for (id, node) in project.ids().zip(wanted.nodes.iter_mut()) {
+        if !scope.contains(&id) {
+            node.sockets.clear();
+        }
+    }
+    sockets.bind_for(&wanted)?;
+    for node in wanted.nodes.iter().filter(|n| n.kind == Kind::Service) {
+        for (name, _fd, addr) in sockets.for_node(&node.name) {
+            reporter.listening(&node.name, &name, addr);
+        }
+    }
+    Ok(())
+}
+
+/// Reads the edited Hotfile; a broken edit is reported and the running graph stays.
+fn reload(
+    engine: &mut Engine,
+    sockets: &mut Sockets,
+    supervisor: &mut Supervisor,
+    watcher: Option<&Watcher>,
+    reporter: &Reporter,
+) -> Vec<Action> {
+    let path = engine.project().hotfile.clone();
+    let project = match hotfile::load(&path) {
+        Ok(project) => Arc::new(project),
+        Err(diagnostics) => {
+            reporter.diagnostic(&diagnostics);
+            reporter.note("the Hotfile has errors; still running the previous version");
+            return Vec::new();
+        }
+    };
+    let scope = Engine::new(project.clone(), engine.options().clone())
+        .scope()
+        .clone();
+    if let Err(error) = bind(sockets, &project, &scope, reporter) {
+        reporter.diagnostic(&error);
+        reporter.note("still running the previous version of the Hotfile");
+        return Vec::new();
+    }
+    supervisor.set_project(project.clone());
+    if let Some(watcher) = watcher {
+        watcher.set_relevant(relevance(&project));
+    }
+    reporter.reloaded(&path);
+    engine.reload(Instant::now(), project)
+}
+
+fn watch_config(project: &Arc<Project>, plan: WatchPlan) -> WatchConfig {
+    WatchConfig {
+        root: project.root.clone(),
+        debounce: plan.debounce,
+        max_delay: Duration::from_secs(2).max(plan.debounce * 4),
+        poll: plan.poll,
+        relevant: relevance(project),
+        always: relative(&project.hotfile, &project.root).into_iter().collect(),
+    }
+}
+
+/// Which paths any node watches: only those are hashed and reported.
+fn relevance(project: &Arc<Project>) -> Arc<dyn Fn(&Path) -> bool + Send + Sync> {
+    let project = project.clone();
+    Arc::new(move |path: &Path| project.nodes.iter().any(|n| n.inputs.matches(path)))
+}
+
+fn relative(path: &Path, root: &Path) -> Option<PathBuf> {
+    path.strip_prefix(root).ok().map(Path::to_path_buf)
+}
+
+/// SIGINT, SIGTERM and SIGHUP, as the exit status each one leads to.
+struct Signals {
+    #[cfg(unix)]
+    streams: [(tokio::signal::unix::Signal, u8); 3],
+}
+
+impl Signals {
+    #[cfg(unix)]
+    fn new() -> std::io::Result<Signals> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Signals {
+            streams: [
+                (signal(SignalKind::interrupt())?, exit::SIGINT),
+                (signal(SignalKind::terminate())?, exit::SIGTERM),
+                (signal(SignalKind::hangup())?, exit::SIGHUP),
+            ],
+        })
+    }
+
+    #[cfg(unix)]
+    async fn recv(&mut self) -> u8 {
+        let [(int, int_code), (term, term_code), (hup, hup_code)] = &mut self.streams;
+        tokio::select! {
+            _ = int.recv() => *int_code,
+            _ = term.recv() => *term_code,
+            _ = hup.recv() => *hup_code,
+        }
+    }
+
+    #[cfg(not(unix))]
+    fn new() -> std::io::Result<Signals> {
+        Ok(Signals {})
+    }
+
+    #[cfg(not(unix))]
+    async fn recv(&mut self) -> u8 {
+        let _ = tokio::signal::ctrl_c().await;
+        exit::SIGINT
+    }
+}

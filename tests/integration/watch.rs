@@ -1,0 +1,281 @@
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::support::{Project, Running, alive, gone};
+
+/// `a` watches `a/**`, `b` watches `b/**`, `c` comes after `a`; each appends to `log`.
+const ABC: &str = r#"
+defaults {
+    debounce "100ms"
+}
+task "a" {
+    watch "a/**"
+    run "echo a >> log"
+}
+task "b" {
+    watch "b/**"
+    run "echo b >> log"
+}
+task "c" {
+    after "a"
+    run "echo c >> log"
+}
+"#;
+
+/// Starts `hot watch` and waits for the first wave to finish.
+fn start(project: &Project) -> Running {
+    let mut hot = project.spawn(&["watch"]);
+    hot.wait_event("watching", "");
+    wait_wave(&mut hot);
+    hot
+}
+
+/// Waits for the next wave to finish and returns the nodes started in it, in start order.
+fn wait_wave(hot: &mut Running) -> Vec<String> {
+    let from = hot.seen.len();
+    hot.wait_event("wave_finished", "");
+    hot.seen[from..]
+        .iter()
+        .filter(|e| e["event"] == "node_started")
+        .map(|e| e["node"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+fn waves(hot: &Running) -> Vec<&Value> {
+    hot.seen
+        .iter()
+        .filter(|e| e["event"] == "wave_started")
+        .collect()
+}
+
+/// Makes a change only `b` watches and waits for its wave: every event an earlier change
+/// could cause has then arrived (the watcher delivers in order), so absence can be asserted.
+fn fence(project: &Project, hot: &mut Running, tag: &str) {
+    project.write(&format!("b/fence-{tag}"), tag);
+    let started = wait_wave(hot);
+    assert_eq!(started, ["b"], "{}", hot.transcript());
+}
+
+#[test]
+fn the_first_wave_runs_everything_in_order() {
+    let project = Project::with_hotfile(ABC);
+    let mut hot = project.spawn(&["watch"]);
+    let started = wait_wave(&mut hot);
+    assert_eq!(started.len(), 3, "{}", hot.transcript());
+    let log = project.read("log");
+    let at = |name: &str| log.lines().position(|l| l == name).unwrap();
+    assert!(at("a") < at("c"), "{log}");
+}
+
+#[test]
+fn only_affected_nodes_rerun() {
+    let project = Project::with_hotfile(ABC);
+    let mut hot = start(&project);
+    project.write("a/x.txt", "1");
+    assert_eq!(wait_wave(&mut hot), ["a", "c"]);
+    project.write("b/x.txt", "1");
+    assert_eq!(wait_wave(&mut hot), ["b"]);
+    project.write("elsewhere.txt", "1");
+    fence(&project, &mut hot, "1");
+}
+
+#[test]
+fn watch_names_limit_the_graph() {
+    let project = Project::with_hotfile(ABC);
+    let mut hot = project.spawn(&["watch", "c"]);
+    let started = wait_wave(&mut hot);
+    assert_eq!(started, ["a", "c"], "{}", hot.transcript());
+}
+
+#[test]
+fn a_burst_of_2000_new_files_is_one_wave() {
+    let project = Project::with_hotfile(ABC);
+    let mut hot = start(&project);
+    for i in 0..2000 {
+        project.write(&format!("a/burst/{}/{i}.txt", i % 20), "x");
+    }
+    assert_eq!(wait_wave(&mut hot), ["a", "c"]);
+    fence(&project, &mut hot, "burst");
+    assert_eq!(waves(&hot).len(), 3, "{}", hot.transcript());
+    assert_eq!(hot.count("node_started", "a"), 2);
+}
+
+#[test]
+fn an_atomic_save_is_one_change() {
+    let project = Project::with_hotfile(ABC);
+    project.write("a/file.txt", "one");
+    let mut hot = start(&project);
+    // What editors do: write a temporary file, then rename it over the original.
+    project.write("a/.file.txt.tmp", "two");
+    std::fs::rename(
+        project.path().join("a/.file.txt.tmp"),
+        project.path().join("a/file.txt"),
+    )
+    .unwrap();
+    assert_eq!(wait_wave(&mut hot), ["a", "c"]);
+    fence(&project, &mut hot, "atomic");
+    assert_eq!(hot.count("node_started", "a"), 2, "{}", hot.transcript());
+}
+
+#[test]
+fn saving_unchanged_content_reruns_nothing() {
+    let project = Project::with_hotfile(ABC);
+    project.write("a/file.txt", "same");
+    let mut hot = start(&project);
+    project.write("a/file.txt", "same");
+    fence(&project, &mut hot, "same");
+    assert_eq!(hot.count("node_started", "a"), 1, "{}", hot.transcript());
+}
+
+#[test]
+fn deleted_and_recreated_files_are_changes() {
+    let project = Project::with_hotfile(ABC);
+    project.write("a/file.txt", "one");
+    let mut hot = start(&project);
+    std::fs::remove_file(project.path().join("a/file.txt")).unwrap();
+    assert_eq!(wait_wave(&mut hot), ["a", "c"]);
+    project.write("a/file.txt", "one");
+    assert_eq!(wait_wave(&mut hot), ["a", "c"]);
+}
+
+#[test]
+fn new_directories_are_watched() {
+    let project = Project::with_hotfile(ABC);
+    let mut hot = start(&project);
+    project.write("a/new/deeper/file.txt", "x");
+    assert_eq!(wait_wave(&mut hot), ["a", "c"]);
+    project.write("a/new/deeper/file.txt", "y");
+    assert_eq!(wait_wave(&mut hot), ["a", "c"]);
+}
+
+#[test]
+fn gitignored_paths_are_not_changes() {
+    let project = Project::with_hotfile(ABC);
+    project.write(".gitignore", "a/target/\n");
+    project.write("a/target/keep", "");
+    let mut hot = start(&project);
+    project.write("a/target/out.txt", "x");
+    fence(&project, &mut hot, "ignored");
+    assert_eq!(hot.count("node_started", "a"), 1, "{}", hot.transcript());
+}
+
+#[test]
+fn a_stale_run_is_stopped_with_its_grandchildren_and_started_afresh() {
+    let project = Project::with_hotfile(
+        r#"
+defaults {
+    debounce "50ms"
+}
+task "slow" {
+    watch "src/**"
+    run "sleep 300 & echo $! > grandchild; wait"
+}
+"#,
+    );
+    let mut hot = project.spawn(&["watch"]);
+    hot.wait_event("node_started", "slow");
+    let grandchild = wait_for_pid(&project, "grandchild");
+    std::fs::remove_file(project.path().join("grandchild")).unwrap();
+    project.write("src/a.rs", "1");
+    hot.wait_event("node_restarting", "slow");
+    hot.wait_event("node_started", "slow");
+    assert!(gone(grandchild), "the stale run's grandchild survived");
+    let second = wait_for_pid(&project, "grandchild");
+    assert!(alive(second));
+    drop(hot);
+    assert!(gone(second), "hot left a grandchild running");
+}
+
+/// Waits (bounded) for a task to write a pid file.
+fn wait_for_pid(project: &Project, file: &str) -> i32 {
+    let deadline = std::time::Instant::now() + crate::support::DEADLINE;
+    loop {
+        if let Ok(pid) = project.read(file).trim().parse() {
+            return pid;
+        }
+        assert!(std::time::Instant::now() < deadline, "no {file}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn an_edited_hotfile_reloads_and_a_broken_one_keeps_the_old_graph() {
+    let project = Project::with_hotfile(ABC);
+    let mut hot = start(&project);
+    project.write("Hotfile", &ABC.replace("echo b >> log", "echo b2 >> log"));
+    hot.wait_event("reloaded", "");
+    assert_eq!(wait_wave(&mut hot), ["b"]);
+    assert!(project.read("log").contains("b2"));
+    project.write("Hotfile", "task \"a\" {\n    after \"nope\"\n}\n");
+    let diagnostic = hot.wait_event("diagnostic", "");
+    assert!(
+        diagnostic["rendered"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("Hotfile:"),
+        "{diagnostic}"
+    );
+    // The previous graph still runs.
+    project.write("a/x.txt", "1");
+    assert_eq!(wait_wave(&mut hot), ["a", "c"]);
+}
+
+#[test]
+fn signals_stop_everything_with_the_conventional_status() {
+    for (signal, code) in [
+        (libc::SIGINT, 130),
+        (libc::SIGTERM, 143),
+        (libc::SIGHUP, 129),
+    ] {
+        let project = Project::with_hotfile(
+            r#"
+service "server" {
+    run "sh" "-c" "echo $$ > pid; sleep 300 & echo $! > grandchild; wait"
+}
+"#,
+        );
+        let mut hot = project.spawn(&["watch"]);
+        hot.wait_event("node_started", "server");
+        let pid = wait_for_pid(&project, "pid");
+        let grandchild = wait_for_pid(&project, "grandchild");
+        hot.signal(signal);
+        assert_eq!(hot.wait_exit(), code, "{}", hot.transcript());
+        assert!(gone(pid) && gone(grandchild), "orphans after signal {signal}");
+    }
+}
+
+#[test]
+fn children_die_with_hot_even_when_it_is_killed() {
+    let project = Project::with_hotfile(
+        r#"
+service "server" {
+    run "sleep" "300"
+}
+task "sleeper" {
+    run "sleep" "300"
+}
+"#,
+    );
+    let mut hot = project.spawn(&["watch"]);
+    let mut pids = Vec::new();
+    for _ in 0..2 {
+        hot.wait_event("node_started", "");
+    }
+    // The children are hot's only children; find them through /proc.
+    let children = std::fs::read_to_string(format!(
+        "/proc/{}/task/{}/children",
+        hot.pid(),
+        hot.pid()
+    ))
+    .unwrap();
+    for pid in children.split_whitespace() {
+        pids.push(pid.parse::<i32>().unwrap());
+    }
+    assert_eq!(pids.len(), 2, "{children}");
+    hot.signal(libc::SIGKILL);
+    hot.wait_exit();
+    for pid in pids {
+        assert!(gone(pid), "child {pid} outlived a SIGKILLed hot");
+    }
+}
