@@ -283,6 +283,9 @@ mod tests {
     fn command_display_quotes_only_when_needed() {
         let argv = Command::Argv(vec!["cargo".into(), "run".into(), "a b".into()]);
         assert_eq!(argv.to_string(), r#"cargo run "a b""#);
-        assert_eq!(Command::Shell("cargo test".into()).to_string(), "cargo test");
+        assert_eq!(
+            Command::Shell("cargo test".into()).to_string(),
+            "cargo test"
+        );
     }
 }

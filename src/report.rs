@@ -45,7 +45,11 @@ impl Reporter {
             });
             let _ = writeln!(std::io::stdout().lock(), "{event}");
         } else {
-            let _ = writeln!(std::io::stderr().lock(), "{} {line}", prefix(node, inner.color));
+            let _ = writeln!(
+                std::io::stderr().lock(),
+                "{} {line}",
+                prefix(node, inner.color)
+            );
         }
     }
 
