@@ -1,0 +1,398 @@
+//! Which paths are ignored: `.gitignore`, `.ignore`, `.git/info/exclude`, the global git
+//! excludes file, and VCS directories (always).
+//!
+//! The walks use `ignore::WalkBuilder`, whose matcher stack is private, so events are checked
+//! against this mirror of its rules (same files, same precedence: `.ignore` over `.gitignore`
+//! over `info/exclude` over global; a deeper file over a shallower one; `.gitignore` files
+//! above the innermost enclosing repository do not apply). `.gitignore` is honoured even outside
+//! a git repository (`require_git(false)`), as users of a watcher expect.
+
+use std::collections::HashMap;
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+
+use ignore::Match;
+use ignore::gitignore::{Gitignore, GitignoreBuilder};
+
+/// Directory names that are never walked, watched or reported.
+pub const VCS_DIRS: [&str; 4] = [".git", ".hg", ".jj", ".svn"];
+
+pub fn is_vcs_dir(name: &OsStr) -> bool {
+    VCS_DIRS.iter().any(|v| name == OsStr::new(v))
+}
+
+/// True for names editors use for swap, backup and safe-write temporaries (vim, emacs,
+/// JetBrains): never reported, even when a node's glob would match them.
+pub fn is_editor_temp(name: &OsStr) -> bool {
+    let name = name.as_encoded_bytes();
+    name.ends_with(b"~")
+        || name.ends_with(b".swp")
+        || name.ends_with(b".swx")
+        || name.ends_with(b".swo")
+        || name.starts_with(b".#")
+        || name == b"4913"
+        || name
+            .windows(12)
+            .any(|w| w == b"___jb_tmp___" || w == b"___jb_old___")
+}
+
+#[derive(Debug, Default)]
+struct DirRules {
+    ignore: Option<Gitignore>,
+    git: Option<Gitignore>,
+    exclude: Option<Gitignore>,
+    /// The directory is a repository root (holds `.git`): `.gitignore` files above it do not
+    /// apply below it.
+    has_git: bool,
+}
+
+/// The ignore rules of one project, keyed by the (absolute) directory holding each file.
+#[derive(Debug)]
+pub struct IgnoreRules {
+    root: PathBuf,
+    dirs: HashMap<PathBuf, DirRules>,
+    global: Option<Gitignore>,
+}
+
+impl IgnoreRules {
+    /// The rules of `root`'s ancestors and the global excludes file; directories inside the
+    /// root are added by [`IgnoreRules::add_dir`] as the walk finds them.
+    pub fn new(root: &Path) -> Self {
+        let (global, _) = GitignoreBuilder::new(root).build_global();
+        let mut rules = IgnoreRules {
+            root: root.to_path_buf(),
+            dirs: HashMap::new(),
+            global: (!global.is_empty()).then_some(global),
+        };
+        // WalkBuilder reads every parent's ignore files; so do we.
+        for dir in root.ancestors() {
+            rules.add_dir(dir);
+        }
+        rules
+    }
+
+    /// Loads every ignore file under `root` with a walk: the standalone form of what the
+    /// watcher does during its own walk.
+    pub fn load(root: &Path) -> Self {
+        let mut rules = IgnoreRules::new(root);
+        for entry in walker(root).build().flatten() {
+            if entry.file_type().is_some_and(|t| t.is_dir()) {
+                rules.add_dir(entry.path());
+            }
+        }
+        rules
+    }
+
+    /// (Re)reads the ignore files of one directory.
+    pub fn add_dir(&mut self, dir: &Path) {
+        let read = |name: &str| -> Option<Gitignore> {
+            let file = dir.join(name);
+            if !file.is_file() {
+                return None;
+            }
+            let mut b = GitignoreBuilder::new(dir);
+            // A malformed line is skipped by git too; keep the rest.
+            let _ = b.add(file);
+            b.build().ok().filter(|g| !g.is_empty())
+        };
+        let git_entry = dir.join(".git");
+        let has_git = git_entry.exists();
+        let rules = DirRules {
+            ignore: read(".ignore"),
+            git: read(".gitignore"),
+            exclude: if has_git {
+                exclude_file(&git_entry)
+            } else {
+                None
+            },
+            has_git,
+        };
+        if rules.ignore.is_none() && rules.git.is_none() && rules.exclude.is_none() && !has_git {
+            self.dirs.remove(dir);
+        } else {
+            self.dirs.insert(dir.to_path_buf(), rules);
+        }
+    }
+
+    /// The verdict of the rules for `abs` itself (its parents are not checked).
+    fn matched(&self, abs: &Path, is_dir: bool) -> Match<()> {
+        let (mut m_ignore, mut m_git, mut m_exclude) = (Match::None, Match::None, Match::None);
+        let mut saw_git = false;
+        for dir in abs.ancestors().skip(1) {
+            let Some(r) = self.dirs.get(dir) else {
+                continue;
+            };
+            let check = |g: &Option<Gitignore>| match g {
+                Some(g) => g.matched(abs, is_dir).map(|_| ()),
+                None => Match::None,
+            };
+            if m_ignore.is_none() {
+                m_ignore = check(&r.ignore);
+            }
+            if !saw_git && m_git.is_none() {
+                m_git = check(&r.git);
+            }
+            if !saw_git && m_exclude.is_none() {
+                m_exclude = check(&r.exclude);
+            }
+            saw_git |= r.has_git;
+        }
+        let m_global = match &self.global {
+            Some(g) => g.matched(abs, is_dir).map(|_| ()),
+            None => Match::None,
+        };
+        m_ignore.or(m_git).or(m_exclude).or(m_global)
+    }
+
+    /// True when `abs` itself is ignored, assuming its parent directory is not (the parent is a
+    /// watched directory).
+    pub fn leaf_ignored(&self, abs: &Path, is_dir: bool) -> bool {
+        let vcs = is_dir && abs.file_name().is_some_and(is_vcs_dir);
+        vcs || self.matched(abs, is_dir).is_ignore()
+    }
+
+    /// True when `abs` (inside the root) or any directory between it and the root is ignored.
+    /// Paths outside the root count as ignored.
+    pub fn is_ignored(&self, abs: &Path, is_dir: bool) -> bool {
+        let Ok(rel) = abs.strip_prefix(&self.root) else {
+            return true;
+        };
+        let mut dir = self.root.clone();
+        let mut components = rel.components().peekable();
+        while let Some(c) = components.next() {
+            dir.push(c);
+            let last = components.peek().is_none();
+            if last {
+                return self.leaf_ignored(&dir, is_dir);
+            }
+            if is_vcs_dir(c.as_os_str()) || self.matched(&dir, true).is_ignore() {
+                return true;
+            }
+        }
+        // The root itself is never ignored.
+        false
+    }
+
+    /// Pure helper: which of `paths` (relative to `root`, `/`-separated) are ignored. A path
+    /// that exists is checked as what it is; a missing one as a file.
+    pub fn ignored_paths(root: &Path, paths: &[&Path]) -> Vec<PathBuf> {
+        let rules = IgnoreRules::load(root);
+        paths
+            .iter()
+            .filter(|p| {
+                let abs = root.join(p);
+                rules.is_ignored(&abs, abs.is_dir())
+            })
+            .map(|p| p.to_path_buf())
+            .collect()
+    }
+}
+
+/// The `info/exclude` of the repository whose `.git` entry is `git_entry`: a directory, or a
+/// file `gitdir: PATH` (worktrees, submodules) whose `commondir` holds the shared `info/`.
+fn exclude_file(git_entry: &Path) -> Option<Gitignore> {
+    let git_dir = if git_entry.is_dir() {
+        git_entry.to_path_buf()
+    } else {
+        let text = std::fs::read_to_string(git_entry).ok()?;
+        let target = text.strip_prefix("gitdir:")?.trim();
+        let target = git_entry.parent()?.join(target);
+        match std::fs::read_to_string(target.join("commondir")) {
+            Ok(common) => target.join(common.trim()),
+            Err(_) => target,
+        }
+    };
+    let file = git_dir.join("info/exclude");
+    if !file.is_file() {
+        return None;
+    }
+    let mut b = GitignoreBuilder::new(git_entry.parent()?);
+    let _ = b.add(file);
+    b.build().ok().filter(|g| !g.is_empty())
+}
+
+/// The one walker configuration, shared by the start-up walk, new directories and rescans.
+pub fn walker(dir: &Path) -> ignore::WalkBuilder {
+    let mut b = ignore::WalkBuilder::new(dir);
+    b.hidden(false)
+        .parents(true)
+        .ignore(true)
+        .git_ignore(true)
+        .git_exclude(true)
+        .git_global(true)
+        .require_git(false)
+        .follow_links(false)
+        .filter_entry(|e| {
+            !(e.file_type().is_some_and(|t| t.is_dir()) && is_vcs_dir(e.file_name()))
+        });
+    b
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+
+    fn tree(files: &[(&str, &str)]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        for (path, content) in files {
+            let p = dir.path().join(path);
+            fs::create_dir_all(p.parent().unwrap()).unwrap();
+            fs::write(p, content).unwrap();
+        }
+        dir
+    }
+
+    fn ignored(root: &Path, paths: &[&str]) -> Vec<String> {
+        let paths: Vec<&Path> = paths.iter().map(Path::new).collect();
+        IgnoreRules::ignored_paths(root, &paths)
+            .into_iter()
+            .map(|p| p.to_string_lossy().into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn gitignore_without_a_repository_nested_and_negated() {
+        let t = tree(&[
+            (".gitignore", "target/\n*.log\n/anchored.txt\n"),
+            ("src/.gitignore", "gen/\n!keep.log\n"),
+            ("src/.ignore", "secret.rs\n"),
+            ("src/main.rs", ""),
+            ("src/keep.log", ""),
+            ("src/gen/x.rs", ""),
+            ("src/secret.rs", ""),
+            ("src/anchored.txt", ""),
+            ("anchored.txt", ""),
+            ("target/debug/app", ""),
+            ("a.log", ""),
+            (".github/workflows/ci.yml", ""),
+            (".git/HEAD", ""),
+            ("sub/.git/config", ""),
+        ]);
+        let got = ignored(
+            t.path(),
+            &[
+                "src/main.rs",
+                "src/keep.log",
+                "src/gen/x.rs",
+                "src/gen",
+                "src/secret.rs",
+                "src/anchored.txt",
+                "anchored.txt",
+                "target",
+                "target/debug/app",
+                "a.log",
+                ".github/workflows/ci.yml",
+                ".git/HEAD",
+                ".git",
+                "sub/.git/config",
+                "not/there.rs",
+            ],
+        );
+        assert_eq!(
+            got,
+            [
+                "src/gen/x.rs",
+                "src/gen",
+                "src/secret.rs",
+                "anchored.txt",
+                "target",
+                "target/debug/app",
+                "a.log",
+                ".git/HEAD",
+                ".git",
+                "sub/.git/config",
+            ]
+        );
+    }
+
+    #[test]
+    fn info_exclude_applies_and_parent_gitignore_stops_at_the_repository() {
+        let t = tree(&[
+            (".gitignore", "*.rs\n"),
+            ("repo/.git/info/exclude", "excluded/\n"),
+            ("repo/excluded/a.txt", ""),
+            ("repo/main.rs", ""),
+            ("repo/ok.txt", ""),
+        ]);
+        let repo = t.path().join("repo");
+        // The outer .gitignore is above the repository root: it does not apply inside.
+        assert_eq!(
+            ignored(&repo, &["excluded/a.txt", "main.rs", "ok.txt"]),
+            ["excluded/a.txt"]
+        );
+    }
+
+    #[test]
+    fn agrees_with_walkbuilder() {
+        let t = tree(&[
+            (".gitignore", "build/\n*.tmp\n!important.tmp\ndocs/*.md\n"),
+            ("a/.gitignore", "*.rs\n!lib.rs\n"),
+            ("a/b/.ignore", "!main.rs\n"),
+            ("a/b/main.rs", ""),
+            ("a/b/other.rs", ""),
+            ("a/lib.rs", ""),
+            ("a/x.rs", ""),
+            ("build/out", ""),
+            ("x.tmp", ""),
+            ("important.tmp", ""),
+            ("docs/a.md", ""),
+            ("docs/sub/b.md", ""),
+            (".hidden/h.txt", ""),
+        ]);
+        let root = t.path();
+        let rules = IgnoreRules::load(root);
+        let walked: std::collections::BTreeSet<PathBuf> = walker(root)
+            .build()
+            .flatten()
+            .map(|e| e.path().strip_prefix(root).unwrap().to_path_buf())
+            .filter(|p| !p.as_os_str().is_empty())
+            .collect();
+        let mut all = vec![];
+        for entry in walkdir(root) {
+            all.push(entry);
+        }
+        for rel in all {
+            let abs = root.join(&rel);
+            let ours = !rules.is_ignored(&abs, abs.is_dir());
+            assert_eq!(ours, walked.contains(&rel), "{}", rel.display());
+        }
+    }
+
+    fn walkdir(root: &Path) -> Vec<PathBuf> {
+        let mut out = vec![];
+        let mut stack = vec![root.to_path_buf()];
+        while let Some(d) = stack.pop() {
+            for e in fs::read_dir(&d).unwrap().flatten() {
+                let p = e.path();
+                out.push(p.strip_prefix(root).unwrap().to_path_buf());
+                if p.is_dir() {
+                    stack.push(p);
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn editor_temporaries() {
+        for n in ["a.rs~", ".a.rs.swp", "4913", ".#a.rs", "a.rs___jb_tmp___"] {
+            assert!(is_editor_temp(OsStr::new(n)), "{n}");
+        }
+        for n in ["a.rs", "swp.rs", "4914"] {
+            assert!(!is_editor_temp(OsStr::new(n)), "{n}");
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn odd_paths_do_not_panic() {
+        use std::os::unix::ffi::OsStrExt;
+        let t = tree(&[(".gitignore", "*.o\n")]);
+        let rules = IgnoreRules::load(t.path());
+        let odd = t.path().join(OsStr::from_bytes(b"caf\xe9.o"));
+        assert!(rules.is_ignored(&odd, false));
+        assert!(rules.is_ignored(Path::new("/elsewhere/x.rs"), false));
+        assert!(!rules.is_ignored(t.path(), true));
+    }
+}

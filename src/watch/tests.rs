@@ -1,0 +1,301 @@
+//! Real watchers on temporary trees. Every assertion waits for a change set with a bounded
+//! timeout; "nothing was reported" is asserted by making a real change afterwards and checking
+//! that the next change set holds only that change.
+
+use super::*;
+use std::fs;
+use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
+
+const WAIT: Duration = Duration::from_secs(5);
+
+struct Fixture {
+    dir: tempfile::TempDir,
+    rx: UnboundedReceiver<ChangeSet>,
+    watcher: Watcher,
+}
+
+fn write(root: &Path, rel: &str, content: &str) {
+    let p = root.join(rel);
+    fs::create_dir_all(p.parent().unwrap()).unwrap();
+    fs::write(p, content).unwrap();
+}
+
+fn start_with(files: &[(&str, &str)], tweak: impl FnOnce(&mut WatchConfig)) -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    for (rel, content) in files {
+        write(dir.path(), rel, content);
+    }
+    let mut config = WatchConfig::new(dir.path());
+    // Generous for a loaded 2-core CI machine; the default 10 ms is exercised by the bench.
+    config.debounce = Duration::from_millis(50);
+    config.relevant = Arc::new(|p: &Path| {
+        p.extension().is_some_and(|e| e == "rs" || e == "txt") || p.starts_with("templates")
+    });
+    tweak(&mut config);
+    let (tx, rx) = unbounded_channel();
+    let watcher = Watcher::start(config, tx).unwrap();
+    Fixture { dir, rx, watcher }
+}
+
+fn start(files: &[(&str, &str)]) -> Fixture {
+    start_with(files, |_| {})
+}
+
+impl Fixture {
+    fn root(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn write(&self, rel: &str, content: &str) {
+        write(self.root(), rel, content);
+    }
+
+    async fn next(&mut self) -> ChangeSet {
+        tokio::time::timeout(WAIT, self.rx.recv())
+            .await
+            .expect("no change set within 5 s")
+            .expect("watcher hung up")
+    }
+
+    async fn next_paths(&mut self) -> Vec<String> {
+        let cs = self.next().await;
+        cs.paths
+            .iter()
+            .map(|p| p.to_string_lossy().into_owned())
+            .collect()
+    }
+
+    /// Proves that nothing is pending: a marker change must come alone.
+    async fn assert_quiet(&mut self) {
+        self.write("zz_marker.txt", &format!("{:?}", Instant::now()));
+        assert_eq!(self.next_paths().await, ["zz_marker.txt"]);
+    }
+}
+
+#[tokio::test]
+async fn a_write_is_reported_once() {
+    let mut f = start(&[("src/main.rs", "fn main() {}")]);
+    f.write("src/main.rs", "fn main() { println!() }");
+    let cs = f.next().await;
+    assert_eq!(cs.paths, [PathBuf::from("src/main.rs")]);
+    assert!(!cs.rescanned);
+    f.assert_quiet().await;
+}
+
+#[tokio::test]
+async fn touch_and_same_content_are_not_reported() {
+    let mut f = start(&[("src/a.rs", "same"), ("src/b.rs", "b")]);
+    let a = f.root().join("src/a.rs");
+    fs::write(&a, "same").unwrap();
+    let file = fs::File::options().append(true).open(&a).unwrap();
+    file.set_modified(std::time::SystemTime::now() + Duration::from_secs(60))
+        .unwrap();
+    drop(file);
+    f.write("src/b.rs", "b2");
+    assert_eq!(f.next_paths().await, ["src/b.rs"]);
+}
+
+#[tokio::test]
+async fn atomic_save_reports_the_target_once() {
+    let mut f = start(&[("src/lib.rs", "v1")]);
+    let tmp = f.root().join("src/.lib.rs.tmp1234");
+    fs::write(&tmp, "v2").unwrap();
+    fs::rename(&tmp, f.root().join("src/lib.rs")).unwrap();
+    assert_eq!(f.next_paths().await, ["src/lib.rs"]);
+    // A second save through the same rename dance still works (the directory is watched).
+    fs::write(&tmp, "v3").unwrap();
+    fs::rename(&tmp, f.root().join("src/lib.rs")).unwrap();
+    assert_eq!(f.next_paths().await, ["src/lib.rs"]);
+    f.assert_quiet().await;
+}
+
+#[tokio::test]
+async fn a_burst_of_two_thousand_files_is_one_change_set() {
+    // Writing 2,000 files takes ~2 s on a loaded CI disk: lift the cap, which would
+    // (correctly) split such a long stream, to test the coalescing alone.
+    let mut f = start_with(&[("src/keep.rs", "")], |c| {
+        c.max_delay = Duration::from_secs(60)
+    });
+    let root = f.root().to_path_buf();
+    let writer = std::thread::spawn(move || {
+        for i in 0..2000 {
+            write(&root, &format!("src/gen/m{}/f{i}.rs", i % 20), "x");
+        }
+    });
+    writer.join().unwrap();
+    let cs = f.next().await;
+    assert_eq!(cs.paths.len(), 2000);
+    assert!(
+        cs.paths.windows(2).all(|w| w[0] < w[1]),
+        "sorted and deduplicated"
+    );
+    f.assert_quiet().await;
+}
+
+#[tokio::test]
+async fn a_new_directory_tree_is_watched_and_its_files_reported() {
+    let mut f = start(&[("src/main.rs", "")]);
+    // mkdir -p and write at once: the inner file must not be lost to the watch race.
+    f.write("src/a/b/c.rs", "c");
+    assert_eq!(f.next_paths().await, ["src/a/b/c.rs"]);
+    // The new directories are watched now.
+    f.write("src/a/b/d.rs", "d");
+    assert_eq!(f.next_paths().await, ["src/a/b/d.rs"]);
+    // A directory renamed into the tree.
+    let outside = tempfile::tempdir().unwrap();
+    write(outside.path(), "moved/x.rs", "x");
+    fs::rename(outside.path().join("moved"), f.root().join("src/moved")).unwrap();
+    assert_eq!(f.next_paths().await, ["src/moved/x.rs"]);
+    f.write("src/moved/y.rs", "y");
+    assert_eq!(f.next_paths().await, ["src/moved/y.rs"]);
+}
+
+#[tokio::test]
+async fn delete_then_recreate() {
+    let mut f = start(&[("src/a.rs", "a")]);
+    fs::remove_file(f.root().join("src/a.rs")).unwrap();
+    assert_eq!(f.next_paths().await, ["src/a.rs"]);
+    // Same content as before the deletion: still a change, it was gone in between.
+    f.write("src/a.rs", "a");
+    assert_eq!(f.next_paths().await, ["src/a.rs"]);
+    // A deleted directory reports the files it held.
+    f.write("src/d/x.rs", "x");
+    assert_eq!(f.next_paths().await, ["src/d/x.rs"]);
+    let before = f.watcher.watched_dirs();
+    fs::remove_dir_all(f.root().join("src/d")).unwrap();
+    assert_eq!(f.next_paths().await, ["src/d/x.rs"]);
+    assert_eq!(f.watcher.watched_dirs(), before - 1);
+}
+
+#[tokio::test]
+async fn ignored_and_vcs_paths_are_never_reported_nor_watched() {
+    let mut f = start(&[
+        (".gitignore", "target/\n*.tmp.rs\n"),
+        ("src/main.rs", ""),
+        ("target/debug/build/x.rs", ""),
+        (".git/HEAD", "ref: refs/heads/main"),
+        (".github/workflows/ci.txt", ""),
+    ]);
+    // root, src, .github, .github/workflows; not target/ (3 dirs), not .git.
+    assert_eq!(f.watcher.watched_dirs(), 4);
+    f.write("target/debug/build/x.rs", "changed");
+    f.write("target/new/y.rs", "new");
+    f.write(".git/index.rs", "x");
+    f.write("src/scratch.tmp.rs", "x");
+    f.write(".github/workflows/ci.txt", "on: push");
+    assert_eq!(f.next_paths().await, [".github/workflows/ci.txt"]);
+    f.assert_quiet().await;
+    assert_eq!(f.watcher.watched_dirs(), 4);
+}
+
+#[tokio::test]
+async fn always_paths_are_reported_even_when_not_relevant() {
+    let mut f = start_with(&[("Hotfile", "task \"a\" {}"), ("README.md", "")], |c| {
+        c.always = vec![PathBuf::from("Hotfile")];
+    });
+    f.write("README.md", "not relevant");
+    f.write("Hotfile", "task \"b\" {}");
+    assert_eq!(f.next_paths().await, ["Hotfile"]);
+}
+
+#[tokio::test]
+async fn set_relevant_baselines_new_files_silently() {
+    let mut f = start(&[("docs/a.md", "a"), ("src/x.rs", "")]);
+    f.watcher.set_relevant(Arc::new(|p: &Path| {
+        p.extension().is_some_and(|e| e == "md" || e == "txt")
+    }));
+    // The new baseline is taken in order with events: this touch is not a change...
+    let md = f.root().join("docs/a.md");
+    fs::write(&md, "a").unwrap();
+    // ...this edit is, and .rs files are no longer reported.
+    f.write("src/x.rs", "changed");
+    f.write("docs/a.md", "b");
+    assert_eq!(f.next_paths().await, ["docs/a.md"]);
+    f.assert_quiet().await;
+}
+
+#[tokio::test]
+async fn changed_gitignore_rescans_and_unignores() {
+    let mut f = start(&[
+        (".gitignore", "gen/\n"),
+        ("gen/a.rs", "a"),
+        ("src/b.rs", ""),
+    ]);
+    let before = f.watcher.watched_dirs();
+    f.write(".gitignore", "# nothing\n");
+    let cs = f.next().await;
+    assert!(cs.rescanned);
+    // gen/a.rs became tracked: it is new to the watcher.
+    assert_eq!(cs.paths, [PathBuf::from("gen/a.rs")]);
+    assert_eq!(f.watcher.watched_dirs(), before + 1);
+    f.write("gen/a.rs", "a2");
+    assert_eq!(f.next_paths().await, ["gen/a.rs"]);
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn odd_names_do_not_panic() {
+    use std::os::unix::ffi::OsStrExt;
+    let mut f = start(&[("src/a.rs", "")]);
+    let odd = f
+        .root()
+        .join("src")
+        .join(std::ffi::OsStr::from_bytes(b"caf\xe9.rs"));
+    fs::write(&odd, "x").unwrap();
+    let cs = f.next().await;
+    assert_eq!(
+        cs.paths,
+        [odd.strip_prefix(f.root()).unwrap().to_path_buf()]
+    );
+}
+
+#[tokio::test]
+async fn poll_mode_reports_changes() {
+    let mut f = start_with(
+        &[
+            (".gitignore", "target/\n"),
+            ("src/a.rs", "a"),
+            ("target/t.rs", ""),
+        ],
+        |c| c.poll = Some(Duration::from_millis(50)),
+    );
+    assert_eq!(f.watcher.watched_dirs(), 2);
+    f.write("target/t.rs", "ignored");
+    f.write("src/a.rs", "a2 with another size");
+    assert_eq!(f.next_paths().await, ["src/a.rs"]);
+    f.write("src/new/b.rs", "b");
+    assert_eq!(f.next_paths().await, ["src/new/b.rs"]);
+}
+
+#[test]
+fn start_fails_clearly_on_a_missing_root() {
+    let (tx, _rx) = unbounded_channel();
+    let err = Watcher::start(WatchConfig::new("/definitely/not/here"), tx).unwrap_err();
+    assert!(err.to_string().contains("/definitely/not/here"), "{err}");
+}
+
+#[test]
+fn watch_limit_message_explains_the_fix() {
+    let err = WatchError::WatchLimit {
+        dir: PathBuf::from("src/deep"),
+        limit: Some(8192),
+        watched: 8000,
+    };
+    let msg = err.to_string();
+    assert!(
+        msg.starts_with("cannot watch `src/deep`: inotify watch limit reached"),
+        "{msg}"
+    );
+    assert!(msg.contains("fs.inotify.max_user_watches = 8192"), "{msg}");
+    assert!(msg.contains("raise it with sysctl"), "{msg}");
+}
+
+#[test]
+fn dropping_the_watcher_ends_its_thread() {
+    let dir = tempfile::tempdir().unwrap();
+    let (tx, mut rx) = unbounded_channel();
+    let w = Watcher::start(WatchConfig::new(dir.path()), tx).unwrap();
+    drop(w);
+    // The worker owned the only sender: the channel is closed once it has ended.
+    assert!(rx.blocking_recv().is_none());
+}
