@@ -225,10 +225,12 @@ fn watch_config(project: &Arc<Project>, plan: WatchPlan) -> WatchConfig {
     WatchConfig {
         root: project.root.clone(),
         debounce: plan.debounce,
-        max_delay: Duration::from_secs(2).max(plan.debounce * 4),
+        max_delay: Duration::from_secs(10).max(plan.debounce * 4),
         poll: plan.poll,
         relevant: relevance(project),
-        always: relative(&project.hotfile, &project.root).into_iter().collect(),
+        always: relative(&project.hotfile, &project.root)
+            .into_iter()
+            .collect(),
     }
 }
 

@@ -111,7 +111,9 @@ impl Reporter {
         let inner = self.lock();
         let text = render(diagnostic, inner.color);
         if inner.json {
-            emit(&json!({"event": "diagnostic", "message": diagnostic.to_string(), "rendered": render_plain(diagnostic, 100)}));
+            emit(
+                &json!({"event": "diagnostic", "message": diagnostic.to_string(), "rendered": render_plain(diagnostic, 100)}),
+            );
         } else {
             let _ = write!(std::io::stderr().lock(), "{text}");
         }
@@ -121,9 +123,14 @@ impl Reporter {
     pub fn listening(&self, node: &str, socket: &str, addr: SocketAddr) {
         let inner = self.lock();
         if inner.json {
-            emit(&json!({"event": "listening", "node": node, "socket": socket, "addr": addr.to_string()}));
+            emit(
+                &json!({"event": "listening", "node": node, "socket": socket, "addr": addr.to_string()}),
+            );
         } else {
-            status(inner.color, &format!("{node}: `{socket}` listening on {addr}"));
+            status(
+                inner.color,
+                &format!("{node}: `{socket}` listening on {addr}"),
+            );
         }
     }
 
@@ -154,7 +161,12 @@ impl Reporter {
     pub fn report(&self, project: &Project, report: &Report) {
         let mut inner = self.lock();
         let name = |node: &NodeId| project.node(*node).name.as_str();
-        if let Report::NodeFinished { node, exit, duration } = report {
+        if let Report::NodeFinished {
+            node,
+            exit,
+            duration,
+        } = report
+        {
             let result = if exit.success() { "ok" } else { "failed" };
             inner
                 .results
@@ -178,10 +190,18 @@ impl Reporter {
                     }
                     Trigger::Paths { count, .. } => format!("{count} files changed"),
                 };
-                paint(color, BOLD, &format!("{cause}: running {}", nodes.join(", ")))
+                paint(
+                    color,
+                    BOLD,
+                    &format!("{cause}: running {}", nodes.join(", ")),
+                )
             }
             Report::NodeStarted { .. } => return,
-            Report::NodeFinished { node, exit, duration } => {
+            Report::NodeFinished {
+                node,
+                exit,
+                duration,
+            } => {
                 let kind = project.node(*node).kind;
                 match (exit, kind) {
                     (Exit::Code(0), Kind::Task) => format!(
@@ -191,7 +211,11 @@ impl Reporter {
                         seconds(*duration)
                     ),
                     (Exit::SpawnFailed(why), _) => {
-                        format!("{} {} could not start: {why}", paint(color, RED, "✗"), name(node))
+                        format!(
+                            "{} {} could not start: {why}",
+                            paint(color, RED, "✗"),
+                            name(node)
+                        )
                     }
                     (exit, Kind::Task) => format!(
                         "{} {} failed: {} ({})",
@@ -239,7 +263,11 @@ impl Reporter {
                 paint(color, YELLOW, "↻"),
                 name(node)
             ),
-            Report::ServiceKept { node, since, failed } => format!(
+            Report::ServiceKept {
+                node,
+                since,
+                failed,
+            } => format!(
                 "{} {}: serving the build from {}; not restarted: {} failed",
                 paint(color, YELLOW, "!"),
                 name(node),
@@ -306,7 +334,11 @@ impl Reporter {
 fn json_report(project: &Project, report: &Report, inner: &Inner) -> serde_json::Value {
     let name = |node: &NodeId| project.node(*node).name.clone();
     match report {
-        Report::WaveStarted { wave, trigger, nodes } => {
+        Report::WaveStarted {
+            wave,
+            trigger,
+            nodes,
+        } => {
             let (paths, count) = match trigger {
                 Trigger::Start => (Vec::new(), 0),
                 Trigger::Paths { first, count } => (first.clone(), *count),
@@ -317,7 +349,11 @@ fn json_report(project: &Project, report: &Report, inner: &Inner) -> serde_json:
         Report::NodeStarted { node, generation } => {
             json!({"event": "node_started", "node": name(node), "generation": generation})
         }
-        Report::NodeFinished { node, exit, duration } => {
+        Report::NodeFinished {
+            node,
+            exit,
+            duration,
+        } => {
             let (code, signal, error) = match exit {
                 Exit::Code(code) => (Some(*code), None, None),
                 Exit::Signal(signal) => (None, Some(*signal), None),
@@ -334,7 +370,11 @@ fn json_report(project: &Project, report: &Report, inner: &Inner) -> serde_json:
             json!({"event": "node_blocked", "node": name(node), "by": name(by)})
         }
         Report::Restarting { node } => json!({"event": "node_restarting", "node": name(node)}),
-        Report::ServiceKept { node, since, failed } => {
+        Report::ServiceKept {
+            node,
+            since,
+            failed,
+        } => {
             json!({"event": "service_kept", "node": name(node), "since": clock(inner.epoch, *since), "failed": name(failed)})
         }
         Report::ReadyTimedOut { node } => json!({"event": "ready_timed_out", "node": name(node)}),
@@ -352,7 +392,11 @@ fn emit(event: &serde_json::Value) {
 }
 
 fn status(color: bool, text: &str) {
-    let _ = writeln!(std::io::stderr().lock(), "{} {text}", paint(color, DIM, "hot:"));
+    let _ = writeln!(
+        std::io::stderr().lock(),
+        "{} {text}",
+        paint(color, DIM, "hot:")
+    );
 }
 
 const BOLD: &str = "1";
@@ -456,13 +500,19 @@ mod tests {
     #[test]
     fn exits_read_naturally() {
         assert_eq!(describe_exit(&Exit::Code(101)), "exit status 101");
-        assert_eq!(describe_exit(&Exit::Signal(9)), "killed by signal 9 (SIGKILL)");
+        assert_eq!(
+            describe_exit(&Exit::Signal(9)),
+            "killed by signal 9 (SIGKILL)"
+        );
     }
 
     #[test]
     fn clock_formats_wall_time() {
         let now = Instant::now();
-        let epoch = (now, SystemTime::UNIX_EPOCH + Duration::from_secs(3600 + 120 + 5));
+        let epoch = (
+            now,
+            SystemTime::UNIX_EPOCH + Duration::from_secs(3600 + 120 + 5),
+        );
         assert_eq!(clock(epoch, now), "01:02:05 UTC");
         assert_eq!(clock(epoch, now + Duration::from_secs(60)), "01:03:05 UTC");
     }

@@ -50,9 +50,9 @@ use std::sync::Arc;
 use tokio::sync::mpsc::UnboundedSender;
 
 use crate::engine::{Event, Generation};
-use crate::model::Project;
 #[cfg(not(unix))]
 use crate::model::NodeId;
+use crate::model::Project;
 use crate::report::Reporter;
 #[cfg(not(unix))]
 use crate::sockets::RawFd;

@@ -119,6 +119,10 @@ fn unknown_node_names_on_the_command_line_are_usage_errors() {
     let project = Project::with_hotfile("task \"build\" {\n    run \"touch ran\"\n}\n");
     let run = project.run(&["run", "biuld"]);
     run.code(2);
-    assert!(run.stderr.contains("did you mean `build`"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("did you mean `build`"),
+        "{}",
+        run.stderr
+    );
     assert!(!project.path().join("ran").exists());
 }

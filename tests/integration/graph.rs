@@ -46,7 +46,10 @@ fn json() {
     let value: serde_json::Value = serde_json::from_str(&run.stdout).expect("valid JSON");
     assert_eq!(value["order"][0], "clippy");
     assert_eq!(value["nodes"][3]["sockets"][0]["addr"], "127.0.0.1:3000");
-    assert_eq!(value["nodes"][3]["after"], serde_json::json!(["test", "build"]));
+    assert_eq!(
+        value["nodes"][3]["after"],
+        serde_json::json!(["test", "build"])
+    );
 }
 
 #[test]
@@ -78,10 +81,7 @@ fn dot_parses_with_graphviz() {
             );
         }
         // CI installs Graphviz, so there the check always runs.
-        Err(_) => assert!(
-            std::env::var_os("CI").is_none(),
-            "CI must install graphviz"
-        ),
+        Err(_) => assert!(std::env::var_os("CI").is_none(), "CI must install graphviz"),
     }
 }
 

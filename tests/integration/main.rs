@@ -7,13 +7,13 @@ mod support;
 
 /// `hot check` and diagnostics: exit statuses, file:line:column, nothing run.
 mod check;
-/// `hot ci`, `hot ci --dry-run` and `hot run`: order, failures, blocking, exit statuses.
-mod once;
-/// `hot graph` in every format, and `hot why`.
-mod graph;
 /// Every Hotfile shipped in the repository passes `hot check`.
 mod examples;
-/// Watch mode: only what a change affects, bursts, atomic saves, reloads, signals.
-mod watch;
+/// `hot graph` in every format, and `hot why`.
+mod graph;
+/// `hot ci`, `hot ci --dry-run` and `hot run`: order, failures, blocking, exit statuses.
+mod once;
 /// Services: sockets held by hot, hand-off, the last good server, no orphans.
 mod services;
+/// Watch mode: only what a change affects, bursts, atomic saves, reloads, signals.
+mod watch;

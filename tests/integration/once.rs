@@ -64,7 +64,11 @@ task "build" {
     assert!(log.contains("clippy") && log.contains("build"), "{log}");
     assert!(!log.contains("test"), "{log}");
     assert!(run.stderr.contains("exit status 3"), "{}", run.stderr);
-    assert!(run.stderr.contains("test blocked: clippy failed"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("test blocked: clippy failed"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]

@@ -2,7 +2,7 @@
 //! processes that kills their whole process group when dropped.
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
 use std::time::{Duration, Instant};
@@ -199,11 +199,6 @@ impl Running {
             .count()
     }
 
-    /// Collects events until `matches` holds; returns nothing, keeps them in `seen`.
-    pub fn drain_until(&mut self, what: &str, matches: impl Fn(&Value) -> bool) {
-        self.wait_for(what, matches);
-    }
-
     pub fn transcript(&self) -> String {
         let mut out: String = self.seen.iter().map(|e| format!("{e}\n")).collect();
         out.push_str("--- stderr\n");
@@ -286,9 +281,4 @@ pub fn gone(pid: i32) -> bool {
         std::thread::sleep(Duration::from_millis(10));
     }
     false
-}
-
-/// Path of a file in the project, for assertions on files tasks write.
-pub fn file(project: &Project, relative: &str) -> PathBuf {
-    project.path().join(relative)
 }

@@ -241,7 +241,10 @@ service "server" {
         let grandchild = wait_for_pid(&project, "grandchild");
         hot.signal(signal);
         assert_eq!(hot.wait_exit(), code, "{}", hot.transcript());
-        assert!(gone(pid) && gone(grandchild), "orphans after signal {signal}");
+        assert!(
+            gone(pid) && gone(grandchild),
+            "orphans after signal {signal}"
+        );
     }
 }
 
@@ -263,12 +266,9 @@ task "sleeper" {
         hot.wait_event("node_started", "");
     }
     // The children are hot's only children; find them through /proc.
-    let children = std::fs::read_to_string(format!(
-        "/proc/{}/task/{}/children",
-        hot.pid(),
-        hot.pid()
-    ))
-    .unwrap();
+    let children =
+        std::fs::read_to_string(format!("/proc/{}/task/{}/children", hot.pid(), hot.pid()))
+            .unwrap();
     for pid in children.split_whitespace() {
         pids.push(pid.parse::<i32>().unwrap());
     }
