@@ -76,19 +76,41 @@ fn main() {
             std::process::id()
         )
     };
+    // Drain on SIGTERM/SIGINT like a server with graceful shutdown: finish the connection in
+    // hand, accept no more, exit. The signals are blocked in every thread and taken by the
+    // main thread with sigwait, so no accept is ever interrupted half-way.
+    // SAFETY: plain signal-mask calls on a set built here, before any thread is spawned.
+    let signals = unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGTERM);
+        libc::sigaddset(&mut set, libc::SIGINT);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+        set
+    };
+    static DRAINING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
     let mut threads = Vec::new();
     for (fd, listener) in listeners.into_iter().enumerate() {
         let line = line(fd);
         threads.push(std::thread::spawn(move || {
-            loop {
+            use std::os::fd::AsRawFd;
+            let mut poll = libc::pollfd {
+                fd: listener.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            while !DRAINING.load(std::sync::atomic::Ordering::SeqCst) {
+                // Wake at least every 20 ms to notice draining; a connection wakes it at once.
+                // SAFETY: one valid pollfd for the listener this thread owns.
+                if unsafe { libc::poll(&mut poll, 1, 20) } <= 0 {
+                    continue;
+                }
                 match listener.accept() {
                     Ok((mut stream, _)) => {
                         let _ = stream.write_all(line.as_bytes());
                     }
-                    // Non-blocking (PROBE_SET_NONBLOCK): poll.
-                    Err(e) if e.kind() == ErrorKind::WouldBlock => {
-                        std::thread::sleep(Duration::from_millis(5))
-                    }
+                    // Non-blocking (PROBE_SET_NONBLOCK), and another instance took it.
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => {}
                     Err(e) => {
                         eprintln!("probe: accept: {e}");
                         std::process::exit(4);
@@ -97,6 +119,10 @@ fn main() {
             }
         }));
     }
+    let mut signal = 0;
+    // SAFETY: waits for one of the signals blocked above.
+    unsafe { libc::sigwait(&signals, &mut signal) };
+    DRAINING.store(true, std::sync::atomic::Ordering::SeqCst);
     for thread in threads {
         let _ = thread.join();
     }

@@ -254,7 +254,7 @@ async fn spawn_failures_say_what_to_do() {
             "`hot-no-such-program-xyz` not found: is it installed and on PATH?".into()
         )
     );
-    sup.start(NodeId(1), 1, &[]);
+    sup.start(NodeId(1), 2, &[]);
     let Exit::SpawnFailed(msg) = exited(&mut rx).await else {
         panic!()
     };
@@ -262,7 +262,7 @@ async fn spawn_failures_say_what_to_do() {
         msg.contains("does not exist") && msg.contains("nope"),
         "{msg}"
     );
-    sup.start(NodeId(2), 1, &sockets.for_node("svc"));
+    sup.start(NodeId(2), 3, &sockets.for_node("svc"));
     let Exit::SpawnFailed(msg) = exited(&mut rx).await else {
         panic!()
     };
@@ -393,7 +393,7 @@ async fn shim_passes_sockets_with_the_servers_own_pid() {
     assert_eq!(second.get("pid"), first.get("pid"));
 
     let fds = sockets.for_node("simple");
-    sup.start(NodeId(1), 1, &fds);
+    sup.start(NodeId(1), 2, &fds);
     let reply = ask(fds[0].2).await;
     assert_eq!(
         reply.get("listen_pid"),
@@ -403,7 +403,7 @@ async fn shim_passes_sockets_with_the_servers_own_pid() {
     assert_eq!(reply.get("fdnames"), "http");
 
     let fds = sockets.for_node("list");
-    sup.start(NodeId(2), 1, &fds);
+    sup.start(NodeId(2), 3, &fds);
     let reply = ask(fds[0].2).await;
     assert_eq!(
         reply.get("listen_pid"),
@@ -419,8 +419,11 @@ async fn shim_passes_sockets_with_the_servers_own_pid() {
     for _ in 0..3 {
         exits.push(exited(&mut rx).await);
     }
+    // The probe drains and exits 0 on SIGTERM; a shell waiting on it dies of the signal.
     assert!(
-        exits.iter().all(|e| *e == Exit::Signal(libc::SIGTERM)),
+        exits
+            .iter()
+            .all(|e| *e == Exit::Signal(libc::SIGTERM) || *e == Exit::Code(0)),
         "{exits:?}"
     );
 }
@@ -495,19 +498,19 @@ async fn readiness() {
     let (mut sup, mut rx) = supervisor(p);
 
     for (i, name) in ["log", "notify", "delay"].into_iter().enumerate() {
-        sup.start(NodeId(i), 5, &sockets.for_node(name));
+        sup.start(NodeId(i), 10 + i as u64, &sockets.for_node(name));
         match next(&mut rx).await {
-            Event::Ready { node, generation } => assert_eq!((node, generation), (NodeId(i), 5)),
+            Event::Ready { node, generation } => assert_eq!((node, generation), (NodeId(i), 10 + i as u64)),
             other => panic!("{name}: expected Ready, got {other:?}"),
         }
     }
-    sup.start(NodeId(3), 5, &[]);
+    sup.start(NodeId(3), 13, &[]);
     match next(&mut rx).await {
         Event::ReadyTimedOut { node, .. } => assert_eq!(node, NodeId(3)),
         other => panic!("expected ReadyTimedOut, got {other:?}"),
     }
     assert_eq!(sup.running(), 4, "a timed-out instance keeps running");
-    sup.start(NodeId(4), 5, &[]);
+    sup.start(NodeId(4), 14, &[]);
     assert_eq!(
         exited(&mut rx).await,
         Exit::Code(1),
@@ -520,7 +523,7 @@ async fn readiness() {
     }
     assert!(rx.try_recv().is_err(), "nothing after the exits");
     // The notify socket's private directory is gone.
-    let leftover = std::env::temp_dir().join(format!("hot-{}-1-5", std::process::id()));
+    let leftover = std::env::temp_dir().join(format!("hot-{}-1-11", std::process::id()));
     eventually("the notify dir to go", || {
         (!leftover.exists()).then_some(())
     })

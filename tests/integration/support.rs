@@ -282,3 +282,43 @@ pub fn gone(pid: i32) -> bool {
     }
     false
 }
+
+/// The probe server (`examples/probe.rs`): plain `cargo test` builds examples with the tests;
+/// a filtered run may not, so it is built here once if missing.
+pub fn probe() -> std::path::PathBuf {
+    static PROBE: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    PROBE
+        .get_or_init(|| {
+            let dir = Path::new(HOT).parent().expect("target/debug");
+            let probe = dir.join("examples").join("probe");
+            if !probe.exists() {
+                let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+                let status = Command::new(cargo)
+                    .args(["build", "--example", "probe", "--manifest-path"])
+                    .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"))
+                    .status()
+                    .expect("run cargo build --example probe");
+                assert!(status.success(), "cargo build --example probe failed");
+            }
+            probe
+        })
+        .clone()
+}
+
+/// One request to the probe: its answer line, or the error (a refused connection included).
+pub fn ask(addr: &str) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut stream = std::net::TcpStream::connect(addr)?;
+    stream.set_read_timeout(Some(DEADLINE))?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer)?;
+    Ok(answer.trim().to_owned())
+}
+
+/// A `key=value` field of a probe answer.
+pub fn field<'a>(answer: &'a str, key: &str) -> &'a str {
+    answer
+        .split_whitespace()
+        .find_map(|kv| kv.strip_prefix(key).and_then(|v| v.strip_prefix('=')))
+        .unwrap_or_default()
+}
