@@ -293,7 +293,9 @@ impl Watcher {
             warned: false,
         };
         let root = state.root.clone();
-        let found = state.walk(&root, true)?;
+        let mut found = state.walk(&root, true)?;
+        // `always` files are baselined even when an ignore file hid them from the walk.
+        found.extend(state.always.iter().cloned());
         for rel in found {
             let obs = hash::observe(&state.root.join(&rel), &mut state.buf);
             if let Observed::File(s) = obs {
@@ -513,7 +515,8 @@ impl State {
         } else {
             self.rules.is_ignored(abs, is_dir || was_watched)
         };
-        if ignored {
+        // `always` (the Hotfile) is reported even if an ignore file covers it.
+        if ignored && !self.always.contains(&rel) {
             return;
         }
         let name = rel.file_name().unwrap_or_default();

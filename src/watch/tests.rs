@@ -190,9 +190,18 @@ async fn ignored_and_vcs_paths_are_never_reported_nor_watched() {
 
 #[tokio::test]
 async fn always_paths_are_reported_even_when_not_relevant() {
-    let mut f = start_with(&[("Hotfile", "task \"a\" {}"), ("README.md", "")], |c| {
-        c.always = vec![PathBuf::from("Hotfile")];
-    });
+    let mut f = start_with(
+        &[
+            ("Hotfile", "task \"a\" {}"),
+            ("README.md", ""),
+            (".gitignore", "Hotfile\n"),
+        ],
+        |c| {
+            c.always = vec![PathBuf::from("Hotfile")];
+        },
+    );
+    // Same bytes: not a change, even for an `always` file hidden by .gitignore.
+    f.write("Hotfile", "task \"a\" {}");
     f.write("README.md", "not relevant");
     f.write("Hotfile", "task \"b\" {}");
     assert_eq!(f.next_paths().await, ["Hotfile"]);
