@@ -500,7 +500,9 @@ async fn readiness() {
     for (i, name) in ["log", "notify", "delay"].into_iter().enumerate() {
         sup.start(NodeId(i), 10 + i as u64, &sockets.for_node(name));
         match next(&mut rx).await {
-            Event::Ready { node, generation } => assert_eq!((node, generation), (NodeId(i), 10 + i as u64)),
+            Event::Ready { node, generation } => {
+                assert_eq!((node, generation), (NodeId(i), 10 + i as u64))
+            }
             other => panic!("{name}: expected Ready, got {other:?}"),
         }
     }

@@ -44,7 +44,10 @@ fn start(project: &Project) -> (Running, String) {
 }
 
 /// A client sending a request every 10 ms until stopped: (requests, failures, slowest).
-fn hammer(addr: String, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<(usize, Vec<String>, Duration)> {
+fn hammer(
+    addr: String,
+    stop: Arc<AtomicBool>,
+) -> std::thread::JoinHandle<(usize, Vec<String>, Duration)> {
     std::thread::spawn(move || {
         let mut requests = 0;
         let mut failures = Vec::new();
@@ -88,7 +91,11 @@ fn restarts_keep_the_address_change_the_pid_and_refuse_nothing() {
     }
     stop.store(true, Ordering::Relaxed);
     let (requests, failures, _slowest) = client.join().unwrap();
-    assert!(failures.is_empty(), "{} of {requests} failed: {failures:?}", failures.len());
+    assert!(
+        failures.is_empty(),
+        "{} of {requests} failed: {failures:?}",
+        failures.len()
+    );
     pids.dedup();
     assert_eq!(pids.len(), 4, "a new pid per restart: {pids:?}");
 }
