@@ -9,7 +9,9 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use globset::GlobSet;
+use std::sync::OnceLock;
+
+use globset::{Glob, GlobSet, GlobSetBuilder};
 use regex::Regex;
 
 /// A node's index in [`Project::nodes`].
@@ -124,22 +126,55 @@ impl fmt::Display for Command {
     }
 }
 
-/// The globs of one node, compiled. Paths given to [`Inputs::matches`] are relative to the
-/// project root and use `/` separators.
+/// The globs of one node. Paths given to [`Inputs::matches`] are relative to the project root
+/// and use `/` separators.
+///
+/// The globs are validated when the Hotfile is read, but compiled into matchers only on first
+/// use: compiling is most of the cost of reading a large Hotfile, and `hot check`, `hot graph`
+/// and `hot ci` never match a path.
 #[derive(Debug, Clone)]
 pub struct Inputs {
     /// `watch` globs as written.
     pub watch: Vec<String>,
     /// `ignore` globs as written (the node's own, then `defaults`).
     pub ignore: Vec<String>,
-    pub watch_set: GlobSet,
-    pub ignore_set: GlobSet,
+    globs: Vec<Glob>,
+    ignore_globs: Vec<Glob>,
+    matcher: OnceLock<Option<(GlobSet, GlobSet)>>,
 }
 
 impl Inputs {
+    /// Inputs from validated globs (text as written, parsed glob).
+    pub fn new(watch: Vec<(String, Glob)>, ignore: Vec<(String, Glob)>) -> Inputs {
+        let (watch, globs) = watch.into_iter().unzip();
+        let (ignore, ignore_globs) = ignore.into_iter().unzip();
+        Inputs {
+            watch,
+            ignore,
+            globs,
+            ignore_globs,
+            matcher: OnceLock::new(),
+        }
+    }
+
     /// True when a change to `path` makes this node stale.
     pub fn matches(&self, path: &Path) -> bool {
-        self.watch_set.is_match(path) && !self.ignore_set.is_match(path)
+        let matcher = self.matcher.get_or_init(|| {
+            let set = |globs: &[Glob]| {
+                let mut builder = GlobSetBuilder::new();
+                for glob in globs {
+                    builder.add(glob.clone());
+                }
+                builder.build().ok()
+            };
+            Some((set(&self.globs)?, set(&self.ignore_globs)?))
+        });
+        match matcher {
+            Some((watch, ignore)) => watch.is_match(path) && !ignore.is_match(path),
+            // Compiling can only fail on a regex size limit that the Hotfile's size limit keeps
+            // out of reach; should it happen, rerunning too often beats missing a change.
+            None => !self.globs.is_empty(),
+        }
     }
 }
 
@@ -294,19 +329,19 @@ mod tests {
 #[cfg(test)]
 pub(crate) mod testing {
     use super::*;
-    use globset::{GlobBuilder, GlobSetBuilder};
+    use globset::GlobBuilder;
 
-    fn glob_set(globs: &[&str]) -> GlobSet {
-        let mut builder = GlobSetBuilder::new();
-        for glob in globs {
-            builder.add(
-                GlobBuilder::new(glob)
+    fn globs(globs: &[&str]) -> Vec<(String, Glob)> {
+        globs
+            .iter()
+            .map(|glob| {
+                let parsed = GlobBuilder::new(glob)
                     .literal_separator(true)
                     .build()
-                    .expect("test globs are valid"),
-            );
-        }
-        builder.build().expect("test globs are valid")
+                    .expect("test globs are valid");
+                ((*glob).to_owned(), parsed)
+            })
+            .collect()
     }
 
     /// A project from `(name, watch globs, after)`. Nodes whose name starts with `serve` are
@@ -323,12 +358,7 @@ pub(crate) mod testing {
                     name: (*name).to_owned(),
                     kind: if service { Kind::Service } else { Kind::Task },
                     run: Command::Shell(format!("echo {name}")),
-                    inputs: Inputs {
-                        watch: watch.iter().map(|g| (*g).to_owned()).collect(),
-                        ignore: Vec::new(),
-                        watch_set: glob_set(watch),
-                        ignore_set: glob_set(&[]),
-                    },
+                    inputs: Inputs::new(globs(watch), Vec::new()),
                     after: after
                         .iter()
                         .map(|a| NodeId(names.iter().position(|n| n == a).expect("known node")))

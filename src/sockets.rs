@@ -355,12 +355,7 @@ mod tests {
             name: name.into(),
             kind: Kind::Service,
             run: Command::Shell("true".into()),
-            inputs: Inputs {
-                watch: vec![],
-                ignore: vec![],
-                watch_set: globset::GlobSet::empty(),
-                ignore_set: globset::GlobSet::empty(),
-            },
+            inputs: Inputs::new(Vec::new(), Vec::new()),
             after: vec![],
             env: vec![],
             dir: PathBuf::from("/"),

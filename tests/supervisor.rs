@@ -25,12 +25,7 @@ fn node(name: &str, kind: Kind, run: Command, dir: &Path) -> Node {
         name: name.into(),
         kind,
         run,
-        inputs: Inputs {
-            watch: vec![],
-            ignore: vec![],
-            watch_set: globset::GlobSet::empty(),
-            ignore_set: globset::GlobSet::empty(),
-        },
+        inputs: Inputs::new(Vec::new(), Vec::new()),
         after: vec![],
         env: vec![],
         dir: dir.to_path_buf(),

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use globset::{Glob, GlobBuilder, GlobSet, GlobSetBuilder};
+use globset::{Glob, GlobBuilder};
 use miette::{LabeledSpan, SourceSpan};
 use petgraph::graph::{DiGraph, NodeIndex};
 use regex::Regex;
@@ -315,14 +315,13 @@ impl Checker<'_> {
         watch: Vec<(String, Option<Glob>)>,
         ignore: Vec<(String, Option<Glob>)>,
     ) -> Option<Inputs> {
-        let watch_set = glob_set(&watch)?;
-        let ignore_set = glob_set(&ignore)?;
-        Some(Inputs {
-            watch: watch.into_iter().map(|(text, _)| text).collect(),
-            ignore: ignore.into_iter().map(|(text, _)| text).collect(),
-            watch_set,
-            ignore_set,
-        })
+        let valid = |globs: Vec<(String, Option<Glob>)>| -> Option<Vec<(String, Glob)>> {
+            globs
+                .into_iter()
+                .map(|(text, glob)| Some((text, glob?)))
+                .collect()
+        };
+        Some(Inputs::new(valid(watch)?, valid(ignore)?))
     }
 
     /// Validates one block's `env` entries, reporting a key set twice.
@@ -553,16 +552,6 @@ fn overlaps(a: &SocketAddr, b: &SocketAddr) -> bool {
         wild.ip().is_unspecified() && (wild.is_ipv6() || other.is_ipv4())
     };
     a.port() == b.port() && (a.ip() == b.ip() || covers(a, b) || covers(b, a))
-}
-
-fn glob_set(globs: &[(String, Option<Glob>)]) -> Option<GlobSet> {
-    let mut builder = GlobSetBuilder::new();
-    for (_, glob) in globs {
-        builder.add(glob.clone()?);
-    }
-    // Each glob compiled alone; the set can only fail on a size limit, which the 1 MiB file
-    // limit keeps out of reach. Treat it as invalid all the same rather than panic.
-    builder.build().ok()
 }
 
 /// The shortest `after` path from `start` back to itself within one strongly connected
