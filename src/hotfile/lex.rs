@@ -12,11 +12,20 @@ use super::error::Mistake;
 /// Deeper `{` blocks or `/* */` comments than this are refused before parsing.
 pub(super) const MAX_DEPTH: usize = 32;
 
-/// Finds nesting that is too deep (then stops: the rest cannot be trusted) and unquoted
-/// paths.
-pub(super) fn prescan(text: &str) -> Vec<Mistake> {
+/// What the pass found.
+pub(super) struct Prescan {
+    pub(super) mistakes: Vec<Mistake>,
+    /// Offsets just past each `}` that closes a top-level node: the text can be cut there
+    /// into pieces that parse on their own.
+    pub(super) node_ends: Vec<usize>,
+}
+
+/// Finds nesting that is too deep (then stops: the rest cannot be trusted), unquoted paths,
+/// and where top-level nodes end.
+pub(super) fn prescan(text: &str) -> Prescan {
     let b = text.as_bytes();
     let mut mistakes = Vec::new();
+    let mut node_ends = Vec::new();
     let mut depth = 0usize;
     // End of the last unquoted word reported, so `src/a/b.rs` is reported once.
     let mut reported_until = 0usize;
@@ -58,7 +67,10 @@ pub(super) fn prescan(text: &str) -> Vec<Mistake> {
                                 limit: MAX_DEPTH,
                                 span: (at, 2).into(),
                             });
-                            return mistakes;
+                            return Prescan {
+                                mistakes,
+                                node_ends,
+                            };
                         }
                     }
                 } else {
@@ -73,18 +85,27 @@ pub(super) fn prescan(text: &str) -> Vec<Mistake> {
                         limit: MAX_DEPTH,
                         span: (i, 1).into(),
                     });
-                    return mistakes;
+                    return Prescan {
+                        mistakes,
+                        node_ends,
+                    };
                 }
                 i += 1;
             }
             b'}' => {
                 depth = depth.saturating_sub(1);
                 i += 1;
+                if depth == 0 {
+                    node_ends.push(i);
+                }
             }
             _ => i += 1,
         }
     }
-    mistakes
+    Prescan {
+        mistakes,
+        node_ends,
+    }
 }
 
 /// A byte that can be part of a bare KDL identifier (any non-ASCII byte counts: only ASCII

@@ -826,3 +826,53 @@ fn snapshot_io() {
           │ 2)
     "#);
 }
+
+/// Every span of a document, depth first, for comparing two parses.
+fn spans(doc: &kdl::KdlDocument, out: &mut Vec<(usize, usize)>) {
+    for node in doc.nodes() {
+        out.push((node.span().offset(), node.span().len()));
+        out.push((node.name().span().offset(), node.name().span().len()));
+        for entry in node.entries() {
+            out.push((entry.span().offset(), entry.span().len()));
+        }
+        if let Some(children) = node.children() {
+            spans(children, out);
+        }
+    }
+}
+
+#[test]
+fn a_large_file_parsed_in_pieces_has_the_spans_of_a_whole_parse() {
+    let mut text = String::from("defaults {\n    debounce \"20ms\"\n}\n");
+    for i in 0..400 {
+        text.push_str(&format!(
+            "task \"n{i}\" {{\n    watch \"src/**/*.rs\"\n    run \"echo {i}\" \"x\"\n    env A=\"{i}\"\n}}\n"
+        ));
+    }
+    assert!(text.len() > super::PARALLEL_FROM);
+    let scan = super::lex::prescan(&text);
+    let pieces = super::parse_kdl(&text, &scan.node_ends).unwrap();
+    let whole = kdl::KdlDocument::parse(&text).unwrap();
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    spans(&pieces, &mut a);
+    spans(&whole, &mut b);
+    assert_eq!(a, b);
+    assert_eq!(pieces.nodes().len(), 401);
+    // A mistake near the end of a large file points at the right line.
+    text.push_str("task \"last\" {\n    after \"nope\"\n    run \"x\"\n}\n");
+    let messages = parse(Path::new("/tmp/x/Hotfile"), &text).unwrap_err();
+    let rendered = crate::report::render_plain(&messages, 80);
+    assert!(rendered.contains("Hotfile:2005:11"), "{rendered}");
+}
+
+#[test]
+fn a_syntax_error_in_a_large_file_reads_as_in_a_whole_parse() {
+    let mut text = String::new();
+    for i in 0..400 {
+        text.push_str(&format!("task \"n{i}\" {{\n    run \"echo {i}\"\n}}\n"));
+    }
+    text.push_str("task \"bad\" {\n    run \"x\n}\n");
+    let rendered =
+        crate::report::render_plain(&parse(Path::new("/tmp/x/Hotfile"), &text).unwrap_err(), 80);
+    assert!(rendered.contains("Hotfile:1202:"), "{rendered}");
+}
