@@ -4,7 +4,7 @@
 //! In JSON mode stdout carries one event per line and nothing else (see `docs/json.md` for the
 //! schema); human-readable status goes to stderr, so a child's stdout stays pipeable.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
 use std::path::Path;
@@ -39,7 +39,12 @@ struct Inner {
     epoch: (Instant, SystemTime),
     /// How each node last finished, for `hot ci`'s summary.
     results: BTreeMap<NodeId, (String, Option<Duration>)>,
+    /// The last lines of each node's output, shown again when a service exits on its own.
+    tails: BTreeMap<String, VecDeque<String>>,
 }
+
+/// How many lines of a crashed service's output are shown again.
+const TAIL: usize = 5;
 
 /// Decides whether to colour output: only on a terminal, and never under `NO_COLOR`.
 pub fn color_wanted() -> bool {
@@ -54,6 +59,7 @@ impl Reporter {
                 color,
                 epoch: (Instant::now(), SystemTime::now()),
                 results: BTreeMap::new(),
+                tails: BTreeMap::new(),
             })),
         }
     }
@@ -69,7 +75,12 @@ impl Reporter {
 
     /// One line of a child's output.
     pub fn output(&self, node: &str, stream: Stream, line: &str) {
-        let inner = self.lock();
+        let mut inner = self.lock();
+        let tail = inner.tails.entry(node.to_owned()).or_default();
+        if tail.len() == TAIL {
+            tail.pop_front();
+        }
+        tail.push_back(line.to_owned());
         if inner.json {
             let stream = match stream {
                 Stream::Stdout => "stdout",
@@ -224,13 +235,23 @@ impl Reporter {
                         describe_exit(exit),
                         seconds(*duration)
                     ),
-                    (exit, Kind::Service) => format!(
-                        "{} {} exited: {} after {}; it restarts at the next change",
-                        paint(color, RED, "✗"),
-                        name(node),
-                        describe_exit(exit),
-                        seconds(*duration)
-                    ),
+                    (exit, Kind::Service) => {
+                        let mut text = format!(
+                            "{} {} exited: {} after {}; it restarts at the next change",
+                            paint(color, RED, "✗"),
+                            name(node),
+                            describe_exit(exit),
+                            seconds(*duration)
+                        );
+                        if let Some(tail) = inner.tails.get(name(node)).filter(|t| !t.is_empty()) {
+                            text.push_str("; its last lines:");
+                            for line in tail {
+                                text.push_str("\n    ");
+                                text.push_str(line);
+                            }
+                        }
+                        text
+                    }
                 }
             }
             Report::ServiceReady { node, duration } => {
@@ -359,9 +380,14 @@ fn json_report(project: &Project, report: &Report, inner: &Inner) -> serde_json:
                 Exit::Signal(signal) => (None, Some(*signal), None),
                 Exit::SpawnFailed(why) => (None, None, Some(why.clone())),
             };
-            json!({"event": "node_finished", "node": name(node), "kind": project.node(*node).kind.as_str(),
+            let kind = project.node(*node).kind;
+            let last_lines: Vec<&String> = match kind {
+                Kind::Service => inner.tails.get(&name(node)).into_iter().flatten().collect(),
+                Kind::Task => Vec::new(),
+            };
+            json!({"event": "node_finished", "node": name(node), "kind": kind.as_str(),
                    "ok": exit.success(), "code": code, "signal": signal, "error": error,
-                   "duration_ms": duration.as_secs_f64() * 1000.0})
+                   "duration_ms": duration.as_secs_f64() * 1000.0, "last_lines": last_lines})
         }
         Report::ServiceReady { node, duration } => {
             json!({"event": "service_ready", "node": name(node), "duration_ms": duration.as_secs_f64() * 1000.0})

@@ -219,3 +219,41 @@ service "serve" {{
         run.stderr
     );
 }
+
+#[test]
+fn a_crashed_service_is_reported_with_its_last_lines_and_waits_for_a_change() {
+    let project = Project::with_hotfile(
+        r#"
+defaults {
+    debounce "20ms"
+}
+service "serve" {
+    watch "src/**"
+    run "echo starting; echo cannot open database >&2; exit 3"
+}
+task "other" {
+    watch "other/**"
+    run "true"
+}
+"#,
+    );
+    let mut hot = project.spawn(&["watch"]);
+    let finished = hot.wait_event("node_finished", "serve");
+    assert_eq!(finished["code"], 3, "{finished}");
+    assert_eq!(finished["kind"], "service");
+    let lines = finished["last_lines"].to_string();
+    assert!(lines.contains("cannot open database"), "{finished}");
+    // No crash loop: an unrelated change does not restart it...
+    project.write("other/x", "1");
+    hot.wait_event("wave_started", "");
+    hot.wait_event("wave_finished", "");
+    assert_eq!(
+        hot.count("node_started", "serve"),
+        1,
+        "{}",
+        hot.transcript()
+    );
+    // ...its own change does.
+    project.write("src/main.rs", "fixed");
+    hot.wait_event("node_started", "serve");
+}

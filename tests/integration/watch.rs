@@ -279,3 +279,69 @@ task "sleeper" {
         assert!(gone(pid), "child {pid} outlived a SIGKILLed hot");
     }
 }
+
+#[test]
+fn a_task_that_retriggers_itself_is_stopped_as_a_loop() {
+    let project = Project::with_hotfile(
+        r#"
+defaults {
+    debounce "20ms"
+}
+task "gen" {
+    watch "src/**"
+    run "date +%s%N > src/generated.rs"
+}
+"#,
+    );
+    project.write("src/lib.rs", "");
+    let mut hot = project.spawn(&["watch"]);
+    let detected = hot.wait_event("loop_detected", "gen");
+    assert_eq!(detected["paths"], serde_json::json!(["src/generated.rs"]));
+    let runs = hot.count("node_started", "gen");
+    assert!((2..=6).contains(&runs), "{runs} runs\n{}", hot.transcript());
+    // An edit of the user's still runs it.
+    project.write("src/lib.rs", "edited");
+    hot.wait_for("a run after the user's edit", |e| {
+        e["event"] == "wave_started"
+            && e["paths"]
+                .as_array()
+                .is_some_and(|p| p.iter().any(|p| p == "src/lib.rs"))
+    });
+    hot.wait_event("node_started", "gen");
+}
+
+#[test]
+fn polling_sees_changes_too() {
+    let project = Project::with_hotfile(ABC);
+    let mut hot = project.spawn(&["watch", "--poll=50ms"]);
+    hot.wait_event("watching", "");
+    wait_wave(&mut hot);
+    project.write("a/x.txt", "1");
+    assert_eq!(wait_wave(&mut hot), ["a", "c"]);
+}
+
+#[test]
+fn a_second_ctrl_c_kills_at_once() {
+    let project = Project::with_hotfile(
+        r#"
+service "stubborn" {
+    run "sh" "-c" "trap '' TERM INT; echo $$ > pid; while true; do sleep 0.05; done"
+    stop timeout="60s"
+}
+"#,
+    );
+    let mut hot = project.spawn(&["watch"]);
+    hot.wait_event("node_started", "stubborn");
+    let pid = wait_for_pid(&project, "pid");
+    hot.signal(libc::SIGINT);
+    hot.wait_for("the stopping note", |e| {
+        e["event"] == "note" && e["message"].as_str().unwrap_or("").contains("again")
+    });
+    assert!(
+        alive(pid),
+        "the first Ctrl-C is graceful: the 60 s timeout still runs"
+    );
+    hot.signal(libc::SIGINT);
+    assert_eq!(hot.wait_exit(), 130);
+    assert!(gone(pid));
+}
