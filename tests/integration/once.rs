@@ -160,3 +160,54 @@ task "greet" {
     assert!(run.stderr.contains("[greet] oops"), "{}", run.stderr);
     assert!(!run.stderr.contains('\x1b'), "colour under NO_COLOR");
 }
+
+#[test]
+fn a_program_that_is_not_executable_says_so() {
+    let project = Project::with_hotfile(
+        r#"
+task "a" {
+    run "./script.sh"
+}
+task "b" {
+    run "./script.sh" "--flag"
+}
+"#,
+    );
+    project.write("script.sh", "#!/bin/sh\necho hi\n");
+    let run = project.run(&["ci"]);
+    run.code(1);
+    assert!(
+        run.stderr.contains("Permission denied") || run.stderr.contains("not executable"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("[a]") && run.stderr.contains("b could not start"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn ctrl_c_stops_a_ci_run_with_its_grandchildren() {
+    let project = Project::with_hotfile(
+        r#"
+task "slow" {
+    run "sleep 300 & echo $! > grandchild; wait"
+}
+"#,
+    );
+    let mut hot = project.spawn(&["ci"]);
+    hot.wait_event("node_started", "slow");
+    let deadline = std::time::Instant::now() + crate::support::DEADLINE;
+    let grandchild: i32 = loop {
+        if let Ok(pid) = project.read("grandchild").trim().parse() {
+            break pid;
+        }
+        assert!(std::time::Instant::now() < deadline);
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    };
+    hot.signal(libc::SIGINT);
+    assert_eq!(hot.wait_exit(), 130);
+    assert!(crate::support::gone(grandchild));
+}
