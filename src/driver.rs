@@ -43,6 +43,15 @@ pub struct WatchPlan {
 
 /// Runs `plan` to completion and returns hot's exit status.
 pub fn run(project: Arc<Project>, reporter: Reporter, plan: Plan) -> u8 {
+    // A bug in hot must not leave its children running: kill them before the panic aborts.
+    #[cfg(unix)]
+    {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            crate::supervisor::kill_all_groups();
+            previous(info);
+        }));
+    }
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

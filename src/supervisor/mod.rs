@@ -39,7 +39,7 @@ mod unix;
 
 pub use plan::exec_form;
 #[cfg(unix)]
-pub use unix::signal_number;
+pub use unix::{kill_all_groups, signal_number};
 
 use std::collections::HashMap;
 #[cfg(not(unix))]

@@ -51,6 +51,31 @@ const INHERITED: [&str; 5] = [
 /// group was killed; a process that escaped the group (setsid) may hold a pipe forever.
 const DRAIN: Duration = Duration::from_millis(500);
 
+/// Every process group hot has started and not yet reaped, for [`kill_all_groups`].
+static GROUPS: std::sync::Mutex<std::collections::BTreeSet<libc::pid_t>> =
+    std::sync::Mutex::new(std::collections::BTreeSet::new());
+
+fn live_groups() -> std::sync::MutexGuard<'static, std::collections::BTreeSet<libc::pid_t>> {
+    GROUPS.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// SIGKILLs every process group hot started that is still running. For the panic hook: a bug
+/// in hot must not leave servers behind, and a panic aborts without running destructors.
+pub fn kill_all_groups() {
+    // try_lock: a panic while the lock is held must not deadlock the hook.
+    let groups = match GROUPS.try_lock() {
+        Ok(groups) => groups,
+        Err(std::sync::TryLockError::Poisoned(e)) => e.into_inner(),
+        Err(std::sync::TryLockError::WouldBlock) => return,
+    };
+    for pgid in groups.iter() {
+        // SAFETY: killpg on groups hot created and has not reaped (so not reused).
+        unsafe {
+            libc::killpg(*pgid, libc::SIGKILL);
+        }
+    }
+}
+
 /// What the supervisor keeps of a running instance.
 pub(super) struct Instance {
     pgid: libc::pid_t,
@@ -252,6 +277,7 @@ impl Supervisor {
             return Err("internal: the child exited before hot saw its pid".into());
         };
         let pgid = pid as libc::pid_t;
+        live_groups().insert(pgid);
 
         let log = match &def.ready {
             Some(Ready::Log(regex)) => Some(regex.clone()),
@@ -458,6 +484,7 @@ async fn monitor(
     };
     // Same poll as the reap: the group id cannot have been reused yet.
     signal_group(pgid, libc::SIGKILL, "SIGKILL", &ctx.name, &ctx.reporter);
+    live_groups().remove(&pgid);
     ctx.gate.reap();
 
     // Let the last lines reach the reporter before the engine hears of the exit.
