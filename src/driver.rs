@@ -8,12 +8,12 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::mpsc;
 
 use crate::cli::exit;
-use crate::engine::{Action, Engine, Event, Mode, Options};
+use crate::engine::{Action, Change, Engine, Event, Mode, Options};
 use crate::graph::Graph;
 use crate::hotfile;
 use crate::model::{Kind, NodeId, Project};
@@ -122,7 +122,8 @@ async fn drive(project: Arc<Project>, reporter: Reporter, plan: Plan) -> u8 {
                 if change.rescanned {
                     reporter.note("the file system event queue overflowed; rescanned the project");
                 }
-                actions.extend(engine.handle(Instant::now(), Event::Changed(paths)));
+                let changes = with_modification_times(&engine.project().root, paths);
+                actions.extend(engine.handle(Instant::now(), Event::Changed(changes)));
                 actions
             }
             code = signals.recv() => {
@@ -228,6 +229,23 @@ fn reload(
     }
     reporter.reloaded(&path);
     engine.reload(Instant::now(), project)
+}
+
+/// Each changed path with its modification time on the engine's clock, so the engine can tell
+/// a node's own writes from anyone else's.
+fn with_modification_times(root: &Path, paths: Vec<PathBuf>) -> Vec<Change> {
+    let (now, wall) = (Instant::now(), SystemTime::now());
+    paths
+        .into_iter()
+        .map(|path| {
+            let modified = std::fs::metadata(root.join(&path))
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|mtime| wall.duration_since(mtime).ok())
+                .and_then(|age| now.checked_sub(age));
+            Change { path, modified }
+        })
+        .collect()
 }
 
 fn watch_config(project: &Arc<Project>, plan: WatchPlan) -> WatchConfig {

@@ -38,8 +38,8 @@ impl Exit {
 /// What the engine reacts to.
 #[derive(Debug, Clone)]
 pub enum Event {
-    /// A debounced burst of file changes (paths relative to the project root).
-    Changed(Vec<PathBuf>),
+    /// A debounced burst of file changes.
+    Changed(Vec<Change>),
     /// An instance exited (on its own, or because it was stopped).
     Exited {
         node: NodeId,
@@ -58,6 +58,26 @@ pub enum Event {
     },
     /// Stop everything, then exit with `code`.
     Shutdown { code: i32 },
+}
+
+/// One changed file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    /// Relative to the project root.
+    pub path: PathBuf,
+    /// When the file was last modified (its mtime, on the engine's clock); `None` when it is
+    /// gone or unknown. Tells a node's own writes (made while it ran) from anyone else's.
+    pub modified: Option<Instant>,
+}
+
+impl Change {
+    /// A change with no known modification time.
+    pub fn path(path: impl Into<PathBuf>) -> Change {
+        Change {
+            path: path.into(),
+            modified: None,
+        }
+    }
 }
 
 /// What the engine asks the outside world to do.

@@ -20,13 +20,16 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::{Action, Event, Exit, Generation, Report, Trigger};
+use super::{Action, Change, Event, Exit, Generation, Report, Trigger};
 use crate::graph::Graph;
 use crate::model::{Kind, Node, NodeId, Project};
 
-/// How many waves in a row a node may be retriggered by changes that arrive right after its
-/// own (or a dependent's) run before hot calls it a loop.
+/// How many waves in a row a node may be retriggered by its own (or a dependent's) writes
+/// before hot calls it a loop.
 const LOOP_LIMIT: u32 = 4;
+
+/// File modification times come from a coarse kernel clock (one tick, up to 4 ms, behind).
+const MTIME_SLACK: Duration = Duration::from_millis(5);
 
 /// What the engine is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,7 +79,8 @@ struct NodeState {
     pending: Option<Instance>,
     /// Instances told to stop that have not exited yet.
     stopping: BTreeSet<Generation>,
-    finished_at: Option<Instant>,
+    /// When the last run that ended on its own started and ended (not one hot stopped).
+    last_run: Option<(Instant, Instant)>,
     /// Consecutive waves this node was triggered by what looks like its own writes.
     self_triggers: u32,
     /// Paths found to loop: changes to them right after a run are ignored for this node.
@@ -91,7 +95,7 @@ impl NodeState {
             current: None,
             pending: None,
             stopping: BTreeSet::new(),
-            finished_at: None,
+            last_run: None,
             self_triggers: 0,
             loop_paths: BTreeSet::new(),
         }
@@ -173,7 +177,7 @@ impl Engine {
     pub fn handle(&mut self, now: Instant, event: Event) -> Vec<Action> {
         let mut actions = Vec::new();
         match event {
-            Event::Changed(paths) => self.changed(now, paths, &mut actions),
+            Event::Changed(changes) => self.changed(changes, &mut actions),
             Event::Exited {
                 generation, exit, ..
             } => self.exited(now, generation, exit, &mut actions),
@@ -271,10 +275,11 @@ impl Engine {
         }));
     }
 
-    fn changed(&mut self, now: Instant, paths: Vec<PathBuf>, actions: &mut Vec<Action>) {
-        if self.shutdown.is_some() || paths.is_empty() {
+    fn changed(&mut self, changes: Vec<Change>, actions: &mut Vec<Action>) {
+        if self.shutdown.is_some() || changes.is_empty() {
             return;
         }
+        let paths: Vec<PathBuf> = changes.iter().map(|c| c.path.clone()).collect();
         let matching: Vec<NodeId> = self
             .graph
             .matching(&self.project, &paths)
@@ -282,7 +287,7 @@ impl Engine {
             .collect();
         let mut triggered = Vec::new();
         for node in matching {
-            if !self.loop_check(now, node, &paths, actions) {
+            if !self.loop_check(node, &changes, actions) {
                 triggered.push(node);
             }
         }
@@ -307,43 +312,34 @@ impl Engine {
 
     /// Decides whether a change to `node`'s inputs is its own run feeding back into itself, and
     /// returns true when the change must be ignored for this node.
-    fn loop_check(
-        &mut self,
-        now: Instant,
-        node: NodeId,
-        paths: &[PathBuf],
-        actions: &mut Vec<Action>,
-    ) -> bool {
+    ///
+    /// The evidence is the file's modification time: a write made while `node` (or a task after
+    /// it) ran, in a run that then ended on its own. A change that arrives while the task still
+    /// runs restarts it instead and is not counted, so a user editing during long runs is never
+    /// taken for a loop; a change written at any other time is someone else's and resets the
+    /// count.
+    fn loop_check(&mut self, node: NodeId, changes: &[Change], actions: &mut Vec<Action>) -> bool {
         let inputs = &self.project.node(node).inputs;
-        let own: Vec<PathBuf> = paths
-            .iter()
-            .filter(|p| inputs.matches(p))
-            .cloned()
-            .collect();
-        // A run's own writes arrive while it runs or within a short grace after it ends
-        // (the watcher's quiet period, plus scheduling slack).
-        let grace = self.project.debounce + Duration::from_millis(200);
-        let suspect = self.graph.with_dependents([node]).into_iter().any(|m| {
-            let state = &self.nodes[m.0];
-            let kind = self.project.node(m).kind;
-            let running_early = kind == Kind::Task
-                && state
-                    .current
-                    .is_some_and(|i| now.saturating_duration_since(i.started) <= grace);
-            let just_finished = kind == Kind::Task
-                && state.current.is_none()
-                && state
-                    .finished_at
-                    .is_some_and(|t| now.saturating_duration_since(t) <= grace);
-            running_early || just_finished
-        });
+        let own: Vec<&Change> = changes.iter().filter(|c| inputs.matches(&c.path)).collect();
+        let downstream = self.graph.with_dependents([node]);
+        let written_by_a_run = |modified: Instant| {
+            downstream.iter().any(|m| {
+                let state = &self.nodes[m.0];
+                self.project.node(*m).kind == Kind::Task
+                    && state.current.is_none()
+                    && state.last_run.is_some_and(|(start, end)| {
+                        modified + MTIME_SLACK >= start && modified <= end + MTIME_SLACK
+                    })
+            })
+        };
+        let suspect = own.iter().any(|c| c.modified.is_some_and(written_by_a_run));
         let state = &mut self.nodes[node.0];
         if !suspect {
             state.self_triggers = 0;
             state.loop_paths.clear();
             return false;
         }
-        if own.iter().all(|p| state.loop_paths.contains(p)) {
+        if own.iter().all(|c| state.loop_paths.contains(&c.path)) {
             return true;
         }
         state.self_triggers += 1;
@@ -351,8 +347,9 @@ impl Engine {
             return false;
         }
         state.self_triggers = 0;
-        state.loop_paths.extend(own.iter().cloned());
-        actions.push(Action::Report(Report::LoopDetected { node, paths: own }));
+        let paths: Vec<PathBuf> = own.iter().map(|c| c.path.clone()).collect();
+        state.loop_paths.extend(paths.iter().cloned());
+        actions.push(Action::Report(Report::LoopDetected { node, paths }));
         true
     }
 
@@ -404,7 +401,7 @@ impl Engine {
         .expect("owner() found the generation in current or pending");
         let duration = now.saturating_duration_since(instance.started);
         let ok = exit.success();
-        state.finished_at = Some(now);
+        state.last_run = Some((instance.started, now));
         match kind {
             Kind::Task => {
                 state.outcome = if ok { Outcome::Ok } else { Outcome::Failed };
