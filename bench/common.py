@@ -47,26 +47,10 @@ class Proc:
             stderr=subprocess.DEVNULL,
             start_new_session=True,
         )
-        self.pgid = self.popen.pid  # the session leader's pid is its group id
 
     def stop(self) -> int | None:
         """SIGTERM the group, wait (bounded), then SIGKILL whatever is left of the group."""
-        try:
-            os.killpg(self.pgid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-        try:
-            self.popen.wait(timeout=self.stop_timeout)
-        except subprocess.TimeoutExpired:
-            pass
-        try:
-            os.killpg(self.pgid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        try:
-            return self.popen.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            return None
+        return stop_group(self.popen, self.stop_timeout)
 
     def __enter__(self):
         return self
@@ -75,6 +59,27 @@ class Proc:
         self.stop()
         if self.popen.stdout:
             self.popen.stdout.close()
+
+
+def stop_group(popen: subprocess.Popen, timeout: float = 10.0) -> int | None:
+    """SIGTERM the process group led by popen (started with start_new_session=True), wait up to
+    timeout, then SIGKILL the group (anything left in it); returns the exit status or None."""
+    try:
+        os.killpg(popen.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pass
+    try:
+        popen.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        pass
+    try:
+        os.killpg(popen.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    try:
+        return popen.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        return None
 
 
 class HotEvents:
