@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Benchmark: how many times a task runs after a burst of file changes, and how soon.
 
-Each tool (hot, watchexec default and `-d 0ms`, cargo-watch) gets a fresh temp project with
+Each tool (hot default and `--debounce 0ms`, watchexec default and `-d 0ms`, cargo-watch) gets a fresh temp project with
 --files existing files under src/ (100 directories), the same Hotfile/command as latency.py:
 `sh -c 'date +%s%N >> /abs/STAMPS'`, one stamp per run start. Two bursts, one after the other:
 
@@ -82,9 +82,9 @@ def run_tool(tool: str, paths: dict, args) -> dict:
     with tempfile.TemporaryDirectory(prefix="hot-bench-burst-") as tmp:
         root = Path(tmp)
         stamps, files = make_project(root, args.files)
-        with common.Proc(tool_argv(tool, paths, stamps), cwd=root, capture=(tool == "hot")) as proc:
+        with common.Proc(tool_argv(tool, paths, stamps), cwd=root, capture=tool.startswith("hot")) as proc:
             events = None
-            if tool == "hot":
+            if tool.startswith("hot"):
                 events = common.HotEvents(proc)
                 common.wait_hot_started(events, timeout=60)
             else:
@@ -112,7 +112,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=1.0, help="pace of the editor-save burst")
     parser.add_argument("--window", type=float, default=5.0, help="s after the burst in which runs are counted")
     parser.add_argument("--settle", type=float, default=3.0, help="s given to peers to start watching")
-    parser.add_argument("--tools", default="hot,watchexec,watchexec -d 0,cargo-watch")
+    parser.add_argument("--tools", default="hot,hot --debounce 0ms,watchexec,watchexec -d 0,cargo-watch")
     for name, value in common.default_paths().items():
         parser.add_argument(f"--{name.replace('_', '-')}", default=value)
     args = parser.parse_args()

@@ -28,7 +28,8 @@ and p99 (ms), restarts completed.
 
 Part 2, restart latency (PROBE_STARTUP_MS=0, so the probe prints `ready` at once): time from the
 trigger write to the first answer from a new pid, with a client polling every ~0.5 ms; median
-over --latency-restarts. For comparison, the probe's own start-up: spawned directly with a
+over --latency-restarts. Also `hot ready --debounce 0ms`, to separate hot's 10 ms quiet period
+from the rest of its restart path. For comparison, the probe's own start-up: spawned directly with a
 listening socket on fd 3 (LISTEN_FDS=1, no LISTEN_PID), time from just before spawn to its
 answer to a connection made right after spawn (that connection waits in the backlog).
 
@@ -145,8 +146,11 @@ def start_config(name: str, root: Path, paths: dict, startup_ms: int):
     env = dict(os.environ, PROBE_STARTUP_MS=str(startup_ms))
     (root / "trigger").write_text("0\n")
     if name.startswith("hot"):
-        (root / "Hotfile").write_text(hotfile(paths["probe"], startup_ms, name == "hot ready"))
-        proc = common.Proc([paths["hot"], "--json"], cwd=root, capture=True)
+        (root / "Hotfile").write_text(hotfile(paths["probe"], startup_ms, name.startswith("hot ready")))
+        argv = [paths["hot"], "watch", "--json"]
+        if name.endswith("--debounce 0ms"):
+            argv += ["--debounce", "0ms"]
+        proc = common.Proc(argv, cwd=root, capture=True)
         events = common.HotEvents(proc)
         listening = events.wait_for(common.is_event("listening"), 30)
         if listening is None:
@@ -209,7 +213,7 @@ def refusals(name: str, paths: dict, args) -> dict:
                     if events:
                         events.drain()
                     (root / "trigger").write_text(f"{i + 1} {time.time_ns()}\n")
-                    if name == "hot ready":
+                    if name.startswith("hot ready"):
                         done = events.wait_for(common.is_event("service_ready"), 20) is not None
                     else:
                         done = client.wait_new_pid(known, 20) is not None
@@ -317,7 +321,7 @@ def main() -> None:
     parser.add_argument("--restarts", type=int, default=20)
     parser.add_argument("--latency-restarts", type=int, default=20)
     parser.add_argument("--configs", default="hot ready,hot no ready,systemfd+wx,wx --socket,wx self-bind")
-    parser.add_argument("--latency-configs", default="hot ready,hot no ready,systemfd+wx,wx --socket")
+    parser.add_argument("--latency-configs", default="hot ready,hot ready --debounce 0ms,hot no ready,systemfd+wx,wx --socket")
     for name, value in common.default_paths().items():
         parser.add_argument(f"--{name.replace('_', '-')}", default=value)
     args = parser.parse_args()

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Benchmark: latency from a file change to the start of the task it triggers, and duplicate runs.
 
-hot, watchexec (default 50 ms debounce, and `-d 0ms`) and cargo-watch (default 0.5 s delay) run
+hot (default 10 ms debounce, and `--debounce 0ms`), watchexec (default 50 ms debounce, and
+`-d 0ms`) and cargo-watch (default 0.5 s delay) run
 one after another in one invocation, each in its own fresh temp project:
 
     src/a.rs, Cargo.toml (cargo-watch refuses to start without one), and
@@ -52,6 +53,8 @@ def tool_argv(tool: str, paths: dict, stamps: Path) -> list[str]:
     command = f"date +%s%N >> {stamps}"
     if tool == "hot":
         return [paths["hot"], "--json"]
+    if tool == "hot --debounce 0ms":
+        return [paths["hot"], "watch", "--json", "--debounce", "0ms"]
     if tool == "watchexec":
         return [paths["watchexec"], "-w", "src", "-e", "rs", "--postpone", "-n", "--", "sh", "-c", command]
     if tool == "watchexec -d 0":
@@ -105,8 +108,8 @@ def run_tool(tool: str, paths: dict, args) -> dict:
         root = Path(tmp)
         stamps = make_project(root)
         argv = tool_argv(tool, paths, stamps)
-        with common.Proc(argv, cwd=root, capture=(tool == "hot")) as proc:
-            if tool == "hot":
+        with common.Proc(argv, cwd=root, capture=tool.startswith("hot")) as proc:
+            if tool.startswith("hot"):
                 events = common.HotEvents(proc)
                 common.wait_hot_started(events)
             else:
@@ -124,7 +127,7 @@ def run_tool(tool: str, paths: dict, args) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--n", type=int, default=40, help="saves of each kind")
-    parser.add_argument("--tools", default="hot,watchexec,watchexec -d 0,cargo-watch")
+    parser.add_argument("--tools", default="hot,hot --debounce 0ms,watchexec,watchexec -d 0,cargo-watch")
     parser.add_argument("--settle", type=float, default=2.0, help="seconds given to peers to start watching")
     parser.add_argument("--gap", type=float, default=300, help="ms waited after each run, to catch duplicates")
     parser.add_argument("--timeout", type=float, default=3.0, help="s waited for a run after a save")
@@ -157,7 +160,7 @@ def main() -> None:
                 rows.append([kind, tool, "-", "-", "-", r["duplicates"], r["missed"], "n/a"])
     print(common.table(["save", "tool", "median", "p90", "max", "duplicates", "missed", "median / hot"], rows))
     for tool in tools:
-        if tool != "hot" and all_results[tool]["initial_runs"]:
+        if not tool.startswith("hot") and all_results[tool]["initial_runs"]:
             print(f"note: {tool} ran {all_results[tool]['initial_runs']} time(s) before the first save")
 
 
