@@ -282,7 +282,7 @@ def restart_latency(name: str, paths: dict, args) -> dict:
                     break
                 times.append((time.time_ns() - t0) / 1e6)
                 pids.add(new)
-                if events:
+                if events and name.startswith("hot ready"):
                     ready = events.wait_for(common.is_event("service_ready"), 5)
                     if ready:
                         ready_times.append((ready["_t"] - t0) / 1e6)
