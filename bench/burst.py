@@ -148,7 +148,7 @@ def main() -> None:
     parser.add_argument("--window", type=float, default=5.0, help="s after the burst in which runs are counted")
     parser.add_argument("--settle", type=float, default=3.0, help="s given to peers to start watching")
     parser.add_argument("--tools", default="none,hot,hot --debounce 0ms,watchexec,watchexec -d 0,cargo-watch",
-                        help="`none` is the baseline: the bursts with no watcher running"))
+                        help="`none` is the baseline: the bursts with no watcher running")
     for name, value in common.default_paths().items():
         parser.add_argument(f"--{name.replace('_', '-')}", default=value)
     args = parser.parse_args()
