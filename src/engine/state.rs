@@ -104,6 +104,22 @@ impl NodeState {
     fn alive(&self) -> bool {
         self.current.is_some() || self.pending.is_some() || !self.stopping.is_empty()
     }
+
+    /// Asks for `instance` of `node` to stop; its exit will then be expected, not reported.
+    fn stop(&mut self, node: NodeId, instance: Instance, actions: &mut Vec<Action>) {
+        self.stopping.insert(instance.generation);
+        actions.push(Action::Stop {
+            node,
+            generation: instance.generation,
+        });
+    }
+
+    /// Takes the pending (not yet ready) instance if it is `generation`.
+    fn take_pending(&mut self, generation: Generation) -> Option<Instance> {
+        let pending = self.pending.filter(|i| i.generation == generation)?;
+        self.pending = None;
+        Some(pending)
+    }
 }
 
 /// The scheduler: feed it events, carry out the actions it returns.
@@ -365,11 +381,7 @@ impl Engine {
             Kind::Service => state.pending.take(),
         };
         if let Some(instance) = stop {
-            state.stopping.insert(instance.generation);
-            actions.push(Action::Stop {
-                node,
-                generation: instance.generation,
-            });
+            state.stop(node, instance, actions);
             actions.push(Action::Report(Report::Restarting { node }));
         }
     }
@@ -429,16 +441,11 @@ impl Engine {
             return;
         };
         let state = &mut self.nodes[node.0];
-        let Some(pending) = state.pending.filter(|i| i.generation == generation) else {
+        let Some(pending) = state.take_pending(generation) else {
             return;
         };
-        state.pending = None;
         if let Some(old) = state.current.replace(pending) {
-            state.stopping.insert(old.generation);
-            actions.push(Action::Stop {
-                node,
-                generation: old.generation,
-            });
+            state.stop(node, old, actions);
         }
         state.outcome = Outcome::Ok;
         actions.push(Action::Report(Report::ServiceReady {
@@ -452,16 +459,14 @@ impl Engine {
             return;
         };
         let state = &mut self.nodes[node.0];
-        let Some(pending) = state.pending.filter(|i| i.generation == generation) else {
+        let Some(pending) = state.take_pending(generation) else {
             return;
         };
-        state.pending = None;
-        state.stopping.insert(pending.generation);
+        state.stop(node, pending, actions);
         if state.current.is_none() {
             state.outcome = Outcome::Failed;
         }
         self.wave_failed += usize::from(self.wave_open);
-        actions.push(Action::Stop { node, generation });
         actions.push(Action::Report(Report::ReadyTimedOut { node }));
     }
 
@@ -476,11 +481,7 @@ impl Engine {
                 .into_iter()
                 .flatten()
             {
-                state.stopping.insert(instance.generation);
-                actions.push(Action::Stop {
-                    node: NodeId(i),
-                    generation: instance.generation,
-                });
+                state.stop(NodeId(i), instance, actions);
             }
         }
     }
@@ -560,11 +561,7 @@ impl Engine {
             // Without a readiness signal hot cannot tell when a new instance serves, so the
             // old one goes first; clients wait in the listen backlog meanwhile.
             if let Some(old) = state.current.take() {
-                state.stopping.insert(old.generation);
-                actions.push(Action::Stop {
-                    node,
-                    generation: old.generation,
-                });
+                state.stop(node, old, actions);
             }
             if !state.stopping.is_empty() {
                 return;
