@@ -22,7 +22,7 @@
 //! its known files become candidates (they will be reported deleted).
 //!
 //! **Hash.** The start-up walk records every tracked file as `Pending` in a compact table
-//! ([`files::FileTable`]: names packed per directory, state packed in a `u64`). Up to 4,096
+//! (`files::FileTable`: names packed per directory, state packed in a `u64`). Up to 4,096
 //! tracked files are then hashed before `start` returns (an exact baseline at once, as
 //! ordinary projects always had). A bigger tree is hashed by a background thread, so `start`
 //! returns as soon as the watches are in place; the rules that keep every edit after `start`
@@ -31,7 +31,7 @@
 //! it never overwrites what an event established nor revives a deleted file; (3) it only takes
 //! a hash whose inode ctime (read after the bytes) is 3 s older than `start`, which proves the
 //! bytes are the content at `start`, even when the edit's event is still in flight (see
-//! [`hash::baseline_since`]); a fresher file stays `Pending`. [`Watcher::set_relevant`] uses
+//! `hash::baseline_since`); a fresher file stays `Pending`. [`Watcher::set_relevant`] uses
 //! the same scheme on big trees, so a Hotfile reload does not block on a walk and a rehash.
 //! When a burst closes, each candidate is re-read and compared with its remembered hash: only
 //! real content changes are reported, so `touch` and a save of identical bytes are not; a
