@@ -217,6 +217,28 @@ async fn ignored_and_vcs_paths_are_never_reported_nor_watched() {
 }
 
 #[tokio::test]
+async fn deep_trees_are_watched_below_the_split() {
+    // Below SPLIT_DEPTH the walk runs on one thread per notify instance.
+    let mut f = start(&[
+        (".gitignore", "gen/\n"),
+        ("src/a/b/c/d.rs", "d"),
+        ("src/a/b/c/gen/x.rs", ""),
+        ("src/e/f/g.rs", "g"),
+        ("top.rs", ""),
+    ]);
+    // root, src, src/a, src/a/b, src/a/b/c, src/e, src/e/f; not gen/.
+    assert_eq!(f.watcher.watched_dirs(), 7);
+    f.write("src/a/b/c/d.rs", "d");
+    f.write("src/a/b/c/gen/x.rs", "ignored");
+    f.write("src/e/f/g.rs", "g2");
+    assert_eq!(f.next_paths().await, ["src/e/f/g.rs"]);
+    f.write("src/a/b/c/d.rs", "d2");
+    assert_eq!(f.next_paths().await, ["src/a/b/c/d.rs"]);
+    f.write("src/a/b/c/new/n.rs", "n");
+    assert_eq!(f.next_paths().await, ["src/a/b/c/new/n.rs"]);
+}
+
+#[tokio::test]
 async fn always_paths_are_reported_even_when_not_relevant() {
     let mut f = start_with(
         &[
