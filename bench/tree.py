@@ -165,7 +165,8 @@ def edit_latency(proc, root, pred, n=5):
         path = os.path.join(root, "src", "m0", f"l{i}", "f0.rs")
         t = time.monotonic()
         with open(path, "w") as f:
-            f.write(f"pub fn f() -> u32 {{ {1000 + i} }}\n")
+            # Unique bytes: hot (rightly) ignores a save that leaves the content unchanged.
+            f.write(f"pub fn f() -> u64 {{ {time.time_ns()} }}\n")
         got = proc.wait_line(pred, 10)
         if got is None:
             return None

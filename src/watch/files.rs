@@ -105,14 +105,23 @@ fn os(bytes: &[u8]) -> &OsStr {
 /// Relative path → [`Slot`].
 #[derive(Debug, Default)]
 pub struct FileTable {
-    /// Keyed by the relative directory (`""` for the root). Ordered component-wise, so a
-    /// subtree is a contiguous range.
-    dirs: BTreeMap<PathBuf, Dir>,
+    /// Keyed by the relative directory's bytes (empty for the root): byte comparisons are
+    /// several times cheaper than `Path`'s component-wise ones, and the directories under
+    /// `d/` still form one contiguous range.
+    dirs: BTreeMap<Vec<u8>, Dir>,
     len: usize,
 }
 
-fn split(rel: &Path) -> Option<(&Path, &[u8])> {
-    Some((rel.parent()?, rel.file_name()?.as_encoded_bytes()))
+fn bytes(p: &Path) -> &[u8] {
+    p.as_os_str().as_encoded_bytes()
+}
+
+fn path(bytes: &[u8]) -> &Path {
+    Path::new(os(bytes))
+}
+
+fn split(rel: &Path) -> Option<(&[u8], &[u8])> {
+    Some((bytes(rel.parent()?), rel.file_name()?.as_encoded_bytes()))
 }
 
 impl FileTable {
@@ -135,12 +144,17 @@ impl FileTable {
         let Some((dir, name)) = split(rel) else {
             return;
         };
+        self.upsert(dir, name, slot, true);
+    }
+
+    fn upsert(&mut self, dir: &[u8], name: &[u8], slot: Slot, replace: bool) {
         let d = match self.dirs.get_mut(dir) {
             Some(d) => d,
-            None => self.dirs.entry(dir.to_path_buf()).or_default(),
+            None => self.dirs.entry(dir.to_vec()).or_default(),
         };
         match d.find(name) {
-            Ok(i) => d.slots[i] = slot.pack(),
+            Ok(i) if replace => d.slots[i] = slot.pack(),
+            Ok(_) => {}
             Err(i) => {
                 d.insert(i, name, slot.pack());
                 self.len += 1;
@@ -150,15 +164,15 @@ impl FileTable {
 
     /// Inserts `Pending` unless the path is already known.
     pub fn add_pending(&mut self, rel: &Path) {
-        if !self.contains(rel) {
-            self.set(rel, Slot::Pending);
+        if let Some((dir, name)) = split(rel) {
+            self.upsert(dir, name, Slot::Pending, false);
         }
     }
 
     /// Sets `name` in `dir` to `state` only if it is still `Pending`: a baseline taken in the
     /// background never overwrites what an event established, nor revives a removed file.
     pub fn fill_pending(&mut self, dir: &Path, name: &OsStr, state: FileState) {
-        if let Some(d) = self.dirs.get_mut(dir)
+        if let Some(d) = self.dirs.get_mut(bytes(dir))
             && let Ok(i) = d.find(name.as_encoded_bytes())
             && d.slots[i] == Slot::PENDING
         {
@@ -184,22 +198,28 @@ impl FileTable {
 
     /// Every path at or under `prefix` (a directory).
     pub fn subtree(&self, prefix: &Path) -> Vec<PathBuf> {
-        let mut out = Vec::new();
-        for (dir, d) in self
-            .dirs
-            .range::<Path, _>((Bound::Included(prefix), Bound::Unbounded))
-            .take_while(|(k, _)| k.starts_with(prefix))
-        {
-            out.extend((0..d.len()).map(|i| dir.join(os(d.name(i)))));
+        let p = bytes(prefix);
+        let mut below = p.to_vec();
+        if !below.is_empty() {
+            below.push(b'/');
         }
-        out
+        let exact = self.dirs.get_key_value(p).filter(|_| !p.is_empty());
+        let under = self
+            .dirs
+            .range::<[u8], _>((Bound::Included(&below[..]), Bound::Unbounded))
+            .take_while(|(k, _)| k.starts_with(&below));
+        exact
+            .into_iter()
+            .chain(under)
+            .flat_map(|(dir, d)| (0..d.len()).map(move |i| path(dir).join(os(d.name(i)))))
+            .collect()
     }
 
     /// Every path.
     pub fn paths(&self) -> impl Iterator<Item = PathBuf> + '_ {
         self.dirs
             .iter()
-            .flat_map(|(dir, d)| (0..d.len()).map(move |i| dir.join(os(d.name(i)))))
+            .flat_map(|(dir, d)| (0..d.len()).map(move |i| path(dir).join(os(d.name(i)))))
     }
 
     /// Keeps the paths for which `keep` is true.
@@ -208,7 +228,7 @@ impl FileTable {
         self.dirs.retain(|dir, d| {
             let mut i = 0;
             while i < d.len() {
-                if keep(&dir.join(os(d.name(i)))) {
+                if keep(&path(dir).join(os(d.name(i)))) {
                     i += 1;
                 } else {
                     d.remove(i);
@@ -224,17 +244,17 @@ impl FileTable {
     /// with those files' names: the background hasher's unit of work.
     pub fn next_pending(&self, after: Option<&Path>) -> Option<(PathBuf, Vec<std::ffi::OsString>)> {
         let lower = match after {
-            Some(a) => Bound::Excluded(a),
+            Some(a) => Bound::Excluded(bytes(a)),
             None => Bound::Unbounded,
         };
         self.dirs
-            .range::<Path, _>((lower, Bound::Unbounded))
+            .range::<[u8], _>((lower, Bound::Unbounded))
             .find_map(|(dir, d)| {
                 let names: Vec<_> = (0..d.len())
                     .filter(|&i| d.slots[i] == Slot::PENDING)
                     .map(|i| os(d.name(i)).to_os_string())
                     .collect();
-                (!names.is_empty()).then(|| (dir.clone(), names))
+                (!names.is_empty()).then(|| (path(dir).to_path_buf(), names))
             })
     }
 
@@ -266,11 +286,12 @@ mod tests {
             "src/a.rs",
             "src/sub/m.rs",
             "srcx/q.rs",
+            "src b/c.rs",
         ] {
             t.set(Path::new(p), h(7));
         }
         t.set(Path::new("src/a.rs"), h(9));
-        assert_eq!(t.len(), 6);
+        assert_eq!(t.len(), 7);
         assert_eq!(t.get(Path::new("src/a.rs")), Some(h(9)));
         assert_eq!(t.get(Path::new("src/b.rs")), None);
         let sub: Vec<String> = t
@@ -279,10 +300,11 @@ mod tests {
             .map(|p| p.to_string_lossy().into_owned())
             .collect();
         assert_eq!(sub, ["src/a.rs", "src/z.rs", "src/sub/m.rs"]);
+        assert_eq!(t.subtree(Path::new("")).len(), 7);
         t.remove(Path::new("src/z.rs"));
         t.remove(Path::new("src/nope.rs"));
-        assert_eq!(t.len(), 5);
-        t.retain(|p| !p.starts_with("src"));
+        assert_eq!(t.len(), 6);
+        t.retain(|p| !p.starts_with("src") && !p.starts_with("src b"));
         let all: Vec<PathBuf> = t.paths().collect();
         assert_eq!(
             all,

@@ -9,11 +9,11 @@
 //! two levels on one thread, then splits the subtrees below between two threads, each adding
 //! watches through its own notify instance: notify 8 adds a watch by a synchronous round trip
 //! to its event thread, and one walker waiting on one instance is ~10× slower on a 2-core VM
-//! (0.5 s for 11,000 directories; the events of both instances feed the same channel). Ignored trees (`target/`, `node_modules/`) get no watch at all,
-//! which keeps start-up time and the kernel's watch budget small. Watching directories rather
-//! than files is what makes editors that save by renaming a temporary over the original work.
-//! Poll mode uses notify's `PollWatcher` with the same per-directory watches, so it never stats
-//! ignored trees either.
+//! (0.5 s for 11,000 directories; the events of both instances feed the same channel). Ignored
+//! trees (`target/`, `node_modules/`) get no watch at all, which keeps start-up time and the
+//! kernel's watch budget small. Watching directories rather than files is what makes editors that
+//! save by renaming a temporary over the original work. Poll mode uses notify's `PollWatcher` with
+//! the same per-directory watches, so it never stats ignored trees either.
 //!
 //! **Filter.** notify's callback thread drops access events (except close-after-write) and
 //! forwards the rest, time-stamped, to the watcher thread. There every path is made relative
@@ -457,11 +457,10 @@ impl Watcher {
             buf: Vec::new(),
             warned: false,
         };
-        let root = state.root.clone();
         {
             let mut files = shared.files();
             let table = &mut *files;
-            state.walked_files = state.walk(&root, true, &mut |rel| table.add_pending(rel))?;
+            state.walked_files = state.walk_root(true, table)?;
             // `always` files are baselined even when an ignore file hid them from the walk.
             for rel in &state.always {
                 table.add_pending(rel);
@@ -614,10 +613,16 @@ impl State {
         strict: bool,
         found: &mut (dyn FnMut(&Path) + Send),
     ) -> Result<usize, WatchError> {
-        if dir == self.root && self.notify.len() > 1 {
-            self.walk_split(strict, found)
+        self.walk_seq(dir, strict, found, None, None, &mut Vec::new())
+    }
+
+    /// A walk of the whole tree that records tracked files as `Pending` in `table`.
+    fn walk_root(&mut self, strict: bool, table: &mut FileTable) -> Result<usize, WatchError> {
+        if self.notify.len() > 1 {
+            self.walk_split(strict, table)
         } else {
-            self.walk_seq(dir, strict, found, None, None, &mut Vec::new())
+            let root = self.root.clone();
+            self.walk(&root, strict, &mut |rel| table.add_pending(rel))
         }
     }
 
@@ -689,24 +694,30 @@ impl State {
     /// instance, each watching a directory before reading it (the walker yields a directory
     /// before reading its entries, and the subtree roots were watched by the first phase).
     /// Directories watched already are left as they are.
-    fn walk_split(
-        &mut self,
-        strict: bool,
-        found: &mut (dyn FnMut(&Path) + Send),
-    ) -> Result<usize, WatchError> {
+    fn walk_split(&mut self, strict: bool, table: &mut FileTable) -> Result<usize, WatchError> {
         #[derive(Default)]
         struct Out {
             dirs: Vec<(PathBuf, usize)>,
+            // Tracked paths, NUL-separated: one growing buffer is mmap-backed once big, so it
+            // goes back to the OS when freed (small allocations in the thread's malloc arena
+            // would stay in RSS), and no lock is shared while walking.
+            files: Vec<u8>,
             seen: usize,
             err: Option<WatchError>,
             warn: Option<WatchError>,
         }
         let root = self.root.clone();
         let mut frontier = Vec::new();
-        let mut seen =
-            self.walk_seq(&root, strict, found, None, Some(SPLIT_DEPTH), &mut frontier)?;
+        let mut found = |rel: &Path| table.add_pending(rel);
+        let mut seen = self.walk_seq(
+            &root,
+            strict,
+            &mut found,
+            None,
+            Some(SPLIT_DEPTH),
+            &mut frontier,
+        )?;
         let queue = Mutex::new(frontier);
-        let found = Mutex::new(found);
         let failed = AtomicBool::new(false);
         let (watched, relevant, always) = (&self.watched, &self.relevant, &self.always);
         let tracked = |rel: &Path| always.contains(rel) || relevant(rel);
@@ -716,17 +727,10 @@ impl State {
                 .iter_mut()
                 .enumerate()
                 .map(|(k, notify)| {
-                    let (queue, found, failed, root) = (&queue, &found, &failed, &root);
+                    let (queue, failed, root) = (&queue, &failed, &root);
                     let tracked = &tracked;
                     s.spawn(move || {
                         let mut out = Out::default();
-                        let mut batch: Vec<PathBuf> = Vec::new();
-                        let flush = |batch: &mut Vec<PathBuf>| {
-                            let mut f = lock(found);
-                            for rel in batch.drain(..) {
-                                f(&rel);
-                            }
-                        };
                         while !failed.load(Ordering::Relaxed) {
                             let Some(sub) = lock(queue).pop() else { break };
                             for entry in rules::walker(&sub).build() {
@@ -770,14 +774,12 @@ impl State {
                                 if let Ok(rel) = path.strip_prefix(root)
                                     && tracked(rel)
                                 {
-                                    batch.push(rel.to_path_buf());
-                                    if batch.len() >= 256 {
-                                        flush(&mut batch);
-                                    }
+                                    out.files
+                                        .extend_from_slice(rel.as_os_str().as_encoded_bytes());
+                                    out.files.push(0);
                                 }
                             }
                         }
-                        flush(&mut batch);
                         out
                     })
                 })
@@ -790,6 +792,12 @@ impl State {
         let mut err = None;
         for out in outs {
             seen += out.seen;
+            for rel in out.files.split(|&b| b == 0).filter(|r| !r.is_empty()) {
+                // SAFETY: whole paths from `as_encoded_bytes`, split at our own NULs (no
+                // path holds a NUL).
+                let rel = unsafe { std::ffi::OsStr::from_encoded_bytes_unchecked(rel) };
+                table.add_pending(Path::new(rel));
+            }
             for (dir, k) in out.dirs {
                 self.rules.add_dir(&dir);
                 self.watched.insert(dir, k);
@@ -1014,8 +1022,7 @@ impl State {
             let table = &mut *files;
             let (always, relevant) = (&self.always, &self.relevant);
             table.retain(|rel| always.contains(rel) || relevant(rel));
-            let root = self.root.clone();
-            if let Ok(n) = self.walk(&root, false, &mut |rel| table.add_pending(rel)) {
+            if let Ok(n) = self.walk_root(false, table) {
                 self.walked_files = n;
             }
         }
