@@ -21,7 +21,7 @@ removed. Python 3 stdlib only. Build hot first: `cargo build --release` (the bin
 this worktree's target/release/hot).
 
 Usage: python3 bench/tree.py [--hot PATH] [--peers DIR] [--dir BASE] [--idle S] [--settle S]
-                             [--scale N] [--no-peers]
+                             [--scale N] [--no-peers] [--runs N]
 """
 
 import argparse
@@ -253,6 +253,8 @@ def main():
                     help="wait before RSS/idle CPU: after the first wave for hot, after spawn for peers")
     ap.add_argument("--scale", type=float, default=1.0, help="shrink the tree (quick runs)")
     ap.add_argument("--no-peers", action="store_true")
+    ap.add_argument("--runs", type=int, default=1,
+                    help="run hot this many times; the table shows the median-ready run")
     args = ap.parse_args()
     hot = os.path.abspath(args.hot)
     if not os.access(hot, os.X_OK):
@@ -267,7 +269,12 @@ def main():
         # hot takes a background baseline only from files older than 3 s (ctime): let the tree
         # age past that, as a checkout that is not brand new has.
         time.sleep(3.5)
-        results = [measure_hot(hot, tmp, args.idle, args.settle)]
+        runs = [measure_hot(hot, tmp, args.idle, args.settle) for _ in range(max(1, args.runs))]
+        ok = [r for r in runs if "ready_s" in r]
+        if len(runs) > 1:
+            print("hot ready per run: " + ", ".join(fmt(r.get("ready_s"), "s") for r in runs))
+        ok.sort(key=lambda r: r["ready_s"])
+        results = [ok[len(ok) // 2] if ok else runs[0]]
         if not args.no_peers:
             wx = os.path.join(args.peers, "watchexec")
             cw = os.path.join(args.peers, "cargo-watch")
