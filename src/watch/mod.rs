@@ -37,6 +37,8 @@
 //! bytes are the content at `start`, even when the edit's event is still in flight (see
 //! `hash::baseline_since`); a fresher file stays `Pending`. [`Watcher::set_relevant`] uses
 //! the same scheme on big trees, so a Hotfile reload does not block on a walk and a rehash.
+//! Poll mode (network and VM mounts, whose ctimes come from another machine's clock) always
+//! hashes synchronously.
 //! When a burst closes, each candidate is re-read and compared with its remembered hash: only
 //! real content changes are reported, so `touch` and a save of identical bytes are not; a
 //! deletion is; a file that cannot be read counts as changed every time (conservative).
@@ -449,6 +451,7 @@ impl Watcher {
             shared: shared.clone(),
             hasher: None,
             tuning,
+            poll: config.poll,
             walked_files: 0,
             relevant: config.relevant,
             always: config.always.into_iter().collect(),
@@ -468,7 +471,9 @@ impl Watcher {
             table.shrink();
         }
         // Nothing can race a read made before `start` returns: hash small trees exactly, now.
-        let big = shared.files().len() > tuning.sync_hash_max;
+        // Poll mode serves network and VM mounts, whose ctimes come from another machine's
+        // clock: the ctime rule cannot be trusted there, so it always hashes synchronously.
+        let big = state.poll.is_none() && shared.files().len() > tuning.sync_hash_max;
         state.baseline(1, big.then_some(started))?;
 
         let worker = std::thread::Builder::new()
@@ -545,6 +550,7 @@ struct State {
     shared: Arc<Shared>,
     hasher: Option<JoinHandle<()>>,
     tuning: Tuning,
+    poll: Option<Duration>,
     /// Files (tracked or not) seen by the last walk of the whole tree.
     walked_files: usize,
     relevant: Relevance,
@@ -786,7 +792,7 @@ impl State {
                 .collect();
             threads
                 .into_iter()
-                .map(|t| t.join().unwrap_or_default())
+                .map(|t| t.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
                 .collect()
         });
         let mut err = None;
@@ -1010,7 +1016,7 @@ impl State {
         done: mpsc::Sender<()>,
     ) {
         self.relevant = relevant;
-        let sync = self.walked_files <= self.tuning.sync_hash_max;
+        let sync = self.poll.is_some() || self.walked_files <= self.tuning.sync_hash_max;
         if !sync {
             let _ = done.send(());
         }
