@@ -5,6 +5,7 @@ use std::fs::File;
 use std::hash::Hasher;
 use std::io::{self, Read};
 use std::path::Path;
+use std::time::SystemTime;
 
 /// What the watcher remembers about a tracked file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,12 +47,55 @@ fn is_loop(_: &io::Error) -> bool {
     false
 }
 
+/// A baseline taken while the watcher is already running (in the background, or after the
+/// call that asked for it returned): `None` unless the file provably held the bytes read since
+/// before `before`. The inode's ctime, read through the same descriptor *after* the read, is
+/// the proof: every write, truncate, rename or link updates it, so a ctime older than `before`
+/// means nothing changed the file from `before` until the read ended, and the hash is the
+/// content it had at `before`. A newer ctime may mean the read saw an edit whose event is still
+/// in flight; taking that as the baseline would hide the edit, so the file stays unhashed
+/// (its next event is reported). Files that are missing or not regular also give `None`.
+pub fn baseline_since(path: &Path, buf: &mut Vec<u8>, before: SystemTime) -> Option<FileState> {
+    let mut file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return None,
+        Err(e) if e.kind() == io::ErrorKind::NotADirectory || is_loop(&e) => return None,
+        Err(_) => return Some(FileState::Unreadable),
+    };
+    if !file.metadata().ok()?.is_file() {
+        return None;
+    }
+    let Ok(h) = hash_open(&mut file, buf) else {
+        return Some(FileState::Unreadable);
+    };
+    let meta = file.metadata().ok()?;
+    (ctime(&meta)? < before).then_some(FileState::Hash(h))
+}
+
+#[cfg(unix)]
+fn ctime(meta: &std::fs::Metadata) -> Option<SystemTime> {
+    use std::os::unix::fs::MetadataExt;
+    let secs = u64::try_from(meta.ctime()).ok()?;
+    let nanos = u32::try_from(meta.ctime_nsec()).ok()?;
+    SystemTime::UNIX_EPOCH.checked_add(std::time::Duration::new(secs, nanos))
+}
+
+#[cfg(not(unix))]
+fn ctime(_: &std::fs::Metadata) -> Option<SystemTime> {
+    // No change time that writes are guaranteed to bump: never trust a background baseline.
+    None
+}
+
 /// `Ok(None)` when `path` is not a regular file.
 fn hash_file(path: &Path, buf: &mut Vec<u8>) -> io::Result<Option<u64>> {
     let mut file = File::open(path)?;
     if !file.metadata()?.is_file() {
         return Ok(None);
     }
+    hash_open(&mut file, buf).map(Some)
+}
+
+fn hash_open(file: &mut File, buf: &mut Vec<u8>) -> io::Result<u64> {
     const CHUNK: usize = 64 * 1024;
     buf.resize(CHUNK, 0);
     // SipHash with fixed keys: fast enough for source files, deterministic within a process.
@@ -76,7 +120,7 @@ fn hash_file(path: &Path, buf: &mut Vec<u8>) -> io::Result<Option<u64>> {
         }
     }
     hasher.write_u64(total);
-    Ok(Some(hasher.finish()))
+    Ok(hasher.finish())
 }
 
 #[cfg(test)]
@@ -105,6 +149,27 @@ mod tests {
         );
         assert_eq!(observe(dir.path(), &mut buf), Observed::Absent);
         assert_eq!(observe(&a.join("under-a-file"), &mut buf), Observed::Absent);
+    }
+
+    #[test]
+    fn background_baseline_needs_an_old_ctime() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("a");
+        std::fs::write(&a, "x").unwrap();
+        let mut buf = Vec::new();
+        let later = SystemTime::now() + std::time::Duration::from_secs(60);
+        let Observed::File(now) = observe(&a, &mut buf) else {
+            panic!("a is a file")
+        };
+        assert_eq!(baseline_since(&a, &mut buf, later), Some(now));
+        // Changed since `before`: no baseline.
+        let earlier = SystemTime::now() - std::time::Duration::from_secs(60);
+        assert_eq!(baseline_since(&a, &mut buf, earlier), None);
+        assert_eq!(
+            baseline_since(&dir.path().join("nope"), &mut buf, later),
+            None
+        );
+        assert_eq!(baseline_since(dir.path(), &mut buf, later), None);
     }
 
     #[cfg(unix)]

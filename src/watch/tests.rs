@@ -21,9 +21,29 @@ fn write(root: &Path, rel: &str, content: &str) {
 }
 
 fn start_with(files: &[(&str, &str)], tweak: impl FnOnce(&mut WatchConfig)) -> Fixture {
+    start_tuned(files, tweak, Tuning::default())
+}
+
+/// Hashes in the background whatever the tree's size, with a short ctime margin; the files are
+/// made old enough (older than the margin) to get a baseline.
+fn background() -> Tuning {
+    Tuning {
+        sync_hash_max: 0,
+        ctime_margin: Duration::from_millis(50),
+    }
+}
+
+fn start_tuned(
+    files: &[(&str, &str)],
+    tweak: impl FnOnce(&mut WatchConfig),
+    tuning: Tuning,
+) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     for (rel, content) in files {
         write(dir.path(), rel, content);
+    }
+    if tuning.sync_hash_max == 0 {
+        std::thread::sleep(tuning.ctime_margin * 3);
     }
     let mut config = WatchConfig::new(dir.path());
     // Generous for a loaded 2-core CI machine; the default 10 ms is exercised by the bench.
@@ -33,7 +53,7 @@ fn start_with(files: &[(&str, &str)], tweak: impl FnOnce(&mut WatchConfig)) -> F
     });
     tweak(&mut config);
     let (tx, rx) = unbounded_channel();
-    let watcher = Watcher::start(config, tx).unwrap();
+    let watcher = Watcher::start_tuned(config, tx, tuning).unwrap();
     Fixture { dir, rx, watcher }
 }
 
@@ -44,6 +64,14 @@ fn start(files: &[(&str, &str)]) -> Fixture {
 impl Fixture {
     fn root(&self) -> &Path {
         self.dir.path()
+    }
+
+    async fn baseline_ready(&self) {
+        let t = Instant::now();
+        while !self.watcher.baseline_ready() {
+            assert!(t.elapsed() < WAIT, "no baseline within 5 s");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
     }
 
     fn write(&self, rel: &str, content: &str) {
@@ -189,6 +217,28 @@ async fn ignored_and_vcs_paths_are_never_reported_nor_watched() {
 }
 
 #[tokio::test]
+async fn deep_trees_are_watched_below_the_split() {
+    // Below SPLIT_DEPTH the walk runs on one thread per notify instance.
+    let mut f = start(&[
+        (".gitignore", "gen/\n"),
+        ("src/a/b/c/d.rs", "d"),
+        ("src/a/b/c/gen/x.rs", ""),
+        ("src/e/f/g.rs", "g"),
+        ("top.rs", ""),
+    ]);
+    // root, src, src/a, src/a/b, src/a/b/c, src/e, src/e/f; not gen/.
+    assert_eq!(f.watcher.watched_dirs(), 7);
+    f.write("src/a/b/c/d.rs", "d");
+    f.write("src/a/b/c/gen/x.rs", "ignored");
+    f.write("src/e/f/g.rs", "g2");
+    assert_eq!(f.next_paths().await, ["src/e/f/g.rs"]);
+    f.write("src/a/b/c/d.rs", "d2");
+    assert_eq!(f.next_paths().await, ["src/a/b/c/d.rs"]);
+    f.write("src/a/b/c/new/n.rs", "n");
+    assert_eq!(f.next_paths().await, ["src/a/b/c/new/n.rs"]);
+}
+
+#[tokio::test]
 async fn always_paths_are_reported_even_when_not_relevant() {
     let mut f = start_with(
         &[
@@ -217,6 +267,75 @@ async fn set_relevant_baselines_new_files_silently() {
     let md = f.root().join("docs/a.md");
     fs::write(&md, "a").unwrap();
     // ...this edit is, and .rs files are no longer reported.
+    f.write("src/x.rs", "changed");
+    f.write("docs/a.md", "b");
+    assert_eq!(f.next_paths().await, ["docs/a.md"]);
+    f.assert_quiet().await;
+}
+
+#[tokio::test]
+async fn background_baseline_filters_no_op_saves_once_ready() {
+    let mut f = start_tuned(
+        &[("src/a.rs", "same"), ("src/b.rs", "b")],
+        |_| {},
+        background(),
+    );
+    f.baseline_ready().await;
+    f.write("src/a.rs", "same");
+    f.write("src/b.rs", "b2");
+    assert_eq!(f.next_paths().await, ["src/b.rs"]);
+}
+
+#[tokio::test]
+async fn edits_racing_the_background_hasher_are_never_lost() {
+    let files: Vec<(String, String)> = (0..3000)
+        .map(|i| (format!("src/d{}/f{i}.rs", i % 30), format!("old {i}")))
+        .collect();
+    let refs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(p, c)| (p.as_str(), c.as_str()))
+        .collect();
+    let mut f = start_tuned(
+        &refs,
+        |c| c.max_delay = Duration::from_secs(60),
+        background(),
+    );
+    // Edit every file while the hasher is (most likely) still running, in the order it hashes
+    // them and in reverse, so some edits land before and some after their file's hash.
+    let mut want: BTreeSet<String> = BTreeSet::new();
+    for (i, (p, _)) in files.iter().enumerate() {
+        if i % 2 == 0 {
+            f.write(p, &format!("new {i}"));
+            want.insert(p.clone());
+        }
+    }
+    for (i, (p, _)) in files.iter().enumerate().rev() {
+        if i % 2 == 1 {
+            f.write(p, &format!("new {i}"));
+            want.insert(p.clone());
+        }
+    }
+    let mut got = BTreeSet::new();
+    while got.len() < want.len() {
+        got.extend(f.next_paths().await);
+    }
+    assert_eq!(got, want);
+    f.baseline_ready().await;
+    f.assert_quiet().await;
+}
+
+#[tokio::test]
+async fn set_relevant_on_a_big_tree_baselines_in_the_background() {
+    let mut f = start_tuned(
+        &[("docs/a.md", "a"), ("src/x.rs", "")],
+        |_| {},
+        background(),
+    );
+    f.watcher.set_relevant(Arc::new(|p: &Path| {
+        p.extension().is_some_and(|e| e == "md" || e == "txt")
+    }));
+    f.baseline_ready().await;
+    f.write("docs/a.md", "a");
     f.write("src/x.rs", "changed");
     f.write("docs/a.md", "b");
     assert_eq!(f.next_paths().await, ["docs/a.md"]);

@@ -1,0 +1,351 @@
+//! The tracked files and their baselines, stored compactly: one entry per directory holding
+//! its file names packed into a single byte buffer, and each file's state packed into a `u64`.
+//! A `PathBuf` per file (plus a map node) costs ~90 bytes; this costs ~12 bytes plus the name,
+//! which is what keeps a 100,000-file tree's baseline at a couple of megabytes.
+
+use std::collections::BTreeMap;
+use std::ffi::OsStr;
+use std::ops::Bound;
+use std::path::{Path, PathBuf};
+
+use super::hash::FileState;
+
+/// What the watcher knows about a tracked file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Slot {
+    /// Found by a walk, content not hashed yet: any event on it is reported (conservative).
+    Pending,
+    Known(FileState),
+}
+
+impl Slot {
+    const PENDING: u64 = 0;
+    const UNREADABLE: u64 = 1;
+
+    fn pack(self) -> u64 {
+        match self {
+            Slot::Pending => Self::PENDING,
+            Slot::Known(FileState::Unreadable) => Self::UNREADABLE,
+            // Two of 2^64 hash values fold onto neighbours: a negligible extra collision chance.
+            Slot::Known(FileState::Hash(h)) => h.max(2),
+        }
+    }
+
+    fn unpack(v: u64) -> Slot {
+        match v {
+            Self::PENDING => Slot::Pending,
+            Self::UNREADABLE => Slot::Known(FileState::Unreadable),
+            h => Slot::Known(FileState::Hash(h)),
+        }
+    }
+}
+
+/// Files of one directory, sorted by name.
+#[derive(Debug, Default)]
+struct Dir {
+    /// Names, concatenated (`OsStr::as_encoded_bytes`).
+    names: Vec<u8>,
+    /// End offset of each name in `names`.
+    ends: Vec<u32>,
+    slots: Vec<u64>,
+}
+
+impl Dir {
+    fn name(&self, i: usize) -> &[u8] {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        &self.names[start..self.ends[i] as usize]
+    }
+
+    fn find(&self, name: &[u8]) -> Result<usize, usize> {
+        let (mut lo, mut hi) = (0, self.ends.len());
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            match self.name(mid).cmp(name) {
+                std::cmp::Ordering::Less => lo = mid + 1,
+                std::cmp::Ordering::Greater => hi = mid,
+                std::cmp::Ordering::Equal => return Ok(mid),
+            }
+        }
+        Err(lo)
+    }
+
+    fn insert(&mut self, at: usize, name: &[u8], slot: u64) {
+        let start = if at == 0 { 0 } else { self.ends[at - 1] };
+        let len = name.len() as u32;
+        self.names
+            .splice(start as usize..start as usize, name.iter().copied());
+        for e in &mut self.ends[at..] {
+            *e += len;
+        }
+        self.ends.insert(at, start + len);
+        self.slots.insert(at, slot);
+    }
+
+    fn remove(&mut self, at: usize) {
+        let start = if at == 0 { 0 } else { self.ends[at - 1] };
+        let len = self.ends[at] - start;
+        self.names.drain(start as usize..self.ends[at] as usize);
+        self.ends.remove(at);
+        for e in &mut self.ends[at..] {
+            *e -= len;
+        }
+        self.slots.remove(at);
+    }
+
+    fn len(&self) -> usize {
+        self.ends.len()
+    }
+}
+
+fn os(bytes: &[u8]) -> &OsStr {
+    // SAFETY: every name was stored whole from `OsStr::as_encoded_bytes` in this process.
+    unsafe { OsStr::from_encoded_bytes_unchecked(bytes) }
+}
+
+/// Relative path → [`Slot`].
+#[derive(Debug, Default)]
+pub struct FileTable {
+    /// Keyed by the relative directory's bytes (empty for the root): byte comparisons are
+    /// several times cheaper than `Path`'s component-wise ones, and the directories under
+    /// `d/` still form one contiguous range.
+    dirs: BTreeMap<Vec<u8>, Dir>,
+    len: usize,
+}
+
+fn bytes(p: &Path) -> &[u8] {
+    p.as_os_str().as_encoded_bytes()
+}
+
+fn path(bytes: &[u8]) -> &Path {
+    Path::new(os(bytes))
+}
+
+fn split(rel: &Path) -> Option<(&[u8], &[u8])> {
+    Some((bytes(rel.parent()?), rel.file_name()?.as_encoded_bytes()))
+}
+
+impl FileTable {
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn get(&self, rel: &Path) -> Option<Slot> {
+        let (dir, name) = split(rel)?;
+        let d = self.dirs.get(dir)?;
+        d.find(name).ok().map(|i| Slot::unpack(d.slots[i]))
+    }
+
+    pub fn contains(&self, rel: &Path) -> bool {
+        self.get(rel).is_some()
+    }
+
+    /// Inserts or replaces.
+    pub fn set(&mut self, rel: &Path, slot: Slot) {
+        let Some((dir, name)) = split(rel) else {
+            return;
+        };
+        self.upsert(dir, name, slot, true);
+    }
+
+    fn upsert(&mut self, dir: &[u8], name: &[u8], slot: Slot, replace: bool) {
+        let d = match self.dirs.get_mut(dir) {
+            Some(d) => d,
+            None => self.dirs.entry(dir.to_vec()).or_default(),
+        };
+        match d.find(name) {
+            Ok(i) if replace => d.slots[i] = slot.pack(),
+            Ok(_) => {}
+            Err(i) => {
+                d.insert(i, name, slot.pack());
+                self.len += 1;
+            }
+        }
+    }
+
+    /// Inserts `Pending` unless the path is already known.
+    pub fn add_pending(&mut self, rel: &Path) {
+        if let Some((dir, name)) = split(rel) {
+            self.upsert(dir, name, Slot::Pending, false);
+        }
+    }
+
+    /// Sets `name` in `dir` to `state` only if it is still `Pending`: a baseline taken in the
+    /// background never overwrites what an event established, nor revives a removed file.
+    pub fn fill_pending(&mut self, dir: &Path, name: &OsStr, state: FileState) {
+        if let Some(d) = self.dirs.get_mut(bytes(dir))
+            && let Ok(i) = d.find(name.as_encoded_bytes())
+            && d.slots[i] == Slot::PENDING
+        {
+            d.slots[i] = Slot::Known(state).pack();
+        }
+    }
+
+    pub fn remove(&mut self, rel: &Path) {
+        let Some((dir, name)) = split(rel) else {
+            return;
+        };
+        let Some(d) = self.dirs.get_mut(dir) else {
+            return;
+        };
+        if let Ok(i) = d.find(name) {
+            d.remove(i);
+            self.len -= 1;
+            if d.len() == 0 {
+                self.dirs.remove(dir);
+            }
+        }
+    }
+
+    /// Every path at or under `prefix` (a directory).
+    pub fn subtree(&self, prefix: &Path) -> Vec<PathBuf> {
+        let p = bytes(prefix);
+        let mut below = p.to_vec();
+        if !below.is_empty() {
+            below.push(b'/');
+        }
+        let exact = self.dirs.get_key_value(p).filter(|_| !p.is_empty());
+        let under = self
+            .dirs
+            .range::<[u8], _>((Bound::Included(&below[..]), Bound::Unbounded))
+            .take_while(|(k, _)| k.starts_with(&below));
+        exact
+            .into_iter()
+            .chain(under)
+            .flat_map(|(dir, d)| (0..d.len()).map(move |i| path(dir).join(os(d.name(i)))))
+            .collect()
+    }
+
+    /// Every path.
+    pub fn paths(&self) -> impl Iterator<Item = PathBuf> + '_ {
+        self.dirs
+            .iter()
+            .flat_map(|(dir, d)| (0..d.len()).map(move |i| path(dir).join(os(d.name(i)))))
+    }
+
+    /// Keeps the paths for which `keep` is true.
+    pub fn retain(&mut self, mut keep: impl FnMut(&Path) -> bool) {
+        let mut len = 0;
+        self.dirs.retain(|dir, d| {
+            let mut i = 0;
+            while i < d.len() {
+                if keep(&path(dir).join(os(d.name(i)))) {
+                    i += 1;
+                } else {
+                    d.remove(i);
+                }
+            }
+            len += d.len();
+            d.len() > 0
+        });
+        self.len = len;
+    }
+
+    /// The first directory after `after` (all of them when `None`) holding `Pending` files,
+    /// with those files' names: the background hasher's unit of work.
+    pub fn next_pending(&self, after: Option<&Path>) -> Option<(PathBuf, Vec<std::ffi::OsString>)> {
+        let lower = match after {
+            Some(a) => Bound::Excluded(bytes(a)),
+            None => Bound::Unbounded,
+        };
+        self.dirs
+            .range::<[u8], _>((lower, Bound::Unbounded))
+            .find_map(|(dir, d)| {
+                let names: Vec<_> = (0..d.len())
+                    .filter(|&i| d.slots[i] == Slot::PENDING)
+                    .map(|i| os(d.name(i)).to_os_string())
+                    .collect();
+                (!names.is_empty()).then(|| (path(dir).to_path_buf(), names))
+            })
+    }
+
+    /// Releases spare capacity (after a big walk).
+    pub fn shrink(&mut self) {
+        for d in self.dirs.values_mut() {
+            d.names.shrink_to_fit();
+            d.ends.shrink_to_fit();
+            d.slots.shrink_to_fit();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn h(v: u64) -> Slot {
+        Slot::Known(FileState::Hash(v))
+    }
+
+    #[test]
+    fn set_get_remove_subtree_retain() {
+        let mut t = FileTable::default();
+        for p in [
+            "b.rs",
+            "a.rs",
+            "src/z.rs",
+            "src/a.rs",
+            "src/sub/m.rs",
+            "srcx/q.rs",
+            "src b/c.rs",
+        ] {
+            t.set(Path::new(p), h(7));
+        }
+        t.set(Path::new("src/a.rs"), h(9));
+        assert_eq!(t.len(), 7);
+        assert_eq!(t.get(Path::new("src/a.rs")), Some(h(9)));
+        assert_eq!(t.get(Path::new("src/b.rs")), None);
+        let sub: Vec<String> = t
+            .subtree(Path::new("src"))
+            .iter()
+            .map(|p| p.to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(sub, ["src/a.rs", "src/z.rs", "src/sub/m.rs"]);
+        assert_eq!(t.subtree(Path::new("")).len(), 7);
+        t.remove(Path::new("src/z.rs"));
+        t.remove(Path::new("src/nope.rs"));
+        assert_eq!(t.len(), 6);
+        t.retain(|p| !p.starts_with("src") && !p.starts_with("src b"));
+        let all: Vec<PathBuf> = t.paths().collect();
+        assert_eq!(
+            all,
+            [
+                PathBuf::from("a.rs"),
+                PathBuf::from("b.rs"),
+                PathBuf::from("srcx/q.rs")
+            ]
+        );
+        assert_eq!(t.len(), 3);
+    }
+
+    #[test]
+    fn slots_round_trip_and_pending_is_filled_once() {
+        let mut t = FileTable::default();
+        for s in [
+            Slot::Pending,
+            Slot::Known(FileState::Unreadable),
+            h(0),
+            h(u64::MAX),
+        ] {
+            t.set(Path::new("d/f"), s);
+            let got = t.get(Path::new("d/f")).unwrap();
+            // 0 and 1 are reserved; hashes there fold to 2.
+            assert_eq!(got, if s == h(0) { h(2) } else { s });
+        }
+        t.add_pending(Path::new("d/g"));
+        t.add_pending(Path::new("d/f"));
+        assert_eq!(t.get(Path::new("d/f")), Some(h(u64::MAX)));
+        let (dir, names) = t.next_pending(None).unwrap();
+        assert_eq!(
+            (dir.as_path(), names.as_slice()),
+            (Path::new("d"), &["g".into()][..])
+        );
+        assert_eq!(t.next_pending(Some(Path::new("d"))), None);
+        t.fill_pending(Path::new("d"), OsStr::new("g"), FileState::Hash(5));
+        t.fill_pending(Path::new("d"), OsStr::new("f"), FileState::Hash(5));
+        t.fill_pending(Path::new("d"), OsStr::new("gone"), FileState::Hash(5));
+        assert_eq!(t.get(Path::new("d/g")), Some(h(5)));
+        assert_eq!(t.get(Path::new("d/f")), Some(h(u64::MAX)));
+        assert_eq!(t.len(), 2);
+        assert_eq!(t.next_pending(None), None);
+    }
+}
