@@ -112,17 +112,17 @@ async fn drive(project: Arc<Project>, reporter: Reporter, plan: Plan) -> u8 {
         actions = tokio::select! {
             Some(event) = exits.recv() => engine.handle(Instant::now(), event),
             Some(change) = changes.recv() => {
-                let mut paths = change.paths;
                 let hotfile = relative(&engine.project().hotfile, &engine.project().root);
                 let mut actions = Vec::new();
-                if paths.iter().any(|p| Some(p) == hotfile.as_ref()) {
-                    paths.retain(|p| Some(p) != hotfile.as_ref());
+                if change.paths.iter().any(|p| Some(p) == hotfile.as_ref()) {
                     actions.extend(reload(&mut engine, &mut sockets, &mut supervisor, watcher.as_ref(), &reporter));
                 }
                 if change.rescanned {
                     reporter.note("the file system event queue overflowed; rescanned the project");
                 }
-                let changes = with_modification_times(&engine.project().root, paths);
+                let changes = on_engine_clock(change)
+                    .filter(|c| Some(&c.path) != hotfile.as_ref())
+                    .collect();
                 actions.extend(engine.handle(Instant::now(), Event::Changed(changes)));
                 actions
             }
@@ -231,21 +231,20 @@ fn reload(
     engine.reload(Instant::now(), project)
 }
 
-/// Each changed path with its modification time on the engine's clock, so the engine can tell
-/// a node's own writes from anyone else's.
-fn with_modification_times(root: &Path, paths: Vec<PathBuf>) -> Vec<Change> {
+/// The watcher's changes with their modification times moved to the engine's clock, so the
+/// engine can tell a node's own writes from anyone else's.
+fn on_engine_clock(change: ChangeSet) -> impl Iterator<Item = Change> {
     let (now, wall) = (Instant::now(), SystemTime::now());
-    paths
+    change
+        .paths
         .into_iter()
-        .map(|path| {
-            let modified = std::fs::metadata(root.join(&path))
-                .and_then(|m| m.modified())
-                .ok()
+        .zip(change.modified)
+        .map(move |(path, modified)| Change {
+            path,
+            modified: modified
                 .and_then(|mtime| wall.duration_since(mtime).ok())
-                .and_then(|age| now.checked_sub(age));
-            Change { path, modified }
+                .and_then(|age| now.checked_sub(age)),
         })
-        .collect()
 }
 
 fn watch_config(project: &Arc<Project>, plan: WatchPlan) -> WatchConfig {

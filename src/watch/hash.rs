@@ -27,13 +27,21 @@ pub enum Observed {
 
 /// Reads and hashes `path`, following symlinks (a link to a file is that file's content).
 pub fn observe(path: &Path, buf: &mut Vec<u8>) -> Observed {
+    observe_modified(path, buf).0
+}
+
+/// [`observe`], with the file's modification time when it is a readable file (from the stat
+/// the read makes anyway).
+pub fn observe_modified(path: &Path, buf: &mut Vec<u8>) -> (Observed, Option<SystemTime>) {
     match hash_file(path, buf) {
-        Ok(Some(h)) => Observed::File(FileState::Hash(h)),
-        Ok(None) => Observed::Absent,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Observed::Absent,
+        Ok(Some((h, modified))) => (Observed::File(FileState::Hash(h)), modified),
+        Ok(None) => (Observed::Absent, None),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => (Observed::Absent, None),
         // A parent was replaced by a file, or a symlink loop: nothing readable is there.
-        Err(e) if e.kind() == io::ErrorKind::NotADirectory || is_loop(&e) => Observed::Absent,
-        Err(_) => Observed::File(FileState::Unreadable),
+        Err(e) if e.kind() == io::ErrorKind::NotADirectory || is_loop(&e) => {
+            (Observed::Absent, None)
+        }
+        Err(_) => (Observed::File(FileState::Unreadable), None),
     }
 }
 
@@ -86,13 +94,14 @@ fn ctime(_: &std::fs::Metadata) -> Option<SystemTime> {
     None
 }
 
-/// `Ok(None)` when `path` is not a regular file.
-fn hash_file(path: &Path, buf: &mut Vec<u8>) -> io::Result<Option<u64>> {
+/// The content hash and modification time; `Ok(None)` when `path` is not a regular file.
+fn hash_file(path: &Path, buf: &mut Vec<u8>) -> io::Result<Option<(u64, Option<SystemTime>)>> {
     let mut file = File::open(path)?;
-    if !file.metadata()?.is_file() {
+    let meta = file.metadata()?;
+    if !meta.is_file() {
         return Ok(None);
     }
-    hash_open(&mut file, buf).map(Some)
+    Ok(Some((hash_open(&mut file, buf)?, meta.modified().ok())))
 }
 
 fn hash_open(file: &mut File, buf: &mut Vec<u8>) -> io::Result<u64> {

@@ -39,9 +39,12 @@
 //! the same scheme on big trees, so a Hotfile reload does not block on a walk and a rehash.
 //! Poll mode (network and VM mounts, whose ctimes come from another machine's clock) always
 //! hashes synchronously.
-//! When a burst closes, each candidate is re-read and compared with its remembered hash: only
-//! real content changes are reported, so `touch` and a save of identical bytes are not; a
-//! deletion is; a file that cannot be read counts as changed every time (conservative).
+//! Each candidate is read and compared with its remembered hash: only real content changes are
+//! reported, so `touch` and a save of identical bytes are not; a deletion is; a file that
+//! cannot be read counts as changed every time (conservative). The reading happens while the
+//! burst waits for quiet (a file at a time, whenever no event is queued; a later event on the
+//! file discards what was read), so when the burst closes only files touched since are read:
+//! a burst of thousands of files still becomes a change set one quiet period after its end.
 //!
 //! **Debounce.** Candidates feed a [`debounce::Debouncer`]: the quiet window opens at the first
 //! event and restarts with each one; `max_delay` caps a burst that never goes quiet. With
@@ -72,7 +75,7 @@ mod tests;
 pub use debounce::{Batch, Debouncer};
 pub use rules::IgnoreRules;
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::io;
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
@@ -255,6 +258,9 @@ impl std::fmt::Debug for WatchConfig {
 pub struct ChangeSet {
     /// Relative to the root, sorted, deduplicated.
     pub paths: Vec<PathBuf>,
+    /// Each path's modification time, in the order of `paths`; `None` for a deleted or
+    /// unreadable file. The engine uses it to tell a task's own writes from anyone else's.
+    pub modified: Vec<Option<SystemTime>>,
     /// Events were lost and the whole tree was re-walked to compute `paths`.
     pub rescanned: bool,
 }
@@ -457,6 +463,8 @@ impl Watcher {
             always: config.always.into_iter().collect(),
             debouncer: Debouncer::new(config.debounce, config.max_delay),
             tx,
+            unread: Vec::new(),
+            read_early: HashMap::new(),
             buf: Vec::new(),
             warned: false,
         };
@@ -556,6 +564,11 @@ struct State {
     relevant: Relevance,
     always: HashSet<PathBuf>,
     debouncer: Debouncer,
+    /// Files the open burst touched that are not read yet, and those read while the burst
+    /// waited for quiet: at its close only files touched since need reading, so a burst of
+    /// thousands of files still closes one quiet period after its last event.
+    unread: Vec<PathBuf>,
+    read_early: HashMap<PathBuf, (Observed, Option<SystemTime>)>,
     tx: UnboundedSender<ChangeSet>,
     buf: Vec<u8>,
     /// A runtime watch failure has been reported (once is enough).
@@ -926,7 +939,7 @@ impl State {
                 match self.walk_collect(abs) {
                     Ok(found) => {
                         for f in found {
-                            self.debouncer.push(now, f);
+                            self.touched(now, f);
                         }
                     }
                     Err(e) => self.warn(&e),
@@ -939,7 +952,53 @@ impl State {
             return;
         }
         if (!is_dir && self.tracked(&rel)) || self.shared.files().contains(&rel) {
-            self.debouncer.push(now, rel);
+            self.touched(now, rel);
+        }
+    }
+
+    /// A file the open burst touched: anything read of it before is stale.
+    fn touched(&mut self, now: Instant, rel: PathBuf) {
+        self.read_early.remove(&rel);
+        self.unread.push(rel.clone());
+        self.debouncer.push(now, rel);
+    }
+
+    /// Reads one touched file ahead of the burst's close; false when none is left.
+    fn read_one_early(&mut self) -> bool {
+        while let Some(rel) = self.unread.pop() {
+            if self.read_early.contains_key(&rel) {
+                continue;
+            }
+            let observed = hash::observe_modified(&self.root.join(&rel), &mut self.buf);
+            self.read_early.insert(rel, observed);
+            return true;
+        }
+        false
+    }
+
+    /// The next message. While a burst waits for quiet and nothing is queued, the touched
+    /// files are read meanwhile; an event that arrives drops what was read of its file.
+    fn next_message(&mut self, rx: &mpsc::Receiver<Msg>) -> Result<Msg, RecvTimeoutError> {
+        while self
+            .debouncer
+            .deadline()
+            .is_some_and(|d| d > Instant::now())
+        {
+            match rx.try_recv() {
+                Ok(msg) => return Ok(msg),
+                Err(mpsc::TryRecvError::Disconnected) => {
+                    return Err(RecvTimeoutError::Disconnected);
+                }
+                Err(mpsc::TryRecvError::Empty) => {
+                    if !self.read_one_early() {
+                        break;
+                    }
+                }
+            }
+        }
+        match self.debouncer.deadline() {
+            None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
+            Some(d) => rx.recv_timeout(d.saturating_duration_since(Instant::now())),
         }
     }
 
@@ -976,8 +1035,11 @@ impl State {
     }
 
     /// Compares candidates with their remembered content; returns those that changed.
-    fn changed(&mut self, candidates: BTreeSet<PathBuf>) -> Vec<PathBuf> {
-        let mut out = Vec::new();
+    fn changed(
+        &mut self,
+        candidates: BTreeSet<PathBuf>,
+    ) -> (Vec<PathBuf>, Vec<Option<SystemTime>>) {
+        let (mut out, mut times) = (Vec::new(), Vec::new());
         let shared = self.shared.clone();
         let mut files = shared.files();
         for rel in candidates {
@@ -985,7 +1047,10 @@ impl State {
             if known.is_none() && !self.tracked(&rel) {
                 continue;
             }
-            let now = hash::observe(&self.root.join(&rel), &mut self.buf);
+            let (now, modified) = match self.read_early.remove(&rel) {
+                Some(observed) => observed,
+                None => hash::observe_modified(&self.root.join(&rel), &mut self.buf),
+            };
             let changed = match (known, now) {
                 (None, Observed::Absent) => false,
                 (_, Observed::File(FileState::Unreadable)) => true,
@@ -1000,9 +1065,10 @@ impl State {
             }
             if changed {
                 out.push(rel);
+                times.push(modified);
             }
         }
-        out
+        (out, times)
     }
 
     /// Switches relevance, then walks for newly tracked files and baselines them. `done` is
@@ -1050,13 +1116,16 @@ impl State {
             candidates.extend(self.rescan());
             self.debouncer.rescanned(Instant::now(), started.elapsed());
         }
-        let paths = self.changed(candidates);
+        let (paths, modified) = self.changed(candidates);
+        self.unread.clear();
+        self.read_early.clear();
         if paths.is_empty() {
             return true;
         }
         self.tx
             .send(ChangeSet {
                 paths,
+                modified,
                 rescanned: batch.rescan,
             })
             .is_ok()
@@ -1064,11 +1133,7 @@ impl State {
 
     fn run(mut self, rx: mpsc::Receiver<Msg>) {
         loop {
-            let msg = match self.debouncer.deadline() {
-                None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
-                Some(d) => rx.recv_timeout(d.saturating_duration_since(Instant::now())),
-            };
-            match msg {
+            match self.next_message(&rx) {
                 Ok(Msg::Event(at, ev)) => {
                     self.on_event(at, ev);
                     // A backlog never lets the channel run dry; the cap still closes the burst.
