@@ -172,7 +172,7 @@ fn run(cli: Cli) -> u8 {
             let services = project.nodes.len() - tasks;
             reporter.note(&format!(
                 "{} is sound: {tasks} task{}, {services} service{}",
-                display(&project.hotfile),
+                hotfile::display_name(&project.hotfile),
                 plural(tasks),
                 plural(services)
             ));
@@ -247,14 +247,9 @@ fn run(cli: Cli) -> u8 {
 fn known(project: &Project, names: &[String], reporter: &Reporter) -> Result<(), u8> {
     for name in names {
         if project.find(name).is_none() {
-            let closest = project
-                .nodes
-                .iter()
-                .map(|n| (strsim::levenshtein(name, &n.name), &n.name))
-                .min()
-                .filter(|(distance, _)| *distance <= 3);
-            let hint = match closest {
-                Some((_, near)) => format!("; did you mean `{near}`?"),
+            let names = project.nodes.iter().map(|n| n.name.as_str());
+            let hint = match hotfile::suggest(name, names) {
+                Some(near) => format!("; did you mean `{near}`?"),
                 None => {
                     let all: Vec<&str> = project.nodes.iter().map(|n| n.name.as_str()).collect();
                     format!("; the nodes are: {}", all.join(", "))
@@ -262,7 +257,7 @@ fn known(project: &Project, names: &[String], reporter: &Reporter) -> Result<(),
             };
             reporter.error(&format!(
                 "no node named `{name}` in {}{hint}",
-                display(&project.hotfile)
+                hotfile::display_name(&project.hotfile)
             ));
             return Err(exit::USAGE);
         }
@@ -397,14 +392,4 @@ fn print(text: &str) -> u8 {
 
 fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
-}
-
-/// A path as the user would like to read it: relative to the current directory when inside it.
-pub fn display(path: &Path) -> String {
-    std::env::current_dir()
-        .ok()
-        .and_then(|cwd| path.strip_prefix(cwd).ok().map(Path::to_path_buf))
-        .unwrap_or_else(|| path.to_path_buf())
-        .display()
-        .to_string()
 }

@@ -215,9 +215,7 @@ fn reload(
             return Vec::new();
         }
     };
-    let scope = Engine::new(project.clone(), engine.options().clone())
-        .scope()
-        .clone();
+    let scope = crate::engine::scope_of(&project, engine.options());
     if let Err(error) = bind(sockets, &project, &scope, reporter) {
         reporter.diagnostic(&error);
         reporter.note("still running the previous version of the Hotfile");

@@ -490,23 +490,32 @@ fn clock(epoch: (Instant, SystemTime), at: Instant) -> String {
 
 /// Renders a diagnostic for the terminal.
 pub fn render(diagnostic: &dyn Diagnostic, color: bool) -> String {
-    if !color {
-        return render_plain(diagnostic, 100);
+    if color {
+        render_with(
+            GraphicalReportHandler::new_themed(GraphicalTheme::unicode()),
+            diagnostic,
+            100,
+        )
+    } else {
+        render_plain(diagnostic, 100)
     }
-    let mut out = String::new();
-    GraphicalReportHandler::new_themed(GraphicalTheme::unicode())
-        .with_width(100)
-        .render_report(&mut out, diagnostic)
-        .expect("rendering into a String cannot fail");
-    out
 }
 
 /// Renders a diagnostic without colour at a fixed width: the form used under `NO_COLOR`, when
 /// piped, and in snapshot tests.
 pub fn render_plain(diagnostic: &dyn Diagnostic, width: usize) -> String {
+    let handler = GraphicalReportHandler::new_themed(GraphicalTheme::unicode_nocolor())
+        .without_syntax_highlighting();
+    render_with(handler, diagnostic, width)
+}
+
+fn render_with(
+    handler: GraphicalReportHandler,
+    diagnostic: &dyn Diagnostic,
+    width: usize,
+) -> String {
     let mut out = String::new();
-    GraphicalReportHandler::new_themed(GraphicalTheme::unicode_nocolor())
-        .without_syntax_highlighting()
+    handler
         .with_width(width)
         .render_report(&mut out, diagnostic)
         .expect("rendering into a String cannot fail");

@@ -6,7 +6,7 @@
 
 mod state;
 
-pub use state::{Engine, Mode, Options};
+pub use state::{Engine, Mode, Options, scope_of};
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};

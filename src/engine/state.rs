@@ -677,6 +677,12 @@ enum Settled {
     Blocked(NodeId),
 }
 
+/// The nodes an engine with `options` runs in `project`: the targets (or every node) with what
+/// they depend on, services only when they run at all.
+pub fn scope_of(project: &Project, options: &Options) -> BTreeSet<NodeId> {
+    scope(project, &Graph::new(project), options)
+}
+
 fn scope(project: &Project, graph: &Graph, options: &Options) -> BTreeSet<NodeId> {
     let roots: Vec<NodeId> = match &options.targets {
         Some(names) => names.iter().filter_map(|n| project.find(n)).collect(),

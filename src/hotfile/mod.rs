@@ -250,7 +250,7 @@ fn syntax_mistake(d: kdl::KdlDiagnostic) -> Mistake {
 
 /// The path as the user should see it: relative to the current directory when it lies below
 /// it, else as given.
-fn display_name(path: &Path) -> String {
+pub fn display_name(path: &Path) -> String {
     if path.is_absolute()
         && let Ok(cwd) = std::env::current_dir()
         && let Ok(relative) = path.strip_prefix(&cwd)
@@ -261,7 +261,7 @@ fn display_name(path: &Path) -> String {
 }
 
 /// The candidate closest to `name`, if it is close enough to be a likely typo.
-fn suggest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub fn suggest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     let limit = (name.chars().count() / 3).max(1);
     candidates
         .into_iter()
