@@ -368,6 +368,7 @@ mod tests {
                 .collect(),
             ready: None,
             ready_timeout: Duration::from_secs(60),
+            restart: crate::model::Restart::default(),
             stop: Stop::default(),
         }
     }

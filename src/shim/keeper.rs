@@ -139,8 +139,10 @@ pub(super) fn run(keep: Keep) -> ! {
         });
     }
     loop {
-        if let Some(status) = reap(child, keep.status) {
-            kill_children();
+        if let Some((status, orphans)) = reap(child, keep.status) {
+            if orphans {
+                kill_children();
+            }
             mirror(status);
         }
         // SAFETY: poll on a live array of pollfds; EINTR (a caught signal) just loops.
@@ -201,16 +203,17 @@ fn exec(keep: Keep, mask: &libc::sigset_t) -> ! {
     unsafe { libc::_exit(127) }
 }
 
-/// Reaps every child that changed state; the command's wait status once it has ended.
-/// Reports a stop of the command to hot.
-fn reap(child: libc::pid_t, status_socket: Option<RawFd>) -> Option<libc::c_int> {
+/// Reaps every child that changed state; once the command has ended, its wait status and
+/// whether other children (orphans) remain. Reports a stop of the command to hot.
+fn reap(child: libc::pid_t, status_socket: Option<RawFd>) -> Option<(libc::c_int, bool)> {
     let mut ended = None;
     loop {
         let mut status = 0;
         // SAFETY: waitpid with a local status word.
         let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG | libc::WUNTRACED) };
         if pid <= 0 {
-            return ended;
+            // 0: children left that have not ended; -1 (ECHILD): none.
+            return ended.map(|status| (status, pid == 0));
         }
         if pid != child {
             continue; // an orphan re-parented to the keeper
