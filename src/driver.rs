@@ -105,12 +105,26 @@ async fn drive(project: Arc<Project>, reporter: Reporter, plan: Plan) -> u8 {
 
     let mut actions = engine.start(Instant::now());
     let mut interrupted = false;
+    // The engine's one timer (it has no clock): the earliest wake it asked for.
+    let mut wake: Option<Instant> = None;
     let code = loop {
-        if let Some(code) = carry_out(actions, &engine, &mut supervisor, &sockets, &reporter) {
+        if let Some(code) = carry_out(
+            actions,
+            &engine,
+            &mut supervisor,
+            &sockets,
+            &reporter,
+            &mut wake,
+        ) {
             break code;
         }
+        let alarm = tokio::time::Instant::from_std(wake.unwrap_or_else(Instant::now));
         actions = tokio::select! {
             Some(event) = exits.recv() => engine.handle(Instant::now(), event),
+            _ = tokio::time::sleep_until(alarm), if wake.is_some() => {
+                wake = None;
+                engine.handle(Instant::now(), Event::Tick)
+            }
             Some(change) = changes.recv() => {
                 let hotfile = relative(&engine.project().hotfile, &engine.project().root);
                 let mut actions = Vec::new();
@@ -160,10 +174,12 @@ fn carry_out(
     supervisor: &mut Supervisor,
     sockets: &Sockets,
     reporter: &Reporter,
+    wake: &mut Option<Instant>,
 ) -> Option<i32> {
     let project = engine.project();
     for action in actions {
         match action {
+            Action::Wake { at } => *wake = Some(wake.map_or(at, |w| w.min(at))),
             Action::Start { node, generation } => {
                 let fds = sockets.for_node(&project.node(node).name);
                 supervisor.start(node, generation, &fds);

@@ -290,6 +290,7 @@ async fn stop_reaches_grandchildren() {
             node,
             generation,
             exit,
+            ..
         } => {
             assert_eq!((node, generation), (NodeId(0), 7));
             assert_eq!(exit, Exit::Signal(libc::SIGTERM));

@@ -13,6 +13,9 @@
 //! - A service with `ready` starts its new instance beside the serving one and stops the old
 //!   one only when the new one is ready; without `ready` the old one is stopped first.
 //! - A service whose upstream failed keeps its running instance.
+//! - A service left with no instance (its only one exited on its own) is started again after
+//!   a backoff, unless its `restart` policy says otherwise; a new instance that never gets
+//!   ready is kept when there is no other.
 //! - Nothing here reads a clock: `now` comes with every call.
 
 use std::collections::BTreeSet;
@@ -22,7 +25,7 @@ use std::time::{Duration, Instant};
 
 use super::{Action, Change, Event, Exit, Generation, Report, Trigger};
 use crate::graph::Graph;
-use crate::model::{Kind, Node, NodeId, Project};
+use crate::model::{Kind, Node, NodeId, Project, Restart};
 
 /// How many waves in a row a node may be retriggered by its own (or a dependent's) writes
 /// before hot calls it a loop.
@@ -30,6 +33,12 @@ const LOOP_LIMIT: u32 = 4;
 
 /// File modification times come from a coarse kernel clock (one tick, up to 4 ms, behind).
 const MTIME_SLACK: Duration = Duration::from_millis(5);
+
+/// The first delay before a crashed service is started again; it doubles with each crash in a
+/// row, up to [`BACKOFF_MAX`], and starts over once an instance has stayed up [`STABLE`].
+const BACKOFF_FIRST: Duration = Duration::from_millis(500);
+const BACKOFF_MAX: Duration = Duration::from_secs(30);
+const STABLE: Duration = Duration::from_secs(30);
 
 /// What the engine is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,6 +94,10 @@ struct NodeState {
     self_triggers: u32,
     /// Paths found to loop: changes to them right after a run are ignored for this node.
     loop_paths: BTreeSet<PathBuf>,
+    /// When a crashed service is to be started again.
+    restart_at: Option<Instant>,
+    /// The delay before the last crash restart, for the next one's doubling.
+    backoff: Option<Duration>,
 }
 
 impl NodeState {
@@ -98,6 +111,8 @@ impl NodeState {
             last_run: None,
             self_triggers: 0,
             loop_paths: BTreeSet::new(),
+            restart_at: None,
+            backoff: None,
         }
     }
 
@@ -195,8 +210,11 @@ impl Engine {
         match event {
             Event::Changed(changes) => self.changed(changes, &mut actions),
             Event::Exited {
-                generation, exit, ..
-            } => self.exited(now, generation, exit, &mut actions),
+                generation,
+                exit,
+                last_lines,
+                ..
+            } => self.exited(now, generation, exit, last_lines, &mut actions),
             Event::Ready { generation, .. } => self.ready(now, generation, &mut actions),
             Event::ReadyTimedOut { generation, .. } => {
                 self.ready_timed_out(generation, &mut actions)
@@ -215,6 +233,7 @@ impl Engine {
                 }
             }
             Event::Shutdown { code } => self.begin_shutdown(code, &mut actions),
+            Event::Tick => self.tick(now, &mut actions),
         }
         self.schedule(now, &mut actions);
         actions
@@ -404,6 +423,7 @@ impl Engine {
         now: Instant,
         generation: Generation,
         exit: Exit,
+        last_lines: Vec<String>,
         actions: &mut Vec<Action>,
     ) {
         if self.retired.remove(&generation) {
@@ -412,7 +432,8 @@ impl Engine {
         let Some(node) = self.owner(generation) else {
             return;
         };
-        let kind = self.project.node(node).kind;
+        let spec = self.project.node(node);
+        let (kind, policy) = (spec.kind, spec.restart);
         let state = &mut self.nodes[node.0];
         if state.stopping.remove(&generation) {
             // Stopped on purpose: neither a success nor a failure.
@@ -427,17 +448,37 @@ impl Engine {
         let duration = now.saturating_duration_since(instance.started);
         let ok = exit.success();
         state.last_run = Some((instance.started, now));
+        let mut down = None;
         match kind {
             Kind::Task => {
                 state.outcome = if ok { Outcome::Ok } else { Outcome::Failed };
             }
-            Kind::Service => {
-                // A service that ends on its own (even with status 0) is not serving. It is not
-                // restarted until the next change, so a crashing server cannot loop.
-                if state.current.is_none() {
-                    state.outcome = Outcome::Failed;
+            // A service that ends on its own (even with status 0) is not serving. When it
+            // leaves nobody (it was serving, or had no predecessor) it comes back after a
+            // backoff that grows while it keeps crashing, so a broken server cannot spin.
+            Kind::Service if state.current.is_none() => {
+                state.outcome = Outcome::Failed;
+                if state.pending.is_none() {
+                    let wanted = match policy {
+                        Restart::Always => true,
+                        Restart::OnFailure => !ok,
+                        Restart::Never => false,
+                    };
+                    // A command that cannot start does not fix itself; the next change retries.
+                    let restart =
+                        wanted && self.shutdown.is_none() && !matches!(exit, Exit::SpawnFailed(_));
+                    let delay = restart.then(|| match state.backoff {
+                        Some(last) if duration < STABLE => (last * 2).min(BACKOFF_MAX),
+                        _ => BACKOFF_FIRST,
+                    });
+                    if let Some(delay) = delay {
+                        state.backoff = Some(delay);
+                        state.restart_at = Some(now + delay);
+                    }
+                    down = Some(delay);
                 }
             }
+            Kind::Service => {}
         }
         if !ok || kind == Kind::Service {
             self.wave_failed += usize::from(self.wave_open);
@@ -446,7 +487,40 @@ impl Engine {
             node,
             exit,
             duration,
+            last_lines,
         }));
+        if let Some(restart_in) = down {
+            actions.push(Action::Report(Report::ServiceDown { node, restart_in }));
+            if let Some(delay) = restart_in {
+                actions.push(Action::Wake { at: now + delay });
+            }
+        }
+    }
+
+    /// Starts the crashed services whose backoff is over; asks for the next wake-up.
+    fn tick(&mut self, now: Instant, actions: &mut Vec<Action>) {
+        for node in (0..self.nodes.len()).map(NodeId) {
+            let state = &mut self.nodes[node.0];
+            if state.restart_at.is_none_or(|at| at > now) {
+                continue;
+            }
+            state.restart_at = None;
+            if state.alive() || self.shutdown.is_some() || !self.scope.contains(&node) {
+                continue;
+            }
+            let has_ready = self.project.node(node).ready.is_some();
+            let instance = self.start_instance(now, node, actions);
+            let state = &mut self.nodes[node.0];
+            if has_ready {
+                state.pending = Some(instance);
+            } else {
+                state.current = Some(instance);
+                state.outcome = Outcome::Ok;
+            }
+        }
+        if let Some(at) = self.nodes.iter().filter_map(|s| s.restart_at).min() {
+            actions.push(Action::Wake { at });
+        }
     }
 
     fn ready(&mut self, now: Instant, generation: Generation, actions: &mut Vec<Action>) {
@@ -475,12 +549,16 @@ impl Engine {
         let Some(pending) = state.take_pending(generation) else {
             return;
         };
-        state.stop(node, pending, actions);
         if state.current.is_none() {
-            state.outcome = Outcome::Failed;
+            // It is all there is, and may well be serving: stopping it would leave nobody.
+            state.current = Some(pending);
+            state.outcome = Outcome::Ok;
+            actions.push(Action::Report(Report::ReadyTimedOut { node, kept: true }));
+            return;
         }
+        state.stop(node, pending, actions);
         self.wave_failed += usize::from(self.wave_open);
-        actions.push(Action::Report(Report::ReadyTimedOut { node }));
+        actions.push(Action::Report(Report::ReadyTimedOut { node, kept: false }));
     }
 
     fn begin_shutdown(&mut self, code: i32, actions: &mut Vec<Action>) {
@@ -490,6 +568,7 @@ impl Engine {
         self.shutdown = Some(code);
         for (i, state) in self.nodes.iter_mut().enumerate() {
             state.stale = false;
+            state.restart_at = None;
             for instance in [state.current.take(), state.pending.take()]
                 .into_iter()
                 .flatten()
@@ -570,6 +649,11 @@ impl Engine {
     fn start_service(&mut self, now: Instant, node: NodeId, actions: &mut Vec<Action>) {
         let has_ready = self.project.node(node).ready.is_some();
         let state = &mut self.nodes[node.0];
+        // This start replaces any crash restart: one pending instance at a time.
+        state.restart_at = None;
+        if let Some(restarting) = state.pending.take() {
+            state.stop(node, restarting, actions);
+        }
         if !has_ready {
             // Without a readiness signal hot cannot tell when a new instance serves, so the
             // old one goes first; clients wait in the listen backlog meanwhile.
@@ -663,7 +747,10 @@ impl Engine {
                 failed: self.wave_failed,
             }));
         }
-        let serving = self.nodes.iter().any(|s| s.current.is_some());
+        let serving = self
+            .nodes
+            .iter()
+            .any(|s| s.current.is_some() || s.restart_at.is_some());
         let code = match self.shutdown {
             Some(code) => code,
             None if self.options.mode == Mode::Once && !serving => self.failure_code(),
@@ -728,6 +815,7 @@ fn same_definition(old: &Node, new: &Node, old_project: &Project, new_project: &
         && ready(old) == ready(new)
         && old.ready_timeout == new.ready_timeout
         && old.stop == new.stop
+        && old.restart == new.restart
         && names(old, old_project) == names(new, new_project)
 }
 

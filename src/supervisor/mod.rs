@@ -114,6 +114,7 @@ impl Supervisor {
             exit: crate::engine::Exit::SpawnFailed(
                 "hot runs processes only on Unix for now".into(),
             ),
+            last_lines: Vec::new(),
         });
     }
 

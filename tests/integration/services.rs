@@ -221,7 +221,7 @@ service "serve" {{
 }
 
 #[test]
-fn a_crashed_service_is_reported_with_its_last_lines_and_waits_for_a_change() {
+fn a_crashed_service_with_restart_never_is_reported_with_its_last_lines_and_waits_for_a_change() {
     let project = Project::with_hotfile(
         r#"
 defaults {
@@ -230,6 +230,7 @@ defaults {
 service "serve" {
     watch "src/**"
     run "echo starting; echo cannot open database >&2; exit 3"
+    restart "never"
 }
 task "other" {
     watch "other/**"
@@ -243,6 +244,8 @@ task "other" {
     assert_eq!(finished["kind"], "service");
     let lines = finished["last_lines"].to_string();
     assert!(lines.contains("cannot open database"), "{finished}");
+    let down = hot.wait_event("service_down", "serve");
+    assert_eq!(down["restart_in_ms"], serde_json::Value::Null, "{down}");
     // No crash loop: an unrelated change does not restart it...
     project.write("other/x", "1");
     hot.wait_event("wave_started", "");
@@ -419,4 +422,104 @@ task "halts" {
     let finished = hot.wait_event("node_finished", "halts");
     assert_eq!(finished["ok"], true, "{finished}");
     assert_eq!(hot.wait_exit(), 0);
+}
+
+#[test]
+fn a_crash_after_the_hand_off_is_restarted_within_the_backoff() {
+    let hotfile = format!(
+        r#"
+defaults {{
+    debounce "20ms"
+}}
+service "serve" {{
+    watch "version"
+    socket "http" "127.0.0.1:0"
+    env PROBE_VERSION_FILE="version" PROBE_STARTUP_MS="150"
+    run "echo version $(cat version); exec {probe}"
+    ready log="^ready$"
+    stop timeout="2s"
+}}
+"#,
+        probe = probe().display()
+    );
+    let project = Project::with_hotfile(&hotfile);
+    project.write("version", "1");
+    let (mut hot, addr) = start(&project);
+    project.write("version", "2");
+    hot.wait_event("service_ready", "serve");
+    let serving = answer_from_version(&addr, "2");
+    let pid: i32 = field(&serving, "pid").parse().unwrap();
+
+    // SAFETY: kill on the pid the server just reported for itself.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGKILL) }, 0);
+    let finished = hot.wait_event("node_finished", "serve");
+    assert_eq!(finished["signal"], libc::SIGKILL, "{finished}");
+    // Its own last lines, not its predecessor's.
+    let lines = finished["last_lines"].to_string();
+    assert!(
+        lines.contains("version 2") && !lines.contains("version 1"),
+        "{finished}"
+    );
+    let down = hot.wait_event("service_down", "serve");
+    assert_eq!(down["restart_in_ms"], 500.0, "{down}");
+    hot.wait_event("node_started", "serve");
+    hot.wait_event("service_ready", "serve");
+    let back = ask(&addr).unwrap();
+    assert_eq!(field(&back, "version"), "2");
+    assert_ne!(field(&back, "pid"), pid.to_string());
+}
+
+/// Waits (bounded) until hot's stderr contains `text`; returns all of it.
+#[track_caller]
+fn wait_text(hot: &Running, text: &str) -> String {
+    let deadline = Instant::now() + crate::support::DEADLINE;
+    loop {
+        let transcript = hot.transcript();
+        if transcript.contains(text) {
+            return transcript;
+        }
+        assert!(Instant::now() < deadline, "no `{text}` in:\n{transcript}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn a_ready_that_never_comes_keeps_the_only_instance_and_says_what_was_not_seen() {
+    let hotfile = format!(
+        r#"
+service "serve" {{
+    socket "http" "127.0.0.1:0"
+    run "{probe}"
+    ready log="^listening on" timeout="1s"
+}}
+"#,
+        probe = probe().display()
+    );
+    let project = Project::with_hotfile(&hotfile);
+    let hot = Running::spawn(project.hot(&["watch"]));
+    let said = wait_text(
+        &hot,
+        "serve: no line matched `^listening on` in 1.00s; it is running, but hot cannot tell when it is ready",
+    );
+    assert!(
+        !said.contains("previous"),
+        "no predecessor to mention:\n{said}"
+    );
+    let addr = said
+        .lines()
+        .find_map(|l| l.split("listening on ").nth(1))
+        .expect("the listening line")
+        .trim()
+        .to_owned();
+    // Kept: the instance answers, and goes on answering.
+    let first = ask(&addr).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(field(&ask(&addr).unwrap(), "pid"), field(&first, "pid"));
+
+    // In --json: the same, as `kept`.
+    let project = Project::with_hotfile(&hotfile);
+    let mut hot = project.spawn(&["watch"]);
+    let timed_out = hot.wait_event("ready_timed_out", "serve");
+    assert_eq!(timed_out["kept"], true, "{timed_out}");
+    assert_eq!(hot.count("node_started", "serve"), 1);
 }
