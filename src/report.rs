@@ -478,7 +478,12 @@ fn paint(color: bool, code: &str, text: &str) -> String {
 /// What a `ready` that timed out did not see, e.g. "no line matched `^listening on` in 60s".
 fn unseen_ready(ready: Option<&crate::model::Ready>, timeout: Duration) -> String {
     use crate::model::Ready;
-    let waited = seconds(timeout);
+    // "60s" rather than "60.00s": timeouts are written in whole seconds.
+    let waited = if timeout.subsec_nanos() == 0 && timeout.as_secs() > 0 {
+        format!("{}s", timeout.as_secs())
+    } else {
+        seconds(timeout)
+    };
     match ready {
         Some(Ready::Log(regex)) => format!("no line matched `{}` in {waited}", regex.as_str()),
         Some(Ready::Notify) => format!("no READY=1 came on its NOTIFY_SOCKET in {waited}"),

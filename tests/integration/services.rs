@@ -499,7 +499,7 @@ service "serve" {{
     let hot = Running::spawn(project.hot(&["watch"]));
     let said = wait_text(
         &hot,
-        "serve: no line matched `^listening on` in 1.00s; it is running, but hot cannot tell when it is ready",
+        "serve: no line matched `^listening on` in 1s; it is running, but hot cannot tell when it is ready",
     );
     assert!(
         !said.contains("previous"),
