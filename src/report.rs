@@ -316,6 +316,15 @@ impl Reporter {
                     name(node)
                 ),
             },
+            Report::SocketRenewed { node, socket } => format!(
+                "{} {}: an instance shut the listening socket `{socket}` down (`shutdown()` on \
+                 the listener, when it stopped), which breaks it for every instance; hot bound a \
+                 fresh one at the same address and restarts {} on it. Closing the listener is \
+                 enough: `close()` leaves hot's copy working",
+                paint(color, YELLOW, "!"),
+                name(node),
+                name(node)
+            ),
             Report::Suspended { node, signal, pid } => format!(
                 "{} {} stopped by signal {signal}{} (pid {pid}) and waits to be continued: \
                  resume it with `kill -CONT {pid}`, or save a file to restart it",
@@ -435,6 +444,9 @@ fn json_report(project: &Project, report: &Report, inner: &Inner) -> serde_json:
         Report::ServiceDown { node, restart_in } => {
             json!({"event": "service_down", "node": name(node),
                    "restart_in_ms": restart_in.map(|d| d.as_secs_f64() * 1000.0)})
+        }
+        Report::SocketRenewed { node, socket } => {
+            json!({"event": "socket_renewed", "node": name(node), "socket": socket})
         }
         Report::Suspended { node, signal, pid } => {
             json!({"event": "node_suspended", "node": name(node), "signal": signal, "pid": pid})

@@ -67,6 +67,9 @@ pub enum Event {
         /// The stopped process.
         pid: u32,
     },
+    /// A socket of the service no longer accepted (an instance called `shutdown()` on it) and
+    /// was replaced by a fresh one at the same address; a running instance holds the dead one.
+    SocketRenewed { node: NodeId, socket: String },
     /// Stop everything, then exit with `code`.
     Shutdown { code: i32 },
     /// The time asked for by an [`Action::Wake`] has come (or passed).
@@ -160,6 +163,9 @@ pub enum Report {
         node: NodeId,
         restart_in: Option<Duration>,
     },
+    /// An instance of the service shut the shared listening `socket` down; hot bound a fresh
+    /// one at the same address and restarts the service on it.
+    SocketRenewed { node: NodeId, socket: String },
     /// A running instance was stopped by a signal and waits to be continued.
     Suspended { node: NodeId, signal: i32, pid: u32 },
     /// A node keeps retriggering itself: its own run changes its inputs.

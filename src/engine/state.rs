@@ -232,6 +232,9 @@ impl Engine {
                     actions.push(Action::Report(Report::Suspended { node, signal, pid }));
                 }
             }
+            Event::SocketRenewed { node, socket } => {
+                self.socket_renewed(now, node, socket, &mut actions)
+            }
             Event::Shutdown { code } => self.begin_shutdown(code, &mut actions),
             Event::Tick => self.tick(now, &mut actions),
         }
@@ -494,6 +497,31 @@ impl Engine {
             if let Some(delay) = restart_in {
                 actions.push(Action::Wake { at: now + delay });
             }
+        }
+    }
+
+    /// The serving instance's socket is dead (it accepts nothing any more): start a new one on
+    /// the fresh socket, handed off as for any restart. Without a serving instance there is
+    /// nothing to do: the next start gets the fresh socket.
+    fn socket_renewed(
+        &mut self,
+        now: Instant,
+        node: NodeId,
+        socket: String,
+        actions: &mut Vec<Action>,
+    ) {
+        if node.0 >= self.nodes.len() {
+            return;
+        }
+        actions.push(Action::Report(Report::SocketRenewed { node, socket }));
+        let state = &self.nodes[node.0];
+        if state.current.is_some()
+            && state.pending.is_none()
+            && !state.stale
+            && self.shutdown.is_none()
+            && self.scope.contains(&node)
+        {
+            self.start_service(now, node, actions);
         }
     }
 

@@ -523,3 +523,74 @@ service "serve" {{
     assert_eq!(timed_out["kept"], true, "{timed_out}");
     assert_eq!(hot.count("node_started", "serve"), 1);
 }
+
+/// `python3`, or `None` (the reason printed) when it is missing outside CI; under `CI=true` a
+/// missing python3 fails instead.
+fn python3() -> Option<&'static str> {
+    let found = std::process::Command::new("python3")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "python3 is missing; .ci/run installs it"
+        );
+        eprintln!("skipped: python3 is not installed");
+    }
+    found.then_some("python3")
+}
+
+/// A blocking server that, as some frameworks do on a graceful stop, calls `shutdown()` on
+/// the listener: that breaks the socket hot shares with every instance.
+const SHUTDOWN_SERVER: &str = r#"
+import os, signal, socket, sys
+listener = socket.socket(fileno=3)
+version = open("version").read().strip()
+def stop(*_):
+    listener.shutdown(socket.SHUT_RDWR)
+    sys.exit(0)
+signal.signal(signal.SIGTERM, stop)
+print("ready", flush=True)
+while True:
+    conn, _ = listener.accept()
+    conn.sendall(b"pid=%d version=%s\n" % (os.getpid(), version.encode()))
+    conn.close()
+"#;
+
+#[test]
+fn a_server_that_shuts_the_socket_down_is_restarted_on_a_fresh_one() {
+    let Some(python) = python3() else { return };
+    let project = Project::with_hotfile(&format!(
+        r#"
+defaults {{
+    debounce "20ms"
+}}
+service "serve" {{
+    watch "version"
+    socket "http" "127.0.0.1:0"
+    run "{python}" "server.py"
+    ready log="^ready$"
+    stop timeout="2s"
+}}
+"#
+    ));
+    project.write("server.py", SHUTDOWN_SERVER);
+    project.write("version", "1");
+    let (mut hot, addr) = start(&project);
+    assert_eq!(field(&ask(&addr).unwrap(), "version"), "1");
+
+    // The hand-off: the old instance, stopped, shuts the shared socket down.
+    project.write("version", "2");
+    hot.wait_event("service_ready", "serve");
+    let renewed = hot.wait_event("socket_renewed", "serve");
+    assert_eq!(renewed["socket"], "http");
+    hot.wait_event("service_ready", "serve");
+    let answer = ask(&addr).unwrap();
+    assert_eq!(field(&answer, "version"), "2", "{answer}");
+    // And it goes on: the next hand-off works too.
+    project.write("version", "3");
+    hot.wait_event("socket_renewed", "serve");
+    hot.wait_event("service_ready", "serve");
+    answer_from_version(&addr, "3");
+}

@@ -93,6 +93,16 @@ fn run(engine: &mut Engine, script: &str, mut reload: Option<Project>) -> String
                 engine.handle(now, Event::ReadyTimedOut { node, generation })
             }
             "tick" => engine.handle(now, Event::Tick),
+            "renewed" => {
+                let node = engine.project().find(words[1]).expect("known node");
+                engine.handle(
+                    now,
+                    Event::SocketRenewed {
+                        node,
+                        socket: words[2].to_owned(),
+                    },
+                )
+            }
             "stopped" => {
                 let (node, generation) = generation(words[1]);
                 let signal = words[2].parse().expect("a number");
@@ -193,6 +203,9 @@ fn describe(project: &Project, t0: Instant, action: &Action) -> String {
             Report::LoopDetected { node, paths } => {
                 let paths: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
                 format!("loop {}: {}", name(node), paths.join(" "))
+            }
+            Report::SocketRenewed { node, socket } => {
+                format!("renewed {} `{socket}`", name(node))
             }
             Report::Suspended { node, signal, .. } => {
                 format!("suspended {} by {signal}", name(node))
@@ -764,6 +777,48 @@ fn a_first_instance_that_never_gets_ready_is_kept() {
           ready serve in 0ms
         exit serve#4 143
           wave 2 done, 0 failed
+        ",
+    );
+}
+
+/// The old instance broke the shared socket as it stopped: the new one, serving, holds a dead
+/// socket and is restarted on the fresh one.
+#[test]
+fn a_socket_broken_by_a_stopping_instance_restarts_the_service_on_a_fresh_one() {
+    check(
+        WEB,
+        watch(),
+        "
+        start
+          wave 1 by start: clippy test build serve
+          start clippy#1
+          start build#2
+        exit clippy#1 0
+          finished clippy Code(0) in 0ms
+          start test#3
+        exit build#2 0
+          finished build Code(0) in 0ms
+        exit test#3 0
+          finished test Code(0) in 0ms
+          start serve#4
+        ready serve#4
+          ready serve in 0ms
+          wave 1 done, 0 failed
+        change templates/x
+          wave 2 by templates/x (1): serve
+          start serve#5
+        ready serve#5
+          stop serve#4
+          ready serve in 0ms
+        exit serve#4 0
+          wave 2 done, 0 failed
+        renewed serve http
+          renewed serve `http`
+          start serve#6
+        ready serve#6
+          stop serve#5
+          ready serve in 0ms
+        exit serve#5 0
         ",
     );
 }
