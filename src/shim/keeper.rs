@@ -160,9 +160,15 @@ pub(super) fn run(keep: Keep) -> ! {
             && hot_is_gone(status)
         {
             kill_children();
-            // SAFETY: SIGKILL to the keeper's own group: the command, its descendants in the
-            // group, and the keeper itself.
-            unsafe { libc::killpg(0, libc::SIGKILL) };
+            // SAFETY: getpgrp/getpid have no preconditions; SIGKILL to the keeper's own
+            // group (the command, its descendants in the group, and the keeper itself), but
+            // only when the group is the keeper's: run by hand in someone else's group, the
+            // keeper must not kill its caller.
+            unsafe {
+                if libc::getpgrp() == libc::getpid() {
+                    libc::killpg(0, libc::SIGKILL);
+                }
+            }
             // SAFETY: only reached if the signal could not be sent.
             unsafe { libc::_exit(137) };
         }
