@@ -10,11 +10,11 @@
 //!    own pid before `exec`, so a server sees exactly its pid);
 //! 3. waits for it, and reports a stop (SIGSTOP, SIGTTIN, ...) of it to hot over the status
 //!    socket, a stream socket whose other end only hot holds;
-//! 4. when the command exits, SIGKILLs its own remaining children (orphans re-parented to it)
-//!    and exits with the command's status (the same code, or dies of the same signal), so
+//! 4. when the command exits, SIGKILLs its remaining descendants (orphans re-parented to it,
+//!    even those that left the group) and exits with the command's status (the same code, or dies of the same signal), so
 //!    the supervisor sees the real status; hot then SIGKILLs the group as before;
 //! 5. when the status socket reaches end of file, hot is gone (SIGKILL, OOM kill, abort): it
-//!    SIGKILLs its children and then the whole group, itself included.
+//!    SIGKILLs its descendants, level by level, and then the whole group, itself included.
 //!
 //! Stop semantics do not change: hot's stop signal goes to the group, which holds the keeper
 //! and the command; the keeper catches every signal hot sends for a stop (so only the command
@@ -141,7 +141,7 @@ pub(super) fn run(keep: Keep) -> ! {
     loop {
         if let Some((status, orphans)) = reap(child, keep.status) {
             if orphans {
-                kill_children();
+                kill_descendants();
             }
             mirror(status);
         }
@@ -159,7 +159,7 @@ pub(super) fn run(keep: Keep) -> ! {
             && fds.get(1).is_some_and(|p| p.revents != 0)
             && hot_is_gone(status)
         {
-            kill_children();
+            kill_descendants();
             // SAFETY: getpgrp/getpid have no preconditions; SIGKILL to the keeper's own
             // group (the command, its descendants in the group, and the keeper itself), but
             // only when the group is the keeper's: run by hand in someone else's group, the
@@ -255,18 +255,43 @@ fn hot_is_gone(socket: RawFd) -> bool {
     n == 0 || !matches!(error, Some(libc::EINTR) | Some(libc::EAGAIN))
 }
 
-/// SIGKILLs the keeper's children: orphans re-parented to it, which may have left the group.
-fn kill_children() {
+/// SIGKILLs every descendant of the keeper, level by level: each killed child's own children
+/// are re-parented to the keeper (a subreaper), so the next round reaches them, even those
+/// that left the group with `setsid`. A killed process cannot fork any more, so this ends;
+/// it is bounded all the same.
+fn kill_descendants() {
+    for _ in 0..1000 {
+        let children = children();
+        if children.is_empty() {
+            return;
+        }
+        for &child in &children {
+            // SAFETY: kill on our own unreaped children: their pids cannot have been reused.
+            unsafe { libc::kill(child, libc::SIGKILL) };
+        }
+        // Reaped once dead, so that a zombie is not counted again; their orphans arrive.
+        for &child in &children {
+            let mut status = 0;
+            // SAFETY: waitpid on our own child with a local status word; it is SIGKILLed,
+            // so the wait is short.
+            unsafe { libc::waitpid(child, &mut status, 0) };
+        }
+    }
+}
+
+/// The keeper's live children (zombies already reaped by [`reap`] are not listed).
+fn children() -> Vec<libc::pid_t> {
     #[cfg(target_os = "linux")]
     {
         let pid = std::process::id();
         let list =
             std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
-        for child in list.split_whitespace().filter_map(|p| p.parse().ok()) {
-            // SAFETY: kill on our own unreaped children: their pids cannot have been reused.
-            unsafe { libc::kill(child, libc::SIGKILL) };
-        }
+        list.split_whitespace()
+            .filter_map(|p| p.parse().ok())
+            .collect()
     }
+    #[cfg(not(target_os = "linux"))]
+    Vec::new()
 }
 
 /// Ends the keeper the way the command ended. Never returns.

@@ -299,7 +299,7 @@ service "serve" {{
     run "{probe}; echo exited"
 }}
 task "tree" {{
-    run "sleep 300 & sleep 300 & echo tree $$; wait"
+    run "setsid sleep 300 & echo escaped $!; sleep 300 & echo tree $$; wait"
 }}
 "#,
             probe = probe().display()
@@ -315,6 +315,14 @@ task "tree" {{
         e["event"] == "output" && e["line"].as_str().is_some_and(|l| l.starts_with("tree "))
     });
     let task: i32 = line["line"].as_str().unwrap()[5..].parse().unwrap();
+    // A grandchild that left the group and the session (setsid): only the keeper knows it.
+    let escaped = hot.seen.iter().find_map(|e| {
+        e["line"]
+            .as_str()?
+            .strip_prefix("escaped ")
+            .and_then(|p| p.parse::<i32>().ok())
+    });
+    let escaped = escaped.expect("the escaped grandchild's pid");
     let server: i32 = field(&ask(&addr).unwrap(), "pid").parse().unwrap();
     let groups: Vec<i32> = [task, server].into_iter().filter_map(group_of).collect();
     assert_eq!(groups.len(), 2, "both run");
@@ -340,6 +348,10 @@ task "tree" {{
         killed.elapsed()
     );
     assert!(gone(server) && gone(task));
+    assert!(
+        gone(escaped),
+        "the grandchild that left the group outlived hot"
+    );
 
     // The port is free: a new hot binds it at once.
     project.write("Hotfile", &hotfile(&addr));
