@@ -606,3 +606,29 @@ service "serve" {{
     hot.wait_event("service_ready", "serve");
     answer_from_version(&addr, "3");
 }
+
+/// A closed terminal sends hot SIGHUP; its children, in sessions of their own, get nothing
+/// from the terminal, and hot stops them all before it exits.
+#[test]
+fn a_closed_terminal_stops_every_process_hot_started() {
+    let hotfile = format!(
+        r#"
+service "serve" {{
+    socket "http" "127.0.0.1:0"
+    run "{probe}; echo exited"
+}}
+"#,
+        probe = probe().display()
+    );
+    let project = Project::with_hotfile(&hotfile);
+    let mut hot = project.spawn(&["watch"]);
+    let addr = hot.wait_event("listening", "serve")["addr"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let server: i32 = field(&ask(&addr).unwrap(), "pid").parse().unwrap();
+    hot.signal(libc::SIGHUP);
+    assert_eq!(hot.wait_exit(), 129);
+    assert!(gone(server), "the server outlived hot");
+    std::net::TcpListener::bind(&addr).expect("the port is free after hot exits");
+}
