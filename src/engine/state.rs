@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 
 use super::{Action, Change, Event, Exit, Generation, Report, Trigger};
 use crate::graph::Graph;
-use crate::model::{Kind, Node, NodeId, Project, Restart};
+use crate::model::{Kind, Node, NodeId, Project};
 
 /// How many waves in a row a node may be retriggered by its own (or a dependent's) writes
 /// before hot calls it a loop.
@@ -33,12 +33,6 @@ const LOOP_LIMIT: u32 = 4;
 
 /// File modification times come from a coarse kernel clock (one tick, up to 4 ms, behind).
 const MTIME_SLACK: Duration = Duration::from_millis(5);
-
-/// The first delay before a crashed service is started again; it doubles with each crash in a
-/// row, up to [`BACKOFF_MAX`], and starts over once an instance has stayed up [`STABLE`].
-const BACKOFF_FIRST: Duration = Duration::from_millis(500);
-const BACKOFF_MAX: Duration = Duration::from_secs(30);
-const STABLE: Duration = Duration::from_secs(30);
 
 /// What the engine is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -435,8 +429,7 @@ impl Engine {
         let Some(node) = self.owner(generation) else {
             return;
         };
-        let spec = self.project.node(node);
-        let (kind, policy) = (spec.kind, spec.restart);
+        let kind = self.project.node(node).kind;
         let state = &mut self.nodes[node.0];
         if state.stopping.remove(&generation) {
             // Stopped on purpose: neither a success nor a failure.
@@ -462,23 +455,7 @@ impl Engine {
             Kind::Service if state.current.is_none() => {
                 state.outcome = Outcome::Failed;
                 if state.pending.is_none() {
-                    let wanted = match policy {
-                        Restart::Always => true,
-                        Restart::OnFailure => !ok,
-                        Restart::Never => false,
-                    };
-                    // A command that cannot start does not fix itself; the next change retries.
-                    let restart =
-                        wanted && self.shutdown.is_none() && !matches!(exit, Exit::SpawnFailed(_));
-                    let delay = restart.then(|| match state.backoff {
-                        Some(last) if duration < STABLE => (last * 2).min(BACKOFF_MAX),
-                        _ => BACKOFF_FIRST,
-                    });
-                    if let Some(delay) = delay {
-                        state.backoff = Some(delay);
-                        state.restart_at = Some(now + delay);
-                    }
-                    down = Some(delay);
+                    down = Some(self.plan_restart(node, now, duration, &exit));
                 }
             }
             Kind::Service => {}
@@ -497,57 +474,6 @@ impl Engine {
             if let Some(delay) = restart_in {
                 actions.push(Action::Wake { at: now + delay });
             }
-        }
-    }
-
-    /// The serving instance's socket is dead (it accepts nothing any more): start a new one on
-    /// the fresh socket, handed off as for any restart. Without a serving instance there is
-    /// nothing to do: the next start gets the fresh socket.
-    fn socket_renewed(
-        &mut self,
-        now: Instant,
-        node: NodeId,
-        socket: String,
-        actions: &mut Vec<Action>,
-    ) {
-        if node.0 >= self.nodes.len() {
-            return;
-        }
-        actions.push(Action::Report(Report::SocketRenewed { node, socket }));
-        let state = &self.nodes[node.0];
-        if state.current.is_some()
-            && state.pending.is_none()
-            && !state.stale
-            && self.shutdown.is_none()
-            && self.scope.contains(&node)
-        {
-            self.start_service(now, node, actions);
-        }
-    }
-
-    /// Starts the crashed services whose backoff is over; asks for the next wake-up.
-    fn tick(&mut self, now: Instant, actions: &mut Vec<Action>) {
-        for node in (0..self.nodes.len()).map(NodeId) {
-            let state = &mut self.nodes[node.0];
-            if state.restart_at.is_none_or(|at| at > now) {
-                continue;
-            }
-            state.restart_at = None;
-            if state.alive() || self.shutdown.is_some() || !self.scope.contains(&node) {
-                continue;
-            }
-            let has_ready = self.project.node(node).ready.is_some();
-            let instance = self.start_instance(now, node, actions);
-            let state = &mut self.nodes[node.0];
-            if has_ready {
-                state.pending = Some(instance);
-            } else {
-                state.current = Some(instance);
-                state.outcome = Outcome::Ok;
-            }
-        }
-        if let Some(at) = self.nodes.iter().filter_map(|s| s.restart_at).min() {
-            actions.push(Action::Wake { at });
         }
     }
 
@@ -847,5 +773,6 @@ fn same_definition(old: &Node, new: &Node, old_project: &Project, new_project: &
         && names(old, old_project) == names(new, new_project)
 }
 
+mod restart;
 #[cfg(test)]
 mod tests;
