@@ -299,6 +299,10 @@ impl Supervisor {
             cmd.pre_exec(move || child_setup(parent, &raw));
         }
 
+        let status = status
+            .set_nonblocking(true)
+            .and_then(|()| tokio::net::UnixStream::from_std(status))
+            .map_err(|e| format!("internal: cannot watch the keeper's socket: {e}"))?;
         let mut child = cmd.spawn().map_err(|e| {
             format!(
                 "cannot start hot's exec shim `{}` for `{}`: {e}",
@@ -307,10 +311,6 @@ impl Supervisor {
             )
         })?;
         drop(keeper_end);
-        let status = status
-            .set_nonblocking(true)
-            .and_then(|()| tokio::net::UnixStream::from_std(status))
-            .map_err(|e| format!("internal: cannot watch the keeper's socket: {e}"))?;
         let Some(pid) = child.id() else {
             return Err("internal: the child exited before hot saw its pid".into());
         };
