@@ -317,8 +317,8 @@ impl Reporter {
                 ),
             },
             Report::SocketRenewed { node, socket } => format!(
-                "{} {}: an instance shut the listening socket `{socket}` down (`shutdown()` on \
-                 the listener, when it stopped), which breaks it for every instance; hot bound a \
+                "{} {}: an instance shut the listening socket `{socket}` down as it exited \
+                 (`shutdown()` on the listener), which breaks it for every instance; hot bound a \
                  fresh one at the same address and restarts {} on it. Closing the listener is \
                  enough: `close()` leaves hot's copy working",
                 paint(color, YELLOW, "!"),
