@@ -1213,3 +1213,31 @@ fn a_late_exit_of_a_stopped_instance_is_ignored() {
         ",
     );
 }
+
+/// `hot run serve`: a crash with a restart coming does not end hot; shutdown cancels it.
+#[test]
+fn run_service_waits_for_its_crash_restart_and_shutdown_cancels_it() {
+    check(
+        &[("serve", &[], &[])],
+        Options {
+            targets: Some(vec!["serve".into()]),
+            ..once()
+        },
+        "
+        start
+          wave 1 by start: serve
+          start serve#1
+        ready serve#1
+          ready serve in 0ms
+          wave 1 done, 0 failed
+        exit serve#1 1
+          finished serve Code(1) in 0ms (last line of #1)
+          down serve: restart in 500ms
+          wake at 500ms
+        shutdown 130
+          exit 130
+        wait 500
+        tick
+        ",
+    );
+}
