@@ -258,9 +258,11 @@ fn hot_is_gone(socket: RawFd) -> bool {
 /// SIGKILLs every descendant of the keeper, level by level: each killed child's own children
 /// are re-parented to the keeper (a subreaper), so the next round reaches them, even those
 /// that left the group with `setsid`. A killed process cannot fork any more, so this ends;
-/// it is bounded all the same.
+/// it is bounded all the same (a process in uninterruptible sleep dies only when it wakes,
+/// and must not hold up the report of the command's exit).
 fn kill_descendants() {
-    for _ in 0..1000 {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_millis(500);
+    while std::time::Instant::now() < deadline {
         let children = children();
         if children.is_empty() {
             return;
@@ -269,13 +271,11 @@ fn kill_descendants() {
             // SAFETY: kill on our own unreaped children: their pids cannot have been reused.
             unsafe { libc::kill(child, libc::SIGKILL) };
         }
-        // Reaped once dead, so that a zombie is not counted again; their orphans arrive.
-        for &child in &children {
-            let mut status = 0;
-            // SAFETY: waitpid on our own child with a local status word; it is SIGKILLed,
-            // so the wait is short.
-            unsafe { libc::waitpid(child, &mut status, 0) };
-        }
+        // Reaped once dead, so that a zombie is not listed again; their orphans arrive.
+        let mut status = 0;
+        // SAFETY: waitpid with a local status word; WNOHANG never blocks.
+        while unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) } > 0 {}
+        std::thread::sleep(std::time::Duration::from_micros(200));
     }
 }
 
