@@ -194,6 +194,7 @@ fn carry_out(
             Action::Stop { node, generation } => supervisor.stop(node, generation),
             Action::Report(report) => reporter.report(project, &report),
             Action::Exit(code) => return Some(code),
+            Action::Answer { .. } | Action::Release { .. } => {}
         }
     }
     None

@@ -96,6 +96,17 @@ pub struct Node {
     pub stop: Stop,
     /// What happens when a service instance exits on its own (services only).
     pub restart: Restart,
+    /// `reload "ADDR"`: hot's browser endpoint for this service (services only).
+    pub reload: Option<Reload>,
+}
+
+/// `reload "ADDR" public="true"`: where hot serves the service's browser endpoint (`/hot.js`,
+/// its event stream, LiveReload). Only a loopback address unless `public` says otherwise, since
+/// the stream carries build output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reload {
+    pub addr: SocketAddr,
+    pub public: bool,
 }
 
 /// `restart "always"`: whether a service that exits on its own is started again (with
@@ -402,6 +413,7 @@ pub(crate) mod testing {
                     ready_timeout: Duration::from_secs(60),
                     stop: Stop::default(),
                     restart: Restart::default(),
+                    reload: None,
                 }
             })
             .collect();

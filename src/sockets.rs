@@ -401,6 +401,7 @@ mod tests {
             ready: None,
             ready_timeout: Duration::from_secs(60),
             restart: crate::model::Restart::default(),
+            reload: None,
             stop: Stop::default(),
         }
     }

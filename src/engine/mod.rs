@@ -114,6 +114,13 @@ pub enum Action {
     /// Send [`Event::Tick`] at `at` (the engine has no clock). Only the earliest pending
     /// wake matters: every tick asks again for the next one still due.
     Wake { at: Instant },
+    /// No instance of this service (one with `reload` and a socket) is alive or starting: hot
+    /// answers its first socket itself, with a `503` page that says why, until
+    /// [`Action::Release`]. Policy kept here so the driver only carries it out.
+    Answer { node: NodeId },
+    /// Stop answering the service's socket, at once: an instance is about to start (this comes
+    /// before its `Start`), so every connection from now on waits in the backlog for it.
+    Release { node: NodeId },
     /// Tell the user.
     Report(Report),
     /// Nothing is left to do: exit with this status.

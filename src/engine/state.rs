@@ -92,6 +92,8 @@ struct NodeState {
     restart_at: Option<Instant>,
     /// The delay before the last crash restart, for the next one's doubling.
     backoff: Option<Duration>,
+    /// hot answers the service's socket itself (an [`Action::Answer`] is in force).
+    answering: bool,
 }
 
 impl NodeState {
@@ -107,6 +109,7 @@ impl NodeState {
             loop_paths: BTreeSet::new(),
             restart_at: None,
             backoff: None,
+            answering: false,
         }
     }
 
@@ -555,6 +558,7 @@ impl Engine {
             started: now,
         };
         self.next_generation += 1;
+        self.release(node, actions);
         actions.push(Action::Start {
             node,
             generation: instance.generation,
@@ -597,6 +601,7 @@ impl Engine {
                 }
             }
         }
+        self.answer(actions);
         self.settle(actions);
     }
 
@@ -773,6 +778,7 @@ fn same_definition(old: &Node, new: &Node, old_project: &Project, new_project: &
         && names(old, old_project) == names(new, new_project)
 }
 
+mod answer;
 mod restart;
 #[cfg(test)]
 mod tests;

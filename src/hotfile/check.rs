@@ -14,9 +14,9 @@ use regex::Regex;
 
 use super::error::Mistake;
 use super::suggest;
-use super::syntax::{RawFile, RawNode, RawReady, RawStop, Str};
+use super::syntax::{RawFile, RawNode, RawReady, RawReload, RawStop, Str};
 use crate::model::{
-    Command, Inputs, Node, NodeId, Project, Ready, Restart, Signal, SocketSpec, Stop,
+    Command, Inputs, Node, NodeId, Project, Ready, Reload, Restart, Signal, SocketSpec, Stop,
     parse_duration,
 };
 
@@ -157,7 +157,8 @@ impl Checker<'_> {
         let mut bound: Vec<(SocketAddr, &str, SourceSpan)> = Vec::new();
         for node in nodes {
             let owner = node.name.as_ref().map_or("?", |n| n.value.as_str());
-            for (_, addr) in &node.sockets {
+            let reload = node.reload.iter().filter_map(|r| r.addr.as_ref());
+            for addr in node.sockets.iter().map(|(_, addr)| addr).chain(reload) {
                 let Ok(parsed) = addr.value.parse::<SocketAddr>() else {
                     continue;
                 };
@@ -224,6 +225,10 @@ impl Checker<'_> {
             Some(text) => self.restart(text),
             None => Some(Restart::default()),
         };
+        let reload = match &raw.reload {
+            Some(reload) => self.reload(reload, raw).map(Some),
+            None => Some(None),
+        };
 
         let inputs = self.inputs(watch, ignore)?;
         let mut env = default_env.clone()?;
@@ -246,6 +251,74 @@ impl Checker<'_> {
             ready_timeout: ready_timeout?,
             stop: stop?,
             restart: restart?,
+            reload: reload?,
+        })
+    }
+
+    /// `reload "ADDR" public="true"`: a fixed address, loopback unless `public="true"` (the
+    /// stream carries build output), on a service with a socket (the page's origin, and where
+    /// hot answers while nothing serves).
+    fn reload(&mut self, raw: &RawReload, node: &RawNode) -> Option<Reload> {
+        let public = match &raw.public {
+            None => false,
+            Some(flag) if flag.value == "true" => true,
+            Some(flag) if flag.value == "false" => false,
+            Some(flag) => {
+                self.bad_value(
+                    flag.span,
+                    &format!("`public` is `true` or `false`, not `{}`", flag.value),
+                    Some("public=\"true\" serves the browser endpoint beyond this machine"),
+                );
+                return None;
+            }
+        };
+        if node.sockets.is_empty() {
+            self.bad_value(
+                raw.keyword,
+                "`reload` needs a `socket` in the same service",
+                Some(
+                    "the page is served from the service's socket: its origin is the one the \
+                     event stream allows, and hot answers it while no instance serves",
+                ),
+            );
+            return None;
+        }
+        let addr = raw.addr.as_ref()?;
+        let parsed = match parse_addr(&addr.value) {
+            Ok(parsed) => parsed,
+            Err(help) => {
+                self.mistakes.push(Mistake::BadSocket {
+                    addr: addr.value.clone(),
+                    span: addr.span,
+                    help,
+                });
+                return None;
+            }
+        };
+        if parsed.port() == 0 {
+            self.bad_value(
+                addr.span,
+                "`reload` needs a fixed port",
+                Some("the page names this address in its script tag; LiveReload's port is 35729"),
+            );
+            return None;
+        }
+        if !parsed.ip().is_loopback() && !public {
+            self.bad_value(
+                addr.span,
+                &format!("`{parsed}` is not a loopback address"),
+                Some(&format!(
+                    "the endpoint streams build output to any page that asks; write \
+                     `reload \"127.0.0.1:{port}\"`, or `reload \"{parsed}\" public=\"true\"` \
+                     to serve it beyond this machine",
+                    port = parsed.port()
+                )),
+            );
+            return None;
+        }
+        Some(Reload {
+            addr: parsed,
+            public,
         })
     }
 

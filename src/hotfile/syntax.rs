@@ -47,6 +47,17 @@ pub(super) struct RawNode {
     pub sockets: Vec<(Str, Str)>,
     pub ready: Option<RawReady>,
     pub restart: Option<Str>,
+    pub reload: Option<RawReload>,
+}
+
+/// `reload "ADDR" public="true"`.
+#[derive(Debug)]
+pub(super) struct RawReload {
+    /// The `reload` keyword.
+    pub keyword: SourceSpan,
+    /// `None` when missing or not a string (already reported).
+    pub addr: Option<Str>,
+    pub public: Option<Str>,
 }
 
 #[derive(Debug, Default)]
@@ -68,7 +79,7 @@ pub(super) struct RawReady {
 const TOP: &[&str] = &["task", "service", "defaults"];
 const IN_TASK: &[&str] = &["run", "watch", "ignore", "after", "env", "dir", "stop"];
 const IN_SERVICE: &[&str] = &[
-    "run", "watch", "ignore", "after", "env", "dir", "stop", "socket", "ready", "restart",
+    "run", "watch", "ignore", "after", "env", "dir", "stop", "socket", "ready", "restart", "reload",
 ];
 const IN_DEFAULTS: &[&str] = &["ignore", "env", "debounce"];
 
@@ -159,6 +170,7 @@ impl Walker<'_> {
             sockets: Vec::new(),
             ready: None,
             restart: None,
+            reload: None,
         };
         let parent = format!("this {}", kind.as_str());
         let mut seen = Seen::default();
@@ -189,7 +201,7 @@ impl Walker<'_> {
                         raw.stop = Some(stop);
                     }
                 }
-                "socket" | "ready" | "restart" if kind == Kind::Task => {
+                "socket" | "ready" | "restart" | "reload" if kind == Kind::Task => {
                     self.mistakes.push(Mistake::Misplaced {
                         message: format!("`{cname}` is only allowed in a `service`"),
                         span: here,
@@ -207,6 +219,12 @@ impl Walker<'_> {
                     let restart = self.exactly::<1>(child, "a policy");
                     if seen.first("restart", here, &parent, self) {
                         raw.restart = restart.map(|[r]| r);
+                    }
+                }
+                "reload" => {
+                    let reload = self.reload(child);
+                    if seen.first("reload", here, &parent, self) {
+                        raw.reload = Some(reload);
                     }
                 }
                 "ready" => {
@@ -365,6 +383,25 @@ impl Walker<'_> {
             }
         }
         stop
+    }
+
+    /// `reload "ADDR"`, `public=…`; the address and the flag are `check`'s business.
+    fn reload(&mut self, child: &KdlNode) -> RawReload {
+        self.leaf(child);
+        let (args, props) = split(child);
+        if args.is_empty() {
+            self.missing(child, "an address");
+        }
+        self.unexpected("reload", args.get(1..).unwrap_or_default());
+        let mut reload = RawReload {
+            keyword: child.name().span(),
+            addr: args.first().and_then(|e| self.string("reload", e)),
+            public: None,
+        };
+        for (_, value) in self.no_props(child, &props, &["public"]) {
+            reload.public = Some(value);
+        }
+        reload
     }
 
     /// `ready delay=… | log=… | "notify"`, `timeout=…`; which combination is valid is

@@ -146,6 +146,8 @@ fn describe(project: &Project, t0: Instant, action: &Action) -> String {
         Action::Start { node, generation } => format!("start {}#{generation}", name(node)),
         Action::Stop { node, generation } => format!("stop {}#{generation}", name(node)),
         Action::Exit(code) => format!("exit {code}"),
+        Action::Answer { node } => format!("answer {}", name(node)),
+        Action::Release { node } => format!("release {}", name(node)),
         Action::Wake { at } => format!("wake at {}ms", at.duration_since(t0).as_millis()),
         Action::Report(report) => match report {
             Report::WaveStarted {
@@ -1241,3 +1243,5 @@ fn run_service_waits_for_its_crash_restart_and_shutdown_cancels_it() {
         ",
     );
 }
+
+mod answer;
