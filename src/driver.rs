@@ -12,6 +12,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::mpsc;
 
+use crate::browser::Browser;
 use crate::cli::exit;
 use crate::engine::{Action, Change, Engine, Event, Mode, Options};
 use crate::graph::Graph;
@@ -103,6 +104,9 @@ async fn drive(project: Arc<Project>, reporter: Reporter, plan: Plan) -> u8 {
         None => None,
     };
 
+    let mut browser = Browser::default();
+    browser.set_project(&project, engine.scope(), &reporter);
+
     let mut actions = engine.start(Instant::now());
     let mut interrupted = false;
     // The engine's one timer (it has no clock): the earliest wake it asked for.
@@ -113,6 +117,7 @@ async fn drive(project: Arc<Project>, reporter: Reporter, plan: Plan) -> u8 {
             &engine,
             &mut supervisor,
             &sockets,
+            &mut browser,
             &reporter,
             &mut wake,
         ) {
@@ -137,6 +142,7 @@ async fn drive(project: Arc<Project>, reporter: Reporter, plan: Plan) -> u8 {
                 let mut actions = Vec::new();
                 if change.paths.iter().any(|p| Some(p) == hotfile.as_ref()) {
                     actions.extend(reload(&mut engine, &mut sockets, &mut supervisor, watcher.as_ref(), &reporter));
+                    browser.set_project(engine.project(), engine.scope(), &reporter);
                 }
                 if change.rescanned {
                     reporter.note("the file system event queue overflowed; rescanned the project");
@@ -180,6 +186,7 @@ fn carry_out(
     engine: &Engine,
     supervisor: &mut Supervisor,
     sockets: &Sockets,
+    browser: &mut Browser,
     reporter: &Reporter,
     wake: &mut Option<Instant>,
 ) -> Option<i32> {
@@ -192,9 +199,22 @@ fn carry_out(
                 supervisor.start(node, generation, &fds);
             }
             Action::Stop { node, generation } => supervisor.stop(node, generation),
-            Action::Report(report) => reporter.report(project, &report),
+            Action::Report(report) => {
+                reporter.report(project, &report);
+                browser.report(project, &report);
+            }
             Action::Exit(code) => return Some(code),
-            Action::Answer { .. } | Action::Release { .. } => {}
+            #[cfg(unix)]
+            Action::Answer { node } => {
+                let name = &project.node(node).name;
+                if let Some((_, fd, _)) = sockets.for_node(name).first() {
+                    browser.answer(name, *fd, reporter);
+                }
+            }
+            #[cfg(not(unix))]
+            Action::Answer { .. } => {}
+            // Before the `Start` that follows: the instance gets every connection from now on.
+            Action::Release { node } => browser.release(&project.node(node).name),
         }
     }
     None

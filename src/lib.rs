@@ -5,6 +5,7 @@
 //! affects, and restarts a service only when its upstream succeeded, handing it the listening
 //! socket that `hot` holds. See `ARCHITECTURE.md` for the map of the modules.
 
+pub mod browser;
 pub mod cli;
 pub mod driver;
 pub mod engine;

@@ -1,0 +1,62 @@
+//! The `503` page hot answers with while no instance serves: what is happening, in words, and
+//! hot.js, which turns it into the app once an instance is ready.
+
+use std::fmt::Write;
+use std::net::SocketAddr;
+
+use super::state::View;
+
+/// HTML-escapes build output and names (the page must never run what a build printed).
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+pub fn unserved(service: &str, endpoint: SocketAddr, view: &View, now_ms: u64) -> String {
+    let (headline, lines) = match &view.stale {
+        Some(stale) if stale.status == "running" || stale.status == "is starting" => (
+            format!(
+                "building: {} {} for {}s",
+                stale.node,
+                stale.status,
+                now_ms.saturating_sub(stale.since_ms) / 1000
+            ),
+            &stale.lines,
+        ),
+        Some(stale) => (format!("{} {}", stale.node, stale.status), &stale.lines),
+        None => ("starting".to_owned(), &Vec::new()),
+    };
+    let mut output = String::new();
+    for line in lines {
+        let _ = writeln!(output, "{}", escape(line));
+    }
+    let output = if output.is_empty() {
+        String::new()
+    } else {
+        format!("<pre>{output}</pre>")
+    };
+    format!(
+        "<!doctype html>\n<html data-hot-unserved>\n<head><meta charset=\"utf-8\">\
+         <title>{service}: nothing serves yet</title>\
+         <style>body{{font:15px/1.5 system-ui,sans-serif;margin:3em auto;max-width:50em;padding:0 1em;color:#222}}\
+         pre{{background:#f4f0e8;padding:1em;overflow:auto;white-space:pre-wrap}}\
+         small{{color:#666}}</style></head>\n<body>\n\
+         <h1>{service}: no instance serves</h1>\n\
+         <p id=\"hot-status\">{headline}</p>\n{output}\n\
+         <p><small>hot answers this address until a new instance is ready; this page then \
+         turns into the app by itself.</small></p>\n\
+         <script src=\"http://{endpoint}/hot.js\"></script>\n</body>\n</html>\n",
+        service = escape(service),
+        headline = escape(&headline),
+    )
+}
