@@ -1,0 +1,163 @@
+//! One error style. A usage mistake, a runtime failure found by the command line and a clap
+//! parse error are all miette diagnostics, rendered by the same renderer as Hotfile mistakes:
+//! `× what went wrong`, then `help: what to do`.
+
+use std::ffi::OsString;
+use std::fmt;
+use std::io::Write;
+
+use miette::Diagnostic;
+
+use super::args::ColorChoice;
+use crate::report;
+
+/// A failure of the command line (not of a node): what failed and what to do.
+#[derive(Debug)]
+pub struct Failure {
+    code: &'static str,
+    message: String,
+    help: Option<String>,
+}
+
+impl Failure {
+    /// `code` is a stable `hot::…` name, as Hotfile diagnostics have.
+    pub fn new(code: &'static str, message: impl Into<String>) -> Failure {
+        Failure {
+            code,
+            message: message.into(),
+            help: None,
+        }
+    }
+
+    pub fn help(mut self, help: impl Into<String>) -> Failure {
+        self.help = Some(help.into());
+        self
+    }
+
+    /// A clap error (not `--help` or `--version`) in this style: its first line as the
+    /// message, its tips, usage and pointer to `--help` as the help.
+    pub fn from_clap(error: &clap::Error) -> Failure {
+        let text = error.render().to_string();
+        let mut lines = text.lines().map(str::trim_end);
+        let message = lines
+            .by_ref()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("invalid arguments");
+        let message = message.strip_prefix("error: ").unwrap_or(message);
+        let help: Vec<&str> = lines
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| {
+                let l = l.trim_start();
+                l.strip_prefix("tip: ").unwrap_or(l)
+            })
+            .collect();
+        let mut help = help.join("\n");
+        if error.kind() == clap::error::ErrorKind::ArgumentConflict
+            && message.starts_with("the subcommand")
+        {
+            help.insert_str(
+                0,
+                "a command's flags go after it (`hot ci -j 2`); `--poll` and `--debounce` \
+                 belong to `hot` and `hot watch`\n",
+            );
+        }
+        Failure {
+            code: "hot::usage",
+            message: message.to_owned(),
+            help: (!help.is_empty()).then_some(help),
+        }
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Failure {}
+
+impl Diagnostic for Failure {
+    fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        Some(Box::new(self.code))
+    }
+
+    fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        self.help
+            .as_ref()
+            .map(|h| Box::new(h) as Box<dyn fmt::Display>)
+    }
+}
+
+/// Whether to colour, from `--color` and the environment: `always` and `never` win;
+/// `auto` follows NO_COLOR (any non-empty value turns colour off), then CLICOLOR_FORCE (any
+/// value but `0` turns it on), then whether stderr is a terminal.
+pub(super) fn color(choice: ColorChoice) -> bool {
+    let set = |key: &str| std::env::var_os(key).filter(|v| !v.is_empty());
+    match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto if set("NO_COLOR").is_some() => false,
+        ColorChoice::Auto if set("CLICOLOR_FORCE").is_some_and(|v| v != "0") => true,
+        ColorChoice::Auto => report::color_wanted(),
+    }
+}
+
+/// `--color` read straight from the arguments, for the errors clap reports before it has
+/// parsed them.
+pub(super) fn color_in(args: &[OsString]) -> ColorChoice {
+    let mut choice = ColorChoice::Auto;
+    let mut words = args.iter().skip(1).map(|a| a.to_string_lossy());
+    while let Some(word) = words.next() {
+        if word == "--" {
+            break;
+        }
+        let value = match word.strip_prefix("--color") {
+            Some("") => words.next().map(|w| w.into_owned()),
+            Some(rest) => rest.strip_prefix('=').map(str::to_owned),
+            None => None,
+        };
+        choice = match value.as_deref() {
+            Some("always") => ColorChoice::Always,
+            Some("never") => ColorChoice::Never,
+            Some("auto") => ColorChoice::Auto,
+            _ => choice,
+        };
+    }
+    choice
+}
+
+/// Writes a diagnostic to stderr in the one style, outside any `Reporter`.
+pub(super) fn eprint(diagnostic: &dyn Diagnostic, color: bool) {
+    let _ = write!(
+        std::io::stderr().lock(),
+        "{}",
+        report::render(diagnostic, color)
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(words: &[&str]) -> Vec<OsString> {
+        std::iter::once("hot")
+            .chain(words.iter().copied())
+            .map(OsString::from)
+            .collect()
+    }
+
+    #[test]
+    fn color_flag_is_found_before_parsing() {
+        assert_eq!(color_in(&args(&["--color=never"])), ColorChoice::Never);
+        assert_eq!(
+            color_in(&args(&["run", "--color", "always", "x"])),
+            ColorChoice::Always
+        );
+        assert_eq!(
+            color_in(&args(&["run", "x", "--", "--color=never"])),
+            ColorChoice::Auto
+        );
+        assert_eq!(color_in(&args(&["--colour"])), ColorChoice::Auto);
+    }
+}
