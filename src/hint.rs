@@ -28,7 +28,18 @@ pub fn hold(project: &Project) {
     let mut held = HELD.lock().unwrap_or_else(|e| e.into_inner());
     for node in &project.nodes {
         if node.kind == Kind::Service && !node.sockets.is_empty() {
-            let addrs: Vec<String> = node.sockets.iter().map(|s| s.addr.to_string()).collect();
+            let addrs: Vec<String> = node
+                .sockets
+                .iter()
+                .map(|s| match s.addr.port() {
+                    0 => format!(
+                        "`{}` ({}, the port it printed at start)",
+                        s.name,
+                        s.addr.ip()
+                    ),
+                    _ => format!("`{}` ({})", s.name, s.addr),
+                })
+                .collect();
             held.entry(node.name.clone())
                 .or_insert_with(|| (addrs.join(", "), false));
         }

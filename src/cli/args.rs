@@ -76,9 +76,7 @@ Node names after `hot run` and `hot watch` are completed from the Hotfile.";
     version,
     about = "A declarative dev loop: check, test and restart your server on every change, \
              handing it a socket that never refuses a connection",
-    after_help = EXAMPLES,
-    // `hot --poll` is watch mode; `hot --poll ci` is a mistake clap reports.
-    args_conflicts_with_subcommands = true
+    after_help = EXAMPLES
 )]
 pub(super) struct Cli {
     /// The Hotfile to use (default: `Hotfile` here or in the nearest parent directory).
@@ -101,9 +99,11 @@ pub(super) struct Cli {
     )]
     pub color: ColorChoice,
 
+    /// For bare `hot` (watch mode); `cli::run` refuses them before another command.
     #[command(flatten)]
     pub jobs: Jobs,
 
+    /// For bare `hot` (watch mode), as `hot watch` takes them.
     #[command(flatten)]
     pub watch: WatchArgs,
 
@@ -246,4 +246,19 @@ pub(super) enum Shell {
 
 fn duration(text: &str) -> Result<Duration, String> {
     parse_duration(text).ok_or_else(|| format!("`{text}` is not a duration (e.g. `30ms`, `2s`)"))
+}
+
+impl Cli {
+    /// The first top-level flag given that only bare `hot` (watch mode) takes.
+    pub fn watch_flag(&self) -> Option<&'static str> {
+        if self.jobs.jobs.is_some() {
+            Some("--jobs")
+        } else if self.watch.debounce.is_some() {
+            Some("--debounce")
+        } else if self.watch.poll.is_some() {
+            Some("--poll")
+        } else {
+            None
+        }
+    }
 }

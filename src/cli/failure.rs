@@ -51,16 +51,7 @@ impl Failure {
                 l.strip_prefix("tip: ").unwrap_or(l)
             })
             .collect();
-        let mut help = help.join("\n");
-        if error.kind() == clap::error::ErrorKind::ArgumentConflict
-            && message.starts_with("the subcommand")
-        {
-            help.insert_str(
-                0,
-                "a command's flags go after it (`hot ci -j 2`); `--poll` and `--debounce` \
-                 belong to `hot` and `hot watch`\n",
-            );
-        }
+        let help = help.join("\n");
         Failure {
             code: "hot::usage",
             message: message.to_owned(),

@@ -74,6 +74,29 @@ fn run(cli: Cli) -> u8 {
         reporter.diagnostic(&failure);
         exit::USAGE
     };
+    if let Some(command) = &cli.command
+        && let Some(flag) = cli.watch_flag()
+        && !matches!(command, Command::Watch { .. })
+    {
+        return fail(
+            Failure::new(
+                "hot::misplaced_flag",
+                format!(
+                    "`{flag}` before `{}` belongs to plain `hot`",
+                    command.name()
+                ),
+            )
+            .help(match command {
+                Command::Run { .. } | Command::Ci { .. } if flag == "--jobs" => {
+                    format!(
+                        "a command's flags go after it: `hot {} -j N …`",
+                        command.name()
+                    )
+                }
+                _ => format!("`{flag}` is for watch mode: `hot {flag} …` or `hot watch {flag} …`"),
+            }),
+        );
+    }
     // Commands that need no Hotfile, or refuse `--json`.
     match &cli.command {
         Some(command @ (Command::Completions { .. } | Command::Manpage { .. })) if cli.json => {

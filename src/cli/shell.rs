@@ -34,7 +34,8 @@ pub(super) fn completions(shell: Shell) -> String {
 /// Bash: clap's `_hot` completes flags and subcommands; `_hot_with_nodes` adds the node names
 /// where `run` or `watch` takes them (not after `--`, where `hot run` passes arguments on).
 const BASH_NODES: &str = r#"
-# Node names from the Hotfile after `hot run` and `hot watch` (added by hot).
+# Node names from the Hotfile after `hot run` and `hot watch` (added by hot). After `--`
+# come the command's own arguments: files, as bash completes by default.
 _hot_with_nodes() {
     _hot "$@"
     local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}
@@ -42,7 +43,7 @@ _hot_with_nodes() {
     for ((i = 1; i < COMP_CWORD; i++)); do
         word=${COMP_WORDS[i]}
         case $word in
-            --) return 0 ;;
+            --) COMPREPLY=(); return 0 ;;
             -f|--file) file=(--file "${COMP_WORDS[i+1]}"); i=$((i + 1)) ;;
             --file=*) file=(--file "${word#--file=}") ;;
             -j|--jobs|--color|--debounce|--format) i=$((i + 1)) ;;
@@ -53,11 +54,9 @@ _hot_with_nodes() {
     [[ $sub == run || $sub == watch ]] || return 0
     [[ $cur == -* ]] && return 0
     case $prev in -f|--file|-j|--jobs|--color|--debounce) return 0 ;; esac
-    local kept=() name
-    for name in "${COMPREPLY[@]}"; do
-        [[ $name == [\[\<]* ]] || kept+=("$name")
-    done
-    COMPREPLY=("${kept[@]}")
+    # Where a name goes, clap offers only flags and a `<NAME>` placeholder: names replace them.
+    COMPREPLY=()
+    local name
     while IFS= read -r name; do
         [[ $name == "$cur"* ]] && COMPREPLY+=("$name")
     done < <(command hot "${file[@]}" __nodes 2>/dev/null)
@@ -69,7 +68,7 @@ complete -F _hot_with_nodes -o bashdefault -o default hot
 /// Fish: one more rule for the positional arguments of `run` and `watch`.
 const FISH_NODES: &str = r#"
 # Node names from the Hotfile after `hot run` and `hot watch` (added by hot).
-complete -c hot -n "__fish_seen_subcommand_from run watch; and not __fish_seen_argument -l -- -s --" -f -a "(hot __nodes 2>/dev/null)" -d "node"
+complete -c hot -n "__fish_seen_subcommand_from run watch" -f -a "(hot __nodes 2>/dev/null)" -d "node"
 "#;
 
 /// Zsh: clap declares the node names as `_default` (files); they become `_hot_nodes`.

@@ -26,12 +26,12 @@ pub(super) fn missing(node: &Node) -> Option<(String, String)> {
         }
         if let Some(built) = cargo_target(&full) {
             return match cargo::binaries(&built.workspace) {
-                None => Some(not_built(&program, &node.dir)),
+                None => Some(not_built(&program)),
                 Some(bins) if bins.contains(&built.name) => None,
                 Some(bins) => Some(wrong_binary(&program, &built.name, &bins)),
             };
         }
-        return Some(not_built(&program, &node.dir));
+        return Some(not_built(&program));
     }
     if on_path(&program, node) {
         return None;
@@ -104,9 +104,9 @@ fn cargo_target(full: &Path) -> Option<Built> {
     Some(Built { workspace, name })
 }
 
-fn not_built(program: &str, dir: &Path) -> (String, String) {
+fn not_built(program: &str) -> (String, String) {
     (
-        format!("`{program}` does not exist (relative to {})", dir.display()),
+        format!("`{program}` does not exist"),
         "check the path; a relative one is relative to the node's `dir` (default: the \
          Hotfile's directory)"
             .to_owned(),
