@@ -16,8 +16,7 @@ Examples:
   hot                        run every node once, then rerun what each change affects
   hot --poll                 the same, polling the file system (NFS, WSL's /mnt, Docker mounts)
   hot watch serve            only `serve` and what it comes after
-  hot run test -- --nocapture
-                             run `test` (and what it needs) once, with `--nocapture` appended
+  hot run test -- parser     run `test` (and what it needs) once, with `parser` appended
   hot ci                     every task once, no services; exit 1 if one failed
   hot why src/main.rs        which nodes a change to src/main.rs reruns
   hot check                  validate the Hotfile and warn about likely mistakes
@@ -36,8 +35,9 @@ Examples:
 const RUN_EXAMPLES: &str = "\
 Examples:
   hot run build              `build` and what it comes after, once
-  hot run test -- --nocapture
-                             append `--nocapture` to `test`'s command for this run
+  hot run test -- parser     `cargo test` becomes `cargo test parser` for this run
+  hot run test -- -- --nocapture
+                             `cargo test -- --nocapture`: a second `--` is passed on as is
   hot run serve              build what `serve` needs, then serve until Ctrl-C";
 
 const GRAPH_EXAMPLES: &str = "\
