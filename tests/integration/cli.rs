@@ -364,7 +364,7 @@ fn help_teaches_by_example() {
     run.code(0);
     assert!(run.stdout.contains("Examples:"), "{}", run.stdout);
     assert!(
-        run.stdout.contains("hot run test -- --nocapture"),
+        run.stdout.contains("hot run test -- parser"),
         "{}",
         run.stdout
     );
