@@ -344,7 +344,8 @@ impl Reporter {
             return;
         }
         let width = rows.iter().map(|r| r.0.len()).max().unwrap_or(4).max(4);
-        let mut out = std::io::stderr().lock();
+        // The table is `hot ci`'s result: stdout, so `hot ci > ci.log` keeps it.
+        let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "\n{:width$}  {:8}  duration", "node", "result");
         for (node, result, duration) in rows {
             let _ = writeln!(out, "{node:width$}  {result:8}  {duration}");

@@ -405,3 +405,20 @@ fn every_error_has_one_style() {
         clap.stderr, unknown.stderr, hotfile.stderr, none.stderr
     ));
 }
+
+/// `hot ci > ci.log` keeps the summary: it is the result; the progress lines are not.
+#[test]
+fn ci_summary_goes_to_stdout() {
+    let project = Project::with_hotfile(ARGS);
+    let run = project.run(&["ci"]);
+    run.code(0);
+    let table: Vec<&str> = run.stdout.lines().filter(|l| !l.is_empty()).collect();
+    assert_eq!(table.len(), 3, "{}", run.stdout);
+    assert!(
+        table[0].starts_with("node ") && table[0].contains("result"),
+        "{}",
+        run.stdout
+    );
+    assert!(!run.stderr.contains("result"), "{}", run.stderr);
+    assert!(run.stderr.contains("✓ shell"), "{}", run.stderr);
+}
