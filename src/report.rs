@@ -109,10 +109,12 @@ impl Reporter {
         if inner.json {
             emit(&json!({"event": "error", "message": text}));
         } else {
-            let _ = writeln!(
+            // The one error style: rendered like a Hotfile diagnostic.
+            let diagnostic = miette::MietteDiagnostic::new(text).with_code("hot::error");
+            let _ = write!(
                 std::io::stderr().lock(),
-                "{} {text}",
-                paint(inner.color, RED, "hot: error:")
+                "{}",
+                render(&diagnostic, inner.color)
             );
         }
     }

@@ -3,80 +3,41 @@
 //! `× what went wrong`, then `help: what to do`.
 
 use std::ffi::OsString;
-use std::fmt;
 use std::io::Write;
 
-use miette::Diagnostic;
+use miette::{Diagnostic, MietteDiagnostic};
 
 use super::args::ColorChoice;
 use crate::report;
 
-/// A failure of the command line (not of a node): what failed and what to do.
-#[derive(Debug)]
-pub struct Failure {
-    code: &'static str,
-    message: String,
-    help: Option<String>,
+/// A failure of the command line (not of a node): what failed, with a stable `hot::…` code
+/// as Hotfile diagnostics have; `.with_help(…)` says what to do.
+pub(super) fn failure(code: &str, message: impl Into<String>) -> MietteDiagnostic {
+    MietteDiagnostic::new(message).with_code(code)
 }
 
-impl Failure {
-    /// `code` is a stable `hot::…` name, as Hotfile diagnostics have.
-    pub fn new(code: &'static str, message: impl Into<String>) -> Failure {
-        Failure {
-            code,
-            message: message.into(),
-            help: None,
-        }
-    }
-
-    pub fn help(mut self, help: impl Into<String>) -> Failure {
-        self.help = Some(help.into());
-        self
-    }
-
-    /// A clap error (not `--help` or `--version`) in this style: its first line as the
-    /// message, its tips, usage and pointer to `--help` as the help.
-    pub fn from_clap(error: &clap::Error) -> Failure {
-        let text = error.render().to_string();
-        let mut lines = text.lines().map(str::trim_end);
-        let message = lines
-            .by_ref()
-            .find(|l| !l.trim().is_empty())
-            .unwrap_or("invalid arguments");
-        let message = message.strip_prefix("error: ").unwrap_or(message);
-        let help: Vec<&str> = lines
-            .filter(|l| !l.trim().is_empty())
-            .map(|l| {
-                let l = l.trim_start();
-                l.strip_prefix("tip: ").unwrap_or(l)
-            })
-            .collect();
-        let help = help.join("\n");
-        Failure {
-            code: "hot::usage",
-            message: message.to_owned(),
-            help: (!help.is_empty()).then_some(help),
-        }
-    }
-}
-
-impl fmt::Display for Failure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for Failure {}
-
-impl Diagnostic for Failure {
-    fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
-        Some(Box::new(self.code))
-    }
-
-    fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
-        self.help
-            .as_ref()
-            .map(|h| Box::new(h) as Box<dyn fmt::Display>)
+/// A clap error (not `--help` or `--version`) in this style: its first line as the message,
+/// its tips, usage and pointer to `--help` as the help.
+pub(super) fn from_clap(error: &clap::Error) -> MietteDiagnostic {
+    let text = error.render().to_string();
+    let mut lines = text.lines().map(str::trim_end);
+    let message = lines
+        .by_ref()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("invalid arguments");
+    let message = message.strip_prefix("error: ").unwrap_or(message);
+    let help: Vec<&str> = lines
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let l = l.trim_start();
+            l.strip_prefix("tip: ").unwrap_or(l)
+        })
+        .collect();
+    let diagnostic = failure("hot::usage", message);
+    if help.is_empty() {
+        diagnostic
+    } else {
+        diagnostic.with_help(help.join("\n"))
     }
 }
 

@@ -3,7 +3,7 @@
 //!
 //! [`args`] declares the commands and flags, [`commands`] answers the one-shot ones, [`shell`]
 //! writes completion scripts and man pages, and [`failure`] gives every error of the command
-//! line the one style of Hotfile diagnostics.
+//! line the one style of Hotfile diagnostics (miette's `MietteDiagnostic`, with a `hot::…` code).
 
 mod args;
 mod commands;
@@ -23,7 +23,8 @@ use crate::model::{Command as Run, Project};
 use crate::report::Reporter;
 
 use args::{Cli, Command, GraphFormat, Jobs, WatchArgs};
-pub use failure::Failure;
+use failure::failure;
+use miette::MietteDiagnostic;
 
 /// Exit statuses, as the contract gives them.
 pub mod exit {
@@ -60,7 +61,7 @@ pub fn main() -> ExitCode {
             return ExitCode::from(exit::OK);
         }
         Err(error) => {
-            failure::eprint(&Failure::from_clap(&error), failure::color(choice));
+            failure::eprint(&failure::from_clap(&error), failure::color(choice));
             return ExitCode::from(exit::USAGE);
         }
     };
@@ -70,8 +71,8 @@ pub fn main() -> ExitCode {
 fn run(cli: Cli) -> u8 {
     let color = failure::color(cli.color);
     let reporter = Reporter::new(cli.json, color);
-    let fail = |failure: Failure| {
-        reporter.diagnostic(&failure);
+    let fail = |error: MietteDiagnostic| {
+        reporter.diagnostic(&error);
         exit::USAGE
     };
     if let Some(command) = &cli.command
@@ -79,14 +80,14 @@ fn run(cli: Cli) -> u8 {
         && !matches!(command, Command::Watch { .. })
     {
         return fail(
-            Failure::new(
+            failure(
                 "hot::misplaced_flag",
                 format!(
                     "`{flag}` before `{}` belongs to plain `hot`",
                     command.name()
                 ),
             )
-            .help(match command {
+            .with_help(match command {
                 Command::Run { .. } | Command::Ci { .. } if flag == "--jobs" => {
                     format!(
                         "a command's flags go after it: `hot {} -j N …`",
@@ -101,11 +102,11 @@ fn run(cli: Cli) -> u8 {
     match &cli.command {
         Some(command @ (Command::Completions { .. } | Command::Manpage { .. })) if cli.json => {
             return fail(
-                Failure::new(
+                failure(
                     "hot::json_unsupported",
                     format!("`hot {}` has no JSON output", command.name()),
                 )
-                .help("it prints a file for your shell or `man`; leave out `--json`"),
+                .with_help("it prints a file for your shell or `man`; leave out `--json`"),
             );
         }
         Some(Command::Completions { shell }) => {
@@ -114,8 +115,8 @@ fn run(cli: Cli) -> u8 {
         Some(Command::Manpage { dir }) => {
             return match shell::manpage(dir.as_deref()) {
                 Ok(text) => commands::print(&text),
-                Err(failure) => {
-                    reporter.diagnostic(&failure);
+                Err(error) => {
+                    reporter.diagnostic(&error);
                     exit::FAILED
                 }
             };
@@ -132,11 +133,11 @@ fn run(cli: Cli) -> u8 {
             return exit::OK;
         }
         return fail(
-            Failure::new(
+            failure(
                 "hot::no_hotfile",
                 "no `Hotfile` here or in any parent directory",
             )
-            .help("run `hot init` to write one for this project, or name one with `-f PATH`"),
+            .with_help("run `hot init` to write one for this project, or name one with `-f PATH`"),
         );
     };
     let project = match hotfile::load(&path) {
@@ -173,13 +174,13 @@ fn run(cli: Cli) -> u8 {
                         .map(|v| v.get_name().to_owned())
                         .unwrap_or_default();
                     return fail(
-                        Failure::new(
+                        failure(
                             "hot::json_conflict",
                             format!(
                                 "`--json` asks for JSON and `--format {name}` for another format"
                             ),
                         )
-                        .help("leave out one of them (`--json` is `--format json`)"),
+                        .with_help("leave out one of them (`--json` is `--format json`)"),
                     );
                 }
             };
@@ -217,12 +218,12 @@ fn run(cli: Cli) -> u8 {
             args,
             jobs: j,
         } => {
-            if let Err(failure) = known(&project, &names) {
-                return fail(failure);
+            if let Err(error) = known(&project, &names) {
+                return fail(error);
             }
             let mut project = project;
-            if let Err(failure) = append(&mut project, &names, &args) {
-                return fail(failure);
+            if let Err(error) = append(&mut project, &names, &args) {
+                return fail(error);
             }
             driver::run(
                 Arc::new(project),
@@ -242,8 +243,8 @@ fn run(cli: Cli) -> u8 {
             watch,
             jobs: j,
         } => {
-            if let Err(failure) = known(&project, &names) {
-                return fail(failure);
+            if let Err(error) = known(&project, &names) {
+                return fail(error);
             }
             let watch = cli.watch.or(watch);
             let debounce = watch.debounce.unwrap_or(project.debounce);
@@ -280,7 +281,7 @@ fn children_keep_colour() {
 }
 
 /// Rejects node names the Hotfile does not declare, suggesting the closest.
-fn known(project: &Project, names: &[String]) -> Result<(), Failure> {
+fn known(project: &Project, names: &[String]) -> Result<(), MietteDiagnostic> {
     for name in names {
         if project.find(name).is_none() {
             let all: Vec<&str> = project.nodes.iter().map(|n| n.name.as_str()).collect();
@@ -288,14 +289,14 @@ fn known(project: &Project, names: &[String]) -> Result<(), Failure> {
                 Some(near) => format!("did you mean `{near}`?"),
                 None => format!("the nodes are: {}", all.join(", ")),
             };
-            return Err(Failure::new(
+            return Err(failure(
                 "hot::unknown_node",
                 format!(
                     "no node named `{name}` in {}",
                     hotfile::display_name(&project.hotfile)
                 ),
             )
-            .help(help));
+            .with_help(help));
         }
     }
     Ok(())
@@ -303,19 +304,23 @@ fn known(project: &Project, names: &[String]) -> Result<(), Failure> {
 
 /// `hot run NAME -- ARGS`: `ARGS` appended to that node's command, as further argv items or,
 /// for a shell line, as shell-quoted words (so `--name 'a b'` stays two words).
-fn append(project: &mut Project, names: &[String], args: &[String]) -> Result<(), Failure> {
+fn append(
+    project: &mut Project,
+    names: &[String],
+    args: &[String],
+) -> Result<(), MietteDiagnostic> {
     if args.is_empty() {
         return Ok(());
     }
     let [name] = names else {
-        return Err(Failure::new(
+        return Err(failure(
             "hot::ambiguous_args",
             format!(
                 "the arguments after `--` go to one node, and {} are named",
                 names.join(", ")
             ),
         )
-        .help("name the one node they are for: `hot run NAME -- ARGS`"));
+        .with_help("name the one node they are for: `hot run NAME -- ARGS`"));
     };
     let Some(id) = project.find(name) else {
         return Ok(());
@@ -325,7 +330,7 @@ fn append(project: &mut Project, names: &[String], args: &[String]) -> Result<()
         Run::Argv(argv) => argv.extend(args.iter().cloned()),
         Run::Shell(line) => {
             let words = shlex::try_join(args.iter().map(String::as_str)).map_err(|e| {
-                Failure::new(
+                failure(
                     "hot::bad_args",
                     format!("cannot pass these arguments to a shell: {e}"),
                 )
@@ -377,7 +382,7 @@ mod tests {
     fn arguments_need_exactly_one_node() {
         let mut project = testing::project(&[("a", &[], &[]), ("b", &[], &[])]);
         let names = ["a".to_owned(), "b".to_owned()];
-        let failure = append(&mut project, &names, &["-x".into()]).unwrap_err();
-        assert!(failure.to_string().contains("go to one node"), "{failure}");
+        let error = append(&mut project, &names, &["-x".into()]).unwrap_err();
+        assert!(error.to_string().contains("go to one node"), "{error}");
     }
 }

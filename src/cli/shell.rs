@@ -11,8 +11,9 @@ use std::path::Path;
 use clap::CommandFactory;
 use clap_complete::Shell as Generator;
 
-use super::Failure;
 use super::args::{Cli, Shell};
+use super::failure;
+use miette::MietteDiagnostic;
 
 /// The completion script for `shell`.
 pub(super) fn completions(shell: Shell) -> String {
@@ -109,23 +110,23 @@ _hot_nodes() {
 
 /// `hot manpage`: hot.1 as roff; with `dir`, hot.1 and one page per command written there
 /// (and their paths returned).
-pub(super) fn manpage(dir: Option<&Path>) -> Result<String, Failure> {
+pub(super) fn manpage(dir: Option<&Path>) -> Result<String, MietteDiagnostic> {
     let command = Cli::command();
     match dir {
         None => {
             let mut page = Vec::new();
             clap_mangen::Man::new(command)
                 .render(&mut page)
-                .map_err(|e| Failure::new("hot::io", format!("cannot render the man page: {e}")))?;
+                .map_err(|e| failure("hot::io", format!("cannot render the man page: {e}")))?;
             Ok(String::from_utf8_lossy(&page).into_owned())
         }
         Some(dir) => {
             let failed = |e: std::io::Error| {
-                Failure::new(
+                failure(
                     "hot::io",
                     format!("cannot write man pages into {}: {e}", dir.display()),
                 )
-                .help("name a directory that exists and is writable")
+                .with_help("name a directory that exists and is writable")
             };
             clap_mangen::generate_to(command, dir).map_err(failed)?;
             let mut pages: Vec<String> = std::fs::read_dir(dir)
