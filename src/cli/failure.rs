@@ -10,6 +10,9 @@ use miette::{Diagnostic, MietteDiagnostic};
 use super::args::ColorChoice;
 use crate::report;
 
+/// A failure returned up the stack (boxed: a diagnostic is large beside `Ok`).
+pub(super) type Failure = Box<MietteDiagnostic>;
+
 /// A failure of the command line (not of a node): what failed, with a stable `hot::…` code
 /// as Hotfile diagnostics have; `.with_help(…)` says what to do.
 pub(super) fn failure(code: &str, message: impl Into<String>) -> MietteDiagnostic {

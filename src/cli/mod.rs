@@ -23,7 +23,7 @@ use crate::model::{Command as Run, Project};
 use crate::report::Reporter;
 
 use args::{Cli, Command, GraphFormat, Jobs, WatchArgs};
-use failure::failure;
+use failure::{Failure, failure};
 use miette::MietteDiagnostic;
 
 /// Exit statuses, as the contract gives them.
@@ -116,7 +116,7 @@ fn run(cli: Cli) -> u8 {
             return match shell::manpage(dir.as_deref()) {
                 Ok(text) => commands::print(&text),
                 Err(error) => {
-                    reporter.diagnostic(&error);
+                    reporter.diagnostic(&*error);
                     exit::FAILED
                 }
             };
@@ -219,11 +219,11 @@ fn run(cli: Cli) -> u8 {
             jobs: j,
         } => {
             if let Err(error) = known(&project, &names) {
-                return fail(error);
+                return fail(*error);
             }
             let mut project = project;
             if let Err(error) = append(&mut project, &names, &args) {
-                return fail(error);
+                return fail(*error);
             }
             driver::run(
                 Arc::new(project),
@@ -244,7 +244,7 @@ fn run(cli: Cli) -> u8 {
             jobs: j,
         } => {
             if let Err(error) = known(&project, &names) {
-                return fail(error);
+                return fail(*error);
             }
             let watch = cli.watch.or(watch);
             let debounce = watch.debounce.unwrap_or(project.debounce);
@@ -281,7 +281,7 @@ fn children_keep_colour() {
 }
 
 /// Rejects node names the Hotfile does not declare, suggesting the closest.
-fn known(project: &Project, names: &[String]) -> Result<(), MietteDiagnostic> {
+fn known(project: &Project, names: &[String]) -> Result<(), Failure> {
     for name in names {
         if project.find(name).is_none() {
             let all: Vec<&str> = project.nodes.iter().map(|n| n.name.as_str()).collect();
@@ -296,7 +296,8 @@ fn known(project: &Project, names: &[String]) -> Result<(), MietteDiagnostic> {
                     hotfile::display_name(&project.hotfile)
                 ),
             )
-            .with_help(help));
+            .with_help(help)
+            .into());
         }
     }
     Ok(())
@@ -304,11 +305,7 @@ fn known(project: &Project, names: &[String]) -> Result<(), MietteDiagnostic> {
 
 /// `hot run NAME -- ARGS`: `ARGS` appended to that node's command, as further argv items or,
 /// for a shell line, as shell-quoted words (so `--name 'a b'` stays two words).
-fn append(
-    project: &mut Project,
-    names: &[String],
-    args: &[String],
-) -> Result<(), MietteDiagnostic> {
+fn append(project: &mut Project, names: &[String], args: &[String]) -> Result<(), Failure> {
     if args.is_empty() {
         return Ok(());
     }
@@ -320,7 +317,8 @@ fn append(
                 names.join(", ")
             ),
         )
-        .with_help("name the one node they are for: `hot run NAME -- ARGS`"));
+        .with_help("name the one node they are for: `hot run NAME -- ARGS`")
+        .into());
     };
     let Some(id) = project.find(name) else {
         return Ok(());

@@ -12,8 +12,7 @@ use clap::CommandFactory;
 use clap_complete::Shell as Generator;
 
 use super::args::{Cli, Shell};
-use super::failure;
-use miette::MietteDiagnostic;
+use super::failure::{Failure, failure};
 
 /// The completion script for `shell`.
 pub(super) fn completions(shell: Shell) -> String {
@@ -110,7 +109,7 @@ _hot_nodes() {
 
 /// `hot manpage`: hot.1 as roff; with `dir`, hot.1 and one page per command written there
 /// (and their paths returned).
-pub(super) fn manpage(dir: Option<&Path>) -> Result<String, MietteDiagnostic> {
+pub(super) fn manpage(dir: Option<&Path>) -> Result<String, Failure> {
     let command = Cli::command();
     match dir {
         None => {
