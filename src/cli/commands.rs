@@ -5,6 +5,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use miette::Diagnostic;
 use serde_json::json;
 
 use super::args::GraphFormat;
@@ -49,6 +50,35 @@ pub(super) fn check(project: &Project, reporter: &Reporter) -> u8 {
         plural(services)
     ));
     exit::OK
+}
+
+/// `hot check --json` for a Hotfile with mistakes: the same document, `sound` false, and each
+/// mistake with its code, message, help, line and column.
+pub(super) fn unsound(diagnostics: &hotfile::Diagnostics) -> String {
+    let source = diagnostics.source_code();
+    let errors: Vec<_> = diagnostics
+        .iter()
+        .map(|mistake| {
+            let span = mistake.labels().and_then(|mut labels| labels.next());
+            let place = span
+                .zip(source)
+                .and_then(|(span, source)| source.read_span(span.inner(), 0, 0).ok())
+                .map(|contents| (contents.line() + 1, contents.column() + 1));
+            json!({
+                "code": mistake.code().map(|c| c.to_string()),
+                "severity": "error",
+                "message": mistake.to_string(),
+                "help": mistake.help().map(|h| h.to_string()),
+                "file": diagnostics.file_name(),
+                "line": place.map(|p| p.0),
+                "column": place.map(|p| p.1),
+            })
+        })
+        .collect();
+    format!(
+        "{}\n",
+        json!({"hotfile": diagnostics.file_name(), "sound": false, "errors": errors})
+    )
 }
 
 /// `hot graph`.

@@ -142,6 +142,10 @@ fn run(cli: Cli) -> u8 {
     };
     let project = match hotfile::load(&path) {
         Ok(project) => project,
+        Err(diagnostics) if cli.json && matches!(cli.command, Some(Command::Check)) => {
+            commands::print(&commands::unsound(&diagnostics));
+            return exit::USAGE;
+        }
         Err(diagnostics) => {
             reporter.diagnostic(&diagnostics);
             return exit::USAGE;

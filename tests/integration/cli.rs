@@ -422,3 +422,19 @@ fn ci_summary_goes_to_stdout() {
     assert!(!run.stderr.contains("result"), "{}", run.stderr);
     assert!(run.stderr.contains("✓ shell"), "{}", run.stderr);
 }
+
+#[test]
+fn check_json_is_one_document_for_an_unsound_hotfile_too() {
+    let project = Project::with_hotfile("task \"a\" {\n    run \"true\"\n    after \"b\"\n}\n");
+    let run = project.run(&["check", "--json"]);
+    run.code(2);
+    let check = json(&run.stdout);
+    assert_eq!(check["sound"], false);
+    let error = &check["errors"][0];
+    assert_eq!(error["code"], "hot::unknown_after", "{check}");
+    assert_eq!(
+        (error["line"].as_u64(), error["column"].as_u64()),
+        (Some(3), Some(11))
+    );
+    assert_eq!(error["help"], "did you mean `a`?");
+}
