@@ -131,8 +131,8 @@ pub fn lint(project: &Project) -> Vec<Warning> {
                 span,
             )];
             let mut help = Some(
-                "globs are relative to the Hotfile's directory; check the spelling, or ignore \
-                 this if the files do not exist yet"
+                "globs are relative to the Hotfile's directory, and .gitignored files are \
+                 never watched; check the spelling, or ignore this if the files do not exist yet"
                     .to_owned(),
             );
             if let Some((dir, count)) = under_dir(node, &project.root, glob, &files) {
