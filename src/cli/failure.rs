@@ -44,6 +44,17 @@ pub(super) fn from_clap(error: &clap::Error) -> MietteDiagnostic {
     }
 }
 
+/// `--poll 1s` reads `1s` as a command (the interval is optional): the tip to write `=`.
+pub(super) fn poll_tip(args: &[OsString]) -> Option<String> {
+    let words: Vec<_> = args.iter().map(|a| a.to_string_lossy()).collect();
+    let at = words.iter().position(|w| w == "--poll")?;
+    let value = words.get(at + 1)?;
+    crate::model::parse_duration(value)?;
+    Some(format!(
+        "the interval of `--poll` is optional, so it is written with `=`: `--poll={value}`"
+    ))
+}
+
 /// Whether to colour, from `--color` and the environment: `always` and `never` win;
 /// `auto` follows NO_COLOR (any non-empty value turns colour off), then CLICOLOR_FORCE (any
 /// value but `0` turns it on), then whether stderr is a terminal.
@@ -100,6 +111,13 @@ mod tests {
             .chain(words.iter().copied())
             .map(OsString::from)
             .collect()
+    }
+
+    #[test]
+    fn poll_with_a_separate_interval_gets_a_tip() {
+        assert!(poll_tip(&args(&["--poll", "1s"])).is_some_and(|t| t.contains("`--poll=1s`")));
+        assert_eq!(poll_tip(&args(&["--poll", "watch"])), None);
+        assert_eq!(poll_tip(&args(&["--poll=1s"])), None);
     }
 
     #[test]

@@ -61,7 +61,11 @@ pub fn main() -> ExitCode {
             return ExitCode::from(exit::OK);
         }
         Err(error) => {
-            failure::eprint(&failure::from_clap(&error), failure::color(choice));
+            let mut diagnostic = failure::from_clap(&error);
+            if let Some(tip) = failure::poll_tip(&args) {
+                diagnostic.help = Some(tip);
+            }
+            failure::eprint(&diagnostic, failure::color(choice));
             return ExitCode::from(exit::USAGE);
         }
     };
@@ -291,6 +295,10 @@ fn known(project: &Project, names: &[String]) -> Result<(), Failure> {
             let all: Vec<&str> = project.nodes.iter().map(|n| n.name.as_str()).collect();
             let help = match hotfile::suggest(name, all.iter().copied()) {
                 Some(near) => format!("did you mean `{near}`?"),
+                None if crate::model::parse_duration(name).is_some() => format!(
+                    "if `{name}` is meant for `--poll`, write `--poll={name}`: its interval is \
+                     optional, so it takes `=`"
+                ),
                 None => format!("the nodes are: {}", all.join(", ")),
             };
             return Err(failure(

@@ -438,3 +438,14 @@ fn check_json_is_one_document_for_an_unsound_hotfile_too() {
     );
     assert_eq!(error["help"], "did you mean `a`?");
 }
+
+/// `--poll`'s interval is optional, so `--poll 1s` reads `1s` as a command or a node name.
+#[test]
+fn poll_with_a_separate_interval_says_to_write_equals() {
+    let project = Project::with_hotfile(TWO);
+    for args in [&["--poll", "1s"][..], &["watch", "--poll", "1s", "serve"]] {
+        let run = project.run(args);
+        run.code(2);
+        assert!(run.stderr.contains("`--poll=1s`"), "{}", run.stderr);
+    }
+}
