@@ -68,7 +68,20 @@ complete -F _hot_with_nodes -o bashdefault -o default hot
 /// Fish: one more rule for the positional arguments of `run` and `watch`.
 const FISH_NODES: &str = r#"
 # Node names from the Hotfile after `hot run` and `hot watch` (added by hot).
-complete -c hot -n "__fish_seen_subcommand_from run watch" -f -a "(hot __nodes 2>/dev/null)" -d "node"
+function __hot_nodes
+    set -l words (commandline -opc)
+    set -l file
+    for i in (seq (count $words))
+        switch $words[$i]
+            case -f --file
+                set file --file $words[(math $i + 1)]
+            case '--file=*'
+                set file --file (string replace -- --file= '' $words[$i])
+        end
+    end
+    command hot $file __nodes 2>/dev/null
+end
+complete -c hot -n "__fish_seen_subcommand_from run watch" -f -a "(__hot_nodes)" -d "node"
 "#;
 
 /// Zsh: clap declares the node names as `_default` (files); they become `_hot_nodes`.
@@ -82,6 +95,13 @@ fn zsh_with_nodes(script: &str) -> String {
         }
         out.push('\n');
     }
+    // `-f` before the command is parsed by the outer `_arguments`, whose `opt_args` the
+    // command's own `_arguments` replaces: keep it where `_hot_nodes` can see it.
+    out = out.replacen(
+        "    (hot)\n",
+        "    (hot)\n        local _hot_file=${opt_args[-f]:-${opt_args[--file]}}\n",
+        1,
+    );
     // The function must exist before `_hot` runs, whichever way the script is loaded.
     match out.find("\n_hot() {") {
         Some(at) => out.insert_str(at + 1, ZSH_NODES),
@@ -95,6 +115,7 @@ const ZSH_NODES: &str = r#"# Node names from the Hotfile after `hot run` and `ho
 _hot_nodes() {
     local -a file nodes
     local i
+    [[ -n $_hot_file ]] && file=(--file $_hot_file)
     for (( i = 2; i < CURRENT; i++ )); do
         case ${words[i]} in
             -f|--file) file=(--file ${words[i+1]}) ;;

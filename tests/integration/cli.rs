@@ -316,7 +316,8 @@ fn zsh_and_fish_completion_ask_hot_for_node_names() {
     fish.code(0);
     assert!(
         fish.stdout
-            .contains("__fish_seen_subcommand_from run watch\" -f -a \"(hot __nodes"),
+            .contains("__fish_seen_subcommand_from run watch\" -f -a \"(__hot_nodes)")
+            && fish.stdout.contains("command hot $file __nodes"),
         "{}",
         fish.stdout
     );
