@@ -21,8 +21,14 @@ pub(super) fn completions(shell: Shell) -> String {
         Shell::Zsh => Generator::Zsh,
         Shell::Fish => Generator::Fish,
     };
+    // clap_complete offers hidden commands too: complete from a copy without them.
+    let full = Cli::command();
+    let mut visible = clap::Command::new("hot")
+        .version(env!("CARGO_PKG_VERSION"))
+        .args(full.get_arguments().cloned())
+        .subcommands(full.get_subcommands().filter(|c| !c.is_hide_set()).cloned());
     let mut script = Vec::new();
-    clap_complete::generate(generator, &mut Cli::command(), "hot", &mut script);
+    clap_complete::generate(generator, &mut visible, "hot", &mut script);
     let script = String::from_utf8_lossy(&script).into_owned();
     match shell {
         Shell::Bash => script + BASH_NODES,

@@ -297,6 +297,9 @@ fn bash_completion_offers_node_names_from_the_hotfile() {
         bash_complete(&project, script, &["hot", "comp"]),
         ["completions"]
     );
+    // Hidden helpers are not offered.
+    assert!(bash_complete(&project, script, &["hot", "ma"]).is_empty());
+    assert!(bash_complete(&project, script, &["hot", "__"]).is_empty());
 }
 
 #[test]
