@@ -98,10 +98,12 @@ impl Reporter {
         if inner.json {
             emit(&json!({"event": "error", "message": text}));
         } else {
-            let _ = writeln!(
+            // The one error style: rendered like a Hotfile diagnostic.
+            let diagnostic = miette::MietteDiagnostic::new(text).with_code("hot::error");
+            let _ = write!(
                 std::io::stderr().lock(),
-                "{} {text}",
-                paint(inner.color, RED, "hot: error:")
+                "{}",
+                render(&diagnostic, inner.color)
             );
         }
     }
@@ -376,7 +378,8 @@ impl Reporter {
             return;
         }
         let width = rows.iter().map(|r| r.0.len()).max().unwrap_or(4).max(4);
-        let mut out = std::io::stderr().lock();
+        // The table is `hot ci`'s result: stdout, so `hot ci > ci.log` keeps it.
+        let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "\n{:width$}  {:8}  duration", "node", "result");
         for (node, result, duration) in rows {
             let _ = writeln!(out, "{node:width$}  {result:8}  {duration}");
