@@ -9,6 +9,7 @@ pub mod cli;
 pub mod driver;
 pub mod engine;
 pub mod graph;
+pub mod hint;
 pub mod hotfile;
 pub mod model;
 pub mod report;

@@ -94,6 +94,11 @@ pub struct Node {
     /// the old one (`ready ... timeout="30s"`; default 60s).
     pub ready_timeout: Duration,
     pub stop: Stop,
+    /// Named resources this task holds while it runs (`lock "cargo"`): hot never runs two
+    /// holders of one name at once. Cargo jobs on one target directory serialise on cargo's
+    /// own build-directory lock anyway; queueing them in hot keeps each one's duration its own
+    /// and lets the first in dependency order go first.
+    pub locks: Vec<String>,
 }
 
 /// What to execute.
@@ -369,6 +374,7 @@ pub(crate) mod testing {
                     ready: ready.then(|| Ready::Delay(Duration::from_millis(100))),
                     ready_timeout: Duration::from_secs(60),
                     stop: Stop::default(),
+                    locks: Vec::new(),
                 }
             })
             .collect();

@@ -369,6 +369,7 @@ mod tests {
             ready: None,
             ready_timeout: Duration::from_secs(60),
             stop: Stop::default(),
+            locks: Vec::new(),
         }
     }
 

@@ -33,6 +33,7 @@ fn node(name: &str, kind: Kind, run: Command, dir: &Path) -> Node {
         ready: None,
         ready_timeout: Duration::from_secs(60),
         stop: Stop::default(),
+        locks: Vec::new(),
     }
 }
 

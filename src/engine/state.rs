@@ -536,7 +536,10 @@ impl Engine {
                         let spec = self.project.node(node);
                         match spec.kind {
                             Kind::Task => {
-                                if running >= self.options.jobs || self.nodes[node.0].alive() {
+                                if running >= self.options.jobs
+                                    || self.nodes[node.0].alive()
+                                    || self.lock_taken(node)
+                                {
                                     continue;
                                 }
                                 running += 1;
@@ -552,6 +555,24 @@ impl Engine {
             }
         }
         self.settle(actions);
+    }
+
+    /// Whether another live task holds one of `node`'s locks. A stopping instance still holds
+    /// them: its process may be inside cargo until it has exited. A waiting node has not
+    /// started, so its duration never includes the wait.
+    fn lock_taken(&self, node: NodeId) -> bool {
+        let locks = &self.project.node(node).locks;
+        !locks.is_empty()
+            && self.project.ids().any(|other| {
+                other != node
+                    && self.nodes[other.0].alive()
+                    && self
+                        .project
+                        .node(other)
+                        .locks
+                        .iter()
+                        .any(|l| locks.contains(l))
+            })
     }
 
     fn start_service(&mut self, now: Instant, node: NodeId, actions: &mut Vec<Action>) {
@@ -715,6 +736,7 @@ fn same_definition(old: &Node, new: &Node, old_project: &Project, new_project: &
         && ready(old) == ready(new)
         && old.ready_timeout == new.ready_timeout
         && old.stop == new.stop
+        && old.locks == new.locks
         && names(old, old_project) == names(new, new_project)
 }
 

@@ -11,6 +11,8 @@ mod check;
 mod examples;
 /// `hot graph` in every format, and `hot why`.
 mod graph;
+/// `lock "NAME"`: tasks that share a lock take turns; cargo's own lock waits are explained.
+mod lock;
 /// `hot ci`, `hot ci --dry-run` and `hot run`: order, failures, blocking, exit statuses.
 mod once;
 /// Services: sockets held by hot, hand-off, the last good server, no orphans.

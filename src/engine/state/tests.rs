@@ -890,3 +890,5 @@ fn a_late_exit_of_a_stopped_instance_is_ignored() {
         ",
     );
 }
+
+mod locks;
