@@ -81,6 +81,13 @@ enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Write a commented Hotfile for the project here (a Cargo package or workspace: clippy,
+    /// test and build per member, a service per binary) and print the next steps.
+    Init {
+        /// Replace an existing Hotfile.
+        #[arg(long)]
+        force: bool,
+    },
     /// Print which nodes a change to each PATH would rerun.
     Why {
         #[arg(required = true)]
@@ -137,6 +144,9 @@ pub fn main() -> ExitCode {
 fn run(cli: Cli) -> u8 {
     let color = report::color_wanted();
     let reporter = Reporter::new(cli.json, color);
+    if let Some(Command::Init { force }) = cli.command {
+        return crate::init::run(force, &reporter);
+    }
     let Some(path) = cli.file.clone().or_else(|| {
         std::env::current_dir()
             .ok()
@@ -189,6 +199,8 @@ fn run(cli: Cli) -> u8 {
             print(&text)
         }
         Command::Why { paths } => why(&project, &paths),
+        // Handled above, before a Hotfile is looked for.
+        Command::Init { force } => crate::init::run(force, &reporter),
         Command::Ci { dry_run: true } => print(&dry_run(&project)),
         Command::Ci { dry_run: false } => driver::run(
             project,

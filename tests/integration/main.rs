@@ -11,6 +11,8 @@ mod check;
 mod examples;
 /// `hot graph` in every format, and `hot why`.
 mod graph;
+/// `hot init`: the Hotfile it writes for a package, a workspace and anything else.
+mod init;
 /// `lock "NAME"`: tasks that share a lock take turns; cargo's own lock waits are explained.
 mod lock;
 /// `hot ci`, `hot ci --dry-run` and `hot run`: order, failures, blocking, exit statuses.
