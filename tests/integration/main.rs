@@ -7,6 +7,8 @@ mod support;
 
 /// `hot check` and diagnostics: exit statuses, file:line:column, nothing run.
 mod check;
+/// The docs: every Hotfile in them is sound; the reference matches the parser.
+mod docs;
 /// Every Hotfile shipped in the repository passes `hot check`.
 mod examples;
 /// `hot graph` in every format, and `hot why`.
