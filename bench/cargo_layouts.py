@@ -2,11 +2,14 @@
 
     python3 bench/cargo_layouts.py [--rounds N] [--hot PATH] [--work DIR]
 
-Layouts, all from the Hotfile `hot init` writes:
+Layouts, all made from the Hotfile `hot init` writes:
   a  parallel: every cargo task may run at once, on one target directory (no `lock`)
   b  lock:     every cargo task holds `lock "cargo"`: hot runs them one at a time
-  c  clippy-own-dir: no lock, clippy on its own CARGO_TARGET_DIR (target/clippy)
-  d  c + lock: clippy on its own target dir, `lock "cargo"` on test and build
+  c  clippy on its own CARGO_TARGET_DIR (target/clippy), no lock
+  d  c, with `lock "cargo"` on test and build
+  e  c, with `lock "clippy"` on the clippy tasks
+  f  one lock per target directory: `lock "clippy"` on clippy, `lock "cargo"` on test and build
+(In a single package there is one clippy task, so e is c and f is d.)
 
 Projects: a copy of examples/axum-hello, and a three-member workspace (a shared library used
 by two axum servers; the edit is to the library, so both servers' chains rerun). The layouts
@@ -32,8 +35,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import ROOT, HotEvents, Proc, is_event  # noqa: E402
 
-LAYOUTS = ["a", "b", "c", "d"]
-LOCK = '    lock "cargo"\n'
+LAYOUTS = ["a", "b", "c", "d", "e", "f"]
 CLIPPY_DIR = '    env CARGO_TARGET_DIR="target/clippy"\n'
 
 AXUM_DEPS = """\
@@ -85,15 +87,32 @@ def make_workspace(dest: Path) -> None:
 
 
 def layout(base: str, which: str) -> str:
-    """The Hotfile `hot init` wrote (layout b), turned into layout `which`."""
+    """The Hotfile `hot init` wrote, with its `lock` lines and clippy's target directory set
+    for layout `which`."""
     blocks = re.split(r"(?m)^(?=task |service )", base)
     out = []
     for block in blocks:
+        if not block.startswith("task "):
+            out.append(block)
+            continue
         clippy = block.startswith('task "clippy')
-        if which in ("a", "c") or (which == "d" and clippy):
-            block = block.replace(LOCK, "")
-        if which in ("c", "d") and clippy:
-            block = block.replace('    run "cargo clippy', CLIPPY_DIR + '    run "cargo clippy', 1)
+        block = re.sub(r'(?m)^    lock ".*"\n', "", block)
+        block = re.sub(r'(?m)^    env CARGO_TARGET_DIR=".*"\n', "", block)
+        own_dir = which in "cdef"
+        lock = {
+            "a": None,
+            "b": "cargo",
+            "c": None,
+            "d": None if clippy else "cargo",
+            "e": "clippy" if clippy else None,
+            "f": "clippy" if clippy else "cargo",
+        }[which]
+        extra = ""
+        if own_dir and clippy:
+            extra += CLIPPY_DIR
+        if lock:
+            extra += f'    lock "{lock}"\n'
+        block = re.sub(r'(?m)^    run ', lambda m: extra + m.group(0), block, count=1)
         out.append(block)
     return "".join(out)
 
