@@ -29,10 +29,12 @@ fn cargo_lock_wait(line: &str) -> Option<&str> {
 
 fn cargo_lock_advice(node: &str, what: &str) -> String {
     format!(
-        "{node}: cargo is waiting for another cargo's lock on the {what}: cargo tasks started \
-         side by side take turns inside cargo, and each one's time includes the wait. Add \
-         `lock \"cargo\"` to every task that runs cargo: hot then runs them one at a time, \
-         first what the server needs (`hot init` writes it so; see docs/hotfile.md)"
+        "{node}: cargo is waiting for another cargo's lock on the {what}: cargo tasks on one \
+         target directory take turns inside cargo, and each one's time includes the wait. Give \
+         the tasks that share a target directory one lock (`lock \"cargo\"`), and clippy a \
+         directory and a lock of its own (`env CARGO_TARGET_DIR=\"target/clippy\"`, \
+         `lock \"clippy\"`): hot then runs clippy beside the build, never two cargos on one \
+         directory (`hot init` writes it so; see docs/hotfile.md)"
     )
 }
 

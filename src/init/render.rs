@@ -3,17 +3,22 @@
 //! Per member: `clippy` → `test`, and `build`; each of them comes `after` the same task of
 //! every member it uses, so a change to a shared library reruns the chains of the members
 //! that use it and no others. A service per binary comes after its package's `test` and
-//! `build`. Every cargo task holds `lock "cargo"` (see [`CARGO_LOCK`]).
+//! `build`. Clippy checks in a target directory of its own, and each target directory has one
+//! lock (see [`CARGO_LOCK`]).
 
 use std::fmt::Write as _;
 use std::path::{Component, Path, PathBuf};
 
 use super::cargo::{Package, Workspace};
 
-/// Why the cargo tasks share a lock, written above them. Measured on a 2-core machine (see
-/// `docs/recipes.md`): cargo serialises jobs on one target directory anyway, and taking
-/// turns in hot puts the build first and keeps each duration honest.
+/// The lock of the main target directory, held by `test` and `build`. Jobs on one target
+/// directory wait for each other inside cargo anyway; taking turns in hot keeps each duration
+/// the task's own. Measured on a 2-core machine (`docs/recipes.md`, `bench/cargo_layouts.py`):
+/// one lock for everything was the slowest layout, clippy in its own directory the fastest.
 pub const CARGO_LOCK: &str = "lock \"cargo\"";
+
+/// The lock of clippy's own target directory (one clippy at a time in it).
+pub const CLIPPY_LOCK: &str = "lock \"clippy\"";
 
 /// The first service's port; the next ones count up.
 const FIRST_PORT: u16 = 3000;
@@ -43,6 +48,7 @@ pub fn cargo_hotfile(workspace: &Workspace, base: &Path) -> (String, Vec<Service
     let mut out = String::new();
     out.push_str(HEADER);
     let mut services = Vec::new();
+    let clippy_dir = relative(&workspace.target_dir.join("clippy"), base);
     for package in &workspace.members {
         let dir = dir_prefix(&package.dir, base);
         let globs = Globs::of(package, &dir, workspace, base);
@@ -76,12 +82,14 @@ pub fn cargo_hotfile(workspace: &Workspace, base: &Path) -> (String, Vec<Service
         let p = &package.name;
         let _ = write!(
             out,
-            "// Lints first: a warning fails the check, and the tests wait for it.\n\
-             task {clippy:?} {{\n    watch {all}\n{after}    {lock}\n    run \"cargo clippy{sel} --all-targets -- -D warnings\"\n}}\n\n",
+            "// Lints first: a warning fails the check, and the tests wait for it. Clippy checks in a\n\
+             // target directory of its own, so it runs beside the build instead of waiting for it.\n\
+             task {clippy:?} {{\n    watch {all}\n{after}    env CARGO_TARGET_DIR={clippy_dir:?}\n    {lock}\n    run \"cargo clippy{sel} --all-targets -- -D warnings\"\n}}\n\n",
             clippy = name("clippy", p),
             all = globs.all.join(" "),
             after = after("clippy", None),
-            lock = CARGO_LOCK,
+            clippy_dir = clippy_dir,
+            lock = CLIPPY_LOCK,
             sel = select(p),
         );
         let _ = write!(
@@ -141,9 +149,10 @@ const HEADER: &str = "\
 // check leaves the last good server serving. `hot check` validates this file, `hot why PATH`
 // says what a change reruns, `hot graph` draws it.
 //
-// Cargo tasks share `lock \"cargo\"`: cargo makes jobs on one target directory wait for each
-// other anyway, so hot runs them one at a time, in dependency order, and each one's time is
-// its own.
+// Cargo jobs on one target directory wait for each other inside cargo, so each target
+// directory has a lock: hot runs its tasks one at a time, in dependency order, and each one's
+// time is its own. Clippy has a directory (and a lock) of its own, so it runs beside the
+// build and the tests.
 
 ";
 
