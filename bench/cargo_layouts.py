@@ -157,11 +157,12 @@ def trial(project: Path, hot: str, hotfile: str, edit, token: str, addrs: list[s
         for event in after_edit:
             if event.get("event") == "node_finished":
                 durations.setdefault(event["node"], []).append(round(event["duration_ms"]))
-        waits = sum(
-            1 for e in after_edit
-            if e.get("event") == "output" and "waiting for file lock" in e.get("line", "")
-        )
-    return {"served": served, "durations": durations, "lock_waits": waits}
+        waited = [
+            e["line"].split("waiting for file lock on ", 1)[1].strip()
+            for e in after_edit
+            if e.get("event") == "output" and "waiting for file lock on " in e.get("line", "")
+        ]
+    return {"served": served, "durations": durations, "lock_waits": len(waited), "waited_for": sorted(set(waited))}
 
 
 def main() -> None:

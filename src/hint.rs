@@ -21,10 +21,13 @@ pub fn on_output(reporter: &Reporter, node: &str, line: &str) {
     }
 }
 
-/// The lock cargo waits for, if `line` says it is waiting.
+/// The lock cargo waits for, if `line` says it is waiting for one that hot's scheduling can
+/// spare it. The package cache (`~/.cargo`) is shared by every cargo on the machine and held
+/// only briefly, so waiting for it is no sign of a layout to change.
 fn cargo_lock_wait(line: &str) -> Option<&str> {
     let at = line.find(CARGO_WAITING)?;
-    Some(line[at + CARGO_WAITING.len()..].trim())
+    let what = line[at + CARGO_WAITING.len()..].trim();
+    (what != "package cache").then_some(what)
 }
 
 fn cargo_lock_advice(node: &str, what: &str) -> String {
@@ -50,9 +53,14 @@ mod tests {
         );
         assert_eq!(
             cargo_lock_wait(
-                "\u{1b}[1m\u{1b}[36m    Blocking\u{1b}[0m waiting for file lock on package cache"
+                "\u{1b}[1m\u{1b}[36m    Blocking\u{1b}[0m waiting for file lock on artifact directory"
             ),
-            Some("package cache")
+            Some("artifact directory")
+        );
+        assert_eq!(
+            cargo_lock_wait("    Blocking waiting for file lock on package cache"),
+            None,
+            "any cargo on the machine holds it now and then"
         );
         assert_eq!(cargo_lock_wait("   Compiling hot v0.1.0"), None);
     }
