@@ -104,3 +104,37 @@ fn a_failed_holder_releases_the_lock() {
         ",
     );
 }
+
+#[test]
+fn a_reload_that_only_adds_locks_reruns_nothing_and_the_locks_apply_next() {
+    let mut with_locks = project(WEB);
+    for node in &mut with_locks.nodes {
+        // On the service too, which the Hotfile refuses: a serving instance never holds it.
+        node.locks = vec!["cargo".into()];
+    }
+    compare(
+        Engine::new(Arc::new(project(WEB)), watch()),
+        Some(with_locks),
+        "
+        start
+          wave 1 by start: clippy test build serve
+          start clippy#1
+          start build#2
+        exit clippy#1 0
+          finished clippy Code(0) in 0ms
+          start test#3
+        exit build#2 0
+          finished build Code(0) in 0ms
+        exit test#3 0
+          finished test Code(0) in 0ms
+          start serve#4
+        ready serve#4
+          ready serve in 0ms
+          wave 1 done, 0 failed
+        reload
+        change src/main.rs
+          wave 2 by src/main.rs (1): clippy test build serve
+          start clippy#5
+        ",
+    );
+}
