@@ -6,7 +6,7 @@ Layouts, all made from the Hotfile `hot init` writes:
   a  parallel: every cargo task may run at once, on one target directory (no `lock`)
   b  lock:     every cargo task holds `lock "cargo"`: hot runs them one at a time
   c  clippy on its own CARGO_TARGET_DIR (target/clippy), no lock
-  d  c, with `lock "cargo"` on test and build
+  d  c, with `lock "cargo"` on test and build (what `hot init` writes)
   e  c, with `lock "clippy"` on the clippy tasks
   f  one lock per target directory: `lock "clippy"` on clippy, `lock "cargo"` on test and build
 (In a single package there is one clippy task, so e is c and f is d.)

@@ -34,10 +34,10 @@ fn cargo_lock_advice(node: &str, what: &str) -> String {
     format!(
         "{node}: cargo is waiting for another cargo's lock on the {what}: cargo tasks on one \
          target directory take turns inside cargo, and each one's time includes the wait. Give \
-         the tasks that share a target directory one lock (`lock \"cargo\"`), and clippy a \
-         directory and a lock of its own (`env CARGO_TARGET_DIR=\"target/clippy\"`, \
-         `lock \"clippy\"`): hot then runs clippy beside the build, never two cargos on one \
-         directory (`hot init` writes it so; see docs/hotfile.md)"
+         clippy a target directory of its own (`env CARGO_TARGET_DIR=\"target/clippy\"` in \
+         its task) and the other cargo tasks one lock (`lock \"cargo\"`): hot then runs \
+         clippy beside them and starts them one at a time (`hot init` writes it so; see \
+         docs/hotfile.md)"
     )
 }
 
