@@ -157,6 +157,13 @@ pub(super) enum Command {
         #[command(flatten)]
         jobs: Jobs,
     },
+    /// Write a commented Hotfile for the project here (a Cargo package or workspace: clippy,
+    /// test and build per member, a service per binary) and print the next steps.
+    Init {
+        /// Replace an existing Hotfile.
+        #[arg(long)]
+        force: bool,
+    },
     /// Print which nodes a change to each PATH would rerun.
     #[command(after_help = WHY_EXAMPLES)]
     Why {
@@ -183,6 +190,7 @@ impl Command {
             Command::Graph { .. } => "graph",
             Command::Check => "check",
             Command::Ci { .. } => "ci",
+            Command::Init { .. } => "init",
             Command::Why { .. } => "why",
             Command::Completions { .. } => "completions",
             Command::Manpage { .. } => "manpage",

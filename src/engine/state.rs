@@ -582,7 +582,10 @@ impl Engine {
                         let spec = self.project.node(node);
                         match spec.kind {
                             Kind::Task => {
-                                if running >= self.options.jobs || self.nodes[node.0].alive() {
+                                if running >= self.options.jobs
+                                    || self.nodes[node.0].alive()
+                                    || self.lock_taken(node)
+                                {
                                     continue;
                                 }
                                 running += 1;
@@ -598,6 +601,26 @@ impl Engine {
             }
         }
         self.settle(actions);
+    }
+
+    /// Whether another live task holds one of `node`'s locks. A stopping instance still holds
+    /// them: its process may be inside cargo until it has exited. A waiting node has not
+    /// started, so its duration never includes the wait. Only tasks hold locks (the Hotfile
+    /// allows none on a service, which would hold it for good).
+    fn lock_taken(&self, node: NodeId) -> bool {
+        let locks = &self.project.node(node).locks;
+        !locks.is_empty()
+            && self.project.ids().any(|other| {
+                other != node
+                    && self.project.node(other).kind == Kind::Task
+                    && self.nodes[other.0].alive()
+                    && self
+                        .project
+                        .node(other)
+                        .locks
+                        .iter()
+                        .any(|l| locks.contains(l))
+            })
     }
 
     fn start_service(&mut self, now: Instant, node: NodeId, actions: &mut Vec<Action>) {
@@ -750,7 +773,8 @@ fn scope(project: &Project, graph: &Graph, options: &Options) -> BTreeSet<NodeId
 }
 
 /// Whether a reloaded node is the same as before (so it need not rerun). Dependencies are
-/// compared by name, since ids change when nodes are added or removed.
+/// compared by name, since ids change when nodes are added or removed. `lock` is left out:
+/// it decides when a node may run, not what its run produces.
 fn same_definition(old: &Node, new: &Node, old_project: &Project, new_project: &Project) -> bool {
     let names = |node: &Node, project: &Project| -> Vec<String> {
         node.after

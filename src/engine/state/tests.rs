@@ -1241,3 +1241,4 @@ fn run_service_waits_for_its_crash_restart_and_shutdown_cancels_it() {
         ",
     );
 }
+mod locks;
