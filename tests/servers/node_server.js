@@ -1,0 +1,26 @@
+// A Node.js server for hot's interop tests, taking hot's socket as Node apps do:
+// `server.listen({ fd: 3 })` (libuv makes it non-blocking and accepts until EAGAIN).
+// Answers every request with `pid=… version=… server=node`; drains on SIGTERM/SIGINT.
+// Environment: STARTUP_MS (a slow start, then `ready`), VERSION_FILE (the version it reports).
+"use strict";
+const fs = require("fs");
+const http = require("http");
+
+const version = process.env.VERSION_FILE
+  ? fs.readFileSync(process.env.VERSION_FILE, "utf8").trim()
+  : "";
+const body = `pid=${process.pid} version=${version} server=node\n`;
+const startup = Number(process.env.STARTUP_MS || 0);
+
+const server = http.createServer((req, res) => {
+  res.writeHead(200, { "Content-Type": "text/plain", "Content-Length": Buffer.byteLength(body) });
+  res.end(body);
+});
+for (const signal of ["SIGTERM", "SIGINT"]) {
+  process.on(signal, () => server.close(() => process.exit(0)));
+}
+setTimeout(() => {
+  server.listen({ fd: 3 }, () => {
+    if (process.env.STARTUP_MS) console.log("ready");
+  });
+}, startup);
