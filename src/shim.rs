@@ -4,7 +4,7 @@
 //! hot's own executable (`/proc/self/exe` on Linux) as
 //!
 //! ```text
-//! hot __shim [--no-pid] --fd <rawfd>:<name> ... -- <program> <args>...
+//! hot __shim [--no-pid] [--shared] --fd <rawfd>:<name> ... -- <program> <args>...
 //! ```
 //!
 //! with FD_CLOEXEC cleared on exactly those fds (they sit at whatever numbers they have in hot).
@@ -13,8 +13,12 @@
 //!    `F_DUPFD_CLOEXEC` *above* the target range and the original closed, then each is `dup2`ed
 //!    onto its target (which clears close-on-exec there). A one-phase `dup2` could overwrite a
 //!    socket still waiting to be moved (stack-notes P7);
-//! 2. clears `O_NONBLOCK` on each: the flag lives on the shared open file description, so a
-//!    previous instance that made it non-blocking would otherwise hand that to the next (P3);
+//! 2. clears `O_NONBLOCK` on each, unless `--shared`: the flag lives on the open file
+//!    description that hot and every instance share, so a previous instance that made it
+//!    non-blocking would otherwise hand that to the next (P3). With `--shared` (another live
+//!    instance holds the sockets: a `ready` overlap) the mode is left alone, since clearing it
+//!    would turn the *serving* instance's sockets blocking under its event loop, which then
+//!    blocks in `accept()` instead of seeing `EAGAIN`;
 //! 3. sets `LISTEN_FDS`, `LISTEN_FDNAMES` (names joined by `:`) and `LISTEN_PID` to its own pid
 //!    (empty with `--no-pid`): `exec` keeps the pid, so the server sees its own. This cannot be
 //!    done in hot's `pre_exec`, where std has already built the child's environment (P1);
@@ -41,6 +45,8 @@ pub struct ShimArgs {
     pub fds: Vec<(RawFd, String)>,
     /// Leave `LISTEN_PID` empty: the program is a shell that forks the server.
     pub no_pid: bool,
+    /// Another live instance uses these sockets: leave their file status flags alone.
+    pub shared: bool,
     /// The program and its arguments.
     pub command: Vec<OsString>,
 }
@@ -51,6 +57,9 @@ impl ShimArgs {
         let mut args = Vec::new();
         if self.no_pid {
             args.push("--no-pid".into());
+        }
+        if self.shared {
+            args.push("--shared".into());
         }
         for (fd, name) in &self.fds {
             args.push("--fd".into());
@@ -67,6 +76,7 @@ pub fn parse(args: &[OsString]) -> Result<ShimArgs, String> {
     let mut parsed = ShimArgs {
         fds: Vec::new(),
         no_pid: false,
+        shared: false,
         command: Vec::new(),
     };
     let mut rest = args.iter();
@@ -80,6 +90,7 @@ pub fn parse(args: &[OsString]) -> Result<ShimArgs, String> {
                 return Ok(parsed);
             }
             Some("--no-pid") => parsed.no_pid = true,
+            Some("--shared") => parsed.shared = true,
             Some("--fd") => {
                 let value = rest.next().ok_or("`--fd` needs FD:NAME")?;
                 let text = value.to_str().ok_or("`--fd` value is not UTF-8")?;
@@ -112,7 +123,7 @@ pub fn main(args: &[OsString]) -> ! {
             std::process::exit(2)
         }
     };
-    if let Err(e) = place(&args.fds) {
+    if let Err(e) = place(&args.fds, !args.shared) {
         eprintln!("hot: cannot pass the listening sockets to the service: {e}");
         std::process::exit(127)
     }
@@ -149,8 +160,9 @@ pub(crate) fn why(error: &std::io::Error) -> String {
     }
 }
 
-/// Moves `fds` to 3, 4, ... (two phases, see the module doc) and makes each blocking.
-fn place(fds: &[(RawFd, String)]) -> std::io::Result<()> {
+/// Moves `fds` to 3, 4, ... (two phases, see the module doc) and, when `blocking`, makes each
+/// blocking.
+fn place(fds: &[(RawFd, String)], blocking: bool) -> std::io::Result<()> {
     let first: RawFd = 3;
     let above = first + fds.len() as RawFd;
     let mut moved = Vec::with_capacity(fds.len());
@@ -179,6 +191,9 @@ fn place(fds: &[(RawFd, String)]) -> std::io::Result<()> {
         }
         // SAFETY: `high` is our own duplicate, no longer needed.
         unsafe { libc::close(high) };
+        if !blocking {
+            continue;
+        }
         // SAFETY: reading and writing the file status flags of an fd we own.
         let flags = unsafe { libc::fcntl(target, libc::F_GETFL) };
         if flags < 0
@@ -205,12 +220,14 @@ mod tests {
         let shim = ShimArgs {
             fds: vec![(12, "http".into()), (3, "admin".into())],
             no_pid: true,
+            shared: true,
             command: args(&["sh", "-c", "exec ./app --fd 3"]),
         };
         assert_eq!(parse(&shim.to_args()), Ok(shim.clone()));
         let plain = ShimArgs {
             fds: vec![],
             no_pid: false,
+            shared: false,
             command: args(&["./app", "--", "--no-pid"]),
         };
         assert_eq!(parse(&plain.to_args()), Ok(plain));

@@ -18,8 +18,14 @@ pub(crate) struct Launch {
 }
 
 /// How to run `command`: directly, or (when `sockets` is not empty) through the shim at
-/// `shim_exe`.
-pub(crate) fn launch(command: &Command, shim_exe: &Path, sockets: &[(String, RawFd)]) -> Launch {
+/// `shim_exe`. `shared`: another live instance holds these sockets, so the shim must leave
+/// their mode alone.
+pub(crate) fn launch(
+    command: &Command,
+    shim_exe: &Path,
+    sockets: &[(String, RawFd)],
+    shared: bool,
+) -> Launch {
     let (argv, pid_kept): (Vec<OsString>, bool) = match command {
         Command::Argv(argv) => (argv.iter().map(OsString::from).collect(), true),
         Command::Shell(line) if sockets.is_empty() => (shell(line.clone()), false),
@@ -48,6 +54,7 @@ pub(crate) fn launch(command: &Command, shim_exe: &Path, sockets: &[(String, Raw
             crate::shim::ShimArgs {
                 fds: sockets.iter().map(|(n, fd)| (*fd, n.clone())).collect(),
                 no_pid: !pid_kept,
+                shared,
                 command: argv,
             }
             .to_args(),
@@ -187,12 +194,17 @@ mod tests {
         let shim = Path::new("/proc/self/exe");
         let s = |v: &[&str]| v.iter().map(OsString::from).collect::<Vec<_>>();
 
-        let direct = launch(&Command::Argv(vec!["cargo".into(), "t".into()]), shim, &[]);
+        let direct = launch(
+            &Command::Argv(vec!["cargo".into(), "t".into()]),
+            shim,
+            &[],
+            false,
+        );
         assert_eq!(direct.program, "cargo");
         assert_eq!(direct.args, s(&["t"]));
         assert_eq!(direct.user_program, "cargo");
 
-        let task = launch(&Command::Shell("./app".into()), shim, &[]);
+        let task = launch(&Command::Shell("./app".into()), shim, &[], false);
         assert_eq!(task.program, "sh");
         assert_eq!(
             task.args,
@@ -201,7 +213,7 @@ mod tests {
         );
 
         let sockets = [("http".to_string(), 7), ("admin".to_string(), 9)];
-        let argv = launch(&Command::Argv(vec!["./app".into()]), shim, &sockets);
+        let argv = launch(&Command::Argv(vec!["./app".into()]), shim, &sockets, false);
         assert_eq!(argv.program, "/proc/self/exe");
         assert_eq!(
             argv.args,
@@ -209,7 +221,12 @@ mod tests {
         );
         assert!(argv.pid_kept);
 
-        let simple = launch(&Command::Shell("./app -v".into()), shim, &sockets[..1]);
+        let simple = launch(
+            &Command::Shell("./app -v".into()),
+            shim,
+            &sockets[..1],
+            false,
+        );
         assert_eq!(
             simple.args,
             s(&[
@@ -224,7 +241,12 @@ mod tests {
         );
         assert!(simple.pid_kept);
 
-        let list = launch(&Command::Shell("make && ./app".into()), shim, &sockets[..1]);
+        let list = launch(
+            &Command::Shell("make && ./app".into()),
+            shim,
+            &sockets[..1],
+            false,
+        );
         assert_eq!(
             list.args,
             s(&[
@@ -239,5 +261,16 @@ mod tests {
             ])
         );
         assert!(!list.pid_kept);
+
+        let overlap = launch(
+            &Command::Argv(vec!["./app".into()]),
+            shim,
+            &sockets[..1],
+            true,
+        );
+        assert_eq!(
+            overlap.args,
+            s(&["__shim", "--shared", "--fd", "7:http", "--", "./app"])
+        );
     }
 }

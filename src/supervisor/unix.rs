@@ -79,6 +79,8 @@ pub fn kill_all_groups() {
 /// What the supervisor keeps of a running instance.
 pub(super) struct Instance {
     pgid: libc::pid_t,
+    /// The sockets it was given (hot's fd numbers).
+    fds: Vec<RawFd>,
     name: String,
     stop: Stop,
     stopping: bool,
@@ -203,7 +205,13 @@ impl Supervisor {
             ));
         }
         let fds: Vec<(String, RawFd)> = sockets.iter().map(|(n, fd, _)| (n.clone(), *fd)).collect();
-        let launch = plan::launch(&def.run, &self.shim_exe, &fds);
+        // During a `ready` overlap the serving instance uses these very sockets (one open file
+        // description): their mode is its, and must not change under it.
+        let shared = self
+            .instances
+            .values()
+            .any(|i| !i.is_done() && i.fds.iter().any(|fd| fds.iter().any(|(_, f)| f == fd)));
+        let launch = plan::launch(&def.run, &self.shim_exe, &fds, shared);
         if launch.program.is_empty() {
             return Err("the `run` command is empty".into());
         }
@@ -313,6 +321,7 @@ impl Supervisor {
         ));
         Ok(Instance {
             pgid,
+            fds: fds.iter().map(|(_, fd)| *fd).collect(),
             name: def.name.clone(),
             stop: def.stop,
             stopping: false,
