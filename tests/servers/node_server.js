@@ -5,6 +5,7 @@
 "use strict";
 const fs = require("fs");
 const http = require("http");
+const net = require("net");
 
 const version = process.env.VERSION_FILE
   ? fs.readFileSync(process.env.VERSION_FILE, "utf8").trim()
@@ -16,8 +17,11 @@ const server = http.createServer((req, res) => {
   res.writeHead(200, { "Content-Type": "text/plain", "Content-Length": Buffer.byteLength(body) });
   res.end(body);
 });
+// http.Server's close() also destroys the connections that have sent nothing yet
+// (closeIdleConnections), which resets a request accepted just before the stop; net.Server's
+// close() only stops accepting, and every connection in hand is answered.
 for (const signal of ["SIGTERM", "SIGINT"]) {
-  process.on(signal, () => server.close(() => process.exit(0)));
+  process.on(signal, () => net.Server.prototype.close.call(server, () => process.exit(0)));
 }
 setTimeout(() => {
   server.listen({ fd: 3 }, () => {

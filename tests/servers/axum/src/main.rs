@@ -10,7 +10,8 @@
 //! * `STARTUP_MS`: sleep this long before serving (a slow start), then print `ready`;
 //! * `VERSION_FILE`: a file whose content is the version it reports (read once, at start).
 //!
-//! SIGTERM and SIGINT drain: no new connections, the ones in hand are answered, then exit.
+//! SIGTERM and SIGINT drain: no new connections, the ones in hand are answered, then exit
+//! (see [`Draining`]).
 //! Run without hot, it binds 127.0.0.1:3000 itself.
 
 use std::net::TcpListener;
@@ -68,14 +69,52 @@ async fn serve(
         tokio::time::sleep(startup).await;
     }
     listener.set_nonblocking(true)?;
-    let listener = tokio::net::TcpListener::from_std(listener)?;
+    let (stop, stopping) = tokio::sync::watch::channel(false);
+    let listener = Draining {
+        inner: tokio::net::TcpListener::from_std(listener)?,
+        stopping,
+    };
     let app = Router::new().route("/", get(move || async move { answer }));
     if startup.is_some() {
         println!("ready");
     }
     axum::serve(listener, app)
-        .with_graceful_shutdown(stopped())
+        .with_graceful_shutdown(async move {
+            stopped().await;
+            stop.send_replace(true);
+            // Connections accepted just before the signal get to send their request.
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        })
         .await
+}
+
+/// tokio's listener, except that it stops accepting at the stop signal, a moment before the
+/// graceful shutdown begins. hyper closes a connection that has sent nothing yet when a
+/// graceful shutdown begins (hyperium/hyper#3808), so with axum's plain
+/// `with_graceful_shutdown`, a request accepted just before the signal is reset.
+struct Draining {
+    inner: tokio::net::TcpListener,
+    stopping: tokio::sync::watch::Receiver<bool>,
+}
+
+impl axum::serve::Listener for Draining {
+    type Io = tokio::net::TcpStream;
+    type Addr = std::net::SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        let stopping = async {
+            // The guard `wait_for` returns is not Send: drop it before waiting forever.
+            let _ = self.stopping.wait_for(|stop| *stop).await.map(|_| ());
+        };
+        tokio::select! {
+            connection = axum::serve::Listener::accept(&mut self.inner) => connection,
+            () = stopping => std::future::pending().await,
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        self.inner.local_addr()
+    }
 }
 
 /// Resolves at the first SIGTERM or SIGINT.
