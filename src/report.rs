@@ -300,6 +300,13 @@ impl Reporter {
                 paint(color, RED, "✗"),
                 name(node)
             ),
+            Report::Suspended { node, signal, pid } => format!(
+                "{} {} stopped by signal {signal}{} (pid {pid}) and waits to be continued: \
+                 resume it with `kill -CONT {pid}`, or save a file to restart it",
+                paint(color, YELLOW, "⏸"),
+                name(node),
+                signal_name(*signal)
+            ),
             Report::LoopDetected { node, paths } => {
                 let paths: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
                 format!(
@@ -404,6 +411,9 @@ fn json_report(project: &Project, report: &Report, inner: &Inner) -> serde_json:
             json!({"event": "service_kept", "node": name(node), "since": clock(inner.epoch, *since), "failed": name(failed)})
         }
         Report::ReadyTimedOut { node } => json!({"event": "ready_timed_out", "node": name(node)}),
+        Report::Suspended { node, signal, pid } => {
+            json!({"event": "node_suspended", "node": name(node), "signal": signal, "pid": pid})
+        }
         Report::LoopDetected { node, paths } => {
             json!({"event": "loop_detected", "node": name(node), "paths": paths})
         }
@@ -459,6 +469,14 @@ pub fn describe_exit(exit: &Exit) -> String {
 }
 
 fn signal_name(signal: i32) -> &'static str {
+    #[cfg(unix)]
+    match signal {
+        libc::SIGSTOP => return " (SIGSTOP)",
+        libc::SIGTSTP => return " (SIGTSTP)",
+        libc::SIGTTIN => return " (SIGTTIN)",
+        libc::SIGTTOU => return " (SIGTTOU)",
+        _ => {}
+    }
     match signal {
         1 => " (SIGHUP)",
         2 => " (SIGINT)",

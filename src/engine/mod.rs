@@ -56,6 +56,15 @@ pub enum Event {
         node: NodeId,
         generation: Generation,
     },
+    /// The instance's command was stopped by `signal` (SIGSTOP, SIGTTIN, ...): it will not go
+    /// on until continued.
+    Suspended {
+        node: NodeId,
+        generation: Generation,
+        signal: i32,
+        /// The stopped process.
+        pid: u32,
+    },
     /// Stop everything, then exit with `code`.
     Shutdown { code: i32 },
 }
@@ -134,6 +143,8 @@ pub enum Report {
     },
     /// A new instance never became ready; the old one keeps serving (if any).
     ReadyTimedOut { node: NodeId },
+    /// A running instance was stopped by a signal and waits to be continued.
+    Suspended { node: NodeId, signal: i32, pid: u32 },
     /// A node keeps retriggering itself: its own run changes its inputs.
     LoopDetected { node: NodeId, paths: Vec<PathBuf> },
     /// The wave is over: every stale node finished, failed or was blocked.

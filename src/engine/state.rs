@@ -201,6 +201,19 @@ impl Engine {
             Event::ReadyTimedOut { generation, .. } => {
                 self.ready_timed_out(generation, &mut actions)
             }
+            Event::Suspended {
+                generation,
+                signal,
+                pid,
+                ..
+            } => {
+                // Only a live instance's stop is news; one being stopped is hot's own doing.
+                if let Some(node) = self.owner(generation)
+                    && !self.nodes[node.0].stopping.contains(&generation)
+                {
+                    actions.push(Action::Report(Report::Suspended { node, signal, pid }));
+                }
+            }
             Event::Shutdown { code } => self.begin_shutdown(code, &mut actions),
         }
         self.schedule(now, &mut actions);

@@ -257,3 +257,166 @@ task "other" {
     project.write("src/main.rs", "fixed");
     hot.wait_event("node_started", "serve");
 }
+
+/// The process group of `pid` (field 5 of `/proc/PID/stat`), if it runs.
+fn group_of(pid: i32) -> Option<i32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (_, rest) = stat.rsplit_once(") ")?;
+    rest.split(' ').nth(2)?.parse().ok()
+}
+
+/// Every live process (zombies aside) whose process group or session is one of `groups`.
+fn members(groups: &[i32]) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let Some((head, rest)) = stat.rsplit_once(") ") else {
+            continue;
+        };
+        let fields: Vec<&str> = rest.split(' ').collect();
+        let ids = [fields.get(2), fields.get(3)].map(|f| f.and_then(|f| f.parse().ok()));
+        if fields[0] != "Z" && ids.iter().flatten().any(|id: &i32| groups.contains(id)) {
+            found.push(format!("{pid} {head})"));
+        }
+    }
+    found
+}
+
+#[test]
+fn sigkill_of_hot_leaves_no_process_and_frees_the_port() {
+    // A compound shell line forks the server and waits for it; a task leaves grandchildren.
+    let hotfile = |addr: &str| {
+        format!(
+            r#"
+service "serve" {{
+    socket "http" "{addr}"
+    run "{probe}; echo exited"
+}}
+task "tree" {{
+    run "sleep 300 & sleep 300 & echo tree $$; wait"
+}}
+"#,
+            probe = probe().display()
+        )
+    };
+    let project = Project::with_hotfile(&hotfile("127.0.0.1:0"));
+    let mut hot = project.spawn(&["watch"]);
+    let addr = hot.wait_event("listening", "serve")["addr"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let line = hot.wait_for("the task's pid", |e| {
+        e["event"] == "output" && e["line"].as_str().is_some_and(|l| l.starts_with("tree "))
+    });
+    let task: i32 = line["line"].as_str().unwrap()[5..].parse().unwrap();
+    let server: i32 = field(&ask(&addr).unwrap(), "pid").parse().unwrap();
+    let groups: Vec<i32> = [task, server].into_iter().filter_map(group_of).collect();
+    assert_eq!(groups.len(), 2, "both run");
+    assert!(
+        !members(&groups).is_empty() && groups.iter().all(|g| *g != hot.pid()),
+        "each in a group of its own"
+    );
+
+    hot.signal(libc::SIGKILL);
+    assert_eq!(hot.wait_exit(), 128 + libc::SIGKILL);
+    let killed = Instant::now();
+    let deadline = killed + crate::support::DEADLINE;
+    loop {
+        let left = members(&groups);
+        if left.is_empty() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "left behind: {left:?}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    eprintln!(
+        "every process gone {:?} after the SIGKILL",
+        killed.elapsed()
+    );
+    assert!(gone(server) && gone(task));
+
+    // The port is free: a new hot binds it at once.
+    project.write("Hotfile", &hotfile(&addr));
+    let mut again = project.spawn(&["watch"]);
+    assert_eq!(
+        again.wait_event("listening", "serve")["addr"],
+        addr.as_str()
+    );
+    let answer = ask(&addr).unwrap();
+    assert_ne!(field(&answer, "pid"), server.to_string());
+}
+
+/// hot under a pseudo-terminal (util-linux `script`), as in a terminal: a task that reads the
+/// terminal must fail at once with its own error, not be stopped by SIGTTIN for ever.
+#[test]
+fn a_task_reading_the_terminal_fails_at_once() {
+    let project = Project::with_hotfile(
+        r#"
+task "ask" {
+    run "read answer < /dev/tty"
+}
+"#,
+    );
+    let mut command = std::process::Command::new("script");
+    command
+        .args([
+            "-qec",
+            &format!("{} run ask", crate::support::HOT),
+            "/dev/null",
+        ])
+        .current_dir(project.path())
+        .env("NO_COLOR", "1")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut script = match command.spawn() {
+        Ok(child) => child,
+        Err(e) => {
+            assert!(std::env::var_os("CI").is_none(), "script: {e}");
+            eprintln!("skipped: util-linux `script` is not available: {e}");
+            return;
+        }
+    };
+    // Kept open (no EOF on the terminal), so a read of it would wait: only "no terminal" ends it.
+    let _stdin = script.stdin.take();
+    let deadline = Instant::now() + crate::support::DEADLINE;
+    let status = loop {
+        if let Some(status) = script.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = script.kill();
+            let _ = script.wait();
+            panic!("the task hung on the terminal");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut output = String::new();
+    std::io::Read::read_to_string(&mut script.stdout.take().unwrap(), &mut output).unwrap();
+    assert!(!status.success(), "{output}");
+    assert!(output.contains("/dev/tty"), "its own error: {output}");
+    assert!(output.contains("ask failed"), "{output}");
+}
+
+#[test]
+fn a_stopped_task_is_reported_not_waited_on_silently() {
+    let project = Project::with_hotfile(
+        r#"
+task "halts" {
+    run "kill -STOP $$; echo resumed"
+}
+"#,
+    );
+    let mut hot = project.spawn(&["run", "halts"]);
+    let stopped = hot.wait_event("node_suspended", "halts");
+    assert_eq!(stopped["signal"], libc::SIGSTOP, "{stopped}");
+    let pid: i32 = stopped["pid"].as_i64().unwrap().try_into().unwrap();
+    // SAFETY: kill on the pid hot just reported for the stopped task.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGCONT) }, 0);
+    let finished = hot.wait_event("node_finished", "halts");
+    assert_eq!(finished["ok"], true, "{finished}");
+    assert_eq!(hot.wait_exit(), 0);
+}
