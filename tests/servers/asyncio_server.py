@@ -46,8 +46,11 @@ async def main():
     common.ready()
     await stop.wait()
     server.close()
-    if handlers:
-        await asyncio.wait(handlers)
+    # A connection accepted just before the stop gets its handler on a later turn of the
+    # loop; without this pause asyncio.run() would cancel it and the client would be reset.
+    await asyncio.sleep(0.1)
+    while handlers:
+        await asyncio.wait(set(handlers))
 
 
 asyncio.run(main())
