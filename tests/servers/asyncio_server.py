@@ -27,6 +27,10 @@ async def handle(reader, writer):
         pass
     finally:
         writer.close()
+        try:
+            await writer.wait_closed()
+        except ConnectionError:
+            pass
 
 
 async def main():
