@@ -1,5 +1,5 @@
 //! The exec step between hot and every node it runs: places the sockets, then keeps the
-//! command (see [`keeper`]).
+//! command (see `keeper`).
 //!
 //! Theory of operation: no node is spawned directly. The supervisor spawns hot's own
 //! executable (`/proc/self/exe` on Linux) as
@@ -49,7 +49,7 @@ pub struct ShimArgs {
     pub no_pid: bool,
     /// Another live instance uses these sockets: leave their file status flags alone.
     pub shared: bool,
-    /// hot's end of the keeper's status socket (see [`keeper`]).
+    /// hot's end of the keeper's status socket (see `keeper`).
     pub status: Option<RawFd>,
     /// The program and its arguments.
     pub command: Vec<OsString>,
@@ -132,7 +132,7 @@ pub fn parse(args: &[OsString]) -> Result<ShimArgs, String> {
 }
 
 /// The shim's entry point: `args` are the arguments after `__shim`. Never returns: it
-/// becomes the keeper of the program (see [`keeper`]), or exits 127 (could not run it) or 2
+/// becomes the keeper of the program (see `keeper`), or exits 127 (could not run it) or 2
 /// (bad arguments, a hot bug).
 pub fn main(args: &[OsString]) -> ! {
     let args = match parse(args) {

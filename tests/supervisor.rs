@@ -33,6 +33,7 @@ fn node(name: &str, kind: Kind, run: Command, dir: &Path) -> Node {
         ready: None,
         ready_timeout: Duration::from_secs(60),
         stop: Stop::default(),
+        restart: hot::model::Restart::default(),
     }
 }
 
@@ -289,6 +290,7 @@ async fn stop_reaches_grandchildren() {
             node,
             generation,
             exit,
+            ..
         } => {
             assert_eq!((node, generation), (NodeId(0), 7));
             assert_eq!(exit, Exit::Signal(libc::SIGTERM));
@@ -647,4 +649,29 @@ async fn nonblocking_flag_kept_for_live_instance() {
     sup.start(NodeId(0), 3, &fds);
     assert_eq!(ask(fds[0].2).await.get("nonblock"), "0");
     sup.shutdown().await;
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_grandchild_that_left_the_group_ends_with_its_task() {
+    let tmp = tempfile::tempdir().unwrap();
+    // `setsid` takes the sleep out of the task's group and session: a group kill misses it,
+    // but it is still a descendant, adopted by the keeper once the shell exits.
+    let task = node(
+        "escape",
+        Kind::Task,
+        shell("setsid sleep 300 & echo $! > pid; exit 7"),
+        tmp.path(),
+    );
+    let (mut sup, mut rx) = supervisor(project(vec![task]));
+    sup.start(NodeId(0), 1, &[]);
+    assert_eq!(
+        exited(&mut rx).await,
+        Exit::Code(7),
+        "the task's own status"
+    );
+    let escaped = read_pid(&tmp.path().join("pid")).unwrap();
+    eventually("the escaped grandchild to go", || {
+        gone(escaped).then_some(())
+    })
+    .await;
 }

@@ -10,11 +10,11 @@
 //!    own pid before `exec`, so a server sees exactly its pid);
 //! 3. waits for it, and reports a stop (SIGSTOP, SIGTTIN, ...) of it to hot over the status
 //!    socket, a stream socket whose other end only hot holds;
-//! 4. when the command exits, SIGKILLs its own remaining children (orphans re-parented to it)
-//!    and exits with the command's status (the same code, or dies of the same signal), so
+//! 4. when the command exits, SIGKILLs its remaining descendants (orphans re-parented to it,
+//!    even those that left the group) and exits with the command's status (the same code, or dies of the same signal), so
 //!    the supervisor sees the real status; hot then SIGKILLs the group as before;
 //! 5. when the status socket reaches end of file, hot is gone (SIGKILL, OOM kill, abort): it
-//!    SIGKILLs its children and then the whole group, itself included.
+//!    SIGKILLs its descendants, level by level, and then the whole group, itself included.
 //!
 //! Stop semantics do not change: hot's stop signal goes to the group, which holds the keeper
 //! and the command; the keeper catches every signal hot sends for a stop (so only the command
@@ -139,8 +139,10 @@ pub(super) fn run(keep: Keep) -> ! {
         });
     }
     loop {
-        if let Some(status) = reap(child, keep.status) {
-            kill_children();
+        if let Some((status, orphans)) = reap(child, keep.status) {
+            if orphans {
+                kill_descendants();
+            }
             mirror(status);
         }
         // SAFETY: poll on a live array of pollfds; EINTR (a caught signal) just loops.
@@ -157,10 +159,16 @@ pub(super) fn run(keep: Keep) -> ! {
             && fds.get(1).is_some_and(|p| p.revents != 0)
             && hot_is_gone(status)
         {
-            kill_children();
-            // SAFETY: SIGKILL to the keeper's own group: the command, its descendants in the
-            // group, and the keeper itself.
-            unsafe { libc::killpg(0, libc::SIGKILL) };
+            kill_descendants();
+            // SAFETY: getpgrp/getpid have no preconditions; SIGKILL to the keeper's own
+            // group (the command, its descendants in the group, and the keeper itself), but
+            // only when the group is the keeper's: run by hand in someone else's group, the
+            // keeper must not kill its caller.
+            unsafe {
+                if libc::getpgrp() == libc::getpid() {
+                    libc::killpg(0, libc::SIGKILL);
+                }
+            }
             // SAFETY: only reached if the signal could not be sent.
             unsafe { libc::_exit(137) };
         }
@@ -201,16 +209,17 @@ fn exec(keep: Keep, mask: &libc::sigset_t) -> ! {
     unsafe { libc::_exit(127) }
 }
 
-/// Reaps every child that changed state; the command's wait status once it has ended.
-/// Reports a stop of the command to hot.
-fn reap(child: libc::pid_t, status_socket: Option<RawFd>) -> Option<libc::c_int> {
+/// Reaps every child that changed state; once the command has ended, its wait status and
+/// whether other children (orphans) remain. Reports a stop of the command to hot.
+fn reap(child: libc::pid_t, status_socket: Option<RawFd>) -> Option<(libc::c_int, bool)> {
     let mut ended = None;
     loop {
         let mut status = 0;
         // SAFETY: waitpid with a local status word.
         let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG | libc::WUNTRACED) };
         if pid <= 0 {
-            return ended;
+            // 0: children left that have not ended; -1 (ECHILD): none.
+            return ended.map(|status| (status, pid == 0));
         }
         if pid != child {
             continue; // an orphan re-parented to the keeper
@@ -246,18 +255,43 @@ fn hot_is_gone(socket: RawFd) -> bool {
     n == 0 || !matches!(error, Some(libc::EINTR) | Some(libc::EAGAIN))
 }
 
-/// SIGKILLs the keeper's children: orphans re-parented to it, which may have left the group.
-fn kill_children() {
+/// SIGKILLs every descendant of the keeper, level by level: each killed child's own children
+/// are re-parented to the keeper (a subreaper), so the next round reaches them, even those
+/// that left the group with `setsid`. A killed process cannot fork any more, so this ends;
+/// it is bounded all the same (a process in uninterruptible sleep dies only when it wakes,
+/// and must not hold up the report of the command's exit).
+fn kill_descendants() {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_millis(500);
+    while std::time::Instant::now() < deadline {
+        let children = children();
+        if children.is_empty() {
+            return;
+        }
+        for &child in &children {
+            // SAFETY: kill on our own unreaped children: their pids cannot have been reused.
+            unsafe { libc::kill(child, libc::SIGKILL) };
+        }
+        // Reaped once dead, so that a zombie is not listed again; their orphans arrive.
+        let mut status = 0;
+        // SAFETY: waitpid with a local status word; WNOHANG never blocks.
+        while unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) } > 0 {}
+        std::thread::sleep(std::time::Duration::from_micros(200));
+    }
+}
+
+/// The keeper's live children (zombies already reaped by [`reap`] are not listed).
+fn children() -> Vec<libc::pid_t> {
     #[cfg(target_os = "linux")]
     {
         let pid = std::process::id();
         let list =
             std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
-        for child in list.split_whitespace().filter_map(|p| p.parse().ok()) {
-            // SAFETY: kill on our own unreaped children: their pids cannot have been reused.
-            unsafe { libc::kill(child, libc::SIGKILL) };
-        }
+        list.split_whitespace()
+            .filter_map(|p| p.parse().ok())
+            .collect()
     }
+    #[cfg(not(target_os = "linux"))]
+    Vec::new()
 }
 
 /// Ends the keeper the way the command ended. Never returns.

@@ -138,9 +138,27 @@ struct Ctx {
     events: mpsc::UnboundedSender<Event>,
     reporter: Reporter,
     gate: Arc<Gate>,
+    /// This instance's own last lines, for the report of its exit.
+    tail: Arc<std::sync::Mutex<std::collections::VecDeque<String>>>,
 }
 
+/// How many of an instance's last lines its exit report shows.
+const TAIL: usize = 5;
+
 impl Ctx {
+    fn remember(&self, line: &str) {
+        let mut tail = self.tail.lock().unwrap_or_else(|e| e.into_inner());
+        if tail.len() == TAIL {
+            tail.pop_front();
+        }
+        tail.push_back(line.to_owned());
+    }
+
+    fn last_lines(&self) -> Vec<String> {
+        let tail = self.tail.lock().unwrap_or_else(|e| e.into_inner());
+        tail.iter().cloned().collect()
+    }
+
     fn ready(&self) {
         if self.gate.settle() {
             let _ = self.events.send(Event::Ready {
@@ -186,6 +204,7 @@ impl Supervisor {
             node,
             generation,
             exit: Exit::SpawnFailed(message),
+            last_lines: Vec::new(),
         });
     }
 
@@ -251,6 +270,7 @@ impl Supervisor {
             events: self.events.clone(),
             reporter: self.reporter.clone(),
             gate: gate.clone(),
+            tail: Default::default(),
         };
         let notify = match def.ready {
             Some(Ready::Notify) => {
@@ -279,6 +299,10 @@ impl Supervisor {
             cmd.pre_exec(move || child_setup(parent, &raw));
         }
 
+        let status = status
+            .set_nonblocking(true)
+            .and_then(|()| tokio::net::UnixStream::from_std(status))
+            .map_err(|e| format!("internal: cannot watch the keeper's socket: {e}"))?;
         let mut child = cmd.spawn().map_err(|e| {
             format!(
                 "cannot start hot's exec shim `{}` for `{}`: {e}",
@@ -287,10 +311,6 @@ impl Supervisor {
             )
         })?;
         drop(keeper_end);
-        let status = status
-            .set_nonblocking(true)
-            .and_then(|()| tokio::net::UnixStream::from_std(status))
-            .map_err(|e| format!("internal: cannot watch the keeper's socket: {e}"))?;
         let Some(pid) = child.id() else {
             return Err("internal: the child exited before hot saw its pid".into());
         };
@@ -565,6 +585,7 @@ async fn monitor(
         node: ctx.node,
         generation: ctx.generation,
         exit,
+        last_lines: ctx.last_lines(),
     });
     let _ = done.send(true);
 }
@@ -584,6 +605,7 @@ async fn forward(
 ) {
     lines(pipe, |line| {
         ctx.reporter.output(&ctx.name, stream, line);
+        ctx.remember(line);
         if let Some(regex) = &log
             && ctx.gate.pending()
             && regex.is_match(line)
