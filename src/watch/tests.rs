@@ -3,7 +3,10 @@
 //! that the next change set holds only that change.
 
 use super::*;
+use std::collections::BTreeSet;
 use std::fs;
+use std::path::Path;
+use std::time::{Duration, Instant};
 use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
 
 const WAIT: Duration = Duration::from_secs(5);
