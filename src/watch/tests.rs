@@ -9,12 +9,14 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
 
-const WAIT: Duration = Duration::from_secs(5);
+/// Generous: a loaded 2-core machine can take seconds for what takes milliseconds idle.
+const WAIT: Duration = Duration::from_secs(20);
 
 struct Fixture {
     dir: tempfile::TempDir,
     rx: UnboundedReceiver<ChangeSet>,
     watcher: Watcher,
+    notices: Vec<Notice>,
 }
 
 fn write(root: &Path, rel: &str, content: &str) {
@@ -57,7 +59,12 @@ fn start_tuned(
     tweak(&mut config);
     let (tx, rx) = unbounded_channel();
     let watcher = Watcher::start_tuned(config, tx, tuning).unwrap();
-    Fixture { dir, rx, watcher }
+    Fixture {
+        dir,
+        rx,
+        watcher,
+        notices: Vec::new(),
+    }
 }
 
 fn start(files: &[(&str, &str)]) -> Fixture {
@@ -72,7 +79,7 @@ impl Fixture {
     async fn baseline_ready(&self) {
         let t = Instant::now();
         while !self.watcher.baseline_ready() {
-            assert!(t.elapsed() < WAIT, "no baseline within 5 s");
+            assert!(t.elapsed() < WAIT, "no baseline within 20 s");
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
     }
@@ -81,11 +88,18 @@ impl Fixture {
         write(self.root(), rel, content);
     }
 
+    /// The next change set with paths; notices that come first are kept in `notices`.
     async fn next(&mut self) -> ChangeSet {
-        tokio::time::timeout(WAIT, self.rx.recv())
-            .await
-            .expect("no change set within 5 s")
-            .expect("watcher hung up")
+        loop {
+            let cs = tokio::time::timeout(WAIT, self.rx.recv())
+                .await
+                .expect("no change set within 20 s")
+                .expect("watcher hung up");
+            self.notices.extend(cs.notices.iter().cloned());
+            if !cs.paths.is_empty() {
+                return cs;
+            }
+        }
     }
 
     async fn next_paths(&mut self) -> Vec<String> {
@@ -143,9 +157,14 @@ async fn atomic_save_reports_the_target_once() {
 #[tokio::test]
 async fn a_burst_of_two_thousand_files_is_one_change_set() {
     // Writing 2,000 files takes ~2 s on a loaded CI disk: lift the cap, which would
-    // (correctly) split such a long stream, to test the coalescing alone.
+    // (correctly) split such a long stream, to test the coalescing alone. A burst is events
+    // closer together than the quiet window; on a loaded machine the writer or a notify thread
+    // can be descheduled for longer than 50 ms, which ends the burst for real (under 4 CPU
+    // hogs it came as three sets). The window is therefore far longer than any such stall:
+    // this tests that one burst is one set, not how short the window can be (bench/burst.py).
     let mut f = start_with(&[("src/keep.rs", "")], |c| {
-        c.max_delay = Duration::from_secs(60)
+        c.max_delay = Duration::from_secs(60);
+        c.debounce = Duration::from_secs(1);
     });
     let root = f.root().to_path_buf();
     let writer = std::thread::spawn(move || {
