@@ -158,6 +158,25 @@ impl Reporter {
         }
     }
 
+    /// What the watcher has to say.
+    pub fn watch_notice(&self, notice: &crate::watch::Notice) {
+        use crate::watch::Notice;
+        let inner = self.lock();
+        match notice {
+            Notice::Warning(message) => {
+                if inner.json {
+                    emit(&json!({"event": "warning", "message": message}));
+                } else {
+                    let _ = writeln!(
+                        std::io::stderr().lock(),
+                        "{} {message}",
+                        paint(inner.color, YELLOW, "hot: warning:")
+                    );
+                }
+            }
+        }
+    }
+
     /// The Hotfile was reloaded.
     pub fn reloaded(&self, path: &Path) {
         let inner = self.lock();

@@ -11,6 +11,7 @@ use std::time::Instant;
 use notify::EventKind;
 use notify::event::{AccessKind, AccessMode};
 
+use super::Notice;
 use super::rules;
 use super::worker::Worker;
 
@@ -48,10 +49,8 @@ impl Worker {
         };
         if rel.as_os_str().is_empty() {
             if !self.root.is_dir() {
-                eprintln!(
-                    "hot: warning: the project root `{}` is gone",
-                    self.root.display()
-                );
+                let gone = format!("the project root `{}` is gone", self.root.display());
+                self.notify(Notice::Warning(gone));
             }
             return;
         }

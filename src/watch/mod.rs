@@ -52,7 +52,8 @@
 //! idle.
 //!
 //! **ChangeSet.** The changed paths, relative, sorted and deduplicated, go to the channel as one
-//! [`ChangeSet`]. Empty sets are never sent.
+//! [`ChangeSet`]. Warnings go the same way, as [`Notice`]s (a set with notices may have no
+//! paths); a set with neither is never sent.
 //!
 //! **Overflow.** A queue overflow (`Flag::Rescan`), any error from the event stream, and any
 //! change to a `.gitignore`/`.ignore` file trigger a full rescan: re-read the ignore rules,
@@ -114,6 +115,17 @@ pub struct ChangeSet {
     pub modified: Vec<Option<SystemTime>>,
     /// Events were lost and the whole tree was re-walked to compute `paths`.
     pub rescanned: bool,
+    /// What the watcher has to tell the user (a set may carry only these, with no paths).
+    pub notices: Vec<Notice>,
+}
+
+/// Something the watcher has to tell the user. It travels in the change channel, so it reaches
+/// the reporter (and `--json`) in order with the changes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Notice {
+    /// A problem that loses no edit but deserves a look (a directory that could not be
+    /// watched, the root gone).
+    Warning(String),
 }
 
 /// A running watcher. Dropping it stops watching; its threads end.

@@ -12,7 +12,6 @@ use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::mpsc::UnboundedSender;
 
-use super::ChangeSet;
 use super::baseline::{Baseline, Shared};
 use super::config::{Relevance, Tuning};
 use super::debounce::Debouncer;
@@ -21,6 +20,7 @@ use super::files::{FileTable, Slot};
 use super::hash::{self, FileState, Observed};
 use super::rules::IgnoreRules;
 use super::walk::{Found, Walk, Watches};
+use super::{ChangeSet, Notice};
 
 pub(super) enum Msg {
     Event(Instant, notify::Result<notify::Event>),
@@ -124,11 +124,20 @@ impl Worker {
     }
 
     pub fn warn(&mut self, err: &WatchError) {
-        // The API has no error channel after start; stderr is the honest fallback, once.
         if !self.warned {
             self.warned = true;
-            eprintln!("hot: warning: {err}; changes there will be noticed only at the next rescan");
+            self.notify(Notice::Warning(format!(
+                "{err}; changes there will be noticed only at the next rescan"
+            )));
         }
+    }
+
+    /// Sends a notice at once, ahead of the changes of the open burst.
+    pub fn notify(&mut self, notice: Notice) {
+        let _ = self.tx.send(ChangeSet {
+            notices: vec![notice],
+            ..ChangeSet::default()
+        });
     }
 
     /// Reads one touched file ahead of the burst's close; false when none is left.
@@ -278,6 +287,7 @@ impl Worker {
                 paths,
                 modified,
                 rescanned: batch.rescan,
+                notices: Vec::new(),
             })
             .is_ok()
     }
