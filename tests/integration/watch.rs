@@ -347,3 +347,35 @@ service "stubborn" {
     assert_eq!(hot.wait_exit(), 130);
     assert!(gone(pid));
 }
+
+/// Files another process creates while the task runs, seen only after the run ended, have
+/// mtimes inside the run: they looked like the task's own writes, four in a row made a
+/// "loop", and the last file was never run for (the final count said 19 of 20).
+#[test]
+fn an_edit_is_lost_to_loop_detection() {
+    let project = Project::with_hotfile(
+        r#"
+task "count" {
+    watch "**/*.txt"
+    run "find . -name '*.txt' | wc -l"
+}
+"#,
+    );
+    let mut hot = start(&project);
+    let root = project.path().to_path_buf();
+    let writer = std::thread::spawn(move || {
+        for n in 0..20 {
+            let dir = root.join(format!("n{n:02}"));
+            std::fs::create_dir(&dir).expect("mkdir");
+            std::fs::write(dir.join("f.txt"), "x").expect("write");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    });
+    writer.join().expect("the writer");
+    hot.wait_for("a run that counts all 20 files", |e| {
+        e["event"] == "output"
+            && e["node"] == "count"
+            && e["line"].as_str().map(str::trim) == Some("20")
+    });
+    assert_eq!(hot.count("loop_detected", ""), 0, "{}", hot.transcript());
+}
