@@ -174,6 +174,33 @@ impl Reporter {
                     );
                 }
             }
+            Notice::WatchLimit {
+                polled,
+                limit,
+                suggested,
+                every,
+            } => {
+                if inner.json {
+                    emit(
+                        &json!({"event": "watch_fallback", "polled": polled, "limit": limit,
+                        "suggested": suggested, "fix": notice.fix(),
+                        "interval_ms": every.as_secs_f64() * 1000.0, "message": notice.to_string()}),
+                    );
+                } else {
+                    let _ = writeln!(
+                        std::io::stderr().lock(),
+                        "{} {notice}",
+                        paint(inner.color, YELLOW, "hot: warning:")
+                    );
+                }
+            }
+            Notice::WatchRestored { directories } => {
+                if inner.json {
+                    emit(&json!({"event": "watch_restored", "directories": directories}));
+                } else {
+                    status(inner.color, &notice.to_string());
+                }
+            }
         }
     }
 

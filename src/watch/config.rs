@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 /// Up to this many tracked files are hashed synchronously, before [`super::Watcher::start`] (or
@@ -23,11 +24,22 @@ pub(super) const SPLIT_DEPTH: usize = 2;
 /// instance each took ~0.05 s (measured: benches/watch_tree.rs, bench/tree.py).
 pub(super) const NATIVE_INSTANCES: usize = 2;
 
+/// Directories past the kernel's inotify watch limit are polled this often.
+pub(super) const FALLBACK_POLL: Duration = Duration::from_secs(1);
+
+/// While directories are polled, a native watch is tried again this often: raising the limit
+/// while hot runs moves them back to inotify.
+pub(super) const FALLBACK_RETRY: Duration = Duration::from_secs(2);
+
 /// Knobs the tests turn; production uses [`Tuning::default`].
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(super) struct Tuning {
     pub sync_hash_max: usize,
     pub ctime_margin: Duration,
+    pub fallback_poll: Duration,
+    pub fallback_retry: Duration,
+    /// While true, native watches fail as if the kernel's watch limit were reached.
+    pub refuse_watches: Option<Arc<AtomicBool>>,
 }
 
 impl Default for Tuning {
@@ -35,6 +47,9 @@ impl Default for Tuning {
         Tuning {
             sync_hash_max: SYNC_HASH_MAX,
             ctime_margin: CTIME_MARGIN,
+            fallback_poll: FALLBACK_POLL,
+            fallback_retry: FALLBACK_RETRY,
+            refuse_watches: None,
         }
     }
 }

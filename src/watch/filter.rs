@@ -43,7 +43,7 @@ impl Worker {
         }
     }
 
-    fn on_path(&mut self, now: Instant, abs: &Path) {
+    pub(super) fn on_path(&mut self, now: Instant, abs: &Path) {
         let Ok(rel) = abs.strip_prefix(&self.root) else {
             return;
         };

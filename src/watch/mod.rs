@@ -15,6 +15,13 @@
 //! save by renaming a temporary over the original work. Poll mode uses notify's `PollWatcher` with
 //! the same per-directory watches, so it never stats ignored trees either.
 //!
+//! **Past the watch limit.** A directory the kernel refuses to watch (ENOSPC: the inotify
+//! watch limit) is watched by a fallback `PollWatcher` instead (1 s, comparing contents), whose
+//! events take the same path, so no edit is lost there, only seen later. The fallback is reported
+//! once as a [`Notice::WatchLimit`] with a `sysctl` line that fits the tree; while it lasts a
+//! native watch is tried again every 2 s, and a directory that gets one is re-read (an edit
+//! the poller had not seen yet still counts). [`Notice::WatchRestored`] says when all are back.
+//!
 //! **Filter.** notify's callback thread drops access events (except close-after-write) and
 //! forwards the rest, time-stamped, to the watcher thread. There every path is made relative
 //! (events outside the root are dropped), and dropped again when it is under a VCS directory,
@@ -126,6 +133,58 @@ pub enum Notice {
     /// A problem that loses no edit but deserves a look (a directory that could not be
     /// watched, the root gone).
     Warning(String),
+    /// The kernel refused more inotify watches: `polled` directories are polled instead (every
+    /// `every`) until the limit is raised; `suggested` fits the tree with room to grow.
+    WatchLimit {
+        polled: usize,
+        limit: Option<u64>,
+        suggested: u64,
+        every: std::time::Duration,
+    },
+    /// Every polled directory has an inotify watch again.
+    WatchRestored { directories: usize },
+}
+
+impl Notice {
+    /// The command that fixes a [`Notice::WatchLimit`].
+    pub fn fix(&self) -> Option<String> {
+        match self {
+            Notice::WatchLimit { suggested, .. } => Some(format!(
+                "sudo sysctl fs.inotify.max_user_watches={suggested}"
+            )),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Notice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Notice::Warning(message) => f.write_str(message),
+            Notice::WatchLimit {
+                polled,
+                limit,
+                every,
+                ..
+            } => {
+                let limit = limit.map_or_else(|| "?".to_owned(), |l| l.to_string());
+                write!(
+                    f,
+                    "inotify watch limit reached (fs.inotify.max_user_watches = {limit}): \
+                     {polled} directories are polled every {}s instead, so edits there show \
+                     up late; raise the limit with `{}` (hot moves them back to inotify by \
+                     itself; add it to /etc/sysctl.d/ to keep it), or ignore big trees",
+                    every.as_secs_f64(),
+                    self.fix().unwrap_or_default()
+                )
+            }
+            Notice::WatchRestored { directories } => write!(
+                f,
+                "the inotify watch limit has room again: {directories} polled directories are \
+                 watched by inotify again"
+            ),
+        }
+    }
 }
 
 /// A running watcher. Dropping it stops watching; its threads end.
@@ -186,7 +245,7 @@ impl Watcher {
 
         let (msgs, rx) = mpsc::channel();
         let watched = Arc::new(AtomicUsize::new(0));
-        let watches = Watches::new(config.poll, &msgs, watched.clone())?;
+        let watches = Watches::new(config.poll, &msgs, watched.clone(), &tuning)?;
         let shared = Arc::new(Shared::default());
         shared.requested.store(1, Ordering::SeqCst);
         let mut worker = Worker {
@@ -197,6 +256,8 @@ impl Watcher {
             shared: shared.clone(),
             tuning,
             poll: config.poll,
+            fallback_reported: false,
+            retry_at: None,
             walked_files: 0,
             relevant: config.relevant,
             always: config.always.into_iter().collect(),
@@ -220,8 +281,9 @@ impl Watcher {
         // Nothing can race a read made before `start` returns: hash small trees exactly, now.
         // Poll mode serves network and VM mounts, whose ctimes come from another machine's
         // clock: the ctime rule cannot be trusted there, so it always hashes synchronously.
-        let big = worker.poll.is_none() && shared.files().len() > tuning.sync_hash_max;
+        let big = worker.poll.is_none() && shared.files().len() > worker.tuning.sync_hash_max;
         worker.baseline.run(1, big.then_some(started))?;
+        worker.check_polled(std::time::Instant::now());
 
         let handle = std::thread::Builder::new()
             .name("hot-watch".into())

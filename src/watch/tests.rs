@@ -35,6 +35,7 @@ fn background() -> Tuning {
     Tuning {
         sync_hash_max: 0,
         ctime_margin: Duration::from_millis(50),
+        ..Tuning::default()
     }
 }
 
@@ -99,6 +100,22 @@ impl Fixture {
             if !cs.paths.is_empty() {
                 return cs;
             }
+        }
+    }
+
+    /// Waits for a notice that `matches` (among those already kept, then new ones).
+    async fn notice(&mut self, matches: impl Fn(&Notice) -> bool) -> Notice {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if let Some(n) = self.notices.iter().find(|n| matches(n)) {
+                return n.clone();
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            let cs = tokio::time::timeout(left, self.rx.recv())
+                .await
+                .unwrap_or_else(|_| panic!("no such notice within 20 s; got {:?}", self.notices))
+                .expect("watcher hung up");
+            self.notices.extend(cs.notices);
         }
     }
 
@@ -415,6 +432,55 @@ async fn poll_mode_reports_changes() {
     assert_eq!(f.next_paths().await, ["src/a.rs"]);
     f.write("src/new/b.rs", "b");
     assert_eq!(f.next_paths().await, ["src/new/b.rs"]);
+}
+
+/// Past the kernel's inotify watch limit (stood in for by `refuse_watches`), new directories
+/// were never watched and their edits never seen. They are polled now, reported once, and go
+/// back to inotify once the limit has room.
+#[tokio::test]
+async fn directories_created_past_the_inotify_limit_are_never_watched() {
+    let refuse = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let tuning = Tuning {
+        fallback_poll: Duration::from_millis(50),
+        fallback_retry: Duration::from_millis(100),
+        refuse_watches: Some(refuse.clone()),
+        ..Tuning::default()
+    };
+    let mut f = start_tuned(&[("src/a.rs", "a")], |_| {}, tuning);
+    refuse.store(true, std::sync::atomic::Ordering::SeqCst);
+    f.write("src/new/b.rs", "b");
+    assert_eq!(f.next_paths().await, ["src/new/b.rs"]);
+    let fallback = f.notice(|n| matches!(n, Notice::WatchLimit { .. })).await;
+    assert!(
+        fallback
+            .fix()
+            .is_some_and(|fix| fix.starts_with("sudo sysctl fs.inotify.max_user_watches=")),
+        "{fallback}"
+    );
+    // Edits in a polled directory, and a directory made inside it.
+    f.write("src/new/b.rs", "b2");
+    assert_eq!(f.next_paths().await, ["src/new/b.rs"]);
+    f.write("src/new/deeper/c.rs", "c");
+    assert_eq!(f.next_paths().await, ["src/new/deeper/c.rs"]);
+    refuse.store(false, std::sync::atomic::Ordering::SeqCst);
+    let restored = f
+        .notice(|n| matches!(n, Notice::WatchRestored { .. }))
+        .await;
+    assert_eq!(
+        restored,
+        Notice::WatchRestored {
+            directories: f.watcher.watched_dirs()
+        }
+    );
+    f.write("src/new/deeper/c.rs", "c2");
+    assert_eq!(f.next_paths().await, ["src/new/deeper/c.rs"]);
+    f.assert_quiet().await;
+    let reported = f
+        .notices
+        .iter()
+        .filter(|n| matches!(n, Notice::WatchLimit { .. }))
+        .count();
+    assert_eq!(reported, 1, "{:?}", f.notices);
 }
 
 #[test]

@@ -4,24 +4,97 @@
 //! The walker reads a directory's entries only after yielding it, so a directory is always
 //! watched before it is read: nothing created in it between listing and watching is missed.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, mpsc};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use notify::event::{AccessKind, AccessMode};
 use notify::{EventKind, RecursiveMode};
 
 use super::baseline::lock;
-use super::config::{NATIVE_INSTANCES, SPLIT_DEPTH};
+use super::config::{NATIVE_INSTANCES, SPLIT_DEPTH, Tuning};
 use super::error::{EMFILE, WatchError, read_limit, watch_error};
 use super::rules;
 use super::worker::Msg;
 
 type Instance = Box<dyn notify::Watcher + Send>;
+
+/// The instance index of directories watched by the poll fallback.
+pub(super) const POLLED: usize = usize::MAX;
+
+/// Forwards notify's events to the watcher thread, time-stamped.
+fn handler(events: mpsc::Sender<Msg>) -> impl notify::EventHandler {
+    move |ev: notify::Result<notify::Event>| {
+        // Reads (ours included: hashing opens files) are noise; a close after writing is the
+        // best signal that a file is complete.
+        if let Ok(e) = &ev
+            && let EventKind::Access(kind) = e.kind
+            && kind != AccessKind::Close(AccessMode::Write)
+        {
+            return;
+        }
+        let _ = events.send(Msg::Event(Instant::now(), ev));
+    }
+}
+
+/// A poller for directories the kernel refused to watch (the inotify watch limit), made on
+/// first need. Its events feed the same channel, so a polled directory behaves like a watched
+/// one, only slower.
+struct Fallback {
+    poller: Option<notify::PollWatcher>,
+    msgs: mpsc::Sender<Msg>,
+    interval: Duration,
+}
+
+impl Fallback {
+    fn watch(&mut self, dir: &Path) -> notify::Result<()> {
+        let poller = match &mut self.poller {
+            Some(p) => p,
+            None => self.poller.insert(notify::PollWatcher::new(
+                handler(self.msgs.clone()),
+                // Whole-second mtimes would miss a second write within a second: compare bytes.
+                notify::Config::default()
+                    .with_poll_interval(self.interval)
+                    .with_compare_contents(true),
+            )?),
+        };
+        // The poller lists the directory now, before the walk reads it: nothing falls between.
+        notify::Watcher::watch(poller, dir, RecursiveMode::NonRecursive)
+    }
+
+    fn unwatch(&mut self, dir: &Path) {
+        if let Some(p) = &mut self.poller {
+            let _ = notify::Watcher::unwatch(p, dir);
+        }
+    }
+}
+
+/// Adds a native watch on instance `k`; past the kernel's watch limit the directory is polled
+/// instead (and [`POLLED`] returned). `refuse`: tests stand in for the limit.
+fn add(
+    native: &mut Instance,
+    k: usize,
+    dir: &Path,
+    refuse: Option<&AtomicBool>,
+    fallback: &Mutex<Fallback>,
+) -> notify::Result<usize> {
+    let result = if refuse.is_some_and(|r| r.load(Ordering::Relaxed)) {
+        Err(notify::Error::new(notify::ErrorKind::MaxFilesWatch))
+    } else {
+        native.watch(dir, RecursiveMode::NonRecursive)
+    };
+    match result {
+        Ok(()) => Ok(k),
+        Err(e) if matches!(e.kind, notify::ErrorKind::MaxFilesWatch) => {
+            lock(fallback).watch(dir).map(|()| POLLED)
+        }
+        Err(e) => Err(e),
+    }
+}
 
 /// What a walk found.
 #[derive(Default)]
@@ -147,9 +220,14 @@ impl Walk<'_> {
 pub(super) struct Watches {
     /// One poll watcher, or [`NATIVE_INSTANCES`] native ones.
     notify: Vec<Instance>,
-    /// Watched directories (absolute) → the instance watching each. Ordered, so a subtree is a
-    /// contiguous range.
+    /// Watched directories (absolute) → the instance watching each ([`POLLED`]: the fallback
+    /// poller). Ordered, so a subtree is a contiguous range.
     watched: BTreeMap<PathBuf, usize>,
+    /// The directories in `watched` under [`POLLED`].
+    polled: BTreeSet<PathBuf>,
+    fallback: Mutex<Fallback>,
+    /// Tests: refuse native watches as if the kernel's limit were reached.
+    refuse: Option<Arc<AtomicBool>>,
     /// Published for [`super::Watcher::watched_dirs`].
     count: Arc<AtomicUsize>,
 }
@@ -157,23 +235,11 @@ pub(super) struct Watches {
 impl Watches {
     /// The notify instances, each sending its events to `msgs`.
     pub fn new(
-        poll: Option<std::time::Duration>,
+        poll: Option<Duration>,
         msgs: &mpsc::Sender<Msg>,
         count: Arc<AtomicUsize>,
+        tuning: &Tuning,
     ) -> Result<Watches, WatchError> {
-        let handler = |events: mpsc::Sender<Msg>| {
-            move |ev: notify::Result<notify::Event>| {
-                // Reads (ours included: hashing opens files) are noise; a close after writing
-                // is the best signal that a file is complete.
-                if let Ok(e) = &ev
-                    && let EventKind::Access(kind) = e.kind
-                    && kind != AccessKind::Close(AccessMode::Write)
-                {
-                    return;
-                }
-                let _ = events.send(Msg::Event(Instant::now(), ev));
-            }
-        };
         let native = || {
             <notify::RecommendedWatcher as notify::Watcher>::new(
                 handler(msgs.clone()),
@@ -213,8 +279,25 @@ impl Watches {
         Ok(Watches {
             notify,
             watched: BTreeMap::new(),
+            polled: BTreeSet::new(),
+            fallback: Mutex::new(Fallback {
+                poller: None,
+                msgs: msgs.clone(),
+                interval: tuning.fallback_poll,
+            }),
+            refuse: tuning.refuse_watches.clone(),
             count,
         })
+    }
+
+    /// Directories watched (natively or polled).
+    pub fn count(&self) -> usize {
+        self.watched.len()
+    }
+
+    /// Directories polled because the kernel refused their watch.
+    pub fn polled(&self) -> usize {
+        self.polled.len()
     }
 
     pub fn contains(&self, dir: &Path) -> bool {
@@ -227,11 +310,58 @@ impl Watches {
 
     fn record(&mut self, found: &Found) {
         for (dir, k) in &found.dirs {
-            if let Some(k) = k {
-                self.watched.insert(dir.clone(), *k);
+            if let Some(k) = *k {
+                self.watched.insert(dir.clone(), k);
+                if k == POLLED {
+                    self.polled.insert(dir.clone());
+                } else {
+                    self.polled.remove(dir);
+                }
             }
         }
         self.publish();
+    }
+
+    fn unwatch(&mut self, dir: &Path, k: usize) {
+        if k == POLLED {
+            lock(&self.fallback).unwatch(dir);
+            self.polled.remove(dir);
+        } else {
+            // notify usually dropped the kernel watch already; a "not found" is expected.
+            let _ = self.notify[k].unwatch(dir);
+        }
+    }
+
+    /// Tries to give polled directories a native watch again (the limit may have been
+    /// raised); stops at the first refusal. Returns the directories moved: an edit made between
+    /// the poller's last look and the new watch is only found by reading them again.
+    pub fn retry(&mut self) -> Vec<PathBuf> {
+        let mut moved = Vec::new();
+        let polled: Vec<PathBuf> = self.polled.iter().cloned().collect();
+        for dir in polled {
+            let result = if self
+                .refuse
+                .as_deref()
+                .is_some_and(|r| r.load(Ordering::Relaxed))
+            {
+                Err(notify::Error::new(notify::ErrorKind::MaxFilesWatch))
+            } else {
+                self.notify[0].watch(&dir, RecursiveMode::NonRecursive)
+            };
+            match result {
+                Ok(()) => {
+                    lock(&self.fallback).unwatch(&dir);
+                    self.polled.remove(&dir);
+                    self.watched.insert(dir.clone(), 0);
+                    moved.push(dir);
+                }
+                // Gone: the poller's event about it forgets it.
+                Err(e) if matches!(e.kind, notify::ErrorKind::PathNotFound) => {}
+                Err(_) => break,
+            }
+        }
+        self.publish();
+        moved
     }
 
     /// Walks `dir` on this thread. `before`: the instances of directories watched before a
@@ -244,12 +374,15 @@ impl Watches {
         max_depth: Option<usize>,
     ) -> Found {
         let mut found = Found::default();
-        let notify = &mut self.notify;
+        let (notify, refuse, fallback) = (&mut self.notify, self.refuse.as_deref(), &self.fallback);
         let mut watch = |path: &Path| {
-            let k = before.and_then(|b| b.get(path)).copied().unwrap_or(0);
-            notify[k]
-                .watch(path, RecursiveMode::NonRecursive)
-                .map(|()| k)
+            // A polled directory tries a native watch again first.
+            let k = before
+                .and_then(|b| b.get(path))
+                .copied()
+                .filter(|&k| k != POLLED)
+                .unwrap_or(0);
+            add(&mut notify[k], k, path, refuse, fallback)
         };
         walk.subtree(dir, max_depth, false, &self.watched, &mut watch, &mut found);
         self.record(&found);
@@ -270,7 +403,7 @@ impl Watches {
         }
         let queue = Mutex::new(std::mem::take(&mut found.frontier));
         let failed = AtomicBool::new(false);
-        let watched = &self.watched;
+        let (watched, refuse, fallback) = (&self.watched, self.refuse.as_deref(), &self.fallback);
         let outs: Vec<Found> = std::thread::scope(|s| {
             let threads: Vec<_> = self
                 .notify
@@ -280,9 +413,7 @@ impl Watches {
                     let (queue, failed) = (&queue, &failed);
                     s.spawn(move || {
                         let mut out = Found::default();
-                        let mut watch = |path: &Path| {
-                            notify.watch(path, RecursiveMode::NonRecursive).map(|()| k)
-                        };
+                        let mut watch = |path: &Path| add(notify, k, path, refuse, fallback);
                         while !failed.load(Ordering::Relaxed) {
                             let Some(sub) = lock(queue).pop() else { break };
                             if !walk.subtree(&sub, None, true, watched, &mut watch, &mut out) {
@@ -315,8 +446,7 @@ impl Watches {
             .map(|(p, k)| (p.clone(), *k))
             .collect();
         for (d, k) in gone {
-            // notify usually dropped the kernel watch already; a "not found" is expected.
-            let _ = self.notify[k].unwatch(&d);
+            self.unwatch(&d, k);
             self.watched.remove(&d);
         }
         self.publish();
@@ -325,14 +455,16 @@ impl Watches {
     /// Starts a rescan from no watches; returns the previous ones for [`Watches::walk`]'s
     /// `before` and [`Watches::drop_stale`].
     pub fn take(&mut self) -> BTreeMap<PathBuf, usize> {
+        self.polled.clear();
         std::mem::take(&mut self.watched)
     }
 
     /// After a rescan: unwatches what was watched `before` and is not any more.
     pub fn drop_stale(&mut self, before: &BTreeMap<PathBuf, usize>) {
         for (d, k) in before {
-            if !self.watched.contains_key(d) {
-                let _ = self.notify[*k].unwatch(d);
+            // Watched by another instance now (a polled one got a native watch), or not at all.
+            if self.watched.get(d) != Some(k) {
+                self.unwatch(d, *k);
             }
         }
         self.publish();

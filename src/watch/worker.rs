@@ -15,7 +15,7 @@ use tokio::sync::mpsc::UnboundedSender;
 use super::baseline::{Baseline, Shared};
 use super::config::{Relevance, Tuning};
 use super::debounce::Debouncer;
-use super::error::WatchError;
+use super::error::{WatchError, read_limit};
 use super::files::{FileTable, Slot};
 use super::hash::{self, FileState, Observed};
 use super::rules::IgnoreRules;
@@ -58,6 +58,10 @@ pub(super) struct Worker {
     pub buf: Vec<u8>,
     /// A runtime watch failure has been reported (once is enough).
     pub warned: bool,
+    /// The watch limit fallback has been reported (once until every directory is back).
+    pub fallback_reported: bool,
+    /// When to try native watches for polled directories again.
+    pub retry_at: Option<Instant>,
 }
 
 impl Worker {
@@ -132,6 +136,60 @@ impl Worker {
         }
     }
 
+    /// After anything that adds watches: reports the poll fallback once when it begins and
+    /// once when it ends, and keeps the retry timer while directories are polled.
+    pub fn check_polled(&mut self, now: Instant) {
+        let polled = self.watches.polled();
+        if polled == 0 {
+            self.retry_at = None;
+            if self.fallback_reported {
+                self.fallback_reported = false;
+                let directories = self.watches.count();
+                self.notify(Notice::WatchRestored { directories });
+            }
+            return;
+        }
+        self.retry_at
+            .get_or_insert(now + self.tuning.fallback_retry);
+        if !self.fallback_reported {
+            self.fallback_reported = true;
+            let limit = watch_limit();
+            // Room for what is polled, twice over, above what is already in use.
+            let need = limit.unwrap_or(0) + 2 * polled as u64;
+            let suggested = need.max(524_288).next_power_of_two();
+            self.notify(Notice::WatchLimit {
+                polled,
+                limit,
+                suggested,
+                every: self.tuning.fallback_poll,
+            });
+        }
+    }
+
+    /// The retry timer fired: polled directories that get a native watch are read again
+    /// (their entries go through the event path), so an edit the poller had not seen yet is
+    /// still reported.
+    fn retry_watches(&mut self, now: Instant) {
+        self.retry_at = None;
+        for dir in self.watches.retry() {
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                self.on_path(now, &entry.path());
+            }
+        }
+        self.check_polled(now);
+    }
+
+    /// When the thread must wake up with no message: the burst's close or the next retry.
+    fn wake_at(&self) -> Option<Instant> {
+        match (self.debouncer.deadline(), self.retry_at) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
     /// Sends a notice at once, ahead of the changes of the open burst.
     pub fn notify(&mut self, notice: Notice) {
         let _ = self.tx.send(ChangeSet {
@@ -173,7 +231,7 @@ impl Worker {
                 }
             }
         }
-        match self.debouncer.deadline() {
+        match self.wake_at() {
             None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
             Some(d) => rx.recv_timeout(d.saturating_duration_since(Instant::now())),
         }
@@ -297,6 +355,7 @@ impl Worker {
             match self.next_message(&rx) {
                 Ok(Msg::Event(at, ev)) => {
                     self.on_event(at, ev);
+                    self.check_polled(Instant::now());
                     // A backlog never lets the channel run dry; the cap still closes the burst.
                     if self.debouncer.capped(Instant::now()) && !self.flush(Instant::now()) {
                         return;
@@ -307,15 +366,36 @@ impl Worker {
                     asked,
                     request,
                     done,
-                }) => self.set_relevant(relevant, asked, request, done),
+                }) => {
+                    self.set_relevant(relevant, asked, request, done);
+                    self.check_polled(Instant::now());
+                }
                 Ok(Msg::Stop) | Err(RecvTimeoutError::Disconnected) => return,
                 // Only close a burst once queued events are drained, so one burst is one wave.
                 Err(RecvTimeoutError::Timeout) => {
+                    let now = Instant::now();
+                    if self.retry_at.is_some_and(|r| r <= now) {
+                        self.retry_watches(now);
+                    }
                     if !self.flush(Instant::now()) {
                         return;
                     }
+                    self.check_polled(Instant::now());
                 }
             }
         }
+    }
+}
+
+/// The inotify watch limit that applies: the system's, or a user namespace's if lower (the
+/// kernel counts watches per user namespace, up the chain).
+fn watch_limit() -> Option<u64> {
+    let system = read_limit("max_user_watches");
+    let namespace = std::fs::read_to_string("/proc/sys/user/max_inotify_watches")
+        .ok()
+        .and_then(|s| s.trim().parse().ok());
+    match (system, namespace) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
     }
 }

@@ -379,3 +379,96 @@ task "count" {
     });
     assert_eq!(hot.count("loop_detected", ""), 0, "{}", hot.transcript());
 }
+
+/// Runs `sh -c script` in a new user namespace in which this process is root, or says why not.
+/// The kernel counts inotify watches per user namespace (and up the chain), so a test can lower
+/// the limit for itself alone through `/proc/sys/user/max_inotify_watches`.
+fn in_user_namespace(script: &str) -> Result<std::process::Command, String> {
+    let probe = std::process::Command::new("unshare")
+        .args([
+            "-U",
+            "-r",
+            "sh",
+            "-c",
+            "echo 1 > /proc/sys/user/max_inotify_watches",
+        ])
+        .output()
+        .map_err(|e| format!("cannot run unshare: {e}"))?;
+    if !probe.status.success() {
+        return Err(format!(
+            "unshare -U -r cannot lower the inotify limit here: {}",
+            String::from_utf8_lossy(&probe.stderr).trim()
+        ));
+    }
+    let mut command = std::process::Command::new("unshare");
+    command.args(["-U", "-r", "sh", "-c", script]);
+    Ok(command)
+}
+
+/// With the inotify watch limit just above the tree's size, new directories got one warning on
+/// stderr and were never watched: edits in them were never seen, even after the limit was
+/// raised. They are polled now, reported once in `--json` with the fix, and go back to inotify
+/// when the limit is raised while hot runs.
+#[test]
+fn directories_created_past_the_inotify_limit_are_never_watched() {
+    // Each `pNN` prints what `nNN/f.txt` holds: seeing a line proves the edit was seen, however
+    // the watcher grouped it with the others.
+    let hotfile: String = [30, 58, 59]
+        .iter()
+        .map(|n| format!("task \"p{n}\" {{\n    watch \"n{n}/*.txt\"\n    run \"cat n{n}/f.txt || true\"\n}}\n"))
+        .collect();
+    let project = Project::with_hotfile(&hotfile);
+    project.write("a/x.txt", "1").write("b/y.txt", "1");
+    // root, a, b: 3 watches; room for 7 more of the 60 directories to come.
+    let script = "echo 10 > /proc/sys/user/max_inotify_watches && exec \"$0\" \"$@\"";
+    let mut command = match in_user_namespace(script) {
+        Ok(command) => command,
+        Err(why) if std::env::var_os("CI").is_some_and(|v| v == "true") => {
+            panic!("CI must run this test: {why}")
+        }
+        Err(why) => {
+            eprintln!("skipped: {why}");
+            return;
+        }
+    };
+    command
+        .args([crate::support::HOT, "--json", "watch"])
+        .current_dir(project.path())
+        .env("NO_COLOR", "1")
+        .stdin(std::process::Stdio::null());
+    let mut hot = Running::spawn(command);
+    hot.wait_event("watching", "");
+    wait_wave(&mut hot);
+    for n in 0..60 {
+        project.write(&format!("n{n:02}/f.txt"), "1");
+    }
+    let fallback = hot.wait_event("watch_fallback", "");
+    let fix = fallback["fix"].as_str().unwrap_or_default();
+    assert!(
+        fix.starts_with("sudo sysctl fs.inotify.max_user_watches="),
+        "{fallback}"
+    );
+    let suggested = fix.rsplit('=').next().and_then(|n| n.parse::<u64>().ok());
+    assert!(suggested.is_some_and(|n| n >= 70), "{fallback}");
+    let edited = |hot: &mut Running, n: u32, content: &str| {
+        project.write(&format!("n{n}/f.txt"), content);
+        let node = format!("p{n}");
+        hot.wait_for(&format!("{node} printing {content}"), |e| {
+            e["event"] == "output" && e["node"] == node.as_str() && e["line"] == content
+        });
+    };
+    // Past the limit (the first 7 new directories got the watches left): polled.
+    edited(&mut hot, 59, "2");
+    edited(&mut hot, 30, "2");
+    // Raise the limit inside hot's namespace, as `sysctl` would outside.
+    let raised = std::process::Command::new("nsenter")
+        .args(["-t", &hot.pid().to_string(), "-U", "sh", "-c"])
+        .arg("echo 100000 > /proc/sys/user/max_inotify_watches")
+        .status()
+        .expect("nsenter runs");
+    assert!(raised.success(), "nsenter could not raise the limit");
+    hot.wait_event("watch_restored", "");
+    edited(&mut hot, 58, "3");
+    edited(&mut hot, 59, "3");
+    assert_eq!(hot.count("watch_fallback", ""), 1, "{}", hot.transcript());
+}
