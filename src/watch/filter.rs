@@ -40,6 +40,12 @@ impl Worker {
         }
         for path in ev.paths {
             self.on_path(now, &path);
+            // The same file under the names links give it.
+            if !self.links.is_empty() {
+                for name in self.links.names(&path) {
+                    self.on_path(now, &name);
+                }
+            }
         }
     }
 
@@ -58,8 +64,8 @@ impl Worker {
         if rel.components().any(|c| rules::is_vcs_dir(c.as_os_str())) {
             return;
         }
-        let meta = std::fs::symlink_metadata(abs).ok();
-        let is_dir = meta.as_ref().is_some_and(|m| m.is_dir());
+        // Followed: a link to a directory is walked like one.
+        let is_dir = std::fs::metadata(abs).is_ok_and(|m| m.is_dir());
         let was_watched = self.watches.contains(abs);
         let parent_watched = abs.parent().is_some_and(|p| self.watches.contains(p));
         let ignored = if parent_watched {
@@ -84,6 +90,8 @@ impl Worker {
             }
         } else if was_watched {
             self.forget_dir(now, abs);
+        } else if std::fs::symlink_metadata(abs).is_ok_and(|m| m.file_type().is_symlink()) {
+            self.link_file(abs);
         }
         if !is_dir && rules::is_editor_temp(name) {
             return;
@@ -93,9 +101,23 @@ impl Worker {
         }
     }
 
+    /// A link to a file appeared (or changed): its target's directory is watched, and events
+    /// there are mapped back to the link.
+    fn link_file(&mut self, link: &Path) {
+        let Ok(target) = std::fs::canonicalize(link) else {
+            return;
+        };
+        if let Some(parent) = target.parent() {
+            self.watches.link_file(link, parent);
+        }
+        self.links.remove_under(link);
+        self.links.add(link.to_path_buf(), target);
+    }
+
     /// Drops the watches of `dir` and everything under it; their known files become candidates.
     fn forget_dir(&mut self, now: Instant, dir: &Path) {
         self.watches.forget(dir);
+        self.links.remove_under(dir);
         if let Ok(rel) = dir.strip_prefix(&self.root) {
             let known = self.shared.files().subtree(rel);
             for k in known {

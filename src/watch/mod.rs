@@ -74,7 +74,15 @@
 //! hashing), `worker` (the thread: bursts, comparison, change sets), with `debounce`, `files`,
 //! `hash` and `rules` below them. This file holds the public handle.
 //!
-//! Known limits: symlinked directories are not followed; a change to `.git/info/exclude` or the
+//! **Links.** An edit reaches a symbolic link's target, never the link, so links are followed
+//! (files and directories, inside the tree or out of it): each target's directory is watched by
+//! its canonical path on an instance of its own, and `links::Links` maps every event under a
+//! target back to the links' names. Under a link the walker follows links and stops at cycles;
+//! a link to a directory that contains it is not walked (its tree is walked already).
+//!
+//! Known limits: a link whose target is missing is only followed once hot restarts (or the
+//! tree is rescanned); directories under links are not moved back from polling past the watch
+//! limit; a change to `.git/info/exclude` or the
 //! global excludes file is only seen at the next rescan; hard-linked files written through
 //! another link are not seen. Poll mode (notify 8.2's `PollWatcher`, whose mtimes have whole-second
 //! resolution) compares file contents, so each interval reads every file in watched directories.
@@ -86,6 +94,7 @@ mod error;
 mod files;
 mod filter;
 mod hash;
+mod links;
 mod rules;
 #[cfg(test)]
 mod tests;
@@ -95,6 +104,7 @@ mod worker;
 pub use config::{Relevance, WatchConfig};
 pub use debounce::{Batch, Debouncer};
 pub use error::WatchError;
+pub use links::describe as describe_link;
 pub use rules::IgnoreRules;
 
 use std::collections::HashMap;
@@ -253,6 +263,7 @@ impl Watcher {
             baseline: Baseline::new(shared.clone(), root.clone(), tuning.ctime_margin),
             root,
             watches,
+            links: links::Links::default(),
             shared: shared.clone(),
             tuning,
             poll: config.poll,

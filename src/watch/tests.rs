@@ -483,6 +483,80 @@ async fn directories_created_past_the_inotify_limit_are_never_watched() {
     assert_eq!(reported, 1, "{:?}", f.notices);
 }
 
+/// An edit reaches a link's target, so the kernel reported it under the target's path (or not
+/// at all, outside the tree) and the link went stale silently. Links to files and directories,
+/// inside the tree and out of it, now report under the link's name.
+#[cfg(unix)]
+#[tokio::test]
+async fn symlinked_files_go_stale_silently() {
+    use std::os::unix::fs::symlink;
+    let outside = tempfile::tempdir().unwrap();
+    write(outside.path(), "real.rs", "r1");
+    write(outside.path(), "dir/x.rs", "x1");
+    let mut f = start_with(&[("src/main.rs", ""), ("lib/inner.rs", "i1")], |_| {});
+    // Made after start: links that appear while hot runs are followed too.
+    symlink(
+        outside.path().join("real.rs"),
+        f.root().join("src/linked.rs"),
+    )
+    .unwrap();
+    assert_eq!(f.next_paths().await, ["src/linked.rs"]);
+    symlink(outside.path().join("dir"), f.root().join("src/ext")).unwrap();
+    assert_eq!(f.next_paths().await, ["src/ext/x.rs"]);
+    symlink("../lib/inner.rs", f.root().join("src/inner.rs")).unwrap();
+    assert_eq!(f.next_paths().await, ["src/inner.rs"]);
+
+    write(outside.path(), "real.rs", "r2");
+    assert_eq!(f.next_paths().await, ["src/linked.rs"]);
+    write(outside.path(), "dir/x.rs", "x2");
+    assert_eq!(f.next_paths().await, ["src/ext/x.rs"]);
+    write(outside.path(), "dir/new/y.rs", "y");
+    assert_eq!(f.next_paths().await, ["src/ext/new/y.rs"]);
+    f.write("lib/inner.rs", "i2");
+    assert_eq!(f.next_paths().await, ["lib/inner.rs", "src/inner.rs"]);
+    f.assert_quiet().await;
+
+    // The same links found by the start-up walk.
+    let Fixture { dir, watcher, .. } = f;
+    drop(watcher);
+    let (tx, mut rx) = unbounded_channel();
+    let mut config = WatchConfig::new(dir.path());
+    config.debounce = Duration::from_millis(50);
+    config.relevant = Arc::new(|p: &Path| p.extension().is_some_and(|e| e == "rs"));
+    let _watcher = Watcher::start(config, tx).unwrap();
+    write(outside.path(), "real.rs", "r3");
+    write(outside.path(), "dir/new/y.rs", "y2");
+    let cs = tokio::time::timeout(WAIT, rx.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        cs.paths,
+        [
+            PathBuf::from("src/ext/new/y.rs"),
+            PathBuf::from("src/linked.rs")
+        ]
+    );
+}
+
+/// A link to a directory that contains it would be a walk without end.
+#[cfg(unix)]
+#[tokio::test]
+async fn a_cycle_of_links_is_walked_once() {
+    use std::os::unix::fs::symlink;
+    let mut f = start_with(&[("src/a.rs", "a")], |c| {
+        symlink("..", c.root.join("src/up")).unwrap();
+        symlink("../src", c.root.join("src/self")).unwrap();
+    });
+    assert_eq!(f.watcher.watched_dirs(), 2, "root and src, once each");
+    symlink(".", f.root().join("src/here")).unwrap();
+    f.write("zz.rs", "z");
+    assert_eq!(f.next_paths().await, ["zz.rs"]);
+    assert_eq!(f.watcher.watched_dirs(), 2);
+    f.write("src/a.rs", "a2");
+    assert_eq!(f.next_paths().await, ["src/a.rs"]);
+}
+
 #[test]
 fn start_fails_clearly_on_a_missing_root() {
     let (tx, _rx) = unbounded_channel();

@@ -48,9 +48,66 @@ struct Fallback {
     poller: Option<notify::PollWatcher>,
     msgs: mpsc::Sender<Msg>,
     interval: Duration,
+    /// The instance that watches link targets (made on first need), of the main kind: native,
+    /// or a poller in poll mode.
+    links: Option<Instance>,
+    poll: Option<Duration>,
+    /// Canonical directories watched for links → how many links need each.
+    refs: std::collections::HashMap<PathBuf, usize>,
 }
 
 impl Fallback {
+    /// Watches a link target's directory by its canonical path, once however many links
+    /// lead there. Past the watch limit it is polled.
+    fn link(&mut self, canonical: &Path) -> notify::Result<()> {
+        if let Some(n) = self.refs.get_mut(canonical) {
+            *n += 1;
+            return Ok(());
+        }
+        let instance = match &mut self.links {
+            Some(i) => i,
+            None => {
+                let made: Instance = match self.poll {
+                    Some(interval) => Box::new(notify::PollWatcher::new(
+                        handler(self.msgs.clone()),
+                        notify::Config::default()
+                            .with_poll_interval(interval)
+                            .with_compare_contents(true),
+                    )?),
+                    None => Box::new(<notify::RecommendedWatcher as notify::Watcher>::new(
+                        handler(self.msgs.clone()),
+                        notify::Config::default(),
+                    )?),
+                };
+                self.links.insert(made)
+            }
+        };
+        match instance.watch(canonical, RecursiveMode::NonRecursive) {
+            Ok(()) => {}
+            Err(e) if matches!(e.kind, notify::ErrorKind::MaxFilesWatch) => {
+                self.watch(canonical)?
+            }
+            Err(e) => return Err(e),
+        }
+        self.refs.insert(canonical.to_path_buf(), 1);
+        Ok(())
+    }
+
+    /// One link fewer needs `canonical`.
+    fn unlink(&mut self, canonical: &Path) {
+        let Some(n) = self.refs.get_mut(canonical) else {
+            return;
+        };
+        *n -= 1;
+        if *n == 0 {
+            self.refs.remove(canonical);
+            if let Some(i) = &mut self.links {
+                let _ = i.unwatch(canonical);
+            }
+            self.unwatch(canonical);
+        }
+    }
+
     fn watch(&mut self, dir: &Path) -> notify::Result<()> {
         let poller = match &mut self.poller {
             Some(p) => p,
@@ -73,15 +130,23 @@ impl Fallback {
     }
 }
 
+/// The instance index of directories watched through a link (by their canonical path).
+pub(super) const LINKED: usize = usize::MAX - 1;
+
 /// Adds a native watch on instance `k`; past the kernel's watch limit the directory is polled
-/// instead (and [`POLLED`] returned). `refuse`: tests stand in for the limit.
+/// instead (and [`POLLED`] returned). A linked directory goes to the links' instance
+/// ([`LINKED`]). `refuse`: tests stand in for the limit.
 fn add(
     native: &mut Instance,
     k: usize,
-    dir: &Path,
+    target: Target<'_>,
     refuse: Option<&AtomicBool>,
     fallback: &Mutex<Fallback>,
 ) -> notify::Result<usize> {
+    let dir = match target {
+        Target::Linked(canonical) => return lock(fallback).link(canonical).map(|()| LINKED),
+        Target::Dir(dir) => dir,
+    };
     let result = if refuse.is_some_and(|r| r.load(Ordering::Relaxed)) {
         Err(notify::Error::new(notify::ErrorKind::MaxFilesWatch))
     } else {
@@ -114,6 +179,12 @@ pub(super) struct Found {
     pub err: Option<WatchError>,
     /// The first watch failure of a lenient walk.
     pub warn: Option<WatchError>,
+    /// Symbolic links met (files and directories, absolute) and their canonical targets.
+    pub links: Vec<(PathBuf, PathBuf)>,
+    /// Directories at or under a link, watched (by this walk) through their canonical path.
+    linked: Vec<(PathBuf, PathBuf)>,
+    /// File links whose target's directory this walk watches (by its canonical path).
+    file_links: Vec<(PathBuf, PathBuf)>,
 }
 
 impl Found {
@@ -139,7 +210,18 @@ impl Found {
         if self.warn.is_none() {
             self.warn = other.warn;
         }
+        self.links.extend(other.links);
+        self.linked.extend(other.linked);
+        self.file_links.extend(other.file_links);
     }
+}
+
+/// What a walk asks to be watched.
+pub(super) enum Target<'p> {
+    /// A directory of the tree, by its own path.
+    Dir(&'p Path),
+    /// A directory reached through a link, by its canonical path.
+    Linked(&'p Path),
 }
 
 /// What every walk needs to know besides where it walks.
@@ -154,25 +236,96 @@ pub(super) struct Walk<'a> {
 impl Walk<'_> {
     /// Walks `dir`, watching every directory not in `watched` through `watch` (which returns the
     /// instance it used). `max_depth`: directories at that depth are watched, not read.
-    /// `skip_root`: `dir` itself was watched and recorded by an earlier phase. Returns false
-    /// when a strict walk failed.
+    /// `skip_root`: `dir` itself was watched and recorded by an earlier phase. `linked`: a path
+    /// lies under a link met by an earlier walk.
+    ///
+    /// Links are followed. A link to a directory is walked as a tree of its own after the
+    /// walk that met it, with the walker following links below it (it reports a cycle as an
+    /// error, which ends that branch); a link to a directory that contains it is skipped (its
+    /// tree is being walked already). What lies under a link is watched by its canonical path.
+    /// Returns false when a strict walk failed.
+    #[allow(clippy::too_many_arguments)]
     fn subtree(
         &self,
         dir: &Path,
         max_depth: Option<usize>,
         skip_root: bool,
         watched: &BTreeMap<PathBuf, usize>,
-        watch: &mut dyn FnMut(&Path) -> notify::Result<usize>,
+        linked: &dyn Fn(&Path) -> bool,
+        watch: &mut dyn FnMut(Target<'_>) -> notify::Result<usize>,
         out: &mut Found,
     ) -> bool {
+        let mut pending = Vec::new();
+        if std::fs::symlink_metadata(dir).is_ok_and(|m| m.file_type().is_symlink()) {
+            pending.push(dir.to_path_buf());
+        } else {
+            let through = linked(dir);
+            let walked = self.walk_one(
+                dir,
+                max_depth,
+                skip_root,
+                through,
+                watched,
+                watch,
+                out,
+                &mut pending,
+            );
+            if !walked {
+                return false;
+            }
+        }
+        while let Some(link) = pending.pop() {
+            let Ok(target) = std::fs::canonicalize(&link) else {
+                continue;
+            };
+            let here = link.parent().and_then(|p| std::fs::canonicalize(p).ok());
+            if here.is_some_and(|h| h.starts_with(&target)) {
+                continue;
+            }
+            out.links.push((link.clone(), target));
+            if !self.walk_one(&link, None, false, true, watched, watch, out, &mut pending) {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// One walk of [`Walk::subtree`]: `through` a link (following links, watching canonical
+    /// paths) or not (links to directories go to `pending`).
+    #[allow(clippy::too_many_arguments)]
+    fn walk_one(
+        &self,
+        dir: &Path,
+        max_depth: Option<usize>,
+        skip_root: bool,
+        through: bool,
+        watched: &BTreeMap<PathBuf, usize>,
+        watch: &mut dyn FnMut(Target<'_>) -> notify::Result<usize>,
+        out: &mut Found,
+        pending: &mut Vec<PathBuf>,
+    ) -> bool {
         let mut walker = rules::walker(dir);
-        walker.max_depth(max_depth);
+        walker.max_depth(max_depth).follow_links(through);
         for entry in walker.build() {
+            // A cycle of links, or one whose target is gone, comes as an error: skipped.
             let Ok(entry) = entry else { continue };
-            let Some(ft) = entry.file_type() else {
+            let Some(mut ft) = entry.file_type() else {
                 continue;
             };
             let path = entry.path();
+            // Not following (`!through`): a link shows as a link. Followed: as its target.
+            let mut is_link = through && entry.path_is_symlink() && entry.depth() > 0;
+            if ft.is_symlink() {
+                match std::fs::metadata(path) {
+                    Ok(m) if m.is_dir() => {
+                        pending.push(path.to_path_buf());
+                        continue;
+                    }
+                    Ok(m) => ft = m.file_type(),
+                    Err(_) => continue,
+                }
+                is_link = true;
+            }
             if ft.is_dir() {
                 if skip_root && entry.depth() == 0 {
                     continue;
@@ -180,13 +333,33 @@ impl Walk<'_> {
                 if max_depth == Some(entry.depth()) {
                     out.frontier.push(path.to_path_buf());
                 }
+                let canonical = if through {
+                    let Ok(canonical) = std::fs::canonicalize(path) else {
+                        continue;
+                    };
+                    if is_link {
+                        out.links.push((path.to_path_buf(), canonical.clone()));
+                    }
+                    Some(canonical)
+                } else {
+                    None
+                };
                 if watched.contains_key(path) {
                     // Also notes repository roots (`.git`), which bound `.gitignore` scope.
                     out.dirs.push((path.to_path_buf(), None));
                     continue;
                 }
-                match watch(path) {
-                    Ok(k) => out.dirs.push((path.to_path_buf(), Some(k))),
+                let target = match &canonical {
+                    Some(c) => Target::Linked(c),
+                    None => Target::Dir(path),
+                };
+                match watch(target) {
+                    Ok(k) => {
+                        out.dirs.push((path.to_path_buf(), Some(k)));
+                        if let Some(c) = canonical {
+                            out.linked.push((path.to_path_buf(), c));
+                        }
+                    }
                     // Gone already: its parent's event says so.
                     Err(e) if matches!(e.kind, notify::ErrorKind::PathNotFound) => {}
                     Err(e) => {
@@ -203,6 +376,18 @@ impl Walk<'_> {
             out.seen += 1;
             if rules::is_editor_temp(entry.file_name()) {
                 continue;
+            }
+            if is_link {
+                // Edits reach the target, not the link: watch the target's directory.
+                if let Ok(canonical) = std::fs::canonicalize(path)
+                    && let Some(parent) = canonical.parent()
+                {
+                    if watch(Target::Linked(parent)).is_ok() {
+                        out.file_links
+                            .push((path.to_path_buf(), parent.to_path_buf()));
+                    }
+                    out.links.push((path.to_path_buf(), canonical));
+                }
             }
             if let Ok(rel) = path.strip_prefix(self.root)
                 && (self.tracked)(rel)
@@ -228,6 +413,10 @@ pub(super) struct Watches {
     fallback: Mutex<Fallback>,
     /// Tests: refuse native watches as if the kernel's limit were reached.
     refuse: Option<Arc<AtomicBool>>,
+    /// The directories in `watched` under [`LINKED`] → their canonical paths.
+    linked: BTreeMap<PathBuf, PathBuf>,
+    /// File links (absolute) → the canonical directory watched for each one's target.
+    file_links: BTreeMap<PathBuf, PathBuf>,
     /// Published for [`super::Watcher::watched_dirs`].
     count: Arc<AtomicUsize>,
 }
@@ -284,7 +473,12 @@ impl Watches {
                 poller: None,
                 msgs: msgs.clone(),
                 interval: tuning.fallback_poll,
+                links: None,
+                poll,
+                refs: std::collections::HashMap::new(),
             }),
+            linked: BTreeMap::new(),
+            file_links: BTreeMap::new(),
             refuse: tuning.refuse_watches.clone(),
             count,
         })
@@ -309,6 +503,14 @@ impl Watches {
     }
 
     fn record(&mut self, found: &Found) {
+        for (dir, canonical) in &found.linked {
+            self.linked.insert(dir.clone(), canonical.clone());
+        }
+        for (link, parent) in &found.file_links {
+            if let Some(old) = self.file_links.insert(link.clone(), parent.clone()) {
+                lock(&self.fallback).unlink(&old);
+            }
+        }
         for (dir, k) in &found.dirs {
             if let Some(k) = *k {
                 self.watched.insert(dir.clone(), k);
@@ -322,7 +524,32 @@ impl Watches {
         self.publish();
     }
 
+    /// A file link found outside a walk (made while hot runs): watches its target's directory.
+    pub fn link_file(&mut self, link: &Path, canonical_parent: &Path) {
+        if self
+            .file_links
+            .get(link)
+            .is_some_and(|p| p == canonical_parent)
+        {
+            return;
+        }
+        let mut fallback = lock(&self.fallback);
+        if fallback.link(canonical_parent).is_ok()
+            && let Some(old) = self
+                .file_links
+                .insert(link.to_path_buf(), canonical_parent.to_path_buf())
+        {
+            fallback.unlink(&old);
+        }
+    }
+
     fn unwatch(&mut self, dir: &Path, k: usize) {
+        if k == LINKED {
+            if let Some(canonical) = self.linked.remove(dir) {
+                lock(&self.fallback).unlink(&canonical);
+            }
+            return;
+        }
         if k == POLLED {
             lock(&self.fallback).unwatch(dir);
             self.polled.remove(dir);
@@ -375,16 +602,29 @@ impl Watches {
     ) -> Found {
         let mut found = Found::default();
         let (notify, refuse, fallback) = (&mut self.notify, self.refuse.as_deref(), &self.fallback);
-        let mut watch = |path: &Path| {
+        let mut watch = |target: Target<'_>| {
             // A polled directory tries a native watch again first.
-            let k = before
-                .and_then(|b| b.get(path))
-                .copied()
-                .filter(|&k| k != POLLED)
-                .unwrap_or(0);
-            add(&mut notify[k], k, path, refuse, fallback)
+            let k = match target {
+                Target::Dir(path) => before
+                    .and_then(|b| b.get(path))
+                    .copied()
+                    .filter(|&k| k < notify.len())
+                    .unwrap_or(0),
+                Target::Linked(_) => 0,
+            };
+            add(&mut notify[k], k, target, refuse, fallback)
         };
-        walk.subtree(dir, max_depth, false, &self.watched, &mut watch, &mut found);
+        let linked = &self.linked;
+        let is_linked = |p: &Path| p.ancestors().any(|a| linked.contains_key(a));
+        walk.subtree(
+            dir,
+            max_depth,
+            false,
+            &self.watched,
+            &is_linked,
+            &mut watch,
+            &mut found,
+        );
         self.record(&found);
         found
     }
@@ -404,6 +644,9 @@ impl Watches {
         let queue = Mutex::new(std::mem::take(&mut found.frontier));
         let failed = AtomicBool::new(false);
         let (watched, refuse, fallback) = (&self.watched, self.refuse.as_deref(), &self.fallback);
+        let linked = &self.linked;
+        let is_linked = |p: &Path| p.ancestors().any(|a| linked.contains_key(a));
+        let is_linked = &is_linked;
         let outs: Vec<Found> = std::thread::scope(|s| {
             let threads: Vec<_> = self
                 .notify
@@ -413,10 +656,13 @@ impl Watches {
                     let (queue, failed) = (&queue, &failed);
                     s.spawn(move || {
                         let mut out = Found::default();
-                        let mut watch = |path: &Path| add(notify, k, path, refuse, fallback);
+                        let mut watch =
+                            |target: Target<'_>| add(notify, k, target, refuse, fallback);
                         while !failed.load(Ordering::Relaxed) {
                             let Some(sub) = lock(queue).pop() else { break };
-                            if !walk.subtree(&sub, None, true, watched, &mut watch, &mut out) {
+                            if !walk
+                                .subtree(&sub, None, true, watched, is_linked, &mut watch, &mut out)
+                            {
                                 failed.store(true, Ordering::Relaxed);
                                 break;
                             }
@@ -449,24 +695,55 @@ impl Watches {
             self.unwatch(&d, k);
             self.watched.remove(&d);
         }
+        let links: Vec<PathBuf> = self
+            .file_links
+            .range::<Path, _>((Bound::Included(dir), Bound::Unbounded))
+            .take_while(|(p, _)| p.starts_with(dir))
+            .map(|(p, _)| p.clone())
+            .collect();
+        for link in links {
+            if let Some(parent) = self.file_links.remove(&link) {
+                lock(&self.fallback).unlink(&parent);
+            }
+        }
         self.publish();
     }
 
     /// Starts a rescan from no watches; returns the previous ones for [`Watches::walk`]'s
     /// `before` and [`Watches::drop_stale`].
-    pub fn take(&mut self) -> BTreeMap<PathBuf, usize> {
+    pub fn take(&mut self) -> Before {
         self.polled.clear();
-        std::mem::take(&mut self.watched)
+        Before {
+            watched: std::mem::take(&mut self.watched),
+            linked: std::mem::take(&mut self.linked),
+            file_links: std::mem::take(&mut self.file_links),
+        }
     }
 
     /// After a rescan: unwatches what was watched `before` and is not any more.
-    pub fn drop_stale(&mut self, before: &BTreeMap<PathBuf, usize>) {
-        for (d, k) in before {
+    pub fn drop_stale(&mut self, before: &Before) {
+        for (d, k) in &before.watched {
+            // Link targets are counted: the rescan counted each again, so drop the old counts.
+            if *k == LINKED {
+                continue;
+            }
             // Watched by another instance now (a polled one got a native watch), or not at all.
             if self.watched.get(d) != Some(k) {
                 self.unwatch(d, *k);
             }
         }
+        let mut fallback = lock(&self.fallback);
+        for canonical in before.linked.values().chain(before.file_links.values()) {
+            fallback.unlink(canonical);
+        }
+        drop(fallback);
         self.publish();
     }
+}
+
+/// The watches before a rescan.
+pub(super) struct Before {
+    pub watched: BTreeMap<PathBuf, usize>,
+    linked: BTreeMap<PathBuf, PathBuf>,
+    file_links: BTreeMap<PathBuf, PathBuf>,
 }

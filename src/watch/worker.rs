@@ -18,6 +18,7 @@ use super::debounce::Debouncer;
 use super::error::{WatchError, read_limit};
 use super::files::{FileTable, Slot};
 use super::hash::{self, FileState, Observed};
+use super::links::Links;
 use super::rules::IgnoreRules;
 use super::walk::{Found, Walk, Watches};
 use super::{ChangeSet, Notice};
@@ -37,6 +38,8 @@ pub(super) enum Msg {
 pub(super) struct Worker {
     pub root: PathBuf,
     pub watches: Watches,
+    /// Links in the tree, to map events under their targets back to them.
+    pub links: Links,
     pub rules: IgnoreRules,
     /// Tracked files (relative) and what they held when last looked at, shared with the
     /// background hasher.
@@ -69,10 +72,13 @@ impl Worker {
         self.always.contains(rel) || (self.relevant)(rel)
     }
 
-    /// Reads the ignore rules of every directory a walk went through.
+    /// Reads the ignore rules of every directory a walk went through, and notes its links.
     fn absorb(&mut self, found: &Found) {
         for (dir, _) in &found.dirs {
             self.rules.add_dir(dir);
+        }
+        for (link, target) in &found.links {
+            self.links.add(link.clone(), target.clone());
         }
     }
 
@@ -243,8 +249,9 @@ impl Worker {
         // Re-watching a watched directory (on the same instance) is harmless (inotify merges)
         // and restores a watch the kernel dropped, so start from empty, on this thread.
         let before = self.watches.take();
+        self.links = Links::default();
         let root = self.root.clone();
-        let found = self.walk_lenient(&root, Some(&before));
+        let found = self.walk_lenient(&root, Some(&before.watched));
         self.walked_files = found.seen;
         self.watches.drop_stale(&before);
         let mut candidates: BTreeSet<PathBuf> = found.files().map(Path::to_path_buf).collect();

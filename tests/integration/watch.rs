@@ -472,3 +472,48 @@ fn directories_created_past_the_inotify_limit_are_never_watched() {
     edited(&mut hot, 59, "3");
     assert_eq!(hot.count("watch_fallback", ""), 1, "{}", hot.transcript());
 }
+
+/// Edits reach a link's target, not the link: a task watching `src/**` never reran when the
+/// target of `src/linked.rs` (outside the project) changed, and `hot why` said it was watched.
+#[cfg(unix)]
+#[test]
+fn symlinked_files_go_stale_silently() {
+    use std::os::unix::fs::symlink;
+    let project = Project::with_hotfile(
+        r#"
+task "t" {
+    watch "src/**"
+    run "cat src/linked.rs"
+}
+"#,
+    );
+    project.write("src/main.rs", "");
+    let outside = tempfile::tempdir().expect("a temporary directory");
+    std::fs::write(outside.path().join("real.rs"), "v1").expect("write");
+    symlink(
+        outside.path().join("real.rs"),
+        project.path().join("src/linked.rs"),
+    )
+    .expect("link");
+    symlink("missing.rs", project.path().join("src/dangling.rs")).expect("link");
+
+    let why = project.run(&["why", "src/linked.rs", "src/dangling.rs", "src/main.rs"]);
+    why.code(0);
+    let lines: Vec<&str> = why.stdout.lines().collect();
+    assert_eq!(lines[0], "src/linked.rs: watched by t", "{}", why.stdout);
+    assert!(
+        lines[1].contains("is a symlink to") && lines[1].contains("(outside the project)"),
+        "{}",
+        why.stdout
+    );
+    assert_eq!(lines[2], "src/dangling.rs: watched by t", "{}", why.stdout);
+    assert!(lines[3].contains("does not resolve"), "{}", why.stdout);
+    assert_eq!(lines[4], "src/main.rs: watched by t", "{}", why.stdout);
+    assert_eq!(lines.len(), 5, "{}", why.stdout);
+
+    let mut hot = start(&project);
+    std::fs::write(outside.path().join("real.rs"), "v2").expect("write");
+    hot.wait_for("the task printing the target's new content", |e| {
+        e["event"] == "output" && e["node"] == "t" && e["line"] == "v2"
+    });
+}
