@@ -64,8 +64,14 @@ impl Worker {
         if rel.components().any(|c| rules::is_vcs_dir(c.as_os_str())) {
             return;
         }
-        // Followed: a link to a directory is walked like one.
-        let is_dir = std::fs::metadata(abs).is_ok_and(|m| m.is_dir());
+        // One lstat for plain paths; a link is followed (to a directory: walked like one).
+        let meta = std::fs::symlink_metadata(abs).ok();
+        let is_link = meta.as_ref().is_some_and(|m| m.file_type().is_symlink());
+        let is_dir = if is_link {
+            std::fs::metadata(abs).is_ok_and(|m| m.is_dir())
+        } else {
+            meta.as_ref().is_some_and(|m| m.is_dir())
+        };
         let was_watched = self.watches.contains(abs);
         let parent_watched = abs.parent().is_some_and(|p| self.watches.contains(p));
         let ignored = if parent_watched {
@@ -90,7 +96,7 @@ impl Worker {
             }
         } else if was_watched {
             self.forget_dir(now, abs);
-        } else if std::fs::symlink_metadata(abs).is_ok_and(|m| m.file_type().is_symlink()) {
+        } else if is_link {
             self.link_file(abs);
         }
         if !is_dir && rules::is_editor_temp(name) {
