@@ -25,6 +25,23 @@ fn write(root: &Path, rel: &str, content: &str) {
     fs::write(p, content).unwrap();
 }
 
+/// Replaces a file's content in one step (a rename), so a loaded machine cannot split the
+/// edit into two change sets (an empty file, then its content).
+fn replace(path: &Path, content: &str) {
+    let tmp = path.with_extension("tmp");
+    fs::write(&tmp, content).unwrap();
+    fs::rename(&tmp, path).unwrap();
+}
+
+/// Makes the new directory `dir` (holding `file` with `content`) appear in one step. It is
+/// staged in the system's temporary directory, outside any watched tree, on the same file
+/// system as the fixtures' trees.
+fn place(dir: &Path, file: &str, content: &str) {
+    let staging = tempfile::tempdir().unwrap();
+    write(staging.path(), &format!("d/{file}"), content);
+    fs::rename(staging.path().join("d"), dir).unwrap();
+}
+
 fn start_with(files: &[(&str, &str)], tweak: impl FnOnce(&mut WatchConfig)) -> Fixture {
     start_tuned(files, tweak, Tuning::default())
 }
@@ -85,8 +102,18 @@ impl Fixture {
         }
     }
 
+    /// Writes `rel` in one step: the bytes go to an editor-style temporary (`name~`, never
+    /// reported), renamed over `rel`. An in-place write is a truncation and a write, which a
+    /// loaded machine can space further apart than the quiet window (two change sets, and a
+    /// stray one in the next assertion). In-place writes are covered by the tests that call
+    /// the module's `write` directly.
     fn write(&self, rel: &str, content: &str) {
-        write(self.root(), rel, content);
+        let path = self.root().join(rel);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let mut tmp = path.clone().into_os_string();
+        tmp.push("~");
+        fs::write(&tmp, content).unwrap();
+        fs::rename(&tmp, &path).unwrap();
     }
 
     /// The next change set with paths; notices that come first are kept in `notices`.
@@ -448,7 +475,7 @@ async fn directories_created_past_the_inotify_limit_are_never_watched() {
     };
     let mut f = start_tuned(&[("src/a.rs", "a")], |_| {}, tuning);
     refuse.store(true, std::sync::atomic::Ordering::SeqCst);
-    f.write("src/new/b.rs", "b");
+    place(&f.root().join("src/new"), "b.rs", "b");
     assert_eq!(f.next_paths().await, ["src/new/b.rs"]);
     let fallback = f.notice(|n| matches!(n, Notice::WatchLimit { .. })).await;
     assert!(
@@ -458,9 +485,9 @@ async fn directories_created_past_the_inotify_limit_are_never_watched() {
         "{fallback}"
     );
     // Edits in a polled directory, and a directory made inside it.
-    f.write("src/new/b.rs", "b2");
+    replace(&f.root().join("src/new/b.rs"), "b2");
     assert_eq!(f.next_paths().await, ["src/new/b.rs"]);
-    f.write("src/new/deeper/c.rs", "c");
+    place(&f.root().join("src/new/deeper"), "c.rs", "c");
     assert_eq!(f.next_paths().await, ["src/new/deeper/c.rs"]);
     refuse.store(false, std::sync::atomic::Ordering::SeqCst);
     let restored = f
@@ -472,7 +499,7 @@ async fn directories_created_past_the_inotify_limit_are_never_watched() {
             directories: f.watcher.watched_dirs()
         }
     );
-    f.write("src/new/deeper/c.rs", "c2");
+    replace(&f.root().join("src/new/deeper/c.rs"), "c2");
     assert_eq!(f.next_paths().await, ["src/new/deeper/c.rs"]);
     f.assert_quiet().await;
     let reported = f
@@ -506,13 +533,19 @@ async fn symlinked_files_go_stale_silently() {
     symlink("../lib/inner.rs", f.root().join("src/inner.rs")).unwrap();
     assert_eq!(f.next_paths().await, ["src/inner.rs"]);
 
-    write(outside.path(), "real.rs", "r2");
+    // Every edit is one step (a rename), so a loaded machine cannot split it in two.
+    replace(&outside.path().join("real.rs"), "r2");
     assert_eq!(f.next_paths().await, ["src/linked.rs"]);
-    write(outside.path(), "dir/x.rs", "x2");
+    replace(&outside.path().join("dir/x.rs"), "x2");
     assert_eq!(f.next_paths().await, ["src/ext/x.rs"]);
-    write(outside.path(), "dir/new/y.rs", "y");
+    write(outside.path(), "staging/new/y.rs", "y");
+    fs::rename(
+        outside.path().join("staging/new"),
+        outside.path().join("dir/new"),
+    )
+    .unwrap();
     assert_eq!(f.next_paths().await, ["src/ext/new/y.rs"]);
-    f.write("lib/inner.rs", "i2");
+    replace(&f.root().join("lib/inner.rs"), "i2");
     assert_eq!(f.next_paths().await, ["lib/inner.rs", "src/inner.rs"]);
     f.assert_quiet().await;
 
@@ -524,19 +557,21 @@ async fn symlinked_files_go_stale_silently() {
     config.debounce = Duration::from_millis(50);
     config.relevant = Arc::new(|p: &Path| p.extension().is_some_and(|e| e == "rs"));
     let _watcher = Watcher::start(config, tx).unwrap();
-    write(outside.path(), "real.rs", "r3");
-    write(outside.path(), "dir/new/y.rs", "y2");
-    let cs = tokio::time::timeout(WAIT, rx.recv())
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(
-        cs.paths,
-        [
-            PathBuf::from("src/ext/new/y.rs"),
-            PathBuf::from("src/linked.rs")
-        ]
-    );
+    replace(&outside.path().join("real.rs"), "r3");
+    replace(&outside.path().join("dir/new/y.rs"), "y2");
+    let want = BTreeSet::from([
+        PathBuf::from("src/ext/new/y.rs"),
+        PathBuf::from("src/linked.rs"),
+    ]);
+    let mut got = BTreeSet::new();
+    while got.len() < want.len() {
+        let cs = tokio::time::timeout(WAIT, rx.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        got.extend(cs.paths);
+    }
+    assert_eq!(got, want);
 }
 
 /// A link to a directory that contains it would be a walk without end.
