@@ -144,6 +144,9 @@ async fn drive(project: Arc<Project>, reporter: Reporter, plan: Plan) -> u8 {
                     actions.extend(reload(&mut engine, &mut sockets, &mut supervisor, watcher.as_ref(), &reporter));
                     browser.set_project(engine.project(), engine.scope(), &reporter);
                 }
+                for notice in &change.notices {
+                    reporter.watch_notice(notice);
+                }
                 if change.rescanned {
                     reporter.note("the file system event queue overflowed; rescanned the project");
                 }

@@ -98,10 +98,12 @@ impl Reporter {
         if inner.json {
             emit(&json!({"event": "error", "message": text}));
         } else {
-            let _ = writeln!(
+            // The one error style: rendered like a Hotfile diagnostic.
+            let diagnostic = miette::MietteDiagnostic::new(text).with_code("hot::error");
+            let _ = write!(
                 std::io::stderr().lock(),
-                "{} {text}",
-                paint(inner.color, RED, "hot: error:")
+                "{}",
+                render(&diagnostic, inner.color)
             );
         }
     }
@@ -144,6 +146,52 @@ impl Reporter {
                 inner.color,
                 &format!("watching {directories} directories for changes"),
             );
+        }
+    }
+
+    /// What the watcher has to say.
+    pub fn watch_notice(&self, notice: &crate::watch::Notice) {
+        use crate::watch::Notice;
+        let inner = self.lock();
+        match notice {
+            Notice::Warning(message) => {
+                if inner.json {
+                    emit(&json!({"event": "warning", "message": message}));
+                } else {
+                    let _ = writeln!(
+                        std::io::stderr().lock(),
+                        "{} {message}",
+                        paint(inner.color, YELLOW, "hot: warning:")
+                    );
+                }
+            }
+            Notice::WatchLimit {
+                polled,
+                limit,
+                suggested,
+                every,
+            } => {
+                if inner.json {
+                    emit(
+                        &json!({"event": "watch_fallback", "polled": polled, "limit": limit,
+                        "suggested": suggested, "fix": notice.fix(),
+                        "interval_ms": every.as_secs_f64() * 1000.0, "message": notice.to_string()}),
+                    );
+                } else {
+                    let _ = writeln!(
+                        std::io::stderr().lock(),
+                        "{} {notice}",
+                        paint(inner.color, YELLOW, "hot: warning:")
+                    );
+                }
+            }
+            Notice::WatchRestored { directories } => {
+                if inner.json {
+                    emit(&json!({"event": "watch_restored", "directories": directories}));
+                } else {
+                    status(inner.color, &notice.to_string());
+                }
+            }
         }
     }
 
@@ -376,7 +424,8 @@ impl Reporter {
             return;
         }
         let width = rows.iter().map(|r| r.0.len()).max().unwrap_or(4).max(4);
-        let mut out = std::io::stderr().lock();
+        // The table is `hot ci`'s result: stdout, so `hot ci > ci.log` keeps it.
+        let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "\n{:width$}  {:8}  duration", "node", "result");
         for (node, result, duration) in rows {
             let _ = writeln!(out, "{node:width$}  {result:8}  {duration}");

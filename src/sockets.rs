@@ -403,6 +403,7 @@ mod tests {
             restart: crate::model::Restart::default(),
             reload: None,
             stop: Stop::default(),
+            locks: Vec::new(),
         }
     }
 

@@ -213,6 +213,7 @@ impl Checker<'_> {
             None => Some(root.to_path_buf()),
         };
         let sockets = self.sockets(raw);
+        let locks = self.locks(raw);
         let (ready, ready_timeout) = match &raw.ready {
             Some(ready) => self.ready(ready),
             None => (Some(None), Some(DEFAULT_READY_TIMEOUT)),
@@ -251,6 +252,7 @@ impl Checker<'_> {
             ready_timeout: ready_timeout?,
             stop: stop?,
             restart: restart?,
+            locks: locks?,
             reload: reload?,
         })
     }
@@ -340,6 +342,26 @@ impl Checker<'_> {
             });
         }
         parsed
+    }
+
+    /// `lock "NAME"…`: names shown in messages, so printable and short; repeats collapse.
+    fn locks(&mut self, raw: &RawNode) -> Option<Vec<String>> {
+        let mut out: Vec<String> = Vec::new();
+        let mut ok = true;
+        for lock in &raw.locks {
+            let text = lock.value.as_str();
+            if text.trim().is_empty() || text.len() > 64 || text.chars().any(char::is_control) {
+                self.bad_value(
+                    lock.span,
+                    "a lock name must be 1 to 64 printable characters",
+                    Some("nodes that name the same lock never run at the same time, e.g. `lock \"cargo\"`"),
+                );
+                ok = false;
+            } else if !out.iter().any(|l| l == text) {
+                out.push(text.to_owned());
+            }
+        }
+        ok.then_some(out)
     }
 
     fn run(&mut self, raw: &RawNode) -> Option<Command> {

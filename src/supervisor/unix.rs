@@ -606,6 +606,7 @@ async fn forward(
     lines(pipe, |line| {
         ctx.reporter.output(&ctx.name, stream, line);
         ctx.remember(line);
+        crate::hint::on_output(&ctx.reporter, &ctx.name, line);
         if let Some(regex) = &log
             && ctx.gate.pending()
             && regex.is_match(line)
