@@ -264,6 +264,68 @@ fn example_hotfile_parses() {
 }
 
 #[test]
+fn reload_is_loopback_unless_public() {
+    use crate::model::Reload;
+    let p = ok(r#"
+service "a" { run "a"; socket "http" "127.0.0.1:3000"; reload "127.0.0.1:35729" }
+service "b" { run "b"; socket "http" "0.0.0.0:3001"; reload "0.0.0.0:35730" public="true" }
+service "c" { run "c" }
+"#);
+    let reloads: Vec<_> = p.nodes.iter().map(|n| n.reload).collect();
+    assert_eq!(
+        reloads,
+        [
+            Some(Reload {
+                addr: "127.0.0.1:35729".parse().unwrap(),
+                public: false
+            }),
+            Some(Reload {
+                addr: "0.0.0.0:35730".parse().unwrap(),
+                public: true
+            }),
+            None
+        ]
+    );
+    const S: &str = r#"socket "http" "127.0.0.1:3000""#;
+    check(
+        &format!(r#"service "a" {{ run "x"; {S}; reload "0.0.0.0:35729" }}"#),
+        &["`0.0.0.0:35729` is not a loopback address"],
+    );
+    check(
+        &format!(r#"service "a" {{ run "x"; {S}; reload "127.0.0.1:1" public="yes" }}"#),
+        &["`public` is `true` or `false`, not `yes`"],
+    );
+    check(
+        r#"service "a" { run "x"; reload "127.0.0.1:35729" }"#,
+        &["`reload` needs a `socket` in the same service"],
+    );
+    check(
+        &format!(r#"service "a" {{ run "x"; {S}; reload "127.0.0.1:0" }}"#),
+        &["`reload` needs a fixed port"],
+    );
+    check(
+        &format!(r#"service "a" {{ run "x"; {S}; reload "localhost:35729" }}"#),
+        &["invalid socket address `localhost:35729`"],
+    );
+    check(
+        &format!(r#"service "a" {{ run "x"; {S}; reload "127.0.0.1:3000" }}"#),
+        &["address 127.0.0.1:3000 is used by two sockets"],
+    );
+    check(
+        r#"task "a" { run "x"; reload "127.0.0.1:35729" }"#,
+        &["`reload` is only allowed in a `service`"],
+    );
+    check(
+        &format!(r#"service "a" {{ run "x"; {S}; reload "127.0.0.1:1"; reload "127.0.0.1:2" }}"#),
+        &["`reload` is given twice in this service"],
+    );
+    let text = render(&format!(
+        r#"service "a" {{ run "x"; {S}; reload "0.0.0.0:35729" }}"#
+    ));
+    assert!(text.contains(r#"public="true""#), "{text}");
+}
+
+#[test]
 fn mistakes() {
     // Unknown and misplaced nodes.
     check(
