@@ -91,6 +91,123 @@ print("serving", flush=True)
 server.serve_forever()
 "#;
 
+/// A check that fails while the page says BROKEN, and the Python server after it.
+fn write_project(dir: &Path, app: u16, reload: u16) {
+    std::fs::write(dir.join("server.py"), SERVER).unwrap();
+    std::fs::write(
+        dir.join("Hotfile"),
+        format!(
+            r#"
+task "check" {{
+    watch "index.html"
+    run "if grep -q BROKEN index.html; then echo 'check: <b>BROKEN</b> in index.html'; exit 1; fi"
+}}
+service "web" {{
+    after "check"
+    watch "index.html"
+    socket "http" "127.0.0.1:{app}"
+    reload "127.0.0.1:{reload}"
+    run "python3" "server.py"
+    ready log="serving"
+}}
+"#
+        ),
+    )
+    .unwrap();
+}
+
+fn start_hot(dir: &Path) -> (Group, mpsc::Receiver<(Instant, Value)>) {
+    let mut hot = Command::new(env!("CARGO_BIN_EXE_hot"));
+    hot.args(["--json"])
+        .current_dir(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let mut hot = spawn_group(&mut hot);
+    let events = events(&mut hot.0);
+    (hot, events)
+}
+
+/// The status line and headers of a GET with `origin`.
+fn head(port: u16, path: &str, origin: &str) -> String {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nOrigin: {origin}\r\n\r\n"
+    )
+    .unwrap();
+    let mut reader = BufReader::new(stream);
+    let mut head = String::new();
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+            return head;
+        }
+        head.push_str(&line);
+    }
+}
+
+/// LiveReload 7 over `/livereload` (what livereload.js and the extensions speak), and the event
+/// stream only for the service's own origins.
+#[tokio::test(flavor = "current_thread")]
+async fn livereload_7_and_a_stream_for_the_service_origins_only() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let (app, reload) = (free_port(), free_port());
+    write_project(dir.path(), app, reload);
+    page(dir.path(), "one", reload);
+    let (_hot, events) = start_hot(dir.path());
+    next_ready(&events);
+
+    let own = head(reload, "/events", &format!("http://127.0.0.1:{app}"));
+    assert!(own.starts_with("HTTP/1.1 200"), "{own}");
+    assert!(
+        own.contains(&format!(
+            "access-control-allow-origin: http://127.0.0.1:{app}"
+        )),
+        "{own}"
+    );
+    let localhost = head(reload, "/events", &format!("http://localhost:{app}"));
+    assert!(localhost.starts_with("HTTP/1.1 200"), "{localhost}");
+    let foreign = head(reload, "/events", "http://evil.example:80");
+    assert!(foreign.starts_with("HTTP/1.1 403"), "{foreign}");
+    let other_port = head(reload, "/events", &format!("http://127.0.0.1:{}", app ^ 1));
+    assert!(other_port.starts_with("HTTP/1.1 403"), "{other_port}");
+
+    let (mut ws, _) =
+        tokio_tungstenite::connect_async(format!("ws://127.0.0.1:{reload}/livereload"))
+            .await
+            .expect("a LiveReload connection");
+    let hello =
+        json!({"command": "hello", "protocols": ["http://livereload.com/protocols/official-7"]});
+    ws.send(Message::text(hello.to_string())).await.unwrap();
+    let text = |m: Option<Result<Message, _>>| -> Value {
+        let m = m.expect("a message").expect("no error");
+        serde_json::from_str(m.to_text().expect("text")).expect("JSON")
+    };
+    let answer = tokio::time::timeout(WAIT, ws.next())
+        .await
+        .expect("hello in time");
+    let answer = text(answer);
+    assert_eq!(answer["command"], "hello");
+    assert_eq!(
+        answer["protocols"][0],
+        "http://livereload.com/protocols/official-7"
+    );
+
+    page(dir.path(), "two", reload);
+    let command = text(
+        tokio::time::timeout(WAIT, ws.next())
+            .await
+            .expect("reload in time"),
+    );
+    assert_eq!(command["command"], "reload", "{command}");
+    assert_eq!(command["liveCSS"], true);
+}
+
 /// Requests the app every 20 ms; counts what fails (refused, reset, no answer, a status other
 /// than 200 or hot's 503).
 struct Prober {
@@ -229,27 +346,7 @@ async fn the_page_follows_the_build_in_a_real_browser() {
     }
     let dir = tempfile::tempdir().expect("a temporary directory");
     let (app, reload, driver_port) = (free_port(), free_port(), free_port());
-    std::fs::write(dir.path().join("server.py"), SERVER).unwrap();
-    std::fs::write(
-        dir.path().join("Hotfile"),
-        format!(
-            r#"
-task "check" {{
-    watch "index.html"
-    run "if grep -q BROKEN index.html; then echo 'check: <b>BROKEN</b> in index.html'; exit 1; fi"
-}}
-service "web" {{
-    after "check"
-    watch "index.html"
-    socket "http" "127.0.0.1:{app}"
-    reload "127.0.0.1:{reload}"
-    run "python3" "server.py"
-    ready log="serving"
-}}
-"#
-        ),
-    )
-    .unwrap();
+    write_project(dir.path(), app, reload);
     // The first build fails.
     page(dir.path(), "BROKEN", reload);
 
@@ -259,13 +356,7 @@ service "web" {{
             .stdout(Stdio::null())
             .stderr(Stdio::null()),
     );
-    let mut hot = Command::new(env!("CARGO_BIN_EXE_hot"));
-    hot.args(["--json"])
-        .current_dir(dir.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
-    let mut hot = spawn_group(&mut hot);
-    let events = events(&mut hot.0);
+    let (_hot, events) = start_hot(dir.path());
 
     let profile = tempfile::tempdir().expect("a profile directory");
     let mut caps = serde_json::Map::new();
