@@ -21,6 +21,10 @@ pub const CARGO_LOCK: &str = "lock \"cargo\"";
 /// The first service's port; the next ones count up.
 const FIRST_PORT: u16 = 3000;
 
+/// The first service's browser endpoint (`reload`): LiveReload's port, so its browser
+/// extensions find it; the next ones count up.
+const FIRST_RELOAD_PORT: u16 = 35729;
+
 /// The line the printed snippet prints, and `ready log=` waits for.
 pub const READY_LINE: &str = "listening on ";
 
@@ -31,6 +35,8 @@ pub struct Service {
     pub package: String,
     pub main: PathBuf,
     pub port: u16,
+    /// The port of its `reload` endpoint.
+    pub reload: u16,
 }
 
 /// The Hotfile for `workspace`, written in `base` (the workspace root), and its services.
@@ -117,6 +123,7 @@ pub fn cargo_hotfile(workspace: &Workspace, base: &Path) -> (String, Vec<Service
                 format!("serve-{bin}")
             };
             let port = FIRST_PORT + u16::try_from(services.len()).unwrap_or(0);
+            let reload = FIRST_RELOAD_PORT + u16::try_from(services.len()).unwrap_or(0);
             let binary = binary_path(&workspace.target_dir, base, bin);
             let _ = write!(
                 out,
@@ -125,7 +132,9 @@ pub fn cargo_hotfile(workspace: &Workspace, base: &Path) -> (String, Vec<Service
                  // the old instance keeps serving until the new one prints its ready line.\n\
                  service {node:?} {{\n    after {test:?} {build:?}\n    \
                  // Change the address here: the server uses the socket it is given.\n    \
-                 socket \"http\" \"127.0.0.1:{port}\"\n    run {binary:?}\n    ready log=\"^{READY_LINE}\"\n}}\n\n",
+                 socket \"http\" \"127.0.0.1:{port}\"\n    \
+                 // Pages that include http://127.0.0.1:{reload}/hot.js reload once a new instance is ready.\n    \
+                 reload \"127.0.0.1:{reload}\"\n    run {binary:?}\n    ready log=\"^{READY_LINE}\"\n}}\n\n",
                 test = name("test", p),
                 build = name("build", p),
             );
@@ -134,6 +143,7 @@ pub fn cargo_hotfile(workspace: &Workspace, base: &Path) -> (String, Vec<Service
                 package: p.clone(),
                 main: main.clone(),
                 port,
+                reload,
             });
         }
     }

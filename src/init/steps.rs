@@ -98,6 +98,13 @@ pub fn cargo(workspace: &Workspace, services: &[Service], base: &Path) -> String
     }
     let _ = write!(
         out,
+        "\n   Its pages reload by themselves once a new server is ready, and show a banner while a\n   \
+         check fails, with this line in their HTML (in debug builds only):\n\n     \
+         <script src=\"http://127.0.0.1:{}/hot.js\"></script>\n",
+        first.reload
+    );
+    let _ = write!(
+        out,
         "\n3. Run `hot`, open http://127.0.0.1:{}, edit and save: clippy, the tests and the build\n   \
          run, then the new server takes over without a refused connection; a failing check\n   \
          leaves the old one serving.\n\n\

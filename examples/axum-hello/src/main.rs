@@ -8,13 +8,29 @@
 use std::net::TcpListener;
 
 use axum::Router;
+use axum::response::Html;
 use axum::routing::get;
 
-/// Edit me while `hot` runs, then reload the page.
+/// Edit me while `hot` runs: the page reloads by itself once the new server is ready.
 const GREETING: &str = "Hello from hot!";
 
+/// hot's browser script (the Hotfile's `reload "127.0.0.1:35729"`), in debug builds only: a
+/// release build never talks to hot.
+const HOT_SCRIPT: &str = if cfg!(debug_assertions) {
+    "<script src=\"http://127.0.0.1:35729/hot.js\"></script>"
+} else {
+    ""
+};
+
 fn app() -> Router {
-    Router::new().route("/", get(|| async { format!("{GREETING}\n") }))
+    Router::new().route(
+        "/",
+        get(|| async {
+            Html(format!(
+                "<!doctype html>\n<title>axum-hello</title>\n<h1>{GREETING}</h1>\n{HOT_SCRIPT}\n"
+            ))
+        }),
+    )
 }
 
 /// The socket hot passes, or one bound here when run without hot.
@@ -66,6 +82,7 @@ mod tests {
         let mut response = String::new();
         stream.read_to_string(&mut response).unwrap();
         assert!(response.starts_with("HTTP/1.1 200"), "{response}");
-        assert!(response.ends_with(&format!("{GREETING}\n")), "{response}");
+        assert!(response.contains(&format!("<h1>{GREETING}</h1>")), "{response}");
+        assert_eq!(response.contains("/hot.js"), cfg!(debug_assertions), "{response}");
     }
 }
