@@ -60,3 +60,42 @@ pub fn unserved(service: &str, endpoint: SocketAddr, view: &View, now_ms: u64) -
         headline = escape(&headline),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::browser::state::Stale;
+
+    #[test]
+    fn the_unserved_page_escapes_build_output() {
+        let view = View {
+            stale: Some(Stale {
+                node: "te<st".into(),
+                status: "failed (exit status 1)".into(),
+                lines: vec!["<script>alert('x')</script> & more".into()],
+                since_ms: 0,
+            }),
+            ..View::default()
+        };
+        let html = unserved("web", "127.0.0.1:35729".parse().unwrap(), &view, 5000);
+        assert!(html.contains("te&lt;st failed (exit status 1)"), "{html}");
+        assert!(html.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; more"));
+        assert_eq!(html.matches("<script").count(), 1, "only hot.js: {html}");
+        assert!(html.contains(r#"<script src="http://127.0.0.1:35729/hot.js"></script>"#));
+    }
+
+    #[test]
+    fn the_unserved_page_says_how_long_a_build_runs() {
+        let view = View {
+            stale: Some(Stale {
+                node: "build".into(),
+                status: "running".into(),
+                lines: Vec::new(),
+                since_ms: 1000,
+            }),
+            ..View::default()
+        };
+        let html = unserved("web", "127.0.0.1:35729".parse().unwrap(), &view, 13_500);
+        assert!(html.contains("building: build running for 12s"), "{html}");
+    }
+}

@@ -199,3 +199,130 @@ fn failed(exit: &Exit) -> String {
         Exit::SpawnFailed(why) => format!("could not start: {why}"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::engine::Trigger;
+    use crate::model::testing::project;
+
+    const WEB: &[(&str, &[&str], &[&str])] = &[
+        ("test", &["src/**"], &[]),
+        ("other", &["docs/**"], &[]),
+        ("serve", &["static/**"], &["test"]),
+    ];
+
+    fn wave(paths: &[&str], nodes: &[usize]) -> Report {
+        Report::WaveStarted {
+            wave: 1,
+            trigger: Trigger::Paths {
+                first: paths.iter().map(PathBuf::from).collect(),
+                count: paths.len(),
+            },
+            nodes: nodes.iter().map(|&n| NodeId(n)).collect(),
+        }
+    }
+
+    #[test]
+    fn a_failed_check_makes_the_served_build_stale_until_a_new_instance_is_ready() {
+        let project = project(WEB);
+        let mut tracker = Tracker::new(&project, NodeId(2));
+        let (test, serve) = (NodeId(0), NodeId(2));
+        let started = |node, generation| Report::NodeStarted { node, generation };
+        let steps = [
+            (started(serve, 1), Some(Change::View)),
+            (
+                Report::ServiceReady {
+                    node: serve,
+                    duration: Duration::ZERO,
+                },
+                Some(Change::Reload { css: Vec::new() }),
+            ),
+            (wave(&["src/a.rs"], &[0, 2]), None),
+            (started(test, 2), Some(Change::View)),
+            (
+                Report::NodeFinished {
+                    node: test,
+                    exit: Exit::Code(101),
+                    duration: Duration::ZERO,
+                    last_lines: vec!["<b>panicked</b>".into()],
+                },
+                Some(Change::View),
+            ),
+            // Names the failed node, already said: no news.
+            (
+                Report::ServiceKept {
+                    node: serve,
+                    since: std::time::Instant::now(),
+                    failed: test,
+                },
+                None,
+            ),
+        ];
+        for (report, expected) in steps {
+            assert_eq!(
+                tracker.report(&project, &report, 1000),
+                expected,
+                "{report:?}"
+            );
+        }
+        let stale = tracker.view.stale.clone().expect("stale");
+        assert_eq!(
+            (stale.node.as_str(), stale.status.as_str()),
+            ("test", "failed (exit status 101)")
+        );
+        assert_eq!(stale.lines, ["<b>panicked</b>"]);
+        assert!(tracker.view.serving);
+        // Another node's failure is not this service's business.
+        let other = Report::NodeFinished {
+            node: NodeId(1),
+            exit: Exit::Code(1),
+            duration: Duration::ZERO,
+            last_lines: Vec::new(),
+        };
+        assert_eq!(tracker.report(&project, &other, 2000), None);
+        let ready = Report::ServiceReady {
+            node: serve,
+            duration: Duration::ZERO,
+        };
+        // The fix: the source changed since the page loaded, so the whole page reloads.
+        tracker.report(&project, &started(serve, 3), 2500);
+        let full = tracker.report(&project, &ready, 2600);
+        assert_eq!(full, Some(Change::Reload { css: Vec::new() }));
+        // Then only stylesheets change: the reload says which.
+        tracker.report(&project, &wave(&["static/site.css"], &[2]), 3000);
+        tracker.report(&project, &started(serve, 4), 3000);
+        assert_eq!(
+            tracker.report(&project, &ready, 3100),
+            Some(Change::Reload {
+                css: vec![PathBuf::from("static/site.css")]
+            })
+        );
+        assert_eq!(tracker.view.stale, None);
+        assert_eq!((tracker.view.generation, tracker.view.since_ms), (4, 3100));
+    }
+
+    #[test]
+    fn a_crash_leaves_nothing_serving_with_the_instance_last_lines() {
+        let project = project(WEB);
+        let serve = NodeId(2);
+        let mut tracker = Tracker::new(&project, serve);
+        let finished = Report::NodeFinished {
+            node: serve,
+            exit: Exit::Signal(11),
+            duration: Duration::ZERO,
+            last_lines: vec!["segfault".into()],
+        };
+        tracker.report(&project, &finished, 10);
+        let down = Report::ServiceDown {
+            node: serve,
+            restart_in: Some(Duration::from_millis(500)),
+        };
+        assert_eq!(tracker.report(&project, &down, 10), Some(Change::View));
+        assert!(!tracker.view.serving);
+        let stale = tracker.view.stale.clone().expect("stale");
+        assert_eq!((stale.status.as_str(), stale.lines.len()), ("crashed", 1));
+    }
+}
