@@ -19,15 +19,16 @@ pub enum To {
     Stderr,
 }
 
-/// Node prefixes cycle through these; red is kept for failures.
+/// Node prefixes cycle through these; red is kept for failures, and yellow and green (the
+/// status colours) come last.
 const PALETTE: [AnsiColor; 8] = [
     AnsiColor::Cyan,
     AnsiColor::Magenta,
     AnsiColor::Blue,
-    AnsiColor::Yellow,
     AnsiColor::BrightCyan,
     AnsiColor::BrightMagenta,
     AnsiColor::BrightBlue,
+    AnsiColor::Yellow,
     AnsiColor::Green,
 ];
 
