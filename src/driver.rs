@@ -62,7 +62,10 @@ pub fn run(project: Arc<Project>, reporter: Reporter, plan: Plan) -> u8 {
             return exit::FAILED;
         }
     };
-    runtime.block_on(drive(project, reporter, plan))
+    let code = runtime.block_on(drive(project, reporter.clone(), plan));
+    // Every way out of the loop passes here: sinks flush and restore what they changed.
+    reporter.finish();
+    code
 }
 
 async fn drive(project: Arc<Project>, reporter: Reporter, plan: Plan) -> u8 {
@@ -151,7 +154,6 @@ async fn drive(project: Arc<Project>, reporter: Reporter, plan: Plan) -> u8 {
             .collect();
         reporter.summary(&project, &ordered);
     }
-    reporter.finish();
     drop(watcher);
     u8::try_from(code).unwrap_or(exit::FAILED)
 }
