@@ -45,7 +45,7 @@ pub struct PlainSink {
     color: (bool, bool),
     out: Box<dyn Write + Send>,
     err: Box<dyn Write + Send>,
-    /// Each node's position in scope, for its colour.
+    /// Each node's colour, as an index into [`PALETTE`]: its position when first seen.
     nodes: BTreeMap<String, usize>,
     /// The longest node name in scope: prefixes are padded to it.
     width: usize,
@@ -116,11 +116,11 @@ impl PlainSink {
     pub fn lines(&mut self, event: &Event) -> Vec<(To, String)> {
         let line = match &event.kind {
             EventKind::Scope { nodes } => {
-                self.nodes = nodes
-                    .iter()
-                    .enumerate()
-                    .map(|(i, n)| (n.name.clone(), i))
-                    .collect();
+                // A node keeps its colour across reloads; new ones take the next.
+                for node in nodes {
+                    let next = self.nodes.len();
+                    self.nodes.entry(node.name.clone()).or_insert(next);
+                }
                 self.width = nodes
                     .iter()
                     .map(|n| n.name.chars().count())
@@ -129,14 +129,10 @@ impl PlainSink {
                 return Vec::new();
             }
             EventKind::Listening { node, socket, addr } => {
-                self.addrs
-                    .entry(node.clone())
-                    .or_default()
-                    .retain(|a| a != addr);
-                self.addrs
-                    .entry(node.clone())
-                    .or_default()
-                    .push(addr.clone());
+                let addrs = self.addrs.entry(node.clone()).or_default();
+                if !addrs.contains(addr) {
+                    addrs.push(addr.clone());
+                }
                 format!("{node}: `{socket}` listening on {addr}")
             }
             EventKind::Watching { directories } => {
