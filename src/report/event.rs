@@ -77,8 +77,25 @@ pub enum EventKind {
     NodeBlocked { node: String, by: String },
     /// A running instance went stale and is stopped to start afresh.
     NodeRestarting { node: String },
-    /// A new service instance did not get ready in time.
-    ReadyTimedOut { node: String },
+    /// A new service instance did not get ready in time. `kept`: there was no other instance,
+    /// so it keeps running; otherwise it is stopped and the previous one keeps serving.
+    ReadyTimedOut {
+        node: String,
+        kept: bool,
+        timeout_ms: f64,
+        /// What hot waited for and did not see ("no line matched `^listening on` in 60s").
+        unseen: String,
+    },
+    /// No instance of the service runs any more (it exited on its own).
+    ServiceDown {
+        node: String,
+        /// When hot starts it again (backoff); `None`: at the next change.
+        restart_in_ms: Option<f64>,
+    },
+    /// An instance shut the shared listening socket down; hot bound a fresh one.
+    SocketRenewed { node: String, socket: String },
+    /// A running instance was stopped by a signal and waits to be continued.
+    NodeSuspended { node: String, signal: i32, pid: u32 },
     /// The node's own runs keep changing these inputs.
     LoopDetected { node: String, paths: Vec<String> },
     /// Nothing is stale or running any more.

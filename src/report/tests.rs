@@ -229,6 +229,26 @@ fn script() -> Vec<Event> {
             71,
             EventKind::ReadyTimedOut {
                 node: "serve".into(),
+                kept: false,
+                timeout_ms: 60000.0,
+                unseen: "no line matched `^listening on` in 60s".into(),
+            },
+        ),
+        event(
+            71,
+            EventKind::ReadyTimedOut {
+                node: "ui".into(),
+                kept: true,
+                timeout_ms: 60000.0,
+                unseen: "no line matched `^ready` in 60s".into(),
+            },
+        ),
+        event(
+            71,
+            EventKind::NodeSuspended {
+                node: "test".into(),
+                signal: 21,
+                pid: 4242,
             },
         ),
         event(
@@ -249,6 +269,27 @@ fn script() -> Vec<Event> {
                 error: None,
                 duration_ms: 73000.0,
                 last_lines: names(&["ui up", "ui: out of memory"]),
+            },
+        ),
+        event(
+            73,
+            EventKind::ServiceDown {
+                node: "ui".into(),
+                restart_in_ms: Some(500.0),
+            },
+        ),
+        event(
+            73,
+            EventKind::ServiceDown {
+                node: "ui".into(),
+                restart_in_ms: None,
+            },
+        ),
+        event(
+            73,
+            EventKind::SocketRenewed {
+                node: "serve".into(),
+                socket: "http".into(),
             },
         ),
         event(

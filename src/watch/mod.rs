@@ -73,7 +73,7 @@ mod rules;
 mod tests;
 
 pub use debounce::{Batch, Debouncer};
-pub use rules::IgnoreRules;
+pub use rules::{IgnoreRules, walker};
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::io;

@@ -7,6 +7,8 @@ mod support;
 
 /// `hot check` and diagnostics: exit statuses, file:line:column, nothing run.
 mod check;
+/// The command line: flags, `run NAME -- ARGS`, `--json`, `--color`, completions, man page.
+mod cli;
 /// Every Hotfile shipped in the repository passes `hot check`.
 mod examples;
 /// `hot graph` in every format, and `hot why`.
@@ -18,5 +20,7 @@ mod once;
 mod output;
 /// Services: sockets held by hot, hand-off, the last good server, no orphans.
 mod services;
+/// Messages that teach: `hot check`'s warnings, the address-in-use hint.
+mod teach;
 /// Watch mode: only what a change affects, bursts, atomic saves, reloads, signals.
 mod watch;
