@@ -188,6 +188,8 @@ pub enum Mistake {
     )]
     Cycle {
         path: String,
+        /// Nodes in the loop, for listing the shortest cycles first.
+        length: usize,
         #[label(collection)]
         labels: Vec<LabeledSpan>,
     },
@@ -252,6 +254,17 @@ pub enum Mistake {
         span: SourceSpan,
     },
 
+    #[error("duration `{text}` is longer than a day")]
+    #[diagnostic(
+        code(hot::duration_too_long),
+        help("durations are at most \"24h\"; write a shorter one")
+    )]
+    DurationTooLong {
+        text: String,
+        #[label("longer than 24h")]
+        span: SourceSpan,
+    },
+
     #[error("invalid regular expression for `ready log`")]
     #[diagnostic(code(hot::bad_regex))]
     BadRegex {
@@ -302,9 +315,21 @@ impl Mistake {
             .and_then(|mut labels| labels.next())
             .map_or(0, |label| label.offset())
     }
+
+    /// Mistakes in file order, then cycles (a mistake of the whole graph), shortest first.
+    fn order(&self) -> (bool, usize, usize) {
+        match self {
+            Mistake::Cycle { length, .. } => (true, *length, self.offset()),
+            _ => (false, self.offset(), 0),
+        }
+    }
 }
 
-/// Every mistake of one Hotfile, in the order they appear in it.
+/// How many mistakes are rendered. Each one shows its lines of the file, so rendering them all
+/// would grow with the square of the file's size (thousands of mistakes on one long line).
+const SHOWN: usize = 20;
+
+/// Every mistake of one Hotfile, in the order they appear in it (cycles last, shortest first).
 ///
 /// Renders as one diagnostic when there is a single mistake, otherwise as a summary with each
 /// mistake as a `related()` diagnostic. The source carries the file's name, so each caret
@@ -318,7 +343,7 @@ pub struct Diagnostics {
 impl Diagnostics {
     /// `name` is the file name as it should be shown to the user.
     pub(crate) fn new(name: String, text: Arc<String>, mut mistakes: Vec<Mistake>) -> Self {
-        mistakes.sort_by_key(Mistake::offset);
+        mistakes.sort_by_key(Mistake::order);
         Diagnostics {
             source: NamedSource::new(name, text),
             mistakes,
@@ -361,6 +386,12 @@ impl fmt::Display for Diagnostics {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.single() {
             Some(only) => only.fmt(f),
+            None if self.mistakes.len() > SHOWN => write!(
+                f,
+                "{} has {} mistakes (the first {SHOWN} are shown)",
+                self.source.name(),
+                self.mistakes.len()
+            ),
             None => write!(
                 f,
                 "{} has {} mistakes",
@@ -397,6 +428,11 @@ impl Diagnostic for Diagnostics {
         if self.single().is_some() {
             return None;
         }
-        Some(Box::new(self.mistakes.iter().map(|m| m as &dyn Diagnostic)))
+        Some(Box::new(
+            self.mistakes
+                .iter()
+                .take(SHOWN)
+                .map(|m| m as &dyn Diagnostic),
+        ))
     }
 }

@@ -71,6 +71,10 @@ use crate::model::Project;
 /// The largest Hotfile hot reads.
 pub const MAX_BYTES: usize = 1 << 20;
 
+/// The longest duration a Hotfile or the command line may give. Longer ones are almost always
+/// a slip, and bounding them keeps every `Instant + Duration` far from overflowing.
+pub const MAX_DURATION: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
 /// The Hotfile's name.
 pub const FILE_NAME: &str = "Hotfile";
 

@@ -452,20 +452,20 @@ async fn monitor(
 ) {
     let started = Instant::now();
     let delay = match ready {
-        Some(Ready::Delay(d)) => Some(started + d),
+        Some(Ready::Delay(d)) => Some(later(started, d)),
         _ => None,
     };
-    let ready_deadline = ready.is_some().then(|| started + ready_timeout);
+    let ready_deadline = ready.is_some().then(|| later(started, ready_timeout));
     let mut kill_at: Option<Instant> = None;
     let mut killed = false;
-    let far = started + Duration::from_secs(86400 * 365);
+    let far = later(started, FAR);
     let status = loop {
         tokio::select! {
             // Checked first, so a delay or timeout never fires for an instance already gone.
             biased;
             status = child.wait() => break status,
             Some(Control::Stopping(timeout)) = control.recv(), if kill_at.is_none() && !killed => {
-                kill_at = Some(Instant::now() + timeout);
+                kill_at = Some(later(Instant::now(), timeout));
             }
             _ = tokio::time::sleep_until(kill_at.unwrap_or(far)), if kill_at.is_some() => {
                 kill_at = None;
@@ -488,7 +488,7 @@ async fn monitor(
     ctx.gate.reap();
 
     // Let the last lines reach the reporter before the engine hears of the exit.
-    let drain_until = Instant::now() + DRAIN;
+    let drain_until = later(Instant::now(), DRAIN);
     for reader in readers {
         let abort = reader.abort_handle();
         if tokio::time::timeout_at(drain_until, reader).await.is_err() {
@@ -515,6 +515,17 @@ async fn monitor(
         exit,
     });
     let _ = done.send(true);
+}
+
+/// Never: a timer that is not armed sleeps until then.
+const FAR: Duration = Duration::from_secs(86400 * 365);
+
+/// `at + d`, or as late as representable: time arithmetic must never panic, whatever
+/// durations reach it.
+fn later(at: Instant, d: Duration) -> Instant {
+    at.checked_add(d)
+        .or_else(|| at.checked_add(FAR))
+        .unwrap_or(at)
 }
 
 /// Forwards one pipe to the reporter line by line, and watches for the `ready log` line.
@@ -725,6 +736,15 @@ mod tests {
         let mut none = 0;
         lines(&b""[..], |_| none += 1).await;
         assert_eq!(none, 0);
+    }
+
+    /// A `stop timeout` or `ready delay` near `Duration::MAX` made `Instant + Duration` panic
+    /// (hot aborted at start or at Ctrl-C).
+    #[test]
+    fn time_arithmetic_never_panics() {
+        let now = Instant::now();
+        assert!(later(now, Duration::MAX) > now);
+        assert_eq!(later(now, DRAIN), now + DRAIN);
     }
 
     #[test]
