@@ -10,8 +10,9 @@
 //! * **Process groups.** Every child leads its own group (`process_group(0)`), so a stop reaches
 //!   `sh -c` children, `cargo run`'s server and other grandchildren: the stop signal goes to the
 //!   group, then SIGKILL after `stop.timeout`. Each child has stdin null (a background group
-//!   reading the tty would get SIGTTIN) and its stdout and stderr piped to the reporter line by
-//!   line.
+//!   reading the tty would get SIGTTIN) and its stdout and stderr piped to the reporter in
+//!   bounded pieces ([`output`]: lines split past 64 KiB, a `\r` update or a partial line shown
+//!   at once or after a short wait).
 //! * **After the leader exits** the group gets SIGKILL at once, in the same poll that reaped the
 //!   leader: a finished task must not leave stragglers (a forgotten `&`, a test server) holding
 //!   files, ports or the output pipe, and doing it before anything else runs means the group id
@@ -33,6 +34,8 @@
 //!   private `NOTIFY_SOCKET`. One of `Ready` or `ReadyTimedOut` is sent per instance, never
 //!   after its `Exited`; a timed-out instance keeps running (the engine decides).
 
+#[cfg(unix)]
+mod output;
 mod plan;
 #[cfg(unix)]
 mod unix;

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use tokio::io::AsyncRead;
 use tokio::process::Child;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
@@ -528,45 +528,24 @@ fn later(at: Instant, d: Duration) -> Instant {
         .unwrap_or(at)
 }
 
-/// Forwards one pipe to the reporter line by line, and watches for the `ready log` line.
+/// Forwards one pipe to the reporter in bounded pieces (see [`super::output`]), and
+/// watches each whole line for the `ready log` match.
 async fn forward(
     pipe: impl AsyncRead + Unpin,
     stream: Stream,
     ctx: Ctx,
     log: Option<regex::Regex>,
 ) {
-    lines(pipe, |line| {
-        ctx.reporter.output(&ctx.name, stream, line);
+    super::output::read(pipe, |piece| {
+        ctx.reporter.output(&ctx.name, stream, piece.text);
         if let Some(regex) = &log
             && ctx.gate.pending()
-            && regex.is_match(line)
+            && regex.is_match(piece.line)
         {
             ctx.ready();
         }
     })
     .await;
-}
-
-/// Calls `f` with each line of `pipe`, without its `\n` or `\r\n`, non-UTF-8 replaced, the
-/// last line included even without a newline; stops at end of file or on a read error.
-async fn lines(pipe: impl AsyncRead + Unpin, mut f: impl FnMut(&str)) {
-    let mut reader = BufReader::new(pipe);
-    let mut buf = Vec::new();
-    loop {
-        buf.clear();
-        match reader.read_until(b'\n', &mut buf).await {
-            Ok(0) | Err(_) => break,
-            Ok(_) => {
-                if buf.last() == Some(&b'\n') {
-                    buf.pop();
-                    if buf.last() == Some(&b'\r') {
-                        buf.pop();
-                    }
-                }
-                f(&String::from_utf8_lossy(&buf));
-            }
-        }
-    }
 }
 
 /// A private `NOTIFY_SOCKET` for one instance: a datagram socket in a fresh 0700 directory,
@@ -716,26 +695,6 @@ mod tests {
         numbers.sort();
         numbers.dedup();
         assert_eq!(numbers.len(), Signal::ALL.len(), "distinct");
-    }
-
-    #[tokio::test(flavor = "current_thread")]
-    async fn output_lines() {
-        let mut got = Vec::new();
-        let input: &[u8] = b"one\ntwo\r\n\nbad \xff byte\nlast without newline";
-        lines(input, |l| got.push(l.to_string())).await;
-        assert_eq!(
-            got,
-            [
-                "one",
-                "two",
-                "",
-                "bad \u{fffd} byte",
-                "last without newline"
-            ]
-        );
-        let mut none = 0;
-        lines(&b""[..], |_| none += 1).await;
-        assert_eq!(none, 0);
     }
 
     /// A `stop timeout` or `ready delay` near `Duration::MAX` made `Instant + Duration` panic
