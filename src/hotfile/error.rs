@@ -338,15 +338,109 @@ const SHOWN: usize = 20;
 pub struct Diagnostics {
     source: NamedSource<Arc<String>>,
     mistakes: Vec<Mistake>,
+    /// The first [`SHOWN`] mistakes as they are rendered.
+    shown: Vec<Shown>,
+}
+
+/// miette writes columns and underline lengths as format widths, and a width past `u16::MAX`
+/// panics ("Formatting argument out of range"). A mistake further right on its line than
+/// this is told by line and column without a snippet; a longer underline is cut.
+const MAX_COLUMN: usize = 10_000;
+
+/// One mistake as it is rendered: its labels made safe for miette (see [`MAX_COLUMN`]).
+#[derive(Debug)]
+struct Shown {
+    message: String,
+    code: Option<String>,
+    help: Option<String>,
+    labels: Vec<LabeledSpan>,
+}
+
+impl Shown {
+    fn new(mistake: &Mistake, text: &str) -> Shown {
+        let mut message = mistake.to_string();
+        let mut labels: Vec<LabeledSpan> = mistake.labels().into_iter().flatten().collect();
+        let column = |offset: usize| {
+            let offset = offset.min(text.len());
+            let start = text.as_bytes()[..offset]
+                .iter()
+                .rposition(|&b| b == b'\n')
+                .map_or(0, |i| i + 1);
+            (start, offset - start)
+        };
+        if let Some((start, col)) = labels
+            .iter()
+            .map(|l| column(l.offset()))
+            .find(|&(_, col)| col > MAX_COLUMN)
+        {
+            let line = text.as_bytes()[..start]
+                .iter()
+                .filter(|&&b| b == b'\n')
+                .count()
+                + 1;
+            message.push_str(&format!(
+                " (at line {line}, column {}; too far right to show)",
+                col + 1
+            ));
+            labels.clear();
+        }
+        for label in &mut labels {
+            if label.len() > MAX_COLUMN {
+                *label =
+                    LabeledSpan::new(label.label().map(str::to_owned), label.offset(), MAX_COLUMN);
+            }
+        }
+        Shown {
+            message,
+            code: mistake.code().map(|c| c.to_string()),
+            help: mistake.help().map(|h| h.to_string()),
+            labels,
+        }
+    }
+}
+
+impl fmt::Display for Shown {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Shown {}
+
+impl Diagnostic for Shown {
+    fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        self.code
+            .as_ref()
+            .map(|c| Box::new(c) as Box<dyn fmt::Display>)
+    }
+
+    fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        self.help
+            .as_ref()
+            .map(|h| Box::new(h) as Box<dyn fmt::Display>)
+    }
+
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
+        if self.labels.is_empty() {
+            return None;
+        }
+        Some(Box::new(self.labels.iter().cloned()))
+    }
 }
 
 impl Diagnostics {
     /// `name` is the file name as it should be shown to the user.
     pub(crate) fn new(name: String, text: Arc<String>, mut mistakes: Vec<Mistake>) -> Self {
         mistakes.sort_by_key(Mistake::order);
+        let shown = mistakes
+            .iter()
+            .take(SHOWN)
+            .map(|m| Shown::new(m, &text))
+            .collect();
         Diagnostics {
             source: NamedSource::new(name, text),
             mistakes,
+            shown,
         }
     }
 
@@ -374,9 +468,9 @@ impl Diagnostics {
     }
 
     /// The mistake this diagnostic stands for when there is exactly one.
-    fn single(&self) -> Option<&Mistake> {
-        match self.mistakes.as_slice() {
-            [only] => Some(only),
+    fn single(&self) -> Option<&Shown> {
+        match self.shown.as_slice() {
+            [only] if self.mistakes.len() == 1 => Some(only),
             _ => None,
         }
     }
@@ -428,11 +522,6 @@ impl Diagnostic for Diagnostics {
         if self.single().is_some() {
             return None;
         }
-        Some(Box::new(
-            self.mistakes
-                .iter()
-                .take(SHOWN)
-                .map(|m| m as &dyn Diagnostic),
-        ))
+        Some(Box::new(self.shown.iter().map(|m| m as &dyn Diagnostic)))
     }
 }

@@ -1000,3 +1000,44 @@ fn long_after_chain_does_not_overflow_the_stack() {
     assert!(text.len() < MAX_BYTES);
     assert_eq!(ok(&text).nodes.len(), n);
 }
+
+/// Found by `tests/fuzz.rs`: miette writes columns and underline lengths as format widths,
+/// which panic past 65,535 ("Formatting argument out of range"), so a mistake far right on a
+/// long line, or under a long string, crashed `hot check`.
+#[test]
+fn mistake_far_right_on_a_long_line_renders() {
+    let far = format!("{}nope \"x\"\n", " ".repeat(70_000));
+    let text = render(&far);
+    assert!(
+        text.contains("unknown node `nope`") && text.contains("(at line 1, column 70001; too far"),
+        "{}",
+        &text[..text.len().min(2000)]
+    );
+    let long = format!(
+        "task \"a\" {{ run \"x\"; watch \"[{}\" }}\n",
+        "x".repeat(70_000)
+    );
+    let text = render(&long);
+    assert!(
+        text.contains("invalid glob"),
+        "{}",
+        &text[..text.len().min(2000)]
+    );
+}
+
+/// Found by `tests/fuzz.rs`: after a syntax error the KDL parser resumes where the prescan's
+/// view of strings does not hold, and recursed once per `{`: this 55 KB file aborted
+/// `hot check` (also in release) with a stack overflow.
+#[test]
+fn braces_inside_broken_strings_cannot_overflow_the_stack() {
+    let text = format!("a \"{}\n", "task \"n\" { ".repeat(5000));
+    assert!(text.len() > 50_000);
+    let diags = parse(Path::new(PATH), &text).unwrap_err();
+    assert_eq!(
+        diags.messages(),
+        ["braces (counted in strings too) are nested too deeply (the limit is 128 levels)"]
+    );
+    // Braces that close are fine however many there are.
+    let balanced = format!("task \"a\" {{ run \"{}\" }}\n", "{ x } ".repeat(5000));
+    ok(&balanced);
+}
