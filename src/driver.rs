@@ -105,12 +105,33 @@ async fn drive(project: Arc<Project>, reporter: Reporter, plan: Plan) -> u8 {
 
     let mut actions = engine.start(Instant::now());
     let mut interrupted = false;
+    // The engine's one timer (it has no clock): the earliest wake it asked for.
+    let mut wake: Option<Instant> = None;
     let code = loop {
-        if let Some(code) = carry_out(actions, &engine, &mut supervisor, &sockets, &reporter) {
+        if let Some(code) = carry_out(
+            actions,
+            &engine,
+            &mut supervisor,
+            &sockets,
+            &reporter,
+            &mut wake,
+        ) {
             break code;
         }
+        let alarm = tokio::time::Instant::from_std(wake.unwrap_or_else(Instant::now));
         actions = tokio::select! {
-            Some(event) = exits.recv() => engine.handle(Instant::now(), event),
+            Some(event) = exits.recv() => {
+                let exited = matches!(event, Event::Exited { .. });
+                let mut actions = engine.handle(Instant::now(), event);
+                if exited {
+                    actions.extend(renew_broken_sockets(&mut engine, &mut sockets, &reporter));
+                }
+                actions
+            }
+            _ = tokio::time::sleep_until(alarm), if wake.is_some() => {
+                wake = None;
+                engine.handle(Instant::now(), Event::Tick)
+            }
             Some(change) = changes.recv() => {
                 let hotfile = relative(&engine.project().hotfile, &engine.project().root);
                 let mut actions = Vec::new();
@@ -160,10 +181,12 @@ fn carry_out(
     supervisor: &mut Supervisor,
     sockets: &Sockets,
     reporter: &Reporter,
+    wake: &mut Option<Instant>,
 ) -> Option<i32> {
     let project = engine.project();
     for action in actions {
         match action {
+            Action::Wake { at } => *wake = Some(wake.map_or(at, |w| w.min(at))),
             Action::Start { node, generation } => {
                 let fds = sockets.for_node(&project.node(node).name);
                 supervisor.start(node, generation, &fds);
@@ -174,6 +197,26 @@ fn carry_out(
         }
     }
     None
+}
+
+/// After an instance exits: replaces the sockets it broke (see [`Sockets::renew_broken`]) and
+/// tells the engine, which restarts the service on the fresh one.
+fn renew_broken_sockets(
+    engine: &mut Engine,
+    sockets: &mut Sockets,
+    reporter: &Reporter,
+) -> Vec<Action> {
+    let mut actions = Vec::new();
+    for (node, socket, _addr, error) in sockets.renew_broken() {
+        if let Some(error) = error {
+            reporter.diagnostic(&error);
+            continue;
+        }
+        if let Some(node) = engine.project().find(&node) {
+            actions.extend(engine.handle(Instant::now(), Event::SocketRenewed { node, socket }));
+        }
+    }
+    actions
 }
 
 /// Binds the sockets of the services the engine will run (not those outside its scope).

@@ -4,7 +4,7 @@
 //! In JSON mode stdout carries one event per line and nothing else (see `docs/json.md` for the
 //! schema); human-readable status goes to stderr, so a child's stdout stays pipeable.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
 use std::path::Path;
@@ -39,12 +39,7 @@ struct Inner {
     epoch: (Instant, SystemTime),
     /// How each node last finished, for `hot ci`'s summary.
     results: BTreeMap<NodeId, (String, Option<Duration>)>,
-    /// The last lines of each node's output, shown again when a service exits on its own.
-    tails: BTreeMap<String, VecDeque<String>>,
 }
-
-/// How many lines of a crashed service's output are shown again.
-const TAIL: usize = 5;
 
 /// Decides whether to colour output: only on a terminal, and never under `NO_COLOR`.
 pub fn color_wanted() -> bool {
@@ -59,7 +54,6 @@ impl Reporter {
                 color,
                 epoch: (Instant::now(), SystemTime::now()),
                 results: BTreeMap::new(),
-                tails: BTreeMap::new(),
             })),
         }
     }
@@ -75,12 +69,7 @@ impl Reporter {
 
     /// One line of a child's output.
     pub fn output(&self, node: &str, stream: Stream, line: &str) {
-        let mut inner = self.lock();
-        let tail = inner.tails.entry(node.to_owned()).or_default();
-        if tail.len() == TAIL {
-            tail.pop_front();
-        }
-        tail.push_back(line.to_owned());
+        let inner = self.lock();
         if inner.json {
             let stream = match stream {
                 Stream::Stdout => "stdout",
@@ -176,6 +165,7 @@ impl Reporter {
             node,
             exit,
             duration,
+            ..
         } = report
         {
             let result = if exit.success() { "ok" } else { "failed" };
@@ -212,6 +202,7 @@ impl Reporter {
                 node,
                 exit,
                 duration,
+                last_lines,
             } => {
                 let kind = project.node(*node).kind;
                 match (exit, kind) {
@@ -237,15 +228,15 @@ impl Reporter {
                     ),
                     (exit, Kind::Service) => {
                         let mut text = format!(
-                            "{} {} exited: {} after {}; it restarts at the next change",
+                            "{} {} exited: {} after {}",
                             paint(color, RED, "✗"),
                             name(node),
                             describe_exit(exit),
                             seconds(*duration)
                         );
-                        if let Some(tail) = inner.tails.get(name(node)).filter(|t| !t.is_empty()) {
+                        if !last_lines.is_empty() {
                             text.push_str("; its last lines:");
-                            for line in tail {
+                            for line in last_lines {
                                 text.push_str("\n    ");
                                 text.push_str(line);
                             }
@@ -295,10 +286,51 @@ impl Reporter {
                 clock(inner.epoch, *since),
                 name(failed)
             ),
-            Report::ReadyTimedOut { node } => format!(
-                "{} {}: the new instance did not get ready in time; the previous one keeps serving",
-                paint(color, RED, "✗"),
+            Report::ReadyTimedOut { node, kept } => {
+                let spec = project.node(*node);
+                let unseen = unseen_ready(spec.ready.as_ref(), spec.ready_timeout);
+                if *kept {
+                    format!(
+                        "{} {}: {unseen}; it is running, but hot cannot tell when it is ready",
+                        paint(color, YELLOW, "!"),
+                        name(node)
+                    )
+                } else {
+                    format!(
+                        "{} {}: the new instance: {unseen}; it is stopped, and the previous one keeps serving",
+                        paint(color, RED, "✗"),
+                        name(node)
+                    )
+                }
+            }
+            Report::ServiceDown { node, restart_in } => match restart_in {
+                Some(delay) => format!(
+                    "{} {}: no instance serves; restarting it in {}",
+                    paint(color, YELLOW, "!"),
+                    name(node),
+                    seconds(*delay)
+                ),
+                None => format!(
+                    "{} {}: no instance serves; it starts again at the next change",
+                    paint(color, RED, "!"),
+                    name(node)
+                ),
+            },
+            Report::SocketRenewed { node, socket } => format!(
+                "{} {}: an instance shut the listening socket `{socket}` down as it exited \
+                 (`shutdown()` on the listener), which breaks it for every instance; hot bound a \
+                 fresh one at the same address and restarts {} on it. Closing the listener is \
+                 enough: `close()` leaves hot's copy working",
+                paint(color, YELLOW, "!"),
+                name(node),
                 name(node)
+            ),
+            Report::Suspended { node, signal, pid } => format!(
+                "{} {} stopped by signal {signal}{} (pid {pid}) and waits to be continued: \
+                 resume it with `kill -CONT {pid}`, or save a file to restart it",
+                paint(color, YELLOW, "⏸"),
+                name(node),
+                signal_name(*signal)
             ),
             Report::LoopDetected { node, paths } => {
                 let paths: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
@@ -374,6 +406,7 @@ fn json_report(project: &Project, report: &Report, inner: &Inner) -> serde_json:
             node,
             exit,
             duration,
+            last_lines,
         } => {
             let (code, signal, error) = match exit {
                 Exit::Code(code) => (Some(*code), None, None),
@@ -381,9 +414,9 @@ fn json_report(project: &Project, report: &Report, inner: &Inner) -> serde_json:
                 Exit::SpawnFailed(why) => (None, None, Some(why.clone())),
             };
             let kind = project.node(*node).kind;
-            let last_lines: Vec<&String> = match kind {
-                Kind::Service => inner.tails.get(&name(node)).into_iter().flatten().collect(),
-                Kind::Task => Vec::new(),
+            let last_lines: &[String] = match kind {
+                Kind::Service => last_lines,
+                Kind::Task => &[],
             };
             json!({"event": "node_finished", "node": name(node), "kind": kind.as_str(),
                    "ok": exit.success(), "code": code, "signal": signal, "error": error,
@@ -403,7 +436,21 @@ fn json_report(project: &Project, report: &Report, inner: &Inner) -> serde_json:
         } => {
             json!({"event": "service_kept", "node": name(node), "since": clock(inner.epoch, *since), "failed": name(failed)})
         }
-        Report::ReadyTimedOut { node } => json!({"event": "ready_timed_out", "node": name(node)}),
+        Report::ReadyTimedOut { node, kept } => {
+            let timeout = project.node(*node).ready_timeout;
+            json!({"event": "ready_timed_out", "node": name(node), "kept": kept,
+                   "timeout_ms": timeout.as_secs_f64() * 1000.0})
+        }
+        Report::ServiceDown { node, restart_in } => {
+            json!({"event": "service_down", "node": name(node),
+                   "restart_in_ms": restart_in.map(|d| d.as_secs_f64() * 1000.0)})
+        }
+        Report::SocketRenewed { node, socket } => {
+            json!({"event": "socket_renewed", "node": name(node), "socket": socket})
+        }
+        Report::Suspended { node, signal, pid } => {
+            json!({"event": "node_suspended", "node": name(node), "signal": signal, "pid": pid})
+        }
         Report::LoopDetected { node, paths } => {
             json!({"event": "loop_detected", "node": name(node), "paths": paths})
         }
@@ -440,6 +487,26 @@ fn paint(color: bool, code: &str, text: &str) -> String {
     }
 }
 
+/// What a `ready` that timed out did not see, e.g. "no line matched `^listening on` in 60s".
+fn unseen_ready(ready: Option<&crate::model::Ready>, timeout: Duration) -> String {
+    use crate::model::Ready;
+    // "60s" rather than "60.00s": timeouts are written in whole seconds.
+    let waited = if timeout.subsec_nanos() == 0 && timeout.as_secs() > 0 {
+        format!("{}s", timeout.as_secs())
+    } else {
+        seconds(timeout)
+    };
+    match ready {
+        Some(Ready::Log(regex)) => format!("no line matched `{}` in {waited}", regex.as_str()),
+        Some(Ready::Notify) => format!("no READY=1 came on its NOTIFY_SOCKET in {waited}"),
+        Some(Ready::Delay(delay)) => format!(
+            "its `ready delay` of {} is longer than the timeout of {waited}",
+            seconds(*delay)
+        ),
+        None => format!("it was not ready in {waited}"),
+    }
+}
+
 /// `1.23s`, or `45ms` below a second.
 pub fn seconds(duration: Duration) -> String {
     if duration < Duration::from_secs(1) {
@@ -459,6 +526,14 @@ pub fn describe_exit(exit: &Exit) -> String {
 }
 
 fn signal_name(signal: i32) -> &'static str {
+    #[cfg(unix)]
+    match signal {
+        libc::SIGSTOP => return " (SIGSTOP)",
+        libc::SIGTSTP => return " (SIGTSTP)",
+        libc::SIGTTIN => return " (SIGTTIN)",
+        libc::SIGTTOU => return " (SIGTTOU)",
+        _ => {}
+    }
     match signal {
         1 => " (SIGHUP)",
         2 => " (SIGINT)",

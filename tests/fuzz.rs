@@ -228,7 +228,7 @@ fn output_bound(len: usize) -> usize {
 }
 
 proptest! {
-    #![proptest_config(config(256, 1))]
+    #![proptest_config(config(160, 1))]
 
     /// Any bytes: `hotfile::load` returns a project or at least one mistake, never panics,
     /// and the rendered diagnostic grows at most linearly with the input.
@@ -358,6 +358,7 @@ fn drive(engine: &mut Engine, now: &mut Instant, actions: Vec<Action>) -> BTreeS
                 node,
                 generation,
                 exit: Exit::Code(0),
+                last_lines: Vec::new(),
             };
             queue.extend(engine.handle(*now, exit));
         }
@@ -366,7 +367,7 @@ fn drive(engine: &mut Engine, now: &mut Instant, actions: Vec<Action>) -> BTreeS
 }
 
 proptest! {
-    #![proptest_config(config(256, 1))]
+    #![proptest_config(config(160, 1))]
 
     /// `order` is a topological order; `levels` put every dependency strictly lower.
     #[test]

@@ -13,6 +13,9 @@
 //! - A service with `ready` starts its new instance beside the serving one and stops the old
 //!   one only when the new one is ready; without `ready` the old one is stopped first.
 //! - A service whose upstream failed keeps its running instance.
+//! - A service left with no instance (its only one exited on its own) is started again after
+//!   a backoff, unless its `restart` policy says otherwise; a new instance that never gets
+//!   ready is kept when there is no other.
 //! - Nothing here reads a clock: `now` comes with every call.
 
 use std::collections::BTreeSet;
@@ -85,6 +88,10 @@ struct NodeState {
     self_triggers: u32,
     /// Paths found to loop: changes to them right after a run are ignored for this node.
     loop_paths: BTreeSet<PathBuf>,
+    /// When a crashed service is to be started again.
+    restart_at: Option<Instant>,
+    /// The delay before the last crash restart, for the next one's doubling.
+    backoff: Option<Duration>,
 }
 
 impl NodeState {
@@ -98,6 +105,8 @@ impl NodeState {
             last_run: None,
             self_triggers: 0,
             loop_paths: BTreeSet::new(),
+            restart_at: None,
+            backoff: None,
         }
     }
 
@@ -195,13 +204,33 @@ impl Engine {
         match event {
             Event::Changed(changes) => self.changed(changes, &mut actions),
             Event::Exited {
-                generation, exit, ..
-            } => self.exited(now, generation, exit, &mut actions),
+                generation,
+                exit,
+                last_lines,
+                ..
+            } => self.exited(now, generation, exit, last_lines, &mut actions),
             Event::Ready { generation, .. } => self.ready(now, generation, &mut actions),
             Event::ReadyTimedOut { generation, .. } => {
                 self.ready_timed_out(generation, &mut actions)
             }
+            Event::Suspended {
+                generation,
+                signal,
+                pid,
+                ..
+            } => {
+                // Only a live instance's stop is news; one being stopped is hot's own doing.
+                if let Some(node) = self.owner(generation)
+                    && !self.nodes[node.0].stopping.contains(&generation)
+                {
+                    actions.push(Action::Report(Report::Suspended { node, signal, pid }));
+                }
+            }
+            Event::SocketRenewed { node, socket } => {
+                self.socket_renewed(now, node, socket, &mut actions)
+            }
             Event::Shutdown { code } => self.begin_shutdown(code, &mut actions),
+            Event::Tick => self.tick(now, &mut actions),
         }
         self.schedule(now, &mut actions);
         actions
@@ -391,6 +420,7 @@ impl Engine {
         now: Instant,
         generation: Generation,
         exit: Exit,
+        last_lines: Vec<String>,
         actions: &mut Vec<Action>,
     ) {
         if self.retired.remove(&generation) {
@@ -414,17 +444,21 @@ impl Engine {
         let duration = now.saturating_duration_since(instance.started);
         let ok = exit.success();
         state.last_run = Some((instance.started, now));
+        let mut down = None;
         match kind {
             Kind::Task => {
                 state.outcome = if ok { Outcome::Ok } else { Outcome::Failed };
             }
-            Kind::Service => {
-                // A service that ends on its own (even with status 0) is not serving. It is not
-                // restarted until the next change, so a crashing server cannot loop.
-                if state.current.is_none() {
-                    state.outcome = Outcome::Failed;
+            // A service that ends on its own (even with status 0) is not serving. When it
+            // leaves nobody (it was serving, or had no predecessor) it comes back after a
+            // backoff that grows while it keeps crashing, so a broken server cannot spin.
+            Kind::Service if state.current.is_none() => {
+                state.outcome = Outcome::Failed;
+                if state.pending.is_none() {
+                    down = Some(self.plan_restart(node, now, duration, &exit));
                 }
             }
+            Kind::Service => {}
         }
         if !ok || kind == Kind::Service {
             self.wave_failed += usize::from(self.wave_open);
@@ -433,7 +467,14 @@ impl Engine {
             node,
             exit,
             duration,
+            last_lines,
         }));
+        if let Some(restart_in) = down {
+            actions.push(Action::Report(Report::ServiceDown { node, restart_in }));
+            if let Some(delay) = restart_in {
+                actions.push(Action::Wake { at: now + delay });
+            }
+        }
     }
 
     fn ready(&mut self, now: Instant, generation: Generation, actions: &mut Vec<Action>) {
@@ -462,12 +503,16 @@ impl Engine {
         let Some(pending) = state.take_pending(generation) else {
             return;
         };
-        state.stop(node, pending, actions);
         if state.current.is_none() {
-            state.outcome = Outcome::Failed;
+            // It is all there is, and may well be serving: stopping it would leave nobody.
+            state.current = Some(pending);
+            state.outcome = Outcome::Ok;
+            actions.push(Action::Report(Report::ReadyTimedOut { node, kept: true }));
+            return;
         }
+        state.stop(node, pending, actions);
         self.wave_failed += usize::from(self.wave_open);
-        actions.push(Action::Report(Report::ReadyTimedOut { node }));
+        actions.push(Action::Report(Report::ReadyTimedOut { node, kept: false }));
     }
 
     fn begin_shutdown(&mut self, code: i32, actions: &mut Vec<Action>) {
@@ -477,6 +522,7 @@ impl Engine {
         self.shutdown = Some(code);
         for (i, state) in self.nodes.iter_mut().enumerate() {
             state.stale = false;
+            state.restart_at = None;
             for instance in [state.current.take(), state.pending.take()]
                 .into_iter()
                 .flatten()
@@ -557,6 +603,11 @@ impl Engine {
     fn start_service(&mut self, now: Instant, node: NodeId, actions: &mut Vec<Action>) {
         let has_ready = self.project.node(node).ready.is_some();
         let state = &mut self.nodes[node.0];
+        // This start replaces any crash restart: one pending instance at a time.
+        state.restart_at = None;
+        if let Some(restarting) = state.pending.take() {
+            state.stop(node, restarting, actions);
+        }
         if !has_ready {
             // Without a readiness signal hot cannot tell when a new instance serves, so the
             // old one goes first; clients wait in the listen backlog meanwhile.
@@ -650,7 +701,10 @@ impl Engine {
                 failed: self.wave_failed,
             }));
         }
-        let serving = self.nodes.iter().any(|s| s.current.is_some());
+        let serving = self
+            .nodes
+            .iter()
+            .any(|s| s.current.is_some() || s.restart_at.is_some());
         let code = match self.shutdown {
             Some(code) => code,
             None if self.options.mode == Mode::Once && !serving => self.failure_code(),
@@ -715,8 +769,10 @@ fn same_definition(old: &Node, new: &Node, old_project: &Project, new_project: &
         && ready(old) == ready(new)
         && old.ready_timeout == new.ready_timeout
         && old.stop == new.stop
+        && old.restart == new.restart
         && names(old, old_project) == names(new, new_project)
 }
 
+mod restart;
 #[cfg(test)]
 mod tests;

@@ -17,7 +17,8 @@ use super::error::Mistake;
 use super::suggest;
 use super::syntax::{RawFile, RawNode, RawReady, RawStop, Str};
 use crate::model::{
-    Command, Inputs, Node, NodeId, Project, Ready, Signal, SocketSpec, Stop, parse_duration,
+    Command, Inputs, Node, NodeId, Project, Ready, Restart, Signal, SocketSpec, Stop,
+    parse_duration,
 };
 
 const DEFAULT_DEBOUNCE: Duration = Duration::from_millis(10);
@@ -273,6 +274,10 @@ impl Checker<'_> {
             Some(stop) => self.stop(stop),
             None => Some(Stop::default()),
         };
+        let restart = match &raw.restart {
+            Some(text) => self.restart(text),
+            None => Some(Restart::default()),
+        };
 
         let inputs = self.inputs(watch, ignore)?;
         let mut env = default_env.clone()?;
@@ -294,7 +299,28 @@ impl Checker<'_> {
             ready: ready?,
             ready_timeout: ready_timeout?,
             stop: stop?,
+            restart: restart?,
         })
+    }
+
+    fn restart(&mut self, text: &Str) -> Option<Restart> {
+        let parsed = Restart::parse(&text.value);
+        if parsed.is_none() {
+            let names = Restart::ALL.map(Restart::as_str);
+            let help = match suggest(&text.value.to_ascii_lowercase(), names) {
+                Some(best) => format!("did you mean `{best}`?"),
+                None => "one of `always` (the default: restart after any exit, with \
+                         backoff), `on-failure` (only after a non-zero status or a signal) or \
+                         `never` (wait for the next change)"
+                    .to_string(),
+            };
+            self.mistakes.push(Mistake::BadValue {
+                message: format!("unknown restart policy `{}`", text.value),
+                span: text.span,
+                help: Some(help),
+            });
+        }
+        parsed
     }
 
     fn run(&mut self, raw: &RawNode) -> Option<Command> {

@@ -46,6 +46,7 @@ pub(super) struct RawNode {
     pub stop: Option<RawStop>,
     pub sockets: Vec<(Str, Str)>,
     pub ready: Option<RawReady>,
+    pub restart: Option<Str>,
 }
 
 #[derive(Debug, Default)]
@@ -67,7 +68,7 @@ pub(super) struct RawReady {
 const TOP: &[&str] = &["task", "service", "defaults"];
 const IN_TASK: &[&str] = &["run", "watch", "ignore", "after", "env", "dir", "stop"];
 const IN_SERVICE: &[&str] = &[
-    "run", "watch", "ignore", "after", "env", "dir", "stop", "socket", "ready",
+    "run", "watch", "ignore", "after", "env", "dir", "stop", "socket", "ready", "restart",
 ];
 const IN_DEFAULTS: &[&str] = &["ignore", "env", "debounce"];
 
@@ -157,6 +158,7 @@ impl Walker<'_> {
             stop: None,
             sockets: Vec::new(),
             ready: None,
+            restart: None,
         };
         let parent = format!("this {}", kind.as_str());
         let mut seen = Seen::default();
@@ -187,7 +189,7 @@ impl Walker<'_> {
                         raw.stop = Some(stop);
                     }
                 }
-                "socket" | "ready" if kind == Kind::Task => {
+                "socket" | "ready" | "restart" if kind == Kind::Task => {
                     self.mistakes.push(Mistake::Misplaced {
                         message: format!("`{cname}` is only allowed in a `service`"),
                         span: here,
@@ -199,6 +201,12 @@ impl Walker<'_> {
                 "socket" => {
                     if let Some([sname, addr]) = self.exactly::<2>(child, "a name and an address") {
                         raw.sockets.push((sname, addr));
+                    }
+                }
+                "restart" => {
+                    let restart = self.exactly::<1>(child, "a policy");
+                    if seen.first("restart", here, &parent, self) {
+                        raw.restart = restart.map(|[r]| r);
                     }
                 }
                 "ready" => {

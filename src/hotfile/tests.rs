@@ -207,6 +207,39 @@ service "c" { run "c"; stop signal="SIGKILL" }
 }
 
 #[test]
+fn restart_policies() {
+    let p = ok(r#"
+service "a" { run "a" }
+service "b" { run "b"; restart "never" }
+service "c" { run "c"; restart "on-failure" }
+service "d" { run "d"; restart "always" }
+"#);
+    let policies: Vec<_> = p.nodes.iter().map(|n| n.restart).collect();
+    use crate::model::Restart;
+    assert_eq!(
+        policies,
+        [
+            Restart::Always,
+            Restart::Never,
+            Restart::OnFailure,
+            Restart::Always
+        ]
+    );
+    check(
+        r#"service "a" { run "x"; restart "nevr" }"#,
+        &["unknown restart policy `nevr`"],
+    );
+    check(
+        r#"task "a" { run "x"; restart "never" }"#,
+        &["`restart` is only allowed in a `service`"],
+    );
+    check(
+        r#"service "a" { run "x"; restart "never" "always" }"#,
+        &["unexpected argument to `restart`"],
+    );
+}
+
+#[test]
 fn accepted_forms() {
     // Bare identifiers are KDL 2 strings; raw strings too; `./` prefixes are tolerated.
     check(r#"task t { watch src; run make }"#, &[]);
