@@ -319,6 +319,10 @@ fn why(project: &Project, paths: &[PathBuf]) -> u8 {
                 names(&mut downstream.into_iter())
             ));
         }
+        // A link is watched through its target: say which, or that it resolves nowhere.
+        if let Some(link) = crate::watch::describe_link(&project.root, &relative) {
+            out.push_str(&format!("\n  {link}"));
+        }
         out.push('\n');
     }
     print(&out)

@@ -147,6 +147,52 @@ impl Reporter {
         }
     }
 
+    /// What the watcher has to say.
+    pub fn watch_notice(&self, notice: &crate::watch::Notice) {
+        use crate::watch::Notice;
+        let inner = self.lock();
+        match notice {
+            Notice::Warning(message) => {
+                if inner.json {
+                    emit(&json!({"event": "warning", "message": message}));
+                } else {
+                    let _ = writeln!(
+                        std::io::stderr().lock(),
+                        "{} {message}",
+                        paint(inner.color, YELLOW, "hot: warning:")
+                    );
+                }
+            }
+            Notice::WatchLimit {
+                polled,
+                limit,
+                suggested,
+                every,
+            } => {
+                if inner.json {
+                    emit(
+                        &json!({"event": "watch_fallback", "polled": polled, "limit": limit,
+                        "suggested": suggested, "fix": notice.fix(),
+                        "interval_ms": every.as_secs_f64() * 1000.0, "message": notice.to_string()}),
+                    );
+                } else {
+                    let _ = writeln!(
+                        std::io::stderr().lock(),
+                        "{} {notice}",
+                        paint(inner.color, YELLOW, "hot: warning:")
+                    );
+                }
+            }
+            Notice::WatchRestored { directories } => {
+                if inner.json {
+                    emit(&json!({"event": "watch_restored", "directories": directories}));
+                } else {
+                    status(inner.color, &notice.to_string());
+                }
+            }
+        }
+    }
+
     /// The Hotfile was reloaded.
     pub fn reloaded(&self, path: &Path) {
         let inner = self.lock();
