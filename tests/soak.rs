@@ -439,6 +439,10 @@ impl Soak {
         std::thread::sleep(Duration::from_millis(self.rng.below(max_ms + 1)));
     }
 
+    fn count(&mut self, name: &'static str) {
+        *self.counts.entry(name).or_default() += 1;
+    }
+
     fn act(&mut self, client: &Client) {
         let action = self.rng.below(100);
         let name: &'static str = match action {
@@ -479,7 +483,11 @@ impl Soak {
                 // else happening (at most once per backoff reset, so a restart is quick).
                 let pid: i32 = client.last_field("pid").parse().unwrap_or(0);
                 let due = self.last_crash.is_none_or(|t| t.elapsed() > CRASH_EVERY);
-                if due && pid > 0 && processes().iter().any(|p| p.pid == pid) {
+                let alive = pid > 0 && processes().iter().any(|p| p.pid == pid);
+                if !(due && alive) {
+                    return self.count("crash skipped (too soon, or no live instance)");
+                }
+                {
                     self.last_crash = Some(Instant::now());
                     // SAFETY: kill(2) on the probe's pid, which this run started.
                     unsafe { libc::kill(pid, libc::SIGKILL) };
@@ -546,7 +554,7 @@ impl Soak {
                 "write while a task runs"
             }
         };
-        *self.counts.entry(name).or_default() += 1;
+        self.count(name);
     }
 }
 
