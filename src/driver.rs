@@ -142,6 +142,9 @@ async fn drive(project: Arc<Project>, reporter: Reporter, plan: Plan) -> u8 {
                 if change.paths.iter().any(|p| Some(p) == hotfile.as_ref()) {
                     actions.extend(reload(&mut engine, &mut sockets, &mut supervisor, watcher.as_ref(), &reporter));
                 }
+                for notice in &change.notices {
+                    reporter.watch_notice(notice);
+                }
                 if change.rescanned {
                     reporter.note("the file system event queue overflowed; rescanned the project");
                 }

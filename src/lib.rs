@@ -11,6 +11,7 @@ pub mod engine;
 pub mod graph;
 pub mod hint;
 pub mod hotfile;
+pub mod init;
 pub mod lint;
 pub mod model;
 pub mod report;

@@ -96,6 +96,11 @@ pub struct Node {
     pub stop: Stop,
     /// What happens when a service instance exits on its own (services only).
     pub restart: Restart,
+    /// Named resources this task holds while it runs (`lock "cargo"`): hot never runs two
+    /// holders of one name at once. Cargo jobs on one target directory serialise on cargo's
+    /// own build-directory lock anyway; queueing them in hot keeps each one's duration its own
+    /// and lets the first in dependency order go first.
+    pub locks: Vec<String>,
 }
 
 /// `restart "always"`: whether a service that exits on its own is started again (with
@@ -402,6 +407,7 @@ pub(crate) mod testing {
                     ready_timeout: Duration::from_secs(60),
                     stop: Stop::default(),
                     restart: Restart::default(),
+                    locks: Vec::new(),
                 }
             })
             .collect();

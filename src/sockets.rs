@@ -402,6 +402,7 @@ mod tests {
             ready_timeout: Duration::from_secs(60),
             restart: crate::model::Restart::default(),
             stop: Stop::default(),
+            locks: Vec::new(),
         }
     }
 

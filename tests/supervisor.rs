@@ -34,6 +34,7 @@ fn node(name: &str, kind: Kind, run: Command, dir: &Path) -> Node {
         ready_timeout: Duration::from_secs(60),
         stop: Stop::default(),
         restart: hot::model::Restart::default(),
+        locks: Vec::new(),
     }
 }
 

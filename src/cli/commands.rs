@@ -98,6 +98,8 @@ struct Why {
     outside: bool,
     watched_by: Vec<NodeId>,
     then: Vec<NodeId>,
+    /// A link is watched through its target: which, or that it resolves nowhere.
+    link: Option<String>,
 }
 
 /// `hot why PATH...`: the nodes a change would rerun, direct matches first.
@@ -118,6 +120,7 @@ pub(super) fn why(project: &Project, paths: &[PathBuf], json: bool) -> u8 {
                     outside: true,
                     watched_by: Vec::new(),
                     then: Vec::new(),
+                    link: None,
                 };
             };
             let watched_by: Vec<NodeId> = graph.matching(project, &[&relative]).collect();
@@ -127,6 +130,7 @@ pub(super) fn why(project: &Project, paths: &[PathBuf], json: bool) -> u8 {
                 .filter(|n| !watched_by.contains(n))
                 .collect();
             Why {
+                link: crate::watch::describe_link(&project.root, &relative),
                 shown: relative.display().to_string(),
                 outside: false,
                 watched_by,
@@ -142,7 +146,8 @@ pub(super) fn why(project: &Project, paths: &[PathBuf], json: bool) -> u8 {
             .iter()
             .map(|a| {
                 json!({"path": a.shown, "outside": a.outside,
-                       "watched_by": names(&a.watched_by), "then": names(&a.then)})
+                       "watched_by": names(&a.watched_by), "then": names(&a.then),
+                       "link": a.link})
             })
             .collect();
         return print(&format!("{}\n", json!({ "paths": paths })));
@@ -172,6 +177,9 @@ pub(super) fn why(project: &Project, paths: &[PathBuf], json: bool) -> u8 {
             )
         };
         out.push_str(&line);
+        if let Some(link) = &answer.link {
+            out.push_str(&format!("\n  {link}"));
+        }
         out.push('\n');
     }
     print(&out)

@@ -113,6 +113,7 @@ fn run(cli: Cli) -> u8 {
                 .with_help("it prints a file for your shell or `man`; leave out `--json`"),
             );
         }
+        Some(Command::Init { force }) => return crate::init::run(*force, &reporter),
         Some(Command::Completions { shell }) => {
             return commands::print(&shell::completions(*shell));
         }
@@ -272,7 +273,8 @@ fn run(cli: Cli) -> u8 {
                 },
             )
         }
-        Command::Completions { .. } | Command::Manpage { .. } => exit::OK,
+        // Handled above, before a Hotfile is looked for.
+        Command::Init { .. } | Command::Completions { .. } | Command::Manpage { .. } => exit::OK,
     }
 }
 

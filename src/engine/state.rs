@@ -18,7 +18,7 @@
 //!   ready is kept when there is no other.
 //! - Nothing here reads a clock: `now` comes with every call.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -27,8 +27,8 @@ use super::{Action, Change, Event, Exit, Generation, NodeResult, Report, Standin
 use crate::graph::Graph;
 use crate::model::{Kind, Node, NodeId, Project};
 
-/// How many waves in a row a node may be retriggered by its own (or a dependent's) writes
-/// before hot calls it a loop.
+/// How many runs in a row must rewrite the same path (and nothing else change) before hot calls
+/// it a loop.
 const LOOP_LIMIT: u32 = 4;
 
 /// File modification times come from a coarse kernel clock (one tick, up to 4 ms, behind).
@@ -84,8 +84,9 @@ struct NodeState {
     stopping: BTreeSet<Generation>,
     /// When the last run that ended on its own started and ended (not one hot stopped).
     last_run: Option<(Instant, Instant)>,
-    /// Consecutive waves this node was triggered by what looks like its own writes.
-    self_triggers: u32,
+    /// Paths that looked like this node's own writes, with how many of the waves that
+    /// triggered it in a row each one came back in.
+    self_writes: BTreeMap<PathBuf, u32>,
     /// Paths found to loop: changes to them right after a run are ignored for this node.
     loop_paths: BTreeSet<PathBuf>,
     /// When a crashed service is to be started again.
@@ -103,7 +104,7 @@ impl NodeState {
             pending: None,
             stopping: BTreeSet::new(),
             last_run: None,
-            self_triggers: 0,
+            self_writes: BTreeMap::new(),
             loop_paths: BTreeSet::new(),
             restart_at: None,
             backoff: None,
@@ -358,11 +359,13 @@ impl Engine {
     /// Decides whether a change to `node`'s inputs is its own run feeding back into itself, and
     /// returns true when the change must be ignored for this node.
     ///
-    /// The evidence is the file's modification time: a write made while `node` (or a task after
-    /// it) ran, in a run that then ended on its own. A change that arrives while the task still
-    /// runs restarts it instead and is not counted, so a user editing during long runs is never
-    /// taken for a loop; a change written at any other time is someone else's and resets the
-    /// count.
+    /// A write counts as the node's own when its mtime falls inside a run of `node` (or of a
+    /// task after it) that then ended on its own. That alone proves little: a file someone
+    /// else wrote during a fast run and that was seen after it ended looks the same. So a loop
+    /// needs the same paths rewritten by [`LOOP_LIMIT`] such runs in a row, with nothing else
+    /// changed. Any change that cannot be the node's own (written outside its runs) resets the
+    /// count, and so does a change that is new: when in doubt, run. A change that arrives while
+    /// the task still runs restarts it instead and is not counted.
     fn loop_check(&mut self, node: NodeId, changes: &[Change], actions: &mut Vec<Action>) -> bool {
         let inputs = &self.project.node(node).inputs;
         let own: Vec<&Change> = changes.iter().filter(|c| inputs.matches(&c.path)).collect();
@@ -377,22 +380,29 @@ impl Engine {
                     })
             })
         };
-        let suspect = own.iter().any(|c| c.modified.is_some_and(written_by_a_run));
+        let all_suspect = own.iter().all(|c| c.modified.is_some_and(written_by_a_run));
         let state = &mut self.nodes[node.0];
-        if !suspect {
-            state.self_triggers = 0;
+        if own.is_empty() || !all_suspect {
+            state.self_writes.clear();
             state.loop_paths.clear();
             return false;
         }
         if own.iter().all(|c| state.loop_paths.contains(&c.path)) {
             return true;
         }
-        state.self_triggers += 1;
-        if state.self_triggers < LOOP_LIMIT {
+        // Only paths that come back wave after wave keep counting.
+        let counts: BTreeMap<PathBuf, u32> = own
+            .iter()
+            .map(|c| {
+                let before = state.self_writes.get(&c.path).copied().unwrap_or(0);
+                (c.path.clone(), before + 1)
+            })
+            .collect();
+        state.self_writes = counts;
+        if state.self_writes.values().any(|&n| n < LOOP_LIMIT) {
             return false;
         }
-        state.self_triggers = 0;
-        let paths: Vec<PathBuf> = own.iter().map(|c| c.path.clone()).collect();
+        let paths: Vec<PathBuf> = std::mem::take(&mut state.self_writes).into_keys().collect();
         state.loop_paths.extend(paths.iter().cloned());
         actions.push(Action::Report(Report::LoopDetected { node, paths }));
         true
@@ -582,7 +592,10 @@ impl Engine {
                         let spec = self.project.node(node);
                         match spec.kind {
                             Kind::Task => {
-                                if running >= self.options.jobs || self.nodes[node.0].alive() {
+                                if running >= self.options.jobs
+                                    || self.nodes[node.0].alive()
+                                    || self.lock_taken(node)
+                                {
                                     continue;
                                 }
                                 running += 1;
@@ -598,6 +611,26 @@ impl Engine {
             }
         }
         self.settle(actions);
+    }
+
+    /// Whether another live task holds one of `node`'s locks. A stopping instance still holds
+    /// them: its process may be inside cargo until it has exited. A waiting node has not
+    /// started, so its duration never includes the wait. Only tasks hold locks (the Hotfile
+    /// allows none on a service, which would hold it for good).
+    fn lock_taken(&self, node: NodeId) -> bool {
+        let locks = &self.project.node(node).locks;
+        !locks.is_empty()
+            && self.project.ids().any(|other| {
+                other != node
+                    && self.project.node(other).kind == Kind::Task
+                    && self.nodes[other.0].alive()
+                    && self
+                        .project
+                        .node(other)
+                        .locks
+                        .iter()
+                        .any(|l| locks.contains(l))
+            })
     }
 
     fn start_service(&mut self, now: Instant, node: NodeId, actions: &mut Vec<Action>) {
@@ -784,7 +817,8 @@ fn scope(project: &Project, graph: &Graph, options: &Options) -> BTreeSet<NodeId
 }
 
 /// Whether a reloaded node is the same as before (so it need not rerun). Dependencies are
-/// compared by name, since ids change when nodes are added or removed.
+/// compared by name, since ids change when nodes are added or removed. `lock` is left out:
+/// it decides when a node may run, not what its run produces.
 fn same_definition(old: &Node, new: &Node, old_project: &Project, new_project: &Project) -> bool {
     let names = |node: &Node, project: &Project| -> Vec<String> {
         node.after

@@ -33,6 +33,20 @@ pub enum EventKind {
     },
     /// Watch mode: every watch is in place; no edit after this is lost.
     Watching { directories: usize },
+    /// The kernel refused more inotify watches: `polled` directories are polled instead.
+    WatchFallback {
+        polled: usize,
+        /// The limit in force, if it could be read.
+        limit: Option<u64>,
+        /// A limit that fits the tree with room to grow.
+        suggested: u64,
+        /// The command that raises the limit.
+        fix: Option<String>,
+        interval_ms: f64,
+        message: String,
+    },
+    /// Every polled directory has an inotify watch again.
+    WatchRestored { directories: usize, message: String },
     /// A change (or the start, or a reload) made these nodes stale.
     WaveStarted {
         wave: u64,

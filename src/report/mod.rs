@@ -242,6 +242,33 @@ impl Reporter {
         self.emit(EventKind::Watching { directories });
     }
 
+    /// What the watcher has to say.
+    pub fn watch_notice(&self, notice: &crate::watch::Notice) {
+        use crate::watch::Notice;
+        self.emit(match notice {
+            Notice::Warning(message) => EventKind::Warning {
+                message: message.clone(),
+            },
+            Notice::WatchLimit {
+                polled,
+                limit,
+                suggested,
+                every,
+            } => EventKind::WatchFallback {
+                polled: *polled,
+                limit: *limit,
+                suggested: *suggested,
+                fix: notice.fix(),
+                interval_ms: every.as_secs_f64() * 1000.0,
+                message: notice.to_string(),
+            },
+            Notice::WatchRestored { directories } => EventKind::WatchRestored {
+                directories: *directories,
+                message: notice.to_string(),
+            },
+        });
+    }
+
     /// The Hotfile was reloaded.
     pub fn reloaded(&self, path: &Path) {
         self.emit(EventKind::Reloaded {

@@ -138,6 +138,10 @@ impl PlainSink {
             EventKind::Watching { directories } => {
                 format!("watching {directories} directories for changes")
             }
+            EventKind::WatchFallback { message, .. } => {
+                format!("{} {message}", self.paint(YELLOW, "warning:"))
+            }
+            EventKind::WatchRestored { message, .. } => message.clone(),
             EventKind::WaveStarted {
                 start,
                 paths,

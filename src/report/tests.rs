@@ -79,6 +79,24 @@ fn script() -> Vec<Event> {
         event(0, EventKind::Watching { directories: 12 }),
         event(
             0,
+            EventKind::WatchFallback {
+                polled: 60,
+                limit: Some(8192),
+                suggested: 16384,
+                fix: Some("sudo sysctl fs.inotify.max_user_watches=16384".into()),
+                interval_ms: 500.0,
+                message: "inotify watch limit reached".into(),
+            },
+        ),
+        event(
+            0,
+            EventKind::WatchRestored {
+                directories: 72,
+                message: "the inotify watch limit has room again".into(),
+            },
+        ),
+        event(
+            0,
             EventKind::WaveStarted {
                 wave: 1,
                 start: true,
@@ -487,7 +505,11 @@ fn json_lines_are_one_object_per_event_with_a_local_timestamp() {
     let first: serde_json::Value = serde_json::from_str(lines[0]).expect("JSON");
     assert_eq!(first["event"], "scope");
     assert_eq!(first["time"], "2026-12-01T10:30:00.000+01:00");
-    let finished: serde_json::Value = serde_json::from_str(lines[8]).expect("JSON");
+    let finished: serde_json::Value = lines
+        .iter()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("JSON"))
+        .find(|e| e["event"] == "node_finished")
+        .expect("a node_finished line");
     assert_eq!(
         finished,
         serde_json::json!({"event": "node_finished", "node": "clippy", "kind": "task", "ok": false,

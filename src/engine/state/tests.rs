@@ -1101,6 +1101,126 @@ fn quick_saves_between_fast_runs_are_not_a_loop() {
     );
 }
 
+/// Another process creates a new file every 20 ms; each is written while the previous run
+/// ran and seen after it ended, so its mtime falls inside a run that ended on its own. Those
+/// are different paths, not the node rewriting the same ones: every change runs (this was
+/// taken for a loop at the fourth, and the newest file was never run for).
+#[test]
+fn an_edit_is_lost_to_loop_detection() {
+    check(
+        &[("count", &["**/*.txt"], &[])],
+        watch(),
+        "
+        start
+          wave 1 by start: count
+          start count#1
+        wait 5
+        exit count#1 0
+          finished count Code(0) in 5ms
+          wave 1 done, 0 failed
+        wait 15
+        change n00/f.txt@3
+          wave 2 by n00/f.txt (1): count
+          start count#2
+        wait 5
+        exit count#2 0
+          finished count Code(0) in 5ms
+          wave 2 done, 0 failed
+        wait 15
+        change n01/f.txt@23
+          wave 3 by n01/f.txt (1): count
+          start count#3
+        wait 5
+        exit count#3 0
+          finished count Code(0) in 5ms
+          wave 3 done, 0 failed
+        wait 15
+        change n02/f.txt@43
+          wave 4 by n02/f.txt (1): count
+          start count#4
+        wait 5
+        exit count#4 0
+          finished count Code(0) in 5ms
+          wave 4 done, 0 failed
+        wait 15
+        change n03/f.txt@63
+          wave 5 by n03/f.txt (1): count
+          start count#5
+        wait 5
+        exit count#5 0
+          finished count Code(0) in 5ms
+          wave 5 done, 0 failed
+        wait 15
+        change n04/f.txt@83
+          wave 6 by n04/f.txt (1): count
+          start count#6
+        wait 5
+        exit count#6 0
+          finished count Code(0) in 5ms
+          wave 6 done, 0 failed
+        wait 15
+        change n05/f.txt@103
+          wave 7 by n05/f.txt (1): count
+          start count#7
+        ",
+    );
+}
+
+/// The node rewrites `out.txt` in every run, while someone else's files land in the same
+/// runs: as long as something new changes, it runs; once only its own path comes back, the
+/// loop is named.
+#[test]
+fn a_loop_is_the_same_path_rewritten_by_consecutive_runs() {
+    check(
+        &[("gen", &["**/*.txt"], &[])],
+        watch(),
+        "
+        start
+          wave 1 by start: gen
+          start gen#1
+        wait 10
+        exit gen#1 0
+          finished gen Code(0) in 10ms
+          wave 1 done, 0 failed
+        wait 10
+        change a.txt@5 out.txt@9
+          wave 2 by a.txt (2): gen
+          start gen#2
+        wait 10
+        exit gen#2 0
+          finished gen Code(0) in 10ms
+          wave 2 done, 0 failed
+        wait 10
+        change b.txt@25 out.txt@29
+          wave 3 by b.txt (2): gen
+          start gen#3
+        wait 10
+        exit gen#3 0
+          finished gen Code(0) in 10ms
+          wave 3 done, 0 failed
+        wait 10
+        change c.txt@45 out.txt@49
+          wave 4 by c.txt (2): gen
+          start gen#4
+        wait 10
+        exit gen#4 0
+          finished gen Code(0) in 10ms
+          wave 4 done, 0 failed
+        wait 10
+        change d.txt@65 out.txt@69
+          wave 5 by d.txt (2): gen
+          start gen#5
+        wait 10
+        exit gen#5 0
+          finished gen Code(0) in 10ms
+          wave 5 done, 0 failed
+        wait 10
+        change out.txt@89
+          loop gen: out.txt
+        ",
+    );
+}
+
 /// Edits written while the task runs restart it; they are never taken for its own writes.
 #[test]
 fn a_user_editing_during_long_runs_is_not_a_loop() {
@@ -1313,3 +1433,4 @@ fn run_service_waits_for_its_crash_restart_and_shutdown_cancels_it() {
         ",
     );
 }
+mod locks;
