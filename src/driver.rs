@@ -63,7 +63,10 @@ pub fn run(project: Arc<Project>, reporter: Reporter, plan: Plan) -> u8 {
             return exit::FAILED;
         }
     };
-    runtime.block_on(drive(project, reporter, plan))
+    let code = runtime.block_on(drive(project, reporter.clone(), plan));
+    // Every way out of the loop passes here: sinks flush and restore what they changed.
+    reporter.finish();
+    code
 }
 
 async fn drive(project: Arc<Project>, reporter: Reporter, plan: Plan) -> u8 {
@@ -74,6 +77,7 @@ async fn drive(project: Arc<Project>, reporter: Reporter, plan: Plan) -> u8 {
         jobs: plan.jobs,
     };
     let mut engine = Engine::new(project.clone(), options);
+    reporter.scope(&project, engine.scope());
     let mut sockets = Sockets::new();
     if let Err(error) = bind(&mut sockets, &project, engine.scope(), &reporter) {
         reporter.diagnostic(&error);
@@ -105,6 +109,7 @@ async fn drive(project: Arc<Project>, reporter: Reporter, plan: Plan) -> u8 {
     };
 
     let mut browser = Browser::default();
+    reporter.add_sink(browser.sink());
     browser.set_project(&project, engine.scope(), &reporter);
 
     let mut actions = engine.start(Instant::now());
@@ -170,14 +175,15 @@ async fn drive(project: Arc<Project>, reporter: Reporter, plan: Plan) -> u8 {
         };
     };
     if plan.summary {
+        // In dependency order, as the table reads best.
         let project = engine.project().clone();
-        let tasks: Vec<NodeId> = Graph::new(&project)
+        let standings = engine.standings();
+        let ordered: Vec<_> = Graph::new(&project)
             .order()
             .iter()
-            .copied()
-            .filter(|n| engine.scope().contains(n))
+            .filter_map(|n| standings.iter().find(|s| s.node == *n).cloned())
             .collect();
-        reporter.summary(&project, &tasks);
+        reporter.summary(&project, &ordered);
     }
     drop(watcher);
     u8::try_from(code).unwrap_or(exit::FAILED)
@@ -202,10 +208,7 @@ fn carry_out(
                 supervisor.start(node, generation, &fds);
             }
             Action::Stop { node, generation } => supervisor.stop(node, generation),
-            Action::Report(report) => {
-                reporter.report(project, &report);
-                browser.report(project, &report);
-            }
+            Action::Report(report) => reporter.report(project, &report),
             Action::Exit(code) => return Some(code),
             #[cfg(unix)]
             Action::Answer { node } => {
@@ -293,7 +296,9 @@ fn reload(
         watcher.set_relevant(relevance(&project));
     }
     reporter.reloaded(&path);
-    engine.reload(Instant::now(), project)
+    let actions = engine.reload(Instant::now(), project);
+    reporter.scope(engine.project(), engine.scope());
+    actions
 }
 
 /// The watcher's changes with their modification times moved to the engine's clock, so the

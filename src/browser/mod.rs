@@ -18,9 +18,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 
-use crate::engine::Report;
 use crate::model::{Kind, NodeId, Project};
-use crate::report::Reporter;
+use crate::report::{Event, Reporter, Sink};
 use server::{Out, Shared};
 use state::{Change, Tracker};
 
@@ -36,7 +35,6 @@ fn now_ms() -> u64 {
 struct Endpoint {
     addr: SocketAddr,
     shared: Arc<Shared>,
-    tracker: Tracker,
     server: JoinHandle<()>,
     /// The 503 server on the service's socket, while hot answers it.
     answering: Option<JoinHandle<()>>,
@@ -51,13 +49,49 @@ impl Drop for Endpoint {
     }
 }
 
+/// Each service's view and where it goes, keyed by service name: shared by the driver (which
+/// opens and closes endpoints) and the sink (which feeds them events).
+type Views = Arc<Mutex<BTreeMap<String, (Tracker, Arc<Shared>)>>>;
+
 /// Every service's browser endpoint, keyed by service name.
 #[derive(Default)]
 pub struct Browser {
     endpoints: BTreeMap<String, Endpoint>,
+    views: Views,
+}
+
+/// The browser as one more sink of hot's event stream: each event updates the views of the
+/// services it concerns and goes out to their pages.
+struct BrowserSink(Views);
+
+impl Sink for BrowserSink {
+    fn event(&mut self, event: &Event) {
+        let now = now_ms();
+        let mut views = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        for (tracker, shared) in views.values_mut() {
+            let Some(change) = tracker.event(&event.kind, now) else {
+                continue;
+            };
+            let view = tracker.view.clone();
+            *shared.view.lock().expect("not poisoned") = view.clone();
+            if let Change::Reload { css } = change {
+                let css = css.iter().map(|p| p.display().to_string()).collect();
+                let _ = shared.out.send(Out::Reload {
+                    generation: view.generation,
+                    css,
+                });
+            }
+            let _ = shared.out.send(Out::View(view));
+        }
+    }
 }
 
 impl Browser {
+    /// The sink to add to the reporter: it feeds every endpoint's pages.
+    pub fn sink(&self) -> Box<dyn Sink> {
+        Box::new(BrowserSink(self.views.clone()))
+    }
+
     /// Opens the endpoints of `project`'s services with `reload` (of those in `scope`), and
     /// closes those no longer wanted. Must run inside the runtime.
     pub fn set_project(
@@ -77,73 +111,66 @@ impl Browser {
             .collect();
         self.endpoints
             .retain(|name, e| wanted.get(name).is_some_and(|(_, addr)| *addr == e.addr));
-        for (name, (id, addr)) in wanted {
-            let origins: Vec<SocketAddr> =
-                project.node(id).sockets.iter().map(|s| s.addr).collect();
-            if let Some(endpoint) = self.endpoints.get_mut(&name) {
-                *endpoint.shared.origins.lock().expect("not poisoned") = origins;
-                let view = endpoint.tracker.view.clone();
-                endpoint.tracker = Tracker::new(project, id);
-                endpoint.tracker.view = view;
-                continue;
-            }
-            let listener = match std::net::TcpListener::bind(addr)
-                .and_then(|l| l.set_nonblocking(true).map(|()| l))
-                .and_then(tokio::net::TcpListener::from_std)
-            {
-                Ok(listener) => listener,
-                Err(error) => {
-                    reporter.error(&format!(
-                        "cannot serve the browser endpoint of `{name}` at {addr}: {error}; \
-                         free the port or change `reload` in the Hotfile"
-                    ));
+        // Messages wait until the views are unlocked: the reporter calls the sink, which locks
+        // them too.
+        let mut said = Vec::new();
+        {
+            let mut views = self.views.lock().unwrap_or_else(|e| e.into_inner());
+            views.retain(|name, _| self.endpoints.contains_key(name));
+            for (name, (id, addr)) in wanted {
+                let origins: Vec<SocketAddr> =
+                    project.node(id).sockets.iter().map(|s| s.addr).collect();
+                if let Some((tracker, shared)) = views.get_mut(&name) {
+                    *shared.origins.lock().expect("not poisoned") = origins;
+                    let view = tracker.view.clone();
+                    *tracker = Tracker::new(project, id);
+                    tracker.view = view;
                     continue;
                 }
-            };
-            let shared = Arc::new(Shared {
-                service: name.clone(),
-                view: Mutex::new(Default::default()),
-                out: broadcast::channel(64).0,
-                origins: Mutex::new(origins),
-                endpoint: addr,
-            });
-            let router = server::endpoint(shared.clone());
-            let server = tokio::spawn(async move {
-                let _ = axum::serve(listener, router).await;
-            });
-            reporter.note(&format!(
-                "browser: `{name}` pages reload with <script src=\"http://{addr}/hot.js\"></script>"
-            ));
-            self.endpoints.insert(
-                name,
-                Endpoint {
-                    addr,
-                    shared,
-                    tracker: Tracker::new(project, id),
-                    server,
-                    answering: None,
-                },
-            );
-        }
-    }
-
-    /// Takes one of hot's reports: the pages of the services it concerns hear about it.
-    pub fn report(&mut self, project: &Project, report: &Report) {
-        let now = now_ms();
-        for endpoint in self.endpoints.values_mut() {
-            let Some(change) = endpoint.tracker.report(project, report, now) else {
-                continue;
-            };
-            let view = endpoint.tracker.view.clone();
-            *endpoint.shared.view.lock().expect("not poisoned") = view.clone();
-            if let Change::Reload { css } = change {
-                let css = css.iter().map(|p| p.display().to_string()).collect();
-                let _ = endpoint.shared.out.send(Out::Reload {
-                    generation: view.generation,
-                    css,
+                let listener = match std::net::TcpListener::bind(addr)
+                    .and_then(|l| l.set_nonblocking(true).map(|()| l))
+                    .and_then(tokio::net::TcpListener::from_std)
+                {
+                    Ok(listener) => listener,
+                    Err(error) => {
+                        said.push(Err(format!(
+                            "cannot serve the browser endpoint of `{name}` at {addr}: {error}; \
+                             free the port or change `reload` in the Hotfile"
+                        )));
+                        continue;
+                    }
+                };
+                let shared = Arc::new(Shared {
+                    service: name.clone(),
+                    view: Mutex::new(Default::default()),
+                    out: broadcast::channel(64).0,
+                    origins: Mutex::new(origins),
+                    endpoint: addr,
                 });
+                let router = server::endpoint(shared.clone());
+                let server = tokio::spawn(async move {
+                    let _ = axum::serve(listener, router).await;
+                });
+                said.push(Ok(format!(
+                    "browser: `{name}` pages reload with <script src=\"http://{addr}/hot.js\"></script>"
+                )));
+                views.insert(name.clone(), (Tracker::new(project, id), shared.clone()));
+                self.endpoints.insert(
+                    name,
+                    Endpoint {
+                        addr,
+                        shared,
+                        server,
+                        answering: None,
+                    },
+                );
             }
-            let _ = endpoint.shared.out.send(Out::View(view));
+        }
+        for message in said {
+            match message {
+                Ok(note) => reporter.note(&note),
+                Err(error) => reporter.error(&error),
+            }
         }
     }
 

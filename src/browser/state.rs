@@ -1,14 +1,15 @@
-//! What a service's pages should know, kept from hot's reports: whether an instance serves,
+//! What a service's pages should know, kept from hot's event stream: whether an instance serves,
 //! since when, and why the build it serves is stale. Pure: time comes in as wall-clock
 //! milliseconds, so the translation is unit-tested.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::path::PathBuf;
 
 use serde_json::{Value, json};
 
-use crate::engine::{Exit, Report};
-use crate::model::{Kind, NodeId, Project};
+use crate::model::{NodeId, Project};
+use crate::report::EventKind;
+use crate::report::event::Kind;
 
 /// Why the build a page sees is not the newest.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,15 +60,20 @@ pub enum Change {
     Reload { css: Vec<PathBuf> },
 }
 
-/// A service's view, fed with reports.
+/// How many lines of a node's output a failure shows.
+const LINES: usize = 12;
+
+/// A service's view, fed with hot's events.
 #[derive(Debug)]
 pub struct Tracker {
-    service: NodeId,
-    /// The service and everything it runs after.
-    upstream: BTreeSet<NodeId>,
+    service: String,
+    /// The service and everything it runs after, by name.
+    upstream: BTreeSet<String>,
     pub view: View,
-    /// Last lines of the nodes that finished, for a later `Blocked` or `ServiceDown`.
-    lines: BTreeMap<NodeId, Vec<String>>,
+    /// Each upstream node's output since its last start (the last [`LINES`]).
+    output: BTreeMap<String, VecDeque<String>>,
+    /// Last lines of the nodes that finished, for a later `NodeBlocked` or `ServiceDown`.
+    lines: BTreeMap<String, Vec<String>>,
     /// Paths of the waves since the last reload; `None` once one was not a stylesheet.
     css: Option<Vec<PathBuf>>,
     pending: Option<u64>,
@@ -75,93 +81,120 @@ pub struct Tracker {
 
 impl Tracker {
     pub fn new(project: &Project, service: NodeId) -> Tracker {
+        let upstream = crate::graph::Graph::new(project)
+            .with_dependencies([service])
+            .into_iter()
+            .map(|n| project.node(n).name.clone())
+            .collect();
         Tracker {
-            service,
-            upstream: crate::graph::Graph::new(project).with_dependencies([service]),
+            service: project.node(service).name.clone(),
+            upstream,
             view: View::default(),
+            output: BTreeMap::new(),
             lines: BTreeMap::new(),
             css: Some(Vec::new()),
             pending: None,
         }
     }
 
-    /// Takes one report at wall-clock `now_ms`.
-    pub fn report(&mut self, project: &Project, report: &Report, now_ms: u64) -> Option<Change> {
-        let name = |node: &NodeId| project.node(*node).name.clone();
-        let stale = |node: &NodeId, status: &str, lines: Vec<String>| Stale {
-            node: name(node),
+    /// Takes one event at wall-clock `now_ms`.
+    pub fn event(&mut self, event: &EventKind, now_ms: u64) -> Option<Change> {
+        let stale = |node: &str, status: &str, lines: Vec<String>| Stale {
+            node: node.to_owned(),
             status: status.into(),
             lines,
             since_ms: now_ms,
         };
-        match report {
-            Report::WaveStarted { trigger, nodes, .. }
-                if nodes.iter().any(|n| self.upstream.contains(n)) =>
-            {
-                let paths = match trigger {
-                    crate::engine::Trigger::Paths { first, count } if first.len() == *count => {
-                        first.clone()
-                    }
-                    _ => vec![PathBuf::new()],
-                };
-                let all_css = paths
-                    .iter()
-                    .all(|p| p.extension().is_some_and(|e| e == "css"));
+        let ours = |node: &String| *node == self.service;
+        match event {
+            EventKind::WaveStarted {
+                start,
+                paths,
+                changed,
+                nodes,
+                ..
+            } if nodes.iter().any(|n| self.upstream.contains(n)) => {
+                let all_css =
+                    !start && paths.len() == *changed && paths.iter().all(|p| p.ends_with(".css"));
                 match (&mut self.css, all_css) {
-                    (Some(css), true) => css.extend(paths),
+                    (Some(css), true) => css.extend(paths.iter().map(PathBuf::from)),
                     _ => self.css = None,
                 }
                 None
             }
-            Report::NodeStarted { node, generation } if *node == self.service => {
+            EventKind::Output { node, line, .. } if self.upstream.contains(node) => {
+                let lines = self.output.entry(node.clone()).or_default();
+                if lines.len() == LINES {
+                    lines.pop_front();
+                }
+                lines.push_back(line.clone());
+                None
+            }
+            EventKind::NodeStarted {
+                node,
+                generation,
+                ready,
+                ..
+            } if ours(node) => {
                 self.pending = Some(*generation);
-                if project.node(*node).ready.is_none() {
+                self.output.remove(node);
+                if !ready {
                     // Without `ready` an instance counts as serving once started.
                     return Some(self.ready(*generation, now_ms));
                 }
                 self.set(Some(stale(node, "is starting", Vec::new())))
             }
-            Report::NodeStarted { node, .. } if self.upstream.contains(node) => {
+            EventKind::NodeStarted { node, .. } if self.upstream.contains(node) => {
+                self.output.remove(node);
                 self.set(Some(stale(node, "running", Vec::new())))
             }
-            Report::ServiceReady { node, .. } if *node == self.service => {
+            EventKind::ServiceReady { node, .. } if ours(node) => {
                 let generation = self.pending.take().unwrap_or(self.view.generation + 1);
                 Some(self.ready(generation, now_ms))
             }
-            Report::NodeFinished {
+            EventKind::NodeFinished {
                 node,
-                exit,
+                kind,
+                ok,
+                code,
+                signal,
+                error,
                 last_lines,
                 ..
             } if self.upstream.contains(node) => {
-                self.lines.insert(*node, last_lines.clone());
-                let task = project.node(*node).kind == Kind::Task;
-                if task && !exit.success() {
-                    return self.set(Some(stale(node, &failed(exit), last_lines.clone())));
+                let lines = if last_lines.is_empty() {
+                    self.output.remove(node).unwrap_or_default().into()
+                } else {
+                    last_lines.clone()
+                };
+                self.lines.insert(node.clone(), lines.clone());
+                if *kind == Kind::Task && !ok {
+                    let status = failed(*code, *signal, error.as_deref());
+                    return self.set(Some(stale(node, &status, lines)));
                 }
                 None
             }
-            Report::ServiceDown { node, .. } if *node == self.service => {
+            EventKind::ServiceDown { node, .. } if ours(node) => {
                 self.view.serving = false;
                 let lines = self.lines.get(node).cloned().unwrap_or_default();
                 self.set(Some(stale(node, "crashed", lines)))
             }
-            Report::Blocked { node, by }
-            | Report::ServiceKept {
+            EventKind::NodeBlocked { node, by }
+            | EventKind::ServiceKept {
                 node, failed: by, ..
-            } if *node == self.service => {
+            } if ours(node) => {
                 let lines = self.lines.get(by).cloned().unwrap_or_default();
                 let status = self
                     .view
                     .stale
                     .as_ref()
-                    .filter(|s| s.node == name(by))
+                    .filter(|s| s.node == *by)
                     .map_or_else(|| "failed".to_owned(), |s| s.status.clone());
                 self.set(Some(stale(by, &status, lines)))
             }
-            Report::ReadyTimedOut { node, kept: false } if *node == self.service => {
-                self.set(Some(stale(node, "was not ready in time", Vec::new())))
-            }
+            EventKind::ReadyTimedOut {
+                node, kept: false, ..
+            } if ours(node) => self.set(Some(stale(node, "was not ready in time", Vec::new()))),
             _ => None,
         }
     }
@@ -192,21 +225,20 @@ impl Tracker {
     }
 }
 
-fn failed(exit: &Exit) -> String {
-    match exit {
-        Exit::Code(code) => format!("failed (exit status {code})"),
-        Exit::Signal(signal) => format!("failed (signal {signal})"),
-        Exit::SpawnFailed(why) => format!("could not start: {why}"),
+fn failed(code: Option<i32>, signal: Option<i32>, error: Option<&str>) -> String {
+    match (code, signal, error) {
+        (_, _, Some(why)) => format!("could not start: {why}"),
+        (Some(code), _, _) => format!("failed (exit status {code})"),
+        (_, Some(signal), _) => format!("failed (signal {signal})"),
+        _ => "failed".to_owned(),
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
     use super::*;
-    use crate::engine::Trigger;
     use crate::model::testing::project;
+    use crate::report::Stream;
 
     const WEB: &[(&str, &[&str], &[&str])] = &[
         ("test", &["src/**"], &[]),
@@ -214,14 +246,50 @@ mod tests {
         ("serve", &["static/**"], &["test"]),
     ];
 
-    fn wave(paths: &[&str], nodes: &[usize]) -> Report {
-        Report::WaveStarted {
+    fn wave(paths: &[&str], nodes: &[&str]) -> EventKind {
+        EventKind::WaveStarted {
             wave: 1,
-            trigger: Trigger::Paths {
-                first: paths.iter().map(PathBuf::from).collect(),
-                count: paths.len(),
+            start: false,
+            paths: paths.iter().map(|p| p.to_string()).collect(),
+            changed: paths.len(),
+            nodes: nodes.iter().map(|n| n.to_string()).collect(),
+        }
+    }
+
+    fn started(node: &str, generation: u64) -> EventKind {
+        EventKind::NodeStarted {
+            node: node.into(),
+            generation,
+            kind: if node == "serve" {
+                Kind::Service
+            } else {
+                Kind::Task
             },
-            nodes: nodes.iter().map(|&n| NodeId(n)).collect(),
+            ready: node == "serve",
+        }
+    }
+
+    fn finished(node: &str, code: i32, last_lines: &[&str]) -> EventKind {
+        EventKind::NodeFinished {
+            node: node.into(),
+            kind: if node == "serve" {
+                Kind::Service
+            } else {
+                Kind::Task
+            },
+            ok: code == 0,
+            code: Some(code),
+            signal: None,
+            error: None,
+            duration_ms: 1.0,
+            last_lines: last_lines.iter().map(|l| l.to_string()).collect(),
+        }
+    }
+
+    fn ready() -> EventKind {
+        EventKind::ServiceReady {
+            node: "serve".into(),
+            duration_ms: 1.0,
         }
     }
 
@@ -229,44 +297,28 @@ mod tests {
     fn a_failed_check_makes_the_served_build_stale_until_a_new_instance_is_ready() {
         let project = project(WEB);
         let mut tracker = Tracker::new(&project, NodeId(2));
-        let (test, serve) = (NodeId(0), NodeId(2));
-        let started = |node, generation| Report::NodeStarted { node, generation };
+        let output = EventKind::Output {
+            node: "test".into(),
+            stream: Stream::Stdout,
+            line: "<b>panicked</b>".into(),
+        };
+        let kept = EventKind::ServiceKept {
+            node: "serve".into(),
+            since: "12:00:00".into(),
+            failed: "test".into(),
+        };
         let steps = [
-            (started(serve, 1), Some(Change::View)),
-            (
-                Report::ServiceReady {
-                    node: serve,
-                    duration: Duration::ZERO,
-                },
-                Some(Change::Reload { css: Vec::new() }),
-            ),
-            (wave(&["src/a.rs"], &[0, 2]), None),
-            (started(test, 2), Some(Change::View)),
-            (
-                Report::NodeFinished {
-                    node: test,
-                    exit: Exit::Code(101),
-                    duration: Duration::ZERO,
-                    last_lines: vec!["<b>panicked</b>".into()],
-                },
-                Some(Change::View),
-            ),
+            (started("serve", 1), Some(Change::View)),
+            (ready(), Some(Change::Reload { css: Vec::new() })),
+            (wave(&["src/a.rs"], &["test", "serve"]), None),
+            (started("test", 2), Some(Change::View)),
+            (output, None),
+            (finished("test", 101, &[]), Some(Change::View)),
             // Names the failed node, already said: no news.
-            (
-                Report::ServiceKept {
-                    node: serve,
-                    since: std::time::Instant::now(),
-                    failed: test,
-                },
-                None,
-            ),
+            (kept, None),
         ];
-        for (report, expected) in steps {
-            assert_eq!(
-                tracker.report(&project, &report, 1000),
-                expected,
-                "{report:?}"
-            );
+        for (event, expected) in steps {
+            assert_eq!(tracker.event(&event, 1000), expected, "{event:?}");
         }
         let stale = tracker.view.stale.clone().expect("stale");
         assert_eq!(
@@ -276,26 +328,16 @@ mod tests {
         assert_eq!(stale.lines, ["<b>panicked</b>"]);
         assert!(tracker.view.serving);
         // Another node's failure is not this service's business.
-        let other = Report::NodeFinished {
-            node: NodeId(1),
-            exit: Exit::Code(1),
-            duration: Duration::ZERO,
-            last_lines: Vec::new(),
-        };
-        assert_eq!(tracker.report(&project, &other, 2000), None);
-        let ready = Report::ServiceReady {
-            node: serve,
-            duration: Duration::ZERO,
-        };
+        assert_eq!(tracker.event(&finished("other", 1, &[]), 2000), None);
         // The fix: the source changed since the page loaded, so the whole page reloads.
-        tracker.report(&project, &started(serve, 3), 2500);
-        let full = tracker.report(&project, &ready, 2600);
+        tracker.event(&started("serve", 3), 2500);
+        let full = tracker.event(&ready(), 2600);
         assert_eq!(full, Some(Change::Reload { css: Vec::new() }));
         // Then only stylesheets change: the reload says which.
-        tracker.report(&project, &wave(&["static/site.css"], &[2]), 3000);
-        tracker.report(&project, &started(serve, 4), 3000);
+        tracker.event(&wave(&["static/site.css"], &["serve"]), 3000);
+        tracker.event(&started("serve", 4), 3000);
         assert_eq!(
-            tracker.report(&project, &ready, 3100),
+            tracker.event(&ready(), 3100),
             Some(Change::Reload {
                 css: vec![PathBuf::from("static/site.css")]
             })
@@ -307,20 +349,13 @@ mod tests {
     #[test]
     fn a_crash_leaves_nothing_serving_with_the_instance_last_lines() {
         let project = project(WEB);
-        let serve = NodeId(2);
-        let mut tracker = Tracker::new(&project, serve);
-        let finished = Report::NodeFinished {
-            node: serve,
-            exit: Exit::Signal(11),
-            duration: Duration::ZERO,
-            last_lines: vec!["segfault".into()],
+        let mut tracker = Tracker::new(&project, NodeId(2));
+        tracker.event(&finished("serve", 139, &["segfault"]), 10);
+        let down = EventKind::ServiceDown {
+            node: "serve".into(),
+            restart_in_ms: Some(500.0),
         };
-        tracker.report(&project, &finished, 10);
-        let down = Report::ServiceDown {
-            node: serve,
-            restart_in: Some(Duration::from_millis(500)),
-        };
-        assert_eq!(tracker.report(&project, &down, 10), Some(Change::View));
+        assert_eq!(tracker.event(&down, 10), Some(Change::View));
         assert!(!tracker.view.serving);
         let stale = tracker.view.stale.clone().expect("stale");
         assert_eq!((stale.status.as_str(), stale.lines.len()), ("crashed", 1));

@@ -253,7 +253,12 @@ pub(super) enum Shell {
 }
 
 fn duration(text: &str) -> Result<Duration, String> {
-    parse_duration(text).ok_or_else(|| format!("`{text}` is not a duration (e.g. `30ms`, `2s`)"))
+    let d = parse_duration(text)
+        .ok_or_else(|| format!("`{text}` is not a duration (e.g. `30ms`, `2s`)"))?;
+    if d > crate::hotfile::MAX_DURATION {
+        return Err(format!("`{text}` is longer than a day (the limit is 24h)"));
+    }
+    Ok(d)
 }
 
 impl Cli {
@@ -268,5 +273,27 @@ impl Cli {
         } else {
             None
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::Cli;
+
+    /// `--debounce 5000000000000000000s` was accepted, then overflowed `Instant + Duration`
+    /// in the watcher: hot aborted with status 134.
+    #[test]
+    fn debounce_past_a_day_is_a_clap_error() {
+        for flag in ["--debounce", "--poll"] {
+            for huge in ["5000000000000000000s", "25h"] {
+                let arg = format!("{flag}={huge}");
+                let err = Cli::try_parse_from(["hot", "watch", &arg]).unwrap_err();
+                assert_eq!(err.kind(), clap::error::ErrorKind::ValueValidation, "{err}");
+                assert!(err.to_string().contains("longer than a day"), "{err}");
+            }
+        }
+        assert!(Cli::try_parse_from(["hot", "watch", "--debounce", "24h"]).is_ok());
     }
 }

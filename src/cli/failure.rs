@@ -55,18 +55,18 @@ pub(super) fn poll_tip(args: &[OsString]) -> Option<String> {
     ))
 }
 
-/// Whether to colour, from `--color` and the environment: `always` and `never` win;
-/// `auto` follows NO_COLOR (any non-empty value turns colour off), then CLICOLOR_FORCE (any
-/// value but `0` turns it on), then whether stderr is a terminal.
-pub(super) fn color(choice: ColorChoice) -> bool {
-    let set = |key: &str| std::env::var_os(key).filter(|v| !v.is_empty());
+/// `--color` as the reporter takes it; `auto` is decided there, per stream, in one place.
+pub(super) fn choice(choice: ColorChoice) -> report::ColorChoice {
     match choice {
-        ColorChoice::Always => true,
-        ColorChoice::Never => false,
-        ColorChoice::Auto if set("NO_COLOR").is_some() => false,
-        ColorChoice::Auto if set("CLICOLOR_FORCE").is_some_and(|v| v != "0") => true,
-        ColorChoice::Auto => report::color_wanted(),
+        ColorChoice::Auto => report::ColorChoice::Auto,
+        ColorChoice::Always => report::ColorChoice::Always,
+        ColorChoice::Never => report::ColorChoice::Never,
     }
+}
+
+/// Whether to colour hot's terminal output (stderr), from `--color` and the environment.
+pub(super) fn color(choice: ColorChoice) -> bool {
+    self::choice(choice).enabled(report::plain::To::Stderr)
 }
 
 /// `--color` read straight from the arguments, for the errors clap reports before it has

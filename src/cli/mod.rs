@@ -74,7 +74,7 @@ pub fn main() -> ExitCode {
 
 fn run(cli: Cli) -> u8 {
     let color = failure::color(cli.color);
-    let reporter = Reporter::new(cli.json, color);
+    let reporter = Reporter::new(cli.json, failure::choice(cli.color));
     let fail = |error: MietteDiagnostic| {
         reporter.diagnostic(&error);
         exit::USAGE

@@ -12,7 +12,8 @@
 //!   grandchildren: the stop signal goes to the group (then SIGCONT, for a stopped group), then
 //!   SIGKILL after `stop.timeout`. Each child has stdin null and no controlling terminal (a
 //!   command that asks the terminal fails at once instead of being stopped by SIGTTIN), and its
-//!   stdout and stderr piped to the reporter line by line.
+//!   stdout and stderr piped to the reporter in bounded pieces ([`output`]: lines split past
+//!   64 KiB, a `\r` update or a partial line shown at once or after a short wait).
 //! * **After the leader exits** the group gets SIGKILL at once, in the same poll that reaped the
 //!   leader: a finished task must not leave stragglers (a forgotten `&`, a test server) holding
 //!   files, ports or the output pipe, and doing it before anything else runs means the group id
@@ -40,6 +41,8 @@
 //!   private `NOTIFY_SOCKET`. One of `Ready` or `ReadyTimedOut` is sent per instance, never
 //!   after its `Exited`; a timed-out instance keeps running (the engine decides).
 
+#[cfg(unix)]
+mod output;
 mod plan;
 #[cfg(unix)]
 mod unix;

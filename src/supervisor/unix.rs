@@ -508,13 +508,13 @@ async fn monitor(
 ) {
     let started = Instant::now();
     let delay = match ready {
-        Some(Ready::Delay(d)) => Some(started + d),
+        Some(Ready::Delay(d)) => Some(later(started, d)),
         _ => None,
     };
-    let ready_deadline = ready.is_some().then(|| started + ready_timeout);
+    let ready_deadline = ready.is_some().then(|| later(started, ready_timeout));
     let mut kill_at: Option<Instant> = None;
     let mut killed = false;
-    let far = started + Duration::from_secs(86400 * 365);
+    let far = later(started, FAR);
     // Held until the keeper is reaped: closing it tells the keeper that hot is gone.
     let mut keeper = BufReader::new(status).lines();
     let mut keeper_open = true;
@@ -537,7 +537,7 @@ async fn monitor(
                 _ => keeper_open = false,
             },
             Some(Control::Stopping(timeout)) = control.recv(), if kill_at.is_none() && !killed => {
-                kill_at = Some(Instant::now() + timeout);
+                kill_at = Some(later(Instant::now(), timeout));
             }
             _ = tokio::time::sleep_until(kill_at.unwrap_or(far)), if kill_at.is_some() => {
                 kill_at = None;
@@ -560,7 +560,7 @@ async fn monitor(
     ctx.gate.reap();
 
     // Let the last lines reach the reporter before the engine hears of the exit.
-    let drain_until = Instant::now() + DRAIN;
+    let drain_until = later(Instant::now(), DRAIN);
     for reader in readers {
         let abort = reader.abort_handle();
         if tokio::time::timeout_at(drain_until, reader).await.is_err() {
@@ -590,53 +590,43 @@ async fn monitor(
     let _ = done.send(true);
 }
 
+/// Never: a timer that is not armed sleeps until then.
+const FAR: Duration = Duration::from_secs(86400 * 365);
+
+/// `at + d`, or as late as representable: time arithmetic must never panic, whatever
+/// durations reach it.
+fn later(at: Instant, d: Duration) -> Instant {
+    at.checked_add(d)
+        .or_else(|| at.checked_add(FAR))
+        .unwrap_or(at)
+}
+
 /// Reads the keeper's `stopped SIGNAL PID` line.
 fn stopped(line: &str) -> Option<(i32, u32)> {
     let mut words = line.strip_prefix("stopped ")?.split(' ');
     Some((words.next()?.parse().ok()?, words.next()?.parse().ok()?))
 }
 
-/// Forwards one pipe to the reporter line by line, and watches for the `ready log` line.
+/// Forwards one pipe to the reporter in bounded pieces (see [`super::output`]), and
+/// watches each whole line for the `ready log` match.
 async fn forward(
     pipe: impl AsyncRead + Unpin,
     stream: Stream,
     ctx: Ctx,
     log: Option<regex::Regex>,
 ) {
-    lines(pipe, |line| {
-        ctx.reporter.output(&ctx.name, stream, line);
-        ctx.remember(line);
-        crate::hint::on_output(&ctx.reporter, &ctx.name, line);
+    super::output::read(pipe, |piece| {
+        ctx.reporter.output(&ctx.name, stream, piece.text);
+        ctx.remember(piece.text);
+        crate::hint::on_output(&ctx.reporter, &ctx.name, piece.text);
         if let Some(regex) = &log
             && ctx.gate.pending()
-            && regex.is_match(line)
+            && regex.is_match(piece.line)
         {
             ctx.ready();
         }
     })
     .await;
-}
-
-/// Calls `f` with each line of `pipe`, without its `\n` or `\r\n`, non-UTF-8 replaced, the
-/// last line included even without a newline; stops at end of file or on a read error.
-async fn lines(pipe: impl AsyncRead + Unpin, mut f: impl FnMut(&str)) {
-    let mut reader = BufReader::new(pipe);
-    let mut buf = Vec::new();
-    loop {
-        buf.clear();
-        match reader.read_until(b'\n', &mut buf).await {
-            Ok(0) | Err(_) => break,
-            Ok(_) => {
-                if buf.last() == Some(&b'\n') {
-                    buf.pop();
-                    if buf.last() == Some(&b'\r') {
-                        buf.pop();
-                    }
-                }
-                f(&String::from_utf8_lossy(&buf));
-            }
-        }
-    }
 }
 
 /// A private `NOTIFY_SOCKET` for one instance: a datagram socket in a fresh 0700 directory,
@@ -788,24 +778,13 @@ mod tests {
         assert_eq!(numbers.len(), Signal::ALL.len(), "distinct");
     }
 
-    #[tokio::test(flavor = "current_thread")]
-    async fn output_lines() {
-        let mut got = Vec::new();
-        let input: &[u8] = b"one\ntwo\r\n\nbad \xff byte\nlast without newline";
-        lines(input, |l| got.push(l.to_string())).await;
-        assert_eq!(
-            got,
-            [
-                "one",
-                "two",
-                "",
-                "bad \u{fffd} byte",
-                "last without newline"
-            ]
-        );
-        let mut none = 0;
-        lines(&b""[..], |_| none += 1).await;
-        assert_eq!(none, 0);
+    /// A `stop timeout` or `ready delay` near `Duration::MAX` made `Instant + Duration` panic
+    /// (hot aborted at start or at Ctrl-C).
+    #[test]
+    fn time_arithmetic_never_panics() {
+        let now = Instant::now();
+        assert!(later(now, Duration::MAX) > now);
+        assert_eq!(later(now, DRAIN), now + DRAIN);
     }
 
     #[test]

@@ -77,18 +77,19 @@ fn run_appends_arguments_after_double_dash_to_the_nodes_command() {
     let project = Project::with_hotfile(ARGS);
     let run = project.run(&["run", "shell", "--", "--nocapture", "a b", "it's"]);
     run.code(0);
+    // The node's stdout is hot's stdout.
     assert!(
-        run.stderr
+        run.stdout
             .contains("[shell] <shell><--nocapture><a b><it's>"),
         "{}",
-        run.stderr
+        run.stdout
     );
     let run = project.run(&["run", "argv", "--", "--nocapture", "$HOME"]);
     run.code(0);
     assert!(
-        run.stderr.contains("[argv] <argv><--nocapture><$HOME>"),
+        run.stdout.contains("[argv] <argv><--nocapture><$HOME>"),
         "{}",
-        run.stderr
+        run.stdout
     );
 }
 
@@ -152,7 +153,8 @@ fn json_is_refused_where_it_has_no_meaning() {
     assert!(run.stdout.contains("--format dot"), "{}", run.stdout);
 }
 
-/// `hot ci` on a one-task Hotfile that prints CARGO_TERM_COLOR, with `color` flags and env.
+/// `hot ci` on a one-task Hotfile that prints CARGO_TERM_COLOR, with `color` flags and env:
+/// hot's stderr, and the value the task saw (it prints it on stdout, which hot's stdout carries).
 fn colour_run(hotfile_env: &str, args: &[&str], env: &[(&str, &str)]) -> (String, String) {
     let project = Project::with_hotfile(&format!(
         "task \"show\" {{\n    {hotfile_env}\n    run \"echo CTC=$CARGO_TERM_COLOR\"\n}}\n"
@@ -166,10 +168,11 @@ fn colour_run(hotfile_env: &str, args: &[&str], env: &[(&str, &str)]) -> (String
     let output = command.output().expect("hot runs");
     assert_eq!(output.status.code(), Some(0));
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    let ctc = stderr
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let ctc = stdout
         .lines()
         .find_map(|l| l.split("CTC=").nth(1))
-        .unwrap_or_else(|| panic!("no CTC line in\n{stderr}"))
+        .unwrap_or_else(|| panic!("no CTC line in\n{stdout}"))
         .trim_end_matches("\u{1b}[0m")
         .to_owned();
     (stderr, ctc)
@@ -416,10 +419,17 @@ fn ci_summary_goes_to_stdout() {
     let project = Project::with_hotfile(ARGS);
     let run = project.run(&["ci"]);
     run.code(0);
-    let table: Vec<&str> = run.stdout.lines().filter(|l| !l.is_empty()).collect();
-    assert_eq!(table.len(), 3, "{}", run.stdout);
+    // The nodes' own stdout lines, then the table and its verdict.
+    let lines: Vec<&str> = run.stdout.lines().filter(|l| !l.is_empty()).collect();
+    let table = &lines[lines.len() - 4..];
     assert!(
         table[0].starts_with("node ") && table[0].contains("result"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(table[3], "all ok", "{}", run.stdout);
+    assert!(
+        lines[..lines.len() - 4].iter().all(|l| l.starts_with('[')),
         "{}",
         run.stdout
     );

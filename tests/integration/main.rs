@@ -21,6 +21,9 @@ mod init;
 mod lock;
 /// `hot ci`, `hot ci --dry-run` and `hot run`: order, failures, blocking, exit statuses.
 mod once;
+/// What goes where: results on stdout, progress on stderr, summaries that name failures,
+/// local times, colour.
+mod output;
 /// Services: sockets held by hot, hand-off, the last good server, no orphans.
 mod services;
 /// Messages that teach: `hot check`'s warnings, the address-in-use hint.

@@ -156,8 +156,10 @@ task "greet" {
     );
     let run = project.run(&["ci"]);
     run.code(0);
-    assert!(run.stderr.contains("[greet] hello"), "{}", run.stderr);
+    // Each line keeps the stream it was written to.
+    assert!(run.stdout.contains("[greet] hello"), "{}", run.stdout);
     assert!(run.stderr.contains("[greet] oops"), "{}", run.stderr);
+    assert!(!run.stderr.contains("hello"), "{}", run.stderr);
     assert!(!run.stderr.contains('\x1b'), "colour under NO_COLOR");
 }
 

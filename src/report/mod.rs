@@ -1,0 +1,394 @@
+//! Everything hot tells the user, as one typed event stream.
+//!
+//! Callers (the driver, the supervisor, the command line) hand the [`Reporter`] what happened
+//! in their own terms; it stamps each [`Event`] with the local wall-clock time and passes it to
+//! every [`Sink`]: plain lines for a terminal or a log ([`plain`]), JSON lines for `--json`
+//! ([`json`], schema in `docs/json.md`), and whatever else is added (a status view, a browser
+//! stream) without touching the engine or the other sinks. The engine's own vocabulary
+//! ([`Report`]) is translated once, in [`translate`].
+
+pub mod event;
+pub mod json;
+pub mod plain;
+pub mod sink;
+mod translate;
+
+use std::collections::BTreeSet;
+use std::io::IsTerminal;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use jiff::tz::TimeZone;
+use jiff::{Timestamp, ZonedDateTime as Zoned};
+use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme};
+
+use crate::engine::{Exit, Report, Standing};
+use crate::model::{NodeId, Project};
+pub use event::{Event, EventKind, Stream};
+pub use sink::Sink;
+
+/// The one writer of hot's output. Cheap to clone; every clone feeds the same sinks under one
+/// lock, so lines from parallel children never interleave mid-line and every sink sees the
+/// events in the same order.
+#[derive(Clone)]
+pub struct Reporter {
+    inner: Arc<Mutex<Hub>>,
+}
+
+impl std::fmt::Debug for Reporter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reporter").finish_non_exhaustive()
+    }
+}
+
+struct Hub {
+    json: bool,
+    clock: Clock,
+    sinks: Vec<Box<dyn Sink>>,
+}
+
+/// Maps the engine's monotonic instants to local wall-clock time.
+pub(crate) struct Clock {
+    zone: TimeZone,
+    epoch: (Instant, Timestamp),
+}
+
+impl Clock {
+    /// The system's time zone, read once. jiff reads `TZ` and `/etc/localtime` itself rather
+    /// than calling `localtime_r`, so this is sound in a multi-threaded process.
+    fn system() -> Clock {
+        Clock {
+            zone: TimeZone::system(),
+            epoch: (Instant::now(), Timestamp::now()),
+        }
+    }
+
+    fn now(&self) -> Zoned {
+        Timestamp::now().to_zoned_datetime(self.zone.clone())
+    }
+
+    /// The wall-clock time of an engine instant.
+    pub(crate) fn at(&self, at: Instant) -> Zoned {
+        let (instant, wall) = self.epoch;
+        // Out of jiff's range (centuries away) cannot happen for a process's instants; the
+        // epoch itself is the least wrong answer if it did.
+        let shifted = if at >= instant {
+            wall.checked_add(at - instant)
+        } else {
+            wall.checked_sub(instant - at)
+        };
+        shifted.unwrap_or(wall).to_zoned_datetime(self.zone.clone())
+    }
+}
+
+/// Whether to colour output, as the user asked (`--color`); [`ColorChoice::Auto`] is decided
+/// per stream, so `hot ci > ci.log` on a terminal colours the terminal and not the log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ColorChoice {
+    #[default]
+    Auto,
+    Always,
+    Never,
+}
+
+impl ColorChoice {
+    /// Whether to colour what goes to hot's stdout or stderr.
+    pub fn enabled(self, to: plain::To) -> bool {
+        match self {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => match to {
+                plain::To::Stdout => auto_color(std::io::stdout().is_terminal()),
+                plain::To::Stderr => auto_color(std::io::stderr().is_terminal()),
+            },
+        }
+    }
+}
+
+/// `true` forces colour, `false` turns it off: what callers that decided for themselves pass.
+impl From<bool> for ColorChoice {
+    fn from(color: bool) -> ColorChoice {
+        if color {
+            ColorChoice::Always
+        } else {
+            ColorChoice::Never
+        }
+    }
+}
+
+/// The one place that decides "auto": `NO_COLOR` (any non-empty value) turns colour off,
+/// `CLICOLOR_FORCE` (any value but empty and `0`) on, `CLICOLOR=0` off; otherwise a terminal
+/// that is not `TERM=dumb` gets colour.
+fn auto_color(is_terminal: bool) -> bool {
+    if anstyle_query::no_color() {
+        false
+    } else if std::env::var_os("CLICOLOR_FORCE").is_some_and(|v| !v.is_empty() && v != "0") {
+        true
+    } else if anstyle_query::clicolor() == Some(false) {
+        false
+    } else {
+        is_terminal && anstyle_query::term_supports_color()
+    }
+}
+
+/// Whether hot's terminal output (stderr) is coloured under `--color auto`; children are told
+/// the same (`CARGO_TERM_COLOR`).
+pub fn color_wanted() -> bool {
+    ColorChoice::Auto.enabled(plain::To::Stderr)
+}
+
+impl Reporter {
+    /// The usual reporter: JSON lines on stdout with `json`, plain lines otherwise, coloured
+    /// as `color` says (a [`ColorChoice`], or a bool already decided).
+    pub fn new(json: bool, color: impl Into<ColorChoice>) -> Self {
+        let sink: Box<dyn Sink> = if json {
+            Box::new(json::JsonSink::stdout())
+        } else {
+            Box::new(plain::PlainSink::terminal(color.into()))
+        };
+        Reporter::with_sinks(json, vec![sink])
+    }
+
+    /// A reporter feeding exactly these sinks. `json` only answers [`Reporter::is_json`].
+    pub fn with_sinks(json: bool, sinks: Vec<Box<dyn Sink>>) -> Self {
+        Reporter {
+            inner: Arc::new(Mutex::new(Hub {
+                json,
+                clock: Clock::system(),
+                sinks,
+            })),
+        }
+    }
+
+    /// Adds a sink; it sees every event from now on.
+    pub fn add_sink(&self, sink: Box<dyn Sink>) {
+        self.lock().sinks.push(sink);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Hub> {
+        // A panic while printing must not silence every later line.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn is_json(&self) -> bool {
+        self.lock().json
+    }
+
+    /// Stamps `kind` with the time and hands it to every sink.
+    pub fn emit(&self, kind: EventKind) {
+        let mut hub = self.lock();
+        hub.send(kind);
+    }
+
+    /// Lets every sink flush and restore what it changed; call once, before exiting.
+    pub fn finish(&self) {
+        for sink in &mut self.lock().sinks {
+            sink.finish();
+        }
+    }
+
+    /// One line of a child's output.
+    pub fn output(&self, node: &str, stream: Stream, line: &str) {
+        self.emit(EventKind::Output {
+            node: node.to_owned(),
+            stream,
+            line: line.to_owned(),
+        });
+    }
+
+    /// One of hot's own lines (`hot: ...`).
+    pub fn note(&self, text: &str) {
+        self.emit(EventKind::Note {
+            message: text.to_owned(),
+        });
+    }
+
+    /// Something that works, but not as the user may think.
+    pub fn warning(&self, text: &str) {
+        self.emit(EventKind::Warning {
+            message: text.to_owned(),
+        });
+    }
+
+    /// A runtime problem (not a node's failure): what failed and what to do.
+    pub fn error(&self, text: &str) {
+        self.emit(EventKind::Error {
+            message: text.to_owned(),
+        });
+    }
+
+    /// A Hotfile diagnostic (on reload: the previous graph keeps running).
+    pub fn diagnostic(&self, diagnostic: &dyn Diagnostic) {
+        self.emit(EventKind::Diagnostic {
+            message: diagnostic.to_string(),
+            rendered: render_plain(diagnostic, 100),
+            rendered_color: Some(render(diagnostic, true)),
+        });
+    }
+
+    /// The address a socket really listens on (port 0 resolved).
+    pub fn listening(&self, node: &str, socket: &str, addr: SocketAddr) {
+        self.emit(EventKind::Listening {
+            node: node.to_owned(),
+            socket: socket.to_owned(),
+            addr: addr.to_string(),
+        });
+    }
+
+    /// Watches are in place: from here on no edit is lost.
+    pub fn watching(&self, directories: usize) {
+        self.emit(EventKind::Watching { directories });
+    }
+
+    /// What the watcher has to say.
+    pub fn watch_notice(&self, notice: &crate::watch::Notice) {
+        use crate::watch::Notice;
+        self.emit(match notice {
+            Notice::Warning(message) => EventKind::Warning {
+                message: message.clone(),
+            },
+            Notice::WatchLimit {
+                polled,
+                limit,
+                suggested,
+                every,
+            } => EventKind::WatchFallback {
+                polled: *polled,
+                limit: *limit,
+                suggested: *suggested,
+                fix: notice.fix(),
+                interval_ms: every.as_secs_f64() * 1000.0,
+                message: notice.to_string(),
+            },
+            Notice::WatchRestored { directories } => EventKind::WatchRestored {
+                directories: *directories,
+                message: notice.to_string(),
+            },
+        });
+    }
+
+    /// The Hotfile was reloaded.
+    pub fn reloaded(&self, path: &Path) {
+        self.emit(EventKind::Reloaded {
+            hotfile: path.display().to_string(),
+        });
+    }
+
+    /// The nodes this run covers (at start and after a reload).
+    pub fn scope(&self, project: &Project, scope: &BTreeSet<NodeId>) {
+        self.emit(translate::scope(project, scope));
+    }
+
+    /// Something the engine decided.
+    pub fn report(&self, project: &Project, report: &Report) {
+        let mut hub = self.lock();
+        let kind = translate::report(project, report, &hub.clock);
+        hub.send(kind);
+    }
+
+    /// `hot ci`'s closing table: how every node in scope stands.
+    pub fn summary(&self, project: &Project, graph: &[Standing]) {
+        self.emit(translate::summary(project, graph));
+    }
+}
+
+impl Hub {
+    fn send(&mut self, kind: EventKind) {
+        let event = Event {
+            kind,
+            time: self.clock.now(),
+        };
+        for sink in &mut self.sinks {
+            sink.event(&event);
+        }
+    }
+}
+
+/// `1.23s`, or `45ms` below a second.
+pub fn seconds(duration: Duration) -> String {
+    if duration < Duration::from_secs(1) {
+        format!("{}ms", duration.as_millis())
+    } else {
+        format!("{:.2}s", duration.as_secs_f64())
+    }
+}
+
+/// "exit status 101", "killed by SIGKILL".
+pub fn describe_exit(exit: &Exit) -> String {
+    match exit {
+        Exit::Code(code) => format!("exit status {code}"),
+        Exit::Signal(signal) => describe_signal(*signal),
+        Exit::SpawnFailed(why) => why.clone(),
+    }
+}
+
+/// "killed by signal 9 (SIGKILL)".
+pub fn describe_signal(signal: i32) -> String {
+    format!("killed by signal {signal}{}", signal_name(signal))
+}
+
+/// " (SIGKILL)" for 9, or nothing for a signal without a well-known number.
+pub fn signal_name(signal: i32) -> &'static str {
+    // Job-control signals differ between Unixes: libc knows their numbers.
+    #[cfg(unix)]
+    match signal {
+        libc::SIGSTOP => return " (SIGSTOP)",
+        libc::SIGTSTP => return " (SIGTSTP)",
+        libc::SIGTTIN => return " (SIGTTIN)",
+        libc::SIGTTOU => return " (SIGTTOU)",
+        _ => {}
+    }
+    common_signal_name(signal)
+}
+
+/// The names of the signals whose numbers are the same on every Unix.
+fn common_signal_name(signal: i32) -> &'static str {
+    match signal {
+        1 => " (SIGHUP)",
+        2 => " (SIGINT)",
+        6 => " (SIGABRT)",
+        9 => " (SIGKILL)",
+        11 => " (SIGSEGV)",
+        15 => " (SIGTERM)",
+        _ => "",
+    }
+}
+
+/// Renders a diagnostic for the terminal.
+pub fn render(diagnostic: &dyn Diagnostic, color: bool) -> String {
+    if color {
+        render_with(
+            GraphicalReportHandler::new_themed(GraphicalTheme::unicode()),
+            diagnostic,
+            100,
+        )
+    } else {
+        render_plain(diagnostic, 100)
+    }
+}
+
+/// Renders a diagnostic without colour at a fixed width: the form used under `NO_COLOR`, when
+/// piped, and in snapshot tests.
+pub fn render_plain(diagnostic: &dyn Diagnostic, width: usize) -> String {
+    let handler = GraphicalReportHandler::new_themed(GraphicalTheme::unicode_nocolor())
+        .without_syntax_highlighting();
+    render_with(handler, diagnostic, width)
+}
+
+fn render_with(
+    handler: GraphicalReportHandler,
+    diagnostic: &dyn Diagnostic,
+    width: usize,
+) -> String {
+    let mut out = String::new();
+    handler
+        .with_width(width)
+        .render_report(&mut out, diagnostic)
+        .expect("rendering into a String cannot fail");
+    out
+}
+
+#[cfg(test)]
+mod tests;
