@@ -14,7 +14,7 @@ use std::time::{Duration, Instant, SystemTime};
 use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme};
 use serde_json::json;
 
-use crate::engine::{Exit, Report, Trigger};
+use crate::engine::{Exit, Report, Rerun, Trigger};
 use crate::model::{Kind, NodeId, Project};
 
 /// Which of a child's streams a line came from.
@@ -200,6 +200,8 @@ impl Reporter {
                         format!("{} changed", first[0].display())
                     }
                     Trigger::Paths { count, .. } => format!("{count} files changed"),
+                    Trigger::Rerun(Rerun::All) => "rerun asked".to_owned(),
+                    Trigger::Rerun(Rerun::Failed) => "rerun of the failed asked".to_owned(),
                 };
                 paint(
                     color,
@@ -361,11 +363,19 @@ fn json_report(project: &Project, report: &Report, inner: &Inner) -> serde_json:
             nodes,
         } => {
             let (paths, count) = match trigger {
-                Trigger::Start => (Vec::new(), 0),
+                Trigger::Start | Trigger::Rerun(_) => (Vec::new(), 0),
                 Trigger::Paths { first, count } => (first.clone(), *count),
             };
-            json!({"event": "wave_started", "wave": wave, "start": *trigger == Trigger::Start,
-                   "paths": paths, "changed": count, "nodes": nodes.iter().map(name).collect::<Vec<_>>()})
+            let mut event = json!({"event": "wave_started", "wave": wave, "start": *trigger == Trigger::Start,
+                   "paths": paths, "changed": count, "nodes": nodes.iter().map(name).collect::<Vec<_>>()});
+            // Only rerun waves carry the key, so every other event keeps its exact shape.
+            if let Trigger::Rerun(which) = trigger {
+                event["rerun"] = json!(match which {
+                    Rerun::All => "all",
+                    Rerun::Failed => "failed",
+                });
+            }
+            event
         }
         Report::NodeStarted { node, generation } => {
             json!({"event": "node_started", "node": name(node), "generation": generation})

@@ -56,8 +56,21 @@ pub enum Event {
         node: NodeId,
         generation: Generation,
     },
+    /// The user asked for a rerun (a key in the status view): handled like a change to the
+    /// nodes it names, so their dependents come along and a service hands off as usual.
+    Rerun(Rerun),
     /// Stop everything, then exit with `code`.
     Shutdown { code: i32 },
+}
+
+/// Which nodes a rerun asks for. Which nodes failed is the engine's to know, not the asker's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rerun {
+    /// Every node in scope.
+    All,
+    /// The nodes whose last run failed (tasks that failed, services that exited or never got
+    /// ready); what they blocked comes along as their dependents.
+    Failed,
 }
 
 /// One changed file.
@@ -147,4 +160,6 @@ pub enum Trigger {
     Start,
     /// Changed files (a few of them, and how many in all).
     Paths { first: Vec<PathBuf>, count: usize },
+    /// The user asked for it.
+    Rerun(Rerun),
 }
