@@ -1,0 +1,430 @@
+//! The board fed by a real engine, the panel drawn for a width, frames as bytes, keys.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::board::{Board, State};
+use super::render::{self, Painted, View};
+use super::screen::{self, Screen};
+use super::term::{Key, keys};
+use crate::engine::{Action, Engine, Event, Exit, Mode, Options, Rerun};
+use crate::model::testing::project;
+use crate::model::{NodeId, Project};
+
+type Nodes<'a> = &'a [(&'a str, &'a [&'a str], &'a [&'a str])];
+
+const WEB: Nodes = &[
+    ("clippy", &["src/**/*.rs"], &[]),
+    ("test", &["src/**/*.rs"], &["clippy"]),
+    ("build", &["src/**/*.rs"], &[]),
+    ("serve", &["templates/**"], &["test", "build"]),
+];
+
+/// An engine and a board that sees every report the engine makes, on a scripted clock.
+struct Rig {
+    engine: Engine,
+    board: Board,
+    now: Instant,
+}
+
+impl Rig {
+    fn new(nodes: Nodes) -> Rig {
+        let project = Arc::new(project(nodes));
+        let engine = Engine::new(
+            project.clone(),
+            Options {
+                mode: Mode::Watch,
+                targets: None,
+                services: true,
+                jobs: 8,
+            },
+        );
+        let board = Board::new(&project, engine.scope());
+        Rig {
+            engine,
+            board,
+            now: Instant::now(),
+        }
+    }
+
+    fn feed(&mut self, actions: Vec<Action>) {
+        let project: Arc<Project> = self.engine.project().clone();
+        for action in actions {
+            if let Action::Report(report) = action {
+                self.board.report(self.now, &project, &report);
+            }
+        }
+    }
+
+    fn start(&mut self) {
+        let actions = self.engine.start(self.now);
+        self.feed(actions);
+    }
+
+    fn wait(&mut self, ms: u64) {
+        self.now += Duration::from_millis(ms);
+    }
+
+    fn event(&mut self, event: Event) {
+        let actions = self.engine.handle(self.now, event);
+        self.feed(actions);
+    }
+
+    /// The instance of `name` that runs now (the engine's newest generation of it).
+    fn exit(&mut self, name: &str, generation: u64, code: i32) {
+        let node = self.id(name);
+        self.event(Event::Exited {
+            node,
+            generation,
+            exit: Exit::Code(code),
+        });
+    }
+
+    fn ready(&mut self, name: &str, generation: u64) {
+        let node = self.id(name);
+        self.event(Event::Ready { node, generation });
+    }
+
+    fn id(&self, name: &str) -> NodeId {
+        self.engine.project().find(name).expect("known node")
+    }
+
+    fn panel(&self, width: usize) -> String {
+        text(&render::panel(&self.board, &view(self.now, width, 40)))
+    }
+}
+
+fn view(now: Instant, width: usize, height: usize) -> View<'static> {
+    View {
+        now,
+        width,
+        height,
+        color: false,
+        keys: true,
+        flash: None,
+    }
+}
+
+fn text(lines: &[Painted]) -> String {
+    lines
+        .iter()
+        .map(|l| format!("{}\n", l.text.trim_end()))
+        .collect()
+}
+
+#[test]
+fn panel_follows_a_first_wave_from_queued_to_serving() {
+    let mut rig = Rig::new(WEB);
+    assert_eq!(
+        rig.panel(60),
+        "\
+── hot · starting ─────────────────────────────────────────
+    clippy  idle
+    build   idle
+    test    idle
+    serve   idle
+  r rerun all  f rerun failed  o output of a failure  c cl…
+"
+    );
+    rig.start();
+    rig.wait(1250);
+    assert_eq!(
+        rig.panel(80),
+        "\
+── hot · running 1.2s · wave 1: start ─────────────────────────────────────────
+  ⠹ clippy  running 1.2s
+  ⠹ build   running 1.2s
+  · test    queued
+  · serve   queued
+  r rerun all  f rerun failed  o output of a failure  c clear  q quit
+"
+    );
+    rig.exit("clippy", 1, 0);
+    rig.exit("build", 2, 0);
+    rig.wait(2000);
+    rig.exit("test", 3, 0);
+    rig.wait(300);
+    rig.ready("serve", 4);
+    rig.wait(65_000);
+    assert_eq!(
+        rig.panel(100),
+        "\
+── hot · all ok · wave 1: start, 3.55s ────────────────────────────────────────────────────────────
+  ✓ clippy  ok 1.25s
+  ✓ build   ok 1.25s
+  ✓ test    ok 2.00s
+  ● serve   serving · up 1m05s · build of wave 1
+  r rerun all  f rerun failed  o output of a failure  c clear  q quit
+"
+    );
+}
+
+#[test]
+fn a_failure_names_the_node_blocks_its_dependents_and_keeps_the_server() {
+    let mut rig = Rig::new(WEB);
+    rig.start();
+    rig.exit("clippy", 1, 0);
+    rig.exit("build", 2, 0);
+    rig.exit("test", 3, 0);
+    rig.ready("serve", 4);
+    rig.wait(10_000);
+    let changed = crate::engine::Change::path("src/main.rs");
+    rig.event(Event::Changed(vec![changed]));
+    rig.wait(400);
+    rig.exit("clippy", 5, 101);
+    rig.exit("build", 6, 0);
+    let panel = rig.panel(120);
+    assert_eq!(
+        panel,
+        "\
+── hot · 1 failed: clippy · 2 blocked · wave 2: src/main.rs changed, 400ms ────────────────────────────────────────────
+  ✗ clippy  failed: exit status 101 (400ms)
+  ✓ build   ok 400ms
+  - test    blocked: clippy failed
+  ! serve   serving · up 10.4s · build of wave 1 · stale: not restarted, clippy failed
+  r rerun all  f rerun failed  o output of a failure  c clear  q quit
+"
+    );
+    assert_eq!(rig.board.failed(), ["clippy"]);
+
+    // Rerunning the failed reruns clippy and what it blocked; the server stays up meanwhile.
+    rig.event(Event::Rerun(Rerun::Failed));
+    rig.wait(100);
+    let panel = rig.panel(120);
+    assert!(
+        panel.contains("── hot · running 0.1s · wave 3: rerun of the failed asked (f) ──"),
+        "{panel}"
+    );
+    assert!(panel.contains("clippy  running 0.1s"), "{panel}");
+    assert!(panel.contains("test    queued"), "{panel}");
+    assert!(panel.contains("build   ok 400ms"), "{panel}");
+    assert!(
+        panel.contains("serving · up 10.5s · build of wave 1 · new build queued"),
+        "{panel}"
+    );
+}
+
+#[test]
+fn a_crashed_service_says_nothing_serves_its_address() {
+    let mut rig = Rig::new(&[("serve", &["src/**"], &[])]);
+    rig.board
+        .listening("serve", 0, "127.0.0.1:8080".parse().expect("an address"));
+    rig.start();
+    rig.wait(200);
+    assert!(
+        rig.panel(100)
+            .contains("⠹ serve  starting 0.2s · nothing serves 127.0.0.1:8080"),
+        "{}",
+        rig.panel(100)
+    );
+    rig.ready("serve", 1);
+    rig.board.pid("serve", 1, 4242);
+    rig.wait(3000);
+    assert!(
+        rig.panel(100)
+            .contains("● serve  serving 127.0.0.1:8080 · pid 4242 · up 3.0s · build of wave 1"),
+        "{}",
+        rig.panel(100)
+    );
+    rig.exit("serve", 1, 1);
+    let panel = rig.panel(120);
+    assert!(
+        panel.contains(
+            "✗ serve  exited: exit status 1 after 3.2s; restarts at the next change · nothing serves 127.0.0.1:8080"
+        ),
+        "{panel}"
+    );
+    assert!(panel.contains("1 failed: serve"), "{panel}");
+}
+
+#[test]
+fn a_new_instance_that_dies_before_ready_leaves_the_old_one_serving() {
+    let mut rig = Rig::new(&[("serve", &["src/**"], &[])]);
+    rig.start();
+    rig.ready("serve", 1);
+    rig.event(Event::Changed(vec![crate::engine::Change::path("src/a")]));
+    rig.wait(50);
+    rig.exit("serve", 2, 3);
+    let panel = rig.panel(120);
+    assert!(
+        panel.contains(
+            "! serve  serving · up 0.1s · build of wave 1 · new build failed: exit status 3 before it was ready"
+        ),
+        "{panel}"
+    );
+}
+
+#[test]
+fn lines_are_cut_to_the_width_and_the_panel_to_half_the_height() {
+    let nodes: Vec<(String, Vec<&str>, Vec<&str>)> = (0..30)
+        .map(|i| {
+            (
+                format!("node-with-a-long-name-{i:02}"),
+                vec!["src/**"],
+                vec![],
+            )
+        })
+        .collect();
+    let nodes: Vec<(&str, &[&str], &[&str])> = nodes
+        .iter()
+        .map(|(n, w, a)| (n.as_str(), w.as_slice(), a.as_slice()))
+        .collect();
+    let mut rig = Rig::new(&nodes);
+    rig.start();
+    for generation in 1..=30 {
+        let code = i32::from(generation == 17);
+        let name = format!("node-with-a-long-name-{:02}", generation - 1);
+        rig.exit(&name, generation, code);
+    }
+    let lines = render::panel(&rig.board, &view(rig.now, 40, 24));
+    assert_eq!(lines.len(), 12, "{}", text(&lines));
+    for line in &lines {
+        assert!(line.width <= 39, "{line:?}");
+        assert_eq!(
+            unicode_width::UnicodeWidthStr::width(line.text.as_str()),
+            line.width
+        );
+    }
+    let shown = text(&lines);
+    // The failure is kept whatever its position; calm rows make room for it.
+    assert!(
+        shown.contains("✗ node-with-a-long-nam  failed: exit…"),
+        "{shown}"
+    );
+    assert!(shown.contains("… 21 more, all ok or idle"), "{shown}");
+}
+
+#[test]
+fn a_run_keeps_its_newest_output_and_counts_what_it_dropped() {
+    let mut rig = Rig::new(&[("test", &["src/**"], &[])]);
+    rig.start();
+    for i in 0..5_000 {
+        rig.board.output("test", &format!("line {i}"));
+    }
+    let output = rig.board.output_of("test").expect("a row");
+    assert_eq!(output.lines.len(), 2_000);
+    assert_eq!(output.dropped, 3_000);
+    assert_eq!(output.lines.front().map(String::as_str), Some("line 3000"));
+    // A new run starts with an empty record.
+    rig.exit("test", 1, 1);
+    rig.event(Event::Rerun(Rerun::Failed));
+    assert_eq!(rig.board.output_of("test").map(|o| o.lines.len()), Some(0));
+    assert!(matches!(rig.board.rows()[0].state, State::Running { .. }));
+}
+
+fn painted(lines: &[&str]) -> Vec<Painted> {
+    lines
+        .iter()
+        .map(|l| Painted {
+            text: (*l).to_owned(),
+            width: l.chars().count(),
+        })
+        .collect()
+}
+
+#[test]
+fn an_unchanged_frame_writes_nothing_and_a_changed_line_is_all_that_is_rewritten() {
+    let mut screen = Screen::default();
+    let mut out = String::new();
+    screen.frame(&[], painted(&["head", "a 1", "b 1"]), 80, &mut out);
+    assert_eq!(
+        out,
+        format!(
+            "{}{}\r\x1b[Jhead\na 1\nb 1{}",
+            screen::SYNC_BEGIN,
+            screen::HIDE_CURSOR,
+            screen::SYNC_END
+        )
+    );
+    assert_eq!(screen.rows(), 3);
+
+    out.clear();
+    screen.frame(&[], painted(&["head", "a 1", "b 1"]), 80, &mut out);
+    assert_eq!(out, "", "nothing changed, nothing written");
+
+    // Only the middle line changed: up one, rewrite it, down one. No clear of the screen.
+    out.clear();
+    screen.frame(&[], painted(&["head", "a 2", "b 1"]), 80, &mut out);
+    assert_eq!(
+        out,
+        format!(
+            "{}\x1b[1A\ra 2\x1b[K\x1b[1B{}",
+            screen::SYNC_BEGIN,
+            screen::SYNC_END
+        )
+    );
+}
+
+#[test]
+fn output_scrolls_above_the_panel_in_one_write() {
+    let mut screen = Screen::default();
+    let mut out = String::new();
+    screen.frame(&[], painted(&["head", "a"]), 80, &mut out);
+    out.clear();
+    screen.frame(
+        &["[a] one".to_owned(), "[a] two".to_owned()],
+        painted(&["head", "a"]),
+        80,
+        &mut out,
+    );
+    assert_eq!(
+        out,
+        format!(
+            "{}\r\x1b[1A\x1b[J[a] one\x1b[0m\n[a] two\x1b[0m\nhead\na{}",
+            screen::SYNC_BEGIN,
+            screen::SYNC_END
+        )
+    );
+    // A terminal narrowed to 2 columns rewraps "head" onto 2 rows: the way up counts them.
+    out.clear();
+    screen.frame(&[], painted(&["head", "b"]), 2, &mut out);
+    assert!(out.contains("\r\x1b[2A\x1b[J"), "{out:?}");
+}
+
+#[test]
+fn erasing_leaves_nothing_and_shows_the_cursor() {
+    let mut screen = Screen::default();
+    let mut out = String::new();
+    screen.frame(&[], painted(&["head", "a", "b"]), 80, &mut out);
+    out.clear();
+    screen.erase(&mut out);
+    assert_eq!(
+        out,
+        format!(
+            "{}\r\x1b[2A\x1b[J{}{}",
+            screen::SYNC_BEGIN,
+            screen::SHOW_CURSOR,
+            screen::SYNC_END
+        )
+    );
+    assert_eq!(screen.rows(), 0);
+    out.clear();
+    screen.erase(&mut out);
+    assert_eq!(out, "", "erased once");
+    assert_eq!(
+        screen::erase_rows(3),
+        format!(
+            "{}\r\x1b[2A\x1b[J\x1b[0m{}",
+            screen::SYNC_END,
+            screen::SHOW_CURSOR
+        )
+    );
+}
+
+#[test]
+fn keys_skip_escape_sequences() {
+    assert_eq!(
+        keys(b"rfocq"),
+        [
+            Key::RerunAll,
+            Key::RerunFailed,
+            Key::ShowFailed,
+            Key::Clear,
+            Key::Quit
+        ]
+    );
+    // Up arrow, F1, Ctrl-Right: their letters are not keys.
+    assert_eq!(keys(b"\x1b[A\x1bOP\x1b[1;5C"), []);
+    assert_eq!(keys(b"x\x1b[Aq"), [Key::Quit]);
+    assert_eq!(keys(b"\x0c"), [Key::Clear]);
+}
