@@ -73,6 +73,7 @@ async fn drive(project: Arc<Project>, reporter: Reporter, plan: Plan) -> u8 {
         jobs: plan.jobs,
     };
     let mut engine = Engine::new(project.clone(), options);
+    reporter.scope(&project, engine.scope());
     let mut sockets = Sockets::new();
     if let Err(error) = bind(&mut sockets, &project, engine.scope(), &reporter) {
         reporter.diagnostic(&error);
@@ -140,15 +141,17 @@ async fn drive(project: Arc<Project>, reporter: Reporter, plan: Plan) -> u8 {
         };
     };
     if plan.summary {
+        // In dependency order, as the table reads best.
         let project = engine.project().clone();
-        let tasks: Vec<NodeId> = Graph::new(&project)
+        let standings = engine.standings();
+        let ordered: Vec<_> = Graph::new(&project)
             .order()
             .iter()
-            .copied()
-            .filter(|n| engine.scope().contains(n))
+            .filter_map(|n| standings.iter().find(|s| s.node == *n).cloned())
             .collect();
-        reporter.summary(&project, &tasks);
+        reporter.summary(&project, &ordered);
     }
+    reporter.finish();
     drop(watcher);
     u8::try_from(code).unwrap_or(exit::FAILED)
 }
@@ -226,7 +229,9 @@ fn reload(
         watcher.set_relevant(relevance(&project));
     }
     reporter.reloaded(&path);
-    engine.reload(Instant::now(), project)
+    let actions = engine.reload(Instant::now(), project);
+    reporter.scope(engine.project(), engine.scope());
+    actions
 }
 
 /// The watcher's changes with their modification times moved to the engine's clock, so the

@@ -149,8 +149,42 @@ pub enum Report {
     ReadyTimedOut { node: NodeId },
     /// A node keeps retriggering itself: its own run changes its inputs.
     LoopDetected { node: NodeId, paths: Vec<PathBuf> },
-    /// The wave is over: every stale node finished, failed or was blocked.
-    WaveFinished { wave: u64, failed: usize },
+    /// The wave is over: every stale node finished, failed or was blocked. `failed` counts this
+    /// wave's failures; `graph` is how every node in scope stands now, so "all ok" can speak for
+    /// the whole graph rather than the last wave.
+    WaveFinished {
+        wave: u64,
+        failed: usize,
+        graph: Vec<Standing>,
+    },
+}
+
+/// How one node stands: its last result, not only this wave's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Standing {
+    pub node: NodeId,
+    pub result: NodeResult,
+    /// How long its last run that ended on its own took (start to exit: the node's own time).
+    pub duration: Option<Duration>,
+}
+
+/// A node's last result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NodeResult {
+    /// It has not run (yet).
+    NotRun,
+    /// A task succeeded; a service is serving.
+    Ok,
+    /// A task failed; a service exited or never got ready, and nothing serves.
+    Failed,
+    /// It did not run because `by` failed upstream (a service may still serve an older build).
+    Blocked { by: NodeId },
+}
+
+impl NodeResult {
+    pub fn ok(self) -> bool {
+        self == NodeResult::Ok
+    }
 }
 
 /// What set a wave off.

@@ -20,7 +20,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::{Action, Change, Event, Exit, Generation, Report, Rerun, Trigger};
+use super::{
+    Action, Change, Event, Exit, Generation, NodeResult, Report, Rerun, Standing, Trigger,
+};
 use crate::graph::Graph;
 use crate::model::{Kind, Node, NodeId, Project};
 
@@ -676,6 +678,7 @@ impl Engine {
             actions.push(Action::Report(Report::WaveFinished {
                 wave: self.wave,
                 failed: self.wave_failed,
+                graph: self.standings(),
             }));
         }
         let serving = self.nodes.iter().any(|s| s.current.is_some());
@@ -686,6 +689,39 @@ impl Engine {
         };
         self.exited = true;
         actions.push(Action::Exit(code));
+    }
+
+    /// How every node in scope stands, in declaration order: the whole graph's state, for
+    /// "all ok" and `hot ci`'s table.
+    pub fn standings(&self) -> Vec<Standing> {
+        self.scope
+            .iter()
+            .map(|&node| {
+                let state = &self.nodes[node.0];
+                let result = match state.outcome {
+                    Outcome::NotRun => NodeResult::NotRun,
+                    Outcome::Ok => NodeResult::Ok,
+                    Outcome::Failed => NodeResult::Failed,
+                    Outcome::Blocked(by) => NodeResult::Blocked { by },
+                };
+                // A blocked node's last run, or a serving service's predecessor's, is not what
+                // its result describes.
+                let described = match result {
+                    NodeResult::Failed => true,
+                    NodeResult::Ok => self.project.node(node).kind == Kind::Task,
+                    NodeResult::NotRun | NodeResult::Blocked { .. } => false,
+                };
+                let duration = state
+                    .last_run
+                    .filter(|_| described)
+                    .map(|(start, end)| end - start);
+                Standing {
+                    node,
+                    result,
+                    duration,
+                }
+            })
+            .collect()
     }
 
     fn failure_code(&self) -> i32 {

@@ -1,16 +1,16 @@
 //! What the status view knows of each node, kept up to date from hot's events.
 //!
-//! Pure: time arrives as `now`, nothing is drawn or written here, so every transition is
-//! unit-tested by feeding the board what a real engine reports.
+//! Pure: it reads hot's event stream (the same events every sink gets), time arrives as `now`,
+//! nothing is drawn or written here, so every transition is unit-tested by feeding the board
+//! what a real engine reports, translated as hot translates it.
 
-use std::collections::{BTreeSet, VecDeque};
-use std::net::SocketAddr;
+use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant};
 
-use crate::engine::{Exit, Generation, Report, Rerun, Trigger};
-use crate::graph::Graph;
-use crate::model::{Kind, NodeId, Project};
+use crate::engine::{Exit, Generation};
+use crate::model::Kind;
 use crate::report::describe_exit;
+use crate::report::event::{self, EventKind, NodeInfo, Rerun};
 
 /// How much of a node's last run is kept for "show the output": the newest lines win.
 const KEEP_LINES: usize = 2_000;
@@ -43,15 +43,16 @@ pub struct Row {
     pub kind: Kind,
     /// The latest run (for a service: the latest instance hot started).
     pub state: State,
-    /// A service's addresses (as bound: port 0 resolved once hot reports it).
-    pub addrs: Vec<SocketAddr>,
+    /// A service's addresses as the Hotfile gives them.
+    addrs: Vec<String>,
+    /// The address hot reported bound for each socket (port 0 resolved), by socket name.
+    bound: BTreeMap<String, String>,
     /// A service's instance that serves now.
     pub serving: Option<Serving>,
     /// Something to add to the line (a loop hot ignores).
     pub note: Option<String>,
     /// The current or last run's output.
     pub output: Output,
-    has_ready: bool,
     /// A service's instance started and not ready yet, with its pid once known.
     starting: Option<(Generation, Option<u32>)>,
 }
@@ -102,6 +103,18 @@ pub struct Output {
     bytes: usize,
 }
 
+impl Row {
+    /// The service's addresses: as bound once hot reported them (port 0 resolved), as the
+    /// Hotfile gives them before.
+    pub fn addrs(&self) -> Vec<String> {
+        if self.bound.is_empty() {
+            self.addrs.clone()
+        } else {
+            self.bound.values().cloned().collect()
+        }
+    }
+}
+
 impl Output {
     fn push(&mut self, line: &str) {
         self.bytes += line.len();
@@ -115,48 +128,40 @@ impl Output {
 }
 
 impl Board {
-    /// A board for the nodes of `project` in `scope`, all idle.
-    pub fn new(project: &Project, scope: &BTreeSet<NodeId>) -> Board {
-        let mut board = Board {
+    /// An empty board: rows come with the first `scope` event.
+    pub fn new() -> Board {
+        Board {
             rows: Vec::new(),
             wave: None,
             stopping: false,
-        };
-        board.reload(project, scope);
-        board
+        }
     }
 
-    /// Takes a reloaded Hotfile: nodes that stay keep their state, new ones are idle.
-    pub fn reload(&mut self, project: &Project, scope: &BTreeSet<NodeId>) {
+    /// The nodes in scope (at start and after a reload): nodes that stay keep their state,
+    /// new ones are idle, removed ones go.
+    fn scope(&mut self, nodes: &[NodeInfo]) {
         let mut old = std::mem::take(&mut self.rows);
-        for id in Graph::new(project).order() {
-            if !scope.contains(id) {
-                continue;
-            }
-            let node = project.node(*id);
-            let addrs: Vec<SocketAddr> = node.sockets.iter().map(|s| s.addr).collect();
+        for node in nodes {
+            let kind = match node.kind {
+                event::Kind::Task => Kind::Task,
+                event::Kind::Service => Kind::Service,
+            };
             let row = match old.iter().position(|r| r.name == node.name) {
                 Some(i) => {
                     let mut row = old.swap_remove(i);
-                    row.kind = node.kind;
-                    row.has_ready = node.ready.is_some();
-                    // An address hot reported (port 0 resolved) stays while the socket does.
-                    if row.addrs.len() != addrs.len()
-                        || row.addrs.iter().zip(&addrs).any(|(a, b)| a.ip() != b.ip())
-                    {
-                        row.addrs = addrs;
-                    }
+                    row.kind = kind;
+                    row.addrs = node.sockets.clone();
                     row
                 }
                 None => Row {
                     name: node.name.clone(),
-                    kind: node.kind,
+                    kind,
                     state: State::Idle,
-                    addrs,
+                    addrs: node.sockets.clone(),
+                    bound: BTreeMap::new(),
                     serving: None,
                     note: None,
                     output: Output::default(),
-                    has_ready: node.ready.is_some(),
                     starting: None,
                 },
             };
@@ -185,7 +190,7 @@ impl Board {
         self.rows.iter_mut().find(|r| r.name == name)
     }
 
-    /// The names of the nodes whose latest run failed, in dependency order.
+    /// The names of the nodes whose latest run failed, in scope order.
     pub fn failed(&self) -> Vec<&str> {
         self.rows
             .iter()
@@ -194,32 +199,8 @@ impl Board {
             .collect()
     }
 
-    /// Whether anything runs or starts (the spinner and elapsed times move).
-    pub fn busy(&self) -> bool {
-        self.rows
-            .iter()
-            .any(|r| matches!(r.state, State::Running { .. }))
-    }
-
     pub fn output_of(&self, name: &str) -> Option<&Output> {
         self.rows.iter().find(|r| r.name == name).map(|r| &r.output)
-    }
-
-    /// One line of a node's output.
-    pub fn output(&mut self, node: &str, line: &str) {
-        if let Some(row) = self.row(node) {
-            row.output.push(line);
-        }
-    }
-
-    /// The address a service's socket really listens on.
-    pub fn listening(&mut self, node: &str, index: usize, addr: SocketAddr) {
-        if let Some(row) = self.row(node) {
-            match row.addrs.get_mut(index) {
-                Some(slot) => *slot = addr,
-                None => row.addrs.push(addr),
-            }
-        }
     }
 
     /// The pid of a service instance, once known.
@@ -235,39 +216,52 @@ impl Board {
         }
     }
 
-    /// Something the engine decided.
-    pub fn report(&mut self, now: Instant, project: &Project, report: &Report) {
-        let name = |node: &NodeId| project.node(*node).name.clone();
+    /// Takes one event of hot's stream; `now` is when it arrived.
+    pub fn event(&mut self, now: Instant, event: &EventKind) {
         let wave = self.wave.as_ref().map_or(0, |w| w.number);
-        match report {
-            Report::WaveStarted {
+        match event {
+            EventKind::Scope { nodes } => self.scope(nodes),
+            EventKind::Listening { node, socket, addr } => {
+                if let Some(row) = self.row(node) {
+                    row.bound.insert(socket.clone(), addr.clone());
+                }
+            }
+            EventKind::WaveStarted {
                 wave,
-                trigger,
+                start,
+                paths,
+                changed,
                 nodes,
+                rerun,
             } => {
                 self.wave = Some(Wave {
                     number: *wave,
-                    cause: cause(trigger),
+                    cause: cause(*start, paths, *changed, *rerun),
                     started: now,
                     finished: None,
                 });
                 for node in nodes {
-                    if let Some(row) = self.row(&name(node))
+                    if let Some(row) = self.row(node)
                         && !matches!(row.state, State::Running { .. })
                     {
                         row.state = State::Queued;
                     }
                 }
             }
-            Report::NodeStarted { node, generation } => {
-                let Some(row) = self.row(&name(node)) else {
+            EventKind::NodeStarted {
+                node,
+                generation,
+                kind,
+                ready,
+            } => {
+                let Some(row) = self.row(node) else {
                     return;
                 };
                 row.output = Output::default();
                 row.note = None;
                 row.state = State::Running { since: now };
-                if row.kind == Kind::Service {
-                    if row.has_ready {
+                if *kind == event::Kind::Service {
+                    if *ready {
                         row.starting = Some((*generation, None));
                     } else {
                         // Without `ready` it serves from its start (the old one went first).
@@ -284,49 +278,63 @@ impl Board {
                     }
                 }
             }
-            Report::NodeFinished {
+            EventKind::NodeFinished {
                 node,
-                exit,
-                duration,
+                kind,
+                ok,
+                code,
+                signal,
+                error,
+                duration_ms,
+                ..
             } => {
-                let Some(row) = self.row(&name(node)) else {
+                let Some(row) = self.row(node) else {
                     return;
                 };
-                match row.kind {
-                    Kind::Task => {
-                        row.state = match exit {
-                            Exit::Code(0) => State::Ok { took: *duration },
-                            exit => State::Failed {
-                                why: describe(exit),
-                                took: Some(*duration),
-                            },
+                let took = millis(*duration_ms);
+                let why = match (code, signal, error) {
+                    (_, _, Some(error)) => format!("could not start: {error}"),
+                    (_, Some(signal), _) => describe_exit(&Exit::Signal(*signal)),
+                    (Some(code), _, _) => describe_exit(&Exit::Code(*code)),
+                    (None, None, None) => "ended".to_owned(),
+                };
+                match kind {
+                    event::Kind::Task => {
+                        row.state = if *ok {
+                            State::Ok { took }
+                        } else {
+                            State::Failed {
+                                why,
+                                took: Some(took),
+                            }
                         };
                     }
-                    Kind::Service => {
-                        // The report does not say which instance: a new one that is not ready
+                    event::Kind::Service => {
+                        // The event does not say which instance: a new one that is not ready
                         // yet is the likelier to die (a bad start), the serving one goes on.
-                        let why = describe(exit);
                         if row.starting.take().is_some() {
                             row.state = State::Failed {
                                 why: format!("{why} before it was ready"),
-                                took: Some(*duration),
+                                took: Some(took),
                             };
                         } else {
                             row.serving = None;
                             row.state = State::Failed {
-                                why: format!("{why} after {}", uptime(*duration)),
+                                why: format!("{why} after {}", uptime(took)),
                                 took: None,
                             };
                         }
                     }
                 }
             }
-            Report::ServiceReady { node, duration } => {
-                let Some(row) = self.row(&name(node)) else {
+            EventKind::ServiceReady { node, duration_ms } => {
+                let Some(row) = self.row(node) else {
                     return;
                 };
                 let (generation, pid) = row.starting.take().unwrap_or_default();
-                row.state = State::Ok { took: *duration };
+                row.state = State::Ok {
+                    took: millis(*duration_ms),
+                };
                 row.serving = Some(Serving {
                     generation,
                     pid,
@@ -335,27 +343,27 @@ impl Board {
                     stale_by: None,
                 });
             }
-            Report::Blocked { node, by } => {
-                if let Some(row) = self.row(&name(node)) {
-                    row.state = State::Blocked { by: name(by) };
+            EventKind::NodeBlocked { node, by } => {
+                if let Some(row) = self.row(node) {
+                    row.state = State::Blocked { by: by.clone() };
                 }
             }
-            Report::ServiceKept { node, failed, .. } => {
-                if let Some(row) = self.row(&name(node)) {
-                    row.state = State::Blocked { by: name(failed) };
+            EventKind::ServiceKept { node, failed, .. } => {
+                if let Some(row) = self.row(node) {
+                    row.state = State::Blocked { by: failed.clone() };
                     if let Some(serving) = &mut row.serving {
-                        serving.stale_by = Some(name(failed));
+                        serving.stale_by = Some(failed.clone());
                     }
                 }
             }
-            Report::Restarting { node } => {
-                if let Some(row) = self.row(&name(node)) {
+            EventKind::NodeRestarting { node } => {
+                if let Some(row) = self.row(node) {
                     row.state = State::Queued;
                     row.starting = None;
                 }
             }
-            Report::ReadyTimedOut { node } => {
-                if let Some(row) = self.row(&name(node)) {
+            EventKind::ReadyTimedOut { node } => {
+                if let Some(row) = self.row(node) {
                     row.starting = None;
                     row.state = State::Failed {
                         why: "did not get ready in time".to_owned(),
@@ -363,42 +371,45 @@ impl Board {
                     };
                 }
             }
-            Report::LoopDetected { node, paths } => {
-                if let Some(row) = self.row(&name(node)) {
-                    let first = paths
-                        .first()
-                        .map_or_else(String::new, |p| p.display().to_string());
+            EventKind::LoopDetected { node, paths } => {
+                if let Some(row) = self.row(node) {
+                    let first = paths.first().cloned().unwrap_or_default();
                     row.note = Some(format!("loop: ignoring its own writes to {first}"));
                 }
             }
-            Report::WaveFinished { .. } => {
+            EventKind::WaveFinished { .. } => {
                 if let Some(wave) = &mut self.wave {
                     wave.finished = Some(now);
                 }
             }
+            EventKind::Output { node, line, .. } => {
+                if let Some(row) = self.row(node) {
+                    row.output.push(line);
+                }
+            }
+            _ => {}
         }
     }
 }
 
-/// A trigger in words.
-pub fn cause(trigger: &Trigger) -> String {
-    match trigger {
-        Trigger::Start => "start".to_owned(),
-        Trigger::Paths { first, count } if *count == 1 => {
-            format!("{} changed", first[0].display())
-        }
-        Trigger::Paths { first, count } => {
-            format!("{count} files changed ({}, …)", first[0].display())
-        }
-        Trigger::Rerun(Rerun::All) => "rerun asked (r)".to_owned(),
-        Trigger::Rerun(Rerun::Failed) => "rerun of the failed asked (f)".to_owned(),
+impl Default for Board {
+    fn default() -> Board {
+        Board::new()
     }
 }
 
-fn describe(exit: &Exit) -> String {
-    match exit {
-        Exit::SpawnFailed(why) => format!("could not start: {why}"),
-        exit => describe_exit(exit),
+fn millis(ms: f64) -> Duration {
+    Duration::try_from_secs_f64(ms / 1000.0).unwrap_or_default()
+}
+
+/// What set a wave off, in words.
+fn cause(start: bool, paths: &[String], changed: usize, rerun: Option<Rerun>) -> String {
+    match (rerun, paths.first()) {
+        (Some(Rerun::All), _) => "rerun asked (r)".to_owned(),
+        (Some(Rerun::Failed), _) => "rerun of the failed asked (f)".to_owned(),
+        (None, Some(path)) if !start && changed == 1 => format!("{path} changed"),
+        (None, Some(path)) if !start => format!("{changed} files changed ({path}, …)"),
+        _ => "start".to_owned(),
     }
 }
 

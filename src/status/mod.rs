@@ -17,13 +17,13 @@ pub mod term;
 #[cfg(test)]
 mod tests;
 
-use std::collections::BTreeSet;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use crate::engine::{Event, Generation, Report, Rerun};
-use crate::model::{NodeId, Project};
+use crate::engine::{Event, Generation, Rerun};
+use crate::report::event::EventKind;
+use crate::report::plain::PlainSink;
+use crate::report::{self, Sink};
 use board::Board;
 use render::View;
 use screen::Screen;
@@ -59,10 +59,10 @@ struct Inner {
 }
 
 impl Status {
-    pub fn new(project: &Project, scope: &BTreeSet<NodeId>, color: bool) -> Arc<Status> {
+    pub fn new(color: bool) -> Arc<Status> {
         Arc::new(Status {
             inner: Mutex::new(Inner {
-                board: Board::new(project, scope),
+                board: Board::new(),
                 screen: Screen::default(),
                 queue: Vec::new(),
                 color,
@@ -84,41 +84,23 @@ impl Status {
         self.lock().keys = keys;
     }
 
-    /// Text for the scrolling output (one line or several), as the plain sink would print it.
+    /// Text for the scrolling output (one line or several).
     pub fn line(&self, text: &str) {
+        self.lock().line(text);
+    }
+
+    /// One event of hot's stream, and the lines the plain sink made of it (they scroll above
+    /// the panel).
+    pub fn event(&self, now: Instant, event: &EventKind, lines: &[String]) {
         let mut inner = self.lock();
-        if inner.closed {
-            term::write(&format!("{text}\n"));
-            return;
+        inner.board.event(now, event);
+        for line in lines {
+            inner.line(line);
         }
-        inner
-            .queue
-            .extend(text.trim_end_matches('\n').split('\n').map(str::to_owned));
-        if inner.queue.len() >= QUEUE_LIMIT {
-            inner.draw(Instant::now());
-        }
-    }
-
-    /// One line of a node's output, kept for "show the output" (`printed` is what scrolls).
-    pub fn output(&self, node: &str, line: &str, printed: &str) {
-        self.lock().board.output(node, line);
-        self.line(printed);
-    }
-
-    pub fn report(&self, now: Instant, project: &Project, report: &Report) {
-        self.lock().board.report(now, project, report);
-    }
-
-    pub fn listening(&self, node: &str, index: usize, addr: SocketAddr) {
-        self.lock().board.listening(node, index, addr);
     }
 
     pub fn pid(&self, node: &str, generation: Generation, pid: u32) {
         self.lock().board.pid(node, generation, pid);
-    }
-
-    pub fn reload(&self, project: &Project, scope: &BTreeSet<NodeId>) {
-        self.lock().board.reload(project, scope);
     }
 
     pub fn stopping(&self) {
@@ -176,6 +158,18 @@ impl Status {
 }
 
 impl Inner {
+    fn line(&mut self, text: &str) {
+        if self.closed {
+            term::write(&format!("{text}\n"));
+            return;
+        }
+        self.queue
+            .extend(text.trim_end_matches('\n').split('\n').map(str::to_owned));
+        if self.queue.len() >= QUEUE_LIMIT {
+            self.draw(Instant::now());
+        }
+    }
+
     fn draw(&mut self, now: Instant) {
         if self.closed {
             return;
@@ -238,5 +232,37 @@ impl Inner {
         }
         self.last_shown = Some(name);
         self.draw(now);
+    }
+}
+
+/// The view as a sink of hot's event stream: each event updates the board, and the lines the
+/// plain sink would print scroll above the panel instead of being printed directly.
+pub struct StatusSink {
+    status: Arc<Status>,
+    plain: PlainSink,
+}
+
+impl StatusSink {
+    pub fn new(status: Arc<Status>, color: bool) -> StatusSink {
+        StatusSink {
+            status,
+            plain: PlainSink::new(color, Box::new(std::io::sink()), Box::new(std::io::sink())),
+        }
+    }
+}
+
+impl Sink for StatusSink {
+    fn event(&mut self, event: &report::Event) {
+        let lines: Vec<String> = self
+            .plain
+            .lines(event)
+            .into_iter()
+            .map(|(_, line)| line)
+            .collect();
+        self.status.event(Instant::now(), &event.kind, &lines);
+    }
+
+    fn finish(&mut self) {
+        self.status.close();
     }
 }

@@ -190,12 +190,7 @@ fn node_line(row: &Row, name_width: usize, view: &View) -> Line {
     line.push(Some(BOLD), pad(&row.name, name_width));
     line.push(None, "  ".to_owned());
 
-    let addrs = row
-        .addrs
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join(", ");
+    let addrs = row.addrs().join(", ");
     if let Some(serving) = &row.serving {
         line.push(Some(GREEN), "serving".to_owned());
         if !addrs.is_empty() {

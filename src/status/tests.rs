@@ -1,6 +1,6 @@
 //! The board fed by a real engine, the panel drawn for a width, frames as bytes, keys.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::board::{Board, State};
@@ -10,6 +10,8 @@ use super::term::{Key, keys};
 use crate::engine::{Action, Engine, Event, Exit, Mode, Options, Rerun};
 use crate::model::testing::project;
 use crate::model::{NodeId, Project};
+use crate::report::event::{EventKind, Kind, NodeInfo};
+use crate::report::{self, Reporter, Sink, Stream};
 
 type Nodes<'a> = &'a [(&'a str, &'a [&'a str], &'a [&'a str])];
 
@@ -20,9 +22,21 @@ const WEB: Nodes = &[
     ("serve", &["templates/**"], &["test", "build"]),
 ];
 
-/// An engine and a board that sees every report the engine makes, on a scripted clock.
+/// Keeps every event it is sent.
+struct Capture(Arc<Mutex<Vec<report::Event>>>);
+
+impl Sink for Capture {
+    fn event(&mut self, event: &report::Event) {
+        self.0.lock().expect("not poisoned").push(event.clone());
+    }
+}
+
+/// An engine and a board that sees every report the engine makes, translated by a real
+/// reporter, on a scripted clock.
 struct Rig {
     engine: Engine,
+    reporter: Reporter,
+    events: Arc<Mutex<Vec<report::Event>>>,
     board: Board,
     now: Instant,
 }
@@ -39,11 +53,25 @@ impl Rig {
                 jobs: 8,
             },
         );
-        let board = Board::new(&project, engine.scope());
-        Rig {
+        let events = Arc::new(Mutex::new(Vec::new()));
+        let reporter = Reporter::with_sinks(false, vec![Box::new(Capture(events.clone()))]);
+        reporter.scope(&project, engine.scope());
+        let mut rig = Rig {
             engine,
-            board,
+            reporter,
+            events,
+            board: Board::new(),
             now: Instant::now(),
+        };
+        rig.drain();
+        rig
+    }
+
+    /// Hands the board what the reporter sent since the last call.
+    fn drain(&mut self) {
+        let events = std::mem::take(&mut *self.events.lock().expect("not poisoned"));
+        for event in events {
+            self.board.event(self.now, &event.kind);
         }
     }
 
@@ -51,9 +79,10 @@ impl Rig {
         let project: Arc<Project> = self.engine.project().clone();
         for action in actions {
             if let Action::Report(report) = action {
-                self.board.report(self.now, &project, &report);
+                self.reporter.report(&project, &report);
             }
         }
+        self.drain();
     }
 
     fn start(&mut self) {
@@ -70,7 +99,6 @@ impl Rig {
         self.feed(actions);
     }
 
-    /// The instance of `name` that runs now (the engine's newest generation of it).
     fn exit(&mut self, name: &str, generation: u64, code: i32) {
         let node = self.id(name);
         self.event(Event::Exited {
@@ -83,6 +111,17 @@ impl Rig {
     fn ready(&mut self, name: &str, generation: u64) {
         let node = self.id(name);
         self.event(Event::Ready { node, generation });
+    }
+
+    fn output(&mut self, name: &str, line: &str) {
+        self.reporter.output(name, Stream::Stdout, line);
+        self.drain();
+    }
+
+    fn listening(&mut self, name: &str, addr: &str) {
+        let addr = addr.parse().expect("an address");
+        self.reporter.listening(name, "http", addr);
+        self.drain();
     }
 
     fn id(&self, name: &str) -> NodeId {
@@ -120,8 +159,8 @@ fn panel_follows_a_first_wave_from_queued_to_serving() {
         "\
 ── hot · starting ─────────────────────────────────────────
     clippy  idle
-    build   idle
     test    idle
+    build   idle
     serve   idle
   r rerun all  f rerun failed  o output of a failure  c cl…
 "
@@ -133,8 +172,8 @@ fn panel_follows_a_first_wave_from_queued_to_serving() {
         "\
 ── hot · running 1.2s · wave 1: start ─────────────────────────────────────────
   ⠹ clippy  running 1.2s
-  ⠹ build   running 1.2s
   · test    queued
+  ⠹ build   running 1.2s
   · serve   queued
   r rerun all  f rerun failed  o output of a failure  c clear  q quit
 "
@@ -151,8 +190,8 @@ fn panel_follows_a_first_wave_from_queued_to_serving() {
         "\
 ── hot · all ok · wave 1: start, 3.55s ────────────────────────────────────────────────────────────
   ✓ clippy  ok 1.25s
-  ✓ build   ok 1.25s
   ✓ test    ok 2.00s
+  ✓ build   ok 1.25s
   ● serve   serving · up 1m05s · build of wave 1
   r rerun all  f rerun failed  o output of a failure  c clear  q quit
 "
@@ -179,8 +218,8 @@ fn a_failure_names_the_node_blocks_its_dependents_and_keeps_the_server() {
         "\
 ── hot · 1 failed: clippy · 2 blocked · wave 2: src/main.rs changed, 400ms ────────────────────────────────────────────
   ✗ clippy  failed: exit status 101 (400ms)
-  ✓ build   ok 400ms
   - test    blocked: clippy failed
+  ✓ build   ok 400ms
   ! serve   serving · up 10.4s · build of wave 1 · stale: not restarted, clippy failed
   r rerun all  f rerun failed  o output of a failure  c clear  q quit
 "
@@ -207,8 +246,7 @@ fn a_failure_names_the_node_blocks_its_dependents_and_keeps_the_server() {
 #[test]
 fn a_crashed_service_says_nothing_serves_its_address() {
     let mut rig = Rig::new(&[("serve", &["src/**"], &[])]);
-    rig.board
-        .listening("serve", 0, "127.0.0.1:8080".parse().expect("an address"));
+    rig.listening("serve", "127.0.0.1:8080");
     rig.start();
     rig.wait(200);
     assert!(
@@ -235,6 +273,42 @@ fn a_crashed_service_says_nothing_serves_its_address() {
         "{panel}"
     );
     assert!(panel.contains("1 failed: serve"), "{panel}");
+}
+
+#[test]
+fn a_port_zero_address_shows_the_port_hot_bound() {
+    let mut board = Board::new();
+    let scope = |sockets: &[&str]| EventKind::Scope {
+        nodes: vec![NodeInfo {
+            name: "api".to_owned(),
+            kind: Kind::Service,
+            after: Vec::new(),
+            sockets: sockets.iter().map(|s| (*s).to_owned()).collect(),
+        }],
+    };
+    let now = Instant::now();
+    board.event(now, &scope(&["127.0.0.1:0", "[::1]:9000"]));
+    assert_eq!(board.rows()[0].addrs(), ["127.0.0.1:0", "[::1]:9000"]);
+    board.event(
+        now,
+        &EventKind::Listening {
+            node: "api".to_owned(),
+            socket: "http".to_owned(),
+            addr: "127.0.0.1:40123".to_owned(),
+        },
+    );
+    assert_eq!(board.rows()[0].addrs(), ["127.0.0.1:40123"]);
+    board.event(
+        now,
+        &EventKind::Listening {
+            node: "api".to_owned(),
+            socket: "admin".to_owned(),
+            addr: "[::1]:9000".to_owned(),
+        },
+    );
+    // A reload that keeps the socket keeps the bound port.
+    board.event(now, &scope(&["127.0.0.1:0", "[::1]:9000"]));
+    assert_eq!(board.rows()[0].addrs(), ["[::1]:9000", "127.0.0.1:40123"]);
 }
 
 #[test]
@@ -299,7 +373,7 @@ fn a_run_keeps_its_newest_output_and_counts_what_it_dropped() {
     let mut rig = Rig::new(&[("test", &["src/**"], &[])]);
     rig.start();
     for i in 0..5_000 {
-        rig.board.output("test", &format!("line {i}"));
+        rig.output("test", &format!("line {i}"));
     }
     let output = rig.board.output_of("test").expect("a row");
     assert_eq!(output.lines.len(), 2_000);

@@ -30,14 +30,14 @@ fn ci_runs_every_task_once_in_order_and_no_service() {
     let at = |what: &str| lines.iter().position(|l| *l == what).unwrap();
     assert!(at("clippy") < at("test-start"), "{log}");
     assert!(!log.contains("serve"), "{log}");
-    // The summary table names each task with its result.
+    // The summary table (a result: on stdout) names each task with its result.
     for task in ["clippy", "test", "build"] {
         assert!(
-            run.stderr
+            run.stdout
                 .lines()
                 .any(|l| l.starts_with(task) && l.contains(" ok ")),
             "{}",
-            run.stderr
+            run.stdout
         );
     }
 }
@@ -156,8 +156,10 @@ task "greet" {
     );
     let run = project.run(&["ci"]);
     run.code(0);
-    assert!(run.stderr.contains("[greet] hello"), "{}", run.stderr);
+    // Each line keeps the stream it was written to.
+    assert!(run.stdout.contains("[greet] hello"), "{}", run.stdout);
     assert!(run.stderr.contains("[greet] oops"), "{}", run.stderr);
+    assert!(!run.stderr.contains("hello"), "{}", run.stderr);
     assert!(!run.stderr.contains('\x1b'), "colour under NO_COLOR");
 }
 

@@ -171,7 +171,9 @@ fn describe(project: &Project, t0: Instant, action: &Action) -> String {
                 let paths: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
                 format!("loop {}: {}", name(node), paths.join(" "))
             }
-            Report::WaveFinished { wave, failed } => format!("wave {wave} done, {failed} failed"),
+            Report::WaveFinished { wave, failed, .. } => {
+                format!("wave {wave} done, {failed} failed")
+            }
         },
     }
 }

@@ -1,0 +1,200 @@
+//! The typed event stream: everything hot tells the user, as data.
+//!
+//! The engine speaks its own vocabulary ([`crate::engine::Report`], node ids, instants); the
+//! reporter translates it once into these events (names, wall-clock times, milliseconds), and
+//! every sink (plain lines, JSON lines, the status view, ...) reads only these. The JSON form
+//! of an event is exactly its serde form; `docs/json.md` documents it and a test checks the two
+//! against each other.
+
+use jiff::ZonedDateTime as Zoned;
+use serde::{Deserialize, Serialize};
+
+/// One thing hot tells the user, and when.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Event {
+    #[serde(flatten)]
+    pub kind: EventKind,
+    /// Wall-clock time in the local time zone; RFC 3339 with offset, to the millisecond.
+    #[serde(serialize_with = "rfc3339")]
+    pub time: Zoned,
+}
+
+/// What happened. The serde tag (`event`) and field names are the JSON schema.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum EventKind {
+    /// The nodes this run covers, in declaration order; at start and after a reload.
+    Scope { nodes: Vec<NodeInfo> },
+    /// A service's socket is bound (port 0 resolved to the real port).
+    Listening {
+        node: String,
+        socket: String,
+        addr: String,
+    },
+    /// Watch mode: every watch is in place; no edit after this is lost.
+    Watching { directories: usize },
+    /// A change (or the start, or a reload) made these nodes stale.
+    WaveStarted {
+        wave: u64,
+        start: bool,
+        /// Up to 3 changed paths, relative to the project root.
+        paths: Vec<String>,
+        /// How many paths changed.
+        changed: usize,
+        nodes: Vec<String>,
+        /// Set when the user asked for the wave (a key of the status view); absent otherwise,
+        /// so every other wave keeps its exact shape.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        rerun: Option<Rerun>,
+    },
+    /// An instance starts.
+    NodeStarted {
+        node: String,
+        generation: u64,
+        kind: Kind,
+        /// Whether hot waits for a `ready` condition (services) before calling it serving.
+        ready: bool,
+    },
+    /// A task finished, or a service instance exited on its own.
+    NodeFinished {
+        node: String,
+        kind: Kind,
+        ok: bool,
+        code: Option<i32>,
+        signal: Option<i32>,
+        /// Why it could not start.
+        error: Option<String>,
+        duration_ms: f64,
+        /// A service's last lines of output; empty for tasks.
+        last_lines: Vec<String>,
+    },
+    /// A new service instance is serving.
+    ServiceReady { node: String, duration_ms: f64 },
+    /// A service was not restarted because `failed` failed upstream; the old instance serves.
+    ServiceKept {
+        node: String,
+        /// When the serving instance started (RFC 3339, local time).
+        since: String,
+        failed: String,
+    },
+    /// The node did not run: `by` failed upstream.
+    NodeBlocked { node: String, by: String },
+    /// A running instance went stale and is stopped to start afresh.
+    NodeRestarting { node: String },
+    /// A new service instance did not get ready in time.
+    ReadyTimedOut { node: String },
+    /// The node's own runs keep changing these inputs.
+    LoopDetected { node: String, paths: Vec<String> },
+    /// Nothing is stale or running any more.
+    WaveFinished {
+        wave: u64,
+        /// How many nodes failed in this wave.
+        failed: usize,
+        /// Whether every node in scope is ok now (not only this wave's).
+        ok: bool,
+        /// The nodes in scope whose last run failed, in declaration order.
+        failed_nodes: Vec<String>,
+        /// How every node in scope stands.
+        nodes: Vec<NodeResult>,
+    },
+    /// The edited Hotfile was read and took effect.
+    Reloaded { hotfile: String },
+    /// A Hotfile mistake.
+    Diagnostic {
+        message: String,
+        /// Rendered without colour: file, line, column and caret.
+        rendered: String,
+        /// The coloured rendering, for a terminal; not part of the JSON.
+        #[serde(skip)]
+        rendered_color: Option<String>,
+    },
+    /// One line of a child's output.
+    Output {
+        node: String,
+        stream: Stream,
+        line: String,
+    },
+    /// hot's own remark.
+    Note { message: String },
+    /// Something that works, but not as the user may think (a watch that failed, ...).
+    Warning { message: String },
+    /// A runtime problem: what failed and what to do.
+    Error { message: String },
+    /// `hot ci` ends: how every node stands.
+    Summary {
+        ok: bool,
+        failed_nodes: Vec<String>,
+        nodes: Vec<NodeResult>,
+    },
+}
+
+/// A node as the sinks need to know it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeInfo {
+    pub name: String,
+    pub kind: Kind,
+    /// The nodes it runs after.
+    pub after: Vec<String>,
+    /// The addresses of its sockets as the Hotfile gives them.
+    pub sockets: Vec<String>,
+}
+
+/// How one node stands.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NodeResult {
+    pub node: String,
+    /// `ok`, `failed`, `blocked` or `not run`.
+    pub result: String,
+    /// The upstream node that failed, for `blocked`.
+    pub by: Option<String>,
+    /// The duration as shown to people (`1.23s`, `45ms`), or `-`.
+    pub duration: String,
+    pub duration_ms: Option<f64>,
+}
+
+impl NodeResult {
+    pub fn ok(&self) -> bool {
+        self.result == "ok"
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    Task,
+    Service,
+}
+
+/// What a rerun the user asked for covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Rerun {
+    All,
+    Failed,
+}
+
+/// Which of a child's streams a line came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stream {
+    Stdout,
+    Stderr,
+}
+
+impl From<crate::model::Kind> for Kind {
+    fn from(kind: crate::model::Kind) -> Kind {
+        match kind {
+            crate::model::Kind::Task => Kind::Task,
+            crate::model::Kind::Service => Kind::Service,
+        }
+    }
+}
+
+/// `2026-12-01T10:31:05.123+01:00`.
+pub fn format_rfc3339(time: &Zoned) -> String {
+    time.strftime("%Y-%m-%dT%H:%M:%S%.3f%:z").to_string()
+}
+
+fn rfc3339<S: serde::Serializer>(time: &Zoned, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&format_rfc3339(time))
+}

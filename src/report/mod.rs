@@ -1,0 +1,310 @@
+//! Everything hot tells the user, as one typed event stream.
+//!
+//! Callers (the driver, the supervisor, the command line) hand the [`Reporter`] what happened
+//! in their own terms; it stamps each [`Event`] with the local wall-clock time and passes it to
+//! every [`Sink`]: plain lines for a terminal or a log ([`plain`]), JSON lines for `--json`
+//! ([`json`], schema in `docs/json.md`), and whatever else is added (a status view, a browser
+//! stream) without touching the engine or the other sinks. The engine's own vocabulary
+//! ([`Report`]) is translated once, in [`translate`].
+
+pub mod event;
+pub mod json;
+pub mod plain;
+pub mod sink;
+mod translate;
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::io::IsTerminal;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use jiff::tz::TimeZone;
+use jiff::{Timestamp, ZonedDateTime as Zoned};
+use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme};
+
+use crate::engine::{Exit, Report, Standing};
+use crate::model::{NodeId, Project};
+pub use event::{Event, EventKind, Stream};
+pub use sink::Sink;
+
+/// The one writer of hot's output. Cheap to clone; every clone feeds the same sinks under one
+/// lock, so lines from parallel children never interleave mid-line and every sink sees the
+/// events in the same order.
+#[derive(Clone)]
+pub struct Reporter {
+    inner: Arc<Mutex<Hub>>,
+}
+
+impl std::fmt::Debug for Reporter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reporter").finish_non_exhaustive()
+    }
+}
+
+struct Hub {
+    json: bool,
+    clock: Clock,
+    /// The last lines of each node's output, shown again when a service exits on its own.
+    tails: BTreeMap<String, VecDeque<String>>,
+    sinks: Vec<Box<dyn Sink>>,
+}
+
+/// How many lines of a crashed service's output are shown again.
+const TAIL: usize = 5;
+
+/// Maps the engine's monotonic instants to local wall-clock time.
+pub(crate) struct Clock {
+    zone: TimeZone,
+    epoch: (Instant, Timestamp),
+}
+
+impl Clock {
+    /// The system's time zone, read once. jiff reads `TZ` and `/etc/localtime` itself rather
+    /// than calling `localtime_r`, so this is sound in a multi-threaded process.
+    fn system() -> Clock {
+        Clock {
+            zone: TimeZone::system(),
+            epoch: (Instant::now(), Timestamp::now()),
+        }
+    }
+
+    fn now(&self) -> Zoned {
+        Timestamp::now().to_zoned_datetime(self.zone.clone())
+    }
+
+    /// The wall-clock time of an engine instant.
+    pub(crate) fn at(&self, at: Instant) -> Zoned {
+        let (instant, wall) = self.epoch;
+        // Out of jiff's range (centuries away) cannot happen for a process's instants; the
+        // epoch itself is the least wrong answer if it did.
+        let shifted = if at >= instant {
+            wall.checked_add(at - instant)
+        } else {
+            wall.checked_sub(instant - at)
+        };
+        shifted.unwrap_or(wall).to_zoned_datetime(self.zone.clone())
+    }
+}
+
+/// Decides whether to colour output: only on a terminal, and never under `NO_COLOR`. The one
+/// place that decides "auto".
+pub fn color_wanted() -> bool {
+    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stderr().is_terminal()
+}
+
+impl Reporter {
+    /// The usual reporter: JSON lines on stdout with `json`, plain lines otherwise.
+    pub fn new(json: bool, color: bool) -> Self {
+        let sink: Box<dyn Sink> = if json {
+            Box::new(json::JsonSink::stdout())
+        } else {
+            Box::new(plain::PlainSink::terminal(color))
+        };
+        Reporter::with_sinks(json, vec![sink])
+    }
+
+    /// A reporter feeding exactly these sinks. `json` only answers [`Reporter::is_json`].
+    pub fn with_sinks(json: bool, sinks: Vec<Box<dyn Sink>>) -> Self {
+        Reporter {
+            inner: Arc::new(Mutex::new(Hub {
+                json,
+                clock: Clock::system(),
+                tails: BTreeMap::new(),
+                sinks,
+            })),
+        }
+    }
+
+    /// Adds a sink; it sees every event from now on.
+    pub fn add_sink(&self, sink: Box<dyn Sink>) {
+        self.lock().sinks.push(sink);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Hub> {
+        // A panic while printing must not silence every later line.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn is_json(&self) -> bool {
+        self.lock().json
+    }
+
+    /// Stamps `kind` with the time and hands it to every sink.
+    pub fn emit(&self, kind: EventKind) {
+        let mut hub = self.lock();
+        hub.send(kind);
+    }
+
+    /// Lets every sink flush and restore what it changed; call once, before exiting.
+    pub fn finish(&self) {
+        for sink in &mut self.lock().sinks {
+            sink.finish();
+        }
+    }
+
+    /// One line of a child's output.
+    pub fn output(&self, node: &str, stream: Stream, line: &str) {
+        let mut hub = self.lock();
+        let tail = hub.tails.entry(node.to_owned()).or_default();
+        if tail.len() == TAIL {
+            tail.pop_front();
+        }
+        tail.push_back(line.to_owned());
+        hub.send(EventKind::Output {
+            node: node.to_owned(),
+            stream,
+            line: line.to_owned(),
+        });
+    }
+
+    /// One of hot's own lines (`hot: ...`).
+    pub fn note(&self, text: &str) {
+        self.emit(EventKind::Note {
+            message: text.to_owned(),
+        });
+    }
+
+    /// Something that works, but not as the user may think.
+    pub fn warning(&self, text: &str) {
+        self.emit(EventKind::Warning {
+            message: text.to_owned(),
+        });
+    }
+
+    /// A runtime problem (not a node's failure): what failed and what to do.
+    pub fn error(&self, text: &str) {
+        self.emit(EventKind::Error {
+            message: text.to_owned(),
+        });
+    }
+
+    /// A Hotfile diagnostic (on reload: the previous graph keeps running).
+    pub fn diagnostic(&self, diagnostic: &dyn Diagnostic) {
+        self.emit(EventKind::Diagnostic {
+            message: diagnostic.to_string(),
+            rendered: render_plain(diagnostic, 100),
+            rendered_color: Some(render(diagnostic, true)),
+        });
+    }
+
+    /// The address a socket really listens on (port 0 resolved).
+    pub fn listening(&self, node: &str, socket: &str, addr: SocketAddr) {
+        self.emit(EventKind::Listening {
+            node: node.to_owned(),
+            socket: socket.to_owned(),
+            addr: addr.to_string(),
+        });
+    }
+
+    /// Watches are in place: from here on no edit is lost.
+    pub fn watching(&self, directories: usize) {
+        self.emit(EventKind::Watching { directories });
+    }
+
+    /// The Hotfile was reloaded.
+    pub fn reloaded(&self, path: &Path) {
+        self.emit(EventKind::Reloaded {
+            hotfile: path.display().to_string(),
+        });
+    }
+
+    /// The nodes this run covers (at start and after a reload).
+    pub fn scope(&self, project: &Project, scope: &BTreeSet<NodeId>) {
+        self.emit(translate::scope(project, scope));
+    }
+
+    /// Something the engine decided.
+    pub fn report(&self, project: &Project, report: &Report) {
+        let mut hub = self.lock();
+        let kind = translate::report(project, report, &hub.clock, &hub.tails);
+        hub.send(kind);
+    }
+
+    /// `hot ci`'s closing table: how every node in scope stands.
+    pub fn summary(&self, project: &Project, graph: &[Standing]) {
+        self.emit(translate::summary(project, graph));
+    }
+}
+
+impl Hub {
+    fn send(&mut self, kind: EventKind) {
+        let event = Event {
+            kind,
+            time: self.clock.now(),
+        };
+        for sink in &mut self.sinks {
+            sink.event(&event);
+        }
+    }
+}
+
+/// `1.23s`, or `45ms` below a second.
+pub fn seconds(duration: Duration) -> String {
+    if duration < Duration::from_secs(1) {
+        format!("{}ms", duration.as_millis())
+    } else {
+        format!("{:.2}s", duration.as_secs_f64())
+    }
+}
+
+/// "exit status 101", "killed by SIGKILL".
+pub fn describe_exit(exit: &Exit) -> String {
+    match exit {
+        Exit::Code(code) => format!("exit status {code}"),
+        Exit::Signal(signal) => describe_signal(*signal),
+        Exit::SpawnFailed(why) => why.clone(),
+    }
+}
+
+/// "killed by signal 9 (SIGKILL)".
+pub fn describe_signal(signal: i32) -> String {
+    let name = match signal {
+        1 => " (SIGHUP)",
+        2 => " (SIGINT)",
+        6 => " (SIGABRT)",
+        9 => " (SIGKILL)",
+        11 => " (SIGSEGV)",
+        15 => " (SIGTERM)",
+        _ => "",
+    };
+    format!("killed by signal {signal}{name}")
+}
+
+/// Renders a diagnostic for the terminal.
+pub fn render(diagnostic: &dyn Diagnostic, color: bool) -> String {
+    if color {
+        render_with(
+            GraphicalReportHandler::new_themed(GraphicalTheme::unicode()),
+            diagnostic,
+            100,
+        )
+    } else {
+        render_plain(diagnostic, 100)
+    }
+}
+
+/// Renders a diagnostic without colour at a fixed width: the form used under `NO_COLOR`, when
+/// piped, and in snapshot tests.
+pub fn render_plain(diagnostic: &dyn Diagnostic, width: usize) -> String {
+    let handler = GraphicalReportHandler::new_themed(GraphicalTheme::unicode_nocolor())
+        .without_syntax_highlighting();
+    render_with(handler, diagnostic, width)
+}
+
+fn render_with(
+    handler: GraphicalReportHandler,
+    diagnostic: &dyn Diagnostic,
+    width: usize,
+) -> String {
+    let mut out = String::new();
+    handler
+        .with_width(width)
+        .render_report(&mut out, diagnostic)
+        .expect("rendering into a String cannot fail");
+    out
+}
+
+#[cfg(test)]
+mod tests;

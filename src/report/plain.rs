@@ -1,0 +1,343 @@
+//! Plain lines for a terminal or a log: each child's output behind an aligned, coloured
+//! `[node]` prefix on the stream it came from, hot's own `hot: ...` lines on stderr, and
+//! results (`hot ci`'s table) on stdout, so `hot ci > ci.log` keeps what matters.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+
+use anstyle::{AnsiColor, Style};
+
+use super::event::{Event, EventKind, Kind, NodeResult, Rerun, Stream};
+use super::sink::Sink;
+
+/// Which of hot's streams a line goes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum To {
+    /// Results: what the user asked for (a child's stdout, `hot ci`'s table).
+    Stdout,
+    /// Progress and diagnostics.
+    Stderr,
+}
+
+/// Node prefixes cycle through these; red is kept for failures.
+const PALETTE: [AnsiColor; 8] = [
+    AnsiColor::Cyan,
+    AnsiColor::Magenta,
+    AnsiColor::Blue,
+    AnsiColor::Yellow,
+    AnsiColor::BrightCyan,
+    AnsiColor::BrightMagenta,
+    AnsiColor::BrightBlue,
+    AnsiColor::Green,
+];
+
+const BOLD: Style = Style::new().bold();
+const DIM: Style = Style::new().dimmed();
+const RED: Style = AnsiColor::Red.on_default();
+const GREEN: Style = AnsiColor::Green.on_default();
+const YELLOW: Style = AnsiColor::Yellow.on_default();
+
+/// The plain-lines sink.
+pub struct PlainSink {
+    color: bool,
+    out: Box<dyn Write + Send>,
+    err: Box<dyn Write + Send>,
+    /// Each node's position in scope, for its colour.
+    nodes: BTreeMap<String, usize>,
+    /// The longest node name in scope: prefixes are padded to it.
+    width: usize,
+    /// Resolved addresses per service, from `listening`.
+    addrs: BTreeMap<String, Vec<String>>,
+}
+
+impl PlainSink {
+    /// Lines on hot's own stdout and stderr; `color` as decided by the caller (see
+    /// [`super::color_wanted`]).
+    pub fn terminal(color: bool) -> PlainSink {
+        PlainSink::new(
+            color,
+            Box::new(std::io::stdout()),
+            Box::new(std::io::stderr()),
+        )
+    }
+
+    pub fn new(color: bool, out: Box<dyn Write + Send>, err: Box<dyn Write + Send>) -> PlainSink {
+        PlainSink {
+            color,
+            out,
+            err,
+            nodes: BTreeMap::new(),
+            width: 0,
+            addrs: BTreeMap::new(),
+        }
+    }
+
+    fn paint(&self, style: Style, text: &str) -> String {
+        if self.color {
+            format!("{}{text}{}", style.render(), style.render_reset())
+        } else {
+            text.to_owned()
+        }
+    }
+
+    /// `[name]` in the node's colour, padded to the longest name in scope.
+    fn prefix(&self, node: &str) -> String {
+        let style = match self.nodes.get(node) {
+            Some(i) => PALETTE[i % PALETTE.len()].on_default(),
+            None => PALETTE[0].on_default(),
+        };
+        let pad = self.width.saturating_sub(node.chars().count());
+        format!("{}{:pad$}", self.paint(style, &format!("[{node}]")), "")
+    }
+
+    fn status(&self, text: &str) -> (To, String) {
+        (To::Stderr, format!("{} {text}", self.paint(DIM, "hot:")))
+    }
+
+    /// The lines one event becomes, and where each goes.
+    pub fn lines(&mut self, event: &Event) -> Vec<(To, String)> {
+        let line = match &event.kind {
+            EventKind::Scope { nodes } => {
+                self.nodes = nodes
+                    .iter()
+                    .enumerate()
+                    .map(|(i, n)| (n.name.clone(), i))
+                    .collect();
+                self.width = nodes
+                    .iter()
+                    .map(|n| n.name.chars().count())
+                    .max()
+                    .unwrap_or(0);
+                return Vec::new();
+            }
+            EventKind::Listening { node, socket, addr } => {
+                self.addrs
+                    .entry(node.clone())
+                    .or_default()
+                    .retain(|a| a != addr);
+                self.addrs
+                    .entry(node.clone())
+                    .or_default()
+                    .push(addr.clone());
+                format!("{node}: `{socket}` listening on {addr}")
+            }
+            EventKind::Watching { directories } => {
+                format!("watching {directories} directories for changes")
+            }
+            EventKind::WaveStarted {
+                start,
+                paths,
+                changed,
+                nodes,
+                rerun,
+                ..
+            } => {
+                let cause = match (start, paths.first()) {
+                    _ if *rerun == Some(Rerun::All) => "rerun asked".to_owned(),
+                    _ if *rerun == Some(Rerun::Failed) => "rerun of the failed asked".to_owned(),
+                    (true, _) | (false, None) => "start".to_owned(),
+                    (false, Some(path)) if *changed == 1 => format!("{path} changed"),
+                    (false, Some(_)) => format!("{changed} files changed"),
+                };
+                let clock = event.time.strftime("%H:%M:%S").to_string();
+                format!(
+                    "{} {}",
+                    self.paint(DIM, &clock),
+                    self.paint(BOLD, &format!("{cause}: running {}", nodes.join(", ")))
+                )
+            }
+            EventKind::NodeStarted {
+                node,
+                kind: Kind::Service,
+                ready: false,
+                ..
+            } => format!(
+                "{} {node} started{}; with no `ready` condition it counts as serving now",
+                self.paint(GREEN, "▶"),
+                self.on(node)
+            ),
+            EventKind::NodeStarted { .. } => return Vec::new(),
+            EventKind::NodeFinished {
+                node,
+                kind,
+                ok,
+                code,
+                signal,
+                error,
+                duration_ms,
+                last_lines,
+            } => {
+                let took = super::seconds(std::time::Duration::from_secs_f64(duration_ms / 1000.0));
+                let how = match (code, signal) {
+                    (Some(code), _) => format!("exit status {code}"),
+                    (None, Some(signal)) => super::describe_signal(*signal),
+                    (None, None) => String::new(),
+                };
+                match (error, kind, ok) {
+                    (Some(why), _, _) => {
+                        format!("{} {node} could not start: {why}", self.paint(RED, "✗"))
+                    }
+                    (None, Kind::Task, true) => {
+                        format!("{} {node} ({took})", self.paint(GREEN, "✓"))
+                    }
+                    (None, Kind::Task, false) => {
+                        format!("{} {node} failed: {how} ({took})", self.paint(RED, "✗"))
+                    }
+                    (None, Kind::Service, _) => {
+                        let mut text = format!(
+                            "{} {node} exited: {how} after {took}; it restarts at the next change",
+                            self.paint(RED, "✗")
+                        );
+                        if !last_lines.is_empty() {
+                            text.push_str("; its last lines:");
+                            for line in last_lines {
+                                text.push_str("\n    ");
+                                text.push_str(line);
+                            }
+                        }
+                        text
+                    }
+                }
+            }
+            EventKind::ServiceReady { node, duration_ms } => format!(
+                "{} {node} serving{} (ready in {})",
+                self.paint(GREEN, "✓"),
+                self.on(node),
+                super::seconds(std::time::Duration::from_secs_f64(duration_ms / 1000.0))
+            ),
+            EventKind::NodeBlocked { node, by } => {
+                format!("{} {node} blocked: {by} failed", self.paint(YELLOW, "-"))
+            }
+            EventKind::NodeRestarting { node } => format!(
+                "{} {node} restarted: its inputs changed while it ran",
+                self.paint(YELLOW, "↻")
+            ),
+            EventKind::ServiceKept {
+                node,
+                since,
+                failed,
+            } => format!(
+                "{} {node}: serving the build from {}; not restarted: {failed} failed",
+                self.paint(YELLOW, "!"),
+                // `since` is RFC 3339 in local time: its clock part.
+                since.get(11..19).unwrap_or(since)
+            ),
+            EventKind::ReadyTimedOut { node } => format!(
+                "{} {node}: the new instance did not get ready in time; the previous one keeps serving",
+                self.paint(RED, "✗")
+            ),
+            EventKind::LoopDetected { node, paths } => format!(
+                "{} {node} keeps retriggering itself: its run changes {}; ignoring those changes until you edit something else (add them to `ignore`)",
+                self.paint(RED, "⟳"),
+                paths.join(", ")
+            ),
+            EventKind::WaveFinished { ok, nodes, .. } => self.verdict(*ok, nodes),
+            EventKind::Reloaded { hotfile } => format!("reloaded {hotfile}"),
+            EventKind::Diagnostic {
+                rendered,
+                rendered_color,
+                ..
+            } => {
+                let text = match (self.color, rendered_color) {
+                    (true, Some(colored)) => colored,
+                    _ => rendered,
+                };
+                return vec![(To::Stderr, text.trim_end_matches('\n').to_owned())];
+            }
+            EventKind::Output { node, stream, line } => {
+                let to = match stream {
+                    Stream::Stdout => To::Stdout,
+                    Stream::Stderr => To::Stderr,
+                };
+                return vec![(to, format!("{} {line}", self.prefix(node)))];
+            }
+            EventKind::Note { message } => message.clone(),
+            EventKind::Warning { message } => {
+                format!("{} {message}", self.paint(YELLOW, "warning:"))
+            }
+            EventKind::Error { message } => {
+                return vec![(
+                    To::Stderr,
+                    format!("{} {message}", self.paint(RED, "hot: error:")),
+                )];
+            }
+            EventKind::Summary { ok, nodes, .. } => return self.table(*ok, nodes),
+        };
+        vec![self.status(&line)]
+    }
+
+    /// " on 127.0.0.1:8080", or nothing for a service without sockets.
+    fn on(&self, node: &str) -> String {
+        match self.addrs.get(node) {
+            Some(addrs) if !addrs.is_empty() => format!(" on {}", addrs.join(", ")),
+            _ => String::new(),
+        }
+    }
+
+    /// "all ok", or what is not: "2 failed: test, clippy; 1 blocked: serve".
+    fn verdict(&self, ok: bool, nodes: &[NodeResult]) -> String {
+        if ok {
+            return self.paint(GREEN, "all ok");
+        }
+        let mut parts = Vec::new();
+        for result in ["failed", "blocked", "not run"] {
+            let names: Vec<&str> = nodes
+                .iter()
+                .filter(|n| n.result == result)
+                .map(|n| n.node.as_str())
+                .collect();
+            if !names.is_empty() {
+                parts.push(format!("{} {result}: {}", names.len(), names.join(", ")));
+            }
+        }
+        self.paint(RED, &parts.join("; "))
+    }
+
+    /// `hot ci`'s table and verdict, on stdout: the run's result.
+    fn table(&self, ok: bool, nodes: &[NodeResult]) -> Vec<(To, String)> {
+        let width = nodes
+            .iter()
+            .map(|r| r.node.chars().count())
+            .max()
+            .unwrap_or(4)
+            .max(4);
+        let mut lines = vec![
+            (To::Stdout, String::new()),
+            (
+                To::Stdout,
+                format!("{:width$}  {:8}  duration", "node", "result"),
+            ),
+        ];
+        for row in nodes {
+            let result = match (&row.by, row.ok()) {
+                (_, true) => self.paint(GREEN, &format!("{:8}", row.result)),
+                (Some(_), false) => self.paint(YELLOW, &format!("{:8}", row.result)),
+                (None, false) => self.paint(RED, &format!("{:8}", row.result)),
+            };
+            lines.push((
+                To::Stdout,
+                format!("{:width$}  {result}  {}", row.node, row.duration),
+            ));
+        }
+        lines.push((To::Stdout, self.verdict(ok, nodes)));
+        lines
+    }
+}
+
+impl Sink for PlainSink {
+    fn event(&mut self, event: &Event) {
+        for (to, line) in self.lines(event) {
+            // A closed pipe (`hot ci | head`) is the reader's choice, not hot's failure.
+            let _ = match to {
+                To::Stdout => writeln!(self.out, "{line}"),
+                To::Stderr => writeln!(self.err, "{line}"),
+            };
+        }
+        let _ = self.out.flush();
+    }
+
+    fn finish(&mut self) {
+        let _ = self.out.flush();
+        let _ = self.err.flush();
+    }
+}

@@ -1,0 +1,20 @@
+//! Where events go. A sink turns [`Event`]s into output of its own kind (plain lines, JSON
+//! lines, a live status view, a browser stream, ...). Adding one touches neither the engine nor
+//! the other sinks: implement [`Sink`] and hand it to [`super::Reporter::with_sinks`] (or
+//! [`super::Reporter::add_sink`]).
+
+use super::event::Event;
+
+/// One consumer of hot's event stream.
+///
+/// The reporter calls every sink, in order, under one lock: events arrive one at a time and in
+/// the order they happened, so a sink needs no locking of its own for its state. A sink must not
+/// block for long (it holds up every other sink and the children's output); one that does slow
+/// work (a terminal redraw, network) hands events to its own thread.
+pub trait Sink: Send {
+    /// Takes one event.
+    fn event(&mut self, event: &Event);
+
+    /// hot is about to exit: flush, restore the terminal, close connections.
+    fn finish(&mut self) {}
+}

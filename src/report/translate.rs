@@ -1,0 +1,188 @@
+//! The one place where the engine's vocabulary (node ids, instants, [`Report`]) becomes the
+//! user's ([`EventKind`]: names, wall-clock times, milliseconds).
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::time::Duration;
+
+use super::Clock;
+use super::event::{EventKind, NodeInfo, NodeResult, Rerun};
+use crate::engine::{self, Exit, Report, Standing, Trigger};
+use crate::model::{Kind, NodeId, Project};
+
+/// The event for one engine report. `tails` holds each node's last lines of output.
+pub(super) fn report(
+    project: &Project,
+    report: &Report,
+    clock: &Clock,
+    tails: &BTreeMap<String, VecDeque<String>>,
+) -> EventKind {
+    let name = |node: &NodeId| project.node(*node).name.clone();
+    match report {
+        Report::WaveStarted {
+            wave,
+            trigger,
+            nodes,
+        } => {
+            let (paths, changed) = match trigger {
+                Trigger::Start | Trigger::Rerun(_) => (Vec::new(), 0),
+                Trigger::Paths { first, count } => (first.clone(), *count),
+            };
+            let rerun = match trigger {
+                Trigger::Rerun(engine::Rerun::All) => Some(Rerun::All),
+                Trigger::Rerun(engine::Rerun::Failed) => Some(Rerun::Failed),
+                _ => None,
+            };
+            EventKind::WaveStarted {
+                wave: *wave,
+                start: *trigger == Trigger::Start,
+                paths: paths.iter().map(|p| p.display().to_string()).collect(),
+                changed,
+                nodes: nodes.iter().map(name).collect(),
+                rerun,
+            }
+        }
+        Report::NodeStarted { node, generation } => {
+            let n = project.node(*node);
+            EventKind::NodeStarted {
+                node: name(node),
+                generation: *generation,
+                kind: n.kind.into(),
+                ready: n.ready.is_some(),
+            }
+        }
+        Report::NodeFinished {
+            node,
+            exit,
+            duration,
+        } => {
+            let (code, signal, error) = match exit {
+                Exit::Code(code) => (Some(*code), None, None),
+                Exit::Signal(signal) => (None, Some(*signal), None),
+                Exit::SpawnFailed(why) => (None, None, Some(why.clone())),
+            };
+            let kind = project.node(*node).kind;
+            let last_lines = match kind {
+                Kind::Service => tails
+                    .get(&name(node))
+                    .into_iter()
+                    .flatten()
+                    .cloned()
+                    .collect(),
+                Kind::Task => Vec::new(),
+            };
+            EventKind::NodeFinished {
+                node: name(node),
+                kind: kind.into(),
+                ok: exit.success(),
+                code,
+                signal,
+                error,
+                duration_ms: millis(*duration),
+                last_lines,
+            }
+        }
+        Report::ServiceReady { node, duration } => EventKind::ServiceReady {
+            node: name(node),
+            duration_ms: millis(*duration),
+        },
+        Report::Blocked { node, by } => EventKind::NodeBlocked {
+            node: name(node),
+            by: name(by),
+        },
+        Report::Restarting { node } => EventKind::NodeRestarting { node: name(node) },
+        Report::ServiceKept {
+            node,
+            since,
+            failed,
+        } => EventKind::ServiceKept {
+            node: name(node),
+            since: super::event::format_rfc3339(&clock.at(*since)),
+            failed: name(failed),
+        },
+        Report::ReadyTimedOut { node } => EventKind::ReadyTimedOut { node: name(node) },
+        Report::LoopDetected { node, paths } => EventKind::LoopDetected {
+            node: name(node),
+            paths: paths.iter().map(|p| p.display().to_string()).collect(),
+        },
+        Report::WaveFinished {
+            wave,
+            failed,
+            graph,
+        } => {
+            let (ok, failed_nodes, nodes) = standings(project, graph);
+            EventKind::WaveFinished {
+                wave: *wave,
+                failed: *failed,
+                ok,
+                failed_nodes,
+                nodes,
+            }
+        }
+    }
+}
+
+/// `hot ci`'s closing summary.
+pub(super) fn summary(project: &Project, graph: &[Standing]) -> EventKind {
+    let (ok, failed_nodes, nodes) = standings(project, graph);
+    EventKind::Summary {
+        ok,
+        failed_nodes,
+        nodes,
+    }
+}
+
+/// The nodes in `scope`, for the sinks that lay out per-node output.
+pub(super) fn scope(project: &Project, scope: &BTreeSet<NodeId>) -> EventKind {
+    let nodes = scope
+        .iter()
+        .map(|id| {
+            let node = project.node(*id);
+            NodeInfo {
+                name: node.name.clone(),
+                kind: node.kind.into(),
+                after: node
+                    .after
+                    .iter()
+                    .map(|a| project.node(*a).name.clone())
+                    .collect(),
+                sockets: node.sockets.iter().map(|s| s.addr.to_string()).collect(),
+            }
+        })
+        .collect();
+    EventKind::Scope { nodes }
+}
+
+fn standings(project: &Project, graph: &[Standing]) -> (bool, Vec<String>, Vec<NodeResult>) {
+    let name = |node: &NodeId| project.node(*node).name.clone();
+    let nodes: Vec<NodeResult> = graph
+        .iter()
+        .map(|standing| {
+            let (result, by) = match standing.result {
+                engine::NodeResult::NotRun => ("not run", None),
+                engine::NodeResult::Ok => ("ok", None),
+                engine::NodeResult::Failed => ("failed", None),
+                engine::NodeResult::Blocked { by } => ("blocked", Some(name(&by))),
+            };
+            NodeResult {
+                node: name(&standing.node),
+                result: result.to_owned(),
+                by,
+                duration: standing
+                    .duration
+                    .map_or_else(|| "-".to_owned(), super::seconds),
+                duration_ms: standing.duration.map(millis),
+            }
+        })
+        .collect();
+    let ok = nodes.iter().all(NodeResult::ok);
+    let failed = nodes
+        .iter()
+        .filter(|n| n.result == "failed")
+        .map(|n| n.node.clone())
+        .collect();
+    (ok, failed, nodes)
+}
+
+fn millis(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1000.0
+}
