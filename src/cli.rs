@@ -99,6 +99,11 @@ struct WatchArgs {
     /// mounts), every INTERVAL (default 500ms).
     #[arg(long, value_name = "INTERVAL", num_args = 0..=1, default_missing_value = "500ms", value_parser = duration)]
     poll: Option<Duration>,
+
+    /// Print plain lines instead of the live status view (the view is drawn only on a
+    /// terminal anyway, never when output is piped, with `--json` or under `TERM=dumb`).
+    #[arg(long)]
+    no_status: bool,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -200,6 +205,7 @@ fn run(cli: Cli) -> u8 {
                 jobs,
                 watch: None,
                 summary: true,
+                status: false,
             },
         ),
         Command::Run { names } => {
@@ -216,6 +222,7 @@ fn run(cli: Cli) -> u8 {
                     jobs,
                     watch: None,
                     summary: false,
+                    status: false,
                 },
             )
         }
@@ -237,6 +244,7 @@ fn run(cli: Cli) -> u8 {
                         poll: watch.poll,
                     }),
                     summary: false,
+                    status: !watch.no_status,
                 },
             )
         }

@@ -19,6 +19,8 @@ use crate::hotfile;
 use crate::model::{Kind, NodeId, Project};
 use crate::report::Reporter;
 use crate::sockets::Sockets;
+use crate::status::term::{self, Key};
+use crate::status::{Status, StatusSink};
 use crate::supervisor::Supervisor;
 use crate::watch::{ChangeSet, WatchConfig, Watcher};
 
@@ -33,6 +35,9 @@ pub struct Plan {
     pub watch: Option<WatchPlan>,
     /// Print `hot ci`'s table at the end.
     pub summary: bool,
+    /// Draw the live status view and read its keys, if the terminal allows (see
+    /// `status::term::wanted`).
+    pub status: bool,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -48,6 +53,8 @@ pub fn run(project: Arc<Project>, reporter: Reporter, plan: Plan) -> u8 {
     {
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
+            // The terminal first, so the panic message lands on a usable one.
+            crate::status::term::restore_after_panic();
             crate::supervisor::kill_all_groups();
             previous(info);
         }));
@@ -62,10 +69,31 @@ pub fn run(project: Arc<Project>, reporter: Reporter, plan: Plan) -> u8 {
             return exit::FAILED;
         }
     };
-    runtime.block_on(drive(project, reporter, plan))
+    // The view replaces the plain lines: they scroll above its panel instead.
+    let (reporter, status) = if plan.status && !reporter.is_json() && term::wanted() {
+        let color = crate::report::color_wanted();
+        let status = Status::new(color);
+        let sink = StatusSink::new(status.clone(), color);
+        (
+            Reporter::with_sinks(false, vec![Box::new(sink)]),
+            Some(status),
+        )
+    } else {
+        (reporter, None)
+    };
+    let code = runtime.block_on(drive(project, reporter.clone(), status, plan));
+    // Every path out of the loop, early errors included: a sink may hold lines back (the
+    // view does until its next frame) and must give the terminal back.
+    reporter.finish();
+    code
 }
 
-async fn drive(project: Arc<Project>, reporter: Reporter, plan: Plan) -> u8 {
+async fn drive(
+    project: Arc<Project>,
+    reporter: Reporter,
+    status: Option<Arc<Status>>,
+    plan: Plan,
+) -> u8 {
     let options = Options {
         mode: plan.mode,
         targets: plan.targets.clone(),
@@ -104,8 +132,31 @@ async fn drive(project: Arc<Project>, reporter: Reporter, plan: Plan) -> u8 {
         None => None,
     };
 
+    // Keys are one more event source. The guard gives the terminal its modes back when the
+    // loop ends; the panic hook does it if hot panics.
+    let (keys_tx, mut keys) = mpsc::unbounded_channel::<Key>();
+    let _terminal = status.as_ref().and_then(|_| term::read_keys(keys_tx));
+    if let Some(status) = &status {
+        status.set_keys(_terminal.is_some());
+    }
+    let mut frames = tokio::time::interval(crate::status::FRAME);
+    frames.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+
     let mut actions = engine.start(Instant::now());
     let mut interrupted = false;
+    // The first signal or quit key stops gracefully, a second one kills at once.
+    let mut stop = |code: i32, engine: &mut Engine, supervisor: &mut Supervisor| {
+        if interrupted {
+            supervisor.kill_all();
+            return Vec::new();
+        }
+        interrupted = true;
+        if let Some(status) = &status {
+            status.stopping();
+        }
+        reporter.note("stopping (press Ctrl-C again to kill at once)");
+        engine.handle(Instant::now(), Event::Shutdown { code })
+    };
     let code = loop {
         if let Some(code) = carry_out(actions, &engine, &mut supervisor, &sockets, &reporter) {
             break code;
@@ -127,16 +178,20 @@ async fn drive(project: Arc<Project>, reporter: Reporter, plan: Plan) -> u8 {
                 actions.extend(engine.handle(Instant::now(), Event::Changed(changes)));
                 actions
             }
-            code = signals.recv() => {
-                if interrupted {
-                    // A second signal: stop waiting for graceful exits.
-                    supervisor.kill_all();
-                    Vec::new()
-                } else {
-                    interrupted = true;
-                    reporter.note("stopping (press Ctrl-C again to kill at once)");
-                    engine.handle(Instant::now(), Event::Shutdown { code: i32::from(code) })
+            code = signals.recv() => stop(i32::from(code), &mut engine, &mut supervisor),
+            Some(key) = keys.recv() => {
+                let now = Instant::now();
+                match status.as_ref().and_then(|s| s.key(key, now)) {
+                    Some(Event::Shutdown { code }) => stop(code, &mut engine, &mut supervisor),
+                    Some(event) => engine.handle(now, event),
+                    None => Vec::new(),
                 }
+            }
+            _ = frames.tick(), if status.is_some() => {
+                if let Some(status) = &status {
+                    status.frame(Instant::now());
+                }
+                Vec::new()
             }
         };
     };
@@ -151,7 +206,6 @@ async fn drive(project: Arc<Project>, reporter: Reporter, plan: Plan) -> u8 {
             .collect();
         reporter.summary(&project, &ordered);
     }
-    reporter.finish();
     drop(watcher);
     u8::try_from(code).unwrap_or(exit::FAILED)
 }

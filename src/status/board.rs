@@ -320,7 +320,7 @@ impl Board {
                         } else {
                             row.serving = None;
                             row.state = State::Failed {
-                                why: format!("{why} after {}", uptime(took)),
+                                why: format!("{why} after {}", elapsed(took)),
                                 took: None,
                             };
                         }
@@ -413,11 +413,20 @@ fn cause(start: bool, paths: &[String], changed: usize, rerun: Option<Rerun>) ->
     }
 }
 
-/// `4.2s`, `3m07s`, `2h05m`: elapsed and up times at a glance.
+/// `4.2s`, `3m07s`, `2h05m`: how long something has been running, at a glance.
+pub fn elapsed(duration: Duration) -> String {
+    if duration < Duration::from_secs(60) {
+        format!("{:.1}s", duration.as_secs_f64())
+    } else {
+        uptime(duration)
+    }
+}
+
+/// `4s`, `3m07s`, `2h05m`: whole seconds, so an idle panel changes once a second at most.
 pub fn uptime(duration: Duration) -> String {
     let secs = duration.as_secs();
     if secs < 60 {
-        format!("{:.1}s", duration.as_secs_f64())
+        format!("{secs}s")
     } else if secs < 3600 {
         format!("{}m{:02}s", secs / 60, secs % 60)
     } else {

@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
-use super::board::{Board, Row, State, uptime};
+use super::board::{Board, Row, State, elapsed, uptime};
 use crate::model::Kind;
 use crate::report::seconds;
 
@@ -141,7 +141,7 @@ fn header(board: &Board, view: &View) -> Line {
             Some(CYAN),
             format!(
                 " · running {}",
-                uptime(view.now.saturating_duration_since(wave.started))
+                elapsed(view.now.saturating_duration_since(wave.started))
             ),
         ),
         Some(_) if failed.is_empty() && blocked == 0 => {
@@ -172,7 +172,8 @@ fn node_line(row: &Row, name_width: usize, view: &View) -> Line {
         let ticks = view.now.saturating_duration_since(since).as_millis() / 100;
         SPINNER[(ticks % SPINNER.len() as u128) as usize].to_string()
     };
-    let elapsed = |since: Instant| uptime(view.now.saturating_duration_since(since));
+    let running = |since: Instant| elapsed(view.now.saturating_duration_since(since));
+    let up = |since: Instant| uptime(view.now.saturating_duration_since(since));
     let (icon, style) = match (&row.state, &row.serving) {
         (State::Blocked { .. }, Some(_)) => ("!".to_owned(), YELLOW),
         (State::Failed { .. }, Some(_)) => ("!".to_owned(), YELLOW),
@@ -203,7 +204,7 @@ fn node_line(row: &Row, name_width: usize, view: &View) -> Line {
             None,
             format!(
                 " · up {} · build of wave {}",
-                elapsed(serving.since),
+                up(serving.since),
                 serving.wave
             ),
         );
@@ -213,7 +214,7 @@ fn node_line(row: &Row, name_width: usize, view: &View) -> Line {
                 format!(
                     " · new build starting {} {}",
                     spinner(*since),
-                    elapsed(*since)
+                    running(*since)
                 ),
             ),
             State::Queued => line.push(Some(DIM), " · new build queued".to_owned()),
@@ -246,7 +247,7 @@ fn node_line(row: &Row, name_width: usize, view: &View) -> Line {
                     Kind::Task => "running",
                     Kind::Service => "starting",
                 };
-                line.push(Some(CYAN), format!("{verb} {}", elapsed(*since)));
+                line.push(Some(CYAN), format!("{verb} {}", running(*since)));
                 nothing(&mut line);
             }
             State::Ok { took } => line.push(Some(GREEN), format!("ok {}", seconds(*took))),

@@ -220,7 +220,7 @@ fn a_failure_names_the_node_blocks_its_dependents_and_keeps_the_server() {
   ✗ clippy  failed: exit status 101 (400ms)
   - test    blocked: clippy failed
   ✓ build   ok 400ms
-  ! serve   serving · up 10.4s · build of wave 1 · stale: not restarted, clippy failed
+  ! serve   serving · up 10s · build of wave 1 · stale: not restarted, clippy failed
   r rerun all  f rerun failed  o output of a failure  c clear  q quit
 "
     );
@@ -238,7 +238,7 @@ fn a_failure_names_the_node_blocks_its_dependents_and_keeps_the_server() {
     assert!(panel.contains("test    queued"), "{panel}");
     assert!(panel.contains("build   ok 400ms"), "{panel}");
     assert!(
-        panel.contains("serving · up 10.5s · build of wave 1 · new build queued"),
+        panel.contains("serving · up 10s · build of wave 1 · new build queued"),
         "{panel}"
     );
 }
@@ -260,7 +260,7 @@ fn a_crashed_service_says_nothing_serves_its_address() {
     rig.wait(3000);
     assert!(
         rig.panel(100)
-            .contains("● serve  serving 127.0.0.1:8080 · pid 4242 · up 3.0s · build of wave 1"),
+            .contains("● serve  serving 127.0.0.1:8080 · pid 4242 · up 3s · build of wave 1"),
         "{}",
         rig.panel(100)
     );
@@ -322,7 +322,7 @@ fn a_new_instance_that_dies_before_ready_leaves_the_old_one_serving() {
     let panel = rig.panel(120);
     assert!(
         panel.contains(
-            "! serve  serving · up 0.1s · build of wave 1 · new build failed: exit status 3 before it was ready"
+            "! serve  serving · up 0s · build of wave 1 · new build failed: exit status 3 before it was ready"
         ),
         "{panel}"
     );
