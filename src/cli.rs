@@ -140,8 +140,7 @@ pub fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> u8 {
-    let color = report::color_wanted();
-    let reporter = Reporter::new(cli.json, color);
+    let reporter = Reporter::new(cli.json, report::ColorChoice::Auto);
     let Some(path) = cli.file.clone().or_else(|| {
         std::env::current_dir()
             .ok()

@@ -190,9 +190,27 @@ impl From<crate::model::Kind> for Kind {
     }
 }
 
-/// `2026-12-01T10:31:05.123+01:00`.
+/// `2026-12-01T10:31:05.123+01:00`. Written out by hand: every event (every output line under
+/// `--json`) is stamped, and `strftime` parses its format string each time.
 pub fn format_rfc3339(time: &Zoned) -> String {
-    time.strftime("%Y-%m-%dT%H:%M:%S%.3f%:z").to_string()
+    let offset = time.offset().seconds();
+    let (sign, offset) = if offset < 0 {
+        ('-', -offset)
+    } else {
+        ('+', offset)
+    };
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}{sign}{:02}:{:02}",
+        time.year(),
+        time.month(),
+        time.day(),
+        time.hour(),
+        time.minute(),
+        time.second(),
+        time.millisecond(),
+        offset / 3600,
+        offset / 60 % 60
+    )
 }
 
 fn rfc3339<S: serde::Serializer>(time: &Zoned, serializer: S) -> Result<S::Ok, S::Error> {

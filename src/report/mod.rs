@@ -88,19 +88,69 @@ impl Clock {
     }
 }
 
-/// Decides whether to colour output: only on a terminal, and never under `NO_COLOR`. The one
-/// place that decides "auto".
+/// Whether to colour output, as the user asked (`--color`); [`ColorChoice::Auto`] is decided
+/// per stream, so `hot ci > ci.log` on a terminal colours the terminal and not the log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ColorChoice {
+    #[default]
+    Auto,
+    Always,
+    Never,
+}
+
+impl ColorChoice {
+    /// Whether to colour what goes to hot's stdout or stderr.
+    pub fn enabled(self, to: plain::To) -> bool {
+        match self {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => match to {
+                plain::To::Stdout => auto_color(std::io::stdout().is_terminal()),
+                plain::To::Stderr => auto_color(std::io::stderr().is_terminal()),
+            },
+        }
+    }
+}
+
+/// `true` forces colour, `false` turns it off: what callers that decided for themselves pass.
+impl From<bool> for ColorChoice {
+    fn from(color: bool) -> ColorChoice {
+        if color {
+            ColorChoice::Always
+        } else {
+            ColorChoice::Never
+        }
+    }
+}
+
+/// The one place that decides "auto": `NO_COLOR` turns colour off, `CLICOLOR_FORCE` on,
+/// `CLICOLOR=0` off; otherwise a terminal that is not `TERM=dumb` gets colour.
+fn auto_color(is_terminal: bool) -> bool {
+    if anstyle_query::no_color() {
+        false
+    } else if anstyle_query::clicolor_force() {
+        true
+    } else if anstyle_query::clicolor() == Some(false) {
+        false
+    } else {
+        is_terminal && anstyle_query::term_supports_color()
+    }
+}
+
+/// Whether hot's terminal output (stderr) is coloured under `--color auto`; children are told
+/// the same (`CARGO_TERM_COLOR`).
 pub fn color_wanted() -> bool {
-    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stderr().is_terminal()
+    ColorChoice::Auto.enabled(plain::To::Stderr)
 }
 
 impl Reporter {
-    /// The usual reporter: JSON lines on stdout with `json`, plain lines otherwise.
-    pub fn new(json: bool, color: bool) -> Self {
+    /// The usual reporter: JSON lines on stdout with `json`, plain lines otherwise, coloured
+    /// as `color` says (a [`ColorChoice`], or a bool already decided).
+    pub fn new(json: bool, color: impl Into<ColorChoice>) -> Self {
         let sink: Box<dyn Sink> = if json {
             Box::new(json::JsonSink::stdout())
         } else {
-            Box::new(plain::PlainSink::terminal(color))
+            Box::new(plain::PlainSink::terminal(color.into()))
         };
         Reporter::with_sinks(json, vec![sink])
     }

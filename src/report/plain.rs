@@ -7,6 +7,7 @@ use std::io::Write;
 
 use anstyle::{AnsiColor, Style};
 
+use super::ColorChoice;
 use super::event::{Event, EventKind, Kind, NodeResult, Rerun, Stream};
 use super::sink::Sink;
 
@@ -19,15 +20,16 @@ pub enum To {
     Stderr,
 }
 
-/// Node prefixes cycle through these; red is kept for failures.
+/// Node prefixes cycle through these; red is kept for failures, and yellow and green (the
+/// status colours) come last.
 const PALETTE: [AnsiColor; 8] = [
     AnsiColor::Cyan,
     AnsiColor::Magenta,
     AnsiColor::Blue,
-    AnsiColor::Yellow,
     AnsiColor::BrightCyan,
     AnsiColor::BrightMagenta,
     AnsiColor::BrightBlue,
+    AnsiColor::Yellow,
     AnsiColor::Green,
 ];
 
@@ -39,10 +41,11 @@ const YELLOW: Style = AnsiColor::Yellow.on_default();
 
 /// The plain-lines sink.
 pub struct PlainSink {
-    color: bool,
+    /// Whether to colour hot's stdout, and its stderr.
+    color: (bool, bool),
     out: Box<dyn Write + Send>,
     err: Box<dyn Write + Send>,
-    /// Each node's position in scope, for its colour.
+    /// Each node's colour, as an index into [`PALETTE`]: its position when first seen.
     nodes: BTreeMap<String, usize>,
     /// The longest node name in scope: prefixes are padded to it.
     width: usize,
@@ -51,19 +54,21 @@ pub struct PlainSink {
 }
 
 impl PlainSink {
-    /// Lines on hot's own stdout and stderr; `color` as decided by the caller (see
-    /// [`super::color_wanted`]).
-    pub fn terminal(color: bool) -> PlainSink {
-        PlainSink::new(
-            color,
+    /// Lines on hot's own stdout and stderr, each coloured as `color` decides for it.
+    pub fn terminal(color: ColorChoice) -> PlainSink {
+        let mut sink = PlainSink::new(
+            false,
             Box::new(std::io::stdout()),
             Box::new(std::io::stderr()),
-        )
+        );
+        sink.color = (color.enabled(To::Stdout), color.enabled(To::Stderr));
+        sink
     }
 
+    /// Lines on `out` and `err`, both coloured or neither.
     pub fn new(color: bool, out: Box<dyn Write + Send>, err: Box<dyn Write + Send>) -> PlainSink {
         PlainSink {
-            color,
+            color: (color, color),
             out,
             err,
             nodes: BTreeMap::new(),
@@ -72,8 +77,17 @@ impl PlainSink {
         }
     }
 
+    /// `text` in `style`, for stderr (where hot's own lines go).
     fn paint(&self, style: Style, text: &str) -> String {
-        if self.color {
+        self.paint_on(To::Stderr, style, text)
+    }
+
+    fn paint_on(&self, to: To, style: Style, text: &str) -> String {
+        let color = match to {
+            To::Stdout => self.color.0,
+            To::Stderr => self.color.1,
+        };
+        if color {
             format!("{}{text}{}", style.render(), style.render_reset())
         } else {
             text.to_owned()
@@ -81,13 +95,17 @@ impl PlainSink {
     }
 
     /// `[name]` in the node's colour, padded to the longest name in scope.
-    fn prefix(&self, node: &str) -> String {
+    fn prefix(&self, to: To, node: &str) -> String {
         let style = match self.nodes.get(node) {
             Some(i) => PALETTE[i % PALETTE.len()].on_default(),
             None => PALETTE[0].on_default(),
         };
         let pad = self.width.saturating_sub(node.chars().count());
-        format!("{}{:pad$}", self.paint(style, &format!("[{node}]")), "")
+        format!(
+            "{}{:pad$}",
+            self.paint_on(to, style, &format!("[{node}]")),
+            ""
+        )
     }
 
     fn status(&self, text: &str) -> (To, String) {
@@ -98,11 +116,11 @@ impl PlainSink {
     pub fn lines(&mut self, event: &Event) -> Vec<(To, String)> {
         let line = match &event.kind {
             EventKind::Scope { nodes } => {
-                self.nodes = nodes
-                    .iter()
-                    .enumerate()
-                    .map(|(i, n)| (n.name.clone(), i))
-                    .collect();
+                // A node keeps its colour across reloads; new ones take the next.
+                for node in nodes {
+                    let next = self.nodes.len();
+                    self.nodes.entry(node.name.clone()).or_insert(next);
+                }
                 self.width = nodes
                     .iter()
                     .map(|n| n.name.chars().count())
@@ -111,14 +129,10 @@ impl PlainSink {
                 return Vec::new();
             }
             EventKind::Listening { node, socket, addr } => {
-                self.addrs
-                    .entry(node.clone())
-                    .or_default()
-                    .retain(|a| a != addr);
-                self.addrs
-                    .entry(node.clone())
-                    .or_default()
-                    .push(addr.clone());
+                let addrs = self.addrs.entry(node.clone()).or_default();
+                if !addrs.contains(addr) {
+                    addrs.push(addr.clone());
+                }
                 format!("{node}: `{socket}` listening on {addr}")
             }
             EventKind::Watching { directories } => {
@@ -231,14 +245,14 @@ impl PlainSink {
                 self.paint(RED, "⟳"),
                 paths.join(", ")
             ),
-            EventKind::WaveFinished { ok, nodes, .. } => self.verdict(*ok, nodes),
+            EventKind::WaveFinished { ok, nodes, .. } => self.verdict(To::Stderr, *ok, nodes),
             EventKind::Reloaded { hotfile } => format!("reloaded {hotfile}"),
             EventKind::Diagnostic {
                 rendered,
                 rendered_color,
                 ..
             } => {
-                let text = match (self.color, rendered_color) {
+                let text = match (self.color.1, rendered_color) {
                     (true, Some(colored)) => colored,
                     _ => rendered,
                 };
@@ -249,7 +263,7 @@ impl PlainSink {
                     Stream::Stdout => To::Stdout,
                     Stream::Stderr => To::Stderr,
                 };
-                return vec![(to, format!("{} {line}", self.prefix(node)))];
+                return vec![(to, format!("{} {line}", self.prefix(to, node)))];
             }
             EventKind::Note { message } => message.clone(),
             EventKind::Warning { message } => {
@@ -275,9 +289,9 @@ impl PlainSink {
     }
 
     /// "all ok", or what is not: "2 failed: test, clippy; 1 blocked: serve".
-    fn verdict(&self, ok: bool, nodes: &[NodeResult]) -> String {
+    fn verdict(&self, to: To, ok: bool, nodes: &[NodeResult]) -> String {
         if ok {
-            return self.paint(GREEN, "all ok");
+            return self.paint_on(to, GREEN, "all ok");
         }
         let mut parts = Vec::new();
         for result in ["failed", "blocked", "not run"] {
@@ -290,7 +304,7 @@ impl PlainSink {
                 parts.push(format!("{} {result}: {}", names.len(), names.join(", ")));
             }
         }
-        self.paint(RED, &parts.join("; "))
+        self.paint_on(to, RED, &parts.join("; "))
     }
 
     /// `hot ci`'s table and verdict, on stdout: the run's result.
@@ -310,16 +324,16 @@ impl PlainSink {
         ];
         for row in nodes {
             let result = match (&row.by, row.ok()) {
-                (_, true) => self.paint(GREEN, &format!("{:8}", row.result)),
-                (Some(_), false) => self.paint(YELLOW, &format!("{:8}", row.result)),
-                (None, false) => self.paint(RED, &format!("{:8}", row.result)),
+                (_, true) => self.paint_on(To::Stdout, GREEN, &format!("{:8}", row.result)),
+                (Some(_), false) => self.paint_on(To::Stdout, YELLOW, &format!("{:8}", row.result)),
+                (None, false) => self.paint_on(To::Stdout, RED, &format!("{:8}", row.result)),
             };
             lines.push((
                 To::Stdout,
                 format!("{:width$}  {result}  {}", row.node, row.duration),
             ));
         }
-        lines.push((To::Stdout, self.verdict(ok, nodes)));
+        lines.push((To::Stdout, self.verdict(To::Stdout, ok, nodes)));
         lines
     }
 }

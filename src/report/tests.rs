@@ -1,4 +1,645 @@
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+
+use jiff::tz::{Offset, TimeZone};
+
+use super::event::{Kind, NodeInfo, NodeResult};
+use super::plain::{PlainSink, To};
 use super::*;
+
+/// 2026-12-01 09:30:00 UTC, shown in a fixed +01:00 zone: the snapshots must not depend on the
+/// machine's zone, and must show that hot prints local time, not UTC.
+fn at(seconds: i64) -> Zoned {
+    Timestamp::from_second(1_796_117_400 + seconds)
+        .expect("in range")
+        .to_zoned_datetime(TimeZone::fixed(Offset::constant(1)))
+}
+
+fn event(seconds: i64, kind: EventKind) -> Event {
+    Event {
+        kind,
+        time: at(seconds),
+    }
+}
+
+fn result(node: &str, result: &str, by: Option<&str>, ms: Option<f64>) -> NodeResult {
+    NodeResult {
+        node: node.to_owned(),
+        result: result.to_owned(),
+        by: by.map(str::to_owned),
+        duration: ms.map_or_else(
+            || "-".to_owned(),
+            |ms| seconds(Duration::from_secs_f64(ms / 1000.0)),
+        ),
+        duration_ms: ms,
+    }
+}
+
+fn info(name: &str, kind: Kind, after: &[&str], sockets: &[&str]) -> NodeInfo {
+    NodeInfo {
+        name: name.to_owned(),
+        kind,
+        after: after.iter().map(|s| (*s).to_owned()).collect(),
+        sockets: sockets.iter().map(|s| (*s).to_owned()).collect(),
+    }
+}
+
+fn names(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| (*s).to_owned()).collect()
+}
+
+/// One of every event, in the order a run could produce them: a first wave where clippy fails
+/// and blocks the service, then an edit that fixes it.
+fn script() -> Vec<Event> {
+    let out = |node: &str, stream, line: &str| EventKind::Output {
+        node: node.to_owned(),
+        stream,
+        line: line.to_owned(),
+    };
+    vec![
+        event(
+            0,
+            EventKind::Scope {
+                nodes: vec![
+                    info("clippy", Kind::Task, &[], &[]),
+                    info("test", Kind::Task, &["clippy"], &[]),
+                    info("serve", Kind::Service, &["test"], &["127.0.0.1:0"]),
+                    info("ui", Kind::Service, &[], &[]),
+                ],
+            },
+        ),
+        event(
+            0,
+            EventKind::Listening {
+                node: "serve".into(),
+                socket: "http".into(),
+                addr: "127.0.0.1:8080".into(),
+            },
+        ),
+        event(0, EventKind::Watching { directories: 12 }),
+        event(
+            0,
+            EventKind::WaveStarted {
+                wave: 1,
+                start: true,
+                paths: vec![],
+                changed: 0,
+                nodes: names(&["clippy", "test", "serve", "ui"]),
+                rerun: None,
+            },
+        ),
+        event(
+            0,
+            EventKind::NodeStarted {
+                node: "clippy".into(),
+                generation: 1,
+                kind: Kind::Task,
+                ready: false,
+            },
+        ),
+        event(
+            0,
+            EventKind::NodeStarted {
+                node: "ui".into(),
+                generation: 2,
+                kind: Kind::Service,
+                ready: false,
+            },
+        ),
+        event(
+            1,
+            out("clippy", Stream::Stderr, "warning: unused variable `x`"),
+        ),
+        event(1, out("ui", Stream::Stdout, "ui up")),
+        event(
+            2,
+            EventKind::NodeFinished {
+                node: "clippy".into(),
+                kind: Kind::Task,
+                ok: false,
+                code: Some(101),
+                signal: None,
+                error: None,
+                duration_ms: 1520.0,
+                last_lines: vec![],
+            },
+        ),
+        event(
+            2,
+            EventKind::NodeBlocked {
+                node: "test".into(),
+                by: "clippy".into(),
+            },
+        ),
+        event(
+            2,
+            EventKind::NodeBlocked {
+                node: "serve".into(),
+                by: "clippy".into(),
+            },
+        ),
+        event(
+            2,
+            EventKind::WaveFinished {
+                wave: 1,
+                failed: 1,
+                ok: false,
+                failed_nodes: names(&["clippy"]),
+                nodes: vec![
+                    result("clippy", "failed", None, Some(1520.0)),
+                    result("test", "blocked", Some("clippy"), None),
+                    result("serve", "blocked", Some("clippy"), None),
+                    result("ui", "ok", None, None),
+                ],
+            },
+        ),
+        event(
+            60,
+            EventKind::WaveStarted {
+                wave: 2,
+                start: false,
+                paths: names(&["src/main.rs"]),
+                changed: 1,
+                nodes: names(&["clippy", "test", "serve"]),
+                rerun: None,
+            },
+        ),
+        event(
+            61,
+            EventKind::NodeRestarting {
+                node: "clippy".into(),
+            },
+        ),
+        event(
+            62,
+            EventKind::NodeFinished {
+                node: "clippy".into(),
+                kind: Kind::Task,
+                ok: true,
+                code: Some(0),
+                signal: None,
+                error: None,
+                duration_ms: 45.0,
+                last_lines: vec![],
+            },
+        ),
+        event(62, out("test", Stream::Stdout, "test result: ok. 3 passed")),
+        event(
+            63,
+            EventKind::NodeFinished {
+                node: "test".into(),
+                kind: Kind::Task,
+                ok: true,
+                code: Some(0),
+                signal: None,
+                error: None,
+                duration_ms: 1234.0,
+                last_lines: vec![],
+            },
+        ),
+        event(
+            64,
+            EventKind::ServiceReady {
+                node: "serve".into(),
+                duration_ms: 800.0,
+            },
+        ),
+        event(
+            64,
+            EventKind::WaveFinished {
+                wave: 2,
+                failed: 0,
+                ok: true,
+                failed_nodes: vec![],
+                nodes: vec![
+                    result("clippy", "ok", None, Some(45.0)),
+                    result("test", "ok", None, Some(1234.0)),
+                    result("serve", "ok", None, None),
+                    result("ui", "ok", None, None),
+                ],
+            },
+        ),
+        event(
+            70,
+            EventKind::ServiceKept {
+                node: "serve".into(),
+                since: event::format_rfc3339(&at(63)),
+                failed: "test".into(),
+            },
+        ),
+        event(
+            71,
+            EventKind::ReadyTimedOut {
+                node: "serve".into(),
+            },
+        ),
+        event(
+            72,
+            EventKind::LoopDetected {
+                node: "test".into(),
+                paths: names(&["gen/out.txt"]),
+            },
+        ),
+        event(
+            73,
+            EventKind::NodeFinished {
+                node: "ui".into(),
+                kind: Kind::Service,
+                ok: false,
+                code: None,
+                signal: Some(9),
+                error: None,
+                duration_ms: 73000.0,
+                last_lines: names(&["ui up", "ui: out of memory"]),
+            },
+        ),
+        event(
+            74,
+            EventKind::NodeFinished {
+                node: "test".into(),
+                kind: Kind::Task,
+                ok: false,
+                code: None,
+                signal: None,
+                error: Some("`cargo`: not found".into()),
+                duration_ms: 0.0,
+                last_lines: vec![],
+            },
+        ),
+        event(
+            75,
+            EventKind::Reloaded {
+                hotfile: "/p/Hotfile".into(),
+            },
+        ),
+        event(
+            75,
+            EventKind::Diagnostic {
+                message: "unknown node".into(),
+                rendered: "  × unknown node\n   ╭─[Hotfile:3:5]\n".into(),
+                rendered_color: Some("\u{1b}[31m  × unknown node\u{1b}[0m\n".into()),
+            },
+        ),
+        event(
+            76,
+            EventKind::Note {
+                message: "stopping (press Ctrl-C again to kill at once)".into(),
+            },
+        ),
+        event(
+            76,
+            EventKind::Warning {
+                message: "cannot watch 3 directories".into(),
+            },
+        ),
+        event(
+            76,
+            EventKind::Error {
+                message: "cannot listen for signals".into(),
+            },
+        ),
+        event(
+            77,
+            EventKind::Summary {
+                ok: false,
+                failed_nodes: names(&["clippy", "test"]),
+                nodes: vec![
+                    result("clippy", "failed", None, Some(1520.0)),
+                    result("test", "failed", None, Some(30.0)),
+                    result("build", "blocked", Some("test"), None),
+                ],
+            },
+        ),
+    ]
+}
+
+/// The plain sink's lines for `events`, each marked with its stream.
+fn plain(color: bool, events: &[Event]) -> String {
+    let mut sink = PlainSink::new(color, Box::new(std::io::sink()), Box::new(std::io::sink()));
+    let mut text = String::new();
+    for event in events {
+        for (to, line) in sink.lines(event) {
+            let to = match to {
+                To::Stdout => "out",
+                To::Stderr => "err",
+            };
+            for (i, line) in line.split('\n').enumerate() {
+                let mark = if i == 0 { to } else { "   " };
+                text.push_str(&format!("{mark}| {}\n", line.replace('\u{1b}', "␛")));
+            }
+        }
+    }
+    text
+}
+
+#[test]
+fn plain_lines_of_a_scripted_run() {
+    insta::assert_snapshot!(plain(false, &script()));
+}
+
+#[test]
+fn plain_lines_in_colour() {
+    let script = script();
+    let wanted = [
+        "wave_started",
+        "output",
+        "node_finished",
+        "wave_finished",
+        "summary",
+    ];
+    let some: Vec<Event> = script
+        .iter()
+        .filter(|e| {
+            let name = json::line(e);
+            matches!(e.kind, EventKind::Scope { .. })
+                || wanted.iter().any(|w| name.contains(&format!("\"{w}\"")))
+        })
+        .cloned()
+        .collect();
+    insta::assert_snapshot!(plain(true, &some));
+}
+
+#[test]
+fn prefixes_are_aligned_and_coloured_per_node() {
+    let script = script();
+    let mut sink = PlainSink::new(true, Box::new(std::io::sink()), Box::new(std::io::sink()));
+    let mut outputs = Vec::new();
+    for event in &script {
+        let lines = sink.lines(event);
+        if let EventKind::Output { .. } = event.kind {
+            outputs.extend(lines.into_iter().map(|(_, l)| l));
+        }
+    }
+    // `[clippy]` and `[ui]`: the text after the prefix starts in the same column.
+    let plain: Vec<String> = outputs.iter().map(|l| strip_ansi(l)).collect();
+    let column = |line: &str, text: &str| line.find(text).expect("text in line");
+    assert_eq!(
+        column(&plain[0], "warning"),
+        column(&plain[1], "ui up"),
+        "{plain:?}"
+    );
+    // Each node has its own colour: the escape before `[` differs.
+    let escape = |line: &str, node: &str| line[..line.find(node).unwrap()].to_owned();
+    let (clippy, ui) = (&outputs[0], &outputs[1]);
+    assert!(clippy.starts_with('\u{1b}') && ui.starts_with('\u{1b}'));
+    assert_ne!(escape(clippy, "[clippy]"), escape(ui, "[ui]"));
+}
+
+fn strip_ansi(line: &str) -> String {
+    let mut out = String::new();
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c == 'm' {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[test]
+fn a_blocked_service_is_not_all_ok() {
+    let finished = event(
+        0,
+        EventKind::WaveFinished {
+            wave: 3,
+            // This wave's own nodes all passed ...
+            failed: 0,
+            ok: false,
+            failed_nodes: names(&["lib"]),
+            // ... but elsewhere in the graph a failure still blocks a service.
+            nodes: vec![
+                result("lib", "failed", None, Some(10.0)),
+                result("api", "blocked", Some("lib"), None),
+                result("docs", "ok", None, Some(5.0)),
+            ],
+        },
+    );
+    let text = plain(false, &[finished]);
+    assert_eq!(text, "err| hot: 1 failed: lib; 1 blocked: api\n");
+}
+
+#[test]
+fn every_summary_names_the_failed_nodes() {
+    let text = plain(false, &script()[script().len() - 1..]);
+    assert!(
+        text.ends_with("out| 2 failed: clippy, test; 1 blocked: build\n"),
+        "{text}"
+    );
+    assert!(text.lines().all(|l| l.starts_with("out|")), "{text}");
+}
+
+#[test]
+fn json_lines_are_one_object_per_event_with_a_local_timestamp() {
+    let buffer = Capture::default();
+    let mut sink = json::JsonSink::new(Box::new(buffer.clone()));
+    let script = script();
+    for event in &script {
+        sink.event(event);
+    }
+    let text = buffer.text();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), script.len());
+    let first: serde_json::Value = serde_json::from_str(lines[0]).expect("JSON");
+    assert_eq!(first["event"], "scope");
+    assert_eq!(first["time"], "2026-12-01T10:30:00.000+01:00");
+    let finished: serde_json::Value = serde_json::from_str(lines[8]).expect("JSON");
+    assert_eq!(
+        finished,
+        serde_json::json!({"event": "node_finished", "node": "clippy", "kind": "task", "ok": false,
+            "code": 101, "signal": null, "error": null, "duration_ms": 1520.0, "last_lines": [],
+            "time": "2026-12-01T10:30:02.000+01:00"})
+    );
+    // The coloured rendering is for terminals only.
+    assert!(!text.contains("rendered_color"), "{text}");
+}
+
+#[test]
+fn json_events_read_back_as_the_same_events() {
+    for event in script() {
+        let value: serde_json::Value = serde_json::from_str(&json::line(&event)).expect("JSON");
+        let back: EventKind = serde_json::from_value(value).expect("an EventKind");
+        let mut kind = event.kind.clone();
+        if let EventKind::Diagnostic { rendered_color, .. } = &mut kind {
+            *rendered_color = None;
+        }
+        assert_eq!(back, kind);
+    }
+}
+
+/// Every event name serde knows, from the error it gives for an unknown one: the list stays
+/// true as variants are added, with no list to keep by hand.
+fn variant_names() -> BTreeSet<String> {
+    let error = serde_json::from_str::<EventKind>(r#"{"event":"-"}"#).expect_err("unknown");
+    let message = error.to_string();
+    let list = message
+        .split("expected one of ")
+        .nth(1)
+        .expect("serde lists the variants");
+    list.split(", ")
+        .map(|v| {
+            v.trim_matches(|c: char| c == '`' || c.is_whitespace() || !c.is_ascii())
+                .split('`')
+                .next()
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .filter(|v| !v.is_empty())
+        .collect()
+}
+
+/// The backticked names in a fields cell, outside parentheses (explanations).
+fn documented_fields(cell: &str) -> BTreeSet<String> {
+    let mut depth = 0;
+    let mut top = String::new();
+    for c in cell.chars() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            _ if depth == 0 => top.push(c),
+            _ => {}
+        }
+    }
+    top.split('`')
+        .skip(1)
+        .step_by(2)
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The rows of docs/json.md's tables: first cell (unquoted) → second cell.
+fn docs_rows() -> BTreeMap<String, String> {
+    let docs = include_str!("../../docs/json.md");
+    docs.lines()
+        .filter(|l| l.starts_with("| `"))
+        .map(|l| {
+            let cells: Vec<&str> = l.split(" | ").collect();
+            (
+                cells[0]
+                    .trim_start_matches("| ")
+                    .trim_matches('`')
+                    .to_owned(),
+                cells[1].trim_end_matches(" |").to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn docs_json_md_lists_every_event_and_every_field() {
+    let rows = docs_rows();
+    let variants = variant_names();
+    assert!(variants.len() > 15, "{variants:?}");
+    let script = script();
+    let mut seen = BTreeSet::new();
+    for event in &script {
+        let value: serde_json::Value = serde_json::from_str(&json::line(event)).expect("JSON");
+        let serde_json::Value::Object(map) = value else {
+            panic!("an object")
+        };
+        let name = map["event"].as_str().expect("a name").to_owned();
+        let emitted: BTreeSet<String> = map
+            .keys()
+            .filter(|k| *k != "event" && *k != "time")
+            .cloned()
+            .collect();
+        let row = rows
+            .get(&name)
+            .unwrap_or_else(|| panic!("docs/json.md has no row for `{name}`"));
+        assert_eq!(
+            documented_fields(row),
+            emitted,
+            "docs/json.md's fields of `{name}`"
+        );
+        for (field, value) in &map {
+            let Some(serde_json::Value::Object(inner)) = value.as_array().and_then(|a| a.first())
+            else {
+                continue;
+            };
+            let key = format!("{name}.{field}");
+            let row = rows
+                .get(&key)
+                .unwrap_or_else(|| panic!("docs/json.md has no row for `{key}`"));
+            let documented = match row.strip_prefix("the same as `") {
+                Some(other) => documented_fields(&rows[other.trim_end_matches('`')]),
+                None => documented_fields(row),
+            };
+            let emitted: BTreeSet<String> = inner.keys().cloned().collect();
+            assert_eq!(documented, emitted, "docs/json.md's fields of `{key}`");
+        }
+        seen.insert(name);
+    }
+    assert_eq!(seen, variants, "the script covers every event");
+    let documented: BTreeSet<String> = rows.keys().filter(|k| !k.contains('.')).cloned().collect();
+    assert_eq!(
+        documented, variants,
+        "docs/json.md documents exactly the events"
+    );
+}
+
+#[test]
+fn service_kept_shows_local_time_not_utc() {
+    let kept = script()
+        .into_iter()
+        .find(|e| matches!(e.kind, EventKind::ServiceKept { .. }))
+        .unwrap();
+    // 09:31:03 UTC in a +01:00 zone.
+    assert!(plain(false, &[kept]).contains("serving the build from 10:31:03;"));
+}
+
+#[test]
+fn the_clock_maps_engine_instants_to_wall_time() {
+    let now = Instant::now();
+    let clock = Clock {
+        zone: TimeZone::fixed(Offset::constant(2)),
+        epoch: (now, Timestamp::from_second(3600 + 120 + 5).unwrap()),
+    };
+    let clock_of = |at| clock.at(at).strftime("%H:%M:%S").to_string();
+    assert_eq!(clock_of(now), "03:02:05");
+    assert_eq!(clock_of(now + Duration::from_secs(60)), "03:03:05");
+}
+
+#[test]
+fn the_reporter_feeds_every_sink_the_same_events() {
+    let (a, b) = (Capture::default(), Capture::default());
+    let reporter = Reporter::with_sinks(
+        true,
+        vec![
+            Box::new(json::JsonSink::new(Box::new(a.clone()))),
+            Box::new(json::JsonSink::new(Box::new(b.clone()))),
+        ],
+    );
+    reporter.note("one");
+    reporter.output("x", Stream::Stdout, "two");
+    reporter.watching(3);
+    assert_eq!(a.text().lines().count(), 3);
+    assert_eq!(a.text(), b.text());
+}
+
+/// A writer whose bytes a test can read afterwards.
+#[derive(Clone, Default)]
+struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl Capture {
+    fn text(&self) -> String {
+        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+    }
+}
+
+impl std::io::Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
 
 #[test]
 fn durations_read_naturally() {

@@ -502,3 +502,41 @@ fn keys_skip_escape_sequences() {
     assert_eq!(keys(b"x\x1b[Aq"), [Key::Quit]);
     assert_eq!(keys(b"\x0c"), [Key::Clear]);
 }
+
+#[test]
+fn a_rerun_wave_says_so_in_json_and_no_other_wave_has_the_key() {
+    let mut rig = Rig::new(&[("test", &["src/**"], &[])]);
+    let keep = rig.events.clone();
+    let waves = move |rig: &mut Rig, actions: Vec<Action>| -> Vec<serde_json::Value> {
+        let project = rig.engine.project().clone();
+        for action in actions {
+            if let Action::Report(report) = action {
+                rig.reporter.report(&project, &report);
+            }
+        }
+        std::mem::take(&mut *keep.lock().expect("not poisoned"))
+            .iter()
+            .map(|e| serde_json::from_str(&report::json::line(e)).expect("JSON"))
+            .filter(|v: &serde_json::Value| v["event"] == "wave_started")
+            .collect()
+    };
+    let first = rig.engine.start(rig.now);
+    let start = waves(&mut rig, first);
+    assert_eq!(start.len(), 1);
+    assert!(start[0].get("rerun").is_none(), "{}", start[0]);
+    let exited = rig.engine.handle(
+        rig.now,
+        Event::Exited {
+            node: NodeId(0),
+            generation: 1,
+            exit: Exit::Code(1),
+        },
+    );
+    waves(&mut rig, exited);
+    let rerun = rig.engine.handle(rig.now, Event::Rerun(Rerun::Failed));
+    let rerun = waves(&mut rig, rerun);
+    assert_eq!(rerun.len(), 1);
+    assert_eq!(rerun[0]["rerun"], "failed", "{}", rerun[0]);
+    assert_eq!(rerun[0]["start"], false);
+    assert_eq!(rerun[0]["nodes"], serde_json::json!(["test"]));
+}

@@ -13,6 +13,9 @@ mod examples;
 mod graph;
 /// `hot ci`, `hot ci --dry-run` and `hot run`: order, failures, blocking, exit statuses.
 mod once;
+/// What goes where: results on stdout, progress on stderr, summaries that name failures,
+/// local times, colour.
+mod output;
 /// Services: sockets held by hot, hand-off, the last good server, no orphans.
 mod services;
 /// Watch mode: only what a change affects, bursts, atomic saves, reloads, signals.

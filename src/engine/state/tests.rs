@@ -998,3 +998,72 @@ fn rerun_during_shutdown_starts_nothing() {
         ",
     );
 }
+
+/// "all ok" must speak for the graph: a later wave that passes leaves an earlier failure, and
+/// the service it blocks, in the standings.
+#[test]
+fn wave_finished_carries_the_whole_graph_not_the_last_wave() {
+    let mut engine = Engine::new(
+        Arc::new(project(&[
+            ("lib", &["lib/**"], &[]),
+            ("daemon", &[], &["lib"]),
+            ("docs", &["docs/**"], &[]),
+        ])),
+        watch(),
+    );
+    let now = Instant::now();
+    let (lib, daemon, docs) = (NodeId(0), NodeId(1), NodeId(2));
+    let started = |actions: &[Action], wanted: NodeId| -> (NodeId, Generation) {
+        actions
+            .iter()
+            .find_map(|a| match a {
+                Action::Start { node, generation } if *node == wanted => Some((*node, *generation)),
+                _ => None,
+            })
+            .unwrap_or_else(|| panic!("{wanted} started in {actions:?}"))
+    };
+    let exit = |engine: &mut Engine, (node, generation), code| {
+        engine.handle(
+            now + Duration::from_millis(40),
+            Event::Exited {
+                node,
+                generation,
+                exit: Exit::Code(code),
+            },
+        )
+    };
+    let first = engine.start(now);
+    exit(&mut engine, started(&first, lib), 1);
+    exit(&mut engine, started(&first, docs), 0);
+    let second = engine.handle(now, Event::Changed(vec![Change::path("docs/a.md")]));
+    let finished = exit(&mut engine, started(&second, docs), 0);
+    let graph = finished
+        .iter()
+        .find_map(|a| match a {
+            Action::Report(Report::WaveFinished { failed, graph, .. }) => Some((failed, graph)),
+            _ => None,
+        })
+        .expect("the docs wave finishes");
+    assert_eq!(*graph.0, 0, "this wave's own nodes passed");
+    assert_eq!(
+        graph.1,
+        &vec![
+            Standing {
+                node: lib,
+                result: NodeResult::Failed,
+                duration: Some(Duration::from_millis(40)),
+            },
+            Standing {
+                node: daemon,
+                result: NodeResult::Blocked { by: lib },
+                duration: None,
+            },
+            Standing {
+                node: docs,
+                result: NodeResult::Ok,
+                duration: Some(Duration::from_millis(40)),
+            },
+        ]
+    );
+    assert_eq!(&engine.standings(), graph.1);
+}
