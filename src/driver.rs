@@ -158,7 +158,14 @@ async fn drive(
         engine.handle(Instant::now(), Event::Shutdown { code })
     };
     let code = loop {
-        if let Some(code) = carry_out(actions, &engine, &mut supervisor, &sockets, &reporter) {
+        if let Some(code) = carry_out(
+            actions,
+            &engine,
+            &mut supervisor,
+            &sockets,
+            &reporter,
+            status.as_deref(),
+        ) {
             break code;
         }
         actions = tokio::select! {
@@ -217,13 +224,18 @@ fn carry_out(
     supervisor: &mut Supervisor,
     sockets: &Sockets,
     reporter: &Reporter,
+    status: Option<&Status>,
 ) -> Option<i32> {
     let project = engine.project();
     for action in actions {
         match action {
             Action::Start { node, generation } => {
-                let fds = sockets.for_node(&project.node(node).name);
+                let name = &project.node(node).name;
+                let fds = sockets.for_node(name);
                 supervisor.start(node, generation, &fds);
+                if let (Some(status), Some(pid)) = (status, supervisor.pid(generation)) {
+                    status.pid(name, generation, pid);
+                }
             }
             Action::Stop { node, generation } => supervisor.stop(node, generation),
             Action::Report(report) => reporter.report(project, &report),

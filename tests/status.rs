@@ -317,6 +317,21 @@ fn status_view_shows_each_node_reruns_on_keys_and_leaves_the_terminal_clean() {
     );
     // The real port, not the Hotfile's 0.
     assert!(!web.contains("127.0.0.1:0 "), "{web}");
+    // The pid is the server's own (the shim execs the command).
+    let pid = web
+        .split("· pid ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .unwrap_or_else(|| panic!("no pid in {web}"));
+    #[cfg(target_os = "linux")]
+    {
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        assert!(
+            cmdline.starts_with(b"sleep\0600"),
+            "pid {pid} runs {:?}",
+            String::from_utf8_lossy(&cmdline)
+        );
+    }
 
     // o: the failed node's whole last run, unprefixed, in one block.
     pane.keys("o");

@@ -23,6 +23,8 @@ pub struct Board {
     wave: Option<Wave>,
     /// Set once hot is shutting down.
     stopping: bool,
+    /// Pids the driver learnt before the instance's `node_started` event arrived.
+    early_pids: BTreeMap<Generation, u32>,
 }
 
 /// The latest wave.
@@ -134,6 +136,7 @@ impl Board {
             rows: Vec::new(),
             wave: None,
             stopping: false,
+            early_pids: BTreeMap::new(),
         }
     }
 
@@ -205,6 +208,17 @@ impl Board {
 
     /// The pid of a service instance, once known.
     pub fn pid(&mut self, node: &str, generation: Generation, pid: u32) {
+        let known = self.rows.iter().any(|r| {
+            r.starting.is_some_and(|s| s.0 == generation)
+                || r.serving
+                    .as_ref()
+                    .is_some_and(|s| s.generation == generation)
+        });
+        if !known {
+            // The driver starts an instance before the engine's report of it is sent.
+            self.early_pids.insert(generation, pid);
+            return;
+        }
         let Some(row) = self.row(node) else {
             return;
         };
@@ -254,6 +268,7 @@ impl Board {
                 kind,
                 ready,
             } => {
+                let pid = self.early_pids.remove(generation);
                 let Some(row) = self.row(node) else {
                     return;
                 };
@@ -262,7 +277,7 @@ impl Board {
                 row.state = State::Running { since: now };
                 if *kind == event::Kind::Service {
                     if *ready {
-                        row.starting = Some((*generation, None));
+                        row.starting = Some((*generation, pid));
                     } else {
                         // Without `ready` it serves from its start (the old one went first).
                         row.state = State::Ok {
@@ -270,7 +285,7 @@ impl Board {
                         };
                         row.serving = Some(Serving {
                             generation: *generation,
-                            pid: None,
+                            pid,
                             since: now,
                             wave,
                             stale_by: None,

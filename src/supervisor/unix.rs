@@ -353,6 +353,15 @@ impl Supervisor {
         self.instances.values().filter(|i| !i.is_done()).count()
     }
 
+    /// The pid of a live instance: its group's leader, which for a service with sockets is
+    /// the server itself (the shim execs it). For the status view.
+    pub fn pid(&self, generation: Generation) -> Option<u32> {
+        self.instances
+            .get(&generation)
+            .filter(|i| !i.is_done())
+            .and_then(|i| u32::try_from(i.pgid).ok())
+    }
+
     /// Stops every instance as [`Supervisor::stop`] does and resolves once each has exited.
     /// Cancel-safe: dropping the future leaves the instances known, so a
     /// [`Supervisor::kill_all`] afterwards still reaches them.
