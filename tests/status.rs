@@ -327,7 +327,7 @@ fn status_view_shows_each_node_reruns_on_keys_and_leaves_the_terminal_clean() {
     {
         let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
         assert!(
-            cmdline.starts_with(b"sleep\0600"),
+            cmdline.starts_with(b"sleep\x00600"),
             "pid {pid} runs {:?}",
             String::from_utf8_lossy(&cmdline)
         );
