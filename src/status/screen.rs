@@ -57,9 +57,11 @@ impl Screen {
             out.push_str(CLEAR_BELOW);
             for line in output {
                 out.push_str(line);
-                // A child's colour that was never reset must not bleed into the next line.
-                out.push_str(RESET_STYLE);
                 out.push('\n');
+            }
+            if !output.is_empty() {
+                // A child's colour that was never reset must not bleed into the panel.
+                out.push_str(RESET_STYLE);
             }
             let texts: Vec<&str> = panel.iter().map(|p| p.text.as_str()).collect();
             out.push_str(&texts.join("\n"));

@@ -445,7 +445,7 @@ fn output_scrolls_above_the_panel_in_one_write() {
     assert_eq!(
         out,
         format!(
-            "{}\r\x1b[1A\x1b[J[a] one\x1b[0m\n[a] two\x1b[0m\nhead\na{}",
+            "{}\r\x1b[1A\x1b[J[a] one\n[a] two\n\x1b[0mhead\na{}",
             screen::SYNC_BEGIN,
             screen::SYNC_END
         )
