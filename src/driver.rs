@@ -135,10 +135,11 @@ async fn drive(
     // Keys are one more event source. The guard gives the terminal its modes back when the
     // loop ends; the panic hook does it if hot panics.
     let (keys_tx, mut keys) = mpsc::unbounded_channel::<Key>();
-    let _terminal = status.as_ref().and_then(|_| term::read_keys(keys_tx));
+    let mut terminal = status.as_ref().and_then(|_| term::read_keys(keys_tx));
     if let Some(status) = &status {
-        status.set_keys(_terminal.is_some());
+        status.set_keys(terminal.is_some());
     }
+    let mut suspend = Suspend::new(status.is_some());
     let mut frames = tokio::time::interval(crate::status::FRAME);
     frames.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
 
@@ -193,6 +194,14 @@ async fn drive(
                     Some(event) => engine.handle(now, event),
                     None => Vec::new(),
                 }
+            }
+            () = suspend.recv() => {
+                if let Some(status) = &status {
+                    status.suspend();
+                    terminal = suspend.stop_and_continue(terminal.take());
+                    status.resume(term::foreground(), terminal.is_some());
+                }
+                Vec::new()
             }
             _ = frames.tick(), if status.is_some() => {
                 if let Some(status) = &status {
@@ -337,6 +346,46 @@ fn relevance(project: &Arc<Project>) -> Arc<dyn Fn(&Path) -> bool + Send + Sync>
 
 fn relative(path: &Path, root: &Path) -> Option<PathBuf> {
     path.strip_prefix(root).ok().map(Path::to_path_buf)
+}
+
+/// Ctrl-Z (SIGTSTP) while the status view is drawn: hot erases the panel and gives the
+/// terminal back before it stops. Without the view, the default action stops hot as before.
+struct Suspend {
+    #[cfg(unix)]
+    stream: Option<tokio::signal::unix::Signal>,
+}
+
+impl Suspend {
+    fn new(view: bool) -> Suspend {
+        Suspend {
+            #[cfg(unix)]
+            stream: view
+                .then(|| {
+                    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::from_raw(
+                        libc::SIGTSTP,
+                    ))
+                    .ok()
+                })
+                .flatten(),
+        }
+    }
+
+    async fn recv(&mut self) {
+        #[cfg(unix)]
+        if let Some(stream) = &mut self.stream {
+            stream.recv().await;
+            return;
+        }
+        std::future::pending::<()>().await;
+    }
+
+    /// Stops hot until it is continued; returns the terminal's guard if hot took it again.
+    fn stop_and_continue(&self, guard: Option<term::Guard>) -> Option<term::Guard> {
+        #[cfg(unix)]
+        return term::stop_and_continue(guard);
+        #[cfg(not(unix))]
+        guard
+    }
 }
 
 /// SIGINT, SIGTERM and SIGHUP, as the exit status each one leads to.

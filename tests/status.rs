@@ -102,11 +102,6 @@ static PANES: AtomicUsize = AtomicUsize::new(0);
 
 impl Pane {
     fn start(fixture: &Fixture, env: &[(&str, &str)], args: &[&str]) -> Pane {
-        let socket = format!(
-            "hot-status-{}-{}",
-            std::process::id(),
-            PANES.fetch_add(1, Ordering::SeqCst)
-        );
         let quote = |s: &str| format!("'{}'", s.replace('\'', r"'\''"));
         let path = |name: &str| quote(&fixture.record(name).display().to_string());
         let env: Vec<String> = env
@@ -127,6 +122,30 @@ impl Pane {
             hot = quote(HOT),
             args = args.join(" "),
         );
+        let mut pane = Pane::launch(fixture, &script);
+        pane.await_hot(fixture);
+        pane
+    }
+
+    /// A pane running an interactive bash (job control: Ctrl-Z, `fg`), hot not started yet.
+    fn shell(fixture: &Fixture) -> Pane {
+        Pane::launch(fixture, "exec bash --norc --noprofile -i")
+    }
+
+    /// The command line that starts hot from the shell, recording its pid.
+    fn hot_command(fixture: &Fixture) -> String {
+        format!(
+            "sh -c 'echo $$ > \"$0\"; exec \"$1\"' '{}' '{HOT}'",
+            fixture.record("hot.pid").display()
+        )
+    }
+
+    fn launch(fixture: &Fixture, script: &str) -> Pane {
+        let socket = format!(
+            "hot-status-{}-{}",
+            std::process::id(),
+            PANES.fetch_add(1, Ordering::SeqCst)
+        );
         let mut pane = Pane {
             socket,
             server: None,
@@ -146,18 +165,22 @@ impl Pane {
             &height,
             "-c",
             &dir,
-            &script,
+            script,
         ]);
         pane.server = pane.display("#{pid}").trim().parse().ok();
+        pane
+    }
+
+    /// Waits for hot's pid to be recorded.
+    fn await_hot(&mut self, fixture: &Fixture) {
         let deadline = Instant::now() + DEADLINE;
-        while pane.hot.is_none() {
-            pane.hot = fixture
+        while self.hot.is_none() {
+            self.hot = fixture
                 .read("hot.pid")
                 .and_then(|pid| pid.trim().parse().ok());
             assert!(Instant::now() < deadline, "hot never started in the pane");
             std::thread::sleep(Duration::from_millis(20));
         }
-        pane
     }
 
     fn tmux(&self, args: &[&str]) -> String {
@@ -232,6 +255,8 @@ fn stop(pid: i32) {
         if libc::kill(pid, libc::SIGTERM) != 0 {
             return;
         }
+        // A hot stopped by Ctrl-Z acts on the SIGTERM only once continued.
+        libc::kill(pid, libc::SIGCONT);
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
             if libc::kill(pid, 0) != 0 {
@@ -463,4 +488,60 @@ fn piped_output_has_no_escape_sequences() {
             "escape sequences on piped {name}:\n{text:?}"
         );
     }
+}
+
+#[test]
+fn ctrl_z_gives_the_terminal_back_and_fg_draws_the_panel_again() {
+    if !tmux_present() {
+        return;
+    }
+    let fixture = Fixture::new();
+    let mut pane = Pane::shell(&fixture);
+    let before = fixture.record("stty.before").display().to_string();
+    let during = fixture.record("stty.during").display().to_string();
+    let after = fixture.record("stty.after").display().to_string();
+    pane.keys(&format!(
+        "stty -g > '{before}'; {}",
+        Pane::hot_command(&fixture)
+    ));
+    pane.keys("Enter");
+    pane.await_hot(&fixture);
+    pane.wait("the first wave settled", |s| {
+        settled(s, 1) && s.contains("● web")
+    });
+
+    pane.keys("C-z");
+    pane.wait_text("Stopped");
+    pane.keys(&format!("stty -g > '{during}'; echo recorded"));
+    pane.keys("Enter");
+    let screen = pane.wait_text("\nrecorded");
+    assert!(
+        !screen.contains("── hot ·") && !screen.contains("r rerun all"),
+        "the panel stayed while hot was stopped:\n{screen}"
+    );
+    assert_eq!(
+        fixture.read("stty.before"),
+        fixture.read("stty.during"),
+        "the shell got the terminal in hot's modes"
+    );
+    assert_eq!(pane.display("#{cursor_flag}").trim(), "1", "cursor hidden");
+
+    pane.keys("fg");
+    pane.keys("Enter");
+    pane.wait("the panel again", |s| s.ends_with("c clear  q quit"));
+    // Keys work again: the rerun runs.
+    pane.keys("r");
+    pane.wait_text("wave 2: rerun asked (r)");
+    pane.wait("the second wave settled", |s| settled(s, 2));
+    pane.keys("q");
+    pane.wait_text("stopping");
+    pane.keys(&format!("echo code=$?; stty -g > '{after}'"));
+    pane.keys("Enter");
+    pane.wait_text("code=0");
+    let deadline = Instant::now() + DEADLINE;
+    while fixture.read("stty.after").is_none_or(|a| a.is_empty()) {
+        assert!(Instant::now() < deadline, "no modes recorded after");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(fixture.read("stty.before"), fixture.read("stty.after"));
 }

@@ -112,6 +112,31 @@ impl Status {
         self.lock().draw(now);
     }
 
+    /// Ctrl-Z: writes what waits and erases the panel, so the shell gets a clean terminal
+    /// while hot is stopped. The next frame draws the panel anew.
+    pub fn suspend(&self) {
+        let mut inner = self.lock();
+        let mut out = String::new();
+        inner.screen.erase(&mut out);
+        for line in std::mem::take(&mut inner.queue) {
+            out.push_str(&line);
+            out.push('\n');
+        }
+        term::write(&out);
+        term::shown(0);
+    }
+
+    /// hot was continued: in the foreground the view goes on (with keys if it has them
+    /// again); in the background the shell owns the screen, so the view stops for good and
+    /// later lines are written plainly.
+    pub fn resume(&self, foreground: bool, keys: bool) {
+        if foreground {
+            self.set_keys(keys);
+        } else {
+            self.close();
+        }
+    }
+
     /// Erases the panel for good (hot is done); later lines are written plainly.
     pub fn close(&self) {
         let mut inner = self.lock();

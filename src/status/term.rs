@@ -5,7 +5,7 @@
 //! turns Ctrl-C into SIGINT and `\n` into a new line, so hot's signal handling and every line
 //! written by anyone (a child that opens `/dev/tty`, a panic message) stay as they are.
 
-use std::io::{IsTerminal, Read, Write};
+use std::io::{ErrorKind, IsTerminal, Write};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
@@ -104,30 +104,59 @@ pub fn restore_after_panic() {
     cbreak::restore();
 }
 
-/// Reads keys from stdin on a thread of its own (a blocking read: stdin's file description is
-/// shared with the shell, so it is never made non-blocking) and sends them to `keys`. Returns
-/// the guard that restores the terminal's modes, or `None` when stdin is not a terminal hot
-/// may read (not a terminal, or hot runs in the background, where reading would stop it).
+/// Reads keys from stdin on a thread of its own and sends them to `tx`. Returns the guard
+/// that restores the terminal's modes, or `None` when stdin is not a terminal hot may read
+/// (not a terminal, or hot runs in the background, where reading would stop it).
+///
+/// The thread waits in `poll` and reads only while hot is in the terminal's foreground: after
+/// Ctrl-Z and `bg` the shell owns the input, and a read would steal it (or stop hot with
+/// SIGTTIN). stdin's file description is the shell's too, so it is never made non-blocking.
 #[cfg(unix)]
 pub fn read_keys(tx: UnboundedSender<Key>) -> Option<cbreak::Guard> {
     let guard = cbreak::enter()?;
     let spawned = std::thread::Builder::new()
         .name("hot-keys".into())
         .spawn(move || {
-            let mut stdin = std::io::stdin().lock();
             let mut buf = [0u8; 64];
-            loop {
-                match stdin.read(&mut buf) {
-                    Ok(0) => return,
-                    Ok(n) => {
+            while !tx.is_closed() {
+                let mut fds = [libc::pollfd {
+                    fd: 0,
+                    events: libc::POLLIN,
+                    revents: 0,
+                }];
+                // SAFETY: poll on one valid pollfd.
+                let ready = unsafe { libc::poll(fds.as_mut_ptr(), 1, 250) };
+                if ready < 0 && std::io::Error::last_os_error().kind() != ErrorKind::Interrupted {
+                    return;
+                }
+                if ready <= 0 {
+                    continue;
+                }
+                if fds[0].revents & libc::POLLIN == 0 {
+                    // Hung up or invalid: no more keys will come.
+                    return;
+                }
+                if !cbreak::foreground() {
+                    std::thread::sleep(std::time::Duration::from_millis(250));
+                    continue;
+                }
+                // SAFETY: read into a buffer of that length.
+                let n = unsafe { libc::read(0, buf.as_mut_ptr().cast(), buf.len()) };
+                match n {
+                    0 => return,
+                    n if n < 0 => {
+                        if std::io::Error::last_os_error().kind() != ErrorKind::Interrupted {
+                            return;
+                        }
+                    }
+                    n => {
+                        let n = usize::try_from(n).unwrap_or(0);
                         for key in keys(&buf[..n]) {
                             if tx.send(key).is_err() {
                                 return;
                             }
                         }
                     }
-                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                    Err(_) => return,
                 }
             }
         });
@@ -136,8 +165,36 @@ pub fn read_keys(tx: UnboundedSender<Key>) -> Option<cbreak::Guard> {
 }
 
 #[cfg(not(unix))]
-pub fn read_keys(_tx: UnboundedSender<Key>) -> Option<()> {
+pub fn read_keys(_tx: UnboundedSender<Key>) -> Option<Guard> {
     None
+}
+
+/// Whether hot may use the terminal (it is in its foreground process group).
+pub fn foreground() -> bool {
+    #[cfg(unix)]
+    return cbreak::foreground();
+    #[cfg(not(unix))]
+    false
+}
+
+/// What gives the terminal its modes back when dropped.
+#[cfg(unix)]
+pub type Guard = cbreak::Guard;
+#[cfg(not(unix))]
+pub type Guard = ();
+
+/// Ctrl-Z under the view (the caller has erased the panel): gives the terminal its modes back,
+/// stops hot as the default action would have, and once continued takes the terminal again if
+/// hot is back in the foreground.
+#[cfg(unix)]
+pub fn stop_and_continue(guard: Option<Guard>) -> Option<Guard> {
+    drop(guard);
+    // SAFETY: raising a signal at ourselves; SIGSTOP cannot be caught, so this returns once
+    // hot is continued.
+    unsafe {
+        libc::raise(libc::SIGSTOP);
+    }
+    cbreak::enter()
 }
 
 #[cfg(unix)]
@@ -157,14 +214,21 @@ pub mod cbreak {
         }
     }
 
+    /// Whether hot's process group is the terminal's foreground (only then may it read the
+    /// terminal or change its modes without being stopped).
+    pub fn foreground() -> bool {
+        // SAFETY: plain libc queries on fd 0.
+        unsafe { libc::isatty(0) == 1 && libc::tcgetpgrp(0) == libc::getpgrp() }
+    }
+
     /// Turns off line buffering and echo on stdin, if it is the terminal hot runs in the
     /// foreground of.
     pub fn enter() -> Option<Guard> {
+        if !foreground() {
+            return None;
+        }
         // SAFETY: plain libc calls on fd 0 with a zeroed, then filled, termios.
         unsafe {
-            if libc::isatty(0) != 1 || libc::tcgetpgrp(0) != libc::getpgrp() {
-                return None;
-            }
             let mut modes: libc::termios = std::mem::zeroed();
             if libc::tcgetattr(0, &mut modes) != 0 {
                 return None;
