@@ -5,9 +5,10 @@
 //!
 //! The pieces: [`board`] keeps the state (pure), [`render`] draws it as lines for a width,
 //! [`screen`] turns frames into as few bytes as possible, [`term`] owns the terminal (modes,
-//! keys, restoring it). [`Status`] ties them together as one more consumer of hot's events; it
-//! writes to the terminal only from [`Status::frame`], which the driver calls at most
-//! [`FRAME`] apart, so a flood of output costs one write per frame.
+//! keys, restoring it). [`Status`] ties them together as one more consumer of hot's events.
+//! Events only queue; the terminal is written in frames, one write each: every [`FRAME`] from
+//! the driver's loop, and at once for a key, a full queue, Ctrl-Z and the end. So a flood of
+//! output costs one write per frame, not one per line.
 
 pub mod board;
 pub mod render;
@@ -84,11 +85,6 @@ impl Status {
         self.lock().keys = keys;
     }
 
-    /// Text for the scrolling output (one line or several).
-    pub fn line(&self, text: &str) {
-        self.lock().line(text);
-    }
-
     /// One event of hot's stream, and the lines the plain sink made of it (they scroll above
     /// the panel).
     pub fn event(&self, now: Instant, event: &EventKind, lines: &[String]) {
@@ -115,15 +111,7 @@ impl Status {
     /// Ctrl-Z: writes what waits and erases the panel, so the shell gets a clean terminal
     /// while hot is stopped. The next frame draws the panel anew.
     pub fn suspend(&self) {
-        let mut inner = self.lock();
-        let mut out = String::new();
-        inner.screen.erase(&mut out);
-        for line in std::mem::take(&mut inner.queue) {
-            out.push_str(&line);
-            out.push('\n');
-        }
-        term::write(&out);
-        term::shown(0);
+        self.lock().take_down();
     }
 
     /// hot was continued: in the foreground the view goes on (with keys if it has them
@@ -140,17 +128,7 @@ impl Status {
     /// Erases the panel for good (hot is done); later lines are written plainly.
     pub fn close(&self) {
         let mut inner = self.lock();
-        let mut out = String::new();
-        for line in std::mem::take(&mut inner.queue) {
-            out.push_str(&line);
-            out.push('\n');
-        }
-        // The queued lines go above where the panel was, and nothing of the panel stays.
-        let mut erase = String::new();
-        inner.screen.erase(&mut erase);
-        erase.push_str(&out);
-        term::write(&erase);
-        term::shown(0);
+        inner.take_down();
         inner.closed = true;
     }
 
@@ -183,6 +161,18 @@ impl Status {
 }
 
 impl Inner {
+    /// Erases the panel and writes the lines that wait where it was, in one write.
+    fn take_down(&mut self) {
+        let mut out = String::new();
+        self.screen.erase(&mut out);
+        for line in std::mem::take(&mut self.queue) {
+            out.push_str(&line);
+            out.push('\n');
+        }
+        term::write(&out);
+        term::shown(0);
+    }
+
     fn line(&mut self, text: &str) {
         if self.closed {
             term::write(&format!("{text}\n"));

@@ -63,8 +63,17 @@ pub fn panel(board: &Board, view: &View) -> Vec<Painted> {
         lines.push(node_line(row, name_width, view).paint(width, view.color, None));
     }
     if hidden > 0 {
+        let uneasy = board.rows().iter().filter(|r| !calm(r)).count()
+            - shown.iter().filter(|r| !calm(r)).count();
         let mut line = Line::default();
-        line.push(Some(DIM), format!("  … {hidden} more, all ok or idle"));
+        if uneasy == 0 {
+            line.push(Some(DIM), format!("  … {hidden} more, all ok or idle"));
+        } else {
+            line.push(
+                Some(YELLOW),
+                format!("  … {hidden} more, {uneasy} of them not ok"),
+            );
+        }
         lines.push(line.paint(width, view.color, None));
     }
     if let Some(flash) = view.flash {
@@ -96,7 +105,6 @@ fn pick(rows: &[Row], room: usize) -> Vec<&Row> {
         return rows.iter().collect();
     }
     let room = room.saturating_sub(1);
-    let calm = |r: &Row| matches!(r.state, State::Ok { .. } | State::Idle) && r.note.is_none();
     let mut keep: Vec<bool> = rows.iter().map(|r| !calm(r)).collect();
     let mut kept = keep.iter().filter(|k| **k).count();
     for (i, row) in rows.iter().enumerate() {
@@ -114,6 +122,11 @@ fn pick(rows: &[Row], room: usize) -> Vec<&Row> {
         .map(|(r, _)| r)
         .take(room)
         .collect()
+}
+
+/// A row that needs no attention: it may be left out when the panel is short of room.
+fn calm(row: &Row) -> bool {
+    matches!(row.state, State::Ok { .. } | State::Idle) && row.note.is_none()
 }
 
 fn header(board: &Board, view: &View) -> Line {

@@ -347,7 +347,7 @@ fn lines_are_cut_to_the_width_and_the_panel_to_half_the_height() {
     let mut rig = Rig::new(&nodes);
     rig.start();
     for generation in 1..=30 {
-        let code = i32::from(generation == 17);
+        let code = i32::from(generation == 17 || generation == 25);
         let name = format!("node-with-a-long-name-{:02}", generation - 1);
         rig.exit(&name, generation, code);
     }
@@ -367,6 +367,12 @@ fn lines_are_cut_to_the_width_and_the_panel_to_half_the_height() {
         "{shown}"
     );
     assert!(shown.contains("… 21 more, all ok or idle"), "{shown}");
+    assert_eq!(shown.matches("failed: exit").count(), 2, "{shown}");
+    // Too short for every failure: the line that stands for the rest says so.
+    let lines = render::panel(&rig.board, &view(rig.now, 60, 8));
+    let shown = text(&lines);
+    assert_eq!(lines.len(), 4, "{shown}");
+    assert!(shown.contains("… 29 more, 1 of them not ok"), "{shown}");
 }
 
 #[test]
