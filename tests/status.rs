@@ -412,18 +412,22 @@ fn ctrl_c_under_the_status_view_exits_130_and_restores_the_terminal() {
 }
 
 #[test]
-fn term_dumb_and_no_status_get_plain_lines() {
+fn term_dumb_no_status_and_json_draw_no_panel() {
     if !tmux_present() {
         return;
     }
-    for (env, args) in [
-        (&[("TERM", "dumb")][..], &[][..]),
-        (&[][..], &["watch", "--no-status"][..]),
+    for (env, args, settled) in [
+        (&[("TERM", "dumb")][..], &[][..], "serving on 127.0.0.1:"),
+        (
+            &[][..],
+            &["watch", "--no-status"][..],
+            "serving on 127.0.0.1:",
+        ),
+        (&[][..], &["--json"][..], r#""event":"service_ready""#),
     ] {
         let fixture = Fixture::new();
         let pane = Pane::start(&fixture, env, args);
-        pane.wait_text("hot: 1 failed: unit");
-        let screen = pane.wait_text("serving on 127.0.0.1:");
+        let screen = pane.wait_text(settled);
         assert!(
             !screen.contains("── hot ·") && !screen.contains("r rerun all"),
             "{env:?} {args:?} drew the panel:\n{screen}"
