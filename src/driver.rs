@@ -38,6 +38,9 @@ pub struct Plan {
     /// Draw the live status view and read its keys, if the terminal allows (see
     /// `status::term::wanted`).
     pub status: bool,
+    /// Whether hot's terminal output (stderr, where the view draws) is coloured: the user's
+    /// `--color`, already decided.
+    pub color: bool,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -71,7 +74,7 @@ pub fn run(project: Arc<Project>, reporter: Reporter, plan: Plan) -> u8 {
     };
     // The view replaces the plain lines: they scroll above its panel instead.
     let (reporter, status) = if plan.status && !reporter.is_json() && term::wanted() {
-        let color = crate::report::color_wanted();
+        let color = plan.color;
         let status = Status::new(color);
         let sink = StatusSink::new(status.clone(), color);
         (
@@ -158,6 +161,8 @@ async fn drive(
         reporter.note("stopping (press Ctrl-C again to kill at once)");
         engine.handle(Instant::now(), Event::Shutdown { code })
     };
+    // The engine's one timer (it has no clock): the earliest wake it asked for.
+    let mut wake: Option<Instant> = None;
     let code = loop {
         if let Some(code) = carry_out(
             actions,
@@ -166,16 +171,32 @@ async fn drive(
             &sockets,
             &reporter,
             status.as_deref(),
+            &mut wake,
         ) {
             break code;
         }
+        let alarm = tokio::time::Instant::from_std(wake.unwrap_or_else(Instant::now));
         actions = tokio::select! {
-            Some(event) = exits.recv() => engine.handle(Instant::now(), event),
+            Some(event) = exits.recv() => {
+                let exited = matches!(event, Event::Exited { .. });
+                let mut actions = engine.handle(Instant::now(), event);
+                if exited {
+                    actions.extend(renew_broken_sockets(&mut engine, &mut sockets, &reporter));
+                }
+                actions
+            }
+            _ = tokio::time::sleep_until(alarm), if wake.is_some() => {
+                wake = None;
+                engine.handle(Instant::now(), Event::Tick)
+            }
             Some(change) = changes.recv() => {
                 let hotfile = relative(&engine.project().hotfile, &engine.project().root);
                 let mut actions = Vec::new();
                 if change.paths.iter().any(|p| Some(p) == hotfile.as_ref()) {
                     actions.extend(reload(&mut engine, &mut sockets, &mut supervisor, watcher.as_ref(), &reporter));
+                }
+                for notice in &change.notices {
+                    reporter.watch_notice(notice);
                 }
                 if change.rescanned {
                     reporter.note("the file system event queue overflowed; rescanned the project");
@@ -234,10 +255,12 @@ fn carry_out(
     sockets: &Sockets,
     reporter: &Reporter,
     status: Option<&Status>,
+    wake: &mut Option<Instant>,
 ) -> Option<i32> {
     let project = engine.project();
     for action in actions {
         match action {
+            Action::Wake { at } => *wake = Some(wake.map_or(at, |w| w.min(at))),
             Action::Start { node, generation } => {
                 let name = &project.node(node).name;
                 let fds = sockets.for_node(name);
@@ -252,6 +275,26 @@ fn carry_out(
         }
     }
     None
+}
+
+/// After an instance exits: replaces the sockets it broke (see [`Sockets::renew_broken`]) and
+/// tells the engine, which restarts the service on the fresh one.
+fn renew_broken_sockets(
+    engine: &mut Engine,
+    sockets: &mut Sockets,
+    reporter: &Reporter,
+) -> Vec<Action> {
+    let mut actions = Vec::new();
+    for (node, socket, _addr, error) in sockets.renew_broken() {
+        if let Some(error) = error {
+            reporter.diagnostic(&error);
+            continue;
+        }
+        if let Some(node) = engine.project().find(&node) {
+            actions.extend(engine.handle(Instant::now(), Event::SocketRenewed { node, socket }));
+        }
+    }
+    actions
 }
 
 /// Binds the sockets of the services the engine will run (not those outside its scope).

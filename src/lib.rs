@@ -9,7 +9,10 @@ pub mod cli;
 pub mod driver;
 pub mod engine;
 pub mod graph;
+pub mod hint;
 pub mod hotfile;
+pub mod init;
+pub mod lint;
 pub mod model;
 pub mod report;
 #[cfg(unix)]

@@ -94,6 +94,43 @@ pub struct Node {
     /// the old one (`ready ... timeout="30s"`; default 60s).
     pub ready_timeout: Duration,
     pub stop: Stop,
+    /// What happens when a service instance exits on its own (services only).
+    pub restart: Restart,
+    /// Named resources this task holds while it runs (`lock "cargo"`): hot never runs two
+    /// holders of one name at once. Cargo jobs on one target directory serialise on cargo's
+    /// own build-directory lock anyway; queueing them in hot keeps each one's duration its own
+    /// and lets the first in dependency order go first.
+    pub locks: Vec<String>,
+}
+
+/// `restart "always"`: whether a service that exits on its own is started again (with
+/// backoff) or waits for the next change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Restart {
+    /// After any exit, even status 0 (a server is meant to keep running).
+    #[default]
+    Always,
+    /// Only after a failure: a non-zero status or a signal.
+    OnFailure,
+    /// Never: the next change starts it.
+    Never,
+}
+
+impl Restart {
+    pub const ALL: [Restart; 3] = [Restart::Always, Restart::OnFailure, Restart::Never];
+
+    /// As written in a Hotfile.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Restart::Always => "always",
+            Restart::OnFailure => "on-failure",
+            Restart::Never => "never",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Restart> {
+        Restart::ALL.into_iter().find(|r| r.as_str() == text)
+    }
 }
 
 /// What to execute.
@@ -369,6 +406,8 @@ pub(crate) mod testing {
                     ready: ready.then(|| Ready::Delay(Duration::from_millis(100))),
                     ready_timeout: Duration::from_secs(60),
                     stop: Stop::default(),
+                    restart: Restart::default(),
+                    locks: Vec::new(),
                 }
             })
             .collect();

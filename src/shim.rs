@@ -1,35 +1,41 @@
-//! The exec step between hot and a service: places the sockets and sets `LISTEN_PID`.
+//! The exec step between hot and every node it runs: places the sockets, then keeps the
+//! command (see `keeper`).
 //!
-//! Theory of operation: a service with sockets is not spawned directly. The supervisor spawns
-//! hot's own executable (`/proc/self/exe` on Linux) as
+//! Theory of operation: no node is spawned directly. The supervisor spawns hot's own
+//! executable (`/proc/self/exe` on Linux) as
 //!
 //! ```text
-//! hot __shim [--no-pid] --fd <rawfd>:<name> ... -- <program> <args>...
+//! hot __shim [--no-pid] [--shared] [--status <rawfd>] [--fd <rawfd>:<name> ...] -- <program> <args>...
 //! ```
 //!
 //! with FD_CLOEXEC cleared on exactly those fds (they sit at whatever numbers they have in hot).
 //! The shim, a fresh single-threaded process with no runtime, no std pipes and no env lock:
-//! 1. moves the fds to 3, 4, ... in two phases: first each one is duplicated with
+//! 1. moves the status socket above the range 3.. where the sockets go, close-on-exec;
+//! 2. moves the sockets to 3, 4, ... in two phases: first each one is duplicated with
 //!    `F_DUPFD_CLOEXEC` *above* the target range and the original closed, then each is `dup2`ed
 //!    onto its target (which clears close-on-exec there). A one-phase `dup2` could overwrite a
 //!    socket still waiting to be moved (stack-notes P7);
-//! 2. clears `O_NONBLOCK` on each: the flag lives on the shared open file description, so a
-//!    previous instance that made it non-blocking would otherwise hand that to the next (P3);
-//! 3. sets `LISTEN_FDS`, `LISTEN_FDNAMES` (names joined by `:`) and `LISTEN_PID` to its own pid
-//!    (empty with `--no-pid`): `exec` keeps the pid, so the server sees its own. This cannot be
-//!    done in hot's `pre_exec`, where std has already built the child's environment (P1);
-//! 4. `execvp`s the program. On failure it prints `hot: cannot run `prog`: <why>` and exits 127.
-//!
-//! PR_SET_PDEATHSIG, set by the supervisor before it execs the shim, survives both execs.
+//! 3. clears `O_NONBLOCK` on each, unless `--shared`: the flag lives on the open file
+//!    description that hot and every instance share, so a previous instance that made it
+//!    non-blocking would otherwise hand that to the next (P3). With `--shared` (another live
+//!    instance holds the sockets: a `ready` overlap) the mode is left alone, since clearing it
+//!    would turn the *serving* instance's sockets blocking under its event loop, which then
+//!    blocks in `accept()` instead of seeing `EAGAIN`;
+//! 4. becomes the keeper: forks the program, whose child sets `LISTEN_FDS`, `LISTEN_FDNAMES`
+//!    (names joined by `:`) and `LISTEN_PID` to its own pid (empty with `--no-pid`; none of
+//!    them without sockets) and `exec`s it, which keeps that pid. This cannot be done in hot's
+//!    `pre_exec`, where std has already built the child's environment (P1). On failure the
+//!    child prints `hot: cannot run `prog`: <why>` and exits 127.
 //!
 //! **Dispatch:** the cli must call [`main`] with the arguments after `__shim` when
-//! `argv[1] == "__shim"`, before any other parsing (no clap, no runtime, no threads: the shim
-//! calls `setenv`, which is only sound while the process has one thread).
+//! `argv[1] == "__shim"`, before any other parsing (no clap, no runtime, no threads: the
+//! keeper forks and its child calls `setenv`, which is only sound with one thread).
 
 use std::ffi::{OsStr, OsString};
 use std::os::fd::RawFd;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::process::CommandExt;
+
+mod keeper;
 
 /// The shim's first argument, after hot's own path.
 pub const ARG: &str = "__shim";
@@ -41,6 +47,10 @@ pub struct ShimArgs {
     pub fds: Vec<(RawFd, String)>,
     /// Leave `LISTEN_PID` empty: the program is a shell that forks the server.
     pub no_pid: bool,
+    /// Another live instance uses these sockets: leave their file status flags alone.
+    pub shared: bool,
+    /// hot's end of the keeper's status socket (see `keeper`).
+    pub status: Option<RawFd>,
     /// The program and its arguments.
     pub command: Vec<OsString>,
 }
@@ -51,6 +61,13 @@ impl ShimArgs {
         let mut args = Vec::new();
         if self.no_pid {
             args.push("--no-pid".into());
+        }
+        if self.shared {
+            args.push("--shared".into());
+        }
+        if let Some(fd) = self.status {
+            args.push("--status".into());
+            args.push(fd.to_string().into());
         }
         for (fd, name) in &self.fds {
             args.push("--fd".into());
@@ -67,6 +84,8 @@ pub fn parse(args: &[OsString]) -> Result<ShimArgs, String> {
     let mut parsed = ShimArgs {
         fds: Vec::new(),
         no_pid: false,
+        shared: false,
+        status: None,
         command: Vec::new(),
     };
     let mut rest = args.iter();
@@ -80,6 +99,16 @@ pub fn parse(args: &[OsString]) -> Result<ShimArgs, String> {
                 return Ok(parsed);
             }
             Some("--no-pid") => parsed.no_pid = true,
+            Some("--shared") => parsed.shared = true,
+            Some("--status") => {
+                let value = rest.next().ok_or("`--status` needs FD")?;
+                let fd = value
+                    .to_str()
+                    .and_then(|v| v.parse().ok())
+                    .filter(|fd: &RawFd| *fd >= 0)
+                    .ok_or("`--status` needs a file descriptor")?;
+                parsed.status = Some(fd);
+            }
             Some("--fd") => {
                 let value = rest.next().ok_or("`--fd` needs FD:NAME")?;
                 let text = value.to_str().ok_or("`--fd` value is not UTF-8")?;
@@ -103,7 +132,8 @@ pub fn parse(args: &[OsString]) -> Result<ShimArgs, String> {
 }
 
 /// The shim's entry point: `args` are the arguments after `__shim`. Never returns: it
-/// `exec`s the program, or exits 127 (could not run it) or 2 (bad arguments, a hot bug).
+/// becomes the keeper of the program (see `keeper`), or exits 127 (could not run it) or 2
+/// (bad arguments, a hot bug).
 pub fn main(args: &[OsString]) -> ! {
     let args = match parse(args) {
         Ok(args) => args,
@@ -112,26 +142,38 @@ pub fn main(args: &[OsString]) -> ! {
             std::process::exit(2)
         }
     };
-    if let Err(e) = place(&args.fds) {
+    // Out of the way of 3, 4, ... first, where the sockets go.
+    let status = match args.status.map(|fd| lift(fd, 3 + args.fds.len() as RawFd)) {
+        Some(Err(e)) => {
+            eprintln!("hot: internal error: cannot keep hot's status socket: {e}");
+            std::process::exit(127)
+        }
+        Some(Ok(fd)) => Some(fd),
+        None => None,
+    };
+    if let Err(e) = place(&args.fds, !args.shared) {
         eprintln!("hot: cannot pass the listening sockets to the service: {e}");
         std::process::exit(127)
     }
     let names: Vec<&str> = args.fds.iter().map(|(_, n)| n.as_str()).collect();
-    let pid = if args.no_pid {
-        String::new()
-    } else {
-        std::process::id().to_string()
-    };
-    let program = &args.command[0];
-    // `exec` builds the environment from ours plus these: it forks nothing and keeps our pid.
-    let error = std::process::Command::new(program)
-        .args(&args.command[1..])
-        .env("LISTEN_FDS", args.fds.len().to_string())
-        .env("LISTEN_FDNAMES", names.join(":"))
-        .env("LISTEN_PID", pid)
-        .exec();
-    eprintln!("hot: cannot run `{}`: {}", show(program), why(&error));
-    std::process::exit(127)
+    let listen = (!args.fds.is_empty()).then(|| (args.fds.len(), names.join(":"), !args.no_pid));
+    keeper::run(keeper::Keep {
+        command: args.command,
+        listen,
+        status,
+    })
+}
+
+/// Moves `fd` to a number at or above `at`, close-on-exec.
+fn lift(fd: RawFd, at: RawFd) -> std::io::Result<RawFd> {
+    // SAFETY: plain fcntl/close on an fd number handed to us; an invalid one fails with EBADF.
+    let high = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, at) };
+    if high < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: the original is ours and has just been duplicated.
+    unsafe { libc::close(fd) };
+    Ok(high)
 }
 
 fn show(program: &OsStr) -> String {
@@ -149,8 +191,9 @@ pub(crate) fn why(error: &std::io::Error) -> String {
     }
 }
 
-/// Moves `fds` to 3, 4, ... (two phases, see the module doc) and makes each blocking.
-fn place(fds: &[(RawFd, String)]) -> std::io::Result<()> {
+/// Moves `fds` to 3, 4, ... (two phases, see the module doc) and, when `blocking`, makes each
+/// blocking.
+fn place(fds: &[(RawFd, String)], blocking: bool) -> std::io::Result<()> {
     let first: RawFd = 3;
     let above = first + fds.len() as RawFd;
     let mut moved = Vec::with_capacity(fds.len());
@@ -179,6 +222,9 @@ fn place(fds: &[(RawFd, String)]) -> std::io::Result<()> {
         }
         // SAFETY: `high` is our own duplicate, no longer needed.
         unsafe { libc::close(high) };
+        if !blocking {
+            continue;
+        }
         // SAFETY: reading and writing the file status flags of an fd we own.
         let flags = unsafe { libc::fcntl(target, libc::F_GETFL) };
         if flags < 0
@@ -205,12 +251,16 @@ mod tests {
         let shim = ShimArgs {
             fds: vec![(12, "http".into()), (3, "admin".into())],
             no_pid: true,
+            shared: true,
+            status: Some(9),
             command: args(&["sh", "-c", "exec ./app --fd 3"]),
         };
         assert_eq!(parse(&shim.to_args()), Ok(shim.clone()));
         let plain = ShimArgs {
             fds: vec![],
             no_pid: false,
+            shared: false,
+            status: None,
             command: args(&["./app", "--", "--no-pid"]),
         };
         assert_eq!(parse(&plain.to_args()), Ok(plain));
@@ -227,6 +277,7 @@ mod tests {
             (&["--fd", "x:a", "--", "x"], "not a file descriptor"),
             (&["--fd", "3:a:b", "--", "x"], "cannot contain"),
             (&["--bogus", "--", "x"], "unexpected argument"),
+            (&["--status", "x", "--", "x"], "needs a file descriptor"),
         ] {
             let err = parse(&args(input)).unwrap_err();
             assert!(err.contains(expected), "{input:?}: {err}");

@@ -142,6 +142,38 @@ impl Sockets {
         Ok(())
     }
 
+    /// Finds the held sockets that no longer accept (a server called `shutdown()` on the
+    /// listener it shares with hot, which breaks it for every later instance) and binds a
+    /// fresh one at the same address in place of each. Returns (node, socket name, address,
+    /// the bind error if the fresh one could not be bound).
+    #[cfg(unix)]
+    pub fn renew_broken(&mut self) -> Vec<(String, String, SocketAddr, Option<SocketError>)> {
+        let mut renewed = Vec::new();
+        for held in &mut self.held {
+            // An error (hot's own fd is fine by construction) counts as still accepting.
+            if held.socket.is_listener().unwrap_or(true) {
+                continue;
+            }
+            // SO_REUSEADDR lets the fresh socket bind while the broken one, no longer
+            // listening, still exists in hot and in any instance holding it.
+            let error = match bind_held(&held.node, &held.name, held.local) {
+                Ok(fresh) => {
+                    held.socket = fresh.socket;
+                    None
+                }
+                Err(e) => Some(e),
+            };
+            renewed.push((held.node.clone(), held.name.clone(), held.local, error));
+        }
+        renewed
+    }
+
+    /// Off Unix nothing is ever bound.
+    #[cfg(not(unix))]
+    pub fn renew_broken(&mut self) -> Vec<(String, String, SocketAddr, Option<SocketError>)> {
+        Vec::new()
+    }
+
     /// The sockets of node `name` in declared order: (socket name, raw fd, actual local
     /// address with port 0 resolved). The fds stay owned by `self`.
     pub fn for_node(&self, name: &str) -> Vec<(String, RawFd, SocketAddr)> {
@@ -368,7 +400,9 @@ mod tests {
                 .collect(),
             ready: None,
             ready_timeout: Duration::from_secs(60),
+            restart: crate::model::Restart::default(),
             stop: Stop::default(),
+            locks: Vec::new(),
         }
     }
 
@@ -403,6 +437,28 @@ mod tests {
         }
         std::net::TcpStream::connect(got[0].2).unwrap();
         assert!(sockets.for_node("other").is_empty());
+    }
+
+    #[test]
+    fn a_socket_shut_down_by_a_server_is_renewed_at_the_same_address() {
+        let mut sockets = Sockets::new();
+        let p = project(vec![service("web", &[("http", "127.0.0.1:0")])]);
+        sockets.bind_for(&p).unwrap();
+        assert!(sockets.renew_broken().is_empty(), "a healthy socket stays");
+        let (_, fd, addr) = sockets.for_node("web").remove(0);
+        // What a server does with its copy (fd 3) on a graceful stop.
+        // SAFETY: shutdown on a socket `sockets` owns.
+        assert_eq!(unsafe { libc::shutdown(fd, libc::SHUT_RDWR) }, 0);
+        assert!(std::net::TcpStream::connect(addr).is_err(), "broken");
+        let renewed = sockets.renew_broken();
+        assert_eq!(renewed.len(), 1);
+        let (node, name, at, error) = &renewed[0];
+        assert_eq!((node.as_str(), name.as_str(), *at), ("web", "http", addr));
+        assert!(error.is_none(), "{error:?}");
+        let (_, fresh, again) = sockets.for_node("web").remove(0);
+        assert_eq!(again, addr, "the same address");
+        assert_ne!(fresh, fd);
+        std::net::TcpStream::connect(addr).expect("the fresh socket accepts");
     }
 
     #[test]

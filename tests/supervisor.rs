@@ -33,6 +33,8 @@ fn node(name: &str, kind: Kind, run: Command, dir: &Path) -> Node {
         ready: None,
         ready_timeout: Duration::from_secs(60),
         stop: Stop::default(),
+        restart: hot::model::Restart::default(),
+        locks: Vec::new(),
     }
 }
 
@@ -289,6 +291,7 @@ async fn stop_reaches_grandchildren() {
             node,
             generation,
             exit,
+            ..
         } => {
             assert_eq!((node, generation), (NodeId(0), 7));
             assert_eq!(exit, Exit::Signal(libc::SIGTERM));
@@ -541,4 +544,135 @@ async fn kill_all_is_immediate() {
     sup.start(NodeId(0), 1, &[]);
     sup.kill_all();
     assert_eq!(exited(&mut rx).await, Exit::Signal(libc::SIGKILL));
+}
+
+/// `python3`, or `None` (with the reason printed) when it is missing outside CI; under
+/// `CI=true` a missing python3 fails the test instead.
+fn python3() -> Option<&'static str> {
+    let found = std::process::Command::new("python3")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if found {
+        return Some("python3");
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "python3 is missing; .ci/run installs it"
+    );
+    eprintln!("skipped: python3 is not installed");
+    None
+}
+
+/// An event-loop server as asyncio and tokio run them: non-blocking listener, and on each
+/// wake-up it accepts until `EAGAIN`. On a listener turned blocking under it, the second
+/// `accept()` blocks the only thread and nothing is answered any more.
+const SELECTORS_SERVER: &str = r#"
+import os, selectors, socket
+listener = socket.socket(fileno=3)
+listener.setblocking(False)
+sel = selectors.DefaultSelector()
+sel.register(listener, selectors.EVENT_READ)
+print("ready", flush=True)
+while True:
+    for _ in sel.select():
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except BlockingIOError:
+                break
+            conn.setblocking(True)
+            conn.sendall(b"pid=%d\n" % os.getpid())
+            conn.close()
+"#;
+
+#[tokio::test(flavor = "current_thread")]
+async fn nonblocking_flag_kept_for_live_instance() {
+    let Some(python) = python3() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("server.py"), SELECTORS_SERVER).unwrap();
+    let mut old = with_sockets(
+        node(
+            "svc",
+            Kind::Service,
+            Command::Argv(vec![python.into(), "server.py".into()]),
+            tmp.path(),
+        ),
+        &["http"],
+    );
+    old.ready = Some(Ready::Log(regex::Regex::new("^ready$").unwrap()));
+    // The replacement takes its time, as a real server's start-up does; it never accepts.
+    let mut new = node(
+        "next",
+        Kind::Service,
+        shell("echo started; exec sleep 60"),
+        tmp.path(),
+    );
+    new.ready = Some(Ready::Log(regex::Regex::new("^started$").unwrap()));
+    let p = project(vec![old.clone(), new]);
+    let mut sockets = Sockets::new();
+    sockets.bind_for(&p).unwrap();
+    let fds = sockets.for_node("svc");
+    let (mut sup, mut rx) = supervisor(p);
+
+    sup.start(NodeId(0), 1, &fds);
+    assert!(matches!(
+        next(&mut rx).await,
+        Event::Ready { generation: 1, .. }
+    ));
+    let serving = ask(fds[0].2).await.get("pid").to_owned();
+
+    // The overlap: a second instance gets the same sockets while the first serves.
+    sup.start(NodeId(1), 2, &fds);
+    assert!(matches!(
+        next(&mut rx).await,
+        Event::Ready { generation: 2, .. }
+    ));
+    // SAFETY: F_GETFL reads the flags of a socket `sockets` owns.
+    let flags = unsafe { libc::fcntl(fds[0].1, libc::F_GETFL) };
+    assert_ne!(
+        flags & libc::O_NONBLOCK,
+        0,
+        "the shim turned the serving instance's listener blocking"
+    );
+    for _ in 0..3 {
+        assert_eq!(ask(fds[0].2).await.get("pid"), serving);
+    }
+
+    // Once nobody else holds the socket, the next instance starts from a blocking one.
+    sup.shutdown().await;
+    exited(&mut rx).await;
+    exited(&mut rx).await;
+    let mut plain = old;
+    plain.ready = None;
+    plain.run = Command::Argv(vec![probe().display().to_string()]);
+    sup.set_project(project(vec![plain]));
+    sup.start(NodeId(0), 3, &fds);
+    assert_eq!(ask(fds[0].2).await.get("nonblock"), "0");
+    sup.shutdown().await;
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_grandchild_that_left_the_group_ends_with_its_task() {
+    let tmp = tempfile::tempdir().unwrap();
+    // `setsid` takes the sleep out of the task's group and session: a group kill misses it,
+    // but it is still a descendant, adopted by the keeper once the shell exits.
+    let task = node(
+        "escape",
+        Kind::Task,
+        shell("setsid sleep 300 & echo $! > pid; exit 7"),
+        tmp.path(),
+    );
+    let (mut sup, mut rx) = supervisor(project(vec![task]));
+    sup.start(NodeId(0), 1, &[]);
+    assert_eq!(
+        exited(&mut rx).await,
+        Exit::Code(7),
+        "the task's own status"
+    );
+    let escaped = read_pid(&tmp.path().join("pid")).unwrap();
+    eventually("the escaped grandchild to go", || {
+        gone(escaped).then_some(())
+    })
+    .await;
 }

@@ -45,6 +45,8 @@ pub enum Event {
         node: NodeId,
         generation: Generation,
         exit: Exit,
+        /// The instance's own last lines of output (a few), oldest first.
+        last_lines: Vec<String>,
     },
     /// A service instance is serving (its `ready` condition held).
     Ready {
@@ -59,8 +61,22 @@ pub enum Event {
     /// The user asked for a rerun (a key in the status view): handled like a change to the
     /// nodes it names, so their dependents come along and a service hands off as usual.
     Rerun(Rerun),
+    /// The instance's command was stopped by `signal` (SIGSTOP, SIGTTIN, ...): it will not go
+    /// on until continued.
+    Suspended {
+        node: NodeId,
+        generation: Generation,
+        signal: i32,
+        /// The stopped process.
+        pid: u32,
+    },
+    /// A socket of the service no longer accepted (an instance called `shutdown()` on it) and
+    /// was replaced by a fresh one at the same address; a running instance holds the dead one.
+    SocketRenewed { node: NodeId, socket: String },
     /// Stop everything, then exit with `code`.
     Shutdown { code: i32 },
+    /// The time asked for by an [`Action::Wake`] has come (or passed).
+    Tick,
 }
 
 /// Which nodes a rerun asks for. Which nodes failed is the engine's to know, not the asker's.
@@ -108,6 +124,9 @@ pub enum Action {
         node: NodeId,
         generation: Generation,
     },
+    /// Send [`Event::Tick`] at `at` (the engine has no clock). Only the earliest pending
+    /// wake matters: every tick asks again for the next one still due.
+    Wake { at: Instant },
     /// Tell the user.
     Report(Report),
     /// Nothing is left to do: exit with this status.
@@ -132,6 +151,8 @@ pub enum Report {
         node: NodeId,
         exit: Exit,
         duration: Duration,
+        /// The instance's own last lines of output.
+        last_lines: Vec<String>,
     },
     /// A service instance is serving.
     ServiceReady { node: NodeId, duration: Duration },
@@ -145,8 +166,21 @@ pub enum Report {
         since: Instant,
         failed: NodeId,
     },
-    /// A new instance never became ready; the old one keeps serving (if any).
-    ReadyTimedOut { node: NodeId },
+    /// A new instance did not become ready within its timeout. `kept`: there was no other
+    /// instance, so it keeps running (it is all there is); otherwise it is stopped and the
+    /// previous one keeps serving.
+    ReadyTimedOut { node: NodeId, kept: bool },
+    /// No instance of the service is running any more (it exited on its own). `restart_in`:
+    /// when it is started again (backoff), or `None` when it waits for the next change.
+    ServiceDown {
+        node: NodeId,
+        restart_in: Option<Duration>,
+    },
+    /// An instance of the service shut the shared listening `socket` down; hot bound a fresh
+    /// one at the same address and restarts the service on it.
+    SocketRenewed { node: NodeId, socket: String },
+    /// A running instance was stopped by a signal and waits to be continued.
+    Suspended { node: NodeId, signal: i32, pid: u32 },
     /// A node keeps retriggering itself: its own run changes its inputs.
     LoopDetected { node: NodeId, paths: Vec<PathBuf> },
     /// The wave is over: every stale node finished, failed or was blocked. `failed` counts this

@@ -13,9 +13,12 @@
 //! - A service with `ready` starts its new instance beside the serving one and stops the old
 //!   one only when the new one is ready; without `ready` the old one is stopped first.
 //! - A service whose upstream failed keeps its running instance.
+//! - A service left with no instance (its only one exited on its own) is started again after
+//!   a backoff, unless its `restart` policy says otherwise; a new instance that never gets
+//!   ready is kept when there is no other.
 //! - Nothing here reads a clock: `now` comes with every call.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -26,8 +29,8 @@ use super::{
 use crate::graph::Graph;
 use crate::model::{Kind, Node, NodeId, Project};
 
-/// How many waves in a row a node may be retriggered by its own (or a dependent's) writes
-/// before hot calls it a loop.
+/// How many runs in a row must rewrite the same path (and nothing else change) before hot calls
+/// it a loop.
 const LOOP_LIMIT: u32 = 4;
 
 /// File modification times come from a coarse kernel clock (one tick, up to 4 ms, behind).
@@ -83,10 +86,15 @@ struct NodeState {
     stopping: BTreeSet<Generation>,
     /// When the last run that ended on its own started and ended (not one hot stopped).
     last_run: Option<(Instant, Instant)>,
-    /// Consecutive waves this node was triggered by what looks like its own writes.
-    self_triggers: u32,
+    /// Paths that looked like this node's own writes, with how many of the waves that
+    /// triggered it in a row each one came back in.
+    self_writes: BTreeMap<PathBuf, u32>,
     /// Paths found to loop: changes to them right after a run are ignored for this node.
     loop_paths: BTreeSet<PathBuf>,
+    /// When a crashed service is to be started again.
+    restart_at: Option<Instant>,
+    /// The delay before the last crash restart, for the next one's doubling.
+    backoff: Option<Duration>,
 }
 
 impl NodeState {
@@ -98,8 +106,10 @@ impl NodeState {
             pending: None,
             stopping: BTreeSet::new(),
             last_run: None,
-            self_triggers: 0,
+            self_writes: BTreeMap::new(),
             loop_paths: BTreeSet::new(),
+            restart_at: None,
+            backoff: None,
         }
     }
 
@@ -197,14 +207,34 @@ impl Engine {
         match event {
             Event::Changed(changes) => self.changed(changes, &mut actions),
             Event::Exited {
-                generation, exit, ..
-            } => self.exited(now, generation, exit, &mut actions),
+                generation,
+                exit,
+                last_lines,
+                ..
+            } => self.exited(now, generation, exit, last_lines, &mut actions),
             Event::Ready { generation, .. } => self.ready(now, generation, &mut actions),
             Event::ReadyTimedOut { generation, .. } => {
                 self.ready_timed_out(generation, &mut actions)
             }
             Event::Rerun(which) => self.rerun(which, &mut actions),
+            Event::Suspended {
+                generation,
+                signal,
+                pid,
+                ..
+            } => {
+                // Only a live instance's stop is news; one being stopped is hot's own doing.
+                if let Some(node) = self.owner(generation)
+                    && !self.nodes[node.0].stopping.contains(&generation)
+                {
+                    actions.push(Action::Report(Report::Suspended { node, signal, pid }));
+                }
+            }
+            Event::SocketRenewed { node, socket } => {
+                self.socket_renewed(now, node, socket, &mut actions)
+            }
             Event::Shutdown { code } => self.begin_shutdown(code, &mut actions),
+            Event::Tick => self.tick(now, &mut actions),
         }
         self.schedule(now, &mut actions);
         actions
@@ -359,11 +389,13 @@ impl Engine {
     /// Decides whether a change to `node`'s inputs is its own run feeding back into itself, and
     /// returns true when the change must be ignored for this node.
     ///
-    /// The evidence is the file's modification time: a write made while `node` (or a task after
-    /// it) ran, in a run that then ended on its own. A change that arrives while the task still
-    /// runs restarts it instead and is not counted, so a user editing during long runs is never
-    /// taken for a loop; a change written at any other time is someone else's and resets the
-    /// count.
+    /// A write counts as the node's own when its mtime falls inside a run of `node` (or of a
+    /// task after it) that then ended on its own. That alone proves little: a file someone
+    /// else wrote during a fast run and that was seen after it ended looks the same. So a loop
+    /// needs the same paths rewritten by [`LOOP_LIMIT`] such runs in a row, with nothing else
+    /// changed. Any change that cannot be the node's own (written outside its runs) resets the
+    /// count, and so does a change that is new: when in doubt, run. A change that arrives while
+    /// the task still runs restarts it instead and is not counted.
     fn loop_check(&mut self, node: NodeId, changes: &[Change], actions: &mut Vec<Action>) -> bool {
         let inputs = &self.project.node(node).inputs;
         let own: Vec<&Change> = changes.iter().filter(|c| inputs.matches(&c.path)).collect();
@@ -378,22 +410,29 @@ impl Engine {
                     })
             })
         };
-        let suspect = own.iter().any(|c| c.modified.is_some_and(written_by_a_run));
+        let all_suspect = own.iter().all(|c| c.modified.is_some_and(written_by_a_run));
         let state = &mut self.nodes[node.0];
-        if !suspect {
-            state.self_triggers = 0;
+        if own.is_empty() || !all_suspect {
+            state.self_writes.clear();
             state.loop_paths.clear();
             return false;
         }
         if own.iter().all(|c| state.loop_paths.contains(&c.path)) {
             return true;
         }
-        state.self_triggers += 1;
-        if state.self_triggers < LOOP_LIMIT {
+        // Only paths that come back wave after wave keep counting.
+        let counts: BTreeMap<PathBuf, u32> = own
+            .iter()
+            .map(|c| {
+                let before = state.self_writes.get(&c.path).copied().unwrap_or(0);
+                (c.path.clone(), before + 1)
+            })
+            .collect();
+        state.self_writes = counts;
+        if state.self_writes.values().any(|&n| n < LOOP_LIMIT) {
             return false;
         }
-        state.self_triggers = 0;
-        let paths: Vec<PathBuf> = own.iter().map(|c| c.path.clone()).collect();
+        let paths: Vec<PathBuf> = std::mem::take(&mut state.self_writes).into_keys().collect();
         state.loop_paths.extend(paths.iter().cloned());
         actions.push(Action::Report(Report::LoopDetected { node, paths }));
         true
@@ -421,6 +460,7 @@ impl Engine {
         now: Instant,
         generation: Generation,
         exit: Exit,
+        last_lines: Vec<String>,
         actions: &mut Vec<Action>,
     ) {
         if self.retired.remove(&generation) {
@@ -444,17 +484,21 @@ impl Engine {
         let duration = now.saturating_duration_since(instance.started);
         let ok = exit.success();
         state.last_run = Some((instance.started, now));
+        let mut down = None;
         match kind {
             Kind::Task => {
                 state.outcome = if ok { Outcome::Ok } else { Outcome::Failed };
             }
-            Kind::Service => {
-                // A service that ends on its own (even with status 0) is not serving. It is not
-                // restarted until the next change, so a crashing server cannot loop.
-                if state.current.is_none() {
-                    state.outcome = Outcome::Failed;
+            // A service that ends on its own (even with status 0) is not serving. When it
+            // leaves nobody (it was serving, or had no predecessor) it comes back after a
+            // backoff that grows while it keeps crashing, so a broken server cannot spin.
+            Kind::Service if state.current.is_none() => {
+                state.outcome = Outcome::Failed;
+                if state.pending.is_none() {
+                    down = Some(self.plan_restart(node, now, duration, &exit));
                 }
             }
+            Kind::Service => {}
         }
         if !ok || kind == Kind::Service {
             self.wave_failed += usize::from(self.wave_open);
@@ -463,7 +507,14 @@ impl Engine {
             node,
             exit,
             duration,
+            last_lines,
         }));
+        if let Some(restart_in) = down {
+            actions.push(Action::Report(Report::ServiceDown { node, restart_in }));
+            if let Some(delay) = restart_in {
+                actions.push(Action::Wake { at: now + delay });
+            }
+        }
     }
 
     fn ready(&mut self, now: Instant, generation: Generation, actions: &mut Vec<Action>) {
@@ -492,12 +543,16 @@ impl Engine {
         let Some(pending) = state.take_pending(generation) else {
             return;
         };
-        state.stop(node, pending, actions);
         if state.current.is_none() {
-            state.outcome = Outcome::Failed;
+            // It is all there is, and may well be serving: stopping it would leave nobody.
+            state.current = Some(pending);
+            state.outcome = Outcome::Ok;
+            actions.push(Action::Report(Report::ReadyTimedOut { node, kept: true }));
+            return;
         }
+        state.stop(node, pending, actions);
         self.wave_failed += usize::from(self.wave_open);
-        actions.push(Action::Report(Report::ReadyTimedOut { node }));
+        actions.push(Action::Report(Report::ReadyTimedOut { node, kept: false }));
     }
 
     fn begin_shutdown(&mut self, code: i32, actions: &mut Vec<Action>) {
@@ -507,6 +562,7 @@ impl Engine {
         self.shutdown = Some(code);
         for (i, state) in self.nodes.iter_mut().enumerate() {
             state.stale = false;
+            state.restart_at = None;
             for instance in [state.current.take(), state.pending.take()]
                 .into_iter()
                 .flatten()
@@ -566,7 +622,10 @@ impl Engine {
                         let spec = self.project.node(node);
                         match spec.kind {
                             Kind::Task => {
-                                if running >= self.options.jobs || self.nodes[node.0].alive() {
+                                if running >= self.options.jobs
+                                    || self.nodes[node.0].alive()
+                                    || self.lock_taken(node)
+                                {
                                     continue;
                                 }
                                 running += 1;
@@ -584,9 +643,34 @@ impl Engine {
         self.settle(actions);
     }
 
+    /// Whether another live task holds one of `node`'s locks. A stopping instance still holds
+    /// them: its process may be inside cargo until it has exited. A waiting node has not
+    /// started, so its duration never includes the wait. Only tasks hold locks (the Hotfile
+    /// allows none on a service, which would hold it for good).
+    fn lock_taken(&self, node: NodeId) -> bool {
+        let locks = &self.project.node(node).locks;
+        !locks.is_empty()
+            && self.project.ids().any(|other| {
+                other != node
+                    && self.project.node(other).kind == Kind::Task
+                    && self.nodes[other.0].alive()
+                    && self
+                        .project
+                        .node(other)
+                        .locks
+                        .iter()
+                        .any(|l| locks.contains(l))
+            })
+    }
+
     fn start_service(&mut self, now: Instant, node: NodeId, actions: &mut Vec<Action>) {
         let has_ready = self.project.node(node).ready.is_some();
         let state = &mut self.nodes[node.0];
+        // This start replaces any crash restart: one pending instance at a time.
+        state.restart_at = None;
+        if let Some(restarting) = state.pending.take() {
+            state.stop(node, restarting, actions);
+        }
         if !has_ready {
             // Without a readiness signal hot cannot tell when a new instance serves, so the
             // old one goes first; clients wait in the listen backlog meanwhile.
@@ -681,7 +765,10 @@ impl Engine {
                 graph: self.standings(),
             }));
         }
-        let serving = self.nodes.iter().any(|s| s.current.is_some());
+        let serving = self
+            .nodes
+            .iter()
+            .any(|s| s.current.is_some() || s.restart_at.is_some());
         let code = match self.shutdown {
             Some(code) => code,
             None if self.options.mode == Mode::Once && !serving => self.failure_code(),
@@ -760,7 +847,8 @@ fn scope(project: &Project, graph: &Graph, options: &Options) -> BTreeSet<NodeId
 }
 
 /// Whether a reloaded node is the same as before (so it need not rerun). Dependencies are
-/// compared by name, since ids change when nodes are added or removed.
+/// compared by name, since ids change when nodes are added or removed. `lock` is left out:
+/// it decides when a node may run, not what its run produces.
 fn same_definition(old: &Node, new: &Node, old_project: &Project, new_project: &Project) -> bool {
     let names = |node: &Node, project: &Project| -> Vec<String> {
         node.after
@@ -779,8 +867,10 @@ fn same_definition(old: &Node, new: &Node, old_project: &Project, new_project: &
         && ready(old) == ready(new)
         && old.ready_timeout == new.ready_timeout
         && old.stop == new.stop
+        && old.restart == new.restart
         && names(old, old_project) == names(new, new_project)
 }
 
+mod restart;
 #[cfg(test)]
 mod tests;

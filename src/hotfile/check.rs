@@ -2,7 +2,7 @@
 //! regexes and signals. Every mistake is collected; a [`Project`] is built only when there
 //! are none.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -10,17 +10,21 @@ use std::time::Duration;
 use globset::{Glob, GlobBuilder};
 use miette::{LabeledSpan, SourceSpan};
 use petgraph::graph::{DiGraph, NodeIndex};
+use petgraph::visit::NodeFiltered;
 use regex::Regex;
 
 use super::error::Mistake;
 use super::suggest;
 use super::syntax::{RawFile, RawNode, RawReady, RawStop, Str};
 use crate::model::{
-    Command, Inputs, Node, NodeId, Project, Ready, Signal, SocketSpec, Stop, parse_duration,
+    Command, Inputs, Node, NodeId, Project, Ready, Restart, Signal, SocketSpec, Stop,
+    parse_duration,
 };
 
 const DEFAULT_DEBOUNCE: Duration = Duration::from_millis(10);
 const DEFAULT_READY_TIMEOUT: Duration = Duration::from_secs(60);
+/// How many nodes of a cycle its diagnostic names before it says how many more there are.
+const CYCLE_SHOWN: usize = 8;
 
 pub(super) fn build(
     file: RawFile,
@@ -90,9 +94,10 @@ impl Checker<'_> {
     /// Resolves `after` names to indices (repeats dropped), with the span of each mention.
     fn after(&mut self, node: &RawNode, ids: &HashMap<&str, usize>) -> Vec<(usize, SourceSpan)> {
         let mut out: Vec<(usize, SourceSpan)> = Vec::new();
+        let mut seen = HashSet::new();
         for dep in &node.after {
             match ids.get(dep.value.as_str()) {
-                Some(&i) if !out.iter().any(|(j, _)| *j == i) => out.push((i, dep.span)),
+                Some(&i) if seen.insert(i) => out.push((i, dep.span)),
                 Some(_) => {}
                 None => self.mistakes.push(Mistake::UnknownAfter {
                     name: dep.value.clone(),
@@ -105,33 +110,41 @@ impl Checker<'_> {
         out
     }
 
-    /// Reports every cycle (one per strongly connected component), naming each node of
-    /// the loop and labelling each `after` entry that closes it.
+    /// Reports every cycle, one per strongly connected component, shortest first: each as
+    /// one loop through it, with a label under each `after` entry that closes the loop. A long
+    /// loop is cut after [`CYCLE_SHOWN`] nodes, so the diagnostic stays small whatever the
+    /// graph; all of this is linear in the size of the graph.
     fn cycles(&mut self, nodes: &[RawNode], after: &[Vec<(usize, SourceSpan)>]) {
-        let mut graph: DiGraph<usize, ()> = DiGraph::new();
-        let idx: Vec<NodeIndex> = (0..nodes.len()).map(|i| graph.add_node(i)).collect();
+        let mut graph: DiGraph<(), ()> = DiGraph::with_capacity(nodes.len(), 0);
+        for _ in nodes {
+            graph.add_node(());
+        }
         for (i, deps) in after.iter().enumerate() {
             for &(j, _) in deps {
-                graph.add_edge(idx[i], idx[j], ());
+                graph.add_edge(NodeIndex::new(i), NodeIndex::new(j), ());
             }
         }
-        let mut sccs = petgraph::algo::tarjan_scc(&graph);
-        for scc in &mut sccs {
-            scc.sort();
-        }
-        sccs.sort();
-        for scc in sccs {
-            let members: Vec<usize> = scc.iter().map(|n| n.index()).collect();
-            let Some(&start) = members.first() else {
+        let mut component = vec![usize::MAX; nodes.len()];
+        let mut loops: Vec<Vec<usize>> = Vec::new();
+        for (c, scc) in petgraph::algo::kosaraju_scc(&graph).into_iter().enumerate() {
+            let Some(start) = scc.iter().map(|n| n.index()).min() else {
                 continue;
             };
-            let self_loop = after[start].iter().any(|(j, _)| *j == start);
-            if members.len() == 1 && !self_loop {
-                continue;
+            for n in &scc {
+                component[n.index()] = c;
             }
-            let path = shortest_loop(start, &members, after);
-            let name = |i: usize| nodes[i].name.as_ref().map_or("?", |n| n.value.as_str());
-            let labels = path
+            let self_loop = after[start].iter().any(|(j, _)| *j == start);
+            if scc.len() > 1 || self_loop {
+                loops.push(shortest_loop(&graph, start, &component));
+            }
+        }
+
+        let name = |i: usize| nodes[i].name.as_ref().map_or("?", |n| n.value.as_str());
+        for path in loops {
+            // `path` is closed (first == last): `len - 1` nodes in the loop.
+            let nodes_in_loop = path.len() - 1;
+            let edges = &path[..path.len().min(CYCLE_SHOWN + 1)];
+            let labels = edges
                 .windows(2)
                 .filter_map(|pair| {
                     let (from, to) = (pair[0], pair[1]);
@@ -142,9 +155,21 @@ impl Checker<'_> {
                     ))
                 })
                 .collect();
-            let path: Vec<&str> = path.iter().map(|&i| name(i)).collect();
+            let text = if nodes_in_loop > CYCLE_SHOWN {
+                let first: Vec<&str> = path[..CYCLE_SHOWN].iter().map(|&i| name(i)).collect();
+                format!(
+                    "{} -> … and {} more -> {}",
+                    first.join(" -> "),
+                    nodes_in_loop - CYCLE_SHOWN,
+                    name(path[0])
+                )
+            } else {
+                let all: Vec<&str> = path.iter().map(|&i| name(i)).collect();
+                all.join(" -> ")
+            };
             self.mistakes.push(Mistake::Cycle {
-                path: path.join(" -> "),
+                path: text,
+                length: nodes_in_loop,
                 labels,
             });
         }
@@ -154,6 +179,10 @@ impl Checker<'_> {
     /// an ephemeral port each time, so it never clashes.
     fn socket_clashes(&mut self, nodes: &[RawNode]) {
         let mut bound: Vec<(SocketAddr, &str, SourceSpan)> = Vec::new();
+        // Indices into `bound`, so a clash is found in constant time: by exact address, and
+        // the first bound address per (port, is IPv4) for a wildcard that covers them.
+        let mut exact: HashMap<SocketAddr, usize> = HashMap::new();
+        let mut by_port: HashMap<(u16, bool), usize> = HashMap::new();
         for node in nodes {
             let owner = node.name.as_ref().map_or("?", |n| n.value.as_str());
             for (_, addr) in &node.sockets {
@@ -163,15 +192,41 @@ impl Checker<'_> {
                 if parsed.port() == 0 {
                     continue;
                 }
-                let clash = bound.iter().find(|(other, _, _)| overlaps(other, &parsed));
+                let port = parsed.port();
+                let wild_v4 = SocketAddr::from(([0, 0, 0, 0], port));
+                let wild_v6 = SocketAddr::from(([0u16; 8], port));
+                let mut candidates = vec![exact.get(&wild_v6)];
+                if parsed.is_ipv4() {
+                    candidates.push(exact.get(&wild_v4));
+                }
+                if parsed.ip().is_unspecified() {
+                    candidates.push(by_port.get(&(port, true)));
+                    if parsed.is_ipv6() {
+                        candidates.push(by_port.get(&(port, false)));
+                    }
+                }
+                candidates.push(exact.get(&parsed));
+                let clash = candidates
+                    .into_iter()
+                    .flatten()
+                    .copied()
+                    .filter(|&i| overlaps(&bound[i].0, &parsed))
+                    .min()
+                    .map(|i| bound[i]);
                 match clash {
                     Some((_, first_node, first)) => self.mistakes.push(Mistake::SocketInUse {
                         addr: parsed.to_string(),
-                        first_node: (*first_node).into(),
-                        first: *first,
+                        first_node: first_node.into(),
+                        first,
                         second: addr.span,
                     }),
-                    None => bound.push((parsed, owner, addr.span)),
+                    None => {
+                        exact.insert(parsed, bound.len());
+                        by_port
+                            .entry((port, parsed.is_ipv4()))
+                            .or_insert(bound.len());
+                        bound.push((parsed, owner, addr.span));
+                    }
                 }
             }
         }
@@ -211,6 +266,7 @@ impl Checker<'_> {
             None => Some(root.to_path_buf()),
         };
         let sockets = self.sockets(raw);
+        let locks = self.locks(raw);
         let (ready, ready_timeout) = match &raw.ready {
             Some(ready) => self.ready(ready),
             None => (Some(None), Some(DEFAULT_READY_TIMEOUT)),
@@ -218,6 +274,10 @@ impl Checker<'_> {
         let stop = match &raw.stop {
             Some(stop) => self.stop(stop),
             None => Some(Stop::default()),
+        };
+        let restart = match &raw.restart {
+            Some(text) => self.restart(text),
+            None => Some(Restart::default()),
         };
 
         let inputs = self.inputs(watch, ignore)?;
@@ -240,7 +300,49 @@ impl Checker<'_> {
             ready: ready?,
             ready_timeout: ready_timeout?,
             stop: stop?,
+            restart: restart?,
+            locks: locks?,
         })
+    }
+
+    fn restart(&mut self, text: &Str) -> Option<Restart> {
+        let parsed = Restart::parse(&text.value);
+        if parsed.is_none() {
+            let names = Restart::ALL.map(Restart::as_str);
+            let help = match suggest(&text.value.to_ascii_lowercase(), names) {
+                Some(best) => format!("did you mean `{best}`?"),
+                None => "one of `always` (the default: restart after any exit, with \
+                         backoff), `on-failure` (only after a non-zero status or a signal) or \
+                         `never` (wait for the next change)"
+                    .to_string(),
+            };
+            self.mistakes.push(Mistake::BadValue {
+                message: format!("unknown restart policy `{}`", text.value),
+                span: text.span,
+                help: Some(help),
+            });
+        }
+        parsed
+    }
+
+    /// `lock "NAME"…`: names shown in messages, so printable and short; repeats collapse.
+    fn locks(&mut self, raw: &RawNode) -> Option<Vec<String>> {
+        let mut out: Vec<String> = Vec::new();
+        let mut ok = true;
+        for lock in &raw.locks {
+            let text = lock.value.as_str();
+            if text.trim().is_empty() || text.len() > 64 || text.chars().any(char::is_control) {
+                self.bad_value(
+                    lock.span,
+                    "a lock name must be 1 to 64 printable characters",
+                    Some("nodes that name the same lock never run at the same time, e.g. `lock \"cargo\"`"),
+                );
+                ok = false;
+            } else if !out.iter().any(|l| l == text) {
+                out.push(text.to_owned());
+            }
+        }
+        ok.then_some(out)
     }
 
     fn run(&mut self, raw: &RawNode) -> Option<Command> {
@@ -327,7 +429,7 @@ impl Checker<'_> {
     /// Validates one block's `env` entries, reporting a key set twice.
     fn env(&mut self, entries: &[(Str, Str)], parent: &str) -> Option<Vec<(String, String)>> {
         let mut out: Vec<(String, String)> = Vec::new();
-        let mut seen: Vec<(&str, SourceSpan)> = Vec::new();
+        let mut seen: HashMap<&str, SourceSpan> = HashMap::new();
         let mut ok = true;
         for (key, value) in entries {
             if key.value.is_empty() || key.value.contains(['=', '\0']) {
@@ -342,7 +444,7 @@ impl Checker<'_> {
                 self.bad_value(value.span, "an environment value cannot contain NUL", None);
                 ok = false;
             }
-            if let Some((_, first)) = seen.iter().find(|(k, _)| *k == key.value) {
+            if let Some(first) = seen.get(key.value.as_str()) {
                 self.mistakes.push(Mistake::DuplicateKey {
                     key: key.value.clone(),
                     parent: parent.into(),
@@ -352,7 +454,7 @@ impl Checker<'_> {
                 ok = false;
                 continue;
             }
-            seen.push((&key.value, key.span));
+            seen.insert(&key.value, key.span);
             out.push((key.value.clone(), value.value.clone()));
         }
         ok.then_some(out)
@@ -361,7 +463,7 @@ impl Checker<'_> {
     fn sockets(&mut self, raw: &RawNode) -> Option<Vec<SocketSpec>> {
         let service = raw.name.as_ref().map_or("", |n| n.value.as_str());
         let mut out: Vec<SocketSpec> = Vec::new();
-        let mut names: Vec<&Str> = Vec::new();
+        let mut names: HashMap<&str, &Str> = HashMap::new();
         let mut ok = true;
         for (name, addr) in &raw.sockets {
             // Names travel in LISTEN_FDNAMES, joined by `:`.
@@ -379,7 +481,7 @@ impl Checker<'_> {
                 );
                 ok = false;
             }
-            if let Some(first) = names.iter().find(|n| n.value == name.value) {
+            if let Some(first) = names.get(name.value.as_str()) {
                 self.mistakes.push(Mistake::DuplicateSocket {
                     name: name.value.clone(),
                     service: service.into(),
@@ -388,7 +490,7 @@ impl Checker<'_> {
                 });
                 ok = false;
             } else {
-                names.push(name);
+                names.insert(&name.value, name);
             }
             match parse_addr(&addr.value) {
                 Ok(parsed) => out.push(SocketSpec {
@@ -497,11 +599,19 @@ impl Checker<'_> {
 
     fn duration(&mut self, text: &Str) -> Option<Duration> {
         let parsed = parse_duration(&text.value);
-        if parsed.is_none() {
-            self.mistakes.push(Mistake::BadDuration {
+        match parsed {
+            None => self.mistakes.push(Mistake::BadDuration {
                 text: text.value.clone(),
                 span: text.span,
-            });
+            }),
+            Some(d) if d > super::MAX_DURATION => {
+                self.mistakes.push(Mistake::DurationTooLong {
+                    text: text.value.clone(),
+                    span: text.span,
+                });
+                return None;
+            }
+            Some(_) => {}
         }
         parsed
     }
@@ -554,35 +664,25 @@ fn overlaps(a: &SocketAddr, b: &SocketAddr) -> bool {
     a.port() == b.port() && (a.ip() == b.ip() || covers(a, b) || covers(b, a))
 }
 
-/// The shortest `after` path from `start` back to itself within one strongly connected
-/// component, as node indices (first == last).
-fn shortest_loop(
-    start: usize,
-    members: &[usize],
-    after: &[Vec<(usize, SourceSpan)>],
-) -> Vec<usize> {
-    let mut came_from: HashMap<usize, usize> = HashMap::new();
-    let mut queue = std::collections::VecDeque::from([start]);
-    while let Some(at) = queue.pop_front() {
-        for &(next, _) in &after[at] {
-            if !members.contains(&next) {
-                continue;
-            }
-            if next == start {
-                let mut path = vec![start, at];
-                let mut cur = at;
-                while cur != start {
-                    cur = came_from.get(&cur).copied().unwrap_or(start);
-                    path.push(cur);
-                }
-                path.reverse();
-                return path;
-            }
-            if let std::collections::hash_map::Entry::Vacant(slot) = came_from.entry(next) {
-                slot.insert(at);
-                queue.push_back(next);
-            }
-        }
+/// The shortest `after` path from `start` back to itself within its strongly connected
+/// component, as node indices (first == last). A search from `start` for a node with an edge
+/// back to it (petgraph's A* with unit costs, a breadth-first search): linear in the
+/// component's size.
+fn shortest_loop(graph: &DiGraph<(), ()>, start: usize, component: &[usize]) -> Vec<usize> {
+    let start = NodeIndex::new(start);
+    let inside = NodeFiltered::from_fn(graph, |n: NodeIndex| {
+        component[n.index()] == component[start.index()]
+    });
+    let back: HashSet<NodeIndex> = graph
+        .neighbors_directed(start, petgraph::Direction::Incoming)
+        .collect();
+    let found = petgraph::algo::astar(&inside, start, |n| back.contains(&n), |_| 1usize, |_| 0);
+    let mut path: Vec<usize> = found.map_or_else(Vec::new, |(_, path)| {
+        path.into_iter().map(NodeIndex::index).collect()
+    });
+    if path.is_empty() {
+        path.push(start.index());
     }
-    vec![start, start]
+    path.push(start.index());
+    path
 }

@@ -188,6 +188,8 @@ pub enum Mistake {
     )]
     Cycle {
         path: String,
+        /// Nodes in the loop, for listing the shortest cycles first.
+        length: usize,
         #[label(collection)]
         labels: Vec<LabeledSpan>,
     },
@@ -252,6 +254,17 @@ pub enum Mistake {
         span: SourceSpan,
     },
 
+    #[error("duration `{text}` is longer than a day")]
+    #[diagnostic(
+        code(hot::duration_too_long),
+        help("durations are at most \"24h\"; write a shorter one")
+    )]
+    DurationTooLong {
+        text: String,
+        #[label("longer than 24h")]
+        span: SourceSpan,
+    },
+
     #[error("invalid regular expression for `ready log`")]
     #[diagnostic(code(hot::bad_regex))]
     BadRegex {
@@ -302,9 +315,21 @@ impl Mistake {
             .and_then(|mut labels| labels.next())
             .map_or(0, |label| label.offset())
     }
+
+    /// Mistakes in file order, then cycles (a mistake of the whole graph), shortest first.
+    fn order(&self) -> (bool, usize, usize) {
+        match self {
+            Mistake::Cycle { length, .. } => (true, *length, self.offset()),
+            _ => (false, self.offset(), 0),
+        }
+    }
 }
 
-/// Every mistake of one Hotfile, in the order they appear in it.
+/// How many mistakes are rendered. Each one shows its lines of the file, so rendering them all
+/// would grow with the square of the file's size (thousands of mistakes on one long line).
+const SHOWN: usize = 20;
+
+/// Every mistake of one Hotfile, in the order they appear in it (cycles last, shortest first).
 ///
 /// Renders as one diagnostic when there is a single mistake, otherwise as a summary with each
 /// mistake as a `related()` diagnostic. The source carries the file's name, so each caret
@@ -313,15 +338,109 @@ impl Mistake {
 pub struct Diagnostics {
     source: NamedSource<Arc<String>>,
     mistakes: Vec<Mistake>,
+    /// The first [`SHOWN`] mistakes as they are rendered.
+    shown: Vec<Shown>,
+}
+
+/// miette writes columns and underline lengths as format widths, and a width past `u16::MAX`
+/// panics ("Formatting argument out of range"). A mistake further right on its line than
+/// this is told by line and column without a snippet; a longer underline is cut.
+const MAX_COLUMN: usize = 10_000;
+
+/// One mistake as it is rendered: its labels made safe for miette (see [`MAX_COLUMN`]).
+#[derive(Debug)]
+struct Shown {
+    message: String,
+    code: Option<String>,
+    help: Option<String>,
+    labels: Vec<LabeledSpan>,
+}
+
+impl Shown {
+    fn new(mistake: &Mistake, text: &str) -> Shown {
+        let mut message = mistake.to_string();
+        let mut labels: Vec<LabeledSpan> = mistake.labels().into_iter().flatten().collect();
+        let column = |offset: usize| {
+            let offset = offset.min(text.len());
+            let start = text.as_bytes()[..offset]
+                .iter()
+                .rposition(|&b| b == b'\n')
+                .map_or(0, |i| i + 1);
+            (start, offset - start)
+        };
+        if let Some((start, col)) = labels
+            .iter()
+            .map(|l| column(l.offset()))
+            .find(|&(_, col)| col > MAX_COLUMN)
+        {
+            let line = text.as_bytes()[..start]
+                .iter()
+                .filter(|&&b| b == b'\n')
+                .count()
+                + 1;
+            message.push_str(&format!(
+                " (at line {line}, column {}; too far right to show)",
+                col + 1
+            ));
+            labels.clear();
+        }
+        for label in &mut labels {
+            if label.len() > MAX_COLUMN {
+                *label =
+                    LabeledSpan::new(label.label().map(str::to_owned), label.offset(), MAX_COLUMN);
+            }
+        }
+        Shown {
+            message,
+            code: mistake.code().map(|c| c.to_string()),
+            help: mistake.help().map(|h| h.to_string()),
+            labels,
+        }
+    }
+}
+
+impl fmt::Display for Shown {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Shown {}
+
+impl Diagnostic for Shown {
+    fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        self.code
+            .as_ref()
+            .map(|c| Box::new(c) as Box<dyn fmt::Display>)
+    }
+
+    fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        self.help
+            .as_ref()
+            .map(|h| Box::new(h) as Box<dyn fmt::Display>)
+    }
+
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
+        if self.labels.is_empty() {
+            return None;
+        }
+        Some(Box::new(self.labels.iter().cloned()))
+    }
 }
 
 impl Diagnostics {
     /// `name` is the file name as it should be shown to the user.
     pub(crate) fn new(name: String, text: Arc<String>, mut mistakes: Vec<Mistake>) -> Self {
-        mistakes.sort_by_key(Mistake::offset);
+        mistakes.sort_by_key(Mistake::order);
+        let shown = mistakes
+            .iter()
+            .take(SHOWN)
+            .map(|m| Shown::new(m, &text))
+            .collect();
         Diagnostics {
             source: NamedSource::new(name, text),
             mistakes,
+            shown,
         }
     }
 
@@ -349,9 +468,9 @@ impl Diagnostics {
     }
 
     /// The mistake this diagnostic stands for when there is exactly one.
-    fn single(&self) -> Option<&Mistake> {
-        match self.mistakes.as_slice() {
-            [only] => Some(only),
+    fn single(&self) -> Option<&Shown> {
+        match self.shown.as_slice() {
+            [only] if self.mistakes.len() == 1 => Some(only),
             _ => None,
         }
     }
@@ -361,6 +480,12 @@ impl fmt::Display for Diagnostics {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.single() {
             Some(only) => only.fmt(f),
+            None if self.mistakes.len() > SHOWN => write!(
+                f,
+                "{} has {} mistakes (the first {SHOWN} are shown)",
+                self.source.name(),
+                self.mistakes.len()
+            ),
             None => write!(
                 f,
                 "{} has {} mistakes",
@@ -397,6 +522,6 @@ impl Diagnostic for Diagnostics {
         if self.single().is_some() {
             return None;
         }
-        Some(Box::new(self.mistakes.iter().map(|m| m as &dyn Diagnostic)))
+        Some(Box::new(self.shown.iter().map(|m| m as &dyn Diagnostic)))
     }
 }

@@ -71,6 +71,10 @@ use crate::model::Project;
 /// The largest Hotfile hot reads.
 pub const MAX_BYTES: usize = 1 << 20;
 
+/// The longest duration a Hotfile or the command line may give. Longer ones are almost always
+/// a slip, and bounding them keeps every `Instant + Duration` far from overflowing.
+pub const MAX_DURATION: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
 /// The Hotfile's name.
 pub const FILE_NAME: &str = "Hotfile";
 
@@ -160,6 +164,9 @@ pub fn parse(path: &Path, text: &str) -> Result<Project, Diagnostics> {
     }
 }
 
+/// The stack of each parsing thread: like a main thread's.
+const PARSE_STACK: usize = 8 << 20;
+
 /// Below this size a Hotfile is parsed on one thread: threads cost more than they save.
 const PARALLEL_FROM: usize = 16 * 1024;
 
@@ -188,17 +195,21 @@ fn parse_kdl(text: &str, node_ends: &[usize]) -> Result<KdlDocument, kdl::KdlErr
             .windows(2)
             .map(|w| {
                 let (start, end) = (w[0], w[1]);
-                scope.spawn(move || {
-                    KdlDocument::parse(&text[start..end]).map(|mut doc| {
-                        shift_document(&mut doc, start);
-                        doc
+                // The parser recurses per nesting level: the same stack as the main thread,
+                // not a spawned thread's 2 MB default.
+                std::thread::Builder::new()
+                    .stack_size(PARSE_STACK)
+                    .spawn_scoped(scope, move || {
+                        KdlDocument::parse(&text[start..end]).map(|mut doc| {
+                            shift_document(&mut doc, start);
+                            doc
+                        })
                     })
-                })
             })
             .collect();
         handles
             .into_iter()
-            .map(|h| h.join().ok().and_then(Result::ok))
+            .map(|h| h.ok()?.join().ok()?.ok())
             .collect()
     });
     let mut whole = KdlDocument::new();

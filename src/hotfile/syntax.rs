@@ -46,6 +46,8 @@ pub(super) struct RawNode {
     pub stop: Option<RawStop>,
     pub sockets: Vec<(Str, Str)>,
     pub ready: Option<RawReady>,
+    pub restart: Option<Str>,
+    pub locks: Vec<Str>,
 }
 
 #[derive(Debug, Default)]
@@ -65,9 +67,11 @@ pub(super) struct RawReady {
 }
 
 const TOP: &[&str] = &["task", "service", "defaults"];
-const IN_TASK: &[&str] = &["run", "watch", "ignore", "after", "env", "dir", "stop"];
+const IN_TASK: &[&str] = &[
+    "run", "watch", "ignore", "after", "env", "dir", "stop", "lock",
+];
 const IN_SERVICE: &[&str] = &[
-    "run", "watch", "ignore", "after", "env", "dir", "stop", "socket", "ready",
+    "run", "watch", "ignore", "after", "env", "dir", "stop", "socket", "ready", "restart",
 ];
 const IN_DEFAULTS: &[&str] = &["ignore", "env", "debounce"];
 
@@ -94,9 +98,14 @@ pub(super) fn read(doc: &KdlDocument, mistakes: &mut Vec<Mistake>) -> RawFile {
                 defaults_at.get_or_insert(here);
                 walker.defaults(node, &mut file.defaults);
             }
-            _ if IN_SERVICE.contains(&name) || IN_DEFAULTS.contains(&name) => {
+            _ if IN_SERVICE.contains(&name)
+                || IN_TASK.contains(&name)
+                || IN_DEFAULTS.contains(&name) =>
+            {
                 let inside = if IN_DEFAULTS.contains(&name) && !IN_SERVICE.contains(&name) {
                     "`defaults`"
+                } else if IN_TASK.contains(&name) && !IN_SERVICE.contains(&name) {
+                    "a `task`"
                 } else if IN_TASK.contains(&name) {
                     "a `task` or a `service`"
                 } else {
@@ -157,6 +166,8 @@ impl Walker<'_> {
             stop: None,
             sockets: Vec::new(),
             ready: None,
+            restart: None,
+            locks: Vec::new(),
         };
         let parent = format!("this {}", kind.as_str());
         let mut seen = Seen::default();
@@ -187,7 +198,7 @@ impl Walker<'_> {
                         raw.stop = Some(stop);
                     }
                 }
-                "socket" | "ready" if kind == Kind::Task => {
+                "socket" | "ready" | "restart" if kind == Kind::Task => {
                     self.mistakes.push(Mistake::Misplaced {
                         message: format!("`{cname}` is only allowed in a `service`"),
                         span: here,
@@ -196,9 +207,27 @@ impl Walker<'_> {
                         ),
                     });
                 }
+                "lock" if kind == Kind::Service => {
+                    self.mistakes.push(Mistake::Misplaced {
+                        message: "`lock` is only allowed in a `task`".into(),
+                        span: here,
+                        help: Some(
+                            "a service keeps running, so it would hold the lock for good; \
+                             build it in a task with the lock and run the binary"
+                                .into(),
+                        ),
+                    });
+                }
+                "lock" => raw.locks.extend(self.strings(child, "at least one name")),
                 "socket" => {
                     if let Some([sname, addr]) = self.exactly::<2>(child, "a name and an address") {
                         raw.sockets.push((sname, addr));
+                    }
+                }
+                "restart" => {
+                    let restart = self.exactly::<1>(child, "a policy");
+                    if seen.first("restart", here, &parent, self) {
+                        raw.restart = restart.map(|[r]| r);
                     }
                 }
                 "ready" => {
@@ -254,7 +283,10 @@ impl Walker<'_> {
                         defaults.debounce = debounce.map(|[d]| d);
                     }
                 }
-                _ if IN_SERVICE.contains(&cname) || TOP.contains(&cname) => {
+                _ if IN_SERVICE.contains(&cname)
+                    || IN_TASK.contains(&cname)
+                    || TOP.contains(&cname) =>
+                {
                     self.mistakes.push(Mistake::Misplaced {
                         message: format!("`{cname}` is not allowed in `defaults`"),
                         span: here,

@@ -207,6 +207,39 @@ service "c" { run "c"; stop signal="SIGKILL" }
 }
 
 #[test]
+fn restart_policies() {
+    let p = ok(r#"
+service "a" { run "a" }
+service "b" { run "b"; restart "never" }
+service "c" { run "c"; restart "on-failure" }
+service "d" { run "d"; restart "always" }
+"#);
+    let policies: Vec<_> = p.nodes.iter().map(|n| n.restart).collect();
+    use crate::model::Restart;
+    assert_eq!(
+        policies,
+        [
+            Restart::Always,
+            Restart::Never,
+            Restart::OnFailure,
+            Restart::Always
+        ]
+    );
+    check(
+        r#"service "a" { run "x"; restart "nevr" }"#,
+        &["unknown restart policy `nevr`"],
+    );
+    check(
+        r#"task "a" { run "x"; restart "never" }"#,
+        &["`restart` is only allowed in a `service`"],
+    );
+    check(
+        r#"service "a" { run "x"; restart "never" "always" }"#,
+        &["unexpected argument to `restart`"],
+    );
+}
+
+#[test]
 fn accepted_forms() {
     // Bare identifiers are KDL 2 strings; raw strings too; `./` prefixes are tolerated.
     check(r#"task t { watch src; run make }"#, &[]);
@@ -875,4 +908,169 @@ fn a_syntax_error_in_a_large_file_reads_as_in_a_whole_parse() {
     let rendered =
         crate::report::render_plain(&parse(Path::new("/tmp/x/Hotfile"), &text).unwrap_err(), 80);
     assert!(rendered.contains("Hotfile:1202:"), "{rendered}");
+}
+
+/// `ready delay="10000000000000000000s"` passed `hot check` and then overflowed `Instant + d`
+/// at start; so did a huge `stop timeout` at Ctrl-C and `debounce`.
+#[test]
+fn duration_past_a_day_is_a_diagnostic() {
+    check(
+        r#"defaults { debounce "5000000000000000000s" }
+service "a" { run "x"; ready delay="10000000000000000000s"; stop timeout="25h" }
+service "b" { run "x"; ready log="x" timeout="1441m" }"#,
+        &[
+            "duration `5000000000000000000s` is longer than a day",
+            "duration `10000000000000000000s` is longer than a day",
+            "duration `25h` is longer than a day",
+            "duration `1441m` is longer than a day",
+        ],
+    );
+    let project = ok(r#"service "a" { run "x"; ready delay="24h"; stop timeout="1440m" }"#);
+    assert_eq!(project.nodes[0].stop.timeout, MAX_DURATION);
+    assert!(
+        matches!(project.nodes[0].ready, Some(Ready::Delay(d)) if d == MAX_DURATION),
+        "{:?}",
+        project.nodes[0].ready
+    );
+    insta::assert_snapshot!(render(r#"task "a" { run "x"; stop timeout="99999h" }"#), @r#"
+        hot::duration_too_long
+
+          × duration `99999h` is longer than a day
+           ╭─[/tmp/x/Hotfile:1:34]
+         1 │ task "a" { run "x"; stop timeout="99999h" }
+           ·                                  ────┬───
+           ·                                      ╰── longer than 24h
+           ╰────
+          help: durations are at most "24h"; write a shorter one
+    "#);
+}
+
+fn ring(n: usize) -> String {
+    (0..n)
+        .map(|i| {
+            format!(
+                "task \"t{i}\" {{\n    after \"t{}\"\n    run \"x\"\n}}\n",
+                (i + 1) % n
+            )
+        })
+        .collect()
+}
+
+/// A 10,000-node cycle took 12.5 s to check and printed 2.4 MB: every node of the loop was
+/// named and labelled, and finding the loop was quadratic.
+#[test]
+fn cycle_of_ten_thousand_nodes_is_one_short_report() {
+    let input = ring(10_000);
+    let text = render(&input);
+    assert!(text.len() < 4_000, "{} bytes:\n{text}", text.len());
+    let diags = parse(Path::new(PATH), &input).unwrap_err();
+    assert_eq!(
+        diags.messages(),
+        [
+            "`after` forms a cycle: t0 -> t1 -> t2 -> t3 -> t4 -> t5 -> t6 -> t7 -> … and 9992 more -> t0"
+        ]
+    );
+    assert_eq!(text.matches(" is after ").count(), 8, "{text}");
+}
+
+/// Each strongly connected component is one loop, the shortest through its first node, and
+/// the loops are listed shortest first.
+#[test]
+fn cycles_are_listed_shortest_first() {
+    check(
+        r#"
+task "a" { after "b"; run "x" }
+task "b" { after "c"; run "x" }
+task "c" { after "a"; run "x" }
+task "d" { after "e" "d"; run "x" }
+task "e" { after "d"; run "x" }
+task "f" { after "g"; run "x" }
+task "g" { after "f"; run "x" }
+task "h" { after "nope"; run "x" }
+"#,
+        &[
+            "`after` names no node called `nope`",
+            "`after` forms a cycle: d -> d",
+            "`after` forms a cycle: f -> g -> f",
+            "`after` forms a cycle: a -> b -> c -> a",
+        ],
+    );
+}
+
+/// 2,000 mistakes on one 15 KB line rendered the line 2,000 times: 59 MB of output.
+#[test]
+fn many_mistakes_on_one_line_render_in_bounded_size() {
+    let names: Vec<String> = (0..2000).map(|i| format!("\"z{i}\"")).collect();
+    let input = format!("task \"a\" {{ run \"x\"; after {} }}", names.join(" "));
+    let text = render(&input);
+    assert!(
+        text.contains("has 2000 mistakes (the first 20 are shown)"),
+        "{text}"
+    );
+    assert!(
+        text.len() < 40 * input.len(),
+        "{} bytes for {} of input",
+        text.len(),
+        input.len()
+    );
+}
+
+/// petgraph's `tarjan_scc` recurses once per node of a chain: a long `after` chain overflowed
+/// the stack (a test thread's 2 MB at 10,000 nodes; hot's main thread not far beyond).
+#[test]
+fn long_after_chain_does_not_overflow_the_stack() {
+    let n = 30_000;
+    let text: String = (0..n)
+        .map(|i| {
+            let after = if i + 1 < n {
+                format!("after t{};", i + 1)
+            } else {
+                String::new()
+            };
+            format!("task t{i}{{{after}run x}}\n")
+        })
+        .collect();
+    assert!(text.len() < MAX_BYTES);
+    assert_eq!(ok(&text).nodes.len(), n);
+}
+
+/// Found by `tests/fuzz.rs`: miette writes columns and underline lengths as format widths,
+/// which panic past 65,535 ("Formatting argument out of range"), so a mistake far right on a
+/// long line, or under a long string, crashed `hot check`.
+#[test]
+fn mistake_far_right_on_a_long_line_renders() {
+    let far = format!("{}nope \"x\"\n", " ".repeat(70_000));
+    let text = render(&far);
+    assert!(
+        text.contains("unknown node `nope`") && text.contains("(at line 1, column 70001; too far"),
+        "{}",
+        &text[..text.len().min(2000)]
+    );
+    let long = format!(
+        "task \"a\" {{ run \"x\"; watch \"[{}\" }}\n",
+        "x".repeat(70_000)
+    );
+    let text = render(&long);
+    assert!(
+        text.contains("invalid glob"),
+        "{}",
+        &text[..text.len().min(2000)]
+    );
+}
+
+/// Found by `tests/fuzz.rs`: after a syntax error the KDL parser resumes where the prescan's
+/// view of strings does not hold, and recursed once per `{`: this 55 KB file aborted
+/// `hot check` (also in release) with a stack overflow.
+#[test]
+fn braces_inside_broken_strings_cannot_overflow_the_stack() {
+    let text = format!("a \"{}\n", "task \"n\" { ".repeat(5000));
+    assert!(text.len() > 50_000);
+    let diags = parse(Path::new(PATH), &text).unwrap_err();
+    assert_eq!(
+        diags.messages(),
+        ["braces (counted in strings too) are nested too deeply (the limit is 128 levels)"]
+    );
+    // Braces that close are fine however many there are.
+    let balanced = format!("task \"a\" {{ run \"{}\" }}\n", "{ x } ".repeat(5000));
+    ok(&balanced);
 }

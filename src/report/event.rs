@@ -33,6 +33,20 @@ pub enum EventKind {
     },
     /// Watch mode: every watch is in place; no edit after this is lost.
     Watching { directories: usize },
+    /// The kernel refused more inotify watches: `polled` directories are polled instead.
+    WatchFallback {
+        polled: usize,
+        /// The limit in force, if it could be read.
+        limit: Option<u64>,
+        /// A limit that fits the tree with room to grow.
+        suggested: u64,
+        /// The command that raises the limit.
+        fix: Option<String>,
+        interval_ms: f64,
+        message: String,
+    },
+    /// Every polled directory has an inotify watch again.
+    WatchRestored { directories: usize, message: String },
     /// A change (or the start, or a reload) made these nodes stale.
     WaveStarted {
         wave: u64,
@@ -81,8 +95,25 @@ pub enum EventKind {
     NodeBlocked { node: String, by: String },
     /// A running instance went stale and is stopped to start afresh.
     NodeRestarting { node: String },
-    /// A new service instance did not get ready in time.
-    ReadyTimedOut { node: String },
+    /// A new service instance did not get ready in time. `kept`: there was no other instance,
+    /// so it keeps running; otherwise it is stopped and the previous one keeps serving.
+    ReadyTimedOut {
+        node: String,
+        kept: bool,
+        timeout_ms: f64,
+        /// What hot waited for and did not see ("no line matched `^listening on` in 60s").
+        unseen: String,
+    },
+    /// No instance of the service runs any more (it exited on its own).
+    ServiceDown {
+        node: String,
+        /// When hot starts it again (backoff); `None`: at the next change.
+        restart_in_ms: Option<f64>,
+    },
+    /// An instance shut the shared listening socket down; hot bound a fresh one.
+    SocketRenewed { node: String, socket: String },
+    /// A running instance was stopped by a signal and waits to be continued.
+    NodeSuspended { node: String, signal: i32, pid: u32 },
     /// The node's own runs keep changing these inputs.
     LoopDetected { node: String, paths: Vec<String> },
     /// Nothing is stale or running any more.
@@ -137,6 +168,8 @@ pub struct NodeInfo {
     pub after: Vec<String>,
     /// The addresses of its sockets as the Hotfile gives them.
     pub sockets: Vec<String>,
+    /// The locks it holds while it runs (`lock "NAME"`): no two nodes holding one run at once.
+    pub locks: Vec<String>,
 }
 
 /// How one node stands.

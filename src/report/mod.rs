@@ -13,7 +13,7 @@ pub mod plain;
 pub mod sink;
 mod translate;
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::BTreeSet;
 use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::Path;
@@ -46,13 +46,8 @@ impl std::fmt::Debug for Reporter {
 struct Hub {
     json: bool,
     clock: Clock,
-    /// The last lines of each node's output, shown again when a service exits on its own.
-    tails: BTreeMap<String, VecDeque<String>>,
     sinks: Vec<Box<dyn Sink>>,
 }
-
-/// How many lines of a crashed service's output are shown again.
-const TAIL: usize = 5;
 
 /// Maps the engine's monotonic instants to local wall-clock time.
 pub(crate) struct Clock {
@@ -123,12 +118,13 @@ impl From<bool> for ColorChoice {
     }
 }
 
-/// The one place that decides "auto": `NO_COLOR` turns colour off, `CLICOLOR_FORCE` on,
-/// `CLICOLOR=0` off; otherwise a terminal that is not `TERM=dumb` gets colour.
+/// The one place that decides "auto": `NO_COLOR` (any non-empty value) turns colour off,
+/// `CLICOLOR_FORCE` (any value but empty and `0`) on, `CLICOLOR=0` off; otherwise a terminal
+/// that is not `TERM=dumb` gets colour.
 fn auto_color(is_terminal: bool) -> bool {
     if anstyle_query::no_color() {
         false
-    } else if anstyle_query::clicolor_force() {
+    } else if std::env::var_os("CLICOLOR_FORCE").is_some_and(|v| !v.is_empty() && v != "0") {
         true
     } else if anstyle_query::clicolor() == Some(false) {
         false
@@ -161,7 +157,6 @@ impl Reporter {
             inner: Arc::new(Mutex::new(Hub {
                 json,
                 clock: Clock::system(),
-                tails: BTreeMap::new(),
                 sinks,
             })),
         }
@@ -196,13 +191,7 @@ impl Reporter {
 
     /// One line of a child's output.
     pub fn output(&self, node: &str, stream: Stream, line: &str) {
-        let mut hub = self.lock();
-        let tail = hub.tails.entry(node.to_owned()).or_default();
-        if tail.len() == TAIL {
-            tail.pop_front();
-        }
-        tail.push_back(line.to_owned());
-        hub.send(EventKind::Output {
+        self.emit(EventKind::Output {
             node: node.to_owned(),
             stream,
             line: line.to_owned(),
@@ -253,6 +242,33 @@ impl Reporter {
         self.emit(EventKind::Watching { directories });
     }
 
+    /// What the watcher has to say.
+    pub fn watch_notice(&self, notice: &crate::watch::Notice) {
+        use crate::watch::Notice;
+        self.emit(match notice {
+            Notice::Warning(message) => EventKind::Warning {
+                message: message.clone(),
+            },
+            Notice::WatchLimit {
+                polled,
+                limit,
+                suggested,
+                every,
+            } => EventKind::WatchFallback {
+                polled: *polled,
+                limit: *limit,
+                suggested: *suggested,
+                fix: notice.fix(),
+                interval_ms: every.as_secs_f64() * 1000.0,
+                message: notice.to_string(),
+            },
+            Notice::WatchRestored { directories } => EventKind::WatchRestored {
+                directories: *directories,
+                message: notice.to_string(),
+            },
+        });
+    }
+
     /// The Hotfile was reloaded.
     pub fn reloaded(&self, path: &Path) {
         self.emit(EventKind::Reloaded {
@@ -268,7 +284,7 @@ impl Reporter {
     /// Something the engine decided.
     pub fn report(&self, project: &Project, report: &Report) {
         let mut hub = self.lock();
-        let kind = translate::report(project, report, &hub.clock, &hub.tails);
+        let kind = translate::report(project, report, &hub.clock);
         hub.send(kind);
     }
 
@@ -310,7 +326,26 @@ pub fn describe_exit(exit: &Exit) -> String {
 
 /// "killed by signal 9 (SIGKILL)".
 pub fn describe_signal(signal: i32) -> String {
-    let name = match signal {
+    format!("killed by signal {signal}{}", signal_name(signal))
+}
+
+/// " (SIGKILL)" for 9, or nothing for a signal without a well-known number.
+pub fn signal_name(signal: i32) -> &'static str {
+    // Job-control signals differ between Unixes: libc knows their numbers.
+    #[cfg(unix)]
+    match signal {
+        libc::SIGSTOP => return " (SIGSTOP)",
+        libc::SIGTSTP => return " (SIGTSTP)",
+        libc::SIGTTIN => return " (SIGTTIN)",
+        libc::SIGTTOU => return " (SIGTTOU)",
+        _ => {}
+    }
+    common_signal_name(signal)
+}
+
+/// The names of the signals whose numbers are the same on every Unix.
+fn common_signal_name(signal: i32) -> &'static str {
+    match signal {
         1 => " (SIGHUP)",
         2 => " (SIGINT)",
         6 => " (SIGABRT)",
@@ -318,8 +353,7 @@ pub fn describe_signal(signal: i32) -> String {
         11 => " (SIGSEGV)",
         15 => " (SIGTERM)",
         _ => "",
-    };
-    format!("killed by signal {signal}{name}")
+    }
 }
 
 /// Renders a diagnostic for the terminal.

@@ -138,6 +138,10 @@ impl PlainSink {
             EventKind::Watching { directories } => {
                 format!("watching {directories} directories for changes")
             }
+            EventKind::WatchFallback { message, .. } => {
+                format!("{} {message}", self.paint(YELLOW, "warning:"))
+            }
+            EventKind::WatchRestored { message, .. } => message.clone(),
             EventKind::WaveStarted {
                 start,
                 paths,
@@ -198,10 +202,8 @@ impl PlainSink {
                         format!("{} {node} failed: {how} ({took})", self.paint(RED, "✗"))
                     }
                     (None, Kind::Service, _) => {
-                        let mut text = format!(
-                            "{} {node} exited: {how} after {took}; it restarts at the next change",
-                            self.paint(RED, "✗")
-                        );
+                        let mut text =
+                            format!("{} {node} exited: {how} after {took}", self.paint(RED, "✗"));
                         if !last_lines.is_empty() {
                             text.push_str("; its last lines:");
                             for line in last_lines {
@@ -236,9 +238,46 @@ impl PlainSink {
                 // `since` is RFC 3339 in local time: its clock part.
                 since.get(11..19).unwrap_or(since)
             ),
-            EventKind::ReadyTimedOut { node } => format!(
-                "{} {node}: the new instance did not get ready in time; the previous one keeps serving",
+            EventKind::ReadyTimedOut {
+                node,
+                kept: true,
+                unseen,
+                ..
+            } => format!(
+                "{} {node}: {unseen}; it is running, but hot cannot tell when it is ready",
+                self.paint(YELLOW, "!")
+            ),
+            EventKind::ReadyTimedOut { node, unseen, .. } => format!(
+                "{} {node}: the new instance: {unseen}; it is stopped, and the previous one keeps serving",
                 self.paint(RED, "✗")
+            ),
+            EventKind::ServiceDown {
+                node,
+                restart_in_ms: Some(ms),
+            } => format!(
+                "{} {node}: no instance serves; restarting it in {}",
+                self.paint(YELLOW, "!"),
+                super::seconds(std::time::Duration::from_secs_f64(ms / 1000.0))
+            ),
+            EventKind::ServiceDown {
+                node,
+                restart_in_ms: None,
+            } => format!(
+                "{} {node}: no instance serves; it starts again at the next change",
+                self.paint(RED, "!")
+            ),
+            EventKind::SocketRenewed { node, socket } => format!(
+                "{} {node}: an instance shut the listening socket `{socket}` down as it exited \
+                 (`shutdown()` on the listener), which breaks it for every instance; hot bound a \
+                 fresh one at the same address and restarts {node} on it. Closing the listener is \
+                 enough: `close()` leaves hot's copy working",
+                self.paint(YELLOW, "!")
+            ),
+            EventKind::NodeSuspended { node, signal, pid } => format!(
+                "{} {node} stopped by signal {signal}{} (pid {pid}) and waits to be continued: \
+                 resume it with `kill -CONT {pid}`, or save a file to restart it",
+                self.paint(YELLOW, "⏸"),
+                super::signal_name(*signal)
             ),
             EventKind::LoopDetected { node, paths } => format!(
                 "{} {node} keeps retriggering itself: its run changes {}; ignoring those changes until you edit something else (add them to `ignore`)",
@@ -270,10 +309,11 @@ impl PlainSink {
                 format!("{} {message}", self.paint(YELLOW, "warning:"))
             }
             EventKind::Error { message } => {
-                return vec![(
-                    To::Stderr,
-                    format!("{} {message}", self.paint(RED, "hot: error:")),
-                )];
+                // The one error style: rendered like a Hotfile diagnostic.
+                let diagnostic =
+                    miette::MietteDiagnostic::new(message.clone()).with_code("hot::error");
+                let text = super::render(&diagnostic, self.color.1);
+                return vec![(To::Stderr, text.trim_end_matches('\n').to_owned())];
             }
             EventKind::Summary { ok, nodes, .. } => return self.table(*ok, nodes),
         };

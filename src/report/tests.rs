@@ -41,6 +41,7 @@ fn info(name: &str, kind: Kind, after: &[&str], sockets: &[&str]) -> NodeInfo {
         kind,
         after: after.iter().map(|s| (*s).to_owned()).collect(),
         sockets: sockets.iter().map(|s| (*s).to_owned()).collect(),
+        locks: Vec::new(),
     }
 }
 
@@ -77,6 +78,24 @@ fn script() -> Vec<Event> {
             },
         ),
         event(0, EventKind::Watching { directories: 12 }),
+        event(
+            0,
+            EventKind::WatchFallback {
+                polled: 60,
+                limit: Some(8192),
+                suggested: 16384,
+                fix: Some("sudo sysctl fs.inotify.max_user_watches=16384".into()),
+                interval_ms: 500.0,
+                message: "inotify watch limit reached".into(),
+            },
+        ),
+        event(
+            0,
+            EventKind::WatchRestored {
+                directories: 72,
+                message: "the inotify watch limit has room again".into(),
+            },
+        ),
         event(
             0,
             EventKind::WaveStarted {
@@ -231,6 +250,26 @@ fn script() -> Vec<Event> {
             71,
             EventKind::ReadyTimedOut {
                 node: "serve".into(),
+                kept: false,
+                timeout_ms: 60000.0,
+                unseen: "no line matched `^listening on` in 60s".into(),
+            },
+        ),
+        event(
+            71,
+            EventKind::ReadyTimedOut {
+                node: "ui".into(),
+                kept: true,
+                timeout_ms: 60000.0,
+                unseen: "no line matched `^ready` in 60s".into(),
+            },
+        ),
+        event(
+            71,
+            EventKind::NodeSuspended {
+                node: "test".into(),
+                signal: 21,
+                pid: 4242,
             },
         ),
         event(
@@ -251,6 +290,27 @@ fn script() -> Vec<Event> {
                 error: None,
                 duration_ms: 73000.0,
                 last_lines: names(&["ui up", "ui: out of memory"]),
+            },
+        ),
+        event(
+            73,
+            EventKind::ServiceDown {
+                node: "ui".into(),
+                restart_in_ms: Some(500.0),
+            },
+        ),
+        event(
+            73,
+            EventKind::ServiceDown {
+                node: "ui".into(),
+                restart_in_ms: None,
+            },
+        ),
+        event(
+            73,
+            EventKind::SocketRenewed {
+                node: "serve".into(),
+                socket: "http".into(),
             },
         ),
         event(
@@ -448,7 +508,11 @@ fn json_lines_are_one_object_per_event_with_a_local_timestamp() {
     let first: serde_json::Value = serde_json::from_str(lines[0]).expect("JSON");
     assert_eq!(first["event"], "scope");
     assert_eq!(first["time"], "2026-12-01T10:30:00.000+01:00");
-    let finished: serde_json::Value = serde_json::from_str(lines[8]).expect("JSON");
+    let finished: serde_json::Value = lines
+        .iter()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("JSON"))
+        .find(|e| e["event"] == "node_finished")
+        .expect("a node_finished line");
     assert_eq!(
         finished,
         serde_json::json!({"event": "node_finished", "node": "clippy", "kind": "task", "ok": false,

@@ -1,7 +1,7 @@
 //! The one place where the engine's vocabulary (node ids, instants, [`Report`]) becomes the
 //! user's ([`EventKind`]: names, wall-clock times, milliseconds).
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use super::Clock;
@@ -9,13 +9,8 @@ use super::event::{EventKind, NodeInfo, NodeResult, Rerun};
 use crate::engine::{self, Exit, Report, Standing, Trigger};
 use crate::model::{Kind, NodeId, Project};
 
-/// The event for one engine report. `tails` holds each node's last lines of output.
-pub(super) fn report(
-    project: &Project,
-    report: &Report,
-    clock: &Clock,
-    tails: &BTreeMap<String, VecDeque<String>>,
-) -> EventKind {
+/// The event for one engine report.
+pub(super) fn report(project: &Project, report: &Report, clock: &Clock) -> EventKind {
     let name = |node: &NodeId| project.node(*node).name.clone();
     match report {
         Report::WaveStarted {
@@ -54,6 +49,7 @@ pub(super) fn report(
             node,
             exit,
             duration,
+            last_lines,
         } => {
             let (code, signal, error) = match exit {
                 Exit::Code(code) => (Some(*code), None, None),
@@ -62,12 +58,7 @@ pub(super) fn report(
             };
             let kind = project.node(*node).kind;
             let last_lines = match kind {
-                Kind::Service => tails
-                    .get(&name(node))
-                    .into_iter()
-                    .flatten()
-                    .cloned()
-                    .collect(),
+                Kind::Service => last_lines.clone(),
                 Kind::Task => Vec::new(),
             };
             EventKind::NodeFinished {
@@ -99,7 +90,28 @@ pub(super) fn report(
             since: super::event::format_rfc3339(&clock.at(*since)),
             failed: name(failed),
         },
-        Report::ReadyTimedOut { node } => EventKind::ReadyTimedOut { node: name(node) },
+        Report::ReadyTimedOut { node, kept } => {
+            let spec = project.node(*node);
+            EventKind::ReadyTimedOut {
+                node: name(node),
+                kept: *kept,
+                timeout_ms: millis(spec.ready_timeout),
+                unseen: unseen_ready(spec.ready.as_ref(), spec.ready_timeout),
+            }
+        }
+        Report::ServiceDown { node, restart_in } => EventKind::ServiceDown {
+            node: name(node),
+            restart_in_ms: restart_in.map(millis),
+        },
+        Report::SocketRenewed { node, socket } => EventKind::SocketRenewed {
+            node: name(node),
+            socket: socket.clone(),
+        },
+        Report::Suspended { node, signal, pid } => EventKind::NodeSuspended {
+            node: name(node),
+            signal: *signal,
+            pid: *pid,
+        },
         Report::LoopDetected { node, paths } => EventKind::LoopDetected {
             node: name(node),
             paths: paths.iter().map(|p| p.display().to_string()).collect(),
@@ -146,6 +158,7 @@ pub(super) fn scope(project: &Project, scope: &BTreeSet<NodeId>) -> EventKind {
                     .map(|a| project.node(*a).name.clone())
                     .collect(),
                 sockets: node.sockets.iter().map(|s| s.addr.to_string()).collect(),
+                locks: node.locks.clone(),
             }
         })
         .collect();
@@ -181,6 +194,26 @@ fn standings(project: &Project, graph: &[Standing]) -> (bool, Vec<String>, Vec<N
         .map(|n| n.node.clone())
         .collect();
     (ok, failed, nodes)
+}
+
+/// What a `ready` that timed out did not see, e.g. "no line matched `^listening on` in 60s".
+fn unseen_ready(ready: Option<&crate::model::Ready>, timeout: Duration) -> String {
+    use crate::model::Ready;
+    // "60s" rather than "60.00s": timeouts are written in whole seconds.
+    let waited = if timeout.subsec_nanos() == 0 && timeout.as_secs() > 0 {
+        format!("{}s", timeout.as_secs())
+    } else {
+        super::seconds(timeout)
+    };
+    match ready {
+        Some(Ready::Log(regex)) => format!("no line matched `{}` in {waited}", regex.as_str()),
+        Some(Ready::Notify) => format!("no READY=1 came on its NOTIFY_SOCKET in {waited}"),
+        Some(Ready::Delay(delay)) => format!(
+            "its `ready delay` of {} is longer than the timeout of {waited}",
+            super::seconds(*delay)
+        ),
+        None => format!("it was not ready in {waited}"),
+    }
 }
 
 fn millis(duration: Duration) -> f64 {

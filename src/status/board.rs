@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use crate::engine::{Exit, Generation};
 use crate::model::Kind;
-use crate::report::describe_exit;
 use crate::report::event::{self, EventKind, NodeInfo, Rerun};
+use crate::report::{describe_exit, signal_name};
 
 /// How much of a node's last run is kept for "show the output": the newest lines win.
 const KEEP_LINES: usize = 2_000;
@@ -23,6 +23,8 @@ pub struct Board {
     wave: Option<Wave>,
     /// Set once hot is shutting down.
     stopping: bool,
+    /// Directories the watcher polls because the inotify limit is full (0: none).
+    polled: usize,
     /// Pids the driver learnt before the instance's `node_started` event arrived.
     early_pids: BTreeMap<Generation, u32>,
 }
@@ -57,6 +59,19 @@ pub struct Row {
     pub output: Output,
     /// A service's instance started and not ready yet, with its pid once known.
     starting: Option<(Generation, Option<u32>)>,
+    /// No instance of the service runs: when hot starts it again.
+    pub down: Option<Down>,
+    /// The `lock` names the node holds while it runs.
+    locks: Vec<String>,
+}
+
+/// When a service that is down comes back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Down {
+    /// After its crash backoff, at this time.
+    RestartAt(Instant),
+    /// At the next change (its `restart` policy, or a command that cannot start).
+    NextChange,
 }
 
 /// How a node's latest run stands.
@@ -136,6 +151,7 @@ impl Board {
             rows: Vec::new(),
             wave: None,
             stopping: false,
+            polled: 0,
             early_pids: BTreeMap::new(),
         }
     }
@@ -154,6 +170,7 @@ impl Board {
                     let mut row = old.swap_remove(i);
                     row.kind = kind;
                     row.addrs = node.sockets.clone();
+                    row.locks = node.locks.clone();
                     row
                 }
                 None => Row {
@@ -166,6 +183,8 @@ impl Board {
                     note: None,
                     output: Output::default(),
                     starting: None,
+                    down: None,
+                    locks: node.locks.clone(),
                 },
             };
             self.rows.push(row);
@@ -182,6 +201,25 @@ impl Board {
 
     pub fn stopping(&self) -> bool {
         self.stopping
+    }
+
+    /// How many directories are polled because the inotify watch limit is full.
+    pub fn polled(&self) -> usize {
+        self.polled
+    }
+
+    /// For a queued row: a lock it needs and the running node that holds it.
+    pub fn lock_wait<'a>(&'a self, row: &'a Row) -> Option<(&'a str, &'a str)> {
+        if row.state != State::Queued {
+            return None;
+        }
+        self.rows.iter().find_map(|other| {
+            if other.name == row.name || !matches!(other.state, State::Running { .. }) {
+                return None;
+            }
+            let lock = row.locks.iter().find(|l| other.locks.contains(l))?;
+            Some((lock.as_str(), other.name.as_str()))
+        })
     }
 
     /// Hot is shutting down: the view says so until it is gone.
@@ -274,6 +312,7 @@ impl Board {
                 };
                 row.output = Output::default();
                 row.note = None;
+                row.down = None;
                 row.state = State::Running { since: now };
                 if *kind == event::Kind::Service {
                     if *ready {
@@ -377,15 +416,59 @@ impl Board {
                     row.starting = None;
                 }
             }
-            EventKind::ReadyTimedOut { node } => {
+            EventKind::ReadyTimedOut {
+                node,
+                kept,
+                timeout_ms,
+                ..
+            } => {
                 if let Some(row) = self.row(node) {
                     row.starting = None;
+                    // Kept: the only instance runs on, though hot cannot tell it serves.
+                    let then = if *kept { "left running" } else { "stopped" };
                     row.state = State::Failed {
-                        why: "did not get ready in time".to_owned(),
+                        why: format!("not ready after {}; {then}", elapsed(millis(*timeout_ms))),
                         took: None,
                     };
                 }
             }
+            EventKind::ServiceDown {
+                node,
+                restart_in_ms,
+            } => {
+                if let Some(row) = self.row(node) {
+                    // Nothing runs any more, whichever instance the exit was.
+                    row.serving = None;
+                    row.starting = None;
+                    row.down = Some(match restart_in_ms {
+                        Some(ms) => Down::RestartAt(now + millis(*ms)),
+                        None => Down::NextChange,
+                    });
+                    if !matches!(row.state, State::Failed { .. }) {
+                        row.state = State::Failed {
+                            why: "no instance runs".to_owned(),
+                            took: None,
+                        };
+                    }
+                }
+            }
+            EventKind::NodeSuspended { node, signal, pid } => {
+                if let Some(row) = self.row(node) {
+                    row.note = Some(format!(
+                        "pid {pid} stopped by {}: `kill -CONT {pid}` resumes it",
+                        signal_label(*signal)
+                    ));
+                }
+            }
+            EventKind::SocketRenewed { node, socket } => {
+                if let Some(row) = self.row(node) {
+                    row.note = Some(format!(
+                        "socket `{socket}` was shut down by an instance; bound afresh"
+                    ));
+                }
+            }
+            EventKind::WatchFallback { polled, .. } => self.polled = *polled,
+            EventKind::WatchRestored { .. } => self.polled = 0,
             EventKind::LoopDetected { node, paths } => {
                 if let Some(row) = self.row(node) {
                     let first = paths.first().cloned().unwrap_or_default();
@@ -410,6 +493,16 @@ impl Board {
 impl Default for Board {
     fn default() -> Board {
         Board::new()
+    }
+}
+
+/// `SIGSTOP`, or `signal 42` for one without a name.
+fn signal_label(signal: i32) -> String {
+    let name = signal_name(signal).trim();
+    if name.is_empty() {
+        format!("signal {signal}")
+    } else {
+        name.trim_matches(|c| c == '(' || c == ')').to_owned()
     }
 }
 

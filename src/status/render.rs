@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
-use super::board::{Board, Row, State, elapsed, uptime};
+use super::board::{Board, Down, Row, State, elapsed, uptime};
 use crate::model::Kind;
 use crate::report::seconds;
 
@@ -60,7 +60,8 @@ pub fn panel(board: &Board, view: &View) -> Vec<Painted> {
     let shown = pick(board.rows(), room);
     let hidden = board.rows().len() - shown.len();
     for row in &shown {
-        lines.push(node_line(row, name_width, view).paint(width, view.color, None));
+        let line = node_line(row, board.lock_wait(row), name_width, view);
+        lines.push(line.paint(width, view.color, None));
     }
     if hidden > 0 {
         let uneasy = board.rows().iter().filter(|r| !calm(r)).count()
@@ -171,6 +172,12 @@ fn header(board: &Board, view: &View) -> Line {
     if blocked > 0 {
         line.push(Some(YELLOW), format!(" · {blocked} blocked"));
     }
+    if board.polled() > 0 {
+        line.push(
+            Some(YELLOW),
+            format!(" · polling {} dirs (inotify limit full)", board.polled()),
+        );
+    }
     line.push(None, format!(" · wave {}: {}", wave.number, wave.cause));
     if let Some(at) = wave.finished {
         line.push(None, format!(", {}", seconds(at - wave.started)));
@@ -179,7 +186,8 @@ fn header(board: &Board, view: &View) -> Line {
     line
 }
 
-fn node_line(row: &Row, name_width: usize, view: &View) -> Line {
+/// One node's line; `lock_wait` is a lock it waits for and the node that holds it.
+fn node_line(row: &Row, lock_wait: Option<(&str, &str)>, name_width: usize, view: &View) -> Line {
     let mut line = Line::default();
     let spinner = |since: Instant| {
         let ticks = view.now.saturating_duration_since(since).as_millis() / 100;
@@ -253,6 +261,12 @@ fn node_line(row: &Row, name_width: usize, view: &View) -> Line {
             }
             State::Queued => {
                 line.push(Some(DIM), "queued".to_owned());
+                if let Some((lock, holder)) = lock_wait {
+                    line.push(
+                        Some(DIM),
+                        format!(" · waits for lock {lock} ({holder} holds it)"),
+                    );
+                }
                 nothing(&mut line);
             }
             State::Running { since } => {
@@ -271,8 +285,23 @@ fn node_line(row: &Row, name_width: usize, view: &View) -> Line {
                 };
                 let took = took.map_or_else(String::new, |t| format!(" ({})", seconds(t)));
                 line.push(Some(RED), format!("{verb}: {why}{took}"));
-                if row.kind == Kind::Service {
-                    line.push(None, "; restarts at the next change".to_owned());
+                match row.down {
+                    Some(Down::RestartAt(at)) => match at.checked_duration_since(view.now) {
+                        Some(left) if !left.is_zero() => {
+                            line.push(
+                                Some(YELLOW),
+                                format!("; down, restarting in {}", elapsed(left)),
+                            );
+                        }
+                        _ => line.push(Some(YELLOW), "; down, restarting".to_owned()),
+                    },
+                    Some(Down::NextChange) => {
+                        line.push(None, "; down, restarts at the next change".to_owned());
+                    }
+                    None if row.kind == Kind::Service => {
+                        line.push(None, "; restarts at the next change".to_owned());
+                    }
+                    None => {}
                 }
                 nothing(&mut line);
             }

@@ -9,7 +9,7 @@ use super::screen::{self, Screen};
 use super::term::{Key, keys};
 use crate::engine::{Action, Engine, Event, Exit, Mode, Options, Rerun};
 use crate::model::testing::project;
-use crate::model::{NodeId, Project};
+use crate::model::{NodeId, Project, Restart};
 use crate::report::event::{EventKind, Kind, NodeInfo};
 use crate::report::{self, Reporter, Sink, Stream};
 
@@ -43,7 +43,12 @@ struct Rig {
 
 impl Rig {
     fn new(nodes: Nodes) -> Rig {
-        let project = Arc::new(project(nodes));
+        Rig::with(project(nodes))
+    }
+
+    /// A rig on a project the test adjusted (locks, restart policies).
+    fn with(project: Project) -> Rig {
+        let project = Arc::new(project);
         let engine = Engine::new(
             project.clone(),
             Options {
@@ -105,6 +110,7 @@ impl Rig {
             node,
             generation,
             exit: Exit::Code(code),
+            last_lines: Vec::new(),
         });
     }
 
@@ -269,11 +275,104 @@ fn a_crashed_service_says_nothing_serves_its_address() {
     let panel = rig.panel(120);
     assert!(
         panel.contains(
-            "✗ serve  exited: exit status 1 after 3.2s; restarts at the next change · nothing serves 127.0.0.1:8080"
+            "✗ serve  exited: exit status 1 after 3.2s; down, restarting in 0.5s · nothing serves 127.0.0.1:8080"
         ),
         "{panel}"
     );
     assert!(panel.contains("1 failed: serve"), "{panel}");
+    // The countdown runs on the view's clock; the engine's tick brings the service back.
+    rig.wait(300);
+    assert!(
+        rig.panel(120).contains("down, restarting in 0.2s"),
+        "{}",
+        rig.panel(120)
+    );
+    rig.wait(300);
+    rig.event(Event::Tick);
+    let panel = rig.panel(120);
+    assert!(panel.contains("⠋ serve  starting 0.0s"), "{panel}");
+    assert!(!panel.contains("down"), "{panel}");
+}
+
+#[test]
+fn a_crashed_service_that_never_restarts_waits_for_a_change() {
+    let mut project = project(&[("serve", &["src/**"], &[])]);
+    project.nodes[0].restart = Restart::Never;
+    let mut rig = Rig::with(project);
+    rig.start();
+    rig.ready("serve", 1);
+    rig.exit("serve", 1, 0);
+    let panel = rig.panel(120);
+    assert!(
+        panel.contains(
+            "✗ serve  exited: exit status 0 after 0.0s; down, restarts at the next change"
+        ),
+        "{panel}"
+    );
+}
+
+#[test]
+fn a_queued_task_names_the_lock_it_waits_for() {
+    let mut project = project(&[("build", &["src/**"], &[]), ("check", &["src/**"], &[])]);
+    for node in &mut project.nodes {
+        node.locks = vec!["cargo".to_owned()];
+    }
+    let mut rig = Rig::with(project);
+    rig.start();
+    let panel = rig.panel(100);
+    assert!(panel.contains("build  running"), "{panel}");
+    assert!(
+        panel.contains("check  queued · waits for lock cargo (build holds it)"),
+        "{panel}"
+    );
+    rig.exit("build", 1, 0);
+    let panel = rig.panel(100);
+    assert!(panel.contains("check  running"), "{panel}");
+    assert!(!panel.contains("waits for lock"), "{panel}");
+}
+
+#[test]
+fn a_suspended_instance_says_how_to_resume_it() {
+    let mut rig = Rig::new(&[("daemon", &["src/**"], &[])]);
+    rig.start();
+    let node = rig.id("daemon");
+    rig.event(Event::Suspended {
+        node,
+        generation: 1,
+        signal: libc::SIGSTOP,
+        pid: 777,
+    });
+    let panel = rig.panel(120);
+    assert!(
+        panel.contains("pid 777 stopped by SIGSTOP: `kill -CONT 777` resumes it"),
+        "{panel}"
+    );
+}
+
+#[test]
+fn the_header_says_while_directories_are_polled() {
+    let mut rig = Rig::new(&[("test", &["src/**"], &[])]);
+    rig.start();
+    let fallback = EventKind::WatchFallback {
+        polled: 12,
+        limit: Some(128),
+        suggested: 1024,
+        fix: None,
+        interval_ms: 500.0,
+        message: "the inotify watch limit is full".to_owned(),
+    };
+    rig.board.event(rig.now, &fallback);
+    let panel = rig.panel(120);
+    assert!(
+        panel.contains("polling 12 dirs (inotify limit full)"),
+        "{panel}"
+    );
+    let restored = EventKind::WatchRestored {
+        directories: 40,
+        message: "every directory is watched again".to_owned(),
+    };
+    rig.board.event(rig.now, &restored);
+    assert!(!rig.panel(120).contains("polling"), "{}", rig.panel(120));
 }
 
 #[test]
@@ -285,6 +384,7 @@ fn a_port_zero_address_shows_the_port_hot_bound() {
             kind: Kind::Service,
             after: Vec::new(),
             sockets: sockets.iter().map(|s| (*s).to_owned()).collect(),
+            locks: Vec::new(),
         }],
     };
     let now = Instant::now();
@@ -537,6 +637,7 @@ fn a_rerun_wave_says_so_in_json_and_no_other_wave_has_the_key() {
             node: NodeId(0),
             generation: 1,
             exit: Exit::Code(1),
+            last_lines: Vec::new(),
         },
     );
     waves(&mut rig, exited);

@@ -7,24 +7,32 @@
 //! the monitor. Nothing here decides policy: the engine says start and stop, and hears back
 //! through [`Event`]s.
 //!
-//! * **Process groups.** Every child leads its own group (`process_group(0)`), so a stop reaches
-//!   `sh -c` children, `cargo run`'s server and other grandchildren: the stop signal goes to the
-//!   group, then SIGKILL after `stop.timeout`. Each child has stdin null (a background group
-//!   reading the tty would get SIGTTIN) and its stdout and stderr piped to the reporter line by
-//!   line.
+//! * **Process groups.** Every child leads its own session, hence its own group (`setsid` in
+//!   `pre_exec`), so a stop reaches `sh -c` children, `cargo run`'s server and other
+//!   grandchildren: the stop signal goes to the group (then SIGCONT, for a stopped group), then
+//!   SIGKILL after `stop.timeout`. Each child has stdin null and no controlling terminal (a
+//!   command that asks the terminal fails at once instead of being stopped by SIGTTIN), and its
+//!   stdout and stderr piped to the reporter in bounded pieces ([`output`]: lines split past
+//!   64 KiB, a `\r` update or a partial line shown at once or after a short wait).
 //! * **After the leader exits** the group gets SIGKILL at once, in the same poll that reaped the
 //!   leader: a finished task must not leave stragglers (a forgotten `&`, a test server) holding
 //!   files, ports or the output pipe, and doing it before anything else runs means the group id
 //!   cannot have been reused yet (a pid stays reserved while it names a live group).
-//! * **Sockets** are passed through the exec shim (see [`crate::shim`]): the child is hot's own
-//!   executable, which places the fds at 3, 4, ..., sets `LISTEN_*` and execs the command.
+//! * **The keeper.** Every child is hot's own executable as the shim and keeper (see
+//!   [`crate::shim`]): it places the sockets at 3, 4, ..., forks the command (which sets
+//!   `LISTEN_*` and execs), stays its parent, and ends with its status. Each instance has a
+//!   status socket to its keeper: hot's end closing (hot is gone, however it ended) makes the
+//!   keeper SIGKILL the command's group and every descendant it adopted; the keeper reports a
+//!   stop of the command (SIGSTOP, SIGTTIN) over it as [`Event::Suspended`].
+//! * **Sockets** are passed through the shim; during a `ready` overlap (another live instance
+//!   has the same fds) it is told `--shared` and leaves their mode (`O_NONBLOCK`) alone.
 //!   A shell line that is a simple command runs as `sh -c "exec LINE"` so the server keeps the
 //!   shim's pid and `LISTEN_PID` is right; any other shell line runs as `sh -c LINE` with
 //!   `LISTEN_PID` *empty*, which listenfd accepts but strict consumers (`sd_listen_fds` with
 //!   its pid check) do not: those need an argv `run "prog" "arg"`.
-//! * **No orphans.** On Linux each child gets `PR_SET_PDEATHSIG(SIGKILL)`, so it dies with hot
-//!   even if hot is SIGKILLed (grandchildren are not covered: they get the group kill when hot
-//!   stops normally). The death signal is tied to the *thread* that forked, hence the
+//! * **No orphans.** The keeper's status socket covers every way hot ends. Until the keeper
+//!   has taken over (between fork and its first lines), `PR_SET_PDEATHSIG(SIGKILL)` on Linux
+//!   kills it with hot; the death signal is tied to the *thread* that forked, hence the
 //!   invariant: **start the supervisor's children from the main thread**, i.e. drive it from
 //!   a `current_thread` tokio runtime on the main thread. Dropping the supervisor SIGKILLs
 //!   every group it still runs.
@@ -33,6 +41,8 @@
 //!   private `NOTIFY_SOCKET`. One of `Ready` or `ReadyTimedOut` is sent per instance, never
 //!   after its `Exited`; a timed-out instance keeps running (the engine decides).
 
+#[cfg(unix)]
+mod output;
 mod plan;
 #[cfg(unix)]
 mod unix;
@@ -114,6 +124,7 @@ impl Supervisor {
             exit: crate::engine::Exit::SpawnFailed(
                 "hot runs processes only on Unix for now".into(),
             ),
+            last_lines: Vec::new(),
         });
     }
 

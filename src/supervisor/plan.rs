@@ -17,9 +17,16 @@ pub(crate) struct Launch {
     pub pid_kept: bool,
 }
 
-/// How to run `command`: directly, or (when `sockets` is not empty) through the shim at
-/// `shim_exe`.
-pub(crate) fn launch(command: &Command, shim_exe: &Path, sockets: &[(String, RawFd)]) -> Launch {
+/// How to run `command`: through the shim at `shim_exe`, which places `sockets` and keeps
+/// the command (see `crate::shim`), reporting over `status`. `shared`: another live instance
+/// holds these sockets, so the shim must leave their mode alone.
+pub(crate) fn launch(
+    command: &Command,
+    shim_exe: &Path,
+    sockets: &[(String, RawFd)],
+    shared: bool,
+    status: Option<RawFd>,
+) -> Launch {
     let (argv, pid_kept): (Vec<OsString>, bool) = match command {
         Command::Argv(argv) => (argv.iter().map(OsString::from).collect(), true),
         Command::Shell(line) if sockets.is_empty() => (shell(line.clone()), false),
@@ -32,32 +39,29 @@ pub(crate) fn launch(command: &Command, shim_exe: &Path, sockets: &[(String, Raw
         Command::Argv(argv) => argv.first().cloned().unwrap_or_default(),
         Command::Shell(_) => "sh".into(),
     };
-    if sockets.is_empty() {
-        let mut argv = argv.into_iter();
-        return Launch {
-            program: argv.next().unwrap_or_default(),
-            args: argv.collect(),
-            user_program,
-            pid_kept,
-        };
-    }
     #[cfg(unix)]
-    let args = {
+    let (program, args) = {
         let mut args = vec![OsString::from(crate::shim::ARG)];
         args.extend(
             crate::shim::ShimArgs {
                 fds: sockets.iter().map(|(n, fd)| (*fd, n.clone())).collect(),
-                no_pid: !pid_kept,
+                no_pid: !pid_kept && !sockets.is_empty(),
+                shared,
+                status,
                 command: argv,
             }
             .to_args(),
         );
-        args
+        (shim_exe.as_os_str().to_owned(), args)
     };
     #[cfg(not(unix))]
-    let args = argv;
+    let (program, args) = {
+        let _ = (shim_exe, shared, status);
+        let mut argv = argv.into_iter();
+        (argv.next().unwrap_or_default(), argv.collect())
+    };
     Launch {
-        program: shim_exe.as_os_str().to_owned(),
+        program,
         args,
         user_program,
         pid_kept,
@@ -187,29 +191,48 @@ mod tests {
         let shim = Path::new("/proc/self/exe");
         let s = |v: &[&str]| v.iter().map(OsString::from).collect::<Vec<_>>();
 
-        let direct = launch(&Command::Argv(vec!["cargo".into(), "t".into()]), shim, &[]);
-        assert_eq!(direct.program, "cargo");
-        assert_eq!(direct.args, s(&["t"]));
+        let direct = launch(
+            &Command::Argv(vec!["cargo".into(), "t".into()]),
+            shim,
+            &[],
+            false,
+            Some(5),
+        );
+        assert_eq!(direct.program, "/proc/self/exe");
+        assert_eq!(
+            direct.args,
+            s(&["__shim", "--status", "5", "--", "cargo", "t"])
+        );
         assert_eq!(direct.user_program, "cargo");
 
-        let task = launch(&Command::Shell("./app".into()), shim, &[]);
-        assert_eq!(task.program, "sh");
+        let task = launch(&Command::Shell("./app".into()), shim, &[], false, None);
         assert_eq!(
             task.args,
-            s(&["-c", "./app"]),
+            s(&["__shim", "--", "sh", "-c", "./app"]),
             "no exec needed without sockets"
         );
 
         let sockets = [("http".to_string(), 7), ("admin".to_string(), 9)];
-        let argv = launch(&Command::Argv(vec!["./app".into()]), shim, &sockets);
-        assert_eq!(argv.program, "/proc/self/exe");
+        let argv = launch(
+            &Command::Argv(vec!["./app".into()]),
+            shim,
+            &sockets,
+            false,
+            None,
+        );
         assert_eq!(
             argv.args,
             s(&["__shim", "--fd", "7:http", "--fd", "9:admin", "--", "./app"])
         );
         assert!(argv.pid_kept);
 
-        let simple = launch(&Command::Shell("./app -v".into()), shim, &sockets[..1]);
+        let simple = launch(
+            &Command::Shell("./app -v".into()),
+            shim,
+            &sockets[..1],
+            false,
+            None,
+        );
         assert_eq!(
             simple.args,
             s(&[
@@ -224,7 +247,13 @@ mod tests {
         );
         assert!(simple.pid_kept);
 
-        let list = launch(&Command::Shell("make && ./app".into()), shim, &sockets[..1]);
+        let list = launch(
+            &Command::Shell("make && ./app".into()),
+            shim,
+            &sockets[..1],
+            false,
+            None,
+        );
         assert_eq!(
             list.args,
             s(&[
@@ -239,5 +268,17 @@ mod tests {
             ])
         );
         assert!(!list.pid_kept);
+
+        let overlap = launch(
+            &Command::Argv(vec!["./app".into()]),
+            shim,
+            &sockets[..1],
+            true,
+            None,
+        );
+        assert_eq!(
+            overlap.args,
+            s(&["__shim", "--shared", "--fd", "7:http", "--", "./app"])
+        );
     }
 }

@@ -3,6 +3,7 @@
 use std::ffi::OsStr;
 use std::io;
 use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::os::unix::net::UnixDatagram;
 use std::os::unix::process::ExitStatusExt;
@@ -79,6 +80,8 @@ pub fn kill_all_groups() {
 /// What the supervisor keeps of a running instance.
 pub(super) struct Instance {
     pgid: libc::pid_t,
+    /// The sockets it was given (hot's fd numbers).
+    fds: Vec<RawFd>,
     name: String,
     stop: Stop,
     stopping: bool,
@@ -135,9 +138,27 @@ struct Ctx {
     events: mpsc::UnboundedSender<Event>,
     reporter: Reporter,
     gate: Arc<Gate>,
+    /// This instance's own last lines, for the report of its exit.
+    tail: Arc<std::sync::Mutex<std::collections::VecDeque<String>>>,
 }
 
+/// How many of an instance's last lines its exit report shows.
+const TAIL: usize = 5;
+
 impl Ctx {
+    fn remember(&self, line: &str) {
+        let mut tail = self.tail.lock().unwrap_or_else(|e| e.into_inner());
+        if tail.len() == TAIL {
+            tail.pop_front();
+        }
+        tail.push_back(line.to_owned());
+    }
+
+    fn last_lines(&self) -> Vec<String> {
+        let tail = self.tail.lock().unwrap_or_else(|e| e.into_inner());
+        tail.iter().cloned().collect()
+    }
+
     fn ready(&self) {
         if self.gate.settle() {
             let _ = self.events.send(Event::Ready {
@@ -183,6 +204,7 @@ impl Supervisor {
             node,
             generation,
             exit: Exit::SpawnFailed(message),
+            last_lines: Vec::new(),
         });
     }
 
@@ -203,15 +225,29 @@ impl Supervisor {
             ));
         }
         let fds: Vec<(String, RawFd)> = sockets.iter().map(|(n, fd, _)| (n.clone(), *fd)).collect();
-        let launch = plan::launch(&def.run, &self.shim_exe, &fds);
+        // During a `ready` overlap the serving instance uses these very sockets (one open file
+        // description): their mode is its, and must not change under it.
+        let shared = self
+            .instances
+            .values()
+            .any(|i| !i.is_done() && i.fds.iter().any(|fd| fds.iter().any(|(_, f)| f == fd)));
+        // The keeper's line back to hot: hot's end closing is how the keeper learns that hot
+        // is gone; the keeper tells of a stopped command over it.
+        let (status, keeper_end) = std::os::unix::net::UnixStream::pair()
+            .map_err(|e| format!("cannot create a socket pair for the keeper: {e}"))?;
+        let launch = plan::launch(
+            &def.run,
+            &self.shim_exe,
+            &fds,
+            shared,
+            Some(keeper_end.as_raw_fd()),
+        );
         if launch.program.is_empty() {
             return Err("the `run` command is empty".into());
         }
         // Through the shim, a missing program only shows as exit 127; check it first so the
         // engine gets a SpawnFailed like for a direct spawn.
-        if !fds.is_empty()
-            && let Command::Argv(argv) = &def.run
-        {
+        if let Command::Argv(argv) = &def.run {
             find_program(OsStr::new(&argv[0]), &def.dir, &def.env)?;
         }
 
@@ -220,8 +256,7 @@ impl Supervisor {
             .current_dir(&def.dir)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .process_group(0);
+            .stderr(Stdio::piped());
         for key in INHERITED {
             cmd.env_remove(key);
         }
@@ -235,6 +270,7 @@ impl Supervisor {
             events: self.events.clone(),
             reporter: self.reporter.clone(),
             gate: gate.clone(),
+            tail: Default::default(),
         };
         let notify = match def.ready {
             Some(Ready::Notify) => {
@@ -255,24 +291,26 @@ impl Supervisor {
         // async-signal-safe calls are allowed (no allocation, no locks).
         // SAFETY: getpid has no preconditions.
         let parent = unsafe { libc::getpid() };
-        let raw: Vec<RawFd> = fds.iter().map(|(_, fd)| *fd).collect();
-        // SAFETY: `child_setup` only calls prctl, getppid, fcntl and _exit, all
+        let mut raw: Vec<RawFd> = fds.iter().map(|(_, fd)| *fd).collect();
+        raw.push(keeper_end.as_raw_fd());
+        // SAFETY: `child_setup` only calls setsid, prctl, getppid, fcntl and _exit, all
         // async-signal-safe, and touches no memory but the captured Vec it reads.
         unsafe {
             cmd.pre_exec(move || child_setup(parent, &raw));
         }
 
+        let status = status
+            .set_nonblocking(true)
+            .and_then(|()| tokio::net::UnixStream::from_std(status))
+            .map_err(|e| format!("internal: cannot watch the keeper's socket: {e}"))?;
         let mut child = cmd.spawn().map_err(|e| {
-            if fds.is_empty() {
-                format!("`{}` {}", launch.user_program, crate::shim::why(&e))
-            } else {
-                format!(
-                    "cannot start hot's exec shim `{}` for `{}`: {e}",
-                    self.shim_exe.display(),
-                    launch.user_program
-                )
-            }
+            format!(
+                "cannot start hot's exec shim `{}` for `{}`: {e}",
+                self.shim_exe.display(),
+                launch.user_program
+            )
         })?;
+        drop(keeper_end);
         let Some(pid) = child.id() else {
             return Err("internal: the child exited before hot saw its pid".into());
         };
@@ -303,6 +341,7 @@ impl Supervisor {
         let (done_tx, done) = watch::channel(false);
         tokio::spawn(monitor(
             child,
+            status,
             pgid,
             def.ready.clone(),
             def.ready_timeout,
@@ -313,6 +352,7 @@ impl Supervisor {
         ));
         Ok(Instance {
             pgid,
+            fds: fds.iter().map(|(_, fd)| *fd).collect(),
             name: def.name.clone(),
             stop: def.stop,
             stopping: false,
@@ -340,6 +380,14 @@ impl Supervisor {
             instance.pgid,
             signal_number(instance.stop.signal),
             instance.stop.signal.name(),
+            &instance.name,
+            &self.reporter,
+        );
+        // A stopped process acts on the stop signal only once continued.
+        signal_group(
+            instance.pgid,
+            libc::SIGCONT,
+            "SIGCONT",
             &instance.name,
             &self.reporter,
         );
@@ -402,6 +450,13 @@ impl Drop for Supervisor {
 
 /// Runs in the forked child before exec. Async-signal-safe calls only.
 fn child_setup(parent: libc::pid_t, fds: &[RawFd]) -> io::Result<()> {
+    // A session of its own: a group of its own (the group hot signals, id = this pid), and no
+    // controlling terminal, so a command that asks the terminal fails at once instead of
+    // being stopped by SIGTTIN, and a closed terminal's SIGHUP reaches hot only.
+    // SAFETY: setsid has no preconditions; a fresh fork is never a group leader.
+    if unsafe { libc::setsid() } < 0 {
+        return Err(io::Error::last_os_error());
+    }
     #[cfg(target_os = "linux")]
     {
         // SAFETY: prctl(PR_SET_PDEATHSIG) takes a signal number and touches no memory.
@@ -451,6 +506,7 @@ fn signal_group(
 #[allow(clippy::too_many_arguments)]
 async fn monitor(
     mut child: Child,
+    status: tokio::net::UnixStream,
     pgid: libc::pid_t,
     ready: Option<Ready>,
     ready_timeout: Duration,
@@ -461,20 +517,36 @@ async fn monitor(
 ) {
     let started = Instant::now();
     let delay = match ready {
-        Some(Ready::Delay(d)) => Some(started + d),
+        Some(Ready::Delay(d)) => Some(later(started, d)),
         _ => None,
     };
-    let ready_deadline = ready.is_some().then(|| started + ready_timeout);
+    let ready_deadline = ready.is_some().then(|| later(started, ready_timeout));
     let mut kill_at: Option<Instant> = None;
     let mut killed = false;
-    let far = started + Duration::from_secs(86400 * 365);
+    let far = later(started, FAR);
+    // Held until the keeper is reaped: closing it tells the keeper that hot is gone.
+    let mut keeper = BufReader::new(status).lines();
+    let mut keeper_open = true;
     let status = loop {
         tokio::select! {
             // Checked first, so a delay or timeout never fires for an instance already gone.
             biased;
             status = child.wait() => break status,
+            line = keeper.next_line(), if keeper_open => match line {
+                Ok(Some(line)) => {
+                    if let Some((signal, pid)) = stopped(&line) {
+                        let _ = ctx.events.send(Event::Suspended {
+                            node: ctx.node,
+                            generation: ctx.generation,
+                            signal,
+                            pid,
+                        });
+                    }
+                }
+                _ => keeper_open = false,
+            },
             Some(Control::Stopping(timeout)) = control.recv(), if kill_at.is_none() && !killed => {
-                kill_at = Some(Instant::now() + timeout);
+                kill_at = Some(later(Instant::now(), timeout));
             }
             _ = tokio::time::sleep_until(kill_at.unwrap_or(far)), if kill_at.is_some() => {
                 kill_at = None;
@@ -497,7 +569,7 @@ async fn monitor(
     ctx.gate.reap();
 
     // Let the last lines reach the reporter before the engine hears of the exit.
-    let drain_until = Instant::now() + DRAIN;
+    let drain_until = later(Instant::now(), DRAIN);
     for reader in readers {
         let abort = reader.abort_handle();
         if tokio::time::timeout_at(drain_until, reader).await.is_err() {
@@ -522,49 +594,48 @@ async fn monitor(
         node: ctx.node,
         generation: ctx.generation,
         exit,
+        last_lines: ctx.last_lines(),
     });
     let _ = done.send(true);
 }
 
-/// Forwards one pipe to the reporter line by line, and watches for the `ready log` line.
+/// Never: a timer that is not armed sleeps until then.
+const FAR: Duration = Duration::from_secs(86400 * 365);
+
+/// `at + d`, or as late as representable: time arithmetic must never panic, whatever
+/// durations reach it.
+fn later(at: Instant, d: Duration) -> Instant {
+    at.checked_add(d)
+        .or_else(|| at.checked_add(FAR))
+        .unwrap_or(at)
+}
+
+/// Reads the keeper's `stopped SIGNAL PID` line.
+fn stopped(line: &str) -> Option<(i32, u32)> {
+    let mut words = line.strip_prefix("stopped ")?.split(' ');
+    Some((words.next()?.parse().ok()?, words.next()?.parse().ok()?))
+}
+
+/// Forwards one pipe to the reporter in bounded pieces (see [`super::output`]), and
+/// watches each whole line for the `ready log` match.
 async fn forward(
     pipe: impl AsyncRead + Unpin,
     stream: Stream,
     ctx: Ctx,
     log: Option<regex::Regex>,
 ) {
-    lines(pipe, |line| {
-        ctx.reporter.output(&ctx.name, stream, line);
+    super::output::read(pipe, |piece| {
+        ctx.reporter.output(&ctx.name, stream, piece.text);
+        ctx.remember(piece.text);
+        crate::hint::on_output(&ctx.reporter, &ctx.name, piece.text);
         if let Some(regex) = &log
             && ctx.gate.pending()
-            && regex.is_match(line)
+            && regex.is_match(piece.line)
         {
             ctx.ready();
         }
     })
     .await;
-}
-
-/// Calls `f` with each line of `pipe`, without its `\n` or `\r\n`, non-UTF-8 replaced, the
-/// last line included even without a newline; stops at end of file or on a read error.
-async fn lines(pipe: impl AsyncRead + Unpin, mut f: impl FnMut(&str)) {
-    let mut reader = BufReader::new(pipe);
-    let mut buf = Vec::new();
-    loop {
-        buf.clear();
-        match reader.read_until(b'\n', &mut buf).await {
-            Ok(0) | Err(_) => break,
-            Ok(_) => {
-                if buf.last() == Some(&b'\n') {
-                    buf.pop();
-                    if buf.last() == Some(&b'\r') {
-                        buf.pop();
-                    }
-                }
-                f(&String::from_utf8_lossy(&buf));
-            }
-        }
-    }
 }
 
 /// A private `NOTIFY_SOCKET` for one instance: a datagram socket in a fresh 0700 directory,
@@ -716,24 +787,13 @@ mod tests {
         assert_eq!(numbers.len(), Signal::ALL.len(), "distinct");
     }
 
-    #[tokio::test(flavor = "current_thread")]
-    async fn output_lines() {
-        let mut got = Vec::new();
-        let input: &[u8] = b"one\ntwo\r\n\nbad \xff byte\nlast without newline";
-        lines(input, |l| got.push(l.to_string())).await;
-        assert_eq!(
-            got,
-            [
-                "one",
-                "two",
-                "",
-                "bad \u{fffd} byte",
-                "last without newline"
-            ]
-        );
-        let mut none = 0;
-        lines(&b""[..], |_| none += 1).await;
-        assert_eq!(none, 0);
+    /// A `stop timeout` or `ready delay` near `Duration::MAX` made `Instant + Duration` panic
+    /// (hot aborted at start or at Ctrl-C).
+    #[test]
+    fn time_arithmetic_never_panics() {
+        let now = Instant::now();
+        assert!(later(now, Duration::MAX) > now);
+        assert_eq!(later(now, DRAIN), now + DRAIN);
     }
 
     #[test]

@@ -221,6 +221,7 @@ pub fn walker(dir: &Path) -> ignore::WalkBuilder {
         .git_exclude(true)
         .git_global(true)
         .require_git(false)
+        // The watcher follows links itself, with a walker of its own under each (see `walk`).
         .follow_links(false)
         .filter_entry(|e| {
             !(e.file_type().is_some_and(|t| t.is_dir()) && is_vcs_dir(e.file_name()))

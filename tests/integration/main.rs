@@ -7,10 +7,18 @@ mod support;
 
 /// `hot check` and diagnostics: exit statuses, file:line:column, nothing run.
 mod check;
+/// The command line: flags, `run NAME -- ARGS`, `--json`, `--color`, completions, man page.
+mod cli;
+/// The docs: every Hotfile in them is sound; the reference matches the parser.
+mod docs;
 /// Every Hotfile shipped in the repository passes `hot check`.
 mod examples;
 /// `hot graph` in every format, and `hot why`.
 mod graph;
+/// `hot init`: the Hotfile it writes for a package, a workspace and anything else.
+mod init;
+/// `lock "NAME"`: tasks that share a lock take turns; cargo's own lock waits are explained.
+mod lock;
 /// `hot ci`, `hot ci --dry-run` and `hot run`: order, failures, blocking, exit statuses.
 mod once;
 /// What goes where: results on stdout, progress on stderr, summaries that name failures,
@@ -18,5 +26,7 @@ mod once;
 mod output;
 /// Services: sockets held by hot, hand-off, the last good server, no orphans.
 mod services;
+/// Messages that teach: `hot check`'s warnings, the address-in-use hint.
+mod teach;
 /// Watch mode: only what a change affects, bursts, atomic saves, reloads, signals.
 mod watch;

@@ -30,7 +30,7 @@ fn ci_runs_every_task_once_in_order_and_no_service() {
     let at = |what: &str| lines.iter().position(|l| *l == what).unwrap();
     assert!(at("clippy") < at("test-start"), "{log}");
     assert!(!log.contains("serve"), "{log}");
-    // The summary table (a result: on stdout) names each task with its result.
+    // The summary table names each task with its result, on stdout (`hot ci > ci.log`).
     for task in ["clippy", "test", "build"] {
         assert!(
             run.stdout

@@ -221,7 +221,7 @@ service "serve" {{
 }
 
 #[test]
-fn a_crashed_service_is_reported_with_its_last_lines_and_waits_for_a_change() {
+fn a_crashed_service_with_restart_never_is_reported_with_its_last_lines_and_waits_for_a_change() {
     let project = Project::with_hotfile(
         r#"
 defaults {
@@ -230,6 +230,7 @@ defaults {
 service "serve" {
     watch "src/**"
     run "echo starting; echo cannot open database >&2; exit 3"
+    restart "never"
 }
 task "other" {
     watch "other/**"
@@ -243,6 +244,8 @@ task "other" {
     assert_eq!(finished["kind"], "service");
     let lines = finished["last_lines"].to_string();
     assert!(lines.contains("cannot open database"), "{finished}");
+    let down = hot.wait_event("service_down", "serve");
+    assert_eq!(down["restart_in_ms"], serde_json::Value::Null, "{down}");
     // No crash loop: an unrelated change does not restart it...
     project.write("other/x", "1");
     hot.wait_event("wave_started", "");
@@ -256,4 +259,376 @@ task "other" {
     // ...its own change does.
     project.write("src/main.rs", "fixed");
     hot.wait_event("node_started", "serve");
+}
+
+/// The process group of `pid` (field 5 of `/proc/PID/stat`), if it runs.
+fn group_of(pid: i32) -> Option<i32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (_, rest) = stat.rsplit_once(") ")?;
+    rest.split(' ').nth(2)?.parse().ok()
+}
+
+/// Every live process (zombies aside) whose process group or session is one of `groups`.
+fn members(groups: &[i32]) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let Some((head, rest)) = stat.rsplit_once(") ") else {
+            continue;
+        };
+        let fields: Vec<&str> = rest.split(' ').collect();
+        let ids = [fields.get(2), fields.get(3)].map(|f| f.and_then(|f| f.parse().ok()));
+        if fields[0] != "Z" && ids.iter().flatten().any(|id: &i32| groups.contains(id)) {
+            found.push(format!("{pid} {head})"));
+        }
+    }
+    found
+}
+
+#[test]
+fn sigkill_of_hot_leaves_no_process_and_frees_the_port() {
+    // A compound shell line forks the server and waits for it; a task leaves grandchildren.
+    let hotfile = |addr: &str| {
+        format!(
+            r#"
+service "serve" {{
+    socket "http" "{addr}"
+    run "{probe}; echo exited"
+}}
+task "tree" {{
+    run "setsid sleep 300 & echo escaped $!; sleep 300 & echo tree $$; wait"
+}}
+"#,
+            probe = probe().display()
+        )
+    };
+    let project = Project::with_hotfile(&hotfile("127.0.0.1:0"));
+    let mut hot = project.spawn(&["watch"]);
+    let addr = hot.wait_event("listening", "serve")["addr"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let line = hot.wait_for("the task's pid", |e| {
+        e["event"] == "output" && e["line"].as_str().is_some_and(|l| l.starts_with("tree "))
+    });
+    let task: i32 = line["line"].as_str().unwrap()[5..].parse().unwrap();
+    // A grandchild that left the group and the session (setsid): only the keeper knows it.
+    let escaped = hot.seen.iter().find_map(|e| {
+        e["line"]
+            .as_str()?
+            .strip_prefix("escaped ")
+            .and_then(|p| p.parse::<i32>().ok())
+    });
+    let escaped = escaped.expect("the escaped grandchild's pid");
+    let server: i32 = field(&ask(&addr).unwrap(), "pid").parse().unwrap();
+    let groups: Vec<i32> = [task, server].into_iter().filter_map(group_of).collect();
+    assert_eq!(groups.len(), 2, "both run");
+    assert!(
+        !members(&groups).is_empty() && groups.iter().all(|g| *g != hot.pid()),
+        "each in a group of its own"
+    );
+
+    hot.signal(libc::SIGKILL);
+    assert_eq!(hot.wait_exit(), 128 + libc::SIGKILL);
+    let killed = Instant::now();
+    let deadline = killed + crate::support::DEADLINE;
+    loop {
+        let left = members(&groups);
+        if left.is_empty() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "left behind: {left:?}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    eprintln!(
+        "every process gone {:?} after the SIGKILL",
+        killed.elapsed()
+    );
+    assert!(gone(server) && gone(task));
+    assert!(
+        gone(escaped),
+        "the grandchild that left the group outlived hot"
+    );
+
+    // The port is free: a new hot binds it at once.
+    project.write("Hotfile", &hotfile(&addr));
+    let mut again = project.spawn(&["watch"]);
+    assert_eq!(
+        again.wait_event("listening", "serve")["addr"],
+        addr.as_str()
+    );
+    let answer = ask(&addr).unwrap();
+    assert_ne!(field(&answer, "pid"), server.to_string());
+}
+
+/// hot under a pseudo-terminal (util-linux `script`), as in a terminal: a task that reads the
+/// terminal must fail at once with its own error, not be stopped by SIGTTIN for ever.
+#[test]
+fn a_task_reading_the_terminal_fails_at_once() {
+    let project = Project::with_hotfile(
+        r#"
+task "ask" {
+    run "read answer < /dev/tty"
+}
+"#,
+    );
+    let mut command = std::process::Command::new("script");
+    command
+        .args([
+            "-qec",
+            &format!("{} run ask", crate::support::HOT),
+            "/dev/null",
+        ])
+        .current_dir(project.path())
+        .env("NO_COLOR", "1")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut script = match command.spawn() {
+        Ok(child) => child,
+        Err(e) => {
+            assert!(std::env::var_os("CI").is_none(), "script: {e}");
+            eprintln!("skipped: util-linux `script` is not available: {e}");
+            return;
+        }
+    };
+    // Kept open (no EOF on the terminal), so a read of it would wait: only "no terminal" ends it.
+    let _stdin = script.stdin.take();
+    let deadline = Instant::now() + crate::support::DEADLINE;
+    let status = loop {
+        if let Some(status) = script.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = script.kill();
+            let _ = script.wait();
+            panic!("the task hung on the terminal");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut output = String::new();
+    std::io::Read::read_to_string(&mut script.stdout.take().unwrap(), &mut output).unwrap();
+    assert!(!status.success(), "{output}");
+    assert!(output.contains("/dev/tty"), "its own error: {output}");
+    assert!(output.contains("ask failed"), "{output}");
+}
+
+#[test]
+fn a_stopped_task_is_reported_not_waited_on_silently() {
+    let project = Project::with_hotfile(
+        r#"
+task "halts" {
+    run "kill -STOP $$; echo resumed"
+}
+"#,
+    );
+    let mut hot = project.spawn(&["run", "halts"]);
+    let stopped = hot.wait_event("node_suspended", "halts");
+    assert_eq!(stopped["signal"], libc::SIGSTOP, "{stopped}");
+    let pid: i32 = stopped["pid"].as_i64().unwrap().try_into().unwrap();
+    // SAFETY: kill on the pid hot just reported for the stopped task.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGCONT) }, 0);
+    let finished = hot.wait_event("node_finished", "halts");
+    assert_eq!(finished["ok"], true, "{finished}");
+    assert_eq!(hot.wait_exit(), 0);
+}
+
+#[test]
+fn a_crash_after_the_hand_off_is_restarted_within_the_backoff() {
+    let hotfile = format!(
+        r#"
+defaults {{
+    debounce "20ms"
+}}
+service "serve" {{
+    watch "version"
+    socket "http" "127.0.0.1:0"
+    env PROBE_VERSION_FILE="version" PROBE_STARTUP_MS="150"
+    run "echo version $(cat version); exec {probe}"
+    ready log="^ready$"
+    stop timeout="2s"
+}}
+"#,
+        probe = probe().display()
+    );
+    let project = Project::with_hotfile(&hotfile);
+    project.write("version", "1");
+    let (mut hot, addr) = start(&project);
+    project.write("version", "2");
+    hot.wait_event("service_ready", "serve");
+    let serving = answer_from_version(&addr, "2");
+    let pid: i32 = field(&serving, "pid").parse().unwrap();
+
+    // SAFETY: kill on the pid the server just reported for itself.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGKILL) }, 0);
+    let finished = hot.wait_event("node_finished", "serve");
+    assert_eq!(finished["signal"], libc::SIGKILL, "{finished}");
+    // Its own last lines, not its predecessor's.
+    let lines = finished["last_lines"].to_string();
+    assert!(
+        lines.contains("version 2") && !lines.contains("version 1"),
+        "{finished}"
+    );
+    let down = hot.wait_event("service_down", "serve");
+    assert_eq!(down["restart_in_ms"], 500.0, "{down}");
+    hot.wait_event("node_started", "serve");
+    hot.wait_event("service_ready", "serve");
+    let back = ask(&addr).unwrap();
+    assert_eq!(field(&back, "version"), "2");
+    assert_ne!(field(&back, "pid"), pid.to_string());
+}
+
+/// Waits (bounded) until hot's stderr contains `text`; returns all of it.
+#[track_caller]
+fn wait_text(hot: &Running, text: &str) -> String {
+    let deadline = Instant::now() + crate::support::DEADLINE;
+    loop {
+        let transcript = hot.transcript();
+        if transcript.contains(text) {
+            return transcript;
+        }
+        assert!(Instant::now() < deadline, "no `{text}` in:\n{transcript}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn a_ready_that_never_comes_keeps_the_only_instance_and_says_what_was_not_seen() {
+    let hotfile = format!(
+        r#"
+service "serve" {{
+    socket "http" "127.0.0.1:0"
+    run "{probe}"
+    ready log="^listening on" timeout="1s"
+}}
+"#,
+        probe = probe().display()
+    );
+    let project = Project::with_hotfile(&hotfile);
+    let hot = Running::spawn(project.hot(&["watch"]));
+    let said = wait_text(
+        &hot,
+        "serve: no line matched `^listening on` in 1s; it is running, but hot cannot tell when it is ready",
+    );
+    assert!(
+        !said.contains("previous"),
+        "no predecessor to mention:\n{said}"
+    );
+    let addr = said
+        .lines()
+        .find_map(|l| l.split("listening on ").nth(1))
+        .expect("the listening line")
+        .trim()
+        .to_owned();
+    // Kept: the instance answers, and goes on answering.
+    let first = ask(&addr).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(field(&ask(&addr).unwrap(), "pid"), field(&first, "pid"));
+
+    // In --json: the same, as `kept`.
+    let project = Project::with_hotfile(&hotfile);
+    let mut hot = project.spawn(&["watch"]);
+    let timed_out = hot.wait_event("ready_timed_out", "serve");
+    assert_eq!(timed_out["kept"], true, "{timed_out}");
+    assert_eq!(hot.count("node_started", "serve"), 1);
+}
+
+/// `python3`, or `None` (the reason printed) when it is missing outside CI; under `CI=true` a
+/// missing python3 fails instead.
+fn python3() -> Option<&'static str> {
+    let found = std::process::Command::new("python3")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "python3 is missing; .ci/run installs it"
+        );
+        eprintln!("skipped: python3 is not installed");
+    }
+    found.then_some("python3")
+}
+
+/// A blocking server that, as some frameworks do on a graceful stop, calls `shutdown()` on
+/// the listener: that breaks the socket hot shares with every instance.
+const SHUTDOWN_SERVER: &str = r#"
+import os, signal, socket, sys
+listener = socket.socket(fileno=3)
+version = open("version").read().strip()
+def stop(*_):
+    listener.shutdown(socket.SHUT_RDWR)
+    sys.exit(0)
+signal.signal(signal.SIGTERM, stop)
+print("ready", flush=True)
+while True:
+    conn, _ = listener.accept()
+    conn.sendall(b"pid=%d version=%s\n" % (os.getpid(), version.encode()))
+    conn.close()
+"#;
+
+#[test]
+fn a_server_that_shuts_the_socket_down_is_restarted_on_a_fresh_one() {
+    let Some(python) = python3() else { return };
+    let project = Project::with_hotfile(&format!(
+        r#"
+defaults {{
+    debounce "20ms"
+}}
+service "serve" {{
+    watch "version"
+    socket "http" "127.0.0.1:0"
+    run "{python}" "server.py"
+    ready log="^ready$"
+    stop timeout="2s"
+}}
+"#
+    ));
+    project.write("server.py", SHUTDOWN_SERVER);
+    project.write("version", "1");
+    let (mut hot, addr) = start(&project);
+    assert_eq!(field(&ask(&addr).unwrap(), "version"), "1");
+
+    // The hand-off: the old instance, stopped, shuts the shared socket down.
+    project.write("version", "2");
+    hot.wait_event("service_ready", "serve");
+    let renewed = hot.wait_event("socket_renewed", "serve");
+    assert_eq!(renewed["socket"], "http");
+    hot.wait_event("service_ready", "serve");
+    let answer = ask(&addr).unwrap();
+    assert_eq!(field(&answer, "version"), "2", "{answer}");
+    // And it goes on: the next hand-off works too.
+    project.write("version", "3");
+    hot.wait_event("socket_renewed", "serve");
+    hot.wait_event("service_ready", "serve");
+    answer_from_version(&addr, "3");
+}
+
+/// A closed terminal sends hot SIGHUP; its children, in sessions of their own, get nothing
+/// from the terminal, and hot stops them all before it exits.
+#[test]
+fn a_closed_terminal_stops_every_process_hot_started() {
+    let hotfile = format!(
+        r#"
+service "serve" {{
+    socket "http" "127.0.0.1:0"
+    run "{probe}; echo exited"
+}}
+"#,
+        probe = probe().display()
+    );
+    let project = Project::with_hotfile(&hotfile);
+    let mut hot = project.spawn(&["watch"]);
+    let addr = hot.wait_event("listening", "serve")["addr"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let server: i32 = field(&ask(&addr).unwrap(), "pid").parse().unwrap();
+    hot.signal(libc::SIGHUP);
+    assert_eq!(hot.wait_exit(), 129);
+    assert!(gone(server), "the server outlived hot");
+    std::net::TcpListener::bind(&addr).expect("the port is free after hot exits");
 }

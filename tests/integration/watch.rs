@@ -347,3 +347,173 @@ service "stubborn" {
     assert_eq!(hot.wait_exit(), 130);
     assert!(gone(pid));
 }
+
+/// Files another process creates while the task runs, seen only after the run ended, have
+/// mtimes inside the run: they looked like the task's own writes, four in a row made a
+/// "loop", and the last file was never run for (the final count said 19 of 20).
+#[test]
+fn an_edit_is_lost_to_loop_detection() {
+    let project = Project::with_hotfile(
+        r#"
+task "count" {
+    watch "**/*.txt"
+    run "find . -name '*.txt' | wc -l"
+}
+"#,
+    );
+    let mut hot = start(&project);
+    let root = project.path().to_path_buf();
+    let writer = std::thread::spawn(move || {
+        for n in 0..20 {
+            let dir = root.join(format!("n{n:02}"));
+            std::fs::create_dir(&dir).expect("mkdir");
+            std::fs::write(dir.join("f.txt"), "x").expect("write");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    });
+    writer.join().expect("the writer");
+    hot.wait_for("a run that counts all 20 files", |e| {
+        e["event"] == "output"
+            && e["node"] == "count"
+            && e["line"].as_str().map(str::trim) == Some("20")
+    });
+    assert_eq!(hot.count("loop_detected", ""), 0, "{}", hot.transcript());
+}
+
+/// Runs `sh -c script` in a new user namespace in which this process is root, or says why not.
+/// The kernel counts inotify watches per user namespace (and up the chain), so a test can lower
+/// the limit for itself alone through `/proc/sys/user/max_inotify_watches`.
+fn in_user_namespace(script: &str) -> Result<std::process::Command, String> {
+    let probe = std::process::Command::new("unshare")
+        .args([
+            "-U",
+            "-r",
+            "sh",
+            "-c",
+            "echo 1 > /proc/sys/user/max_inotify_watches",
+        ])
+        .output()
+        .map_err(|e| format!("cannot run unshare: {e}"))?;
+    if !probe.status.success() {
+        return Err(format!(
+            "unshare -U -r cannot lower the inotify limit here: {}",
+            String::from_utf8_lossy(&probe.stderr).trim()
+        ));
+    }
+    let mut command = std::process::Command::new("unshare");
+    command.args(["-U", "-r", "sh", "-c", script]);
+    Ok(command)
+}
+
+/// With the inotify watch limit just above the tree's size, new directories got one warning on
+/// stderr and were never watched: edits in them were never seen, even after the limit was
+/// raised. They are polled now, reported once in `--json` with the fix, and go back to inotify
+/// when the limit is raised while hot runs.
+#[test]
+fn directories_created_past_the_inotify_limit_are_never_watched() {
+    // Each `pNN` prints what `nNN/f.txt` holds: seeing a line proves the edit was seen, however
+    // the watcher grouped it with the others.
+    let hotfile: String = [30, 58, 59]
+        .iter()
+        .map(|n| format!("task \"p{n}\" {{\n    watch \"n{n}/*.txt\"\n    run \"cat n{n}/f.txt || true\"\n}}\n"))
+        .collect();
+    let project = Project::with_hotfile(&hotfile);
+    project.write("a/x.txt", "1").write("b/y.txt", "1");
+    // root, a, b: 3 watches; room for 7 more of the 60 directories to come.
+    let script = "echo 10 > /proc/sys/user/max_inotify_watches && exec \"$0\" \"$@\"";
+    let mut command = match in_user_namespace(script) {
+        Ok(command) => command,
+        Err(why) if std::env::var_os("CI").is_some_and(|v| v == "true") => {
+            panic!("CI must run this test: {why}")
+        }
+        Err(why) => {
+            eprintln!("skipped: {why}");
+            return;
+        }
+    };
+    command
+        .args([crate::support::HOT, "--json", "watch"])
+        .current_dir(project.path())
+        .env("NO_COLOR", "1")
+        .stdin(std::process::Stdio::null());
+    let mut hot = Running::spawn(command);
+    hot.wait_event("watching", "");
+    wait_wave(&mut hot);
+    for n in 0..60 {
+        project.write(&format!("n{n:02}/f.txt"), "1");
+    }
+    let fallback = hot.wait_event("watch_fallback", "");
+    let fix = fallback["fix"].as_str().unwrap_or_default();
+    assert!(
+        fix.starts_with("sudo sysctl fs.inotify.max_user_watches="),
+        "{fallback}"
+    );
+    let suggested = fix.rsplit('=').next().and_then(|n| n.parse::<u64>().ok());
+    assert!(suggested.is_some_and(|n| n >= 70), "{fallback}");
+    let edited = |hot: &mut Running, n: u32, content: &str| {
+        project.write(&format!("n{n}/f.txt"), content);
+        let node = format!("p{n}");
+        hot.wait_for(&format!("{node} printing {content}"), |e| {
+            e["event"] == "output" && e["node"] == node.as_str() && e["line"] == content
+        });
+    };
+    // Past the limit (the first 7 new directories got the watches left): polled.
+    edited(&mut hot, 59, "2");
+    edited(&mut hot, 30, "2");
+    // Raise the limit inside hot's namespace, as `sysctl` would outside.
+    let raised = std::process::Command::new("nsenter")
+        .args(["-t", &hot.pid().to_string(), "-U", "sh", "-c"])
+        .arg("echo 100000 > /proc/sys/user/max_inotify_watches")
+        .status()
+        .expect("nsenter runs");
+    assert!(raised.success(), "nsenter could not raise the limit");
+    hot.wait_event("watch_restored", "");
+    edited(&mut hot, 58, "3");
+    edited(&mut hot, 59, "3");
+    assert_eq!(hot.count("watch_fallback", ""), 1, "{}", hot.transcript());
+}
+
+/// Edits reach a link's target, not the link: a task watching `src/**` never reran when the
+/// target of `src/linked.rs` (outside the project) changed, and `hot why` said it was watched.
+#[cfg(unix)]
+#[test]
+fn symlinked_files_go_stale_silently() {
+    use std::os::unix::fs::symlink;
+    let project = Project::with_hotfile(
+        r#"
+task "t" {
+    watch "src/**"
+    run "cat src/linked.rs"
+}
+"#,
+    );
+    project.write("src/main.rs", "");
+    let outside = tempfile::tempdir().expect("a temporary directory");
+    std::fs::write(outside.path().join("real.rs"), "v1").expect("write");
+    symlink(
+        outside.path().join("real.rs"),
+        project.path().join("src/linked.rs"),
+    )
+    .expect("link");
+    symlink("missing.rs", project.path().join("src/dangling.rs")).expect("link");
+
+    let why = project.run(&["why", "src/linked.rs", "src/dangling.rs", "src/main.rs"]);
+    why.code(0);
+    let lines: Vec<&str> = why.stdout.lines().collect();
+    assert_eq!(lines[0], "src/linked.rs: watched by t", "{}", why.stdout);
+    assert!(
+        lines[1].contains("is a symlink to") && lines[1].contains("(outside the project)"),
+        "{}",
+        why.stdout
+    );
+    assert_eq!(lines[2], "src/dangling.rs: watched by t", "{}", why.stdout);
+    assert!(lines[3].contains("does not resolve"), "{}", why.stdout);
+    assert_eq!(lines[4], "src/main.rs: watched by t", "{}", why.stdout);
+    assert_eq!(lines.len(), 5, "{}", why.stdout);
+
+    let mut hot = start(&project);
+    std::fs::write(outside.path().join("real.rs"), "v2").expect("write");
+    hot.wait_for("the task printing the target's new content", |e| {
+        e["event"] == "output" && e["node"] == "t" && e["line"] == "v2"
+    });
+}

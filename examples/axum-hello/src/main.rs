@@ -24,7 +24,8 @@ fn listener() -> std::io::Result<TcpListener> {
         Some(listener) => listener,
         None => TcpListener::bind("127.0.0.1:3000")?,
     };
-    // tokio needs a non-blocking socket; hot resets it to blocking before each start.
+    // tokio needs a non-blocking socket. hot hands it over blocking when no other instance
+    // holds it, and as the serving instance left it during an overlap: set it either way.
     listener.set_nonblocking(true)?;
     Ok(listener)
 }

@@ -1,14 +1,16 @@
 //! Scripted scenarios: a tiny event language in, a transcript of actions out.
 //!
 //! Script lines: `start`, `change PATH[@MS]...` (modified MS into the script), `exit NAME#GEN CODE`, `kill NAME#GEN SIGNAL`,
-//! `ready NAME#GEN`, `timeout NAME#GEN`, `wait MS`, `rerun all|failed`, `shutdown CODE`, `reload` (with the
-//! project given to [`check_reload`]). Each line is echoed, followed by the actions it caused.
+//! `ready NAME#GEN`, `timeout NAME#GEN`, `wait MS`, `tick` (the driver's timer fired),
+//! `rerun all|failed`, `shutdown CODE`, `reload` (with the project given to [`check_reload`]),
+//! `stopped NAME#GEN SIGNAL`. Each line is echoed, followed by the actions it caused.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::*;
+use crate::model::Restart;
 use crate::model::testing::project;
 
 type Nodes<'a> = &'a [(&'a str, &'a [&'a str], &'a [&'a str])];
@@ -78,6 +80,7 @@ fn run(engine: &mut Engine, script: &str, mut reload: Option<Project>) -> String
                         node,
                         generation,
                         exit,
+                        last_lines: vec![format!("last line of #{generation}")],
                     },
                 )
             }
@@ -96,6 +99,30 @@ fn run(engine: &mut Engine, script: &str, mut reload: Option<Project>) -> String
                     other => panic!("rerun all|failed, not `{other}`"),
                 };
                 engine.handle(now, Event::Rerun(which))
+            }
+            "tick" => engine.handle(now, Event::Tick),
+            "renewed" => {
+                let node = engine.project().find(words[1]).expect("known node");
+                engine.handle(
+                    now,
+                    Event::SocketRenewed {
+                        node,
+                        socket: words[2].to_owned(),
+                    },
+                )
+            }
+            "stopped" => {
+                let (node, generation) = generation(words[1]);
+                let signal = words[2].parse().expect("a number");
+                engine.handle(
+                    now,
+                    Event::Suspended {
+                        node,
+                        generation,
+                        signal,
+                        pid: 42,
+                    },
+                )
             }
             "shutdown" => engine.handle(
                 now,
@@ -127,6 +154,7 @@ fn describe(project: &Project, t0: Instant, action: &Action) -> String {
         Action::Start { node, generation } => format!("start {}#{generation}", name(node)),
         Action::Stop { node, generation } => format!("stop {}#{generation}", name(node)),
         Action::Exit(code) => format!("exit {code}"),
+        Action::Wake { at } => format!("wake at {}ms", at.duration_since(t0).as_millis()),
         Action::Report(report) => match report {
             Report::WaveStarted {
                 wave,
@@ -146,11 +174,18 @@ fn describe(project: &Project, t0: Instant, action: &Action) -> String {
                 node,
                 exit,
                 duration,
-            } => format!(
-                "finished {} {exit:?} in {}ms",
-                name(node),
-                duration.as_millis()
-            ),
+                last_lines,
+            } => {
+                let own = match project.node(*node).kind {
+                    crate::model::Kind::Service => format!(" ({})", last_lines.join("; ")),
+                    crate::model::Kind::Task => String::new(),
+                };
+                format!(
+                    "finished {} {exit:?} in {}ms{own}",
+                    name(node),
+                    duration.as_millis()
+                )
+            }
             Report::ServiceReady { node, duration } => {
                 format!("ready {} in {}ms", name(node), duration.as_millis())
             }
@@ -166,10 +201,23 @@ fn describe(project: &Project, t0: Instant, action: &Action) -> String {
                 since.duration_since(t0).as_millis(),
                 name(failed)
             ),
-            Report::ReadyTimedOut { node } => format!("not ready {}", name(node)),
+            Report::ReadyTimedOut { node, kept } => {
+                let kept = if *kept { " (kept: no other)" } else { "" };
+                format!("not ready {}{kept}", name(node))
+            }
+            Report::ServiceDown { node, restart_in } => match restart_in {
+                Some(delay) => format!("down {}: restart in {}ms", name(node), delay.as_millis()),
+                None => format!("down {}: waits for a change", name(node)),
+            },
             Report::LoopDetected { node, paths } => {
                 let paths: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
                 format!("loop {}: {}", name(node), paths.join(" "))
+            }
+            Report::SocketRenewed { node, socket } => {
+                format!("renewed {} `{socket}`", name(node))
+            }
+            Report::Suspended { node, signal, .. } => {
+                format!("suspended {} by {signal}", name(node))
             }
             Report::WaveFinished { wave, failed, .. } => {
                 format!("wave {wave} done, {failed} failed")
@@ -184,6 +232,12 @@ fn describe(project: &Project, t0: Instant, action: &Action) -> String {
 fn check(nodes: Nodes, options: Options, expected: &str) {
     let engine = Engine::new(Arc::new(project(nodes)), options);
     compare(engine, None, expected);
+}
+
+/// Like [`check`] on a project the caller has adjusted.
+#[track_caller]
+fn check_project(project: Project, options: Options, expected: &str) {
+    compare(Engine::new(Arc::new(project), options), None, expected);
 }
 
 /// Like [`check`], with `new` as the project that the script's `reload` loads.
@@ -494,14 +548,180 @@ fn a_replacement_that_crashes_before_ready_leaves_the_old_one_serving() {
           wave 2 by templates/a.html (1): serve
           start serve#5
         exit serve#5 1
-          finished serve Code(1) in 0ms
+          finished serve Code(1) in 0ms (last line of #5)
           wave 2 done, 1 failed
         ",
     );
 }
 
+fn web_with(restart: Restart) -> Project {
+    let mut project = project(WEB);
+    project.nodes[3].restart = restart;
+    project
+}
+
 #[test]
-fn a_crashed_service_waits_for_the_next_change() {
+fn a_crashed_service_waits_for_the_next_change_with_restart_never() {
+    check_project(
+        web_with(Restart::Never),
+        watch(),
+        "
+        start
+          wave 1 by start: clippy test build serve
+          start clippy#1
+          start build#2
+        exit clippy#1 0
+          finished clippy Code(0) in 0ms
+          start test#3
+        exit build#2 0
+          finished build Code(0) in 0ms
+        exit test#3 0
+          finished test Code(0) in 0ms
+          start serve#4
+        ready serve#4
+          ready serve in 0ms
+          wave 1 done, 0 failed
+        exit serve#4 101
+          finished serve Code(101) in 0ms (last line of #4)
+          down serve: waits for a change
+        tick
+        change README.md
+        change templates/x
+          wave 2 by templates/x (1): serve
+          start serve#5
+        ready serve#5
+          ready serve in 0ms
+          wave 2 done, 0 failed
+        ",
+    );
+}
+
+/// 0.5 s, doubling while it keeps crashing, back to 0.5 s once an instance stayed up 30 s;
+/// each crash reported with its own last lines.
+#[test]
+fn a_crashed_service_comes_back_by_itself_with_backoff() {
+    check(
+        WEB,
+        watch(),
+        "
+        start
+          wave 1 by start: clippy test build serve
+          start clippy#1
+          start build#2
+        exit clippy#1 0
+          finished clippy Code(0) in 0ms
+          start test#3
+        exit build#2 0
+          finished build Code(0) in 0ms
+        exit test#3 0
+          finished test Code(0) in 0ms
+          start serve#4
+        ready serve#4
+          ready serve in 0ms
+          wave 1 done, 0 failed
+        wait 1000
+        exit serve#4 101
+          finished serve Code(101) in 1000ms (last line of #4)
+          down serve: restart in 500ms
+          wake at 1500ms
+        wait 200
+        tick
+          wake at 1500ms
+        wait 300
+        tick
+          start serve#5
+        wait 100
+        exit serve#5 1
+          finished serve Code(1) in 100ms (last line of #5)
+          down serve: restart in 1000ms
+          wake at 2600ms
+        wait 1000
+        tick
+          start serve#6
+        ready serve#6
+          ready serve in 0ms
+        wait 30000
+        kill serve#6 11
+          finished serve Signal(11) in 30000ms (last line of #6)
+          down serve: restart in 500ms
+          wake at 33100ms
+        ",
+    );
+}
+
+#[test]
+fn a_first_instance_that_crashes_before_ready_is_restarted() {
+    check(
+        WEB,
+        watch(),
+        "
+        start
+          wave 1 by start: clippy test build serve
+          start clippy#1
+          start build#2
+        exit clippy#1 0
+          finished clippy Code(0) in 0ms
+          start test#3
+        exit build#2 0
+          finished build Code(0) in 0ms
+        exit test#3 0
+          finished test Code(0) in 0ms
+          start serve#4
+        exit serve#4 2
+          finished serve Code(2) in 0ms (last line of #4)
+          down serve: restart in 500ms
+          wake at 500ms
+          wave 1 done, 1 failed
+        wait 500
+        tick
+          start serve#5
+        ready serve#5
+          ready serve in 0ms
+        ",
+    );
+}
+
+#[test]
+fn on_failure_restarts_only_after_a_failure() {
+    check_project(
+        web_with(Restart::OnFailure),
+        watch(),
+        "
+        start
+          wave 1 by start: clippy test build serve
+          start clippy#1
+          start build#2
+        exit clippy#1 0
+          finished clippy Code(0) in 0ms
+          start test#3
+        exit build#2 0
+          finished build Code(0) in 0ms
+        exit test#3 0
+          finished test Code(0) in 0ms
+          start serve#4
+        ready serve#4
+          ready serve in 0ms
+          wave 1 done, 0 failed
+        exit serve#4 0
+          finished serve Code(0) in 0ms (last line of #4)
+          down serve: waits for a change
+        change templates/x
+          wave 2 by templates/x (1): serve
+          start serve#5
+        ready serve#5
+          ready serve in 0ms
+          wave 2 done, 0 failed
+        exit serve#5 3
+          finished serve Code(3) in 0ms (last line of #5)
+          down serve: restart in 500ms
+          wake at 500ms
+        ",
+    );
+}
+
+/// A change during the backoff starts the service at once; the later tick starts nothing.
+#[test]
+fn a_change_during_the_backoff_replaces_the_restart() {
     check(
         WEB,
         watch(),
@@ -522,14 +742,117 @@ fn a_crashed_service_waits_for_the_next_change() {
           ready serve in 0ms
           wave 1 done, 0 failed
         exit serve#4 101
-          finished serve Code(101) in 0ms
-        change README.md
+          finished serve Code(101) in 0ms (last line of #4)
+          down serve: restart in 500ms
+          wake at 500ms
+        change templates/x
+          wave 2 by templates/x (1): serve
+          start serve#5
+        wait 500
+        tick
+        ready serve#5
+          ready serve in 500ms
+          wave 2 done, 0 failed
+        ",
+    );
+}
+
+/// With no predecessor the instance is all there is: kept, and said precisely.
+#[test]
+fn a_first_instance_that_never_gets_ready_is_kept() {
+    check(
+        WEB,
+        watch(),
+        "
+        start
+          wave 1 by start: clippy test build serve
+          start clippy#1
+          start build#2
+        exit clippy#1 0
+          finished clippy Code(0) in 0ms
+          start test#3
+        exit build#2 0
+          finished build Code(0) in 0ms
+        exit test#3 0
+          finished test Code(0) in 0ms
+          start serve#4
+        wait 60000
+        timeout serve#4
+          not ready serve (kept: no other)
+          wave 1 done, 0 failed
         change templates/x
           wave 2 by templates/x (1): serve
           start serve#5
         ready serve#5
+          stop serve#4
           ready serve in 0ms
+        exit serve#4 143
           wave 2 done, 0 failed
+        ",
+    );
+}
+
+/// The old instance broke the shared socket as it stopped: the new one, serving, holds a dead
+/// socket and is restarted on the fresh one.
+#[test]
+fn a_socket_broken_by_a_stopping_instance_restarts_the_service_on_a_fresh_one() {
+    check(
+        WEB,
+        watch(),
+        "
+        start
+          wave 1 by start: clippy test build serve
+          start clippy#1
+          start build#2
+        exit clippy#1 0
+          finished clippy Code(0) in 0ms
+          start test#3
+        exit build#2 0
+          finished build Code(0) in 0ms
+        exit test#3 0
+          finished test Code(0) in 0ms
+          start serve#4
+        ready serve#4
+          ready serve in 0ms
+          wave 1 done, 0 failed
+        change templates/x
+          wave 2 by templates/x (1): serve
+          start serve#5
+        ready serve#5
+          stop serve#4
+          ready serve in 0ms
+        exit serve#4 0
+          wave 2 done, 0 failed
+        renewed serve http
+          renewed serve `http`
+          start serve#6
+        ready serve#6
+          stop serve#5
+          ready serve in 0ms
+        exit serve#5 0
+        ",
+    );
+}
+
+#[test]
+fn a_stopped_instance_is_reported() {
+    check(
+        WEB,
+        watch(),
+        "
+        start
+          wave 1 by start: clippy test build serve
+          start clippy#1
+          start build#2
+        stopped clippy#1 19
+          suspended clippy by 19
+        change src/a.rs
+          wave 2 by src/a.rs (1): clippy test build serve
+          stop clippy#1
+          restarting clippy
+          stop build#2
+          restarting build
+        stopped clippy#1 15
         ",
     );
 }
@@ -787,6 +1110,126 @@ fn quick_saves_between_fast_runs_are_not_a_loop() {
     );
 }
 
+/// Another process creates a new file every 20 ms; each is written while the previous run
+/// ran and seen after it ended, so its mtime falls inside a run that ended on its own. Those
+/// are different paths, not the node rewriting the same ones: every change runs (this was
+/// taken for a loop at the fourth, and the newest file was never run for).
+#[test]
+fn an_edit_is_lost_to_loop_detection() {
+    check(
+        &[("count", &["**/*.txt"], &[])],
+        watch(),
+        "
+        start
+          wave 1 by start: count
+          start count#1
+        wait 5
+        exit count#1 0
+          finished count Code(0) in 5ms
+          wave 1 done, 0 failed
+        wait 15
+        change n00/f.txt@3
+          wave 2 by n00/f.txt (1): count
+          start count#2
+        wait 5
+        exit count#2 0
+          finished count Code(0) in 5ms
+          wave 2 done, 0 failed
+        wait 15
+        change n01/f.txt@23
+          wave 3 by n01/f.txt (1): count
+          start count#3
+        wait 5
+        exit count#3 0
+          finished count Code(0) in 5ms
+          wave 3 done, 0 failed
+        wait 15
+        change n02/f.txt@43
+          wave 4 by n02/f.txt (1): count
+          start count#4
+        wait 5
+        exit count#4 0
+          finished count Code(0) in 5ms
+          wave 4 done, 0 failed
+        wait 15
+        change n03/f.txt@63
+          wave 5 by n03/f.txt (1): count
+          start count#5
+        wait 5
+        exit count#5 0
+          finished count Code(0) in 5ms
+          wave 5 done, 0 failed
+        wait 15
+        change n04/f.txt@83
+          wave 6 by n04/f.txt (1): count
+          start count#6
+        wait 5
+        exit count#6 0
+          finished count Code(0) in 5ms
+          wave 6 done, 0 failed
+        wait 15
+        change n05/f.txt@103
+          wave 7 by n05/f.txt (1): count
+          start count#7
+        ",
+    );
+}
+
+/// The node rewrites `out.txt` in every run, while someone else's files land in the same
+/// runs: as long as something new changes, it runs; once only its own path comes back, the
+/// loop is named.
+#[test]
+fn a_loop_is_the_same_path_rewritten_by_consecutive_runs() {
+    check(
+        &[("gen", &["**/*.txt"], &[])],
+        watch(),
+        "
+        start
+          wave 1 by start: gen
+          start gen#1
+        wait 10
+        exit gen#1 0
+          finished gen Code(0) in 10ms
+          wave 1 done, 0 failed
+        wait 10
+        change a.txt@5 out.txt@9
+          wave 2 by a.txt (2): gen
+          start gen#2
+        wait 10
+        exit gen#2 0
+          finished gen Code(0) in 10ms
+          wave 2 done, 0 failed
+        wait 10
+        change b.txt@25 out.txt@29
+          wave 3 by b.txt (2): gen
+          start gen#3
+        wait 10
+        exit gen#3 0
+          finished gen Code(0) in 10ms
+          wave 3 done, 0 failed
+        wait 10
+        change c.txt@45 out.txt@49
+          wave 4 by c.txt (2): gen
+          start gen#4
+        wait 10
+        exit gen#4 0
+          finished gen Code(0) in 10ms
+          wave 4 done, 0 failed
+        wait 10
+        change d.txt@65 out.txt@69
+          wave 5 by d.txt (2): gen
+          start gen#5
+        wait 10
+        exit gen#5 0
+          finished gen Code(0) in 10ms
+          wave 5 done, 0 failed
+        wait 10
+        change out.txt@89
+          loop gen: out.txt
+        ",
+    );
+}
+
 /// Edits written while the task runs restart it; they are never taken for its own writes.
 #[test]
 fn a_user_editing_during_long_runs_is_not_a_loop() {
@@ -1029,6 +1472,7 @@ fn wave_finished_carries_the_whole_graph_not_the_last_wave() {
                 node,
                 generation,
                 exit: Exit::Code(code),
+                last_lines: Vec::new(),
             },
         )
     };
@@ -1067,3 +1511,32 @@ fn wave_finished_carries_the_whole_graph_not_the_last_wave() {
     );
     assert_eq!(&engine.standings(), graph.1);
 }
+
+/// `hot run serve`: a crash with a restart coming does not end hot; shutdown cancels it.
+#[test]
+fn run_service_waits_for_its_crash_restart_and_shutdown_cancels_it() {
+    check(
+        &[("serve", &[], &[])],
+        Options {
+            targets: Some(vec!["serve".into()]),
+            ..once()
+        },
+        "
+        start
+          wave 1 by start: serve
+          start serve#1
+        ready serve#1
+          ready serve in 0ms
+          wave 1 done, 0 failed
+        exit serve#1 1
+          finished serve Code(1) in 0ms (last line of #1)
+          down serve: restart in 500ms
+          wake at 500ms
+        shutdown 130
+          exit 130
+        wait 500
+        tick
+        ",
+    );
+}
+mod locks;

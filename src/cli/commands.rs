@@ -1,0 +1,283 @@
+//! The one-shot commands that answer from the Hotfile alone: `check`, `graph`, `why` and
+//! `ci --dry-run`. Results go to stdout (text, or one JSON document with `--json`);
+//! diagnostics and remarks go to stderr.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use miette::Diagnostic;
+use serde_json::json;
+
+use super::args::GraphFormat;
+use super::exit;
+use crate::graph::{self, Graph};
+use crate::hotfile;
+use crate::lint;
+use crate::model::{Kind, NodeId, Project};
+use crate::report::Reporter;
+
+/// `hot check`: the verdict, and the warnings of [`lint`] (which never change the status).
+pub(super) fn check(project: &Project, reporter: &Reporter) -> u8 {
+    let warnings = lint::lint(project);
+    let tasks = project
+        .nodes
+        .iter()
+        .filter(|n| n.kind == Kind::Task)
+        .count();
+    let services = project.nodes.len() - tasks;
+    let name = hotfile::display_name(&project.hotfile);
+    if reporter.is_json() {
+        let document = json!({
+            "hotfile": name,
+            "sound": true,
+            "tasks": tasks,
+            "services": services,
+            "warnings": warnings.iter().map(lint::Warning::to_json).collect::<Vec<_>>(),
+        });
+        return print(&format!("{document}\n"));
+    }
+    for warning in &warnings {
+        reporter.diagnostic(warning);
+    }
+    let warned = match warnings.len() {
+        0 => String::new(),
+        1 => "; 1 warning".to_owned(),
+        n => format!("; {n} warnings"),
+    };
+    reporter.note(&format!(
+        "{name} is sound: {tasks} task{}, {services} service{}{warned}",
+        plural(tasks),
+        plural(services)
+    ));
+    exit::OK
+}
+
+/// `hot check --json` for a Hotfile with mistakes: the same document, `sound` false, and each
+/// mistake with its code, message, help, line and column.
+pub(super) fn unsound(diagnostics: &hotfile::Diagnostics) -> String {
+    let source = diagnostics.source_code();
+    let errors: Vec<_> = diagnostics
+        .iter()
+        .map(|mistake| {
+            let span = mistake.labels().and_then(|mut labels| labels.next());
+            let place = span
+                .zip(source)
+                .and_then(|(span, source)| source.read_span(span.inner(), 0, 0).ok())
+                .map(|contents| (contents.line() + 1, contents.column() + 1));
+            json!({
+                "code": mistake.code().map(|c| c.to_string()),
+                "severity": "error",
+                "message": mistake.to_string(),
+                "help": mistake.help().map(|h| h.to_string()),
+                "file": diagnostics.file_name(),
+                "line": place.map(|p| p.0),
+                "column": place.map(|p| p.1),
+            })
+        })
+        .collect();
+    format!(
+        "{}\n",
+        json!({"hotfile": diagnostics.file_name(), "sound": false, "errors": errors})
+    )
+}
+
+/// `hot graph`.
+pub(super) fn graph(project: &Project, format: GraphFormat) -> u8 {
+    let format = match format {
+        GraphFormat::Text => graph::Format::Text,
+        GraphFormat::Dot => graph::Format::Dot,
+        GraphFormat::Mermaid => graph::Format::Mermaid,
+        GraphFormat::Json => graph::Format::Json,
+    };
+    print(&graph::render(project, &Graph::new(project), format))
+}
+
+/// What a change to one path reruns.
+struct Why {
+    shown: String,
+    outside: bool,
+    watched_by: Vec<NodeId>,
+    then: Vec<NodeId>,
+    /// A link is watched through its target: which, or that it resolves nowhere.
+    link: Option<String>,
+}
+
+/// `hot why PATH...`: the nodes a change would rerun, direct matches first.
+pub(super) fn why(project: &Project, paths: &[PathBuf], json: bool) -> u8 {
+    let graph = Graph::new(project);
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let answers: Vec<Why> = paths
+        .iter()
+        .map(|path| {
+            let absolute = if path.is_absolute() {
+                path.clone()
+            } else {
+                cwd.join(path)
+            };
+            let Some(relative) = relative_to(&absolute, &project.root) else {
+                return Why {
+                    shown: path.display().to_string(),
+                    outside: true,
+                    watched_by: Vec::new(),
+                    then: Vec::new(),
+                    link: None,
+                };
+            };
+            let watched_by: Vec<NodeId> = graph.matching(project, &[&relative]).collect();
+            let then = graph
+                .stale(project, &[&relative])
+                .into_iter()
+                .filter(|n| !watched_by.contains(n))
+                .collect();
+            Why {
+                link: crate::watch::describe_link(&project.root, &relative),
+                shown: relative.display().to_string(),
+                outside: false,
+                watched_by,
+                then,
+            }
+        })
+        .collect();
+    let names = |ids: &[NodeId]| -> Vec<&str> {
+        ids.iter().map(|n| project.node(*n).name.as_str()).collect()
+    };
+    if json {
+        let paths: Vec<_> = answers
+            .iter()
+            .map(|a| {
+                json!({"path": a.shown, "outside": a.outside,
+                       "watched_by": names(&a.watched_by), "then": names(&a.then),
+                       "link": a.link})
+            })
+            .collect();
+        return print(&format!("{}\n", json!({ "paths": paths })));
+    }
+    let mut out = String::new();
+    for answer in &answers {
+        let line = if answer.outside {
+            format!(
+                "{}: outside the project ({}): nothing reruns",
+                answer.shown,
+                project.root.display()
+            )
+        } else if answer.watched_by.is_empty() {
+            format!("{}: no node watches it: nothing reruns", answer.shown)
+        } else if answer.then.is_empty() {
+            format!(
+                "{}: watched by {}",
+                answer.shown,
+                names(&answer.watched_by).join(", ")
+            )
+        } else {
+            format!(
+                "{}: watched by {}; then reruns {}",
+                answer.shown,
+                names(&answer.watched_by).join(", "),
+                names(&answer.then).join(", ")
+            )
+        };
+        out.push_str(&line);
+        if let Some(link) = &answer.link {
+            out.push_str(&format!("\n  {link}"));
+        }
+        out.push('\n');
+    }
+    print(&out)
+}
+
+/// Makes `path` relative to `root`, resolving `.` and `..` lexically.
+fn relative_to(path: &Path, root: &Path) -> Option<PathBuf> {
+    let mut normal = PathBuf::new();
+    for part in path.components() {
+        match part {
+            std::path::Component::ParentDir => {
+                normal.pop();
+            }
+            std::path::Component::CurDir => {}
+            other => normal.push(other),
+        }
+    }
+    normal.strip_prefix(root).ok().map(Path::to_path_buf)
+}
+
+/// `hot ci --dry-run`: the steps, each a set of tasks that may run side by side.
+pub(super) fn dry_run(project: &Project, json: bool) -> String {
+    let graph = Graph::new(project);
+    let steps: Vec<Vec<&crate::model::Node>> = graph
+        .levels()
+        .iter()
+        .map(|level| {
+            level
+                .iter()
+                .map(|n| project.node(*n))
+                .filter(|n| n.kind == Kind::Task)
+                .collect::<Vec<_>>()
+        })
+        .filter(|tasks| !tasks.is_empty())
+        .collect();
+    let dir = |task: &crate::model::Node| {
+        task.dir
+            .strip_prefix(&project.root)
+            .ok()
+            .filter(|d| !d.as_os_str().is_empty())
+            .map_or_else(|| ".".to_owned(), |d| format!("./{}", d.display()))
+    };
+    let services: Vec<&str> = project
+        .nodes
+        .iter()
+        .filter(|n| n.kind == Kind::Service)
+        .map(|n| n.name.as_str())
+        .collect();
+    if json {
+        let steps: Vec<_> = steps
+            .iter()
+            .map(|tasks| {
+                let tasks: Vec<_> = tasks
+                    .iter()
+                    .map(|t| json!({"node": t.name, "run": t.run.to_string(), "dir": dir(t)}))
+                    .collect();
+                json!({ "tasks": tasks })
+            })
+            .collect();
+        return format!("{}\n", json!({"steps": steps, "not_run": services}));
+    }
+    let mut out = String::new();
+    for (step, tasks) in steps.iter().enumerate() {
+        let parallel = if tasks.len() > 1 {
+            " (in parallel)"
+        } else {
+            ""
+        };
+        out.push_str(&format!("step {}{parallel}:\n", step + 1));
+        for task in tasks {
+            out.push_str(&format!(
+                "  {}: {}  (in {})\n",
+                task.name,
+                task.run,
+                dir(task)
+            ));
+        }
+    }
+    if !services.is_empty() {
+        out.push_str(&format!("not run (services): {}\n", services.join(", ")));
+    }
+    out
+}
+
+/// Writes a command's result to stdout.
+pub(super) fn print(text: &str) -> u8 {
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Ok(()) => exit::OK,
+        // A closed pipe (`hot graph | head`) is the reader's choice, not a failure.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => exit::OK,
+        Err(_) => exit::FAILED,
+    }
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}

@@ -1,0 +1,341 @@
+//! `hot check`'s warnings: a sound Hotfile that probably does not do what its author meant.
+//!
+//! Each warning is a miette diagnostic of severity warning, pointing into the Hotfile like a
+//! mistake does, but it never changes the exit status: the file is valid, and only its author
+//! knows whether, say, a glob that matches nothing yet is fine. The checks:
+//!
+//! - a `watch` glob that matches no file (and, when the node has a `dir` under which the glob
+//!   would match, saying that globs are relative to the Hotfile);
+//! - a `run` program that is neither on PATH nor a file relative to `dir`, and is not a binary
+//!   cargo would build (`./target/debug/app` when the package builds `myapp`);
+//! - a node with neither `watch` nor `after`, which runs once and never again.
+//!
+//! The model keeps no spans, so the Hotfile is parsed again here for them; this costs a parse
+//! and a walk of the tree, and only `hot check` pays it.
+
+mod cargo;
+mod program;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
+use kdl::{KdlDocument, KdlNode, KdlValue};
+use miette::{Diagnostic, LabeledSpan, NamedSource, Severity, SourceSpan};
+use serde_json::json;
+
+use crate::hotfile;
+use crate::model::{Kind, Node, Project};
+
+/// One warning about a sound Hotfile.
+#[derive(Debug)]
+pub struct Warning {
+    code: &'static str,
+    message: String,
+    help: Option<String>,
+    labels: Vec<LabeledSpan>,
+    source: NamedSource<Arc<String>>,
+    text: Arc<String>,
+}
+
+impl Warning {
+    /// The warning as one JSON object: code, message, help, file, line and column (1-based).
+    pub fn to_json(&self) -> serde_json::Value {
+        let offset = self.labels.first().map_or(0, LabeledSpan::offset);
+        let (line, column) = line_column(&self.text, offset);
+        json!({
+            "code": self.code,
+            "severity": "warning",
+            "message": self.message,
+            "help": self.help,
+            "file": self.source.name(),
+            "line": line,
+            "column": column,
+        })
+    }
+}
+
+impl fmt::Display for Warning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Warning {}
+
+impl Diagnostic for Warning {
+    fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        Some(Box::new(self.code))
+    }
+
+    fn severity(&self) -> Option<Severity> {
+        Some(Severity::Warning)
+    }
+
+    fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        self.help
+            .as_ref()
+            .map(|h| Box::new(h) as Box<dyn fmt::Display>)
+    }
+
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
+        Some(Box::new(self.labels.iter().cloned()))
+    }
+
+    fn source_code(&self) -> Option<&dyn miette::SourceCode> {
+        Some(&self.source)
+    }
+}
+
+/// Where a node's parts are written in the Hotfile.
+#[derive(Debug, Default)]
+struct Spans {
+    name: Option<SourceSpan>,
+    watch: Vec<SourceSpan>,
+    run: Option<SourceSpan>,
+    dir: Option<SourceSpan>,
+}
+
+/// Every warning for `project`, in file order. A Hotfile that cannot be read again (it changed
+/// since it was loaded) gives none.
+pub fn lint(project: &Project) -> Vec<Warning> {
+    let Ok(text) = std::fs::read_to_string(&project.hotfile) else {
+        return Vec::new();
+    };
+    let Ok(doc) = KdlDocument::parse(&text) else {
+        return Vec::new();
+    };
+    let text = Arc::new(text);
+    let source = NamedSource::new(hotfile::display_name(&project.hotfile), text.clone());
+    let spans: Vec<Spans> = project
+        .nodes
+        .iter()
+        .map(|node| spans_of(&doc, node))
+        .collect();
+    let warn = |code, message: String, help: Option<String>, labels: Vec<LabeledSpan>| Warning {
+        code,
+        message,
+        help,
+        labels,
+        source: source.clone(),
+        text: text.clone(),
+    };
+    let mut warnings = Vec::new();
+    let files = tree(&project.root);
+    for (node, spans) in project.nodes.iter().zip(&spans) {
+        for (index, glob) in unmatched(node, &files) {
+            let span = spans.watch.get(index).copied().unwrap_or((0, 0).into());
+            let mut labels = vec![LabeledSpan::new_primary_with_span(
+                Some("matches no file".into()),
+                span,
+            )];
+            let mut help = Some(
+                "globs are relative to the Hotfile's directory, and .gitignored files are \
+                 never watched; check the spelling, or ignore this if the files do not exist yet"
+                    .to_owned(),
+            );
+            if let Some((dir, count)) = under_dir(node, &project.root, glob, &files) {
+                if let Some(dir_span) = spans.dir {
+                    labels.push(LabeledSpan::new_with_span(
+                        Some(format!(
+                            "relative to this `dir` it would match {count} file{}",
+                            if count == 1 { "" } else { "s" }
+                        )),
+                        dir_span,
+                    ));
+                }
+                let glob = glob.strip_prefix("./").unwrap_or(glob);
+                help = Some(format!(
+                    "globs are relative to the Hotfile, not to `dir`: write \"{dir}/{glob}\""
+                ));
+            }
+            warnings.push(warn(
+                "hot::glob_matches_nothing",
+                format!(
+                    "{} `{}`: `{glob}` matches no file",
+                    node.kind.as_str(),
+                    node.name
+                ),
+                help,
+                labels,
+            ));
+        }
+        if let Some((message, help)) = program::missing(node) {
+            let labels = spans
+                .run
+                .map(|span| LabeledSpan::new_primary_with_span(Some("not found".into()), span))
+                .into_iter()
+                .collect();
+            warnings.push(warn(
+                "hot::program_not_found",
+                format!("{} `{}`: {message}", node.kind.as_str(), node.name),
+                Some(help),
+                labels,
+            ));
+        }
+        if node.inputs.watch.is_empty() && node.after.is_empty() {
+            let labels = spans
+                .name
+                .map(|span| {
+                    LabeledSpan::new_primary_with_span(
+                        Some("no `watch` and no `after`".into()),
+                        span,
+                    )
+                })
+                .into_iter()
+                .collect();
+            let (verb, fine) = match node.kind {
+                Kind::Task => ("runs", "a one-off setup step"),
+                Kind::Service => ("starts", "a database or another server you do not edit"),
+            };
+            warnings.push(warn(
+                "hot::never_reruns",
+                format!(
+                    "{} `{}` {verb} once and never again",
+                    node.kind.as_str(),
+                    node.name
+                ),
+                Some(format!(
+                    "add `watch \"GLOB\"` for the files it reads, or `after \"NODE\"` to rerun \
+                     it after another node; fine as it is for {fine}"
+                )),
+                labels,
+            ));
+        }
+    }
+    warnings.sort_by_key(|w| w.labels.first().map_or(0, LabeledSpan::offset));
+    warnings
+}
+
+/// Finds `node`'s declaration in the document and the spans of its parts.
+fn spans_of(doc: &KdlDocument, node: &Node) -> Spans {
+    let keyword = node.kind.as_str();
+    let Some(declaration) = doc.nodes().iter().find(|d| {
+        d.name().value() == keyword
+            && d.entries()
+                .iter()
+                .find(|e| e.name().is_none())
+                .is_some_and(|e| e.value().as_string() == Some(node.name.as_str()))
+    }) else {
+        return Spans::default();
+    };
+    let mut spans = Spans {
+        name: declaration
+            .entries()
+            .iter()
+            .find(|e| e.name().is_none())
+            .map(kdl::KdlEntry::span),
+        ..Spans::default()
+    };
+    let children = declaration
+        .children()
+        .map(KdlDocument::nodes)
+        .unwrap_or_default();
+    let args = |child: &KdlNode| -> Vec<SourceSpan> {
+        child
+            .entries()
+            .iter()
+            .filter(|e| e.name().is_none() && matches!(e.value(), KdlValue::String(_)))
+            .map(kdl::KdlEntry::span)
+            .collect()
+    };
+    for child in children {
+        match child.name().value() {
+            "watch" => spans.watch.extend(args(child)),
+            "run" => spans.run = spans.run.or_else(|| args(child).first().copied()),
+            "dir" => spans.dir = spans.dir.or_else(|| args(child).first().copied()),
+            _ => {}
+        }
+    }
+    spans
+}
+
+/// Every file and directory below `root` that the watcher would see, relative to it.
+fn tree(root: &Path) -> Vec<PathBuf> {
+    crate::watch::walker(root)
+        .build()
+        .filter_map(Result::ok)
+        .filter_map(|entry| {
+            entry
+                .path()
+                .strip_prefix(root)
+                .ok()
+                .filter(|p| !p.as_os_str().is_empty())
+                .map(Path::to_path_buf)
+        })
+        .collect()
+}
+
+/// A glob compiled as the Hotfile's are (`./` dropped, `*` stays within a directory).
+fn globset(globs: impl IntoIterator<Item = String>) -> Option<GlobSet> {
+    let mut set = GlobSetBuilder::new();
+    for glob in globs {
+        let text = glob.strip_prefix("./").unwrap_or(&glob);
+        set.add(
+            GlobBuilder::new(text)
+                .literal_separator(true)
+                .build()
+                .ok()?,
+        );
+    }
+    set.build().ok()
+}
+
+/// The `watch` globs of `node` (index, text) that match none of `files`.
+fn unmatched<'a>(node: &'a Node, files: &[PathBuf]) -> Vec<(usize, &'a str)> {
+    let globs = &node.inputs.watch;
+    let Some(set) = globset(globs.iter().cloned()) else {
+        return Vec::new();
+    };
+    let mut matched = vec![false; globs.len()];
+    for file in files {
+        for index in set.matches(file) {
+            matched[index] = true;
+        }
+        if matched.iter().all(|m| *m) {
+            break;
+        }
+    }
+    globs
+        .iter()
+        .enumerate()
+        .filter(|(index, _)| !matched[*index])
+        .map(|(index, glob)| (index, glob.as_str()))
+        .collect()
+}
+
+/// When `node` has a `dir` below the root and `glob`, taken relative to that `dir`, matches
+/// files: the `dir` (relative to the root) and how many it matches.
+fn under_dir(node: &Node, root: &Path, glob: &str, files: &[PathBuf]) -> Option<(String, usize)> {
+    let dir = node.dir.strip_prefix(root).ok()?;
+    if dir.as_os_str().is_empty() {
+        return None;
+    }
+    let dir = dir.to_str()?.trim_end_matches('/').to_owned();
+    let glob = glob.strip_prefix("./").unwrap_or(glob);
+    let set = globset([format!("{dir}/{glob}")])?;
+    let count = files.iter().filter(|f| set.is_match(f)).count();
+    (count > 0).then_some((dir, count))
+}
+
+/// 1-based line and column (in characters) of a byte offset.
+fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = text.get(..offset.min(text.len())).unwrap_or(text);
+    let line = before.matches('\n').count() + 1;
+    let start = before.rfind('\n').map_or(0, |at| at + 1);
+    (line, before[start..].chars().count() + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_and_columns_count_characters() {
+        let text = "task \"é\" {\n    watch \"x\"\n}";
+        assert_eq!(line_column(text, 0), (1, 1));
+        assert_eq!(line_column(text, text.find("\"x").unwrap()), (2, 11));
+        assert_eq!(line_column(text, text.len() + 5), (3, 2));
+    }
+}

@@ -1,0 +1,352 @@
+//! The keeper: the shim's process, which stays as the parent of the command it starts so that
+//! nothing the command started outlives hot, however hot ends.
+//!
+//! Theory of operation. The supervisor forks the shim as the leader of a new session (so of a
+//! new process group, whose id is the shim's pid, and with no controlling terminal). After
+//! placing the sockets, the shim, now the *keeper*:
+//! 1. becomes a child subreaper (Linux), so descendants orphaned by their parents (a `sh -c`
+//!    whose command forked, a daemonising server) are re-parented to it rather than to pid 1;
+//! 2. forks the command, which stays in the keeper's group (the child sets `LISTEN_PID` to its
+//!    own pid before `exec`, so a server sees exactly its pid);
+//! 3. waits for it, and reports a stop (SIGSTOP, SIGTTIN, ...) of it to hot over the status
+//!    socket, a stream socket whose other end only hot holds;
+//! 4. when the command exits, SIGKILLs its remaining descendants (orphans re-parented to it,
+//!    even those that left the group) and exits with the command's status (the same code, or dies of the same signal), so
+//!    the supervisor sees the real status; hot then SIGKILLs the group as before;
+//! 5. when the status socket reaches end of file, hot is gone (SIGKILL, OOM kill, abort): it
+//!    SIGKILLs its descendants, level by level, and then the whole group, itself included.
+//!
+//! Stop semantics do not change: hot's stop signal goes to the group, which holds the keeper
+//! and the command; the keeper catches every signal hot sends for a stop (so only the command
+//! acts on it) and SIGKILL ends both.
+//!
+//! The keeper is single-threaded, so it may allocate and use `std` after `fork`.
+
+use std::ffi::OsString;
+use std::os::fd::RawFd;
+use std::os::unix::process::CommandExt;
+use std::sync::atomic::{AtomicI32, Ordering};
+
+/// The write end of the self-pipe that wakes the loop on SIGCHLD.
+static WAKE: AtomicI32 = AtomicI32::new(-1);
+
+/// SIGCHLD, and the signals hot sends the group to stop it (the Hotfile's `stop` signals
+/// but SIGKILL): caught, so that they reach the command and not the keeper.
+const CAUGHT: [libc::c_int; 7] = [
+    libc::SIGCHLD,
+    libc::SIGHUP,
+    libc::SIGINT,
+    libc::SIGQUIT,
+    libc::SIGTERM,
+    libc::SIGUSR1,
+    libc::SIGUSR2,
+];
+
+/// What the keeper runs.
+pub(super) struct Keep {
+    pub command: Vec<OsString>,
+    /// `LISTEN_FDS`, `LISTEN_FDNAMES` and whether `LISTEN_PID` is the command's pid (else
+    /// empty); `None` without sockets (no `LISTEN_*` at all).
+    pub listen: Option<(usize, String, bool)>,
+    /// The socket back to hot (close-on-exec); `None` when run by hand.
+    pub status: Option<RawFd>,
+}
+
+extern "C" fn on_signal(signal: libc::c_int) {
+    if signal == libc::SIGCHLD {
+        let fd = WAKE.load(Ordering::Relaxed);
+        if fd >= 0 {
+            let byte = 1u8;
+            // SAFETY: write(2) is async-signal-safe; the pipe is non-blocking, so a full pipe
+            // (a wake-up already pending) only fails with EAGAIN.
+            unsafe { libc::write(fd, (&byte as *const u8).cast(), 1) };
+        }
+    }
+}
+
+/// Runs `keep` (see the module doc). Never returns.
+pub(super) fn run(keep: Keep) -> ! {
+    let program = keep.command[0].clone();
+    #[cfg(target_os = "linux")]
+    if keep.status.is_some() {
+        // SAFETY: prctl with integer arguments. The supervisor set PDEATHSIG(SIGKILL) before
+        // exec; it would kill the keeper before it could end the group, and the status
+        // socket tells of hot's death instead (it is already at end of file if hot died
+        // before this line).
+        unsafe {
+            libc::prctl(libc::PR_SET_PDEATHSIG, 0 as libc::c_ulong);
+            libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1 as libc::c_ulong);
+        }
+    }
+    let (wake_read, wake_write) = match self_pipe() {
+        Ok(pipe) => pipe,
+        Err(e) => fail(&program, &format!("cannot create a pipe: {e}")),
+    };
+    WAKE.store(wake_write, Ordering::Relaxed);
+
+    // Blocked across the fork: the child must not run the keeper's handlers, and a stop
+    // signal arriving before its exec must not be lost to them (it stays pending, and
+    // lands with the default action once `exec` has reset the mask).
+    // SAFETY: plain sigset and sigaction calls on local, initialised structures.
+    let old = unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for signal in CAUGHT {
+            libc::sigaddset(&mut set, signal);
+        }
+        let mut old: libc::sigset_t = std::mem::zeroed();
+        libc::sigprocmask(libc::SIG_BLOCK, &set, &mut old);
+        let mut action: libc::sigaction = std::mem::zeroed();
+        action.sa_sigaction = on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
+        libc::sigemptyset(&mut action.sa_mask);
+        for signal in CAUGHT {
+            libc::sigaction(signal, &action, std::ptr::null_mut());
+        }
+        old
+    };
+
+    // SAFETY: the keeper is single-threaded, so the child may go on using std.
+    let child = unsafe { libc::fork() };
+    if child < 0 {
+        fail(
+            &program,
+            &format!("fork failed: {}", std::io::Error::last_os_error()),
+        );
+    }
+    if child == 0 {
+        exec(keep, &old);
+    }
+    // The command has the sockets; the keeper holds none (hot does).
+    if let Some((count, _, _)) = keep.listen {
+        for fd in 3..3 + count as RawFd {
+            // SAFETY: closing the keeper's own copies of the placed sockets.
+            unsafe { libc::close(fd) };
+        }
+    }
+    // SAFETY: restores the mask: pending SIGCHLDs now run the handler.
+    unsafe { libc::sigprocmask(libc::SIG_SETMASK, &old, std::ptr::null_mut()) };
+
+    let mut fds = vec![libc::pollfd {
+        fd: wake_read,
+        events: libc::POLLIN,
+        revents: 0,
+    }];
+    if let Some(status) = keep.status {
+        fds.push(libc::pollfd {
+            fd: status,
+            events: libc::POLLIN,
+            revents: 0,
+        });
+    }
+    loop {
+        if let Some((status, orphans)) = reap(child, keep.status) {
+            if orphans {
+                kill_descendants();
+            }
+            mirror(status);
+        }
+        // SAFETY: poll on a live array of pollfds; EINTR (a caught signal) just loops.
+        let ready = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, -1) };
+        if ready <= 0 {
+            continue;
+        }
+        if fds[0].revents != 0 {
+            let mut buf = [0u8; 64];
+            // SAFETY: reading the non-blocking self-pipe into a local buffer.
+            while unsafe { libc::read(wake_read, buf.as_mut_ptr().cast(), buf.len()) } > 0 {}
+        }
+        if let Some(status) = keep.status
+            && fds.get(1).is_some_and(|p| p.revents != 0)
+            && hot_is_gone(status)
+        {
+            kill_descendants();
+            // SAFETY: getpgrp/getpid have no preconditions; SIGKILL to the keeper's own
+            // group (the command, its descendants in the group, and the keeper itself), but
+            // only when the group is the keeper's: run by hand in someone else's group, the
+            // keeper must not kill its caller.
+            unsafe {
+                if libc::getpgrp() == libc::getpid() {
+                    libc::killpg(0, libc::SIGKILL);
+                }
+            }
+            // SAFETY: only reached if the signal could not be sent.
+            unsafe { libc::_exit(137) };
+        }
+    }
+}
+
+/// In the forked child: default signal handling, `LISTEN_*`, exec. Never returns.
+fn exec(keep: Keep, mask: &libc::sigset_t) -> ! {
+    // SAFETY: resetting dispositions and the mask of this (single-threaded) child.
+    unsafe {
+        for signal in CAUGHT {
+            libc::signal(signal, libc::SIG_DFL);
+        }
+        libc::sigprocmask(libc::SIG_SETMASK, mask, std::ptr::null_mut());
+    }
+    let program = &keep.command[0];
+    let mut command = std::process::Command::new(program);
+    command.args(&keep.command[1..]);
+    if let Some((count, names, pid)) = keep.listen {
+        // The child's own pid, which `exec` keeps: what `sd_listen_fds` checks.
+        let pid = if pid {
+            std::process::id().to_string()
+        } else {
+            String::new()
+        };
+        command
+            .env("LISTEN_FDS", count.to_string())
+            .env("LISTEN_FDNAMES", names)
+            .env("LISTEN_PID", pid);
+    }
+    let error = command.exec();
+    eprintln!(
+        "hot: cannot run `{}`: {}",
+        super::show(program),
+        super::why(&error)
+    );
+    // SAFETY: _exit skips the keeper's atexit state inherited across fork.
+    unsafe { libc::_exit(127) }
+}
+
+/// Reaps every child that changed state; once the command has ended, its wait status and
+/// whether other children (orphans) remain. Reports a stop of the command to hot.
+fn reap(child: libc::pid_t, status_socket: Option<RawFd>) -> Option<(libc::c_int, bool)> {
+    let mut ended = None;
+    loop {
+        let mut status = 0;
+        // SAFETY: waitpid with a local status word.
+        let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG | libc::WUNTRACED) };
+        if pid <= 0 {
+            // 0: children left that have not ended; -1 (ECHILD): none.
+            return ended.map(|status| (status, pid == 0));
+        }
+        if pid != child {
+            continue; // an orphan re-parented to the keeper
+        }
+        if libc::WIFSTOPPED(status) {
+            if let Some(socket) = status_socket {
+                let line = format!("stopped {} {child}\n", libc::WSTOPSIG(status));
+                // SAFETY: send on the status socket; MSG_NOSIGNAL: a gone hot is no SIGPIPE.
+                unsafe { libc::send(socket, line.as_ptr().cast(), line.len(), NO_SIGNAL) };
+            }
+        } else {
+            ended = Some(status);
+        }
+    }
+}
+
+/// True when hot's end of the status socket is closed (hot has exited or was killed).
+fn hot_is_gone(socket: RawFd) -> bool {
+    let mut buf = [0u8; 64];
+    // SAFETY: a read into a local buffer. Hot writes nothing, so data is only ignored.
+    let n = unsafe {
+        libc::recv(
+            socket,
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+            libc::MSG_DONTWAIT,
+        )
+    };
+    if n > 0 {
+        return false;
+    }
+    let error = std::io::Error::last_os_error().raw_os_error();
+    n == 0 || !matches!(error, Some(libc::EINTR) | Some(libc::EAGAIN))
+}
+
+/// SIGKILLs every descendant of the keeper, level by level: each killed child's own children
+/// are re-parented to the keeper (a subreaper), so the next round reaches them, even those
+/// that left the group with `setsid`. A killed process cannot fork any more, so this ends;
+/// it is bounded all the same (a process in uninterruptible sleep dies only when it wakes,
+/// and must not hold up the report of the command's exit).
+fn kill_descendants() {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_millis(500);
+    while std::time::Instant::now() < deadline {
+        let children = children();
+        if children.is_empty() {
+            return;
+        }
+        for &child in &children {
+            // SAFETY: kill on our own unreaped children: their pids cannot have been reused.
+            unsafe { libc::kill(child, libc::SIGKILL) };
+        }
+        // Reaped once dead, so that a zombie is not listed again; their orphans arrive.
+        let mut status = 0;
+        // SAFETY: waitpid with a local status word; WNOHANG never blocks.
+        while unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) } > 0 {}
+        std::thread::sleep(std::time::Duration::from_micros(200));
+    }
+}
+
+/// The keeper's live children (zombies already reaped by [`reap`] are not listed).
+fn children() -> Vec<libc::pid_t> {
+    #[cfg(target_os = "linux")]
+    {
+        let pid = std::process::id();
+        let list =
+            std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
+        list.split_whitespace()
+            .filter_map(|p| p.parse().ok())
+            .collect()
+    }
+    #[cfg(not(target_os = "linux"))]
+    Vec::new()
+}
+
+/// Ends the keeper the way the command ended. Never returns.
+fn mirror(status: libc::c_int) -> ! {
+    if libc::WIFSIGNALED(status) {
+        let signal = libc::WTERMSIG(status);
+        // SAFETY: no core file of the keeper for the command's crash; then the default
+        // action of that signal, unblocked, on ourselves.
+        unsafe {
+            #[cfg(target_os = "linux")]
+            libc::prctl(libc::PR_SET_DUMPABLE, 0 as libc::c_ulong);
+            libc::signal(signal, libc::SIG_DFL);
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            libc::sigaddset(&mut set, signal);
+            libc::sigprocmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
+            libc::kill(libc::getpid(), signal);
+            libc::_exit(128 + signal)
+        }
+    }
+    let code = if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else {
+        1
+    };
+    // SAFETY: _exit with the command's status.
+    unsafe { libc::_exit(code) }
+}
+
+/// A send to a closed socket fails instead of raising SIGPIPE (ignored anyway by Rust's
+/// runtime where the flag is missing).
+#[cfg(any(target_os = "linux", target_os = "android"))]
+const NO_SIGNAL: libc::c_int = libc::MSG_NOSIGNAL;
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+const NO_SIGNAL: libc::c_int = 0;
+
+/// A non-blocking, close-on-exec pipe.
+fn self_pipe() -> std::io::Result<(RawFd, RawFd)> {
+    let mut fds = [0; 2];
+    // SAFETY: pipe fills the local array.
+    if unsafe { libc::pipe(fds.as_mut_ptr()) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    for fd in fds {
+        // SAFETY: fcntl on the fds just created.
+        unsafe {
+            libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
+            let flags = libc::fcntl(fd, libc::F_GETFL);
+            libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK);
+        }
+    }
+    Ok((fds[0], fds[1]))
+}
+
+fn fail(program: &OsString, why: &str) -> ! {
+    eprintln!("hot: cannot start `{}`: {why}", super::show(program));
+    std::process::exit(127)
+}

@@ -1,0 +1,152 @@
+//! The content baseline: the table of tracked files and what each held, and the hashing that
+//! fills it, here and now on small trees, on a background thread on big ones.
+//!
+//! The rules that keep every edit (see the module docs of `watch`): an event on a `Pending`
+//! file is reported; the hasher only fills a slot that is still `Pending`; a background hash is
+//! only taken from a file whose ctime proves it predates the request.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::thread::JoinHandle;
+use std::time::{Duration, SystemTime};
+
+use super::error::WatchError;
+use super::files::FileTable;
+use super::hash::{self, Observed};
+
+/// A poisoned lock still guards consistent data here (every critical section is a few
+/// assignments), so it is used as is.
+pub(super) fn lock<T: ?Sized>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// State shared by the watcher thread and the background hasher.
+#[derive(Debug, Default)]
+pub(super) struct Shared {
+    files: Mutex<FileTable>,
+    /// Bumped (under the `files` lock) to cancel the running baseline job.
+    generation: AtomicU64,
+    /// Baseline requests made (start counts as one) and the last one completed.
+    pub requested: AtomicU64,
+    pub completed: AtomicU64,
+}
+
+impl Shared {
+    pub fn files(&self) -> MutexGuard<'_, FileTable> {
+        lock(&self.files)
+    }
+
+    /// Cancels the running job; returns the new generation.
+    fn bump(&self) -> u64 {
+        let _files = self.files();
+        self.generation.fetch_add(1, Ordering::SeqCst) + 1
+    }
+}
+
+/// Hashes every `Pending` file, one directory at a time, without holding the lock while
+/// reading. `before`: `None` when no edit can race the read (inside `start`, or while the
+/// caller waits); otherwise the ctime bound of [`hash::baseline_since`]. A result only fills a
+/// slot that is still `Pending`, so it never overwrites what an event established.
+fn hash_pending(
+    shared: &Shared,
+    root: &Path,
+    generation: u64,
+    request: u64,
+    before: Option<SystemTime>,
+) {
+    let current = || shared.generation.load(Ordering::SeqCst) == generation;
+    let mut buf = Vec::new();
+    let mut cursor: Option<PathBuf> = None;
+    loop {
+        let Some((dir, names)) = shared.files().next_pending(cursor.as_deref()) else {
+            break;
+        };
+        let mut results = Vec::with_capacity(names.len());
+        for name in names {
+            if !current() {
+                return;
+            }
+            let abs = root.join(&dir).join(&name);
+            let state = match before {
+                None => match hash::observe(&abs, &mut buf) {
+                    Observed::File(s) => Some(s),
+                    Observed::Absent => None,
+                },
+                Some(before) => hash::baseline_since(&abs, &mut buf, before),
+            };
+            if let Some(state) = state {
+                results.push((name, state));
+            }
+        }
+        let mut files = shared.files();
+        if !current() {
+            return;
+        }
+        for (name, state) in results {
+            files.fill_pending(&dir, &name, state);
+        }
+        cursor = Some(dir);
+    }
+    let _files = shared.files();
+    if current() {
+        shared.completed.fetch_max(request, Ordering::SeqCst);
+    }
+}
+
+/// Owns the background hasher (at most one job at a time).
+pub(super) struct Baseline {
+    shared: Arc<Shared>,
+    root: PathBuf,
+    ctime_margin: Duration,
+    hasher: Option<JoinHandle<()>>,
+}
+
+impl Baseline {
+    pub fn new(shared: Arc<Shared>, root: PathBuf, ctime_margin: Duration) -> Self {
+        Baseline {
+            shared,
+            root,
+            ctime_margin,
+            hasher: None,
+        }
+    }
+
+    /// Cancels the running job and waits for it; returns the generation of the next one.
+    pub fn stop(&mut self) -> u64 {
+        let generation = self.shared.bump();
+        if let Some(h) = self.hasher.take() {
+            let _ = h.join();
+        }
+        generation
+    }
+
+    /// Hashes every `Pending` file for baseline request `request`: here and now when `before`
+    /// is `None`, else on a background thread with the ctime bound `before` (less the margin).
+    pub fn run(&mut self, request: u64, before: Option<SystemTime>) -> Result<(), WatchError> {
+        let generation = self.stop();
+        match before {
+            None => hash_pending(&self.shared, &self.root, generation, request, None),
+            Some(before) => {
+                let bound = before.checked_sub(self.ctime_margin);
+                let (shared, root) = (self.shared.clone(), self.root.clone());
+                let hasher = std::thread::Builder::new()
+                    .name("hot-watch-hash".into())
+                    .spawn(move || {
+                        // A clock this close to the epoch proves nothing: hash nothing.
+                        let bound = bound.unwrap_or(SystemTime::UNIX_EPOCH);
+                        hash_pending(&shared, &root, generation, request, Some(bound));
+                    })
+                    .map_err(WatchError::Thread)?;
+                self.hasher = Some(hasher);
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Baseline {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

@@ -1,0 +1,102 @@
+//! How a project is watched: the public [`WatchConfig`] and the internal tuning constants.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+/// Up to this many tracked files are hashed synchronously, before [`super::Watcher::start`] (or
+/// [`super::Watcher::set_relevant`]) returns: ordinary projects get an exact baseline at once
+/// (~10 µs a file, so ~40 ms at most). Bigger trees are hashed in the background.
+pub(super) const SYNC_HASH_MAX: usize = 4096;
+
+/// A background baseline is only taken from a file whose ctime is this much older than the
+/// request: covers coarse kernel timestamps (a jiffy; 2 s on FAT) and small clock steps.
+pub(super) const CTIME_MARGIN: Duration = Duration::from_secs(3);
+
+/// Full walks read the tree down to this depth on one thread, then split the subtrees below it
+/// between the native watcher instances (one thread each; see `walk::Watches::walk_root`).
+pub(super) const SPLIT_DEPTH: usize = 2;
+
+/// Native watcher instances, each with its own notify thread. notify 8 adds a watch by a
+/// synchronous round trip to its thread; on a 2-core VM each round trip waits ~50 µs for an
+/// idle CPU to wake, so 11,000 sequential watches took ~0.5 s, and two walkers with an
+/// instance each took ~0.05 s (measured: benches/watch_tree.rs, bench/tree.py).
+pub(super) const NATIVE_INSTANCES: usize = 2;
+
+/// Directories past the kernel's inotify watch limit are polled this often.
+pub(super) const FALLBACK_POLL: Duration = Duration::from_secs(1);
+
+/// While directories are polled, a native watch is tried again this often: raising the limit
+/// while hot runs moves them back to inotify.
+pub(super) const FALLBACK_RETRY: Duration = Duration::from_secs(2);
+
+/// Knobs the tests turn; production uses [`Tuning::default`].
+#[derive(Debug, Clone)]
+pub(super) struct Tuning {
+    pub sync_hash_max: usize,
+    pub ctime_margin: Duration,
+    pub fallback_poll: Duration,
+    pub fallback_retry: Duration,
+    /// While true, native watches fail as if the kernel's watch limit were reached.
+    pub refuse_watches: Option<Arc<AtomicBool>>,
+}
+
+impl Default for Tuning {
+    fn default() -> Self {
+        Tuning {
+            sync_hash_max: SYNC_HASH_MAX,
+            ctime_margin: CTIME_MARGIN,
+            fallback_poll: FALLBACK_POLL,
+            fallback_retry: FALLBACK_RETRY,
+            refuse_watches: None,
+        }
+    }
+}
+
+/// Relative path (with `/` separators) → some node watches it.
+pub type Relevance = Arc<dyn Fn(&Path) -> bool + Send + Sync>;
+
+/// How to watch a project.
+#[derive(Clone)]
+pub struct WatchConfig {
+    /// Project root (absolute; a relative one is taken from the current directory).
+    pub root: PathBuf,
+    /// Quiet window that closes a burst.
+    pub debounce: Duration,
+    /// A continuous stream of events still yields a wave at least this often.
+    pub max_delay: Duration,
+    /// `Some(interval)`: poll instead of using the OS notification API (NFS, WSL `/mnt`,
+    /// Docker bind mounts).
+    pub poll: Option<Duration>,
+    /// Relative path → some node watches it. Only relevant files are hashed and reported.
+    pub relevant: Relevance,
+    /// Relative paths reported whenever their content changes, relevant or not (the Hotfile).
+    pub always: Vec<PathBuf>,
+}
+
+impl WatchConfig {
+    /// The defaults: 10 ms debounce, 2 s cap, native notifications, nothing relevant.
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        WatchConfig {
+            root: root.into(),
+            debounce: Duration::from_millis(10),
+            max_delay: Duration::from_secs(2),
+            poll: None,
+            relevant: Arc::new(|_: &Path| false),
+            always: Vec::new(),
+        }
+    }
+}
+
+impl std::fmt::Debug for WatchConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WatchConfig")
+            .field("root", &self.root)
+            .field("debounce", &self.debounce)
+            .field("max_delay", &self.max_delay)
+            .field("poll", &self.poll)
+            .field("always", &self.always)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,141 @@
+//! Event filtering: from a notify event to the relative paths that may have changed.
+//!
+//! Paths outside the root, under a VCS directory, ignored, editor temporaries or not tracked
+//! are dropped. A directory that appears is walked and watched at once (its files become
+//! candidates); one that disappears loses its watches (its known files become candidates).
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use notify::EventKind;
+use notify::event::{AccessKind, AccessMode};
+
+use super::Notice;
+use super::rules;
+use super::worker::Worker;
+
+impl Worker {
+    pub(super) fn on_event(&mut self, now: Instant, ev: notify::Result<notify::Event>) {
+        let ev = match ev {
+            Ok(ev) => ev,
+            Err(e) => {
+                // A path-specific error in poll mode (a directory we may not read) would recur
+                // on every poll; the rest mean events may have been lost.
+                let benign = matches!(&e.kind, notify::ErrorKind::PathNotFound)
+                    || matches!(&e.kind, notify::ErrorKind::Io(io) if io.kind() == io::ErrorKind::PermissionDenied || io.kind() == io::ErrorKind::NotFound);
+                if !benign {
+                    self.debouncer.push_rescan(now);
+                }
+                return;
+            }
+        };
+        if ev.need_rescan() {
+            self.debouncer.push_rescan(now);
+        }
+        if let EventKind::Access(kind) = ev.kind
+            && kind != AccessKind::Close(AccessMode::Write)
+        {
+            return;
+        }
+        for path in ev.paths {
+            self.on_path(now, &path);
+            // The same file under the names links give it.
+            if !self.links.is_empty() {
+                for name in self.links.names(&path) {
+                    self.on_path(now, &name);
+                }
+            }
+        }
+    }
+
+    pub(super) fn on_path(&mut self, now: Instant, abs: &Path) {
+        let Ok(rel) = abs.strip_prefix(&self.root) else {
+            return;
+        };
+        if rel.as_os_str().is_empty() {
+            if !self.root.is_dir() {
+                let gone = format!("the project root `{}` is gone", self.root.display());
+                self.notify(Notice::Warning(gone));
+            }
+            return;
+        }
+        let rel = rel.to_path_buf();
+        if rel.components().any(|c| rules::is_vcs_dir(c.as_os_str())) {
+            return;
+        }
+        // One lstat for plain paths; a link is followed (to a directory: walked like one).
+        let meta = std::fs::symlink_metadata(abs).ok();
+        let is_link = meta.as_ref().is_some_and(|m| m.file_type().is_symlink());
+        let is_dir = if is_link {
+            std::fs::metadata(abs).is_ok_and(|m| m.is_dir())
+        } else {
+            meta.as_ref().is_some_and(|m| m.is_dir())
+        };
+        let was_watched = self.watches.contains(abs);
+        let parent_watched = abs.parent().is_some_and(|p| self.watches.contains(p));
+        let ignored = if parent_watched {
+            self.rules.leaf_ignored(abs, is_dir || was_watched)
+        } else {
+            self.rules.is_ignored(abs, is_dir || was_watched)
+        };
+        // `always` (the Hotfile) is reported even if an ignore file covers it.
+        if ignored && !self.always.contains(&rel) {
+            return;
+        }
+        let name = rel.file_name().unwrap_or_default();
+        if name == ".gitignore" || name == ".ignore" {
+            // New rules can un-ignore (or ignore) whole trees: re-walk.
+            self.debouncer.push_rescan(now);
+        }
+        if is_dir {
+            if !was_watched {
+                for f in self.walk_collect(abs) {
+                    self.touched(now, f);
+                }
+            }
+        } else if was_watched {
+            self.forget_dir(now, abs);
+        } else if is_link {
+            self.link_file(abs);
+        }
+        if !is_dir && rules::is_editor_temp(name) {
+            return;
+        }
+        if (!is_dir && self.tracked(&rel)) || self.shared.files().contains(&rel) {
+            self.touched(now, rel);
+        }
+    }
+
+    /// A link to a file appeared (or changed): its target's directory is watched, and events
+    /// there are mapped back to the link.
+    fn link_file(&mut self, link: &Path) {
+        let Ok(target) = std::fs::canonicalize(link) else {
+            return;
+        };
+        if let Some(parent) = target.parent() {
+            self.watches.link_file(link, parent);
+        }
+        self.links.remove_under(link);
+        self.links.add(link.to_path_buf(), target);
+    }
+
+    /// Drops the watches of `dir` and everything under it; their known files become candidates.
+    fn forget_dir(&mut self, now: Instant, dir: &Path) {
+        self.watches.forget(dir);
+        self.links.remove_under(dir);
+        if let Ok(rel) = dir.strip_prefix(&self.root) {
+            let known = self.shared.files().subtree(rel);
+            for k in known {
+                self.debouncer.push(now, k);
+            }
+        }
+    }
+
+    /// A file the open burst touched: anything read of it before is stale.
+    pub(super) fn touched(&mut self, now: Instant, rel: PathBuf) {
+        self.read_early.remove(&rel);
+        self.unread.push(rel.clone());
+        self.debouncer.push(now, rel);
+    }
+}

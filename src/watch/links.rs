@@ -1,0 +1,147 @@
+//! Symbolic links in the tree: an edit reaches a link's target, never the link, so the kernel
+//! reports it under the target's path (and not at all when the target is outside the watched
+//! tree). The walk follows links (files and directories; the walker stops at cycles), the
+//! targets are watched by their canonical paths on an instance of their own (two watches of
+//! one inode on one inotify instance would share a watch descriptor, and removing one would
+//! remove both), and this table maps every event under a target back to the links' paths.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// How many links in a row an event is followed through (a link to a link to ...).
+const MAX_CHAIN: usize = 8;
+
+/// Canonical target (absolute) → the paths (absolute, inside the root) of links to it.
+#[derive(Debug, Default)]
+pub(super) struct Links {
+    aliases: BTreeMap<PathBuf, Vec<PathBuf>>,
+}
+
+impl Links {
+    pub fn add(&mut self, link: PathBuf, target: PathBuf) {
+        let links = self.aliases.entry(target).or_default();
+        if !links.contains(&link) {
+            links.push(link);
+        }
+    }
+
+    /// Forgets links at or under `dir` (removed from the tree).
+    pub fn remove_under(&mut self, dir: &Path) {
+        self.aliases.retain(|_, links| {
+            links.retain(|l| !l.starts_with(dir));
+            !links.is_empty()
+        });
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.aliases.is_empty()
+    }
+
+    /// The other names of `abs`: for each link whose target is `abs` or one of its ancestors,
+    /// the same path under the link, and so on through chains of links.
+    pub fn names(&self, abs: &Path) -> Vec<PathBuf> {
+        let mut out: Vec<PathBuf> = Vec::new();
+        let mut frontier = vec![abs.to_path_buf()];
+        for _ in 0..MAX_CHAIN {
+            let mut next = Vec::new();
+            for path in &frontier {
+                for target in path.ancestors() {
+                    let Some(links) = self.aliases.get(target) else {
+                        continue;
+                    };
+                    let rest = path.strip_prefix(target).unwrap_or(Path::new(""));
+                    for link in links {
+                        let name = if rest.as_os_str().is_empty() {
+                            link.clone()
+                        } else {
+                            link.join(rest)
+                        };
+                        if name != abs && !out.contains(&name) {
+                            out.push(name.clone());
+                            next.push(name);
+                        }
+                    }
+                }
+            }
+            if next.is_empty() {
+                break;
+            }
+            frontier = next;
+        }
+        out
+    }
+}
+
+/// What `hot why` says about a path that is, or lies under, a symbolic link: `None` for a plain
+/// path. `root` is the project root, `rel` the path relative to it.
+pub fn describe(root: &Path, rel: &Path) -> Option<String> {
+    let abs = root.join(rel);
+    // The first component (from the root down) that is a link.
+    let mut at = root.to_path_buf();
+    let mut link = None;
+    for part in rel.components() {
+        at.push(part);
+        if std::fs::symlink_metadata(&at).is_ok_and(|m| m.file_type().is_symlink()) {
+            link = Some(at.clone());
+            break;
+        }
+    }
+    let link = link?;
+    let shown = link
+        .strip_prefix(root)
+        .unwrap_or(&link)
+        .display()
+        .to_string();
+    let pointee = std::fs::read_link(&link)
+        .map(|t| t.display().to_string())
+        .unwrap_or_default();
+    Some(match std::fs::canonicalize(&abs) {
+        Ok(target) => {
+            let root = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
+            let place = if target.starts_with(&root) {
+                "inside the project"
+            } else {
+                "outside the project"
+            };
+            format!(
+                "`{shown}` is a symlink to `{pointee}`; hot watches its target `{}` ({place}), so edits there count",
+                target.display()
+            )
+        }
+        Err(_) => format!(
+            "`{shown}` is a symlink to `{pointee}`, which does not resolve (a missing target or \
+             a cycle): hot cannot watch through it; once it resolves, restart hot"
+        ),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_follow_links_and_chains() {
+        let mut links = Links::default();
+        links.add(PathBuf::from("/p/link"), PathBuf::from("/outside/real"));
+        links.add(PathBuf::from("/p/again"), PathBuf::from("/p/link/sub"));
+        assert_eq!(
+            links.names(Path::new("/outside/real/sub/f.txt")),
+            [
+                PathBuf::from("/p/link/sub/f.txt"),
+                PathBuf::from("/p/again/f.txt")
+            ]
+        );
+        assert!(links.names(Path::new("/elsewhere/f.txt")).is_empty());
+        links.remove_under(Path::new("/p/link"));
+        assert!(links.names(Path::new("/outside/real/x")).is_empty());
+    }
+
+    #[test]
+    fn a_cycle_of_links_ends() {
+        let mut links = Links::default();
+        links.add(PathBuf::from("/p/a"), PathBuf::from("/p/b"));
+        links.add(PathBuf::from("/p/b"), PathBuf::from("/p/a"));
+        let names = links.names(Path::new("/p/a/x"));
+        assert!(names.len() <= 2 * MAX_CHAIN, "{names:?}");
+    }
+}

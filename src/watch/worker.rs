@@ -1,0 +1,408 @@
+//! The watcher thread: takes events, closes bursts, compares contents, sends change sets.
+//!
+//! With nothing pending it blocks on its channel without a timeout: no wakeups when idle.
+//! While a burst waits for quiet, the files it touched are read one at a time whenever no
+//! event is queued, so a burst of thousands of files closes one quiet period after its end.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::time::{Duration, Instant, SystemTime};
+
+use tokio::sync::mpsc::UnboundedSender;
+
+use super::baseline::{Baseline, Shared};
+use super::config::{Relevance, Tuning};
+use super::debounce::Debouncer;
+use super::error::{WatchError, read_limit};
+use super::files::{FileTable, Slot};
+use super::hash::{self, FileState, Observed};
+use super::links::Links;
+use super::rules::IgnoreRules;
+use super::walk::{Found, Walk, Watches};
+use super::{ChangeSet, Notice};
+
+pub(super) enum Msg {
+    Event(Instant, notify::Result<notify::Event>),
+    SetRelevant {
+        relevant: Relevance,
+        /// When the caller asked: the ctime bound of a background baseline.
+        asked: SystemTime,
+        request: u64,
+        done: mpsc::Sender<()>,
+    },
+    Stop,
+}
+
+pub(super) struct Worker {
+    pub root: PathBuf,
+    pub watches: Watches,
+    /// Links in the tree, to map events under their targets back to them.
+    pub links: Links,
+    pub rules: IgnoreRules,
+    /// Tracked files (relative) and what they held when last looked at, shared with the
+    /// background hasher.
+    pub shared: Arc<Shared>,
+    pub baseline: Baseline,
+    pub tuning: Tuning,
+    pub poll: Option<Duration>,
+    /// Files (tracked or not) seen by the last walk of the whole tree.
+    pub walked_files: usize,
+    pub relevant: Relevance,
+    pub always: HashSet<PathBuf>,
+    pub debouncer: Debouncer,
+    /// Files the open burst touched that are not read yet, and those read while the burst
+    /// waited for quiet: at its close only files touched since need reading, so a burst of
+    /// thousands of files still closes one quiet period after its last event.
+    pub unread: Vec<PathBuf>,
+    pub read_early: HashMap<PathBuf, (Observed, Option<SystemTime>)>,
+    pub tx: UnboundedSender<ChangeSet>,
+    pub buf: Vec<u8>,
+    /// A runtime watch failure has been reported (once is enough).
+    pub warned: bool,
+    /// The watch limit fallback has been reported (once until every directory is back).
+    pub fallback_reported: bool,
+    /// When to try native watches for polled directories again.
+    pub retry_at: Option<Instant>,
+}
+
+impl Worker {
+    pub fn tracked(&self, rel: &Path) -> bool {
+        self.always.contains(rel) || (self.relevant)(rel)
+    }
+
+    /// Reads the ignore rules of every directory a walk went through, and notes its links.
+    fn absorb(&mut self, found: &Found) {
+        for (dir, _) in &found.dirs {
+            self.rules.add_dir(dir);
+        }
+        for (link, target) in &found.links {
+            self.links.add(link.clone(), target.clone());
+        }
+    }
+
+    /// A walk of the whole tree that records tracked files as `Pending` in `table`; returns
+    /// how many files (tracked or not) it saw. `strict`: a watch failure is an error
+    /// (start-up) rather than a warning.
+    pub fn walk_root(&mut self, strict: bool, table: &mut FileTable) -> Result<usize, WatchError> {
+        let (always, relevant) = (&self.always, &self.relevant);
+        let tracked = |rel: &Path| always.contains(rel) || relevant(rel);
+        let walk = Walk {
+            root: &self.root,
+            tracked: &tracked,
+            strict,
+        };
+        let mut found = self.watches.walk_root(&walk);
+        for rel in found.files() {
+            table.add_pending(rel);
+        }
+        self.absorb(&found);
+        if let Some(e) = found.err.take() {
+            return Err(e);
+        }
+        if let Some(w) = found.warn.take() {
+            self.warn(&w);
+        }
+        Ok(found.seen)
+    }
+
+    /// Walks `dir` (inside the root, itself not ignored) and collects the tracked files.
+    pub fn walk_collect(&mut self, dir: &Path) -> Vec<PathBuf> {
+        let found = self.walk_lenient(dir, None);
+        found.files().map(Path::to_path_buf).collect()
+    }
+
+    fn walk_lenient(
+        &mut self,
+        dir: &Path,
+        before: Option<&std::collections::BTreeMap<PathBuf, usize>>,
+    ) -> Found {
+        let (always, relevant) = (&self.always, &self.relevant);
+        let tracked = |rel: &Path| always.contains(rel) || relevant(rel);
+        let walk = Walk {
+            root: &self.root,
+            tracked: &tracked,
+            strict: false,
+        };
+        let mut found = self.watches.walk(&walk, dir, before, None);
+        self.absorb(&found);
+        if let Some(w) = found.warn.take() {
+            self.warn(&w);
+        }
+        found
+    }
+
+    pub fn warn(&mut self, err: &WatchError) {
+        if !self.warned {
+            self.warned = true;
+            self.notify(Notice::Warning(format!(
+                "{err}; changes there will be noticed only at the next rescan"
+            )));
+        }
+    }
+
+    /// After anything that adds watches: reports the poll fallback once when it begins and
+    /// once when it ends, and keeps the retry timer while directories are polled.
+    pub fn check_polled(&mut self, now: Instant) {
+        let polled = self.watches.polled();
+        if polled == 0 {
+            self.retry_at = None;
+            if self.fallback_reported {
+                self.fallback_reported = false;
+                let directories = self.watches.count();
+                self.notify(Notice::WatchRestored { directories });
+            }
+            return;
+        }
+        self.retry_at
+            .get_or_insert(now + self.tuning.fallback_retry);
+        if !self.fallback_reported {
+            self.fallback_reported = true;
+            let limit = watch_limit();
+            // Room for what is polled, twice over, above what is already in use.
+            let need = limit.unwrap_or(0) + 2 * polled as u64;
+            let suggested = need.max(524_288).next_power_of_two();
+            self.notify(Notice::WatchLimit {
+                polled,
+                limit,
+                suggested,
+                every: self.tuning.fallback_poll,
+            });
+        }
+    }
+
+    /// The retry timer fired: polled directories that get a native watch are read again
+    /// (their entries go through the event path), so an edit the poller had not seen yet is
+    /// still reported.
+    fn retry_watches(&mut self, now: Instant) {
+        self.retry_at = None;
+        for dir in self.watches.retry() {
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                self.on_path(now, &entry.path());
+            }
+        }
+        self.check_polled(now);
+    }
+
+    /// When the thread must wake up with no message: the burst's close or the next retry.
+    fn wake_at(&self) -> Option<Instant> {
+        match (self.debouncer.deadline(), self.retry_at) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Sends a notice at once, ahead of the changes of the open burst.
+    pub fn notify(&mut self, notice: Notice) {
+        let _ = self.tx.send(ChangeSet {
+            notices: vec![notice],
+            ..ChangeSet::default()
+        });
+    }
+
+    /// Reads one touched file ahead of the burst's close; false when none is left.
+    fn read_one_early(&mut self) -> bool {
+        while let Some(rel) = self.unread.pop() {
+            if self.read_early.contains_key(&rel) {
+                continue;
+            }
+            let observed = hash::observe_modified(&self.root.join(&rel), &mut self.buf);
+            self.read_early.insert(rel, observed);
+            return true;
+        }
+        false
+    }
+
+    /// The next message. While a burst waits for quiet and nothing is queued, the touched
+    /// files are read meanwhile; an event that arrives drops what was read of its file.
+    fn next_message(&mut self, rx: &mpsc::Receiver<Msg>) -> Result<Msg, RecvTimeoutError> {
+        while self
+            .debouncer
+            .deadline()
+            .is_some_and(|d| d > Instant::now())
+        {
+            match rx.try_recv() {
+                Ok(msg) => return Ok(msg),
+                Err(mpsc::TryRecvError::Disconnected) => {
+                    return Err(RecvTimeoutError::Disconnected);
+                }
+                Err(mpsc::TryRecvError::Empty) => {
+                    if !self.read_one_early() {
+                        break;
+                    }
+                }
+            }
+        }
+        match self.wake_at() {
+            None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
+            Some(d) => rx.recv_timeout(d.saturating_duration_since(Instant::now())),
+        }
+    }
+
+    /// Re-reads rules, re-walks the tree, reconciles watches; returns every path to compare.
+    fn rescan(&mut self) -> BTreeSet<PathBuf> {
+        self.rules = IgnoreRules::new(&self.root);
+        // Re-watching a watched directory (on the same instance) is harmless (inotify merges)
+        // and restores a watch the kernel dropped, so start from empty, on this thread.
+        let before = self.watches.take();
+        self.links = Links::default();
+        let root = self.root.clone();
+        let found = self.walk_lenient(&root, Some(&before.watched));
+        self.walked_files = found.seen;
+        self.watches.drop_stale(&before);
+        let mut candidates: BTreeSet<PathBuf> = found.files().map(Path::to_path_buf).collect();
+        candidates.extend(self.shared.files().paths());
+        candidates
+    }
+
+    /// Compares candidates with their remembered content; returns those that changed.
+    fn changed(
+        &mut self,
+        candidates: BTreeSet<PathBuf>,
+    ) -> (Vec<PathBuf>, Vec<Option<SystemTime>>) {
+        let (mut out, mut times) = (Vec::new(), Vec::new());
+        let shared = self.shared.clone();
+        let mut files = shared.files();
+        for rel in candidates {
+            let known = files.get(&rel);
+            if known.is_none() && !self.tracked(&rel) {
+                continue;
+            }
+            let (now, modified) = match self.read_early.remove(&rel) {
+                Some(observed) => observed,
+                None => hash::observe_modified(&self.root.join(&rel), &mut self.buf),
+            };
+            let changed = match (known, now) {
+                (None, Observed::Absent) => false,
+                (_, Observed::File(FileState::Unreadable)) => true,
+                (Some(Slot::Known(old)), Observed::File(new)) => old != new,
+                // Not hashed yet: it may have changed (conservative).
+                (Some(Slot::Pending), _) => true,
+                (None, Observed::File(_)) | (Some(_), Observed::Absent) => true,
+            };
+            match now {
+                Observed::File(s) => files.set(&rel, Slot::Known(s)),
+                Observed::Absent => files.remove(&rel),
+            }
+            if changed {
+                out.push(rel);
+                times.push(modified);
+            }
+        }
+        (out, times)
+    }
+
+    /// Switches relevance, then walks for newly tracked files and baselines them. `done` is
+    /// answered after the baseline on small trees (the caller waits, so nothing can race the
+    /// reads), and at once on big ones (the baseline then uses the ctime rule from `asked`).
+    fn set_relevant(
+        &mut self,
+        relevant: Relevance,
+        asked: SystemTime,
+        request: u64,
+        done: mpsc::Sender<()>,
+    ) {
+        self.relevant = relevant;
+        let sync = self.poll.is_some() || self.walked_files <= self.tuning.sync_hash_max;
+        if !sync {
+            let _ = done.send(());
+        }
+        // Cancel the running job first: it must not fill slots of the new request.
+        self.baseline.stop();
+        let shared = self.shared.clone();
+        {
+            let mut files = shared.files();
+            let table = &mut *files;
+            let (always, relevant) = (&self.always, &self.relevant);
+            table.retain(|rel| always.contains(rel) || relevant(rel));
+            if let Ok(n) = self.walk_root(false, table) {
+                self.walked_files = n;
+            }
+        }
+        if let Err(e) = self.baseline.run(request, (!sync).then_some(asked)) {
+            // Unhashed files stay `Pending`: reported on their next event, never lost.
+            self.warn(&e);
+        }
+        let _ = done.send(());
+    }
+
+    /// Closes the pending burst into a change set. False when the receiver is gone.
+    fn flush(&mut self, now: Instant) -> bool {
+        let Some(batch) = self.debouncer.take(now) else {
+            return true;
+        };
+        let mut candidates = batch.paths;
+        if batch.rescan {
+            let started = Instant::now();
+            candidates.extend(self.rescan());
+            self.debouncer.rescanned(Instant::now(), started.elapsed());
+        }
+        let (paths, modified) = self.changed(candidates);
+        self.unread.clear();
+        self.read_early.clear();
+        if paths.is_empty() {
+            return true;
+        }
+        self.tx
+            .send(ChangeSet {
+                paths,
+                modified,
+                rescanned: batch.rescan,
+                notices: Vec::new(),
+            })
+            .is_ok()
+    }
+
+    pub fn run(mut self, rx: mpsc::Receiver<Msg>) {
+        loop {
+            match self.next_message(&rx) {
+                Ok(Msg::Event(at, ev)) => {
+                    self.on_event(at, ev);
+                    self.check_polled(Instant::now());
+                    // A backlog never lets the channel run dry; the cap still closes the burst.
+                    if self.debouncer.capped(Instant::now()) && !self.flush(Instant::now()) {
+                        return;
+                    }
+                }
+                Ok(Msg::SetRelevant {
+                    relevant,
+                    asked,
+                    request,
+                    done,
+                }) => {
+                    self.set_relevant(relevant, asked, request, done);
+                    self.check_polled(Instant::now());
+                }
+                Ok(Msg::Stop) | Err(RecvTimeoutError::Disconnected) => return,
+                // Only close a burst once queued events are drained, so one burst is one wave.
+                Err(RecvTimeoutError::Timeout) => {
+                    let now = Instant::now();
+                    if self.retry_at.is_some_and(|r| r <= now) {
+                        self.retry_watches(now);
+                    }
+                    if !self.flush(Instant::now()) {
+                        return;
+                    }
+                    self.check_polled(Instant::now());
+                }
+            }
+        }
+    }
+}
+
+/// The inotify watch limit that applies: the system's, or a user namespace's if lower (the
+/// kernel counts watches per user namespace, up the chain).
+fn watch_limit() -> Option<u64> {
+    let system = read_limit("max_user_watches");
+    let namespace = std::fs::read_to_string("/proc/sys/user/max_inotify_watches")
+        .ok()
+        .and_then(|s| s.trim().parse().ok());
+    match (system, namespace) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
