@@ -226,6 +226,11 @@ async fn drive(
             }
             _ = frames.tick(), if status.is_some() => {
                 if let Some(status) = &status {
+                    for (name, generation) in status.missing_pids() {
+                        if let Some(pid) = supervisor.pid(generation) {
+                            status.pid(&name, generation, pid);
+                        }
+                    }
                     status.frame(Instant::now());
                 }
                 Vec::new()

@@ -244,6 +244,21 @@ impl Board {
         self.rows.iter().find(|r| r.name == name).map(|r| &r.output)
     }
 
+    /// The service instances shown without a pid: the keeper reports a command's pid a
+    /// moment after its start, so the driver asks again at each frame.
+    pub fn missing_pids(&self) -> Vec<(String, Generation)> {
+        let mut missing = Vec::new();
+        for row in &self.rows {
+            if let Some((generation, None)) = row.starting {
+                missing.push((row.name.clone(), generation));
+            }
+            if let Some(serving) = row.serving.as_ref().filter(|s| s.pid.is_none()) {
+                missing.push((row.name.clone(), serving.generation));
+            }
+        }
+        missing
+    }
+
     /// The pid of a service instance, once known.
     pub fn pid(&mut self, node: &str, generation: Generation, pid: u32) {
         let known = self.rows.iter().any(|r| {

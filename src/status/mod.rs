@@ -99,6 +99,11 @@ impl Status {
         self.lock().board.pid(node, generation, pid);
     }
 
+    /// See [`Board::missing_pids`].
+    pub fn missing_pids(&self) -> Vec<(String, Generation)> {
+        self.lock().board.missing_pids()
+    }
+
     pub fn stopping(&self) {
         self.lock().board.set_stopping();
     }
