@@ -304,4 +304,15 @@ mod tests {
         }
         assert!(Cli::try_parse_from(["hot", "watch", "--debounce", "24h"]).is_ok());
     }
+
+    #[test]
+    fn no_status_is_a_top_level_watch_flag() {
+        let cli = Cli::try_parse_from(["hot", "--no-status"]).expect("bare hot takes it");
+        assert!(cli.watch.no_status);
+        let cli = Cli::try_parse_from(["hot", "watch", "--no-status"]).expect("watch takes it");
+        assert_eq!(cli.watch_flag(), None);
+        // Before another command it belongs to plain `hot`, as `--poll` does.
+        let cli = Cli::try_parse_from(["hot", "--no-status", "ci"]).expect("parses");
+        assert_eq!(cli.watch_flag(), Some("--no-status"));
+    }
 }
