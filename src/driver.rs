@@ -20,6 +20,8 @@ use crate::hotfile;
 use crate::model::{Kind, NodeId, Project};
 use crate::report::Reporter;
 use crate::sockets::Sockets;
+use crate::status::term::{self, Key};
+use crate::status::{Status, StatusSink};
 use crate::supervisor::Supervisor;
 use crate::watch::{ChangeSet, WatchConfig, Watcher};
 
@@ -34,6 +36,12 @@ pub struct Plan {
     pub watch: Option<WatchPlan>,
     /// Print `hot ci`'s table at the end.
     pub summary: bool,
+    /// Draw the live status view and read its keys, if the terminal allows (see
+    /// `status::term::wanted`).
+    pub status: bool,
+    /// Whether hot's terminal output (stderr, where the view draws) is coloured: the user's
+    /// `--color`, already decided.
+    pub color: bool,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -49,6 +57,8 @@ pub fn run(project: Arc<Project>, reporter: Reporter, plan: Plan) -> u8 {
     {
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
+            // The terminal first, so the panic message lands on a usable one.
+            crate::status::term::restore_after_panic();
             crate::supervisor::kill_all_groups();
             previous(info);
         }));
@@ -63,13 +73,31 @@ pub fn run(project: Arc<Project>, reporter: Reporter, plan: Plan) -> u8 {
             return exit::FAILED;
         }
     };
-    let code = runtime.block_on(drive(project, reporter.clone(), plan));
-    // Every way out of the loop passes here: sinks flush and restore what they changed.
+    // The view replaces the plain lines: they scroll above its panel instead.
+    let (reporter, status) = if plan.status && !reporter.is_json() && term::wanted() {
+        let color = plan.color;
+        let status = Status::new(color);
+        let sink = StatusSink::new(status.clone(), color);
+        (
+            Reporter::with_sinks(false, vec![Box::new(sink)]),
+            Some(status),
+        )
+    } else {
+        (reporter, None)
+    };
+    let code = runtime.block_on(drive(project, reporter.clone(), status, plan));
+    // Every path out of the loop, early errors included: a sink may hold lines back (the
+    // view does until its next frame) and must give the terminal back.
     reporter.finish();
     code
 }
 
-async fn drive(project: Arc<Project>, reporter: Reporter, plan: Plan) -> u8 {
+async fn drive(
+    project: Arc<Project>,
+    reporter: Reporter,
+    status: Option<Arc<Status>>,
+    plan: Plan,
+) -> u8 {
     let options = Options {
         mode: plan.mode,
         targets: plan.targets.clone(),
@@ -111,9 +139,32 @@ async fn drive(project: Arc<Project>, reporter: Reporter, plan: Plan) -> u8 {
     let mut browser = Browser::default();
     reporter.add_sink(browser.sink());
     browser.set_project(&project, engine.scope(), &reporter);
+    // Keys are one more event source. The guard gives the terminal its modes back when the
+    // loop ends; the panic hook does it if hot panics.
+    let (keys_tx, mut keys) = mpsc::unbounded_channel::<Key>();
+    let mut terminal = status.as_ref().and_then(|_| term::read_keys(keys_tx));
+    if let Some(status) = &status {
+        status.set_keys(terminal.is_some());
+    }
+    let mut suspend = Suspend::new(status.is_some());
+    let mut frames = tokio::time::interval(crate::status::FRAME);
+    frames.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
 
     let mut actions = engine.start(Instant::now());
     let mut interrupted = false;
+    // The first signal or quit key stops gracefully, a second one kills at once.
+    let mut stop = |code: i32, engine: &mut Engine, supervisor: &mut Supervisor| {
+        if interrupted {
+            supervisor.kill_all();
+            return Vec::new();
+        }
+        interrupted = true;
+        if let Some(status) = &status {
+            status.stopping();
+        }
+        reporter.note("stopping (press Ctrl-C again to kill at once)");
+        engine.handle(Instant::now(), Event::Shutdown { code })
+    };
     // The engine's one timer (it has no clock): the earliest wake it asked for.
     let mut wake: Option<Instant> = None;
     let code = loop {
@@ -122,8 +173,11 @@ async fn drive(project: Arc<Project>, reporter: Reporter, plan: Plan) -> u8 {
             &engine,
             &mut supervisor,
             &sockets,
-            &mut browser,
             &reporter,
+            Views {
+                browser: &mut browser,
+                status: status.as_deref(),
+            },
             &mut wake,
         ) {
             break code;
@@ -161,16 +215,33 @@ async fn drive(project: Arc<Project>, reporter: Reporter, plan: Plan) -> u8 {
                 actions.extend(engine.handle(Instant::now(), Event::Changed(changes)));
                 actions
             }
-            code = signals.recv() => {
-                if interrupted {
-                    // A second signal: stop waiting for graceful exits.
-                    supervisor.kill_all();
-                    Vec::new()
-                } else {
-                    interrupted = true;
-                    reporter.note("stopping (press Ctrl-C again to kill at once)");
-                    engine.handle(Instant::now(), Event::Shutdown { code: i32::from(code) })
+            code = signals.recv() => stop(i32::from(code), &mut engine, &mut supervisor),
+            Some(key) = keys.recv() => {
+                let now = Instant::now();
+                match status.as_ref().and_then(|s| s.key(key, now)) {
+                    Some(Event::Shutdown { code }) => stop(code, &mut engine, &mut supervisor),
+                    Some(event) => engine.handle(now, event),
+                    None => Vec::new(),
                 }
+            }
+            () = suspend.recv() => {
+                if let Some(status) = &status {
+                    status.suspend();
+                    terminal = suspend.stop_and_continue(terminal.take());
+                    status.resume(term::foreground(), terminal.is_some());
+                }
+                Vec::new()
+            }
+            _ = frames.tick(), if status.is_some() => {
+                if let Some(status) = &status {
+                    for (name, generation) in status.missing_pids() {
+                        if let Some(pid) = supervisor.pid(generation) {
+                            status.pid(&name, generation, pid);
+                        }
+                    }
+                    status.frame(Instant::now());
+                }
+                Vec::new()
             }
         };
     };
@@ -189,23 +260,35 @@ async fn drive(project: Arc<Project>, reporter: Reporter, plan: Plan) -> u8 {
     u8::try_from(code).unwrap_or(exit::FAILED)
 }
 
+/// The sinks that the driver also acts on directly: the browser answers sockets, the status
+/// view learns each instance's pid.
+struct Views<'a> {
+    browser: &'a mut Browser,
+    status: Option<&'a Status>,
+}
+
 /// Carries out the engine's actions; returns the exit status once the engine is done.
 fn carry_out(
     actions: Vec<Action>,
     engine: &Engine,
     supervisor: &mut Supervisor,
     sockets: &Sockets,
-    browser: &mut Browser,
     reporter: &Reporter,
+    views: Views<'_>,
     wake: &mut Option<Instant>,
 ) -> Option<i32> {
+    let Views { browser, status } = views;
     let project = engine.project();
     for action in actions {
         match action {
             Action::Wake { at } => *wake = Some(wake.map_or(at, |w| w.min(at))),
             Action::Start { node, generation } => {
-                let fds = sockets.for_node(&project.node(node).name);
+                let name = &project.node(node).name;
+                let fds = sockets.for_node(name);
                 supervisor.start(node, generation, &fds);
+                if let (Some(status), Some(pid)) = (status, supervisor.pid(generation)) {
+                    status.pid(name, generation, pid);
+                }
             }
             Action::Stop { node, generation } => supervisor.stop(node, generation),
             Action::Report(report) => reporter.report(project, &report),
@@ -338,6 +421,46 @@ fn relevance(project: &Arc<Project>) -> Arc<dyn Fn(&Path) -> bool + Send + Sync>
 
 fn relative(path: &Path, root: &Path) -> Option<PathBuf> {
     path.strip_prefix(root).ok().map(Path::to_path_buf)
+}
+
+/// Ctrl-Z (SIGTSTP) while the status view is drawn: hot erases the panel and gives the
+/// terminal back before it stops. Without the view, the default action stops hot as before.
+struct Suspend {
+    #[cfg(unix)]
+    stream: Option<tokio::signal::unix::Signal>,
+}
+
+impl Suspend {
+    fn new(view: bool) -> Suspend {
+        Suspend {
+            #[cfg(unix)]
+            stream: view
+                .then(|| {
+                    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::from_raw(
+                        libc::SIGTSTP,
+                    ))
+                    .ok()
+                })
+                .flatten(),
+        }
+    }
+
+    async fn recv(&mut self) {
+        #[cfg(unix)]
+        if let Some(stream) = &mut self.stream {
+            stream.recv().await;
+            return;
+        }
+        std::future::pending::<()>().await;
+    }
+
+    /// Stops hot until it is continued; returns the terminal's guard if hot took it again.
+    fn stop_and_continue(&self, guard: Option<term::Guard>) -> Option<term::Guard> {
+        #[cfg(unix)]
+        return term::stop_and_continue(guard);
+        #[cfg(not(unix))]
+        guard
+    }
 }
 
 /// SIGINT, SIGTERM and SIGHUP, as the exit status each one leads to.

@@ -19,6 +19,7 @@ pub mod report;
 #[cfg(unix)]
 pub mod shim;
 pub mod sockets;
+pub mod status;
 pub mod supervisor;
 pub mod watch;
 

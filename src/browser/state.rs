@@ -253,6 +253,7 @@ mod tests {
             paths: paths.iter().map(|p| p.to_string()).collect(),
             changed: paths.len(),
             nodes: nodes.iter().map(|n| n.to_string()).collect(),
+            rerun: None,
         }
     }
 

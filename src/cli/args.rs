@@ -218,6 +218,11 @@ pub(super) struct WatchArgs {
     #[arg(long, value_name = "INTERVAL", num_args = 0..=1, require_equals = true,
           default_missing_value = "500ms", value_parser = duration)]
     pub poll: Option<Duration>,
+
+    /// Print plain lines instead of the live status view (the view is drawn only on a
+    /// terminal anyway, never when output is piped, with `--json` or under `TERM=dumb`).
+    #[arg(long)]
+    pub no_status: bool,
 }
 
 impl WatchArgs {
@@ -226,6 +231,7 @@ impl WatchArgs {
         WatchArgs {
             debounce: over.debounce.or(self.debounce),
             poll: over.poll.or(self.poll),
+            no_status: over.no_status || self.no_status,
         }
     }
 }
@@ -270,6 +276,8 @@ impl Cli {
             Some("--debounce")
         } else if self.watch.poll.is_some() {
             Some("--poll")
+        } else if self.watch.no_status {
+            Some("--no-status")
         } else {
             None
         }
@@ -295,5 +303,16 @@ mod tests {
             }
         }
         assert!(Cli::try_parse_from(["hot", "watch", "--debounce", "24h"]).is_ok());
+    }
+
+    #[test]
+    fn no_status_is_a_top_level_watch_flag() {
+        let cli = Cli::try_parse_from(["hot", "--no-status"]).expect("bare hot takes it");
+        assert!(cli.watch.no_status);
+        let cli = Cli::try_parse_from(["hot", "watch", "--no-status"]).expect("watch takes it");
+        assert_eq!(cli.watch_flag(), None);
+        // Before another command it belongs to plain `hot`, as `--poll` does.
+        let cli = Cli::try_parse_from(["hot", "--no-status", "ci"]).expect("parses");
+        assert_eq!(cli.watch_flag(), Some("--no-status"));
     }
 }

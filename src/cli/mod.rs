@@ -220,6 +220,8 @@ fn run(cli: Cli) -> u8 {
                 jobs: jobs(j),
                 watch: None,
                 summary: true,
+                status: false,
+                color,
             },
         ),
         Command::Run {
@@ -244,6 +246,8 @@ fn run(cli: Cli) -> u8 {
                     jobs: jobs(j),
                     watch: None,
                     summary: false,
+                    status: false,
+                    color,
                 },
             )
         }
@@ -270,6 +274,8 @@ fn run(cli: Cli) -> u8 {
                         poll: watch.poll,
                     }),
                     summary: false,
+                    status: !watch.no_status,
+                    color,
                 },
             )
         }

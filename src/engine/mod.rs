@@ -58,6 +58,9 @@ pub enum Event {
         node: NodeId,
         generation: Generation,
     },
+    /// The user asked for a rerun (a key in the status view): handled like a change to the
+    /// nodes it names, so their dependents come along and a service hands off as usual.
+    Rerun(Rerun),
     /// The instance's command was stopped by `signal` (SIGSTOP, SIGTTIN, ...): it will not go
     /// on until continued.
     Suspended {
@@ -74,6 +77,16 @@ pub enum Event {
     Shutdown { code: i32 },
     /// The time asked for by an [`Action::Wake`] has come (or passed).
     Tick,
+}
+
+/// Which nodes a rerun asks for. Which nodes failed is the engine's to know, not the asker's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rerun {
+    /// Every node in scope.
+    All,
+    /// The nodes whose last run failed (tasks that failed, services that exited or never got
+    /// ready); what they blocked comes along as their dependents.
+    Failed,
 }
 
 /// One changed file.
@@ -222,4 +235,6 @@ pub enum Trigger {
     Start,
     /// Changed files (a few of them, and how many in all).
     Paths { first: Vec<PathBuf>, count: usize },
+    /// The user asked for it.
+    Rerun(Rerun),
 }

@@ -23,7 +23,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::{Action, Change, Event, Exit, Generation, NodeResult, Report, Standing, Trigger};
+use super::{
+    Action, Change, Event, Exit, Generation, NodeResult, Report, Rerun, Standing, Trigger,
+};
 use crate::graph::Graph;
 use crate::model::{Kind, Node, NodeId, Project};
 
@@ -217,6 +219,7 @@ impl Engine {
             Event::ReadyTimedOut { generation, .. } => {
                 self.ready_timed_out(generation, &mut actions)
             }
+            Event::Rerun(which) => self.rerun(which, &mut actions),
             Event::Suspended {
                 generation,
                 signal,
@@ -354,6 +357,33 @@ impl Engine {
             count: paths.len(),
         };
         self.begin_wave(trigger, &stale, actions);
+        for node in stale {
+            self.make_stale(node, actions);
+        }
+    }
+
+    /// A rerun the user asked for: like a change to the asked nodes, without loop detection
+    /// (nothing was written).
+    fn rerun(&mut self, which: Rerun, actions: &mut Vec<Action>) {
+        if self.shutdown.is_some() {
+            return;
+        }
+        let asked: Vec<NodeId> = self
+            .scope
+            .iter()
+            .copied()
+            .filter(|n| which == Rerun::All || self.nodes[n.0].outcome == Outcome::Failed)
+            .collect();
+        let stale: Vec<NodeId> = self
+            .graph
+            .with_dependents(asked)
+            .into_iter()
+            .filter(|n| self.scope.contains(n))
+            .collect();
+        if stale.is_empty() {
+            return;
+        }
+        self.begin_wave(Trigger::Rerun(which), &stale, actions);
         for node in stale {
             self.make_stale(node, actions);
         }

@@ -56,6 +56,10 @@ pub enum EventKind {
         /// How many paths changed.
         changed: usize,
         nodes: Vec<String>,
+        /// Set when the user asked for the wave (a key of the status view); absent otherwise,
+        /// so every other wave keeps its exact shape.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        rerun: Option<Rerun>,
     },
     /// An instance starts.
     NodeStarted {
@@ -164,6 +168,8 @@ pub struct NodeInfo {
     pub after: Vec<String>,
     /// The addresses of its sockets as the Hotfile gives them.
     pub sockets: Vec<String>,
+    /// The locks it holds while it runs (`lock "NAME"`): no two nodes holding one run at once.
+    pub locks: Vec<String>,
 }
 
 /// How one node stands.
@@ -190,6 +196,14 @@ impl NodeResult {
 pub enum Kind {
     Task,
     Service,
+}
+
+/// What a rerun the user asked for covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Rerun {
+    All,
+    Failed,
 }
 
 /// Which of a child's streams a line came from.

@@ -8,7 +8,7 @@ use std::io::Write;
 use anstyle::{AnsiColor, Style};
 
 use super::ColorChoice;
-use super::event::{Event, EventKind, Kind, NodeResult, Stream};
+use super::event::{Event, EventKind, Kind, NodeResult, Rerun, Stream};
 use super::sink::Sink;
 
 /// Which of hot's streams a line goes to.
@@ -147,9 +147,12 @@ impl PlainSink {
                 paths,
                 changed,
                 nodes,
+                rerun,
                 ..
             } => {
                 let cause = match (start, paths.first()) {
+                    _ if *rerun == Some(Rerun::All) => "rerun asked".to_owned(),
+                    _ if *rerun == Some(Rerun::Failed) => "rerun of the failed asked".to_owned(),
                     (true, _) | (false, None) => "start".to_owned(),
                     (false, Some(path)) if *changed == 1 => format!("{path} changed"),
                     (false, Some(_)) => format!("{changed} files changed"),

@@ -41,6 +41,7 @@ fn info(name: &str, kind: Kind, after: &[&str], sockets: &[&str]) -> NodeInfo {
         kind,
         after: after.iter().map(|s| (*s).to_owned()).collect(),
         sockets: sockets.iter().map(|s| (*s).to_owned()).collect(),
+        locks: Vec::new(),
     }
 }
 
@@ -103,6 +104,7 @@ fn script() -> Vec<Event> {
                 paths: vec![],
                 changed: 0,
                 nodes: names(&["clippy", "test", "serve", "ui"]),
+                rerun: None,
             },
         ),
         event(
@@ -178,6 +180,7 @@ fn script() -> Vec<Event> {
                 paths: names(&["src/main.rs"]),
                 changed: 1,
                 nodes: names(&["clippy", "test", "serve"]),
+                rerun: None,
             },
         ),
         event(

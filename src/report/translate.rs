@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use super::Clock;
-use super::event::{EventKind, NodeInfo, NodeResult};
+use super::event::{EventKind, NodeInfo, NodeResult, Rerun};
 use crate::engine::{self, Exit, Report, Standing, Trigger};
 use crate::model::{Kind, NodeId, Project};
 
@@ -19,8 +19,13 @@ pub(super) fn report(project: &Project, report: &Report, clock: &Clock) -> Event
             nodes,
         } => {
             let (paths, changed) = match trigger {
-                Trigger::Start => (Vec::new(), 0),
+                Trigger::Start | Trigger::Rerun(_) => (Vec::new(), 0),
                 Trigger::Paths { first, count } => (first.clone(), *count),
+            };
+            let rerun = match trigger {
+                Trigger::Rerun(engine::Rerun::All) => Some(Rerun::All),
+                Trigger::Rerun(engine::Rerun::Failed) => Some(Rerun::Failed),
+                _ => None,
             };
             EventKind::WaveStarted {
                 wave: *wave,
@@ -28,6 +33,7 @@ pub(super) fn report(project: &Project, report: &Report, clock: &Clock) -> Event
                 paths: paths.iter().map(|p| p.display().to_string()).collect(),
                 changed,
                 nodes: nodes.iter().map(name).collect(),
+                rerun,
             }
         }
         Report::NodeStarted { node, generation } => {
@@ -152,6 +158,7 @@ pub(super) fn scope(project: &Project, scope: &BTreeSet<NodeId>) -> EventKind {
                     .map(|a| project.node(*a).name.clone())
                     .collect(),
                 sockets: node.sockets.iter().map(|s| s.addr.to_string()).collect(),
+                locks: node.locks.clone(),
             }
         })
         .collect();

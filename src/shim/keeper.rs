@@ -8,8 +8,8 @@
 //!    whose command forked, a daemonising server) are re-parented to it rather than to pid 1;
 //! 2. forks the command, which stays in the keeper's group (the child sets `LISTEN_PID` to its
 //!    own pid before `exec`, so a server sees exactly its pid);
-//! 3. waits for it, and reports a stop (SIGSTOP, SIGTTIN, ...) of it to hot over the status
-//!    socket, a stream socket whose other end only hot holds;
+//! 3. tells hot the command's pid, waits for it, and reports a stop (SIGSTOP, SIGTTIN, ...) of
+//!    it, over the status socket, a stream socket whose other end only hot holds;
 //! 4. when the command exits, SIGKILLs its remaining descendants (orphans re-parented to it,
 //!    even those that left the group) and exits with the command's status (the same code, or dies of the same signal), so
 //!    the supervisor sees the real status; hot then SIGKILLs the group as before;
@@ -115,6 +115,12 @@ pub(super) fn run(keep: Keep) -> ! {
     }
     if child == 0 {
         exec(keep, &old);
+    }
+    if let Some(socket) = keep.status {
+        // The command's pid, which hot shows (the group's leader is the keeper, not it).
+        let line = format!("started {child}\n");
+        // SAFETY: send on the status socket; MSG_NOSIGNAL: a gone hot is no SIGPIPE.
+        unsafe { libc::send(socket, line.as_ptr().cast(), line.len(), NO_SIGNAL) };
     }
     // The command has the sockets; the keeper holds none (hot does).
     if let Some((count, _, _)) = keep.listen {

@@ -2,8 +2,8 @@
 //!
 //! Script lines: `start`, `change PATH[@MS]...` (modified MS into the script), `exit NAME#GEN CODE`, `kill NAME#GEN SIGNAL`,
 //! `ready NAME#GEN`, `timeout NAME#GEN`, `wait MS`, `tick` (the driver's timer fired),
-//! `shutdown CODE`, `reload` (with the project given to [`check_reload`]), `stopped NAME#GEN
-//! SIGNAL`. Each line is echoed, followed by the actions it caused.
+//! `rerun all|failed`, `shutdown CODE`, `reload` (with the project given to [`check_reload`]),
+//! `stopped NAME#GEN SIGNAL`. Each line is echoed, followed by the actions it caused.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -92,6 +92,14 @@ fn run(engine: &mut Engine, script: &str, mut reload: Option<Project>) -> String
                 let (node, generation) = generation(words[1]);
                 engine.handle(now, Event::ReadyTimedOut { node, generation })
             }
+            "rerun" => {
+                let which = match words[1] {
+                    "all" => Rerun::All,
+                    "failed" => Rerun::Failed,
+                    other => panic!("rerun all|failed, not `{other}`"),
+                };
+                engine.handle(now, Event::Rerun(which))
+            }
             "tick" => engine.handle(now, Event::Tick),
             "renewed" => {
                 let node = engine.project().find(words[1]).expect("known node");
@@ -158,6 +166,7 @@ fn describe(project: &Project, t0: Instant, action: &Action) -> String {
                 let trigger = match trigger {
                     Trigger::Start => "start".to_owned(),
                     Trigger::Paths { first, count } => format!("{} ({count})", first[0].display()),
+                    Trigger::Rerun(which) => format!("rerun {which:?}"),
                 };
                 format!("wave {wave} by {trigger}: {}", names(nodes))
             }
@@ -1334,6 +1343,103 @@ fn a_late_exit_of_a_stopped_instance_is_ignored() {
         exit clippy#1 143
           start clippy#4
         exit build#2 0
+        ",
+    );
+}
+
+#[test]
+fn rerun_all_reruns_every_node_and_hands_off_the_service() {
+    check(
+        WEB,
+        watch(),
+        "
+        start
+          wave 1 by start: clippy test build serve
+          start clippy#1
+          start build#2
+        exit clippy#1 0
+          finished clippy Code(0) in 0ms
+          start test#3
+        exit build#2 0
+          finished build Code(0) in 0ms
+        exit test#3 0
+          finished test Code(0) in 0ms
+          start serve#4
+        ready serve#4
+          ready serve in 0ms
+          wave 1 done, 0 failed
+        rerun all
+          wave 2 by rerun All: clippy test build serve
+          start clippy#5
+          start build#6
+        exit clippy#5 0
+          finished clippy Code(0) in 0ms
+          start test#7
+        exit build#6 0
+          finished build Code(0) in 0ms
+        exit test#7 0
+          finished test Code(0) in 0ms
+          start serve#8
+        ready serve#8
+          stop serve#4
+          ready serve in 0ms
+        exit serve#4 0
+          wave 2 done, 0 failed
+        ",
+    );
+}
+
+#[test]
+fn rerun_failed_reruns_the_failed_and_what_they_blocked() {
+    check(
+        WEB,
+        watch(),
+        "
+        start
+          wave 1 by start: clippy test build serve
+          start clippy#1
+          start build#2
+        exit clippy#1 1
+          finished clippy Code(1) in 0ms
+          blocked test by clippy
+        exit build#2 0
+          finished build Code(0) in 0ms
+          blocked serve by clippy
+          wave 1 done, 1 failed
+        rerun failed
+          wave 2 by rerun Failed: clippy test serve
+          start clippy#3
+        exit clippy#3 0
+          finished clippy Code(0) in 0ms
+          start test#4
+        exit test#4 0
+          finished test Code(0) in 0ms
+          start serve#5
+        ready serve#5
+          ready serve in 0ms
+          wave 2 done, 0 failed
+        rerun failed
+        ",
+    );
+}
+
+#[test]
+fn rerun_during_shutdown_starts_nothing() {
+    check(
+        WEB,
+        watch(),
+        "
+        start
+          wave 1 by start: clippy test build serve
+          start clippy#1
+          start build#2
+        shutdown 130
+          stop clippy#1
+          stop build#2
+        rerun all
+        exit clippy#1 0
+        exit build#2 0
+          exit 130
         ",
     );
 }

@@ -1,0 +1,558 @@
+//! What the status view knows of each node, kept up to date from hot's events.
+//!
+//! Pure: it reads hot's event stream (the same events every sink gets), time arrives as `now`,
+//! nothing is drawn or written here, so every transition is unit-tested by feeding the board
+//! what a real engine reports, translated as hot translates it.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::time::{Duration, Instant};
+
+use crate::engine::{Exit, Generation};
+use crate::model::Kind;
+use crate::report::event::{self, EventKind, NodeInfo, Rerun};
+use crate::report::{describe_exit, signal_name};
+
+/// How much of a node's last run is kept for "show the output": the newest lines win.
+const KEEP_LINES: usize = 2_000;
+const KEEP_BYTES: usize = 512 * 1024;
+
+/// Every node in scope, in dependency order, and the wave that is (or was last) running.
+#[derive(Debug)]
+pub struct Board {
+    rows: Vec<Row>,
+    wave: Option<Wave>,
+    /// Set once hot is shutting down.
+    stopping: bool,
+    /// Directories the watcher polls because the inotify limit is full (0: none).
+    polled: usize,
+    /// Pids the driver learnt before the instance's `node_started` event arrived.
+    early_pids: BTreeMap<Generation, u32>,
+}
+
+/// The latest wave.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Wave {
+    pub number: u64,
+    /// What set it off, in words ("src/main.rs changed").
+    pub cause: String,
+    pub started: Instant,
+    /// When it finished.
+    pub finished: Option<Instant>,
+}
+
+/// One node's line.
+#[derive(Debug)]
+pub struct Row {
+    pub name: String,
+    pub kind: Kind,
+    /// The latest run (for a service: the latest instance hot started).
+    pub state: State,
+    /// A service's addresses as the Hotfile gives them.
+    addrs: Vec<String>,
+    /// The address hot reported bound for each socket (port 0 resolved), by socket name.
+    bound: BTreeMap<String, String>,
+    /// A service's instance that serves now.
+    pub serving: Option<Serving>,
+    /// Something to add to the line (a loop hot ignores).
+    pub note: Option<String>,
+    /// The current or last run's output.
+    pub output: Output,
+    /// A service's instance started and not ready yet, with its pid once known.
+    starting: Option<(Generation, Option<u32>)>,
+    /// No instance of the service runs: when hot starts it again.
+    pub down: Option<Down>,
+    /// The `lock` names the node holds while it runs.
+    locks: Vec<String>,
+}
+
+/// When a service that is down comes back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Down {
+    /// After its crash backoff, at this time.
+    RestartAt(Instant),
+    /// At the next change (its `restart` policy, or a command that cannot start).
+    NextChange,
+}
+
+/// How a node's latest run stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum State {
+    /// Has not run yet.
+    Idle,
+    /// Stale: waits for its dependencies or a free job slot.
+    Queued,
+    /// A task runs; a service's new instance is starting (not ready yet).
+    Running {
+        since: Instant,
+    },
+    /// A task succeeded; a service's latest instance is serving.
+    Ok {
+        took: Duration,
+    },
+    Failed {
+        why: String,
+        took: Option<Duration>,
+    },
+    /// Did not run because `by` failed.
+    Blocked {
+        by: String,
+    },
+}
+
+/// A serving service instance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Serving {
+    pub generation: Generation,
+    pub pid: Option<u32>,
+    /// Serving since (ready, or started for a service without `ready`).
+    pub since: Instant,
+    /// The wave whose build it serves.
+    pub wave: u64,
+    /// Set when a newer build was not started because this node failed upstream.
+    pub stale_by: Option<String>,
+}
+
+/// A run's output, bounded: the newest lines, and how many older ones were dropped.
+#[derive(Debug, Default, Clone)]
+pub struct Output {
+    pub lines: VecDeque<String>,
+    pub dropped: usize,
+    bytes: usize,
+}
+
+impl Row {
+    /// The service's addresses: as bound once hot reported them (port 0 resolved), as the
+    /// Hotfile gives them before.
+    pub fn addrs(&self) -> Vec<String> {
+        if self.bound.is_empty() {
+            self.addrs.clone()
+        } else {
+            self.bound.values().cloned().collect()
+        }
+    }
+}
+
+impl Output {
+    fn push(&mut self, line: &str) {
+        self.bytes += line.len();
+        self.lines.push_back(line.to_owned());
+        while self.lines.len() > KEEP_LINES || (self.bytes > KEEP_BYTES && self.lines.len() > 1) {
+            let old = self.lines.pop_front().expect("more than one line");
+            self.bytes -= old.len();
+            self.dropped += 1;
+        }
+    }
+}
+
+impl Board {
+    /// An empty board: rows come with the first `scope` event.
+    pub fn new() -> Board {
+        Board {
+            rows: Vec::new(),
+            wave: None,
+            stopping: false,
+            polled: 0,
+            early_pids: BTreeMap::new(),
+        }
+    }
+
+    /// The nodes in scope (at start and after a reload): nodes that stay keep their state,
+    /// new ones are idle, removed ones go.
+    fn scope(&mut self, nodes: &[NodeInfo]) {
+        let mut old = std::mem::take(&mut self.rows);
+        for node in nodes {
+            let kind = match node.kind {
+                event::Kind::Task => Kind::Task,
+                event::Kind::Service => Kind::Service,
+            };
+            let row = match old.iter().position(|r| r.name == node.name) {
+                Some(i) => {
+                    let mut row = old.swap_remove(i);
+                    row.kind = kind;
+                    row.addrs = node.sockets.clone();
+                    row.locks = node.locks.clone();
+                    row
+                }
+                None => Row {
+                    name: node.name.clone(),
+                    kind,
+                    state: State::Idle,
+                    addrs: node.sockets.clone(),
+                    bound: BTreeMap::new(),
+                    serving: None,
+                    note: None,
+                    output: Output::default(),
+                    starting: None,
+                    down: None,
+                    locks: node.locks.clone(),
+                },
+            };
+            self.rows.push(row);
+        }
+    }
+
+    pub fn rows(&self) -> &[Row] {
+        &self.rows
+    }
+
+    pub fn wave(&self) -> Option<&Wave> {
+        self.wave.as_ref()
+    }
+
+    pub fn stopping(&self) -> bool {
+        self.stopping
+    }
+
+    /// How many directories are polled because the inotify watch limit is full.
+    pub fn polled(&self) -> usize {
+        self.polled
+    }
+
+    /// For a queued row: a lock it needs and the running node that holds it.
+    pub fn lock_wait<'a>(&'a self, row: &'a Row) -> Option<(&'a str, &'a str)> {
+        if row.state != State::Queued {
+            return None;
+        }
+        self.rows.iter().find_map(|other| {
+            if other.name == row.name || !matches!(other.state, State::Running { .. }) {
+                return None;
+            }
+            let lock = row.locks.iter().find(|l| other.locks.contains(l))?;
+            Some((lock.as_str(), other.name.as_str()))
+        })
+    }
+
+    /// Hot is shutting down: the view says so until it is gone.
+    pub fn set_stopping(&mut self) {
+        self.stopping = true;
+    }
+
+    fn row(&mut self, name: &str) -> Option<&mut Row> {
+        self.rows.iter_mut().find(|r| r.name == name)
+    }
+
+    /// The names of the nodes whose latest run failed, in scope order.
+    pub fn failed(&self) -> Vec<&str> {
+        self.rows
+            .iter()
+            .filter(|r| matches!(r.state, State::Failed { .. }))
+            .map(|r| r.name.as_str())
+            .collect()
+    }
+
+    pub fn output_of(&self, name: &str) -> Option<&Output> {
+        self.rows.iter().find(|r| r.name == name).map(|r| &r.output)
+    }
+
+    /// The service instances shown without a pid: the keeper reports a command's pid a
+    /// moment after its start, so the driver asks again at each frame.
+    pub fn missing_pids(&self) -> Vec<(String, Generation)> {
+        let mut missing = Vec::new();
+        for row in &self.rows {
+            if let Some((generation, None)) = row.starting {
+                missing.push((row.name.clone(), generation));
+            }
+            if let Some(serving) = row.serving.as_ref().filter(|s| s.pid.is_none()) {
+                missing.push((row.name.clone(), serving.generation));
+            }
+        }
+        missing
+    }
+
+    /// The pid of a service instance, once known.
+    pub fn pid(&mut self, node: &str, generation: Generation, pid: u32) {
+        let known = self.rows.iter().any(|r| {
+            r.starting.is_some_and(|s| s.0 == generation)
+                || r.serving
+                    .as_ref()
+                    .is_some_and(|s| s.generation == generation)
+        });
+        if !known {
+            // The driver starts an instance before the engine's report of it is sent.
+            self.early_pids.insert(generation, pid);
+            return;
+        }
+        let Some(row) = self.row(node) else {
+            return;
+        };
+        if let Some(starting) = row.starting.as_mut().filter(|s| s.0 == generation) {
+            starting.1 = Some(pid);
+        }
+        if let Some(serving) = row.serving.as_mut().filter(|s| s.generation == generation) {
+            serving.pid = Some(pid);
+        }
+    }
+
+    /// Takes one event of hot's stream; `now` is when it arrived.
+    pub fn event(&mut self, now: Instant, event: &EventKind) {
+        let wave = self.wave.as_ref().map_or(0, |w| w.number);
+        match event {
+            EventKind::Scope { nodes } => self.scope(nodes),
+            EventKind::Listening { node, socket, addr } => {
+                if let Some(row) = self.row(node) {
+                    row.bound.insert(socket.clone(), addr.clone());
+                }
+            }
+            EventKind::WaveStarted {
+                wave,
+                start,
+                paths,
+                changed,
+                nodes,
+                rerun,
+            } => {
+                self.wave = Some(Wave {
+                    number: *wave,
+                    cause: cause(*start, paths, *changed, *rerun),
+                    started: now,
+                    finished: None,
+                });
+                for node in nodes {
+                    if let Some(row) = self.row(node)
+                        && !matches!(row.state, State::Running { .. })
+                    {
+                        row.state = State::Queued;
+                    }
+                }
+            }
+            EventKind::NodeStarted {
+                node,
+                generation,
+                kind,
+                ready,
+            } => {
+                let pid = self.early_pids.remove(generation);
+                let Some(row) = self.row(node) else {
+                    return;
+                };
+                row.output = Output::default();
+                row.note = None;
+                row.down = None;
+                row.state = State::Running { since: now };
+                if *kind == event::Kind::Service {
+                    if *ready {
+                        row.starting = Some((*generation, pid));
+                    } else {
+                        // Without `ready` it serves from its start (the old one went first).
+                        row.state = State::Ok {
+                            took: Duration::ZERO,
+                        };
+                        row.serving = Some(Serving {
+                            generation: *generation,
+                            pid,
+                            since: now,
+                            wave,
+                            stale_by: None,
+                        });
+                    }
+                }
+            }
+            EventKind::NodeFinished {
+                node,
+                kind,
+                ok,
+                code,
+                signal,
+                error,
+                duration_ms,
+                ..
+            } => {
+                let Some(row) = self.row(node) else {
+                    return;
+                };
+                let took = millis(*duration_ms);
+                let why = match (code, signal, error) {
+                    (_, _, Some(error)) => format!("could not start: {error}"),
+                    (_, Some(signal), _) => describe_exit(&Exit::Signal(*signal)),
+                    (Some(code), _, _) => describe_exit(&Exit::Code(*code)),
+                    (None, None, None) => "ended".to_owned(),
+                };
+                match kind {
+                    event::Kind::Task => {
+                        row.state = if *ok {
+                            State::Ok { took }
+                        } else {
+                            State::Failed {
+                                why,
+                                took: Some(took),
+                            }
+                        };
+                    }
+                    event::Kind::Service => {
+                        // The event does not say which instance: a new one that is not ready
+                        // yet is the likelier to die (a bad start), the serving one goes on.
+                        if row.starting.take().is_some() {
+                            row.state = State::Failed {
+                                why: format!("{why} before it was ready"),
+                                took: Some(took),
+                            };
+                        } else {
+                            row.serving = None;
+                            row.state = State::Failed {
+                                why: format!("{why} after {}", elapsed(took)),
+                                took: None,
+                            };
+                        }
+                    }
+                }
+            }
+            EventKind::ServiceReady { node, duration_ms } => {
+                let Some(row) = self.row(node) else {
+                    return;
+                };
+                let (generation, pid) = row.starting.take().unwrap_or_default();
+                row.state = State::Ok {
+                    took: millis(*duration_ms),
+                };
+                row.serving = Some(Serving {
+                    generation,
+                    pid,
+                    since: now,
+                    wave,
+                    stale_by: None,
+                });
+            }
+            EventKind::NodeBlocked { node, by } => {
+                if let Some(row) = self.row(node) {
+                    row.state = State::Blocked { by: by.clone() };
+                }
+            }
+            EventKind::ServiceKept { node, failed, .. } => {
+                if let Some(row) = self.row(node) {
+                    row.state = State::Blocked { by: failed.clone() };
+                    if let Some(serving) = &mut row.serving {
+                        serving.stale_by = Some(failed.clone());
+                    }
+                }
+            }
+            EventKind::NodeRestarting { node } => {
+                if let Some(row) = self.row(node) {
+                    row.state = State::Queued;
+                    row.starting = None;
+                }
+            }
+            EventKind::ReadyTimedOut {
+                node,
+                kept,
+                timeout_ms,
+                ..
+            } => {
+                if let Some(row) = self.row(node) {
+                    row.starting = None;
+                    // Kept: the only instance runs on, though hot cannot tell it serves.
+                    let then = if *kept { "left running" } else { "stopped" };
+                    row.state = State::Failed {
+                        why: format!("not ready after {}; {then}", elapsed(millis(*timeout_ms))),
+                        took: None,
+                    };
+                }
+            }
+            EventKind::ServiceDown {
+                node,
+                restart_in_ms,
+            } => {
+                if let Some(row) = self.row(node) {
+                    // Nothing runs any more, whichever instance the exit was.
+                    row.serving = None;
+                    row.starting = None;
+                    row.down = Some(match restart_in_ms {
+                        Some(ms) => Down::RestartAt(now + millis(*ms)),
+                        None => Down::NextChange,
+                    });
+                    if !matches!(row.state, State::Failed { .. }) {
+                        row.state = State::Failed {
+                            why: "no instance runs".to_owned(),
+                            took: None,
+                        };
+                    }
+                }
+            }
+            EventKind::NodeSuspended { node, signal, pid } => {
+                if let Some(row) = self.row(node) {
+                    row.note = Some(format!(
+                        "pid {pid} stopped by {}: `kill -CONT {pid}` resumes it",
+                        signal_label(*signal)
+                    ));
+                }
+            }
+            EventKind::SocketRenewed { node, socket } => {
+                if let Some(row) = self.row(node) {
+                    row.note = Some(format!(
+                        "socket `{socket}` was shut down by an instance; bound afresh"
+                    ));
+                }
+            }
+            EventKind::WatchFallback { polled, .. } => self.polled = *polled,
+            EventKind::WatchRestored { .. } => self.polled = 0,
+            EventKind::LoopDetected { node, paths } => {
+                if let Some(row) = self.row(node) {
+                    let first = paths.first().cloned().unwrap_or_default();
+                    row.note = Some(format!("loop: ignoring its own writes to {first}"));
+                }
+            }
+            EventKind::WaveFinished { .. } => {
+                if let Some(wave) = &mut self.wave {
+                    wave.finished = Some(now);
+                }
+            }
+            EventKind::Output { node, line, .. } => {
+                if let Some(row) = self.row(node) {
+                    row.output.push(line);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+impl Default for Board {
+    fn default() -> Board {
+        Board::new()
+    }
+}
+
+/// `SIGSTOP`, or `signal 42` for one without a name.
+fn signal_label(signal: i32) -> String {
+    let name = signal_name(signal).trim();
+    if name.is_empty() {
+        format!("signal {signal}")
+    } else {
+        name.trim_matches(|c| c == '(' || c == ')').to_owned()
+    }
+}
+
+fn millis(ms: f64) -> Duration {
+    Duration::try_from_secs_f64(ms / 1000.0).unwrap_or_default()
+}
+
+/// What set a wave off, in words.
+fn cause(start: bool, paths: &[String], changed: usize, rerun: Option<Rerun>) -> String {
+    match (rerun, paths.first()) {
+        (Some(Rerun::All), _) => "rerun asked (r)".to_owned(),
+        (Some(Rerun::Failed), _) => "rerun of the failed asked (f)".to_owned(),
+        (None, Some(path)) if !start && changed == 1 => format!("{path} changed"),
+        (None, Some(path)) if !start => format!("{changed} files changed ({path}, …)"),
+        _ => "start".to_owned(),
+    }
+}
+
+/// `4.2s`, `3m07s`, `2h05m`: how long something has been running, at a glance.
+pub fn elapsed(duration: Duration) -> String {
+    if duration < Duration::from_secs(60) {
+        format!("{:.1}s", duration.as_secs_f64())
+    } else {
+        uptime(duration)
+    }
+}
+
+/// `4s`, `3m07s`, `2h05m`: whole seconds, so an idle panel changes once a second at most.
+pub fn uptime(duration: Duration) -> String {
+    let secs = duration.as_secs();
+    if secs < 60 {
+        format!("{secs}s")
+    } else if secs < 3600 {
+        format!("{}m{:02}s", secs / 60, secs % 60)
+    } else {
+        format!("{}h{:02}m", secs / 3600, (secs / 60) % 60)
+    }
+}
