@@ -78,7 +78,11 @@ impl Engine {
                 continue;
             }
             state.restart_at = None;
-            if state.alive() || self.shutdown.is_some() || !self.scope.contains(&node) {
+            // A predecessor that is still stopping serves nobody: the restart goes ahead beside
+            // it (skipping it here would leave the service down for good, as nothing plans
+            // another restart when that predecessor exits).
+            let serving = state.current.is_some() || state.pending.is_some();
+            if serving || self.shutdown.is_some() || !self.scope.contains(&node) {
                 continue;
             }
             let has_ready = self.project.node(node).ready.is_some();

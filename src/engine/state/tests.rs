@@ -651,6 +651,47 @@ fn a_crashed_service_comes_back_by_itself_with_backoff() {
     );
 }
 
+/// The instance that took over crashed while its predecessor was still stopping: the tick found
+/// the stopping one alive, skipped the restart and never planned another, so nothing served.
+#[test]
+fn a_crash_while_the_predecessor_still_stops_is_restarted() {
+    check(
+        WEB,
+        watch(),
+        "
+        start
+          wave 1 by start: clippy test build serve
+          start clippy#1
+          start build#2
+        exit clippy#1 0
+          finished clippy Code(0) in 0ms
+          start test#3
+        exit build#2 0
+          finished build Code(0) in 0ms
+        exit test#3 0
+          finished test Code(0) in 0ms
+          start serve#4
+        ready serve#4
+          ready serve in 0ms
+          wave 1 done, 0 failed
+        change templates/a.html
+          wave 2 by templates/a.html (1): serve
+          start serve#5
+        ready serve#5
+          stop serve#4
+          ready serve in 0ms
+        kill serve#5 9
+          finished serve Signal(9) in 0ms (last line of #5)
+          down serve: restart in 500ms
+          wake at 500ms
+        wait 500
+        tick
+          start serve#6
+        exit serve#4 143
+        ",
+    );
+}
+
 #[test]
 fn a_first_instance_that_crashes_before_ready_is_restarted() {
     check(
