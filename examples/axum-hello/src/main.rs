@@ -51,10 +51,26 @@ async fn serve(listener: TcpListener) -> std::io::Result<()> {
     // hot waits for this line (`ready log=...`) before it stops the previous instance.
     println!("listening on http://{}", listener.local_addr()?);
     axum::serve(listener, app())
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
+        .with_graceful_shutdown(stopped())
         .await
+}
+
+/// Ctrl-C by hand, or the SIGTERM hot's `stop` sends: either way, finish what is in hand.
+async fn stopped() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(mut term) = signal(SignalKind::terminate()) else {
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
 }
 
 fn main() -> std::io::Result<()> {
@@ -82,7 +98,14 @@ mod tests {
         let mut response = String::new();
         stream.read_to_string(&mut response).unwrap();
         assert!(response.starts_with("HTTP/1.1 200"), "{response}");
-        assert!(response.contains(&format!("<h1>{GREETING}</h1>")), "{response}");
-        assert_eq!(response.contains("/hot.js"), cfg!(debug_assertions), "{response}");
+        assert!(
+            response.contains(&format!("<h1>{GREETING}</h1>")),
+            "{response}"
+        );
+        assert_eq!(
+            response.contains("/hot.js"),
+            cfg!(debug_assertions),
+            "{response}"
+        );
     }
 }
