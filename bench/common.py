@@ -15,7 +15,11 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PEERS = Path("/work/peers/bin")
+# The peers (watchexec, systemfd, cargo-watch), installed with
+#   nice -n 19 cargo install --locked --root DIR systemfd watchexec-cli cargo-watch
+# and found in $HOT_PEERS/bin (DIR; default target/peers). Each script also takes
+# --watchexec, --systemfd, --cargo-watch.
+PEERS = Path(os.environ.get("HOT_PEERS", ROOT / "target/peers")) / "bin"
 
 
 def default_paths() -> dict:

@@ -12,7 +12,7 @@ For hot it measures: spawn -> `{"event":"watching"}` on stdout; RSS (VmRSS) when
 finishes (`wave_finished`) and again once the process has settled (background hashing done);
 CPU time (utime+stime) over an idle window; edit -> `node_started` latency.
 
-For watchexec and cargo-watch (from --peers, default /work/peers/bin), which print no
+For watchexec and cargo-watch (from --peers, default $HOT_PEERS/bin), which print no
 readiness event: RSS after --settle seconds, CPU over the same idle window, and edit -> first
 stdout line of their command (`echo`), which includes spawning a shell and the command.
 
@@ -35,6 +35,8 @@ import sys
 import tempfile
 import threading
 import time
+
+import common
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
@@ -246,7 +248,7 @@ def ratio(v, base):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--hot", default=os.path.join(REPO, "target", "release", "hot"))
-    ap.add_argument("--peers", default="/work/peers/bin")
+    ap.add_argument("--peers", default=str(common.PEERS))
     ap.add_argument("--dir", default=None, help="base directory for the temp tree")
     ap.add_argument("--idle", type=float, default=3.0, help="idle CPU window (s)")
     ap.add_argument("--settle", type=float, default=3.0,

@@ -1,0 +1,223 @@
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Mutex, MutexGuard, OnceLock};
+
+/// The one lock every case holds: cases run one at a time.
+pub fn serial() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    // A failed case poisons the lock; the next one still runs.
+    LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// `Some` when the tool is there. When it is not: under `CI=true` the case fails (CI installs
+/// everything, see `.ci/run`); elsewhere it is skipped with the reason printed.
+#[track_caller]
+pub fn require<T>(tool: Result<T, String>) -> Option<T> {
+    match tool {
+        Ok(tool) => Some(tool),
+        Err(why) if std::env::var("CI").as_deref() == Ok("true") => {
+            panic!("CI=true and a tool is missing: {why}")
+        }
+        Err(why) => {
+            eprintln!("skipped: {why}");
+            None
+        }
+    }
+}
+
+/// `tests/servers/`, where the server fixtures live.
+pub fn servers() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/servers")
+}
+
+/// `target/interop/`: the fixtures' own build and the gunicorn venv.
+pub fn target() -> PathBuf {
+    Path::new(crate::support::HOT)
+        .ancestors()
+        .nth(2)
+        .expect("target/debug/hot")
+        .join("interop")
+}
+
+/// The servers of the matrix, each taking hot's socket the way its ecosystem does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Server {
+    /// axum on tokio's current-thread runtime (listenfd, `set_nonblocking`, `from_std`).
+    AxumCurrentThread,
+    /// axum on tokio's multi-thread runtime.
+    AxumMultiThread,
+    /// `asyncio.start_server(sock=socket.socket(fileno=3))`.
+    Asyncio,
+    /// http.server's `HTTPServer` on `socket.socket(fileno=3)`.
+    Blocking,
+    /// gunicorn, which takes the fds only when `LISTEN_PID` is its own pid.
+    Gunicorn,
+    /// Node.js `http`, `server.listen({ fd: 3 })`.
+    Node,
+}
+
+impl Server {
+    /// The `server=` field of its answers: tells the builds apart from anything else.
+    pub fn marker(self) -> &'static str {
+        match self {
+            Server::AxumCurrentThread => "axum-current",
+            Server::AxumMultiThread => "axum-multi",
+            Server::Asyncio => "asyncio",
+            Server::Blocking => "blocking",
+            Server::Gunicorn => "gunicorn",
+            Server::Node => "node",
+        }
+    }
+
+    /// The argv that runs it, or why it cannot run here.
+    pub fn argv(self) -> Result<Vec<String>, String> {
+        let script = |name: &str| servers().join(name).display().to_string();
+        Ok(match self {
+            Server::AxumCurrentThread | Server::AxumMultiThread => {
+                let runtime = if self == Server::AxumMultiThread {
+                    "multi"
+                } else {
+                    "current"
+                };
+                let binary = axum()?.display().to_string();
+                vec![binary, "--runtime".into(), runtime.into()]
+            }
+            Server::Asyncio => vec![python()?, script("asyncio_server.py")],
+            Server::Blocking => vec![python()?, script("blocking_server.py")],
+            Server::Gunicorn => vec![
+                gunicorn()?.display().to_string(),
+                "--config".into(),
+                script("gunicorn_conf.py"),
+                "gunicorn_app:app".into(),
+            ],
+            Server::Node => vec![node()?, script("node_server.js")],
+        })
+    }
+
+    /// A Hotfile that serves it on a fresh loopback port, restarted when `version` changes;
+    /// each instance takes `startup` to start.
+    pub fn hotfile(self, ready: bool, startup: std::time::Duration) -> Result<String, String> {
+        let run: Vec<String> = self.argv()?.iter().map(|a| kdl(a)).collect();
+        Ok(format!(
+            r#"
+defaults {{
+    debounce "20ms"
+}}
+service "serve" {{
+    watch "version"
+    socket "http" "127.0.0.1:0"
+    env STARTUP_MS="{startup}" VERSION_FILE="version" PYTHONPATH={pythonpath}
+    run {run}
+    {ready}
+    stop timeout="10s"
+}}
+"#,
+            pythonpath = kdl(&servers().display().to_string()),
+            startup = startup.as_millis(),
+            run = run.join(" "),
+            ready = if ready { r#"ready log="^ready$""# } else { "" },
+        ))
+    }
+}
+
+/// A KDL string literal.
+pub fn kdl(text: &str) -> String {
+    format!("\"{}\"", text.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+fn on_path(program: &str, probe: &str) -> Result<String, String> {
+    match Command::new(program).arg(probe).output() {
+        Ok(out) if out.status.success() => Ok(program.to_owned()),
+        Ok(out) => Err(format!(
+            "`{program} {probe}` failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        )),
+        Err(e) => Err(format!("`{program}` not found ({e}); install it")),
+    }
+}
+
+pub fn python() -> Result<String, String> {
+    on_path("python3", "--version")
+}
+
+pub fn node() -> Result<String, String> {
+    on_path("node", "--version")
+}
+
+/// The axum fixture, built once per test run (its own crate and lock file, its own target
+/// directory, so axum never enters hot's build).
+pub fn axum() -> Result<PathBuf, String> {
+    static BUILT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let target = target().join("axum");
+            let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+            let out = Command::new(cargo)
+                .args(["build", "--locked", "--manifest-path"])
+                .arg(servers().join("axum/Cargo.toml"))
+                .arg("--target-dir")
+                .arg(&target)
+                .output()
+                .map_err(|e| format!("cannot run cargo: {e}"))?;
+            if !out.status.success() {
+                return Err(format!(
+                    "building tests/servers/axum failed:\n{}",
+                    String::from_utf8_lossy(&out.stderr)
+                ));
+            }
+            Ok(target.join("debug/interop-axum"))
+        })
+        .clone()
+}
+
+/// `$HOT_INTEROP_VENV`, or `target/interop/venv`.
+pub fn venv() -> PathBuf {
+    std::env::var_os("HOT_INTEROP_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| target().join("venv"))
+}
+
+/// gunicorn in [`venv`], installed there with pip when missing.
+pub fn gunicorn() -> Result<PathBuf, String> {
+    static INSTALLED: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    INSTALLED
+        .get_or_init(|| {
+            let venv = venv();
+            let gunicorn = venv.join("bin/gunicorn");
+            if gunicorn.exists() {
+                return Ok(gunicorn);
+            }
+            let run = |program: &Path, args: &[&str]| -> Result<(), String> {
+                let out = Command::new(program)
+                    .args(args)
+                    .output()
+                    .map_err(|e| format!("cannot run {}: {e}", program.display()))?;
+                if out.status.success() {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "`{} {}` failed: {}",
+                        program.display(),
+                        args.join(" "),
+                        String::from_utf8_lossy(&out.stderr).trim()
+                    ))
+                }
+            };
+            // The same install as `.ci/run`'s, from the same pinned requirements.
+            let venv_arg = venv.display().to_string();
+            let requirements = servers().join("requirements.txt").display().to_string();
+            run(Path::new(&python()?), &["-m", "venv", &venv_arg])?;
+            run(
+                &venv.join("bin/pip"),
+                &[
+                    "install",
+                    "--quiet",
+                    "--disable-pip-version-check",
+                    "-r",
+                    &requirements,
+                ],
+            )?;
+            Ok(gunicorn)
+        })
+        .clone()
+}
