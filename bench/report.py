@@ -1,0 +1,149 @@
+"""Markdown tables of bench/run.py: one per measure, with medians, min-max and each tool's
+ratio to hot (hot at its default settings; above 1.00x the tool is slower or bigger)."""
+
+import statistics
+
+import common
+from suite import BURSTS, median_range, ratio
+
+
+def _median(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+def _hot(results, pick):
+    """The value of hot at its default settings (the ratios' base)."""
+    for tool, r in results.items():
+        if getattr(tool, "kind", None) == "hot" and not tool.fast:
+            return pick(r)
+    return None
+
+
+def latency_table(results: dict, n: int) -> str:
+    rows, notes = [], []
+    for kind in ["plain", "atomic"]:
+        base = _hot(results, lambda r: _median(r[kind]["latencies"]))
+        for tool, r in results.items():
+            lat = r[kind]["latencies"]
+            rows.append([kind, tool.kind, tool.setting, median_range(lat), r[kind]["duplicates"],
+                         r[kind]["missed"], ratio(_median(lat), base)])
+    for tool, r in results.items():
+        if r["initial"]:
+            notes.append(f"{tool.label} ran {r['initial']} time(s) at start, before the first save (not counted).")
+    head = (f"### Save → command start ({n} plain saves, then {n} atomic saves: temp file renamed over)\n\n"
+            "Latency: the write to the command's first `date +%s%N`; a duplicate is any further run "
+            "before the next save.\n\n")
+    table = common.table(["save", "tool", "setting", "median ms (min-max)", "duplicates", "missed", "× hot"], rows)
+    return head + table + "".join(f"\n\n{n_}" for n_ in notes) + "\n"
+
+
+def burst_table(results: dict, files: int, reps: int, window: float) -> str:
+    rows = []
+    for name in BURSTS:
+        base = _hot(results, lambda r: _median([m["first_ms"] for m in r[name]]))
+        for tool, r in results.items():
+            ms = r[name]
+            label, setting = (tool.kind, tool.setting) if tool != "none" else ("no watcher", "-")
+            first = _median([m["first_ms"] for m in ms])
+            cpu = [m["cpu_s"] for m in ms if m["cpu_s"] == m["cpu_s"]]
+            rows.append([name, label, setting, median_range([m["burst_ms"] for m in ms], "{:.0f}"),
+                         median_range([m["runs"] for m in ms], "{:.0f}") if tool != "none" else "-",
+                         median_range([m["during"] for m in ms], "{:.0f}") if tool != "none" else "-",
+                         median_range([m["first_ms"] for m in ms]), median_range([m["last_ms"] for m in ms]),
+                         ratio(first, base) if tool != "none" else "-",
+                         median_range(cpu, "{:.2f}")])
+    head = (f"### Bursts of {files:,} files ({reps} repetition(s) of each)\n\n"
+            "rewrite: every file rewritten in place as fast as possible; saves: every file saved the "
+            "editor way (temp file renamed over), paced over about 1 s; touches: every file's mtime set, "
+            f"content unchanged. Runs are counted from the burst's start to {window:.0f} s after its end; "
+            "lateness is from the burst's end to the first (last) run that started after it.\n\n")
+    table = common.table(["burst", "tool", "setting", "burst ms", "runs", "runs during burst",
+                          "end → first run ms", "end → last run ms", "× hot (first run)", "tool CPU s"], rows)
+    waves = []
+    for tool, r in results.items():
+        if getattr(tool, "kind", None) == "hot":
+            for name in BURSTS:
+                w = [m.get("waves") for m in r[name]]
+                waves.append(f"{tool.label} {name}: waves per repetition {[len(x or []) for x in w]}")
+    return head + table + "\n\n" + "\n".join(f"- {w}" for w in waves) + "\n"
+
+
+def servers_table(results: dict, restarts: int, startup_ms: int) -> str:
+    rows, notes = [], []
+    for (kind, clients), by_config in results.items():
+        base_slow = by_config.get("hot ready", {}).get("slowest")
+        base_change = _median(by_config.get("hot ready", {}).get("change_ms", []))
+        for config, r in by_config.items():
+            if r.get("never"):
+                rows.append([kind, clients, config, "-", "-", "-", "-", "never served", "-", "-", "-"])
+                continue
+            rows.append([kind, clients, config, r["restarts"], r["requests"], r["refused"], r["failed"],
+                         f"{r['slowest']:.1f}", ratio(r["slowest"], base_slow),
+                         median_range(r["change_ms"], "{:.0f}"), ratio(_median(r["change_ms"]), base_change)])
+            if r["details"]:
+                notes.append(f"{kind} / {clients} client(s) / {config}: failures {r['details']}")
+    head = (f"### Restarts of real servers under a loopback client ({restarts} restarts, {startup_ms} ms start-up)\n\n"
+            "Clients: 1 sends a GET every 10 ms (after the previous answer); 8 do so at once. "
+            "`hot ready` declares `ready log=\"^ready$\"` (the old instance serves until the new one is "
+            "ready); `systemfd+wx` is `systemfd --no-pid -s tcp::… -- watchexec -r`. Change → new build "
+            f"serving: the write to the first answer from the new version (includes the {startup_ms} ms start-up).\n\n")
+    table = common.table(["server", "clients", "config", "restarts", "requests", "refused", "failed",
+                          "slowest ms", "× hot", "change → new build serving ms", "× hot"], rows)
+    return head + table + "".join(f"\n\n{n_}" for n_ in notes) + "\n"
+
+
+def tree_table(results: dict, about: str, idle: float, settle: float) -> str:
+    rows = []
+    base = {k: _hot(results, lambda r, k=k: r.get(k)) for k in ["rss_kb", "startup_cpu_s"]}
+    base_edit = _hot(results, lambda r: _median(r["edit_ms"]))
+    for tool, r in results.items():
+        rss = r.get("rss_kb")
+        cpu = r.get("startup_cpu_s")
+        rows.append([tool.kind, tool.setting,
+                     f"{r['ready_s'] * 1000:.0f} ms" if r.get("ready_s") is not None else "- (no signal)",
+                     f"{rss / 1024:.1f} MiB ({ratio(rss, base['rss_kb'])})" if rss else "-",
+                     f"{cpu * 1000:.0f} ms ({ratio(cpu, base['startup_cpu_s'])})" if cpu is not None else "-",
+                     f"{r['idle_cpu_ms']:.0f}" if r.get("idle_cpu_ms") is not None else "-",
+                     f"{r['wakeups_per_s']:.1f}" if r.get("wakeups_per_s") is not None else "-",
+                     median_range(r["edit_ms"]), ratio(_median(r["edit_ms"]), base_edit)])
+    head = (f"### A large tree: {about}\n\n"
+            f"Watching after: spawn → hot's `watching` event (the peers print no readiness signal). RSS and "
+            f"start-up CPU (utime+stime of the watcher) {settle:.0f} s after hot's first wave or the peer's spawn; "
+            f"idle CPU and wake-ups (voluntary + involuntary context switches of all its threads) over "
+            f"the next {idle:.0f} s; then 5 edits → command start.\n\n")
+    table = common.table(["tool", "setting", "watching after", "RSS", "start-up CPU", f"idle CPU ms / {idle:.0f} s",
+                          "idle wake-ups / s", "edit → start ms", "× hot"], rows)
+    return head + table + "\n"
+
+
+def plan_table(results: dict, nodes: int, runs: int) -> str:
+    rows = [[label, median_range(ms, "{:.2f}")] for label, ms in results.items()]
+    head = (f"### Plan of a {nodes}-node Hotfile ({runs} runs of each command, whole process)\n\n"
+            "No peer reads a Hotfile; the baseline is hot's own start-up.\n\n")
+    return head + common.table(["command", "ms: median (min-max)"], rows) + "\n"
+
+
+def story_table(results: dict) -> str:
+    rows, notes = [], []
+    base = _median(results.get("hot", {}).get("served_ms", []))
+    for setup, r in results.items():
+        if "error" in r:
+            rows.append([setup, r["error"], "-", "-", "-", "-"])
+            continue
+        share = (f"{100 * r['broken_good'] / r['broken_requests']:.0f}% of {r['broken_requests']}"
+                 if r["broken_requests"] else "no request completed")
+        rows.append([f"`{setup}`" if setup != "hot" else "`hot`",
+                     median_range([v / 1000 for v in r["served_ms"]], "{:.2f}") + " s",
+                     median_range(r["refused"], "{:.0f}"),
+                     f"{max(r['slowest_ms']):.0f} ms", share, ratio(_median(r["served_ms"]), base)])
+        notes.append(f"{setup}: broken edit watched {r['broken_window_s']:.1f} s: {r['broken_refused']} refused, "
+                     f"{r['broken_failed']} failed (10 s timeout), slowest "
+                     + (f"{r['broken_slowest_ms']:.0f} ms" if r["broken_slowest_ms"] is not None else "-"))
+    edits = max((len(r.get("served_ms", [])) for r in results.values()), default=0)
+    head = ("### The story: an axum hello-world under five dev loops\n\n"
+            f"examples/axum-hello with real `cargo clippy`, `cargo test` and `cargo build`; {edits} edit(s) of the "
+            "greeting each, then a broken edit; a client sends a GET every 20 ms.\n\n")
+    table = common.table(["setup", "edit → new text served", "refused per edit", "slowest request (edits)",
+                          "broken edit: answered by the last good build", "× hot"], rows)
+    return head + table + "\n\n" + "\n".join(f"- {n_}" for n_ in notes) + "\n"
