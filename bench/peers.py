@@ -134,12 +134,15 @@ def argv(tool: Tool, paths: dict, command: list[str], postpone: bool = True) -> 
     raise ValueError(tool)
 
 
-def env_for(tool: Tool) -> dict:
+def env_for(tool: Tool, root: Path) -> dict:
     """bacon reads its global preferences too; point them at an empty file so that a user's
-    prefs.toml does not change the figures."""
+    prefs.toml does not change the figures. (Not /dev/null: bacon watches its config files, and
+    every write to /dev/null by any process is an inotify event that makes it rerun the job.)"""
     env = dict(os.environ)
     if tool.kind == "bacon":
-        env["BACON_PREFS"] = os.devnull
+        prefs = root / ".bacon-prefs.toml"
+        prefs.write_text("")
+        env["BACON_PREFS"] = str(prefs)
     return env
 
 
@@ -155,7 +158,7 @@ def start(tool: Tool, paths: dict, root: Path, command: list[str], settle: float
     import time
 
     prepare(tool, root, command)
-    proc = common.Proc(argv(tool, paths, command), cwd=root, env=env_for(tool), capture=tool.kind == "hot")
+    proc = common.Proc(argv(tool, paths, command), cwd=root, env=env_for(tool, root), capture=tool.kind == "hot")
     if tool.kind == "hot":
         events = common.HotEvents(proc)
         try:

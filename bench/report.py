@@ -131,19 +131,23 @@ def story_table(results: dict) -> str:
         if "error" in r:
             rows.append([setup, r["error"], "-", "-", "-", "-"])
             continue
-        share = (f"{100 * r['broken_good'] / r['broken_requests']:.0f}% of {r['broken_requests']}"
-                 if r["broken_requests"] else "no request completed")
+        share = f"{100 * r['broken_good_share']:.0f}%"
+        if r["broken_refused"] or r["broken_failed"]:
+            share += f" ({r['broken_refused']} refused, {r['broken_failed']} timed out or failed)"
         rows.append([f"`{setup}`" if setup != "hot" else "`hot`",
                      median_range([v / 1000 for v in r["served_ms"]], "{:.2f}") + " s",
                      median_range(r["refused"], "{:.0f}"),
                      f"{max(r['slowest_ms']):.0f} ms", share, ratio(_median(r["served_ms"]), base)])
-        notes.append(f"{setup}: broken edit watched {r['broken_window_s']:.1f} s: {r['broken_refused']} refused, "
+        notes.append(f"{setup}: broken edit watched {r['broken_window_s']:.1f} s: {r['broken_requests']} requests "
+                     f"started, {r['broken_good']} answered by the last good build, {r['broken_refused']} refused, "
                      f"{r['broken_failed']} failed (10 s timeout), slowest "
                      + (f"{r['broken_slowest_ms']:.0f} ms" if r["broken_slowest_ms"] is not None else "-"))
     edits = max((len(r.get("served_ms", [])) for r in results.values()), default=0)
     head = ("### The story: an axum hello-world under five dev loops\n\n"
             f"examples/axum-hello with real `cargo clippy`, `cargo test` and `cargo build`; {edits} edit(s) of the "
-            "greeting each, then a broken edit; a client sends a GET every 20 ms.\n\n")
+            "greeting each, then a broken edit (a type error); a client sends a GET every 20 ms, one after the other, "
+            "10 s timeout. Broken edit: the share of the window after the broken save (at least 4 s) during which "
+            "the last good build answered; a request that hangs counts for its whole wait.\n\n")
     table = common.table(["setup", "edit → new text served", "refused per edit", "slowest request (edits)",
                           "broken edit: answered by the last good build", "× hot"], rows)
     return head + table + "\n\n" + "\n".join(f"- {n_}" for n_ in notes) + "\n"

@@ -131,7 +131,7 @@ def header(args, paths: dict, have: dict) -> str:
         lines.append(f"- {name}: {peers.version(paths[name]) if name in paths else 'not installed (skipped)'}")
     lines.append(f"- Python {platform.python_version()}"
                  + (f", Node {first_line([have['node'], '--version'])}" if "node" in have else ", no Node")
-                 + (f", gunicorn {first_line([have['gunicorn'], '--version'])}" if "gunicorn" in have else ", no gunicorn"))
+                 + (f", {first_line([have['gunicorn'], '--version'])}" if "gunicorn" in have else ", no gunicorn"))
     return "\n".join(lines) + "\n"
 
 

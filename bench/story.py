@@ -24,7 +24,8 @@ text is served: --edits edits of the greeting, each followed by waiting until th
 served (edit -> new text served: the write to the end of the first answer with it; refused and
 slowest among the requests started in between), then a broken edit (the greeting becomes an
 integer: clippy, test and build fail), watched for a window of max(4 s, 2 x the slowest edit):
-the share of requests started in it that the last good build answered.
+the share of that window during which the last good build answered (each request owns the time
+from its start to the next request's start, so a request that hangs counts for its whole wait).
 
     python3 bench/story.py [--edits 3] [--setups hot,"cargo watch -x run"]
 """
@@ -41,7 +42,6 @@ import time
 from pathlib import Path
 
 import common
-import peers
 
 EXAMPLE = common.ROOT / "examples/axum-hello"
 REQUEST = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
@@ -103,6 +103,18 @@ class Client(threading.Thread):
         self.join(timeout=self.timeout + 5)
 
 
+def good_share(records, good: str, start: float, end: float) -> float:
+    """The share of [start, end] during which the client was answered by the build serving
+    `good`: each request owns the time from its start to the next one's start (a request that
+    hangs owns its whole wait), clipped to the window."""
+    covered = 0.0
+    for (s0, _, outcome, body), nxt in zip(records, records[1:] + [(float("inf"),)]):
+        lo, hi = max(s0, start), min(nxt[0], end)
+        if hi > lo and outcome == "ok" and good in body:
+            covered += hi - lo
+    return covered / (end - start)
+
+
 def wait_served(addr, text: str, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -120,7 +132,7 @@ def source(greeting: str | None, port: int) -> str:
     return GREETING.sub(line, text, count=1)
 
 
-def make_project(root: Path, target: Path) -> None:
+def make_project(root: Path) -> None:
     for name in ["Cargo.toml", "Cargo.lock", "Hotfile", ".gitignore"]:
         shutil.copy(EXAMPLE / name, root / name)
     shutil.copytree(EXAMPLE / "src", root / "src")
@@ -203,6 +215,7 @@ def measure(setup: str, root: Path, target: Path, paths: dict, env: dict, edits:
         r["broken_window_s"] = window
         r["broken_requests"] = len(inside)
         r["broken_good"] = sum(1 for rec in inside if rec[2] == "ok" and good in rec[3])
+        r["broken_good_share"] = good_share(client.records, good, t_broken, t_broken + window)
         r["broken_refused"] = sum(1 for rec in inside if rec[2] == "refused")
         r["broken_failed"] = sum(1 for rec in inside if rec[2] == "failed")
         r["broken_slowest_ms"] = max(((rec[1] - rec[0]) * 1000 for rec in inside), default=None)
@@ -222,7 +235,7 @@ def run(setups, paths: dict, target: Path, edits: int, log) -> dict:
     results = {}
     with tempfile.TemporaryDirectory(prefix="hot-bench-story-") as tmp:
         root = Path(tmp)
-        make_project(root, target)
+        make_project(root)
         warm(root, env, log)
         for setup in setups:
             missing = [n for n in needs(setup) if not os.access(paths.get(n) or "", os.X_OK)]
