@@ -20,8 +20,12 @@ while the server is restarted --restarts times by writing a new version to the w
   systemfd+wx   systemfd --no-pid -s tcp::127.0.0.1:PORT -- watchexec -r -w version -n -- ARGV
                 (systemfd's default backlog, 1; watchexec stops the old one first).
 
+With --clients N, N such clients send their GETs at once.
+
 Reported per server and configuration: restarts completed, requests, ok, refused, failed,
-slowest and p99 (ms), and the answer that the slowest request got (new or old version).
+slowest and p99 (ms), and the answer that the slowest request got (new or old version);
+measure() also returns change -> new build serving (the write of a version to the end of the
+first answer from it) per restart, for bench/run.py.
 
 Needs: `cargo build --release`; the axum fixture, built by the interop tests or with
 `cargo build --manifest-path tests/servers/axum/Cargo.toml --target-dir target/interop/axum`;
