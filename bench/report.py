@@ -142,6 +142,10 @@ def story_table(results: dict) -> str:
                      f"started, {r['broken_good']} answered by the last good build, {r['broken_refused']} refused, "
                      f"{r['broken_failed']} failed (10 s timeout), slowest "
                      + (f"{r['broken_slowest_ms']:.0f} ms" if r["broken_slowest_ms"] is not None else "-"))
+        for i, nodes in enumerate(r.get("nodes", []), 1):
+            spans = ", ".join(f"{n} {a / 1000:.2f}-{b / 1000:.2f} s" if b is not None else f"{n} from {a / 1000:.2f} s"
+                              for n, (a, b) in sorted(nodes.items(), key=lambda kv: kv[1][0]))
+            notes.append(f"{setup}: edit {i}: {spans} after the save (node start-end; serve's end is `service_ready`)")
     edits = max((len(r.get("served_ms", [])) for r in results.values()), default=0)
     head = ("### The story: an axum hello-world under five dev loops\n\n"
             f"examples/axum-hello with real `cargo clippy`, `cargo test` and `cargo build`; {edits} edit(s) of the "

@@ -103,6 +103,17 @@ class Client(threading.Thread):
         self.join(timeout=self.timeout + 5)
 
 
+def node_times(events: list, t_edit_ns: int) -> dict:
+    """{node: (start, end) in ms after the edit} from hot's events (arrival times)."""
+    out = {}
+    for e in events:
+        if e.get("event") == "node_started":
+            out[e["node"]] = [(e["_t"] - t_edit_ns) / 1e6, None]
+        elif e.get("event") in ("node_finished", "service_ready") and e.get("node") in out:
+            out[e["node"]][1] = (e["_t"] - t_edit_ns) / 1e6
+    return out
+
+
 def good_share(records, good: str, start: float, end: float) -> float:
     """The share of [start, end] during which the client was answered by the build serving
     `good`: each request owns the time from its start to the next one's start (a request that
@@ -166,7 +177,7 @@ def start(setup: str, root: Path, port: int, target: Path, paths: dict, env: dic
     if setup == "hot":
         hotfile = (EXAMPLE / "Hotfile").read_text().replace("127.0.0.1:3000", f"127.0.0.1:{port}")
         (root / "Hotfile").write_text(hotfile.replace('"./target/debug/', f'"{target}/debug/'))
-        return [common.Proc([paths["hot"], "watch"], cwd=root, env=env)]
+        return [common.Proc([paths["hot"], "watch", "--json"], cwd=root, env=env, capture=True)]
     raise ValueError(setup)
 
 
@@ -182,6 +193,8 @@ def measure(setup: str, root: Path, target: Path, paths: dict, env: dict, edits:
     tag = f"{os.getpid()}-{time.time_ns() % 10**6}"
     (root / "src/main.rs").write_text(source(f"Hello v0 {tag}", port))
     procs = start(setup, root, port, target, paths, env)
+    # hot's events say where an edit's time goes (node_started / node_finished)
+    events = common.HotEvents(procs[0]) if setup == "hot" else None
     client = None
     try:
         if not wait_served(addr, f"v0 {tag}", 600):
@@ -189,10 +202,12 @@ def measure(setup: str, root: Path, target: Path, paths: dict, env: dict, edits:
         client = Client(addr)
         client.start()
         time.sleep(1.0)
-        r = {"served_ms": [], "refused": [], "slowest_ms": []}
+        r = {"served_ms": [], "refused": [], "slowest_ms": [], "nodes": []}
         for e in range(1, edits + 1):
             text = f"Hello v{e} {tag}"
-            t_edit = time.perf_counter()
+            if events:
+                events.drain()
+            t_edit, t_edit_wall = time.perf_counter(), time.time_ns()
             (root / "src/main.rs").write_text(source(text, port))
             deadline = time.monotonic() + 300
             while (t_served := client.served(text, t_edit)) is None and time.monotonic() < deadline:
@@ -205,6 +220,8 @@ def measure(setup: str, root: Path, target: Path, paths: dict, env: dict, edits:
             r["slowest_ms"].append(max((rec[1] - rec[0]) * 1000 for rec in between))
             log(f"  story: {setup}: edit {e} served after {r['served_ms'][-1]:.0f} ms")
             time.sleep(1.0)
+            if events:
+                r["nodes"].append(node_times(events.drain(), t_edit_wall))
         good = f"Hello v{edits} {tag}"
         window = min(60.0, max(4.0, 2 * max(r["served_ms"]) / 1000))
         t_broken = time.perf_counter()
