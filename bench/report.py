@@ -48,6 +48,7 @@ def burst_table(results: dict, files: int, reps: int, window: float) -> str:
             first = _median([m["first_ms"] for m in ms])
             cpu = [m["cpu_s"] for m in ms if m["cpu_s"] == m["cpu_s"]]
             rows.append([name, label, setting, median_range([m["burst_ms"] for m in ms], "{:.0f}"),
+                         median_range([m["max_gap_ms"] for m in ms]),
                          median_range([m["runs"] for m in ms], "{:.0f}") if tool != "none" else "-",
                          median_range([m["during"] for m in ms], "{:.0f}") if tool != "none" else "-",
                          median_range([m["first_ms"] for m in ms]), median_range([m["last_ms"] for m in ms]),
@@ -56,9 +57,10 @@ def burst_table(results: dict, files: int, reps: int, window: float) -> str:
     head = (f"### Bursts of {files:,} files ({reps} repetition(s) of each)\n\n"
             "rewrite: every file rewritten in place as fast as possible; saves: every file saved the "
             "editor way (temp file renamed over), paced over about 1 s; touches: every file's mtime set, "
-            f"content unchanged. Runs are counted from the burst's start to {window:.0f} s after its end; "
+            "content unchanged. The longest gap between two writes of the burst is shown: a gap longer than a "
+            f"tool's quiet period splits the burst legitimately. Runs are counted from the burst's start to {window:.0f} s after its end; "
             "lateness is from the burst's end to the first (last) run that started after it.\n\n")
-    table = common.table(["burst", "tool", "setting", "burst ms", "runs", "runs during burst",
+    table = common.table(["burst", "tool", "setting", "burst ms", "longest gap ms", "runs", "runs during burst",
                           "end → first run ms", "end → last run ms", "× hot (first run)", "tool CPU s"], rows)
     waves = []
     for tool, r in results.items():
