@@ -39,7 +39,7 @@ class Proc:
     Use as a context manager so the group is stopped in a `finally`, whatever happens.
     """
 
-    def __init__(self, argv, cwd=None, env=None, capture=False, stop_timeout=10.0):
+    def __init__(self, argv, cwd=None, env=None, capture=False, stop_timeout=10.0, **popen):
         self.argv = [str(a) for a in argv]
         self.stop_timeout = stop_timeout
         self.popen = subprocess.Popen(
@@ -50,6 +50,7 @@ class Proc:
             stdout=subprocess.PIPE if capture else subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,
+            **popen,
         )
 
     def stop(self) -> int | None:

@@ -77,6 +77,10 @@ def servers_table(results: dict, restarts: int, startup_ms: int) -> str:
         base_slow = by_config.get("hot ready", {}).get("slowest")
         base_change = _median(by_config.get("hot ready", {}).get("change_ms", []))
         for config, r in by_config.items():
+            if "alone" in r:
+                rows.append([kind, "-", "server alone", "-", "-", "-", "-", "-", "-",
+                             median_range(r["alone"], "{:.0f}"), ratio(_median(r["alone"]), base_change)])
+                continue
             if r.get("never"):
                 rows.append([kind, clients, config, "-", "-", "-", "-", "never served", "-", "-", "-"])
                 continue
@@ -89,7 +93,9 @@ def servers_table(results: dict, restarts: int, startup_ms: int) -> str:
             "Clients: 1 sends a GET every 10 ms (after the previous answer); 8 do so at once. "
             "`hot ready` declares `ready log=\"^ready$\"` (the old instance serves until the new one is "
             "ready); `systemfd+wx` is `systemfd --no-pid -s tcp::… -- watchexec -r`. Change → new build "
-            f"serving: the write to the first answer from the new version (includes the {startup_ms} ms start-up).\n\n")
+            f"serving: the write to the first answer from the new version (includes the {startup_ms} ms start-up); "
+            "`server alone` is the server's own start-up, spawned directly with the socket on fd 3: the time from "
+            "the spawn to the answer to a GET sent right after it (3 runs), the floor of any supervisor.\n\n")
     table = common.table(["server", "clients", "config", "restarts", "requests", "refused", "failed",
                           "slowest ms", "× hot", "change → new build serving ms", "× hot"], rows)
     return head + table + "".join(f"\n\n{n_}" for n_ in notes) + "\n"

@@ -218,6 +218,8 @@ def run_servers(p, paths: dict, have: dict) -> str:
             for config in configs:
                 log(f"  servers: {kind} / {clients} client(s) / {config}")
                 results.setdefault((kind, clients), {})[config] = servers.measure(config, kind, args, clients)
+            if clients == p.server_clients[0]:
+                results[(kind, clients)]["server alone"] = {"alone": servers.alone_ms(kind, args)}
     return report.servers_table(results, p.server_restarts, servers.STARTUP_MS)
 
 

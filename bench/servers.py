@@ -173,6 +173,29 @@ def start(config: str, kind: str, root: Path, args):
     return common.Proc(full, cwd=root, env=env), ("127.0.0.1", port), None
 
 
+def alone_ms(kind: str, args, runs: int = 3) -> list[float]:
+    """The server's own start-up, for comparison: spawned directly with a listening socket on
+    fd 3 (LISTEN_FDS=1, LISTEN_PID its own pid: `sh -c` execs it), the time from just before the
+    spawn to the answer to a GET sent right after it (the connection waits in the backlog)."""
+    out = []
+    for _ in range(runs):
+        with tempfile.TemporaryDirectory(prefix="hot-bench-alone-") as tmp, socket.socket() as sock:
+            (Path(tmp) / "version").write_text("1\n")
+            sock.bind(("127.0.0.1", 0))
+            sock.listen(128)
+            env = dict(os.environ, STARTUP_MS=str(STARTUP_MS), VERSION_FILE="version",
+                       PYTHONPATH=str(SERVERS_DIR), LISTEN_FDS="1", LISTEN_FDNAMES="http")
+            fd = sock.fileno()
+            argv = ["sh", "-c", 'LISTEN_PID=$$ exec "$@"', "sh"] + server_argv(kind, args)
+            start = time.perf_counter()
+            proc = common.Proc(argv, cwd=tmp, env=env, pass_fds=(3,), preexec_fn=lambda: os.dup2(fd, 3))
+            with proc:
+                outcome, _, _ = request(sock.getsockname(), timeout=20)
+                if outcome == "ok":
+                    out.append((time.perf_counter() - start) * 1000)
+    return out
+
+
 def measure(config: str, kind: str, args, clients: int = 1) -> dict:
     """One server kind under one configuration; `clients` concurrent clients (see Client)."""
     with tempfile.TemporaryDirectory(prefix="hot-bench-servers-") as tmp:
