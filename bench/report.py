@@ -163,3 +163,91 @@ def story_table(results: dict) -> str:
     table = common.table(["setup", "edit → new text served", "refused per edit", "slowest request (edits)",
                           "broken edit: answered by the last good build", "× hot"], rows)
     return head + table + "\n\n" + "\n".join(f"- {n_}" for n_ in notes) + "\n"
+
+
+def _best(items, key):
+    """(label, value) of the item with the smallest key, or None."""
+    items = [(label, v) for label, v in items if v is not None]
+    return min(items, key=lambda kv: key(kv[1])) if items else None
+
+
+def summary_table(collected: dict) -> str:
+    """hot against the best peer at default settings and at any setting, one row per measure;
+    the details are in the tables below it."""
+    rows = []
+
+    def row(measure, hot, hot_fast, best_default, best_any, fmt):
+        cell = lambda b: f"{b[0]}: {fmt(b[1])}" if b else "-"  # noqa: E731
+        rows.append([measure, fmt(hot) if hot is not None else "-", fmt(hot_fast) if hot_fast is not None else "-",
+                     cell(best_default), cell(best_any)])
+
+    lat = collected.get("latency")
+    if lat:
+        for kind in ["plain", "atomic"]:
+            def val(r):
+                m = _median(r[kind]["latencies"])
+                return None if m is None else (m, r[kind]["duplicates"])
+            hot = next((val(r) for t, r in lat.items() if t.kind == "hot" and not t.fast), None)
+            fast = next((val(r) for t, r in lat.items() if t.kind == "hot" and t.fast), None)
+            peers_ = [(t.label, val(r)) for t, r in lat.items() if t.kind != "hot"]
+            row(f"save → command start, {kind} save: median (duplicates)", hot, fast,
+                _best([p for p, t in zip(peers_, [t for t in lat if t.kind != "hot"]) if not t.fast], lambda v: v[0]),
+                _best(peers_, lambda v: v[0]), lambda v: f"{v[0]:.1f} ms ({v[1]})")
+    bursts = collected.get("bursts")
+    if bursts:
+        for name in BURSTS:
+            def val(r):
+                ms = r[name]
+                return (_median([m["runs"] for m in ms]), _median([m["first_ms"] for m in ms]))
+            tools = [t for t in bursts if t != "none"]
+            hot = next((val(bursts[t]) for t in tools if t.kind == "hot" and not t.fast), None)
+            fast = next((val(bursts[t]) for t in tools if t.kind == "hot" and t.fast), None)
+            peers_ = [(t.label, val(bursts[t])) for t in tools if t.kind != "hot"]
+            key = lambda v: (abs(v[0] - 1), v[1] if v[1] is not None else 1e9)  # noqa: E731
+            fmt = lambda v: f"{v[0]:.0f} runs, " + (f"{v[1]:.0f} ms late" if v[1] is not None else "none after")  # noqa: E731
+            row(f"burst ({name}): runs / end → first run", hot, fast,
+                _best([(t.label, val(bursts[t])) for t in tools if t.kind != "hot" and not t.fast], key),
+                _best(peers_, key), fmt)
+    servers = collected.get("servers")
+    if servers:
+        by_config = {}
+        for (kind, clients), configs in servers.items():
+            for config, r in configs.items():
+                if "slowest" in r:
+                    by_config.setdefault(config, []).append(r["slowest"])
+        worst = {c: max(v) for c, v in by_config.items()}
+        row("restart of a server (800 ms start-up): slowest request, worst server kind",
+            worst.get("hot ready"), None, ("systemfd + watchexec -r", worst.get("systemfd+wx")), None,
+            lambda v: f"{v:.0f} ms")
+        over = []
+        for (kind, clients), configs in servers.items():
+            alone = _median(configs.get("server alone", {}).get("alone", []))
+            change = _median(configs.get("hot ready", {}).get("change_ms", []))
+            if alone is not None and change is not None:
+                over.append(change - alone)
+        if over:
+            rows.append(["restart: change → new build serving, above the server's own start-up (hot, worst kind)",
+                         f"{max(over):.0f} ms", "-", "-", "-"])
+    tree_ = collected.get("tree")
+    if tree_:
+        hot = next((r for t, r in tree_.items() if t.kind == "hot"), {})
+        for key, label, fmt in [("rss_kb", "RSS", lambda v: f"{v / 1024:.1f} MiB"),
+                                ("startup_cpu_s", "start-up CPU", lambda v: f"{v * 1000:.0f} ms"),
+                                ("wakeups_per_s", "idle wake-ups", lambda v: f"{v:.1f} /s")]:
+            row(f"large tree: {label}", hot.get(key), None,
+                _best([(t.label, r.get(key)) for t, r in tree_.items() if t.kind != "hot"], lambda v: v), None, fmt)
+        if hot.get("ready_s") is not None:
+            rows.append(["large tree: watching after", f"{hot['ready_s'] * 1000:.0f} ms", "-", "no peer signals it", "-"])
+    story_ = collected.get("story")
+    if story_:
+        def val(r):
+            return None if "error" in r else (_median(r["served_ms"]), _median(r["refused"]), r["broken_good_share"])
+        hot = val(story_["hot"]) if "hot" in story_ else None
+        peers_ = [(s, val(r)) for s, r in story_.items() if s != "hot"]
+        fmt = lambda v: f"{v[0] / 1000:.2f} s, {v[1]:.0f} refused, {100 * v[2]:.0f}% during a broken edit"  # noqa: E731
+        row("the story: edit → new text served, refused per edit, last good build answering",
+            hot, None, _best(peers_, lambda v: v[0]), None, fmt)
+    head = ("### Summary\n\nhot at its defaults and at its fastest setting, against the best peer at its "
+            "defaults and at any setting (best: fastest; for bursts, closest to one run, then earliest).\n\n")
+    return head + common.table(["measure", "hot", "hot, fastest setting", "best peer, default settings",
+                                "best peer, any setting"], rows) + "\n"

@@ -171,33 +171,41 @@ def main() -> None:
         out.write_text("\n".join(sections))
 
     emit(sections.pop())
+    collected = {}
     all_tools = peers.available(peers.TOOLS, paths)
     default_tools = [t for t in all_tools if not t.fast]
     for measure in args.only:
         log(f"measure: {measure}")
         try:
             if measure == "latency":
-                r = suite.save_to_start(all_tools, paths, p.latency_n, p.latency_gap, p.settle, log)
+                r = collected["latency"] = suite.save_to_start(all_tools, paths, p.latency_n, p.latency_gap, p.settle, log)
                 emit(report.latency_table(r, p.latency_n))
             elif measure == "bursts":
                 tools = all_tools if p.burst_tools == "all" else default_tools
-                r = suite.bursts(tools, paths, p.burst_files, p.burst_reps, p.burst_window, 1.0, p.settle + 1, log)
+                r = collected["bursts"] = suite.bursts(tools, paths, p.burst_files, p.burst_reps, p.burst_window, 1.0, p.settle + 1, log)
                 emit(report.burst_table(r, p.burst_files, p.burst_reps, p.burst_window))
             elif measure == "servers":
-                emit(run_servers(p, paths, have))
+                collected["servers"] = run_servers(p, paths, have)
+                emit(report.servers_table(collected["servers"], p.server_restarts, servers.STARTUP_MS))
             elif measure == "tree":
                 r, about = suite.tree_run(default_tools, paths, p.tree_scale, p.tree_idle, p.tree_settle, log)
+                collected["tree"] = r
                 emit(report.tree_table(r, about, p.tree_idle, p.tree_settle))
             elif measure == "plan":
                 emit(report.plan_table(suite.plan_run(paths["hot"], 500, p.plan_runs), 500, p.plan_runs))
             elif measure == "story":
                 target = common.ROOT / "target/bench/story-target"
-                emit(report.story_table(story.run(p.story_setups, paths, target, p.story_edits, log)))
+                collected["story"] = story.run(p.story_setups, paths, target, p.story_edits, log)
+                emit(report.story_table(collected["story"]))
             else:
                 log(f"unknown measure {measure!r} (known: {', '.join(MEASURES)})")
         except Exception as e:  # one measure failing must not lose the others' tables
             log(f"measure {measure} failed: {type(e).__name__}: {e}")
             emit(f"### {measure}\n\nfailed: {type(e).__name__}: {e}\n")
+    try:
+        emit(report.summary_table(collected))
+    except Exception as e:  # the tables above are what counts
+        log(f"summary failed: {type(e).__name__}: {e}")
     log(f"done in {(time.monotonic() - started) / 60:.1f} min; tables in {out}")
 
 
@@ -220,7 +228,7 @@ def run_servers(p, paths: dict, have: dict) -> str:
                 results.setdefault((kind, clients), {})[config] = servers.measure(config, kind, args, clients)
             if clients == p.server_clients[0]:
                 results[(kind, clients)]["server alone"] = {"alone": servers.alone_ms(kind, args)}
-    return report.servers_table(results, p.server_restarts, servers.STARTUP_MS)
+    return results
 
 
 if __name__ == "__main__":
