@@ -110,17 +110,19 @@ def tree_table(results: dict, about: str, idle: float, settle: float) -> str:
         cpu = r.get("startup_cpu_s")
         rows.append([tool.kind, tool.setting,
                      f"{r['ready_s'] * 1000:.0f} ms" if r.get("ready_s") is not None else "- (no signal)",
+                     f"{r['busy_s']:.2f} s" if r.get("busy_s") is not None else "-",
                      f"{rss / 1024:.1f} MiB ({ratio(rss, base['rss_kb'])})" if rss else "-",
                      f"{cpu * 1000:.0f} ms ({ratio(cpu, base['startup_cpu_s'])})" if cpu is not None else "-",
                      f"{r['idle_cpu_ms']:.0f}" if r.get("idle_cpu_ms") is not None else "-",
                      f"{r['wakeups_per_s']:.1f}" if r.get("wakeups_per_s") is not None else "-",
                      median_range(r["edit_ms"]), ratio(_median(r["edit_ms"]), base_edit)])
     head = (f"### A large tree: {about}\n\n"
-            f"Watching after: spawn → hot's `watching` event (the peers print no readiness signal). RSS and "
-            f"start-up CPU (utime+stime of the watcher) {settle:.0f} s after hot's first wave or the peer's spawn; "
+            f"Watching after: spawn → hot's `watching` event (the peers print no readiness signal). Start-up work "
+            f"ends: spawn → the last growth of the watcher's CPU time before 1 s without any (watched from hot's first "
+            f"wave or the peer's spawn, for at least {settle:.0f} s). RSS and start-up CPU (utime+stime) then; "
             f"idle CPU and wake-ups (voluntary + involuntary context switches of all its threads) over "
             f"the next {idle:.0f} s; then 5 edits → command start.\n\n")
-    table = common.table(["tool", "setting", "watching after", "RSS", "start-up CPU", f"idle CPU ms / {idle:.0f} s",
+    table = common.table(["tool", "setting", "watching after", "start-up work ends after", "RSS", "start-up CPU", f"idle CPU ms / {idle:.0f} s",
                           "idle wake-ups / s", "edit → start ms", "× hot"], rows)
     return head + table + "\n"
 

@@ -27,6 +27,7 @@ import argparse
 import os
 import platform
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -146,6 +147,10 @@ def main() -> None:
     parser.add_argument("--no-build", action="store_true", help="use the hot already in target/release")
     parser.add_argument("--out", default=str(common.ROOT / "target/bench/results.md"))
     args = parser.parse_args()
+    # SIGTERM / SIGHUP unwind like Ctrl-C, so every `finally` stops its processes and removes
+    # its temp folder
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.default_int_handler)
     args.only = [m.strip() for m in args.only.split(",") if m.strip()]
     p = SimpleNamespace(**PROFILES["quick" if args.quick else "full"])
     started = time.monotonic()

@@ -149,10 +149,29 @@ def wakeups(pid: int) -> int | None:
     return total
 
 
+def wait_cpu_quiet(pid: int, quiet: float, at_least: float, limit: float) -> float | None:
+    """Waits at least `at_least` s, then until pid's CPU time has not grown for `quiet` s
+    (bounded by `limit`); returns when it last grew (time.monotonic()), i.e. when its start-up
+    work ended (CPU time is counted in clock ticks, so to ~10 ms)."""
+    start = time.monotonic()
+    last_cpu, last_change = tree.cpu_s(pid), start
+    while time.monotonic() < start + limit:
+        time.sleep(0.05)
+        cpu = tree.cpu_s(pid)
+        if cpu is None:
+            return None
+        if cpu != last_cpu:
+            last_cpu, last_change = cpu, time.monotonic()
+        elif time.monotonic() - last_change >= quiet and time.monotonic() - start >= at_least:
+            break
+    return last_change
+
+
 def tree_run(tools, paths: dict, scale: float, idle: float, settle: float, log) -> tuple[dict, str]:
     """Builds tree.py's tree (100,100 watched files at scale 1), then per tool: spawn ->
-    watching (hot's event; peers have none), RSS and CPU once settled, CPU and wake-ups over an
-    idle window, and edit -> run start (5 edits)."""
+    watching (hot's event; peers have none), the end of its start-up work (its CPU time stops
+    growing for 1 s), RSS and CPU then, CPU and wake-ups over an idle window, and edit -> run
+    start (5 edits)."""
     results = {}
     with tempfile.TemporaryDirectory(prefix="hot-bench-tree-") as tmp:
         root = Path(tmp)
@@ -167,9 +186,9 @@ def tree_run(tools, paths: dict, scale: float, idle: float, settle: float, log) 
             log(f"  tree: {tool.label}")
             stamps.unlink(missing_ok=True)
             r = {}
-            t_spawn = time.time_ns()
+            t_spawn, t_spawn_mono = time.time_ns(), time.monotonic()
             try:
-                proc, events = peers.start(tool, paths, root, stamp_command(stamps), settle, timeout=120)
+                proc, events = peers.start(tool, paths, root, stamp_command(stamps), 0.1, timeout=120)
             except RuntimeError as e:
                 log(f"  {tool.label}: {e}")
                 continue
@@ -178,7 +197,10 @@ def tree_run(tools, paths: dict, scale: float, idle: float, settle: float, log) 
                 if events:
                     watching = next(e for e in events.log if e.get("event") == "watching")
                     r["ready_s"] = (watching["_t"] - t_spawn) / 1e9
-                    time.sleep(settle)
+                # the start-up is over once the watcher's CPU time stops growing (peers keep
+                # scanning well past any fixed settle time on a big tree)
+                busy = wait_cpu_quiet(pid, 1.0, settle, 60.0)
+                r["busy_s"] = busy - t_spawn_mono if busy is not None else None
                 r["rss_kb"] = tree.rss_kb(pid)
                 r["startup_cpu_s"] = tree.cpu_s(pid)
                 c0, w0 = tree.cpu_s(pid), wakeups(pid)
