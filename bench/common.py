@@ -39,7 +39,7 @@ class Proc:
     Use as a context manager so the group is stopped in a `finally`, whatever happens.
     """
 
-    def __init__(self, argv, cwd=None, env=None, capture=False, stop_timeout=10.0):
+    def __init__(self, argv, cwd=None, env=None, capture=False, stop_timeout=10.0, **popen):
         self.argv = [str(a) for a in argv]
         self.stop_timeout = stop_timeout
         self.popen = subprocess.Popen(
@@ -50,6 +50,7 @@ class Proc:
             stdout=subprocess.PIPE if capture else subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,
+            **popen,
         )
 
     def stop(self) -> int | None:
@@ -67,7 +68,8 @@ class Proc:
 
 def stop_group(popen: subprocess.Popen, timeout: float = 10.0) -> int | None:
     """SIGTERM the process group led by popen (started with start_new_session=True), wait up to
-    timeout, then SIGKILL the group (anything left in it); returns the exit status or None."""
+    timeout, then SIGKILL the group (anything left in it) and every other group of its session;
+    returns the exit status or None."""
     try:
         os.killpg(popen.pid, signal.SIGTERM)
     except ProcessLookupError:
@@ -80,10 +82,44 @@ def stop_group(popen: subprocess.Popen, timeout: float = 10.0) -> int | None:
         os.killpg(popen.pid, signal.SIGKILL)
     except ProcessLookupError:
         pass
+    sweep_session(popen.pid)
     try:
         return popen.wait(timeout=5)
     except subprocess.TimeoutExpired:
         return None
+
+
+def session_groups(sid: int) -> set[int]:
+    """The process groups of every live process in session `sid` (from /proc)."""
+    groups = set()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        # after the comm field: state, ppid, pgrp, session
+        if fields[0] != "Z" and int(fields[3]) == sid:
+            groups.add(int(fields[2]))
+    return groups
+
+
+def sweep_session(sid: int) -> None:
+    """SIGKILLs every process group left in session `sid`. Some watchers (watchexec, and
+    cargo-watch) start their command in a process group of its own, which a signal to the
+    watcher's group misses once the watcher is gone; the session (ours, from
+    start_new_session) still holds them all."""
+    for _ in range(20):
+        groups = session_groups(sid)
+        if not groups:
+            return
+        for pgid in groups:
+            try:
+                os.killpg(pgid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        time.sleep(0.05)
 
 
 class HotEvents:

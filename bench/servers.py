@@ -20,8 +20,12 @@ while the server is restarted --restarts times by writing a new version to the w
   systemfd+wx   systemfd --no-pid -s tcp::127.0.0.1:PORT -- watchexec -r -w version -n -- ARGV
                 (systemfd's default backlog, 1; watchexec stops the old one first).
 
+With --clients N, N such clients send their GETs at once.
+
 Reported per server and configuration: restarts completed, requests, ok, refused, failed,
-slowest and p99 (ms), and the answer that the slowest request got (new or old version).
+slowest and p99 (ms), and the answer that the slowest request got (new or old version);
+measure() also returns change -> new build serving (the write of a version to the end of the
+first answer from it) per restart, for bench/run.py.
 
 Needs: `cargo build --release`; the axum fixture, built by the interop tests or with
 `cargo build --manifest-path tests/servers/axum/Cargo.toml --target-dir target/interop/axum`;
@@ -93,22 +97,35 @@ def request(addr, timeout=5.0) -> tuple[str, str | None, str]:
 
 
 class Client(threading.Thread):
-    """A GET every 10 ms until stopped; every outcome recorded."""
+    """A GET every 10 ms until stopped; every outcome recorded. With `clients` > 1, that many
+    threads send their GETs at once (each one after its previous answer and a 10 ms pause)."""
 
-    def __init__(self, addr):
+    def __init__(self, addr, clients: int = 1):
         super().__init__(daemon=True)
         self.addr = addr
-        self.records: list[tuple[float, str, str | None, str]] = []  # (ms, outcome, version, detail)
+        self.clients = clients
+        # (ms, outcome, version, detail, end time.monotonic())
+        self.records: list[tuple[float, str, str | None, str, float]] = []
         self.versions: set[str] = set()
         self.stop_flag = threading.Event()
+        self.lock = threading.Lock()
 
     def run(self):
+        workers = [threading.Thread(target=self.loop, daemon=True) for _ in range(self.clients)]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join(timeout=30)
+
+    def loop(self):
         while not self.stop_flag.is_set():
             start = time.perf_counter()
             outcome, version, detail = request(self.addr)
-            self.records.append(((time.perf_counter() - start) * 1000, outcome, version, detail))
-            if version:
-                self.versions.add(version)
+            end = time.perf_counter()
+            with self.lock:
+                self.records.append(((end - start) * 1000, outcome, version, detail, end))
+                if version:
+                    self.versions.add(version)
             time.sleep(0.010)
 
     def wait_version(self, version: str, timeout: float) -> bool:
@@ -156,23 +173,49 @@ def start(config: str, kind: str, root: Path, args):
     return common.Proc(full, cwd=root, env=env), ("127.0.0.1", port), None
 
 
-def measure(config: str, kind: str, args) -> dict:
+def alone_ms(kind: str, args, runs: int = 3) -> list[float]:
+    """The server's own start-up, for comparison: spawned directly with a listening socket on
+    fd 3 (LISTEN_FDS=1, LISTEN_PID its own pid: `sh -c` execs it), the time from just before the
+    spawn to the answer to a GET sent right after it (the connection waits in the backlog)."""
+    out = []
+    for _ in range(runs):
+        with tempfile.TemporaryDirectory(prefix="hot-bench-alone-") as tmp, socket.socket() as sock:
+            (Path(tmp) / "version").write_text("1\n")
+            sock.bind(("127.0.0.1", 0))
+            sock.listen(128)
+            env = dict(os.environ, STARTUP_MS=str(STARTUP_MS), VERSION_FILE="version",
+                       PYTHONPATH=str(SERVERS_DIR), LISTEN_FDS="1", LISTEN_FDNAMES="http")
+            fd = sock.fileno()
+            argv = ["sh", "-c", 'LISTEN_PID=$$ exec "$@"', "sh"] + server_argv(kind, args)
+            start = time.perf_counter()
+            proc = common.Proc(argv, cwd=tmp, env=env, pass_fds=(3,), preexec_fn=lambda: os.dup2(fd, 3))
+            with proc:
+                outcome, _, _ = request(sock.getsockname(), timeout=20)
+                if outcome == "ok":
+                    out.append((time.perf_counter() - start) * 1000)
+    return out
+
+
+def measure(config: str, kind: str, args, clients: int = 1) -> dict:
+    """One server kind under one configuration; `clients` concurrent clients (see Client)."""
     with tempfile.TemporaryDirectory(prefix="hot-bench-servers-") as tmp:
         root = Path(tmp)
         (root / "version").write_text("1\n")
         proc, addr, events = start(config, kind, root, args)
         client = None
         completed = 0
+        writes: dict[str, float] = {}  # version -> when it was written
         try:
             with proc:
                 if not first_answer(addr, 15):
                     return {"never": True}
-                client = Client(addr)
+                client = Client(addr, clients)
                 client.start()
                 time.sleep(0.3)
                 for i in range(2, args.restarts + 2):
                     if events:
                         events.drain()
+                    writes[str(i)] = time.perf_counter()
                     (root / "version").write_text(f"{i}\n")
                     if events and config == "hot ready":
                         if events.wait_for(common.is_event("service_ready"), 20) is None:
@@ -191,7 +234,13 @@ def measure(config: str, kind: str, args) -> dict:
     ms = [r[0] for r in recs]
     outcomes = Counter(r[1] for r in recs)
     slow = max(recs, key=lambda r: r[0])
+    # change -> new build serving: the write of a version to the first answer from it
+    firsts: dict[str, float] = {}
+    for r in recs:
+        if r[1] == "ok" and r[2] in writes and r[4] >= writes[r[2]]:
+            firsts[r[2]] = min(firsts.get(r[2], r[4]), r[4])
     return {
+        "change_ms": [(firsts[v] - writes[v]) * 1000 for v in sorted(firsts, key=int)],
         "never": False,
         "restarts": completed,
         "requests": len(recs),
@@ -208,6 +257,7 @@ def measure(config: str, kind: str, args) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--restarts", type=int, default=10)
+    parser.add_argument("--clients", type=int, default=1, help="concurrent clients, each a GET every 10 ms")
     parser.add_argument("--servers", default="axum-current,axum-multi,asyncio,blocking,gunicorn,node")
     parser.add_argument("--configs", default="hot ready,hot no ready,systemfd+wx")
     parser.add_argument("--axum", default=str(common.ROOT / "target/interop/axum/debug/interop-axum"))
@@ -220,7 +270,7 @@ def main() -> None:
     for kind in [s.strip() for s in args.servers.split(",") if s.strip()]:
         for config in [c.strip() for c in args.configs.split(",") if c.strip()]:
             print(f"{kind} / {config} ...", flush=True)
-            r = measure(config, kind, args)
+            r = measure(config, kind, args, args.clients)
             if r["never"]:
                 rows.append([kind, config, "-", "-", "-", "-", "-", "never served", "-"])
                 notes.append(f"{kind} / {config}: no answer within 15 s of the start")
@@ -229,7 +279,7 @@ def main() -> None:
                          f"{r['slowest']:.1f}", f"{r['p99']:.1f}", r["slowest_version"] or "-"])
             if r["details"]:
                 notes.append(f"{kind} / {config}: failures {r['details']}")
-    print(f"\nA GET every 10 ms across {args.restarts} restarts, STARTUP_MS={STARTUP_MS}\n")
+    print(f"\n{args.clients} client(s), each a GET every 10 ms, across {args.restarts} restarts, STARTUP_MS={STARTUP_MS}\n")
     print(common.table(["server", "config", "restarts", "requests", "refused", "failed", "slowest ms",
                         "p99 ms", "slowest answered by version"], rows))
     for note in notes:

@@ -1,0 +1,283 @@
+#!/usr/bin/env python3
+"""Benchmark: the story's table. An axum hello-world (examples/axum-hello, tokio multi-thread
+runtime) under five dev loops, with real `cargo clippy`, `cargo test` and `cargo build`:
+
+  cargo watch -x run                        the server binds its own port; no checks
+  cargo watch -x clippy -x test -x run      the same, checked first
+  systemfd + cargo watch -x clippy ...      systemfd --no-pid -s tcp::127.0.0.1:PORT holds the
+                                            socket; the server takes it through listenfd
+  two cargo watch + .trigger + systemfd     `cargo watch --postpone -x clippy -x test -x build
+                                            -s 'touch .trigger'` beside `systemfd ... -- cargo
+                                            watch --no-vcs-ignores -w .trigger -x run` (.trigger
+                                            in .gitignore): the server restarts only after the
+                                            checks passed
+  hot                                       the example's own Hotfile (clippy -D warnings, test
+                                            after it, build beside them, serve after test and
+                                            build with `ready`)
+
+The example is copied into a temp git repository (cargo-watch reads .gitignore), its port
+replaced by a free one; CARGO_TARGET_DIR is a persistent folder (--target-dir, default
+target/bench/story-target), warmed once (build, clippy, test --no-run), so the figures are of
+incremental builds of the example's own crate. A client on 127.0.0.1 sends a GET every 20 ms
+(one after the other; connect, request, read to EOF; 10 s timeout). Per setup, once the first
+text is served: --edits edits of the greeting, each followed by waiting until the new text is
+served (edit -> new text served: the write to the end of the first answer with it; refused and
+slowest among the requests started in between), then a broken edit (the greeting becomes an
+integer: clippy, test and build fail), watched for a window of max(4 s, 2 x the slowest edit):
+the share of that window during which the last good build answered (each request owns the time
+from its start to the next request's start, so a request that hangs counts for its whole wait).
+
+    python3 bench/story.py [--edits 3] [--setups hot,"cargo watch -x run"]
+"""
+
+import argparse
+import os
+import re
+import shutil
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import common
+
+EXAMPLE = common.ROOT / "examples/axum-hello"
+REQUEST = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+GREETING = re.compile(r'const GREETING: &str = "[^"]*";')
+
+SETUPS = [
+    "cargo watch -x run",
+    "cargo watch -x clippy -x test -x run",
+    "systemfd + cargo watch -x clippy -x test -x run",
+    "two cargo watch + .trigger + systemfd",
+    "hot",
+]
+
+
+def get(addr, timeout: float) -> tuple[str, str]:
+    """(outcome, body); outcome is ok, refused or failed."""
+    try:
+        with socket.create_connection(addr, timeout=timeout) as s:
+            s.sendall(REQUEST)
+            data = b""
+            while True:
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+    except ConnectionRefusedError:
+        return "refused", ""
+    except OSError as e:
+        return "failed", type(e).__name__
+    head, _, body = data.decode(errors="replace").partition("\r\n\r\n")
+    return ("ok", body.strip()) if head.startswith("HTTP/1.1 200") else ("failed", head[:40])
+
+
+class Client(threading.Thread):
+    """A GET every 20 ms (after the previous answer) until stopped; records
+    (start, end, outcome, body) with time.perf_counter()."""
+
+    def __init__(self, addr, timeout: float = 10.0):
+        super().__init__(daemon=True)
+        self.addr, self.timeout = addr, timeout
+        self.records: list[tuple[float, float, str, str]] = []
+        self.stop_flag = threading.Event()
+
+    def run(self):
+        while not self.stop_flag.is_set():
+            start = time.perf_counter()
+            outcome, body = get(self.addr, self.timeout)
+            self.records.append((start, time.perf_counter(), outcome, body))
+            time.sleep(0.020)
+
+    def served(self, text: str, since: float) -> float | None:
+        for start, end, outcome, body in list(self.records):
+            if end >= since and outcome == "ok" and text in body:
+                return end
+        return None
+
+    def stop(self):
+        self.stop_flag.set()
+        self.join(timeout=self.timeout + 5)
+
+
+def node_times(events: list, t_edit_ns: int) -> dict:
+    """{node: (start, end) in ms after the edit} from hot's events (arrival times)."""
+    out = {}
+    for e in events:
+        if e.get("event") == "node_started":
+            out[e["node"]] = [(e["_t"] - t_edit_ns) / 1e6, None]
+        elif e.get("event") in ("node_finished", "service_ready") and e.get("node") in out:
+            out[e["node"]][1] = (e["_t"] - t_edit_ns) / 1e6
+    return out
+
+
+def good_share(records, good: str, start: float, end: float) -> float:
+    """The share of [start, end] during which the client was answered by the build serving
+    `good`: each request owns the time from its start to the next one's start (a request that
+    hangs owns its whole wait), clipped to the window."""
+    covered = 0.0
+    for (s0, _, outcome, body), nxt in zip(records, records[1:] + [(float("inf"),)]):
+        lo, hi = max(s0, start), min(nxt[0], end)
+        if hi > lo and outcome == "ok" and good in body:
+            covered += hi - lo
+    return covered / (end - start)
+
+
+def wait_served(addr, text: str, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        outcome, body = get(addr, 2)
+        if outcome == "ok" and text in body:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def source(greeting: str | None, port: int) -> str:
+    """The example's main.rs with `greeting` (None: a type error) and the port replaced."""
+    text = (EXAMPLE / "src/main.rs").read_text().replace("127.0.0.1:3000", f"127.0.0.1:{port}")
+    line = f'const GREETING: &str = "{greeting}";' if greeting is not None else "const GREETING: &str = 42;"
+    return GREETING.sub(line, text, count=1)
+
+
+def make_project(root: Path) -> None:
+    for name in ["Cargo.toml", "Cargo.lock", "Hotfile", ".gitignore"]:
+        shutil.copy(EXAMPLE / name, root / name)
+    shutil.copytree(EXAMPLE / "src", root / "src")
+    with open(root / ".gitignore", "a") as f:
+        f.write(".trigger\n")
+    (root / ".trigger").write_text("")
+    subprocess.run(["git", "init", "-q"], cwd=root, check=True)
+
+
+def warm(root: Path, env: dict, log) -> None:
+    for argv in (["cargo", "build"], ["cargo", "clippy", "--all-targets"], ["cargo", "test", "--no-run"]):
+        log(f"  story: warming the target folder: {' '.join(argv)}")
+        subprocess.run(argv, cwd=root, env=env, check=True, stdin=subprocess.DEVNULL,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def start(setup: str, root: Path, port: int, target: Path, paths: dict, env: dict) -> list:
+    """The processes of one setup, each in its own session."""
+    cw, sfd = paths.get("cargo-watch"), paths.get("systemfd")
+    sock = ["--no-pid", "-s", f"tcp::127.0.0.1:{port}", "--"]
+    if setup == "cargo watch -x run":
+        return [common.Proc([cw, "watch", "-x", "run"], cwd=root, env=env)]
+    if setup == "cargo watch -x clippy -x test -x run":
+        return [common.Proc([cw, "watch", "-x", "clippy", "-x", "test", "-x", "run"], cwd=root, env=env)]
+    if setup == "systemfd + cargo watch -x clippy -x test -x run":
+        return [common.Proc([sfd] + sock + [cw, "watch", "-x", "clippy", "-x", "test", "-x", "run"], cwd=root, env=env)]
+    if setup == "two cargo watch + .trigger + systemfd":
+        checks = [cw, "watch", "--postpone", "-x", "clippy", "-x", "test", "-x", "build", "-s", "touch .trigger"]
+        server = [sfd] + sock + [cw, "watch", "--no-vcs-ignores", "-w", ".trigger", "-x", "run"]
+        return [common.Proc(server, cwd=root, env=env), common.Proc(checks, cwd=root, env=env)]
+    if setup == "hot":
+        hotfile = (EXAMPLE / "Hotfile").read_text().replace("127.0.0.1:3000", f"127.0.0.1:{port}")
+        (root / "Hotfile").write_text(hotfile.replace('"./target/debug/', f'"{target}/debug/'))
+        return [common.Proc([paths["hot"], "watch", "--json"], cwd=root, env=env, capture=True)]
+    raise ValueError(setup)
+
+
+def needs(setup: str) -> list[str]:
+    if setup == "hot":
+        return ["hot"]
+    return ["cargo-watch"] + (["systemfd"] if "systemfd" in setup else [])
+
+
+def measure(setup: str, root: Path, target: Path, paths: dict, env: dict, edits: int, log) -> dict:
+    port = common.free_port()
+    addr = ("127.0.0.1", port)
+    tag = f"{os.getpid()}-{time.time_ns() % 10**6}"
+    (root / "src/main.rs").write_text(source(f"Hello v0 {tag}", port))
+    procs = start(setup, root, port, target, paths, env)
+    # hot's events say where an edit's time goes (node_started / node_finished)
+    events = common.HotEvents(procs[0]) if setup == "hot" else None
+    client = None
+    try:
+        if not wait_served(addr, f"v0 {tag}", 600):
+            return {"error": "the first text was never served (600 s)"}
+        client = Client(addr)
+        client.start()
+        time.sleep(1.0)
+        r = {"served_ms": [], "refused": [], "slowest_ms": [], "nodes": []}
+        for e in range(1, edits + 1):
+            text = f"Hello v{e} {tag}"
+            if events:
+                events.drain()
+            t_edit, t_edit_wall = time.perf_counter(), time.time_ns()
+            (root / "src/main.rs").write_text(source(text, port))
+            deadline = time.monotonic() + 300
+            while (t_served := client.served(text, t_edit)) is None and time.monotonic() < deadline:
+                time.sleep(0.005)
+            if t_served is None:
+                return {"error": f"edit {e} was never served (300 s)"}
+            between = [rec for rec in client.records if t_edit <= rec[0] <= t_served]
+            r["served_ms"].append((t_served - t_edit) * 1000)
+            r["refused"].append(sum(1 for rec in between if rec[2] == "refused"))
+            r["slowest_ms"].append(max((rec[1] - rec[0]) * 1000 for rec in between))
+            log(f"  story: {setup}: edit {e} served after {r['served_ms'][-1]:.0f} ms")
+            time.sleep(1.0)
+            if events:
+                r["nodes"].append(node_times(events.drain(), t_edit_wall))
+        good = f"Hello v{edits} {tag}"
+        window = min(60.0, max(4.0, 2 * max(r["served_ms"]) / 1000))
+        t_broken = time.perf_counter()
+        (root / "src/main.rs").write_text(source(None, port))
+        time.sleep(window)
+        client.stop()
+        inside = [rec for rec in client.records if t_broken <= rec[0] <= t_broken + window]
+        r["broken_window_s"] = window
+        r["broken_requests"] = len(inside)
+        r["broken_good"] = sum(1 for rec in inside if rec[2] == "ok" and good in rec[3])
+        r["broken_good_share"] = good_share(client.records, good, t_broken, t_broken + window)
+        r["broken_refused"] = sum(1 for rec in inside if rec[2] == "refused")
+        r["broken_failed"] = sum(1 for rec in inside if rec[2] == "failed")
+        r["broken_slowest_ms"] = max(((rec[1] - rec[0]) * 1000 for rec in inside), default=None)
+        return r
+    finally:
+        if client:
+            client.stop()
+        for p in procs:
+            p.stop()
+
+
+def run(setups, paths: dict, target: Path, edits: int, log) -> dict:
+    """{setup: result}; a setup whose tools are missing is left out (and said so)."""
+    target.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ, CARGO_TARGET_DIR=str(target.resolve()), CARGO_TERM_COLOR="never")
+    env.pop("LISTEN_FDS", None)
+    results = {}
+    with tempfile.TemporaryDirectory(prefix="hot-bench-story-") as tmp:
+        root = Path(tmp)
+        make_project(root)
+        warm(root, env, log)
+        for setup in setups:
+            missing = [n for n in needs(setup) if not os.access(paths.get(n) or "", os.X_OK)]
+            if missing:
+                log(f"  story: {setup}: skipped, {', '.join(missing)} not installed")
+                continue
+            log(f"  story: {setup}")
+            results[setup] = measure(setup, root, target.resolve(), paths, env, edits, log)
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--edits", type=int, default=3)
+    parser.add_argument("--setups", default=",".join(SETUPS))
+    parser.add_argument("--target-dir", default=str(common.ROOT / "target/bench/story-target"))
+    parser.add_argument("--hot", default=str(common.ROOT / "target/release/hot"))
+    args = parser.parse_args()
+    paths = {"hot": args.hot, "cargo-watch": str(common.PEERS / "cargo-watch"), "systemfd": str(common.PEERS / "systemfd")}
+    results = run([s.strip() for s in args.setups.split(",") if s.strip()], paths, Path(args.target_dir),
+                  args.edits, lambda m: print(m, flush=True))
+    import report
+
+    print(report.story_table(results))
+
+
+if __name__ == "__main__":
+    main()

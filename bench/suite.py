@@ -1,0 +1,264 @@
+"""The measures of bench/run.py for the watchers: save -> start, bursts, the 100,000-file tree
+and the 500-node plan. Each returns rows for run.py's tables; every tool runs the same command,
+`sh -c 'date +%s%N >> STAMPS'`, in a fresh temp project, one tool at a time.
+"""
+
+import os
+import statistics
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import burst
+import common
+import latency
+import peers
+import plan
+import tree
+
+
+def stamp_command(stamps: Path) -> list[str]:
+    return ["sh", "-c", f"date +%s%N >> {stamps}"]
+
+
+def wait_quiet(stamps: Path, quiet: float, limit: float) -> None:
+    """Waits until no run has started for `quiet` seconds (bounded by `limit`), so that runs
+    left over from one burst are not counted in the next."""
+    deadline = time.monotonic() + limit
+    last = len(common.read_stamps(stamps))
+    since = time.monotonic()
+    while time.monotonic() < deadline:
+        time.sleep(0.1)
+        now = len(common.read_stamps(stamps))
+        if now != last:
+            last, since = now, time.monotonic()
+        elif time.monotonic() - since >= quiet:
+            return
+
+
+# --- save -> command start -------------------------------------------------------------------
+
+def save_to_start(tools, paths: dict, n: int, gap: float, settle: float, log) -> dict:
+    """{tool: {"plain"|"atomic": {latencies, duplicates, missed}, "initial": runs before the
+    first save}}; n saves of each kind (latency.py's measure_saves)."""
+    results = {}
+    for tool in tools:
+        log(f"  save -> start: {tool.label}")
+        with tempfile.TemporaryDirectory(prefix="hot-bench-latency-") as tmp:
+            root = Path(tmp)
+            stamps = root / "STAMPS"
+            (root / "src").mkdir()
+            (root / "src/a.rs").write_text("pub fn a() {}\n")
+            try:
+                proc, _ = peers.start(tool, paths, root, stamp_command(stamps), settle)
+            except RuntimeError as e:
+                log(f"  {tool.label}: {e}")
+                continue
+            with proc:
+                r = {"initial": len(common.read_stamps(stamps))}
+                for kind, save in [("plain", common.write_text), ("atomic", common.atomic_save)]:
+                    lat, dup, missed = latency.measure_saves(save, root / "src/a.rs", stamps, n, gap, 3.0, kind)
+                    r[kind] = {"latencies": lat, "duplicates": dup, "missed": missed}
+            results[tool] = r
+    return results
+
+
+# --- bursts ----------------------------------------------------------------------------------
+
+def burst_touch(paths: list[Path]) -> float:
+    """Touches every file (mtime and atime to now, content unchanged), as `touch` or a
+    `git checkout` of the same content does; returns the longest gap between two touches."""
+    gap, last = 0.0, time.perf_counter()
+    for p in paths:
+        os.utime(p, None)
+        now = time.perf_counter()
+        gap, last = max(gap, now - last), now
+    return gap * 1000
+
+
+def make_burst_project(root: Path, files: int) -> list[Path]:
+    out = []
+    for i in range(files):
+        d = root / "src" / f"m{i % 100:02}"
+        if i < 100:
+            d.mkdir(parents=True)
+        p = d / f"f{i:05}.rs"
+        p.write_text(f"pub fn f{i}() {{}}\n")
+        out.append(p)
+    (root / "src/a.rs").write_text("pub fn a() {}\n")
+    return out
+
+
+BURSTS = ["rewrite", "saves", "touches"]
+
+
+def bursts(tools, paths: dict, files: int, reps: int, window: float, seconds: float, settle: float, log) -> dict:
+    """{tool: {burst: [burst.measure() result per repetition]}}; the tool "none" is the same
+    bursts with no watcher (how long the bursts take by themselves)."""
+    results = {}
+    for tool in [None] + list(tools):
+        label = tool.label if tool else "none"
+        log(f"  bursts: {label}")
+        with tempfile.TemporaryDirectory(prefix="hot-bench-burst-") as tmp:
+            root = Path(tmp)
+            stamps = root / "STAMPS"
+            files_ = make_burst_project(root, files)
+            kinds = {
+                "rewrite": lambda rep: burst.burst_rewrite(files_, f"rewrite {rep}"),
+                "saves": lambda rep: burst.burst_saves(files_, f"saves {rep}", seconds),
+                "touches": lambda rep: burst_touch(files_),
+            }
+            if tool is None:
+                results["none"] = {k: [burst.measure(lambda: f(0), stamps, 0, None)] for k, f in kinds.items()}
+                continue
+            try:
+                proc, events = peers.start(tool, paths, root, stamp_command(stamps), settle)
+            except RuntimeError as e:
+                log(f"  {label}: {e}")
+                continue
+            with proc:
+                r = {k: [] for k in kinds}
+                for rep in range(reps):
+                    for name, f in kinds.items():
+                        wait_quiet(stamps, 1.0, 15.0)
+                        m = burst.measure(lambda: f(rep), stamps, window, proc.popen.pid)
+                        if events:
+                            m["waves"] = [e.get("changed") for e in events.drain() if e.get("event") == "wave_started"]
+                        r[name].append(m)
+            results[tool] = r
+    return results
+
+
+# --- the 100,000-file tree -------------------------------------------------------------------
+
+def wakeups(pid: int) -> int | None:
+    """Context switches (voluntary + involuntary) of every thread of pid: each is a wake-up."""
+    total = 0
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return None
+    for tid in tasks:
+        try:
+            for line in Path(f"/proc/{pid}/task/{tid}/status").read_text().splitlines():
+                if line.startswith(("voluntary_ctxt_switches", "nonvoluntary_ctxt_switches")):
+                    total += int(line.split()[1])
+        except OSError:
+            continue
+    return total
+
+
+def wait_cpu_quiet(pid: int, quiet: float, at_least: float, limit: float) -> float | None:
+    """Waits at least `at_least` s, then until pid's CPU time has not grown for `quiet` s
+    (bounded by `limit`); returns when it last grew (time.monotonic()), i.e. when its start-up
+    work ended (CPU time is counted in clock ticks, so to ~10 ms)."""
+    start = time.monotonic()
+    last_cpu, last_change = tree.cpu_s(pid), start
+    while time.monotonic() < start + limit:
+        time.sleep(0.05)
+        cpu = tree.cpu_s(pid)
+        if cpu is None:
+            return None
+        if cpu != last_cpu:
+            last_cpu, last_change = cpu, time.monotonic()
+        elif time.monotonic() - last_change >= quiet and time.monotonic() - start >= at_least:
+            break
+    return last_change
+
+
+def tree_run(tools, paths: dict, scale: float, idle: float, settle: float, log) -> tuple[dict, str]:
+    """Builds tree.py's tree (100,100 watched files at scale 1), then per tool: spawn ->
+    watching (hot's event; peers have none), the end of its start-up work (its CPU time stops
+    growing for 1 s), RSS and CPU then, CPU and wake-ups over an idle window, and edit -> run
+    start (5 edits)."""
+    results = {}
+    with tempfile.TemporaryDirectory(prefix="hot-bench-tree-") as tmp:
+        root = Path(tmp)
+        t = time.monotonic()
+        nfiles, ndirs, ignored = tree.build_tree(tmp, scale)
+        about = (f"{nfiles} watched .rs files in {ndirs} directories (+{ignored} ignored files), "
+                 f"built in {time.monotonic() - t:.1f} s")
+        log(f"  tree: {about}")
+        time.sleep(3.5)  # hot hashes a baseline only of files older than 3 s (a checkout that is not brand new)
+        stamps = root / "STAMPS"
+        for tool in tools:
+            log(f"  tree: {tool.label}")
+            stamps.unlink(missing_ok=True)
+            r = {}
+            t_spawn, t_spawn_mono = time.time_ns(), time.monotonic()
+            try:
+                proc, events = peers.start(tool, paths, root, stamp_command(stamps), 0.1, timeout=120)
+            except RuntimeError as e:
+                log(f"  {tool.label}: {e}")
+                continue
+            with proc:
+                pid = proc.popen.pid
+                if events:
+                    watching = next(e for e in events.log if e.get("event") == "watching")
+                    r["ready_s"] = (watching["_t"] - t_spawn) / 1e9
+                # the start-up is over once the watcher's CPU time stops growing (peers keep
+                # scanning well past any fixed settle time on a big tree)
+                busy = wait_cpu_quiet(pid, 1.0, settle, 60.0)
+                r["busy_s"] = busy - t_spawn_mono if busy is not None else None
+                r["rss_kb"] = tree.rss_kb(pid)
+                r["startup_cpu_s"] = tree.cpu_s(pid)
+                c0, w0 = tree.cpu_s(pid), wakeups(pid)
+                time.sleep(idle)
+                c1, w1 = tree.cpu_s(pid), wakeups(pid)
+                r["idle_cpu_ms"] = (c1 - c0) * 1000 if c0 is not None and c1 is not None else None
+                r["wakeups_per_s"] = (w1 - w0) / idle if w0 is not None and w1 is not None else None
+                lat = []
+                for i in range(5):
+                    before = len(common.read_stamps(stamps))
+                    path = root / "src" / "m0" / f"l{i}" / "f0.rs"
+                    t_edit = time.time_ns()
+                    common.write_text(path, f"pub fn f() -> u64 {{ {t_edit} }}\n")
+                    got = latency.wait_new_stamp(stamps, before, 10)
+                    new = [s for s in got if s >= t_edit]
+                    if new:
+                        lat.append((new[0] - t_edit) / 1e6)
+                    time.sleep(0.6)
+                r["edit_ms"] = lat
+            results[tool] = r
+    return results, about
+
+
+# --- the 500-node plan -----------------------------------------------------------------------
+
+def plan_run(hot: str, nodes: int, runs: int) -> dict:
+    """{label: [ms per run]}: plan.py's commands on its generated Hotfile."""
+    out = {}
+    with tempfile.TemporaryDirectory(prefix="hot-bench-plan-") as tmp:
+        root = Path(tmp)
+        (root / "Hotfile").write_text(plan.hotfile(nodes))
+        for label, command in [
+            ("hot check", [hot, "check"]),
+            ("hot ci --dry-run", [hot, "ci", "--dry-run"]),
+            ("hot graph --format json", [hot, "graph", "--format", "json"]),
+            ("hot --version (process start-up alone)", [hot, "--version"]),
+        ]:
+            plan.measure(command, root, 3)
+            out[label] = plan.measure(command, root, runs)
+    return out
+
+
+def median_range(values, fmt="{:.1f}") -> str:
+    """`median (min-max)`, or "-" when there are none."""
+    values = [v for v in values if v is not None]
+    if not values:
+        return "-"
+    med = fmt.format(statistics.median(values))
+    if len(values) == 1:
+        return med
+    return f"{med} ({fmt.format(min(values))}-{fmt.format(max(values))})"
+
+
+def ratio(value, base) -> str:
+    if value is None or base is None or base == 0:
+        return "-"
+    return f"{value / base:.2f}x"
+
+
+def check_output(argv, **kw) -> str:
+    return subprocess.run(argv, capture_output=True, text=True, check=True, **kw).stdout
