@@ -37,10 +37,18 @@ service "serve" {{
 /// Starts hot, waits for the service to serve, and returns it with the socket's address.
 fn start(project: &Project) -> (Running, String) {
     let mut hot = project.spawn(&["watch"]);
-    let listening = hot.wait_event("listening", "serve");
-    let addr = listening["addr"].as_str().unwrap().to_owned();
+    let addr = listening(&mut hot);
     hot.wait_event("service_ready", "serve");
     (hot, addr)
+}
+
+/// The address hot bound for `serve`'s socket (port 0 picks a free one), from its event.
+#[track_caller]
+fn listening(hot: &mut Running) -> String {
+    hot.wait_event("listening", "serve")["addr"]
+        .as_str()
+        .unwrap()
+        .to_owned()
 }
 
 /// A client sending a request every 10 ms until stopped: (requests, failures, slowest).
@@ -104,10 +112,7 @@ fn restarts_keep_the_address_change_the_pid_and_refuse_nothing() {
 fn without_ready_the_old_instance_stops_first_and_nothing_is_refused() {
     let project = probe_project("");
     let mut hot = project.spawn(&["watch"]);
-    let addr = hot.wait_event("listening", "serve")["addr"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let addr = listening(&mut hot);
     hot.wait_event("node_started", "serve");
     let first = ask(&addr).unwrap();
     let stop = Arc::new(AtomicBool::new(false));
@@ -169,10 +174,7 @@ service "serve" {{
     );
     let project = Project::with_hotfile(&hotfile);
     let mut hot = project.spawn(&["watch"]);
-    let addr = hot.wait_event("listening", "serve")["addr"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let addr = listening(&mut hot);
     let answer = ask(&addr).unwrap();
     // A compound command forks, so hot leaves LISTEN_PID empty, which listenfd accepts.
     assert_eq!(field(&answer, "listen_pid"), "");
@@ -187,10 +189,7 @@ service "serve" {{
 fn run_serve_runs_dependencies_then_holds_the_service_until_ctrl_c() {
     let project = probe_project(r#"ready log="^ready$""#);
     let mut hot = project.spawn(&["run", "serve"]);
-    let addr = hot.wait_event("listening", "serve")["addr"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let addr = listening(&mut hot);
     hot.wait_event("node_finished", "check");
     hot.wait_event("service_ready", "serve");
     let server: i32 = field(&ask(&addr).unwrap(), "pid").parse().unwrap();
@@ -307,10 +306,7 @@ task "tree" {{
     };
     let project = Project::with_hotfile(&hotfile("127.0.0.1:0"));
     let mut hot = project.spawn(&["watch"]);
-    let addr = hot.wait_event("listening", "serve")["addr"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let addr = listening(&mut hot);
     let line = hot.wait_for("the task's pid", |e| {
         e["event"] == "output" && e["line"].as_str().is_some_and(|l| l.starts_with("tree "))
     });
@@ -625,10 +621,7 @@ service "serve" {{
     );
     let project = Project::with_hotfile(&hotfile);
     let mut hot = project.spawn(&["watch"]);
-    let addr = hot.wait_event("listening", "serve")["addr"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let addr = listening(&mut hot);
     let server: i32 = field(&ask(&addr).unwrap(), "pid").parse().unwrap();
     hot.signal(libc::SIGHUP);
     assert_eq!(hot.wait_exit(), 129);
