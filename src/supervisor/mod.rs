@@ -42,8 +42,12 @@
 //!   after its `Exited`; a timed-out instance keeps running (the engine decides).
 
 #[cfg(unix)]
+mod notify;
+#[cfg(unix)]
 mod output;
 mod plan;
+#[cfg(unix)]
+mod program;
 #[cfg(unix)]
 mod unix;
 

@@ -6,7 +6,9 @@
 //! and showed a `\r` progress bar only when the task ended. So a line ends at `\n`, or is
 //! split once it reaches [`MAX_LINE`]; a `\r` (not part of `\r\n`) ends an update, shown at
 //! once as a line of its own; and text that waits without a newline is shown after
-//! [`PARTIAL_AFTER`], the rest of its line following when it comes.
+//! [`PARTIAL_AFTER`], the rest of its line following when it comes. What waits is offered at
+//! once to a second callback (for `ready log`: a server that prints its ready line without a
+//! newline must not be seen as ready only [`PARTIAL_AFTER`] later).
 
 use std::time::Duration;
 
@@ -34,7 +36,13 @@ pub struct Piece<'a> {
 
 /// Calls `f` with each piece of `pipe`'s output until end of file or a read error. Line ends
 /// (`\n`, `\r\n`, a lone `\r`) are not part of the text; invalid UTF-8 is replaced.
-pub async fn read(mut pipe: impl AsyncRead + Unpin, mut f: impl FnMut(Piece<'_>)) {
+/// After each read that leaves a line without its end, `waiting` gets that line so far (its
+/// bytes from its start, at most [`MAX_LINE`]), before it is shown.
+pub async fn read(
+    mut pipe: impl AsyncRead + Unpin,
+    mut f: impl FnMut(Piece<'_>),
+    mut waiting: impl FnMut(&[u8]),
+) {
     let mut lines = Lines::default();
     let mut chunk = vec![0u8; CHUNK];
     loop {
@@ -50,7 +58,12 @@ pub async fn read(mut pipe: impl AsyncRead + Unpin, mut f: impl FnMut(Piece<'_>)
         };
         match n {
             Ok(0) | Err(_) => break,
-            Ok(n) => lines.push(&chunk[..n], Instant::now(), &mut f),
+            Ok(n) => {
+                lines.push(&chunk[..n], Instant::now(), &mut f);
+                if let Some(line) = lines.unended() {
+                    waiting(line);
+                }
+            }
         }
     }
     lines.finish(&mut f);
@@ -72,6 +85,11 @@ impl Lines {
     /// When the text waiting without a line end is to be shown.
     fn due(&self) -> Option<Instant> {
         self.waiting_since.map(|since| since + PARTIAL_AFTER)
+    }
+
+    /// The line read so far, if it has text and no end yet.
+    fn unended(&self) -> Option<&[u8]> {
+        (!self.buf.is_empty() && self.cr.is_none()).then_some(&self.buf[..])
     }
 
     fn push(&mut self, bytes: &[u8], now: Instant, f: &mut impl FnMut(Piece<'_>)) {
@@ -188,9 +206,11 @@ mod tests {
 
     async fn pieces(input: &[u8]) -> Vec<(String, String)> {
         let mut got = Vec::new();
-        read(input, |p| {
-            got.push((p.text.to_string(), p.line.to_string()))
-        })
+        read(
+            input,
+            |p| got.push((p.text.to_string(), p.line.to_string())),
+            |_| {},
+        )
         .await;
         got
     }
@@ -224,7 +244,7 @@ mod tests {
         let (mut tx, rx) = tokio::io::duplex(64);
         let reader = tokio::spawn(async move {
             let mut got = Vec::new();
-            read(rx, |p| got.push(p.text.to_string())).await;
+            read(rx, |p| got.push(p.text.to_string()), |_| {}).await;
             got
         });
         use tokio::io::AsyncWriteExt;
@@ -259,7 +279,12 @@ mod tests {
         let (mut tx, rx) = tokio::io::duplex(64);
         let reader = tokio::spawn(async move {
             let mut got = Vec::new();
-            read(rx, |p| got.push((p.text.to_string(), p.line.to_string()))).await;
+            read(
+                rx,
+                |p| got.push((p.text.to_string(), p.line.to_string())),
+                |_| {},
+            )
+            .await;
             got
         });
         use tokio::io::AsyncWriteExt;
@@ -277,6 +302,37 @@ mod tests {
                 ("waiting é".to_string(), "waiting é".to_string()),
                 ("é done".to_string(), "waiting éé done".to_string()),
             ]
+        );
+    }
+
+    /// `ready log` saw a line only once it was shown, so a ready line printed without a
+    /// newline (`process.stdout.write("ready")`) made the server ready PARTIAL_AFTER late.
+    /// The waiting line is now offered as soon as it is read, before it is shown.
+    #[tokio::test(flavor = "current_thread")]
+    async fn ready_line_without_newline_is_offered_before_it_is_shown() {
+        let (mut tx, rx) = tokio::io::duplex(64);
+        let order = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (shown, offered) = (order.clone(), order.clone());
+        let reader = tokio::spawn(async move {
+            read(
+                rx,
+                |p| shown.lock().unwrap().push(format!("shown {}", p.text)),
+                |line| {
+                    let line = String::from_utf8_lossy(line).into_owned();
+                    offered.lock().unwrap().push(format!("waiting {line}"))
+                },
+            )
+            .await;
+        });
+        use tokio::io::AsyncWriteExt;
+        tx.write_all(b"ready").await.unwrap();
+        tokio::time::sleep(PARTIAL_AFTER * 3).await;
+        tx.write_all(b" now\nnext\r").await.unwrap();
+        drop(tx);
+        reader.await.unwrap();
+        assert_eq!(
+            *order.lock().unwrap(),
+            ["waiting ready", "shown ready", "shown  now", "shown next"]
         );
     }
 }

@@ -4,10 +4,7 @@ use std::ffi::OsStr;
 use std::io;
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
-use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
-use std::os::unix::net::UnixDatagram;
 use std::os::unix::process::ExitStatusExt;
-use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, AtomicU32, Ordering};
@@ -19,6 +16,8 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+use super::notify::NotifySocket;
+use super::program::find_program;
 use super::{Supervisor, plan};
 use crate::engine::{Event, Exit, Generation};
 use crate::model::{Command, Node, NodeId, Ready, Signal, Stop};
@@ -107,7 +106,7 @@ enum Control {
 }
 
 /// One instance's readiness and liveness, decided once.
-struct Gate(AtomicU8);
+pub(super) struct Gate(AtomicU8);
 
 const PENDING: u8 = 0;
 const SETTLED: u8 = 1;
@@ -120,7 +119,7 @@ impl Gate {
             .compare_exchange(PENDING, SETTLED, Ordering::SeqCst, Ordering::SeqCst)
             .is_ok()
     }
-    fn pending(&self) -> bool {
+    pub(super) fn pending(&self) -> bool {
         self.0.load(Ordering::SeqCst) == PENDING
     }
     fn reap(&self) {
@@ -133,13 +132,13 @@ impl Gate {
 
 /// Who to tell about an instance.
 #[derive(Clone)]
-struct Ctx {
+pub(super) struct Ctx {
     node: NodeId,
     generation: Generation,
-    name: String,
+    pub(super) name: String,
     events: mpsc::UnboundedSender<Event>,
-    reporter: Reporter,
-    gate: Arc<Gate>,
+    pub(super) reporter: Reporter,
+    pub(super) gate: Arc<Gate>,
     /// This instance's own last lines, for the report of its exit.
     tail: Arc<std::sync::Mutex<std::collections::VecDeque<String>>>,
     /// The command's pid as its keeper reported it; 0 until then.
@@ -163,7 +162,7 @@ impl Ctx {
         tail.iter().cloned().collect()
     }
 
-    fn ready(&self) {
+    pub(super) fn ready(&self) {
         if self.gate.settle() {
             let _ = self.events.send(Event::Ready {
                 node: self.node,
@@ -627,151 +626,37 @@ fn stopped(line: &str) -> Option<(i32, u32)> {
 }
 
 /// Forwards one pipe to the reporter in bounded pieces (see [`super::output`]), and
-/// watches each whole line for the `ready log` match.
+/// watches each line, whole or still waiting for its end, for the `ready log` match.
 async fn forward(
     pipe: impl AsyncRead + Unpin,
     stream: Stream,
     ctx: Ctx,
     log: Option<regex::Regex>,
 ) {
-    super::output::read(pipe, |piece| {
-        ctx.reporter.output(&ctx.name, stream, piece.text);
-        ctx.remember(piece.text);
-        crate::hint::on_output(&ctx.reporter, &ctx.name, piece.text);
+    let ready = |line: &str| {
         if let Some(regex) = &log
             && ctx.gate.pending()
-            && regex.is_match(piece.line)
+            && regex.is_match(line)
         {
             ctx.ready();
         }
-    })
-    .await;
-}
-
-/// A private `NOTIFY_SOCKET` for one instance: a datagram socket in a fresh 0700 directory,
-/// removed when the listener thread ends.
-struct NotifySocket {
-    dir: PathBuf,
-    path: PathBuf,
-    socket: Option<UnixDatagram>,
-}
-
-impl NotifySocket {
-    fn create(node: NodeId, generation: Generation) -> io::Result<NotifySocket> {
-        // Short: a socket path must fit in ~100 bytes.
-        let dir = std::env::temp_dir().join(format!(
-            "hot-{}-{}-{generation}",
-            std::process::id(),
-            node.0
-        ));
-        // A leftover of an earlier hot with the same pid.
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::DirBuilder::new().mode(0o700).create(&dir)?;
-        let path = dir.join("notify");
-        let mut socket = NotifySocket {
-            dir,
-            path,
-            socket: None,
-        };
-        socket.socket = Some(UnixDatagram::bind(&socket.path)?);
-        Ok(socket)
-    }
-
-    /// Reads datagrams on a thread until `READY=1`, the instance's end, or an error.
-    fn listen(mut self, ctx: Ctx) {
-        let Some(socket) = self.socket.take() else {
-            return;
-        };
-        let reporter = ctx.reporter.clone();
-        let spawned = std::thread::Builder::new()
-            .name(format!("hot-notify-{}", ctx.name))
-            .spawn(move || {
-                let _cleanup = self;
-                // Polls the gate: the thread ends soon after the instance does.
-                if socket
-                    .set_read_timeout(Some(Duration::from_millis(100)))
-                    .is_err()
-                {
-                    return;
-                }
-                let mut buf = [0u8; 4096];
-                while ctx.gate.pending() {
-                    match socket.recv(&mut buf) {
-                        Ok(n) => {
-                            if buf[..n].split(|b| *b == b'\n').any(|l| l == b"READY=1") {
-                                ctx.ready();
-                                return;
-                            }
-                        }
-                        Err(e)
-                            if matches!(
-                                e.kind(),
-                                io::ErrorKind::WouldBlock
-                                    | io::ErrorKind::TimedOut
-                                    | io::ErrorKind::Interrupted
-                            ) => {}
-                        Err(e) => {
-                            ctx.reporter.note(&format!(
-                                "`{}`: reading its NOTIFY_SOCKET failed: {e}; it will not be seen as ready",
-                                ctx.name
-                            ));
-                            return;
-                        }
-                    }
-                }
-            });
-        if let Err(e) = spawned {
-            // The directory went with the closure that never ran.
-            reporter.note(&format!(
-                "cannot start a thread to read a NOTIFY_SOCKET: {e}; \
-                 the service will not be seen as ready (is the system out of threads?)"
-            ));
-        }
-    }
-}
-
-impl Drop for NotifySocket {
-    fn drop(&mut self) {
-        self.socket = None;
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-/// Resolves `program` the way execvp will (relative to `dir`, or on the child's PATH).
-fn find_program(program: &OsStr, dir: &Path, env: &[(String, String)]) -> Result<PathBuf, String> {
-    let shown = program.to_string_lossy();
-    let executable = |path: &Path| {
-        path.metadata()
-            .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-            .unwrap_or(false)
     };
-    let path = Path::new(program);
-    if path.components().count() > 1 || shown.contains('/') {
-        let full = dir.join(path);
-        return if executable(&full) {
-            Ok(full)
-        } else if full.exists() {
-            Err(format!(
-                "`{shown}` is not an executable file: check its permissions (chmod +x)"
-            ))
-        } else {
-            Err(format!(
-                "`{shown}` not found in `{}`: has it been built yet? (is the path right?)",
-                dir.display()
-            ))
-        };
-    }
-    let search = env
-        .iter()
-        .rev()
-        .find(|(k, _)| k == "PATH")
-        .map(|(_, v)| v.into())
-        .or_else(|| std::env::var_os("PATH"))
-        .unwrap_or_default();
-    std::env::split_paths(&search)
-        .map(|d| dir.join(d).join(path))
-        .find(|candidate| executable(candidate))
-        .ok_or_else(|| format!("`{shown}` not found: is it installed and on PATH?"))
+    super::output::read(
+        pipe,
+        |piece| {
+            ctx.reporter.output(&ctx.name, stream, piece.text);
+            ctx.remember(piece.text);
+            crate::hint::on_output(&ctx.reporter, &ctx.name, piece.text);
+            ready(piece.line);
+        },
+        // A ready line that waits without its newline counts at once, not once it is shown.
+        |line| {
+            if log.is_some() && ctx.gate.pending() {
+                ready(&String::from_utf8_lossy(line));
+            }
+        },
+    )
+    .await;
 }
 
 #[cfg(test)]
@@ -804,30 +689,5 @@ mod tests {
         let now = Instant::now();
         assert!(later(now, Duration::MAX) > now);
         assert_eq!(later(now, DRAIN), now + DRAIN);
-    }
-
-    #[test]
-    fn programs_are_found_like_execvp() {
-        let tmp = tempfile::tempdir().unwrap();
-        let app = tmp.path().join("app");
-        std::fs::write(&app, "#!/bin/sh\n").unwrap();
-        std::fs::set_permissions(&app, std::fs::Permissions::from_mode(0o755)).unwrap();
-        let data = tmp.path().join("data");
-        std::fs::write(&data, "").unwrap();
-
-        assert_eq!(
-            find_program("./app".as_ref(), tmp.path(), &[]),
-            Ok(app.clone())
-        );
-        let err = find_program("./data".as_ref(), tmp.path(), &[]).unwrap_err();
-        assert!(err.contains("chmod +x"), "{err}");
-        let err = find_program("./nope".as_ref(), tmp.path(), &[]).unwrap_err();
-        assert!(err.contains("not found"), "{err}");
-
-        let path = vec![("PATH".to_string(), tmp.path().display().to_string())];
-        assert_eq!(find_program("app".as_ref(), Path::new("/"), &path), Ok(app));
-        let err = find_program("cargo-foo".as_ref(), Path::new("/"), &path).unwrap_err();
-        assert_eq!(err, "`cargo-foo` not found: is it installed and on PATH?");
-        assert!(find_program("sh".as_ref(), Path::new("/"), &[]).is_ok());
     }
 }
