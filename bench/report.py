@@ -98,7 +98,38 @@ def servers_table(results: dict, restarts: int, startup_ms: int) -> str:
             "the spawn to the answer to a GET sent right after it (3 runs), the floor of any supervisor.\n\n")
     table = common.table(["server", "clients", "config", "restarts", "requests", "refused", "failed",
                           "slowest ms", "× hot", "change → new build serving ms", "× hot"], rows)
-    return head + table + "".join(f"\n\n{n_}" for n_ in notes) + "\n"
+    return head + table + "".join(f"\n\n{n_}" for n_ in notes) + "\n" + phases_table(results)
+
+
+def phases_table(results: dict) -> str:
+    """Where hot's change → new build serving goes (see servers.phases), beside the server's
+    own spawn → ready line and spawn → first answer when started alone."""
+    from servers import PHASES
+    rows = []
+    alone = {kind: c["server alone"] for (kind, _), c in results.items() if "server alone" in c}
+    for (kind, clients), by_config in results.items():
+        ph = by_config.get("hot ready", {}).get("phases")
+        if not ph or not ph[PHASES[0]]:
+            continue
+        a = alone.get(kind, {})
+        rows.append([kind, clients] + [median_range(ph[name], "{:.1f}") for name in PHASES]
+                    + [median_range(a.get("alone_ready", []), "{:.0f}"), median_range(a.get("alone", []), "{:.0f}"),
+                       median_range(a.get("alone_cold", []), "{:.1f}")])
+    if not rows:
+        return ""
+    head = ("\n#### Where change → new build serving goes (hot ready)\n\n"
+            "From hot's `--json` events, stamped on arrival, per restart: the write to `wave_started` "
+            "(the watcher's quiet window), to `node_started` (engine, spawn through the keeper), to "
+            "`service_ready` (the server's start-up to its ready line, read back), then to the end of the "
+            "first answer from the new version (the old instance's stop, the client's pacing of up to "
+            "10 ms, the answer). `alone`: the same server spawned directly, to its ready line and to the "
+            "answer to a GET waiting in the backlog, on a machine not serving the old instance's traffic; "
+            "`alone: fresh instance, slowest of N at once`: N GETs sent together right after a fresh "
+            "instance's ready line (N the most clients of the run), the floor of the slowest request under "
+            "that many clients whoever starts the server.\n\n")
+    return head + common.table(["server", "clients"] + [f"{n} ms" for n in PHASES]
+                               + ["alone: spawn → ready line ms", "alone: spawn → answer ms",
+                                  "alone: fresh instance, slowest of N at once ms"], rows) + "\n"
 
 
 def tree_table(results: dict, about: str, idle: float, settle: float) -> str:

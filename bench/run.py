@@ -232,7 +232,10 @@ def run_servers(p, paths: dict, have: dict) -> str:
                 log(f"  servers: {kind} / {clients} client(s) / {config}")
                 results.setdefault((kind, clients), {})[config] = servers.measure(config, kind, args, clients)
             if clients == p.server_clients[0]:
-                results[(kind, clients)]["server alone"] = {"alone": servers.alone_ms(kind, args)}
+                alone = servers.alone(kind, args, clients=max(p.server_clients))
+                results[(kind, clients)]["server alone"] = {"alone": alone["answer_ms"],
+                                                            "alone_ready": alone["ready_ms"],
+                                                            "alone_cold": alone["cold_ms"]}
     return results
 
 

@@ -177,7 +177,16 @@ def alone_ms(kind: str, args, runs: int = 3) -> list[float]:
     """The server's own start-up, for comparison: spawned directly with a listening socket on
     fd 3 (LISTEN_FDS=1, LISTEN_PID its own pid: `sh -c` execs it), the time from just before the
     spawn to the answer to a GET sent right after it (the connection waits in the backlog)."""
-    out = []
+    return alone(kind, args, runs)["answer_ms"]
+
+
+def alone(kind: str, args, runs: int = 3, clients: int = 8) -> dict:
+    """alone_ms() and, from the same spawns, the time from just before the spawn to its
+    `ready` line on stdout (`ready_ms`), the floor of hot's node_started -> service_ready.
+    Then, on `runs` more fresh instances, `clients` GETs sent at once right after the ready
+    line: the slowest of them (`cold_ms`), what a fresh instance's first requests cost (the
+    floor of the slowest request under `clients` clients, whoever starts the server)."""
+    out, ready = [], []
     for _ in range(runs):
         with tempfile.TemporaryDirectory(prefix="hot-bench-alone-") as tmp, socket.socket() as sock:
             (Path(tmp) / "version").write_text("1\n")
@@ -188,12 +197,69 @@ def alone_ms(kind: str, args, runs: int = 3) -> list[float]:
             fd = sock.fileno()
             argv = ["sh", "-c", 'LISTEN_PID=$$ exec "$@"', "sh"] + server_argv(kind, args)
             start = time.perf_counter()
-            proc = common.Proc(argv, cwd=tmp, env=env, pass_fds=(3,), preexec_fn=lambda: os.dup2(fd, 3))
+            proc = common.Proc(argv, cwd=tmp, env=env, capture=True, pass_fds=(3,),
+                               preexec_fn=lambda: os.dup2(fd, 3))
+            ready_at = []
+
+            def read_ready(stream=proc.popen.stdout, at=ready_at):
+                for line in stream:
+                    if line.strip() == b"ready":
+                        at.append(time.perf_counter())
+                        break
+                for _ in stream:  # keep the pipe drained until the server ends
+                    pass
+
+            reader = threading.Thread(target=read_ready, daemon=True)
+            reader.start()
             with proc:
                 outcome, _, _ = request(sock.getsockname(), timeout=20)
                 if outcome == "ok":
                     out.append((time.perf_counter() - start) * 1000)
-    return out
+                reader.join(timeout=2)
+                if ready_at:
+                    ready.append((ready_at[0] - start) * 1000)
+    return {"answer_ms": out, "ready_ms": ready, "cold_ms": [ms for ms in (
+        cold(kind, args, clients) for _ in range(runs)) if ms is not None]}
+
+
+def cold(kind: str, args, clients: int) -> float | None:
+    """The slowest of `clients` GETs sent at once to a fresh instance right after its ready line."""
+    with tempfile.TemporaryDirectory(prefix="hot-bench-cold-") as tmp, socket.socket() as sock:
+        (Path(tmp) / "version").write_text("1\n")
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(128)
+        env = dict(os.environ, STARTUP_MS=str(STARTUP_MS), VERSION_FILE="version",
+                   PYTHONPATH=str(SERVERS_DIR), LISTEN_FDS="1", LISTEN_FDNAMES="http")
+        fd = sock.fileno()
+        argv = ["sh", "-c", 'LISTEN_PID=$$ exec "$@"', "sh"] + server_argv(kind, args)
+        proc = common.Proc(argv, cwd=tmp, env=env, capture=True, pass_fds=(3,),
+                           preexec_fn=lambda: os.dup2(fd, 3))
+        with proc:
+            seen = threading.Event()
+
+            def read_ready(stream=proc.popen.stdout):
+                for line in stream:
+                    if line.strip() == b"ready":
+                        seen.set()
+                for _ in stream:
+                    pass
+
+            threading.Thread(target=read_ready, daemon=True).start()
+            if not seen.wait(20):
+                return None
+            took = []
+
+            def one():
+                begin = time.perf_counter()
+                if request(sock.getsockname())[0] == "ok":
+                    took.append((time.perf_counter() - begin) * 1000)
+
+            threads = [threading.Thread(target=one, daemon=True) for _ in range(clients)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(timeout=10)
+            return max(took) if len(took) == clients else None
 
 
 def measure(config: str, kind: str, args, clients: int = 1) -> dict:
@@ -205,6 +271,7 @@ def measure(config: str, kind: str, args, clients: int = 1) -> dict:
         client = None
         completed = 0
         writes: dict[str, float] = {}  # version -> when it was written
+        writes_ns: dict[str, int] = {}  # the same, on the clock of HotEvents' `_t`
         try:
             with proc:
                 if not first_answer(addr, 15):
@@ -216,6 +283,7 @@ def measure(config: str, kind: str, args, clients: int = 1) -> dict:
                     if events:
                         events.drain()
                     writes[str(i)] = time.perf_counter()
+                    writes_ns[str(i)] = time.time_ns()
                     (root / "version").write_text(f"{i}\n")
                     if events and config == "hot ready":
                         if events.wait_for(common.is_event("service_ready"), 20) is None:
@@ -239,8 +307,10 @@ def measure(config: str, kind: str, args, clients: int = 1) -> dict:
     for r in recs:
         if r[1] == "ok" and r[2] in writes and r[4] >= writes[r[2]]:
             firsts[r[2]] = min(firsts.get(r[2], r[4]), r[4])
+    change = {v: (firsts[v] - writes[v]) * 1000 for v in firsts}
     return {
-        "change_ms": [(firsts[v] - writes[v]) * 1000 for v in sorted(firsts, key=int)],
+        "change_ms": [change[v] for v in sorted(firsts, key=int)],
+        "phases": phases(events.log if events else [], writes_ns, change),
         "never": False,
         "restarts": completed,
         "requests": len(recs),
@@ -252,6 +322,34 @@ def measure(config: str, kind: str, args, clients: int = 1) -> dict:
         "slowest_version": slow[2],
         "p99": common.percentile(ms, 99),
     }
+
+
+PHASES = ["watch", "spawn", "start-up to ready", "ready to first new answer"]
+
+
+def phases(log: list[dict], writes_ns: dict[str, int], change: dict[str, float]) -> dict:
+    """Where change -> new build serving goes, per restart, from hot's events (stamped on
+    arrival): the write to `wave_started` (the watcher's quiet window), to `node_started`
+    (engine, spawn through the keeper), to `service_ready` (the server's own start-up to its
+    ready line, read back), and from there to the end of the first answer from the new
+    version (the old instance's stop, the client's 10 ms pacing, the answer itself)."""
+    out = {name: [] for name in PHASES}
+    versions = sorted(writes_ns, key=int)
+    for n, v in enumerate(versions):
+        begin = writes_ns[v]
+        end = writes_ns[versions[n + 1]] if n + 1 < len(versions) else None
+        window = [e for e in log if e["_t"] >= begin and (end is None or e["_t"] < end)]
+        at = {}
+        for e in window:
+            if e["event"] in ("wave_started", "node_started", "service_ready"):
+                at.setdefault(e["event"], (e["_t"] - begin) / 1e6)
+        if len(at) < 3 or v not in change:
+            continue
+        out["watch"].append(at["wave_started"])
+        out["spawn"].append(at["node_started"] - at["wave_started"])
+        out["start-up to ready"].append(at["service_ready"] - at["node_started"])
+        out["ready to first new answer"].append(change[v] - at["service_ready"])
+    return out
 
 
 def main() -> None:
@@ -279,6 +377,9 @@ def main() -> None:
                          f"{r['slowest']:.1f}", f"{r['p99']:.1f}", r["slowest_version"] or "-"])
             if r["details"]:
                 notes.append(f"{kind} / {config}: failures {r['details']}")
+            if config == "hot ready" and r["phases"][PHASES[0]]:
+                med = {n: sorted(v)[len(v) // 2] for n, v in r["phases"].items()}
+                notes.append(f"{kind} / {config}: median ms " + ", ".join(f"{n} {m:.1f}" for n, m in med.items()))
     print(f"\n{args.clients} client(s), each a GET every 10 ms, across {args.restarts} restarts, STARTUP_MS={STARTUP_MS}\n")
     print(common.table(["server", "config", "restarts", "requests", "refused", "failed", "slowest ms",
                         "p99 ms", "slowest answered by version"], rows))
