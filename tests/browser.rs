@@ -1,8 +1,8 @@
 //! A real browser against a real server under hot: headless Chromium driven over WebDriver
 //! (chromedriver). The page reloads by itself after an edit, a failing check leaves the old
 //! text with a banner that names it, a fix reloads and removes the banner, and a first build that
-//! fails gives the 503 page, which becomes the app once the fix lands; meanwhile a client keeps
-//! requesting the app and no request fails.
+//! fails gives the 503 page, which follows the build's output live and becomes the app once the
+//! fix lands; meanwhile a client keeps requesting the app and no request fails.
 //!
 //! Needs `chromium` and `chromedriver` (Debian: `chromium`, `chromium-driver`; `.ci/run`
 //! installs them). Outside CI the test skips when they are missing; under `CI=true` it fails.
@@ -118,7 +118,7 @@ fn write_project(dir: &Path, app: u16, reload: u16) {
             r#"
 task "check" {{
     watch "index.html"
-    run "if grep -q BROKEN index.html; then echo 'check: <b>BROKEN</b> in index.html'; exit 1; fi"
+    run "if grep -q BROKEN index.html; then echo 'check: <b>BROKEN</b> in index.html'; grep -o 'BROKEN[0-9]*' index.html; exit 1; fi"
 }}
 service "web" {{
     after "check"
@@ -667,6 +667,25 @@ async fn the_page_follows_the_build_in_a_real_browser() {
         "the output is shown as text: {text}"
     );
     screenshot(&client, "unserved.png").await;
+
+    // 1b. Another failure: the 503 page shows the new output from the stream, without a reload.
+    client
+        .execute("window.__same_page = true; return null;", vec![])
+        .await
+        .expect("mark the page");
+    page(dir.path(), "BROKEN2", reload);
+    wait_for(&client, "the new failure on the 503 page", UNSERVED, |v| {
+        v.as_str().is_some_and(|t| t.contains("BROKEN2"))
+    })
+    .await;
+    assert_eq!(
+        client
+            .execute("return window.__same_page === true;", vec![])
+            .await
+            .unwrap(),
+        true,
+        "the 503 page updated in place"
+    );
 
     // 2. The fix lands: the 503 page becomes the app by itself.
     page(dir.path(), "one", reload);
