@@ -86,8 +86,15 @@
       seen = state.generation;
       if (is503) {
         if (state.serving) return location.reload();
+        // The 503 page follows what happens without a reload: the headline and the output.
         var status = document.getElementById("hot-status");
         if (status) status.textContent = describe(state) || "starting";
+        var output = document.getElementById("hot-output");
+        if (output) {
+          var lines = (state.stale && state.stale.lines) || [];
+          output.textContent = lines.join("\n"); // as text, never parsed as HTML
+          output.hidden = !lines.length;
+        }
         return;
       }
       banner(state);

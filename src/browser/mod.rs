@@ -201,15 +201,14 @@ impl Browser {
             }
         };
         let router = server::unserved(endpoint.shared.clone());
-        endpoint.answering = Some(tokio::spawn(async move {
-            let _ = axum::serve(listener, router).await;
-        }));
+        endpoint.answering = Some(tokio::spawn(server::answer(listener, router)));
     }
 
     /// Stops answering `service`'s socket at once: the aborted accept loop is never polled
     /// again (the runtime is single-threaded and busy here), so every connection from now on
-    /// waits in the backlog for the instance about to start. Connections hot already accepted
-    /// get their page with `Connection: close`.
+    /// waits in the backlog for the instance about to start. Each connection hot already
+    /// accepted lives on its own task, which the abort leaves alone: it gets its page, then
+    /// hot closes it (see [`server::answer`]).
     pub fn release(&mut self, service: &str) {
         if let Some(answering) = self
             .endpoints

@@ -40,11 +40,9 @@ pub fn unserved(service: &str, endpoint: SocketAddr, view: &View, now_ms: u64) -
     for line in lines {
         let _ = writeln!(output, "{}", escape(line));
     }
-    let output = if output.is_empty() {
-        String::new()
-    } else {
-        format!("<pre>{output}</pre>")
-    };
+    // Always there, hidden while empty: hot.js fills it as the node's output changes.
+    let hidden = if output.is_empty() { " hidden" } else { "" };
+    let output = format!("<pre id=\"hot-output\"{hidden}>{output}</pre>");
     format!(
         "<!doctype html>\n<html data-hot-unserved>\n<head><meta charset=\"utf-8\">\
          <title>{service}: nothing serves yet</title>\

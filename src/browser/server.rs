@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::State;
@@ -11,7 +12,11 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
 use serde_json::json;
+use tokio::net::TcpListener;
 use tokio::sync::broadcast;
 
 use super::page;
@@ -77,6 +82,43 @@ pub fn endpoint(shared: Arc<Shared>) -> Router {
 /// Every request on the service's socket, while nothing serves: the 503 page.
 pub fn unserved(shared: Arc<Shared>) -> Router {
     Router::new().fallback(unserved_page).with_state(shared)
+}
+
+/// How long a connection hot accepted for the 503 page may take to send its request: a
+/// browser's preconnect may sit idle a while, and answering it late is right (the page turns
+/// into the app by itself), but one that never speaks must not be held for good.
+const REQUEST_WITHIN: Duration = Duration::from_secs(30);
+
+/// Answers every connection `listener` accepts with one response from `router`, until the task
+/// is aborted ([`Browser::release`](super::Browser::release)).
+///
+/// Not `axum::serve`: dropping its future tells its connection tasks to shut down gracefully,
+/// and hyper then closes at once every connection that has not sent a request yet (accepted a
+/// moment before the release, or a browser's preconnect), so that request went unanswered.
+/// Here a connection is handed to its own task in the same poll that accepted it (no await in
+/// between, so the abort cannot fall there), and that task, which nothing aborts, serves its
+/// one request and closes it (keep-alive off: a kept connection would bring the next request
+/// to hot once an instance serves).
+pub async fn answer(listener: TcpListener, router: Router) {
+    loop {
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            // Out of file descriptors and the like: the connection waits in the backlog.
+            Err(_) => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let service = TowerToHyperService::new(router.clone());
+        tokio::spawn(async move {
+            let _ = http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(REQUEST_WITHIN)
+                .keep_alive(false)
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
 }
 
 async fn script() -> Response {
@@ -223,8 +265,6 @@ async fn unserved_page(State(shared): State<Arc<Shared>>) -> Response {
             (header::CONTENT_TYPE, "text/html; charset=utf-8"),
             (header::CACHE_CONTROL, "no-store"),
             (header::RETRY_AFTER, "1"),
-            // hot stops answering once an instance starts: no connection may stay with it.
-            (header::CONNECTION, "close"),
         ],
         body,
     )
