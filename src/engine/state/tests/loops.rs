@@ -265,3 +265,43 @@ fn a_user_editing_during_long_runs_is_not_a_loop() {
         ",
     );
 }
+
+/// The loop check added a slack to a change's mtime with `Instant + Duration`, which panics
+/// past the clock's range: a file stamped at the end of time took hot down.
+#[test]
+fn an_mtime_at_the_end_of_the_clock_is_not_a_panic() {
+    let mut engine = Engine::new(Arc::new(project(&[("gen", &["src/**"], &[])])), watch());
+    let t0 = Instant::now();
+    // The latest instant the clock can hold, found by halving the step.
+    let (mut last, mut step) = (t0, Duration::from_secs(u64::MAX));
+    while step > Duration::ZERO {
+        match last.checked_add(step) {
+            Some(later) => last = later,
+            None => step /= 2,
+        }
+    }
+    engine.start(t0);
+    let node = engine.project().find("gen").expect("gen");
+    let finished = engine.handle(
+        t0,
+        Event::Exited {
+            node,
+            generation: 1,
+            exit: Exit::Code(0),
+            last_lines: Vec::new(),
+        },
+    );
+    assert!(!finished.is_empty());
+    let changes = vec![Change {
+        path: PathBuf::from("src/out.rs"),
+        modified: Some(last),
+    }];
+    let actions = engine.handle(t0, Event::Changed(changes));
+    // Not a write of the run that ended at t0: it starts a new one.
+    assert!(
+        actions
+            .iter()
+            .any(|a| matches!(a, Action::Start { node: started, .. } if *started == node)),
+        "{actions:?}"
+    );
+}
