@@ -74,7 +74,12 @@ pub fn main() -> ExitCode {
 
 fn run(cli: Cli) -> u8 {
     let color = failure::color(cli.color);
-    let reporter = Reporter::new(cli.json, failure::choice(cli.color));
+    let reporter = match cli.command {
+        Some(Command::Ci { dry_run: false, .. }) => {
+            Reporter::closed_by_summary(cli.json, failure::choice(cli.color))
+        }
+        _ => Reporter::new(cli.json, failure::choice(cli.color)),
+    };
     let fail = |error: MietteDiagnostic| {
         reporter.diagnostic(&error);
         exit::USAGE

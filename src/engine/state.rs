@@ -409,7 +409,10 @@ impl Engine {
                 self.project.node(*m).kind == Kind::Task
                     && state.current.is_none()
                     && state.last_run.is_some_and(|(start, end)| {
-                        modified + MTIME_SLACK >= start && modified <= end + MTIME_SLACK
+                        // `modified` comes from a file's mtime: compared by distance, since
+                        // `Instant + Duration` panics past the clock's range.
+                        start.saturating_duration_since(modified) <= MTIME_SLACK
+                            && modified.saturating_duration_since(end) <= MTIME_SLACK
                     })
             })
         };

@@ -325,9 +325,10 @@ impl Mistake {
     }
 }
 
-/// How many mistakes are rendered. Each one shows its lines of the file, so rendering them all
-/// would grow with the square of the file's size (thousands of mistakes on one long line).
-const SHOWN: usize = 20;
+/// How many mistakes (and `hot check`'s warnings) are rendered. Each one shows its lines of the
+/// file, so rendering them all would grow with the square of the file's size (thousands of
+/// mistakes on one long line), and a screenful past twenty is not read anyway.
+pub const SHOWN: usize = 20;
 
 /// Every mistake of one Hotfile, in the order they appear in it (cycles last, shortest first).
 ///

@@ -64,7 +64,7 @@ use std::sync::Arc;
 
 use kdl::KdlDocument;
 
-pub use error::{Diagnostics, Mistake};
+pub use error::{Diagnostics, Mistake, SHOWN};
 
 use crate::model::Project;
 

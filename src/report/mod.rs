@@ -151,6 +151,18 @@ impl Reporter {
         Reporter::with_sinks(json, vec![sink])
     }
 
+    /// [`Reporter::new`] for a run that a summary closes (`hot ci`): where stdout and stderr
+    /// are both a terminal, the verdict is printed once, under the summary's table; where they
+    /// part (`hot ci > ci.log`), each keeps its own.
+    pub fn closed_by_summary(json: bool, color: impl Into<ColorChoice>) -> Self {
+        let together = std::io::stdout().is_terminal() && std::io::stderr().is_terminal();
+        if json || !together {
+            return Reporter::new(json, color);
+        }
+        let sink = plain::PlainSink::terminal(color.into()).verdict_in_summary();
+        Reporter::with_sinks(json, vec![Box::new(sink)])
+    }
+
     /// A reporter feeding exactly these sinks. `json` only answers [`Reporter::is_json`].
     pub fn with_sinks(json: bool, sinks: Vec<Box<dyn Sink>>) -> Self {
         Reporter {

@@ -51,6 +51,9 @@ pub struct PlainSink {
     width: usize,
     /// Resolved addresses per service, from `listening`.
     addrs: BTreeMap<String, Vec<String>>,
+    /// `hot ci` with stdout and stderr on one terminal: the summary's table closes the run
+    /// with the verdict, so the wave's verdict line on stderr would say it twice.
+    verdict_in_summary: bool,
 }
 
 impl PlainSink {
@@ -74,7 +77,15 @@ impl PlainSink {
             nodes: BTreeMap::new(),
             width: 0,
             addrs: BTreeMap::new(),
+            verdict_in_summary: false,
         }
+    }
+
+    /// Leaves the verdict of a wave to the summary that closes the run (`hot ci` where both
+    /// streams reach the same reader): it is said once, under the table.
+    pub fn verdict_in_summary(mut self) -> PlainSink {
+        self.verdict_in_summary = true;
+        self
     }
 
     /// `text` in `style`, for stderr (where hot's own lines go).
@@ -284,6 +295,7 @@ impl PlainSink {
                 self.paint(RED, "⟳"),
                 paths.join(", ")
             ),
+            EventKind::WaveFinished { .. } if self.verdict_in_summary => return Vec::new(),
             EventKind::WaveFinished { ok, nodes, .. } => self.verdict(To::Stderr, *ok, nodes),
             EventKind::Reloaded { hotfile } => format!("reloaded {hotfile}"),
             EventKind::Diagnostic {

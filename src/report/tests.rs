@@ -494,6 +494,50 @@ fn every_summary_names_the_failed_nodes() {
     assert!(text.lines().all(|l| l.starts_with("out|")), "{text}");
 }
 
+/// `hot ci` on a terminal said "2 failed: ..." on stderr at the wave's end and again under the
+/// table on stdout, one line apart.
+#[test]
+fn ci_verdict_printed_once_on_a_terminal() {
+    let nodes = vec![
+        result("lib", "failed", None, Some(10.0)),
+        result("api", "blocked", Some("lib"), None),
+    ];
+    let events = [
+        event(
+            0,
+            EventKind::WaveFinished {
+                wave: 1,
+                failed: 1,
+                ok: false,
+                failed_nodes: names(&["lib"]),
+                nodes: nodes.clone(),
+            },
+        ),
+        event(
+            0,
+            EventKind::Summary {
+                ok: false,
+                failed_nodes: names(&["lib"]),
+                nodes,
+            },
+        ),
+    ];
+    let verdict = "1 failed: lib; 1 blocked: api";
+    let streams = |mut sink: PlainSink| {
+        events
+            .iter()
+            .flat_map(|e| sink.lines(e))
+            .filter(|(_, line)| line.ends_with(verdict))
+            .map(|(to, _)| to)
+            .collect::<Vec<To>>()
+    };
+    let sink = || PlainSink::new(false, Box::new(std::io::sink()), Box::new(std::io::sink()));
+    // Both streams on one terminal: once, under the table.
+    assert_eq!(streams(sink().verdict_in_summary()), [To::Stdout]);
+    // Streams apart (`hot ci > ci.log`): each keeps its own.
+    assert_eq!(streams(sink()), [To::Stderr, To::Stdout]);
+}
+
 #[test]
 fn json_lines_are_one_object_per_event_with_a_local_timestamp() {
     let buffer = Capture::default();

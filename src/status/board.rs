@@ -55,6 +55,10 @@ pub struct Row {
     pub serving: Option<Serving>,
     /// Something to add to the line (a loop hot ignores).
     pub note: Option<String>,
+    /// The note says the instance is stopped by a signal. No event says it was continued (the
+    /// keeper reports stops only), so what proves it runs again clears the note: output it
+    /// prints, or its end.
+    suspended: bool,
     /// The current or last run's output.
     pub output: Output,
     /// A service's instance started and not ready yet, with its pid once known.
@@ -121,6 +125,14 @@ pub struct Output {
 }
 
 impl Row {
+    /// The instance runs again (or is gone): a note that it is stopped no longer holds.
+    fn resumed(&mut self) {
+        if self.suspended {
+            self.note = None;
+            self.suspended = false;
+        }
+    }
+
     /// The service's addresses: as bound once hot reported them (port 0 resolved), as the
     /// Hotfile gives them before.
     pub fn addrs(&self) -> Vec<String> {
@@ -181,6 +193,7 @@ impl Board {
                     bound: BTreeMap::new(),
                     serving: None,
                     note: None,
+                    suspended: false,
                     output: Output::default(),
                     starting: None,
                     down: None,
@@ -327,6 +340,7 @@ impl Board {
                 };
                 row.output = Output::default();
                 row.note = None;
+                row.suspended = false;
                 row.down = None;
                 row.state = State::Running { since: now };
                 if *kind == event::Kind::Service {
@@ -360,6 +374,7 @@ impl Board {
                 let Some(row) = self.row(node) else {
                     return;
                 };
+                row.resumed();
                 let took = millis(*duration_ms);
                 let why = match (code, signal, error) {
                     (_, _, Some(error)) => format!("could not start: {error}"),
@@ -473,6 +488,7 @@ impl Board {
                         "pid {pid} stopped by {}: `kill -CONT {pid}` resumes it",
                         signal_label(*signal)
                     ));
+                    row.suspended = true;
                 }
             }
             EventKind::SocketRenewed { node, socket } => {
@@ -480,6 +496,7 @@ impl Board {
                     row.note = Some(format!(
                         "socket `{socket}` was shut down by an instance; bound afresh"
                     ));
+                    row.suspended = false;
                 }
             }
             EventKind::WatchFallback { polled, .. } => self.polled = *polled,
@@ -488,6 +505,7 @@ impl Board {
                 if let Some(row) = self.row(node) {
                     let first = paths.first().cloned().unwrap_or_default();
                     row.note = Some(format!("loop: ignoring its own writes to {first}"));
+                    row.suspended = false;
                 }
             }
             EventKind::WaveFinished { .. } => {
@@ -497,6 +515,9 @@ impl Board {
             }
             EventKind::Output { node, line, .. } => {
                 if let Some(row) = self.row(node) {
+                    // A stopped process prints nothing: a line is read only once it runs again
+                    // (or, at the very moment of the stop, one it wrote just before).
+                    row.resumed();
                     row.output.push(line);
                 }
             }

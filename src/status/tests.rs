@@ -349,6 +349,48 @@ fn a_suspended_instance_says_how_to_resume_it() {
     );
 }
 
+/// "stopped (SIGSTOP)" stayed on the line after `kill -CONT`: no event says a process was
+/// continued, so its next line of output (or its end) clears the note; other notes stay.
+#[test]
+fn stopped_note_clears_once_the_instance_runs_again() {
+    let mut rig = Rig::new(&[("daemon", &["src/**"], &[])]);
+    rig.start();
+    let node = rig.id("daemon");
+    let stop = || Event::Suspended {
+        node,
+        generation: 1,
+        signal: libc::SIGSTOP,
+        pid: 777,
+    };
+    rig.event(stop());
+    assert!(rig.panel(120).contains("stopped by SIGSTOP"));
+    rig.reporter.emit(EventKind::Output {
+        node: "daemon".into(),
+        stream: Stream::Stdout,
+        line: "tick".into(),
+    });
+    rig.drain();
+    let panel = rig.panel(120);
+    assert!(!panel.contains("stopped by"), "{panel}");
+    rig.event(stop());
+    rig.exit("daemon", 1, 0);
+    let panel = rig.panel(120);
+    assert!(!panel.contains("stopped by"), "{panel}");
+    // A loop note is not a stop: output leaves it.
+    rig.reporter.emit(EventKind::LoopDetected {
+        node: "daemon".into(),
+        paths: vec!["src/out.rs".into()],
+    });
+    rig.reporter.emit(EventKind::Output {
+        node: "daemon".into(),
+        stream: Stream::Stdout,
+        line: "tick".into(),
+    });
+    rig.drain();
+    let panel = rig.panel(120);
+    assert!(panel.contains("loop: ignoring its own writes"), "{panel}");
+}
+
 #[test]
 fn the_header_says_while_directories_are_polled() {
     let mut rig = Rig::new(&[("test", &["src/**"], &[])]);

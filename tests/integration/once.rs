@@ -83,6 +83,55 @@ fn ci_dry_run_prints_the_plan_and_runs_nothing() {
     assert!(!project.path().join("log").exists());
 }
 
+/// The plan said "in parallel" for tasks that share a `lock`, which never run side by side.
+#[test]
+fn ci_dry_run_does_not_call_lock_holders_parallel() {
+    let project = Project::with_hotfile(
+        r#"
+task "clippy" {
+    lock "cargo"
+    run "cargo clippy"
+}
+task "build" {
+    lock "cargo"
+    run "cargo build"
+}
+task "docs" {
+    run "mdbook build"
+}
+task "test" {
+    after "clippy" "build"
+    lock "cargo"
+    run "cargo test"
+}
+task "lint" {
+    after "clippy" "build"
+    lock "cargo"
+    run "cargo fmt --check"
+}
+"#,
+    );
+    let run = project.run(&["ci", "--dry-run"]);
+    run.code(0);
+    assert_eq!(
+        run.stdout,
+        "step 1 (in parallel, but tasks that share a lock take turns):\n  \
+         clippy: cargo clippy  (in .)  [lock cargo]\n  \
+         build: cargo build  (in .)  [lock cargo]\n  \
+         docs: mdbook build  (in .)\n\
+         step 2 (one at a time: they share a lock):\n  \
+         test: cargo test  (in .)  [lock cargo]\n  \
+         lint: cargo fmt --check  (in .)  [lock cargo]\n"
+    );
+    let run = project.run(&["ci", "--dry-run", "--json"]);
+    let plan: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON");
+    assert_eq!(
+        plan["steps"][0]["tasks"][0]["locks"],
+        serde_json::json!(["cargo"])
+    );
+    assert_eq!(plan["steps"][0]["tasks"][2]["locks"], serde_json::json!([]));
+}
+
 #[test]
 fn run_runs_the_target_and_its_dependencies_only() {
     let project = Project::with_hotfile(CHAIN);

@@ -110,6 +110,29 @@ task "after-setup" {
     insta::assert_snapshot!(check(&project));
 }
 
+/// 1,000 warnings (a generated 500-node Hotfile) were all rendered, each with its lines of
+/// the file: 250-450 ms and ~30,000 lines of stderr. The first 20 are shown, then a count.
+#[test]
+fn check_renders_at_most_twenty_warnings_then_counts_the_rest() {
+    let hotfile: String = (0..30)
+        .map(|i| format!("task \"t{i}\" {{\n    run \"true\"\n}}\n"))
+        .collect();
+    let project = Project::with_hotfile(&hotfile);
+    let stderr = check(&project);
+    assert_eq!(stderr.matches("hot::never_reruns").count(), 20, "{stderr}");
+    assert!(
+        stderr.contains("... and 10 more warnings (`hot check --json` lists them all)"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("30 tasks, 0 services; 30 warnings"),
+        "{stderr}"
+    );
+    let run = project.run(&["check", "--json"]);
+    let check: serde_json::Value = serde_json::from_str(&run.stdout).expect("one JSON document");
+    assert_eq!(check["warnings"].as_array().map(Vec::len), Some(30));
+}
+
 #[test]
 fn check_warnings_come_as_json_with_line_and_column() {
     let project = Project::with_hotfile("task \"setup\" {\n    run \"true\"\n}\n");

@@ -1,0 +1,86 @@
+//! Hotfile parsing and checking: the helpers here, the tests by topic below.
+
+use std::path::Path;
+use std::time::Duration;
+
+use miette::Diagnostic;
+
+use super::*;
+use crate::model::{Command, Kind, NodeId, Ready, Signal, Stop};
+
+/// A fixed, absolute path outside the crate, so diagnostics name it the same everywhere.
+const PATH: &str = "/tmp/x/Hotfile";
+
+fn ok(input: &str) -> Project {
+    match parse(Path::new(PATH), input) {
+        Ok(project) => project,
+        Err(diags) => panic!("{}", crate::report::render_plain(&diags, 80)),
+    }
+}
+
+fn render(input: &str) -> String {
+    match parse(Path::new(PATH), input) {
+        Ok(_) => panic!("expected mistakes in:\n{input}"),
+        Err(diags) => crate::report::render_plain(&diags, 80),
+    }
+}
+
+/// `expected`: the messages of every mistake, in file order; empty means "parses".
+#[track_caller]
+fn check(input: &str, expected: &[&str]) {
+    match parse(Path::new(PATH), input) {
+        Ok(_) => assert!(
+            expected.is_empty(),
+            "parsed, expected {expected:?}:\n{input}"
+        ),
+        Err(diags) => {
+            let messages = diags.messages();
+            assert_eq!(
+                messages,
+                expected,
+                "\n{}",
+                crate::report::render_plain(&diags, 80)
+            );
+            // Every mistake in the file carries a span (a caret) except I/O and size errors.
+            for mistake in diags.iter() {
+                assert!(
+                    mistake.labels().is_some_and(|mut l| l.next().is_some()),
+                    "no label: {mistake}"
+                );
+            }
+        }
+    }
+}
+
+const CONTRACT: &str = r#"// Hotfile
+task "clippy" {
+    watch "src/**/*.rs" "Cargo.toml"
+    run "cargo clippy --all-targets -- -D warnings"
+}
+
+task "test" {
+    watch "src/**/*.rs" "tests/**/*.rs"
+    after "clippy"
+    run "cargo test"
+}
+
+task "build" {
+    watch "src/**/*.rs" "Cargo.toml"
+    run "cargo build"
+}
+
+service "serve" {
+    after "test" "build"
+    socket "http" "127.0.0.1:3000"
+    watch "templates/**"
+    run "./target/debug/app"
+    env RUST_LOG="info"
+    ready delay="300ms"
+    stop signal="SIGTERM" timeout="5s"
+}
+"#;
+
+mod forms;
+mod limits;
+mod mistakes;
+mod rendered;
