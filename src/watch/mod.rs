@@ -276,6 +276,7 @@ impl Watcher {
             tx,
             unread: Vec::new(),
             read_early: HashMap::new(),
+            mtimes: HashMap::new(),
             buf: Vec::new(),
             warned: false,
         };

@@ -14,7 +14,7 @@ use tokio::sync::mpsc::UnboundedSender;
 
 use super::baseline::{Baseline, Shared};
 use super::config::{Relevance, Tuning};
-use super::debounce::Debouncer;
+use super::debounce::{Batch, Debouncer, Kind};
 use super::error::{WatchError, read_limit};
 use super::files::{FileTable, Slot};
 use super::hash::{self, FileState, Observed};
@@ -57,6 +57,10 @@ pub(super) struct Worker {
     /// thousands of files still closes one quiet period after its last event.
     pub unread: Vec<PathBuf>,
     pub read_early: HashMap<PathBuf, (Observed, Option<SystemTime>)>,
+    /// The modification time each file had when a change set last looked at it, so a
+    /// metadata-only event counts as a change only when the time moved (see `touch_moved`).
+    /// Only files events touched are here, and at most [`MTIMES_MAX`] of them.
+    pub mtimes: HashMap<PathBuf, SystemTime>,
     pub tx: UnboundedSender<ChangeSet>,
     pub buf: Vec<u8>,
     /// A runtime watch failure has been reported (once is enough).
@@ -182,7 +186,7 @@ impl Worker {
                 continue;
             };
             for entry in entries.flatten() {
-                self.on_path(now, &entry.path());
+                self.on_path(now, &entry.path(), Kind::Placed);
             }
         }
         self.check_polled(now);
@@ -259,10 +263,13 @@ impl Worker {
         candidates
     }
 
-    /// Compares candidates with their remembered content; returns those that changed.
+    /// Compares candidates with their remembered content; returns those that changed. A
+    /// candidate whose events were all metadata-only also changed when its modification time
+    /// moved with the same content (a `touch`: the Unix way to ask for a rebuild).
     fn changed(
         &mut self,
         candidates: BTreeSet<PathBuf>,
+        metadata_only: &BTreeSet<PathBuf>,
     ) -> (Vec<PathBuf>, Vec<Option<SystemTime>>) {
         let (mut out, mut times) = (Vec::new(), Vec::new());
         let shared = self.shared.clone();
@@ -279,11 +286,27 @@ impl Worker {
             let changed = match (known, now) {
                 (None, Observed::Absent) => false,
                 (_, Observed::File(FileState::Unreadable)) => true,
-                (Some(Slot::Known(old)), Observed::File(new)) => old != new,
+                (Some(Slot::Known(old)), Observed::File(new)) => {
+                    old != new
+                        || (metadata_only.contains(&rel)
+                            && touch_moved(&self.root.join(&rel), self.mtimes.get(&rel), modified))
+                }
                 // Not hashed yet: it may have changed (conservative).
                 (Some(Slot::Pending), _) => true,
                 (None, Observed::File(_)) | (Some(_), Observed::Absent) => true,
             };
+            match modified {
+                Some(m) => {
+                    if self.mtimes.len() >= MTIMES_MAX && !self.mtimes.contains_key(&rel) {
+                        // Forgetting only falls back to the ctime rule of `touch_moved`.
+                        self.mtimes.clear();
+                    }
+                    self.mtimes.insert(rel.clone(), m);
+                }
+                None => {
+                    self.mtimes.remove(&rel);
+                }
+            }
             match now {
                 Observed::File(s) => files.set(&rel, Slot::Known(s)),
                 Observed::Absent => files.remove(&rel),
@@ -335,13 +358,17 @@ impl Worker {
         let Some(batch) = self.debouncer.take(now) else {
             return true;
         };
-        let mut candidates = batch.paths;
-        if batch.rescan {
+        let Batch {
+            paths: mut candidates,
+            metadata_only,
+            rescan,
+        } = batch;
+        if rescan {
             let started = Instant::now();
             candidates.extend(self.rescan());
             self.debouncer.rescanned(Instant::now(), started.elapsed());
         }
-        let (paths, modified) = self.changed(candidates);
+        let (paths, modified) = self.changed(candidates, &metadata_only);
         self.unread.clear();
         self.read_early.clear();
         if paths.is_empty() {
@@ -351,7 +378,7 @@ impl Worker {
             .send(ChangeSet {
                 paths,
                 modified,
-                rescanned: batch.rescan,
+                rescanned: rescan,
                 notices: Vec::new(),
             })
             .is_ok()
@@ -391,6 +418,36 @@ impl Worker {
                 }
             }
         }
+    }
+}
+
+/// Remembered modification times are dropped past this many files (a burst of thousands):
+/// they only sharpen the touch rule.
+const MTIMES_MAX: usize = 4096;
+
+/// Whether a file whose content is unchanged and whose events were metadata-only had its
+/// modification time moved: against the time remembered from the last look when there is
+/// one, else by the mark a `touch` leaves, an mtime equal to the ctime (setting the times to
+/// now sets both to one instant; `chmod` moves the ctime only). So `touch` runs once, and the
+/// metadata events that follow a save (a `chmod` after the close, a `touch` split over two
+/// batches) do not run again. `modified`: the time read with the content.
+fn touch_moved(abs: &Path, before: Option<&SystemTime>, modified: Option<SystemTime>) -> bool {
+    let Some(modified) = modified else {
+        return false;
+    };
+    if let Some(before) = before {
+        return *before != modified;
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(abs)
+            .is_ok_and(|m| m.mtime() == m.ctime() && m.mtime_nsec() == m.ctime_nsec())
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = abs;
+        true
     }
 }
 
