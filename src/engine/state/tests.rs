@@ -1273,7 +1273,8 @@ fn a_loop_is_the_same_path_rewritten_by_consecutive_runs() {
     );
 }
 
-/// Edits written while the task runs restart it; they are never taken for its own writes.
+/// Edits written while the task runs restart it (after the hold: they might be its own
+/// writes, see `hold`); they are never taken for its own writes.
 #[test]
 fn a_user_editing_during_long_runs_is_not_a_loop() {
     check(
@@ -1285,6 +1286,9 @@ fn a_user_editing_during_long_runs_is_not_a_loop() {
           start test#1
         wait 2000
         change src/a.rs@1990
+          wake at 2050ms
+        wait 50
+        tick
           wave 2 by src/a.rs (1): test
           stop test#1
           restarting test
@@ -1292,6 +1296,9 @@ fn a_user_editing_during_long_runs_is_not_a_loop() {
           start test#2
         wait 2000
         change src/a.rs@3990
+          wake at 4100ms
+        wait 50
+        tick
           wave 3 by src/a.rs (1): test
           stop test#2
           restarting test
@@ -1299,6 +1306,9 @@ fn a_user_editing_during_long_runs_is_not_a_loop() {
           start test#3
         wait 2000
         change src/a.rs@5990
+          wake at 6150ms
+        wait 50
+        tick
           wave 4 by src/a.rs (1): test
           stop test#3
           restarting test
@@ -1306,6 +1316,9 @@ fn a_user_editing_during_long_runs_is_not_a_loop() {
           start test#4
         wait 2000
         change src/a.rs@7990
+          wake at 8200ms
+        wait 50
+        tick
           wave 5 by src/a.rs (1): test
           stop test#4
           restarting test
@@ -1313,6 +1326,9 @@ fn a_user_editing_during_long_runs_is_not_a_loop() {
           start test#5
         wait 2000
         change src/a.rs@9990
+          wake at 10250ms
+        wait 50
+        tick
           wave 6 by src/a.rs (1): test
           stop test#5
           restarting test
@@ -1585,3 +1601,27 @@ fn run_service_waits_for_its_crash_restart_and_shutdown_cancels_it() {
 mod locks;
 
 mod answer;
+
+/// A quick task that rewrites its own input: its write arrives while it still runs (the
+/// watcher reports a lone save within a millisecond). Held until the run ends, it is judged
+/// as a finished run's write, so the loop is found instead of restarting the task forever.
+#[test]
+fn a_quick_run_writing_its_own_input_is_held_until_it_ends() {
+    check(
+        &[("gen", &["src/**"], &[])],
+        watch(),
+        "
+        start
+          wave 1 by start: gen
+          start gen#1
+        wait 5
+        change src/out.rs@4
+          wake at 55ms
+        wait 3
+        exit gen#1 0
+          finished gen Code(0) in 8ms
+          wave 2 by src/out.rs (1): gen
+          start gen#2
+        ",
+    );
+}
