@@ -7,8 +7,9 @@
 //! and gone again within the burst, an editor's temporary, do not count) whose last event
 //! completed a write. The short settle lets the events of one save (an atomic save's rename
 //! pair, a close followed by a `chmod`) land in one batch, and tells a lone save from the first
-//! file of a burst. Anything else (a second path, a write not closed yet) waits for the quiet
-//! window, which restarts on every event. Either way a burst closes at the latest `max_delay`
+//! file of a burst. Anything else (a second path, a write not closed yet, a batch that begins
+//! within the quiet window after the previous one, as the next files of a slow burst do)
+//! waits for the quiet window, which restarts on every event. Either way a burst closes at the latest `max_delay`
 //! after its first event, so a continuous stream still produces a wave at least that often.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -93,6 +94,9 @@ pub struct Debouncer {
     first: Option<Instant>,
     last: Option<Instant>,
     seen: BTreeMap<PathBuf, Seen>,
+    /// The last event of the previous batch: a batch that begins less than `quiet` after it
+    /// continues a burst (a writer slower than `SETTLE` per file), so it is not settled.
+    prev_last: Option<Instant>,
     rescan: bool,
     rescan_not_before: Option<Instant>,
 }
@@ -112,6 +116,7 @@ impl Debouncer {
             first: None,
             last: None,
             seen: BTreeMap::new(),
+            prev_last: None,
             rescan: false,
             rescan_not_before: None,
         }
@@ -146,9 +151,15 @@ impl Debouncer {
         self.first.is_some()
     }
 
-    /// One path (transients aside) whose last event completed its write, and nothing else.
+    /// One path (transients aside) whose last event completed its write, and nothing else,
+    /// begun a quiet window after the previous batch.
     fn settled(&self) -> bool {
         if self.rescan {
+            return false;
+        }
+        if let (Some(prev), Some(first)) = (self.prev_last, self.first)
+            && after(prev, self.quiet).is_none_or(|end| first < end)
+        {
             return false;
         }
         let mut lasting = self.seen.values().filter(|s| !s.transient());
@@ -200,7 +211,7 @@ impl Debouncer {
             return None;
         }
         self.first = None;
-        self.last = None;
+        self.prev_last = self.last.take();
         let mut batch = Batch {
             rescan: std::mem::take(&mut self.rescan),
             ..Batch::default()
@@ -325,8 +336,8 @@ mod tests {
         d.push(t0, "gone.rs".into(), Kind::Gone);
         assert_eq!(d.deadline(), Some(ms(t0, 1)));
         d.take(ms(t0, 1)).unwrap();
-        d.push(ms(t0, 5), "found.rs".into(), Kind::Placed);
-        assert_eq!(d.deadline(), Some(ms(t0, 6)));
+        d.push(ms(t0, 20), "found.rs".into(), Kind::Placed);
+        assert_eq!(d.deadline(), Some(ms(t0, 21)));
     }
 
     #[test]
@@ -438,5 +449,27 @@ mod tests {
         assert!(!d.capped(t0));
         d.rescanned(t0, Duration::MAX);
         assert!(d.take(t0).is_some());
+    }
+
+    #[test]
+    fn a_burst_that_goes_on_after_a_wave_keeps_the_quiet_window() {
+        let t0 = Instant::now();
+        let mut d = Debouncer::new(Q, CAP);
+        // A writer slower than the settle per file: its first file is a wave of its own...
+        d.push(t0, "f0".into(), Kind::Written);
+        d.push(t0, "f0".into(), Kind::Closed);
+        assert_eq!(paths(&d.take(ms(t0, 1)).unwrap().paths), ["f0"]);
+        // ...the next ones, within the quiet window of it, wait for quiet.
+        for i in 1..50u64 {
+            let now = ms(t0, 2 * i);
+            assert_eq!(d.take(now), None);
+            d.push(now, format!("f{i:02}").into(), Kind::Written);
+            d.push(now, format!("f{i:02}").into(), Kind::Closed);
+        }
+        assert_eq!(d.deadline(), Some(ms(t0, 108)));
+        assert_eq!(d.take(ms(t0, 108)).unwrap().paths.len(), 49);
+        // A save a quiet window after the burst settles again.
+        d.push(ms(t0, 200), "a".into(), Kind::Closed);
+        assert_eq!(d.deadline(), Some(ms(t0, 201)));
     }
 }
