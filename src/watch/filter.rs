@@ -148,7 +148,11 @@ impl Worker {
     /// A file the open burst touched: anything read of it before is stale.
     pub(super) fn touched(&mut self, now: Instant, rel: PathBuf, kind: Kind) {
         self.read_early.remove(&rel);
-        self.unread.push(rel.clone());
+        // A metadata-only event needs no read (see `Worker::changed`); after a close the
+        // bytes are final, the best time to read them.
+        if kind != Kind::Metadata {
+            self.unread.push(rel.clone());
+        }
         self.debouncer.push(now, rel, kind);
     }
 }

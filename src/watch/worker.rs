@@ -279,6 +279,22 @@ impl Worker {
             if known.is_none() && !self.tracked(&rel) {
                 continue;
             }
+            // No content event: the bytes are those last hashed, only the times can have
+            // moved, and one stat tells (a 5,000-file `touch` is 5,000 stats, not reads).
+            if metadata_only.contains(&rel)
+                && let Some(Slot::Known(FileState::Hash(_))) = known
+                && let Ok(meta) = std::fs::metadata(self.root.join(&rel))
+                && meta.is_file()
+            {
+                self.read_early.remove(&rel);
+                let modified = meta.modified().ok();
+                if touch_moved(&meta, self.mtimes.get(&rel), modified) {
+                    out.push(rel.clone());
+                    times.push(modified);
+                }
+                self.remember_mtime(&rel, modified);
+                continue;
+            }
             let (now, modified) = match self.read_early.remove(&rel) {
                 Some(observed) => observed,
                 None => hash::observe_modified(&self.root.join(&rel), &mut self.buf),
@@ -286,27 +302,12 @@ impl Worker {
             let changed = match (known, now) {
                 (None, Observed::Absent) => false,
                 (_, Observed::File(FileState::Unreadable)) => true,
-                (Some(Slot::Known(old)), Observed::File(new)) => {
-                    old != new
-                        || (metadata_only.contains(&rel)
-                            && touch_moved(&self.root.join(&rel), self.mtimes.get(&rel), modified))
-                }
+                (Some(Slot::Known(old)), Observed::File(new)) => old != new,
                 // Not hashed yet: it may have changed (conservative).
                 (Some(Slot::Pending), _) => true,
                 (None, Observed::File(_)) | (Some(_), Observed::Absent) => true,
             };
-            match modified {
-                Some(m) => {
-                    if self.mtimes.len() >= MTIMES_MAX && !self.mtimes.contains_key(&rel) {
-                        // Forgetting only falls back to the ctime rule of `touch_moved`.
-                        self.mtimes.clear();
-                    }
-                    self.mtimes.insert(rel.clone(), m);
-                }
-                None => {
-                    self.mtimes.remove(&rel);
-                }
-            }
+            self.remember_mtime(&rel, modified);
             match now {
                 Observed::File(s) => files.set(&rel, Slot::Known(s)),
                 Observed::Absent => files.remove(&rel),
@@ -317,6 +318,21 @@ impl Worker {
             }
         }
         (out, times)
+    }
+
+    fn remember_mtime(&mut self, rel: &Path, modified: Option<SystemTime>) {
+        match modified {
+            Some(m) => {
+                if self.mtimes.len() >= MTIMES_MAX && !self.mtimes.contains_key(rel) {
+                    // Forgetting only falls back to the ctime rule of `touch_moved`.
+                    self.mtimes.clear();
+                }
+                self.mtimes.insert(rel.to_path_buf(), m);
+            }
+            None => {
+                self.mtimes.remove(rel);
+            }
+        }
     }
 
     /// Switches relevance, then walks for newly tracked files and baselines them. `done` is
@@ -425,13 +441,16 @@ impl Worker {
 /// they only sharpen the touch rule.
 const MTIMES_MAX: usize = 4096;
 
-/// Whether a file whose content is unchanged and whose events were metadata-only had its
-/// modification time moved: against the time remembered from the last look when there is
-/// one, else by the mark a `touch` leaves, an mtime equal to the ctime (setting the times to
-/// now sets both to one instant; `chmod` moves the ctime only). So `touch` runs once, and the
-/// metadata events that follow a save (a `chmod` after the close, a `touch` split over two
-/// batches) do not run again. `modified`: the time read with the content.
-fn touch_moved(abs: &Path, before: Option<&SystemTime>, modified: Option<SystemTime>) -> bool {
+/// Whether a file whose events were metadata-only had its modification time moved: against
+/// the time remembered from the last look when there is one, else by the mark a `touch`
+/// leaves, an mtime equal to the ctime (setting the times to now sets both to one instant;
+/// `chmod` moves the ctime only). So `touch` runs once, and the metadata events that follow a
+/// save (a `chmod` after the close, a `touch` split over two batches) do not run again.
+fn touch_moved(
+    meta: &std::fs::Metadata,
+    before: Option<&SystemTime>,
+    modified: Option<SystemTime>,
+) -> bool {
     let Some(modified) = modified else {
         return false;
     };
@@ -441,12 +460,11 @@ fn touch_moved(abs: &Path, before: Option<&SystemTime>, modified: Option<SystemT
     #[cfg(unix)]
     {
         use std::os::unix::fs::MetadataExt;
-        std::fs::metadata(abs)
-            .is_ok_and(|m| m.mtime() == m.ctime() && m.mtime_nsec() == m.ctime_nsec())
+        meta.mtime() == meta.ctime() && meta.mtime_nsec() == meta.ctime_nsec()
     }
     #[cfg(not(unix))]
     {
-        let _ = abs;
+        let _ = meta;
         true
     }
 }
