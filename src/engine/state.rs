@@ -153,6 +153,9 @@ pub struct Engine {
     wave_failed: usize,
     shutdown: Option<i32>,
     exited: bool,
+    /// Changes that may be a running task's own writes, waiting for it (see `hold`).
+    held: Vec<Change>,
+    held_until: Option<Instant>,
 }
 
 impl Engine {
@@ -174,6 +177,8 @@ impl Engine {
             wave_failed: 0,
             shutdown: None,
             exited: false,
+            held: Vec::new(),
+            held_until: None,
         }
     }
 
@@ -208,7 +213,7 @@ impl Engine {
     pub fn handle(&mut self, now: Instant, event: Event) -> Vec<Action> {
         let mut actions = Vec::new();
         match event {
-            Event::Changed(changes) => self.changed(changes, &mut actions),
+            Event::Changed(changes) => self.changed_at(now, changes, &mut actions),
             Event::Exited {
                 generation,
                 exit,
@@ -239,6 +244,7 @@ impl Engine {
             Event::Shutdown { code } => self.begin_shutdown(code, &mut actions),
             Event::Tick => self.tick(now, &mut actions),
         }
+        self.release_held(now, &mut actions);
         self.schedule(now, &mut actions);
         actions
     }
@@ -880,6 +886,7 @@ fn same_definition(old: &Node, new: &Node, old_project: &Project, new_project: &
 }
 
 mod answer;
+mod hold;
 mod restart;
 #[cfg(test)]
 mod tests;

@@ -9,9 +9,10 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use notify::EventKind;
-use notify::event::{AccessKind, AccessMode};
+use notify::event::{AccessKind, AccessMode, ModifyKind, RenameMode};
 
 use super::Notice;
+use super::debounce::Kind;
 use super::rules;
 use super::worker::Worker;
 
@@ -38,18 +39,24 @@ impl Worker {
         {
             return;
         }
-        for path in ev.paths {
-            self.on_path(now, &path);
+        let both = ev.kind == EventKind::Modify(ModifyKind::Name(RenameMode::Both));
+        for (i, path) in ev.paths.iter().enumerate() {
+            // A rename's pair names the old path first.
+            let kind = match kind_of(ev.kind) {
+                Kind::Placed if both && i == 0 => Kind::Gone,
+                kind => kind,
+            };
+            self.on_path(now, path, kind);
             // The same file under the names links give it.
             if !self.links.is_empty() {
-                for name in self.links.names(&path) {
-                    self.on_path(now, &name);
+                for name in self.links.names(path) {
+                    self.on_path(now, &name, kind);
                 }
             }
         }
     }
 
-    pub(super) fn on_path(&mut self, now: Instant, abs: &Path) {
+    pub(super) fn on_path(&mut self, now: Instant, abs: &Path, kind: Kind) {
         let Ok(rel) = abs.strip_prefix(&self.root) else {
             return;
         };
@@ -91,7 +98,7 @@ impl Worker {
         if is_dir {
             if !was_watched {
                 for f in self.walk_collect(abs) {
-                    self.touched(now, f);
+                    self.touched(now, f, Kind::Placed);
                 }
             }
         } else if was_watched {
@@ -103,7 +110,13 @@ impl Worker {
             return;
         }
         if (!is_dir && self.tracked(&rel)) || self.shared.files().contains(&rel) {
-            self.touched(now, rel);
+            // What was a directory and is a file now (or the reverse) is a new file there.
+            let kind = if is_dir || was_watched {
+                Kind::Placed
+            } else {
+                kind
+            };
+            self.touched(now, rel, kind);
         }
     }
 
@@ -127,15 +140,36 @@ impl Worker {
         if let Ok(rel) = dir.strip_prefix(&self.root) {
             let known = self.shared.files().subtree(rel);
             for k in known {
-                self.debouncer.push(now, k);
+                self.debouncer.push(now, k, Kind::Gone);
             }
         }
     }
 
     /// A file the open burst touched: anything read of it before is stale.
-    pub(super) fn touched(&mut self, now: Instant, rel: PathBuf) {
+    pub(super) fn touched(&mut self, now: Instant, rel: PathBuf, kind: Kind) {
         self.read_early.remove(&rel);
-        self.unread.push(rel.clone());
-        self.debouncer.push(now, rel);
+        // A metadata-only event needs no read (see `Worker::changed`); after a close the
+        // bytes are final, the best time to read them.
+        if kind != Kind::Metadata {
+            self.unread.push(rel.clone());
+        }
+        self.debouncer.push(now, rel, kind);
+    }
+}
+
+/// What a notify event says about the write to its paths (see [`Kind`]). inotify gives
+/// `IN_CLOSE_WRITE` as `Access(Close(Write))`, `IN_ATTRIB` as `Modify(Metadata)`, a rename as
+/// `Name(From)`, `Name(To)` and then `Name(Both)` with both paths. Kinds other backends (the
+/// poller) give, or that carry no detail, count as a write still going on: the quiet window
+/// applies, as it did to every event before.
+fn kind_of(kind: EventKind) -> Kind {
+    match kind {
+        EventKind::Access(AccessKind::Close(AccessMode::Write)) => Kind::Closed,
+        EventKind::Create(_) => Kind::Created,
+        EventKind::Remove(_) => Kind::Gone,
+        EventKind::Modify(ModifyKind::Metadata(_)) => Kind::Metadata,
+        EventKind::Modify(ModifyKind::Name(RenameMode::From)) => Kind::Gone,
+        EventKind::Modify(ModifyKind::Name(RenameMode::To | RenameMode::Both)) => Kind::Placed,
+        _ => Kind::Written,
     }
 }

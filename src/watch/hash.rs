@@ -1,5 +1,5 @@
-//! Content identity: a change is a change of bytes, never of timestamps, so `touch` and a save
-//! that writes the same bytes are not changes.
+//! Content identity: a change is a change of bytes, never of timestamps, so a save that writes
+//! the same bytes is not a change. (A `touch` is: the worker tells it by its events.)
 
 use std::fs::File;
 use std::hash::Hasher;

@@ -47,13 +47,22 @@
 //! Poll mode (network and VM mounts, whose ctimes come from another machine's clock) always
 //! hashes synchronously.
 //! Each candidate is read and compared with its remembered hash: only real content changes are
-//! reported, so `touch` and a save of identical bytes are not; a deletion is; a file that
+//! reported, so a save of identical bytes is not; a deletion is. One exception: a file whose
+//! events in the burst were all metadata-only (`IN_ATTRIB`, a close without a write) counts
+//! when its mtime moved, since `touch` is how one asks for a rebuild (cargo honours it too);
+//! "moved" is against the mtime last read (kept for files events touched, up to 4,096), else
+//! mtime = ctime, the mark `touch` leaves and `chmod` does not. A file that
 //! cannot be read counts as changed every time (conservative). The reading happens while the
 //! burst waits for quiet (a file at a time, whenever no event is queued; a later event on the
 //! file discards what was read), so when the burst closes only files touched since are read:
 //! a burst of thousands of files still becomes a change set one quiet period after its end.
 //!
-//! **Debounce.** Candidates feed a [`debounce::Debouncer`]: the quiet window opens at the first
+//! **Debounce.** Candidates feed a [`debounce::Debouncer`] with what each event says of its
+//! write (`filter::kind_of`: inotify's `IN_CLOSE_WRITE` is `Access(Close(Write))`, a rename
+//! `Name(From/To/Both)`, `IN_ATTRIB` `Modify(Metadata)`). A burst that is one file whose write
+//! is complete (closed after writing, renamed into place, deleted; an editor's temporary
+//! created and renamed away within it does not count) closes 1 ms after its last event: a
+//! lone save does not wait out the quiet window. Otherwise the quiet window opens at the first
 //! event and restarts with each one; `max_delay` caps a burst that never goes quiet. With
 //! nothing pending the watcher thread blocks on its channel without a timeout: no wakeups when
 //! idle.
@@ -276,6 +285,7 @@ impl Watcher {
             tx,
             unread: Vec::new(),
             read_early: HashMap::new(),
+            mtimes: HashMap::new(),
             buf: Vec::new(),
             warned: false,
         };

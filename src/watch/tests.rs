@@ -171,17 +171,47 @@ async fn a_write_is_reported_once() {
     f.assert_quiet().await;
 }
 
+/// `touch`'s way of setting both times to now (`utimensat` with no times).
+#[cfg(unix)]
+fn touch(path: &Path) {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).unwrap();
+    // SAFETY: a NUL-terminated path and a null times pointer ("now"), as utimensat(2) allows.
+    let rc = unsafe { libc::utimensat(libc::AT_FDCWD, c.as_ptr(), std::ptr::null(), 0) };
+    assert_eq!(rc, 0, "utimensat: {}", std::io::Error::last_os_error());
+}
+
 #[tokio::test]
-async fn touch_and_same_content_are_not_reported() {
+async fn same_content_saves_are_not_reported() {
     let mut f = start(&[("src/a.rs", "same"), ("src/b.rs", "b")]);
     let a = f.root().join("src/a.rs");
     fs::write(&a, "same").unwrap();
-    let file = fs::File::options().append(true).open(&a).unwrap();
-    file.set_modified(std::time::SystemTime::now() + Duration::from_secs(60))
-        .unwrap();
-    drop(file);
+    // An atomic save of the same bytes too.
+    f.write("src/a.rs", "same");
     f.write("src/b.rs", "b2");
     assert_eq!(f.next_paths().await, ["src/b.rs"]);
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn a_touch_is_a_change_and_a_chmod_is_not() {
+    use std::os::unix::fs::PermissionsExt;
+    let mut f = start(&[("src/a.rs", "a"), ("src/b.rs", "b")]);
+    let a = f.root().join("src/a.rs");
+    // Nothing remembered of a.rs's time yet: the mark `touch` leaves (mtime = ctime) counts.
+    touch(&a);
+    assert_eq!(f.next_paths().await, ["src/a.rs"]);
+    // Now against the time remembered from that look (past a coarse clock's tick first, so
+    // the second touch cannot leave the same time).
+    std::thread::sleep(Duration::from_millis(20));
+    touch(&a);
+    assert_eq!(f.next_paths().await, ["src/a.rs"]);
+    // chmod moves the ctime only: not a change, for a file looked at (a.rs) or not (b.rs).
+    fs::set_permissions(&a, fs::Permissions::from_mode(0o600)).unwrap();
+    fs::set_permissions(f.root().join("src/b.rs"), fs::Permissions::from_mode(0o600)).unwrap();
+    f.write("src/c.rs", "c");
+    assert_eq!(f.next_paths().await, ["src/c.rs"]);
+    f.assert_quiet().await;
 }
 
 #[tokio::test]

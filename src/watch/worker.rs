@@ -14,7 +14,7 @@ use tokio::sync::mpsc::UnboundedSender;
 
 use super::baseline::{Baseline, Shared};
 use super::config::{Relevance, Tuning};
-use super::debounce::Debouncer;
+use super::debounce::{Batch, Debouncer, Kind};
 use super::error::{WatchError, read_limit};
 use super::files::{FileTable, Slot};
 use super::hash::{self, FileState, Observed};
@@ -57,6 +57,10 @@ pub(super) struct Worker {
     /// thousands of files still closes one quiet period after its last event.
     pub unread: Vec<PathBuf>,
     pub read_early: HashMap<PathBuf, (Observed, Option<SystemTime>)>,
+    /// The modification time each file had when a change set last looked at it, so a
+    /// metadata-only event counts as a change only when the time moved (see `touch_moved`).
+    /// Only files events touched are here, and at most [`MTIMES_MAX`] of them.
+    pub mtimes: HashMap<PathBuf, SystemTime>,
     pub tx: UnboundedSender<ChangeSet>,
     pub buf: Vec<u8>,
     /// A runtime watch failure has been reported (once is enough).
@@ -182,7 +186,7 @@ impl Worker {
                 continue;
             };
             for entry in entries.flatten() {
-                self.on_path(now, &entry.path());
+                self.on_path(now, &entry.path(), Kind::Placed);
             }
         }
         self.check_polled(now);
@@ -259,10 +263,13 @@ impl Worker {
         candidates
     }
 
-    /// Compares candidates with their remembered content; returns those that changed.
+    /// Compares candidates with their remembered content; returns those that changed. A
+    /// candidate whose events were all metadata-only also changed when its modification time
+    /// moved with the same content (a `touch`: the Unix way to ask for a rebuild).
     fn changed(
         &mut self,
         candidates: BTreeSet<PathBuf>,
+        metadata_only: &BTreeSet<PathBuf>,
     ) -> (Vec<PathBuf>, Vec<Option<SystemTime>>) {
         let (mut out, mut times) = (Vec::new(), Vec::new());
         let shared = self.shared.clone();
@@ -270,6 +277,22 @@ impl Worker {
         for rel in candidates {
             let known = files.get(&rel);
             if known.is_none() && !self.tracked(&rel) {
+                continue;
+            }
+            // No content event: the bytes are those last hashed, only the times can have
+            // moved, and one stat tells (a 5,000-file `touch` is 5,000 stats, not reads).
+            if metadata_only.contains(&rel)
+                && let Some(Slot::Known(FileState::Hash(_))) = known
+                && let Ok(meta) = std::fs::metadata(self.root.join(&rel))
+                && meta.is_file()
+            {
+                self.read_early.remove(&rel);
+                let modified = meta.modified().ok();
+                if touch_moved(&meta, self.mtimes.get(&rel), modified) {
+                    out.push(rel.clone());
+                    times.push(modified);
+                }
+                self.remember_mtime(&rel, modified);
                 continue;
             }
             let (now, modified) = match self.read_early.remove(&rel) {
@@ -284,6 +307,7 @@ impl Worker {
                 (Some(Slot::Pending), _) => true,
                 (None, Observed::File(_)) | (Some(_), Observed::Absent) => true,
             };
+            self.remember_mtime(&rel, modified);
             match now {
                 Observed::File(s) => files.set(&rel, Slot::Known(s)),
                 Observed::Absent => files.remove(&rel),
@@ -294,6 +318,21 @@ impl Worker {
             }
         }
         (out, times)
+    }
+
+    fn remember_mtime(&mut self, rel: &Path, modified: Option<SystemTime>) {
+        match modified {
+            Some(m) => {
+                if self.mtimes.len() >= MTIMES_MAX && !self.mtimes.contains_key(rel) {
+                    // Forgetting only falls back to the ctime rule of `touch_moved`.
+                    self.mtimes.clear();
+                }
+                self.mtimes.insert(rel.to_path_buf(), m);
+            }
+            None => {
+                self.mtimes.remove(rel);
+            }
+        }
     }
 
     /// Switches relevance, then walks for newly tracked files and baselines them. `done` is
@@ -335,13 +374,17 @@ impl Worker {
         let Some(batch) = self.debouncer.take(now) else {
             return true;
         };
-        let mut candidates = batch.paths;
-        if batch.rescan {
+        let Batch {
+            paths: mut candidates,
+            metadata_only,
+            rescan,
+        } = batch;
+        if rescan {
             let started = Instant::now();
             candidates.extend(self.rescan());
             self.debouncer.rescanned(Instant::now(), started.elapsed());
         }
-        let (paths, modified) = self.changed(candidates);
+        let (paths, modified) = self.changed(candidates, &metadata_only);
         self.unread.clear();
         self.read_early.clear();
         if paths.is_empty() {
@@ -351,7 +394,7 @@ impl Worker {
             .send(ChangeSet {
                 paths,
                 modified,
-                rescanned: batch.rescan,
+                rescanned: rescan,
                 notices: Vec::new(),
             })
             .is_ok()
@@ -391,6 +434,38 @@ impl Worker {
                 }
             }
         }
+    }
+}
+
+/// Remembered modification times are dropped past this many files (a burst of thousands):
+/// they only sharpen the touch rule.
+const MTIMES_MAX: usize = 4096;
+
+/// Whether a file whose events were metadata-only had its modification time moved: against
+/// the time remembered from the last look when there is one, else by the mark a `touch`
+/// leaves, an mtime equal to the ctime (setting the times to now sets both to one instant;
+/// `chmod` moves the ctime only). So `touch` runs once, and the metadata events that follow a
+/// save (a `chmod` after the close, a `touch` split over two batches) do not run again.
+fn touch_moved(
+    meta: &std::fs::Metadata,
+    before: Option<&SystemTime>,
+    modified: Option<SystemTime>,
+) -> bool {
+    let Some(modified) = modified else {
+        return false;
+    };
+    if let Some(before) = before {
+        return *before != modified;
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        meta.mtime() == meta.ctime() && meta.mtime_nsec() == meta.ctime_nsec()
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = meta;
+        true
     }
 }
 

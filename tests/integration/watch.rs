@@ -130,6 +130,27 @@ fn saving_unchanged_content_reruns_nothing() {
     assert_eq!(hot.count("node_started", "a"), 1, "{}", hot.transcript());
 }
 
+/// `touch` (times set to now, bytes unchanged) asks for a rebuild, as with make and cargo: one
+/// wave. `chmod` leaves the modification time and runs nothing.
+#[cfg(unix)]
+#[test]
+fn a_touch_reruns_once_and_a_chmod_reruns_nothing() {
+    use std::os::unix::fs::PermissionsExt;
+    let project = Project::with_hotfile(ABC);
+    project.write("a/file.txt", "same");
+    let mut hot = start(&project);
+    let file = project.path().join("a/file.txt");
+    let status = std::process::Command::new("touch")
+        .arg(&file)
+        .status()
+        .expect("touch runs");
+    assert!(status.success());
+    assert_eq!(wait_wave(&mut hot), ["a", "c"], "{}", hot.transcript());
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    fence(&project, &mut hot, "touch");
+    assert_eq!(hot.count("node_started", "a"), 2, "{}", hot.transcript());
+}
+
 #[test]
 fn deleted_and_recreated_files_are_changes() {
     let project = Project::with_hotfile(ABC);
