@@ -88,9 +88,23 @@ fn hash_pending(
         }
         cursor = Some(dir);
     }
-    let _files = shared.files();
-    if current() {
-        shared.completed.fetch_max(request, Ordering::SeqCst);
+    {
+        let _files = shared.files();
+        if current() {
+            shared.completed.fetch_max(request, Ordering::SeqCst);
+        }
+    }
+    release_free_memory();
+}
+
+/// Gives the heap's free pages back to the kernel. A big walk and its baseline leave
+/// megabytes of freed temporaries (paths, listings) spread through glibc's heaps, which stay
+/// resident otherwise; on a 100,000-file tree this is a third of the process's memory.
+pub(super) fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only releases memory no allocation uses.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
 

@@ -70,13 +70,23 @@ pub fn baseline_since(path: &Path, buf: &mut Vec<u8>, before: SystemTime) -> Opt
         Err(e) if e.kind() == io::ErrorKind::NotADirectory || is_loop(&e) => return None,
         Err(_) => return Some(FileState::Unreadable),
     };
-    if !file.metadata().ok()?.is_file() {
+    // Four system calls a file (open, read, fstat, close), as this runs for every tracked file
+    // of a big tree: a short read is taken as the end, and the one fstat after it proves it
+    // (the length read is the file's length) besides giving the type and the ctime.
+    let mut hash = Chunked::default();
+    let mut read = hash.read(&mut file, buf, true);
+    let mut meta = file.metadata().ok()?;
+    if !meta.is_file() {
         return None;
     }
-    let Ok(h) = hash_open(&mut file, buf) else {
+    if read.is_ok() && meta.len() != hash.len() {
+        read = hash.read(&mut file, buf, false);
+        meta = file.metadata().ok()?;
+    }
+    if read.is_err() {
         return Some(FileState::Unreadable);
-    };
-    let meta = file.metadata().ok()?;
+    }
+    let h = hash.finish(buf);
     (ctime(&meta)? < before).then_some(FileState::Hash(h))
 }
 
@@ -104,32 +114,58 @@ fn hash_file(path: &Path, buf: &mut Vec<u8>) -> io::Result<Option<(u64, Option<S
     Ok(Some((hash_open(&mut file, buf)?, meta.modified().ok())))
 }
 
+const CHUNK: usize = 64 * 1024;
+
 fn hash_open(file: &mut File, buf: &mut Vec<u8>) -> io::Result<u64> {
-    const CHUNK: usize = 64 * 1024;
-    buf.resize(CHUNK, 0);
-    // SipHash with fixed keys: fast enough for source files, deterministic within a process.
-    let mut hasher = std::hash::DefaultHasher::new();
-    let mut total: u64 = 0;
-    loop {
-        // Fill the whole chunk before hashing so equal bytes always hash in equal chunks,
-        // whatever sizes `read` happens to return.
-        let mut filled = 0;
-        while filled < CHUNK {
-            match file.read(&mut buf[filled..]) {
-                Ok(0) => break,
-                Ok(n) => filled += n,
+    let mut hash = Chunked::default();
+    hash.read(file, buf, false)?;
+    Ok(hash.finish(buf))
+}
+
+/// A content hash fed in whole chunks, so equal bytes always hash in equal chunks whatever
+/// sizes `read` happens to return. SipHash with fixed keys: fast enough for source files,
+/// deterministic within a process.
+#[derive(Default)]
+struct Chunked {
+    hasher: std::hash::DefaultHasher,
+    /// Bytes hashed, and bytes waiting in the buffer's current chunk.
+    total: u64,
+    filled: usize,
+}
+
+impl Chunked {
+    /// Reads to the end, or (`short_is_end`) to the first short read.
+    fn read(&mut self, file: &mut File, buf: &mut Vec<u8>, short_is_end: bool) -> io::Result<()> {
+        buf.resize(CHUNK, 0);
+        loop {
+            match file.read(&mut buf[self.filled..CHUNK]) {
+                Ok(0) => return Ok(()),
+                Ok(n) => {
+                    self.filled += n;
+                    if self.filled == CHUNK {
+                        self.hasher.write(&buf[..CHUNK]);
+                        self.total += CHUNK as u64;
+                        self.filled = 0;
+                    } else if short_is_end {
+                        return Ok(());
+                    }
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),
             }
         }
-        hasher.write(&buf[..filled]);
-        total += filled as u64;
-        if filled < CHUNK {
-            break;
-        }
     }
-    hasher.write_u64(total);
-    Ok(hasher.finish())
+
+    fn len(&self) -> u64 {
+        self.total + self.filled as u64
+    }
+
+    fn finish(mut self, buf: &[u8]) -> u64 {
+        self.hasher.write(&buf[..self.filled]);
+        self.total += self.filled as u64;
+        self.hasher.write_u64(self.total);
+        self.hasher.finish()
+    }
 }
 
 #[cfg(test)]
@@ -179,6 +215,24 @@ mod tests {
             None
         );
         assert_eq!(baseline_since(dir.path(), &mut buf, later), None);
+    }
+
+    /// The baseline stops at the first short read: the same hash as a read to the end, for
+    /// files of one chunk, exactly a chunk, and several.
+    #[test]
+    fn background_baseline_hashes_as_a_full_read_does() {
+        let dir = tempfile::tempdir().unwrap();
+        let later = SystemTime::now() + std::time::Duration::from_secs(60);
+        let mut buf = Vec::new();
+        for len in [0, 1, CHUNK - 1, CHUNK, CHUNK + 1, 3 * CHUNK + 17] {
+            let a = dir.path().join(format!("f{len}"));
+            let bytes: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+            std::fs::write(&a, &bytes).unwrap();
+            let Observed::File(full) = observe(&a, &mut buf) else {
+                panic!("a file")
+            };
+            assert_eq!(baseline_since(&a, &mut buf, later), Some(full), "{len}");
+        }
     }
 
     #[cfg(unix)]

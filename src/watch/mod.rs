@@ -95,6 +95,8 @@ mod files;
 mod filter;
 mod hash;
 mod links;
+#[cfg(target_os = "linux")]
+mod native;
 mod rules;
 #[cfg(test)]
 mod tests;
@@ -294,6 +296,7 @@ impl Watcher {
         // clock: the ctime rule cannot be trusted there, so it always hashes synchronously.
         let big = worker.poll.is_none() && shared.files().len() > worker.tuning.sync_hash_max;
         worker.baseline.run(1, big.then_some(started))?;
+        baseline::release_free_memory();
         worker.check_polled(std::time::Instant::now());
 
         let handle = std::thread::Builder::new()
