@@ -63,8 +63,86 @@ fn is_loop(_: &io::Error) -> bool {
 /// content it had at `before`. A newer ctime may mean the read saw an edit whose event is still
 /// in flight; taking that as the baseline would hide the edit, so the file stays unhashed
 /// (its next event is reported). Files that are missing or not regular also give `None`.
+#[cfg(test)]
 pub fn baseline_since(path: &Path, buf: &mut Vec<u8>, before: SystemTime) -> Option<FileState> {
-    let mut file = match File::open(path) {
+    baseline_of(File::open(path), buf, before)
+}
+
+/// A directory held open for [`baseline_in`]: each file's open then looks up one name, not
+/// the whole path from the root (on a big tree that lookup was the hasher's largest cost).
+pub struct DirHandle {
+    #[cfg(unix)]
+    fd: Option<std::os::fd::OwnedFd>,
+    path: std::path::PathBuf,
+}
+
+impl DirHandle {
+    pub fn open(path: std::path::PathBuf) -> DirHandle {
+        #[cfg(unix)]
+        {
+            use std::os::unix::ffi::OsStrExt;
+            let fd = std::ffi::CString::new(path.as_os_str().as_bytes())
+                .ok()
+                .and_then(|c| {
+                    // SAFETY: a valid C string; the descriptor returned is owned here.
+                    let fd = unsafe {
+                        libc::open(
+                            c.as_ptr(),
+                            libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
+                        )
+                    };
+                    use std::os::fd::FromRawFd;
+                    // SAFETY: a descriptor just opened, owned by nobody else.
+                    (fd >= 0).then(|| unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) })
+                });
+            DirHandle { fd, path }
+        }
+        #[cfg(not(unix))]
+        DirHandle { path }
+    }
+
+    fn open_file(&self, name: &std::ffi::OsStr) -> io::Result<File> {
+        #[cfg(unix)]
+        if let Some(fd) = &self.fd {
+            use std::os::fd::{AsRawFd, FromRawFd};
+            use std::os::unix::ffi::OsStrExt;
+            let c = std::ffi::CString::new(name.as_bytes())
+                .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+            // O_NONBLOCK: a FIFO put in a file's place must not block the open.
+            // SAFETY: a valid directory descriptor and C string.
+            let file = unsafe {
+                libc::openat(
+                    fd.as_raw_fd(),
+                    c.as_ptr(),
+                    libc::O_RDONLY | libc::O_CLOEXEC | libc::O_NONBLOCK,
+                )
+            };
+            if file < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            // SAFETY: a descriptor just opened, owned by nobody else.
+            return Ok(unsafe { File::from_raw_fd(file) });
+        }
+        File::open(self.path.join(name))
+    }
+}
+
+/// The baseline of `name` in `dir`, under the rule of `baseline_since`.
+pub fn baseline_in(
+    dir: &DirHandle,
+    name: &std::ffi::OsStr,
+    buf: &mut Vec<u8>,
+    before: SystemTime,
+) -> Option<FileState> {
+    baseline_of(dir.open_file(name), buf, before)
+}
+
+fn baseline_of(
+    opened: io::Result<File>,
+    buf: &mut Vec<u8>,
+    before: SystemTime,
+) -> Option<FileState> {
+    let mut file = match opened {
         Ok(f) => f,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return None,
         Err(e) if e.kind() == io::ErrorKind::NotADirectory || is_loop(&e) => return None,
@@ -215,6 +293,15 @@ mod tests {
             None
         );
         assert_eq!(baseline_since(dir.path(), &mut buf, later), None);
+        let handle = DirHandle::open(dir.path().to_path_buf());
+        assert_eq!(
+            baseline_in(&handle, std::ffi::OsStr::new("a"), &mut buf, later),
+            Some(now)
+        );
+        assert_eq!(
+            baseline_in(&handle, std::ffi::OsStr::new("nope"), &mut buf, later),
+            None
+        );
     }
 
     /// The baseline stops at the first short read: the same hash as a read to the end, for

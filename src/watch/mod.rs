@@ -42,7 +42,7 @@
 //! it never overwrites what an event established nor revives a deleted file; (3) it only takes
 //! a hash whose inode ctime (read after the bytes) is 3 s older than `start`, which proves the
 //! bytes are the content at `start`, even when the edit's event is still in flight (see
-//! `hash::baseline_since`); a fresher file stays `Pending`. [`Watcher::set_relevant`] uses
+//! `hash::baseline_in`); a fresher file stays `Pending`. [`Watcher::set_relevant`] uses
 //! the same scheme on big trees, so a Hotfile reload does not block on a walk and a rehash.
 //! Poll mode (network and VM mounts, whose ctimes come from another machine's clock) always
 //! hashes synchronously.
