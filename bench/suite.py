@@ -280,7 +280,8 @@ def tree_1m(hot: str, scale: float, limits: list, idle: float, log) -> tuple[dic
                 watching = next(e for e in events.log if e.get("event") == "watching")
                 r["ready_s"] = (watching["_t"] - t_spawn) / 1e9
                 r["directories"] = watching.get("directories")
-                busy = wait_cpu_quiet(pid, 1.0, 3.0, 300.0)
+                # past the limit the poller keeps a core busy: its start-up never goes quiet
+                busy = wait_cpu_quiet(pid, 1.0, 3.0, 300.0 if limit is None else 30.0)
                 r["busy_s"] = busy - t_spawn_mono if busy is not None else None
                 r["rss_kb"] = tree.rss_kb(pid)
                 r["startup_cpu_s"] = tree.cpu_s(pid)

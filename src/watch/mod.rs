@@ -7,9 +7,12 @@
 //! allowed, VCS directories never) and watches every directory it finds *non-recursively*, one
 //! inotify watch per directory, always before reading its entries. A full walk reads the top
 //! two levels on one thread, then splits the subtrees below between two threads, each adding
-//! watches through its own notify instance: notify 8 adds a watch by a synchronous round trip
-//! to its event thread, and one walker waiting on one instance is ~10× slower on a 2-core VM
-//! (0.5 s for 11,000 directories; the events of both instances feed the same channel). Ignored
+//! watches through its own instance (the events of both feed the same channel). On Linux an
+//! instance is `native::Native`, inotify itself behind notify's `Watcher` trait: a watch is one
+//! `inotify_add_watch` on the walker's thread (notify 8's own watcher makes a round trip to its
+//! event thread for each), and no open or read events are asked for, so the baseline's reads
+//! of every tracked file wake nobody. A directory's ignore rules are read again only where its
+//! listing holds an ignore file or `.git`. Ignored
 //! trees (`target/`, `node_modules/`) get no watch at all, which keeps start-up time and the
 //! kernel's watch budget small. Watching directories rather than files is what makes editors that
 //! save by renaming a temporary over the original work. Poll mode uses notify's `PollWatcher` with
@@ -69,7 +72,8 @@
 //! (at least 500 ms apart, more for trees whose rescan is slow).
 //!
 //! **Rooms.** `config` (what to watch, tuning), `error` (what can fail, with the fix),
-//! `walk` (the notify instances, the watched directories and the one walker), `filter`
+//! `walk` (the notify instances, the watched directories and the one walker), `native` (the
+//! Linux instance), `filter`
 //! (events to candidate paths), `baseline` (the table of tracked files and its background
 //! hashing), `worker` (the thread: bursts, comparison, change sets), with `debounce`, `files`,
 //! `hash` and `rules` below them. This file holds the public handle.
