@@ -224,6 +224,93 @@ def tree_run(tools, paths: dict, scale: float, idle: float, settle: float, log) 
     return results, about
 
 
+# --- a 1,000,000-file monorepo -------------------------------------------------------------
+
+def watch_limit() -> int | None:
+    try:
+        return int(Path("/proc/sys/fs/inotify/max_user_watches").read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def in_namespace_limit(limit: int) -> list[str]:
+    """A prefix that runs a command in a user namespace whose inotify watch limit is `limit`
+    (the kernel applies the lower of it and the system's), so the fallback at a small limit is
+    measured without changing the machine's setting."""
+    return ["unshare", "-U", "-r", "sh", "-c",
+            f'echo {limit} > /proc/sys/user/max_inotify_watches && exec "$0" "$@"']
+
+
+def tree_1m(hot: str, scale: float, limits: list, idle: float, log) -> tuple[dict, str]:
+    """tree.py's tree at `scale` (10: 1,001,000 watched files in 111,101 directories, a
+    simulated monorepo), hot only, once per limit: `None` is the system's watch limit, a number
+    a user-namespace limit. Per run: spawn -> watching, the end of the start-up work, RSS,
+    start-up CPU, idle CPU and wake-ups, directories watched and polled (`watch_fallback`), and
+    edit -> run start (5 edits)."""
+    results = {}
+    with tempfile.TemporaryDirectory(prefix="hot-bench-tree1m-") as tmp:
+        root = Path(tmp)
+        t = time.monotonic()
+        nfiles, ndirs, ignored = tree.build_tree(tmp, scale)
+        about = (f"{nfiles} watched .rs files in {ndirs} directories (+{ignored} ignored files), "
+                 f"built in {time.monotonic() - t:.1f} s")
+        log(f"  tree1m: {about}")
+        time.sleep(3.5)
+        stamps = root / "STAMPS"
+        tool = next(t for t in peers.TOOLS if t.kind == "hot" and not t.fast)
+        peers.prepare(tool, root, stamp_command(stamps))
+        for limit in limits:
+            label = f"system limit {watch_limit()}" if limit is None else f"user-namespace limit {limit}"
+            log(f"  tree1m: hot, {label}")
+            stamps.unlink(missing_ok=True)
+            argv = peers.argv(tool, {"hot": hot}, stamp_command(stamps))
+            if limit is not None:
+                argv = in_namespace_limit(limit) + argv
+            r = {}
+            t_spawn, t_spawn_mono = time.time_ns(), time.monotonic()
+            with common.Proc(argv, cwd=root, capture=True) as proc:
+                events = common.HotEvents(proc)
+                try:
+                    common.wait_hot_started(events, 300)
+                except RuntimeError as e:
+                    log(f"  tree1m: {e}")
+                    results[label] = {"error": str(e)}
+                    continue
+                pid = proc.popen.pid
+                watching = next(e for e in events.log if e.get("event") == "watching")
+                r["ready_s"] = (watching["_t"] - t_spawn) / 1e9
+                r["directories"] = watching.get("directories")
+                # past the limit the poller keeps a core busy: its start-up never goes quiet
+                busy = wait_cpu_quiet(pid, 1.0, 3.0, 300.0 if limit is None else 30.0)
+                r["busy_s"] = busy - t_spawn_mono if busy is not None else None
+                r["rss_kb"] = tree.rss_kb(pid)
+                r["startup_cpu_s"] = tree.cpu_s(pid)
+                c0, w0 = tree.cpu_s(pid), wakeups(pid)
+                time.sleep(idle)
+                c1, w1 = tree.cpu_s(pid), wakeups(pid)
+                r["idle_cpu_ms"] = (c1 - c0) * 1000 if c0 is not None and c1 is not None else None
+                r["wakeups_per_s"] = (w1 - w0) / idle if w0 is not None and w1 is not None else None
+                fallback = [e for e in events.log if e.get("event") == "watch_fallback"]
+                r["polled"] = fallback[0].get("polled") if fallback else 0
+                r["fix"] = fallback[0].get("fix") if fallback else None
+                lat = []
+                for i in range(5):
+                    # The last top directory: the one a small limit leaves to the poller.
+                    top = max(int(p.name[1:]) for p in (root / "src").iterdir())
+                    path = root / "src" / f"m{top}" / f"l{i}" / "f0.rs"
+                    before = len(common.read_stamps(stamps))
+                    t_edit = time.time_ns()
+                    common.write_text(path, f"pub fn f() -> u64 {{ {t_edit} }}\n")
+                    got = latency.wait_new_stamp(stamps, before, 10)
+                    new = [s for s in got if s >= t_edit]
+                    if new:
+                        lat.append((new[0] - t_edit) / 1e6)
+                    time.sleep(1.2)
+                r["edit_ms"] = lat
+            results[label] = r
+    return results, about
+
+
 # --- the 500-node plan -----------------------------------------------------------------------
 
 def plan_run(hot: str, nodes: int, runs: int) -> dict:

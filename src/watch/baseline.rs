@@ -46,7 +46,7 @@ impl Shared {
 
 /// Hashes every `Pending` file, one directory at a time, without holding the lock while
 /// reading. `before`: `None` when no edit can race the read (inside `start`, or while the
-/// caller waits); otherwise the ctime bound of [`hash::baseline_since`]. A result only fills a
+/// caller waits); otherwise the ctime bound of [`hash::baseline_in`]. A result only fills a
 /// slot that is still `Pending`, so it never overwrites what an event established.
 fn hash_pending(
     shared: &Shared,
@@ -63,17 +63,17 @@ fn hash_pending(
             break;
         };
         let mut results = Vec::with_capacity(names.len());
+        let handle = before.map(|_| hash::DirHandle::open(root.join(&dir)));
         for name in names {
             if !current() {
                 return;
             }
-            let abs = root.join(&dir).join(&name);
-            let state = match before {
-                None => match hash::observe(&abs, &mut buf) {
+            let state = match (before, &handle) {
+                (Some(before), Some(handle)) => hash::baseline_in(handle, &name, &mut buf, before),
+                _ => match hash::observe(&root.join(&dir).join(&name), &mut buf) {
                     Observed::File(s) => Some(s),
                     Observed::Absent => None,
                 },
-                Some(before) => hash::baseline_since(&abs, &mut buf, before),
             };
             if let Some(state) = state {
                 results.push((name, state));
@@ -88,9 +88,23 @@ fn hash_pending(
         }
         cursor = Some(dir);
     }
-    let _files = shared.files();
-    if current() {
-        shared.completed.fetch_max(request, Ordering::SeqCst);
+    {
+        let _files = shared.files();
+        if current() {
+            shared.completed.fetch_max(request, Ordering::SeqCst);
+        }
+    }
+    release_free_memory();
+}
+
+/// Gives the heap's free pages back to the kernel. A big walk and its baseline leave
+/// megabytes of freed temporaries (paths, listings) spread through glibc's heaps, which stay
+/// resident otherwise; on a 100,000-file tree this is a third of the process's memory.
+pub(super) fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only releases memory no allocation uses.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
 

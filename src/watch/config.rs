@@ -18,10 +18,10 @@ pub(super) const CTIME_MARGIN: Duration = Duration::from_secs(3);
 /// between the native watcher instances (one thread each; see `walk::Watches::walk_root`).
 pub(super) const SPLIT_DEPTH: usize = 2;
 
-/// Native watcher instances, each with its own notify thread. notify 8 adds a watch by a
-/// synchronous round trip to its thread; on a 2-core VM each round trip waits ~50 µs for an
-/// idle CPU to wake, so 11,000 sequential watches took ~0.5 s, and two walkers with an
-/// instance each took ~0.05 s (measured: benches/watch_tree.rs, bench/tree.py).
+/// Native watcher instances, each with its own event thread, and one walker thread each in a
+/// full walk: reading directories on two cores halves the walk. (With notify 8's own inotify
+/// watcher, which adds a watch by a round trip to its thread, a single walker took ~0.5 s for
+/// 11,000 directories on a 2-core VM and two took ~0.05 s; `native` adds watches directly.)
 pub(super) const NATIVE_INSTANCES: usize = 2;
 
 /// Directories past the kernel's inotify watch limit are polled this often.

@@ -63,20 +63,108 @@ fn is_loop(_: &io::Error) -> bool {
 /// content it had at `before`. A newer ctime may mean the read saw an edit whose event is still
 /// in flight; taking that as the baseline would hide the edit, so the file stays unhashed
 /// (its next event is reported). Files that are missing or not regular also give `None`.
+#[cfg(test)]
 pub fn baseline_since(path: &Path, buf: &mut Vec<u8>, before: SystemTime) -> Option<FileState> {
-    let mut file = match File::open(path) {
+    baseline_of(File::open(path), buf, before)
+}
+
+/// A directory held open for [`baseline_in`]: each file's open then looks up one name, not
+/// the whole path from the root (on a big tree that lookup was the hasher's largest cost).
+pub struct DirHandle {
+    #[cfg(unix)]
+    fd: Option<std::os::fd::OwnedFd>,
+    path: std::path::PathBuf,
+}
+
+impl DirHandle {
+    pub fn open(path: std::path::PathBuf) -> DirHandle {
+        #[cfg(unix)]
+        {
+            use std::os::unix::ffi::OsStrExt;
+            let fd = std::ffi::CString::new(path.as_os_str().as_bytes())
+                .ok()
+                .and_then(|c| {
+                    // SAFETY: a valid C string; the descriptor returned is owned here.
+                    let fd = unsafe {
+                        libc::open(
+                            c.as_ptr(),
+                            libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
+                        )
+                    };
+                    use std::os::fd::FromRawFd;
+                    // SAFETY: a descriptor just opened, owned by nobody else.
+                    (fd >= 0).then(|| unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) })
+                });
+            DirHandle { fd, path }
+        }
+        #[cfg(not(unix))]
+        DirHandle { path }
+    }
+
+    fn open_file(&self, name: &std::ffi::OsStr) -> io::Result<File> {
+        #[cfg(unix)]
+        if let Some(fd) = &self.fd {
+            use std::os::fd::{AsRawFd, FromRawFd};
+            use std::os::unix::ffi::OsStrExt;
+            let c = std::ffi::CString::new(name.as_bytes())
+                .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+            // O_NONBLOCK: a FIFO put in a file's place must not block the open.
+            // SAFETY: a valid directory descriptor and C string.
+            let file = unsafe {
+                libc::openat(
+                    fd.as_raw_fd(),
+                    c.as_ptr(),
+                    libc::O_RDONLY | libc::O_CLOEXEC | libc::O_NONBLOCK,
+                )
+            };
+            if file < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            // SAFETY: a descriptor just opened, owned by nobody else.
+            return Ok(unsafe { File::from_raw_fd(file) });
+        }
+        File::open(self.path.join(name))
+    }
+}
+
+/// The baseline of `name` in `dir`, under the rule of `baseline_since`.
+pub fn baseline_in(
+    dir: &DirHandle,
+    name: &std::ffi::OsStr,
+    buf: &mut Vec<u8>,
+    before: SystemTime,
+) -> Option<FileState> {
+    baseline_of(dir.open_file(name), buf, before)
+}
+
+fn baseline_of(
+    opened: io::Result<File>,
+    buf: &mut Vec<u8>,
+    before: SystemTime,
+) -> Option<FileState> {
+    let mut file = match opened {
         Ok(f) => f,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return None,
         Err(e) if e.kind() == io::ErrorKind::NotADirectory || is_loop(&e) => return None,
         Err(_) => return Some(FileState::Unreadable),
     };
-    if !file.metadata().ok()?.is_file() {
+    // Four system calls a file (open, read, fstat, close), as this runs for every tracked file
+    // of a big tree: a short read is taken as the end, and the one fstat after it proves it
+    // (the length read is the file's length) besides giving the type and the ctime.
+    let mut hash = Chunked::default();
+    let mut read = hash.read(&mut file, buf, true);
+    let mut meta = file.metadata().ok()?;
+    if !meta.is_file() {
         return None;
     }
-    let Ok(h) = hash_open(&mut file, buf) else {
+    if read.is_ok() && meta.len() != hash.len() {
+        read = hash.read(&mut file, buf, false);
+        meta = file.metadata().ok()?;
+    }
+    if read.is_err() {
         return Some(FileState::Unreadable);
-    };
-    let meta = file.metadata().ok()?;
+    }
+    let h = hash.finish(buf);
     (ctime(&meta)? < before).then_some(FileState::Hash(h))
 }
 
@@ -104,32 +192,58 @@ fn hash_file(path: &Path, buf: &mut Vec<u8>) -> io::Result<Option<(u64, Option<S
     Ok(Some((hash_open(&mut file, buf)?, meta.modified().ok())))
 }
 
+const CHUNK: usize = 64 * 1024;
+
 fn hash_open(file: &mut File, buf: &mut Vec<u8>) -> io::Result<u64> {
-    const CHUNK: usize = 64 * 1024;
-    buf.resize(CHUNK, 0);
-    // SipHash with fixed keys: fast enough for source files, deterministic within a process.
-    let mut hasher = std::hash::DefaultHasher::new();
-    let mut total: u64 = 0;
-    loop {
-        // Fill the whole chunk before hashing so equal bytes always hash in equal chunks,
-        // whatever sizes `read` happens to return.
-        let mut filled = 0;
-        while filled < CHUNK {
-            match file.read(&mut buf[filled..]) {
-                Ok(0) => break,
-                Ok(n) => filled += n,
+    let mut hash = Chunked::default();
+    hash.read(file, buf, false)?;
+    Ok(hash.finish(buf))
+}
+
+/// A content hash fed in whole chunks, so equal bytes always hash in equal chunks whatever
+/// sizes `read` happens to return. SipHash with fixed keys: fast enough for source files,
+/// deterministic within a process.
+#[derive(Default)]
+struct Chunked {
+    hasher: std::hash::DefaultHasher,
+    /// Bytes hashed, and bytes waiting in the buffer's current chunk.
+    total: u64,
+    filled: usize,
+}
+
+impl Chunked {
+    /// Reads to the end, or (`short_is_end`) to the first short read.
+    fn read(&mut self, file: &mut File, buf: &mut Vec<u8>, short_is_end: bool) -> io::Result<()> {
+        buf.resize(CHUNK, 0);
+        loop {
+            match file.read(&mut buf[self.filled..CHUNK]) {
+                Ok(0) => return Ok(()),
+                Ok(n) => {
+                    self.filled += n;
+                    if self.filled == CHUNK {
+                        self.hasher.write(&buf[..CHUNK]);
+                        self.total += CHUNK as u64;
+                        self.filled = 0;
+                    } else if short_is_end {
+                        return Ok(());
+                    }
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),
             }
         }
-        hasher.write(&buf[..filled]);
-        total += filled as u64;
-        if filled < CHUNK {
-            break;
-        }
     }
-    hasher.write_u64(total);
-    Ok(hasher.finish())
+
+    fn len(&self) -> u64 {
+        self.total + self.filled as u64
+    }
+
+    fn finish(mut self, buf: &[u8]) -> u64 {
+        self.hasher.write(&buf[..self.filled]);
+        self.total += self.filled as u64;
+        self.hasher.write_u64(self.total);
+        self.hasher.finish()
+    }
 }
 
 #[cfg(test)]
@@ -179,6 +293,33 @@ mod tests {
             None
         );
         assert_eq!(baseline_since(dir.path(), &mut buf, later), None);
+        let handle = DirHandle::open(dir.path().to_path_buf());
+        assert_eq!(
+            baseline_in(&handle, std::ffi::OsStr::new("a"), &mut buf, later),
+            Some(now)
+        );
+        assert_eq!(
+            baseline_in(&handle, std::ffi::OsStr::new("nope"), &mut buf, later),
+            None
+        );
+    }
+
+    /// The baseline stops at the first short read: the same hash as a read to the end, for
+    /// files of one chunk, exactly a chunk, and several.
+    #[test]
+    fn background_baseline_hashes_as_a_full_read_does() {
+        let dir = tempfile::tempdir().unwrap();
+        let later = SystemTime::now() + std::time::Duration::from_secs(60);
+        let mut buf = Vec::new();
+        for len in [0, 1, CHUNK - 1, CHUNK, CHUNK + 1, 3 * CHUNK + 17] {
+            let a = dir.path().join(format!("f{len}"));
+            let bytes: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+            std::fs::write(&a, &bytes).unwrap();
+            let Observed::File(full) = observe(&a, &mut buf) else {
+                panic!("a file")
+            };
+            assert_eq!(baseline_since(&a, &mut buf, later), Some(full), "{len}");
+        }
     }
 
     #[cfg(unix)]

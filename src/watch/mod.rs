@@ -7,9 +7,12 @@
 //! allowed, VCS directories never) and watches every directory it finds *non-recursively*, one
 //! inotify watch per directory, always before reading its entries. A full walk reads the top
 //! two levels on one thread, then splits the subtrees below between two threads, each adding
-//! watches through its own notify instance: notify 8 adds a watch by a synchronous round trip
-//! to its event thread, and one walker waiting on one instance is ~10× slower on a 2-core VM
-//! (0.5 s for 11,000 directories; the events of both instances feed the same channel). Ignored
+//! watches through its own instance (the events of both feed the same channel). On Linux an
+//! instance is `native::Native`, inotify itself behind notify's `Watcher` trait: a watch is one
+//! `inotify_add_watch` on the walker's thread (notify 8's own watcher makes a round trip to its
+//! event thread for each), and no open or read events are asked for, so the baseline's reads
+//! of every tracked file wake nobody. A directory's ignore rules are read again only where its
+//! listing holds an ignore file or `.git`. Ignored
 //! trees (`target/`, `node_modules/`) get no watch at all, which keeps start-up time and the
 //! kernel's watch budget small. Watching directories rather than files is what makes editors that
 //! save by renaming a temporary over the original work. Poll mode uses notify's `PollWatcher` with
@@ -42,7 +45,7 @@
 //! it never overwrites what an event established nor revives a deleted file; (3) it only takes
 //! a hash whose inode ctime (read after the bytes) is 3 s older than `start`, which proves the
 //! bytes are the content at `start`, even when the edit's event is still in flight (see
-//! `hash::baseline_since`); a fresher file stays `Pending`. [`Watcher::set_relevant`] uses
+//! `hash::baseline_in`); a fresher file stays `Pending`. [`Watcher::set_relevant`] uses
 //! the same scheme on big trees, so a Hotfile reload does not block on a walk and a rehash.
 //! Poll mode (network and VM mounts, whose ctimes come from another machine's clock) always
 //! hashes synchronously.
@@ -78,7 +81,8 @@
 //! (at least 500 ms apart, more for trees whose rescan is slow).
 //!
 //! **Rooms.** `config` (what to watch, tuning), `error` (what can fail, with the fix),
-//! `walk` (the notify instances, the watched directories and the one walker), `filter`
+//! `walk` (the notify instances, the watched directories and the one walker), `native` (the
+//! Linux instance), `filter`
 //! (events to candidate paths), `baseline` (the table of tracked files and its background
 //! hashing), `worker` (the thread: bursts, comparison, change sets), with `debounce`, `files`,
 //! `hash` and `rules` below them. This file holds the public handle.
@@ -104,6 +108,8 @@ mod files;
 mod filter;
 mod hash;
 mod links;
+#[cfg(target_os = "linux")]
+mod native;
 mod rules;
 #[cfg(test)]
 mod tests;
@@ -304,6 +310,7 @@ impl Watcher {
         // clock: the ctime rule cannot be trusted there, so it always hashes synchronously.
         let big = worker.poll.is_none() && shared.files().len() > worker.tuning.sync_hash_max;
         worker.baseline.run(1, big.then_some(started))?;
+        baseline::release_free_memory();
         worker.check_polled(std::time::Instant::now());
 
         let handle = std::thread::Builder::new()

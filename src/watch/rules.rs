@@ -21,6 +21,13 @@ pub fn is_vcs_dir(name: &OsStr) -> bool {
     VCS_DIRS.iter().any(|v| name == OsStr::new(v))
 }
 
+/// True for the entries whose presence gives a directory ignore rules of its own: its ignore
+/// files, and `.git` (a repository root, whose `info/exclude` applies and above which
+/// `.gitignore` files stop applying).
+pub fn is_rules_entry(name: &OsStr) -> bool {
+    name == ".gitignore" || name == ".ignore" || name == ".git"
+}
+
 /// True for names editors use for swap, backup and safe-write temporaries (vim, emacs,
 /// JetBrains): never reported, even when a node's glob would match them.
 pub fn is_editor_temp(name: &OsStr) -> bool {
@@ -112,6 +119,12 @@ impl IgnoreRules {
         } else {
             self.dirs.insert(dir.to_path_buf(), rules);
         }
+    }
+
+    /// A directory walked whose listing holds no ignore file and no `.git`: it has no rules
+    /// (any it had are gone), and nothing needs reading to know it.
+    pub fn no_rules(&mut self, dir: &Path) {
+        self.dirs.remove(dir);
     }
 
     /// The verdict of the rules for `abs` itself (its parents are not checked).

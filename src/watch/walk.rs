@@ -41,6 +41,19 @@ fn handler(events: mpsc::Sender<Msg>) -> impl notify::EventHandler {
     }
 }
 
+/// A native instance: inotify itself on Linux (see `native`: no round trip per watch, no
+/// events for reads), notify's recommended watcher elsewhere.
+fn native(msgs: &mpsc::Sender<Msg>) -> notify::Result<Instance> {
+    #[cfg(target_os = "linux")]
+    let instance: Instance = Box::new(super::native::Native::start(handler(msgs.clone()))?);
+    #[cfg(not(target_os = "linux"))]
+    let instance: Instance = Box::new(<notify::RecommendedWatcher as notify::Watcher>::new(
+        handler(msgs.clone()),
+        notify::Config::default(),
+    )?);
+    Ok(instance)
+}
+
 /// A poller for directories the kernel refused to watch (the inotify watch limit), made on
 /// first need. Its events feed the same channel, so a polled directory behaves like a watched
 /// one, only slower.
@@ -74,10 +87,7 @@ impl Fallback {
                             .with_poll_interval(interval)
                             .with_compare_contents(true),
                     )?),
-                    None => Box::new(<notify::RecommendedWatcher as notify::Watcher>::new(
-                        handler(self.msgs.clone()),
-                        notify::Config::default(),
-                    )?),
+                    None => native(&self.msgs)?,
                 };
                 self.links.insert(made)
             }
@@ -173,6 +183,9 @@ pub(super) struct Found {
     files: Vec<u8>,
     /// Files seen (tracked or not).
     pub seen: usize,
+    /// Walked directories whose listing holds an ignore file or a repository (`.git`): only
+    /// these have rules to read.
+    pub rule_dirs: Vec<PathBuf>,
     /// Directories at the depth limit: watched, not read.
     pub frontier: Vec<PathBuf>,
     /// A watch failure of a strict walk: the walk stopped there.
@@ -203,6 +216,7 @@ impl Found {
         self.dirs.extend(other.dirs);
         self.files.extend_from_slice(&other.files);
         self.seen += other.seen;
+        self.rule_dirs.extend(other.rule_dirs);
         self.frontier.extend(other.frontier);
         if self.err.is_none() {
             self.err = other.err;
@@ -305,7 +319,21 @@ impl Walk<'_> {
         pending: &mut Vec<PathBuf>,
     ) -> bool {
         let mut walker = rules::walker(dir);
-        walker.max_depth(max_depth).follow_links(through);
+        // The walker's own filter, noting repositories on the way: the ignore rules of a
+        // directory are only read again where its listing holds an ignore file or `.git`.
+        let repos: Arc<Mutex<Vec<PathBuf>>> = Arc::default();
+        let seen = repos.clone();
+        walker
+            .max_depth(max_depth)
+            .follow_links(through)
+            .filter_entry(move |e| {
+                let vcs =
+                    e.file_type().is_some_and(|t| t.is_dir()) && rules::is_vcs_dir(e.file_name());
+                if vcs && let Some(parent) = e.path().parent() {
+                    lock(&seen).push(parent.to_path_buf());
+                }
+                !vcs
+            });
         for entry in walker.build() {
             // A cycle of links, or one whose target is gone, comes as an error: skipped.
             let Ok(entry) = entry else { continue };
@@ -374,6 +402,11 @@ impl Walk<'_> {
                 continue;
             }
             out.seen += 1;
+            if rules::is_rules_entry(entry.file_name())
+                && let Some(parent) = path.parent()
+            {
+                out.rule_dirs.push(parent.to_path_buf());
+            }
             if rules::is_editor_temp(entry.file_name()) {
                 continue;
             }
@@ -397,6 +430,7 @@ impl Walk<'_> {
                 out.files.push(0);
             }
         }
+        out.rule_dirs.append(&mut lock(&repos));
         true
     }
 }
@@ -429,12 +463,7 @@ impl Watches {
         count: Arc<AtomicUsize>,
         tuning: &Tuning,
     ) -> Result<Watches, WatchError> {
-        let native = || {
-            <notify::RecommendedWatcher as notify::Watcher>::new(
-                handler(msgs.clone()),
-                notify::Config::default(),
-            )
-        };
+        let native = || native(msgs);
         let mut notify: Vec<Instance> = vec![match poll {
             Some(interval) => Box::new(
                 notify::PollWatcher::new(
@@ -448,21 +477,21 @@ impl Watches {
                 )
                 .map_err(WatchError::Init)?,
             ),
-            None => Box::new(native().map_err(|e| match &e.kind {
+            None => native().map_err(|e| match &e.kind {
                 notify::ErrorKind::Io(io) if io.raw_os_error() == Some(EMFILE) => {
                     WatchError::InstanceLimit {
                         limit: read_limit("max_user_instances"),
                     }
                 }
                 _ => WatchError::Init(e),
-            })?),
+            })?,
         }];
         if poll.is_none() {
             // Extra instances only speed up full walks: without them (instance limit), one does.
             while notify.len() < NATIVE_INSTANCES
                 && let Ok(w) = native()
             {
-                notify.push(Box::new(w));
+                notify.push(w);
             }
         }
         Ok(Watches {

@@ -78,8 +78,13 @@ impl Worker {
 
     /// Reads the ignore rules of every directory a walk went through, and notes its links.
     fn absorb(&mut self, found: &Found) {
+        let with_rules: HashSet<&Path> = found.rule_dirs.iter().map(PathBuf::as_path).collect();
         for (dir, _) in &found.dirs {
-            self.rules.add_dir(dir);
+            if with_rules.contains(dir.as_path()) {
+                self.rules.add_dir(dir);
+            } else {
+                self.rules.no_rules(dir);
+            }
         }
         for (link, target) in &found.links {
             self.links.add(link.clone(), target.clone());

@@ -1,0 +1,341 @@
+//! The native watcher on Linux: inotify itself, behind notify's `Watcher` trait.
+//!
+//! notify 8's inotify watcher adds every watch by a synchronous round trip to its event thread
+//! (two context switches per directory: on a loaded 2-core machine that was most of the time
+//! until `watching` on a 100,000-file tree), and it watches `IN_OPEN` too, so hot's own reads
+//! (the content baseline opens every tracked file) woke its thread once per file. This one
+//! adds a watch by a plain `inotify_add_watch` on the caller's thread, asks for no open or
+//! read events, and gives the events the same kinds and paths notify's backend gives (a rename
+//! as `Name(From)`, `Name(To)`, then `Name(Both)`; an overflow as a `Rescan` flag), so the
+//! rest of the watcher cannot tell them apart.
+
+use std::collections::HashMap;
+use std::ffi::c_int;
+use std::io;
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use inotify::{EventMask, Inotify, WatchDescriptor, WatchMask, Watches};
+use notify::event::{
+    AccessKind, AccessMode, CreateKind, DataChange, MetadataKind, ModifyKind, RemoveKind,
+    RenameMode,
+};
+use notify::{Error, ErrorKind, Event, EventHandler, EventKind, RecursiveMode};
+
+use super::baseline::lock;
+
+/// What every directory is watched for: changes, never opens or reads.
+fn mask() -> WatchMask {
+    WatchMask::ATTRIB
+        | WatchMask::CREATE
+        | WatchMask::DELETE
+        | WatchMask::CLOSE_WRITE
+        | WatchMask::MODIFY
+        | WatchMask::MOVED_FROM
+        | WatchMask::MOVED_TO
+        | WatchMask::DELETE_SELF
+        | WatchMask::MOVE_SELF
+}
+
+/// Watch descriptors and the directories they watch, both ways.
+#[derive(Default)]
+struct Paths {
+    by_wd: HashMap<c_int, PathBuf>,
+    by_path: HashMap<PathBuf, WatchDescriptor>,
+}
+
+impl Paths {
+    fn forget_wd(&mut self, id: c_int) {
+        if let Some(path) = self.by_wd.remove(&id)
+            && self
+                .by_path
+                .get(&path)
+                .is_some_and(|w| w.get_watch_descriptor_id() == id)
+        {
+            self.by_path.remove(&path);
+        }
+    }
+}
+
+pub(super) struct Native {
+    watches: Watches,
+    /// Taken while adding a watch, so the reader never sees an event of a descriptor it cannot
+    /// name yet.
+    paths: Arc<Mutex<Paths>>,
+    /// Dropping it wakes the reader (its end hangs up), which then ends.
+    stop: Option<io::PipeWriter>,
+    reader: Option<JoinHandle<()>>,
+}
+
+impl Native {
+    pub fn start(handler: impl EventHandler) -> notify::Result<Native> {
+        let inotify = Inotify::init().map_err(Error::io)?;
+        let (wake, stop) = io::pipe().map_err(Error::io)?;
+        let paths = Arc::new(Mutex::new(Paths::default()));
+        let watches = inotify.watches();
+        let shared = paths.clone();
+        let reader = std::thread::Builder::new()
+            .name("hot-inotify".into())
+            // It only translates events; a small stack keeps each instance's footprint small.
+            .stack_size(256 * 1024)
+            .spawn(move || read_loop(inotify, wake, &shared, handler))
+            .map_err(Error::io)?;
+        Ok(Native {
+            watches,
+            paths,
+            stop: Some(stop),
+            reader: Some(reader),
+        })
+    }
+}
+
+impl notify::Watcher for Native {
+    fn new<F: EventHandler>(event_handler: F, _config: notify::Config) -> notify::Result<Self> {
+        Native::start(event_handler)
+    }
+
+    fn watch(&mut self, path: &Path, _recursive_mode: RecursiveMode) -> notify::Result<()> {
+        let mut paths = lock(&self.paths);
+        let wd = self.watches.add(path, mask()).map_err(|e| {
+            if e.raw_os_error() == Some(libc::ENOSPC) {
+                Error::new(ErrorKind::MaxFilesWatch)
+            } else if e.kind() == io::ErrorKind::NotFound {
+                Error::new(ErrorKind::PathNotFound)
+            } else {
+                Error::io(e)
+            }
+            .add_path(path.to_path_buf())
+        })?;
+        let id = wd.get_watch_descriptor_id();
+        // The same inode under a new name (a watched directory renamed): the new name wins.
+        if let Some(old) = paths.by_wd.insert(id, path.to_path_buf())
+            && old != path
+        {
+            paths.by_path.remove(&old);
+        }
+        paths.by_path.insert(path.to_path_buf(), wd);
+        Ok(())
+    }
+
+    fn unwatch(&mut self, path: &Path) -> notify::Result<()> {
+        let mut paths = lock(&self.paths);
+        let Some(wd) = paths.by_path.remove(path) else {
+            return Err(Error::watch_not_found().add_path(path.to_path_buf()));
+        };
+        paths.by_wd.remove(&wd.get_watch_descriptor_id());
+        // Gone already (the directory was deleted): nothing left to remove.
+        let _ = self.watches.remove(wd);
+        Ok(())
+    }
+
+    fn kind() -> notify::WatcherKind {
+        notify::WatcherKind::Inotify
+    }
+}
+
+impl Drop for Native {
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        if let Some(reader) = self.reader.take() {
+            let _ = reader.join();
+        }
+    }
+}
+
+/// Waits for events (or the stop pipe's hang-up) and hands them on, translated.
+fn read_loop(
+    mut inotify: Inotify,
+    wake: io::PipeReader,
+    paths: &Mutex<Paths>,
+    mut handler: impl EventHandler,
+) {
+    let mut buffer = vec![0u8; 16 * 1024];
+    // A `MOVED_FROM` waiting for its `MOVED_TO` (same cookie): the pair becomes `Name(Both)`.
+    let mut moved_from: Option<(u32, PathBuf)> = None;
+    loop {
+        let mut fds = [
+            libc::pollfd {
+                fd: inotify.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: wake.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+        ];
+        // SAFETY: two valid pollfds, owned by this frame.
+        let n = unsafe { libc::poll(fds.as_mut_ptr(), 2, -1) };
+        if n < 0 {
+            if io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return;
+        }
+        if fds[1].revents != 0 {
+            return;
+        }
+        loop {
+            let events = match inotify.read_events(&mut buffer) {
+                Ok(events) => events,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    handler.handle_event(Err(Error::io(e)));
+                    break;
+                }
+            };
+            let mut out = Vec::new();
+            {
+                let mut paths = lock(paths);
+                for event in events {
+                    if event.mask.contains(EventMask::Q_OVERFLOW) {
+                        out.push(
+                            Event::new(EventKind::Other).set_flag(notify::event::Flag::Rescan),
+                        );
+                        continue;
+                    }
+                    let id = event.wd.get_watch_descriptor_id();
+                    let Some(dir) = paths.by_wd.get(&id) else {
+                        continue;
+                    };
+                    let path = match event.name {
+                        Some(name) => dir.join(name),
+                        None => dir.clone(),
+                    };
+                    translate(event.mask, event.cookie, path, &mut moved_from, &mut out);
+                    if event.mask.contains(EventMask::IGNORED) {
+                        paths.forget_wd(id);
+                    }
+                }
+            }
+            for ev in out {
+                handler.handle_event(Ok(ev));
+            }
+        }
+    }
+}
+
+/// One inotify event as the events notify's inotify backend makes of it, in its order.
+fn translate(
+    mask: EventMask,
+    cookie: u32,
+    path: PathBuf,
+    moved_from: &mut Option<(u32, PathBuf)>,
+    out: &mut Vec<Event>,
+) {
+    let dir = mask.contains(EventMask::ISDIR);
+    let one = |kind| Event::new(kind).add_path(path.clone());
+    if mask.contains(EventMask::MOVED_FROM) {
+        out.push(
+            one(EventKind::Modify(ModifyKind::Name(RenameMode::From))).set_tracker(cookie as usize),
+        );
+        *moved_from = Some((cookie, path.clone()));
+    } else if mask.contains(EventMask::MOVED_TO) {
+        out.push(
+            one(EventKind::Modify(ModifyKind::Name(RenameMode::To))).set_tracker(cookie as usize),
+        );
+        if let Some((c, from)) = moved_from.take_if(|(c, _)| *c == cookie) {
+            out.push(
+                Event::new(EventKind::Modify(ModifyKind::Name(RenameMode::Both)))
+                    .set_tracker(c as usize)
+                    .add_path(from)
+                    .add_path(path.clone()),
+            );
+        }
+    }
+    if mask.contains(EventMask::MOVE_SELF) {
+        out.push(one(EventKind::Modify(ModifyKind::Name(RenameMode::From))));
+    }
+    if mask.contains(EventMask::CREATE) {
+        let kind = if dir {
+            CreateKind::Folder
+        } else {
+            CreateKind::File
+        };
+        out.push(one(EventKind::Create(kind)));
+    }
+    if mask.contains(EventMask::DELETE) {
+        let kind = if dir {
+            RemoveKind::Folder
+        } else {
+            RemoveKind::File
+        };
+        out.push(one(EventKind::Remove(kind)));
+    }
+    if mask.contains(EventMask::DELETE_SELF) {
+        out.push(one(EventKind::Remove(RemoveKind::Folder)));
+    }
+    if mask.contains(EventMask::MODIFY) {
+        out.push(one(EventKind::Modify(ModifyKind::Data(DataChange::Any))));
+    }
+    if mask.contains(EventMask::CLOSE_WRITE) {
+        out.push(one(EventKind::Access(AccessKind::Close(AccessMode::Write))));
+    }
+    if mask.contains(EventMask::ATTRIB) {
+        out.push(one(EventKind::Modify(ModifyKind::Metadata(
+            MetadataKind::Any,
+        ))));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use notify::Watcher;
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    fn next(rx: &mpsc::Receiver<notify::Result<Event>>, want: EventKind) -> Event {
+        loop {
+            let ev = rx
+                .recv_timeout(Duration::from_secs(20))
+                .expect("an event within 20 s")
+                .expect("no error");
+            if ev.kind == want {
+                return ev;
+            }
+        }
+    }
+
+    /// The kinds and paths notify's own backend gives, which the filter and the debouncer
+    /// read: a rename's pair in one event, old path first; no event for a read.
+    #[test]
+    fn events_have_notify_kinds_and_reads_make_none() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().to_path_buf();
+        std::fs::write(root.join("a"), "x").unwrap();
+        let (tx, rx) = mpsc::channel();
+        let mut w = Native::start(tx).unwrap();
+        w.watch(&root, RecursiveMode::NonRecursive).unwrap();
+        let _ = std::fs::read(root.join("a")).unwrap();
+        std::fs::write(root.join("a"), "y").unwrap();
+        let closed = next(&rx, EventKind::Access(AccessKind::Close(AccessMode::Write)));
+        assert_eq!(closed.paths, [root.join("a")]);
+        std::fs::rename(root.join("a"), root.join("b")).unwrap();
+        let both = next(&rx, EventKind::Modify(ModifyKind::Name(RenameMode::Both)));
+        assert_eq!(both.paths, [root.join("a"), root.join("b")]);
+        std::fs::create_dir(root.join("d")).unwrap();
+        let made = next(&rx, EventKind::Create(CreateKind::Folder));
+        assert_eq!(made.paths, [root.join("d")]);
+        w.unwatch(&root).unwrap();
+        assert!(w.unwatch(&root).is_err());
+        let missing = w.watch(&root.join("nope"), RecursiveMode::NonRecursive);
+        assert!(matches!(missing, Err(e) if matches!(e.kind, ErrorKind::PathNotFound)));
+        // Only changes were asked for: the read above made no access event.
+        drop(w);
+        while let Ok(ev) = rx.try_recv() {
+            let ev = ev.unwrap();
+            assert!(
+                !matches!(
+                    ev.kind,
+                    EventKind::Access(AccessKind::Open(_) | AccessKind::Close(AccessMode::Read))
+                ),
+                "{ev:?}"
+            );
+        }
+    }
+}
