@@ -5,7 +5,7 @@
 //! executable (`/proc/self/exe` on Linux) as
 //!
 //! ```text
-//! hot __shim [--no-pid] [--shared] [--status <rawfd>] [--fd <rawfd>:<name> ...] -- <program> <args>...
+//! hot __shim [--no-pid] [--shared] [--status <rawfd>] [--exe <path>] [--fd <rawfd>:<name> ...] -- <program> <args>...
 //! ```
 //!
 //! with FD_CLOEXEC cleared on exactly those fds (they sit at whatever numbers they have in hot).
@@ -51,6 +51,9 @@ pub struct ShimArgs {
     pub shared: bool,
     /// hot's end of the keeper's status socket (see `keeper`).
     pub status: Option<RawFd>,
+    /// The program's path as hot already resolved it, so that the exec needs no PATH search
+    /// (`command[0]` stays the program's argv[0]).
+    pub exe: Option<OsString>,
     /// The program and its arguments.
     pub command: Vec<OsString>,
 }
@@ -69,6 +72,10 @@ impl ShimArgs {
             args.push("--status".into());
             args.push(fd.to_string().into());
         }
+        if let Some(exe) = &self.exe {
+            args.push("--exe".into());
+            args.push(exe.clone());
+        }
         for (fd, name) in &self.fds {
             args.push("--fd".into());
             args.push(format!("{fd}:{name}").into());
@@ -86,6 +93,7 @@ pub fn parse(args: &[OsString]) -> Result<ShimArgs, String> {
         no_pid: false,
         shared: false,
         status: None,
+        exe: None,
         command: Vec::new(),
     };
     let mut rest = args.iter();
@@ -109,6 +117,7 @@ pub fn parse(args: &[OsString]) -> Result<ShimArgs, String> {
                     .ok_or("`--status` needs a file descriptor")?;
                 parsed.status = Some(fd);
             }
+            Some("--exe") => parsed.exe = Some(rest.next().ok_or("`--exe` needs PATH")?.clone()),
             Some("--fd") => {
                 let value = rest.next().ok_or("`--fd` needs FD:NAME")?;
                 let text = value.to_str().ok_or("`--fd` value is not UTF-8")?;
@@ -158,6 +167,7 @@ pub fn main(args: &[OsString]) -> ! {
     let names: Vec<&str> = args.fds.iter().map(|(_, n)| n.as_str()).collect();
     let listen = (!args.fds.is_empty()).then(|| (args.fds.len(), names.join(":"), !args.no_pid));
     keeper::run(keeper::Keep {
+        exe: args.exe,
         command: args.command,
         listen,
         status,
@@ -253,6 +263,7 @@ mod tests {
             no_pid: true,
             shared: true,
             status: Some(9),
+            exe: Some("/bin/sh".into()),
             command: args(&["sh", "-c", "exec ./app --fd 3"]),
         };
         assert_eq!(parse(&shim.to_args()), Ok(shim.clone()));
@@ -261,6 +272,7 @@ mod tests {
             no_pid: false,
             shared: false,
             status: None,
+            exe: None,
             command: args(&["./app", "--", "--no-pid"]),
         };
         assert_eq!(parse(&plain.to_args()), Ok(plain));
@@ -278,6 +290,7 @@ mod tests {
             (&["--fd", "3:a:b", "--", "x"], "cannot contain"),
             (&["--bogus", "--", "x"], "unexpected argument"),
             (&["--status", "x", "--", "x"], "needs a file descriptor"),
+            (&["--exe"], "needs PATH"),
         ] {
             let err = parse(&args(input)).unwrap_err();
             assert!(err.contains(expected), "{input:?}: {err}");
