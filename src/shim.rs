@@ -23,7 +23,9 @@
 //!    blocks in `accept()` instead of seeing `EAGAIN`;
 //! 4. becomes the keeper: forks the program, whose child sets `LISTEN_FDS`, `LISTEN_FDNAMES`
 //!    (names joined by `:`) and `LISTEN_PID` to its own pid (empty with `--no-pid`; none of
-//!    them without sockets) and `exec`s it, which keeps that pid. This cannot be done in hot's
+//!    them without sockets) and `exec`s it, which keeps that pid (with no pid to set, it
+//!    posix_spawns the command instead; `--exe` is the program's path hot already resolved,
+//!    exec'd with the command's own argv[0]). This cannot be done in hot's
 //!    `pre_exec`, where std has already built the child's environment (P1). On failure the
 //!    child prints `hot: cannot run `prog`: <why>` and exits 127.
 //!
