@@ -5,7 +5,7 @@
 //! executable (`/proc/self/exe` on Linux) as
 //!
 //! ```text
-//! hot __shim [--no-pid] [--shared] [--status <rawfd>] [--fd <rawfd>:<name> ...] -- <program> <args>...
+//! hot __shim [--no-pid] [--shared] [--status <rawfd>] [--exe <path>] [--fd <rawfd>:<name> ...] -- <program> <args>...
 //! ```
 //!
 //! with FD_CLOEXEC cleared on exactly those fds (they sit at whatever numbers they have in hot).
@@ -23,7 +23,9 @@
 //!    blocks in `accept()` instead of seeing `EAGAIN`;
 //! 4. becomes the keeper: forks the program, whose child sets `LISTEN_FDS`, `LISTEN_FDNAMES`
 //!    (names joined by `:`) and `LISTEN_PID` to its own pid (empty with `--no-pid`; none of
-//!    them without sockets) and `exec`s it, which keeps that pid. This cannot be done in hot's
+//!    them without sockets) and `exec`s it, which keeps that pid (with no pid to set, it
+//!    posix_spawns the command instead; `--exe` is the program's path hot already resolved,
+//!    exec'd with the command's own argv[0]). This cannot be done in hot's
 //!    `pre_exec`, where std has already built the child's environment (P1). On failure the
 //!    child prints `hot: cannot run `prog`: <why>` and exits 127.
 //!
@@ -51,6 +53,9 @@ pub struct ShimArgs {
     pub shared: bool,
     /// hot's end of the keeper's status socket (see `keeper`).
     pub status: Option<RawFd>,
+    /// The program's path as hot already resolved it, so that the exec needs no PATH search
+    /// (`command[0]` stays the program's argv[0]).
+    pub exe: Option<OsString>,
     /// The program and its arguments.
     pub command: Vec<OsString>,
 }
@@ -69,6 +74,10 @@ impl ShimArgs {
             args.push("--status".into());
             args.push(fd.to_string().into());
         }
+        if let Some(exe) = &self.exe {
+            args.push("--exe".into());
+            args.push(exe.clone());
+        }
         for (fd, name) in &self.fds {
             args.push("--fd".into());
             args.push(format!("{fd}:{name}").into());
@@ -86,6 +95,7 @@ pub fn parse(args: &[OsString]) -> Result<ShimArgs, String> {
         no_pid: false,
         shared: false,
         status: None,
+        exe: None,
         command: Vec::new(),
     };
     let mut rest = args.iter();
@@ -109,6 +119,7 @@ pub fn parse(args: &[OsString]) -> Result<ShimArgs, String> {
                     .ok_or("`--status` needs a file descriptor")?;
                 parsed.status = Some(fd);
             }
+            Some("--exe") => parsed.exe = Some(rest.next().ok_or("`--exe` needs PATH")?.clone()),
             Some("--fd") => {
                 let value = rest.next().ok_or("`--fd` needs FD:NAME")?;
                 let text = value.to_str().ok_or("`--fd` value is not UTF-8")?;
@@ -158,6 +169,7 @@ pub fn main(args: &[OsString]) -> ! {
     let names: Vec<&str> = args.fds.iter().map(|(_, n)| n.as_str()).collect();
     let listen = (!args.fds.is_empty()).then(|| (args.fds.len(), names.join(":"), !args.no_pid));
     keeper::run(keeper::Keep {
+        exe: args.exe,
         command: args.command,
         listen,
         status,
@@ -253,6 +265,7 @@ mod tests {
             no_pid: true,
             shared: true,
             status: Some(9),
+            exe: Some("/bin/sh".into()),
             command: args(&["sh", "-c", "exec ./app --fd 3"]),
         };
         assert_eq!(parse(&shim.to_args()), Ok(shim.clone()));
@@ -261,6 +274,7 @@ mod tests {
             no_pid: false,
             shared: false,
             status: None,
+            exe: None,
             command: args(&["./app", "--", "--no-pid"]),
         };
         assert_eq!(parse(&plain.to_args()), Ok(plain));
@@ -278,6 +292,7 @@ mod tests {
             (&["--fd", "3:a:b", "--", "x"], "cannot contain"),
             (&["--bogus", "--", "x"], "unexpected argument"),
             (&["--status", "x", "--", "x"], "needs a file descriptor"),
+            (&["--exe"], "needs PATH"),
         ] {
             let err = parse(&args(input)).unwrap_err();
             assert!(err.contains(expected), "{input:?}: {err}");

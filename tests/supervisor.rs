@@ -221,6 +221,36 @@ async fn exit_codes_env_and_dir() {
     assert!(rx.try_recv().is_err());
 }
 
+/// hot resolves a program on the node's PATH and the shim execs that path with no PATH
+/// search of its own: the program must still see the name it was given as argv[0] (a
+/// multi-call binary, rustup's proxies, `sh -c`'s `$0` read it).
+#[tokio::test(flavor = "current_thread")]
+async fn resolved_program_keeps_its_argv0() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bin = tmp.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    let sh = std::env::split_paths(&std::env::var_os("PATH").unwrap())
+        .map(|d| d.join("sh"))
+        .find(|p| p.exists())
+        .expect("sh on PATH");
+    std::os::unix::fs::symlink(sh, bin.join("mysh")).unwrap();
+    let mut n = node(
+        "argv0",
+        Kind::Task,
+        Command::Argv(vec!["mysh".into(), "-c".into(), "echo \"$0\" > out".into()]),
+        tmp.path(),
+    );
+    // Only the node's PATH has `mysh`: found through it, not through hot's own.
+    n.env = vec![("PATH".into(), bin.display().to_string())];
+    let (mut sup, mut rx) = supervisor(project(vec![n]));
+    sup.start(NodeId(0), 1, &[]);
+    assert_eq!(exited(&mut rx).await, Exit::Code(0));
+    assert_eq!(
+        std::fs::read_to_string(tmp.path().join("out")).unwrap(),
+        "mysh\n"
+    );
+}
+
 #[tokio::test(flavor = "current_thread")]
 async fn spawn_failures_say_what_to_do() {
     let tmp = tempfile::tempdir().unwrap();

@@ -44,6 +44,8 @@ const CAUGHT: [libc::c_int; 7] = [
 
 /// What the keeper runs.
 pub(super) struct Keep {
+    /// The program's resolved path, if hot found it (else `command[0]` is looked up on PATH).
+    pub exe: Option<OsString>,
     pub command: Vec<OsString>,
     /// `LISTEN_FDS`, `LISTEN_FDNAMES` and whether `LISTEN_PID` is the command's pid (else
     /// empty); `None` without sockets (no `LISTEN_*` at all).
@@ -105,17 +107,42 @@ pub(super) fn run(keep: Keep) -> ! {
         old
     };
 
-    // SAFETY: the keeper is single-threaded, so the child may go on using std.
-    let child = unsafe { libc::fork() };
-    if child < 0 {
-        fail(
-            &program,
-            &format!("fork failed: {}", std::io::Error::last_os_error()),
-        );
-    }
-    if child == 0 {
-        exec(keep, &old);
-    }
+    // Only a `LISTEN_PID` that must be the child's own pid needs code between fork and exec.
+    // Without one, std's spawn is a posix_spawn (a vfork: no page tables copied, and the
+    // keeper waits while the child execs instead of competing with it for a loaded CPU).
+    // posix_spawn resets the keeper's handlers in the child but keeps the caller's mask, so
+    // the mask is restored first: a stop signal arriving now runs the keeper's handler (it
+    // would have reached only the keeper before the fork too) or, once in the child, its
+    // default action.
+    let child = if matches!(keep.listen, Some((_, _, true))) {
+        // SAFETY: the keeper is single-threaded, so the child may go on using std.
+        let child = unsafe { libc::fork() };
+        if child < 0 {
+            fail(
+                &program,
+                &format!("fork failed: {}", std::io::Error::last_os_error()),
+            );
+        }
+        if child == 0 {
+            exec(keep, &old);
+        }
+        child
+    } else {
+        // SAFETY: restores the mask saved above.
+        unsafe { libc::sigprocmask(libc::SIG_SETMASK, &old, std::ptr::null_mut()) };
+        match command(&keep, String::new()).spawn() {
+            // Dropping the `Child` neither waits for it nor kills it: `reap` does the waiting.
+            Ok(child) => child.id() as libc::pid_t,
+            Err(error) => {
+                eprintln!(
+                    "hot: cannot run `{}`: {}",
+                    super::show(&program),
+                    super::why(&error)
+                );
+                std::process::exit(127)
+            }
+        }
+    };
     if let Some(socket) = keep.status {
         // The command's pid, which hot shows (the group's leader is the keeper, not it).
         let line = format!("started {child}\n");
@@ -190,22 +217,9 @@ fn exec(keep: Keep, mask: &libc::sigset_t) -> ! {
         }
         libc::sigprocmask(libc::SIG_SETMASK, mask, std::ptr::null_mut());
     }
+    // The child's own pid, which `exec` keeps: what `sd_listen_fds` checks.
+    let error = command(&keep, std::process::id().to_string()).exec();
     let program = &keep.command[0];
-    let mut command = std::process::Command::new(program);
-    command.args(&keep.command[1..]);
-    if let Some((count, names, pid)) = keep.listen {
-        // The child's own pid, which `exec` keeps: what `sd_listen_fds` checks.
-        let pid = if pid {
-            std::process::id().to_string()
-        } else {
-            String::new()
-        };
-        command
-            .env("LISTEN_FDS", count.to_string())
-            .env("LISTEN_FDNAMES", names)
-            .env("LISTEN_PID", pid);
-    }
-    let error = command.exec();
     eprintln!(
         "hot: cannot run `{}`: {}",
         super::show(program),
@@ -213,6 +227,21 @@ fn exec(keep: Keep, mask: &libc::sigset_t) -> ! {
     );
     // SAFETY: _exit skips the keeper's atexit state inherited across fork.
     unsafe { libc::_exit(127) }
+}
+
+/// The command to run: the resolved program (argv[0] as written), and the `LISTEN_*`
+/// variables when there are sockets, `LISTEN_PID` being `pid` unless hot asked for it empty.
+fn command(keep: &Keep, pid: String) -> std::process::Command {
+    let program = &keep.command[0];
+    let mut command = std::process::Command::new(keep.exe.as_ref().unwrap_or(program));
+    command.arg0(program).args(&keep.command[1..]);
+    if let Some((count, names, with_pid)) = &keep.listen {
+        command
+            .env("LISTEN_FDS", count.to_string())
+            .env("LISTEN_FDNAMES", names)
+            .env("LISTEN_PID", if *with_pid { pid } else { String::new() });
+    }
+    command
 }
 
 /// Reaps every child that changed state; once the command has ended, its wait status and

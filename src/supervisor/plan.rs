@@ -19,9 +19,11 @@ pub(crate) struct Launch {
 
 /// How to run `command`: through the shim at `shim_exe`, which places `sockets` and keeps
 /// the command (see `crate::shim`), reporting over `status`. `shared`: another live instance
-/// holds these sockets, so the shim must leave their mode alone.
+/// holds these sockets, so the shim must leave their mode alone. `exe`: the program's path,
+/// already resolved (the shim then execs it with no PATH search).
 pub(crate) fn launch(
     command: &Command,
+    exe: Option<&Path>,
     shim_exe: &Path,
     sockets: &[(String, RawFd)],
     shared: bool,
@@ -48,6 +50,7 @@ pub(crate) fn launch(
                 no_pid: !pid_kept && !sockets.is_empty(),
                 shared,
                 status,
+                exe: exe.map(|p| p.as_os_str().to_owned()),
                 command: argv,
             }
             .to_args(),
@@ -56,7 +59,7 @@ pub(crate) fn launch(
     };
     #[cfg(not(unix))]
     let (program, args) = {
-        let _ = (shim_exe, shared, status);
+        let _ = (shim_exe, shared, status, exe);
         let mut argv = argv.into_iter();
         (argv.next().unwrap_or_default(), argv.collect())
     };
@@ -193,6 +196,7 @@ mod tests {
 
         let direct = launch(
             &Command::Argv(vec!["cargo".into(), "t".into()]),
+            None,
             shim,
             &[],
             false,
@@ -205,7 +209,28 @@ mod tests {
         );
         assert_eq!(direct.user_program, "cargo");
 
-        let task = launch(&Command::Shell("./app".into()), shim, &[], false, None);
+        let resolved = launch(
+            &Command::Argv(vec!["cargo".into(), "t".into()]),
+            Some(Path::new("/usr/bin/cargo")),
+            shim,
+            &[],
+            false,
+            None,
+        );
+        assert_eq!(
+            resolved.args,
+            s(&["__shim", "--exe", "/usr/bin/cargo", "--", "cargo", "t"]),
+            "argv[0] stays as written"
+        );
+
+        let task = launch(
+            &Command::Shell("./app".into()),
+            None,
+            shim,
+            &[],
+            false,
+            None,
+        );
         assert_eq!(
             task.args,
             s(&["__shim", "--", "sh", "-c", "./app"]),
@@ -215,6 +240,7 @@ mod tests {
         let sockets = [("http".to_string(), 7), ("admin".to_string(), 9)];
         let argv = launch(
             &Command::Argv(vec!["./app".into()]),
+            None,
             shim,
             &sockets,
             false,
@@ -228,6 +254,7 @@ mod tests {
 
         let simple = launch(
             &Command::Shell("./app -v".into()),
+            None,
             shim,
             &sockets[..1],
             false,
@@ -249,6 +276,7 @@ mod tests {
 
         let list = launch(
             &Command::Shell("make && ./app".into()),
+            None,
             shim,
             &sockets[..1],
             false,
@@ -271,6 +299,7 @@ mod tests {
 
         let overlap = launch(
             &Command::Argv(vec!["./app".into()]),
+            None,
             shim,
             &sockets[..1],
             true,

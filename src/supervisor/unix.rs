@@ -238,8 +238,24 @@ impl Supervisor {
         // is gone; the keeper tells of a stopped command over it.
         let (status, keeper_end) = std::os::unix::net::UnixStream::pair()
             .map_err(|e| format!("cannot create a socket pair for the keeper: {e}"))?;
+        // Through the shim, a missing program only shows as exit 127; check it first so the
+        // engine gets a SpawnFailed like for a direct spawn. The path found goes to the shim,
+        // whose exec then needs no PATH search (a failed execve per PATH entry before it).
+        let exe = match &def.run {
+            Command::Argv(argv) if !argv.is_empty() => {
+                let found = find_program(OsStr::new(&argv[0]), &def.dir, &def.env)?;
+                // A path is exec'd as written, as before (a script's `$0` stays `./x`).
+                (!argv[0].contains('/')).then_some(found)
+            }
+            Command::Argv(_) => None,
+            // A shell nobody can find is the shim's to report, as before.
+            Command::Shell(_) => find_program(OsStr::new("sh"), &def.dir, &def.env).ok(),
+        }
+        // A relative PATH entry would be read from the shim's directory (`dir`), not hot's.
+        .filter(|exe| exe.is_absolute());
         let launch = plan::launch(
             &def.run,
+            exe.as_deref(),
             &self.shim_exe,
             &fds,
             shared,
@@ -247,11 +263,6 @@ impl Supervisor {
         );
         if launch.program.is_empty() {
             return Err("the `run` command is empty".into());
-        }
-        // Through the shim, a missing program only shows as exit 127; check it first so the
-        // engine gets a SpawnFailed like for a direct spawn.
-        if let Command::Argv(argv) = &def.run {
-            find_program(OsStr::new(&argv[0]), &def.dir, &def.env)?;
         }
 
         let mut cmd = tokio::process::Command::new(&launch.program);
