@@ -33,9 +33,12 @@ impl Engine {
                     let state = &self.nodes[n.0];
                     self.project.node(n).kind == Kind::Task
                         && self.project.node(n).inputs.matches(&c.path)
-                        && state
-                            .current
-                            .is_some_and(|i| modified + MTIME_SLACK >= i.started)
+                        && state.current.is_some_and(|i| {
+                            // An mtime near the end of the clock is after any start.
+                            modified
+                                .checked_add(MTIME_SLACK)
+                                .is_none_or(|m| m >= i.started)
+                        })
                 })
             })
     }

@@ -320,6 +320,16 @@ fn an_mtime_at_the_end_of_the_clock_is_not_a_panic() {
             .any(|a| matches!(a, Action::Start { node: started, .. } if *started == node)),
         "{actions:?}"
     );
+    // The same stamp while that run goes on: the hold's check (`hold.rs`) added the slack too.
+    let again = vec![Change {
+        path: PathBuf::from("src/out.rs"),
+        modified: Some(last),
+    }];
+    let actions = engine.handle(t0, Event::Changed(again));
+    assert!(
+        actions.iter().any(|a| matches!(a, Action::Wake { .. })),
+        "held as the running task's own write: {actions:?}"
+    );
 }
 
 /// A quick task that rewrites its own input: its write arrives while it still runs (the
