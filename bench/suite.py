@@ -167,6 +167,33 @@ def wait_cpu_quiet(pid: int, quiet: float, at_least: float, limit: float) -> flo
     return last_change
 
 
+def idle_figures(pid: int, idle: float) -> dict:
+    """CPU and wake-ups of `pid` (all its threads) over `idle` seconds of doing nothing."""
+    c0, w0 = tree.cpu_s(pid), wakeups(pid)
+    time.sleep(idle)
+    c1, w1 = tree.cpu_s(pid), wakeups(pid)
+    return {
+        "idle_cpu_ms": (c1 - c0) * 1000 if c0 is not None and c1 is not None else None,
+        "wakeups_per_s": (w1 - w0) / idle if w0 is not None and w1 is not None else None,
+    }
+
+
+def edit_latencies(stamps, paths: list, pause: float) -> list[float]:
+    """Edits each of `paths` in turn, `pause` s apart: ms from each write to the first stamp
+    of the command after it (an edit that started nothing within 10 s is left out)."""
+    lat = []
+    for path in paths:
+        before = len(common.read_stamps(stamps))
+        t_edit = time.time_ns()
+        common.write_text(path, f"pub fn f() -> u64 {{ {t_edit} }}\n")
+        got = latency.wait_new_stamp(stamps, before, 10)
+        new = [s for s in got if s >= t_edit]
+        if new:
+            lat.append((new[0] - t_edit) / 1e6)
+        time.sleep(pause)
+    return lat
+
+
 def tree_run(tools, paths: dict, scale: float, idle: float, settle: float, log) -> tuple[dict, str]:
     """Builds tree.py's tree (100,100 watched files at scale 1), then per tool: spawn ->
     watching (hot's event; peers have none), the end of its start-up work (its CPU time stops
@@ -203,23 +230,9 @@ def tree_run(tools, paths: dict, scale: float, idle: float, settle: float, log) 
                 r["busy_s"] = busy - t_spawn_mono if busy is not None else None
                 r["rss_kb"] = tree.rss_kb(pid)
                 r["startup_cpu_s"] = tree.cpu_s(pid)
-                c0, w0 = tree.cpu_s(pid), wakeups(pid)
-                time.sleep(idle)
-                c1, w1 = tree.cpu_s(pid), wakeups(pid)
-                r["idle_cpu_ms"] = (c1 - c0) * 1000 if c0 is not None and c1 is not None else None
-                r["wakeups_per_s"] = (w1 - w0) / idle if w0 is not None and w1 is not None else None
-                lat = []
-                for i in range(5):
-                    before = len(common.read_stamps(stamps))
-                    path = root / "src" / "m0" / f"l{i}" / "f0.rs"
-                    t_edit = time.time_ns()
-                    common.write_text(path, f"pub fn f() -> u64 {{ {t_edit} }}\n")
-                    got = latency.wait_new_stamp(stamps, before, 10)
-                    new = [s for s in got if s >= t_edit]
-                    if new:
-                        lat.append((new[0] - t_edit) / 1e6)
-                    time.sleep(0.6)
-                r["edit_ms"] = lat
+                r.update(idle_figures(pid, idle))
+                edits = [root / "src" / "m0" / f"l{i}" / "f0.rs" for i in range(5)]
+                r["edit_ms"] = edit_latencies(stamps, edits, 0.6)
             results[tool] = r
     return results, about
 
@@ -285,28 +298,14 @@ def tree_1m(hot: str, scale: float, limits: list, idle: float, log) -> tuple[dic
                 r["busy_s"] = busy - t_spawn_mono if busy is not None else None
                 r["rss_kb"] = tree.rss_kb(pid)
                 r["startup_cpu_s"] = tree.cpu_s(pid)
-                c0, w0 = tree.cpu_s(pid), wakeups(pid)
-                time.sleep(idle)
-                c1, w1 = tree.cpu_s(pid), wakeups(pid)
-                r["idle_cpu_ms"] = (c1 - c0) * 1000 if c0 is not None and c1 is not None else None
-                r["wakeups_per_s"] = (w1 - w0) / idle if w0 is not None and w1 is not None else None
+                r.update(idle_figures(pid, idle))
                 fallback = [e for e in events.log if e.get("event") == "watch_fallback"]
                 r["polled"] = fallback[0].get("polled") if fallback else 0
                 r["fix"] = fallback[0].get("fix") if fallback else None
-                lat = []
-                for i in range(5):
-                    # The last top directory: the one a small limit leaves to the poller.
-                    top = max(int(p.name[1:]) for p in (root / "src").iterdir())
-                    path = root / "src" / f"m{top}" / f"l{i}" / "f0.rs"
-                    before = len(common.read_stamps(stamps))
-                    t_edit = time.time_ns()
-                    common.write_text(path, f"pub fn f() -> u64 {{ {t_edit} }}\n")
-                    got = latency.wait_new_stamp(stamps, before, 10)
-                    new = [s for s in got if s >= t_edit]
-                    if new:
-                        lat.append((new[0] - t_edit) / 1e6)
-                    time.sleep(1.2)
-                r["edit_ms"] = lat
+                # The last top directory: the one a small limit leaves to the poller.
+                top = max(int(p.name[1:]) for p in (root / "src").iterdir())
+                edits = [root / "src" / f"m{top}" / f"l{i}" / "f0.rs" for i in range(5)]
+                r["edit_ms"] = edit_latencies(stamps, edits, 1.2)
             results[label] = r
     return results, about
 
