@@ -3,7 +3,7 @@
 //!
 //! # The language
 //!
-//! A Hotfile is a KDL 2 document (see `/work/shared/HOTFILE.md` for the contract):
+//! A Hotfile is a KDL 2 document (`docs/hotfile.md` is the reference):
 //!
 //! ```kdl
 //! defaults {
