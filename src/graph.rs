@@ -486,6 +486,10 @@ mod tests {
             "{}",
             &text[..2000]
         );
+        // How a cut reads, pinned on a chain just past the limit.
+        let short = chain(MAX_NESTING + 3);
+        let shown = render(&short, &Graph::new(&short), Format::Text);
+        insta::assert_snapshot!("text_past_the_nesting_limit", shown);
     }
 
     #[test]
