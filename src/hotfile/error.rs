@@ -16,8 +16,9 @@ pub enum Mistake {
     #[diagnostic(code(hot::io))]
     Io { path: String, reason: String },
 
-    /// `size` is the file's size, or "at least N bytes" for what is read from a pipe.
-    #[error("the Hotfile is too large: {size} (the limit is {limit})")]
+    /// `size` is the file's size, or "at least N bytes" for what is read from a pipe. The file
+    /// is named in the message: nothing of it is shown.
+    #[error("the Hotfile {file} is too large: {size} (the limit is {limit})")]
     #[diagnostic(
         code(hot::too_large),
         help(
@@ -25,7 +26,11 @@ pub enum Mistake {
              the Hotfile, or split what generates this one"
         )
     )]
-    TooLarge { size: String, limit: usize },
+    TooLarge {
+        file: String,
+        size: String,
+        limit: usize,
+    },
 
     /// A Hotfile without a task or service: running it would do nothing and say "all ok".
     #[error("the Hotfile declares no task or service: there is nothing to run")]

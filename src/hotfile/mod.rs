@@ -136,6 +136,7 @@ fn read_limited(reader: impl Read, size: Option<u64>, path: &Path) -> Result<Vec
     let fail = |mistake| Diagnostics::new(display_name(path), Arc::default(), vec![mistake]);
     let too_large = |size: String| {
         fail(Mistake::TooLarge {
+            file: display_name(path),
             size,
             limit: MAX_BYTES,
         })
@@ -178,6 +179,7 @@ fn parse_in(path: &Path, text: &str, root: PathBuf) -> Result<Project, Diagnosti
     let name = display_name(path);
     if text.len() > MAX_BYTES {
         let mistake = Mistake::TooLarge {
+            file: name.clone(),
             size: format!("{} bytes", text.len()),
             limit: MAX_BYTES,
         };

@@ -269,7 +269,10 @@ fn too_large_said_1048577_bytes() {
     let diags = load(&path).unwrap_err();
     assert_eq!(
         diags.messages(),
-        ["the Hotfile is too large: 52428800 bytes (the limit is 1048576)"]
+        [format!(
+            "the Hotfile {} is too large: 52428800 bytes (the limit is 1048576)",
+            path.display()
+        )]
     );
     let help = diags
         .iter()
