@@ -352,3 +352,19 @@ fn a_mismatch_fails_the_run() {
     });
     assert!(result.is_err(), "an unmet expectation must fail");
 }
+
+#[test]
+fn filters_replace_what_varies() {
+    let root = std::path::Path::new("/tmp/hot-test-x");
+    assert_eq!(
+        normalise(
+            root,
+            "hot: 12:05:02 start\n\u{1b}[2m12:05:02\u{1b}[0m\n✓ a (45ms) b (1.23s)\n\
+             {\"time\":\"2026-12-06T04:43:43.123+05:30\",\"duration_ms\":12.5,\"pid\":4242}\n\
+             pid 4242 in /tmp/hot-test-x/sub, at 127.0.0.1:3000\n"
+        ),
+        "hot: [TIME] start\n\u{1b}[2m[TIME]\u{1b}[0m\n✓ a ([DURATION]) b ([DURATION])\n\
+         {\"time\":\"[TIMESTAMP]+05:30\",\"duration_ms\":[MS],\"pid\":[PID]}\n\
+         pid [PID] in [ROOT]/sub, at 127.0.0.1:3000\n"
+    );
+}
