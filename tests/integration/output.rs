@@ -154,18 +154,28 @@ task "docs" {
     let second = hot.wait_for("the docs wave", |e| {
         e["event"] == "wave_finished" && e["wave"] != first["wave"]
     });
-    assert_eq!(second["failed"], 0, "{}", hot.transcript());
-    assert_eq!(second["ok"], false, "{}", hot.transcript());
-    assert_eq!(second["failed_nodes"], serde_json::json!(["lib"]));
-    let api = second["nodes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|n| n["node"] == "api")
-        .expect("api stands in the graph");
-    assert_eq!(
-        (&api["result"], &api["by"]),
-        (&"blocked".into(), &"lib".into())
+    // Whole events, but the time (hot's own zone here) and the wave number (a save may come
+    // as two bursts on a loaded machine).
+    let event = |e: &serde_json::Value| {
+        let mut e = e.clone();
+        e.as_object_mut().expect("an object").remove("time");
+        let text = normalise(project.path(), &e.to_string());
+        regex::Regex::new(r#""wave":\d+"#)
+            .unwrap()
+            .replace(&text, r#""wave":[N]"#)
+            .into_owned()
+    };
+    // No failure in this wave, yet not ok: `lib` still failed and `api` is blocked by it.
+    assert_same(
+        "the docs wave",
+        concat!(
+            r#"{"event":"wave_finished","failed":0,"failed_nodes":["lib"],"nodes":["#,
+            r#"{"by":null,"duration":"[DURATION]","duration_ms":[MS],"node":"lib","result":"failed"},"#,
+            r#"{"by":"lib","duration":"-","duration_ms":null,"node":"api","result":"blocked"},"#,
+            r#"{"by":null,"duration":"[DURATION]","duration_ms":[MS],"node":"docs","result":"ok"}],"#,
+            r#""ok":false,"wave":[N]}"#
+        ),
+        &event(&second),
     );
     // Fixing `lib` makes the whole graph ok.
     project.write("fixed", "");
@@ -173,7 +183,17 @@ task "docs" {
     let third = hot.wait_for("the fixed wave", |e| {
         e["event"] == "wave_finished" && e["ok"] == true
     });
-    assert_eq!(third["failed_nodes"], serde_json::json!([]));
+    assert_same(
+        "the fixed wave",
+        concat!(
+            r#"{"event":"wave_finished","failed":0,"failed_nodes":[],"nodes":["#,
+            r#"{"by":null,"duration":"[DURATION]","duration_ms":[MS],"node":"lib","result":"ok"},"#,
+            r#"{"by":null,"duration":"-","duration_ms":null,"node":"api","result":"ok"},"#,
+            r#"{"by":null,"duration":"[DURATION]","duration_ms":[MS],"node":"docs","result":"ok"}],"#,
+            r#""ok":true,"wave":[N]}"#
+        ),
+        &event(&third),
+    );
 }
 
 #[test]
