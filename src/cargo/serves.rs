@@ -54,9 +54,11 @@ static TAKES_SOCKET: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"\b(ListenFd|LISTEN_FDS)\b|from_raw_fd\(\s*3\s*\)").expect("a valid regex")
 });
 
-/// A string literal announcing the server: its text up to the first `{`.
+/// A line printed to stdout or stderr announcing the server: its text up to the first `{`.
+/// Only `print!`-like macros: a `tracing::debug!` or `info!` line may never be printed (its
+/// level is filtered, or no subscriber is set), and a Hotfile must not wait for it forever.
 static ANNOUNCES: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#""([^"{}\\]*(?i-u:listening|serving on|serving at|launched from|server (?:is )?running|server started|started server)[^"{}\\]*)"#)
+    Regex::new(r#"\b(?:e?println|e?print)!\s*\(\s*"([^"{}\\]*(?i-u:listening|serving on|serving at|launched from|server (?:is )?running|server started|started server)[^"{}\\]*)"#)
         .expect("a valid regex")
 });
 
@@ -76,7 +78,7 @@ pub(crate) fn verdict(package: &Package, bin: &Bin) -> Verdict {
             .find(|d| *d == "listenfd" || *d == "tiny_http")
             .map(String::as_str)
     });
-    let source = source(bin);
+    let source = source(package, bin);
     let main = bin
         .main
         .strip_prefix(&package.dir)
@@ -116,14 +118,16 @@ pub(crate) fn verdict(package: &Package, bin: &Bin) -> Verdict {
 }
 
 /// The binary's source without its comment lines: its crate root and, for a `main.rs`, the
-/// modules beside it (not `src/bin`, whose files are binaries of their own).
-fn source(bin: &Bin) -> String {
+/// modules beside it (not `src/bin`, nor the roots of the package's other targets: those are
+/// crates of their own).
+fn source(package: &Package, bin: &Bin) -> String {
     let mut files = vec![bin.main.clone()];
     if bin.main.file_name().is_some_and(|n| n == "main.rs")
         && let Some(dir) = bin.main.parent()
     {
         modules(dir, &mut files);
     }
+    files.retain(|f| f == &bin.main || !package.sources.contains(f));
     let mut text = String::new();
     let mut budget = MAX_SOURCE;
     for file in files {
@@ -226,5 +230,17 @@ mod tests {
         assert_eq!(v.framework, None);
         assert_eq!(v.ready, None);
         assert_eq!(v.rule, "src/main.rs serves (`TcpListener`)");
+    }
+
+    /// axum's chat example logs "listening on" with `tracing::debug!`, which its default
+    /// filter may never print: waiting for it would wait forever.
+    #[test]
+    fn a_line_logged_at_some_level_is_not_a_ready_line() {
+        let v = judge(
+            &["axum"],
+            "let listener = tokio::net::TcpListener::bind(a).await?;\ntracing::debug!(\"listening on {}\", a);\n",
+        );
+        assert!(v.serves, "{v:?}");
+        assert_eq!(v.ready, None);
     }
 }

@@ -30,7 +30,8 @@ pub use choose::{Ask, MAX_SERVICES};
 /// Works out the Hotfile for the project at `dir`. For a Cargo project it covers the member
 /// `dir` is in, or the whole workspace at its root (see [`choose`]).
 pub fn plan(dir: &Path, ask: &Ask) -> Result<Plan, String> {
-    if !dir.join("Cargo.toml").is_file() {
+    // Anywhere inside a package (its `src/bin`, say) is that package.
+    if !dir.ancestors().any(|d| d.join("Cargo.toml").is_file()) {
         return Ok(Plan {
             hotfile: dir.join("Hotfile"),
             text: render::GENERIC.to_owned(),

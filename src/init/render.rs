@@ -221,7 +221,7 @@ fn service(
         Some(line) => format!("    ready log={line:?}\n"),
         None => format!(
             "    // It prints no line hot recognises once it serves, so hot waits a second before it\n    \
-             // switches. Print one (see `hot init`'s step 2) and wait for it instead:\n    \
+             // switches. Print one (`hot init` printed how) and wait for it instead:\n    \
              // ready log=\"^{READY_LINE}\"\n    ready delay=\"1s\"\n"
         ),
     };

@@ -166,35 +166,28 @@ pub fn cargo(workspace: &Workspace, choice: &Choice, services: &[Service]) -> St
         }
         let main = relative(&judged.bin.main, base);
         let addr = format!("127.0.0.1:{}", service.port);
-        let (crates, lines) = match judged.verdict.framework {
+        let (crates, about, code) = match judged.verdict.framework {
             Some(framework) => {
-                let (crates, lines) = framework_lines(framework);
-                (crates.to_owned(), format!("({framework})\n\n{lines}"))
+                let (crates, code) = framework_lines(framework);
+                (crates.to_owned(), format!("its framework is {framework}"), code)
             }
             None => (
                 "listenfd tokio --features rt-multi-thread,net axum --no-default-features --features http1,tokio"
                     .to_owned(),
-                format!("(no web framework among its dependencies; a whole axum server)\n\n{AXUM_MAIN}"),
+                "no web framework among its dependencies; a whole axum server".to_owned(),
+                AXUM_MAIN.to_owned(),
             ),
         };
+        let code = code.replace("{ADDR}", &addr).replace("{READY}", READY_LINE);
         let _ = writeln!(
             out,
             "\n{step}. {main} (service `{}`) binds its own port. These lines make it take hot's\n   \
-             socket (fd 3) and print the line hot waits for {lines}",
+             socket (fd 3) and print the line hot waits for ({about}):\n",
             service.node,
-            lines = lines
-                .replace("{ADDR}", &addr)
-                .replace("{READY}", READY_LINE)
-                .lines()
-                .enumerate()
-                .map(|(i, l)| if i < 2 {
-                    l.to_owned()
-                } else {
-                    format!("     {l}").trim_end().to_owned()
-                })
-                .collect::<Vec<_>>()
-                .join("\n"),
         );
+        for line in code.lines() {
+            let _ = writeln!(out, "{}", format!("     {line}").trim_end());
+        }
         if !crates.is_empty() {
             let _ = writeln!(
                 out,
