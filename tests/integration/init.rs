@@ -637,3 +637,29 @@ fn init_in_a_member_then_hot_swaps_in_each_edit_with_no_failed_request() {
     assert!(failures.is_empty(), "{failures:?}");
     assert!(answers.len() > 2, "{answers:?}");
 }
+
+/// When `cargo metadata` fails, `hot check` still succeeds: the missing binary is a warning
+/// that says cargo could not be asked, and why.
+#[test]
+fn check_with_a_broken_cargo_toml_warns_and_says_cargo_could_not_be_asked() {
+    let project = Project::with_hotfile(
+        "service \"s\" {\n    watch \"src/**\"\n    run \"./target/debug/app\"\n}\n",
+    );
+    project.write("Cargo.toml", "[package\n");
+    project.write("src/main.rs", "fn main() {}\n");
+    let run = project.run(&["--json", "check"]);
+    run.code(0);
+    assert_eq!(
+        run.stdout.matches("hot::program_not_found").count(),
+        1,
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("hot could not ask cargo whether it builds it")
+            && run.stdout.contains("cargo metadata"),
+        "{}",
+        run.stdout
+    );
+}
