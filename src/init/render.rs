@@ -185,7 +185,7 @@ pub fn cargo_hotfile(workspace: &Workspace, choice: &Choice) -> (String, Vec<Ser
             let why = judged.note.as_deref().unwrap_or(&judged.verdict.rule);
             let _ = writeln!(
                 out,
-                "// `{}`: no service: {why}. `hot init --force --bin {}` makes it one.\n",
+                "// `{}`: no service: {why}.\n// `hot init --force --bin {}` makes it one.\n",
                 judged.bin.name, judged.bin.name
             );
         }
