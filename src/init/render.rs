@@ -61,7 +61,7 @@ pub fn cargo_hotfile(workspace: &Workspace, choice: &Choice) -> (String, Vec<Ser
     if choice.member {
         let _ = writeln!(
             out,
-            "// This Hotfile is for `{}` only; `hot init` at the workspace root writes one for all.\n",
+            "// This Hotfile is for `{}` only; `hot init` at the workspace root, without\n// `--package` or `--bin`, writes one for all.\n",
             choice
                 .packages
                 .iter()

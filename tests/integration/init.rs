@@ -663,3 +663,28 @@ fn check_with_a_broken_cargo_toml_warns_and_says_cargo_could_not_be_asked() {
         run.stdout
     );
 }
+
+#[test]
+fn init_with_package_writes_that_packages_hotfile_from_the_root() {
+    let project = axum_examples();
+    let run = init(&project, "examples", &["--package", "example-admin"]);
+    run.code(0);
+    let hotfile = project.read("examples/Hotfile");
+    assert!(
+        hotfile.contains(
+            "watch \"admin/src/**\" \"admin/Cargo.toml\" \"shared/src/**\" \"shared/Cargo.toml\""
+        ),
+        "{hotfile}"
+    );
+    check_clean(&project, "examples", 3, 1);
+    let (tasks, services) = ci_nodes(&project, "examples");
+    assert_eq!(tasks, ["build", "clippy", "test"]);
+    assert_eq!(services, ["serve"]);
+    let run = init(&project, "examples", &["--force", "--package", "nope"]);
+    run.code(2);
+    assert!(
+        run.stderr.contains("no package `nope` in this workspace"),
+        "{}",
+        run.stderr
+    );
+}
