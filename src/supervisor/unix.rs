@@ -101,9 +101,14 @@ impl Instance {
 }
 
 enum Control {
-    /// The stop signal was sent; SIGKILL the group after this long.
-    Stopping(Duration),
+    /// Stop the instance: `signal` to the command alone (through its keeper), the rest of its
+    /// group once it has exited, SIGKILL to whatever is left after `timeout`.
+    Stop { signal: Signal, timeout: Duration },
 }
+
+/// How long after the stop timeout hot SIGKILLs the group itself, should the keeper (which
+/// kills at the timeout) not have ended by then.
+const BACKSTOP: Duration = Duration::from_millis(500);
 
 /// One instance's readiness and liveness, decided once.
 pub(super) struct Gate(AtomicU8);
@@ -379,8 +384,10 @@ impl Supervisor {
         })
     }
 
-    /// Stops that instance: its stop signal to the whole group, SIGKILL after the timeout.
-    /// `Event::Exited` follows. A no-op if it is not running (or already stopping).
+    /// Stops that instance the way systemd's `KillMode=mixed` does: its stop signal to the
+    /// command alone, the rest of its group once the command has exited, SIGKILL to what is
+    /// left at the timeout. `Event::Exited` follows. A no-op if it is not running (or already
+    /// stopping).
     pub fn stop(&mut self, _node: NodeId, generation: Generation) {
         self.stop_generation(generation);
     }
@@ -393,24 +400,10 @@ impl Supervisor {
             return;
         }
         instance.stopping = true;
-        signal_group(
-            instance.pgid,
-            signal_number(instance.stop.signal),
-            instance.stop.signal.name(),
-            &instance.name,
-            &self.reporter,
-        );
-        // A stopped process acts on the stop signal only once continued.
-        signal_group(
-            instance.pgid,
-            libc::SIGCONT,
-            "SIGCONT",
-            &instance.name,
-            &self.reporter,
-        );
-        let _ = instance
-            .control
-            .send(Control::Stopping(instance.stop.timeout));
+        let _ = instance.control.send(Control::Stop {
+            signal: instance.stop.signal,
+            timeout: instance.stop.timeout,
+        });
     }
 
     /// Number of live instances (started, `Exited` not yet sent).
@@ -543,6 +536,7 @@ async fn monitor(
     let mut killed = false;
     let far = later(started, FAR);
     // Held until the keeper is reaped: closing it tells the keeper that hot is gone.
+    let (status, orders) = status.into_split();
     let mut keeper = BufReader::new(status).lines();
     let mut keeper_open = true;
     let status = loop {
@@ -565,8 +559,9 @@ async fn monitor(
                 }
                 _ => keeper_open = false,
             },
-            Some(Control::Stopping(timeout)) = control.recv(), if kill_at.is_none() && !killed => {
-                kill_at = Some(later(Instant::now(), timeout));
+            Some(Control::Stop { signal, timeout }) = control.recv(), if kill_at.is_none() && !killed => {
+                kill_at = Some(later(Instant::now(), timeout + BACKSTOP));
+                order_stop(&orders, pgid, signal, timeout, &ctx);
             }
             _ = tokio::time::sleep_until(kill_at.unwrap_or(far)), if kill_at.is_some() => {
                 kill_at = None;
@@ -617,6 +612,26 @@ async fn monitor(
         last_lines: ctx.last_lines(),
     });
     let _ = done.send(true);
+}
+
+/// Tells the keeper to stop its command (see `shim::keeper`): `stop SIGNAL TIMEOUT_MS`. A
+/// SIGKILL, or a keeper that cannot be told, gets the signal on the whole group instead.
+fn order_stop(
+    orders: &tokio::net::unix::OwnedWriteHalf,
+    pgid: libc::pid_t,
+    signal: Signal,
+    timeout: Duration,
+    ctx: &Ctx,
+) {
+    let number = signal_number(signal);
+    let line = format!("stop {number} {}\n", timeout.as_millis());
+    // A few bytes into an empty socket buffer: written whole or not at all.
+    let told = signal != Signal::Kill && orders.try_write(line.as_bytes()).ok() == Some(line.len());
+    if !told {
+        signal_group(pgid, number, signal.name(), &ctx.name, &ctx.reporter);
+    }
+    // A stopped group acts on the order, and on the signal, only once continued.
+    signal_group(pgid, libc::SIGCONT, "SIGCONT", &ctx.name, &ctx.reporter);
 }
 
 /// Never: a timer that is not armed sleeps until then.
