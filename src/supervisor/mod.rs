@@ -43,6 +43,8 @@
 //!   private `NOTIFY_SOCKET`. One of `Ready` or `ReadyTimedOut` is sent per instance, never
 //!   after its `Exited`; a timed-out instance keeps running (the engine decides).
 
+#[cfg(target_os = "linux")]
+mod drain;
 #[cfg(unix)]
 mod notify;
 #[cfg(unix)]
@@ -122,6 +124,7 @@ impl Supervisor {
         node: NodeId,
         generation: Generation,
         _sockets: &[(String, RawFd, SocketAddr)],
+        _own: bool,
     ) {
         let _ = (&self.reporter, &self.instances);
         let _ = self.events.send(Event::Exited {

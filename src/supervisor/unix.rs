@@ -92,6 +92,8 @@ pub(super) struct Instance {
     done: watch::Receiver<bool>,
     /// The command's pid (the keeper's child), 0 until the keeper reported it.
     command_pid: Arc<AtomicU32>,
+    /// Its own listeners (sockets steered away from it at its stop), to drain first.
+    drain: Option<Drain>,
 }
 
 impl Instance {
@@ -103,8 +105,19 @@ impl Instance {
 enum Control {
     /// Stop the instance: `signal` to the command alone (through its keeper), the rest of its
     /// group once it has exited, SIGKILL to whatever is left after `timeout`.
-    Stop { signal: Signal, timeout: Duration },
+    Stop {
+        signal: Signal,
+        timeout: Duration,
+        /// The instance's own listeners, to drain before the signal (see `drain`).
+        drain: Option<Drain>,
+    },
 }
+
+#[cfg(target_os = "linux")]
+use super::drain::Drain;
+/// Off Linux no socket is an instance's own: nothing to drain.
+#[cfg(not(target_os = "linux"))]
+pub(super) struct Drain;
 
 /// How long after the stop timeout hot SIGKILLs the group itself, should the keeper (which
 /// kills at the timeout) not have ended by then.
@@ -178,7 +191,9 @@ impl Ctx {
 }
 
 impl Supervisor {
-    /// Spawns an instance of `node`, passing `sockets` (from `Sockets::for_node`).
+    /// Spawns an instance of `node`, passing `sockets` (from `Sockets::for_instance`). `own`:
+    /// the sockets are this instance's alone (steered, see `sockets`), so its stop waits until
+    /// it has answered what it holds (see `drain`).
     ///
     /// Must run inside a tokio `current_thread` runtime on the main thread (see the module
     /// doc). A failure to spawn is reported as `Event::Exited` with `Exit::SpawnFailed`.
@@ -187,6 +202,7 @@ impl Supervisor {
         node: NodeId,
         generation: Generation,
         sockets: &[(String, RawFd, SocketAddr)],
+        own: bool,
     ) {
         self.instances.retain(|_, i| !i.is_done());
         if self.instances.contains_key(&generation) {
@@ -199,7 +215,7 @@ impl Supervisor {
             self.spawn_failed(node, generation, format!("internal: no node {node}"));
             return;
         };
-        match self.spawn(node, generation, &def, sockets) {
+        match self.spawn(node, generation, &def, sockets, own) {
             Ok(instance) => {
                 self.instances.insert(generation, instance);
             }
@@ -222,6 +238,7 @@ impl Supervisor {
         generation: Generation,
         def: &Node,
         sockets: &[(String, RawFd, SocketAddr)],
+        own: bool,
     ) -> Result<Instance, String> {
         if tokio::runtime::Handle::try_current().is_err() {
             return Err("internal: the supervisor runs outside a tokio runtime".into());
@@ -372,6 +389,11 @@ impl Supervisor {
             readers,
         ));
         Ok(Instance {
+            drain: if own && !sockets.is_empty() {
+                drain_of(sockets)
+            } else {
+                None
+            },
             pgid,
             fds: fds.iter().map(|(_, fd)| *fd).collect(),
             name: def.name.clone(),
@@ -403,6 +425,7 @@ impl Supervisor {
         let _ = instance.control.send(Control::Stop {
             signal: instance.stop.signal,
             timeout: instance.stop.timeout,
+            drain: instance.drain.take(),
         });
     }
 
@@ -539,6 +562,9 @@ async fn monitor(
     let (status, orders) = status.into_split();
     let mut keeper = BufReader::new(status).lines();
     let mut keeper_open = true;
+    // A stop that waits for the instance to answer what it holds: until when, and its order.
+    let mut draining: Option<(Drain, Instant, Signal, Instant)> = None;
+    let mut quiet_once = false;
     let status = loop {
         tokio::select! {
             // Checked first, so a delay or timeout never fires for an instance already gone.
@@ -559,9 +585,29 @@ async fn monitor(
                 }
                 _ => keeper_open = false,
             },
-            Some(Control::Stop { signal, timeout }) = control.recv(), if kill_at.is_none() && !killed => {
-                kill_at = Some(later(Instant::now(), timeout + BACKSTOP));
-                order_stop(&orders, pgid, signal, timeout, &ctx);
+            Some(Control::Stop { signal, timeout, drain }) = control.recv(), if kill_at.is_none() && !killed => {
+                let now = Instant::now();
+                let end = later(now, timeout);
+                kill_at = Some(later(end, BACKSTOP));
+                match drain {
+                    // At most half the timeout: the server keeps the rest to stop in.
+                    Some(drain) if signal != Signal::Kill => {
+                        draining = Some((drain, later(now, timeout / 2), signal, end));
+                    }
+                    _ => order_stop(&orders, pgid, signal, timeout, &ctx),
+                }
+            }
+            _ = tokio::time::sleep(DRAIN_POLL), if draining.is_some() => {
+                if let Some((drain, until, signal, end)) = draining.take() {
+                    let quiet = drain_quiet(&drain, pgid);
+                    if (quiet && quiet_once) || Instant::now() >= until {
+                        let left = end.saturating_duration_since(Instant::now());
+                        order_stop(&orders, pgid, signal, left, &ctx);
+                    } else {
+                        draining = Some((drain, until, signal, end));
+                    }
+                    quiet_once = quiet;
+                }
             }
             _ = tokio::time::sleep_until(kill_at.unwrap_or(far)), if kill_at.is_some() => {
                 kill_at = None;
@@ -612,6 +658,40 @@ async fn monitor(
         last_lines: ctx.last_lines(),
     });
     let _ = done.send(true);
+}
+
+/// How often a draining instance is looked at.
+const DRAIN_POLL: Duration = Duration::from_millis(5);
+
+#[cfg(target_os = "linux")]
+fn drain_quiet(drain: &Drain, keeper: libc::pid_t) -> bool {
+    drain.quiet(keeper)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn drain_quiet(_: &Drain, _: libc::pid_t) -> bool {
+    true
+}
+
+/// hot's duplicates of an instance's own listeners (they outlive a reload that drops hot's
+/// copies), and their ports.
+#[cfg(target_os = "linux")]
+fn drain_of(sockets: &[(String, RawFd, SocketAddr)]) -> Option<Drain> {
+    let mut listeners = Vec::new();
+    for (_, fd, _) in sockets {
+        // SAFETY: the fd is a live socket hot holds; borrowed only to duplicate it.
+        let borrowed = unsafe { std::os::fd::BorrowedFd::borrow_raw(*fd) };
+        listeners.push(borrowed.try_clone_to_owned().ok()?);
+    }
+    Some(Drain {
+        listeners,
+        ports: sockets.iter().map(|(_, _, addr)| addr.port()).collect(),
+    })
+}
+
+#[cfg(not(target_os = "linux"))]
+fn drain_of(_: &[(String, RawFd, SocketAddr)]) -> Option<Drain> {
+    None
 }
 
 /// Tells the keeper to stop its command (see `shim::keeper`): `stop SIGNAL TIMEOUT_MS`. A
