@@ -11,9 +11,12 @@ const version = process.env.VERSION_FILE
 const body = `pid=${process.pid} version=${version} server=dying-node\n`;
 const startup = Number(process.env.STARTUP_MS || 0);
 
+// Each request takes 20 ms, as an app's own work would.
 const server = http.createServer((req, res) => {
-  res.writeHead(200, { "Content-Type": "text/plain", "Content-Length": Buffer.byteLength(body) });
-  res.end(body);
+  setTimeout(() => {
+    res.writeHead(200, { "Content-Type": "text/plain", "Content-Length": Buffer.byteLength(body) });
+    res.end(body);
+  }, 20);
 });
 process.on("SIGTERM", () => process.exit(0));
 setTimeout(() => {
