@@ -600,7 +600,12 @@ service "serve" {{
         project.write("version", "3");
         hot.wait_event("service_ready", "serve");
         answer_from_version(&addr, "3");
-        assert_eq!(hot.count("socket_renewed", "serve"), 0, "{}", hot.transcript());
+        assert_eq!(
+            hot.count("socket_renewed", "serve"),
+            0,
+            "{}",
+            hot.transcript()
+        );
         return;
     }
     // The hand-off: the old instance, stopped, shuts the shared socket down.
