@@ -188,7 +188,7 @@ async fn an_exit_carries_the_keepers_run_time() {
     let tmp = tempfile::tempdir().unwrap();
     let slow = node("slow", Kind::Task, shell("sleep 0.2"), tmp.path());
     let (mut sup, mut rx) = supervisor(project(vec![slow]));
-    sup.start(NodeId(0), 1, &[]);
+    sup.start(NodeId(0), 1, &[], false);
     let ran = loop {
         match next(&mut rx).await {
             Event::Exited { exit, ran, .. } => {
