@@ -183,6 +183,10 @@ pub struct NodeResult {
     /// The duration as shown to people (`1.23s`, `45ms`), or `-`.
     pub duration: String,
     pub duration_ms: Option<f64>,
+    /// A service: when the instance that serves started (RFC 3339, local time), or `None` when
+    /// none serves. `failed` with this set: an older build serves and the edit is not live.
+    #[serde(default)]
+    pub serving_since: Option<String>,
 }
 
 impl NodeResult {

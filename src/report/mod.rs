@@ -302,7 +302,9 @@ impl Reporter {
 
     /// `hot ci`'s closing table: how every node in scope stands.
     pub fn summary(&self, project: &Project, graph: &[Standing]) {
-        self.emit(translate::summary(project, graph));
+        let mut hub = self.lock();
+        let kind = translate::summary(project, graph, &hub.clock);
+        hub.send(kind);
     }
 }
 

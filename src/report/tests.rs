@@ -32,6 +32,7 @@ fn result(node: &str, result: &str, by: Option<&str>, ms: Option<f64>) -> NodeRe
             |ms| seconds(Duration::from_secs_f64(ms / 1000.0)),
         ),
         duration_ms: ms,
+        serving_since: None,
     }
 }
 

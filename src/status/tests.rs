@@ -465,10 +465,11 @@ fn a_new_instance_that_dies_before_ready_leaves_the_old_one_serving() {
     let panel = rig.panel(120);
     assert!(
         panel.contains(
-            "! serve  serving · up 0s · build of wave 1 · new build failed: exit status 3 before it was ready"
+            "! serve  serving · up 0s · build of wave 1 · new build failed, not live: exit status 3 before it was ready"
         ),
         "{panel}"
     );
+    assert!(panel.contains("1 failed: serve"), "{panel}");
 }
 
 #[test]

@@ -628,3 +628,83 @@ service "serve" {{
     assert!(gone(server), "the server outlived hot");
     std::net::TcpListener::bind(&addr).expect("the port is free after hot exits");
 }
+
+/// A probe service whose new instance, started while `broken` exists, dies at start with an
+/// error (or, while `silent` exists, never prints its ready line).
+fn replaceable_project() -> Project {
+    let hotfile = format!(
+        r#"
+defaults {{
+    debounce "20ms"
+}}
+service "serve" {{
+    watch "broken" "silent"
+    socket "http" "127.0.0.1:0"
+    env PROBE_VERSION_FILE="version"
+    run "if [ -e broken ]; then echo 'SyntaxError: Unexpected token' >&2; exit 1; fi; if [ -e silent ]; then exec sleep 30; fi; echo ready; exec {probe}"
+    ready log="^ready$" timeout="1s"
+    stop timeout="2s"
+}}
+"#,
+        probe = probe().display()
+    );
+    let project = Project::with_hotfile(&hotfile);
+    project.write("version", "1");
+    project
+}
+
+/// The wave's closing event says the service failed, with the older build serving.
+#[track_caller]
+fn assert_failed_with_the_old_build_serving(finished: &serde_json::Value) {
+    assert_eq!(finished["ok"], false, "{finished}");
+    assert_eq!(finished["failed"], 1, "{finished}");
+    assert_eq!(
+        finished["failed_nodes"],
+        serde_json::json!(["serve"]),
+        "{finished}"
+    );
+    let row = &finished["nodes"][0];
+    assert_eq!(row["result"], "failed", "{finished}");
+    assert!(row["serving_since"].is_string(), "{finished}");
+}
+
+#[test]
+fn a_replacement_that_crashes_at_start_fails_its_wave() {
+    let project = replaceable_project();
+    let (mut hot, addr) = start(&project);
+    let first = hot.wait_event("wave_finished", "");
+    assert_eq!(first["ok"], true, "{first}");
+    let pid = field(&ask(&addr).unwrap(), "pid").to_owned();
+
+    project.write("broken", "");
+    let crashed = hot.wait_event("node_finished", "serve");
+    assert_eq!(crashed["code"], 1, "{crashed}");
+    let finished = hot.wait_event("wave_finished", "");
+    assert_failed_with_the_old_build_serving(&finished);
+    // The old instance serves on: right, and now said.
+    assert_eq!(field(&ask(&addr).unwrap(), "pid"), pid);
+
+    // The terminal says the same: not "all ok", and which build serves.
+    let project = replaceable_project();
+    let hot = Running::spawn(project.hot(&["watch"]));
+    wait_text(&hot, "all ok");
+    project.write("broken", "");
+    let said = wait_text(&hot, "1 failed: serve (not live: the build from ");
+    let after = said.split("SyntaxError").nth(1).expect("the crash excerpt");
+    assert!(!after.contains("all ok"), "{said}");
+}
+
+#[test]
+fn a_replacement_that_never_gets_ready_fails_its_wave() {
+    let project = replaceable_project();
+    let (mut hot, addr) = start(&project);
+    hot.wait_event("wave_finished", "");
+    let pid = field(&ask(&addr).unwrap(), "pid").to_owned();
+
+    project.write("silent", "");
+    let timed_out = hot.wait_event("ready_timed_out", "serve");
+    assert_eq!(timed_out["kept"], false, "{timed_out}");
+    let finished = hot.wait_event("wave_finished", "");
+    assert_failed_with_the_old_build_serving(&finished);
+    assert_eq!(field(&ask(&addr).unwrap(), "pid"), pid);
+}
