@@ -42,6 +42,8 @@
 //!   after its `Exited`; a timed-out instance keeps running (the engine decides).
 
 #[cfg(unix)]
+mod excerpt;
+#[cfg(unix)]
 mod notify;
 #[cfg(unix)]
 mod output;

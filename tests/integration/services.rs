@@ -708,3 +708,68 @@ fn a_replacement_that_never_gets_ready_fails_its_wave() {
     assert_failed_with_the_old_build_serving(&finished);
     assert_eq!(field(&ask(&addr).unwrap(), "pid"), pid);
 }
+
+/// `node`, or `None` (the reason printed) when it is missing outside CI.
+fn node() -> Option<&'static str> {
+    let found = std::process::Command::new("node")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "node is missing; .ci/run installs it"
+        );
+        eprintln!("skipped: node is not installed");
+    }
+    found.then_some("node")
+}
+
+/// Node prints the error, then a stack of `at …` frames and its version: the last lines alone
+/// were all stack.
+#[test]
+fn the_crash_excerpt_of_a_node_syntax_error_shows_the_syntax_error() {
+    let Some(node) = node() else { return };
+    let hotfile = format!(
+        r#"
+service "web" {{
+    socket "http" "127.0.0.1:0"
+    run "{node}" "server.js"
+    ready log="^listening"
+    restart "never"
+}}
+"#
+    );
+    let project = Project::with_hotfile(&hotfile);
+    project.write(
+        "server.js",
+        "const http = require('http');\n\
+         http.createServer((q, r) => r.end('hi')).listen({fd: 3};\n\
+         console.log('listening');\n",
+    );
+    let mut hot = project.spawn(&["watch"]);
+    let finished = hot.wait_event("node_finished", "web");
+    let lines: Vec<&str> = finished["last_lines"]
+        .as_array()
+        .expect("last_lines")
+        .iter()
+        .filter_map(|l| l.as_str())
+        .collect();
+    assert!(
+        lines.iter().any(|l| l.starts_with("SyntaxError: ")),
+        "{finished}"
+    );
+    assert!(
+        lines.last().is_some_and(|l| l.starts_with("Node.js v")),
+        "{finished}"
+    );
+
+    // The terminal shows the same excerpt.
+    let project = Project::with_hotfile(&hotfile);
+    project.write("server.js", "listen(;\n");
+    let hot = Running::spawn(project.hot(&["watch"]));
+    // The excerpt's lines are indented under the exit line; the child's own lines are not.
+    let said = wait_text(&hot, "\n    Node.js v");
+    let excerpt = said.split("its last lines:").nth(1).expect("the excerpt");
+    assert!(excerpt.contains("\n    SyntaxError: "), "{said}");
+}
