@@ -43,6 +43,8 @@
 
 #[cfg(unix)]
 mod excerpt;
+#[cfg(target_os = "linux")]
+mod holds;
 #[cfg(unix)]
 mod notify;
 #[cfg(unix)]

@@ -350,6 +350,17 @@ impl Supervisor {
         let (control, control_rx) = mpsc::unbounded_channel();
         let (done_tx, done) = watch::channel(false);
         let command_pid = ctx.command_pid.clone();
+        // Off Linux there is no /proc to tell whether it takes them (docs/json.md).
+        #[cfg(target_os = "linux")]
+        super::holds::watch(
+            def.name.clone(),
+            pgid,
+            sockets,
+            gate.clone(),
+            def.ready.is_some(),
+            done.clone(),
+            ctx.reporter.clone(),
+        );
         tokio::spawn(monitor(
             child,
             status,
