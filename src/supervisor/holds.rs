@@ -198,7 +198,10 @@ fn group_of(stat: &str) -> Option<libc::pid_t> {
 
 /// `socket:[12345]` → 12345.
 fn socket_inode(link: &str) -> Option<u64> {
-    link.strip_prefix("socket:[")?.strip_suffix(']')?.parse().ok()
+    link.strip_prefix("socket:[")?
+        .strip_suffix(']')?
+        .parse()
+        .ok()
 }
 
 /// The inodes an epoll's fdinfo lists (`tfd: 3 events: 19 data: 3 pos:0 ino:2a3b sdev:9`).
@@ -282,5 +285,103 @@ mod tests {
 tfd:        3 events:       19 data:                3  pos:0 ino:6793a sdev:8\n";
         assert_eq!(epoll_targets(fdinfo).collect::<Vec<_>>(), [0x6793a]);
         assert_eq!(group_of("42 (a (b) c) S 1 40 40 0 -1"), Some(40));
+    }
+
+    /// Runs `python` under `sh` (so it is not the group's leader, as under the keeper) with a
+    /// listening socket at fd 3, waits for its first line, and looks at its group.
+    fn looked_at(python: &str) -> Option<(Seen, String)> {
+        use std::io::BufRead;
+        use std::os::fd::AsRawFd;
+        use std::os::unix::process::CommandExt;
+        if std::process::Command::new("python3")
+            .arg("-V")
+            .output()
+            .is_err()
+        {
+            assert!(std::env::var_os("CI").is_none(), "python3 is missing");
+            eprintln!("skipped: python3 is not installed");
+            return None;
+        }
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let fd = listener.as_raw_fd();
+        let hot = inode(fd).unwrap();
+        let mut command = std::process::Command::new("sh");
+        command
+            .args(["-c", "python3 -c \"$0\"; exit $?", python])
+            .stdout(std::process::Stdio::piped());
+        // SAFETY: dup2 and setpgid are async-signal-safe; nothing else runs in the child.
+        unsafe {
+            command.pre_exec(move || {
+                // dup2 onto itself would leave close-on-exec set.
+                let placed = if fd == 3 {
+                    libc::fcntl(3, libc::F_SETFD, 0)
+                } else {
+                    libc::dup2(fd, 3)
+                };
+                if placed < 0 || libc::setpgid(0, 0) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let mut child = command.spawn().unwrap();
+        let pgid = child.id() as libc::pid_t;
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let seen = look(pgid, &[hot]);
+        // SAFETY: killpg on the group this test created and has not reaped.
+        unsafe { libc::killpg(pgid, libc::SIGKILL) };
+        let _ = child.wait();
+        Some((seen, line.trim().to_owned()))
+    }
+
+    #[test]
+    fn a_server_on_fd_3_is_seen_holding_it_with_no_port_of_its_own() {
+        let server =
+            "import socket; s = socket.socket(fileno=3); print('ready', flush=True); s.accept()";
+        let Some((seen, _)) = looked_at(server) else {
+            return;
+        };
+        assert_eq!(
+            seen,
+            Seen {
+                held: true,
+                polled: false,
+                own: Vec::new()
+            }
+        );
+        assert_eq!(verdict(&seen), None);
+    }
+
+    #[test]
+    fn a_server_that_binds_its_own_port_is_seen_listening_there() {
+        let server = "import socket, time; s = socket.socket(); s.bind(('127.0.0.1', 0)); \
+                      s.listen(); print(s.getsockname()[1], flush=True); time.sleep(60)";
+        let Some((seen, port)) = looked_at(server) else {
+            return;
+        };
+        let own: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        assert_eq!((seen.held, seen.own.as_slice()), (true, &[own][..]));
+        assert_eq!(verdict(&seen), Some(Unused::NotAccepted));
+        // The same, with fd 3 closed.
+        let closing = format!("import os; os.close(3); {server}");
+        let (seen, _) = looked_at(&closing).unwrap();
+        assert!(!seen.held, "{seen:?}");
+        assert_eq!(verdict(&seen), Some(Unused::Closed));
+    }
+
+    #[test]
+    fn an_event_loop_waiting_on_fd_3_is_seen_polling_it() {
+        let server = "import select, socket, time; s = socket.socket(fileno=3); \
+                      own = socket.socket(); own.bind(('127.0.0.1', 0)); own.listen(); \
+                      e = select.epoll(); e.register(s.fileno(), select.EPOLLIN); \
+                      e.register(own.fileno(), select.EPOLLIN); print('ready', flush=True); time.sleep(60)";
+        let Some((seen, _)) = looked_at(server) else {
+            return;
+        };
+        assert!(seen.held && seen.polled && seen.own.len() == 1, "{seen:?}");
+        assert_eq!(verdict(&seen), None);
     }
 }

@@ -773,3 +773,126 @@ service "web" {{
     let excerpt = said.split("its last lines:").nth(1).expect("the excerpt");
     assert!(excerpt.contains("\n    SyntaxError: "), "{said}");
 }
+
+/// Takes hot's socket from fd 3 and blocks in `accept()` on it.
+const FD3_SERVER: &str = "\
+import socket
+s = socket.socket(fileno=3)
+print('ready', flush=True)
+while True:
+    c, _ = s.accept()
+    c.sendall(b'ok')
+    c.close()
+";
+
+/// Ignores fd 3 and binds a port of its own, as `Bun.serve({fd: 3})` does; the 2 s before it
+/// binds let the looks at the server before it (up to 1 s after its ready) end first.
+const OWN_PORT_SERVER: &str = "\
+import socket, time
+time.sleep(float(__import__('sys').argv[1]))
+s = socket.socket()
+s.bind(('127.0.0.1', 0))
+s.listen()
+print('ready on', s.getsockname()[1], flush=True)
+time.sleep(600)
+";
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_server_that_ignores_fd_3_gets_a_warning_naming_its_port() {
+    let Some(python) = python3() else { return };
+    let project = Project::with_hotfile(&format!(
+        r#"
+service "good" {{
+    socket "http" "127.0.0.1:0"
+    run "{python}" "good.py"
+    ready log="^ready$"
+}}
+service "bad" {{
+    after "good"
+    socket "http" "127.0.0.1:0"
+    run "{python}" "bad.py" "2"
+    ready log="^ready on" timeout="20s"
+}}
+"#
+    ));
+    project.write("good.py", FD3_SERVER);
+    project.write("bad.py", OWN_PORT_SERVER);
+    let mut hot = project.spawn(&["watch"]);
+    let addr = hot.wait_event("listening", "bad")["addr"].clone();
+    let line = hot.wait_for("bad's ready line", |e| {
+        e["event"] == "output"
+            && e["node"] == "bad"
+            && e["line"]
+                .as_str()
+                .is_some_and(|l| l.starts_with("ready on"))
+    });
+    let port = line["line"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("ready on ")
+        .to_owned();
+    let warning = hot.wait_event("socket_unused", "");
+    assert_eq!(
+        warning["node"],
+        "bad",
+        "the server on fd 3 is not warned about:\n{}",
+        hot.transcript()
+    );
+    assert_eq!(
+        warning["listening"],
+        serde_json::json!([format!("127.0.0.1:{port}")]),
+        "{warning}"
+    );
+    assert_eq!(
+        (&warning["fd"], &warning["addr"], &warning["closed"]),
+        (&serde_json::json!(3), &addr, &serde_json::json!(false)),
+        "{warning}"
+    );
+    // The server on fd 3 answers on hot's address.
+    let good = hot
+        .seen
+        .iter()
+        .find(|e| e["event"] == "listening" && e["node"] == "good")
+        .expect("good listens")["addr"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(ask(&good).unwrap(), "ok");
+
+    // The terminal says it too, naming the port.
+    let project = Project::with_hotfile(&format!(
+        r#"
+service "bad" {{
+    socket "http" "127.0.0.1:0"
+    run "{python}" "bad.py" "0"
+    ready log="^ready on"
+}}
+"#
+    ));
+    project.write("bad.py", OWN_PORT_SERVER);
+    let hot = Running::spawn(project.hot(&["watch"]));
+    let said = wait_text(&hot, "itself, so requests to");
+    let warning = said
+        .lines()
+        .find(|l| {
+            l.contains("warning: bad does not wait on the socket hot passed it (fd 3, 127.0.0.1:")
+        })
+        .unwrap_or_else(|| panic!("{said}"));
+    let hot_addr = warning
+        .split("(fd 3, ")
+        .nth(1)
+        .and_then(|r| r.split(')').next());
+    let own_addr = warning
+        .split("it listens on ")
+        .nth(1)
+        .and_then(|r| r.split(' ').next());
+    let (Some(hot_addr), Some(own_addr)) = (hot_addr, own_addr) else {
+        panic!("{warning}")
+    };
+    assert!(
+        own_addr.starts_with("127.0.0.1:") && own_addr != hot_addr,
+        "{warning}"
+    );
+    assert!(said.contains(&format!("serving on {hot_addr}")), "{said}");
+}
