@@ -4,6 +4,8 @@
 //! none sleeps a fixed time in place of an event.
 
 mod support;
+/// The `Test` builder: a run of hot with its exact stdout, stderr and status.
+mod test;
 
 /// `hot check` and diagnostics: exit statuses, file:line:column, nothing run.
 mod check;
@@ -11,6 +13,8 @@ mod check;
 mod cli;
 /// The docs: every Hotfile in them is sound; the reference matches the parser.
 mod docs;
+/// Odd setups: a Hotfile from a pipe or empty, a link to a parent, hot itself stopped.
+mod edges;
 /// Every Hotfile shipped in the repository passes `hot check`.
 mod examples;
 /// `hot graph` in every format, and `hot why`.

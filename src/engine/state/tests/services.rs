@@ -174,12 +174,14 @@ fn a_failed_replacement_stands_failed_with_the_older_instance_serving() {
             generation: 2,
             exit: Exit::Code(1),
             last_lines: Vec::new(),
+            // The keeper's measure of the replacement's run.
+            ran: Some(Duration::from_millis(25)),
         },
     );
     let expected = vec![Standing {
         node: serve,
         result: NodeResult::Failed,
-        duration: Some(Duration::from_millis(30)),
+        duration: Some(Duration::from_millis(25)),
         serving_since: Some(t0),
     }];
     assert!(
