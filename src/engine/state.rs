@@ -507,13 +507,14 @@ impl Engine {
             // A service that ends on its own (even with status 0) is not serving. When it
             // leaves nobody (it was serving, or had no predecessor) it comes back after a
             // backoff that grows while it keeps crashing, so a broken server cannot spin.
-            Kind::Service if state.current.is_none() => {
+            Kind::Service => {
+                // A replacement that dies before it is ready fails too: the older instance
+                // serves on, but the build the wave made is not live.
                 state.outcome = Outcome::Failed;
-                if state.pending.is_none() {
+                if state.current.is_none() && state.pending.is_none() {
                     down = Some(self.plan_restart(node, now, duration, &exit));
                 }
             }
-            Kind::Service => {}
         }
         if !ok || kind == Kind::Service {
             self.wave_failed += usize::from(self.wave_open);
@@ -566,6 +567,8 @@ impl Engine {
             return;
         }
         state.stop(node, pending, actions);
+        // The older instance serves on; the build this wave made is not live.
+        state.outcome = Outcome::Failed;
         self.wave_failed += usize::from(self.wave_open);
         actions.push(Action::Report(Report::ReadyTimedOut { node, kept: false }));
     }
@@ -823,10 +826,15 @@ impl Engine {
                     NodeResult::NotRun | NodeResult::Blocked { .. } => false,
                 };
                 let duration = state.last_run.filter(|_| described).map(|(_, _, ran)| ran);
+                let serving_since = state
+                    .current
+                    .filter(|_| self.project.node(node).kind == Kind::Service)
+                    .map(|serving| serving.started);
                 Standing {
                     node,
                     result,
                     duration,
+                    serving_since,
                 }
             })
             .collect()

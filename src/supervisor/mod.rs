@@ -46,6 +46,10 @@
 #[cfg(target_os = "linux")]
 mod drain;
 #[cfg(unix)]
+mod excerpt;
+#[cfg(target_os = "linux")]
+mod holds;
+#[cfg(unix)]
 mod notify;
 #[cfg(unix)]
 mod output;

@@ -16,6 +16,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+use super::excerpt::Excerpt;
 use super::notify::NotifySocket;
 use super::program::find_program;
 use super::{Supervisor, plan};
@@ -157,27 +158,21 @@ pub(super) struct Ctx {
     events: mpsc::UnboundedSender<Event>,
     pub(super) reporter: Reporter,
     pub(super) gate: Arc<Gate>,
-    /// This instance's own last lines, for the report of its exit.
-    tail: Arc<std::sync::Mutex<std::collections::VecDeque<String>>>,
+    /// This instance's own output as its exit report shows it (errors and last lines).
+    excerpt: Arc<std::sync::Mutex<Excerpt>>,
     /// The command's pid as its keeper reported it; 0 until then.
     command_pid: Arc<AtomicU32>,
 }
 
-/// How many of an instance's last lines its exit report shows.
-const TAIL: usize = 5;
-
 impl Ctx {
     fn remember(&self, line: &str) {
-        let mut tail = self.tail.lock().unwrap_or_else(|e| e.into_inner());
-        if tail.len() == TAIL {
-            tail.pop_front();
-        }
-        tail.push_back(line.to_owned());
+        let mut excerpt = self.excerpt.lock().unwrap_or_else(|e| e.into_inner());
+        excerpt.push(line);
     }
 
     fn last_lines(&self) -> Vec<String> {
-        let tail = self.tail.lock().unwrap_or_else(|e| e.into_inner());
-        tail.iter().cloned().collect()
+        let excerpt = self.excerpt.lock().unwrap_or_else(|e| e.into_inner());
+        excerpt.lines()
     }
 
     pub(super) fn ready(&self) {
@@ -307,7 +302,7 @@ impl Supervisor {
             events: self.events.clone(),
             reporter: self.reporter.clone(),
             gate: gate.clone(),
-            tail: Default::default(),
+            excerpt: Default::default(),
             command_pid: Default::default(),
         };
         let notify = match def.ready {
@@ -378,6 +373,17 @@ impl Supervisor {
         let (control, control_rx) = mpsc::unbounded_channel();
         let (done_tx, done) = watch::channel(false);
         let command_pid = ctx.command_pid.clone();
+        // Off Linux there is no /proc to tell whether it takes them (docs/json.md).
+        #[cfg(target_os = "linux")]
+        super::holds::watch(
+            def.name.clone(),
+            pgid,
+            sockets,
+            gate.clone(),
+            def.ready.is_some(),
+            done.clone(),
+            ctx.reporter.clone(),
+        );
         tokio::spawn(monitor(
             child,
             status,

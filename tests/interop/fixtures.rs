@@ -102,6 +102,15 @@ impl Server {
         })
     }
 
+    /// The `ready log` pattern of its Hotfile: `ready` from `tests/servers/`, but gunicorn's
+    /// is the line of docs/recipes.md's recipe, printed by its `post_worker_init` hook.
+    pub fn ready_log(self) -> &'static str {
+        match self {
+            Server::Gunicorn => GUNICORN_READY,
+            _ => "^ready$",
+        }
+    }
+
     /// A Hotfile that serves it on a fresh loopback port, restarted when `version` changes;
     /// each instance takes `startup` to start.
     pub fn hotfile(self, ready: bool, startup: std::time::Duration) -> Result<String, String> {
@@ -123,10 +132,17 @@ service "serve" {{
             pythonpath = kdl(&servers().display().to_string()),
             startup = startup.as_millis(),
             run = run.join(" "),
-            ready = if ready { r#"ready log="^ready$""# } else { "" },
+            ready = if ready {
+                format!("ready log={}", kdl(self.ready_log()))
+            } else {
+                String::new()
+            },
         ))
     }
 }
+
+/// The gunicorn recipe's `ready log` pattern (docs/recipes.md).
+pub const GUNICORN_READY: &str = "^worker [0-9]+ serving$";
 
 /// A KDL string literal.
 pub fn kdl(text: &str) -> String {
