@@ -113,6 +113,7 @@ mod native;
 mod rules;
 #[cfg(test)]
 mod tests;
+mod vcs;
 mod walk;
 mod worker;
 
@@ -273,6 +274,7 @@ impl Watcher {
         let watches = Watches::new(config.poll, &msgs, watched.clone(), &tuning)?;
         let shared = Arc::new(Shared::default());
         shared.requested.store(1, Ordering::SeqCst);
+        let git = vcs::Git::find(&root, tuning.vcs_hold_max);
         let mut worker = Worker {
             rules: IgnoreRules::new(&root),
             baseline: Baseline::new(shared.clone(), root.clone(), tuning.ctime_margin),
@@ -288,6 +290,7 @@ impl Watcher {
             relevant: config.relevant,
             always: config.always.into_iter().collect(),
             debouncer: Debouncer::new(config.debounce, config.max_delay),
+            git,
             tx,
             unread: Vec::new(),
             read_early: HashMap::new(),
