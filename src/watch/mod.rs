@@ -66,7 +66,10 @@
 //! is complete (closed after writing, renamed into place, deleted; an editor's temporary
 //! created and renamed away within it does not count) closes 1 ms after its last event: a
 //! lone save does not wait out the quiet window. Otherwise the quiet window opens at the first
-//! event and restarts with each one; `max_delay` caps a burst that never goes quiet. With
+//! event and restarts with each one; `max_delay` caps a burst that never goes quiet. A burst
+//! that goes on after closing on its window doubles the window (up to 16 times). A burst due
+//! to close while git holds its index lock is held (`vcs`: one stat of `index.lock` every
+//! 5 ms, no watch on `.git/`), so a checkout is one wave on its final tree. With
 //! nothing pending the watcher thread blocks on its channel without a timeout: no wakeups when
 //! idle.
 //!
@@ -84,7 +87,8 @@
 //! `walk` (the notify instances, the watched directories and the one walker), `native` (the
 //! Linux instance), `filter`
 //! (events to candidate paths), `baseline` (the table of tracked files and its background
-//! hashing), `worker` (the thread: bursts, comparison, change sets), with `debounce`, `files`,
+//! hashing), `worker` (the thread: bursts, comparison, change sets), `vcs` (git's index lock),
+//! with `debounce`, `files`,
 //! `hash` and `rules` below them. This file holds the public handle.
 //!
 //! **Links.** An edit reaches a symbolic link's target, never the link, so links are followed
