@@ -219,6 +219,11 @@ impl Debouncer {
         self.held = true;
     }
 
+    /// The open batch may not close before `until` (the caller must look again then).
+    pub fn defer(&mut self, until: Instant) {
+        self.not_before = Some(self.not_before.map_or(until, |nb| nb.max(until)));
+    }
+
     /// True while the open batch is held.
     pub fn is_held(&self) -> bool {
         self.hold_since.is_some()

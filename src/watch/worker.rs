@@ -385,6 +385,12 @@ impl Worker {
         if self.debouncer.deadline().is_none_or(|d| now < d) {
             return false;
         }
+        // Events still in the kernel's queue (a reader the machine did not run yet) belong
+        // to this burst: look again shortly.
+        if self.watches.backlog() {
+            self.debouncer.defer(now + BACKLOG_RECHECK);
+            return false;
+        }
         let Some(git) = &mut self.git else {
             return true;
         };
@@ -485,6 +491,9 @@ impl Worker {
         }
     }
 }
+
+/// How soon a burst due while events are still queued for a reader is looked at again.
+const BACKLOG_RECHECK: Duration = Duration::from_micros(200);
 
 /// Remembered modification times are dropped past this many files (a burst of thousands):
 /// they only sharpen the touch rule.
