@@ -288,12 +288,17 @@ impl Debouncer {
         )
     }
 
-    /// True when the pending burst has been open for `max_delay`: it must close even if events
-    /// are still queued.
-    pub fn capped(&self, now: Instant) -> bool {
+    /// True when the pending burst has been open for `max_delay`.
+    pub fn over_cap(&self, now: Instant) -> bool {
         self.first
             .and_then(|f| after(f, self.max_delay))
             .is_some_and(|cap| now >= cap)
+    }
+
+    /// True when the pending burst has been open for `max_delay`: it must close even if events
+    /// are still queued.
+    pub fn capped(&self, now: Instant) -> bool {
+        self.over_cap(now)
             && !self.cooling_down(now)
             && !self.is_held()
             && self.not_before.is_none_or(|nb| now >= nb)

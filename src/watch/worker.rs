@@ -386,8 +386,9 @@ impl Worker {
             return false;
         }
         // Events still in the kernel's queue (a reader the machine did not run yet) belong
-        // to this burst: look again shortly.
-        if self.watches.backlog() {
+        // to this burst: look again shortly. Not past `max_delay`: a writer that never stops
+        // still gets a wave that often.
+        if !self.debouncer.over_cap(now) && self.watches.backlog() {
             self.debouncer.defer(now + BACKLOG_RECHECK);
             return false;
         }
