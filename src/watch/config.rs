@@ -40,6 +40,8 @@ pub(super) struct Tuning {
     pub fallback_retry: Duration,
     /// While true, native watches fail as if the kernel's watch limit were reached.
     pub refuse_watches: Option<Arc<AtomicBool>>,
+    /// The longest git's index lock holds a burst (see `vcs`).
+    pub vcs_hold_max: Duration,
 }
 
 impl Default for Tuning {
@@ -50,6 +52,7 @@ impl Default for Tuning {
             fallback_poll: FALLBACK_POLL,
             fallback_retry: FALLBACK_RETRY,
             refuse_watches: None,
+            vcs_hold_max: super::vcs::HOLD_MAX,
         }
     }
 }

@@ -66,7 +66,10 @@
 //! is complete (closed after writing, renamed into place, deleted; an editor's temporary
 //! created and renamed away within it does not count) closes 1 ms after its last event: a
 //! lone save does not wait out the quiet window. Otherwise the quiet window opens at the first
-//! event and restarts with each one; `max_delay` caps a burst that never goes quiet. With
+//! event and restarts with each one; `max_delay` caps a burst that never goes quiet. A burst
+//! that goes on after closing on its window doubles the window (up to 16 times). A burst due
+//! to close while git holds its index lock is held (`vcs`: one stat of `index.lock` every
+//! 5 ms, no watch on `.git/`), so a checkout is one wave on its final tree. With
 //! nothing pending the watcher thread blocks on its channel without a timeout: no wakeups when
 //! idle.
 //!
@@ -84,7 +87,8 @@
 //! `walk` (the notify instances, the watched directories and the one walker), `native` (the
 //! Linux instance), `filter`
 //! (events to candidate paths), `baseline` (the table of tracked files and its background
-//! hashing), `worker` (the thread: bursts, comparison, change sets), with `debounce`, `files`,
+//! hashing), `worker` (the thread: bursts, comparison, change sets), `vcs` (git's index lock),
+//! with `debounce`, `files`,
 //! `hash` and `rules` below them. This file holds the public handle.
 //!
 //! **Links.** An edit reaches a symbolic link's target, never the link, so links are followed
@@ -113,6 +117,7 @@ mod native;
 mod rules;
 #[cfg(test)]
 mod tests;
+mod vcs;
 mod walk;
 mod worker;
 
@@ -273,6 +278,7 @@ impl Watcher {
         let watches = Watches::new(config.poll, &msgs, watched.clone(), &tuning)?;
         let shared = Arc::new(Shared::default());
         shared.requested.store(1, Ordering::SeqCst);
+        let git = vcs::Git::find(&root, tuning.vcs_hold_max);
         let mut worker = Worker {
             rules: IgnoreRules::new(&root),
             baseline: Baseline::new(shared.clone(), root.clone(), tuning.ctime_margin),
@@ -288,6 +294,7 @@ impl Watcher {
             relevant: config.relevant,
             always: config.always.into_iter().collect(),
             debouncer: Debouncer::new(config.debounce, config.max_delay),
+            git,
             tx,
             unread: Vec::new(),
             read_early: HashMap::new(),

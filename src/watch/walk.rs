@@ -43,9 +43,15 @@ fn handler(events: mpsc::Sender<Msg>) -> impl notify::EventHandler {
 
 /// A native instance: inotify itself on Linux (see `native`: no round trip per watch, no
 /// events for reads), notify's recommended watcher elsewhere.
-fn native(msgs: &mpsc::Sender<Msg>) -> notify::Result<Instance> {
+fn native(
+    msgs: &mpsc::Sender<Msg>,
+    #[cfg(target_os = "linux")] backlog: &Arc<super::native::Backlog>,
+) -> notify::Result<Instance> {
     #[cfg(target_os = "linux")]
-    let instance: Instance = Box::new(super::native::Native::start(handler(msgs.clone()))?);
+    let instance: Instance = Box::new(super::native::Native::start(
+        handler(msgs.clone()),
+        backlog.clone(),
+    )?);
     #[cfg(not(target_os = "linux"))]
     let instance: Instance = Box::new(<notify::RecommendedWatcher as notify::Watcher>::new(
         handler(msgs.clone()),
@@ -67,6 +73,8 @@ struct Fallback {
     poll: Option<Duration>,
     /// Canonical directories watched for links → how many links need each.
     refs: std::collections::HashMap<PathBuf, usize>,
+    #[cfg(target_os = "linux")]
+    backlog: Arc<super::native::Backlog>,
 }
 
 impl Fallback {
@@ -87,6 +95,9 @@ impl Fallback {
                             .with_poll_interval(interval)
                             .with_compare_contents(true),
                     )?),
+                    #[cfg(target_os = "linux")]
+                    None => native(&self.msgs, &self.backlog)?,
+                    #[cfg(not(target_os = "linux"))]
                     None => native(&self.msgs)?,
                 };
                 self.links.insert(made)
@@ -452,6 +463,9 @@ pub(super) struct Watches {
     file_links: BTreeMap<PathBuf, PathBuf>,
     /// Published for [`super::Watcher::watched_dirs`].
     count: Arc<AtomicUsize>,
+    /// Events of the native instances not handed on yet.
+    #[cfg(target_os = "linux")]
+    backlog: Arc<super::native::Backlog>,
 }
 
 impl Watches {
@@ -462,6 +476,11 @@ impl Watches {
         count: Arc<AtomicUsize>,
         tuning: &Tuning,
     ) -> Result<Watches, WatchError> {
+        #[cfg(target_os = "linux")]
+        let backlog = Arc::<super::native::Backlog>::default();
+        #[cfg(target_os = "linux")]
+        let native = || native(msgs, &backlog);
+        #[cfg(not(target_os = "linux"))]
         let native = || native(msgs);
         let mut notify: Vec<Instance> = vec![match poll {
             Some(interval) => Box::new(
@@ -504,12 +523,25 @@ impl Watches {
                 links: None,
                 poll,
                 refs: std::collections::HashMap::new(),
+                #[cfg(target_os = "linux")]
+                backlog: backlog.clone(),
             }),
             linked: BTreeMap::new(),
             file_links: BTreeMap::new(),
             refuse: tuning.refuse_watches.clone(),
             count,
+            #[cfg(target_os = "linux")]
+            backlog,
         })
+    }
+
+    /// True while the native instances have events not handed on yet (see `native::Backlog`);
+    /// elsewhere, false.
+    pub fn backlog(&self) -> bool {
+        #[cfg(target_os = "linux")]
+        return self.backlog.pending();
+        #[cfg(not(target_os = "linux"))]
+        false
     }
 
     /// Directories watched (natively or polled).

@@ -20,6 +20,7 @@ use super::files::{FileTable, Slot};
 use super::hash::{self, FileState, Observed};
 use super::links::Links;
 use super::rules::IgnoreRules;
+use super::vcs::{Git, Lock, RECHECK, SEQUENCER_GRACE};
 use super::walk::{Found, Walk, Watches};
 use super::{ChangeSet, Notice};
 
@@ -52,6 +53,8 @@ pub(super) struct Worker {
     pub relevant: Relevance,
     pub always: HashSet<PathBuf>,
     pub debouncer: Debouncer,
+    /// The repository the project is in: while git holds its index, no burst closes.
+    pub git: Option<Git>,
     /// Files the open burst touched that are not read yet, and those read while the burst
     /// waited for quiet: at its close only files touched since need reading, so a burst of
     /// thousands of files still closes one quiet period after its last event.
@@ -374,8 +377,56 @@ impl Worker {
         let _ = done.send(());
     }
 
-    /// Closes the pending burst into a change set. False when the receiver is gone.
+    /// Whether the open burst may close at `now`: its deadline has passed and no git
+    /// operation holds it. While one does, the burst is held and the lock looked at again
+    /// every [`RECHECK`]; when it ends, the burst waits one more window for the last events
+    /// of the operation (or the next step of a rebase).
+    fn due(&mut self, now: Instant) -> bool {
+        if self.debouncer.deadline().is_none_or(|d| now < d) {
+            return false;
+        }
+        // Events still in the kernel's queue (a reader the machine did not run yet) belong
+        // to this burst: look again shortly. Not past `max_delay`: a writer that never stops
+        // still gets a wave that often.
+        if !self.debouncer.over_cap(now) && self.watches.backlog() {
+            self.debouncer.defer(now + BACKLOG_RECHECK);
+            return false;
+        }
+        let Some(git) = &mut self.git else {
+            return true;
+        };
+        let (lock, warning) = match git.lock(self.debouncer.held_for(now)) {
+            Ok(lock) => (lock, None),
+            Err(warning) => (Lock::Free, Some(warning)),
+        };
+        let sequencing = lock == Lock::Free && self.debouncer.is_held() && git.sequencing();
+        if let Some(warning) = warning {
+            self.notify(Notice::Warning(warning));
+        }
+        match lock {
+            Lock::Held => {
+                self.debouncer.hold(now, now + RECHECK);
+                false
+            }
+            Lock::Free if self.debouncer.is_held() => {
+                let wait = if sequencing {
+                    SEQUENCER_GRACE
+                } else {
+                    self.debouncer.window()
+                };
+                self.debouncer.release(now, wait);
+                false
+            }
+            Lock::Free => true,
+        }
+    }
+
+    /// Closes the pending burst into a change set if it is due. False when the receiver is
+    /// gone.
     fn flush(&mut self, now: Instant) -> bool {
+        if !self.due(now) {
+            return true;
+        }
         let Some(batch) = self.debouncer.take(now) else {
             return true;
         };
@@ -441,6 +492,9 @@ impl Worker {
         }
     }
 }
+
+/// How soon a burst due while events are still queued for a reader is looked at again.
+const BACKLOG_RECHECK: Duration = Duration::from_micros(200);
 
 /// Remembered modification times are dropped past this many files (a burst of thousands):
 /// they only sharpen the touch rule.
