@@ -21,13 +21,15 @@ pub enum Slot {
 impl Slot {
     const PENDING: u64 = 0;
     const UNREADABLE: u64 = 1;
+    const SPECIAL: u64 = 2;
 
     fn pack(self) -> u64 {
         match self {
             Slot::Pending => Self::PENDING,
             Slot::Known(FileState::Unreadable) => Self::UNREADABLE,
-            // Two of 2^64 hash values fold onto neighbours: a negligible extra collision chance.
-            Slot::Known(FileState::Hash(h)) => h.max(2),
+            Slot::Known(FileState::Special) => Self::SPECIAL,
+            // Three of 2^64 hash values fold onto neighbours: a negligible extra collision chance.
+            Slot::Known(FileState::Hash(h)) => h.max(3),
         }
     }
 
@@ -35,6 +37,7 @@ impl Slot {
         match v {
             Self::PENDING => Slot::Pending,
             Self::UNREADABLE => Slot::Known(FileState::Unreadable),
+            Self::SPECIAL => Slot::Known(FileState::Special),
             h => Slot::Known(FileState::Hash(h)),
         }
     }

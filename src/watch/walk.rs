@@ -181,6 +181,9 @@ pub(super) struct Found {
     /// it goes back to the OS when freed (small allocations in a thread's malloc arena would
     /// stay in RSS), and no lock is shared while walking.
     files: Vec<u8>,
+    /// Tracked entries that are not regular files (FIFOs, sockets, devices), relative: never
+    /// opened, so they are recorded as [`super::hash::FileState::Special`], not hashed.
+    pub special: Vec<PathBuf>,
     /// Files seen (tracked or not).
     pub seen: usize,
     /// Walked directories whose listing holds an ignore file or a repository (`.git`): only
@@ -215,6 +218,7 @@ impl Found {
     fn absorb(&mut self, other: Found) {
         self.dirs.extend(other.dirs);
         self.files.extend_from_slice(&other.files);
+        self.special.extend(other.special);
         self.seen += other.seen;
         self.rule_dirs.extend(other.rule_dirs);
         self.frontier.extend(other.frontier);
@@ -425,6 +429,10 @@ impl Walk<'_> {
             if let Ok(rel) = path.strip_prefix(self.root)
                 && (self.tracked)(rel)
             {
+                if !ft.is_file() {
+                    out.special.push(rel.to_path_buf());
+                    continue;
+                }
                 out.files
                     .extend_from_slice(rel.as_os_str().as_encoded_bytes());
                 out.files.push(0);

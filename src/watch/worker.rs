@@ -106,6 +106,9 @@ impl Worker {
         for rel in found.files() {
             table.add_pending(rel);
         }
+        for rel in &found.special {
+            table.set(rel, Slot::Known(FileState::Special));
+        }
         self.absorb(&found);
         if let Some(e) = found.err.take() {
             return Err(e);
@@ -119,7 +122,9 @@ impl Worker {
     /// Walks `dir` (inside the root, itself not ignored) and collects the tracked files.
     pub fn walk_collect(&mut self, dir: &Path) -> Vec<PathBuf> {
         let found = self.walk_lenient(dir, None);
-        found.files().map(Path::to_path_buf).collect()
+        let mut files: Vec<PathBuf> = found.files().map(Path::to_path_buf).collect();
+        files.extend(found.special);
+        files
     }
 
     fn walk_lenient(
@@ -264,6 +269,7 @@ impl Worker {
         self.walked_files = found.seen;
         self.watches.drop_stale(&before);
         let mut candidates: BTreeSet<PathBuf> = found.files().map(Path::to_path_buf).collect();
+        candidates.extend(found.special.iter().cloned());
         candidates.extend(self.shared.files().paths());
         candidates
     }
