@@ -116,7 +116,7 @@ mod tests;
 mod walk;
 mod worker;
 
-pub use config::{Relevance, WatchConfig};
+pub use config::{Ignore, Relevance, WatchConfig};
 pub use debounce::{Batch, Debouncer};
 pub use error::WatchError;
 pub use links::describe as describe_link;
@@ -287,6 +287,7 @@ impl Watcher {
             walked_files: 0,
             relevant: config.relevant,
             always: config.always.into_iter().collect(),
+            ignore: Arc::new(config.ignore),
             debouncer: Debouncer::new(config.debounce, config.max_delay),
             tx,
             unread: Vec::new(),
@@ -294,6 +295,7 @@ impl Watcher {
             mtimes: HashMap::new(),
             buf: Vec::new(),
             warned: false,
+            denied: std::collections::HashSet::new(),
         };
         {
             let mut files = shared.files();
@@ -332,11 +334,19 @@ impl Watcher {
     /// hashing run after it, with the background rule: a newly tracked file edited after
     /// (or within seconds before) this call is reported on its next event, never lost.
     pub fn set_relevant(&self, relevant: Relevance) {
+        self.reselect(relevant, None);
+    }
+
+    /// [`Watcher::set_relevant`], with the Hotfile's new common `ignore` when it has one:
+    /// walks from then on leave it out (trees it newly covers lose their watches at the next
+    /// rescan; their events are dropped at once).
+    pub fn reselect(&self, relevant: Relevance, ignore: Option<config::Ignore>) {
         let asked = SystemTime::now();
         let request = self.shared.requested.fetch_add(1, Ordering::SeqCst) + 1;
         let (done, wait) = mpsc::channel();
         let msg = Msg::SetRelevant {
             relevant,
+            ignore,
             asked,
             request,
             done,

@@ -16,7 +16,7 @@ use notify::event::{AccessKind, AccessMode};
 use notify::{EventKind, RecursiveMode};
 
 use super::baseline::lock;
-use super::config::{NATIVE_INSTANCES, SPLIT_DEPTH, Tuning};
+use super::config::{Ignore, NATIVE_INSTANCES, SPLIT_DEPTH, Tuning};
 use super::error::{EMFILE, WatchError, read_limit, watch_error};
 use super::rules;
 use super::worker::Msg;
@@ -195,6 +195,9 @@ pub(super) struct Found {
     pub err: Option<WatchError>,
     /// The first watch failure of a lenient walk.
     pub warn: Option<WatchError>,
+    /// Directories hot may not read (permission denied), left out with their subtrees: a
+    /// warning each, never a stop.
+    pub unreadable: Vec<PathBuf>,
     /// Symbolic links met (files and directories, absolute) and their canonical targets.
     pub links: Vec<(PathBuf, PathBuf)>,
     /// Directories at or under a link, watched (by this walk) through their canonical path.
@@ -228,10 +231,15 @@ impl Found {
         if self.warn.is_none() {
             self.warn = other.warn;
         }
+        self.unreadable.extend(other.unreadable);
         self.links.extend(other.links);
         self.linked.extend(other.linked);
         self.file_links.extend(other.file_links);
     }
+}
+
+fn is_denied(e: &notify::Error) -> bool {
+    matches!(&e.kind, notify::ErrorKind::Io(io) if io.kind() == std::io::ErrorKind::PermissionDenied)
 }
 
 /// What a walk asks to be watched.
@@ -247,6 +255,8 @@ pub(super) struct Walk<'a> {
     /// The project root: found files are relative to it.
     pub root: &'a Path,
     pub tracked: &'a (dyn Fn(&Path) -> bool + Sync),
+    /// The Hotfile's common `ignore`: pruned from the walk like a `.gitignore`d tree.
+    pub ignore: &'a Arc<Ignore>,
     /// A watch failure ends the walk with an error (start-up) rather than a warning.
     pub strict: bool,
 }
@@ -327,16 +337,23 @@ impl Walk<'_> {
         // directory are only read again where its listing holds an ignore file or `.git`.
         let repos: Arc<Mutex<Vec<PathBuf>>> = Arc::default();
         let seen = repos.clone();
+        let (ignore, root) = (self.ignore.clone(), self.root.to_path_buf());
         walker
             .max_depth(max_depth)
             .follow_links(through)
             .filter_entry(move |e| {
-                let vcs =
-                    e.file_type().is_some_and(|t| t.is_dir()) && rules::is_vcs_dir(e.file_name());
+                let is_dir = e.file_type().is_some_and(|t| t.is_dir());
+                let vcs = is_dir && rules::is_vcs_dir(e.file_name());
                 if vcs && let Some(parent) = e.path().parent() {
                     lock(&seen).push(parent.to_path_buf());
                 }
-                !vcs
+                // A link shows as a link here: judged as a directory too, so `dir/**` prunes a
+                // link named `dir` before it is followed.
+                let dir_like = is_dir || e.file_type().is_some_and(|t| t.is_symlink());
+                let pruned = e.path().strip_prefix(&root).is_ok_and(|rel| {
+                    !rel.as_os_str().is_empty() && ignore.is_ignored(rel, dir_like)
+                });
+                !vcs && !pruned
             });
         for entry in walker.build() {
             // A cycle of links, or one whose target is gone, comes as an error: skipped.
@@ -394,6 +411,9 @@ impl Walk<'_> {
                     }
                     // Gone already: its parent's event says so.
                     Err(e) if matches!(e.kind, notify::ErrorKind::PathNotFound) => {}
+                    // Not ours to read (a root-owned volume): left out, the walker's read of
+                    // it fails too and yields nothing.
+                    Err(e) if is_denied(&e) => out.unreadable.push(path.to_path_buf()),
                     Err(e) => {
                         let err = watch_error(path, e, watched.len() + out.dirs.len());
                         if self.strict {

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::baseline::{Baseline, Shared};
-use super::config::{Relevance, Tuning};
+use super::config::{Ignore, Relevance, Tuning};
 use super::debounce::{Batch, Debouncer, Kind};
 use super::error::{WatchError, read_limit};
 use super::files::{FileTable, Slot};
@@ -27,6 +27,8 @@ pub(super) enum Msg {
     Event(Instant, notify::Result<notify::Event>),
     SetRelevant {
         relevant: Relevance,
+        /// The new common `ignore`, if it changed with the Hotfile.
+        ignore: Option<Ignore>,
         /// When the caller asked: the ctime bound of a background baseline.
         asked: SystemTime,
         request: u64,
@@ -51,6 +53,8 @@ pub(super) struct Worker {
     pub walked_files: usize,
     pub relevant: Relevance,
     pub always: HashSet<PathBuf>,
+    /// The Hotfile's common `ignore`: never walked, watched or read.
+    pub ignore: Arc<Ignore>,
     pub debouncer: Debouncer,
     /// Files the open burst touched that are not read yet, and those read while the burst
     /// waited for quiet: at its close only files touched since need reading, so a burst of
@@ -65,6 +69,8 @@ pub(super) struct Worker {
     pub buf: Vec<u8>,
     /// A runtime watch failure has been reported (once is enough).
     pub warned: bool,
+    /// Unreadable directories already told about (each once; at most [`DENIED_MAX`]).
+    pub denied: HashSet<PathBuf>,
     /// The watch limit fallback has been reported (once until every directory is back).
     pub fallback_reported: bool,
     /// When to try native watches for polled directories again.
@@ -89,6 +95,23 @@ impl Worker {
         for (link, target) in &found.links {
             self.links.add(link.clone(), target.clone());
         }
+        for dir in &found.unreadable {
+            self.unreadable(dir);
+        }
+    }
+
+    /// A directory hot may not read: told once, with the line that silences it.
+    fn unreadable(&mut self, dir: &Path) {
+        if self.denied.len() >= DENIED_MAX || !self.denied.insert(dir.to_path_buf()) {
+            return;
+        }
+        let rel = dir.strip_prefix(&self.root).unwrap_or(dir);
+        let rel = rel.to_string_lossy();
+        self.notify(Notice::Warning(format!(
+            "cannot read `{rel}`: permission denied; hot leaves it and everything under it \
+             out (edits there run nothing). To silence this, add `ignore \"{rel}/**\"` to the \
+             Hotfile's `defaults`, or make it readable"
+        )));
     }
 
     /// A walk of the whole tree that records tracked files as `Pending` in `table`; returns
@@ -100,6 +123,7 @@ impl Worker {
         let walk = Walk {
             root: &self.root,
             tracked: &tracked,
+            ignore: &self.ignore,
             strict,
         };
         let mut found = self.watches.walk_root(&walk);
@@ -137,6 +161,7 @@ impl Worker {
         let walk = Walk {
             root: &self.root,
             tracked: &tracked,
+            ignore: &self.ignore,
             strict: false,
         };
         let mut found = self.watches.walk(&walk, dir, before, None);
@@ -352,11 +377,17 @@ impl Worker {
     fn set_relevant(
         &mut self,
         relevant: Relevance,
+        ignore: Option<Ignore>,
         asked: SystemTime,
         request: u64,
         done: mpsc::Sender<()>,
     ) {
         self.relevant = relevant;
+        if let Some(ignore) = ignore {
+            // Newly ignored trees keep their watches until the next rescan; the filter drops
+            // their events from now on.
+            self.ignore = Arc::new(ignore);
+        }
         let sync = self.poll.is_some() || self.walked_files <= self.tuning.sync_hash_max;
         if !sync {
             let _ = done.send(());
@@ -424,11 +455,12 @@ impl Worker {
                 }
                 Ok(Msg::SetRelevant {
                     relevant,
+                    ignore,
                     asked,
                     request,
                     done,
                 }) => {
-                    self.set_relevant(relevant, asked, request, done);
+                    self.set_relevant(relevant, ignore, asked, request, done);
                     self.check_polled(Instant::now());
                 }
                 Ok(Msg::Stop) | Err(RecvTimeoutError::Disconnected) => return,
@@ -447,6 +479,10 @@ impl Worker {
         }
     }
 }
+
+/// Unreadable directories told about one by one; past this many, the rest are left out
+/// silently (the first ones name the fix).
+const DENIED_MAX: usize = 64;
 
 /// Remembered modification times are dropped past this many files (a burst of thousands):
 /// they only sharpen the touch rule.
