@@ -376,7 +376,10 @@ fn reload(
     }
     supervisor.set_project(project.clone());
     if let Some(watcher) = watcher {
-        watcher.reselect(relevance(&project), Some(Ignore::new(&project.common_ignores())));
+        watcher.reselect(
+            relevance(&project),
+            Some(Ignore::new(&project.common_ignores())),
+        );
     }
     reporter.reloaded(&path);
     let actions = engine.reload(Instant::now(), project);

@@ -75,7 +75,10 @@ impl Ignore {
             let mut set = globset::GlobSetBuilder::new();
             let mut any = false;
             for text in texts {
-                if let Ok(g) = globset::GlobBuilder::new(text).literal_separator(true).build() {
+                if let Ok(g) = globset::GlobBuilder::new(text)
+                    .literal_separator(true)
+                    .build()
+                {
                     set.add(g);
                     any = true;
                 }

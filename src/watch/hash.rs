@@ -201,7 +201,10 @@ fn ctime(_: &std::fs::Metadata) -> Option<SystemTime> {
 /// opened at all: an open can block, or act, as on a tape), and on the descriptor before
 /// reading, since the name may have been replaced in between; the open is non-blocking, so
 /// a FIFO put there meanwhile cannot hang it either.
-fn hash_file(path: &Path, buf: &mut Vec<u8>) -> io::Result<Option<(FileState, Option<SystemTime>)>> {
+fn hash_file(
+    path: &Path,
+    buf: &mut Vec<u8>,
+) -> io::Result<Option<(FileState, Option<SystemTime>)>> {
     let meta = std::fs::metadata(path)?;
     if meta.is_dir() {
         return Ok(None);

@@ -296,6 +296,9 @@ impl Watcher {
             buf: Vec::new(),
             warned: false,
             denied: std::collections::HashSet::new(),
+            approved: std::collections::HashSet::new(),
+            scouting: std::collections::HashSet::new(),
+            msgs: msgs.clone(),
         };
         {
             let mut files = shared.files();

@@ -198,6 +198,12 @@ pub(super) struct Found {
     /// Directories hot may not read (permission denied), left out with their subtrees: a
     /// warning each, never a stop.
     pub unreadable: Vec<PathBuf>,
+    /// Links to directories outside the project holding more than [`LINKED_TREE_MAX`]
+    /// entries, not followed (absolute link, canonical target).
+    pub too_big: Vec<(PathBuf, PathBuf)>,
+    /// Links to directories outside the project whose size is still to be counted (see
+    /// [`Walk::defer`]): not followed yet.
+    pub scout: Vec<(PathBuf, PathBuf)>,
     /// Symbolic links met (files and directories, absolute) and their canonical targets.
     pub links: Vec<(PathBuf, PathBuf)>,
     /// Directories at or under a link, watched (by this walk) through their canonical path.
@@ -232,10 +238,47 @@ impl Found {
             self.warn = other.warn;
         }
         self.unreadable.extend(other.unreadable);
+        self.too_big.extend(other.too_big);
+        self.scout.extend(other.scout);
         self.links.extend(other.links);
         self.linked.extend(other.linked);
         self.file_links.extend(other.file_links);
     }
+}
+
+/// A linked tree outside the project with more entries (files and directories) than this is
+/// not watched: at ~1 µs to list an entry and a watch a directory, this many cost ~10-30 ms
+/// of the watcher's time, which an edit elsewhere may wait for; `/usr` has ~10^5-10^6.
+pub(super) const LINKED_TREE_MAX: usize = 10_000;
+
+/// Whether the tree at `dir` has at most `max` entries (links followed, ignore files not
+/// read: the plain listing is the cost to bound). Stops reading at `max + 1`, so a huge tree
+/// costs no more than a small one; a cycle of links only counts up to the bound.
+pub(super) fn fits(dir: &Path, max: usize) -> bool {
+    let mut count = 0usize;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            count += 1;
+            if count > max {
+                return false;
+            }
+            let is_dir = match entry.file_type() {
+                Ok(t) if t.is_symlink() => {
+                    std::fs::metadata(entry.path()).is_ok_and(|m| m.is_dir())
+                }
+                Ok(t) => t.is_dir(),
+                Err(_) => false,
+            };
+            if is_dir && !rules::is_vcs_dir(&entry.file_name()) {
+                stack.push(entry.path());
+            }
+        }
+    }
+    true
 }
 
 fn is_denied(e: &notify::Error) -> bool {
@@ -259,6 +302,11 @@ pub(super) struct Walk<'a> {
     pub ignore: &'a Arc<Ignore>,
     /// A watch failure ends the walk with an error (start-up) rather than a warning.
     pub strict: bool,
+    /// Links to trees outside the project are not counted here but left in
+    /// [`Found::scout`] for a thread of their own (while hot runs).
+    pub defer: bool,
+    /// Canonical targets outside the project counted already and small enough to follow.
+    pub approved: &'a std::collections::HashSet<PathBuf>,
 }
 
 impl Walk<'_> {
@@ -309,6 +357,21 @@ impl Walk<'_> {
             let here = link.parent().and_then(|p| std::fs::canonicalize(p).ok());
             if here.is_some_and(|h| h.starts_with(&target)) {
                 continue;
+            }
+            // A tree outside the project is only followed when small: a link to `/usr` would
+            // cost minutes of reading and tens of thousands of watches.
+            // Counted off the watcher's thread while hot runs (`defer`), so the edits of
+            // others never wait for it; the link is walked once the count says it fits.
+            let outside = std::fs::canonicalize(self.root).is_ok_and(|r| !target.starts_with(r));
+            if outside && !self.approved.contains(&target) {
+                if self.defer {
+                    out.scout.push((link, target));
+                    continue;
+                }
+                if !fits(&target, LINKED_TREE_MAX) {
+                    out.too_big.push((link, target));
+                    continue;
+                }
             }
             out.links.push((link.clone(), target));
             if !self.walk_one(&link, None, false, true, watched, watch, out, &mut pending) {

@@ -34,6 +34,12 @@ pub(super) enum Msg {
         request: u64,
         done: mpsc::Sender<()>,
     },
+    /// A link's tree outside the project was counted off this thread: follow it or warn.
+    Scouted {
+        link: PathBuf,
+        target: PathBuf,
+        fits: bool,
+    },
     Stop,
 }
 
@@ -55,6 +61,12 @@ pub(super) struct Worker {
     pub always: HashSet<PathBuf>,
     /// The Hotfile's common `ignore`: never walked, watched or read.
     pub ignore: Arc<Ignore>,
+    /// Link targets outside the project counted and small enough to follow.
+    pub approved: HashSet<PathBuf>,
+    /// Links whose target is being counted, each on a thread of its own.
+    pub scouting: HashSet<PathBuf>,
+    /// This thread's own channel, for the counting threads' answers.
+    pub msgs: mpsc::Sender<Msg>,
     pub debouncer: Debouncer,
     /// Files the open burst touched that are not read yet, and those read while the burst
     /// waited for quiet: at its close only files touched since need reading, so a burst of
@@ -69,7 +81,8 @@ pub(super) struct Worker {
     pub buf: Vec<u8>,
     /// A runtime watch failure has been reported (once is enough).
     pub warned: bool,
-    /// Unreadable directories already told about (each once; at most [`DENIED_MAX`]).
+    /// Unreadable directories and links to big trees already told about (each once; at
+    /// most [`DENIED_MAX`]).
     pub denied: HashSet<PathBuf>,
     /// The watch limit fallback has been reported (once until every directory is back).
     pub fallback_reported: bool,
@@ -98,6 +111,59 @@ impl Worker {
         for dir in &found.unreadable {
             self.unreadable(dir);
         }
+        for (link, target) in &found.too_big {
+            self.too_big(link, target);
+        }
+        for (link, target) in &found.scout {
+            self.scout(link, target);
+        }
+    }
+
+    /// Counts a linked tree outside the project on a thread of its own; the answer comes back
+    /// as [`Msg::Scouted`]. Meanwhile the link is not followed, and every other edit runs.
+    fn scout(&mut self, link: &Path, target: &Path) {
+        if self.scouting.len() >= SCOUTS_MAX || !self.scouting.insert(link.to_path_buf()) {
+            return;
+        }
+        let (msgs, link, target) = (self.msgs.clone(), link.to_path_buf(), target.to_path_buf());
+        let spawned = std::thread::Builder::new()
+            .name("hot-watch-count".into())
+            .spawn(move || {
+                let fits = super::walk::fits(&target, super::walk::LINKED_TREE_MAX);
+                let _ = msgs.send(Msg::Scouted { link, target, fits });
+            });
+        if let Err(e) = spawned {
+            self.warn(&WatchError::Thread(e));
+        }
+    }
+
+    /// A count came back: a small tree is walked as a new directory is (its files are new,
+    /// so an edit made while it was counted is one of them); a big one is told about.
+    fn scouted(&mut self, now: Instant, link: PathBuf, target: PathBuf, fits: bool) {
+        self.scouting.remove(&link);
+        if fits {
+            self.approved.insert(target);
+            self.on_path(now, &link, Kind::Placed);
+        } else {
+            self.too_big(&link, &target);
+        }
+    }
+
+    /// A link to a big tree outside the project, not followed: told once, with the line
+    /// that silences it.
+    fn too_big(&mut self, link: &Path, target: &Path) {
+        if self.denied.len() >= DENIED_MAX || !self.denied.insert(link.to_path_buf()) {
+            return;
+        }
+        let rel = link.strip_prefix(&self.root).unwrap_or(link);
+        let rel = rel.to_string_lossy();
+        self.notify(Notice::Warning(format!(
+            "`{rel}` links to `{}`, a tree outside the project of more than {} entries: hot \
+             does not watch it (edits there run nothing). Link a smaller directory to have it \
+             watched; to silence this, add `ignore \"{rel}/**\"` to the Hotfile's `defaults`",
+            target.display(),
+            super::walk::LINKED_TREE_MAX
+        )));
     }
 
     /// A directory hot may not read: told once, with the line that silences it.
@@ -125,6 +191,8 @@ impl Worker {
             tracked: &tracked,
             ignore: &self.ignore,
             strict,
+            defer: !strict,
+            approved: &self.approved,
         };
         let mut found = self.watches.walk_root(&walk);
         for rel in found.files() {
@@ -163,6 +231,8 @@ impl Worker {
             tracked: &tracked,
             ignore: &self.ignore,
             strict: false,
+            defer: true,
+            approved: &self.approved,
         };
         let mut found = self.watches.walk(&walk, dir, before, None);
         self.absorb(&found);
@@ -463,6 +533,10 @@ impl Worker {
                     self.set_relevant(relevant, ignore, asked, request, done);
                     self.check_polled(Instant::now());
                 }
+                Ok(Msg::Scouted { link, target, fits }) => {
+                    self.scouted(Instant::now(), link, target, fits);
+                    self.check_polled(Instant::now());
+                }
                 Ok(Msg::Stop) | Err(RecvTimeoutError::Disconnected) => return,
                 // Only close a burst once queued events are drained, so one burst is one wave.
                 Err(RecvTimeoutError::Timeout) => {
@@ -479,6 +553,10 @@ impl Worker {
         }
     }
 }
+
+/// Linked trees counted at once, each on its own thread; a link met past this many is
+/// counted when it is met again (an event on it, a rescan).
+const SCOUTS_MAX: usize = 4;
 
 /// Unreadable directories told about one by one; past this many, the rest are left out
 /// silently (the first ones name the fix).
