@@ -92,6 +92,15 @@
 //! its canonical path on an instance of its own, and `links::Links` maps every event under a
 //! target back to the links' names. Under a link the walker follows links and stops at cycles;
 //! a link to a directory that contains it is not walked (its tree is walked already).
+//! A link to a tree outside the project is counted first (up to `walk::LINKED_TREE_MAX`
+//! entries; while hot runs on a thread of its own, so edits elsewhere never wait): a bigger
+//! one is not followed, and a warning names the `ignore` line that silences it.
+//!
+//! **Faults of the tree.** Only regular files are opened: FIFOs, sockets and devices are
+//! recorded by presence (`hash::FileState::Special`), the type is checked before the open and
+//! again on the (non-blocking) descriptor before the read. A directory hot may not read is
+//! left out with one warning. The Hotfile's common `ignore` ([`Ignore`]) prunes walks and
+//! events as an ignore file does.
 //!
 //! Known limits: a link whose target is missing is only followed once hot restarts (or the
 //! tree is rescanned); directories under links are not moved back from polling past the watch
