@@ -113,6 +113,8 @@ struct Why {
     then: Vec<NodeId>,
     /// A link is watched through its target: which, or that it resolves nowhere.
     link: Option<String>,
+    /// A named pipe, socket or device: never opened, only its presence counts.
+    special: Option<String>,
 }
 
 /// `hot why PATH...`: the nodes a change would rerun, direct matches first.
@@ -134,6 +136,7 @@ pub(super) fn why(project: &Project, paths: &[PathBuf], json: bool) -> u8 {
                     watched_by: Vec::new(),
                     then: Vec::new(),
                     link: None,
+                    special: None,
                 };
             };
             let watched_by: Vec<NodeId> = graph.matching(project, &[&relative]).collect();
@@ -144,6 +147,7 @@ pub(super) fn why(project: &Project, paths: &[PathBuf], json: bool) -> u8 {
                 .collect();
             Why {
                 link: crate::watch::describe_link(&project.root, &relative),
+                special: crate::watch::describe_special(&project.root, &relative),
                 shown: relative.display().to_string(),
                 outside: false,
                 watched_by,
@@ -160,7 +164,7 @@ pub(super) fn why(project: &Project, paths: &[PathBuf], json: bool) -> u8 {
             .map(|a| {
                 json!({"path": a.shown, "outside": a.outside,
                        "watched_by": names(&a.watched_by), "then": names(&a.then),
-                       "link": a.link})
+                       "link": a.link, "special": a.special})
             })
             .collect();
         return print(&format!("{}\n", json!({ "paths": paths })));
@@ -192,6 +196,9 @@ pub(super) fn why(project: &Project, paths: &[PathBuf], json: bool) -> u8 {
         out.push_str(&line);
         if let Some(link) = &answer.link {
             out.push_str(&format!("\n  {link}"));
+        }
+        if let Some(special) = &answer.special {
+            out.push_str(&format!("\n  {special}"));
         }
         out.push('\n');
     }

@@ -30,6 +30,39 @@ pub enum Observed {
     Absent,
 }
 
+/// What a file that is not a regular file or a directory is, in words ("a named pipe"), for
+/// `hot why` and `hot check`; `None` for a regular file or a directory.
+pub fn special_kind(file_type: std::fs::FileType) -> Option<&'static str> {
+    if file_type.is_file() || file_type.is_dir() || file_type.is_symlink() {
+        return None;
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if file_type.is_fifo() {
+            return Some("a named pipe");
+        }
+        if file_type.is_socket() {
+            return Some("a socket");
+        }
+        if file_type.is_char_device() || file_type.is_block_device() {
+            return Some("a device");
+        }
+    }
+    Some("not a regular file")
+}
+
+/// What `hot why` says of `rel` when it is a named pipe, a socket or a device (through links):
+/// that hot never opens it.
+pub fn describe_special(root: &Path, rel: &Path) -> Option<String> {
+    let kind = special_kind(std::fs::metadata(root.join(rel)).ok()?.file_type())?;
+    Some(format!(
+        "`{}` is {kind}: hot never opens it, so only its appearing or going counts as a \
+         change, never what passes through it",
+        rel.display()
+    ))
+}
+
 /// Reads and hashes `path`, following symlinks (a link to a file is that file's content).
 /// Only regular files are read (see [`FileState::Special`]).
 pub fn observe(path: &Path, buf: &mut Vec<u8>) -> Observed {

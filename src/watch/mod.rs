@@ -128,6 +128,7 @@ mod worker;
 pub use config::{Ignore, Relevance, WatchConfig};
 pub use debounce::{Batch, Debouncer};
 pub use error::WatchError;
+pub use hash::{describe_special, special_kind};
 pub use links::describe as describe_link;
 pub use rules::{IgnoreRules, walker};
 

@@ -324,3 +324,29 @@ fn a_link_to_a_big_tree_does_not_delay_an_unrelated_edit() {
     assert_eq!(waves(&hot), 2, "{}", hot.transcript());
     stops_at_once(&mut hot, libc::SIGTERM);
 }
+
+#[test]
+fn hot_check_and_hot_why_say_a_fifo_is_never_opened() {
+    let project = Project::with_hotfile(TREE);
+    project.write("src/a.txt", "1");
+    mkfifo(&project.path().join("src/pipe"));
+    let check = project.run(&["check"]);
+    check.code(0);
+    let told = format!("{}{}", check.stdout, check.stderr);
+    assert!(told.contains("`src/pipe` is a named pipe"), "{told}");
+    assert!(told.contains("hot never opens it"), "{told}");
+    let why = project.run(&["why", "src/pipe", "src/a.txt"]);
+    why.code(0);
+    assert!(
+        why.stdout
+            .contains("`src/pipe` is a named pipe: hot never opens it"),
+        "{}",
+        why.stdout
+    );
+    assert_eq!(
+        why.stdout.matches("named pipe").count(),
+        1,
+        "{}",
+        why.stdout
+    );
+}
