@@ -399,6 +399,35 @@ mod tests {
         }
     }
 
+    /// Opening a FIFO for reading blocks until a writer comes: it must never be opened.
+    #[cfg(unix)]
+    #[test]
+    fn a_fifo_or_a_device_is_special_and_never_read() {
+        use std::os::unix::ffi::OsStrExt;
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("pipe");
+        let c = std::ffi::CString::new(fifo.as_os_str().as_bytes()).unwrap();
+        // SAFETY: a valid C string.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+        std::os::unix::fs::symlink("/dev/zero", dir.path().join("zero")).unwrap();
+        let later = SystemTime::now() + std::time::Duration::from_secs(60);
+        let mut buf = Vec::new();
+        let handle = DirHandle::open(dir.path().to_path_buf());
+        for name in ["pipe", "zero"] {
+            let path = dir.path().join(name);
+            assert_eq!(
+                observe(&path, &mut buf),
+                Observed::File(FileState::Special),
+                "{name}"
+            );
+            assert_eq!(
+                baseline_in(&handle, std::ffi::OsStr::new(name), &mut buf, later),
+                Some(FileState::Special),
+                "{name}"
+            );
+        }
+    }
+
     #[cfg(unix)]
     #[test]
     fn unreadable_is_its_own_state() {

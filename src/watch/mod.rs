@@ -225,6 +225,8 @@ impl std::fmt::Display for Notice {
 /// A running watcher. Dropping it stops watching; its threads end.
 pub struct Watcher {
     msgs: mpsc::Sender<Msg>,
+    /// Told when the watcher thread has ended (or dropped if it panicked).
+    ended: mpsc::Receiver<()>,
     worker: Option<JoinHandle<()>>,
     watched: Arc<AtomicUsize>,
     shared: Arc<Shared>,
@@ -328,12 +330,17 @@ impl Watcher {
         baseline::release_free_memory();
         worker.check_polled(std::time::Instant::now());
 
+        let (ended_tx, ended) = mpsc::channel::<()>();
         let handle = std::thread::Builder::new()
             .name("hot-watch".into())
-            .spawn(move || worker.run(rx))
+            .spawn(move || {
+                worker.run(rx);
+                let _ = ended_tx.send(());
+            })
             .map_err(WatchError::Thread)?;
         Ok(Watcher {
             msgs,
+            ended,
             worker: Some(handle),
             watched,
             shared,
@@ -382,11 +389,21 @@ impl Watcher {
     }
 }
 
+/// How long dropping a [`Watcher`] waits for its thread. The thread reads its messages
+/// between walks and reads, so one in the middle of a walk of a huge new directory may take
+/// longer: it is then left to end with the process, and hot stops on time.
+const STOP_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+
 impl Drop for Watcher {
     fn drop(&mut self) {
         let _ = self.msgs.send(Msg::Stop);
         if let Some(worker) = self.worker.take() {
-            let _ = worker.join();
+            match self.ended.recv_timeout(STOP_WAIT) {
+                Ok(()) | Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    let _ = worker.join();
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+            }
         }
     }
 }
