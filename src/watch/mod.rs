@@ -129,7 +129,7 @@ pub use config::{Ignore, Relevance, WatchConfig};
 pub use debounce::{Batch, Debouncer};
 pub use error::WatchError;
 pub use hash::{describe_special, special_kind};
-pub use links::describe as describe_link;
+pub use links::{LinkNote, Seen, describe as describe_link};
 pub use rules::{IgnoreRules, walker};
 
 use std::collections::HashMap;
