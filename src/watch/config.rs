@@ -144,3 +144,22 @@ impl std::fmt::Debug for WatchConfig {
             .finish_non_exhaustive()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Ignore;
+    use std::path::Path;
+
+    #[test]
+    fn ignore_prunes_the_directory_of_a_glob_ending_in_double_star() {
+        let ignore = Ignore::new(&["dbdata/**".into(), "**/*.tmp".into()]);
+        let is = |p: &str, dir| ignore.is_ignored(Path::new(p), dir);
+        assert!(is("dbdata", true));
+        assert!(is("dbdata/x/y", false));
+        assert!(!is("dbdata", false), "a file named dbdata is not under it");
+        assert!(is("src/a.tmp", false));
+        assert!(!is("src", true));
+        assert!(!is("src/dbdata", true), "globs are anchored at the root");
+        assert!(!Ignore::default().is_ignored(Path::new("x"), true));
+    }
+}
