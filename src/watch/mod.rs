@@ -327,6 +327,21 @@ impl Watcher {
         // clock: the ctime rule cannot be trusted there, so it always hashes synchronously.
         let big = worker.poll.is_none() && shared.files().len() > worker.tuning.sync_hash_max;
         worker.baseline.run(1, big.then_some(started))?;
+        if !big {
+            // Hashed here and now: what could not be read is told before "watching".
+            let unreadable: Vec<PathBuf> = {
+                let files = shared.files();
+                files
+                    .paths()
+                    .filter(|p| {
+                        files.get(p) == Some(files::Slot::Known(hash::FileState::Unreadable))
+                    })
+                    .collect()
+            };
+            for rel in unreadable {
+                worker.unreadable_file(&rel);
+            }
+        }
         baseline::release_free_memory();
         worker.check_polled(std::time::Instant::now());
 

@@ -180,6 +180,21 @@ impl Worker {
         )));
     }
 
+    /// A tracked file hot may not read (`rel`, relative): told once, with the line that
+    /// silences it. It stays tracked: every event on it counts, as nothing proves otherwise.
+    pub fn unreadable_file(&mut self, rel: &Path) {
+        let abs = self.root.join(rel);
+        if self.denied.len() >= DENIED_MAX || !self.denied.insert(abs) {
+            return;
+        }
+        let rel = rel.to_string_lossy();
+        self.notify(Notice::Warning(format!(
+            "cannot read `{rel}`: hot cannot tell a save of the same bytes from a change \
+             there, so every event on it reruns what watches it. To silence this, add \
+             `ignore \"{rel}\"` to the Hotfile's `defaults`, or make it readable"
+        )));
+    }
+
     /// A walk of the whole tree that records tracked files as `Pending` in `table`; returns
     /// how many files (tracked or not) it saw. `strict`: a watch failure is an error
     /// (start-up) rather than a warning.
@@ -405,6 +420,9 @@ impl Worker {
                 Some(observed) => observed,
                 None => hash::observe_modified(&self.root.join(&rel), &mut self.buf),
             };
+            if now == Observed::File(FileState::Unreadable) {
+                self.unreadable_file(&rel);
+            }
             let changed = match (known, now) {
                 (None, Observed::Absent) => false,
                 (_, Observed::File(FileState::Unreadable)) => true,

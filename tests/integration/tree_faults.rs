@@ -350,3 +350,38 @@ fn hot_check_and_hot_why_say_a_fifo_is_never_opened() {
         why.stdout
     );
 }
+
+#[test]
+fn an_unreadable_file_is_told_once() {
+    use std::os::unix::fs::PermissionsExt;
+    let project = with_unreadable_dir(&format!("defaults {{ ignore \"dbdata/**\"; }}\n{TREE}"));
+    project.write("src/secret.txt", "x");
+    let secret = project.path().join("src/secret.txt");
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
+    // SAFETY: getuid has no preconditions.
+    if unsafe { libc::getuid() } != 0 {
+        std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o000)).unwrap();
+    }
+    let Some(command) = as_nobody(&project) else {
+        return;
+    };
+    let mut hot = Running::spawn(command);
+    hot.wait_event("watching", "");
+    hot.wait_event("wave_finished", "");
+    project.write("src/a.txt", "2");
+    wait_wave_with(&mut hot, "src/a.txt");
+    let told = warnings(&hot);
+    assert_eq!(told.len(), 1, "{}", hot.transcript());
+    assert!(
+        told[0].contains("cannot read `src/secret.txt`"),
+        "{}",
+        told[0]
+    );
+    assert!(
+        told[0].contains(r#"ignore "src/secret.txt""#),
+        "{}",
+        told[0]
+    );
+    assert_eq!(waves(&hot), 2, "{}", hot.transcript());
+    stops_at_once(&mut hot, libc::SIGTERM);
+}
