@@ -23,7 +23,7 @@ use crate::sockets::Sockets;
 use crate::status::term::{self, Key};
 use crate::status::{Status, StatusSink};
 use crate::supervisor::Supervisor;
-use crate::watch::{ChangeSet, WatchConfig, Watcher};
+use crate::watch::{ChangeSet, Ignore, WatchConfig, Watcher};
 
 /// What a command asks of the loop.
 #[derive(Debug, Clone)]
@@ -402,7 +402,10 @@ fn reload(
     }
     supervisor.set_project(project.clone());
     if let Some(watcher) = watcher {
-        watcher.set_relevant(relevance(&project));
+        watcher.reselect(
+            relevance(&project),
+            Some(Ignore::new(&project.common_ignores())),
+        );
     }
     reporter.reloaded(&path);
     let actions = engine.reload(Instant::now(), project);
@@ -434,6 +437,7 @@ fn watch_config(project: &Arc<Project>, plan: WatchPlan) -> WatchConfig {
         poll: plan.poll,
         relevant: relevance(project),
         always: watched_hotfile(project).into_iter().collect(),
+        ignore: Ignore::new(&project.common_ignores()),
     }
 }
 

@@ -123,9 +123,37 @@ pub fn lint(project: &Project) -> Vec<Warning> {
         text: text.clone(),
     };
     let mut warnings = Vec::new();
-    let files = tree(&project.root);
+    let (files, specials) = tree(&project.root);
     let mut cargo = program::Cargo::default();
     for (node, spans) in project.nodes.iter().zip(&spans) {
+        if let Some((path, kind)) = specials.iter().find(|(p, _)| node.inputs.matches(p)) {
+            // The first `watch` glob that matches it carries the label.
+            let index = globset(node.inputs.watch.iter().cloned())
+                .and_then(|set| set.matches(path).first().copied())
+                .unwrap_or(0);
+            let labels = spans
+                .watch
+                .get(index)
+                .map(|span| {
+                    LabeledSpan::new_primary_with_span(Some(format!("matches {kind}")), *span)
+                })
+                .into_iter()
+                .collect();
+            let path = path.display();
+            warnings.push(warn(
+                "hot::not_a_regular_file",
+                format!(
+                    "{} `{}`: `{path}` is {kind}; hot never opens it, so only its appearing or \
+                     going reruns this node, never what passes through it",
+                    node.kind.as_str(),
+                    node.name
+                ),
+                Some(format!(
+                    "fine as it is; to have it make no change at all, add `ignore \"{path}\"`"
+                )),
+                labels,
+            ));
+        }
         for (index, glob) in unmatched(node, &files) {
             let span = spans.watch.get(index).copied().unwrap_or((0, 0).into());
             let mut labels = vec![LabeledSpan::new_primary_with_span(
@@ -253,20 +281,34 @@ fn spans_of(doc: &KdlDocument, node: &Node) -> Spans {
     spans
 }
 
-/// Every file and directory below `root` that the watcher would see, relative to it.
-fn tree(root: &Path) -> Vec<PathBuf> {
-    crate::watch::walker(root)
+/// Every file and directory below `root` that the watcher would see, relative to it, and
+/// those of them that are named pipes, sockets or devices (links followed), with what each is.
+fn tree(root: &Path) -> (Vec<PathBuf>, Vec<(PathBuf, &'static str)>) {
+    let mut specials = Vec::new();
+    let files = crate::watch::walker(root)
         .build()
         .filter_map(Result::ok)
         .filter_map(|entry| {
-            entry
+            let rel = entry
                 .path()
                 .strip_prefix(root)
                 .ok()
-                .filter(|p| !p.as_os_str().is_empty())
-                .map(Path::to_path_buf)
+                .filter(|p| !p.as_os_str().is_empty())?
+                .to_path_buf();
+            let kind = match entry.file_type() {
+                Some(t) if t.is_symlink() => std::fs::metadata(entry.path())
+                    .ok()
+                    .and_then(|m| crate::watch::special_kind(m.file_type())),
+                Some(t) => crate::watch::special_kind(t),
+                None => None,
+            };
+            if let Some(kind) = kind {
+                specials.push((rel.clone(), kind));
+            }
+            Some(rel)
         })
-        .collect()
+        .collect();
+    (files, specials)
 }
 
 /// A glob compiled as the Hotfile's are (`./` dropped, `*` stays within a directory).

@@ -36,5 +36,7 @@ mod services;
 mod stop;
 /// Messages that teach: `hot check`'s warnings, the address-in-use hint.
 mod teach;
+/// Trees as projects have them: FIFOs, sockets, devices, unreadable directories, big links.
+mod tree_faults;
 /// Watch mode: only what a change affects, bursts, atomic saves, reloads, signals.
 mod watch;
