@@ -85,6 +85,13 @@ pub fn run(project: Arc<Project>, reporter: Reporter, plan: Plan) -> u8 {
     } else {
         (reporter, None)
     };
+    // From here the sinks write on a thread of their own: a reader of `--json` that stops
+    // reading (or a terminal held by Ctrl-S) cannot stall the loop, signals included. The
+    // closing summary and the sinks' finish wait for it at most the stop timeout.
+    if let Err(error) = reporter.spawn_writer(stop_timeout(&project)) {
+        reporter.error(&format!("cannot start the output writer: {error}"));
+        return exit::FAILED;
+    }
     let code = runtime.block_on(drive(project, reporter.clone(), status, plan));
     // Every path out of the loop, early errors included: a sink may hold lines back (the
     // view does until its next frame) and must give the terminal back.
@@ -258,6 +265,16 @@ async fn drive(
     }
     drop(watcher);
     u8::try_from(code).unwrap_or(exit::FAILED)
+}
+
+/// The longest stop timeout of any node: how long hot may wait for its output at exit.
+fn stop_timeout(project: &Project) -> Duration {
+    project
+        .nodes
+        .iter()
+        .map(|n| n.stop.timeout)
+        .max()
+        .unwrap_or_else(|| crate::model::Stop::default().timeout)
 }
 
 /// The sinks that the driver also acts on directly: the browser answers sockets, the status

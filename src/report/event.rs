@@ -151,6 +151,9 @@ pub enum EventKind {
     Warning { message: String },
     /// A runtime problem: what failed and what to do.
     Error { message: String },
+    /// The sinks fell behind (a reader of `--json` that stopped reading): this many events
+    /// just before this one were dropped.
+    Dropped { events: u64, message: String },
     /// `hot ci` ends: how every node stands.
     Summary {
         ok: bool,
