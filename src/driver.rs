@@ -181,10 +181,7 @@ async fn drive(
             &mut supervisor,
             &sockets,
             &reporter,
-            Views {
-                browser: &mut browser,
-                status: status.as_deref(),
-            },
+            &mut browser,
             &mut wake,
         ) {
             break code;
@@ -241,11 +238,6 @@ async fn drive(
             }
             _ = frames.tick(), if status.is_some() => {
                 if let Some(status) = &status {
-                    for (name, generation) in status.missing_pids() {
-                        if let Some(pid) = supervisor.pid(generation) {
-                            status.pid(&name, generation, pid);
-                        }
-                    }
                     status.frame(Instant::now());
                 }
                 Vec::new()
@@ -277,13 +269,6 @@ fn stop_timeout(project: &Project) -> Duration {
         .unwrap_or_else(|| crate::model::Stop::default().timeout)
 }
 
-/// The sinks that the driver also acts on directly: the browser answers sockets, the status
-/// view learns each instance's pid.
-struct Views<'a> {
-    browser: &'a mut Browser,
-    status: Option<&'a Status>,
-}
-
 /// Carries out the engine's actions; returns the exit status once the engine is done.
 fn carry_out(
     actions: Vec<Action>,
@@ -291,10 +276,10 @@ fn carry_out(
     supervisor: &mut Supervisor,
     sockets: &Sockets,
     reporter: &Reporter,
-    views: Views<'_>,
+    // The one sink the driver also acts on: it answers a service's socket.
+    browser: &mut Browser,
     wake: &mut Option<Instant>,
 ) -> Option<i32> {
-    let Views { browser, status } = views;
     let project = engine.project();
     for action in actions {
         match action {
@@ -303,9 +288,6 @@ fn carry_out(
                 let name = &project.node(node).name;
                 let fds = sockets.for_node(name);
                 supervisor.start(node, generation, &fds);
-                if let (Some(status), Some(pid)) = (status, supervisor.pid(generation)) {
-                    status.pid(name, generation, pid);
-                }
             }
             Action::Stop { node, generation } => supervisor.stop(node, generation),
             Action::Report(report) => reporter.report(project, &report),

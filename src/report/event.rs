@@ -69,6 +69,12 @@ pub enum EventKind {
         /// Whether hot waits for a `ready` condition (services) before calling it serving.
         ready: bool,
     },
+    /// The instance's command runs as `pid` (its keeper reports it a moment after the start).
+    CommandStarted {
+        node: String,
+        generation: u64,
+        pid: u32,
+    },
     /// A task finished, or a service instance exited on its own.
     NodeFinished {
         node: String,

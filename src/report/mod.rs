@@ -201,6 +201,15 @@ impl Reporter {
         self.outlet.finish();
     }
 
+    /// An instance's command runs as `pid`.
+    pub fn command_started(&self, node: &str, generation: u64, pid: u32) {
+        self.emit(EventKind::CommandStarted {
+            node: node.to_owned(),
+            generation,
+            pid,
+        });
+    }
+
     /// One line of a child's output.
     pub fn output(&self, node: &str, stream: Stream, line: &str) {
         self.emit(EventKind::Output {

@@ -185,7 +185,7 @@ impl PlainSink {
                 self.paint(GREEN, "▶"),
                 self.on(node)
             ),
-            EventKind::NodeStarted { .. } => return Vec::new(),
+            EventKind::NodeStarted { .. } | EventKind::CommandStarted { .. } => return Vec::new(),
             EventKind::NodeFinished {
                 node,
                 kind,

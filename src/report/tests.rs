@@ -354,6 +354,14 @@ fn script() -> Vec<Event> {
         ),
         event(
             76,
+            EventKind::CommandStarted {
+                node: "web".into(),
+                generation: 3,
+                pid: 4242,
+            },
+        ),
+        event(
+            76,
             EventKind::Dropped {
                 events: 120,
                 message: "120 events dropped: hot's output was read too slowly".into(),

@@ -21,7 +21,7 @@ mod tests;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use crate::engine::{Event, Generation, Rerun};
+use crate::engine::{Event, Rerun};
 use crate::report::event::EventKind;
 use crate::report::plain::PlainSink;
 use crate::report::{self, Sink};
@@ -93,15 +93,6 @@ impl Status {
         for line in lines {
             inner.line(line);
         }
-    }
-
-    pub fn pid(&self, node: &str, generation: Generation, pid: u32) {
-        self.lock().board.pid(node, generation, pid);
-    }
-
-    /// See [`Board::missing_pids`].
-    pub fn missing_pids(&self) -> Vec<(String, Generation)> {
-        self.lock().board.missing_pids()
     }
 
     pub fn stopping(&self) {

@@ -138,10 +138,6 @@ impl Supervisor {
         0
     }
 
-    pub fn pid(&self, _generation: Generation) -> Option<u32> {
-        None
-    }
-
     pub async fn shutdown(&mut self) {}
 
     pub fn kill_all(&mut self) {}

@@ -7,7 +7,7 @@ use std::os::fd::AsRawFd;
 use std::os::unix::process::ExitStatusExt;
 use std::process::Stdio;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
@@ -90,8 +90,6 @@ pub(super) struct Instance {
     gate: Arc<Gate>,
     /// True once the `Exited` event is sent.
     done: watch::Receiver<bool>,
-    /// The command's pid (the keeper's child), 0 until the keeper reported it.
-    command_pid: Arc<AtomicU32>,
 }
 
 impl Instance {
@@ -141,8 +139,6 @@ pub(super) struct Ctx {
     pub(super) gate: Arc<Gate>,
     /// This instance's own last lines, for the report of its exit.
     tail: Arc<std::sync::Mutex<std::collections::VecDeque<String>>>,
-    /// The command's pid as its keeper reported it; 0 until then.
-    command_pid: Arc<AtomicU32>,
 }
 
 /// How many of an instance's last lines its exit report shows.
@@ -285,7 +281,6 @@ impl Supervisor {
             reporter: self.reporter.clone(),
             gate: gate.clone(),
             tail: Default::default(),
-            command_pid: Default::default(),
         };
         let notify = match def.ready {
             Some(Ready::Notify) => {
@@ -354,7 +349,6 @@ impl Supervisor {
 
         let (control, control_rx) = mpsc::unbounded_channel();
         let (done_tx, done) = watch::channel(false);
-        let command_pid = ctx.command_pid.clone();
         tokio::spawn(monitor(
             child,
             status,
@@ -375,7 +369,6 @@ impl Supervisor {
             control,
             gate,
             done,
-            command_pid,
         })
     }
 
@@ -416,16 +409,6 @@ impl Supervisor {
     /// Number of live instances (started, `Exited` not yet sent).
     pub fn running(&self) -> usize {
         self.instances.values().filter(|i| !i.is_done()).count()
-    }
-
-    /// The pid of a live instance's command (not its keeper's, the group's leader), once the
-    /// keeper has reported it. For the status view.
-    pub fn pid(&self, generation: Generation) -> Option<u32> {
-        self.instances
-            .get(&generation)
-            .filter(|i| !i.is_done())
-            .map(|i| i.command_pid.load(Ordering::Relaxed))
-            .filter(|pid| *pid != 0)
     }
 
     /// Stops every instance as [`Supervisor::stop`] does and resolves once each has exited.
@@ -553,7 +536,7 @@ async fn monitor(
             line = keeper.next_line(), if keeper_open => match line {
                 Ok(Some(line)) => {
                     if let Some(pid) = line.strip_prefix("started ").and_then(|p| p.parse().ok()) {
-                        ctx.command_pid.store(pid, Ordering::Relaxed);
+                        ctx.reporter.command_started(&ctx.name, ctx.generation, pid);
                     } else if let Some((signal, pid)) = stopped(&line) {
                         let _ = ctx.events.send(Event::Suspended {
                             node: ctx.node,
