@@ -13,7 +13,7 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::mpsc;
 
 use crate::browser::Browser;
-use crate::cli::exit;
+use crate::exit;
 use crate::engine::{Action, Change, Engine, Event, Mode, Options};
 use crate::graph::Graph;
 use crate::hotfile;
@@ -158,20 +158,6 @@ async fn drive(
     frames.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
 
     let mut actions = engine.start(Instant::now());
-    let mut interrupted = false;
-    // The first signal or quit key stops gracefully, a second one kills at once.
-    let mut stop = |code: i32, engine: &mut Engine, supervisor: &mut Supervisor| {
-        if interrupted {
-            supervisor.kill_all();
-            return Vec::new();
-        }
-        interrupted = true;
-        if let Some(status) = &status {
-            status.stopping();
-        }
-        reporter.note("stopping (press Ctrl-C again to kill at once)");
-        engine.handle(Instant::now(), Event::Shutdown { code })
-    };
     // The engine's one timer (it has no clock): the earliest wake it asked for.
     let mut wake: Option<Instant> = None;
     let code = loop {
@@ -219,11 +205,10 @@ async fn drive(
                 actions.extend(engine.handle(Instant::now(), Event::Changed(changes)));
                 actions
             }
-            code = signals.recv() => stop(i32::from(code), &mut engine, &mut supervisor),
+            code = signals.recv() => engine.handle(Instant::now(), Event::Shutdown { code }),
             Some(key) = keys.recv() => {
                 let now = Instant::now();
                 match status.as_ref().and_then(|s| s.key(key, now)) {
-                    Some(Event::Shutdown { code }) => stop(code, &mut engine, &mut supervisor),
                     Some(event) => engine.handle(now, event),
                     None => Vec::new(),
                 }
@@ -256,7 +241,7 @@ async fn drive(
         reporter.summary(&project, &ordered);
     }
     drop(watcher);
-    u8::try_from(code).unwrap_or(exit::FAILED)
+    code
 }
 
 /// The longest stop timeout of any node: how long hot may wait for its output at exit.
@@ -279,7 +264,7 @@ fn carry_out(
     // The one sink the driver also acts on: it answers a service's socket.
     browser: &mut Browser,
     wake: &mut Option<Instant>,
-) -> Option<i32> {
+) -> Option<u8> {
     let project = engine.project();
     for action in actions {
         match action {
@@ -291,6 +276,7 @@ fn carry_out(
             }
             Action::Stop { node, generation } => supervisor.stop(node, generation),
             Action::Report(report) => reporter.report(project, &report),
+            Action::KillAll => supervisor.kill_all(),
             Action::Exit(code) => return Some(code),
             #[cfg(unix)]
             Action::Answer { node } => {

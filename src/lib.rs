@@ -9,6 +9,7 @@ pub mod browser;
 pub mod cli;
 pub mod driver;
 pub mod engine;
+pub mod exit;
 pub mod graph;
 pub mod hint;
 pub mod hotfile;

@@ -10,7 +10,7 @@ use miette::Diagnostic;
 use serde_json::json;
 
 use super::args::GraphFormat;
-use super::exit;
+use crate::exit;
 use crate::graph::{self, Graph};
 use crate::hotfile;
 use crate::lint;

@@ -26,15 +26,7 @@ use args::{Cli, Command, GraphFormat, Jobs, WatchArgs};
 use failure::{Failure, failure};
 use miette::MietteDiagnostic;
 
-/// Exit statuses, as the contract gives them.
-pub mod exit {
-    pub const OK: u8 = 0;
-    pub const FAILED: u8 = 1;
-    pub const USAGE: u8 = 2;
-    pub const SIGHUP: u8 = 129;
-    pub const SIGINT: u8 = 130;
-    pub const SIGTERM: u8 = 143;
-}
+use crate::exit;
 
 /// The `hot` binary's entry point.
 pub fn main() -> ExitCode {

@@ -120,6 +120,9 @@ pub enum EventKind {
     SocketRenewed { node: String, socket: String },
     /// A running instance was stopped by a signal and waits to be continued.
     NodeSuspended { node: String, signal: i32, pid: u32 },
+    /// hot was asked to stop (a signal, the quit key) and stops every instance; asked again, it
+    /// kills them at once.
+    Stopping { message: String },
     /// The node's own runs keep changing these inputs.
     LoopDetected { node: String, paths: Vec<String> },
     /// Nothing is stale or running any more.

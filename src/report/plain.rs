@@ -316,7 +316,7 @@ impl PlainSink {
                 };
                 return vec![(to, format!("{} {line}", self.prefix(to, node)))];
             }
-            EventKind::Note { message } => message.clone(),
+            EventKind::Note { message } | EventKind::Stopping { message } => message.clone(),
             EventKind::Warning { message } | EventKind::Dropped { message, .. } => {
                 format!("{} {message}", self.paint(YELLOW, "warning:"))
             }

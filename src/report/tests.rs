@@ -354,6 +354,12 @@ fn script() -> Vec<Event> {
         ),
         event(
             76,
+            EventKind::Stopping {
+                message: "stopping (press Ctrl-C again to kill at once)".into(),
+            },
+        ),
+        event(
+            76,
             EventKind::CommandStarted {
                 node: "web".into(),
                 generation: 3,

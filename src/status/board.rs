@@ -232,11 +232,6 @@ impl Board {
         })
     }
 
-    /// Hot is shutting down: the view says so until it is gone.
-    pub fn set_stopping(&mut self) {
-        self.stopping = true;
-    }
-
     fn row(&mut self, name: &str) -> Option<&mut Row> {
         self.rows.iter_mut().find(|r| r.name == name)
     }
@@ -474,6 +469,7 @@ impl Board {
             }
             EventKind::WatchFallback { polled, .. } => self.polled = *polled,
             EventKind::WatchRestored { .. } => self.polled = 0,
+            EventKind::Stopping { .. } => self.stopping = true,
             EventKind::LoopDetected { node, paths } => {
                 if let Some(row) = self.row(node) {
                     let first = paths.first().cloned().unwrap_or_default();

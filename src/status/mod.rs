@@ -95,10 +95,6 @@ impl Status {
         }
     }
 
-    pub fn stopping(&self) {
-        self.lock().board.set_stopping();
-    }
-
     /// Draws what changed since the last frame.
     pub fn frame(&self, now: Instant) {
         self.lock().draw(now);
@@ -151,7 +147,9 @@ impl Status {
                 inner.draw(now);
                 None
             }
-            Key::Quit => Some(Event::Shutdown { code: 0 }),
+            Key::Quit => Some(Event::Shutdown {
+                code: crate::exit::OK,
+            }),
         }
     }
 }
