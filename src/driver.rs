@@ -13,8 +13,8 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::mpsc;
 
 use crate::browser::Browser;
-use crate::exit;
 use crate::engine::{Action, Change, Engine, Event, Mode, Options};
+use crate::exit;
 use crate::graph::Graph;
 use crate::hotfile;
 use crate::model::{Kind, NodeId, Project};

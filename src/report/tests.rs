@@ -841,7 +841,11 @@ fn a_stalled_sink_does_not_block_senders_and_the_drop_is_counted_and_said() {
         })
         .sum();
     assert!(outputs <= writer::OUTPUT_ROOM + 1, "{outputs} lines queued");
-    assert_eq!(outputs as u64 + dropped, lines as u64, "every line seen or counted");
+    assert_eq!(
+        outputs as u64 + dropped,
+        lines as u64,
+        "every line seen or counted"
+    );
     // Said where the gap is: just before the first event queued after it (the writer may
     // have taken one line while the queue was full, so there may be more than one gap).
     let at = seen

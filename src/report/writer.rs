@@ -50,7 +50,10 @@ struct State {
 
 enum Item {
     /// An event, and how many were dropped just before it.
-    Event { dropped: u64, event: Event },
+    Event {
+        dropped: u64,
+        event: Event,
+    },
     Sink(Box<dyn Sink>),
 }
 

@@ -386,7 +386,7 @@ task "ask" {
     let mut script = match command.spawn() {
         Ok(child) => child,
         Err(e) => {
-            assert!(std::env::var_os("CI").is_none(), "script: {e}");
+            assert!(!crate::support::ci(), "script: {e}");
             eprintln!("skipped: util-linux `script` is not available: {e}");
             return;
         }
@@ -534,8 +534,13 @@ service "serve" {{
     let timed_out = hot.wait_event("ready_timed_out", "serve");
     assert_eq!(timed_out["kept"], true, "{timed_out}");
     let listening = hot.seen.iter().find(|e| e["event"] == "listening");
-    let addr = listening.and_then(|e| e["addr"].as_str()).expect("an address");
-    assert_eq!(field(&ask(addr).unwrap(), "pid"), started["pid"].to_string());
+    let addr = listening
+        .and_then(|e| e["addr"].as_str())
+        .expect("an address");
+    assert_eq!(
+        field(&ask(addr).unwrap(), "pid"),
+        started["pid"].to_string()
+    );
     hot.signal(libc::SIGINT);
     assert_eq!(hot.wait_exit(), 130);
     let after_timeout: Vec<_> = hot
@@ -559,7 +564,7 @@ fn python3() -> Option<&'static str> {
         .is_ok_and(|o| o.status.success());
     if !found {
         assert!(
-            std::env::var_os("CI").is_none(),
+            !crate::support::ci(),
             "python3 is missing; .ci/run installs it"
         );
         eprintln!("skipped: python3 is not installed");
