@@ -16,6 +16,7 @@ pub mod hotfile;
 pub mod init;
 pub mod lint;
 pub mod model;
+mod program;
 pub mod report;
 #[cfg(unix)]
 pub mod shim;
