@@ -156,7 +156,6 @@ fn run(cli: Cli) -> u8 {
     if color && !cli.json {
         children_keep_colour();
     }
-    crate::hint::hold(&project);
     let command = cli.command.unwrap_or(Command::Watch {
         names: Vec::new(),
         watch: WatchArgs::default(),

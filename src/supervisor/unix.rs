@@ -136,6 +136,7 @@ pub(super) struct Ctx {
     pub(super) name: String,
     events: mpsc::UnboundedSender<Event>,
     pub(super) reporter: Reporter,
+    hints: crate::hint::Hints,
     pub(super) gate: Arc<Gate>,
     /// This instance's own last lines, for the report of its exit.
     tail: Arc<std::sync::Mutex<std::collections::VecDeque<String>>>,
@@ -279,6 +280,7 @@ impl Supervisor {
             name: def.name.clone(),
             events: self.events.clone(),
             reporter: self.reporter.clone(),
+            hints: self.hints.clone(),
             gate: gate.clone(),
             tail: Default::default(),
         };
@@ -640,7 +642,7 @@ async fn forward(
         |piece| {
             ctx.reporter.output(&ctx.name, stream, piece.text);
             ctx.remember(piece.text);
-            crate::hint::on_output(&ctx.reporter, &ctx.name, piece.text);
+            ctx.hints.on_output(&ctx.reporter, &ctx.name, piece.text);
             ready(piece.line);
         },
         // A ready line that waits without its newline counts at once, not once it is shown.
