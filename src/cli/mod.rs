@@ -142,8 +142,9 @@ fn run(cli: Cli) -> u8 {
             .with_help("run `hot init` to write one for this project, or name one with `-f PATH`"),
         );
     };
-    let project = match hotfile::load(&path) {
-        Ok(project) => project,
+    // The span table is for `hot check`'s warnings: nothing reads the Hotfile twice.
+    let hotfile::Loaded { project, spans } = match hotfile::load_spanned(&path) {
+        Ok(loaded) => loaded,
         Err(diagnostics) if cli.json && matches!(cli.command, Some(Command::Check)) => {
             commands::print(&commands::unsound(&diagnostics));
             return exit::USAGE;
@@ -168,7 +169,7 @@ fn run(cli: Cli) -> u8 {
             .max(1)
     };
     match command {
-        Command::Check => commands::check(&project, &reporter),
+        Command::Check => commands::check(&project, &spans, &reporter),
         Command::Graph { format } => {
             let format = match (format, cli.json) {
                 (Some(format), false) => format,
