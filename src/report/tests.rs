@@ -901,3 +901,29 @@ fn the_summary_waits_for_room_and_is_never_dropped_by_a_flood() {
     let seen = sink.seen.lock().unwrap();
     assert!(matches!(seen.last(), Some(EventKind::Summary { .. })));
 }
+
+#[test]
+fn a_stalled_sink_holds_at_most_the_output_byte_budget() {
+    let sink = Stalled::default();
+    let reporter = Reporter::with_sinks(true, vec![Box::new(sink.clone())]);
+    reporter
+        .spawn_writer(Duration::from_secs(30))
+        .expect("a thread");
+    // A flood without newlines arrives in 64 KiB pieces.
+    let piece = "a".repeat(64 * 1024);
+    for _ in 0..200 {
+        reporter.output("flood", Stream::Stdout, &piece);
+    }
+    sink.release();
+    reporter.finish();
+    let seen = sink.seen.lock().unwrap();
+    let outputs = seen
+        .iter()
+        .filter(|k| matches!(k, EventKind::Output { .. }))
+        .count();
+    // The one the writer took before it stalled, and what fits the budget.
+    assert!(
+        outputs <= writer::OUTPUT_BYTES / piece.len() + 2,
+        "{outputs} pieces of 64 KiB queued"
+    );
+}

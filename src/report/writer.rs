@@ -6,7 +6,7 @@
 //!
 //! A full queue drops the event and counts it; the writer says how many were dropped, as an
 //! [`EventKind::Dropped`], where the gap is (before the first event queued after it). A child's
-//! output may fill only a quarter of the queue, so hot's own events (exits, readiness, errors)
+//! output may fill only a quarter of the queue (and 4 MiB), so hot's own events (exits, readiness, errors)
 //! still find room behind a flood. The one event that must not be lost, `hot ci`'s summary,
 //! waits for room, as the closing [`Outlet::finish`] waits for the writer, until a deadline.
 
@@ -22,6 +22,9 @@ use super::sink::Sink;
 pub(crate) const CAPACITY: usize = 4096;
 /// A child's output lines are queued only below this, so hot's own events keep room.
 pub(crate) const OUTPUT_ROOM: usize = CAPACITY / 4;
+/// And only while the queued lines hold less than this many bytes: a flood's pieces are up to
+/// 64 KiB each, and the queue must not hold what the forwarders took care never to buffer.
+pub(crate) const OUTPUT_BYTES: usize = 4 << 20;
 
 pub(super) struct Outlet {
     clock: Clock,
@@ -44,15 +47,18 @@ struct State {
     queue: VecDeque<Item>,
     /// Events dropped since the last one queued.
     dropped: u64,
+    /// Bytes of output lines queued.
+    output_bytes: usize,
     closed: bool,
     finished: bool,
 }
 
 enum Item {
-    /// An event, and how many were dropped just before it.
+    /// An event, how many were dropped just before it, and its output bytes.
     Event {
         dropped: u64,
         event: Event,
+        bytes: usize,
     },
     Sink(Box<dyn Sink>),
 }
@@ -78,6 +84,7 @@ impl Outlet {
                 sinks,
                 queue: VecDeque::new(),
                 dropped: 0,
+                output_bytes: 0,
                 closed: false,
                 finished: false,
             }),
@@ -129,12 +136,22 @@ impl Outlet {
                 CAPACITY
             }
         };
-        if state.queue.len() >= limit || state.finished {
+        let bytes = match &event.kind {
+            EventKind::Output { line, .. } => line.len(),
+            _ => 0,
+        };
+        let too_big = bytes > 0 && state.output_bytes + bytes > OUTPUT_BYTES;
+        if state.queue.len() >= limit || too_big || state.finished {
             state.dropped += 1;
             return;
         }
+        state.output_bytes += bytes;
         let dropped = std::mem::take(&mut state.dropped);
-        state.queue.push_back(Item::Event { dropped, event });
+        state.queue.push_back(Item::Event {
+            dropped,
+            event,
+            bytes,
+        });
         self.arrived.notify_one();
     }
 
@@ -179,11 +196,14 @@ impl Outlet {
                     state = self.arrived.wait(state).unwrap_or_else(|e| e.into_inner());
                 }
                 let item = state.queue.pop_front();
+                if let Some(Item::Event { bytes, .. }) = &item {
+                    state.output_bytes -= bytes;
+                }
                 self.room.notify_all();
                 item
             };
             match item {
-                Some(Item::Event { dropped, event }) => {
+                Some(Item::Event { dropped, event, .. }) => {
                     if dropped > 0 {
                         self.say_dropped(&mut sinks, dropped);
                     }
