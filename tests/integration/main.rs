@@ -4,6 +4,8 @@
 //! none sleeps a fixed time in place of an event.
 
 mod support;
+/// The `Test` builder: a run of hot with its exact stdout, stderr and status.
+mod test;
 
 /// `hot check` and diagnostics: exit statuses, file:line:column, nothing run.
 mod check;
