@@ -227,7 +227,7 @@ fn unknown_node_names_on_the_command_line_are_usage_errors() {
 #[test]
 fn check_warns_on_a_hotfile_read_from_standard_input() {
     use std::io::Write;
-    let project = Project::new();
+    let project = crate::support::Project::new();
     let mut child = project
         .hot(&["-f", "-", "check"])
         .stdin(std::process::Stdio::piped())
