@@ -69,7 +69,8 @@ pub enum EventKind {
         /// Whether hot waits for a `ready` condition (services) before calling it serving.
         ready: bool,
     },
-    /// The instance's command runs as `pid` (its keeper reports it a moment after the start).
+    /// A service instance's command runs as `pid` (its keeper reports it a moment after the
+    /// start).
     CommandStarted {
         node: String,
         generation: u64,

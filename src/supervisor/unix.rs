@@ -137,6 +137,9 @@ pub(super) struct Ctx {
     events: mpsc::UnboundedSender<Event>,
     pub(super) reporter: Reporter,
     hints: crate::hint::Hints,
+    /// A service's pid is told (the status view shows it); a task's is not, so a task's
+    /// events do not depend on when its keeper's report is read.
+    service: bool,
     pub(super) gate: Arc<Gate>,
     /// This instance's own last lines, for the report of its exit.
     tail: Arc<std::sync::Mutex<std::collections::VecDeque<String>>>,
@@ -282,6 +285,7 @@ impl Supervisor {
             events: self.events.clone(),
             reporter: self.reporter.clone(),
             hints: self.hints.clone(),
+            service: def.kind == crate::model::Kind::Service,
             gate: gate.clone(),
             tail: Default::default(),
         };
@@ -540,7 +544,9 @@ async fn monitor(
             line = keeper.next_line(), if keeper_open => match line {
                 Ok(Some(line)) => {
                     if let Some(pid) = line.strip_prefix("started ").and_then(|p| p.parse().ok()) {
-                        ctx.reporter.command_started(&ctx.name, ctx.generation, pid);
+                        if ctx.service {
+                            ctx.reporter.command_started(&ctx.name, ctx.generation, pid);
+                        }
                     } else if let Some(d) = ended(&line) {
                         ran = Some(d);
                     } else if let Some((signal, pid)) = stopped(&line) {
