@@ -218,6 +218,9 @@ pub struct Standing {
     pub result: NodeResult,
     /// How long its last run that ended on its own took (start to exit: the node's own time).
     pub duration: Option<Duration>,
+    /// A service: when the instance that serves now started, or `None` when none serves. A
+    /// failed service with one serves an older build: its latest edit is not live.
+    pub serving_since: Option<Instant>,
 }
 
 /// A node's last result.
@@ -227,7 +230,8 @@ pub enum NodeResult {
     NotRun,
     /// A task succeeded; a service is serving.
     Ok,
-    /// A task failed; a service exited or never got ready, and nothing serves.
+    /// A task failed; a service's latest instance exited or never got ready (an older one may
+    /// still serve: [`Standing::serving_since`]).
     Failed,
     /// It did not run because `by` failed upstream (a service may still serve an older build).
     Blocked { by: NodeId },

@@ -508,13 +508,14 @@ impl Engine {
             // A service that ends on its own (even with status 0) is not serving. When it
             // leaves nobody (it was serving, or had no predecessor) it comes back after a
             // backoff that grows while it keeps crashing, so a broken server cannot spin.
-            Kind::Service if state.current.is_none() => {
+            Kind::Service => {
+                // A replacement that dies before it is ready fails too: the older instance
+                // serves on, but the build the wave made is not live.
                 state.outcome = Outcome::Failed;
-                if state.pending.is_none() {
+                if state.current.is_none() && state.pending.is_none() {
                     down = Some(self.plan_restart(node, now, duration, &exit));
                 }
             }
-            Kind::Service => {}
         }
         if !ok || kind == Kind::Service {
             self.wave_failed += usize::from(self.wave_open);
@@ -567,6 +568,8 @@ impl Engine {
             return;
         }
         state.stop(node, pending, actions);
+        // The older instance serves on; the build this wave made is not live.
+        state.outcome = Outcome::Failed;
         self.wave_failed += usize::from(self.wave_open);
         actions.push(Action::Report(Report::ReadyTimedOut { node, kept: false }));
     }
@@ -589,6 +592,13 @@ impl Engine {
                 state.stop(NodeId(i), instance, actions);
             }
         }
+    }
+
+    /// The instance of service `node` that new connections are for: the serving one, else the
+    /// one starting (a first start, a crash restart); `None` while none is alive or starting.
+    pub fn serving(&self, node: NodeId) -> Option<Generation> {
+        let state = self.nodes.get(node.0)?;
+        state.current.or(state.pending).map(|i| i.generation)
     }
 
     /// The node that has `generation` as its current or pending instance.
@@ -820,10 +830,15 @@ impl Engine {
                     NodeResult::NotRun | NodeResult::Blocked { .. } => false,
                 };
                 let duration = state.last_run.filter(|_| described).map(|(_, _, ran)| ran);
+                let serving_since = state
+                    .current
+                    .filter(|_| self.project.node(node).kind == Kind::Service)
+                    .map(|serving| serving.started);
                 Standing {
                     node,
                     result,
                     duration,
+                    serving_since,
                 }
             })
             .collect()

@@ -7,13 +7,14 @@
 //! - a `watch` glob that matches no file (and, when the node has a `dir` under which the glob
 //!   would match, saying that globs are relative to the Hotfile);
 //! - a `run` program that is neither on PATH nor a file relative to `dir`, and is not a binary
-//!   cargo would build (`./target/debug/app` when the package builds `myapp`);
+//!   cargo would build into its target directory (`./target/debug/app` when no package
+//!   builds `app`), as `cargo metadata` tells (the crate's `cargo` module; run once per
+//!   directory, and only for a missing path inside a cargo project);
 //! - a node with neither `watch` nor `after`, which runs once and never again.
 //!
 //! The model keeps no spans: the loader's span table ([`hotfile::Spans`]) says where each part
 //! is written. A walk of the tree is the cost, and only `hot check` pays it.
 
-mod cargo;
 mod program;
 
 use std::fmt;
@@ -103,6 +104,7 @@ pub fn lint(project: &Project, spans: &hotfile::Spans) -> Vec<Warning> {
     };
     let mut warnings = Vec::new();
     let files = tree(&project.root);
+    let mut cargo = program::Cargo::default();
     for (node, spans) in project.nodes.iter().zip(&spans) {
         for (index, glob) in unmatched(node, &files) {
             let span = spans.watch.get(index).copied().unwrap_or((0, 0).into());
@@ -141,7 +143,7 @@ pub fn lint(project: &Project, spans: &hotfile::Spans) -> Vec<Warning> {
                 labels,
             ));
         }
-        if let Some((message, help)) = program::missing(node) {
+        if let Some((message, help)) = program::missing(node, &mut cargo) {
             let labels = spans
                 .run
                 .map(|span| LabeledSpan::new_primary_with_span(Some("not found".into()), span))

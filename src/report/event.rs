@@ -126,6 +126,20 @@ pub enum EventKind {
     Stopping { message: String },
     /// The node's own runs keep changing these inputs.
     LoopDetected { node: String, paths: Vec<String> },
+    /// A service listens on a port of its own and does not take the socket hot passed it, so
+    /// requests to hot's address never reach it (Linux only).
+    SocketUnused {
+        node: String,
+        /// The socket hot passed: its name, its fd in the service, its address.
+        socket: String,
+        fd: i32,
+        addr: String,
+        /// What the service listens on itself.
+        listening: Vec<String>,
+        /// Whether it closed hot's socket (else it holds it and nothing waits on it).
+        closed: bool,
+        message: String,
+    },
     /// Nothing is stale or running any more.
     WaveFinished {
         wave: u64,
@@ -196,6 +210,10 @@ pub struct NodeResult {
     /// The duration as shown to people (`1.23s`, `45ms`), or `-`.
     pub duration: String,
     pub duration_ms: Option<f64>,
+    /// A service: when the instance that serves started (RFC 3339, local time), or `None` when
+    /// none serves. `failed` with this set: an older build serves and the edit is not live.
+    #[serde(default)]
+    pub serving_since: Option<String>,
 }
 
 impl NodeResult {

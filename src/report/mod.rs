@@ -233,6 +233,38 @@ impl Reporter {
         });
     }
 
+    /// Service `node` listens on `listening` itself and does not take `socket` (hot's fd in
+    /// it, its address): it `closed` it, or nothing of it waits on it.
+    pub fn socket_unused(
+        &self,
+        node: &str,
+        socket: (&str, i32, SocketAddr),
+        listening: &[SocketAddr],
+        closed: bool,
+    ) {
+        let (name, fd, addr) = socket;
+        let own: Vec<String> = listening.iter().map(ToString::to_string).collect();
+        let how = if closed {
+            format!("closed the socket hot passed it (fd {fd}, {addr}) and listens on")
+        } else {
+            format!("does not wait on the socket hot passed it (fd {fd}, {addr}); it listens on")
+        };
+        let message = format!(
+            "{node} {how} {} itself, so requests to {addr} never reach it: make it serve on \
+             fd {fd} (`LISTEN_FDS`; docs/recipes.md shows how for common servers)",
+            own.join(", ")
+        );
+        self.emit(EventKind::SocketUnused {
+            node: node.to_owned(),
+            socket: name.to_owned(),
+            fd,
+            addr: addr.to_string(),
+            listening: own,
+            closed,
+            message,
+        });
+    }
+
     /// A runtime problem (not a node's failure): what failed and what to do.
     pub fn error(&self, text: &str) {
         self.emit(EventKind::Error {
@@ -309,7 +341,7 @@ impl Reporter {
 
     /// `hot ci`'s closing table: how every node in scope stands.
     pub fn summary(&self, project: &Project, graph: &[Standing]) {
-        self.emit(translate::summary(project, graph));
+        self.emit(translate::summary(project, graph, self.outlet.clock()));
     }
 }
 

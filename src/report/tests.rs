@@ -32,6 +32,7 @@ fn result(node: &str, result: &str, by: Option<&str>, ms: Option<f64>) -> NodeRe
             |ms| seconds(Duration::from_secs_f64(ms / 1000.0)),
         ),
         duration_ms: ms,
+        serving_since: None,
     }
 }
 
@@ -277,6 +278,36 @@ fn script() -> Vec<Event> {
             EventKind::LoopDetected {
                 node: "test".into(),
                 paths: names(&["gen/out.txt"]),
+            },
+        ),
+        event(
+            72,
+            EventKind::SocketUnused {
+                node: "serve".into(),
+                socket: "http".into(),
+                fd: 3,
+                addr: "127.0.0.1:8080".into(),
+                listening: names(&["127.0.0.1:3000"]),
+                closed: false,
+                message: "serve does not wait on the socket hot passed it (fd 3, 127.0.0.1:8080); \
+                          it listens on 127.0.0.1:3000 itself"
+                    .into(),
+            },
+        ),
+        event(
+            72,
+            EventKind::WaveFinished {
+                wave: 3,
+                failed: 1,
+                ok: false,
+                failed_nodes: names(&["serve"]),
+                nodes: vec![
+                    result("clippy", "ok", None, Some(45.0)),
+                    NodeResult {
+                        serving_since: Some(event::format_rfc3339(&at(63))),
+                        ..result("serve", "failed", None, Some(310.0))
+                    },
+                ],
             },
         ),
         event(

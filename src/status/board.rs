@@ -470,6 +470,20 @@ impl Board {
             EventKind::WatchFallback { polled, .. } => self.polled = *polled,
             EventKind::WatchRestored { .. } => self.polled = 0,
             EventKind::Stopping { .. } => self.stopping = true,
+            EventKind::SocketUnused {
+                node,
+                fd,
+                listening,
+                ..
+            } => {
+                if let Some(row) = self.row(node) {
+                    row.note = Some(format!(
+                        "listens on {} itself, not on fd {fd}",
+                        listening.join(", ")
+                    ));
+                    row.suspended = false;
+                }
+            }
             EventKind::LoopDetected { node, paths } => {
                 if let Some(row) = self.row(node) {
                     let first = paths.first().cloned().unwrap_or_default();

@@ -16,6 +16,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+use super::excerpt::Excerpt;
 use super::notify::NotifySocket;
 use super::program::find_program;
 use super::{Supervisor, plan};
@@ -90,6 +91,8 @@ pub(super) struct Instance {
     gate: Arc<Gate>,
     /// True once the `Exited` event is sent.
     done: watch::Receiver<bool>,
+    /// Its own listeners (sockets steered away from it at its stop), to drain first.
+    drain: Option<Drain>,
 }
 
 impl Instance {
@@ -99,9 +102,25 @@ impl Instance {
 }
 
 enum Control {
-    /// The stop signal was sent; SIGKILL the group after this long.
-    Stopping(Duration),
+    /// Stop the instance: `signal` to the command alone (through its keeper), the rest of its
+    /// group once it has exited, SIGKILL to whatever is left after `timeout`.
+    Stop {
+        signal: Signal,
+        timeout: Duration,
+        /// The instance's own listeners, to drain before the signal (see `drain`).
+        drain: Option<Drain>,
+    },
 }
+
+#[cfg(target_os = "linux")]
+use super::drain::Drain;
+/// Off Linux no socket is an instance's own: nothing to drain.
+#[cfg(not(target_os = "linux"))]
+pub(super) struct Drain;
+
+/// How long after the stop timeout hot SIGKILLs the group itself, should the keeper (which
+/// kills at the timeout) not have ended by then.
+const BACKSTOP: Duration = Duration::from_millis(500);
 
 /// One instance's readiness and liveness, decided once.
 pub(super) struct Gate(AtomicU8);
@@ -141,25 +160,19 @@ pub(super) struct Ctx {
     /// events do not depend on when its keeper's report is read.
     service: bool,
     pub(super) gate: Arc<Gate>,
-    /// This instance's own last lines, for the report of its exit.
-    tail: Arc<std::sync::Mutex<std::collections::VecDeque<String>>>,
+    /// This instance's own output as its exit report shows it (errors and last lines).
+    excerpt: Arc<std::sync::Mutex<Excerpt>>,
 }
-
-/// How many of an instance's last lines its exit report shows.
-const TAIL: usize = 5;
 
 impl Ctx {
     fn remember(&self, line: &str) {
-        let mut tail = self.tail.lock().unwrap_or_else(|e| e.into_inner());
-        if tail.len() == TAIL {
-            tail.pop_front();
-        }
-        tail.push_back(line.to_owned());
+        let mut excerpt = self.excerpt.lock().unwrap_or_else(|e| e.into_inner());
+        excerpt.push(line);
     }
 
     fn last_lines(&self) -> Vec<String> {
-        let tail = self.tail.lock().unwrap_or_else(|e| e.into_inner());
-        tail.iter().cloned().collect()
+        let excerpt = self.excerpt.lock().unwrap_or_else(|e| e.into_inner());
+        excerpt.lines()
     }
 
     pub(super) fn ready(&self) {
@@ -173,7 +186,9 @@ impl Ctx {
 }
 
 impl Supervisor {
-    /// Spawns an instance of `node`, passing `sockets` (from `Sockets::for_node`).
+    /// Spawns an instance of `node`, passing `sockets` (from `Sockets::for_instance`). `own`:
+    /// the sockets are this instance's alone (steered, see `sockets`), so its stop waits until
+    /// it has answered what it holds (see `drain`).
     ///
     /// Must run inside a tokio `current_thread` runtime on the main thread (see the module
     /// doc). A failure to spawn is reported as `Event::Exited` with `Exit::SpawnFailed`.
@@ -182,6 +197,7 @@ impl Supervisor {
         node: NodeId,
         generation: Generation,
         sockets: &[(String, RawFd, SocketAddr)],
+        own: bool,
     ) {
         self.instances.retain(|_, i| !i.is_done());
         if self.instances.contains_key(&generation) {
@@ -194,7 +210,7 @@ impl Supervisor {
             self.spawn_failed(node, generation, format!("internal: no node {node}"));
             return;
         };
-        match self.spawn(node, generation, &def, sockets) {
+        match self.spawn(node, generation, &def, sockets, own) {
             Ok(instance) => {
                 self.instances.insert(generation, instance);
             }
@@ -218,6 +234,7 @@ impl Supervisor {
         generation: Generation,
         def: &Node,
         sockets: &[(String, RawFd, SocketAddr)],
+        own: bool,
     ) -> Result<Instance, String> {
         if tokio::runtime::Handle::try_current().is_err() {
             return Err("internal: the supervisor runs outside a tokio runtime".into());
@@ -287,7 +304,7 @@ impl Supervisor {
             hints: self.hints.clone(),
             service: def.kind == crate::model::Kind::Service,
             gate: gate.clone(),
-            tail: Default::default(),
+            excerpt: Default::default(),
         };
         let notify = match def.ready {
             Some(Ready::Notify) => {
@@ -356,6 +373,17 @@ impl Supervisor {
 
         let (control, control_rx) = mpsc::unbounded_channel();
         let (done_tx, done) = watch::channel(false);
+        // Off Linux there is no /proc to tell whether it takes them (docs/json.md).
+        #[cfg(target_os = "linux")]
+        super::holds::watch(
+            def.name.clone(),
+            pgid,
+            sockets,
+            gate.clone(),
+            def.ready.is_some(),
+            done.clone(),
+            ctx.reporter.clone(),
+        );
         tokio::spawn(monitor(
             child,
             status,
@@ -368,6 +396,11 @@ impl Supervisor {
             readers,
         ));
         Ok(Instance {
+            drain: if own && !sockets.is_empty() {
+                drain_of(sockets)
+            } else {
+                None
+            },
             pgid,
             fds: fds.iter().map(|(_, fd)| *fd).collect(),
             name: def.name.clone(),
@@ -379,8 +412,10 @@ impl Supervisor {
         })
     }
 
-    /// Stops that instance: its stop signal to the whole group, SIGKILL after the timeout.
-    /// `Event::Exited` follows. A no-op if it is not running (or already stopping).
+    /// Stops that instance the way systemd's `KillMode=mixed` does: its stop signal to the
+    /// command alone, the rest of its group once the command has exited, SIGKILL to what is
+    /// left at the timeout. `Event::Exited` follows. A no-op if it is not running (or already
+    /// stopping).
     pub fn stop(&mut self, _node: NodeId, generation: Generation) {
         self.stop_generation(generation);
     }
@@ -393,24 +428,11 @@ impl Supervisor {
             return;
         }
         instance.stopping = true;
-        signal_group(
-            instance.pgid,
-            signal_number(instance.stop.signal),
-            instance.stop.signal.name(),
-            &instance.name,
-            &self.reporter,
-        );
-        // A stopped process acts on the stop signal only once continued.
-        signal_group(
-            instance.pgid,
-            libc::SIGCONT,
-            "SIGCONT",
-            &instance.name,
-            &self.reporter,
-        );
-        let _ = instance
-            .control
-            .send(Control::Stopping(instance.stop.timeout));
+        let _ = instance.control.send(Control::Stop {
+            signal: instance.stop.signal,
+            timeout: instance.stop.timeout,
+            drain: instance.drain.take(),
+        });
     }
 
     /// Number of live instances (started, `Exited` not yet sent).
@@ -533,9 +555,13 @@ async fn monitor(
     let mut killed = false;
     let far = later(started, FAR);
     // Held until the keeper is reaped: closing it tells the keeper that hot is gone.
+    let (status, orders) = status.into_split();
     let mut keeper = BufReader::new(status).lines();
     let mut keeper_open = true;
     let mut ran = None;
+    // A stop that waits for the instance to answer what it holds: until when, and its order.
+    let mut draining: Option<(Drain, Instant, Signal, Instant)> = None;
+    let mut quiet_once = false;
     let status = loop {
         tokio::select! {
             // Checked first, so a delay or timeout never fires for an instance already gone.
@@ -560,8 +586,29 @@ async fn monitor(
                 }
                 _ => keeper_open = false,
             },
-            Some(Control::Stopping(timeout)) = control.recv(), if kill_at.is_none() && !killed => {
-                kill_at = Some(later(Instant::now(), timeout));
+            Some(Control::Stop { signal, timeout, drain }) = control.recv(), if kill_at.is_none() && !killed => {
+                let now = Instant::now();
+                let end = later(now, timeout);
+                kill_at = Some(later(end, BACKSTOP));
+                match drain {
+                    // At most half the timeout: the server keeps the rest to stop in.
+                    Some(drain) if signal != Signal::Kill => {
+                        draining = Some((drain, later(now, timeout / 2), signal, end));
+                    }
+                    _ => order_stop(&orders, pgid, signal, timeout, &ctx),
+                }
+            }
+            _ = tokio::time::sleep(DRAIN_POLL), if draining.is_some() => {
+                if let Some((drain, until, signal, end)) = draining.take() {
+                    let quiet = drain_quiet(&drain, pgid);
+                    if (quiet && quiet_once) || Instant::now() >= until {
+                        let left = end.saturating_duration_since(Instant::now());
+                        order_stop(&orders, pgid, signal, left, &ctx);
+                    } else {
+                        draining = Some((drain, until, signal, end));
+                    }
+                    quiet_once = quiet;
+                }
             }
             _ = tokio::time::sleep_until(kill_at.unwrap_or(far)), if kill_at.is_some() => {
                 kill_at = None;
@@ -621,6 +668,60 @@ async fn monitor(
         ran,
     });
     let _ = done.send(true);
+}
+
+/// How often a draining instance is looked at.
+const DRAIN_POLL: Duration = Duration::from_millis(5);
+
+#[cfg(target_os = "linux")]
+fn drain_quiet(drain: &Drain, keeper: libc::pid_t) -> bool {
+    drain.quiet(keeper)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn drain_quiet(_: &Drain, _: libc::pid_t) -> bool {
+    true
+}
+
+/// hot's duplicates of an instance's own listeners (they outlive a reload that drops hot's
+/// copies), and their ports.
+#[cfg(target_os = "linux")]
+fn drain_of(sockets: &[(String, RawFd, SocketAddr)]) -> Option<Drain> {
+    let mut listeners = Vec::new();
+    for (_, fd, _) in sockets {
+        // SAFETY: the fd is a live socket hot holds; borrowed only to duplicate it.
+        let borrowed = unsafe { std::os::fd::BorrowedFd::borrow_raw(*fd) };
+        listeners.push(borrowed.try_clone_to_owned().ok()?);
+    }
+    Some(Drain {
+        listeners,
+        ports: sockets.iter().map(|(_, _, addr)| addr.port()).collect(),
+    })
+}
+
+#[cfg(not(target_os = "linux"))]
+fn drain_of(_: &[(String, RawFd, SocketAddr)]) -> Option<Drain> {
+    None
+}
+
+/// Tells the keeper to stop its command (see `shim::keeper`): `stop SIGNAL TIMEOUT_MS`. A
+/// SIGKILL, or a keeper that cannot be told, gets the signal on the whole group instead.
+fn order_stop(
+    orders: &tokio::net::unix::OwnedWriteHalf,
+    pgid: libc::pid_t,
+    signal: Signal,
+    timeout: Duration,
+    ctx: &Ctx,
+) {
+    let number = signal_number(signal);
+    let line = format!("stop {number} {}\n", timeout.as_millis());
+    // A few bytes into an empty socket buffer: written whole or not at all.
+    let told = signal != Signal::Kill && orders.try_write(line.as_bytes()).ok() == Some(line.len());
+    if !told {
+        signal_group(pgid, number, signal.name(), &ctx.name, &ctx.reporter);
+    }
+    // A stopped group acts on the order, and on the signal, only once continued.
+    signal_group(pgid, libc::SIGCONT, "SIGCONT", &ctx.name, &ctx.reporter);
 }
 
 /// Never: a timer that is not armed sleeps until then.

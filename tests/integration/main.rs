@@ -30,6 +30,8 @@ mod once;
 mod output;
 /// Services: sockets held by hot, hand-off, the last good server, no orphans.
 mod services;
+/// How a service is stopped: its command first, the rest of its group after it.
+mod stop;
 /// Messages that teach: `hot check`'s warnings, the address-in-use hint.
 mod teach;
 /// Watch mode: only what a change affects, bursts, atomic saves, reloads, signals.

@@ -239,8 +239,24 @@ fn describe(project: &Project, t0: Instant, action: &Action) -> String {
             Report::Suspended { node, signal, .. } => {
                 format!("suspended {} by {signal}", name(node))
             }
-            Report::WaveFinished { wave, failed, .. } => {
-                format!("wave {wave} done, {failed} failed")
+            Report::WaveFinished {
+                wave,
+                failed,
+                graph,
+            } => {
+                // A failed service that an older instance still serves: its edit is not live.
+                let stale: String = graph
+                    .iter()
+                    .filter(|s| s.result == NodeResult::Failed)
+                    .filter_map(|s| {
+                        let since = s.serving_since?.duration_since(t0).as_millis();
+                        Some(format!(
+                            "; {} failed, serving since {since}ms",
+                            name(&s.node)
+                        ))
+                    })
+                    .collect();
+                format!("wave {wave} done, {failed} failed{stale}")
             }
         },
     }
