@@ -10,7 +10,7 @@ use miette::Diagnostic;
 use serde_json::json;
 
 use super::args::GraphFormat;
-use super::exit;
+use crate::exit;
 use crate::graph::{self, Graph};
 use crate::hotfile;
 use crate::lint;
@@ -19,8 +19,8 @@ use crate::report::Reporter;
 use crate::watch::Seen;
 
 /// `hot check`: the verdict, and the warnings of [`lint`] (which never change the status).
-pub(super) fn check(project: &Project, reporter: &Reporter) -> u8 {
-    let warnings = lint::lint(project);
+pub(super) fn check(project: &Project, spans: &hotfile::Spans, reporter: &Reporter) -> u8 {
+    let warnings = lint::lint(project, spans);
     let tasks = project
         .nodes
         .iter()

@@ -77,8 +77,9 @@ pub enum Event {
     /// A socket of the service no longer accepted (an instance called `shutdown()` on it) and
     /// was replaced by a fresh one at the same address; a running instance holds the dead one.
     SocketRenewed { node: NodeId, socket: String },
-    /// Stop everything, then exit with `code`.
-    Shutdown { code: i32 },
+    /// Stop everything, then exit with `code` (an [`crate::exit`] status). A second one, while
+    /// stopping, kills everything at once ([`Action::KillAll`]).
+    Shutdown { code: u8 },
     /// The time asked for by an [`Action::Wake`] has come (or passed).
     Tick,
 }
@@ -140,8 +141,11 @@ pub enum Action {
     Release { node: NodeId },
     /// Tell the user.
     Report(Report),
-    /// Nothing is left to do: exit with this status.
-    Exit(i32),
+    /// The user asked twice to stop: SIGKILL every instance's group now, without waiting for
+    /// the stop timeouts (their exits still come back as [`Event::Exited`]).
+    KillAll,
+    /// Nothing is left to do: exit with this status (an [`crate::exit`] status).
+    Exit(u8),
 }
 
 /// What the engine has to say; `report` turns it into text or JSON.
@@ -192,6 +196,9 @@ pub enum Report {
     SocketRenewed { node: NodeId, socket: String },
     /// A running instance was stopped by a signal and waits to be continued.
     Suspended { node: NodeId, signal: i32, pid: u32 },
+    /// hot was asked to stop (a signal, the quit key): every instance is being stopped; a
+    /// second request kills them at once.
+    Stopping,
     /// A node keeps retriggering itself: its own run changes its inputs.
     LoopDetected { node: NodeId, paths: Vec<PathBuf> },
     /// The wave is over: every stale node finished, failed or was blocked. `failed` counts this

@@ -26,6 +26,7 @@ use std::time::{Duration, Instant};
 use super::{
     Action, Change, Event, Exit, Generation, NodeResult, Report, Rerun, Standing, Trigger,
 };
+use crate::exit;
 use crate::graph::Graph;
 use crate::model::{Kind, Node, NodeId, Project};
 
@@ -152,7 +153,7 @@ pub struct Engine {
     wave: u64,
     wave_open: bool,
     wave_failed: usize,
-    shutdown: Option<i32>,
+    shutdown: Option<u8>,
     exited: bool,
     /// Changes that may be a running task's own writes, waiting for it (see `hold`).
     held: Vec<Change>,
@@ -573,11 +574,14 @@ impl Engine {
         actions.push(Action::Report(Report::ReadyTimedOut { node, kept: false }));
     }
 
-    fn begin_shutdown(&mut self, code: i32, actions: &mut Vec<Action>) {
+    fn begin_shutdown(&mut self, code: u8, actions: &mut Vec<Action>) {
         if self.shutdown.is_some() {
+            // Asked again while stopping: the user will not wait for the stop timeouts.
+            actions.push(Action::KillAll);
             return;
         }
         self.shutdown = Some(code);
+        actions.push(Action::Report(Report::Stopping));
         for (i, state) in self.nodes.iter_mut().enumerate() {
             state.stale = false;
             state.restart_at = None;
@@ -840,14 +844,14 @@ impl Engine {
             .collect()
     }
 
-    fn failure_code(&self) -> i32 {
+    fn failure_code(&self) -> u8 {
         let failed = self.scope.iter().any(|n| {
             matches!(
                 self.nodes[n.0].outcome,
                 Outcome::Failed | Outcome::Blocked(_)
             )
         });
-        i32::from(failed)
+        if failed { exit::FAILED } else { exit::OK }
     }
 }
 

@@ -69,6 +69,13 @@ pub enum EventKind {
         /// Whether hot waits for a `ready` condition (services) before calling it serving.
         ready: bool,
     },
+    /// A service instance's command runs as `pid` (its keeper reports it a moment after the
+    /// start).
+    CommandStarted {
+        node: String,
+        generation: u64,
+        pid: u32,
+    },
     /// A task finished, or a service instance exited on its own.
     NodeFinished {
         node: String,
@@ -114,6 +121,9 @@ pub enum EventKind {
     SocketRenewed { node: String, socket: String },
     /// A running instance was stopped by a signal and waits to be continued.
     NodeSuspended { node: String, signal: i32, pid: u32 },
+    /// hot was asked to stop (a signal, the quit key) and stops every instance; asked again, it
+    /// kills them at once.
+    Stopping { message: String },
     /// The node's own runs keep changing these inputs.
     LoopDetected { node: String, paths: Vec<String> },
     /// A service listens on a port of its own and does not take the socket hot passed it, so
@@ -165,6 +175,9 @@ pub enum EventKind {
     Warning { message: String },
     /// A runtime problem: what failed and what to do.
     Error { message: String },
+    /// The sinks fell behind (a reader of `--json` that stopped reading): this many events
+    /// just before this one were dropped.
+    Dropped { events: u64, message: String },
     /// `hot ci` ends: how every node stands.
     Summary {
         ok: bool,

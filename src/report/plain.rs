@@ -185,7 +185,7 @@ impl PlainSink {
                 self.paint(GREEN, "▶"),
                 self.on(node)
             ),
-            EventKind::NodeStarted { .. } => return Vec::new(),
+            EventKind::NodeStarted { .. } | EventKind::CommandStarted { .. } => return Vec::new(),
             EventKind::NodeFinished {
                 node,
                 kind,
@@ -316,8 +316,10 @@ impl PlainSink {
                 };
                 return vec![(to, format!("{} {line}", self.prefix(to, node)))];
             }
-            EventKind::Note { message } => message.clone(),
-            EventKind::SocketUnused { message, .. } | EventKind::Warning { message } => {
+            EventKind::Note { message } | EventKind::Stopping { message } => message.clone(),
+            EventKind::SocketUnused { message, .. }
+            | EventKind::Warning { message }
+            | EventKind::Dropped { message, .. } => {
                 format!("{} {message}", self.paint(YELLOW, "warning:"))
             }
             EventKind::Error { message } => {

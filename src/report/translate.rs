@@ -112,6 +112,9 @@ pub(super) fn report(project: &Project, report: &Report, clock: &Clock) -> Event
             signal: *signal,
             pid: *pid,
         },
+        Report::Stopping => EventKind::Stopping {
+            message: "stopping (press Ctrl-C again to kill at once)".to_owned(),
+        },
         Report::LoopDetected { node, paths } => EventKind::LoopDetected {
             node: name(node),
             paths: paths.iter().map(|p| p.display().to_string()).collect(),

@@ -254,9 +254,10 @@ fn a_failure_names_the_node_blocks_its_dependents_and_keeps_the_server() {
 fn a_crashed_service_says_nothing_serves_its_address() {
     let mut rig = Rig::new(&[("serve", &["src/**"], &[])]);
     rig.listening("serve", "127.0.0.1:8080");
-    // The driver learns the pid as it starts the instance, before the engine's report of it.
-    rig.board.pid("serve", 1, 4242);
     rig.start();
+    // The keeper reports the command's pid a moment after the start, in the one stream.
+    rig.reporter.command_started("serve", 1, 4242);
+    rig.drain();
     rig.wait(200);
     assert!(
         rig.panel(100)

@@ -15,7 +15,7 @@ pub fn serial() -> MutexGuard<'static, ()> {
 pub fn require<T>(tool: Result<T, String>) -> Option<T> {
     match tool {
         Ok(tool) => Some(tool),
-        Err(why) if std::env::var("CI").as_deref() == Ok("true") => {
+        Err(why) if crate::support::ci() => {
             panic!("CI=true and a tool is missing: {why}")
         }
         Err(why) => {
