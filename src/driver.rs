@@ -197,7 +197,7 @@ async fn drive(
                 engine.handle(Instant::now(), Event::Tick)
             }
             Some(change) = changes.recv() => {
-                let hotfile = relative(&engine.project().hotfile, &engine.project().root);
+                let hotfile = watched_hotfile(engine.project());
                 let mut actions = Vec::new();
                 if change.paths.iter().any(|p| Some(p) == hotfile.as_ref()) {
                     actions.extend(reload(&mut engine, &mut sockets, &mut supervisor, watcher.as_ref(), &reporter));
@@ -407,9 +407,7 @@ fn watch_config(project: &Arc<Project>, plan: WatchPlan) -> WatchConfig {
         max_delay: Duration::from_secs(10).max(plan.debounce * 4),
         poll: plan.poll,
         relevant: relevance(project),
-        always: relative(&project.hotfile, &project.root)
-            .into_iter()
-            .collect(),
+        always: watched_hotfile(project).into_iter().collect(),
     }
 }
 
@@ -419,8 +417,13 @@ fn relevance(project: &Arc<Project>) -> Arc<dyn Fn(&Path) -> bool + Send + Sync>
     Arc::new(move |path: &Path| project.nodes.iter().any(|n| n.inputs.matches(path)))
 }
 
-fn relative(path: &Path, root: &Path) -> Option<PathBuf> {
-    path.strip_prefix(root).ok().map(Path::to_path_buf)
+/// The Hotfile's path in the project, when edits to it reload it: only a regular file is
+/// read again (reading a named pipe or standard input again would wait for a writer).
+fn watched_hotfile(project: &Project) -> Option<PathBuf> {
+    let relative = project.hotfile.strip_prefix(&project.root).ok()?;
+    std::fs::metadata(&project.hotfile)
+        .is_ok_and(|m| m.is_file())
+        .then(|| relative.to_path_buf())
 }
 
 /// Ctrl-Z (SIGTSTP) while the status view is drawn: hot erases the panel and gives the

@@ -4,7 +4,7 @@
 //! `hotfile` has already rejected cycles, so building a [`Graph`] cannot fail. Graph node
 //! index `i` is always [`NodeId`]`(i)`: nodes are added in declaration order.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, VecDeque};
 use std::fmt::Write as _;
 use std::path::Path;
 
@@ -137,74 +137,106 @@ pub fn render(project: &Project, graph: &Graph, format: Format) -> String {
     }
 }
 
+/// How deep the text tree nests. A deeper node is named with `(continued below)` and shown as a
+/// tree of its own after the current one, so an indent never grows past this many levels and
+/// the output stays linear in the graph's size (a 10,000-node chain, nested one level per
+/// node, printed 400 MB).
+const MAX_NESTING: usize = 8;
+
 /// A tree per node without dependencies, in declaration order, with dependents as children.
 /// A node with several dependencies is shown in full under the first and named again with
-/// `(see above)` under the others.
+/// `(see above)` under the others; past [`MAX_NESTING`] levels a subtree continues below as a
+/// tree of its own, headed by its `after:` line.
 fn render_text(project: &Project, graph: &Graph) -> String {
-    let mut out = String::new();
-    let mut shown = BTreeSet::new();
+    let mut text = Text {
+        project,
+        graph,
+        shown: BTreeSet::new(),
+        queued: BTreeSet::new(),
+        later: VecDeque::new(),
+        out: String::new(),
+    };
     for root in project.ids() {
         if project.node(root).after.is_empty() {
-            text_node(project, graph, root, "", "", &mut shown, &mut out);
+            text.node(root, "", "", 0);
+            while let Some(next) = text.later.pop_front() {
+                if !text.shown.contains(&next) {
+                    text.node(next, "", "", 0);
+                }
+            }
         }
     }
-    out
+    text.out
 }
 
-fn text_node(
-    project: &Project,
-    graph: &Graph,
-    node: NodeId,
-    lead: &str,
-    indent: &str,
-    shown: &mut BTreeSet<NodeId>,
-    out: &mut String,
-) {
-    let n = project.node(node);
-    let _ = write!(out, "{lead}{} ({})", n.name, n.kind.as_str());
-    if !shown.insert(node) {
-        out.push_str(" (see above)\n");
-        return;
-    }
-    out.push('\n');
-    let mut details = Vec::new();
-    if n.after.len() > 1 {
-        let after: Vec<&str> = n
-            .after
-            .iter()
-            .map(|d| project.node(*d).name.as_str())
-            .collect();
-        details.push(format!("after: {}", after.join(" ")));
-    }
-    if !n.inputs.watch.is_empty() {
-        details.push(format!("watch: {}", n.inputs.watch.join(" ")));
-    }
-    for socket in &n.sockets {
-        details.push(format!("socket: {} {}", socket.name, socket.addr));
-    }
-    details.push(format!("run: {}", n.run));
-    let mut dependents: Vec<NodeId> = graph.dependents(node).collect();
-    dependents.sort();
-    for detail in details {
-        let bar = if dependents.is_empty() { " " } else { "│" };
-        let _ = writeln!(out, "{indent}{bar}   {detail}");
-    }
-    for (i, child) in dependents.iter().enumerate() {
-        let last = i + 1 == dependents.len();
-        let (lead, more) = if last {
-            ("└── ", "    ")
-        } else {
-            ("├── ", "│   ")
-        };
-        text_node(
-            project,
-            graph,
-            *child,
-            &format!("{indent}{lead}"),
-            &format!("{indent}{more}"),
-            shown,
-            out,
-        );
+struct Text<'a> {
+    project: &'a Project,
+    graph: &'a Graph,
+    /// Nodes shown in full.
+    shown: BTreeSet<NodeId>,
+    /// Nodes cut at the nesting limit, shown later as trees of their own.
+    queued: BTreeSet<NodeId>,
+    later: VecDeque<NodeId>,
+    out: String,
+}
+
+impl Text<'_> {
+    fn node(&mut self, node: NodeId, lead: &str, indent: &str, depth: usize) {
+        let project = self.project;
+        let n = project.node(node);
+        let _ = write!(self.out, "{lead}{} ({})", n.name, n.kind.as_str());
+        if self.shown.contains(&node) {
+            self.out.push_str(" (see above)\n");
+            return;
+        }
+        if depth > MAX_NESTING {
+            if self.queued.insert(node) {
+                self.later.push_back(node);
+                self.out.push_str(" (continued below)\n");
+            } else {
+                self.out.push_str(" (see below)\n");
+            }
+            return;
+        }
+        self.shown.insert(node);
+        self.out.push('\n');
+        let mut details = Vec::new();
+        // A tree's top names what it comes after when it continues one cut above.
+        if n.after.len() > 1 || (depth == 0 && !n.after.is_empty()) {
+            let after: Vec<&str> = n
+                .after
+                .iter()
+                .map(|d| project.node(*d).name.as_str())
+                .collect();
+            details.push(format!("after: {}", after.join(" ")));
+        }
+        if !n.inputs.watch.is_empty() {
+            details.push(format!("watch: {}", n.inputs.watch.join(" ")));
+        }
+        for socket in &n.sockets {
+            details.push(format!("socket: {} {}", socket.name, socket.addr));
+        }
+        details.push(format!("run: {}", n.run));
+        let mut dependents: Vec<NodeId> = self.graph.dependents(node).collect();
+        dependents.sort();
+        for detail in details {
+            let bar = if dependents.is_empty() { " " } else { "│" };
+            let _ = writeln!(self.out, "{indent}{bar}   {detail}");
+        }
+        for (i, child) in dependents.iter().enumerate() {
+            let last = i + 1 == dependents.len();
+            let (lead, more) = if last {
+                ("└── ", "    ")
+            } else {
+                ("├── ", "│   ")
+            };
+            self.node(
+                *child,
+                &format!("{indent}{lead}"),
+                &format!("{indent}{more}"),
+                depth + 1,
+            );
+        }
     }
 }
 
@@ -401,5 +433,93 @@ mod tests {
         insta::assert_snapshot!("dot", render(&project, &graph, Format::Dot));
         insta::assert_snapshot!("mermaid", render(&project, &graph, Format::Mermaid));
         insta::assert_snapshot!("json", render(&project, &graph, Format::Json));
+    }
+
+    /// A chain of `n` nodes, each after the one before.
+    fn chain(n: usize) -> Project {
+        let names: Vec<String> = (0..n).map(|i| format!("t{i}")).collect();
+        let afters: Vec<Vec<&str>> = (0..n)
+            .map(|i| {
+                if i == 0 {
+                    vec![]
+                } else {
+                    vec![names[i - 1].as_str()]
+                }
+            })
+            .collect();
+        let nodes: Vec<(&str, &[&str], &[&str])> = (0..n)
+            .map(|i| (names[i].as_str(), &[][..], afters[i].as_slice()))
+            .collect();
+        project(&nodes)
+    }
+
+    /// The text tree indented one level per node of a chain: 10,000 nodes printed 400 MB and
+    /// 20,000 failed to allocate. Every format is now linear in the graph's size.
+    #[test]
+    fn graph_of_a_long_chain_is_quadratic() {
+        let n = 2_000;
+        let project = chain(n);
+        let graph = Graph::new(&project);
+        for format in [Format::Text, Format::Dot, Format::Mermaid, Format::Json] {
+            let out = render(&project, &graph, format);
+            assert!(
+                out.len() < n * 400,
+                "{format:?}: {} bytes for {n} nodes",
+                out.len()
+            );
+        }
+        let text = render(&project, &graph, Format::Text);
+        // Each node in full once, and the indent bounded.
+        assert_eq!(text.matches("   run: echo t").count(), n);
+        let widest = text.lines().map(|l| l.chars().count()).max().unwrap_or(0);
+        assert!(
+            widest <= 4 * (MAX_NESTING + 1) + 40,
+            "a line of {widest} characters"
+        );
+        assert!(
+            text.contains("t9 (task) (continued below)\n"),
+            "{}",
+            &text[..2000]
+        );
+        assert!(
+            text.contains("\nt9 (task)\n│   after: t8\n"),
+            "{}",
+            &text[..2000]
+        );
+        // How a cut reads, pinned on a chain just past the limit.
+        let short = chain(MAX_NESTING + 3);
+        let shown = render(&short, &Graph::new(&short), Format::Text);
+        insta::assert_snapshot!("text_past_the_nesting_limit", shown);
+    }
+
+    #[test]
+    fn a_cut_node_reached_twice_is_shown_once() {
+        let names: Vec<String> = (0..10).map(|i| format!("t{i}")).collect();
+        let mut nodes: Vec<(&str, &[&str], Vec<&str>)> = (0..10)
+            .map(|i| {
+                (
+                    names[i].as_str(),
+                    &[][..],
+                    if i == 0 {
+                        vec![]
+                    } else {
+                        vec![names[i - 1].as_str()]
+                    },
+                )
+            })
+            .collect();
+        nodes.push(("z", &[], vec!["t8", "t9"]));
+        let nodes: Vec<(&str, &[&str], &[&str])> = nodes
+            .iter()
+            .map(|(n, w, a)| (*n, *w, a.as_slice()))
+            .collect();
+        let project = project(&nodes);
+        let text = render(&project, &Graph::new(&project), Format::Text);
+        assert_eq!(text.matches("run: echo z").count(), 1, "{text}");
+        assert!(text.contains("└── z (task) (continued below)\n"), "{text}");
+        assert!(
+            text.contains("\nt9 (task)\n│   after: t8\n│   run: echo t9\n└── z (task)\n"),
+            "{text}"
+        );
     }
 }

@@ -359,6 +359,7 @@ fn drive(engine: &mut Engine, now: &mut Instant, actions: Vec<Action>) -> BTreeS
                 generation,
                 exit: Exit::Code(0),
                 last_lines: Vec::new(),
+                ran: None,
             };
             queue.extend(engine.handle(*now, exit));
         }

@@ -181,6 +181,27 @@ impl Reply {
     }
 }
 
+/// The keeper measures the command's run time and sends it with the exit (`ended MICROS`), so a
+/// duration excludes any time hot itself was stopped before it reaped the exit.
+#[tokio::test(flavor = "current_thread")]
+async fn an_exit_carries_the_keepers_run_time() {
+    let tmp = tempfile::tempdir().unwrap();
+    let slow = node("slow", Kind::Task, shell("sleep 0.2"), tmp.path());
+    let (mut sup, mut rx) = supervisor(project(vec![slow]));
+    sup.start(NodeId(0), 1, &[]);
+    let ran = loop {
+        match next(&mut rx).await {
+            Event::Exited { exit, ran, .. } => {
+                assert_eq!(exit, Exit::Code(0));
+                break ran.expect("the keeper's run time");
+            }
+            _ => continue,
+        }
+    };
+    assert!(ran >= Duration::from_millis(200), "{ran:?}");
+    assert!(ran < WAIT, "{ran:?}");
+}
+
 #[tokio::test(flavor = "current_thread")]
 async fn exit_codes_env_and_dir() {
     let tmp = tempfile::tempdir().unwrap();

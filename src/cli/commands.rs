@@ -16,6 +16,7 @@ use crate::hotfile;
 use crate::lint;
 use crate::model::{Kind, NodeId, Project};
 use crate::report::Reporter;
+use crate::watch::Seen;
 
 /// `hot check`: the verdict, and the warnings of [`lint`] (which never change the status).
 pub(super) fn check(project: &Project, reporter: &Reporter) -> u8 {
@@ -136,16 +137,29 @@ pub(super) fn why(project: &Project, paths: &[PathBuf], json: bool) -> u8 {
                     link: None,
                 };
             };
-            let watched_by: Vec<NodeId> = graph.matching(project, &[&relative]).collect();
-            let then = graph
-                .stale(project, &[&relative])
-                .into_iter()
-                .filter(|n| !watched_by.contains(n))
-                .collect();
+            // Asked under the name the watcher reports an edit to it with.
+            let link = crate::watch::describe_link(&project.root, &relative);
+            let seen = match link.as_ref().map(|l| &l.seen) {
+                Some(Seen::As(real)) => Some(real.clone()),
+                Some(Seen::Unseen) => None,
+                Some(Seen::AsAsked) | None => Some(relative.clone()),
+            };
+            let (watched_by, then) = match &seen {
+                Some(seen) => {
+                    let watched_by: Vec<NodeId> = graph.matching(project, &[seen]).collect();
+                    let then = graph
+                        .stale(project, &[seen])
+                        .into_iter()
+                        .filter(|n| !watched_by.contains(n))
+                        .collect();
+                    (watched_by, then)
+                }
+                None => (Vec::new(), Vec::new()),
+            };
             Why {
-                link: crate::watch::describe_link(&project.root, &relative),
+                link: link.map(|l| l.note),
                 shown: relative.display().to_string(),
-                outside: false,
+                outside: seen.is_none(),
                 watched_by,
                 then,
             }

@@ -47,6 +47,10 @@ pub enum Event {
         exit: Exit,
         /// The instance's own last lines of output (a few), oldest first.
         last_lines: Vec<String>,
+        /// How long the command ran, as its keeper measured it. The keeper runs while hot is
+        /// stopped (SIGSTOP), so this excludes the time hot took to hear of the exit; `None`
+        /// (no keeper: it could not start) falls back to hot's own clock.
+        ran: Option<Duration>,
     },
     /// A service instance is serving (its `ready` condition held).
     Ready {

@@ -84,8 +84,9 @@ struct NodeState {
     pending: Option<Instance>,
     /// Instances told to stop that have not exited yet.
     stopping: BTreeSet<Generation>,
-    /// When the last run that ended on its own started and ended (not one hot stopped).
-    last_run: Option<(Instant, Instant)>,
+    /// When the last run that ended on its own started and was reaped (not one hot stopped),
+    /// and how long it ran (the keeper's measure: the reap may come late if hot was stopped).
+    last_run: Option<(Instant, Instant, Duration)>,
     /// Paths that looked like this node's own writes, with how many of the waves that
     /// triggered it in a row each one came back in.
     self_writes: BTreeMap<PathBuf, u32>,
@@ -218,8 +219,9 @@ impl Engine {
                 generation,
                 exit,
                 last_lines,
+                ran,
                 ..
-            } => self.exited(now, generation, exit, last_lines, &mut actions),
+            } => self.exited(now, generation, exit, last_lines, ran, &mut actions),
             Event::Ready { generation, .. } => self.ready(now, generation, &mut actions),
             Event::ReadyTimedOut { generation, .. } => {
                 self.ready_timed_out(generation, &mut actions)
@@ -414,7 +416,7 @@ impl Engine {
                 let state = &self.nodes[m.0];
                 self.project.node(*m).kind == Kind::Task
                     && state.current.is_none()
-                    && state.last_run.is_some_and(|(start, end)| {
+                    && state.last_run.is_some_and(|(start, end, _)| {
                         // `modified` comes from a file's mtime: compared by distance, since
                         // `Instant + Duration` panics past the clock's range.
                         start.saturating_duration_since(modified) <= MTIME_SLACK
@@ -473,6 +475,7 @@ impl Engine {
         generation: Generation,
         exit: Exit,
         last_lines: Vec<String>,
+        ran: Option<Duration>,
         actions: &mut Vec<Action>,
     ) {
         if self.retired.remove(&generation) {
@@ -493,9 +496,9 @@ impl Engine {
             state.pending.take()
         }
         .expect("owner() found the generation in current or pending");
-        let duration = now.saturating_duration_since(instance.started);
+        let duration = ran.unwrap_or_else(|| now.saturating_duration_since(instance.started));
         let ok = exit.success();
-        state.last_run = Some((instance.started, now));
+        state.last_run = Some((instance.started, now, duration));
         let mut down = None;
         match kind {
             Kind::Task => {
@@ -812,10 +815,7 @@ impl Engine {
                     NodeResult::Ok => self.project.node(node).kind == Kind::Task,
                     NodeResult::NotRun | NodeResult::Blocked { .. } => false,
                 };
-                let duration = state
-                    .last_run
-                    .filter(|_| described)
-                    .map(|(start, end)| end - start);
+                let duration = state.last_run.filter(|_| described).map(|(_, _, ran)| ran);
                 Standing {
                     node,
                     result,

@@ -16,9 +16,35 @@ pub enum Mistake {
     #[diagnostic(code(hot::io))]
     Io { path: String, reason: String },
 
-    #[error("the Hotfile is too large: {size} bytes (the limit is {limit})")]
-    #[diagnostic(code(hot::too_large))]
-    TooLarge { size: usize, limit: usize },
+    /// `size` is the file's size, or "at least N bytes" for what is read from a pipe. The file
+    /// is named in the message: nothing of it is shown.
+    #[error("the Hotfile {file} is too large: {size} (the limit is {limit})")]
+    #[diagnostic(
+        code(hot::too_large),
+        help(
+            "a Hotfile lists tasks and services and is a few kilobytes: check that `-f` names \
+             the Hotfile, or split what generates this one"
+        )
+    )]
+    TooLarge {
+        file: String,
+        size: String,
+        limit: usize,
+    },
+
+    /// A Hotfile without a task or service: running it would do nothing and say "all ok".
+    #[error("the Hotfile declares no task or service: there is nothing to run")]
+    #[diagnostic(
+        code(hot::empty),
+        help(
+            "declare a `task` or `service` (see docs/hotfile.md), or run `hot init` to write a \
+             Hotfile for this project (`hot init --force` replaces an existing one)"
+        )
+    )]
+    Empty {
+        #[label("no `task` or `service` in this file")]
+        span: SourceSpan,
+    },
 
     #[error("{what} are nested too deeply (the limit is {limit} levels)")]
     #[diagnostic(code(hot::too_deep))]

@@ -87,50 +87,100 @@ pub fn find(start: &Path) -> Option<PathBuf> {
         .find(|candidate| candidate.is_file())
 }
 
-/// Reads and validates the Hotfile at `path` (absolute or relative; made absolute). The root
-/// is its parent directory.
+/// `-f -`: the Hotfile is read from standard input.
+pub const STDIN: &str = "-";
+
+/// Reads and validates the Hotfile at `path` (absolute or relative; made absolute), or standard
+/// input for [`STDIN`]. The root is the Hotfile's directory, or the current directory when
+/// the Hotfile is not a regular file (standard input, `/dev/stdin`, a named pipe): a pipe's
+/// directory (`/dev`) is not the project.
 pub fn load(path: &Path) -> Result<Project, Diagnostics> {
     let io_error = |reason: String| {
         Diagnostics::new(
             display_name(path),
             Arc::default(),
             vec![Mistake::Io {
-                path: path.display().to_string(),
+                path: display_name(path),
                 reason,
             }],
         )
     };
-    let file = std::fs::File::open(path).map_err(|e| io_error(e.to_string()))?;
-    let mut bytes = Vec::new();
-    // Read one byte past the limit rather than trusting the file's size (it may be a pipe).
-    file.take(MAX_BYTES as u64 + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| io_error(e.to_string()))?;
-    if bytes.len() > MAX_BYTES {
-        return Err(Diagnostics::new(
-            display_name(path),
-            Arc::default(),
-            vec![Mistake::TooLarge {
-                size: bytes.len(),
-                limit: MAX_BYTES,
-            }],
-        ));
-    }
+    let cwd = || std::env::current_dir().map_err(|e| io_error(e.to_string()));
+    let (bytes, root) = if path == Path::new(STDIN) {
+        (read_limited(std::io::stdin().lock(), None, path)?, cwd()?)
+    } else {
+        let file = std::fs::File::open(path).map_err(|e| io_error(e.to_string()))?;
+        let size = file
+            .metadata()
+            .ok()
+            .filter(std::fs::Metadata::is_file)
+            .map(|m| m.len());
+        let root = match size {
+            Some(_) => hotfile_dir(path),
+            None => cwd()?,
+        };
+        (read_limited(file, size, path)?, root)
+    };
     let text = String::from_utf8(bytes).map_err(|e| {
         io_error(format!(
             "it is not UTF-8 text (invalid byte at offset {})",
             e.utf8_error().valid_up_to()
         ))
     })?;
-    parse(path, &text)
+    parse_in(path, &text, root)
+}
+
+/// Reads at most [`MAX_BYTES`]. `size` is a regular file's size: one too large is refused with
+/// it, unread; anything else is read one byte past the limit, so a pipe's size is "at least".
+fn read_limited(reader: impl Read, size: Option<u64>, path: &Path) -> Result<Vec<u8>, Diagnostics> {
+    let fail = |mistake| Diagnostics::new(display_name(path), Arc::default(), vec![mistake]);
+    let too_large = |size: String| {
+        fail(Mistake::TooLarge {
+            file: display_name(path),
+            size,
+            limit: MAX_BYTES,
+        })
+    };
+    if let Some(size) = size.filter(|&s| s > MAX_BYTES as u64) {
+        return Err(too_large(format!("{size} bytes")));
+    }
+    let mut bytes = Vec::new();
+    reader
+        .take(MAX_BYTES as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| {
+            fail(Mistake::Io {
+                path: display_name(path),
+                reason: e.to_string(),
+            })
+        })?;
+    if bytes.len() > MAX_BYTES {
+        // A regular file that grew while it was read, or a pipe: what was read is a minimum.
+        return Err(too_large(format!("at least {} bytes", bytes.len())));
+    }
+    Ok(bytes)
+}
+
+/// The directory holding the Hotfile at `path`.
+fn hotfile_dir(path: &Path) -> PathBuf {
+    let hotfile = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    hotfile
+        .parent()
+        .map_or_else(|| PathBuf::from("/"), Path::to_path_buf)
 }
 
 /// Validates `text` as if read from `path` (used by tests and by reload).
 pub fn parse(path: &Path, text: &str) -> Result<Project, Diagnostics> {
+    parse_in(path, text, hotfile_dir(path))
+}
+
+/// Validates `text` as if read from `path`, with `root` as the project root.
+fn parse_in(path: &Path, text: &str, root: PathBuf) -> Result<Project, Diagnostics> {
     let name = display_name(path);
     if text.len() > MAX_BYTES {
         let mistake = Mistake::TooLarge {
-            size: text.len(),
+            file: name.clone(),
+            size: format!("{} bytes", text.len()),
             limit: MAX_BYTES,
         };
         return Err(Diagnostics::new(name, Arc::default(), vec![mistake]));
@@ -147,13 +197,21 @@ pub fn parse(path: &Path, text: &str) -> Result<Project, Diagnostics> {
         Err(error) => return fail(error.diagnostics.into_iter().map(syntax_mistake).collect()),
     };
 
-    let hotfile = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
-    let root = hotfile
-        .parent()
-        .map_or_else(|| PathBuf::from("/"), Path::to_path_buf);
+    // Standard input keeps its name: no file of that name is the Hotfile (or reloaded).
+    let hotfile = if path == Path::new(STDIN) {
+        path.to_path_buf()
+    } else {
+        std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
+    };
     let mut mistakes = Vec::new();
     let raw = syntax::read(&doc, &mut mistakes);
     match check::build(raw, hotfile, root, &mut mistakes) {
+        Some(project) if mistakes.is_empty() && project.nodes.is_empty() => {
+            // A zero-length label: the caret at the top, however long the comments are.
+            fail(vec![Mistake::Empty {
+                span: (0, 0).into(),
+            }])
+        }
         Some(project) if mistakes.is_empty() => Ok(project),
         _ if mistakes.is_empty() => fail(vec![Mistake::BadValue {
             message: "hot could not build this Hotfile (an internal limit was hit)".into(),
@@ -262,6 +320,9 @@ fn syntax_mistake(d: kdl::KdlDiagnostic) -> Mistake {
 /// The path as the user should see it: relative to the current directory when it lies below
 /// it, else as given.
 pub fn display_name(path: &Path) -> String {
+    if path == Path::new(STDIN) {
+        return "<stdin>".to_owned();
+    }
     if path.is_absolute()
         && let Ok(cwd) = std::env::current_dir()
         && let Ok(relative) = path.strip_prefix(&cwd)

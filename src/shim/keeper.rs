@@ -129,6 +129,9 @@ pub(super) fn run(keep: Keep) -> ! {
     // the mask is restored first: a stop signal arriving now runs the keeper's handler (it
     // would have reached only the keeper before the fork too) or, once in the child, its
     // default action.
+    // The command's run time is measured here, not by hot: the keeper runs while hot is
+    // stopped (SIGSTOP), so a late reap by hot does not lengthen it.
+    let begun = std::time::Instant::now();
     let child = if matches!(keep.listen, Some((_, _, true))) {
         // SAFETY: the keeper is single-threaded, so the child may go on using std.
         let child = unsafe { libc::fork() };
@@ -188,6 +191,11 @@ pub(super) fn run(keep: Keep) -> ! {
     }
     loop {
         if let Some((status, orphans)) = reap(child, keep.status) {
+            if let Some(socket) = keep.status {
+                let line = format!("ended {}\n", begun.elapsed().as_micros());
+                // SAFETY: send on the status socket; MSG_NOSIGNAL: a gone hot is no SIGPIPE.
+                unsafe { libc::send(socket, line.as_ptr().cast(), line.len(), NO_SIGNAL) };
+            }
             if orphans {
                 kill_descendants();
             }

@@ -111,6 +111,7 @@ impl Rig {
             generation,
             exit: Exit::Code(code),
             last_lines: Vec::new(),
+            ran: None,
         });
     }
 
@@ -680,6 +681,7 @@ fn a_rerun_wave_says_so_in_json_and_no_other_wave_has_the_key() {
             generation: 1,
             exit: Exit::Code(1),
             last_lines: Vec::new(),
+            ran: None,
         },
     );
     waves(&mut rig, exited);

@@ -129,6 +129,7 @@ impl Supervisor {
                 "hot runs processes only on Unix for now".into(),
             ),
             last_lines: Vec::new(),
+            ran: None,
         });
     }
 

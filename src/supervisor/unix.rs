@@ -208,6 +208,7 @@ impl Supervisor {
             generation,
             exit: Exit::SpawnFailed(message),
             last_lines: Vec::new(),
+            ran: None,
         });
     }
 
@@ -545,6 +546,7 @@ async fn monitor(
     // Held until the keeper is reaped: closing it tells the keeper that hot is gone.
     let mut keeper = BufReader::new(status).lines();
     let mut keeper_open = true;
+    let mut ran = None;
     let status = loop {
         tokio::select! {
             // Checked first, so a delay or timeout never fires for an instance already gone.
@@ -554,6 +556,8 @@ async fn monitor(
                 Ok(Some(line)) => {
                     if let Some(pid) = line.strip_prefix("started ").and_then(|p| p.parse().ok()) {
                         ctx.command_pid.store(pid, Ordering::Relaxed);
+                    } else if let Some(d) = ended(&line) {
+                        ran = Some(d);
                     } else if let Some((signal, pid)) = stopped(&line) {
                         let _ = ctx.events.send(Event::Suspended {
                             node: ctx.node,
@@ -590,6 +594,14 @@ async fn monitor(
 
     // Let the last lines reach the reporter before the engine hears of the exit.
     let drain_until = later(Instant::now(), DRAIN);
+    // The keeper's `ended` line is written before it exits, so it is in the socket by now
+    // (the reap is polled first); its end is closed, so this reads to end of file.
+    while keeper_open
+        && ran.is_none()
+        && let Ok(Ok(Some(line))) = tokio::time::timeout_at(drain_until, keeper.next_line()).await
+    {
+        ran = ended(&line);
+    }
     for reader in readers {
         let abort = reader.abort_handle();
         if tokio::time::timeout_at(drain_until, reader).await.is_err() {
@@ -615,6 +627,7 @@ async fn monitor(
         generation: ctx.generation,
         exit,
         last_lines: ctx.last_lines(),
+        ran,
     });
     let _ = done.send(true);
 }
@@ -628,6 +641,12 @@ fn later(at: Instant, d: Duration) -> Instant {
     at.checked_add(d)
         .or_else(|| at.checked_add(FAR))
         .unwrap_or(at)
+}
+
+/// Reads the keeper's `ended MICROSECONDS` line: how long the command ran.
+fn ended(line: &str) -> Option<Duration> {
+    let micros = line.strip_prefix("ended ")?.parse().ok()?;
+    Some(Duration::from_micros(micros))
 }
 
 /// Reads the keeper's `stopped SIGNAL PID` line.

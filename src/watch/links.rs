@@ -72,9 +72,39 @@ impl Links {
     }
 }
 
+/// True when `link`, whose canonical target is `target`, leads back to a directory that holds
+/// it (`src/up -> ..`): the walk does not follow it (that tree is walked already), so no event
+/// is ever reported under the link's name.
+pub(super) fn loops_back(link: &Path, target: &Path) -> bool {
+    let here = link.parent().and_then(|p| std::fs::canonicalize(p).ok());
+    here.is_some_and(|h| h.starts_with(target))
+}
+
+/// What `hot why` says about a path that is, or lies under, a symbolic link.
+#[derive(Debug)]
+pub struct LinkNote {
+    /// One line on the link and what hot watches through it.
+    pub note: String,
+    /// The name the watcher reports an edit to the path under.
+    pub seen: Seen,
+}
+
+/// The name the watcher reports an edit under.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Seen {
+    /// The path as asked (the link is followed, or resolves nowhere).
+    AsAsked,
+    /// The real path, relative to the root: the link leads back to a directory holding it.
+    As(PathBuf),
+    /// None: the real path lies outside the project.
+    Unseen,
+}
+
 /// What `hot why` says about a path that is, or lies under, a symbolic link: `None` for a plain
-/// path. `root` is the project root, `rel` the path relative to it.
-pub fn describe(root: &Path, rel: &Path) -> Option<String> {
+/// path. `root` is the project root, `rel` the path relative to it. It agrees with the watcher:
+/// a link back to a directory that holds it is not followed, so an edit under it counts under
+/// its real path only.
+pub fn describe(root: &Path, rel: &Path) -> Option<LinkNote> {
     let abs = root.join(rel);
     // The first component (from the root down) that is a link.
     let mut at = root.to_path_buf();
@@ -95,23 +125,46 @@ pub fn describe(root: &Path, rel: &Path) -> Option<String> {
     let pointee = std::fs::read_link(&link)
         .map(|t| t.display().to_string())
         .unwrap_or_default();
-    Some(match std::fs::canonicalize(&abs) {
-        Ok(target) => {
-            let root = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
-            let place = if target.starts_with(&root) {
-                "inside the project"
-            } else {
-                "outside the project"
-            };
-            format!(
-                "`{shown}` is a symlink to `{pointee}`; hot watches its target `{}` ({place}), so edits there count",
-                target.display()
-            )
-        }
-        Err(_) => format!(
-            "`{shown}` is a symlink to `{pointee}`, which does not resolve (a missing target or \
-             a cycle): hot cannot watch through it; once it resolves, restart hot"
+    let real_root = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
+    let (Ok(target), Ok(real)) = (std::fs::canonicalize(&link), std::fs::canonicalize(&abs)) else {
+        return Some(LinkNote {
+            note: format!(
+                "`{shown}` is a symlink to `{pointee}`, which does not resolve (a missing target \
+                 or a cycle): hot cannot watch through it; once it resolves, restart hot"
+            ),
+            seen: Seen::AsAsked,
+        });
+    };
+    if loops_back(&link, &target) {
+        let (seen, place) = match real.strip_prefix(&real_root) {
+            Ok(inside) => (
+                Seen::As(inside.to_path_buf()),
+                format!("an edit to it counts as one to `{}`", inside.display()),
+            ),
+            Err(_) => (
+                Seen::Unseen,
+                "its real path is outside the project".to_owned(),
+            ),
+        };
+        return Some(LinkNote {
+            note: format!(
+                "`{shown}` is a symlink to `{pointee}`, a directory that holds it: hot does not \
+                 follow it (that would loop), so {place}"
+            ),
+            seen,
+        });
+    }
+    let place = if real.starts_with(&real_root) {
+        "inside the project"
+    } else {
+        "outside the project"
+    };
+    Some(LinkNote {
+        note: format!(
+            "`{shown}` is a symlink to `{pointee}`; hot watches its target `{}` ({place}), so edits there count",
+            real.display()
         ),
+        seen: Seen::AsAsked,
     })
 }
 

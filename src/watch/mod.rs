@@ -121,7 +121,7 @@ mod worker;
 pub use config::{Relevance, WatchConfig};
 pub use debounce::{Batch, Debouncer};
 pub use error::WatchError;
-pub use links::describe as describe_link;
+pub use links::{LinkNote, Seen, describe as describe_link};
 pub use rules::{IgnoreRules, walker};
 
 use std::collections::HashMap;

@@ -300,8 +300,7 @@ impl Walk<'_> {
             let Ok(target) = std::fs::canonicalize(&link) else {
                 continue;
             };
-            let here = link.parent().and_then(|p| std::fs::canonicalize(p).ok());
-            if here.is_some_and(|h| h.starts_with(&target)) {
+            if super::links::loops_back(&link, &target) {
                 continue;
             }
             out.links.push((link.clone(), target));

@@ -11,6 +11,8 @@ mod check;
 mod cli;
 /// The docs: every Hotfile in them is sound; the reference matches the parser.
 mod docs;
+/// Odd setups: a Hotfile from a pipe or empty, a link to a parent, hot itself stopped.
+mod edges;
 /// Every Hotfile shipped in the repository passes `hot check`.
 mod examples;
 /// `hot graph` in every format, and `hot why`.

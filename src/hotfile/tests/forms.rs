@@ -177,7 +177,15 @@ fn accepted_forms() {
         r#"task "t" { after "u"; run "x" }; task "u" { run "y" }"#,
         &[],
     );
-    check("", &[]);
+}
+
+/// `-f /dev/null` ran an empty wave and said "all ok": a Hotfile without nodes is a mistake.
+#[test]
+fn an_empty_hotfile_said_all_ok() {
+    let empty = ["the Hotfile declares no task or service: there is nothing to run"];
+    check("", &empty);
+    check("// only a comment\n", &empty);
+    check(r#"defaults { debounce "20ms" }"#, &empty);
 }
 
 #[test]

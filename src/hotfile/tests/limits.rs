@@ -22,7 +22,7 @@ fn absurd_input_is_refused() {
     let diags = parse(Path::new(PATH), &big).unwrap_err();
     assert_eq!(
         diags.messages(),
-        ["the Hotfile is too large: 2097156 bytes (the limit is 1048576)"]
+        ["the Hotfile /tmp/x/Hotfile is too large: 2097156 bytes (the limit is 1048576)"]
     );
 }
 

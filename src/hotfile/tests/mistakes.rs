@@ -258,6 +258,30 @@ fn io_errors() {
     assert!(diags.messages()[0].contains("too large"));
 }
 
+/// A 50 MB Hotfile was refused as "1048577 bytes" (what was read, one past the limit), with no
+/// help: a regular file is refused with its real size, unread.
+#[test]
+fn too_large_said_1048577_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("Hotfile");
+    let file = std::fs::File::create(&path).unwrap();
+    file.set_len(50 << 20).unwrap();
+    let diags = load(&path).unwrap_err();
+    assert_eq!(
+        diags.messages(),
+        [format!(
+            "the Hotfile {} is too large: 52428800 bytes (the limit is 1048576)",
+            path.display()
+        )]
+    );
+    let help = diags
+        .iter()
+        .next()
+        .and_then(|m| m.help())
+        .map(|h| h.to_string());
+    assert!(help.is_some_and(|h| h.contains("`-f`")));
+}
+
 #[test]
 fn socket_overlap() {
     let two = |a: &str, b: &str| {

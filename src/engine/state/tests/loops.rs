@@ -305,6 +305,7 @@ fn an_mtime_at_the_end_of_the_clock_is_not_a_panic() {
             generation: 1,
             exit: Exit::Code(0),
             last_lines: Vec::new(),
+            ran: None,
         },
     );
     assert!(!finished.is_empty());

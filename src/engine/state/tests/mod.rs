@@ -95,6 +95,7 @@ fn run(engine: &mut Engine, script: &str, mut reload: Option<Project>) -> String
                         generation,
                         exit,
                         last_lines: vec![format!("last line of #{generation}")],
+                        ran: None,
                     },
                 )
             }

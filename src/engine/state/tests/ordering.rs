@@ -213,6 +213,7 @@ fn wave_finished_carries_the_whole_graph_not_the_last_wave() {
                 generation,
                 exit: Exit::Code(code),
                 last_lines: Vec::new(),
+                ran: None,
             },
         )
     };
