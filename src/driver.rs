@@ -172,7 +172,7 @@ async fn drive(
             actions,
             &engine,
             &mut supervisor,
-            &sockets,
+            &mut sockets,
             &reporter,
             Views {
                 browser: &mut browser,
@@ -185,9 +185,15 @@ async fn drive(
         let alarm = tokio::time::Instant::from_std(wake.unwrap_or_else(Instant::now));
         actions = tokio::select! {
             Some(event) = exits.recv() => {
-                let exited = matches!(event, Event::Exited { .. });
+                let exited = match event {
+                    Event::Exited { generation, .. } => Some(generation),
+                    _ => None,
+                };
                 let mut actions = engine.handle(Instant::now(), event);
-                if exited {
+                if let Some(generation) = exited {
+                    sockets.retire(generation);
+                }
+                if exited.is_some() {
                     actions.extend(renew_broken_sockets(&mut engine, &mut sockets, &reporter));
                 }
                 actions
@@ -272,7 +278,7 @@ fn carry_out(
     actions: Vec<Action>,
     engine: &Engine,
     supervisor: &mut Supervisor,
-    sockets: &Sockets,
+    sockets: &mut Sockets,
     reporter: &Reporter,
     views: Views<'_>,
     wake: &mut Option<Instant>,
@@ -284,8 +290,8 @@ fn carry_out(
             Action::Wake { at } => *wake = Some(wake.map_or(at, |w| w.min(at))),
             Action::Start { node, generation } => {
                 let name = &project.node(node).name;
-                let fds = sockets.for_node(name);
-                supervisor.start(node, generation, &fds);
+                let (fds, own) = sockets.for_instance(name, generation);
+                supervisor.start(node, generation, &fds, own);
                 if let (Some(status), Some(pid)) = (status, supervisor.pid(generation)) {
                     status.pid(name, generation, pid);
                 }
@@ -306,7 +312,21 @@ fn carry_out(
             Action::Release { node } => browser.release(&project.node(node).name),
         }
     }
+    steer(engine, sockets);
     None
+}
+
+/// Steers each service's new connections to the instance the engine says they are for (where
+/// the kernel steers, see `sockets`): after the actions, so a hand-off's stop, which waits for
+/// the old instance to drain, finds it steered away already.
+fn steer(engine: &Engine, sockets: &mut Sockets) {
+    let project = engine.project();
+    for node in project.ids() {
+        let spec = project.node(node);
+        if spec.kind == Kind::Service && !spec.sockets.is_empty() {
+            sockets.steer(&spec.name, engine.serving(node));
+        }
+    }
 }
 
 /// After an instance exits: replaces the sockets it broke (see [`Sockets::renew_broken`]) and
@@ -343,6 +363,12 @@ fn bind(
         }
     }
     sockets.bind_for(&wanted)?;
+    if let Some(why) = sockets.unsteered() {
+        reporter.note(&format!(
+            "instances of a service share one listening socket here ({why}): an old instance \
+             may accept connections until it stops, so a server should drain at its stop signal"
+        ));
+    }
     for node in wanted.nodes.iter().filter(|n| n.kind == Kind::Service) {
         for (name, _fd, addr) in sockets.for_node(&node.name) {
             reporter.listening(&node.name, &name, addr);

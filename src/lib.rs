@@ -6,6 +6,7 @@
 //! socket that `hot` holds. See `ARCHITECTURE.md` for the map of the modules.
 
 pub mod browser;
+pub(crate) mod cargo;
 pub mod cli;
 pub mod driver;
 pub mod engine;

@@ -118,7 +118,17 @@ fn run(cli: Cli) -> u8 {
                 .with_help("it prints a file for your shell or `man`; leave out `--json`"),
             );
         }
-        Some(Command::Init { force }) => return crate::init::run(*force, &reporter),
+        Some(Command::Init {
+            force,
+            packages,
+            bins,
+        }) => {
+            let ask = crate::init::Ask {
+                packages: packages.clone(),
+                bins: bins.clone(),
+            };
+            return crate::init::run(*force, &ask, &reporter);
+        }
         Some(Command::Completions { shell }) => {
             return commands::print(&shell::completions(*shell));
         }

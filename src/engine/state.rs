@@ -587,6 +587,13 @@ impl Engine {
         }
     }
 
+    /// The instance of service `node` that new connections are for: the serving one, else the
+    /// one starting (a first start, a crash restart); `None` while none is alive or starting.
+    pub fn serving(&self, node: NodeId) -> Option<Generation> {
+        let state = self.nodes.get(node.0)?;
+        state.current.or(state.pending).map(|i| i.generation)
+    }
+
     /// The node that has `generation` as its current or pending instance.
     fn owner(&self, generation: Generation) -> Option<NodeId> {
         self.nodes

@@ -7,13 +7,14 @@
 //! - a `watch` glob that matches no file (and, when the node has a `dir` under which the glob
 //!   would match, saying that globs are relative to the Hotfile);
 //! - a `run` program that is neither on PATH nor a file relative to `dir`, and is not a binary
-//!   cargo would build (`./target/debug/app` when the package builds `myapp`);
+//!   cargo would build into its target directory (`./target/debug/app` when no package
+//!   builds `app`), as `cargo metadata` tells (the crate's `cargo` module; run once per
+//!   directory, and only for a missing path inside a cargo project);
 //! - a node with neither `watch` nor `after`, which runs once and never again.
 //!
 //! The model keeps no spans, so the Hotfile is parsed again here for them; this costs a parse
 //! and a walk of the tree, and only `hot check` pays it.
 
-mod cargo;
 mod program;
 
 use std::fmt;
@@ -123,6 +124,7 @@ pub fn lint(project: &Project) -> Vec<Warning> {
     };
     let mut warnings = Vec::new();
     let files = tree(&project.root);
+    let mut cargo = program::Cargo::default();
     for (node, spans) in project.nodes.iter().zip(&spans) {
         for (index, glob) in unmatched(node, &files) {
             let span = spans.watch.get(index).copied().unwrap_or((0, 0).into());
@@ -161,7 +163,7 @@ pub fn lint(project: &Project) -> Vec<Warning> {
                 labels,
             ));
         }
-        if let Some((message, help)) = program::missing(node) {
+        if let Some((message, help)) = program::missing(node, &mut cargo) {
             let labels = spans
                 .run
                 .map(|span| LabeledSpan::new_primary_with_span(Some("not found".into()), span))

@@ -9,8 +9,10 @@
 //!
 //! * **Process groups.** Every child leads its own session, hence its own group (`setsid` in
 //!   `pre_exec`), so a stop reaches `sh -c` children, `cargo run`'s server and other
-//!   grandchildren: the stop signal goes to the group (then SIGCONT, for a stopped group), then
-//!   SIGKILL after `stop.timeout`. Each child has stdin null and no controlling terminal (a
+//!   grandchildren. A stop is systemd's `KillMode=mixed`: the stop signal to the command alone
+//!   (its keeper is told over the status socket and signals it, then SIGCONT), so a master
+//!   drains its own workers; the rest of the group gets it once the command has exited, and
+//!   SIGKILL whatever is left after `stop.timeout`. Each child has stdin null and no controlling terminal (a
 //!   command that asks the terminal fails at once instead of being stopped by SIGTTIN), and its
 //!   stdout and stderr piped to the reporter in bounded pieces ([`output`]: lines split past
 //!   64 KiB, a `\r` update or a partial line shown at once or after a short wait).
@@ -41,6 +43,8 @@
 //!   private `NOTIFY_SOCKET`. One of `Ready` or `ReadyTimedOut` is sent per instance, never
 //!   after its `Exited`; a timed-out instance keeps running (the engine decides).
 
+#[cfg(target_os = "linux")]
+mod drain;
 #[cfg(unix)]
 mod notify;
 #[cfg(unix)]
@@ -120,6 +124,7 @@ impl Supervisor {
         node: NodeId,
         generation: Generation,
         _sockets: &[(String, RawFd, SocketAddr)],
+        _own: bool,
     ) {
         let _ = (&self.reporter, &self.instances);
         let _ = self.events.send(Event::Exited {

@@ -92,6 +92,8 @@ pub(super) struct Instance {
     done: watch::Receiver<bool>,
     /// The command's pid (the keeper's child), 0 until the keeper reported it.
     command_pid: Arc<AtomicU32>,
+    /// Its own listeners (sockets steered away from it at its stop), to drain first.
+    drain: Option<Drain>,
 }
 
 impl Instance {
@@ -101,9 +103,25 @@ impl Instance {
 }
 
 enum Control {
-    /// The stop signal was sent; SIGKILL the group after this long.
-    Stopping(Duration),
+    /// Stop the instance: `signal` to the command alone (through its keeper), the rest of its
+    /// group once it has exited, SIGKILL to whatever is left after `timeout`.
+    Stop {
+        signal: Signal,
+        timeout: Duration,
+        /// The instance's own listeners, to drain before the signal (see `drain`).
+        drain: Option<Drain>,
+    },
 }
+
+#[cfg(target_os = "linux")]
+use super::drain::Drain;
+/// Off Linux no socket is an instance's own: nothing to drain.
+#[cfg(not(target_os = "linux"))]
+pub(super) struct Drain;
+
+/// How long after the stop timeout hot SIGKILLs the group itself, should the keeper (which
+/// kills at the timeout) not have ended by then.
+const BACKSTOP: Duration = Duration::from_millis(500);
 
 /// One instance's readiness and liveness, decided once.
 pub(super) struct Gate(AtomicU8);
@@ -173,7 +191,9 @@ impl Ctx {
 }
 
 impl Supervisor {
-    /// Spawns an instance of `node`, passing `sockets` (from `Sockets::for_node`).
+    /// Spawns an instance of `node`, passing `sockets` (from `Sockets::for_instance`). `own`:
+    /// the sockets are this instance's alone (steered, see `sockets`), so its stop waits until
+    /// it has answered what it holds (see `drain`).
     ///
     /// Must run inside a tokio `current_thread` runtime on the main thread (see the module
     /// doc). A failure to spawn is reported as `Event::Exited` with `Exit::SpawnFailed`.
@@ -182,6 +202,7 @@ impl Supervisor {
         node: NodeId,
         generation: Generation,
         sockets: &[(String, RawFd, SocketAddr)],
+        own: bool,
     ) {
         self.instances.retain(|_, i| !i.is_done());
         if self.instances.contains_key(&generation) {
@@ -194,7 +215,7 @@ impl Supervisor {
             self.spawn_failed(node, generation, format!("internal: no node {node}"));
             return;
         };
-        match self.spawn(node, generation, &def, sockets) {
+        match self.spawn(node, generation, &def, sockets, own) {
             Ok(instance) => {
                 self.instances.insert(generation, instance);
             }
@@ -218,6 +239,7 @@ impl Supervisor {
         generation: Generation,
         def: &Node,
         sockets: &[(String, RawFd, SocketAddr)],
+        own: bool,
     ) -> Result<Instance, String> {
         if tokio::runtime::Handle::try_current().is_err() {
             return Err("internal: the supervisor runs outside a tokio runtime".into());
@@ -368,6 +390,11 @@ impl Supervisor {
             readers,
         ));
         Ok(Instance {
+            drain: if own && !sockets.is_empty() {
+                drain_of(sockets)
+            } else {
+                None
+            },
             pgid,
             fds: fds.iter().map(|(_, fd)| *fd).collect(),
             name: def.name.clone(),
@@ -380,8 +407,10 @@ impl Supervisor {
         })
     }
 
-    /// Stops that instance: its stop signal to the whole group, SIGKILL after the timeout.
-    /// `Event::Exited` follows. A no-op if it is not running (or already stopping).
+    /// Stops that instance the way systemd's `KillMode=mixed` does: its stop signal to the
+    /// command alone, the rest of its group once the command has exited, SIGKILL to what is
+    /// left at the timeout. `Event::Exited` follows. A no-op if it is not running (or already
+    /// stopping).
     pub fn stop(&mut self, _node: NodeId, generation: Generation) {
         self.stop_generation(generation);
     }
@@ -394,24 +423,11 @@ impl Supervisor {
             return;
         }
         instance.stopping = true;
-        signal_group(
-            instance.pgid,
-            signal_number(instance.stop.signal),
-            instance.stop.signal.name(),
-            &instance.name,
-            &self.reporter,
-        );
-        // A stopped process acts on the stop signal only once continued.
-        signal_group(
-            instance.pgid,
-            libc::SIGCONT,
-            "SIGCONT",
-            &instance.name,
-            &self.reporter,
-        );
-        let _ = instance
-            .control
-            .send(Control::Stopping(instance.stop.timeout));
+        let _ = instance.control.send(Control::Stop {
+            signal: instance.stop.signal,
+            timeout: instance.stop.timeout,
+            drain: instance.drain.take(),
+        });
     }
 
     /// Number of live instances (started, `Exited` not yet sent).
@@ -544,9 +560,13 @@ async fn monitor(
     let mut killed = false;
     let far = later(started, FAR);
     // Held until the keeper is reaped: closing it tells the keeper that hot is gone.
+    let (status, orders) = status.into_split();
     let mut keeper = BufReader::new(status).lines();
     let mut keeper_open = true;
     let mut ran = None;
+    // A stop that waits for the instance to answer what it holds: until when, and its order.
+    let mut draining: Option<(Drain, Instant, Signal, Instant)> = None;
+    let mut quiet_once = false;
     let status = loop {
         tokio::select! {
             // Checked first, so a delay or timeout never fires for an instance already gone.
@@ -569,8 +589,29 @@ async fn monitor(
                 }
                 _ => keeper_open = false,
             },
-            Some(Control::Stopping(timeout)) = control.recv(), if kill_at.is_none() && !killed => {
-                kill_at = Some(later(Instant::now(), timeout));
+            Some(Control::Stop { signal, timeout, drain }) = control.recv(), if kill_at.is_none() && !killed => {
+                let now = Instant::now();
+                let end = later(now, timeout);
+                kill_at = Some(later(end, BACKSTOP));
+                match drain {
+                    // At most half the timeout: the server keeps the rest to stop in.
+                    Some(drain) if signal != Signal::Kill => {
+                        draining = Some((drain, later(now, timeout / 2), signal, end));
+                    }
+                    _ => order_stop(&orders, pgid, signal, timeout, &ctx),
+                }
+            }
+            _ = tokio::time::sleep(DRAIN_POLL), if draining.is_some() => {
+                if let Some((drain, until, signal, end)) = draining.take() {
+                    let quiet = drain_quiet(&drain, pgid);
+                    if (quiet && quiet_once) || Instant::now() >= until {
+                        let left = end.saturating_duration_since(Instant::now());
+                        order_stop(&orders, pgid, signal, left, &ctx);
+                    } else {
+                        draining = Some((drain, until, signal, end));
+                    }
+                    quiet_once = quiet;
+                }
             }
             _ = tokio::time::sleep_until(kill_at.unwrap_or(far)), if kill_at.is_some() => {
                 kill_at = None;
@@ -630,6 +671,60 @@ async fn monitor(
         ran,
     });
     let _ = done.send(true);
+}
+
+/// How often a draining instance is looked at.
+const DRAIN_POLL: Duration = Duration::from_millis(5);
+
+#[cfg(target_os = "linux")]
+fn drain_quiet(drain: &Drain, keeper: libc::pid_t) -> bool {
+    drain.quiet(keeper)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn drain_quiet(_: &Drain, _: libc::pid_t) -> bool {
+    true
+}
+
+/// hot's duplicates of an instance's own listeners (they outlive a reload that drops hot's
+/// copies), and their ports.
+#[cfg(target_os = "linux")]
+fn drain_of(sockets: &[(String, RawFd, SocketAddr)]) -> Option<Drain> {
+    let mut listeners = Vec::new();
+    for (_, fd, _) in sockets {
+        // SAFETY: the fd is a live socket hot holds; borrowed only to duplicate it.
+        let borrowed = unsafe { std::os::fd::BorrowedFd::borrow_raw(*fd) };
+        listeners.push(borrowed.try_clone_to_owned().ok()?);
+    }
+    Some(Drain {
+        listeners,
+        ports: sockets.iter().map(|(_, _, addr)| addr.port()).collect(),
+    })
+}
+
+#[cfg(not(target_os = "linux"))]
+fn drain_of(_: &[(String, RawFd, SocketAddr)]) -> Option<Drain> {
+    None
+}
+
+/// Tells the keeper to stop its command (see `shim::keeper`): `stop SIGNAL TIMEOUT_MS`. A
+/// SIGKILL, or a keeper that cannot be told, gets the signal on the whole group instead.
+fn order_stop(
+    orders: &tokio::net::unix::OwnedWriteHalf,
+    pgid: libc::pid_t,
+    signal: Signal,
+    timeout: Duration,
+    ctx: &Ctx,
+) {
+    let number = signal_number(signal);
+    let line = format!("stop {number} {}\n", timeout.as_millis());
+    // A few bytes into an empty socket buffer: written whole or not at all.
+    let told = signal != Signal::Kill && orders.try_write(line.as_bytes()).ok() == Some(line.len());
+    if !told {
+        signal_group(pgid, number, signal.name(), &ctx.name, &ctx.reporter);
+    }
+    // A stopped group acts on the order, and on the signal, only once continued.
+    signal_group(pgid, libc::SIGCONT, "SIGCONT", &ctx.name, &ctx.reporter);
 }
 
 /// Never: a timer that is not armed sleeps until then.

@@ -1,4 +1,4 @@
-use crate::support::Project;
+use crate::test::{Test, USAGE};
 
 const CONTRACT: &str = r#"
 // Hotfile
@@ -29,100 +29,195 @@ service "serve" {
 }
 "#;
 
+/// Every file the contract names exists, so `hot check` has nothing to warn about.
 #[test]
 fn the_contract_example_is_sound() {
-    let project = Project::with_hotfile(CONTRACT);
-    let run = project.run(&["check"]);
-    run.code(0);
-    assert!(run.stderr.contains("3 tasks, 1 service"), "{}", run.stderr);
+    Test::new()
+        .hotfile(CONTRACT)
+        .write("src/main.rs", "")
+        .write("Cargo.toml", "")
+        .write("tests/cli.rs", "")
+        .write("templates/index.html", "")
+        .executable("target/debug/app", "")
+        .args(["check"])
+        .stderr("hot: Hotfile is sound: 3 tasks, 1 service\n")
+        .run();
 }
 
-/// Each mistake: status 2, `Hotfile:LINE:COL` in the diagnostic, and nothing run (the
-/// command would have created `ran`).
+/// Each mistake: status 2, the whole diagnostic, the same for every command that reads the
+/// Hotfile, and nothing run (the command would have created `ran`).
 #[track_caller]
-fn check_mistake(hotfile: &str, location: &str, message: &str) {
-    let project = Project::with_hotfile(hotfile);
+fn check_mistake(hotfile: &str, diagnostic: &str) {
     for args in [&["check"][..], &["ci"], &["run", "a"], &["graph"]] {
-        let run = project.run(args);
-        run.code(2);
-        assert!(
-            run.stderr.contains(&format!("Hotfile:{location}")),
-            "`hot {}`: expected Hotfile:{location} in\n{}",
-            args.join(" "),
-            run.stderr
-        );
-        assert!(
-            run.stderr.contains(message),
-            "expected `{message}` in\n{}",
-            run.stderr
-        );
-        assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+        let done = Test::new()
+            .hotfile(hotfile)
+            .args(args)
+            .stderr(diagnostic)
+            .status(USAGE)
+            .run();
+        assert!(!done.project.path().join("ran").exists(), "a command ran");
     }
-    assert!(!project.path().join("ran").exists(), "a command ran");
 }
 
 #[test]
 fn mistakes_are_diagnostics_with_locations() {
     check_mistake(
         "task \"a\" {\n    run \"touch ran\"\n    after \"b\"\n}\n",
-        "3:11",
-        "b",
+        "
+        hot::unknown_after
+
+          × `after` names no node called `b`
+           ╭─[Hotfile:3:11]
+         2 │     run \"touch ran\"
+         3 │     after \"b\"
+           ·           ─┬─
+           ·            ╰── no such task or service
+         4 │ }
+           ╰────
+          help: did you mean `a`?
+        ",
     );
     check_mistake(
         "task \"a\" {\n    run \"touch ran\"\n    wtch \"src/**\"\n}\n",
-        "3:5",
-        "watch",
+        "
+        hot::unknown_node
+
+          × unknown node `wtch` in a task
+           ╭─[Hotfile:3:5]
+         2 │     run \"touch ran\"
+         3 │     wtch \"src/**\"
+           ·     ──┬─
+           ·       ╰── unknown
+         4 │ }
+           ╰────
+          help: did you mean `watch`?
+        ",
     );
     check_mistake(
         "task \"a\" {\n    run \"touch ran\"\n    socket \"http\" \"127.0.0.1:0\"\n}\n",
-        "3:5",
-        "service",
+        "
+        hot::misplaced
+
+          × `socket` is only allowed in a `service`
+           ╭─[Hotfile:3:5]
+         2 │     run \"touch ran\"
+         3 │     socket \"http\" \"127.0.0.1:0\"
+           ·     ───┬──
+           ·        ╰── not allowed here
+         4 │ }
+           ╰────
+          help: a task runs to completion; declare a `service` for a server
+        ",
     );
     check_mistake(
         "task \"a\" {\n    run \"touch ran\"\n    watch \"src/[\"\n}\n",
-        "3:11",
-        "glob",
+        "
+        hot::bad_glob
+
+          × invalid glob `src/[`: unclosed character class; missing ']'
+           ╭─[Hotfile:3:11]
+         2 │     run \"touch ran\"
+         3 │     watch \"src/[\"
+           ·           ───┬───
+           ·              ╰── invalid glob
+         4 │ }
+           ╰────
+        ",
     );
-    check_mistake("task \"a\" {\n    run \"touch ran\"\n", "", "");
+    // FINDING: one missing `}` is told as two mistakes (the KDL parser reports it twice).
+    check_mistake(
+        "task \"a\" {\n    run \"touch ran\"\n",
+        "
+        hot::invalid_hotfile
+
+          × Hotfile has 2 mistakes
+
+        Error: hot::syntax
+
+          × No closing '}' for child block
+           ╭─[Hotfile:1:10]
+         1 │ task \"a\" {
+           ·          ┬
+           ·          ╰── not closed
+         2 │     run \"touch ran\"
+           ╰────
+
+        Error: hot::syntax
+
+          × Closing '}' was not found after nodes
+           ╭─[Hotfile:1:11]
+         1 │ ╭─▶ task \"a\" {
+         2 │ ├─▶     run \"touch ran\"
+           · ╰──── not closed
+           ╰────
+        ",
+    );
 }
 
 #[test]
 fn a_missing_hotfile_is_a_usage_error() {
-    let project = Project::new();
-    let run = project.run(&["check"]);
-    run.code(2);
-    assert!(run.stderr.contains("Hotfile"), "{}", run.stderr);
+    Test::new()
+        .args(["check"])
+        .stderr(
+            "
+            hot::no_hotfile
+
+              × no `Hotfile` here or in any parent directory
+              help: run `hot init` to write one for this project, or name one with `-f PATH`
+            ",
+        )
+        .status(USAGE)
+        .run();
 }
 
 #[test]
 fn the_hotfile_is_found_in_a_parent_directory() {
-    let project = Project::with_hotfile("task \"a\" {\n    run \"true\"\n}\n");
-    project.write("deep/er/keep", "");
-    let run = project
-        .hot(&["check"])
-        .current_dir(project.path().join("deep/er"))
-        .output()
-        .unwrap();
-    assert_eq!(run.status.code(), Some(0));
+    Test::new()
+        .hotfile("task \"a\" {\n    watch \"Hotfile\"\n    run \"true\"\n}\n")
+        .write("deep/er/keep", "")
+        .current_dir("deep/er")
+        .args(["check"])
+        .stderr("hot: [ROOT]/Hotfile is sound: 1 task, 0 services\n")
+        .run();
 }
 
 #[test]
 fn dash_f_names_the_hotfile() {
-    let project = Project::new();
-    project.write("sub/Hotfile", "task \"a\" {\n    run \"true\"\n}\n");
-    project.run(&["-f", "sub/Hotfile", "check"]).code(0);
-    project.run(&["--file", "nope/Hotfile", "check"]).code(2);
+    Test::new()
+        .write(
+            "sub/Hotfile",
+            "task \"a\" {\n    watch \"Hotfile\"\n    run \"true\"\n}\n",
+        )
+        .args(["-f", "sub/Hotfile", "check"])
+        .stderr("hot: sub/Hotfile is sound: 1 task, 0 services\n")
+        .run();
+    Test::new()
+        .args(["--file", "nope/Hotfile", "check"])
+        .stderr(
+            "
+            hot::io
+
+              × cannot read nope/Hotfile: No such file or directory (os error 2)
+            ",
+        )
+        .status(USAGE)
+        .run();
 }
 
 #[test]
 fn unknown_node_names_on_the_command_line_are_usage_errors() {
-    let project = Project::with_hotfile("task \"build\" {\n    run \"touch ran\"\n}\n");
-    let run = project.run(&["run", "biuld"]);
-    run.code(2);
-    assert!(
-        run.stderr.contains("did you mean `build`"),
-        "{}",
-        run.stderr
-    );
-    assert!(!project.path().join("ran").exists());
+    let done = Test::new()
+        .hotfile("task \"build\" {\n    run \"touch ran\"\n}\n")
+        .args(["run", "biuld"])
+        .stderr(
+            "
+            hot::unknown_node
+
+              × no node named `biuld` in Hotfile
+              help: did you mean `build`?
+            ",
+        )
+        .status(USAGE)
+        .run();
+    assert!(!done.project.path().join("ran").exists());
 }

@@ -4,6 +4,7 @@
 use std::process::Command;
 
 use crate::support::{HOT, Project};
+use crate::test::{Test, USAGE};
 
 const TWO: &str = r#"
 task "build" {
@@ -30,37 +31,77 @@ fn watch_flags_are_accepted_without_the_word_watch() {
 
 #[test]
 fn watch_flags_before_another_command_say_where_they_belong() {
-    let project = Project::with_hotfile(TWO);
-    let run = project.run(&["--poll", "ci"]);
-    run.code(2);
-    assert!(
-        run.stderr.contains("`--poll` is for watch mode"),
-        "{}",
-        run.stderr
-    );
-    let run = project.run(&["-j", "2", "ci"]);
-    run.code(2);
-    assert!(run.stderr.contains("`hot ci -j N"), "{}", run.stderr);
-    assert!(!project.path().join("ran").exists());
+    Test::new()
+        .hotfile(TWO)
+        .args(["--poll", "ci"])
+        .stderr(
+            "
+            hot::misplaced_flag
+
+              × `--poll` before `ci` belongs to plain `hot`
+              help: `--poll` is for watch mode: `hot --poll …` or `hot watch --poll …`
+            ",
+        )
+        .status(USAGE)
+        .run();
+    Test::new()
+        .hotfile(TWO)
+        .args(["-j", "2", "ci"])
+        .stderr(
+            "
+            hot::misplaced_flag
+
+              × `--jobs` before `ci` belongs to plain `hot`
+              help: a command's flags go after it: `hot ci -j N …`
+            ",
+        )
+        .status(USAGE)
+        .run();
 }
 
 #[test]
 fn jobs_is_offered_only_by_commands_that_run_things() {
-    let project = Project::with_hotfile(TWO);
-    for args in [
-        &["graph", "-j", "2"][..],
-        &["why", "-j", "2", "x"],
-        &["check", "-j", "1"],
+    for (args, usage) in [
+        (
+            &["graph", "-j", "2"][..],
+            "help: Usage: hot graph [OPTIONS]",
+        ),
+        (
+            &["why", "-j", "2", "x"],
+            "help: to pass '-j' as a value, use '-- -j'\n        Usage: hot why [OPTIONS] <PATH>...",
+        ),
+        (&["check", "-j", "1"], "help: Usage: hot check [OPTIONS]"),
     ] {
-        let run = project.run(args);
-        run.code(2);
-        assert!(
-            run.stderr.contains("unexpected argument '-j'"),
-            "{}",
-            run.stderr
-        );
+        Test::new()
+            .hotfile(TWO)
+            .args(args)
+            .stderr(&format!(
+                "hot::usage\n\n  × unexpected argument '-j' found\n  {usage}\n        \
+                 For more information, try '--help'.\n"
+            ))
+            .status(USAGE)
+            .run();
     }
-    project.run(&["ci", "-j", "1"]).code(0);
+    Test::new()
+        .hotfile(TWO)
+        .args(["ci", "-j", "1"])
+        .stdout(
+            "
+            [build] built
+
+            node   result    duration
+            build  ok        [DURATION]
+            all ok
+            ",
+        )
+        .stderr(
+            "
+            hot: [TIME] start: running build
+            hot: ✓ build ([DURATION])
+            hot: all ok
+            ",
+        )
+        .run();
 }
 
 const ARGS: &str = r#"
@@ -74,157 +115,264 @@ task "argv" {
 
 #[test]
 fn run_appends_arguments_after_double_dash_to_the_nodes_command() {
-    let project = Project::with_hotfile(ARGS);
-    let run = project.run(&["run", "shell", "--", "--nocapture", "a b", "it's"]);
-    run.code(0);
     // The node's stdout is hot's stdout.
-    assert!(
-        run.stdout
-            .contains("[shell] <shell><--nocapture><a b><it's>"),
-        "{}",
-        run.stdout
-    );
-    let run = project.run(&["run", "argv", "--", "--nocapture", "$HOME"]);
-    run.code(0);
-    assert!(
-        run.stdout.contains("[argv] <argv><--nocapture><$HOME>"),
-        "{}",
-        run.stdout
-    );
+    Test::new()
+        .hotfile(ARGS)
+        .args(["run", "shell", "--", "--nocapture", "a b", "it's"])
+        .stdout("[shell] <shell><--nocapture><a b><it's>\n")
+        .stderr(
+            "
+            hot: [TIME] start: running shell
+            hot: ✓ shell ([DURATION])
+            hot: all ok
+            ",
+        )
+        .run();
+    Test::new()
+        .hotfile(ARGS)
+        .args(["run", "argv", "--", "--nocapture", "$HOME"])
+        .stdout("[argv] <argv><--nocapture><$HOME>\n")
+        .stderr(
+            "
+            hot: [TIME] start: running argv
+            hot: ✓ argv ([DURATION])
+            hot: all ok
+            ",
+        )
+        .run();
 }
 
 #[test]
 fn run_arguments_after_double_dash_need_exactly_one_node() {
-    let project = Project::with_hotfile(ARGS);
-    let run = project.run(&["run", "shell", "argv", "--", "-x"]);
-    run.code(2);
-    assert!(run.stderr.contains("go to one node"), "{}", run.stderr);
-}
+    Test::new()
+        .hotfile(ARGS)
+        .args(["run", "shell", "argv", "--", "-x"])
+        .stderr(
+            "
+            hot::ambiguous_args
 
-fn json(text: &str) -> serde_json::Value {
-    serde_json::from_str(text).unwrap_or_else(|e| panic!("not one JSON document ({e}):\n{text}"))
+              × the arguments after `--` go to one node, and shell, argv are named
+              help: name the one node they are for: `hot run NAME -- ARGS`
+            ",
+        )
+        .status(USAGE)
+        .run();
 }
 
 #[test]
 fn json_is_a_document_for_graph_why_check_and_dry_run() {
-    let project = Project::with_hotfile(TWO);
-    project.write("src/a.txt", "1");
+    // FINDING: `graph --json` is pretty-printed and gives each node's `dir` as an absolute
+    // path; every other `--json` document is one line, and the plan's `dir` is relative.
+    let graph = Test::new()
+        .hotfile(TWO)
+        .write("src/a.txt", "1")
+        .args(["graph", "--json"])
+        .stdout(
+            r#"
+            {
+              "levels": [
+                [
+                  "build"
+                ],
+                [
+                  "serve"
+                ]
+              ],
+              "nodes": [
+                {
+                  "after": [],
+                  "dir": "[ROOT]",
+                  "ignore": [],
+                  "kind": "task",
+                  "name": "build",
+                  "run": "echo built",
+                  "sockets": [],
+                  "watch": [
+                    "src/**"
+                  ]
+                },
+                {
+                  "after": [
+                    "build"
+                  ],
+                  "dir": "[ROOT]",
+                  "ignore": [],
+                  "kind": "service",
+                  "name": "serve",
+                  "run": "sleep 30",
+                  "sockets": [],
+                  "watch": []
+                }
+              ],
+              "order": [
+                "build",
+                "serve"
+              ]
+            }
+            "#,
+        )
+        .run();
+    Test::new()
+        .hotfile(TWO)
+        .args(["graph", "--format", "json"])
+        .stdout(&graph.stdout)
+        .run();
 
-    let run = project.run(&["graph", "--json"]);
-    run.code(0);
-    assert_eq!(
-        json(&run.stdout),
-        json(&project.run(&["graph", "--format", "json"]).stdout)
-    );
+    Test::new()
+        .hotfile(TWO)
+        .write("src/a.txt", "1")
+        .args(["why", "--json", "src/a.txt", "README"])
+        .stdout(concat!(
+            r#"{"paths":["#,
+            r#"{"link":null,"outside":false,"path":"src/a.txt","then":["serve"],"watched_by":["build"]},"#,
+            r#"{"link":null,"outside":false,"path":"README","then":[],"watched_by":[]}]}"#,
+            "\n"
+        ))
+        .run();
 
-    let run = project.run(&["why", "--json", "src/a.txt", "README"]);
-    run.code(0);
-    let why = json(&run.stdout);
-    assert_eq!(why["paths"][0]["watched_by"], serde_json::json!(["build"]));
-    assert_eq!(why["paths"][0]["then"], serde_json::json!(["serve"]));
-    assert_eq!(why["paths"][1]["watched_by"], serde_json::json!([]));
+    Test::new()
+        .hotfile(TWO)
+        .args(["ci", "--dry-run", "--json"])
+        .stdout(concat!(
+            r#"{"not_run":["serve"],"steps":[{"tasks":[{"dir":".","locks":[],"node":"build","run":"echo built"}]}]}"#,
+            "\n"
+        ))
+        .run();
 
-    let run = project.run(&["ci", "--dry-run", "--json"]);
-    run.code(0);
-    let plan = json(&run.stdout);
-    assert_eq!(plan["steps"][0]["tasks"][0]["node"], "build");
-    assert_eq!(plan["steps"][0]["tasks"][0]["run"], "echo built");
-    assert_eq!(plan["not_run"], serde_json::json!(["serve"]));
-
-    let run = project.run(&["check", "--json"]);
-    run.code(0);
-    let check = json(&run.stdout);
-    assert_eq!(check["sound"], true);
-    assert_eq!(
-        (check["tasks"].as_u64(), check["services"].as_u64()),
-        (Some(1), Some(1))
-    );
-    assert!(check["warnings"].is_array(), "{check}");
+    Test::new()
+        .hotfile(TWO)
+        .write("src/a.txt", "1")
+        .args(["check", "--json"])
+        .stdout(
+            r#"{"hotfile":"Hotfile","services":1,"sound":true,"tasks":1,"warnings":[]}
+"#,
+        )
+        .run();
 }
 
 #[test]
 fn json_is_refused_where_it_has_no_meaning() {
-    let project = Project::with_hotfile(TWO);
-    let run = project.run(&["completions", "bash", "--json"]);
-    run.code(2);
-    assert!(run.stdout.contains("has no JSON output"), "{}", run.stdout);
-    let run = project.run(&["graph", "--json", "--format", "dot"]);
-    run.code(2);
-    assert!(run.stdout.contains("--format dot"), "{}", run.stdout);
+    // The refusal is itself JSON, on stdout, where the document would have been.
+    Test::new()
+        .hotfile(TWO)
+        .args(["completions", "bash", "--json"])
+        .stdout(concat!(
+            r#"{"event":"diagnostic","message":"`hot completions` has no JSON output","#,
+            r#""rendered":"hot::json_unsupported\n\n  × `hot completions` has no JSON output\n  "#,
+            r#"help: it prints a file for your shell or `man`; leave out `--json`\n","#,
+            r#""time":"[TIMESTAMP]+00:00"}"#,
+            "\n"
+        ))
+        .status(USAGE)
+        .run();
+    Test::new()
+        .hotfile(TWO)
+        .args(["graph", "--json", "--format", "dot"])
+        .stdout(concat!(
+            r#"{"event":"diagnostic","#,
+            r#""message":"`--json` asks for JSON and `--format dot` for another format","#,
+            r#""rendered":"hot::json_conflict\n\n  × `--json` asks for JSON and `--format dot` for another format\n  "#,
+            r#"help: leave out one of them (`--json` is `--format json`)\n","#,
+            r#""time":"[TIMESTAMP]+00:00"}"#,
+            "\n"
+        ))
+        .status(USAGE)
+        .run();
 }
 
 /// `hot ci` on a one-task Hotfile that prints CARGO_TERM_COLOR, with `color` flags and env:
-/// hot's stderr, and the value the task saw (it prints it on stdout, which hot's stdout carries).
-fn colour_run(hotfile_env: &str, args: &[&str], env: &[(&str, &str)]) -> (String, String) {
-    let project = Project::with_hotfile(&format!(
-        "task \"show\" {{\n    {hotfile_env}\n    run \"echo CTC=$CARGO_TERM_COLOR\"\n}}\n"
-    ));
-    let mut command = project.hot(args);
-    command
+/// the whole output, coloured or plain, and the value the task saw (it prints it on stdout,
+/// which hot's stdout carries).
+#[track_caller]
+fn colour_run(hotfile_env: &str, args: &[&str], env: &[(&str, &str)], coloured: bool, ctc: &str) {
+    let mut test = Test::new()
+        .hotfile(&format!(
+            "task \"show\" {{\n    {hotfile_env}\n    run \"echo CTC=$CARGO_TERM_COLOR\"\n}}\n"
+        ))
         .env_remove("NO_COLOR")
         .env_remove("CLICOLOR_FORCE")
-        .env_remove("CARGO_TERM_COLOR");
-    command.envs(env.iter().copied());
-    let output = command.output().expect("hot runs");
-    assert_eq!(output.status.code(), Some(0));
-    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    let ctc = stdout
-        .lines()
-        .find_map(|l| l.split("CTC=").nth(1))
-        .unwrap_or_else(|| panic!("no CTC line in\n{stdout}"))
-        .trim_end_matches("\u{1b}[0m")
-        .to_owned();
-    (stderr, ctc)
+        .env_remove("CARGO_TERM_COLOR")
+        .args(args);
+    for (key, value) in env {
+        test = test.env(key, value);
+    }
+    let test = if coloured {
+        test.stdout(&format!(
+            "\u{1b}[36m[show]\u{1b}[0m CTC={ctc}\n\n\
+             node  result    duration\n\
+             show  \u{1b}[32mok      \u{1b}[0m  [DURATION]\n\
+             \u{1b}[32mall ok\u{1b}[0m\n"
+        ))
+        .stderr(
+            "
+            \u{1b}[2mhot:\u{1b}[0m \u{1b}[2m[TIME]\u{1b}[0m \u{1b}[1mstart: running show\u{1b}[0m
+            \u{1b}[2mhot:\u{1b}[0m \u{1b}[32m✓\u{1b}[0m show ([DURATION])
+            \u{1b}[2mhot:\u{1b}[0m \u{1b}[32mall ok\u{1b}[0m
+            ",
+        )
+    } else {
+        test.stdout(&format!(
+            "[show] CTC={ctc}\n\nnode  result    duration\nshow  ok        [DURATION]\nall ok\n"
+        ))
+        .stderr(
+            "
+            hot: [TIME] start: running show
+            hot: ✓ show ([DURATION])
+            hot: all ok
+            ",
+        )
+    };
+    test.run();
 }
 
 #[test]
 fn color_flag_and_environment_decide_colour() {
-    let escapes = |text: &str| text.contains('\u{1b}');
     // stderr is a pipe here: `auto` alone means no colour.
-    assert!(!escapes(&colour_run("", &["ci"], &[]).0));
-    assert!(escapes(
-        &colour_run("", &["--color", "always", "ci"], &[]).0
-    ));
-    assert!(escapes(
-        &colour_run("", &["ci"], &[("CLICOLOR_FORCE", "1")]).0
-    ));
-    assert!(!escapes(
-        &colour_run("", &["ci"], &[("CLICOLOR_FORCE", "0")]).0
-    ));
-    assert!(!escapes(
-        &colour_run("", &["ci"], &[("CLICOLOR_FORCE", "1"), ("NO_COLOR", "1")]).0
-    ));
-    assert!(!escapes(
-        &colour_run("", &["ci", "--color=never"], &[("CLICOLOR_FORCE", "1")]).0
-    ));
-    assert!(escapes(
-        &colour_run("", &["ci", "--color=always"], &[("NO_COLOR", "1")]).0
-    ));
+    colour_run("", &["ci"], &[], false, "");
+    colour_run("", &["--color", "always", "ci"], &[], true, "always");
+    colour_run("", &["ci"], &[("CLICOLOR_FORCE", "1")], true, "always");
+    colour_run("", &["ci"], &[("CLICOLOR_FORCE", "0")], false, "");
+    colour_run(
+        "",
+        &["ci"],
+        &[("CLICOLOR_FORCE", "1"), ("NO_COLOR", "1")],
+        false,
+        "",
+    );
+    colour_run(
+        "",
+        &["ci", "--color=never"],
+        &[("CLICOLOR_FORCE", "1")],
+        false,
+        "",
+    );
+    colour_run(
+        "",
+        &["ci", "--color=always"],
+        &[("NO_COLOR", "1")],
+        true,
+        "always",
+    );
 }
 
 #[test]
 fn cargo_keeps_its_colours_when_hot_colours() {
-    assert_eq!(colour_run("", &["--color=always", "ci"], &[]).1, "always");
-    assert_eq!(colour_run("", &["--color=never", "ci"], &[]).1, "");
+    colour_run("", &["--color=always", "ci"], &[], true, "always");
+    colour_run("", &["--color=never", "ci"], &[], false, "");
     // The user's own setting wins, in the environment or in the Hotfile.
-    assert_eq!(
-        colour_run(
-            "",
-            &["--color=always", "ci"],
-            &[("CARGO_TERM_COLOR", "never")]
-        )
-        .1,
-        "never"
+    colour_run(
+        "",
+        &["--color=always", "ci"],
+        &[("CARGO_TERM_COLOR", "never")],
+        true,
+        "never",
     );
-    assert_eq!(
-        colour_run(
-            "env CARGO_TERM_COLOR=\"auto\"",
-            &["--color=always", "ci"],
-            &[]
-        )
-        .1,
-        "auto"
+    colour_run(
+        "env CARGO_TERM_COLOR=\"auto\"",
+        &["--color=always", "ci"],
+        &[],
+        true,
+        "auto",
     );
 }
 
@@ -295,7 +443,10 @@ fn bash_completion_offers_node_names_from_the_hotfile() {
     // After `--` the words are the command's own arguments, not nodes.
     assert!(bash_complete(&project, script, &["hot", "run", "build", "--", ""]).is_empty());
     // Flags and commands still come from clap.
-    assert!(bash_complete(&project, script, &["hot", "run", "--j"]).contains(&"--jobs".into()));
+    assert_eq!(
+        bash_complete(&project, script, &["hot", "run", "--j"]),
+        ["--jobs", "--json"]
+    );
     assert_eq!(
         bash_complete(&project, script, &["hot", "comp"]),
         ["completions"]
@@ -305,6 +456,8 @@ fn bash_completion_offers_node_names_from_the_hotfile() {
     assert!(bash_complete(&project, script, &["hot", "__"]).is_empty());
 }
 
+/// The scripts are clap_complete's, hundreds of lines of its text: the test checks what hot
+/// adds to them, and the bash test above runs the bash script for real.
 #[test]
 fn zsh_and_fish_completion_ask_hot_for_node_names() {
     let project = Project::with_hotfile(TWO);
@@ -328,13 +481,16 @@ fn zsh_and_fish_completion_ask_hot_for_node_names() {
         fish.stdout
     );
     // What the scripts ask for: the node names, one per line; nothing without a Hotfile.
-    assert_eq!(project.run(&["__nodes"]).stdout, "build\nserve\n");
-    let empty = Project::new();
-    let run = empty.run(&["__nodes"]);
-    run.code(0);
-    assert_eq!(run.stdout, "");
+    Test::new()
+        .hotfile(TWO)
+        .args(["__nodes"])
+        .stdout("build\nserve\n")
+        .run();
+    Test::new().args(["__nodes"]).run();
 }
 
+/// The pages are clap_mangen's roff, hundreds of lines: the test checks that every command has
+/// one and that the pages cross-reference each other, not clap_mangen's layout.
 #[test]
 fn man_pages_cover_every_command() {
     let project = Project::new();
@@ -364,35 +520,48 @@ fn man_pages_cover_every_command() {
     }
 }
 
+/// The help pages, whole: a snapshot, as they are too long to read inline (and unfiltered:
+/// `100ms` in an example is text, not a measured duration).
 #[test]
 fn help_teaches_by_example() {
     let project = Project::new();
-    let run = project.run(&["--help"]);
-    run.code(0);
-    assert!(run.stdout.contains("Examples:"), "{}", run.stdout);
-    assert!(
-        run.stdout.contains("hot run test -- parser"),
-        "{}",
-        run.stdout
-    );
-    for command in ["watch", "run", "graph", "check", "ci", "why", "completions"] {
-        let run = project.run(&[command, "--help"]);
+    let mut pages = String::new();
+    for command in [
+        "",
+        "watch",
+        "run",
+        "graph",
+        "check",
+        "ci",
+        "why",
+        "completions",
+    ] {
+        let args: Vec<&str> = [command, "--help"]
+            .into_iter()
+            .filter(|a| !a.is_empty())
+            .collect();
+        let run = project.run(&args);
         run.code(0);
-        assert!(
-            run.stdout.contains(&format!("  hot {command}")),
-            "{command}:\n{}",
-            run.stdout
-        );
+        assert_eq!(run.stderr, "", "hot {}", args.join(" "));
+        pages.push_str(&format!("$ hot {}\n{}\n", args.join(" "), run.stdout));
     }
+    insta::assert_snapshot!(pages);
 }
 
 #[test]
 fn missing_hotfile_suggests_hot_init() {
-    let project = Project::new();
-    let run = project.run(&["check"]);
-    run.code(2);
-    assert!(run.stderr.contains("run `hot init`"), "{}", run.stderr);
-    assert!(!run.stderr.contains("Hotfile.example"), "{}", run.stderr);
+    Test::new()
+        .args(["check"])
+        .stderr(
+            "
+            hot::no_hotfile
+
+              × no `Hotfile` here or in any parent directory
+              help: run `hot init` to write one for this project, or name one with `-f PATH`
+            ",
+        )
+        .status(USAGE)
+        .run();
 }
 
 /// Usage mistakes, command-line failures and Hotfile mistakes share one style.
@@ -416,50 +585,77 @@ fn every_error_has_one_style() {
 /// `hot ci > ci.log` keeps the summary: it is the result; the progress lines are not.
 #[test]
 fn ci_summary_goes_to_stdout() {
-    let project = Project::with_hotfile(ARGS);
-    let run = project.run(&["ci"]);
-    run.code(0);
-    // The nodes' own stdout lines, then the table and its verdict.
-    let lines: Vec<&str> = run.stdout.lines().filter(|l| !l.is_empty()).collect();
-    let table = &lines[lines.len() - 4..];
-    assert!(
-        table[0].starts_with("node ") && table[0].contains("result"),
-        "{}",
-        run.stdout
-    );
-    assert_eq!(table[3], "all ok", "{}", run.stdout);
-    assert!(
-        lines[..lines.len() - 4].iter().all(|l| l.starts_with('[')),
-        "{}",
-        run.stdout
-    );
-    assert!(!run.stderr.contains("result"), "{}", run.stderr);
-    assert!(run.stderr.contains("✓ shell"), "{}", run.stderr);
+    // The nodes' own stdout lines, then the table and its verdict. `-j 1` keeps the nodes'
+    // lines in one order.
+    Test::new()
+        .hotfile(ARGS)
+        .args(["ci", "-j", "1"])
+        .stdout(
+            "
+            [shell] <shell>
+            [argv]  <argv>
+
+            node   result    duration
+            shell  ok        [DURATION]
+            argv   ok        [DURATION]
+            all ok
+            ",
+        )
+        .stderr(
+            "
+            hot: [TIME] start: running shell, argv
+            hot: ✓ shell ([DURATION])
+            hot: ✓ argv ([DURATION])
+            hot: all ok
+            ",
+        )
+        .run();
 }
 
 #[test]
 fn check_json_is_one_document_for_an_unsound_hotfile_too() {
-    let project = Project::with_hotfile("task \"a\" {\n    run \"true\"\n    after \"b\"\n}\n");
-    let run = project.run(&["check", "--json"]);
-    run.code(2);
-    let check = json(&run.stdout);
-    assert_eq!(check["sound"], false);
-    let error = &check["errors"][0];
-    assert_eq!(error["code"], "hot::unknown_after", "{check}");
-    assert_eq!(
-        (error["line"].as_u64(), error["column"].as_u64()),
-        (Some(3), Some(11))
-    );
-    assert_eq!(error["help"], "did you mean `a`?");
+    Test::new()
+        .hotfile("task \"a\" {\n    run \"true\"\n    after \"b\"\n}\n")
+        .args(["check", "--json"])
+        .stdout(concat!(
+            r#"{"errors":[{"code":"hot::unknown_after","column":11,"file":"Hotfile","#,
+            r#""help":"did you mean `a`?","line":3,"#,
+            r#""message":"`after` names no node called `b`","severity":"error"}],"#,
+            r#""hotfile":"Hotfile","sound":false}"#,
+            "\n"
+        ))
+        .status(USAGE)
+        .run();
 }
 
 /// `--poll`'s interval is optional, so `--poll 1s` reads `1s` as a command or a node name.
 #[test]
 fn poll_with_a_separate_interval_says_to_write_equals() {
-    let project = Project::with_hotfile(TWO);
-    for args in [&["--poll", "1s"][..], &["watch", "--poll", "1s", "serve"]] {
-        let run = project.run(args);
-        run.code(2);
-        assert!(run.stderr.contains("`--poll=1s`"), "{}", run.stderr);
-    }
+    Test::new()
+        .hotfile(TWO)
+        .args(["--poll", "1s"])
+        .stderr(
+            "
+            hot::usage
+
+              × unrecognized subcommand '1s'
+              help: the interval of `--poll` is optional, so it is written with `=`: `--poll=1s`
+            ",
+        )
+        .status(USAGE)
+        .run();
+    Test::new()
+        .hotfile(TWO)
+        .args(["watch", "--poll", "1s", "serve"])
+        .stderr(
+            "
+            hot::unknown_node
+
+              × no node named `1s` in Hotfile
+              help: if `1s` is meant for `--poll`, write `--poll=1s`: its interval is optional, so it takes
+                    `=`
+            ",
+        )
+        .status(USAGE)
+        .run();
 }

@@ -4,6 +4,8 @@
 //! none sleeps a fixed time in place of an event.
 
 mod support;
+/// The `Test` builder: a run of hot with its exact stdout, stderr and status.
+mod test;
 
 /// `hot check` and diagnostics: exit statuses, file:line:column, nothing run.
 mod check;
@@ -28,6 +30,8 @@ mod once;
 mod output;
 /// Services: sockets held by hot, hand-off, the last good server, no orphans.
 mod services;
+/// How a service is stopped: its command first, the rest of its group after it.
+mod stop;
 /// Messages that teach: `hot check`'s warnings, the address-in-use hint.
 mod teach;
 /// Watch mode: only what a change affects, bursts, atomic saves, reloads, signals.

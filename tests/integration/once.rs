@@ -1,4 +1,5 @@
 use crate::support::Project;
+use crate::test::{FAILED, Test};
 
 /// Each task appends its name to `log` when it starts and when it ends, so the order is
 /// visible in the file.
@@ -21,31 +22,54 @@ service "serve" {
 
 #[test]
 fn ci_runs_every_task_once_in_order_and_no_service() {
-    let project = Project::with_hotfile(CHAIN);
-    let run = project.run(&["ci"]);
-    run.code(0);
-    let log = project.read("log");
+    // The summary table names each task with its result, on stdout (`hot ci > ci.log`), in
+    // graph order. The progress lines of `clippy` and `build`, which run side by side, come in
+    // the order they finish, so stderr is compared as a set of lines.
+    let done = Test::new()
+        .hotfile(CHAIN)
+        .args(["ci"])
+        .stdout(
+            "
+
+            node    result    duration
+            clippy  ok        [DURATION]
+            build   ok        [DURATION]
+            test    ok        [DURATION]
+            all ok
+            ",
+        )
+        .stderr(
+            "
+            hot: [TIME] start: running clippy, test, build
+            hot: ✓ clippy ([DURATION])
+            hot: ✓ build ([DURATION])
+            hot: ✓ test ([DURATION])
+            hot: all ok
+            ",
+        )
+        .unordered_stderr()
+        .run();
+    let log = done.project.read("log");
     let lines: Vec<&str> = log.lines().collect();
-    assert_eq!(lines.len(), 4, "{log}");
+    // Each task once and no service, `clippy` and `build` in either order, `test` after
+    // `clippy`.
+    let mut sorted = lines.clone();
+    sorted.sort_unstable();
+    assert_eq!(
+        sorted,
+        ["build", "clippy", "test-end", "test-start"],
+        "{log}"
+    );
     let at = |what: &str| lines.iter().position(|l| *l == what).unwrap();
     assert!(at("clippy") < at("test-start"), "{log}");
-    assert!(!log.contains("serve"), "{log}");
-    // The summary table names each task with its result, on stdout (`hot ci > ci.log`).
-    for task in ["clippy", "test", "build"] {
-        assert!(
-            run.stdout
-                .lines()
-                .any(|l| l.starts_with(task) && l.contains(" ok ")),
-            "{}",
-            run.stdout
-        );
-    }
 }
 
 #[test]
 fn ci_failure_blocks_dependents_not_independent_tasks() {
-    let project = Project::with_hotfile(
-        r#"
+    // `clippy` and `build` run side by side: their progress lines come in either order.
+    let done = Test::new()
+        .hotfile(
+            r#"
 task "clippy" {
     run "echo clippy >> log; exit 3"
 }
@@ -57,37 +81,60 @@ task "build" {
     run "echo build >> log"
 }
 "#,
-    );
-    let run = project.run(&["ci"]);
-    run.code(1);
-    let log = project.read("log");
-    assert!(log.contains("clippy") && log.contains("build"), "{log}");
-    assert!(!log.contains("test"), "{log}");
-    assert!(run.stderr.contains("exit status 3"), "{}", run.stderr);
-    assert!(
-        run.stderr.contains("test blocked: clippy failed"),
-        "{}",
-        run.stderr
-    );
+        )
+        .args(["ci"])
+        .stdout(
+            "
+
+            node    result    duration
+            clippy  failed    [DURATION]
+            build   ok        [DURATION]
+            test    blocked   -
+            1 failed: clippy; 1 blocked: test
+            ",
+        )
+        .stderr(
+            "
+            hot: [TIME] start: running clippy, test, build
+            hot: ✗ clippy failed: exit status 3 ([DURATION])
+            hot: - test blocked: clippy failed
+            hot: ✓ build ([DURATION])
+            hot: 1 failed: clippy; 1 blocked: test
+            ",
+        )
+        .unordered_stderr()
+        .status(FAILED)
+        .run();
+    // `clippy` and `build` ran, in either order; `test` did not.
+    let log = done.project.read("log");
+    let mut lines: Vec<&str> = log.lines().collect();
+    lines.sort_unstable();
+    assert_eq!(lines, ["build", "clippy"], "{log}");
 }
 
 #[test]
 fn ci_dry_run_prints_the_plan_and_runs_nothing() {
-    let project = Project::with_hotfile(CHAIN);
-    let run = project.run(&["ci", "--dry-run"]);
-    run.code(0);
-    assert_eq!(
-        run.stdout,
-        "step 1 (in parallel):\n  clippy: echo clippy >> log  (in .)\n  build: echo build >> log  (in .)\nstep 2:\n  test: echo test-start >> log; sleep 0.2; echo test-end >> log  (in .)\nnot run (services): serve\n"
-    );
-    assert!(!project.path().join("log").exists());
+    let done = Test::new()
+        .hotfile(CHAIN)
+        .args(["ci", "--dry-run"])
+        .stdout(
+            "
+            step 1 (in parallel):
+              clippy: echo clippy >> log  (in .)
+              build: echo build >> log  (in .)
+            step 2:
+              test: echo test-start >> log; sleep 0.2; echo test-end >> log  (in .)
+            not run (services): serve
+            ",
+        )
+        .run();
+    assert!(!done.project.path().join("log").exists());
 }
 
 /// The plan said "in parallel" for tasks that share a `lock`, which never run side by side.
 #[test]
 fn ci_dry_run_does_not_call_lock_holders_parallel() {
-    let project = Project::with_hotfile(
-        r#"
+    let hotfile = r#"
 task "clippy" {
     lock "cargo"
     run "cargo clippy"
@@ -109,41 +156,60 @@ task "lint" {
     lock "cargo"
     run "cargo fmt --check"
 }
-"#,
-    );
-    let run = project.run(&["ci", "--dry-run"]);
-    run.code(0);
-    assert_eq!(
-        run.stdout,
-        "step 1 (in parallel, but tasks that share a lock take turns):\n  \
-         clippy: cargo clippy  (in .)  [lock cargo]\n  \
-         build: cargo build  (in .)  [lock cargo]\n  \
-         docs: mdbook build  (in .)\n\
-         step 2 (one at a time: they share a lock):\n  \
-         test: cargo test  (in .)  [lock cargo]\n  \
-         lint: cargo fmt --check  (in .)  [lock cargo]\n"
-    );
-    let run = project.run(&["ci", "--dry-run", "--json"]);
-    let plan: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON");
-    assert_eq!(
-        plan["steps"][0]["tasks"][0]["locks"],
-        serde_json::json!(["cargo"])
-    );
-    assert_eq!(plan["steps"][0]["tasks"][2]["locks"], serde_json::json!([]));
+"#;
+    Test::new()
+        .hotfile(hotfile)
+        .args(["ci", "--dry-run"])
+        .stdout(
+            "
+            step 1 (in parallel, but tasks that share a lock take turns):
+              clippy: cargo clippy  (in .)  [lock cargo]
+              build: cargo build  (in .)  [lock cargo]
+              docs: mdbook build  (in .)
+            step 2 (one at a time: they share a lock):
+              test: cargo test  (in .)  [lock cargo]
+              lint: cargo fmt --check  (in .)  [lock cargo]
+            ",
+        )
+        .run();
+    Test::new()
+        .hotfile(hotfile)
+        .args(["ci", "--dry-run", "--json"])
+        .stdout(concat!(
+            r#"{"not_run":[],"steps":["#,
+            r#"{"tasks":[{"dir":".","locks":["cargo"],"node":"clippy","run":"cargo clippy"},"#,
+            r#"{"dir":".","locks":["cargo"],"node":"build","run":"cargo build"},"#,
+            r#"{"dir":".","locks":[],"node":"docs","run":"mdbook build"}]},"#,
+            r#"{"tasks":[{"dir":".","locks":["cargo"],"node":"test","run":"cargo test"},"#,
+            r#"{"dir":".","locks":["cargo"],"node":"lint","run":"cargo fmt --check"}]}]}"#,
+            "\n"
+        ))
+        .run();
 }
 
 #[test]
 fn run_runs_the_target_and_its_dependencies_only() {
-    let project = Project::with_hotfile(CHAIN);
-    project.run(&["run", "test"]).code(0);
-    let log = project.read("log");
-    assert_eq!(log, "clippy\ntest-start\ntest-end\n");
+    // `hot run` prints no table: only `hot ci`'s result is a report on stdout.
+    let done = Test::new()
+        .hotfile(CHAIN)
+        .args(["run", "test"])
+        .stderr(
+            "
+            hot: [TIME] start: running clippy, test
+            hot: ✓ clippy ([DURATION])
+            hot: ✓ test ([DURATION])
+            hot: all ok
+            ",
+        )
+        .run();
+    assert_eq!(done.project.read("log"), "clippy\ntest-start\ntest-end\n");
 }
 
 #[test]
 fn jobs_one_runs_tasks_one_at_a_time() {
-    let project = Project::with_hotfile(
-        r#"
+    let done = Test::new()
+        .hotfile(
+            r#"
 task "a" {
     run "echo a-start >> log; sleep 0.1; echo a-end >> log"
 }
@@ -151,15 +217,35 @@ task "b" {
     run "echo b-start >> log; sleep 0.1; echo b-end >> log"
 }
 "#,
-    );
-    project.run(&["ci", "-j", "1"]).code(0);
-    assert_eq!(project.read("log"), "a-start\na-end\nb-start\nb-end\n");
+        )
+        .args(["ci", "-j", "1"])
+        .stdout(
+            "
+
+            node  result    duration
+            a     ok        [DURATION]
+            b     ok        [DURATION]
+            all ok
+            ",
+        )
+        // One at a time, so in order.
+        .stderr(
+            "
+            hot: [TIME] start: running a, b
+            hot: ✓ a ([DURATION])
+            hot: ✓ b ([DURATION])
+            hot: all ok
+            ",
+        )
+        .run();
+    assert_eq!(done.project.read("log"), "a-start\na-end\nb-start\nb-end\n");
 }
 
 #[test]
 fn argv_commands_run_without_a_shell_with_env_and_dir() {
-    let project = Project::with_hotfile(
-        r#"
+    let done = Test::new()
+        .hotfile(
+            r#"
 defaults {
     env GREETING="hello"
 }
@@ -169,53 +255,100 @@ task "a" {
     run "sh" "-c" "echo $GREETING $WHO > out; echo '$GREETING' > literal"
 }
 "#,
-    );
-    project.write("sub/keep", "");
-    project.run(&["ci"]).code(0);
-    assert_eq!(project.read("sub/out"), "hello world\n");
-    assert_eq!(project.read("sub/literal"), "$GREETING\n");
+        )
+        .write("sub/keep", "")
+        .args(["ci"])
+        .stdout(
+            "
+
+            node  result    duration
+            a     ok        [DURATION]
+            all ok
+            ",
+        )
+        .stderr(
+            "
+            hot: [TIME] start: running a
+            hot: ✓ a ([DURATION])
+            hot: all ok
+            ",
+        )
+        .run();
+    assert_eq!(done.project.read("sub/out"), "hello world\n");
+    assert_eq!(done.project.read("sub/literal"), "$GREETING\n");
 }
 
 #[test]
 fn a_command_that_cannot_start_says_so() {
-    let project = Project::with_hotfile(
-        r#"
+    // FINDING: a node that never started gets a duration (`0ms`) in the table, not `-`.
+    Test::new()
+        .hotfile(
+            r#"
 task "a" {
     run "definitely-not-a-program-hot" "--flag"
 }
 "#,
-    );
-    let run = project.run(&["ci"]);
-    run.code(1);
-    assert!(
-        run.stderr.contains("definitely-not-a-program-hot") && run.stderr.contains("not found"),
-        "{}",
-        run.stderr
-    );
+        )
+        .args(["ci"])
+        .stdout(
+            "
+
+            node  result    duration
+            a     failed    [DURATION]
+            1 failed: a
+            ",
+        )
+        .stderr(
+            "
+            hot: [TIME] start: running a
+            hot: ✗ a could not start: `definitely-not-a-program-hot` not found: is it installed and on PATH?
+            hot: 1 failed: a
+            ",
+        )
+        .status(FAILED)
+        .run();
 }
 
 #[test]
 fn child_output_is_prefixed_with_the_node_name() {
-    let project = Project::with_hotfile(
-        r#"
+    // Each line keeps the stream it was written to; no colour under NO_COLOR.
+    Test::new()
+        .hotfile(
+            r#"
 task "greet" {
     run "echo hello; echo oops >&2"
 }
 "#,
-    );
-    let run = project.run(&["ci"]);
-    run.code(0);
-    // Each line keeps the stream it was written to.
-    assert!(run.stdout.contains("[greet] hello"), "{}", run.stdout);
-    assert!(run.stderr.contains("[greet] oops"), "{}", run.stderr);
-    assert!(!run.stderr.contains("hello"), "{}", run.stderr);
-    assert!(!run.stderr.contains('\x1b'), "colour under NO_COLOR");
+        )
+        .args(["ci"])
+        .stdout(
+            "
+            [greet] hello
+
+            node   result    duration
+            greet  ok        [DURATION]
+            all ok
+            ",
+        )
+        .stderr(
+            "
+            hot: [TIME] start: running greet
+            [greet] oops
+            hot: ✓ greet ([DURATION])
+            hot: all ok
+            ",
+        )
+        .run();
 }
 
 #[test]
 fn a_program_that_is_not_executable_says_so() {
-    let project = Project::with_hotfile(
-        r#"
+    // `a` goes through the shell, whose message differs between shells (dash: `sh: 1:`, bash:
+    // `sh: line 1:`): the filter keeps what matters. `a` and `b` run side by side, so stderr's
+    // lines come in either order.
+    Test::new()
+        .hotfile(
+            r#"
 task "a" {
     run "./script.sh"
 }
@@ -223,20 +356,31 @@ task "b" {
     run "./script.sh" "--flag"
 }
 "#,
-    );
-    project.write("script.sh", "#!/bin/sh\necho hi\n");
-    let run = project.run(&["ci"]);
-    run.code(1);
-    assert!(
-        run.stderr.contains("Permission denied") || run.stderr.contains("not executable"),
-        "{}",
-        run.stderr
-    );
-    assert!(
-        run.stderr.contains("[a]") && run.stderr.contains("b could not start"),
-        "{}",
-        run.stderr
-    );
+        )
+        .write("script.sh", "#!/bin/sh\necho hi\n")
+        .filter(r"\[a\] .*\./script\.sh: Permission denied", "[a] [SH]: ./script.sh: Permission denied")
+        .args(["ci"])
+        .stdout(
+            "
+
+            node  result    duration
+            a     failed    [DURATION]
+            b     failed    [DURATION]
+            2 failed: a, b
+            ",
+        )
+        .stderr(
+            "
+            hot: [TIME] start: running a, b
+            hot: ✗ b could not start: `./script.sh` is not an executable file: check its permissions (chmod +x)
+            [a] [SH]: ./script.sh: Permission denied
+            hot: ✗ a failed: exit status 126 ([DURATION])
+            hot: 2 failed: a, b
+            ",
+        )
+        .unordered_stderr()
+        .status(FAILED)
+        .run();
 }
 
 #[test]

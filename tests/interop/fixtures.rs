@@ -54,6 +54,10 @@ pub enum Server {
     Gunicorn,
     /// Node.js `http`, `server.listen({ fd: 3 })`.
     Node,
+    /// Python's `ThreadingHTTPServer` as it comes: it dies at SIGTERM, draining nothing.
+    DyingPython,
+    /// Node.js `http` that calls `process.exit()` at SIGTERM.
+    DyingNode,
 }
 
 impl Server {
@@ -66,6 +70,8 @@ impl Server {
             Server::Blocking => "blocking",
             Server::Gunicorn => "gunicorn",
             Server::Node => "node",
+            Server::DyingPython => "dying-python",
+            Server::DyingNode => "dying-node",
         }
     }
 
@@ -91,6 +97,8 @@ impl Server {
                 "gunicorn_app:app".into(),
             ],
             Server::Node => vec![node()?, script("node_server.js")],
+            Server::DyingPython => vec![python()?, script("dying_server.py")],
+            Server::DyingNode => vec![node()?, script("dying_node.js")],
         })
     }
 

@@ -14,6 +14,8 @@
 #[allow(dead_code)]
 mod support;
 
+/// Ten restarts of each server, draining or not, under 8 clients and two CPU hogs.
+mod busy;
 /// A loopback HTTP client that sends a request every 10 ms and records every outcome.
 mod client;
 /// The servers: building, installing or finding each, and the Hotfile that runs it.
