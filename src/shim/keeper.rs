@@ -453,22 +453,83 @@ fn kill_descendants() {
     }
 }
 
-/// One round on Linux: SIGKILL to the keeper's live children (zombies already reaped are not
-/// listed). False when it has none.
+/// One round on Linux: SIGKILL to the keeper's live children. False when it has none.
 #[cfg(target_os = "linux")]
 fn kill_round() -> bool {
-    let pid = std::process::id();
-    let list =
-        std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
-    let children: Vec<libc::pid_t> = list
-        .split_whitespace()
-        .filter_map(|p| p.parse().ok())
-        .collect();
+    let children = children();
     for &child in &children {
         // SAFETY: kill on our own unreaped children: their pids cannot have been reused.
         unsafe { libc::kill(child, libc::SIGKILL) };
     }
     !children.is_empty()
+}
+
+/// The keeper's live children (zombies already reaped are not listed).
+#[cfg(target_os = "linux")]
+fn children() -> Vec<libc::pid_t> {
+    let pid = std::process::id();
+    let list =
+        std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
+    list.split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect()
+}
+
+/// The reaper's live descendants on FreeBSD (`PROC_REAP_GETPIDS`; zombies not listed).
+#[cfg(target_os = "freebsd")]
+fn children() -> Vec<libc::pid_t> {
+    /// `struct procctl_reaper_pidinfo` (sys/procctl.h; libc does not declare it).
+    #[repr(C)]
+    #[derive(Clone, Copy)]
+    struct Info {
+        pid: libc::pid_t,
+        subtree: libc::pid_t,
+        flags: libc::c_uint,
+        pad: [libc::c_uint; 15],
+    }
+    /// `struct procctl_reaper_pids`.
+    #[repr(C)]
+    struct Pids {
+        count: libc::c_uint,
+        pad: [libc::c_uint; 15],
+        pids: *mut Info,
+    }
+    const VALID: libc::c_uint = 0x1;
+    const ZOMBIE: libc::c_uint = 0x8;
+    let mut infos = [Info {
+        pid: 0,
+        subtree: 0,
+        flags: 0,
+        pad: [0; 15],
+    }; 256];
+    let mut pids = Pids {
+        count: infos.len() as libc::c_uint,
+        pad: [0; 15],
+        pids: infos.as_mut_ptr(),
+    };
+    // SAFETY: getpid has no preconditions; procctl fills at most `count` entries of `infos`.
+    let ok = unsafe {
+        libc::procctl(
+            libc::P_PID,
+            libc::getpid() as libc::id_t,
+            libc::PROC_REAP_GETPIDS,
+            (&mut pids as *mut Pids).cast(),
+        )
+    } == 0;
+    if !ok {
+        return Vec::new();
+    }
+    infos
+        .iter()
+        .filter(|i| i.flags & VALID != 0 && i.flags & ZOMBIE == 0)
+        .map(|i| i.pid)
+        .collect()
+}
+
+/// Elsewhere no orphan is the keeper's: it knows only the command, reaped already.
+#[cfg(not(any(target_os = "linux", target_os = "freebsd")))]
+fn children() -> Vec<libc::pid_t> {
+    Vec::new()
 }
 
 /// One round on FreeBSD: the reaper's own call, SIGKILL to every descendant at once
