@@ -347,7 +347,9 @@ fn status_view_shows_each_node_reruns_on_keys_and_leaves_the_terminal_clean() {
         .split("· pid ")
         .nth(1)
         .and_then(|rest| rest.split(' ').next())
+        .and_then(|pid| pid.parse::<u32>().ok())
         .unwrap_or_else(|| panic!("no pid in {web}"));
+    assert!(pid > 1, "{web}");
     #[cfg(target_os = "linux")]
     {
         let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();

@@ -107,6 +107,16 @@ pub fn baseline_since(path: &Path, buf: &mut Vec<u8>, before: SystemTime) -> Opt
     baseline_of(open_nonblocking(path), buf, before)
 }
 
+/// How [`DirHandle`] opens a directory: `O_PATH` where it exists (no read access needed);
+/// elsewhere (macOS) read-only, which the walk that lists the directory needs anyway.
+#[cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd"))]
+const DIR_HOLD: libc::c_int = libc::O_PATH;
+#[cfg(all(
+    unix,
+    not(any(target_os = "linux", target_os = "android", target_os = "freebsd"))
+))]
+const DIR_HOLD: libc::c_int = libc::O_RDONLY;
+
 /// A directory held open for [`baseline_in`]: each file's open then looks up one name, not
 /// the whole path from the root (on a big tree that lookup was the hasher's largest cost).
 pub struct DirHandle {
@@ -125,10 +135,7 @@ impl DirHandle {
                 .and_then(|c| {
                     // SAFETY: a valid C string; the descriptor returned is owned here.
                     let fd = unsafe {
-                        libc::open(
-                            c.as_ptr(),
-                            libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
-                        )
+                        libc::open(c.as_ptr(), DIR_HOLD | libc::O_DIRECTORY | libc::O_CLOEXEC)
                     };
                     use std::os::fd::FromRawFd;
                     // SAFETY: a descriptor just opened, owned by nobody else.

@@ -115,6 +115,8 @@
 
 mod baseline;
 mod config;
+#[cfg(any(target_os = "macos", test))]
+mod covering;
 mod debounce;
 mod error;
 mod files;

@@ -42,7 +42,8 @@ fn handler(events: mpsc::Sender<Msg>) -> impl notify::EventHandler {
 }
 
 /// A native instance: inotify itself on Linux (see `native`: no round trip per watch, no
-/// events for reads), notify's recommended watcher elsewhere.
+/// events for reads), FSEvents a tree at a time on macOS (see `covering`), notify's
+/// recommended watcher elsewhere (kqueue on the BSDs).
 fn native(
     msgs: &mpsc::Sender<Msg>,
     #[cfg(target_os = "linux")] backlog: &Arc<super::native::Backlog>,
@@ -52,7 +53,14 @@ fn native(
         handler(msgs.clone()),
         backlog.clone(),
     )?);
-    #[cfg(not(target_os = "linux"))]
+    #[cfg(target_os = "macos")]
+    let instance: Instance = Box::new(
+        <super::covering::Covering<notify::FsEventWatcher> as notify::Watcher>::new(
+            handler(msgs.clone()),
+            notify::Config::default(),
+        )?,
+    );
+    #[cfg(not(any(target_os = "linux", target_os = "macos")))]
     let instance: Instance = Box::new(<notify::RecommendedWatcher as notify::Watcher>::new(
         handler(msgs.clone()),
         notify::Config::default(),
@@ -587,7 +595,10 @@ impl Watches {
                 .map_err(WatchError::Init)?,
             ),
             None => native().map_err(|e| match &e.kind {
-                notify::ErrorKind::Io(io) if io.raw_os_error() == Some(EMFILE) => {
+                // inotify's instance limit; elsewhere the plain error says it (open files).
+                notify::ErrorKind::Io(io)
+                    if cfg!(target_os = "linux") && io.raw_os_error() == Some(EMFILE) =>
+                {
                     WatchError::InstanceLimit {
                         limit: read_limit("max_user_instances"),
                     }
