@@ -797,11 +797,14 @@ impl Engine {
         actions.push(Action::Exit(code));
     }
 
-    /// How every node in scope stands, in declaration order: the whole graph's state, for
-    /// "all ok" and `hot ci`'s table.
+    /// How every node in scope stands, in dependency order (level by level, declaration order
+    /// within a level; one order for `wave_finished`, `summary` and the table): the whole
+    /// graph's state, for "all ok" and `hot ci`'s table.
     pub fn standings(&self) -> Vec<Standing> {
-        self.scope
+        self.graph
+            .order()
             .iter()
+            .filter(|node| self.scope.contains(node))
             .map(|&node| {
                 let state = &self.nodes[node.0];
                 let result = match state.outcome {

@@ -239,14 +239,14 @@ fn wave_finished_carries_the_whole_graph_not_the_last_wave() {
                 duration: Some(Duration::from_millis(40)),
             },
             Standing {
-                node: daemon,
-                result: NodeResult::Blocked { by: lib },
-                duration: None,
-            },
-            Standing {
                 node: docs,
                 result: NodeResult::Ok,
                 duration: Some(Duration::from_millis(40)),
+            },
+            Standing {
+                node: daemon,
+                result: NodeResult::Blocked { by: lib },
+                duration: None,
             },
         ]
     );
