@@ -52,6 +52,16 @@ impl Project {
     pub fn ids(&self) -> impl Iterator<Item = NodeId> + '_ {
         (0..self.nodes.len()).map(NodeId)
     }
+
+    /// `node`'s directory as documents show it: relative to the root (`.`, `./web`), so
+    /// output does not depend on where the project lies; absolute only when outside it.
+    pub fn shown_dir(&self, node: &Node) -> String {
+        match node.dir.strip_prefix(&self.root) {
+            Ok(dir) if dir.as_os_str().is_empty() => ".".to_owned(),
+            Ok(dir) => format!("./{}", dir.display()),
+            Err(_) => node.dir.display().to_string(),
+        }
+    }
 }
 
 /// Whether a node runs to completion or keeps running.
