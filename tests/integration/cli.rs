@@ -506,6 +506,37 @@ fn man_pages_cover_every_command() {
     }
 }
 
+#[test]
+fn every_argument_in_help_has_a_description() {
+    // An entry of `Arguments:` or `Options:` is described on its own line or, when clap wraps,
+    // on the more indented line below it.
+    let project = Project::new();
+    for command in ["watch", "run", "graph", "check", "ci", "init", "why", "completions"] {
+        let run = project.run(&[command, "--help"]);
+        run.code(0);
+        let lines: Vec<&str> = run.stdout.lines().collect();
+        let mut in_list = false;
+        for (i, line) in lines.iter().enumerate() {
+            if !line.starts_with(' ') {
+                in_list = matches!(*line, "Arguments:" | "Options:");
+                continue;
+            }
+            let entry = line.trim_start();
+            let indent = line.len() - entry.len();
+            if !in_list || indent > 6 || !(entry.starts_with('<') || entry.starts_with('-')) {
+                continue;
+            }
+            // clap pads an entry with spaces, and lists `[possible values: …]` on its own.
+            let text = entry.split_once("  ").map_or("", |(_, text)| text.trim());
+            let described = !(text.is_empty() || text.starts_with('['))
+                || lines.get(i + 1).is_some_and(|next| {
+                    !next.trim().is_empty() && next.len() - next.trim_start().len() > indent + 4
+                });
+            assert!(described, "`hot {command} --help`: `{entry}` has no description");
+        }
+    }
+}
+
 /// The help pages, whole: a snapshot, as they are too long to read inline (and unfiltered:
 /// `100ms` in an example is text, not a measured duration).
 #[test]
