@@ -30,7 +30,6 @@ fn ci_runs_every_task_once_in_order_and_no_service() {
         .args(["ci"])
         .stdout(
             "
-
             node    result    duration
             clippy  ok        [DURATION]
             build   ok        [DURATION]
@@ -85,7 +84,6 @@ task "build" {
         .args(["ci"])
         .stdout(
             "
-
             node    result    duration
             clippy  failed    [DURATION]
             build   ok        [DURATION]
@@ -221,7 +219,6 @@ task "b" {
         .args(["ci", "-j", "1"])
         .stdout(
             "
-
             node  result    duration
             a     ok        [DURATION]
             b     ok        [DURATION]
@@ -260,7 +257,6 @@ task "a" {
         .args(["ci"])
         .stdout(
             "
-
             node  result    duration
             a     ok        [DURATION]
             all ok
@@ -291,7 +287,6 @@ task "a" {
         .args(["ci"])
         .stdout(
             "
-
             node  result    duration
             a     failed    -
             1 failed: a
@@ -361,7 +356,6 @@ task "b" {
         .args(["ci"])
         .stdout(
             "
-
             node  result    duration
             a     failed    [DURATION]
             b     failed    -
@@ -425,7 +419,6 @@ task "denied" {
         .args(["ci"])
         .stdout(
             "
-
             node     result    duration
             missing  failed    -
             denied   failed    -

@@ -304,3 +304,44 @@ fn clicolor_force_colours_each_node_and_no_color_wins_over_it() {
         )
         .run();
 }
+
+#[test]
+fn ci_stdout_starts_with_the_table_when_no_child_wrote_there() {
+    // `hot ci > ci.log`: the blank line only sets the table apart from children's output.
+    let project = Project::with_hotfile("task \"quiet\" {\n    run \"echo to-stderr >&2\"\n}\n");
+    let run = Run::from(project.hot(&["ci"]).output().expect("hot runs"));
+    run.code(0);
+    assert_same(
+        "stdout",
+        &unindent(
+            "
+            node   result    duration
+            quiet  ok        [DURATION]
+            all ok
+            ",
+        ),
+        &normalise(project.path(), &run.stdout),
+    );
+}
+
+#[test]
+fn json_durations_have_at_most_three_decimals() {
+    // Whole microseconds: at most three decimals, never `78.82568900000001`.
+    let project = Project::with_hotfile(
+        "task \"a\" {\n    run \"true\"\n}\ntask \"b\" {\n    after \"a\"\n    run \"true\"\n}\n",
+    );
+    let run = Run::from(project.hot(&["--json", "ci"]).output().expect("hot runs"));
+    run.code(0);
+    let pattern = regex::Regex::new(r#""duration_ms":([^,}]*)"#).unwrap();
+    let values: Vec<&str> = pattern
+        .captures_iter(&run.stdout)
+        .map(|c| c.get(1).expect("a value").as_str())
+        .filter(|v| *v != "null")
+        .collect();
+    // Two node_finished events and two summary rows at least.
+    assert!(values.len() >= 4, "{}", run.stdout);
+    for value in values {
+        let decimals = value.split_once('.').map_or(0, |(_, d)| d.len());
+        assert!(decimals <= 3, "duration_ms {value} in {}", run.stdout);
+    }
+}
