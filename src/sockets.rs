@@ -5,10 +5,17 @@
 //! `shim`), so a restart never closes the port: connections that arrive while no instance
 //! accepts wait in the kernel backlog instead of being refused.
 //!
+//! On Linux each instance gets a listening socket of its own at the address instead, and the
+//! kernel steers every new connection to the serving instance's socket alone (see `steer`): an
+//! old instance gets no new connection once its successor is ready, and is stopped once it has
+//! answered what it holds. Where the kernel cannot steer (another system, an old kernel) every
+//! instance shares the one held socket, as described here.
+//!
 //! The listeners are created the way the supervisor needs them:
 //! * `SO_REUSEADDR` on, so a restart of hot itself is not refused by lingering `TIME_WAIT`s;
-//! * **not** `SO_REUSEPORT`: with it, a second process binding the same port would silently
-//!   share the traffic instead of failing (stack-notes §3);
+//! * **not** `SO_REUSEPORT` at bind: with it, a second process binding the same port would
+//!   silently share the traffic instead of failing (stack-notes §3). A steered group sets it
+//!   only after its first socket is bound, so a port someone holds still fails to bind;
 //! * `IPV6_V6ONLY` for IPv6, so `[::1]:3000` and `127.0.0.1:3000` are separate sockets;
 //! * backlog 1024, since std's 128 overflows during a long rebuild under load (P15);
 //! * blocking and close-on-exec in hot: only the shim's child gets them, on purpose.
@@ -18,7 +25,15 @@ use std::net::SocketAddr;
 use miette::Diagnostic;
 use thiserror::Error;
 
+use crate::engine::Generation;
 use crate::model::{Kind, Project};
+
+#[cfg(target_os = "linux")]
+mod steer;
+
+/// The listen backlog: std's 128 overflows during a long rebuild under load (P15).
+#[cfg(unix)]
+const BACKLOG: i32 = 1024;
 
 #[cfg(unix)]
 pub use std::os::fd::RawFd;
@@ -65,6 +80,9 @@ fn reason(error: &std::io::Error) -> String {
 #[derive(Debug, Default)]
 pub struct Sockets {
     held: Vec<Held>,
+    /// Why the kernel cannot steer, until it has been said (once).
+    unsteered: Option<String>,
+    said: bool,
 }
 
 #[derive(Debug)]
@@ -76,8 +94,13 @@ struct Held {
     declared: SocketAddr,
     /// As bound (port 0 resolved).
     local: SocketAddr,
+    /// The held listener: shared by every instance, or where the kernel steers, the spare
+    /// (the next instance's own socket, and the one hot answers while nothing serves).
     #[cfg(unix)]
     socket: socket2::Socket,
+    /// The reuseport group, where the kernel steers.
+    #[cfg(target_os = "linux")]
+    group: Option<steer::Group>,
 }
 
 impl Sockets {
@@ -120,7 +143,13 @@ impl Sockets {
                         slots.push(Slot::Kept(i, node.name.clone(), spec.name.clone()));
                     }
                     // On error the fresh ones bound so far are dropped (closed) with `slots`.
-                    None => slots.push(Slot::Fresh(bind_held(&node.name, &spec.name, spec.addr)?)),
+                    None => {
+                        let (held, why) = bind_held(&node.name, &spec.name, spec.addr)?;
+                        if let Some(why) = why {
+                            self.unsteered.get_or_insert(why);
+                        }
+                        slots.push(Slot::Fresh(held));
+                    }
                 }
             }
         }
@@ -151,13 +180,17 @@ impl Sockets {
         let mut renewed = Vec::new();
         for held in &mut self.held {
             // An error (hot's own fd is fine by construction) counts as still accepting.
-            if held.socket.is_listener().unwrap_or(true) {
+            if listens(&held.socket).unwrap_or(true) {
                 continue;
             }
             // SO_REUSEADDR lets the fresh socket bind while the broken one, no longer
             // listening, still exists in hot and in any instance holding it.
             let error = match bind_held(&held.node, &held.name, held.local) {
-                Ok(fresh) => {
+                Ok((fresh, _)) => {
+                    #[cfg(target_os = "linux")]
+                    {
+                        held.group = fresh.group;
+                    }
                     held.socket = fresh.socket;
                     None
                 }
@@ -174,6 +207,76 @@ impl Sockets {
         Vec::new()
     }
 
+    /// Why the kernel cannot steer connections to each instance's own socket, the first time
+    /// it is asked after that was found (hot then shares one socket between instances).
+    pub fn unsteered(&mut self) -> Option<String> {
+        if self.said {
+            return None;
+        }
+        let why = self.unsteered.clone()?;
+        self.said = true;
+        Some(why)
+    }
+
+    /// The sockets for a new instance `generation` of node `name`, as [`Sockets::for_node`]
+    /// lists them, and whether they are its own (steered; else shared by every instance).
+    /// Where the kernel steers, the instance takes the spare, with the connections queued on
+    /// it, and a fresh spare joins the group.
+    pub fn for_instance(
+        &mut self,
+        name: &str,
+        generation: Generation,
+    ) -> (Vec<(String, RawFd, SocketAddr)>, bool) {
+        let mut own = true;
+        #[cfg(target_os = "linux")]
+        for held in self.held.iter_mut().filter(|h| h.node == name) {
+            let Some(group) = &mut held.group else {
+                own = false;
+                continue;
+            };
+            if group
+                .take_spare(&mut held.socket, held.local, generation)
+                .is_err()
+            {
+                // Out of fds or ports: this instance shares the spare instead.
+                own = false;
+            }
+        }
+        let fds = self
+            .held
+            .iter()
+            .filter(|h| h.node == name)
+            .map(|h| (h.name.clone(), h.raw_fd_of(generation), h.local))
+            .collect::<Vec<_>>();
+        own &= !fds.is_empty() && cfg!(target_os = "linux");
+        let _ = generation;
+        (fds, own)
+    }
+
+    /// Steers new connections to node `name`'s instance `target` (`None`: to the spare, for
+    /// the next instance or hot's own answer). A no-op where the kernel does not steer.
+    pub fn steer(&mut self, name: &str, target: Option<Generation>) {
+        #[cfg(target_os = "linux")]
+        for held in self.held.iter_mut().filter(|h| h.node == name) {
+            if let Some(group) = &mut held.group {
+                group.steer(&held.socket, target);
+            }
+        }
+        let _ = (name, target);
+    }
+
+    /// Instance `generation` has exited: its own sockets leave their groups (closing them in
+    /// hot), and steering follows the order's change.
+    pub fn retire(&mut self, generation: Generation) {
+        #[cfg(target_os = "linux")]
+        for held in &mut self.held {
+            if let Some(group) = &mut held.group {
+                group.retire(&held.socket, generation);
+            }
+        }
+        let _ = generation;
+    }
+
     /// The sockets of node `name` in declared order: (socket name, raw fd, actual local
     /// address with port 0 resolved). The fds stay owned by `self`.
     pub fn for_node(&self, name: &str) -> Vec<(String, RawFd, SocketAddr)> {
@@ -185,7 +288,45 @@ impl Sockets {
     }
 }
 
+/// Whether `socket` still listens: `SO_ACCEPTCONN`, a POSIX option that macOS and the BSDs
+/// answer too (socket2's `is_listener` reads it only on Linux and FreeBSD). Asking steals
+/// nothing from the backlog, unlike an accept probe would.
+#[cfg(unix)]
+fn listens(socket: &socket2::Socket) -> std::io::Result<bool> {
+    use std::os::fd::AsRawFd;
+    let mut value: libc::c_int = 0;
+    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: getsockopt writes at most `len` bytes into the local `value`.
+    let result = unsafe {
+        libc::getsockopt(
+            socket.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_ACCEPTCONN,
+            (&mut value as *mut libc::c_int).cast(),
+            &mut len,
+        )
+    };
+    if result != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(value != 0)
+}
+
 impl Held {
+    /// The socket instance `generation` owns here, else the held one.
+    #[cfg(target_os = "linux")]
+    fn raw_fd_of(&self, generation: Generation) -> RawFd {
+        self.group
+            .as_ref()
+            .and_then(|g| g.fd_of(generation))
+            .unwrap_or_else(|| self.raw_fd())
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    fn raw_fd_of(&self, _generation: Generation) -> RawFd {
+        self.raw_fd()
+    }
+
     #[cfg(unix)]
     fn raw_fd(&self) -> RawFd {
         use std::os::fd::AsRawFd;
@@ -199,14 +340,23 @@ impl Held {
 }
 
 #[cfg(not(unix))]
-fn bind_held(node: &str, _name: &str, _addr: SocketAddr) -> Result<Held, SocketError> {
+fn bind_held(
+    node: &str,
+    _name: &str,
+    _addr: SocketAddr,
+) -> Result<(Held, Option<String>), SocketError> {
     Err(SocketError::Unsupported {
         node: node.to_string(),
     })
 }
 
+/// Binds one declared socket; with it, why the kernel cannot steer (when it cannot).
 #[cfg(unix)]
-fn bind_held(node: &str, name: &str, addr: SocketAddr) -> Result<Held, SocketError> {
+fn bind_held(
+    node: &str,
+    name: &str,
+    addr: SocketAddr,
+) -> Result<(Held, Option<String>), SocketError> {
     let fail = |source: std::io::Error| {
         let help = explain(addr, &source);
         SocketError::Bind {
@@ -217,19 +367,30 @@ fn bind_held(node: &str, name: &str, addr: SocketAddr) -> Result<Held, SocketErr
             source,
         }
     };
-    let socket = bind(addr).map_err(fail)?;
+    #[cfg(target_os = "linux")]
+    let (socket, group, why) = steer::first(addr).map_err(fail)?;
+    #[cfg(not(target_os = "linux"))]
+    let (socket, why) = (
+        bind(addr).map_err(fail)?,
+        Some("only Linux steers connections to each instance's own socket".to_owned()),
+    );
     let local = socket
         .local_addr()
         .map_err(fail)?
         .as_socket()
         .unwrap_or(addr);
-    Ok(Held {
-        node: node.to_string(),
-        name: name.to_string(),
-        declared: addr,
-        local,
-        socket,
-    })
+    Ok((
+        Held {
+            node: node.to_string(),
+            name: name.to_string(),
+            declared: addr,
+            local,
+            socket,
+            #[cfg(target_os = "linux")]
+            group,
+        },
+        why,
+    ))
 }
 
 /// Creates one listener with the options described in the module doc.
@@ -244,7 +405,7 @@ pub(crate) fn bind(addr: SocketAddr) -> std::io::Result<socket2::Socket> {
         socket.set_only_v6(true)?;
     }
     socket.bind(&addr.into())?;
-    socket.listen(1024)?;
+    socket.listen(BACKLOG)?;
     Ok(socket)
 }
 
@@ -440,6 +601,8 @@ mod tests {
         assert!(sockets.for_node("other").is_empty());
     }
 
+    /// Linux ends listening on a `shutdown()` of the listener; the BSDs keep it.
+    #[cfg(target_os = "linux")]
     #[test]
     fn a_socket_shut_down_by_a_server_is_renewed_at_the_same_address() {
         let mut sockets = Sockets::new();
@@ -460,6 +623,20 @@ mod tests {
         assert_eq!(again, addr, "the same address");
         assert_ne!(fresh, fd);
         std::net::TcpStream::connect(addr).expect("the fresh socket accepts");
+    }
+
+    /// `SO_ACCEPTCONN` read by hand (socket2 reads it only on Linux and FreeBSD): a listener
+    /// listens, a socket merely bound does not.
+    #[test]
+    fn listens_tells_a_listener_from_a_bound_socket() {
+        use socket2::{Domain, Socket, Type};
+        let bound = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+        bound
+            .bind(&"127.0.0.1:0".parse::<SocketAddr>().unwrap().into())
+            .unwrap();
+        assert!(!listens(&bound).unwrap());
+        bound.listen(1).unwrap();
+        assert!(listens(&bound).unwrap());
     }
 
     #[test]

@@ -5,6 +5,9 @@
 //! drop SIGKILLs what is left) or by its own pid; every wait is bounded.
 #![cfg(unix)]
 
+#[path = "common/ci.rs"]
+mod ci;
+
 use std::io::Read;
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
@@ -188,7 +191,7 @@ async fn an_exit_carries_the_keepers_run_time() {
     let tmp = tempfile::tempdir().unwrap();
     let slow = node("slow", Kind::Task, shell("sleep 0.2"), tmp.path());
     let (mut sup, mut rx) = supervisor(project(vec![slow]));
-    sup.start(NodeId(0), 1, &[]);
+    sup.start(NodeId(0), 1, &[], false);
     let ran = loop {
         match next(&mut rx).await {
             Event::Exited { exit, ran, .. } => {
@@ -226,15 +229,15 @@ async fn exit_codes_env_and_dir() {
     );
     let (mut sup, mut rx) = supervisor(project(vec![ok, fail, argv]));
 
-    sup.start(NodeId(0), 1, &[]);
+    sup.start(NodeId(0), 1, &[], false);
     assert_eq!(exited(&mut rx).await, Exit::Code(0));
     assert_eq!(
         std::fs::read_to_string(tmp.path().join("out")).unwrap(),
         "hello\n"
     );
-    sup.start(NodeId(1), 2, &[]);
+    sup.start(NodeId(1), 2, &[], false);
     assert_eq!(exited(&mut rx).await, Exit::Code(3));
-    sup.start(NodeId(2), 3, &[]);
+    sup.start(NodeId(2), 3, &[], false);
     assert_eq!(exited(&mut rx).await, Exit::Code(4));
     assert_eq!(sup.running(), 0);
     // A stop after the exit is a no-op.
@@ -264,7 +267,7 @@ async fn resolved_program_keeps_its_argv0() {
     // Only the node's PATH has `mysh`: found through it, not through hot's own.
     n.env = vec![("PATH".into(), bin.display().to_string())];
     let (mut sup, mut rx) = supervisor(project(vec![n]));
-    sup.start(NodeId(0), 1, &[]);
+    sup.start(NodeId(0), 1, &[], false);
     assert_eq!(exited(&mut rx).await, Exit::Code(0));
     assert_eq!(
         std::fs::read_to_string(tmp.path().join("out")).unwrap(),
@@ -296,14 +299,14 @@ async fn spawn_failures_say_what_to_do() {
     sockets.bind_for(&p).unwrap();
     let (mut sup, mut rx) = supervisor(p);
 
-    sup.start(NodeId(0), 1, &[]);
+    sup.start(NodeId(0), 1, &[], false);
     assert_eq!(
         exited(&mut rx).await,
         Exit::SpawnFailed(
             "`hot-no-such-program-xyz` not found: is it installed and on PATH?".into()
         )
     );
-    sup.start(NodeId(1), 2, &[]);
+    sup.start(NodeId(1), 2, &[], false);
     let Exit::SpawnFailed(msg) = exited(&mut rx).await else {
         panic!()
     };
@@ -311,7 +314,7 @@ async fn spawn_failures_say_what_to_do() {
         msg.contains("does not exist") && msg.contains("nope"),
         "{msg}"
     );
-    sup.start(NodeId(2), 3, &sockets.for_node("svc"));
+    sup.start(NodeId(2), 3, &sockets.for_node("svc"), false);
     let Exit::SpawnFailed(msg) = exited(&mut rx).await else {
         panic!()
     };
@@ -333,7 +336,7 @@ async fn stop_reaches_grandchildren() {
         tmp.path(),
     );
     let (mut sup, mut rx) = supervisor(project(vec![task]));
-    sup.start(NodeId(0), 7, &[]);
+    sup.start(NodeId(0), 7, &[], false);
     let grandchild = eventually("the pid file", || read_pid(&pidfile)).await;
     assert_eq!(sup.running(), 1);
     sup.stop(NodeId(0), 7);
@@ -365,7 +368,7 @@ async fn a_finished_task_leaves_no_stragglers() {
         tmp.path(),
     );
     let (mut sup, mut rx) = supervisor(project(vec![task]));
-    sup.start(NodeId(0), 1, &[]);
+    sup.start(NodeId(0), 1, &[], false);
     assert_eq!(exited(&mut rx).await, Exit::Code(0));
     let straggler = read_pid(&tmp.path().join("pid")).unwrap();
     eventually("the straggler to go", || gone(straggler).then_some(())).await;
@@ -385,7 +388,7 @@ async fn sigkill_after_the_stop_timeout() {
         timeout: Duration::from_millis(300),
     };
     let (mut sup, mut rx) = supervisor(project(vec![task]));
-    sup.start(NodeId(0), 1, &[]);
+    sup.start(NodeId(0), 1, &[], false);
     eventually("the trap", || {
         tmp.path().join("armed").exists().then_some(())
     })
@@ -433,7 +436,7 @@ async fn shim_passes_sockets_with_the_servers_own_pid() {
     let (mut sup, mut rx) = supervisor(p);
 
     let fds = sockets.for_node("argv");
-    sup.start(NodeId(0), 1, &fds);
+    sup.start(NodeId(0), 1, &fds, false);
     let first = ask(fds[0].2).await;
     assert_eq!(first.get("listen_pid"), first.get("pid"));
     assert_eq!(first.get("fdnames"), "http:admin");
@@ -443,7 +446,7 @@ async fn shim_passes_sockets_with_the_servers_own_pid() {
     assert_eq!(second.get("pid"), first.get("pid"));
 
     let fds = sockets.for_node("simple");
-    sup.start(NodeId(1), 2, &fds);
+    sup.start(NodeId(1), 2, &fds, false);
     let reply = ask(fds[0].2).await;
     assert_eq!(
         reply.get("listen_pid"),
@@ -453,7 +456,7 @@ async fn shim_passes_sockets_with_the_servers_own_pid() {
     assert_eq!(reply.get("fdnames"), "http");
 
     let fds = sockets.for_node("list");
-    sup.start(NodeId(2), 3, &fds);
+    sup.start(NodeId(2), 3, &fds, false);
     let reply = ask(fds[0].2).await;
     assert_eq!(
         reply.get("listen_pid"),
@@ -497,7 +500,7 @@ async fn nonblocking_does_not_leak_to_the_next_instance() {
     let fds = sockets.for_node("svc");
     let (mut sup, mut rx) = supervisor(p);
 
-    sup.start(NodeId(0), 1, &fds);
+    sup.start(NodeId(0), 1, &fds, false);
     assert_eq!(ask(fds[0].2).await.get("nonblock"), "0");
     // The flag is on the shared file description: hot's own fd now shows it too.
     // SAFETY: F_GETFL reads the flags of a socket `sockets` owns.
@@ -512,7 +515,7 @@ async fn nonblocking_does_not_leak_to_the_next_instance() {
 
     svc.env.clear();
     sup.set_project(project(vec![svc]));
-    sup.start(NodeId(0), 2, &fds);
+    sup.start(NodeId(0), 2, &fds, false);
     assert_eq!(
         ask(fds[0].2).await.get("nonblock"),
         "0",
@@ -548,7 +551,7 @@ async fn readiness() {
     let (mut sup, mut rx) = supervisor(p);
 
     for (i, name) in ["log", "notify", "delay"].into_iter().enumerate() {
-        sup.start(NodeId(i), 10 + i as u64, &sockets.for_node(name));
+        sup.start(NodeId(i), 10 + i as u64, &sockets.for_node(name), false);
         match next(&mut rx).await {
             Event::Ready { node, generation } => {
                 assert_eq!((node, generation), (NodeId(i), 10 + i as u64))
@@ -556,13 +559,13 @@ async fn readiness() {
             other => panic!("{name}: expected Ready, got {other:?}"),
         }
     }
-    sup.start(NodeId(3), 13, &[]);
+    sup.start(NodeId(3), 13, &[], false);
     match next(&mut rx).await {
         Event::ReadyTimedOut { node, .. } => assert_eq!(node, NodeId(3)),
         other => panic!("expected ReadyTimedOut, got {other:?}"),
     }
     assert_eq!(sup.running(), 4, "a timed-out instance keeps running");
-    sup.start(NodeId(4), 14, &[]);
+    sup.start(NodeId(4), 14, &[], false);
     assert_eq!(
         exited(&mut rx).await,
         Exit::Code(1),
@@ -593,7 +596,7 @@ async fn kill_all_is_immediate() {
     );
     task.stop.timeout = Duration::from_secs(60);
     let (mut sup, mut rx) = supervisor(project(vec![task]));
-    sup.start(NodeId(0), 1, &[]);
+    sup.start(NodeId(0), 1, &[], false);
     sup.kill_all();
     assert_eq!(exited(&mut rx).await, Exit::Signal(libc::SIGKILL));
 }
@@ -608,10 +611,7 @@ fn python3() -> Option<&'static str> {
     if found {
         return Some("python3");
     }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "python3 is missing; .ci/run installs it"
-    );
+    assert!(!ci::ci(), "python3 is missing; .ci/run installs it");
     eprintln!("skipped: python3 is not installed");
     None
 }
@@ -667,7 +667,7 @@ async fn nonblocking_flag_kept_for_live_instance() {
     let fds = sockets.for_node("svc");
     let (mut sup, mut rx) = supervisor(p);
 
-    sup.start(NodeId(0), 1, &fds);
+    sup.start(NodeId(0), 1, &fds, false);
     assert!(matches!(
         next(&mut rx).await,
         Event::Ready { generation: 1, .. }
@@ -675,7 +675,7 @@ async fn nonblocking_flag_kept_for_live_instance() {
     let serving = ask(fds[0].2).await.get("pid").to_owned();
 
     // The overlap: a second instance gets the same sockets while the first serves.
-    sup.start(NodeId(1), 2, &fds);
+    sup.start(NodeId(1), 2, &fds, false);
     assert!(matches!(
         next(&mut rx).await,
         Event::Ready { generation: 2, .. }
@@ -699,7 +699,7 @@ async fn nonblocking_flag_kept_for_live_instance() {
     plain.ready = None;
     plain.run = Command::Argv(vec![probe().display().to_string()]);
     sup.set_project(project(vec![plain]));
-    sup.start(NodeId(0), 3, &fds);
+    sup.start(NodeId(0), 3, &fds, false);
     assert_eq!(ask(fds[0].2).await.get("nonblock"), "0");
     sup.shutdown().await;
 }
@@ -716,7 +716,7 @@ async fn a_grandchild_that_left_the_group_ends_with_its_task() {
         tmp.path(),
     );
     let (mut sup, mut rx) = supervisor(project(vec![task]));
-    sup.start(NodeId(0), 1, &[]);
+    sup.start(NodeId(0), 1, &[], false);
     assert_eq!(
         exited(&mut rx).await,
         Exit::Code(7),

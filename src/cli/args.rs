@@ -159,12 +159,21 @@ pub(super) enum Command {
         #[command(flatten)]
         jobs: Jobs,
     },
-    /// Write a commented Hotfile for the project here (a Cargo package or workspace: clippy,
-    /// test and build per member, a service per binary) and print the next steps.
+    /// Write a commented Hotfile for the project here and print the next steps. In a Cargo
+    /// workspace member's directory: that member's clippy, test, build and servers; at the
+    /// workspace root: every member's checks and the first few binaries that serve.
     Init {
         /// Replace an existing Hotfile.
         #[arg(long)]
         force: bool,
+        /// Write the Hotfile for this Cargo package (and the ones named by other `--package`),
+        /// with all of its binaries that serve; repeatable.
+        #[arg(long = "package", short = 'p', value_name = "NAME")]
+        packages: Vec<String>,
+        /// Make a service of this binary, whatever hot thinks of it, and of no binary not
+        /// named by a `--bin`; repeatable.
+        #[arg(long = "bin", value_name = "NAME")]
+        bins: Vec<String>,
     },
     /// Print which nodes a change to each PATH would rerun.
     #[command(after_help = WHY_EXAMPLES)]

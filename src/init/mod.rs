@@ -1,17 +1,19 @@
-//! `hot init [--force]`: writes a commented Hotfile for the project in the current directory
-//! and prints what the server needs to take hot's socket.
+//! `hot init [--force] [--package NAME] [--bin NAME]`: writes a commented Hotfile for the
+//! project in the current directory and prints what the server needs to take hot's socket.
 //!
-//! For a Cargo package or workspace the Hotfile comes from `cargo metadata` (see [`render`]);
-//! anywhere else it is a small generic one to fill in.
+//! For a Cargo package or workspace the Hotfile comes from the crate's `cargo` module (what
+//! `cargo metadata` says): [`choose`] decides what it covers and where it goes, [`render`]
+//! writes it, [`steps`] says what was chosen, why, and what to do next. Anywhere else it is a
+//! small generic one to fill in.
 
-mod cargo;
+mod choose;
 mod render;
 mod steps;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use crate::cli::exit;
+use crate::exit;
 use crate::report::Reporter;
 
 /// What `hot init` would write, and where.
@@ -23,22 +25,25 @@ pub struct Plan {
     pub next: String,
 }
 
-/// Works out the Hotfile for the project at `dir`. For a Cargo project it goes in the
-/// workspace root (`hot` finds it from any member's directory).
-pub fn plan(dir: &Path) -> Result<Plan, String> {
-    if !dir.join("Cargo.toml").is_file() {
+pub use choose::{Ask, MAX_SERVICES};
+
+/// Works out the Hotfile for the project at `dir`. For a Cargo project it covers the member
+/// `dir` is in, or the whole workspace at its root (see [`choose`]).
+pub fn plan(dir: &Path, ask: &Ask) -> Result<Plan, String> {
+    // Anywhere inside a package (its `src/bin`, say) is that package.
+    if !dir.ancestors().any(|d| d.join("Cargo.toml").is_file()) {
         return Ok(Plan {
             hotfile: dir.join("Hotfile"),
             text: render::GENERIC.to_owned(),
             next: steps::generic(),
         });
     }
-    let workspace = cargo::read(dir)?;
-    let base = workspace.root.clone();
-    let (text, services) = render::cargo_hotfile(&workspace, &base);
-    let next = steps::cargo(&workspace, &services, &base);
+    let workspace = crate::cargo::read(dir)?;
+    let choice = choose::choose(&workspace, dir, ask)?;
+    let (text, services) = render::cargo_hotfile(&workspace, &choice);
+    let next = steps::cargo(&workspace, &choice, &services);
     Ok(Plan {
-        hotfile: base.join("Hotfile"),
+        hotfile: choice.base.join("Hotfile"),
         text,
         next,
     })
@@ -46,7 +51,7 @@ pub fn plan(dir: &Path) -> Result<Plan, String> {
 
 /// `hot init`: exit 0 when written, 2 when a Hotfile is there already (without `force`) or
 /// the project cannot be read.
-pub fn run(force: bool, reporter: &Reporter) -> u8 {
+pub fn run(force: bool, ask: &Ask, reporter: &Reporter) -> u8 {
     let dir = match std::env::current_dir() {
         Ok(dir) => dir,
         Err(e) => {
@@ -54,7 +59,7 @@ pub fn run(force: bool, reporter: &Reporter) -> u8 {
             return exit::USAGE;
         }
     };
-    let plan = match plan(&dir) {
+    let plan = match plan(&dir, ask) {
         Ok(plan) => plan,
         Err(message) => {
             reporter.error(&message);
@@ -86,6 +91,6 @@ fn shown(hotfile: &Path, cwd: &Path) -> String {
         "Hotfile".to_owned()
     } else {
         let rel = render::relative(hotfile, cwd);
-        format!("{rel} (the workspace root)")
+        format!("{rel} (hot watches below its Hotfile only, and this directory holds every input)")
     }
 }

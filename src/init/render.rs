@@ -9,7 +9,8 @@
 use std::fmt::Write as _;
 use std::path::{Component, Path, PathBuf};
 
-use super::cargo::{Package, Workspace};
+use super::choose::{Choice, Judged};
+use crate::cargo::{Package, Workspace};
 
 /// The lock of the main target directory, held by `test` and `build`. Jobs on one target
 /// directory wait for each other inside cargo anyway; taking turns in hot keeps each duration
@@ -32,16 +33,15 @@ pub const READY_LINE: &str = "listening on ";
 #[derive(Debug, Clone)]
 pub struct Service {
     pub node: String,
-    pub package: String,
-    pub main: PathBuf,
     pub port: u16,
     /// The port of its `reload` endpoint.
     pub reload: u16,
 }
 
-/// The Hotfile for `workspace`, written in `base` (the workspace root), and its services.
-pub fn cargo_hotfile(workspace: &Workspace, base: &Path) -> (String, Vec<Service>) {
-    let single = workspace.members.len() == 1;
+/// The Hotfile for `choice`, and its services (in the order of `choice.services`).
+pub fn cargo_hotfile(workspace: &Workspace, choice: &Choice) -> (String, Vec<Service>) {
+    let base = choice.base.as_path();
+    let single = choice.packages.len() == 1;
     let name = |task: &str, package: &str| {
         if single {
             task.to_owned()
@@ -49,24 +49,41 @@ pub fn cargo_hotfile(workspace: &Workspace, base: &Path) -> (String, Vec<Service
             format!("{task}-{package}")
         }
     };
+    let select = |p: &str| {
+        if workspace.members.len() == 1 {
+            String::new()
+        } else {
+            format!(" -p {p}")
+        }
+    };
     let mut out = String::new();
     out.push_str(HEADER);
+    if choice.member {
+        let _ = writeln!(
+            out,
+            "// This Hotfile is for `{}` only; `hot init` at the workspace root, without\n// `--package` or `--bin`, writes one for all.\n",
+            choice
+                .packages
+                .iter()
+                .map(|p| p.name.as_str())
+                .collect::<Vec<_>>()
+                .join("`, `")
+        );
+    }
     let mut services = Vec::new();
     let clippy_dir = relative(&workspace.target_dir.join("clippy"), base);
-    for package in &workspace.members {
+    for (package, inputs) in choice.packages.iter().zip(&choice.inputs) {
         let dir = dir_prefix(&package.dir, base);
-        let globs = Globs::of(package, &dir, workspace, base);
-        let select = |p: &str| {
-            if single {
-                String::new()
-            } else {
-                format!(" -p {p}")
-            }
-        };
+        let globs = Globs::of(package, inputs, workspace, base);
+        let uses: Vec<&String> = package
+            .uses
+            .iter()
+            .filter(|u| choice.packages.iter().any(|p| &p.name == *u))
+            .collect();
         let after = |task: &str, first: Option<String>| -> String {
             let names: Vec<String> = first
                 .into_iter()
-                .chain(package.uses.iter().map(|u| name(task, u)))
+                .chain(uses.iter().map(|u| name(task, u)))
                 .collect();
             if names.is_empty() {
                 String::new()
@@ -82,6 +99,14 @@ pub fn cargo_hotfile(workspace: &Workspace, base: &Path) -> (String, Vec<Service
             } else {
                 let _ = writeln!(out, "// ── {} ({place}) ──\n", package.name);
             }
+        }
+        if !inputs.is_empty() {
+            let used: Vec<&str> = inputs.iter().map(|p| p.name.as_str()).collect();
+            let _ = writeln!(
+                out,
+                "// Its checks and build also watch the workspace crates it uses: {}.\n",
+                used.join(", ")
+            );
         }
         let p = &package.name;
         let _ = write!(
@@ -104,50 +129,113 @@ pub fn cargo_hotfile(workspace: &Workspace, base: &Path) -> (String, Vec<Service
             lock = CARGO_LOCK,
             sel = select(p),
         );
+        let mut features: Vec<&str> = choice
+            .services
+            .iter()
+            .filter(|s| s.package.name == *p)
+            .flat_map(|s| s.bin.required_features.iter().map(String::as_str))
+            .collect();
+        features.sort_unstable();
+        features.dedup();
+        let features = if features.is_empty() {
+            String::new()
+        } else {
+            format!(" --features {}", features.join(","))
+        };
         let _ = write!(
             out,
             "// The build runs while the old server keeps serving; tests and examples are not its inputs.\n\
-             task {build:?} {{\n    watch {code}\n{after}    {lock}\n    run \"cargo build{sel}\"\n}}\n\n",
+             task {build:?} {{\n    watch {code}\n{after}    {lock}\n    run \"cargo build{sel}{features}\"\n}}\n\n",
             build = name("build", p),
             code = globs.code.join(" "),
             after = after("build", None),
             lock = CARGO_LOCK,
             sel = select(p),
         );
-        for (bin, main) in &package.bins {
-            let node = if single && package.bins.len() == 1 {
-                "serve".to_owned()
-            } else if package.bins.len() == 1 && !single {
-                format!("serve-{p}")
-            } else {
-                format!("serve-{bin}")
+        let own = choice
+            .services
+            .iter()
+            .filter(|s| s.package.name == *p)
+            .count();
+        for judged in choice.services.iter().filter(|s| s.package.name == *p) {
+            let bin = &judged.bin.name;
+            let node = match (single, own) {
+                (true, 1) => "serve".to_owned(),
+                (false, 1) => format!("serve-{p}"),
+                _ => format!("serve-{bin}"),
             };
             let port = FIRST_PORT + u16::try_from(services.len()).unwrap_or(0);
             let reload = FIRST_RELOAD_PORT + u16::try_from(services.len()).unwrap_or(0);
             let binary = binary_path(&workspace.target_dir, base, bin);
-            let _ = write!(
-                out,
-                "// The server, restarted once the checks and the build passed. hot binds the socket and\n\
-                 // hands it to every instance as fd 3 (the server takes it with the `listenfd` crate);\n\
-                 // the old instance keeps serving until the new one prints its ready line.\n\
-                 service {node:?} {{\n    after {test:?} {build:?}\n    \
-                 // Change the address here: the server uses the socket it is given.\n    \
-                 socket \"http\" \"127.0.0.1:{port}\"\n    \
-                 // Pages that include http://127.0.0.1:{reload}/hot.js reload once a new instance is ready.\n    \
-                 reload \"127.0.0.1:{reload}\"\n    run {binary:?}\n    ready log=\"^{READY_LINE}\"\n}}\n\n",
-                test = name("test", p),
-                build = name("build", p),
-            );
-            services.push(Service {
-                node,
-                package: p.clone(),
-                main: main.clone(),
+            let why = judged.note.as_deref().unwrap_or(&judged.verdict.rule);
+            let _ = writeln!(out, "// `{bin}`: a service: {why}.");
+            service(
+                &mut out,
+                &node,
+                judged,
                 port,
                 reload,
-            });
+                &binary,
+                &name("test", p),
+                &name("build", p),
+            );
+            services.push(Service { node, port, reload });
+        }
+        for judged in choice.others.iter().filter(|s| s.package.name == *p) {
+            let why = judged.note.as_deref().unwrap_or(&judged.verdict.rule);
+            let _ = writeln!(
+                out,
+                "// `{}`: no service: {why}.\n// `hot init --force --bin {}` makes it one.\n",
+                judged.bin.name, judged.bin.name
+            );
         }
     }
     (out.trim_end().to_owned() + "\n", services)
+}
+
+/// One `service` node.
+#[allow(clippy::too_many_arguments)]
+fn service(
+    out: &mut String,
+    node: &str,
+    judged: &Judged,
+    port: u16,
+    reload: u16,
+    binary: &str,
+    test: &str,
+    build: &str,
+) {
+    let verdict = &judged.verdict;
+    if verdict.framework == Some("rocket") && !verdict.takes_socket {
+        // Rocket 0.5 binds its own port: no socket to hand over, so the old instance stops
+        // before the new one starts.
+        let _ = write!(
+            out,
+            "// Rocket binds its own port (ROCKET_PORT) and cannot take hot's socket: hot stops the old\n\
+             // instance before it starts the new one.\n\
+             service {node:?} {{\n    after {test:?} {build:?}\n    env ROCKET_PORT=\"{port}\"\n    run {binary:?}\n}}\n\n"
+        );
+        return;
+    }
+    let ready = match &verdict.ready {
+        Some(line) => format!("    ready log={line:?}\n"),
+        None => format!(
+            "    // It prints no line hot recognises once it serves, so hot waits a second before it\n    \
+             // switches. Print one (`hot init` printed how) and wait for it instead:\n    \
+             // ready log=\"^{READY_LINE}\"\n    ready delay=\"1s\"\n"
+        ),
+    };
+    let _ = write!(
+        out,
+        "// The server, restarted once the checks and the build passed. hot binds the socket and\n\
+         // hands it to every instance as fd 3 (the server takes it with the `listenfd` crate);\n\
+         // the old instance keeps serving until the new one is ready.\n\
+         service {node:?} {{\n    after {test:?} {build:?}\n    \
+         // Change the address here: the server uses the socket it is given.\n    \
+         socket \"http\" \"127.0.0.1:{port}\"\n    \
+         // Pages that include http://127.0.0.1:{reload}/hot.js reload once a new instance is ready.\n    \
+         reload \"127.0.0.1:{reload}\"\n    run {binary:?}\n{ready}}}\n\n"
+    );
 }
 
 const HEADER: &str = "\
@@ -195,21 +283,58 @@ struct Globs {
 }
 
 impl Globs {
-    fn of(package: &Package, dir: &str, workspace: &Workspace, base: &Path) -> Globs {
-        let at = |path: &str| format!("{dir}{path}");
-        let exists = |path: &str| package.dir.join(path).exists();
-        let mut code = Vec::new();
+    /// `package`'s globs, with the code of the members it uses that have no checks here.
+    fn of(package: &Package, inputs: &[&Package], workspace: &Workspace, base: &Path) -> Globs {
+        let mut code = Self::code(package, base);
         let mut extra = Vec::new();
-        if exists("src") {
-            code.push(at("src/**"));
-        }
+        let dir = dir_prefix(&package.dir, base);
         for test_dir in ["tests", "benches", "examples"] {
-            if exists(test_dir) {
-                extra.push(at(&format!("{test_dir}/**")));
+            if package.dir.join(test_dir).exists() {
+                extra.push(format!("{dir}{test_dir}/**"));
             }
         }
-        if exists("build.rs") {
-            code.push(at("build.rs"));
+        for input in inputs {
+            for glob in Self::code(input, base) {
+                if !code.contains(&glob) {
+                    code.push(glob);
+                }
+            }
+        }
+        // Workspace-wide dependencies, lints and profiles, where hot can see them (it watches
+        // below the Hotfile only).
+        if workspace.root.starts_with(base) {
+            for file in ["Cargo.toml", "Cargo.lock"] {
+                let path = workspace.root.join(file);
+                let glob = relative(&path, base);
+                if path.is_file() && !code.contains(&glob) {
+                    code.push(glob);
+                }
+            }
+        }
+        let quote = |globs: Vec<String>| globs.iter().map(|g| format!("{g:?}")).collect();
+        let mut all = code.clone();
+        let at_manifest = all
+            .iter()
+            .position(|g| g.ends_with("Cargo.toml"))
+            .unwrap_or(0);
+        for (i, glob) in extra.into_iter().enumerate() {
+            all.insert(at_manifest + i, glob);
+        }
+        Globs {
+            all: quote(all),
+            code: quote(code),
+        }
+    }
+
+    /// What building `package` reads: sources, build script, manifest.
+    fn code(package: &Package, base: &Path) -> Vec<String> {
+        let dir = dir_prefix(&package.dir, base);
+        let mut code = Vec::new();
+        if package.dir.join("src").exists() {
+            code.push(format!("{dir}src/**"));
+        }
+        if package.dir.join("build.rs").exists() {
+            code.push(format!("{dir}build.rs"));
         }
         // Crate roots outside the usual folders (`[[bin]] path = "tools/x.rs"`).
         for source in &package.sources {
@@ -228,25 +353,8 @@ impl Globs {
                 code.push(glob);
             }
         }
-        code.push(at("Cargo.toml"));
-        if package.dir != workspace.root {
-            // Workspace-wide dependencies, lints and profiles.
-            code.push(relative(&workspace.root.join("Cargo.toml"), base));
-        }
-        code.push(relative(&workspace.root.join("Cargo.lock"), base));
-        let quote = |globs: Vec<String>| globs.iter().map(|g| format!("{g:?}")).collect();
-        let mut all = code.clone();
-        let at_manifest = all
-            .iter()
-            .position(|g| g.ends_with("Cargo.toml"))
-            .unwrap_or(0);
-        for (i, glob) in extra.into_iter().enumerate() {
-            all.insert(at_manifest + i, glob);
-        }
-        Globs {
-            all: quote(all),
-            code: quote(code),
-        }
+        code.push(format!("{dir}Cargo.toml"));
+        code
     }
 }
 

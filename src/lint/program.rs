@@ -1,45 +1,96 @@
 //! Does a node's `run` program exist? Only the program itself is checked: its arguments, and
 //! any shell line hot cannot read as one simple command, are left alone.
 
-use std::ffi::OsString;
-use std::os::unix::fs::PermissionsExt;
+use std::collections::HashMap;
 use std::path::{Component, Path, PathBuf};
 
-use super::cargo;
+use crate::cargo;
 use crate::model::{Command, Node};
+use crate::program::{SHELL_WORDS, on_path};
 
-/// Shell words that are not programs on PATH (builtins and keywords a line may start with).
-const SHELL_WORDS: &[&str] = &[
-    "!", ".", ":", "[", "[[", "alias", "break", "builtin", "case", "cd", "command", "continue",
-    "eval", "exit", "export", "false", "for", "function", "if", "local", "printf", "read",
-    "return", "set", "shift", "source", "test", "time", "trap", "true", "ulimit", "umask", "unset",
-    "until", "wait", "while", "{", "(", "echo", "type",
-];
-
-/// When `node`'s program cannot be found: what is wrong, and what to do.
-pub(super) fn missing(node: &Node) -> Option<(String, String)> {
+/// When `node`'s program cannot be found: what is wrong, and what to do. `cargo` answers
+/// for paths that may be binaries cargo has yet to build.
+pub(super) fn missing(node: &Node, cargo: &mut Cargo) -> Option<(String, String)> {
     let program = program(&node.run)?;
     if program.contains('/') {
         let full = node.dir.join(&program);
         if full.exists() {
             return None;
         }
-        if let Some(built) = cargo_target(&full) {
-            return match cargo::binaries(&built.workspace) {
-                None => Some(not_built(&program)),
-                Some(bins) if bins.contains(&built.name) => None,
-                Some(bins) => Some(wrong_binary(&program, &built.name, &bins)),
-            };
-        }
-        return Some(not_built(&program));
+        return match cargo.workspace(&node.dir) {
+            Some(Ok(workspace)) => built(&program, &full, workspace),
+            Some(Err(failure)) => {
+                let (message, help) = not_built(&program);
+                Some((
+                    message,
+                    format!("{help}; hot could not ask cargo whether it builds it: {failure}"),
+                ))
+            }
+            None => Some(not_built(&program)),
+        };
     }
-    if on_path(&program, node) {
+    if on_path(program.as_ref(), &node.dir, &node.env).is_some() {
         return None;
     }
     Some((
         format!("`{program}` is not on PATH"),
         "install it, or write its path (relative to `dir`, or absolute)".to_owned(),
     ))
+}
+
+/// What `cargo metadata` said about the workspace of each directory asked about, so a
+/// Hotfile with 50 services runs it once. Only directories in a cargo project ask, so
+/// `hot check` costs nothing more anywhere else.
+#[derive(Default)]
+pub(super) struct Cargo {
+    seen: HashMap<PathBuf, Option<Result<cargo::Workspace, String>>>,
+}
+
+impl Cargo {
+    fn workspace(&mut self, dir: &Path) -> Option<&Result<cargo::Workspace, String>> {
+        self.seen
+            .entry(dir.to_path_buf())
+            .or_insert_with(|| {
+                let in_cargo = dir.ancestors().any(|d| d.join("Cargo.toml").is_file());
+                in_cargo.then(|| cargo::read(dir))
+            })
+            .as_ref()
+    }
+}
+
+/// The warning for a missing `program` (`full` from the node's `dir`) in a cargo workspace:
+/// none when it is a binary cargo builds into its target directory.
+fn built(program: &str, full: &Path, workspace: &cargo::Workspace) -> Option<(String, String)> {
+    let full = lexical(full);
+    let below = full.strip_prefix(lexical(&workspace.target_dir)).ok()?;
+    // `<profile>/<name>` or `<triple>/<profile>/<name>`.
+    if !(2..=3).contains(&below.components().count()) {
+        return Some(not_built(program));
+    }
+    let name = below.file_name()?.to_str()?;
+    let (plain, gated) = workspace.binaries();
+    if plain.contains(&name) || gated.iter().any(|b| b.name == name) {
+        return None;
+    }
+    let mut bins: Vec<String> = plain.iter().map(|b| (*b).to_owned()).collect();
+    bins.extend(gated.iter().map(|b| b.name.clone()));
+    bins.sort();
+    Some(wrong_binary(program, name, &bins))
+}
+
+/// `path` with `.` and `..` resolved without touching the file system.
+fn lexical(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for part in path.components() {
+        match part {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 /// The program a command runs: argv's first item, or a simple shell line's first word after
@@ -64,44 +115,6 @@ fn is_name(key: &str) -> bool {
     !key.is_empty()
         && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
         && !key.starts_with(|c: char| c.is_ascii_digit())
-}
-
-/// Whether `program` is an executable in the node's PATH (its `env` PATH, else hot's).
-fn on_path(program: &str, node: &Node) -> bool {
-    let search: OsString = node
-        .env
-        .iter()
-        .rev()
-        .find(|(k, _)| k == "PATH")
-        .map(|(_, v)| v.into())
-        .or_else(|| std::env::var_os("PATH"))
-        .unwrap_or_default();
-    std::env::split_paths(&search)
-        .map(|dir| node.dir.join(dir).join(program))
-        .any(|candidate| {
-            candidate
-                .metadata()
-                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-        })
-}
-
-/// A path into a cargo target directory: `<workspace>/target/<profile>/<name>` or
-/// `<workspace>/target/<triple>/<profile>/<name>`.
-struct Built {
-    workspace: PathBuf,
-    name: String,
-}
-
-fn cargo_target(full: &Path) -> Option<Built> {
-    let parts: Vec<Component> = full.components().collect();
-    let at = parts.iter().rposition(|c| c.as_os_str() == "target")?;
-    let below = parts.len() - at - 1;
-    if !(2..=3).contains(&below) {
-        return None;
-    }
-    let name = parts.last()?.as_os_str().to_str()?.to_owned();
-    let workspace: PathBuf = parts[..at].iter().collect();
-    Some(Built { workspace, name })
 }
 
 fn not_built(program: &str) -> (String, String) {
@@ -151,13 +164,10 @@ mod tests {
     }
 
     #[test]
-    fn a_cargo_target_path() {
-        let built = cargo_target(Path::new("/p/target/debug/app")).expect("a target path");
-        assert_eq!(built.workspace, Path::new("/p"));
-        assert_eq!(built.name, "app");
-        assert!(
-            cargo_target(Path::new("/p/target/x86_64-unknown-linux-gnu/release/app")).is_some()
+    fn a_path_is_resolved_lexically() {
+        assert_eq!(
+            lexical(Path::new("/w/api/../target/./debug/api")),
+            Path::new("/w/target/debug/api")
         );
-        assert!(cargo_target(Path::new("/p/bin/app")).is_none());
     }
 }

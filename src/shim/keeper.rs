@@ -4,8 +4,9 @@
 //! Theory of operation. The supervisor forks the shim as the leader of a new session (so of a
 //! new process group, whose id is the shim's pid, and with no controlling terminal). After
 //! placing the sockets, the shim, now the *keeper*:
-//! 1. becomes a child subreaper (Linux), so descendants orphaned by their parents (a `sh -c`
-//!    whose command forked, a daemonising server) are re-parented to it rather than to pid 1;
+//! 1. becomes a child subreaper (Linux; a reaper on FreeBSD; macOS has none, see
+//!    `kill_round`), so descendants orphaned by their parents (a `sh -c` whose command
+//!    forked, a daemonising server) are re-parented to it rather than to pid 1;
 //! 2. forks the command, which stays in the keeper's group (the child sets `LISTEN_PID` to its
 //!    own pid before `exec`, so a server sees exactly its pid);
 //! 3. tells hot the command's pid, waits for it, and reports a stop (SIGSTOP, SIGTTIN, ...) of
@@ -16,9 +17,13 @@
 //! 5. when the status socket reaches end of file, hot is gone (SIGKILL, OOM kill, abort): it
 //!    SIGKILLs its descendants, level by level, and then the whole group, itself included.
 //!
-//! Stop semantics do not change: hot's stop signal goes to the group, which holds the keeper
-//! and the command; the keeper catches every signal hot sends for a stop (so only the command
-//! acts on it) and SIGKILL ends both.
+//! Stopping is systemd's `KillMode=mixed`: hot writes `stop SIGNAL TIMEOUT_MS` on the status
+//! socket, and the keeper sends that signal to the command alone (then SIGCONT), so a master
+//! (gunicorn, Hypercorn) drains its workers itself. Only once the command has exited do the
+//! rest of its descendants get the signal; whatever is left at the timeout is SIGKILLed, and the
+//! keeper ends with the command's status. The keeper also catches the stop signals sent to its
+//! group by anyone (so only the command acts on them); SIGKILL of the group, hot's backstop,
+//! ends everything.
 //!
 //! The keeper is single-threaded, so it may allocate and use `std` after `fork`.
 
@@ -78,6 +83,20 @@ pub(super) fn run(keep: Keep) -> ! {
         unsafe {
             libc::prctl(libc::PR_SET_PDEATHSIG, 0 as libc::c_ulong);
             libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1 as libc::c_ulong);
+        }
+    }
+    #[cfg(target_os = "freebsd")]
+    if keep.status.is_some() {
+        // FreeBSD's subreaper: orphaned descendants are re-parented to the keeper. A failure
+        // leaves the group kill, as on macOS.
+        // SAFETY: procctl on our own pid; PROC_REAP_ACQUIRE takes no data.
+        unsafe {
+            libc::procctl(
+                libc::P_PID,
+                libc::getpid() as libc::id_t,
+                libc::PROC_REAP_ACQUIRE,
+                std::ptr::null_mut(),
+            );
         }
     }
     let (wake_read, wake_write) = match self_pipe() {
@@ -174,6 +193,11 @@ pub(super) fn run(keep: Keep) -> ! {
             revents: 0,
         });
     }
+    // The stop hot asked for: its signal and when whatever is left gets SIGKILL.
+    let mut stop: Option<(libc::c_int, std::time::Instant)> = None;
+    // The command's wait status, once it has ended during a stop while descendants remain.
+    let mut ended: Option<libc::c_int> = None;
+    let mut inbox = Vec::new();
     loop {
         if let Some((status, orphans)) = reap(child, keep.status) {
             if let Some(socket) = keep.status {
@@ -181,13 +205,58 @@ pub(super) fn run(keep: Keep) -> ! {
                 // SAFETY: send on the status socket; MSG_NOSIGNAL: a gone hot is no SIGPIPE.
                 unsafe { libc::send(socket, line.as_ptr().cast(), line.len(), NO_SIGNAL) };
             }
-            if orphans {
-                kill_descendants();
+            match stop {
+                // Stopped: the rest gets the same signal now, and the time left to go.
+                Some((signal, _)) if orphans => {
+                    signal_rest(signal);
+                    ended = Some(status);
+                }
+                // Ended on its own: leftovers of a crash are not left running.
+                _ => {
+                    if orphans {
+                        kill_descendants();
+                    }
+                    mirror(status);
+                }
             }
-            mirror(status);
         }
+        if let Some(status) = ended {
+            // Reaped as they go: once no child is left, no descendant is.
+            let mut wait = 0;
+            // SAFETY: waitpid with a local status word; WNOHANG never blocks.
+            while unsafe { libc::waitpid(-1, &mut wait, libc::WNOHANG) } > 0 {}
+            if children().is_empty() {
+                mirror(status);
+            }
+        }
+        let timeout = match stop {
+            Some((_, deadline)) => {
+                let left = deadline.saturating_duration_since(std::time::Instant::now());
+                if left.is_zero() {
+                    // The timeout: SIGKILL to everything left.
+                    if let Some(status) = ended {
+                        kill_descendants();
+                        mirror(status);
+                    }
+                    // The command first, reaped above as a crash is: its leftovers follow.
+                    // SAFETY: kill on the keeper's own unreaped child.
+                    unsafe { libc::kill(child, libc::SIGKILL) };
+                    stop = None;
+                    continue;
+                }
+                // Polled while descendants drain: some of them are not the keeper's children
+                // and raise no SIGCHLD here.
+                let cap = if ended.is_some() {
+                    20
+                } else {
+                    i32::MAX as u128
+                };
+                left.as_millis().min(cap) as libc::c_int + 1
+            }
+            None => -1,
+        };
         // SAFETY: poll on a live array of pollfds; EINTR (a caught signal) just loops.
-        let ready = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, -1) };
+        let ready = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout) };
         if ready <= 0 {
             continue;
         }
@@ -196,22 +265,55 @@ pub(super) fn run(keep: Keep) -> ! {
             // SAFETY: reading the non-blocking self-pipe into a local buffer.
             while unsafe { libc::read(wake_read, buf.as_mut_ptr().cast(), buf.len()) } > 0 {}
         }
-        if let Some(status) = keep.status
-            && fds.get(1).is_some_and(|p| p.revents != 0)
-            && hot_is_gone(status)
-        {
-            kill_descendants();
-            // SAFETY: getpgrp/getpid have no preconditions; SIGKILL to the keeper's own
-            // group (the command, its descendants in the group, and the keeper itself), but
-            // only when the group is the keeper's: run by hand in someone else's group, the
-            // keeper must not kill its caller.
-            unsafe {
-                if libc::getpgrp() == libc::getpid() {
-                    libc::killpg(0, libc::SIGKILL);
+        let Some(status) = keep.status else { continue };
+        if fds.get(1).is_none_or(|p| p.revents == 0) {
+            continue;
+        }
+        match read_status(status, &mut inbox) {
+            Heard::Nothing => {}
+            Heard::Stop(signal, timeout) => {
+                if stop.is_none() {
+                    let deadline = std::time::Instant::now() + timeout;
+                    stop = Some((signal, deadline));
+                    // SAFETY: kill on the keeper's own unreaped child (its pid cannot have
+                    // been reused); a stopped command acts on the signal once continued.
+                    unsafe {
+                        libc::kill(child, signal);
+                        libc::kill(child, libc::SIGCONT);
+                    }
                 }
             }
-            // SAFETY: only reached if the signal could not be sent.
-            unsafe { libc::_exit(137) };
+            Heard::Gone => {
+                kill_descendants();
+                // SAFETY: getpgrp/getpid have no preconditions; SIGKILL to the keeper's own
+                // group (the command, its descendants in the group, and the keeper itself),
+                // but only when the group is the keeper's: run by hand in someone else's
+                // group, the keeper must not kill its caller.
+                unsafe {
+                    if libc::getpgrp() == libc::getpid() {
+                        libc::killpg(0, libc::SIGKILL);
+                    }
+                }
+                // SAFETY: only reached if the signal could not be sent.
+                unsafe { libc::_exit(137) };
+            }
+        }
+    }
+}
+
+/// The stop signal to every descendant left once the command has exited: the keeper's group
+/// (the keeper catches it) and the orphans it adopted, wherever their group is.
+fn signal_rest(signal: libc::c_int) {
+    // SAFETY: getpgrp/getpid have no preconditions; killpg only on the keeper's own group (run
+    // by hand in someone else's group, it must not signal its caller), kill on its children.
+    unsafe {
+        if libc::getpgrp() == libc::getpid() {
+            libc::killpg(0, signal);
+            libc::killpg(0, libc::SIGCONT);
+        }
+        for pid in children() {
+            libc::kill(pid, signal);
+            libc::kill(pid, libc::SIGCONT);
         }
     }
 }
@@ -279,10 +381,19 @@ fn reap(child: libc::pid_t, status_socket: Option<RawFd>) -> Option<(libc::c_int
     }
 }
 
-/// True when hot's end of the status socket is closed (hot has exited or was killed).
-fn hot_is_gone(socket: RawFd) -> bool {
+/// What hot said on the status socket.
+enum Heard {
+    Nothing,
+    /// `stop SIGNAL TIMEOUT_MS`.
+    Stop(libc::c_int, std::time::Duration),
+    /// End of file: hot has exited or was killed.
+    Gone,
+}
+
+/// Reads what hot wrote (lines gather in `inbox`); a closed socket means hot is gone.
+fn read_status(socket: RawFd, inbox: &mut Vec<u8>) -> Heard {
     let mut buf = [0u8; 64];
-    // SAFETY: a read into a local buffer. Hot writes nothing, so data is only ignored.
+    // SAFETY: a read into a local buffer.
     let n = unsafe {
         libc::recv(
             socket,
@@ -291,14 +402,39 @@ fn hot_is_gone(socket: RawFd) -> bool {
             libc::MSG_DONTWAIT,
         )
     };
-    if n > 0 {
-        return false;
+    if n == 0 {
+        return Heard::Gone;
     }
-    let error = std::io::Error::last_os_error().raw_os_error();
-    n == 0 || !matches!(error, Some(libc::EINTR) | Some(libc::EAGAIN))
+    if n < 0 {
+        let error = std::io::Error::last_os_error().raw_os_error();
+        return if matches!(error, Some(libc::EINTR) | Some(libc::EAGAIN)) {
+            Heard::Nothing
+        } else {
+            Heard::Gone
+        };
+    }
+    inbox.extend_from_slice(&buf[..n as usize]);
+    // Bounded: hot writes one short line per stop; anything else is dropped.
+    if inbox.len() > 256 {
+        inbox.clear();
+    }
+    while let Some(end) = inbox.iter().position(|b| *b == b'\n') {
+        let line: Vec<u8> = inbox.drain(..=end).collect();
+        if let Some(stop) = parse_stop(&String::from_utf8_lossy(&line)) {
+            return stop;
+        }
+    }
+    Heard::Nothing
 }
 
-/// SIGKILLs every descendant of the keeper, level by level: each killed child's own children
+fn parse_stop(line: &str) -> Option<Heard> {
+    let mut words = line.trim().strip_prefix("stop ")?.split(' ');
+    let signal = words.next()?.parse().ok()?;
+    let ms = words.next()?.parse().ok()?;
+    Some(Heard::Stop(signal, std::time::Duration::from_millis(ms)))
+}
+
+/// SIGKILLs every descendant of the keeper, round by round: each killed child's own children
 /// are re-parented to the keeper (a subreaper), so the next round reaches them, even those
 /// that left the group with `setsid`. A killed process cannot fork any more, so this ends;
 /// it is bounded all the same (a process in uninterruptible sleep dies only when it wakes,
@@ -306,13 +442,8 @@ fn hot_is_gone(socket: RawFd) -> bool {
 fn kill_descendants() {
     let deadline = std::time::Instant::now() + std::time::Duration::from_millis(500);
     while std::time::Instant::now() < deadline {
-        let children = children();
-        if children.is_empty() {
+        if !kill_round() {
             return;
-        }
-        for &child in &children {
-            // SAFETY: kill on our own unreaped children: their pids cannot have been reused.
-            unsafe { libc::kill(child, libc::SIGKILL) };
         }
         // Reaped once dead, so that a zombie is not listed again; their orphans arrive.
         let mut status = 0;
@@ -322,19 +453,133 @@ fn kill_descendants() {
     }
 }
 
-/// The keeper's live children (zombies already reaped by [`reap`] are not listed).
-fn children() -> Vec<libc::pid_t> {
-    #[cfg(target_os = "linux")]
-    {
-        let pid = std::process::id();
-        let list =
-            std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
-        list.split_whitespace()
-            .filter_map(|p| p.parse().ok())
-            .collect()
+/// One round on Linux: SIGKILL to the keeper's live children. False when it has none.
+#[cfg(target_os = "linux")]
+fn kill_round() -> bool {
+    let children = children();
+    for &child in &children {
+        // SAFETY: kill on our own unreaped children: their pids cannot have been reused.
+        unsafe { libc::kill(child, libc::SIGKILL) };
     }
-    #[cfg(not(target_os = "linux"))]
+    !children.is_empty()
+}
+
+/// The keeper's live children (zombies already reaped are not listed).
+#[cfg(target_os = "linux")]
+fn children() -> Vec<libc::pid_t> {
+    let pid = std::process::id();
+    let list =
+        std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
+    list.split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect()
+}
+
+/// The reaper's live descendants on FreeBSD (`PROC_REAP_GETPIDS`; zombies not listed).
+#[cfg(target_os = "freebsd")]
+fn children() -> Vec<libc::pid_t> {
+    /// `struct procctl_reaper_pidinfo` (sys/procctl.h; libc does not declare it).
+    #[repr(C)]
+    #[derive(Clone, Copy)]
+    struct Info {
+        pid: libc::pid_t,
+        subtree: libc::pid_t,
+        flags: libc::c_uint,
+        pad: [libc::c_uint; 15],
+    }
+    /// `struct procctl_reaper_pids`.
+    #[repr(C)]
+    struct Pids {
+        count: libc::c_uint,
+        pad: [libc::c_uint; 15],
+        pids: *mut Info,
+    }
+    const VALID: libc::c_uint = 0x1;
+    const ZOMBIE: libc::c_uint = 0x8;
+    let mut infos = [Info {
+        pid: 0,
+        subtree: 0,
+        flags: 0,
+        pad: [0; 15],
+    }; 256];
+    let mut pids = Pids {
+        count: infos.len() as libc::c_uint,
+        pad: [0; 15],
+        pids: infos.as_mut_ptr(),
+    };
+    // SAFETY: getpid has no preconditions; procctl fills at most `count` entries of `infos`.
+    let ok = unsafe {
+        libc::procctl(
+            libc::P_PID,
+            libc::getpid() as libc::id_t,
+            libc::PROC_REAP_GETPIDS,
+            (&mut pids as *mut Pids).cast(),
+        )
+    } == 0;
+    if !ok {
+        return Vec::new();
+    }
+    infos
+        .iter()
+        .filter(|i| i.flags & VALID != 0 && i.flags & ZOMBIE == 0)
+        .map(|i| i.pid)
+        .collect()
+}
+
+/// Elsewhere no orphan is the keeper's: it knows only the command, reaped already.
+#[cfg(not(any(target_os = "linux", target_os = "freebsd")))]
+fn children() -> Vec<libc::pid_t> {
     Vec::new()
+}
+
+/// One round on FreeBSD: the reaper's own call, SIGKILL to every descendant at once
+/// (`PROC_REAP_KILL`). False when none is left (`PROC_REAP_STATUS`) or the keeper is no reaper.
+#[cfg(target_os = "freebsd")]
+fn kill_round() -> bool {
+    /// `struct procctl_reaper_status` (sys/procctl.h; libc does not declare it).
+    #[repr(C)]
+    struct Status {
+        flags: libc::c_uint,
+        children: libc::c_uint,
+        descendants: libc::c_uint,
+        reaper: libc::pid_t,
+        pid: libc::pid_t,
+        pad: [libc::c_uint; 15],
+    }
+    /// `struct procctl_reaper_kill`; flags 0: every descendant.
+    #[repr(C)]
+    struct Kill {
+        sig: libc::c_int,
+        flags: libc::c_uint,
+        subtree: libc::pid_t,
+        killed: libc::c_uint,
+        first_failed: libc::pid_t,
+        pad: [libc::c_uint; 15],
+    }
+    // SAFETY: both structures are plain integers, zero is a valid value of each.
+    let (mut status, mut kill): (Status, Kill) = unsafe { std::mem::zeroed() };
+    kill.sig = libc::SIGKILL;
+    // SAFETY: getpid has no preconditions.
+    let me = unsafe { libc::getpid() } as libc::id_t;
+    // SAFETY: procctl on our own pid, each with the structure its command reads or fills.
+    unsafe {
+        let (status, kill) = (&mut status as *mut Status, &mut kill as *mut Kill);
+        if libc::procctl(libc::P_PID, me, libc::PROC_REAP_STATUS, status.cast()) != 0
+            || (*status).descendants == 0
+        {
+            return false;
+        }
+        libc::procctl(libc::P_PID, me, libc::PROC_REAP_KILL, kill.cast());
+    }
+    true
+}
+
+/// Elsewhere (macOS, the other BSDs) there is no subreaper: an orphan goes to pid 1, out of
+/// the keeper's reach. The command's group is still killed whole, by the keeper when hot is
+/// gone and by hot on every stop; only a descendant that left the group with `setsid` escapes.
+#[cfg(not(any(target_os = "linux", target_os = "freebsd")))]
+fn kill_round() -> bool {
+    false
 }
 
 /// Ends the keeper the way the command ended. Never returns.

@@ -9,8 +9,10 @@
 //!
 //! * **Process groups.** Every child leads its own session, hence its own group (`setsid` in
 //!   `pre_exec`), so a stop reaches `sh -c` children, `cargo run`'s server and other
-//!   grandchildren: the stop signal goes to the group (then SIGCONT, for a stopped group), then
-//!   SIGKILL after `stop.timeout`. Each child has stdin null and no controlling terminal (a
+//!   grandchildren. A stop is systemd's `KillMode=mixed`: the stop signal to the command alone
+//!   (its keeper is told over the status socket and signals it, then SIGCONT), so a master
+//!   drains its own workers; the rest of the group gets it once the command has exited, and
+//!   SIGKILL whatever is left after `stop.timeout`. Each child has stdin null and no controlling terminal (a
 //!   command that asks the terminal fails at once instead of being stopped by SIGTTIN), and its
 //!   stdout and stderr piped to the reporter in bounded pieces ([`output`]: lines split past
 //!   64 KiB, a `\r` update or a partial line shown at once or after a short wait).
@@ -41,6 +43,12 @@
 //!   private `NOTIFY_SOCKET`. One of `Ready` or `ReadyTimedOut` is sent per instance, never
 //!   after its `Exited`; a timed-out instance keeps running (the engine decides).
 
+#[cfg(target_os = "linux")]
+mod drain;
+#[cfg(unix)]
+mod excerpt;
+#[cfg(target_os = "linux")]
+mod holds;
 #[cfg(unix)]
 mod notify;
 #[cfg(unix)]
@@ -81,6 +89,8 @@ pub struct Supervisor {
     project: Arc<Project>,
     events: UnboundedSender<Event>,
     reporter: Reporter,
+    /// This run's hints from the children's output, rebuilt with the project on a reload.
+    hints: crate::hint::Hints,
     /// The executable run as the exec shim for services with sockets: hot itself
     /// (`/proc/self/exe` on Linux, which works even after the binary was replaced on disk).
     /// Tests point it at the built `hot` binary.
@@ -98,6 +108,7 @@ impl Supervisor {
             std::env::current_exe().unwrap_or_else(|_| PathBuf::from("hot"))
         };
         Supervisor {
+            hints: crate::hint::Hints::new(&project),
             project,
             events,
             reporter,
@@ -108,6 +119,7 @@ impl Supervisor {
 
     /// After a reload: later starts use the new definitions; running instances keep theirs.
     pub fn set_project(&mut self, project: Arc<Project>) {
+        self.hints.set_project(&project);
         self.project = project;
     }
 }
@@ -120,8 +132,9 @@ impl Supervisor {
         node: NodeId,
         generation: Generation,
         _sockets: &[(String, RawFd, SocketAddr)],
+        _own: bool,
     ) {
-        let _ = (&self.reporter, &self.instances);
+        let _ = (&self.reporter, &self.instances, &self.hints);
         let _ = self.events.send(Event::Exited {
             node,
             generation,
@@ -137,10 +150,6 @@ impl Supervisor {
 
     pub fn running(&self) -> usize {
         0
-    }
-
-    pub fn pid(&self, _generation: Generation) -> Option<u32> {
-        None
     }
 
     pub async fn shutdown(&mut self) {}

@@ -7,7 +7,7 @@ use std::os::fd::AsRawFd;
 use std::os::unix::process::ExitStatusExt;
 use std::process::Stdio;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
@@ -16,6 +16,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+use super::excerpt::Excerpt;
 use super::notify::NotifySocket;
 use super::program::find_program;
 use super::{Supervisor, plan};
@@ -90,8 +91,8 @@ pub(super) struct Instance {
     gate: Arc<Gate>,
     /// True once the `Exited` event is sent.
     done: watch::Receiver<bool>,
-    /// The command's pid (the keeper's child), 0 until the keeper reported it.
-    command_pid: Arc<AtomicU32>,
+    /// Its own listeners (sockets steered away from it at its stop), to drain first.
+    drain: Option<Drain>,
 }
 
 impl Instance {
@@ -101,9 +102,25 @@ impl Instance {
 }
 
 enum Control {
-    /// The stop signal was sent; SIGKILL the group after this long.
-    Stopping(Duration),
+    /// Stop the instance: `signal` to the command alone (through its keeper), the rest of its
+    /// group once it has exited, SIGKILL to whatever is left after `timeout`.
+    Stop {
+        signal: Signal,
+        timeout: Duration,
+        /// The instance's own listeners, to drain before the signal (see `drain`).
+        drain: Option<Drain>,
+    },
 }
+
+#[cfg(target_os = "linux")]
+use super::drain::Drain;
+/// Off Linux no socket is an instance's own: nothing to drain.
+#[cfg(not(target_os = "linux"))]
+pub(super) struct Drain;
+
+/// How long after the stop timeout hot SIGKILLs the group itself, should the keeper (which
+/// kills at the timeout) not have ended by then.
+const BACKSTOP: Duration = Duration::from_millis(500);
 
 /// One instance's readiness and liveness, decided once.
 pub(super) struct Gate(AtomicU8);
@@ -138,28 +155,24 @@ pub(super) struct Ctx {
     pub(super) name: String,
     events: mpsc::UnboundedSender<Event>,
     pub(super) reporter: Reporter,
+    hints: crate::hint::Hints,
+    /// A service's pid is told (the status view shows it); a task's is not, so a task's
+    /// events do not depend on when its keeper's report is read.
+    service: bool,
     pub(super) gate: Arc<Gate>,
-    /// This instance's own last lines, for the report of its exit.
-    tail: Arc<std::sync::Mutex<std::collections::VecDeque<String>>>,
-    /// The command's pid as its keeper reported it; 0 until then.
-    command_pid: Arc<AtomicU32>,
+    /// This instance's own output as its exit report shows it (errors and last lines).
+    excerpt: Arc<std::sync::Mutex<Excerpt>>,
 }
-
-/// How many of an instance's last lines its exit report shows.
-const TAIL: usize = 5;
 
 impl Ctx {
     fn remember(&self, line: &str) {
-        let mut tail = self.tail.lock().unwrap_or_else(|e| e.into_inner());
-        if tail.len() == TAIL {
-            tail.pop_front();
-        }
-        tail.push_back(line.to_owned());
+        let mut excerpt = self.excerpt.lock().unwrap_or_else(|e| e.into_inner());
+        excerpt.push(line);
     }
 
     fn last_lines(&self) -> Vec<String> {
-        let tail = self.tail.lock().unwrap_or_else(|e| e.into_inner());
-        tail.iter().cloned().collect()
+        let excerpt = self.excerpt.lock().unwrap_or_else(|e| e.into_inner());
+        excerpt.lines()
     }
 
     pub(super) fn ready(&self) {
@@ -173,7 +186,9 @@ impl Ctx {
 }
 
 impl Supervisor {
-    /// Spawns an instance of `node`, passing `sockets` (from `Sockets::for_node`).
+    /// Spawns an instance of `node`, passing `sockets` (from `Sockets::for_instance`). `own`:
+    /// the sockets are this instance's alone (steered, see `sockets`), so its stop waits until
+    /// it has answered what it holds (see `drain`).
     ///
     /// Must run inside a tokio `current_thread` runtime on the main thread (see the module
     /// doc). A failure to spawn is reported as `Event::Exited` with `Exit::SpawnFailed`.
@@ -182,6 +197,7 @@ impl Supervisor {
         node: NodeId,
         generation: Generation,
         sockets: &[(String, RawFd, SocketAddr)],
+        own: bool,
     ) {
         self.instances.retain(|_, i| !i.is_done());
         if self.instances.contains_key(&generation) {
@@ -194,7 +210,7 @@ impl Supervisor {
             self.spawn_failed(node, generation, format!("internal: no node {node}"));
             return;
         };
-        match self.spawn(node, generation, &def, sockets) {
+        match self.spawn(node, generation, &def, sockets, own) {
             Ok(instance) => {
                 self.instances.insert(generation, instance);
             }
@@ -218,6 +234,7 @@ impl Supervisor {
         generation: Generation,
         def: &Node,
         sockets: &[(String, RawFd, SocketAddr)],
+        own: bool,
     ) -> Result<Instance, String> {
         if tokio::runtime::Handle::try_current().is_err() {
             return Err("internal: the supervisor runs outside a tokio runtime".into());
@@ -284,9 +301,10 @@ impl Supervisor {
             name: def.name.clone(),
             events: self.events.clone(),
             reporter: self.reporter.clone(),
+            hints: self.hints.clone(),
+            service: def.kind == crate::model::Kind::Service,
             gate: gate.clone(),
-            tail: Default::default(),
-            command_pid: Default::default(),
+            excerpt: Default::default(),
         };
         let notify = match def.ready {
             Some(Ready::Notify) => {
@@ -355,7 +373,17 @@ impl Supervisor {
 
         let (control, control_rx) = mpsc::unbounded_channel();
         let (done_tx, done) = watch::channel(false);
-        let command_pid = ctx.command_pid.clone();
+        // Off Linux there is no /proc to tell whether it takes them (docs/json.md).
+        #[cfg(target_os = "linux")]
+        super::holds::watch(
+            def.name.clone(),
+            pgid,
+            sockets,
+            gate.clone(),
+            def.ready.is_some(),
+            done.clone(),
+            ctx.reporter.clone(),
+        );
         tokio::spawn(monitor(
             child,
             status,
@@ -368,6 +396,11 @@ impl Supervisor {
             readers,
         ));
         Ok(Instance {
+            drain: if own && !sockets.is_empty() {
+                drain_of(sockets)
+            } else {
+                None
+            },
             pgid,
             fds: fds.iter().map(|(_, fd)| *fd).collect(),
             name: def.name.clone(),
@@ -376,12 +409,13 @@ impl Supervisor {
             control,
             gate,
             done,
-            command_pid,
         })
     }
 
-    /// Stops that instance: its stop signal to the whole group, SIGKILL after the timeout.
-    /// `Event::Exited` follows. A no-op if it is not running (or already stopping).
+    /// Stops that instance the way systemd's `KillMode=mixed` does: its stop signal to the
+    /// command alone, the rest of its group once the command has exited, SIGKILL to what is
+    /// left at the timeout. `Event::Exited` follows. A no-op if it is not running (or already
+    /// stopping).
     pub fn stop(&mut self, _node: NodeId, generation: Generation) {
         self.stop_generation(generation);
     }
@@ -394,39 +428,16 @@ impl Supervisor {
             return;
         }
         instance.stopping = true;
-        signal_group(
-            instance.pgid,
-            signal_number(instance.stop.signal),
-            instance.stop.signal.name(),
-            &instance.name,
-            &self.reporter,
-        );
-        // A stopped process acts on the stop signal only once continued.
-        signal_group(
-            instance.pgid,
-            libc::SIGCONT,
-            "SIGCONT",
-            &instance.name,
-            &self.reporter,
-        );
-        let _ = instance
-            .control
-            .send(Control::Stopping(instance.stop.timeout));
+        let _ = instance.control.send(Control::Stop {
+            signal: instance.stop.signal,
+            timeout: instance.stop.timeout,
+            drain: instance.drain.take(),
+        });
     }
 
     /// Number of live instances (started, `Exited` not yet sent).
     pub fn running(&self) -> usize {
         self.instances.values().filter(|i| !i.is_done()).count()
-    }
-
-    /// The pid of a live instance's command (not its keeper's, the group's leader), once the
-    /// keeper has reported it. For the status view.
-    pub fn pid(&self, generation: Generation) -> Option<u32> {
-        self.instances
-            .get(&generation)
-            .filter(|i| !i.is_done())
-            .map(|i| i.command_pid.load(Ordering::Relaxed))
-            .filter(|pid| *pid != 0)
     }
 
     /// Stops every instance as [`Supervisor::stop`] does and resolves once each has exited.
@@ -544,9 +555,13 @@ async fn monitor(
     let mut killed = false;
     let far = later(started, FAR);
     // Held until the keeper is reaped: closing it tells the keeper that hot is gone.
+    let (status, orders) = status.into_split();
     let mut keeper = BufReader::new(status).lines();
     let mut keeper_open = true;
     let mut ran = None;
+    // A stop that waits for the instance to answer what it holds: until when, and its order.
+    let mut draining: Option<(Drain, Instant, Signal, Instant)> = None;
+    let mut quiet_once = false;
     let status = loop {
         tokio::select! {
             // Checked first, so a delay or timeout never fires for an instance already gone.
@@ -555,7 +570,9 @@ async fn monitor(
             line = keeper.next_line(), if keeper_open => match line {
                 Ok(Some(line)) => {
                     if let Some(pid) = line.strip_prefix("started ").and_then(|p| p.parse().ok()) {
-                        ctx.command_pid.store(pid, Ordering::Relaxed);
+                        if ctx.service {
+                            ctx.reporter.command_started(&ctx.name, ctx.generation, pid);
+                        }
                     } else if let Some(d) = ended(&line) {
                         ran = Some(d);
                     } else if let Some((signal, pid)) = stopped(&line) {
@@ -569,8 +586,29 @@ async fn monitor(
                 }
                 _ => keeper_open = false,
             },
-            Some(Control::Stopping(timeout)) = control.recv(), if kill_at.is_none() && !killed => {
-                kill_at = Some(later(Instant::now(), timeout));
+            Some(Control::Stop { signal, timeout, drain }) = control.recv(), if kill_at.is_none() && !killed => {
+                let now = Instant::now();
+                let end = later(now, timeout);
+                kill_at = Some(later(end, BACKSTOP));
+                match drain {
+                    // At most half the timeout: the server keeps the rest to stop in.
+                    Some(drain) if signal != Signal::Kill => {
+                        draining = Some((drain, later(now, timeout / 2), signal, end));
+                    }
+                    _ => order_stop(&orders, pgid, signal, timeout, &ctx),
+                }
+            }
+            _ = tokio::time::sleep(DRAIN_POLL), if draining.is_some() => {
+                if let Some((drain, until, signal, end)) = draining.take() {
+                    let quiet = drain_quiet(&drain, pgid);
+                    if (quiet && quiet_once) || Instant::now() >= until {
+                        let left = end.saturating_duration_since(Instant::now());
+                        order_stop(&orders, pgid, signal, left, &ctx);
+                    } else {
+                        draining = Some((drain, until, signal, end));
+                    }
+                    quiet_once = quiet;
+                }
             }
             _ = tokio::time::sleep_until(kill_at.unwrap_or(far)), if kill_at.is_some() => {
                 kill_at = None;
@@ -632,6 +670,60 @@ async fn monitor(
     let _ = done.send(true);
 }
 
+/// How often a draining instance is looked at.
+const DRAIN_POLL: Duration = Duration::from_millis(5);
+
+#[cfg(target_os = "linux")]
+fn drain_quiet(drain: &Drain, keeper: libc::pid_t) -> bool {
+    drain.quiet(keeper)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn drain_quiet(_: &Drain, _: libc::pid_t) -> bool {
+    true
+}
+
+/// hot's duplicates of an instance's own listeners (they outlive a reload that drops hot's
+/// copies), and their ports.
+#[cfg(target_os = "linux")]
+fn drain_of(sockets: &[(String, RawFd, SocketAddr)]) -> Option<Drain> {
+    let mut listeners = Vec::new();
+    for (_, fd, _) in sockets {
+        // SAFETY: the fd is a live socket hot holds; borrowed only to duplicate it.
+        let borrowed = unsafe { std::os::fd::BorrowedFd::borrow_raw(*fd) };
+        listeners.push(borrowed.try_clone_to_owned().ok()?);
+    }
+    Some(Drain {
+        listeners,
+        ports: sockets.iter().map(|(_, _, addr)| addr.port()).collect(),
+    })
+}
+
+#[cfg(not(target_os = "linux"))]
+fn drain_of(_: &[(String, RawFd, SocketAddr)]) -> Option<Drain> {
+    None
+}
+
+/// Tells the keeper to stop its command (see `shim::keeper`): `stop SIGNAL TIMEOUT_MS`. A
+/// SIGKILL, or a keeper that cannot be told, gets the signal on the whole group instead.
+fn order_stop(
+    orders: &tokio::net::unix::OwnedWriteHalf,
+    pgid: libc::pid_t,
+    signal: Signal,
+    timeout: Duration,
+    ctx: &Ctx,
+) {
+    let number = signal_number(signal);
+    let line = format!("stop {number} {}\n", timeout.as_millis());
+    // A few bytes into an empty socket buffer: written whole or not at all.
+    let told = signal != Signal::Kill && orders.try_write(line.as_bytes()).ok() == Some(line.len());
+    if !told {
+        signal_group(pgid, number, signal.name(), &ctx.name, &ctx.reporter);
+    }
+    // A stopped group acts on the order, and on the signal, only once continued.
+    signal_group(pgid, libc::SIGCONT, "SIGCONT", &ctx.name, &ctx.reporter);
+}
+
 /// Never: a timer that is not armed sleeps until then.
 const FAR: Duration = Duration::from_secs(86400 * 365);
 
@@ -676,7 +768,7 @@ async fn forward(
         |piece| {
             ctx.reporter.output(&ctx.name, stream, piece.text);
             ctx.remember(piece.text);
-            crate::hint::on_output(&ctx.reporter, &ctx.name, piece.text);
+            ctx.hints.on_output(&ctx.reporter, &ctx.name, piece.text);
             ready(piece.line);
         },
         // A ready line that waits without its newline counts at once, not once it is shown.

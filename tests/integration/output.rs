@@ -115,8 +115,8 @@ fn every_summary_names_the_failed_nodes() {
             {"event":"node_blocked","node":"build","by":"clippy","time":"[TIMESTAMP]+00:00"}
             {"event":"output","node":"fmt","stream":"stdout","line":"fmt-ok","time":"[TIMESTAMP]+00:00"}
             {"event":"node_finished","node":"fmt","kind":"task","ok":true,"code":0,"signal":null,"error":null,"duration_ms":[MS],"last_lines":[],"time":"[TIMESTAMP]+00:00"}
-            {"event":"wave_finished","wave":1,"failed":2,"ok":false,"failed_nodes":["clippy","test"],"nodes":[{"node":"clippy","result":"failed","by":null,"duration":"[DURATION]","duration_ms":[MS]},{"node":"test","result":"failed","by":null,"duration":"[DURATION]","duration_ms":[MS]},{"node":"fmt","result":"ok","by":null,"duration":"[DURATION]","duration_ms":[MS]},{"node":"build","result":"blocked","by":"clippy","duration":"-","duration_ms":null}],"time":"[TIMESTAMP]+00:00"}
-            {"event":"summary","ok":false,"failed_nodes":["clippy","test"],"nodes":[{"node":"clippy","result":"failed","by":null,"duration":"[DURATION]","duration_ms":[MS]},{"node":"test","result":"failed","by":null,"duration":"[DURATION]","duration_ms":[MS]},{"node":"fmt","result":"ok","by":null,"duration":"[DURATION]","duration_ms":[MS]},{"node":"build","result":"blocked","by":"clippy","duration":"-","duration_ms":null}],"time":"[TIMESTAMP]+00:00"}
+            {"event":"wave_finished","wave":1,"failed":2,"ok":false,"failed_nodes":["clippy","test"],"nodes":[{"node":"clippy","result":"failed","by":null,"duration":"[DURATION]","duration_ms":[MS],"serving_since":null},{"node":"test","result":"failed","by":null,"duration":"[DURATION]","duration_ms":[MS],"serving_since":null},{"node":"fmt","result":"ok","by":null,"duration":"[DURATION]","duration_ms":[MS],"serving_since":null},{"node":"build","result":"blocked","by":"clippy","duration":"-","duration_ms":null,"serving_since":null}],"time":"[TIMESTAMP]+00:00"}
+            {"event":"summary","ok":false,"failed_nodes":["clippy","test"],"nodes":[{"node":"clippy","result":"failed","by":null,"duration":"[DURATION]","duration_ms":[MS],"serving_since":null},{"node":"test","result":"failed","by":null,"duration":"[DURATION]","duration_ms":[MS],"serving_since":null},{"node":"fmt","result":"ok","by":null,"duration":"[DURATION]","duration_ms":[MS],"serving_since":null},{"node":"build","result":"blocked","by":"clippy","duration":"-","duration_ms":null,"serving_since":null}],"time":"[TIMESTAMP]+00:00"}
             "#,
         )
         .status(FAILED)
@@ -200,9 +200,9 @@ task "docs" {
         "the docs wave",
         concat!(
             r#"{"event":"wave_finished","failed":0,"failed_nodes":["lib"],"nodes":["#,
-            r#"{"by":null,"duration":"[DURATION]","duration_ms":[MS],"node":"lib","result":"failed"},"#,
-            r#"{"by":null,"duration":"[DURATION]","duration_ms":[MS],"node":"docs","result":"ok"},"#,
-            r#"{"by":"lib","duration":"-","duration_ms":null,"node":"api","result":"blocked"}],"#,
+            r#"{"by":null,"duration":"[DURATION]","duration_ms":[MS],"node":"lib","result":"failed","serving_since":null},"#,
+            r#"{"by":null,"duration":"[DURATION]","duration_ms":[MS],"node":"docs","result":"ok","serving_since":null},"#,
+            r#"{"by":"lib","duration":"-","duration_ms":null,"node":"api","result":"blocked","serving_since":null}],"#,
             r#""ok":false,"wave":[N]}"#
         ),
         &event(&second),
@@ -217,9 +217,9 @@ task "docs" {
         "the fixed wave",
         concat!(
             r#"{"event":"wave_finished","failed":0,"failed_nodes":[],"nodes":["#,
-            r#"{"by":null,"duration":"[DURATION]","duration_ms":[MS],"node":"lib","result":"ok"},"#,
-            r#"{"by":null,"duration":"[DURATION]","duration_ms":[MS],"node":"docs","result":"ok"},"#,
-            r#"{"by":null,"duration":"-","duration_ms":null,"node":"api","result":"ok"}],"#,
+            r#"{"by":null,"duration":"[DURATION]","duration_ms":[MS],"node":"lib","result":"ok","serving_since":null},"#,
+            r#"{"by":null,"duration":"[DURATION]","duration_ms":[MS],"node":"docs","result":"ok","serving_since":null},"#,
+            r#"{"by":null,"duration":"-","duration_ms":null,"node":"api","result":"ok","serving_since":"[TIMESTAMP]+00:00"}],"#,
             r#""ok":true,"wave":[N]}"#
         ),
         &event(&third),
@@ -240,8 +240,8 @@ fn times_are_local_not_utc() {
             {"event":"wave_started","wave":1,"start":true,"paths":[],"changed":0,"nodes":["a"],"time":"[TIMESTAMP]+05:30"}
             {"event":"node_started","node":"a","generation":1,"kind":"task","ready":false,"time":"[TIMESTAMP]+05:30"}
             {"event":"node_finished","node":"a","kind":"task","ok":true,"code":0,"signal":null,"error":null,"duration_ms":[MS],"last_lines":[],"time":"[TIMESTAMP]+05:30"}
-            {"event":"wave_finished","wave":1,"failed":0,"ok":true,"failed_nodes":[],"nodes":[{"node":"a","result":"ok","by":null,"duration":"[DURATION]","duration_ms":[MS]}],"time":"[TIMESTAMP]+05:30"}
-            {"event":"summary","ok":true,"failed_nodes":[],"nodes":[{"node":"a","result":"ok","by":null,"duration":"[DURATION]","duration_ms":[MS]}],"time":"[TIMESTAMP]+05:30"}
+            {"event":"wave_finished","wave":1,"failed":0,"ok":true,"failed_nodes":[],"nodes":[{"node":"a","result":"ok","by":null,"duration":"[DURATION]","duration_ms":[MS],"serving_since":null}],"time":"[TIMESTAMP]+05:30"}
+            {"event":"summary","ok":true,"failed_nodes":[],"nodes":[{"node":"a","result":"ok","by":null,"duration":"[DURATION]","duration_ms":[MS],"serving_since":null}],"time":"[TIMESTAMP]+05:30"}
             "#,
         )
         .run();
@@ -344,4 +344,85 @@ fn json_durations_have_at_most_three_decimals() {
         let decimals = value.split_once('.').map_or(0, |(_, d)| d.len());
         assert!(decimals <= 3, "duration_ms {value} in {}", run.stdout);
     }
+}
+
+/// A reader of `hot --json` that stops reading (a real pipe, filled past its buffer by a
+/// child's flood) must not stall hot: the sinks used to write on the loop's one thread under
+/// the reporter's lock, so Ctrl-C went unheard until someone read. Now hot ends at Ctrl-C, at
+/// most the stop timeout later (what it waits for its output), with status 130 and nothing
+/// left running.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_json_reader_that_stops_reading_cannot_stall_ctrl_c() {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::process::CommandExt;
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+
+    let project = Project::with_hotfile(
+        r#"
+service "flood" {
+    run "yes flood | head -n 200000; echo $$ > pid; exec sleep 300"
+    stop timeout="2s"
+}
+"#,
+    );
+    let mut hot = project
+        .hot(&["--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .spawn()
+        .expect("hot starts");
+    let pipe = hot.stdout.take().expect("piped stdout");
+    let fd = pipe.as_raw_fd();
+    // SAFETY: fcntl and ioctl on a pipe this test holds open.
+    let capacity = unsafe { libc::fcntl(fd, libc::F_GETPIPE_SZ) };
+    assert!(capacity > 0, "the pipe's size");
+    let deadline = Instant::now() + crate::support::DEADLINE;
+    let full = || {
+        let mut queued: libc::c_int = 0;
+        // SAFETY: FIONREAD writes one int.
+        unsafe { libc::ioctl(fd, libc::FIONREAD, &mut queued) };
+        // A write of up to PIPE_BUF bytes waits for room for all of it, so "full" is
+        // within one such write of the size.
+        queued > capacity - libc::PIPE_BUF as libc::c_int
+    };
+    // The flood has filled the pipe, and the service got past it to its long sleep (it
+    // cannot while hot's reading of its output is held up).
+    let pid: i32 = loop {
+        if full()
+            && let Ok(pid) = project.read("pid").trim().parse()
+        {
+            break pid;
+        }
+        if Instant::now() > deadline {
+            // SAFETY: killpg on the group this test created.
+            unsafe { libc::killpg(hot.id() as i32, libc::SIGKILL) };
+            let _ = hot.wait();
+            panic!("the pipe never filled, or the service never got past its flood");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let signalled = Instant::now();
+    // SAFETY: kill(2) on the child this test spawned and has not reaped.
+    unsafe { libc::kill(hot.id() as i32, libc::SIGINT) };
+    // The stop timeout (2s) bounds the wait for the writer; the rest is a loaded machine's
+    // slack.
+    let limit = Duration::from_secs(2) + Duration::from_secs(8);
+    let status = loop {
+        if let Some(status) = hot.try_wait().expect("try_wait") {
+            break status;
+        }
+        if signalled.elapsed() > limit {
+            // SAFETY: as above.
+            unsafe { libc::killpg(hot.id() as i32, libc::SIGKILL) };
+            let _ = hot.wait();
+            panic!("hot did not end within {limit:?} of Ctrl-C while its reader stalled");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    assert_eq!(status.code(), Some(130));
+    assert!(crate::support::gone(pid), "the service is stopped");
+    drop(pipe);
 }

@@ -15,7 +15,7 @@ pub fn serial() -> MutexGuard<'static, ()> {
 pub fn require<T>(tool: Result<T, String>) -> Option<T> {
     match tool {
         Ok(tool) => Some(tool),
-        Err(why) if std::env::var("CI").as_deref() == Ok("true") => {
+        Err(why) if crate::support::ci() => {
             panic!("CI=true and a tool is missing: {why}")
         }
         Err(why) => {
@@ -54,6 +54,10 @@ pub enum Server {
     Gunicorn,
     /// Node.js `http`, `server.listen({ fd: 3 })`.
     Node,
+    /// Python's `ThreadingHTTPServer` as it comes: it dies at SIGTERM, draining nothing.
+    DyingPython,
+    /// Node.js `http` that calls `process.exit()` at SIGTERM.
+    DyingNode,
 }
 
 impl Server {
@@ -66,6 +70,8 @@ impl Server {
             Server::Blocking => "blocking",
             Server::Gunicorn => "gunicorn",
             Server::Node => "node",
+            Server::DyingPython => "dying-python",
+            Server::DyingNode => "dying-node",
         }
     }
 
@@ -91,7 +97,18 @@ impl Server {
                 "gunicorn_app:app".into(),
             ],
             Server::Node => vec![node()?, script("node_server.js")],
+            Server::DyingPython => vec![python()?, script("dying_server.py")],
+            Server::DyingNode => vec![node()?, script("dying_node.js")],
         })
+    }
+
+    /// The `ready log` pattern of its Hotfile: `ready` from `tests/servers/`, but gunicorn's
+    /// is the line of docs/recipes.md's recipe, printed by its `post_worker_init` hook.
+    pub fn ready_log(self) -> &'static str {
+        match self {
+            Server::Gunicorn => GUNICORN_READY,
+            _ => "^ready$",
+        }
     }
 
     /// A Hotfile that serves it on a fresh loopback port, restarted when `version` changes;
@@ -115,10 +132,17 @@ service "serve" {{
             pythonpath = kdl(&servers().display().to_string()),
             startup = startup.as_millis(),
             run = run.join(" "),
-            ready = if ready { r#"ready log="^ready$""# } else { "" },
+            ready = if ready {
+                format!("ready log={}", kdl(self.ready_log()))
+            } else {
+                String::new()
+            },
         ))
     }
 }
+
+/// The gunicorn recipe's `ready log` pattern (docs/recipes.md).
+pub const GUNICORN_READY: &str = "^worker [0-9]+ serving$";
 
 /// A KDL string literal.
 pub fn kdl(text: &str) -> String {

@@ -14,6 +14,8 @@
 #[allow(dead_code)]
 mod support;
 
+/// Ten restarts of each server, draining or not, under 8 clients and two CPU hogs.
+mod busy;
 /// A loopback HTTP client that sends a request every 10 ms and records every outcome.
 mod client;
 /// The servers: building, installing or finding each, and the Hotfile that runs it.
@@ -24,3 +26,5 @@ mod kill;
 mod matrix;
 /// Reading processes from `/proc`: pids, process groups, parents.
 mod procs;
+/// The gunicorn recipe and its fixture wait for the same ready line.
+mod recipe;

@@ -1,16 +1,27 @@
-//! What `hot init` needs to know about a Cargo project, read from `cargo metadata`.
+//! Everything hot knows about a Cargo project, from one place: `cargo metadata`.
 //!
-//! `--no-deps` keeps it offline and fast: only the workspace's own packages are listed, and
-//! the edges between them come from their path dependencies.
+//! `hot init` (which Hotfile to write) and `hot check` (does `./target/debug/app` name a
+//! binary cargo builds) both ask this module, so they cannot disagree: cargo itself expands
+//! globbed `members`, `[[bin]]`, `src/bin/*`, `autobins`, and reports `required-features` and
+//! the target directory (`CARGO_TARGET_DIR`, `[build] target-dir`). hot never parses
+//! `Cargo.toml` itself.
+//!
+//! `--no-deps --offline` keeps it fast and off the network: only the workspace's own packages
+//! are listed (their dependencies by name, unresolved), and the edges between them come from
+//! their path dependencies.
+
+mod serves;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::Value;
 
+pub(crate) use serves::{Verdict, verdict};
+
 /// A Cargo workspace (a single package is a workspace of one).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Workspace {
+pub(crate) struct Workspace {
     pub root: PathBuf,
     pub target_dir: PathBuf,
     /// Members in dependency order: every member comes after the members it depends on.
@@ -18,26 +29,84 @@ pub struct Workspace {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Package {
+pub(crate) struct Package {
     pub name: String,
     /// The directory holding its Cargo.toml.
     pub dir: PathBuf,
-    /// Binary targets: name and crate root.
-    pub bins: Vec<(String, PathBuf)>,
+    /// Binary targets.
+    pub bins: Vec<Bin>,
     /// Where its targets' sources are (crate roots), to watch those outside `src/`.
     pub sources: Vec<PathBuf>,
     /// Workspace members it uses as normal or build dependencies. Dev-dependencies are left
     /// out: cargo allows dev-dependency cycles, and `after` edges must not have any.
     pub uses: Vec<String>,
-    /// Names of every dependency (any kind), to tell which of listenfd, tokio... it has.
+    /// Names of its normal and build dependencies, to tell which of listenfd, axum... it
+    /// has (a dev-dependency on a server crate does not make a binary a server).
     pub dependencies: Vec<String>,
 }
 
+/// A binary target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Bin {
+    pub name: String,
+    /// Its crate root (`src/main.rs`, `src/bin/x.rs`, a `[[bin]]`'s `path`).
+    pub main: PathBuf,
+    /// Features without which `cargo build` skips it (`required-features`).
+    pub required_features: Vec<String>,
+}
+
+impl Workspace {
+    /// The member whose directory is `dir` or holds it (the innermost one), unless that is
+    /// the workspace root of a workspace with other members: there the user asked for all.
+    pub fn member_at(&self, dir: &Path) -> Option<&Package> {
+        let member = self
+            .members
+            .iter()
+            .filter(|p| dir.starts_with(&p.dir))
+            .max_by_key(|p| p.dir.components().count())?;
+        (member.dir != self.root || self.members.len() == 1).then_some(member)
+    }
+
+    /// `name` and every member it uses, directly or not, in dependency order.
+    pub fn closure(&self, name: &str) -> Vec<&Package> {
+        let mut wanted = vec![name.to_owned()];
+        // Members come after what they use, so one pass from the end collects everything.
+        for package in self.members.iter().rev() {
+            if wanted.contains(&package.name) {
+                for used in &package.uses {
+                    if !wanted.contains(used) {
+                        wanted.push(used.clone());
+                    }
+                }
+            }
+        }
+        self.members
+            .iter()
+            .filter(|p| wanted.contains(&p.name))
+            .collect()
+    }
+
+    /// The names of the binaries `cargo build` builds in the workspace (those without
+    /// `required-features`), and those it builds only with features.
+    pub fn binaries(&self) -> (Vec<&str>, Vec<&Bin>) {
+        let bins = self.members.iter().flat_map(|p| &p.bins);
+        let (plain, gated): (Vec<&Bin>, Vec<&Bin>) =
+            bins.partition(|b| b.required_features.is_empty());
+        (plain.into_iter().map(|b| b.name.as_str()).collect(), gated)
+    }
+}
+
 /// Runs `cargo metadata` in `dir`. The error is what to tell the user.
-pub fn read(dir: &Path) -> Result<Workspace, String> {
+pub(crate) fn read(dir: &Path) -> Result<Workspace, String> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let output = Command::new(&cargo)
-        .args(["metadata", "--format-version", "1", "--no-deps"])
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--no-deps",
+            "--offline",
+        ])
         .current_dir(dir)
         .output()
         .map_err(|e| {
@@ -56,7 +125,7 @@ pub fn read(dir: &Path) -> Result<Workspace, String> {
 }
 
 /// The workspace described by `cargo metadata --format-version 1` output.
-pub fn parse(json: &Value) -> Option<Workspace> {
+pub(crate) fn parse(json: &Value) -> Option<Workspace> {
     let root = PathBuf::from(json["workspace_root"].as_str()?);
     let target_dir = PathBuf::from(json["target_directory"].as_str()?);
     let member_ids: Vec<&str> = json["workspace_members"]
@@ -105,7 +174,18 @@ fn package(json: &Value, members: &[(String, PathBuf)]) -> Option<Package> {
             .collect();
         let src = PathBuf::from(target["src_path"].as_str()?);
         if kinds.contains(&"bin") {
-            bins.push((target["name"].as_str()?.to_owned(), src.clone()));
+            let required_features = target["required-features"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect();
+            bins.push(Bin {
+                name: target["name"].as_str()?.to_owned(),
+                main: src.clone(),
+                required_features,
+            });
         }
         sources.push(src);
     }
@@ -115,8 +195,10 @@ fn package(json: &Value, members: &[(String, PathBuf)]) -> Option<Package> {
         let Some(dep_name) = dep["name"].as_str() else {
             continue;
         };
-        dependencies.push(dep_name.to_owned());
         let dev = dep["kind"].as_str() == Some("dev");
+        if !dev {
+            dependencies.push(dep_name.to_owned());
+        }
         let Some(path) = dep["path"].as_str() else {
             continue;
         };
@@ -204,8 +286,22 @@ mod tests {
         assert_eq!(workspace.members[1].dependencies, ["shared", "tokio"]);
         assert_eq!(
             workspace.members[1].bins,
-            [("api".to_owned(), PathBuf::from("/w/api/src/main.rs"))]
+            [Bin {
+                name: "api".to_owned(),
+                main: PathBuf::from("/w/api/src/main.rs"),
+                required_features: Vec::new(),
+            }]
         );
+        let api = workspace.closure("api");
+        let names: Vec<&str> = api.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, ["shared", "api"]);
+        assert_eq!(
+            workspace
+                .member_at(Path::new("/w/api/src"))
+                .map(|p| &p.name[..]),
+            Some("api")
+        );
+        assert_eq!(workspace.member_at(Path::new("/w")), None);
         assert!(workspace.members[0].bins.is_empty());
         assert_eq!(workspace.target_dir, Path::new("/w/target"));
     }

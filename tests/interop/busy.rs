@@ -1,0 +1,106 @@
+//! Ten restarts (`HOT_INTEROP_BUSY_RESTARTS`) of each server under 8 concurrent clients, on a
+//! machine loaded with two busy CPU hogs: nothing refused, nothing failed, whether the server
+//! drains at its stop signal or dies at it.
+//!
+//! The defect these pin: every instance shared one listening socket, so the old instance kept
+//! accepting connections until it stopped, and a server that dies at SIGTERM (Python's
+//! `http.server`, Werkzeug, waitress, a Node server calling `process.exit()`) dropped every
+//! connection it held then. Each instance now has a socket of its own, new connections are
+//! steered to the serving one, and the old one is stopped once it has answered what it holds.
+
+use std::net::SocketAddr;
+use std::process::{Child, Command};
+use std::time::Duration;
+
+use crate::client::{Client, Summary};
+use crate::fixtures::{Server, require, serial};
+use crate::support::Project;
+
+const CLIENTS: usize = 8;
+const STARTUP: Duration = Duration::from_millis(800);
+
+fn restarts() -> u32 {
+    std::env::var("HOT_INTEROP_BUSY_RESTARTS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(10)
+}
+
+/// Two processes spinning on a CPU each, killed by pid when dropped.
+struct Hogs(Vec<Child>);
+
+impl Hogs {
+    fn start() -> Hogs {
+        Hogs(
+            (0..2)
+                .map(|_| {
+                    Command::new("sh")
+                        .args(["-c", "while :; do :; done"])
+                        .spawn()
+                        .expect("sh runs")
+                })
+                .collect(),
+        )
+    }
+}
+
+impl Drop for Hogs {
+    fn drop(&mut self) {
+        for hog in &mut self.0 {
+            let _ = hog.kill();
+            let _ = hog.wait();
+        }
+    }
+}
+
+fn under_load(server: Server) {
+    let _one_at_a_time = serial();
+    let Some(hotfile) = require(server.hotfile(true, STARTUP)) else {
+        return;
+    };
+    let project = Project::with_hotfile(&hotfile);
+    project.write("version", "1");
+    let mut hot = project.spawn(&["watch"]);
+    let addr: SocketAddr = hot.wait_event("listening", "serve")["addr"]
+        .as_str()
+        .and_then(|a| a.parse().ok())
+        .expect("a socket address");
+    hot.wait_event("service_ready", "serve");
+    let _hogs = Hogs::start();
+    let clients: Vec<Client> = (0..CLIENTS).map(|_| Client::start(addr)).collect();
+    clients[0].wait_version("1");
+    for version in 2..=restarts() + 1 {
+        let version = version.to_string();
+        project.write("version", &version);
+        hot.wait_event("service_ready", "serve");
+        for client in &clients {
+            client.wait_version(&version);
+        }
+    }
+    let records: Vec<_> = clients.into_iter().flat_map(Client::stop).collect();
+    let summary = Summary::of(&records);
+    eprintln!("{server:?}, {CLIENTS} clients, 2 CPU hogs: {summary}");
+    assert_eq!(summary.refused, 0, "{summary}\n{}", hot.transcript());
+    assert!(summary.failed.is_empty(), "{summary}\n{}", hot.transcript());
+}
+
+/// One test per server, named after what it pins.
+macro_rules! busy {
+    ($($server:ident: $name:ident;)*) => {$(
+        #[test]
+        fn $name() {
+            under_load(Server::$server);
+        }
+    )*};
+}
+
+busy! {
+    DyingPython: a_server_that_dies_at_sigterm_loses_no_request;
+    DyingNode: a_node_server_that_exits_at_sigterm_loses_no_request;
+    AxumCurrentThread: axum_current_thread_loses_no_request_under_load;
+    AxumMultiThread: axum_multi_thread_loses_no_request_under_load;
+    Asyncio: asyncio_loses_no_request_under_load;
+    Blocking: blocking_python_loses_no_request_under_load;
+    Gunicorn: gunicorn_loses_no_request_under_load;
+    Node: node_loses_no_request_under_load;
+}
