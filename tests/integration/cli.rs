@@ -511,7 +511,16 @@ fn every_argument_in_help_has_a_description() {
     // An entry of `Arguments:` or `Options:` is described on its own line or, when clap wraps,
     // on the more indented line below it.
     let project = Project::new();
-    for command in ["watch", "run", "graph", "check", "ci", "init", "why", "completions"] {
+    for command in [
+        "watch",
+        "run",
+        "graph",
+        "check",
+        "ci",
+        "init",
+        "why",
+        "completions",
+    ] {
         let run = project.run(&[command, "--help"]);
         run.code(0);
         let lines: Vec<&str> = run.stdout.lines().collect();
@@ -532,7 +541,10 @@ fn every_argument_in_help_has_a_description() {
                 || lines.get(i + 1).is_some_and(|next| {
                     !next.trim().is_empty() && next.len() - next.trim_start().len() > indent + 4
                 });
-            assert!(described, "`hot {command} --help`: `{entry}` has no description");
+            assert!(
+                described,
+                "`hot {command} --help`: `{entry}` has no description"
+            );
         }
     }
 }
