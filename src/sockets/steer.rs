@@ -14,7 +14,9 @@
 //! hot keeps a mirror of that order ([`Group::order`]) and makes every departure one it knows
 //! of: it `shutdown()`s an instance's socket itself once the instance has exited, which takes
 //! it out of the group at once (whoever else still holds the fd), then re-attaches the
-//! program for the target's new index in the same breath. A socket that a server shut down
+//! program for the target's new index in the same breath. The exception is the target's own
+//! socket (its server died while it got connections): that one becomes the spare, queue and
+//! all, and the old spare, which got nothing meanwhile, leaves instead. A socket that a server shut down
 //! itself is found (no longer listening) before each steer.
 //!
 //! A socket that leaves the group resets the connections still in its accept queue, hence the
