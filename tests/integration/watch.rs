@@ -536,3 +536,26 @@ task "t" {
         e["event"] == "output" && e["node"] == "t" && e["line"] == "v2"
     });
 }
+
+/// A member's Hotfile with `root ".."`: hot watches the workspace, so an edit to the sibling
+/// library the member uses reruns the member's task; the task runs at the root.
+#[test]
+fn root_above_the_hotfile_watches_a_sibling_library() {
+    let project = Project::new();
+    project.write("shared/src/lib.rs", "pub fn f() {}\n");
+    project.write(
+        "api/Hotfile",
+        "root \"..\"\ndefaults { debounce \"100ms\"; }\n\
+         task \"t\" {\n    watch \"shared/**\"\n    run \"echo t >> log\"\n}\n",
+    );
+    let mut command = project.hot(&["--json", "watch"]);
+    command.current_dir(project.path().join("api"));
+    let mut hot = Running::spawn(command);
+    hot.wait_event("watching", "");
+    assert_eq!(wait_wave(&mut hot), ["t"], "{}", hot.transcript());
+    project.write("shared/src/lib.rs", "pub fn f() -> u8 { 1 }\n");
+    assert_eq!(wait_wave(&mut hot), ["t"], "{}", hot.transcript());
+    // `run` without `dir` runs at the root, not in the Hotfile's directory.
+    assert_eq!(project.read("log"), "t\nt\n");
+    assert_eq!(project.read("api/log"), "");
+}
