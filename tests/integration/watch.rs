@@ -559,3 +559,30 @@ fn root_above_the_hotfile_watches_a_sibling_library() {
     assert_eq!(project.read("log"), "t\nt\n");
     assert_eq!(project.read("api/log"), "");
 }
+
+/// The watcher watches the root hot started with: an edit that moves `root` is refused on
+/// reload (the previous graph keeps running) instead of matching globs against other files.
+#[test]
+fn an_edited_root_keeps_the_old_graph() {
+    let project = Project::new();
+    let hotfile =
+        "root \"..\"\ntask \"t\" {\n    watch \"shared/**\"\n    run \"echo t >> log\"\n}\n";
+    project.write("api/Hotfile", hotfile);
+    let mut command = project.hot(&["--json", "watch"]);
+    command.current_dir(project.path().join("api"));
+    let mut hot = Running::spawn(command);
+    hot.wait_event("watching", "");
+    assert_eq!(wait_wave(&mut hot), ["t"], "{}", hot.transcript());
+    project.write("api/Hotfile", &hotfile.replace("root \"..\"\n", ""));
+    let warning = hot.wait_event("warning", "");
+    assert!(
+        warning["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("`root` is now"),
+        "{warning}"
+    );
+    project.write("shared/x", "1");
+    assert_eq!(wait_wave(&mut hot), ["t"], "{}", hot.transcript());
+    assert_eq!(project.read("log"), "t\nt\n");
+}
