@@ -57,7 +57,7 @@ def burst_table(results: dict, files: int, reps: int, window: float) -> str:
     head = (f"### Bursts of {files:,} files ({reps} repetition(s) of each)\n\n"
             "rewrite: every file rewritten in place as fast as possible; saves: every file saved the "
             "editor way (temp file renamed over), paced over about 1 s; touches: every file's mtime set, "
-            "content unchanged. The longest gap between two writes of the burst is shown: a gap longer than a "
+            "content unchanged; checkout: a real `git checkout -f` to a branch that changes every file. The longest gap between two writes of the burst is shown: a gap longer than a "
             f"tool's quiet period splits the burst legitimately. Runs are counted from the burst's start to {window:.0f} s after its end; "
             "lateness is from the burst's end to the first (last) run that started after it.\n\n")
     table = common.table(["burst", "tool", "setting", "burst ms", "longest gap ms", "runs", "runs during burst",

@@ -12,7 +12,7 @@
    (node, gunicorn) is skipped.
 3. Measures, one tool at a time, each in fresh temp projects:
    save → command start (plain and atomic saves; duplicates; each tool at its default and its
-   fastest setting), 5,000-file bursts (rewrite, editor saves, touches), restarts of the interop
+   fastest setting), 5,000-file bursts (rewrite, editor saves, touches, a git checkout), restarts of the interop
    servers under a loopback client (1 client and 8 concurrent; hot with `ready` beside
    systemfd + watchexec -r), the 100,000-file tree (watching after, RSS, start-up CPU, idle CPU,
    wake-ups), a 500-node plan, and the story's table (examples/axum-hello under five dev loops).

@@ -90,7 +90,32 @@ def make_burst_project(root: Path, files: int) -> list[Path]:
     return out
 
 
-BURSTS = ["rewrite", "saves", "touches"]
+def git(root: Path, *args: str) -> None:
+    env = dict(os.environ, GIT_CONFIG_GLOBAL="/dev/null", GIT_CONFIG_NOSYSTEM="1")
+    subprocess.run(["git", "-c", "user.name=bench", "-c", "user.email=bench@example.invalid",
+                    "-c", "commit.gpgsign=false", *args], cwd=root, env=env, check=True,
+                   stdin=subprocess.DEVNULL, capture_output=True)
+
+
+def make_branches(root: Path, paths: list[Path]) -> None:
+    """A git repository of src/ whose branch `other` changes every file; `main` checked out."""
+    git(root, "init", "-q", "-b", "main")
+    git(root, "add", "-A", "src")
+    git(root, "commit", "-q", "-m", "main")
+    git(root, "checkout", "-q", "-b", "other")
+    for i, p in enumerate(paths):
+        p.write_text(f"pub fn f{i}() -> u8 {{ 3 }}\n")
+    git(root, "commit", "-q", "-a", "-m", "other")
+    git(root, "checkout", "-q", "main")
+
+
+def burst_checkout(root: Path, rep: int) -> None:
+    """A real `git checkout -f` to the branch that changes every file (back to `main` on odd
+    repetitions): git holds its index lock while it writes. The longest gap is not known."""
+    git(root, "checkout", "-q", "-f", "other" if rep % 2 == 0 else "main")
+
+
+BURSTS = ["rewrite", "saves", "touches", "checkout"]
 
 
 def bursts(tools, paths: dict, files: int, reps: int, window: float, seconds: float, settle: float, log) -> dict:
@@ -104,10 +129,12 @@ def bursts(tools, paths: dict, files: int, reps: int, window: float, seconds: fl
             root = Path(tmp)
             stamps = root / "STAMPS"
             files_ = make_burst_project(root, files)
+            make_branches(root, files_)
             kinds = {
                 "rewrite": lambda rep: burst.burst_rewrite(files_, f"rewrite {rep}"),
                 "saves": lambda rep: burst.burst_saves(files_, f"saves {rep}", seconds),
                 "touches": lambda rep: burst_touch(files_),
+                "checkout": lambda rep: burst_checkout(root, rep),
             }
             if tool is None:
                 results["none"] = {k: [burst.measure(lambda: f(0), stamps, 0, None)] for k, f in kinds.items()}

@@ -13,8 +13,8 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::mpsc;
 
 use crate::browser::Browser;
-use crate::cli::exit;
 use crate::engine::{Action, Change, Engine, Event, Mode, Options};
+use crate::exit;
 use crate::graph::Graph;
 use crate::hotfile;
 use crate::model::{Kind, NodeId, Project};
@@ -23,7 +23,7 @@ use crate::sockets::Sockets;
 use crate::status::term::{self, Key};
 use crate::status::{Status, StatusSink};
 use crate::supervisor::Supervisor;
-use crate::watch::{ChangeSet, WatchConfig, Watcher};
+use crate::watch::{ChangeSet, Ignore, WatchConfig, Watcher};
 
 /// What a command asks of the loop.
 #[derive(Debug, Clone)]
@@ -85,6 +85,13 @@ pub fn run(project: Arc<Project>, reporter: Reporter, plan: Plan) -> u8 {
     } else {
         (reporter, None)
     };
+    // From here the sinks write on a thread of their own: a reader of `--json` that stops
+    // reading (or a terminal held by Ctrl-S) cannot stall the loop, signals included. The
+    // closing summary and the sinks' finish wait for it at most the stop timeout.
+    if let Err(error) = reporter.spawn_writer(stop_timeout(&project)) {
+        reporter.error(&format!("cannot start the output writer: {error}"));
+        return exit::FAILED;
+    }
     let code = runtime.block_on(drive(project, reporter.clone(), status, plan));
     // Every path out of the loop, early errors included: a sink may hold lines back (the
     // view does until its next frame) and must give the terminal back.
@@ -151,20 +158,6 @@ async fn drive(
     frames.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
 
     let mut actions = engine.start(Instant::now());
-    let mut interrupted = false;
-    // The first signal or quit key stops gracefully, a second one kills at once.
-    let mut stop = |code: i32, engine: &mut Engine, supervisor: &mut Supervisor| {
-        if interrupted {
-            supervisor.kill_all();
-            return Vec::new();
-        }
-        interrupted = true;
-        if let Some(status) = &status {
-            status.stopping();
-        }
-        reporter.note("stopping (press Ctrl-C again to kill at once)");
-        engine.handle(Instant::now(), Event::Shutdown { code })
-    };
     // The engine's one timer (it has no clock): the earliest wake it asked for.
     let mut wake: Option<Instant> = None;
     let code = loop {
@@ -174,10 +167,7 @@ async fn drive(
             &mut supervisor,
             &mut sockets,
             &reporter,
-            Views {
-                browser: &mut browser,
-                status: status.as_deref(),
-            },
+            &mut browser,
             &mut wake,
         ) {
             break code;
@@ -221,11 +211,10 @@ async fn drive(
                 actions.extend(engine.handle(Instant::now(), Event::Changed(changes)));
                 actions
             }
-            code = signals.recv() => stop(i32::from(code), &mut engine, &mut supervisor),
+            code = signals.recv() => engine.handle(Instant::now(), Event::Shutdown { code }),
             Some(key) = keys.recv() => {
                 let now = Instant::now();
                 match status.as_ref().and_then(|s| s.key(key, now)) {
-                    Some(Event::Shutdown { code }) => stop(code, &mut engine, &mut supervisor),
                     Some(event) => engine.handle(now, event),
                     None => Vec::new(),
                 }
@@ -240,11 +229,6 @@ async fn drive(
             }
             _ = frames.tick(), if status.is_some() => {
                 if let Some(status) = &status {
-                    for (name, generation) in status.missing_pids() {
-                        if let Some(pid) = supervisor.pid(generation) {
-                            status.pid(&name, generation, pid);
-                        }
-                    }
                     status.frame(Instant::now());
                 }
                 Vec::new()
@@ -263,14 +247,17 @@ async fn drive(
         reporter.summary(&project, &ordered);
     }
     drop(watcher);
-    u8::try_from(code).unwrap_or(exit::FAILED)
+    code
 }
 
-/// The sinks that the driver also acts on directly: the browser answers sockets, the status
-/// view learns each instance's pid.
-struct Views<'a> {
-    browser: &'a mut Browser,
-    status: Option<&'a Status>,
+/// The longest stop timeout of any node: how long hot may wait for its output at exit.
+fn stop_timeout(project: &Project) -> Duration {
+    project
+        .nodes
+        .iter()
+        .map(|n| n.stop.timeout)
+        .max()
+        .unwrap_or_else(|| crate::model::Stop::default().timeout)
 }
 
 /// Carries out the engine's actions; returns the exit status once the engine is done.
@@ -280,10 +267,10 @@ fn carry_out(
     supervisor: &mut Supervisor,
     sockets: &mut Sockets,
     reporter: &Reporter,
-    views: Views<'_>,
+    // The one sink the driver also acts on: it answers a service's socket.
+    browser: &mut Browser,
     wake: &mut Option<Instant>,
-) -> Option<i32> {
-    let Views { browser, status } = views;
+) -> Option<u8> {
     let project = engine.project();
     for action in actions {
         match action {
@@ -292,12 +279,10 @@ fn carry_out(
                 let name = &project.node(node).name;
                 let (fds, own) = sockets.for_instance(name, generation);
                 supervisor.start(node, generation, &fds, own);
-                if let (Some(status), Some(pid)) = (status, supervisor.pid(generation)) {
-                    status.pid(name, generation, pid);
-                }
             }
             Action::Stop { node, generation } => supervisor.stop(node, generation),
             Action::Report(report) => reporter.report(project, &report),
+            Action::KillAll => supervisor.kill_all(),
             Action::Exit(code) => return Some(code),
             #[cfg(unix)]
             Action::Answer { node } => {
@@ -402,7 +387,10 @@ fn reload(
     }
     supervisor.set_project(project.clone());
     if let Some(watcher) = watcher {
-        watcher.set_relevant(relevance(&project));
+        watcher.reselect(
+            relevance(&project),
+            Some(Ignore::new(&project.common_ignores())),
+        );
     }
     reporter.reloaded(&path);
     let actions = engine.reload(Instant::now(), project);
@@ -434,6 +422,7 @@ fn watch_config(project: &Arc<Project>, plan: WatchPlan) -> WatchConfig {
         poll: plan.poll,
         relevant: relevance(project),
         always: watched_hotfile(project).into_iter().collect(),
+        ignore: Ignore::new(&project.common_ignores()),
     }
 }
 

@@ -1,15 +1,15 @@
 //! Hints drawn from what a child prints: a line that shows a common mistake gets one remark
-//! from hot saying what to do. The supervisor passes every output line to [`on_output`].
+//! from hot saying what to do. The supervisor passes every output line to [`Hints::on_output`].
 //!
 //! * A service whose server binds its own socket fails with "address in use", because hot
-//!   already holds that address for it. The command line tells [`hold`] which services hot
-//!   binds sockets for; each service is told once per run of hot.
+//!   already holds that address for it. [`Hints`] are built per run from the project and
+//!   rebuilt on every reload ([`Hints::set_project`]), so a service a reload adds is known;
+//!   each service is told once per run of hot.
 //! * Cargo waiting for another cargo's lock: said once per run of hot, with the layout that
 //!   avoids it.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{LazyLock, Mutex};
+use std::sync::{Arc, LazyLock, Mutex};
 
 use regex::Regex;
 
@@ -22,49 +22,78 @@ static IN_USE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i-u)address already in use|\bAddrInUse\b|\bEADDRINUSE\b").expect("a valid regex")
 });
 
-/// Services with sockets: their addresses as written, and whether the hint was given.
-static HELD: LazyLock<Mutex<BTreeMap<String, (String, bool)>>> = LazyLock::new(Mutex::default);
-
-/// Records the services whose sockets hot binds (every service with a `socket`).
-pub fn hold(project: &Project) {
-    let mut held = HELD.lock().unwrap_or_else(|e| e.into_inner());
-    for node in &project.nodes {
-        if node.kind == Kind::Service && !node.sockets.is_empty() {
-            let addrs: Vec<String> = node
-                .sockets
-                .iter()
-                .map(|s| match s.addr.port() {
-                    0 => format!(
-                        "`{}` ({}, the port it printed at start)",
-                        s.name,
-                        s.addr.ip()
-                    ),
-                    _ => format!("`{}` ({})", s.name, s.addr),
-                })
-                .collect();
-            held.entry(node.name.clone())
-                .or_insert_with(|| (addrs.join(", "), false));
-        }
-    }
+/// One run's hints: cheap to clone, every clone shares what was told.
+#[derive(Clone, Default)]
+pub struct Hints {
+    inner: Arc<Mutex<Told>>,
 }
 
-/// Looks at one line of `node`'s output and gives a hint when it calls for one.
-pub fn on_output(reporter: &Reporter, node: &str, line: &str) {
-    cargo_lock(reporter, node, line);
-    if !IN_USE.is_match(line) {
-        return;
+#[derive(Default)]
+struct Told {
+    /// Services with sockets: their addresses as written.
+    held: BTreeMap<String, String>,
+    /// The services already told how to take fd 3.
+    in_use: std::collections::BTreeSet<String>,
+    cargo_lock: bool,
+}
+
+impl Hints {
+    /// The hints for `project`'s services (every service with a `socket`).
+    pub fn new(project: &Project) -> Hints {
+        let hints = Hints::default();
+        hints.set_project(project);
+        hints
     }
-    let addrs = {
-        let mut held = HELD.lock().unwrap_or_else(|e| e.into_inner());
-        match held.get_mut(node) {
-            Some((addrs, told)) if !*told => {
-                *told = true;
-                addrs.clone()
+
+    /// After a reload: the services of the new project (what was told stays told).
+    pub fn set_project(&self, project: &Project) {
+        let held = project
+            .nodes
+            .iter()
+            .filter(|n| n.kind == Kind::Service && !n.sockets.is_empty())
+            .map(|node| {
+                let addrs: Vec<String> = node
+                    .sockets
+                    .iter()
+                    .map(|s| match s.addr.port() {
+                        0 => format!(
+                            "`{}` ({}, the port it printed at start)",
+                            s.name,
+                            s.addr.ip()
+                        ),
+                        _ => format!("`{}` ({})", s.name, s.addr),
+                    })
+                    .collect();
+                (node.name.clone(), addrs.join(", "))
+            })
+            .collect();
+        self.lock().held = held;
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Told> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Looks at one line of `node`'s output and gives a hint when it calls for one.
+    pub fn on_output(&self, reporter: &Reporter, node: &str, line: &str) {
+        if let Some(what) = cargo_lock_wait(line) {
+            let first = !std::mem::replace(&mut self.lock().cargo_lock, true);
+            if first {
+                reporter.note(&cargo_lock_advice(node, what));
             }
-            _ => return,
         }
-    };
-    reporter.note(&in_use(node, &addrs));
+        if !IN_USE.is_match(line) {
+            return;
+        }
+        let addrs = {
+            let mut told = self.lock();
+            match told.held.get(node).cloned() {
+                Some(addrs) if told.in_use.insert(node.to_owned()) => addrs,
+                _ => return,
+            }
+        };
+        reporter.note(&in_use(node, &addrs));
+    }
 }
 
 fn in_use(node: &str, addrs: &str) -> String {
@@ -80,17 +109,6 @@ fn in_use(node: &str, addrs: &str) -> String {
 /// lock on build directory`, or `package cache`, ...). The word `Blocking` is left out: with
 /// colour on, an escape sequence sits between it and the rest.
 const CARGO_WAITING: &str = " waiting for file lock on ";
-
-static CARGO_LOCK_SAID: AtomicBool = AtomicBool::new(false);
-
-/// The first time cargo is seen waiting for a lock, says why and what to do.
-fn cargo_lock(reporter: &Reporter, node: &str, line: &str) {
-    if let Some(what) = cargo_lock_wait(line)
-        && !CARGO_LOCK_SAID.swap(true, Ordering::Relaxed)
-    {
-        reporter.note(&cargo_lock_advice(node, what));
-    }
-}
 
 /// The lock cargo waits for, if `line` says it is waiting for one that hot's scheduling can
 /// spare it. The package cache (`~/.cargo`) is shared by every cargo on the machine and held

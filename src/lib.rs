@@ -10,12 +10,14 @@ pub(crate) mod cargo;
 pub mod cli;
 pub mod driver;
 pub mod engine;
+pub mod exit;
 pub mod graph;
 pub mod hint;
 pub mod hotfile;
 pub mod init;
 pub mod lint;
 pub mod model;
+mod program;
 pub mod report;
 #[cfg(unix)]
 pub mod shim;

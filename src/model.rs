@@ -52,6 +52,22 @@ impl Project {
     pub fn ids(&self) -> impl Iterator<Item = NodeId> + '_ {
         (0..self.nodes.len()).map(NodeId)
     }
+
+    /// The `ignore` globs every watching node has (those of `defaults`, and a node's own
+    /// that all the others repeat): what no node can need, so the watcher never walks,
+    /// watches or reads it. Empty when no node watches anything.
+    pub fn common_ignores(&self) -> Vec<String> {
+        let mut watching = self.nodes.iter().filter(|n| !n.inputs.watch.is_empty());
+        let Some(first) = watching.next() else {
+            return Vec::new();
+        };
+        let mut common = first.inputs.ignore.clone();
+        for node in watching {
+            common.retain(|g| node.inputs.ignore.contains(g));
+        }
+        common.dedup();
+        common
+    }
 }
 
 /// Whether a node runs to completion or keeps running.

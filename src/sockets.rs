@@ -180,7 +180,7 @@ impl Sockets {
         let mut renewed = Vec::new();
         for held in &mut self.held {
             // An error (hot's own fd is fine by construction) counts as still accepting.
-            if held.socket.is_listener().unwrap_or(true) {
+            if listens(&held.socket).unwrap_or(true) {
                 continue;
             }
             // SO_REUSEADDR lets the fresh socket bind while the broken one, no longer
@@ -286,6 +286,30 @@ impl Sockets {
             .map(|h| (h.name.clone(), h.raw_fd(), h.local))
             .collect()
     }
+}
+
+/// Whether `socket` still listens: `SO_ACCEPTCONN`, a POSIX option that macOS and the BSDs
+/// answer too (socket2's `is_listener` reads it only on Linux and FreeBSD). Asking steals
+/// nothing from the backlog, unlike an accept probe would.
+#[cfg(unix)]
+fn listens(socket: &socket2::Socket) -> std::io::Result<bool> {
+    use std::os::fd::AsRawFd;
+    let mut value: libc::c_int = 0;
+    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: getsockopt writes at most `len` bytes into the local `value`.
+    let result = unsafe {
+        libc::getsockopt(
+            socket.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_ACCEPTCONN,
+            (&mut value as *mut libc::c_int).cast(),
+            &mut len,
+        )
+    };
+    if result != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(value != 0)
 }
 
 impl Held {
@@ -577,6 +601,8 @@ mod tests {
         assert!(sockets.for_node("other").is_empty());
     }
 
+    /// Linux ends listening on a `shutdown()` of the listener; the BSDs keep it.
+    #[cfg(target_os = "linux")]
     #[test]
     fn a_socket_shut_down_by_a_server_is_renewed_at_the_same_address() {
         let mut sockets = Sockets::new();
@@ -597,6 +623,20 @@ mod tests {
         assert_eq!(again, addr, "the same address");
         assert_ne!(fresh, fd);
         std::net::TcpStream::connect(addr).expect("the fresh socket accepts");
+    }
+
+    /// `SO_ACCEPTCONN` read by hand (socket2 reads it only on Linux and FreeBSD): a listener
+    /// listens, a socket merely bound does not.
+    #[test]
+    fn listens_tells_a_listener_from_a_bound_socket() {
+        use socket2::{Domain, Socket, Type};
+        let bound = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+        bound
+            .bind(&"127.0.0.1:0".parse::<SocketAddr>().unwrap().into())
+            .unwrap();
+        assert!(!listens(&bound).unwrap());
+        bound.listen(1).unwrap();
+        assert!(listens(&bound).unwrap());
     }
 
     #[test]

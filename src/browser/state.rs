@@ -172,6 +172,16 @@ impl Tracker {
                     let status = failed(*code, *signal, error.as_deref());
                     return self.set(Some(stale(node, &status, lines)));
                 }
+                // Our new instance died before it was ready while the older one serves on
+                // (the engine fails the node for it; a crash of the serving one is followed by
+                // `service_down` instead).
+                if ours(node) && self.view.serving && self.pending.take().is_some() {
+                    let status = format!(
+                        "{} before it was ready: the edit is not live",
+                        failed(*code, *signal, error.as_deref())
+                    );
+                    return self.set(Some(stale(node, &status, lines)));
+                }
                 None
             }
             EventKind::ServiceDown { node, .. } if ours(node) => {
@@ -194,7 +204,11 @@ impl Tracker {
             }
             EventKind::ReadyTimedOut {
                 node, kept: false, ..
-            } if ours(node) => self.set(Some(stale(node, "was not ready in time", Vec::new()))),
+            } if ours(node) => {
+                self.pending = None;
+                let status = "was not ready in time: the edit is not live";
+                self.set(Some(stale(node, status, Vec::new())))
+            }
             _ => None,
         }
     }
@@ -360,5 +374,47 @@ mod tests {
         assert!(!tracker.view.serving);
         let stale = tracker.view.stale.clone().expect("stale");
         assert_eq!((stale.status.as_str(), stale.lines.len()), ("crashed", 1));
+    }
+
+    #[test]
+    fn a_replacement_that_crashes_at_start_says_the_edit_is_not_live() {
+        let project = project(WEB);
+        let mut tracker = Tracker::new(&project, NodeId(2));
+        tracker.event(&started("serve", 1), 10);
+        tracker.event(&ready(), 20);
+        tracker.event(&wave(&["static/a.html"], &["serve"]), 1000);
+        tracker.event(&started("serve", 2), 1000);
+        let crashed = finished("serve", 1, &["SyntaxError: Unexpected token"]);
+        assert_eq!(tracker.event(&crashed, 1100), Some(Change::View));
+        assert!(tracker.view.serving, "the older build serves on");
+        assert_eq!((tracker.view.generation, tracker.view.since_ms), (1, 20));
+        let stale = tracker.view.stale.clone().expect("stale");
+        assert_eq!(
+            (stale.node.as_str(), stale.status.as_str()),
+            (
+                "serve",
+                "failed (exit status 1) before it was ready: the edit is not live"
+            )
+        );
+        assert_eq!(stale.lines, ["SyntaxError: Unexpected token"]);
+    }
+
+    #[test]
+    fn a_replacement_that_never_gets_ready_says_the_edit_is_not_live() {
+        let project = project(WEB);
+        let mut tracker = Tracker::new(&project, NodeId(2));
+        tracker.event(&started("serve", 1), 10);
+        tracker.event(&ready(), 20);
+        tracker.event(&started("serve", 2), 1000);
+        let timed_out = EventKind::ReadyTimedOut {
+            node: "serve".into(),
+            kept: false,
+            timeout_ms: 1000.0,
+            unseen: "no line matched `ready` in 1s".into(),
+        };
+        assert_eq!(tracker.event(&timed_out, 2000), Some(Change::View));
+        assert!(tracker.view.serving);
+        let stale = tracker.view.stale.clone().expect("stale");
+        assert_eq!(stale.status, "was not ready in time: the edit is not live");
     }
 }

@@ -10,7 +10,7 @@ use miette::Diagnostic;
 use serde_json::json;
 
 use super::args::GraphFormat;
-use super::exit;
+use crate::exit;
 use crate::graph::{self, Graph};
 use crate::hotfile;
 use crate::lint;
@@ -19,8 +19,8 @@ use crate::report::Reporter;
 use crate::watch::Seen;
 
 /// `hot check`: the verdict, and the warnings of [`lint`] (which never change the status).
-pub(super) fn check(project: &Project, reporter: &Reporter) -> u8 {
-    let warnings = lint::lint(project);
+pub(super) fn check(project: &Project, spans: &hotfile::Spans, reporter: &Reporter) -> u8 {
+    let warnings = lint::lint(project, spans);
     let tasks = project
         .nodes
         .iter()
@@ -114,6 +114,8 @@ struct Why {
     then: Vec<NodeId>,
     /// A link is watched through its target: which, or that it resolves nowhere.
     link: Option<String>,
+    /// A named pipe, socket or device: never opened, only its presence counts.
+    special: Option<String>,
 }
 
 /// `hot why PATH...`: the nodes a change would rerun, direct matches first.
@@ -135,6 +137,7 @@ pub(super) fn why(project: &Project, paths: &[PathBuf], json: bool) -> u8 {
                     watched_by: Vec::new(),
                     then: Vec::new(),
                     link: None,
+                    special: None,
                 };
             };
             // Asked under the name the watcher reports an edit to it with.
@@ -158,6 +161,7 @@ pub(super) fn why(project: &Project, paths: &[PathBuf], json: bool) -> u8 {
             };
             Why {
                 link: link.map(|l| l.note),
+                special: crate::watch::describe_special(&project.root, &relative),
                 shown: relative.display().to_string(),
                 outside: seen.is_none(),
                 watched_by,
@@ -174,7 +178,7 @@ pub(super) fn why(project: &Project, paths: &[PathBuf], json: bool) -> u8 {
             .map(|a| {
                 json!({"path": a.shown, "outside": a.outside,
                        "watched_by": names(&a.watched_by), "then": names(&a.then),
-                       "link": a.link})
+                       "link": a.link, "special": a.special})
             })
             .collect();
         return print(&format!("{}\n", json!({ "paths": paths })));
@@ -206,6 +210,9 @@ pub(super) fn why(project: &Project, paths: &[PathBuf], json: bool) -> u8 {
         out.push_str(&line);
         if let Some(link) = &answer.link {
             out.push_str(&format!("\n  {link}"));
+        }
+        if let Some(special) = &answer.special {
+            out.push_str(&format!("\n  {special}"));
         }
         out.push('\n');
     }

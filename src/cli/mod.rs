@@ -26,15 +26,7 @@ use args::{Cli, Command, GraphFormat, Jobs, WatchArgs};
 use failure::{Failure, failure};
 use miette::MietteDiagnostic;
 
-/// Exit statuses, as the contract gives them.
-pub mod exit {
-    pub const OK: u8 = 0;
-    pub const FAILED: u8 = 1;
-    pub const USAGE: u8 = 2;
-    pub const SIGHUP: u8 = 129;
-    pub const SIGINT: u8 = 130;
-    pub const SIGTERM: u8 = 143;
-}
+use crate::exit;
 
 /// The `hot` binary's entry point.
 pub fn main() -> ExitCode {
@@ -160,8 +152,9 @@ fn run(cli: Cli) -> u8 {
             .with_help("run `hot init` to write one for this project, or name one with `-f PATH`"),
         );
     };
-    let project = match hotfile::load(&path) {
-        Ok(project) => project,
+    // The span table is for `hot check`'s warnings: nothing reads the Hotfile twice.
+    let hotfile::Loaded { project, spans } = match hotfile::load_spanned(&path) {
+        Ok(loaded) => loaded,
         Err(diagnostics) if cli.json && matches!(cli.command, Some(Command::Check)) => {
             commands::print(&commands::unsound(&diagnostics));
             return exit::USAGE;
@@ -174,7 +167,6 @@ fn run(cli: Cli) -> u8 {
     if color && !cli.json {
         children_keep_colour();
     }
-    crate::hint::hold(&project);
     let command = cli.command.unwrap_or(Command::Watch {
         names: Vec::new(),
         watch: WatchArgs::default(),
@@ -187,7 +179,7 @@ fn run(cli: Cli) -> u8 {
             .max(1)
     };
     match command {
-        Command::Check => commands::check(&project, &reporter),
+        Command::Check => commands::check(&project, &spans, &reporter),
         Command::Graph { format } => {
             let format = match (format, cli.json) {
                 (Some(format), false) => format,

@@ -77,8 +77,9 @@ pub enum Event {
     /// A socket of the service no longer accepted (an instance called `shutdown()` on it) and
     /// was replaced by a fresh one at the same address; a running instance holds the dead one.
     SocketRenewed { node: NodeId, socket: String },
-    /// Stop everything, then exit with `code`.
-    Shutdown { code: i32 },
+    /// Stop everything, then exit with `code` (an [`crate::exit`] status). A second one, while
+    /// stopping, kills everything at once ([`Action::KillAll`]).
+    Shutdown { code: u8 },
     /// The time asked for by an [`Action::Wake`] has come (or passed).
     Tick,
 }
@@ -140,8 +141,11 @@ pub enum Action {
     Release { node: NodeId },
     /// Tell the user.
     Report(Report),
-    /// Nothing is left to do: exit with this status.
-    Exit(i32),
+    /// The user asked twice to stop: SIGKILL every instance's group now, without waiting for
+    /// the stop timeouts (their exits still come back as [`Event::Exited`]).
+    KillAll,
+    /// Nothing is left to do: exit with this status (an [`crate::exit`] status).
+    Exit(u8),
 }
 
 /// What the engine has to say; `report` turns it into text or JSON.
@@ -192,6 +196,9 @@ pub enum Report {
     SocketRenewed { node: NodeId, socket: String },
     /// A running instance was stopped by a signal and waits to be continued.
     Suspended { node: NodeId, signal: i32, pid: u32 },
+    /// hot was asked to stop (a signal, the quit key): every instance is being stopped; a
+    /// second request kills them at once.
+    Stopping,
     /// A node keeps retriggering itself: its own run changes its inputs.
     LoopDetected { node: NodeId, paths: Vec<PathBuf> },
     /// The wave is over: every stale node finished, failed or was blocked. `failed` counts this
@@ -211,6 +218,9 @@ pub struct Standing {
     pub result: NodeResult,
     /// How long its last run that ended on its own took (start to exit: the node's own time).
     pub duration: Option<Duration>,
+    /// A service: when the instance that serves now started, or `None` when none serves. A
+    /// failed service with one serves an older build: its latest edit is not live.
+    pub serving_since: Option<Instant>,
 }
 
 /// A node's last result.
@@ -220,7 +230,8 @@ pub enum NodeResult {
     NotRun,
     /// A task succeeded; a service is serving.
     Ok,
-    /// A task failed; a service exited or never got ready, and nothing serves.
+    /// A task failed; a service's latest instance exited or never got ready (an older one may
+    /// still serve: [`Standing::serving_since`]).
     Failed,
     /// It did not run because `by` failed upstream (a service may still serve an older build).
     Blocked { by: NodeId },

@@ -26,6 +26,7 @@ use std::time::{Duration, Instant};
 use super::{
     Action, Change, Event, Exit, Generation, NodeResult, Report, Rerun, Standing, Trigger,
 };
+use crate::exit;
 use crate::graph::Graph;
 use crate::model::{Kind, Node, NodeId, Project};
 
@@ -152,7 +153,7 @@ pub struct Engine {
     wave: u64,
     wave_open: bool,
     wave_failed: usize,
-    shutdown: Option<i32>,
+    shutdown: Option<u8>,
     exited: bool,
     /// Changes that may be a running task's own writes, waiting for it (see `hold`).
     held: Vec<Change>,
@@ -507,13 +508,14 @@ impl Engine {
             // A service that ends on its own (even with status 0) is not serving. When it
             // leaves nobody (it was serving, or had no predecessor) it comes back after a
             // backoff that grows while it keeps crashing, so a broken server cannot spin.
-            Kind::Service if state.current.is_none() => {
+            Kind::Service => {
+                // A replacement that dies before it is ready fails too: the older instance
+                // serves on, but the build the wave made is not live.
                 state.outcome = Outcome::Failed;
-                if state.pending.is_none() {
+                if state.current.is_none() && state.pending.is_none() {
                     down = Some(self.plan_restart(node, now, duration, &exit));
                 }
             }
-            Kind::Service => {}
         }
         if !ok || kind == Kind::Service {
             self.wave_failed += usize::from(self.wave_open);
@@ -566,15 +568,20 @@ impl Engine {
             return;
         }
         state.stop(node, pending, actions);
+        // The older instance serves on; the build this wave made is not live.
+        state.outcome = Outcome::Failed;
         self.wave_failed += usize::from(self.wave_open);
         actions.push(Action::Report(Report::ReadyTimedOut { node, kept: false }));
     }
 
-    fn begin_shutdown(&mut self, code: i32, actions: &mut Vec<Action>) {
+    fn begin_shutdown(&mut self, code: u8, actions: &mut Vec<Action>) {
         if self.shutdown.is_some() {
+            // Asked again while stopping: the user will not wait for the stop timeouts.
+            actions.push(Action::KillAll);
             return;
         }
         self.shutdown = Some(code);
+        actions.push(Action::Report(Report::Stopping));
         for (i, state) in self.nodes.iter_mut().enumerate() {
             state.stale = false;
             state.restart_at = None;
@@ -823,23 +830,28 @@ impl Engine {
                     NodeResult::NotRun | NodeResult::Blocked { .. } => false,
                 };
                 let duration = state.last_run.filter(|_| described).map(|(_, _, ran)| ran);
+                let serving_since = state
+                    .current
+                    .filter(|_| self.project.node(node).kind == Kind::Service)
+                    .map(|serving| serving.started);
                 Standing {
                     node,
                     result,
                     duration,
+                    serving_since,
                 }
             })
             .collect()
     }
 
-    fn failure_code(&self) -> i32 {
+    fn failure_code(&self) -> u8 {
         let failed = self.scope.iter().any(|n| {
             matches!(
                 self.nodes[n.0].outcome,
                 Outcome::Failed | Outcome::Blocked(_)
             )
         });
-        i32::from(failed)
+        if failed { exit::FAILED } else { exit::OK }
     }
 }
 

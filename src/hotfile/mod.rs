@@ -54,6 +54,7 @@
 mod check;
 mod error;
 mod lex;
+mod spans;
 mod syntax;
 #[cfg(test)]
 mod tests;
@@ -67,6 +68,7 @@ use kdl::KdlDocument;
 pub use error::{Diagnostics, Mistake, SHOWN};
 
 use crate::model::Project;
+pub use spans::{NodeSpans, Spans};
 
 /// The largest Hotfile hot reads.
 pub const MAX_BYTES: usize = 1 << 20;
@@ -95,6 +97,19 @@ pub const STDIN: &str = "-";
 /// the Hotfile is not a regular file (standard input, `/dev/stdin`, a named pipe): a pipe's
 /// directory (`/dev`) is not the project.
 pub fn load(path: &Path) -> Result<Project, Diagnostics> {
+    load_spanned(path).map(|loaded| loaded.project)
+}
+
+/// A project and where its parts are written: what [`load_spanned`] gives.
+#[derive(Debug)]
+pub struct Loaded {
+    pub project: Project,
+    pub spans: Spans,
+}
+
+/// [`load`], with the span table of the nodes (for `hot check`'s warnings), so nothing reads
+/// or parses the Hotfile a second time (standard input cannot be read twice).
+pub fn load_spanned(path: &Path) -> Result<Loaded, Diagnostics> {
     let io_error = |reason: String| {
         Diagnostics::new(
             display_name(path),
@@ -171,11 +186,11 @@ fn hotfile_dir(path: &Path) -> PathBuf {
 
 /// Validates `text` as if read from `path` (used by tests and by reload).
 pub fn parse(path: &Path, text: &str) -> Result<Project, Diagnostics> {
-    parse_in(path, text, hotfile_dir(path))
+    parse_in(path, text, hotfile_dir(path)).map(|loaded| loaded.project)
 }
 
 /// Validates `text` as if read from `path`, with `root` as the project root.
-fn parse_in(path: &Path, text: &str, root: PathBuf) -> Result<Project, Diagnostics> {
+fn parse_in(path: &Path, text: &str, root: PathBuf) -> Result<Loaded, Diagnostics> {
     let name = display_name(path);
     if text.len() > MAX_BYTES {
         let mistake = Mistake::TooLarge {
@@ -212,7 +227,11 @@ fn parse_in(path: &Path, text: &str, root: PathBuf) -> Result<Project, Diagnosti
                 span: (0, 0).into(),
             }])
         }
-        Some(project) if mistakes.is_empty() => Ok(project),
+        Some(project) if mistakes.is_empty() => {
+            // Linear, beside the parse: the table costs far less than reading the file again.
+            let spans = Spans::of(&doc, &project, name.clone(), source.clone());
+            Ok(Loaded { project, spans })
+        }
         _ if mistakes.is_empty() => fail(vec![Mistake::BadValue {
             message: "hot could not build this Hotfile (an internal limit was hit)".into(),
             span: (0, 0).into(),

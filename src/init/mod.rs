@@ -13,7 +13,7 @@ mod steps;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use crate::cli::exit;
+use crate::exit;
 use crate::report::Reporter;
 
 /// What `hot init` would write, and where.

@@ -12,8 +12,8 @@
 //!   directory, and only for a missing path inside a cargo project);
 //! - a node with neither `watch` nor `after`, which runs once and never again.
 //!
-//! The model keeps no spans, so the Hotfile is parsed again here for them; this costs a parse
-//! and a walk of the tree, and only `hot check` pays it.
+//! The model keeps no spans: the loader's span table ([`hotfile::Spans`]) says where each part
+//! is written. A walk of the tree is the cost, and only `hot check` pays it.
 
 mod program;
 
@@ -22,8 +22,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
-use kdl::{KdlDocument, KdlNode, KdlValue};
-use miette::{Diagnostic, LabeledSpan, NamedSource, Severity, SourceSpan};
+use miette::{Diagnostic, LabeledSpan, NamedSource, Severity};
 use serde_json::json;
 
 use crate::hotfile;
@@ -89,31 +88,12 @@ impl Diagnostic for Warning {
     }
 }
 
-/// Where a node's parts are written in the Hotfile.
-#[derive(Debug, Default)]
-struct Spans {
-    name: Option<SourceSpan>,
-    watch: Vec<SourceSpan>,
-    run: Option<SourceSpan>,
-    dir: Option<SourceSpan>,
-}
-
-/// Every warning for `project`, in file order. A Hotfile that cannot be read again (it changed
-/// since it was loaded) gives none.
-pub fn lint(project: &Project) -> Vec<Warning> {
-    let Ok(text) = std::fs::read_to_string(&project.hotfile) else {
-        return Vec::new();
-    };
-    let Ok(doc) = KdlDocument::parse(&text) else {
-        return Vec::new();
-    };
-    let text = Arc::new(text);
-    let source = NamedSource::new(hotfile::display_name(&project.hotfile), text.clone());
-    let spans: Vec<Spans> = project
-        .nodes
-        .iter()
-        .map(|node| spans_of(&doc, node))
-        .collect();
+/// Every warning for `project`, in file order; `spans` says where its parts are written (the
+/// loader's table, [`hotfile::load_spanned`]).
+pub fn lint(project: &Project, spans: &hotfile::Spans) -> Vec<Warning> {
+    let text = spans.text().clone();
+    let source = spans.source();
+    let spans: Vec<hotfile::NodeSpans> = (0..project.nodes.len()).map(|i| spans.node(i)).collect();
     let warn = |code, message: String, help: Option<String>, labels: Vec<LabeledSpan>| Warning {
         code,
         message,
@@ -123,9 +103,37 @@ pub fn lint(project: &Project) -> Vec<Warning> {
         text: text.clone(),
     };
     let mut warnings = Vec::new();
-    let files = tree(&project.root);
+    let (files, specials) = tree(&project.root);
     let mut cargo = program::Cargo::default();
     for (node, spans) in project.nodes.iter().zip(&spans) {
+        if let Some((path, kind)) = specials.iter().find(|(p, _)| node.inputs.matches(p)) {
+            // The first `watch` glob that matches it carries the label.
+            let index = globset(node.inputs.watch.iter().cloned())
+                .and_then(|set| set.matches(path).first().copied())
+                .unwrap_or(0);
+            let labels = spans
+                .watch
+                .get(index)
+                .map(|span| {
+                    LabeledSpan::new_primary_with_span(Some(format!("matches {kind}")), *span)
+                })
+                .into_iter()
+                .collect();
+            let path = path.display();
+            warnings.push(warn(
+                "hot::not_a_regular_file",
+                format!(
+                    "{} `{}`: `{path}` is {kind}; hot never opens it, so only its appearing or \
+                     going reruns this node, never what passes through it",
+                    node.kind.as_str(),
+                    node.name
+                ),
+                Some(format!(
+                    "fine as it is; to have it make no change at all, add `ignore \"{path}\"`"
+                )),
+                labels,
+            ));
+        }
         for (index, glob) in unmatched(node, &files) {
             let span = spans.watch.get(index).copied().unwrap_or((0, 0).into());
             let mut labels = vec![LabeledSpan::new_primary_with_span(
@@ -210,63 +218,34 @@ pub fn lint(project: &Project) -> Vec<Warning> {
     warnings
 }
 
-/// Finds `node`'s declaration in the document and the spans of its parts.
-fn spans_of(doc: &KdlDocument, node: &Node) -> Spans {
-    let keyword = node.kind.as_str();
-    let Some(declaration) = doc.nodes().iter().find(|d| {
-        d.name().value() == keyword
-            && d.entries()
-                .iter()
-                .find(|e| e.name().is_none())
-                .is_some_and(|e| e.value().as_string() == Some(node.name.as_str()))
-    }) else {
-        return Spans::default();
-    };
-    let mut spans = Spans {
-        name: declaration
-            .entries()
-            .iter()
-            .find(|e| e.name().is_none())
-            .map(kdl::KdlEntry::span),
-        ..Spans::default()
-    };
-    let children = declaration
-        .children()
-        .map(KdlDocument::nodes)
-        .unwrap_or_default();
-    let args = |child: &KdlNode| -> Vec<SourceSpan> {
-        child
-            .entries()
-            .iter()
-            .filter(|e| e.name().is_none() && matches!(e.value(), KdlValue::String(_)))
-            .map(kdl::KdlEntry::span)
-            .collect()
-    };
-    for child in children {
-        match child.name().value() {
-            "watch" => spans.watch.extend(args(child)),
-            "run" => spans.run = spans.run.or_else(|| args(child).first().copied()),
-            "dir" => spans.dir = spans.dir.or_else(|| args(child).first().copied()),
-            _ => {}
-        }
-    }
-    spans
-}
-
-/// Every file and directory below `root` that the watcher would see, relative to it.
-fn tree(root: &Path) -> Vec<PathBuf> {
-    crate::watch::walker(root)
+/// Every file and directory below `root` that the watcher would see, relative to it, and
+/// those of them that are named pipes, sockets or devices (links followed), with what each is.
+fn tree(root: &Path) -> (Vec<PathBuf>, Vec<(PathBuf, &'static str)>) {
+    let mut specials = Vec::new();
+    let files = crate::watch::walker(root)
         .build()
         .filter_map(Result::ok)
         .filter_map(|entry| {
-            entry
+            let rel = entry
                 .path()
                 .strip_prefix(root)
                 .ok()
-                .filter(|p| !p.as_os_str().is_empty())
-                .map(Path::to_path_buf)
+                .filter(|p| !p.as_os_str().is_empty())?
+                .to_path_buf();
+            let kind = match entry.file_type() {
+                Some(t) if t.is_symlink() => std::fs::metadata(entry.path())
+                    .ok()
+                    .and_then(|m| crate::watch::special_kind(m.file_type())),
+                Some(t) => crate::watch::special_kind(t),
+                None => None,
+            };
+            if let Some(kind) = kind {
+                specials.push((rel.clone(), kind));
+            }
+            Some(rel)
         })
-        .collect()
+        .collect();
+    (files, specials)
 }
 
 /// A glob compiled as the Hotfile's are (`./` dropped, `*` stays within a directory).

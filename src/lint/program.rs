@@ -2,20 +2,11 @@
 //! any shell line hot cannot read as one simple command, are left alone.
 
 use std::collections::HashMap;
-use std::ffi::OsString;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Component, Path, PathBuf};
 
 use crate::cargo;
 use crate::model::{Command, Node};
-
-/// Shell words that are not programs on PATH (builtins and keywords a line may start with).
-const SHELL_WORDS: &[&str] = &[
-    "!", ".", ":", "[", "[[", "alias", "break", "builtin", "case", "cd", "command", "continue",
-    "eval", "exit", "export", "false", "for", "function", "if", "local", "printf", "read",
-    "return", "set", "shift", "source", "test", "time", "trap", "true", "ulimit", "umask", "unset",
-    "until", "wait", "while", "{", "(", "echo", "type",
-];
+use crate::program::{SHELL_WORDS, on_path};
 
 /// When `node`'s program cannot be found: what is wrong, and what to do. `cargo` answers
 /// for paths that may be binaries cargo has yet to build.
@@ -38,7 +29,7 @@ pub(super) fn missing(node: &Node, cargo: &mut Cargo) -> Option<(String, String)
             None => Some(not_built(&program)),
         };
     }
-    if on_path(&program, node) {
+    if on_path(program.as_ref(), &node.dir, &node.env).is_some() {
         return None;
     }
     Some((
@@ -124,25 +115,6 @@ fn is_name(key: &str) -> bool {
     !key.is_empty()
         && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
         && !key.starts_with(|c: char| c.is_ascii_digit())
-}
-
-/// Whether `program` is an executable in the node's PATH (its `env` PATH, else hot's).
-fn on_path(program: &str, node: &Node) -> bool {
-    let search: OsString = node
-        .env
-        .iter()
-        .rev()
-        .find(|(k, _)| k == "PATH")
-        .map(|(_, v)| v.into())
-        .or_else(|| std::env::var_os("PATH"))
-        .unwrap_or_default();
-    std::env::split_paths(&search)
-        .map(|dir| node.dir.join(dir).join(program))
-        .any(|candidate| {
-            candidate
-                .metadata()
-                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-        })
 }
 
 fn not_built(program: &str) -> (String, String) {

@@ -69,6 +69,13 @@ pub enum EventKind {
         /// Whether hot waits for a `ready` condition (services) before calling it serving.
         ready: bool,
     },
+    /// A service instance's command runs as `pid` (its keeper reports it a moment after the
+    /// start).
+    CommandStarted {
+        node: String,
+        generation: u64,
+        pid: u32,
+    },
     /// A task finished, or a service instance exited on its own.
     NodeFinished {
         node: String,
@@ -114,8 +121,25 @@ pub enum EventKind {
     SocketRenewed { node: String, socket: String },
     /// A running instance was stopped by a signal and waits to be continued.
     NodeSuspended { node: String, signal: i32, pid: u32 },
+    /// hot was asked to stop (a signal, the quit key) and stops every instance; asked again, it
+    /// kills them at once.
+    Stopping { message: String },
     /// The node's own runs keep changing these inputs.
     LoopDetected { node: String, paths: Vec<String> },
+    /// A service listens on a port of its own and does not take the socket hot passed it, so
+    /// requests to hot's address never reach it (Linux only).
+    SocketUnused {
+        node: String,
+        /// The socket hot passed: its name, its fd in the service, its address.
+        socket: String,
+        fd: i32,
+        addr: String,
+        /// What the service listens on itself.
+        listening: Vec<String>,
+        /// Whether it closed hot's socket (else it holds it and nothing waits on it).
+        closed: bool,
+        message: String,
+    },
     /// Nothing is stale or running any more.
     WaveFinished {
         wave: u64,
@@ -151,6 +175,9 @@ pub enum EventKind {
     Warning { message: String },
     /// A runtime problem: what failed and what to do.
     Error { message: String },
+    /// The sinks fell behind (a reader of `--json` that stopped reading): this many events
+    /// just before this one were dropped.
+    Dropped { events: u64, message: String },
     /// `hot ci` ends: how every node stands.
     Summary {
         ok: bool,
@@ -183,6 +210,10 @@ pub struct NodeResult {
     /// The duration as shown to people (`1.23s`, `45ms`), or `-`.
     pub duration: String,
     pub duration_ms: Option<f64>,
+    /// A service: when the instance that serves started (RFC 3339, local time), or `None` when
+    /// none serves. `failed` with this set: an older build serves and the edit is not live.
+    #[serde(default)]
+    pub serving_since: Option<String>,
 }
 
 impl NodeResult {

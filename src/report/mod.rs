@@ -12,12 +12,13 @@ pub mod json;
 pub mod plain;
 pub mod sink;
 mod translate;
+mod writer;
 
 use std::collections::BTreeSet;
 use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use jiff::tz::TimeZone;
@@ -29,12 +30,14 @@ use crate::model::{NodeId, Project};
 pub use event::{Event, EventKind, Stream};
 pub use sink::Sink;
 
-/// The one writer of hot's output. Cheap to clone; every clone feeds the same sinks under one
-/// lock, so lines from parallel children never interleave mid-line and every sink sees the
-/// events in the same order.
+/// The one writer of hot's output. Cheap to clone; every clone feeds the same sinks, one event
+/// at a time, so lines from parallel children never interleave mid-line and every sink sees the
+/// events in the same order. In the event loop the sinks run on a writer thread of their own
+/// ([`Reporter::spawn_writer`]), so no sink can stall the loop.
 #[derive(Clone)]
 pub struct Reporter {
-    inner: Arc<Mutex<Hub>>,
+    json: bool,
+    outlet: Arc<writer::Outlet>,
 }
 
 impl std::fmt::Debug for Reporter {
@@ -43,13 +46,8 @@ impl std::fmt::Debug for Reporter {
     }
 }
 
-struct Hub {
-    json: bool,
-    clock: Clock,
-    sinks: Vec<Box<dyn Sink>>,
-}
-
 /// Maps the engine's monotonic instants to local wall-clock time.
+#[derive(Clone)]
 pub(crate) struct Clock {
     zone: TimeZone,
     epoch: (Instant, Timestamp),
@@ -166,39 +164,50 @@ impl Reporter {
     /// A reporter feeding exactly these sinks. `json` only answers [`Reporter::is_json`].
     pub fn with_sinks(json: bool, sinks: Vec<Box<dyn Sink>>) -> Self {
         Reporter {
-            inner: Arc::new(Mutex::new(Hub {
-                json,
-                clock: Clock::system(),
-                sinks,
-            })),
+            json,
+            outlet: Arc::new(writer::Outlet::new(sinks, Clock::system())),
         }
     }
 
     /// Adds a sink; it sees every event from now on.
     pub fn add_sink(&self, sink: Box<dyn Sink>) {
-        self.lock().sinks.push(sink);
+        self.outlet.add_sink(sink);
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Hub> {
-        // A panic while printing must not silence every later line.
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    /// From now on the sinks run on a thread of their own behind a bounded queue: a sink that
+    /// blocks (a reader of `--json` that stopped reading) holds up only that thread, and what a
+    /// full queue drops is counted and said. `patience` bounds how long the summary waits for
+    /// room and [`Reporter::finish`] for the writer (the driver passes the stop timeout).
+    pub fn spawn_writer(&self, patience: Duration) -> std::io::Result<()> {
+        self.outlet.spawn_writer(patience)
     }
 
     pub fn is_json(&self) -> bool {
-        self.lock().json
+        self.json
     }
 
     /// Stamps `kind` with the time and hands it to every sink.
     pub fn emit(&self, kind: EventKind) {
-        let mut hub = self.lock();
-        hub.send(kind);
+        let urgency = match kind {
+            EventKind::Output { .. } => writer::Urgency::Output,
+            EventKind::Summary { .. } => writer::Urgency::Vital,
+            _ => writer::Urgency::Event,
+        };
+        self.outlet.send(kind, urgency);
     }
 
     /// Lets every sink flush and restore what it changed; call once, before exiting.
     pub fn finish(&self) {
-        for sink in &mut self.lock().sinks {
-            sink.finish();
-        }
+        self.outlet.finish();
+    }
+
+    /// An instance's command runs as `pid`.
+    pub fn command_started(&self, node: &str, generation: u64, pid: u32) {
+        self.emit(EventKind::CommandStarted {
+            node: node.to_owned(),
+            generation,
+            pid,
+        });
     }
 
     /// One line of a child's output.
@@ -221,6 +230,38 @@ impl Reporter {
     pub fn warning(&self, text: &str) {
         self.emit(EventKind::Warning {
             message: text.to_owned(),
+        });
+    }
+
+    /// Service `node` listens on `listening` itself and does not take `socket` (hot's fd in
+    /// it, its address): it `closed` it, or nothing of it waits on it.
+    pub fn socket_unused(
+        &self,
+        node: &str,
+        socket: (&str, i32, SocketAddr),
+        listening: &[SocketAddr],
+        closed: bool,
+    ) {
+        let (name, fd, addr) = socket;
+        let own: Vec<String> = listening.iter().map(ToString::to_string).collect();
+        let how = if closed {
+            format!("closed the socket hot passed it (fd {fd}, {addr}) and listens on")
+        } else {
+            format!("does not wait on the socket hot passed it (fd {fd}, {addr}); it listens on")
+        };
+        let message = format!(
+            "{node} {how} {} itself, so requests to {addr} never reach it: make it serve on \
+             fd {fd} (`LISTEN_FDS`; docs/recipes.md shows how for common servers)",
+            own.join(", ")
+        );
+        self.emit(EventKind::SocketUnused {
+            node: node.to_owned(),
+            socket: name.to_owned(),
+            fd,
+            addr: addr.to_string(),
+            listening: own,
+            closed,
+            message,
         });
     }
 
@@ -295,26 +336,12 @@ impl Reporter {
 
     /// Something the engine decided.
     pub fn report(&self, project: &Project, report: &Report) {
-        let mut hub = self.lock();
-        let kind = translate::report(project, report, &hub.clock);
-        hub.send(kind);
+        self.emit(translate::report(project, report, self.outlet.clock()));
     }
 
     /// `hot ci`'s closing table: how every node in scope stands.
     pub fn summary(&self, project: &Project, graph: &[Standing]) {
-        self.emit(translate::summary(project, graph));
-    }
-}
-
-impl Hub {
-    fn send(&mut self, kind: EventKind) {
-        let event = Event {
-            kind,
-            time: self.clock.now(),
-        };
-        for sink in &mut self.sinks {
-            sink.event(&event);
-        }
+        self.emit(translate::summary(project, graph, self.outlet.clock()));
     }
 }
 

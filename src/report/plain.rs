@@ -185,7 +185,7 @@ impl PlainSink {
                 self.paint(GREEN, "▶"),
                 self.on(node)
             ),
-            EventKind::NodeStarted { .. } => return Vec::new(),
+            EventKind::NodeStarted { .. } | EventKind::CommandStarted { .. } => return Vec::new(),
             EventKind::NodeFinished {
                 node,
                 kind,
@@ -316,8 +316,10 @@ impl PlainSink {
                 };
                 return vec![(to, format!("{} {line}", self.prefix(to, node)))];
             }
-            EventKind::Note { message } => message.clone(),
-            EventKind::Warning { message } => {
+            EventKind::Note { message } | EventKind::Stopping { message } => message.clone(),
+            EventKind::SocketUnused { message, .. }
+            | EventKind::Warning { message }
+            | EventKind::Dropped { message, .. } => {
                 format!("{} {message}", self.paint(YELLOW, "warning:"))
             }
             EventKind::Error { message } => {
@@ -340,17 +342,26 @@ impl PlainSink {
         }
     }
 
-    /// "all ok", or what is not: "2 failed: test, clippy; 1 blocked: serve".
+    /// "all ok", or what is not: "2 failed: test, clippy; 1 blocked: serve". A failed service
+    /// that an older instance serves says so: "web (not live: the build from 10:31:05 serves)".
     fn verdict(&self, to: To, ok: bool, nodes: &[NodeResult]) -> String {
         if ok {
             return self.paint_on(to, GREEN, "all ok");
         }
         let mut parts = Vec::new();
         for result in ["failed", "blocked", "not run"] {
-            let names: Vec<&str> = nodes
+            let names: Vec<String> = nodes
                 .iter()
                 .filter(|n| n.result == result)
-                .map(|n| n.node.as_str())
+                .map(|n| match &n.serving_since {
+                    Some(since) if result == "failed" => format!(
+                        "{} (not live: the build from {} serves)",
+                        n.node,
+                        // RFC 3339 in local time: its clock part.
+                        since.get(11..19).unwrap_or(since)
+                    ),
+                    _ => n.node.clone(),
+                })
                 .collect();
             if !names.is_empty() {
                 parts.push(format!("{} {result}: {}", names.len(), names.join(", ")));

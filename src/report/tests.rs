@@ -32,6 +32,7 @@ fn result(node: &str, result: &str, by: Option<&str>, ms: Option<f64>) -> NodeRe
             |ms| seconds(Duration::from_secs_f64(ms / 1000.0)),
         ),
         duration_ms: ms,
+        serving_since: None,
     }
 }
 
@@ -280,6 +281,36 @@ fn script() -> Vec<Event> {
             },
         ),
         event(
+            72,
+            EventKind::SocketUnused {
+                node: "serve".into(),
+                socket: "http".into(),
+                fd: 3,
+                addr: "127.0.0.1:8080".into(),
+                listening: names(&["127.0.0.1:3000"]),
+                closed: false,
+                message: "serve does not wait on the socket hot passed it (fd 3, 127.0.0.1:8080); \
+                          it listens on 127.0.0.1:3000 itself"
+                    .into(),
+            },
+        ),
+        event(
+            72,
+            EventKind::WaveFinished {
+                wave: 3,
+                failed: 1,
+                ok: false,
+                failed_nodes: names(&["serve"]),
+                nodes: vec![
+                    result("clippy", "ok", None, Some(45.0)),
+                    NodeResult {
+                        serving_since: Some(event::format_rfc3339(&at(63))),
+                        ..result("serve", "failed", None, Some(310.0))
+                    },
+                ],
+            },
+        ),
+        event(
             73,
             EventKind::NodeFinished {
                 node: "ui".into(),
@@ -350,6 +381,27 @@ fn script() -> Vec<Event> {
             76,
             EventKind::Warning {
                 message: "cannot watch 3 directories".into(),
+            },
+        ),
+        event(
+            76,
+            EventKind::Stopping {
+                message: "stopping (press Ctrl-C again to kill at once)".into(),
+            },
+        ),
+        event(
+            76,
+            EventKind::CommandStarted {
+                node: "web".into(),
+                generation: 3,
+                pid: 4242,
+            },
+        ),
+        event(
+            76,
+            EventKind::Dropped {
+                events: 120,
+                message: "120 events dropped: hot's output was read too slowly".into(),
             },
         ),
         event(
@@ -761,5 +813,148 @@ fn exits_read_naturally() {
     assert_eq!(
         describe_exit(&Exit::Signal(9)),
         "killed by signal 9 (SIGKILL)"
+    );
+}
+
+/// A sink that records event kinds and blocks in every `event` while its gate is shut, as a
+/// JSON sink does when its reader stops reading.
+#[derive(Clone, Default)]
+struct Stalled {
+    open: Arc<(Mutex<bool>, std::sync::Condvar)>,
+    seen: Arc<Mutex<Vec<EventKind>>>,
+}
+
+impl Stalled {
+    fn release(&self) {
+        *self.open.0.lock().unwrap() = true;
+        self.open.1.notify_all();
+    }
+}
+
+impl Sink for Stalled {
+    fn event(&mut self, event: &Event) {
+        let (open, cv) = &*self.open;
+        let mut open = open.lock().unwrap();
+        while !*open {
+            open = cv.wait(open).unwrap();
+        }
+        self.seen.lock().unwrap().push(event.kind.clone());
+    }
+}
+
+#[test]
+fn a_stalled_sink_does_not_block_senders_and_the_drop_is_counted_and_said() {
+    let sink = Stalled::default();
+    let reporter = Reporter::with_sinks(true, vec![Box::new(sink.clone())]);
+    reporter
+        .spawn_writer(Duration::from_secs(30))
+        .expect("a thread");
+    // Far more than the queue holds; with the sinks called in place this would block on the
+    // first line.
+    let lines = 3 * writer::CAPACITY;
+    for i in 0..lines {
+        reporter.output("flood", Stream::Stdout, &i.to_string());
+    }
+    // hot's own event still finds room behind the flood.
+    reporter.note("after the flood");
+    sink.release();
+    reporter.finish();
+    let seen = sink.seen.lock().unwrap().clone();
+    let outputs = seen
+        .iter()
+        .filter(|k| matches!(k, EventKind::Output { .. }))
+        .count();
+    let dropped: u64 = seen
+        .iter()
+        .filter_map(|k| match k {
+            EventKind::Dropped { events, .. } => Some(*events),
+            _ => None,
+        })
+        .sum();
+    assert!(outputs <= writer::OUTPUT_ROOM + 1, "{outputs} lines queued");
+    assert_eq!(
+        outputs as u64 + dropped,
+        lines as u64,
+        "every line seen or counted"
+    );
+    // Said where the gap is: just before the first event queued after it (the writer may
+    // have taken one line while the queue was full, so there may be more than one gap).
+    let at = seen
+        .iter()
+        .rposition(|k| matches!(k, EventKind::Dropped { .. }))
+        .expect("the drop is said");
+    assert!(
+        matches!(&seen[at + 1], EventKind::Note { message } if message == "after the flood"),
+        "{:?}",
+        &seen[at..]
+    );
+}
+
+#[test]
+fn finish_waits_for_a_stalled_sink_no_longer_than_its_patience() {
+    let sink = Stalled::default();
+    let reporter = Reporter::with_sinks(true, vec![Box::new(sink.clone())]);
+    let patience = Duration::from_millis(200);
+    reporter.spawn_writer(patience).expect("a thread");
+    reporter.note("stuck");
+    let started = Instant::now();
+    reporter.finish();
+    // Returned by the deadline, not when the sink moved (it never does before release).
+    assert!(started.elapsed() >= patience);
+    assert!(sink.seen.lock().unwrap().is_empty());
+    sink.release();
+}
+
+#[test]
+fn the_summary_waits_for_room_and_is_never_dropped_by_a_flood() {
+    let sink = Stalled::default();
+    let reporter = Reporter::with_sinks(true, vec![Box::new(sink.clone())]);
+    reporter
+        .spawn_writer(Duration::from_secs(30))
+        .expect("a thread");
+    for _ in 0..writer::CAPACITY + 10 {
+        reporter.note("filler");
+    }
+    let releaser = {
+        let sink = sink.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(50));
+            sink.release();
+        })
+    };
+    reporter.emit(EventKind::Summary {
+        ok: true,
+        failed_nodes: Vec::new(),
+        nodes: Vec::new(),
+    });
+    reporter.finish();
+    releaser.join().unwrap();
+    let seen = sink.seen.lock().unwrap();
+    assert!(matches!(seen.last(), Some(EventKind::Summary { .. })));
+}
+
+#[test]
+fn a_stalled_sink_holds_at_most_the_output_byte_budget() {
+    let sink = Stalled::default();
+    let reporter = Reporter::with_sinks(true, vec![Box::new(sink.clone())]);
+    reporter
+        .spawn_writer(Duration::from_secs(30))
+        .expect("a thread");
+    // A flood without newlines arrives in 64 KiB pieces.
+    let piece = "a".repeat(64 * 1024);
+    for _ in 0..200 {
+        reporter.output("flood", Stream::Stdout, &piece);
+    }
+    sink.release();
+    reporter.finish();
+    let seen = sink.seen.lock().unwrap();
+    let outputs = seen
+        .iter()
+        .filter(|k| matches!(k, EventKind::Output { .. }))
+        .count();
+    // The one the writer took before it stalled, and what fits the budget.
+    assert!(
+        outputs <= writer::OUTPUT_BYTES / piece.len() + 2,
+        "{outputs} pieces of 64 KiB queued"
     );
 }

@@ -112,6 +112,9 @@ pub(super) fn report(project: &Project, report: &Report, clock: &Clock) -> Event
             signal: *signal,
             pid: *pid,
         },
+        Report::Stopping => EventKind::Stopping {
+            message: "stopping (press Ctrl-C again to kill at once)".to_owned(),
+        },
         Report::LoopDetected { node, paths } => EventKind::LoopDetected {
             node: name(node),
             paths: paths.iter().map(|p| p.display().to_string()).collect(),
@@ -121,7 +124,7 @@ pub(super) fn report(project: &Project, report: &Report, clock: &Clock) -> Event
             failed,
             graph,
         } => {
-            let (ok, failed_nodes, nodes) = standings(project, graph);
+            let (ok, failed_nodes, nodes) = standings(project, graph, clock);
             EventKind::WaveFinished {
                 wave: *wave,
                 failed: *failed,
@@ -134,8 +137,8 @@ pub(super) fn report(project: &Project, report: &Report, clock: &Clock) -> Event
 }
 
 /// `hot ci`'s closing summary.
-pub(super) fn summary(project: &Project, graph: &[Standing]) -> EventKind {
-    let (ok, failed_nodes, nodes) = standings(project, graph);
+pub(super) fn summary(project: &Project, graph: &[Standing], clock: &Clock) -> EventKind {
+    let (ok, failed_nodes, nodes) = standings(project, graph, clock);
     EventKind::Summary {
         ok,
         failed_nodes,
@@ -165,7 +168,11 @@ pub(super) fn scope(project: &Project, scope: &BTreeSet<NodeId>) -> EventKind {
     EventKind::Scope { nodes }
 }
 
-fn standings(project: &Project, graph: &[Standing]) -> (bool, Vec<String>, Vec<NodeResult>) {
+fn standings(
+    project: &Project,
+    graph: &[Standing],
+    clock: &Clock,
+) -> (bool, Vec<String>, Vec<NodeResult>) {
     let name = |node: &NodeId| project.node(*node).name.clone();
     let nodes: Vec<NodeResult> = graph
         .iter()
@@ -184,6 +191,9 @@ fn standings(project: &Project, graph: &[Standing]) -> (bool, Vec<String>, Vec<N
                     .duration
                     .map_or_else(|| "-".to_owned(), super::seconds),
                 duration_ms: standing.duration.map(millis),
+                serving_since: standing
+                    .serving_since
+                    .map(|since| super::event::format_rfc3339(&clock.at(since))),
             }
         })
         .collect();

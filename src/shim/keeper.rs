@@ -4,8 +4,9 @@
 //! Theory of operation. The supervisor forks the shim as the leader of a new session (so of a
 //! new process group, whose id is the shim's pid, and with no controlling terminal). After
 //! placing the sockets, the shim, now the *keeper*:
-//! 1. becomes a child subreaper (Linux), so descendants orphaned by their parents (a `sh -c`
-//!    whose command forked, a daemonising server) are re-parented to it rather than to pid 1;
+//! 1. becomes a child subreaper (Linux; a reaper on FreeBSD; macOS has none, see
+//!    `kill_round`), so descendants orphaned by their parents (a `sh -c` whose command
+//!    forked, a daemonising server) are re-parented to it rather than to pid 1;
 //! 2. forks the command, which stays in the keeper's group (the child sets `LISTEN_PID` to its
 //!    own pid before `exec`, so a server sees exactly its pid);
 //! 3. tells hot the command's pid, waits for it, and reports a stop (SIGSTOP, SIGTTIN, ...) of
@@ -82,6 +83,20 @@ pub(super) fn run(keep: Keep) -> ! {
         unsafe {
             libc::prctl(libc::PR_SET_PDEATHSIG, 0 as libc::c_ulong);
             libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1 as libc::c_ulong);
+        }
+    }
+    #[cfg(target_os = "freebsd")]
+    if keep.status.is_some() {
+        // FreeBSD's subreaper: orphaned descendants are re-parented to the keeper. A failure
+        // leaves the group kill, as on macOS.
+        // SAFETY: procctl on our own pid; PROC_REAP_ACQUIRE takes no data.
+        unsafe {
+            libc::procctl(
+                libc::P_PID,
+                libc::getpid() as libc::id_t,
+                libc::PROC_REAP_ACQUIRE,
+                std::ptr::null_mut(),
+            );
         }
     }
     let (wake_read, wake_write) = match self_pipe() {
@@ -419,7 +434,7 @@ fn parse_stop(line: &str) -> Option<Heard> {
     Some(Heard::Stop(signal, std::time::Duration::from_millis(ms)))
 }
 
-/// SIGKILLs every descendant of the keeper, level by level: each killed child's own children
+/// SIGKILLs every descendant of the keeper, round by round: each killed child's own children
 /// are re-parented to the keeper (a subreaper), so the next round reaches them, even those
 /// that left the group with `setsid`. A killed process cannot fork any more, so this ends;
 /// it is bounded all the same (a process in uninterruptible sleep dies only when it wakes,
@@ -427,13 +442,8 @@ fn parse_stop(line: &str) -> Option<Heard> {
 fn kill_descendants() {
     let deadline = std::time::Instant::now() + std::time::Duration::from_millis(500);
     while std::time::Instant::now() < deadline {
-        let children = children();
-        if children.is_empty() {
+        if !kill_round() {
             return;
-        }
-        for &child in &children {
-            // SAFETY: kill on our own unreaped children: their pids cannot have been reused.
-            unsafe { libc::kill(child, libc::SIGKILL) };
         }
         // Reaped once dead, so that a zombie is not listed again; their orphans arrive.
         let mut status = 0;
@@ -443,19 +453,133 @@ fn kill_descendants() {
     }
 }
 
-/// The keeper's live children (zombies already reaped by [`reap`] are not listed).
-fn children() -> Vec<libc::pid_t> {
-    #[cfg(target_os = "linux")]
-    {
-        let pid = std::process::id();
-        let list =
-            std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
-        list.split_whitespace()
-            .filter_map(|p| p.parse().ok())
-            .collect()
+/// One round on Linux: SIGKILL to the keeper's live children. False when it has none.
+#[cfg(target_os = "linux")]
+fn kill_round() -> bool {
+    let children = children();
+    for &child in &children {
+        // SAFETY: kill on our own unreaped children: their pids cannot have been reused.
+        unsafe { libc::kill(child, libc::SIGKILL) };
     }
-    #[cfg(not(target_os = "linux"))]
+    !children.is_empty()
+}
+
+/// The keeper's live children (zombies already reaped are not listed).
+#[cfg(target_os = "linux")]
+fn children() -> Vec<libc::pid_t> {
+    let pid = std::process::id();
+    let list =
+        std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
+    list.split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect()
+}
+
+/// The reaper's live descendants on FreeBSD (`PROC_REAP_GETPIDS`; zombies not listed).
+#[cfg(target_os = "freebsd")]
+fn children() -> Vec<libc::pid_t> {
+    /// `struct procctl_reaper_pidinfo` (sys/procctl.h; libc does not declare it).
+    #[repr(C)]
+    #[derive(Clone, Copy)]
+    struct Info {
+        pid: libc::pid_t,
+        subtree: libc::pid_t,
+        flags: libc::c_uint,
+        pad: [libc::c_uint; 15],
+    }
+    /// `struct procctl_reaper_pids`.
+    #[repr(C)]
+    struct Pids {
+        count: libc::c_uint,
+        pad: [libc::c_uint; 15],
+        pids: *mut Info,
+    }
+    const VALID: libc::c_uint = 0x1;
+    const ZOMBIE: libc::c_uint = 0x8;
+    let mut infos = [Info {
+        pid: 0,
+        subtree: 0,
+        flags: 0,
+        pad: [0; 15],
+    }; 256];
+    let mut pids = Pids {
+        count: infos.len() as libc::c_uint,
+        pad: [0; 15],
+        pids: infos.as_mut_ptr(),
+    };
+    // SAFETY: getpid has no preconditions; procctl fills at most `count` entries of `infos`.
+    let ok = unsafe {
+        libc::procctl(
+            libc::P_PID,
+            libc::getpid() as libc::id_t,
+            libc::PROC_REAP_GETPIDS,
+            (&mut pids as *mut Pids).cast(),
+        )
+    } == 0;
+    if !ok {
+        return Vec::new();
+    }
+    infos
+        .iter()
+        .filter(|i| i.flags & VALID != 0 && i.flags & ZOMBIE == 0)
+        .map(|i| i.pid)
+        .collect()
+}
+
+/// Elsewhere no orphan is the keeper's: it knows only the command, reaped already.
+#[cfg(not(any(target_os = "linux", target_os = "freebsd")))]
+fn children() -> Vec<libc::pid_t> {
     Vec::new()
+}
+
+/// One round on FreeBSD: the reaper's own call, SIGKILL to every descendant at once
+/// (`PROC_REAP_KILL`). False when none is left (`PROC_REAP_STATUS`) or the keeper is no reaper.
+#[cfg(target_os = "freebsd")]
+fn kill_round() -> bool {
+    /// `struct procctl_reaper_status` (sys/procctl.h; libc does not declare it).
+    #[repr(C)]
+    struct Status {
+        flags: libc::c_uint,
+        children: libc::c_uint,
+        descendants: libc::c_uint,
+        reaper: libc::pid_t,
+        pid: libc::pid_t,
+        pad: [libc::c_uint; 15],
+    }
+    /// `struct procctl_reaper_kill`; flags 0: every descendant.
+    #[repr(C)]
+    struct Kill {
+        sig: libc::c_int,
+        flags: libc::c_uint,
+        subtree: libc::pid_t,
+        killed: libc::c_uint,
+        first_failed: libc::pid_t,
+        pad: [libc::c_uint; 15],
+    }
+    // SAFETY: both structures are plain integers, zero is a valid value of each.
+    let (mut status, mut kill): (Status, Kill) = unsafe { std::mem::zeroed() };
+    kill.sig = libc::SIGKILL;
+    // SAFETY: getpid has no preconditions.
+    let me = unsafe { libc::getpid() } as libc::id_t;
+    // SAFETY: procctl on our own pid, each with the structure its command reads or fills.
+    unsafe {
+        let (status, kill) = (&mut status as *mut Status, &mut kill as *mut Kill);
+        if libc::procctl(libc::P_PID, me, libc::PROC_REAP_STATUS, status.cast()) != 0
+            || (*status).descendants == 0
+        {
+            return false;
+        }
+        libc::procctl(libc::P_PID, me, libc::PROC_REAP_KILL, kill.cast());
+    }
+    true
+}
+
+/// Elsewhere (macOS, the other BSDs) there is no subreaper: an orphan goes to pid 1, out of
+/// the keeper's reach. The command's group is still killed whole, by the keeper when hot is
+/// gone and by hot on every stop; only a descendant that left the group with `setsid` escapes.
+#[cfg(not(any(target_os = "linux", target_os = "freebsd")))]
+fn kill_round() -> bool {
+    false
 }
 
 /// Ends the keeper the way the command ended. Never returns.

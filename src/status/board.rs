@@ -25,8 +25,6 @@ pub struct Board {
     stopping: bool,
     /// Directories the watcher polls because the inotify limit is full (0: none).
     polled: usize,
-    /// Pids the driver learnt before the instance's `node_started` event arrived.
-    early_pids: BTreeMap<Generation, u32>,
 }
 
 /// The latest wave.
@@ -164,7 +162,6 @@ impl Board {
             wave: None,
             stopping: false,
             polled: 0,
-            early_pids: BTreeMap::new(),
         }
     }
 
@@ -235,11 +232,6 @@ impl Board {
         })
     }
 
-    /// Hot is shutting down: the view says so until it is gone.
-    pub fn set_stopping(&mut self) {
-        self.stopping = true;
-    }
-
     fn row(&mut self, name: &str) -> Option<&mut Row> {
         self.rows.iter_mut().find(|r| r.name == name)
     }
@@ -255,45 +247,6 @@ impl Board {
 
     pub fn output_of(&self, name: &str) -> Option<&Output> {
         self.rows.iter().find(|r| r.name == name).map(|r| &r.output)
-    }
-
-    /// The service instances shown without a pid: the keeper reports a command's pid a
-    /// moment after its start, so the driver asks again at each frame.
-    pub fn missing_pids(&self) -> Vec<(String, Generation)> {
-        let mut missing = Vec::new();
-        for row in &self.rows {
-            if let Some((generation, None)) = row.starting {
-                missing.push((row.name.clone(), generation));
-            }
-            if let Some(serving) = row.serving.as_ref().filter(|s| s.pid.is_none()) {
-                missing.push((row.name.clone(), serving.generation));
-            }
-        }
-        missing
-    }
-
-    /// The pid of a service instance, once known.
-    pub fn pid(&mut self, node: &str, generation: Generation, pid: u32) {
-        let known = self.rows.iter().any(|r| {
-            r.starting.is_some_and(|s| s.0 == generation)
-                || r.serving
-                    .as_ref()
-                    .is_some_and(|s| s.generation == generation)
-        });
-        if !known {
-            // The driver starts an instance before the engine's report of it is sent.
-            self.early_pids.insert(generation, pid);
-            return;
-        }
-        let Some(row) = self.row(node) else {
-            return;
-        };
-        if let Some(starting) = row.starting.as_mut().filter(|s| s.0 == generation) {
-            starting.1 = Some(pid);
-        }
-        if let Some(serving) = row.serving.as_mut().filter(|s| s.generation == generation) {
-            serving.pid = Some(pid);
-        }
     }
 
     /// Takes one event of hot's stream; `now` is when it arrived.
@@ -334,7 +287,6 @@ impl Board {
                 kind,
                 ready,
             } => {
-                let pid = self.early_pids.remove(generation);
                 let Some(row) = self.row(node) else {
                     return;
                 };
@@ -345,7 +297,7 @@ impl Board {
                 row.state = State::Running { since: now };
                 if *kind == event::Kind::Service {
                     if *ready {
-                        row.starting = Some((*generation, pid));
+                        row.starting = Some((*generation, None));
                     } else {
                         // Without `ready` it serves from its start (the old one went first).
                         row.state = State::Ok {
@@ -353,12 +305,28 @@ impl Board {
                         };
                         row.serving = Some(Serving {
                             generation: *generation,
-                            pid,
+                            pid: None,
                             since: now,
                             wave,
                             stale_by: None,
                         });
                     }
+                }
+            }
+            EventKind::CommandStarted {
+                node,
+                generation,
+                pid,
+            } => {
+                let Some(row) = self.row(node) else {
+                    return;
+                };
+                if let Some(starting) = row.starting.as_mut().filter(|s| s.0 == *generation) {
+                    starting.1 = Some(*pid);
+                }
+                if let Some(serving) = row.serving.as_mut().filter(|s| s.generation == *generation)
+                {
+                    serving.pid = Some(*pid);
                 }
             }
             EventKind::NodeFinished {
@@ -501,6 +469,21 @@ impl Board {
             }
             EventKind::WatchFallback { polled, .. } => self.polled = *polled,
             EventKind::WatchRestored { .. } => self.polled = 0,
+            EventKind::Stopping { .. } => self.stopping = true,
+            EventKind::SocketUnused {
+                node,
+                fd,
+                listening,
+                ..
+            } => {
+                if let Some(row) = self.row(node) {
+                    row.note = Some(format!(
+                        "listens on {} itself, not on fd {fd}",
+                        listening.join(", ")
+                    ));
+                    row.suspended = false;
+                }
+            }
             EventKind::LoopDetected { node, paths } => {
                 if let Some(row) = self.row(node) {
                     let first = paths.first().cloned().unwrap_or_default();

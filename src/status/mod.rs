@@ -21,7 +21,7 @@ mod tests;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use crate::engine::{Event, Generation, Rerun};
+use crate::engine::{Event, Rerun};
 use crate::report::event::EventKind;
 use crate::report::plain::PlainSink;
 use crate::report::{self, Sink};
@@ -95,19 +95,6 @@ impl Status {
         }
     }
 
-    pub fn pid(&self, node: &str, generation: Generation, pid: u32) {
-        self.lock().board.pid(node, generation, pid);
-    }
-
-    /// See [`Board::missing_pids`].
-    pub fn missing_pids(&self) -> Vec<(String, Generation)> {
-        self.lock().board.missing_pids()
-    }
-
-    pub fn stopping(&self) {
-        self.lock().board.set_stopping();
-    }
-
     /// Draws what changed since the last frame.
     pub fn frame(&self, now: Instant) {
         self.lock().draw(now);
@@ -160,7 +147,9 @@ impl Status {
                 inner.draw(now);
                 None
             }
-            Key::Quit => Some(Event::Shutdown { code: 0 }),
+            Key::Quit => Some(Event::Shutdown {
+                code: crate::exit::OK,
+            }),
         }
     }
 }

@@ -240,7 +240,8 @@ fn node_line(row: &Row, lock_wait: Option<(&str, &str)>, name_width: usize, view
             ),
             State::Queued => line.push(Some(DIM), " · new build queued".to_owned()),
             State::Failed { why, .. } => {
-                line.push(Some(RED), format!(" · new build failed: {why}"));
+                // The build this row serves is older than the edit.
+                line.push(Some(RED), format!(" · new build failed, not live: {why}"));
             }
             State::Blocked { by } => line.push(
                 Some(YELLOW),

@@ -254,9 +254,10 @@ fn a_failure_names_the_node_blocks_its_dependents_and_keeps_the_server() {
 fn a_crashed_service_says_nothing_serves_its_address() {
     let mut rig = Rig::new(&[("serve", &["src/**"], &[])]);
     rig.listening("serve", "127.0.0.1:8080");
-    // The driver learns the pid as it starts the instance, before the engine's report of it.
-    rig.board.pid("serve", 1, 4242);
     rig.start();
+    // The keeper reports the command's pid a moment after the start, in the one stream.
+    rig.reporter.command_started("serve", 1, 4242);
+    rig.drain();
     rig.wait(200);
     assert!(
         rig.panel(100)
@@ -419,6 +420,40 @@ fn the_header_says_while_directories_are_polled() {
 }
 
 #[test]
+fn a_server_that_ignores_fd_3_says_where_it_listens_on_its_row() {
+    let mut board = Board::new();
+    let now = Instant::now();
+    board.event(
+        now,
+        &EventKind::Scope {
+            nodes: vec![NodeInfo {
+                name: "web".to_owned(),
+                kind: Kind::Service,
+                after: Vec::new(),
+                sockets: vec!["127.0.0.1:18221".to_owned()],
+                locks: Vec::new(),
+            }],
+        },
+    );
+    board.event(
+        now,
+        &EventKind::SocketUnused {
+            node: "web".to_owned(),
+            socket: "http".to_owned(),
+            fd: 3,
+            addr: "127.0.0.1:18221".to_owned(),
+            listening: vec!["127.0.0.1:3000".to_owned()],
+            closed: false,
+            message: String::new(),
+        },
+    );
+    assert_eq!(
+        board.rows()[0].note.as_deref(),
+        Some("listens on 127.0.0.1:3000 itself, not on fd 3")
+    );
+}
+
+#[test]
 fn a_port_zero_address_shows_the_port_hot_bound() {
     let mut board = Board::new();
     let scope = |sockets: &[&str]| EventKind::Scope {
@@ -466,10 +501,11 @@ fn a_new_instance_that_dies_before_ready_leaves_the_old_one_serving() {
     let panel = rig.panel(120);
     assert!(
         panel.contains(
-            "! serve  serving · up 0s · build of wave 1 · new build failed: exit status 3 before it was ready"
+            "! serve  serving · up 0s · build of wave 1 · new build failed, not live: exit status 3 before it was ready"
         ),
         "{panel}"
     );
+    assert!(panel.contains("1 failed: serve"), "{panel}");
 }
 
 #[test]

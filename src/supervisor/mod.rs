@@ -46,6 +46,10 @@
 #[cfg(target_os = "linux")]
 mod drain;
 #[cfg(unix)]
+mod excerpt;
+#[cfg(target_os = "linux")]
+mod holds;
+#[cfg(unix)]
 mod notify;
 #[cfg(unix)]
 mod output;
@@ -85,6 +89,8 @@ pub struct Supervisor {
     project: Arc<Project>,
     events: UnboundedSender<Event>,
     reporter: Reporter,
+    /// This run's hints from the children's output, rebuilt with the project on a reload.
+    hints: crate::hint::Hints,
     /// The executable run as the exec shim for services with sockets: hot itself
     /// (`/proc/self/exe` on Linux, which works even after the binary was replaced on disk).
     /// Tests point it at the built `hot` binary.
@@ -102,6 +108,7 @@ impl Supervisor {
             std::env::current_exe().unwrap_or_else(|_| PathBuf::from("hot"))
         };
         Supervisor {
+            hints: crate::hint::Hints::new(&project),
             project,
             events,
             reporter,
@@ -112,6 +119,7 @@ impl Supervisor {
 
     /// After a reload: later starts use the new definitions; running instances keep theirs.
     pub fn set_project(&mut self, project: Arc<Project>) {
+        self.hints.set_project(&project);
         self.project = project;
     }
 }
@@ -126,7 +134,7 @@ impl Supervisor {
         _sockets: &[(String, RawFd, SocketAddr)],
         _own: bool,
     ) {
-        let _ = (&self.reporter, &self.instances);
+        let _ = (&self.reporter, &self.instances, &self.hints);
         let _ = self.events.send(Event::Exited {
             node,
             generation,
@@ -142,10 +150,6 @@ impl Supervisor {
 
     pub fn running(&self) -> usize {
         0
-    }
-
-    pub fn pid(&self, _generation: Generation) -> Option<u32> {
-        None
     }
 
     pub async fn shutdown(&mut self) {}

@@ -99,15 +99,7 @@ pub fn exec_form(line: &str) -> Option<String> {
     }
     // Keywords and builtins have no program to exec (`exec cd x` fails); quoting or an
     // expansion in the first word could turn into one of them.
-    const NOT_PROGRAMS: &[&str] = &[
-        "!", "{", "}", "[[", "]]", "if", "then", "else", "elif", "fi", "do", "done", "case",
-        "esac", "while", "until", "for", "in", "function", "select", "time", "coproc", ".", ":",
-        "source", "cd", "eval", "export", "set", "unset", "alias", "unalias", "trap", "wait",
-        "ulimit", "umask", "readonly", "local", "shift", "return", "break", "continue", "exit",
-        "read", "command", "builtin", "type", "hash", "jobs", "fg", "bg", "getopts", "declare",
-        "typeset", "let",
-    ];
-    if NOT_PROGRAMS.contains(&first)
+    if crate::program::SHELL_WORDS.contains(&first)
         || first.starts_with('-')
         || first.contains(['$', '"', '\'', '\\', '{', '}', '*', '?', '[', '~', '#', '='])
     {

@@ -2,8 +2,9 @@
 //! only show as exit 127.
 
 use std::ffi::OsStr;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+
+use crate::program::{executable, on_path};
 
 /// Resolves `program` the way execvp will (relative to `dir`, or on the child's PATH).
 pub(super) fn find_program(
@@ -12,11 +13,6 @@ pub(super) fn find_program(
     env: &[(String, String)],
 ) -> Result<PathBuf, String> {
     let shown = program.to_string_lossy();
-    let executable = |path: &Path| {
-        path.metadata()
-            .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-            .unwrap_or(false)
-    };
     let path = Path::new(program);
     if path.components().count() > 1 || shown.contains('/') {
         let full = dir.join(path);
@@ -33,21 +29,14 @@ pub(super) fn find_program(
             ))
         };
     }
-    let search = env
-        .iter()
-        .rev()
-        .find(|(k, _)| k == "PATH")
-        .map(|(_, v)| v.into())
-        .or_else(|| std::env::var_os("PATH"))
-        .unwrap_or_default();
-    std::env::split_paths(&search)
-        .map(|d| dir.join(d).join(path))
-        .find(|candidate| executable(candidate))
+    on_path(program, dir, env)
         .ok_or_else(|| format!("`{shown}` not found: is it installed and on PATH?"))
 }
 
 #[cfg(test)]
 mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
     use super::*;
 
     #[test]

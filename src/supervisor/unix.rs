@@ -7,7 +7,7 @@ use std::os::fd::AsRawFd;
 use std::os::unix::process::ExitStatusExt;
 use std::process::Stdio;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
@@ -16,6 +16,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+use super::excerpt::Excerpt;
 use super::notify::NotifySocket;
 use super::program::find_program;
 use super::{Supervisor, plan};
@@ -90,8 +91,6 @@ pub(super) struct Instance {
     gate: Arc<Gate>,
     /// True once the `Exited` event is sent.
     done: watch::Receiver<bool>,
-    /// The command's pid (the keeper's child), 0 until the keeper reported it.
-    command_pid: Arc<AtomicU32>,
     /// Its own listeners (sockets steered away from it at its stop), to drain first.
     drain: Option<Drain>,
 }
@@ -156,28 +155,24 @@ pub(super) struct Ctx {
     pub(super) name: String,
     events: mpsc::UnboundedSender<Event>,
     pub(super) reporter: Reporter,
+    hints: crate::hint::Hints,
+    /// A service's pid is told (the status view shows it); a task's is not, so a task's
+    /// events do not depend on when its keeper's report is read.
+    service: bool,
     pub(super) gate: Arc<Gate>,
-    /// This instance's own last lines, for the report of its exit.
-    tail: Arc<std::sync::Mutex<std::collections::VecDeque<String>>>,
-    /// The command's pid as its keeper reported it; 0 until then.
-    command_pid: Arc<AtomicU32>,
+    /// This instance's own output as its exit report shows it (errors and last lines).
+    excerpt: Arc<std::sync::Mutex<Excerpt>>,
 }
-
-/// How many of an instance's last lines its exit report shows.
-const TAIL: usize = 5;
 
 impl Ctx {
     fn remember(&self, line: &str) {
-        let mut tail = self.tail.lock().unwrap_or_else(|e| e.into_inner());
-        if tail.len() == TAIL {
-            tail.pop_front();
-        }
-        tail.push_back(line.to_owned());
+        let mut excerpt = self.excerpt.lock().unwrap_or_else(|e| e.into_inner());
+        excerpt.push(line);
     }
 
     fn last_lines(&self) -> Vec<String> {
-        let tail = self.tail.lock().unwrap_or_else(|e| e.into_inner());
-        tail.iter().cloned().collect()
+        let excerpt = self.excerpt.lock().unwrap_or_else(|e| e.into_inner());
+        excerpt.lines()
     }
 
     pub(super) fn ready(&self) {
@@ -306,9 +301,10 @@ impl Supervisor {
             name: def.name.clone(),
             events: self.events.clone(),
             reporter: self.reporter.clone(),
+            hints: self.hints.clone(),
+            service: def.kind == crate::model::Kind::Service,
             gate: gate.clone(),
-            tail: Default::default(),
-            command_pid: Default::default(),
+            excerpt: Default::default(),
         };
         let notify = match def.ready {
             Some(Ready::Notify) => {
@@ -377,7 +373,17 @@ impl Supervisor {
 
         let (control, control_rx) = mpsc::unbounded_channel();
         let (done_tx, done) = watch::channel(false);
-        let command_pid = ctx.command_pid.clone();
+        // Off Linux there is no /proc to tell whether it takes them (docs/json.md).
+        #[cfg(target_os = "linux")]
+        super::holds::watch(
+            def.name.clone(),
+            pgid,
+            sockets,
+            gate.clone(),
+            def.ready.is_some(),
+            done.clone(),
+            ctx.reporter.clone(),
+        );
         tokio::spawn(monitor(
             child,
             status,
@@ -403,7 +409,6 @@ impl Supervisor {
             control,
             gate,
             done,
-            command_pid,
         })
     }
 
@@ -433,16 +438,6 @@ impl Supervisor {
     /// Number of live instances (started, `Exited` not yet sent).
     pub fn running(&self) -> usize {
         self.instances.values().filter(|i| !i.is_done()).count()
-    }
-
-    /// The pid of a live instance's command (not its keeper's, the group's leader), once the
-    /// keeper has reported it. For the status view.
-    pub fn pid(&self, generation: Generation) -> Option<u32> {
-        self.instances
-            .get(&generation)
-            .filter(|i| !i.is_done())
-            .map(|i| i.command_pid.load(Ordering::Relaxed))
-            .filter(|pid| *pid != 0)
     }
 
     /// Stops every instance as [`Supervisor::stop`] does and resolves once each has exited.
@@ -575,7 +570,9 @@ async fn monitor(
             line = keeper.next_line(), if keeper_open => match line {
                 Ok(Some(line)) => {
                     if let Some(pid) = line.strip_prefix("started ").and_then(|p| p.parse().ok()) {
-                        ctx.command_pid.store(pid, Ordering::Relaxed);
+                        if ctx.service {
+                            ctx.reporter.command_started(&ctx.name, ctx.generation, pid);
+                        }
                     } else if let Some(d) = ended(&line) {
                         ran = Some(d);
                     } else if let Some((signal, pid)) = stopped(&line) {
@@ -771,7 +768,7 @@ async fn forward(
         |piece| {
             ctx.reporter.output(&ctx.name, stream, piece.text);
             ctx.remember(piece.text);
-            crate::hint::on_output(&ctx.reporter, &ctx.name, piece.text);
+            ctx.hints.on_output(&ctx.reporter, &ctx.name, piece.text);
             ready(piece.line);
         },
         // A ready line that waits without its newline counts at once, not once it is shown.

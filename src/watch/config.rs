@@ -40,6 +40,8 @@ pub(super) struct Tuning {
     pub fallback_retry: Duration,
     /// While true, native watches fail as if the kernel's watch limit were reached.
     pub refuse_watches: Option<Arc<AtomicBool>>,
+    /// The longest git's index lock holds a burst (see `vcs`).
+    pub vcs_hold_max: Duration,
 }
 
 impl Default for Tuning {
@@ -50,12 +52,54 @@ impl Default for Tuning {
             fallback_poll: FALLBACK_POLL,
             fallback_retry: FALLBACK_RETRY,
             refuse_watches: None,
+            vcs_hold_max: super::vcs::HOLD_MAX,
         }
     }
 }
 
 /// Relative path (with `/` separators) → some node watches it.
 pub type Relevance = Arc<dyn Fn(&Path) -> bool + Send + Sync>;
+
+/// What hot never walks, watches or reads, as `.gitignore` does: the Hotfile's `ignore`
+/// globs that apply to every node. A file is left out when a glob matches it; a directory
+/// when a glob matches it or one ending in `/**` matches it without that ending (`dbdata/**`
+/// leaves out `dbdata` itself, so it is never even opened).
+#[derive(Debug, Clone, Default)]
+pub struct Ignore {
+    files: Option<globset::GlobSet>,
+    dirs: Option<globset::GlobSet>,
+}
+
+impl Ignore {
+    /// Globs as the Hotfile writes them (validated there; one that fails here is skipped,
+    /// which only watches more).
+    pub fn new(globs: &[String]) -> Ignore {
+        let build = |texts: &mut dyn Iterator<Item = &str>| {
+            let mut set = globset::GlobSetBuilder::new();
+            let mut any = false;
+            for text in texts {
+                if let Ok(g) = globset::GlobBuilder::new(text)
+                    .literal_separator(true)
+                    .build()
+                {
+                    set.add(g);
+                    any = true;
+                }
+            }
+            any.then(|| set.build().ok()).flatten()
+        };
+        Ignore {
+            files: build(&mut globs.iter().map(String::as_str)),
+            dirs: build(&mut globs.iter().filter_map(|g| g.strip_suffix("/**"))),
+        }
+    }
+
+    /// True when hot leaves `rel` (relative, `/` separators) out; `dir`: it is a directory.
+    pub fn is_ignored(&self, rel: &Path, dir: bool) -> bool {
+        self.files.as_ref().is_some_and(|s| s.is_match(rel))
+            || (dir && self.dirs.as_ref().is_some_and(|s| s.is_match(rel)))
+    }
+}
 
 /// How to watch a project.
 #[derive(Clone)]
@@ -73,6 +117,8 @@ pub struct WatchConfig {
     pub relevant: Relevance,
     /// Relative paths reported whenever their content changes, relevant or not (the Hotfile).
     pub always: Vec<PathBuf>,
+    /// What is never walked, watched or read (see [`Ignore`]).
+    pub ignore: Ignore,
 }
 
 impl WatchConfig {
@@ -85,6 +131,7 @@ impl WatchConfig {
             poll: None,
             relevant: Arc::new(|_: &Path| false),
             always: Vec::new(),
+            ignore: Ignore::default(),
         }
     }
 }
@@ -98,5 +145,24 @@ impl std::fmt::Debug for WatchConfig {
             .field("poll", &self.poll)
             .field("always", &self.always)
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Ignore;
+    use std::path::Path;
+
+    #[test]
+    fn ignore_prunes_the_directory_of_a_glob_ending_in_double_star() {
+        let ignore = Ignore::new(&["dbdata/**".into(), "**/*.tmp".into()]);
+        let is = |p: &str, dir| ignore.is_ignored(Path::new(p), dir);
+        assert!(is("dbdata", true));
+        assert!(is("dbdata/x/y", false));
+        assert!(!is("dbdata", false), "a file named dbdata is not under it");
+        assert!(is("src/a.tmp", false));
+        assert!(!is("src", true));
+        assert!(!is("src/dbdata", true), "globs are anchored at the root");
+        assert!(!Ignore::default().is_ignored(Path::new("x"), true));
     }
 }

@@ -8,10 +8,19 @@
 //! completed a write. The short settle lets the events of one save (an atomic save's rename
 //! pair, a close followed by a `chmod`) land in one batch, and tells a lone save from the first
 //! file of a burst. Anything else (a second path, a write not closed yet, a batch that begins
-//! within the quiet window after the previous one, as the next files of a slow burst do)
-//! waits for the quiet window, which restarts on every event. Either way a burst closes at the latest `max_delay`
-//! after its first event, so a continuous stream still produces a wave at least that often.
-
+//! within the window after the previous one, as the next files of a slow burst do)
+//! waits for the quiet window, which restarts on every event. Either way a burst closes at the
+//! latest `max_delay` after its first event, so a continuous stream still produces a wave at
+//! least that often.
+//!
+//! The window adapts: a burst that closed on its window and went on within another window
+//! proves the window too short for that writer (one preempted on a loaded machine), so the
+//! next batch waits twice as long (up to [`ADAPT_FACTOR`] times the configured window, within
+//! `max_delay`); a batch that begins after a longer pause is back to the configured window.
+//!
+//! A batch can be held ([`Debouncer::hold`]: git holds its index lock, see `vcs`): it closes
+//! neither on quiet nor on `max_delay` until released, and after the release it waits one
+//! window (or the caller's grace) for the operation's last events.
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -25,6 +34,10 @@ const RESCAN_COOLDOWN_MIN: Duration = Duration::from_millis(500);
 /// the run it starts. A writer of a burst that pauses longer than this right after its first
 /// file makes that file a wave of its own.
 pub const SETTLE: Duration = Duration::from_millis(1);
+
+/// The adaptive window grows to at most this many times the configured one (160 ms for the
+/// default 10 ms): past that, a writer's pause is taken for the end of its burst.
+pub const ADAPT_FACTOR: u32 = 16;
 
 /// What an event says about its path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,15 +101,30 @@ pub struct Batch {
 
 #[derive(Debug)]
 pub struct Debouncer {
+    /// The configured quiet window.
     quiet: Duration,
+    /// The window in force: `quiet`, or more for a writer that went on after a close.
+    window: Duration,
+    max_window: Duration,
     settle: Duration,
     max_delay: Duration,
     first: Option<Instant>,
     last: Option<Instant>,
     seen: BTreeMap<PathBuf, Seen>,
-    /// The last event of the previous batch: a batch that begins less than `quiet` after it
+    /// The last event of the previous batch: a batch that begins within the window after it
     /// continues a burst (a writer slower than `SETTLE` per file), so it is not settled.
     prev_last: Option<Instant>,
+    /// The window that closed the previous batch; `None` when it closed settled or capped.
+    prev_window: Option<Duration>,
+    /// The open batch continues the previous one.
+    continues: bool,
+    /// The open batch is (or was) held: it waits a window, never the settle.
+    held: bool,
+    /// Since when, and until when at least, the open batch is held.
+    hold_since: Option<Instant>,
+    hold_until: Option<Instant>,
+    /// A released batch closes no sooner than this.
+    not_before: Option<Instant>,
     rescan: bool,
     rescan_not_before: Option<Instant>,
 }
@@ -108,21 +136,48 @@ fn after(at: Instant, d: Duration) -> Option<Instant> {
 
 impl Debouncer {
     pub fn new(quiet: Duration, max_delay: Duration) -> Self {
+        // A cap below the quiet window would make the window meaningless.
+        let max_delay = max_delay.max(quiet);
         Debouncer {
             quiet,
+            window: quiet,
+            max_window: quiet.saturating_mul(ADAPT_FACTOR).min(max_delay),
             settle: SETTLE.min(quiet),
-            // A cap below the quiet window would make the window meaningless.
-            max_delay: max_delay.max(quiet),
+            max_delay,
             first: None,
             last: None,
             seen: BTreeMap::new(),
             prev_last: None,
+            prev_window: None,
+            continues: false,
+            held: false,
+            hold_since: None,
+            hold_until: None,
+            not_before: None,
             rescan: false,
             rescan_not_before: None,
         }
     }
 
+    /// The first event of a batch, at `now`: does it continue the previous one, and which
+    /// window applies.
+    fn begin(&mut self, now: Instant) {
+        let gap = self.prev_last.map(|p| now.saturating_duration_since(p));
+        (self.continues, self.window) = match (gap, self.prev_window) {
+            // Closed on its window and went on within another one: the window was too short.
+            (Some(gap), Some(w)) if gap < w.saturating_mul(2) => {
+                (true, w.max(gap).saturating_mul(2).min(self.max_window))
+            }
+            // A lone save followed by more: the next files of a burst.
+            (Some(gap), None) if gap < self.window => (true, self.window),
+            _ => (false, self.quiet),
+        };
+    }
+
     fn touch(&mut self, now: Instant) {
+        if self.first.is_none() {
+            self.begin(now);
+        }
         self.first.get_or_insert(now);
         // Events stamped on another thread can arrive slightly out of order.
         self.last = Some(self.last.map_or(now, |l| l.max(now)));
@@ -151,15 +206,50 @@ impl Debouncer {
         self.first.is_some()
     }
 
+    /// The window the open batch waits for quiet (the configured one, or more: see `begin`).
+    pub fn window(&self) -> Duration {
+        self.window
+    }
+
+    /// An operation in progress at `now` holds the open batch: it closes no sooner than
+    /// `until`, when the caller looks again.
+    pub fn hold(&mut self, now: Instant, until: Instant) {
+        self.hold_since.get_or_insert(now);
+        self.hold_until = Some(until);
+        self.held = true;
+    }
+
+    /// The open batch may not close before `until` (the caller must look again then).
+    pub fn defer(&mut self, until: Instant) {
+        self.not_before = Some(self.not_before.map_or(until, |nb| nb.max(until)));
+    }
+
+    /// True while the open batch is held.
+    pub fn is_held(&self) -> bool {
+        self.hold_since.is_some()
+    }
+
+    /// How long the open batch has been held, at `now`.
+    pub fn held_for(&self, now: Instant) -> Duration {
+        self.hold_since
+            .map_or(Duration::ZERO, |since| now.saturating_duration_since(since))
+    }
+
+    /// The operation ended at `now`: the batch closes `wait` later at the soonest (its last
+    /// events may still be on their way), or later while events keep coming.
+    pub fn release(&mut self, now: Instant, wait: Duration) {
+        self.hold_since = None;
+        self.hold_until = None;
+        self.not_before = after(now, wait);
+        // The quiet window counts from the release too.
+        self.last = self.last.map(|l| l.max(now));
+        self.first = Some(now);
+    }
+
     /// One path (transients aside) whose last event completed its write, and nothing else,
     /// begun a quiet window after the previous batch.
     fn settled(&self) -> bool {
-        if self.rescan {
-            return false;
-        }
-        if let (Some(prev), Some(first)) = (self.prev_last, self.first)
-            && after(prev, self.quiet).is_none_or(|end| first < end)
-        {
+        if self.rescan || self.continues || self.held {
             return false;
         }
         let mut lasting = self.seen.values().filter(|s| !s.transient());
@@ -178,7 +268,7 @@ impl Debouncer {
         let window = if self.settled() {
             self.settle
         } else {
-            self.quiet
+            self.window
         };
         let close = match (after(last, window), after(first, self.max_delay)) {
             (Some(a), Some(b)) => a.min(b),
@@ -186,19 +276,32 @@ impl Debouncer {
             // event; it only splits a burst).
             (a, b) => a.or(b).unwrap_or(last),
         };
-        Some(match (self.rescan, self.rescan_not_before) {
+        let close = match (self.rescan, self.rescan_not_before) {
             (true, Some(not_before)) => close.max(not_before),
             _ => close,
-        })
+        };
+        Some(
+            [self.hold_until, self.not_before]
+                .into_iter()
+                .flatten()
+                .fold(close, Instant::max),
+        )
+    }
+
+    /// True when the pending burst has been open for `max_delay`.
+    pub fn over_cap(&self, now: Instant) -> bool {
+        self.first
+            .and_then(|f| after(f, self.max_delay))
+            .is_some_and(|cap| now >= cap)
     }
 
     /// True when the pending burst has been open for `max_delay`: it must close even if events
     /// are still queued.
     pub fn capped(&self, now: Instant) -> bool {
-        self.first
-            .and_then(|f| after(f, self.max_delay))
-            .is_some_and(|cap| now >= cap)
+        self.over_cap(now)
             && !self.cooling_down(now)
+            && !self.is_held()
+            && self.not_before.is_none_or(|nb| now >= nb)
     }
 
     fn cooling_down(&self, now: Instant) -> bool {
@@ -210,8 +313,18 @@ impl Debouncer {
         if now < self.deadline()? {
             return None;
         }
+        // Closed on quiet, not settled and not by the cap: the window was tried.
+        let quiet = self
+            .last
+            .and_then(|l| after(l, self.window))
+            .is_some_and(|end| now >= end);
+        self.prev_window = (quiet && !self.settled()).then_some(self.window);
         self.first = None;
         self.prev_last = self.last.take();
+        self.held = false;
+        self.hold_since = None;
+        self.hold_until = None;
+        self.not_before = None;
         let mut batch = Batch {
             rescan: std::mem::take(&mut self.rescan),
             ..Batch::default()
@@ -471,5 +584,78 @@ mod tests {
         // A save a quiet window after the burst settles again.
         d.push(ms(t0, 200), "a".into(), Kind::Closed);
         assert_eq!(d.deadline(), Some(ms(t0, 201)));
+    }
+
+    #[test]
+    fn a_burst_paused_past_its_window_waits_longer_next_time_and_forgets_it_after_a_rest() {
+        let t0 = Instant::now();
+        let mut d = Debouncer::new(Q, CAP);
+        let burst = |d: &mut Debouncer, from: u64, n: u64| {
+            for i in 0..n {
+                let now = us(t0, from + i * 100);
+                d.push(now, format!("f{from}-{i}").into(), Kind::Closed);
+            }
+            us(t0, from + (n - 1) * 100)
+        };
+        // A writer preempted for 15 ms: the first part closes on the 10 ms window...
+        let end = burst(&mut d, 0, 50);
+        assert_eq!(d.take(end + Q).unwrap().paths.len(), 50);
+        // ...and it goes on 15 ms after its last write: the window doubles (2 x 15 ms).
+        let end = burst(&mut d, 4_900 + 15_000, 50);
+        assert_eq!(d.window(), Duration::from_millis(30));
+        assert_eq!(d.take(end + Q), None, "a 10 ms pause no longer splits it");
+        let end = burst(&mut d, 19_900 + 4_900 + 20_000, 50);
+        assert_eq!(
+            d.take(end + Duration::from_millis(30)).unwrap().paths.len(),
+            100
+        );
+        // It grows no further than ADAPT_FACTOR windows.
+        let mut at = 44_800 + 4_900 + 59_000;
+        for _ in 0..10 {
+            let end = burst(&mut d, at, 2);
+            assert!(d.window() <= Q * ADAPT_FACTOR);
+            d.take(end + d.window()).unwrap();
+            at += 100 + d.window().as_micros() as u64 * 3 / 2;
+        }
+        assert_eq!(d.window(), Q * ADAPT_FACTOR);
+        // A save after a rest settles, and the window is the configured one again.
+        let later = us(t0, at + 1_000_000);
+        d.push(later, "a.rs".into(), Kind::Closed);
+        assert_eq!(d.deadline(), Some(later + SETTLE));
+        d.take(later + SETTLE).unwrap();
+        d.push(later + Q * 100, "a.rs".into(), Kind::Written);
+        assert_eq!(d.window(), Q);
+    }
+
+    #[test]
+    fn a_held_batch_closes_neither_on_quiet_nor_on_the_cap_until_released() {
+        let t0 = Instant::now();
+        let mut d = Debouncer::new(Q, Duration::from_millis(100));
+        // The first file of a checkout looks like a lone save...
+        d.push(t0, "f0".into(), Kind::Closed);
+        assert_eq!(d.deadline(), Some(ms(t0, 1)));
+        // ...but git holds its index lock: held, looked at again every 5 ms.
+        d.hold(ms(t0, 1), ms(t0, 6));
+        assert_eq!(
+            d.deadline(),
+            Some(ms(t0, 10)),
+            "held: the window, not the settle"
+        );
+        for i in 1..300u64 {
+            let now = ms(t0, i);
+            if d.deadline().is_some_and(|dl| dl <= now) {
+                d.hold(now, now + Duration::from_millis(5));
+            }
+            assert!(!d.capped(now), "the cap does not close a held batch");
+            assert_eq!(d.take(now), None);
+            d.push(now, format!("f{i}").into(), Kind::Closed);
+        }
+        assert_eq!(d.held_for(ms(t0, 300)), ms(t0, 300) - ms(t0, 1));
+        // The lock goes: one window more for the last events, then one batch of everything.
+        d.release(ms(t0, 305), Q);
+        assert!(!d.is_held());
+        assert_eq!(d.take(ms(t0, 314)), None);
+        assert!(!d.capped(ms(t0, 314)));
+        assert_eq!(d.take(ms(t0, 315)).unwrap().paths.len(), 300);
     }
 }

@@ -21,13 +21,15 @@ pub enum Slot {
 impl Slot {
     const PENDING: u64 = 0;
     const UNREADABLE: u64 = 1;
+    const SPECIAL: u64 = 2;
 
     fn pack(self) -> u64 {
         match self {
             Slot::Pending => Self::PENDING,
             Slot::Known(FileState::Unreadable) => Self::UNREADABLE,
-            // Two of 2^64 hash values fold onto neighbours: a negligible extra collision chance.
-            Slot::Known(FileState::Hash(h)) => h.max(2),
+            Slot::Known(FileState::Special) => Self::SPECIAL,
+            // Three of 2^64 hash values fold onto neighbours: a negligible extra collision chance.
+            Slot::Known(FileState::Hash(h)) => h.max(3),
         }
     }
 
@@ -35,6 +37,7 @@ impl Slot {
         match v {
             Self::PENDING => Slot::Pending,
             Self::UNREADABLE => Slot::Known(FileState::Unreadable),
+            Self::SPECIAL => Slot::Known(FileState::Special),
             h => Slot::Known(FileState::Hash(h)),
         }
     }
@@ -323,13 +326,16 @@ mod tests {
         for s in [
             Slot::Pending,
             Slot::Known(FileState::Unreadable),
+            Slot::Known(FileState::Special),
             h(0),
+            h(2),
             h(u64::MAX),
         ] {
             t.set(Path::new("d/f"), s);
             let got = t.get(Path::new("d/f")).unwrap();
-            // 0 and 1 are reserved; hashes there fold to 2.
-            assert_eq!(got, if s == h(0) { h(2) } else { s });
+            // 0, 1 and 2 are reserved; hashes there fold to 3.
+            let folded = s == h(0) || s == h(2);
+            assert_eq!(got, if folded { h(3) } else { s });
         }
         t.add_pending(Path::new("d/g"));
         t.add_pending(Path::new("d/f"));

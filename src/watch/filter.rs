@@ -86,6 +86,10 @@ impl Worker {
         } else {
             self.rules.is_ignored(abs, is_dir || was_watched)
         };
+        let ignored = ignored
+            || self
+                .ignore
+                .is_ignored(&rel, is_dir || was_watched || is_link);
         // `always` (the Hotfile) is reported even if an ignore file covers it.
         if ignored && !self.always.contains(&rel) {
             return;

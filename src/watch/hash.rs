@@ -15,6 +15,11 @@ pub enum FileState {
     /// Exists but could not be read (permissions, ...): every event on it counts as a change,
     /// because nothing can prove it did not change.
     Unreadable,
+    /// Not a regular file (a named pipe, a socket, a device): never opened, since opening a
+    /// FIFO blocks until a writer comes and reading a device may never end. Only its presence
+    /// counts: it appearing, going or turning into a regular file is a change, bytes through
+    /// it are not.
+    Special,
 }
 
 /// What is on disk now.
@@ -25,7 +30,41 @@ pub enum Observed {
     Absent,
 }
 
+/// What a file that is not a regular file or a directory is, in words ("a named pipe"), for
+/// `hot why` and `hot check`; `None` for a regular file or a directory.
+pub fn special_kind(file_type: std::fs::FileType) -> Option<&'static str> {
+    if file_type.is_file() || file_type.is_dir() || file_type.is_symlink() {
+        return None;
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if file_type.is_fifo() {
+            return Some("a named pipe");
+        }
+        if file_type.is_socket() {
+            return Some("a socket");
+        }
+        if file_type.is_char_device() || file_type.is_block_device() {
+            return Some("a device");
+        }
+    }
+    Some("not a regular file")
+}
+
+/// What `hot why` says of `rel` when it is a named pipe, a socket or a device (through links):
+/// that hot never opens it.
+pub fn describe_special(root: &Path, rel: &Path) -> Option<String> {
+    let kind = special_kind(std::fs::metadata(root.join(rel)).ok()?.file_type())?;
+    Some(format!(
+        "`{}` is {kind}: hot never opens it, so only its appearing or going counts as a \
+         change, never what passes through it",
+        rel.display()
+    ))
+}
+
 /// Reads and hashes `path`, following symlinks (a link to a file is that file's content).
+/// Only regular files are read (see [`FileState::Special`]).
 pub fn observe(path: &Path, buf: &mut Vec<u8>) -> Observed {
     observe_modified(path, buf).0
 }
@@ -34,7 +73,7 @@ pub fn observe(path: &Path, buf: &mut Vec<u8>) -> Observed {
 /// the read makes anyway).
 pub fn observe_modified(path: &Path, buf: &mut Vec<u8>) -> (Observed, Option<SystemTime>) {
     match hash_file(path, buf) {
-        Ok(Some((h, modified))) => (Observed::File(FileState::Hash(h)), modified),
+        Ok(Some((state, modified))) => (Observed::File(state), modified),
         Ok(None) => (Observed::Absent, None),
         Err(e) if e.kind() == io::ErrorKind::NotFound => (Observed::Absent, None),
         // A parent was replaced by a file, or a symlink loop: nothing readable is there.
@@ -65,8 +104,18 @@ fn is_loop(_: &io::Error) -> bool {
 /// (its next event is reported). Files that are missing or not regular also give `None`.
 #[cfg(test)]
 pub fn baseline_since(path: &Path, buf: &mut Vec<u8>, before: SystemTime) -> Option<FileState> {
-    baseline_of(File::open(path), buf, before)
+    baseline_of(open_nonblocking(path), buf, before)
 }
+
+/// How [`DirHandle`] opens a directory: `O_PATH` where it exists (no read access needed);
+/// elsewhere (macOS) read-only, which the walk that lists the directory needs anyway.
+#[cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd"))]
+const DIR_HOLD: libc::c_int = libc::O_PATH;
+#[cfg(all(
+    unix,
+    not(any(target_os = "linux", target_os = "android", target_os = "freebsd"))
+))]
+const DIR_HOLD: libc::c_int = libc::O_RDONLY;
 
 /// A directory held open for [`baseline_in`]: each file's open then looks up one name, not
 /// the whole path from the root (on a big tree that lookup was the hasher's largest cost).
@@ -86,10 +135,7 @@ impl DirHandle {
                 .and_then(|c| {
                     // SAFETY: a valid C string; the descriptor returned is owned here.
                     let fd = unsafe {
-                        libc::open(
-                            c.as_ptr(),
-                            libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
-                        )
+                        libc::open(c.as_ptr(), DIR_HOLD | libc::O_DIRECTORY | libc::O_CLOEXEC)
                     };
                     use std::os::fd::FromRawFd;
                     // SAFETY: a descriptor just opened, owned by nobody else.
@@ -148,9 +194,16 @@ fn baseline_of(
         Err(e) if e.kind() == io::ErrorKind::NotADirectory || is_loop(&e) => return None,
         Err(_) => return Some(FileState::Unreadable),
     };
-    // Four system calls a file (open, read, fstat, close), as this runs for every tracked file
-    // of a big tree: a short read is taken as the end, and the one fstat after it proves it
-    // (the length read is the file's length) besides giving the type and the ctime.
+    // Five system calls a file (open, fstat, read, fstat, close), as this runs for every
+    // tracked file of a big tree. The first fstat keeps anything but a regular file unread
+    // (the walk recorded a file, but a FIFO or device may have taken its name since: the open
+    // is non-blocking, a read of `/dev/zero` would not end). A short read is taken as the end,
+    // and the fstat after it proves it (the length read is the file's length) besides giving
+    // the ctime.
+    let first = file.metadata().ok()?;
+    if !first.is_file() {
+        return (!first.is_dir()).then_some(FileState::Special);
+    }
     let mut hash = Chunked::default();
     let mut read = hash.read(&mut file, buf, true);
     let mut meta = file.metadata().ok()?;
@@ -182,14 +235,45 @@ fn ctime(_: &std::fs::Metadata) -> Option<SystemTime> {
     None
 }
 
-/// The content hash and modification time; `Ok(None)` when `path` is not a regular file.
-fn hash_file(path: &Path, buf: &mut Vec<u8>) -> io::Result<Option<(u64, Option<SystemTime>)>> {
-    let mut file = File::open(path)?;
-    let meta = file.metadata()?;
-    if !meta.is_file() {
+/// The content hash and modification time; `Ok(None)` when `path` is not a file.
+///
+/// The type is checked twice: by the path before opening (so a pipe or a device is never
+/// opened at all: an open can block, or act, as on a tape), and on the descriptor before
+/// reading, since the name may have been replaced in between; the open is non-blocking, so
+/// a FIFO put there meanwhile cannot hang it either.
+fn hash_file(
+    path: &Path,
+    buf: &mut Vec<u8>,
+) -> io::Result<Option<(FileState, Option<SystemTime>)>> {
+    let meta = std::fs::metadata(path)?;
+    if meta.is_dir() {
         return Ok(None);
     }
-    Ok(Some((hash_open(&mut file, buf)?, meta.modified().ok())))
+    if !meta.is_file() {
+        return Ok(Some((FileState::Special, meta.modified().ok())));
+    }
+    let mut file = open_nonblocking(path)?;
+    let meta = file.metadata()?;
+    if meta.is_dir() {
+        return Ok(None);
+    }
+    if !meta.is_file() {
+        return Ok(Some((FileState::Special, meta.modified().ok())));
+    }
+    let h = hash_open(&mut file, buf)?;
+    Ok(Some((FileState::Hash(h), meta.modified().ok())))
+}
+
+/// Opens for reading without blocking: on a FIFO an ordinary open waits for a writer.
+fn open_nonblocking(path: &Path) -> io::Result<File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY);
+    }
+    options.open(path)
 }
 
 const CHUNK: usize = 64 * 1024;
@@ -319,6 +403,35 @@ mod tests {
                 panic!("a file")
             };
             assert_eq!(baseline_since(&a, &mut buf, later), Some(full), "{len}");
+        }
+    }
+
+    /// Opening a FIFO for reading blocks until a writer comes: it must never be opened.
+    #[cfg(unix)]
+    #[test]
+    fn a_fifo_or_a_device_is_special_and_never_read() {
+        use std::os::unix::ffi::OsStrExt;
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("pipe");
+        let c = std::ffi::CString::new(fifo.as_os_str().as_bytes()).unwrap();
+        // SAFETY: a valid C string.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+        std::os::unix::fs::symlink("/dev/zero", dir.path().join("zero")).unwrap();
+        let later = SystemTime::now() + std::time::Duration::from_secs(60);
+        let mut buf = Vec::new();
+        let handle = DirHandle::open(dir.path().to_path_buf());
+        for name in ["pipe", "zero"] {
+            let path = dir.path().join(name);
+            assert_eq!(
+                observe(&path, &mut buf),
+                Observed::File(FileState::Special),
+                "{name}"
+            );
+            assert_eq!(
+                baseline_in(&handle, std::ffi::OsStr::new(name), &mut buf, later),
+                Some(FileState::Special),
+                "{name}"
+            );
         }
     }
 

@@ -66,7 +66,10 @@
 //! is complete (closed after writing, renamed into place, deleted; an editor's temporary
 //! created and renamed away within it does not count) closes 1 ms after its last event: a
 //! lone save does not wait out the quiet window. Otherwise the quiet window opens at the first
-//! event and restarts with each one; `max_delay` caps a burst that never goes quiet. With
+//! event and restarts with each one; `max_delay` caps a burst that never goes quiet. A burst
+//! that goes on after closing on its window doubles the window (up to 16 times). A burst due
+//! to close while git holds its index lock is held (`vcs`: one stat of `index.lock` every
+//! 5 ms, no watch on `.git/`), so a checkout is one wave on its final tree. With
 //! nothing pending the watcher thread blocks on its channel without a timeout: no wakeups when
 //! idle.
 //!
@@ -84,7 +87,8 @@
 //! `walk` (the notify instances, the watched directories and the one walker), `native` (the
 //! Linux instance), `filter`
 //! (events to candidate paths), `baseline` (the table of tracked files and its background
-//! hashing), `worker` (the thread: bursts, comparison, change sets), with `debounce`, `files`,
+//! hashing), `worker` (the thread: bursts, comparison, change sets), `vcs` (git's index lock),
+//! with `debounce`, `files`,
 //! `hash` and `rules` below them. This file holds the public handle.
 //!
 //! **Links.** An edit reaches a symbolic link's target, never the link, so links are followed
@@ -92,6 +96,15 @@
 //! its canonical path on an instance of its own, and `links::Links` maps every event under a
 //! target back to the links' names. Under a link the walker follows links and stops at cycles;
 //! a link to a directory that contains it is not walked (its tree is walked already).
+//! A link to a tree outside the project is counted first (up to `walk::LINKED_TREE_MAX`
+//! entries; while hot runs on a thread of its own, so edits elsewhere never wait): a bigger
+//! one is not followed, and a warning names the `ignore` line that silences it.
+//!
+//! **Faults of the tree.** Only regular files are opened: FIFOs, sockets and devices are
+//! recorded by presence (`hash::FileState::Special`), the type is checked before the open and
+//! again on the (non-blocking) descriptor before the read. A directory hot may not read is
+//! left out with one warning. The Hotfile's common `ignore` ([`Ignore`]) prunes walks and
+//! events as an ignore file does.
 //!
 //! Known limits: a link whose target is missing is only followed once hot restarts (or the
 //! tree is rescanned); directories under links are not moved back from polling past the watch
@@ -102,6 +115,8 @@
 
 mod baseline;
 mod config;
+#[cfg(any(target_os = "macos", test))]
+mod covering;
 mod debounce;
 mod error;
 mod files;
@@ -113,12 +128,14 @@ mod native;
 mod rules;
 #[cfg(test)]
 mod tests;
+mod vcs;
 mod walk;
 mod worker;
 
-pub use config::{Relevance, WatchConfig};
+pub use config::{Ignore, Relevance, WatchConfig};
 pub use debounce::{Batch, Debouncer};
 pub use error::WatchError;
+pub use hash::{describe_special, special_kind};
 pub use links::{LinkNote, Seen, describe as describe_link};
 pub use rules::{IgnoreRules, walker};
 
@@ -215,6 +232,8 @@ impl std::fmt::Display for Notice {
 /// A running watcher. Dropping it stops watching; its threads end.
 pub struct Watcher {
     msgs: mpsc::Sender<Msg>,
+    /// Told when the watcher thread has ended (or dropped if it panicked).
+    ended: mpsc::Receiver<()>,
     worker: Option<JoinHandle<()>>,
     watched: Arc<AtomicUsize>,
     shared: Arc<Shared>,
@@ -273,6 +292,7 @@ impl Watcher {
         let watches = Watches::new(config.poll, &msgs, watched.clone(), &tuning)?;
         let shared = Arc::new(Shared::default());
         shared.requested.store(1, Ordering::SeqCst);
+        let git = vcs::Git::find(&root, tuning.vcs_hold_max);
         let mut worker = Worker {
             rules: IgnoreRules::new(&root),
             baseline: Baseline::new(shared.clone(), root.clone(), tuning.ctime_margin),
@@ -287,13 +307,19 @@ impl Watcher {
             walked_files: 0,
             relevant: config.relevant,
             always: config.always.into_iter().collect(),
+            ignore: Arc::new(config.ignore),
             debouncer: Debouncer::new(config.debounce, config.max_delay),
+            git,
             tx,
             unread: Vec::new(),
             read_early: HashMap::new(),
             mtimes: HashMap::new(),
             buf: Vec::new(),
             warned: false,
+            denied: std::collections::HashSet::new(),
+            approved: std::collections::HashSet::new(),
+            scouting: std::collections::HashSet::new(),
+            msgs: msgs.clone(),
         };
         {
             let mut files = shared.files();
@@ -310,15 +336,35 @@ impl Watcher {
         // clock: the ctime rule cannot be trusted there, so it always hashes synchronously.
         let big = worker.poll.is_none() && shared.files().len() > worker.tuning.sync_hash_max;
         worker.baseline.run(1, big.then_some(started))?;
+        if !big {
+            // Hashed here and now: what could not be read is told before "watching".
+            let unreadable: Vec<PathBuf> = {
+                let files = shared.files();
+                files
+                    .paths()
+                    .filter(|p| {
+                        files.get(p) == Some(files::Slot::Known(hash::FileState::Unreadable))
+                    })
+                    .collect()
+            };
+            for rel in unreadable {
+                worker.unreadable_file(&rel);
+            }
+        }
         baseline::release_free_memory();
         worker.check_polled(std::time::Instant::now());
 
+        let (ended_tx, ended) = mpsc::channel::<()>();
         let handle = std::thread::Builder::new()
             .name("hot-watch".into())
-            .spawn(move || worker.run(rx))
+            .spawn(move || {
+                worker.run(rx);
+                let _ = ended_tx.send(());
+            })
             .map_err(WatchError::Thread)?;
         Ok(Watcher {
             msgs,
+            ended,
             worker: Some(handle),
             watched,
             shared,
@@ -332,11 +378,19 @@ impl Watcher {
     /// hashing run after it, with the background rule: a newly tracked file edited after
     /// (or within seconds before) this call is reported on its next event, never lost.
     pub fn set_relevant(&self, relevant: Relevance) {
+        self.reselect(relevant, None);
+    }
+
+    /// [`Watcher::set_relevant`], with the Hotfile's new common `ignore` when it has one:
+    /// walks from then on leave it out (trees it newly covers lose their watches at the next
+    /// rescan; their events are dropped at once).
+    pub fn reselect(&self, relevant: Relevance, ignore: Option<config::Ignore>) {
         let asked = SystemTime::now();
         let request = self.shared.requested.fetch_add(1, Ordering::SeqCst) + 1;
         let (done, wait) = mpsc::channel();
         let msg = Msg::SetRelevant {
             relevant,
+            ignore,
             asked,
             request,
             done,
@@ -359,11 +413,21 @@ impl Watcher {
     }
 }
 
+/// How long dropping a [`Watcher`] waits for its thread. The thread reads its messages
+/// between walks and reads, so one in the middle of a walk of a huge new directory may take
+/// longer: it is then left to end with the process, and hot stops on time.
+const STOP_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+
 impl Drop for Watcher {
     fn drop(&mut self) {
         let _ = self.msgs.send(Msg::Stop);
         if let Some(worker) = self.worker.take() {
-            let _ = worker.join();
+            match self.ended.recv_timeout(STOP_WAIT) {
+                Ok(()) | Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    let _ = worker.join();
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+            }
         }
     }
 }

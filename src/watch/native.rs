@@ -14,6 +14,7 @@ use std::ffi::c_int;
 use std::io;
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
@@ -59,6 +60,31 @@ impl Paths {
     }
 }
 
+/// The events of a watcher's instances not handed on yet: what the kernel holds for them
+/// (`FIONREAD` on their inotify descriptors) and what a reader has read and not sent. A burst
+/// closes only once this is empty, so a reader that a loaded machine did not run for a while
+/// cannot split a burst (the rest of the events still in the kernel's queue).
+#[derive(Default)]
+pub(super) struct Backlog {
+    fds: Mutex<Vec<c_int>>,
+    busy: AtomicUsize,
+}
+
+impl Backlog {
+    pub fn pending(&self) -> bool {
+        if self.busy.load(Ordering::SeqCst) > 0 {
+            return true;
+        }
+        lock(&self.fds).iter().any(|&fd| {
+            let mut queued: c_int = 0;
+            // SAFETY: a descriptor listed only while its reader (which closes it) runs, and an
+            // int for FIONREAD to fill.
+            let rc = unsafe { libc::ioctl(fd, libc::FIONREAD, &mut queued) };
+            rc == 0 && queued > 0
+        })
+    }
+}
+
 pub(super) struct Native {
     watches: Watches,
     /// Taken while adding a watch, so the reader never sees an event of a descriptor it cannot
@@ -70,8 +96,9 @@ pub(super) struct Native {
 }
 
 impl Native {
-    pub fn start(handler: impl EventHandler) -> notify::Result<Native> {
+    pub fn start(handler: impl EventHandler, backlog: Arc<Backlog>) -> notify::Result<Native> {
         let inotify = Inotify::init().map_err(Error::io)?;
+        lock(&backlog.fds).push(inotify.as_raw_fd());
         let (wake, stop) = io::pipe().map_err(Error::io)?;
         let paths = Arc::new(Mutex::new(Paths::default()));
         let watches = inotify.watches();
@@ -80,7 +107,11 @@ impl Native {
             .name("hot-inotify".into())
             // It only translates events; a small stack keeps each instance's footprint small.
             .stack_size(256 * 1024)
-            .spawn(move || read_loop(inotify, wake, &shared, handler))
+            .spawn(move || {
+                let fd = inotify.as_raw_fd();
+                read_loop(inotify, wake, &shared, handler, &backlog);
+                lock(&backlog.fds).retain(|&f| f != fd);
+            })
             .map_err(Error::io)?;
         Ok(Native {
             watches,
@@ -93,7 +124,7 @@ impl Native {
 
 impl notify::Watcher for Native {
     fn new<F: EventHandler>(event_handler: F, _config: notify::Config) -> notify::Result<Self> {
-        Native::start(event_handler)
+        Native::start(event_handler, Arc::default())
     }
 
     fn watch(&mut self, path: &Path, _recursive_mode: RecursiveMode) -> notify::Result<()> {
@@ -150,6 +181,7 @@ fn read_loop(
     wake: io::PipeReader,
     paths: &Mutex<Paths>,
     mut handler: impl EventHandler,
+    backlog: &Backlog,
 ) {
     let mut buffer = vec![0u8; 16 * 1024];
     // A `MOVED_FROM` waiting for its `MOVED_TO` (same cookie): the pair becomes `Name(Both)`.
@@ -178,6 +210,7 @@ fn read_loop(
         if fds[1].revents != 0 {
             return;
         }
+        backlog.busy.fetch_add(1, Ordering::SeqCst);
         loop {
             let events = match inotify.read_events(&mut buffer) {
                 Ok(events) => events,
@@ -216,6 +249,7 @@ fn read_loop(
                 handler.handle_event(Ok(ev));
             }
         }
+        backlog.busy.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -309,7 +343,7 @@ mod tests {
         let root = dir.path().to_path_buf();
         std::fs::write(root.join("a"), "x").unwrap();
         let (tx, rx) = mpsc::channel();
-        let mut w = Native::start(tx).unwrap();
+        let mut w = Native::start(tx, Arc::default()).unwrap();
         w.watch(&root, RecursiveMode::NonRecursive).unwrap();
         let _ = std::fs::read(root.join("a")).unwrap();
         std::fs::write(root.join("a"), "y").unwrap();

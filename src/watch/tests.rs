@@ -654,3 +654,59 @@ fn dropping_the_watcher_ends_its_thread() {
     // The worker owned the only sender: the channel is closed once it has ended.
     assert!(rx.blocking_recv().is_none());
 }
+
+/// A project in a git repository whose index lock holds a burst for at most `hold_max`.
+fn in_repository(hold_max: Duration) -> Fixture {
+    let files = [("src/a.rs", "a"), (".git/HEAD", "ref: refs/heads/main\n")];
+    let tuning = Tuning {
+        vcs_hold_max: hold_max,
+        ..Tuning::default()
+    };
+    start_tuned(&files, |_| {}, tuning)
+}
+
+#[tokio::test]
+async fn a_save_while_git_holds_its_index_lock_waits_for_the_release() {
+    let mut f = in_repository(Duration::from_secs(60));
+    let lock = f.root().join(".git/index.lock");
+    fs::write(&lock, "").unwrap();
+    let t = Instant::now();
+    f.write("src/a.rs", "b");
+    let release = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(300));
+        fs::remove_file(lock).unwrap();
+    });
+    f.write("src/b.rs", "b");
+    assert_eq!(f.next_paths().await, ["src/a.rs", "src/b.rs"]);
+    assert!(
+        t.elapsed() >= Duration::from_millis(300),
+        "held until the lock went"
+    );
+    release.join().unwrap();
+    f.assert_quiet().await;
+}
+
+#[tokio::test]
+async fn a_stale_index_lock_holds_a_save_once_for_the_bound_and_says_how_to_remove_it() {
+    let bound = Duration::from_millis(300);
+    let mut f = in_repository(bound);
+    fs::write(f.root().join(".git/index.lock"), "").unwrap();
+    let t = Instant::now();
+    f.write("src/a.rs", "b");
+    assert_eq!(f.next_paths().await, ["src/a.rs"]);
+    assert!(t.elapsed() >= bound, "held for the bound");
+    let warning = f
+        .notice(|n| n.to_string().contains("index.lock"))
+        .await
+        .to_string();
+    assert!(warning.contains("rm "), "{warning}");
+    // The same lock holds nothing any more, and is not reported again.
+    f.write("src/a.rs", "c");
+    assert_eq!(f.next_paths().await, ["src/a.rs"]);
+    f.assert_quiet().await;
+    let warnings = f
+        .notices
+        .iter()
+        .filter(|n| n.to_string().contains("index.lock"));
+    assert_eq!(warnings.count(), 1, "{:?}", f.notices);
+}

@@ -16,7 +16,7 @@ use notify::event::{AccessKind, AccessMode};
 use notify::{EventKind, RecursiveMode};
 
 use super::baseline::lock;
-use super::config::{NATIVE_INSTANCES, SPLIT_DEPTH, Tuning};
+use super::config::{Ignore, NATIVE_INSTANCES, SPLIT_DEPTH, Tuning};
 use super::error::{EMFILE, WatchError, read_limit, watch_error};
 use super::rules;
 use super::worker::Msg;
@@ -42,11 +42,25 @@ fn handler(events: mpsc::Sender<Msg>) -> impl notify::EventHandler {
 }
 
 /// A native instance: inotify itself on Linux (see `native`: no round trip per watch, no
-/// events for reads), notify's recommended watcher elsewhere.
-fn native(msgs: &mpsc::Sender<Msg>) -> notify::Result<Instance> {
+/// events for reads), FSEvents a tree at a time on macOS (see `covering`), notify's
+/// recommended watcher elsewhere (kqueue on the BSDs).
+fn native(
+    msgs: &mpsc::Sender<Msg>,
+    #[cfg(target_os = "linux")] backlog: &Arc<super::native::Backlog>,
+) -> notify::Result<Instance> {
     #[cfg(target_os = "linux")]
-    let instance: Instance = Box::new(super::native::Native::start(handler(msgs.clone()))?);
-    #[cfg(not(target_os = "linux"))]
+    let instance: Instance = Box::new(super::native::Native::start(
+        handler(msgs.clone()),
+        backlog.clone(),
+    )?);
+    #[cfg(target_os = "macos")]
+    let instance: Instance = Box::new(
+        <super::covering::Covering<notify::FsEventWatcher> as notify::Watcher>::new(
+            handler(msgs.clone()),
+            notify::Config::default(),
+        )?,
+    );
+    #[cfg(not(any(target_os = "linux", target_os = "macos")))]
     let instance: Instance = Box::new(<notify::RecommendedWatcher as notify::Watcher>::new(
         handler(msgs.clone()),
         notify::Config::default(),
@@ -67,6 +81,8 @@ struct Fallback {
     poll: Option<Duration>,
     /// Canonical directories watched for links → how many links need each.
     refs: std::collections::HashMap<PathBuf, usize>,
+    #[cfg(target_os = "linux")]
+    backlog: Arc<super::native::Backlog>,
 }
 
 impl Fallback {
@@ -87,6 +103,9 @@ impl Fallback {
                             .with_poll_interval(interval)
                             .with_compare_contents(true),
                     )?),
+                    #[cfg(target_os = "linux")]
+                    None => native(&self.msgs, &self.backlog)?,
+                    #[cfg(not(target_os = "linux"))]
                     None => native(&self.msgs)?,
                 };
                 self.links.insert(made)
@@ -181,6 +200,9 @@ pub(super) struct Found {
     /// it goes back to the OS when freed (small allocations in a thread's malloc arena would
     /// stay in RSS), and no lock is shared while walking.
     files: Vec<u8>,
+    /// Tracked entries that are not regular files (FIFOs, sockets, devices), relative: never
+    /// opened, so they are recorded as [`super::hash::FileState::Special`], not hashed.
+    pub special: Vec<PathBuf>,
     /// Files seen (tracked or not).
     pub seen: usize,
     /// Walked directories whose listing holds an ignore file or a repository (`.git`): only
@@ -192,6 +214,15 @@ pub(super) struct Found {
     pub err: Option<WatchError>,
     /// The first watch failure of a lenient walk.
     pub warn: Option<WatchError>,
+    /// Directories hot may not read (permission denied), left out with their subtrees: a
+    /// warning each, never a stop.
+    pub unreadable: Vec<PathBuf>,
+    /// Links to directories outside the project holding more than [`LINKED_TREE_MAX`]
+    /// entries, not followed (absolute link, canonical target).
+    pub too_big: Vec<(PathBuf, PathBuf)>,
+    /// Links to directories outside the project whose size is still to be counted (see
+    /// [`Walk::defer`]): not followed yet.
+    pub scout: Vec<(PathBuf, PathBuf)>,
     /// Symbolic links met (files and directories, absolute) and their canonical targets.
     pub links: Vec<(PathBuf, PathBuf)>,
     /// Directories at or under a link, watched (by this walk) through their canonical path.
@@ -215,6 +246,7 @@ impl Found {
     fn absorb(&mut self, other: Found) {
         self.dirs.extend(other.dirs);
         self.files.extend_from_slice(&other.files);
+        self.special.extend(other.special);
         self.seen += other.seen;
         self.rule_dirs.extend(other.rule_dirs);
         self.frontier.extend(other.frontier);
@@ -224,10 +256,52 @@ impl Found {
         if self.warn.is_none() {
             self.warn = other.warn;
         }
+        self.unreadable.extend(other.unreadable);
+        self.too_big.extend(other.too_big);
+        self.scout.extend(other.scout);
         self.links.extend(other.links);
         self.linked.extend(other.linked);
         self.file_links.extend(other.file_links);
     }
+}
+
+/// A linked tree outside the project with more entries (files and directories) than this is
+/// not watched: at ~1 µs to list an entry and a watch a directory, this many cost ~10-30 ms
+/// of the watcher's time, which an edit elsewhere may wait for; `/usr` has ~10^5-10^6.
+pub(super) const LINKED_TREE_MAX: usize = 10_000;
+
+/// Whether the tree at `dir` has at most `max` entries (links followed, ignore files not
+/// read: the plain listing is the cost to bound). Stops reading at `max + 1`, so a huge tree
+/// costs no more than a small one; a cycle of links only counts up to the bound.
+pub(super) fn fits(dir: &Path, max: usize) -> bool {
+    let mut count = 0usize;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            count += 1;
+            if count > max {
+                return false;
+            }
+            let is_dir = match entry.file_type() {
+                Ok(t) if t.is_symlink() => {
+                    std::fs::metadata(entry.path()).is_ok_and(|m| m.is_dir())
+                }
+                Ok(t) => t.is_dir(),
+                Err(_) => false,
+            };
+            if is_dir && !rules::is_vcs_dir(&entry.file_name()) {
+                stack.push(entry.path());
+            }
+        }
+    }
+    true
+}
+
+fn is_denied(e: &notify::Error) -> bool {
+    matches!(&e.kind, notify::ErrorKind::Io(io) if io.kind() == std::io::ErrorKind::PermissionDenied)
 }
 
 /// What a walk asks to be watched.
@@ -243,8 +317,15 @@ pub(super) struct Walk<'a> {
     /// The project root: found files are relative to it.
     pub root: &'a Path,
     pub tracked: &'a (dyn Fn(&Path) -> bool + Sync),
+    /// The Hotfile's common `ignore`: pruned from the walk like a `.gitignore`d tree.
+    pub ignore: &'a Arc<Ignore>,
     /// A watch failure ends the walk with an error (start-up) rather than a warning.
     pub strict: bool,
+    /// Links to trees outside the project are not counted here but left in
+    /// [`Found::scout`] for a thread of their own (while hot runs).
+    pub defer: bool,
+    /// Canonical targets outside the project counted already and small enough to follow.
+    pub approved: &'a std::collections::HashSet<PathBuf>,
 }
 
 impl Walk<'_> {
@@ -295,6 +376,21 @@ impl Walk<'_> {
             if super::links::loops_back(&link, &target) {
                 continue;
             }
+            // A tree outside the project is only followed when small: a link to `/usr` would
+            // cost minutes of reading and tens of thousands of watches.
+            // Counted off the watcher's thread while hot runs (`defer`), so the edits of
+            // others never wait for it; the link is walked once the count says it fits.
+            let outside = std::fs::canonicalize(self.root).is_ok_and(|r| !target.starts_with(r));
+            if outside && !self.approved.contains(&target) {
+                if self.defer {
+                    out.scout.push((link, target));
+                    continue;
+                }
+                if !fits(&target, LINKED_TREE_MAX) {
+                    out.too_big.push((link, target));
+                    continue;
+                }
+            }
             out.links.push((link.clone(), target));
             if !self.walk_one(&link, None, false, true, watched, watch, out, &mut pending) {
                 return false;
@@ -322,16 +418,23 @@ impl Walk<'_> {
         // directory are only read again where its listing holds an ignore file or `.git`.
         let repos: Arc<Mutex<Vec<PathBuf>>> = Arc::default();
         let seen = repos.clone();
+        let (ignore, root) = (self.ignore.clone(), self.root.to_path_buf());
         walker
             .max_depth(max_depth)
             .follow_links(through)
             .filter_entry(move |e| {
-                let vcs =
-                    e.file_type().is_some_and(|t| t.is_dir()) && rules::is_vcs_dir(e.file_name());
+                let is_dir = e.file_type().is_some_and(|t| t.is_dir());
+                let vcs = is_dir && rules::is_vcs_dir(e.file_name());
                 if vcs && let Some(parent) = e.path().parent() {
                     lock(&seen).push(parent.to_path_buf());
                 }
-                !vcs
+                // A link shows as a link here: judged as a directory too, so `dir/**` prunes a
+                // link named `dir` before it is followed.
+                let dir_like = is_dir || e.file_type().is_some_and(|t| t.is_symlink());
+                let pruned = e.path().strip_prefix(&root).is_ok_and(|rel| {
+                    !rel.as_os_str().is_empty() && ignore.is_ignored(rel, dir_like)
+                });
+                !vcs && !pruned
             });
         for entry in walker.build() {
             // A cycle of links, or one whose target is gone, comes as an error: skipped.
@@ -389,6 +492,9 @@ impl Walk<'_> {
                     }
                     // Gone already: its parent's event says so.
                     Err(e) if matches!(e.kind, notify::ErrorKind::PathNotFound) => {}
+                    // Not ours to read (a root-owned volume): left out, the walker's read of
+                    // it fails too and yields nothing.
+                    Err(e) if is_denied(&e) => out.unreadable.push(path.to_path_buf()),
                     Err(e) => {
                         let err = watch_error(path, e, watched.len() + out.dirs.len());
                         if self.strict {
@@ -424,6 +530,10 @@ impl Walk<'_> {
             if let Ok(rel) = path.strip_prefix(self.root)
                 && (self.tracked)(rel)
             {
+                if !ft.is_file() {
+                    out.special.push(rel.to_path_buf());
+                    continue;
+                }
                 out.files
                     .extend_from_slice(rel.as_os_str().as_encoded_bytes());
                 out.files.push(0);
@@ -452,6 +562,9 @@ pub(super) struct Watches {
     file_links: BTreeMap<PathBuf, PathBuf>,
     /// Published for [`super::Watcher::watched_dirs`].
     count: Arc<AtomicUsize>,
+    /// Events of the native instances not handed on yet.
+    #[cfg(target_os = "linux")]
+    backlog: Arc<super::native::Backlog>,
 }
 
 impl Watches {
@@ -462,6 +575,11 @@ impl Watches {
         count: Arc<AtomicUsize>,
         tuning: &Tuning,
     ) -> Result<Watches, WatchError> {
+        #[cfg(target_os = "linux")]
+        let backlog = Arc::<super::native::Backlog>::default();
+        #[cfg(target_os = "linux")]
+        let native = || native(msgs, &backlog);
+        #[cfg(not(target_os = "linux"))]
         let native = || native(msgs);
         let mut notify: Vec<Instance> = vec![match poll {
             Some(interval) => Box::new(
@@ -477,7 +595,10 @@ impl Watches {
                 .map_err(WatchError::Init)?,
             ),
             None => native().map_err(|e| match &e.kind {
-                notify::ErrorKind::Io(io) if io.raw_os_error() == Some(EMFILE) => {
+                // inotify's instance limit; elsewhere the plain error says it (open files).
+                notify::ErrorKind::Io(io)
+                    if cfg!(target_os = "linux") && io.raw_os_error() == Some(EMFILE) =>
+                {
                     WatchError::InstanceLimit {
                         limit: read_limit("max_user_instances"),
                     }
@@ -504,12 +625,25 @@ impl Watches {
                 links: None,
                 poll,
                 refs: std::collections::HashMap::new(),
+                #[cfg(target_os = "linux")]
+                backlog: backlog.clone(),
             }),
             linked: BTreeMap::new(),
             file_links: BTreeMap::new(),
             refuse: tuning.refuse_watches.clone(),
             count,
+            #[cfg(target_os = "linux")]
+            backlog,
         })
+    }
+
+    /// True while the native instances have events not handed on yet (see `native::Backlog`);
+    /// elsewhere, false.
+    pub fn backlog(&self) -> bool {
+        #[cfg(target_os = "linux")]
+        return self.backlog.pending();
+        #[cfg(not(target_os = "linux"))]
+        false
     }
 
     /// Directories watched (natively or polled).

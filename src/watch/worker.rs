@@ -13,13 +13,14 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::baseline::{Baseline, Shared};
-use super::config::{Relevance, Tuning};
+use super::config::{Ignore, Relevance, Tuning};
 use super::debounce::{Batch, Debouncer, Kind};
 use super::error::{WatchError, read_limit};
 use super::files::{FileTable, Slot};
 use super::hash::{self, FileState, Observed};
 use super::links::Links;
 use super::rules::IgnoreRules;
+use super::vcs::{Git, Lock, RECHECK, SEQUENCER_GRACE};
 use super::walk::{Found, Walk, Watches};
 use super::{ChangeSet, Notice};
 
@@ -27,10 +28,18 @@ pub(super) enum Msg {
     Event(Instant, notify::Result<notify::Event>),
     SetRelevant {
         relevant: Relevance,
+        /// The new common `ignore`, if it changed with the Hotfile.
+        ignore: Option<Ignore>,
         /// When the caller asked: the ctime bound of a background baseline.
         asked: SystemTime,
         request: u64,
         done: mpsc::Sender<()>,
+    },
+    /// A link's tree outside the project was counted off this thread: follow it or warn.
+    Scouted {
+        link: PathBuf,
+        target: PathBuf,
+        fits: bool,
     },
     Stop,
 }
@@ -51,7 +60,17 @@ pub(super) struct Worker {
     pub walked_files: usize,
     pub relevant: Relevance,
     pub always: HashSet<PathBuf>,
+    /// The Hotfile's common `ignore`: never walked, watched or read.
+    pub ignore: Arc<Ignore>,
+    /// Link targets outside the project counted and small enough to follow.
+    pub approved: HashSet<PathBuf>,
+    /// Links whose target is being counted, each on a thread of its own.
+    pub scouting: HashSet<PathBuf>,
+    /// This thread's own channel, for the counting threads' answers.
+    pub msgs: mpsc::Sender<Msg>,
     pub debouncer: Debouncer,
+    /// The repository the project is in: while git holds its index, no burst closes.
+    pub git: Option<Git>,
     /// Files the open burst touched that are not read yet, and those read while the burst
     /// waited for quiet: at its close only files touched since need reading, so a burst of
     /// thousands of files still closes one quiet period after its last event.
@@ -65,6 +84,9 @@ pub(super) struct Worker {
     pub buf: Vec<u8>,
     /// A runtime watch failure has been reported (once is enough).
     pub warned: bool,
+    /// Unreadable directories and links to big trees already told about (each once; at
+    /// most [`DENIED_MAX`]).
+    pub denied: HashSet<PathBuf>,
     /// The watch limit fallback has been reported (once until every directory is back).
     pub fallback_reported: bool,
     /// When to try native watches for polled directories again.
@@ -89,6 +111,91 @@ impl Worker {
         for (link, target) in &found.links {
             self.links.add(link.clone(), target.clone());
         }
+        for dir in &found.unreadable {
+            self.unreadable(dir);
+        }
+        for (link, target) in &found.too_big {
+            self.too_big(link, target);
+        }
+        for (link, target) in &found.scout {
+            self.scout(link, target);
+        }
+    }
+
+    /// Counts a linked tree outside the project on a thread of its own; the answer comes back
+    /// as [`Msg::Scouted`]. Meanwhile the link is not followed, and every other edit runs.
+    fn scout(&mut self, link: &Path, target: &Path) {
+        if self.scouting.len() >= SCOUTS_MAX || !self.scouting.insert(link.to_path_buf()) {
+            return;
+        }
+        let (msgs, link, target) = (self.msgs.clone(), link.to_path_buf(), target.to_path_buf());
+        let spawned = std::thread::Builder::new()
+            .name("hot-watch-count".into())
+            .spawn(move || {
+                let fits = super::walk::fits(&target, super::walk::LINKED_TREE_MAX);
+                let _ = msgs.send(Msg::Scouted { link, target, fits });
+            });
+        if let Err(e) = spawned {
+            self.warn(&WatchError::Thread(e));
+        }
+    }
+
+    /// A count came back: a small tree is walked as a new directory is (its files are new,
+    /// so an edit made while it was counted is one of them); a big one is told about.
+    fn scouted(&mut self, now: Instant, link: PathBuf, target: PathBuf, fits: bool) {
+        self.scouting.remove(&link);
+        if fits {
+            self.approved.insert(target);
+            self.on_path(now, &link, Kind::Placed);
+        } else {
+            self.too_big(&link, &target);
+        }
+    }
+
+    /// A link to a big tree outside the project, not followed: told once, with the line
+    /// that silences it.
+    fn too_big(&mut self, link: &Path, target: &Path) {
+        if self.denied.len() >= DENIED_MAX || !self.denied.insert(link.to_path_buf()) {
+            return;
+        }
+        let rel = link.strip_prefix(&self.root).unwrap_or(link);
+        let rel = rel.to_string_lossy();
+        self.notify(Notice::Warning(format!(
+            "`{rel}` links to `{}`, a tree outside the project of more than {} entries: hot \
+             does not watch it (edits there run nothing). Link a smaller directory to have it \
+             watched; to silence this, add `ignore \"{rel}/**\"` to the Hotfile's `defaults`",
+            target.display(),
+            super::walk::LINKED_TREE_MAX
+        )));
+    }
+
+    /// A directory hot may not read: told once, with the line that silences it.
+    fn unreadable(&mut self, dir: &Path) {
+        if self.denied.len() >= DENIED_MAX || !self.denied.insert(dir.to_path_buf()) {
+            return;
+        }
+        let rel = dir.strip_prefix(&self.root).unwrap_or(dir);
+        let rel = rel.to_string_lossy();
+        self.notify(Notice::Warning(format!(
+            "cannot read `{rel}`: permission denied; hot leaves it and everything under it \
+             out (edits there run nothing). To silence this, add `ignore \"{rel}/**\"` to the \
+             Hotfile's `defaults`, or make it readable"
+        )));
+    }
+
+    /// A tracked file hot may not read (`rel`, relative): told once, with the line that
+    /// silences it. It stays tracked: every event on it counts, as nothing proves otherwise.
+    pub fn unreadable_file(&mut self, rel: &Path) {
+        let abs = self.root.join(rel);
+        if self.denied.len() >= DENIED_MAX || !self.denied.insert(abs) {
+            return;
+        }
+        let rel = rel.to_string_lossy();
+        self.notify(Notice::Warning(format!(
+            "cannot read `{rel}`: hot cannot tell a save of the same bytes from a change \
+             there, so every event on it reruns what watches it. To silence this, add \
+             `ignore \"{rel}\"` to the Hotfile's `defaults`, or make it readable"
+        )));
     }
 
     /// A walk of the whole tree that records tracked files as `Pending` in `table`; returns
@@ -100,11 +207,17 @@ impl Worker {
         let walk = Walk {
             root: &self.root,
             tracked: &tracked,
+            ignore: &self.ignore,
             strict,
+            defer: !strict,
+            approved: &self.approved,
         };
         let mut found = self.watches.walk_root(&walk);
         for rel in found.files() {
             table.add_pending(rel);
+        }
+        for rel in &found.special {
+            table.set(rel, Slot::Known(FileState::Special));
         }
         self.absorb(&found);
         if let Some(e) = found.err.take() {
@@ -119,7 +232,9 @@ impl Worker {
     /// Walks `dir` (inside the root, itself not ignored) and collects the tracked files.
     pub fn walk_collect(&mut self, dir: &Path) -> Vec<PathBuf> {
         let found = self.walk_lenient(dir, None);
-        found.files().map(Path::to_path_buf).collect()
+        let mut files: Vec<PathBuf> = found.files().map(Path::to_path_buf).collect();
+        files.extend(found.special);
+        files
     }
 
     fn walk_lenient(
@@ -132,7 +247,10 @@ impl Worker {
         let walk = Walk {
             root: &self.root,
             tracked: &tracked,
+            ignore: &self.ignore,
             strict: false,
+            defer: true,
+            approved: &self.approved,
         };
         let mut found = self.watches.walk(&walk, dir, before, None);
         self.absorb(&found);
@@ -264,6 +382,7 @@ impl Worker {
         self.walked_files = found.seen;
         self.watches.drop_stale(&before);
         let mut candidates: BTreeSet<PathBuf> = found.files().map(Path::to_path_buf).collect();
+        candidates.extend(found.special.iter().cloned());
         candidates.extend(self.shared.files().paths());
         candidates
     }
@@ -304,6 +423,9 @@ impl Worker {
                 Some(observed) => observed,
                 None => hash::observe_modified(&self.root.join(&rel), &mut self.buf),
             };
+            if now == Observed::File(FileState::Unreadable) {
+                self.unreadable_file(&rel);
+            }
             let changed = match (known, now) {
                 (None, Observed::Absent) => false,
                 (_, Observed::File(FileState::Unreadable)) => true,
@@ -346,11 +468,17 @@ impl Worker {
     fn set_relevant(
         &mut self,
         relevant: Relevance,
+        ignore: Option<Ignore>,
         asked: SystemTime,
         request: u64,
         done: mpsc::Sender<()>,
     ) {
         self.relevant = relevant;
+        if let Some(ignore) = ignore {
+            // Newly ignored trees keep their watches until the next rescan; the filter drops
+            // their events from now on.
+            self.ignore = Arc::new(ignore);
+        }
         let sync = self.poll.is_some() || self.walked_files <= self.tuning.sync_hash_max;
         if !sync {
             let _ = done.send(());
@@ -374,8 +502,56 @@ impl Worker {
         let _ = done.send(());
     }
 
-    /// Closes the pending burst into a change set. False when the receiver is gone.
+    /// Whether the open burst may close at `now`: its deadline has passed and no git
+    /// operation holds it. While one does, the burst is held and the lock looked at again
+    /// every [`RECHECK`]; when it ends, the burst waits one more window for the last events
+    /// of the operation (or the next step of a rebase).
+    fn due(&mut self, now: Instant) -> bool {
+        if self.debouncer.deadline().is_none_or(|d| now < d) {
+            return false;
+        }
+        // Events still in the kernel's queue (a reader the machine did not run yet) belong
+        // to this burst: look again shortly. Not past `max_delay`: a writer that never stops
+        // still gets a wave that often.
+        if !self.debouncer.over_cap(now) && self.watches.backlog() {
+            self.debouncer.defer(now + BACKLOG_RECHECK);
+            return false;
+        }
+        let Some(git) = &mut self.git else {
+            return true;
+        };
+        let (lock, warning) = match git.lock(self.debouncer.held_for(now)) {
+            Ok(lock) => (lock, None),
+            Err(warning) => (Lock::Free, Some(warning)),
+        };
+        let sequencing = lock == Lock::Free && self.debouncer.is_held() && git.sequencing();
+        if let Some(warning) = warning {
+            self.notify(Notice::Warning(warning));
+        }
+        match lock {
+            Lock::Held => {
+                self.debouncer.hold(now, now + RECHECK);
+                false
+            }
+            Lock::Free if self.debouncer.is_held() => {
+                let wait = if sequencing {
+                    SEQUENCER_GRACE
+                } else {
+                    self.debouncer.window()
+                };
+                self.debouncer.release(now, wait);
+                false
+            }
+            Lock::Free => true,
+        }
+    }
+
+    /// Closes the pending burst into a change set if it is due. False when the receiver is
+    /// gone.
     fn flush(&mut self, now: Instant) -> bool {
+        if !self.due(now) {
+            return true;
+        }
         let Some(batch) = self.debouncer.take(now) else {
             return true;
         };
@@ -418,11 +594,16 @@ impl Worker {
                 }
                 Ok(Msg::SetRelevant {
                     relevant,
+                    ignore,
                     asked,
                     request,
                     done,
                 }) => {
-                    self.set_relevant(relevant, asked, request, done);
+                    self.set_relevant(relevant, ignore, asked, request, done);
+                    self.check_polled(Instant::now());
+                }
+                Ok(Msg::Scouted { link, target, fits }) => {
+                    self.scouted(Instant::now(), link, target, fits);
                     self.check_polled(Instant::now());
                 }
                 Ok(Msg::Stop) | Err(RecvTimeoutError::Disconnected) => return,
@@ -441,6 +622,17 @@ impl Worker {
         }
     }
 }
+
+/// How soon a burst due while events are still queued for a reader is looked at again.
+const BACKLOG_RECHECK: Duration = Duration::from_micros(200);
+
+/// Linked trees counted at once, each on its own thread; a link met past this many is
+/// counted when it is met again (an event on it, a rescan).
+const SCOUTS_MAX: usize = 4;
+
+/// Unreadable directories told about one by one; past this many, the rest are left out
+/// silently (the first ones name the fix).
+const DENIED_MAX: usize = 64;
 
 /// Remembered modification times are dropped past this many files (a burst of thousands):
 /// they only sharpen the touch rule.

@@ -221,3 +221,32 @@ fn unknown_node_names_on_the_command_line_are_usage_errors() {
         .run();
     assert!(!done.project.path().join("ran").exists());
 }
+
+/// `lint` read the Hotfile again from its path for its spans, which standard input cannot
+/// give twice: `hot -f - check` lost every warning. It now uses the loader's span table.
+#[test]
+fn check_warns_on_a_hotfile_read_from_standard_input() {
+    use std::io::Write;
+    let project = crate::support::Project::new();
+    let mut child = project
+        .hot(&["-f", "-", "check"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("hot starts");
+    child
+        .stdin
+        .take()
+        .expect("piped stdin")
+        .write_all(b"task \"t\" {\n    watch \"nothing/**\"\n    run \"true\"\n}\n")
+        .expect("the Hotfile is written");
+    let output = child.wait_with_output().expect("hot ends");
+    let run = crate::support::Run::from(output);
+    run.code(0);
+    assert!(
+        run.stderr.contains("`nothing/**` matches no file") && run.stderr.contains("2 │"),
+        "a warning with its line: {}",
+        run.stderr
+    );
+}

@@ -9,6 +9,8 @@ mod test;
 
 /// `hot check` and diagnostics: exit statuses, file:line:column, nothing run.
 mod check;
+/// Version-control operations: a `git checkout` is one wave on the final tree.
+mod checkout;
 /// The command line: flags, `run NAME -- ARGS`, `--json`, `--color`, completions, man page.
 mod cli;
 /// The docs: every Hotfile in them is sound; the reference matches the parser.
@@ -34,5 +36,7 @@ mod services;
 mod stop;
 /// Messages that teach: `hot check`'s warnings, the address-in-use hint.
 mod teach;
+/// Trees as projects have them: FIFOs, sockets, devices, unreadable directories, big links.
+mod tree_faults;
 /// Watch mode: only what a change affects, bursts, atomic saves, reloads, signals.
 mod watch;

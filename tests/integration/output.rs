@@ -274,3 +274,84 @@ fn clicolor_force_colours_each_node_and_no_color_wins_over_it() {
         )
         .run();
 }
+
+/// A reader of `hot --json` that stops reading (a real pipe, filled past its buffer by a
+/// child's flood) must not stall hot: the sinks used to write on the loop's one thread under
+/// the reporter's lock, so Ctrl-C went unheard until someone read. Now hot ends at Ctrl-C, at
+/// most the stop timeout later (what it waits for its output), with status 130 and nothing
+/// left running.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_json_reader_that_stops_reading_cannot_stall_ctrl_c() {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::process::CommandExt;
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+
+    let project = Project::with_hotfile(
+        r#"
+service "flood" {
+    run "yes flood | head -n 200000; echo $$ > pid; exec sleep 300"
+    stop timeout="2s"
+}
+"#,
+    );
+    let mut hot = project
+        .hot(&["--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .spawn()
+        .expect("hot starts");
+    let pipe = hot.stdout.take().expect("piped stdout");
+    let fd = pipe.as_raw_fd();
+    // SAFETY: fcntl and ioctl on a pipe this test holds open.
+    let capacity = unsafe { libc::fcntl(fd, libc::F_GETPIPE_SZ) };
+    assert!(capacity > 0, "the pipe's size");
+    let deadline = Instant::now() + crate::support::DEADLINE;
+    let full = || {
+        let mut queued: libc::c_int = 0;
+        // SAFETY: FIONREAD writes one int.
+        unsafe { libc::ioctl(fd, libc::FIONREAD, &mut queued) };
+        // A write of up to PIPE_BUF bytes waits for room for all of it, so "full" is
+        // within one such write of the size.
+        queued > capacity - libc::PIPE_BUF as libc::c_int
+    };
+    // The flood has filled the pipe, and the service got past it to its long sleep (it
+    // cannot while hot's reading of its output is held up).
+    let pid: i32 = loop {
+        if full()
+            && let Ok(pid) = project.read("pid").trim().parse()
+        {
+            break pid;
+        }
+        if Instant::now() > deadline {
+            // SAFETY: killpg on the group this test created.
+            unsafe { libc::killpg(hot.id() as i32, libc::SIGKILL) };
+            let _ = hot.wait();
+            panic!("the pipe never filled, or the service never got past its flood");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let signalled = Instant::now();
+    // SAFETY: kill(2) on the child this test spawned and has not reaped.
+    unsafe { libc::kill(hot.id() as i32, libc::SIGINT) };
+    // The stop timeout (2s) bounds the wait for the writer; the rest is a loaded machine's
+    // slack.
+    let limit = Duration::from_secs(2) + Duration::from_secs(8);
+    let status = loop {
+        if let Some(status) = hot.try_wait().expect("try_wait") {
+            break status;
+        }
+        if signalled.elapsed() > limit {
+            // SAFETY: as above.
+            unsafe { libc::killpg(hot.id() as i32, libc::SIGKILL) };
+            let _ = hot.wait();
+            panic!("hot did not end within {limit:?} of Ctrl-C while its reader stalled");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    assert_eq!(status.code(), Some(130));
+    assert!(crate::support::gone(pid), "the service is stopped");
+    drop(pipe);
+}

@@ -386,7 +386,7 @@ task "ask" {
     let mut script = match command.spawn() {
         Ok(child) => child,
         Err(e) => {
-            assert!(std::env::var_os("CI").is_none(), "script: {e}");
+            assert!(!crate::support::ci(), "script: {e}");
             eprintln!("skipped: util-linux `script` is not available: {e}");
             return;
         }
@@ -522,16 +522,36 @@ service "serve" {{
         .expect("the listening line")
         .trim()
         .to_owned();
-    // Kept: the instance answers, and goes on answering.
-    let first = ask(&addr).unwrap();
-    std::thread::sleep(Duration::from_millis(300));
-    assert_eq!(field(&ask(&addr).unwrap(), "pid"), field(&first, "pid"));
+    assert!(ask(&addr).is_ok(), "the kept instance answers");
+    drop(hot);
 
-    // In --json: the same, as `kept`.
+    // In --json: the same, as `kept`, and the instance that answers is the first one, until
+    // hot is stopped (awaited events, not a pause: a pause passed with the instance stopped
+    // at the timeout and not yet gone).
     let project = Project::with_hotfile(&hotfile);
     let mut hot = project.spawn(&["watch"]);
+    let started = hot.wait_event("command_started", "serve");
     let timed_out = hot.wait_event("ready_timed_out", "serve");
     assert_eq!(timed_out["kept"], true, "{timed_out}");
+    let listening = hot.seen.iter().find(|e| e["event"] == "listening");
+    let addr = listening
+        .and_then(|e| e["addr"].as_str())
+        .expect("an address");
+    assert_eq!(
+        field(&ask(addr).unwrap(), "pid"),
+        started["pid"].to_string()
+    );
+    hot.signal(libc::SIGINT);
+    assert_eq!(hot.wait_exit(), 130);
+    let after_timeout: Vec<_> = hot
+        .seen
+        .iter()
+        .skip_while(|e| e["event"] != "ready_timed_out")
+        .take_while(|e| e["event"] != "note")
+        .filter(|e| e["node"] == "serve")
+        .map(|e| e["event"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(after_timeout, ["ready_timed_out"], "{}", hot.transcript());
     assert_eq!(hot.count("node_started", "serve"), 1);
 }
 
@@ -544,7 +564,7 @@ fn python3() -> Option<&'static str> {
         .is_ok_and(|o| o.status.success());
     if !found {
         assert!(
-            std::env::var_os("CI").is_none(),
+            !crate::support::ci(),
             "python3 is missing; .ci/run installs it"
         );
         eprintln!("skipped: python3 is not installed");
@@ -642,4 +662,272 @@ service "serve" {{
     assert_eq!(hot.wait_exit(), 129);
     assert!(gone(server), "the server outlived hot");
     std::net::TcpListener::bind(&addr).expect("the port is free after hot exits");
+}
+
+/// A probe service whose new instance, started while `broken` exists, dies at start with an
+/// error (or, while `silent` exists, never prints its ready line).
+fn replaceable_project() -> Project {
+    let hotfile = format!(
+        r#"
+defaults {{
+    debounce "20ms"
+}}
+service "serve" {{
+    watch "broken" "silent"
+    socket "http" "127.0.0.1:0"
+    env PROBE_VERSION_FILE="version"
+    run "if [ -e broken ]; then echo 'SyntaxError: Unexpected token' >&2; exit 1; fi; if [ -e silent ]; then exec sleep 30; fi; echo ready; exec {probe}"
+    ready log="^ready$" timeout="1s"
+    stop timeout="2s"
+}}
+"#,
+        probe = probe().display()
+    );
+    let project = Project::with_hotfile(&hotfile);
+    project.write("version", "1");
+    project
+}
+
+/// The wave's closing event says the service failed, with the older build serving.
+#[track_caller]
+fn assert_failed_with_the_old_build_serving(finished: &serde_json::Value) {
+    assert_eq!(finished["ok"], false, "{finished}");
+    assert_eq!(finished["failed"], 1, "{finished}");
+    assert_eq!(
+        finished["failed_nodes"],
+        serde_json::json!(["serve"]),
+        "{finished}"
+    );
+    let row = &finished["nodes"][0];
+    assert_eq!(row["result"], "failed", "{finished}");
+    assert!(row["serving_since"].is_string(), "{finished}");
+}
+
+#[test]
+fn a_replacement_that_crashes_at_start_fails_its_wave() {
+    let project = replaceable_project();
+    let (mut hot, addr) = start(&project);
+    let first = hot.wait_event("wave_finished", "");
+    assert_eq!(first["ok"], true, "{first}");
+    let pid = field(&ask(&addr).unwrap(), "pid").to_owned();
+
+    project.write("broken", "");
+    let crashed = hot.wait_event("node_finished", "serve");
+    assert_eq!(crashed["code"], 1, "{crashed}");
+    let finished = hot.wait_event("wave_finished", "");
+    assert_failed_with_the_old_build_serving(&finished);
+    // The old instance serves on: right, and now said.
+    assert_eq!(field(&ask(&addr).unwrap(), "pid"), pid);
+
+    // The terminal says the same: not "all ok", and which build serves.
+    let project = replaceable_project();
+    let hot = Running::spawn(project.hot(&["watch"]));
+    wait_text(&hot, "all ok");
+    project.write("broken", "");
+    let said = wait_text(&hot, "1 failed: serve (not live: the build from ");
+    let after = said.split("SyntaxError").nth(1).expect("the crash excerpt");
+    assert!(!after.contains("all ok"), "{said}");
+}
+
+#[test]
+fn a_replacement_that_never_gets_ready_fails_its_wave() {
+    let project = replaceable_project();
+    let (mut hot, addr) = start(&project);
+    hot.wait_event("wave_finished", "");
+    let pid = field(&ask(&addr).unwrap(), "pid").to_owned();
+
+    project.write("silent", "");
+    let timed_out = hot.wait_event("ready_timed_out", "serve");
+    assert_eq!(timed_out["kept"], false, "{timed_out}");
+    let finished = hot.wait_event("wave_finished", "");
+    assert_failed_with_the_old_build_serving(&finished);
+    assert_eq!(field(&ask(&addr).unwrap(), "pid"), pid);
+}
+
+/// `node`, or `None` (the reason printed) when it is missing outside CI.
+fn node() -> Option<&'static str> {
+    let found = std::process::Command::new("node")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "node is missing; .ci/run installs it"
+        );
+        eprintln!("skipped: node is not installed");
+    }
+    found.then_some("node")
+}
+
+/// Node prints the error, then a stack of `at …` frames and its version: the last lines alone
+/// were all stack.
+#[test]
+fn the_crash_excerpt_of_a_node_syntax_error_shows_the_syntax_error() {
+    let Some(node) = node() else { return };
+    let hotfile = format!(
+        r#"
+service "web" {{
+    socket "http" "127.0.0.1:0"
+    run "{node}" "server.js"
+    ready log="^listening"
+    restart "never"
+}}
+"#
+    );
+    let project = Project::with_hotfile(&hotfile);
+    project.write(
+        "server.js",
+        "const http = require('http');\n\
+         http.createServer((q, r) => r.end('hi')).listen({fd: 3};\n\
+         console.log('listening');\n",
+    );
+    let mut hot = project.spawn(&["watch"]);
+    let finished = hot.wait_event("node_finished", "web");
+    let lines: Vec<&str> = finished["last_lines"]
+        .as_array()
+        .expect("last_lines")
+        .iter()
+        .filter_map(|l| l.as_str())
+        .collect();
+    assert!(
+        lines.iter().any(|l| l.starts_with("SyntaxError: ")),
+        "{finished}"
+    );
+    assert!(
+        lines.last().is_some_and(|l| l.starts_with("Node.js v")),
+        "{finished}"
+    );
+
+    // The terminal shows the same excerpt.
+    let project = Project::with_hotfile(&hotfile);
+    project.write("server.js", "listen(;\n");
+    let hot = Running::spawn(project.hot(&["watch"]));
+    // The excerpt's lines are indented under the exit line; the child's own lines are not.
+    let said = wait_text(&hot, "\n    Node.js v");
+    let excerpt = said.split("its last lines:").nth(1).expect("the excerpt");
+    assert!(excerpt.contains("\n    SyntaxError: "), "{said}");
+}
+
+/// Takes hot's socket from fd 3 and blocks in `accept()` on it.
+const FD3_SERVER: &str = "\
+import socket
+s = socket.socket(fileno=3)
+print('ready', flush=True)
+while True:
+    c, _ = s.accept()
+    c.sendall(b'ok')
+    c.close()
+";
+
+/// Ignores fd 3 and binds a port of its own, as `Bun.serve({fd: 3})` does; the 2 s before it
+/// binds let the looks at the server before it (up to 1 s after its ready) end first.
+const OWN_PORT_SERVER: &str = "\
+import socket, time
+time.sleep(float(__import__('sys').argv[1]))
+s = socket.socket()
+s.bind(('127.0.0.1', 0))
+s.listen()
+print('ready on', s.getsockname()[1], flush=True)
+time.sleep(600)
+";
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_server_that_ignores_fd_3_gets_a_warning_naming_its_port() {
+    let Some(python) = python3() else { return };
+    let project = Project::with_hotfile(&format!(
+        r#"
+service "good" {{
+    socket "http" "127.0.0.1:0"
+    run "{python}" "good.py"
+    ready log="^ready$"
+}}
+service "bad" {{
+    after "good"
+    socket "http" "127.0.0.1:0"
+    run "{python}" "bad.py" "2"
+    ready log="^ready on" timeout="20s"
+}}
+"#
+    ));
+    project.write("good.py", FD3_SERVER);
+    project.write("bad.py", OWN_PORT_SERVER);
+    let mut hot = project.spawn(&["watch"]);
+    let addr = hot.wait_event("listening", "bad")["addr"].clone();
+    let line = hot.wait_for("bad's ready line", |e| {
+        e["event"] == "output"
+            && e["node"] == "bad"
+            && e["line"]
+                .as_str()
+                .is_some_and(|l| l.starts_with("ready on"))
+    });
+    let port = line["line"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("ready on ")
+        .to_owned();
+    let warning = hot.wait_event("socket_unused", "");
+    assert_eq!(
+        warning["node"],
+        "bad",
+        "the server on fd 3 is not warned about:\n{}",
+        hot.transcript()
+    );
+    assert_eq!(
+        warning["listening"],
+        serde_json::json!([format!("127.0.0.1:{port}")]),
+        "{warning}"
+    );
+    assert_eq!(
+        (&warning["fd"], &warning["addr"], &warning["closed"]),
+        (&serde_json::json!(3), &addr, &serde_json::json!(false)),
+        "{warning}"
+    );
+    // The server on fd 3 answers on hot's address.
+    let good = hot
+        .seen
+        .iter()
+        .find(|e| e["event"] == "listening" && e["node"] == "good")
+        .expect("good listens")["addr"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(ask(&good).unwrap(), "ok");
+
+    // The terminal says it too, naming the port.
+    let project = Project::with_hotfile(&format!(
+        r#"
+service "bad" {{
+    socket "http" "127.0.0.1:0"
+    run "{python}" "bad.py" "0"
+    ready log="^ready on"
+}}
+"#
+    ));
+    project.write("bad.py", OWN_PORT_SERVER);
+    let hot = Running::spawn(project.hot(&["watch"]));
+    let said = wait_text(&hot, "itself, so requests to");
+    let warning = said
+        .lines()
+        .find(|l| {
+            l.contains("warning: bad does not wait on the socket hot passed it (fd 3, 127.0.0.1:")
+        })
+        .unwrap_or_else(|| panic!("{said}"));
+    let hot_addr = warning
+        .split("(fd 3, ")
+        .nth(1)
+        .and_then(|r| r.split(')').next());
+    let own_addr = warning
+        .split("it listens on ")
+        .nth(1)
+        .and_then(|r| r.split(' ').next());
+    let (Some(hot_addr), Some(own_addr)) = (hot_addr, own_addr) else {
+        panic!("{warning}")
+    };
+    assert!(
+        own_addr.starts_with("127.0.0.1:") && own_addr != hot_addr,
+        "{warning}"
+    );
+    assert!(said.contains(&format!("serving on {hot_addr}")), "{said}");
 }

@@ -9,6 +9,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+#[path = "../common/ci.rs"]
+mod common_ci;
+pub use common_ci::ci;
+
 pub const HOT: &str = env!("CARGO_BIN_EXE_hot");
 
 /// Long enough for a loaded 2-core CI machine; only ever reached when a test fails.

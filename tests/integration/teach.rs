@@ -195,3 +195,41 @@ service "other" {{
         hints[0]
     );
 }
+
+/// The hints were filled once, by the command line, from the first Hotfile: a service a
+/// reload added printed "address in use" and got no word about fd 3. They are built per run
+/// and rebuilt with each reload now.
+#[test]
+fn a_service_added_by_a_reload_gets_the_address_in_use_hint() {
+    let project = Project::with_hotfile(
+        r#"
+task "check" {
+    watch "src/**"
+    run "true"
+}
+"#,
+    );
+    let mut hot = project.spawn(&["watch"]);
+    hot.wait_event("wave_finished", "");
+    project.write(
+        "Hotfile",
+        r#"
+task "check" {
+    watch "src/**"
+    run "true"
+}
+service "late" {
+    socket "http" "127.0.0.1:0"
+    run "echo 'OSError: [Errno 98] Address already in use'; exec sleep 30"
+}
+"#,
+    );
+    hot.wait_event("reloaded", "");
+    let hint = hot.wait_for("the fd 3 hint for `late`", |e| {
+        e["event"] == "note"
+            && e["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("late: hot holds `http`"))
+    });
+    assert!(hint["message"].as_str().unwrap().contains("fd 3"), "{hint}");
+}

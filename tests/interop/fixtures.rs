@@ -15,7 +15,7 @@ pub fn serial() -> MutexGuard<'static, ()> {
 pub fn require<T>(tool: Result<T, String>) -> Option<T> {
     match tool {
         Ok(tool) => Some(tool),
-        Err(why) if std::env::var("CI").as_deref() == Ok("true") => {
+        Err(why) if crate::support::ci() => {
             panic!("CI=true and a tool is missing: {why}")
         }
         Err(why) => {
@@ -145,6 +145,15 @@ impl Server {
         })
     }
 
+    /// The `ready log` pattern of its Hotfile: `ready` from `tests/servers/`, but gunicorn's
+    /// is the line of docs/recipes.md's recipe, printed by its `post_worker_init` hook.
+    pub fn ready_log(self) -> &'static str {
+        match self {
+            Server::Gunicorn => GUNICORN_READY,
+            _ => "^ready$",
+        }
+    }
+
     /// A Hotfile that serves it on a fresh loopback port, restarted when `version` changes;
     /// each instance takes `startup` to start.
     pub fn hotfile(self, ready: bool, startup: std::time::Duration) -> Result<String, String> {
@@ -175,6 +184,9 @@ service "serve" {{
         ))
     }
 }
+
+/// The gunicorn recipe's `ready log` pattern (docs/recipes.md).
+pub const GUNICORN_READY: &str = "^worker [0-9]+ serving$";
 
 /// A KDL string literal.
 pub fn kdl(text: &str) -> String {

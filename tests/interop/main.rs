@@ -26,3 +26,5 @@ mod kill;
 mod matrix;
 /// Reading processes from `/proc`: pids, process groups, parents.
 mod procs;
+/// The gunicorn recipe and its fixture wait for the same ready line.
+mod recipe;

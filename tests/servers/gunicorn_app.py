@@ -1,6 +1,7 @@
 """A WSGI app for gunicorn in hot's interop tests. gunicorn takes hot's socket itself when
 LISTEN_PID is its own pid (strictly: otherwise it binds its own). The app loads in the worker,
-with the slow start of common.py; gunicorn_conf.py prints `ready` once the worker serves.
+with the slow start of common.py; gunicorn_conf.py prints the recipe's ready line once the
+worker has loaded it.
 Answers `pid=<worker pid> version=… server=gunicorn`."""
 
 import common

@@ -1,7 +1,6 @@
-"""gunicorn settings for hot's interop tests: one sync worker; `ready` once it has loaded the
-app (the only point where gunicorn itself knows it can serve)."""
-
-import common
+"""gunicorn settings for hot's interop tests: one sync worker, and the ready line of
+docs/recipes.md's gunicorn recipe, printed where the recipe prints it (tests/interop checks
+that the two stay the same)."""
 
 workers = 1
 worker_class = "sync"
@@ -9,4 +8,5 @@ graceful_timeout = 5
 
 
 def post_worker_init(worker):
-    common.ready()
+    # The app is loaded and the worker accepts next: hot's `ready log` line.
+    print(f"worker {worker.pid} serving", flush=True)

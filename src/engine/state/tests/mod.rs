@@ -169,6 +169,7 @@ fn describe(project: &Project, t0: Instant, action: &Action) -> String {
         Action::Start { node, generation } => format!("start {}#{generation}", name(node)),
         Action::Stop { node, generation } => format!("stop {}#{generation}", name(node)),
         Action::Exit(code) => format!("exit {code}"),
+        Action::KillAll => String::from("kill all"),
         Action::Answer { node } => format!("answer {}", name(node)),
         Action::Release { node } => format!("release {}", name(node)),
         Action::Wake { at } => format!("wake at {}ms", at.duration_since(t0).as_millis()),
@@ -187,6 +188,8 @@ fn describe(project: &Project, t0: Instant, action: &Action) -> String {
             }
             // Implied by `start`; left out to keep transcripts short.
             Report::NodeStarted { .. } => String::from("-"),
+            // Implied by `shutdown`.
+            Report::Stopping => String::from("-"),
             Report::NodeFinished {
                 node,
                 exit,
@@ -236,8 +239,24 @@ fn describe(project: &Project, t0: Instant, action: &Action) -> String {
             Report::Suspended { node, signal, .. } => {
                 format!("suspended {} by {signal}", name(node))
             }
-            Report::WaveFinished { wave, failed, .. } => {
-                format!("wave {wave} done, {failed} failed")
+            Report::WaveFinished {
+                wave,
+                failed,
+                graph,
+            } => {
+                // A failed service that an older instance still serves: its edit is not live.
+                let stale: String = graph
+                    .iter()
+                    .filter(|s| s.result == NodeResult::Failed)
+                    .filter_map(|s| {
+                        let since = s.serving_since?.duration_since(t0).as_millis();
+                        Some(format!(
+                            "; {} failed, serving since {since}ms",
+                            name(&s.node)
+                        ))
+                    })
+                    .collect();
+                format!("wave {wave} done, {failed} failed{stale}")
             }
         },
     }

@@ -88,6 +88,28 @@ fn rerun_failed_reruns_the_failed_and_what_they_blocked() {
     );
 }
 
+/// The second Ctrl-C is the engine's to decide: while stopping, another shutdown kills every
+/// group at once (the driver used to keep that policy in a flag of its own).
+#[test]
+fn a_second_shutdown_while_stopping_kills_all_at_once() {
+    Scenario::new(WEB).expect(
+        "
+        start
+          wave 1 by start: clippy test build serve
+          start clippy#1
+          start build#2
+        shutdown 130
+          stop clippy#1
+          stop build#2
+        shutdown 130
+          kill all
+        exit clippy#1 137
+        exit build#2 137
+          exit 130
+        ",
+    );
+}
+
 #[test]
 fn rerun_during_shutdown_starts_nothing() {
     Scenario::new(WEB).expect(

@@ -75,7 +75,7 @@ fn a_replacement_that_never_gets_ready_is_stopped_and_the_old_one_kept() {
           stop serve#5
           not ready serve
         exit serve#5 143
-          wave 2 done, 1 failed
+          wave 2 done, 1 failed; serve failed, serving since 0ms
         ",
     );
 }
@@ -89,9 +89,110 @@ fn a_replacement_that_crashes_before_ready_leaves_the_old_one_serving() {
           start serve#5
         exit serve#5 1
           finished serve Code(1) in 0ms (last line of #5)
-          wave 2 done, 1 failed
+          wave 2 done, 1 failed; serve failed, serving since 0ms
         ",
     );
+}
+
+/// The old instance serving on is right, but the edit is not live: the node failed in that
+/// wave, says which build serves, and a rerun of the failed nodes tries it again.
+#[test]
+fn a_replacement_that_crashes_at_start_fails_its_wave() {
+    Scenario::new(WEB).serving().expect(
+        "
+        wait 1000
+        change templates/a.html
+          wave 2 by templates/a.html (1): serve
+          start serve#5
+        wait 200
+        exit serve#5 1
+          finished serve Code(1) in 200ms (last line of #5)
+          wave 2 done, 1 failed; serve failed, serving since 0ms
+        rerun failed
+          wave 3 by rerun Failed: serve
+          start serve#6
+        ready serve#6
+          stop serve#4
+          ready serve in 0ms
+        exit serve#4 143
+          wave 3 done, 0 failed
+        ",
+    );
+}
+
+#[test]
+fn a_replacement_that_never_gets_ready_fails_its_wave() {
+    Scenario::new(WEB).serving().expect(
+        "
+        wait 1000
+        change templates/a.html
+          wave 2 by templates/a.html (1): serve
+          start serve#5
+        wait 60000
+        timeout serve#5
+          stop serve#5
+          not ready serve
+        exit serve#5 143
+          wave 2 done, 1 failed; serve failed, serving since 0ms
+        change templates/b.html
+          wave 3 by templates/b.html (1): serve
+          start serve#6
+        ready serve#6
+          stop serve#4
+          ready serve in 0ms
+        exit serve#4 143
+          wave 3 done, 0 failed
+        ",
+    );
+}
+
+/// The standings `wave_finished` and `hot ci`'s table are made of: the replacement's failure,
+/// its own run time, and the older instance that serves.
+#[test]
+fn a_failed_replacement_stands_failed_with_the_older_instance_serving() {
+    let mut engine = Engine::new(Arc::new(project(&[("serve", &["src/**"], &[])])), watch());
+    let t0 = Instant::now();
+    let serve = NodeId(0);
+    let start = engine.start(t0);
+    assert!(start.contains(&Action::Start {
+        node: serve,
+        generation: 1
+    }));
+    engine.handle(
+        t0,
+        Event::Ready {
+            node: serve,
+            generation: 1,
+        },
+    );
+    let t1 = t0 + Duration::from_secs(5);
+    engine.handle(t1, Event::Changed(vec![Change::path("src/a")]));
+    let crashed = engine.handle(
+        t1 + Duration::from_millis(30),
+        Event::Exited {
+            node: serve,
+            generation: 2,
+            exit: Exit::Code(1),
+            last_lines: Vec::new(),
+            // The keeper's measure of the replacement's run.
+            ran: Some(Duration::from_millis(25)),
+        },
+    );
+    let expected = vec![Standing {
+        node: serve,
+        result: NodeResult::Failed,
+        duration: Some(Duration::from_millis(25)),
+        serving_since: Some(t0),
+    }];
+    assert!(
+        crashed.contains(&Action::Report(Report::WaveFinished {
+            wave: 2,
+            failed: 1,
+            graph: expected.clone(),
+        })),
+        "{crashed:?}"
+    );
+    assert_eq!(engine.standings(), expected);
 }
 
 /// With no predecessor the instance is all there is: kept, and said precisely.
