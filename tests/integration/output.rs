@@ -116,8 +116,8 @@ fn every_summary_names_the_failed_nodes() {
             {"event":"node_blocked","node":"build","by":"clippy","time":"[TIMESTAMP]+00:00"}
             {"event":"output","node":"fmt","stream":"stdout","line":"fmt-ok","time":"[TIMESTAMP]+00:00"}
             {"event":"node_finished","node":"fmt","kind":"task","ok":true,"code":0,"signal":null,"error":null,"duration_ms":[MS],"last_lines":[],"time":"[TIMESTAMP]+00:00"}
-            {"event":"wave_finished","wave":1,"failed":2,"ok":false,"failed_nodes":["clippy","test"],"nodes":[{"node":"clippy","result":"failed","by":null,"duration":"[DURATION]","duration_ms":[MS]},{"node":"test","result":"failed","by":null,"duration":"[DURATION]","duration_ms":[MS]},{"node":"build","result":"blocked","by":"clippy","duration":"-","duration_ms":null},{"node":"fmt","result":"ok","by":null,"duration":"[DURATION]","duration_ms":[MS]}],"time":"[TIMESTAMP]+00:00"}
-            {"event":"summary","ok":false,"failed_nodes":["clippy","test"],"nodes":[{"node":"clippy","result":"failed","by":null,"duration":"[DURATION]","duration_ms":[MS]},{"node":"test","result":"failed","by":null,"duration":"[DURATION]","duration_ms":[MS]},{"node":"fmt","result":"ok","by":null,"duration":"[DURATION]","duration_ms":[MS]},{"node":"build","result":"blocked","by":"clippy","duration":"-","duration_ms":null}],"time":"[TIMESTAMP]+00:00"}
+            {"event":"wave_finished","wave":1,"failed":2,"ok":false,"failed_nodes":["clippy","test"],"nodes":[{"node":"clippy","result":"failed","by":null,"duration":"[DURATION]","duration_ms":[MS],"serving_since":null},{"node":"test","result":"failed","by":null,"duration":"[DURATION]","duration_ms":[MS],"serving_since":null},{"node":"build","result":"blocked","by":"clippy","duration":"-","duration_ms":null,"serving_since":null},{"node":"fmt","result":"ok","by":null,"duration":"[DURATION]","duration_ms":[MS],"serving_since":null}],"time":"[TIMESTAMP]+00:00"}
+            {"event":"summary","ok":false,"failed_nodes":["clippy","test"],"nodes":[{"node":"clippy","result":"failed","by":null,"duration":"[DURATION]","duration_ms":[MS],"serving_since":null},{"node":"test","result":"failed","by":null,"duration":"[DURATION]","duration_ms":[MS],"serving_since":null},{"node":"fmt","result":"ok","by":null,"duration":"[DURATION]","duration_ms":[MS],"serving_since":null},{"node":"build","result":"blocked","by":"clippy","duration":"-","duration_ms":null,"serving_since":null}],"time":"[TIMESTAMP]+00:00"}
             "#,
         )
         .status(FAILED)
@@ -170,9 +170,9 @@ task "docs" {
         "the docs wave",
         concat!(
             r#"{"event":"wave_finished","failed":0,"failed_nodes":["lib"],"nodes":["#,
-            r#"{"by":null,"duration":"[DURATION]","duration_ms":[MS],"node":"lib","result":"failed"},"#,
-            r#"{"by":"lib","duration":"-","duration_ms":null,"node":"api","result":"blocked"},"#,
-            r#"{"by":null,"duration":"[DURATION]","duration_ms":[MS],"node":"docs","result":"ok"}],"#,
+            r#"{"by":null,"duration":"[DURATION]","duration_ms":[MS],"node":"lib","result":"failed","serving_since":null},"#,
+            r#"{"by":"lib","duration":"-","duration_ms":null,"node":"api","result":"blocked","serving_since":null},"#,
+            r#"{"by":null,"duration":"[DURATION]","duration_ms":[MS],"node":"docs","result":"ok","serving_since":null}],"#,
             r#""ok":false,"wave":[N]}"#
         ),
         &event(&second),
@@ -187,9 +187,9 @@ task "docs" {
         "the fixed wave",
         concat!(
             r#"{"event":"wave_finished","failed":0,"failed_nodes":[],"nodes":["#,
-            r#"{"by":null,"duration":"[DURATION]","duration_ms":[MS],"node":"lib","result":"ok"},"#,
-            r#"{"by":null,"duration":"-","duration_ms":null,"node":"api","result":"ok"},"#,
-            r#"{"by":null,"duration":"[DURATION]","duration_ms":[MS],"node":"docs","result":"ok"}],"#,
+            r#"{"by":null,"duration":"[DURATION]","duration_ms":[MS],"node":"lib","result":"ok","serving_since":null},"#,
+            r#"{"by":null,"duration":"-","duration_ms":null,"node":"api","result":"ok","serving_since":"[TIMESTAMP]+00:00"},"#,
+            r#"{"by":null,"duration":"[DURATION]","duration_ms":[MS],"node":"docs","result":"ok","serving_since":null}],"#,
             r#""ok":true,"wave":[N]}"#
         ),
         &event(&third),
@@ -210,8 +210,8 @@ fn times_are_local_not_utc() {
             {"event":"wave_started","wave":1,"start":true,"paths":[],"changed":0,"nodes":["a"],"time":"[TIMESTAMP]+05:30"}
             {"event":"node_started","node":"a","generation":1,"kind":"task","ready":false,"time":"[TIMESTAMP]+05:30"}
             {"event":"node_finished","node":"a","kind":"task","ok":true,"code":0,"signal":null,"error":null,"duration_ms":[MS],"last_lines":[],"time":"[TIMESTAMP]+05:30"}
-            {"event":"wave_finished","wave":1,"failed":0,"ok":true,"failed_nodes":[],"nodes":[{"node":"a","result":"ok","by":null,"duration":"[DURATION]","duration_ms":[MS]}],"time":"[TIMESTAMP]+05:30"}
-            {"event":"summary","ok":true,"failed_nodes":[],"nodes":[{"node":"a","result":"ok","by":null,"duration":"[DURATION]","duration_ms":[MS]}],"time":"[TIMESTAMP]+05:30"}
+            {"event":"wave_finished","wave":1,"failed":0,"ok":true,"failed_nodes":[],"nodes":[{"node":"a","result":"ok","by":null,"duration":"[DURATION]","duration_ms":[MS],"serving_since":null}],"time":"[TIMESTAMP]+05:30"}
+            {"event":"summary","ok":true,"failed_nodes":[],"nodes":[{"node":"a","result":"ok","by":null,"duration":"[DURATION]","duration_ms":[MS],"serving_since":null}],"time":"[TIMESTAMP]+05:30"}
             "#,
         )
         .run();
