@@ -23,6 +23,7 @@ use super::{Supervisor, plan};
 use crate::engine::{Event, Exit, Generation};
 use crate::model::{Command, Node, NodeId, Ready, Signal, Stop};
 use crate::report::{Reporter, Stream};
+use crate::shim::protocol::{Order, Report};
 use crate::sockets::RawFd;
 
 /// The platform's number for a Hotfile stop signal.
@@ -568,14 +569,15 @@ async fn monitor(
             biased;
             status = child.wait() => break status,
             line = keeper.next_line(), if keeper_open => match line {
-                Ok(Some(line)) => {
-                    if let Some(pid) = line.strip_prefix("started ").and_then(|p| p.parse().ok()) {
+                // A line that is no report (an older or newer keeper's) is ignored, as before.
+                Ok(Some(line)) => match Report::parse(&line) {
+                    Ok(Report::Started { pid }) => {
                         if ctx.service {
                             ctx.reporter.command_started(&ctx.name, ctx.generation, pid);
                         }
-                    } else if let Some(d) = ended(&line) {
-                        ran = Some(d);
-                    } else if let Some((signal, pid)) = stopped(&line) {
+                    }
+                    Ok(Report::Ended { ran: d }) => ran = Some(d),
+                    Ok(Report::Stopped { signal, pid }) => {
                         let _ = ctx.events.send(Event::Suspended {
                             node: ctx.node,
                             generation: ctx.generation,
@@ -583,7 +585,8 @@ async fn monitor(
                             pid,
                         });
                     }
-                }
+                    Err(_) => {}
+                },
                 _ => keeper_open = false,
             },
             Some(Control::Stop { signal, timeout, drain }) = control.recv(), if kill_at.is_none() && !killed => {
@@ -638,7 +641,9 @@ async fn monitor(
         && ran.is_none()
         && let Ok(Ok(Some(line))) = tokio::time::timeout_at(drain_until, keeper.next_line()).await
     {
-        ran = ended(&line);
+        if let Ok(Report::Ended { ran: d }) = Report::parse(&line) {
+            ran = Some(d);
+        }
     }
     for reader in readers {
         let abort = reader.abort_handle();
@@ -704,7 +709,7 @@ fn drain_of(_: &[(String, RawFd, SocketAddr)]) -> Option<Drain> {
     None
 }
 
-/// Tells the keeper to stop its command (see `shim::keeper`): `stop SIGNAL TIMEOUT_MS`. A
+/// Tells the keeper to stop its command (see `shim::keeper`): [`Order::Stop`]. A
 /// SIGKILL, or a keeper that cannot be told, gets the signal on the whole group instead.
 fn order_stop(
     orders: &tokio::net::unix::OwnedWriteHalf,
@@ -714,7 +719,11 @@ fn order_stop(
     ctx: &Ctx,
 ) {
     let number = signal_number(signal);
-    let line = format!("stop {number} {}\n", timeout.as_millis());
+    let line = Order::Stop {
+        signal: number,
+        timeout,
+    }
+    .encode();
     // A few bytes into an empty socket buffer: written whole or not at all.
     let told = signal != Signal::Kill && orders.try_write(line.as_bytes()).ok() == Some(line.len());
     if !told {
@@ -733,18 +742,6 @@ fn later(at: Instant, d: Duration) -> Instant {
     at.checked_add(d)
         .or_else(|| at.checked_add(FAR))
         .unwrap_or(at)
-}
-
-/// Reads the keeper's `ended MICROSECONDS` line: how long the command ran.
-fn ended(line: &str) -> Option<Duration> {
-    let micros = line.strip_prefix("ended ")?.parse().ok()?;
-    Some(Duration::from_micros(micros))
-}
-
-/// Reads the keeper's `stopped SIGNAL PID` line.
-fn stopped(line: &str) -> Option<(i32, u32)> {
-    let mut words = line.strip_prefix("stopped ")?.split(' ');
-    Some((words.next()?.parse().ok()?, words.next()?.parse().ok()?))
 }
 
 /// Forwards one pipe to the reporter in bounded pieces (see [`super::output`]), and
