@@ -57,6 +57,8 @@ mod plan;
 #[cfg(unix)]
 mod program;
 #[cfg(unix)]
+mod ready;
+#[cfg(unix)]
 mod unix;
 
 pub use plan::exec_form;

@@ -7,7 +7,6 @@ use std::os::fd::AsRawFd;
 use std::os::unix::process::ExitStatusExt;
 use std::process::Stdio;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
@@ -17,8 +16,8 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::excerpt::Excerpt;
-use super::notify::NotifySocket;
 use super::program::find_program;
+use super::ready::{self, Gate};
 use super::{Supervisor, plan};
 use crate::engine::{Event, Exit, Generation};
 use crate::model::{Command, Node, NodeId, Ready, Signal, Stop};
@@ -123,38 +122,13 @@ pub(super) struct Drain;
 /// kills at the timeout) not have ended by then.
 const BACKSTOP: Duration = Duration::from_millis(500);
 
-/// One instance's readiness and liveness, decided once.
-pub(super) struct Gate(AtomicU8);
-
-const PENDING: u8 = 0;
-const SETTLED: u8 = 1;
-const REAPED: u8 = 2;
-
-impl Gate {
-    /// Claims the one `Ready`/`ReadyTimedOut` event; false if already sent or reaped.
-    fn settle(&self) -> bool {
-        self.0
-            .compare_exchange(PENDING, SETTLED, Ordering::SeqCst, Ordering::SeqCst)
-            .is_ok()
-    }
-    pub(super) fn pending(&self) -> bool {
-        self.0.load(Ordering::SeqCst) == PENDING
-    }
-    fn reap(&self) {
-        self.0.store(REAPED, Ordering::SeqCst);
-    }
-    fn reaped(&self) -> bool {
-        self.0.load(Ordering::SeqCst) == REAPED
-    }
-}
-
 /// Who to tell about an instance.
 #[derive(Clone)]
 pub(super) struct Ctx {
-    node: NodeId,
-    generation: Generation,
+    pub(super) node: NodeId,
+    pub(super) generation: Generation,
     pub(super) name: String,
-    events: mpsc::UnboundedSender<Event>,
+    pub(super) events: mpsc::UnboundedSender<Event>,
     pub(super) reporter: Reporter,
     hints: crate::hint::Hints,
     /// A service's pid is told (the status view shows it); a task's is not, so a task's
@@ -174,15 +148,6 @@ impl Ctx {
     fn last_lines(&self) -> Vec<String> {
         let excerpt = self.excerpt.lock().unwrap_or_else(|e| e.into_inner());
         excerpt.lines()
-    }
-
-    pub(super) fn ready(&self) {
-        if self.gate.settle() {
-            let _ = self.events.send(Event::Ready {
-                node: self.node,
-                generation: self.generation,
-            });
-        }
     }
 }
 
@@ -295,7 +260,7 @@ impl Supervisor {
         }
         cmd.envs(def.env.iter().map(|(k, v)| (k, v)));
 
-        let gate = Arc::new(Gate(AtomicU8::new(PENDING)));
+        let gate = Arc::new(Gate::new());
         let ctx = Ctx {
             node,
             generation,
@@ -307,20 +272,7 @@ impl Supervisor {
             gate: gate.clone(),
             excerpt: Default::default(),
         };
-        let notify = match def.ready {
-            Some(Ready::Notify) => {
-                let socket = NotifySocket::create(node, generation).map_err(|e| {
-                    format!(
-                        "cannot create the NOTIFY_SOCKET for `ready \"notify\"` in {}: {e}; \
-                         check that the temporary directory is writable (TMPDIR)",
-                        std::env::temp_dir().display()
-                    )
-                })?;
-                cmd.env("NOTIFY_SOCKET", &socket.path);
-                Some(socket)
-            }
-            _ => None,
-        };
+        let notify = ready::notify(def.ready.as_ref(), node, generation, &mut cmd)?;
 
         // Computed before the fork: the closure runs in the child, where only
         // async-signal-safe calls are allowed (no allocation, no locks).
@@ -352,10 +304,7 @@ impl Supervisor {
         let pgid = pid as libc::pid_t;
         live_groups().insert(pgid);
 
-        let log = match &def.ready {
-            Some(Ready::Log(regex)) => Some(regex.clone()),
-            _ => None,
-        };
+        let log = ready::log(def.ready.as_ref());
         let mut readers = Vec::new();
         if let Some(out) = child.stdout.take() {
             readers.push(tokio::spawn(forward(
@@ -547,11 +496,8 @@ async fn monitor(
     readers: Vec<JoinHandle<()>>,
 ) {
     let started = Instant::now();
-    let delay = match ready {
-        Some(Ready::Delay(d)) => Some(later(started, d)),
-        _ => None,
-    };
-    let ready_deadline = ready.is_some().then(|| later(started, ready_timeout));
+    let delay = ready::delay(ready.as_ref(), started);
+    let ready_deadline = ready::deadline(ready.as_ref(), started, ready_timeout);
     let mut kill_at: Option<Instant> = None;
     let mut killed = false;
     let far = later(started, FAR);
@@ -622,9 +568,7 @@ async fn monitor(
                 ctx.ready();
             }
             _ = tokio::time::sleep_until(ready_deadline.unwrap_or(far)), if ready_deadline.is_some() && ctx.gate.pending() => {
-                if ctx.gate.settle() {
-                    let _ = ctx.events.send(Event::ReadyTimedOut { node: ctx.node, generation: ctx.generation });
-                }
+                ctx.ready_timed_out();
             }
         }
     };
@@ -738,7 +682,7 @@ const FAR: Duration = Duration::from_secs(86400 * 365);
 
 /// `at + d`, or as late as representable: time arithmetic must never panic, whatever
 /// durations reach it.
-fn later(at: Instant, d: Duration) -> Instant {
+pub(super) fn later(at: Instant, d: Duration) -> Instant {
     at.checked_add(d)
         .or_else(|| at.checked_add(FAR))
         .unwrap_or(at)
@@ -752,26 +696,18 @@ async fn forward(
     ctx: Ctx,
     log: Option<regex::Regex>,
 ) {
-    let ready = |line: &str| {
-        if let Some(regex) = &log
-            && ctx.gate.pending()
-            && regex.is_match(line)
-        {
-            ctx.ready();
-        }
-    };
     super::output::read(
         pipe,
         |piece| {
             ctx.reporter.output(&ctx.name, stream, piece.text);
             ctx.remember(piece.text);
             ctx.hints.on_output(&ctx.reporter, &ctx.name, piece.text);
-            ready(piece.line);
+            ready::log_line(&ctx, log.as_ref(), piece.line);
         },
         // A ready line that waits without its newline counts at once, not once it is shown.
         |line| {
             if log.is_some() && ctx.gate.pending() {
-                ready(&String::from_utf8_lossy(line));
+                ready::log_line(&ctx, log.as_ref(), &String::from_utf8_lossy(line));
             }
         },
     )
