@@ -59,6 +59,8 @@ mod program;
 #[cfg(unix)]
 mod ready;
 #[cfg(unix)]
+mod spawn_error;
+#[cfg(unix)]
 mod unix;
 
 pub use plan::exec_form;

@@ -9,6 +9,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::notify::NotifySocket;
+use super::spawn_error::SpawnError;
 use super::unix::{Ctx, later};
 use crate::engine::{Event, Generation};
 use crate::model::{NodeId, Ready};
@@ -106,17 +107,15 @@ pub(super) fn notify(
     node: NodeId,
     generation: Generation,
     cmd: &mut tokio::process::Command,
-) -> Result<Option<NotifySocket>, String> {
+) -> Result<Option<NotifySocket>, SpawnError> {
     if !matches!(ready, Some(Ready::Notify)) {
         return Ok(None);
     }
-    let socket = NotifySocket::create(node, generation).map_err(|e| {
-        format!(
-            "cannot create the NOTIFY_SOCKET for `ready \"notify\"` in {}: {e}; \
-             check that the temporary directory is writable (TMPDIR)",
-            std::env::temp_dir().display()
-        )
-    })?;
+    let socket =
+        NotifySocket::create(node, generation).map_err(|error| SpawnError::NotifySocket {
+            dir: std::env::temp_dir(),
+            error,
+        })?;
     cmd.env("NOTIFY_SOCKET", &socket.path);
     Ok(Some(socket))
 }

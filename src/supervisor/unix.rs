@@ -18,6 +18,7 @@ use tokio::time::Instant;
 use super::excerpt::Excerpt;
 use super::program::find_program;
 use super::ready::{self, Gate};
+use super::spawn_error::SpawnError;
 use super::{Supervisor, plan};
 use crate::engine::{Event, Exit, Generation};
 use crate::model::{Command, Node, NodeId, Ready, Signal, Stop};
@@ -173,22 +174,22 @@ impl Supervisor {
             return;
         }
         let Some(def) = self.project.nodes.get(node.0).cloned() else {
-            self.spawn_failed(node, generation, format!("internal: no node {node}"));
+            self.spawn_failed(node, generation, SpawnError::NoNode(node));
             return;
         };
         match self.spawn(node, generation, &def, sockets, own) {
             Ok(instance) => {
                 self.instances.insert(generation, instance);
             }
-            Err(message) => self.spawn_failed(node, generation, message),
+            Err(error) => self.spawn_failed(node, generation, error),
         }
     }
 
-    fn spawn_failed(&self, node: NodeId, generation: Generation, message: String) {
+    fn spawn_failed(&self, node: NodeId, generation: Generation, error: SpawnError) {
         let _ = self.events.send(Event::Exited {
             node,
             generation,
-            exit: Exit::SpawnFailed(message),
+            exit: Exit::SpawnFailed(error.to_string()),
             last_lines: Vec::new(),
             ran: None,
         });
@@ -201,15 +202,12 @@ impl Supervisor {
         def: &Node,
         sockets: &[(String, RawFd, SocketAddr)],
         own: bool,
-    ) -> Result<Instance, String> {
+    ) -> Result<Instance, SpawnError> {
         if tokio::runtime::Handle::try_current().is_err() {
-            return Err("internal: the supervisor runs outside a tokio runtime".into());
+            return Err(SpawnError::NoRuntime);
         }
         if !def.dir.is_dir() {
-            return Err(format!(
-                "working directory `{}` does not exist: create it, or fix `dir` in the Hotfile",
-                def.dir.display()
-            ));
+            return Err(SpawnError::NoDir(def.dir.clone()));
         }
         let fds: Vec<(String, RawFd)> = sockets.iter().map(|(n, fd, _)| (n.clone(), *fd)).collect();
         // During a `ready` overlap the serving instance uses these very sockets (one open file
@@ -220,14 +218,15 @@ impl Supervisor {
             .any(|i| !i.is_done() && i.fds.iter().any(|fd| fds.iter().any(|(_, f)| f == fd)));
         // The keeper's line back to hot: hot's end closing is how the keeper learns that hot
         // is gone; the keeper tells of a stopped command over it.
-        let (status, keeper_end) = std::os::unix::net::UnixStream::pair()
-            .map_err(|e| format!("cannot create a socket pair for the keeper: {e}"))?;
+        let (status, keeper_end) =
+            std::os::unix::net::UnixStream::pair().map_err(SpawnError::SocketPair)?;
         // Through the shim, a missing program only shows as exit 127; check it first so the
         // engine gets a SpawnFailed like for a direct spawn. The path found goes to the shim,
         // whose exec then needs no PATH search (a failed execve per PATH entry before it).
         let exe = match &def.run {
             Command::Argv(argv) if !argv.is_empty() => {
-                let found = find_program(OsStr::new(&argv[0]), &def.dir, &def.env)?;
+                let found = find_program(OsStr::new(&argv[0]), &def.dir, &def.env)
+                    .map_err(SpawnError::Program)?;
                 // A path is exec'd as written, as before (a script's `$0` stays `./x`).
                 (!argv[0].contains('/')).then_some(found)
             }
@@ -246,7 +245,7 @@ impl Supervisor {
             Some(keeper_end.as_raw_fd()),
         );
         if launch.program.is_empty() {
-            return Err("the `run` command is empty".into());
+            return Err(SpawnError::EmptyCommand);
         }
 
         let mut cmd = tokio::process::Command::new(&launch.program);
@@ -289,17 +288,15 @@ impl Supervisor {
         let status = status
             .set_nonblocking(true)
             .and_then(|()| tokio::net::UnixStream::from_std(status))
-            .map_err(|e| format!("internal: cannot watch the keeper's socket: {e}"))?;
-        let mut child = cmd.spawn().map_err(|e| {
-            format!(
-                "cannot start hot's exec shim `{}` for `{}`: {e}",
-                self.shim_exe.display(),
-                launch.user_program
-            )
+            .map_err(SpawnError::WatchKeeper)?;
+        let mut child = cmd.spawn().map_err(|error| SpawnError::Shim {
+            shim: self.shim_exe.clone(),
+            program: launch.user_program.clone(),
+            error,
         })?;
         drop(keeper_end);
         let Some(pid) = child.id() else {
-            return Err("internal: the child exited before hot saw its pid".into());
+            return Err(SpawnError::NoPid);
         };
         let pgid = pid as libc::pid_t;
         live_groups().insert(pgid);
