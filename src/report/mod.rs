@@ -363,6 +363,27 @@ pub fn describe_exit(exit: &Exit) -> String {
     }
 }
 
+/// How a finished node ended, told the same way by every sink: "could not start: …",
+/// "exit status 1", "killed by signal 9 (SIGKILL)"; `None` for any other event, or when the
+/// event names neither a status nor a signal.
+pub fn how_it_ended(event: &EventKind) -> Option<String> {
+    let EventKind::NodeFinished {
+        code,
+        signal,
+        error,
+        ..
+    } = event
+    else {
+        return None;
+    };
+    match (code, signal, error) {
+        (_, _, Some(why)) => Some(format!("could not start: {why}")),
+        (Some(code), _, _) => Some(describe_exit(&Exit::Code(*code))),
+        (None, Some(signal), _) => Some(describe_signal(*signal)),
+        (None, None, None) => None,
+    }
+}
+
 /// "killed by signal 9 (SIGKILL)".
 pub fn describe_signal(signal: i32) -> String {
     format!("killed by signal {signal}{}", signal_name(signal))

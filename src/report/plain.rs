@@ -186,26 +186,19 @@ impl PlainSink {
                 self.on(node)
             ),
             EventKind::NodeStarted { .. } | EventKind::CommandStarted { .. } => return Vec::new(),
-            EventKind::NodeFinished {
+            finished @ EventKind::NodeFinished {
                 node,
                 kind,
                 ok,
-                code,
-                signal,
                 error,
                 duration_ms,
                 last_lines,
+                ..
             } => {
                 let took = super::seconds(std::time::Duration::from_secs_f64(duration_ms / 1000.0));
-                let how = match (code, signal) {
-                    (Some(code), _) => format!("exit status {code}"),
-                    (None, Some(signal)) => super::describe_signal(*signal),
-                    (None, None) => String::new(),
-                };
+                let how = super::how_it_ended(finished).unwrap_or_default();
                 match (error, kind, ok) {
-                    (Some(why), _, _) => {
-                        format!("{} {node} could not start: {why}", self.paint(RED, "✗"))
-                    }
+                    (Some(_), _, _) => format!("{} {node} {how}", self.paint(RED, "✗")),
                     (None, Kind::Task, true) => {
                         format!("{} {node} ({took})", self.paint(GREEN, "✓"))
                     }

@@ -7,10 +7,10 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant};
 
-use crate::engine::{Exit, Generation};
+use crate::engine::Generation;
 use crate::model::Kind;
 use crate::report::event::{self, EventKind, NodeInfo, Rerun};
-use crate::report::{describe_exit, signal_name};
+use crate::report::{how_it_ended, signal_name};
 
 /// How much of a node's last run is kept for "show the output": the newest lines win.
 const KEEP_LINES: usize = 2_000;
@@ -333,9 +333,6 @@ impl Board {
                 node,
                 kind,
                 ok,
-                code,
-                signal,
-                error,
                 duration_ms,
                 ..
             } => {
@@ -344,12 +341,7 @@ impl Board {
                 };
                 row.resumed();
                 let took = millis(*duration_ms);
-                let why = match (code, signal, error) {
-                    (_, _, Some(error)) => format!("could not start: {error}"),
-                    (_, Some(signal), _) => describe_exit(&Exit::Signal(*signal)),
-                    (Some(code), _, _) => describe_exit(&Exit::Code(*code)),
-                    (None, None, None) => "ended".to_owned(),
-                };
+                let why = how_it_ended(event).unwrap_or_else(|| "ended".to_owned());
                 match kind {
                     event::Kind::Task => {
                         row.state = if *ok {
