@@ -153,21 +153,8 @@ impl PlainSink {
                 format!("{} {message}", self.paint(YELLOW, "warning:"))
             }
             EventKind::WatchRestored { message, .. } => message.clone(),
-            EventKind::WaveStarted {
-                start,
-                paths,
-                changed,
-                nodes,
-                rerun,
-                ..
-            } => {
-                let cause = match (start, paths.first()) {
-                    _ if *rerun == Some(Rerun::All) => "rerun asked".to_owned(),
-                    _ if *rerun == Some(Rerun::Failed) => "rerun of the failed asked".to_owned(),
-                    (true, _) | (false, None) => "start".to_owned(),
-                    (false, Some(path)) if *changed == 1 => format!("{path} changed"),
-                    (false, Some(_)) => format!("{changed} files changed"),
-                };
+            wave @ EventKind::WaveStarted { nodes, .. } => {
+                let cause = super::wave_cause(wave).unwrap_or_default();
                 let clock = event.time.strftime("%H:%M:%S").to_string();
                 format!(
                     "{} {}",
