@@ -15,7 +15,6 @@ use tokio::sync::mpsc;
 use crate::browser::Browser;
 use crate::engine::{Action, Change, Engine, Event, Mode, Options};
 use crate::exit;
-use crate::graph::Graph;
 use crate::hotfile;
 use crate::model::{Kind, NodeId, Project};
 use crate::report::Reporter;
@@ -236,15 +235,7 @@ async fn drive(
         };
     };
     if plan.summary {
-        // In dependency order, as the table reads best.
-        let project = engine.project().clone();
-        let standings = engine.standings();
-        let ordered: Vec<_> = Graph::new(&project)
-            .order()
-            .iter()
-            .filter_map(|n| standings.iter().find(|s| s.node == *n).cloned())
-            .collect();
-        reporter.summary(&project, &ordered);
+        reporter.summary(engine.project(), &engine.standings());
     }
     drop(watcher);
     code

@@ -305,7 +305,7 @@ fn render_json(project: &Project, graph: &Graph) -> String {
                 "name": node.name,
                 "kind": node.kind.as_str(),
                 "run": node.run.to_string(),
-                "dir": node.dir,
+                "dir": project.shown_dir(node),
                 "watch": node.inputs.watch,
                 "ignore": node.inputs.ignore,
                 "after": node.after.iter().map(|d| &project.node(*d).name).collect::<Vec<_>>(),
@@ -332,9 +332,8 @@ fn render_json(project: &Project, graph: &Graph) -> String {
         })
         .collect();
     let value = serde_json::json!({ "nodes": nodes, "order": order, "levels": levels });
-    let mut text = serde_json::to_string_pretty(&value).expect("a JSON value always serializes");
-    text.push('\n');
-    text
+    // One line, like every other `--json` document.
+    format!("{value}\n")
 }
 
 #[cfg(test)]

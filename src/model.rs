@@ -53,6 +53,16 @@ impl Project {
         (0..self.nodes.len()).map(NodeId)
     }
 
+    /// `node`'s directory as documents show it: relative to the root (`.`, `./web`), so
+    /// output does not depend on where the project lies; absolute only when outside it.
+    pub fn shown_dir(&self, node: &Node) -> String {
+        match node.dir.strip_prefix(&self.root) {
+            Ok(dir) if dir.as_os_str().is_empty() => ".".to_owned(),
+            Ok(dir) => format!("./{}", dir.display()),
+            Err(_) => node.dir.display().to_string(),
+        }
+    }
+
     /// The `ignore` globs every watching node has (those of `defaults`, and a node's own
     /// that all the others repeat): what no node can need, so the watcher never walks,
     /// watches or reads it. Empty when no node watches anything.

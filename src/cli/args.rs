@@ -141,6 +141,8 @@ pub(super) enum Command {
     /// Print the graph.
     #[command(after_help = GRAPH_EXAMPLES)]
     Graph {
+        /// How to print it: text (the default), dot for Graphviz, mermaid, or json (the same
+        /// as `--json`).
         #[arg(long, value_enum)]
         format: Option<GraphFormat>,
     },
@@ -176,12 +178,16 @@ pub(super) enum Command {
     /// Print which nodes a change to each PATH would rerun.
     #[command(after_help = WHY_EXAMPLES)]
     Why {
+        /// Files or directories, relative to the current directory; they need not exist.
         #[arg(required = true, value_name = "PATH")]
         paths: Vec<PathBuf>,
     },
     /// Print a completion script for SHELL.
     #[command(after_help = COMPLETIONS_EXAMPLES)]
-    Completions { shell: Shell },
+    Completions {
+        /// The shell the script is for.
+        shell: Shell,
+    },
     /// Print hot's man page (roff), or write one page per command into DIR.
     #[command(hide = true)]
     Manpage { dir: Option<PathBuf> },

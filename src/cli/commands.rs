@@ -249,13 +249,7 @@ pub(super) fn dry_run(project: &Project, json: bool) -> String {
         })
         .filter(|tasks| !tasks.is_empty())
         .collect();
-    let dir = |task: &crate::model::Node| {
-        task.dir
-            .strip_prefix(&project.root)
-            .ok()
-            .filter(|d| !d.as_os_str().is_empty())
-            .map_or_else(|| ".".to_owned(), |d| format!("./{}", d.display()))
-    };
+    let dir = |task: &crate::model::Node| project.shown_dir(task);
     let services: Vec<&str> = project
         .nodes
         .iter()

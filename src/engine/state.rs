@@ -499,7 +499,9 @@ impl Engine {
         .expect("owner() found the generation in current or pending");
         let duration = ran.unwrap_or_else(|| now.saturating_duration_since(instance.started));
         let ok = exit.success();
-        state.last_run = Some((instance.started, now, duration));
+        // A command that never started has no run: no duration, and no writes of its own.
+        state.last_run =
+            (!matches!(exit, Exit::SpawnFailed(_))).then_some((instance.started, now, duration));
         let mut down = None;
         match kind {
             Kind::Task => {
@@ -809,11 +811,14 @@ impl Engine {
         actions.push(Action::Exit(code));
     }
 
-    /// How every node in scope stands, in declaration order: the whole graph's state, for
-    /// "all ok" and `hot ci`'s table.
+    /// How every node in scope stands, in dependency order (level by level, declaration order
+    /// within a level; one order for `wave_finished`, `summary` and the table): the whole
+    /// graph's state, for "all ok" and `hot ci`'s table.
     pub fn standings(&self) -> Vec<Standing> {
-        self.scope
+        self.graph
+            .order()
             .iter()
+            .filter(|node| self.scope.contains(node))
             .map(|&node| {
                 let state = &self.nodes[node.0];
                 let result = match state.outcome {

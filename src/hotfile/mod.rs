@@ -209,7 +209,7 @@ fn parse_in(path: &Path, text: &str, root: PathBuf) -> Result<Loaded, Diagnostic
     }
     let doc = match parse_kdl(text, &scan.node_ends) {
         Ok(doc) => doc,
-        Err(error) => return fail(error.diagnostics.into_iter().map(syntax_mistake).collect()),
+        Err(error) => return fail(syntax_mistakes(error.diagnostics)),
     };
 
     // Standard input keeps its name: no file of that name is the Hotfile (or reloaded).
@@ -323,6 +323,25 @@ fn shift_document(doc: &mut KdlDocument, offset: usize) {
             shift_document(children, offset);
         }
     }
+}
+
+/// kdl reports each unclosed `{` twice: "No closing '}' for child block" at the brace, then
+/// "Closing '}' was not found after nodes" from just past it. One brace, one mistake: the
+/// second is dropped (the pin is the check test of a missing `}`, should kdl's wording change).
+fn syntax_mistakes(diagnostics: Vec<kdl::KdlDiagnostic>) -> Vec<Mistake> {
+    let unclosed: Vec<usize> = diagnostics
+        .iter()
+        .filter(|d| d.message.as_deref() == Some("No closing '}' for child block"))
+        .map(|d| d.span.offset() + d.span.len())
+        .collect();
+    diagnostics
+        .into_iter()
+        .filter(|d| {
+            d.message.as_deref() != Some("Closing '}' was not found after nodes")
+                || !unclosed.contains(&d.span.offset())
+        })
+        .map(syntax_mistake)
+        .collect()
 }
 
 /// A KDL parser diagnostic, re-wrapped: kdl's own carries an anonymous source, so it would

@@ -54,6 +54,9 @@ pub struct PlainSink {
     /// `hot ci` with stdout and stderr on one terminal: the summary's table closes the run
     /// with the verdict, so the wave's verdict line on stderr would say it twice.
     verdict_in_summary: bool,
+    /// Whether a child wrote to stdout: only then does a blank line set the table apart (so
+    /// `hot ci > ci.log` does not start with one).
+    child_stdout: bool,
 }
 
 impl PlainSink {
@@ -78,6 +81,7 @@ impl PlainSink {
             width: 0,
             addrs: BTreeMap::new(),
             verdict_in_summary: false,
+            child_stdout: false,
         }
     }
 
@@ -294,6 +298,7 @@ impl PlainSink {
                     Stream::Stdout => To::Stdout,
                     Stream::Stderr => To::Stderr,
                 };
+                self.child_stdout |= to == To::Stdout;
                 return vec![(to, format!("{} {line}", self.prefix(to, node)))];
             }
             EventKind::Note { message } | EventKind::Stopping { message } => message.clone(),
@@ -358,13 +363,14 @@ impl PlainSink {
             .max()
             .unwrap_or(4)
             .max(4);
-        let mut lines = vec![
-            (To::Stdout, String::new()),
-            (
-                To::Stdout,
-                format!("{:width$}  {:8}  duration", "node", "result"),
-            ),
-        ];
+        let mut lines = Vec::new();
+        if self.child_stdout {
+            lines.push((To::Stdout, String::new()));
+        }
+        lines.push((
+            To::Stdout,
+            format!("{:width$}  {:8}  duration", "node", "result"),
+        ));
         for row in nodes {
             let result = match (&row.by, row.ok()) {
                 (_, true) => self.paint_on(To::Stdout, GREEN, &format!("{:8}", row.result)),

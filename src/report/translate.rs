@@ -226,6 +226,23 @@ fn unseen_ready(ready: Option<&crate::model::Ready>, timeout: Duration) -> Strin
     }
 }
 
+/// Milliseconds to the microsecond: `78.826`, not the float noise of `78.82568900000001`.
 fn millis(duration: Duration) -> f64 {
-    duration.as_secs_f64() * 1000.0
+    // Exact below 2^53 µs (285 years); the division then gives the closest f64, which prints
+    // with at most three decimals.
+    ((duration.as_nanos() + 500) / 1000) as f64 / 1000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    #[test]
+    fn duration_ms_has_no_float_noise() {
+        // A run that took this long once printed as `78.82568900000001`.
+        let ms = super::millis(Duration::from_nanos(78_825_689));
+        assert_eq!(serde_json::json!(ms).to_string(), "78.826");
+        let ms = super::millis(Duration::from_nanos(1_520_000_400));
+        assert_eq!(serde_json::json!(ms).to_string(), "1520.0");
+    }
 }

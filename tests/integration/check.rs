@@ -124,9 +124,28 @@ fn mistakes_are_diagnostics_with_locations() {
            ╰────
         ",
     );
-    // FINDING: one missing `}` is told as two mistakes (the KDL parser reports it twice).
+}
+
+#[test]
+fn one_missing_brace_is_one_mistake() {
+    // kdl tells of an unclosed `{` twice (at the brace and just past it).
     check_mistake(
         "task \"a\" {\n    run \"touch ran\"\n",
+        "
+        hot::syntax
+
+          × No closing '}' for child block
+           ╭─[Hotfile:1:10]
+         1 │ task \"a\" {
+           ·          ┬
+           ·          ╰── not closed
+         2 │     run \"touch ran\"
+           ╰────
+        ",
+    );
+    // Two braces left open are two mistakes.
+    check_mistake(
+        "task \"a\" {\n    run \"touch ran\" {\n",
         "
         hot::invalid_hotfile
 
@@ -139,16 +158,17 @@ fn mistakes_are_diagnostics_with_locations() {
          1 │ task \"a\" {
            ·          ┬
            ·          ╰── not closed
-         2 │     run \"touch ran\"
+         2 │     run \"touch ran\" {
            ╰────
 
         Error: hot::syntax
 
-          × Closing '}' was not found after nodes
-           ╭─[Hotfile:1:11]
-         1 │ ╭─▶ task \"a\" {
-         2 │ ├─▶     run \"touch ran\"
-           · ╰──── not closed
+          × No closing '}' for child block
+           ╭─[Hotfile:2:21]
+         1 │ task \"a\" {
+         2 │     run \"touch ran\" {
+           ·                     ┬
+           ·                     ╰── not closed
            ╰────
         ",
     );

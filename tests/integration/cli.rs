@@ -161,56 +161,17 @@ fn run_arguments_after_double_dash_need_exactly_one_node() {
 
 #[test]
 fn json_is_a_document_for_graph_why_check_and_dry_run() {
-    // FINDING: `graph --json` is pretty-printed and gives each node's `dir` as an absolute
-    // path; every other `--json` document is one line, and the plan's `dir` is relative.
     let graph = Test::new()
         .hotfile(TWO)
         .write("src/a.txt", "1")
         .args(["graph", "--json"])
-        .stdout(
-            r#"
-            {
-              "levels": [
-                [
-                  "build"
-                ],
-                [
-                  "serve"
-                ]
-              ],
-              "nodes": [
-                {
-                  "after": [],
-                  "dir": "[ROOT]",
-                  "ignore": [],
-                  "kind": "task",
-                  "name": "build",
-                  "run": "echo built",
-                  "sockets": [],
-                  "watch": [
-                    "src/**"
-                  ]
-                },
-                {
-                  "after": [
-                    "build"
-                  ],
-                  "dir": "[ROOT]",
-                  "ignore": [],
-                  "kind": "service",
-                  "name": "serve",
-                  "run": "sleep 30",
-                  "sockets": [],
-                  "watch": []
-                }
-              ],
-              "order": [
-                "build",
-                "serve"
-              ]
-            }
-            "#,
-        )
+        .stdout(concat!(
+            r#"{"levels":[["build"],["serve"]],"nodes":["#,
+            r#"{"after":[],"dir":".","ignore":[],"kind":"task","name":"build","run":"echo built","sockets":[],"watch":["src/**"]},"#,
+            r#"{"after":["build"],"dir":".","ignore":[],"kind":"service","name":"serve","run":"sleep 30","sockets":[],"watch":[]}],"#,
+            r#""order":["build","serve"]}"#,
+            "\n"
+        ))
         .run();
     Test::new()
         .hotfile(TWO)
@@ -247,6 +208,31 @@ fn json_is_a_document_for_graph_why_check_and_dry_run() {
             r#"{"hotfile":"Hotfile","services":1,"sound":true,"tasks":1,"warnings":[]}
 "#,
         )
+        .run();
+}
+
+#[test]
+fn graph_json_is_one_line_with_dirs_relative_like_the_dry_run() {
+    // A task in a subdirectory: `graph --json` and `ci --dry-run --json` both say `./web`.
+    let hotfile = "task \"build\" {\n    dir \"web\"\n    run \"true\"\n}\n";
+    Test::new()
+        .hotfile(hotfile)
+        .write("web/keep", "")
+        .args(["graph", "--json"])
+        .stdout(concat!(
+            r#"{"levels":[["build"]],"nodes":[{"after":[],"dir":"./web","ignore":[],"kind":"task","#,
+            r#""name":"build","run":"true","sockets":[],"watch":[]}],"order":["build"]}"#,
+            "\n"
+        ))
+        .run();
+    Test::new()
+        .hotfile(hotfile)
+        .write("web/keep", "")
+        .args(["ci", "--dry-run", "--json"])
+        .stdout(concat!(
+            r#"{"not_run":[],"steps":[{"tasks":[{"dir":"./web","locks":[],"node":"build","run":"true"}]}]}"#,
+            "\n"
+        ))
         .run();
 }
 
@@ -517,6 +503,49 @@ fn man_pages_cover_every_command() {
             "{page}: {}",
             run.stdout
         );
+    }
+}
+
+#[test]
+fn every_argument_in_help_has_a_description() {
+    // An entry of `Arguments:` or `Options:` is described on its own line or, when clap wraps,
+    // on the more indented line below it.
+    let project = Project::new();
+    for command in [
+        "watch",
+        "run",
+        "graph",
+        "check",
+        "ci",
+        "init",
+        "why",
+        "completions",
+    ] {
+        let run = project.run(&[command, "--help"]);
+        run.code(0);
+        let lines: Vec<&str> = run.stdout.lines().collect();
+        let mut in_list = false;
+        for (i, line) in lines.iter().enumerate() {
+            if !line.starts_with(' ') {
+                in_list = matches!(*line, "Arguments:" | "Options:");
+                continue;
+            }
+            let entry = line.trim_start();
+            let indent = line.len() - entry.len();
+            if !in_list || indent > 6 || !(entry.starts_with('<') || entry.starts_with('-')) {
+                continue;
+            }
+            // clap pads an entry with spaces, and lists `[possible values: …]` on its own.
+            let text = entry.split_once("  ").map_or("", |(_, text)| text.trim());
+            let described = !(text.is_empty() || text.starts_with('['))
+                || lines.get(i + 1).is_some_and(|next| {
+                    !next.trim().is_empty() && next.len() - next.trim_start().len() > indent + 4
+                });
+            assert!(
+                described,
+                "`hot {command} --help`: `{entry}` has no description"
+            );
+        }
     }
 }
 

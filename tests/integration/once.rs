@@ -30,7 +30,6 @@ fn ci_runs_every_task_once_in_order_and_no_service() {
         .args(["ci"])
         .stdout(
             "
-
             node    result    duration
             clippy  ok        [DURATION]
             build   ok        [DURATION]
@@ -85,7 +84,6 @@ task "build" {
         .args(["ci"])
         .stdout(
             "
-
             node    result    duration
             clippy  failed    [DURATION]
             build   ok        [DURATION]
@@ -221,7 +219,6 @@ task "b" {
         .args(["ci", "-j", "1"])
         .stdout(
             "
-
             node  result    duration
             a     ok        [DURATION]
             b     ok        [DURATION]
@@ -260,7 +257,6 @@ task "a" {
         .args(["ci"])
         .stdout(
             "
-
             node  result    duration
             a     ok        [DURATION]
             all ok
@@ -280,7 +276,6 @@ task "a" {
 
 #[test]
 fn a_command_that_cannot_start_says_so() {
-    // FINDING: a node that never started gets a duration (`0ms`) in the table, not `-`.
     Test::new()
         .hotfile(
             r#"
@@ -292,9 +287,8 @@ task "a" {
         .args(["ci"])
         .stdout(
             "
-
             node  result    duration
-            a     failed    [DURATION]
+            a     failed    -
             1 failed: a
             ",
         )
@@ -362,10 +356,9 @@ task "b" {
         .args(["ci"])
         .stdout(
             "
-
             node  result    duration
             a     failed    [DURATION]
-            b     failed    [DURATION]
+            b     failed    -
             2 failed: a, b
             ",
         )
@@ -405,4 +398,42 @@ task "slow" {
     hot.signal(libc::SIGINT);
     assert_eq!(hot.wait_exit(), 130);
     assert!(crate::support::gone(grandchild));
+}
+
+#[test]
+fn a_node_that_never_started_has_no_duration() {
+    // Neither a missing program nor a file that cannot be executed ran: the table says `-`,
+    // not the time hot took to find out.
+    Test::new()
+        .hotfile(
+            r#"
+task "missing" {
+    run "definitely-not-a-program-hot" "--flag"
+}
+task "denied" {
+    run "./script.sh" "--flag"
+}
+"#,
+        )
+        .write("script.sh", "#!/bin/sh\necho hi\n")
+        .args(["ci"])
+        .stdout(
+            "
+            node     result    duration
+            missing  failed    -
+            denied   failed    -
+            2 failed: missing, denied
+            ",
+        )
+        .stderr(
+            "
+            hot: [TIME] start: running missing, denied
+            hot: ✗ missing could not start: `definitely-not-a-program-hot` not found: is it installed and on PATH?
+            hot: ✗ denied could not start: `./script.sh` is not an executable file: check its permissions (chmod +x)
+            hot: 2 failed: missing, denied
+            ",
+        )
+        .unordered_stderr()
+        .status(FAILED)
+        .run();
 }

@@ -97,8 +97,7 @@ fn every_summary_names_the_failed_nodes() {
         .run();
 
     // The same in JSON: `wave_finished` and `summary` name the failed nodes, and `build` is
-    // blocked by `clippy`. FINDING: the two list the same nodes in different orders
-    // (`wave_finished` in Hotfile order, `summary` in dependency order).
+    // blocked by `clippy`.
     Test::new()
         .hotfile(TWO_FAIL)
         .args(["--json", "ci", "-j", "1"])
@@ -116,12 +115,43 @@ fn every_summary_names_the_failed_nodes() {
             {"event":"node_blocked","node":"build","by":"clippy","time":"[TIMESTAMP]+00:00"}
             {"event":"output","node":"fmt","stream":"stdout","line":"fmt-ok","time":"[TIMESTAMP]+00:00"}
             {"event":"node_finished","node":"fmt","kind":"task","ok":true,"code":0,"signal":null,"error":null,"duration_ms":[MS],"last_lines":[],"time":"[TIMESTAMP]+00:00"}
-            {"event":"wave_finished","wave":1,"failed":2,"ok":false,"failed_nodes":["clippy","test"],"nodes":[{"node":"clippy","result":"failed","by":null,"duration":"[DURATION]","duration_ms":[MS],"serving_since":null},{"node":"test","result":"failed","by":null,"duration":"[DURATION]","duration_ms":[MS],"serving_since":null},{"node":"build","result":"blocked","by":"clippy","duration":"-","duration_ms":null,"serving_since":null},{"node":"fmt","result":"ok","by":null,"duration":"[DURATION]","duration_ms":[MS],"serving_since":null}],"time":"[TIMESTAMP]+00:00"}
+            {"event":"wave_finished","wave":1,"failed":2,"ok":false,"failed_nodes":["clippy","test"],"nodes":[{"node":"clippy","result":"failed","by":null,"duration":"[DURATION]","duration_ms":[MS],"serving_since":null},{"node":"test","result":"failed","by":null,"duration":"[DURATION]","duration_ms":[MS],"serving_since":null},{"node":"fmt","result":"ok","by":null,"duration":"[DURATION]","duration_ms":[MS],"serving_since":null},{"node":"build","result":"blocked","by":"clippy","duration":"-","duration_ms":null,"serving_since":null}],"time":"[TIMESTAMP]+00:00"}
             {"event":"summary","ok":false,"failed_nodes":["clippy","test"],"nodes":[{"node":"clippy","result":"failed","by":null,"duration":"[DURATION]","duration_ms":[MS],"serving_since":null},{"node":"test","result":"failed","by":null,"duration":"[DURATION]","duration_ms":[MS],"serving_since":null},{"node":"fmt","result":"ok","by":null,"duration":"[DURATION]","duration_ms":[MS],"serving_since":null},{"node":"build","result":"blocked","by":"clippy","duration":"-","duration_ms":null,"serving_since":null}],"time":"[TIMESTAMP]+00:00"}
             "#,
         )
         .status(FAILED)
         .run();
+}
+
+#[test]
+fn wave_finished_and_summary_list_the_nodes_in_one_order() {
+    // Dependency order (`build` after `clippy` and `test`, though declared before `fmt`), in
+    // both JSON lists and in the table.
+    let project = Project::with_hotfile(TWO_FAIL);
+    let run = Run::from(
+        project
+            .hot(&["--json", "ci", "-j", "1"])
+            .output()
+            .expect("hot runs"),
+    );
+    run.code(1);
+    let order = |event: &str| -> Vec<String> {
+        let line = run
+            .stdout
+            .lines()
+            .find(|l| l.contains(&format!("\"event\":\"{event}\"")))
+            .unwrap_or_else(|| panic!("no {event} in {}", run.stdout));
+        let value: serde_json::Value = serde_json::from_str(line).expect("valid JSON");
+        value["nodes"]
+            .as_array()
+            .expect("nodes")
+            .iter()
+            .map(|n| n["node"].as_str().expect("node").to_owned())
+            .collect()
+    };
+    let expected = ["clippy", "test", "fmt", "build"];
+    assert_eq!(order("wave_finished"), expected);
+    assert_eq!(order("summary"), expected);
 }
 
 #[test]
@@ -171,8 +201,8 @@ task "docs" {
         concat!(
             r#"{"event":"wave_finished","failed":0,"failed_nodes":["lib"],"nodes":["#,
             r#"{"by":null,"duration":"[DURATION]","duration_ms":[MS],"node":"lib","result":"failed","serving_since":null},"#,
-            r#"{"by":"lib","duration":"-","duration_ms":null,"node":"api","result":"blocked","serving_since":null},"#,
-            r#"{"by":null,"duration":"[DURATION]","duration_ms":[MS],"node":"docs","result":"ok","serving_since":null}],"#,
+            r#"{"by":null,"duration":"[DURATION]","duration_ms":[MS],"node":"docs","result":"ok","serving_since":null},"#,
+            r#"{"by":"lib","duration":"-","duration_ms":null,"node":"api","result":"blocked","serving_since":null}],"#,
             r#""ok":false,"wave":[N]}"#
         ),
         &event(&second),
@@ -188,8 +218,8 @@ task "docs" {
         concat!(
             r#"{"event":"wave_finished","failed":0,"failed_nodes":[],"nodes":["#,
             r#"{"by":null,"duration":"[DURATION]","duration_ms":[MS],"node":"lib","result":"ok","serving_since":null},"#,
-            r#"{"by":null,"duration":"-","duration_ms":null,"node":"api","result":"ok","serving_since":"[TIMESTAMP]+00:00"},"#,
-            r#"{"by":null,"duration":"[DURATION]","duration_ms":[MS],"node":"docs","result":"ok","serving_since":null}],"#,
+            r#"{"by":null,"duration":"[DURATION]","duration_ms":[MS],"node":"docs","result":"ok","serving_since":null},"#,
+            r#"{"by":null,"duration":"-","duration_ms":null,"node":"api","result":"ok","serving_since":"[TIMESTAMP]+00:00"}],"#,
             r#""ok":true,"wave":[N]}"#
         ),
         &event(&third),
@@ -273,6 +303,47 @@ fn clicolor_force_colours_each_node_and_no_color_wins_over_it() {
             ",
         )
         .run();
+}
+
+#[test]
+fn ci_stdout_starts_with_the_table_when_no_child_wrote_there() {
+    // `hot ci > ci.log`: the blank line only sets the table apart from children's output.
+    let project = Project::with_hotfile("task \"quiet\" {\n    run \"echo to-stderr >&2\"\n}\n");
+    let run = Run::from(project.hot(&["ci"]).output().expect("hot runs"));
+    run.code(0);
+    assert_same(
+        "stdout",
+        &unindent(
+            "
+            node   result    duration
+            quiet  ok        [DURATION]
+            all ok
+            ",
+        ),
+        &normalise(project.path(), &run.stdout),
+    );
+}
+
+#[test]
+fn json_durations_have_at_most_three_decimals() {
+    // Whole microseconds: at most three decimals, never `78.82568900000001`.
+    let project = Project::with_hotfile(
+        "task \"a\" {\n    run \"true\"\n}\ntask \"b\" {\n    after \"a\"\n    run \"true\"\n}\n",
+    );
+    let run = Run::from(project.hot(&["--json", "ci"]).output().expect("hot runs"));
+    run.code(0);
+    let pattern = regex::Regex::new(r#""duration_ms":([^,}]*)"#).unwrap();
+    let values: Vec<&str> = pattern
+        .captures_iter(&run.stdout)
+        .map(|c| c.get(1).expect("a value").as_str())
+        .filter(|v| *v != "null")
+        .collect();
+    // Two node_finished events and two summary rows at least.
+    assert!(values.len() >= 4, "{}", run.stdout);
+    for value in values {
+        let decimals = value.split_once('.').map_or(0, |(_, d)| d.len());
+        assert!(decimals <= 3, "duration_ms {value} in {}", run.stdout);
+    }
 }
 
 /// A reader of `hot --json` that stops reading (a real pipe, filled past its buffer by a

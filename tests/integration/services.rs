@@ -810,6 +810,7 @@ service "web" {{
 }
 
 /// Takes hot's socket from fd 3 and blocks in `accept()` on it.
+#[cfg(target_os = "linux")]
 const FD3_SERVER: &str = "\
 import socket
 s = socket.socket(fileno=3)
@@ -822,6 +823,7 @@ while True:
 
 /// Ignores fd 3 and binds a port of its own, as `Bun.serve({fd: 3})` does; the 2 s before it
 /// binds let the looks at the server before it (up to 1 s after its ready) end first.
+#[cfg(target_os = "linux")]
 const OWN_PORT_SERVER: &str = "\
 import socket, time
 time.sleep(float(__import__('sys').argv[1]))

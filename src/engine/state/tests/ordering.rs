@@ -240,15 +240,15 @@ fn wave_finished_carries_the_whole_graph_not_the_last_wave() {
                 serving_since: None,
             },
             Standing {
-                node: daemon,
-                result: NodeResult::Blocked { by: lib },
-                duration: None,
-                serving_since: None,
-            },
-            Standing {
                 node: docs,
                 result: NodeResult::Ok,
                 duration: Some(Duration::from_millis(40)),
+                serving_since: None,
+            },
+            Standing {
+                node: daemon,
+                result: NodeResult::Blocked { by: lib },
+                duration: None,
                 serving_since: None,
             },
         ]
