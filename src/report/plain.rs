@@ -8,7 +8,7 @@ use std::io::Write;
 use anstyle::{AnsiColor, Style};
 
 use super::ColorChoice;
-use super::event::{Event, EventKind, Kind, NodeResult, Rerun, Stream};
+use super::event::{Event, EventKind, Kind, NodeResult, Stream};
 use super::sink::Sink;
 
 /// Which of hot's streams a line goes to.
