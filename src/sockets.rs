@@ -271,7 +271,7 @@ impl Sockets {
         #[cfg(target_os = "linux")]
         for held in &mut self.held {
             if let Some(group) = &mut held.group {
-                group.retire(&held.socket, generation);
+                group.retire(&mut held.socket, generation);
             }
         }
         let _ = generation;

@@ -14,7 +14,9 @@
 //! hot keeps a mirror of that order ([`Group::order`]) and makes every departure one it knows
 //! of: it `shutdown()`s an instance's socket itself once the instance has exited, which takes
 //! it out of the group at once (whoever else still holds the fd), then re-attaches the
-//! program for the target's new index in the same breath. A socket that a server shut down
+//! program for the target's new index in the same breath. The exception is the target's own
+//! socket (its server died while it got connections): that one becomes the spare, queue and
+//! all, and the old spare, which got nothing meanwhile, leaves instead. A socket that a server shut down
 //! itself is found (no longer listening) before each steer.
 //!
 //! A socket that leaves the group resets the connections still in its accept queue, hence the
@@ -159,12 +161,30 @@ impl Group {
     }
 
     /// Takes instance `generation`'s socket out of the group (it has exited) and steers again.
-    pub fn retire(&mut self, spare: &Socket, generation: Generation) {
+    /// The target's socket is kept instead, as the new spare: it got connections until the
+    /// moment its server died (a crash), and closing it would reset those still queued. The
+    /// old spare, which got none while another socket was the target, leaves in its place, so
+    /// the queue goes to the next instance or to hot's own answer, as on a shared socket.
+    pub fn retire(&mut self, spare: &mut Socket, generation: Generation) {
         let Some(socket) = self.members.remove(&generation) else {
             return;
         };
+        if self.target == Some(generation) && socket.is_listener().unwrap_or(false) {
+            let old = std::mem::replace(spare, socket);
+            let _ = old.shutdown(std::net::Shutdown::Both);
+            if let Some(i) = self.order.iter().position(Option::is_none) {
+                self.order.swap_remove(i);
+            }
+            if let Some(slot) = self.order.iter_mut().find(|s| **s == Some(generation)) {
+                *slot = None;
+            }
+            self.attached = None;
+            self.steer(spare, None);
+            return;
+        }
         // Out of the group now, even if an escaped process still holds the fd: the order
-        // changes at a moment hot knows. Its queue is empty (the stop drained it) or lost.
+        // changes at a moment hot knows. Its queue is empty: no connection was steered to it
+        // since its successor was ready, and the stop drained what it had.
         let _ = socket.shutdown(std::net::Shutdown::Both);
         self.depart(generation);
         self.attached = None;
@@ -259,7 +279,7 @@ mod tests {
             (3, 1)
         );
         // The first exits: the spare moves into its slot; the second still gets everything.
-        group.retire(&spare, 1);
+        group.retire(&mut spare, 1);
         let _c5 = std::net::TcpStream::connect(addr).unwrap();
         assert_eq!((queued(&group.members[&2]), queued(&spare)), (2, 0));
         // The second's server shuts its own socket down: the spare gets the connections.
@@ -268,6 +288,39 @@ mod tests {
         group.steer(&spare, Some(2));
         let _c6 = std::net::TcpStream::connect(addr).unwrap();
         assert_eq!(queued(&spare), 1);
+    }
+
+    /// A served instance that dies (a crash) leaves the connections queued on its socket
+    /// there; they must reach the next instance or hot's answer, not be reset.
+    #[test]
+    fn a_crashed_instance_lost_the_connections_queued_on_its_socket() {
+        let (mut spare, group, why) = first("127.0.0.1:0".parse().unwrap()).unwrap();
+        let Some(mut group) = group else {
+            eprintln!("skipped: this kernel cannot steer: {why:?}");
+            return;
+        };
+        let addr = spare.local_addr().unwrap().as_socket().unwrap();
+        group.take_spare(&mut spare, addr, 1).unwrap();
+        group.steer(&spare, Some(1));
+        let mut waiting = std::net::TcpStream::connect(addr).unwrap();
+        assert_eq!(queued(&group.members[&1]), 1);
+        // Its server is gone; hot holds the only fd of its socket.
+        group.retire(&mut spare, 1);
+        assert_eq!(queued(&spare), 1, "the queue is the spare's now");
+        let (mut answer, _) = spare.accept().unwrap();
+        use std::io::{Read, Write};
+        answer.write_all(b"503").unwrap();
+        let mut got = [0u8; 3];
+        waiting.read_exact(&mut got).unwrap();
+        assert_eq!(&got, b"503");
+        // New connections go to the spare too, and the next instance takes them along.
+        let _later = std::net::TcpStream::connect(addr).unwrap();
+        assert_eq!(queued(&spare), 1);
+        group.take_spare(&mut spare, addr, 2).unwrap();
+        assert_eq!(queued(&group.members[&2]), 1);
+        group.steer(&spare, Some(2));
+        let _last = std::net::TcpStream::connect(addr).unwrap();
+        assert_eq!(queued(&group.members[&2]), 2);
     }
 
     /// The first socket is bound without `SO_REUSEPORT`, so a port already held fails as it
