@@ -38,6 +38,7 @@ use std::os::fd::RawFd;
 use std::os::unix::ffi::OsStrExt;
 
 mod keeper;
+pub(crate) mod protocol;
 
 /// The shim's first argument, after hot's own path.
 pub const ARG: &str = "__shim";

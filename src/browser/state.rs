@@ -8,8 +8,8 @@ use std::path::PathBuf;
 use serde_json::{Value, json};
 
 use crate::model::{NodeId, Project};
-use crate::report::EventKind;
 use crate::report::event::Kind;
+use crate::report::{EventKind, how_it_ended};
 
 /// Why the build a page sees is not the newest.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -156,9 +156,6 @@ impl Tracker {
                 node,
                 kind,
                 ok,
-                code,
-                signal,
-                error,
                 last_lines,
                 ..
             } if self.upstream.contains(node) => {
@@ -169,7 +166,7 @@ impl Tracker {
                 };
                 self.lines.insert(node.clone(), lines.clone());
                 if *kind == Kind::Task && !ok {
-                    let status = failed(*code, *signal, error.as_deref());
+                    let status = failed(event);
                     return self.set(Some(stale(node, &status, lines)));
                 }
                 // Our new instance died before it was ready while the older one serves on
@@ -178,7 +175,7 @@ impl Tracker {
                 if ours(node) && self.view.serving && self.pending.take().is_some() {
                     let status = format!(
                         "{} before it was ready: the edit is not live",
-                        failed(*code, *signal, error.as_deref())
+                        failed(event)
                     );
                     return self.set(Some(stale(node, &status, lines)));
                 }
@@ -239,12 +236,13 @@ impl Tracker {
     }
 }
 
-fn failed(code: Option<i32>, signal: Option<i32>, error: Option<&str>) -> String {
-    match (code, signal, error) {
-        (_, _, Some(why)) => format!("could not start: {why}"),
-        (Some(code), _, _) => format!("failed (exit status {code})"),
-        (_, Some(signal), _) => format!("failed (signal {signal})"),
-        _ => "failed".to_owned(),
+/// "failed (exit status 1)", "could not start: …": the overlay's words for a finished node.
+fn failed(event: &EventKind) -> String {
+    let could_not_start = matches!(event, EventKind::NodeFinished { error: Some(_), .. });
+    match how_it_ended(event) {
+        Some(why) if could_not_start => why,
+        Some(how) => format!("failed ({how})"),
+        None => "failed".to_owned(),
     }
 }
 

@@ -301,24 +301,13 @@ impl Engine {
         self.graph = graph;
         self.nodes = nodes;
         self.scope = scope(&self.project, &self.graph, &self.options);
-        let stale: Vec<NodeId> = self
-            .graph
-            .with_dependents(changed)
-            .into_iter()
-            .filter(|n| self.scope.contains(n))
-            .collect();
-        if !stale.is_empty() {
-            let trigger = Trigger::Paths {
-                first: vec![PathBuf::from(
-                    self.project.hotfile.file_name().unwrap_or_default(),
-                )],
-                count: 1,
-            };
-            self.begin_wave(trigger, &stale, &mut actions);
-            for node in stale {
-                self.make_stale(node, &mut actions);
-            }
-        }
+        let trigger = Trigger::Paths {
+            first: vec![PathBuf::from(
+                self.project.hotfile.file_name().unwrap_or_default(),
+            )],
+            count: 1,
+        };
+        self.wave_from(trigger, changed, &mut actions);
         self.schedule(now, &mut actions);
         actions
     }
@@ -352,19 +341,30 @@ impl Engine {
                 triggered.push(node);
             }
         }
+        let trigger = Trigger::Paths {
+            first: paths.iter().take(3).cloned().collect(),
+            count: paths.len(),
+        };
+        self.wave_from(trigger, triggered, actions);
+    }
+
+    /// Begins a wave for `trigger` that reruns `roots` and what depends on them in scope;
+    /// nothing when none of that is in scope.
+    fn wave_from(
+        &mut self,
+        trigger: Trigger,
+        roots: impl IntoIterator<Item = NodeId>,
+        actions: &mut Vec<Action>,
+    ) {
         let stale: Vec<NodeId> = self
             .graph
-            .with_dependents(triggered)
+            .with_dependents(roots)
             .into_iter()
             .filter(|n| self.scope.contains(n))
             .collect();
         if stale.is_empty() {
             return;
         }
-        let trigger = Trigger::Paths {
-            first: paths.iter().take(3).cloned().collect(),
-            count: paths.len(),
-        };
         self.begin_wave(trigger, &stale, actions);
         for node in stale {
             self.make_stale(node, actions);
@@ -383,19 +383,7 @@ impl Engine {
             .copied()
             .filter(|n| which == Rerun::All || self.nodes[n.0].outcome == Outcome::Failed)
             .collect();
-        let stale: Vec<NodeId> = self
-            .graph
-            .with_dependents(asked)
-            .into_iter()
-            .filter(|n| self.scope.contains(n))
-            .collect();
-        if stale.is_empty() {
-            return;
-        }
-        self.begin_wave(Trigger::Rerun(which), &stale, actions);
-        for node in stale {
-            self.make_stale(node, actions);
-        }
+        self.wave_from(Trigger::Rerun(which), asked, actions);
     }
 
     /// Decides whether a change to `node`'s inputs is its own run feeding back into itself, and

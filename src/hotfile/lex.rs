@@ -26,6 +26,25 @@ pub(super) struct Prescan {
     pub(super) node_ends: Vec<usize>,
 }
 
+/// Ends the pass at nesting deeper than `limit`: what follows cannot be trusted.
+fn too_deep(
+    mut mistakes: Vec<Mistake>,
+    node_ends: Vec<usize>,
+    what: &'static str,
+    limit: usize,
+    (at, len): (usize, usize),
+) -> Prescan {
+    mistakes.push(Mistake::TooDeep {
+        what,
+        limit,
+        span: (at, len).into(),
+    });
+    Prescan {
+        mistakes,
+        node_ends,
+    }
+}
+
 /// Finds nesting that is too deep (then stops: the rest cannot be trusted), unquoted paths,
 /// and where top-level nodes end.
 pub(super) fn prescan(text: &str) -> Prescan {
@@ -68,15 +87,7 @@ pub(super) fn prescan(text: &str) -> Prescan {
                     match skip_block_comment(b, i) {
                         Ok(next) => i = next,
                         Err(at) => {
-                            mistakes.push(Mistake::TooDeep {
-                                what: "comments",
-                                limit: MAX_DEPTH,
-                                span: (at, 2).into(),
-                            });
-                            return Prescan {
-                                mistakes,
-                                node_ends,
-                            };
+                            return too_deep(mistakes, node_ends, "comments", MAX_DEPTH, (at, 2));
                         }
                     }
                 } else {
@@ -86,15 +97,7 @@ pub(super) fn prescan(text: &str) -> Prescan {
             b'{' => {
                 depth += 1;
                 if depth > MAX_DEPTH {
-                    mistakes.push(Mistake::TooDeep {
-                        what: "blocks",
-                        limit: MAX_DEPTH,
-                        span: (i, 1).into(),
-                    });
-                    return Prescan {
-                        mistakes,
-                        node_ends,
-                    };
+                    return too_deep(mistakes, node_ends, "blocks", MAX_DEPTH, (i, 1));
                 }
                 i += 1;
             }
@@ -117,15 +120,13 @@ pub(super) fn prescan(text: &str) -> Prescan {
             _ => continue,
         }
         if open > MAX_BRACES {
-            mistakes.push(Mistake::TooDeep {
-                what: "braces (counted in strings too)",
-                limit: MAX_BRACES,
-                span: (i, 1).into(),
-            });
-            return Prescan {
+            return too_deep(
                 mistakes,
                 node_ends,
-            };
+                "braces (counted in strings too)",
+                MAX_BRACES,
+                (i, 1),
+            );
         }
     }
     Prescan {

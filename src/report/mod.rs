@@ -363,6 +363,49 @@ pub fn describe_exit(exit: &Exit) -> String {
     }
 }
 
+/// Why a wave started, told the same way by every sink: "start", "src/a.rs changed",
+/// "3 files changed", "rerun asked"; `None` for any other event.
+pub fn wave_cause(event: &EventKind) -> Option<String> {
+    let EventKind::WaveStarted {
+        start,
+        paths,
+        changed,
+        rerun,
+        ..
+    } = event
+    else {
+        return None;
+    };
+    Some(match (rerun, paths.first()) {
+        (Some(event::Rerun::All), _) => "rerun asked".to_owned(),
+        (Some(event::Rerun::Failed), _) => "rerun of the failed asked".to_owned(),
+        (None, Some(path)) if !start && *changed == 1 => format!("{path} changed"),
+        (None, Some(_)) if !start => format!("{changed} files changed"),
+        _ => "start".to_owned(),
+    })
+}
+
+/// How a finished node ended, told the same way by every sink: "could not start: …",
+/// "exit status 1", "killed by signal 9 (SIGKILL)"; `None` for any other event, or when the
+/// event names neither a status nor a signal.
+pub fn how_it_ended(event: &EventKind) -> Option<String> {
+    let EventKind::NodeFinished {
+        code,
+        signal,
+        error,
+        ..
+    } = event
+    else {
+        return None;
+    };
+    match (code, signal, error) {
+        (_, _, Some(why)) => Some(format!("could not start: {why}")),
+        (Some(code), _, _) => Some(describe_exit(&Exit::Code(*code))),
+        (None, Some(signal), _) => Some(describe_signal(*signal)),
+        (None, None, None) => None,
+    }
+}
+
 /// "killed by signal 9 (SIGKILL)".
 pub fn describe_signal(signal: i32) -> String {
     format!("killed by signal {signal}{}", signal_name(signal))

@@ -8,7 +8,7 @@ use std::io::Write;
 use anstyle::{AnsiColor, Style};
 
 use super::ColorChoice;
-use super::event::{Event, EventKind, Kind, NodeResult, Rerun, Stream};
+use super::event::{Event, EventKind, Kind, NodeResult, Stream};
 use super::sink::Sink;
 
 /// Which of hot's streams a line goes to.
@@ -157,21 +157,8 @@ impl PlainSink {
                 format!("{} {message}", self.paint(YELLOW, "warning:"))
             }
             EventKind::WatchRestored { message, .. } => message.clone(),
-            EventKind::WaveStarted {
-                start,
-                paths,
-                changed,
-                nodes,
-                rerun,
-                ..
-            } => {
-                let cause = match (start, paths.first()) {
-                    _ if *rerun == Some(Rerun::All) => "rerun asked".to_owned(),
-                    _ if *rerun == Some(Rerun::Failed) => "rerun of the failed asked".to_owned(),
-                    (true, _) | (false, None) => "start".to_owned(),
-                    (false, Some(path)) if *changed == 1 => format!("{path} changed"),
-                    (false, Some(_)) => format!("{changed} files changed"),
-                };
+            wave @ EventKind::WaveStarted { nodes, .. } => {
+                let cause = super::wave_cause(wave).unwrap_or_default();
                 let clock = event.time.strftime("%H:%M:%S").to_string();
                 format!(
                     "{} {}",
@@ -190,26 +177,19 @@ impl PlainSink {
                 self.on(node)
             ),
             EventKind::NodeStarted { .. } | EventKind::CommandStarted { .. } => return Vec::new(),
-            EventKind::NodeFinished {
+            finished @ EventKind::NodeFinished {
                 node,
                 kind,
                 ok,
-                code,
-                signal,
                 error,
                 duration_ms,
                 last_lines,
+                ..
             } => {
                 let took = super::seconds(std::time::Duration::from_secs_f64(duration_ms / 1000.0));
-                let how = match (code, signal) {
-                    (Some(code), _) => format!("exit status {code}"),
-                    (None, Some(signal)) => super::describe_signal(*signal),
-                    (None, None) => String::new(),
-                };
+                let how = super::how_it_ended(finished).unwrap_or_default();
                 match (error, kind, ok) {
-                    (Some(why), _, _) => {
-                        format!("{} {node} could not start: {why}", self.paint(RED, "✗"))
-                    }
+                    (Some(_), _, _) => format!("{} {node} {how}", self.paint(RED, "✗")),
                     (None, Kind::Task, true) => {
                         format!("{} {node} ({took})", self.paint(GREEN, "✓"))
                     }

@@ -122,17 +122,9 @@ impl Outlet {
             Urgency::Event => CAPACITY,
             Urgency::Vital => {
                 let deadline = Instant::now() + state.patience;
-                while state.queue.len() >= CAPACITY && !state.finished {
-                    let left = deadline.saturating_duration_since(Instant::now());
-                    if left.is_zero() {
-                        break;
-                    }
-                    state = self
-                        .room
-                        .wait_timeout(state, left)
-                        .unwrap_or_else(|e| e.into_inner())
-                        .0;
-                }
+                state = wait_until(&self.room, state, deadline, |s| {
+                    s.queue.len() < CAPACITY || s.finished
+                });
                 CAPACITY
             }
         };
@@ -257,16 +249,26 @@ impl Outlet {
         }
         state.closed = true;
         self.arrived.notify_one();
-        while !state.finished {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return;
-            }
-            state = self
-                .done
-                .wait_timeout(state, left)
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
-        }
+        drop(wait_until(&self.done, state, deadline, |s| s.finished));
     }
+}
+
+/// Waits on `signal` until `ready` holds or `deadline` passes, whichever comes first.
+fn wait_until<'a>(
+    signal: &Condvar,
+    mut state: MutexGuard<'a, State>,
+    deadline: Instant,
+    ready: impl Fn(&State) -> bool,
+) -> MutexGuard<'a, State> {
+    while !ready(&state) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        state = signal
+            .wait_timeout(state, left)
+            .unwrap_or_else(|e| e.into_inner())
+            .0;
+    }
+    state
 }

@@ -10,7 +10,7 @@
 //! 2. forks the command, which stays in the keeper's group (the child sets `LISTEN_PID` to its
 //!    own pid before `exec`, so a server sees exactly its pid);
 //! 3. tells hot the command's pid, waits for it, and reports a stop (SIGSTOP, SIGTTIN, ...) of
-//!    it, over the status socket, a stream socket whose other end only hot holds;
+//!    it, over the status socket (the messages are `protocol`'s), a stream socket whose other end only hot holds;
 //! 4. when the command exits, SIGKILLs its remaining descendants (orphans re-parented to it,
 //!    even those that left the group) and exits with the command's status (the same code, or dies of the same signal), so
 //!    the supervisor sees the real status; hot then SIGKILLs the group as before;
@@ -31,6 +31,8 @@ use std::ffi::OsString;
 use std::os::fd::RawFd;
 use std::os::unix::process::CommandExt;
 use std::sync::atomic::{AtomicI32, Ordering};
+
+use super::protocol::{Order, Report};
 
 /// The write end of the self-pipe that wakes the loop on SIGCHLD.
 static WAKE: AtomicI32 = AtomicI32::new(-1);
@@ -165,12 +167,8 @@ pub(super) fn run(keep: Keep) -> ! {
             }
         }
     };
-    if let Some(socket) = keep.status {
-        // The command's pid, which hot shows (the group's leader is the keeper, not it).
-        let line = format!("started {child}\n");
-        // SAFETY: send on the status socket; MSG_NOSIGNAL: a gone hot is no SIGPIPE.
-        unsafe { libc::send(socket, line.as_ptr().cast(), line.len(), NO_SIGNAL) };
-    }
+    // The command's pid, which hot shows (the group's leader is the keeper, not it).
+    tell(keep.status, Report::Started { pid: child as u32 });
     // The command has the sockets; the keeper holds none (hot does).
     if let Some((count, _, _)) = keep.listen {
         for fd in 3..3 + count as RawFd {
@@ -200,11 +198,8 @@ pub(super) fn run(keep: Keep) -> ! {
     let mut inbox = Vec::new();
     loop {
         if let Some((status, orphans)) = reap(child, keep.status) {
-            if let Some(socket) = keep.status {
-                let line = format!("ended {}\n", begun.elapsed().as_micros());
-                // SAFETY: send on the status socket; MSG_NOSIGNAL: a gone hot is no SIGPIPE.
-                unsafe { libc::send(socket, line.as_ptr().cast(), line.len(), NO_SIGNAL) };
-            }
+            let ran = begun.elapsed();
+            tell(keep.status, Report::Ended { ran });
             match stop {
                 // Stopped: the rest gets the same signal now, and the time left to go.
                 Some((signal, _)) if orphans => {
@@ -271,7 +266,7 @@ pub(super) fn run(keep: Keep) -> ! {
         }
         match read_status(status, &mut inbox) {
             Heard::Nothing => {}
-            Heard::Stop(signal, timeout) => {
+            Heard::Order(Order::Stop { signal, timeout }) => {
                 if stop.is_none() {
                     let deadline = std::time::Instant::now() + timeout;
                     stop = Some((signal, deadline));
@@ -370,22 +365,28 @@ fn reap(child: libc::pid_t, status_socket: Option<RawFd>) -> Option<(libc::c_int
             continue; // an orphan re-parented to the keeper
         }
         if libc::WIFSTOPPED(status) {
-            if let Some(socket) = status_socket {
-                let line = format!("stopped {} {child}\n", libc::WSTOPSIG(status));
-                // SAFETY: send on the status socket; MSG_NOSIGNAL: a gone hot is no SIGPIPE.
-                unsafe { libc::send(socket, line.as_ptr().cast(), line.len(), NO_SIGNAL) };
-            }
+            let signal = libc::WSTOPSIG(status);
+            let pid = child as u32;
+            tell(status_socket, Report::Stopped { signal, pid });
         } else {
             ended = Some(status);
         }
     }
 }
 
+/// Sends one report to hot, if there is a hot to tell (not when run by hand).
+fn tell(socket: Option<RawFd>, report: Report) {
+    let Some(socket) = socket else { return };
+    let line = report.encode();
+    // SAFETY: send on the status socket; MSG_NOSIGNAL: a gone hot is no SIGPIPE.
+    unsafe { libc::send(socket, line.as_ptr().cast(), line.len(), NO_SIGNAL) };
+}
+
 /// What hot said on the status socket.
 enum Heard {
     Nothing,
-    /// `stop SIGNAL TIMEOUT_MS`.
-    Stop(libc::c_int, std::time::Duration),
+    /// An order (see `protocol`).
+    Order(Order),
     /// End of file: hot has exited or was killed.
     Gone,
 }
@@ -420,18 +421,12 @@ fn read_status(socket: RawFd, inbox: &mut Vec<u8>) -> Heard {
     }
     while let Some(end) = inbox.iter().position(|b| *b == b'\n') {
         let line: Vec<u8> = inbox.drain(..=end).collect();
-        if let Some(stop) = parse_stop(&String::from_utf8_lossy(&line)) {
-            return stop;
+        // A line that is no order (a newer hot's) is ignored: the keeper has nobody to tell.
+        if let Ok(order) = Order::parse(&String::from_utf8_lossy(&line)) {
+            return Heard::Order(order);
         }
     }
     Heard::Nothing
-}
-
-fn parse_stop(line: &str) -> Option<Heard> {
-    let mut words = line.trim().strip_prefix("stop ")?.split(' ');
-    let signal = words.next()?.parse().ok()?;
-    let ms = words.next()?.parse().ok()?;
-    Some(Heard::Stop(signal, std::time::Duration::from_millis(ms)))
 }
 
 /// SIGKILLs every descendant of the keeper, round by round: each killed child's own children

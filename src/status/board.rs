@@ -7,10 +7,10 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant};
 
-use crate::engine::{Exit, Generation};
+use crate::engine::Generation;
 use crate::model::Kind;
 use crate::report::event::{self, EventKind, NodeInfo, Rerun};
-use crate::report::{describe_exit, signal_name};
+use crate::report::{how_it_ended, signal_name, wave_cause};
 
 /// How much of a node's last run is kept for "show the output": the newest lines win.
 const KEEP_LINES: usize = 2_000;
@@ -259,17 +259,10 @@ impl Board {
                     row.bound.insert(socket.clone(), addr.clone());
                 }
             }
-            EventKind::WaveStarted {
-                wave,
-                start,
-                paths,
-                changed,
-                nodes,
-                rerun,
-            } => {
+            EventKind::WaveStarted { wave, nodes, .. } => {
                 self.wave = Some(Wave {
                     number: *wave,
-                    cause: cause(*start, paths, *changed, *rerun),
+                    cause: cause(event),
                     started: now,
                     finished: None,
                 });
@@ -333,9 +326,6 @@ impl Board {
                 node,
                 kind,
                 ok,
-                code,
-                signal,
-                error,
                 duration_ms,
                 ..
             } => {
@@ -344,12 +334,7 @@ impl Board {
                 };
                 row.resumed();
                 let took = millis(*duration_ms);
-                let why = match (code, signal, error) {
-                    (_, _, Some(error)) => format!("could not start: {error}"),
-                    (_, Some(signal), _) => describe_exit(&Exit::Signal(*signal)),
-                    (Some(code), _, _) => describe_exit(&Exit::Code(*code)),
-                    (None, None, None) => "ended".to_owned(),
-                };
+                let why = how_it_ended(event).unwrap_or_else(|| "ended".to_owned());
                 match kind {
                     event::Kind::Task => {
                         row.state = if *ok {
@@ -530,13 +515,29 @@ fn millis(ms: f64) -> Duration {
 }
 
 /// What set a wave off, in words.
-fn cause(start: bool, paths: &[String], changed: usize, rerun: Option<Rerun>) -> String {
-    match (rerun, paths.first()) {
-        (Some(Rerun::All), _) => "rerun asked (r)".to_owned(),
-        (Some(Rerun::Failed), _) => "rerun of the failed asked (f)".to_owned(),
-        (None, Some(path)) if !start && changed == 1 => format!("{path} changed"),
-        (None, Some(path)) if !start => format!("{changed} files changed ({path}, …)"),
-        _ => "start".to_owned(),
+fn cause(event: &EventKind) -> String {
+    let text = wave_cause(event).unwrap_or_default();
+    // The panel adds the key that asks for a rerun, and a name to a count of files.
+    match event {
+        EventKind::WaveStarted {
+            rerun: Some(Rerun::All),
+            ..
+        } => format!("{text} (r)"),
+        EventKind::WaveStarted {
+            rerun: Some(Rerun::Failed),
+            ..
+        } => format!("{text} (f)"),
+        EventKind::WaveStarted {
+            start: false,
+            paths,
+            changed,
+            rerun: None,
+            ..
+        } if *changed != 1 => match paths.first() {
+            Some(path) => format!("{text} ({path}, …)"),
+            None => text,
+        },
+        _ => text,
     }
 }
 

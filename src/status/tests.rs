@@ -158,6 +158,12 @@ fn text(lines: &[Painted]) -> String {
         .collect()
 }
 
+/// Asserts that `panel` shows `text`; the panel is the message when it does not.
+#[track_caller]
+fn assert_shows(panel: &str, text: &str) {
+    assert!(panel.contains(text), "{panel}");
+}
+
 #[test]
 fn panel_follows_a_first_wave_from_queued_to_serving() {
     let mut rig = Rig::new(WEB);
@@ -237,16 +243,16 @@ fn a_failure_names_the_node_blocks_its_dependents_and_keeps_the_server() {
     rig.event(Event::Rerun(Rerun::Failed));
     rig.wait(100);
     let panel = rig.panel(120);
-    assert!(
-        panel.contains("── hot · running 0.1s · wave 3: rerun of the failed asked (f) ──"),
-        "{panel}"
+    assert_shows(
+        &panel,
+        "── hot · running 0.1s · wave 3: rerun of the failed asked (f) ──",
     );
-    assert!(panel.contains("clippy  running 0.1s"), "{panel}");
-    assert!(panel.contains("test    queued"), "{panel}");
-    assert!(panel.contains("build   ok 400ms"), "{panel}");
-    assert!(
-        panel.contains("serving · up 10s · build of wave 1 · new build queued"),
-        "{panel}"
+    assert_shows(&panel, "clippy  running 0.1s");
+    assert_shows(&panel, "test    queued");
+    assert_shows(&panel, "build   ok 400ms");
+    assert_shows(
+        &panel,
+        "serving · up 10s · build of wave 1 · new build queued",
     );
 }
 
@@ -259,40 +265,30 @@ fn a_crashed_service_says_nothing_serves_its_address() {
     rig.reporter.command_started("serve", 1, 4242);
     rig.drain();
     rig.wait(200);
-    assert!(
-        rig.panel(100)
-            .contains("⠹ serve  starting 0.2s · nothing serves 127.0.0.1:8080"),
-        "{}",
-        rig.panel(100)
+    assert_shows(
+        &rig.panel(100),
+        "⠹ serve  starting 0.2s · nothing serves 127.0.0.1:8080",
     );
     rig.ready("serve", 1);
     rig.wait(3000);
-    assert!(
-        rig.panel(100)
-            .contains("● serve  serving 127.0.0.1:8080 · pid 4242 · up 3s · build of wave 1"),
-        "{}",
-        rig.panel(100)
+    assert_shows(
+        &rig.panel(100),
+        "● serve  serving 127.0.0.1:8080 · pid 4242 · up 3s · build of wave 1",
     );
     rig.exit("serve", 1, 1);
     let panel = rig.panel(120);
-    assert!(
-        panel.contains(
-            "✗ serve  exited: exit status 1 after 3.2s; down, restarting in 0.5s · nothing serves 127.0.0.1:8080"
-        ),
-        "{panel}"
+    assert_shows(
+        &panel,
+        "✗ serve  exited: exit status 1 after 3.2s; down, restarting in 0.5s · nothing serves 127.0.0.1:8080",
     );
-    assert!(panel.contains("1 failed: serve"), "{panel}");
+    assert_shows(&panel, "1 failed: serve");
     // The countdown runs on the view's clock; the engine's tick brings the service back.
     rig.wait(300);
-    assert!(
-        rig.panel(120).contains("down, restarting in 0.2s"),
-        "{}",
-        rig.panel(120)
-    );
+    assert_shows(&rig.panel(120), "down, restarting in 0.2s");
     rig.wait(300);
     rig.event(Event::Tick);
     let panel = rig.panel(120);
-    assert!(panel.contains("⠋ serve  starting 0.0s"), "{panel}");
+    assert_shows(&panel, "⠋ serve  starting 0.0s");
     assert!(!panel.contains("down"), "{panel}");
 }
 
@@ -305,11 +301,9 @@ fn a_crashed_service_that_never_restarts_waits_for_a_change() {
     rig.ready("serve", 1);
     rig.exit("serve", 1, 0);
     let panel = rig.panel(120);
-    assert!(
-        panel.contains(
-            "✗ serve  exited: exit status 0 after 0.0s; down, restarts at the next change"
-        ),
-        "{panel}"
+    assert_shows(
+        &panel,
+        "✗ serve  exited: exit status 0 after 0.0s; down, restarts at the next change",
     );
 }
 
@@ -322,14 +316,14 @@ fn a_queued_task_names_the_lock_it_waits_for() {
     let mut rig = Rig::with(project);
     rig.start();
     let panel = rig.panel(100);
-    assert!(panel.contains("build  running"), "{panel}");
-    assert!(
-        panel.contains("check  queued · waits for lock cargo (build holds it)"),
-        "{panel}"
+    assert_shows(&panel, "build  running");
+    assert_shows(
+        &panel,
+        "check  queued · waits for lock cargo (build holds it)",
     );
     rig.exit("build", 1, 0);
     let panel = rig.panel(100);
-    assert!(panel.contains("check  running"), "{panel}");
+    assert_shows(&panel, "check  running");
     assert!(!panel.contains("waits for lock"), "{panel}");
 }
 
@@ -345,9 +339,9 @@ fn a_suspended_instance_says_how_to_resume_it() {
         pid: 777,
     });
     let panel = rig.panel(120);
-    assert!(
-        panel.contains("pid 777 stopped by SIGSTOP: `kill -CONT 777` resumes it"),
-        "{panel}"
+    assert_shows(
+        &panel,
+        "pid 777 stopped by SIGSTOP: `kill -CONT 777` resumes it",
     );
 }
 
@@ -390,7 +384,7 @@ fn stopped_note_clears_once_the_instance_runs_again() {
     });
     rig.drain();
     let panel = rig.panel(120);
-    assert!(panel.contains("loop: ignoring its own writes"), "{panel}");
+    assert_shows(&panel, "loop: ignoring its own writes");
 }
 
 #[test]
@@ -407,10 +401,7 @@ fn the_header_says_while_directories_are_polled() {
     };
     rig.board.event(rig.now, &fallback);
     let panel = rig.panel(120);
-    assert!(
-        panel.contains("polling 12 dirs (inotify limit full)"),
-        "{panel}"
-    );
+    assert_shows(&panel, "polling 12 dirs (inotify limit full)");
     let restored = EventKind::WatchRestored {
         directories: 40,
         message: "every directory is watched again".to_owned(),
@@ -499,13 +490,11 @@ fn a_new_instance_that_dies_before_ready_leaves_the_old_one_serving() {
     rig.wait(50);
     rig.exit("serve", 2, 3);
     let panel = rig.panel(120);
-    assert!(
-        panel.contains(
-            "! serve  serving · up 0s · build of wave 1 · new build failed, not live: exit status 3 before it was ready"
-        ),
-        "{panel}"
+    assert_shows(
+        &panel,
+        "! serve  serving · up 0s · build of wave 1 · new build failed, not live: exit status 3 before it was ready",
     );
-    assert!(panel.contains("1 failed: serve"), "{panel}");
+    assert_shows(&panel, "1 failed: serve");
 }
 
 #[test]

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-use super::unix::Gate;
+use super::ready::Gate;
 use crate::report::Reporter;
 use crate::sockets::RawFd;
 

@@ -57,6 +57,10 @@ mod plan;
 #[cfg(unix)]
 mod program;
 #[cfg(unix)]
+mod ready;
+#[cfg(unix)]
+mod spawn_error;
+#[cfg(unix)]
 mod unix;
 
 pub use plan::exec_form;

@@ -204,7 +204,7 @@ fn char_boundary(bytes: &[u8]) -> usize {
 mod tests {
     use super::*;
 
-    async fn pieces(input: &[u8]) -> Vec<(String, String)> {
+    async fn pieces(input: impl AsyncRead + Unpin) -> Vec<(String, String)> {
         let mut got = Vec::new();
         read(
             input,
@@ -221,7 +221,7 @@ mod tests {
 
     #[tokio::test(flavor = "current_thread")]
     async fn output_lines() {
-        let got = pieces(b"one\ntwo\r\n\nbad \xff byte\nlast without newline").await;
+        let got = pieces(&b"one\ntwo\r\n\nbad \xff byte\nlast without newline"[..]).await;
         assert_eq!(
             texts(&got),
             [
@@ -232,13 +232,13 @@ mod tests {
                 "last without newline"
             ]
         );
-        assert!(pieces(b"").await.is_empty());
+        assert!(pieces(&b""[..]).await.is_empty());
     }
 
     /// A `\r` progress bar showed nothing until the task ended; now each update is a line.
     #[tokio::test(flavor = "current_thread")]
     async fn carriage_return_updates_are_shown_as_they_come() {
-        let got = pieces(b"10%\r20%\r30%\rdone\r\nnext\n\r").await;
+        let got = pieces(&b"10%\r20%\r30%\rdone\r\nnext\n\r"[..]).await;
         assert_eq!(texts(&got), ["10%", "20%", "30%", "done", "next"]);
         // Split between reads, `\r\n` is still one line end.
         let (mut tx, rx) = tokio::io::duplex(64);
@@ -261,13 +261,13 @@ mod tests {
     #[tokio::test(flavor = "current_thread")]
     async fn lines_without_newline_are_split_at_the_cap() {
         let input = vec![b'a'; 3 * MAX_LINE + 10];
-        let got = pieces(&input).await;
+        let got = pieces(&input[..]).await;
         let lens: Vec<usize> = got.iter().map(|(t, _)| t.len()).collect();
         assert_eq!(lens, [MAX_LINE, MAX_LINE, MAX_LINE, 10]);
         // A split never cuts a character in two.
         let mut input = vec![b'a'; MAX_LINE - 1];
         input.extend_from_slice("é\n".as_bytes());
-        let got = pieces(&input).await;
+        let got = pieces(&input[..]).await;
         assert_eq!(texts(&got)[1], "é");
         assert!(got.iter().all(|(t, _)| !t.contains('\u{fffd}')));
     }
@@ -277,16 +277,7 @@ mod tests {
     #[tokio::test(flavor = "current_thread")]
     async fn partial_line_is_shown_after_a_short_wait() {
         let (mut tx, rx) = tokio::io::duplex(64);
-        let reader = tokio::spawn(async move {
-            let mut got = Vec::new();
-            read(
-                rx,
-                |p| got.push((p.text.to_string(), p.line.to_string())),
-                |_| {},
-            )
-            .await;
-            got
-        });
+        let reader = tokio::spawn(pieces(rx));
         use tokio::io::AsyncWriteExt;
         tx.write_all("waiting é".as_bytes()).await.unwrap();
         // Half of a two-byte character, then nothing for a while: shown up to before it.

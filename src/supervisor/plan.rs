@@ -244,50 +244,47 @@ mod tests {
         );
         assert!(argv.pid_kept);
 
-        let simple = launch(
-            &Command::Shell("./app -v".into()),
-            None,
-            shim,
-            &sockets[..1],
-            false,
-            None,
-        );
-        assert_eq!(
-            simple.args,
-            s(&[
-                "__shim",
-                "--fd",
-                "7:http",
-                "--",
-                "sh",
-                "-c",
-                "exec ./app -v"
-            ])
-        );
-        assert!(simple.pid_kept);
-
-        let list = launch(
-            &Command::Shell("make && ./app".into()),
-            None,
-            shim,
-            &sockets[..1],
-            false,
-            None,
-        );
-        assert_eq!(
-            list.args,
-            s(&[
-                "__shim",
-                "--no-pid",
-                "--fd",
-                "7:http",
-                "--",
-                "sh",
-                "-c",
-                "make && ./app"
-            ])
-        );
-        assert!(!list.pid_kept);
+        // One command is exec'd, so its pid is the server's; a list keeps sh as the pid.
+        for (line, args, pid_kept) in [
+            (
+                "./app -v",
+                &[
+                    "__shim",
+                    "--fd",
+                    "7:http",
+                    "--",
+                    "sh",
+                    "-c",
+                    "exec ./app -v",
+                ][..],
+                true,
+            ),
+            (
+                "make && ./app",
+                &[
+                    "__shim",
+                    "--no-pid",
+                    "--fd",
+                    "7:http",
+                    "--",
+                    "sh",
+                    "-c",
+                    "make && ./app",
+                ][..],
+                false,
+            ),
+        ] {
+            let plan = launch(
+                &Command::Shell(line.into()),
+                None,
+                shim,
+                &sockets[..1],
+                false,
+                None,
+            );
+            assert_eq!(plan.args, s(args), "{line}");
+            assert_eq!(plan.pid_kept, pid_kept, "{line}");
+        }
 
         let overlap = launch(
             &Command::Argv(vec!["./app".into()]),

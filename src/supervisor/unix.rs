@@ -7,7 +7,6 @@ use std::os::fd::AsRawFd;
 use std::os::unix::process::ExitStatusExt;
 use std::process::Stdio;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
@@ -17,12 +16,14 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::excerpt::Excerpt;
-use super::notify::NotifySocket;
 use super::program::find_program;
+use super::ready::{self, Gate};
+use super::spawn_error::SpawnError;
 use super::{Supervisor, plan};
 use crate::engine::{Event, Exit, Generation};
 use crate::model::{Command, Node, NodeId, Ready, Signal, Stop};
 use crate::report::{Reporter, Stream};
+use crate::shim::protocol::{Order, Report};
 use crate::sockets::RawFd;
 
 /// The platform's number for a Hotfile stop signal.
@@ -122,38 +123,13 @@ pub(super) struct Drain;
 /// kills at the timeout) not have ended by then.
 const BACKSTOP: Duration = Duration::from_millis(500);
 
-/// One instance's readiness and liveness, decided once.
-pub(super) struct Gate(AtomicU8);
-
-const PENDING: u8 = 0;
-const SETTLED: u8 = 1;
-const REAPED: u8 = 2;
-
-impl Gate {
-    /// Claims the one `Ready`/`ReadyTimedOut` event; false if already sent or reaped.
-    fn settle(&self) -> bool {
-        self.0
-            .compare_exchange(PENDING, SETTLED, Ordering::SeqCst, Ordering::SeqCst)
-            .is_ok()
-    }
-    pub(super) fn pending(&self) -> bool {
-        self.0.load(Ordering::SeqCst) == PENDING
-    }
-    fn reap(&self) {
-        self.0.store(REAPED, Ordering::SeqCst);
-    }
-    fn reaped(&self) -> bool {
-        self.0.load(Ordering::SeqCst) == REAPED
-    }
-}
-
 /// Who to tell about an instance.
 #[derive(Clone)]
 pub(super) struct Ctx {
-    node: NodeId,
-    generation: Generation,
+    pub(super) node: NodeId,
+    pub(super) generation: Generation,
     pub(super) name: String,
-    events: mpsc::UnboundedSender<Event>,
+    pub(super) events: mpsc::UnboundedSender<Event>,
     pub(super) reporter: Reporter,
     hints: crate::hint::Hints,
     /// A service's pid is told (the status view shows it); a task's is not, so a task's
@@ -173,15 +149,6 @@ impl Ctx {
     fn last_lines(&self) -> Vec<String> {
         let excerpt = self.excerpt.lock().unwrap_or_else(|e| e.into_inner());
         excerpt.lines()
-    }
-
-    pub(super) fn ready(&self) {
-        if self.gate.settle() {
-            let _ = self.events.send(Event::Ready {
-                node: self.node,
-                generation: self.generation,
-            });
-        }
     }
 }
 
@@ -207,22 +174,22 @@ impl Supervisor {
             return;
         }
         let Some(def) = self.project.nodes.get(node.0).cloned() else {
-            self.spawn_failed(node, generation, format!("internal: no node {node}"));
+            self.spawn_failed(node, generation, SpawnError::NoNode(node));
             return;
         };
         match self.spawn(node, generation, &def, sockets, own) {
             Ok(instance) => {
                 self.instances.insert(generation, instance);
             }
-            Err(message) => self.spawn_failed(node, generation, message),
+            Err(error) => self.spawn_failed(node, generation, error),
         }
     }
 
-    fn spawn_failed(&self, node: NodeId, generation: Generation, message: String) {
+    fn spawn_failed(&self, node: NodeId, generation: Generation, error: SpawnError) {
         let _ = self.events.send(Event::Exited {
             node,
             generation,
-            exit: Exit::SpawnFailed(message),
+            exit: Exit::SpawnFailed(error.to_string()),
             last_lines: Vec::new(),
             ran: None,
         });
@@ -235,15 +202,12 @@ impl Supervisor {
         def: &Node,
         sockets: &[(String, RawFd, SocketAddr)],
         own: bool,
-    ) -> Result<Instance, String> {
+    ) -> Result<Instance, SpawnError> {
         if tokio::runtime::Handle::try_current().is_err() {
-            return Err("internal: the supervisor runs outside a tokio runtime".into());
+            return Err(SpawnError::NoRuntime);
         }
         if !def.dir.is_dir() {
-            return Err(format!(
-                "working directory `{}` does not exist: create it, or fix `dir` in the Hotfile",
-                def.dir.display()
-            ));
+            return Err(SpawnError::NoDir(def.dir.clone()));
         }
         let fds: Vec<(String, RawFd)> = sockets.iter().map(|(n, fd, _)| (n.clone(), *fd)).collect();
         // During a `ready` overlap the serving instance uses these very sockets (one open file
@@ -254,14 +218,15 @@ impl Supervisor {
             .any(|i| !i.is_done() && i.fds.iter().any(|fd| fds.iter().any(|(_, f)| f == fd)));
         // The keeper's line back to hot: hot's end closing is how the keeper learns that hot
         // is gone; the keeper tells of a stopped command over it.
-        let (status, keeper_end) = std::os::unix::net::UnixStream::pair()
-            .map_err(|e| format!("cannot create a socket pair for the keeper: {e}"))?;
+        let (status, keeper_end) =
+            std::os::unix::net::UnixStream::pair().map_err(SpawnError::SocketPair)?;
         // Through the shim, a missing program only shows as exit 127; check it first so the
         // engine gets a SpawnFailed like for a direct spawn. The path found goes to the shim,
         // whose exec then needs no PATH search (a failed execve per PATH entry before it).
         let exe = match &def.run {
             Command::Argv(argv) if !argv.is_empty() => {
-                let found = find_program(OsStr::new(&argv[0]), &def.dir, &def.env)?;
+                let found = find_program(OsStr::new(&argv[0]), &def.dir, &def.env)
+                    .map_err(SpawnError::Program)?;
                 // A path is exec'd as written, as before (a script's `$0` stays `./x`).
                 (!argv[0].contains('/')).then_some(found)
             }
@@ -280,7 +245,7 @@ impl Supervisor {
             Some(keeper_end.as_raw_fd()),
         );
         if launch.program.is_empty() {
-            return Err("the `run` command is empty".into());
+            return Err(SpawnError::EmptyCommand);
         }
 
         let mut cmd = tokio::process::Command::new(&launch.program);
@@ -294,7 +259,7 @@ impl Supervisor {
         }
         cmd.envs(def.env.iter().map(|(k, v)| (k, v)));
 
-        let gate = Arc::new(Gate(AtomicU8::new(PENDING)));
+        let gate = Arc::new(Gate::new());
         let ctx = Ctx {
             node,
             generation,
@@ -306,20 +271,7 @@ impl Supervisor {
             gate: gate.clone(),
             excerpt: Default::default(),
         };
-        let notify = match def.ready {
-            Some(Ready::Notify) => {
-                let socket = NotifySocket::create(node, generation).map_err(|e| {
-                    format!(
-                        "cannot create the NOTIFY_SOCKET for `ready \"notify\"` in {}: {e}; \
-                         check that the temporary directory is writable (TMPDIR)",
-                        std::env::temp_dir().display()
-                    )
-                })?;
-                cmd.env("NOTIFY_SOCKET", &socket.path);
-                Some(socket)
-            }
-            _ => None,
-        };
+        let notify = ready::notify(def.ready.as_ref(), node, generation, &mut cmd)?;
 
         // Computed before the fork: the closure runs in the child, where only
         // async-signal-safe calls are allowed (no allocation, no locks).
@@ -336,25 +288,20 @@ impl Supervisor {
         let status = status
             .set_nonblocking(true)
             .and_then(|()| tokio::net::UnixStream::from_std(status))
-            .map_err(|e| format!("internal: cannot watch the keeper's socket: {e}"))?;
-        let mut child = cmd.spawn().map_err(|e| {
-            format!(
-                "cannot start hot's exec shim `{}` for `{}`: {e}",
-                self.shim_exe.display(),
-                launch.user_program
-            )
+            .map_err(SpawnError::WatchKeeper)?;
+        let mut child = cmd.spawn().map_err(|error| SpawnError::Shim {
+            shim: self.shim_exe.clone(),
+            program: launch.user_program.clone(),
+            error,
         })?;
         drop(keeper_end);
         let Some(pid) = child.id() else {
-            return Err("internal: the child exited before hot saw its pid".into());
+            return Err(SpawnError::NoPid);
         };
         let pgid = pid as libc::pid_t;
         live_groups().insert(pgid);
 
-        let log = match &def.ready {
-            Some(Ready::Log(regex)) => Some(regex.clone()),
-            _ => None,
-        };
+        let log = ready::log(def.ready.as_ref());
         let mut readers = Vec::new();
         if let Some(out) = child.stdout.take() {
             readers.push(tokio::spawn(forward(
@@ -546,11 +493,8 @@ async fn monitor(
     readers: Vec<JoinHandle<()>>,
 ) {
     let started = Instant::now();
-    let delay = match ready {
-        Some(Ready::Delay(d)) => Some(later(started, d)),
-        _ => None,
-    };
-    let ready_deadline = ready.is_some().then(|| later(started, ready_timeout));
+    let delay = ready::delay(ready.as_ref(), started);
+    let ready_deadline = ready::deadline(ready.as_ref(), started, ready_timeout);
     let mut kill_at: Option<Instant> = None;
     let mut killed = false;
     let far = later(started, FAR);
@@ -568,14 +512,15 @@ async fn monitor(
             biased;
             status = child.wait() => break status,
             line = keeper.next_line(), if keeper_open => match line {
-                Ok(Some(line)) => {
-                    if let Some(pid) = line.strip_prefix("started ").and_then(|p| p.parse().ok()) {
+                // A line that is no report (an older or newer keeper's) is ignored, as before.
+                Ok(Some(line)) => match Report::parse(&line) {
+                    Ok(Report::Started { pid }) => {
                         if ctx.service {
                             ctx.reporter.command_started(&ctx.name, ctx.generation, pid);
                         }
-                    } else if let Some(d) = ended(&line) {
-                        ran = Some(d);
-                    } else if let Some((signal, pid)) = stopped(&line) {
+                    }
+                    Ok(Report::Ended { ran: d }) => ran = Some(d),
+                    Ok(Report::Stopped { signal, pid }) => {
                         let _ = ctx.events.send(Event::Suspended {
                             node: ctx.node,
                             generation: ctx.generation,
@@ -583,7 +528,8 @@ async fn monitor(
                             pid,
                         });
                     }
-                }
+                    Err(_) => {}
+                },
                 _ => keeper_open = false,
             },
             Some(Control::Stop { signal, timeout, drain }) = control.recv(), if kill_at.is_none() && !killed => {
@@ -619,9 +565,7 @@ async fn monitor(
                 ctx.ready();
             }
             _ = tokio::time::sleep_until(ready_deadline.unwrap_or(far)), if ready_deadline.is_some() && ctx.gate.pending() => {
-                if ctx.gate.settle() {
-                    let _ = ctx.events.send(Event::ReadyTimedOut { node: ctx.node, generation: ctx.generation });
-                }
+                ctx.ready_timed_out();
             }
         }
     };
@@ -638,7 +582,9 @@ async fn monitor(
         && ran.is_none()
         && let Ok(Ok(Some(line))) = tokio::time::timeout_at(drain_until, keeper.next_line()).await
     {
-        ran = ended(&line);
+        if let Ok(Report::Ended { ran: d }) = Report::parse(&line) {
+            ran = Some(d);
+        }
     }
     for reader in readers {
         let abort = reader.abort_handle();
@@ -704,7 +650,7 @@ fn drain_of(_: &[(String, RawFd, SocketAddr)]) -> Option<Drain> {
     None
 }
 
-/// Tells the keeper to stop its command (see `shim::keeper`): `stop SIGNAL TIMEOUT_MS`. A
+/// Tells the keeper to stop its command (see `shim::keeper`): [`Order::Stop`]. A
 /// SIGKILL, or a keeper that cannot be told, gets the signal on the whole group instead.
 fn order_stop(
     orders: &tokio::net::unix::OwnedWriteHalf,
@@ -714,7 +660,11 @@ fn order_stop(
     ctx: &Ctx,
 ) {
     let number = signal_number(signal);
-    let line = format!("stop {number} {}\n", timeout.as_millis());
+    let line = Order::Stop {
+        signal: number,
+        timeout,
+    }
+    .encode();
     // A few bytes into an empty socket buffer: written whole or not at all.
     let told = signal != Signal::Kill && orders.try_write(line.as_bytes()).ok() == Some(line.len());
     if !told {
@@ -729,22 +679,10 @@ const FAR: Duration = Duration::from_secs(86400 * 365);
 
 /// `at + d`, or as late as representable: time arithmetic must never panic, whatever
 /// durations reach it.
-fn later(at: Instant, d: Duration) -> Instant {
+pub(super) fn later(at: Instant, d: Duration) -> Instant {
     at.checked_add(d)
         .or_else(|| at.checked_add(FAR))
         .unwrap_or(at)
-}
-
-/// Reads the keeper's `ended MICROSECONDS` line: how long the command ran.
-fn ended(line: &str) -> Option<Duration> {
-    let micros = line.strip_prefix("ended ")?.parse().ok()?;
-    Some(Duration::from_micros(micros))
-}
-
-/// Reads the keeper's `stopped SIGNAL PID` line.
-fn stopped(line: &str) -> Option<(i32, u32)> {
-    let mut words = line.strip_prefix("stopped ")?.split(' ');
-    Some((words.next()?.parse().ok()?, words.next()?.parse().ok()?))
 }
 
 /// Forwards one pipe to the reporter in bounded pieces (see [`super::output`]), and
@@ -755,26 +693,18 @@ async fn forward(
     ctx: Ctx,
     log: Option<regex::Regex>,
 ) {
-    let ready = |line: &str| {
-        if let Some(regex) = &log
-            && ctx.gate.pending()
-            && regex.is_match(line)
-        {
-            ctx.ready();
-        }
-    };
     super::output::read(
         pipe,
         |piece| {
             ctx.reporter.output(&ctx.name, stream, piece.text);
             ctx.remember(piece.text);
             ctx.hints.on_output(&ctx.reporter, &ctx.name, piece.text);
-            ready(piece.line);
+            ready::log_line(&ctx, log.as_ref(), piece.line);
         },
         // A ready line that waits without its newline counts at once, not once it is shown.
         |line| {
             if log.is_some() && ctx.gate.pending() {
-                ready(&String::from_utf8_lossy(line));
+                ready::log_line(&ctx, log.as_ref(), &String::from_utf8_lossy(line));
             }
         },
     )

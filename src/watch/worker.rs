@@ -202,17 +202,7 @@ impl Worker {
     /// how many files (tracked or not) it saw. `strict`: a watch failure is an error
     /// (start-up) rather than a warning.
     pub fn walk_root(&mut self, strict: bool, table: &mut FileTable) -> Result<usize, WatchError> {
-        let (always, relevant) = (&self.always, &self.relevant);
-        let tracked = |rel: &Path| always.contains(rel) || relevant(rel);
-        let walk = Walk {
-            root: &self.root,
-            tracked: &tracked,
-            ignore: &self.ignore,
-            strict,
-            defer: !strict,
-            approved: &self.approved,
-        };
-        let mut found = self.watches.walk_root(&walk);
+        let mut found = self.with_walk(strict, |watches, walk| watches.walk_root(walk));
         for rel in found.files() {
             table.add_pending(rel);
         }
@@ -229,6 +219,22 @@ impl Worker {
         Ok(found.seen)
     }
 
+    /// Runs `f` on the watches with this tree's walk settings. `strict` (start-up): a watch
+    /// failure is an error, and links out of the tree are walked at once rather than deferred.
+    fn with_walk<R>(&mut self, strict: bool, f: impl FnOnce(&mut Watches, &Walk) -> R) -> R {
+        let (always, relevant) = (&self.always, &self.relevant);
+        let tracked = |rel: &Path| always.contains(rel) || relevant(rel);
+        let walk = Walk {
+            root: &self.root,
+            tracked: &tracked,
+            ignore: &self.ignore,
+            strict,
+            defer: !strict,
+            approved: &self.approved,
+        };
+        f(&mut self.watches, &walk)
+    }
+
     /// Walks `dir` (inside the root, itself not ignored) and collects the tracked files.
     pub fn walk_collect(&mut self, dir: &Path) -> Vec<PathBuf> {
         let found = self.walk_lenient(dir, None);
@@ -242,17 +248,8 @@ impl Worker {
         dir: &Path,
         before: Option<&std::collections::BTreeMap<PathBuf, usize>>,
     ) -> Found {
-        let (always, relevant) = (&self.always, &self.relevant);
-        let tracked = |rel: &Path| always.contains(rel) || relevant(rel);
-        let walk = Walk {
-            root: &self.root,
-            tracked: &tracked,
-            ignore: &self.ignore,
-            strict: false,
-            defer: true,
-            approved: &self.approved,
-        };
-        let mut found = self.watches.walk(&walk, dir, before, None);
+        let mut found =
+            self.with_walk(false, |watches, walk| watches.walk(walk, dir, before, None));
         self.absorb(&found);
         if let Some(w) = found.warn.take() {
             self.warn(&w);

@@ -103,4 +103,9 @@ busy! {
     Blocking: blocking_python_loses_no_request_under_load;
     Gunicorn: gunicorn_loses_no_request_under_load;
     Node: node_loses_no_request_under_load;
+    Werkzeug: werkzeug_loses_no_request_under_load;
+    Waitress: waitress_loses_no_request_under_load;
+    Uvicorn: uvicorn_loses_no_request_under_load;
+    Hypercorn: hypercorn_loses_no_request_under_load;
+    Fastify: fastify_loses_no_request_under_load;
 }

@@ -58,6 +58,16 @@ pub enum Server {
     DyingPython,
     /// Node.js `http` that calls `process.exit()` at SIGTERM.
     DyingNode,
+    /// Werkzeug's `make_server(..., fd=3)`: dies at SIGTERM.
+    Werkzeug,
+    /// waitress, `serve(app, sockets=[socket.fromfd(3, ...)])`: dies at SIGTERM.
+    Waitress,
+    /// uvicorn, `--fd 3`: graceful at SIGTERM.
+    Uvicorn,
+    /// Hypercorn, `--bind fd://3`, with its default stop (a master and one worker).
+    Hypercorn,
+    /// Fastify 5, `listen({ fd: 3 })`, `fastify.close()` at SIGTERM with its defaults.
+    Fastify,
 }
 
 impl Server {
@@ -72,6 +82,24 @@ impl Server {
             Server::Node => "node",
             Server::DyingPython => "dying-python",
             Server::DyingNode => "dying-node",
+            Server::Werkzeug => "werkzeug",
+            Server::Waitress => "waitress",
+            Server::Uvicorn => "uvicorn",
+            Server::Hypercorn => "hypercorn",
+            Server::Fastify => "fastify",
+        }
+    }
+
+    /// The `ready log=` pattern: the line it prints once it accepts (its own where it has one;
+    /// gunicorn's is the line of docs/recipes.md's recipe, printed by its `post_worker_init`
+    /// hook), else `ready` from `tests/servers/`.
+    pub fn ready_log(self) -> &'static str {
+        match self {
+            Server::Gunicorn => GUNICORN_READY,
+            Server::Waitress => "Serving on",
+            Server::Uvicorn => "Uvicorn running on",
+            Server::Hypercorn => "Running on",
+            _ => "^ready$",
         }
     }
 
@@ -91,7 +119,7 @@ impl Server {
             Server::Asyncio => vec![python()?, script("asyncio_server.py")],
             Server::Blocking => vec![python()?, script("blocking_server.py")],
             Server::Gunicorn => vec![
-                gunicorn()?.display().to_string(),
+                venv_tool("gunicorn")?,
                 "--config".into(),
                 script("gunicorn_conf.py"),
                 "gunicorn_app:app".into(),
@@ -99,16 +127,25 @@ impl Server {
             Server::Node => vec![node()?, script("node_server.js")],
             Server::DyingPython => vec![python()?, script("dying_server.py")],
             Server::DyingNode => vec![node()?, script("dying_node.js")],
+            Server::Werkzeug => vec![venv_tool("python")?, script("werkzeug_server.py")],
+            Server::Waitress => vec![venv_tool("python")?, script("waitress_server.py")],
+            Server::Uvicorn => vec![
+                venv_tool("uvicorn")?,
+                "uvicorn_app:app".into(),
+                "--fd".into(),
+                "3".into(),
+            ],
+            Server::Hypercorn => vec![
+                venv_tool("hypercorn")?,
+                "hypercorn_app:app".into(),
+                "--bind".into(),
+                "fd://3".into(),
+            ],
+            Server::Fastify => {
+                fastify()?;
+                vec![node()?, script("fastify_server.js")]
+            }
         })
-    }
-
-    /// The `ready log` pattern of its Hotfile: `ready` from `tests/servers/`, but gunicorn's
-    /// is the line of docs/recipes.md's recipe, printed by its `post_worker_init` hook.
-    pub fn ready_log(self) -> &'static str {
-        match self {
-            Server::Gunicorn => GUNICORN_READY,
-            _ => "^ready$",
-        }
     }
 
     /// A Hotfile that serves it on a fresh loopback port, restarted when `version` changes;
@@ -123,13 +160,14 @@ defaults {{
 service "serve" {{
     watch "version"
     socket "http" "127.0.0.1:0"
-    env STARTUP_MS="{startup}" VERSION_FILE="version" PYTHONPATH={pythonpath}
+    env STARTUP_MS="{startup}" VERSION_FILE="version" PYTHONPATH={pythonpath} NODE_PATH={node_path}
     run {run}
     {ready}
     stop timeout="10s"
 }}
 "#,
             pythonpath = kdl(&servers().display().to_string()),
+            node_path = kdl(&target().join("fastify/node_modules").display().to_string()),
             startup = startup.as_millis(),
             run = run.join(" "),
             ready = if ready {
@@ -201,35 +239,19 @@ pub fn venv() -> PathBuf {
         .unwrap_or_else(|| target().join("venv"))
 }
 
-/// gunicorn in [`venv`], installed there with pip when missing.
-pub fn gunicorn() -> Result<PathBuf, String> {
+/// `bin/<name>` of [`venv`], with `tests/servers/requirements.txt` installed there by pip when
+/// the venv's copy of it differs (the same install and stamp as `.ci/run`'s).
+pub fn venv_tool(name: &str) -> Result<String, String> {
     static INSTALLED: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    INSTALLED
+    let venv = INSTALLED
         .get_or_init(|| {
             let venv = venv();
-            let gunicorn = venv.join("bin/gunicorn");
-            if gunicorn.exists() {
-                return Ok(gunicorn);
+            let requirements = servers().join("requirements.txt");
+            let stamp = venv.join("requirements.txt");
+            if std::fs::read(&stamp).ok() == std::fs::read(&requirements).ok() {
+                return Ok(venv);
             }
-            let run = |program: &Path, args: &[&str]| -> Result<(), String> {
-                let out = Command::new(program)
-                    .args(args)
-                    .output()
-                    .map_err(|e| format!("cannot run {}: {e}", program.display()))?;
-                if out.status.success() {
-                    Ok(())
-                } else {
-                    Err(format!(
-                        "`{} {}` failed: {}",
-                        program.display(),
-                        args.join(" "),
-                        String::from_utf8_lossy(&out.stderr).trim()
-                    ))
-                }
-            };
-            // The same install as `.ci/run`'s, from the same pinned requirements.
             let venv_arg = venv.display().to_string();
-            let requirements = servers().join("requirements.txt").display().to_string();
             run(Path::new(&python()?), &["-m", "venv", &venv_arg])?;
             run(
                 &venv.join("bin/pip"),
@@ -238,10 +260,62 @@ pub fn gunicorn() -> Result<PathBuf, String> {
                     "--quiet",
                     "--disable-pip-version-check",
                     "-r",
-                    &requirements,
+                    &requirements.display().to_string(),
                 ],
             )?;
-            Ok(gunicorn)
+            std::fs::copy(&requirements, &stamp)
+                .map_err(|e| format!("{}: {e}", stamp.display()))?;
+            Ok(venv)
+        })
+        .clone()?;
+    let tool = venv.join("bin").join(name);
+    if tool.exists() {
+        Ok(tool.display().to_string())
+    } else {
+        Err(format!("{} is missing", tool.display()))
+    }
+}
+
+/// Fastify in `target/interop/fastify/node_modules`, installed by `npm ci` from the committed
+/// `tests/servers/fastify/` lock file when the installed copy of the lock differs (as `.ci/run`).
+pub fn fastify() -> Result<(), String> {
+    static INSTALLED: OnceLock<Result<(), String>> = OnceLock::new();
+    INSTALLED
+        .get_or_init(|| {
+            let dir = target().join("fastify");
+            let lock = servers().join("fastify/package-lock.json");
+            if dir.join("node_modules/fastify").exists()
+                && std::fs::read(dir.join("package-lock.json")).ok() == std::fs::read(&lock).ok()
+            {
+                return Ok(());
+            }
+            std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+            for file in ["package.json", "package-lock.json"] {
+                std::fs::copy(servers().join("fastify").join(file), dir.join(file))
+                    .map_err(|e| format!("copying {file}: {e}"))?;
+            }
+            let dir_arg = dir.display().to_string();
+            run(
+                Path::new("npm"),
+                &["ci", "--no-audit", "--no-fund", "--prefix", &dir_arg],
+            )
         })
         .clone()
+}
+
+fn run(program: &Path, args: &[&str]) -> Result<(), String> {
+    let out = Command::new(program)
+        .args(args)
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}", program.display()))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{} {}` failed: {}",
+            program.display(),
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    }
 }

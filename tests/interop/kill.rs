@@ -80,7 +80,22 @@ fn sigkill_leaves_nothing(hot: Running, started: &[i32], addr: Option<SocketAddr
     );
 
     if let Some(addr) = addr {
-        drop(TcpListener::bind(addr).unwrap_or_else(|e| panic!("{addr} is still taken: {e}")));
+        // A killed multi-threaded server's leader can be reaped while its other threads are
+        // still exiting and holding the fd table, so the port is free a moment after the
+        // pids are gone: within the same bound.
+        let free = loop {
+            match TcpListener::bind(addr) {
+                Ok(listener) => break Ok(listener),
+                Err(e) if killed.elapsed() > GONE_WITHIN => break Err(e),
+                Err(_) => std::thread::sleep(Duration::from_millis(5)),
+            }
+        };
+        drop(free.unwrap_or_else(|e| {
+            panic!(
+                "{addr} is still taken {:?} after kill -9: {e}",
+                killed.elapsed()
+            )
+        }));
         // A new hot binds the same address and starts its service there.
         let next = Project::with_hotfile(&format!(
             "service \"serve\" {{\n    socket \"http\" \"{addr}\"\n    run \"sleep\" \"600\"\n}}\n"

@@ -109,4 +109,9 @@ matrix! {
     Blocking: blocking_python_overlap_never_stalls, blocking_python_stop_first_loses_nothing;
     Gunicorn: gunicorn_overlap_never_stalls, gunicorn_stop_first_loses_nothing;
     Node: node_overlap_never_stalls, node_stop_first_loses_nothing;
+    Werkzeug: werkzeug_overlap_never_stalls, werkzeug_stop_first_loses_nothing;
+    Waitress: waitress_overlap_never_stalls, waitress_stop_first_loses_nothing;
+    Uvicorn: uvicorn_overlap_never_stalls, uvicorn_stop_first_loses_nothing;
+    Hypercorn: hypercorn_overlap_never_stalls, hypercorn_stop_first_loses_nothing;
+    Fastify: fastify_overlap_never_stalls, fastify_stop_first_loses_nothing;
 }
