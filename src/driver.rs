@@ -370,6 +370,15 @@ fn reload(
             return Vec::new();
         }
     };
+    // The watcher watches the root it started with; paths under another one mean other files.
+    if project.root != engine.project().root {
+        reporter.warning(&format!(
+            "the Hotfile's `root` is now {}; still running the previous version (restart hot \
+             to watch the new root)",
+            project.root.display()
+        ));
+        return Vec::new();
+    }
     let scope = crate::engine::scope_of(&project, engine.options());
     if let Err(error) = bind(sockets, &project, &scope, reporter) {
         reporter.diagnostic(&error);

@@ -26,13 +26,18 @@ const DEFAULT_READY_TIMEOUT: Duration = Duration::from_secs(60);
 /// How many nodes of a cycle its diagnostic names before it says how many more there are.
 const CYCLE_SHOWN: usize = 8;
 
+/// `here` is the Hotfile's directory: the project root unless `root` names an ancestor.
 pub(super) fn build(
     file: RawFile,
     hotfile: PathBuf,
-    root: PathBuf,
+    here: PathBuf,
     mistakes: &mut Vec<Mistake>,
 ) -> Option<Project> {
     let mut c = Checker { mistakes };
+    let root = match &file.root {
+        Some(dir) => c.root(dir, &here).unwrap_or(here),
+        None => here,
+    };
     let ids = c.names(&file.nodes);
     let debounce = match &file.defaults.debounce {
         Some(text) => c.duration(text),
@@ -72,6 +77,57 @@ struct Checker<'m> {
 }
 
 impl Checker<'_> {
+    /// `root "DIR"`: a directory holding the Hotfile (`here` or an ancestor of it), so what
+    /// hot watches still holds the Hotfile and every path stays below the root.
+    fn root(&mut self, dir: &Str, here: &Path) -> Option<PathBuf> {
+        let mut fail = |message: String, help: &str| {
+            self.mistakes.push(Mistake::BadValue {
+                message,
+                span: dir.span,
+                help: Some(help.to_owned()),
+            });
+            None
+        };
+        let wanted = here.join(&dir.value);
+        let (real, real_here) = match (std::fs::canonicalize(&wanted), std::fs::canonicalize(here))
+        {
+            (Ok(real), Ok(real_here)) => (real, real_here),
+            (Err(e), _) | (_, Err(e)) => {
+                let why = match e.kind() {
+                    std::io::ErrorKind::NotFound => "does not exist".to_owned(),
+                    _ => format!("cannot be read: {e}"),
+                };
+                return fail(
+                    format!("`root` {:?} {why}", dir.value),
+                    "`root` names the project's directory, relative to the Hotfile's: \
+                     `root \"..\"`",
+                );
+            }
+        };
+        if !real.is_dir() {
+            return fail(
+                format!("`root` {:?} is not a directory", dir.value),
+                "`root` names the project's directory, relative to the Hotfile's: `root \"..\"`",
+            );
+        }
+        let Ok(below) = real_here.strip_prefix(&real) else {
+            return fail(
+                format!("`root` {:?} does not contain the Hotfile", dir.value),
+                "the root is the Hotfile's directory or one above it, such as `root \"..\"`",
+            );
+        };
+        // The Hotfile's directory as the user wrote it, `below` fewer levels up, when that is
+        // the same directory (no symbolic link in the way): paths hot shows stay as typed.
+        let mut lexical = here.to_path_buf();
+        for _ in below.components() {
+            lexical.pop();
+        }
+        Some(match std::fs::canonicalize(&lexical) {
+            Ok(same) if same == real => lexical,
+            _ => real,
+        })
+    }
+
     /// Index of every named node; reports duplicate names.
     fn names<'a>(&mut self, nodes: &'a [RawNode]) -> HashMap<&'a str, usize> {
         let mut ids: HashMap<&str, usize> = HashMap::new();

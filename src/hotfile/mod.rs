@@ -93,8 +93,8 @@ pub fn find(start: &Path) -> Option<PathBuf> {
 pub const STDIN: &str = "-";
 
 /// Reads and validates the Hotfile at `path` (absolute or relative; made absolute), or standard
-/// input for [`STDIN`]. The root is the Hotfile's directory, or the current directory when
-/// the Hotfile is not a regular file (standard input, `/dev/stdin`, a named pipe): a pipe's
+/// input for [`STDIN`]. The root is the Hotfile's directory (or the one its `root` names above
+/// it), or the current directory when the Hotfile is not a regular file (standard input, `/dev/stdin`, a named pipe): a pipe's
 /// directory (`/dev`) is not the project.
 pub fn load(path: &Path) -> Result<Project, Diagnostics> {
     load_spanned(path).map(|loaded| loaded.project)

@@ -21,6 +21,8 @@ pub(super) struct Str {
 pub(super) struct RawFile {
     pub nodes: Vec<RawNode>,
     pub defaults: RawDefaults,
+    /// `root "DIR"`: the project root, relative to the Hotfile's directory.
+    pub root: Option<Str>,
 }
 
 #[derive(Debug, Default)]
@@ -77,7 +79,7 @@ pub(super) struct RawReady {
     pub timeout: Option<Str>,
 }
 
-const TOP: &[&str] = &["task", "service", "defaults"];
+const TOP: &[&str] = &["task", "service", "defaults", "root"];
 const IN_TASK: &[&str] = &[
     "run", "watch", "ignore", "after", "env", "dir", "stop", "lock",
 ];
@@ -91,6 +93,7 @@ pub(super) fn read(doc: &KdlDocument, mistakes: &mut Vec<Mistake>) -> RawFile {
     let mut walker = Walker { mistakes };
     let mut file = RawFile::default();
     let mut defaults_at: Option<SourceSpan> = None;
+    let mut root_at: Option<SourceSpan> = None;
     for node in doc.nodes() {
         let name = node.name().value();
         match name {
@@ -108,6 +111,21 @@ pub(super) fn read(doc: &KdlDocument, mistakes: &mut Vec<Mistake>) -> RawFile {
                 }
                 defaults_at.get_or_insert(here);
                 walker.defaults(node, &mut file.defaults);
+            }
+            "root" => {
+                let here = node.name().span();
+                let dir = walker.exactly::<1>(node, "a directory");
+                if let Some(first) = root_at {
+                    walker.mistakes.push(Mistake::DuplicateChild {
+                        node: "root".into(),
+                        parent: "the Hotfile".into(),
+                        first,
+                        second: here,
+                    });
+                } else {
+                    root_at = Some(here);
+                    file.root = dir.map(|[d]| d);
+                }
             }
             _ if IN_SERVICE.contains(&name)
                 || IN_TASK.contains(&name)
@@ -134,7 +152,7 @@ pub(super) fn read(doc: &KdlDocument, mistakes: &mut Vec<Mistake>) -> RawFile {
                 span: node.name().span(),
                 help: Some(match suggest(name, TOP.iter().copied()) {
                     Some(best) => format!("did you mean `{best}`?"),
-                    None => "the top level holds `task`, `service` and `defaults`".into(),
+                    None => "the top level holds `task`, `service`, `defaults` and `root`".into(),
                 }),
             }),
         }

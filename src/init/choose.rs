@@ -33,8 +33,11 @@ pub struct Judged<'a> {
 /// The Hotfile's contents, before rendering.
 #[derive(Debug)]
 pub struct Choice<'a> {
-    /// The directory the Hotfile goes in.
+    /// The project root: the closest directory holding every input; paths are relative to it.
     pub base: PathBuf,
+    /// The directory the Hotfile goes in: `base`, or the member's own directory below it (the
+    /// Hotfile then names `base` as its `root`).
+    pub home: PathBuf,
     /// Packages with checks, in dependency order.
     pub packages: Vec<&'a Package>,
     /// Per package in `packages`: members it uses that have no checks here, watched as its
@@ -66,8 +69,9 @@ pub fn choose<'a>(workspace: &'a Workspace, cwd: &Path, ask: &Ask) -> Result<Cho
     for name in &ask.packages {
         roots.push(find(name)?);
     }
+    let here = workspace.member_at(cwd);
     if roots.is_empty()
-        && let Some(member) = workspace.member_at(cwd)
+        && let Some(member) = here
     {
         roots.push(member);
     }
@@ -113,12 +117,17 @@ pub fn choose<'a>(workspace: &'a Workspace, cwd: &Path, ask: &Ask) -> Result<Cho
     let base = if whole {
         workspace.root.clone()
     } else {
-        // hot watches below the Hotfile only, so it goes where it sees every input.
+        // hot watches below the project root only, so it is where hot sees every input.
         let dirs = packages
             .iter()
             .chain(inputs.iter().flatten())
             .map(|p| &p.dir);
         common_dir(dirs).unwrap_or_else(|| workspace.root.clone())
+    };
+    // The Hotfile of the member the user stands in goes in that member; `root` reaches up.
+    let home = match (packages.as_slice(), here) {
+        ([one], Some(member)) if !whole && one.name == member.name => one.dir.clone(),
+        _ => base.clone(),
     };
     let mut services = Vec::new();
     let mut others = Vec::new();
@@ -161,6 +170,7 @@ pub fn choose<'a>(workspace: &'a Workspace, cwd: &Path, ask: &Ask) -> Result<Cho
     others.sort_by_key(|j| j.verdict.serves);
     Ok(Choice {
         base,
+        home,
         member: !whole && workspace.members.len() > 1,
         packages,
         inputs,

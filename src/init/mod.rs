@@ -23,6 +23,8 @@ pub struct Plan {
     pub text: String,
     /// Printed after writing: what the user does next.
     pub next: String,
+    /// The Hotfile's `root`, when the project root is above the Hotfile's directory.
+    pub root: Option<String>,
 }
 
 pub use choose::{Ask, MAX_SERVICES};
@@ -36,6 +38,7 @@ pub fn plan(dir: &Path, ask: &Ask) -> Result<Plan, String> {
             hotfile: dir.join("Hotfile"),
             text: render::GENERIC.to_owned(),
             next: steps::generic(),
+            root: None,
         });
     }
     let workspace = crate::cargo::read(dir)?;
@@ -43,9 +46,10 @@ pub fn plan(dir: &Path, ask: &Ask) -> Result<Plan, String> {
     let (text, services) = render::cargo_hotfile(&workspace, &choice);
     let next = steps::cargo(&workspace, &choice, &services);
     Ok(Plan {
-        hotfile: choice.base.join("Hotfile"),
+        hotfile: choice.home.join("Hotfile"),
         text,
         next,
+        root: render::root(&choice),
     })
 }
 
@@ -66,7 +70,7 @@ pub fn run(force: bool, ask: &Ask, reporter: &Reporter) -> u8 {
             return exit::USAGE;
         }
     };
-    let shown = shown(&plan.hotfile, &dir);
+    let shown = shown(&plan.hotfile, &dir, plan.root.as_deref());
     if plan.hotfile.exists() && !force {
         reporter.error(&format!(
             "{shown} already exists; hot init leaves it as it is. Run `hot init --force` to \
@@ -84,13 +88,19 @@ pub fn run(force: bool, ask: &Ask, reporter: &Reporter) -> u8 {
     exit::OK
 }
 
-/// The Hotfile's path as the user would type it from `cwd`.
-fn shown(hotfile: &Path, cwd: &Path) -> String {
+/// The Hotfile's path as the user would type it from `cwd`, and its `root` when it has one.
+fn shown(hotfile: &Path, cwd: &Path, root: Option<&str>) -> String {
     let parent = hotfile.parent().unwrap_or(cwd);
-    if parent == cwd {
+    let name = if parent == cwd {
         "Hotfile".to_owned()
     } else {
-        let rel = render::relative(hotfile, cwd);
-        format!("{rel} (hot watches below its Hotfile only, and this directory holds every input)")
+        render::relative(hotfile, cwd)
+    };
+    match root {
+        Some(root) => format!(
+            "{name} (with `root \"{root}\"`: hot watches from there, the closest directory \
+             holding this package and the workspace packages it uses)"
+        ),
+        None => name,
     }
 }

@@ -38,6 +38,11 @@ pub struct Service {
     pub reload: u16,
 }
 
+/// The Hotfile's `root`: the project root relative to the Hotfile's directory, when they differ.
+pub fn root(choice: &Choice) -> Option<String> {
+    (choice.home != choice.base).then(|| relative(&choice.base, &choice.home))
+}
+
 /// The Hotfile for `choice`, and its services (in the order of `choice.services`).
 pub fn cargo_hotfile(workspace: &Workspace, choice: &Choice) -> (String, Vec<Service>) {
     let base = choice.base.as_path();
@@ -68,6 +73,13 @@ pub fn cargo_hotfile(workspace: &Workspace, choice: &Choice) -> (String, Vec<Ser
                 .map(|p| p.name.as_str())
                 .collect::<Vec<_>>()
                 .join("`, `")
+        );
+    }
+    if let Some(root) = root(choice) {
+        let _ = writeln!(
+            out,
+            "// The project root, which paths are relative to and hot watches: the closest\n\
+             // directory holding this package and the workspace packages it uses.\nroot \"{root}\"\n"
         );
     }
     let mut services = Vec::new();

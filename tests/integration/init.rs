@@ -467,14 +467,40 @@ fn init_in_a_member_using_a_workspace_library_watches_it() {
     let project = axum_examples();
     let run = init(&project, "examples/api", &[]);
     run.code(0);
-    // hot watches below its Hotfile: the closest directory holding api and shared.
-    assert!(run.stdout.starts_with("wrote ../Hotfile"), "{}", run.stdout);
-    check_clean(&project, "examples/api", 3, 1);
-    let (tasks, services) = ci_nodes(&project, "examples");
+    // The Hotfile is the member's; its `root` is the closest directory holding api and
+    // shared, which hot watches.
+    assert!(
+        run.stdout.starts_with(
+            "wrote Hotfile (with `root \"..\"`: hot watches from there, the closest directory \
+             holding this package and the workspace packages it uses)"
+        ),
+        "{}",
+        run.stdout
+    );
+    assert!(!project.path().join("examples/Hotfile").exists());
+    let hotfile = project.read("examples/api/Hotfile");
+    assert!(hotfile.contains("\nroot \"..\"\n"), "{hotfile}");
+    // Paths are relative to the root, as in a Hotfile written there; cargo runs at the root.
+    assert!(
+        hotfile.contains("watch \"api/src/**\" \"api/Cargo.toml\" \"shared/src/**\""),
+        "{hotfile}"
+    );
+    assert!(
+        hotfile.contains("run \"cargo build -p example-api\""),
+        "{hotfile}"
+    );
+    let mut command = project.hot(&["check"]);
+    command.current_dir(project.path().join("examples/api"));
+    let check = Run::from(command.output().expect("hot runs"));
+    check.code(0);
+    assert_eq!(check.stdout, "");
+    assert_eq!(check.stderr, "hot: Hotfile is sound: 3 tasks, 1 service\n");
+    let (tasks, services) = ci_nodes(&project, "examples/api");
     assert_eq!(tasks, ["build", "clippy", "test"]);
     assert_eq!(services, ["serve"]);
-    let mut command = project.hot(&["why", "shared/src/lib.rs", "admin/src/main.rs"]);
-    command.current_dir(project.path().join("examples"));
+    // Paths on the command line are the shell's, relative to where hot runs.
+    let mut command = project.hot(&["why", "../shared/src/lib.rs", "../admin/src/main.rs"]);
+    command.current_dir(project.path().join("examples/api"));
     let why = Run::from(command.output().expect("hot runs"));
     why.code(0);
     let lines: Vec<&str> = why.stdout.lines().collect();

@@ -536,3 +536,53 @@ task "t" {
         e["event"] == "output" && e["node"] == "t" && e["line"] == "v2"
     });
 }
+
+/// A member's Hotfile with `root ".."`: hot watches the workspace, so an edit to the sibling
+/// library the member uses reruns the member's task; the task runs at the root.
+#[test]
+fn root_above_the_hotfile_watches_a_sibling_library() {
+    let project = Project::new();
+    project.write("shared/src/lib.rs", "pub fn f() {}\n");
+    project.write(
+        "api/Hotfile",
+        "root \"..\"\ndefaults { debounce \"100ms\"; }\n\
+         task \"t\" {\n    watch \"shared/**\"\n    run \"echo t >> log\"\n}\n",
+    );
+    let mut command = project.hot(&["--json", "watch"]);
+    command.current_dir(project.path().join("api"));
+    let mut hot = Running::spawn(command);
+    hot.wait_event("watching", "");
+    assert_eq!(wait_wave(&mut hot), ["t"], "{}", hot.transcript());
+    project.write("shared/src/lib.rs", "pub fn f() -> u8 { 1 }\n");
+    assert_eq!(wait_wave(&mut hot), ["t"], "{}", hot.transcript());
+    // `run` without `dir` runs at the root, not in the Hotfile's directory.
+    assert_eq!(project.read("log"), "t\nt\n");
+    assert_eq!(project.read("api/log"), "");
+}
+
+/// The watcher watches the root hot started with: an edit that moves `root` is refused on
+/// reload (the previous graph keeps running) instead of matching globs against other files.
+#[test]
+fn an_edited_root_keeps_the_old_graph() {
+    let project = Project::new();
+    let hotfile =
+        "root \"..\"\ntask \"t\" {\n    watch \"shared/**\"\n    run \"echo t >> log\"\n}\n";
+    project.write("api/Hotfile", hotfile);
+    let mut command = project.hot(&["--json", "watch"]);
+    command.current_dir(project.path().join("api"));
+    let mut hot = Running::spawn(command);
+    hot.wait_event("watching", "");
+    assert_eq!(wait_wave(&mut hot), ["t"], "{}", hot.transcript());
+    project.write("api/Hotfile", &hotfile.replace("root \"..\"\n", ""));
+    let warning = hot.wait_event("warning", "");
+    assert!(
+        warning["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("`root` is now"),
+        "{warning}"
+    );
+    project.write("shared/x", "1");
+    assert_eq!(wait_wave(&mut hot), ["t"], "{}", hot.transcript());
+    assert_eq!(project.read("log"), "t\nt\n");
+}

@@ -84,3 +84,4 @@ mod forms;
 mod limits;
 mod mistakes;
 mod rendered;
+mod root;
