@@ -4,9 +4,9 @@
 //! preempted mid-checkout is what used to split it).
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
-use crate::support::{Project, Running};
+use crate::support::{Hogs, Project, Running};
 
 const FILES: usize = 2000;
 const CHECKOUTS: usize = 6;
@@ -79,33 +79,6 @@ fn two_branches(project: &Project) -> (String, String) {
     let b = tree_sum(root);
     git(root, &["checkout", "-q", "a"]);
     (tree_sum(root), b)
-}
-
-/// Two busy loops, killed by pid when dropped.
-struct Hogs(Vec<Child>);
-
-impl Hogs {
-    fn start() -> Hogs {
-        Hogs(
-            (0..2)
-                .map(|_| {
-                    Command::new("sh")
-                        .args(["-c", "while :; do :; done"])
-                        .spawn()
-                        .expect("sh runs")
-                })
-                .collect(),
-        )
-    }
-}
-
-impl Drop for Hogs {
-    fn drop(&mut self) {
-        for hog in &mut self.0 {
-            let _ = hog.kill();
-            let _ = hog.wait();
-        }
-    }
 }
 
 fn waves(hot: &Running) -> usize {

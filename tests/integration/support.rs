@@ -326,3 +326,31 @@ pub fn field<'a>(answer: &'a str, key: &str) -> &'a str {
         .find_map(|kv| kv.strip_prefix(key).and_then(|v| v.strip_prefix('=')))
         .unwrap_or_default()
 }
+
+/// Two processes spinning on a CPU each, for tests that must hold on a loaded machine; killed by
+/// pid when dropped.
+pub struct Hogs(Vec<Child>);
+
+impl Hogs {
+    pub fn start() -> Hogs {
+        Hogs(
+            (0..2)
+                .map(|_| {
+                    Command::new("sh")
+                        .args(["-c", "while :; do :; done"])
+                        .spawn()
+                        .expect("sh runs")
+                })
+                .collect(),
+        )
+    }
+}
+
+impl Drop for Hogs {
+    fn drop(&mut self) {
+        for hog in &mut self.0 {
+            let _ = hog.kill();
+            let _ = hog.wait();
+        }
+    }
+}

@@ -9,12 +9,11 @@
 //! steered to the serving one, and the old one is stopped once it has answered what it holds.
 
 use std::net::SocketAddr;
-use std::process::{Child, Command};
 use std::time::Duration;
 
 use crate::client::{Client, Summary};
 use crate::fixtures::{Server, require, serial};
-use crate::support::Project;
+use crate::support::{Hogs, Project};
 
 const CLIENTS: usize = 8;
 const STARTUP: Duration = Duration::from_millis(800);
@@ -24,33 +23,6 @@ fn restarts() -> u32 {
         .ok()
         .and_then(|n| n.parse().ok())
         .unwrap_or(10)
-}
-
-/// Two processes spinning on a CPU each, killed by pid when dropped.
-struct Hogs(Vec<Child>);
-
-impl Hogs {
-    fn start() -> Hogs {
-        Hogs(
-            (0..2)
-                .map(|_| {
-                    Command::new("sh")
-                        .args(["-c", "while :; do :; done"])
-                        .spawn()
-                        .expect("sh runs")
-                })
-                .collect(),
-        )
-    }
-}
-
-impl Drop for Hogs {
-    fn drop(&mut self) {
-        for hog in &mut self.0 {
-            let _ = hog.kill();
-            let _ = hog.wait();
-        }
-    }
 }
 
 fn under_load(server: Server) {
