@@ -15,6 +15,11 @@ pub trait Sink: Send {
     /// Takes one event.
     fn event(&mut self, event: &Event);
 
+    /// Time to draw: a sink that batches its output (the status view) writes what it holds.
+    /// Called on the same thread as [`Sink::event`], in order with the events, whenever the
+    /// loop asks ([`super::Reporter::frame`]); a sink that writes each event at once ignores it.
+    fn frame(&mut self) {}
+
     /// hot is about to exit: flush, restore the terminal, close connections.
     fn finish(&mut self) {}
 }
