@@ -545,6 +545,14 @@ fn ctrl_z_gives_the_terminal_back_and_fg_draws_the_panel_again() {
     pane.wait("the second wave settled", |s| settled(s, 2));
     pane.keys("q");
     pane.wait_text("stopping");
+    // Typed before hot is gone, the command would be read as keys (its `o`, its `c`).
+    let hot = pane.hot.expect("hot's pid");
+    let deadline = Instant::now() + DEADLINE;
+    // SAFETY: signal 0 to a pid this test started only asks whether it is there.
+    while unsafe { libc::kill(hot, 0) } == 0 {
+        assert!(Instant::now() < deadline, "hot did not exit after `q`");
+        std::thread::sleep(Duration::from_millis(20));
+    }
     pane.keys(&format!("echo code=$?; stty -g > '{after}'"));
     pane.keys("Enter");
     pane.wait_text("code=0");
