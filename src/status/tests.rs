@@ -718,12 +718,15 @@ fn a_rerun_wave_says_so_in_json_and_no_other_wave_has_the_key() {
     assert_eq!(rerun[0]["nodes"], serde_json::json!(["test"]));
 }
 
+/// A piece written to the terminal, and the name of the thread that wrote it.
+type Write = (Option<String>, String);
+
 /// A terminal that stops taking bytes (Ctrl-S) until `go` is set, and records which thread
 /// wrote each piece.
 #[derive(Clone, Default)]
 struct Held {
     go: Arc<(Mutex<bool>, std::sync::Condvar)>,
-    writes: Arc<Mutex<Vec<(Option<String>, String)>>>,
+    writes: Arc<Mutex<Vec<Write>>>,
 }
 
 impl Held {
