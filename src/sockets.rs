@@ -550,6 +550,7 @@ mod tests {
             run: Command::Shell("true".into()),
             inputs: Inputs::new(Vec::new(), Vec::new()),
             after: vec![],
+            gates: Vec::new(),
             env: vec![],
             dir: PathBuf::from("/"),
             sockets: sockets
