@@ -41,9 +41,7 @@ fn gate_mistakes() {
         &["`gate` needs a `socket` in the same service"],
     );
     check(
-        &format!(
-            r#"{tasks}; service "web" {{ gate "test"; run "w"; socket "h" "127.0.0.1:1" }}"#
-        ),
+        &format!(r#"{tasks}; service "web" {{ gate "test"; run "w"; socket "h" "127.0.0.1:1" }}"#),
         &["`gate` needs `ready` in the same service"],
     );
     check(
@@ -60,7 +58,9 @@ service "web" {{ after "build"; gate "test"; run "w"; {S} }}"#
     );
     // A gate on what comes after the service is a cycle like any other.
     check(
-        &format!(r#"service "web" {{ gate "smoke"; run "w"; {S} }}; task "smoke" {{ after "web"; run "s" }}"#),
+        &format!(
+            r#"service "web" {{ gate "smoke"; run "w"; {S} }}; task "smoke" {{ after "web"; run "s" }}"#
+        ),
         &["`after` forms a cycle: web -> smoke -> web"],
     );
 }
