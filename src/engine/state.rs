@@ -13,6 +13,9 @@
 //! - A service with `ready` starts its new instance beside the serving one and stops the old
 //!   one only when the new one is ready; without `ready` the old one is stopped first.
 //! - A service whose upstream failed keeps its running instance.
+//! - A service with gates (`gate`) may start once its other dependencies succeeded; that
+//!   instance stays pending, getting no connection while another serves, until it is ready
+//!   and its gates succeeded in the same wave; a failed gate stops it.
 //! - A service left with no instance (its only one exited on its own) is started again after
 //!   a backoff, unless its `restart` policy says otherwise; a new instance that never gets
 //!   ready is kept when there is no other.
@@ -608,6 +611,7 @@ impl Engine {
     fn may_start_early(&self, node: NodeId) -> bool {
         let spec = self.project.node(node);
         self.early_start
+            && spec.kind == Kind::Service
             && !spec.gates.is_empty()
             && spec.ready.is_some()
             && matches!(

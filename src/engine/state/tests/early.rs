@@ -211,3 +211,51 @@ fn without_steering_a_gate_is_an_after() {
         ",
     );
 }
+
+#[test]
+fn an_early_instance_that_crashes_fails_the_service_and_the_old_one_serves_on() {
+    early(
+        "
+        change src/main.rs
+          wave 2 by src/main.rs (1): clippy test build serve
+          start clippy#5
+          start build#6
+        exit build#6 0
+          finished build Code(0) in 0ms
+          start serve#7
+        exit serve#7 1
+          finished serve Code(1) in 0ms (last line of #7)
+        exit clippy#5 0
+          finished clippy Code(0) in 0ms
+          start test#8
+        exit test#8 0
+          finished test Code(0) in 0ms
+          wave 2 done, 1 failed; serve failed, serving since 0ms
+        ",
+    );
+}
+
+#[test]
+fn a_first_early_instance_that_never_gets_ready_still_waits_for_its_gate() {
+    // All there is, so it is kept; but it is promoted only once the test passed.
+    Scenario::of(gated()).expect(
+        "
+        start
+          wave 1 by start: clippy test build serve
+          start clippy#1
+          start build#2
+        exit build#2 0
+          finished build Code(0) in 0ms
+          start serve#3
+        timeout serve#3
+          not ready serve (kept: no other)
+        exit clippy#1 0
+          finished clippy Code(0) in 0ms
+          start test#4
+        exit test#4 0
+          finished test Code(0) in 0ms
+          ready serve in 0ms
+          wave 1 done, 0 failed
+        ",
+    );
+}
