@@ -122,7 +122,9 @@ mod error;
 mod files;
 mod filter;
 mod hash;
+mod instances;
 mod links;
+mod msg;
 #[cfg(target_os = "linux")]
 mod native;
 mod rules;
@@ -130,6 +132,7 @@ mod rules;
 mod tests;
 mod vcs;
 mod walk;
+mod watches;
 mod worker;
 
 pub use config::{Ignore, Relevance, WatchConfig};
@@ -151,8 +154,9 @@ use tokio::sync::mpsc::UnboundedSender;
 
 use baseline::{Baseline, Shared};
 use config::Tuning;
-use walk::Watches;
-use worker::{Msg, Worker};
+use msg::Msg;
+use watches::Watches;
+use worker::Worker;
 
 /// One wave: the files whose content changed.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

@@ -21,28 +21,10 @@ use super::hash::{self, FileState, Observed};
 use super::links::Links;
 use super::rules::IgnoreRules;
 use super::vcs::{Git, Lock, RECHECK, SEQUENCER_GRACE};
-use super::walk::{Found, Walk, Watches};
+use super::msg::Msg;
+use super::walk::{Found, Walk};
+use super::watches::Watches;
 use super::{ChangeSet, Notice};
-
-pub(super) enum Msg {
-    Event(Instant, notify::Result<notify::Event>),
-    SetRelevant {
-        relevant: Relevance,
-        /// The new common `ignore`, if it changed with the Hotfile.
-        ignore: Option<Ignore>,
-        /// When the caller asked: the ctime bound of a background baseline.
-        asked: SystemTime,
-        request: u64,
-        done: mpsc::Sender<()>,
-    },
-    /// A link's tree outside the project was counted off this thread: follow it or warn.
-    Scouted {
-        link: PathBuf,
-        target: PathBuf,
-        fits: bool,
-    },
-    Stop,
-}
 
 pub(super) struct Worker {
     pub root: PathBuf,
