@@ -120,7 +120,6 @@ mod covering;
 mod debounce;
 mod error;
 mod files;
-mod filter;
 mod hash;
 mod instances;
 mod links;

@@ -12,19 +12,21 @@ use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::mpsc::UnboundedSender;
 
-use super::baseline::{Baseline, Shared};
-use super::config::{Ignore, Relevance, Tuning};
-use super::debounce::{Batch, Debouncer, Kind};
-use super::error::{WatchError, read_limit};
-use super::files::{FileTable, Slot};
-use super::hash::{self, FileState, Observed};
-use super::links::Links;
-use super::rules::IgnoreRules;
-use super::vcs::{Git, Lock, RECHECK, SEQUENCER_GRACE};
-use super::msg::Msg;
-use super::walk::{Found, Walk};
-use super::watches::Watches;
-use super::{ChangeSet, Notice};
+use crate::watch::baseline::{Baseline, Shared};
+use crate::watch::config::{Ignore, Relevance, Tuning};
+use crate::watch::debounce::{Batch, Debouncer, Kind};
+use crate::watch::error::{WatchError, read_limit};
+use crate::watch::files::{FileTable, Slot};
+use crate::watch::hash::{self, FileState, Observed};
+use crate::watch::links::Links;
+use crate::watch::rules::IgnoreRules;
+use crate::watch::vcs::{Git, Lock, RECHECK, SEQUENCER_GRACE};
+use crate::watch::msg::Msg;
+use crate::watch::walk::{Found, Walk};
+use crate::watch::watches::Watches;
+use crate::watch::{ChangeSet, Notice};
+
+mod filter;
 
 pub(super) struct Worker {
     pub root: PathBuf,
@@ -114,7 +116,7 @@ impl Worker {
         let spawned = std::thread::Builder::new()
             .name("hot-watch-count".into())
             .spawn(move || {
-                let fits = super::walk::fits(&target, super::walk::LINKED_TREE_MAX);
+                let fits = crate::watch::walk::fits(&target, crate::watch::walk::LINKED_TREE_MAX);
                 let _ = msgs.send(Msg::Scouted { link, target, fits });
             });
         if let Err(e) = spawned {
@@ -147,7 +149,7 @@ impl Worker {
              does not watch it (edits there run nothing). Link a smaller directory to have it \
              watched; to silence this, add `ignore \"{rel}/**\"` to the Hotfile's `defaults`",
             target.display(),
-            super::walk::LINKED_TREE_MAX
+            crate::watch::walk::LINKED_TREE_MAX
         )));
     }
 

@@ -11,10 +11,10 @@ use std::time::Instant;
 use notify::EventKind;
 use notify::event::{AccessKind, AccessMode, ModifyKind, RenameMode};
 
-use super::Notice;
-use super::debounce::Kind;
-use super::rules;
-use super::worker::Worker;
+use super::Worker;
+use crate::watch::Notice;
+use crate::watch::debounce::Kind;
+use crate::watch::rules;
 
 impl Worker {
     pub(super) fn on_event(&mut self, now: Instant, ev: notify::Result<notify::Event>) {
