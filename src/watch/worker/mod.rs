@@ -4,7 +4,7 @@
 //! While a burst waits for quiet, the files it touched are read one at a time whenever no
 //! event is queued, so a burst of thousands of files closes one quiet period after its end.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::mpsc::{self, RecvTimeoutError};
@@ -12,74 +12,131 @@ use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::mpsc::UnboundedSender;
 
-use crate::watch::baseline::{Baseline, Shared};
+use crate::watch::baseline::{Baseline, Shared, release_free_memory};
 use crate::watch::config::{Ignore, Relevance, Tuning};
 use crate::watch::debounce::{Batch, Debouncer, Kind};
-use crate::watch::error::{WatchError, read_limit};
+use crate::watch::error::WatchError;
 use crate::watch::files::{FileTable, Slot};
-use crate::watch::hash::{self, FileState, Observed};
+use crate::watch::hash::FileState;
 use crate::watch::links::Links;
+use crate::watch::msg::Msg;
 use crate::watch::rules::IgnoreRules;
 use crate::watch::vcs::{Git, Lock, RECHECK, SEQUENCER_GRACE};
-use crate::watch::msg::Msg;
 use crate::watch::walk::{Found, Walk};
 use crate::watch::watches::Watches;
-use crate::watch::{ChangeSet, Notice};
+use crate::watch::{ChangeSet, Notice, WatchConfig};
 
+mod compare;
 mod filter;
+mod reads;
+mod reports;
+mod scope;
+mod scouts;
 
+use reads::Reads;
+use reports::Reports;
+use scope::Scope;
+use scouts::Scouts;
+
+/// The watcher thread's state. Each concern beside the tree itself lives in a room of its own:
+/// `scope` (what is tracked), `scouts` (links out of the project being counted), `reads` (the
+/// reads of an open burst), `reports` (what is told); `filter` and `compare` hold the
+/// event path and the comparison.
 pub(super) struct Worker {
-    pub root: PathBuf,
-    pub watches: Watches,
+    root: PathBuf,
+    watches: Watches,
     /// Links in the tree, to map events under their targets back to them.
-    pub links: Links,
-    pub rules: IgnoreRules,
+    links: Links,
+    rules: IgnoreRules,
     /// Tracked files (relative) and what they held when last looked at, shared with the
     /// background hasher.
-    pub shared: Arc<Shared>,
-    pub baseline: Baseline,
-    pub tuning: Tuning,
-    pub poll: Option<Duration>,
+    shared: Arc<Shared>,
+    baseline: Baseline,
+    tuning: Tuning,
+    poll: Option<Duration>,
     /// Files (tracked or not) seen by the last walk of the whole tree.
-    pub walked_files: usize,
-    pub relevant: Relevance,
-    pub always: HashSet<PathBuf>,
-    /// The Hotfile's common `ignore`: never walked, watched or read.
-    pub ignore: Arc<Ignore>,
-    /// Link targets outside the project counted and small enough to follow.
-    pub approved: HashSet<PathBuf>,
-    /// Links whose target is being counted, each on a thread of its own.
-    pub scouting: HashSet<PathBuf>,
-    /// This thread's own channel, for the counting threads' answers.
-    pub msgs: mpsc::Sender<Msg>,
-    pub debouncer: Debouncer,
+    walked_files: usize,
+    scope: Scope,
+    scouts: Scouts,
+    debouncer: Debouncer,
     /// The repository the project is in: while git holds its index, no burst closes.
-    pub git: Option<Git>,
-    /// Files the open burst touched that are not read yet, and those read while the burst
-    /// waited for quiet: at its close only files touched since need reading, so a burst of
-    /// thousands of files still closes one quiet period after its last event.
-    pub unread: Vec<PathBuf>,
-    pub read_early: HashMap<PathBuf, (Observed, Option<SystemTime>)>,
-    /// The modification time each file had when a change set last looked at it, so a
-    /// metadata-only event counts as a change only when the time moved (see `touch_moved`).
-    /// Only files events touched are here, and at most [`MTIMES_MAX`] of them.
-    pub mtimes: HashMap<PathBuf, SystemTime>,
-    pub tx: UnboundedSender<ChangeSet>,
-    pub buf: Vec<u8>,
-    /// A runtime watch failure has been reported (once is enough).
-    pub warned: bool,
-    /// Unreadable directories and links to big trees already told about (each once; at
-    /// most [`DENIED_MAX`]).
-    pub denied: HashSet<PathBuf>,
-    /// The watch limit fallback has been reported (once until every directory is back).
-    pub fallback_reported: bool,
+    git: Option<Git>,
+    reads: Reads,
+    reports: Reports,
     /// When to try native watches for polled directories again.
-    pub retry_at: Option<Instant>,
+    retry_at: Option<Instant>,
 }
 
 impl Worker {
-    pub fn tracked(&self, rel: &Path) -> bool {
-        self.always.contains(rel) || (self.relevant)(rel)
+    /// The thread's state before its first walk (see [`Worker::begin`]).
+    pub(super) fn new(
+        config: WatchConfig,
+        root: PathBuf,
+        watches: Watches,
+        shared: Arc<Shared>,
+        tuning: Tuning,
+        tx: UnboundedSender<ChangeSet>,
+        msgs: mpsc::Sender<Msg>,
+    ) -> Worker {
+        Worker {
+            rules: IgnoreRules::new(&root),
+            baseline: Baseline::new(shared.clone(), root.clone(), tuning.ctime_margin),
+            git: Git::find(&root, tuning.vcs_hold_max),
+            root,
+            watches,
+            links: Links::default(),
+            shared,
+            tuning,
+            poll: config.poll,
+            retry_at: None,
+            walked_files: 0,
+            scope: Scope::new(config.relevant, config.always, config.ignore),
+            scouts: Scouts::new(msgs),
+            debouncer: Debouncer::new(config.debounce, config.max_delay),
+            reads: Reads::default(),
+            reports: Reports::new(tx),
+        }
+    }
+
+    /// The start-up walk and baseline. `started`: before the walk (a file changed after it
+    /// cannot get a background baseline).
+    pub(super) fn begin(&mut self, started: SystemTime) -> Result<(), WatchError> {
+        let shared = self.shared.clone();
+        {
+            let mut files = shared.files();
+            let table = &mut *files;
+            self.walked_files = self.walk_root(true, table)?;
+            // `always` files are baselined even when an ignore file hid them from the walk.
+            for rel in self.scope.always() {
+                table.add_pending(rel);
+            }
+            table.shrink();
+        }
+        // Nothing can race a read made before `start` returns: hash small trees exactly, now.
+        // Poll mode serves network and VM mounts, whose ctimes come from another machine's
+        // clock: the ctime rule cannot be trusted there, so it always hashes synchronously.
+        let big = self.poll.is_none() && shared.files().len() > self.tuning.sync_hash_max;
+        self.baseline.run(1, big.then_some(started))?;
+        if !big {
+            // Hashed here and now: what could not be read is told before "watching".
+            let unreadable: Vec<PathBuf> = {
+                let files = shared.files();
+                files
+                    .paths()
+                    .filter(|p| files.get(p) == Some(Slot::Known(FileState::Unreadable)))
+                    .collect()
+            };
+            for rel in unreadable {
+                self.reports.unreadable_file(&self.root, &rel);
+            }
+        }
+        release_free_memory();
+        self.check_polled(Instant::now());
+        Ok(())
+    }
+
+    fn tracked(&self, rel: &Path) -> bool {
+        self.scope.tracked(rel)
     }
 
     /// Reads the ignore rules of every directory a walk went through, and notes its links.
@@ -96,90 +153,27 @@ impl Worker {
             self.links.add(link.clone(), target.clone());
         }
         for dir in &found.unreadable {
-            self.unreadable(dir);
+            self.reports.unreadable(&self.root, dir);
         }
         for (link, target) in &found.too_big {
-            self.too_big(link, target);
+            self.reports.too_big(&self.root, link, target);
         }
         for (link, target) in &found.scout {
-            self.scout(link, target);
-        }
-    }
-
-    /// Counts a linked tree outside the project on a thread of its own; the answer comes back
-    /// as [`Msg::Scouted`]. Meanwhile the link is not followed, and every other edit runs.
-    fn scout(&mut self, link: &Path, target: &Path) {
-        if self.scouting.len() >= SCOUTS_MAX || !self.scouting.insert(link.to_path_buf()) {
-            return;
-        }
-        let (msgs, link, target) = (self.msgs.clone(), link.to_path_buf(), target.to_path_buf());
-        let spawned = std::thread::Builder::new()
-            .name("hot-watch-count".into())
-            .spawn(move || {
-                let fits = crate::watch::walk::fits(&target, crate::watch::walk::LINKED_TREE_MAX);
-                let _ = msgs.send(Msg::Scouted { link, target, fits });
-            });
-        if let Err(e) = spawned {
-            self.warn(&WatchError::Thread(e));
+            if let Err(e) = self.scouts.scout(link, target) {
+                self.reports.warn(&e);
+            }
         }
     }
 
     /// A count came back: a small tree is walked as a new directory is (its files are new,
     /// so an edit made while it was counted is one of them); a big one is told about.
     fn scouted(&mut self, now: Instant, link: PathBuf, target: PathBuf, fits: bool) {
-        self.scouting.remove(&link);
+        self.scouts.scouted(&link, &target, fits);
         if fits {
-            self.approved.insert(target);
             self.on_path(now, &link, Kind::Placed);
         } else {
-            self.too_big(&link, &target);
+            self.reports.too_big(&self.root, &link, &target);
         }
-    }
-
-    /// A link to a big tree outside the project, not followed: told once, with the line
-    /// that silences it.
-    fn too_big(&mut self, link: &Path, target: &Path) {
-        if self.denied.len() >= DENIED_MAX || !self.denied.insert(link.to_path_buf()) {
-            return;
-        }
-        let rel = link.strip_prefix(&self.root).unwrap_or(link);
-        let rel = rel.to_string_lossy();
-        self.notify(Notice::Warning(format!(
-            "`{rel}` links to `{}`, a tree outside the project of more than {} entries: hot \
-             does not watch it (edits there run nothing). Link a smaller directory to have it \
-             watched; to silence this, add `ignore \"{rel}/**\"` to the Hotfile's `defaults`",
-            target.display(),
-            crate::watch::walk::LINKED_TREE_MAX
-        )));
-    }
-
-    /// A directory hot may not read: told once, with the line that silences it.
-    fn unreadable(&mut self, dir: &Path) {
-        if self.denied.len() >= DENIED_MAX || !self.denied.insert(dir.to_path_buf()) {
-            return;
-        }
-        let rel = dir.strip_prefix(&self.root).unwrap_or(dir);
-        let rel = rel.to_string_lossy();
-        self.notify(Notice::Warning(format!(
-            "cannot read `{rel}`: permission denied; hot leaves it and everything under it \
-             out (edits there run nothing). To silence this, add `ignore \"{rel}/**\"` to the \
-             Hotfile's `defaults`, or make it readable"
-        )));
-    }
-
-    /// A tracked file hot may not read (`rel`, relative): told once, with the line that
-    /// silences it. It stays tracked: every event on it counts, as nothing proves otherwise.
-    pub fn unreadable_file(&mut self, rel: &Path) {
-        let abs = self.root.join(rel);
-        if self.denied.len() >= DENIED_MAX || !self.denied.insert(abs) {
-            return;
-        }
-        let rel = rel.to_string_lossy();
-        self.notify(Notice::Warning(format!(
-            "cannot read `{rel}`: hot cannot tell a save of the same bytes from a change \
-             there, so every event on it reruns what watches it. To silence this, add \
-             `ignore \"{rel}\"` to the Hotfile's `defaults`, or make it readable"
-        )));
     }
 
     /// A walk of the whole tree that records tracked files as `Pending` in `table`; returns
@@ -198,7 +192,7 @@ impl Worker {
             return Err(e);
         }
         if let Some(w) = found.warn.take() {
-            self.warn(&w);
+            self.reports.warn(&w);
         }
         Ok(found.seen)
     }
@@ -206,21 +200,21 @@ impl Worker {
     /// Runs `f` on the watches with this tree's walk settings. `strict` (start-up): a watch
     /// failure is an error, and links out of the tree are walked at once rather than deferred.
     fn with_walk<R>(&mut self, strict: bool, f: impl FnOnce(&mut Watches, &Walk) -> R) -> R {
-        let (always, relevant) = (&self.always, &self.relevant);
-        let tracked = |rel: &Path| always.contains(rel) || relevant(rel);
+        let scope = &self.scope;
+        let tracked = |rel: &Path| scope.tracked(rel);
         let walk = Walk {
             root: &self.root,
             tracked: &tracked,
-            ignore: &self.ignore,
+            ignore: scope.ignore(),
             strict,
             defer: !strict,
-            approved: &self.approved,
+            approved: self.scouts.approved(),
         };
         f(&mut self.watches, &walk)
     }
 
     /// Walks `dir` (inside the root, itself not ignored) and collects the tracked files.
-    pub fn walk_collect(&mut self, dir: &Path) -> Vec<PathBuf> {
+    fn walk_collect(&mut self, dir: &Path) -> Vec<PathBuf> {
         let found = self.walk_lenient(dir, None);
         let mut files: Vec<PathBuf> = found.files().map(Path::to_path_buf).collect();
         files.extend(found.special);
@@ -236,48 +230,23 @@ impl Worker {
             self.with_walk(false, |watches, walk| watches.walk(walk, dir, before, None));
         self.absorb(&found);
         if let Some(w) = found.warn.take() {
-            self.warn(&w);
+            self.reports.warn(&w);
         }
         found
     }
 
-    pub fn warn(&mut self, err: &WatchError) {
-        if !self.warned {
-            self.warned = true;
-            self.notify(Notice::Warning(format!(
-                "{err}; changes there will be noticed only at the next rescan"
-            )));
-        }
-    }
-
     /// After anything that adds watches: reports the poll fallback once when it begins and
     /// once when it ends, and keeps the retry timer while directories are polled.
-    pub fn check_polled(&mut self, now: Instant) {
+    fn check_polled(&mut self, now: Instant) {
         let polled = self.watches.polled();
         if polled == 0 {
             self.retry_at = None;
-            if self.fallback_reported {
-                self.fallback_reported = false;
-                let directories = self.watches.count();
-                self.notify(Notice::WatchRestored { directories });
-            }
-            return;
+        } else {
+            self.retry_at
+                .get_or_insert(now + self.tuning.fallback_retry);
         }
-        self.retry_at
-            .get_or_insert(now + self.tuning.fallback_retry);
-        if !self.fallback_reported {
-            self.fallback_reported = true;
-            let limit = watch_limit();
-            // Room for what is polled, twice over, above what is already in use.
-            let need = limit.unwrap_or(0) + 2 * polled as u64;
-            let suggested = need.max(524_288).next_power_of_two();
-            self.notify(Notice::WatchLimit {
-                polled,
-                limit,
-                suggested,
-                every: self.tuning.fallback_poll,
-            });
-        }
+        let every = self.tuning.fallback_poll;
+        self.reports.polled(polled, self.watches.count(), every);
     }
 
     /// The retry timer fired: polled directories that get a native watch are read again
@@ -304,27 +273,6 @@ impl Worker {
         }
     }
 
-    /// Sends a notice at once, ahead of the changes of the open burst.
-    pub fn notify(&mut self, notice: Notice) {
-        let _ = self.tx.send(ChangeSet {
-            notices: vec![notice],
-            ..ChangeSet::default()
-        });
-    }
-
-    /// Reads one touched file ahead of the burst's close; false when none is left.
-    fn read_one_early(&mut self) -> bool {
-        while let Some(rel) = self.unread.pop() {
-            if self.read_early.contains_key(&rel) {
-                continue;
-            }
-            let observed = hash::observe_modified(&self.root.join(&rel), &mut self.buf);
-            self.read_early.insert(rel, observed);
-            return true;
-        }
-        false
-    }
-
     /// The next message. While a burst waits for quiet and nothing is queued, the touched
     /// files are read meanwhile; an event that arrives drops what was read of its file.
     fn next_message(&mut self, rx: &mpsc::Receiver<Msg>) -> Result<Msg, RecvTimeoutError> {
@@ -339,7 +287,7 @@ impl Worker {
                     return Err(RecvTimeoutError::Disconnected);
                 }
                 Err(mpsc::TryRecvError::Empty) => {
-                    if !self.read_one_early() {
+                    if !self.reads.read_one(&self.root) {
                         break;
                     }
                 }
@@ -368,81 +316,6 @@ impl Worker {
         candidates
     }
 
-    /// Compares candidates with their remembered content; returns those that changed. A
-    /// candidate whose events were all metadata-only also changed when its modification time
-    /// moved with the same content (a `touch`: the Unix way to ask for a rebuild).
-    fn changed(
-        &mut self,
-        candidates: BTreeSet<PathBuf>,
-        metadata_only: &BTreeSet<PathBuf>,
-    ) -> (Vec<PathBuf>, Vec<Option<SystemTime>>) {
-        let (mut out, mut times) = (Vec::new(), Vec::new());
-        let shared = self.shared.clone();
-        let mut files = shared.files();
-        for rel in candidates {
-            let known = files.get(&rel);
-            if known.is_none() && !self.tracked(&rel) {
-                continue;
-            }
-            // No content event: the bytes are those last hashed, only the times can have
-            // moved, and one stat tells (a 5,000-file `touch` is 5,000 stats, not reads).
-            if metadata_only.contains(&rel)
-                && let Some(Slot::Known(FileState::Hash(_))) = known
-                && let Ok(meta) = std::fs::metadata(self.root.join(&rel))
-                && meta.is_file()
-            {
-                self.read_early.remove(&rel);
-                let modified = meta.modified().ok();
-                if touch_moved(&meta, self.mtimes.get(&rel), modified) {
-                    out.push(rel.clone());
-                    times.push(modified);
-                }
-                self.remember_mtime(&rel, modified);
-                continue;
-            }
-            let (now, modified) = match self.read_early.remove(&rel) {
-                Some(observed) => observed,
-                None => hash::observe_modified(&self.root.join(&rel), &mut self.buf),
-            };
-            if now == Observed::File(FileState::Unreadable) {
-                self.unreadable_file(&rel);
-            }
-            let changed = match (known, now) {
-                (None, Observed::Absent) => false,
-                (_, Observed::File(FileState::Unreadable)) => true,
-                (Some(Slot::Known(old)), Observed::File(new)) => old != new,
-                // Not hashed yet: it may have changed (conservative).
-                (Some(Slot::Pending), _) => true,
-                (None, Observed::File(_)) | (Some(_), Observed::Absent) => true,
-            };
-            self.remember_mtime(&rel, modified);
-            match now {
-                Observed::File(s) => files.set(&rel, Slot::Known(s)),
-                Observed::Absent => files.remove(&rel),
-            }
-            if changed {
-                out.push(rel);
-                times.push(modified);
-            }
-        }
-        (out, times)
-    }
-
-    fn remember_mtime(&mut self, rel: &Path, modified: Option<SystemTime>) {
-        match modified {
-            Some(m) => {
-                if self.mtimes.len() >= MTIMES_MAX && !self.mtimes.contains_key(rel) {
-                    // Forgetting only falls back to the ctime rule of `touch_moved`.
-                    self.mtimes.clear();
-                }
-                self.mtimes.insert(rel.to_path_buf(), m);
-            }
-            None => {
-                self.mtimes.remove(rel);
-            }
-        }
-    }
-
     /// Switches relevance, then walks for newly tracked files and baselines them. `done` is
     /// answered after the baseline on small trees (the caller waits, so nothing can race the
     /// reads), and at once on big ones (the baseline then uses the ctime rule from `asked`).
@@ -454,12 +327,9 @@ impl Worker {
         request: u64,
         done: mpsc::Sender<()>,
     ) {
-        self.relevant = relevant;
-        if let Some(ignore) = ignore {
-            // Newly ignored trees keep their watches until the next rescan; the filter drops
-            // their events from now on.
-            self.ignore = Arc::new(ignore);
-        }
+        // Newly ignored trees keep their watches until the next rescan; the filter drops
+        // their events from now on.
+        self.scope.set(relevant, ignore);
         let sync = self.poll.is_some() || self.walked_files <= self.tuning.sync_hash_max;
         if !sync {
             let _ = done.send(());
@@ -470,15 +340,15 @@ impl Worker {
         {
             let mut files = shared.files();
             let table = &mut *files;
-            let (always, relevant) = (&self.always, &self.relevant);
-            table.retain(|rel| always.contains(rel) || relevant(rel));
+            let scope = &self.scope;
+            table.retain(|rel| scope.tracked(rel));
             if let Ok(n) = self.walk_root(false, table) {
                 self.walked_files = n;
             }
         }
         if let Err(e) = self.baseline.run(request, (!sync).then_some(asked)) {
             // Unhashed files stay `Pending`: reported on their next event, never lost.
-            self.warn(&e);
+            self.reports.warn(&e);
         }
         let _ = done.send(());
     }
@@ -507,7 +377,7 @@ impl Worker {
         };
         let sequencing = lock == Lock::Free && self.debouncer.is_held() && git.sequencing();
         if let Some(warning) = warning {
-            self.notify(Notice::Warning(warning));
+            self.reports.notify(Notice::Warning(warning));
         }
         match lock {
             Lock::Held => {
@@ -547,22 +417,19 @@ impl Worker {
             self.debouncer.rescanned(Instant::now(), started.elapsed());
         }
         let (paths, modified) = self.changed(candidates, &metadata_only);
-        self.unread.clear();
-        self.read_early.clear();
+        self.reads.clear();
         if paths.is_empty() {
             return true;
         }
-        self.tx
-            .send(ChangeSet {
-                paths,
-                modified,
-                rescanned: rescan,
-                notices: Vec::new(),
-            })
-            .is_ok()
+        self.reports.send(ChangeSet {
+            paths,
+            modified,
+            rescanned: rescan,
+            notices: Vec::new(),
+        })
     }
 
-    pub fn run(mut self, rx: mpsc::Receiver<Msg>) {
+    pub(super) fn run(mut self, rx: mpsc::Receiver<Msg>) {
         loop {
             match self.next_message(&rx) {
                 Ok(Msg::Event(at, ev)) => {
@@ -606,56 +473,3 @@ impl Worker {
 
 /// How soon a burst due while events are still queued for a reader is looked at again.
 const BACKLOG_RECHECK: Duration = Duration::from_micros(200);
-
-/// Linked trees counted at once, each on its own thread; a link met past this many is
-/// counted when it is met again (an event on it, a rescan).
-const SCOUTS_MAX: usize = 4;
-
-/// Unreadable directories told about one by one; past this many, the rest are left out
-/// silently (the first ones name the fix).
-const DENIED_MAX: usize = 64;
-
-/// Remembered modification times are dropped past this many files (a burst of thousands):
-/// they only sharpen the touch rule.
-const MTIMES_MAX: usize = 4096;
-
-/// Whether a file whose events were metadata-only had its modification time moved: against
-/// the time remembered from the last look when there is one, else by the mark a `touch`
-/// leaves, an mtime equal to the ctime (setting the times to now sets both to one instant;
-/// `chmod` moves the ctime only). So `touch` runs once, and the metadata events that follow a
-/// save (a `chmod` after the close, a `touch` split over two batches) do not run again.
-fn touch_moved(
-    meta: &std::fs::Metadata,
-    before: Option<&SystemTime>,
-    modified: Option<SystemTime>,
-) -> bool {
-    let Some(modified) = modified else {
-        return false;
-    };
-    if let Some(before) = before {
-        return *before != modified;
-    }
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::MetadataExt;
-        meta.mtime() == meta.ctime() && meta.mtime_nsec() == meta.ctime_nsec()
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = meta;
-        true
-    }
-}
-
-/// The inotify watch limit that applies: the system's, or a user namespace's if lower (the
-/// kernel counts watches per user namespace, up the chain).
-fn watch_limit() -> Option<u64> {
-    let system = read_limit("max_user_watches");
-    let namespace = std::fs::read_to_string("/proc/sys/user/max_inotify_watches")
-        .ok()
-        .and_then(|s| s.trim().parse().ok());
-    match (system, namespace) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
-    }
-}
