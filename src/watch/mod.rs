@@ -61,7 +61,7 @@
 //! a burst of thousands of files still becomes a change set one quiet period after its end.
 //!
 //! **Debounce.** Candidates feed a [`debounce::Debouncer`] with what each event says of its
-//! write (`filter::kind_of`: inotify's `IN_CLOSE_WRITE` is `Access(Close(Write))`, a rename
+//! write (`worker::filter::kind_of`: inotify's `IN_CLOSE_WRITE` is `Access(Close(Write))`, a rename
 //! `Name(From/To/Both)`, `IN_ATTRIB` `Modify(Metadata)`). A burst that is one file whose write
 //! is complete (closed after writing, renamed into place, deleted; an editor's temporary
 //! created and renamed away within it does not count) closes 1 ms after its last event: a
@@ -84,10 +84,11 @@
 //! (at least 500 ms apart, more for trees whose rescan is slow).
 //!
 //! **Rooms.** `config` (what to watch, tuning), `error` (what can fail, with the fix),
-//! `walk` (the notify instances, the watched directories and the one walker), `native` (the
-//! Linux instance), `filter`
-//! (events to candidate paths), `baseline` (the table of tracked files and its background
-//! hashing), `worker` (the thread: bursts, comparison, change sets), `vcs` (git's index lock),
+//! `instances` (the notify instances and the poll fallback), `walk` (the one walker),
+//! `watches` (the watched directories, by instance), `msg` (the watcher thread's messages),
+//! `native` (the Linux instance), `baseline` (the table of tracked files and its background
+//! hashing), `worker` (the thread: bursts, comparison, change sets; `worker::filter` turns
+//! events into candidate paths), `vcs` (git's index lock),
 //! with `debounce`, `files`,
 //! `hash` and `rules` below them. This file holds the public handle.
 //!
