@@ -1,10 +1,11 @@
 //! The Hotfile `hot init` writes, and the next steps it prints.
 //!
-//! Per member: `clippy` → `test`, and `build`; each of them comes `after` the same task of
-//! every member it uses, so a change to a shared library reruns the chains of the members
-//! that use it and no others. A service per binary comes after its package's `test` and
-//! `build`. Clippy checks in a target directory of its own; the tests and the build share
-//! the main one and its lock (see [`CARGO_LOCK`]).
+//! Per member: `build` → `test`; each comes `after` the same task of every member it uses, so
+//! a change to a shared library reruns the chains of the members that use it and no others.
+//! A service per binary comes after its package's `test` and `build`. Clippy lints as the
+//! crates compile (see [`LINT_AS_YOU_BUILD`]), so one cargo invocation lints and builds the
+//! binaries and the test harnesses side by side, and the tests only run; both hold the main
+//! target directory's lock (see [`CARGO_LOCK`]).
 
 use std::fmt::Write as _;
 use std::path::{Component, Path, PathBuf};
@@ -14,10 +15,17 @@ use crate::cargo::{Package, Workspace};
 
 /// The lock of the main target directory, held by `test` and `build`. Jobs on one target
 /// directory wait for each other inside cargo anyway; taking turns in hot keeps each duration
-/// the task's own. Measured on a 2-core machine (`docs/recipes.md`, `bench/cargo_layouts.py`):
-/// one lock for everything was the slowest layout, clippy in its own directory the fastest,
-/// and this one (no lock on clippy) as fast as any, with no cargo left waiting inside cargo.
+/// the task's own.
 pub const CARGO_LOCK: &str = "lock \"cargo\"";
+
+/// Clippy's driver compiles the project's own crates in place of rustc (cargo's
+/// `RUSTC_WORKSPACE_WRAPPER`, as `cargo clippy` sets it for a check), with `-D warnings` in
+/// clippy's own argument variable (`cargo clippy -- -D warnings` passes it the same way). A
+/// build then lints as it compiles: no second front-end pass over the crate in a target
+/// directory of its own, which on a todos-sized axum server was a third of the edit's CPU
+/// (`BENCHMARKS.md`, the story on axum's todos). Dependencies are compiled by rustc as before.
+pub const LINT_AS_YOU_BUILD: &str = "env RUSTC_WORKSPACE_WRAPPER=\"clippy-driver\" \
+     CLIPPY_ARGS=\"-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__\"";
 
 /// The first service's port; the next ones count up.
 const FIRST_PORT: u16 = 3000;
@@ -82,8 +90,8 @@ pub fn cargo_hotfile(workspace: &Workspace, choice: &Choice) -> (String, Vec<Ser
              // directory holding this package and the workspace packages it uses.\nroot \"{root}\"\n"
         );
     }
+    let _ = writeln!(out, "{DEFAULTS}    {LINT_AS_YOU_BUILD}\n}}\n");
     let mut services = Vec::new();
-    let clippy_dir = relative(&workspace.target_dir.join("clippy"), base);
     for (package, inputs) in choice.packages.iter().zip(&choice.inputs) {
         let dir = dir_prefix(&package.dir, base);
         let globs = Globs::of(package, inputs, workspace, base);
@@ -116,31 +124,11 @@ pub fn cargo_hotfile(workspace: &Workspace, choice: &Choice) -> (String, Vec<Ser
             let used: Vec<&str> = inputs.iter().map(|p| p.name.as_str()).collect();
             let _ = writeln!(
                 out,
-                "// Its checks and build also watch the workspace crates it uses: {}.\n",
+                "// Its build and tests also watch the workspace crates it uses: {}.\n",
                 used.join(", ")
             );
         }
         let p = &package.name;
-        let _ = write!(
-            out,
-            "// Lints first: a warning fails the check, and the tests wait for it. Clippy checks in a\n\
-             // target directory of its own, so it runs beside the build instead of waiting for it.\n\
-             task {clippy:?} {{\n    watch {all}\n{after}    env CARGO_TARGET_DIR={clippy_dir:?}\n    run \"cargo clippy{sel} --all-targets -- -D warnings\"\n}}\n\n",
-            clippy = name("clippy", p),
-            all = globs.all.join(" "),
-            after = after("clippy", None),
-            clippy_dir = clippy_dir,
-            sel = select(p),
-        );
-        let _ = write!(
-            out,
-            "task {test:?} {{\n    watch {all}\n{after}    {lock}\n    run \"cargo test{sel}\"\n}}\n\n",
-            test = name("test", p),
-            all = globs.all.join(" "),
-            after = after("test", Some(name("clippy", p))),
-            lock = CARGO_LOCK,
-            sel = select(p),
-        );
         let mut features: Vec<&str> = choice
             .services
             .iter()
@@ -156,11 +144,22 @@ pub fn cargo_hotfile(workspace: &Workspace, choice: &Choice) -> (String, Vec<Ser
         };
         let _ = write!(
             out,
-            "// The build runs while the old server keeps serving; tests and examples are not its inputs.\n\
-             task {build:?} {{\n    watch {code}\n{after}    {lock}\n    run \"cargo build{sel}{features}\"\n}}\n\n",
+            "// Lints, and compiles every target (the binaries and the test harnesses side by side),\n\
+             // while the old server keeps serving: a warning fails it.\n\
+             task {build:?} {{\n    watch {all}\n{after}    {lock}\n    run \"cargo build{sel} --all-targets{features}\"\n}}\n\n",
             build = name("build", p),
-            code = globs.code.join(" "),
+            all = globs.all.join(" "),
             after = after("build", None),
+            lock = CARGO_LOCK,
+            sel = select(p),
+        );
+        let _ = write!(
+            out,
+            "// Runs the tests the build compiled.\n\
+             task {test:?} {{\n    watch {all}\n{after}    {lock}\n    run \"cargo test{sel}{features}\"\n}}\n\n",
+            test = name("test", p),
+            all = globs.all.join(" "),
+            after = after("test", Some(name("build", p))),
             lock = CARGO_LOCK,
             sel = select(p),
         );
@@ -255,12 +254,18 @@ const HEADER: &str = "\
 // `after` it), and restarts a service only when everything it comes after succeeded: a failing
 // check leaves the last good server serving. `hot check` validates this file, `hot why PATH`
 // says what a change reruns, `hot graph` draws it.
-//
-// Cargo jobs on one target directory wait for each other inside cargo. Clippy has a target
-// directory of its own, so it runs beside the build and the tests; those two share
-// `lock \"cargo\"`, so hot runs them one at a time, in dependency order, and each one's time
-// is its own.
 
+";
+
+/// Lint as you build, explained where the user reads it.
+const DEFAULTS: &str = "\
+// Clippy lints as cargo compiles this project's crates: cargo runs clippy's driver in place of
+// rustc for them (as `cargo clippy` does for a check), and a warning is an error (as with
+// `cargo clippy -- -D warnings`). So one build lints, and compiles the binaries and the test
+// harnesses side by side, with no second pass over the code. `test` and `build` share
+// `lock \"cargo\"`: cargo jobs on one target directory wait for each other anyway, and taking
+// turns in hot keeps each one's time its own.
+defaults {
 ";
 
 /// The Hotfile for a directory without Cargo.toml: one task to fill in, a service sketched.
@@ -288,10 +293,8 @@ task "check" {
 
 /// The globs of one package, relative to the Hotfile.
 struct Globs {
-    /// Everything clippy and the tests read.
+    /// Everything the build (every target) and the tests read.
     all: Vec<String>,
-    /// What the build reads: sources, build script, manifests, lock file.
-    code: Vec<String>,
 }
 
 impl Globs {
@@ -332,10 +335,7 @@ impl Globs {
         for (i, glob) in extra.into_iter().enumerate() {
             all.insert(at_manifest + i, glob);
         }
-        Globs {
-            all: quote(all),
-            code: quote(code),
-        }
+        Globs { all: quote(all) }
     }
 
     /// What building `package` reads: sources, build script, manifest.
