@@ -22,7 +22,7 @@ pub const CARGO_LOCK: &str = "lock \"cargo\"";
 /// `RUSTC_WORKSPACE_WRAPPER`, as `cargo clippy` sets it for a check), with `-D warnings` in
 /// clippy's own argument variable (`cargo clippy -- -D warnings` passes it the same way). A
 /// build then lints as it compiles: no second front-end pass over the crate in a target
-/// directory of its own, which on a todos-sized axum server was a third of the edit's CPU
+/// directory of its own, which on a todos-sized axum server was a quarter of the edit's CPU
 /// (`BENCHMARKS.md`, the story on axum's todos). Dependencies are compiled by rustc as before.
 pub const LINT_AS_YOU_BUILD: &str = "env RUSTC_WORKSPACE_WRAPPER=\"clippy-driver\" \
      CLIPPY_ARGS=\"-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__\"";
