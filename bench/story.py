@@ -38,6 +38,11 @@ made in the temp project by the hot under test) and the candidate shapes in SHAP
 other work on the machine spreads over all of them; the load average is recorded per setup.
 
     python3 bench/story.py --project todos --rounds 3 [--setups "cargo watch -x run,hot init,shape:one-build"]
+
+Read the shapes' times on an otherwise idle machine. Where the kernel groups processes by
+session (/proc/sys/kernel/sched_autogroup_enabled = 1) and other sessions keep the CPU busy,
+each hot task (a session of its own) gets one session's share whatever it runs, so a shape
+with more tasks at once gets more of the machine, and `nice` inside a task changes nothing.
 """
 
 import argparse
