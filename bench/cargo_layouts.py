@@ -2,13 +2,11 @@
 
     python3 bench/cargo_layouts.py [--rounds N] [--hot PATH] [--work DIR]
 
-Layouts, all made from the clippy-task Hotfile `hot init` wrote until clippy linted as cargo
-built (bench/story.py's `split` shape; `hot init` no longer writes a clippy task, and
-`bench/story.py --project todos` measures the shapes that replaced it):
+Layouts, all made from the Hotfile `hot init` writes:
   a  parallel: every cargo task may run at once, on one target directory (no `lock`)
   b  lock:     every cargo task holds `lock "cargo"`: hot runs them one at a time
   c  clippy on its own CARGO_TARGET_DIR (target/clippy), no lock
-  d  c, with `lock "cargo"` on test and build (what `hot init` wrote)
+  d  c, with `lock "cargo"` on test and build (what `hot init` writes)
   e  c, with `lock "clippy"` on the clippy tasks
   f  one lock per target directory: `lock "clippy"` on clippy, `lock "cargo"` on test and build
 (In a single package there is one clippy task, so e is c and f is d.)
@@ -209,9 +207,6 @@ def main() -> None:
         if init.returncode != 0:
             raise RuntimeError(f"hot init failed in {project}: {init.stderr}")
         base = (project / "Hotfile").read_text()
-        if 'task "clippy' not in base:
-            sys.exit("cargo_layouts.py: this hot's `hot init` writes no clippy task (clippy lints as cargo builds); "
-                     "measure its shapes with bench/story.py --project todos")
         print(f"# {name}: warming up every layout", file=sys.stderr, flush=True)
         for which in args.layouts:
             trial(project, args.hot, layout(base, which), edit, f"warm-{which}", addrs)

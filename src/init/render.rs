@@ -1,11 +1,12 @@
 //! The Hotfile `hot init` writes, and the next steps it prints.
 //!
-//! Per member: `build` → `test`; each comes `after` the same task of every member it uses, so
-//! a change to a shared library reruns the chains of the members that use it and no others.
-//! A service per binary comes after its package's `test` and `build`. Clippy lints as the
-//! crates compile (see [`LINT_AS_YOU_BUILD`]), so one cargo invocation lints and builds the
-//! binaries and the test harnesses side by side, and the tests only run; both hold the main
-//! target directory's lock (see [`CARGO_LOCK`]).
+//! Per member: `clippy` and `build` side by side, then `test`; each comes `after` the same task
+//! of every member it uses, so a change to a shared library reruns the chains of the members
+//! that use it and no others. A service per binary comes after its package's `test` and
+//! `build`. Clippy checks in a target directory of its own; the build compiles every target
+//! (the binaries and the test harnesses side by side, in one cargo invocation), so `test` only
+//! runs them; the build and the tests share the main target directory and its lock (see
+//! [`CARGO_LOCK`]).
 
 use std::fmt::Write as _;
 use std::path::{Component, Path, PathBuf};
@@ -17,15 +18,6 @@ use crate::cargo::{Package, Workspace};
 /// directory wait for each other inside cargo anyway; taking turns in hot keeps each duration
 /// the task's own.
 pub const CARGO_LOCK: &str = "lock \"cargo\"";
-
-/// Clippy's driver compiles the project's own crates in place of rustc (cargo's
-/// `RUSTC_WORKSPACE_WRAPPER`, as `cargo clippy` sets it for a check), with `-D warnings` in
-/// clippy's own argument variable (`cargo clippy -- -D warnings` passes it the same way). A
-/// build then lints as it compiles: no second front-end pass over the crate in a target
-/// directory of its own, which on a todos-sized axum server was a quarter of the edit's CPU
-/// (`BENCHMARKS.md`, the story on axum's todos). Dependencies are compiled by rustc as before.
-pub const LINT_AS_YOU_BUILD: &str = "env RUSTC_WORKSPACE_WRAPPER=\"clippy-driver\" \
-     CLIPPY_ARGS=\"-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__\"";
 
 /// The first service's port; the next ones count up.
 const FIRST_PORT: u16 = 3000;
@@ -90,8 +82,8 @@ pub fn cargo_hotfile(workspace: &Workspace, choice: &Choice) -> (String, Vec<Ser
              // directory holding this package and the workspace packages it uses.\nroot \"{root}\"\n"
         );
     }
-    let _ = writeln!(out, "{DEFAULTS}    {LINT_AS_YOU_BUILD}\n}}\n");
     let mut services = Vec::new();
+    let clippy_dir = relative(&workspace.target_dir.join("clippy"), base);
     for (package, inputs) in choice.packages.iter().zip(&choice.inputs) {
         let dir = dir_prefix(&package.dir, base);
         let globs = Globs::of(package, inputs, workspace, base);
@@ -100,7 +92,7 @@ pub fn cargo_hotfile(workspace: &Workspace, choice: &Choice) -> (String, Vec<Ser
             .iter()
             .filter(|u| choice.packages.iter().any(|p| &p.name == *u))
             .collect();
-        let after = |task: &str, first: Option<String>| -> String {
+        let after = |task: &str, first: Vec<String>| -> String {
             let names: Vec<String> = first
                 .into_iter()
                 .chain(uses.iter().map(|u| name(task, u)))
@@ -124,7 +116,7 @@ pub fn cargo_hotfile(workspace: &Workspace, choice: &Choice) -> (String, Vec<Ser
             let used: Vec<&str> = inputs.iter().map(|p| p.name.as_str()).collect();
             let _ = writeln!(
                 out,
-                "// Its build and tests also watch the workspace crates it uses: {}.\n",
+                "// Its checks and build also watch the workspace crates it uses: {}.\n",
                 used.join(", ")
             );
         }
@@ -144,22 +136,32 @@ pub fn cargo_hotfile(workspace: &Workspace, choice: &Choice) -> (String, Vec<Ser
         };
         let _ = write!(
             out,
-            "// Lints, and compiles every target (the binaries and the test harnesses side by side),\n\
-             // while the old server keeps serving: a warning fails it.\n\
+            "// Lints: a warning fails the check, and the tests wait for it. Clippy checks in a target\n\
+             // directory of its own, so it runs beside the build instead of waiting for it.\n\
+             task {clippy:?} {{\n    watch {all}\n{after}    env CARGO_TARGET_DIR={clippy_dir:?}\n    run \"cargo clippy{sel} --all-targets -- -D warnings\"\n}}\n\n",
+            clippy = name("clippy", p),
+            all = globs.all.join(" "),
+            after = after("clippy", vec![]),
+            sel = select(p),
+        );
+        let _ = write!(
+            out,
+            "// Compiles every target, the binaries and the test harnesses side by side, while the old\n\
+             // server keeps serving.\n\
              task {build:?} {{\n    watch {all}\n{after}    {lock}\n    run \"cargo build{sel} --all-targets{features}\"\n}}\n\n",
             build = name("build", p),
             all = globs.all.join(" "),
-            after = after("build", None),
+            after = after("build", vec![]),
             lock = CARGO_LOCK,
             sel = select(p),
         );
         let _ = write!(
             out,
-            "// Runs the tests the build compiled.\n\
+            "// Runs the tests the build compiled (with the same features, or cargo compiles them again).\n\
              task {test:?} {{\n    watch {all}\n{after}    {lock}\n    run \"cargo test{sel}{features}\"\n}}\n\n",
             test = name("test", p),
             all = globs.all.join(" "),
-            after = after("test", Some(name("build", p))),
+            after = after("test", vec![name("clippy", p), name("build", p)]),
             lock = CARGO_LOCK,
             sel = select(p),
         );
@@ -254,18 +256,12 @@ const HEADER: &str = "\
 // `after` it), and restarts a service only when everything it comes after succeeded: a failing
 // check leaves the last good server serving. `hot check` validates this file, `hot why PATH`
 // says what a change reruns, `hot graph` draws it.
+//
+// Cargo jobs on one target directory wait for each other inside cargo. Clippy has a target
+// directory of its own, so it runs beside the build; the build compiles the binaries and the
+// test harnesses side by side, and the tests only run them. The build and the tests share
+// `lock \"cargo\"`, so hot runs them one at a time and each one's time is its own.
 
-";
-
-/// Lint as you build, explained where the user reads it.
-const DEFAULTS: &str = "\
-// Clippy lints as cargo compiles this project's crates: cargo runs clippy's driver in place of
-// rustc for them (as `cargo clippy` does for a check), and a warning is an error (as with
-// `cargo clippy -- -D warnings`). So one build lints, and compiles the binaries and the test
-// harnesses side by side, with no second pass over the code. `test` and `build` share
-// `lock \"cargo\"`: cargo jobs on one target directory wait for each other anyway, and taking
-// turns in hot keeps each one's time its own.
-defaults {
 ";
 
 /// The Hotfile for a directory without Cargo.toml: one task to fill in, a service sketched.
