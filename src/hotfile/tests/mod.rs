@@ -83,5 +83,6 @@ service "serve" {
 mod forms;
 mod limits;
 mod mistakes;
+mod quick;
 mod rendered;
 mod root;
