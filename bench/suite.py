@@ -340,20 +340,11 @@ def tree_1m(hot: str, scale: float, limits: list, idle: float, log) -> tuple[dic
 # --- the 500-node plan -----------------------------------------------------------------------
 
 def plan_run(hot: str, nodes: int, runs: int) -> dict:
-    """{label: [ms per run]}: plan.py's commands on its generated Hotfile."""
-    out = {}
+    """{label: [ms per run]}: plan.py's commands on its generated Hotfile, taking turns."""
     with tempfile.TemporaryDirectory(prefix="hot-bench-plan-") as tmp:
         root = Path(tmp)
         (root / "Hotfile").write_text(plan.hotfile(nodes))
-        for label, command in [
-            ("hot check", [hot, "check"]),
-            ("hot ci --dry-run", [hot, "ci", "--dry-run"]),
-            ("hot graph --format json", [hot, "graph", "--format", "json"]),
-            ("hot --version (process start-up alone)", [hot, "--version"]),
-        ]:
-            plan.measure(command, root, 3)
-            out[label] = plan.measure(command, root, runs)
-    return out
+        return plan.measure_all(hot, root, runs)
 
 
 def median_range(values, fmt="{:.1f}") -> str:
