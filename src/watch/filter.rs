@@ -14,7 +14,7 @@ use notify::event::{AccessKind, AccessMode, ModifyKind, RenameMode};
 use super::Notice;
 use super::debounce::Kind;
 use super::rules;
-use super::worker::Worker;
+use super::worker::{Times, Worker};
 
 impl Worker {
     pub(super) fn on_event(&mut self, now: Instant, ev: notify::Result<notify::Event>) {
@@ -64,6 +64,18 @@ impl Worker {
             if !self.root.is_dir() {
                 let gone = format!("the project root `{}` is gone", self.root.display());
                 self.notify(Notice::Warning(gone));
+            }
+            return;
+        }
+        // A further write to a file the open burst holds already, or a write to an editor's
+        // temporary: only files have their content written, and what the checks below found
+        // at the path's first event holds for the whole burst (a rule change is a rescan). A
+        // burst of thousands of files is two to five events per file: most cost this only.
+        if matches!(kind, Kind::Written | Kind::Closed)
+            && (self.debouncer.holds(rel) || rel.file_name().is_some_and(rules::is_editor_temp))
+        {
+            if self.debouncer.holds(rel) {
+                self.touched(now, rel.to_path_buf(), kind);
             }
             return;
         }
@@ -120,6 +132,13 @@ impl Worker {
             } else {
                 kind
             };
+            // The `lstat` above came after the event: the times a metadata-only change is
+            // judged by, unless a later event replaces them.
+            if kind == Kind::Metadata
+                && let Some(meta) = meta.as_ref().filter(|m| m.is_file())
+            {
+                self.times_early.insert(rel.clone(), Times::of(meta));
+            }
             self.touched(now, rel, kind);
         }
     }

@@ -313,6 +313,7 @@ impl Watcher {
             tx,
             unread: Vec::new(),
             read_early: HashMap::new(),
+            times_early: HashMap::new(),
             mtimes: HashMap::new(),
             buf: Vec::new(),
             warned: false,

@@ -76,6 +76,10 @@ pub(super) struct Worker {
     /// thousands of files still closes one quiet period after its last event.
     pub unread: Vec<PathBuf>,
     pub read_early: HashMap<PathBuf, (Observed, Option<SystemTime>)>,
+    /// The times of files whose last event in the open burst was metadata-only, from the
+    /// `lstat` the filter made of each event: a burst of touches is judged at its close
+    /// without a `stat` per file then.
+    pub times_early: HashMap<PathBuf, Times>,
     /// The modification time each file had when a change set last looked at it, so a
     /// metadata-only event counts as a change only when the time moved (see `touch_moved`).
     /// Only files events touched are here, and at most [`MTIMES_MAX`] of them.
@@ -404,16 +408,19 @@ impl Worker {
             // moved, and one stat tells (a 5,000-file `touch` is 5,000 stats, not reads).
             if metadata_only.contains(&rel)
                 && let Some(Slot::Known(FileState::Hash(_))) = known
-                && let Ok(meta) = std::fs::metadata(self.root.join(&rel))
-                && meta.is_file()
+                && let Some(now) = self.times_early.remove(&rel).or_else(|| {
+                    std::fs::metadata(self.root.join(&rel))
+                        .ok()
+                        .filter(std::fs::Metadata::is_file)
+                        .map(|meta| Times::of(&meta))
+                })
             {
                 self.read_early.remove(&rel);
-                let modified = meta.modified().ok();
-                if touch_moved(&meta, self.mtimes.get(&rel), modified) {
+                if now.moved_since(self.mtimes.get(&rel)) {
                     out.push(rel.clone());
-                    times.push(modified);
+                    times.push(now.modified);
                 }
-                self.remember_mtime(&rel, modified);
+                self.remember_mtime(&rel, now.modified);
                 continue;
             }
             let (now, modified) = match self.read_early.remove(&rel) {
@@ -565,6 +572,7 @@ impl Worker {
         let (paths, modified) = self.changed(candidates, &metadata_only);
         self.unread.clear();
         self.read_early.clear();
+        self.times_early.clear();
         if paths.is_empty() {
             return true;
         }
@@ -635,31 +643,42 @@ const DENIED_MAX: usize = 64;
 /// they only sharpen the touch rule.
 const MTIMES_MAX: usize = 4096;
 
-/// Whether a file whose events were metadata-only had its modification time moved: against
-/// the time remembered from the last look when there is one, else by the mark a `touch`
-/// leaves, an mtime equal to the ctime (setting the times to now sets both to one instant;
-/// `chmod` moves the ctime only). So `touch` runs once, and the metadata events that follow a
-/// save (a `chmod` after the close, a `touch` split over two batches) do not run again.
-fn touch_moved(
-    meta: &std::fs::Metadata,
-    before: Option<&SystemTime>,
+/// What a metadata-only change is judged by, from one `stat` (or `lstat`) of a regular file.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Times {
     modified: Option<SystemTime>,
-) -> bool {
-    let Some(modified) = modified else {
-        return false;
-    };
-    if let Some(before) = before {
-        return *before != modified;
+    /// The mark a `touch` leaves: the modification time equal to the change time.
+    touched: bool,
+}
+
+impl Times {
+    pub fn of(meta: &std::fs::Metadata) -> Times {
+        #[cfg(unix)]
+        let touched = {
+            use std::os::unix::fs::MetadataExt;
+            meta.mtime() == meta.ctime() && meta.mtime_nsec() == meta.ctime_nsec()
+        };
+        #[cfg(not(unix))]
+        let touched = true;
+        Times {
+            modified: meta.modified().ok(),
+            touched,
+        }
     }
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::MetadataExt;
-        meta.mtime() == meta.ctime() && meta.mtime_nsec() == meta.ctime_nsec()
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = meta;
-        true
+
+    /// Whether a file whose events were metadata-only had its modification time moved: against
+    /// the time remembered from the last look when there is one, else by the mark a `touch`
+    /// leaves (setting the times to now sets both to one instant; `chmod` moves the ctime
+    /// only). So `touch` runs once, and the metadata events that follow a save (a `chmod`
+    /// after the close, a `touch` split over two batches) do not run again.
+    fn moved_since(&self, before: Option<&SystemTime>) -> bool {
+        let Some(modified) = self.modified else {
+            return false;
+        };
+        match before {
+            Some(before) => *before != modified,
+            None => self.touched,
+        }
     }
 }
 
