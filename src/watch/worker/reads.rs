@@ -1,0 +1,153 @@
+//! The reads made while a burst waits for quiet, and the modification times that tell a
+//! `touch` from a `chmod`.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use crate::watch::debounce::Kind;
+use crate::watch::hash::{self, Observed};
+
+/// What a file held when read, and its modification time then.
+type Read = (Observed, Option<SystemTime>);
+
+#[derive(Default)]
+pub(super) struct Reads {
+    /// Files the open burst touched that are not read yet, and those read while the burst
+    /// waited for quiet: at its close only files touched since need reading, so a burst of
+    /// thousands of files still closes one quiet period after its last event.
+    unread: Vec<PathBuf>,
+    early: HashMap<PathBuf, Read>,
+    /// The times of files whose last event in the open burst was metadata-only, from the
+    /// `lstat` the filter made of that event: a burst of touches is judged at its close
+    /// without a `stat` per file then.
+    times: HashMap<PathBuf, Times>,
+    /// The modification time each file had when a change set last looked at it, so a
+    /// metadata-only event counts as a change only when the time moved (see [`Times::moved_since`]).
+    /// Only files events touched are here, and at most [`MTIMES_MAX`] of them.
+    mtimes: HashMap<PathBuf, SystemTime>,
+    buf: Vec<u8>,
+}
+
+/// Remembered modification times are dropped past this many files (a burst of thousands):
+/// they only sharpen the touch rule.
+const MTIMES_MAX: usize = 4096;
+
+impl Reads {
+    /// A file the open burst touched: anything read of it before is stale.
+    pub(super) fn touched(&mut self, rel: &Path, kind: Kind) {
+        self.early.remove(rel);
+        // A metadata-only event needs no read (see `Worker::changed`); after a close the
+        // bytes are final, the best time to read them.
+        if kind != Kind::Metadata {
+            self.unread.push(rel.to_path_buf());
+        }
+    }
+
+    /// Reads one touched file ahead of the burst's close; false when none is left.
+    pub(super) fn read_one(&mut self, root: &Path) -> bool {
+        while let Some(rel) = self.unread.pop() {
+            if self.early.contains_key(&rel) {
+                continue;
+            }
+            let observed = hash::observe_modified(&root.join(&rel), &mut self.buf);
+            self.early.insert(rel, observed);
+            return true;
+        }
+        false
+    }
+
+    /// What `rel` holds: read ahead of the close, or now.
+    pub(super) fn observe(&mut self, root: &Path, rel: &Path) -> Read {
+        match self.early.remove(rel) {
+            Some(observed) => observed,
+            None => hash::observe_modified(&root.join(rel), &mut self.buf),
+        }
+    }
+
+    /// A metadata-only event on the regular file `rel`, and what an `lstat` made after it saw.
+    pub(super) fn stat_early(&mut self, rel: &Path, meta: &std::fs::Metadata) {
+        self.times.insert(rel.to_path_buf(), Times::of(meta));
+    }
+
+    /// The times of the regular file `rel`: seen after its last metadata event, or now;
+    /// `None` when it is not a regular file (any more).
+    pub(super) fn times(&mut self, root: &Path, rel: &Path) -> Option<Times> {
+        self.times.remove(rel).or_else(|| {
+            std::fs::metadata(root.join(rel))
+                .ok()
+                .filter(std::fs::Metadata::is_file)
+                .map(|meta| Times::of(&meta))
+        })
+    }
+
+    /// `rel` needs no read after all (its content is known): drops what was read of it.
+    pub(super) fn forget(&mut self, rel: &Path) {
+        self.early.remove(rel);
+    }
+
+    /// The burst closed: nothing read of it is kept.
+    pub(super) fn clear(&mut self) {
+        self.unread.clear();
+        self.early.clear();
+        self.times.clear();
+    }
+
+    pub(super) fn mtime(&self, rel: &Path) -> Option<&SystemTime> {
+        self.mtimes.get(rel)
+    }
+
+    pub(super) fn remember_mtime(&mut self, rel: &Path, modified: Option<SystemTime>) {
+        match modified {
+            Some(m) => {
+                if self.mtimes.len() >= MTIMES_MAX && !self.mtimes.contains_key(rel) {
+                    // Forgetting only falls back to the ctime rule of `Times::moved_since`.
+                    self.mtimes.clear();
+                }
+                self.mtimes.insert(rel.to_path_buf(), m);
+            }
+            None => {
+                self.mtimes.remove(rel);
+            }
+        }
+    }
+}
+
+/// What a metadata-only change is judged by, from one `stat` (or `lstat`) of a regular file.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Times {
+    pub modified: Option<SystemTime>,
+    /// The mark a `touch` leaves: the modification time equal to the change time.
+    touched: bool,
+}
+
+impl Times {
+    fn of(meta: &std::fs::Metadata) -> Times {
+        #[cfg(unix)]
+        let touched = {
+            use std::os::unix::fs::MetadataExt;
+            meta.mtime() == meta.ctime() && meta.mtime_nsec() == meta.ctime_nsec()
+        };
+        #[cfg(not(unix))]
+        let touched = true;
+        Times {
+            modified: meta.modified().ok(),
+            touched,
+        }
+    }
+
+    /// Whether a file whose events were metadata-only had its modification time moved: against
+    /// the time remembered from the last look when there is one, else by the mark a `touch`
+    /// leaves (setting the times to now sets both to one instant; `chmod` moves the ctime
+    /// only). So `touch` runs once, and the metadata events that follow a save (a `chmod`
+    /// after the close, a `touch` split over two batches) do not run again.
+    pub fn moved_since(&self, before: Option<&SystemTime>) -> bool {
+        let Some(modified) = self.modified else {
+            return false;
+        };
+        match before {
+            Some(before) => *before != modified,
+            None => self.touched,
+        }
+    }
+}
