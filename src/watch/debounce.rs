@@ -238,10 +238,13 @@ impl Debouncer {
         self.hold_since.is_some()
     }
 
-    /// How long the open batch has been held, at `now`.
-    pub fn held_for(&self, now: Instant) -> Duration {
-        self.hold_since
-            .map_or(Duration::ZERO, |since| now.saturating_duration_since(since))
+    /// How long the open batch has been held with no event, at `now`: a checkout that keeps
+    /// writing files (seconds of them on a loaded machine) is alive, only a quiet lock is stale.
+    pub fn held_quiet_for(&self, now: Instant) -> Duration {
+        self.hold_since.map_or(Duration::ZERO, |since| {
+            let quiet_since = self.last.map_or(since, |last| last.max(since));
+            now.saturating_duration_since(quiet_since)
+        })
     }
 
     /// The operation ended at `now`: the batch closes `wait` later at the soonest (its last
@@ -684,7 +687,8 @@ mod tests {
             assert_eq!(d.take(now), None);
             d.push(now, format!("f{i}").into(), Kind::Closed);
         }
-        assert_eq!(d.held_for(ms(t0, 300)), ms(t0, 300) - ms(t0, 1));
+        // Held for 299 ms, but files kept coming: quiet only since the last one.
+        assert_eq!(d.held_quiet_for(ms(t0, 300)), ms(t0, 300) - ms(t0, 299));
         // The lock goes: one window more for the last events, then one batch of everything.
         d.release(ms(t0, 305), Q);
         assert!(!d.is_held());
