@@ -16,8 +16,10 @@
 //! it out of the group at once (whoever else still holds the fd), then re-attaches the
 //! program for the target's new index in the same breath. The exception is the target's own
 //! socket (its server died while it got connections): that one becomes the spare, queue and
-//! all, and the old spare, which got nothing meanwhile, leaves instead. A socket that a server shut down
-//! itself is found (no longer listening) before each steer.
+//! all, and the old spare, which got nothing meanwhile, leaves instead. A socket that a server
+//! shut down itself is found (no longer listening) before each steer and before each new socket
+//! joins, so its move is applied to the order the kernel applied it to. (Two servers that shut
+//! theirs down between two such looks would leave the order ambiguous: a known limit.)
 //!
 //! A socket that leaves the group resets the connections still in its accept queue, hence the
 //! drained stop (`supervisor/drain.rs`): the kernel can move them to another socket of the
@@ -125,6 +127,9 @@ impl Group {
         addr: SocketAddr,
         generation: Generation,
     ) -> std::io::Result<()> {
+        // A departure the kernel made already (a server shut its socket down) must enter the
+        // mirror before the new socket joins: applied after it, the move would be the wrong one.
+        self.forget_departed();
         let fresh = unbound(addr)?;
         fresh.set_reuse_port(true)?;
         fresh.bind(&addr.into())?;
@@ -321,6 +326,40 @@ mod tests {
         group.steer(&spare, Some(2));
         let _last = std::net::TcpStream::connect(addr).unwrap();
         assert_eq!(queued(&group.members[&2]), 2);
+    }
+
+    /// An old instance's server shut its own socket down (its SIGTERM handler) before hot saw
+    /// it exit, and the next instance started in between: hot took the departure for one that
+    /// came after the new spare joined, steered by a wrong index, and new connections waited
+    /// on the spare, which nobody accepts from, until the next restart.
+    #[test]
+    fn a_socket_shut_down_by_its_server_before_the_next_start_strands_connections_on_the_spare() {
+        let (mut spare, group, why) = first("127.0.0.1:0".parse().unwrap()).unwrap();
+        let Some(mut group) = group else {
+            eprintln!("skipped: this kernel cannot steer: {why:?}");
+            return;
+        };
+        let addr = spare.local_addr().unwrap().as_socket().unwrap();
+        group.take_spare(&mut spare, addr, 1).unwrap();
+        group.steer(&spare, Some(1));
+        group.take_spare(&mut spare, addr, 2).unwrap();
+        group.steer(&spare, Some(2));
+        // The first's server shuts its socket down as it stops; hot has not seen it exit yet
+        // when the third instance starts and becomes the target.
+        let server_fd = group.members[&1].try_clone().unwrap();
+        server_fd.shutdown(std::net::Shutdown::Both).unwrap();
+        group.take_spare(&mut spare, addr, 3).unwrap();
+        group.steer(&spare, Some(3));
+        let _c = std::net::TcpStream::connect(addr).unwrap();
+        assert_eq!(
+            (queued(&group.members[&3]), queued(&spare)),
+            (1, 0),
+            "the new target gets the connection"
+        );
+        // And still when hot sees the first exit.
+        group.retire(&mut spare, 1);
+        let _d = std::net::TcpStream::connect(addr).unwrap();
+        assert_eq!((queued(&group.members[&3]), queued(&spare)), (2, 0));
     }
 
     /// The first socket is bound without `SO_REUSEPORT`, so a port already held fails as it
