@@ -11,8 +11,10 @@
 //! instance is `native::Native`, inotify itself behind notify's `Watcher` trait: a watch is one
 //! `inotify_add_watch` on the walker's thread (notify 8's own watcher makes a round trip to its
 //! event thread for each), and no open or read events are asked for, so the baseline's reads
-//! of every tracked file wake nobody. A directory's ignore rules are read again only where its
-//! listing holds an ignore file or `.git`. Ignored
+//! of every tracked file wake nobody. The walker reads no ignore file itself: it filters with
+//! `rules::SharedRules`, reading a directory's ignore files (regular files only: a FIFO named
+//! `.gitignore` would block an open forever) as it enters it, so walks and events share one
+//! set of rules. Ignored
 //! trees (`target/`, `node_modules/`) get no watch at all, which keeps start-up time and the
 //! kernel's watch budget small. Watching directories rather than files is what makes editors that
 //! save by renaming a temporary over the original work. Poll mode uses notify's `PollWatcher` with
