@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::config::Ignore;
 use super::error::{WatchError, watch_error};
@@ -139,6 +140,8 @@ pub(super) struct Walk<'a> {
     pub ignore: &'a Arc<Ignore>,
     /// The ignore files' rules: the walk reads each directory's into them as it enters it.
     pub rules: &'a SharedRules,
+    /// Set when hot stops during the start-up walk: every walk then ends at once.
+    pub cancel: &'a Arc<AtomicBool>,
     /// A watch failure ends the walk with an error (start-up) rather than a warning.
     pub strict: bool,
     /// Links to trees outside the project are not counted here but left in
@@ -237,7 +240,12 @@ impl Walk<'_> {
             self.rules.write().add_dir(dir);
         }
         let (ignore, root) = (self.ignore.clone(), self.root.to_path_buf());
+        let cancel = self.cancel.clone();
         let mut walker = rules::walker_with(dir, self.rules, move |e| {
+            // Pruning every entry ends the walk: nothing more is listed.
+            if cancel.load(Ordering::Relaxed) {
+                return false;
+            }
             // A link shows as a link here: judged as a directory too, so `dir/**` prunes a
             // link named `dir` before it is followed.
             let dir_like = e.file_type().is_some_and(|t| t.is_dir() || t.is_symlink());

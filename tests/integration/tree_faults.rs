@@ -369,6 +369,35 @@ fn a_link_to_a_big_tree_does_not_delay_an_unrelated_edit() {
     stops_at_once(&mut hot, libc::SIGTERM);
 }
 
+/// `dirs` directories, a file in each, under `under` (100 to a parent).
+fn many_dirs(under: &Path, dirs: usize) {
+    for d in 0..dirs {
+        let dir = under.join(format!("d{}/e{}", d / 100, d % 100));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("f.txt"), d.to_string()).unwrap();
+    }
+}
+
+/// SIGTERM during the start-up walk of a big tree was acted on only once the walk was over:
+/// hot said `watching` first, then stopped. The walk is called off instead, so hot exits at
+/// once, never having watched or run anything.
+#[test]
+fn a_signal_during_the_start_up_walk_is_acted_on_at_once() {
+    let project = Project::with_hotfile(TREE);
+    many_dirs(&project.path().join("src"), 10_000);
+    let mut hot = project.spawn(&["watch"]);
+    // Told once signals are heard and before the walk begins.
+    hot.wait_event("scope", "");
+    stops_at_once(&mut hot, libc::SIGTERM);
+    assert_eq!(
+        hot.count("watching", ""),
+        0,
+        "the signal was acted on after the walk: {}",
+        hot.transcript()
+    );
+    assert_eq!(waves(&hot), 0, "{}", hot.transcript());
+}
+
 #[test]
 fn hot_check_and_hot_why_say_a_fifo_is_never_opened() {
     let project = Project::with_hotfile(TREE);

@@ -7,6 +7,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -65,6 +66,8 @@ pub(super) struct Worker {
     reports: Reports,
     /// When to try native watches for polled directories again.
     retry_at: Option<Instant>,
+    /// Set by the caller of the start-up walk when hot stops meanwhile: the walks end at once.
+    cancel: Arc<AtomicBool>,
 }
 
 impl Worker {
@@ -77,6 +80,7 @@ impl Worker {
         tuning: Tuning,
         tx: UnboundedSender<ChangeSet>,
         msgs: mpsc::Sender<Msg>,
+        cancel: Arc<AtomicBool>,
     ) -> Worker {
         Worker {
             rules: SharedRules::new(&root),
@@ -95,6 +99,7 @@ impl Worker {
             debouncer: Debouncer::new(config.debounce, config.max_delay),
             reads: Reads::default(),
             reports: Reports::new(tx),
+            cancel,
         }
     }
 
@@ -106,6 +111,9 @@ impl Worker {
             let mut files = shared.files();
             let table = &mut *files;
             self.walked_files = self.walk_root(true, table)?;
+            if self.cancel.load(Ordering::Relaxed) {
+                return Err(WatchError::Cancelled);
+            }
             // `always` files are baselined even when an ignore file hid them from the walk.
             for rel in self.scope.always() {
                 table.add_pending(rel);
@@ -200,6 +208,7 @@ impl Worker {
             tracked: &tracked,
             ignore: scope.ignore(),
             rules: &self.rules,
+            cancel: &self.cancel,
             strict,
             defer: !strict,
             approved: self.scouts.approved(),
