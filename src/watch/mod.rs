@@ -318,9 +318,8 @@ impl Watcher {
             tuning,
             tx,
             msgs.clone(),
-            cancel,
         );
-        worker.begin(started)?;
+        worker.begin(started, cancel)?;
 
         let (ended_tx, ended) = mpsc::channel::<()>();
         let handle = std::thread::Builder::new()

@@ -80,7 +80,6 @@ impl Worker {
         tuning: Tuning,
         tx: UnboundedSender<ChangeSet>,
         msgs: mpsc::Sender<Msg>,
-        cancel: Arc<AtomicBool>,
     ) -> Worker {
         Worker {
             rules: SharedRules::new(&root),
@@ -99,13 +98,18 @@ impl Worker {
             debouncer: Debouncer::new(config.debounce, config.max_delay),
             reads: Reads::default(),
             reports: Reports::new(tx),
-            cancel,
+            cancel: Arc::default(),
         }
     }
 
     /// The start-up walk and baseline. `started`: before the walk (a file changed after it
-    /// cannot get a background baseline).
-    pub(super) fn begin(&mut self, started: SystemTime) -> Result<(), WatchError> {
+    /// cannot get a background baseline). `cancel`: set, it calls the walk off.
+    pub(super) fn begin(
+        &mut self,
+        started: SystemTime,
+        cancel: Arc<AtomicBool>,
+    ) -> Result<(), WatchError> {
+        self.cancel = cancel;
         let shared = self.shared.clone();
         {
             let mut files = shared.files();
