@@ -19,29 +19,10 @@ fn init(project: &Project, dir: &str, args: &[&str]) -> Run {
     Run::from(command.output().expect("hot runs"))
 }
 
-fn package(project: &Project, dir: &str, name: &str, deps: &str, bin: bool) {
-    let prefix = if dir.is_empty() {
-        String::new()
-    } else {
-        format!("{dir}/")
-    };
-    project.write(
-        &format!("{prefix}Cargo.toml"),
-        &format!(
-            "[package]\nname = \"{name}\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n[dependencies]\n{deps}"
-        ),
-    );
-    if bin {
-        project.write(&format!("{prefix}src/main.rs"), OWN_PORT_SERVER);
-    } else {
-        project.write(&format!("{prefix}src/lib.rs"), "pub fn shared() {}\n");
-    }
-}
-
 /// A `cargo new --bin app` with an integration test and a build script.
 fn single() -> Project {
     let project = Project::new();
-    package(&project, "", "app", "", true);
+    member(&project, "", "app", "", OWN_PORT_SERVER);
     project.write("tests/api.rs", "#[test]\nfn works() {}\n");
     project.write("build.rs", "fn main() {}\n");
     project
@@ -54,25 +35,31 @@ fn workspace() -> Project {
         "Cargo.toml",
         "[workspace]\nmembers = [\"shared\", \"api\", \"admin\"]\nresolver = \"3\"\n",
     );
-    package(&project, "shared", "shared", "", false);
-    package(
+    member(&project, "shared", "shared", "", "");
+    member(
         &project,
         "api",
         "api",
         "shared = { path = \"../shared\" }\n",
-        true,
+        OWN_PORT_SERVER,
     );
-    package(&project, "admin", "admin", "", true);
+    member(&project, "admin", "admin", "", OWN_PORT_SERVER);
     project.write("shared/tests/it.rs", "#[test]\nfn works() {}\n");
     project
 }
 
-#[test]
-fn init_writes_a_hotfile_for_one_package() {
-    let project = single();
-    init(&project, "", &[]).code(0);
-    insta::assert_snapshot!("init_single_package", project.read("Hotfile"));
+/// `hot init` at the root of `project` writes the Hotfile of `snapshot`, and it is sound.
+#[track_caller]
+fn init_writes(project: &Project, snapshot: &str) {
+    init(project, "", &[]).code(0);
+    insta::assert_snapshot!(snapshot, project.read("Hotfile"));
     project.run(&["check"]).code(0);
+}
+
+#[test]
+fn init_writes_a_hotfile_for_one_package_and_for_a_workspace() {
+    init_writes(&single(), "init_single_package");
+    init_writes(&workspace(), "init_workspace");
 }
 
 #[test]
@@ -93,14 +80,6 @@ fn init_prints_the_next_steps_with_the_ready_line() {
         "{}",
         run.stdout
     );
-}
-
-#[test]
-fn init_writes_a_hotfile_for_a_workspace() {
-    let project = workspace();
-    init(&project, "", &[]).code(0);
-    insta::assert_snapshot!("init_workspace", project.read("Hotfile"));
-    project.run(&["check"]).code(0);
 }
 
 #[test]
@@ -216,18 +195,24 @@ fn main() -> std::io::Result<()> {
 const OWN_PORT_SERVER: &str =
     "fn main() {\n    let _listener = std::net::TcpListener::bind(\"127.0.0.1:0\");\n}\n";
 
-/// A package in `dir` of `project` with `main` as `src/main.rs` (none when empty).
+/// A package in `dir` of `project` (the project itself when empty) with `main` as
+/// `src/main.rs`, or a library when `main` is empty.
 fn member(project: &Project, dir: &str, name: &str, deps: &str, main: &str) {
+    let prefix = if dir.is_empty() {
+        String::new()
+    } else {
+        format!("{dir}/")
+    };
     project.write(
-        &format!("{dir}/Cargo.toml"),
+        &format!("{prefix}Cargo.toml"),
         &format!(
             "[package]\nname = \"{name}\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n[dependencies]\n{deps}"
         ),
     );
     if main.is_empty() {
-        project.write(&format!("{dir}/src/lib.rs"), "pub fn shared() {}\n");
+        project.write(&format!("{prefix}src/lib.rs"), "pub fn shared() {}\n");
     } else {
-        project.write(&format!("{dir}/src/main.rs"), main);
+        project.write(&format!("{prefix}src/main.rs"), main);
     }
 }
 
