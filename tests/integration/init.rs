@@ -96,7 +96,7 @@ fn a_change_to_a_shared_library_reruns_only_the_chains_that_use_it() {
     let lines: Vec<&str> = why.stdout.lines().collect();
     assert_eq!(lines.len(), 3, "{}", why.stdout);
     let shared = lines[0];
-    for node in ["clippy-api", "test-api", "build-api", "serve-api"] {
+    for node in ["clippy-api", "build-api", "test-api", "serve-api"] {
         assert!(shared.contains(node), "{shared}");
     }
     assert!(!shared.contains("admin"), "{shared}");
@@ -127,7 +127,7 @@ fn init_refuses_to_overwrite_without_force() {
     assert!(run.stderr.contains("hot init --force"), "{}", run.stderr);
     assert_eq!(project.read("Hotfile"), "// mine\n");
     init(&project, "", &["--force"]).code(0);
-    assert!(project.read("Hotfile").contains("task \"clippy\""));
+    assert!(project.read("Hotfile").contains("task \"build\""));
 }
 
 #[test]
@@ -471,7 +471,7 @@ fn init_in_a_member_using_a_workspace_library_watches_it() {
         "{hotfile}"
     );
     assert!(
-        hotfile.contains("run \"cargo build -p example-api\""),
+        hotfile.contains("run \"cargo build -p example-api --all-targets\""),
         "{hotfile}"
     );
     let mut command = project.hot(&["check"]);
@@ -521,7 +521,8 @@ fn init_on_bins_and_required_features_serves_the_servers_and_builds_their_featur
         run.code(0);
         let hotfile = project.read("Hotfile");
         assert!(
-            hotfile.contains("run \"cargo build --features admin\""),
+            hotfile.contains("run \"cargo build --all-targets --features admin\"")
+                && hotfile.contains("run \"cargo test --features admin\""),
             "{hotfile}"
         );
         assert!(hotfile.contains("run \"./target/debug/web\""), "{hotfile}");
@@ -596,9 +597,9 @@ fn init_in_a_member_then_hot_swaps_in_each_edit_with_no_failed_request() {
         let status = command.status().expect("cargo runs");
         assert!(status.success(), "cargo {args:?}");
     };
-    // Built once up front, so hot's first round stays within the event deadline.
-    cargo(&["build"], None);
-    cargo(&["test", "--no-run"], None);
+    // Built once up front, as the Hotfile builds, so hot's first round stays within the event
+    // deadline.
+    cargo(&["build", "--all-targets"], None);
     cargo(&["clippy", "--all-targets"], Some("../target/clippy"));
     let mut command = project.hot(&["--json", "watch"]);
     command
@@ -698,4 +699,47 @@ fn init_with_package_writes_that_packages_hotfile_from_the_root() {
         "{}",
         run.stderr
     );
+}
+
+/// The build compiles the test harnesses (`--all-targets`, the same features as the tests),
+/// so `test` only runs them: after the build, `cargo test` compiles nothing.
+#[test]
+fn init_hotfile_test_compiles_nothing_after_its_build() {
+    let project = Project::new();
+    member(&project, "", "app", "", OWN_PORT_SERVER);
+    project.write("tests/api.rs", "#[test]\nfn works() {}\n");
+    init(&project, "", &[]).code(0);
+    let hotfile = project.read("Hotfile");
+    let run_of = |task: &str| -> String {
+        let block = hotfile
+            .split(&format!("task \"{task}\" {{"))
+            .nth(1)
+            .expect(task);
+        let line = block
+            .lines()
+            .find(|l| l.trim_start().starts_with("run "))
+            .expect(task);
+        line.trim_start()
+            .strip_prefix("run \"")
+            .and_then(|l| l.strip_suffix('"'))
+            .expect(line)
+            .to_owned()
+    };
+    let cargo = |line: &str| {
+        let args: Vec<&str> = line.split_whitespace().skip(1).collect();
+        let output = std::process::Command::new(env!("CARGO"))
+            .args(&args)
+            .current_dir(project.path())
+            .env("CARGO_NET_OFFLINE", "true")
+            .env("CARGO_TERM_COLOR", "never")
+            .env_remove("CARGO_TARGET_DIR")
+            .env_remove("CARGO_BUILD_TARGET_DIR")
+            .output()
+            .expect("cargo runs");
+        assert!(output.status.success(), "{line}: {output:?}");
+        String::from_utf8_lossy(&output.stderr).into_owned()
+    };
+    cargo(&run_of("build"));
+    let test = cargo(&run_of("test"));
+    assert!(!test.contains("Compiling"), "{test}");
 }
