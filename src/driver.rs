@@ -8,6 +8,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::mpsc;
@@ -108,6 +109,15 @@ async fn drive(
         services: plan.services,
         jobs: plan.jobs,
     };
+    // Heard from before anything is told, so a signal at any point after the first event
+    // is acted on (not the default disposition's death).
+    let mut signals = match Signals::new() {
+        Ok(signals) => signals,
+        Err(error) => {
+            reporter.error(&format!("cannot listen for signals: {error}"));
+            return exit::FAILED;
+        }
+    };
     let mut engine = Engine::new(project.clone(), options);
     // Before the first `scope` event: the browser sink learns from it what each service runs after.
     let mut browser = Browser::default();
@@ -119,28 +129,25 @@ async fn drive(
         return exit::FAILED;
     }
     engine.set_early_start(sockets.steers());
-    let mut signals = match Signals::new() {
-        Ok(signals) => signals,
-        Err(error) => {
-            reporter.error(&format!("cannot listen for signals: {error}"));
-            return exit::FAILED;
-        }
-    };
     let (events, mut exits) = mpsc::unbounded_channel::<Event>();
     let mut supervisor = Supervisor::new(project.clone(), events, reporter.clone());
     let (changes_tx, mut changes) = mpsc::unbounded_channel::<ChangeSet>();
     // Held for the whole loop: dropping the watcher stops it.
     let watcher = match plan.watch {
-        Some(watch) => match Watcher::start(watch_config(&project, watch), changes_tx) {
-            Ok(watcher) => {
-                reporter.watching(watcher.watched_dirs());
-                Some(watcher)
+        Some(watch) => {
+            match start_watcher(watch_config(&project, watch), changes_tx, &mut signals).await {
+                Ok(watcher) => {
+                    reporter.watching(watcher.watched_dirs());
+                    Some(watcher)
+                }
+                // A signal came during the walk: nothing has started, so nothing is left to stop.
+                Err(Started::Stopped(code)) => return code,
+                Err(Started::Failed(error)) => {
+                    reporter.error(&error);
+                    return exit::FAILED;
+                }
             }
-            Err(error) => {
-                reporter.error(&error.to_string());
-                return exit::FAILED;
-            }
-        },
+        }
         None => None,
     };
 
@@ -442,6 +449,42 @@ fn watch_config(project: &Arc<Project>, plan: WatchPlan) -> WatchConfig {
         relevant: relevance(project),
         always: watched_hotfile(project).into_iter().collect(),
         ignore: Ignore::new(&project.common_ignores()),
+    }
+}
+
+/// Why the watcher did not start.
+enum Started {
+    /// A signal came during the start-up walk: the exit status it leads to.
+    Stopped(u8),
+    Failed(String),
+}
+
+/// Starts the watcher off the loop's thread, so a signal during the walk of a big tree is
+/// acted on at once: it calls the walk off, and hot exits as soon as the walk has ended.
+async fn start_watcher(
+    config: WatchConfig,
+    changes: mpsc::UnboundedSender<ChangeSet>,
+    signals: &mut Signals,
+) -> Result<Watcher, Started> {
+    let cancel = Arc::new(AtomicBool::new(false));
+    let called_off = cancel.clone();
+    let mut starting =
+        tokio::task::spawn_blocking(move || Watcher::start_until(config, changes, called_off));
+    let started = tokio::select! {
+        started = &mut starting => started,
+        code = signals.recv() => {
+            cancel.store(true, Ordering::Relaxed);
+            // Within a directory's listing: the walk's threads end before hot does.
+            let _ = starting.await;
+            return Err(Started::Stopped(code));
+        }
+    };
+    match started {
+        Ok(Ok(watcher)) => Ok(watcher),
+        Ok(Err(error)) => Err(Started::Failed(error.to_string())),
+        Err(error) => Err(Started::Failed(format!(
+            "the watcher failed to start: {error}"
+        ))),
     }
 }
 

@@ -40,6 +40,9 @@ pub enum WatchError {
     },
     #[error("cannot start the watcher thread: {0}")]
     Thread(#[source] io::Error),
+    /// The start-up walk was called off (hot is stopping): nothing to tell the user.
+    #[error("the start-up walk was called off")]
+    Cancelled,
 }
 
 pub(super) fn read_limit(name: &str) -> Option<u64> {

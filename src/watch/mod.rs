@@ -11,8 +11,11 @@
 //! instance is `native::Native`, inotify itself behind notify's `Watcher` trait: a watch is one
 //! `inotify_add_watch` on the walker's thread (notify 8's own watcher makes a round trip to its
 //! event thread for each), and no open or read events are asked for, so the baseline's reads
-//! of every tracked file wake nobody. A directory's ignore rules are read again only where its
-//! listing holds an ignore file or `.git`. Ignored
+//! of every tracked file wake nobody. The walker reads no ignore file itself: it filters with
+//! `rules::SharedRules`, reading a directory's ignore files (regular files only: a FIFO named
+//! `.gitignore` would block an open forever) as it enters it, so walks and events share one
+//! set of rules. The start-up walk can be called off ([`Watcher::start_until`]: a signal
+//! came), every walking thread then ending within a directory's listing. Ignored
 //! trees (`target/`, `node_modules/`) get no watch at all, which keeps start-up time and the
 //! kernel's watch budget small. Watching directories rather than files is what makes editors that
 //! save by renaming a temporary over the original work. Poll mode uses notify's `PollWatcher` with
@@ -144,7 +147,7 @@ pub use rules::{IgnoreRules, walker};
 
 use std::io;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, mpsc};
 use std::thread::JoinHandle;
 use std::time::SystemTime;
@@ -259,13 +262,25 @@ impl Watcher {
         config: WatchConfig,
         tx: UnboundedSender<ChangeSet>,
     ) -> Result<Watcher, WatchError> {
-        Self::start_tuned(config, tx, Tuning::default())
+        Self::start_until(config, tx, Arc::default())
+    }
+
+    /// [`Watcher::start`], called off when `cancel` is set (hot stops during the walk of a
+    /// big tree): the walk ends within a directory's listing and [`WatchError::Cancelled`]
+    /// comes back, so a signal is never kept waiting for the walk.
+    pub fn start_until(
+        config: WatchConfig,
+        tx: UnboundedSender<ChangeSet>,
+        cancel: Arc<AtomicBool>,
+    ) -> Result<Watcher, WatchError> {
+        Self::start_tuned(config, tx, Tuning::default(), cancel)
     }
 
     fn start_tuned(
         config: WatchConfig,
         tx: UnboundedSender<ChangeSet>,
         tuning: Tuning,
+        cancel: Arc<AtomicBool>,
     ) -> Result<Watcher, WatchError> {
         // Before the walk: a file changed after this cannot get a background baseline.
         let started = SystemTime::now();
@@ -304,7 +319,7 @@ impl Watcher {
             tx,
             msgs.clone(),
         );
-        worker.begin(started)?;
+        worker.begin(started, cancel)?;
 
         let (ended_tx, ended) = mpsc::channel::<()>();
         let handle = std::thread::Builder::new()

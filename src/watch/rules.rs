@@ -1,15 +1,19 @@
 //! Which paths are ignored: `.gitignore`, `.ignore`, `.git/info/exclude`, the global git
 //! excludes file, and VCS directories (always).
 //!
-//! The walks use `ignore::WalkBuilder`, whose matcher stack is private, so events are checked
-//! against this mirror of its rules (same files, same precedence: `.ignore` over `.gitignore`
-//! over `info/exclude` over global; a deeper file over a shallower one; `.gitignore` files
-//! above the innermost enclosing repository do not apply). `.gitignore` is honoured even outside
-//! a git repository (`require_git(false)`), as users of a watcher expect.
+//! These rules are the one home of ignore handling for walks and events alike: the walks use
+//! `ignore::WalkBuilder` with its own ignore-file reading turned off (it opens an ignore file
+//! once it exists, and a FIFO named `.gitignore` would block it forever) and filter entries
+//! here, reading each directory's files as the walk accepts it (only regular files are read).
+//! Matching is `ignore`'s `Gitignore`, with WalkBuilder's precedence: `.ignore` over
+//! `.gitignore` over `info/exclude` over global; a deeper file over a shallower one;
+//! `.gitignore` files above the innermost enclosing repository do not apply. `.gitignore` is
+//! honoured even outside a git repository, as users of a watcher expect.
 
 use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use ignore::Match;
 use ignore::gitignore::{Gitignore, GitignoreBuilder};
@@ -19,13 +23,6 @@ pub const VCS_DIRS: [&str; 4] = [".git", ".hg", ".jj", ".svn"];
 
 pub fn is_vcs_dir(name: &OsStr) -> bool {
     VCS_DIRS.iter().any(|v| name == OsStr::new(v))
-}
-
-/// True for the entries whose presence gives a directory ignore rules of its own: its ignore
-/// files, and `.git` (a repository root, whose `info/exclude` applies and above which
-/// `.gitignore` files stop applying).
-pub fn is_rules_entry(name: &OsStr) -> bool {
-    name == ".gitignore" || name == ".ignore" || name == ".git"
 }
 
 /// True for names editors use for swap, backup and safe-write temporaries (vim, emacs,
@@ -43,7 +40,7 @@ pub fn is_editor_temp(name: &OsStr) -> bool {
             .any(|w| w == b"___jb_tmp___" || w == b"___jb_old___")
 }
 
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 struct DirRules {
     ignore: Option<Gitignore>,
     git: Option<Gitignore>,
@@ -54,7 +51,7 @@ struct DirRules {
 }
 
 /// The ignore rules of one project, keyed by the (absolute) directory holding each file.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct IgnoreRules {
     root: PathBuf,
     dirs: HashMap<PathBuf, DirRules>,
@@ -81,13 +78,9 @@ impl IgnoreRules {
     /// Loads every ignore file under `root` with a walk: the standalone form of what the
     /// watcher does during its own walk.
     pub fn load(root: &Path) -> Self {
-        let mut rules = IgnoreRules::new(root);
-        for entry in walker(root).build().flatten() {
-            if entry.file_type().is_some_and(|t| t.is_dir()) {
-                rules.add_dir(entry.path());
-            }
-        }
-        rules
+        let rules = SharedRules::new(root);
+        for _ in walker_with(root, &rules, |_| true).build() {}
+        rules.into_inner()
     }
 
     /// (Re)reads the ignore files of one directory.
@@ -119,12 +112,6 @@ impl IgnoreRules {
         } else {
             self.dirs.insert(dir.to_path_buf(), rules);
         }
-    }
-
-    /// A directory walked whose listing holds no ignore file and no `.git`: it has no rules
-    /// (any it had are gone), and nothing needs reading to know it.
-    pub fn no_rules(&mut self, dir: &Path) {
-        self.dirs.remove(dir);
     }
 
     /// The verdict of the rules for `abs` itself (its parents are not checked).
@@ -224,20 +211,71 @@ fn exclude_file(git_entry: &Path) -> Option<Gitignore> {
     b.build().ok().filter(|g| !g.is_empty())
 }
 
-/// The one walker configuration, shared by the start-up walk, new directories and rescans.
+/// The rules of one project, shared by its walks (which add each directory's files as they
+/// accept it, on the walking threads) and its event filter.
+#[derive(Clone, Debug)]
+pub struct SharedRules(Arc<RwLock<IgnoreRules>>);
+
+impl SharedRules {
+    pub fn new(root: &Path) -> Self {
+        SharedRules(Arc::new(RwLock::new(IgnoreRules::new(root))))
+    }
+
+    /// The rules; a walking thread that panicked left them whole (each update is one insert).
+    pub fn read(&self) -> RwLockReadGuard<'_, IgnoreRules> {
+        self.0.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn write(&self) -> RwLockWriteGuard<'_, IgnoreRules> {
+        self.0.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn into_inner(self) -> IgnoreRules {
+        match Arc::try_unwrap(self.0) {
+            Ok(lock) => lock.into_inner().unwrap_or_else(|e| e.into_inner()),
+            Err(shared) => SharedRules(shared).read().clone(),
+        }
+    }
+}
+
+/// The walker of `dir` with a fresh copy of the project's rules (`dir` is the project root):
+/// what `hot check` lists.
 pub fn walker(dir: &Path) -> ignore::WalkBuilder {
+    walker_with(dir, &SharedRules::new(dir), |_| true)
+}
+
+/// The one walker configuration, shared by the start-up walk, new directories and rescans.
+/// An entry is kept when `keep` says so, it is no VCS directory and `rules` do not ignore it;
+/// a kept directory's own ignore files are read into `rules` then, before its entries are
+/// listed. `dir` itself (never filtered) must have its rules read by the caller.
+pub(crate) fn walker_with(
+    dir: &Path,
+    rules: &SharedRules,
+    keep: impl Fn(&ignore::DirEntry) -> bool + Send + Sync + 'static,
+) -> ignore::WalkBuilder {
     let mut b = ignore::WalkBuilder::new(dir);
+    let rules = rules.clone();
     b.hidden(false)
-        .parents(true)
-        .ignore(true)
-        .git_ignore(true)
-        .git_exclude(true)
-        .git_global(true)
-        .require_git(false)
+        .parents(false)
+        .ignore(false)
+        .git_ignore(false)
+        .git_exclude(false)
+        .git_global(false)
         // The watcher follows links itself, with a walker of its own under each (see `walk`).
         .follow_links(false)
-        .filter_entry(|e| {
-            !(e.file_type().is_some_and(|t| t.is_dir()) && is_vcs_dir(e.file_name()))
+        .filter_entry(move |e| {
+            let is_dir = e.file_type().is_some_and(|t| t.is_dir());
+            if (is_dir && is_vcs_dir(e.file_name())) || !keep(e) {
+                return false;
+            }
+            // The parent was accepted, so only the entry itself is left to judge.
+            if rules.read().leaf_ignored(e.path(), is_dir) {
+                return false;
+            }
+            if is_dir {
+                rules.write().add_dir(e.path());
+            }
+            true
         });
     b
 }
@@ -356,12 +394,25 @@ mod tests {
         ]);
         let root = t.path();
         let rules = IgnoreRules::load(root);
-        let walked: std::collections::BTreeSet<PathBuf> = walker(root)
+        // `ignore`'s own reading of the same files (safe here: no FIFOs in this tree).
+        let walked: std::collections::BTreeSet<PathBuf> = ignore::WalkBuilder::new(root)
+            .hidden(false)
+            .parents(true)
+            .require_git(false)
+            .filter_entry(|e| !is_vcs_dir(e.file_name()))
             .build()
             .flatten()
             .map(|e| e.path().strip_prefix(root).unwrap().to_path_buf())
             .filter(|p| !p.as_os_str().is_empty())
             .collect();
+        // hot's own walker keeps the same entries.
+        let ours: std::collections::BTreeSet<PathBuf> = walker(root)
+            .build()
+            .flatten()
+            .map(|e| e.path().strip_prefix(root).unwrap().to_path_buf())
+            .filter(|p| !p.as_os_str().is_empty())
+            .collect();
+        assert_eq!(ours, walked);
         let mut all = vec![];
         for entry in walkdir(root) {
             all.push(entry);

@@ -76,7 +76,7 @@ fn start_tuned(
     });
     tweak(&mut config);
     let (tx, rx) = unbounded_channel();
-    let watcher = Watcher::start_tuned(config, tx, tuning).unwrap();
+    let watcher = Watcher::start_tuned(config, tx, tuning, Arc::default()).unwrap();
     Fixture {
         dir,
         rx,

@@ -6,31 +6,28 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
-use super::baseline::lock;
 use super::config::Ignore;
 use super::error::{WatchError, watch_error};
-use super::rules;
+use super::rules::{self, SharedRules};
 
 /// What a walk found.
 #[derive(Default)]
 pub(super) struct Found {
     /// Every directory walked, with the instance that now watches it when this walk added the
-    /// watch (`None`: watched already). The ignore rules of each are (re)read by the caller.
+    /// watch (`None`: watched already).
     pub dirs: Vec<(PathBuf, Option<usize>)>,
     /// Tracked files (relative), NUL-separated: one growing buffer is mmap-backed once big, so
     /// it goes back to the OS when freed (small allocations in a thread's malloc arena would
-    /// stay in RSS), and no lock is shared while walking.
+    /// stay in RSS), and the walking threads share no lock for it.
     files: Vec<u8>,
     /// Tracked entries that are not regular files (FIFOs, sockets, devices), relative: never
     /// opened, so they are recorded as [`super::hash::FileState::Special`], not hashed.
     pub special: Vec<PathBuf>,
     /// Files seen (tracked or not).
     pub seen: usize,
-    /// Walked directories whose listing holds an ignore file or a repository (`.git`): only
-    /// these have rules to read.
-    pub rule_dirs: Vec<PathBuf>,
     /// Directories at the depth limit: watched, not read.
     pub frontier: Vec<PathBuf>,
     /// A watch failure of a strict walk: the walk stopped there.
@@ -71,7 +68,6 @@ impl Found {
         self.files.extend_from_slice(&other.files);
         self.special.extend(other.special);
         self.seen += other.seen;
-        self.rule_dirs.extend(other.rule_dirs);
         self.frontier.extend(other.frontier);
         if self.err.is_none() {
             self.err = other.err;
@@ -142,6 +138,10 @@ pub(super) struct Walk<'a> {
     pub tracked: &'a (dyn Fn(&Path) -> bool + Sync),
     /// The Hotfile's common `ignore`: pruned from the walk like a `.gitignore`d tree.
     pub ignore: &'a Arc<Ignore>,
+    /// The ignore files' rules: the walk reads each directory's into them as it enters it.
+    pub rules: &'a SharedRules,
+    /// Set when hot stops during the start-up walk: every walk then ends at once.
+    pub cancel: &'a Arc<AtomicBool>,
     /// A watch failure ends the walk with an error (start-up) rather than a warning.
     pub strict: bool,
     /// Links to trees outside the project are not counted here but left in
@@ -236,29 +236,24 @@ impl Walk<'_> {
         out: &mut Found,
         pending: &mut Vec<PathBuf>,
     ) -> bool {
-        let mut walker = rules::walker(dir);
-        // The walker's own filter, noting repositories on the way: the ignore rules of a
-        // directory are only read again where its listing holds an ignore file or `.git`.
-        let repos: Arc<Mutex<Vec<PathBuf>>> = Arc::default();
-        let seen = repos.clone();
+        if !skip_root {
+            self.rules.write().add_dir(dir);
+        }
         let (ignore, root) = (self.ignore.clone(), self.root.to_path_buf());
-        walker
-            .max_depth(max_depth)
-            .follow_links(through)
-            .filter_entry(move |e| {
-                let is_dir = e.file_type().is_some_and(|t| t.is_dir());
-                let vcs = is_dir && rules::is_vcs_dir(e.file_name());
-                if vcs && let Some(parent) = e.path().parent() {
-                    lock(&seen).push(parent.to_path_buf());
-                }
-                // A link shows as a link here: judged as a directory too, so `dir/**` prunes a
-                // link named `dir` before it is followed.
-                let dir_like = is_dir || e.file_type().is_some_and(|t| t.is_symlink());
-                let pruned = e.path().strip_prefix(&root).is_ok_and(|rel| {
-                    !rel.as_os_str().is_empty() && ignore.is_ignored(rel, dir_like)
-                });
-                !vcs && !pruned
-            });
+        let cancel = self.cancel.clone();
+        let mut walker = rules::walker_with(dir, self.rules, move |e| {
+            // Pruning every entry ends the walk: nothing more is listed.
+            if cancel.load(Ordering::Relaxed) {
+                return false;
+            }
+            // A link shows as a link here: judged as a directory too, so `dir/**` prunes a
+            // link named `dir` before it is followed.
+            let dir_like = e.file_type().is_some_and(|t| t.is_dir() || t.is_symlink());
+            !e.path()
+                .strip_prefix(&root)
+                .is_ok_and(|rel| !rel.as_os_str().is_empty() && ignore.is_ignored(rel, dir_like))
+        });
+        walker.max_depth(max_depth).follow_links(through);
         for entry in walker.build() {
             // A cycle of links, or one whose target is gone, comes as an error: skipped.
             let Ok(entry) = entry else { continue };
@@ -298,7 +293,6 @@ impl Walk<'_> {
                     None
                 };
                 if watched.contains_key(path) {
-                    // Also notes repository roots (`.git`), which bound `.gitignore` scope.
                     out.dirs.push((path.to_path_buf(), None));
                     continue;
                 }
@@ -330,11 +324,6 @@ impl Walk<'_> {
                 continue;
             }
             out.seen += 1;
-            if rules::is_rules_entry(entry.file_name())
-                && let Some(parent) = path.parent()
-            {
-                out.rule_dirs.push(parent.to_path_buf());
-            }
             if rules::is_editor_temp(entry.file_name()) {
                 continue;
             }
@@ -362,7 +351,6 @@ impl Walk<'_> {
                 out.files.push(0);
             }
         }
-        out.rule_dirs.append(&mut lock(&repos));
         true
     }
 }

@@ -155,6 +155,50 @@ fn a_fifo_created_while_hot_runs_does_not_hang_hot() {
 }
 
 /// A link to `/dev/zero` is a device reached through the tree: reading it never ends.
+/// A FIFO named `.gitignore` or `.ignore` blocked the walker (the `ignore` crate opened it):
+/// hot never said `watching`, and no signal stopped it. Only regular ignore files are read.
+#[test]
+fn a_fifo_named_gitignore_does_not_hang_hot() {
+    let project = Project::with_hotfile(TREE);
+    project.write("src/a.txt", "1");
+    project.write("src/deep/b.txt", "1");
+    let pipes = [
+        project.path().join(".gitignore"),
+        project.path().join("src/.gitignore"),
+        project.path().join("src/deep/.ignore"),
+    ];
+    for pipe in &pipes {
+        mkfifo(pipe);
+    }
+    let mut hot = start(&project);
+    project.write("src/a.txt", "2");
+    wait_wave_with(&mut hot, "src/a.txt");
+    assert_eq!(last_sum(&hot), checksum(&project), "{}", hot.transcript());
+    assert_eq!(waves(&hot), 2, "{}", hot.transcript());
+    for pipe in &pipes {
+        assert!(!has_reader(pipe), "hot opened {}", pipe.display());
+    }
+    stops_at_once(&mut hot, libc::SIGTERM);
+}
+
+/// The same FIFO made while hot runs: a changed ignore file makes hot walk the tree again,
+/// and that walk blocked on it.
+#[test]
+fn a_fifo_named_gitignore_created_while_hot_runs_does_not_hang_hot() {
+    let project = Project::with_hotfile(TREE);
+    project.write("src/a.txt", "1");
+    let mut hot = start(&project);
+    let pipe = project.path().join("src/.gitignore");
+    mkfifo(&pipe);
+    wait_wave_with(&mut hot, "src/.gitignore");
+    project.write("src/a.txt", "2");
+    wait_wave_with(&mut hot, "src/a.txt");
+    assert!(!has_reader(&pipe), "hot opened the FIFO");
+    assert_eq!(last_sum(&hot), checksum(&project), "{}", hot.transcript());
+    assert_eq!(waves(&hot), 3, "{}", hot.transcript());
+    stops_at_once(&mut hot, libc::SIGINT);
+}
+
 #[test]
 fn a_link_to_a_device_or_a_socket_matched_by_a_watch_glob_does_not_hang_hot() {
     let project = tree();
@@ -323,6 +367,35 @@ fn a_link_to_a_big_tree_does_not_delay_an_unrelated_edit() {
     assert_eq!(last_sum(&hot), checksum(&project), "{}", hot.transcript());
     // Start, then the edit: a link to a directory is no change of its own.
     ends_after(&mut hot, 2, libc::SIGTERM);
+}
+
+/// `dirs` directories, a file in each, under `under` (100 to a parent).
+fn many_dirs(under: &Path, dirs: usize) {
+    for d in 0..dirs {
+        let dir = under.join(format!("d{}/e{}", d / 100, d % 100));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("f.txt"), d.to_string()).unwrap();
+    }
+}
+
+/// SIGTERM during the start-up walk of a big tree was acted on only once the walk was over:
+/// hot said `watching` first, then stopped. The walk is called off instead, so hot exits at
+/// once, never having watched or run anything.
+#[test]
+fn a_signal_during_the_start_up_walk_is_acted_on_at_once() {
+    let project = Project::with_hotfile(TREE);
+    many_dirs(&project.path().join("src"), 10_000);
+    let mut hot = project.spawn(&["watch"]);
+    // Told once signals are heard and before the walk begins.
+    hot.wait_event("scope", "");
+    stops_at_once(&mut hot, libc::SIGTERM);
+    assert_eq!(
+        hot.count("watching", ""),
+        0,
+        "the signal was acted on after the walk: {}",
+        hot.transcript()
+    );
+    assert_eq!(waves(&hot), 0, "{}", hot.transcript());
 }
 
 #[test]

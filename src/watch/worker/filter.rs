@@ -91,9 +91,9 @@ impl Worker {
         let was_watched = self.watches.contains(abs);
         let parent_watched = abs.parent().is_some_and(|p| self.watches.contains(p));
         let ignored = if parent_watched {
-            self.rules.leaf_ignored(abs, is_dir || was_watched)
+            self.rules.read().leaf_ignored(abs, is_dir || was_watched)
         } else {
-            self.rules.is_ignored(abs, is_dir || was_watched)
+            self.rules.read().is_ignored(abs, is_dir || was_watched)
         };
         let ignored = ignored
             || self

@@ -4,9 +4,10 @@
 //! While a burst waits for quiet, the files it touched are read one at a time whenever no
 //! event is queued, so a burst of thousands of files closes one quiet period after its end.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -20,7 +21,7 @@ use crate::watch::files::{FileTable, Slot};
 use crate::watch::hash::FileState;
 use crate::watch::links::Links;
 use crate::watch::msg::Msg;
-use crate::watch::rules::IgnoreRules;
+use crate::watch::rules::{IgnoreRules, SharedRules};
 use crate::watch::vcs::{Git, Lock, RECHECK, SEQUENCER_GRACE};
 use crate::watch::walk::{Found, Walk};
 use crate::watch::watches::Watches;
@@ -47,7 +48,7 @@ pub(super) struct Worker {
     watches: Watches,
     /// Links in the tree, to map events under their targets back to them.
     links: Links,
-    rules: IgnoreRules,
+    rules: SharedRules,
     /// Tracked files (relative) and what they held when last looked at, shared with the
     /// background hasher.
     shared: Arc<Shared>,
@@ -65,6 +66,8 @@ pub(super) struct Worker {
     reports: Reports,
     /// When to try native watches for polled directories again.
     retry_at: Option<Instant>,
+    /// Set by the caller of the start-up walk when hot stops meanwhile: the walks end at once.
+    cancel: Arc<AtomicBool>,
 }
 
 impl Worker {
@@ -79,7 +82,7 @@ impl Worker {
         msgs: mpsc::Sender<Msg>,
     ) -> Worker {
         Worker {
-            rules: IgnoreRules::new(&root),
+            rules: SharedRules::new(&root),
             baseline: Baseline::new(shared.clone(), root.clone(), tuning.ctime_margin),
             git: Git::find(&root, tuning.vcs_hold_max),
             root,
@@ -95,17 +98,26 @@ impl Worker {
             debouncer: Debouncer::new(config.debounce, config.max_delay),
             reads: Reads::default(),
             reports: Reports::new(tx),
+            cancel: Arc::default(),
         }
     }
 
     /// The start-up walk and baseline. `started`: before the walk (a file changed after it
-    /// cannot get a background baseline).
-    pub(super) fn begin(&mut self, started: SystemTime) -> Result<(), WatchError> {
+    /// cannot get a background baseline). `cancel`: set, it calls the walk off.
+    pub(super) fn begin(
+        &mut self,
+        started: SystemTime,
+        cancel: Arc<AtomicBool>,
+    ) -> Result<(), WatchError> {
+        self.cancel = cancel;
         let shared = self.shared.clone();
         {
             let mut files = shared.files();
             let table = &mut *files;
             self.walked_files = self.walk_root(true, table)?;
+            if self.cancel.load(Ordering::Relaxed) {
+                return Err(WatchError::Cancelled);
+            }
             // `always` files are baselined even when an ignore file hid them from the walk.
             for rel in self.scope.always() {
                 table.add_pending(rel);
@@ -139,16 +151,9 @@ impl Worker {
         self.scope.tracked(rel)
     }
 
-    /// Reads the ignore rules of every directory a walk went through, and notes its links.
+    /// Notes a walk's links and tells what it left out (the walk read the ignore rules of
+    /// every directory it went through itself).
     fn absorb(&mut self, found: &Found) {
-        let with_rules: HashSet<&Path> = found.rule_dirs.iter().map(PathBuf::as_path).collect();
-        for (dir, _) in &found.dirs {
-            if with_rules.contains(dir.as_path()) {
-                self.rules.add_dir(dir);
-            } else {
-                self.rules.no_rules(dir);
-            }
-        }
         for (link, target) in &found.links {
             self.links.add(link.clone(), target.clone());
         }
@@ -206,6 +211,8 @@ impl Worker {
             root: &self.root,
             tracked: &tracked,
             ignore: scope.ignore(),
+            rules: &self.rules,
+            cancel: &self.cancel,
             strict,
             defer: !strict,
             approved: self.scouts.approved(),
@@ -301,7 +308,7 @@ impl Worker {
 
     /// Re-reads rules, re-walks the tree, reconciles watches; returns every path to compare.
     fn rescan(&mut self) -> BTreeSet<PathBuf> {
-        self.rules = IgnoreRules::new(&self.root);
+        *self.rules.write() = IgnoreRules::new(&self.root);
         // Re-watching a watched directory (on the same instance) is harmless (inotify merges)
         // and restores a watch the kernel dropped, so start from empty, on this thread.
         let before = self.watches.take();
