@@ -121,6 +121,8 @@ mod debounce;
 mod error;
 mod files;
 mod filter;
+#[cfg(unix)]
+mod gitindex;
 mod hash;
 mod links;
 #[cfg(target_os = "linux")]
@@ -295,7 +297,12 @@ impl Watcher {
         let git = vcs::Git::find(&root, tuning.vcs_hold_max);
         let mut worker = Worker {
             rules: IgnoreRules::new(&root),
-            baseline: Baseline::new(shared.clone(), root.clone(), tuning.ctime_margin),
+            baseline: Baseline::new(
+                shared.clone(),
+                root.clone(),
+                tuning.ctime_margin,
+                tuning.index_min,
+            ),
             root,
             watches,
             links: links::Links::default(),
