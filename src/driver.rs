@@ -117,6 +117,7 @@ async fn drive(
         reporter.diagnostic(&error);
         return exit::FAILED;
     }
+    engine.set_early_start(sockets.steers());
     let mut signals = match Signals::new() {
         Ok(signals) => signals,
         Err(error) => {
@@ -340,9 +341,21 @@ fn bind(
     }
     sockets.bind_for(&wanted)?;
     if let Some(why) = sockets.unsteered() {
+        // An early instance would take connections from the shared socket before its checks
+        // passed: the engine falls back to the normal order (see `Engine::set_early_start`).
+        let gated = wanted.nodes.iter().filter(|n| !n.gates.is_empty());
+        let early = match gated.map(|n| n.name.as_str()).collect::<Vec<_>>() {
+            names if names.is_empty() => String::new(),
+            names => format!(
+                "; and `gate` starts nothing early ({}): a new instance starts once its gates \
+                 passed too, as if they were `after`",
+                names.join(", ")
+            ),
+        };
         reporter.note(&format!(
             "instances of a service share one listening socket here ({why}): an old instance \
-             may accept connections until it stops, so a server should drain at its stop signal"
+             may accept connections until it stops, so a server should drain at its stop \
+             signal{early}"
         ));
     }
     for node in wanted.nodes.iter().filter(|n| n.kind == Kind::Service) {
@@ -385,6 +398,7 @@ fn reload(
         reporter.note("still running the previous version of the Hotfile");
         return Vec::new();
     }
+    engine.set_early_start(sockets.steers());
     supervisor.set_project(project.clone());
     if let Some(watcher) = watcher {
         watcher.reselect(
