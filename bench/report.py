@@ -4,7 +4,9 @@ ratio to hot (hot at its default settings; above 1.00x the tool is slower or big
 import statistics
 
 import common
-from suite import BURSTS, median_range, ratio
+import plan
+from burst import BURSTS
+from suite import median_range, ratio
 
 
 def _median(values):
@@ -55,19 +57,24 @@ def burst_table(results: dict, files: int, reps: int, window: float) -> str:
                          ratio(first, base) if tool != "none" else "-",
                          median_range(cpu, "{:.2f}")])
     head = (f"### Bursts of {files:,} files ({reps} repetition(s) of each)\n\n"
-            "rewrite: every file rewritten in place as fast as possible; saves: every file saved the "
-            "editor way (temp file renamed over), paced over about 1 s; touches: every file's mtime set, "
-            "content unchanged; checkout: a real `git checkout -f` to a branch that changes every file. The longest gap between two writes of the burst is shown: a gap longer than a "
-            f"tool's quiet period splits the burst legitimately. Runs are counted from the burst's start to {window:.0f} s after its end; "
-            "lateness is from the burst's end to the first (last) run that started after it.\n\n")
+            "A Cargo workspace of 100 crates holding the files. rewrite: every file rewritten in place as fast as possible; "
+            "saves: every file saved the editor way (temp file renamed over), paced over about 1 s; touches: every file's "
+            "times set, content unchanged; fmt: a real `cargo fmt --all` that rewrites every file; checkout: a real "
+            "`git checkout -f` to a branch that changes every file. The longest gap between two writes of the burst is "
+            "shown (not known for fmt and checkout): a gap longer than a tool's quiet period splits the burst "
+            f"legitimately. Runs are counted from the burst's start to {window:.0f} s after its end (for fmt and "
+            "checkout, the command's exit); lateness is from the burst's end to the first (last) run that started after it.\n\n")
     table = common.table(["burst", "tool", "setting", "burst ms", "longest gap ms", "runs", "runs during burst",
                           "end → first run ms", "end → last run ms", "× hot (first run)", "tool CPU s"], rows)
     waves = []
     for tool, r in results.items():
         if getattr(tool, "kind", None) == "hot":
             for name in BURSTS:
-                w = [m.get("waves") for m in r[name]]
-                waves.append(f"{tool.label} {name}: waves per repetition {[len(x or []) for x in w]}")
+                w = [m.get("waves") or [] for m in r[name]]
+                shown = ["; ".join(f"{n} files at {t:+.0f} ms" for n, t in x[:4]) + (" ..." if len(x) > 4 else "")
+                         for x in w]
+                waves.append(f"{tool.label} {name}: waves per repetition {[len(x) for x in w]} "
+                             f"(files, `wave_started` after the end: {' | '.join(shown)})")
     return head + table + "\n\n" + "\n".join(f"- {w}" for w in waves) + "\n"
 
 
@@ -188,15 +195,18 @@ def tree1m_table(results: dict, about: str, idle: float) -> str:
 
 
 def plan_table(results: dict, nodes: int, runs: int) -> str:
-    rows = [[label, median_range(ms, "{:.2f}")] for label, ms in results.items()]
-    head = (f"### Plan of a {nodes}-node Hotfile ({runs} runs of each command, whole process)\n\n"
-            "No peer reads a Hotfile; the baseline is hot's own start-up.\n\n")
-    return head + common.table(["command", "ms: median (min-max)"], rows) + "\n"
+    base = _median(results.get(plan.BASELINE, []))
+    rows = [[label, median_range(ms, "{:.2f}"), ratio(_median(ms), base)] for label, ms in results.items()]
+    head = (f"### Plan of a {nodes}-node Hotfile ({runs} runs of each command, whole process, taking turns)\n\n"
+            "No peer reads a Hotfile; the baseline is hot's own start-up. Target: each command within "
+            "10 ms and at most 2x `hot --version`.\n\n")
+    return head + common.table(["command", "ms: median (min-max)", "× hot --version"], rows) + "\n"
 
 
-def story_table(results: dict) -> str:
+def story_table(results: dict, project: str = "hello") -> str:
     rows, notes = [], []
-    base = _median(results.get("hot", {}).get("served_ms", []))
+    hot = "hot" if "hot" in results else "hot init"
+    base = _median(results.get(hot, {}).get("served_ms", []))
     for setup, r in results.items():
         if "error" in r:
             rows.append([setup, r["error"], "-", "-", "-", "-"])
@@ -208,6 +218,9 @@ def story_table(results: dict) -> str:
                      median_range([v / 1000 for v in r["served_ms"]], "{:.2f}") + " s",
                      median_range(r["refused"], "{:.0f}"),
                      f"{max(r['slowest_ms']):.0f} ms", share, ratio(_median(r["served_ms"]), base)])
+        if r.get("load"):
+            notes.append(f"{setup}: load average (1 min) when its rounds started: "
+                         + ", ".join(f"{v:.1f}" for v in r["load"]))
         notes.append(f"{setup}: broken edit watched {r['broken_window_s']:.1f} s: {r['broken_requests']} requests "
                      f"started, {r['broken_good']} answered by the last good build, {r['broken_refused']} refused, "
                      f"{r['broken_failed']} failed (10 s timeout), slowest "
@@ -217,13 +230,15 @@ def story_table(results: dict) -> str:
                               for n, (a, b) in sorted(nodes.items(), key=lambda kv: kv[1][0]))
             notes.append(f"{setup}: edit {i}: {spans} after the save (node start-end; serve's end is `service_ready`)")
     edits = max((len(r.get("served_ms", [])) for r in results.values()), default=0)
-    head = ("### The story: an axum hello-world under five dev loops\n\n"
-            f"examples/axum-hello with real `cargo clippy`, `cargo test` and `cargo build`; {edits} edit(s) of the "
+    what = {"hello": ("an axum hello-world under five dev loops", "examples/axum-hello"),
+            "todos": ("axum's todos example, a project bigger than hello-world", "examples/axum-todos")}[project]
+    head = (f"### The story: {what[0]}\n\n"
+            f"{what[1]} with real `cargo clippy`, `cargo test` and `cargo build`; {edits} edit(s) of the "
             "greeting each, then a broken edit (a type error); a client sends a GET every 20 ms, one after the other, "
             "10 s timeout. Broken edit: the share of the window after the broken save (at least 4 s) during which "
             "the last good build answered; a request that hangs counts for its whole wait.\n\n")
     table = common.table(["setup", "edit → new text served", "refused per edit", "slowest request (edits)",
-                          "broken edit: answered by the last good build", "× hot"], rows)
+                          "broken edit: answered by the last good build", f"× {hot}"], rows)
     return head + table + "\n\n" + "\n".join(f"- {n_}" for n_ in notes) + "\n"
 
 
@@ -300,14 +315,17 @@ def summary_table(collected: dict) -> str:
                 _best([(t.label, r.get(key)) for t, r in tree_.items() if t.kind != "hot"], lambda v: v), None, fmt)
         if hot.get("ready_s") is not None:
             rows.append(["large tree: watching after", f"{hot['ready_s'] * 1000:.0f} ms", "-", "no peer signals it", "-"])
-    story_ = collected.get("story")
-    if story_:
+    for key, label, ours in [("story", "the story", "hot"), ("todos", "the story on axum's todos", "hot init")]:
+        story_ = collected.get(key)
+        if not story_:
+            continue
+
         def val(r):
             return None if "error" in r else (_median(r["served_ms"]), _median(r["refused"]), r["broken_good_share"])
-        hot = val(story_["hot"]) if "hot" in story_ else None
-        peers_ = [(s, val(r)) for s, r in story_.items() if s != "hot"]
+        hot = val(story_[ours]) if ours in story_ else None
+        peers_ = [(s, val(r)) for s, r in story_.items() if s != ours and not s.startswith("shape:")]
         fmt = lambda v: f"{v[0] / 1000:.2f} s, {v[1]:.0f} refused, {100 * v[2]:.0f}% during a broken edit"  # noqa: E731
-        row("the story: edit → new text served, refused per edit, last good build answering",
+        row(f"{label}: edit → new text served, refused per edit, last good build answering",
             hot, None, _best(peers_, lambda v: v[0]), None, fmt)
     head = ("### Summary\n\nhot at its defaults and at its fastest setting, against the best peer at its "
             "defaults and at any setting (best: fastest; for bursts, closest to one run, then earliest).\n\n")
