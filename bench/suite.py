@@ -122,8 +122,10 @@ def edit_latencies(stamps, paths: list, pause: float) -> list[float]:
     return lat
 
 
-def tree_run(tools, paths: dict, scale: float, idle: float, settle: float, log) -> tuple[dict, str]:
-    """Builds tree.py's tree (100,100 watched files at scale 1), then per tool: spawn ->
+def tree_run(tools, paths: dict, scale: float, idle: float, settle: float, log,
+             git: bool = True) -> tuple[dict, str]:
+    """Builds tree.py's tree (100,100 watched files at scale 1; committed to a git repository
+    unless `git` is false), then per tool: spawn ->
     watching (hot's event; peers have none), the end of its start-up work (its CPU time stops
     growing for 1 s), RSS and CPU then, CPU and wake-ups over an idle window, and edit -> run
     start (5 edits)."""
@@ -132,8 +134,11 @@ def tree_run(tools, paths: dict, scale: float, idle: float, settle: float, log) 
         root = Path(tmp)
         t = time.monotonic()
         nfiles, ndirs, ignored = tree.build_tree(tmp, scale)
+        built = time.monotonic() - t
+        committed = tree.commit_tree(tmp) if git else None
         about = (f"{nfiles} watched .rs files in {ndirs} directories (+{ignored} ignored files), "
-                 f"built in {time.monotonic() - t:.1f} s")
+                 f"built in {built:.1f} s"
+                 + (f", committed to git in {committed:.1f} s" if git else ", not a git repository"))
         log(f"  tree: {about}")
         time.sleep(3.5)  # hot hashes a baseline only of files older than 3 s (a checkout that is not brand new)
         stamps = root / "STAMPS"
@@ -184,7 +189,7 @@ def in_namespace_limit(limit: int) -> list[str]:
 
 def tree_1m(hot: str, scale: float, limits: list, idle: float, log) -> tuple[dict, str]:
     """tree.py's tree at `scale` (10: 1,001,000 watched files in 111,101 directories, a
-    simulated monorepo), hot only, once per limit: `None` is the system's watch limit, a number
+    simulated monorepo, committed to git), hot only, once per limit: `None` is the system's watch limit, a number
     a user-namespace limit. Per run: spawn -> watching, the end of the start-up work, RSS,
     start-up CPU, idle CPU and wake-ups, directories watched and polled (`watch_fallback`), and
     edit -> run start (5 edits)."""
@@ -193,8 +198,10 @@ def tree_1m(hot: str, scale: float, limits: list, idle: float, log) -> tuple[dic
         root = Path(tmp)
         t = time.monotonic()
         nfiles, ndirs, ignored = tree.build_tree(tmp, scale)
+        built = time.monotonic() - t
+        committed = tree.commit_tree(tmp)
         about = (f"{nfiles} watched .rs files in {ndirs} directories (+{ignored} ignored files), "
-                 f"built in {time.monotonic() - t:.1f} s")
+                 f"built in {built:.1f} s, committed to git in {committed:.1f} s")
         log(f"  tree1m: {about}")
         time.sleep(3.5)
         stamps = root / "STAMPS"

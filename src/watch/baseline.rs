@@ -13,7 +13,9 @@ use std::time::{Duration, SystemTime};
 
 use super::error::WatchError;
 use super::files::FileTable;
-use super::hash::{self, Observed};
+#[cfg(unix)]
+use super::gitindex::GitIndex;
+use super::hash::{self, FileState, Observed};
 
 /// A poisoned lock still guards consistent data here (every critical section is a few
 /// assignments), so it is used as is.
@@ -48,25 +50,44 @@ impl Shared {
 /// reading. `before`: `None` when no edit can race the read (inside `start`, or while the
 /// caller waits); otherwise the ctime bound of [`hash::baseline_in`]. A result only fills a
 /// slot that is still `Pending`, so it never overwrites what an event established.
+///
+/// With `use_index`, git's index (when the project is in a repository) gives the hash of each
+/// file it proves unchanged, without a read (see `gitindex`).
 fn hash_pending(
     shared: &Shared,
     root: &Path,
     generation: u64,
     request: u64,
     before: Option<SystemTime>,
+    use_index: bool,
 ) {
     let current = || shared.generation.load(Ordering::SeqCst) == generation;
     let mut buf = Vec::new();
     let mut cursor: Option<PathBuf> = None;
+    #[cfg(unix)]
+    let mut index = use_index.then(|| GitIndex::load(root)).flatten();
+    #[cfg(not(unix))]
+    let _ = use_index;
     loop {
         let Some((dir, names)) = shared.files().next_pending(cursor.as_deref()) else {
             break;
         };
         let mut results = Vec::with_capacity(names.len());
-        let handle = before.map(|_| hash::DirHandle::open(root.join(&dir)));
+        #[cfg(unix)]
+        let opened = before.is_some() || index.is_some();
+        #[cfg(not(unix))]
+        let opened = before.is_some();
+        let handle = opened.then(|| hash::DirHandle::open(root.join(&dir)));
         for name in names {
             if !current() {
                 return;
+            }
+            #[cfg(unix)]
+            if let (Some(index), Some(handle)) = (&mut index, &handle)
+                && let Some(h) = index.hash_of(&dir, &name, handle, before)
+            {
+                results.push((name, FileState::Hash(h)));
+                continue;
             }
             let state = match (before, &handle) {
                 (Some(before), Some(handle)) => hash::baseline_in(handle, &name, &mut buf, before),
@@ -88,6 +109,8 @@ fn hash_pending(
         }
         cursor = Some(dir);
     }
+    #[cfg(unix)]
+    drop(index);
     {
         let _files = shared.files();
         if current() {
@@ -113,15 +136,23 @@ pub(super) struct Baseline {
     shared: Arc<Shared>,
     root: PathBuf,
     ctime_margin: Duration,
+    /// From this many tracked files on, git's index is consulted (`Tuning::index_min`).
+    index_min: usize,
     hasher: Option<JoinHandle<()>>,
 }
 
 impl Baseline {
-    pub fn new(shared: Arc<Shared>, root: PathBuf, ctime_margin: Duration) -> Self {
+    pub fn new(
+        shared: Arc<Shared>,
+        root: PathBuf,
+        ctime_margin: Duration,
+        index_min: usize,
+    ) -> Self {
         Baseline {
             shared,
             root,
             ctime_margin,
+            index_min,
             hasher: None,
         }
     }
@@ -139,8 +170,16 @@ impl Baseline {
     /// is `None`, else on a background thread with the ctime bound `before` (less the margin).
     pub fn run(&mut self, request: u64, before: Option<SystemTime>) -> Result<(), WatchError> {
         let generation = self.stop();
+        let use_index = self.shared.files().len() >= self.index_min;
         match before {
-            None => hash_pending(&self.shared, &self.root, generation, request, None),
+            None => hash_pending(
+                &self.shared,
+                &self.root,
+                generation,
+                request,
+                None,
+                use_index,
+            ),
             Some(before) => {
                 let bound = before.checked_sub(self.ctime_margin);
                 let (shared, root) = (self.shared.clone(), self.root.clone());
@@ -149,7 +188,7 @@ impl Baseline {
                     .spawn(move || {
                         // A clock this close to the epoch proves nothing: hash nothing.
                         let bound = bound.unwrap_or(SystemTime::UNIX_EPOCH);
-                        hash_pending(&shared, &root, generation, request, Some(bound));
+                        hash_pending(&shared, &root, generation, request, Some(bound), use_index);
                     })
                     .map_err(WatchError::Thread)?;
                 self.hasher = Some(hasher);

@@ -14,6 +14,11 @@ pub(super) const SYNC_HASH_MAX: usize = 4096;
 /// request: covers coarse kernel timestamps (a jiffy; 2 s on FAT) and small clock steps.
 pub(super) const CTIME_MARGIN: Duration = Duration::from_secs(3);
 
+/// From this many tracked files on, the baseline takes old contents from git's index (see
+/// `gitindex`): asking git for its configuration costs a few milliseconds, the reads it saves
+/// ~10 µs each.
+pub(super) const INDEX_MIN: usize = 1024;
+
 /// Full walks read the tree down to this depth on one thread, then split the subtrees below it
 /// between the native watcher instances (one thread each; see `watches::Watches::walk_root`).
 pub(super) const SPLIT_DEPTH: usize = 2;
@@ -36,6 +41,7 @@ pub(super) const FALLBACK_RETRY: Duration = Duration::from_secs(2);
 pub(super) struct Tuning {
     pub sync_hash_max: usize,
     pub ctime_margin: Duration,
+    pub index_min: usize,
     pub fallback_poll: Duration,
     pub fallback_retry: Duration,
     /// While true, native watches fail as if the kernel's watch limit were reached.
@@ -49,6 +55,7 @@ impl Default for Tuning {
         Tuning {
             sync_hash_max: SYNC_HASH_MAX,
             ctime_margin: CTIME_MARGIN,
+            index_min: INDEX_MIN,
             fallback_poll: FALLBACK_POLL,
             fallback_retry: FALLBACK_RETRY,
             refuse_watches: None,

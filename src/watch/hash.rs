@@ -1,16 +1,20 @@
 //! Content identity: a change is a change of bytes, never of timestamps, so a save that writes
 //! the same bytes is not a change. (A `touch` is: the worker tells it by its events.)
+//!
+//! A content hash is the first 8 bytes of the file's git blob id (SHA-1 of `blob <len>\0` and
+//! the bytes), so a hash read from git's index (`gitindex`) and one made here compare.
 
 use std::fs::File;
-use std::hash::Hasher;
-use std::io::{self, Read};
+use std::io::{self, Read, Seek};
+
+use sha1::Digest;
 use std::path::Path;
 use std::time::SystemTime;
 
 /// What the watcher remembers about a tracked file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FileState {
-    /// Readable, with this content hash.
+    /// Readable, with this content hash (see [`blob_hash`]).
     Hash(u64),
     /// Exists but could not be read (permissions, ...): every event on it counts as a change,
     /// because nothing can prove it did not change.
@@ -173,6 +177,37 @@ impl DirHandle {
     }
 }
 
+impl DirHandle {
+    /// The status of `name` itself (a symbolic link is not followed: git records a link as a
+    /// link), without opening it.
+    #[cfg(unix)]
+    pub fn lstat(&self, name: &std::ffi::OsStr) -> Option<libc::stat> {
+        use std::os::fd::AsRawFd;
+        use std::os::unix::ffi::OsStrExt;
+        let c = std::ffi::CString::new(name.as_bytes()).ok()?;
+        let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
+        let rc = match &self.fd {
+            // SAFETY: a valid directory descriptor, C string and buffer.
+            Some(fd) => unsafe {
+                libc::fstatat(
+                    fd.as_raw_fd(),
+                    c.as_ptr(),
+                    st.as_mut_ptr(),
+                    libc::AT_SYMLINK_NOFOLLOW,
+                )
+            },
+            None => {
+                let path =
+                    std::ffi::CString::new(self.path.join(name).as_os_str().as_bytes()).ok()?;
+                // SAFETY: a valid C string and buffer.
+                unsafe { libc::lstat(path.as_ptr(), st.as_mut_ptr()) }
+            }
+        };
+        // SAFETY: a successful call filled the buffer.
+        (rc == 0).then(|| unsafe { st.assume_init() })
+    }
+}
+
 /// The baseline of `name` in `dir`, under the rule of `baseline_since`.
 pub fn baseline_in(
     dir: &DirHandle,
@@ -204,25 +239,27 @@ fn baseline_of(
     if !first.is_file() {
         return (!first.is_dir()).then_some(FileState::Special);
     }
-    let mut hash = Chunked::default();
-    let mut read = hash.read(&mut file, buf, true);
+    let mut blob = Blob::new(first.len());
+    let mut read = blob.read(&mut file, buf, true);
     let mut meta = file.metadata().ok()?;
     if !meta.is_file() {
         return None;
     }
-    if read.is_ok() && meta.len() != hash.len() {
-        read = hash.read(&mut file, buf, false);
+    if read.is_ok() && meta.len() != blob.len() {
+        read = blob.read(&mut file, buf, false);
         meta = file.metadata().ok()?;
     }
     if read.is_err() {
         return Some(FileState::Unreadable);
     }
-    let h = hash.finish(buf);
+    // A length other than the one hashed in the blob's header: the file changed during the
+    // read (and its ctime says so too).
+    let h = blob.finish()?;
     (ctime(&meta)? < before).then_some(FileState::Hash(h))
 }
 
 #[cfg(unix)]
-fn ctime(meta: &std::fs::Metadata) -> Option<SystemTime> {
+pub(super) fn ctime(meta: &std::fs::Metadata) -> Option<SystemTime> {
     use std::os::unix::fs::MetadataExt;
     let secs = u64::try_from(meta.ctime()).ok()?;
     let nanos = u32::try_from(meta.ctime_nsec()).ok()?;
@@ -260,8 +297,8 @@ fn hash_file(
     if !meta.is_file() {
         return Ok(Some((FileState::Special, meta.modified().ok())));
     }
-    let h = hash_open(&mut file, buf)?;
-    Ok(Some((FileState::Hash(h), meta.modified().ok())))
+    let state = hash_open(&mut file, buf)?;
+    Ok(Some((state, meta.modified().ok())))
 }
 
 /// Opens for reading without blocking: on a FIFO an ordinary open waits for a writer.
@@ -278,37 +315,67 @@ fn open_nonblocking(path: &Path) -> io::Result<File> {
 
 const CHUNK: usize = 64 * 1024;
 
-fn hash_open(file: &mut File, buf: &mut Vec<u8>) -> io::Result<u64> {
-    let mut hash = Chunked::default();
-    hash.read(file, buf, false)?;
-    Ok(hash.finish(buf))
+/// Reads attempted before a file that keeps changing while it is read counts as unreadable
+/// (every event on it a change, which it is).
+const ATTEMPTS: usize = 3;
+
+fn hash_open(file: &mut File, buf: &mut Vec<u8>) -> io::Result<FileState> {
+    for _ in 0..ATTEMPTS {
+        let mut blob = Blob::new(file.metadata()?.len());
+        blob.read(file, buf, false)?;
+        if let Some(h) = blob.finish() {
+            return Ok(FileState::Hash(h));
+        }
+        file.seek(io::SeekFrom::Start(0))?;
+    }
+    Ok(FileState::Unreadable)
 }
 
-/// A content hash fed in whole chunks, so equal bytes always hash in equal chunks whatever
-/// sizes `read` happens to return. SipHash with fixed keys: fast enough for source files,
-/// deterministic within a process.
-#[derive(Default)]
-struct Chunked {
-    hasher: std::hash::DefaultHasher,
-    /// Bytes hashed, and bytes waiting in the buffer's current chunk.
+/// The content hash of `bytes`: what [`observe`] gives for a file holding them.
+#[cfg(test)]
+pub fn blob_hash(bytes: &[u8]) -> u64 {
+    let mut blob = Blob::new(bytes.len() as u64);
+    blob.sha.update(bytes);
+    blob.total = bytes.len() as u64;
+    blob.finish().expect("the length declared")
+}
+
+/// The watcher's hash of a git object id: its first 8 bytes.
+pub fn from_object_id(id: &[u8]) -> u64 {
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&id[..8]);
+    u64::from_be_bytes(first)
+}
+
+/// A git blob id fed as the file is read. Its header holds the length, so the length is
+/// declared first (from `fstat`) and a read of any other length gives no hash.
+struct Blob {
+    sha: sha1::Sha1,
+    declared: u64,
     total: u64,
-    filled: usize,
 }
 
-impl Chunked {
+impl Blob {
+    fn new(len: u64) -> Blob {
+        let mut sha = sha1::Sha1::new();
+        sha.update(format!("blob {len}\0").as_bytes());
+        Blob {
+            sha,
+            declared: len,
+            total: 0,
+        }
+    }
+
     /// Reads to the end, or (`short_is_end`) to the first short read.
     fn read(&mut self, file: &mut File, buf: &mut Vec<u8>, short_is_end: bool) -> io::Result<()> {
         buf.resize(CHUNK, 0);
         loop {
-            match file.read(&mut buf[self.filled..CHUNK]) {
+            match file.read(&mut buf[..CHUNK]) {
                 Ok(0) => return Ok(()),
                 Ok(n) => {
-                    self.filled += n;
-                    if self.filled == CHUNK {
-                        self.hasher.write(&buf[..CHUNK]);
-                        self.total += CHUNK as u64;
-                        self.filled = 0;
-                    } else if short_is_end {
+                    self.sha.update(&buf[..n]);
+                    self.total += n as u64;
+                    if n < CHUNK && short_is_end {
                         return Ok(());
                     }
                 }
@@ -319,14 +386,12 @@ impl Chunked {
     }
 
     fn len(&self) -> u64 {
-        self.total + self.filled as u64
+        self.total
     }
 
-    fn finish(mut self, buf: &[u8]) -> u64 {
-        self.hasher.write(&buf[..self.filled]);
-        self.total += self.filled as u64;
-        self.hasher.write_u64(self.total);
-        self.hasher.finish()
+    /// `None` when the bytes read were not the length declared.
+    fn finish(self) -> Option<u64> {
+        (self.total == self.declared).then(|| from_object_id(&self.sha.finalize()))
     }
 }
 

@@ -124,6 +124,8 @@ mod covering;
 mod debounce;
 mod error;
 mod files;
+#[cfg(unix)]
+mod gitindex;
 mod hash;
 mod instances;
 mod links;

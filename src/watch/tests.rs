@@ -745,3 +745,77 @@ async fn a_slow_checkout_that_keeps_writing_is_not_cut_by_the_stale_lock_bound()
         f.notices
     );
 }
+
+/// A committed repository holding `files` (see `gitindex::tests::committed`), changed by
+/// `after_commit`, watched with git's index consulted whatever the tree's size.
+#[cfg(unix)]
+fn committed_and_watched(
+    files: &[(&str, &str)],
+    after_commit: impl FnOnce(&Path),
+    tuning: Tuning,
+) -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    super::gitindex::tests::committed(dir.path(), files);
+    after_commit(dir.path());
+    if tuning.sync_hash_max == 0 {
+        std::thread::sleep(tuning.ctime_margin * 3);
+    }
+    let mut config = WatchConfig::new(dir.path());
+    config.debounce = Duration::from_millis(50);
+    config.relevant = Arc::new(|p: &Path| p.extension().is_some_and(|e| e == "rs" || e == "txt"));
+    let (tx, rx) = unbounded_channel();
+    let tuning = Tuning {
+        index_min: 0,
+        ..tuning
+    };
+    let watcher = Watcher::start_tuned(config, tx, tuning).unwrap();
+    Fixture {
+        dir,
+        rx,
+        watcher,
+        notices: Vec::new(),
+    }
+}
+
+/// The baseline of a committed file is git's blob id, the hash of a save is the watcher's
+/// own: the two must compare, or every first save after start runs the nodes.
+#[cfg(unix)]
+#[tokio::test]
+async fn a_same_bytes_save_in_a_git_repository_runs_nothing() {
+    for tuning in [Tuning::default(), background()] {
+        let files = [("src/a.rs", "one"), ("src/b.rs", "b")];
+        let mut f = committed_and_watched(&files, |_| {}, tuning);
+        f.baseline_ready().await;
+        f.write("src/a.rs", "one");
+        f.write("src/b.rs", "b2");
+        assert_eq!(f.next_paths().await, ["src/b.rs"]);
+        f.assert_quiet().await;
+    }
+}
+
+/// A file changed since the last commit no longer matches its index entry: its baseline is
+/// what it holds now, so putting the committed bytes back is a change.
+#[cfg(unix)]
+#[tokio::test]
+async fn a_file_modified_since_the_last_commit_is_judged_by_its_content() {
+    for tuning in [Tuning::default(), background()] {
+        let files = [("src/a.rs", "one"), ("src/b.rs", "b")];
+        let modify = |root: &Path| fs::write(root.join("src/a.rs"), "two").unwrap();
+        let mut f = committed_and_watched(&files, modify, tuning);
+        f.baseline_ready().await;
+        f.write("src/a.rs", "two");
+        f.write("src/b.rs", "b2");
+        assert_eq!(
+            f.next_paths().await,
+            ["src/b.rs"],
+            "the same bytes: nothing"
+        );
+        f.write("src/a.rs", "one");
+        assert_eq!(
+            f.next_paths().await,
+            ["src/a.rs"],
+            "the committed bytes: a change"
+        );
+        f.assert_quiet().await;
+    }
+}

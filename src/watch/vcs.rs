@@ -45,22 +45,29 @@ pub(super) enum Lock {
     Held,
 }
 
+/// The git directory of the repository `root` is in and the top of its work tree: the nearest
+/// `.git` from `root` up, a directory or (worktrees, submodules) a file saying `gitdir: PATH`.
+pub(super) fn locate(root: &Path) -> Option<(PathBuf, PathBuf)> {
+    let dot = root
+        .ancestors()
+        .map(|d| d.join(".git"))
+        .find(|p| p.exists())?;
+    let top = dot.parent()?.to_path_buf();
+    let dir = if dot.is_dir() {
+        dot
+    } else {
+        let text = std::fs::read_to_string(&dot).ok()?;
+        let target = text.lines().next()?.strip_prefix("gitdir:")?.trim();
+        // A relative pointer is relative to the directory holding the `.git` file.
+        top.join(target)
+    };
+    Some((dir, top))
+}
+
 impl Git {
-    /// The git directory of the repository `root` is in: the nearest `.git` from `root` up,
-    /// a directory or (worktrees, submodules) a file saying `gitdir: PATH`.
+    /// The git directory of the repository `root` is in (see [`locate`]).
     pub fn find(root: &Path, hold_max: Duration) -> Option<Git> {
-        let dot = root
-            .ancestors()
-            .map(|d| d.join(".git"))
-            .find(|p| p.exists())?;
-        let dir = if dot.is_dir() {
-            dot
-        } else {
-            let text = std::fs::read_to_string(&dot).ok()?;
-            let target = text.lines().next()?.strip_prefix("gitdir:")?.trim();
-            // A relative pointer is relative to the directory holding the `.git` file.
-            dot.parent()?.join(target)
-        };
+        let (dir, _) = locate(root)?;
         Some(Git {
             dir,
             stale: None,

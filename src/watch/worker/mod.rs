@@ -83,7 +83,12 @@ impl Worker {
     ) -> Worker {
         Worker {
             rules: SharedRules::new(&root),
-            baseline: Baseline::new(shared.clone(), root.clone(), tuning.ctime_margin),
+            baseline: Baseline::new(
+                shared.clone(),
+                root.clone(),
+                tuning.ctime_margin,
+                tuning.index_min,
+            ),
             git: Git::find(&root, tuning.vcs_hold_max),
             root,
             watches,
