@@ -194,9 +194,10 @@ def plan_table(results: dict, nodes: int, runs: int) -> str:
     return head + common.table(["command", "ms: median (min-max)"], rows) + "\n"
 
 
-def story_table(results: dict) -> str:
+def story_table(results: dict, project: str = "hello") -> str:
     rows, notes = [], []
-    base = _median(results.get("hot", {}).get("served_ms", []))
+    hot = "hot" if "hot" in results else "hot init"
+    base = _median(results.get(hot, {}).get("served_ms", []))
     for setup, r in results.items():
         if "error" in r:
             rows.append([setup, r["error"], "-", "-", "-", "-"])
@@ -208,6 +209,9 @@ def story_table(results: dict) -> str:
                      median_range([v / 1000 for v in r["served_ms"]], "{:.2f}") + " s",
                      median_range(r["refused"], "{:.0f}"),
                      f"{max(r['slowest_ms']):.0f} ms", share, ratio(_median(r["served_ms"]), base)])
+        if r.get("load"):
+            notes.append(f"{setup}: load average (1 min) when its rounds started: "
+                         + ", ".join(f"{v:.1f}" for v in r["load"]))
         notes.append(f"{setup}: broken edit watched {r['broken_window_s']:.1f} s: {r['broken_requests']} requests "
                      f"started, {r['broken_good']} answered by the last good build, {r['broken_refused']} refused, "
                      f"{r['broken_failed']} failed (10 s timeout), slowest "
@@ -217,13 +221,15 @@ def story_table(results: dict) -> str:
                               for n, (a, b) in sorted(nodes.items(), key=lambda kv: kv[1][0]))
             notes.append(f"{setup}: edit {i}: {spans} after the save (node start-end; serve's end is `service_ready`)")
     edits = max((len(r.get("served_ms", [])) for r in results.values()), default=0)
-    head = ("### The story: an axum hello-world under five dev loops\n\n"
-            f"examples/axum-hello with real `cargo clippy`, `cargo test` and `cargo build`; {edits} edit(s) of the "
+    what = {"hello": ("an axum hello-world under five dev loops", "examples/axum-hello"),
+            "todos": ("axum's todos example, a project bigger than hello-world", "examples/axum-todos")}[project]
+    head = (f"### The story: {what[0]}\n\n"
+            f"{what[1]} with real `cargo clippy`, `cargo test` and `cargo build`; {edits} edit(s) of the "
             "greeting each, then a broken edit (a type error); a client sends a GET every 20 ms, one after the other, "
             "10 s timeout. Broken edit: the share of the window after the broken save (at least 4 s) during which "
             "the last good build answered; a request that hangs counts for its whole wait.\n\n")
     table = common.table(["setup", "edit → new text served", "refused per edit", "slowest request (edits)",
-                          "broken edit: answered by the last good build", "× hot"], rows)
+                          "broken edit: answered by the last good build", f"× {hot}"], rows)
     return head + table + "\n\n" + "\n".join(f"- {n_}" for n_ in notes) + "\n"
 
 
@@ -300,14 +306,17 @@ def summary_table(collected: dict) -> str:
                 _best([(t.label, r.get(key)) for t, r in tree_.items() if t.kind != "hot"], lambda v: v), None, fmt)
         if hot.get("ready_s") is not None:
             rows.append(["large tree: watching after", f"{hot['ready_s'] * 1000:.0f} ms", "-", "no peer signals it", "-"])
-    story_ = collected.get("story")
-    if story_:
+    for key, label, ours in [("story", "the story", "hot"), ("todos", "the story on axum's todos", "hot init")]:
+        story_ = collected.get(key)
+        if not story_:
+            continue
+
         def val(r):
             return None if "error" in r else (_median(r["served_ms"]), _median(r["refused"]), r["broken_good_share"])
-        hot = val(story_["hot"]) if "hot" in story_ else None
-        peers_ = [(s, val(r)) for s, r in story_.items() if s != "hot"]
+        hot = val(story_[ours]) if ours in story_ else None
+        peers_ = [(s, val(r)) for s, r in story_.items() if s != ours and not s.startswith("shape:")]
         fmt = lambda v: f"{v[0] / 1000:.2f} s, {v[1]:.0f} refused, {100 * v[2]:.0f}% during a broken edit"  # noqa: E731
-        row("the story: edit → new text served, refused per edit, last good build answering",
+        row(f"{label}: edit → new text served, refused per edit, last good build answering",
             hot, None, _best(peers_, lambda v: v[0]), None, fmt)
     head = ("### Summary\n\nhot at its defaults and at its fastest setting, against the best peer at its "
             "defaults and at any setting (best: fastest; for bursts, closest to one run, then earliest).\n\n")

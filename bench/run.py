@@ -15,7 +15,9 @@
    fastest setting), 5,000-file bursts (rewrite, editor saves, touches, a git checkout), restarts of the interop
    servers under a loopback client (1 client and 8 concurrent; hot with `ready` beside
    systemfd + watchexec -r), the 100,000-file tree (watching after, RSS, start-up CPU, idle CPU,
-   wake-ups), a 500-node plan, and the story's table (examples/axum-hello under five dev loops).
+   wake-ups), a 500-node plan, the story's table (examples/axum-hello under five dev loops), and
+   the story on a project bigger than hello-world (examples/axum-todos: `hot init`'s Hotfile
+   against `cargo watch -x run`, alternating).
 4. Prints one Markdown table per measure (median, min-max, ratio to hot) and writes them all,
    with the date, the machine and every version, to --out (default target/bench/results.md).
 
@@ -41,7 +43,7 @@ import servers
 import story
 import suite
 
-MEASURES = ["latency", "bursts", "servers", "tree", "plan", "story"]
+MEASURES = ["latency", "bursts", "servers", "tree", "plan", "story", "todos"]
 # Only when named in --only: a 1,000,000-file tree takes minutes and ~5 GB of disk.
 EXTRA = ["tree1m"]
 
@@ -52,6 +54,7 @@ PROFILES = {
         server_kinds="axum-current,axum-multi,asyncio,blocking,gunicorn,node", server_clients=[1, 8],
         server_restarts=3, tree_scale=1.0, tree_idle=3.0, tree_settle=3.0,
         plan_runs=50, story_setups=story.SETUPS, story_edits=3,
+        todos_setups=story.TODOS_SETUPS, todos_edits=3, todos_rounds=2,
     ),
     "quick": dict(
         latency_n=5, latency_gap=0.2, settle=1.5,
@@ -59,6 +62,7 @@ PROFILES = {
         server_kinds="axum-current,asyncio", server_clients=[1, 8], server_restarts=2,
         tree_scale=0.1, tree_idle=2.0, tree_settle=2.0,
         plan_runs=10, story_setups=["cargo watch -x run", "hot"], story_edits=1,
+        todos_setups=story.TODOS_SETUPS, todos_edits=1, todos_rounds=1,
     ),
 }
 
@@ -209,6 +213,10 @@ def main() -> None:
                 target = common.ROOT / "target/bench/story-target"
                 collected["story"] = story.run(p.story_setups, paths, target, p.story_edits, log)
                 emit(report.story_table(collected["story"]))
+            elif measure == "todos":
+                target = common.ROOT / "target/bench/story-todos-target"
+                collected["todos"] = story.run(p.todos_setups, paths, target, p.todos_edits, log, "todos", p.todos_rounds)
+                emit(report.story_table(collected["todos"], "todos"))
             else:
                 log(f"unknown measure {measure!r} (known: {', '.join(MEASURES + EXTRA)})")
         except Exception as e:  # one measure failing must not lose the others' tables

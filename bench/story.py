@@ -28,6 +28,21 @@ the share of that window during which the last good build answered (each request
 from its start to the next request's start, so a request that hangs counts for its whole wait).
 
     python3 bench/story.py [--edits 3] [--setups hot,"cargo watch -x run"]
+
+`--project todos` runs the same measure on examples/axum-todos (axum's `todos` example: tower,
+tower-http, tracing, tracing-subscriber, uuid, serde; made to take the socket, with a greeting at
+`/` and two tests), a project bigger than hello-world, where the checks cost more than the
+build. Its setups are `cargo watch -x run`, `hot init` (the Hotfile `hot init` writes for it,
+made in the temp project by the hot under test) and the candidate shapes in SHAPES (named
+`shape:NAME`). `--rounds N` alternates the setups N times (a b c a b c ...), so that load from
+other work on the machine spreads over all of them; the load average is recorded per setup.
+
+    python3 bench/story.py --project todos --rounds 3 [--setups "cargo watch -x run,hot init,shape:one-build"]
+
+Read the shapes' times on an otherwise idle machine. Where the kernel groups processes by
+session (/proc/sys/kernel/sched_autogroup_enabled = 1) and other sessions keep the CPU busy,
+each hot task (a session of its own) gets one session's share whatever it runs, so a shape
+with more tasks at once gets more of the machine, and `nice` inside a task changes nothing.
 """
 
 import argparse
@@ -43,7 +58,8 @@ from pathlib import Path
 
 import common
 
-EXAMPLE = common.ROOT / "examples/axum-hello"
+PROJECTS = {"hello": common.ROOT / "examples/axum-hello", "todos": common.ROOT / "examples/axum-todos"}
+EXAMPLE = PROJECTS["hello"]
 REQUEST = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
 GREETING = re.compile(r'const GREETING: &str = "[^"]*";')
 
@@ -54,6 +70,88 @@ SETUPS = [
     "two cargo watch + .trigger + systemfd",
     "hot",
 ]
+
+TODOS_SETUPS = ["cargo watch -x run", "hot init"]
+
+# Candidate Hotfiles for a one-package project, all gating the server on clippy (-D warnings)
+# and the tests; {clippy} is clippy's own target directory, {binary} the server's path.
+_CLIPPY = """task "clippy" {{
+    watch "src/**" "Cargo.toml" "Cargo.lock"
+    env CARGO_TARGET_DIR="{clippy}"
+    run "{nice}cargo clippy --all-targets -- -D warnings"
+}}
+"""
+_SERVE = """service "serve" {{
+    after {serve_after}
+    socket "http" "127.0.0.1:3000"
+    reload "127.0.0.1:35729"
+    run "{binary}"
+    ready log="listening on http://"
+}}
+"""
+# today's (before this change) `hot init`: test after clippy; test and build take turns on
+# the main target directory; serve after both
+_SPLIT = """task "test" {{
+    watch "src/**" "Cargo.toml" "Cargo.lock"
+    after "clippy"
+    lock "cargo"
+    run "cargo test"
+}}
+task "build" {{
+    watch "src/**" "Cargo.toml" "Cargo.lock"
+    lock "cargo"
+    run "cargo build"
+}}
+"""
+# one cargo invocation compiles the binary and the test harness side by side; the tests run
+# after it (and after clippy), the server after the tests
+_ONE_BUILD = """task "build" {{
+    watch "src/**" "Cargo.toml" "Cargo.lock"
+    lock "cargo"
+    run "cargo build --bins --tests"
+}}
+task "test" {{
+    watch "src/**" "Cargo.toml" "Cargo.lock"
+    after "clippy" "build"
+    lock "cargo"
+    run "cargo test"
+}}
+"""
+# test and build at once on the main target directory, no lock (cargo's own lock orders them)
+_NO_LOCK = _SPLIT.replace('    lock "cargo"\n', "")
+# clippy's driver as the compiler of the project's own crates (what `cargo clippy` does, for
+# a build instead of a check): one invocation lints and builds the binary and the test
+# harness; the tests run after it, the server after the tests
+_LINT_BUILD = """defaults {{
+    env RUSTC_WORKSPACE_WRAPPER="clippy-driver" CLIPPY_ARGS="-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__"
+}}
+task "build" {{
+    watch "src/**" "Cargo.toml" "Cargo.lock"
+    lock "cargo"
+    run "cargo build --all-targets"
+}}
+task "test" {{
+    watch "src/**" "Cargo.toml" "Cargo.lock"
+    after "build"
+    lock "cargo"
+    run "cargo test"
+}}
+"""
+# no checks at all: what the build alone costs (the floor, and `cargo watch -x run`'s work)
+_NO_CHECKS = """task "build" {{
+    watch "src/**" "Cargo.toml" "Cargo.lock"
+    run "cargo build"
+}}
+"""
+SHAPES = {
+    "no-checks": _NO_CHECKS + _SERVE.replace("{serve_after}", '"build"'),
+    "lint-build": _LINT_BUILD + _SERVE.replace("{serve_after}", '"test"'),
+    "split": _CLIPPY.replace("{nice}", "") + _SPLIT + _SERVE.replace("{serve_after}", '"test" "build"'),
+    "split-nice": _CLIPPY.replace("{nice}", "nice -n 10 ") + _SPLIT + _SERVE.replace("{serve_after}", '"test" "build"'),
+    "no-lock": _CLIPPY.replace("{nice}", "") + _NO_LOCK + _SERVE.replace("{serve_after}", '"test" "build"'),
+    "one-build": _CLIPPY.replace("{nice}", "") + _ONE_BUILD + _SERVE.replace("{serve_after}", '"test"'),
+    "one-build-nice": _CLIPPY.replace("{nice}", "nice -n 10 ") + _ONE_BUILD + _SERVE.replace("{serve_after}", '"test"'),
+}
 
 
 def get(addr, timeout: float) -> tuple[str, str]:
@@ -136,27 +234,33 @@ def wait_served(addr, text: str, timeout: float) -> bool:
     return False
 
 
-def source(greeting: str | None, port: int) -> str:
+def source(greeting: str | None, port: int, example: Path = EXAMPLE) -> str:
     """The example's main.rs with `greeting` (None: a type error) and the port replaced."""
-    text = (EXAMPLE / "src/main.rs").read_text().replace("127.0.0.1:3000", f"127.0.0.1:{port}")
+    text = (example / "src/main.rs").read_text().replace("127.0.0.1:3000", f"127.0.0.1:{port}")
     line = f'const GREETING: &str = "{greeting}";' if greeting is not None else "const GREETING: &str = 42;"
     return GREETING.sub(line, text, count=1)
 
 
-def make_project(root: Path) -> None:
+def make_project(root: Path, example: Path = EXAMPLE) -> None:
     for name in ["Cargo.toml", "Cargo.lock", "Hotfile", ".gitignore"]:
-        shutil.copy(EXAMPLE / name, root / name)
-    shutil.copytree(EXAMPLE / "src", root / "src")
+        if (example / name).exists():
+            shutil.copy(example / name, root / name)
+    shutil.copytree(example / "src", root / "src")
     with open(root / ".gitignore", "a") as f:
         f.write(".trigger\n")
     (root / ".trigger").write_text("")
     subprocess.run(["git", "init", "-q"], cwd=root, check=True)
 
 
-def warm(root: Path, env: dict, log) -> None:
-    for argv in (["cargo", "build"], ["cargo", "clippy", "--all-targets"], ["cargo", "test", "--no-run"]):
+def warm(root: Path, env: dict, log, target: Path | None = None) -> None:
+    """Builds every artifact the setups use once; with `target`, also clippy's own target
+    directory ({target}/clippy, as `hot init` writes it)."""
+    runs = [(["cargo", "build"], env), (["cargo", "clippy", "--all-targets"], env), (["cargo", "test", "--no-run"], env)]
+    if target is not None:
+        runs.append((["cargo", "clippy", "--all-targets"], dict(env, CARGO_TARGET_DIR=str(target / "clippy"))))
+    for argv, env_ in runs:
         log(f"  story: warming the target folder: {' '.join(argv)}")
-        subprocess.run(argv, cwd=root, env=env, check=True, stdin=subprocess.DEVNULL,
+        subprocess.run(argv, cwd=root, env=env_, check=True, stdin=subprocess.DEVNULL,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
@@ -174,27 +278,47 @@ def start(setup: str, root: Path, port: int, target: Path, paths: dict, env: dic
         checks = [cw, "watch", "--postpone", "-x", "clippy", "-x", "test", "-x", "build", "-s", "touch .trigger"]
         server = [sfd] + sock + [cw, "watch", "--no-vcs-ignores", "-w", ".trigger", "-x", "run"]
         return [common.Proc(server, cwd=root, env=env), common.Proc(checks, cwd=root, env=env)]
-    if setup == "hot":
-        hotfile = (EXAMPLE / "Hotfile").read_text().replace("127.0.0.1:3000", f"127.0.0.1:{port}")
-        (root / "Hotfile").write_text(hotfile.replace('"./target/debug/', f'"{target}/debug/'))
+    if is_hot(setup):
+        if setup == "hot":
+            hotfile = (EXAMPLE / "Hotfile").read_text().replace('"./target/debug/', f'"{target}/debug/')
+        elif setup == "hot init":
+            subprocess.run([paths["hot"], "init", "--force"], cwd=root, env=env, check=True,
+                           stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+            hotfile = (root / "Hotfile").read_text()
+        else:
+            binary = f"{target}/debug/{cargo_name(root)}"
+            hotfile = SHAPES[setup.removeprefix("shape:")].format(clippy=target / "clippy", binary=binary)
+        # ports of this run's own: other work on the machine may hold the usual ones
+        hotfile = hotfile.replace("127.0.0.1:3000", f"127.0.0.1:{port}")
+        hotfile = hotfile.replace("127.0.0.1:35729", f"127.0.0.1:{common.free_port()}")
+        (root / "Hotfile").write_text(hotfile)
         return [common.Proc([paths["hot"], "watch", "--json"], cwd=root, env=env, capture=True)]
     raise ValueError(setup)
 
 
+def cargo_name(root: Path) -> str:
+    return re.search(r'^name = "([^"]+)"', (root / "Cargo.toml").read_text(), re.M).group(1)
+
+
+def is_hot(setup: str) -> bool:
+    return setup in ("hot", "hot init") or setup.startswith("shape:")
+
+
 def needs(setup: str) -> list[str]:
-    if setup == "hot":
+    if is_hot(setup):
         return ["hot"]
     return ["cargo-watch"] + (["systemfd"] if "systemfd" in setup else [])
 
 
-def measure(setup: str, root: Path, target: Path, paths: dict, env: dict, edits: int, log) -> dict:
+def measure(setup: str, root: Path, target: Path, paths: dict, env: dict, edits: int, log,
+            example: Path = EXAMPLE) -> dict:
     port = common.free_port()
     addr = ("127.0.0.1", port)
     tag = f"{os.getpid()}-{time.time_ns() % 10**6}"
-    (root / "src/main.rs").write_text(source(f"Hello v0 {tag}", port))
+    (root / "src/main.rs").write_text(source(f"Hello v0 {tag}", port, example))
     procs = start(setup, root, port, target, paths, env)
     # hot's events say where an edit's time goes (node_started / node_finished)
-    events = common.HotEvents(procs[0]) if setup == "hot" else None
+    events = common.HotEvents(procs[0]) if is_hot(setup) else None
     client = None
     try:
         if not wait_served(addr, f"v0 {tag}", 600):
@@ -202,13 +326,13 @@ def measure(setup: str, root: Path, target: Path, paths: dict, env: dict, edits:
         client = Client(addr)
         client.start()
         time.sleep(1.0)
-        r = {"served_ms": [], "refused": [], "slowest_ms": [], "nodes": []}
+        r = {"served_ms": [], "refused": [], "slowest_ms": [], "nodes": [], "load": [os.getloadavg()[0]]}
         for e in range(1, edits + 1):
             text = f"Hello v{e} {tag}"
             if events:
                 events.drain()
             t_edit, t_edit_wall = time.perf_counter(), time.time_ns()
-            (root / "src/main.rs").write_text(source(text, port))
+            (root / "src/main.rs").write_text(source(text, port, example))
             deadline = time.monotonic() + 300
             while (t_served := client.served(text, t_edit)) is None and time.monotonic() < deadline:
                 time.sleep(0.005)
@@ -225,7 +349,7 @@ def measure(setup: str, root: Path, target: Path, paths: dict, env: dict, edits:
         good = f"Hello v{edits} {tag}"
         window = min(60.0, max(4.0, 2 * max(r["served_ms"]) / 1000))
         t_broken = time.perf_counter()
-        (root / "src/main.rs").write_text(source(None, port))
+        (root / "src/main.rs").write_text(source(None, port, example))
         time.sleep(window)
         client.stop()
         inside = [rec for rec in client.records if t_broken <= rec[0] <= t_broken + window]
@@ -244,39 +368,68 @@ def measure(setup: str, root: Path, target: Path, paths: dict, env: dict, edits:
             p.stop()
 
 
-def run(setups, paths: dict, target: Path, edits: int, log) -> dict:
-    """{setup: result}; a setup whose tools are missing is left out (and said so)."""
+def run(setups, paths: dict, target: Path, edits: int, log, project: str = "hello", rounds: int = 1) -> dict:
+    """{setup: result}; a setup whose tools are missing is left out (and said so). With
+    several rounds the setups alternate, and each setup's rounds are merged."""
+    example = PROJECTS[project]
     target.mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ, CARGO_TARGET_DIR=str(target.resolve()), CARGO_TERM_COLOR="never")
+    target = target.resolve()
+    env = dict(os.environ, CARGO_TARGET_DIR=str(target), CARGO_TERM_COLOR="never")
     env.pop("LISTEN_FDS", None)
-    results = {}
+    results: dict = {}
     with tempfile.TemporaryDirectory(prefix="hot-bench-story-") as tmp:
         root = Path(tmp)
-        make_project(root)
-        warm(root, env, log)
+        make_project(root, example)
+        warm(root, env, log, target if project != "hello" else None)
+        ready = []
         for setup in setups:
             missing = [n for n in needs(setup) if not os.access(paths.get(n) or "", os.X_OK)]
             if missing:
                 log(f"  story: {setup}: skipped, {', '.join(missing)} not installed")
-                continue
-            log(f"  story: {setup}")
-            results[setup] = measure(setup, root, target.resolve(), paths, env, edits, log)
+            else:
+                ready.append(setup)
+        for round_ in range(rounds):
+            for setup in ready:
+                if "error" in results.get(setup, {}):
+                    continue
+                log(f"  story ({project}, round {round_ + 1}/{rounds}): {setup}")
+                r = measure(setup, root, target, paths, env, edits, log, example)
+                results[setup] = merge(results[setup], r) if setup in results else r
     return results
+
+
+def merge(a: dict, b: dict) -> dict:
+    """Two rounds of one setup as one result: the per-edit lists joined, the broken edit's
+    counts summed, its share and window the smaller."""
+    if "error" in b:
+        return b
+    out = {k: a[k] + b[k] for k in ("served_ms", "refused", "slowest_ms", "nodes", "load")}
+    for k in ("broken_requests", "broken_good", "broken_refused", "broken_failed"):
+        out[k] = a[k] + b[k]
+    out["broken_good_share"] = min(a["broken_good_share"], b["broken_good_share"])
+    out["broken_window_s"] = min(a["broken_window_s"], b["broken_window_s"])
+    slow = [v for v in (a["broken_slowest_ms"], b["broken_slowest_ms"]) if v is not None]
+    out["broken_slowest_ms"] = max(slow) if slow else None
+    return out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--edits", type=int, default=3)
-    parser.add_argument("--setups", default=",".join(SETUPS))
-    parser.add_argument("--target-dir", default=str(common.ROOT / "target/bench/story-target"))
+    parser.add_argument("--project", choices=sorted(PROJECTS), default="hello")
+    parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--setups", default=None, help="default: the project's usual setups")
+    parser.add_argument("--target-dir", default=None, help="default: target/bench/story-target (hello), story-todos-target")
     parser.add_argument("--hot", default=str(common.ROOT / "target/release/hot"))
     args = parser.parse_args()
     paths = {"hot": args.hot, "cargo-watch": str(common.PEERS / "cargo-watch"), "systemfd": str(common.PEERS / "systemfd")}
-    results = run([s.strip() for s in args.setups.split(",") if s.strip()], paths, Path(args.target_dir),
-                  args.edits, lambda m: print(m, flush=True))
+    setups = args.setups or ",".join(SETUPS if args.project == "hello" else TODOS_SETUPS)
+    target = args.target_dir or str(common.ROOT / "target/bench" / ("story-target" if args.project == "hello" else "story-todos-target"))
+    results = run([s.strip() for s in setups.split(",") if s.strip()], paths, Path(target),
+                  args.edits, lambda m: print(m, flush=True), args.project, args.rounds)
     import report
 
-    print(report.story_table(results))
+    print(report.story_table(results, args.project))
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ use crate::model::{Kind, NodeId, Project};
 use crate::report::Reporter;
 use crate::sockets::Sockets;
 use crate::status::term::{self, Key};
-use crate::status::{Status, StatusSink};
+use crate::status::{Control, StatusSink};
 use crate::supervisor::Supervisor;
 use crate::watch::{ChangeSet, Ignore, WatchConfig, Watcher};
 
@@ -74,12 +74,10 @@ pub fn run(project: Arc<Project>, reporter: Reporter, plan: Plan) -> u8 {
     };
     // The view replaces the plain lines: they scroll above its panel instead.
     let (reporter, status) = if plan.status && !reporter.is_json() && term::wanted() {
-        let color = plan.color;
-        let status = Status::new(color);
-        let sink = StatusSink::new(status.clone(), color);
+        let (sink, control) = StatusSink::new(plan.color, Box::new(std::io::stderr()));
         (
             Reporter::with_sinks(false, vec![Box::new(sink)]),
-            Some(status),
+            Some(control),
         )
     } else {
         (reporter, None)
@@ -101,7 +99,7 @@ pub fn run(project: Arc<Project>, reporter: Reporter, plan: Plan) -> u8 {
 async fn drive(
     project: Arc<Project>,
     reporter: Reporter,
-    status: Option<Arc<Status>>,
+    status: Option<Control>,
     plan: Plan,
 ) -> u8 {
     let options = Options {
@@ -111,12 +109,16 @@ async fn drive(
         jobs: plan.jobs,
     };
     let mut engine = Engine::new(project.clone(), options);
+    // Before the first `scope` event: the browser sink learns from it what each service runs after.
+    let mut browser = Browser::default();
+    reporter.add_sink(browser.sink());
     reporter.scope(&project, engine.scope());
     let mut sockets = Sockets::new();
     if let Err(error) = bind(&mut sockets, &project, engine.scope(), &reporter) {
         reporter.diagnostic(&error);
         return exit::FAILED;
     }
+    engine.set_early_start(sockets.steers());
     let mut signals = match Signals::new() {
         Ok(signals) => signals,
         Err(error) => {
@@ -142,8 +144,6 @@ async fn drive(
         None => None,
     };
 
-    let mut browser = Browser::default();
-    reporter.add_sink(browser.sink());
     browser.set_project(&project, engine.scope(), &reporter);
     // Keys are one more event source. The guard gives the terminal its modes back when the
     // loop ends; the panic hook does it if hot panics.
@@ -213,7 +213,10 @@ async fn drive(
             code = signals.recv() => engine.handle(Instant::now(), Event::Shutdown { code }),
             Some(key) = keys.recv() => {
                 let now = Instant::now();
-                match status.as_ref().and_then(|s| s.key(key, now)) {
+                let event = status.as_ref().and_then(|s| s.key(key, now));
+                // At once, before what the key sets off: the view answers the key itself.
+                reporter.frame();
+                match event {
                     Some(event) => engine.handle(now, event),
                     None => Vec::new(),
                 }
@@ -221,15 +224,18 @@ async fn drive(
             () = suspend.recv() => {
                 if let Some(status) = &status {
                     status.suspend();
+                    // The panel must be gone before hot stops; a stalled terminal holds hot
+                    // here no longer than the writer's patience.
+                    reporter.frame_and_wait();
                     terminal = suspend.stop_and_continue(terminal.take());
                     status.resume(term::foreground(), terminal.is_some());
+                    reporter.frame();
                 }
                 Vec::new()
             }
+            // The view draws on the writer thread: the loop only asks.
             _ = frames.tick(), if status.is_some() => {
-                if let Some(status) = &status {
-                    status.frame(Instant::now());
-                }
+                reporter.frame();
                 Vec::new()
             }
         };
@@ -340,9 +346,21 @@ fn bind(
     }
     sockets.bind_for(&wanted)?;
     if let Some(why) = sockets.unsteered() {
+        // An early instance would take connections from the shared socket before its checks
+        // passed: the engine falls back to the normal order (see `Engine::set_early_start`).
+        let gated = wanted.nodes.iter().filter(|n| !n.gates.is_empty());
+        let early = match gated.map(|n| n.name.as_str()).collect::<Vec<_>>() {
+            names if names.is_empty() => String::new(),
+            names => format!(
+                "; and `gate` starts nothing early ({}): a new instance starts once its gates \
+                 passed too, as if they were `after`",
+                names.join(", ")
+            ),
+        };
         reporter.note(&format!(
             "instances of a service share one listening socket here ({why}): an old instance \
-             may accept connections until it stops, so a server should drain at its stop signal"
+             may accept connections until it stops, so a server should drain at its stop \
+             signal{early}"
         ));
     }
     for node in wanted.nodes.iter().filter(|n| n.kind == Kind::Service) {
@@ -385,6 +403,7 @@ fn reload(
         reporter.note("still running the previous version of the Hotfile");
         return Vec::new();
     }
+    engine.set_early_start(sockets.steers());
     supervisor.set_project(project.clone());
     if let Some(watcher) = watcher {
         watcher.reselect(

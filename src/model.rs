@@ -106,8 +106,12 @@ pub struct Node {
     pub run: Command,
     /// Inputs: which changed paths make this node stale.
     pub inputs: Inputs,
-    /// Dependencies (`after`), in the order written.
+    /// Dependencies (`after`), in the order written, then the `gate` ones: every edge of the
+    /// graph (staleness, order, cycles) is here.
     pub after: Vec<NodeId>,
+    /// The dependencies in `after` that gate a service's promotion, not its start (`gate`): a
+    /// new instance starts once the others succeeded and gets connections once these did too.
+    pub gates: Vec<NodeId>,
     /// Environment for the command: `defaults` first, then the node's own (which win).
     pub env: Vec<(String, String)>,
     /// Working directory (absolute).
@@ -437,6 +441,7 @@ pub(crate) mod testing {
                         .iter()
                         .map(|a| NodeId(names.iter().position(|n| n == a).expect("known node")))
                         .collect(),
+                    gates: Vec::new(),
                     env: Vec::new(),
                     dir: PathBuf::from("/project"),
                     sockets: Vec::new(),

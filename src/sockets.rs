@@ -218,6 +218,12 @@ impl Sockets {
         Some(why)
     }
 
+    /// Whether the kernel steers every held socket: each instance can be kept from new
+    /// connections until hot steers them to it.
+    pub fn steers(&self) -> bool {
+        self.unsteered.is_none()
+    }
+
     /// The sockets for a new instance `generation` of node `name`, as [`Sockets::for_node`]
     /// lists them, and whether they are its own (steered; else shared by every instance).
     /// Where the kernel steers, the instance takes the spare, with the connections queued on
@@ -550,6 +556,7 @@ mod tests {
             run: Command::Shell("true".into()),
             inputs: Inputs::new(Vec::new(), Vec::new()),
             after: vec![],
+            gates: Vec::new(),
             env: vec![],
             dir: PathBuf::from("/"),
             sockets: sockets

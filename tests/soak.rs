@@ -27,6 +27,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+#[path = "common/probe.rs"]
+mod common_probe;
+use common_probe::probe;
+
 const HOT: &str = env!("CARGO_BIN_EXE_hot");
 /// Only reached when something is wrong; generous for a loaded 2-core machine.
 const DEADLINE: Duration = Duration::from_secs(60);
@@ -53,22 +57,6 @@ impl Rng {
     fn below(&mut self, n: u64) -> u64 {
         self.next() % n
     }
-}
-
-/// The probe server (`examples/probe.rs`), built if a filtered run did not build it.
-fn probe() -> PathBuf {
-    let dir = Path::new(HOT).parent().expect("target/debug");
-    let probe = dir.join("examples").join("probe");
-    if !probe.exists() {
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let status = Command::new(cargo)
-            .args(["build", "--example", "probe", "--manifest-path"])
-            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"))
-            .status()
-            .expect("cargo build --example probe");
-        assert!(status.success(), "cargo build --example probe failed");
-    }
-    probe
 }
 
 /// What a task records: the hash of every file under `src/`, as the task saw it. The test

@@ -68,11 +68,15 @@ struct Fixture {
 
 impl Fixture {
     fn new() -> Fixture {
+        Fixture::with(HOTFILE)
+    }
+
+    fn with(hotfile: &str) -> Fixture {
         let project = tempfile::Builder::new()
             .prefix("hot-status-")
             .tempdir()
             .expect("a temporary directory");
-        std::fs::write(project.path().join("Hotfile"), HOTFILE).expect("the Hotfile");
+        std::fs::write(project.path().join("Hotfile"), hotfile).expect("the Hotfile");
         std::fs::create_dir_all(project.path().join("src")).expect("src");
         std::fs::write(project.path().join("src/a.txt"), "a").expect("a source file");
         Fixture {
@@ -541,6 +545,14 @@ fn ctrl_z_gives_the_terminal_back_and_fg_draws_the_panel_again() {
     pane.wait("the second wave settled", |s| settled(s, 2));
     pane.keys("q");
     pane.wait_text("stopping");
+    // Typed before hot is gone, the command would be read as keys (its `o`, its `c`).
+    let hot = pane.hot.expect("hot's pid");
+    let deadline = Instant::now() + DEADLINE;
+    // SAFETY: signal 0 to a pid this test started only asks whether it is there.
+    while unsafe { libc::kill(hot, 0) } == 0 {
+        assert!(Instant::now() < deadline, "hot did not exit after `q`");
+        std::thread::sleep(Duration::from_millis(20));
+    }
     pane.keys(&format!("echo code=$?; stty -g > '{after}'"));
     pane.keys("Enter");
     pane.wait_text("code=0");
@@ -550,4 +562,56 @@ fn ctrl_z_gives_the_terminal_back_and_fg_draws_the_panel_again() {
         std::thread::sleep(Duration::from_millis(20));
     }
     assert_eq!(fixture.read("stty.before"), fixture.read("stty.after"));
+}
+
+/// The view drew its frames from the event loop: with the terminal held by Ctrl-S (its output
+/// stopped, so every write blocks), the loop stopped too: no task started, Ctrl-C did nothing.
+#[test]
+fn a_terminal_held_by_ctrl_s_does_not_stall_the_loop() {
+    if !tmux_present() {
+        return;
+    }
+    let fixture = Fixture::with(
+        r#"
+task "flood" {
+    watch "src/**"
+    run "yes flood | head -n 20000; touch flooded"
+}
+task "mark" {
+    watch "marks/**"
+    run "touch marked"
+}
+"#,
+    );
+    let pane = Pane::start(&fixture, &[], &[]);
+    pane.wait("the first wave settled", |s| settled(s, 1));
+    let file = |name: &str| fixture.project.path().join(name);
+    std::fs::remove_file(file("flooded")).expect("the first wave flooded");
+    std::fs::remove_file(file("marked")).expect("the first wave marked");
+    pane.keys("C-s");
+    // A flood of output while nothing reaches the terminal, then a change for another task.
+    std::fs::write(file("src/a.txt"), "b").expect("an edit");
+    let await_file = |name: &str, what: &str| {
+        let deadline = Instant::now() + DEADLINE;
+        while !file(name).exists() {
+            assert!(
+                Instant::now() < deadline,
+                "{what} while the terminal was held"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    await_file("flooded", "the flood never ran to its end");
+    std::fs::create_dir_all(file("marks")).expect("marks");
+    std::fs::write(file("marks/x"), "x").expect("an edit");
+    await_file("marked", "the change never started its task");
+    // Ctrl-C still ends hot, after the stop timeout at most.
+    pane.keys("C-c");
+    assert_eq!(exit_code(&fixture, &pane), 130);
+    assert_eq!(
+        fixture.read("stty.before"),
+        fixture.read("stty.after"),
+        "the terminal's modes changed"
+    );
+    pane.keys("C-q");
 }

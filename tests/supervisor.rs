@@ -30,6 +30,7 @@ fn node(name: &str, kind: Kind, run: Command, dir: &Path) -> Node {
         run,
         inputs: Inputs::new(Vec::new(), Vec::new()),
         after: vec![],
+        gates: Vec::new(),
         env: vec![],
         dir: dir.to_path_buf(),
         sockets: vec![],

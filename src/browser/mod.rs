@@ -19,7 +19,8 @@ use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 
 use crate::model::{Kind, NodeId, Project};
-use crate::report::{Event, Reporter, Sink};
+use crate::report::event::NodeInfo;
+use crate::report::{Event, EventKind, Reporter, Sink};
 use server::{Out, Shared};
 use state::{Change, Tracker};
 
@@ -61,14 +62,25 @@ pub struct Browser {
 }
 
 /// The browser as one more sink of hot's event stream: each event updates the views of the
-/// services it concerns and goes out to their pages.
-struct BrowserSink(Views);
+/// services it concerns and goes out to their pages. What runs before each service it learns
+/// from the `scope` events, like every sink; it never sees the project or its graph.
+struct BrowserSink {
+    views: Views,
+    /// The nodes of the last `scope` event, for a view the driver opens after it.
+    scope: Vec<NodeInfo>,
+}
 
 impl Sink for BrowserSink {
     fn event(&mut self, event: &Event) {
         let now = now_ms();
-        let mut views = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if let EventKind::Scope { nodes } = &event.kind {
+            self.scope.clone_from(nodes);
+        }
+        let mut views = self.views.lock().unwrap_or_else(|e| e.into_inner());
         for (tracker, shared) in views.values_mut() {
+            if matches!(event.kind, EventKind::Scope { .. }) || !tracker.scoped() {
+                tracker.scope(&self.scope);
+            }
             let Some(change) = tracker.event(&event.kind, now) else {
                 continue;
             };
@@ -87,9 +99,13 @@ impl Sink for BrowserSink {
 }
 
 impl Browser {
-    /// The sink to add to the reporter: it feeds every endpoint's pages.
+    /// The sink to add to the reporter, before its first `scope` event: it feeds every
+    /// endpoint's pages.
     pub fn sink(&self) -> Box<dyn Sink> {
-        Box::new(BrowserSink(self.views.clone()))
+        Box::new(BrowserSink {
+            views: self.views.clone(),
+            scope: Vec::new(),
+        })
     }
 
     /// Opens the endpoints of `project`'s services with `reload` (of those in `scope`), and
@@ -120,11 +136,9 @@ impl Browser {
             for (name, (id, addr)) in wanted {
                 let origins: Vec<SocketAddr> =
                     project.node(id).sockets.iter().map(|s| s.addr).collect();
-                if let Some((tracker, shared)) = views.get_mut(&name) {
+                if let Some((_, shared)) = views.get_mut(&name) {
+                    // The view stays; the reload's `scope` event tells it what runs before.
                     *shared.origins.lock().expect("not poisoned") = origins;
-                    let view = tracker.view.clone();
-                    *tracker = Tracker::new(project, id);
-                    tracker.view = view;
                     continue;
                 }
                 let listener = match std::net::TcpListener::bind(addr)
@@ -154,7 +168,7 @@ impl Browser {
                 said.push(Ok(format!(
                     "browser: `{name}` pages reload with <script src=\"http://{addr}/hot.js\"></script>"
                 )));
-                views.insert(name.clone(), (Tracker::new(project, id), shared.clone()));
+                views.insert(name.clone(), (Tracker::new(&name), shared.clone()));
                 self.endpoints.insert(
                     name,
                     Endpoint {
@@ -217,5 +231,97 @@ impl Browser {
         {
             answering.abort();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::event::Kind;
+
+    fn node(name: &str, kind: Kind, after: &[&str]) -> NodeInfo {
+        NodeInfo {
+            name: name.into(),
+            kind,
+            after: after.iter().map(|a| a.to_string()).collect(),
+            sockets: Vec::new(),
+            locks: Vec::new(),
+        }
+    }
+
+    fn event(kind: EventKind) -> Event {
+        Event {
+            kind,
+            time: jiff::Timestamp::UNIX_EPOCH.to_zoned_datetime(jiff::tz::TimeZone::UTC),
+        }
+    }
+
+    fn failed(node: &str) -> EventKind {
+        EventKind::NodeFinished {
+            node: node.into(),
+            kind: Kind::Task,
+            ok: false,
+            code: Some(1),
+            signal: None,
+            error: None,
+            duration_ms: 1.0,
+            last_lines: vec!["broken".into()],
+        }
+    }
+
+    fn view(views: &Views, name: &str) {
+        let shared = Arc::new(Shared {
+            service: name.into(),
+            view: Mutex::new(Default::default()),
+            out: broadcast::channel(8).0,
+            origins: Mutex::new(Vec::new()),
+            endpoint: "127.0.0.1:1".parse().unwrap(),
+        });
+        views
+            .lock()
+            .unwrap()
+            .insert(name.into(), (state::Tracker::new(name), shared));
+    }
+
+    fn stale_node(views: &Views, name: &str) -> Option<String> {
+        let views = views.lock().unwrap();
+        let stale = views[name].0.view.stale.clone();
+        stale.map(|s| s.node)
+    }
+
+    /// What runs before a service comes from the `scope` events alone, also for a view the
+    /// driver opens after the sink saw the event, and a reload's `scope` replaces it.
+    #[test]
+    fn the_browser_sink_learns_what_runs_before_a_service_from_scope_events() {
+        let browser = Browser::default();
+        let mut sink = browser.sink();
+        sink.event(&event(EventKind::Scope {
+            nodes: vec![
+                node("lint", Kind::Task, &[]),
+                node("test", Kind::Task, &["lint"]),
+                node("docs", Kind::Task, &[]),
+                node("web", Kind::Service, &["test"]),
+            ],
+        }));
+        // Opened after the `scope` event, as the driver does.
+        view(&browser.views, "web");
+        sink.event(&event(failed("docs")));
+        assert_eq!(
+            stale_node(&browser.views, "web"),
+            None,
+            "docs is not upstream"
+        );
+        sink.event(&event(failed("lint")));
+        assert_eq!(stale_node(&browser.views, "web").as_deref(), Some("lint"));
+        // A reload: web now runs after docs only.
+        sink.event(&event(EventKind::Scope {
+            nodes: vec![
+                node("lint", Kind::Task, &[]),
+                node("docs", Kind::Task, &[]),
+                node("web", Kind::Service, &["docs"]),
+            ],
+        }));
+        sink.event(&event(failed("docs")));
+        assert_eq!(stale_node(&browser.views, "web").as_deref(), Some("docs"));
     }
 }

@@ -7,8 +7,7 @@ use std::path::PathBuf;
 
 use serde_json::{Value, json};
 
-use crate::model::{NodeId, Project};
-use crate::report::event::Kind;
+use crate::report::event::{Kind, NodeInfo};
 use crate::report::{EventKind, how_it_ended};
 
 /// Why the build a page sees is not the newest.
@@ -67,8 +66,10 @@ const LINES: usize = 12;
 #[derive(Debug)]
 pub struct Tracker {
     service: String,
-    /// The service and everything it runs after, by name.
+    /// The service and everything it runs after, by name, as the last `scope` event said.
     upstream: BTreeSet<String>,
+    /// Whether a `scope` event set `upstream` yet.
+    scoped: bool,
     pub view: View,
     /// Each upstream node's output since its last start (the last [`LINES`]).
     output: BTreeMap<String, VecDeque<String>>,
@@ -80,21 +81,44 @@ pub struct Tracker {
 }
 
 impl Tracker {
-    pub fn new(project: &Project, service: NodeId) -> Tracker {
-        let upstream = crate::graph::Graph::new(project)
-            .with_dependencies([service])
-            .into_iter()
-            .map(|n| project.node(n).name.clone())
-            .collect();
+    /// The view of `service`; it knows what runs before the service from the next `scope`
+    /// event ([`Tracker::scope`]).
+    pub fn new(service: &str) -> Tracker {
         Tracker {
-            service: project.node(service).name.clone(),
-            upstream,
+            service: service.to_owned(),
+            upstream: BTreeSet::from([service.to_owned()]),
+            scoped: false,
             view: View::default(),
             output: BTreeMap::new(),
             lines: BTreeMap::new(),
             css: Some(Vec::new()),
             pending: None,
         }
+    }
+
+    /// Whether [`Tracker::scope`] was called.
+    pub fn scoped(&self) -> bool {
+        self.scoped
+    }
+
+    /// The nodes of a `scope` event: the service's upstream is what it runs after, and what
+    /// those run after, by the events' `after` names.
+    pub fn scope(&mut self, nodes: &[NodeInfo]) {
+        let after: BTreeMap<&str, &[String]> = nodes
+            .iter()
+            .map(|n| (n.name.as_str(), n.after.as_slice()))
+            .collect();
+        let mut upstream = BTreeSet::from([self.service.clone()]);
+        let mut next = vec![self.service.as_str()];
+        while let Some(node) = next.pop() {
+            for before in after.get(node).copied().unwrap_or_default() {
+                if upstream.insert(before.clone()) {
+                    next.push(before);
+                }
+            }
+        }
+        self.upstream = upstream;
+        self.scoped = true;
     }
 
     /// Takes one event at wall-clock `now_ms`.
@@ -249,14 +273,30 @@ fn failed(event: &EventKind) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::testing::project;
     use crate::report::Stream;
 
-    const WEB: &[(&str, &[&str], &[&str])] = &[
-        ("test", &["src/**"], &[]),
-        ("other", &["docs/**"], &[]),
-        ("serve", &["static/**"], &["test"]),
-    ];
+    /// `serve` runs after `test`, which runs after `lint`; `other` stands apart.
+    fn tracker() -> Tracker {
+        let node = |name: &str, after: &[&str]| NodeInfo {
+            name: name.into(),
+            kind: if name == "serve" {
+                Kind::Service
+            } else {
+                Kind::Task
+            },
+            after: after.iter().map(|a| a.to_string()).collect(),
+            sockets: Vec::new(),
+            locks: Vec::new(),
+        };
+        let mut tracker = Tracker::new("serve");
+        tracker.scope(&[
+            node("lint", &[]),
+            node("test", &["lint"]),
+            node("other", &[]),
+            node("serve", &["test"]),
+        ]);
+        tracker
+    }
 
     fn wave(paths: &[&str], nodes: &[&str]) -> EventKind {
         EventKind::WaveStarted {
@@ -308,8 +348,7 @@ mod tests {
 
     #[test]
     fn a_failed_check_makes_the_served_build_stale_until_a_new_instance_is_ready() {
-        let project = project(WEB);
-        let mut tracker = Tracker::new(&project, NodeId(2));
+        let mut tracker = tracker();
         let output = EventKind::Output {
             node: "test".into(),
             stream: Stream::Stdout,
@@ -361,8 +400,7 @@ mod tests {
 
     #[test]
     fn a_crash_leaves_nothing_serving_with_the_instance_last_lines() {
-        let project = project(WEB);
-        let mut tracker = Tracker::new(&project, NodeId(2));
+        let mut tracker = tracker();
         tracker.event(&finished("serve", 139, &["segfault"]), 10);
         let down = EventKind::ServiceDown {
             node: "serve".into(),
@@ -376,8 +414,7 @@ mod tests {
 
     #[test]
     fn a_replacement_that_crashes_at_start_says_the_edit_is_not_live() {
-        let project = project(WEB);
-        let mut tracker = Tracker::new(&project, NodeId(2));
+        let mut tracker = tracker();
         tracker.event(&started("serve", 1), 10);
         tracker.event(&ready(), 20);
         tracker.event(&wave(&["static/a.html"], &["serve"]), 1000);
@@ -399,8 +436,7 @@ mod tests {
 
     #[test]
     fn a_replacement_that_never_gets_ready_says_the_edit_is_not_live() {
-        let project = project(WEB);
-        let mut tracker = Tracker::new(&project, NodeId(2));
+        let mut tracker = tracker();
         tracker.event(&started("serve", 1), 10);
         tracker.event(&ready(), 20);
         tracker.event(&started("serve", 2), 1000);

@@ -66,7 +66,7 @@ pub(super) fn choice(choice: ColorChoice) -> report::ColorChoice {
 
 /// Whether to colour hot's terminal output (stderr), from `--color` and the environment.
 pub(super) fn color(choice: ColorChoice) -> bool {
-    self::choice(choice).enabled(report::plain::To::Stderr)
+    self::choice(choice).enabled(report::lines::To::Stderr)
 }
 
 /// `--color` read straight from the arguments, for the errors clap reports before it has

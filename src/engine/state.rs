@@ -13,6 +13,9 @@
 //! - A service with `ready` starts its new instance beside the serving one and stops the old
 //!   one only when the new one is ready; without `ready` the old one is stopped first.
 //! - A service whose upstream failed keeps its running instance.
+//! - A service with gates (`gate`) may start once its other dependencies succeeded; that
+//!   instance stays pending, getting no connection while another serves, until it is ready
+//!   and its gates succeeded in the same wave; a failed gate stops it.
 //! - A service left with no instance (its only one exited on its own) is started again after
 //!   a backoff, unless its `restart` policy says otherwise; a new instance that never gets
 //!   ready is kept when there is no other.
@@ -73,6 +76,11 @@ enum Outcome {
 struct Instance {
     generation: Generation,
     started: Instant,
+    /// A service's instance started before its gates passed (early start): it is promoted
+    /// only once they did, in the same wave.
+    gated: bool,
+    /// When a gated instance got ready (it waits for its gates).
+    ready: Option<Instant>,
 }
 
 #[derive(Debug, Clone)]
@@ -158,6 +166,9 @@ pub struct Engine {
     /// Changes that may be a running task's own writes, waiting for it (see `hold`).
     held: Vec<Change>,
     held_until: Option<Instant>,
+    /// Whether a service's instance can be kept from every connection while it waits for its
+    /// gates (the world steers connections per instance); if not, gates count as `after`.
+    early_start: bool,
 }
 
 impl Engine {
@@ -181,7 +192,15 @@ impl Engine {
             exited: false,
             held: Vec::new(),
             held_until: None,
+            early_start: true,
         }
+    }
+
+    /// Whether a gated service may start before its gates passed: only where an instance can
+    /// be kept from connections until it is promoted (see `sockets`). Where it cannot, the
+    /// gates count as `after`: the normal order.
+    pub fn set_early_start(&mut self, early_start: bool) {
+        self.early_start = early_start;
     }
 
     /// The project the engine currently works from.
@@ -529,17 +548,76 @@ impl Engine {
             return;
         };
         let state = &mut self.nodes[node.0];
-        let Some(pending) = state.take_pending(generation) else {
+        match &mut state.pending {
+            Some(pending) if pending.generation == generation && pending.gated => {
+                // Early: it waits for its gates, receiving nothing (see `promote_gated`).
+                pending.ready = Some(now);
+            }
+            Some(pending) if pending.generation == generation => {
+                pending.ready = Some(now);
+                self.promote(now, node, actions);
+            }
+            _ => {}
+        }
+    }
+
+    /// The pending instance of `node`, ready, replaces the serving one.
+    fn promote(&mut self, now: Instant, node: NodeId, actions: &mut Vec<Action>) {
+        let state = &mut self.nodes[node.0];
+        let Some(pending) = state.pending.take() else {
             return;
         };
         if let Some(old) = state.current.replace(pending) {
             state.stop(node, old, actions);
         }
         state.outcome = Outcome::Ok;
+        let ready = pending.ready.unwrap_or(now);
         actions.push(Action::Report(Report::ServiceReady {
             node,
-            duration: now.saturating_duration_since(pending.started),
+            duration: ready.saturating_duration_since(pending.started),
         }));
+    }
+
+    /// Settles the gated instances: promoted once their gates passed (and they are ready),
+    /// stopped when one failed (the serving instance, if any, keeps serving).
+    fn promote_gated(&mut self, now: Instant, actions: &mut Vec<Action>) {
+        for node in (0..self.nodes.len()).map(NodeId) {
+            let Some(pending) = self.nodes[node.0].pending.filter(|p| p.gated) else {
+                continue;
+            };
+            match self.dependencies_settled(node) {
+                Settled::Wait => {}
+                Settled::Ok => {
+                    let state = &mut self.nodes[node.0];
+                    if let Some(pending) = &mut state.pending {
+                        pending.gated = false;
+                    }
+                    if pending.ready.is_some() {
+                        self.promote(now, node, actions);
+                    }
+                }
+                Settled::Blocked(by) => {
+                    let state = &mut self.nodes[node.0];
+                    state.pending = None;
+                    state.stop(node, pending, actions);
+                    self.block(node, by, actions);
+                }
+            }
+        }
+    }
+
+    /// Whether stale service `node` may start now, before its gates passed: it has gates,
+    /// hot can keep it from connections until then, and its other dependencies succeeded.
+    fn may_start_early(&self, node: NodeId) -> bool {
+        let spec = self.project.node(node);
+        self.early_start
+            && spec.kind == Kind::Service
+            && !spec.gates.is_empty()
+            && spec.ready.is_some()
+            && matches!(
+                self.settled(node, |d| !spec.gates.contains(&d)),
+                Settled::Ok
+            )
     }
 
     fn ready_timed_out(&mut self, generation: Generation, actions: &mut Vec<Action>) {
@@ -550,6 +628,15 @@ impl Engine {
         let Some(pending) = state.take_pending(generation) else {
             return;
         };
+        if state.current.is_none() && pending.gated {
+            // All there is, yet its gates have not passed: it waits for them as if ready.
+            state.pending = Some(Instance {
+                ready: Some(pending.started),
+                ..pending
+            });
+            actions.push(Action::Report(Report::ReadyTimedOut { node, kept: true }));
+            return;
+        }
         if state.current.is_none() {
             // It is all there is, and may well be serving: stopping it would leave nobody.
             state.current = Some(pending);
@@ -612,6 +699,8 @@ impl Engine {
         let instance = Instance {
             generation: self.next_generation,
             started: now,
+            gated: false,
+            ready: None,
         };
         self.next_generation += 1;
         self.release(node, actions);
@@ -636,6 +725,12 @@ impl Engine {
                     continue;
                 }
                 match self.dependencies_settled(node) {
+                    Settled::Wait if self.may_start_early(node) => {
+                        self.start_service(now, node, actions);
+                        if let Some(pending) = &mut self.nodes[node.0].pending {
+                            pending.gated = true;
+                        }
+                    }
                     Settled::Wait => continue,
                     Settled::Blocked(by) => self.block(node, by, actions),
                     Settled::Ok => {
@@ -660,6 +755,7 @@ impl Engine {
                 }
             }
         }
+        self.promote_gated(now, actions);
         self.answer(actions);
         self.settle(actions);
     }
@@ -730,9 +826,14 @@ impl Engine {
     }
 
     fn dependencies_settled(&self, node: NodeId) -> Settled {
+        self.settled(node, |_| true)
+    }
+
+    /// How `node`'s dependencies that pass `which` stand.
+    fn settled(&self, node: NodeId, which: impl Fn(NodeId) -> bool) -> Settled {
         let mut blocked = None;
         for dependency in &self.project.node(node).after {
-            if !self.scope.contains(dependency) {
+            if !self.scope.contains(dependency) || !which(*dependency) {
                 continue;
             }
             let state = &self.nodes[dependency.0];

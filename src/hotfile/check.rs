@@ -52,14 +52,31 @@ pub(super) fn build(
     let default_env = c.env(&file.defaults.env, "`defaults`");
     let after: Vec<Vec<(usize, SourceSpan)>> =
         file.nodes.iter().map(|node| c.after(node, &ids)).collect();
-    c.cycles(&file.nodes, &after);
+    let gates: Vec<Vec<(usize, SourceSpan)>> = file
+        .nodes
+        .iter()
+        .zip(&after)
+        .map(|(node, after)| c.gates(node, &ids, after))
+        .collect();
+    // A gate is one more edge of the graph: `after`'s, then the gates.
+    let edges: Vec<Vec<(usize, SourceSpan)>> = after
+        .iter()
+        .zip(&gates)
+        .map(|(after, gates)| after.iter().chain(gates).copied().collect())
+        .collect();
+    c.cycles(&file.nodes, &edges);
+    c.idle_gates(&file.nodes, &edges, &after, &gates);
     c.socket_clashes(&file.nodes);
 
     let nodes: Vec<Option<Node>> = file
         .nodes
         .iter()
-        .zip(&after)
-        .map(|(raw, after)| c.node(raw, after, &root, &default_ignore, &default_env))
+        .zip(edges.iter().zip(&gates))
+        .map(|(raw, (after, gates))| {
+            let mut node = c.node(raw, after, &root, &default_ignore, &default_env)?;
+            node.gates = gates.iter().map(|&(i, _)| NodeId(i)).collect();
+            Some(node)
+        })
         .collect();
     if !c.mistakes.is_empty() {
         return None;
@@ -71,6 +88,8 @@ pub(super) fn build(
         debounce: debounce?,
     })
 }
+
+mod gate;
 
 struct Checker<'m> {
     mistakes: &'m mut Vec<Mistake>,
@@ -355,6 +374,7 @@ impl Checker<'_> {
             run: run?,
             inputs,
             after: after.iter().map(|&(i, _)| NodeId(i)).collect(),
+            gates: Vec::new(),
             env,
             dir: dir?,
             sockets: sockets?,

@@ -43,6 +43,10 @@ pub(super) struct RawNode {
     pub watch: Vec<Str>,
     pub ignore: Vec<Str>,
     pub after: Vec<Str>,
+    /// `gate "NAME"…`: upstream checks that gate the promotion of a service's new instance,
+    /// not its start; with the first `gate` keyword.
+    pub gate: Vec<Str>,
+    pub gate_keyword: Option<SourceSpan>,
     pub env: Vec<(Str, Str)>,
     pub dir: Option<Str>,
     pub stop: Option<RawStop>,
@@ -84,7 +88,8 @@ const IN_TASK: &[&str] = &[
     "run", "watch", "ignore", "after", "env", "dir", "stop", "lock",
 ];
 const IN_SERVICE: &[&str] = &[
-    "run", "watch", "ignore", "after", "env", "dir", "stop", "socket", "ready", "restart", "reload",
+    "run", "watch", "ignore", "after", "gate", "env", "dir", "stop", "socket", "ready", "restart",
+    "reload",
 ];
 const IN_DEFAULTS: &[&str] = &["ignore", "env", "debounce"];
 
@@ -190,6 +195,8 @@ impl Walker<'_> {
             watch: Vec::new(),
             ignore: Vec::new(),
             after: Vec::new(),
+            gate: Vec::new(),
+            gate_keyword: None,
             env: Vec::new(),
             dir: None,
             stop: None,
@@ -228,7 +235,7 @@ impl Walker<'_> {
                         raw.stop = Some(stop);
                     }
                 }
-                "socket" | "ready" | "restart" | "reload" if kind == Kind::Task => {
+                "socket" | "ready" | "restart" | "reload" | "gate" if kind == Kind::Task => {
                     self.mistakes.push(Mistake::Misplaced {
                         message: format!("`{cname}` is only allowed in a `service`"),
                         span: here,
@@ -249,6 +256,10 @@ impl Walker<'_> {
                     });
                 }
                 "lock" => raw.locks.extend(self.strings(child, "at least one name")),
+                "gate" => {
+                    raw.gate_keyword.get_or_insert(here);
+                    raw.gate.extend(self.strings(child, "at least one name"));
+                }
                 "socket" => {
                     if let Some([sname, addr]) = self.exactly::<2>(child, "a name and an address") {
                         raw.sockets.push((sname, addr));

@@ -1,10 +1,12 @@
 //! The Hotfile `hot init` writes, and the next steps it prints.
 //!
-//! Per member: `clippy` → `test`, and `build`; each of them comes `after` the same task of
-//! every member it uses, so a change to a shared library reruns the chains of the members
+//! Per member: `clippy` and `build` side by side, then `test`; each comes `after` the same task
+//! of every member it uses, so a change to a shared library reruns the chains of the members
 //! that use it and no others. A service per binary comes after its package's `test` and
-//! `build`. Clippy checks in a target directory of its own; the tests and the build share
-//! the main one and its lock (see [`CARGO_LOCK`]).
+//! `build`. Clippy checks in a target directory of its own; the build compiles every target
+//! (the binaries and the test harnesses side by side, in one cargo invocation), so `test` only
+//! runs them; the build and the tests share the main target directory and its lock (see
+//! [`CARGO_LOCK`]).
 
 use std::fmt::Write as _;
 use std::path::{Component, Path, PathBuf};
@@ -14,9 +16,7 @@ use crate::cargo::{Package, Workspace};
 
 /// The lock of the main target directory, held by `test` and `build`. Jobs on one target
 /// directory wait for each other inside cargo anyway; taking turns in hot keeps each duration
-/// the task's own. Measured on a 2-core machine (`docs/recipes.md`, `bench/cargo_layouts.py`):
-/// one lock for everything was the slowest layout, clippy in its own directory the fastest,
-/// and this one (no lock on clippy) as fast as any, with no cargo left waiting inside cargo.
+/// the task's own.
 pub const CARGO_LOCK: &str = "lock \"cargo\"";
 
 /// The first service's port; the next ones count up.
@@ -92,7 +92,7 @@ pub fn cargo_hotfile(workspace: &Workspace, choice: &Choice) -> (String, Vec<Ser
             .iter()
             .filter(|u| choice.packages.iter().any(|p| &p.name == *u))
             .collect();
-        let after = |task: &str, first: Option<String>| -> String {
+        let after = |task: &str, first: Vec<String>| -> String {
             let names: Vec<String> = first
                 .into_iter()
                 .chain(uses.iter().map(|u| name(task, u)))
@@ -121,26 +121,6 @@ pub fn cargo_hotfile(workspace: &Workspace, choice: &Choice) -> (String, Vec<Ser
             );
         }
         let p = &package.name;
-        let _ = write!(
-            out,
-            "// Lints first: a warning fails the check, and the tests wait for it. Clippy checks in a\n\
-             // target directory of its own, so it runs beside the build instead of waiting for it.\n\
-             task {clippy:?} {{\n    watch {all}\n{after}    env CARGO_TARGET_DIR={clippy_dir:?}\n    run \"cargo clippy{sel} --all-targets -- -D warnings\"\n}}\n\n",
-            clippy = name("clippy", p),
-            all = globs.all.join(" "),
-            after = after("clippy", None),
-            clippy_dir = clippy_dir,
-            sel = select(p),
-        );
-        let _ = write!(
-            out,
-            "task {test:?} {{\n    watch {all}\n{after}    {lock}\n    run \"cargo test{sel}\"\n}}\n\n",
-            test = name("test", p),
-            all = globs.all.join(" "),
-            after = after("test", Some(name("clippy", p))),
-            lock = CARGO_LOCK,
-            sel = select(p),
-        );
         let mut features: Vec<&str> = choice
             .services
             .iter()
@@ -156,11 +136,32 @@ pub fn cargo_hotfile(workspace: &Workspace, choice: &Choice) -> (String, Vec<Ser
         };
         let _ = write!(
             out,
-            "// The build runs while the old server keeps serving; tests and examples are not its inputs.\n\
-             task {build:?} {{\n    watch {code}\n{after}    {lock}\n    run \"cargo build{sel}{features}\"\n}}\n\n",
+            "// Lints: a warning fails the check, and the tests wait for it. Clippy checks in a target\n\
+             // directory of its own, so it runs beside the build instead of waiting for it.\n\
+             task {clippy:?} {{\n    watch {all}\n{after}    env CARGO_TARGET_DIR={clippy_dir:?}\n    run \"cargo clippy{sel} --all-targets -- -D warnings\"\n}}\n\n",
+            clippy = name("clippy", p),
+            all = globs.all.join(" "),
+            after = after("clippy", vec![]),
+            sel = select(p),
+        );
+        let _ = write!(
+            out,
+            "// Compiles every target, the binaries and the test harnesses side by side, while the old\n\
+             // server keeps serving.\n\
+             task {build:?} {{\n    watch {all}\n{after}    {lock}\n    run \"cargo build{sel} --all-targets{features}\"\n}}\n\n",
             build = name("build", p),
-            code = globs.code.join(" "),
-            after = after("build", None),
+            all = globs.all.join(" "),
+            after = after("build", vec![]),
+            lock = CARGO_LOCK,
+            sel = select(p),
+        );
+        let _ = write!(
+            out,
+            "// Runs the tests the build compiled (with the same features, or cargo compiles them again).\n\
+             task {test:?} {{\n    watch {all}\n{after}    {lock}\n    run \"cargo test{sel}{features}\"\n}}\n\n",
+            test = name("test", p),
+            all = globs.all.join(" "),
+            after = after("test", vec![name("clippy", p), name("build", p)]),
             lock = CARGO_LOCK,
             sel = select(p),
         );
@@ -257,9 +258,9 @@ const HEADER: &str = "\
 // says what a change reruns, `hot graph` draws it.
 //
 // Cargo jobs on one target directory wait for each other inside cargo. Clippy has a target
-// directory of its own, so it runs beside the build and the tests; those two share
-// `lock \"cargo\"`, so hot runs them one at a time, in dependency order, and each one's time
-// is its own.
+// directory of its own, so it runs beside the build; the build compiles the binaries and the
+// test harnesses side by side, and the tests only run them. The build and the tests share
+// `lock \"cargo\"`, so hot runs them one at a time and each one's time is its own.
 
 ";
 
@@ -288,10 +289,8 @@ task "check" {
 
 /// The globs of one package, relative to the Hotfile.
 struct Globs {
-    /// Everything clippy and the tests read.
+    /// Everything the build (every target) and the tests read.
     all: Vec<String>,
-    /// What the build reads: sources, build script, manifests, lock file.
-    code: Vec<String>,
 }
 
 impl Globs {
@@ -332,10 +331,7 @@ impl Globs {
         for (i, glob) in extra.into_iter().enumerate() {
             all.insert(at_manifest + i, glob);
         }
-        Globs {
-            all: quote(all),
-            code: quote(code),
-        }
+        Globs { all: quote(all) }
     }
 
     /// What building `package` reads: sources, build script, manifest.

@@ -2,13 +2,14 @@
 //!
 //! Callers (the driver, the supervisor, the command line) hand the [`Reporter`] what happened
 //! in their own terms; it stamps each [`Event`] with the local wall-clock time and passes it to
-//! every [`Sink`]: plain lines for a terminal or a log ([`plain`]), JSON lines for `--json`
+//! every [`Sink`]: plain lines for a terminal or a log ([`plain`], drawn by [`lines`]), JSON lines for `--json`
 //! ([`json`], schema in `docs/json.md`), and whatever else is added (a status view, a browser
 //! stream) without touching the engine or the other sinks. The engine's own vocabulary
 //! ([`Report`]) is translated once, in [`translate`].
 
 pub mod event;
 pub mod json;
+pub mod lines;
 pub mod plain;
 pub mod sink;
 mod translate;
@@ -93,13 +94,13 @@ pub enum ColorChoice {
 
 impl ColorChoice {
     /// Whether to colour what goes to hot's stdout or stderr.
-    pub fn enabled(self, to: plain::To) -> bool {
+    pub fn enabled(self, to: lines::To) -> bool {
         match self {
             ColorChoice::Always => true,
             ColorChoice::Never => false,
             ColorChoice::Auto => match to {
-                plain::To::Stdout => auto_color(std::io::stdout().is_terminal()),
-                plain::To::Stderr => auto_color(std::io::stderr().is_terminal()),
+                lines::To::Stdout => auto_color(std::io::stdout().is_terminal()),
+                lines::To::Stderr => auto_color(std::io::stderr().is_terminal()),
             },
         }
     }
@@ -134,7 +135,7 @@ fn auto_color(is_terminal: bool) -> bool {
 /// Whether hot's terminal output (stderr) is coloured under `--color auto`; children are told
 /// the same (`CARGO_TERM_COLOR`).
 pub fn color_wanted() -> bool {
-    ColorChoice::Auto.enabled(plain::To::Stderr)
+    ColorChoice::Auto.enabled(lines::To::Stderr)
 }
 
 impl Reporter {
@@ -199,6 +200,18 @@ impl Reporter {
     /// Lets every sink flush and restore what it changed; call once, before exiting.
     pub fn finish(&self) {
         self.outlet.finish();
+    }
+
+    /// Asks every sink to draw what it holds ([`Sink::frame`]), after the events sent so far.
+    /// Never blocks: with a writer thread, the frame is drawn there.
+    pub fn frame(&self) {
+        self.outlet.frame();
+    }
+
+    /// [`Reporter::frame`], then waits until it is drawn, at most the writer's patience;
+    /// returns whether it was (Ctrl-Z: the panel must be gone before hot stops itself).
+    pub fn frame_and_wait(&self) -> bool {
+        self.outlet.frame_and_wait()
     }
 
     /// An instance's command runs as `pid`.

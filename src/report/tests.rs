@@ -4,7 +4,7 @@ use std::sync::{Arc, Mutex};
 use jiff::tz::{Offset, TimeZone};
 
 use super::event::{Kind, NodeInfo, NodeResult};
-use super::plain::{PlainSink, To};
+use super::lines::{Lines, To};
 use super::*;
 
 /// 2026-12-01 09:30:00 UTC, shown in a fixed +01:00 zone: the snapshots must not depend on the
@@ -427,7 +427,7 @@ fn script() -> Vec<Event> {
 
 /// The plain sink's lines for `events`, each marked with its stream.
 fn plain(color: bool, events: &[Event]) -> String {
-    let mut sink = PlainSink::new(color, Box::new(std::io::sink()), Box::new(std::io::sink()));
+    let mut sink = Lines::new(color);
     let mut text = String::new();
     for event in events {
         for (to, line) in sink.lines(event) {
@@ -474,7 +474,7 @@ fn plain_lines_in_colour() {
 #[test]
 fn prefixes_are_aligned_and_coloured_per_node() {
     let script = script();
-    let mut sink = PlainSink::new(true, Box::new(std::io::sink()), Box::new(std::io::sink()));
+    let mut sink = Lines::new(true);
     let mut outputs = Vec::new();
     for event in &script {
         let lines = sink.lines(event);
@@ -575,7 +575,7 @@ fn ci_verdict_printed_once_on_a_terminal() {
         ),
     ];
     let verdict = "1 failed: lib; 1 blocked: api";
-    let streams = |mut sink: PlainSink| {
+    let streams = |mut sink: Lines| {
         events
             .iter()
             .flat_map(|e| sink.lines(e))
@@ -583,7 +583,7 @@ fn ci_verdict_printed_once_on_a_terminal() {
             .map(|(to, _)| to)
             .collect::<Vec<To>>()
     };
-    let sink = || PlainSink::new(false, Box::new(std::io::sink()), Box::new(std::io::sink()));
+    let sink = || Lines::new(false);
     // Both streams on one terminal: once, under the table.
     assert_eq!(streams(sink().verdict_in_summary()), [To::Stdout]);
     // Streams apart (`hot ci > ci.log`): each keeps its own.

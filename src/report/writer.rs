@@ -9,6 +9,10 @@
 //! output may fill only a quarter of the queue (and 4 MiB), so hot's own events (exits, readiness, errors)
 //! still find room behind a flood. The one event that must not be lost, `hot ci`'s summary,
 //! waits for room, as the closing [`Outlet::finish`] waits for the writer, until a deadline.
+//!
+//! Frames ([`Outlet::frame`]) travel the same queue, in order with the events, so a sink that
+//! batches its writes (the status view) writes only on the writer thread too. At most one
+//! frame waits at a time: a writer that fell behind draws once, not once per missed tick.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -51,6 +55,11 @@ struct State {
     output_bytes: usize,
     closed: bool,
     finished: bool,
+    /// A frame waits in the queue.
+    frame_queued: bool,
+    /// Frames asked for so far, and how many of those asks the sinks have drawn.
+    frames_asked: u64,
+    frames_drawn: u64,
 }
 
 enum Item {
@@ -61,6 +70,8 @@ enum Item {
         bytes: usize,
     },
     Sink(Box<dyn Sink>),
+    /// Time to draw ([`Sink::frame`]).
+    Frame,
 }
 
 /// How hard an event tries to reach the sinks.
@@ -87,6 +98,9 @@ impl Outlet {
                 output_bytes: 0,
                 closed: false,
                 finished: false,
+                frame_queued: false,
+                frames_asked: 0,
+                frames_drawn: 0,
             }),
             arrived: Condvar::new(),
             room: Condvar::new(),
@@ -159,6 +173,39 @@ impl Outlet {
         }
     }
 
+    /// Asks every sink to draw, after the events sent so far; never blocks. Returns the ask's
+    /// number, for [`Outlet::frame_and_wait`].
+    pub(super) fn frame(&self) -> u64 {
+        let mut state = self.lock();
+        state.frames_asked += 1;
+        let asked = state.frames_asked;
+        if !state.writer {
+            for sink in &mut state.sinks {
+                sink.frame();
+            }
+            state.frames_drawn = asked;
+        } else if !state.frame_queued && !state.closed {
+            // Not counted against the capacity: at most one waits.
+            state.frame_queued = true;
+            state.queue.push_back(Item::Frame);
+            self.arrived.notify_one();
+        }
+        asked
+    }
+
+    /// Asks for a frame and waits until the sinks have drawn it, at most the writer's
+    /// patience (a terminal held by Ctrl-S cannot hold the caller longer). Returns whether
+    /// it was drawn.
+    pub(super) fn frame_and_wait(&self) -> bool {
+        let asked = self.frame();
+        let state = self.lock();
+        let deadline = Instant::now() + state.patience;
+        let state = wait_until(&self.done, state, deadline, |s| {
+            s.frames_drawn >= asked || s.finished
+        });
+        state.frames_drawn >= asked
+    }
+
     /// Moves the sinks to a writer thread of their own. A vital event waits for room, and
     /// the closing [`Outlet::finish`] for the writer, at most `patience`. Calling it again
     /// does nothing.
@@ -182,17 +229,20 @@ impl Outlet {
     fn write(&self) {
         let mut sinks = std::mem::take(&mut self.lock().sinks);
         loop {
-            let item = {
+            let (item, asked) = {
                 let mut state = self.lock();
                 while state.queue.is_empty() && !state.closed {
                     state = self.arrived.wait(state).unwrap_or_else(|e| e.into_inner());
                 }
                 let item = state.queue.pop_front();
-                if let Some(Item::Event { bytes, .. }) = &item {
-                    state.output_bytes -= bytes;
+                match &item {
+                    Some(Item::Event { bytes, .. }) => state.output_bytes -= bytes,
+                    Some(Item::Frame) => state.frame_queued = false,
+                    _ => {}
                 }
                 self.room.notify_all();
-                item
+                // Every ask made before this frame left the queue is answered by it.
+                (item, state.frames_asked)
             };
             match item {
                 Some(Item::Event { dropped, event, .. }) => {
@@ -204,6 +254,13 @@ impl Outlet {
                     }
                 }
                 Some(Item::Sink(sink)) => sinks.push(sink),
+                Some(Item::Frame) => {
+                    for sink in &mut sinks {
+                        sink.frame();
+                    }
+                    self.lock().frames_drawn = asked;
+                    self.done.notify_all();
+                }
                 None => break,
             }
         }

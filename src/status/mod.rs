@@ -5,10 +5,14 @@
 //!
 //! The pieces: [`board`] keeps the state (pure), [`render`] draws it as lines for a width,
 //! [`screen`] turns frames into as few bytes as possible, [`term`] owns the terminal (modes,
-//! keys, restoring it). [`Status`] ties them together as one more consumer of hot's events.
-//! Events only queue; the terminal is written in frames, one write each: every [`FRAME`] from
-//! the driver's loop, and at once for a key, a full queue, Ctrl-Z and the end. So a flood of
-//! output costs one write per frame, not one per line.
+//! keys, restoring it). [`StatusSink`] ties them together as one more consumer of hot's events,
+//! and [`Control`] is what the driver holds: it asks (a key, Ctrl-Z), the sink does.
+//! The sink lives on the reporter's writer thread and writes the terminal only there, in
+//! frames, one write each: at every [`FRAME`] the driver asks for ([`Reporter::frame`]), at
+//! once for a key, a full queue, Ctrl-Z and the end. So a flood of output costs one write per
+//! frame, and a terminal that stops taking bytes (Ctrl-S) stalls the writer, never the loop.
+//!
+//! [`Reporter::frame`]: crate::report::Reporter::frame
 
 pub mod board;
 pub mod render;
@@ -18,12 +22,12 @@ pub mod term;
 #[cfg(test)]
 mod tests;
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::io::Write;
+use std::sync::mpsc::{Receiver, Sender, channel};
 use std::time::{Duration, Instant};
 
 use crate::engine::{Event, Rerun};
-use crate::report::event::EventKind;
-use crate::report::plain::PlainSink;
+use crate::report::lines::Lines;
 use crate::report::{self, Sink};
 use board::Board;
 use render::View;
@@ -38,113 +42,61 @@ const QUEUE_LIMIT: usize = 2_000;
 /// How long an answer to a key stays on the panel.
 const FLASH: Duration = Duration::from_secs(3);
 
-/// The view, shared by whoever reports to it and the driver that draws frames.
-#[derive(Debug)]
-pub struct Status {
-    inner: Mutex<Inner>,
+/// The driver's side of the view. Nothing here writes: each call leaves a request that the
+/// sink carries out at its next frame, on the writer thread (the caller asks for that frame).
+#[derive(Debug, Clone)]
+pub struct Control {
+    requests: Sender<Request>,
 }
 
 #[derive(Debug)]
-struct Inner {
-    board: Board,
-    screen: Screen,
-    /// Lines for the scrolling output, written with the next frame.
-    queue: Vec<String>,
-    color: bool,
-    keys: bool,
-    flash: Option<(String, Instant)>,
-    /// The failed node whose output was shown last: the next press shows the next one.
-    last_shown: Option<String>,
-    /// Set once the panel was erased for good: later lines are written plainly.
-    closed: bool,
+enum Request {
+    /// Whether keys are read (the panel lists them).
+    Keys(bool),
+    /// A key only the view acts on, and when it was pressed.
+    Key(Key, Instant),
+    /// Ctrl-Z: erase the panel and draw nothing until [`Request::Resume`].
+    Suspend,
+    /// hot was continued, in the foreground or not, and reads keys or not.
+    Resume { foreground: bool, keys: bool },
 }
 
-impl Status {
-    pub fn new(color: bool) -> Arc<Status> {
-        Arc::new(Status {
-            inner: Mutex::new(Inner {
-                board: Board::new(),
-                screen: Screen::default(),
-                queue: Vec::new(),
-                color,
-                keys: false,
-                flash: None,
-                last_shown: None,
-                closed: false,
-            }),
-        })
-    }
-
-    fn lock(&self) -> MutexGuard<'_, Inner> {
-        // A panic while drawing must not stop every later line.
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+impl Control {
+    fn ask(&self, request: Request) {
+        // Gone only once the sink is: nothing is left to draw.
+        let _ = self.requests.send(request);
     }
 
     /// Keys are read: the panel lists them.
     pub fn set_keys(&self, keys: bool) {
-        self.lock().keys = keys;
+        self.ask(Request::Keys(keys));
     }
 
-    /// One event of hot's stream, and the lines the plain sink made of it (they scroll above
-    /// the panel).
-    pub fn event(&self, now: Instant, event: &EventKind, lines: &[String]) {
-        let mut inner = self.lock();
-        inner.board.event(now, event);
-        for line in lines {
-            inner.line(line);
-        }
-    }
-
-    /// Draws what changed since the last frame.
-    pub fn frame(&self, now: Instant) {
-        self.lock().draw(now);
-    }
-
-    /// Ctrl-Z: writes what waits and erases the panel, so the shell gets a clean terminal
-    /// while hot is stopped. The next frame draws the panel anew.
+    /// Ctrl-Z: the next frame writes what waits and erases the panel, so the shell gets a
+    /// clean terminal while hot is stopped; the caller waits for that frame before stopping.
     pub fn suspend(&self) {
-        self.lock().take_down();
+        self.ask(Request::Suspend);
     }
 
     /// hot was continued: in the foreground the view goes on (with keys if it has them
     /// again); in the background the shell owns the screen, so the view stops for good and
     /// later lines are written plainly.
     pub fn resume(&self, foreground: bool, keys: bool) {
-        if foreground {
-            self.set_keys(keys);
-        } else {
-            self.close();
-        }
+        self.ask(Request::Resume { foreground, keys });
     }
 
-    /// Erases the panel for good (hot is done); later lines are written plainly.
-    pub fn close(&self) {
-        let mut inner = self.lock();
-        inner.take_down();
-        inner.closed = true;
-    }
-
-    /// Acts on a key: what only the view does is done here; a rerun or quit comes back as the
-    /// engine event it stands for.
+    /// A key: a rerun or quit comes back as the engine event it stands for; what only the
+    /// view does (show a failure's output, clear, say that nothing failed) is left for its
+    /// next frame.
     pub fn key(&self, key: Key, now: Instant) -> Option<Event> {
-        let mut inner = self.lock();
         match key {
             Key::RerunAll => Some(Event::Rerun(Rerun::All)),
             Key::RerunFailed => {
-                if inner.board.failed().is_empty() {
-                    inner.flash = Some(("nothing failed: nothing to rerun".to_owned(), now));
-                }
+                self.ask(Request::Key(key, now));
                 Some(Event::Rerun(Rerun::Failed))
             }
-            Key::ShowFailed => {
-                inner.show_failed(now);
-                None
-            }
-            Key::Clear => {
-                let mut out = String::new();
-                inner.screen.clear(&mut out);
-                term::write(&out);
-                inner.draw(now);
+            Key::ShowFailed | Key::Clear => {
+                self.ask(Request::Key(key, now));
                 None
             }
             Key::Quit => Some(Event::Shutdown {
@@ -154,7 +106,101 @@ impl Status {
     }
 }
 
-impl Inner {
+/// The view as a sink of hot's event stream: each event updates the board, and its lines (the
+/// plain sink's, drawn by the same [`Lines`]) scroll above the panel.
+pub struct StatusSink {
+    board: Board,
+    screen: Screen,
+    lines: Lines,
+    /// The terminal (stderr), written only in frames.
+    out: Box<dyn Write + Send>,
+    requests: Receiver<Request>,
+    /// Lines for the scrolling output, written with the next frame.
+    queue: Vec<String>,
+    color: bool,
+    keys: bool,
+    flash: Option<(String, Instant)>,
+    /// The failed node whose output was shown last: the next press shows the next one.
+    last_shown: Option<String>,
+    /// Ctrl-Z erased the panel: nothing is drawn until hot is continued.
+    suspended: bool,
+    /// Set once the panel was erased for good: later lines are written plainly.
+    closed: bool,
+}
+
+impl StatusSink {
+    /// The view drawn on `out` (stderr, a terminal), and the driver's control of it.
+    pub fn new(color: bool, out: Box<dyn Write + Send>) -> (StatusSink, Control) {
+        let (requests, received) = channel();
+        let sink = StatusSink {
+            board: Board::new(),
+            screen: Screen::default(),
+            lines: Lines::new(color),
+            out,
+            requests: received,
+            queue: Vec::new(),
+            color,
+            keys: false,
+            flash: None,
+            last_shown: None,
+            suspended: false,
+            closed: false,
+        };
+        (sink, Control { requests })
+    }
+
+    /// Writes `bytes` to the terminal in one write.
+    fn write(&mut self, bytes: &str) {
+        if bytes.is_empty() {
+            return;
+        }
+        let _ = self.out.write_all(bytes.as_bytes());
+        let _ = self.out.flush();
+    }
+
+    /// Carries out what the driver asked since the last frame.
+    fn answer(&mut self) {
+        while let Ok(request) = self.requests.try_recv() {
+            match request {
+                Request::Keys(keys) => self.keys = keys,
+                Request::Key(key, at) => self.key(key, at),
+                Request::Suspend => {
+                    self.take_down();
+                    self.suspended = true;
+                }
+                Request::Resume { foreground, keys } => {
+                    self.suspended = false;
+                    if foreground {
+                        self.keys = keys;
+                    } else {
+                        self.close();
+                    }
+                }
+            }
+        }
+    }
+
+    fn key(&mut self, key: Key, now: Instant) {
+        match key {
+            Key::RerunFailed if self.board.failed().is_empty() => {
+                self.flash = Some(("nothing failed: nothing to rerun".to_owned(), now));
+            }
+            Key::ShowFailed => self.show_failed(now),
+            Key::Clear => {
+                let mut out = String::new();
+                self.screen.clear(&mut out);
+                self.write(&out);
+            }
+            _ => {}
+        }
+    }
+
+    /// Erases the panel for good (hot is done); later lines are written plainly.
+    fn close(&mut self) {
+        self.take_down();
+        self.closed = true;
+    }
+
     /// Erases the panel and writes the lines that wait where it was, in one write.
     fn take_down(&mut self) {
         let mut out = String::new();
@@ -163,13 +209,13 @@ impl Inner {
             out.push_str(&line);
             out.push('\n');
         }
-        term::write(&out);
+        self.write(&out);
         term::shown(0);
     }
 
     fn line(&mut self, text: &str) {
-        if self.closed {
-            term::write(&format!("{text}\n"));
+        if self.closed || self.suspended {
+            self.write(&format!("{text}\n"));
             return;
         }
         self.queue
@@ -180,7 +226,7 @@ impl Inner {
     }
 
     fn draw(&mut self, now: Instant) {
-        if self.closed {
+        if self.closed || self.suspended {
             return;
         }
         if self.flash.as_ref().is_some_and(|(_, at)| now - *at > FLASH) {
@@ -199,7 +245,7 @@ impl Inner {
         let mut out = String::new();
         let queue = std::mem::take(&mut self.queue);
         self.screen.frame(&queue, panel, width, &mut out);
-        term::write(&out);
+        self.write(&out);
         term::shown(self.screen.rows());
     }
 
@@ -240,38 +286,26 @@ impl Inner {
             ));
         }
         self.last_shown = Some(name);
-        self.draw(now);
-    }
-}
-
-/// The view as a sink of hot's event stream: each event updates the board, and the lines the
-/// plain sink would print scroll above the panel instead of being printed directly.
-pub struct StatusSink {
-    status: Arc<Status>,
-    plain: PlainSink,
-}
-
-impl StatusSink {
-    pub fn new(status: Arc<Status>, color: bool) -> StatusSink {
-        StatusSink {
-            status,
-            plain: PlainSink::new(color, Box::new(std::io::sink()), Box::new(std::io::sink())),
-        }
     }
 }
 
 impl Sink for StatusSink {
     fn event(&mut self, event: &report::Event) {
-        let lines: Vec<String> = self
-            .plain
-            .lines(event)
-            .into_iter()
-            .map(|(_, line)| line)
-            .collect();
-        self.status.event(Instant::now(), &event.kind, &lines);
+        self.board.event(Instant::now(), &event.kind);
+        for (_, line) in self.lines.lines(event) {
+            self.line(&line);
+        }
+    }
+
+    fn frame(&mut self) {
+        self.answer();
+        self.draw(Instant::now());
     }
 
     fn finish(&mut self) {
-        self.status.close();
+        self.answer();
+        if !self.closed {
+            self.close();
+        }
     }
 }

@@ -717,3 +717,106 @@ fn a_rerun_wave_says_so_in_json_and_no_other_wave_has_the_key() {
     assert_eq!(rerun[0]["start"], false);
     assert_eq!(rerun[0]["nodes"], serde_json::json!(["test"]));
 }
+
+/// A piece written to the terminal, and the name of the thread that wrote it.
+type Write = (Option<String>, String);
+
+/// A terminal that stops taking bytes (Ctrl-S) until `go` is set, and records which thread
+/// wrote each piece.
+#[derive(Clone, Default)]
+struct Held {
+    go: Arc<(Mutex<bool>, std::sync::Condvar)>,
+    writes: Arc<Mutex<Vec<Write>>>,
+}
+
+impl Held {
+    fn release(&self) {
+        *self.go.0.lock().unwrap() = true;
+        self.go.1.notify_all();
+    }
+
+    fn text(&self) -> String {
+        self.writes
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(_, t)| t.as_str())
+            .collect()
+    }
+}
+
+impl std::io::Write for Held {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        let mut go = self.go.0.lock().unwrap();
+        while !*go {
+            go = self.go.1.wait(go).unwrap();
+        }
+        let thread = std::thread::current().name().map(str::to_owned);
+        let text = String::from_utf8_lossy(bytes).into_owned();
+        self.writes.lock().unwrap().push((thread, text));
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The view wrote its frames from the driver's loop: a terminal held by Ctrl-S stopped the
+/// loop, signals and all. Now the loop only asks, and every write is the writer thread's.
+#[test]
+fn a_stalled_terminal_does_not_stall_the_loop() {
+    let terminal = Held::default();
+    let (sink, control) = super::StatusSink::new(false, Box::new(terminal.clone()));
+    let reporter = Reporter::with_sinks(false, vec![Box::new(sink)]);
+    reporter
+        .spawn_writer(Duration::from_millis(200))
+        .expect("a writer thread");
+    // The loop's side, on a thread of its own so that a stall fails the test instead of
+    // hanging it.
+    let (done, finished) = std::sync::mpsc::channel();
+    let loop_side = {
+        let reporter = reporter.clone();
+        std::thread::spawn(move || {
+            control.set_keys(true);
+            for i in 0..5_000 {
+                reporter.emit(EventKind::Output {
+                    node: "web".into(),
+                    stream: Stream::Stdout,
+                    line: format!("line {i}"),
+                });
+                reporter.frame();
+                if i % 1000 == 0 {
+                    assert!(control.key(Key::Clear, Instant::now()).is_none());
+                    let rerun = control.key(Key::RerunAll, Instant::now());
+                    assert!(matches!(rerun, Some(Event::Rerun(Rerun::All))));
+                }
+            }
+            control.suspend();
+            // Bounded by the writer's patience: the terminal still takes nothing.
+            let drawn = reporter.frame_and_wait();
+            control.resume(true, true);
+            done.send(drawn).expect("the test waits");
+        })
+    };
+    let drawn = finished
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the loop went on while the terminal took nothing");
+    assert!(!drawn, "nothing can be drawn on a held terminal");
+    assert!(terminal.text().is_empty());
+    loop_side.join().expect("no panic");
+    terminal.release();
+    reporter.finish();
+    let writes = terminal.writes.lock().unwrap().clone();
+    assert!(!writes.is_empty());
+    for (thread, _) in &writes {
+        assert_eq!(
+            thread.as_deref(),
+            Some("hot-writer"),
+            "written from {thread:?}"
+        );
+    }
+    // What the writer could not hold was dropped and said so, not queued without bound.
+    let text = terminal.text();
+    assert!(text.contains("events dropped"), "{text}");
+}

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-use super::ready::Gate;
+use super::ctx::Gate;
 use crate::report::Reporter;
 use crate::sockets::RawFd;
 

@@ -44,6 +44,10 @@
 //!   private `NOTIFY_SOCKET`. One of `Ready` or `ReadyTimedOut` is sent per instance, never
 //!   after its `Exited`; a timed-out instance keeps running (the engine decides).
 
+#[cfg(unix)]
+mod clock;
+#[cfg(unix)]
+mod ctx;
 #[cfg(target_os = "linux")]
 mod drain;
 #[cfg(unix)]

@@ -6,7 +6,7 @@ use std::os::unix::net::UnixDatagram;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::unix::Ctx;
+use super::ctx::Ctx;
 use crate::engine::Generation;
 use crate::model::NodeId;
 

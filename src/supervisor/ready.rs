@@ -1,68 +1,18 @@
 //! Readiness: when an instance counts as ready. One function per `ready` kind (`delay`, `log`,
-//! `notify`), the timeout, and the [`Gate`] that lets exactly one `Ready` or `ReadyTimedOut`
-//! through per instance, never after its reap. The monitor and the output readers in `unix`
-//! call these; `notify` holds the `NOTIFY_SOCKET` itself.
+//! `notify`) and the timeout; the [`super::ctx::Gate`] lets exactly one `Ready` or
+//! `ReadyTimedOut` through per instance, never after its reap. The monitor and the output
+//! readers in `unix` call these; `notify` holds the `NOTIFY_SOCKET` itself.
 
-use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Duration;
 
 use tokio::time::Instant;
 
+use super::clock::later;
+use super::ctx::Ctx;
 use super::notify::NotifySocket;
 use super::spawn_error::SpawnError;
-use super::unix::{Ctx, later};
-use crate::engine::{Event, Generation};
+use crate::engine::Generation;
 use crate::model::{NodeId, Ready};
-
-/// One instance's readiness and liveness, decided once.
-pub(super) struct Gate(AtomicU8);
-
-const PENDING: u8 = 0;
-const SETTLED: u8 = 1;
-const REAPED: u8 = 2;
-
-impl Gate {
-    pub(super) fn new() -> Gate {
-        Gate(AtomicU8::new(PENDING))
-    }
-    /// Claims the one `Ready`/`ReadyTimedOut` event; false if already sent or reaped.
-    fn settle(&self) -> bool {
-        self.0
-            .compare_exchange(PENDING, SETTLED, Ordering::SeqCst, Ordering::SeqCst)
-            .is_ok()
-    }
-    pub(super) fn pending(&self) -> bool {
-        self.0.load(Ordering::SeqCst) == PENDING
-    }
-    pub(super) fn reap(&self) {
-        self.0.store(REAPED, Ordering::SeqCst);
-    }
-    pub(super) fn reaped(&self) -> bool {
-        self.0.load(Ordering::SeqCst) == REAPED
-    }
-}
-
-impl Ctx {
-    /// The instance is ready: `Event::Ready`, unless it was already settled or reaped.
-    pub(super) fn ready(&self) {
-        if self.gate.settle() {
-            let _ = self.events.send(Event::Ready {
-                node: self.node,
-                generation: self.generation,
-            });
-        }
-    }
-
-    /// No readiness came in time: `Event::ReadyTimedOut`, unless already settled or reaped.
-    pub(super) fn ready_timed_out(&self) {
-        if self.gate.settle() {
-            let _ = self.events.send(Event::ReadyTimedOut {
-                node: self.node,
-                generation: self.generation,
-            });
-        }
-    }
-}
 
 /// `ready delay`: when the instance started at `started` counts as ready (the monitor fires
 /// it if the leader is still alive then).

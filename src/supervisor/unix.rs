@@ -16,9 +16,10 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use super::excerpt::Excerpt;
+use super::clock::{FAR, later};
+use super::ctx::{Ctx, Gate};
 use super::program::find_program;
-use super::ready::{self, Gate};
+use super::ready;
 use super::spawn_error::SpawnError;
 use super::{Supervisor, plan};
 use crate::engine::{Event, Exit, Generation};
@@ -126,35 +127,6 @@ pub(super) struct Drain;
 /// How long after the stop timeout hot SIGKILLs the group itself, should the keeper (which
 /// kills at the timeout) not have ended by then.
 const BACKSTOP: Duration = Duration::from_millis(500);
-
-/// Who to tell about an instance.
-#[derive(Clone)]
-pub(super) struct Ctx {
-    pub(super) node: NodeId,
-    pub(super) generation: Generation,
-    pub(super) name: String,
-    pub(super) events: mpsc::UnboundedSender<Event>,
-    pub(super) reporter: Reporter,
-    hints: crate::hint::Hints,
-    /// A service's pid is told (the status view shows it); a task's is not, so a task's
-    /// events do not depend on when its keeper's report is read.
-    service: bool,
-    pub(super) gate: Arc<Gate>,
-    /// This instance's own output as its exit report shows it (errors and last lines).
-    excerpt: Arc<std::sync::Mutex<Excerpt>>,
-}
-
-impl Ctx {
-    fn remember(&self, line: &str) {
-        let mut excerpt = self.excerpt.lock().unwrap_or_else(|e| e.into_inner());
-        excerpt.push(line);
-    }
-
-    fn last_lines(&self) -> Vec<String> {
-        let excerpt = self.excerpt.lock().unwrap_or_else(|e| e.into_inner());
-        excerpt.lines()
-    }
-}
 
 impl Supervisor {
     /// Spawns an instance of `node`, passing `sockets` (from `Sockets::for_instance`). `own`:
@@ -684,17 +656,6 @@ fn order_stop(
         &ctx.reporter,
         Leader::Unreaped,
     );
-}
-
-/// Never: a timer that is not armed sleeps until then.
-const FAR: Duration = Duration::from_secs(86400 * 365);
-
-/// `at + d`, or as late as representable: time arithmetic must never panic, whatever
-/// durations reach it.
-pub(super) fn later(at: Instant, d: Duration) -> Instant {
-    at.checked_add(d)
-        .or_else(|| at.checked_add(FAR))
-        .unwrap_or(at)
 }
 
 /// Forwards one pipe to the reporter in bounded pieces (see [`super::output`]), and

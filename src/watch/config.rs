@@ -15,7 +15,7 @@ pub(super) const SYNC_HASH_MAX: usize = 4096;
 pub(super) const CTIME_MARGIN: Duration = Duration::from_secs(3);
 
 /// Full walks read the tree down to this depth on one thread, then split the subtrees below it
-/// between the native watcher instances (one thread each; see `walk::Watches::walk_root`).
+/// between the native watcher instances (one thread each; see `watches::Watches::walk_root`).
 pub(super) const SPLIT_DEPTH: usize = 2;
 
 /// Native watcher instances, each with its own event thread, and one walker thread each in a

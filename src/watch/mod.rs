@@ -61,7 +61,7 @@
 //! a burst of thousands of files still becomes a change set one quiet period after its end.
 //!
 //! **Debounce.** Candidates feed a [`debounce::Debouncer`] with what each event says of its
-//! write (`filter::kind_of`: inotify's `IN_CLOSE_WRITE` is `Access(Close(Write))`, a rename
+//! write (`worker::filter::kind_of`: inotify's `IN_CLOSE_WRITE` is `Access(Close(Write))`, a rename
 //! `Name(From/To/Both)`, `IN_ATTRIB` `Modify(Metadata)`). A burst that is one file whose write
 //! is complete (closed after writing, renamed into place, deleted; an editor's temporary
 //! created and renamed away within it does not count) closes 1 ms after its last event: a
@@ -84,10 +84,11 @@
 //! (at least 500 ms apart, more for trees whose rescan is slow).
 //!
 //! **Rooms.** `config` (what to watch, tuning), `error` (what can fail, with the fix),
-//! `walk` (the notify instances, the watched directories and the one walker), `native` (the
-//! Linux instance), `filter`
-//! (events to candidate paths), `baseline` (the table of tracked files and its background
-//! hashing), `worker` (the thread: bursts, comparison, change sets), `vcs` (git's index lock),
+//! `instances` (the notify instances and the poll fallback), `walk` (the one walker),
+//! `watches` (the watched directories, by instance), `msg` (the watcher thread's messages),
+//! `native` (the Linux instance), `baseline` (the table of tracked files and its background
+//! hashing), `worker` (the thread: bursts, comparison, change sets; `worker::filter` turns
+//! events into candidate paths), `vcs` (git's index lock),
 //! with `debounce`, `files`,
 //! `hash` and `rules` below them. This file holds the public handle.
 //!
@@ -120,9 +121,10 @@ mod covering;
 mod debounce;
 mod error;
 mod files;
-mod filter;
 mod hash;
+mod instances;
 mod links;
+mod msg;
 #[cfg(target_os = "linux")]
 mod native;
 mod rules;
@@ -130,6 +132,7 @@ mod rules;
 mod tests;
 mod vcs;
 mod walk;
+mod watches;
 mod worker;
 
 pub use config::{Ignore, Relevance, WatchConfig};
@@ -139,7 +142,6 @@ pub use hash::{describe_special, special_kind};
 pub use links::{LinkNote, Seen, describe as describe_link};
 pub use rules::{IgnoreRules, walker};
 
-use std::collections::HashMap;
 use std::io;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -149,10 +151,11 @@ use std::time::SystemTime;
 
 use tokio::sync::mpsc::UnboundedSender;
 
-use baseline::{Baseline, Shared};
+use baseline::Shared;
 use config::Tuning;
-use walk::Watches;
-use worker::{Msg, Worker};
+use msg::Msg;
+use watches::Watches;
+use worker::Worker;
 
 /// One wave: the files whose content changed.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -292,67 +295,16 @@ impl Watcher {
         let watches = Watches::new(config.poll, &msgs, watched.clone(), &tuning)?;
         let shared = Arc::new(Shared::default());
         shared.requested.store(1, Ordering::SeqCst);
-        let git = vcs::Git::find(&root, tuning.vcs_hold_max);
-        let mut worker = Worker {
-            rules: IgnoreRules::new(&root),
-            baseline: Baseline::new(shared.clone(), root.clone(), tuning.ctime_margin),
+        let mut worker = Worker::new(
+            config,
             root,
             watches,
-            links: links::Links::default(),
-            shared: shared.clone(),
+            shared.clone(),
             tuning,
-            poll: config.poll,
-            fallback_reported: false,
-            retry_at: None,
-            walked_files: 0,
-            relevant: config.relevant,
-            always: config.always.into_iter().collect(),
-            ignore: Arc::new(config.ignore),
-            debouncer: Debouncer::new(config.debounce, config.max_delay),
-            git,
             tx,
-            unread: Vec::new(),
-            read_early: HashMap::new(),
-            mtimes: HashMap::new(),
-            buf: Vec::new(),
-            warned: false,
-            denied: std::collections::HashSet::new(),
-            approved: std::collections::HashSet::new(),
-            scouting: std::collections::HashSet::new(),
-            msgs: msgs.clone(),
-        };
-        {
-            let mut files = shared.files();
-            let table = &mut *files;
-            worker.walked_files = worker.walk_root(true, table)?;
-            // `always` files are baselined even when an ignore file hid them from the walk.
-            for rel in &worker.always {
-                table.add_pending(rel);
-            }
-            table.shrink();
-        }
-        // Nothing can race a read made before `start` returns: hash small trees exactly, now.
-        // Poll mode serves network and VM mounts, whose ctimes come from another machine's
-        // clock: the ctime rule cannot be trusted there, so it always hashes synchronously.
-        let big = worker.poll.is_none() && shared.files().len() > worker.tuning.sync_hash_max;
-        worker.baseline.run(1, big.then_some(started))?;
-        if !big {
-            // Hashed here and now: what could not be read is told before "watching".
-            let unreadable: Vec<PathBuf> = {
-                let files = shared.files();
-                files
-                    .paths()
-                    .filter(|p| {
-                        files.get(p) == Some(files::Slot::Known(hash::FileState::Unreadable))
-                    })
-                    .collect()
-            };
-            for rel in unreadable {
-                worker.unreadable_file(&rel);
-            }
-        }
-        baseline::release_free_memory();
-        worker.check_polled(std::time::Instant::now());
+            msgs.clone(),
+        );
+        worker.begin(started)?;
 
         let (ended_tx, ended) = mpsc::channel::<()>();
         let handle = std::thread::Builder::new()

@@ -577,22 +577,6 @@ fn help_teaches_by_example() {
     insta::assert_snapshot!(pages);
 }
 
-#[test]
-fn missing_hotfile_suggests_hot_init() {
-    Test::new()
-        .args(["check"])
-        .stderr(
-            "
-            hot::no_hotfile
-
-              × no `Hotfile` here or in any parent directory
-              help: run `hot init` to write one for this project, or name one with `-f PATH`
-            ",
-        )
-        .status(USAGE)
-        .run();
-}
-
 /// Usage mistakes, command-line failures and Hotfile mistakes share one style.
 #[test]
 fn every_error_has_one_style() {

@@ -19,29 +19,10 @@ fn init(project: &Project, dir: &str, args: &[&str]) -> Run {
     Run::from(command.output().expect("hot runs"))
 }
 
-fn package(project: &Project, dir: &str, name: &str, deps: &str, bin: bool) {
-    let prefix = if dir.is_empty() {
-        String::new()
-    } else {
-        format!("{dir}/")
-    };
-    project.write(
-        &format!("{prefix}Cargo.toml"),
-        &format!(
-            "[package]\nname = \"{name}\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n[dependencies]\n{deps}"
-        ),
-    );
-    if bin {
-        project.write(&format!("{prefix}src/main.rs"), OWN_PORT_SERVER);
-    } else {
-        project.write(&format!("{prefix}src/lib.rs"), "pub fn shared() {}\n");
-    }
-}
-
 /// A `cargo new --bin app` with an integration test and a build script.
 fn single() -> Project {
     let project = Project::new();
-    package(&project, "", "app", "", true);
+    member(&project, "", "app", "", OWN_PORT_SERVER);
     project.write("tests/api.rs", "#[test]\nfn works() {}\n");
     project.write("build.rs", "fn main() {}\n");
     project
@@ -54,25 +35,31 @@ fn workspace() -> Project {
         "Cargo.toml",
         "[workspace]\nmembers = [\"shared\", \"api\", \"admin\"]\nresolver = \"3\"\n",
     );
-    package(&project, "shared", "shared", "", false);
-    package(
+    member(&project, "shared", "shared", "", "");
+    member(
         &project,
         "api",
         "api",
         "shared = { path = \"../shared\" }\n",
-        true,
+        OWN_PORT_SERVER,
     );
-    package(&project, "admin", "admin", "", true);
+    member(&project, "admin", "admin", "", OWN_PORT_SERVER);
     project.write("shared/tests/it.rs", "#[test]\nfn works() {}\n");
     project
 }
 
-#[test]
-fn init_writes_a_hotfile_for_one_package() {
-    let project = single();
-    init(&project, "", &[]).code(0);
-    insta::assert_snapshot!("init_single_package", project.read("Hotfile"));
+/// `hot init` at the root of `project` writes the Hotfile of `snapshot`, and it is sound.
+#[track_caller]
+fn init_writes(project: &Project, snapshot: &str) {
+    init(project, "", &[]).code(0);
+    insta::assert_snapshot!(snapshot, project.read("Hotfile"));
     project.run(&["check"]).code(0);
+}
+
+#[test]
+fn init_writes_a_hotfile_for_one_package_and_for_a_workspace() {
+    init_writes(&single(), "init_single_package");
+    init_writes(&workspace(), "init_workspace");
 }
 
 #[test]
@@ -96,14 +83,6 @@ fn init_prints_the_next_steps_with_the_ready_line() {
 }
 
 #[test]
-fn init_writes_a_hotfile_for_a_workspace() {
-    let project = workspace();
-    init(&project, "", &[]).code(0);
-    insta::assert_snapshot!("init_workspace", project.read("Hotfile"));
-    project.run(&["check"]).code(0);
-}
-
-#[test]
 fn a_change_to_a_shared_library_reruns_only_the_chains_that_use_it() {
     let project = workspace();
     init(&project, "", &[]).code(0);
@@ -117,7 +96,7 @@ fn a_change_to_a_shared_library_reruns_only_the_chains_that_use_it() {
     let lines: Vec<&str> = why.stdout.lines().collect();
     assert_eq!(lines.len(), 3, "{}", why.stdout);
     let shared = lines[0];
-    for node in ["clippy-api", "test-api", "build-api", "serve-api"] {
+    for node in ["clippy-api", "build-api", "test-api", "serve-api"] {
         assert!(shared.contains(node), "{shared}");
     }
     assert!(!shared.contains("admin"), "{shared}");
@@ -148,7 +127,7 @@ fn init_refuses_to_overwrite_without_force() {
     assert!(run.stderr.contains("hot init --force"), "{}", run.stderr);
     assert_eq!(project.read("Hotfile"), "// mine\n");
     init(&project, "", &["--force"]).code(0);
-    assert!(project.read("Hotfile").contains("task \"clippy\""));
+    assert!(project.read("Hotfile").contains("task \"build\""));
 }
 
 #[test]
@@ -216,18 +195,24 @@ fn main() -> std::io::Result<()> {
 const OWN_PORT_SERVER: &str =
     "fn main() {\n    let _listener = std::net::TcpListener::bind(\"127.0.0.1:0\");\n}\n";
 
-/// A package in `dir` of `project` with `main` as `src/main.rs` (none when empty).
+/// A package in `dir` of `project` (the project itself when empty) with `main` as
+/// `src/main.rs`, or a library when `main` is empty.
 fn member(project: &Project, dir: &str, name: &str, deps: &str, main: &str) {
+    let prefix = if dir.is_empty() {
+        String::new()
+    } else {
+        format!("{dir}/")
+    };
     project.write(
-        &format!("{dir}/Cargo.toml"),
+        &format!("{prefix}Cargo.toml"),
         &format!(
             "[package]\nname = \"{name}\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n[dependencies]\n{deps}"
         ),
     );
     if main.is_empty() {
-        project.write(&format!("{dir}/src/lib.rs"), "pub fn shared() {}\n");
+        project.write(&format!("{prefix}src/lib.rs"), "pub fn shared() {}\n");
     } else {
-        project.write(&format!("{dir}/src/main.rs"), main);
+        project.write(&format!("{prefix}src/main.rs"), main);
     }
 }
 
@@ -486,7 +471,7 @@ fn init_in_a_member_using_a_workspace_library_watches_it() {
         "{hotfile}"
     );
     assert!(
-        hotfile.contains("run \"cargo build -p example-api\""),
+        hotfile.contains("run \"cargo build -p example-api --all-targets\""),
         "{hotfile}"
     );
     let mut command = project.hot(&["check"]);
@@ -536,7 +521,8 @@ fn init_on_bins_and_required_features_serves_the_servers_and_builds_their_featur
         run.code(0);
         let hotfile = project.read("Hotfile");
         assert!(
-            hotfile.contains("run \"cargo build --features admin\""),
+            hotfile.contains("run \"cargo build --all-targets --features admin\"")
+                && hotfile.contains("run \"cargo test --features admin\""),
             "{hotfile}"
         );
         assert!(hotfile.contains("run \"./target/debug/web\""), "{hotfile}");
@@ -611,9 +597,9 @@ fn init_in_a_member_then_hot_swaps_in_each_edit_with_no_failed_request() {
         let status = command.status().expect("cargo runs");
         assert!(status.success(), "cargo {args:?}");
     };
-    // Built once up front, so hot's first round stays within the event deadline.
-    cargo(&["build"], None);
-    cargo(&["test", "--no-run"], None);
+    // Built once up front, as the Hotfile builds, so hot's first round stays within the event
+    // deadline.
+    cargo(&["build", "--all-targets"], None);
     cargo(&["clippy", "--all-targets"], Some("../target/clippy"));
     let mut command = project.hot(&["--json", "watch"]);
     command
@@ -713,4 +699,47 @@ fn init_with_package_writes_that_packages_hotfile_from_the_root() {
         "{}",
         run.stderr
     );
+}
+
+/// The build compiles the test harnesses (`--all-targets`, the same features as the tests),
+/// so `test` only runs them: after the build, `cargo test` compiles nothing.
+#[test]
+fn init_hotfile_test_compiles_nothing_after_its_build() {
+    let project = Project::new();
+    package(&project, "", "app", "", true);
+    project.write("tests/api.rs", "#[test]\nfn works() {}\n");
+    init(&project, "", &[]).code(0);
+    let hotfile = project.read("Hotfile");
+    let run_of = |task: &str| -> String {
+        let block = hotfile
+            .split(&format!("task \"{task}\" {{"))
+            .nth(1)
+            .expect(task);
+        let line = block
+            .lines()
+            .find(|l| l.trim_start().starts_with("run "))
+            .expect(task);
+        line.trim_start()
+            .strip_prefix("run \"")
+            .and_then(|l| l.strip_suffix('"'))
+            .expect(line)
+            .to_owned()
+    };
+    let cargo = |line: &str| {
+        let args: Vec<&str> = line.split_whitespace().skip(1).collect();
+        let output = std::process::Command::new(env!("CARGO"))
+            .args(&args)
+            .current_dir(project.path())
+            .env("CARGO_NET_OFFLINE", "true")
+            .env("CARGO_TERM_COLOR", "never")
+            .env_remove("CARGO_TARGET_DIR")
+            .env_remove("CARGO_BUILD_TARGET_DIR")
+            .output()
+            .expect("cargo runs");
+        assert!(output.status.success(), "{line}: {output:?}");
+        String::from_utf8_lossy(&output.stderr).into_owned()
+    };
+    cargo(&run_of("build"));
+    let test = cargo(&run_of("test"));
+    assert!(!test.contains("Compiling"), "{test}");
 }

@@ -15,6 +15,8 @@ mod checkout;
 mod cli;
 /// The docs: every Hotfile in them is sound; the reference matches the parser.
 mod docs;
+/// Early start: a `gate` holds back the new instance's connections, not its start.
+mod early;
 /// Odd setups: a Hotfile from a pipe or empty, a link to a parent, hot itself stopped.
 mod edges;
 /// Every Hotfile shipped in the repository passes `hot check`.

@@ -37,19 +37,7 @@ fn ci_summary_goes_to_stdout_so_a_redirect_keeps_it() {
     // and the children's stderr stay on the terminal.
     assert_same(
         "ci.log",
-        &unindent(
-            "
-            [clippy] clippy-says
-            [fmt]    fmt-ok
-
-            node    result    duration
-            clippy  failed    [DURATION]
-            test    failed    [DURATION]
-            fmt     ok        [DURATION]
-            build   blocked   -
-            2 failed: clippy, test; 1 blocked: build
-            ",
-        ),
+        TWO_FAIL_RESULTS,
         &normalise(
             project.path(),
             &std::fs::read_to_string(&log).expect("the log"),
@@ -61,6 +49,19 @@ fn ci_summary_goes_to_stdout_so_a_redirect_keeps_it() {
         &normalise(project.path(), &run.stderr),
     );
 }
+
+/// What `hot ci -j 1` on `TWO_FAIL` writes on stdout: the results.
+const TWO_FAIL_RESULTS: &str = "\
+[clippy] clippy-says
+[fmt]    fmt-ok
+
+node    result    duration
+clippy  failed    [DURATION]
+test    failed    [DURATION]
+fmt     ok        [DURATION]
+build   blocked   -
+2 failed: clippy, test; 1 blocked: build
+";
 
 /// What `hot ci -j 1` on `TWO_FAIL` tells on stderr.
 const TWO_FAIL_PROGRESS: &str = "\
@@ -79,19 +80,7 @@ fn every_summary_names_the_failed_nodes() {
     Test::new()
         .hotfile(TWO_FAIL)
         .args(["ci", "-j", "1"])
-        .stdout(
-            "
-            [clippy] clippy-says
-            [fmt]    fmt-ok
-
-            node    result    duration
-            clippy  failed    [DURATION]
-            test    failed    [DURATION]
-            fmt     ok        [DURATION]
-            build   blocked   -
-            2 failed: clippy, test; 1 blocked: build
-            ",
-        )
+        .stdout(TWO_FAIL_RESULTS)
         .stderr(TWO_FAIL_PROGRESS)
         .status(FAILED)
         .run();

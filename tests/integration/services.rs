@@ -42,6 +42,18 @@ fn start(project: &Project) -> (Running, String) {
     (hot, addr)
 }
 
+/// `hot watch` of one service, `serve`, on a fresh loopback port, running the shell line
+/// `run` (`{probe}` stands for the probe's path), once hot bound its socket.
+fn serve_probe(run: &str) -> (Project, Running, String) {
+    let run = run.replace("{probe}", &probe().display().to_string());
+    let project = Project::with_hotfile(&format!(
+        "service \"serve\" {{\n    socket \"http\" \"127.0.0.1:0\"\n    run \"{run}\"\n}}\n"
+    ));
+    let mut hot = project.spawn(&["watch"]);
+    let addr = listening(&mut hot);
+    (project, hot, addr)
+}
+
 /// The address hot bound for `serve`'s socket (port 0 picks a free one), from its event.
 #[track_caller]
 fn listening(hot: &mut Running) -> String {
@@ -163,18 +175,7 @@ fn answer_from_version(addr: &str, version: &str) -> String {
 #[test]
 fn a_grandchild_server_stops_with_its_parent_and_the_port_is_freed() {
     // Like `cargo run` building first: the server is a child of a shell that stays.
-    let hotfile = format!(
-        r#"
-service "serve" {{
-    socket "http" "127.0.0.1:0"
-    run "true; {probe}"
-}}
-"#,
-        probe = probe().display()
-    );
-    let project = Project::with_hotfile(&hotfile);
-    let mut hot = project.spawn(&["watch"]);
-    let addr = listening(&mut hot);
+    let (_project, mut hot, addr) = serve_probe("true; {probe}");
     let answer = ask(&addr).unwrap();
     // A compound command forks, so hot leaves LISTEN_PID empty, which listenfd accepts.
     assert_eq!(field(&answer, "listen_pid"), "");
@@ -645,18 +646,7 @@ service "serve" {{
 /// from the terminal, and hot stops them all before it exits.
 #[test]
 fn a_closed_terminal_stops_every_process_hot_started() {
-    let hotfile = format!(
-        r#"
-service "serve" {{
-    socket "http" "127.0.0.1:0"
-    run "{probe}; echo exited"
-}}
-"#,
-        probe = probe().display()
-    );
-    let project = Project::with_hotfile(&hotfile);
-    let mut hot = project.spawn(&["watch"]);
-    let addr = listening(&mut hot);
+    let (_project, mut hot, addr) = serve_probe("{probe}; echo exited");
     let server: i32 = field(&ask(&addr).unwrap(), "pid").parse().unwrap();
     hot.signal(libc::SIGHUP);
     assert_eq!(hot.wait_exit(), 129);

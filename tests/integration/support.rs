@@ -12,6 +12,9 @@ use serde_json::Value;
 #[path = "../common/ci.rs"]
 mod common_ci;
 pub use common_ci::ci;
+#[path = "../common/probe.rs"]
+mod common_probe;
+pub use common_probe::probe;
 
 pub const HOT: &str = env!("CARGO_BIN_EXE_hot");
 
@@ -285,28 +288,6 @@ pub fn gone(pid: i32) -> bool {
         std::thread::sleep(Duration::from_millis(10));
     }
     false
-}
-
-/// The probe server (`examples/probe.rs`): plain `cargo test` builds examples with the tests;
-/// a filtered run may not, so it is built here once if missing.
-pub fn probe() -> std::path::PathBuf {
-    static PROBE: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
-    PROBE
-        .get_or_init(|| {
-            let dir = Path::new(HOT).parent().expect("target/debug");
-            let probe = dir.join("examples").join("probe");
-            if !probe.exists() {
-                let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-                let status = Command::new(cargo)
-                    .args(["build", "--example", "probe", "--manifest-path"])
-                    .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"))
-                    .status()
-                    .expect("run cargo build --example probe");
-                assert!(status.success(), "cargo build --example probe failed");
-            }
-            probe
-        })
-        .clone()
 }
 
 /// One request to the probe: its answer line, or the error (a refused connection included).

@@ -19,6 +19,13 @@ task "t" {
 }
 "#;
 
+/// A project of [`TREE`] with one source file.
+fn tree() -> Project {
+    let project = Project::with_hotfile(TREE);
+    project.write("src/a.txt", "1");
+    project
+}
+
 /// The checksum `t` prints, taken here on the tree as it is now.
 fn checksum(project: &Project) -> String {
     let out = Command::new("sh")
@@ -98,62 +105,67 @@ fn has_reader(path: &Path) -> bool {
 
 /// Starts `hot watch` and waits for the first wave.
 fn start(project: &Project) -> Running {
-    let mut hot = project.spawn(&["watch"]);
+    settled(project.spawn(&["watch"]))
+}
+
+/// Waits until every watch is in place and the first wave is over.
+fn settled(mut hot: Running) -> Running {
     hot.wait_event("watching", "");
     hot.wait_event("wave_finished", "");
     hot
 }
 
+/// Edits `src/a.txt` and checks the wave it sets off ran on the tree as it is now.
+fn edit_reaches_the_task(project: &Project, hot: &mut Running) {
+    project.write("src/a.txt", "2");
+    wait_wave_with(hot, "src/a.txt");
+    assert_eq!(last_sum(hot), checksum(project), "{}", hot.transcript());
+}
+
+/// Checks there were `count` waves in all, then that `signal` stops hot at once.
+fn ends_after(hot: &mut Running, count: usize, signal: i32) {
+    assert_eq!(waves(hot), count, "{}", hot.transcript());
+    stops_at_once(hot, signal);
+}
+
 #[test]
 fn a_fifo_matched_by_a_watch_glob_does_not_hang_hot() {
-    let project = Project::with_hotfile(TREE);
-    project.write("src/a.txt", "1");
+    let project = tree();
     mkfifo(&project.path().join("src/pipe"));
     let mut hot = start(&project);
     assert!(
         !has_reader(&project.path().join("src/pipe")),
         "hot opened the FIFO"
     );
-    project.write("src/a.txt", "2");
-    wait_wave_with(&mut hot, "src/a.txt");
-    assert_eq!(last_sum(&hot), checksum(&project), "{}", hot.transcript());
-    assert_eq!(waves(&hot), 2, "{}", hot.transcript());
-    stops_at_once(&mut hot, libc::SIGTERM);
+    edit_reaches_the_task(&project, &mut hot);
+    ends_after(&mut hot, 2, libc::SIGTERM);
 }
 
 #[test]
 fn a_fifo_created_while_hot_runs_does_not_hang_hot() {
-    let project = Project::with_hotfile(TREE);
-    project.write("src/a.txt", "1");
+    let project = tree();
     let mut hot = start(&project);
     let pipe = project.path().join("src/pipe");
     mkfifo(&pipe);
     // Its appearance is a change (judged by presence, never by reading it).
     wait_wave_with(&mut hot, "src/pipe");
     assert!(!has_reader(&pipe), "hot opened the FIFO");
-    project.write("src/a.txt", "2");
-    wait_wave_with(&mut hot, "src/a.txt");
-    assert_eq!(last_sum(&hot), checksum(&project), "{}", hot.transcript());
-    assert_eq!(waves(&hot), 3, "{}", hot.transcript());
-    stops_at_once(&mut hot, libc::SIGINT);
+    edit_reaches_the_task(&project, &mut hot);
+    ends_after(&mut hot, 3, libc::SIGINT);
 }
 
 /// A link to `/dev/zero` is a device reached through the tree: reading it never ends.
 #[test]
 fn a_link_to_a_device_or_a_socket_matched_by_a_watch_glob_does_not_hang_hot() {
-    let project = Project::with_hotfile(TREE);
-    project.write("src/a.txt", "1");
+    let project = tree();
     let src = project.path().join("src");
     std::os::unix::fs::symlink("/dev/zero", src.join("zero")).unwrap();
     let _socket = std::os::unix::net::UnixListener::bind(src.join("s.sock")).unwrap();
     let mut hot = start(&project);
     std::os::unix::fs::symlink("/dev/null", src.join("null")).unwrap();
     wait_wave_with(&mut hot, "src/null");
-    project.write("src/a.txt", "2");
-    wait_wave_with(&mut hot, "src/a.txt");
-    assert_eq!(last_sum(&hot), checksum(&project), "{}", hot.transcript());
-    assert_eq!(waves(&hot), 3, "{}", hot.transcript());
-    stops_at_once(&mut hot, libc::SIGTERM);
+    edit_reaches_the_task(&project, &mut hot);
+    ends_after(&mut hot, 3, libc::SIGTERM);
 }
 
 /// `setpriv` runs hot as `nobody`, for whom a root-owned directory of mode 700 is unreadable
@@ -221,18 +233,13 @@ fn an_unreadable_directory_is_a_warning_not_a_stop() {
     let Some(command) = as_nobody(&project) else {
         return;
     };
-    let mut hot = Running::spawn(command);
-    hot.wait_event("watching", "");
-    hot.wait_event("wave_finished", "");
+    let mut hot = settled(Running::spawn(command));
     let told = warnings(&hot);
     assert_eq!(told.len(), 1, "{}", hot.transcript());
     assert!(told[0].contains("`dbdata`"), "{}", told[0]);
     assert!(told[0].contains(r#"ignore "dbdata/**""#), "{}", told[0]);
-    project.write("src/a.txt", "2");
-    wait_wave_with(&mut hot, "src/a.txt");
-    assert_eq!(last_sum(&hot), checksum(&project), "{}", hot.transcript());
-    assert_eq!(waves(&hot), 2, "{}", hot.transcript());
-    stops_at_once(&mut hot, libc::SIGTERM);
+    edit_reaches_the_task(&project, &mut hot);
+    ends_after(&mut hot, 2, libc::SIGTERM);
 }
 
 #[test]
@@ -242,15 +249,10 @@ fn the_hotfiles_ignore_keeps_hot_out_of_an_unreadable_directory() {
     let Some(command) = as_nobody(&project) else {
         return;
     };
-    let mut hot = Running::spawn(command);
-    hot.wait_event("watching", "");
-    hot.wait_event("wave_finished", "");
-    project.write("src/a.txt", "2");
-    wait_wave_with(&mut hot, "src/a.txt");
+    let mut hot = settled(Running::spawn(command));
+    edit_reaches_the_task(&project, &mut hot);
     assert_eq!(warnings(&hot), Vec::<String>::new(), "{}", hot.transcript());
-    assert_eq!(last_sum(&hot), checksum(&project), "{}", hot.transcript());
-    assert_eq!(waves(&hot), 2, "{}", hot.transcript());
-    stops_at_once(&mut hot, libc::SIGINT);
+    ends_after(&mut hot, 2, libc::SIGINT);
 }
 
 /// inotify watches hot holds, from `/proc/PID/fdinfo`.
@@ -290,8 +292,7 @@ fn big_tree() -> tempfile::TempDir {
 #[test]
 fn a_link_to_a_big_tree_does_not_delay_an_unrelated_edit() {
     let big = big_tree();
-    let project = Project::with_hotfile(TREE);
-    project.write("src/a.txt", "1");
+    let project = tree();
     let mut hot = start(&project);
     let before = inotify_watches(hot.pid());
     std::os::unix::fs::symlink(big.path(), project.path().join("src/biglink")).unwrap();
@@ -321,14 +322,12 @@ fn a_link_to_a_big_tree_does_not_delay_an_unrelated_edit() {
     assert!(!hot.seen.iter().any(under_link), "{}", hot.transcript());
     assert_eq!(last_sum(&hot), checksum(&project), "{}", hot.transcript());
     // Start, then the edit: a link to a directory is no change of its own.
-    assert_eq!(waves(&hot), 2, "{}", hot.transcript());
-    stops_at_once(&mut hot, libc::SIGTERM);
+    ends_after(&mut hot, 2, libc::SIGTERM);
 }
 
 #[test]
 fn hot_check_and_hot_why_say_a_fifo_is_never_opened() {
-    let project = Project::with_hotfile(TREE);
-    project.write("src/a.txt", "1");
+    let project = tree();
     mkfifo(&project.path().join("src/pipe"));
     let check = project.run(&["check"]);
     check.code(0);
@@ -365,9 +364,7 @@ fn an_unreadable_file_is_told_once() {
     let Some(command) = as_nobody(&project) else {
         return;
     };
-    let mut hot = Running::spawn(command);
-    hot.wait_event("watching", "");
-    hot.wait_event("wave_finished", "");
+    let mut hot = settled(Running::spawn(command));
     project.write("src/a.txt", "2");
     wait_wave_with(&mut hot, "src/a.txt");
     let told = warnings(&hot);
@@ -382,6 +379,5 @@ fn an_unreadable_file_is_told_once() {
         "{}",
         told[0]
     );
-    assert_eq!(waves(&hot), 2, "{}", hot.transcript());
-    stops_at_once(&mut hot, libc::SIGTERM);
+    ends_after(&mut hot, 2, libc::SIGTERM);
 }

@@ -8,12 +8,11 @@
 //! connection it held then. Each instance now has a socket of its own, new connections are
 //! steered to the serving one, and the old one is stopped once it has answered what it holds.
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use crate::client::{Client, Summary};
-use crate::fixtures::{Server, require, serial};
-use crate::support::{Hogs, Project};
+use crate::fixtures::{Served, Server};
+use crate::support::Hogs;
 
 const CLIENTS: usize = 8;
 const STARTUP: Duration = Duration::from_millis(800);
@@ -26,17 +25,10 @@ fn restarts() -> u32 {
 }
 
 fn under_load(server: Server) {
-    let _one_at_a_time = serial();
-    let Some(hotfile) = require(server.hotfile(true, STARTUP)) else {
+    let Some(mut served) = Served::start(server, true, STARTUP) else {
         return;
     };
-    let project = Project::with_hotfile(&hotfile);
-    project.write("version", "1");
-    let mut hot = project.spawn(&["watch"]);
-    let addr: SocketAddr = hot.wait_event("listening", "serve")["addr"]
-        .as_str()
-        .and_then(|a| a.parse().ok())
-        .expect("a socket address");
+    let (project, hot, addr) = (&served.project, &mut served.hot, served.addr);
     hot.wait_event("service_ready", "serve");
     let _hogs = Hogs::start();
     let clients: Vec<Client> = (0..CLIENTS).map(|_| Client::start(addr)).collect();
@@ -52,8 +44,7 @@ fn under_load(server: Server) {
     let records: Vec<_> = clients.into_iter().flat_map(Client::stop).collect();
     let summary = Summary::of(&records);
     eprintln!("{server:?}, {CLIENTS} clients, 2 CPU hogs: {summary}");
-    assert_eq!(summary.refused, 0, "{summary}\n{}", hot.transcript());
-    assert!(summary.failed.is_empty(), "{summary}\n{}", hot.transcript());
+    served.assert_clean(&summary);
 }
 
 /// One test per server, named after what it pins.

@@ -179,6 +179,48 @@ service "serve" {{
     }
 }
 
+/// A server under `hot watch`, listening, the case holding [`serial`]'s lock.
+pub struct Served {
+    pub project: crate::support::Project,
+    pub hot: crate::support::Running,
+    /// Where hot bound the service's socket.
+    pub addr: std::net::SocketAddr,
+    _one_at_a_time: MutexGuard<'static, ()>,
+}
+
+impl Served {
+    /// `server` at `version` 1, with `ready` or without, once hot bound its socket; `None`
+    /// when the server's tool is missing (see [`require`]).
+    pub fn start(server: Server, ready: bool, startup: std::time::Duration) -> Option<Served> {
+        let one_at_a_time = serial();
+        let hotfile = require(server.hotfile(ready, startup))?;
+        let project = crate::support::Project::with_hotfile(&hotfile);
+        project.write("version", "1");
+        let mut hot = project.spawn(&["watch"]);
+        let addr = hot.wait_event("listening", "serve")["addr"]
+            .as_str()
+            .and_then(|a| a.parse().ok())
+            .expect("a socket address");
+        Some(Served {
+            project,
+            hot,
+            addr,
+            _one_at_a_time: one_at_a_time,
+        })
+    }
+
+    /// Nothing refused and nothing failed, or the summary and hot's transcript.
+    #[track_caller]
+    pub fn assert_clean(&self, summary: &crate::client::Summary) {
+        assert_eq!(summary.refused, 0, "{summary}\n{}", self.hot.transcript());
+        assert!(
+            summary.failed.is_empty(),
+            "{summary}\n{}",
+            self.hot.transcript()
+        );
+    }
+}
+
 /// The gunicorn recipe's `ready log` pattern (docs/recipes.md).
 pub const GUNICORN_READY: &str = "^worker [0-9]+ serving$";
 

@@ -11,7 +11,7 @@
 //! except under `CI=true`, where it fails.
 
 #[path = "../integration/support.rs"]
-#[allow(dead_code)]
+#[allow(dead_code, unused_imports)]
 mod support;
 
 /// Ten restarts of each server, draining or not, under 8 clients and two CPU hogs.

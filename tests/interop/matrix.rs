@@ -7,12 +7,11 @@
 //! during an overlap the old instance (an event loop accepting until `EAGAIN`) turned blocking
 //! and stalled or reset a request at every restart.
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use crate::client::{Client, Outcome, Summary};
-use crate::fixtures::{Server, require, serial};
-use crate::support::{Project, gone};
+use crate::fixtures::{Served, Server};
+use crate::support::gone;
 
 const RESTARTS: u32 = 5;
 /// Every server's start-up (`STARTUP_MS` in [`Server::hotfile`]).
@@ -33,17 +32,10 @@ fn slowest_allowed() -> Duration {
 }
 
 fn restarts(server: Server, ready: bool) {
-    let _one_at_a_time = serial();
-    let Some(hotfile) = require(server.hotfile(ready, STARTUP)) else {
+    let Some(mut served) = Served::start(server, ready, STARTUP) else {
         return;
     };
-    let project = Project::with_hotfile(&hotfile);
-    project.write("version", "1");
-    let mut hot = project.spawn(&["watch"]);
-    let addr: SocketAddr = hot.wait_event("listening", "serve")["addr"]
-        .as_str()
-        .and_then(|a| a.parse().ok())
-        .expect("a socket address");
+    let (project, hot, addr) = (&served.project, &mut served.hot, served.addr);
     let started = if ready {
         "service_ready"
     } else {
@@ -77,8 +69,7 @@ fn restarts(server: Server, ready: bool) {
         .filter(|r| matches!(&r.outcome, Outcome::Answer { server: s, .. } if s != server.marker()))
         .collect();
     assert!(others.is_empty(), "answers from another server: {others:?}");
-    assert_eq!(summary.refused, 0, "{summary}\n{}", hot.transcript());
-    assert!(summary.failed.is_empty(), "{summary}\n{}", hot.transcript());
+    served.assert_clean(&summary);
     if ready {
         assert!(
             summary.slowest() <= slowest_allowed(),

@@ -5,31 +5,12 @@ Environment: see common.py."""
 
 import http.server
 import signal
-import socket
 import threading
 
 import common
 
 VERSION = common.startup()
-BODY = common.answer(VERSION, "blocking")
-
-
-class Handler(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        self.send_response(200)
-        self.send_header("Content-Type", "text/plain")
-        self.send_header("Content-Length", str(len(BODY)))
-        self.send_header("Connection", "close")
-        self.end_headers()
-        self.wfile.write(BODY)
-
-    def log_message(self, *args):
-        pass
-
-
-server = http.server.HTTPServer(("127.0.0.1", 0), Handler, bind_and_activate=False)
-server.socket.close()
-server.socket = socket.socket(fileno=3)
+server = common.http_server(http.server.HTTPServer, common.answer(VERSION, "blocking"))
 stop = threading.Event()
 for sig in (signal.SIGTERM, signal.SIGINT):
     signal.signal(sig, lambda *_: stop.set())

@@ -6,7 +6,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::{Engine, Outcome};
+use super::{Engine, Instance, Outcome, Settled};
 use crate::engine::{Action, Exit, Report};
 use crate::model::{NodeId, Restart};
 
@@ -86,10 +86,13 @@ impl Engine {
                 continue;
             }
             let has_ready = self.project.node(node).ready.is_some();
+            // A crashed early instance's successor waits for the same gates.
+            let gated = self.may_start_early(node)
+                && matches!(self.dependencies_settled(node), Settled::Wait);
             let instance = self.start_instance(now, node, actions);
             let state = &mut self.nodes[node.0];
             if has_ready {
-                state.pending = Some(instance);
+                state.pending = Some(Instance { gated, ..instance });
             } else {
                 state.current = Some(instance);
                 state.outcome = Outcome::Ok;

@@ -81,6 +81,7 @@ service "serve" {
 "#;
 
 mod forms;
+mod gate;
 mod limits;
 mod mistakes;
 mod rendered;

@@ -407,6 +407,7 @@ fn web_with(restart: Restart) -> Project {
 }
 
 mod answer;
+mod early;
 mod locks;
 mod loops;
 mod ordering;

@@ -11,10 +11,10 @@ use std::time::Instant;
 use notify::EventKind;
 use notify::event::{AccessKind, AccessMode, ModifyKind, RenameMode};
 
-use super::Notice;
-use super::debounce::Kind;
-use super::rules;
-use super::worker::Worker;
+use super::Worker;
+use crate::watch::Notice;
+use crate::watch::debounce::Kind;
+use crate::watch::rules;
 
 impl Worker {
     pub(super) fn on_event(&mut self, now: Instant, ev: notify::Result<notify::Event>) {
@@ -34,11 +34,8 @@ impl Worker {
         if ev.need_rescan() {
             self.debouncer.push_rescan(now);
         }
-        if let EventKind::Access(kind) = ev.kind
-            && kind != AccessKind::Close(AccessMode::Write)
-        {
-            return;
-        }
+        // Access events other than a close after writing were dropped by the handler
+        // (`instances::handler`), before they took the channel.
         let both = ev.kind == EventKind::Modify(ModifyKind::Name(RenameMode::Both));
         for (i, path) in ev.paths.iter().enumerate() {
             // A rename's pair names the old path first.
@@ -63,7 +60,7 @@ impl Worker {
         if rel.as_os_str().is_empty() {
             if !self.root.is_dir() {
                 let gone = format!("the project root `{}` is gone", self.root.display());
-                self.notify(Notice::Warning(gone));
+                self.reports.notify(Notice::Warning(gone));
             }
             return;
         }
@@ -88,10 +85,11 @@ impl Worker {
         };
         let ignored = ignored
             || self
-                .ignore
+                .scope
+                .ignore()
                 .is_ignored(&rel, is_dir || was_watched || is_link);
         // `always` (the Hotfile) is reported even if an ignore file covers it.
-        if ignored && !self.always.contains(&rel) {
+        if ignored && !self.scope.always().contains(&rel) {
             return;
         }
         let name = rel.file_name().unwrap_or_default();
@@ -150,13 +148,8 @@ impl Worker {
     }
 
     /// A file the open burst touched: anything read of it before is stale.
-    pub(super) fn touched(&mut self, now: Instant, rel: PathBuf, kind: Kind) {
-        self.read_early.remove(&rel);
-        // A metadata-only event needs no read (see `Worker::changed`); after a close the
-        // bytes are final, the best time to read them.
-        if kind != Kind::Metadata {
-            self.unread.push(rel.clone());
-        }
+    fn touched(&mut self, now: Instant, rel: PathBuf, kind: Kind) {
+        self.reads.touched(&rel, kind);
         self.debouncer.push(now, rel, kind);
     }
 }

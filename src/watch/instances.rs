@@ -1,0 +1,206 @@
+//! The notify instances: the native watcher of each platform, and the poll fallback for
+//! directories the kernel refused to watch (which also holds the instance for link targets).
+
+use std::path::{Path, PathBuf};
+#[cfg(target_os = "linux")]
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use notify::event::{AccessKind, AccessMode};
+use notify::{EventKind, RecursiveMode};
+
+use super::baseline::lock;
+use super::msg::Msg;
+use super::walk::Target;
+
+pub(super) type Instance = Box<dyn notify::Watcher + Send>;
+
+/// The instance index of directories watched by the poll fallback.
+pub(super) const POLLED: usize = usize::MAX;
+
+/// Forwards notify's events to the watcher thread, time-stamped.
+pub(super) fn handler(events: mpsc::Sender<Msg>) -> impl notify::EventHandler {
+    move |ev: notify::Result<notify::Event>| {
+        // Reads (ours included: hashing opens files) are noise; a close after writing is the
+        // best signal that a file is complete.
+        if let Ok(e) = &ev
+            && let EventKind::Access(kind) = e.kind
+            && kind != AccessKind::Close(AccessMode::Write)
+        {
+            return;
+        }
+        let _ = events.send(Msg::Event(Instant::now(), ev));
+    }
+}
+
+/// A native instance: inotify itself on Linux (see `native`: no round trip per watch, no
+/// events for reads), FSEvents a tree at a time on macOS (see `covering`), notify's
+/// recommended watcher elsewhere (kqueue on the BSDs).
+pub(super) fn native(
+    msgs: &mpsc::Sender<Msg>,
+    #[cfg(target_os = "linux")] backlog: &Arc<super::native::Backlog>,
+) -> notify::Result<Instance> {
+    #[cfg(target_os = "linux")]
+    let instance: Instance = Box::new(super::native::Native::start(
+        handler(msgs.clone()),
+        backlog.clone(),
+    )?);
+    #[cfg(target_os = "macos")]
+    let instance: Instance = Box::new(
+        <super::covering::Covering<notify::FsEventWatcher> as notify::Watcher>::new(
+            handler(msgs.clone()),
+            notify::Config::default(),
+        )?,
+    );
+    #[cfg(not(any(target_os = "linux", target_os = "macos")))]
+    let instance: Instance = Box::new(<notify::RecommendedWatcher as notify::Watcher>::new(
+        handler(msgs.clone()),
+        notify::Config::default(),
+    )?);
+    Ok(instance)
+}
+
+/// A poller for directories the kernel refused to watch (the inotify watch limit), made on
+/// first need. Its events feed the same channel, so a polled directory behaves like a watched
+/// one, only slower.
+pub(super) struct Fallback {
+    poller: Option<notify::PollWatcher>,
+    msgs: mpsc::Sender<Msg>,
+    interval: Duration,
+    /// The instance that watches link targets (made on first need), of the main kind: native,
+    /// or a poller in poll mode.
+    links: Option<Instance>,
+    poll: Option<Duration>,
+    /// Canonical directories watched for links → how many links need each.
+    refs: std::collections::HashMap<PathBuf, usize>,
+    #[cfg(target_os = "linux")]
+    backlog: Arc<super::native::Backlog>,
+}
+
+impl Fallback {
+    /// `interval`: how often refused directories are polled; `poll`: poll mode's interval
+    /// (link targets are then polled too).
+    pub(super) fn new(
+        msgs: &mpsc::Sender<Msg>,
+        interval: Duration,
+        poll: Option<Duration>,
+        #[cfg(target_os = "linux")] backlog: &Arc<super::native::Backlog>,
+    ) -> Fallback {
+        Fallback {
+            poller: None,
+            msgs: msgs.clone(),
+            interval,
+            links: None,
+            poll,
+            refs: std::collections::HashMap::new(),
+            #[cfg(target_os = "linux")]
+            backlog: backlog.clone(),
+        }
+    }
+
+    /// Watches a link target's directory by its canonical path, once however many links
+    /// lead there. Past the watch limit it is polled.
+    pub(super) fn link(&mut self, canonical: &Path) -> notify::Result<()> {
+        if let Some(n) = self.refs.get_mut(canonical) {
+            *n += 1;
+            return Ok(());
+        }
+        let instance = match &mut self.links {
+            Some(i) => i,
+            None => {
+                let made: Instance = match self.poll {
+                    Some(interval) => Box::new(notify::PollWatcher::new(
+                        handler(self.msgs.clone()),
+                        notify::Config::default()
+                            .with_poll_interval(interval)
+                            .with_compare_contents(true),
+                    )?),
+                    #[cfg(target_os = "linux")]
+                    None => native(&self.msgs, &self.backlog)?,
+                    #[cfg(not(target_os = "linux"))]
+                    None => native(&self.msgs)?,
+                };
+                self.links.insert(made)
+            }
+        };
+        match instance.watch(canonical, RecursiveMode::NonRecursive) {
+            Ok(()) => {}
+            Err(e) if matches!(e.kind, notify::ErrorKind::MaxFilesWatch) => {
+                self.watch(canonical)?
+            }
+            Err(e) => return Err(e),
+        }
+        self.refs.insert(canonical.to_path_buf(), 1);
+        Ok(())
+    }
+
+    /// One link fewer needs `canonical`.
+    pub(super) fn unlink(&mut self, canonical: &Path) {
+        let Some(n) = self.refs.get_mut(canonical) else {
+            return;
+        };
+        *n -= 1;
+        if *n == 0 {
+            self.refs.remove(canonical);
+            if let Some(i) = &mut self.links {
+                let _ = i.unwatch(canonical);
+            }
+            self.unwatch(canonical);
+        }
+    }
+
+    pub(super) fn watch(&mut self, dir: &Path) -> notify::Result<()> {
+        let poller = match &mut self.poller {
+            Some(p) => p,
+            None => self.poller.insert(notify::PollWatcher::new(
+                handler(self.msgs.clone()),
+                // Whole-second mtimes would miss a second write within a second: compare bytes.
+                notify::Config::default()
+                    .with_poll_interval(self.interval)
+                    .with_compare_contents(true),
+            )?),
+        };
+        // The poller lists the directory now, before the walk reads it: nothing falls between.
+        notify::Watcher::watch(poller, dir, RecursiveMode::NonRecursive)
+    }
+
+    pub(super) fn unwatch(&mut self, dir: &Path) {
+        if let Some(p) = &mut self.poller {
+            let _ = notify::Watcher::unwatch(p, dir);
+        }
+    }
+}
+
+/// The instance index of directories watched through a link (by their canonical path).
+pub(super) const LINKED: usize = usize::MAX - 1;
+
+/// Adds a native watch on instance `k`; past the kernel's watch limit the directory is polled
+/// instead (and [`POLLED`] returned). A linked directory goes to the links' instance
+/// ([`LINKED`]). `refuse`: tests stand in for the limit.
+pub(super) fn add(
+    native: &mut Instance,
+    k: usize,
+    target: Target<'_>,
+    refuse: Option<&AtomicBool>,
+    fallback: &Mutex<Fallback>,
+) -> notify::Result<usize> {
+    let dir = match target {
+        Target::Linked(canonical) => return lock(fallback).link(canonical).map(|()| LINKED),
+        Target::Dir(dir) => dir,
+    };
+    let result = if refuse.is_some_and(|r| r.load(Ordering::Relaxed)) {
+        Err(notify::Error::new(notify::ErrorKind::MaxFilesWatch))
+    } else {
+        native.watch(dir, RecursiveMode::NonRecursive)
+    };
+    match result {
+        Ok(()) => Ok(k),
+        Err(e) if matches!(e.kind, notify::ErrorKind::MaxFilesWatch) => {
+            lock(fallback).watch(dir).map(|()| POLLED)
+        }
+        Err(e) => Err(e),
+    }
+}

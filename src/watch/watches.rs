@@ -1,0 +1,382 @@
+//! The watch registry: which directories are watched, by which instance, and the walks that
+//! add them (on this thread, or split between one thread per instance).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Bound;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, mpsc};
+use std::time::Duration;
+
+use notify::RecursiveMode;
+
+use super::baseline::lock;
+use super::config::{NATIVE_INSTANCES, SPLIT_DEPTH, Tuning};
+use super::error::{EMFILE, WatchError, read_limit};
+use super::instances::{Fallback, Instance, LINKED, POLLED, add, handler, native};
+use super::msg::Msg;
+use super::walk::{Found, Target, Walk};
+
+/// The notify instances and the directories they watch.
+pub(super) struct Watches {
+    /// One poll watcher, or [`NATIVE_INSTANCES`] native ones.
+    notify: Vec<Instance>,
+    /// Watched directories (absolute) → the instance watching each ([`POLLED`]: the fallback
+    /// poller). Ordered, so a subtree is a contiguous range.
+    watched: BTreeMap<PathBuf, usize>,
+    /// The directories in `watched` under [`POLLED`].
+    polled: BTreeSet<PathBuf>,
+    fallback: Mutex<Fallback>,
+    /// Tests: refuse native watches as if the kernel's limit were reached.
+    refuse: Option<Arc<AtomicBool>>,
+    /// The directories in `watched` under [`LINKED`] → their canonical paths.
+    linked: BTreeMap<PathBuf, PathBuf>,
+    /// File links (absolute) → the canonical directory watched for each one's target.
+    file_links: BTreeMap<PathBuf, PathBuf>,
+    /// Published for [`super::Watcher::watched_dirs`].
+    count: Arc<AtomicUsize>,
+    /// Events of the native instances not handed on yet.
+    #[cfg(target_os = "linux")]
+    backlog: Arc<super::native::Backlog>,
+}
+
+impl Watches {
+    /// The notify instances, each sending its events to `msgs`.
+    pub fn new(
+        poll: Option<Duration>,
+        msgs: &mpsc::Sender<Msg>,
+        count: Arc<AtomicUsize>,
+        tuning: &Tuning,
+    ) -> Result<Watches, WatchError> {
+        #[cfg(target_os = "linux")]
+        let backlog = Arc::<super::native::Backlog>::default();
+        #[cfg(target_os = "linux")]
+        let native = || native(msgs, &backlog);
+        #[cfg(not(target_os = "linux"))]
+        let native = || native(msgs);
+        let mut notify: Vec<Instance> = vec![match poll {
+            Some(interval) => Box::new(
+                notify::PollWatcher::new(
+                    handler(msgs.clone()),
+                    // notify 8.2's poller compares whole-second mtimes only, so a second write
+                    // within the same second would be missed; comparing contents closes that
+                    // (at the cost of reading the files of watched directories every interval).
+                    notify::Config::default()
+                        .with_poll_interval(interval)
+                        .with_compare_contents(true),
+                )
+                .map_err(WatchError::Init)?,
+            ),
+            None => native().map_err(|e| match &e.kind {
+                // inotify's instance limit; elsewhere the plain error says it (open files).
+                notify::ErrorKind::Io(io)
+                    if cfg!(target_os = "linux") && io.raw_os_error() == Some(EMFILE) =>
+                {
+                    WatchError::InstanceLimit {
+                        limit: read_limit("max_user_instances"),
+                    }
+                }
+                _ => WatchError::Init(e),
+            })?,
+        }];
+        if poll.is_none() {
+            // Extra instances only speed up full walks: without them (instance limit), one does.
+            while notify.len() < NATIVE_INSTANCES
+                && let Ok(w) = native()
+            {
+                notify.push(w);
+            }
+        }
+        Ok(Watches {
+            notify,
+            watched: BTreeMap::new(),
+            polled: BTreeSet::new(),
+            fallback: Mutex::new(Fallback::new(
+                msgs,
+                tuning.fallback_poll,
+                poll,
+                #[cfg(target_os = "linux")]
+                &backlog,
+            )),
+            linked: BTreeMap::new(),
+            file_links: BTreeMap::new(),
+            refuse: tuning.refuse_watches.clone(),
+            count,
+            #[cfg(target_os = "linux")]
+            backlog,
+        })
+    }
+
+    /// True while the native instances have events not handed on yet (see `native::Backlog`);
+    /// elsewhere, false.
+    pub fn backlog(&self) -> bool {
+        #[cfg(target_os = "linux")]
+        return self.backlog.pending();
+        #[cfg(not(target_os = "linux"))]
+        false
+    }
+
+    /// Directories watched (natively or polled).
+    pub fn count(&self) -> usize {
+        self.watched.len()
+    }
+
+    /// Directories polled because the kernel refused their watch.
+    pub fn polled(&self) -> usize {
+        self.polled.len()
+    }
+
+    pub fn contains(&self, dir: &Path) -> bool {
+        self.watched.contains_key(dir)
+    }
+
+    fn publish(&self) {
+        self.count.store(self.watched.len(), Ordering::Relaxed);
+    }
+
+    fn record(&mut self, found: &Found) {
+        for (dir, canonical) in &found.linked {
+            self.linked.insert(dir.clone(), canonical.clone());
+        }
+        for (link, parent) in &found.file_links {
+            if let Some(old) = self.file_links.insert(link.clone(), parent.clone()) {
+                lock(&self.fallback).unlink(&old);
+            }
+        }
+        for (dir, k) in &found.dirs {
+            if let Some(k) = *k {
+                self.watched.insert(dir.clone(), k);
+                if k == POLLED {
+                    self.polled.insert(dir.clone());
+                } else {
+                    self.polled.remove(dir);
+                }
+            }
+        }
+        self.publish();
+    }
+
+    /// A file link found outside a walk (made while hot runs): watches its target's directory.
+    pub fn link_file(&mut self, link: &Path, canonical_parent: &Path) {
+        if self
+            .file_links
+            .get(link)
+            .is_some_and(|p| p == canonical_parent)
+        {
+            return;
+        }
+        let mut fallback = lock(&self.fallback);
+        if fallback.link(canonical_parent).is_ok()
+            && let Some(old) = self
+                .file_links
+                .insert(link.to_path_buf(), canonical_parent.to_path_buf())
+        {
+            fallback.unlink(&old);
+        }
+    }
+
+    fn unwatch(&mut self, dir: &Path, k: usize) {
+        if k == LINKED {
+            if let Some(canonical) = self.linked.remove(dir) {
+                lock(&self.fallback).unlink(&canonical);
+            }
+            return;
+        }
+        if k == POLLED {
+            lock(&self.fallback).unwatch(dir);
+            self.polled.remove(dir);
+        } else {
+            // notify usually dropped the kernel watch already; a "not found" is expected.
+            let _ = self.notify[k].unwatch(dir);
+        }
+    }
+
+    /// Tries to give polled directories a native watch again (the limit may have been
+    /// raised); stops at the first refusal. Returns the directories moved: an edit made between
+    /// the poller's last look and the new watch is only found by reading them again.
+    pub fn retry(&mut self) -> Vec<PathBuf> {
+        let mut moved = Vec::new();
+        let polled: Vec<PathBuf> = self.polled.iter().cloned().collect();
+        for dir in polled {
+            let result = if self
+                .refuse
+                .as_deref()
+                .is_some_and(|r| r.load(Ordering::Relaxed))
+            {
+                Err(notify::Error::new(notify::ErrorKind::MaxFilesWatch))
+            } else {
+                self.notify[0].watch(&dir, RecursiveMode::NonRecursive)
+            };
+            match result {
+                Ok(()) => {
+                    lock(&self.fallback).unwatch(&dir);
+                    self.polled.remove(&dir);
+                    self.watched.insert(dir.clone(), 0);
+                    moved.push(dir);
+                }
+                // Gone: the poller's event about it forgets it.
+                Err(e) if matches!(e.kind, notify::ErrorKind::PathNotFound) => {}
+                Err(_) => break,
+            }
+        }
+        self.publish();
+        moved
+    }
+
+    /// Walks `dir` on this thread. `before`: the instances of directories watched before a
+    /// rescan, re-watched on the same instance.
+    pub fn walk(
+        &mut self,
+        walk: &Walk<'_>,
+        dir: &Path,
+        before: Option<&BTreeMap<PathBuf, usize>>,
+        max_depth: Option<usize>,
+    ) -> Found {
+        let mut found = Found::default();
+        let (notify, refuse, fallback) = (&mut self.notify, self.refuse.as_deref(), &self.fallback);
+        let mut watch = |target: Target<'_>| {
+            // A polled directory tries a native watch again first.
+            let k = match target {
+                Target::Dir(path) => before
+                    .and_then(|b| b.get(path))
+                    .copied()
+                    .filter(|&k| k < notify.len())
+                    .unwrap_or(0),
+                Target::Linked(_) => 0,
+            };
+            add(&mut notify[k], k, target, refuse, fallback)
+        };
+        let linked = &self.linked;
+        let is_linked = |p: &Path| p.ancestors().any(|a| linked.contains_key(a));
+        walk.subtree(
+            dir,
+            max_depth,
+            false,
+            &self.watched,
+            &is_linked,
+            &mut watch,
+            &mut found,
+        );
+        self.record(&found);
+        found
+    }
+
+    /// A walk of the whole tree. With several instances, the top of the tree (down to
+    /// [`SPLIT_DEPTH`]) is walked on this thread, then its subtrees on one thread per
+    /// instance, each watching with its own instance (the subtree roots were watched by the
+    /// first phase). Directories watched already are left as they are.
+    pub fn walk_root(&mut self, walk: &Walk<'_>) -> Found {
+        if self.notify.len() == 1 {
+            return self.walk(walk, walk.root, None, None);
+        }
+        let mut found = self.walk(walk, walk.root, None, Some(SPLIT_DEPTH));
+        if found.err.is_some() {
+            return found;
+        }
+        let queue = Mutex::new(std::mem::take(&mut found.frontier));
+        let failed = AtomicBool::new(false);
+        let (watched, refuse, fallback) = (&self.watched, self.refuse.as_deref(), &self.fallback);
+        let linked = &self.linked;
+        let is_linked = |p: &Path| p.ancestors().any(|a| linked.contains_key(a));
+        let is_linked = &is_linked;
+        let outs: Vec<Found> = std::thread::scope(|s| {
+            let threads: Vec<_> = self
+                .notify
+                .iter_mut()
+                .enumerate()
+                .map(|(k, notify)| {
+                    let (queue, failed) = (&queue, &failed);
+                    s.spawn(move || {
+                        let mut out = Found::default();
+                        let mut watch =
+                            |target: Target<'_>| add(notify, k, target, refuse, fallback);
+                        while !failed.load(Ordering::Relaxed) {
+                            let Some(sub) = lock(queue).pop() else { break };
+                            if !walk
+                                .subtree(&sub, None, true, watched, is_linked, &mut watch, &mut out)
+                            {
+                                failed.store(true, Ordering::Relaxed);
+                                break;
+                            }
+                        }
+                        out
+                    })
+                })
+                .collect();
+            threads
+                .into_iter()
+                .map(|t| t.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                .collect()
+        });
+        for out in outs {
+            self.record(&out);
+            found.absorb(out);
+        }
+        found
+    }
+
+    /// Drops the watches of `dir` and everything under it.
+    pub fn forget(&mut self, dir: &Path) {
+        let gone: Vec<(PathBuf, usize)> = self
+            .watched
+            .range::<Path, _>((Bound::Included(dir), Bound::Unbounded))
+            .take_while(|(p, _)| p.starts_with(dir))
+            .map(|(p, k)| (p.clone(), *k))
+            .collect();
+        for (d, k) in gone {
+            self.unwatch(&d, k);
+            self.watched.remove(&d);
+        }
+        let links: Vec<PathBuf> = self
+            .file_links
+            .range::<Path, _>((Bound::Included(dir), Bound::Unbounded))
+            .take_while(|(p, _)| p.starts_with(dir))
+            .map(|(p, _)| p.clone())
+            .collect();
+        for link in links {
+            if let Some(parent) = self.file_links.remove(&link) {
+                lock(&self.fallback).unlink(&parent);
+            }
+        }
+        self.publish();
+    }
+
+    /// Starts a rescan from no watches; returns the previous ones for [`Watches::walk`]'s
+    /// `before` and [`Watches::drop_stale`].
+    pub fn take(&mut self) -> Before {
+        self.polled.clear();
+        Before {
+            watched: std::mem::take(&mut self.watched),
+            linked: std::mem::take(&mut self.linked),
+            file_links: std::mem::take(&mut self.file_links),
+        }
+    }
+
+    /// After a rescan: unwatches what was watched `before` and is not any more.
+    pub fn drop_stale(&mut self, before: &Before) {
+        for (d, k) in &before.watched {
+            // Link targets are counted: the rescan counted each again, so drop the old counts.
+            if *k == LINKED {
+                continue;
+            }
+            // Watched by another instance now (a polled one got a native watch), or not at all.
+            if self.watched.get(d) != Some(k) {
+                self.unwatch(d, *k);
+            }
+        }
+        let mut fallback = lock(&self.fallback);
+        for canonical in before.linked.values().chain(before.file_links.values()) {
+            fallback.unlink(canonical);
+        }
+        drop(fallback);
+        self.publish();
+    }
+}
+
+/// The watches before a rescan.
+pub(super) struct Before {
+    pub watched: BTreeMap<PathBuf, usize>,
+    linked: BTreeMap<PathBuf, PathBuf>,
+    file_links: BTreeMap<PathBuf, PathBuf>,
+}

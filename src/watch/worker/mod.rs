@@ -1,0 +1,475 @@
+//! The watcher thread: takes events, closes bursts, compares contents, sends change sets.
+//!
+//! With nothing pending it blocks on its channel without a timeout: no wakeups when idle.
+//! While a burst waits for quiet, the files it touched are read one at a time whenever no
+//! event is queued, so a burst of thousands of files closes one quiet period after its end.
+
+use std::collections::{BTreeSet, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::time::{Duration, Instant, SystemTime};
+
+use tokio::sync::mpsc::UnboundedSender;
+
+use crate::watch::baseline::{Baseline, Shared, release_free_memory};
+use crate::watch::config::{Ignore, Relevance, Tuning};
+use crate::watch::debounce::{Batch, Debouncer, Kind};
+use crate::watch::error::WatchError;
+use crate::watch::files::{FileTable, Slot};
+use crate::watch::hash::FileState;
+use crate::watch::links::Links;
+use crate::watch::msg::Msg;
+use crate::watch::rules::IgnoreRules;
+use crate::watch::vcs::{Git, Lock, RECHECK, SEQUENCER_GRACE};
+use crate::watch::walk::{Found, Walk};
+use crate::watch::watches::Watches;
+use crate::watch::{ChangeSet, Notice, WatchConfig};
+
+mod compare;
+mod filter;
+mod reads;
+mod reports;
+mod scope;
+mod scouts;
+
+use reads::Reads;
+use reports::Reports;
+use scope::Scope;
+use scouts::Scouts;
+
+/// The watcher thread's state. Each concern beside the tree itself lives in a room of its own:
+/// `scope` (what is tracked), `scouts` (links out of the project being counted), `reads` (the
+/// reads of an open burst), `reports` (what is told); `filter` and `compare` hold the
+/// event path and the comparison.
+pub(super) struct Worker {
+    root: PathBuf,
+    watches: Watches,
+    /// Links in the tree, to map events under their targets back to them.
+    links: Links,
+    rules: IgnoreRules,
+    /// Tracked files (relative) and what they held when last looked at, shared with the
+    /// background hasher.
+    shared: Arc<Shared>,
+    baseline: Baseline,
+    tuning: Tuning,
+    poll: Option<Duration>,
+    /// Files (tracked or not) seen by the last walk of the whole tree.
+    walked_files: usize,
+    scope: Scope,
+    scouts: Scouts,
+    debouncer: Debouncer,
+    /// The repository the project is in: while git holds its index, no burst closes.
+    git: Option<Git>,
+    reads: Reads,
+    reports: Reports,
+    /// When to try native watches for polled directories again.
+    retry_at: Option<Instant>,
+}
+
+impl Worker {
+    /// The thread's state before its first walk (see [`Worker::begin`]).
+    pub(super) fn new(
+        config: WatchConfig,
+        root: PathBuf,
+        watches: Watches,
+        shared: Arc<Shared>,
+        tuning: Tuning,
+        tx: UnboundedSender<ChangeSet>,
+        msgs: mpsc::Sender<Msg>,
+    ) -> Worker {
+        Worker {
+            rules: IgnoreRules::new(&root),
+            baseline: Baseline::new(shared.clone(), root.clone(), tuning.ctime_margin),
+            git: Git::find(&root, tuning.vcs_hold_max),
+            root,
+            watches,
+            links: Links::default(),
+            shared,
+            tuning,
+            poll: config.poll,
+            retry_at: None,
+            walked_files: 0,
+            scope: Scope::new(config.relevant, config.always, config.ignore),
+            scouts: Scouts::new(msgs),
+            debouncer: Debouncer::new(config.debounce, config.max_delay),
+            reads: Reads::default(),
+            reports: Reports::new(tx),
+        }
+    }
+
+    /// The start-up walk and baseline. `started`: before the walk (a file changed after it
+    /// cannot get a background baseline).
+    pub(super) fn begin(&mut self, started: SystemTime) -> Result<(), WatchError> {
+        let shared = self.shared.clone();
+        {
+            let mut files = shared.files();
+            let table = &mut *files;
+            self.walked_files = self.walk_root(true, table)?;
+            // `always` files are baselined even when an ignore file hid them from the walk.
+            for rel in self.scope.always() {
+                table.add_pending(rel);
+            }
+            table.shrink();
+        }
+        // Nothing can race a read made before `start` returns: hash small trees exactly, now.
+        // Poll mode serves network and VM mounts, whose ctimes come from another machine's
+        // clock: the ctime rule cannot be trusted there, so it always hashes synchronously.
+        let big = self.poll.is_none() && shared.files().len() > self.tuning.sync_hash_max;
+        self.baseline.run(1, big.then_some(started))?;
+        if !big {
+            // Hashed here and now: what could not be read is told before "watching".
+            let unreadable: Vec<PathBuf> = {
+                let files = shared.files();
+                files
+                    .paths()
+                    .filter(|p| files.get(p) == Some(Slot::Known(FileState::Unreadable)))
+                    .collect()
+            };
+            for rel in unreadable {
+                self.reports.unreadable_file(&self.root, &rel);
+            }
+        }
+        release_free_memory();
+        self.check_polled(Instant::now());
+        Ok(())
+    }
+
+    fn tracked(&self, rel: &Path) -> bool {
+        self.scope.tracked(rel)
+    }
+
+    /// Reads the ignore rules of every directory a walk went through, and notes its links.
+    fn absorb(&mut self, found: &Found) {
+        let with_rules: HashSet<&Path> = found.rule_dirs.iter().map(PathBuf::as_path).collect();
+        for (dir, _) in &found.dirs {
+            if with_rules.contains(dir.as_path()) {
+                self.rules.add_dir(dir);
+            } else {
+                self.rules.no_rules(dir);
+            }
+        }
+        for (link, target) in &found.links {
+            self.links.add(link.clone(), target.clone());
+        }
+        for dir in &found.unreadable {
+            self.reports.unreadable(&self.root, dir);
+        }
+        for (link, target) in &found.too_big {
+            self.reports.too_big(&self.root, link, target);
+        }
+        for (link, target) in &found.scout {
+            if let Err(e) = self.scouts.scout(link, target) {
+                self.reports.warn(&e);
+            }
+        }
+    }
+
+    /// A count came back: a small tree is walked as a new directory is (its files are new,
+    /// so an edit made while it was counted is one of them); a big one is told about.
+    fn scouted(&mut self, now: Instant, link: PathBuf, target: PathBuf, fits: bool) {
+        self.scouts.scouted(&link, &target, fits);
+        if fits {
+            self.on_path(now, &link, Kind::Placed);
+        } else {
+            self.reports.too_big(&self.root, &link, &target);
+        }
+    }
+
+    /// A walk of the whole tree that records tracked files as `Pending` in `table`; returns
+    /// how many files (tracked or not) it saw. `strict`: a watch failure is an error
+    /// (start-up) rather than a warning.
+    pub fn walk_root(&mut self, strict: bool, table: &mut FileTable) -> Result<usize, WatchError> {
+        let mut found = self.with_walk(strict, |watches, walk| watches.walk_root(walk));
+        for rel in found.files() {
+            table.add_pending(rel);
+        }
+        for rel in &found.special {
+            table.set(rel, Slot::Known(FileState::Special));
+        }
+        self.absorb(&found);
+        if let Some(e) = found.err.take() {
+            return Err(e);
+        }
+        if let Some(w) = found.warn.take() {
+            self.reports.warn(&w);
+        }
+        Ok(found.seen)
+    }
+
+    /// Runs `f` on the watches with this tree's walk settings. `strict` (start-up): a watch
+    /// failure is an error, and links out of the tree are walked at once rather than deferred.
+    fn with_walk<R>(&mut self, strict: bool, f: impl FnOnce(&mut Watches, &Walk) -> R) -> R {
+        let scope = &self.scope;
+        let tracked = |rel: &Path| scope.tracked(rel);
+        let walk = Walk {
+            root: &self.root,
+            tracked: &tracked,
+            ignore: scope.ignore(),
+            strict,
+            defer: !strict,
+            approved: self.scouts.approved(),
+        };
+        f(&mut self.watches, &walk)
+    }
+
+    /// Walks `dir` (inside the root, itself not ignored) and collects the tracked files.
+    fn walk_collect(&mut self, dir: &Path) -> Vec<PathBuf> {
+        let found = self.walk_lenient(dir, None);
+        let mut files: Vec<PathBuf> = found.files().map(Path::to_path_buf).collect();
+        files.extend(found.special);
+        files
+    }
+
+    fn walk_lenient(
+        &mut self,
+        dir: &Path,
+        before: Option<&std::collections::BTreeMap<PathBuf, usize>>,
+    ) -> Found {
+        let mut found =
+            self.with_walk(false, |watches, walk| watches.walk(walk, dir, before, None));
+        self.absorb(&found);
+        if let Some(w) = found.warn.take() {
+            self.reports.warn(&w);
+        }
+        found
+    }
+
+    /// After anything that adds watches: reports the poll fallback once when it begins and
+    /// once when it ends, and keeps the retry timer while directories are polled.
+    fn check_polled(&mut self, now: Instant) {
+        let polled = self.watches.polled();
+        if polled == 0 {
+            self.retry_at = None;
+        } else {
+            self.retry_at
+                .get_or_insert(now + self.tuning.fallback_retry);
+        }
+        let every = self.tuning.fallback_poll;
+        self.reports.polled(polled, self.watches.count(), every);
+    }
+
+    /// The retry timer fired: polled directories that get a native watch are read again
+    /// (their entries go through the event path), so an edit the poller had not seen yet is
+    /// still reported.
+    fn retry_watches(&mut self, now: Instant) {
+        self.retry_at = None;
+        for dir in self.watches.retry() {
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                self.on_path(now, &entry.path(), Kind::Placed);
+            }
+        }
+        self.check_polled(now);
+    }
+
+    /// When the thread must wake up with no message: the burst's close or the next retry.
+    fn wake_at(&self) -> Option<Instant> {
+        match (self.debouncer.deadline(), self.retry_at) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// The next message. While a burst waits for quiet and nothing is queued, the touched
+    /// files are read meanwhile; an event that arrives drops what was read of its file.
+    fn next_message(&mut self, rx: &mpsc::Receiver<Msg>) -> Result<Msg, RecvTimeoutError> {
+        while self
+            .debouncer
+            .deadline()
+            .is_some_and(|d| d > Instant::now())
+        {
+            match rx.try_recv() {
+                Ok(msg) => return Ok(msg),
+                Err(mpsc::TryRecvError::Disconnected) => {
+                    return Err(RecvTimeoutError::Disconnected);
+                }
+                Err(mpsc::TryRecvError::Empty) => {
+                    if !self.reads.read_one(&self.root) {
+                        break;
+                    }
+                }
+            }
+        }
+        match self.wake_at() {
+            None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
+            Some(d) => rx.recv_timeout(d.saturating_duration_since(Instant::now())),
+        }
+    }
+
+    /// Re-reads rules, re-walks the tree, reconciles watches; returns every path to compare.
+    fn rescan(&mut self) -> BTreeSet<PathBuf> {
+        self.rules = IgnoreRules::new(&self.root);
+        // Re-watching a watched directory (on the same instance) is harmless (inotify merges)
+        // and restores a watch the kernel dropped, so start from empty, on this thread.
+        let before = self.watches.take();
+        self.links = Links::default();
+        let root = self.root.clone();
+        let found = self.walk_lenient(&root, Some(&before.watched));
+        self.walked_files = found.seen;
+        self.watches.drop_stale(&before);
+        let mut candidates: BTreeSet<PathBuf> = found.files().map(Path::to_path_buf).collect();
+        candidates.extend(found.special.iter().cloned());
+        candidates.extend(self.shared.files().paths());
+        candidates
+    }
+
+    /// Switches relevance, then walks for newly tracked files and baselines them. `done` is
+    /// answered after the baseline on small trees (the caller waits, so nothing can race the
+    /// reads), and at once on big ones (the baseline then uses the ctime rule from `asked`).
+    fn set_relevant(
+        &mut self,
+        relevant: Relevance,
+        ignore: Option<Ignore>,
+        asked: SystemTime,
+        request: u64,
+        done: mpsc::Sender<()>,
+    ) {
+        // Newly ignored trees keep their watches until the next rescan; the filter drops
+        // their events from now on.
+        self.scope.set(relevant, ignore);
+        let sync = self.poll.is_some() || self.walked_files <= self.tuning.sync_hash_max;
+        if !sync {
+            let _ = done.send(());
+        }
+        // Cancel the running job first: it must not fill slots of the new request.
+        self.baseline.stop();
+        let shared = self.shared.clone();
+        {
+            let mut files = shared.files();
+            let table = &mut *files;
+            let scope = &self.scope;
+            table.retain(|rel| scope.tracked(rel));
+            if let Ok(n) = self.walk_root(false, table) {
+                self.walked_files = n;
+            }
+        }
+        if let Err(e) = self.baseline.run(request, (!sync).then_some(asked)) {
+            // Unhashed files stay `Pending`: reported on their next event, never lost.
+            self.reports.warn(&e);
+        }
+        let _ = done.send(());
+    }
+
+    /// Whether the open burst may close at `now`: its deadline has passed and no git
+    /// operation holds it. While one does, the burst is held and the lock looked at again
+    /// every [`RECHECK`]; when it ends, the burst waits one more window for the last events
+    /// of the operation (or the next step of a rebase).
+    fn due(&mut self, now: Instant) -> bool {
+        if self.debouncer.deadline().is_none_or(|d| now < d) {
+            return false;
+        }
+        // Events still in the kernel's queue (a reader the machine did not run yet) belong
+        // to this burst: look again shortly. Not past `max_delay`: a writer that never stops
+        // still gets a wave that often.
+        if !self.debouncer.over_cap(now) && self.watches.backlog() {
+            self.debouncer.defer(now + BACKLOG_RECHECK);
+            return false;
+        }
+        let Some(git) = &mut self.git else {
+            return true;
+        };
+        let (lock, warning) = match git.lock(self.debouncer.held_for(now)) {
+            Ok(lock) => (lock, None),
+            Err(warning) => (Lock::Free, Some(warning)),
+        };
+        let sequencing = lock == Lock::Free && self.debouncer.is_held() && git.sequencing();
+        if let Some(warning) = warning {
+            self.reports.notify(Notice::Warning(warning));
+        }
+        match lock {
+            Lock::Held => {
+                self.debouncer.hold(now, now + RECHECK);
+                false
+            }
+            Lock::Free if self.debouncer.is_held() => {
+                let wait = if sequencing {
+                    SEQUENCER_GRACE
+                } else {
+                    self.debouncer.window()
+                };
+                self.debouncer.release(now, wait);
+                false
+            }
+            Lock::Free => true,
+        }
+    }
+
+    /// Closes the pending burst into a change set if it is due. False when the receiver is
+    /// gone.
+    fn flush(&mut self, now: Instant) -> bool {
+        if !self.due(now) {
+            return true;
+        }
+        let Some(batch) = self.debouncer.take(now) else {
+            return true;
+        };
+        let Batch {
+            paths: mut candidates,
+            metadata_only,
+            rescan,
+        } = batch;
+        if rescan {
+            let started = Instant::now();
+            candidates.extend(self.rescan());
+            self.debouncer.rescanned(Instant::now(), started.elapsed());
+        }
+        let (paths, modified) = self.changed(candidates, &metadata_only);
+        self.reads.clear();
+        if paths.is_empty() {
+            return true;
+        }
+        self.reports.send(ChangeSet {
+            paths,
+            modified,
+            rescanned: rescan,
+            notices: Vec::new(),
+        })
+    }
+
+    pub(super) fn run(mut self, rx: mpsc::Receiver<Msg>) {
+        loop {
+            match self.next_message(&rx) {
+                Ok(Msg::Event(at, ev)) => {
+                    self.on_event(at, ev);
+                    self.check_polled(Instant::now());
+                    // A backlog never lets the channel run dry; the cap still closes the burst.
+                    if self.debouncer.capped(Instant::now()) && !self.flush(Instant::now()) {
+                        return;
+                    }
+                }
+                Ok(Msg::SetRelevant {
+                    relevant,
+                    ignore,
+                    asked,
+                    request,
+                    done,
+                }) => {
+                    self.set_relevant(relevant, ignore, asked, request, done);
+                    self.check_polled(Instant::now());
+                }
+                Ok(Msg::Scouted { link, target, fits }) => {
+                    self.scouted(Instant::now(), link, target, fits);
+                    self.check_polled(Instant::now());
+                }
+                Ok(Msg::Stop) | Err(RecvTimeoutError::Disconnected) => return,
+                // Only close a burst once queued events are drained, so one burst is one wave.
+                Err(RecvTimeoutError::Timeout) => {
+                    let now = Instant::now();
+                    if self.retry_at.is_some_and(|r| r <= now) {
+                        self.retry_watches(now);
+                    }
+                    if !self.flush(Instant::now()) {
+                        return;
+                    }
+                    self.check_polled(Instant::now());
+                }
+            }
+        }
+    }
+}
+
+/// How soon a burst due while events are still queued for a reader is looked at again.
+const BACKLOG_RECHECK: Duration = Duration::from_micros(200);
