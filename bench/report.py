@@ -4,7 +4,9 @@ ratio to hot (hot at its default settings; above 1.00x the tool is slower or big
 import statistics
 
 import common
-from suite import BURSTS, median_range, ratio
+import plan
+from burst import BURSTS
+from suite import median_range, ratio
 
 
 def _median(values):
@@ -55,19 +57,24 @@ def burst_table(results: dict, files: int, reps: int, window: float) -> str:
                          ratio(first, base) if tool != "none" else "-",
                          median_range(cpu, "{:.2f}")])
     head = (f"### Bursts of {files:,} files ({reps} repetition(s) of each)\n\n"
-            "rewrite: every file rewritten in place as fast as possible; saves: every file saved the "
-            "editor way (temp file renamed over), paced over about 1 s; touches: every file's mtime set, "
-            "content unchanged; checkout: a real `git checkout -f` to a branch that changes every file. The longest gap between two writes of the burst is shown: a gap longer than a "
-            f"tool's quiet period splits the burst legitimately. Runs are counted from the burst's start to {window:.0f} s after its end; "
-            "lateness is from the burst's end to the first (last) run that started after it.\n\n")
+            "A Cargo workspace of 100 crates holding the files. rewrite: every file rewritten in place as fast as possible; "
+            "saves: every file saved the editor way (temp file renamed over), paced over about 1 s; touches: every file's "
+            "times set, content unchanged; fmt: a real `cargo fmt --all` that rewrites every file; checkout: a real "
+            "`git checkout -f` to a branch that changes every file. The longest gap between two writes of the burst is "
+            "shown (not known for fmt and checkout): a gap longer than a tool's quiet period splits the burst "
+            f"legitimately. Runs are counted from the burst's start to {window:.0f} s after its end (for fmt and "
+            "checkout, the command's exit); lateness is from the burst's end to the first (last) run that started after it.\n\n")
     table = common.table(["burst", "tool", "setting", "burst ms", "longest gap ms", "runs", "runs during burst",
                           "end → first run ms", "end → last run ms", "× hot (first run)", "tool CPU s"], rows)
     waves = []
     for tool, r in results.items():
         if getattr(tool, "kind", None) == "hot":
             for name in BURSTS:
-                w = [m.get("waves") for m in r[name]]
-                waves.append(f"{tool.label} {name}: waves per repetition {[len(x or []) for x in w]}")
+                w = [m.get("waves") or [] for m in r[name]]
+                shown = ["; ".join(f"{n} files at {t:+.0f} ms" for n, t in x[:4]) + (" ..." if len(x) > 4 else "")
+                         for x in w]
+                waves.append(f"{tool.label} {name}: waves per repetition {[len(x) for x in w]} "
+                             f"(files, `wave_started` after the end: {' | '.join(shown)})")
     return head + table + "\n\n" + "\n".join(f"- {w}" for w in waves) + "\n"
 
 
@@ -188,10 +195,12 @@ def tree1m_table(results: dict, about: str, idle: float) -> str:
 
 
 def plan_table(results: dict, nodes: int, runs: int) -> str:
-    rows = [[label, median_range(ms, "{:.2f}")] for label, ms in results.items()]
-    head = (f"### Plan of a {nodes}-node Hotfile ({runs} runs of each command, whole process)\n\n"
-            "No peer reads a Hotfile; the baseline is hot's own start-up.\n\n")
-    return head + common.table(["command", "ms: median (min-max)"], rows) + "\n"
+    base = _median(results.get(plan.BASELINE, []))
+    rows = [[label, median_range(ms, "{:.2f}"), ratio(_median(ms), base)] for label, ms in results.items()]
+    head = (f"### Plan of a {nodes}-node Hotfile ({runs} runs of each command, whole process, taking turns)\n\n"
+            "No peer reads a Hotfile; the baseline is hot's own start-up. Target: each command within "
+            "10 ms and at most 2x `hot --version`.\n\n")
+    return head + common.table(["command", "ms: median (min-max)", "× hot --version"], rows) + "\n"
 
 
 def story_table(results: dict, project: str = "hello") -> str:

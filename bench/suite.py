@@ -18,23 +18,7 @@ import plan
 import tree
 
 
-def stamp_command(stamps: Path) -> list[str]:
-    return ["sh", "-c", f"date +%s%N >> {stamps}"]
-
-
-def wait_quiet(stamps: Path, quiet: float, limit: float) -> None:
-    """Waits until no run has started for `quiet` seconds (bounded by `limit`), so that runs
-    left over from one burst are not counted in the next."""
-    deadline = time.monotonic() + limit
-    last = len(common.read_stamps(stamps))
-    since = time.monotonic()
-    while time.monotonic() < deadline:
-        time.sleep(0.1)
-        now = len(common.read_stamps(stamps))
-        if now != last:
-            last, since = now, time.monotonic()
-        elif time.monotonic() - since >= quiet:
-            return
+stamp_command = burst.stamp_command
 
 
 # --- save -> command start -------------------------------------------------------------------
@@ -64,97 +48,14 @@ def save_to_start(tools, paths: dict, n: int, gap: float, settle: float, log) ->
     return results
 
 
-# --- bursts ----------------------------------------------------------------------------------
+# --- bursts (bench/burst.py) ----------------------------------------------------------------
 
-def burst_touch(paths: list[Path]) -> float:
-    """Touches every file (mtime and atime to now, content unchanged), as `touch` or a
-    `git checkout` of the same content does; returns the longest gap between two touches."""
-    gap, last = 0.0, time.perf_counter()
-    for p in paths:
-        os.utime(p, None)
-        now = time.perf_counter()
-        gap, last = max(gap, now - last), now
-    return gap * 1000
-
-
-def make_burst_project(root: Path, files: int) -> list[Path]:
-    out = []
-    for i in range(files):
-        d = root / "src" / f"m{i % 100:02}"
-        if i < 100:
-            d.mkdir(parents=True)
-        p = d / f"f{i:05}.rs"
-        p.write_text(f"pub fn f{i}() {{}}\n")
-        out.append(p)
-    (root / "src/a.rs").write_text("pub fn a() {}\n")
-    return out
-
-
-def git(root: Path, *args: str) -> None:
-    env = dict(os.environ, GIT_CONFIG_GLOBAL="/dev/null", GIT_CONFIG_NOSYSTEM="1")
-    subprocess.run(["git", "-c", "user.name=bench", "-c", "user.email=bench@example.invalid",
-                    "-c", "commit.gpgsign=false", *args], cwd=root, env=env, check=True,
-                   stdin=subprocess.DEVNULL, capture_output=True)
-
-
-def make_branches(root: Path, paths: list[Path]) -> None:
-    """A git repository of src/ whose branch `other` changes every file; `main` checked out."""
-    git(root, "init", "-q", "-b", "main")
-    git(root, "add", "-A", "src")
-    git(root, "commit", "-q", "-m", "main")
-    git(root, "checkout", "-q", "-b", "other")
-    for i, p in enumerate(paths):
-        p.write_text(f"pub fn f{i}() -> u8 {{ 3 }}\n")
-    git(root, "commit", "-q", "-a", "-m", "other")
-    git(root, "checkout", "-q", "main")
-
-
-def burst_checkout(root: Path, rep: int) -> None:
-    """A real `git checkout -f` to the branch that changes every file (back to `main` on odd
-    repetitions): git holds its index lock while it writes. The longest gap is not known."""
-    git(root, "checkout", "-q", "-f", "other" if rep % 2 == 0 else "main")
-
-
-BURSTS = ["rewrite", "saves", "touches", "checkout"]
+BURSTS = burst.BURSTS
 
 
 def bursts(tools, paths: dict, files: int, reps: int, window: float, seconds: float, settle: float, log) -> dict:
-    """{tool: {burst: [burst.measure() result per repetition]}}; the tool "none" is the same
-    bursts with no watcher (how long the bursts take by themselves)."""
-    results = {}
-    for tool in [None] + list(tools):
-        label = tool.label if tool else "none"
-        log(f"  bursts: {label}")
-        with tempfile.TemporaryDirectory(prefix="hot-bench-burst-") as tmp:
-            root = Path(tmp)
-            stamps = root / "STAMPS"
-            files_ = make_burst_project(root, files)
-            make_branches(root, files_)
-            kinds = {
-                "rewrite": lambda rep: burst.burst_rewrite(files_, f"rewrite {rep}"),
-                "saves": lambda rep: burst.burst_saves(files_, f"saves {rep}", seconds),
-                "touches": lambda rep: burst_touch(files_),
-                "checkout": lambda rep: burst_checkout(root, rep),
-            }
-            if tool is None:
-                results["none"] = {k: [burst.measure(lambda: f(0), stamps, 0, None)] for k, f in kinds.items()}
-                continue
-            try:
-                proc, events = peers.start(tool, paths, root, stamp_command(stamps), settle)
-            except RuntimeError as e:
-                log(f"  {label}: {e}")
-                continue
-            with proc:
-                r = {k: [] for k in kinds}
-                for rep in range(reps):
-                    for name, f in kinds.items():
-                        wait_quiet(stamps, 1.0, 15.0)
-                        m = burst.measure(lambda: f(rep), stamps, window, proc.popen.pid)
-                        if events:
-                            m["waves"] = [e.get("changed") for e in events.drain() if e.get("event") == "wave_started"]
-                        r[name].append(m)
-            results[tool] = r
-    return results
+    """{tool: {burst: [burst.measure() result per repetition]}}: burst.py's five bursts."""
+    return burst.run(tools, paths, files, reps, window, seconds, settle, log)
 
 
 # --- the 100,000-file tree -------------------------------------------------------------------
@@ -340,20 +241,11 @@ def tree_1m(hot: str, scale: float, limits: list, idle: float, log) -> tuple[dic
 # --- the 500-node plan -----------------------------------------------------------------------
 
 def plan_run(hot: str, nodes: int, runs: int) -> dict:
-    """{label: [ms per run]}: plan.py's commands on its generated Hotfile."""
-    out = {}
+    """{label: [ms per run]}: plan.py's commands on its generated Hotfile, taking turns."""
     with tempfile.TemporaryDirectory(prefix="hot-bench-plan-") as tmp:
         root = Path(tmp)
         (root / "Hotfile").write_text(plan.hotfile(nodes))
-        for label, command in [
-            ("hot check", [hot, "check"]),
-            ("hot ci --dry-run", [hot, "ci", "--dry-run"]),
-            ("hot graph --format json", [hot, "graph", "--format", "json"]),
-            ("hot --version (process start-up alone)", [hot, "--version"]),
-        ]:
-            plan.measure(command, root, 3)
-            out[label] = plan.measure(command, root, runs)
-    return out
+        return plan.measure_all(hot, root, runs)
 
 
 def median_range(values, fmt="{:.1f}") -> str:

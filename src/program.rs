@@ -28,14 +28,19 @@ pub(crate) fn executable(path: &Path) -> bool {
     path.is_file()
 }
 
+/// The `PATH` a command's `env` sets (the last one), if any: else it sees hot's own.
+pub(crate) fn path_in(env: &[(String, String)]) -> Option<&str> {
+    env.iter()
+        .rev()
+        .find(|(k, _)| k == "PATH")
+        .map(|(_, v)| v.as_str())
+}
+
 /// A bare program name looked up as execvp does: in each directory of the PATH the command
 /// sees (the last `PATH` in `env`, else hot's own), a relative one taken from `dir`.
 pub(crate) fn on_path(program: &OsStr, dir: &Path, env: &[(String, String)]) -> Option<PathBuf> {
-    let search: OsString = env
-        .iter()
-        .rev()
-        .find(|(k, _)| k == "PATH")
-        .map(|(_, v)| v.into())
+    let search: OsString = path_in(env)
+        .map(OsString::from)
         .or_else(|| std::env::var_os("PATH"))
         .unwrap_or_default();
     std::env::split_paths(&search)

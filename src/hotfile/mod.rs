@@ -54,6 +54,7 @@
 mod check;
 mod error;
 mod lex;
+mod quick;
 mod spans;
 mod syntax;
 #[cfg(test)]
@@ -207,38 +208,60 @@ fn parse_in(path: &Path, text: &str, root: PathBuf) -> Result<Loaded, Diagnostic
     if !scan.mistakes.is_empty() {
         return fail(scan.mistakes);
     }
-    let doc = match parse_kdl(text, &scan.node_ends) {
-        Ok(doc) => doc,
-        Err(error) => return fail(syntax_mistakes(error.diagnostics)),
-    };
-
     // Standard input keeps its name: no file of that name is the Hotfile (or reloaded).
     let hotfile = if path == Path::new(STDIN) {
         path.to_path_buf()
     } else {
         std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
     };
+    // A sound Hotfile is read quickly; anything else is read again with kdl, whose reading
+    // every diagnostic comes from (quick.rs).
+    if let Some(doc) = quick::parse(text)
+        && let Ok(loaded) = build(&doc, hotfile.clone(), root.clone(), &name, &source)
+    {
+        return Ok(loaded);
+    }
+    let doc = match parse_kdl(text, &scan.node_ends) {
+        Ok(doc) => doc,
+        Err(error) => return fail(syntax_mistakes(error.diagnostics)),
+    };
+    build(&doc, hotfile, root, &name, &source).map_err(fail_with(&name, &source))
+}
+
+/// The project of a parsed document, or its mistakes.
+fn build(
+    doc: &KdlDocument,
+    hotfile: PathBuf,
+    root: PathBuf,
+    name: &str,
+    source: &Arc<String>,
+) -> Result<Loaded, Vec<Mistake>> {
     let mut mistakes = Vec::new();
-    let raw = syntax::read(&doc, &mut mistakes);
+    let raw = syntax::read(doc, &mut mistakes);
     match check::build(raw, hotfile, root, &mut mistakes) {
         Some(project) if mistakes.is_empty() && project.nodes.is_empty() => {
             // A zero-length label: the caret at the top, however long the comments are.
-            fail(vec![Mistake::Empty {
+            Err(vec![Mistake::Empty {
                 span: (0, 0).into(),
             }])
         }
         Some(project) if mistakes.is_empty() => {
             // Linear, beside the parse: the table costs far less than reading the file again.
-            let spans = Spans::of(&doc, &project, name.clone(), source.clone());
+            let spans = Spans::of(doc, &project, name.to_owned(), source.clone());
             Ok(Loaded { project, spans })
         }
-        _ if mistakes.is_empty() => fail(vec![Mistake::BadValue {
+        _ if mistakes.is_empty() => Err(vec![Mistake::BadValue {
             message: "hot could not build this Hotfile (an internal limit was hit)".into(),
             span: (0, 0).into(),
             help: None,
         }]),
-        _ => fail(mistakes),
+        _ => Err(mistakes),
     }
+}
+
+/// Mistakes as the diagnostics of the file `name` with text `source`.
+fn fail_with(name: &str, source: &Arc<String>) -> impl FnOnce(Vec<Mistake>) -> Diagnostics {
+    move |mistakes| Diagnostics::new(name.to_owned(), source.clone(), mistakes)
 }
 
 /// The stack of each parsing thread: like a main thread's.

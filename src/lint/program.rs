@@ -6,11 +6,15 @@ use std::path::{Component, Path, PathBuf};
 
 use crate::cargo;
 use crate::model::{Command, Node};
-use crate::program::{SHELL_WORDS, on_path};
+use crate::program::{SHELL_WORDS, on_path, path_in};
 
 /// When `node`'s program cannot be found: what is wrong, and what to do. `cargo` answers
 /// for paths that may be binaries cargo has yet to build.
-pub(super) fn missing(node: &Node, cargo: &mut Cargo) -> Option<(String, String)> {
+pub(super) fn missing(
+    node: &Node,
+    cargo: &mut Cargo,
+    programs: &mut Programs,
+) -> Option<(String, String)> {
     let program = program(&node.run)?;
     if program.contains('/') {
         let full = node.dir.join(&program);
@@ -29,7 +33,7 @@ pub(super) fn missing(node: &Node, cargo: &mut Cargo) -> Option<(String, String)
             None => Some(not_built(&program)),
         };
     }
-    if on_path(program.as_ref(), &node.dir, &node.env).is_some() {
+    if programs.on_path(program.clone(), node) {
         return None;
     }
     Some((
@@ -55,6 +59,26 @@ impl Cargo {
                 in_cargo.then(|| cargo::read(dir))
             })
             .as_ref()
+    }
+}
+
+/// Whether each program was found on the PATH its node sees, so 500 nodes running `cargo`
+/// look for it once, not once each.
+#[derive(Default)]
+pub(super) struct Programs {
+    seen: HashMap<(String, PathBuf, Option<String>), bool>,
+}
+
+impl Programs {
+    fn on_path(&mut self, program: String, node: &Node) -> bool {
+        // The answer depends on the program, the node's `dir` and the PATH in its env alone.
+        let path = path_in(&node.env).map(str::to_owned);
+        *self
+            .seen
+            .entry((program, node.dir.clone(), path))
+            .or_insert_with_key(|(program, _, _)| {
+                on_path(program.as_ref(), &node.dir, &node.env).is_some()
+            })
     }
 }
 

@@ -13,10 +13,11 @@
 //! latest `max_delay` after its first event, so a continuous stream still produces a wave at
 //! least that often.
 //!
-//! The window adapts: a burst that closed on its window and went on within another window
-//! proves the window too short for that writer (one preempted on a loaded machine), so the
-//! next batch waits twice as long (up to [`ADAPT_FACTOR`] times the configured window, within
-//! `max_delay`); a batch that begins after a longer pause is back to the configured window.
+//! The window adapts: a burst that closed on its window and went on within another two, or
+//! within half the longest window ([`ADAPT_FACTOR`] times the configured one, within
+//! `max_delay`), proves the window too short for that writer (one preempted on a loaded
+//! machine), so the next batch waits twice the pause (up to the longest window); a batch that
+//! begins after a longer pause is back to the configured window.
 //!
 //! A batch can be held ([`Debouncer::hold`]: git holds its index lock, see `vcs`): it closes
 //! neither on quiet nor on `max_delay` until released, and after the release it waits one
@@ -164,8 +165,11 @@ impl Debouncer {
     fn begin(&mut self, now: Instant) {
         let gap = self.prev_last.map(|p| now.saturating_duration_since(p));
         (self.continues, self.window) = match (gap, self.prev_window) {
-            // Closed on its window and went on within another one: the window was too short.
-            (Some(gap), Some(w)) if gap < w.saturating_mul(2) => {
+            // Closed on its window and went on within twice that window, or half the longest
+            // one: the window was too short for this writer (one preempted for a while), so
+            // the pause it made is covered next time. (Within twice the window only, a writer
+            // that paused a little longer made its next file a lone save: a wave of one file.)
+            (Some(gap), Some(w)) if gap < w.saturating_mul(2).max(self.max_window / 2) => {
                 (true, w.max(gap).saturating_mul(2).min(self.max_window))
             }
             // A lone save followed by more: the next files of a burst.
@@ -201,6 +205,11 @@ impl Debouncer {
         self.rescan = true;
     }
 
+    /// True when the open burst holds `path` already.
+    pub fn holds(&self, path: &std::path::Path) -> bool {
+        self.seen.contains_key(path)
+    }
+
     /// True when something is waiting.
     pub fn is_pending(&self) -> bool {
         self.first.is_some()
@@ -229,10 +238,13 @@ impl Debouncer {
         self.hold_since.is_some()
     }
 
-    /// How long the open batch has been held, at `now`.
-    pub fn held_for(&self, now: Instant) -> Duration {
-        self.hold_since
-            .map_or(Duration::ZERO, |since| now.saturating_duration_since(since))
+    /// How long the open batch has been held with no event, at `now`: a checkout that keeps
+    /// writing files (seconds of them on a loaded machine) is alive, only a quiet lock is stale.
+    pub fn held_quiet_for(&self, now: Instant) -> Duration {
+        self.hold_since.map_or(Duration::ZERO, |since| {
+            let quiet_since = self.last.map_or(since, |last| last.max(since));
+            now.saturating_duration_since(quiet_since)
+        })
     }
 
     /// The operation ended at `now`: the batch closes `wait` later at the soonest (its last
@@ -628,6 +640,31 @@ mod tests {
     }
 
     #[test]
+    fn a_writer_paused_for_more_than_twice_the_window_makes_no_wave_of_one_file() {
+        let t0 = Instant::now();
+        let mut d = Debouncer::new(Q, CAP);
+        for i in 0..50u64 {
+            d.push(us(t0, i * 100), format!("a{i}").into(), Kind::Closed);
+        }
+        let end = us(t0, 4_900);
+        assert_eq!(d.take(end + Q).unwrap().paths.len(), 50);
+        // Preempted for 25 ms (more than twice the window), then one file, then a 3 ms
+        // pause (longer than the settle) before the rest: the lone file is not a wave.
+        let resumed = end + Duration::from_millis(25);
+        d.push(resumed, "b0".into(), Kind::Closed);
+        assert_eq!(d.take(resumed + SETTLE), None, "{:?}", d.deadline());
+        for i in 1..50u64 {
+            let now = resumed + Duration::from_millis(3) + Duration::from_micros(i * 100);
+            assert_eq!(d.take(now), None);
+            d.push(now, format!("b{i}").into(), Kind::Closed);
+        }
+        assert_eq!(d.window(), Duration::from_millis(50));
+        let last = resumed + Duration::from_millis(3) + Duration::from_micros(4_900);
+        assert_eq!(d.take(last + Q), None);
+        assert_eq!(d.take(last + d.window()).unwrap().paths.len(), 50);
+    }
+
+    #[test]
     fn a_held_batch_closes_neither_on_quiet_nor_on_the_cap_until_released() {
         let t0 = Instant::now();
         let mut d = Debouncer::new(Q, Duration::from_millis(100));
@@ -650,7 +687,8 @@ mod tests {
             assert_eq!(d.take(now), None);
             d.push(now, format!("f{i}").into(), Kind::Closed);
         }
-        assert_eq!(d.held_for(ms(t0, 300)), ms(t0, 300) - ms(t0, 1));
+        // Held for 299 ms, but files kept coming: quiet only since the last one.
+        assert_eq!(d.held_quiet_for(ms(t0, 300)), ms(t0, 300) - ms(t0, 299));
         // The lock goes: one window more for the last events, then one batch of everything.
         d.release(ms(t0, 305), Q);
         assert!(!d.is_held());

@@ -710,3 +710,38 @@ async fn a_stale_index_lock_holds_a_save_once_for_the_bound_and_says_how_to_remo
         .filter(|n| n.to_string().contains("index.lock"));
     assert_eq!(warnings.count(), 1, "{:?}", f.notices);
 }
+
+/// Under load a `git checkout` of thousands of files held its lock for longer than the stale
+/// bound, and hot cut it into waves on half-written trees. The bound counts quiet time: a
+/// checkout still writing files is alive however long it takes.
+#[tokio::test]
+async fn a_slow_checkout_that_keeps_writing_is_not_cut_by_the_stale_lock_bound() {
+    let bound = Duration::from_millis(1500);
+    let mut f = in_repository(bound);
+    let lock = f.root().join(".git/index.lock");
+    fs::write(&lock, "").unwrap();
+    let t = Instant::now();
+    let mut written = Vec::new();
+    // Twice the bound of writing, one file every 50 ms: never quiet for the bound.
+    let mut i = 0;
+    while t.elapsed() < bound * 2 {
+        let path = format!("src/f{i:03}.rs");
+        f.write(&path, "x");
+        written.push(path);
+        i += 1;
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    fs::remove_file(&lock).unwrap();
+    let mut paths = f.next_paths().await;
+    paths.sort();
+    written.sort();
+    assert_eq!(paths, written, "one batch of the whole checkout");
+    f.assert_quiet().await;
+    assert!(
+        !f.notices
+            .iter()
+            .any(|n| n.to_string().contains("index.lock")),
+        "{:?}",
+        f.notices
+    );
+}

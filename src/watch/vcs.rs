@@ -6,8 +6,9 @@
 //! states a rebase, merge, cherry-pick or revert leave behind (`rebase-merge/`, `MERGE_HEAD`,
 //! ...) also last while git waits for the user (a conflict, an `edit` stop), so they must
 //! not hold a wave; they only make hot wait [`SEQUENCER_GRACE`] after the lock goes, for the
-//! next step of a running rebase to take it again. A lock held past [`HOLD_MAX`] (one a
-//! crashed git left behind) is reported once and no longer holds anything.
+//! next step of a running rebase to take it again. A lock that holds a burst for [`HOLD_MAX`]
+//! with no file changing (one a crashed git left behind) is reported once and no longer holds
+//! anything; a checkout still writing files is never taken for stale, however slow.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
@@ -16,9 +17,9 @@ use std::time::{Duration, SystemTime};
 /// the quiet window.
 pub(super) const RECHECK: Duration = Duration::from_millis(5);
 
-/// The longest a burst is held for one lock (by default; `Tuning::vcs_hold_max`). Checkouts
-/// of thousands of files take well under a second (seconds on a loaded machine); a lock held
-/// longer is most likely stale.
+/// The longest a burst is held for one lock with no file changing (by default;
+/// `Tuning::vcs_hold_max`). A checkout writes files the whole time it holds the lock, so a
+/// lock this quiet is most likely stale.
 pub(super) const HOLD_MAX: Duration = Duration::from_secs(10);
 
 /// After the lock goes during a rebase (or a cherry-pick of a range), how long hot waits for
@@ -72,10 +73,10 @@ impl Git {
         self.dir.join("index.lock")
     }
 
-    /// Whether an operation holds the index now. `held_for`: how long the burst has been
-    /// held already; past `hold_max` the lock is taken as stale and `Err` carries the
-    /// warning to give (once per lock).
-    pub fn lock(&mut self, held_for: Duration) -> Result<Lock, String> {
+    /// Whether an operation holds the index now. `quiet_for`: how long the burst has been
+    /// held with no file changing; past `hold_max` the lock is taken as stale and `Err`
+    /// carries the warning to give (once per lock).
+    pub fn lock(&mut self, quiet_for: Duration) -> Result<Lock, String> {
         let Ok(meta) = std::fs::metadata(self.lock_path()) else {
             self.stale = None;
             return Ok(Lock::Free);
@@ -84,13 +85,13 @@ impl Git {
         if self.stale == Some(stamp) {
             return Ok(Lock::Free);
         }
-        if held_for < self.hold_max {
+        if quiet_for < self.hold_max {
             return Ok(Lock::Held);
         }
         self.stale = Some(stamp);
         Err(format!(
-            "`{}` has been there for {:.1} s, so hot stopped waiting for git to finish and \
-             ran the changes; if no git command is running, a crashed one left it behind: \
+            "`{}` has held hot's changes for {:.1} s with no file changing, so hot stopped \
+             waiting for git to finish and ran the changes; if no git command is running, a crashed one left it behind: \
              remove it (`rm {}`), as git itself will ask",
             self.lock_path().display(),
             self.hold_max.as_secs_f64(),

@@ -706,7 +706,7 @@ fn init_with_package_writes_that_packages_hotfile_from_the_root() {
 #[test]
 fn init_hotfile_test_compiles_nothing_after_its_build() {
     let project = Project::new();
-    package(&project, "", "app", "", true);
+    member(&project, "", "app", "", OWN_PORT_SERVER);
     project.write("tests/api.rs", "#[test]\nfn works() {}\n");
     init(&project, "", &[]).code(0);
     let hotfile = project.read("Hotfile");

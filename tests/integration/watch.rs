@@ -103,6 +103,62 @@ fn a_burst_of_2000_new_files_is_one_wave() {
     assert_eq!(hot.count("node_started", "a"), 2);
 }
 
+/// Makes the directory `rel` (holding `n` files) appear in the project in one step: staged
+/// outside the project, on the same file system, then renamed in.
+fn place_dir(project: &Project, rel: &str, n: usize) {
+    let staging = tempfile::tempdir().unwrap();
+    let dir = staging.path().join("d");
+    std::fs::create_dir(&dir).unwrap();
+    for i in 0..n {
+        std::fs::write(dir.join(format!("{i}.txt")), "x").unwrap();
+    }
+    std::fs::rename(&dir, project.path().join(rel)).unwrap();
+}
+
+/// A writer that pauses for longer than twice the quiet window (one preempted on a loaded
+/// machine) and then goes on: the file it writes next is not a wave of its own (it was: one
+/// file settles at once), the window grows to cover the pause, and the rest of the burst runs
+/// once with it, on the whole tree.
+#[test]
+fn a_writer_paused_past_twice_the_window_makes_no_wave_of_its_next_file() {
+    let project = Project::with_hotfile(
+        r#"
+defaults {
+    debounce "200ms"
+}
+task "a" {
+    watch "a/**"
+    run "find a -type f | wc -l >> seen"
+}
+task "b" {
+    watch "b/**"
+    run "true"
+}
+"#,
+    );
+    std::fs::create_dir(project.path().join("a")).unwrap();
+    let mut hot = start(&project);
+    place_dir(&project, "a/first", 10);
+    assert_eq!(wait_wave(&mut hot), ["a"], "{}", hot.transcript());
+    // Well past twice the window, well within the longest one (16 windows).
+    std::thread::sleep(Duration::from_millis(500));
+    project.write("a/lone.txt", "x");
+    // Longer than the settle that closes a lone save.
+    std::thread::sleep(Duration::from_millis(50));
+    place_dir(&project, "a/rest", 10);
+    assert_eq!(wait_wave(&mut hot), ["a"], "{}", hot.transcript());
+    fence(&project, &mut hot, "paused");
+    let changed: Vec<&Value> = waves(&hot).iter().map(|w| &w["changed"]).collect();
+    assert_eq!(changed.len(), 4, "{}", hot.transcript());
+    assert_eq!(changed[2], 11, "{}", hot.transcript());
+    let seen: Vec<String> = project
+        .read("seen")
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(seen, ["0", "10", "21"], "{}", hot.transcript());
+}
+
 #[test]
 fn an_atomic_save_is_one_change() {
     let project = Project::with_hotfile(ABC);

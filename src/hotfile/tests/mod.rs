@@ -84,5 +84,6 @@ mod forms;
 mod gate;
 mod limits;
 mod mistakes;
+mod quick;
 mod rendered;
 mod root;

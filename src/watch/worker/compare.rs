@@ -27,18 +27,17 @@ impl Worker {
             }
             // No content event: the bytes are those last hashed, only the times can have
             // moved, and one stat tells (a 5,000-file `touch` is 5,000 stats, not reads).
+            // The times come from the filter's `lstat` of the last event when it made one.
             if metadata_only.contains(&rel)
                 && let Some(Slot::Known(FileState::Hash(_))) = known
-                && let Ok(meta) = std::fs::metadata(self.root.join(&rel))
-                && meta.is_file()
+                && let Some(now) = self.reads.times(&self.root, &rel)
             {
                 self.reads.forget(&rel);
-                let modified = meta.modified().ok();
-                if touch_moved(&meta, self.reads.mtime(&rel), modified) {
+                if now.moved_since(self.reads.mtime(&rel)) {
                     out.push(rel.clone());
-                    times.push(modified);
+                    times.push(now.modified);
                 }
-                self.reads.remember_mtime(&rel, modified);
+                self.reads.remember_mtime(&rel, now.modified);
                 continue;
             }
             let (now, modified) = self.reads.observe(&self.root, &rel);
@@ -64,33 +63,5 @@ impl Worker {
             }
         }
         (out, times)
-    }
-}
-
-/// Whether a file whose events were metadata-only had its modification time moved: against
-/// the time remembered from the last look when there is one, else by the mark a `touch`
-/// leaves, an mtime equal to the ctime (setting the times to now sets both to one instant;
-/// `chmod` moves the ctime only). So `touch` runs once, and the metadata events that follow a
-/// save (a `chmod` after the close, a `touch` split over two batches) do not run again.
-fn touch_moved(
-    meta: &std::fs::Metadata,
-    before: Option<&SystemTime>,
-    modified: Option<SystemTime>,
-) -> bool {
-    let Some(modified) = modified else {
-        return false;
-    };
-    if let Some(before) = before {
-        return *before != modified;
-    }
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::MetadataExt;
-        meta.mtime() == meta.ctime() && meta.mtime_nsec() == meta.ctime_nsec()
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = meta;
-        true
     }
 }

@@ -64,6 +64,18 @@ impl Worker {
             }
             return;
         }
+        // A further write to a file the open burst holds already, or a write to an editor's
+        // temporary: only files have their content written, and what the checks below found
+        // at the path's first event holds for the whole burst (a rule change is a rescan). A
+        // burst of thousands of files is two to five events per file: most cost this only.
+        if matches!(kind, Kind::Written | Kind::Closed)
+            && (self.debouncer.holds(rel) || rel.file_name().is_some_and(rules::is_editor_temp))
+        {
+            if self.debouncer.holds(rel) {
+                self.touched(now, rel.to_path_buf(), kind);
+            }
+            return;
+        }
         let rel = rel.to_path_buf();
         if rel.components().any(|c| rules::is_vcs_dir(c.as_os_str())) {
             return;
@@ -118,6 +130,13 @@ impl Worker {
             } else {
                 kind
             };
+            // The `lstat` above came after the event: the times a metadata-only change is
+            // judged by, unless a later event replaces them.
+            if kind == Kind::Metadata
+                && let Some(meta) = meta.as_ref().filter(|m| m.is_file())
+            {
+                self.reads.stat_early(&rel, meta);
+            }
             self.touched(now, rel, kind);
         }
     }

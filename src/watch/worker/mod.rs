@@ -371,7 +371,7 @@ impl Worker {
         let Some(git) = &mut self.git else {
             return true;
         };
-        let (lock, warning) = match git.lock(self.debouncer.held_for(now)) {
+        let (lock, warning) = match git.lock(self.debouncer.held_quiet_for(now)) {
             Ok(lock) => (lock, None),
             Err(warning) => (Lock::Free, Some(warning)),
         };

@@ -18,8 +18,12 @@ pub(super) struct Reads {
     /// thousands of files still closes one quiet period after its last event.
     unread: Vec<PathBuf>,
     early: HashMap<PathBuf, Read>,
+    /// The times of files whose last event in the open burst was metadata-only, from the
+    /// `lstat` the filter made of that event: a burst of touches is judged at its close
+    /// without a `stat` per file then.
+    times: HashMap<PathBuf, Times>,
     /// The modification time each file had when a change set last looked at it, so a
-    /// metadata-only event counts as a change only when the time moved (see `touch_moved`).
+    /// metadata-only event counts as a change only when the time moved (see [`Times::moved_since`]).
     /// Only files events touched are here, and at most [`MTIMES_MAX`] of them.
     mtimes: HashMap<PathBuf, SystemTime>,
     buf: Vec<u8>,
@@ -61,6 +65,22 @@ impl Reads {
         }
     }
 
+    /// A metadata-only event on the regular file `rel`, and what an `lstat` made after it saw.
+    pub(super) fn stat_early(&mut self, rel: &Path, meta: &std::fs::Metadata) {
+        self.times.insert(rel.to_path_buf(), Times::of(meta));
+    }
+
+    /// The times of the regular file `rel`: seen after its last metadata event, or now;
+    /// `None` when it is not a regular file (any more).
+    pub(super) fn times(&mut self, root: &Path, rel: &Path) -> Option<Times> {
+        self.times.remove(rel).or_else(|| {
+            std::fs::metadata(root.join(rel))
+                .ok()
+                .filter(std::fs::Metadata::is_file)
+                .map(|meta| Times::of(&meta))
+        })
+    }
+
     /// `rel` needs no read after all (its content is known): drops what was read of it.
     pub(super) fn forget(&mut self, rel: &Path) {
         self.early.remove(rel);
@@ -70,6 +90,7 @@ impl Reads {
     pub(super) fn clear(&mut self) {
         self.unread.clear();
         self.early.clear();
+        self.times.clear();
     }
 
     pub(super) fn mtime(&self, rel: &Path) -> Option<&SystemTime> {
@@ -80,7 +101,7 @@ impl Reads {
         match modified {
             Some(m) => {
                 if self.mtimes.len() >= MTIMES_MAX && !self.mtimes.contains_key(rel) {
-                    // Forgetting only falls back to the ctime rule of `touch_moved`.
+                    // Forgetting only falls back to the ctime rule of `Times::moved_since`.
                     self.mtimes.clear();
                 }
                 self.mtimes.insert(rel.to_path_buf(), m);
@@ -88,6 +109,45 @@ impl Reads {
             None => {
                 self.mtimes.remove(rel);
             }
+        }
+    }
+}
+
+/// What a metadata-only change is judged by, from one `stat` (or `lstat`) of a regular file.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Times {
+    pub modified: Option<SystemTime>,
+    /// The mark a `touch` leaves: the modification time equal to the change time.
+    touched: bool,
+}
+
+impl Times {
+    fn of(meta: &std::fs::Metadata) -> Times {
+        #[cfg(unix)]
+        let touched = {
+            use std::os::unix::fs::MetadataExt;
+            meta.mtime() == meta.ctime() && meta.mtime_nsec() == meta.ctime_nsec()
+        };
+        #[cfg(not(unix))]
+        let touched = true;
+        Times {
+            modified: meta.modified().ok(),
+            touched,
+        }
+    }
+
+    /// Whether a file whose events were metadata-only had its modification time moved: against
+    /// the time remembered from the last look when there is one, else by the mark a `touch`
+    /// leaves (setting the times to now sets both to one instant; `chmod` moves the ctime
+    /// only). So `touch` runs once, and the metadata events that follow a save (a `chmod`
+    /// after the close, a `touch` split over two batches) do not run again.
+    pub fn moved_since(&self, before: Option<&SystemTime>) -> bool {
+        let Some(modified) = self.modified else {
+            return false;
+        };
+        match before {
+            Some(before) => *before != modified,
+            None => self.touched,
         }
     }
 }
