@@ -2,9 +2,9 @@
 //! changes, exits, readiness and signals, and carries out the actions the engine returns with
 //! the supervisor, the sockets and the reporter. It owns no policy.
 //!
-//! The runtime is single-threaded and runs on the main thread. That is load-bearing: on Linux
-//! each child asks for `PR_SET_PDEATHSIG`, which fires when the *thread* that forked it exits,
-//! so children must be forked by a thread that lives as long as hot.
+//! The runtime is single-threaded and runs on the main thread. That is load-bearing: the
+//! supervisor's monitors reap keepers on the thread that signals them, so a keeper seen
+//! unreaped cannot be reaped (and its pid reused) before a signal reaches it.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

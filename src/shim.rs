@@ -5,23 +5,31 @@
 //! executable (`/proc/self/exe` on Linux) as
 //!
 //! ```text
-//! hot __shim [--no-pid] [--shared] [--status <rawfd>] [--exe <path>] [--fd <rawfd>:<name> ...] -- <program> <args>...
+//! hot __shim [--no-pid] [--shared] [--status <rawfd>] [--exe <path>] [--socket <name> ...] -- <program> <args>...
 //! ```
 //!
-//! with FD_CLOEXEC cleared on exactly those fds (they sit at whatever numbers they have in hot).
-//! The shim, a fresh single-threaded process with no runtime, no std pipes and no env lock:
-//! 1. moves the status socket above the range 3.. where the sockets go, close-on-exec;
-//! 2. moves the sockets to 3, 4, ... in two phases: first each one is duplicated with
+//! with a posix_spawn (std's `Command` with no `pre_exec`: a vfork, so hot's large address
+//! space is not copied for every start), so nothing may need to run between fork and exec.
+//! The status socket is the shim's standard input (`--status 0`), the one descriptor std
+//! hands over; the listening sockets travel over it (`SCM_RIGHTS`, sent by hot before the
+//! spawn, one message, in the order of the `--socket` names), so hot never makes a
+//! descriptor inheritable. The shim, a fresh single-threaded process with no runtime, no std
+//! pipes and no env lock:
+//! 1. starts a session of its own (so a process group whose id is its pid, and no controlling
+//!    terminal), before anything else: the command it starts joins that group;
+//! 2. moves the status socket above the range 3.. where the sockets go, close-on-exec, and
+//!    puts `/dev/null` on standard input for the command; receives the sockets;
+//! 3. moves the sockets to 3, 4, ... in two phases: first each one is duplicated with
 //!    `F_DUPFD_CLOEXEC` *above* the target range and the original closed, then each is `dup2`ed
 //!    onto its target (which clears close-on-exec there). A one-phase `dup2` could overwrite a
 //!    socket still waiting to be moved (stack-notes P7);
-//! 3. clears `O_NONBLOCK` on each, unless `--shared`: the flag lives on the open file
+//! 4. clears `O_NONBLOCK` on each, unless `--shared`: the flag lives on the open file
 //!    description that hot and every instance share, so a previous instance that made it
 //!    non-blocking would otherwise hand that to the next (P3). With `--shared` (another live
 //!    instance holds the sockets: a `ready` overlap) the mode is left alone, since clearing it
 //!    would turn the *serving* instance's sockets blocking under its event loop, which then
 //!    blocks in `accept()` instead of seeing `EAGAIN`;
-//! 4. becomes the keeper: forks the program, whose child sets `LISTEN_FDS`, `LISTEN_FDNAMES`
+//! 5. becomes the keeper: forks the program, whose child sets `LISTEN_FDS`, `LISTEN_FDNAMES`
 //!    (names joined by `:`) and `LISTEN_PID` to its own pid (empty with `--no-pid`; none of
 //!    them without sockets) and `exec`s it, which keeps that pid (with no pid to set, it
 //!    posix_spawns the command instead; `--exe` is the program's path hot already resolved,
@@ -38,6 +46,7 @@ use std::os::fd::RawFd;
 use std::os::unix::ffi::OsStrExt;
 
 mod keeper;
+pub(crate) mod pass;
 pub(crate) mod protocol;
 
 /// The shim's first argument, after hot's own path.
@@ -46,8 +55,9 @@ pub const ARG: &str = "__shim";
 /// What the supervisor asks the shim to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ShimArgs {
-    /// (fd in the parent, socket name), in the order they go to 3, 4, ...
-    pub fds: Vec<(RawFd, String)>,
+    /// The sockets' names, in the order they go to 3, 4, ...; the sockets themselves come
+    /// over the status socket, in one message, in the same order.
+    pub sockets: Vec<String>,
     /// Leave `LISTEN_PID` empty: the program is a shell that forks the server.
     pub no_pid: bool,
     /// Another live instance uses these sockets: leave their file status flags alone.
@@ -79,9 +89,9 @@ impl ShimArgs {
             args.push("--exe".into());
             args.push(exe.clone());
         }
-        for (fd, name) in &self.fds {
-            args.push("--fd".into());
-            args.push(format!("{fd}:{name}").into());
+        for name in &self.sockets {
+            args.push("--socket".into());
+            args.push(name.into());
         }
         args.push("--".into());
         args.extend(self.command.iter().cloned());
@@ -92,7 +102,7 @@ impl ShimArgs {
 /// Reads the arguments after `__shim`.
 pub fn parse(args: &[OsString]) -> Result<ShimArgs, String> {
     let mut parsed = ShimArgs {
-        fds: Vec::new(),
+        sockets: Vec::new(),
         no_pid: false,
         shared: false,
         status: None,
@@ -106,6 +116,9 @@ pub fn parse(args: &[OsString]) -> Result<ShimArgs, String> {
                 parsed.command = rest.cloned().collect();
                 if parsed.command.is_empty() {
                     return Err("no command after `--`".into());
+                }
+                if !parsed.sockets.is_empty() && parsed.status.is_none() {
+                    return Err("`--socket` needs `--status`, which carries the sockets".into());
                 }
                 return Ok(parsed);
             }
@@ -121,21 +134,13 @@ pub fn parse(args: &[OsString]) -> Result<ShimArgs, String> {
                 parsed.status = Some(fd);
             }
             Some("--exe") => parsed.exe = Some(rest.next().ok_or("`--exe` needs PATH")?.clone()),
-            Some("--fd") => {
-                let value = rest.next().ok_or("`--fd` needs FD:NAME")?;
-                let text = value.to_str().ok_or("`--fd` value is not UTF-8")?;
-                let (fd, name) = text
-                    .split_once(':')
-                    .ok_or_else(|| format!("`--fd {text}`: expected FD:NAME"))?;
-                let fd: RawFd = fd
-                    .parse()
-                    .ok()
-                    .filter(|fd| *fd >= 0)
-                    .ok_or_else(|| format!("`--fd {text}`: `{fd}` is not a file descriptor"))?;
+            Some("--socket") => {
+                let name = rest.next().ok_or("`--socket` needs NAME")?;
+                let name = name.to_str().ok_or("`--socket` name is not UTF-8")?;
                 if name.contains(':') {
-                    return Err(format!("`--fd {text}`: a socket name cannot contain `:`"));
+                    return Err(format!("`--socket {name}`: a name cannot contain `:`"));
                 }
-                parsed.fds.push((fd, name.to_string()));
+                parsed.sockets.push(name.to_string());
             }
             _ => return Err(format!("unexpected argument `{}`", arg.to_string_lossy())),
         }
@@ -154,8 +159,20 @@ pub fn main(args: &[OsString]) -> ! {
             std::process::exit(2)
         }
     };
+    if args.status.is_some() {
+        // First: the command joins this group, and hot signals the group by this pid. Started
+        // by hot's posix_spawn, the shim is never a group leader, so this cannot fail with
+        // EPERM; by hand (no status socket) it keeps the caller's session.
+        // SAFETY: setsid has no preconditions.
+        if unsafe { libc::setsid() } < 0 {
+            let e = std::io::Error::last_os_error();
+            eprintln!("hot: internal error: cannot start a session for the command: {e}");
+            std::process::exit(127)
+        }
+    }
+    let count = args.sockets.len();
     // Out of the way of 3, 4, ... first, where the sockets go.
-    let status = match args.status.map(|fd| lift(fd, 3 + args.fds.len() as RawFd)) {
+    let status = match args.status.map(|fd| lift(fd, 3 + count as RawFd)) {
         Some(Err(e)) => {
             eprintln!("hot: internal error: cannot keep hot's status socket: {e}");
             std::process::exit(127)
@@ -163,18 +180,57 @@ pub fn main(args: &[OsString]) -> ! {
         Some(Ok(fd)) => Some(fd),
         None => None,
     };
-    if let Err(e) = place(&args.fds, !args.shared) {
+    // The status socket came as standard input: the command's is /dev/null, as it was hot's.
+    if args.status == Some(0)
+        && let Err(e) = null_stdin()
+    {
+        eprintln!("hot: internal error: cannot open /dev/null for the command's input: {e}");
+        std::process::exit(127)
+    }
+    let received = match status {
+        Some(status) if count > 0 => pass::receive(status, count),
+        _ => Ok(Vec::new()),
+    };
+    let placed = received.and_then(|fds| {
+        let fds: Vec<(RawFd, &str)> = fds
+            .into_iter()
+            .zip(args.sockets.iter().map(String::as_str))
+            .collect();
+        place(&fds, !args.shared)
+    });
+    if let Err(e) = placed {
         eprintln!("hot: cannot pass the listening sockets to the service: {e}");
         std::process::exit(127)
     }
-    let names: Vec<&str> = args.fds.iter().map(|(_, n)| n.as_str()).collect();
-    let listen = (!args.fds.is_empty()).then(|| (args.fds.len(), names.join(":"), !args.no_pid));
+    let listen = (count > 0).then(|| (count, args.sockets.join(":"), !args.no_pid));
     keeper::run(keeper::Keep {
         exe: args.exe,
         command: args.command,
         listen,
         status,
     })
+}
+
+/// Puts `/dev/null` on standard input (read-only, inherited by the command). Called once fd 0
+/// is free, so the open may land there itself.
+fn null_stdin() -> std::io::Result<()> {
+    use std::os::fd::IntoRawFd;
+    let null = std::fs::File::open("/dev/null")?.into_raw_fd();
+    // SAFETY: fcntl/dup2/close on the descriptor just opened; dup2 onto 0, which is free or
+    // already this one; either way 0 ends up inheritable (std opened it close-on-exec).
+    let done = unsafe {
+        if null == 0 {
+            libc::fcntl(0, libc::F_SETFD, 0)
+        } else {
+            let placed = libc::dup2(null, 0);
+            libc::close(null);
+            placed
+        }
+    };
+    if done < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 /// Moves `fd` to a number at or above `at`, close-on-exec.
@@ -206,7 +262,7 @@ pub(crate) fn why(error: &std::io::Error) -> String {
 
 /// Moves `fds` to 3, 4, ... (two phases, see the module doc) and, when `blocking`, makes each
 /// blocking.
-fn place(fds: &[(RawFd, String)], blocking: bool) -> std::io::Result<()> {
+fn place(fds: &[(RawFd, &str)], blocking: bool) -> std::io::Result<()> {
     let first: RawFd = 3;
     let above = first + fds.len() as RawFd;
     let mut moved = Vec::with_capacity(fds.len());
@@ -262,16 +318,16 @@ mod tests {
     #[test]
     fn round_trip() {
         let shim = ShimArgs {
-            fds: vec![(12, "http".into()), (3, "admin".into())],
+            sockets: vec!["http".into(), "admin".into()],
             no_pid: true,
             shared: true,
-            status: Some(9),
+            status: Some(0),
             exe: Some("/bin/sh".into()),
             command: args(&["sh", "-c", "exec ./app --fd 3"]),
         };
         assert_eq!(parse(&shim.to_args()), Ok(shim.clone()));
         let plain = ShimArgs {
-            fds: vec![],
+            sockets: vec![],
             no_pid: false,
             shared: false,
             status: None,
@@ -284,13 +340,14 @@ mod tests {
     #[test]
     fn bad_arguments() {
         for (input, expected) in [
-            (&["--fd", "3:http"][..], "missing `--`"),
-            (&["--fd", "3:http", "--"], "no command"),
-            (&["--fd"], "needs FD:NAME"),
-            (&["--fd", "3", "--", "x"], "expected FD:NAME"),
-            (&["--fd", "-1:a", "--", "x"], "not a file descriptor"),
-            (&["--fd", "x:a", "--", "x"], "not a file descriptor"),
-            (&["--fd", "3:a:b", "--", "x"], "cannot contain"),
+            (&["--status", "0", "--socket", "http"][..], "missing `--`"),
+            (&["--status", "0", "--socket", "http", "--"], "no command"),
+            (&["--socket"], "needs NAME"),
+            (
+                &["--status", "0", "--socket", "a:b", "--", "x"],
+                "cannot contain",
+            ),
+            (&["--socket", "http", "--", "x"], "needs `--status`"),
             (&["--bogus", "--", "x"], "unexpected argument"),
             (&["--status", "x", "--", "x"], "needs a file descriptor"),
             (&["--exe"], "needs PATH"),

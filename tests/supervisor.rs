@@ -602,6 +602,35 @@ async fn kill_all_is_immediate() {
     assert_eq!(exited(&mut rx).await, Exit::Signal(libc::SIGKILL));
 }
 
+/// The keeper gets its status socket as standard input (the one descriptor a posix_spawn
+/// passes); the command must get `/dev/null` there, as before, and never that socket: `cat`
+/// would block on it (and read hot's orders).
+#[tokio::test(flavor = "current_thread")]
+async fn the_commands_stdin_is_null_not_the_keepers_socket() {
+    let tmp = tempfile::tempdir().unwrap();
+    let task = node("cat", Kind::Task, shell("cat > out"), tmp.path());
+    let (mut sup, mut rx) = supervisor(project(vec![task]));
+    sup.start(NodeId(0), 1, &[], false);
+    assert_eq!(exited(&mut rx).await, Exit::Code(0));
+    assert_eq!(std::fs::read_to_string(tmp.path().join("out")).unwrap(), "");
+}
+
+/// Until the keeper's `setsid` its group does not exist, and a killpg right after the spawn
+/// found no group: a `stop` with SIGKILL sent then was lost until the backstop (the stop
+/// timeout plus 500 ms). It now reaches the keeper itself, which has started nothing yet.
+#[tokio::test(flavor = "current_thread")]
+async fn a_kill_stop_right_after_the_spawn_is_not_lost() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut task = node("slow", Kind::Task, shell("sleep 100"), tmp.path());
+    task.stop.signal = hot::model::Signal::Kill;
+    // Far beyond WAIT: only the stop itself can end it in time.
+    task.stop.timeout = Duration::from_secs(600);
+    let (mut sup, mut rx) = supervisor(project(vec![task]));
+    sup.start(NodeId(0), 1, &[], false);
+    sup.stop(NodeId(0), 1);
+    assert_eq!(exited(&mut rx).await, Exit::Signal(libc::SIGKILL));
+}
+
 /// `python3`, or `None` (with the reason printed) when it is missing outside CI; under
 /// `CI=true` a missing python3 fails the test instead.
 fn python3() -> Option<&'static str> {

@@ -1,9 +1,9 @@
 //! The keeper: the shim's process, which stays as the parent of the command it starts so that
 //! nothing the command started outlives hot, however hot ends.
 //!
-//! Theory of operation. The supervisor forks the shim as the leader of a new session (so of a
-//! new process group, whose id is the shim's pid, and with no controlling terminal). After
-//! placing the sockets, the shim, now the *keeper*:
+//! Theory of operation. The supervisor spawns the shim, which starts a new session (so a new
+//! process group, whose id is the shim's pid, and no controlling terminal). After placing the
+//! sockets, the shim, now the *keeper*:
 //! 1. becomes a child subreaper (Linux; a reaper on FreeBSD; macOS has none, see
 //!    `kill_round`), so descendants orphaned by their parents (a `sh -c` whose command
 //!    forked, a daemonising server) are re-parented to it rather than to pid 1;
@@ -78,12 +78,10 @@ pub(super) fn run(keep: Keep) -> ! {
     let program = keep.command[0].clone();
     #[cfg(target_os = "linux")]
     if keep.status.is_some() {
-        // SAFETY: prctl with integer arguments. The supervisor set PDEATHSIG(SIGKILL) before
-        // exec; it would kill the keeper before it could end the group, and the status
-        // socket tells of hot's death instead (it is already at end of file if hot died
-        // before this line).
+        // SAFETY: prctl with integer arguments. No parent-death signal: the status socket
+        // tells of hot's death (it is already at end of file if hot died before this line),
+        // and the keeper must live to end the group.
         unsafe {
-            libc::prctl(libc::PR_SET_PDEATHSIG, 0 as libc::c_ulong);
             libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1 as libc::c_ulong);
         }
     }

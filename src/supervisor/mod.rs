@@ -7,8 +7,8 @@
 //! the monitor. Nothing here decides policy: the engine says start and stop, and hears back
 //! through [`Event`]s.
 //!
-//! * **Process groups.** Every child leads its own session, hence its own group (`setsid` in
-//!   `pre_exec`), so a stop reaches `sh -c` children, `cargo run`'s server and other
+//! * **Process groups.** Every child leads its own session, hence its own group (the keeper's
+//!   first call is `setsid`), so a stop reaches `sh -c` children, `cargo run`'s server and other
 //!   grandchildren. A stop is systemd's `KillMode=mixed`: the stop signal to the command alone
 //!   (its keeper is told over the status socket and signals it, then SIGCONT), so a master
 //!   drains its own workers; the rest of the group gets it once the command has exited, and
@@ -21,23 +21,24 @@
 //!   files, ports or the output pipe, and doing it before anything else runs means the group id
 //!   cannot have been reused yet (a pid stays reserved while it names a live group).
 //! * **The keeper.** Every child is hot's own executable as the shim and keeper (see
-//!   [`crate::shim`]): it places the sockets at 3, 4, ..., forks the command (which sets
+//!   [`crate::shim`]), posix_spawned (no code runs between fork and exec, so std uses a vfork
+//!   and hot's address space is never copied): it places the sockets at 3, 4, ..., forks the command (which sets
 //!   `LISTEN_*` and execs), stays its parent, and ends with its status. Each instance has a
 //!   status socket to its keeper: hot's end closing (hot is gone, however it ended) makes the
 //!   keeper SIGKILL the command's group and every descendant it adopted; the keeper reports a
 //!   stop of the command (SIGSTOP, SIGTTIN) over it as [`Event::Suspended`].
-//! * **Sockets** are passed through the shim; during a `ready` overlap (another live instance
+//! * **Sockets** are passed through the shim, over its status socket (`SCM_RIGHTS`); during a `ready` overlap (another live instance
 //!   has the same fds) it is told `--shared` and leaves their mode (`O_NONBLOCK`) alone.
 //!   A shell line that is a simple command runs as `sh -c "exec LINE"` so the server keeps the
 //!   shim's pid and `LISTEN_PID` is right; any other shell line runs as `sh -c LINE` with
 //!   `LISTEN_PID` *empty*, which listenfd accepts but strict consumers (`sd_listen_fds` with
 //!   its pid check) do not: those need an argv `run "prog" "arg"`.
-//! * **No orphans.** The keeper's status socket covers every way hot ends. Until the keeper
-//!   has taken over (between fork and its first lines), `PR_SET_PDEATHSIG(SIGKILL)` on Linux
-//!   kills it with hot; the death signal is tied to the *thread* that forked, hence the
-//!   invariant: **start the supervisor's children from the main thread**, i.e. drive it from
-//!   a `current_thread` tokio runtime on the main thread. Dropping the supervisor SIGKILLs
-//!   every group it still runs.
+//! * **No orphans.** The keeper's status socket covers every way hot ends, also before the
+//!   keeper runs (hot's end is then already closed when it looks). Until the keeper's `setsid`
+//!   its group does not exist: a signal for an unreaped keeper whose group is missing goes to
+//!   the keeper alone, which has started nothing yet. Reaping and signalling happen on one
+//!   thread (a `current_thread` tokio runtime), so a keeper seen unreaped stays so until the
+//!   signal is sent. Dropping the supervisor SIGKILLs every group it still runs.
 //! * **Readiness.** `ready delay` fires after the delay if the leader is still alive, `ready
 //!   log` on the first output line that matches, `ready "notify"` on a `READY=1` datagram on a
 //!   private `NOTIFY_SOCKET`. One of `Ready` or `ReadyTimedOut` is sent per instance, never

@@ -46,7 +46,7 @@ pub(crate) fn launch(
         let mut args = vec![OsString::from(crate::shim::ARG)];
         args.extend(
             crate::shim::ShimArgs {
-                fds: sockets.iter().map(|(n, fd)| (*fd, n.clone())).collect(),
+                sockets: sockets.iter().map(|(n, _)| n.clone()).collect(),
                 no_pid: !pid_kept && !sockets.is_empty(),
                 shared,
                 status,
@@ -240,7 +240,9 @@ mod tests {
         );
         assert_eq!(
             argv.args,
-            s(&["__shim", "--fd", "7:http", "--fd", "9:admin", "--", "./app"])
+            s(&[
+                "__shim", "--socket", "http", "--socket", "admin", "--", "./app"
+            ])
         );
         assert!(argv.pid_kept);
 
@@ -250,8 +252,8 @@ mod tests {
                 "./app -v",
                 &[
                     "__shim",
-                    "--fd",
-                    "7:http",
+                    "--socket",
+                    "http",
                     "--",
                     "sh",
                     "-c",
@@ -264,8 +266,8 @@ mod tests {
                 &[
                     "__shim",
                     "--no-pid",
-                    "--fd",
-                    "7:http",
+                    "--socket",
+                    "http",
                     "--",
                     "sh",
                     "-c",
@@ -296,7 +298,7 @@ mod tests {
         );
         assert_eq!(
             overlap.args,
-            s(&["__shim", "--shared", "--fd", "7:http", "--", "./app"])
+            s(&["__shim", "--shared", "--socket", "http", "--", "./app"])
         );
     }
 }

@@ -33,6 +33,8 @@ pub(super) enum SpawnError {
     },
     /// A bug: the spawned child has no pid.
     NoPid,
+    /// The listening sockets could not be sent to the keeper.
+    PassSockets(io::Error),
 }
 
 impl fmt::Display for SpawnError {
@@ -71,6 +73,9 @@ impl fmt::Display for SpawnError {
                 shim.display()
             ),
             SpawnError::NoPid => write!(f, "internal: the child exited before hot saw its pid"),
+            SpawnError::PassSockets(e) => {
+                write!(f, "cannot hand the listening sockets to the keeper: {e}")
+            }
         }
     }
 }

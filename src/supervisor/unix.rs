@@ -1,4 +1,5 @@
-//! The Unix implementation: fork/exec with process groups, killpg, the monitor task.
+//! The Unix implementation: posix_spawn of the keeper (which starts a process group of its
+//! own), killpg, the monitor task.
 
 use std::ffi::OsStr;
 use std::io;
@@ -72,9 +73,12 @@ pub fn kill_all_groups() {
         Err(std::sync::TryLockError::WouldBlock) => return,
     };
     for pgid in groups.iter() {
-        // SAFETY: killpg on groups hot created and has not reaped (so not reused).
+        // SAFETY: killpg on groups hot created and has not reaped (so not reused); a keeper
+        // that has no group yet (before its `setsid`) is killed alone.
         unsafe {
-            libc::killpg(*pgid, libc::SIGKILL);
+            if libc::killpg(*pgid, libc::SIGKILL) != 0 {
+                libc::kill(*pgid, libc::SIGKILL);
+            }
         }
     }
 }
@@ -208,13 +212,14 @@ impl Supervisor {
         }
         // A relative PATH entry would be read from the shim's directory (`dir`), not hot's.
         .filter(|exe| exe.is_absolute());
+        // The keeper's standard input is its status socket (see `shim`).
         let launch = plan::launch(
             &def.run,
             exe.as_deref(),
             &self.shim_exe,
             &fds,
             shared,
-            Some(keeper_end.as_raw_fd()),
+            Some(0),
         );
         if launch.program.is_empty() {
             return Err(SpawnError::EmptyCommand);
@@ -223,7 +228,7 @@ impl Supervisor {
         let mut cmd = tokio::process::Command::new(&launch.program);
         cmd.args(&launch.args)
             .current_dir(&def.dir)
-            .stdin(Stdio::null())
+            .stdin(Stdio::from(std::os::fd::OwnedFd::from(keeper_end)))
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         for key in INHERITED {
@@ -245,28 +250,26 @@ impl Supervisor {
         };
         let notify = ready::notify(def.ready.as_ref(), node, generation, &mut cmd)?;
 
-        // Computed before the fork: the closure runs in the child, where only
-        // async-signal-safe calls are allowed (no allocation, no locks).
-        // SAFETY: getpid has no preconditions.
-        let parent = unsafe { libc::getpid() };
-        let mut raw: Vec<RawFd> = fds.iter().map(|(_, fd)| *fd).collect();
-        raw.push(keeper_end.as_raw_fd());
-        // SAFETY: `child_setup` only calls setsid, prctl, getppid, fcntl and _exit, all
-        // async-signal-safe, and touches no memory but the captured Vec it reads.
-        unsafe {
-            cmd.pre_exec(move || child_setup(parent, &raw));
+        // The sockets go to the keeper over its status socket, written before it runs (see
+        // `shim`): no descriptor of hot's is ever inheritable, and with no code to run
+        // between fork and exec std posix_spawns the keeper (no copy of hot's address space).
+        if !fds.is_empty() {
+            let raw: Vec<RawFd> = fds.iter().map(|(_, fd)| *fd).collect();
+            crate::shim::pass::send(status.as_raw_fd(), &raw).map_err(SpawnError::PassSockets)?;
         }
-
         let status = status
             .set_nonblocking(true)
             .and_then(|()| tokio::net::UnixStream::from_std(status))
             .map_err(SpawnError::WatchKeeper)?;
-        let mut child = cmd.spawn().map_err(|error| SpawnError::Shim {
+        let spawned = cmd.spawn();
+        // Holds the keeper's end of the status socket (as its stdin): closed now, so that the
+        // keeper's exit is the socket's end of file.
+        drop(cmd);
+        let mut child = spawned.map_err(|error| SpawnError::Shim {
             shim: self.shim_exe.clone(),
             program: launch.user_program.clone(),
             error,
         })?;
-        drop(keeper_end);
         let Some(pid) = child.id() else {
             return Err(SpawnError::NoPid);
         };
@@ -384,6 +387,7 @@ impl Supervisor {
                     "SIGKILL",
                     &instance.name,
                     &self.reporter,
+                    Leader::Unreaped,
                 );
             }
         }
@@ -397,50 +401,37 @@ impl Drop for Supervisor {
     }
 }
 
-/// Runs in the forked child before exec. Async-signal-safe calls only.
-fn child_setup(parent: libc::pid_t, fds: &[RawFd]) -> io::Result<()> {
-    // A session of its own: a group of its own (the group hot signals, id = this pid), and no
-    // controlling terminal, so a command that asks the terminal fails at once instead of
-    // being stopped by SIGTTIN, and a closed terminal's SIGHUP reaches hot only.
-    // SAFETY: setsid has no preconditions; a fresh fork is never a group leader.
-    if unsafe { libc::setsid() } < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    #[cfg(target_os = "linux")]
-    {
-        // SAFETY: prctl(PR_SET_PDEATHSIG) takes a signal number and touches no memory.
-        if unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong) } != 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // hot may have died between fork and prctl, in which case the signal never comes.
-        // SAFETY: getppid and _exit have no preconditions.
-        if unsafe { libc::getppid() } != parent {
-            unsafe { libc::_exit(1) };
-        }
-    }
-    #[cfg(not(target_os = "linux"))]
-    let _ = parent;
-    for &fd in fds {
-        // hot holds its sockets close-on-exec; exactly these go through to the shim.
-        // SAFETY: fcntl on an fd number reads and writes its descriptor flags only.
-        let flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
-        if flags < 0 || unsafe { libc::fcntl(fd, libc::F_SETFD, flags & !libc::FD_CLOEXEC) } < 0 {
-            return Err(io::Error::last_os_error());
-        }
-    }
-    Ok(())
+/// Whether the group's leader, the keeper (pid = pgid), is reaped yet.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Leader {
+    /// Not reaped: its pid cannot have been reused.
+    Unreaped,
+    /// Reaped in this very poll: the group id cannot have been reused yet, its pid may be.
+    Reaped,
 }
 
-/// killpg, reporting any failure but "no such group" (it is already gone).
+/// killpg, reporting any failure but "no such group" (it is already gone). A keeper not yet
+/// reaped whose group does not exist has not called `setsid` yet (it does that before it
+/// starts anything, see `shim`): the signal goes to it alone, so a stop or a kill right
+/// after the spawn is never lost.
 fn signal_group(
     pgid: libc::pid_t,
     signal: i32,
     signal_name: &str,
     name: &str,
     reporter: &Reporter,
+    leader: Leader,
 ) {
     // SAFETY: killpg takes plain integers.
-    if unsafe { libc::killpg(pgid, signal) } != 0 {
+    let mut sent = unsafe { libc::killpg(pgid, signal) } == 0;
+    if !sent
+        && leader == Leader::Unreaped
+        && io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH)
+    {
+        // SAFETY: kill on our own unreaped child (its pid cannot have been reused).
+        sent = unsafe { libc::kill(pgid, signal) } == 0;
+    }
+    if !sent {
         let e = io::Error::last_os_error();
         if e.raw_os_error() != Some(libc::ESRCH) {
             reporter.note(&format!(
@@ -531,7 +522,7 @@ async fn monitor(
             _ = tokio::time::sleep_until(kill_at.unwrap_or(far)), if kill_at.is_some() => {
                 kill_at = None;
                 killed = true;
-                signal_group(pgid, libc::SIGKILL, "SIGKILL", &ctx.name, &ctx.reporter);
+                signal_group(pgid, libc::SIGKILL, "SIGKILL", &ctx.name, &ctx.reporter, Leader::Unreaped);
             }
             _ = tokio::time::sleep_until(delay.unwrap_or(far)), if delay.is_some() && ctx.gate.pending() => {
                 ctx.ready();
@@ -542,7 +533,14 @@ async fn monitor(
         }
     };
     // Same poll as the reap: the group id cannot have been reused yet.
-    signal_group(pgid, libc::SIGKILL, "SIGKILL", &ctx.name, &ctx.reporter);
+    signal_group(
+        pgid,
+        libc::SIGKILL,
+        "SIGKILL",
+        &ctx.name,
+        &ctx.reporter,
+        Leader::Reaped,
+    );
     live_groups().remove(&pgid);
     ctx.gate.reap();
 
@@ -640,10 +638,24 @@ fn order_stop(
     // A few bytes into an empty socket buffer: written whole or not at all.
     let told = signal != Signal::Kill && orders.try_write(line.as_bytes()).ok() == Some(line.len());
     if !told {
-        signal_group(pgid, number, signal.name(), &ctx.name, &ctx.reporter);
+        signal_group(
+            pgid,
+            number,
+            signal.name(),
+            &ctx.name,
+            &ctx.reporter,
+            Leader::Unreaped,
+        );
     }
     // A stopped group acts on the order, and on the signal, only once continued.
-    signal_group(pgid, libc::SIGCONT, "SIGCONT", &ctx.name, &ctx.reporter);
+    signal_group(
+        pgid,
+        libc::SIGCONT,
+        "SIGCONT",
+        &ctx.name,
+        &ctx.reporter,
+        Leader::Unreaped,
+    );
 }
 
 /// Forwards one pipe to the reporter in bounded pieces (see [`super::output`]), and
