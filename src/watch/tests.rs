@@ -768,7 +768,7 @@ fn committed_and_watched(
         index_min: 0,
         ..tuning
     };
-    let watcher = Watcher::start_tuned(config, tx, tuning).unwrap();
+    let watcher = Watcher::start_tuned(config, tx, tuning, Arc::default()).unwrap();
     Fixture {
         dir,
         rx,
