@@ -451,7 +451,7 @@ fn explain(addr: SocketAddr, error: &std::io::Error) -> String {
 mod holder {
     use std::net::SocketAddr;
 
-    pub struct Holder {
+    pub(super) struct Holder {
         pub pid: u32,
         pub command: String,
     }
@@ -462,7 +462,7 @@ mod holder {
     }
 
     #[cfg(target_os = "linux")]
-    pub fn find(addr: SocketAddr) -> Option<Holder> {
+    pub(super) fn find(addr: SocketAddr) -> Option<Holder> {
         let table = if addr.is_ipv4() {
             "/proc/net/tcp"
         } else {

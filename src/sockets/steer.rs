@@ -121,7 +121,7 @@ fn attach(socket: &Socket, index: u32) -> std::io::Result<()> {
 impl Group {
     /// Gives the spare to instance `generation` and returns the new spare, bound at `addr`
     /// into the group (its index is the last). `spare` is the held socket, replaced in place.
-    pub fn take_spare(
+    pub(super) fn take_spare(
         &mut self,
         spare: &mut Socket,
         addr: SocketAddr,
@@ -149,7 +149,7 @@ impl Group {
     }
 
     /// Steers new connections to `target`'s socket (`None`, or one that is gone: the spare).
-    pub fn steer(&mut self, spare: &Socket, target: Option<Generation>) {
+    pub(super) fn steer(&mut self, spare: &Socket, target: Option<Generation>) {
         self.target = target;
         self.forget_departed();
         let index = self
@@ -170,7 +170,7 @@ impl Group {
     /// moment its server died (a crash), and closing it would reset those still queued. The
     /// old spare, which got none while another socket was the target, leaves in its place, so
     /// the queue goes to the next instance or to hot's own answer, as on a shared socket.
-    pub fn retire(&mut self, spare: &mut Socket, generation: Generation) {
+    pub(super) fn retire(&mut self, spare: &mut Socket, generation: Generation) {
         let Some(socket) = self.members.remove(&generation) else {
             return;
         };
@@ -225,7 +225,7 @@ impl Group {
     }
 
     /// hot's fd of `generation`'s own socket here.
-    pub fn fd_of(&self, generation: Generation) -> Option<std::os::fd::RawFd> {
+    pub(super) fn fd_of(&self, generation: Generation) -> Option<std::os::fd::RawFd> {
         self.members.get(&generation).map(AsRawFd::as_raw_fd)
     }
 }
