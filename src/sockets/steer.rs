@@ -234,6 +234,18 @@ impl Group {
 mod tests {
     use super::*;
 
+    /// A group on a free loopback port: its spare, the group and the address; `None` (said)
+    /// where this kernel cannot steer.
+    fn steered() -> Option<(Socket, Group, SocketAddr)> {
+        let (spare, group, why) = first("127.0.0.1:0".parse().unwrap()).unwrap();
+        let Some(group) = group else {
+            eprintln!("skipped: this kernel cannot steer: {why:?}");
+            return None;
+        };
+        let addr = spare.local_addr().unwrap().as_socket().unwrap();
+        Some((spare, group, addr))
+    }
+
     fn queued(socket: &Socket) -> u32 {
         let mut info = [0u8; 104];
         let mut len = info.len() as libc::socklen_t;
@@ -254,12 +266,9 @@ mod tests {
     /// kernel's order (the last socket takes a departed one's slot).
     #[test]
     fn connections_go_to_the_target_alone_as_sockets_come_and_go() {
-        let (mut spare, group, why) = first("127.0.0.1:0".parse().unwrap()).unwrap();
-        let Some(mut group) = group else {
-            eprintln!("skipped: this kernel cannot steer: {why:?}");
+        let Some((mut spare, mut group, addr)) = steered() else {
             return;
         };
-        let addr = spare.local_addr().unwrap().as_socket().unwrap();
         let _c1 = std::net::TcpStream::connect(addr).unwrap();
         assert_eq!(queued(&spare), 1, "no instance yet: the spare");
         group.take_spare(&mut spare, addr, 1).unwrap();
@@ -299,12 +308,9 @@ mod tests {
     /// there; they must reach the next instance or hot's answer, not be reset.
     #[test]
     fn a_crashed_instance_lost_the_connections_queued_on_its_socket() {
-        let (mut spare, group, why) = first("127.0.0.1:0".parse().unwrap()).unwrap();
-        let Some(mut group) = group else {
-            eprintln!("skipped: this kernel cannot steer: {why:?}");
+        let Some((mut spare, mut group, addr)) = steered() else {
             return;
         };
-        let addr = spare.local_addr().unwrap().as_socket().unwrap();
         group.take_spare(&mut spare, addr, 1).unwrap();
         group.steer(&spare, Some(1));
         let mut waiting = std::net::TcpStream::connect(addr).unwrap();
@@ -334,12 +340,9 @@ mod tests {
     /// on the spare, which nobody accepts from, until the next restart.
     #[test]
     fn a_socket_shut_down_by_its_server_before_the_next_start_strands_connections_on_the_spare() {
-        let (mut spare, group, why) = first("127.0.0.1:0".parse().unwrap()).unwrap();
-        let Some(mut group) = group else {
-            eprintln!("skipped: this kernel cannot steer: {why:?}");
+        let Some((mut spare, mut group, addr)) = steered() else {
             return;
         };
-        let addr = spare.local_addr().unwrap().as_socket().unwrap();
         group.take_spare(&mut spare, addr, 1).unwrap();
         group.steer(&spare, Some(1));
         group.take_spare(&mut spare, addr, 2).unwrap();
