@@ -457,7 +457,7 @@ mod holder {
     }
 
     #[cfg(not(target_os = "linux"))]
-    pub fn find(_addr: SocketAddr) -> Option<Holder> {
+    pub(super) fn find(_addr: SocketAddr) -> Option<Holder> {
         None
     }
 
