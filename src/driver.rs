@@ -27,7 +27,7 @@ use crate::watch::{ChangeSet, Ignore, WatchConfig, Watcher};
 
 /// What a command asks of the loop.
 #[derive(Debug, Clone)]
-pub struct Plan {
+pub(crate) struct Plan {
     pub mode: Mode,
     pub targets: Option<Vec<String>>,
     pub services: bool,
@@ -45,13 +45,13 @@ pub struct Plan {
 }
 
 #[derive(Debug, Clone, Copy)]
-pub struct WatchPlan {
+pub(crate) struct WatchPlan {
     pub debounce: Duration,
     pub poll: Option<Duration>,
 }
 
 /// Runs `plan` to completion and returns hot's exit status.
-pub fn run(project: Arc<Project>, reporter: Reporter, plan: Plan) -> u8 {
+pub(crate) fn run(project: Arc<Project>, reporter: Reporter, plan: Plan) -> u8 {
     // A bug in hot must not leave its children running: kill them before the panic aborts.
     #[cfg(unix)]
     {

@@ -2,12 +2,12 @@
 //! command line, `hot init`). A leaf: it imports nothing.
 
 /// Everything asked for succeeded.
-pub const OK: u8 = 0;
+pub(crate) const OK: u8 = 0;
 /// A task failed, or hot could not do what was asked at run time.
-pub const FAILED: u8 = 1;
+pub(crate) const FAILED: u8 = 1;
 /// A usage or Hotfile error.
-pub const USAGE: u8 = 2;
+pub(crate) const USAGE: u8 = 2;
 /// Stopped by SIGHUP, SIGINT or SIGTERM: 128 + the signal's number, as shells report it.
-pub const SIGHUP: u8 = 129;
-pub const SIGINT: u8 = 130;
-pub const SIGTERM: u8 = 143;
+pub(crate) const SIGHUP: u8 = 129;
+pub(crate) const SIGINT: u8 = 130;
+pub(crate) const SIGTERM: u8 = 143;

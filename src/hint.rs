@@ -24,7 +24,7 @@ static IN_USE: LazyLock<Regex> = LazyLock::new(|| {
 
 /// One run's hints: cheap to clone, every clone shares what was told.
 #[derive(Clone, Default)]
-pub struct Hints {
+pub(crate) struct Hints {
     inner: Arc<Mutex<Told>>,
 }
 
@@ -39,14 +39,14 @@ struct Told {
 
 impl Hints {
     /// The hints for `project`'s services (every service with a `socket`).
-    pub fn new(project: &Project) -> Hints {
+    pub(crate) fn new(project: &Project) -> Hints {
         let hints = Hints::default();
         hints.set_project(project);
         hints
     }
 
     /// After a reload: the services of the new project (what was told stays told).
-    pub fn set_project(&self, project: &Project) {
+    pub(crate) fn set_project(&self, project: &Project) {
         let held = project
             .nodes
             .iter()
@@ -75,7 +75,7 @@ impl Hints {
     }
 
     /// Looks at one line of `node`'s output and gives a hint when it calls for one.
-    pub fn on_output(&self, reporter: &Reporter, node: &str, line: &str) {
+    pub(crate) fn on_output(&self, reporter: &Reporter, node: &str, line: &str) {
         if let Some(what) = cargo_lock_wait(line) {
             let first = !std::mem::replace(&mut self.lock().cargo_lock, true);
             if first {

@@ -5,24 +5,29 @@
 //! affects, and restarts a service only when its upstream succeeded, handing it the listening
 //! socket that `hot` holds. See `ARCHITECTURE.md` for the map of the modules.
 
-pub mod browser;
+// The library's interface is what the integration tests and benches use (the engine, the
+// model, the Hotfile reader, the supervisor); everything else is `pub(crate)`, and this lint
+// (an error under CI's `-D warnings`) keeps it so.
+#![warn(unreachable_pub)]
+
+pub(crate) mod browser;
 pub(crate) mod cargo;
-pub mod cli;
-pub mod driver;
+pub(crate) mod cli;
+pub(crate) mod driver;
 pub mod engine;
-pub mod exit;
+pub(crate) mod exit;
 pub mod graph;
-pub mod hint;
+pub(crate) mod hint;
 pub mod hotfile;
 pub mod init;
-pub mod lint;
+pub(crate) mod lint;
 pub mod model;
 mod program;
 pub mod report;
 #[cfg(unix)]
-pub mod shim;
+pub(crate) mod shim;
 pub mod sockets;
-pub mod status;
+pub(crate) mod status;
 pub mod supervisor;
 pub mod watch;
 

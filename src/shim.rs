@@ -50,11 +50,11 @@ pub(crate) mod pass;
 pub(crate) mod protocol;
 
 /// The shim's first argument, after hot's own path.
-pub const ARG: &str = "__shim";
+pub(crate) const ARG: &str = "__shim";
 
 /// What the supervisor asks the shim to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ShimArgs {
+pub(crate) struct ShimArgs {
     /// The sockets' names, in the order they go to 3, 4, ...; the sockets themselves come
     /// over the status socket, in one message, in the same order.
     pub sockets: Vec<String>,
@@ -73,7 +73,7 @@ pub struct ShimArgs {
 
 impl ShimArgs {
     /// The arguments after `__shim`, as [`parse`] reads them.
-    pub fn to_args(&self) -> Vec<OsString> {
+    pub(crate) fn to_args(&self) -> Vec<OsString> {
         let mut args = Vec::new();
         if self.no_pid {
             args.push("--no-pid".into());
@@ -100,7 +100,7 @@ impl ShimArgs {
 }
 
 /// Reads the arguments after `__shim`.
-pub fn parse(args: &[OsString]) -> Result<ShimArgs, String> {
+pub(crate) fn parse(args: &[OsString]) -> Result<ShimArgs, String> {
     let mut parsed = ShimArgs {
         sockets: Vec::new(),
         no_pid: false,
@@ -151,7 +151,7 @@ pub fn parse(args: &[OsString]) -> Result<ShimArgs, String> {
 /// The shim's entry point: `args` are the arguments after `__shim`. Never returns: it
 /// becomes the keeper of the program (see `keeper`), or exits 127 (could not run it) or 2
 /// (bad arguments, a hot bug).
-pub fn main(args: &[OsString]) -> ! {
+pub(crate) fn main(args: &[OsString]) -> ! {
     let args = match parse(args) {
         Ok(args) => args,
         Err(e) => {

@@ -451,18 +451,18 @@ fn explain(addr: SocketAddr, error: &std::io::Error) -> String {
 mod holder {
     use std::net::SocketAddr;
 
-    pub struct Holder {
+    pub(super) struct Holder {
         pub pid: u32,
         pub command: String,
     }
 
     #[cfg(not(target_os = "linux"))]
-    pub fn find(_addr: SocketAddr) -> Option<Holder> {
+    pub(super) fn find(_addr: SocketAddr) -> Option<Holder> {
         None
     }
 
     #[cfg(target_os = "linux")]
-    pub fn find(addr: SocketAddr) -> Option<Holder> {
+    pub(super) fn find(addr: SocketAddr) -> Option<Holder> {
         let table = if addr.is_ipv4() {
             "/proc/net/tcp"
         } else {

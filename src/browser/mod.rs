@@ -24,8 +24,6 @@ use crate::report::{Event, EventKind, Reporter, Sink};
 use server::{Out, Shared};
 use state::{Change, Tracker};
 
-pub use page::escape;
-
 /// Wall-clock milliseconds, for the times pages show.
 fn now_ms() -> u64 {
     SystemTime::now()
@@ -56,7 +54,7 @@ type Views = Arc<Mutex<BTreeMap<String, (Tracker, Arc<Shared>)>>>;
 
 /// Every service's browser endpoint, keyed by service name.
 #[derive(Default)]
-pub struct Browser {
+pub(crate) struct Browser {
     endpoints: BTreeMap<String, Endpoint>,
     views: Views,
 }
@@ -101,7 +99,7 @@ impl Sink for BrowserSink {
 impl Browser {
     /// The sink to add to the reporter, before its first `scope` event: it feeds every
     /// endpoint's pages.
-    pub fn sink(&self) -> Box<dyn Sink> {
+    pub(crate) fn sink(&self) -> Box<dyn Sink> {
         Box::new(BrowserSink {
             views: self.views.clone(),
             scope: Vec::new(),
@@ -110,7 +108,7 @@ impl Browser {
 
     /// Opens the endpoints of `project`'s services with `reload` (of those in `scope`), and
     /// closes those no longer wanted. Must run inside the runtime.
-    pub fn set_project(
+    pub(crate) fn set_project(
         &mut self,
         project: &Project,
         scope: &std::collections::BTreeSet<NodeId>,
@@ -190,7 +188,7 @@ impl Browser {
 
     /// Answers `service`'s socket `fd` with the 503 page until [`Browser::release`].
     #[cfg(unix)]
-    pub fn answer(&mut self, service: &str, fd: std::os::fd::RawFd, reporter: &Reporter) {
+    pub(crate) fn answer(&mut self, service: &str, fd: std::os::fd::RawFd, reporter: &Reporter) {
         use std::os::fd::{BorrowedFd, OwnedFd};
         let Some(endpoint) = self.endpoints.get_mut(service) else {
             return;
@@ -223,7 +221,7 @@ impl Browser {
     /// waits in the backlog for the instance about to start. Each connection hot already
     /// accepted lives on its own task, which the abort leaves alone: it gets its page, then
     /// hot closes it (see [`server::answer`]).
-    pub fn release(&mut self, service: &str) {
+    pub(crate) fn release(&mut self, service: &str) {
         if let Some(answering) = self
             .endpoints
             .get_mut(service)

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use super::state::View;
 
 /// HTML-escapes build output and names (the page must never run what a build printed).
-pub fn escape(text: &str) -> String {
+pub(crate) fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
@@ -22,7 +22,7 @@ pub fn escape(text: &str) -> String {
     out
 }
 
-pub fn unserved(service: &str, endpoint: SocketAddr, view: &View, now_ms: u64) -> String {
+pub(super) fn unserved(service: &str, endpoint: SocketAddr, view: &View, now_ms: u64) -> String {
     let (headline, lines) = match &view.stale {
         Some(stale) if stale.status == "running" || stale.status == "is starting" => (
             format!(

@@ -27,7 +27,7 @@ const LIVERELOAD_7: &str = "http://livereload.com/protocols/official-7";
 
 /// What goes out to the pages of one service.
 #[derive(Debug, Clone)]
-pub enum Out {
+pub(super) enum Out {
     View(View),
     /// A new instance serves; `css`: only these stylesheets changed.
     Reload {
@@ -38,7 +38,7 @@ pub enum Out {
 
 /// Shared between the driver and the endpoint's tasks.
 #[derive(Debug)]
-pub struct Shared {
+pub(super) struct Shared {
     pub service: String,
     pub view: Mutex<View>,
     pub out: broadcast::Sender<Out>,
@@ -71,7 +71,7 @@ impl Shared {
 }
 
 /// The browser endpoint's routes.
-pub fn endpoint(shared: Arc<Shared>) -> Router {
+pub(super) fn endpoint(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/hot.js", get(script))
         .route("/events", get(events))
@@ -80,7 +80,7 @@ pub fn endpoint(shared: Arc<Shared>) -> Router {
 }
 
 /// Every request on the service's socket, while nothing serves: the 503 page.
-pub fn unserved(shared: Arc<Shared>) -> Router {
+pub(super) fn unserved(shared: Arc<Shared>) -> Router {
     Router::new().fallback(unserved_page).with_state(shared)
 }
 
@@ -99,7 +99,7 @@ const REQUEST_WITHIN: Duration = Duration::from_secs(30);
 /// between, so the abort cannot fall there), and that task, which nothing aborts, serves its
 /// one request and closes it (keep-alive off: a kept connection would bring the next request
 /// to hot once an instance serves).
-pub async fn answer(listener: TcpListener, router: Router) {
+pub(super) async fn answer(listener: TcpListener, router: Router) {
     loop {
         let stream = match listener.accept().await {
             Ok((stream, _)) => stream,

@@ -12,7 +12,7 @@ use crate::report::{EventKind, how_it_ended};
 
 /// Why the build a page sees is not the newest.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Stale {
+pub(super) struct Stale {
     pub node: String,
     /// `running`, `failed`, `crashed`, `was not ready in time`, ...
     pub status: String,
@@ -24,7 +24,7 @@ pub struct Stale {
 
 /// One service's view, as the pages get it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct View {
+pub(super) struct View {
     /// An instance is serving.
     pub serving: bool,
     /// The serving instance (pages from an older one reload).
@@ -35,7 +35,7 @@ pub struct View {
 }
 
 impl View {
-    pub fn to_json(&self) -> Value {
+    pub(super) fn to_json(&self) -> Value {
         json!({
             "serving": self.serving,
             "generation": self.generation,
@@ -52,7 +52,7 @@ impl View {
 
 /// What a report means for the pages.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Change {
+pub(super) enum Change {
     /// The view changed: send it.
     View,
     /// A new instance serves: reload (only the stylesheets, when `css` is not empty).
@@ -64,7 +64,7 @@ const LINES: usize = 12;
 
 /// A service's view, fed with hot's events.
 #[derive(Debug)]
-pub struct Tracker {
+pub(super) struct Tracker {
     service: String,
     /// The service and everything it runs after, by name, as the last `scope` event said.
     upstream: BTreeSet<String>,
@@ -83,7 +83,7 @@ pub struct Tracker {
 impl Tracker {
     /// The view of `service`; it knows what runs before the service from the next `scope`
     /// event ([`Tracker::scope`]).
-    pub fn new(service: &str) -> Tracker {
+    pub(super) fn new(service: &str) -> Tracker {
         Tracker {
             service: service.to_owned(),
             upstream: BTreeSet::from([service.to_owned()]),
@@ -97,13 +97,13 @@ impl Tracker {
     }
 
     /// Whether [`Tracker::scope`] was called.
-    pub fn scoped(&self) -> bool {
+    pub(super) fn scoped(&self) -> bool {
         self.scoped
     }
 
     /// The nodes of a `scope` event: the service's upstream is what it runs after, and what
     /// those run after, by the events' `after` names.
-    pub fn scope(&mut self, nodes: &[NodeInfo]) {
+    pub(super) fn scope(&mut self, nodes: &[NodeInfo]) {
         let after: BTreeMap<&str, &[String]> = nodes
             .iter()
             .map(|n| (n.name.as_str(), n.after.as_slice()))
@@ -122,7 +122,7 @@ impl Tracker {
     }
 
     /// Takes one event at wall-clock `now_ms`.
-    pub fn event(&mut self, event: &EventKind, now_ms: u64) -> Option<Change> {
+    pub(super) fn event(&mut self, event: &EventKind, now_ms: u64) -> Option<Change> {
         let stale = |node: &str, status: &str, lines: Vec<String>| Stale {
             node: node.to_owned(),
             status: status.into(),

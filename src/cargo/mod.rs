@@ -58,7 +58,7 @@ pub(crate) struct Bin {
 impl Workspace {
     /// The member whose directory is `dir` or holds it (the innermost one), unless that is
     /// the workspace root of a workspace with other members: there the user asked for all.
-    pub fn member_at(&self, dir: &Path) -> Option<&Package> {
+    pub(crate) fn member_at(&self, dir: &Path) -> Option<&Package> {
         let member = self
             .members
             .iter()
@@ -68,7 +68,7 @@ impl Workspace {
     }
 
     /// `name` and every member it uses, directly or not, in dependency order.
-    pub fn closure(&self, name: &str) -> Vec<&Package> {
+    pub(crate) fn closure(&self, name: &str) -> Vec<&Package> {
         let mut wanted = vec![name.to_owned()];
         // Members come after what they use, so one pass from the end collects everything.
         for package in self.members.iter().rev() {
@@ -88,7 +88,7 @@ impl Workspace {
 
     /// The names of the binaries `cargo build` builds in the workspace (those without
     /// `required-features`), and those it builds only with features.
-    pub fn binaries(&self) -> (Vec<&str>, Vec<&Bin>) {
+    pub(crate) fn binaries(&self) -> (Vec<&str>, Vec<&Bin>) {
         let bins = self.members.iter().flat_map(|p| &p.bins);
         let (plain, gated): (Vec<&Bin>, Vec<&Bin>) =
             bins.partition(|b| b.required_features.is_empty());

@@ -198,7 +198,7 @@ pub(super) enum Command {
 
 impl Command {
     /// The command's name as typed, for messages.
-    pub fn name(&self) -> &'static str {
+    pub(super) fn name(&self) -> &'static str {
         match self {
             Command::Watch { .. } => "watch",
             Command::Run { .. } => "run",
@@ -242,7 +242,7 @@ pub(super) struct WatchArgs {
 
 impl WatchArgs {
     /// These flags, with `over`'s where it sets them (`hot watch --poll` over `hot --poll`).
-    pub fn or(self, over: WatchArgs) -> WatchArgs {
+    pub(super) fn or(self, over: WatchArgs) -> WatchArgs {
         WatchArgs {
             debounce: over.debounce.or(self.debounce),
             poll: over.poll.or(self.poll),
@@ -284,7 +284,7 @@ fn duration(text: &str) -> Result<Duration, String> {
 
 impl Cli {
     /// The first top-level flag given that only bare `hot` (watch mode) takes.
-    pub fn watch_flag(&self) -> Option<&'static str> {
+    pub(super) fn watch_flag(&self) -> Option<&'static str> {
         if self.jobs.jobs.is_some() {
             Some("--jobs")
         } else if self.watch.debounce.is_some() {

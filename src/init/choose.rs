@@ -22,7 +22,7 @@ pub struct Ask {
 
 /// One binary and what hot made of it.
 #[derive(Debug, Clone)]
-pub struct Judged<'a> {
+pub(super) struct Judged<'a> {
     pub package: &'a Package,
     pub bin: &'a Bin,
     pub verdict: Verdict,
@@ -32,7 +32,7 @@ pub struct Judged<'a> {
 
 /// The Hotfile's contents, before rendering.
 #[derive(Debug)]
-pub struct Choice<'a> {
+pub(super) struct Choice<'a> {
     /// The project root: the closest directory holding every input; paths are relative to it.
     pub base: PathBuf,
     /// The directory the Hotfile goes in: `base`, or the member's own directory below it (the
@@ -51,7 +51,11 @@ pub struct Choice<'a> {
 }
 
 /// What the Hotfile for `cwd` covers. The error is what to tell the user.
-pub fn choose<'a>(workspace: &'a Workspace, cwd: &Path, ask: &Ask) -> Result<Choice<'a>, String> {
+pub(super) fn choose<'a>(
+    workspace: &'a Workspace,
+    cwd: &Path,
+    ask: &Ask,
+) -> Result<Choice<'a>, String> {
     let find = |name: &str| {
         workspace
             .members

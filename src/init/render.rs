@@ -17,7 +17,7 @@ use crate::cargo::{Package, Workspace};
 /// The lock of the main target directory, held by `test` and `build`. Jobs on one target
 /// directory wait for each other inside cargo anyway; taking turns in hot keeps each duration
 /// the task's own.
-pub const CARGO_LOCK: &str = "lock \"cargo\"";
+pub(super) const CARGO_LOCK: &str = "lock \"cargo\"";
 
 /// The first service's port; the next ones count up.
 const FIRST_PORT: u16 = 3000;
@@ -27,11 +27,11 @@ const FIRST_PORT: u16 = 3000;
 const FIRST_RELOAD_PORT: u16 = 35729;
 
 /// The line the printed snippet prints, and `ready log=` waits for.
-pub const READY_LINE: &str = "listening on ";
+pub(super) const READY_LINE: &str = "listening on ";
 
 /// One service to be written: a binary of a package.
 #[derive(Debug, Clone)]
-pub struct Service {
+pub(super) struct Service {
     pub node: String,
     pub port: u16,
     /// The port of its `reload` endpoint.
@@ -39,12 +39,12 @@ pub struct Service {
 }
 
 /// The Hotfile's `root`: the project root relative to the Hotfile's directory, when they differ.
-pub fn root(choice: &Choice) -> Option<String> {
+pub(super) fn root(choice: &Choice) -> Option<String> {
     (choice.home != choice.base).then(|| relative(&choice.base, &choice.home))
 }
 
 /// The Hotfile for `choice`, and its services (in the order of `choice.services`).
-pub fn cargo_hotfile(workspace: &Workspace, choice: &Choice) -> (String, Vec<Service>) {
+pub(super) fn cargo_hotfile(workspace: &Workspace, choice: &Choice) -> (String, Vec<Service>) {
     let base = choice.base.as_path();
     let single = choice.packages.len() == 1;
     let name = |task: &str, package: &str| {
@@ -265,7 +265,7 @@ const HEADER: &str = "\
 ";
 
 /// The Hotfile for a directory without Cargo.toml: one task to fill in, a service sketched.
-pub const GENERIC: &str = r#"// Written by `hot init`. hot runs each task when a file it watches changes (and what comes
+pub(super) const GENERIC: &str = r#"// Written by `hot init`. hot runs each task when a file it watches changes (and what comes
 // `after` it), and restarts a service only when everything it comes after succeeded.
 // `hot check` validates this file, `hot why PATH` says what a change reruns.
 
@@ -368,7 +368,7 @@ impl Globs {
 
 /// `path` relative to `base`, with `/` separators (`""` for `base` itself); `..` where the
 /// path is beside it, absolute where nothing is shared.
-pub fn relative(path: &Path, base: &Path) -> String {
+pub(super) fn relative(path: &Path, base: &Path) -> String {
     let path: Vec<Component> = path.components().collect();
     let base: Vec<Component> = base.components().collect();
     let shared = path.iter().zip(&base).take_while(|(a, b)| a == b).count();

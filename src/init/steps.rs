@@ -102,7 +102,7 @@ match listenfd::ListenFd::from_env().take_tcp_listener(0)? {
 
 /// Next steps for a Cargo project: which binaries serve and why, what each server needs to
 /// take hot's socket, and how to get what was left out.
-pub fn cargo(workspace: &Workspace, choice: &Choice, services: &[Service]) -> String {
+pub(super) fn cargo(workspace: &Workspace, choice: &Choice, services: &[Service]) -> String {
     let base = choice.base.as_path();
     let select = |package: &str| {
         if workspace.members.len() == 1 {
@@ -217,7 +217,7 @@ pub fn cargo(workspace: &Workspace, choice: &Choice, services: &[Service]) -> St
 }
 
 /// Next steps for a project without Cargo.toml.
-pub fn generic() -> String {
+pub(super) fn generic() -> String {
     "Next steps: put your command in the `check` task, uncomment the service if you have a\n\
      server (it must take its listening socket from fd 3: LISTEN_FDS=1), and run `hot`.\n\
      Recipes for Node, gunicorn and others: docs/recipes.md in hot's repository.\n"

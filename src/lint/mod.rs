@@ -30,7 +30,7 @@ use crate::model::{Kind, Node, Project};
 
 /// One warning about a sound Hotfile.
 #[derive(Debug)]
-pub struct Warning {
+pub(crate) struct Warning {
     code: &'static str,
     message: String,
     help: Option<String>,
@@ -41,7 +41,7 @@ pub struct Warning {
 
 impl Warning {
     /// The warning as one JSON object: code, message, help, file, line and column (1-based).
-    pub fn to_json(&self) -> serde_json::Value {
+    pub(crate) fn to_json(&self) -> serde_json::Value {
         let offset = self.labels.first().map_or(0, LabeledSpan::offset);
         let (line, column) = line_column(&self.text, offset);
         json!({
@@ -90,7 +90,7 @@ impl Diagnostic for Warning {
 
 /// Every warning for `project`, in file order; `spans` says where its parts are written (the
 /// loader's table, [`hotfile::load_spanned`]).
-pub fn lint(project: &Project, spans: &hotfile::Spans) -> Vec<Warning> {
+pub(crate) fn lint(project: &Project, spans: &hotfile::Spans) -> Vec<Warning> {
     let text = spans.text().clone();
     let source = spans.source();
     let spans: Vec<hotfile::NodeSpans> = (0..project.nodes.len()).map(|i| spans.node(i)).collect();

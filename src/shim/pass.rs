@@ -3,8 +3,14 @@
 //! stay close-on-exec throughout, so no other child can inherit them, and the spawn needs no
 //! code between fork and exec (which is what lets std posix_spawn it).
 
-use std::io;
-use std::os::fd::RawFd;
+use std::io::{self, IoSlice, IoSliceMut};
+use std::mem::MaybeUninit;
+use std::os::fd::{BorrowedFd, IntoRawFd, OwnedFd, RawFd};
+
+use rustix::net::{
+    RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags, ReturnFlags, SendAncillaryBuffer,
+    SendAncillaryMessage, SendFlags, recvmsg, sendmsg,
+};
 
 /// The message's one byte of data (a stream socket carries no message without data); a line
 /// end, so a reader of lines that ever saw it would take it for an empty line.
@@ -22,50 +28,30 @@ pub(crate) fn send(socket: RawFd, fds: &[RawFd]) -> io::Result<()> {
             format!("{} sockets for one service; at most {MAX}", fds.len()),
         ));
     }
-    let size = std::mem::size_of_val(fds) as libc::c_uint;
-    // SAFETY: CMSG_SPACE is arithmetic.
-    let space = unsafe { libc::CMSG_SPACE(size) } as usize;
-    // u64 words: the control buffer must be aligned for `cmsghdr`.
-    let mut control = vec![0u64; space.div_ceil(8)];
-    let mut byte = BYTE;
-    let mut iov = libc::iovec {
-        iov_base: (&mut byte as *mut u8).cast(),
-        iov_len: 1,
-    };
-    // SAFETY: zero is a valid msghdr; every pointer set below outlives the sendmsg call.
-    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-    msg.msg_iov = &mut iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control.as_mut_ptr().cast();
-    msg.msg_controllen = space as _;
-    // SAFETY: the control buffer holds CMSG_SPACE(size) bytes, so the first header and its
-    // data (CMSG_LEN(size) bytes) fit; copying the fds into CMSG_DATA stays inside it.
-    unsafe {
-        let header = libc::CMSG_FIRSTHDR(&msg);
-        (*header).cmsg_level = libc::SOL_SOCKET;
-        (*header).cmsg_type = libc::SCM_RIGHTS;
-        (*header).cmsg_len = libc::CMSG_LEN(size) as _;
-        std::ptr::copy_nonoverlapping(
-            fds.as_ptr().cast::<u8>(),
-            libc::CMSG_DATA(header),
-            size as usize,
-        );
+    // SAFETY: the caller's descriptors are open for the length of this call.
+    let borrowed: Vec<BorrowedFd<'_>> = fds
+        .iter()
+        .map(|fd| unsafe { BorrowedFd::borrow_raw(*fd) })
+        .collect();
+    // SAFETY: as above, for the status socket.
+    let socket = unsafe { BorrowedFd::borrow_raw(socket) };
+    let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(MAX))];
+    let mut control = SendAncillaryBuffer::new(&mut space);
+    if !control.push(SendAncillaryMessage::ScmRights(&borrowed)) {
+        return Err(io::Error::other("the sockets do not fit one message"));
     }
     loop {
-        // SAFETY: sendmsg with the message built above.
-        let sent = unsafe { libc::sendmsg(socket, &msg, 0) };
-        if sent == 1 {
-            return Ok(());
+        match sendmsg(
+            socket,
+            &[IoSlice::new(&[BYTE])],
+            &mut control,
+            SendFlags::empty(),
+        ) {
+            Ok(1) => return Ok(()),
+            Ok(_) => return Err(io::Error::other("the sockets' message was not sent")),
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(e) => return Err(e.into()),
         }
-        let error = io::Error::last_os_error();
-        if sent < 0 && error.kind() == io::ErrorKind::Interrupted {
-            continue;
-        }
-        return Err(if sent < 0 {
-            error
-        } else {
-            io::Error::other("the sockets' message was not sent")
-        });
     }
 }
 
@@ -77,76 +63,53 @@ pub(crate) fn receive(socket: RawFd, count: usize) -> io::Result<Vec<RawFd>> {
             format!("{count} sockets; at most {MAX}"),
         ));
     }
-    let size = (count * std::mem::size_of::<RawFd>()) as libc::c_uint;
-    // SAFETY: CMSG_SPACE is arithmetic.
-    let space = unsafe { libc::CMSG_SPACE(size) } as usize;
-    let mut control = vec![0u64; space.div_ceil(8)];
-    let mut byte = 0u8;
-    let mut iov = libc::iovec {
-        iov_base: (&mut byte as *mut u8).cast(),
-        iov_len: 1,
-    };
-    // SAFETY: zero is a valid msghdr; every pointer set below outlives the recvmsg call.
-    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-    msg.msg_iov = &mut iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control.as_mut_ptr().cast();
-    msg.msg_controllen = space as _;
+    // SAFETY: the status socket is open for the length of this call.
+    let socket = unsafe { BorrowedFd::borrow_raw(socket) };
+    let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(MAX))];
+    let mut control = RecvAncillaryBuffer::new(&mut space);
+    let mut byte = [0u8];
     let received = loop {
-        // SAFETY: recvmsg into the buffers above.
-        let n = unsafe { libc::recvmsg(socket, &mut msg, CLOEXEC) };
-        if n >= 0 {
-            break n;
-        }
-        let error = io::Error::last_os_error();
-        if error.kind() != io::ErrorKind::Interrupted {
-            return Err(error);
+        match recvmsg(
+            socket,
+            &mut [IoSliceMut::new(&mut byte)],
+            &mut control,
+            CLOEXEC,
+        ) {
+            Ok(received) => break received,
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(e) => return Err(e.into()),
         }
     };
-    let mut fds = Vec::with_capacity(count);
-    // SAFETY: the kernel filled `msg`; CMSG_FIRSTHDR/NXTHDR walk only within msg_controllen,
-    // and each SCM_RIGHTS header's data holds (cmsg_len - CMSG_LEN(0)) / 4 descriptors.
-    unsafe {
-        let mut header = libc::CMSG_FIRSTHDR(&msg);
-        while !header.is_null() {
-            if (*header).cmsg_level == libc::SOL_SOCKET && (*header).cmsg_type == libc::SCM_RIGHTS {
-                let bytes = (*header).cmsg_len as usize - libc::CMSG_LEN(0) as usize;
-                let data = libc::CMSG_DATA(header).cast::<RawFd>();
-                for i in 0..bytes / std::mem::size_of::<RawFd>() {
-                    let fd = data.add(i).read_unaligned();
-                    close_on_exec(fd);
-                    fds.push(fd);
-                }
-            }
-            header = libc::CMSG_NXTHDR(&msg, header);
+    // Owned: whatever arrived is closed on every way out but success.
+    let mut fds: Vec<OwnedFd> = Vec::with_capacity(count);
+    for message in control.drain() {
+        if let RecvAncillaryMessage::ScmRights(rights) = message {
+            fds.extend(rights);
         }
     }
-    let truncated = msg.msg_flags & libc::MSG_CTRUNC != 0;
-    if received != 1 || byte != BYTE || truncated || fds.len() != count {
-        for fd in fds {
-            // SAFETY: closing descriptors just received, which nobody else knows of.
-            unsafe { libc::close(fd) };
-        }
+    let truncated = received.flags.contains(ReturnFlags::CTRUNC);
+    if received.bytes != 1 || byte[0] != BYTE || truncated || fds.len() != count {
         return Err(io::Error::new(
             io::ErrorKind::InvalidData,
             format!("hot's message with the {count} socket(s) did not arrive whole"),
         ));
     }
-    Ok(fds)
+    fds.iter().try_for_each(close_on_exec)?;
+    Ok(fds.into_iter().map(IntoRawFd::into_raw_fd).collect())
 }
 
 /// Where the platform has it, received descriptors are close-on-exec from the start.
-#[cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd"))]
-const CLOEXEC: libc::c_int = libc::MSG_CMSG_CLOEXEC;
-#[cfg(not(any(target_os = "linux", target_os = "android", target_os = "freebsd")))]
-const CLOEXEC: libc::c_int = 0;
+#[cfg(not(target_vendor = "apple"))]
+const CLOEXEC: RecvFlags = RecvFlags::CMSG_CLOEXEC;
+#[cfg(target_vendor = "apple")]
+const CLOEXEC: RecvFlags = RecvFlags::empty();
 
 /// Elsewhere (macOS) the receiver, single-threaded, sets the flag itself.
-fn close_on_exec(fd: RawFd) {
-    if CLOEXEC == 0 {
-        // SAFETY: fcntl on a descriptor just received.
-        unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+fn close_on_exec(fd: &OwnedFd) -> io::Result<()> {
+    if CLOEXEC.is_empty() {
+        rustix::io::fcntl_setfd(fd, rustix::io::FdFlags::CLOEXEC)?;
     }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -121,7 +121,7 @@ fn attach(socket: &Socket, index: u32) -> std::io::Result<()> {
 impl Group {
     /// Gives the spare to instance `generation` and returns the new spare, bound at `addr`
     /// into the group (its index is the last). `spare` is the held socket, replaced in place.
-    pub fn take_spare(
+    pub(super) fn take_spare(
         &mut self,
         spare: &mut Socket,
         addr: SocketAddr,
@@ -149,7 +149,7 @@ impl Group {
     }
 
     /// Steers new connections to `target`'s socket (`None`, or one that is gone: the spare).
-    pub fn steer(&mut self, spare: &Socket, target: Option<Generation>) {
+    pub(super) fn steer(&mut self, spare: &Socket, target: Option<Generation>) {
         self.target = target;
         self.forget_departed();
         let index = self
@@ -170,7 +170,7 @@ impl Group {
     /// moment its server died (a crash), and closing it would reset those still queued. The
     /// old spare, which got none while another socket was the target, leaves in its place, so
     /// the queue goes to the next instance or to hot's own answer, as on a shared socket.
-    pub fn retire(&mut self, spare: &mut Socket, generation: Generation) {
+    pub(super) fn retire(&mut self, spare: &mut Socket, generation: Generation) {
         let Some(socket) = self.members.remove(&generation) else {
             return;
         };
@@ -225,7 +225,7 @@ impl Group {
     }
 
     /// hot's fd of `generation`'s own socket here.
-    pub fn fd_of(&self, generation: Generation) -> Option<std::os::fd::RawFd> {
+    pub(super) fn fd_of(&self, generation: Generation) -> Option<std::os::fd::RawFd> {
         self.members.get(&generation).map(AsRawFd::as_raw_fd)
     }
 }
@@ -233,6 +233,18 @@ impl Group {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A group on a free loopback port: its spare, the group and the address; `None` (said)
+    /// where this kernel cannot steer.
+    fn steered() -> Option<(Socket, Group, SocketAddr)> {
+        let (spare, group, why) = first("127.0.0.1:0".parse().unwrap()).unwrap();
+        let Some(group) = group else {
+            eprintln!("skipped: this kernel cannot steer: {why:?}");
+            return None;
+        };
+        let addr = spare.local_addr().unwrap().as_socket().unwrap();
+        Some((spare, group, addr))
+    }
 
     fn queued(socket: &Socket) -> u32 {
         let mut info = [0u8; 104];
@@ -254,12 +266,9 @@ mod tests {
     /// kernel's order (the last socket takes a departed one's slot).
     #[test]
     fn connections_go_to_the_target_alone_as_sockets_come_and_go() {
-        let (mut spare, group, why) = first("127.0.0.1:0".parse().unwrap()).unwrap();
-        let Some(mut group) = group else {
-            eprintln!("skipped: this kernel cannot steer: {why:?}");
+        let Some((mut spare, mut group, addr)) = steered() else {
             return;
         };
-        let addr = spare.local_addr().unwrap().as_socket().unwrap();
         let _c1 = std::net::TcpStream::connect(addr).unwrap();
         assert_eq!(queued(&spare), 1, "no instance yet: the spare");
         group.take_spare(&mut spare, addr, 1).unwrap();
@@ -299,12 +308,9 @@ mod tests {
     /// there; they must reach the next instance or hot's answer, not be reset.
     #[test]
     fn a_crashed_instance_lost_the_connections_queued_on_its_socket() {
-        let (mut spare, group, why) = first("127.0.0.1:0".parse().unwrap()).unwrap();
-        let Some(mut group) = group else {
-            eprintln!("skipped: this kernel cannot steer: {why:?}");
+        let Some((mut spare, mut group, addr)) = steered() else {
             return;
         };
-        let addr = spare.local_addr().unwrap().as_socket().unwrap();
         group.take_spare(&mut spare, addr, 1).unwrap();
         group.steer(&spare, Some(1));
         let mut waiting = std::net::TcpStream::connect(addr).unwrap();
@@ -334,12 +340,9 @@ mod tests {
     /// on the spare, which nobody accepts from, until the next restart.
     #[test]
     fn a_socket_shut_down_by_its_server_before_the_next_start_strands_connections_on_the_spare() {
-        let (mut spare, group, why) = first("127.0.0.1:0".parse().unwrap()).unwrap();
-        let Some(mut group) = group else {
-            eprintln!("skipped: this kernel cannot steer: {why:?}");
+        let Some((mut spare, mut group, addr)) = steered() else {
             return;
         };
-        let addr = spare.local_addr().unwrap().as_socket().unwrap();
         group.take_spare(&mut spare, addr, 1).unwrap();
         group.steer(&spare, Some(1));
         group.take_spare(&mut spare, addr, 2).unwrap();

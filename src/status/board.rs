@@ -18,7 +18,7 @@ const KEEP_BYTES: usize = 512 * 1024;
 
 /// Every node in scope, in dependency order, and the wave that is (or was last) running.
 #[derive(Debug)]
-pub struct Board {
+pub(crate) struct Board {
     rows: Vec<Row>,
     wave: Option<Wave>,
     /// Set once hot is shutting down.
@@ -29,7 +29,7 @@ pub struct Board {
 
 /// The latest wave.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Wave {
+pub(crate) struct Wave {
     pub number: u64,
     /// What set it off, in words ("src/main.rs changed").
     pub cause: String,
@@ -40,7 +40,7 @@ pub struct Wave {
 
 /// One node's line.
 #[derive(Debug)]
-pub struct Row {
+pub(crate) struct Row {
     pub name: String,
     pub kind: Kind,
     /// The latest run (for a service: the latest instance hot started).
@@ -69,7 +69,7 @@ pub struct Row {
 
 /// When a service that is down comes back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Down {
+pub(crate) enum Down {
     /// After its crash backoff, at this time.
     RestartAt(Instant),
     /// At the next change (its `restart` policy, or a command that cannot start).
@@ -78,7 +78,7 @@ pub enum Down {
 
 /// How a node's latest run stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum State {
+pub(crate) enum State {
     /// Has not run yet.
     Idle,
     /// Stale: waits for its dependencies or a free job slot.
@@ -103,7 +103,7 @@ pub enum State {
 
 /// A serving service instance.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Serving {
+pub(crate) struct Serving {
     pub generation: Generation,
     pub pid: Option<u32>,
     /// Serving since (ready, or started for a service without `ready`).
@@ -116,7 +116,7 @@ pub struct Serving {
 
 /// A run's output, bounded: the newest lines, and how many older ones were dropped.
 #[derive(Debug, Default, Clone)]
-pub struct Output {
+pub(crate) struct Output {
     pub lines: VecDeque<String>,
     pub dropped: usize,
     bytes: usize,
@@ -133,7 +133,7 @@ impl Row {
 
     /// The service's addresses: as bound once hot reported them (port 0 resolved), as the
     /// Hotfile gives them before.
-    pub fn addrs(&self) -> Vec<String> {
+    pub(crate) fn addrs(&self) -> Vec<String> {
         if self.bound.is_empty() {
             self.addrs.clone()
         } else {
@@ -156,7 +156,7 @@ impl Output {
 
 impl Board {
     /// An empty board: rows come with the first `scope` event.
-    pub fn new() -> Board {
+    pub(crate) fn new() -> Board {
         Board {
             rows: Vec::new(),
             wave: None,
@@ -201,25 +201,25 @@ impl Board {
         }
     }
 
-    pub fn rows(&self) -> &[Row] {
+    pub(crate) fn rows(&self) -> &[Row] {
         &self.rows
     }
 
-    pub fn wave(&self) -> Option<&Wave> {
+    pub(crate) fn wave(&self) -> Option<&Wave> {
         self.wave.as_ref()
     }
 
-    pub fn stopping(&self) -> bool {
+    pub(crate) fn stopping(&self) -> bool {
         self.stopping
     }
 
     /// How many directories are polled because the inotify watch limit is full.
-    pub fn polled(&self) -> usize {
+    pub(crate) fn polled(&self) -> usize {
         self.polled
     }
 
     /// For a queued row: a lock it needs and the running node that holds it.
-    pub fn lock_wait<'a>(&'a self, row: &'a Row) -> Option<(&'a str, &'a str)> {
+    pub(crate) fn lock_wait<'a>(&'a self, row: &'a Row) -> Option<(&'a str, &'a str)> {
         if row.state != State::Queued {
             return None;
         }
@@ -237,7 +237,7 @@ impl Board {
     }
 
     /// The names of the nodes whose latest run failed, in scope order.
-    pub fn failed(&self) -> Vec<&str> {
+    pub(crate) fn failed(&self) -> Vec<&str> {
         self.rows
             .iter()
             .filter(|r| matches!(r.state, State::Failed { .. }))
@@ -245,12 +245,12 @@ impl Board {
             .collect()
     }
 
-    pub fn output_of(&self, name: &str) -> Option<&Output> {
+    pub(crate) fn output_of(&self, name: &str) -> Option<&Output> {
         self.rows.iter().find(|r| r.name == name).map(|r| &r.output)
     }
 
     /// Takes one event of hot's stream; `now` is when it arrived.
-    pub fn event(&mut self, now: Instant, event: &EventKind) {
+    pub(crate) fn event(&mut self, now: Instant, event: &EventKind) {
         let wave = self.wave.as_ref().map_or(0, |w| w.number);
         match event {
             EventKind::Scope { nodes } => self.scope(nodes),
@@ -542,7 +542,7 @@ fn cause(event: &EventKind) -> String {
 }
 
 /// `4.2s`, `3m07s`, `2h05m`: how long something has been running, at a glance.
-pub fn elapsed(duration: Duration) -> String {
+pub(crate) fn elapsed(duration: Duration) -> String {
     if duration < Duration::from_secs(60) {
         format!("{:.1}s", duration.as_secs_f64())
     } else {
@@ -551,7 +551,7 @@ pub fn elapsed(duration: Duration) -> String {
 }
 
 /// `4s`, `3m07s`, `2h05m`: whole seconds, so an idle panel changes once a second at most.
-pub fn uptime(duration: Duration) -> String {
+pub(crate) fn uptime(duration: Duration) -> String {
     let secs = duration.as_secs();
     if secs < 60 {
         format!("{secs}s")

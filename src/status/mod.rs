@@ -14,10 +14,10 @@
 //!
 //! [`Reporter::frame`]: crate::report::Reporter::frame
 
-pub mod board;
-pub mod render;
-pub mod screen;
-pub mod term;
+pub(crate) mod board;
+pub(crate) mod render;
+pub(crate) mod screen;
+pub(crate) mod term;
 
 #[cfg(test)]
 mod tests;
@@ -32,10 +32,10 @@ use crate::report::{self, Sink};
 use board::Board;
 use render::View;
 use screen::Screen;
-pub use term::Key;
+pub(crate) use term::Key;
 
 /// The time between frames: 20 per second at most.
-pub const FRAME: Duration = Duration::from_millis(50);
+pub(crate) const FRAME: Duration = Duration::from_millis(50);
 /// Lines waiting for the next frame beyond which they are written at once (memory stays
 /// bounded whatever a child prints).
 const QUEUE_LIMIT: usize = 2_000;
@@ -45,7 +45,7 @@ const FLASH: Duration = Duration::from_secs(3);
 /// The driver's side of the view. Nothing here writes: each call leaves a request that the
 /// sink carries out at its next frame, on the writer thread (the caller asks for that frame).
 #[derive(Debug, Clone)]
-pub struct Control {
+pub(crate) struct Control {
     requests: Sender<Request>,
 }
 
@@ -68,27 +68,27 @@ impl Control {
     }
 
     /// Keys are read: the panel lists them.
-    pub fn set_keys(&self, keys: bool) {
+    pub(crate) fn set_keys(&self, keys: bool) {
         self.ask(Request::Keys(keys));
     }
 
     /// Ctrl-Z: the next frame writes what waits and erases the panel, so the shell gets a
     /// clean terminal while hot is stopped; the caller waits for that frame before stopping.
-    pub fn suspend(&self) {
+    pub(crate) fn suspend(&self) {
         self.ask(Request::Suspend);
     }
 
     /// hot was continued: in the foreground the view goes on (with keys if it has them
     /// again); in the background the shell owns the screen, so the view stops for good and
     /// later lines are written plainly.
-    pub fn resume(&self, foreground: bool, keys: bool) {
+    pub(crate) fn resume(&self, foreground: bool, keys: bool) {
         self.ask(Request::Resume { foreground, keys });
     }
 
     /// A key: a rerun or quit comes back as the engine event it stands for; what only the
     /// view does (show a failure's output, clear, say that nothing failed) is left for its
     /// next frame.
-    pub fn key(&self, key: Key, now: Instant) -> Option<Event> {
+    pub(crate) fn key(&self, key: Key, now: Instant) -> Option<Event> {
         match key {
             Key::RerunAll => Some(Event::Rerun(Rerun::All)),
             Key::RerunFailed => {
@@ -108,7 +108,7 @@ impl Control {
 
 /// The view as a sink of hot's event stream: each event updates the board, and its lines (the
 /// plain sink's, drawn by the same [`Lines`]) scroll above the panel.
-pub struct StatusSink {
+pub(crate) struct StatusSink {
     board: Board,
     screen: Screen,
     lines: Lines,
@@ -130,7 +130,7 @@ pub struct StatusSink {
 
 impl StatusSink {
     /// The view drawn on `out` (stderr, a terminal), and the driver's control of it.
-    pub fn new(color: bool, out: Box<dyn Write + Send>) -> (StatusSink, Control) {
+    pub(crate) fn new(color: bool, out: Box<dyn Write + Send>) -> (StatusSink, Control) {
         let (requests, received) = channel();
         let sink = StatusSink {
             board: Board::new(),

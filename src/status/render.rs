@@ -22,7 +22,7 @@ const CYAN: &str = "36";
 
 /// How to draw.
 #[derive(Debug, Clone, Copy)]
-pub struct View<'a> {
+pub(crate) struct View<'a> {
     pub now: Instant,
     /// The terminal's size in columns and rows.
     pub width: usize,
@@ -36,13 +36,13 @@ pub struct View<'a> {
 
 /// One line as written, and how many columns it takes.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Painted {
+pub(crate) struct Painted {
     pub text: String,
     pub width: usize,
 }
 
 /// The panel for `board`, at most half the terminal high (and at least three lines).
-pub fn panel(board: &Board, view: &View) -> Vec<Painted> {
+pub(crate) fn panel(board: &Board, view: &View) -> Vec<Painted> {
     // One column is left free: a line that fills the last column leaves some terminals in a
     // pending wrap, which makes cursor arithmetic guesswork.
     let width = view.width.saturating_sub(1).max(20);

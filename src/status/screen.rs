@@ -8,10 +8,10 @@
 
 use super::render::Painted;
 
-pub const SYNC_BEGIN: &str = "\x1b[?2026h";
-pub const SYNC_END: &str = "\x1b[?2026l";
-pub const HIDE_CURSOR: &str = "\x1b[?25l";
-pub const SHOW_CURSOR: &str = "\x1b[?25h";
+pub(crate) const SYNC_BEGIN: &str = "\x1b[?2026h";
+pub(crate) const SYNC_END: &str = "\x1b[?2026l";
+pub(crate) const HIDE_CURSOR: &str = "\x1b[?25l";
+pub(crate) const SHOW_CURSOR: &str = "\x1b[?25h";
 /// Clears from the cursor to the end of the screen.
 const CLEAR_BELOW: &str = "\x1b[J";
 /// Clears from the cursor to the end of the line.
@@ -22,7 +22,7 @@ const CLEAR_ALL: &str = "\x1b[H\x1b[2J\x1b[3J";
 
 /// What the terminal shows of the panel, as last written.
 #[derive(Debug, Default)]
-pub struct Screen {
+pub(crate) struct Screen {
     shown: Vec<Painted>,
     /// The width the panel was drawn for.
     width: usize,
@@ -30,13 +30,13 @@ pub struct Screen {
 
 impl Screen {
     /// How many terminal rows the panel takes now.
-    pub fn rows(&self) -> usize {
+    pub(crate) fn rows(&self) -> usize {
         rows(&self.shown, self.width)
     }
 
     /// Appends to `out` what puts `output` above the panel and makes the panel show `panel`
     /// on a terminal `width` columns wide. Appends nothing when nothing changed.
-    pub fn frame(
+    pub(crate) fn frame(
         &mut self,
         output: &[String],
         panel: Vec<Painted>,
@@ -100,7 +100,7 @@ impl Screen {
     }
 
     /// Appends what erases the panel and shows the cursor, leaving it where the panel began.
-    pub fn erase(&mut self, out: &mut String) {
+    pub(crate) fn erase(&mut self, out: &mut String) {
         if self.shown.is_empty() {
             return;
         }
@@ -113,7 +113,7 @@ impl Screen {
     }
 
     /// Appends what clears the screen and its scrollback; the next frame draws the panel anew.
-    pub fn clear(&mut self, out: &mut String) {
+    pub(crate) fn clear(&mut self, out: &mut String) {
         out.push_str(CLEAR_ALL);
         self.shown.clear();
     }
@@ -137,7 +137,7 @@ fn move_rows(from: usize, to: usize, out: &mut String) {
 
 /// The escape sequences that erase a panel of `rows` rows and show the cursor again, for the
 /// panic hook (which must not wait for the view's lock).
-pub fn erase_rows(rows: usize) -> String {
+pub(crate) fn erase_rows(rows: usize) -> String {
     let mut out = String::from(SYNC_END);
     if rows > 0 {
         out.push('\r');

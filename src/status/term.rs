@@ -15,7 +15,7 @@ use super::screen;
 
 /// What a key asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Key {
+pub(crate) enum Key {
     RerunAll,
     RerunFailed,
     ShowFailed,
@@ -25,7 +25,7 @@ pub enum Key {
 
 /// The keys in `bytes` as read from the terminal; escape sequences (arrows, function keys) are
 /// skipped whole, so their letters are not taken for keys.
-pub fn keys(bytes: &[u8]) -> Vec<Key> {
+pub(crate) fn keys(bytes: &[u8]) -> Vec<Key> {
     let mut keys = Vec::new();
     let mut i = 0;
     while i < bytes.len() {
@@ -60,7 +60,7 @@ pub fn keys(bytes: &[u8]) -> Vec<Key> {
 
 /// Whether the view may be drawn: stdout and stderr are a terminal that understands cursor
 /// movement. Anything else (a pipe, a file, `TERM=dumb`) gets plain lines.
-pub fn wanted() -> bool {
+pub(crate) fn wanted() -> bool {
     let term = std::env::var("TERM").unwrap_or_default();
     std::io::stdout().is_terminal()
         && std::io::stderr().is_terminal()
@@ -69,7 +69,7 @@ pub fn wanted() -> bool {
 }
 
 /// Columns and rows of the terminal on stderr (where the view is drawn).
-pub fn size() -> (usize, usize) {
+pub(crate) fn size() -> (usize, usize) {
     terminal_size::terminal_size_of(std::io::stderr())
         .map_or((80, 24), |(w, h)| (usize::from(w.0), usize::from(h.0)))
 }
@@ -79,13 +79,13 @@ static PANEL_ROWS: AtomicUsize = AtomicUsize::new(0);
 static ACTIVE: AtomicBool = AtomicBool::new(false);
 
 /// Records what the terminal shows, so a panic can erase it.
-pub fn shown(rows: usize) {
+pub(crate) fn shown(rows: usize) {
     PANEL_ROWS.store(rows, Ordering::SeqCst);
     ACTIVE.store(true, Ordering::SeqCst);
 }
 
 /// Writes `bytes` to stderr in one write (one frame).
-pub fn write(bytes: &str) {
+pub(crate) fn write(bytes: &str) {
     if bytes.is_empty() {
         return;
     }
@@ -96,7 +96,7 @@ pub fn write(bytes: &str) {
 
 /// For the panic hook: erases the panel, shows the cursor and gives the terminal its modes
 /// back, so the panic message lands on a usable terminal.
-pub fn restore_after_panic() {
+pub(crate) fn restore_after_panic() {
     if ACTIVE.swap(false, Ordering::SeqCst) {
         write(&screen::erase_rows(PANEL_ROWS.load(Ordering::SeqCst)));
     }
@@ -112,7 +112,7 @@ pub fn restore_after_panic() {
 /// Ctrl-Z and `bg` the shell owns the input, and a read would steal it (or stop hot with
 /// SIGTTIN). stdin's file description is the shell's too, so it is never made non-blocking.
 #[cfg(unix)]
-pub fn read_keys(tx: UnboundedSender<Key>) -> Option<cbreak::Guard> {
+pub(crate) fn read_keys(tx: UnboundedSender<Key>) -> Option<cbreak::Guard> {
     let guard = cbreak::enter()?;
     let spawned = std::thread::Builder::new()
         .name("hot-keys".into())
@@ -170,7 +170,7 @@ pub fn read_keys(_tx: UnboundedSender<Key>) -> Option<Guard> {
 }
 
 /// Whether hot may use the terminal (it is in its foreground process group).
-pub fn foreground() -> bool {
+pub(crate) fn foreground() -> bool {
     #[cfg(unix)]
     return cbreak::foreground();
     #[cfg(not(unix))]
@@ -179,7 +179,7 @@ pub fn foreground() -> bool {
 
 /// What gives the terminal its modes back when dropped.
 #[cfg(unix)]
-pub type Guard = cbreak::Guard;
+pub(crate) type Guard = cbreak::Guard;
 #[cfg(not(unix))]
 pub type Guard = ();
 
@@ -187,7 +187,7 @@ pub type Guard = ();
 /// stops hot as the default action would have, and once continued takes the terminal again if
 /// hot is back in the foreground.
 #[cfg(unix)]
-pub fn stop_and_continue(guard: Option<Guard>) -> Option<Guard> {
+pub(crate) fn stop_and_continue(guard: Option<Guard>) -> Option<Guard> {
     drop(guard);
     // SAFETY: raising a signal at ourselves; SIGSTOP cannot be caught, so this returns once
     // hot is continued.
@@ -198,7 +198,7 @@ pub fn stop_and_continue(guard: Option<Guard>) -> Option<Guard> {
 }
 
 #[cfg(unix)]
-pub mod cbreak {
+pub(crate) mod cbreak {
     use super::OnceLock;
 
     /// The modes the terminal had before hot changed them.
@@ -206,7 +206,7 @@ pub mod cbreak {
 
     /// Gives the terminal its modes back when dropped.
     #[derive(Debug)]
-    pub struct Guard(());
+    pub(crate) struct Guard(());
 
     impl Drop for Guard {
         fn drop(&mut self) {
@@ -216,14 +216,14 @@ pub mod cbreak {
 
     /// Whether hot's process group is the terminal's foreground (only then may it read the
     /// terminal or change its modes without being stopped).
-    pub fn foreground() -> bool {
+    pub(crate) fn foreground() -> bool {
         // SAFETY: plain libc queries on fd 0.
         unsafe { libc::isatty(0) == 1 && libc::tcgetpgrp(0) == libc::getpgrp() }
     }
 
     /// Turns off line buffering and echo on stdin, if it is the terminal hot runs in the
     /// foreground of.
-    pub fn enter() -> Option<Guard> {
+    pub(crate) fn enter() -> Option<Guard> {
         if !foreground() {
             return None;
         }
@@ -246,7 +246,7 @@ pub mod cbreak {
     }
 
     /// Puts back the saved modes (a no-op when hot never changed them).
-    pub fn restore() {
+    pub(crate) fn restore() {
         if let Some(saved) = SAVED.get() {
             // SAFETY: tcsetattr with a termios that tcgetattr filled.
             unsafe {

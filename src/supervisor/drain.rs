@@ -27,7 +27,7 @@ pub(super) struct Drain {
 
 impl Drain {
     /// Whether the instance whose keeper is `keeper` holds nothing it has yet to answer.
-    pub fn quiet(&self, keeper: libc::pid_t) -> bool {
+    pub(super) fn quiet(&self, keeper: libc::pid_t) -> bool {
         self.listeners.iter().all(|l| queued(l) == 0) && !busy(keeper, &self.ports)
     }
 }

@@ -16,10 +16,10 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::time::Instant;
 
 /// The longest line kept whole; a longer one is shown in pieces of at most this size.
-pub const MAX_LINE: usize = 64 * 1024;
+pub(super) const MAX_LINE: usize = 64 * 1024;
 
 /// How long text without a newline waits before it is shown anyway.
-pub const PARTIAL_AFTER: Duration = Duration::from_millis(150);
+pub(super) const PARTIAL_AFTER: Duration = Duration::from_millis(150);
 
 /// Bytes read from the pipe at a time.
 const CHUNK: usize = 8 * 1024;
@@ -27,7 +27,7 @@ const CHUNK: usize = 8 * 1024;
 /// What [`read`] hands on: the text to show now, and the whole line so far (for `ready log`
 /// matching, which must see a line whole even when it was shown in parts).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Piece<'a> {
+pub(super) struct Piece<'a> {
     /// Not shown before: a whole line, the rest of one, or a partial one.
     pub text: &'a str,
     /// The line from its start (at most [`MAX_LINE`] bytes), `text` included.
@@ -38,7 +38,7 @@ pub struct Piece<'a> {
 /// (`\n`, `\r\n`, a lone `\r`) are not part of the text; invalid UTF-8 is replaced.
 /// After each read that leaves a line without its end, `waiting` gets that line so far (its
 /// bytes from its start, at most [`MAX_LINE`]), before it is shown.
-pub async fn read(
+pub(super) async fn read(
     mut pipe: impl AsyncRead + Unpin,
     mut f: impl FnMut(Piece<'_>),
     mut waiting: impl FnMut(&[u8]),

@@ -35,7 +35,7 @@ pub(super) struct Shared {
 }
 
 impl Shared {
-    pub fn files(&self) -> MutexGuard<'_, FileTable> {
+    pub(super) fn files(&self) -> MutexGuard<'_, FileTable> {
         lock(&self.files)
     }
 
@@ -142,7 +142,7 @@ pub(super) struct Baseline {
 }
 
 impl Baseline {
-    pub fn new(
+    pub(super) fn new(
         shared: Arc<Shared>,
         root: PathBuf,
         ctime_margin: Duration,
@@ -158,7 +158,7 @@ impl Baseline {
     }
 
     /// Cancels the running job and waits for it; returns the generation of the next one.
-    pub fn stop(&mut self) -> u64 {
+    pub(super) fn stop(&mut self) -> u64 {
         let generation = self.shared.bump();
         if let Some(h) = self.hasher.take() {
             let _ = h.join();
@@ -168,7 +168,11 @@ impl Baseline {
 
     /// Hashes every `Pending` file for baseline request `request`: here and now when `before`
     /// is `None`, else on a background thread with the ctime bound `before` (less the margin).
-    pub fn run(&mut self, request: u64, before: Option<SystemTime>) -> Result<(), WatchError> {
+    pub(super) fn run(
+        &mut self,
+        request: u64,
+        before: Option<SystemTime>,
+    ) -> Result<(), WatchError> {
         let generation = self.stop();
         let use_index = self.shared.files().len() >= self.index_min;
         match before {

@@ -80,7 +80,7 @@ pub struct Ignore {
 impl Ignore {
     /// Globs as the Hotfile writes them (validated there; one that fails here is skipped,
     /// which only watches more).
-    pub fn new(globs: &[String]) -> Ignore {
+    pub(crate) fn new(globs: &[String]) -> Ignore {
         let build = |texts: &mut dyn Iterator<Item = &str>| {
             let mut set = globset::GlobSetBuilder::new();
             let mut any = false;
@@ -102,7 +102,7 @@ impl Ignore {
     }
 
     /// True when hot leaves `rel` (relative, `/` separators) out; `dir`: it is a directory.
-    pub fn is_ignored(&self, rel: &Path, dir: bool) -> bool {
+    pub(crate) fn is_ignored(&self, rel: &Path, dir: bool) -> bool {
         self.files.as_ref().is_some_and(|s| s.is_match(rel))
             || (dir && self.dirs.as_ref().is_some_and(|s| s.is_match(rel)))
     }

@@ -34,15 +34,15 @@ const RESCAN_COOLDOWN_MIN: Duration = Duration::from_millis(500);
 /// enough for the events of one save to arrive together (microseconds apart), short beside
 /// the run it starts. A writer of a burst that pauses longer than this right after its first
 /// file makes that file a wave of its own.
-pub const SETTLE: Duration = Duration::from_millis(1);
+pub(super) const SETTLE: Duration = Duration::from_millis(1);
 
 /// The adaptive window grows to at most this many times the configured one (160 ms for the
 /// default 10 ms): past that, a writer's pause is taken for the end of its burst.
-pub const ADAPT_FACTOR: u32 = 16;
+pub(super) const ADAPT_FACTOR: u32 = 16;
 
 /// What an event says about its path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
+pub(crate) enum Kind {
     /// The file was created: its content is probably still being written.
     Created,
     /// Its content was modified, and the write may go on (no close yet).
@@ -88,7 +88,7 @@ impl Seen {
 
 /// One closed burst.
 #[derive(Debug, Default, PartialEq, Eq)]
-pub struct Batch {
+pub(crate) struct Batch {
     /// Candidate paths (relative to the root), sorted and deduplicated. Candidates only: the
     /// caller still checks whether their content changed.
     pub paths: BTreeSet<PathBuf>,
@@ -101,7 +101,7 @@ pub struct Batch {
 }
 
 #[derive(Debug)]
-pub struct Debouncer {
+pub(crate) struct Debouncer {
     /// The configured quiet window.
     quiet: Duration,
     /// The window in force: `quiet`, or more for a writer that went on after a close.
@@ -136,7 +136,7 @@ fn after(at: Instant, d: Duration) -> Option<Instant> {
 }
 
 impl Debouncer {
-    pub fn new(quiet: Duration, max_delay: Duration) -> Self {
+    pub(crate) fn new(quiet: Duration, max_delay: Duration) -> Self {
         // A cap below the quiet window would make the window meaningless.
         let max_delay = max_delay.max(quiet);
         Debouncer {
@@ -188,7 +188,7 @@ impl Debouncer {
     }
 
     /// An event of `kind` on a candidate path at `now`.
-    pub fn push(&mut self, now: Instant, path: PathBuf, kind: Kind) {
+    pub(crate) fn push(&mut self, now: Instant, path: PathBuf, kind: Kind) {
         self.touch(now);
         let seen = self.seen.entry(path).or_insert(Seen {
             born: kind == Kind::Created,
@@ -200,47 +200,48 @@ impl Debouncer {
     }
 
     /// Events were lost at `now`: the next batch must rescan.
-    pub fn push_rescan(&mut self, now: Instant) {
+    pub(crate) fn push_rescan(&mut self, now: Instant) {
         self.touch(now);
         self.rescan = true;
     }
 
     /// True when the open burst holds `path` already.
-    pub fn holds(&self, path: &std::path::Path) -> bool {
+    pub(crate) fn holds(&self, path: &std::path::Path) -> bool {
         self.seen.contains_key(path)
     }
 
     /// True when something is waiting.
-    pub fn is_pending(&self) -> bool {
+    #[cfg(test)]
+    pub(crate) fn is_pending(&self) -> bool {
         self.first.is_some()
     }
 
     /// The window the open batch waits for quiet (the configured one, or more: see `begin`).
-    pub fn window(&self) -> Duration {
+    pub(crate) fn window(&self) -> Duration {
         self.window
     }
 
     /// An operation in progress at `now` holds the open batch: it closes no sooner than
     /// `until`, when the caller looks again.
-    pub fn hold(&mut self, now: Instant, until: Instant) {
+    pub(crate) fn hold(&mut self, now: Instant, until: Instant) {
         self.hold_since.get_or_insert(now);
         self.hold_until = Some(until);
         self.held = true;
     }
 
     /// The open batch may not close before `until` (the caller must look again then).
-    pub fn defer(&mut self, until: Instant) {
+    pub(crate) fn defer(&mut self, until: Instant) {
         self.not_before = Some(self.not_before.map_or(until, |nb| nb.max(until)));
     }
 
     /// True while the open batch is held.
-    pub fn is_held(&self) -> bool {
+    pub(crate) fn is_held(&self) -> bool {
         self.hold_since.is_some()
     }
 
     /// How long the open batch has been held with no event, at `now`: a checkout that keeps
     /// writing files (seconds of them on a loaded machine) is alive, only a quiet lock is stale.
-    pub fn held_quiet_for(&self, now: Instant) -> Duration {
+    pub(crate) fn held_quiet_for(&self, now: Instant) -> Duration {
         self.hold_since.map_or(Duration::ZERO, |since| {
             let quiet_since = self.last.map_or(since, |last| last.max(since));
             now.saturating_duration_since(quiet_since)
@@ -249,7 +250,7 @@ impl Debouncer {
 
     /// The operation ended at `now`: the batch closes `wait` later at the soonest (its last
     /// events may still be on their way), or later while events keep coming.
-    pub fn release(&mut self, now: Instant, wait: Duration) {
+    pub(crate) fn release(&mut self, now: Instant, wait: Duration) {
         self.hold_since = None;
         self.hold_until = None;
         self.not_before = after(now, wait);
@@ -274,7 +275,7 @@ impl Debouncer {
     }
 
     /// When the pending burst closes; `None` when nothing is pending.
-    pub fn deadline(&self) -> Option<Instant> {
+    pub(crate) fn deadline(&self) -> Option<Instant> {
         let first = self.first?;
         let last = self.last.unwrap_or(first);
         let window = if self.settled() {
@@ -301,7 +302,7 @@ impl Debouncer {
     }
 
     /// True when the pending burst has been open for `max_delay`.
-    pub fn over_cap(&self, now: Instant) -> bool {
+    pub(crate) fn over_cap(&self, now: Instant) -> bool {
         self.first
             .and_then(|f| after(f, self.max_delay))
             .is_some_and(|cap| now >= cap)
@@ -309,7 +310,7 @@ impl Debouncer {
 
     /// True when the pending burst has been open for `max_delay`: it must close even if events
     /// are still queued.
-    pub fn capped(&self, now: Instant) -> bool {
+    pub(crate) fn capped(&self, now: Instant) -> bool {
         self.over_cap(now)
             && !self.cooling_down(now)
             && !self.is_held()
@@ -321,7 +322,7 @@ impl Debouncer {
     }
 
     /// The pending burst, if its deadline has passed.
-    pub fn take(&mut self, now: Instant) -> Option<Batch> {
+    pub(crate) fn take(&mut self, now: Instant) -> Option<Batch> {
         if now < self.deadline()? {
             return None;
         }
@@ -352,7 +353,7 @@ impl Debouncer {
 
     /// A rescan finished at `now` after taking `took`: hold the next one off for a while
     /// (proportional to its cost, so a huge tree cannot spend most of its time rescanning).
-    pub fn rescanned(&mut self, now: Instant, took: Duration) {
+    pub(crate) fn rescanned(&mut self, now: Instant, took: Duration) {
         let hold = took.saturating_mul(4).max(RESCAN_COOLDOWN_MIN);
         self.rescan_not_before = after(now, hold);
     }

@@ -12,7 +12,7 @@ use super::hash::FileState;
 
 /// What the watcher knows about a tracked file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Slot {
+pub(super) enum Slot {
     /// Found by a walk, content not hashed yet: any event on it is reported (conservative).
     Pending,
     Known(FileState),
@@ -107,7 +107,7 @@ fn os(bytes: &[u8]) -> &OsStr {
 
 /// Relative path → [`Slot`].
 #[derive(Debug, Default)]
-pub struct FileTable {
+pub(super) struct FileTable {
     /// Keyed by the relative directory's bytes (empty for the root): byte comparisons are
     /// several times cheaper than `Path`'s component-wise ones, and the directories under
     /// `d/` still form one contiguous range.
@@ -128,22 +128,22 @@ fn split(rel: &Path) -> Option<(&[u8], &[u8])> {
 }
 
 impl FileTable {
-    pub fn len(&self) -> usize {
+    pub(super) fn len(&self) -> usize {
         self.len
     }
 
-    pub fn get(&self, rel: &Path) -> Option<Slot> {
+    pub(super) fn get(&self, rel: &Path) -> Option<Slot> {
         let (dir, name) = split(rel)?;
         let d = self.dirs.get(dir)?;
         d.find(name).ok().map(|i| Slot::unpack(d.slots[i]))
     }
 
-    pub fn contains(&self, rel: &Path) -> bool {
+    pub(super) fn contains(&self, rel: &Path) -> bool {
         self.get(rel).is_some()
     }
 
     /// Inserts or replaces.
-    pub fn set(&mut self, rel: &Path, slot: Slot) {
+    pub(super) fn set(&mut self, rel: &Path, slot: Slot) {
         let Some((dir, name)) = split(rel) else {
             return;
         };
@@ -166,7 +166,7 @@ impl FileTable {
     }
 
     /// Inserts `Pending` unless the path is already known.
-    pub fn add_pending(&mut self, rel: &Path) {
+    pub(super) fn add_pending(&mut self, rel: &Path) {
         if let Some((dir, name)) = split(rel) {
             self.upsert(dir, name, Slot::Pending, false);
         }
@@ -174,7 +174,7 @@ impl FileTable {
 
     /// Sets `name` in `dir` to `state` only if it is still `Pending`: a baseline taken in the
     /// background never overwrites what an event established, nor revives a removed file.
-    pub fn fill_pending(&mut self, dir: &Path, name: &OsStr, state: FileState) {
+    pub(super) fn fill_pending(&mut self, dir: &Path, name: &OsStr, state: FileState) {
         if let Some(d) = self.dirs.get_mut(bytes(dir))
             && let Ok(i) = d.find(name.as_encoded_bytes())
             && d.slots[i] == Slot::PENDING
@@ -183,7 +183,7 @@ impl FileTable {
         }
     }
 
-    pub fn remove(&mut self, rel: &Path) {
+    pub(super) fn remove(&mut self, rel: &Path) {
         let Some((dir, name)) = split(rel) else {
             return;
         };
@@ -200,7 +200,7 @@ impl FileTable {
     }
 
     /// Every path at or under `prefix` (a directory).
-    pub fn subtree(&self, prefix: &Path) -> Vec<PathBuf> {
+    pub(super) fn subtree(&self, prefix: &Path) -> Vec<PathBuf> {
         let p = bytes(prefix);
         let mut below = p.to_vec();
         if !below.is_empty() {
@@ -219,14 +219,14 @@ impl FileTable {
     }
 
     /// Every path.
-    pub fn paths(&self) -> impl Iterator<Item = PathBuf> + '_ {
+    pub(super) fn paths(&self) -> impl Iterator<Item = PathBuf> + '_ {
         self.dirs
             .iter()
             .flat_map(|(dir, d)| (0..d.len()).map(move |i| path(dir).join(os(d.name(i)))))
     }
 
     /// Keeps the paths for which `keep` is true.
-    pub fn retain(&mut self, mut keep: impl FnMut(&Path) -> bool) {
+    pub(super) fn retain(&mut self, mut keep: impl FnMut(&Path) -> bool) {
         let mut len = 0;
         self.dirs.retain(|dir, d| {
             let mut i = 0;
@@ -245,7 +245,10 @@ impl FileTable {
 
     /// The first directory after `after` (all of them when `None`) holding `Pending` files,
     /// with those files' names: the background hasher's unit of work.
-    pub fn next_pending(&self, after: Option<&Path>) -> Option<(PathBuf, Vec<std::ffi::OsString>)> {
+    pub(super) fn next_pending(
+        &self,
+        after: Option<&Path>,
+    ) -> Option<(PathBuf, Vec<std::ffi::OsString>)> {
         let lower = match after {
             Some(a) => Bound::Excluded(bytes(a)),
             None => Bound::Unbounded,
@@ -262,7 +265,7 @@ impl FileTable {
     }
 
     /// Releases spare capacity (after a big walk).
-    pub fn shrink(&mut self) {
+    pub(super) fn shrink(&mut self) {
         for d in self.dirs.values_mut() {
             d.names.shrink_to_fit();
             d.ends.shrink_to_fit();

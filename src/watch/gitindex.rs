@@ -65,7 +65,7 @@ pub(super) struct GitIndex {
 impl GitIndex {
     /// The index of the repository `root` is in, when it can stand for old contents (see the
     /// module docs); `None` otherwise, and then every file is read.
-    pub fn load(root: &Path) -> Option<GitIndex> {
+    pub(super) fn load(root: &Path) -> Option<GitIndex> {
         let root = root.canonicalize().ok()?;
         let (git_dir, top) = super::vcs::locate(&root)?;
         let config = Config::read(&top)?;
@@ -116,7 +116,7 @@ impl GitIndex {
     /// The content hash of `name` in `dir` (relative to the project root) from the index,
     /// without reading it, when its status proves it still holds the entry's blob; `before`:
     /// as for [`hash::baseline_in`], a bound its ctime must be older than.
-    pub fn hash_of(
+    pub(super) fn hash_of(
         &mut self,
         dir: &Path,
         name: &OsStr,
@@ -266,7 +266,7 @@ pub(super) mod tests {
     use super::*;
 
     /// Runs git in `dir` with a fixed identity; panics on failure.
-    pub fn git(dir: &Path, args: &[&str]) {
+    pub(crate) fn git(dir: &Path, args: &[&str]) {
         let out = Command::new("git")
             .arg("-C")
             .arg(dir)
@@ -285,7 +285,7 @@ pub(super) mod tests {
     }
 
     /// Sets a file's times `secs` into the past (its ctime becomes now).
-    pub fn backdate(path: &Path, secs: i64) {
+    pub(crate) fn backdate(path: &Path, secs: i64) {
         use std::os::unix::ffi::OsStrExt;
         let c = std::ffi::CString::new(path.as_os_str().as_bytes()).unwrap();
         let now = SystemTime::now()
@@ -303,7 +303,7 @@ pub(super) mod tests {
 
     /// A repository holding `files`, written an hour ago by their mtimes (so no entry is
     /// racily clean) and committed.
-    pub fn committed(root: &Path, files: &[(&str, &str)]) {
+    pub(crate) fn committed(root: &Path, files: &[(&str, &str)]) {
         git(root, &["init", "-q"]);
         for (rel, content) in files {
             let p = root.join(rel);

@@ -13,7 +13,7 @@ use std::time::SystemTime;
 
 /// What the watcher remembers about a tracked file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FileState {
+pub(super) enum FileState {
     /// Readable, with this content hash (see [`blob_hash`]).
     Hash(u64),
     /// Exists but could not be read (permissions, ...): every event on it counts as a change,
@@ -28,7 +28,7 @@ pub enum FileState {
 
 /// What is on disk now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Observed {
+pub(super) enum Observed {
     File(FileState),
     /// Missing, or not a file (a directory took its place).
     Absent,
@@ -36,7 +36,7 @@ pub enum Observed {
 
 /// What a file that is not a regular file or a directory is, in words ("a named pipe"), for
 /// `hot why` and `hot check`; `None` for a regular file or a directory.
-pub fn special_kind(file_type: std::fs::FileType) -> Option<&'static str> {
+pub(crate) fn special_kind(file_type: std::fs::FileType) -> Option<&'static str> {
     if file_type.is_file() || file_type.is_dir() || file_type.is_symlink() {
         return None;
     }
@@ -58,7 +58,7 @@ pub fn special_kind(file_type: std::fs::FileType) -> Option<&'static str> {
 
 /// What `hot why` says of `rel` when it is a named pipe, a socket or a device (through links):
 /// that hot never opens it.
-pub fn describe_special(root: &Path, rel: &Path) -> Option<String> {
+pub(crate) fn describe_special(root: &Path, rel: &Path) -> Option<String> {
     let kind = special_kind(std::fs::metadata(root.join(rel)).ok()?.file_type())?;
     Some(format!(
         "`{}` is {kind}: hot never opens it, so only its appearing or going counts as a \
@@ -69,13 +69,13 @@ pub fn describe_special(root: &Path, rel: &Path) -> Option<String> {
 
 /// Reads and hashes `path`, following symlinks (a link to a file is that file's content).
 /// Only regular files are read (see [`FileState::Special`]).
-pub fn observe(path: &Path, buf: &mut Vec<u8>) -> Observed {
+pub(super) fn observe(path: &Path, buf: &mut Vec<u8>) -> Observed {
     observe_modified(path, buf).0
 }
 
 /// [`observe`], with the file's modification time when it is a readable file (from the stat
 /// the read makes anyway).
-pub fn observe_modified(path: &Path, buf: &mut Vec<u8>) -> (Observed, Option<SystemTime>) {
+pub(super) fn observe_modified(path: &Path, buf: &mut Vec<u8>) -> (Observed, Option<SystemTime>) {
     match hash_file(path, buf) {
         Ok(Some((state, modified))) => (Observed::File(state), modified),
         Ok(None) => (Observed::Absent, None),
@@ -107,7 +107,11 @@ fn is_loop(_: &io::Error) -> bool {
 /// in flight; taking that as the baseline would hide the edit, so the file stays unhashed
 /// (its next event is reported). Files that are missing or not regular also give `None`.
 #[cfg(test)]
-pub fn baseline_since(path: &Path, buf: &mut Vec<u8>, before: SystemTime) -> Option<FileState> {
+pub(super) fn baseline_since(
+    path: &Path,
+    buf: &mut Vec<u8>,
+    before: SystemTime,
+) -> Option<FileState> {
     baseline_of(open_nonblocking(path), buf, before)
 }
 
@@ -123,14 +127,14 @@ const DIR_HOLD: libc::c_int = libc::O_RDONLY;
 
 /// A directory held open for [`baseline_in`]: each file's open then looks up one name, not
 /// the whole path from the root (on a big tree that lookup was the hasher's largest cost).
-pub struct DirHandle {
+pub(super) struct DirHandle {
     #[cfg(unix)]
     fd: Option<std::os::fd::OwnedFd>,
     path: std::path::PathBuf,
 }
 
 impl DirHandle {
-    pub fn open(path: std::path::PathBuf) -> DirHandle {
+    pub(super) fn open(path: std::path::PathBuf) -> DirHandle {
         #[cfg(unix)]
         {
             use std::os::unix::ffi::OsStrExt;
@@ -181,7 +185,7 @@ impl DirHandle {
     /// The status of `name` itself (a symbolic link is not followed: git records a link as a
     /// link), without opening it.
     #[cfg(unix)]
-    pub fn lstat(&self, name: &std::ffi::OsStr) -> Option<libc::stat> {
+    pub(super) fn lstat(&self, name: &std::ffi::OsStr) -> Option<libc::stat> {
         use std::os::fd::AsRawFd;
         use std::os::unix::ffi::OsStrExt;
         let c = std::ffi::CString::new(name.as_bytes()).ok()?;
@@ -209,7 +213,7 @@ impl DirHandle {
 }
 
 /// The baseline of `name` in `dir`, under the rule of `baseline_since`.
-pub fn baseline_in(
+pub(super) fn baseline_in(
     dir: &DirHandle,
     name: &std::ffi::OsStr,
     buf: &mut Vec<u8>,
@@ -333,7 +337,7 @@ fn hash_open(file: &mut File, buf: &mut Vec<u8>) -> io::Result<FileState> {
 
 /// The content hash of `bytes`: what [`observe`] gives for a file holding them.
 #[cfg(test)]
-pub fn blob_hash(bytes: &[u8]) -> u64 {
+pub(super) fn blob_hash(bytes: &[u8]) -> u64 {
     let mut blob = Blob::new(bytes.len() as u64);
     blob.sha.update(bytes);
     blob.total = bytes.len() as u64;
@@ -341,7 +345,7 @@ pub fn blob_hash(bytes: &[u8]) -> u64 {
 }
 
 /// The watcher's hash of a git object id: its first 8 bytes.
-pub fn from_object_id(id: &[u8]) -> u64 {
+pub(super) fn from_object_id(id: &[u8]) -> u64 {
     let mut first = [0u8; 8];
     first.copy_from_slice(&id[..8]);
     u64::from_be_bytes(first)

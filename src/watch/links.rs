@@ -18,7 +18,7 @@ pub(super) struct Links {
 }
 
 impl Links {
-    pub fn add(&mut self, link: PathBuf, target: PathBuf) {
+    pub(super) fn add(&mut self, link: PathBuf, target: PathBuf) {
         let links = self.aliases.entry(target).or_default();
         if !links.contains(&link) {
             links.push(link);
@@ -26,20 +26,20 @@ impl Links {
     }
 
     /// Forgets links at or under `dir` (removed from the tree).
-    pub fn remove_under(&mut self, dir: &Path) {
+    pub(super) fn remove_under(&mut self, dir: &Path) {
         self.aliases.retain(|_, links| {
             links.retain(|l| !l.starts_with(dir));
             !links.is_empty()
         });
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(super) fn is_empty(&self) -> bool {
         self.aliases.is_empty()
     }
 
     /// The other names of `abs`: for each link whose target is `abs` or one of its ancestors,
     /// the same path under the link, and so on through chains of links.
-    pub fn names(&self, abs: &Path) -> Vec<PathBuf> {
+    pub(super) fn names(&self, abs: &Path) -> Vec<PathBuf> {
         let mut out: Vec<PathBuf> = Vec::new();
         let mut frontier = vec![abs.to_path_buf()];
         for _ in 0..MAX_CHAIN {
@@ -82,7 +82,7 @@ pub(super) fn loops_back(link: &Path, target: &Path) -> bool {
 
 /// What `hot why` says about a path that is, or lies under, a symbolic link.
 #[derive(Debug)]
-pub struct LinkNote {
+pub(crate) struct LinkNote {
     /// One line on the link and what hot watches through it.
     pub note: String,
     /// The name the watcher reports an edit to the path under.
@@ -91,7 +91,7 @@ pub struct LinkNote {
 
 /// The name the watcher reports an edit under.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Seen {
+pub(crate) enum Seen {
     /// The path as asked (the link is followed, or resolves nowhere).
     AsAsked,
     /// The real path, relative to the root: the link leads back to a directory holding it.
@@ -104,7 +104,7 @@ pub enum Seen {
 /// path. `root` is the project root, `rel` the path relative to it. It agrees with the watcher:
 /// a link back to a directory that holds it is not followed, so an edit under it counts under
 /// its real path only.
-pub fn describe(root: &Path, rel: &Path) -> Option<LinkNote> {
+pub(crate) fn describe(root: &Path, rel: &Path) -> Option<LinkNote> {
     let abs = root.join(rel);
     // The first component (from the root down) that is a link.
     let mut at = root.to_path_buf();

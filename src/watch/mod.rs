@@ -141,11 +141,10 @@ mod watches;
 mod worker;
 
 pub use config::{Ignore, Relevance, WatchConfig};
-pub use debounce::{Batch, Debouncer};
 pub use error::WatchError;
-pub use hash::{describe_special, special_kind};
-pub use links::{LinkNote, Seen, describe as describe_link};
-pub use rules::{IgnoreRules, walker};
+pub(crate) use hash::{describe_special, special_kind};
+pub(crate) use links::{Seen, describe as describe_link};
+pub(crate) use rules::walker;
 
 use std::io;
 use std::path::PathBuf;
@@ -270,7 +269,7 @@ impl Watcher {
     /// [`Watcher::start`], called off when `cancel` is set (hot stops during the walk of a
     /// big tree): the walk ends within a directory's listing and [`WatchError::Cancelled`]
     /// comes back, so a signal is never kept waiting for the walk.
-    pub fn start_until(
+    pub(crate) fn start_until(
         config: WatchConfig,
         tx: UnboundedSender<ChangeSet>,
         cancel: Arc<AtomicBool>,
@@ -346,14 +345,15 @@ impl Watcher {
     /// bigger tree it returns as soon as the watcher thread takes the request, and the walk and
     /// hashing run after it, with the background rule: a newly tracked file edited after
     /// (or within seconds before) this call is reported on its next event, never lost.
-    pub fn set_relevant(&self, relevant: Relevance) {
+    #[cfg(test)]
+    pub(crate) fn set_relevant(&self, relevant: Relevance) {
         self.reselect(relevant, None);
     }
 
     /// [`Watcher::set_relevant`], with the Hotfile's new common `ignore` when it has one:
     /// walks from then on leave it out (trees it newly covers lose their watches at the next
     /// rescan; their events are dropped at once).
-    pub fn reselect(&self, relevant: Relevance, ignore: Option<config::Ignore>) {
+    pub(crate) fn reselect(&self, relevant: Relevance, ignore: Option<config::Ignore>) {
         let asked = SystemTime::now();
         let request = self.shared.requested.fetch_add(1, Ordering::SeqCst) + 1;
         let (done, wait) = mpsc::channel();

@@ -71,7 +71,7 @@ pub(super) struct Backlog {
 }
 
 impl Backlog {
-    pub fn pending(&self) -> bool {
+    pub(super) fn pending(&self) -> bool {
         if self.busy.load(Ordering::SeqCst) > 0 {
             return true;
         }
@@ -96,7 +96,10 @@ pub(super) struct Native {
 }
 
 impl Native {
-    pub fn start(handler: impl EventHandler, backlog: Arc<Backlog>) -> notify::Result<Native> {
+    pub(super) fn start(
+        handler: impl EventHandler,
+        backlog: Arc<Backlog>,
+    ) -> notify::Result<Native> {
         let inotify = Inotify::init().map_err(Error::io)?;
         lock(&backlog.fds).push(inotify.as_raw_fd());
         let (wake, stop) = io::pipe().map_err(Error::io)?;

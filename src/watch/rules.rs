@@ -19,15 +19,15 @@ use ignore::Match;
 use ignore::gitignore::{Gitignore, GitignoreBuilder};
 
 /// Directory names that are never walked, watched or reported.
-pub const VCS_DIRS: [&str; 4] = [".git", ".hg", ".jj", ".svn"];
+pub(super) const VCS_DIRS: [&str; 4] = [".git", ".hg", ".jj", ".svn"];
 
-pub fn is_vcs_dir(name: &OsStr) -> bool {
+pub(super) fn is_vcs_dir(name: &OsStr) -> bool {
     VCS_DIRS.iter().any(|v| name == OsStr::new(v))
 }
 
 /// True for names editors use for swap, backup and safe-write temporaries (vim, emacs,
 /// JetBrains): never reported, even when a node's glob would match them.
-pub fn is_editor_temp(name: &OsStr) -> bool {
+pub(super) fn is_editor_temp(name: &OsStr) -> bool {
     let name = name.as_encoded_bytes();
     name.ends_with(b"~")
         || name.ends_with(b".swp")
@@ -52,7 +52,7 @@ struct DirRules {
 
 /// The ignore rules of one project, keyed by the (absolute) directory holding each file.
 #[derive(Clone, Debug)]
-pub struct IgnoreRules {
+pub(crate) struct IgnoreRules {
     root: PathBuf,
     dirs: HashMap<PathBuf, DirRules>,
     global: Option<Gitignore>,
@@ -61,7 +61,7 @@ pub struct IgnoreRules {
 impl IgnoreRules {
     /// The rules of `root`'s ancestors and the global excludes file; directories inside the
     /// root are added by [`IgnoreRules::add_dir`] as the walk finds them.
-    pub fn new(root: &Path) -> Self {
+    pub(crate) fn new(root: &Path) -> Self {
         let (global, _) = GitignoreBuilder::new(root).build_global();
         let mut rules = IgnoreRules {
             root: root.to_path_buf(),
@@ -77,14 +77,15 @@ impl IgnoreRules {
 
     /// Loads every ignore file under `root` with a walk: the standalone form of what the
     /// watcher does during its own walk.
-    pub fn load(root: &Path) -> Self {
+    #[cfg(test)]
+    pub(crate) fn load(root: &Path) -> Self {
         let rules = SharedRules::new(root);
         for _ in walker_with(root, &rules, |_| true).build() {}
         rules.into_inner()
     }
 
     /// (Re)reads the ignore files of one directory.
-    pub fn add_dir(&mut self, dir: &Path) {
+    pub(crate) fn add_dir(&mut self, dir: &Path) {
         let read = |name: &str| -> Option<Gitignore> {
             let file = dir.join(name);
             if !file.is_file() {
@@ -146,14 +147,14 @@ impl IgnoreRules {
 
     /// True when `abs` itself is ignored, assuming its parent directory is not (the parent is a
     /// watched directory).
-    pub fn leaf_ignored(&self, abs: &Path, is_dir: bool) -> bool {
+    pub(crate) fn leaf_ignored(&self, abs: &Path, is_dir: bool) -> bool {
         let vcs = is_dir && abs.file_name().is_some_and(is_vcs_dir);
         vcs || self.matched(abs, is_dir).is_ignore()
     }
 
     /// True when `abs` (inside the root) or any directory between it and the root is ignored.
     /// Paths outside the root count as ignored.
-    pub fn is_ignored(&self, abs: &Path, is_dir: bool) -> bool {
+    pub(crate) fn is_ignored(&self, abs: &Path, is_dir: bool) -> bool {
         let Ok(rel) = abs.strip_prefix(&self.root) else {
             return true;
         };
@@ -175,7 +176,8 @@ impl IgnoreRules {
 
     /// Pure helper: which of `paths` (relative to `root`, `/`-separated) are ignored. A path
     /// that exists is checked as what it is; a missing one as a file.
-    pub fn ignored_paths(root: &Path, paths: &[&Path]) -> Vec<PathBuf> {
+    #[cfg(test)]
+    pub(crate) fn ignored_paths(root: &Path, paths: &[&Path]) -> Vec<PathBuf> {
         let rules = IgnoreRules::load(root);
         paths
             .iter()
@@ -214,22 +216,23 @@ fn exclude_file(git_entry: &Path) -> Option<Gitignore> {
 /// The rules of one project, shared by its walks (which add each directory's files as they
 /// accept it, on the walking threads) and its event filter.
 #[derive(Clone, Debug)]
-pub struct SharedRules(Arc<RwLock<IgnoreRules>>);
+pub(super) struct SharedRules(Arc<RwLock<IgnoreRules>>);
 
 impl SharedRules {
-    pub fn new(root: &Path) -> Self {
+    pub(super) fn new(root: &Path) -> Self {
         SharedRules(Arc::new(RwLock::new(IgnoreRules::new(root))))
     }
 
     /// The rules; a walking thread that panicked left them whole (each update is one insert).
-    pub fn read(&self) -> RwLockReadGuard<'_, IgnoreRules> {
+    pub(super) fn read(&self) -> RwLockReadGuard<'_, IgnoreRules> {
         self.0.read().unwrap_or_else(|e| e.into_inner())
     }
 
-    pub fn write(&self) -> RwLockWriteGuard<'_, IgnoreRules> {
+    pub(super) fn write(&self) -> RwLockWriteGuard<'_, IgnoreRules> {
         self.0.write().unwrap_or_else(|e| e.into_inner())
     }
 
+    #[cfg(test)]
     fn into_inner(self) -> IgnoreRules {
         match Arc::try_unwrap(self.0) {
             Ok(lock) => lock.into_inner().unwrap_or_else(|e| e.into_inner()),
@@ -240,7 +243,7 @@ impl SharedRules {
 
 /// The walker of `dir` with a fresh copy of the project's rules (`dir` is the project root):
 /// what `hot check` lists.
-pub fn walker(dir: &Path) -> ignore::WalkBuilder {
+pub(crate) fn walker(dir: &Path) -> ignore::WalkBuilder {
     walker_with(dir, &SharedRules::new(dir), |_| true)
 }
 

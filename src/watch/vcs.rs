@@ -66,7 +66,7 @@ pub(super) fn locate(root: &Path) -> Option<(PathBuf, PathBuf)> {
 
 impl Git {
     /// The git directory of the repository `root` is in (see [`locate`]).
-    pub fn find(root: &Path, hold_max: Duration) -> Option<Git> {
+    pub(super) fn find(root: &Path, hold_max: Duration) -> Option<Git> {
         let (dir, _) = locate(root)?;
         Some(Git {
             dir,
@@ -76,14 +76,14 @@ impl Git {
     }
 
     /// The lock git takes while it changes the index and the work tree.
-    pub fn lock_path(&self) -> PathBuf {
+    pub(super) fn lock_path(&self) -> PathBuf {
         self.dir.join("index.lock")
     }
 
     /// Whether an operation holds the index now. `quiet_for`: how long the burst has been
     /// held with no file changing; past `hold_max` the lock is taken as stale and `Err`
     /// carries the warning to give (once per lock).
-    pub fn lock(&mut self, quiet_for: Duration) -> Result<Lock, String> {
+    pub(super) fn lock(&mut self, quiet_for: Duration) -> Result<Lock, String> {
         let Ok(meta) = std::fs::metadata(self.lock_path()) else {
             self.stale = None;
             return Ok(Lock::Free);
@@ -108,7 +108,7 @@ impl Git {
 
     /// A rebase, `git am` or a cherry-pick/revert of a range is under way (running or stopped):
     /// its next step may take the lock again at once.
-    pub fn sequencing(&self) -> bool {
+    pub(super) fn sequencing(&self) -> bool {
         ["rebase-merge", "rebase-apply", "sequencer"]
             .iter()
             .any(|d| self.dir.join(d).is_dir())

@@ -52,7 +52,7 @@ pub(super) struct Found {
 }
 
 impl Found {
-    pub fn files(&self) -> impl Iterator<Item = &Path> {
+    pub(super) fn files(&self) -> impl Iterator<Item = &Path> {
         self.files
             .split(|&b| b == 0)
             .filter(|r| !r.is_empty())

@@ -43,7 +43,7 @@ pub(super) struct Watches {
 
 impl Watches {
     /// The notify instances, each sending its events to `msgs`.
-    pub fn new(
+    pub(super) fn new(
         poll: Option<Duration>,
         msgs: &mpsc::Sender<Msg>,
         count: Arc<AtomicUsize>,
@@ -110,7 +110,7 @@ impl Watches {
 
     /// True while the native instances have events not handed on yet (see `native::Backlog`);
     /// elsewhere, false.
-    pub fn backlog(&self) -> bool {
+    pub(super) fn backlog(&self) -> bool {
         #[cfg(target_os = "linux")]
         return self.backlog.pending();
         #[cfg(not(target_os = "linux"))]
@@ -118,16 +118,16 @@ impl Watches {
     }
 
     /// Directories watched (natively or polled).
-    pub fn count(&self) -> usize {
+    pub(super) fn count(&self) -> usize {
         self.watched.len()
     }
 
     /// Directories polled because the kernel refused their watch.
-    pub fn polled(&self) -> usize {
+    pub(super) fn polled(&self) -> usize {
         self.polled.len()
     }
 
-    pub fn contains(&self, dir: &Path) -> bool {
+    pub(super) fn contains(&self, dir: &Path) -> bool {
         self.watched.contains_key(dir)
     }
 
@@ -158,7 +158,7 @@ impl Watches {
     }
 
     /// A file link found outside a walk (made while hot runs): watches its target's directory.
-    pub fn link_file(&mut self, link: &Path, canonical_parent: &Path) {
+    pub(super) fn link_file(&mut self, link: &Path, canonical_parent: &Path) {
         if self
             .file_links
             .get(link)
@@ -195,7 +195,7 @@ impl Watches {
     /// Tries to give polled directories a native watch again (the limit may have been
     /// raised); stops at the first refusal. Returns the directories moved: an edit made between
     /// the poller's last look and the new watch is only found by reading them again.
-    pub fn retry(&mut self) -> Vec<PathBuf> {
+    pub(super) fn retry(&mut self) -> Vec<PathBuf> {
         let mut moved = Vec::new();
         let polled: Vec<PathBuf> = self.polled.iter().cloned().collect();
         for dir in polled {
@@ -226,7 +226,7 @@ impl Watches {
 
     /// Walks `dir` on this thread. `before`: the instances of directories watched before a
     /// rescan, re-watched on the same instance.
-    pub fn walk(
+    pub(super) fn walk(
         &mut self,
         walk: &Walk<'_>,
         dir: &Path,
@@ -266,7 +266,7 @@ impl Watches {
     /// [`SPLIT_DEPTH`]) is walked on this thread, then its subtrees on one thread per
     /// instance, each watching with its own instance (the subtree roots were watched by the
     /// first phase). Directories watched already are left as they are.
-    pub fn walk_root(&mut self, walk: &Walk<'_>) -> Found {
+    pub(super) fn walk_root(&mut self, walk: &Walk<'_>) -> Found {
         if self.notify.len() == 1 {
             return self.walk(walk, walk.root, None, None);
         }
@@ -317,7 +317,7 @@ impl Watches {
     }
 
     /// Drops the watches of `dir` and everything under it.
-    pub fn forget(&mut self, dir: &Path) {
+    pub(super) fn forget(&mut self, dir: &Path) {
         let gone: Vec<(PathBuf, usize)> = self
             .watched
             .range::<Path, _>((Bound::Included(dir), Bound::Unbounded))
@@ -344,7 +344,7 @@ impl Watches {
 
     /// Starts a rescan from no watches; returns the previous ones for [`Watches::walk`]'s
     /// `before` and [`Watches::drop_stale`].
-    pub fn take(&mut self) -> Before {
+    pub(super) fn take(&mut self) -> Before {
         self.polled.clear();
         Before {
             watched: std::mem::take(&mut self.watched),
@@ -354,7 +354,7 @@ impl Watches {
     }
 
     /// After a rescan: unwatches what was watched `before` and is not any more.
-    pub fn drop_stale(&mut self, before: &Before) {
+    pub(super) fn drop_stale(&mut self, before: &Before) {
         for (d, k) in &before.watched {
             // Link targets are counted: the rescan counted each again, so drop the old counts.
             if *k == LINKED {

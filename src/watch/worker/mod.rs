@@ -189,7 +189,11 @@ impl Worker {
     /// A walk of the whole tree that records tracked files as `Pending` in `table`; returns
     /// how many files (tracked or not) it saw. `strict`: a watch failure is an error
     /// (start-up) rather than a warning.
-    pub fn walk_root(&mut self, strict: bool, table: &mut FileTable) -> Result<usize, WatchError> {
+    pub(super) fn walk_root(
+        &mut self,
+        strict: bool,
+        table: &mut FileTable,
+    ) -> Result<usize, WatchError> {
         let mut found = self.with_walk(strict, |watches, walk| watches.walk_root(walk));
         for rel in found.files() {
             table.add_pending(rel);

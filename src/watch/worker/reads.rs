@@ -141,7 +141,7 @@ impl Times {
     /// leaves (setting the times to now sets both to one instant; `chmod` moves the ctime
     /// only). So `touch` runs once, and the metadata events that follow a save (a `chmod`
     /// after the close, a `touch` split over two batches) do not run again.
-    pub fn moved_since(&self, before: Option<&SystemTime>) -> bool {
+    pub(super) fn moved_since(&self, before: Option<&SystemTime>) -> bool {
         let Some(modified) = self.modified else {
             return false;
         };
