@@ -65,6 +65,11 @@ fn start_tuned(
     for (rel, content) in files {
         write(dir.path(), rel, content);
     }
+    watch(dir, tweak, tuning)
+}
+
+/// Watches the tree already in `dir`.
+fn watch(dir: tempfile::TempDir, tweak: impl FnOnce(&mut WatchConfig), tuning: Tuning) -> Fixture {
     if tuning.sync_hash_max == 0 {
         std::thread::sleep(tuning.ctime_margin * 3);
     }
@@ -757,24 +762,11 @@ fn committed_and_watched(
     let dir = tempfile::tempdir().unwrap();
     super::gitindex::tests::committed(dir.path(), files);
     after_commit(dir.path());
-    if tuning.sync_hash_max == 0 {
-        std::thread::sleep(tuning.ctime_margin * 3);
-    }
-    let mut config = WatchConfig::new(dir.path());
-    config.debounce = Duration::from_millis(50);
-    config.relevant = Arc::new(|p: &Path| p.extension().is_some_and(|e| e == "rs" || e == "txt"));
-    let (tx, rx) = unbounded_channel();
     let tuning = Tuning {
         index_min: 0,
         ..tuning
     };
-    let watcher = Watcher::start_tuned(config, tx, tuning, Arc::default()).unwrap();
-    Fixture {
-        dir,
-        rx,
-        watcher,
-        notices: Vec::new(),
-    }
+    watch(dir, |_| {}, tuning)
 }
 
 /// The baseline of a committed file is git's blob id, the hash of a save is the watcher's
