@@ -11,9 +11,16 @@ const MASTER: &str = r#"
 import os, signal, sys, time
 
 def worker(name):
+    # The worker says when its handlers are in place: a signal before that would kill it
+    # without a word in the log (a worker not yet run on a loaded machine).
+    set_up, tell = os.pipe()
     pid = os.fork()
     if pid:
+        os.close(tell)
+        os.read(set_up, 1)
+        os.close(set_up)
         return pid
+    os.close(set_up)
     master = os.getppid()
     def told(sig, _):
         alive = os.getppid() == master
@@ -22,6 +29,8 @@ def worker(name):
         os._exit(0)
     signal.signal(signal.SIGTERM, told)
     signal.signal(signal.SIGINT, told)
+    os.write(tell, b"x")
+    os.close(tell)
     while True:
         time.sleep(1)
 
