@@ -34,7 +34,8 @@ tower-http, tracing, tracing-subscriber, uuid, serde; made to take the socket, w
 `/` and two tests), a project bigger than hello-world, where the checks cost more than the
 build. Its setups are `cargo watch -x run`, `hot init` (the Hotfile `hot init` writes for it,
 made in the temp project by the hot under test) and the candidate shapes in SHAPES (named
-`shape:NAME`). `--rounds N` alternates the setups N times (a b c a b c ...), so that load from
+`shape:NAME`; `shape:NAME-j3` runs hot with `--jobs 3`). hot's setups are edited only once
+their start-up wave is over. `--rounds N` alternates the setups N times (a b c a b c ...), so that load from
 other work on the machine spreads over all of them; the load average is recorded per setup.
 
     python3 bench/story.py --project todos --rounds 3 [--setups "cargo watch -x run,hot init,shape:one-build"]
