@@ -14,11 +14,13 @@ use std::path::{Component, Path, PathBuf};
 use super::choose::{Choice, Judged};
 use crate::cargo::{Package, Workspace};
 
-/// The lock of the main target directory, held by the builds of several packages, and of the
-/// checks' own, held by their checks. Jobs on one target directory wait for each other inside
-/// cargo anyway; taking turns in hot keeps each duration the task's own.
-pub(super) const CARGO_LOCK: &str = "cargo";
-pub(super) const CHECK_LOCK: &str = "check";
+/// The lock of the main target directory, held by the builds when there are several packages.
+/// Jobs on one target directory wait for each other inside cargo anyway; taking turns in hot
+/// keeps each duration the task's own.
+const CARGO_LOCK: &str = "cargo";
+
+/// The lock of the checks' target directory, held by the checks when there are several.
+const CHECK_LOCK: &str = "check";
 
 /// The first service's port; the next ones count up.
 const FIRST_PORT: u16 = 3000;
