@@ -315,7 +315,8 @@ def warm(root: Path, env: dict, log, target: Path | None = None) -> None:
         lint = dict(env, RUSTC_WORKSPACE_WRAPPER="clippy-driver", RUSTFLAGS="-D warnings")
         runs.append((["cargo", "test", "--no-run"], dict(lint, CARGO_TARGET_DIR=str(target / "lint"))))
         # `hot init`'s check: clippy's driver compiles the tests in clippy's directory
-        runs.append((["cargo", "test", "--no-run"], dict(lint, CARGO_TARGET_DIR=str(target / "clippy"))))
+        runs.append((["cargo", "test", "--no-run"], dict(lint, CARGO_TARGET_DIR=str(target / "clippy"),
+                                                         CARGO_PROFILE_DEV_DEBUG="line-tables-only")))
     for argv, env_ in runs:
         log(f"  story: warming the target folder: {' '.join(argv)}")
         subprocess.run(argv, cwd=root, env=env_, check=True, stdin=subprocess.DEVNULL,

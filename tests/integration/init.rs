@@ -596,7 +596,8 @@ fn init_in_a_member_then_hot_swaps_in_each_edit_with_no_failed_request() {
             command
                 .env("CARGO_TARGET_DIR", target)
                 .env("RUSTC_WORKSPACE_WRAPPER", "clippy-driver")
-                .env("RUSTFLAGS", "-D warnings");
+                .env("RUSTFLAGS", "-D warnings")
+                .env("CARGO_PROFILE_DEV_DEBUG", "line-tables-only");
         }
         let status = command.status().expect("cargo runs");
         assert!(status.success(), "cargo {args:?}");
