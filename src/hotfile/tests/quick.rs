@@ -162,3 +162,12 @@ proptest! {
         let _ = same_as_kdl(&text);
     }
 }
+
+#[test]
+fn the_repositorys_hotfiles_read_quickly_as_kdl_reads_them() {
+    for file in ["Hotfile.example", "examples/axum-hello/Hotfile"] {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(file);
+        let text = std::fs::read_to_string(&path).expect("the repository's Hotfile");
+        assert!(same_as_kdl(&text).is_some(), "{file} is left to kdl");
+    }
+}
