@@ -218,6 +218,24 @@ fn script() -> Vec<Event> {
             },
         ),
         event(
+            63,
+            EventKind::ServiceAwaitingGates {
+                node: "serve".into(),
+                duration_ms: 640.0,
+                gates: names(&["test"]),
+                serving: true,
+            },
+        ),
+        event(
+            63,
+            EventKind::ServiceAwaitingGates {
+                node: "ui".into(),
+                duration_ms: 300.0,
+                gates: names(&["test", "clippy"]),
+                serving: false,
+            },
+        ),
+        event(
             64,
             EventKind::ServiceReady {
                 node: "serve".into(),
