@@ -350,17 +350,18 @@ impl Debouncer {
         self.hold_since = None;
         self.hold_until = None;
         self.not_before = None;
-        let mut batch = Batch {
+        // Built from the sorted map in bulk: no search per path on the way to the wave.
+        let seen = std::mem::take(&mut self.seen);
+        let metadata_only = seen
+            .iter()
+            .filter(|(_, s)| !s.content)
+            .map(|(p, _)| p.clone())
+            .collect();
+        Some(Batch {
+            paths: seen.into_keys().collect(),
+            metadata_only,
             rescan: std::mem::take(&mut self.rescan),
-            ..Batch::default()
-        };
-        for (path, seen) in std::mem::take(&mut self.seen) {
-            if !seen.content {
-                batch.metadata_only.insert(path.clone());
-            }
-            batch.paths.insert(path);
-        }
-        Some(batch)
+        })
     }
 
     /// A rescan finished at `now` after taking `took`: hold the next one off for a while
