@@ -64,6 +64,8 @@ mod program;
 #[cfg(unix)]
 mod ready;
 #[cfg(unix)]
+mod spare;
+#[cfg(unix)]
 mod spawn_error;
 #[cfg(unix)]
 mod unix;
@@ -107,6 +109,9 @@ pub struct Supervisor {
     /// Keyed by generation alone: generations are unique across nodes, and node ids change
     /// when a reload adds or removes nodes while instances keep running.
     instances: HashMap<Generation, Instance>,
+    /// The keeper started ahead of the next start (see `spare`).
+    #[cfg(unix)]
+    spares: spare::Spares,
 }
 
 impl Supervisor {
@@ -123,7 +128,27 @@ impl Supervisor {
             reporter,
             shim_exe,
             instances: HashMap::new(),
+            #[cfg(unix)]
+            spares: spare::Spares::default(),
         }
+    }
+
+    /// Whether to keep a spare keeper waiting for the next start (off by default: a run
+    /// that starts each node once has no use for one). See `spare`.
+    pub fn keep_spare(&mut self, on: bool) {
+        #[cfg(unix)]
+        self.spares.set_on(on);
+        #[cfg(not(unix))]
+        let _ = on;
+    }
+
+    /// The pid of the spare keeper waiting for the next start, if one is (for tests and
+    /// diagnostics).
+    pub fn spare_pid(&self) -> Option<u32> {
+        #[cfg(unix)]
+        return self.spares.pid();
+        #[cfg(not(unix))]
+        None
     }
 
     /// After a reload: later starts use the new definitions; running instances keep theirs.
