@@ -346,6 +346,51 @@ mod tests {
     }
 
     #[test]
+    fn a_launch_round_trips_with_any_bytes_but_nul() {
+        let launch = Launch {
+            dir: "/a dir/with\nline".into(),
+            env: vec![
+                ("PATH".into(), "/bin:/usr/bin".into()),
+                ("EMPTY".into(), "".into()),
+                ("X".into(), OsString::from_vec(vec![0xff, b'=', b'\n'])),
+            ],
+            args: vec![
+                "--socket".into(),
+                "http".into(),
+                "--".into(),
+                "./app".into(),
+            ],
+        };
+        let bytes = launch.encode();
+        let (header, body) = bytes.split_at(Launch::HEADER);
+        assert_eq!(header, format!("launch {:010}\n", body.len()).as_bytes());
+        assert_eq!(Launch::body_len(header), Ok(body.len()));
+        assert_eq!(Launch::parse(body), Ok(launch));
+        let bare = Launch {
+            dir: "/".into(),
+            env: vec![],
+            args: vec![],
+        };
+        let bytes = bare.encode();
+        assert_eq!(Launch::parse(&bytes[Launch::HEADER..]), Ok(bare));
+    }
+
+    #[test]
+    fn a_malformed_launch_is_an_error() {
+        for header in [
+            &b"launch 12\n"[..],
+            b"lunch 0000000012\n",
+            b"launch 000000001x\n",
+            b"launch 9999999999\n",
+        ] {
+            assert!(Launch::body_len(header).is_err(), "{header:?}");
+        }
+        for body in [&b""[..], b"/\0", b"/\0two\0", b"/\02\0K\0V\0", b"/\00\0x"] {
+            assert!(Launch::parse(body).is_err(), "{body:?}");
+        }
+    }
+
+    #[test]
     fn malformed_lines_are_typed_errors() {
         let reports = [
             ("", Malformed::UnknownKind),

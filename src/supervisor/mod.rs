@@ -27,6 +27,9 @@
 //!   status socket to its keeper: hot's end closing (hot is gone, however it ended) makes the
 //!   keeper SIGKILL the command's group and every descendant it adopted; the keeper reports a
 //!   stop of the command (SIGSTOP, SIGTTIN) over it as [`Event::Suspended`].
+//! * **The spare.** With [`Supervisor::keep_spare`] (watch mode) one keeper waits, started and
+//!   set up, and the next start hands it the instance over its status socket instead of
+//!   spawning one; the next spare is spawned once that start's command runs (see `spare`).
 //! * **Sockets** are passed through the shim, over its status socket (`SCM_RIGHTS`); during a `ready` overlap (another live instance
 //!   has the same fds) it is told `--shared` and leaves their mode (`O_NONBLOCK`) alone.
 //!   A shell line that is a simple command runs as `sh -c "exec LINE"` so the server keeps the
