@@ -385,7 +385,13 @@ mod tests {
         ] {
             assert!(Launch::body_len(header).is_err(), "{header:?}");
         }
-        for body in [&b""[..], b"/\0", b"/\0two\0", b"/\02\0K\0V\0", b"/\00\0x"] {
+        for body in [
+            &b""[..],
+            b"/\0",
+            b"/\0two\0",
+            b"/\x002\0K\0V\0",
+            b"/\x000\0x",
+        ] {
             assert!(Launch::parse(body).is_err(), "{body:?}");
         }
     }

@@ -271,10 +271,20 @@ impl Supervisor {
             Some(launched) => launched,
             None => self.spawn_keeper(&launch, &def.dir, &env, &raw)?,
         };
-        let status = status
+        let status = match status
             .set_nonblocking(true)
             .and_then(|()| tokio::net::UnixStream::from_std(status))
-            .map_err(SpawnError::WatchKeeper)?;
+        {
+            Ok(status) => status,
+            Err(error) => {
+                // A spare's group is already listed; the keeper ends its command on the end
+                // of file of the status socket dropped here.
+                if let Some(pid) = child.id() {
+                    live_groups().remove(&(pid as libc::pid_t));
+                }
+                return Err(SpawnError::WatchKeeper(error));
+            }
+        };
         let Some(pid) = child.id() else {
             return Err(SpawnError::NoPid);
         };
