@@ -131,6 +131,8 @@ async fn drive(
     engine.set_early_start(sockets.steers());
     let (events, mut exits) = mpsc::unbounded_channel::<Event>();
     let mut supervisor = Supervisor::new(project.clone(), events, reporter.clone());
+    // Watching, nodes start again on each change: a keeper waits ready for the next start.
+    supervisor.keep_spare(plan.watch.is_some());
     let (changes_tx, mut changes) = mpsc::unbounded_channel::<ChangeSet>();
     // Held for the whole loop: dropping the watcher stops it.
     let watcher = match plan.watch {

@@ -37,6 +37,9 @@
 //!    `pre_exec`, where std has already built the child's environment (P1). On failure the
 //!    child prints `hot: cannot run `prog`: <why>` and exits 127.
 //!
+//! `hot __shim --spare` is the same shim started ahead of need: it reads everything above
+//! (and the directory and environment) from its status socket once hot has it (see `spare`).
+//!
 //! **Dispatch:** the cli must call [`main`] with the arguments after `__shim` when
 //! `argv[1] == "__shim"`, before any other parsing (no clap, no runtime, no threads: the
 //! keeper forks and its child calls `setenv`, which is only sound with one thread).
@@ -48,6 +51,7 @@ use std::os::unix::ffi::OsStrExt;
 mod keeper;
 pub(crate) mod pass;
 pub(crate) mod protocol;
+mod spare;
 
 /// The shim's first argument, after hot's own path.
 pub(crate) const ARG: &str = "__shim";
@@ -148,27 +152,25 @@ pub(crate) fn parse(args: &[OsString]) -> Result<ShimArgs, String> {
     Err("missing `--` before the command".into())
 }
 
+/// The argument that makes the shim a spare (`hot __shim --spare`): what to run comes over
+/// its status socket, standard input, as a `protocol::Launch`.
+pub(crate) const SPARE: &str = "--spare";
+
 /// The shim's entry point: `args` are the arguments after `__shim`. Never returns: it
 /// becomes the keeper of the program (see `keeper`), or exits 127 (could not run it) or 2
 /// (bad arguments, a hot bug).
 pub(crate) fn main(args: &[OsString]) -> ! {
+    if let [only] = args
+        && only == SPARE
+    {
+        spare::main()
+    }
     let args = match parse(args) {
         Ok(args) => args,
-        Err(e) => {
-            eprintln!("hot: internal error: bad `hot {ARG}` arguments: {e}");
-            std::process::exit(2)
-        }
+        Err(e) => bad_arguments(&e),
     };
     if args.status.is_some() {
-        // First: the command joins this group, and hot signals the group by this pid. Started
-        // by hot's posix_spawn, the shim is never a group leader, so this cannot fail with
-        // EPERM; by hand (no status socket) it keeps the caller's session.
-        // SAFETY: setsid has no preconditions.
-        if unsafe { libc::setsid() } < 0 {
-            let e = std::io::Error::last_os_error();
-            eprintln!("hot: internal error: cannot start a session for the command: {e}");
-            std::process::exit(127)
-        }
+        new_session();
     }
     let count = args.sockets.len();
     // Out of the way of 3, 4, ... first, where the sockets go.
@@ -181,12 +183,34 @@ pub(crate) fn main(args: &[OsString]) -> ! {
         None => None,
     };
     // The status socket came as standard input: the command's is /dev/null, as it was hot's.
-    if args.status == Some(0)
-        && let Err(e) = null_stdin()
-    {
-        eprintln!("hot: internal error: cannot open /dev/null for the command's input: {e}");
+    if args.status == Some(0) {
+        null_stdin();
+    }
+    keep(args, status, None)
+}
+
+fn bad_arguments(e: &str) -> ! {
+    eprintln!("hot: internal error: bad `hot {ARG}` arguments: {e}");
+    std::process::exit(2)
+}
+
+/// First: the command joins this group, and hot signals the group by this pid. Started by
+/// hot's posix_spawn, the shim is never a group leader, so this cannot fail with EPERM; by
+/// hand (no status socket) it keeps the caller's session.
+fn new_session() {
+    // SAFETY: setsid has no preconditions.
+    if unsafe { libc::setsid() } < 0 {
+        let e = std::io::Error::last_os_error();
+        eprintln!("hot: internal error: cannot start a session for the command: {e}");
         std::process::exit(127)
     }
+}
+
+/// Receives and places the sockets, then becomes the keeper (`status`: the status socket,
+/// already lifted above where the sockets go; `env`: the command's whole environment, when
+/// it is not the shim's own).
+fn keep(args: ShimArgs, status: Option<RawFd>, env: Option<Vec<(OsString, OsString)>>) -> ! {
+    let count = args.sockets.len();
     let received = match status {
         Some(status) if count > 0 => pass::receive(status, count),
         _ => Ok(Vec::new()),
@@ -208,12 +232,20 @@ pub(crate) fn main(args: &[OsString]) -> ! {
         command: args.command,
         listen,
         status,
+        env,
     })
 }
 
 /// Puts `/dev/null` on standard input (read-only, inherited by the command). Called once fd 0
 /// is free, so the open may land there itself.
-fn null_stdin() -> std::io::Result<()> {
+fn null_stdin() {
+    if let Err(e) = open_null_stdin() {
+        eprintln!("hot: internal error: cannot open /dev/null for the command's input: {e}");
+        std::process::exit(127)
+    }
+}
+
+fn open_null_stdin() -> std::io::Result<()> {
     use std::os::fd::IntoRawFd;
     let null = std::fs::File::open("/dev/null")?.into_raw_fd();
     // SAFETY: fcntl/dup2/close on the descriptor just opened; dup2 onto 0, which is free or

@@ -758,3 +758,107 @@ async fn a_grandchild_that_left_the_group_ends_with_its_task() {
     })
     .await;
 }
+
+/// The parent pid of `pid`, from /proc (Linux).
+#[cfg(target_os = "linux")]
+fn parent_of(pid: &str) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat.rsplit(')')
+        .next()?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+/// A spare keeper waits after a start, and the next start runs in it with the directory and
+/// the environment of that start: a reload between the spare's spawn and the start must not
+/// leave the command with the old ones.
+#[cfg(target_os = "linux")]
+#[tokio::test(flavor = "current_thread")]
+async fn a_spare_keeper_runs_the_next_start_with_the_env_and_dir_of_that_start() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (old, new) = (tmp.path().join("old"), tmp.path().join("new"));
+    std::fs::create_dir(&old).unwrap();
+    std::fs::create_dir(&new).unwrap();
+    let out = tmp.path().join("out");
+    let line = format!(
+        "echo \"$PPID $(pwd -P) $HOT_SPARE_TEST\" >> {}",
+        out.display()
+    );
+    let mut task = node("t", Kind::Task, shell(&line), &old);
+    task.env = vec![("HOT_SPARE_TEST".into(), "old".into())];
+    let (mut sup, mut rx) = supervisor(project(vec![task.clone()]));
+    sup.keep_spare(true);
+    sup.start(NodeId(0), 1, &[], false);
+    assert_eq!(exited(&mut rx).await, Exit::Code(0));
+    let spare = eventually("a spare keeper", || sup.spare_pid()).await;
+
+    task.env = vec![("HOT_SPARE_TEST".into(), "new".into())];
+    task.dir = new.clone();
+    sup.set_project(project(vec![task]));
+    sup.start(NodeId(0), 2, &[], false);
+    assert_eq!(exited(&mut rx).await, Exit::Code(0));
+    let text = std::fs::read_to_string(&out).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines[1],
+        format!("{spare} {} new", new.canonicalize().unwrap().display()),
+        "run by the spare ({spare}), in the new directory, with the new env: {text}"
+    );
+    let next = eventually("a fresh spare", || sup.spare_pid()).await;
+    assert_ne!(next, spare, "a spare runs one command");
+    sup.shutdown().await;
+    assert_eq!(sup.spare_pid(), None, "no spare after the shutdown");
+    eventually("the last spare to go", || gone(next as i32).then_some(())).await;
+}
+
+/// Through a spare keeper the server still gets its sockets and its own pid in `LISTEN_PID`.
+#[cfg(target_os = "linux")]
+#[tokio::test(flavor = "current_thread")]
+async fn a_spare_keeper_gives_the_server_its_sockets_and_its_own_listen_pid() {
+    let tmp = tempfile::tempdir().unwrap();
+    let probe = probe();
+    let server = with_sockets(
+        node(
+            "serve",
+            Kind::Service,
+            Command::Argv(vec![probe.display().to_string()]),
+            tmp.path(),
+        ),
+        &["http", "admin"],
+    );
+    let p = project(vec![server]);
+    let mut sockets = Sockets::new();
+    sockets.bind_for(&p).unwrap();
+    let (mut sup, mut rx) = supervisor(p);
+    sup.keep_spare(true);
+    let fds = sockets.for_node("serve");
+    sup.start(NodeId(0), 1, &fds, false);
+    let first = ask(fds[0].2).await;
+    assert_eq!(first.get("listen_pid"), first.get("pid"));
+    let spare = eventually("a spare keeper", || sup.spare_pid()).await;
+    sup.stop(NodeId(0), 1);
+    assert!(matches!(
+        exited(&mut rx).await,
+        Exit::Signal(_) | Exit::Code(_)
+    ));
+
+    sup.start(NodeId(0), 2, &fds, false);
+    let reply = ask(fds[0].2).await;
+    assert_ne!(
+        reply.get("pid"),
+        first.get("pid"),
+        "the second instance answers"
+    );
+    assert_eq!(parent_of(reply.get("pid")), Some(spare), "run by the spare");
+    assert_eq!(reply.get("listen_pid"), reply.get("pid"));
+    assert_eq!(reply.get("fdnames"), "http:admin");
+    assert_eq!(reply.get("nonblock"), "0");
+    assert_eq!(
+        ask(fds[1].2).await.get("fd"),
+        "1",
+        "the second socket at fd 4"
+    );
+    sup.shutdown().await;
+}

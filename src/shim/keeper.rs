@@ -59,6 +59,8 @@ pub(super) struct Keep {
     pub listen: Option<(usize, String, bool)>,
     /// The socket back to hot (close-on-exec); `None` when run by hand.
     pub status: Option<RawFd>,
+    /// The command's whole environment; `None`: the keeper's own (a spare's is not).
+    pub env: Option<Vec<(OsString, OsString)>>,
 }
 
 extern "C" fn on_signal(signal: libc::c_int) {
@@ -345,6 +347,9 @@ fn command(keep: &Keep, pid: String) -> std::process::Command {
     let program = &keep.command[0];
     let mut command = std::process::Command::new(keep.exe.as_ref().unwrap_or(program));
     command.arg0(program).args(&keep.command[1..]);
+    if let Some(env) = &keep.env {
+        command.env_clear().envs(env.iter().map(|(k, v)| (k, v)));
+    }
     if let Some((count, names, with_pid)) = &keep.listen {
         command
             .env("LISTEN_FDS", count.to_string())

@@ -12,8 +12,18 @@
 //! | hot → keeper | `stop SIGNAL TIMEOUT_MS` | stop the command (`KillMode=mixed`)       |
 //!
 //! Signals are the platform's numbers: both ends run on the same machine.
+//!
+//! A spare keeper (`hot __shim --spare`, started before hot knows what it will run) first
+//! gets one [`Launch`]: not a line, since paths and values may hold any byte but NUL. It is
+//! `launch LEN\n` (LEN: ten decimal digits, so the header has a fixed size and the spare reads
+//! exactly it and then exactly LEN bytes, leaving what follows, the sockets' message and
+//! orders, in the socket) and LEN bytes of NUL-ended fields: the working directory, the
+//! number of environment variables, each one's name and value, then the arguments of
+//! `hot __shim` (everything after `__shim`).
 
+use std::ffi::OsString;
 use std::fmt;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::time::Duration;
 
 /// What the keeper tells hot.
@@ -34,6 +44,96 @@ pub(crate) enum Order {
     /// Send `signal` to the command alone, the rest once it has exited, SIGKILL to what is
     /// left after `timeout`.
     Stop { signal: i32, timeout: Duration },
+}
+
+/// What a spare keeper runs: everything that belongs to the instance, sent when it starts,
+/// so a spare started before a reload or a change of the Hotfile's `env` runs nothing stale.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Launch {
+    /// The command's working directory.
+    pub dir: OsString,
+    /// The command's whole environment (the spare's own is replaced by it).
+    pub env: Vec<(OsString, OsString)>,
+    /// The arguments after `__shim` (`ShimArgs::to_args`, without `--status`).
+    pub args: Vec<OsString>,
+}
+
+impl Launch {
+    /// The fixed size of the header, `launch LEN\n`.
+    pub(crate) const HEADER: usize = "launch ".len() + 10 + 1;
+    /// Most bytes a launch may carry (Linux allows 32 pages per string, and argv and the
+    /// environment together a quarter of the stack limit): a header past it is no launch.
+    pub(crate) const MAX: usize = 64 << 20;
+
+    /// The message, header included.
+    pub(crate) fn encode(&self) -> Vec<u8> {
+        let mut body = Vec::new();
+        let mut field = |bytes: &[u8]| {
+            body.extend_from_slice(bytes);
+            body.push(0);
+        };
+        field(self.dir.as_bytes());
+        field(self.env.len().to_string().as_bytes());
+        for (key, value) in &self.env {
+            field(key.as_bytes());
+            field(value.as_bytes());
+        }
+        for arg in &self.args {
+            field(arg.as_bytes());
+        }
+        let mut message = format!("launch {:010}\n", body.len()).into_bytes();
+        message.extend_from_slice(&body);
+        message
+    }
+
+    /// The length of the body that follows `header` (exactly [`Launch::HEADER`] bytes).
+    pub(crate) fn body_len(header: &[u8]) -> Result<usize, ParseError> {
+        let error = |why| ParseError {
+            line: String::from_utf8_lossy(header).into_owned(),
+            why,
+        };
+        let digits = header
+            .strip_prefix(b"launch ")
+            .and_then(|rest| rest.strip_suffix(b"\n"))
+            .ok_or(error(Malformed::UnknownKind))?;
+        std::str::from_utf8(digits)
+            .ok()
+            .filter(|d| d.len() == 10 && d.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|d| d.parse().ok())
+            .filter(|len| *len <= Launch::MAX)
+            .ok_or(error(Malformed::BadNumber))
+    }
+
+    /// Reads the body (the bytes after the header).
+    pub(crate) fn parse(body: &[u8]) -> Result<Launch, ParseError> {
+        let error = |why| ParseError {
+            line: String::from_utf8_lossy(&body[..body.len().min(80)]).into_owned(),
+            why,
+        };
+        let fields = body
+            .strip_suffix(&[0])
+            .ok_or(error(Malformed::TrailingWords))?;
+        let mut fields = fields
+            .split(|b| *b == 0)
+            .map(|f| OsString::from_vec(f.to_vec()));
+        let dir = fields.next().ok_or(error(Malformed::BadNumber))?;
+        let count: usize = fields
+            .next()
+            .and_then(|c| c.to_str()?.parse().ok())
+            .ok_or(error(Malformed::BadNumber))?;
+        let mut env = Vec::with_capacity(count.min(4096));
+        for _ in 0..count {
+            match (fields.next(), fields.next()) {
+                (Some(key), Some(value)) => env.push((key, value)),
+                _ => return Err(error(Malformed::BadNumber)),
+            }
+        }
+        Ok(Launch {
+            dir,
+            env,
+            args: fields.collect(),
+        })
+    }
 }
 
 /// A line that is no message of the protocol.
@@ -243,6 +343,57 @@ mod tests {
             timeout: Duration::from_secs(2),
         };
         assert_eq!(stop.encode(), "stop 15 2000\n");
+    }
+
+    #[test]
+    fn a_launch_round_trips_with_any_bytes_but_nul() {
+        let launch = Launch {
+            dir: "/a dir/with\nline".into(),
+            env: vec![
+                ("PATH".into(), "/bin:/usr/bin".into()),
+                ("EMPTY".into(), "".into()),
+                ("X".into(), OsString::from_vec(vec![0xff, b'=', b'\n'])),
+            ],
+            args: vec![
+                "--socket".into(),
+                "http".into(),
+                "--".into(),
+                "./app".into(),
+            ],
+        };
+        let bytes = launch.encode();
+        let (header, body) = bytes.split_at(Launch::HEADER);
+        assert_eq!(header, format!("launch {:010}\n", body.len()).as_bytes());
+        assert_eq!(Launch::body_len(header), Ok(body.len()));
+        assert_eq!(Launch::parse(body), Ok(launch));
+        let bare = Launch {
+            dir: "/".into(),
+            env: vec![],
+            args: vec![],
+        };
+        let bytes = bare.encode();
+        assert_eq!(Launch::parse(&bytes[Launch::HEADER..]), Ok(bare));
+    }
+
+    #[test]
+    fn a_malformed_launch_is_an_error() {
+        for header in [
+            &b"launch 12\n"[..],
+            b"lunch 0000000012\n",
+            b"launch 000000001x\n",
+            b"launch 9999999999\n",
+        ] {
+            assert!(Launch::body_len(header).is_err(), "{header:?}");
+        }
+        for body in [
+            &b""[..],
+            b"/\0",
+            b"/\0two\0",
+            b"/\x002\0K\0V\0",
+            b"/\x000\0x",
+        ] {
+            assert!(Launch::parse(body).is_err(), "{body:?}");
+        }
     }
 
     #[test]

@@ -27,6 +27,9 @@
 //!   status socket to its keeper: hot's end closing (hot is gone, however it ended) makes the
 //!   keeper SIGKILL the command's group and every descendant it adopted; the keeper reports a
 //!   stop of the command (SIGSTOP, SIGTTIN) over it as [`Event::Suspended`].
+//! * **The spare.** With [`Supervisor::keep_spare`] (watch mode) one keeper waits, started and
+//!   set up, and the next start hands it the instance over its status socket instead of
+//!   spawning one; the next spare is spawned once that start's command runs (see `spare`).
 //! * **Sockets** are passed through the shim, over its status socket (`SCM_RIGHTS`); during a `ready` overlap (another live instance
 //!   has the same fds) it is told `--shared` and leaves their mode (`O_NONBLOCK`) alone.
 //!   A shell line that is a simple command runs as `sh -c "exec LINE"` so the server keeps the
@@ -63,6 +66,8 @@ mod plan;
 mod program;
 #[cfg(unix)]
 mod ready;
+#[cfg(unix)]
+mod spare;
 #[cfg(unix)]
 mod spawn_error;
 #[cfg(unix)]
@@ -107,6 +112,9 @@ pub struct Supervisor {
     /// Keyed by generation alone: generations are unique across nodes, and node ids change
     /// when a reload adds or removes nodes while instances keep running.
     instances: HashMap<Generation, Instance>,
+    /// The keeper started ahead of the next start (see `spare`).
+    #[cfg(unix)]
+    spares: spare::Spares,
 }
 
 impl Supervisor {
@@ -123,7 +131,27 @@ impl Supervisor {
             reporter,
             shim_exe,
             instances: HashMap::new(),
+            #[cfg(unix)]
+            spares: spare::Spares::default(),
         }
+    }
+
+    /// Whether to keep a spare keeper waiting for the next start (off by default: a run
+    /// that starts each node once has no use for one). See `spare`.
+    pub fn keep_spare(&mut self, on: bool) {
+        #[cfg(unix)]
+        self.spares.set_on(on);
+        #[cfg(not(unix))]
+        let _ = on;
+    }
+
+    /// The pid of the spare keeper waiting for the next start, if one is (for tests and
+    /// diagnostics).
+    pub fn spare_pid(&self) -> Option<u32> {
+        #[cfg(unix)]
+        return self.spares.pid();
+        #[cfg(not(unix))]
+        None
     }
 
     /// After a reload: later starts use the new definitions; running instances keep theirs.

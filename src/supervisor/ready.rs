@@ -50,13 +50,12 @@ pub(super) fn log_line(ctx: &Ctx, log: Option<&regex::Regex>, line: &str) {
     }
 }
 
-/// `ready "notify"`: the instance's private `NOTIFY_SOCKET`, before the spawn, its path set in
-/// the command's environment. Once spawned, `NotifySocket::listen` waits for `READY=1`.
+/// `ready "notify"`: the instance's private `NOTIFY_SOCKET`, before the spawn; its path goes
+/// into the command's environment. Once spawned, `NotifySocket::listen` waits for `READY=1`.
 pub(super) fn notify(
     ready: Option<&Ready>,
     node: NodeId,
     generation: Generation,
-    cmd: &mut tokio::process::Command,
 ) -> Result<Option<NotifySocket>, SpawnError> {
     if !matches!(ready, Some(Ready::Notify)) {
         return Ok(None);
@@ -66,6 +65,5 @@ pub(super) fn notify(
             dir: std::env::temp_dir(),
             error,
         })?;
-    cmd.env("NOTIFY_SOCKET", &socket.path);
     Ok(Some(socket))
 }

@@ -1,7 +1,7 @@
 //! The Unix implementation: posix_spawn of the keeper (which starts a process group of its
 //! own), killpg, the monitor task.
 
-use std::ffi::OsStr;
+use std::ffi::{OsStr, OsString};
 use std::io;
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
@@ -20,12 +20,13 @@ use super::clock::{FAR, later};
 use super::ctx::{Ctx, Gate};
 use super::program::find_program;
 use super::ready;
+use super::spare::{self, Refill};
 use super::spawn_error::SpawnError;
 use super::{Supervisor, plan};
 use crate::engine::{Event, Exit, Generation};
 use crate::model::{Command, Node, NodeId, Ready, Signal, Stop};
 use crate::report::{Reporter, Stream};
-use crate::shim::protocol::{Order, Report};
+use crate::shim::protocol::{Launch, Order, Report};
 use crate::sockets::RawFd;
 
 /// The platform's number for a Hotfile stop signal.
@@ -51,6 +52,19 @@ const INHERITED: [&str; 5] = [
     "NOTIFY_SOCKET",
 ];
 
+/// The command's whole environment: hot's own but [`INHERITED`], the node's `env` over it,
+/// and its `NOTIFY_SOCKET`. Taken at each start, so a spare keeper never runs an old one.
+fn environment(node: &[(String, String)], notify: Option<&OsStr>) -> Vec<(OsString, OsString)> {
+    let mut env: std::collections::BTreeMap<OsString, OsString> = std::env::vars_os()
+        .filter(|(key, _)| !INHERITED.iter().any(|i| key == i))
+        .collect();
+    env.extend(node.iter().map(|(k, v)| (k.into(), v.into())));
+    if let Some(path) = notify {
+        env.insert("NOTIFY_SOCKET".into(), path.to_owned());
+    }
+    env.into_iter().collect()
+}
+
 /// How long output still buffered in the pipes may take to reach the reporter after the
 /// group was killed; a process that escaped the group (setsid) may hold a pipe forever.
 const DRAIN: Duration = Duration::from_millis(500);
@@ -59,7 +73,8 @@ const DRAIN: Duration = Duration::from_millis(500);
 static GROUPS: std::sync::Mutex<std::collections::BTreeSet<libc::pid_t>> =
     std::sync::Mutex::new(std::collections::BTreeSet::new());
 
-fn live_groups() -> std::sync::MutexGuard<'static, std::collections::BTreeSet<libc::pid_t>> {
+pub(super) fn live_groups()
+-> std::sync::MutexGuard<'static, std::collections::BTreeSet<libc::pid_t>> {
     GROUPS.lock().unwrap_or_else(|e| e.into_inner())
 }
 
@@ -186,16 +201,13 @@ impl Supervisor {
             return Err(SpawnError::NoDir(def.dir.clone()));
         }
         let fds: Vec<(String, RawFd)> = sockets.iter().map(|(n, fd, _)| (n.clone(), *fd)).collect();
+        let raw: Vec<RawFd> = fds.iter().map(|(_, fd)| *fd).collect();
         // During a `ready` overlap the serving instance uses these very sockets (one open file
         // description): their mode is its, and must not change under it.
         let shared = self
             .instances
             .values()
-            .any(|i| !i.is_done() && i.fds.iter().any(|fd| fds.iter().any(|(_, f)| f == fd)));
-        // The keeper's line back to hot: hot's end closing is how the keeper learns that hot
-        // is gone; the keeper tells of a stopped command over it.
-        let (status, keeper_end) =
-            std::os::unix::net::UnixStream::pair().map_err(SpawnError::SocketPair)?;
+            .any(|i| !i.is_done() && i.fds.iter().any(|fd| raw.contains(fd)));
         // Through the shim, a missing program only shows as exit 127; check it first so the
         // engine gets a SpawnFailed like for a direct spawn. The path found goes to the shim,
         // whose exec then needs no PATH search (a failed execve per PATH entry before it).
@@ -212,29 +224,22 @@ impl Supervisor {
         }
         // A relative PATH entry would be read from the shim's directory (`dir`), not hot's.
         .filter(|exe| exe.is_absolute());
-        // The keeper's standard input is its status socket (see `shim`).
-        let launch = plan::launch(
-            &def.run,
-            exe.as_deref(),
-            &self.shim_exe,
-            &fds,
-            shared,
-            Some(0),
-        );
+        // The keeper's standard input is its status socket (see `shim`); a spare already has
+        // it, and is told its arguments without it.
+        let plan = |status| {
+            plan::launch(
+                &def.run,
+                exe.as_deref(),
+                &self.shim_exe,
+                &fds,
+                shared,
+                status,
+            )
+        };
+        let launch = plan(Some(0));
         if launch.program.is_empty() {
             return Err(SpawnError::EmptyCommand);
         }
-
-        let mut cmd = tokio::process::Command::new(&launch.program);
-        cmd.args(&launch.args)
-            .current_dir(&def.dir)
-            .stdin(Stdio::from(std::os::fd::OwnedFd::from(keeper_end)))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        for key in INHERITED {
-            cmd.env_remove(key);
-        }
-        cmd.envs(def.env.iter().map(|(k, v)| (k, v)));
 
         let gate = Arc::new(Gate::new());
         let ctx = Ctx {
@@ -248,28 +253,38 @@ impl Supervisor {
             gate: gate.clone(),
             excerpt: Default::default(),
         };
-        let notify = ready::notify(def.ready.as_ref(), node, generation, &mut cmd)?;
+        let notify = ready::notify(def.ready.as_ref(), node, generation)?;
+        let env = environment(&def.env, notify.as_ref().map(|n| n.path.as_os_str()));
 
-        // The sockets go to the keeper over its status socket, written before it runs (see
-        // `shim`): no descriptor of hot's is ever inheritable, and with no code to run
-        // between fork and exec std posix_spawns the keeper (no copy of hot's address space).
-        if !fds.is_empty() {
-            let raw: Vec<RawFd> = fds.iter().map(|(_, fd)| *fd).collect();
-            crate::shim::pass::send(status.as_raw_fd(), &raw).map_err(SpawnError::PassSockets)?;
-        }
-        let status = status
+        // A spare keeper, if one waits, is handed the instance (see `spare`); else one is
+        // spawned for it.
+        let launched = self.spares.take().and_then(|spare| {
+            let args = plan(None).args.into_iter().skip(1).collect();
+            let order = Launch {
+                dir: def.dir.clone().into_os_string(),
+                env: env.clone(),
+                args,
+            };
+            spare.launch(&order, &raw)
+        });
+        let (mut child, status) = match launched {
+            Some(launched) => launched,
+            None => self.spawn_keeper(&launch, &def.dir, &env, &raw)?,
+        };
+        let status = match status
             .set_nonblocking(true)
             .and_then(|()| tokio::net::UnixStream::from_std(status))
-            .map_err(SpawnError::WatchKeeper)?;
-        let spawned = cmd.spawn();
-        // Holds the keeper's end of the status socket (as its stdin): closed now, so that the
-        // keeper's exit is the socket's end of file.
-        drop(cmd);
-        let mut child = spawned.map_err(|error| SpawnError::Shim {
-            shim: self.shim_exe.clone(),
-            program: launch.user_program.clone(),
-            error,
-        })?;
+        {
+            Ok(status) => status,
+            Err(error) => {
+                // A spare's group is already listed; the keeper ends its command on the end
+                // of file of the status socket dropped here.
+                if let Some(pid) = child.id() {
+                    live_groups().remove(&(pid as libc::pid_t));
+                }
+                return Err(SpawnError::WatchKeeper(error));
+            }
+        };
         let Some(pid) = child.id() else {
             return Err(SpawnError::NoPid);
         };
@@ -306,6 +321,10 @@ impl Supervisor {
             done.clone(),
             ctx.reporter.clone(),
         );
+        let refill = Refill {
+            spares: self.spares.clone(),
+            exe: self.shim_exe.clone(),
+        };
         tokio::spawn(monitor(
             child,
             status,
@@ -316,6 +335,7 @@ impl Supervisor {
             control_rx,
             done_tx,
             readers,
+            refill,
         ));
         Ok(Instance {
             drain: if own && !sockets.is_empty() {
@@ -332,6 +352,46 @@ impl Supervisor {
             gate,
             done,
         })
+    }
+
+    /// Spawns a keeper for one instance (no spare was ready): the socket pair, the sockets
+    /// written into it before the keeper runs, a posix_spawn.
+    fn spawn_keeper(
+        &self,
+        launch: &plan::Launch,
+        dir: &std::path::Path,
+        env: &[(OsString, OsString)],
+        sockets: &[RawFd],
+    ) -> Result<spare::Launched, SpawnError> {
+        // The keeper's line back to hot: hot's end closing is how the keeper learns that hot
+        // is gone; the keeper tells of a stopped command over it.
+        let (status, keeper_end) =
+            std::os::unix::net::UnixStream::pair().map_err(SpawnError::SocketPair)?;
+        let mut cmd = tokio::process::Command::new(&launch.program);
+        cmd.args(&launch.args)
+            .current_dir(dir)
+            .env_clear()
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::from(std::os::fd::OwnedFd::from(keeper_end)))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        // The sockets go to the keeper over its status socket, written before it runs (see
+        // `shim`): no descriptor of hot's is ever inheritable, and with no code to run
+        // between fork and exec std posix_spawns the keeper (no copy of hot's address space).
+        if !sockets.is_empty() {
+            crate::shim::pass::send(status.as_raw_fd(), sockets)
+                .map_err(SpawnError::PassSockets)?;
+        }
+        let spawned = cmd.spawn();
+        // Holds the keeper's end of the status socket (as its stdin): closed now, so that the
+        // keeper's exit is the socket's end of file.
+        drop(cmd);
+        let child = spawned.map_err(|error| SpawnError::Shim {
+            shim: self.shim_exe.clone(),
+            program: launch.user_program.clone(),
+            error,
+        })?;
+        Ok((child, status))
     }
 
     /// Stops that instance the way systemd's `KillMode=mixed` does: its stop signal to the
@@ -366,6 +426,8 @@ impl Supervisor {
     /// Cancel-safe: dropping the future leaves the instances known, so a
     /// [`Supervisor::kill_all`] afterwards still reaches them.
     pub async fn shutdown(&mut self) {
+        // Nothing starts after this: no spare is kept for it.
+        self.spares.set_on(false);
         let keys: Vec<_> = self.instances.keys().copied().collect();
         for generation in keys {
             self.stop_generation(generation);
@@ -398,6 +460,7 @@ impl Drop for Supervisor {
     fn drop(&mut self) {
         // No process outlives hot, even on an early return or a panic unwinding.
         self.kill_all();
+        self.spares.set_on(false);
     }
 }
 
@@ -454,6 +517,7 @@ async fn monitor(
     mut control: mpsc::UnboundedReceiver<Control>,
     done: watch::Sender<bool>,
     readers: Vec<JoinHandle<()>>,
+    refill: Refill,
 ) {
     let started = Instant::now();
     let delay = ready::delay(ready.as_ref(), started);
@@ -481,6 +545,8 @@ async fn monitor(
                         if ctx.service {
                             ctx.reporter.command_started(&ctx.name, ctx.generation, pid);
                         }
+                        // The command is forked: a new spare no longer competes with it.
+                        refill.run();
                     }
                     Ok(Report::Ended { ran: d }) => ran = Some(d),
                     Ok(Report::Stopped { signal, pid }) => {
@@ -576,6 +642,9 @@ async fn monitor(
             Exit::Code(-1)
         }
     };
+    // A command that ended before its `started` line was read still leaves a spare behind it
+    // (a no-op if there is one), ready before the engine hears of the exit.
+    refill.run();
     let _ = ctx.events.send(Event::Exited {
         node: ctx.node,
         generation: ctx.generation,

@@ -34,6 +34,9 @@ mod once;
 mod output;
 /// Services: sockets held by hot, hand-off, the last good server, no orphans.
 mod services;
+/// The spare keeper waiting for the next start: nothing of it outlives hot.
+#[cfg(target_os = "linux")]
+mod spare;
 /// How a service is stopped: its command first, the rest of its group after it.
 mod stop;
 /// Messages that teach: `hot check`'s warnings, the address-in-use hint.

@@ -351,7 +351,8 @@ task "sleeper" {
     for pid in children.split_whitespace() {
         pids.push(pid.parse::<i32>().unwrap());
     }
-    assert_eq!(pids.len(), 2, "{children}");
+    // The two keepers, and perhaps the spare keeper waiting for the next start.
+    assert!((2..=3).contains(&pids.len()), "{children}");
     hot.signal(libc::SIGKILL);
     hot.wait_exit();
     for pid in pids {

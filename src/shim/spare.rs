@@ -1,0 +1,101 @@
+//! A spare keeper: the shim started before hot knows what it will run, so that a start costs
+//! hot only a write to a process already running (no exec, loader or runtime start-up on the
+//! path from a save to the command).
+//!
+//! Theory of operation. hot spawns `hot __shim --spare` with the status socket as standard
+//! input, as any shim. The spare does what needs no instance (a session of its own, the
+//! status socket lifted above every number a socket can take, `/dev/null` on standard input)
+//! and blocks reading its status socket. When the supervisor starts an instance it writes
+//! the spare a `protocol::Launch`: the working directory, the whole environment and the
+//! shim's arguments, all taken at that moment, so nothing the spare was started with reaches
+//! the command. From there it is the shim of any start: the sockets' message, placing, the
+//! keeper. End of file before the launch is hot gone: the spare has started nothing, so it
+//! just exits.
+
+use std::ffi::OsString;
+use std::io;
+use std::os::fd::RawFd;
+
+use super::pass;
+use super::protocol::Launch;
+
+/// The spare's entry point (`hot __shim --spare`). Never returns.
+pub(super) fn main() -> ! {
+    super::new_session();
+    // Above 3..3+n for the most sockets a service may have: their count is not known yet.
+    let status = match super::lift(0, 3 + pass::MAX as RawFd) {
+        Ok(fd) => fd,
+        Err(e) => {
+            eprintln!("hot: internal error: cannot keep hot's status socket: {e}");
+            std::process::exit(127)
+        }
+    };
+    super::null_stdin();
+    let launch = match read(status) {
+        Ok(Some(launch)) => launch,
+        // hot is gone, or dropped its spare: nothing was started, nothing is left to end.
+        // SAFETY: _exit has no preconditions.
+        Ok(None) => unsafe { libc::_exit(0) },
+        Err(e) => {
+            eprintln!("hot: internal error: the spare keeper's orders: {e}");
+            std::process::exit(2)
+        }
+    };
+    // The status socket is the one the spare holds, whatever number hot may think it has.
+    let mut args: Vec<OsString> = vec!["--status".into(), status.to_string().into()];
+    args.extend(launch.args);
+    let args = match super::parse(&args) {
+        Ok(args) if args.status == Some(status) => args,
+        Ok(_) => super::bad_arguments("a launch names its own `--status`"),
+        Err(e) => super::bad_arguments(&e),
+    };
+    if let Err(e) = std::env::set_current_dir(&launch.dir) {
+        eprintln!(
+            "hot: cannot run `{}`: cannot enter its directory {}: {e}",
+            super::show(&args.command[0]),
+            std::path::Path::new(&launch.dir).display()
+        );
+        std::process::exit(127)
+    }
+    super::keep(args, Some(status), Some(launch.env))
+}
+
+/// Reads the launch; `None` at end of file (before or within it: hot is gone).
+fn read(status: RawFd) -> io::Result<Option<Launch>> {
+    let mut header = [0u8; Launch::HEADER];
+    if !read_exact(status, &mut header)? {
+        return Ok(None);
+    }
+    let len = Launch::body_len(&header).map_err(invalid)?;
+    let mut body = vec![0u8; len];
+    if !read_exact(status, &mut body)? {
+        return Ok(None);
+    }
+    Launch::parse(&body).map(Some).map_err(invalid)
+}
+
+fn invalid(e: super::protocol::ParseError) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, e)
+}
+
+/// Fills `buf` from the (blocking) socket, no byte past it: what follows is the sockets'
+/// message, whose descriptors a plain read would drop. False at end of file.
+fn read_exact(socket: RawFd, buf: &mut [u8]) -> io::Result<bool> {
+    let mut got = 0;
+    while got < buf.len() {
+        let rest = &mut buf[got..];
+        // SAFETY: a read into the unfilled part of a live buffer.
+        let n = unsafe { libc::recv(socket, rest.as_mut_ptr().cast(), rest.len(), 0) };
+        match n {
+            0 => return Ok(false),
+            n if n > 0 => got += n as usize,
+            _ => {
+                let e = io::Error::last_os_error();
+                if e.kind() != io::ErrorKind::Interrupted {
+                    return Err(e);
+                }
+            }
+        }
+    }
+    Ok(true)
+}
