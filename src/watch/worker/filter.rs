@@ -111,6 +111,7 @@ impl Worker {
         }
         if is_dir {
             if !was_watched {
+                self.debouncer.push_dir(now);
                 for f in self.walk_collect(abs) {
                     self.touched(now, f, Kind::Placed);
                 }
