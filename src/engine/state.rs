@@ -15,7 +15,9 @@
 //! - A service whose upstream failed keeps its running instance.
 //! - A service with gates (`gate`) may start once its other dependencies succeeded; that
 //!   instance stays pending, getting no connection while another serves, until it is ready
-//!   and its gates succeeded in the same wave; a failed gate stops it.
+//!   and its gates succeeded in the same wave; a failed gate stops it. One that serves alone
+//!   (nothing else was alive) is not stopped by a new wave: it serves on until a successor is
+//!   promoted.
 //! - A service left with no instance (its only one exited on its own) is started again after
 //!   a backoff, unless its `restart` policy says otherwise; a new instance that never gets
 //!   ready is kept when there is no other.
@@ -463,11 +465,19 @@ impl Engine {
     /// Marks `node` stale and stops whatever of it must not go on running.
     fn make_stale(&mut self, node: NodeId, actions: &mut Vec<Action>) {
         let kind = self.project.node(node).kind;
+        let starts_early = self.starts_early(node);
         let state = &mut self.nodes[node.0];
         state.stale = true;
         let stop = match kind {
             // A task's results would be stale: stop it now, rerun once it has exited.
             Kind::Task => state.current.take(),
+            // An early-started service's instance with none beside it gets every connection
+            // (hot's first, a crash restart): it serves on, unpromoted, until a new instance
+            // passes its gates, so an edit that never passes them cannot leave nothing serving.
+            Kind::Service if starts_early && state.current.is_none() => {
+                state.current = state.pending.take();
+                None
+            }
             // The serving instance keeps serving; only a not-yet-ready replacement goes.
             Kind::Service => state.pending.take(),
         };
@@ -619,14 +629,20 @@ impl Engine {
     /// hot can keep it from connections until then, and its other dependencies succeeded.
     fn may_start_early(&self, node: NodeId) -> bool {
         let spec = self.project.node(node);
-        self.early_start
-            && spec.kind == Kind::Service
-            && !spec.gates.is_empty()
-            && spec.ready.is_some()
+        self.starts_early(node)
             && matches!(
                 self.settled(node, |d| !spec.gates.contains(&d)),
                 Settled::Ok
             )
+    }
+
+    /// Whether `node` is a service whose instances start before its gates passed.
+    fn starts_early(&self, node: NodeId) -> bool {
+        let spec = self.project.node(node);
+        self.early_start
+            && spec.kind == Kind::Service
+            && !spec.gates.is_empty()
+            && spec.ready.is_some()
     }
 
     /// The gates of `node` that have not settled in this wave.

@@ -121,3 +121,44 @@ fn a_failed_gate_stops_the_early_instance_and_a_passed_one_promotes_it() {
     assert!(gone(old), "the old instance {old} still runs");
     assert!(alive(early));
 }
+
+#[test]
+fn an_unpromoted_first_instance_is_stopped_by_a_broken_edit_and_nothing_serves() {
+    // hot's first instance serves alone while its gate is held, so it is never promoted. An
+    // edit cancels that gate and a broken edit's gate fails: neither may stop it, and neither
+    // wave's early instance may get a connection.
+    let project = gated_project();
+    std::fs::remove_file(project.path().join("go")).unwrap();
+    let mut hot = project.spawn(&["watch"]);
+    let addr = hot.wait_event("listening", "serve")["addr"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let first = next_ready_instance(&mut hot);
+    let served = ask(&addr).unwrap();
+    assert_eq!(field(&served, "pid"), first.to_string(), "{served}");
+
+    // An edit cancels the held gate; its early instance waits beside the first one.
+    project.write("version", "2");
+    let second = next_ready_instance(&mut hot);
+    let meanwhile = ask(&addr).unwrap();
+    assert_eq!(field(&meanwhile, "pid"), first.to_string(), "{meanwhile}");
+    assert_eq!(field(&meanwhile, "version"), "1");
+
+    // A broken edit: its early instance is stopped when the gate fails, the first serves on.
+    project.write("verdict", "fail");
+    project.write("version", "3");
+    let third = next_ready_instance(&mut hot);
+    assert!(
+        gone(second),
+        "the cancelled early instance {second} still runs"
+    );
+    project.write("go", "");
+    let kept = hot.wait_event("service_kept", "serve");
+    assert_eq!(kept["failed"], "test");
+    assert!(gone(third), "the failed early instance {third} still runs");
+    let after = ask(&addr).unwrap();
+    assert_eq!(field(&after, "pid"), first.to_string(), "{after}");
+    assert_eq!(field(&after, "version"), "1");
+    assert!(alive(first));
+}

@@ -313,3 +313,150 @@ fn an_early_instance_ready_before_its_gates_is_reported_waiting_for_those_still_
         ",
     );
 }
+
+#[test]
+fn an_unpromoted_first_instance_is_stopped_by_a_broken_edit_and_nothing_serves() {
+    // hot's first early instance serves alone before its gate passed. An edit that cancels
+    // the gate must leave it serving (the new early instance waits for its own gate), and a
+    // broken edit after that must not stop it: it is the last instance that worked.
+    Scenario::of(gated()).expect(
+        "
+        start
+          wave 1 by start: clippy test build serve
+          start clippy#1
+          start build#2
+        exit build#2 0
+          finished build Code(0) in 0ms
+          start serve#3
+        ready serve#3
+          ready serve in 0ms, awaits test (serving: no other)
+        serving serve
+          serving serve#3
+        change src/main.rs
+          wave 2 by src/main.rs (1): clippy test build serve
+          stop clippy#1
+          restarting clippy
+          start build#4
+        exit clippy#1 143
+          start clippy#5
+        exit build#4 0
+          finished build Code(0) in 0ms
+          start serve#6
+        ready serve#6
+          ready serve in 0ms, awaits test
+        serving serve
+          serving serve#3
+        change src/main.rs
+          wave 3 by src/main.rs (1): clippy test build serve
+          stop clippy#5
+          restarting clippy
+          stop serve#6
+          restarting serve
+          start build#7
+        exit clippy#5 143
+          start clippy#8
+        exit serve#6 143
+        exit build#7 101
+          finished build Code(101) in 0ms
+        serving serve
+          serving serve#3
+        exit clippy#8 0
+          finished clippy Code(0) in 0ms
+          start test#9
+        exit test#9 101
+          finished test Code(101) in 0ms
+          kept serve (since 0ms): test failed
+          wave 3 done, 2 failed
+        serving serve
+          serving serve#3
+        ",
+    );
+}
+
+#[test]
+fn edits_that_keep_cancelling_the_gate_leave_the_first_instance_serving_and_a_failed_gate_stops_only_its_wave_s()
+ {
+    // edit -> cancel -> edit -> cancel, the gate never passing: each wave's early instance
+    // waits beside the first one, which serves throughout; the failed gate of the last wave
+    // stops that wave's instance only; a later pass promotes the new one.
+    Scenario::of(gated()).expect(
+        "
+        start
+          wave 1 by start: clippy test build serve
+          start clippy#1
+          start build#2
+        exit build#2 0
+          finished build Code(0) in 0ms
+          start serve#3
+        exit clippy#1 0
+          finished clippy Code(0) in 0ms
+          start test#4
+        change src/main.rs
+          wave 2 by src/main.rs (1): clippy test build serve
+          stop test#4
+          restarting test
+          start clippy#5
+          start build#6
+        ready serve#3
+        exit test#4 143
+        exit build#6 0
+          finished build Code(0) in 0ms
+          start serve#7
+        serving serve
+          serving serve#3
+        exit clippy#5 0
+          finished clippy Code(0) in 0ms
+          start test#8
+        change src/main.rs
+          wave 3 by src/main.rs (1): clippy test build serve
+          stop test#8
+          restarting test
+          stop serve#7
+          restarting serve
+          start clippy#9
+          start build#10
+        exit serve#7 143
+        exit test#8 143
+        exit build#10 0
+          finished build Code(0) in 0ms
+          start serve#11
+        ready serve#11
+          ready serve in 0ms, awaits test
+        serving serve
+          serving serve#3
+        exit clippy#9 0
+          finished clippy Code(0) in 0ms
+          start test#12
+        exit test#12 101
+          finished test Code(101) in 0ms
+          stop serve#11
+          kept serve (since 0ms): test failed
+        serving serve
+          serving serve#3
+        exit serve#11 143
+          wave 3 done, 1 failed
+        change src/main.rs
+          wave 4 by src/main.rs (1): clippy test build serve
+          start clippy#13
+          start build#14
+        exit build#14 0
+          finished build Code(0) in 0ms
+          start serve#15
+        ready serve#15
+          ready serve in 0ms, awaits test
+        serving serve
+          serving serve#3
+        exit clippy#13 0
+          finished clippy Code(0) in 0ms
+          start test#16
+        exit test#16 0
+          finished test Code(0) in 0ms
+          stop serve#3
+          ready serve in 0ms
+        serving serve
+          serving serve#15
+        exit serve#3 143
+          wave 4 done, 0 failed
+        ",
+    );
+}

@@ -3,7 +3,8 @@
 //! Script lines: `start`, `change PATH[@MS]...` (modified MS into the script), `exit NAME#GEN CODE`, `kill NAME#GEN SIGNAL`,
 //! `ready NAME#GEN`, `timeout NAME#GEN`, `wait MS`, `tick` (the driver's timer fired),
 //! `rerun all|failed`, `shutdown CODE`, `reload` (with the project given to [`Scenario::reloading`]),
-//! `stopped NAME#GEN SIGNAL`. Each line is echoed, followed by the actions it caused.
+//! `stopped NAME#GEN SIGNAL`, `serving NAME` (answers with the instance new connections go to,
+//! `serving NAME#GEN` or `serving none`). Each line is echoed, followed by the actions it caused.
 //!
 //! A test declares its project, feeds the script and states the exact transcript, in one
 //! [`Scenario`]:
@@ -145,6 +146,17 @@ fn run(engine: &mut Engine, script: &str, mut reload: Option<Project>) -> String
                     code: words[1].parse().expect("a number"),
                 },
             ),
+            "serving" => {
+                let node = engine.project().find(words[1]).expect("known node");
+                out.push_str(&format!("{line}\n"));
+                match engine.serving(node) {
+                    Some(generation) => {
+                        out.push_str(&format!("  serving {}#{generation}\n", words[1]))
+                    }
+                    None => out.push_str("  serving none\n"),
+                }
+                continue;
+            }
             "reload" => {
                 let project = reload.take().expect("check_reload gives the new project");
                 engine.reload(now, Arc::new(project))
