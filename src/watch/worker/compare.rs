@@ -44,14 +44,7 @@ impl Worker {
             if now == Observed::File(FileState::Unreadable) {
                 self.reports.unreadable_file(&self.root, &rel);
             }
-            let changed = match (known, now) {
-                (None, Observed::Absent) => false,
-                (_, Observed::File(FileState::Unreadable)) => true,
-                (Some(Slot::Known(old)), Observed::File(new)) => old != new,
-                // Not hashed yet: it may have changed (conservative).
-                (Some(Slot::Pending), _) => true,
-                (None, Observed::File(_)) | (Some(_), Observed::Absent) => true,
-            };
+            let changed = differs(known, now);
             self.reads.remember_mtime(&rel, modified);
             match now {
                 Observed::File(s) => files.set(&rel, Slot::Known(s)),
@@ -63,5 +56,17 @@ impl Worker {
             }
         }
         (out, times)
+    }
+}
+
+/// Whether a file that was `known` (`None`: not in the table) and holds `now` changed.
+pub(super) fn differs(known: Option<Slot>, now: Observed) -> bool {
+    match (known, now) {
+        (None, Observed::Absent) => false,
+        (_, Observed::File(FileState::Unreadable)) => true,
+        (Some(Slot::Known(old)), Observed::File(new)) => old != new,
+        // Not hashed yet: it may have changed (conservative).
+        (Some(Slot::Pending), _) => true,
+        (None, Observed::File(_)) | (Some(_), Observed::Absent) => true,
     }
 }
