@@ -11,6 +11,7 @@ use std::path::Path;
 use petgraph::Direction;
 use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::visit::{Bfs, Reversed, Walker};
+use serde::Serialize;
 
 use crate::model::{Kind, NodeId, Project};
 
@@ -118,6 +119,14 @@ impl Graph {
     }
 }
 
+/// What `node` comes `after` in its own words: its upstreams less its gates (early start).
+fn own_after(node: &crate::model::Node) -> impl Iterator<Item = NodeId> + '_ {
+    node.after
+        .iter()
+        .copied()
+        .filter(|d| !node.gates.contains(d))
+}
+
 /// Output formats of `hot graph`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -203,12 +212,20 @@ impl Text<'_> {
         let mut details = Vec::new();
         // A tree's top names what it comes after when it continues one cut above.
         if n.after.len() > 1 || (depth == 0 && !n.after.is_empty()) {
-            let after: Vec<&str> = n
-                .after
+            let after: Vec<&str> = own_after(n)
+                .map(|d| project.node(d).name.as_str())
+                .collect();
+            if !after.is_empty() {
+                details.push(format!("after: {}", after.join(" ")));
+            }
+        }
+        if !n.gates.is_empty() {
+            let gates: Vec<&str> = n
+                .gates
                 .iter()
                 .map(|d| project.node(*d).name.as_str())
                 .collect();
-            details.push(format!("after: {}", after.join(" ")));
+            details.push(format!("gate (early start): {}", gates.join(" ")));
         }
         if !n.inputs.watch.is_empty() {
             details.push(format!("watch: {}", n.inputs.watch.join(" ")));
@@ -256,9 +273,15 @@ fn render_dot(project: &Project) -> String {
     }
     for node in &project.nodes {
         for dependency in &node.after {
+            // A gate holds back the service's connections, not its start: drawn dashed.
+            let style = if node.gates.contains(dependency) {
+                " [style=dashed, label=\"gate\"]"
+            } else {
+                ""
+            };
             let _ = writeln!(
                 out,
-                "    {} -> {};",
+                "    {} -> {}{style};",
                 dot_id(&project.node(*dependency).name),
                 dot_id(&node.name)
             );
@@ -290,50 +313,80 @@ fn render_mermaid(project: &Project) -> String {
     }
     for (i, node) in project.nodes.iter().enumerate() {
         for dependency in &node.after {
-            let _ = writeln!(out, "    n{} --> n{i}", dependency.0);
+            let arrow = if node.gates.contains(dependency) {
+                "-. gate .->"
+            } else {
+                "-->"
+            };
+            let _ = writeln!(out, "    n{} {arrow} n{i}", dependency.0);
         }
     }
     out
 }
 
+/// `hot graph --json`, written straight from the project: building a `serde_json::Value` of
+/// a 500-node graph first was 16 M instructions. Fields in alphabetical order, as that `Value`
+/// printed them.
 fn render_json(project: &Project, graph: &Graph) -> String {
-    let nodes: Vec<serde_json::Value> = project
+    #[derive(Serialize)]
+    struct Document<'a> {
+        levels: Vec<Vec<&'a str>>,
+        nodes: Vec<JsonNode<'a>>,
+        order: Vec<&'a str>,
+    }
+    #[derive(Serialize)]
+    struct JsonNode<'a> {
+        after: Vec<&'a str>,
+        dir: String,
+        gates: Vec<&'a str>,
+        ignore: &'a [String],
+        kind: &'static str,
+        name: &'a str,
+        run: String,
+        sockets: Vec<JsonSocket<'a>>,
+        watch: &'a [String],
+    }
+    #[derive(Serialize)]
+    struct JsonSocket<'a> {
+        addr: String,
+        name: &'a str,
+    }
+    let name = |id: NodeId| project.node(id).name.as_str();
+    let nodes = project
         .nodes
         .iter()
-        .map(|node| {
-            serde_json::json!({
-                "name": node.name,
-                "kind": node.kind.as_str(),
-                "run": node.run.to_string(),
-                "dir": project.shown_dir(node),
-                "watch": node.inputs.watch,
-                "ignore": node.inputs.ignore,
-                "after": node.after.iter().map(|d| &project.node(*d).name).collect::<Vec<_>>(),
-                "sockets": node.sockets.iter().map(|s| serde_json::json!({
-                    "name": s.name,
-                    "addr": s.addr.to_string(),
-                })).collect::<Vec<_>>(),
-            })
-        })
-        .collect();
-    let order: Vec<&str> = graph
-        .order()
-        .iter()
-        .map(|n| project.node(*n).name.as_str())
-        .collect();
-    let levels: Vec<Vec<&str>> = graph
-        .levels()
-        .iter()
-        .map(|level| {
-            level
+        .map(|node| JsonNode {
+            after: own_after(node).map(name).collect(),
+            dir: project.shown_dir(node),
+            gates: node.gates.iter().copied().map(name).collect(),
+            ignore: &node.inputs.ignore,
+            kind: node.kind.as_str(),
+            name: &node.name,
+            run: node.run.to_string(),
+            sockets: node
+                .sockets
                 .iter()
-                .map(|n| project.node(*n).name.as_str())
-                .collect()
+                .map(|s| JsonSocket {
+                    addr: s.addr.to_string(),
+                    name: &s.name,
+                })
+                .collect(),
+            watch: &node.inputs.watch,
         })
         .collect();
-    let value = serde_json::json!({ "nodes": nodes, "order": order, "levels": levels });
+    let document = Document {
+        levels: graph
+            .levels()
+            .iter()
+            .map(|level| level.iter().copied().map(name).collect())
+            .collect(),
+        nodes,
+        order: graph.order().iter().copied().map(name).collect(),
+    };
     // One line, like every other `--json` document.
-    format!("{value}\n")
+    let mut out = serde_json::to_string(&document).unwrap_or_default();
+    out.push('\n');
+    out
 }
 
 #[cfg(test)]
@@ -432,6 +485,49 @@ mod tests {
         insta::assert_snapshot!("dot", render(&project, &graph, Format::Dot));
         insta::assert_snapshot!("mermaid", render(&project, &graph, Format::Mermaid));
         insta::assert_snapshot!("json", render(&project, &graph, Format::Json));
+    }
+
+    /// `hot graph` drew a `gate` (early start) as a plain `after` edge, so the graph did not
+    /// show which upstreams hold back only the service's connections.
+    #[test]
+    fn graph_draws_gate_edges_as_after_edges() {
+        let text = r#"
+task "build" { run "cargo build"; }
+task "test" { run "cargo test"; }
+service "web" {
+    after "build"
+    gate "test"
+    socket "http" "127.0.0.1:3000"
+    run "./web"
+    ready delay="1s"
+}
+"#;
+        let project = crate::hotfile::parse(Path::new("/p/Hotfile"), text).expect("sound");
+        let graph = Graph::new(&project);
+        let dot = render(&project, &graph, Format::Dot);
+        assert!(dot.contains("\"build\" -> \"web\";\n"), "{dot}");
+        assert!(
+            dot.contains("\"test\" -> \"web\" [style=dashed, label=\"gate\"];\n"),
+            "{dot}"
+        );
+        let mermaid = render(&project, &graph, Format::Mermaid);
+        assert!(mermaid.contains("    n0 --> n2\n"), "{mermaid}");
+        assert!(mermaid.contains("    n1 -. gate .-> n2\n"), "{mermaid}");
+        let json: serde_json::Value =
+            serde_json::from_str(&render(&project, &graph, Format::Json)).expect("JSON");
+        assert_eq!(json["nodes"][2]["after"], serde_json::json!(["build"]));
+        assert_eq!(json["nodes"][2]["gates"], serde_json::json!(["test"]));
+        let tree = render(&project, &graph, Format::Text);
+        let web: Vec<&str> = tree
+            .lines()
+            .skip_while(|l| !l.ends_with("web (service)"))
+            .map(str::trim)
+            .collect();
+        assert_eq!(
+            web.get(1..3),
+            Some(&["after: build", "gate (early start): test"][..]),
+            "{tree}"
+        );
     }
 
     /// A chain of `n` nodes, each after the one before.

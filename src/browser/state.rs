@@ -176,6 +176,10 @@ impl Tracker {
                 let generation = self.pending.take().unwrap_or(self.view.generation + 1);
                 Some(self.ready(generation, now_ms))
             }
+            EventKind::ServiceAwaitingGates { node, gates, .. } if ours(node) => {
+                let status = format!("is ready, waiting for {} to pass", gates.join(", "));
+                self.set(Some(stale(node, &status, Vec::new())))
+            }
             EventKind::NodeFinished {
                 node,
                 kind,
@@ -343,6 +347,42 @@ mod tests {
         EventKind::ServiceReady {
             node: "serve".into(),
             duration_ms: 1.0,
+        }
+    }
+
+    #[test]
+    fn an_early_instance_waiting_for_its_gate_says_so_in_the_banner() {
+        let mut tracker = tracker();
+        let awaiting = EventKind::ServiceAwaitingGates {
+            node: "serve".into(),
+            duration_ms: 1.0,
+            gates: vec!["test".into()],
+            serving: true,
+        };
+        let steps = [
+            (started("serve", 1), Some(Change::View)),
+            (ready(), Some(Change::Reload { css: Vec::new() })),
+            (wave(&["src/a.rs"], &["test", "serve"]), None),
+            (started("serve", 2), Some(Change::View)),
+            (awaiting, Some(Change::View)),
+            (started("test", 3), Some(Change::View)),
+            (finished("test", 0, &[]), None),
+            (ready(), Some(Change::Reload { css: Vec::new() })),
+        ];
+        for (event, expected) in steps {
+            let before = tracker.view.stale.clone();
+            assert_eq!(
+                tracker.event(&event, 1000),
+                expected,
+                "{event:?} after {before:?}"
+            );
+            if matches!(event, EventKind::ServiceAwaitingGates { .. }) {
+                let stale = tracker.view.stale.clone().expect("a banner");
+                assert_eq!(
+                    (stale.node.as_str(), stale.status.as_str()),
+                    ("serve", "is ready, waiting for test to pass")
+                );
+            }
         }
     }
 

@@ -153,7 +153,8 @@ fn run(cli: Cli) -> u8 {
         );
     };
     // The span table is for `hot check`'s warnings: nothing reads the Hotfile twice.
-    let hotfile::Loaded { project, spans } = match hotfile::load_spanned(&path) {
+    let spanned = matches!(cli.command, Some(Command::Check));
+    let hotfile::Loaded { project, spans } = match hotfile::load_with(&path, spanned) {
         Ok(loaded) => loaded,
         Err(diagnostics) if cli.json && matches!(cli.command, Some(Command::Check)) => {
             commands::print(&commands::unsound(&diagnostics));
@@ -164,6 +165,13 @@ fn run(cli: Cli) -> u8 {
             return exit::USAGE;
         }
     };
+    // A one-shot command exits right after: freeing every node and span of a 500-node
+    // Hotfile, allocation by allocation, was 2 M instructions of `hot ci --dry-run`'s 35 M.
+    // A command that runs the project takes it back out.
+    let (project, spans) = (
+        std::mem::ManuallyDrop::new(project),
+        std::mem::ManuallyDrop::new(spans),
+    );
     if color && !cli.json {
         children_keep_colour();
     }
@@ -218,7 +226,7 @@ fn run(cli: Cli) -> u8 {
             dry_run: false,
             jobs: j,
         } => driver::run(
-            Arc::new(project),
+            Arc::new(std::mem::ManuallyDrop::into_inner(project)),
             reporter,
             Plan {
                 mode: Mode::Once,
@@ -239,7 +247,7 @@ fn run(cli: Cli) -> u8 {
             if let Err(error) = known(&project, &names) {
                 return fail(*error);
             }
-            let mut project = project;
+            let mut project = std::mem::ManuallyDrop::into_inner(project);
             if let Err(error) = append(&mut project, &names, &args) {
                 return fail(*error);
             }
@@ -269,7 +277,7 @@ fn run(cli: Cli) -> u8 {
             let watch = cli.watch.or(watch);
             let debounce = watch.debounce.unwrap_or(project.debounce);
             driver::run(
-                Arc::new(project),
+                Arc::new(std::mem::ManuallyDrop::into_inner(project)),
                 reporter,
                 Plan {
                     mode: Mode::Watch,

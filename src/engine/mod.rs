@@ -171,6 +171,15 @@ pub enum Report {
     },
     /// A service instance is serving.
     ServiceReady { node: NodeId, duration: Duration },
+    /// An early instance (`gate`) is ready and waits for `gates` before it takes over.
+    /// `serving`: an older instance serves meanwhile; otherwise this one is all there is and
+    /// gets the connections already.
+    AwaitingGates {
+        node: NodeId,
+        duration: Duration,
+        gates: Vec<NodeId>,
+        serving: bool,
+    },
     /// The node did not run: `by` failed in this wave.
     Blocked { node: NodeId, by: NodeId },
     /// A running instance went stale and is being stopped to start afresh.

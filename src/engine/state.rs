@@ -547,11 +547,20 @@ impl Engine {
         let Some(node) = self.owner(generation) else {
             return;
         };
+        let gates = self.unsettled_gates(node);
         let state = &mut self.nodes[node.0];
+        let serving = state.current.is_some();
         match &mut state.pending {
             Some(pending) if pending.generation == generation && pending.gated => {
-                // Early: it waits for its gates, receiving nothing (see `promote_gated`).
+                // Early: it waits for its gates (see `promote_gated`), and the user is told so.
                 pending.ready = Some(now);
+                let duration = now.saturating_duration_since(pending.started);
+                actions.push(Action::Report(Report::AwaitingGates {
+                    node,
+                    duration,
+                    gates,
+                    serving,
+                }));
             }
             Some(pending) if pending.generation == generation => {
                 pending.ready = Some(now);
@@ -618,6 +627,16 @@ impl Engine {
                 self.settled(node, |d| !spec.gates.contains(&d)),
                 Settled::Ok
             )
+    }
+
+    /// The gates of `node` that have not settled in this wave.
+    fn unsettled_gates(&self, node: NodeId) -> Vec<NodeId> {
+        let spec = self.project.node(node);
+        spec.gates
+            .iter()
+            .copied()
+            .filter(|g| self.scope.contains(g) && self.unsettled(*g))
+            .collect()
     }
 
     fn ready_timed_out(&mut self, generation: Generation, actions: &mut Vec<Action>) {
@@ -836,15 +855,10 @@ impl Engine {
             if !self.scope.contains(dependency) || !which(*dependency) {
                 continue;
             }
-            let state = &self.nodes[dependency.0];
-            let busy = match self.project.node(*dependency).kind {
-                Kind::Task => state.current.is_some(),
-                Kind::Service => state.pending.is_some(),
-            };
-            if state.stale || busy {
+            if self.unsettled(*dependency) {
                 return Settled::Wait;
             }
-            match state.outcome {
+            match self.nodes[dependency.0].outcome {
                 Outcome::Ok => {}
                 Outcome::Failed | Outcome::NotRun => {
                     blocked.get_or_insert(*dependency);
@@ -858,6 +872,16 @@ impl Engine {
             Some(by) => Settled::Blocked(by),
             None => Settled::Ok,
         }
+    }
+
+    /// Whether `node` is yet to run or still running in this wave (as a dependency).
+    fn unsettled(&self, node: NodeId) -> bool {
+        let state = &self.nodes[node.0];
+        let busy = match self.project.node(node).kind {
+            Kind::Task => state.current.is_some(),
+            Kind::Service => state.pending.is_some(),
+        };
+        state.stale || busy
     }
 
     fn running_tasks(&self) -> usize {

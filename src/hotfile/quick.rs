@@ -1,113 +1,264 @@
-//! The quick reading of a sound Hotfile: just-kdl's streaming parser (about 20 times fewer
-//! instructions than kdl's, which keeps every byte of formatting for editing), its events built
-//! into the same [`KdlDocument`] kdl would give, with the same spans.
+//! The quick reading of a plain Hotfile: the KDL a Hotfile is written in, read straight into the
+//! [`Tree`] in one pass over the bytes (kdl's parser keeps every byte of formatting for editing,
+//! ~4,000 instructions a byte; this is a few dozen).
 //!
-//! It only ever answers for a Hotfile that needs nothing kdl alone knows: any syntax error, any
-//! type annotation, any value other than a string, and any string whose value is not its text
-//! as written (escapes, raw and multi-line strings) give `None`, and the caller reads the file
-//! with kdl as before. A Hotfile with a mistake is read again with kdl too (`super::parse_in`),
-//! so every diagnostic, kdl's syntax errors above all, is as kdl reports it.
+//! It reads a subset of KDL 2, and only ever answers for a text kdl reads to the same tree:
+//! nodes named by a bare word, arguments and properties that are bare words or quoted strings
+//! without escapes, `{ … }` blocks, `;`, newlines and comments. Anything else (a type
+//! annotation, a number, a raw, multi-line or escaped string, `/-`, a line continuation, a
+//! character KDL gives a meaning of its own, any doubt at all) gives `None`, and the caller
+//! reads the file with kdl. A Hotfile with a mistake is read again with kdl too
+//! (`super::parse_in`), so every diagnostic, kdl's syntax errors above all, is as kdl reports
+//! it. The tests compare both readings, field by field, on generated files.
 
-use std::ops::Range;
-
-use just_kdl::dom::{Event, Value};
-use just_kdl::reader::Reader;
-use kdl::{KdlDocument, KdlEntry, KdlEntryFormat, KdlIdentifier, KdlNode};
 use miette::SourceSpan;
 
-/// The document of `text`, or `None` when kdl must read it (see the module's doc).
-pub(super) fn parse(text: &str) -> Option<KdlDocument> {
-    // Each open node, and the start of its children block once it has one.
-    let mut open: Vec<(KdlNode, Option<(KdlDocument, usize)>)> = Vec::new();
-    let mut top = KdlDocument::new();
-    for event in Reader::new(text.as_bytes()) {
-        let (event, range) = event.ok()?;
-        match event {
-            Event::Node { r#type: None, name } => {
-                let mut ident = KdlIdentifier::from(as_written(text, range.clone(), &name)?);
-                ident.set_span(span(range.start, range.end));
-                let mut node = KdlNode::new(ident);
-                node.set_span(span(range.start, range.end));
-                open.push((node, None));
-            }
-            Event::Entry(entry) if entry.r#type.is_none() => {
-                let Value::String(value) = &entry.value else {
-                    return None;
-                };
-                let (node, None) = open.last_mut()? else {
-                    return None;
-                };
-                node.entries_mut()
-                    .push(self::entry(text, range, entry.name.as_deref(), value)?);
-            }
-            Event::Children => {
-                let (_, children) = open.last_mut()?;
-                *children = Some((KdlDocument::new(), range.end));
-            }
-            Event::End => {
-                let (mut node, children) = open.pop()?;
-                // kdl's node ends with its block's `}`, or before its `;` or newline.
-                let end = if children.is_some() {
-                    range.end
-                } else {
-                    range.start
-                };
-                node.set_span(span(node.span().offset(), end));
-                if let Some((mut doc, from)) = children {
-                    // The block's inside, as kdl spans it only matters in mistakes, which kdl
-                    // reports itself: the text between the braces.
-                    doc.set_span(span(from, range.start.max(from)));
-                    node.set_children(doc);
-                }
-                match open.last_mut() {
-                    Some((_, Some((doc, _)))) => doc.nodes_mut().push(node),
-                    Some((_, None)) => return None,
-                    None => top.nodes_mut().push(node),
-                }
-            }
-            _ => return None,
-        }
-    }
-    if !open.is_empty() {
-        return None;
-    }
-    top.set_span(span(0, text.len()));
-    Some(top)
-}
+use super::tree::{Entry, Tree, Value};
 
-/// An entry as kdl gives it: the whole entry's span, the key's span and the value's text.
-fn entry(text: &str, range: Range<usize>, key: Option<&str>, value: &str) -> Option<KdlEntry> {
-    let (mut entry, value_range) = match key {
-        None => (KdlEntry::new(value), range.clone()),
-        Some(key) => {
-            // A bare key, then spaces, `=` and spaces, then the value.
-            let rest = text.get(range.clone())?.strip_prefix(key)?;
-            let after = rest.trim_start_matches([' ', '\t']).strip_prefix('=')?;
-            let written = after.trim_start_matches([' ', '\t']);
-            let mut ident = KdlIdentifier::from(key);
-            ident.set_span(span(range.start, range.start + key.len()));
-            let value_range = range.end - written.len()..range.end;
-            (KdlEntry::new_prop(ident, value), value_range)
-        }
+/// The tree of `text`, or `None` when kdl must read it (see the module's doc).
+pub(super) fn parse(text: &str) -> Option<Tree<'_>> {
+    let mut reader = Reader {
+        text,
+        b: text.as_bytes(),
+        at: 0,
+        // About one node a line and one entry for every 15 bytes in a Hotfile.
+        tree: Tree::with_capacity(text.len() / 20, text.len() / 15),
     };
-    let repr = as_written(text, value_range, value)?;
-    entry.set_span(span(range.start, range.end));
-    entry.set_format(KdlEntryFormat {
-        value_repr: repr.to_owned(),
-        ..KdlEntryFormat::default()
-    });
-    Some(entry)
+    reader.nodes(false)?;
+    Some(reader.tree)
 }
 
-/// The text of `range` when it is `value` as written, bare or in plain quotes: no escape, raw
-/// or multi-line string, whose value only kdl's reading is trusted for.
-fn as_written<'t>(text: &'t str, range: Range<usize>, value: &str) -> Option<&'t str> {
-    let written = text.get(range)?;
-    let quoted = written
-        .strip_prefix('"')
-        .and_then(|w| w.strip_suffix('"'))
-        .is_some_and(|inner| inner == value && !value.contains(['"', '\\']));
-    (written == value || quoted).then_some(written)
+struct Reader<'t> {
+    text: &'t str,
+    b: &'t [u8],
+    at: usize,
+    tree: Tree<'t>,
+}
+
+impl<'t> Reader<'t> {
+    fn peek(&self) -> Option<u8> {
+        self.b.get(self.at).copied()
+    }
+
+    /// The nodes of a block (`inside`) up to its `}`, or of the document up to its end.
+    fn nodes(&mut self, inside: bool) -> Option<()> {
+        loop {
+            self.line_space()?;
+            match self.peek() {
+                None => return (!inside).then_some(()),
+                Some(b'}') => return inside.then_some(()),
+                Some(_) => self.node()?,
+            }
+        }
+    }
+
+    /// One node, from its name to its terminator (not consumed when it is the parent's `}`).
+    fn node(&mut self) -> Option<()> {
+        let start = self.at;
+        let name = self.bare()?;
+        let node = self.tree.open(name, span(start, self.at));
+        let mut block = None;
+        loop {
+            let spaced = self.node_space()?;
+            match self.peek() {
+                None | Some(b'\n' | b';' | b'}') => break,
+                Some(b'\r') if self.b.get(self.at + 1) == Some(&b'\n') => break,
+                Some(b'/') if self.b.get(self.at + 1) == Some(&b'/') && spaced => break,
+                Some(b'{') if spaced => {
+                    self.at += 1;
+                    let from = self.at;
+                    self.nodes(true)?;
+                    // Its braces; kdl's differs, and is the one shown (see `tree::Node::block`).
+                    block = Some(span(from - 1, self.at + 1));
+                    self.at += 1;
+                    // Only a terminator may follow a block.
+                    self.node_space()?;
+                    match self.peek() {
+                        None | Some(b'\n' | b';' | b'}') => break,
+                        Some(b'\r') if self.b.get(self.at + 1) == Some(&b'\n') => break,
+                        Some(b'/') if self.b.get(self.at + 1) == Some(&b'/') => break,
+                        _ => return None,
+                    }
+                }
+                Some(_) if spaced => {
+                    let entry = self.entry()?;
+                    self.tree.entry(node, entry);
+                }
+                Some(_) => return None,
+            }
+        }
+        match self.peek() {
+            Some(b';') => self.at += 1,
+            Some(b'\r') => self.at += 2,
+            Some(b'\n') => self.at += 1,
+            _ => {}
+        }
+        self.tree.close(node, block);
+        Some(())
+    }
+
+    /// An argument (a bare word or a plain string) or a property (`key=value`, no spaces).
+    fn entry(&mut self) -> Option<Entry<'t>> {
+        let start = self.at;
+        if self.peek() == Some(b'"') {
+            let value = self.string()?;
+            self.delimited()?;
+            let here = span(start, self.at);
+            return Some(Entry {
+                key: None,
+                value: Value::String(value),
+                span: here,
+                value_span: here,
+            });
+        }
+        let word = self.bare()?;
+        if self.peek() != Some(b'=') {
+            self.delimited()?;
+            let here = span(start, self.at);
+            return Some(Entry {
+                key: None,
+                value: Value::String(word),
+                span: here,
+                value_span: here,
+            });
+        }
+        let key = (word, span(start, self.at));
+        self.at += 1;
+        let from = self.at;
+        let value = match self.peek()? {
+            b'"' => self.string()?,
+            _ => self.bare()?,
+        };
+        self.delimited()?;
+        Some(Entry {
+            key: Some(key),
+            value: Value::String(value),
+            span: span(start, self.at),
+            value_span: span(from, self.at),
+        })
+    }
+
+    /// A bare word: a letter or `_`, then letters, digits, `_`, `-` and `.`; never one of
+    /// KDL's keywords, which are no strings.
+    fn bare(&mut self) -> Option<&'t str> {
+        let start = self.at;
+        if !self
+            .peek()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == b'_')
+        {
+            return None;
+        }
+        self.at += 1;
+        while self
+            .peek()
+            .is_some_and(|c| c.is_ascii_alphanumeric() || b"_-.".contains(&c))
+        {
+            self.at += 1;
+        }
+        let word = &self.text[start..self.at];
+        (!matches!(word, "true" | "false" | "null" | "inf" | "nan")).then_some(word)
+    }
+
+    /// A quoted string without escapes, on one line: its value.
+    fn string(&mut self) -> Option<&'t str> {
+        let start = self.at + 1;
+        let len = self.b[start..].iter().position(|&c| c == b'"')?;
+        let end = start + len;
+        let value = &self.text[start..end];
+        if !value.chars().all(|c| plain(c) && c != '\\') {
+            return None;
+        }
+        self.at = end + 1;
+        Some(value)
+    }
+
+    /// After a value: space, a newline, `;`, `}` or the end, nothing glued to it.
+    fn delimited(&self) -> Option<()> {
+        match self.peek() {
+            None | Some(b' ' | b'\t' | b'\n' | b';' | b'}') => Some(()),
+            Some(b'\r') if self.b.get(self.at + 1) == Some(&b'\n') => Some(()),
+            _ => None,
+        }
+    }
+
+    /// Spaces, tabs and block comments within a node; whether there were any.
+    fn node_space(&mut self) -> Option<bool> {
+        let start = self.at;
+        loop {
+            match self.peek() {
+                Some(b' ' | b'\t') => self.at += 1,
+                Some(b'/') if self.b.get(self.at + 1) == Some(&b'*') => self.block_comment()?,
+                _ => return Some(self.at > start),
+            }
+        }
+    }
+
+    /// Spaces, newlines and comments between nodes.
+    fn line_space(&mut self) -> Option<()> {
+        loop {
+            match self.peek() {
+                Some(b' ' | b'\t' | b'\n') => self.at += 1,
+                Some(b'\r') if self.b.get(self.at + 1) == Some(&b'\n') => self.at += 2,
+                Some(b'/') if self.b.get(self.at + 1) == Some(&b'*') => self.block_comment()?,
+                Some(b'/') if self.b.get(self.at + 1) == Some(&b'/') => self.line_comment()?,
+                _ => return Some(()),
+            }
+        }
+    }
+
+    /// `// …` and its newline.
+    fn line_comment(&mut self) -> Option<()> {
+        let rest = &self.text[self.at..];
+        let len = rest.find('\n').map_or(rest.len(), |at| at + 1);
+        let comment = &rest[..len];
+        let comment = comment.strip_suffix('\n').unwrap_or(comment);
+        if !comment
+            .strip_suffix('\r')
+            .unwrap_or(comment)
+            .chars()
+            .all(plain)
+        {
+            return None;
+        }
+        self.at += len;
+        Some(())
+    }
+
+    /// `/* … */`, nested ones included.
+    fn block_comment(&mut self) -> Option<()> {
+        let start = self.at;
+        let mut depth = 0usize;
+        loop {
+            match (self.peek()?, self.b.get(self.at + 1)) {
+                (b'/', Some(b'*')) => {
+                    depth += 1;
+                    self.at += 2;
+                }
+                (b'*', Some(b'/')) => {
+                    depth -= 1;
+                    self.at += 2;
+                    if depth == 0 {
+                        break;
+                    }
+                }
+                _ => self.at += 1,
+            }
+        }
+        let inside = &self.text[start..self.at];
+        inside.chars().all(|c| plain(c) || c == '\n').then_some(())
+    }
+}
+
+/// A character with no meaning of its own to KDL inside a comment (a string refuses `\` too):
+/// none of its newlines, no control character, nothing KDL forbids in a document.
+fn plain(c: char) -> bool {
+    match c {
+        '\t' | ' '..='~' => true,
+        '\u{0}'..='\u{9f}' => false,
+        '\u{2028}' | '\u{2029}' | '\u{200e}' | '\u{200f}' | '\u{feff}' => false,
+        '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' => false,
+        _ => true,
+    }
 }
 
 fn span(start: usize, end: usize) -> SourceSpan {

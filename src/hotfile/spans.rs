@@ -5,9 +5,9 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use kdl::{KdlDocument, KdlEntry, KdlNode, KdlValue};
 use miette::{NamedSource, SourceSpan};
 
+use super::tree::{NodeRef, Tree, Value};
 use crate::model::Project;
 
 /// The spans of every node, in the project's order, and the text they point into.
@@ -33,17 +33,13 @@ pub struct NodeSpans {
 impl Spans {
     /// Reads the spans of `project`'s nodes from the document it was built from. Linear: each
     /// declaration is found by its keyword and name in one map.
-    pub(super) fn of(
-        doc: &KdlDocument,
-        project: &Project,
-        name: String,
-        text: Arc<String>,
-    ) -> Spans {
-        let mut declarations: HashMap<(&str, &str), &KdlNode> = HashMap::new();
-        for declaration in doc.nodes() {
+    pub(super) fn of(doc: &Tree<'_>, project: &Project, name: String, text: Arc<String>) -> Spans {
+        let mut declarations: HashMap<(&str, &str), NodeRef<'_, '_>> =
+            HashMap::with_capacity(project.nodes.len());
+        for declaration in doc.top() {
             if let Some(node) = first_string(declaration) {
                 declarations
-                    .entry((declaration.name().value(), node))
+                    .entry((declaration.name(), node))
                     .or_insert(declaration);
             }
         }
@@ -53,11 +49,20 @@ impl Spans {
             .map(|node| {
                 declarations
                     .get(&(node.kind.as_str(), node.name.as_str()))
-                    .map(|d| node_spans(d))
+                    .map(|d| node_spans(*d))
                     .unwrap_or_default()
             })
             .collect();
         Spans { name, text, nodes }
+    }
+
+    /// A table that knows no node's spans.
+    pub(super) fn none(name: String, text: Arc<String>) -> Spans {
+        Spans {
+            name,
+            text,
+            nodes: Vec::new(),
+        }
     }
 
     /// The spans of the node at `index` in the project (none for a node not found).
@@ -75,36 +80,35 @@ impl Spans {
     }
 }
 
-fn first_string(node: &KdlNode) -> Option<&str> {
+fn first_string<'t>(node: NodeRef<'_, 't>) -> Option<&'t str> {
     node.entries()
         .iter()
-        .find(|e| e.name().is_none())
-        .and_then(|e| e.value().as_string())
+        .find(|e| e.key.is_none())
+        .and_then(|e| match e.value {
+            Value::String(s) => Some(s),
+            Value::Other(..) => None,
+        })
 }
 
-fn node_spans(declaration: &KdlNode) -> NodeSpans {
+fn node_spans(declaration: NodeRef<'_, '_>) -> NodeSpans {
     let mut spans = NodeSpans {
         name: declaration
             .entries()
             .iter()
-            .find(|e| e.name().is_none())
-            .map(KdlEntry::span),
+            .find(|e| e.key.is_none())
+            .map(|e| e.span),
         ..NodeSpans::default()
     };
-    let children = declaration
-        .children()
-        .map(KdlDocument::nodes)
-        .unwrap_or_default();
-    let args = |child: &KdlNode| -> Vec<SourceSpan> {
+    let args = |child: NodeRef<'_, '_>| -> Vec<SourceSpan> {
         child
             .entries()
             .iter()
-            .filter(|e| e.name().is_none() && matches!(e.value(), KdlValue::String(_)))
-            .map(KdlEntry::span)
+            .filter(|e| e.key.is_none() && matches!(e.value, Value::String(_)))
+            .map(|e| e.span)
             .collect()
     };
-    for child in children {
-        match child.name().value() {
+    for child in declaration.children() {
+        match child.name() {
             "watch" => spans.watch.extend(args(child)),
             "run" => spans.run = spans.run.or_else(|| args(child).first().copied()),
             "dir" => spans.dir = spans.dir.or_else(|| args(child).first().copied()),

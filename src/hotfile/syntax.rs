@@ -3,11 +3,11 @@
 //! The result is a [`RawFile`]: every value still a string with its span, nothing
 //! interpreted. Meaning (names, globs, addresses, durations, the graph) is `check`'s job.
 
-use kdl::{KdlDocument, KdlEntry, KdlNode, KdlValue};
 use miette::SourceSpan;
 
 use super::error::Mistake;
 use super::suggest;
+use super::tree::{Entry, NodeRef, Tree, Value};
 use crate::model::Kind;
 
 /// A string value and where it was written.
@@ -94,18 +94,18 @@ const IN_SERVICE: &[&str] = &[
 const IN_DEFAULTS: &[&str] = &["ignore", "env", "debounce"];
 
 /// Reads the document's shape, reporting every misplaced or malformed node.
-pub(super) fn read(doc: &KdlDocument, mistakes: &mut Vec<Mistake>) -> RawFile {
+pub(super) fn read(doc: &Tree<'_>, mistakes: &mut Vec<Mistake>) -> RawFile {
     let mut walker = Walker { mistakes };
     let mut file = RawFile::default();
     let mut defaults_at: Option<SourceSpan> = None;
     let mut root_at: Option<SourceSpan> = None;
-    for node in doc.nodes() {
-        let name = node.name().value();
+    for node in doc.top() {
+        let name = node.name();
         match name {
             "task" => file.nodes.push(walker.node(node, Kind::Task)),
             "service" => file.nodes.push(walker.node(node, Kind::Service)),
             "defaults" => {
-                let here = node.name().span();
+                let here = node.name_span();
                 if let Some(first) = defaults_at {
                     walker.mistakes.push(Mistake::DuplicateChild {
                         node: "defaults".into(),
@@ -118,7 +118,7 @@ pub(super) fn read(doc: &KdlDocument, mistakes: &mut Vec<Mistake>) -> RawFile {
                 walker.defaults(node, &mut file.defaults);
             }
             "root" => {
-                let here = node.name().span();
+                let here = node.name_span();
                 let dir = walker.exactly::<1>(node, "a directory");
                 if let Some(first) = root_at {
                     walker.mistakes.push(Mistake::DuplicateChild {
@@ -147,14 +147,14 @@ pub(super) fn read(doc: &KdlDocument, mistakes: &mut Vec<Mistake>) -> RawFile {
                 };
                 walker.mistakes.push(Mistake::Misplaced {
                     message: format!("`{name}` must be inside {inside}"),
-                    span: node.name().span(),
+                    span: node.name_span(),
                     help: None,
                 });
             }
             _ => walker.mistakes.push(Mistake::UnknownNode {
                 name: name.into(),
                 place: "at the top level",
-                span: node.name().span(),
+                span: node.name_span(),
                 help: Some(match suggest(name, TOP.iter().copied()) {
                     Some(best) => format!("did you mean `{best}`?"),
                     None => "the top level holds `task`, `service`, `defaults` and `root`".into(),
@@ -170,8 +170,8 @@ struct Walker<'m> {
 }
 
 impl Walker<'_> {
-    fn node(&mut self, node: &KdlNode, kind: Kind) -> RawNode {
-        let keyword = node.name().span();
+    fn node(&mut self, node: NodeRef<'_, '_>, kind: Kind) -> RawNode {
+        let keyword = node.name_span();
         let (args, props) = split(node);
         self.no_props(node, &props, &[]);
         let mut name = None;
@@ -208,9 +208,9 @@ impl Walker<'_> {
         };
         let parent = format!("this {}", kind.as_str());
         let mut seen = Seen::default();
-        for child in node.iter_children() {
-            let cname = child.name().value();
-            let here = child.name().span();
+        for child in node.children() {
+            let cname = child.name();
+            let here = child.name_span();
             match cname {
                 "run" => {
                     let argv = self.strings(child, "a command");
@@ -311,14 +311,14 @@ impl Walker<'_> {
         raw
     }
 
-    fn defaults(&mut self, node: &KdlNode, defaults: &mut RawDefaults) {
+    fn defaults(&mut self, node: NodeRef<'_, '_>, defaults: &mut RawDefaults) {
         let (args, props) = split(node);
         self.no_props(node, &props, &[]);
         self.unexpected("defaults", &args);
         let mut seen = Seen::default();
-        for child in node.iter_children() {
-            let cname = child.name().value();
-            let here = child.name().span();
+        for child in node.children() {
+            let cname = child.name();
+            let here = child.name_span();
             match cname {
                 "ignore" => defaults
                     .ignore
@@ -374,8 +374,8 @@ impl Walker<'_> {
     }
 
     /// A leaf holding one or more strings and nothing else (`run`, `watch`, ...).
-    fn strings(&mut self, child: &KdlNode, what: &'static str) -> Vec<Str> {
-        let cname = child.name().value();
+    fn strings(&mut self, child: NodeRef<'_, '_>, what: &'static str) -> Vec<Str> {
+        let cname = child.name();
         self.leaf(child);
         let (args, props) = split(child);
         self.no_props(child, &props, &[]);
@@ -386,8 +386,12 @@ impl Walker<'_> {
     }
 
     /// A leaf holding exactly `N` strings.
-    fn exactly<const N: usize>(&mut self, child: &KdlNode, what: &'static str) -> Option<[Str; N]> {
-        let cname = child.name().value();
+    fn exactly<const N: usize>(
+        &mut self,
+        child: NodeRef<'_, '_>,
+        what: &'static str,
+    ) -> Option<[Str; N]> {
+        let cname = child.name();
         self.leaf(child);
         let (args, props) = split(child);
         self.no_props(child, &props, &[]);
@@ -404,13 +408,13 @@ impl Walker<'_> {
     }
 
     /// `env KEY="VALUE" …`.
-    fn env(&mut self, child: &KdlNode) -> Vec<(Str, Str)> {
+    fn env(&mut self, child: NodeRef<'_, '_>) -> Vec<(Str, Str)> {
         self.leaf(child);
         let (args, props) = split(child);
         for arg in &args {
             self.mistakes.push(Mistake::UnexpectedArgument {
                 node: "env".into(),
-                span: arg.span(),
+                span: arg.span,
                 help: Some("write variables as properties: env KEY=\"VALUE\"".into()),
             });
         }
@@ -424,7 +428,7 @@ impl Walker<'_> {
     }
 
     /// `stop signal="SIG" timeout="DUR"`.
-    fn stop(&mut self, child: &KdlNode) -> RawStop {
+    fn stop(&mut self, child: NodeRef<'_, '_>) -> RawStop {
         self.leaf(child);
         let (args, props) = split(child);
         self.unexpected("stop", &args);
@@ -439,7 +443,7 @@ impl Walker<'_> {
     }
 
     /// `reload "ADDR"`, `public=…`; the address and the flag are `check`'s business.
-    fn reload(&mut self, child: &KdlNode) -> RawReload {
+    fn reload(&mut self, child: NodeRef<'_, '_>) -> RawReload {
         self.leaf(child);
         let (args, props) = split(child);
         if args.is_empty() {
@@ -447,7 +451,7 @@ impl Walker<'_> {
         }
         self.unexpected("reload", args.get(1..).unwrap_or_default());
         let mut reload = RawReload {
-            keyword: child.name().span(),
+            keyword: child.name_span(),
             addr: args.first().and_then(|e| self.string("reload", e)),
             public: None,
         };
@@ -459,11 +463,11 @@ impl Walker<'_> {
 
     /// `ready delay=… | log=… | "notify"`, `timeout=…`; which combination is valid is
     /// `check`'s business.
-    fn ready(&mut self, child: &KdlNode) -> RawReady {
+    fn ready(&mut self, child: NodeRef<'_, '_>) -> RawReady {
         self.leaf(child);
         let (args, props) = split(child);
         let mut ready = RawReady {
-            keyword: child.name().span(),
+            keyword: child.name_span(),
             args: args
                 .iter()
                 .filter_map(|e| self.string("ready", e))
@@ -485,11 +489,11 @@ impl Walker<'_> {
     /// Checks the properties against `allowed`, returning the allowed ones that are strings.
     fn no_props(
         &mut self,
-        node: &KdlNode,
-        props: &[(Str, &KdlEntry)],
+        node: NodeRef<'_, '_>,
+        props: &[(Str, &Entry<'_>)],
         allowed: &[&str],
     ) -> Vec<(String, Str)> {
-        let nname = node.name().value();
+        let nname = node.name();
         let mut out: Vec<(String, Str)> = Vec::new();
         let mut spans: Vec<(String, SourceSpan)> = Vec::new();
         for (key, entry) in props {
@@ -524,29 +528,29 @@ impl Walker<'_> {
         out
     }
 
-    fn leaf(&mut self, node: &KdlNode) {
-        if let Some(children) = node.children() {
+    fn leaf(&mut self, node: NodeRef<'_, '_>) {
+        if let Some(block) = node.block() {
             self.mistakes.push(Mistake::UnexpectedBlock {
-                node: node.name().value().into(),
-                span: children.span(),
+                node: node.name().into(),
+                span: block,
             });
         }
     }
 
-    fn missing(&mut self, node: &KdlNode, what: &'static str) {
+    fn missing(&mut self, node: NodeRef<'_, '_>, what: &'static str) {
         self.mistakes.push(Mistake::MissingArgument {
-            node: node.name().value().into(),
+            node: node.name().into(),
             what,
-            span: node.name().span(),
+            span: node.name_span(),
             help: None,
         });
     }
 
-    fn unexpected(&mut self, node: &str, extra: &[&KdlEntry]) {
+    fn unexpected(&mut self, node: &str, extra: &[&Entry<'_>]) {
         for entry in extra {
             self.mistakes.push(Mistake::UnexpectedArgument {
                 node: node.into(),
-                span: entry.span(),
+                span: entry.span,
                 help: None,
             });
         }
@@ -554,26 +558,20 @@ impl Walker<'_> {
 
     /// The entry's value as a string, or a mistake. Bare identifiers are strings in KDL 2
     /// and are accepted (the `/` trap is caught before parsing).
-    fn string(&mut self, node: &str, entry: &KdlEntry) -> Option<Str> {
-        let found = match entry.value() {
-            KdlValue::String(s) => {
+    fn string(&mut self, node: &str, entry: &Entry<'_>) -> Option<Str> {
+        let (found, repr) = match &entry.value {
+            Value::String(s) => {
                 return Some(Str {
-                    value: s.clone(),
-                    span: value_span(entry),
+                    value: (*s).to_owned(),
+                    span: entry.value_span,
                 });
             }
-            KdlValue::Integer(_) | KdlValue::Float(_) => "a number",
-            KdlValue::Bool(_) => "a boolean",
-            KdlValue::Null => "#null",
+            Value::Other(found, repr) => (found, repr),
         };
-        let repr = entry
-            .format()
-            .map(|f| f.value_repr.clone())
-            .unwrap_or_else(|| entry.value().to_string());
         self.mistakes.push(Mistake::WrongType {
             node: node.into(),
             found: format!("{found} `{repr}`"),
-            span: value_span(entry),
+            span: entry.value_span,
             help: Some(format!("quote it: \"{}\"", repr.trim_start_matches('#'))),
         });
         None
@@ -608,15 +606,15 @@ impl Seen {
 }
 
 /// Splits a node's entries into arguments and properties (with the key as a `Str`).
-fn split(node: &KdlNode) -> (Vec<&KdlEntry>, Vec<(Str, &KdlEntry)>) {
+fn split<'a, 't>(node: NodeRef<'a, 't>) -> (Vec<&'a Entry<'t>>, Vec<(Str, &'a Entry<'t>)>) {
     let mut args = Vec::new();
     let mut props = Vec::new();
     for entry in node.entries() {
-        match entry.name() {
-            Some(key) => props.push((
+        match entry.key {
+            Some((key, span)) => props.push((
                 Str {
-                    value: key.value().into(),
-                    span: key.span(),
+                    value: key.into(),
+                    span,
                 },
                 entry,
             )),
@@ -624,18 +622,6 @@ fn split(node: &KdlNode) -> (Vec<&KdlEntry>, Vec<(Str, &KdlEntry)>) {
         }
     }
     (args, props)
-}
-
-/// The span of an entry's value alone (for a property, after the `=`).
-fn value_span(entry: &KdlEntry) -> SourceSpan {
-    let span = entry.span();
-    match (entry.name(), entry.format()) {
-        (Some(_), Some(format)) => {
-            let len = format.value_repr.len().min(span.len());
-            (span.offset() + span.len() - len, len).into()
-        }
-        _ => span,
-    }
 }
 
 /// `a`, `b` and `c`.

@@ -91,6 +91,17 @@ pub enum EventKind {
     },
     /// A new service instance is serving.
     ServiceReady { node: String, duration_ms: f64 },
+    /// An early instance (`gate`) is ready and waits for its gates before it takes over.
+    ServiceAwaitingGates {
+        node: String,
+        /// Start to ready.
+        duration_ms: f64,
+        /// The gates still to pass, in declaration order.
+        gates: Vec<String>,
+        /// An older instance serves meanwhile (this one gets no connection until it takes
+        /// over); false: this one is all there is and gets the connections already.
+        serving: bool,
+    },
     /// A service was not restarted because `failed` failed upstream; the old instance serves.
     ServiceKept {
         node: String,

@@ -36,6 +36,7 @@ const DIM: Style = Style::new().dimmed();
 const RED: Style = AnsiColor::Red.on_default();
 const GREEN: Style = AnsiColor::Green.on_default();
 const YELLOW: Style = AnsiColor::Yellow.on_default();
+const CYAN: Style = AnsiColor::Cyan.on_default();
 
 /// What each event looks like as lines of text, and which stream each goes to: the one
 /// rendering that the plain sink prints and the status view scrolls above its panel.
@@ -206,6 +207,22 @@ impl Lines {
                 self.paint(GREEN, "✓"),
                 self.on(node),
                 super::seconds(std::time::Duration::from_secs_f64(duration_ms / 1000.0))
+            ),
+            EventKind::ServiceAwaitingGates {
+                node,
+                duration_ms,
+                gates,
+                serving,
+            } => format!(
+                "{} {node} ready (in {}), waiting for {} to pass; {}",
+                self.paint(CYAN, "◌"),
+                super::seconds(std::time::Duration::from_secs_f64(duration_ms / 1000.0)),
+                gates.join(", "),
+                if *serving {
+                    "the old instance serves until then"
+                } else {
+                    "it serves meanwhile, as nothing else does"
+                }
             ),
             EventKind::NodeBlocked { node, by } => {
                 format!("{} {node} blocked: {by} failed", self.paint(YELLOW, "-"))

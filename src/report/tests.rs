@@ -218,6 +218,24 @@ fn script() -> Vec<Event> {
             },
         ),
         event(
+            63,
+            EventKind::ServiceAwaitingGates {
+                node: "serve".into(),
+                duration_ms: 640.0,
+                gates: names(&["test"]),
+                serving: true,
+            },
+        ),
+        event(
+            63,
+            EventKind::ServiceAwaitingGates {
+                node: "ui".into(),
+                duration_ms: 300.0,
+                gates: names(&["test", "clippy"]),
+                serving: false,
+            },
+        ),
+        event(
             64,
             EventKind::ServiceReady {
                 node: "serve".into(),
@@ -756,7 +774,7 @@ fn service_kept_shows_local_time_not_utc() {
 fn the_clock_maps_engine_instants_to_wall_time() {
     let now = Instant::now();
     let clock = Clock {
-        zone: TimeZone::fixed(Offset::constant(2)),
+        zone: TimeZone::fixed(Offset::constant(2)).into(),
         epoch: (now, Timestamp::from_second(3600 + 120 + 5).unwrap()),
     };
     let clock_of = |at| clock.at(at).strftime("%H:%M:%S").to_string();

@@ -76,6 +76,17 @@ pub(super) fn report(project: &Project, report: &Report, clock: &Clock) -> Event
             node: name(node),
             duration_ms: millis(*duration),
         },
+        Report::AwaitingGates {
+            node,
+            duration,
+            gates,
+            serving,
+        } => EventKind::ServiceAwaitingGates {
+            node: name(node),
+            duration_ms: millis(*duration),
+            gates: gates.iter().map(name).collect(),
+            serving: *serving,
+        },
         Report::Blocked { node, by } => EventKind::NodeBlocked {
             node: name(node),
             by: name(by),

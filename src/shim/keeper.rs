@@ -295,16 +295,23 @@ pub(super) fn run(keep: Keep) -> ! {
 }
 
 /// The stop signal to every descendant left once the command has exited: the keeper's group
-/// (the keeper catches it) and the orphans it adopted, wherever their group is.
+/// (the keeper catches it) and the orphans it adopted, wherever their group is. Once each: to
+/// many servers a second stop signal means "now, without draining".
 fn signal_rest(signal: libc::c_int) {
-    // SAFETY: getpgrp/getpid have no preconditions; killpg only on the keeper's own group (run
-    // by hand in someone else's group, it must not signal its caller), kill on its children.
+    // SAFETY: getpgrp/getpid/getpgid have no preconditions; killpg only on the keeper's own
+    // group (run by hand in someone else's group, it must not signal its caller), kill on its
+    // children.
     unsafe {
-        if libc::getpgrp() == libc::getpid() {
+        let group = libc::getpgrp();
+        let own = group == libc::getpid();
+        if own {
             libc::killpg(0, signal);
             libc::killpg(0, libc::SIGCONT);
         }
         for pid in children() {
+            if own && libc::getpgid(pid) == group {
+                continue;
+            }
             libc::kill(pid, signal);
             libc::kill(pid, libc::SIGCONT);
         }

@@ -87,6 +87,10 @@ pub(crate) enum State {
     Running {
         since: Instant,
     },
+    /// A service's early instance (`gate`) is ready and waits for these gates to pass.
+    Gated {
+        gates: Vec<String>,
+    },
     /// A task succeeded; a service's latest instance is serving.
     Ok {
         took: Duration,
@@ -268,7 +272,7 @@ impl Board {
                 });
                 for node in nodes {
                     if let Some(row) = self.row(node)
-                        && !matches!(row.state, State::Running { .. })
+                        && !matches!(row.state, State::Running { .. } | State::Gated { .. })
                     {
                         row.state = State::Queued;
                     }
@@ -362,6 +366,13 @@ impl Board {
                             };
                         }
                     }
+                }
+            }
+            EventKind::ServiceAwaitingGates { node, gates, .. } => {
+                if let Some(row) = self.row(node) {
+                    row.state = State::Gated {
+                        gates: gates.clone(),
+                    };
                 }
             }
             EventKind::ServiceReady { node, duration_ms } => {

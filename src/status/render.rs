@@ -202,6 +202,7 @@ fn node_line(row: &Row, lock_wait: Option<(&str, &str)>, name_width: usize, view
         (State::Idle, None) => (" ".to_owned(), DIM),
         (State::Queued, None) => ("·".to_owned(), DIM),
         (State::Running { since }, None) => (spinner(*since), CYAN),
+        (State::Gated { .. }, None) => ("◌".to_owned(), CYAN),
         (State::Ok { .. }, None) => ("✓".to_owned(), GREEN),
         (State::Failed { .. }, None) => ("✗".to_owned(), RED),
         (State::Blocked { .. }, None) => ("-".to_owned(), YELLOW),
@@ -239,6 +240,10 @@ fn node_line(row: &Row, lock_wait: Option<(&str, &str)>, name_width: usize, view
                 ),
             ),
             State::Queued => line.push(Some(DIM), " · new build queued".to_owned()),
+            State::Gated { gates } => line.push(
+                Some(CYAN),
+                format!(" · new build ready, waits for {} to pass", gates.join(", ")),
+            ),
             State::Failed { why, .. } => {
                 // The build this row serves is older than the edit.
                 line.push(Some(RED), format!(" · new build failed, not live: {why}"));
@@ -278,6 +283,10 @@ fn node_line(row: &Row, lock_wait: Option<(&str, &str)>, name_width: usize, view
                 line.push(Some(CYAN), format!("{verb} {}", running(*since)));
                 nothing(&mut line);
             }
+            State::Gated { gates } => line.push(
+                Some(CYAN),
+                format!("ready, waits for {} to pass", gates.join(", ")),
+            ),
             State::Ok { took } => line.push(Some(GREEN), format!("ok {}", seconds(*took))),
             State::Failed { why, took } => {
                 let verb = match row.kind {

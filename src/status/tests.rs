@@ -820,3 +820,34 @@ fn a_stalled_terminal_does_not_stall_the_loop() {
     let text = terminal.text();
     assert!(text.contains("events dropped"), "{text}");
 }
+
+#[test]
+fn an_early_instance_ready_before_its_gate_says_it_waits_for_it() {
+    let mut project = project(WEB);
+    let test = project.find("test").expect("WEB has test");
+    let serve = project.find("serve").expect("WEB has serve");
+    project.nodes[serve.0].gates = vec![test];
+    let mut rig = Rig::with(project);
+    rig.start();
+    // clippy#1 and build#2 run; serve#3 starts once build passed, while clippy (and then
+    // test) still run, and is ready first: it is all there is, so it serves meanwhile.
+    rig.exit("build", 2, 0);
+    rig.ready("serve", 3);
+    assert_shows(&rig.panel(120), "◌ serve   ready, waits for test to pass");
+    rig.exit("clippy", 1, 0);
+    rig.exit("test", 4, 0);
+    assert_shows(
+        &rig.panel(120),
+        "● serve   serving · up 0s · build of wave 1\n",
+    );
+    // A change: the new instance waits for the test while the first one serves on.
+    rig.event(Event::Changed(vec![crate::engine::Change::path(
+        "src/a.rs",
+    )]));
+    rig.exit("build", 6, 0);
+    rig.ready("serve", 7);
+    assert_shows(
+        &rig.panel(120),
+        "● serve   serving · up 0s · build of wave 1 · new build ready, waits for test to pass",
+    );
+}

@@ -5,7 +5,7 @@
 //! deleted, or had its metadata set; only a burst needs a quiet window. So a burst closes
 //! [`SETTLE`] after its last event while it is one *settled* file: a single path (files created
 //! and gone again within the burst, an editor's temporary, do not count) whose last event
-//! completed a write. The short settle lets the events of one save (an atomic save's rename
+//! completed a write, and no new directory. The short settle lets the events of one save (an atomic save's rename
 //! pair, a close followed by a `chmod`) land in one batch, and tells a lone save from the first
 //! file of a burst. Anything else (a second path, a write not closed yet, a batch that begins
 //! within the window after the previous one, as the next files of a slow burst do)
@@ -121,6 +121,8 @@ pub(crate) struct Debouncer {
     continues: bool,
     /// The open batch is (or was) held: it waits a window, never the settle.
     held: bool,
+    /// A directory appeared in the open batch: it waits a window, never the settle.
+    grew: bool,
     /// Since when, and until when at least, the open batch is held.
     hold_since: Option<Instant>,
     hold_until: Option<Instant>,
@@ -152,6 +154,7 @@ impl Debouncer {
             prev_window: None,
             continues: false,
             held: false,
+            grew: false,
             hold_since: None,
             hold_until: None,
             not_before: None,
@@ -197,6 +200,14 @@ impl Debouncer {
         });
         seen.content |= kind.content();
         seen.last = kind;
+    }
+
+    /// A directory appeared at `now`. No save makes one; a checkout, an unpack or a generator
+    /// does, and its first file is not a lone save even when the writer is preempted right
+    /// after it (a wave of that one file ran on a tree half written): the batch waits its window.
+    pub(crate) fn push_dir(&mut self, now: Instant) {
+        self.touch(now);
+        self.grew = true;
     }
 
     /// Events were lost at `now`: the next batch must rescan.
@@ -262,7 +273,7 @@ impl Debouncer {
     /// One path (transients aside) whose last event completed its write, and nothing else,
     /// begun a quiet window after the previous batch.
     fn settled(&self) -> bool {
-        if self.rescan || self.continues || self.held {
+        if self.rescan || self.continues || self.held || self.grew {
             return false;
         }
         let mut lasting = self.seen.values().filter(|s| !s.transient());
@@ -335,20 +346,22 @@ impl Debouncer {
         self.first = None;
         self.prev_last = self.last.take();
         self.held = false;
+        self.grew = false;
         self.hold_since = None;
         self.hold_until = None;
         self.not_before = None;
-        let mut batch = Batch {
+        // Built from the sorted map in bulk: no search per path on the way to the wave.
+        let seen = std::mem::take(&mut self.seen);
+        let metadata_only = seen
+            .iter()
+            .filter(|(_, s)| !s.content)
+            .map(|(p, _)| p.clone())
+            .collect();
+        Some(Batch {
+            paths: seen.into_keys().collect(),
+            metadata_only,
             rescan: std::mem::take(&mut self.rescan),
-            ..Batch::default()
-        };
-        for (path, seen) in std::mem::take(&mut self.seen) {
-            if !seen.content {
-                batch.metadata_only.insert(path.clone());
-            }
-            batch.paths.insert(path);
-        }
-        Some(batch)
+        })
     }
 
     /// A rescan finished at `now` after taking `took`: hold the next one off for a while
@@ -453,6 +466,29 @@ mod tests {
         assert_eq!(d.deadline(), Some(ms(t0, 10)));
         d.push(ms(t0, 3), "new.rs".into(), Kind::Closed);
         assert_eq!(d.deadline(), Some(ms(t0, 4)));
+    }
+
+    /// The defect: `mkdir -p a/burst/0` and a first file in it, then the writer preempted for
+    /// a few milliseconds: that file settled as a lone save, and its wave ran on one file of
+    /// a 2,000-file burst.
+    #[test]
+    fn a_first_file_in_a_new_directory_is_no_wave_of_its_own() {
+        let t0 = Instant::now();
+        let mut d = Debouncer::new(Q, CAP);
+        d.push_dir(t0);
+        d.push(us(t0, 20), "a/burst/0/0.txt".into(), Kind::Placed);
+        assert_eq!(d.deadline(), Some(us(t0, 10_020)));
+        assert_eq!(
+            d.take(ms(t0, 5)),
+            None,
+            "the writer's pause is in the window"
+        );
+        d.push(ms(t0, 6), "a/burst/1/1.txt".into(), Kind::Created);
+        d.push(ms(t0, 6), "a/burst/1/1.txt".into(), Kind::Closed);
+        assert_eq!(d.take(ms(t0, 16)).unwrap().paths.len(), 2);
+        // The next batch is a lone save again.
+        d.push(ms(t0, 100), "a/burst/0/0.txt".into(), Kind::Closed);
+        assert_eq!(d.deadline(), Some(ms(t0, 101)));
     }
 
     #[test]

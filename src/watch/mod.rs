@@ -63,9 +63,11 @@
 //! "moved" is against the mtime last read (kept for files events touched, up to 4,096), else
 //! mtime = ctime, the mark `touch` leaves and `chmod` does not. A file that
 //! cannot be read counts as changed every time (conservative). The reading happens while the
-//! burst waits for quiet (a file at a time, whenever no event is queued; a later event on the
-//! file discards what was read), so when the burst closes only files touched since are read:
-//! a burst of thousands of files still becomes a change set one quiet period after its end.
+//! burst waits for quiet (a file at a time, whenever no event is queued, looked up in the table
+//! as it is read; a later event on the file discards what was read), so when the burst closes
+//! only files touched since are read, and the table learns the new contents after the change
+//! set has gone: a burst of thousands of files still becomes a change set one quiet period
+//! after its end.
 //!
 //! **Debounce.** Candidates feed a [`debounce::Debouncer`] with what each event says of its
 //! write (`worker::filter::kind_of`: inotify's `IN_CLOSE_WRITE` is `Access(Close(Write))`, a rename

@@ -197,6 +197,28 @@ async fn same_content_saves_are_not_reported() {
     assert_eq!(f.next_paths().await, ["src/b.rs"]);
 }
 
+/// Files are read and compared while their burst waits for quiet, and the table learns their
+/// new contents only after the change set has gone: neither may cost the same-bytes guarantee.
+#[tokio::test]
+async fn a_burst_compared_ahead_of_its_close_still_runs_nothing_for_the_same_bytes() {
+    // A long window, so that the burst below is one batch on a loaded machine too, and its
+    // files are read ahead while it waits.
+    let mut f = start_with(&[("src/a.rs", "a"), ("src/b.rs", "b")], |c| {
+        c.debounce = Duration::from_millis(300);
+    });
+    f.write("src/a.rs", "a2");
+    f.write("src/b.rs", "b2");
+    assert_eq!(f.next_paths().await, ["src/a.rs", "src/b.rs"]);
+    // The table learnt a2 and b2: saving them again is no change. Changed and changed back
+    // within one burst (read ahead in between, or not) is none either.
+    f.write("src/a.rs", "a2");
+    f.write("src/b.rs", "b3");
+    f.write("src/b.rs", "b2");
+    f.write("src/c.rs", "c");
+    assert_eq!(f.next_paths().await, ["src/c.rs"]);
+    f.assert_quiet().await;
+}
+
 #[cfg(unix)]
 #[tokio::test]
 async fn a_touch_is_a_change_and_a_chmod_is_not() {

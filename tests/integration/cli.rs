@@ -167,8 +167,8 @@ fn json_is_a_document_for_graph_why_check_and_dry_run() {
         .args(["graph", "--json"])
         .stdout(concat!(
             r#"{"levels":[["build"],["serve"]],"nodes":["#,
-            r#"{"after":[],"dir":".","ignore":[],"kind":"task","name":"build","run":"echo built","sockets":[],"watch":["src/**"]},"#,
-            r#"{"after":["build"],"dir":".","ignore":[],"kind":"service","name":"serve","run":"sleep 30","sockets":[],"watch":[]}],"#,
+            r#"{"after":[],"dir":".","gates":[],"ignore":[],"kind":"task","name":"build","run":"echo built","sockets":[],"watch":["src/**"]},"#,
+            r#"{"after":["build"],"dir":".","gates":[],"ignore":[],"kind":"service","name":"serve","run":"sleep 30","sockets":[],"watch":[]}],"#,
             r#""order":["build","serve"]}"#,
             "\n"
         ))
@@ -220,7 +220,7 @@ fn graph_json_is_one_line_with_dirs_relative_like_the_dry_run() {
         .write("web/keep", "")
         .args(["graph", "--json"])
         .stdout(concat!(
-            r#"{"levels":[["build"]],"nodes":[{"after":[],"dir":"./web","ignore":[],"kind":"task","#,
+            r#"{"levels":[["build"]],"nodes":[{"after":[],"dir":"./web","gates":[],"ignore":[],"kind":"task","#,
             r#""name":"build","run":"true","sockets":[],"watch":[]}],"order":["build"]}"#,
             "\n"
         ))

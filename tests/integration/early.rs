@@ -83,7 +83,25 @@ fn a_failed_gate_stops_the_early_instance_and_a_passed_one_promotes_it() {
     // A passing test: the early instance of version 3 waits, ready, then takes over.
     project.write("verdict", "pass");
     project.write("version", "3");
+    let from = hot.seen.len();
     let early = next_ready_instance(&mut hot);
+    // Ready while the test holds: hot says that it waits for the test (the event and the
+    // ready line may come in either order).
+    let awaiting = |hot: &Running| {
+        hot.seen[from..]
+            .iter()
+            .find(|e| e["event"] == "service_awaiting_gates" && e["node"] == "serve")
+            .cloned()
+    };
+    let awaiting = match awaiting(&hot) {
+        Some(event) => event,
+        None => hot.wait_event("service_awaiting_gates", "serve"),
+    };
+    assert_eq!(awaiting["gates"], serde_json::json!(["test"]));
+    assert_eq!(
+        awaiting["serving"], true,
+        "the old instance serves meanwhile"
+    );
     let meanwhile = ask(&addr).unwrap();
     assert_eq!(field(&meanwhile, "pid"), old.to_string(), "{meanwhile}");
     project.write("go", "");

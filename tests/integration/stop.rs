@@ -11,9 +11,16 @@ const MASTER: &str = r#"
 import os, signal, sys, time
 
 def worker(name):
+    # The worker says when its handlers are in place: a signal before that would kill it
+    # without a word in the log (a worker not yet run on a loaded machine).
+    set_up, tell = os.pipe()
     pid = os.fork()
     if pid:
+        os.close(tell)
+        os.read(set_up, 1)
+        os.close(set_up)
         return pid
+    os.close(set_up)
     master = os.getppid()
     def told(sig, _):
         alive = os.getppid() == master
@@ -22,6 +29,8 @@ def worker(name):
         os._exit(0)
     signal.signal(signal.SIGTERM, told)
     signal.signal(signal.SIGINT, told)
+    os.write(tell, b"x")
+    os.close(tell)
     while True:
         time.sleep(1)
 
@@ -88,4 +97,94 @@ service "serve" {
         "{}",
         hot.transcript()
     );
+}
+
+/// A master that exits at once on SIGTERM and leaves its 12 workers behind; each worker logs
+/// each stop signal that reaches it, under its pid, and takes half a second to go, so a second
+/// one is seen too (unless it came before the first was delivered: the kernel merges the two,
+/// hence several workers and several stops).
+const LEAVER: &str = r#"
+import os, signal, sys, time
+
+def worker():
+    set_up, tell = os.pipe()
+    pid = os.fork()
+    if pid:
+        os.close(tell)
+        os.read(set_up, 1)
+        os.close(set_up)
+        return pid
+    os.close(set_up)
+    def told(sig, _):
+        with open("log", "a") as f:
+            f.write(f"{os.getpid()} {signal.Signals(sig).name}\n")
+        time.sleep(0.5)
+        os._exit(0)
+    signal.signal(signal.SIGTERM, told)
+    os.write(tell, b"x")
+    os.close(tell)
+    while True:
+        time.sleep(1)
+
+workers = [worker() for _ in range(12)]
+signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+print("ready " + " ".join(map(str, workers)), flush=True)
+while True:
+    time.sleep(1)
+"#;
+
+/// The defect: a worker its master left behind was signalled twice, once with the keeper's
+/// group and once as the keeper's adopted child; many servers take a second SIGTERM for "stop
+/// now" and drop what they were draining.
+#[test]
+fn a_worker_left_by_its_master_gets_the_stop_signal_twice() {
+    let project = Project::with_hotfile(
+        r#"
+service "serve" {
+    watch "round"
+    run "python3" "leaver.py"
+    ready log="^ready"
+    stop timeout="10s"
+}
+"#,
+    );
+    project.write("leaver.py", LEAVER);
+    let mut hot = project.spawn(&["watch"]);
+    let mut stopped = Vec::new();
+    // Three hand-offs (the old instance stopped once the new one is ready), then hot's own stop.
+    for round in 0..4 {
+        let from = hot.seen.len();
+        let line = hot.wait_for("ready line", |e| {
+            e["event"] == "output" && e["line"].as_str().is_some_and(|l| l.starts_with("ready "))
+        });
+        let workers: Vec<i32> = line["line"]
+            .as_str()
+            .unwrap()
+            .split_whitespace()
+            .skip(1)
+            .map(|p| p.parse().unwrap())
+            .collect();
+        // The line and the event it makes may come in either order.
+        if !hot.seen[from..]
+            .iter()
+            .any(|e| e["event"] == "service_ready")
+        {
+            hot.wait_event("service_ready", "serve");
+        }
+        if round < 3 {
+            project.write("round", &round.to_string());
+        } else {
+            hot.signal(libc::SIGINT);
+            assert_eq!(hot.wait_exit(), 130, "{}", hot.transcript());
+        }
+        stopped.extend(workers);
+    }
+    for pid in &stopped {
+        assert!(gone(*pid), "worker {pid} outlived its instance");
+    }
+    let mut log: Vec<String> = project.read("log").lines().map(str::to_owned).collect();
+    log.sort();
+    let mut once: Vec<String> = stopped.iter().map(|p| format!("{p} SIGTERM")).collect();
+    once.sort();
+    assert_eq!(log, once, "{}", hot.transcript());
 }

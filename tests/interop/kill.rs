@@ -182,13 +182,18 @@ task "spawner" {
 "#,
     );
     let (mut hot, _) = start(&project);
-    let mut pid = |key: &str| -> i32 {
-        let line = hot.wait_for(key, |e| {
-            e["event"] == "output" && e["line"].as_str().is_some_and(|l| l.starts_with(key))
-        });
-        line["line"].as_str().unwrap()[key.len()..].parse().unwrap()
+    // The two shells print concurrently: the lines come in either order.
+    let pid = |hot: &Running, key: &str| -> Option<i32> {
+        hot.seen.iter().find_map(|e| {
+            let line = e["line"].as_str().filter(|_| e["event"] == "output")?;
+            line.strip_prefix(key)?.parse().ok()
+        })
     };
-    let child = pid("child=");
-    let grandchild = pid("grandchild=");
+    let (child, grandchild) = loop {
+        if let (Some(child), Some(grandchild)) = (pid(&hot, "child="), pid(&hot, "grandchild=")) {
+            break (child, grandchild);
+        }
+        hot.wait_event("output", "spawner");
+    };
     sigkill_leaves_nothing(hot, &[child, grandchild], None);
 }

@@ -1,40 +1,22 @@
-//! The quick reading (`super::quick`) gives kdl's document, spans and all, or leaves the file
-//! to kdl.
+//! The quick reading (`super::quick`) gives the tree kdl's document gives, spans and all, or
+//! leaves the file to kdl.
 
-use kdl::{KdlDocument, KdlNode};
+use kdl::KdlDocument;
+use proptest::prelude::*;
 
-/// Everything `syntax`, `spans` and the mistakes read of a document, depth first.
-fn facts(doc: &KdlDocument) -> Vec<String> {
-    fn walk(node: &KdlNode, out: &mut Vec<String>) {
-        out.push(format!(
-            "node {:?} {:?} name {:?}",
-            node.name().value(),
-            node.span(),
-            node.name().span()
-        ));
-        for entry in node.entries() {
-            out.push(format!(
-                "entry {:?} {:?} {:?} {:?} {:?}",
-                entry.name().map(|n| (n.value(), n.span())),
-                entry.value(),
-                entry.span(),
-                entry.format().map(|f| &f.value_repr),
-                entry.ty(),
-            ));
-        }
-        if let Some(children) = node.children() {
-            out.push("{".into());
-            for child in children.nodes() {
-                walk(child, out);
-            }
-            out.push("}".into());
-        }
-    }
-    let mut out = Vec::new();
-    for n in doc.nodes() {
-        walk(n, &mut out);
-    }
-    out
+use crate::hotfile::{quick, tree};
+
+/// Whether the quick reading of `text` is kdl's; `None` when it leaves `text` to kdl.
+#[track_caller]
+fn same_as_kdl(text: &str) -> Option<()> {
+    let read = quick::parse(text)?;
+    let kdl = KdlDocument::parse(text).unwrap_or_else(|e| panic!("kdl refuses {text:?}: {e:?}"));
+    assert_eq!(
+        read.blocks_unspanned(),
+        tree::from_kdl(&kdl).blocks_unspanned(),
+        "{text:?}"
+    );
+    Some(())
 }
 
 /// The bench's 500-node plan, in small.
@@ -63,9 +45,10 @@ fn plan(nodes: usize) -> String {
 fn a_sound_hotfile_is_not_read_by_kdls_slow_parser() {
     // The defect: every Hotfile went through kdl's parser, ~4,000 instructions a byte, so a
     // 500-node `hot ci --dry-run` took 30 ms. A plain Hotfile is read quickly, to kdl's tree.
-    let text = plan(20);
-    let quick = crate::hotfile::quick::parse(&text).expect("a plain Hotfile is read quickly");
-    assert_eq!(facts(&quick), facts(&KdlDocument::parse(&text).unwrap()));
+    assert!(
+        same_as_kdl(&plan(20)).is_some(),
+        "a plain Hotfile is read quickly"
+    );
 }
 
 #[test]
@@ -78,15 +61,20 @@ fn the_quick_reading_is_kdls_or_none() {
             true,
         ),
         (
-            "task a {\n    stop signal=\"SIGTERM\"  timeout = \"5s\" /- x=\"y\"\n}\n",
+            "task a {\n    stop signal=\"SIGTERM\"  timeout=\"5s\" /* x=\"y\" */\n}\n",
             true,
         ),
         ("/* c */ service s { }\n// end", true),
         ("task \"a\" { run x }", true),
         (
-            "task \"a\" {\n    run \"a\" \\\n       c // comment\n    /- ignore \"x\"\n}\n",
+            "task \"a\" {\n    run \"a\" c // comment \"\\\n    ignore \"x\"\n}\n",
             true,
         ),
+        // Forms the quick reading leaves to kdl, though they are sound.
+        ("task a {\n    stop timeout = \"5s\"\n}\n", false),
+        ("task a {\n    run \"a\" \\\n       c\n}\n", false),
+        ("task a {\n    /- ignore \"x\"\n}\n", false),
+        ("task a{\n}\n", false),
         (
             "task \"a\" {\n    run \"x\" {\n        deep { deeper \"é\" }\n    }\n}\n",
             true,
@@ -111,13 +99,75 @@ fn the_quick_reading_is_kdls_or_none() {
         ("\u{FEFF}task \"a\" { run \"x\" }", false),
     ];
     for (text, quick) in cases {
-        let kdl = KdlDocument::parse(text);
-        match crate::hotfile::quick::parse(text) {
-            Some(read) => {
-                let kdl = kdl.unwrap_or_else(|e| panic!("kdl refuses {text:?}: {e:?}"));
-                assert_eq!(facts(&read), facts(&kdl), "{text:?}");
-            }
-            None => assert!(!quick, "{text:?} is plain, yet left to kdl"),
+        if same_as_kdl(text).is_none() {
+            assert!(!quick, "{text:?} is plain, yet left to kdl");
         }
+    }
+}
+
+/// Pieces of Hotfiles, plain and not: joined at random, most texts are nonsense to KDL, some
+/// are sound, and every one the quick reading takes must be kdl's tree.
+const PIECES: &[&str] = &[
+    "task",
+    "service",
+    "a",
+    "n1",
+    "x.y",
+    "-x",
+    "_a",
+    "true",
+    "nan",
+    "1",
+    "#true",
+    "\"s\"",
+    "\"\"",
+    "\"a b\"",
+    "\"é\"",
+    "\"\\n\"",
+    "\"\"\"",
+    "#\"r\"#",
+    "(t)",
+    "=",
+    "k=",
+    "k=v",
+    "k=\"v\"",
+    " ",
+    "  ",
+    "\t",
+    "\n",
+    "\r\n",
+    "\r",
+    ";",
+    "{",
+    "}",
+    "/-",
+    "//c\n",
+    "/* c */",
+    "/*/* c */*/",
+    "/*",
+    "\\",
+    "\u{feff}",
+    "\u{2028}",
+    "\u{85}",
+    "\"a\u{85}\"",
+];
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(3000))]
+    #[test]
+    fn every_text_the_quick_reading_takes_is_kdls(
+        pieces in proptest::collection::vec(0..PIECES.len(), 0..24)
+    ) {
+        let text: String = pieces.iter().map(|&i| PIECES[i]).collect();
+        let _ = same_as_kdl(&text);
+    }
+}
+
+#[test]
+fn the_repositorys_hotfiles_read_quickly_as_kdl_reads_them() {
+    for file in ["Hotfile.example", "examples/axum-hello/Hotfile"] {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(file);
+        let text = std::fs::read_to_string(&path).expect("the repository's Hotfile");
+        assert!(same_as_kdl(&text).is_some(), "{file} is left to kdl");
     }
 }

@@ -1,27 +1,48 @@
 //! The comparison at a burst's close: which candidates changed.
+//!
+//! The close is on the path from a burst's end to its wave, so it does as little as it can:
+//! files read while the burst waited for quiet were looked up in the table then (see
+//! `Reads::read_one`), and what the table and the remembered times learn is written only after
+//! the change set has gone ([`Worker::record`]).
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::time::SystemTime;
 
 use super::Worker;
+use super::reads::Early;
 use crate::watch::files::Slot;
 use crate::watch::hash::{FileState, Observed};
 
+/// What a close learnt, to write down once its change set has gone.
+#[derive(Default)]
+pub(super) struct Learnt {
+    /// Each compared file and what it holds now (`None`: it is gone).
+    states: Vec<(PathBuf, Option<FileState>)>,
+    /// Each compared file's modification time now.
+    mtimes: Vec<(PathBuf, Option<SystemTime>)>,
+}
+
 impl Worker {
-    /// Compares candidates with their remembered content; returns those that changed. A
-    /// candidate whose events were all metadata-only also changed when its modification time
-    /// moved with the same content (a `touch`: the Unix way to ask for a rebuild).
+    /// Compares candidates with their remembered content; returns those that changed (with
+    /// their modification times) and what the table must learn. A candidate whose events were
+    /// all metadata-only also changed when its modification time moved with the same content
+    /// (a `touch`: the Unix way to ask for a rebuild).
     pub(super) fn changed(
         &mut self,
         candidates: BTreeSet<PathBuf>,
         metadata_only: &BTreeSet<PathBuf>,
-    ) -> (Vec<PathBuf>, Vec<Option<SystemTime>>) {
+    ) -> (Vec<PathBuf>, Vec<Option<SystemTime>>, Learnt) {
         let (mut out, mut times) = (Vec::new(), Vec::new());
+        let mut learnt = Learnt::default();
         let shared = self.shared.clone();
-        let mut files = shared.files();
+        let files = shared.files();
         for rel in candidates {
-            let known = files.get(&rel);
+            let early = self.reads.take_early(&rel);
+            let known = match &early {
+                Some(e) => e.known,
+                None => files.get(&rel),
+            };
             if known.is_none() && !self.tracked(&rel) {
                 continue;
             }
@@ -32,30 +53,52 @@ impl Worker {
                 && let Some(Slot::Known(FileState::Hash(_))) = known
                 && let Some(now) = self.reads.times(&self.root, &rel)
             {
-                self.reads.forget(&rel);
                 if now.moved_since(self.reads.mtime(&rel)) {
                     out.push(rel.clone());
                     times.push(now.modified);
                 }
-                self.reads.remember_mtime(&rel, now.modified);
+                learnt.mtimes.push((rel, now.modified));
                 continue;
             }
-            let (now, modified) = self.reads.observe(&self.root, &rel);
+            let (now, modified) = match early {
+                Some(Early { read, .. }) => read,
+                None => self.reads.observe(&self.root, &rel),
+            };
             if now == Observed::File(FileState::Unreadable) {
                 self.reports.unreadable_file(&self.root, &rel);
             }
             let changed = differs(known, now);
-            self.reads.remember_mtime(&rel, modified);
-            match now {
-                Observed::File(s) => files.set(&rel, Slot::Known(s)),
-                Observed::Absent => files.remove(&rel),
+            let state = match now {
+                Observed::File(s) => Some(s),
+                Observed::Absent => None,
+            };
+            // Unchanged and known: the table holds it already.
+            if changed || known != state.map(Slot::Known) {
+                learnt.states.push((rel.clone(), state));
             }
+            learnt.mtimes.push((rel.clone(), modified));
             if changed {
                 out.push(rel);
                 times.push(modified);
             }
         }
-        (out, times)
+        (out, times, learnt)
+    }
+
+    /// Writes down what a close learnt: the table's states and the remembered times.
+    pub(super) fn record(&mut self, learnt: Learnt) {
+        {
+            let mut files = self.shared.files();
+            for (rel, state) in &learnt.states {
+                match state {
+                    Some(s) => files.set(rel, Slot::Known(*s)),
+                    None => files.remove(rel),
+                }
+            }
+        }
+        for (rel, modified) in learnt.mtimes {
+            self.reads.remember_mtime(&rel, modified);
+        }
     }
 }
 

@@ -111,6 +111,7 @@ impl Worker {
         }
         if is_dir {
             if !was_watched {
+                self.debouncer.push_dir(now);
                 self.walk_new(now, abs);
             }
         } else if was_watched {

@@ -307,7 +307,7 @@ impl Worker {
                 }
                 Err(mpsc::TryRecvError::Empty) => {}
             }
-            if reading && self.reads.read_one(&self.root) {
+            if reading && self.reads.read_one(&self.root, &self.shared.files()) {
                 continue;
             }
             if self.subtrees.is_empty() {
@@ -355,6 +355,8 @@ impl Worker {
         // Newly ignored trees keep their watches until the next rescan; the filter drops
         // their events from now on.
         self.scope.set(relevant, ignore);
+        // What was read ahead was compared with the table as it was: read it again.
+        self.reads.drop_early();
         let sync = self.poll.is_some() || self.walked_files <= self.tuning.sync_hash_max;
         if !sync {
             let _ = done.send(());
@@ -441,17 +443,18 @@ impl Worker {
             candidates.extend(self.rescan());
             self.debouncer.rescanned(Instant::now(), started.elapsed());
         }
-        let (paths, modified) = self.changed(candidates, &metadata_only);
+        let (paths, modified, learnt) = self.changed(candidates, &metadata_only);
+        // The wave starts first; the table learns the new states while it does.
+        let sent = paths.is_empty()
+            || self.reports.send(ChangeSet {
+                paths,
+                modified,
+                rescanned: rescan,
+                notices: Vec::new(),
+            });
+        self.record(learnt);
         self.reads.clear();
-        if paths.is_empty() {
-            return true;
-        }
-        self.reports.send(ChangeSet {
-            paths,
-            modified,
-            rescanned: rescan,
-            notices: Vec::new(),
-        })
+        sent
     }
 
     pub(super) fn run(mut self, rx: mpsc::Receiver<Msg>) {

@@ -6,10 +6,20 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use crate::watch::debounce::Kind;
+use crate::watch::files::{FileTable, Slot};
 use crate::watch::hash::{self, Observed};
 
 /// What a file held when read, and its modification time then.
-type Read = (Observed, Option<SystemTime>);
+pub(super) type Read = (Observed, Option<SystemTime>);
+
+/// A file read ahead of the close, and what the table held for it then: the close compares
+/// the two without a look-up of its own (the table changes only at a close, or when what is
+/// tracked changes, which drops these; a background hash can only turn `Pending` into a hash,
+/// and `Pending` counts as changed either way).
+pub(super) struct Early {
+    pub(super) read: Read,
+    pub(super) known: Option<Slot>,
+}
 
 #[derive(Default)]
 pub(super) struct Reads {
@@ -17,7 +27,7 @@ pub(super) struct Reads {
     /// waited for quiet: at its close only files touched since need reading, so a burst of
     /// thousands of files still closes one quiet period after its last event.
     unread: Vec<PathBuf>,
-    early: HashMap<PathBuf, Read>,
+    early: HashMap<PathBuf, Early>,
     /// The times of files whose last event in the open burst was metadata-only, from the
     /// `lstat` the filter made of that event: a burst of touches is judged at its close
     /// without a `stat` per file then.
@@ -36,7 +46,9 @@ const MTIMES_MAX: usize = 4096;
 impl Reads {
     /// A file the open burst touched: anything read of it before is stale.
     pub(super) fn touched(&mut self, rel: &Path, kind: Kind) {
-        self.early.remove(rel);
+        if !self.early.is_empty() {
+            self.early.remove(rel);
+        }
         // A metadata-only event needs no read (see `Worker::changed`); after a close the
         // bytes are final, the best time to read them.
         if kind != Kind::Metadata {
@@ -44,25 +56,38 @@ impl Reads {
         }
     }
 
-    /// Reads one touched file ahead of the burst's close; false when none is left.
-    pub(super) fn read_one(&mut self, root: &Path) -> bool {
+    /// Reads one touched file ahead of the burst's close, and looks up what `files` holds for
+    /// it; false when none is left.
+    pub(super) fn read_one(&mut self, root: &Path, files: &FileTable) -> bool {
         while let Some(rel) = self.unread.pop() {
             if self.early.contains_key(&rel) {
                 continue;
             }
-            let observed = hash::observe_modified(&root.join(&rel), &mut self.buf);
-            self.early.insert(rel, observed);
+            let read = hash::observe_modified(&root.join(&rel), &mut self.buf);
+            let known = files.get(&rel);
+            self.early.insert(rel, Early { read, known });
             return true;
         }
         false
     }
 
-    /// What `rel` holds: read ahead of the close, or now.
-    pub(super) fn observe(&mut self, root: &Path, rel: &Path) -> Read {
-        match self.early.remove(rel) {
-            Some(observed) => observed,
-            None => hash::observe_modified(&root.join(rel), &mut self.buf),
+    /// What was read of `rel` ahead of the close, if anything (taken).
+    pub(super) fn take_early(&mut self, rel: &Path) -> Option<Early> {
+        if self.early.is_empty() {
+            return None;
         }
+        self.early.remove(rel)
+    }
+
+    /// What `rel` holds now.
+    pub(super) fn observe(&mut self, root: &Path, rel: &Path) -> Read {
+        hash::observe_modified(&root.join(rel), &mut self.buf)
+    }
+
+    /// What is tracked changed: what was read ahead is read again at the close, against the
+    /// table as it is then.
+    pub(super) fn drop_early(&mut self) {
+        self.unread.extend(self.early.drain().map(|(rel, _)| rel));
     }
 
     /// A metadata-only event on the regular file `rel`, and what an `lstat` made after it saw.
@@ -73,17 +98,17 @@ impl Reads {
     /// The times of the regular file `rel`: seen after its last metadata event, or now;
     /// `None` when it is not a regular file (any more).
     pub(super) fn times(&mut self, root: &Path, rel: &Path) -> Option<Times> {
-        self.times.remove(rel).or_else(|| {
+        let seen = if self.times.is_empty() {
+            None
+        } else {
+            self.times.remove(rel)
+        };
+        seen.or_else(|| {
             std::fs::metadata(root.join(rel))
                 .ok()
                 .filter(std::fs::Metadata::is_file)
                 .map(|meta| Times::of(&meta))
         })
-    }
-
-    /// `rel` needs no read after all (its content is known): drops what was read of it.
-    pub(super) fn forget(&mut self, rel: &Path) {
-        self.early.remove(rel);
     }
 
     /// The burst closed: nothing read of it is kept.

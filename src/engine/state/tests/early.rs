@@ -27,6 +27,7 @@ const FIRST: &str = "
       finished clippy Code(0) in 0ms
       start test#4
     ready serve#3
+      ready serve in 0ms, awaits test (serving: no other)
     exit test#4 0
       finished test Code(0) in 0ms
       ready serve in 0ms
@@ -79,6 +80,7 @@ fn a_ready_early_instance_is_promoted_when_its_gate_passes() {
           start serve#7
         wait 200
         ready serve#7
+          ready serve in 200ms, awaits test
         exit clippy#5 0
           finished clippy Code(0) in 200ms
           start test#8
@@ -105,6 +107,7 @@ fn a_failed_gate_stops_the_early_instance_and_keeps_the_serving_one() {
           finished build Code(0) in 0ms
           start serve#7
         ready serve#7
+          ready serve in 0ms, awaits test
         exit clippy#5 0
           finished clippy Code(0) in 0ms
           start test#8
@@ -150,6 +153,7 @@ fn an_edit_while_the_gate_runs_stops_the_early_instance_and_starts_afresh() {
           finished clippy Code(0) in 0ms
           start test#12
         ready serve#11
+          ready serve in 0ms, awaits test
         exit test#12 0
           finished test Code(0) in 0ms
           stop serve#3
@@ -173,6 +177,7 @@ fn a_failed_gate_at_the_first_start_leaves_nothing_serving() {
           finished build Code(0) in 0ms
           start serve#3
         ready serve#3
+          ready serve in 0ms, awaits test (serving: no other)
         exit clippy#1 1
           finished clippy Code(1) in 0ms
           blocked test by clippy
@@ -256,6 +261,55 @@ fn a_first_early_instance_that_never_gets_ready_still_waits_for_its_gate() {
           finished test Code(0) in 0ms
           ready serve in 0ms
           wave 1 done, 0 failed
+        ",
+    );
+}
+
+#[test]
+fn an_early_instance_ready_before_its_gates_is_reported_waiting_for_those_still_to_pass() {
+    // Nothing said it before: the instance sat ready and silent until the gates passed.
+    let mut project = gated();
+    let test = project.find("test").expect("WEB has test");
+    let clippy = project.find("clippy").expect("WEB has clippy");
+    project.nodes[3].gates = vec![test, clippy];
+    Scenario::of(project).expect(
+        "
+        start
+          wave 1 by start: clippy test build serve
+          start clippy#1
+          start build#2
+        exit build#2 0
+          finished build Code(0) in 0ms
+          start serve#3
+        wait 300
+        ready serve#3
+          ready serve in 300ms, awaits test clippy (serving: no other)
+        exit clippy#1 0
+          finished clippy Code(0) in 300ms
+          start test#4
+        exit test#4 0
+          finished test Code(0) in 0ms
+          ready serve in 300ms
+          wave 1 done, 0 failed
+        change src/main.rs
+          wave 2 by src/main.rs (1): clippy test build serve
+          start clippy#5
+          start build#6
+        exit build#6 0
+          finished build Code(0) in 0ms
+          start serve#7
+        exit clippy#5 0
+          finished clippy Code(0) in 0ms
+          start test#8
+        wait 100
+        ready serve#7
+          ready serve in 100ms, awaits test
+        exit test#8 0
+          finished test Code(0) in 100ms
+          stop serve#3
+          ready serve in 100ms
+        exit serve#3 0
+          wave 2 done, 0 failed
         ",
     );
 }

@@ -209,6 +209,20 @@ fn describe(project: &Project, t0: Instant, action: &Action) -> String {
             Report::ServiceReady { node, duration } => {
                 format!("ready {} in {}ms", name(node), duration.as_millis())
             }
+            Report::AwaitingGates {
+                node,
+                duration,
+                gates,
+                serving,
+            } => {
+                let alone = if *serving { "" } else { " (serving: no other)" };
+                format!(
+                    "ready {} in {}ms, awaits {}{alone}",
+                    name(node),
+                    duration.as_millis(),
+                    names(gates)
+                )
+            }
             Report::Blocked { node, by } => format!("blocked {} by {}", name(node), name(by)),
             Report::Restarting { node } => format!("restarting {}", name(node)),
             Report::ServiceKept {
