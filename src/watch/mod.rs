@@ -33,10 +33,14 @@
 //! (events outside the root are dropped), and dropped again when it is under a VCS directory,
 //! matched by the ignore rules ([`rules::IgnoreRules`]), an editor temporary, or not tracked:
 //! tracked means `relevant(path)`, listed in `always`, or already known. A directory that
-//! appears (created, or renamed into the tree) is walked and watched *at once*, and the files
-//! already in it become candidates, so `mkdir -p a/b && echo > a/b/c.rs` loses nothing: every
-//! directory is watched before it is read. A directory that disappears loses its watches and
-//! its known files become candidates (they will be reported deleted).
+//! appears (created, or renamed into the tree) is walked and watched in its event's turn, and
+//! the files already in it become candidates, so `mkdir -p a/b && echo > a/b/c.rs` loses
+//! nothing: every directory is watched before it is read. A new tree of more than 1,024 entries
+//! (`mv`, a link) goes on in slices (`worker::subtrees`: 64 entries walked, or 16 files read,
+//! between two looks at the channel), so events elsewhere meanwhile make their waves as usual;
+//! once all its files are read, what they hold is their baseline and they are one wave of their
+//! own (a file of it an event reported meanwhile is not repeated). A directory that disappears
+//! loses its watches and its known files become candidates (they will be reported deleted).
 //!
 //! **Hash.** The start-up walk records every tracked file as `Pending` in a compact table
 //! (`files::FileTable`: names packed per directory, state packed in a `u64`). Up to 4,096
@@ -93,7 +97,8 @@
 //! `watches` (the watched directories, by instance), `msg` (the watcher thread's messages),
 //! `native` (the Linux instance), `baseline` (the table of tracked files and its background
 //! hashing), `worker` (the thread: bursts, comparison, change sets; `worker::filter` turns
-//! events into candidate paths), `vcs` (git's index lock),
+//! events into candidate paths, `worker::subtrees` walks big new directories in slices),
+//! `vcs` (git's index lock),
 //! with `debounce`, `files`,
 //! `hash` and `rules` below them. This file holds the public handle.
 //!
@@ -385,8 +390,9 @@ impl Watcher {
 }
 
 /// How long dropping a [`Watcher`] waits for its thread. The thread reads its messages
-/// between walks and reads, so one in the middle of a walk of a huge new directory may take
-/// longer: it is then left to end with the process, and hot stops on time.
+/// between walks and reads (and between the slices of a big new directory's), so one in the
+/// middle of a rescan of a huge tree may take longer: it is then left to end with the
+/// process, and hot stops on time.
 const STOP_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl Drop for Watcher {

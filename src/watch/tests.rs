@@ -833,3 +833,72 @@ async fn a_file_modified_since_the_last_commit_is_judged_by_its_content() {
         f.assert_quiet().await;
     }
 }
+
+/// A tree of `files` tracked files in directories of 100, staged outside any watched tree on
+/// the same file system, to be moved in with one rename; returns the staging directory (to
+/// keep) and the tree.
+fn big_tree(files: usize) -> (tempfile::TempDir, PathBuf) {
+    let staging = tempfile::tempdir().unwrap();
+    let big = staging.path().join("big");
+    for d in 0..files / 100 {
+        let dir = big.join(format!("d{}/e{d}", d / 20));
+        fs::create_dir_all(&dir).unwrap();
+        for i in 0..100 {
+            fs::write(dir.join(format!("f{i}.txt")), "x").unwrap();
+        }
+    }
+    (staging, big)
+}
+
+/// Enough files that walking and reading them takes hundreds of slices (see
+/// `worker::subtrees`), far more than an edit's event needs to arrive.
+const BIG_TREE: usize = 20_000;
+
+/// A big directory moved in was walked and read in one go on the watcher thread, so an edit
+/// to a watched file made meanwhile waited for all of it, and came in the same wave.
+#[tokio::test]
+async fn a_big_directory_moved_in_does_not_hold_up_an_edit_elsewhere() {
+    let mut f = start(&[("src/a.txt", "a")]);
+    let (_staging, big) = big_tree(BIG_TREE);
+    fs::rename(&big, f.root().join("src/big")).unwrap();
+    f.write("src/a.txt", "edited");
+    // The edit's wave comes first, alone, while the new tree is still walked and read.
+    assert_eq!(f.next_paths().await, ["src/a.txt"]);
+    // Then the new tree: all of it, in one wave.
+    let cs = f.next().await;
+    assert_eq!(cs.paths.len(), BIG_TREE);
+    assert!(cs.paths.iter().all(|p| p.starts_with("src/big")));
+    assert!(cs.paths.windows(2).all(|w| w[0] < w[1]), "sorted");
+    // Watched, with a baseline: the same bytes again are no change.
+    f.write("src/big/d0/e0/f0.txt", "x");
+    f.write("src/big/d0/e0/f1.txt", "y");
+    assert_eq!(f.next_paths().await, ["src/big/d0/e0/f1.txt"]);
+    f.assert_quiet().await;
+}
+
+/// Stopping during the walk of a big new directory waited for its end: the thread read no
+/// message meanwhile, and `Drop` gave up waiting for it.
+#[tokio::test]
+async fn dropping_the_watcher_during_the_walk_of_a_big_new_directory_ends_it_at_once() {
+    let mut f = start(&[("src/a.txt", "a")]);
+    let (_staging, big) = big_tree(BIG_TREE);
+    fs::rename(&big, f.root().join("src/big")).unwrap();
+    f.write("src/a.txt", "edited");
+    // The walk is under way (see the test above).
+    assert_eq!(f.next_paths().await, ["src/a.txt"]);
+    let Fixture {
+        watcher, mut rx, ..
+    } = f;
+    drop(watcher);
+    // `Drop` returned once the thread had ended (its sender is gone), before the new tree's
+    // wave was sent.
+    loop {
+        match rx.try_recv() {
+            Ok(cs) => assert!(cs.paths.is_empty(), "the walk ended first: {cs:?}"),
+            Err(tokio::sync::mpsc::error::TryRecvError::Disconnected) => break,
+            Err(tokio::sync::mpsc::error::TryRecvError::Empty) => {
+                panic!("the watcher thread still runs after the watcher was dropped")
+            }
+        }
+    }
+}

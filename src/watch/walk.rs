@@ -84,6 +84,32 @@ impl Found {
     }
 }
 
+/// Tracked entries (relative) that walks found, NUL-separated as in [`Found`], gathered a
+/// step at a time and then gone through by offset.
+#[derive(Default)]
+pub(super) struct Names(Vec<u8>);
+
+impl Names {
+    /// Adds the tracked entries `found` holds (files and others).
+    pub(super) fn take(&mut self, found: Found) {
+        self.0.extend_from_slice(&found.files);
+        for rel in found.special {
+            self.0.extend_from_slice(rel.as_os_str().as_encoded_bytes());
+            self.0.push(0);
+        }
+    }
+
+    /// The entry at byte `at` and where the next one begins; `None` past the last.
+    pub(super) fn at(&self, at: usize) -> Option<(&Path, usize)> {
+        let rest = self.0.get(at..).filter(|r| !r.is_empty())?;
+        let end = rest.iter().position(|&b| b == 0).unwrap_or(rest.len());
+        // SAFETY: whole paths from `as_encoded_bytes`, split at our own NULs (no path holds
+        // a NUL).
+        let rel = Path::new(unsafe { std::ffi::OsStr::from_encoded_bytes_unchecked(&rest[..end]) });
+        Some((rel, at + end + 1))
+    }
+}
+
 /// A linked tree outside the project with more entries (files and directories) than this is
 /// not watched: at ~1 µs to list an entry and a watch a directory, this many cost ~10-30 ms
 /// of the watcher's time, which an edit elsewhere may wait for; `/usr` has ~10^5-10^6.
@@ -152,16 +178,7 @@ pub(super) struct Walk<'a> {
 }
 
 impl Walk<'_> {
-    /// Walks `dir`, watching every directory not in `watched` through `watch` (which returns the
-    /// instance it used). `max_depth`: directories at that depth are watched, not read.
-    /// `skip_root`: `dir` itself was watched and recorded by an earlier phase. `linked`: a path
-    /// lies under a link met by an earlier walk.
-    ///
-    /// Links are followed. A link to a directory is walked as a tree of its own after the
-    /// walk that met it, with the walker following links below it (it reports a cycle as an
-    /// error, which ends that branch); a link to a directory that contains it is skipped (its
-    /// tree is being walked already). What lies under a link is watched by its canonical path.
-    /// Returns false when a strict walk failed.
+    /// Walks `dir` to the end (see [`Walking`]). Returns false when a strict walk failed.
     #[allow(clippy::too_many_arguments)]
     pub(super) fn subtree(
         &self,
@@ -173,25 +190,42 @@ impl Walk<'_> {
         watch: &mut dyn FnMut(Target<'_>) -> notify::Result<usize>,
         out: &mut Found,
     ) -> bool {
-        let mut pending = Vec::new();
-        if std::fs::symlink_metadata(dir).is_ok_and(|m| m.file_type().is_symlink()) {
-            pending.push(dir.to_path_buf());
-        } else {
-            let through = linked(dir);
-            let walked = self.walk_one(
-                dir,
-                max_depth,
-                skip_root,
-                through,
-                watched,
-                watch,
-                out,
-                &mut pending,
-            );
-            if !walked {
+        let mut walking = Walking::new(self, dir, max_depth, skip_root, linked);
+        walking.step(self, usize::MAX, watched, watch, out) != Step::Failed
+    }
+
+    /// The walker of one tree: `through` a link or not, from `dir` down to `max_depth`.
+    fn open(&self, dir: &Path, max_depth: Option<usize>, skip_root: bool, through: bool) -> Walker {
+        if !skip_root {
+            self.rules.write().add_dir(dir);
+        }
+        let (ignore, root) = (self.ignore.clone(), self.root.to_path_buf());
+        let cancel = self.cancel.clone();
+        let mut walker = rules::walker_with(dir, self.rules, move |e| {
+            // Pruning every entry ends the walk: nothing more is listed.
+            if cancel.load(Ordering::Relaxed) {
                 return false;
             }
+            // A link shows as a link here: judged as a directory too, so `dir/**` prunes a
+            // link named `dir` before it is followed.
+            let dir_like = e.file_type().is_some_and(|t| t.is_dir() || t.is_symlink());
+            !e.path()
+                .strip_prefix(&root)
+                .is_ok_and(|rel| !rel.as_os_str().is_empty() && ignore.is_ignored(rel, dir_like))
+        });
+        walker.max_depth(max_depth).follow_links(through);
+        Walker {
+            entries: walker.build(),
+            max_depth,
+            skip_root,
+            through,
         }
+    }
+
+    /// The next link in `pending` worth walking, as a walker: a link back to a directory
+    /// that holds it is skipped (its tree is walked already), and a tree outside the project
+    /// only followed when small.
+    fn next_link(&self, pending: &mut Vec<PathBuf>, out: &mut Found) -> Option<Walker> {
         while let Some(link) = pending.pop() {
             let Ok(target) = std::fs::canonicalize(&link) else {
                 continue;
@@ -215,46 +249,37 @@ impl Walk<'_> {
                 }
             }
             out.links.push((link.clone(), target));
-            if !self.walk_one(&link, None, false, true, watched, watch, out, &mut pending) {
-                return false;
-            }
+            return Some(self.open(&link, None, false, true));
         }
-        true
+        None
     }
 
-    /// One walk of [`Walk::subtree`]: `through` a link (following links, watching canonical
-    /// paths) or not (links to directories go to `pending`).
-    #[allow(clippy::too_many_arguments)]
-    fn walk_one(
+    /// Up to `*left` entries of `walker` (each one taken counts). `More`: the budget ran out
+    /// first; links to directories go to `pending`.
+    fn entries(
         &self,
-        dir: &Path,
-        max_depth: Option<usize>,
-        skip_root: bool,
-        through: bool,
+        walker: &mut Walker,
+        left: &mut usize,
         watched: &BTreeMap<PathBuf, usize>,
         watch: &mut dyn FnMut(Target<'_>) -> notify::Result<usize>,
         out: &mut Found,
         pending: &mut Vec<PathBuf>,
-    ) -> bool {
-        if !skip_root {
-            self.rules.write().add_dir(dir);
-        }
-        let (ignore, root) = (self.ignore.clone(), self.root.to_path_buf());
-        let cancel = self.cancel.clone();
-        let mut walker = rules::walker_with(dir, self.rules, move |e| {
-            // Pruning every entry ends the walk: nothing more is listed.
-            if cancel.load(Ordering::Relaxed) {
-                return false;
+    ) -> Step {
+        let Walker {
+            entries,
+            max_depth,
+            skip_root,
+            through,
+        } = walker;
+        let (max_depth, skip_root, through) = (*max_depth, *skip_root, *through);
+        loop {
+            if *left == 0 {
+                return Step::More;
             }
-            // A link shows as a link here: judged as a directory too, so `dir/**` prunes a
-            // link named `dir` before it is followed.
-            let dir_like = e.file_type().is_some_and(|t| t.is_dir() || t.is_symlink());
-            !e.path()
-                .strip_prefix(&root)
-                .is_ok_and(|rel| !rel.as_os_str().is_empty() && ignore.is_ignored(rel, dir_like))
-        });
-        walker.max_depth(max_depth).follow_links(through);
-        for entry in walker.build() {
+            *left -= 1;
+            let Some(entry) = entries.next() else {
+                return Step::Done;
+            };
             // A cycle of links, or one whose target is gone, comes as an error: skipped.
             let Ok(entry) = entry else { continue };
             let Some(mut ft) = entry.file_type() else {
@@ -316,7 +341,7 @@ impl Walk<'_> {
                         let err = watch_error(path, e, watched.len() + out.dirs.len());
                         if self.strict {
                             out.err = Some(err);
-                            return false;
+                            return Step::Failed;
                         }
                         out.warn.get_or_insert(err);
                     }
@@ -351,6 +376,87 @@ impl Walk<'_> {
                 out.files.push(0);
             }
         }
-        true
+    }
+}
+
+/// Where a [`Walking`] stands after a step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Step {
+    /// Walked to the end.
+    Done,
+    /// The step's budget ran out: more to walk.
+    More,
+    /// A strict walk failed (see [`Found::err`]).
+    Failed,
+}
+
+/// One walker under way: its entries, and what it was opened with.
+struct Walker {
+    entries: ignore::Walk,
+    max_depth: Option<usize>,
+    skip_root: bool,
+    /// Through a link: links below are followed, directories watched by canonical path.
+    through: bool,
+}
+
+/// A walk of one subtree that can stop between entries and go on later: the walk of a
+/// directory that appears while hot runs goes a slice at a time, so events elsewhere are
+/// handled in between. Links are followed: a link to a directory is walked as a tree of its
+/// own after the walk that met it, with the walker following links below it (it reports a
+/// cycle as an error, which ends that branch); a link to a directory that contains it is
+/// skipped (its tree is being walked already). What lies under a link is watched by its
+/// canonical path. A directory is watched before it is read.
+pub(super) struct Walking {
+    walker: Option<Walker>,
+    /// Links to directories met, each walked after the walker under way.
+    pending: Vec<PathBuf>,
+}
+
+impl Walking {
+    /// The walk of `dir` (not started yet). `max_depth`: directories at that depth are
+    /// watched, not read. `skip_root`: `dir` itself was watched and recorded by an earlier
+    /// phase. `linked`: a path lies under a link met by an earlier walk.
+    pub(super) fn new(
+        walk: &Walk<'_>,
+        dir: &Path,
+        max_depth: Option<usize>,
+        skip_root: bool,
+        linked: &dyn Fn(&Path) -> bool,
+    ) -> Walking {
+        if std::fs::symlink_metadata(dir).is_ok_and(|m| m.file_type().is_symlink()) {
+            return Walking {
+                walker: None,
+                pending: vec![dir.to_path_buf()],
+            };
+        }
+        Walking {
+            walker: Some(walk.open(dir, max_depth, skip_root, linked(dir))),
+            pending: Vec::new(),
+        }
+    }
+
+    /// Walks on for at most `budget` entries, watching every directory not in `watched`
+    /// through `watch` (which returns the instance it used), adding what it finds to `out`.
+    pub(super) fn step(
+        &mut self,
+        walk: &Walk<'_>,
+        budget: usize,
+        watched: &BTreeMap<PathBuf, usize>,
+        watch: &mut dyn FnMut(Target<'_>) -> notify::Result<usize>,
+        out: &mut Found,
+    ) -> Step {
+        let mut left = budget;
+        loop {
+            if let Some(walker) = &mut self.walker {
+                match walk.entries(walker, &mut left, watched, watch, out, &mut self.pending) {
+                    Step::Done => self.walker = None,
+                    step => return step,
+                }
+            }
+            match walk.next_link(&mut self.pending, out) {
+                Some(walker) => self.walker = Some(walker),
+                None => return Step::Done,
+            }
+        }
     }
 }

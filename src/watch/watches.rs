@@ -16,7 +16,7 @@ use super::config::{NATIVE_INSTANCES, SPLIT_DEPTH, Tuning};
 use super::error::{EMFILE, WatchError, read_limit};
 use super::instances::{Fallback, Instance, LINKED, POLLED, add, handler, native};
 use super::msg::Msg;
-use super::walk::{Found, Target, Walk};
+use super::walk::{Found, Step, Target, Walk, Walking};
 
 /// The notify instances and the directories they watch.
 pub(super) struct Watches {
@@ -233,6 +233,26 @@ impl Watches {
         before: Option<&BTreeMap<PathBuf, usize>>,
         max_depth: Option<usize>,
     ) -> Found {
+        let mut walking = self.walking(walk, dir, max_depth);
+        self.resume(walk, &mut walking, before, usize::MAX).0
+    }
+
+    /// The walk of `dir`, to be taken a step at a time by [`Watches::resume`].
+    pub(super) fn walking(&self, walk: &Walk<'_>, dir: &Path, max_depth: Option<usize>) -> Walking {
+        let linked = &self.linked;
+        let is_linked = |p: &Path| p.ancestors().any(|a| linked.contains_key(a));
+        Walking::new(walk, dir, max_depth, false, &is_linked)
+    }
+
+    /// Walks on for at most `budget` entries, recording the watches added: what was found,
+    /// and where the walk stands.
+    pub(super) fn resume(
+        &mut self,
+        walk: &Walk<'_>,
+        walking: &mut Walking,
+        before: Option<&BTreeMap<PathBuf, usize>>,
+        budget: usize,
+    ) -> (Found, Step) {
         let mut found = Found::default();
         let (notify, refuse, fallback) = (&mut self.notify, self.refuse.as_deref(), &self.fallback);
         let mut watch = |target: Target<'_>| {
@@ -247,19 +267,9 @@ impl Watches {
             };
             add(&mut notify[k], k, target, refuse, fallback)
         };
-        let linked = &self.linked;
-        let is_linked = |p: &Path| p.ancestors().any(|a| linked.contains_key(a));
-        walk.subtree(
-            dir,
-            max_depth,
-            false,
-            &self.watched,
-            &is_linked,
-            &mut watch,
-            &mut found,
-        );
+        let step = walking.step(walk, budget, &self.watched, &mut watch, &mut found);
         self.record(&found);
-        found
+        (found, step)
     }
 
     /// A walk of the whole tree. With several instances, the top of the tree (down to

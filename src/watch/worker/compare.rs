@@ -67,14 +67,7 @@ impl Worker {
             if now == Observed::File(FileState::Unreadable) {
                 self.reports.unreadable_file(&self.root, &rel);
             }
-            let changed = match (known, now) {
-                (None, Observed::Absent) => false,
-                (_, Observed::File(FileState::Unreadable)) => true,
-                (Some(Slot::Known(old)), Observed::File(new)) => old != new,
-                // Not hashed yet: it may have changed (conservative).
-                (Some(Slot::Pending), _) => true,
-                (None, Observed::File(_)) | (Some(_), Observed::Absent) => true,
-            };
+            let changed = differs(known, now);
             let state = match now {
                 Observed::File(s) => Some(s),
                 Observed::Absent => None,
@@ -106,5 +99,17 @@ impl Worker {
         for (rel, modified) in learnt.mtimes {
             self.reads.remember_mtime(&rel, modified);
         }
+    }
+}
+
+/// Whether a file that was `known` (`None`: not in the table) and holds `now` changed.
+pub(super) fn differs(known: Option<Slot>, now: Observed) -> bool {
+    match (known, now) {
+        (None, Observed::Absent) => false,
+        (_, Observed::File(FileState::Unreadable)) => true,
+        (Some(Slot::Known(old)), Observed::File(new)) => old != new,
+        // Not hashed yet: it may have changed (conservative).
+        (Some(Slot::Pending), _) => true,
+        (None, Observed::File(_)) | (Some(_), Observed::Absent) => true,
     }
 }

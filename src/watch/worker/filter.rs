@@ -112,9 +112,7 @@ impl Worker {
         if is_dir {
             if !was_watched {
                 self.debouncer.push_dir(now);
-                for f in self.walk_collect(abs) {
-                    self.touched(now, f, Kind::Placed);
-                }
+                self.walk_new(now, abs);
             }
         } else if was_watched {
             self.forget_dir(now, abs);
@@ -157,6 +155,7 @@ impl Worker {
 
     /// Drops the watches of `dir` and everything under it; their known files become candidates.
     fn forget_dir(&mut self, now: Instant, dir: &Path) {
+        self.abandon_subtrees(Some(dir));
         self.watches.forget(dir);
         self.links.remove_under(dir);
         if let Ok(rel) = dir.strip_prefix(&self.root) {
@@ -168,7 +167,7 @@ impl Worker {
     }
 
     /// A file the open burst touched: anything read of it before is stale.
-    fn touched(&mut self, now: Instant, rel: PathBuf, kind: Kind) {
+    pub(super) fn touched(&mut self, now: Instant, rel: PathBuf, kind: Kind) {
         self.reads.touched(&rel, kind);
         self.debouncer.push(now, rel, kind);
     }

@@ -33,11 +33,13 @@ mod reads;
 mod reports;
 mod scope;
 mod scouts;
+mod subtrees;
 
 use reads::Reads;
 use reports::Reports;
 use scope::Scope;
 use scouts::Scouts;
+use subtrees::Subtrees;
 
 /// The watcher thread's state. Each concern beside the tree itself lives in a room of its own:
 /// `scope` (what is tracked), `scouts` (links out of the project being counted), `reads` (the
@@ -63,6 +65,8 @@ pub(super) struct Worker {
     /// The repository the project is in: while git holds its index, no burst closes.
     git: Option<Git>,
     reads: Reads,
+    /// Big directories that appeared while hot runs, walked and read in slices.
+    subtrees: Subtrees,
     reports: Reports,
     /// When to try native watches for polled directories again.
     retry_at: Option<Instant>,
@@ -102,6 +106,7 @@ impl Worker {
             scouts: Scouts::new(msgs),
             debouncer: Debouncer::new(config.debounce, config.max_delay),
             reads: Reads::default(),
+            subtrees: Subtrees::default(),
             reports: Reports::new(tx),
             cancel: Arc::default(),
         }
@@ -229,14 +234,6 @@ impl Worker {
         f(&mut self.watches, &walk)
     }
 
-    /// Walks `dir` (inside the root, itself not ignored) and collects the tracked files.
-    fn walk_collect(&mut self, dir: &Path) -> Vec<PathBuf> {
-        let found = self.walk_lenient(dir, None);
-        let mut files: Vec<PathBuf> = found.files().map(Path::to_path_buf).collect();
-        files.extend(found.special);
-        files
-    }
-
     fn walk_lenient(
         &mut self,
         dir: &Path,
@@ -289,25 +286,34 @@ impl Worker {
         }
     }
 
-    /// The next message. While a burst waits for quiet and nothing is queued, the touched
-    /// files are read meanwhile; an event that arrives drops what was read of its file.
+    /// The next message. Waits are filled with work, a piece at a time, a queued message
+    /// always first: while a burst waits for quiet, the reads of the files it touched (an
+    /// event that arrives drops what was read of its file); then the slices of big new
+    /// directories.
     fn next_message(&mut self, rx: &mpsc::Receiver<Msg>) -> Result<Msg, RecvTimeoutError> {
-        while self
-            .debouncer
-            .deadline()
-            .is_some_and(|d| d > Instant::now())
-        {
+        loop {
+            let now = Instant::now();
+            if self.wake_at().is_some_and(|d| d <= now) {
+                break;
+            }
+            let reading = self.debouncer.deadline().is_some();
+            if !reading && self.subtrees.is_empty() {
+                break;
+            }
             match rx.try_recv() {
                 Ok(msg) => return Ok(msg),
                 Err(mpsc::TryRecvError::Disconnected) => {
                     return Err(RecvTimeoutError::Disconnected);
                 }
-                Err(mpsc::TryRecvError::Empty) => {
-                    if !self.reads.read_one(&self.root, &self.shared.files()) {
-                        break;
-                    }
-                }
+                Err(mpsc::TryRecvError::Empty) => {}
             }
+            if reading && self.reads.read_one(&self.root, &self.shared.files()) {
+                continue;
+            }
+            if self.subtrees.is_empty() {
+                break;
+            }
+            self.subtree_slice();
         }
         match self.wake_at() {
             None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
@@ -317,6 +323,8 @@ impl Worker {
 
     /// Re-reads rules, re-walks the tree, reconciles watches; returns every path to compare.
     fn rescan(&mut self) -> BTreeSet<PathBuf> {
+        // The re-walk covers the big new directories under way.
+        self.abandon_subtrees(None);
         *self.rules.write() = IgnoreRules::new(&self.root);
         // Re-watching a watched directory (on the same instance) is harmless (inotify merges)
         // and restores a watch the kernel dropped, so start from empty, on this thread.
@@ -343,6 +351,7 @@ impl Worker {
         request: u64,
         done: mpsc::Sender<()>,
     ) {
+        self.finish_subtrees();
         // Newly ignored trees keep their watches until the next rescan; the filter drops
         // their events from now on.
         self.scope.set(relevant, ignore);

@@ -1,0 +1,198 @@
+//! Directories that appear while hot runs (moved or copied in, linked, cloned). A small one is
+//! walked in its event's turn and its files join the open burst; a big one is walked and read a
+//! slice at a time whenever no message is queued, so an edit elsewhere meanwhile makes its wave
+//! as usual, and the new tree's files make one wave of their own once all are read.
+
+use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
+use std::time::{Instant, SystemTime};
+
+use super::Worker;
+use super::compare::differs;
+use crate::watch::ChangeSet;
+use crate::watch::baseline::release_free_memory;
+use crate::watch::debounce::Kind;
+use crate::watch::files::Slot;
+use crate::watch::hash::{self, FileState, Observed};
+use crate::watch::walk::{Found, Names, Step, Walking};
+
+/// Entries of a new directory walked in its event's turn (~1-3 ms): a tree this small joins
+/// the open burst, as the files of `mkdir -p a/b && echo > a/b/c` must, and a directory
+/// copied in file by file (`cp -r`, `git clone`) is many such small ones.
+const AT_ONCE: usize = 1024;
+
+/// Entries walked per slice of a bigger one (~0.1-0.3 ms), and files read: between slices
+/// every queued message is taken first.
+const WALK_SLICE: usize = 64;
+const READ_SLICE: usize = 16;
+
+/// One big new directory, walked, then read, in slices.
+struct Subtree {
+    /// Where it appeared (absolute).
+    root: PathBuf,
+    /// The walk, until it is done.
+    walking: Option<Walking>,
+    /// The tracked entries it found (relative), read once the walk is done.
+    names: Names,
+    /// Where in `names` the reads stand.
+    cursor: usize,
+    /// What the reads found changed (new, mostly), with their modification times: the wave
+    /// sent when all are read. Their new contents are in the table already.
+    changed: Vec<(PathBuf, Option<SystemTime>)>,
+}
+
+/// The big new directories, oldest first: one is walked and read at a time.
+#[derive(Default)]
+pub(super) struct Subtrees {
+    queue: VecDeque<Subtree>,
+    buf: Vec<u8>,
+}
+
+impl Subtrees {
+    pub(super) fn is_empty(&self) -> bool {
+        self.queue.is_empty()
+    }
+}
+
+impl Worker {
+    /// A directory appeared at `abs` (not watched yet): walked at once when small (its files
+    /// join the open burst), else queued for slices.
+    pub(super) fn walk_new(&mut self, now: Instant, abs: &Path) {
+        if self.subtrees.queue.iter().any(|s| s.root == abs) {
+            return;
+        }
+        let mut walking = self.with_walk(false, |watches, walk| watches.walking(walk, abs, None));
+        let (found, step) = self.walk_step(&mut walking, AT_ONCE);
+        if step != Step::More {
+            let files: Vec<PathBuf> = found.files().map(Path::to_path_buf).collect();
+            for f in files.into_iter().chain(found.special) {
+                self.touched(now, f, Kind::Placed);
+            }
+            return;
+        }
+        let mut names = Names::default();
+        names.take(found);
+        self.subtrees.queue.push_back(Subtree {
+            root: abs.to_path_buf(),
+            walking: Some(walking),
+            names,
+            cursor: 0,
+            changed: Vec::new(),
+        });
+    }
+
+    fn walk_step(&mut self, walking: &mut Walking, budget: usize) -> (Found, Step) {
+        let (mut found, step) = self.with_walk(false, |watches, walk| {
+            watches.resume(walk, walking, None, budget)
+        });
+        self.absorb(&found);
+        if let Some(w) = found.warn.take() {
+            self.reports.warn(&w);
+        }
+        self.check_polled(Instant::now());
+        (found, step)
+    }
+
+    /// One slice of the oldest big new directory: a piece of its walk, or of its reads; its
+    /// wave once all are read.
+    pub(super) fn subtree_slice(&mut self) {
+        let Some(mut sub) = self.subtrees.queue.pop_front() else {
+            return;
+        };
+        if let Some(walking) = &mut sub.walking {
+            let (found, step) = self.walk_step(walking, WALK_SLICE);
+            sub.names.take(found);
+            if step != Step::More {
+                sub.walking = None;
+            }
+        } else if self.read_slice(&mut sub) {
+            self.subtree_done(sub);
+            return;
+        }
+        self.subtrees.queue.push_front(sub);
+    }
+
+    /// Reads the next files of `sub` and records what they hold, as a burst's close does;
+    /// true when all are read.
+    fn read_slice(&mut self, sub: &mut Subtree) -> bool {
+        let mut read = Vec::with_capacity(READ_SLICE);
+        while read.len() < READ_SLICE {
+            let Some((rel, next)) = sub.names.at(sub.cursor) else {
+                break;
+            };
+            sub.cursor = next;
+            let observed = hash::observe_modified(&self.root.join(rel), &mut self.subtrees.buf);
+            read.push((rel.to_path_buf(), observed));
+        }
+        let shared = self.shared.clone();
+        let mut files = shared.files();
+        for (rel, (now, modified)) in read {
+            let known = files.get(&rel);
+            // A Hotfile reload in between made it untracked.
+            if known.is_none() && !self.tracked(&rel) {
+                continue;
+            }
+            if now == Observed::File(FileState::Unreadable) {
+                self.reports.unreadable_file(&self.root, &rel);
+            }
+            // An event on it may have been compared already (its wave reported it): then
+            // only what changed since counts.
+            let changed = differs(known, now);
+            match now {
+                Observed::File(s) => files.set(&rel, Slot::Known(s)),
+                Observed::Absent => files.remove(&rel),
+            }
+            if changed {
+                sub.changed.push((rel, modified));
+            }
+        }
+        sub.names.at(sub.cursor).is_none()
+    }
+
+    /// All of `sub` is read: its changes are one wave.
+    fn subtree_done(&mut self, sub: Subtree) {
+        let mut changed = sub.changed;
+        changed.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        changed.dedup_by(|a, b| a.0 == b.0);
+        drop(sub.names);
+        if !changed.is_empty() {
+            let (paths, modified) = changed.into_iter().unzip();
+            self.reports.send(ChangeSet {
+                paths,
+                modified,
+                rescanned: false,
+                notices: Vec::new(),
+            });
+        }
+        release_free_memory();
+    }
+
+    /// Calls off the big new directories at or under `dir` (all of them: `None`), gone or
+    /// about to be walked again by a rescan. What they read and did not report yet leaves
+    /// the table: a rescan then finds it new, and a deleted tree does not report it gone.
+    pub(super) fn abandon_subtrees(&mut self, dir: Option<&Path>) {
+        if self.subtrees.queue.is_empty() {
+            return;
+        }
+        let (gone, kept): (VecDeque<Subtree>, VecDeque<Subtree>) = self
+            .subtrees
+            .queue
+            .drain(..)
+            .partition(|s| dir.is_none_or(|d| s.root.starts_with(d)));
+        self.subtrees.queue = kept;
+        let mut files = self.shared.files();
+        for sub in gone {
+            for (rel, _) in sub.changed {
+                files.remove(&rel);
+            }
+        }
+    }
+
+    /// Walks and reads every big new directory to its end, now (before a Hotfile reload
+    /// walks the tree for newly tracked files, which would take theirs for old ones).
+    pub(super) fn finish_subtrees(&mut self) {
+        while !self.subtrees.queue.is_empty() {
+            self.subtree_slice();
+        }
+    }
+}
