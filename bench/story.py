@@ -34,7 +34,8 @@ tower-http, tracing, tracing-subscriber, uuid, serde; made to take the socket, w
 `/` and two tests), a project bigger than hello-world, where the checks cost more than the
 build. Its setups are `cargo watch -x run`, `hot init` (the Hotfile `hot init` writes for it,
 made in the temp project by the hot under test) and the candidate shapes in SHAPES (named
-`shape:NAME`). `--rounds N` alternates the setups N times (a b c a b c ...), so that load from
+`shape:NAME`; `shape:NAME-j3` runs hot with `--jobs 3`). hot's setups are edited only once
+their start-up wave is over. `--rounds N` alternates the setups N times (a b c a b c ...), so that load from
 other work on the machine spreads over all of them; the load average is recorded per setup.
 
     python3 bench/story.py --project todos --rounds 3 [--setups "cargo watch -x run,hot init,shape:one-build"]
@@ -143,6 +144,51 @@ _NO_CHECKS = """task "build" {{
     run "cargo build"
 }}
 """
+# early start: the server starts after the build, its gates (clippy, the tests) hold back its
+# connections; with --all-targets the build compiles the test harness too, so the tests only run
+_GATED_SERVE = _SERVE.replace("    after {serve_after}\n", '    after "build"\n    gate "test" "clippy"\n')
+_GATE_ALL = """task "build" {{
+    watch "src/**" "Cargo.toml" "Cargo.lock"
+    lock "cargo"
+    run "cargo build --all-targets"
+}}
+task "test" {{
+    watch "src/**" "Cargo.toml" "Cargo.lock"
+    after "build"
+    lock "cargo"
+    run "cargo test"
+}}
+"""
+# the same with only the binary on the server's path; the tests compile their harness after it
+_GATE_BINS = _GATE_ALL.replace("cargo build --all-targets", "cargo build --bins")
+# the binary on the server's path, the tests in a target directory of their own beside it
+# (no lock: nothing else uses that directory)
+_GATE_TESTDIR = """task "build" {{
+    watch "src/**" "Cargo.toml" "Cargo.lock"
+    run "cargo build --bins"
+}}
+task "test" {{
+    watch "src/**" "Cargo.toml" "Cargo.lock"
+    env CARGO_TARGET_DIR="{testdir}"
+    run "cargo test"
+}}
+"""
+# the binary alone on the server's path; one check beside it compiles and runs the tests with
+# clippy's driver as the compiler of the project's own crates (what `cargo clippy` does, for a
+# build instead of a check), in clippy's own target directory: clippy's lints and the tests in
+# one compilation of the test harness
+_GATE_LINT_TEST = """task "build" {{
+    watch "src/**" "Cargo.toml" "Cargo.lock"
+    run "cargo build --bins"
+}}
+task "test" {{
+    watch "src/**" "Cargo.toml" "Cargo.lock"
+    env CARGO_TARGET_DIR="{lint}" RUSTC_WORKSPACE_WRAPPER="clippy-driver" RUSTFLAGS="-D warnings"
+    run "cargo test"
+}}
+"""
+# a task's own session (its autogroup, sched(7)) at nice 19, set by the task's shell before cargo
+_IDLE = "echo 19 > /proc/self/autogroup; exec "
 SHAPES = {
     "no-checks": _NO_CHECKS + _SERVE.replace("{serve_after}", '"build"'),
     "lint-build": _LINT_BUILD + _SERVE.replace("{serve_after}", '"test"'),
@@ -151,6 +197,13 @@ SHAPES = {
     "no-lock": _CLIPPY.replace("{nice}", "") + _NO_LOCK + _SERVE.replace("{serve_after}", '"test" "build"'),
     "one-build": _CLIPPY.replace("{nice}", "") + _ONE_BUILD + _SERVE.replace("{serve_after}", '"test"'),
     "one-build-nice": _CLIPPY.replace("{nice}", "nice -n 10 ") + _ONE_BUILD + _SERVE.replace("{serve_after}", '"test"'),
+    "gate-all": _CLIPPY.replace("{nice}", "") + _GATE_ALL + _GATED_SERVE,
+    "gate-bins": _CLIPPY.replace("{nice}", "") + _GATE_BINS + _GATED_SERVE,
+    "gate-testdir": _CLIPPY.replace("{nice}", "") + _GATE_TESTDIR + _GATED_SERVE,
+    "gate-lint-test": _GATE_LINT_TEST + _GATED_SERVE.replace('gate "test" "clippy"', 'gate "test"'),
+    # clippy's session (its autogroup, which `nice` inside it cannot rank) at the lowest weight
+    "gate-all-idle": _CLIPPY.replace("{nice}", _IDLE) + _GATE_ALL + _GATED_SERVE,
+    "gate-testdir-idle": _CLIPPY.replace("{nice}", _IDLE) + _GATE_TESTDIR + _GATED_SERVE,
 }
 
 
@@ -258,6 +311,12 @@ def warm(root: Path, env: dict, log, target: Path | None = None) -> None:
     runs = [(["cargo", "build"], env), (["cargo", "clippy", "--all-targets"], env), (["cargo", "test", "--no-run"], env)]
     if target is not None:
         runs.append((["cargo", "clippy", "--all-targets"], dict(env, CARGO_TARGET_DIR=str(target / "clippy"))))
+        runs.append((["cargo", "test", "--no-run"], dict(env, CARGO_TARGET_DIR=str(target / "test"))))
+        lint = dict(env, RUSTC_WORKSPACE_WRAPPER="clippy-driver", RUSTFLAGS="-D warnings")
+        runs.append((["cargo", "test", "--no-run"], dict(lint, CARGO_TARGET_DIR=str(target / "lint"))))
+        # `hot init`'s check: clippy's driver compiles the tests in clippy's directory
+        runs.append((["cargo", "test", "--no-run"], dict(lint, CARGO_TARGET_DIR=str(target / "clippy"),
+                                                         CARGO_PROFILE_DEV_DEBUG="line-tables-only")))
     for argv, env_ in runs:
         log(f"  story: warming the target folder: {' '.join(argv)}")
         subprocess.run(argv, cwd=root, env=env_, check=True, stdin=subprocess.DEVNULL,
@@ -287,12 +346,14 @@ def start(setup: str, root: Path, port: int, target: Path, paths: dict, env: dic
             hotfile = (root / "Hotfile").read_text()
         else:
             binary = f"{target}/debug/{cargo_name(root)}"
-            hotfile = SHAPES[setup.removeprefix("shape:")].format(clippy=target / "clippy", binary=binary)
+            hotfile = SHAPES[setup.removeprefix("shape:").removesuffix("-j3")].format(clippy=target / "clippy", testdir=target / "test", lint=target / "lint",
+                                                                  binary=binary)
         # ports of this run's own: other work on the machine may hold the usual ones
         hotfile = hotfile.replace("127.0.0.1:3000", f"127.0.0.1:{port}")
         hotfile = hotfile.replace("127.0.0.1:35729", f"127.0.0.1:{common.free_port()}")
         (root / "Hotfile").write_text(hotfile)
-        return [common.Proc([paths["hot"], "watch", "--json"], cwd=root, env=env, capture=True)]
+        jobs = ["--jobs", "3"] if setup.endswith("-j3") else []
+        return [common.Proc([paths["hot"], "watch", "--json", *jobs], cwd=root, env=env, capture=True)]
     raise ValueError(setup)
 
 
@@ -323,6 +384,10 @@ def measure(setup: str, root: Path, target: Path, paths: dict, env: dict, edits:
     try:
         if not wait_served(addr, f"v0 {tag}", 600):
             return {"error": "the first text was never served (600 s)"}
+        # an early instance (`gate`) serves the first text before its gates passed: the edits
+        # start once the start-up wave is over, or they would cancel its checks
+        if events and not events.wait_for(lambda e: e.get("event") == "wave_finished", 600):
+            return {"error": "the start-up wave never finished (600 s)"}
         client = Client(addr)
         client.start()
         time.sleep(1.0)

@@ -1,12 +1,12 @@
 //! The Hotfile `hot init` writes, and the next steps it prints.
 //!
-//! Per member: `clippy` and `build` side by side, then `test`; each comes `after` the same task
-//! of every member it uses, so a change to a shared library reruns the chains of the members
-//! that use it and no others. A service per binary comes after its package's `test` and
-//! `build`. Clippy checks in a target directory of its own; the build compiles every target
-//! (the binaries and the test harnesses side by side, in one cargo invocation), so `test` only
-//! runs them; the build and the tests share the main target directory and its lock (see
-//! [`CARGO_LOCK`]).
+//! Per member: `build` (the binaries, on the servers' path) and `check` (clippy's lints and the
+//! tests, in one compilation in a target directory of its own) side by side; each comes `after`
+//! the same task of every member it uses, so a change to a shared library reruns the chains of
+//! the members that use it and no others. A service per binary comes after its package's
+//! `build` and is gated on its `check` (early start: the new instance starts while the check
+//! runs and gets connections once it passed). Measured against other shapes on axum's todos
+//! example in BENCHMARKS.md.
 
 use std::fmt::Write as _;
 use std::path::{Component, Path, PathBuf};
@@ -14,10 +14,13 @@ use std::path::{Component, Path, PathBuf};
 use super::choose::{Choice, Judged};
 use crate::cargo::{Package, Workspace};
 
-/// The lock of the main target directory, held by `test` and `build`. Jobs on one target
-/// directory wait for each other inside cargo anyway; taking turns in hot keeps each duration
-/// the task's own.
-pub(super) const CARGO_LOCK: &str = "lock \"cargo\"";
+/// The lock of the main target directory, held by the builds when there are several packages.
+/// Jobs on one target directory wait for each other inside cargo anyway; taking turns in hot
+/// keeps each duration the task's own.
+const CARGO_LOCK: &str = "cargo";
+
+/// The lock of the checks' target directory, held by the checks when there are several.
+const CHECK_LOCK: &str = "check";
 
 /// The first service's port; the next ones count up.
 const FIRST_PORT: u16 = 3000;
@@ -83,7 +86,7 @@ pub(super) fn cargo_hotfile(workspace: &Workspace, choice: &Choice) -> (String, 
         );
     }
     let mut services = Vec::new();
-    let clippy_dir = relative(&workspace.target_dir.join("clippy"), base);
+    let check_dir = relative(&workspace.target_dir.join("clippy"), base);
     for (package, inputs) in choice.packages.iter().zip(&choice.inputs) {
         let dir = dir_prefix(&package.dir, base);
         let globs = Globs::of(package, inputs, workspace, base);
@@ -134,35 +137,36 @@ pub(super) fn cargo_hotfile(workspace: &Workspace, choice: &Choice) -> (String, 
         } else {
             format!(" --features {}", features.join(","))
         };
+        // With several packages, the builds (on the main target directory) take turns, and so do
+        // the checks (on the checks' own).
+        let lock = |name: &str| {
+            if single {
+                String::new()
+            } else {
+                format!("    lock {name:?}\n")
+            }
+        };
         let _ = write!(
             out,
-            "// Lints: a warning fails the check, and the tests wait for it. Clippy checks in a target\n\
-             // directory of its own, so it runs beside the build instead of waiting for it.\n\
-             task {clippy:?} {{\n    watch {all}\n{after}    env CARGO_TARGET_DIR={clippy_dir:?}\n    run \"cargo clippy{sel} --all-targets -- -D warnings\"\n}}\n\n",
-            clippy = name("clippy", p),
-            all = globs.all.join(" "),
-            after = after("clippy", vec![]),
-            sel = select(p),
-        );
-        let _ = write!(
-            out,
-            "// Compiles every target, the binaries and the test harnesses side by side, while the old\n\
-             // server keeps serving.\n\
-             task {build:?} {{\n    watch {all}\n{after}    {lock}\n    run \"cargo build{sel} --all-targets{features}\"\n}}\n\n",
+            "// Builds the binaries: all a new server instance waits for before it starts.\n\
+             task {build:?} {{\n    watch {all}\n{after}{lock}    run \"cargo build{sel}{features}\"\n}}\n\n",
             build = name("build", p),
             all = globs.all.join(" "),
             after = after("build", vec![]),
-            lock = CARGO_LOCK,
+            lock = lock(CARGO_LOCK),
             sel = select(p),
         );
         let _ = write!(
             out,
-            "// Runs the tests the build compiled (with the same features, or cargo compiles them again).\n\
-             task {test:?} {{\n    watch {all}\n{after}    {lock}\n    run \"cargo test{sel}{features}\"\n}}\n\n",
-            test = name("test", p),
+            "// Clippy's lints (a warning fails) and the tests, in one compilation beside the build: clippy's\n\
+             // driver compiles the project's own crates, as `cargo clippy` does for a check, in a target\n\
+             // directory of its own, with line tables only for debug info (backtraces keep their lines;\n\
+             // a fifth less to compile). RUSTFLAGS replaces rustflags set in cargo's config: add yours.\n\
+             task {check:?} {{\n    watch {all}\n{after}    env CARGO_TARGET_DIR={check_dir:?} RUSTC_WORKSPACE_WRAPPER=\"clippy-driver\" RUSTFLAGS=\"-D warnings\" CARGO_PROFILE_DEV_DEBUG=\"line-tables-only\"\n{lock}    run \"cargo test{sel}{features}\"\n}}\n\n",
+            check = name("check", p),
             all = globs.all.join(" "),
-            after = after("test", vec![name("clippy", p), name("build", p)]),
-            lock = CARGO_LOCK,
+            after = after("check", vec![]),
+            lock = lock(CHECK_LOCK),
             sel = select(p),
         );
         let own = choice
@@ -189,8 +193,8 @@ pub(super) fn cargo_hotfile(workspace: &Workspace, choice: &Choice) -> (String, 
                 port,
                 reload,
                 &binary,
-                &name("test", p),
                 &name("build", p),
+                &name("check", p),
             );
             services.push(Service { node, port, reload });
         }
@@ -215,8 +219,8 @@ fn service(
     port: u16,
     reload: u16,
     binary: &str,
-    test: &str,
     build: &str,
+    check: &str,
 ) {
     let verdict = &judged.verdict;
     if verdict.framework == Some("rocket") && !verdict.takes_socket {
@@ -226,7 +230,7 @@ fn service(
             out,
             "// Rocket binds its own port (ROCKET_PORT) and cannot take hot's socket: hot stops the old\n\
              // instance before it starts the new one.\n\
-             service {node:?} {{\n    after {test:?} {build:?}\n    env ROCKET_PORT=\"{port}\"\n    run {binary:?}\n}}\n\n"
+             service {node:?} {{\n    after {build:?} {check:?}\n    env ROCKET_PORT=\"{port}\"\n    run {binary:?}\n}}\n\n"
         );
         return;
     }
@@ -240,10 +244,12 @@ fn service(
     };
     let _ = write!(
         out,
-        "// The server, restarted once the checks and the build passed. hot binds the socket and\n\
-         // hands it to every instance as fd 3 (the server takes it with the `listenfd` crate);\n\
-         // the old instance keeps serving until the new one is ready.\n\
-         service {node:?} {{\n    after {test:?} {build:?}\n    \
+        "// The server. hot binds the socket and hands it to every instance as fd 3 (the server\n\
+         // takes it with the `listenfd` crate). A new instance starts once the build passed, while\n\
+         // the check still runs (its start-up hides behind it), and gets connections once the check\n\
+         // passed and it is ready; until then the old instance serves. If its start-up must not run\n\
+         // for a build whose check may fail (a migration), make the `gate` an `after`.\n\
+         service {node:?} {{\n    after {build:?}\n    gate {check:?}\n    \
          // Change the address here: the server uses the socket it is given.\n    \
          socket \"http\" \"127.0.0.1:{port}\"\n    \
          // Pages that include http://127.0.0.1:{reload}/hot.js reload once a new instance is ready.\n    \
@@ -253,14 +259,13 @@ fn service(
 
 const HEADER: &str = "\
 // Written by `hot init`. hot runs each task when a file it watches changes (and what comes
-// `after` it), and restarts a service only when everything it comes after succeeded: a failing
-// check leaves the last good server serving. `hot check` validates this file, `hot why PATH`
-// says what a change reruns, `hot graph` draws it.
+// `after` it), and swaps in a service's new instance only when everything it comes after or is
+// gated on succeeded: a failing check leaves the last good server serving. `hot check`
+// validates this file, `hot why PATH` says what a change reruns, `hot graph` draws it.
 //
-// Cargo jobs on one target directory wait for each other inside cargo. Clippy has a target
-// directory of its own, so it runs beside the build; the build compiles the binaries and the
-// test harnesses side by side, and the tests only run them. The build and the tests share
-// `lock \"cargo\"`, so hot runs them one at a time and each one's time is its own.
+// The build and the check run side by side, each in a target directory of its own, so neither
+// waits for the other inside cargo; the new server starts after the build, while the check
+// runs.
 
 ";
 

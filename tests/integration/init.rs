@@ -96,7 +96,7 @@ fn a_change_to_a_shared_library_reruns_only_the_chains_that_use_it() {
     let lines: Vec<&str> = why.stdout.lines().collect();
     assert_eq!(lines.len(), 3, "{}", why.stdout);
     let shared = lines[0];
-    for node in ["clippy-api", "build-api", "test-api", "serve-api"] {
+    for node in ["build-api", "check-api", "serve-api"] {
         assert!(shared.contains(node), "{shared}");
     }
     assert!(!shared.contains("admin"), "{shared}");
@@ -320,7 +320,7 @@ fn ci_nodes(project: &Project, dir: &str) -> (Vec<String>, Vec<String>) {
 fn checks_of(packages: &[&str]) -> Vec<String> {
     let mut names: Vec<String> = packages
         .iter()
-        .flat_map(|p| ["build", "clippy", "test"].map(|t| format!("{t}-{p}")))
+        .flat_map(|p| ["build", "check"].map(|t| format!("{t}-{p}")))
         .collect();
     names.sort();
     names
@@ -365,7 +365,7 @@ fn init_at_an_axum_examples_root_makes_no_service_of_a_client_and_starts_few_ser
         "{}",
         run.stdout
     );
-    check_clean(&project, "examples", 22 * 3, MAX_SERVICES);
+    check_clean(&project, "examples", 22 * 2, MAX_SERVICES);
     let mut packages: Vec<String> = vec![
         "hello-world".into(),
         "example-ws-client".into(),
@@ -396,7 +396,7 @@ fn init_at_a_root_with_bin_serves_exactly_the_named_binaries() {
         &["--bin", "example-server-05", "--bin", "example-ws-client"],
     )
     .code(0);
-    check_clean(&project, "examples", 22 * 3, 2);
+    check_clean(&project, "examples", 22 * 2, 2);
     let (_, services) = ci_nodes(&project, "examples");
     assert_eq!(
         services,
@@ -422,9 +422,9 @@ fn init_in_a_workspace_member_writes_that_members_hotfile_in_its_directory() {
         hotfile.contains("ready log=\"listening on http://\""),
         "{hotfile}"
     );
-    check_clean(&project, "examples/hello-world", 3, 1);
+    check_clean(&project, "examples/hello-world", 2, 1);
     let (tasks, services) = ci_nodes(&project, "examples/hello-world");
-    assert_eq!(tasks, ["build", "clippy", "test"]);
+    assert_eq!(tasks, ["build", "check"]);
     assert_eq!(services, ["serve"]);
     // A server that binds its own port: the lines for its framework, and a Hotfile that does
     // not wait for a line the server never prints.
@@ -444,7 +444,7 @@ fn init_in_a_workspace_member_writes_that_members_hotfile_in_its_directory() {
     let hotfile = project.read("examples/server-03/Hotfile");
     assert!(hotfile.contains("ready delay=\"1s\""), "{hotfile}");
     assert!(!hotfile.contains("\n    ready log="), "{hotfile}");
-    check_clean(&project, "examples/server-03", 3, 1);
+    check_clean(&project, "examples/server-03", 2, 1);
 }
 
 #[test]
@@ -471,7 +471,7 @@ fn init_in_a_member_using_a_workspace_library_watches_it() {
         "{hotfile}"
     );
     assert!(
-        hotfile.contains("run \"cargo build -p example-api --all-targets\""),
+        hotfile.contains("run \"cargo build -p example-api\""),
         "{hotfile}"
     );
     let mut command = project.hot(&["check"]);
@@ -479,9 +479,9 @@ fn init_in_a_member_using_a_workspace_library_watches_it() {
     let check = Run::from(command.output().expect("hot runs"));
     check.code(0);
     assert_eq!(check.stdout, "");
-    assert_eq!(check.stderr, "hot: Hotfile is sound: 3 tasks, 1 service\n");
+    assert_eq!(check.stderr, "hot: Hotfile is sound: 2 tasks, 1 service\n");
     let (tasks, services) = ci_nodes(&project, "examples/api");
-    assert_eq!(tasks, ["build", "clippy", "test"]);
+    assert_eq!(tasks, ["build", "check"]);
     assert_eq!(services, ["serve"]);
     // Paths on the command line are the shell's, relative to where hot runs.
     let mut command = project.hot(&["why", "../shared/src/lib.rs", "../admin/src/main.rs"]);
@@ -521,7 +521,7 @@ fn init_on_bins_and_required_features_serves_the_servers_and_builds_their_featur
         run.code(0);
         let hotfile = project.read("Hotfile");
         assert!(
-            hotfile.contains("run \"cargo build --all-targets --features admin\"")
+            hotfile.contains("run \"cargo build --features admin\"")
                 && hotfile.contains("run \"cargo test --features admin\""),
             "{hotfile}"
         );
@@ -534,9 +534,9 @@ fn init_on_bins_and_required_features_serves_the_servers_and_builds_their_featur
             hotfile.contains("// `tools`: no service: no server crate"),
             "{hotfile}"
         );
-        check_clean(&project, dir, 3, 2);
+        check_clean(&project, dir, 2, 2);
         let (tasks, services) = ci_nodes(&project, dir);
-        assert_eq!(tasks, ["build", "clippy", "test"]);
+        assert_eq!(tasks, ["build", "check"]);
         assert_eq!(services, ["serve-admin", "serve-web"]);
     }
 }
@@ -592,15 +592,20 @@ fn init_in_a_member_then_hot_swaps_in_each_edit_with_no_failed_request() {
             .env_remove("CARGO_TARGET_DIR")
             .env_remove("CARGO_BUILD_TARGET_DIR");
         if let Some(target) = target {
-            command.env("CARGO_TARGET_DIR", target);
+            // The check's target directory, compiled as the check compiles.
+            command
+                .env("CARGO_TARGET_DIR", target)
+                .env("RUSTC_WORKSPACE_WRAPPER", "clippy-driver")
+                .env("RUSTFLAGS", "-D warnings")
+                .env("CARGO_PROFILE_DEV_DEBUG", "line-tables-only");
         }
         let status = command.status().expect("cargo runs");
         assert!(status.success(), "cargo {args:?}");
     };
     // Built once up front, as the Hotfile builds, so hot's first round stays within the event
     // deadline.
-    cargo(&["build", "--all-targets"], None);
-    cargo(&["clippy", "--all-targets"], Some("../target/clippy"));
+    cargo(&["build"], None);
+    cargo(&["test", "--no-run"], Some("../target/clippy"));
     let mut command = project.hot(&["--json", "watch"]);
     command
         .current_dir(project.path().join("examples/hello-world"))
@@ -688,9 +693,9 @@ fn init_with_package_writes_that_packages_hotfile_from_the_root() {
         ),
         "{hotfile}"
     );
-    check_clean(&project, "examples", 3, 1);
+    check_clean(&project, "examples", 2, 1);
     let (tasks, services) = ci_nodes(&project, "examples");
-    assert_eq!(tasks, ["build", "clippy", "test"]);
+    assert_eq!(tasks, ["build", "check"]);
     assert_eq!(services, ["serve"]);
     let run = init(&project, "examples", &["--force", "--package", "nope"]);
     run.code(2);
@@ -701,45 +706,37 @@ fn init_with_package_writes_that_packages_hotfile_from_the_root() {
     );
 }
 
-/// The build compiles the test harnesses (`--all-targets`, the same features as the tests),
-/// so `test` only runs them: after the build, `cargo test` compiles nothing.
+/// The check gates the server on clippy as well as the tests: clippy's driver compiles the
+/// test harness, so a lint (`-D warnings`) fails it, and clean code passes with the tests run.
 #[test]
-fn init_hotfile_test_compiles_nothing_after_its_build() {
+fn init_hotfile_check_fails_on_a_clippy_warning() {
     let project = Project::new();
     member(&project, "", "app", "", OWN_PORT_SERVER);
     project.write("tests/api.rs", "#[test]\nfn works() {}\n");
     init(&project, "", &[]).code(0);
-    let hotfile = project.read("Hotfile");
-    let run_of = |task: &str| -> String {
-        let block = hotfile
-            .split(&format!("task \"{task}\" {{"))
-            .nth(1)
-            .expect(task);
-        let line = block
-            .lines()
-            .find(|l| l.trim_start().starts_with("run "))
-            .expect(task);
-        line.trim_start()
-            .strip_prefix("run \"")
-            .and_then(|l| l.strip_suffix('"'))
-            .expect(line)
-            .to_owned()
-    };
-    let cargo = |line: &str| {
-        let args: Vec<&str> = line.split_whitespace().skip(1).collect();
-        let output = std::process::Command::new(env!("CARGO"))
-            .args(&args)
-            .current_dir(project.path())
+    let check = || {
+        let mut command = project.hot(&["run", "check"]);
+        command
             .env("CARGO_NET_OFFLINE", "true")
             .env("CARGO_TERM_COLOR", "never")
             .env_remove("CARGO_TARGET_DIR")
             .env_remove("CARGO_BUILD_TARGET_DIR")
-            .output()
-            .expect("cargo runs");
-        assert!(output.status.success(), "{line}: {output:?}");
-        String::from_utf8_lossy(&output.stderr).into_owned()
+            .env_remove("RUSTFLAGS");
+        Run::from(command.output().expect("hot runs"))
     };
-    cargo(&run_of("build"));
-    let test = cargo(&run_of("test"));
-    assert!(!test.contains("Compiling"), "{test}");
+    let clean = check();
+    clean.code(0);
+    let out = format!("{}{}", clean.stdout, clean.stderr);
+    assert!(out.contains("test works ... ok"), "{out}");
+    let main = project.read("src/main.rs");
+    project.write(
+        "src/main.rs",
+        &format!(
+            "{main}\n#[allow(dead_code)]\nfn empty(v: &[u8]) -> bool {{\n    v.len() == 0\n}}\n"
+        ),
+    );
+    let linted = check();
+    linted.code(1);
+    let out = format!("{}{}", linted.stdout, linted.stderr);
+    assert!(out.contains("len_zero"), "{out}");
 }
