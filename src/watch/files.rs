@@ -417,4 +417,33 @@ mod tests {
         assert_eq!(t.len(), 2);
         assert_eq!(t.next_pending(None), None);
     }
+
+    proptest::proptest! {
+        /// A directory's one allocation stays in step with a plain map through any mix of
+        /// inserts, replacements and removals, names of every length included.
+        #[test]
+        fn one_allocation_per_directory_agrees_with_a_map(
+            ops in proptest::collection::vec((0u8..3, "[a-z]{0,6}", 3u64..1000), 0..60)
+        ) {
+            let mut t = FileTable::default();
+            let mut model = std::collections::BTreeMap::new();
+            for (op, name, v) in ops {
+                let rel = PathBuf::from("d").join(format!("f{name}"));
+                if op == 0 {
+                    t.remove(&rel);
+                    model.remove(&rel);
+                } else {
+                    t.set(&rel, h(v));
+                    model.insert(rel, h(v));
+                }
+                proptest::prop_assert_eq!(t.len(), model.len());
+            }
+            let paths: Vec<PathBuf> = t.paths().collect();
+            let want: Vec<PathBuf> = model.keys().cloned().collect();
+            proptest::prop_assert_eq!(paths, want);
+            for (rel, slot) in &model {
+                proptest::prop_assert_eq!(t.get(rel), Some(*slot));
+            }
+        }
+    }
 }
