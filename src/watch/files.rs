@@ -43,24 +43,71 @@ impl Slot {
     }
 }
 
-/// Files of one directory, sorted by name.
+/// Files of one directory, sorted by name, in one allocation: the file count (`u32`), each
+/// file's slot (`u64`), each name's end offset (`u32`), then the names, concatenated
+/// (`OsStr::as_encoded_bytes`). On a tree of small directories (9 files each on the 100,000-file
+/// bench) three vectors per directory cost more than the files' own bytes; one costs ~1/3 less.
 #[derive(Debug, Default)]
 struct Dir {
-    /// Names, concatenated (`OsStr::as_encoded_bytes`).
-    names: Vec<u8>,
-    /// End offset of each name in `names`.
-    ends: Vec<u32>,
-    slots: Vec<u64>,
+    buf: Vec<u8>,
+}
+
+const COUNT: usize = 4;
+
+fn u32_at(buf: &[u8], at: usize) -> u32 {
+    let mut b = [0; 4];
+    b.copy_from_slice(&buf[at..at + 4]);
+    u32::from_ne_bytes(b)
 }
 
 impl Dir {
+    fn len(&self) -> usize {
+        if self.buf.is_empty() {
+            0
+        } else {
+            u32_at(&self.buf, 0) as usize
+        }
+    }
+
+    fn slot_at(i: usize) -> usize {
+        COUNT + 8 * i
+    }
+
+    fn slot(&self, i: usize) -> u64 {
+        let at = Self::slot_at(i);
+        let mut b = [0; 8];
+        b.copy_from_slice(&self.buf[at..at + 8]);
+        u64::from_ne_bytes(b)
+    }
+
+    fn set_slot(&mut self, i: usize, v: u64) {
+        let at = Self::slot_at(i);
+        self.buf[at..at + 8].copy_from_slice(&v.to_ne_bytes());
+    }
+
+    fn ends_at(&self) -> usize {
+        COUNT + 8 * self.len()
+    }
+
+    fn names_at(&self) -> usize {
+        COUNT + 12 * self.len()
+    }
+
+    fn end(&self, i: usize) -> usize {
+        u32_at(&self.buf, self.ends_at() + 4 * i) as usize
+    }
+
+    fn start(&self, i: usize) -> usize {
+        if i == 0 { 0 } else { self.end(i - 1) }
+    }
+
     fn name(&self, i: usize) -> &[u8] {
-        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
-        &self.names[start..self.ends[i] as usize]
+        let names = self.names_at();
+        &self.buf[names + self.start(i)..names + self.end(i)]
     }
 
     fn find(&self, name: &[u8]) -> Result<usize, usize> {
-        let (mut lo, mut hi) = (0, self.ends.len());
+        let (mut lo, mut hi) = (0, self.len());
         while lo < hi {
             let mid = (lo + hi) / 2;
             match self.name(mid).cmp(name) {
@@ -72,31 +119,46 @@ impl Dir {
         Err(lo)
     }
 
+    fn set_len(&mut self, n: usize) {
+        self.buf[..COUNT].copy_from_slice(&(n as u32).to_ne_bytes());
+    }
+
+    /// Adds `name` at `at` (from the back: each region's offsets stay valid until it is done).
     fn insert(&mut self, at: usize, name: &[u8], slot: u64) {
-        let start = if at == 0 { 0 } else { self.ends[at - 1] };
-        let len = name.len() as u32;
-        self.names
-            .splice(start as usize..start as usize, name.iter().copied());
-        for e in &mut self.ends[at..] {
-            *e += len;
+        if self.buf.is_empty() {
+            self.buf.extend_from_slice(&0u32.to_ne_bytes());
         }
-        self.ends.insert(at, start + len);
-        self.slots.insert(at, slot);
+        let (n, start, names) = (self.len(), self.start(at), self.names_at());
+        let p = names + start;
+        self.buf.splice(p..p, name.iter().copied());
+        let ends = self.ends_at();
+        for i in at..n {
+            let e = ends + 4 * i;
+            let v = u32_at(&self.buf, e) + name.len() as u32;
+            self.buf[e..e + 4].copy_from_slice(&v.to_ne_bytes());
+        }
+        let e = ends + 4 * at;
+        let end = (start + name.len()) as u32;
+        self.buf.splice(e..e, end.to_ne_bytes());
+        let s = Self::slot_at(at);
+        self.buf.splice(s..s, slot.to_ne_bytes());
+        self.set_len(n + 1);
     }
 
     fn remove(&mut self, at: usize) {
-        let start = if at == 0 { 0 } else { self.ends[at - 1] };
-        let len = self.ends[at] - start;
-        self.names.drain(start as usize..self.ends[at] as usize);
-        self.ends.remove(at);
-        for e in &mut self.ends[at..] {
-            *e -= len;
+        let (n, start, end, names) = (self.len(), self.start(at), self.end(at), self.names_at());
+        let len = (end - start) as u32;
+        self.buf.drain(names + start..names + end);
+        let ends = self.ends_at();
+        for i in at + 1..n {
+            let e = ends + 4 * i;
+            let v = u32_at(&self.buf, e) - len;
+            self.buf[e..e + 4].copy_from_slice(&v.to_ne_bytes());
         }
-        self.slots.remove(at);
-    }
-
-    fn len(&self) -> usize {
-        self.ends.len()
+        self.buf.drain(ends + 4 * at..ends + 4 * at + 4);
+        let s = Self::slot_at(at);
+        self.buf.drain(s..s + 8);
+        self.set_len(n - 1);
     }
 }
 
@@ -111,7 +173,7 @@ pub(super) struct FileTable {
     /// Keyed by the relative directory's bytes (empty for the root): byte comparisons are
     /// several times cheaper than `Path`'s component-wise ones, and the directories under
     /// `d/` still form one contiguous range.
-    dirs: BTreeMap<Vec<u8>, Dir>,
+    dirs: BTreeMap<Box<[u8]>, Dir>,
     len: usize,
 }
 
@@ -135,7 +197,7 @@ impl FileTable {
     pub(super) fn get(&self, rel: &Path) -> Option<Slot> {
         let (dir, name) = split(rel)?;
         let d = self.dirs.get(dir)?;
-        d.find(name).ok().map(|i| Slot::unpack(d.slots[i]))
+        d.find(name).ok().map(|i| Slot::unpack(d.slot(i)))
     }
 
     pub(super) fn contains(&self, rel: &Path) -> bool {
@@ -153,10 +215,10 @@ impl FileTable {
     fn upsert(&mut self, dir: &[u8], name: &[u8], slot: Slot, replace: bool) {
         let d = match self.dirs.get_mut(dir) {
             Some(d) => d,
-            None => self.dirs.entry(dir.to_vec()).or_default(),
+            None => self.dirs.entry(dir.into()).or_default(),
         };
         match d.find(name) {
-            Ok(i) if replace => d.slots[i] = slot.pack(),
+            Ok(i) if replace => d.set_slot(i, slot.pack()),
             Ok(_) => {}
             Err(i) => {
                 d.insert(i, name, slot.pack());
@@ -177,9 +239,9 @@ impl FileTable {
     pub(super) fn fill_pending(&mut self, dir: &Path, name: &OsStr, state: FileState) {
         if let Some(d) = self.dirs.get_mut(bytes(dir))
             && let Ok(i) = d.find(name.as_encoded_bytes())
-            && d.slots[i] == Slot::PENDING
+            && d.slot(i) == Slot::PENDING
         {
-            d.slots[i] = Slot::Known(state).pack();
+            d.set_slot(i, Slot::Known(state).pack());
         }
     }
 
@@ -257,7 +319,7 @@ impl FileTable {
             .range::<[u8], _>((lower, Bound::Unbounded))
             .find_map(|(dir, d)| {
                 let names: Vec<_> = (0..d.len())
-                    .filter(|&i| d.slots[i] == Slot::PENDING)
+                    .filter(|&i| d.slot(i) == Slot::PENDING)
                     .map(|i| os(d.name(i)).to_os_string())
                     .collect();
                 (!names.is_empty()).then(|| (path(dir).to_path_buf(), names))
@@ -267,9 +329,7 @@ impl FileTable {
     /// Releases spare capacity (after a big walk).
     pub(super) fn shrink(&mut self) {
         for d in self.dirs.values_mut() {
-            d.names.shrink_to_fit();
-            d.ends.shrink_to_fit();
-            d.slots.shrink_to_fit();
+            d.buf.shrink_to_fit();
         }
     }
 }
@@ -356,5 +416,34 @@ mod tests {
         assert_eq!(t.get(Path::new("d/f")), Some(h(u64::MAX)));
         assert_eq!(t.len(), 2);
         assert_eq!(t.next_pending(None), None);
+    }
+
+    proptest::proptest! {
+        /// A directory's one allocation stays in step with a plain map through any mix of
+        /// inserts, replacements and removals, names of every length included.
+        #[test]
+        fn one_allocation_per_directory_agrees_with_a_map(
+            ops in proptest::collection::vec((0u8..3, "[a-z]{0,6}", 3u64..1000), 0..60)
+        ) {
+            let mut t = FileTable::default();
+            let mut model = std::collections::BTreeMap::new();
+            for (op, name, v) in ops {
+                let rel = PathBuf::from("d").join(format!("f{name}"));
+                if op == 0 {
+                    t.remove(&rel);
+                    model.remove(&rel);
+                } else {
+                    t.set(&rel, h(v));
+                    model.insert(rel, h(v));
+                }
+                proptest::prop_assert_eq!(t.len(), model.len());
+            }
+            let paths: Vec<PathBuf> = t.paths().collect();
+            let want: Vec<PathBuf> = model.keys().cloned().collect();
+            proptest::prop_assert_eq!(paths, want);
+            for (rel, slot) in &model {
+                proptest::prop_assert_eq!(t.get(rel), Some(*slot));
+            }
+        }
     }
 }

@@ -58,8 +58,12 @@ pub(super) struct GitIndex {
     file: gix_index::File,
     /// The project root relative to the work tree's top, ending in `/` (empty at the top).
     prefix: Vec<u8>,
-    /// Scratch space for an entry's path.
-    path: Vec<u8>,
+    /// The directory (relative to the work tree's top, with its `/`) whose entries `range`
+    /// holds: the hasher asks for a directory's files one after the other, so each lookup
+    /// searches that directory's few entries, not the whole index (on a 100,000-file tree the
+    /// whole-index search was a quarter of the hasher's time).
+    dir: Vec<u8>,
+    range: std::ops::Range<usize>,
 }
 
 impl GitIndex {
@@ -109,7 +113,8 @@ impl GitIndex {
         Some(GitIndex {
             file,
             prefix,
-            path: Vec::new(),
+            dir: Vec::new(),
+            range: 0..0,
         })
     }
 
@@ -123,17 +128,35 @@ impl GitIndex {
         handle: &DirHandle,
         before: Option<SystemTime>,
     ) -> Option<u64> {
-        self.path.clear();
-        self.path.extend_from_slice(&self.prefix);
         let dir = dir.as_os_str().as_encoded_bytes();
-        if !dir.is_empty() {
-            self.path.extend_from_slice(dir);
-            self.path.push(b'/');
+        let same = self.dir.len() == self.prefix.len() + dir.len() + usize::from(!dir.is_empty())
+            && self.dir.starts_with(&self.prefix)
+            && self.dir[self.prefix.len()..].starts_with(dir);
+        if !same {
+            self.dir.clear();
+            self.dir.extend_from_slice(&self.prefix);
+            if !dir.is_empty() {
+                self.dir.extend_from_slice(dir);
+                self.dir.push(b'/');
+            }
+            self.range = self
+                .file
+                .prefixed_entries_range(self.dir.as_slice().into())
+                .unwrap_or(0..0);
         }
-        self.path.extend_from_slice(name.as_encoded_bytes());
-        let entry = self
-            .file
-            .entry_by_path_and_stage(self.path.as_slice().into(), Stage::Unconflicted)?;
+        let (file, skip) = (&self.file, self.dir.len());
+        let bytes = name.as_encoded_bytes();
+        // Every entry in the range starts with `dir`: comparing the rest orders them as the
+        // whole paths do.
+        let at = file.entries()[self.range.clone()]
+            .binary_search_by(|e| {
+                let path: &[u8] = e.path(file);
+                path[skip..]
+                    .cmp(bytes)
+                    .then_with(|| e.stage().cmp(&Stage::Unconflicted))
+            })
+            .ok()?;
+        let entry = &file.entries()[self.range.start + at];
         let untrusted = Flags::ASSUME_VALID | Flags::SKIP_WORKTREE | Flags::INTENT_TO_ADD;
         if !(entry.mode == Mode::FILE || entry.mode == Mode::FILE_EXECUTABLE)
             || entry.flags.intersects(untrusted)
