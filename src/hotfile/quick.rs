@@ -100,19 +100,10 @@ impl<'t> Reader<'t> {
     /// An argument (a bare word or a plain string) or a property (`key=value`, no spaces).
     fn entry(&mut self) -> Option<Entry<'t>> {
         let start = self.at;
-        if self.peek() == Some(b'"') {
-            let value = self.string()?;
-            self.delimited()?;
-            let here = span(start, self.at);
-            return Some(Entry {
-                key: None,
-                value: Value::String(value),
-                span: here,
-                value_span: here,
-            });
-        }
-        let word = self.bare()?;
-        if self.peek() != Some(b'=') {
+        let quoted = self.peek() == Some(b'"');
+        let word = if quoted { self.string()? } else { self.bare()? };
+        // A string is always an argument; a bare word is a property's key when `=` follows.
+        if quoted || self.peek() != Some(b'=') {
             self.delimited()?;
             let here = span(start, self.at);
             return Some(Entry {
