@@ -202,11 +202,30 @@ impl Lines {
                     }
                 }
             }
-            EventKind::ServiceReady { node, duration_ms } => format!(
-                "{} {node} serving{} (ready in {})",
+            EventKind::ServiceReady {
+                node,
+                duration_ms,
+                gates,
+                ..
+            } => format!(
+                "{} {node} serving{} (ready in {}{})",
                 self.paint(GREEN, "✓"),
                 self.on(node),
-                super::seconds(std::time::Duration::from_secs_f64(duration_ms / 1000.0))
+                super::seconds(std::time::Duration::from_secs_f64(duration_ms / 1000.0)),
+                if gates.is_empty() {
+                    String::new()
+                } else {
+                    format!("; its build passed {}", gates.join(", "))
+                }
+            ),
+            EventKind::ServiceServingUnchecked {
+                node, gates, ready, ..
+            } => format!(
+                "{} {node}: no checked instance is left, so the new build serves{} before {} \
+                 passed",
+                self.paint(YELLOW, "!"),
+                if *ready { "" } else { " once ready" },
+                gates.join(", ")
             ),
             EventKind::ServiceAwaitingGates {
                 node,
