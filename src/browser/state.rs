@@ -209,7 +209,7 @@ impl Tracker {
                 ..
             } if ours(node) => {
                 let status = format!(
-                    "is starting, and will serve before {} passed: no checked instance is left",
+                    "is starting, and will serve before {} passed: no other instance runs",
                     gates.join(", ")
                 );
                 self.set(Some(stale(node, &status, Vec::new())))
@@ -279,7 +279,7 @@ impl Tracker {
         self.view.stale = Some(Stale {
             node: node.to_owned(),
             status: format!(
-                "serves before {} passed: no checked instance is left",
+                "serves before {} passed: no other instance runs",
                 gates.join(", ")
             ),
             lines: Vec::new(),
@@ -469,10 +469,7 @@ mod tests {
         let stale = tracker.view.stale.clone().expect("a banner");
         assert_eq!(
             (stale.node.as_str(), stale.status.as_str()),
-            (
-                "serve",
-                "serves before test passed: no checked instance is left"
-            )
+            ("serve", "serves before test passed: no other instance runs")
         );
         assert_eq!(tracker.event(&passed, 70), Some(Change::View));
         assert_eq!(

@@ -17,7 +17,8 @@
 //!   instance stays pending, getting no connection while another serves, until it is ready
 //!   and its gates succeeded in the same wave; a failed gate stops it. One that serves alone
 //!   (nothing else was alive) is not stopped by a new wave: it serves on until a successor is
-//!   promoted.
+//!   promoted. One left alone by the serving instance's crash serves too, and says so: there
+//!   is no older build to restart.
 //! - A service left with no instance (its only one exited on its own) is started again after
 //!   a backoff, unless its `restart` policy says otherwise; a new instance that never gets
 //!   ready is kept when there is no other.

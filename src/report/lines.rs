@@ -220,11 +220,16 @@ impl Lines {
             ),
             EventKind::ServiceServingUnchecked {
                 node, gates, ready, ..
-            } => format!(
-                "{} {node}: no checked instance is left, so the new build serves{} before {} \
-                 passed",
+            } if *ready => format!(
+                "{} {node} serving{} before its build passed {}, as no other instance runs",
                 self.paint(YELLOW, "!"),
-                if *ready { "" } else { " once ready" },
+                self.on(node),
+                gates.join(", ")
+            ),
+            EventKind::ServiceServingUnchecked { node, gates, .. } => format!(
+                "{} {node}: its starting instance will serve before its build passed {}, as no \
+                 other instance runs",
+                self.paint(YELLOW, "!"),
                 gates.join(", ")
             ),
             EventKind::ServiceAwaitingGates {
