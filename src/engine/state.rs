@@ -708,6 +708,14 @@ impl Engine {
         };
         let state = &mut self.nodes[node.0];
         let Some(pending) = state.take_pending(generation) else {
+            // An early instance kept as the only one when a new wave began (see `make_stale`):
+            // still all there is, so kept, but the user must hear that it never got ready.
+            if state
+                .current
+                .is_some_and(|c| c.generation == generation && c.gated)
+            {
+                actions.push(Action::Report(Report::ReadyTimedOut { node, kept: true }));
+            }
             return;
         };
         if state.current.is_none() && pending.gated {

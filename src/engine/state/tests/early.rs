@@ -524,3 +524,29 @@ fn a_crash_of_the_serving_instance_then_a_failed_gate_leaves_nothing_serving() {
         ",
     );
 }
+
+#[test]
+fn a_kept_early_instance_that_never_gets_ready_is_said_to_be_kept() {
+    // hot's first instance, kept serving by an edit before it was ready, times out: it stays
+    // (nothing else runs), and the user hears so rather than nothing.
+    Scenario::of(gated()).expect(
+        "
+        start
+          wave 1 by start: clippy test build serve
+          start clippy#1
+          start build#2
+        exit build#2 0
+          finished build Code(0) in 0ms
+          start serve#3
+        change src/main.rs
+          wave 2 by src/main.rs (1): clippy test build serve
+          stop clippy#1
+          restarting clippy
+          start build#4
+        timeout serve#3
+          not ready serve (kept: no other)
+        serving serve
+          serving serve#3
+        ",
+    );
+}
