@@ -317,8 +317,10 @@ fn carry_out(
             Action::Release { node } => browser.release(&project.node(node).name),
         }
     }
-    tell(&mut held);
+    // Steered before the last reports are told: a report such as "serving unchecked" is a
+    // fact only once connections go to that instance.
     steer(engine, sockets);
+    tell(&mut held);
     None
 }
 
