@@ -13,14 +13,25 @@
 
 use miette::SourceSpan;
 
+use super::lex::{MAX_BRACES, MAX_DEPTH};
 use super::tree::{Entry, Tree, Value};
 
 /// The tree of `text`, or `None` when kdl must read it (see the module's doc).
+///
+/// It also answers `None` wherever `lex::prescan` would find a mistake (nesting past its
+/// limits, a word glued to a `/`), so a text it reads needs no prescan: that pass runs only
+/// before kdl's reading.
 pub(super) fn parse(text: &str) -> Option<Tree<'_>> {
+    // Braces are counted in strings and comments too by the prescan; a text under the limit in
+    // all cannot pass it anywhere (counting is a vectorised loop, not a pass of its own).
+    if text.bytes().filter(|&c| c == b'{').count() > MAX_BRACES {
+        return None;
+    }
     let mut reader = Reader {
         text,
         b: text.as_bytes(),
         at: 0,
+        depth: 0,
         // About one node a line and one entry for every 15 bytes in a Hotfile.
         tree: Tree::with_capacity(text.len() / 20, text.len() / 15),
     };
@@ -32,6 +43,8 @@ struct Reader<'t> {
     text: &'t str,
     b: &'t [u8],
     at: usize,
+    /// `{ … }` blocks open around `at`: the quick reading recurses on each.
+    depth: usize,
     tree: Tree<'t>,
 }
 
@@ -56,6 +69,10 @@ impl<'t> Reader<'t> {
     fn node(&mut self) -> Option<()> {
         let start = self.at;
         let name = self.bare()?;
+        // `name/* … */` or `name/…`: the prescan's unquoted-path mistake.
+        if self.peek() == Some(b'/') {
+            return None;
+        }
         let node = self.tree.open(name, span(start, self.at));
         let mut block = None;
         loop {
@@ -67,7 +84,12 @@ impl<'t> Reader<'t> {
                 Some(b'{') if spaced => {
                     self.at += 1;
                     let from = self.at;
+                    self.depth += 1;
+                    if self.depth > MAX_DEPTH {
+                        return None;
+                    }
                     self.nodes(true)?;
+                    self.depth -= 1;
                     // Its braces; kdl's differs, and is the one shown (see `tree::Node::block`).
                     block = Some(span(from - 1, self.at + 1));
                     self.at += 1;
@@ -223,6 +245,9 @@ impl<'t> Reader<'t> {
             match (self.peek()?, self.b.get(self.at + 1)) {
                 (b'/', Some(b'*')) => {
                     depth += 1;
+                    if depth > MAX_DEPTH {
+                        return None;
+                    }
                     self.at += 2;
                 }
                 (b'*', Some(b'/')) => {
