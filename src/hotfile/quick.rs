@@ -22,16 +22,12 @@ use super::tree::{Entry, Tree, Value};
 /// limits, a word glued to a `/`), so a text it reads needs no prescan: that pass runs only
 /// before kdl's reading.
 pub(super) fn parse(text: &str) -> Option<Tree<'_>> {
-    // Braces are counted in strings and comments too by the prescan; a text under the limit in
-    // all cannot pass it anywhere (counting is a vectorised loop, not a pass of its own).
-    if text.bytes().filter(|&c| c == b'{').count() > MAX_BRACES {
-        return None;
-    }
     let mut reader = Reader {
         text,
         b: text.as_bytes(),
         at: 0,
         depth: 0,
+        braces: 0,
         // About one node a line and one entry for every 15 bytes in a Hotfile.
         tree: Tree::with_capacity(text.len() / 20, text.len() / 15),
     };
@@ -45,6 +41,8 @@ struct Reader<'t> {
     at: usize,
     /// `{ … }` blocks open around `at`: the quick reading recurses on each.
     depth: usize,
+    /// Braces open, counted in strings and comments too, as the prescan counts them.
+    braces: usize,
     tree: Tree<'t>,
 }
 
@@ -85,11 +83,13 @@ impl<'t> Reader<'t> {
                     self.at += 1;
                     let from = self.at;
                     self.depth += 1;
+                    self.count_braces("{")?;
                     if self.depth > MAX_DEPTH {
                         return None;
                     }
                     self.nodes(true)?;
                     self.depth -= 1;
+                    self.count_braces("}")?;
                     // Its braces; kdl's differs, and is the one shown (see `tree::Node::block`).
                     block = Some(span(from - 1, self.at + 1));
                     self.at += 1;
@@ -181,6 +181,7 @@ impl<'t> Reader<'t> {
         if !value.chars().all(|c| plain(c) && c != '\\') {
             return None;
         }
+        self.count_braces(value)?;
         self.at = end + 1;
         Some(value)
     }
@@ -233,6 +234,7 @@ impl<'t> Reader<'t> {
         {
             return None;
         }
+        self.count_braces(comment)?;
         self.at += len;
         Some(())
     }
@@ -261,7 +263,26 @@ impl<'t> Reader<'t> {
             }
         }
         let inside = &self.text[start..self.at];
+        self.count_braces(inside)?;
         inside.chars().all(|c| plain(c) || c == '\n').then_some(())
+    }
+
+    /// Counts the braces of `text` as the prescan does (`None` past its limit).
+    fn count_braces(&mut self, text: &str) -> Option<()> {
+        if !text.contains(['{', '}']) {
+            return Some(());
+        }
+        for c in text.bytes() {
+            match c {
+                b'{' => self.braces += 1,
+                b'}' => self.braces = self.braces.saturating_sub(1),
+                _ => continue,
+            }
+            if self.braces > MAX_BRACES {
+                return None;
+            }
+        }
+        Some(())
     }
 }
 
