@@ -107,7 +107,7 @@ impl Checker<'_> {
             });
             None
         };
-        let wanted = here.join(&dir.value);
+        let wanted = here.join(dir.value);
         let (real, real_here) = match (std::fs::canonicalize(&wanted), std::fs::canonicalize(here))
         {
             (Ok(real), Ok(real_here)) => (real, real_here),
@@ -160,7 +160,7 @@ impl Checker<'_> {
                     second: name.span,
                 });
             } else {
-                ids.insert(&name.value, i);
+                ids.insert(name.value, i);
             }
         }
         ids
@@ -177,7 +177,7 @@ impl Checker<'_> {
                 None => self.mistakes.push(Mistake::UnknownAfter {
                     name: dep.value.to_owned(),
                     span: dep.span,
-                    help: suggest(&dep.value, ids.keys().copied())
+                    help: suggest(dep.value, ids.keys().copied())
                         .map(|best| format!("did you mean `{best}`?")),
                 }),
             }
@@ -340,7 +340,7 @@ impl Checker<'_> {
                 });
                 None
             }
-            Some(dir) => Some(root.join(&dir.value)),
+            Some(dir) => Some(root.join(dir.value)),
             None => Some(root.to_path_buf()),
         };
         let sockets = self.sockets(raw);
@@ -418,7 +418,7 @@ impl Checker<'_> {
             return None;
         }
         let addr = raw.addr.as_ref()?;
-        let parsed = match parse_addr(&addr.value) {
+        let parsed = match parse_addr(addr.value) {
             Ok(parsed) => parsed,
             Err(help) => {
                 self.mistakes.push(Mistake::BadSocket {
@@ -457,7 +457,7 @@ impl Checker<'_> {
     }
 
     fn restart(&mut self, text: &Str) -> Option<Restart> {
-        let parsed = Restart::parse(&text.value);
+        let parsed = Restart::parse(text.value);
         if parsed.is_none() {
             let names = Restart::ALL.map(Restart::as_str);
             let help = match suggest(&text.value.to_ascii_lowercase(), names) {
@@ -610,7 +610,7 @@ impl Checker<'_> {
                 ok = false;
                 continue;
             }
-            seen.insert(&key.value, key.span);
+            seen.insert(key.value, key.span);
             out.push((key.value.to_owned(), value.value.to_owned()));
         }
         ok.then_some(out)
@@ -646,9 +646,9 @@ impl Checker<'_> {
                 });
                 ok = false;
             } else {
-                names.insert(&name.value, name);
+                names.insert(name.value, name);
             }
-            match parse_addr(&addr.value) {
+            match parse_addr(addr.value) {
                 Ok(parsed) => out.push(SocketSpec {
                     name: name.value.to_owned(),
                     addr: parsed,
@@ -673,7 +673,7 @@ impl Checker<'_> {
             if arg.value == "notify" {
                 modes.push((arg.span, Some(Ready::Notify)));
             } else {
-                let hint = suggest(&arg.value, ["notify"])
+                let hint = suggest(arg.value, ["notify"])
                     .map_or(String::new(), |best| format!(" (did you mean `{best}`?)"));
                 self.mistakes.push(Mistake::BadReady {
                     message: format!("unknown `ready` mode `{}`{hint}", arg.value),
@@ -686,7 +686,7 @@ impl Checker<'_> {
             modes.push((delay.span, self.duration(delay).map(Ready::Delay)));
         }
         if let Some(log) = &raw.log {
-            let regex = match Regex::new(&log.value) {
+            let regex = match Regex::new(log.value) {
                 Ok(regex) => Some(Ready::Log(regex)),
                 Err(e) => {
                     self.mistakes.push(Mistake::BadRegex {
@@ -725,7 +725,7 @@ impl Checker<'_> {
     fn stop(&mut self, raw: &RawStop) -> Option<Stop> {
         let default = Stop::default();
         let signal = match &raw.signal {
-            Some(text) => match Signal::parse(&text.value) {
+            Some(text) => match Signal::parse(text.value) {
                 Some(signal) => Some(signal),
                 None => {
                     let names = Signal::ALL.map(Signal::name);
@@ -754,7 +754,7 @@ impl Checker<'_> {
     }
 
     fn duration(&mut self, text: &Str) -> Option<Duration> {
-        let parsed = parse_duration(&text.value);
+        let parsed = parse_duration(text.value);
         match parsed {
             None => self.mistakes.push(Mistake::BadDuration {
                 text: text.value.to_owned(),

@@ -24,7 +24,7 @@ impl Checker<'_> {
         let mut seen = HashSet::new();
         for gate in &node.gate {
             let Some(&i) = ids.get(gate.value) else {
-                let help = match suggest(&gate.value, ids.keys().copied()) {
+                let help = match suggest(gate.value, ids.keys().copied()) {
                     Some(best) => format!("did you mean `{best}`?"),
                     None => "`gate` names tasks this service comes after, such as tests".into(),
                 };

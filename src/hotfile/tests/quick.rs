@@ -54,6 +54,11 @@ fn a_sound_hotfile_is_not_read_by_kdls_slow_parser() {
         same_as_kdl(&plan(20)).is_some(),
         "a plain Hotfile is read quickly"
     );
+    // More top-level blocks than the prescan's brace limit, which counts open braces only.
+    assert!(
+        quick::parse(&plan(lex::MAX_BRACES + 10)).is_some(),
+        "a large plain Hotfile is read quickly"
+    );
 }
 
 #[test]
