@@ -130,3 +130,38 @@ task "new" {
         hot.transcript()
     );
 }
+
+/// An 8 GB sparse file made in the tree (a disk image, a core dump) was read to the end before
+/// the next wave: an edit made just after it waited for the read (2 GB: 14 s; 50 GB: no wave
+/// in two minutes). A file that long is judged by its metadata, unread.
+#[test]
+fn an_edit_waited_while_hot_read_a_huge_sparse_file() {
+    let project = Project::with_hotfile(
+        r#"task "t" {
+    watch "src/**"
+    run "true"
+}
+"#,
+    );
+    project.write("src/a.txt", "one\n");
+    let mut hot = project.spawn(&["watch"]);
+    hot.wait_event("watching", "");
+    hot.wait_event("wave_finished", "");
+    let image = std::fs::File::create(project.path().join("src/disk.img")).expect("create");
+    image.set_len(8 << 30).expect("a sparse file");
+    drop(image);
+    let saved = Instant::now();
+    project.write("src/a.txt", "two\n");
+    hot.wait_for("the edit's wave", |e| {
+        e["event"] == "wave_started"
+            && e["paths"]
+                .as_array()
+                .is_some_and(|p| p.iter().any(|p| p == "src/a.txt"))
+    });
+    let late = saved.elapsed();
+    assert!(
+        late < Duration::from_secs(5),
+        "the edit's wave started {late:?} after it\n{}",
+        hot.transcript()
+    );
+}
