@@ -43,7 +43,8 @@ pub(super) const ADAPT_FACTOR: u32 = 16;
 /// A path whose events in one burst span longer than this is a stream (a log appended to all
 /// the time): its events stop restarting the quiet window, so an edit to another file still
 /// closes the burst a window after it (it waited for `max_delay`, 10 s, behind the log). Long
-/// beside any one save or a burst's writes of one file, short beside `max_delay`.
+/// beside any one save or a burst's writes of one file, short beside `max_delay`. A stream
+/// whose next event comes within this of its burst's close is one in the next burst at once.
 pub(super) const STREAM: Duration = Duration::from_secs(1);
 
 /// What an event says about its path.
@@ -79,6 +80,8 @@ impl Kind {
 struct Seen {
     /// Its first event in the burst.
     since: Instant,
+    /// It is a stream ([`STREAM`]).
+    stream: bool,
     /// Its first event in the burst created it.
     born: bool,
     /// Some event may have changed its content (not only metadata, not only a close).
@@ -134,6 +137,8 @@ pub(crate) struct Debouncer {
     /// When the first path of the open batch became a stream ([`STREAM`]); `last` counts
     /// only the other paths' events from then on.
     stream_from: Option<Instant>,
+    /// The streams of the last batch, and when it closed.
+    prev_streams: (Option<Instant>, BTreeSet<PathBuf>),
     /// Since when, and until when at least, the open batch is held.
     hold_since: Option<Instant>,
     hold_until: Option<Instant>,
@@ -167,6 +172,7 @@ impl Debouncer {
             held: false,
             grew: false,
             stream_from: None,
+            prev_streams: (None, BTreeSet::new()),
             hold_since: None,
             hold_until: None,
             not_before: None,
@@ -204,22 +210,32 @@ impl Debouncer {
 
     /// An event of `kind` on a candidate path at `now`.
     pub(crate) fn push(&mut self, now: Instant, path: PathBuf, kind: Kind) {
-        let stream = self
-            .seen
-            .get(&path)
-            .is_some_and(|s| now.saturating_duration_since(s.since) >= STREAM);
+        let stream = match self.seen.get(&path) {
+            Some(s) => s.stream || now.saturating_duration_since(s.since) >= STREAM,
+            None => {
+                let (closed, streams) = &self.prev_streams;
+                closed.is_some_and(|c| now.saturating_duration_since(c) < STREAM)
+                    && streams.contains(&path)
+            }
+        };
         if stream {
-            // The burst is open already (the path is in it); the quiet window is the others'.
+            // The quiet window is the other paths'.
+            if self.first.is_none() {
+                self.begin(now);
+                self.first = Some(now);
+            }
             self.stream_from.get_or_insert(now);
         } else {
             self.touch(now);
         }
         let seen = self.seen.entry(path).or_insert(Seen {
             since: now,
+            stream,
             born: kind == Kind::Created,
             content: false,
             last: kind,
         });
+        seen.stream |= stream;
         seen.content |= kind.content();
         seen.last = kind;
     }
@@ -229,7 +245,8 @@ impl Debouncer {
     fn streaming_alone(&self) -> bool {
         match (self.stream_from, self.last) {
             (Some(from), Some(last)) => last < from,
-            _ => false,
+            (Some(_), None) => true,
+            (None, _) => false,
         }
     }
 
@@ -391,6 +408,8 @@ impl Debouncer {
         self.not_before = None;
         // Built from the sorted map in bulk: no search per path on the way to the wave.
         let seen = std::mem::take(&mut self.seen);
+        let streams = seen.iter().filter(|(_, s)| s.stream);
+        self.prev_streams = (Some(now), streams.map(|(p, _)| p.clone()).collect());
         let metadata_only = seen
             .iter()
             .filter(|(_, s)| !s.content)
@@ -603,17 +622,20 @@ mod tests {
                 closed.push((i * 5, paths(&b.paths).join(" ")));
             }
             d.push(now, "app.log".into(), Kind::Written);
-            if i == 600 {
-                // 3 s in: a save of another file.
+            if i == 600 || i == 670 {
+                // 3 s in, and again in the next burst: a save of another file.
                 d.push(now, "a.rs".into(), Kind::Closed);
             }
         }
         assert_eq!(
             closed,
-            [(3_010, "a.rs app.log".to_owned())],
-            "the edit closes its burst one window later, the log alone waits the cap"
+            [
+                (3_010, "a.rs app.log".to_owned()),
+                (3_360, "a.rs app.log".to_owned())
+            ],
+            "each edit closes its burst one window later, the log alone waits the cap"
         );
-        assert_eq!(d.deadline(), Some(ms(t0, 3_010) + cap));
+        assert_eq!(d.deadline(), Some(ms(t0, 3_360) + cap));
     }
 
     /// A file written for longer than [`STREAM`] with nothing else happening (a big copy)
