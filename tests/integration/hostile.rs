@@ -169,3 +169,40 @@ fn an_edit_waited_while_hot_read_a_huge_sparse_file() {
         hot.transcript()
     );
 }
+
+/// Two tasks that each watch the file the other writes fed each other without end (61 waves
+/// in 10 s, for as long as hot ran): a write counted as a loop only when a run of the node
+/// itself or of one after it made it, so once one of the two was caught the other's writes
+/// reset it. A write made during any task's run now counts.
+#[test]
+fn two_tasks_feeding_each_other_through_the_tree_looped_for_ever() {
+    let project = Project::with_hotfile(
+        r#"task "a" {
+    watch "src/b.out"
+    run "date +%s%N > src/a.out"
+}
+task "b" {
+    watch "src/a.out"
+    run "date +%s%N > src/b.out"
+}
+"#,
+    );
+    project.write("src/.keep", "");
+    let mut hot = project.spawn(&["watch"]);
+    hot.wait_event("loop_detected", "");
+    let found = hot.seen.len();
+    // The absence of waves can only be seen over time: without the fix the two ran about six
+    // waves a second; a loaded machine runs fewer, never none.
+    std::thread::sleep(Duration::from_secs(3));
+    hot.signal(libc::SIGTERM);
+    hot.wait_exit();
+    let waves = hot.seen[found..]
+        .iter()
+        .filter(|e| e["event"] == "wave_started")
+        .count();
+    assert!(
+        waves <= 3,
+        "{waves} waves in the 3 s after the loop was found\n{}",
+        hot.transcript()
+    );
+}
