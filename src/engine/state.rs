@@ -411,8 +411,9 @@ impl Engine {
     /// Decides whether a change to `node`'s inputs is its own run feeding back into itself, and
     /// returns true when the change must be ignored for this node.
     ///
-    /// A write counts as the node's own when its mtime falls inside a run of `node` (or of a
-    /// task after it) that then ended on its own. That alone proves little: a file someone
+    /// A write counts as the node's own when its mtime falls inside a run of a task (`node`,
+    /// one after it, or any other: two tasks that each watch what the other writes feed each
+    /// other) that then ended on its own. That alone proves little: a file someone
     /// else wrote during a fast run and that was seen after it ended looks the same. So a loop
     /// needs the same paths rewritten by [`LOOP_LIMIT`] such runs in a row, with nothing else
     /// changed. Any change that cannot be the node's own (written outside its runs) resets the
@@ -421,11 +422,10 @@ impl Engine {
     fn loop_check(&mut self, node: NodeId, changes: &[Change], actions: &mut Vec<Action>) -> bool {
         let inputs = &self.project.node(node).inputs;
         let own: Vec<&Change> = changes.iter().filter(|c| inputs.matches(&c.path)).collect();
-        let downstream = self.graph.with_dependents([node]);
         let written_by_a_run = |modified: Instant| {
-            downstream.iter().any(|m| {
+            self.project.ids().any(|m| {
                 let state = &self.nodes[m.0];
-                self.project.node(*m).kind == Kind::Task
+                self.project.node(m).kind == Kind::Task
                     && state.current.is_none()
                     && state.last_run.is_some_and(|(start, end, _)| {
                         // `modified` comes from a file's mtime: compared by distance, since

@@ -47,6 +47,13 @@ pub(super) const PEEK: Duration = Duration::from_micros(100);
 /// default 10 ms): past that, a writer's pause is taken for the end of its burst.
 pub(super) const ADAPT_FACTOR: u32 = 16;
 
+/// A path whose events in one burst span longer than this is a stream (a log appended to all
+/// the time): its events stop restarting the quiet window, so an edit to another file still
+/// closes the burst a window after it (it waited for `max_delay`, 10 s, behind the log). Long
+/// beside any one save or a burst's writes of one file, short beside `max_delay`. A stream
+/// whose next event comes within this of its burst's close is one in the next burst at once.
+pub(super) const STREAM: Duration = Duration::from_secs(1);
+
 /// What an event says about its path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Kind {
@@ -78,6 +85,10 @@ impl Kind {
 /// What the open burst saw of one path.
 #[derive(Debug, Clone, Copy)]
 struct Seen {
+    /// Its first event in the burst.
+    since: Instant,
+    /// It is a stream ([`STREAM`]).
+    stream: bool,
     /// Its first event in the burst created it.
     born: bool,
     /// Some event may have changed its content (not only metadata, not only a close).
@@ -130,6 +141,11 @@ pub(crate) struct Debouncer {
     held: bool,
     /// A directory appeared in the open batch: it waits a window, never the settle.
     grew: bool,
+    /// When the first path of the open batch became a stream ([`STREAM`]); `last` counts
+    /// only the other paths' events from then on.
+    stream_from: Option<Instant>,
+    /// The streams of the last batch, and when it closed.
+    prev_streams: (Option<Instant>, BTreeSet<PathBuf>),
     /// Since when, and until when at least, the open batch is held.
     hold_since: Option<Instant>,
     hold_until: Option<Instant>,
@@ -166,6 +182,8 @@ impl Debouncer {
             continues: false,
             held: false,
             grew: false,
+            stream_from: None,
+            prev_streams: (None, BTreeSet::new()),
             hold_since: None,
             hold_until: None,
             not_before: None,
@@ -205,14 +223,44 @@ impl Debouncer {
 
     /// An event of `kind` on a candidate path at `now`.
     pub(crate) fn push(&mut self, now: Instant, path: PathBuf, kind: Kind) {
-        self.touch(now);
+        let stream = match self.seen.get(&path) {
+            Some(s) => s.stream || now.saturating_duration_since(s.since) >= STREAM,
+            None => {
+                let (closed, streams) = &self.prev_streams;
+                closed.is_some_and(|c| now.saturating_duration_since(c) < STREAM)
+                    && streams.contains(&path)
+            }
+        };
+        if stream {
+            // The quiet window is the other paths'.
+            if self.first.is_none() {
+                self.begin(now);
+                self.first = Some(now);
+            }
+            self.stream_from.get_or_insert(now);
+        } else {
+            self.touch(now);
+        }
         let seen = self.seen.entry(path).or_insert(Seen {
+            since: now,
+            stream,
             born: kind == Kind::Created,
             content: false,
             last: kind,
         });
+        seen.stream |= stream;
         seen.content |= kind.content();
         seen.last = kind;
+    }
+
+    /// A stream is all that happened since it became one: the burst waits for `max_delay`
+    /// (or quiet, if another path comes), as it did before the path was a stream.
+    fn streaming_alone(&self) -> bool {
+        match (self.stream_from, self.last) {
+            (Some(from), Some(last)) => last < from,
+            (Some(_), None) => true,
+            (None, _) => false,
+        }
     }
 
     /// A directory appeared at `now`. No save makes one; a checkout, an unpack or a generator
@@ -325,7 +373,9 @@ impl Debouncer {
     pub(crate) fn deadline(&self) -> Option<Instant> {
         let first = self.first?;
         let last = self.last.unwrap_or(first);
-        let quiet = if self.settled() {
+        let quiet = if self.streaming_alone() {
+            None
+        } else if self.settled() {
             self.idle_at
                 .filter(|&idle| idle >= last)
                 .or_else(|| after(last, self.settle))
@@ -380,18 +430,23 @@ impl Debouncer {
             .last
             .and_then(|l| after(l, self.window))
             .is_some_and(|end| now >= end);
-        self.prev_window = (quiet && !self.settled()).then_some(self.window);
+        // A stream's pause proves nothing about the window (the others' quiet closed it).
+        self.prev_window =
+            (quiet && !self.settled() && self.stream_from.is_none()).then_some(self.window);
         self.first = None;
         self.peeked = None;
         self.idle_at = None;
         self.prev_last = self.last.take();
         self.held = false;
         self.grew = false;
+        self.stream_from = None;
         self.hold_since = None;
         self.hold_until = None;
         self.not_before = None;
         // Built from the sorted map in bulk: no search per path on the way to the wave.
         let seen = std::mem::take(&mut self.seen);
+        let streams = seen.iter().filter(|(_, s)| s.stream);
+        self.prev_streams = (Some(now), streams.map(|(p, _)| p.clone()).collect());
         let metadata_only = seen
             .iter()
             .filter(|(_, s)| !s.content)
@@ -647,6 +702,58 @@ mod tests {
             assert!(d.deadline().unwrap() <= now + Q);
         }
         assert_eq!(waves, [(100, 20), (200, 20)]);
+    }
+
+    /// A log appended to every 5 ms (a glob matches it) held every burst open for
+    /// `max_delay`: an edit to another file waited up to 10 s. Once the log has been written
+    /// for [`STREAM`] in one burst, its events no longer restart the quiet window: the edit
+    /// closes the burst a window after it, and the log alone still closes at `max_delay`.
+    #[test]
+    fn a_file_written_all_the_time_held_an_unrelated_edit_for_max_delay() {
+        let t0 = Instant::now();
+        let cap = Duration::from_secs(10);
+        let mut d = Debouncer::new(Q, cap);
+        let mut closed = vec![];
+        for i in 0..2_000u64 {
+            let now = ms(t0, i * 5);
+            if let Some(b) = d.take(now) {
+                closed.push((i * 5, paths(&b.paths).join(" ")));
+            }
+            d.push(now, "app.log".into(), Kind::Written);
+            if i == 600 || i == 670 {
+                // 3 s in, and again in the next burst: a save of another file.
+                d.push(now, "a.rs".into(), Kind::Closed);
+            }
+        }
+        assert_eq!(
+            closed,
+            [
+                (3_010, "a.rs app.log".to_owned()),
+                (3_360, "a.rs app.log".to_owned())
+            ],
+            "each edit closes its burst one window later, the log alone waits the cap"
+        );
+        assert_eq!(d.deadline(), Some(ms(t0, 3_360) + cap));
+    }
+
+    /// A file written for longer than [`STREAM`] with nothing else happening (a big copy)
+    /// still holds its burst until it goes quiet: only another path's event closes early.
+    #[test]
+    fn a_long_write_alone_still_waits_for_quiet() {
+        let t0 = Instant::now();
+        let mut d = Debouncer::new(Q, Duration::from_secs(10));
+        d.push(t0, "small".into(), Kind::Closed);
+        d.push(ms(t0, 1), "big".into(), Kind::Created);
+        for i in 1..400u64 {
+            assert_eq!(d.take(ms(t0, i * 5)), None, "{i}");
+            d.push(ms(t0, i * 5), "big".into(), Kind::Written);
+        }
+        d.push(ms(t0, 2_000), "big".into(), Kind::Closed);
+        // The next file of the copy: the burst goes on until the copy pauses.
+        d.push(ms(t0, 2_001), "next".into(), Kind::Closed);
+        assert_eq!(d.take(ms(t0, 2_005)), None);
+        let b = d.take(ms(t0, 2_011)).unwrap();
+        assert_eq!(paths(&b.paths), ["big", "next", "small"]);
     }
 
     #[test]

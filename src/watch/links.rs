@@ -126,7 +126,7 @@ pub(crate) fn describe(root: &Path, rel: &Path) -> Option<LinkNote> {
         .map(|t| t.display().to_string())
         .unwrap_or_default();
     let real_root = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
-    let (Ok(target), Ok(real)) = (std::fs::canonicalize(&link), std::fs::canonicalize(&abs)) else {
+    let Ok(target) = std::fs::canonicalize(&link) else {
         return Some(LinkNote {
             note: format!(
                 "`{shown}` is a symlink to `{pointee}`, which does not resolve (a missing target \
@@ -135,6 +135,9 @@ pub(crate) fn describe(root: &Path, rel: &Path) -> Option<LinkNote> {
             seen: Seen::AsAsked,
         });
     };
+    // A path not there (yet) under a link that resolves: its place in the link's target.
+    let real = std::fs::canonicalize(&abs)
+        .unwrap_or_else(|_| target.join(abs.strip_prefix(&link).unwrap_or(Path::new(""))));
     if loops_back(&link, &target) {
         let (seen, place) = match real.strip_prefix(&real_root) {
             Ok(inside) => (

@@ -23,6 +23,8 @@ mod edges;
 mod examples;
 /// `hot graph` in every format, and `hot why`.
 mod graph;
+/// Hostile trees and processes: a log written all the time, a new file under a link.
+mod hostile;
 /// `hot init`: the Hotfile it writes for a package, a workspace and anything else.
 mod init;
 /// `lock "NAME"`: tasks that share a lock take turns; cargo's own lock waits are explained.
