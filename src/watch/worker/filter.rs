@@ -76,14 +76,11 @@ impl Worker {
             }
             return;
         }
-        // One lstat for plain paths; a link is followed (to a directory: walked like one).
-        let meta = std::fs::symlink_metadata(abs).ok();
-        if kind == Kind::Metadata
-            && let Some(meta) = meta.as_ref().filter(|m| m.is_file())
-            && self.known_file(abs, rel)
-        {
+        // No syscall for a `touch` of a known file: its times are looked at while the burst
+        // waits for quiet (or at its close).
+        if kind == Kind::Metadata && self.known_file(abs, rel) {
             let rel = rel.to_path_buf();
-            self.reads.stat_early(&rel, meta);
+            self.reads.stat_later(&rel);
             self.touched(now, rel, kind);
             return;
         }
@@ -91,6 +88,8 @@ impl Worker {
         if rel.components().any(|c| rules::is_vcs_dir(c.as_os_str())) {
             return;
         }
+        // One lstat for plain paths; a link is followed (to a directory: walked like one).
+        let meta = std::fs::symlink_metadata(abs).ok();
         let is_link = meta.as_ref().is_some_and(|m| m.file_type().is_symlink());
         let is_dir = if is_link {
             std::fs::metadata(abs).is_ok_and(|m| m.is_dir())
@@ -149,14 +148,15 @@ impl Worker {
         }
     }
 
-    /// Whether a metadata event on `rel`, a regular file now, is one on a file the table
-    /// knows and the rules still let in: the whole check of a `touch` (a burst of them is one
-    /// such event per file). What else the path takes is settled already: it was judged when
-    /// it joined the table (tracked, under a watched directory, no VCS directory, not a
-    /// watched directory itself; a directory replaced by a file is forgotten on the event of
-    /// its removal, which comes first); only the rules are asked again (a rescan re-reads
-    /// them, and the table may still hold a file they came to ignore). An ignore file's own
-    /// events rescan, an editor's temporary is never reported: both take the full path.
+    /// Whether a metadata event on `rel` is one on a file the table knows and the rules still
+    /// let in: the whole check of a `touch` (a burst of them is one such event per file). What
+    /// else the path takes is settled already: it was judged when it joined the table
+    /// (tracked, under a watched directory, no VCS directory, a file); a file that became a
+    /// directory or a link, or the reverse, did so by a removal, creation or rename, whose
+    /// event came first and took the full path. Only the rules are asked again (a rescan
+    /// re-reads them, and the table may still hold a file they came to ignore). An ignore
+    /// file's own events rescan, an editor's temporary is never reported: both take the full
+    /// path.
     fn known_file(&self, abs: &Path, rel: &Path) -> bool {
         let Some(name) = rel.file_name() else {
             return false;
