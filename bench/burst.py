@@ -27,7 +27,7 @@ with no watcher: how long they take by themselves.
 Readiness: hot's `watching` event and first wave; peers a fixed settle time (they print none).
 
     cargo build --release && python3 bench/burst.py [--files 5000] [--reps 2] [--fast] \\
-        [--peers-dir DIR] [--tools hot,watchexec,cargo-watch,bacon]
+        [--peers-dir DIR] [--tools hot,watchexec,cargo-watch,bacon] [--bursts touches,...]
 
 bench/run.py runs the same measure (its `bursts`) beside the others.
 """
@@ -199,10 +199,11 @@ def wait_quiet(stamps: Path, quiet: float, limit: float) -> None:
             return
 
 
-def run(tools, paths: dict, files: int, reps: int, window: float, seconds: float, settle: float, log) -> dict:
+def run(tools, paths: dict, files: int, reps: int, window: float, seconds: float, settle: float, log,
+        only: list[str] | None = None) -> dict:
     """{tool: {burst: [measure() per repetition]}}; the tool "none" is the same bursts with no
     watcher. For hot each measure also holds `waves`: (files changed, ms from the burst's end
-    to the event's arrival) per `wave_started`."""
+    to the event's arrival) per `wave_started`. `only`: the bursts to run (default all)."""
     results = {}
     for tool in [None] + list(tools):
         label = tool.label if tool else "none"
@@ -210,7 +211,8 @@ def run(tools, paths: dict, files: int, reps: int, window: float, seconds: float
         with tempfile.TemporaryDirectory(prefix="hot-bench-burst-") as tmp:
             root = Path(tmp)
             stamps = root / "STAMPS"
-            bursts = kinds(root, make_project(root, files), seconds)
+            bursts = {k: f for k, f in kinds(root, make_project(root, files), seconds).items()
+                      if not only or k in only}
             if tool is None:
                 results["none"] = {k: [measure(lambda: f(rep), stamps, 0, None) for rep in range(reps)]
                                    for k, f in bursts.items()}
@@ -247,6 +249,7 @@ def main() -> None:
     parser.add_argument("--settle", type=float, default=3.0, help="s given to peers to start watching")
     parser.add_argument("--fast", action="store_true", help="each tool at its fastest setting too")
     parser.add_argument("--tools", default="hot,watchexec,cargo-watch,bacon")
+    parser.add_argument("--bursts", default=",".join(BURSTS), help="which bursts, e.g. touches,rewrite")
     parser.add_argument("--hot", default=str(common.ROOT / "target/release/hot"))
     parser.add_argument("--peers-dir", default=os.environ.get("HOT_PEERS", str(common.ROOT / "target/peers")))
     args = parser.parse_args()
@@ -262,7 +265,8 @@ def main() -> None:
         print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
     log(f"load average {os.getloadavg()[0]:.1f}; hot {peers.version(paths['hot'])}")
-    results = run(tools, paths, args.files, args.reps, args.window, args.seconds, args.settle, log)
+    only = [b.strip() for b in args.bursts.split(",")]
+    results = run(tools, paths, args.files, args.reps, args.window, args.seconds, args.settle, log, only)
     print(report.burst_table(results, args.files, args.reps, args.window))
 
 

@@ -902,3 +902,50 @@ async fn dropping_the_watcher_during_the_walk_of_a_big_new_directory_ends_it_at_
         }
     }
 }
+
+/// A metadata event on a file the table knows skips most of the event path (no `lstat`, no
+/// look-up of the watch registry): the ignore rules are still asked, so a touch of a known
+/// file that a new `.gitignore` line covers runs nothing.
+#[cfg(unix)]
+#[tokio::test]
+async fn a_touch_of_a_known_file_a_new_ignore_rule_covers_runs_nothing() {
+    let mut f = start(&[("src/a.rs", "a"), ("src/gen.rs", "g")]);
+    f.write(".gitignore", "gen.rs\n");
+    // The rescan closes with (or before) the edit after it.
+    f.write("src/a.rs", "a2");
+    assert_eq!(f.next_paths().await, ["src/a.rs"]);
+    touch(&f.root().join("src/gen.rs"));
+    f.write("src/b.rs", "b");
+    assert_eq!(f.next_paths().await, ["src/b.rs"]);
+    f.assert_quiet().await;
+}
+
+/// The times of touched files are looked at while their burst waits for quiet, off the event
+/// path: a burst of touches is still one change set of every file, once per burst (the second
+/// is judged against the times the first one remembered), and a `chmod` burst runs nothing.
+#[cfg(unix)]
+#[tokio::test]
+async fn a_burst_of_touches_is_one_change_set_of_every_file_and_a_chmod_burst_none() {
+    use std::os::unix::fs::PermissionsExt;
+    const FILES: usize = 300;
+    let names: Vec<String> = (0..FILES)
+        .map(|i| format!("src/m{}/f{i}.rs", i % 10))
+        .collect();
+    let files: Vec<(&str, &str)> = names.iter().map(|n| (n.as_str(), "x")).collect();
+    // A long window: one burst is one set however the machine preempts the writer.
+    let mut f = start_with(&files, |c| c.debounce = Duration::from_secs(1));
+    for round in 0..2 {
+        // Past a coarse clock's tick, so the second round cannot leave the same times.
+        std::thread::sleep(Duration::from_millis(20));
+        for n in &names {
+            touch(&f.root().join(n));
+        }
+        let cs = f.next().await;
+        assert_eq!(cs.paths.len(), FILES, "round {round}");
+        assert!(cs.modified.iter().all(Option::is_some), "round {round}");
+    }
+    for n in &names {
+        fs::set_permissions(f.root().join(n), fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    f.assert_quiet().await;
+}

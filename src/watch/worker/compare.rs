@@ -37,7 +37,12 @@ impl Worker {
         let mut learnt = Learnt::default();
         let shared = self.shared.clone();
         let files = shared.files();
+        // Both sets are sorted alike and `metadata_only` is within `candidates`: walked side by
+        // side, one equality test per candidate rather than a search (a 5,000-file `touch`
+        // spent a third of its close in those searches).
+        let mut metadata_only = metadata_only.iter().peekable();
         for rel in candidates {
+            let only_metadata = metadata_only.next_if(|m| **m == rel).is_some();
             let early = self.reads.take_early(&rel);
             let known = match &early {
                 Some(e) => e.known,
@@ -49,7 +54,7 @@ impl Worker {
             // No content event: the bytes are those last hashed, only the times can have
             // moved, and one stat tells (a 5,000-file `touch` is 5,000 stats, not reads).
             // The times come from the filter's `lstat` of the last event when it made one.
-            if metadata_only.contains(&rel)
+            if only_metadata
                 && let Some(Slot::Known(FileState::Hash(_))) = known
                 && let Some(now) = self.reads.times(&self.root, &rel)
             {

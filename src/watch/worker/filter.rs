@@ -76,6 +76,14 @@ impl Worker {
             }
             return;
         }
+        // No syscall for a `touch` of a known file: its times are looked at while the burst
+        // waits for quiet (or at its close).
+        if kind == Kind::Metadata && self.known_file(abs, rel) {
+            let rel = rel.to_path_buf();
+            self.reads.stat_later(&rel);
+            self.touched(now, rel, kind);
+            return;
+        }
         let rel = rel.to_path_buf();
         if rel.components().any(|c| rules::is_vcs_dir(c.as_os_str())) {
             return;
@@ -138,6 +146,30 @@ impl Worker {
             }
             self.touched(now, rel, kind);
         }
+    }
+
+    /// Whether a metadata event on `rel` is one on a file the table knows and the rules still
+    /// let in: the whole check of a `touch` (a burst of them is one such event per file). What
+    /// else the path takes is settled already: it was judged when it joined the table
+    /// (tracked, under a watched directory, no VCS directory, a file); a file that became a
+    /// directory or a link, or the reverse, did so by a removal, creation or rename, whose
+    /// event came first and took the full path. Only the rules are asked again (a rescan
+    /// re-reads them, and the table may still hold a file they came to ignore). An ignore
+    /// file's own events rescan, an editor's temporary is never reported: both take the full
+    /// path.
+    fn known_file(&self, abs: &Path, rel: &Path) -> bool {
+        let Some(name) = rel.file_name() else {
+            return false;
+        };
+        if name == ".gitignore" || name == ".ignore" || rules::is_editor_temp(name) {
+            return false;
+        }
+        if !self.shared.files().contains(rel) {
+            return false;
+        }
+        let ignored = self.rules.read().leaf_ignored(abs, false)
+            || self.scope.ignore().is_ignored(rel, false);
+        !ignored || self.scope.always().contains(rel)
     }
 
     /// A link to a file appeared (or changed): its target's directory is watched, and events

@@ -297,8 +297,8 @@ impl Worker {
 
     /// The next message. Waits are filled with work, a piece at a time, a queued message
     /// always first: while a burst waits for quiet, the reads of the files it touched (an
-    /// event that arrives drops what was read of its file); then the slices of big new
-    /// directories.
+    /// event that arrives drops what was read of its file) and the times of those it only
+    /// touched the metadata of; then the slices of big new directories.
     fn next_message(&mut self, rx: &mpsc::Receiver<Msg>) -> Result<Msg, RecvTimeoutError> {
         loop {
             let now = Instant::now();
@@ -316,7 +316,10 @@ impl Worker {
                 }
                 Err(mpsc::TryRecvError::Empty) => {}
             }
-            if reading && self.reads.read_one(&self.root, &self.shared.files()) {
+            if reading
+                && (self.reads.read_one(&self.root, &self.shared.files())
+                    || self.reads.stat_one(&self.root))
+            {
                 continue;
             }
             if self.subtrees.is_empty() {

@@ -28,6 +28,9 @@ pub(super) struct Reads {
     /// thousands of files still closes one quiet period after its last event.
     unread: Vec<PathBuf>,
     early: HashMap<PathBuf, Early>,
+    /// Files whose last event was metadata-only and whose times are not looked at yet: they
+    /// are while the burst waits for quiet, one `lstat` each, off the event path.
+    unstat: Vec<PathBuf>,
     /// The times of files whose last event in the open burst was metadata-only, from the
     /// `lstat` the filter made of that event: a burst of touches is judged at its close
     /// without a `stat` per file then.
@@ -69,6 +72,29 @@ impl Reads {
             return true;
         }
         false
+    }
+
+    /// Looks at the times of one file whose last event was metadata-only; false when none is
+    /// left.
+    pub(super) fn stat_one(&mut self, root: &Path) -> bool {
+        let Some(rel) = self.unstat.pop() else {
+            return false;
+        };
+        if let Ok(meta) = std::fs::symlink_metadata(root.join(&rel))
+            && meta.is_file()
+        {
+            self.times.insert(rel, Times::of(&meta));
+        }
+        true
+    }
+
+    /// A metadata-only event on `rel`, with no `lstat` made: its times are looked at after it
+    /// (what was seen before it is stale).
+    pub(super) fn stat_later(&mut self, rel: &Path) {
+        if !self.times.is_empty() {
+            self.times.remove(rel);
+        }
+        self.unstat.push(rel.to_path_buf());
     }
 
     /// What was read of `rel` ahead of the close, if anything (taken).
@@ -114,6 +140,7 @@ impl Reads {
     /// The burst closed: nothing read of it is kept.
     pub(super) fn clear(&mut self) {
         self.unread.clear();
+        self.unstat.clear();
         self.early.clear();
         self.times.clear();
     }
