@@ -446,7 +446,8 @@ fn explain(addr: SocketAddr, error: &std::io::Error) -> String {
     }
 }
 
-/// Best-effort lookup of the process listening on an address (Linux `/proc` only).
+/// Best-effort lookup of the process listening on an address: `/proc` on Linux, the
+/// `listeners` crate (libproc, sysctl) on macOS and the BSDs; elsewhere nobody is named.
 #[cfg(unix)]
 mod holder {
     use std::net::SocketAddr;
@@ -456,9 +457,44 @@ mod holder {
         pub command: String,
     }
 
-    #[cfg(not(target_os = "linux"))]
+    #[cfg(not(any(
+        target_os = "linux",
+        target_os = "macos",
+        target_os = "freebsd",
+        target_os = "openbsd",
+        target_os = "netbsd"
+    )))]
     pub(super) fn find(_addr: SocketAddr) -> Option<Holder> {
         None
+    }
+
+    #[cfg(any(
+        target_os = "macos",
+        target_os = "freebsd",
+        target_os = "openbsd",
+        target_os = "netbsd"
+    ))]
+    pub(super) fn find(addr: SocketAddr) -> Option<Holder> {
+        use listeners::{Protocol, SocketState};
+        // Other users' processes may be hidden from us: hence "best effort".
+        let all = listeners::get_all().ok()?;
+        let listener = all.into_iter().find(|l| {
+            l.protocol == Protocol::TCP
+                && l.state == SocketState::Listen
+                && conflicts(l.socket, addr)
+        })?;
+        Some(Holder {
+            pid: listener.process.pid,
+            command: listener.process.name,
+        })
+    }
+
+    /// Whether a socket listening on `listening` keeps `addr` from being bound: the same port
+    /// and family, on the same address or the wildcard one.
+    pub(super) fn conflicts(listening: SocketAddr, addr: SocketAddr) -> bool {
+        listening.port() == addr.port()
+            && listening.is_ipv4() == addr.is_ipv4()
+            && (listening.ip() == addr.ip() || listening.ip().is_unspecified())
     }
 
     #[cfg(target_os = "linux")]
@@ -516,11 +552,9 @@ mod holder {
             return None; // not LISTEN
         }
         let (ip_hex, port_hex) = local.split_once(':')?;
-        if u16::from_str_radix(port_hex, 16).ok()? != addr.port() {
-            return None;
-        }
-        let ip = parse_ip(ip_hex)?;
-        (ip == addr.ip() || ip.is_unspecified()).then(|| inode.to_string())
+        let port = u16::from_str_radix(port_hex, 16).ok()?;
+        let listening = SocketAddr::new(parse_ip(ip_hex)?, port);
+        conflicts(listening, addr).then(|| inode.to_string())
     }
 
     /// The kernel prints each 32-bit word of the address as a native-endian number.
@@ -721,5 +755,17 @@ mod tests {
         assert_eq!(holder::listening_inode(&established, addr), None);
         let any = "   1: 00000000:0BB8 00000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 777 1";
         assert_eq!(holder::listening_inode(any, addr), Some("777".into()));
+    }
+
+    #[test]
+    fn a_listener_conflicts_on_its_address_or_the_wildcard_of_the_same_family() {
+        let addr = |a: &str| a.parse::<SocketAddr>().unwrap();
+        let ours = addr("127.0.0.1:3000");
+        assert!(holder::conflicts(addr("127.0.0.1:3000"), ours));
+        assert!(holder::conflicts(addr("0.0.0.0:3000"), ours));
+        assert!(!holder::conflicts(addr("127.0.0.2:3000"), ours));
+        assert!(!holder::conflicts(addr("127.0.0.1:3001"), ours));
+        assert!(!holder::conflicts(addr("[::]:3000"), ours));
+        assert!(holder::conflicts(addr("[::]:3000"), addr("[::1]:3000")));
     }
 }

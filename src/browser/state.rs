@@ -172,12 +172,46 @@ impl Tracker {
                 self.output.remove(node);
                 self.set(Some(stale(node, "running", Vec::new())))
             }
-            EventKind::ServiceReady { node, .. } if ours(node) => {
-                let generation = self.pending.take().unwrap_or(self.view.generation + 1);
-                Some(self.ready(generation, now_ms))
+            EventKind::ServiceReady {
+                node, generation, ..
+            } if ours(node) => {
+                self.pending = None;
+                if self.view.serving && self.view.generation == *generation {
+                    // It served already, unchecked: its gates passed, the pages have it.
+                    return self.set(None);
+                }
+                Some(self.ready(*generation, now_ms))
+            }
+            EventKind::ServiceAwaitingGates {
+                node,
+                gates,
+                serving: false,
+                ..
+            } if ours(node) => {
+                // All there is: it gets the connections before its gates passed.
+                let generation = self.pending.unwrap_or(self.view.generation + 1);
+                Some(self.unchecked(node, generation, gates, now_ms))
             }
             EventKind::ServiceAwaitingGates { node, gates, .. } if ours(node) => {
                 let status = format!("is ready, waiting for {} to pass", gates.join(", "));
+                self.set(Some(stale(node, &status, Vec::new())))
+            }
+            EventKind::ServiceServingUnchecked {
+                node,
+                generation,
+                gates,
+                ready: true,
+            } if ours(node) => Some(self.unchecked(node, *generation, gates, now_ms)),
+            EventKind::ServiceServingUnchecked {
+                node,
+                gates,
+                ready: false,
+                ..
+            } if ours(node) => {
+                let status = format!(
+                    "is starting, and will serve before {} passed: no other instance runs",
+                    gates.join(", ")
+                );
                 self.set(Some(stale(node, &status, Vec::new())))
             }
             EventKind::NodeFinished {
@@ -236,6 +270,22 @@ impl Tracker {
             }
             _ => None,
         }
+    }
+
+    /// Instance `generation` serves, ready, before its build passed `gates`: the pages reload
+    /// to it, and the banner says so until its gates pass.
+    fn unchecked(&mut self, node: &str, generation: u64, gates: &[String], now_ms: u64) -> Change {
+        let change = self.ready(generation, now_ms);
+        self.view.stale = Some(Stale {
+            node: node.to_owned(),
+            status: format!(
+                "serves before {} passed: no other instance runs",
+                gates.join(", ")
+            ),
+            lines: Vec::new(),
+            since_ms: now_ms,
+        });
+        change
     }
 
     fn ready(&mut self, generation: u64, now_ms: u64) -> Change {
@@ -343,10 +393,12 @@ mod tests {
         }
     }
 
-    fn ready() -> EventKind {
+    fn ready(generation: u64) -> EventKind {
         EventKind::ServiceReady {
             node: "serve".into(),
+            generation,
             duration_ms: 1.0,
+            gates: Vec::new(),
         }
     }
 
@@ -361,13 +413,13 @@ mod tests {
         };
         let steps = [
             (started("serve", 1), Some(Change::View)),
-            (ready(), Some(Change::Reload { css: Vec::new() })),
+            (ready(1), Some(Change::Reload { css: Vec::new() })),
             (wave(&["src/a.rs"], &["test", "serve"]), None),
             (started("serve", 2), Some(Change::View)),
             (awaiting, Some(Change::View)),
             (started("test", 3), Some(Change::View)),
             (finished("test", 0, &[]), None),
-            (ready(), Some(Change::Reload { css: Vec::new() })),
+            (ready(2), Some(Change::Reload { css: Vec::new() })),
         ];
         for (event, expected) in steps {
             let before = tracker.view.stale.clone();
@@ -387,6 +439,46 @@ mod tests {
     }
 
     #[test]
+    fn an_early_build_serving_after_the_serving_instance_crashed_is_named_in_the_banner() {
+        // The crash of instance 1 while 2 waits for `test`: the pages go to 2, the banner says
+        // its build is unchecked; the gate passing clears it without another reload.
+        let mut tracker = tracker();
+        let unchecked = EventKind::ServiceServingUnchecked {
+            node: "serve".into(),
+            generation: 2,
+            gates: vec!["test".into()],
+            ready: true,
+        };
+        let passed = EventKind::ServiceReady {
+            node: "serve".into(),
+            generation: 2,
+            duration_ms: 1.0,
+            gates: vec!["test".into()],
+        };
+        tracker.event(&started("serve", 1), 10);
+        tracker.event(&ready(1), 20);
+        tracker.event(&wave(&["src/a.rs"], &["test", "serve"]), 30);
+        tracker.event(&started("serve", 2), 40);
+        tracker.event(&finished("serve", 1, &["boom"]), 50);
+        assert_eq!(
+            tracker.event(&unchecked, 60),
+            Some(Change::Reload { css: Vec::new() })
+        );
+        assert!(tracker.view.serving);
+        assert_eq!(tracker.view.generation, 2);
+        let stale = tracker.view.stale.clone().expect("a banner");
+        assert_eq!(
+            (stale.node.as_str(), stale.status.as_str()),
+            ("serve", "serves before test passed: no other instance runs")
+        );
+        assert_eq!(tracker.event(&passed, 70), Some(Change::View));
+        assert_eq!(
+            (tracker.view.generation, tracker.view.stale.clone()),
+            (2, None)
+        );
+    }
+
+    #[test]
     fn a_failed_check_makes_the_served_build_stale_until_a_new_instance_is_ready() {
         let mut tracker = tracker();
         let output = EventKind::Output {
@@ -401,7 +493,7 @@ mod tests {
         };
         let steps = [
             (started("serve", 1), Some(Change::View)),
-            (ready(), Some(Change::Reload { css: Vec::new() })),
+            (ready(1), Some(Change::Reload { css: Vec::new() })),
             (wave(&["src/a.rs"], &["test", "serve"]), None),
             (started("test", 2), Some(Change::View)),
             (output, None),
@@ -423,13 +515,13 @@ mod tests {
         assert_eq!(tracker.event(&finished("other", 1, &[]), 2000), None);
         // The fix: the source changed since the page loaded, so the whole page reloads.
         tracker.event(&started("serve", 3), 2500);
-        let full = tracker.event(&ready(), 2600);
+        let full = tracker.event(&ready(3), 2600);
         assert_eq!(full, Some(Change::Reload { css: Vec::new() }));
         // Then only stylesheets change: the reload says which.
         tracker.event(&wave(&["static/site.css"], &["serve"]), 3000);
         tracker.event(&started("serve", 4), 3000);
         assert_eq!(
-            tracker.event(&ready(), 3100),
+            tracker.event(&ready(4), 3100),
             Some(Change::Reload {
                 css: vec![PathBuf::from("static/site.css")]
             })
@@ -456,7 +548,7 @@ mod tests {
     fn a_replacement_that_crashes_at_start_says_the_edit_is_not_live() {
         let mut tracker = tracker();
         tracker.event(&started("serve", 1), 10);
-        tracker.event(&ready(), 20);
+        tracker.event(&ready(1), 20);
         tracker.event(&wave(&["static/a.html"], &["serve"]), 1000);
         tracker.event(&started("serve", 2), 1000);
         let crashed = finished("serve", 1, &["SyntaxError: Unexpected token"]);
@@ -478,7 +570,7 @@ mod tests {
     fn a_replacement_that_never_gets_ready_says_the_edit_is_not_live() {
         let mut tracker = tracker();
         tracker.event(&started("serve", 1), 10);
-        tracker.event(&ready(), 20);
+        tracker.event(&ready(1), 20);
         tracker.event(&started("serve", 2), 1000);
         let timed_out = EventKind::ReadyTimedOut {
             node: "serve".into(),

@@ -169,8 +169,26 @@ pub enum Report {
         /// The instance's own last lines of output.
         last_lines: Vec<String>,
     },
-    /// A service instance is serving.
-    ServiceReady { node: NodeId, duration: Duration },
+    /// A service instance is serving: `generation` took over, `duration` after its start.
+    /// `gates`: the `gate` nodes its build passed before it took over (why it serves now and
+    /// not at its ready: an early instance waits for them); empty for a service without gates.
+    ServiceReady {
+        node: NodeId,
+        generation: Generation,
+        duration: Duration,
+        gates: Vec<NodeId>,
+    },
+    /// Instance `generation` gets the connections though its build has not passed `gates`,
+    /// because no other instance is alive: the serving one exited on its own while this early
+    /// one waited (there is no older build to restart), or this one, kept as the only
+    /// instance when a new wave began, got ready. `ready`: it is ready (else connections wait
+    /// for it in the backlog). A later `ServiceReady` or `ServiceKept`/`Blocked` settles it.
+    ServingUnchecked {
+        node: NodeId,
+        generation: Generation,
+        gates: Vec<NodeId>,
+        ready: bool,
+    },
     /// An early instance (`gate`) is ready and waits for `gates` before it takes over.
     /// `serving`: an older instance serves meanwhile; otherwise this one is all there is and
     /// gets the connections already.

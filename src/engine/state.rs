@@ -17,7 +17,8 @@
 //!   instance stays pending, getting no connection while another serves, until it is ready
 //!   and its gates succeeded in the same wave; a failed gate stops it. One that serves alone
 //!   (nothing else was alive) is not stopped by a new wave: it serves on until a successor is
-//!   promoted.
+//!   promoted. One left alone by the serving instance's crash serves too, and says so: there
+//!   is no older build to restart.
 //! - A service left with no instance (its only one exited on its own) is started again after
 //!   a backoff, unless its `restart` policy says otherwise; a new instance that never gets
 //!   ready is kept when there is no other.
@@ -520,6 +521,7 @@ impl Engine {
         state.last_run =
             (!matches!(exit, Exit::SpawnFailed(_))).then_some((instance.started, now, duration));
         let mut down = None;
+        let mut unchecked = None;
         match kind {
             Kind::Task => {
                 state.outcome = if ok { Outcome::Ok } else { Outcome::Failed };
@@ -531,8 +533,17 @@ impl Engine {
                 // A replacement that dies before it is ready fails too: the older instance
                 // serves on, but the build the wave made is not live.
                 state.outcome = Outcome::Failed;
-                if state.current.is_none() && state.pending.is_none() {
-                    down = Some(self.plan_restart(node, now, duration, &exit));
+                match state.pending {
+                    None if state.current.is_none() => {
+                        down = Some(self.plan_restart(node, now, duration, &exit));
+                    }
+                    // The serving instance is gone while an early one waits for its gates: that
+                    // one gets the connections, as nothing else can (restarting the crashed
+                    // one would start the same unchecked build), and hot says so.
+                    Some(early) if early.gated && state.current.is_none() => {
+                        unchecked = Some(early);
+                    }
+                    _ => {}
                 }
             }
         }
@@ -545,6 +556,15 @@ impl Engine {
             duration,
             last_lines,
         }));
+        if let Some(early) = unchecked {
+            let gates = self.unsettled_gates(node);
+            actions.push(Action::Report(Report::ServingUnchecked {
+                node,
+                generation: early.generation,
+                gates,
+                ready: early.ready.is_some(),
+            }));
+        }
         if let Some(restart_in) = down {
             actions.push(Action::Report(Report::ServiceDown { node, restart_in }));
             if let Some(delay) = restart_in {
@@ -576,6 +596,20 @@ impl Engine {
                 pending.ready = Some(now);
                 self.promote(now, node, actions);
             }
+            // An early instance kept as the only one when a new wave began (see `make_stale`)
+            // serves now, its gates not passed: the user must hear which build that is.
+            _ if state
+                .current
+                .is_some_and(|c| c.generation == generation && c.gated) =>
+            {
+                let gates = self.gates_in_scope(node);
+                actions.push(Action::Report(Report::ServingUnchecked {
+                    node,
+                    generation,
+                    gates,
+                    ready: true,
+                }));
+            }
             _ => {}
         }
     }
@@ -591,10 +625,23 @@ impl Engine {
         }
         state.outcome = Outcome::Ok;
         let ready = pending.ready.unwrap_or(now);
+        let gates = self.gates_in_scope(node);
         actions.push(Action::Report(Report::ServiceReady {
             node,
+            generation: pending.generation,
             duration: ready.saturating_duration_since(pending.started),
+            gates,
         }));
+    }
+
+    /// The gates of `node` that run (in scope): what a build of it must pass to serve.
+    fn gates_in_scope(&self, node: NodeId) -> Vec<NodeId> {
+        let spec = self.project.node(node);
+        spec.gates
+            .iter()
+            .copied()
+            .filter(|g| self.scope.contains(g))
+            .collect()
     }
 
     /// Settles the gated instances: promoted once their gates passed (and they are ready),
@@ -661,6 +708,14 @@ impl Engine {
         };
         let state = &mut self.nodes[node.0];
         let Some(pending) = state.take_pending(generation) else {
+            // An early instance kept as the only one when a new wave began (see `make_stale`):
+            // still all there is, so kept, but the user must hear that it never got ready.
+            if state
+                .current
+                .is_some_and(|c| c.generation == generation && c.gated)
+            {
+                actions.push(Action::Report(Report::ReadyTimedOut { node, kept: true }));
+            }
             return;
         };
         if state.current.is_none() && pending.gated {

@@ -90,7 +90,24 @@ pub enum EventKind {
         last_lines: Vec<String>,
     },
     /// A new service instance is serving.
-    ServiceReady { node: String, duration_ms: f64 },
+    ServiceReady {
+        node: String,
+        /// The instance that serves now (as in its `node_started`).
+        generation: u64,
+        duration_ms: f64,
+        /// The `gate` nodes its build passed: why it serves only now, after its ready.
+        gates: Vec<String>,
+    },
+    /// An early instance gets the connections before its build passed its gates, because no
+    /// other instance is alive.
+    ServiceServingUnchecked {
+        node: String,
+        generation: u64,
+        /// The gates its build has not passed.
+        gates: Vec<String>,
+        /// Ready already; otherwise connections wait for it.
+        ready: bool,
+    },
     /// An early instance (`gate`) is ready and waits for its gates before it takes over.
     ServiceAwaitingGates {
         node: String,

@@ -202,11 +202,35 @@ impl Lines {
                     }
                 }
             }
-            EventKind::ServiceReady { node, duration_ms } => format!(
-                "{} {node} serving{} (ready in {})",
+            EventKind::ServiceReady {
+                node,
+                duration_ms,
+                gates,
+                ..
+            } => format!(
+                "{} {node} serving{} (ready in {}{})",
                 self.paint(GREEN, "✓"),
                 self.on(node),
-                super::seconds(std::time::Duration::from_secs_f64(duration_ms / 1000.0))
+                super::seconds(std::time::Duration::from_secs_f64(duration_ms / 1000.0)),
+                if gates.is_empty() {
+                    String::new()
+                } else {
+                    format!("; its build passed {}", gates.join(", "))
+                }
+            ),
+            EventKind::ServiceServingUnchecked {
+                node, gates, ready, ..
+            } if *ready => format!(
+                "{} {node} serving{} before its build passed {}, as no other instance runs",
+                self.paint(YELLOW, "!"),
+                self.on(node),
+                gates.join(", ")
+            ),
+            EventKind::ServiceServingUnchecked { node, gates, .. } => format!(
+                "{} {node}: its starting instance will serve before its build passed {}, as no \
+                 other instance runs",
+                self.paint(YELLOW, "!"),
+                gates.join(", ")
             ),
             EventKind::ServiceAwaitingGates {
                 node,

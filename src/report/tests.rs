@@ -239,7 +239,18 @@ fn script() -> Vec<Event> {
             64,
             EventKind::ServiceReady {
                 node: "serve".into(),
+                generation: 7,
                 duration_ms: 800.0,
+                gates: names(&["test"]),
+            },
+        ),
+        event(
+            64,
+            EventKind::ServiceServingUnchecked {
+                node: "ui".into(),
+                generation: 9,
+                gates: names(&["test"]),
+                ready: true,
             },
         ),
         event(

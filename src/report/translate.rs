@@ -72,9 +72,27 @@ pub(super) fn report(project: &Project, report: &Report, clock: &Clock) -> Event
                 last_lines,
             }
         }
-        Report::ServiceReady { node, duration } => EventKind::ServiceReady {
+        Report::ServiceReady {
+            node,
+            generation,
+            duration,
+            gates,
+        } => EventKind::ServiceReady {
             node: name(node),
+            generation: *generation,
             duration_ms: millis(*duration),
+            gates: gates.iter().map(name).collect(),
+        },
+        Report::ServingUnchecked {
+            node,
+            generation,
+            gates,
+            ready,
+        } => EventKind::ServiceServingUnchecked {
+            node: name(node),
+            generation: *generation,
+            gates: gates.iter().map(name).collect(),
+            ready: *ready,
         },
         Report::AwaitingGates {
             node,

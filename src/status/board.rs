@@ -375,7 +375,9 @@ impl Board {
                     };
                 }
             }
-            EventKind::ServiceReady { node, duration_ms } => {
+            EventKind::ServiceReady {
+                node, duration_ms, ..
+            } => {
                 let Some(row) = self.row(node) else {
                     return;
                 };

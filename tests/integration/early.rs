@@ -44,11 +44,19 @@ service "serve" {{
 /// The pid of the next instance of `serve` to start, once it printed its ready line.
 #[track_caller]
 fn next_ready_instance(hot: &mut Running) -> i32 {
+    next_ready(hot).0
+}
+
+/// The pid and generation of the next instance of `serve` to start, once it printed its ready
+/// line.
+#[track_caller]
+fn next_ready(hot: &mut Running) -> (i32, u64) {
     let started = hot.wait_event("command_started", "serve");
     hot.wait_for("serve's ready line", |e| {
         e["event"] == "output" && e["node"] == "serve" && e["line"] == "ready"
     });
-    i32::try_from(started["pid"].as_i64().expect("a pid")).expect("pids fit in i32")
+    let pid = i32::try_from(started["pid"].as_i64().expect("a pid")).expect("pids fit in i32");
+    (pid, started["generation"].as_u64().expect("a generation"))
 }
 
 #[test]
@@ -161,4 +169,41 @@ fn an_unpromoted_first_instance_is_stopped_by_a_broken_edit_and_nothing_serves()
     assert_eq!(field(&after, "pid"), first.to_string(), "{after}");
     assert_eq!(field(&after, "version"), "1");
     assert!(alive(first));
+}
+
+#[test]
+fn a_crash_of_the_serving_instance_while_an_early_one_waits_is_said_and_the_early_one_serves() {
+    // The serving instance dies while the new build's early instance waits for its test: that
+    // one is all that is left (a restart would run the same unchecked build), so it serves,
+    // and hot says which build serves and that its gate has not passed; the gate passing then
+    // makes that same instance the checked one, without a restart.
+    let project = gated_project();
+    let mut hot = project.spawn(&["watch"]);
+    let addr = hot.wait_event("listening", "serve")["addr"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let first = hot.wait_event("service_ready", "serve");
+    assert_eq!(first["gates"], serde_json::json!(["test"]), "{first}");
+    let old: i32 = field(&ask(&addr).unwrap(), "pid").parse().unwrap();
+
+    project.write("version", "2");
+    let (early, generation) = next_ready(&mut hot);
+    assert_eq!(field(&ask(&addr).unwrap(), "pid"), old.to_string());
+    // SAFETY: kill(2) on the serving instance's command, a child of hot's that still runs.
+    unsafe { libc::kill(old, libc::SIGKILL) };
+    let unchecked = hot.wait_event("service_serving_unchecked", "serve");
+    assert_eq!(unchecked["generation"], generation, "{unchecked}");
+    assert_eq!(unchecked["gates"], serde_json::json!(["test"]));
+    assert_eq!(unchecked["ready"], true);
+    let served = ask(&addr).unwrap();
+    assert_eq!(field(&served, "pid"), early.to_string(), "{served}");
+    assert_eq!(field(&served, "version"), "2");
+
+    project.write("go", "");
+    let ready = hot.wait_event("service_ready", "serve");
+    assert_eq!(ready["generation"], generation, "{ready}");
+    assert_eq!(ready["gates"], serde_json::json!(["test"]));
+    assert_eq!(field(&ask(&addr).unwrap(), "pid"), early.to_string());
+    assert!(alive(early));
 }

@@ -30,7 +30,7 @@ const FIRST: &str = "
       ready serve in 0ms, awaits test (serving: no other)
     exit test#4 0
       finished test Code(0) in 0ms
-      ready serve in 0ms
+      ready serve#3 in 0ms, passed test
       wave 1 done, 0 failed
 ";
 
@@ -59,7 +59,7 @@ fn a_gate_that_passes_first_promotes_the_early_instance_once_ready() {
         wait 300
         ready serve#7
           stop serve#3
-          ready serve in 300ms
+          ready serve#7 in 300ms, passed test
         exit serve#3 0
           wave 2 done, 0 failed
         ",
@@ -88,7 +88,7 @@ fn a_ready_early_instance_is_promoted_when_its_gate_passes() {
         exit test#8 0
           finished test Code(0) in 500ms
           stop serve#3
-          ready serve in 200ms
+          ready serve#7 in 200ms, passed test
         exit serve#3 0
           wave 2 done, 0 failed
         ",
@@ -157,7 +157,7 @@ fn an_edit_while_the_gate_runs_stops_the_early_instance_and_starts_afresh() {
         exit test#12 0
           finished test Code(0) in 0ms
           stop serve#3
-          ready serve in 0ms
+          ready serve#11 in 0ms, passed test
         exit serve#3 0
           wave 3 done, 0 failed
         ",
@@ -211,7 +211,7 @@ fn without_steering_a_gate_is_an_after() {
           finished test Code(0) in 0ms
           start serve#4
         ready serve#4
-          ready serve in 0ms
+          ready serve#4 in 0ms, passed test
           wave 1 done, 0 failed
         ",
     );
@@ -259,7 +259,7 @@ fn a_first_early_instance_that_never_gets_ready_still_waits_for_its_gate() {
           start test#4
         exit test#4 0
           finished test Code(0) in 0ms
-          ready serve in 0ms
+          ready serve#3 in 0ms, passed test
           wave 1 done, 0 failed
         ",
     );
@@ -289,7 +289,7 @@ fn an_early_instance_ready_before_its_gates_is_reported_waiting_for_those_still_
           start test#4
         exit test#4 0
           finished test Code(0) in 0ms
-          ready serve in 300ms
+          ready serve#3 in 300ms, passed test clippy
           wave 1 done, 0 failed
         change src/main.rs
           wave 2 by src/main.rs (1): clippy test build serve
@@ -307,7 +307,7 @@ fn an_early_instance_ready_before_its_gates_is_reported_waiting_for_those_still_
         exit test#8 0
           finished test Code(0) in 100ms
           stop serve#3
-          ready serve in 100ms
+          ready serve#7 in 100ms, passed test clippy
         exit serve#3 0
           wave 2 done, 0 failed
         ",
@@ -398,6 +398,7 @@ fn edits_that_keep_cancelling_the_gate_leave_the_first_instance_serving_and_a_fa
           start clippy#5
           start build#6
         ready serve#3
+          unchecked serve#3 serves, ready, before test
         exit test#4 143
         exit build#6 0
           finished build Code(0) in 0ms
@@ -452,11 +453,100 @@ fn edits_that_keep_cancelling_the_gate_leave_the_first_instance_serving_and_a_fa
         exit test#16 0
           finished test Code(0) in 0ms
           stop serve#3
-          ready serve in 0ms
+          ready serve#15 in 0ms, passed test
         serving serve
           serving serve#15
         exit serve#3 143
           wave 4 done, 0 failed
+        ",
+    );
+}
+
+#[test]
+fn a_crash_of_the_serving_instance_while_an_early_one_waits_says_the_unchecked_build_serves() {
+    // The early instance is all that is left: it gets the connections (a restart would run the
+    // same unchecked build), hot says so, and its gate passing makes it the checked one.
+    early(
+        "
+        change src/main.rs
+          wave 2 by src/main.rs (1): clippy test build serve
+          start clippy#5
+          start build#6
+        exit build#6 0
+          finished build Code(0) in 0ms
+          start serve#7
+        ready serve#7
+          ready serve in 0ms, awaits test
+        exit serve#3 1
+          finished serve Code(1) in 0ms (last line of #3)
+          unchecked serve#7 serves, ready, before test
+        serving serve
+          serving serve#7
+        exit clippy#5 0
+          finished clippy Code(0) in 0ms
+          start test#8
+        exit test#8 0
+          finished test Code(0) in 0ms
+          ready serve#7 in 0ms, passed test
+          wave 2 done, 1 failed
+        ",
+    );
+}
+
+#[test]
+fn a_crash_of_the_serving_instance_then_a_failed_gate_leaves_nothing_serving() {
+    // As at the first start: a build whose gate failed does not serve, even alone.
+    early(
+        "
+        change src/main.rs
+          wave 2 by src/main.rs (1): clippy test build serve
+          start clippy#5
+          start build#6
+        exit build#6 0
+          finished build Code(0) in 0ms
+          start serve#7
+        exit serve#3 1
+          finished serve Code(1) in 0ms (last line of #3)
+          unchecked serve#7 serves, starting, before test
+        exit clippy#5 0
+          finished clippy Code(0) in 0ms
+          start test#8
+        ready serve#7
+          ready serve in 0ms, awaits test (serving: no other)
+        exit test#8 101
+          finished test Code(101) in 0ms
+          stop serve#7
+          blocked serve by test
+        serving serve
+          serving none
+        exit serve#7 143
+          wave 2 done, 2 failed
+        ",
+    );
+}
+
+#[test]
+fn a_kept_early_instance_that_never_gets_ready_is_said_to_be_kept() {
+    // hot's first instance, kept serving by an edit before it was ready, times out: it stays
+    // (nothing else runs), and the user hears so rather than nothing.
+    Scenario::of(gated()).expect(
+        "
+        start
+          wave 1 by start: clippy test build serve
+          start clippy#1
+          start build#2
+        exit build#2 0
+          finished build Code(0) in 0ms
+          start serve#3
+        change src/main.rs
+          wave 2 by src/main.rs (1): clippy test build serve
+          stop clippy#1
+          restarting clippy
+          start build#4
+        timeout serve#3
+          not ready serve (kept: no other)
+        serving serve
+          serving serve#3
         ",
     );
 }

@@ -218,9 +218,32 @@ fn describe(project: &Project, t0: Instant, action: &Action) -> String {
                     duration.as_millis()
                 )
             }
-            Report::ServiceReady { node, duration } => {
+            // Which instance took over matters where an older early one may still serve.
+            Report::ServiceReady {
+                node,
+                generation,
+                duration,
+                gates,
+            } if !gates.is_empty() => format!(
+                "ready {}#{generation} in {}ms, passed {}",
+                name(node),
+                duration.as_millis(),
+                names(gates)
+            ),
+            Report::ServiceReady { node, duration, .. } => {
                 format!("ready {} in {}ms", name(node), duration.as_millis())
             }
+            Report::ServingUnchecked {
+                node,
+                generation,
+                gates,
+                ready,
+            } => format!(
+                "unchecked {}#{generation} serves, {}, before {}",
+                name(node),
+                if *ready { "ready" } else { "starting" },
+                names(gates)
+            ),
             Report::AwaitingGates {
                 node,
                 duration,
