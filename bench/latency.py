@@ -20,7 +20,8 @@ src/a.rs.tmp~, rename over src/a.rs). For each save t0 = time.time_ns() just bef
 we wait (bounded) for a new stamp; latency = first stamp >= t0, minus t0. After each run is seen
 we wait --gap ms; every further stamp before the next save is a duplicate run.
 
-    cargo build --release && python3 bench/latency.py [--n 40] [--tools hot,watchexec,...]
+    cargo build --release && python3 bench/latency.py [--n 40] [--tools hot,watchexec,...] \\
+        [--hot-build base=OTHER/hot --tools hot,hot@base,...] [--rounds 3]
 """
 
 import argparse
@@ -51,6 +52,11 @@ def make_project(root: Path) -> Path:
 
 def tool_argv(tool: str, paths: dict, stamps: Path) -> list[str]:
     command = f"date +%s%N >> {stamps}"
+    # Another build of hot, side by side in the same run: "hot@NAME" (see --hot-build).
+    if tool.startswith("hot@"):
+        name, _, rest = tool[len("hot@"):].partition(" ")
+        binary = paths["builds"][name]
+        return [binary, "watch", "--json", *rest.split()] if rest else [binary, "--json"]
     if tool == "hot":
         return [paths["hot"], "--json"]
     if tool == "hot --debounce 0ms":
@@ -131,16 +137,29 @@ def main() -> None:
     parser.add_argument("--settle", type=float, default=2.0, help="seconds given to peers to start watching")
     parser.add_argument("--gap", type=float, default=300, help="ms waited after each run, to catch duplicates")
     parser.add_argument("--timeout", type=float, default=3.0, help="s waited for a run after a save")
+    parser.add_argument("--hot-build", action="append", default=[], metavar="NAME=PATH",
+                        help="another hot binary, measured as tool `hot@NAME` (and `hot@NAME --debounce 0ms`)")
+    parser.add_argument("--rounds", type=int, default=1, help="the tools one after another, this many times (results pooled)")
     for name, value in common.default_paths().items():
         parser.add_argument(f"--{name.replace('_', '-')}", default=value)
     args = parser.parse_args()
     paths = {k: getattr(args, k) for k in common.default_paths()}
+    paths["builds"] = dict(b.split("=", 1) for b in args.hot_build)
 
     tools = [t.strip() for t in args.tools.split(",")]
     all_results = {}
-    for tool in tools:
-        print(f"running {tool} ...", flush=True)
-        all_results[tool] = run_tool(tool, paths, args)
+    # Rounds interleave the tools, so that a load that changes during the run weighs on each.
+    for round_ in range(args.rounds):
+        for tool in tools:
+            print(f"running {tool} (round {round_ + 1}) ...", flush=True)
+            got = run_tool(tool, paths, args)
+            pooled = all_results.setdefault(tool, {"initial_runs": 0})
+            pooled["initial_runs"] += got["initial_runs"]
+            for kind in ["plain", "atomic"]:
+                into = pooled.setdefault(kind, {"latencies": [], "duplicates": 0, "missed": 0})
+                into["latencies"] += got[kind]["latencies"]
+                into["duplicates"] += got[kind]["duplicates"]
+                into["missed"] += got[kind]["missed"]
 
     print(f"\nchange -> task start, {args.n} saves of each kind, {args.gap:.0f} ms after each run to catch duplicates (ms)\n")
     rows = []

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::mpsc;
 
 use crate::browser::Browser;
-use crate::engine::{Action, Change, Engine, Event, Mode, Options};
+use crate::engine::{Action, Change, Engine, Event, Mode, Options, Report};
 use crate::exit;
 use crate::hotfile;
 use crate::model::{Kind, NodeId, Project};
@@ -278,7 +278,21 @@ fn carry_out(
     wake: &mut Option<Instant>,
 ) -> Option<u8> {
     let project = engine.project();
+    // Reports just before a start are told right after it: the start is the command's
+    // latency, and telling wakes the writer thread (and whoever reads hot's output), which on
+    // a small machine takes the CPU the keeper needs. The order of the reports is kept, and any
+    // other action tells them first.
+    let mut held: Vec<Report> = Vec::new();
+    let tell = |held: &mut Vec<Report>| {
+        for report in held.drain(..) {
+            reporter.report(project, &report);
+        }
+    };
     for action in actions {
+        match &action {
+            Action::Report(_) | Action::Start { .. } => {}
+            _ => tell(&mut held),
+        }
         match action {
             Action::Wake { at } => *wake = Some(wake.map_or(at, |w| w.min(at))),
             Action::Start { node, generation } => {
@@ -287,7 +301,7 @@ fn carry_out(
                 supervisor.start(node, generation, &fds, own);
             }
             Action::Stop { node, generation } => supervisor.stop(node, generation),
-            Action::Report(report) => reporter.report(project, &report),
+            Action::Report(report) => held.push(report),
             Action::KillAll => supervisor.kill_all(),
             Action::Exit(code) => return Some(code),
             #[cfg(unix)]
@@ -303,7 +317,10 @@ fn carry_out(
             Action::Release { node } => browser.release(&project.node(node).name),
         }
     }
+    // Steered before the last reports are told: a report such as "serving unchecked" is a
+    // fact only once connections go to that instance.
     steer(engine, sockets);
+    tell(&mut held);
     None
 }
 

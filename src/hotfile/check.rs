@@ -7,7 +7,6 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use globset::{Glob, GlobBuilder};
 use miette::{LabeledSpan, SourceSpan};
 use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::visit::NodeFiltered;
@@ -18,7 +17,7 @@ use super::suggest;
 use super::syntax::{RawFile, RawNode, RawReady, RawReload, RawStop, Str};
 use crate::model::{
     Command, Inputs, Node, NodeId, Project, Ready, Reload, Restart, Signal, SocketSpec, Stop,
-    parse_duration,
+    parse_duration, parse_glob,
 };
 
 const DEFAULT_DEBOUNCE: Duration = Duration::from_millis(10);
@@ -46,12 +45,8 @@ pub(super) fn build(
         Some(text) => c.duration(text),
         None => Some(DEFAULT_DEBOUNCE),
     };
-    let default_ignore: Vec<(String, Option<Glob>)> = file
-        .defaults
-        .ignore
-        .iter()
-        .map(|g| (g.value.clone(), c.glob(g)))
-        .collect();
+    let default_ignore: Vec<Option<String>> =
+        file.defaults.ignore.iter().map(|g| c.glob(g)).collect();
     let default_env = c.env(&file.defaults.env, "`defaults`");
     let after: Vec<Vec<(usize, SourceSpan)>> =
         file.nodes.iter().map(|node| c.after(node, &ids)).collect();
@@ -97,7 +92,7 @@ mod gate;
 struct Checker<'m> {
     mistakes: &'m mut Vec<Mistake>,
     /// Each distinct glob text parsed once: 500 nodes write 1,500 globs, 81 of them distinct.
-    globs: HashMap<String, Result<Glob, String>>,
+    globs: HashMap<String, Result<(), String>>,
 }
 
 impl Checker<'_> {
@@ -112,7 +107,7 @@ impl Checker<'_> {
             });
             None
         };
-        let wanted = here.join(&dir.value);
+        let wanted = here.join(dir.value);
         let (real, real_here) = match (std::fs::canonicalize(&wanted), std::fs::canonicalize(here))
         {
             (Ok(real), Ok(real_here)) => (real, real_here),
@@ -157,15 +152,15 @@ impl Checker<'_> {
         let mut ids: HashMap<&str, usize> = HashMap::new();
         for (i, node) in nodes.iter().enumerate() {
             let Some(name) = &node.name else { continue };
-            if let Some(&first) = ids.get(name.value.as_str()) {
+            if let Some(&first) = ids.get(name.value) {
                 let first = nodes[first].name.as_ref().map_or(name.span, |n| n.span);
                 self.mistakes.push(Mistake::DuplicateName {
-                    name: name.value.clone(),
+                    name: name.value.to_owned(),
                     first,
                     second: name.span,
                 });
             } else {
-                ids.insert(&name.value, i);
+                ids.insert(name.value, i);
             }
         }
         ids
@@ -176,13 +171,13 @@ impl Checker<'_> {
         let mut out: Vec<(usize, SourceSpan)> = Vec::new();
         let mut seen = HashSet::new();
         for dep in &node.after {
-            match ids.get(dep.value.as_str()) {
+            match ids.get(dep.value) {
                 Some(&i) if seen.insert(i) => out.push((i, dep.span)),
                 Some(_) => {}
                 None => self.mistakes.push(Mistake::UnknownAfter {
-                    name: dep.value.clone(),
+                    name: dep.value.to_owned(),
                     span: dep.span,
-                    help: suggest(&dep.value, ids.keys().copied())
+                    help: suggest(dep.value, ids.keys().copied())
                         .map(|best| format!("did you mean `{best}`?")),
                 }),
             }
@@ -219,7 +214,7 @@ impl Checker<'_> {
             }
         }
 
-        let name = |i: usize| nodes[i].name.as_ref().map_or("?", |n| n.value.as_str());
+        let name = |i: usize| nodes[i].name.as_ref().map_or("?", |n| n.value);
         for path in loops {
             // `path` is closed (first == last): `len - 1` nodes in the loop.
             let nodes_in_loop = path.len() - 1;
@@ -264,7 +259,7 @@ impl Checker<'_> {
         let mut exact: HashMap<SocketAddr, usize> = HashMap::new();
         let mut by_port: HashMap<(u16, bool), usize> = HashMap::new();
         for node in nodes {
-            let owner = node.name.as_ref().map_or("?", |n| n.value.as_str());
+            let owner = node.name.as_ref().map_or("?", |n| n.value);
             let reload = node.reload.iter().filter_map(|r| r.addr.as_ref());
             for addr in node.sockets.iter().map(|(_, addr)| addr).chain(reload) {
                 let Ok(parsed) = addr.value.parse::<SocketAddr>() else {
@@ -318,19 +313,15 @@ impl Checker<'_> {
         raw: &RawNode,
         after: &[(usize, SourceSpan)],
         root: &Path,
-        default_ignore: &[(String, Option<Glob>)],
+        default_ignore: &[Option<String>],
         default_env: &Option<Vec<(String, String)>>,
     ) -> Option<Node> {
         let run = self.run(raw);
-        let watch: Vec<_> = raw
-            .watch
-            .iter()
-            .map(|g| (g.value.clone(), self.glob(g)))
-            .collect();
+        let watch: Vec<_> = raw.watch.iter().map(|g| self.glob(g)).collect();
         let ignore: Vec<_> = raw
             .ignore
             .iter()
-            .map(|g| (g.value.clone(), self.glob(g)))
+            .map(|g| self.glob(g))
             .chain(default_ignore.iter().cloned())
             .collect();
         let own_env = self.env(
@@ -349,7 +340,7 @@ impl Checker<'_> {
                 });
                 None
             }
-            Some(dir) => Some(root.join(&dir.value)),
+            Some(dir) => Some(root.join(dir.value)),
             None => Some(root.to_path_buf()),
         };
         let sockets = self.sockets(raw);
@@ -380,7 +371,7 @@ impl Checker<'_> {
             }
         }
         Some(Node {
-            name: raw.name.as_ref()?.value.clone(),
+            name: raw.name.as_ref()?.value.to_owned(),
             kind: raw.kind,
             run: run?,
             inputs,
@@ -427,11 +418,11 @@ impl Checker<'_> {
             return None;
         }
         let addr = raw.addr.as_ref()?;
-        let parsed = match parse_addr(&addr.value) {
+        let parsed = match parse_addr(addr.value) {
             Ok(parsed) => parsed,
             Err(help) => {
                 self.mistakes.push(Mistake::BadSocket {
-                    addr: addr.value.clone(),
+                    addr: addr.value.to_owned(),
                     span: addr.span,
                     help,
                 });
@@ -466,7 +457,7 @@ impl Checker<'_> {
     }
 
     fn restart(&mut self, text: &Str) -> Option<Restart> {
-        let parsed = Restart::parse(&text.value);
+        let parsed = Restart::parse(text.value);
         if parsed.is_none() {
             let names = Restart::ALL.map(Restart::as_str);
             let help = match suggest(&text.value.to_ascii_lowercase(), names) {
@@ -490,7 +481,7 @@ impl Checker<'_> {
         let mut out: Vec<String> = Vec::new();
         let mut ok = true;
         for lock in &raw.locks {
-            let text = lock.value.as_str();
+            let text = lock.value;
             if text.trim().is_empty() || text.len() > 64 || text.chars().any(char::is_control) {
                 self.bad_value(
                     lock.span,
@@ -512,7 +503,7 @@ impl Checker<'_> {
                 name: raw
                     .name
                     .as_ref()
-                    .map_or_else(String::new, |n| n.value.clone()),
+                    .map_or_else(String::new, |n| n.value.to_owned()),
                 span: raw.name.as_ref().map_or(raw.keyword, |n| n.span),
             });
             return None;
@@ -536,18 +527,18 @@ impl Checker<'_> {
                 None
             }
             _ if !ok => None,
-            [line] => Some(Command::Shell(line.value.clone())),
+            [line] => Some(Command::Shell(line.value.to_owned())),
             _ => Some(Command::Argv(
-                argv.iter().map(|a| a.value.clone()).collect(),
+                argv.iter().map(|a| a.value.to_owned()).collect(),
             )),
         }
     }
 
-    /// Compiles one glob with `*` not crossing `/` (globset's default would).
-    fn glob(&mut self, glob: &Str) -> Option<Glob> {
-        let text = glob.value.strip_prefix("./").unwrap_or(&glob.value);
+    /// Validates one glob (as [`parse_glob`] reads it), each distinct text parsed once.
+    fn glob(&mut self, glob: &Str<'_>) -> Option<String> {
+        let text = glob.value.strip_prefix("./").unwrap_or(glob.value);
         let bad = |reason: String, help: Option<String>| Mistake::BadGlob {
-            glob: glob.value.clone(),
+            glob: glob.value.to_owned(),
             reason,
             span: glob.span,
             help,
@@ -563,19 +554,18 @@ impl Checker<'_> {
             ));
             return None;
         }
-        let parsed = match self.globs.get(text) {
+        let parsed = match self.globs.get(glob.value) {
             Some(parsed) => parsed.clone(),
             None => {
-                let parsed = GlobBuilder::new(text)
-                    .literal_separator(true)
-                    .build()
+                let parsed = parse_glob(glob.value)
+                    .map(drop)
                     .map_err(|e| e.kind().to_string());
-                self.globs.insert(text.to_owned(), parsed.clone());
+                self.globs.insert(glob.value.to_owned(), parsed.clone());
                 parsed
             }
         };
         match parsed {
-            Ok(compiled) => Some(compiled),
+            Ok(()) => Some(glob.value.to_owned()),
             Err(reason) => {
                 self.mistakes.push(bad(reason, None));
                 None
@@ -585,16 +575,11 @@ impl Checker<'_> {
 
     fn inputs(
         &mut self,
-        watch: Vec<(String, Option<Glob>)>,
-        ignore: Vec<(String, Option<Glob>)>,
+        watch: Vec<Option<String>>,
+        ignore: Vec<Option<String>>,
     ) -> Option<Inputs> {
-        let valid = |globs: Vec<(String, Option<Glob>)>| -> Option<Vec<(String, Glob)>> {
-            globs
-                .into_iter()
-                .map(|(text, glob)| Some((text, glob?)))
-                .collect()
-        };
-        Some(Inputs::new(valid(watch)?, valid(ignore)?))
+        let valid = |globs: Vec<Option<String>>| globs.into_iter().collect::<Option<Vec<_>>>();
+        Some(Inputs::checked(valid(watch)?, valid(ignore)?))
     }
 
     /// Validates one block's `env` entries, reporting a key set twice.
@@ -615,9 +600,9 @@ impl Checker<'_> {
                 self.bad_value(value.span, "an environment value cannot contain NUL", None);
                 ok = false;
             }
-            if let Some(first) = seen.get(key.value.as_str()) {
+            if let Some(first) = seen.get(key.value) {
                 self.mistakes.push(Mistake::DuplicateKey {
-                    key: key.value.clone(),
+                    key: key.value.to_owned(),
                     parent: parent.into(),
                     first: *first,
                     second: key.span,
@@ -625,14 +610,14 @@ impl Checker<'_> {
                 ok = false;
                 continue;
             }
-            seen.insert(&key.value, key.span);
-            out.push((key.value.clone(), value.value.clone()));
+            seen.insert(key.value, key.span);
+            out.push((key.value.to_owned(), value.value.to_owned()));
         }
         ok.then_some(out)
     }
 
     fn sockets(&mut self, raw: &RawNode) -> Option<Vec<SocketSpec>> {
-        let service = raw.name.as_ref().map_or("", |n| n.value.as_str());
+        let service = raw.name.as_ref().map_or("", |n| n.value);
         let mut out: Vec<SocketSpec> = Vec::new();
         let mut names: HashMap<&str, &Str> = HashMap::new();
         let mut ok = true;
@@ -652,25 +637,25 @@ impl Checker<'_> {
                 );
                 ok = false;
             }
-            if let Some(first) = names.get(name.value.as_str()) {
+            if let Some(first) = names.get(name.value) {
                 self.mistakes.push(Mistake::DuplicateSocket {
-                    name: name.value.clone(),
+                    name: name.value.to_owned(),
                     service: service.into(),
                     first: first.span,
                     second: name.span,
                 });
                 ok = false;
             } else {
-                names.insert(&name.value, name);
+                names.insert(name.value, name);
             }
-            match parse_addr(&addr.value) {
+            match parse_addr(addr.value) {
                 Ok(parsed) => out.push(SocketSpec {
-                    name: name.value.clone(),
+                    name: name.value.to_owned(),
                     addr: parsed,
                 }),
                 Err(help) => {
                     self.mistakes.push(Mistake::BadSocket {
-                        addr: addr.value.clone(),
+                        addr: addr.value.to_owned(),
                         span: addr.span,
                         help,
                     });
@@ -688,7 +673,7 @@ impl Checker<'_> {
             if arg.value == "notify" {
                 modes.push((arg.span, Some(Ready::Notify)));
             } else {
-                let hint = suggest(&arg.value, ["notify"])
+                let hint = suggest(arg.value, ["notify"])
                     .map_or(String::new(), |best| format!(" (did you mean `{best}`?)"));
                 self.mistakes.push(Mistake::BadReady {
                     message: format!("unknown `ready` mode `{}`{hint}", arg.value),
@@ -701,7 +686,7 @@ impl Checker<'_> {
             modes.push((delay.span, self.duration(delay).map(Ready::Delay)));
         }
         if let Some(log) = &raw.log {
-            let regex = match Regex::new(&log.value) {
+            let regex = match Regex::new(log.value) {
                 Ok(regex) => Some(Ready::Log(regex)),
                 Err(e) => {
                     self.mistakes.push(Mistake::BadRegex {
@@ -740,7 +725,7 @@ impl Checker<'_> {
     fn stop(&mut self, raw: &RawStop) -> Option<Stop> {
         let default = Stop::default();
         let signal = match &raw.signal {
-            Some(text) => match Signal::parse(&text.value) {
+            Some(text) => match Signal::parse(text.value) {
                 Some(signal) => Some(signal),
                 None => {
                     let names = Signal::ALL.map(Signal::name);
@@ -749,7 +734,7 @@ impl Checker<'_> {
                         None => format!("one of {}", names.join(", ")),
                     };
                     self.mistakes.push(Mistake::BadSignal {
-                        text: text.value.clone(),
+                        text: text.value.to_owned(),
                         span: text.span,
                         help,
                     });
@@ -769,15 +754,15 @@ impl Checker<'_> {
     }
 
     fn duration(&mut self, text: &Str) -> Option<Duration> {
-        let parsed = parse_duration(&text.value);
+        let parsed = parse_duration(text.value);
         match parsed {
             None => self.mistakes.push(Mistake::BadDuration {
-                text: text.value.clone(),
+                text: text.value.to_owned(),
                 span: text.span,
             }),
             Some(d) if d > super::MAX_DURATION => {
                 self.mistakes.push(Mistake::DurationTooLong {
-                    text: text.value.clone(),
+                    text: text.value.to_owned(),
                     span: text.span,
                 });
                 return None;

@@ -211,18 +211,15 @@ fn parse_in(path: &Path, text: &str, root: PathBuf, spans: bool) -> Result<Loade
     let source = Arc::new(text.to_owned());
     let fail = |mistakes| Err(Diagnostics::new(name.clone(), source.clone(), mistakes));
 
-    let scan = lex::prescan(text);
-    if !scan.mistakes.is_empty() {
-        return fail(scan.mistakes);
-    }
     // Standard input keeps its name: no file of that name is the Hotfile (or reloaded).
     let hotfile = if path == Path::new(STDIN) {
         path.to_path_buf()
     } else {
         std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
     };
-    // A sound Hotfile is read quickly (its nesting is bounded by the prescan above); anything
-    // else is read again with kdl, whose reading every diagnostic comes from (quick.rs).
+    // A sound Hotfile is read quickly (the quick reader bounds its own nesting, and refuses
+    // whatever the prescan would); anything else is prescanned, then read again with kdl,
+    // whose reading every diagnostic comes from (quick.rs).
     if let Some(tree) = quick::parse(text)
         && let Ok(loaded) = build(
             &tree,
@@ -233,6 +230,10 @@ fn parse_in(path: &Path, text: &str, root: PathBuf, spans: bool) -> Result<Loade
         )
     {
         return Ok(loaded);
+    }
+    let scan = lex::prescan(text);
+    if !scan.mistakes.is_empty() {
+        return fail(scan.mistakes);
     }
     let doc = match parse_kdl(text, &scan.node_ends) {
         Ok(doc) => doc,

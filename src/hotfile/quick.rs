@@ -13,14 +13,21 @@
 
 use miette::SourceSpan;
 
+use super::lex::{MAX_BRACES, MAX_DEPTH};
 use super::tree::{Entry, Tree, Value};
 
 /// The tree of `text`, or `None` when kdl must read it (see the module's doc).
+///
+/// It also answers `None` wherever `lex::prescan` would find a mistake (nesting past its
+/// limits, a word glued to a `/`), so a text it reads needs no prescan: that pass runs only
+/// before kdl's reading.
 pub(super) fn parse(text: &str) -> Option<Tree<'_>> {
     let mut reader = Reader {
         text,
         b: text.as_bytes(),
         at: 0,
+        depth: 0,
+        braces: 0,
         // About one node a line and one entry for every 15 bytes in a Hotfile.
         tree: Tree::with_capacity(text.len() / 20, text.len() / 15),
     };
@@ -32,6 +39,10 @@ struct Reader<'t> {
     text: &'t str,
     b: &'t [u8],
     at: usize,
+    /// `{ … }` blocks open around `at`: the quick reading recurses on each.
+    depth: usize,
+    /// Braces open, counted in strings and comments too, as the prescan counts them.
+    braces: usize,
     tree: Tree<'t>,
 }
 
@@ -56,6 +67,10 @@ impl<'t> Reader<'t> {
     fn node(&mut self) -> Option<()> {
         let start = self.at;
         let name = self.bare()?;
+        // `name/* … */` or `name/…`: the prescan's unquoted-path mistake.
+        if self.peek() == Some(b'/') {
+            return None;
+        }
         let node = self.tree.open(name, span(start, self.at));
         let mut block = None;
         loop {
@@ -67,7 +82,14 @@ impl<'t> Reader<'t> {
                 Some(b'{') if spaced => {
                     self.at += 1;
                     let from = self.at;
+                    self.depth += 1;
+                    self.count_braces("{")?;
+                    if self.depth > MAX_DEPTH {
+                        return None;
+                    }
                     self.nodes(true)?;
+                    self.depth -= 1;
+                    self.count_braces("}")?;
                     // Its braces; kdl's differs, and is the one shown (see `tree::Node::block`).
                     block = Some(span(from - 1, self.at + 1));
                     self.at += 1;
@@ -159,6 +181,7 @@ impl<'t> Reader<'t> {
         if !value.chars().all(|c| plain(c) && c != '\\') {
             return None;
         }
+        self.count_braces(value)?;
         self.at = end + 1;
         Some(value)
     }
@@ -211,6 +234,7 @@ impl<'t> Reader<'t> {
         {
             return None;
         }
+        self.count_braces(comment)?;
         self.at += len;
         Some(())
     }
@@ -223,6 +247,9 @@ impl<'t> Reader<'t> {
             match (self.peek()?, self.b.get(self.at + 1)) {
                 (b'/', Some(b'*')) => {
                     depth += 1;
+                    if depth > MAX_DEPTH {
+                        return None;
+                    }
                     self.at += 2;
                 }
                 (b'*', Some(b'/')) => {
@@ -236,7 +263,26 @@ impl<'t> Reader<'t> {
             }
         }
         let inside = &self.text[start..self.at];
+        self.count_braces(inside)?;
         inside.chars().all(|c| plain(c) || c == '\n').then_some(())
+    }
+
+    /// Counts the braces of `text` as the prescan does (`None` past its limit).
+    fn count_braces(&mut self, text: &str) -> Option<()> {
+        if !text.contains(['{', '}']) {
+            return Some(());
+        }
+        for c in text.bytes() {
+            match c {
+                b'{' => self.braces += 1,
+                b'}' => self.braces = self.braces.saturating_sub(1),
+                _ => continue,
+            }
+            if self.braces > MAX_BRACES {
+                return None;
+            }
+        }
+        Some(())
     }
 }
 

@@ -10,77 +10,78 @@ use super::suggest;
 use super::tree::{Entry, NodeRef, Tree, Value};
 use crate::model::Kind;
 
-/// A string value and where it was written.
-#[derive(Debug, Clone)]
-pub(super) struct Str {
-    pub value: String,
+/// A string value and where it was written, borrowed from the document (a `String` per value
+/// was a sixth of reading a 500-node Hotfile).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Str<'t> {
+    pub value: &'t str,
     pub span: SourceSpan,
 }
 
 #[derive(Debug, Default)]
-pub(super) struct RawFile {
-    pub nodes: Vec<RawNode>,
-    pub defaults: RawDefaults,
+pub(super) struct RawFile<'t> {
+    pub nodes: Vec<RawNode<'t>>,
+    pub defaults: RawDefaults<'t>,
     /// `root "DIR"`: the project root, relative to the Hotfile's directory.
-    pub root: Option<Str>,
+    pub root: Option<Str<'t>>,
 }
 
 #[derive(Debug, Default)]
-pub(super) struct RawDefaults {
-    pub ignore: Vec<Str>,
-    pub env: Vec<(Str, Str)>,
-    pub debounce: Option<Str>,
+pub(super) struct RawDefaults<'t> {
+    pub ignore: Vec<Str<'t>>,
+    pub env: Vec<(Str<'t>, Str<'t>)>,
+    pub debounce: Option<Str<'t>>,
 }
 
 #[derive(Debug)]
-pub(super) struct RawNode {
+pub(super) struct RawNode<'t> {
     pub kind: Kind,
     /// `None` when the name is missing or not a string (already reported).
-    pub name: Option<Str>,
+    pub name: Option<Str<'t>>,
     /// The `task`/`service` keyword.
     pub keyword: SourceSpan,
-    pub run: Option<Vec<Str>>,
-    pub watch: Vec<Str>,
-    pub ignore: Vec<Str>,
-    pub after: Vec<Str>,
+    pub run: Option<Vec<Str<'t>>>,
+    pub watch: Vec<Str<'t>>,
+    pub ignore: Vec<Str<'t>>,
+    pub after: Vec<Str<'t>>,
     /// `gate "NAME"…`: upstream checks that gate the promotion of a service's new instance,
     /// not its start; with the first `gate` keyword.
-    pub gate: Vec<Str>,
+    pub gate: Vec<Str<'t>>,
     pub gate_keyword: Option<SourceSpan>,
-    pub env: Vec<(Str, Str)>,
-    pub dir: Option<Str>,
-    pub stop: Option<RawStop>,
-    pub sockets: Vec<(Str, Str)>,
-    pub ready: Option<RawReady>,
-    pub restart: Option<Str>,
-    pub locks: Vec<Str>,
-    pub reload: Option<RawReload>,
+    pub env: Vec<(Str<'t>, Str<'t>)>,
+    pub dir: Option<Str<'t>>,
+    pub stop: Option<RawStop<'t>>,
+    pub sockets: Vec<(Str<'t>, Str<'t>)>,
+    pub ready: Option<RawReady<'t>>,
+    pub restart: Option<Str<'t>>,
+    pub locks: Vec<Str<'t>>,
+    pub reload: Option<RawReload<'t>>,
 }
 
 /// `reload "ADDR" public="true"`.
 #[derive(Debug)]
-pub(super) struct RawReload {
+pub(super) struct RawReload<'t> {
     /// The `reload` keyword.
     pub keyword: SourceSpan,
     /// `None` when missing or not a string (already reported).
-    pub addr: Option<Str>,
-    pub public: Option<Str>,
+    pub addr: Option<Str<'t>>,
+    pub public: Option<Str<'t>>,
 }
 
 #[derive(Debug, Default)]
-pub(super) struct RawStop {
-    pub signal: Option<Str>,
-    pub timeout: Option<Str>,
+pub(super) struct RawStop<'t> {
+    pub signal: Option<Str<'t>>,
+    pub timeout: Option<Str<'t>>,
 }
 
 #[derive(Debug)]
-pub(super) struct RawReady {
+pub(super) struct RawReady<'t> {
     /// The `ready` keyword.
     pub keyword: SourceSpan,
-    pub args: Vec<Str>,
-    pub delay: Option<Str>,
-    pub log: Option<Str>,
-    pub timeout: Option<Str>,
+    pub args: Vec<Str<'t>>,
+    pub delay: Option<Str<'t>>,
+    pub log: Option<Str<'t>>,
+    pub timeout: Option<Str<'t>>,
 }
 
 const TOP: &[&str] = &["task", "service", "defaults", "root"];
@@ -94,7 +95,7 @@ const IN_SERVICE: &[&str] = &[
 const IN_DEFAULTS: &[&str] = &["ignore", "env", "debounce"];
 
 /// Reads the document's shape, reporting every misplaced or malformed node.
-pub(super) fn read(doc: &Tree<'_>, mistakes: &mut Vec<Mistake>) -> RawFile {
+pub(super) fn read<'t>(doc: &Tree<'t>, mistakes: &mut Vec<Mistake>) -> RawFile<'t> {
     let mut walker = Walker { mistakes };
     let mut file = RawFile::default();
     let mut defaults_at: Option<SourceSpan> = None;
@@ -170,7 +171,7 @@ struct Walker<'m> {
 }
 
 impl Walker<'_> {
-    fn node(&mut self, node: NodeRef<'_, '_>, kind: Kind) -> RawNode {
+    fn node<'t>(&mut self, node: NodeRef<'_, 't>, kind: Kind) -> RawNode<'t> {
         let keyword = node.name_span();
         let (args, props) = split(node);
         self.no_props(node, &props, &[]);
@@ -311,7 +312,7 @@ impl Walker<'_> {
         raw
     }
 
-    fn defaults(&mut self, node: NodeRef<'_, '_>, defaults: &mut RawDefaults) {
+    fn defaults<'t>(&mut self, node: NodeRef<'_, 't>, defaults: &mut RawDefaults<'t>) {
         let (args, props) = split(node);
         self.no_props(node, &props, &[]);
         self.unexpected("defaults", &args);
@@ -374,7 +375,7 @@ impl Walker<'_> {
     }
 
     /// A leaf holding one or more strings and nothing else (`run`, `watch`, ...).
-    fn strings(&mut self, child: NodeRef<'_, '_>, what: &'static str) -> Vec<Str> {
+    fn strings<'t>(&mut self, child: NodeRef<'_, 't>, what: &'static str) -> Vec<Str<'t>> {
         let cname = child.name();
         self.leaf(child);
         let (args, props) = split(child);
@@ -386,11 +387,11 @@ impl Walker<'_> {
     }
 
     /// A leaf holding exactly `N` strings.
-    fn exactly<const N: usize>(
+    fn exactly<'t, const N: usize>(
         &mut self,
-        child: NodeRef<'_, '_>,
+        child: NodeRef<'_, 't>,
         what: &'static str,
-    ) -> Option<[Str; N]> {
+    ) -> Option<[Str<'t>; N]> {
         let cname = child.name();
         self.leaf(child);
         let (args, props) = split(child);
@@ -399,7 +400,7 @@ impl Walker<'_> {
             self.missing(child, what);
         }
         self.unexpected(cname, args.get(N..).unwrap_or_default());
-        let values: Vec<Str> = args
+        let values: Vec<Str<'t>> = args
             .iter()
             .take(N)
             .filter_map(|e| self.string(cname, e))
@@ -408,7 +409,7 @@ impl Walker<'_> {
     }
 
     /// `env KEY="VALUE" …`.
-    fn env(&mut self, child: NodeRef<'_, '_>) -> Vec<(Str, Str)> {
+    fn env<'t>(&mut self, child: NodeRef<'_, 't>) -> Vec<(Str<'t>, Str<'t>)> {
         self.leaf(child);
         let (args, props) = split(child);
         for arg in &args {
@@ -423,18 +424,18 @@ impl Walker<'_> {
         }
         props
             .iter()
-            .filter_map(|(key, entry)| Some((key.clone(), self.string("env", entry)?)))
+            .filter_map(|(key, entry)| Some((*key, self.string("env", entry)?)))
             .collect()
     }
 
     /// `stop signal="SIG" timeout="DUR"`.
-    fn stop(&mut self, child: NodeRef<'_, '_>) -> RawStop {
+    fn stop<'t>(&mut self, child: NodeRef<'_, 't>) -> RawStop<'t> {
         self.leaf(child);
         let (args, props) = split(child);
         self.unexpected("stop", &args);
         let mut stop = RawStop::default();
         for (key, value) in self.no_props(child, &props, &["signal", "timeout"]) {
-            match key.as_str() {
+            match key {
                 "signal" => stop.signal = Some(value),
                 _ => stop.timeout = Some(value),
             }
@@ -443,7 +444,7 @@ impl Walker<'_> {
     }
 
     /// `reload "ADDR"`, `public=…`; the address and the flag are `check`'s business.
-    fn reload(&mut self, child: NodeRef<'_, '_>) -> RawReload {
+    fn reload<'t>(&mut self, child: NodeRef<'_, 't>) -> RawReload<'t> {
         self.leaf(child);
         let (args, props) = split(child);
         if args.is_empty() {
@@ -463,7 +464,7 @@ impl Walker<'_> {
 
     /// `ready delay=… | log=… | "notify"`, `timeout=…`; which combination is valid is
     /// `check`'s business.
-    fn ready(&mut self, child: NodeRef<'_, '_>) -> RawReady {
+    fn ready<'t>(&mut self, child: NodeRef<'_, 't>) -> RawReady<'t> {
         self.leaf(child);
         let (args, props) = split(child);
         let mut ready = RawReady {
@@ -477,7 +478,7 @@ impl Walker<'_> {
             timeout: None,
         };
         for (key, value) in self.no_props(child, &props, &["delay", "log", "timeout"]) {
-            match key.as_str() {
+            match key {
                 "delay" => ready.delay = Some(value),
                 "log" => ready.log = Some(value),
                 _ => ready.timeout = Some(value),
@@ -487,24 +488,24 @@ impl Walker<'_> {
     }
 
     /// Checks the properties against `allowed`, returning the allowed ones that are strings.
-    fn no_props(
+    fn no_props<'t>(
         &mut self,
-        node: NodeRef<'_, '_>,
-        props: &[(Str, &Entry<'_>)],
+        node: NodeRef<'_, 't>,
+        props: &[(Str<'t>, &Entry<'t>)],
         allowed: &[&str],
-    ) -> Vec<(String, Str)> {
+    ) -> Vec<(&'t str, Str<'t>)> {
         let nname = node.name();
-        let mut out: Vec<(String, Str)> = Vec::new();
-        let mut spans: Vec<(String, SourceSpan)> = Vec::new();
+        let mut out: Vec<(&'t str, Str<'t>)> = Vec::new();
+        let mut spans: Vec<(&'t str, SourceSpan)> = Vec::new();
         for (key, entry) in props {
-            if !allowed.contains(&key.value.as_str()) {
-                let help = match suggest(&key.value, allowed.iter().copied()) {
+            if !allowed.contains(&key.value) {
+                let help = match suggest(key.value, allowed.iter().copied()) {
                     Some(best) => Some(format!("did you mean `{best}`?")),
                     None if allowed.is_empty() => Some(format!("`{nname}` takes no properties")),
                     None => Some(format!("`{nname}` takes {}", list(allowed))),
                 };
                 self.mistakes.push(Mistake::UnknownProperty {
-                    name: key.value.clone(),
+                    name: key.value.into(),
                     node: nname.into(),
                     span: key.span,
                     help,
@@ -513,16 +514,16 @@ impl Walker<'_> {
             }
             if let Some((_, first)) = spans.iter().find(|(k, _)| *k == key.value) {
                 self.mistakes.push(Mistake::DuplicateKey {
-                    key: key.value.clone(),
+                    key: key.value.into(),
                     parent: format!("`{nname}`"),
                     first: *first,
                     second: key.span,
                 });
                 continue;
             }
-            spans.push((key.value.clone(), key.span));
+            spans.push((key.value, key.span));
             if let Some(value) = self.string(nname, entry) {
-                out.push((key.value.clone(), value));
+                out.push((key.value, value));
             }
         }
         out
@@ -558,11 +559,11 @@ impl Walker<'_> {
 
     /// The entry's value as a string, or a mistake. Bare identifiers are strings in KDL 2
     /// and are accepted (the `/` trap is caught before parsing).
-    fn string(&mut self, node: &str, entry: &Entry<'_>) -> Option<Str> {
+    fn string<'t>(&mut self, node: &str, entry: &Entry<'t>) -> Option<Str<'t>> {
         let (found, repr) = match &entry.value {
             Value::String(s) => {
                 return Some(Str {
-                    value: (*s).to_owned(),
+                    value: s,
                     span: entry.value_span,
                 });
             }
@@ -606,18 +607,12 @@ impl Seen {
 }
 
 /// Splits a node's entries into arguments and properties (with the key as a `Str`).
-fn split<'a, 't>(node: NodeRef<'a, 't>) -> (Vec<&'a Entry<'t>>, Vec<(Str, &'a Entry<'t>)>) {
+fn split<'a, 't>(node: NodeRef<'a, 't>) -> (Vec<&'a Entry<'t>>, Vec<(Str<'t>, &'a Entry<'t>)>) {
     let mut args = Vec::new();
     let mut props = Vec::new();
     for entry in node.entries() {
         match entry.key {
-            Some((key, span)) => props.push((
-                Str {
-                    value: key.into(),
-                    span,
-                },
-                entry,
-            )),
+            Some((key, span)) => props.push((Str { value: key, span }, entry)),
             None => args.push(entry),
         }
     }

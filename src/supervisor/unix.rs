@@ -533,6 +533,7 @@ async fn monitor(
     // A stop that waits for the instance to answer what it holds: until when, and its order.
     let mut draining: Option<(Drain, Instant, Signal, Instant)> = None;
     let mut quiet_once = false;
+    let mut refill_at: Option<Instant> = None;
     let status = loop {
         tokio::select! {
             // Checked first, so a delay or timeout never fires for an instance already gone.
@@ -545,8 +546,10 @@ async fn monitor(
                         if ctx.service {
                             ctx.reporter.command_started(&ctx.name, ctx.generation, pid);
                         }
-                        // The command is forked: a new spare no longer competes with it.
-                        refill.run();
+                        // Not at once: the spare's exec and start-up would take a CPU from
+                        // the command's own (a shell, then its program). A command that ends
+                        // sooner refills it on its exit.
+                        refill_at = Some(later(Instant::now(), REFILL_AFTER));
                     }
                     Ok(Report::Ended { ran: d }) => ran = Some(d),
                     Ok(Report::Stopped { signal, pid }) => {
@@ -584,6 +587,10 @@ async fn monitor(
                     }
                     quiet_once = quiet;
                 }
+            }
+            _ = tokio::time::sleep_until(refill_at.unwrap_or(far)), if refill_at.is_some() => {
+                refill_at = None;
+                refill.run();
             }
             _ = tokio::time::sleep_until(kill_at.unwrap_or(far)), if kill_at.is_some() => {
                 kill_at = None;
@@ -654,6 +661,10 @@ async fn monitor(
     });
     let _ = done.send(true);
 }
+
+/// How long after its command started a keeper's successor, the next spare, is spawned: past
+/// the command's own start-up, which it would slow down on a small machine (BENCHMARKS.md).
+const REFILL_AFTER: Duration = Duration::from_millis(10);
 
 /// How often a draining instance is looked at.
 const DRAIN_POLL: Duration = Duration::from_millis(5);

@@ -7,7 +7,9 @@
 //! and gone again within the burst, an editor's temporary, do not count) whose last event
 //! completed a write, and no new directory. The short settle lets the events of one save (an atomic save's rename
 //! pair, a close followed by a `chmod`) land in one batch, and tells a lone save from the first
-//! file of a burst. Anything else (a second path, a write not closed yet, a batch that begins
+//! file of a burst. It ends sooner when the caller finds nothing else at work
+//! ([`Debouncer::peeked`], every [`PEEK`]; see `watch::idle`): a writer between two files of a
+//! burst is running or waiting for a CPU or the disk, an editor that has saved is not. Anything else (a second path, a write not closed yet, a batch that begins
 //! within the window after the previous one, as the next files of a slow burst do)
 //! waits for the quiet window, which restarts on every event. Either way a burst closes at the
 //! latest `max_delay` after its first event, so a continuous stream still produces a wave at
@@ -35,6 +37,11 @@ const RESCAN_COOLDOWN_MIN: Duration = Duration::from_millis(500);
 /// the run it starts. A writer of a burst that pauses longer than this right after its first
 /// file makes that file a wave of its own.
 pub(super) const SETTLE: Duration = Duration::from_millis(1);
+
+/// How often a settled lone save looks whether anything else is at work, within [`SETTLE`]:
+/// often enough that an idle machine starts the run almost at once, seldom enough that a busy
+/// one costs the watcher a few reads of `/proc/stat` per save.
+pub(super) const PEEK: Duration = Duration::from_micros(100);
 
 /// The adaptive window grows to at most this many times the configured one (160 ms for the
 /// default 10 ms): past that, a writer's pause is taken for the end of its burst.
@@ -130,6 +137,10 @@ pub(crate) struct Debouncer {
     not_before: Option<Instant>,
     rescan: bool,
     rescan_not_before: Option<Instant>,
+    /// When the caller last looked whether anything else is at work, for the open batch.
+    peeked: Option<Instant>,
+    /// When it found nothing else at work and no event queued: a settled batch closes then.
+    idle_at: Option<Instant>,
 }
 
 /// `at + d`; `None` past what an `Instant` can hold (a window that long never ends).
@@ -160,6 +171,8 @@ impl Debouncer {
             not_before: None,
             rescan: false,
             rescan_not_before: None,
+            peeked: None,
+            idle_at: None,
         }
     }
 
@@ -285,16 +298,41 @@ impl Debouncer {
         }
     }
 
+    /// When the caller should look whether anything else is at work (see [`Debouncer::peeked`]):
+    /// at once for a settled batch, then every [`PEEK`] within its settle; `None` for any other.
+    pub(crate) fn peek_at(&self) -> Option<Instant> {
+        let last = self
+            .last
+            .filter(|_| self.first.is_some() && self.settled())?;
+        let at = match self.peeked {
+            Some(p) if p >= last => after(p, PEEK)?,
+            _ => last,
+        };
+        (at < after(last, self.settle)?).then_some(at)
+    }
+
+    /// The caller looked at `now`: `idle` when nothing but it was at work (running, waiting
+    /// for a CPU or for the disk) and no event was queued. A settled batch then closes at
+    /// once; an event after `now` makes the look stale.
+    pub(crate) fn peeked(&mut self, now: Instant, idle: bool) {
+        self.peeked = Some(now);
+        if idle {
+            self.idle_at = Some(now);
+        }
+    }
+
     /// When the pending burst closes; `None` when nothing is pending.
     pub(crate) fn deadline(&self) -> Option<Instant> {
         let first = self.first?;
         let last = self.last.unwrap_or(first);
-        let window = if self.settled() {
-            self.settle
+        let quiet = if self.settled() {
+            self.idle_at
+                .filter(|&idle| idle >= last)
+                .or_else(|| after(last, self.settle))
         } else {
-            self.window
+            after(last, self.window)
         };
-        let close = match (after(last, window), after(first, self.max_delay)) {
+        let close = match (quiet, after(first, self.max_delay)) {
             (Some(a), Some(b)) => a.min(b),
             // Both past the representable: close now rather than never (a close loses no
             // event; it only splits a burst).
@@ -344,6 +382,8 @@ impl Debouncer {
             .is_some_and(|end| now >= end);
         self.prev_window = (quiet && !self.settled()).then_some(self.window);
         self.first = None;
+        self.peeked = None;
+        self.idle_at = None;
         self.prev_last = self.last.take();
         self.held = false;
         self.grew = false;
@@ -442,6 +482,67 @@ mod tests {
         assert_eq!(d.deadline(), Some(us(t0, 1_030)));
         let b = d.take(us(t0, 1_030)).unwrap();
         assert_eq!(paths(&b.paths), ["a.rs", "a.rs.tmp"]);
+    }
+
+    /// The defect: a lone save waited the whole 1 ms settle on an idle machine, where no
+    /// writer could still be between two files, and that millisecond was a quarter of save ->
+    /// start.
+    #[test]
+    fn a_lone_save_closes_at_the_first_look_that_finds_nothing_else_at_work() {
+        let t0 = Instant::now();
+        let mut d = Debouncer::new(Q, CAP);
+        d.push(t0, "a.rs".into(), Kind::Written);
+        assert_eq!(d.peek_at(), None, "a write not closed yet is no lone save");
+        d.push(us(t0, 50), "a.rs".into(), Kind::Closed);
+        // Looked at once, then every PEEK, within the settle.
+        assert_eq!(d.peek_at(), Some(us(t0, 50)));
+        d.peeked(us(t0, 60), false);
+        assert_eq!(d.peek_at(), Some(us(t0, 60) + PEEK));
+        assert_eq!(d.take(us(t0, 200)), None, "something else was at work");
+        d.peeked(us(t0, 210), true);
+        assert_eq!(d.deadline(), Some(us(t0, 210)));
+        assert_eq!(paths(&d.take(us(t0, 210)).unwrap().paths), ["a.rs"]);
+        // The next save is looked at afresh.
+        d.push(ms(t0, 50), "a.rs".into(), Kind::Closed);
+        assert_eq!(d.peek_at(), Some(ms(t0, 50)));
+        assert_eq!(d.deadline(), Some(ms(t0, 51)));
+    }
+
+    #[test]
+    fn an_idle_look_before_the_last_event_or_at_a_burst_closes_nothing() {
+        let t0 = Instant::now();
+        let mut d = Debouncer::new(Q, CAP);
+        d.push(t0, "a.rs".into(), Kind::Closed);
+        d.peeked(us(t0, 10), true);
+        // An event after the look: the look is stale.
+        d.push(us(t0, 20), "a.rs".into(), Kind::Metadata);
+        assert_eq!(d.deadline(), Some(us(t0, 1_020)));
+        // A second file: a burst, which never closes on a look.
+        d.push(us(t0, 30), "b.rs".into(), Kind::Closed);
+        assert_eq!(d.peek_at(), None);
+        d.peeked(us(t0, 40), true);
+        assert_eq!(d.deadline(), Some(us(t0, 10_030)));
+        assert_eq!(d.take(us(t0, 1_030)), None);
+        assert_eq!(d.take(us(t0, 10_030)).unwrap().paths.len(), 2);
+        // Nor does a first file in a new directory, nor a batch that continues a burst.
+        d.push_dir(ms(t0, 100));
+        d.push(ms(t0, 100), "n/0.rs".into(), Kind::Placed);
+        assert_eq!(d.peek_at(), None);
+        d.take(ms(t0, 110)).unwrap();
+        d.push(ms(t0, 111), "n/1.rs".into(), Kind::Placed);
+        assert_eq!(d.peek_at(), None, "within the window after the last batch");
+    }
+
+    #[test]
+    fn no_look_past_the_settle_nor_without_one() {
+        let t0 = Instant::now();
+        let mut d = Debouncer::new(Q, CAP);
+        d.push(t0, "a.rs".into(), Kind::Closed);
+        d.peeked(us(t0, 950), false);
+        assert_eq!(d.peek_at(), None, "the settle ends first");
+        let mut d = Debouncer::new(Duration::ZERO, CAP);
+        d.push(t0, "a.rs".into(), Kind::Closed);
+        assert_eq!(d.peek_at(), None, "--debounce 0ms closes at once");
     }
 
     #[test]

@@ -134,6 +134,7 @@ mod files;
 #[cfg(unix)]
 mod gitindex;
 mod hash;
+mod idle;
 mod instances;
 mod links;
 mod msg;

@@ -23,8 +23,8 @@ impl Checker<'_> {
         let mut out: Vec<(usize, SourceSpan)> = Vec::new();
         let mut seen = HashSet::new();
         for gate in &node.gate {
-            let Some(&i) = ids.get(gate.value.as_str()) else {
-                let help = match suggest(&gate.value, ids.keys().copied()) {
+            let Some(&i) = ids.get(gate.value) else {
+                let help = match suggest(gate.value, ids.keys().copied()) {
                     Some(best) => format!("did you mean `{best}`?"),
                     None => "`gate` names tasks this service comes after, such as tests".into(),
                 };
@@ -84,7 +84,7 @@ impl Checker<'_> {
         after: &[Vec<(usize, SourceSpan)>],
         gates: &[Vec<(usize, SourceSpan)>],
     ) {
-        let name = |i: usize| nodes[i].name.as_ref().map_or("?", |n| n.value.as_str());
+        let name = |i: usize| nodes[i].name.as_ref().map_or("?", |n| n.value);
         for (node, gates) in gates.iter().enumerate() {
             if gates.is_empty() {
                 continue;

@@ -4,12 +4,17 @@
 use kdl::KdlDocument;
 use proptest::prelude::*;
 
-use crate::hotfile::{quick, tree};
+use crate::hotfile::{lex, quick, tree};
 
-/// Whether the quick reading of `text` is kdl's; `None` when it leaves `text` to kdl.
+/// Whether the quick reading of `text` is kdl's; `None` when it leaves `text` to kdl. A text it
+/// takes skips the prescan, so the prescan must find nothing in it.
 #[track_caller]
 fn same_as_kdl(text: &str) -> Option<()> {
     let read = quick::parse(text)?;
+    assert!(
+        lex::prescan(text).mistakes.is_empty(),
+        "the prescan refuses {text:?}, which the quick reading takes"
+    );
     let kdl = KdlDocument::parse(text).unwrap_or_else(|e| panic!("kdl refuses {text:?}: {e:?}"));
     assert_eq!(
         read.blocks_unspanned(),
@@ -48,6 +53,11 @@ fn a_sound_hotfile_is_not_read_by_kdls_slow_parser() {
     assert!(
         same_as_kdl(&plan(20)).is_some(),
         "a plain Hotfile is read quickly"
+    );
+    // More top-level blocks than the prescan's brace limit, which counts open braces only.
+    assert!(
+        quick::parse(&plan(lex::MAX_BRACES + 10)).is_some(),
+        "a large plain Hotfile is read quickly"
     );
 }
 
@@ -105,6 +115,41 @@ fn the_quick_reading_is_kdls_or_none() {
     }
 }
 
+#[test]
+fn a_text_the_prescan_refuses_is_left_to_kdl() {
+    // The defect this guards: the quick reading runs before (and instead of) the prescan, so
+    // it must refuse all the prescan refuses, or a mistake would go unreported.
+    let nested = |open: &str, close: &str, depth: usize| {
+        format!(
+            "task \"a\" {{ run \"x\" }}\n{}{}",
+            open.repeat(depth),
+            close.repeat(depth)
+        )
+    };
+    let braces = format!(
+        "task \"a\" {{ run \"{}\" }}",
+        "{".repeat(lex::MAX_BRACES + 1)
+    );
+    let cases = [
+        "task/* c */ \"a\" { run \"x\" }".to_owned(),
+        "task \"a\" {\n    run/* c */ \"x\"\n}\n".to_owned(),
+        nested("a {\n", "}\n", lex::MAX_DEPTH + 1),
+        nested("/*", "*/", lex::MAX_DEPTH + 1),
+        braces,
+    ];
+    for text in &cases {
+        assert!(!lex::prescan(text).mistakes.is_empty(), "{text:?}");
+        assert!(quick::parse(text).is_none(), "{text:?} is read quickly");
+    }
+    // At the limits, both take them.
+    for text in [
+        nested("a {\n", "}\n", lex::MAX_DEPTH),
+        nested("/*", "*/", lex::MAX_DEPTH),
+    ] {
+        assert!(same_as_kdl(&text).is_some(), "{text:?}");
+    }
+}
+
 /// Pieces of Hotfiles, plain and not: joined at random, most texts are nonsense to KDL, some
 /// are sound, and every one the quick reading takes must be kdl's tree.
 const PIECES: &[&str] = &[
@@ -146,6 +191,8 @@ const PIECES: &[&str] = &[
     "/*/* c */*/",
     "/*",
     "\\",
+    "/",
+    "a/b",
     "\u{feff}",
     "\u{2028}",
     "\u{85}",

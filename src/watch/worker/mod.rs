@@ -19,6 +19,7 @@ use crate::watch::debounce::{Batch, Debouncer, Kind};
 use crate::watch::error::WatchError;
 use crate::watch::files::{FileTable, Slot};
 use crate::watch::hash::FileState;
+use crate::watch::idle::Idle;
 use crate::watch::links::Links;
 use crate::watch::msg::Msg;
 use crate::watch::rules::{IgnoreRules, SharedRules};
@@ -70,6 +71,8 @@ pub(super) struct Worker {
     reports: Reports,
     /// When to try native watches for polled directories again.
     retry_at: Option<Instant>,
+    /// Whether anything else is at work: a lone save closes before its settle when not.
+    idle: Idle,
     /// Set by the caller of the start-up walk when hot stops meanwhile: the walks end at once.
     cancel: Arc<AtomicBool>,
 }
@@ -101,6 +104,7 @@ impl Worker {
             tuning,
             poll: config.poll,
             retry_at: None,
+            idle: Idle::default(),
             walked_files: 0,
             scope: Scope::new(config.relevant, config.always, config.ignore),
             scouts: Scouts::new(msgs),
@@ -278,12 +282,17 @@ impl Worker {
         self.check_polled(now);
     }
 
-    /// When the thread must wake up with no message: the burst's close or the next retry.
+    /// When the thread must wake up with no message: the burst's close, its next look whether
+    /// anything else is at work, or the next retry.
     fn wake_at(&self) -> Option<Instant> {
-        match (self.debouncer.deadline(), self.retry_at) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [
+            self.debouncer.deadline(),
+            self.debouncer.peek_at(),
+            self.retry_at,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// The next message. Waits are filled with work, a piece at a time, a queued message
@@ -385,6 +394,11 @@ impl Worker {
     /// every [`RECHECK`]; when it ends, the burst waits one more window for the last events
     /// of the operation (or the next step of a rebase).
     fn due(&mut self, now: Instant) -> bool {
+        if self.debouncer.peek_at().is_some_and(|p| p <= now) {
+            // A lone save closes at once when no writer is between two files (see `idle`).
+            let idle = !self.watches.backlog() && self.idle.quiet();
+            self.debouncer.peeked(now, idle);
+        }
         if self.debouncer.deadline().is_none_or(|d| now < d) {
             return false;
         }
