@@ -40,11 +40,12 @@ fn mask() -> WatchMask {
         | WatchMask::MOVE_SELF
 }
 
-/// Watch descriptors and the directories they watch, both ways.
+/// Watch descriptors and the directories they watch, both ways, the two maps sharing one
+/// copy of each path (a 100,000-file tree has 11,111 directories).
 #[derive(Default)]
 struct Paths {
-    by_wd: HashMap<c_int, PathBuf>,
-    by_path: HashMap<PathBuf, WatchDescriptor>,
+    by_wd: HashMap<c_int, Arc<Path>>,
+    by_path: HashMap<Arc<Path>, WatchDescriptor>,
 }
 
 impl Paths {
@@ -143,13 +144,17 @@ impl notify::Watcher for Native {
             .add_path(path.to_path_buf())
         })?;
         let id = wd.get_watch_descriptor_id();
+        let path: Arc<Path> = match paths.by_path.get_key_value(path) {
+            Some((shared, _)) => shared.clone(),
+            None => path.into(),
+        };
         // The same inode under a new name (a watched directory renamed): the new name wins.
-        if let Some(old) = paths.by_wd.insert(id, path.to_path_buf())
+        if let Some(old) = paths.by_wd.insert(id, path.clone())
             && old != path
         {
             paths.by_path.remove(&old);
         }
-        paths.by_path.insert(path.to_path_buf(), wd);
+        paths.by_path.insert(path, wd);
         Ok(())
     }
 
@@ -240,7 +245,7 @@ fn read_loop(
                     };
                     let path = match event.name {
                         Some(name) => dir.join(name),
-                        None => dir.clone(),
+                        None => dir.to_path_buf(),
                     };
                     translate(event.mask, event.cookie, path, &mut moved_from, &mut out);
                     if event.mask.contains(EventMask::IGNORED) {

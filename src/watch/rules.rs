@@ -55,6 +55,37 @@ struct DirRules {
     depth: usize,
 }
 
+impl DirRules {
+    /// The ignore files of `dir`; `None` when it holds none and is no repository root.
+    fn read(dir: &Path) -> Option<DirRules> {
+        let read = |name: &str| -> Option<Gitignore> {
+            let file = dir.join(name);
+            if !file.is_file() {
+                return None;
+            }
+            let mut b = GitignoreBuilder::new(dir);
+            // A malformed line is skipped by git too; keep the rest.
+            let _ = b.add(file);
+            b.build().ok().filter(|g| !g.is_empty())
+        };
+        let git_entry = dir.join(".git");
+        let has_git = git_entry.exists();
+        let rules = DirRules {
+            ignore: read(".ignore"),
+            git: read(".gitignore"),
+            exclude: if has_git {
+                exclude_file(&git_entry)
+            } else {
+                None
+            },
+            has_git,
+            depth: dir.components().count(),
+        };
+        let none = rules.ignore.is_none() && rules.git.is_none() && rules.exclude.is_none();
+        (has_git || !none).then_some(rules)
+    }
+}
+
 /// The ignore rules of one project, keyed by the (absolute) directory holding each file.
 #[derive(Clone, Debug)]
 pub(crate) struct IgnoreRules {
@@ -91,34 +122,15 @@ impl IgnoreRules {
 
     /// (Re)reads the ignore files of one directory.
     pub(crate) fn add_dir(&mut self, dir: &Path) {
-        let read = |name: &str| -> Option<Gitignore> {
-            let file = dir.join(name);
-            if !file.is_file() {
-                return None;
-            }
-            let mut b = GitignoreBuilder::new(dir);
-            // A malformed line is skipped by git too; keep the rest.
-            let _ = b.add(file);
-            b.build().ok().filter(|g| !g.is_empty())
+        let rules = DirRules::read(dir);
+        self.set_dir(dir, rules);
+    }
+
+    fn set_dir(&mut self, dir: &Path, rules: Option<DirRules>) {
+        match rules {
+            Some(rules) => self.dirs.insert(dir.to_path_buf(), rules),
+            None => self.dirs.remove(dir),
         };
-        let git_entry = dir.join(".git");
-        let has_git = git_entry.exists();
-        let rules = DirRules {
-            ignore: read(".ignore"),
-            git: read(".gitignore"),
-            exclude: if has_git {
-                exclude_file(&git_entry)
-            } else {
-                None
-            },
-            has_git,
-            depth: dir.components().count(),
-        };
-        if rules.ignore.is_none() && rules.git.is_none() && rules.exclude.is_none() && !has_git {
-            self.dirs.remove(dir);
-        } else {
-            self.dirs.insert(dir.to_path_buf(), rules);
-        }
     }
 
     /// The rules of the directories above `abs` that hold any, deepest first. A project
@@ -258,6 +270,18 @@ impl SharedRules {
         self.0.write().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// (Re)reads the ignore files of one directory. The files are probed without the lock,
+    /// which is taken for writing only when the directory holds rules or held some: the two
+    /// walking threads judge every entry under the read lock, and a write per directory (with
+    /// its three probes inside) made them wait on each other once per directory.
+    pub(super) fn add_dir(&self, dir: &Path) {
+        let rules = DirRules::read(dir);
+        if rules.is_none() && !self.read().dirs.contains_key(dir) {
+            return;
+        }
+        self.write().set_dir(dir, rules);
+    }
+
     #[cfg(test)]
     fn into_inner(self) -> IgnoreRules {
         match Arc::try_unwrap(self.0) {
@@ -302,7 +326,7 @@ pub(crate) fn walker_with(
                 return false;
             }
             if is_dir {
-                rules.write().add_dir(e.path());
+                rules.add_dir(e.path());
             }
             true
         });
@@ -466,6 +490,23 @@ mod tests {
             }
         }
         out
+    }
+
+    #[test]
+    fn a_directory_read_again_gains_and_loses_its_rules() {
+        // The shared rules skip the write lock for a directory without rules that held none;
+        // one that held rules must still lose them, and one that gains a file must gain them.
+        let t = tree(&[("sub/a.log", "")]);
+        let (sub, log) = (t.path().join("sub"), t.path().join("sub/a.log"));
+        let rules = SharedRules::new(t.path());
+        rules.add_dir(&sub);
+        assert!(!rules.read().is_ignored(&log, false));
+        fs::write(sub.join(".gitignore"), "*.log\n").unwrap();
+        rules.add_dir(&sub);
+        assert!(rules.read().is_ignored(&log, false));
+        fs::remove_file(sub.join(".gitignore")).unwrap();
+        rules.add_dir(&sub);
+        assert!(!rules.read().is_ignored(&log, false));
     }
 
     #[test]

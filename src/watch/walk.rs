@@ -197,7 +197,7 @@ impl Walk<'_> {
     /// The walker of one tree: `through` a link or not, from `dir` down to `max_depth`.
     fn open(&self, dir: &Path, max_depth: Option<usize>, skip_root: bool, through: bool) -> Walker {
         if !skip_root {
-            self.rules.write().add_dir(dir);
+            self.rules.add_dir(dir);
         }
         let (ignore, root) = (self.ignore.clone(), self.root.to_path_buf());
         let cancel = self.cancel.clone();
