@@ -37,6 +37,7 @@ the peers in $HOT_PEERS/bin (see common.py for how to install them).
 
 import argparse
 import os
+import re
 import socket
 import tempfile
 import threading
@@ -48,6 +49,17 @@ import common
 
 SERVERS_DIR = common.ROOT / "tests/servers"
 STARTUP_MS = 800
+# The line each server prints once it accepts: `ready` for the servers of tests/servers, the
+# gunicorn recipe's own line for gunicorn (docs/recipes.md; its workers print it).
+READY_LOG = {"gunicorn": "^worker [0-9]+ serving$"}
+
+
+def ready_log(kind: str) -> str:
+    return READY_LOG.get(kind, "^ready$")
+
+
+def is_ready_line(kind: str, line: bytes) -> bool:
+    return re.match(ready_log(kind), line.decode(errors="replace").strip()) is not None
 REQUEST = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
 
 HOTFILE = """service "serve" {{
@@ -156,7 +168,7 @@ def start(config: str, kind: str, root: Path, args):
     env = dict(os.environ, STARTUP_MS=str(STARTUP_MS), VERSION_FILE="version", PYTHONPATH=str(SERVERS_DIR))
     if config.startswith("hot"):
         run = " ".join('"' + a.replace("\\", "\\\\").replace('"', '\\"') + '"' for a in argv)
-        ready = '    ready log="^ready$"\n' if config == "hot ready" else ""
+        ready = f'    ready log="{ready_log(kind)}"\n' if config == "hot ready" else ""
         (root / "Hotfile").write_text(
             HOTFILE.format(startup=STARTUP_MS, pythonpath=SERVERS_DIR, run=run, ready=ready))
         proc = common.Proc([args.hot, "watch", "--json"], cwd=root, capture=True)
@@ -203,7 +215,7 @@ def alone(kind: str, args, runs: int = 3, clients: int = 8) -> dict:
 
             def read_ready(stream=proc.popen.stdout, at=ready_at):
                 for line in stream:
-                    if line.strip() == b"ready":
+                    if is_ready_line(kind, line):
                         at.append(time.perf_counter())
                         break
                 for _ in stream:  # keep the pipe drained until the server ends
@@ -239,7 +251,7 @@ def cold(kind: str, args, clients: int) -> float | None:
 
             def read_ready(stream=proc.popen.stdout):
                 for line in stream:
-                    if line.strip() == b"ready":
+                    if is_ready_line(kind, line):
                         seen.set()
                 for _ in stream:
                     pass
