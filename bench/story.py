@@ -11,9 +11,10 @@ runtime) under five dev loops, with real `cargo clippy`, `cargo test` and `cargo
                                             watch --no-vcs-ignores -w .trigger -x run` (.trigger
                                             in .gitignore): the server restarts only after the
                                             checks passed
-  hot                                       the example's own Hotfile (clippy -D warnings, test
-                                            after it, build beside them, serve after test and
-                                            build with `ready`)
+  hot                                       the example's own Hotfile (the one `hot init`
+                                            writes: build beside a clippy-driven `cargo test`,
+                                            the server started after the build and gated on
+                                            the check, with `ready`)
 
 The example is copied into a temp git repository (cargo-watch reads .gitignore), its port
 replaced by a free one; CARGO_TARGET_DIR is a persistent folder (--target-dir, default
@@ -340,6 +341,7 @@ def start(setup: str, root: Path, port: int, target: Path, paths: dict, env: dic
     if is_hot(setup):
         if setup == "hot":
             hotfile = (EXAMPLE / "Hotfile").read_text().replace('"./target/debug/', f'"{target}/debug/')
+            hotfile = hotfile.replace('CARGO_TARGET_DIR="target/clippy"', f'CARGO_TARGET_DIR="{target}/clippy"')
         elif setup == "hot init":
             subprocess.run([paths["hot"], "init", "--force"], cwd=root, env=env, check=True,
                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
@@ -445,7 +447,7 @@ def run(setups, paths: dict, target: Path, edits: int, log, project: str = "hell
     with tempfile.TemporaryDirectory(prefix="hot-bench-story-") as tmp:
         root = Path(tmp)
         make_project(root, example)
-        warm(root, env, log, target if project != "hello" else None)
+        warm(root, env, log, target)
         ready = []
         for setup in setups:
             missing = [n for n in needs(setup) if not os.access(paths.get(n) or "", os.X_OK)]
