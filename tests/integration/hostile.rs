@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::support::Project;
+use crate::support::{Project, Running};
 
 /// Appends a line to `path` every few milliseconds through one open handle (a logger), until
 /// dropped.
@@ -48,11 +48,9 @@ impl Drop for Logger {
     }
 }
 
-/// A log in the tree that a glob matches, appended to every 5 ms, held every burst open for
-/// the 10 s cap: a save of `src/a.txt` ran 5-10 s after it was made. The log no longer holds
-/// back another file's edit; the edit's wave comes long before the cap.
-#[test]
-fn an_unrelated_edit_waited_for_a_log_written_all_the_time() {
+/// A project whose one task watches `src/**` (holding `src/a.txt`), and hot watching it once
+/// its first wave is done.
+fn watching_src() -> (Project, Running) {
     let project = Project::with_hotfile(
         r#"task "t" {
     watch "src/**"
@@ -64,6 +62,15 @@ fn an_unrelated_edit_waited_for_a_log_written_all_the_time() {
     let mut hot = project.spawn(&["watch"]);
     hot.wait_event("watching", "");
     hot.wait_event("wave_finished", "");
+    (project, hot)
+}
+
+/// A log in the tree that a glob matches, appended to every 5 ms, held every burst open for
+/// the 10 s cap: a save of `src/a.txt` ran 5-10 s after it was made. The log no longer holds
+/// back another file's edit; the edit's wave comes long before the cap.
+#[test]
+fn an_unrelated_edit_waited_for_a_log_written_all_the_time() {
+    let (project, mut hot) = watching_src();
     let _log = Logger::start(project.path().join("src/app.log"));
     // Two seconds of log in one open burst (it closes on the 10 s cap alone) before the edit:
     // past hot's stream threshold.
@@ -140,17 +147,7 @@ task "new" {
 /// in two minutes). A file that long is judged by its metadata, unread.
 #[test]
 fn an_edit_waited_while_hot_read_a_huge_sparse_file() {
-    let project = Project::with_hotfile(
-        r#"task "t" {
-    watch "src/**"
-    run "true"
-}
-"#,
-    );
-    project.write("src/a.txt", "one\n");
-    let mut hot = project.spawn(&["watch"]);
-    hot.wait_event("watching", "");
-    hot.wait_event("wave_finished", "");
+    let (project, mut hot) = watching_src();
     let image = std::fs::File::create(project.path().join("src/disk.img")).expect("create");
     image.set_len(8 << 30).expect("a sparse file");
     drop(image);
