@@ -59,6 +59,8 @@ impl Spare {
         // Holds the keeper's end of the status socket: closed now (see `unix::spawn`).
         drop(cmd);
         let child = spawned?;
+        // Set now, not on the path of the start that takes it.
+        status.set_write_timeout(Some(WRITE_TIMEOUT))?;
         let pid = child.id().ok_or_else(|| std::io::Error::other("no pid"))? as libc::pid_t;
         live_groups().insert(pid);
         Ok(Spare { child, status, pid })
@@ -67,10 +69,8 @@ impl Spare {
     /// Hands it `launch` and then `sockets` (in one `SCM_RIGHTS` message, see `shim::pass`).
     /// On failure it is killed, and the start spawns a keeper of its own.
     pub(super) fn launch(self, launch: &Launch, sockets: &[RawFd]) -> Option<Launched> {
-        let sent = self
-            .status
-            .set_write_timeout(Some(WRITE_TIMEOUT))
-            .and_then(|()| (&self.status).write_all(&launch.encode()))
+        let sent = (&self.status)
+            .write_all(&launch.encode())
             .and_then(|()| match sockets {
                 [] => Ok(()),
                 fds => crate::shim::pass::send(self.status.as_raw_fd(), fds),
