@@ -3,29 +3,29 @@
 //!
 //! A PATH search is a `stat` per PATH directory (15 on a developer's PATH, 0.1 ms on the main
 //! thread), on the path from a save to the command. So [`Programs`] keeps what the last search
-//! found: a start takes it after one `stat` that shows it is still an executable file, and
-//! searches again once its keeper has the launch. A program installed since into an earlier
-//! PATH directory is run from the next start on; one removed is searched for at once.
+//! found: a start takes it after one `stat` that shows it is still an executable file, and the
+//! instance's monitor searches again off the path (when it refills the spare, or after the
+//! command's exit: see `spare::Refill`). A program installed since into an earlier PATH
+//! directory is run from the next start on; one removed is searched for at once.
 
 use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::program::{executable, on_path, path_in};
 
 /// What the last PATH search of each program found, by (program, directory, the node's own
-/// `PATH`): the answer of [`find_program`] for the same three.
-#[derive(Default)]
-pub(super) struct Programs(Mutex<HashMap<Key, PathBuf>>);
+/// `PATH`): the answer of [`find_program`] for the same three. Shared with the monitors.
+#[derive(Clone, Default)]
+pub(super) struct Programs(Arc<Mutex<HashMap<Key, PathBuf>>>);
 
 type Key = (OsString, PathBuf, Option<String>);
 
 /// A program a start took from memory, to search for again after the start (see [`Programs`]).
-pub(super) struct Recheck<'a> {
-    program: &'a OsStr,
-    dir: &'a Path,
-    env: &'a [(String, String)],
+pub(super) struct Recheck {
+    programs: Programs,
+    key: Key,
 }
 
 impl Programs {
@@ -35,30 +35,28 @@ impl Programs {
 
     /// [`find_program`], from memory when the program found last time is still executable;
     /// then the [`Recheck`] to run once the start is on its way.
-    pub(super) fn find<'a>(
+    pub(super) fn find(
         &self,
-        program: &'a OsStr,
-        dir: &'a Path,
-        env: &'a [(String, String)],
-    ) -> (Result<PathBuf, String>, Option<Recheck<'a>>) {
+        program: &OsStr,
+        dir: &Path,
+        env: &[(String, String)],
+    ) -> (Result<PathBuf, String>, Option<Recheck>) {
         if program.as_encoded_bytes().contains(&b'/') {
             return (find_program(program, dir, env), None);
         }
-        let key = key(program, dir, env);
+        let key: Key = (
+            program.to_owned(),
+            dir.to_owned(),
+            path_in(env).map(str::to_owned),
+        );
         let known = self.map().get(&key).cloned();
         if let Some(known) = known.filter(|p| executable(p)) {
-            return (Ok(known), Some(Recheck { program, dir, env }));
+            let programs = self.clone();
+            return (Ok(known), Some(Recheck { programs, key }));
         }
         let found = find_program(program, dir, env);
         self.remember(key, &found);
         (found, None)
-    }
-
-    /// Searches PATH again for a program a start took from memory, for the next start.
-    pub(super) fn recheck(&self, recheck: Recheck<'_>) {
-        let Recheck { program, dir, env } = recheck;
-        let found = find_program(program, dir, env);
-        self.remember(key(program, dir, env), &found);
     }
 
     fn remember(&self, key: Key, found: &Result<PathBuf, String>) {
@@ -74,12 +72,15 @@ impl Programs {
     }
 }
 
-fn key(program: &OsStr, dir: &Path, env: &[(String, String)]) -> Key {
-    (
-        program.to_owned(),
-        dir.to_owned(),
-        path_in(env).map(str::to_owned),
-    )
+impl Recheck {
+    /// Searches PATH again for a program a start took from memory, for the next start.
+    pub(super) fn run(self) {
+        let Recheck { programs, key } = self;
+        let (program, dir, path) = &key;
+        let env: Vec<(String, String)> = path.iter().map(|p| ("PATH".into(), p.clone())).collect();
+        let found = find_program(program, dir, &env);
+        programs.remember(key, &found);
+    }
 }
 
 /// Resolves `program` the way execvp will (relative to `dir`, or on the child's PATH).
@@ -168,7 +169,7 @@ mod tests {
         let in_early = install(&early);
         let (found, recheck) = programs.find(app, tmp.path(), &env);
         assert_eq!(found, Ok(in_late.clone()), "taken from memory");
-        programs.recheck(recheck.expect("from memory, so searched again after"));
+        recheck.expect("from memory, so searched again after").run();
         let (found, _) = programs.find(app, tmp.path(), &env);
         assert_eq!(
             found,

@@ -23,6 +23,7 @@ use std::time::Duration;
 
 use tokio::process::Child;
 
+use super::program::Recheck;
 use super::unix::live_groups;
 use crate::shim::protocol::Launch;
 use crate::sockets::RawFd;
@@ -148,15 +149,23 @@ impl Spares {
     }
 }
 
-/// What a monitor needs to refill the spare once its own command has started.
-#[derive(Clone)]
+/// What a monitor needs to refill the spare once its own command has started, and the PATH
+/// search its start skipped (see `program`), done at the same time, off the start's path.
 pub(super) struct Refill {
     pub spares: Spares,
     pub exe: PathBuf,
+    pub recheck: Option<Recheck>,
 }
 
 impl Refill {
     pub(super) fn run(&self) {
         self.spares.refill(&self.exe);
+    }
+
+    /// The program's PATH search, once.
+    pub(super) fn recheck(&mut self) {
+        if let Some(recheck) = self.recheck.take() {
+            recheck.run();
+        }
     }
 }

@@ -211,7 +211,7 @@ impl Supervisor {
         // engine gets a SpawnFailed like for a direct spawn. The path found goes to the shim,
         // whose exec then needs no PATH search (a failed execve per PATH entry before it).
         // Taken from what the last start found when it can be (see `program`): searched
-        // again once the keeper has its launch.
+        // again by its monitor, off the path.
         let (exe, recheck) = match &def.run {
             Command::Argv(argv) if !argv.is_empty() => {
                 let (found, recheck) = self.programs.find(OsStr::new(&argv[0]), &def.dir, &def.env);
@@ -329,6 +329,7 @@ impl Supervisor {
         let refill = Refill {
             spares: self.spares.clone(),
             exe: self.shim_exe.clone(),
+            recheck,
         };
         tokio::spawn(monitor(
             child,
@@ -342,10 +343,6 @@ impl Supervisor {
             readers,
             refill,
         ));
-        // Off the path: the keeper has its launch.
-        if let Some(recheck) = recheck {
-            self.programs.recheck(recheck);
-        }
         Ok(Instance {
             drain: if own && !sockets.is_empty() {
                 drain_of(sockets)
@@ -526,7 +523,7 @@ async fn monitor(
     mut control: mpsc::UnboundedReceiver<Control>,
     done: watch::Sender<bool>,
     readers: Vec<JoinHandle<()>>,
-    refill: Refill,
+    mut refill: Refill,
 ) {
     let started = Instant::now();
     let delay = ready::delay(ready.as_ref(), started);
@@ -600,6 +597,7 @@ async fn monitor(
             _ = tokio::time::sleep_until(refill_at.unwrap_or(far)), if refill_at.is_some() => {
                 refill_at = None;
                 refill.run();
+                refill.recheck();
             }
             _ = tokio::time::sleep_until(kill_at.unwrap_or(far)), if kill_at.is_some() => {
                 kill_at = None;
@@ -668,6 +666,8 @@ async fn monitor(
         last_lines: ctx.last_lines(),
         ran,
     });
+    // After the exit is told: the next start may wait on it.
+    refill.recheck();
     let _ = done.send(true);
 }
 
