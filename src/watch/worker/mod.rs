@@ -23,7 +23,7 @@ use crate::watch::idle::Idle;
 use crate::watch::links::Links;
 use crate::watch::msg::Msg;
 use crate::watch::rules::{IgnoreRules, SharedRules};
-use crate::watch::vcs::{Git, Lock, RECHECK, SEQUENCER_GRACE};
+use crate::watch::vcs::{Git, Lock, RECHECK};
 use crate::watch::walk::{Found, Walk};
 use crate::watch::watches::Watches;
 use crate::watch::{ChangeSet, Notice, WatchConfig};
@@ -96,7 +96,7 @@ impl Worker {
                 tuning.ctime_margin,
                 tuning.index_min,
             ),
-            git: Git::find(&root, tuning.vcs_hold_max),
+            git: Git::find(&root, tuning.vcs_hold_max, tuning.vcs_stall, Instant::now()),
             root,
             watches,
             links: Links::default(),
@@ -393,9 +393,9 @@ impl Worker {
     }
 
     /// Whether the open burst may close at `now`: its deadline has passed and no git
-    /// operation holds it. While one does, the burst is held and the lock looked at again
-    /// every [`RECHECK`]; when it ends, the burst waits one more window for the last events
-    /// of the operation (or the next step of a rebase).
+    /// operation holds it. While one does (the index lock, or a sequence such as a rebase
+    /// between two steps), the burst is held and git looked at again every [`RECHECK`]; when
+    /// it ends, or stops for the user, the burst waits one more window for its last events.
     fn due(&mut self, now: Instant) -> bool {
         if self.debouncer.peek_at().is_some_and(|p| p <= now) {
             // A lone save closes at once when no writer is between two files (see `idle`).
@@ -415,26 +415,18 @@ impl Worker {
         let Some(git) = &mut self.git else {
             return true;
         };
-        let (lock, warning) = match git.lock(self.debouncer.held_quiet_for(now)) {
-            Ok(lock) => (lock, None),
-            Err(warning) => (Lock::Free, Some(warning)),
-        };
-        let sequencing = lock == Lock::Free && self.debouncer.is_held() && git.sequencing();
+        let (lock, warning) = git.look(now, self.debouncer.held_quiet_for(now));
         if let Some(warning) = warning {
             self.reports.notify(Notice::Warning(warning));
         }
         match lock {
-            Lock::Held => {
+            Lock::Held | Lock::Sequence => {
                 self.debouncer.hold(now, now + RECHECK);
                 false
             }
             Lock::Free if self.debouncer.is_held() => {
-                let wait = if sequencing {
-                    SEQUENCER_GRACE
-                } else {
-                    self.debouncer.window()
-                };
-                self.debouncer.release(now, wait);
+                let window = self.debouncer.window();
+                self.debouncer.release(now, window);
                 false
             }
             Lock::Free => true,
