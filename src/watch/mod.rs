@@ -152,7 +152,7 @@ pub use config::{Ignore, Relevance, WatchConfig};
 pub use error::WatchError;
 pub(crate) use hash::{describe_special, special_kind};
 pub(crate) use links::{Seen, describe as describe_link};
-pub(crate) use rules::walker;
+pub(crate) use rules::{ignored as ignored_by_rules, walker};
 
 use std::io;
 use std::path::PathBuf;

@@ -949,3 +949,26 @@ async fn a_burst_of_touches_is_one_change_set_of_every_file_and_a_chmod_burst_no
     }
     f.assert_quiet().await;
 }
+
+/// A rescan (a `.gitignore` change) kept in the file table the files a new ignore rule
+/// covered: an edit to one, seen by the next rescan, ran a wave for an ignored file (and a
+/// big newly ignored tree stayed in memory). They leave the table now.
+#[tokio::test]
+async fn a_file_a_new_ignore_rule_covers_stayed_known_and_the_next_rescan_reported_its_edit() {
+    let mut f = start(&[("src/a.rs", "a"), ("src/gen.rs", "g"), ("gen/b.rs", "b")]);
+    f.write(".gitignore", "gen.rs\ngen/\n");
+    // The rescan closes with (or before) the edit after it.
+    f.write("src/a.rs", "a2");
+    assert_eq!(f.next_paths().await, ["src/a.rs"]);
+    f.write("src/gen.rs", "g2");
+    f.write("gen/b.rs", "b2");
+    // Another rescan: the ignored files' edits are no changes.
+    f.write(".gitignore", "gen.rs\ngen/\n# again\n");
+    f.write("src/c.rs", "c");
+    assert_eq!(f.next_paths().await, ["src/c.rs"]);
+    // A newly ignored tree deleted: nothing is gone.
+    fs::remove_dir_all(f.root().join("gen")).unwrap();
+    f.write("src/d.rs", "d");
+    assert_eq!(f.next_paths().await, ["src/d.rs"]);
+    f.assert_quiet().await;
+}

@@ -348,7 +348,24 @@ impl Worker {
         self.watches.drop_stale(&before);
         let mut candidates: BTreeSet<PathBuf> = found.files().map(Path::to_path_buf).collect();
         candidates.extend(found.special.iter().cloned());
-        candidates.extend(self.shared.files().paths());
+        // Known files the walk did not find are gone, or covered by a new ignore rule: those
+        // leave the table (reported by nothing, as an edit to them is not), the rest are
+        // compared (gone: a change).
+        let rules = self.rules.read();
+        let mut files = self.shared.files();
+        let ignored: Vec<PathBuf> = files
+            .paths()
+            .filter(|rel| !candidates.contains(rel))
+            .filter(|rel| {
+                let now_ignored = rules.is_ignored(&self.root.join(rel), false)
+                    || self.scope.ignore().is_ignored(rel, false);
+                now_ignored && !self.scope.always().contains(rel)
+            })
+            .collect();
+        for rel in &ignored {
+            files.remove(rel);
+        }
+        candidates.extend(files.paths());
         candidates
     }
 
