@@ -972,3 +972,85 @@ async fn a_file_a_new_ignore_rule_covers_stayed_known_and_the_next_rescan_report
     assert_eq!(f.next_paths().await, ["src/d.rs"]);
     f.assert_quiet().await;
 }
+
+/// Runs git in `dir` (no editor, no user configuration); true when it succeeded.
+fn git(dir: &Path, args: &[&str]) -> bool {
+    std::process::Command::new("git")
+        .args([
+            "-c",
+            "user.name=hot",
+            "-c",
+            "user.email=hot@example.invalid",
+        ])
+        .args(["-c", "commit.gpgsign=false"])
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_EDITOR", "true")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .expect("git runs (this test needs the git command line)")
+        .success()
+}
+
+/// A repository whose branch `topic` (checked out) adds `src/t0.rs` to `src/t2.rs` in three
+/// commits, the second also adding `src/clash.rs`, which `main` adds too.
+fn clashing_branches() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    assert!(git(root, &["init", "-q", "-b", "main"]));
+    write(root, "src/a.rs", "a");
+    assert!(git(root, &["add", "-A"]) && git(root, &["commit", "-q", "-m", "base"]));
+    assert!(git(root, &["checkout", "-q", "-b", "topic"]));
+    for i in 0..3 {
+        write(root, &format!("src/t{i}.rs"), "t");
+        if i == 1 {
+            write(root, "src/clash.rs", "topic");
+        }
+        assert!(git(root, &["add", "-A"]) && git(root, &["commit", "-q", "-m", "t"]));
+    }
+    assert!(git(root, &["checkout", "-q", "main"]));
+    write(root, "src/clash.rs", "main");
+    assert!(git(root, &["add", "-A"]) && git(root, &["commit", "-q", "-m", "main"]));
+    dir
+}
+
+/// Watches `dir` with a sequence that would hold its burst for an hour without progress:
+/// only the marks a stop leaves can release it within the test's wait.
+fn watch_sequences(dir: tempfile::TempDir) -> Fixture {
+    let tuning = Tuning {
+        vcs_stall: Duration::from_secs(3600),
+        ..Tuning::default()
+    };
+    watch(dir, |_| {}, tuning)
+}
+
+/// The hold for a running sequence must not last while git waits for the user: a rebase
+/// stopped on a conflict makes its wave at once, with the conflicted file in it.
+#[tokio::test]
+async fn a_rebase_stopped_on_a_conflict_is_not_held_while_git_waits_for_the_user() {
+    let dir = clashing_branches();
+    assert!(git(dir.path(), &["checkout", "-q", "topic"]));
+    let mut f = watch_sequences(dir);
+    assert!(!git(f.root(), &["rebase", "main"]), "stops on the conflict");
+    assert!(f.root().join(".git/rebase-merge/stopped-sha").exists());
+    let paths = f.next_paths().await;
+    assert!(paths.contains(&"src/clash.rs".to_owned()), "{paths:?}");
+    f.assert_quiet().await;
+}
+
+/// Likewise a `git cherry-pick A..B` stopped on a conflict (its `CHERRY_PICK_HEAD` is also
+/// written, for a moment, by each clean pick).
+#[tokio::test]
+async fn a_cherry_pick_range_stopped_on_a_conflict_is_not_held_while_git_waits_for_the_user() {
+    let dir = clashing_branches();
+    let mut f = watch_sequences(dir);
+    assert!(!git(f.root(), &["cherry-pick", "main~1..topic"]), "stops");
+    assert!(f.root().join(".git/sequencer").is_dir());
+    let paths = f.next_paths().await;
+    assert!(paths.contains(&"src/clash.rs".to_owned()), "{paths:?}");
+    f.assert_quiet().await;
+}
