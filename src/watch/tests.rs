@@ -1054,3 +1054,59 @@ async fn a_cherry_pick_range_stopped_on_a_conflict_is_not_held_while_git_waits_f
     assert!(paths.contains(&"src/clash.rs".to_owned()), "{paths:?}");
     f.assert_quiet().await;
 }
+
+/// A project with a big ignored tree `gen/` (see [`BIG_TREE`]) and `src/a.txt`.
+fn big_ignored_tree() -> (tempfile::TempDir, Fixture) {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), ".gitignore", "gen/\n");
+    write(dir.path(), "src/a.txt", "a");
+    let (staging, big) = big_tree(BIG_TREE);
+    fs::rename(&big, dir.path().join("gen")).unwrap();
+    (staging, watch(dir, |_| {}, Tuning::default()))
+}
+
+/// A rescan walked and read the whole tree in one go on the watcher thread: an edit in the
+/// burst that asked for it (or made meanwhile) waited for all of it, in the same wave. The
+/// rescan goes in slices now, and its changes are a wave of their own.
+#[tokio::test]
+async fn a_rescan_walked_the_whole_tree_in_one_go_and_held_up_an_edit_in_its_burst() {
+    let (_staging, mut f) = big_ignored_tree();
+    f.write(".gitignore", "# gen/ no more\n");
+    f.write("src/a.txt", "edited");
+    let cs = f.next().await;
+    assert_eq!(cs.paths, [PathBuf::from("src/a.txt")]);
+    assert!(!cs.rescanned);
+    // Then the rescan: the tree it un-ignored, all of it, in one wave.
+    let cs = f.next().await;
+    assert!(cs.rescanned);
+    assert_eq!(cs.paths.len(), BIG_TREE);
+    assert!(cs.paths.iter().all(|p| p.starts_with("gen")));
+    // Watched, with a baseline.
+    f.write("gen/d0/e0/f0.txt", "x");
+    f.write("gen/d0/e0/f1.txt", "y");
+    assert_eq!(f.next_paths().await, ["gen/d0/e0/f1.txt"]);
+    f.assert_quiet().await;
+}
+
+/// Stopping during a rescan waited for the whole walk: the thread read no message meanwhile.
+#[tokio::test]
+async fn dropping_the_watcher_during_a_rescan_ends_it_at_once() {
+    let (_staging, mut f) = big_ignored_tree();
+    f.write(".gitignore", "# gen/ no more\n");
+    f.write("src/a.txt", "edited");
+    // The rescan is under way (see the test above).
+    assert_eq!(f.next_paths().await, ["src/a.txt"]);
+    let Fixture {
+        watcher, mut rx, ..
+    } = f;
+    drop(watcher);
+    loop {
+        match rx.try_recv() {
+            Ok(cs) => assert!(cs.paths.is_empty(), "the rescan ended first: {cs:?}"),
+            Err(tokio::sync::mpsc::error::TryRecvError::Disconnected) => break,
+            Err(tokio::sync::mpsc::error::TryRecvError::Empty) => {
+                panic!("the watcher thread still runs after the watcher was dropped")
+            }
+        }
+    }
+}

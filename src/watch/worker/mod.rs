@@ -4,7 +4,6 @@
 //! While a burst waits for quiet, the files it touched are read one at a time whenever no
 //! event is queued, so a burst of thousands of files closes one quiet period after its end.
 
-use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -22,7 +21,7 @@ use crate::watch::hash::FileState;
 use crate::watch::idle::Idle;
 use crate::watch::links::Links;
 use crate::watch::msg::Msg;
-use crate::watch::rules::{IgnoreRules, SharedRules};
+use crate::watch::rules::SharedRules;
 use crate::watch::vcs::{Git, Lock, RECHECK};
 use crate::watch::walk::{Found, Walk};
 use crate::watch::watches::Watches;
@@ -32,6 +31,7 @@ mod compare;
 mod filter;
 mod reads;
 mod reports;
+mod rescan;
 mod scope;
 mod scouts;
 mod subtrees;
@@ -238,20 +238,6 @@ impl Worker {
         f(&mut self.watches, &walk)
     }
 
-    fn walk_lenient(
-        &mut self,
-        dir: &Path,
-        before: Option<&std::collections::BTreeMap<PathBuf, usize>>,
-    ) -> Found {
-        let mut found =
-            self.with_walk(false, |watches, walk| watches.walk(walk, dir, before, None));
-        self.absorb(&found);
-        if let Some(w) = found.warn.take() {
-            self.reports.warn(&w);
-        }
-        found
-    }
-
     /// After anything that adds watches: reports the poll fallback once when it begins and
     /// once when it ends, and keeps the retry timer while directories are polled.
     fn check_polled(&mut self, now: Instant) {
@@ -331,42 +317,6 @@ impl Worker {
             None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
             Some(d) => rx.recv_timeout(d.saturating_duration_since(Instant::now())),
         }
-    }
-
-    /// Re-reads rules, re-walks the tree, reconciles watches; returns every path to compare.
-    fn rescan(&mut self) -> BTreeSet<PathBuf> {
-        // The re-walk covers the big new directories under way.
-        self.abandon_subtrees(None);
-        *self.rules.write() = IgnoreRules::new(&self.root);
-        // Re-watching a watched directory (on the same instance) is harmless (inotify merges)
-        // and restores a watch the kernel dropped, so start from empty, on this thread.
-        let before = self.watches.take();
-        self.links = Links::default();
-        let root = self.root.clone();
-        let found = self.walk_lenient(&root, Some(&before.watched));
-        self.walked_files = found.seen;
-        self.watches.drop_stale(&before);
-        let mut candidates: BTreeSet<PathBuf> = found.files().map(Path::to_path_buf).collect();
-        candidates.extend(found.special.iter().cloned());
-        // Known files the walk did not find are gone, or covered by a new ignore rule: those
-        // leave the table (reported by nothing, as an edit to them is not), the rest are
-        // compared (gone: a change).
-        let rules = self.rules.read();
-        let mut files = self.shared.files();
-        let ignored: Vec<PathBuf> = files
-            .paths()
-            .filter(|rel| !candidates.contains(rel))
-            .filter(|rel| {
-                let now_ignored = rules.is_ignored(&self.root.join(rel), false)
-                    || self.scope.ignore().is_ignored(rel, false);
-                now_ignored && !self.scope.always().contains(rel)
-            })
-            .collect();
-        for rel in &ignored {
-            files.remove(rel);
-        }
-        candidates.extend(files.paths());
-        candidates
     }
 
     /// Switches relevance, then walks for newly tracked files and baselines them. `done` is
@@ -460,14 +410,13 @@ impl Worker {
             return true;
         };
         let Batch {
-            paths: mut candidates,
+            paths: candidates,
             metadata_only,
             rescan,
         } = batch;
         if rescan {
-            let started = Instant::now();
-            candidates.extend(self.rescan());
-            self.debouncer.rescanned(Instant::now(), started.elapsed());
+            // Its own wave, once walked and read in slices; this one's paths go now.
+            self.start_rescan();
         }
         let (paths, modified, learnt) = self.changed(candidates, &metadata_only);
         // The wave starts first; the table learns the new states while it does.
@@ -475,7 +424,7 @@ impl Worker {
             || self.reports.send(ChangeSet {
                 paths,
                 modified,
-                rescanned: rescan,
+                rescanned: false,
                 notices: Vec::new(),
             });
         self.record(learnt);
