@@ -116,6 +116,8 @@ struct Why {
     link: Option<String>,
     /// A named pipe, socket or device: never opened, only its presence counts.
     special: Option<String>,
+    /// `.gitignore`, `.ignore` or git's excludes cover it: the watcher never reports it.
+    ignored: bool,
 }
 
 /// `hot why PATH...`: the nodes a change would rerun, direct matches first.
@@ -138,6 +140,7 @@ pub(super) fn why(project: &Project, paths: &[PathBuf], json: bool) -> u8 {
                     then: Vec::new(),
                     link: None,
                     special: None,
+                    ignored: false,
                 };
             };
             // Asked under the name the watcher reports an edit to it with.
@@ -147,8 +150,11 @@ pub(super) fn why(project: &Project, paths: &[PathBuf], json: bool) -> u8 {
                 Some(Seen::Unseen) => None,
                 Some(Seen::AsAsked) | None => Some(relative.clone()),
             };
+            let ignored = seen
+                .as_ref()
+                .is_some_and(|seen| crate::watch::ignored_by_rules(&project.root, seen));
             let (watched_by, then) = match &seen {
-                Some(seen) => {
+                Some(seen) if !ignored => {
                     let watched_by: Vec<NodeId> = graph.matching(project, &[seen]).collect();
                     let then = graph
                         .stale(project, &[seen])
@@ -157,9 +163,10 @@ pub(super) fn why(project: &Project, paths: &[PathBuf], json: bool) -> u8 {
                         .collect();
                     (watched_by, then)
                 }
-                None => (Vec::new(), Vec::new()),
+                _ => (Vec::new(), Vec::new()),
             };
             Why {
+                ignored,
                 link: link.map(|l| l.note),
                 special: crate::watch::describe_special(&project.root, &relative),
                 shown: relative.display().to_string(),
@@ -178,7 +185,7 @@ pub(super) fn why(project: &Project, paths: &[PathBuf], json: bool) -> u8 {
             .map(|a| {
                 json!({"path": a.shown, "outside": a.outside,
                        "watched_by": names(&a.watched_by), "then": names(&a.then),
-                       "link": a.link, "special": a.special})
+                       "link": a.link, "special": a.special, "ignored": a.ignored})
             })
             .collect();
         return print(&format!("{}\n", json!({ "paths": paths })));
@@ -190,6 +197,11 @@ pub(super) fn why(project: &Project, paths: &[PathBuf], json: bool) -> u8 {
                 "{}: outside the project ({}): nothing reruns",
                 answer.shown,
                 project.root.display()
+            )
+        } else if answer.ignored {
+            format!(
+                "{}: ignored (.gitignore, .ignore or git's excludes): nothing reruns",
+                answer.shown
             )
         } else if answer.watched_by.is_empty() {
             format!("{}: no node watches it: nothing reruns", answer.shown)
