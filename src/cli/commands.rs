@@ -299,8 +299,11 @@ pub(super) fn dry_run(project: &Project, json: bool) -> String {
 /// How many groups of `tasks` may run side by side: tasks that share a lock, directly or
 /// through another, take turns (as the engine runs them), so each such chain is one group.
 fn lock_groups(tasks: &[&crate::model::Node]) -> usize {
+    // A task without a lock is a group of its own; only lock holders are merged (each merge
+    // rebuilds the list of groups, so counting the others there was quadratic in the step).
+    let unlocked = tasks.iter().filter(|t| t.locks.is_empty()).count();
     let mut groups: Vec<BTreeSet<&str>> = Vec::new();
-    for task in tasks {
+    for task in tasks.iter().filter(|t| !t.locks.is_empty()) {
         let mine: BTreeSet<&str> = task.locks.iter().map(String::as_str).collect();
         let (joined, apart): (Vec<_>, Vec<_>) = groups
             .into_iter()
@@ -308,7 +311,7 @@ fn lock_groups(tasks: &[&crate::model::Node]) -> usize {
         groups = apart;
         groups.push(joined.into_iter().flatten().chain(mine).collect());
     }
-    groups.len()
+    unlocked + groups.len()
 }
 
 /// Writes a command's result to stdout.

@@ -2,7 +2,7 @@
 //! regexes and signals. Every mistake is collected; a [`Project`] is built only when there
 //! are none.
 
-use std::collections::{HashMap, HashSet};
+use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -155,7 +155,7 @@ impl Checker<'_> {
 
     /// Index of every named node; reports duplicate names.
     fn names<'a>(&mut self, nodes: &'a [RawNode]) -> HashMap<&'a str, usize> {
-        let mut ids: HashMap<&str, usize> = HashMap::new();
+        let mut ids: HashMap<&str, usize> = HashMap::with_capacity(nodes.len());
         for (i, node) in nodes.iter().enumerate() {
             let Some(name) = &node.name else { continue };
             if let Some(&first) = ids.get(name.value) {
@@ -174,11 +174,17 @@ impl Checker<'_> {
 
     /// Resolves `after` names to indices (repeats dropped), with the span of each mention.
     fn after(&mut self, node: &RawNode, ids: &HashMap<&str, usize>) -> Vec<(usize, SourceSpan)> {
-        let mut out: Vec<(usize, SourceSpan)> = Vec::new();
+        let mut out: Vec<(usize, SourceSpan)> = Vec::with_capacity(node.after.len());
+        // A node comes after a few others: a look back finds a repeat, a set only past many.
+        let many = node.after.len() > 16;
         let mut seen = HashSet::new();
         for dep in &node.after {
             match ids.get(dep.value) {
-                Some(&i) if seen.insert(i) => out.push((i, dep.span)),
+                Some(&i)
+                    if (many && seen.insert(i)) || (!many && !out.iter().any(|o| o.0 == i)) =>
+                {
+                    out.push((i, dep.span))
+                }
                 Some(_) => {}
                 None => self.mistakes.push(Mistake::UnknownAfter {
                     name: dep.value.to_owned(),

@@ -98,6 +98,7 @@ const IN_DEFAULTS: &[&str] = &["ignore", "env", "debounce"];
 pub(super) fn read<'t>(doc: &Tree<'t>, mistakes: &mut Vec<Mistake>) -> RawFile<'t> {
     let mut walker = Walker { mistakes };
     let mut file = RawFile::default();
+    file.nodes.reserve(doc.top().count());
     let mut defaults_at: Option<SourceSpan> = None;
     let mut root_at: Option<SourceSpan> = None;
     for node in doc.top() {
@@ -593,9 +594,10 @@ impl Walker<'_> {
     }
 }
 
-/// Single-valued children already seen in one block, to report repeats.
+/// Single-valued children already seen in one block, to report repeats: at most the seven
+/// single-valued names, so a fixed table (a `Vec` was an allocation per node).
 #[derive(Default)]
-struct Seen(Vec<(&'static str, SourceSpan)>);
+struct Seen([Option<(&'static str, SourceSpan)>; 8]);
 
 impl Seen {
     /// True the first time `name` is seen; reports a duplicate otherwise.
@@ -606,7 +608,7 @@ impl Seen {
         parent: &str,
         w: &mut Walker,
     ) -> bool {
-        if let Some((_, first)) = self.0.iter().find(|(n, _)| *n == name) {
+        if let Some((_, first)) = self.0.iter().flatten().find(|(n, _)| *n == name) {
             w.mistakes.push(Mistake::DuplicateChild {
                 node: name.into(),
                 parent: parent.into(),
@@ -615,7 +617,9 @@ impl Seen {
             });
             return false;
         }
-        self.0.push((name, here));
+        if let Some(free) = self.0.iter_mut().find(|slot| slot.is_none()) {
+            *free = Some((name, here));
+        }
         true
     }
 }
