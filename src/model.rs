@@ -180,7 +180,7 @@ impl Restart {
 }
 
 /// What to execute.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Command {
     /// `run "CMD"`: one shell command line, run with `sh -c`.
     Shell(String),

@@ -35,7 +35,7 @@ pub(super) fn check(project: &Project, spans: &hotfile::Spans, reporter: &Report
             "sound": true,
             "tasks": tasks,
             "services": services,
-            "warnings": warnings.iter().map(lint::Warning::to_json).collect::<Vec<_>>(),
+            "warnings": lint::to_json(&warnings),
         });
         return print(&format!("{document}\n"));
     }
