@@ -217,7 +217,7 @@ impl Walk<'_> {
                 keep(e.path(), e.file_type().is_some_and(dir_like))
             });
             walker.max_depth(max_depth).follow_links(true);
-            Entries::Linked(walker.build())
+            Entries::Linked(Box::new(walker.build()))
         } else {
             // The root's ignore files are read from its listing, as every directory's.
             let keep = move |path: &Path, t: std::fs::FileType| keep(path, dir_like(t));
@@ -407,7 +407,7 @@ pub(super) enum Step {
 /// A walker's entries: its own walk of a plain tree, or `ignore`'s through a link.
 enum Entries {
     Tree(DirWalk),
-    Linked(ignore::Walk),
+    Linked(Box<ignore::Walk>),
 }
 
 /// An entry of either walker.
