@@ -379,6 +379,7 @@ mod tests {
     fn finished(node: &str, code: i32, last_lines: &[&str]) -> EventKind {
         EventKind::NodeFinished {
             node: node.into(),
+            generation: 1,
             kind: if node == "serve" {
                 Kind::Service
             } else {
