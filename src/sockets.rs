@@ -447,7 +447,14 @@ fn explain(addr: SocketAddr, error: &std::io::Error) -> String {
 }
 
 /// Best-effort lookup of the process listening on an address: `/proc` on Linux, the
-/// `listeners` crate (libproc, sysctl) on macOS and the BSDs; elsewhere nobody is named.
+/// `listeners` crate on macOS (libproc) and on FreeBSD, NetBSD and OpenBSD (the kernel's PCB
+/// and file tables through `sysctl`, read by C of its own); elsewhere nobody is named.
+///
+/// That C is compiled by `listeners`' build script only when the build runs on a BSD host (the
+/// script's `cfg` is the host's): a native BSD build has the real lookup, while
+/// `cargo check`/`clippy --target x86_64-unknown-freebsd` on another system type-checks this
+/// path and the crate's Rust side of it, compiling no C, and a cross `cargo build` would not
+/// link. Build hot for a BSD on a BSD.
 #[cfg(unix)]
 mod holder {
     use std::net::SocketAddr;

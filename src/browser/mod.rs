@@ -257,6 +257,7 @@ mod tests {
     fn failed(node: &str) -> EventKind {
         EventKind::NodeFinished {
             node: node.into(),
+            generation: 1,
             kind: Kind::Task,
             ok: false,
             code: Some(1),

@@ -216,6 +216,7 @@ impl Tracker {
             }
             EventKind::NodeFinished {
                 node,
+                generation,
                 kind,
                 ok,
                 last_lines,
@@ -231,10 +232,11 @@ impl Tracker {
                     let status = failed(event);
                     return self.set(Some(stale(node, &status, lines)));
                 }
-                // Our new instance died before it was ready while the older one serves on
-                // (the engine fails the node for it; a crash of the serving one is followed by
-                // `service_down` instead).
-                if ours(node) && self.view.serving && self.pending.take().is_some() {
+                // Our new instance (by its generation) died before it was ready while the older
+                // one serves on (the engine fails the node for it); a crash of the serving one
+                // is told by `service_down` or `service_serving_unchecked`.
+                if ours(node) && self.view.serving && self.pending == Some(*generation) {
+                    self.pending = None;
                     let status = format!(
                         "{} before it was ready: the edit is not live",
                         failed(event)
@@ -379,6 +381,7 @@ mod tests {
     fn finished(node: &str, code: i32, last_lines: &[&str]) -> EventKind {
         EventKind::NodeFinished {
             node: node.into(),
+            generation: 1,
             kind: if node == "serve" {
                 Kind::Service
             } else {
@@ -391,6 +394,15 @@ mod tests {
             duration_ms: 1.0,
             last_lines: last_lines.iter().map(|l| l.to_string()).collect(),
         }
+    }
+
+    /// `finished` of instance `generation`.
+    fn ended(generation: u64, code: i32, last_lines: &[&str]) -> EventKind {
+        let mut event = finished("serve", code, last_lines);
+        if let EventKind::NodeFinished { generation: g, .. } = &mut event {
+            *g = generation;
+        }
+        event
     }
 
     fn ready(generation: u64) -> EventKind {
@@ -436,6 +448,33 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// The crash of the serving instance was taken for the new one's ("failed before it was
+    /// ready: the edit is not live") while the new one was still starting: `node_finished`
+    /// did not say which instance ended. It does now, and the banner names the right one.
+    #[test]
+    fn a_crash_of_the_serving_instance_was_blamed_on_the_new_one_starting_beside_it() {
+        let mut tracker = tracker();
+        tracker.event(&started("serve", 1), 1000);
+        tracker.event(&ready(1), 1000);
+        tracker.event(&started("serve", 2), 1000);
+        tracker.event(&ended(1, 1, &["boom"]), 1000);
+        let stale = tracker.view.stale.clone().expect("a banner");
+        assert_eq!(
+            (stale.node.as_str(), stale.status.as_str()),
+            ("serve", "is starting")
+        );
+        assert_eq!(tracker.pending, Some(2));
+        // Its own death before it was ready is the new build's failure.
+        tracker.event(&ended(2, 1, &["bad"]), 1000);
+        let stale = tracker.view.stale.clone().expect("a banner");
+        assert!(
+            stale
+                .status
+                .ends_with("before it was ready: the edit is not live"),
+            "{stale:?}"
+        );
     }
 
     #[test]
@@ -551,7 +590,7 @@ mod tests {
         tracker.event(&ready(1), 20);
         tracker.event(&wave(&["static/a.html"], &["serve"]), 1000);
         tracker.event(&started("serve", 2), 1000);
-        let crashed = finished("serve", 1, &["SyntaxError: Unexpected token"]);
+        let crashed = ended(2, 1, &["SyntaxError: Unexpected token"]);
         assert_eq!(tracker.event(&crashed, 1100), Some(Change::View));
         assert!(tracker.view.serving, "the older build serves on");
         assert_eq!((tracker.view.generation, tracker.view.since_ms), (1, 20));

@@ -164,6 +164,8 @@ pub enum Report {
     /// A task finished, or a service instance exited.
     NodeFinished {
         node: NodeId,
+        /// Which instance: a service may have two alive (the serving one and its successor).
+        generation: Generation,
         exit: Exit,
         duration: Duration,
         /// The instance's own last lines of output.
@@ -230,12 +232,24 @@ pub enum Report {
     LoopDetected { node: NodeId, paths: Vec<PathBuf> },
     /// The wave is over: every stale node finished, failed or was blocked. `failed` counts this
     /// wave's failures; `graph` is how every node in scope stands now, so "all ok" can speak for
-    /// the whole graph rather than the last wave.
+    /// the whole graph rather than the last wave; `crashed`: the service instances that exited
+    /// on their own during the wave, which a graph that is ok again no longer shows.
     WaveFinished {
         wave: u64,
         failed: usize,
         graph: Vec<Standing>,
+        crashed: Vec<Crash>,
     },
+}
+
+/// A service instance that exited on its own during a wave, and what serves after it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Crash {
+    pub node: NodeId,
+    pub generation: Generation,
+    pub exit: Exit,
+    /// The instance of the service that serves when the wave ends, if any.
+    pub serving: Option<Generation>,
 }
 
 /// How one node stands: its last result, not only this wave's.

@@ -30,7 +30,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::{
-    Action, Change, Event, Exit, Generation, NodeResult, Report, Rerun, Standing, Trigger,
+    Action, Change, Crash, Event, Exit, Generation, NodeResult, Report, Rerun, Standing, Trigger,
 };
 use crate::exit;
 use crate::graph::Graph;
@@ -164,6 +164,8 @@ pub struct Engine {
     wave: u64,
     wave_open: bool,
     wave_failed: usize,
+    /// The service instances that exited on their own in the open wave (see `Crash`).
+    wave_crashes: Vec<(NodeId, Generation, Exit)>,
     shutdown: Option<u8>,
     exited: bool,
     /// Changes that may be a running task's own writes, waiting for it (see `hold`).
@@ -191,6 +193,7 @@ impl Engine {
             wave: 0,
             wave_open: false,
             wave_failed: 0,
+            wave_crashes: Vec::new(),
             shutdown: None,
             exited: false,
             held: Vec::new(),
@@ -319,6 +322,13 @@ impl Engine {
             }
             self.retired.extend(state.stopping.iter().copied());
         }
+        // Ids change with a reload: a crash of a node that stays is still this wave's news.
+        let old = &self.project;
+        self.wave_crashes.retain_mut(|(node, _, _)| {
+            let renamed = project.find(&old.node(*node).name);
+            *node = renamed.unwrap_or(*node);
+            renamed.is_some()
+        });
         self.project = project;
         self.graph = graph;
         self.nodes = nodes;
@@ -337,6 +347,7 @@ impl Engine {
     fn begin_wave(&mut self, trigger: Trigger, nodes: &[NodeId], actions: &mut Vec<Action>) {
         if !self.wave_open {
             self.wave_failed = 0;
+            self.wave_crashes.clear();
         }
         self.wave += 1;
         self.wave_open = true;
@@ -550,8 +561,12 @@ impl Engine {
         if !ok || kind == Kind::Service {
             self.wave_failed += usize::from(self.wave_open);
         }
+        if kind == Kind::Service && self.wave_open {
+            self.wave_crashes.push((node, generation, exit.clone()));
+        }
         actions.push(Action::Report(Report::NodeFinished {
             node,
+            generation,
             exit,
             duration,
             last_lines,
@@ -976,10 +991,20 @@ impl Engine {
         }
         if self.wave_open && self.shutdown.is_none() {
             self.wave_open = false;
+            let crashed = std::mem::take(&mut self.wave_crashes)
+                .into_iter()
+                .map(|(node, generation, exit)| Crash {
+                    node,
+                    generation,
+                    exit,
+                    serving: self.nodes[node.0].current.map(|i| i.generation),
+                })
+                .collect();
             actions.push(Action::Report(Report::WaveFinished {
                 wave: self.wave,
                 failed: self.wave_failed,
                 graph: self.standings(),
+                crashed,
             }));
         }
         let serving = self

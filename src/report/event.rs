@@ -79,6 +79,8 @@ pub enum EventKind {
     /// A task finished, or a service instance exited on its own.
     NodeFinished {
         node: String,
+        /// The instance that ended (as in its `node_started`): a service may run two.
+        generation: u64,
         kind: Kind,
         ok: bool,
         code: Option<i32>,
@@ -179,6 +181,10 @@ pub enum EventKind {
         failed_nodes: Vec<String>,
         /// How every node in scope stands.
         nodes: Vec<NodeResult>,
+        /// The service instances that exited on their own during the wave: a graph that is ok
+        /// again does not show them.
+        #[serde(default)]
+        crashed: Vec<Crashed>,
     },
     /// The edited Hotfile was read and took effect.
     Reloaded { hotfile: String },
@@ -225,6 +231,18 @@ pub struct NodeInfo {
     pub sockets: Vec<String>,
     /// The locks it holds while it runs (`lock "NAME"`): no two nodes holding one run at once.
     pub locks: Vec<String>,
+}
+
+/// A service instance that exited on its own during a wave.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Crashed {
+    pub node: String,
+    /// The instance that exited (as in its `node_started`).
+    pub generation: u64,
+    /// How it ended: "exit status 1", "killed by signal 9 (SIGKILL)".
+    pub how: String,
+    /// The instance of the service that serves when the wave ends, or `None`: nothing does.
+    pub serving: Option<u64>,
 }
 
 /// How one node stands.

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use anstyle::{AnsiColor, Style};
 
 use super::ColorChoice;
-use super::event::{Event, EventKind, Kind, NodeResult, Stream};
+use super::event::{Crashed, Event, EventKind, Kind, NodeResult, Stream};
 
 /// Which of hot's streams a line goes to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -312,6 +312,17 @@ impl Lines {
                 paths.join(", ")
             ),
             EventKind::WaveFinished { .. } if self.verdict_in_summary => return Vec::new(),
+            EventKind::WaveFinished {
+                ok, nodes, crashed, ..
+            } if !crashed.is_empty() => {
+                // A graph that is ok again must not hide that a server went down meanwhile.
+                let crashes = self.paint(YELLOW, &crashes(crashed));
+                if *ok {
+                    format!("{} {crashes}", self.paint(YELLOW, "ok now, but"))
+                } else {
+                    format!("{}; {crashes}", self.verdict(To::Stderr, false, nodes))
+                }
+            }
             EventKind::WaveFinished { ok, nodes, .. } => self.verdict(To::Stderr, *ok, nodes),
             EventKind::Reloaded { hotfile } => format!("reloaded {hotfile}"),
             EventKind::Diagnostic {
@@ -417,4 +428,22 @@ impl Lines {
         lines.push((To::Stdout, self.verdict(To::Stdout, ok, nodes)));
         lines
     }
+}
+
+/// "serve's instance 3 crashed in this wave (exit status 1): instance 7 serves now".
+pub(crate) fn crashes(crashed: &[Crashed]) -> String {
+    crashed
+        .iter()
+        .map(|c| {
+            let now = match c.serving {
+                Some(serving) => format!("instance {serving} serves now"),
+                None => "nothing serves it now".to_owned(),
+            };
+            format!(
+                "{}'s instance {} crashed in this wave ({}): {now}",
+                c.node, c.generation, c.how
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }

@@ -3,7 +3,7 @@ use std::sync::{Arc, Mutex};
 
 use jiff::tz::{Offset, TimeZone};
 
-use super::event::{Kind, NodeInfo, NodeResult};
+use super::event::{Crashed, Kind, NodeInfo, NodeResult};
 use super::lines::{Lines, To};
 use super::*;
 
@@ -135,6 +135,7 @@ fn script() -> Vec<Event> {
             2,
             EventKind::NodeFinished {
                 node: "clippy".into(),
+                generation: 1,
                 kind: Kind::Task,
                 ok: false,
                 code: Some(101),
@@ -171,6 +172,7 @@ fn script() -> Vec<Event> {
                     result("serve", "blocked", Some("clippy"), None),
                     result("ui", "ok", None, None),
                 ],
+                crashed: vec![],
             },
         ),
         event(
@@ -194,6 +196,7 @@ fn script() -> Vec<Event> {
             62,
             EventKind::NodeFinished {
                 node: "clippy".into(),
+                generation: 1,
                 kind: Kind::Task,
                 ok: true,
                 code: Some(0),
@@ -208,6 +211,7 @@ fn script() -> Vec<Event> {
             63,
             EventKind::NodeFinished {
                 node: "test".into(),
+                generation: 1,
                 kind: Kind::Task,
                 ok: true,
                 code: Some(0),
@@ -266,6 +270,13 @@ fn script() -> Vec<Event> {
                     result("serve", "ok", None, None),
                     result("ui", "ok", None, None),
                 ],
+                // ui's serving instance crashed; the early one its gate then passed serves.
+                crashed: vec![Crashed {
+                    node: "ui".into(),
+                    generation: 8,
+                    how: "exit status 1".into(),
+                    serving: Some(9),
+                }],
             },
         ),
         event(
@@ -337,12 +348,14 @@ fn script() -> Vec<Event> {
                         ..result("serve", "failed", None, Some(310.0))
                     },
                 ],
+                crashed: vec![],
             },
         ),
         event(
             73,
             EventKind::NodeFinished {
                 node: "ui".into(),
+                generation: 1,
                 kind: Kind::Service,
                 ok: false,
                 code: None,
@@ -377,6 +390,7 @@ fn script() -> Vec<Event> {
             74,
             EventKind::NodeFinished {
                 node: "test".into(),
+                generation: 1,
                 kind: Kind::Task,
                 ok: false,
                 code: None,
@@ -559,6 +573,7 @@ fn a_blocked_service_is_not_all_ok() {
                 result("api", "blocked", Some("lib"), None),
                 result("docs", "ok", None, Some(5.0)),
             ],
+            crashed: vec![],
         },
     );
     let text = plain(false, &[finished]);
@@ -592,6 +607,7 @@ fn ci_verdict_printed_once_on_a_terminal() {
                 ok: false,
                 failed_nodes: names(&["lib"]),
                 nodes: nodes.clone(),
+                crashed: Vec::new(),
             },
         ),
         event(
@@ -640,7 +656,7 @@ fn json_lines_are_one_object_per_event_with_a_local_timestamp() {
         .expect("a node_finished line");
     assert_eq!(
         finished,
-        serde_json::json!({"event": "node_finished", "node": "clippy", "kind": "task", "ok": false,
+        serde_json::json!({"event": "node_finished", "node": "clippy", "generation": 1, "kind": "task", "ok": false,
             "code": 101, "signal": null, "error": null, "duration_ms": 1520.0, "last_lines": [],
             "time": "2026-12-01T10:30:02.000+01:00"})
     );

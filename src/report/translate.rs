@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use super::Clock;
-use super::event::{EventKind, NodeInfo, NodeResult, Rerun};
+use super::event::{Crashed, EventKind, NodeInfo, NodeResult, Rerun};
 use crate::engine::{self, Exit, Report, Standing, Trigger};
 use crate::model::{Kind, NodeId, Project};
 
@@ -47,6 +47,7 @@ pub(super) fn report(project: &Project, report: &Report, clock: &Clock) -> Event
         }
         Report::NodeFinished {
             node,
+            generation,
             exit,
             duration,
             last_lines,
@@ -63,6 +64,7 @@ pub(super) fn report(project: &Project, report: &Report, clock: &Clock) -> Event
             };
             EventKind::NodeFinished {
                 node: name(node),
+                generation: *generation,
                 kind: kind.into(),
                 ok: exit.success(),
                 code,
@@ -152,6 +154,7 @@ pub(super) fn report(project: &Project, report: &Report, clock: &Clock) -> Event
             wave,
             failed,
             graph,
+            crashed,
         } => {
             let (ok, failed_nodes, nodes) = standings(project, graph, clock);
             EventKind::WaveFinished {
@@ -160,6 +163,15 @@ pub(super) fn report(project: &Project, report: &Report, clock: &Clock) -> Event
                 ok,
                 failed_nodes,
                 nodes,
+                crashed: crashed
+                    .iter()
+                    .map(|crash| Crashed {
+                        node: name(&crash.node),
+                        generation: crash.generation,
+                        how: super::describe_exit(&crash.exit),
+                        serving: crash.serving,
+                    })
+                    .collect(),
             }
         }
     }

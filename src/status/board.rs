@@ -36,6 +36,8 @@ pub(crate) struct Wave {
     pub started: Instant,
     /// When it finished.
     pub finished: Option<Instant>,
+    /// The service instances that exited on their own during it, in words; empty if none.
+    pub crashed: String,
 }
 
 /// One node's line.
@@ -59,8 +61,10 @@ pub(crate) struct Row {
     suspended: bool,
     /// The current or last run's output.
     pub output: Output,
-    /// A service's instance started and not ready yet, with its pid once known.
-    starting: Option<(Generation, Option<u32>)>,
+    /// A service's instance started and not ready yet.
+    starting: Option<Generation>,
+    /// A service's latest instances, newest last: their pids and builds, by generation.
+    instances: VecDeque<Instance>,
     /// No instance of the service runs: when hot starts it again.
     pub down: Option<Down>,
     /// The `lock` names the node holds while it runs.
@@ -116,7 +120,25 @@ pub(crate) struct Serving {
     pub wave: u64,
     /// Set when a newer build was not started because this node failed upstream.
     pub stale_by: Option<String>,
+    /// The gates its build has not passed: it serves unchecked, as no other instance runs
+    /// (`service_serving_unchecked`); empty once they passed, or for a service without gates.
+    pub unchecked: Vec<String>,
+    /// It is ready; if not, connections wait for it in the backlog.
+    pub ready: bool,
 }
+
+/// A service instance hot started and has not heard the end of, as its events named it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Instance {
+    generation: Generation,
+    pid: Option<u32>,
+    /// The wave whose build it runs: the one it started in.
+    wave: u64,
+}
+
+/// How many of a service's latest instances are remembered (an instance hot stops is never
+/// reported ended, so the list is cut rather than emptied).
+const KEEP_INSTANCES: usize = 4;
 
 /// A run's output, bounded: the newest lines, and how many older ones were dropped.
 #[derive(Debug, Default, Clone)]
@@ -127,6 +149,40 @@ pub(crate) struct Output {
 }
 
 impl Row {
+    /// Whether the instance the row's state describes (the one starting) is the serving one:
+    /// an early instance that serves unchecked.
+    pub(crate) fn starting_serves(&self) -> bool {
+        self.starting
+            .is_some_and(|g| self.serving.as_ref().is_some_and(|s| s.generation == g))
+    }
+
+    fn instance(&self, generation: Generation) -> Option<Instance> {
+        self.instances
+            .iter()
+            .find(|i| i.generation == generation)
+            .copied()
+    }
+
+    /// Instance `generation` serves from `now` (as it did already, if it did), `unchecked`
+    /// before these gates passed.
+    fn serves(&mut self, generation: Generation, now: Instant, unchecked: &[String], ready: bool) {
+        let since = self
+            .serving
+            .as_ref()
+            .filter(|s| s.generation == generation)
+            .map_or(now, |s| s.since);
+        let known = self.instance(generation);
+        self.serving = Some(Serving {
+            generation,
+            pid: known.and_then(|i| i.pid),
+            since,
+            wave: known.map_or(0, |i| i.wave),
+            stale_by: None,
+            unchecked: unchecked.to_vec(),
+            ready,
+        });
+    }
+
     /// The instance runs again (or is gone): a note that it is stopped no longer holds.
     fn resumed(&mut self) {
         if self.suspended {
@@ -197,6 +253,7 @@ impl Board {
                     suspended: false,
                     output: Output::default(),
                     starting: None,
+                    instances: VecDeque::new(),
                     down: None,
                     locks: node.locks.clone(),
                 },
@@ -269,6 +326,7 @@ impl Board {
                     cause: cause(event),
                     started: now,
                     finished: None,
+                    crashed: String::new(),
                 });
                 for node in nodes {
                     if let Some(row) = self.row(node)
@@ -293,20 +351,22 @@ impl Board {
                 row.down = None;
                 row.state = State::Running { since: now };
                 if *kind == event::Kind::Service {
+                    if row.instances.len() == KEEP_INSTANCES {
+                        row.instances.pop_front();
+                    }
+                    row.instances.push_back(Instance {
+                        generation: *generation,
+                        pid: None,
+                        wave,
+                    });
                     if *ready {
-                        row.starting = Some((*generation, None));
+                        row.starting = Some(*generation);
                     } else {
                         // Without `ready` it serves from its start (the old one went first).
                         row.state = State::Ok {
                             took: Duration::ZERO,
                         };
-                        row.serving = Some(Serving {
-                            generation: *generation,
-                            pid: None,
-                            since: now,
-                            wave,
-                            stale_by: None,
-                        });
+                        row.serves(*generation, now, &[], true);
                     }
                 }
             }
@@ -318,8 +378,12 @@ impl Board {
                 let Some(row) = self.row(node) else {
                     return;
                 };
-                if let Some(starting) = row.starting.as_mut().filter(|s| s.0 == *generation) {
-                    starting.1 = Some(*pid);
+                if let Some(instance) = row
+                    .instances
+                    .iter_mut()
+                    .find(|i| i.generation == *generation)
+                {
+                    instance.pid = Some(*pid);
                 }
                 if let Some(serving) = row.serving.as_mut().filter(|s| s.generation == *generation)
                 {
@@ -328,6 +392,7 @@ impl Board {
             }
             EventKind::NodeFinished {
                 node,
+                generation,
                 kind,
                 ok,
                 duration_ms,
@@ -351,15 +416,32 @@ impl Board {
                         };
                     }
                     event::Kind::Service => {
-                        // The event does not say which instance: a new one that is not ready
-                        // yet is the likelier to die (a bad start), the serving one goes on.
-                        if row.starting.take().is_some() {
+                        let ended = row.instance(*generation);
+                        row.instances.retain(|i| i.generation != *generation);
+                        if row
+                            .serving
+                            .as_ref()
+                            .is_some_and(|s| s.generation == *generation)
+                        {
+                            row.serving = None;
+                        }
+                        if row.starting == Some(*generation) {
+                            row.starting = None;
                             row.state = State::Failed {
                                 why: format!("{why} before it was ready"),
                                 took: Some(took),
                             };
+                        } else if row.starting.is_some() {
+                            // The serving instance crashed while its successor starts or waits
+                            // for its gates: the row goes on describing the successor.
+                            let build = ended.map_or_else(String::new, |i| {
+                                format!(" (build of wave {})", i.wave)
+                            });
+                            row.note = Some(format!(
+                                "instance {generation}{build} crashed: {why} after {}",
+                                elapsed(took)
+                            ));
                         } else {
-                            row.serving = None;
                             row.state = State::Failed {
                                 why: format!("{why} after {}", elapsed(took)),
                                 took: None,
@@ -368,34 +450,58 @@ impl Board {
                     }
                 }
             }
-            EventKind::ServiceAwaitingGates { node, gates, .. } => {
+            EventKind::ServiceAwaitingGates {
+                node,
+                gates,
+                serving,
+                ..
+            } => {
                 if let Some(row) = self.row(node) {
                     row.state = State::Gated {
                         gates: gates.clone(),
                     };
+                    // Not `serving`: it is all there is, and gets the connections already.
+                    if let Some(generation) = row.starting.filter(|_| !serving) {
+                        row.serves(generation, now, gates, true);
+                    }
+                }
+            }
+            EventKind::ServiceServingUnchecked {
+                node,
+                generation,
+                gates,
+                ready,
+            } => {
+                if let Some(row) = self.row(node) {
+                    row.serves(*generation, now, gates, *ready);
                 }
             }
             EventKind::ServiceReady {
-                node, duration_ms, ..
+                node,
+                generation,
+                duration_ms,
+                ..
             } => {
                 let Some(row) = self.row(node) else {
                     return;
                 };
-                let (generation, pid) = row.starting.take().unwrap_or_default();
+                if row.starting == Some(*generation) {
+                    row.starting = None;
+                }
                 row.state = State::Ok {
                     took: millis(*duration_ms),
                 };
-                row.serving = Some(Serving {
-                    generation,
-                    pid,
-                    since: now,
-                    wave,
-                    stale_by: None,
-                });
+                row.serves(*generation, now, &[], true);
             }
             EventKind::NodeBlocked { node, by } => {
                 if let Some(row) = self.row(node) {
                     row.state = State::Blocked { by: by.clone() };
+                    // A service is `blocked` (not `kept`) only when nothing serves: an
+                    // unchecked instance whose gate failed was stopped.
+                    if row.kind == Kind::Service {
+                        row.serving = None;
+                        row.starting = None;
+                    }
                 }
             }
             EventKind::ServiceKept { node, failed, .. } => {
@@ -489,9 +595,10 @@ impl Board {
                     row.suspended = false;
                 }
             }
-            EventKind::WaveFinished { .. } => {
+            EventKind::WaveFinished { crashed, .. } => {
                 if let Some(wave) = &mut self.wave {
                     wave.finished = Some(now);
+                    wave.crashed = crate::report::lines::crashes(crashed);
                 }
             }
             EventKind::Output { node, line, .. } => {

@@ -158,8 +158,15 @@ fn header(board: &Board, view: &View) -> Line {
                 elapsed(view.now.saturating_duration_since(wave.started))
             ),
         ),
+        // A graph that is ok again must not hide that a server went down during the wave.
+        Some(_) if failed.is_empty() && blocked == 0 && !wave.crashed.is_empty() => {
+            line.push(Some(YELLOW), format!(" · ok now, but {}", wave.crashed));
+        }
         Some(_) if failed.is_empty() && blocked == 0 => {
             line.push(Some(GREEN), " · all ok".to_owned());
+        }
+        Some(_) if !wave.crashed.is_empty() => {
+            line.push(Some(YELLOW), format!(" · {}", wave.crashed));
         }
         Some(_) => {}
     }
@@ -198,6 +205,7 @@ fn node_line(row: &Row, lock_wait: Option<(&str, &str)>, name_width: usize, view
     let (icon, style) = match (&row.state, &row.serving) {
         (State::Blocked { .. }, Some(_)) => ("!".to_owned(), YELLOW),
         (State::Failed { .. }, Some(_)) => ("!".to_owned(), YELLOW),
+        (_, Some(serving)) if !serving.unchecked.is_empty() => ("!".to_owned(), YELLOW),
         (_, Some(_)) => ("●".to_owned(), GREEN),
         (State::Idle, None) => (" ".to_owned(), DIM),
         (State::Queued, None) => ("·".to_owned(), DIM),
@@ -230,7 +238,23 @@ fn node_line(row: &Row, lock_wait: Option<(&str, &str)>, name_width: usize, view
                 serving.wave
             ),
         );
+        if !serving.unchecked.is_empty() {
+            let starting = if serving.ready {
+                ""
+            } else {
+                "starting (connections wait for it), "
+            };
+            line.push(
+                Some(YELLOW),
+                format!(
+                    " · unchecked: {starting}serves before {} passed, as no other instance runs",
+                    serving.unchecked.join(", ")
+                ),
+            );
+        }
         match &row.state {
+            // The state describes the serving instance itself, said above.
+            State::Running { .. } | State::Gated { .. } if row.starting_serves() => {}
             State::Running { since } => line.push(
                 Some(CYAN),
                 format!(

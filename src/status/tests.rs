@@ -39,6 +39,8 @@ struct Rig {
     events: Arc<Mutex<Vec<report::Event>>>,
     board: Board,
     now: Instant,
+    /// Every event the board was handed, in order.
+    seen: Vec<report::Event>,
 }
 
 impl Rig {
@@ -67,6 +69,7 @@ impl Rig {
             events,
             board: Board::new(),
             now: Instant::now(),
+            seen: Vec::new(),
         };
         rig.drain();
         rig
@@ -77,6 +80,7 @@ impl Rig {
         let events = std::mem::take(&mut *self.events.lock().expect("not poisoned"));
         for event in events {
             self.board.event(self.now, &event.kind);
+            self.seen.push(event);
         }
     }
 
@@ -833,7 +837,10 @@ fn an_early_instance_ready_before_its_gate_says_it_waits_for_it() {
     // test) still run, and is ready first: it is all there is, so it serves meanwhile.
     rig.exit("build", 2, 0);
     rig.ready("serve", 3);
-    assert_shows(&rig.panel(120), "◌ serve   ready, waits for test to pass");
+    assert_shows(
+        &rig.panel(140),
+        "! serve   serving · up 0s · build of wave 1 · unchecked: serves before test passed, as no other instance runs\n",
+    );
     rig.exit("clippy", 1, 0);
     rig.exit("test", 4, 0);
     assert_shows(
@@ -849,5 +856,132 @@ fn an_early_instance_ready_before_its_gate_says_it_waits_for_it() {
     assert_shows(
         &rig.panel(120),
         "● serve   serving · up 0s · build of wave 1 · new build ready, waits for test to pass",
+    );
+}
+
+/// [`WEB`] with `test` gating `serve` (early start).
+fn gated_rig() -> Rig {
+    let mut project = project(WEB);
+    let test = project.find("test").expect("WEB has test");
+    let serve = project.find("serve").expect("WEB has serve");
+    project.nodes[serve.0].gates = vec![test];
+    Rig::with(project)
+}
+
+/// The view guessed which instance serves: a crash of the serving instance was blamed on the
+/// early one starting beside it ("exited before it was ready"), `service_serving_unchecked` was
+/// ignored, so the early instance that got the connections showed as not serving, and once its
+/// gate passed it showed without its pid. It follows the reports now.
+#[test]
+fn the_status_view_ignored_service_serving_unchecked_and_guessed_which_instance_serves() {
+    let mut rig = gated_rig();
+    rig.start();
+    rig.exit("build", 2, 0);
+    rig.reporter.command_started("serve", 3, 3333);
+    rig.drain();
+    // serve#3 is ready before its gate: all there is, so it serves already, unchecked.
+    rig.ready("serve", 3);
+    let panel = rig.panel(160);
+    assert_shows(
+        &panel,
+        "! serve   serving · pid 3333 · up 0s · build of wave 1 · unchecked: serves before test passed, as no other instance runs",
+    );
+    rig.exit("clippy", 1, 0);
+    rig.wait(1000);
+    rig.exit("test", 4, 0);
+    // Its gate passed: the same instance, now checked, serving since it got the connections.
+    assert_shows(
+        &rig.panel(160),
+        "● serve   serving · pid 3333 · up 1s · build of wave 1\n",
+    );
+
+    // An edit: serve#7 waits for the test; the serving serve#3 crashes meanwhile.
+    rig.event(Event::Changed(vec![crate::engine::Change::path(
+        "src/a.rs",
+    )]));
+    rig.exit("build", 6, 0);
+    rig.reporter.command_started("serve", 7, 7777);
+    rig.drain();
+    rig.ready("serve", 7);
+    rig.wait(2000);
+    rig.exit("serve", 3, 1);
+    let panel = rig.panel(200);
+    assert_shows(
+        &panel,
+        "! serve   serving · pid 7777 · up 0s · build of wave 2 · unchecked: serves before test passed, as no other instance runs · instance 3 (build of wave 1) crashed: exit status 1 after 3.0s",
+    );
+    assert!(!panel.contains("before it was ready"), "{panel}");
+    rig.exit("clippy", 5, 0);
+    rig.exit("test", 8, 0);
+    assert_shows(
+        &rig.panel(200),
+        "● serve   serving · pid 7777 · up 0s · build of wave 2 · instance 3 (build of wave 1) crashed",
+    );
+}
+
+/// A crashed serving instance, an early one left alone that is not ready yet: it is what
+/// connections wait for, and a failed gate then leaves nothing serving.
+#[test]
+fn an_unchecked_instance_that_is_not_ready_yet_is_what_connections_wait_for() {
+    let mut rig = gated_rig();
+    rig.start();
+    rig.exit("build", 2, 0);
+    rig.exit("clippy", 1, 0);
+    rig.exit("test", 4, 0);
+    rig.ready("serve", 3);
+    rig.event(Event::Changed(vec![crate::engine::Change::path(
+        "src/a.rs",
+    )]));
+    rig.exit("build", 6, 0);
+    rig.exit("serve", 3, 1);
+    assert_shows(
+        &rig.panel(200),
+        "! serve   serving · up 0s · build of wave 2 · unchecked: starting (connections wait for it), serves before test passed, as no other instance runs",
+    );
+    rig.exit("clippy", 5, 0);
+    rig.exit("test", 8, 101);
+    let panel = rig.panel(200);
+    assert_shows(&panel, "- serve   blocked: test failed");
+    assert!(!panel.contains("serving"), "{panel}");
+}
+
+/// A wave in which the serving instance crashed ended "all ok" once the early instance beside
+/// it passed its gate: the graph was ok again, and nothing said a server had gone down. The
+/// wave's verdict (the terminal's line and the panel's header) says what crashed and what
+/// serves now.
+#[test]
+fn a_wave_in_which_a_service_crashed_ended_all_ok_once_the_early_instance_passed_its_gates() {
+    let mut rig = gated_rig();
+    rig.start();
+    rig.exit("build", 2, 0);
+    rig.exit("clippy", 1, 0);
+    rig.exit("test", 4, 0);
+    rig.ready("serve", 3);
+    rig.event(Event::Changed(vec![crate::engine::Change::path(
+        "src/a.rs",
+    )]));
+    rig.exit("build", 6, 0);
+    rig.ready("serve", 7);
+    rig.exit("serve", 3, 1);
+    rig.exit("clippy", 5, 0);
+    rig.exit("test", 8, 0);
+    let verdicts: Vec<String> = rig
+        .seen
+        .iter()
+        .filter(|e| matches!(e.kind, EventKind::WaveFinished { .. }))
+        .flat_map(|e| crate::report::lines::Lines::new(false).lines(e))
+        .map(|(_, line)| line)
+        .collect();
+    assert_eq!(
+        verdicts,
+        [
+            "hot: all ok",
+            "hot: ok now, but serve's instance 3 crashed in this wave (exit status 1): instance 7 \
+             serves now",
+        ]
+    );
+    assert_shows(
+        &rig.panel(200),
+        "── hot · ok now, but serve's instance 3 crashed in this wave (exit status 1): instance 7 serves now · wave 2: src/a.rs changed",
     );
 }

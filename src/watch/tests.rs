@@ -567,6 +567,61 @@ async fn directories_created_past_the_inotify_limit_are_never_watched() {
     assert_eq!(reported, 1, "{:?}", f.notices);
 }
 
+/// An edit in a directory polled past the inotify limit was reported again when the directory
+/// went back to inotify: the poller tells an edit only as a new mtime, hot took that for a
+/// `touch` and kept the file's old hash, so the re-read on restoring the watch found the bytes
+/// "changed". This is what made `directories_created_past_the_inotify_limit_are_never_watched`
+/// flaky: the repeat joined the next edit's change set when it closed late. No change set after
+/// the edit's own may name it.
+#[tokio::test]
+async fn an_edit_the_poller_saw_was_reported_again_when_its_directory_went_back_to_inotify() {
+    let refuse = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let tuning = Tuning {
+        fallback_poll: Duration::from_millis(50),
+        fallback_retry: Duration::from_millis(100),
+        refuse_watches: Some(refuse.clone()),
+        ..Tuning::default()
+    };
+    let mut f = start_tuned(&[("src/a.rs", "a")], |_| {}, tuning);
+    refuse.store(true, std::sync::atomic::Ordering::SeqCst);
+    place(&f.root().join("src/new"), "b.rs", "b");
+    assert_eq!(f.next_paths().await, ["src/new/b.rs"]);
+    f.notice(|n| matches!(n, Notice::WatchLimit { .. })).await;
+    // The poller keeps whole seconds of mtime and says "mtime moved" (not "bytes changed")
+    // when they differ: the edit lands in a later second than the file's creation, as edits
+    // mostly do (a fast test's edit in the same second hid the defect). 10 ms past the tick
+    // covers the kernel's coarse file clock.
+    let b = f.root().join("src/new/b.rs");
+    let created = fs::metadata(&b).unwrap().modified().unwrap();
+    let secs = |t: std::time::SystemTime| t.duration_since(std::time::UNIX_EPOCH).unwrap();
+    let next_second = Duration::from_secs(secs(created).as_secs() + 1) + Duration::from_millis(10);
+    let left = next_second.saturating_sub(secs(std::time::SystemTime::now()));
+    assert!(
+        left <= Duration::from_secs(2),
+        "a clock that went back: {left:?}"
+    );
+    std::thread::sleep(left);
+    replace(&b, "b2");
+    assert_eq!(f.next_paths().await, ["src/new/b.rs"]);
+    refuse.store(false, std::sync::atomic::Ordering::SeqCst);
+    // Every change set up to the restore, paths and all (`notice` keeps only the notices).
+    let mut after = Vec::new();
+    while !f
+        .notices
+        .iter()
+        .any(|n| matches!(n, Notice::WatchRestored { .. }))
+    {
+        let cs = tokio::time::timeout(WAIT, f.rx.recv())
+            .await
+            .expect("no restore within 20 s")
+            .expect("watcher hung up");
+        f.notices.extend(cs.notices);
+        after.extend(cs.paths);
+    }
+    assert!(after.is_empty(), "reported again: {after:?}");
+    f.assert_quiet().await;
+}
+
 /// An edit reaches a link's target, so the kernel reported it under the target's path (or not
 /// at all, outside the tree) and the link went stale silently. Links to files and directories,
 /// inside the tree and out of it, now report under the link's name.

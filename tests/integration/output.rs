@@ -96,15 +96,15 @@ fn every_summary_names_the_failed_nodes() {
             {"event":"wave_started","wave":1,"start":true,"paths":[],"changed":0,"nodes":["clippy","test","build","fmt"],"time":"[TIMESTAMP]+00:00"}
             {"event":"node_started","node":"clippy","generation":1,"kind":"task","ready":false,"time":"[TIMESTAMP]+00:00"}
             {"event":"output","node":"clippy","stream":"stdout","line":"clippy-says","time":"[TIMESTAMP]+00:00"}
-            {"event":"node_finished","node":"clippy","kind":"task","ok":false,"code":2,"signal":null,"error":null,"duration_ms":[MS],"last_lines":[],"time":"[TIMESTAMP]+00:00"}
+            {"event":"node_finished","node":"clippy","generation":1,"kind":"task","ok":false,"code":2,"signal":null,"error":null,"duration_ms":[MS],"last_lines":[],"time":"[TIMESTAMP]+00:00"}
             {"event":"node_started","node":"test","generation":2,"kind":"task","ready":false,"time":"[TIMESTAMP]+00:00"}
             {"event":"output","node":"test","stream":"stderr","line":"test-says","time":"[TIMESTAMP]+00:00"}
-            {"event":"node_finished","node":"test","kind":"task","ok":false,"code":1,"signal":null,"error":null,"duration_ms":[MS],"last_lines":[],"time":"[TIMESTAMP]+00:00"}
+            {"event":"node_finished","node":"test","generation":2,"kind":"task","ok":false,"code":1,"signal":null,"error":null,"duration_ms":[MS],"last_lines":[],"time":"[TIMESTAMP]+00:00"}
             {"event":"node_started","node":"fmt","generation":3,"kind":"task","ready":false,"time":"[TIMESTAMP]+00:00"}
             {"event":"node_blocked","node":"build","by":"clippy","time":"[TIMESTAMP]+00:00"}
             {"event":"output","node":"fmt","stream":"stdout","line":"fmt-ok","time":"[TIMESTAMP]+00:00"}
-            {"event":"node_finished","node":"fmt","kind":"task","ok":true,"code":0,"signal":null,"error":null,"duration_ms":[MS],"last_lines":[],"time":"[TIMESTAMP]+00:00"}
-            {"event":"wave_finished","wave":1,"failed":2,"ok":false,"failed_nodes":["clippy","test"],"nodes":[{"node":"clippy","result":"failed","by":null,"duration":"[DURATION]","duration_ms":[MS],"serving_since":null},{"node":"test","result":"failed","by":null,"duration":"[DURATION]","duration_ms":[MS],"serving_since":null},{"node":"fmt","result":"ok","by":null,"duration":"[DURATION]","duration_ms":[MS],"serving_since":null},{"node":"build","result":"blocked","by":"clippy","duration":"-","duration_ms":null,"serving_since":null}],"time":"[TIMESTAMP]+00:00"}
+            {"event":"node_finished","node":"fmt","generation":3,"kind":"task","ok":true,"code":0,"signal":null,"error":null,"duration_ms":[MS],"last_lines":[],"time":"[TIMESTAMP]+00:00"}
+            {"event":"wave_finished","wave":1,"failed":2,"ok":false,"failed_nodes":["clippy","test"],"nodes":[{"node":"clippy","result":"failed","by":null,"duration":"[DURATION]","duration_ms":[MS],"serving_since":null},{"node":"test","result":"failed","by":null,"duration":"[DURATION]","duration_ms":[MS],"serving_since":null},{"node":"fmt","result":"ok","by":null,"duration":"[DURATION]","duration_ms":[MS],"serving_since":null},{"node":"build","result":"blocked","by":"clippy","duration":"-","duration_ms":null,"serving_since":null}],"crashed":[],"time":"[TIMESTAMP]+00:00"}
             {"event":"summary","ok":false,"failed_nodes":["clippy","test"],"nodes":[{"node":"clippy","result":"failed","by":null,"duration":"[DURATION]","duration_ms":[MS],"serving_since":null},{"node":"test","result":"failed","by":null,"duration":"[DURATION]","duration_ms":[MS],"serving_since":null},{"node":"fmt","result":"ok","by":null,"duration":"[DURATION]","duration_ms":[MS],"serving_since":null},{"node":"build","result":"blocked","by":"clippy","duration":"-","duration_ms":null,"serving_since":null}],"time":"[TIMESTAMP]+00:00"}
             "#,
         )
@@ -188,7 +188,7 @@ task "docs" {
     assert_same(
         "the docs wave",
         concat!(
-            r#"{"event":"wave_finished","failed":0,"failed_nodes":["lib"],"nodes":["#,
+            r#"{"crashed":[],"event":"wave_finished","failed":0,"failed_nodes":["lib"],"nodes":["#,
             r#"{"by":null,"duration":"[DURATION]","duration_ms":[MS],"node":"lib","result":"failed","serving_since":null},"#,
             r#"{"by":null,"duration":"[DURATION]","duration_ms":[MS],"node":"docs","result":"ok","serving_since":null},"#,
             r#"{"by":"lib","duration":"-","duration_ms":null,"node":"api","result":"blocked","serving_since":null}],"#,
@@ -205,7 +205,7 @@ task "docs" {
     assert_same(
         "the fixed wave",
         concat!(
-            r#"{"event":"wave_finished","failed":0,"failed_nodes":[],"nodes":["#,
+            r#"{"crashed":[],"event":"wave_finished","failed":0,"failed_nodes":[],"nodes":["#,
             r#"{"by":null,"duration":"[DURATION]","duration_ms":[MS],"node":"lib","result":"ok","serving_since":null},"#,
             r#"{"by":null,"duration":"[DURATION]","duration_ms":[MS],"node":"docs","result":"ok","serving_since":null},"#,
             r#"{"by":null,"duration":"-","duration_ms":null,"node":"api","result":"ok","serving_since":"[TIMESTAMP]+00:00"}],"#,
@@ -228,8 +228,8 @@ fn times_are_local_not_utc() {
             {"event":"scope","nodes":[{"name":"a","kind":"task","after":[],"sockets":[],"locks":[]}],"time":"[TIMESTAMP]+05:30"}
             {"event":"wave_started","wave":1,"start":true,"paths":[],"changed":0,"nodes":["a"],"time":"[TIMESTAMP]+05:30"}
             {"event":"node_started","node":"a","generation":1,"kind":"task","ready":false,"time":"[TIMESTAMP]+05:30"}
-            {"event":"node_finished","node":"a","kind":"task","ok":true,"code":0,"signal":null,"error":null,"duration_ms":[MS],"last_lines":[],"time":"[TIMESTAMP]+05:30"}
-            {"event":"wave_finished","wave":1,"failed":0,"ok":true,"failed_nodes":[],"nodes":[{"node":"a","result":"ok","by":null,"duration":"[DURATION]","duration_ms":[MS],"serving_since":null}],"time":"[TIMESTAMP]+05:30"}
+            {"event":"node_finished","node":"a","generation":1,"kind":"task","ok":true,"code":0,"signal":null,"error":null,"duration_ms":[MS],"last_lines":[],"time":"[TIMESTAMP]+05:30"}
+            {"event":"wave_finished","wave":1,"failed":0,"ok":true,"failed_nodes":[],"nodes":[{"node":"a","result":"ok","by":null,"duration":"[DURATION]","duration_ms":[MS],"serving_since":null}],"crashed":[],"time":"[TIMESTAMP]+05:30"}
             {"event":"summary","ok":true,"failed_nodes":[],"nodes":[{"node":"a","result":"ok","by":null,"duration":"[DURATION]","duration_ms":[MS],"serving_since":null}],"time":"[TIMESTAMP]+05:30"}
             "#,
         )

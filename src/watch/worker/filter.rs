@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use notify::EventKind;
-use notify::event::{AccessKind, AccessMode, ModifyKind, RenameMode};
+use notify::event::{AccessKind, AccessMode, MetadataKind, ModifyKind, RenameMode};
 
 use super::Worker;
 use crate::watch::Notice;
@@ -215,6 +215,10 @@ fn kind_of(kind: EventKind) -> Kind {
         EventKind::Access(AccessKind::Close(AccessMode::Write)) => Kind::Closed,
         EventKind::Create(_) => Kind::Created,
         EventKind::Remove(_) => Kind::Gone,
+        // The poller's only word for an edit (it checks the mtime before the bytes): a write,
+        // whose bytes must be read, or the table keeps the old hash and the next look at the
+        // file (a directory going back to inotify re-reads it) reports it again.
+        EventKind::Modify(ModifyKind::Metadata(MetadataKind::WriteTime)) => Kind::Written,
         EventKind::Modify(ModifyKind::Metadata(_)) => Kind::Metadata,
         EventKind::Modify(ModifyKind::Name(RenameMode::From)) => Kind::Gone,
         EventKind::Modify(ModifyKind::Name(RenameMode::To | RenameMode::Both)) => Kind::Placed,

@@ -235,7 +235,7 @@ fn an_early_instance_that_crashes_fails_the_service_and_the_old_one_serves_on() 
           start test#8
         exit test#8 0
           finished test Code(0) in 0ms
-          wave 2 done, 1 failed; serve failed, serving since 0ms
+          wave 2 done, 1 failed; serve failed, serving since 0ms; crashed serve#7 Code(1), serving serve#3
         ",
     );
 }
@@ -488,7 +488,7 @@ fn a_crash_of_the_serving_instance_while_an_early_one_waits_says_the_unchecked_b
         exit test#8 0
           finished test Code(0) in 0ms
           ready serve#7 in 0ms, passed test
-          wave 2 done, 1 failed
+          wave 2 done, 1 failed; crashed serve#3 Code(1), serving serve#7
         ",
     );
 }
@@ -520,7 +520,7 @@ fn a_crash_of_the_serving_instance_then_a_failed_gate_leaves_nothing_serving() {
         serving serve
           serving none
         exit serve#7 143
-          wave 2 done, 2 failed
+          wave 2 done, 2 failed; crashed serve#3 Code(1), serving none
         ",
     );
 }

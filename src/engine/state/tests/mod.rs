@@ -207,6 +207,7 @@ fn describe(project: &Project, t0: Instant, action: &Action) -> String {
                 exit,
                 duration,
                 last_lines,
+                ..
             } => {
                 let own = match project.node(*node).kind {
                     crate::model::Kind::Service => format!(" ({})", last_lines.join("; ")),
@@ -292,6 +293,7 @@ fn describe(project: &Project, t0: Instant, action: &Action) -> String {
                 wave,
                 failed,
                 graph,
+                crashed,
             } => {
                 // A failed service that an older instance still serves: its edit is not live.
                 let stale: String = graph
@@ -305,7 +307,23 @@ fn describe(project: &Project, t0: Instant, action: &Action) -> String {
                         ))
                     })
                     .collect();
-                format!("wave {wave} done, {failed} failed{stale}")
+                // What crashed during the wave, and what serves after it.
+                let crashed: String = crashed
+                    .iter()
+                    .map(|c| {
+                        let serving = c.serving.map_or_else(
+                            || "none".to_owned(),
+                            |g| format!("{}#{g}", name(&c.node)),
+                        );
+                        format!(
+                            "; crashed {}#{} {:?}, serving {serving}",
+                            name(&c.node),
+                            c.generation,
+                            c.exit
+                        )
+                    })
+                    .collect();
+                format!("wave {wave} done, {failed} failed{stale}{crashed}")
             }
         },
     }

@@ -102,7 +102,7 @@ fn a_first_instance_that_crashes_before_ready_is_restarted() {
           finished serve Code(2) in 0ms (last line of #4)
           down serve: restart in 500ms
           wake at 500ms
-          wave 1 done, 1 failed
+          wave 1 done, 1 failed; crashed serve#4 Code(2), serving none
         wait 500
         tick
           start serve#5

@@ -89,7 +89,7 @@ fn a_replacement_that_crashes_before_ready_leaves_the_old_one_serving() {
           start serve#5
         exit serve#5 1
           finished serve Code(1) in 0ms (last line of #5)
-          wave 2 done, 1 failed; serve failed, serving since 0ms
+          wave 2 done, 1 failed; serve failed, serving since 0ms; crashed serve#5 Code(1), serving serve#4
         ",
     );
 }
@@ -107,7 +107,7 @@ fn a_replacement_that_crashes_at_start_fails_its_wave() {
         wait 200
         exit serve#5 1
           finished serve Code(1) in 200ms (last line of #5)
-          wave 2 done, 1 failed; serve failed, serving since 0ms
+          wave 2 done, 1 failed; serve failed, serving since 0ms; crashed serve#5 Code(1), serving serve#4
         rerun failed
           wave 3 by rerun Failed: serve
           start serve#6
@@ -189,6 +189,12 @@ fn a_failed_replacement_stands_failed_with_the_older_instance_serving() {
             wave: 2,
             failed: 1,
             graph: expected.clone(),
+            crashed: vec![Crash {
+                node: serve,
+                generation: 2,
+                exit: Exit::Code(1),
+                serving: Some(1),
+            }],
         })),
         "{crashed:?}"
     );
