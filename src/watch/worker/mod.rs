@@ -317,8 +317,8 @@ impl Worker {
                 Err(mpsc::TryRecvError::Empty) => {}
             }
             if reading
-                && (self.reads.read_one(&self.root, &self.shared.files())
-                    || self.reads.stat_one(&self.root))
+                && (self.reads.read_one(&self.root, &self.shared.files(), &self.debouncer)
+                    || self.reads.stat_one(&self.root, &self.debouncer))
             {
                 continue;
             }
@@ -447,20 +447,16 @@ impl Worker {
         if !self.due(now) {
             return true;
         }
-        let Some(batch) = self.debouncer.take(now) else {
+        let Some(mut batch) = self.debouncer.take(now) else {
             return true;
         };
-        let Batch {
-            paths: mut candidates,
-            metadata_only,
-            rescan,
-        } = batch;
-        if rescan {
+        if batch.rescan {
             let started = Instant::now();
-            candidates.extend(self.rescan());
+            batch.extend(self.rescan());
             self.debouncer.rescanned(Instant::now(), started.elapsed());
         }
-        let (paths, modified, learnt) = self.changed(candidates, &metadata_only);
+        let Batch { paths, rescan } = batch;
+        let (paths, modified, learnt) = self.changed(paths);
         // The wave starts first; the table learns the new states while it does.
         let sent = paths.is_empty()
             || self.reports.send(ChangeSet {
