@@ -173,7 +173,7 @@ pub(crate) fn path_order(a: &Path, b: &Path) -> Ordering {
     }
 }
 
-/// `rel` as its components write it (`a//b/.` is `a/b`), so that byte order and equality are
+/// `rel` as its components write it (`./a//b/` is `a/b`), so that byte order and equality are
 /// the path's own. Paths from events are that already: only an odd one is rebuilt.
 fn normal(rel: PathBuf) -> PathBuf {
     let b = rel.as_os_str().as_encoded_bytes();
@@ -183,7 +183,8 @@ fn normal(rel: PathBuf) -> PathBuf {
         || b.starts_with(b"./")
         || b.windows(2).any(|w| w == b"//" || w == b"/.");
     if odd {
-        rel.components().collect()
+        let here = |c: &std::path::Component| *c == std::path::Component::CurDir;
+        rel.components().filter(|c| !here(c)).collect()
     } else {
         rel
     }
@@ -931,7 +932,7 @@ mod tests {
         // A rescan's paths join in order; a path the burst holds keeps its number.
         b.extend(["z".into(), "a/b".into(), "0".into()]);
         assert_eq!(b.paths.first().unwrap().path.to_str(), Some("0"));
-        assert_eq!(b.paths.last().unwrap().path.to_str(), Some("z"));
+        assert!(b.paths.windows(2).all(|w| w[0].path < w[1].path));
         assert_eq!(b.paths.len(), names.len() + 2);
         let ab = b.paths.iter().find(|c| &*c.path == Path::new("a/b")).unwrap();
         assert!(ab.id.is_some());
