@@ -158,7 +158,10 @@ impl Batch {
 /// component. For paths [`normal`] made, it equals `Path::cmp` at a fraction of the cost (a
 /// 5,000-file burst is ~60,000 comparisons).
 pub(crate) fn path_order(a: &Path, b: &Path) -> Ordering {
-    let (a, b) = (a.as_os_str().as_encoded_bytes(), b.as_os_str().as_encoded_bytes());
+    let (a, b) = (
+        a.as_os_str().as_encoded_bytes(),
+        b.as_os_str().as_encoded_bytes(),
+    );
     let same = a.iter().zip(b).take_while(|(x, y)| x == y).count();
     let rank = |c: u8| {
         if std::path::is_separator(c as char) {
@@ -934,7 +937,11 @@ mod tests {
         assert_eq!(b.paths.first().unwrap().path.to_str(), Some("0"));
         assert!(b.paths.windows(2).all(|w| w[0].path < w[1].path));
         assert_eq!(b.paths.len(), names.len() + 2);
-        let ab = b.paths.iter().find(|c| &*c.path == Path::new("a/b")).unwrap();
+        let ab = b
+            .paths
+            .iter()
+            .find(|c| &*c.path == Path::new("a/b"))
+            .unwrap();
         assert!(ab.id.is_some());
     }
 

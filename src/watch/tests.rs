@@ -973,7 +973,12 @@ async fn a_close_without_a_write_after_a_burst_of_five_thousand_files_runs_nothi
     assert_eq!(f.next().await.paths.len(), FILES);
     // Opened for writing and closed: every file's time is remembered from the look above.
     for n in &names {
-        drop(fs::OpenOptions::new().write(true).open(f.root().join(n)).unwrap());
+        drop(
+            fs::OpenOptions::new()
+                .write(true)
+                .open(f.root().join(n))
+                .unwrap(),
+        );
     }
     f.assert_quiet().await;
 }

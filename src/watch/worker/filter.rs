@@ -223,7 +223,9 @@ fn relative<'a>(abs: &'a Path, root: &Path) -> Option<&'a Path> {
     {
         // SAFETY: `rest` is what follows an ASCII `/` in bytes from `as_encoded_bytes`, a
         // split `OsStr::from_encoded_bytes_unchecked` allows.
-        return Some(Path::new(unsafe { std::ffi::OsStr::from_encoded_bytes_unchecked(rest) }));
+        return Some(Path::new(unsafe {
+            std::ffi::OsStr::from_encoded_bytes_unchecked(rest)
+        }));
     }
     abs.strip_prefix(root).ok()
 }

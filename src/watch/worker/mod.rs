@@ -317,7 +317,9 @@ impl Worker {
                 Err(mpsc::TryRecvError::Empty) => {}
             }
             if reading
-                && (self.reads.read_one(&self.root, &self.shared.files(), &self.debouncer)
+                && (self
+                    .reads
+                    .read_one(&self.root, &self.shared.files(), &self.debouncer)
                     || self.reads.stat_one(&self.root, &self.debouncer))
             {
                 continue;
