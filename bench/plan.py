@@ -7,6 +7,10 @@ turns, one run of each per round, so a loaded machine slows them alike; each med
 given as a ratio to `hot --version`'s. Target: each within 10 ms and at most 2x `hot --version`.
 
     cargo build --release && python3 bench/plan.py [--hot target/release/hot] [--nodes 500]
+
+With `--old PATH`, a second binary takes its turn in every round too (each command of each
+binary once per round), so a change is measured old beside new on one loaded machine; each
+binary's medians are also given as ratios to its own `--version`.
 """
 
 import argparse
@@ -58,13 +62,34 @@ BASELINE = COMMANDS[-1][0]
 
 def measure_all(hot: str, cwd: Path, runs: int) -> dict:
     """{label: [ms per run]} of COMMANDS, taking turns; three warm-up rounds first."""
-    out = {label: [] for label, _ in COMMANDS}
+    return measure_turns([hot], cwd, runs)[0]
+
+
+def measure_turns(hots: list[str], cwd: Path, runs: int) -> list[dict]:
+    """Per binary, {label: [ms per run]} of COMMANDS, all taking turns; three warm-up rounds
+    first."""
+    out = [{label: [] for label, _ in COMMANDS} for _ in hots]
     for round_ in range(runs + 3):
         for label, args in COMMANDS:
-            ms = measure([hot, *args], cwd, 1)
-            if round_ >= 3:
-                out[label] += ms
+            for hot, times in zip(hots, out):
+                ms = measure([hot, *args], cwd, 1)
+                if round_ >= 3:
+                    times[label] += ms
     return out
+
+
+def report(name: str, results: dict) -> None:
+    base = statistics.median(results[BASELINE])
+    if name:
+        print(name)
+    for label, times in results.items():
+        times = sorted(times)
+        p95 = times[int(len(times) * 0.95) - 1]
+        median = statistics.median(times)
+        print(
+            f"{label:40} min {times[0]:6.2f} ms  median {median:6.2f} ms  p95 {p95:6.2f} ms"
+            f"  {median / base:5.2f}x --version"
+        )
 
 
 def main() -> None:
@@ -72,22 +97,22 @@ def main() -> None:
     parser.add_argument("--hot", default="target/release/hot")
     parser.add_argument("--nodes", type=int, default=500)
     parser.add_argument("--runs", type=int, default=50)
+    parser.add_argument("--old", help="a second binary, measured taking turns with --hot")
     args = parser.parse_args()
-    hot = str(Path(args.hot).resolve())
+    hots = [str(Path(args.hot).resolve())]
+    if args.old:
+        hots.append(str(Path(args.old).resolve()))
     with tempfile.TemporaryDirectory(prefix="hot-bench-") as tmp:
         root = Path(tmp)
         (root / "Hotfile").write_text(hotfile(args.nodes))
         print(f"{args.nodes}-node Hotfile, {(root / 'Hotfile').stat().st_size} bytes, {args.runs} runs")
-        results = measure_all(hot, root, args.runs)
-        base = statistics.median(results[BASELINE])
-        for label, times in results.items():
-            times = sorted(times)
-            p95 = times[int(len(times) * 0.95) - 1]
-            median = statistics.median(times)
-            print(
-                f"{label:40} min {times[0]:6.2f} ms  median {median:6.2f} ms  p95 {p95:6.2f} ms"
-                f"  {median / base:5.2f}x --version"
-            )
+        results = measure_turns(hots, root, args.runs)
+        if args.old:
+            report(f"new: {hots[0]}", results[0])
+            report(f"old: {hots[1]}", results[1])
+        else:
+            report("", results[0])
+
 
 if __name__ == "__main__":
     main()

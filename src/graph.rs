@@ -327,6 +327,13 @@ fn render_mermaid(project: &Project) -> String {
 /// `hot graph --json`, written straight from the project: building a `serde_json::Value` of
 /// a 500-node graph first was 16 M instructions. Fields in alphabetical order, as that `Value`
 /// printed them.
+fn display<S: serde::Serializer>(
+    value: &impl std::fmt::Display,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.collect_str(value)
+}
+
 fn render_json(project: &Project, graph: &Graph) -> String {
     #[derive(Serialize)]
     struct Document<'a> {
@@ -337,12 +344,14 @@ fn render_json(project: &Project, graph: &Graph) -> String {
     #[derive(Serialize)]
     struct JsonNode<'a> {
         after: Vec<&'a str>,
-        dir: String,
+        dir: std::borrow::Cow<'static, str>,
         gates: Vec<&'a str>,
         ignore: &'a [String],
         kind: &'static str,
         name: &'a str,
-        run: String,
+        /// Written straight into the document, not into a `String` first.
+        #[serde(serialize_with = "display")]
+        run: &'a crate::model::Command,
         sockets: Vec<JsonSocket<'a>>,
         watch: &'a [String],
     }
@@ -362,7 +371,7 @@ fn render_json(project: &Project, graph: &Graph) -> String {
             ignore: &node.inputs.ignore,
             kind: node.kind.as_str(),
             name: &node.name,
-            run: node.run.to_string(),
+            run: &node.run,
             sockets: node
                 .sockets
                 .iter()

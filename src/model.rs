@@ -55,15 +55,16 @@ impl Project {
 
     /// `node`'s directory as documents show it: relative to the root (`.`, `./web`), so
     /// output does not depend on where the project lies; absolute only when outside it.
-    pub fn shown_dir(&self, node: &Node) -> String {
-        // Most nodes have no `dir`: a byte comparison, not a walk of both paths' components.
+    pub fn shown_dir(&self, node: &Node) -> std::borrow::Cow<'static, str> {
+        // Most nodes have no `dir`: a byte comparison, not a walk of both paths' components,
+        // and no allocation.
         if node.dir.as_os_str() == self.root.as_os_str() {
-            return ".".to_owned();
+            return ".".into();
         }
         match node.dir.strip_prefix(&self.root) {
-            Ok(dir) if dir.as_os_str().is_empty() => ".".to_owned(),
-            Ok(dir) => format!("./{}", dir.display()),
-            Err(_) => node.dir.display().to_string(),
+            Ok(dir) if dir.as_os_str().is_empty() => ".".into(),
+            Ok(dir) => format!("./{}", dir.display()).into(),
+            Err(_) => node.dir.display().to_string().into(),
         }
     }
 
@@ -179,7 +180,7 @@ impl Restart {
 }
 
 /// What to execute.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Command {
     /// `run "CMD"`: one shell command line, run with `sh -c`.
     Shell(String),

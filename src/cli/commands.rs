@@ -3,6 +3,7 @@
 //! diagnostics and remarks go to stderr.
 
 use std::collections::BTreeSet;
+use std::fmt::Write as _;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -34,7 +35,7 @@ pub(super) fn check(project: &Project, spans: &hotfile::Spans, reporter: &Report
             "sound": true,
             "tasks": tasks,
             "services": services,
-            "warnings": warnings.iter().map(lint::Warning::to_json).collect::<Vec<_>>(),
+            "warnings": lint::to_json(&warnings),
         });
         return print(&format!("{document}\n"));
     }
@@ -116,6 +117,8 @@ struct Why {
     link: Option<String>,
     /// A named pipe, socket or device: never opened, only its presence counts.
     special: Option<String>,
+    /// `.gitignore`, `.ignore` or git's excludes cover it: the watcher never reports it.
+    ignored: bool,
 }
 
 /// `hot why PATH...`: the nodes a change would rerun, direct matches first.
@@ -138,6 +141,7 @@ pub(super) fn why(project: &Project, paths: &[PathBuf], json: bool) -> u8 {
                     then: Vec::new(),
                     link: None,
                     special: None,
+                    ignored: false,
                 };
             };
             // Asked under the name the watcher reports an edit to it with.
@@ -147,8 +151,11 @@ pub(super) fn why(project: &Project, paths: &[PathBuf], json: bool) -> u8 {
                 Some(Seen::Unseen) => None,
                 Some(Seen::AsAsked) | None => Some(relative.clone()),
             };
+            let ignored = seen
+                .as_ref()
+                .is_some_and(|seen| crate::watch::ignored_by_rules(&project.root, seen));
             let (watched_by, then) = match &seen {
-                Some(seen) => {
+                Some(seen) if !ignored => {
                     let watched_by: Vec<NodeId> = graph.matching(project, &[seen]).collect();
                     let then = graph
                         .stale(project, &[seen])
@@ -157,9 +164,10 @@ pub(super) fn why(project: &Project, paths: &[PathBuf], json: bool) -> u8 {
                         .collect();
                     (watched_by, then)
                 }
-                None => (Vec::new(), Vec::new()),
+                _ => (Vec::new(), Vec::new()),
             };
             Why {
+                ignored,
                 link: link.map(|l| l.note),
                 special: crate::watch::describe_special(&project.root, &relative),
                 shown: relative.display().to_string(),
@@ -178,7 +186,7 @@ pub(super) fn why(project: &Project, paths: &[PathBuf], json: bool) -> u8 {
             .map(|a| {
                 json!({"path": a.shown, "outside": a.outside,
                        "watched_by": names(&a.watched_by), "then": names(&a.then),
-                       "link": a.link, "special": a.special})
+                       "link": a.link, "special": a.special, "ignored": a.ignored})
             })
             .collect();
         return print(&format!("{}\n", json!({ "paths": paths })));
@@ -190,6 +198,11 @@ pub(super) fn why(project: &Project, paths: &[PathBuf], json: bool) -> u8 {
                 "{}: outside the project ({}): nothing reruns",
                 answer.shown,
                 project.root.display()
+            )
+        } else if answer.ignored {
+            format!(
+                "{}: ignored (.gitignore, .ignore or git's excludes): nothing reruns",
+                answer.shown
             )
         } else if answer.watched_by.is_empty() {
             format!("{}: no node watches it: nothing reruns", answer.shown)
@@ -279,22 +292,18 @@ pub(super) fn dry_run(project: &Project, json: bool) -> String {
             (_, 1) => " (one at a time: they share a lock)",
             _ => " (in parallel, but tasks that share a lock take turns)",
         };
-        out.push_str(&format!("step {}{turns}:\n", step + 1));
+        // Written into `out` as they come: a `format!` per line was a sixth of the command.
+        let _ = writeln!(out, "step {}{turns}:", step + 1);
         for task in tasks {
-            let locks = match task.locks.as_slice() {
-                [] => String::new(),
-                locks => format!("  [lock {}]", locks.join(", ")),
-            };
-            out.push_str(&format!(
-                "  {}: {}  (in {}){locks}\n",
-                task.name,
-                task.run,
-                dir(task)
-            ));
+            let _ = write!(out, "  {}: {}  (in {})", task.name, task.run, dir(task));
+            if !task.locks.is_empty() {
+                let _ = write!(out, "  [lock {}]", task.locks.join(", "));
+            }
+            out.push('\n');
         }
     }
     if !services.is_empty() {
-        out.push_str(&format!("not run (services): {}\n", services.join(", ")));
+        let _ = writeln!(out, "not run (services): {}", services.join(", "));
     }
     out
 }
@@ -302,8 +311,11 @@ pub(super) fn dry_run(project: &Project, json: bool) -> String {
 /// How many groups of `tasks` may run side by side: tasks that share a lock, directly or
 /// through another, take turns (as the engine runs them), so each such chain is one group.
 fn lock_groups(tasks: &[&crate::model::Node]) -> usize {
+    // A task without a lock is a group of its own; only lock holders are merged (each merge
+    // rebuilds the list of groups, so counting the others there was quadratic in the step).
+    let unlocked = tasks.iter().filter(|t| t.locks.is_empty()).count();
     let mut groups: Vec<BTreeSet<&str>> = Vec::new();
-    for task in tasks {
+    for task in tasks.iter().filter(|t| !t.locks.is_empty()) {
         let mine: BTreeSet<&str> = task.locks.iter().map(String::as_str).collect();
         let (joined, apart): (Vec<_>, Vec<_>) = groups
             .into_iter()
@@ -311,7 +323,7 @@ fn lock_groups(tasks: &[&crate::model::Node]) -> usize {
         groups = apart;
         groups.push(joined.into_iter().flatten().chain(mine).collect());
     }
-    groups.len()
+    unlocked + groups.len()
 }
 
 /// Writes a command's result to stdout.

@@ -2,7 +2,7 @@
 //! regexes and signals. Every mistake is collected; a [`Project`] is built only when there
 //! are none.
 
-use std::collections::{HashMap, HashSet};
+use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -24,6 +24,12 @@ const DEFAULT_DEBOUNCE: Duration = Duration::from_millis(10);
 const DEFAULT_READY_TIMEOUT: Duration = Duration::from_secs(60);
 /// How many nodes of a cycle its diagnostic names before it says how many more there are.
 const CYCLE_SHOWN: usize = 8;
+
+/// Whether globset may refuse `glob`: only a class (`[`), an alternation (`{`, `}`) or an
+/// escape (`\`) can be malformed (the pin: `globs_without_brackets_braces_or_escapes_parse`).
+fn may_be_refused(glob: &str) -> bool {
+    glob.contains(['[', '{', '}', '\\'])
+}
 
 /// `here` is the Hotfile's directory: the project root unless `root` names an ancestor.
 pub(super) fn build(
@@ -149,7 +155,7 @@ impl Checker<'_> {
 
     /// Index of every named node; reports duplicate names.
     fn names<'a>(&mut self, nodes: &'a [RawNode]) -> HashMap<&'a str, usize> {
-        let mut ids: HashMap<&str, usize> = HashMap::new();
+        let mut ids: HashMap<&str, usize> = HashMap::with_capacity(nodes.len());
         for (i, node) in nodes.iter().enumerate() {
             let Some(name) = &node.name else { continue };
             if let Some(&first) = ids.get(name.value) {
@@ -168,11 +174,17 @@ impl Checker<'_> {
 
     /// Resolves `after` names to indices (repeats dropped), with the span of each mention.
     fn after(&mut self, node: &RawNode, ids: &HashMap<&str, usize>) -> Vec<(usize, SourceSpan)> {
-        let mut out: Vec<(usize, SourceSpan)> = Vec::new();
+        let mut out: Vec<(usize, SourceSpan)> = Vec::with_capacity(node.after.len());
+        // A node comes after a few others: a look back finds a repeat, a set only past many.
+        let many = node.after.len() > 16;
         let mut seen = HashSet::new();
         for dep in &node.after {
             match ids.get(dep.value) {
-                Some(&i) if seen.insert(i) => out.push((i, dep.span)),
+                Some(&i)
+                    if (many && seen.insert(i)) || (!many && !out.iter().any(|o| o.0 == i)) =>
+                {
+                    out.push((i, dep.span))
+                }
                 Some(_) => {}
                 None => self.mistakes.push(Mistake::UnknownAfter {
                     name: dep.value.to_owned(),
@@ -554,9 +566,13 @@ impl Checker<'_> {
             ));
             return None;
         }
-        let parsed = match self.globs.get(glob.value) {
-            Some(parsed) => parsed.clone(),
-            None => {
+        // globset refuses only a class, an alternation or an escape gone wrong: a glob with
+        // none of their characters is sound without being parsed (most are).
+        let cached = may_be_refused(glob.value).then(|| self.globs.get(glob.value));
+        let parsed = match cached {
+            None => Ok(()),
+            Some(Some(parsed)) => parsed.clone(),
+            Some(None) => {
                 let parsed = parse_glob(glob.value)
                     .map(drop)
                     .map_err(|e| e.kind().to_string());
@@ -584,10 +600,13 @@ impl Checker<'_> {
 
     /// Validates one block's `env` entries, reporting a key set twice.
     fn env(&mut self, entries: &[(Str, Str)], parent: &str) -> Option<Vec<(String, String)>> {
-        let mut out: Vec<(String, String)> = Vec::new();
+        let mut out: Vec<(String, String)> = Vec::with_capacity(entries.len());
+        // A block sets a few variables: a map (and its hashing) costs more than a look back
+        // over them, until there are many.
         let mut seen: HashMap<&str, SourceSpan> = HashMap::new();
+        let many = entries.len() > 16;
         let mut ok = true;
-        for (key, value) in entries {
+        for (at, (key, value)) in entries.iter().enumerate() {
             if key.value.is_empty() || key.value.contains(['=', '\0']) {
                 self.bad_value(
                     key.span,
@@ -600,17 +619,27 @@ impl Checker<'_> {
                 self.bad_value(value.span, "an environment value cannot contain NUL", None);
                 ok = false;
             }
-            if let Some(first) = seen.get(key.value) {
+            let first = if many {
+                seen.get(key.value).copied()
+            } else {
+                entries[..at]
+                    .iter()
+                    .find(|(k, _)| k.value == key.value)
+                    .map(|(k, _)| k.span)
+            };
+            if let Some(first) = first {
                 self.mistakes.push(Mistake::DuplicateKey {
                     key: key.value.to_owned(),
                     parent: parent.into(),
-                    first: *first,
+                    first,
                     second: key.span,
                 });
                 ok = false;
                 continue;
             }
-            seen.insert(key.value, key.span);
+            if many {
+                seen.insert(key.value, key.span);
+            }
             out.push((key.value.to_owned(), value.value.to_owned()));
         }
         ok.then_some(out)
@@ -841,4 +870,46 @@ fn shortest_loop(graph: &DiGraph<(), ()>, start: usize, component: &[usize]) -> 
     }
     path.push(start.index());
     path
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The glob check skips globset for globs `may_be_refused` clears: should globset ever
+    /// refuse one of them, this fails.
+    #[test]
+    fn globs_without_brackets_braces_or_escapes_parse() {
+        let globs = [
+            "**",
+            "a**b",
+            "**/",
+            "/**",
+            "***",
+            "a/**/**/b",
+            "*,*",
+            ",",
+            "]",
+            "a]b",
+            "?",
+            "??*",
+            "x/**",
+            "**x",
+            "-",
+            ".",
+            "..",
+            "a b",
+            "é/*.rs",
+            "!x",
+            "a,**,b",
+        ];
+        for glob in globs {
+            assert!(!may_be_refused(glob), "{glob}");
+            assert!(parse_glob(glob).is_ok(), "{glob} is refused by globset");
+        }
+        for glob in ["[", "{a", "a}", "\\"] {
+            assert!(may_be_refused(glob), "{glob}");
+            assert!(parse_glob(glob).is_err(), "{glob}");
+        }
+    }
 }

@@ -164,7 +164,7 @@ impl<'t> Reader<'t> {
         self.at += 1;
         while self
             .peek()
-            .is_some_and(|c| c.is_ascii_alphanumeric() || b"_-.".contains(&c))
+            .is_some_and(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.'))
         {
             self.at += 1;
         }
@@ -175,13 +175,28 @@ impl<'t> Reader<'t> {
     /// A quoted string without escapes, on one line: its value.
     fn string(&mut self) -> Option<&'t str> {
         let start = self.at + 1;
-        let len = self.b[start..].iter().position(|&c| c == b'"')?;
-        let end = start + len;
+        // One pass over the bytes up to the closing quote: most strings are ASCII, and only
+        // one with a brace or a character past ASCII needs a second look.
+        let (mut end, mut ascii, mut braces) = (start, true, false);
+        loop {
+            match *self.b.get(end)? {
+                b'"' => break,
+                b'\\' => return None,
+                b'{' | b'}' => braces = true,
+                b'\t' | b' '..=b'~' => {}
+                0x80.. => ascii = false,
+                // Newlines and other control characters.
+                _ => return None,
+            }
+            end += 1;
+        }
         let value = &self.text[start..end];
-        if !value.chars().all(|c| plain(c) && c != '\\') {
+        if !ascii && !value.chars().all(|c| plain(c) && c != '\\') {
             return None;
         }
-        self.count_braces(value)?;
+        if braces {
+            self.count_braces(value)?;
+        }
         self.at = end + 1;
         Some(value)
     }

@@ -98,6 +98,7 @@ const IN_DEFAULTS: &[&str] = &["ignore", "env", "debounce"];
 pub(super) fn read<'t>(doc: &Tree<'t>, mistakes: &mut Vec<Mistake>) -> RawFile<'t> {
     let mut walker = Walker { mistakes };
     let mut file = RawFile::default();
+    file.nodes.reserve(doc.top().count());
     let mut defaults_at: Option<SourceSpan> = None;
     let mut root_at: Option<SourceSpan> = None;
     for node in doc.top() {
@@ -207,7 +208,10 @@ impl Walker<'_> {
             locks: Vec::new(),
             reload: None,
         };
-        let parent = format!("this {}", kind.as_str());
+        let parent = match kind {
+            Kind::Task => "this task",
+            Kind::Service => "this service",
+        };
         let mut seen = Seen::default();
         for child in node.children() {
             let cname = child.name();
@@ -216,7 +220,7 @@ impl Walker<'_> {
                 "run" => {
                     let argv = self.strings(child, "a command");
                     // Kept even when empty (already reported), so "no `run`" is not added.
-                    if seen.first("run", here, &parent, self) {
+                    if seen.first("run", here, parent, self) {
                         raw.run = Some(argv);
                     }
                 }
@@ -226,13 +230,13 @@ impl Walker<'_> {
                 "env" => raw.env.extend(self.env(child)),
                 "dir" => {
                     let dir = self.exactly::<1>(child, "a path");
-                    if seen.first("dir", here, &parent, self) {
+                    if seen.first("dir", here, parent, self) {
                         raw.dir = dir.map(|[d]| d);
                     }
                 }
                 "stop" => {
                     let stop = self.stop(child);
-                    if seen.first("stop", here, &parent, self) {
+                    if seen.first("stop", here, parent, self) {
                         raw.stop = Some(stop);
                     }
                 }
@@ -268,19 +272,19 @@ impl Walker<'_> {
                 }
                 "restart" => {
                     let restart = self.exactly::<1>(child, "a policy");
-                    if seen.first("restart", here, &parent, self) {
+                    if seen.first("restart", here, parent, self) {
                         raw.restart = restart.map(|[r]| r);
                     }
                 }
                 "reload" => {
                     let reload = self.reload(child);
-                    if seen.first("reload", here, &parent, self) {
+                    if seen.first("reload", here, parent, self) {
                         raw.reload = Some(reload);
                     }
                 }
                 "ready" => {
                     let ready = self.ready(child);
-                    if seen.first("ready", here, &parent, self) {
+                    if seen.first("ready", here, parent, self) {
                         raw.ready = Some(ready);
                     }
                 }
@@ -378,12 +382,20 @@ impl Walker<'_> {
     fn strings<'t>(&mut self, child: NodeRef<'_, 't>, what: &'static str) -> Vec<Str<'t>> {
         let cname = child.name();
         self.leaf(child);
-        let (args, props) = split(child);
-        self.no_props(child, &props, &[]);
-        if args.is_empty() {
+        // Most lists are arguments alone: read in place, not split into two `Vec`s first.
+        let entries = child.entries();
+        if entries.iter().any(|e| e.key.is_some()) {
+            let (_, props) = split(child);
+            self.no_props(child, &props, &[]);
+        }
+        if entries.iter().all(|e| e.key.is_some()) {
             self.missing(child, what);
         }
-        args.iter().filter_map(|e| self.string(cname, e)).collect()
+        entries
+            .iter()
+            .filter(|e| e.key.is_none())
+            .filter_map(|e| self.string(cname, e))
+            .collect()
     }
 
     /// A leaf holding exactly `N` strings.
@@ -411,20 +423,23 @@ impl Walker<'_> {
     /// `env KEY="VALUE" …`.
     fn env<'t>(&mut self, child: NodeRef<'_, 't>) -> Vec<(Str<'t>, Str<'t>)> {
         self.leaf(child);
-        let (args, props) = split(child);
-        for arg in &args {
+        let entries = child.entries();
+        for arg in entries.iter().filter(|e| e.key.is_none()) {
             self.mistakes.push(Mistake::UnexpectedArgument {
                 node: "env".into(),
                 span: arg.span,
                 help: Some("write variables as properties: env KEY=\"VALUE\"".into()),
             });
         }
-        if args.is_empty() && props.is_empty() {
+        if entries.is_empty() {
             self.missing(child, "at least one KEY=\"VALUE\"");
         }
-        props
+        entries
             .iter()
-            .filter_map(|(key, entry)| Some((*key, self.string("env", entry)?)))
+            .filter_map(|entry| {
+                let (value, span) = entry.key?;
+                Some((Str { value, span }, self.string("env", entry)?))
+            })
             .collect()
     }
 
@@ -579,9 +594,10 @@ impl Walker<'_> {
     }
 }
 
-/// Single-valued children already seen in one block, to report repeats.
+/// Single-valued children already seen in one block, to report repeats: at most the seven
+/// single-valued names, so a fixed table (a `Vec` was an allocation per node).
 #[derive(Default)]
-struct Seen(Vec<(&'static str, SourceSpan)>);
+struct Seen([Option<(&'static str, SourceSpan)>; 8]);
 
 impl Seen {
     /// True the first time `name` is seen; reports a duplicate otherwise.
@@ -592,7 +608,7 @@ impl Seen {
         parent: &str,
         w: &mut Walker,
     ) -> bool {
-        if let Some((_, first)) = self.0.iter().find(|(n, _)| *n == name) {
+        if let Some((_, first)) = self.0.iter().flatten().find(|(n, _)| *n == name) {
             w.mistakes.push(Mistake::DuplicateChild {
                 node: name.into(),
                 parent: parent.into(),
@@ -601,7 +617,9 @@ impl Seen {
             });
             return false;
         }
-        self.0.push((name, here));
+        if let Some(free) = self.0.iter_mut().find(|slot| slot.is_none()) {
+            *free = Some((name, here));
+        }
         true
     }
 }

@@ -987,3 +987,17 @@ fn a_stalled_sink_holds_at_most_the_output_byte_budget() {
         "{outputs} pieces of 64 KiB queued"
     );
 }
+
+/// The time zone read from `/etc/localtime` alone is the one jiff finds through its database.
+#[test]
+fn the_system_zone_read_directly_is_jiffs() {
+    let now = jiff::Timestamp::now();
+    assert_eq!(
+        super::system_zone().to_offset(now),
+        jiff::tz::TimeZone::system().to_offset(now)
+    );
+    assert_eq!(
+        super::system_zone().iana_name(),
+        jiff::tz::TimeZone::system().iana_name()
+    );
+}

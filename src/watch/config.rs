@@ -48,6 +48,8 @@ pub(super) struct Tuning {
     pub refuse_watches: Option<Arc<AtomicBool>>,
     /// The longest git's index lock holds a burst (see `vcs`).
     pub vcs_hold_max: Duration,
+    /// How long a git sequence (a rebase, ...) may show no progress and still hold a burst.
+    pub vcs_stall: Duration,
 }
 
 impl Default for Tuning {
@@ -60,6 +62,7 @@ impl Default for Tuning {
             fallback_retry: FALLBACK_RETRY,
             refuse_watches: None,
             vcs_hold_max: super::vcs::HOLD_MAX,
+            vcs_stall: super::vcs::STALL,
         }
     }
 }

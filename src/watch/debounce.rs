@@ -120,8 +120,8 @@ pub(crate) type Id = usize;
 pub(crate) struct Candidate {
     /// Relative to the root.
     pub path: Arc<Path>,
-    /// Its number in the burst; `None` for a path only a rescan found.
-    pub id: Option<Id>,
+    /// Its number in the burst.
+    pub id: Id,
     /// Its events in this burst were all metadata-only (a `touch`, a `chmod`, a close without
     /// a write): the caller counts it as changed when its content changed or its modification
     /// time moved.
@@ -131,26 +131,11 @@ pub(crate) struct Candidate {
 /// One closed burst.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub(crate) struct Batch {
-    /// Candidate paths, sorted as `Path` sorts them ([`path_order`]) and deduplicated.
+    /// Candidate paths, sorted as `Path` sorts them ([`path_order`]), each once.
     /// Candidates only: the caller still checks whether their content changed.
     pub paths: Vec<Candidate>,
     /// Events were lost (overflow, watcher error, changed ignore rules): re-walk everything.
     pub rescan: bool,
-}
-
-impl Batch {
-    /// Adds what a rescan found (sorted and deduplicated with the burst's own paths, which
-    /// keep their numbers).
-    pub(crate) fn extend(&mut self, found: impl IntoIterator<Item = PathBuf>) {
-        self.paths.extend(found.into_iter().map(|p| Candidate {
-            path: normal(p).into(),
-            id: None,
-            metadata_only: false,
-        }));
-        // Stable: of two equal paths the burst's, first, stays.
-        self.paths.sort_by(|a, b| path_order(&a.path, &b.path));
-        self.paths.dedup_by(|later, first| later.path == first.path);
-    }
 }
 
 /// The order of `Path`, by bytes: a separator sorts before every other byte, so a directory's
@@ -363,6 +348,11 @@ impl Debouncer {
         self.ids.get(path).copied()
     }
 
+    /// True when the open burst holds `path` already.
+    pub(crate) fn holds(&self, path: &Path) -> bool {
+        self.id(path).is_some()
+    }
+
     /// The path the open burst numbers `id`.
     pub(crate) fn path(&self, id: Id) -> &Arc<Path> {
         &self.seen[id].0
@@ -567,7 +557,7 @@ impl Debouncer {
             .enumerate()
             .map(|(id, (path, s))| Candidate {
                 path,
-                id: Some(id),
+                id,
                 metadata_only: !s.content,
             })
             .collect();
@@ -924,7 +914,7 @@ mod tests {
         }
         d.push(t0, "a//b/".into(), Kind::Written);
         d.push(t0, "./b".into(), Kind::Written);
-        let mut b = d.take(ms(t0, 10)).unwrap();
+        let b = d.take(ms(t0, 10)).unwrap();
         let want: Vec<&str> = by_path.iter().map(|p| p.to_str().unwrap()).collect();
         assert_eq!(paths(&b.paths), want);
         for x in &by_path {
@@ -932,17 +922,6 @@ mod tests {
                 assert_eq!(path_order(x, y), x.cmp(y), "{x:?} {y:?}");
             }
         }
-        // A rescan's paths join in order; a path the burst holds keeps its number.
-        b.extend(["z".into(), "a/b".into(), "0".into()]);
-        assert_eq!(b.paths.first().unwrap().path.to_str(), Some("0"));
-        assert!(b.paths.windows(2).all(|w| w[0].path < w[1].path));
-        assert_eq!(b.paths.len(), names.len() + 2);
-        let ab = b
-            .paths
-            .iter()
-            .find(|c| &*c.path == Path::new("a/b"))
-            .unwrap();
-        assert!(ab.id.is_some());
     }
 
     #[test]

@@ -88,9 +88,11 @@
 //!
 //! **Overflow.** A queue overflow (`Flag::Rescan`), any error from the event stream, and any
 //! change to a `.gitignore`/`.ignore` file trigger a full rescan: re-read the ignore rules,
-//! re-walk, add missing watches, drop watches of vanished or newly ignored directories, rehash,
-//! and report every path whose content changed with `rescanned: true`. Rescans are rate limited
-//! (at least 500 ms apart, more for trees whose rescan is slow).
+//! re-walk, add missing watches, drop watches of vanished or newly ignored directories (and
+//! newly ignored files from the table), rehash, and report every path whose content changed
+//! with `rescanned: true`, in a wave of its own: the walk and the reads go in slices between
+//! messages (`worker::rescan`). Rescans are rate limited (at least 500 ms apart, more for
+//! trees whose rescan is slow).
 //!
 //! **Rooms.** `config` (what to watch, tuning), `error` (what can fail, with the fix),
 //! `instances` (the notify instances and the poll fallback), `walk` (the one walker),
@@ -152,7 +154,7 @@ pub use config::{Ignore, Relevance, WatchConfig};
 pub use error::WatchError;
 pub(crate) use hash::{describe_special, special_kind};
 pub(crate) use links::{Seen, describe as describe_link};
-pub(crate) use rules::walker;
+pub(crate) use rules::{ignored as ignored_by_rules, walker};
 
 use std::io;
 use std::path::PathBuf;
@@ -391,9 +393,9 @@ impl Watcher {
 }
 
 /// How long dropping a [`Watcher`] waits for its thread. The thread reads its messages
-/// between walks and reads (and between the slices of a big new directory's), so one in the
-/// middle of a rescan of a huge tree may take longer: it is then left to end with the
-/// process, and hot stops on time.
+/// between walks and reads (and between the slices of a rescan or a big new directory's), so
+/// one in the middle of a Hotfile reload's walk of a huge tree may take longer: it is then
+/// left to end with the process, and hot stops on time.
 const STOP_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl Drop for Watcher {

@@ -228,6 +228,19 @@ impl IgnoreRules {
     }
 }
 
+/// Whether the ignore files cover `rel` (relative to the project `root`), read afresh along
+/// its path: what `hot why` says, as the watcher's walk and event filter judge it.
+pub(crate) fn ignored(root: &Path, rel: &Path) -> bool {
+    let mut rules = IgnoreRules::new(root);
+    let abs = root.join(rel);
+    let mut dir = root.to_path_buf();
+    for part in rel.parent().into_iter().flat_map(Path::components) {
+        dir.push(part);
+        rules.add_dir(&dir);
+    }
+    rules.is_ignored(&abs, abs.is_dir())
+}
+
 /// The `info/exclude` of the repository whose `.git` entry is `git_entry`: a directory, or a
 /// file `gitdir: PATH` (worktrees, submodules) whose `commondir` holds the shared `info/`.
 fn exclude_file(git_entry: &Path) -> Option<Gitignore> {

@@ -982,3 +982,164 @@ async fn a_close_without_a_write_after_a_burst_of_five_thousand_files_runs_nothi
     }
     f.assert_quiet().await;
 }
+
+/// A rescan (a `.gitignore` change) kept in the file table the files a new ignore rule
+/// covered: an edit to one, seen by the next rescan, ran a wave for an ignored file (and a
+/// big newly ignored tree stayed in memory). They leave the table now.
+#[tokio::test]
+async fn a_file_a_new_ignore_rule_covers_stayed_known_and_the_next_rescan_reported_its_edit() {
+    let mut f = start(&[("src/a.rs", "a"), ("src/gen.rs", "g"), ("gen/b.rs", "b")]);
+    f.write(".gitignore", "gen.rs\ngen/\n");
+    // The rescan closes with (or before) the edit after it.
+    f.write("src/a.rs", "a2");
+    assert_eq!(f.next_paths().await, ["src/a.rs"]);
+    f.write("src/gen.rs", "g2");
+    f.write("gen/b.rs", "b2");
+    // Another rescan: the ignored files' edits are no changes.
+    f.write(".gitignore", "gen.rs\ngen/\n# again\n");
+    f.write("src/c.rs", "c");
+    assert_eq!(f.next_paths().await, ["src/c.rs"]);
+    // A newly ignored tree deleted: nothing is gone.
+    fs::remove_dir_all(f.root().join("gen")).unwrap();
+    f.write("src/d.rs", "d");
+    assert_eq!(f.next_paths().await, ["src/d.rs"]);
+    f.assert_quiet().await;
+}
+
+/// Runs git in `dir` (no editor, no user configuration); true when it succeeded.
+fn git(dir: &Path, args: &[&str]) -> bool {
+    std::process::Command::new("git")
+        .args([
+            "-c",
+            "user.name=hot",
+            "-c",
+            "user.email=hot@example.invalid",
+        ])
+        .args(["-c", "commit.gpgsign=false"])
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_EDITOR", "true")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .expect("git runs (this test needs the git command line)")
+        .success()
+}
+
+/// A repository whose branch `topic` (checked out) adds `src/t0.rs` to `src/t2.rs` in three
+/// commits, the second also adding `src/clash.rs`, which `main` adds too.
+fn clashing_branches() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    assert!(git(root, &["init", "-q", "-b", "main"]));
+    write(root, "src/a.rs", "a");
+    assert!(git(root, &["add", "-A"]) && git(root, &["commit", "-q", "-m", "base"]));
+    assert!(git(root, &["checkout", "-q", "-b", "topic"]));
+    for i in 0..3 {
+        write(root, &format!("src/t{i}.rs"), "t");
+        if i == 1 {
+            write(root, "src/clash.rs", "topic");
+        }
+        assert!(git(root, &["add", "-A"]) && git(root, &["commit", "-q", "-m", "t"]));
+    }
+    assert!(git(root, &["checkout", "-q", "main"]));
+    write(root, "src/clash.rs", "main");
+    assert!(git(root, &["add", "-A"]) && git(root, &["commit", "-q", "-m", "main"]));
+    dir
+}
+
+/// Watches `dir` with a sequence that would hold its burst for an hour without progress:
+/// only the marks a stop leaves can release it within the test's wait.
+fn watch_sequences(dir: tempfile::TempDir) -> Fixture {
+    let tuning = Tuning {
+        vcs_stall: Duration::from_secs(3600),
+        ..Tuning::default()
+    };
+    watch(dir, |_| {}, tuning)
+}
+
+/// The hold for a running sequence must not last while git waits for the user: a rebase
+/// stopped on a conflict makes its wave at once, with the conflicted file in it.
+#[tokio::test]
+async fn a_rebase_stopped_on_a_conflict_is_not_held_while_git_waits_for_the_user() {
+    let dir = clashing_branches();
+    assert!(git(dir.path(), &["checkout", "-q", "topic"]));
+    let mut f = watch_sequences(dir);
+    assert!(!git(f.root(), &["rebase", "main"]), "stops on the conflict");
+    assert!(f.root().join(".git/rebase-merge/stopped-sha").exists());
+    let paths = f.next_paths().await;
+    assert!(paths.contains(&"src/clash.rs".to_owned()), "{paths:?}");
+    f.assert_quiet().await;
+}
+
+/// Likewise a `git cherry-pick A..B` stopped on a conflict (its `CHERRY_PICK_HEAD` is also
+/// written, for a moment, by each clean pick).
+#[tokio::test]
+async fn a_cherry_pick_range_stopped_on_a_conflict_is_not_held_while_git_waits_for_the_user() {
+    let dir = clashing_branches();
+    let mut f = watch_sequences(dir);
+    assert!(!git(f.root(), &["cherry-pick", "main~1..topic"]), "stops");
+    assert!(f.root().join(".git/sequencer").is_dir());
+    let paths = f.next_paths().await;
+    assert!(paths.contains(&"src/clash.rs".to_owned()), "{paths:?}");
+    f.assert_quiet().await;
+}
+
+/// A project with a big ignored tree `gen/` (see [`BIG_TREE`]) and `src/a.txt`.
+fn big_ignored_tree() -> (tempfile::TempDir, Fixture) {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), ".gitignore", "gen/\n");
+    write(dir.path(), "src/a.txt", "a");
+    let (staging, big) = big_tree(BIG_TREE);
+    fs::rename(&big, dir.path().join("gen")).unwrap();
+    (staging, watch(dir, |_| {}, Tuning::default()))
+}
+
+/// A rescan walked and read the whole tree in one go on the watcher thread: an edit in the
+/// burst that asked for it (or made meanwhile) waited for all of it, in the same wave. The
+/// rescan goes in slices now, and its changes are a wave of their own.
+#[tokio::test]
+async fn a_rescan_walked_the_whole_tree_in_one_go_and_held_up_an_edit_in_its_burst() {
+    let (_staging, mut f) = big_ignored_tree();
+    f.write(".gitignore", "# gen/ no more\n");
+    f.write("src/a.txt", "edited");
+    let cs = f.next().await;
+    assert_eq!(cs.paths, [PathBuf::from("src/a.txt")]);
+    assert!(!cs.rescanned);
+    // Then the rescan: the tree it un-ignored, all of it, in one wave.
+    let cs = f.next().await;
+    assert!(cs.rescanned);
+    assert_eq!(cs.paths.len(), BIG_TREE);
+    assert!(cs.paths.iter().all(|p| p.starts_with("gen")));
+    // Watched, with a baseline.
+    f.write("gen/d0/e0/f0.txt", "x");
+    f.write("gen/d0/e0/f1.txt", "y");
+    assert_eq!(f.next_paths().await, ["gen/d0/e0/f1.txt"]);
+    f.assert_quiet().await;
+}
+
+/// Stopping during a rescan waited for the whole walk: the thread read no message meanwhile.
+#[tokio::test]
+async fn dropping_the_watcher_during_a_rescan_ends_it_at_once() {
+    let (_staging, mut f) = big_ignored_tree();
+    f.write(".gitignore", "# gen/ no more\n");
+    f.write("src/a.txt", "edited");
+    // The rescan is under way (see the test above).
+    assert_eq!(f.next_paths().await, ["src/a.txt"]);
+    let Fixture {
+        watcher, mut rx, ..
+    } = f;
+    drop(watcher);
+    loop {
+        match rx.try_recv() {
+            Ok(cs) => assert!(cs.paths.is_empty(), "the rescan ended first: {cs:?}"),
+            Err(tokio::sync::mpsc::error::TryRecvError::Disconnected) => break,
+            Err(tokio::sync::mpsc::error::TryRecvError::Empty) => {
+                panic!("the watcher thread still runs after the watcher was dropped")
+            }
+        }
+    }
+}

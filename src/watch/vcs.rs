@@ -1,20 +1,32 @@
-//! A version-control operation in progress: while git holds its index lock, a burst is held,
-//! so a `git checkout` of thousands of files is one wave on the final tree.
+//! A version-control operation in progress: while git holds its index lock, or runs a
+//! sequence of steps (a rebase, `git am`, a cherry-pick or revert of a range), a burst is
+//! held, so a checkout or a rebase of thousands of files is one wave on the final tree.
 //!
-//! The lock is looked at (one `stat`) only when a burst is due to close, and every
-//! [`RECHECK`] while it holds one: `.git/` is never watched. Only the index lock holds. The
-//! states a rebase, merge, cherry-pick or revert leave behind (`rebase-merge/`, `MERGE_HEAD`,
-//! ...) also last while git waits for the user (a conflict, an `edit` stop), so they must
-//! not hold a wave; they only make hot wait [`SEQUENCER_GRACE`] after the lock goes, for the
-//! next step of a running rebase to take it again. A lock that holds a burst for [`HOLD_MAX`]
-//! with no file changing (one a crashed git left behind) is reported once and no longer holds
-//! anything; a checkout still writing files is never taken for stale, however slow.
+//! The git directory is looked at (a few `stat`s) only when a burst is due to close, and every
+//! [`RECHECK`] while it holds one: `.git/` is never watched. A sequence's state directory
+//! (`rebase-merge/`, `rebase-apply/`, `sequencer/`) lasts from its first step to its last, and
+//! also while git waits for the user (a conflict, `edit`, `break`): those stops are told by the
+//! marks git leaves for them (`rebase-merge/stopped-sha` and `REBASE_HEAD`, a last `done` line
+//! `break`, `REVERT_HEAD`, and a `CHERRY_PICK_HEAD` no older than `sequencer/abort-safety`: a
+//! clean pick writes `CHERRY_PICK_HEAD` too, for a moment, before its commit), and the wave
+//! runs at once. A stop git marks nowhere (`git am` on a patch that does not apply, a failed
+//! `exec`, a git killed) is told by the lack of progress: a running sequence changes the git
+//! directory (its index, its lock, `logs/HEAD`) every step, so one that changed nothing for
+//! [`STALL`] has stopped. Watchman defers its triggers on the index lock alone and lets its
+//! settle period span a rebase's steps; that period would have to outlast the longest gap
+//! between two steps on a loaded machine, where this rule needs no guess.
+//!
+//! A lock that holds a burst for [`HOLD_MAX`] with no file changing (one a crashed git left
+//! behind) is reported once and no longer holds anything; a checkout still writing files is
+//! never taken for stale, however slow.
 
+use std::fs::Metadata;
+use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
-/// How often a held burst looks at the lock again: the delay a checkout's wave gets beyond
-/// the quiet window.
+/// How often a held burst looks at the git directory again: the delay a checkout's wave gets
+/// beyond the quiet window.
 pub(super) const RECHECK: Duration = Duration::from_millis(5);
 
 /// The longest a burst is held for one lock with no file changing (by default;
@@ -22,9 +34,11 @@ pub(super) const RECHECK: Duration = Duration::from_millis(5);
 /// lock this quiet is most likely stale.
 pub(super) const HOLD_MAX: Duration = Duration::from_secs(10);
 
-/// After the lock goes during a rebase (or a cherry-pick of a range), how long hot waits for
-/// the next step to take it again before the wave starts.
-pub(super) const SEQUENCER_GRACE: Duration = Duration::from_millis(50);
+/// How long a sequence may change nothing in the git directory before it counts as stopped
+/// (by default; `Tuning::vcs_stall`): a step takes milliseconds of git's time, so even a
+/// machine loaded many times over shows progress well within it; only the stops git marks
+/// nowhere wait for it.
+pub(super) const STALL: Duration = Duration::from_secs(1);
 
 /// The git directory of the repository the project is in.
 #[derive(Debug)]
@@ -34,15 +48,58 @@ pub(super) struct Git {
     /// longer holds anything (a new lock, with a new time, does).
     stale: Option<SystemTime>,
     hold_max: Duration,
+    stall: Duration,
+    /// What the git directory looked like at the last look, and since when.
+    progress: Option<(Stamp, Instant)>,
 }
 
-/// What the lock says when a burst is due.
+/// What a look at the git directory says when a burst is due.
 #[derive(Debug, PartialEq, Eq)]
 pub(super) enum Lock {
-    /// No operation in progress (or only a stale lock).
+    /// No operation in progress (or only a stale lock, or a sequence stopped for the user).
     Free,
     /// An operation holds the index.
     Held,
+    /// A sequence runs, between two of its steps.
+    Sequence,
+}
+
+/// The sequences git runs step by step, by their state directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Sequence {
+    /// `rebase-merge/`: `git rebase` (the default backend, `-i` included).
+    Rebase,
+    /// `rebase-apply/`: `git am`, `git rebase --apply`.
+    Apply,
+    /// `sequencer/`: `git cherry-pick` or `git revert` of several commits.
+    Picks,
+}
+
+const SEQUENCES: [(&str, Sequence); 3] = [
+    ("rebase-merge", Sequence::Rebase),
+    ("rebase-apply", Sequence::Apply),
+    ("sequencer", Sequence::Picks),
+];
+
+/// One file's identity and times: a file git replaced (a new inode), rewrote or grew.
+type FileStamp = Option<(u64, u64, SystemTime)>;
+
+/// The files a step of any sequence changes: the git directory itself (its lock comes and
+/// goes), the sequence's directory, the index (replaced by each step that touches the tree)
+/// and `logs/HEAD` (a line per commit).
+type Stamp = [FileStamp; 4];
+
+fn file_stamp(meta: Option<&Metadata>) -> FileStamp {
+    let meta = meta?;
+    #[cfg(unix)]
+    let ino = std::os::unix::fs::MetadataExt::ino(meta);
+    #[cfg(not(unix))]
+    let ino = 0;
+    Some((
+        ino,
+        meta.len(),
+        meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
+    ))
 }
 
 /// The git directory of the repository `root` is in and the top of its work tree: the nearest
@@ -65,14 +122,26 @@ pub(super) fn locate(root: &Path) -> Option<(PathBuf, PathBuf)> {
 }
 
 impl Git {
-    /// The git directory of the repository `root` is in (see [`locate`]).
-    pub(super) fn find(root: &Path, hold_max: Duration) -> Option<Git> {
+    /// The git directory of the repository `root` is in (see [`locate`]). `now`: what the
+    /// git directory holds now counts as unchanged since then (a sequence left behind by a
+    /// git killed before hot started holds nothing).
+    pub(super) fn find(
+        root: &Path,
+        hold_max: Duration,
+        stall: Duration,
+        now: Instant,
+    ) -> Option<Git> {
         let (dir, _) = locate(root)?;
-        Some(Git {
+        let mut git = Git {
             dir,
             stale: None,
             hold_max,
-        })
+            stall,
+            progress: None,
+        };
+        let since = now.checked_sub(stall).unwrap_or(now);
+        git.progress = Some((git.stamp(git.found().as_ref()), since));
+        Some(git)
     }
 
     /// The lock git takes while it changes the index and the work tree.
@@ -80,10 +149,24 @@ impl Git {
         self.dir.join("index.lock")
     }
 
-    /// Whether an operation holds the index now. `quiet_for`: how long the burst has been
-    /// held with no file changing; past `hold_max` the lock is taken as stale and `Err`
-    /// carries the warning to give (once per lock).
-    pub(super) fn lock(&mut self, quiet_for: Duration) -> Result<Lock, String> {
+    /// Whether an operation holds the index or runs a sequence at `now`. `quiet_for`: how
+    /// long the burst has been held with no file changing; past `hold_max` a lock is taken
+    /// as stale and the warning to give (once per lock) comes along.
+    pub(super) fn look(&mut self, now: Instant, quiet_for: Duration) -> (Lock, Option<String>) {
+        match self.index_lock(quiet_for) {
+            Ok(Lock::Held) => {
+                // A lock is progress: the step after it is measured from here.
+                if let Some((_, since)) = &mut self.progress {
+                    *since = now;
+                }
+                (Lock::Held, None)
+            }
+            Ok(_) => (self.sequence(now), None),
+            Err(warning) => (self.sequence(now), Some(warning)),
+        }
+    }
+
+    fn index_lock(&mut self, quiet_for: Duration) -> Result<Lock, String> {
         let Ok(meta) = std::fs::metadata(self.lock_path()) else {
             self.stale = None;
             return Ok(Lock::Free);
@@ -106,33 +189,114 @@ impl Git {
         ))
     }
 
-    /// A rebase, `git am` or a cherry-pick/revert of a range is under way (running or stopped):
-    /// its next step may take the lock again at once.
-    pub(super) fn sequencing(&self) -> bool {
-        ["rebase-merge", "rebase-apply", "sequencer"]
-            .iter()
-            .any(|d| self.dir.join(d).is_dir())
+    /// A sequence under way that neither stopped for the user nor stalled: `Sequence`.
+    fn sequence(&mut self, now: Instant) -> Lock {
+        let found = self.found();
+        let stamp = self.stamp(found.as_ref());
+        let since = match &self.progress {
+            Some((seen, since)) if *seen == stamp => *since,
+            _ => now,
+        };
+        self.progress = Some((stamp, since));
+        let Some((_, kind)) = found else {
+            return Lock::Free;
+        };
+        if self.stopped(kind) || now.saturating_duration_since(since) >= self.stall {
+            return Lock::Free;
+        }
+        Lock::Sequence
     }
+
+    /// The sequence under way, by its state directory.
+    fn found(&self) -> Option<(Metadata, Sequence)> {
+        SEQUENCES.iter().find_map(|(name, kind)| {
+            let meta = std::fs::metadata(self.dir.join(name)).ok()?;
+            meta.is_dir().then_some((meta, *kind))
+        })
+    }
+
+    fn stamp(&self, sequence: Option<&(Metadata, Sequence)>) -> Stamp {
+        let meta = |name: &str| std::fs::metadata(self.dir.join(name)).ok();
+        [
+            file_stamp(meta("").as_ref()),
+            file_stamp(sequence.map(|(m, _)| m)),
+            file_stamp(meta("index").as_ref()),
+            file_stamp(meta("logs/HEAD").as_ref()),
+        ]
+    }
+
+    /// Whether `kind` stopped for the user, by the marks git leaves for that (see the module).
+    fn stopped(&self, kind: Sequence) -> bool {
+        let path = |name: &str| self.dir.join(name);
+        match kind {
+            Sequence::Rebase => {
+                path("rebase-merge/stopped-sha").exists()
+                    || path("REBASE_HEAD").exists()
+                    || last_line(&path("rebase-merge/done")).is_some_and(|l| {
+                        let command = l.split_whitespace().next().unwrap_or_default();
+                        command == "break" || command == "b"
+                    })
+            }
+            // `git rebase --apply` writes `REBASE_HEAD` at each patch: only stalls tell.
+            Sequence::Apply => false,
+            Sequence::Picks => {
+                let modified = |name: &str| {
+                    std::fs::metadata(path(name))
+                        .and_then(|m| m.modified())
+                        .ok()
+                };
+                path("REVERT_HEAD").exists()
+                    || modified("CHERRY_PICK_HEAD").is_some_and(|pick| {
+                        // Written after the pick: a conflict (or an empty pick) stopped it.
+                        modified("sequencer/abort-safety").is_some_and(|safety| safety >= pick)
+                    })
+            }
+        }
+    }
+}
+
+/// The last line of a file that may be long (`done` lists every step so far): its tail only.
+fn last_line(path: &Path) -> Option<String> {
+    const TAIL: u64 = 512;
+    // Only a regular file is opened (a FIFO would block the watcher).
+    if !std::fs::symlink_metadata(path).ok()?.is_file() {
+        return None;
+    }
+    let mut file = std::fs::File::open(path).ok()?;
+    let len = file.metadata().ok()?.len();
+    file.seek(SeekFrom::Start(len.saturating_sub(TAIL))).ok()?;
+    let mut tail = Vec::with_capacity(TAIL as usize);
+    file.take(TAIL).read_to_end(&mut tail).ok()?;
+    let text = String::from_utf8_lossy(&tail);
+    text.lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .map(|l| l.trim().to_owned())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
+
+    fn find(root: &Path) -> Git {
+        Git::find(root, HOLD_MAX, STALL, Instant::now()).unwrap()
+    }
 
     #[test]
     fn the_git_dir_is_found_above_the_root_and_through_a_gitdir_file() {
         let tmp = tempfile::tempdir().unwrap();
         let repo = tmp.path().join("repo");
-        std::fs::create_dir_all(repo.join(".git")).unwrap();
-        std::fs::create_dir_all(repo.join("sub/project")).unwrap();
-        let git = Git::find(&repo.join("sub/project"), HOLD_MAX).unwrap();
+        fs::create_dir_all(repo.join(".git")).unwrap();
+        fs::create_dir_all(repo.join("sub/project")).unwrap();
+        let git = find(&repo.join("sub/project"));
         assert_eq!(git.lock_path(), repo.join(".git/index.lock"));
 
         // A worktree (or a submodule): `.git` is a file pointing at its own git directory.
         let wt = tmp.path().join("wt");
-        std::fs::create_dir_all(&wt).unwrap();
-        std::fs::write(wt.join(".git"), "gitdir: ../repo/.git/worktrees/wt\n").unwrap();
-        let git = Git::find(&wt, HOLD_MAX).unwrap();
+        fs::create_dir_all(&wt).unwrap();
+        fs::write(wt.join(".git"), "gitdir: ../repo/.git/worktrees/wt\n").unwrap();
+        let git = find(&wt);
         assert_eq!(
             git.lock_path(),
             wt.join("../repo/.git/worktrees/wt/index.lock")
@@ -142,31 +306,111 @@ mod tests {
     #[test]
     fn a_stale_index_lock_holds_once_then_never_again_until_a_new_one() {
         let tmp = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(tmp.path().join(".git")).unwrap();
-        let mut git = Git::find(tmp.path(), HOLD_MAX).unwrap();
-        assert_eq!(git.lock(Duration::ZERO), Ok(Lock::Free));
-        std::fs::write(git.lock_path(), "").unwrap();
-        assert_eq!(git.lock(Duration::ZERO), Ok(Lock::Held));
-        let warning = git.lock(HOLD_MAX).unwrap_err();
-        assert!(warning.contains("rm "), "{warning}");
+        fs::create_dir_all(tmp.path().join(".git")).unwrap();
+        let mut git = find(tmp.path());
+        let now = Instant::now();
+        assert_eq!(git.look(now, Duration::ZERO), (Lock::Free, None));
+        fs::write(git.lock_path(), "").unwrap();
+        assert_eq!(git.look(now, Duration::ZERO), (Lock::Held, None));
+        let (lock, warning) = git.look(now, HOLD_MAX);
+        assert_eq!(lock, Lock::Free);
+        assert!(warning.unwrap().contains("rm "));
         assert_eq!(
-            git.lock(Duration::ZERO),
-            Ok(Lock::Free),
+            git.look(now, Duration::ZERO),
+            (Lock::Free, None),
             "warned once, then free"
         );
-        std::fs::remove_file(git.lock_path()).unwrap();
-        assert_eq!(git.lock(Duration::ZERO), Ok(Lock::Free));
-        std::fs::write(git.lock_path(), "").unwrap();
-        assert_eq!(git.lock(Duration::ZERO), Ok(Lock::Held), "a new lock holds");
+        fs::remove_file(git.lock_path()).unwrap();
+        assert_eq!(git.look(now, Duration::ZERO), (Lock::Free, None));
+        fs::write(git.lock_path(), "").unwrap();
+        assert_eq!(
+            git.look(now, Duration::ZERO),
+            (Lock::Held, None),
+            "a new lock holds"
+        );
+    }
+
+    /// A git directory with `dir` (a sequence's state directory) in it.
+    fn sequence(dir: &str) -> (tempfile::TempDir, Git) {
+        let tmp = tempfile::tempdir().unwrap();
+        fs::create_dir_all(tmp.path().join(".git")).unwrap();
+        let git = find(tmp.path());
+        fs::create_dir_all(tmp.path().join(".git").join(dir)).unwrap();
+        (tmp, git)
+    }
+
+    /// The defect: between two steps of a rebase git holds no lock, and a loaded machine made
+    /// that gap longer than the 50 ms hot waited for the next step: a rebase was two waves.
+    /// A sequence holds as long as it makes progress, however slow each step.
+    #[test]
+    fn a_rebase_between_two_steps_held_nothing_past_a_fixed_grace() {
+        let (tmp, mut git) = sequence("rebase-merge");
+        let dot = tmp.path().join(".git");
+        let t0 = Instant::now();
+        assert_eq!(git.look(t0, Duration::ZERO).0, Lock::Sequence);
+        // Each step changes the git directory: held for as long as the steps go on.
+        for step in 1..=5u64 {
+            fs::write(
+                dot.join("rebase-merge/done"),
+                "pick 1 a\n".repeat(step as usize),
+            )
+            .unwrap();
+            fs::write(dot.join("index.lock"), "").unwrap();
+            fs::rename(dot.join("index.lock"), dot.join("index")).unwrap();
+            let at = t0 + STALL * (step as u32) - Duration::from_millis(1);
+            assert_eq!(git.look(at, Duration::ZERO).0, Lock::Sequence, "{step}");
+        }
+        // No progress for `STALL` (a git killed, a failed `exec`): it holds nothing.
+        let last = t0 + STALL * 5 - Duration::from_millis(1);
+        assert_eq!(git.look(last + STALL, Duration::ZERO).0, Lock::Free);
+        // It ends.
+        fs::remove_dir_all(dot.join("rebase-merge")).unwrap();
+        assert_eq!(git.look(last + STALL, Duration::ZERO).0, Lock::Free);
     }
 
     #[test]
-    fn a_stopped_rebase_is_sequencing_but_holds_nothing() {
+    fn a_rebase_stopped_for_the_user_holds_nothing_at_once() {
+        let now = Instant::now();
+        for mark in ["rebase-merge/stopped-sha", "REBASE_HEAD"] {
+            let (tmp, mut git) = sequence("rebase-merge");
+            assert_eq!(git.look(now, Duration::ZERO).0, Lock::Sequence, "{mark}");
+            fs::write(tmp.path().join(".git").join(mark), "1234\n").unwrap();
+            assert_eq!(git.look(now, Duration::ZERO).0, Lock::Free, "{mark}");
+        }
+        // `break`: the last line of `done`, and nothing else.
+        let (tmp, mut git) = sequence("rebase-merge");
+        let done = tmp.path().join(".git/rebase-merge/done");
+        let picks = "pick 0123 a long subject\n".repeat(100);
+        fs::write(&done, format!("{picks}pick 4567 b\n")).unwrap();
+        assert_eq!(git.look(now, Duration::ZERO).0, Lock::Sequence);
+        fs::write(&done, format!("{picks}break\n")).unwrap();
+        assert_eq!(git.look(now, Duration::ZERO).0, Lock::Free);
+    }
+
+    #[test]
+    fn a_range_of_picks_stopped_on_a_conflict_holds_nothing_but_a_clean_pick_does() {
+        let now = Instant::now();
+        let (tmp, mut git) = sequence("sequencer");
+        let dot = tmp.path().join(".git");
+        fs::write(dot.join("sequencer/abort-safety"), "1\n").unwrap();
+        std::thread::sleep(Duration::from_millis(20));
+        // A clean pick writes `CHERRY_PICK_HEAD` for its commit, which removes it.
+        fs::write(dot.join("CHERRY_PICK_HEAD"), "2\n").unwrap();
+        assert_eq!(git.look(now, Duration::ZERO).0, Lock::Sequence);
+        // A conflict leaves it, and `abort-safety` is written after it.
+        fs::write(dot.join("sequencer/abort-safety"), "2\n").unwrap();
+        assert_eq!(git.look(now, Duration::ZERO).0, Lock::Free);
+        // A revert's conflict.
+        let (tmp, mut git) = sequence("sequencer");
+        fs::write(tmp.path().join(".git/REVERT_HEAD"), "3\n").unwrap();
+        assert_eq!(git.look(now, Duration::ZERO).0, Lock::Free);
+    }
+
+    #[test]
+    fn a_sequence_left_behind_before_hot_started_holds_nothing() {
         let tmp = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(tmp.path().join(".git/rebase-merge")).unwrap();
-        std::fs::write(tmp.path().join(".git/MERGE_HEAD"), "").unwrap();
-        let mut git = Git::find(tmp.path(), HOLD_MAX).unwrap();
-        assert!(git.sequencing());
-        assert_eq!(git.lock(Duration::ZERO), Ok(Lock::Free));
+        fs::create_dir_all(tmp.path().join(".git/rebase-apply")).unwrap();
+        let mut git = find(tmp.path());
+        assert_eq!(git.look(Instant::now(), Duration::ZERO).0, Lock::Free);
     }
 }

@@ -1,7 +1,9 @@
 //! Version-control operations: a `git checkout` of thousands of files is one wave, and that
-//! wave runs on the tree of the branch checked out. A real repository made with the `git`
-//! command line, checked out back and forth while two CPU hogs load the machine (a writer
-//! preempted mid-checkout is what used to split it).
+//! wave runs on the tree of the branch checked out; so is a rebase, a cherry-pick of a range
+//! and a merge, and a rebase stopped on a conflict runs its wave on the conflicted tree. A real
+//! repository made with the `git` command line, worked on while two CPU hogs load the machine
+//! (a writer preempted mid-checkout, or between two steps of a rebase, is what used to split
+//! it).
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -24,7 +26,18 @@ task "fence" {
 "#;
 
 fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
+    let out = git_output(dir, args);
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Runs git (never an editor) and returns what it did, success or not.
+fn git_output(dir: &Path, args: &[&str]) -> std::process::Output {
+    Command::new("git")
         .args([
             "-c",
             "user.name=hot",
@@ -37,15 +50,10 @@ fn git(dir: &Path, args: &[&str]) -> String {
         .current_dir(dir)
         .env("GIT_CONFIG_GLOBAL", "/dev/null")
         .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_EDITOR", "true")
         .stdin(Stdio::null())
         .output()
-        .expect("git runs (these tests need the git command line)");
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+        .expect("git runs (these tests need the git command line)")
 }
 
 /// The checksum the task computes, of the tree as it is now.
@@ -117,4 +125,218 @@ fn a_git_checkout_of_2000_files_is_one_wave_on_the_final_tree() {
         sums, expected,
         "one run per checkout, each on its branch's tree"
     );
+}
+
+/// Files of the sequence tests, and how many commits a sequence replays.
+const SEQ_FILES: usize = 1000;
+const STEPS: usize = 5;
+
+/// Commits `STEPS` commits on the branch checked out, commit `k` rewriting the files `i` with
+/// `i % STEPS == k` (all `SEQ_FILES` in all), each prefixed `tag`.
+fn steps(project: &Project, tag: &str) {
+    for k in 0..STEPS {
+        for i in (k..SEQ_FILES).step_by(STEPS) {
+            project.write(&file(i), &format!("{tag} {k} {i}\n"));
+        }
+        git(project.path(), &["add", "-A", "src"]);
+        git(
+            project.path(),
+            &["commit", "-q", "-m", &format!("{tag} {k}")],
+        );
+    }
+}
+
+fn file(i: usize) -> String {
+    format!("src/d{:02}/f{i}.txt", i % 40)
+}
+
+/// A repository whose `main` holds a base commit of `SEQ_FILES` files and, after it, one
+/// that adds `src/main.txt`; `base` names the base commit. Returns the repository's root.
+fn base_and_main(project: &Project) -> &Path {
+    let root = project.path();
+    git(root, &["init", "-q", "-b", "main"]);
+    for i in 0..SEQ_FILES {
+        project.write(&file(i), &format!("base {i}\n"));
+    }
+    git(root, &["add", "-A", "src"]);
+    git(root, &["commit", "-q", "-m", "base"]);
+    git(root, &["branch", "base"]);
+    project.write("src/main.txt", "main\n");
+    git(root, &["add", "-A", "src"]);
+    git(root, &["commit", "-q", "-m", "main"]);
+    root
+}
+
+/// Starts hot on `project` and waits for its first wave.
+fn watch(project: &Project) -> Running {
+    project.write("Hotfile", HOTFILE);
+    let mut hot = project.spawn(&["watch"]);
+    hot.wait_event("watching", "");
+    hot.wait_event("wave_finished", "");
+    hot
+}
+
+/// Makes a wave only `fence` runs and returns how many waves there were between the first
+/// one and it: every wave the operations caused has started by then.
+fn waves_before_fence(project: &Project, hot: &mut Running) -> usize {
+    project.write("fence/x", "1");
+    hot.wait_event("node_started", "fence");
+    hot.wait_event("wave_finished", "");
+    waves(hot) - 2
+}
+
+fn sums(project: &Project) -> Vec<String> {
+    project.read("sums").lines().map(str::to_owned).collect()
+}
+
+/// Under load the gap between two steps of a `git rebase` outgrew the 50 ms hot waited for
+/// the next step to take git's index lock again: a rebase of 5 commits touching 1,000 files
+/// was two waves, the first on a tree half rebased. A rebase now holds its wave from its
+/// first step to its last.
+#[test]
+fn a_rebase_under_load_was_split_where_a_step_outlasted_a_fixed_grace() {
+    const ROUNDS: usize = 3;
+    let project = Project::new();
+    let root = base_and_main(&project);
+    git(root, &["checkout", "-q", "-b", "topic", "base"]);
+    steps(&project, "topic");
+    let before = git(root, &["rev-parse", "HEAD"]);
+    let before = before.trim();
+    let sum_before = tree_sum(root);
+    let mut hot = watch(&project);
+    let mut expected = vec![sum_before.clone()];
+    {
+        let _hogs = Hogs::start();
+        for round in 0..ROUNDS {
+            if round > 0 {
+                // Back to the topic as it was: one checkout, one wave.
+                git(root, &["reset", "-q", "--hard", before]);
+                expected.push(sum_before.clone());
+                hot.wait_event("wave_finished", "");
+            }
+            git(root, &["rebase", "-q", "main"]);
+            expected.push(tree_sum(root));
+            hot.wait_event("wave_finished", "");
+        }
+    }
+    assert_eq!(
+        waves_before_fence(&project, &mut hot),
+        2 * ROUNDS - 1,
+        "{}",
+        hot.transcript()
+    );
+    assert_eq!(
+        sums(&project),
+        expected,
+        "one run per operation, on its final tree"
+    );
+}
+
+/// A `git cherry-pick A..B` is a sequence like a rebase: one wave on the final tree.
+#[test]
+fn a_cherry_pick_of_a_range_under_load_was_split_between_its_picks() {
+    const ROUNDS: usize = 2;
+    let project = Project::new();
+    let root = base_and_main(&project);
+    git(root, &["checkout", "-q", "-b", "picks", "base"]);
+    steps(&project, "picks");
+    git(root, &["checkout", "-q", "main"]);
+    let sum_main = tree_sum(root);
+    let mut hot = watch(&project);
+    let mut expected = vec![sum_main.clone()];
+    {
+        let _hogs = Hogs::start();
+        for round in 0..ROUNDS {
+            if round > 0 {
+                git(root, &["reset", "-q", "--hard", "main"]);
+                expected.push(sum_main.clone());
+                hot.wait_event("wave_finished", "");
+            }
+            git(root, &["checkout", "-q", "--detach", "main"]);
+            git(root, &["cherry-pick", "base..picks"]);
+            expected.push(tree_sum(root));
+            hot.wait_event("wave_finished", "");
+        }
+    }
+    assert_eq!(
+        waves_before_fence(&project, &mut hot),
+        2 * ROUNDS - 1,
+        "{}",
+        hot.transcript()
+    );
+    assert_eq!(
+        sums(&project),
+        expected,
+        "one run per operation, on its final tree"
+    );
+}
+
+/// A merge of a branch that changed every file is one wave on the merged tree.
+#[test]
+fn a_merge_under_load_is_one_wave_on_the_merged_tree() {
+    let project = Project::new();
+    let root = base_and_main(&project);
+    git(root, &["checkout", "-q", "-b", "topic", "base"]);
+    steps(&project, "topic");
+    git(root, &["checkout", "-q", "main"]);
+    let mut hot = watch(&project);
+    let mut expected = vec![tree_sum(root)];
+    {
+        let _hogs = Hogs::start();
+        git(root, &["merge", "-q", "--no-edit", "topic"]);
+        expected.push(tree_sum(root));
+        hot.wait_event("wave_finished", "");
+    }
+    assert_eq!(
+        waves_before_fence(&project, &mut hot),
+        1,
+        "{}",
+        hot.transcript()
+    );
+    assert_eq!(sums(&project), expected);
+}
+
+/// A rebase stopped on a conflict hands control back to the user: its wave runs then, on the
+/// conflicted tree (the hold for a running rebase must not last while git waits for the
+/// user); the rest of the rebase, once continued, is one more wave.
+#[test]
+fn a_rebase_stopped_on_a_conflict_runs_its_wave_on_the_conflicted_tree() {
+    let project = Project::new();
+    let root = base_and_main(&project);
+    git(root, &["checkout", "-q", "-b", "topic", "base"]);
+    steps(&project, "topic");
+    // The last step but one changes what `main` added too.
+    git(root, &["checkout", "-q", "-b", "clash", "topic~2"]);
+    project.write("src/main.txt", "clash\n");
+    git(root, &["add", "-A", "src"]);
+    git(root, &["commit", "-q", "-m", "clash"]);
+    git(root, &["cherry-pick", "topic~2..topic"]);
+    let mut hot = watch(&project);
+    let mut expected = vec![tree_sum(root)];
+    {
+        let _hogs = Hogs::start();
+        let out = git_output(root, &["rebase", "main"]);
+        assert!(!out.status.success(), "the rebase stops on the conflict");
+        assert!(root.join(".git/rebase-merge").is_dir());
+        expected.push(tree_sum(root));
+        hot.wait_event("wave_finished", "");
+        assert!(
+            project.read("src/main.txt").contains("<<<<<<<"),
+            "the conflict is in the tree"
+        );
+        project.write("src/main.txt", "resolved\n");
+        git(root, &["add", "src/main.txt"]);
+        expected.push(tree_sum(root));
+        hot.wait_event("wave_finished", "");
+        git(root, &["rebase", "--continue"]);
+        expected.push(tree_sum(root));
+        hot.wait_event("wave_finished", "");
+    }
+    assert_eq!(
+        waves_before_fence(&project, &mut hot),
+        3,
+        "{}",
+        hot.transcript()
+    );
+    assert_eq!(sums(&project), expected);
 }

@@ -185,8 +185,8 @@ fn json_is_a_document_for_graph_why_check_and_dry_run() {
         .args(["why", "--json", "src/a.txt", "README"])
         .stdout(concat!(
             r#"{"paths":["#,
-            r#"{"link":null,"outside":false,"path":"src/a.txt","special":null,"then":["serve"],"watched_by":["build"]},"#,
-            r#"{"link":null,"outside":false,"path":"README","special":null,"then":[],"watched_by":[]}]}"#,
+            r#"{"ignored":false,"link":null,"outside":false,"path":"src/a.txt","special":null,"then":["serve"],"watched_by":["build"]},"#,
+            r#"{"ignored":false,"link":null,"outside":false,"path":"README","special":null,"then":[],"watched_by":[]}]}"#,
             "\n"
         ))
         .run();

@@ -239,6 +239,29 @@ fn gitignored_paths_are_not_changes() {
     assert_eq!(hot.count("node_started", "a"), 1, "{}", hot.transcript());
 }
 
+/// `hot why` named the nodes an edit to a `.gitignore`d path would rerun, where the watcher
+/// never reports one: it says the path is ignored.
+#[test]
+fn hot_why_named_nodes_for_a_gitignored_path_the_watcher_never_reports() {
+    let project = Project::with_hotfile(ABC);
+    project.write(".gitignore", "a/target/\n");
+    project.write("a/.gitignore", "*.log\n");
+    project.write("a/target/out.txt", "");
+    let why = project.run(&["why", "a/target/out.txt", "a/x.log", "a/src.txt"]);
+    why.code(0);
+    let lines: Vec<&str> = why.stdout.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            "a/target/out.txt: ignored (.gitignore, .ignore or git's excludes): nothing reruns",
+            "a/x.log: ignored (.gitignore, .ignore or git's excludes): nothing reruns",
+            "a/src.txt: watched by a; then reruns c",
+        ],
+        "{}",
+        why.stdout
+    );
+}
+
 #[test]
 fn a_stale_run_is_stopped_with_its_grandchildren_and_started_afresh() {
     let project = Project::with_hotfile(

@@ -2,7 +2,7 @@
 //! its start (early start). Kept apart so the rest of `check` knows only that a gate is one
 //! more edge of the graph.
 
-use std::collections::{HashMap, HashSet};
+use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 
 use miette::SourceSpan;
 

@@ -4,7 +4,6 @@
 //! While a burst waits for quiet, the files it touched are read one at a time whenever no
 //! event is queued, so a burst of thousands of files closes one quiet period after its end.
 
-use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -22,8 +21,8 @@ use crate::watch::hash::FileState;
 use crate::watch::idle::Idle;
 use crate::watch::links::Links;
 use crate::watch::msg::Msg;
-use crate::watch::rules::{IgnoreRules, SharedRules};
-use crate::watch::vcs::{Git, Lock, RECHECK, SEQUENCER_GRACE};
+use crate::watch::rules::SharedRules;
+use crate::watch::vcs::{Git, Lock, RECHECK};
 use crate::watch::walk::{Found, Walk};
 use crate::watch::watches::Watches;
 use crate::watch::{ChangeSet, Notice, WatchConfig};
@@ -32,6 +31,7 @@ mod compare;
 mod filter;
 mod reads;
 mod reports;
+mod rescan;
 mod scope;
 mod scouts;
 mod subtrees;
@@ -96,7 +96,7 @@ impl Worker {
                 tuning.ctime_margin,
                 tuning.index_min,
             ),
-            git: Git::find(&root, tuning.vcs_hold_max),
+            git: Git::find(&root, tuning.vcs_hold_max, tuning.vcs_stall, Instant::now()),
             root,
             watches,
             links: Links::default(),
@@ -238,20 +238,6 @@ impl Worker {
         f(&mut self.watches, &walk)
     }
 
-    fn walk_lenient(
-        &mut self,
-        dir: &Path,
-        before: Option<&std::collections::BTreeMap<PathBuf, usize>>,
-    ) -> Found {
-        let mut found =
-            self.with_walk(false, |watches, walk| watches.walk(walk, dir, before, None));
-        self.absorb(&found);
-        if let Some(w) = found.warn.take() {
-            self.reports.warn(&w);
-        }
-        found
-    }
-
     /// After anything that adds watches: reports the poll fallback once when it begins and
     /// once when it ends, and keeps the retry timer while directories are polled.
     fn check_polled(&mut self, now: Instant) {
@@ -335,25 +321,6 @@ impl Worker {
         }
     }
 
-    /// Re-reads rules, re-walks the tree, reconciles watches; returns every path to compare.
-    fn rescan(&mut self) -> BTreeSet<PathBuf> {
-        // The re-walk covers the big new directories under way.
-        self.abandon_subtrees(None);
-        *self.rules.write() = IgnoreRules::new(&self.root);
-        // Re-watching a watched directory (on the same instance) is harmless (inotify merges)
-        // and restores a watch the kernel dropped, so start from empty, on this thread.
-        let before = self.watches.take();
-        self.links = Links::default();
-        let root = self.root.clone();
-        let found = self.walk_lenient(&root, Some(&before.watched));
-        self.walked_files = found.seen;
-        self.watches.drop_stale(&before);
-        let mut candidates: BTreeSet<PathBuf> = found.files().map(Path::to_path_buf).collect();
-        candidates.extend(found.special.iter().cloned());
-        candidates.extend(self.shared.files().paths());
-        candidates
-    }
-
     /// Switches relevance, then walks for newly tracked files and baselines them. `done` is
     /// answered after the baseline on small trees (the caller waits, so nothing can race the
     /// reads), and at once on big ones (the baseline then uses the ctime rule from `asked`).
@@ -395,9 +362,9 @@ impl Worker {
     }
 
     /// Whether the open burst may close at `now`: its deadline has passed and no git
-    /// operation holds it. While one does, the burst is held and the lock looked at again
-    /// every [`RECHECK`]; when it ends, the burst waits one more window for the last events
-    /// of the operation (or the next step of a rebase).
+    /// operation holds it. While one does (the index lock, or a sequence such as a rebase
+    /// between two steps), the burst is held and git looked at again every [`RECHECK`]; when
+    /// it ends, or stops for the user, the burst waits one more window for its last events.
     fn due(&mut self, now: Instant) -> bool {
         if self.debouncer.peek_at().is_some_and(|p| p <= now) {
             // A lone save closes at once when no writer is between two files (see `idle`).
@@ -417,26 +384,18 @@ impl Worker {
         let Some(git) = &mut self.git else {
             return true;
         };
-        let (lock, warning) = match git.lock(self.debouncer.held_quiet_for(now)) {
-            Ok(lock) => (lock, None),
-            Err(warning) => (Lock::Free, Some(warning)),
-        };
-        let sequencing = lock == Lock::Free && self.debouncer.is_held() && git.sequencing();
+        let (lock, warning) = git.look(now, self.debouncer.held_quiet_for(now));
         if let Some(warning) = warning {
             self.reports.notify(Notice::Warning(warning));
         }
         match lock {
-            Lock::Held => {
+            Lock::Held | Lock::Sequence => {
                 self.debouncer.hold(now, now + RECHECK);
                 false
             }
             Lock::Free if self.debouncer.is_held() => {
-                let wait = if sequencing {
-                    SEQUENCER_GRACE
-                } else {
-                    self.debouncer.window()
-                };
-                self.debouncer.release(now, wait);
+                let window = self.debouncer.window();
+                self.debouncer.release(now, window);
                 false
             }
             Lock::Free => true,
@@ -449,22 +408,21 @@ impl Worker {
         if !self.due(now) {
             return true;
         }
-        let Some(mut batch) = self.debouncer.take(now) else {
+        let Some(batch) = self.debouncer.take(now) else {
             return true;
         };
-        if batch.rescan {
-            let started = Instant::now();
-            batch.extend(self.rescan());
-            self.debouncer.rescanned(Instant::now(), started.elapsed());
-        }
         let Batch { paths, rescan } = batch;
+        if rescan {
+            // Its own wave, once walked and read in slices; this one's paths go now.
+            self.start_rescan();
+        }
         let (paths, modified, learnt) = self.changed(paths);
         // The wave starts first; the table learns the new states while it does.
         let sent = paths.is_empty()
             || self.reports.send(ChangeSet {
                 paths,
                 modified,
-                rescanned: rescan,
+                rescanned: false,
                 notices: Vec::new(),
             });
         self.record(learnt);

@@ -133,14 +133,14 @@ impl Reads {
     }
 
     /// What was read of `id` ahead of the close, if anything (taken).
-    pub(super) fn take_early(&mut self, id: Option<Id>) -> Option<Early> {
-        self.early.get_mut(id?)?.take()
+    pub(super) fn take_early(&mut self, id: Id) -> Option<Early> {
+        self.early.get_mut(id)?.take()
     }
 
     /// What the table held for `id` at its last (metadata-only) event, if the filter looked
     /// it up and found it.
-    pub(super) fn known(&self, id: Option<Id>) -> Option<Slot> {
-        self.touched.get(id?)?.as_ref()?.known
+    pub(super) fn known(&self, id: Id) -> Option<Slot> {
+        self.touched.get(id)?.as_ref()?.known
     }
 
     /// What `rel` holds now.
@@ -163,9 +163,10 @@ impl Reads {
 
     /// The times of the regular file `rel` (numbered `id` in the burst): seen after its last
     /// metadata event, or now; `None` when it is not a regular file (any more).
-    pub(super) fn times(&mut self, root: &Path, id: Option<Id>, rel: &Path) -> Option<Times> {
-        let seen = id
-            .and_then(|id| self.touched.get_mut(id))
+    pub(super) fn times(&mut self, root: &Path, id: Id, rel: &Path) -> Option<Times> {
+        let seen = self
+            .touched
+            .get_mut(id)
             .and_then(|t| t.as_mut()?.times.take());
         seen.or_else(|| {
             std::fs::metadata(root.join(rel))

@@ -9,6 +9,7 @@ use std::time::{Instant, SystemTime};
 
 use super::Worker;
 use super::compare::differs;
+use super::rescan::Rescanning;
 use crate::watch::ChangeSet;
 use crate::watch::baseline::release_free_memory;
 use crate::watch::debounce::Kind;
@@ -39,6 +40,8 @@ struct Subtree {
     /// What the reads found changed (new, mostly), with their modification times: the wave
     /// sent when all are read. Their new contents are in the table already.
     changed: Vec<(PathBuf, Option<SystemTime>)>,
+    /// This is the walk of the whole tree that a rescan makes (see `rescan`).
+    rescan: Option<Rescanning>,
 }
 
 /// The big new directories, oldest first: one is walked and read at a time.
@@ -78,12 +81,44 @@ impl Worker {
             names,
             cursor: 0,
             changed: Vec::new(),
+            rescan: None,
         });
     }
 
+    /// Queues the walk of `abs` as a whole, for slices from its first entry on.
+    pub(super) fn queue_subtree(&mut self, abs: &Path, rescan: Option<Rescanning>) {
+        let walking = self.with_walk(false, |watches, walk| watches.walking(walk, abs, None));
+        self.subtrees.queue.push_back(Subtree {
+            root: abs.to_path_buf(),
+            walking: Some(walking),
+            names: Names::default(),
+            cursor: 0,
+            changed: Vec::new(),
+            rescan,
+        });
+    }
+
+    /// True while a rescan is walked or read (it is the oldest: see `start_rescan`).
+    pub(super) fn rescanning(&self) -> bool {
+        self.subtrees
+            .queue
+            .front()
+            .is_some_and(|s| s.rescan.is_some())
+    }
+
     fn walk_step(&mut self, walking: &mut Walking, budget: usize) -> (Found, Step) {
+        self.walk_step_before(walking, None, budget)
+    }
+
+    fn walk_step_before(
+        &mut self,
+        walking: &mut Walking,
+        before: Option<&Rescanning>,
+        budget: usize,
+    ) -> (Found, Step) {
+        let before = before.map(|r| &r.before.watched);
         let (mut found, step) = self.with_walk(false, |watches, walk| {
-            watches.resume(walk, walking, None, budget)
+            watches.resume(walk, walking, before, budget)
         });
         self.absorb(&found);
         if let Some(w) = found.warn.take() {
@@ -100,7 +135,10 @@ impl Worker {
             return;
         };
         if let Some(walking) = &mut sub.walking {
-            let (found, step) = self.walk_step(walking, WALK_SLICE);
+            let (found, step) = self.walk_step_before(walking, sub.rescan.as_ref(), WALK_SLICE);
+            if let Some(rescan) = &mut sub.rescan {
+                rescan.seen += found.seen;
+            }
             sub.names.take(found);
             if step != Step::More {
                 sub.walking = None;
@@ -121,6 +159,10 @@ impl Worker {
                 break;
             };
             sub.cursor = next;
+            // The open burst holds it: its wave reports it, compared with what the table held.
+            if self.debouncer.holds(rel) {
+                continue;
+            }
             let observed = hash::observe_modified(&self.root.join(rel), &mut self.subtrees.buf);
             read.push((rel.to_path_buf(), observed));
         }
@@ -152,6 +194,10 @@ impl Worker {
     /// All of `sub` is read: its changes are one wave.
     fn subtree_done(&mut self, sub: Subtree) {
         let mut changed = sub.changed;
+        let rescanned = sub.rescan.is_some();
+        if let Some(rescan) = sub.rescan {
+            self.end_rescan(rescan, &sub.names, &mut changed);
+        }
         changed.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         changed.dedup_by(|a, b| a.0 == b.0);
         drop(sub.names);
@@ -160,7 +206,7 @@ impl Worker {
             self.reports.send(ChangeSet {
                 paths,
                 modified,
-                rescanned: false,
+                rescanned,
                 notices: Vec::new(),
             });
         }

@@ -1,0 +1,102 @@
+//! A rescan (events were lost: an inotify queue overflow, a watcher error, a changed ignore
+//! file): the rules read again and the whole tree walked and read again, a slice at a time
+//! as a big new directory is (`subtrees`), so an edit elsewhere meanwhile makes its own wave
+//! and a stop is read within one slice. Its changes are one wave, `rescanned`, once all is
+//! read; the known files it did not find are gone (a change) or covered by a new ignore rule
+//! (dropped from the table: an edit to one is no change, as the filter says).
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::time::{Instant, SystemTime};
+
+use super::Worker;
+use super::compare::differs;
+use crate::watch::files::Slot;
+use crate::watch::hash::{self, Observed};
+use crate::watch::rules::IgnoreRules;
+use crate::watch::walk::Names;
+use crate::watch::watches::Before;
+
+/// What a rescan under way keeps beside its walk and reads (see `subtrees::Subtree`).
+pub(super) struct Rescanning {
+    /// The watches before it: each directory is watched again by the instance it had, and
+    /// those not found again are unwatched at the end.
+    pub(super) before: Before,
+    pub(super) started: Instant,
+    /// Files (tracked or not) its walk saw so far.
+    pub(super) seen: usize,
+}
+
+impl Worker {
+    /// Starts a rescan, walked and read in slices. One under way is finished first (a
+    /// rescan is at most every 500 ms, see `debounce`): its watches are the new baseline.
+    pub(super) fn start_rescan(&mut self) {
+        while self.rescanning() {
+            self.subtree_slice();
+        }
+        // The re-walk covers the big new directories under way.
+        self.abandon_subtrees(None);
+        *self.rules.write() = IgnoreRules::new(&self.root);
+        // Re-watching a watched directory (on the same instance) is harmless (inotify merges)
+        // and restores a watch the kernel dropped, so start from empty, on this thread.
+        let before = self.watches.take();
+        self.links = Default::default();
+        let root = self.root.clone();
+        self.queue_subtree(
+            &root,
+            Some(Rescanning {
+                before,
+                started: Instant::now(),
+                seen: 0,
+            }),
+        );
+    }
+
+    /// The rescan's walk and reads are done: the known files it did not find are gone or
+    /// newly ignored; the stale watches go; `changed` gets what those add.
+    pub(super) fn end_rescan(
+        &mut self,
+        rescan: Rescanning,
+        names: &Names,
+        changed: &mut Vec<(PathBuf, Option<SystemTime>)>,
+    ) {
+        self.watches.drop_stale(&rescan.before);
+        self.check_polled(Instant::now());
+        let mut found: HashSet<&Path> = HashSet::new();
+        let mut at = 0;
+        while let Some((rel, next)) = names.at(at) {
+            found.insert(rel);
+            at = next;
+        }
+        self.walked_files = rescan.seen;
+        let rules = self.rules.read();
+        let shared = self.shared.clone();
+        let mut files = shared.files();
+        // What the open burst holds, its wave reports.
+        let missed: Vec<PathBuf> = files
+            .paths()
+            .filter(|p| !found.contains(p.as_path()) && !self.debouncer.holds(p))
+            .collect();
+        let mut buf = Vec::new();
+        for rel in missed {
+            let ignored = rules.is_ignored(&self.root.join(&rel), false)
+                || self.scope.ignore().is_ignored(&rel, false);
+            if ignored && !self.scope.always().contains(&rel) {
+                files.remove(&rel);
+                continue;
+            }
+            let (now, modified) = hash::observe_modified(&self.root.join(&rel), &mut buf);
+            if differs(files.get(&rel), now) {
+                changed.push((rel.clone(), modified));
+            }
+            match now {
+                Observed::File(s) => files.set(&rel, Slot::Known(s)),
+                Observed::Absent => files.remove(&rel),
+            }
+        }
+        drop(files);
+        drop(rules);
+        self.debouncer
+            .rescanned(Instant::now(), rescan.started.elapsed());
+    }
+}
