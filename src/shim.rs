@@ -186,7 +186,8 @@ pub(crate) fn main(args: &[OsString]) -> ! {
     if args.status == Some(0) {
         null_stdin();
     }
-    keep(args, status, None)
+    let prepared = keeper::prepare(status.is_some());
+    keep(args, status, None, prepared)
 }
 
 fn bad_arguments(e: &str) -> ! {
@@ -209,7 +210,12 @@ fn new_session() {
 /// Receives and places the sockets, then becomes the keeper (`status`: the status socket,
 /// already lifted above where the sockets go; `env`: the command's whole environment, when
 /// it is not the shim's own).
-fn keep(args: ShimArgs, status: Option<RawFd>, env: Option<Vec<(OsString, OsString)>>) -> ! {
+fn keep(
+    args: ShimArgs,
+    status: Option<RawFd>,
+    env: Option<Vec<(OsString, OsString)>>,
+    prepared: keeper::Prepared,
+) -> ! {
     let count = args.sockets.len();
     let received = match status {
         Some(status) if count > 0 => pass::receive(status, count),
@@ -227,13 +233,16 @@ fn keep(args: ShimArgs, status: Option<RawFd>, env: Option<Vec<(OsString, OsStri
         std::process::exit(127)
     }
     let listen = (count > 0).then(|| (count, args.sockets.join(":"), !args.no_pid));
-    keeper::run(keeper::Keep {
-        exe: args.exe,
-        command: args.command,
-        listen,
-        status,
-        env,
-    })
+    keeper::run(
+        keeper::Keep {
+            exe: args.exe,
+            command: args.command,
+            listen,
+            status,
+            env,
+        },
+        prepared,
+    )
 }
 
 /// Puts `/dev/null` on standard input (read-only, inherited by the command). Called once fd 0

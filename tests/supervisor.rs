@@ -813,6 +813,56 @@ async fn a_spare_keeper_runs_the_next_start_with_the_env_and_dir_of_that_start()
     eventually("the last spare to go", || gone(next as i32).then_some(())).await;
 }
 
+/// The signals a keeper catches, blocked in the spare's `/proc/PID/status` (`SigBlk`): it
+/// set up what needs no instance and waits for its launch.
+#[cfg(target_os = "linux")]
+fn waits_with_signals_blocked(pid: u32) -> bool {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("SigBlk:"))
+        .and_then(|mask| u64::from_str_radix(mask.trim(), 16).ok())
+        .is_some_and(|mask| mask & (1 << (libc::SIGTERM - 1)) != 0)
+}
+
+/// A waiting spare has done the keeper's signal set-up ahead of its launch (off the path of
+/// the start), so a stop signal sent to it then is not lost: the command it runs next gets it.
+#[cfg(target_os = "linux")]
+#[tokio::test(flavor = "current_thread")]
+async fn a_stop_signal_sent_to_a_waiting_spare_reaches_the_command_it_runs_next() {
+    let tmp = tempfile::tempdir().unwrap();
+    // The first run ends at once; the next would run for 30 s, unless stopped.
+    let task = node(
+        "t",
+        Kind::Task,
+        shell("[ -e go ] && exec sleep 30; exit 0"),
+        tmp.path(),
+    );
+    let (mut sup, mut rx) = supervisor(project(vec![task]));
+    sup.keep_spare(true);
+    sup.start(NodeId(0), 1, &[], false);
+    assert_eq!(exited(&mut rx).await, Exit::Code(0));
+    std::fs::write(tmp.path().join("go"), "").unwrap();
+    let spare = eventually("a spare keeper", || sup.spare_pid()).await;
+    eventually("the spare to wait with its signals set up", || {
+        waits_with_signals_blocked(spare).then_some(())
+    })
+    .await;
+    // SAFETY: kill on a pid the supervisor holds unreaped.
+    unsafe { libc::kill(spare as i32, libc::SIGTERM) };
+    sup.start(NodeId(0), 2, &[], false);
+    assert_eq!(
+        exited(&mut rx).await,
+        Exit::Signal(libc::SIGTERM),
+        "the command got the signal sent before it started"
+    );
+    sup.shutdown().await;
+    eventually("the spare's group to go", || {
+        gone(spare as i32).then_some(())
+    })
+    .await;
+}
+
 /// Through a spare keeper the server still gets its sockets and its own pid in `LISTEN_PID`.
 #[cfg(target_os = "linux")]
 #[tokio::test(flavor = "current_thread")]

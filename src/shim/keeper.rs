@@ -75,11 +75,18 @@ extern "C" fn on_signal(signal: libc::c_int) {
     }
 }
 
-/// Runs `keep` (see the module doc). Never returns.
-pub(super) fn run(keep: Keep) -> ! {
-    let program = keep.command[0].clone();
+/// What the keeper sets up before it knows its command. A spare does it while it waits (see
+/// `spare`), so that after its launch it only places the sockets and spawns.
+pub(super) struct Prepared {
+    /// The signal mask from before the keeper blocked the signals it catches.
+    old: libc::sigset_t,
+}
+
+/// Becomes a subreaper (when `held`: run by hot, not by hand) and catches [`CAUGHT`], blocked
+/// until the command is spawned.
+pub(super) fn prepare(held: bool) -> Prepared {
     #[cfg(target_os = "linux")]
-    if keep.status.is_some() {
+    if held {
         // SAFETY: prctl with integer arguments. No parent-death signal: the status socket
         // tells of hot's death (it is already at end of file if hot died before this line),
         // and the keeper must live to end the group.
@@ -88,7 +95,7 @@ pub(super) fn run(keep: Keep) -> ! {
         }
     }
     #[cfg(target_os = "freebsd")]
-    if keep.status.is_some() {
+    if held {
         // FreeBSD's subreaper: orphaned descendants are re-parented to the keeper. A failure
         // leaves the group kill, as on macOS.
         // SAFETY: procctl on our own pid; PROC_REAP_ACQUIRE takes no data.
@@ -101,15 +108,13 @@ pub(super) fn run(keep: Keep) -> ! {
             );
         }
     }
-    let (wake_read, wake_write) = match self_pipe() {
-        Ok(pipe) => pipe,
-        Err(e) => fail(&program, &format!("cannot create a pipe: {e}")),
-    };
-    WAKE.store(wake_write, Ordering::Relaxed);
+    #[cfg(not(any(target_os = "linux", target_os = "freebsd")))]
+    let _ = held;
 
     // Blocked across the fork: the child must not run the keeper's handlers, and a stop
     // signal arriving before its exec must not be lost to them (it stays pending, and
-    // lands with the default action once `exec` has reset the mask).
+    // lands with the default action once `exec` has reset the mask). Blocked in a waiting
+    // spare too: one sent to it is passed to its command once spawned (see `pending`).
     // SAFETY: plain sigset and sigaction calls on local, initialised structures.
     let old = unsafe {
         let mut set: libc::sigset_t = std::mem::zeroed();
@@ -127,6 +132,19 @@ pub(super) fn run(keep: Keep) -> ! {
         }
         old
     };
+    Prepared { old }
+}
+
+/// Runs `keep` (see the module doc), set up by [`prepare`]. Never returns.
+pub(super) fn run(keep: Keep, prepared: Prepared) -> ! {
+    let program = keep.command[0].clone();
+    let Prepared { old } = prepared;
+    // Made after the sockets were placed at 3, 4, ..., so it cannot be in their way.
+    let (wake_read, wake_write) = match self_pipe() {
+        Ok(pipe) => pipe,
+        Err(e) => fail(&program, &format!("cannot create a pipe: {e}")),
+    };
+    WAKE.store(wake_write, Ordering::Relaxed);
 
     // Only a `LISTEN_PID` that must be the child's own pid needs code between fork and exec.
     // Without one, std's spawn is a posix_spawn (a vfork: no page tables copied, and the
@@ -138,6 +156,7 @@ pub(super) fn run(keep: Keep) -> ! {
     // The command's run time is measured here, not by hot: the keeper runs while hot is
     // stopped (SIGSTOP), so a late reap by hot does not lengthen it.
     let begun = std::time::Instant::now();
+    let early = pending();
     let child = if matches!(keep.listen, Some((_, _, true))) {
         // SAFETY: the keeper is single-threaded, so the child may go on using std.
         let child = unsafe { libc::fork() };
@@ -169,6 +188,10 @@ pub(super) fn run(keep: Keep) -> ! {
     };
     // The command's pid, which hot shows (the group's leader is the keeper, not it).
     tell(keep.status, Report::Started { pid: child as u32 });
+    for signal in early {
+        // SAFETY: kill on the keeper's own unreaped child.
+        unsafe { libc::kill(child, signal) };
+    }
     // The command has the sockets; the keeper holds none (hot does).
     if let Some((count, _, _)) = keep.listen {
         for fd in 3..3 + count as RawFd {
@@ -317,6 +340,24 @@ fn signal_rest(signal: libc::c_int) {
             libc::kill(pid, signal);
             libc::kill(pid, libc::SIGCONT);
         }
+    }
+}
+
+/// The signals of [`CAUGHT`] but SIGCHLD sent to the keeper while they were blocked, before
+/// its command existed (a spare waits with them blocked, see `prepare`): they are the
+/// command's, which gets them once spawned, as it gets any sent to the group after.
+fn pending() -> Vec<libc::c_int> {
+    // SAFETY: sigpending fills a local, initialised set; sigismember reads it.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        if libc::sigpending(&mut set) != 0 {
+            return Vec::new();
+        }
+        CAUGHT
+            .into_iter()
+            .filter(|&s| s != libc::SIGCHLD && libc::sigismember(&set, s) == 1)
+            .collect()
     }
 }
 
@@ -622,6 +663,18 @@ const NO_SIGNAL: libc::c_int = libc::MSG_NOSIGNAL;
 const NO_SIGNAL: libc::c_int = 0;
 
 /// A non-blocking, close-on-exec pipe.
+/// The self-pipe, both ends close-on-exec and non-blocking: one call where there is one.
+#[cfg(any(target_os = "linux", target_os = "freebsd"))]
+fn self_pipe() -> std::io::Result<(RawFd, RawFd)> {
+    let mut fds = [0; 2];
+    // SAFETY: pipe2 fills the local array.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC | libc::O_NONBLOCK) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok((fds[0], fds[1]))
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "freebsd")))]
 fn self_pipe() -> std::io::Result<(RawFd, RawFd)> {
     let mut fds = [0; 2];
     // SAFETY: pipe fills the local array.

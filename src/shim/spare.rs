@@ -4,8 +4,9 @@
 //!
 //! Theory of operation. hot spawns `hot __shim --spare` with the status socket as standard
 //! input, as any shim. The spare does what needs no instance (a session of its own, the
-//! status socket lifted above every number a socket can take, `/dev/null` on standard input)
-//! and blocks reading its status socket. When the supervisor starts an instance it writes
+//! status socket lifted above every number a socket can take, `/dev/null` on standard input,
+//! the keeper's subreaper and signal set-up: `keeper::prepare`) and blocks reading its status
+//! socket. When the supervisor starts an instance it writes
 //! the spare a `protocol::Launch`: the working directory, the whole environment and the
 //! shim's arguments, all taken at that moment, so nothing the spare was started with reaches
 //! the command. From there it is the shim of any start: the sockets' message, placing, the
@@ -31,6 +32,7 @@ pub(super) fn main() -> ! {
         }
     };
     super::null_stdin();
+    let prepared = super::keeper::prepare(true);
     let launch = match read(status) {
         Ok(Some(launch)) => launch,
         // hot is gone, or dropped its spare: nothing was started, nothing is left to end.
@@ -57,7 +59,7 @@ pub(super) fn main() -> ! {
         );
         std::process::exit(127)
     }
-    super::keep(args, Some(status), Some(launch.env))
+    super::keep(args, Some(status), Some(launch.env), prepared)
 }
 
 /// Reads the launch; `None` at end of file (before or within it: hot is gone).

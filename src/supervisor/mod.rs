@@ -115,6 +115,9 @@ pub struct Supervisor {
     /// The keeper started ahead of the next start (see `spare`).
     #[cfg(unix)]
     spares: spare::Spares,
+    /// What each program's last PATH search found (see `program`).
+    #[cfg(unix)]
+    programs: program::Programs,
 }
 
 impl Supervisor {
@@ -133,6 +136,8 @@ impl Supervisor {
             instances: HashMap::new(),
             #[cfg(unix)]
             spares: spare::Spares::default(),
+            #[cfg(unix)]
+            programs: program::Programs::default(),
         }
     }
 

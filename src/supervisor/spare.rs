@@ -23,6 +23,7 @@ use std::time::Duration;
 
 use tokio::process::Child;
 
+use super::program::Recheck;
 use super::unix::live_groups;
 use crate::shim::protocol::Launch;
 use crate::sockets::RawFd;
@@ -59,6 +60,8 @@ impl Spare {
         // Holds the keeper's end of the status socket: closed now (see `unix::spawn`).
         drop(cmd);
         let child = spawned?;
+        // Set now, not on the path of the start that takes it.
+        status.set_write_timeout(Some(WRITE_TIMEOUT))?;
         let pid = child.id().ok_or_else(|| std::io::Error::other("no pid"))? as libc::pid_t;
         live_groups().insert(pid);
         Ok(Spare { child, status, pid })
@@ -67,10 +70,8 @@ impl Spare {
     /// Hands it `launch` and then `sockets` (in one `SCM_RIGHTS` message, see `shim::pass`).
     /// On failure it is killed, and the start spawns a keeper of its own.
     pub(super) fn launch(self, launch: &Launch, sockets: &[RawFd]) -> Option<Launched> {
-        let sent = self
-            .status
-            .set_write_timeout(Some(WRITE_TIMEOUT))
-            .and_then(|()| (&self.status).write_all(&launch.encode()))
+        let sent = (&self.status)
+            .write_all(&launch.encode())
             .and_then(|()| match sockets {
                 [] => Ok(()),
                 fds => crate::shim::pass::send(self.status.as_raw_fd(), fds),
@@ -148,15 +149,23 @@ impl Spares {
     }
 }
 
-/// What a monitor needs to refill the spare once its own command has started.
-#[derive(Clone)]
+/// What a monitor needs to refill the spare once its own command has started, and the PATH
+/// search its start skipped (see `program`), done at the same time, off the start's path.
 pub(super) struct Refill {
     pub spares: Spares,
     pub exe: PathBuf,
+    pub recheck: Option<Recheck>,
 }
 
 impl Refill {
     pub(super) fn run(&self) {
         self.spares.refill(&self.exe);
+    }
+
+    /// The program's PATH search, once.
+    pub(super) fn recheck(&mut self) {
+        if let Some(recheck) = self.recheck.take() {
+            recheck.run();
+        }
     }
 }

@@ -18,7 +18,6 @@ use tokio::time::Instant;
 
 use super::clock::{FAR, later};
 use super::ctx::{Ctx, Gate};
-use super::program::find_program;
 use super::ready;
 use super::spare::{self, Refill};
 use super::spawn_error::SpawnError;
@@ -211,19 +210,25 @@ impl Supervisor {
         // Through the shim, a missing program only shows as exit 127; check it first so the
         // engine gets a SpawnFailed like for a direct spawn. The path found goes to the shim,
         // whose exec then needs no PATH search (a failed execve per PATH entry before it).
-        let exe = match &def.run {
+        // Taken from what the last start found when it can be (see `program`): searched
+        // again by its monitor, off the path.
+        let (exe, recheck) = match &def.run {
             Command::Argv(argv) if !argv.is_empty() => {
-                let found = find_program(OsStr::new(&argv[0]), &def.dir, &def.env)
-                    .map_err(SpawnError::Program)?;
+                let (found, recheck) = self.programs.find(OsStr::new(&argv[0]), &def.dir, &def.env);
+                let found = found.map_err(SpawnError::Program)?;
                 // A path is exec'd as written, as before (a script's `$0` stays `./x`).
-                (!argv[0].contains('/')).then_some(found)
+                ((!argv[0].contains('/')).then_some(found), recheck)
             }
-            Command::Argv(_) => None,
+            Command::Argv(_) => (None, None),
             // A shell nobody can find is the shim's to report, as before.
-            Command::Shell(_) => find_program(OsStr::new("sh"), &def.dir, &def.env).ok(),
-        }
-        // A relative PATH entry would be read from the shim's directory (`dir`), not hot's.
-        .filter(|exe| exe.is_absolute());
+            Command::Shell(_) => {
+                let (found, recheck) = self.programs.find(OsStr::new("sh"), &def.dir, &def.env);
+                (found.ok(), recheck)
+            }
+        };
+        let exe = exe
+            // A relative PATH entry would be read from the shim's directory (`dir`), not hot's.
+            .filter(|exe| exe.is_absolute());
         // The keeper's standard input is its status socket (see `shim`); a spare already has
         // it, and is told its arguments without it.
         let plan = |status| {
@@ -324,6 +329,7 @@ impl Supervisor {
         let refill = Refill {
             spares: self.spares.clone(),
             exe: self.shim_exe.clone(),
+            recheck,
         };
         tokio::spawn(monitor(
             child,
@@ -517,7 +523,7 @@ async fn monitor(
     mut control: mpsc::UnboundedReceiver<Control>,
     done: watch::Sender<bool>,
     readers: Vec<JoinHandle<()>>,
-    refill: Refill,
+    mut refill: Refill,
 ) {
     let started = Instant::now();
     let delay = ready::delay(ready.as_ref(), started);
@@ -591,6 +597,7 @@ async fn monitor(
             _ = tokio::time::sleep_until(refill_at.unwrap_or(far)), if refill_at.is_some() => {
                 refill_at = None;
                 refill.run();
+                refill.recheck();
             }
             _ = tokio::time::sleep_until(kill_at.unwrap_or(far)), if kill_at.is_some() => {
                 kill_at = None;
@@ -659,6 +666,8 @@ async fn monitor(
         last_lines: ctx.last_lines(),
         ran,
     });
+    // After the exit is told: the next start may wait on it.
+    refill.recheck();
     let _ = done.send(true);
 }
 

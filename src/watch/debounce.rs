@@ -41,9 +41,10 @@ const RESCAN_COOLDOWN_MIN: Duration = Duration::from_millis(500);
 pub(super) const SETTLE: Duration = Duration::from_millis(1);
 
 /// How often a settled lone save looks whether anything else is at work, within [`SETTLE`]:
-/// often enough that an idle machine starts the run almost at once, seldom enough that a busy
-/// one costs the watcher a few reads of `/proc/stat` per save.
-pub(super) const PEEK: Duration = Duration::from_micros(100);
+/// often enough that an idle machine starts the run almost at once (the editor that saved is
+/// still at work at the first look, right after the event), seldom enough that a busy one costs
+/// the watcher at most 20 reads of `/proc/stat` (3 us each) per save.
+pub(super) const PEEK: Duration = Duration::from_micros(50);
 
 /// The adaptive window grows to at most this many times the configured one (160 ms for the
 /// default 10 ms): past that, a writer's pause is taken for the end of its burst.

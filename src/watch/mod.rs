@@ -2,19 +2,20 @@
 //!
 //! # Theory of operation
 //!
-//! **Sources.** [`Watcher::start`] walks the root with `ignore::WalkBuilder` (honouring
-//! `.gitignore`, `.ignore`, `.git/info/exclude` and the global excludes file, hidden entries
-//! allowed, VCS directories never) and watches every directory it finds *non-recursively*, one
+//! **Sources.** [`Watcher::start`] walks the root (`dirwalk`, judging with `ignore`'s matcher,
+//! honouring `.gitignore`, `.ignore`, `.git/info/exclude` and the global excludes file, hidden
+//! entries allowed, VCS directories never) and watches every directory it finds *non-recursively*, one
 //! inotify watch per directory, always before reading its entries. A full walk reads the top
 //! two levels on one thread, then splits the subtrees below between two threads, each adding
 //! watches through its own instance (the events of both feed the same channel). On Linux an
 //! instance is `native::Native`, inotify itself behind notify's `Watcher` trait: a watch is one
 //! `inotify_add_watch` on the walker's thread (notify 8's own watcher makes a round trip to its
 //! event thread for each), and no open or read events are asked for, so the baseline's reads
-//! of every tracked file wake nobody. The walker reads no ignore file itself: it filters with
-//! `rules::SharedRules`, reading a directory's ignore files (regular files only: a FIFO named
-//! `.gitignore` would block an open forever) as it enters it, so walks and events share one
-//! set of rules. The start-up walk can be called off ([`Watcher::start_until`]: a signal
+//! of every tracked file wake nobody. The walker filters with `rules::SharedRules`, reading a
+//! directory's ignore files (regular files only: a FIFO named `.gitignore` would block an open
+//! forever) from the listing it reads anyway, before judging its entries (no look-up of
+//! `.gitignore`, `.ignore` and `.git` in the many directories that hold none), so walks and
+//! events share one set of rules. The start-up walk can be called off ([`Watcher::start_until`]: a signal
 //! came), every walking thread then ending within a directory's listing. Ignored
 //! trees (`target/`, `node_modules/`) get no watch at all, which keeps start-up time and the
 //! kernel's watch budget small. Watching directories rather than files is what makes editors that
@@ -131,6 +132,7 @@ mod config;
 #[cfg(any(target_os = "macos", test))]
 mod covering;
 mod debounce;
+mod dirwalk;
 mod error;
 mod files;
 #[cfg(unix)]

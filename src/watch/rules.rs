@@ -1,10 +1,11 @@
 //! Which paths are ignored: `.gitignore`, `.ignore`, `.git/info/exclude`, the global git
 //! excludes file, and VCS directories (always).
 //!
-//! These rules are the one home of ignore handling for walks and events alike: the walks use
-//! `ignore::WalkBuilder` with its own ignore-file reading turned off (it opens an ignore file
-//! once it exists, and a FIFO named `.gitignore` would block it forever) and filter entries
-//! here, reading each directory's files as the walk accepts it (only regular files are read).
+//! These rules are the one home of ignore handling for walks and events alike: the walks
+//! (the watcher's own, and `ignore::WalkBuilder` with its own ignore-file reading turned off:
+//! it opens an ignore file once it exists, and a FIFO named `.gitignore` would block it
+//! forever) filter entries here, reading each directory's files as the walk reaches it (only
+//! regular files are read; the watcher's walk says from its listing which are there).
 //! Matching is `ignore`'s `Gitignore`, with WalkBuilder's precedence: `.ignore` over
 //! `.gitignore` over `info/exclude` over global; a deeper file over a shallower one;
 //! `.gitignore` files above the innermost enclosing repository do not apply. `.gitignore` is
@@ -55,12 +56,34 @@ struct DirRules {
     depth: usize,
 }
 
+/// What a directory's listing shows of one name: the walk reads ignore files from the listing
+/// it has already, rather than probing for each (three failing look-ups per directory).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Listed {
+    Absent,
+    File,
+    /// A directory, FIFO, socket or device.
+    Other,
+    /// A link, or a type the listing does not give: looked up.
+    Unknown,
+}
+
 impl DirRules {
     /// The ignore files of `dir`; `None` when it holds none and is no repository root.
     fn read(dir: &Path) -> Option<DirRules> {
+        Self::read_listed(dir, |_| Listed::Unknown)
+    }
+
+    /// [`DirRules::read`], knowing from a listing which of the names are there.
+    fn read_listed(dir: &Path, listed: impl Fn(&str) -> Listed) -> Option<DirRules> {
         let read = |name: &str| -> Option<Gitignore> {
             let file = dir.join(name);
-            if !file.is_file() {
+            let is_file = match listed(name) {
+                Listed::Absent | Listed::Other => false,
+                Listed::File => true,
+                Listed::Unknown => file.is_file(),
+            };
+            if !is_file {
                 return None;
             }
             let mut b = GitignoreBuilder::new(dir);
@@ -69,7 +92,11 @@ impl DirRules {
             b.build().ok().filter(|g| !g.is_empty())
         };
         let git_entry = dir.join(".git");
-        let has_git = git_entry.exists();
+        let has_git = match listed(".git") {
+            Listed::Absent => false,
+            Listed::File | Listed::Other => true,
+            Listed::Unknown => git_entry.exists(),
+        };
         let rules = DirRules {
             ignore: read(".ignore"),
             git: read(".gitignore"),
@@ -288,7 +315,13 @@ impl SharedRules {
     /// walking threads judge every entry under the read lock, and a write per directory (with
     /// its three probes inside) made them wait on each other once per directory.
     pub(super) fn add_dir(&self, dir: &Path) {
-        let rules = DirRules::read(dir);
+        self.add_listed(dir, |_| Listed::Unknown);
+    }
+
+    /// [`SharedRules::add_dir`], knowing from the directory's listing which ignore files it
+    /// holds: a directory holding none costs no look-up.
+    pub(super) fn add_listed(&self, dir: &Path, listed: impl Fn(&str) -> Listed) {
+        let rules = DirRules::read_listed(dir, listed);
         if rules.is_none() && !self.read().dirs.contains_key(dir) {
             return;
         }

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::config::Ignore;
+use super::dirwalk::DirWalk;
 use super::error::{WatchError, watch_error};
 use super::rules::{self, SharedRules};
 
@@ -196,26 +197,39 @@ impl Walk<'_> {
 
     /// The walker of one tree: `through` a link or not, from `dir` down to `max_depth`.
     fn open(&self, dir: &Path, max_depth: Option<usize>, skip_root: bool, through: bool) -> Walker {
-        if !skip_root {
-            self.rules.add_dir(dir);
-        }
         let (ignore, root) = (self.ignore.clone(), self.root.to_path_buf());
         let cancel = self.cancel.clone();
-        let mut walker = rules::walker_with(dir, self.rules, move |e| {
-            // Pruning every entry ends the walk: nothing more is listed.
-            if cancel.load(Ordering::Relaxed) {
-                return false;
+        // Pruning every entry ends the walk: nothing more is listed.
+        let keep = move |path: &Path, dir_like: bool| {
+            !cancel.load(Ordering::Relaxed)
+                && !path.strip_prefix(&root).is_ok_and(|rel| {
+                    !rel.as_os_str().is_empty() && ignore.is_ignored(rel, dir_like)
+                })
+        };
+        // A link shows as a link here: judged as a directory too, so `dir/**` prunes a link
+        // named `dir` before it is followed.
+        let dir_like = |t: std::fs::FileType| t.is_dir() || t.is_symlink();
+        let entries = if through {
+            if !skip_root {
+                self.rules.add_dir(dir);
             }
-            // A link shows as a link here: judged as a directory too, so `dir/**` prunes a
-            // link named `dir` before it is followed.
-            let dir_like = e.file_type().is_some_and(|t| t.is_dir() || t.is_symlink());
-            !e.path()
-                .strip_prefix(&root)
-                .is_ok_and(|rel| !rel.as_os_str().is_empty() && ignore.is_ignored(rel, dir_like))
-        });
-        walker.max_depth(max_depth).follow_links(through);
+            let mut walker = rules::walker_with(dir, self.rules, move |e| {
+                keep(e.path(), e.file_type().is_some_and(dir_like))
+            });
+            walker.max_depth(max_depth).follow_links(true);
+            Entries::Linked(Box::new(walker.build()))
+        } else {
+            // The root's ignore files are read from its listing, as every directory's.
+            let keep = move |path: &Path, t: std::fs::FileType| keep(path, dir_like(t));
+            Entries::Tree(DirWalk::new(
+                dir,
+                self.rules.clone(),
+                Box::new(keep),
+                max_depth,
+            ))
+        };
         Walker {
-            entries: walker.build(),
+            entries,
             max_depth,
             skip_root,
             through,
@@ -274,20 +288,20 @@ impl Walk<'_> {
         let (max_depth, skip_root, through) = (*max_depth, *skip_root, *through);
         loop {
             if *left == 0 {
+                // The directory just watched is read before the pause (see `list_yielded`).
+                if let Entries::Tree(walk) = entries {
+                    walk.list_yielded();
+                }
                 return Step::More;
             }
             *left -= 1;
             let Some(entry) = entries.next() else {
                 return Step::Done;
             };
-            // A cycle of links, or one whose target is gone, comes as an error: skipped.
-            let Ok(entry) = entry else { continue };
-            let Some(mut ft) = entry.file_type() else {
-                continue;
-            };
-            let path = entry.path();
+            let Some(entry) = entry else { continue };
+            let (path, mut ft, depth) = (entry.path.as_path(), entry.file_type, entry.depth);
             // Not following (`!through`): a link shows as a link. Followed: as its target.
-            let mut is_link = through && entry.path_is_symlink() && entry.depth() > 0;
+            let mut is_link = entry.path_is_symlink && depth > 0;
             if ft.is_symlink() {
                 match std::fs::metadata(path) {
                     Ok(m) if m.is_dir() => {
@@ -300,10 +314,10 @@ impl Walk<'_> {
                 is_link = true;
             }
             if ft.is_dir() {
-                if skip_root && entry.depth() == 0 {
+                if skip_root && depth == 0 {
                     continue;
                 }
-                if max_depth == Some(entry.depth()) {
+                if max_depth == Some(depth) {
                     out.frontier.push(path.to_path_buf());
                 }
                 let canonical = if through {
@@ -349,7 +363,7 @@ impl Walk<'_> {
                 continue;
             }
             out.seen += 1;
-            if rules::is_editor_temp(entry.file_name()) {
+            if rules::is_editor_temp(path.file_name().unwrap_or_default()) {
                 continue;
             }
             if is_link {
@@ -390,9 +404,53 @@ pub(super) enum Step {
     Failed,
 }
 
+/// A walker's entries: its own walk of a plain tree, or `ignore`'s through a link.
+enum Entries {
+    Tree(DirWalk),
+    Linked(Box<ignore::Walk>),
+}
+
+/// An entry of either walker.
+struct Item {
+    path: PathBuf,
+    /// Through a link: the target's type. Otherwise the entry's own.
+    file_type: std::fs::FileType,
+    depth: usize,
+    /// A link followed (only through a link).
+    path_is_symlink: bool,
+}
+
+impl Entries {
+    /// The next entry; `Some(None)` for one to skip.
+    fn next(&mut self) -> Option<Option<Item>> {
+        match self {
+            Entries::Tree(walk) => walk.next().map(|e| {
+                Some(Item {
+                    path: e.path,
+                    file_type: e.file_type,
+                    depth: e.depth,
+                    path_is_symlink: false,
+                })
+            }),
+            // A cycle of links, or one whose target is gone, comes as an error: skipped.
+            Entries::Linked(walk) => walk.next().map(|e| {
+                let e = e.ok()?;
+                let file_type = e.file_type()?;
+                let (depth, path_is_symlink) = (e.depth(), e.path_is_symlink());
+                Some(Item {
+                    path: e.into_path(),
+                    file_type,
+                    depth,
+                    path_is_symlink,
+                })
+            }),
+        }
+    }
+}
+
 /// One walker under way: its entries, and what it was opened with.
 struct Walker {
-    entries: ignore::Walk,
+    entries: Entries,
     max_depth: Option<usize>,
     skip_root: bool,
     /// Through a link: links below are followed, directories watched by canonical path.
