@@ -403,7 +403,11 @@ task "gen" {
     // A few runs more on a loaded machine than on an idle one: a write seen while the run is
     // still under way restarts it and is not counted. What matters is that it stops.
     let runs = hot.count("node_started", "gen");
-    assert!((2..=10).contains(&runs), "{runs} runs\n{}", hot.transcript());
+    assert!(
+        (2..=10).contains(&runs),
+        "{runs} runs\n{}",
+        hot.transcript()
+    );
     // An edit of the user's still runs it.
     project.write("src/lib.rs", "edited");
     hot.wait_for("a run after the user's edit", |e| {
