@@ -24,8 +24,10 @@
 //! A batch can be held ([`Debouncer::hold`]: git holds its index lock, see `vcs`): it closes
 //! neither on quiet nor on `max_delay` until released, and after the release it waits one
 //! window (or the caller's grace) for the operation's last events.
-use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
+use std::cmp::Ordering;
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Rescans are never closer together than this, so a watcher that keeps overflowing (or a
@@ -54,6 +56,10 @@ pub(super) const ADAPT_FACTOR: u32 = 16;
 /// beside any one save or a burst's writes of one file, short beside `max_delay`. A stream
 /// whose next event comes within this of its burst's close is one in the next burst at once.
 pub(super) const STREAM: Duration = Duration::from_secs(1);
+
+/// A closed burst's index keeps its room up to this many paths; a bigger one's is given back,
+/// so one huge burst does not hold its memory for good.
+const KEEP: usize = 8192;
 
 /// What an event says about its path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,18 +111,72 @@ impl Seen {
     }
 }
 
+/// A path's number in the open burst (the place of its entry): what else the caller keeps
+/// about the path for the burst (the reads made while it waits) is found by it, without a
+/// search. Valid until the burst closes.
+pub(crate) type Id = usize;
+
+/// One path of a closed burst.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Candidate {
+    /// Relative to the root.
+    pub path: Arc<Path>,
+    /// Its number in the burst.
+    pub id: Id,
+    /// Its events in this burst were all metadata-only (a `touch`, a `chmod`, a close without
+    /// a write): the caller counts it as changed when its content changed or its modification
+    /// time moved.
+    pub metadata_only: bool,
+}
+
 /// One closed burst.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub(crate) struct Batch {
-    /// Candidate paths (relative to the root), sorted and deduplicated. Candidates only: the
-    /// caller still checks whether their content changed.
-    pub paths: BTreeSet<PathBuf>,
-    /// The candidates whose events in this burst were all metadata-only (a `touch`, a
-    /// `chmod`, a close without a write): the caller counts one as changed when its content
-    /// changed or its modification time moved.
-    pub metadata_only: BTreeSet<PathBuf>,
+    /// Candidate paths, sorted as `Path` sorts them ([`path_order`]), each once.
+    /// Candidates only: the caller still checks whether their content changed.
+    pub paths: Vec<Candidate>,
     /// Events were lost (overflow, watcher error, changed ignore rules): re-walk everything.
     pub rescan: bool,
+}
+
+/// The order of `Path`, by bytes: a separator sorts before every other byte, so a directory's
+/// paths come before a sibling's that extends its name (`a/b` < `a-b`), as component by
+/// component. For paths [`normal`] made, it equals `Path::cmp` at a fraction of the cost (a
+/// 5,000-file burst is ~60,000 comparisons).
+pub(crate) fn path_order(a: &Path, b: &Path) -> Ordering {
+    let (a, b) = (
+        a.as_os_str().as_encoded_bytes(),
+        b.as_os_str().as_encoded_bytes(),
+    );
+    let same = a.iter().zip(b).take_while(|(x, y)| x == y).count();
+    let rank = |c: u8| {
+        if std::path::is_separator(c as char) {
+            0
+        } else {
+            u16::from(c) + 1
+        }
+    };
+    match (a.get(same), b.get(same)) {
+        (Some(&x), Some(&y)) => rank(x).cmp(&rank(y)),
+        (x, y) => x.is_some().cmp(&y.is_some()),
+    }
+}
+
+/// `rel` as its components write it (`./a//b/` is `a/b`), so that byte order and equality are
+/// the path's own. Paths from events are that already: only an odd one is rebuilt.
+fn normal(rel: PathBuf) -> PathBuf {
+    let b = rel.as_os_str().as_encoded_bytes();
+    let odd = b.first() == Some(&b'/')
+        || b.last() == Some(&b'/')
+        || b == b"."
+        || b.starts_with(b"./")
+        || b.windows(2).any(|w| w == b"//" || w == b"/.");
+    if odd {
+        let here = |c: &std::path::Component| *c == std::path::Component::CurDir;
+        rel.components().filter(|c| !here(c)).collect()
+    } else {
+        rel
+    }
 }
 
 #[derive(Debug)]
@@ -130,7 +190,12 @@ pub(crate) struct Debouncer {
     max_delay: Duration,
     first: Option<Instant>,
     last: Option<Instant>,
-    seen: BTreeMap<PathBuf, Seen>,
+    /// The open burst's paths in the order they came, each with what it saw; a path's place
+    /// here is its [`Id`].
+    seen: Vec<(Arc<Path>, Seen)>,
+    /// Each of them by path: one hash per event, where a map ordered by `Path` (compared
+    /// component by component) cost a search of a dozen comparisons.
+    ids: foldhash::HashMap<Arc<Path>, Id>,
     /// The last event of the previous batch: a batch that begins within the window after it
     /// continues a burst (a writer slower than `SETTLE` per file), so it is not settled.
     prev_last: Option<Instant>,
@@ -146,7 +211,7 @@ pub(crate) struct Debouncer {
     /// only the other paths' events from then on.
     stream_from: Option<Instant>,
     /// The streams of the last batch, and when it closed.
-    prev_streams: (Option<Instant>, BTreeSet<PathBuf>),
+    prev_streams: (Option<Instant>, HashSet<Arc<Path>>),
     /// Since when, and until when at least, the open batch is held.
     hold_since: Option<Instant>,
     hold_until: Option<Instant>,
@@ -177,14 +242,15 @@ impl Debouncer {
             max_delay,
             first: None,
             last: None,
-            seen: BTreeMap::new(),
+            seen: Vec::new(),
+            ids: foldhash::HashMap::default(),
             prev_last: None,
             prev_window: None,
             continues: false,
             held: false,
             grew: false,
             stream_from: None,
-            prev_streams: (None, BTreeSet::new()),
+            prev_streams: (None, HashSet::new()),
             hold_since: None,
             hold_until: None,
             not_before: None,
@@ -222,16 +288,47 @@ impl Debouncer {
         self.last = Some(self.last.map_or(now, |l| l.max(now)));
     }
 
-    /// An event of `kind` on a candidate path at `now`.
-    pub(crate) fn push(&mut self, now: Instant, path: PathBuf, kind: Kind) {
-        let stream = match self.seen.get(&path) {
-            Some(s) => s.stream || now.saturating_duration_since(s.since) >= STREAM,
-            None => {
-                let (closed, streams) = &self.prev_streams;
-                closed.is_some_and(|c| now.saturating_duration_since(c) < STREAM)
-                    && streams.contains(&path)
-            }
-        };
+    /// An event of `kind` on a candidate path at `now`; returns the path's number in the burst.
+    pub(crate) fn push(&mut self, now: Instant, path: PathBuf, kind: Kind) -> Id {
+        let path = normal(path);
+        if let Some(id) = self.id(&path) {
+            self.push_id(now, id, kind);
+            return id;
+        }
+        let (closed, streams) = &self.prev_streams;
+        let stream = !streams.is_empty()
+            && closed.is_some_and(|c| now.saturating_duration_since(c) < STREAM)
+            && streams.contains(path.as_path());
+        self.note(now, stream);
+        let path: Arc<Path> = path.into();
+        let id = self.seen.len();
+        self.ids.insert(path.clone(), id);
+        self.seen.push((
+            path,
+            Seen {
+                since: now,
+                stream,
+                born: kind == Kind::Created,
+                content: kind.content(),
+                last: kind,
+            },
+        ));
+        id
+    }
+
+    /// A further event of `kind` at `now` on the path the open burst numbers `id`.
+    pub(crate) fn push_id(&mut self, now: Instant, id: Id, kind: Kind) {
+        let s = self.seen[id].1;
+        let stream = s.stream || now.saturating_duration_since(s.since) >= STREAM;
+        self.note(now, stream);
+        let seen = &mut self.seen[id].1;
+        seen.stream |= stream;
+        seen.content |= kind.content();
+        seen.last = kind;
+    }
+
+    /// An event at `now`, of a stream or not.
+    fn note(&mut self, now: Instant, stream: bool) {
         if stream {
             // The quiet window is the other paths'.
             if self.first.is_none() {
@@ -242,16 +339,24 @@ impl Debouncer {
         } else {
             self.touch(now);
         }
-        let seen = self.seen.entry(path).or_insert(Seen {
-            since: now,
-            stream,
-            born: kind == Kind::Created,
-            content: false,
-            last: kind,
-        });
-        seen.stream |= stream;
-        seen.content |= kind.content();
-        seen.last = kind;
+    }
+
+    /// The number of `path` in the open burst, if it holds it.
+    pub(crate) fn id(&self, path: &Path) -> Option<Id> {
+        if self.ids.is_empty() {
+            return None;
+        }
+        self.ids.get(path).copied()
+    }
+
+    /// True when the open burst holds `path` already.
+    pub(crate) fn holds(&self, path: &Path) -> bool {
+        self.id(path).is_some()
+    }
+
+    /// The path the open burst numbers `id`.
+    pub(crate) fn path(&self, id: Id) -> &Arc<Path> {
+        &self.seen[id].0
     }
 
     /// A stream is all that happened since it became one: the burst waits for `max_delay`
@@ -276,11 +381,6 @@ impl Debouncer {
     pub(crate) fn push_rescan(&mut self, now: Instant) {
         self.touch(now);
         self.rescan = true;
-    }
-
-    /// True when the open burst holds `path` already.
-    pub(crate) fn holds(&self, path: &std::path::Path) -> bool {
-        self.seen.contains_key(path)
     }
 
     /// True when something is waiting.
@@ -338,9 +438,9 @@ impl Debouncer {
         if self.rescan || self.continues || self.held || self.grew {
             return false;
         }
-        let mut lasting = self.seen.values().filter(|s| !s.transient());
+        let mut lasting = self.seen.iter().filter(|(_, s)| !s.transient());
         match (lasting.next(), lasting.next()) {
-            (Some(one), None) => one.last.completes(),
+            (Some((_, one)), None) => one.last.completes(),
             // Only transients: nothing the burst is about is still being written.
             (None, _) => true,
             (Some(_), Some(_)) => false,
@@ -444,18 +544,27 @@ impl Debouncer {
         self.hold_since = None;
         self.hold_until = None;
         self.not_before = None;
-        // Built from the sorted map in bulk: no search per path on the way to the wave.
+        // Sorted once, by bytes (see `path_order`), the paths shared, not copied.
         let seen = std::mem::take(&mut self.seen);
+        if self.ids.capacity() > KEEP {
+            self.ids = foldhash::HashMap::default();
+        } else {
+            self.ids.clear();
+        }
         let streams = seen.iter().filter(|(_, s)| s.stream);
         self.prev_streams = (Some(now), streams.map(|(p, _)| p.clone()).collect());
-        let metadata_only = seen
-            .iter()
-            .filter(|(_, s)| !s.content)
-            .map(|(p, _)| p.clone())
+        let mut paths: Vec<Candidate> = seen
+            .into_iter()
+            .enumerate()
+            .map(|(id, (path, s))| Candidate {
+                path,
+                id,
+                metadata_only: !s.content,
+            })
             .collect();
+        paths.sort_unstable_by(|a, b| path_order(&a.path, &b.path));
         Some(Batch {
-            paths: seen.into_keys().collect(),
-            metadata_only,
+            paths,
             rescan: std::mem::take(&mut self.rescan),
         })
     }
@@ -483,8 +592,16 @@ mod tests {
         t0 + Duration::from_micros(n)
     }
 
-    fn paths(b: &BTreeSet<PathBuf>) -> Vec<&str> {
-        b.iter().map(|p| p.to_str().unwrap()).collect()
+    fn paths(b: &[Candidate]) -> Vec<&str> {
+        b.iter().map(|c| c.path.to_str().unwrap()).collect()
+    }
+
+    fn metadata_only(b: &Batch) -> Vec<&str> {
+        b.paths
+            .iter()
+            .filter(|c| c.metadata_only)
+            .map(|c| c.path.to_str().unwrap())
+            .collect()
     }
 
     #[test]
@@ -505,7 +622,7 @@ mod tests {
         let b = d.take(ms(t0, 10)).unwrap();
         assert_eq!(paths(&b.paths), ["a.rs"]);
         assert!(!b.rescan);
-        assert!(b.metadata_only.is_empty());
+        assert!(metadata_only(&b).is_empty());
         assert_eq!(d.deadline(), None);
     }
 
@@ -522,7 +639,7 @@ mod tests {
         assert_eq!(d.take(us(t0, 1_079)), None);
         let b = d.take(us(t0, 1_080)).unwrap();
         assert_eq!(paths(&b.paths), ["a.rs"]);
-        assert!(b.metadata_only.is_empty(), "a rewrite is a content event");
+        assert!(metadata_only(&b).is_empty(), "a rewrite is a content event");
     }
 
     #[test]
@@ -673,7 +790,7 @@ mod tests {
         d.push(us(t0, 40), "rewritten.rs".into(), Kind::Metadata);
         let b = d.take(us(t0, 10_040)).unwrap();
         assert_eq!(paths(&b.paths), ["rewritten.rs", "touched.rs", "utimed.rs"]);
-        assert_eq!(paths(&b.metadata_only), ["touched.rs", "utimed.rs"]);
+        assert_eq!(metadata_only(&b), ["touched.rs", "utimed.rs"]);
     }
 
     #[test]
@@ -780,6 +897,32 @@ mod tests {
         let end = us(t0, 4999 * 200);
         assert_eq!(d.deadline(), Some(end + Q));
         assert_eq!(d.take(end + Q).unwrap().paths.len(), 5000);
+    }
+
+    /// The batch is sorted by bytes, and must come out as `Path` sorts (the change set's
+    /// order), equal paths spelled oddly being one.
+    #[test]
+    fn a_batch_is_in_the_order_of_path_and_odd_spellings_are_one_path() {
+        let names = [
+            "a-b", "a/b", "a", "a.rs", "a/b/c", "a/b-c", "ab", "b", "a/.x", "A", "a b", "é",
+        ];
+        let mut by_path: Vec<&Path> = names.iter().map(Path::new).collect();
+        by_path.sort();
+        let t0 = Instant::now();
+        let mut d = Debouncer::new(Q, CAP);
+        for n in names {
+            d.push(t0, n.into(), Kind::Written);
+        }
+        d.push(t0, "a//b/".into(), Kind::Written);
+        d.push(t0, "./b".into(), Kind::Written);
+        let b = d.take(ms(t0, 10)).unwrap();
+        let want: Vec<&str> = by_path.iter().map(|p| p.to_str().unwrap()).collect();
+        assert_eq!(paths(&b.paths), want);
+        for x in &by_path {
+            for y in &by_path {
+                assert_eq!(path_order(x, y), x.cmp(y), "{x:?} {y:?}");
+            }
+        }
     }
 
     #[test]

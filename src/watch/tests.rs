@@ -1005,6 +1005,39 @@ async fn a_burst_of_touches_is_one_change_set_of_every_file_and_a_chmod_burst_no
     f.assert_quiet().await;
 }
 
+/// The defect: the modification times remembered from the last look were a map of at most
+/// 4,096 files, emptied when full: after a burst over 5,000 files most were forgotten, and a
+/// close without a write (the bytes and times as they were) on one of them was taken for a
+/// `touch` (its mtime equals its ctime after a write): a wave for the same bytes.
+#[cfg(unix)]
+#[tokio::test]
+async fn a_close_without_a_write_after_a_burst_of_five_thousand_files_runs_nothing() {
+    const FILES: usize = 5_000;
+    let names: Vec<String> = (0..FILES)
+        .map(|i| format!("src/m{}/f{i:05}.rs", i % 50))
+        .collect();
+    let files: Vec<(&str, &str)> = names.iter().map(|n| (n.as_str(), "x")).collect();
+    // A long window: one burst is one set however the machine preempts the writer.
+    let mut f = start_with(&files, |c| {
+        c.debounce = Duration::from_secs(1);
+        c.max_delay = Duration::from_secs(60);
+    });
+    for n in &names {
+        fs::write(f.root().join(n), "y").unwrap();
+    }
+    assert_eq!(f.next().await.paths.len(), FILES);
+    // Opened for writing and closed: every file's time is remembered from the look above.
+    for n in &names {
+        drop(
+            fs::OpenOptions::new()
+                .write(true)
+                .open(f.root().join(n))
+                .unwrap(),
+        );
+    }
+    f.assert_quiet().await;
+}
+
 /// A rescan (a `.gitignore` change) kept in the file table the files a new ignore rule
 /// covered: an edit to one, seen by the next rescan, ran a wave for an ignored file (and a
 /// big newly ignored tree stayed in memory). They leave the table now.

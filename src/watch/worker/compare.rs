@@ -5,12 +5,13 @@
 //! `Reads::read_one`), and what the table and the remembered times learn is written only after
 //! the change set has gone ([`Worker::record`]).
 
-use std::collections::BTreeSet;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use super::Worker;
 use super::reads::Early;
+use crate::watch::debounce::Candidate;
 use crate::watch::files::Slot;
 use crate::watch::hash::{FileState, Observed};
 
@@ -18,9 +19,9 @@ use crate::watch::hash::{FileState, Observed};
 #[derive(Default)]
 pub(super) struct Learnt {
     /// Each compared file and what it holds now (`None`: it is gone).
-    states: Vec<(PathBuf, Option<FileState>)>,
+    states: Vec<(Arc<Path>, Option<FileState>)>,
     /// Each compared file's modification time now.
-    mtimes: Vec<(PathBuf, Option<SystemTime>)>,
+    mtimes: Vec<(Arc<Path>, Option<SystemTime>)>,
 }
 
 impl Worker {
@@ -30,23 +31,24 @@ impl Worker {
     /// (a `touch`: the Unix way to ask for a rebuild).
     pub(super) fn changed(
         &mut self,
-        candidates: BTreeSet<PathBuf>,
-        metadata_only: &BTreeSet<PathBuf>,
+        candidates: Vec<Candidate>,
     ) -> (Vec<PathBuf>, Vec<Option<SystemTime>>, Learnt) {
         let (mut out, mut times) = (Vec::new(), Vec::new());
         let mut learnt = Learnt::default();
         let shared = self.shared.clone();
         let files = shared.files();
-        // Both sets are sorted alike and `metadata_only` is within `candidates`: walked side by
-        // side, one equality test per candidate rather than a search (a 5,000-file `touch`
-        // spent a third of its close in those searches).
-        let mut metadata_only = metadata_only.iter().peekable();
-        for rel in candidates {
-            let only_metadata = metadata_only.next_if(|m| **m == rel).is_some();
-            let early = self.reads.take_early(&rel);
+        // What the burst's files held was looked up when they were read ahead or touched:
+        // found by their number in the burst, not searched for again.
+        for Candidate {
+            path: rel,
+            id,
+            metadata_only: only_metadata,
+        } in candidates
+        {
+            let early = self.reads.take_early(id);
             let known = match &early {
                 Some(e) => e.known,
-                None => files.get(&rel),
+                None => self.reads.known(id).or_else(|| files.get(&rel)),
             };
             if known.is_none() && !self.tracked(&rel) {
                 continue;
@@ -56,10 +58,10 @@ impl Worker {
             // The times come from the filter's `lstat` of the last event when it made one.
             if only_metadata
                 && let Some(Slot::Known(FileState::Hash(_))) = known
-                && let Some(now) = self.reads.times(&self.root, &rel)
+                && let Some(now) = self.reads.times(&self.root, id, &rel)
             {
                 if now.moved_since(self.reads.mtime(&rel)) {
-                    out.push(rel.clone());
+                    out.push(rel.to_path_buf());
                     times.push(now.modified);
                 }
                 learnt.mtimes.push((rel, now.modified));
@@ -83,7 +85,7 @@ impl Worker {
             }
             learnt.mtimes.push((rel.clone(), modified));
             if changed {
-                out.push(rel);
+                out.push(rel.to_path_buf());
                 times.push(modified);
             }
         }
@@ -92,7 +94,7 @@ impl Worker {
 
     /// Writes down what a close learnt: the table's states and the remembered times.
     pub(super) fn record(&mut self, learnt: Learnt) {
-        {
+        let tracked = {
             let mut files = self.shared.files();
             for (rel, state) in &learnt.states {
                 match state {
@@ -100,9 +102,10 @@ impl Worker {
                     None => files.remove(rel),
                 }
             }
-        }
+            files.len()
+        };
         for (rel, modified) in learnt.mtimes {
-            self.reads.remember_mtime(&rel, modified);
+            self.reads.remember_mtime(rel, modified, tracked);
         }
     }
 }

@@ -13,7 +13,8 @@ use notify::event::{AccessKind, AccessMode, MetadataKind, ModifyKind, RenameMode
 
 use super::Worker;
 use crate::watch::Notice;
-use crate::watch::debounce::Kind;
+use crate::watch::debounce::{Id, Kind};
+use crate::watch::files::Slot;
 use crate::watch::rules;
 
 impl Worker {
@@ -54,7 +55,7 @@ impl Worker {
     }
 
     pub(super) fn on_path(&mut self, now: Instant, abs: &Path, kind: Kind) {
-        let Ok(rel) = abs.strip_prefix(&self.root) else {
+        let Some(rel) = relative(abs, &self.root) else {
             return;
         };
         if rel.as_os_str().is_empty() {
@@ -68,20 +69,23 @@ impl Worker {
         // temporary: only files have their content written, and what the checks below found
         // at the path's first event holds for the whole burst (a rule change is a rescan). A
         // burst of thousands of files is two to five events per file: most cost this only.
-        if matches!(kind, Kind::Written | Kind::Closed)
-            && (self.debouncer.holds(rel) || rel.file_name().is_some_and(rules::is_editor_temp))
-        {
-            if self.debouncer.holds(rel) {
-                self.touched(now, rel.to_path_buf(), kind);
+        if matches!(kind, Kind::Written | Kind::Closed) {
+            if let Some(id) = self.debouncer.id(rel) {
+                self.debouncer.push_id(now, id, kind);
+                self.reads.touched(id, kind);
+                return;
             }
-            return;
+            if rel.file_name().is_some_and(rules::is_editor_temp) {
+                return;
+            }
         }
         // No syscall for a `touch` of a known file: its times are looked at while the burst
-        // waits for quiet (or at its close).
-        if kind == Kind::Metadata && self.known_file(abs, rel) {
-            let rel = rel.to_path_buf();
-            self.reads.stat_later(&rel);
-            self.touched(now, rel, kind);
+        // waits for quiet (or at its close), and what the table holds is kept for the close.
+        if kind == Kind::Metadata
+            && let Some(known) = self.known_file(abs, rel)
+        {
+            let id = self.touched(now, rel.to_path_buf(), kind);
+            self.reads.stat_later(id, known);
             return;
         }
         let rel = rel.to_path_buf();
@@ -139,12 +143,12 @@ impl Worker {
             };
             // The `lstat` above came after the event: the times a metadata-only change is
             // judged by, unless a later event replaces them.
+            let id = self.touched(now, rel, kind);
             if kind == Kind::Metadata
                 && let Some(meta) = meta.as_ref().filter(|m| m.is_file())
             {
-                self.reads.stat_early(&rel, meta);
+                self.reads.stat_early(id, meta);
             }
-            self.touched(now, rel, kind);
         }
     }
 
@@ -157,19 +161,15 @@ impl Worker {
     /// re-reads them, and the table may still hold a file they came to ignore). An ignore
     /// file's own events rescan, an editor's temporary is never reported: both take the full
     /// path.
-    fn known_file(&self, abs: &Path, rel: &Path) -> bool {
-        let Some(name) = rel.file_name() else {
-            return false;
-        };
+    fn known_file(&self, abs: &Path, rel: &Path) -> Option<Slot> {
+        let name = rel.file_name()?;
         if name == ".gitignore" || name == ".ignore" || rules::is_editor_temp(name) {
-            return false;
+            return None;
         }
-        if !self.shared.files().contains(rel) {
-            return false;
-        }
+        let known = self.shared.files().get(rel)?;
         let ignored = self.rules.read().leaf_ignored(abs, false)
             || self.scope.ignore().is_ignored(rel, false);
-        !ignored || self.scope.always().contains(rel)
+        (!ignored || self.scope.always().contains(rel)).then_some(known)
     }
 
     /// A link to a file appeared (or changed): its target's directory is watched, and events
@@ -193,16 +193,41 @@ impl Worker {
         if let Ok(rel) = dir.strip_prefix(&self.root) {
             let known = self.shared.files().subtree(rel);
             for k in known {
-                self.debouncer.push(now, k, Kind::Gone);
+                // Through `touched`: what was read of it ahead is stale.
+                self.touched(now, k, Kind::Gone);
             }
         }
     }
 
-    /// A file the open burst touched: anything read of it before is stale.
-    pub(super) fn touched(&mut self, now: Instant, rel: PathBuf, kind: Kind) {
-        self.reads.touched(&rel, kind);
-        self.debouncer.push(now, rel, kind);
+    /// A file the open burst touched: anything read of it before is stale. Returns its
+    /// number in the burst.
+    pub(super) fn touched(&mut self, now: Instant, rel: PathBuf, kind: Kind) -> Id {
+        let id = self.debouncer.push(now, rel, kind);
+        self.reads.touched(id, kind);
+        id
     }
+}
+
+/// `abs` relative to `root`. The paths of events spell the root out (it joined with names):
+/// one byte comparison then, where `Path::strip_prefix` parses both paths into components
+/// (on every event of a burst).
+fn relative<'a>(abs: &'a Path, root: &Path) -> Option<&'a Path> {
+    let (a, r) = (
+        abs.as_os_str().as_encoded_bytes(),
+        root.as_os_str().as_encoded_bytes(),
+    );
+    if !r.ends_with(b"/")
+        && let Some(rest) = a.strip_prefix(r).and_then(|rest| rest.strip_prefix(b"/"))
+        && !rest.is_empty()
+        && !rest.starts_with(b"/")
+    {
+        // SAFETY: `rest` is what follows an ASCII `/` in bytes from `as_encoded_bytes`, a
+        // split `OsStr::from_encoded_bytes_unchecked` allows.
+        return Some(Path::new(unsafe {
+            std::ffi::OsStr::from_encoded_bytes_unchecked(rest)
+        }));
+    }
+    abs.strip_prefix(root).ok()
 }
 
 /// What a notify event says about the write to its paths (see [`Kind`]). inotify gives

@@ -303,8 +303,10 @@ impl Worker {
                 Err(mpsc::TryRecvError::Empty) => {}
             }
             if reading
-                && (self.reads.read_one(&self.root, &self.shared.files())
-                    || self.reads.stat_one(&self.root))
+                && (self
+                    .reads
+                    .read_one(&self.root, &self.shared.files(), &self.debouncer)
+                    || self.reads.stat_one(&self.root, &self.debouncer))
             {
                 continue;
             }
@@ -409,16 +411,12 @@ impl Worker {
         let Some(batch) = self.debouncer.take(now) else {
             return true;
         };
-        let Batch {
-            paths: candidates,
-            metadata_only,
-            rescan,
-        } = batch;
+        let Batch { paths, rescan } = batch;
         if rescan {
             // Its own wave, once walked and read in slices; this one's paths go now.
             self.start_rescan();
         }
-        let (paths, modified, learnt) = self.changed(candidates, &metadata_only);
+        let (paths, modified, learnt) = self.changed(paths);
         // The wave starts first; the table learns the new states while it does.
         let sent = paths.is_empty()
             || self.reports.send(ChangeSet {

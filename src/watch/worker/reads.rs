@@ -1,11 +1,11 @@
 //! The reads made while a burst waits for quiet, and the modification times that tell a
 //! `touch` from a `chmod`.
 
-use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
+use std::sync::Arc;
 use std::time::SystemTime;
 
-use crate::watch::debounce::Kind;
+use crate::watch::debounce::{Debouncer, Id, Kind};
 use crate::watch::files::{FileTable, Slot};
 use crate::watch::hash::{self, Observed};
 
@@ -21,88 +21,126 @@ pub(super) struct Early {
     pub(super) known: Option<Slot>,
 }
 
+/// The times of a file whose last event was metadata-only, and what the table held for it
+/// at that event when the filter looked it up (see [`Early`] for why that holds until the
+/// close).
+#[derive(Clone, Copy)]
+struct Touched {
+    times: Option<Times>,
+    known: Option<Slot>,
+}
+
+/// What is kept of the open burst's files is indexed by their number in the burst
+/// ([`Id`]): an event or the close finds it without hashing a path.
 #[derive(Default)]
 pub(super) struct Reads {
     /// Files the open burst touched that are not read yet, and those read while the burst
     /// waited for quiet: at its close only files touched since need reading, so a burst of
     /// thousands of files still closes one quiet period after its last event.
-    unread: Vec<PathBuf>,
-    early: HashMap<PathBuf, Early>,
+    unread: Vec<Id>,
+    early: Vec<Option<Early>>,
     /// Files whose last event was metadata-only and whose times are not looked at yet: they
     /// are while the burst waits for quiet, one `lstat` each, off the event path.
-    unstat: Vec<PathBuf>,
-    /// The times of files whose last event in the open burst was metadata-only, from the
-    /// `lstat` the filter made of that event: a burst of touches is judged at its close
-    /// without a `stat` per file then.
-    times: HashMap<PathBuf, Times>,
+    unstat: Vec<Id>,
+    /// Files whose last event in the open burst was metadata-only: their times (from the
+    /// `lstat` the filter made of that event, or one made while the burst waited), so a burst
+    /// of touches is judged at its close without a `stat` or a table look-up per file.
+    touched: Vec<Option<Touched>>,
     /// The modification time each file had when a change set last looked at it, so a
     /// metadata-only event counts as a change only when the time moved (see [`Times::moved_since`]).
-    /// Only files events touched are here, and at most [`MTIMES_MAX`] of them.
-    mtimes: HashMap<PathBuf, SystemTime>,
+    /// Only files events touched are here, at most as many as the table holds (or [`MTIMES_MIN`]).
+    mtimes: foldhash::HashMap<Arc<Path>, SystemTime>,
     buf: Vec<u8>,
 }
 
-/// Remembered modification times are dropped past this many files (a burst of thousands):
-/// they only sharpen the touch rule.
-const MTIMES_MAX: usize = 4096;
+/// Remembered modification times are kept for at least this many files, and for as many as
+/// the table tracks: a burst over every file of a tree keeps them all (a map smaller than the
+/// burst was emptied and refilled at every close).
+const MTIMES_MIN: usize = 4096;
+
+/// `v[id]`, made room for.
+fn at<T>(v: &mut Vec<Option<T>>, id: Id) -> &mut Option<T> {
+    if v.len() <= id {
+        v.resize_with(id + 1, || None);
+    }
+    &mut v[id]
+}
 
 impl Reads {
     /// A file the open burst touched: anything read of it before is stale.
-    pub(super) fn touched(&mut self, rel: &Path, kind: Kind) {
-        if !self.early.is_empty() {
-            self.early.remove(rel);
+    pub(super) fn touched(&mut self, id: Id, kind: Kind) {
+        if let Some(e) = self.early.get_mut(id) {
+            *e = None;
         }
         // A metadata-only event needs no read (see `Worker::changed`); after a close the
         // bytes are final, the best time to read them.
         if kind != Kind::Metadata {
-            self.unread.push(rel.to_path_buf());
+            self.unread.push(id);
+            if let Some(t) = self.touched.get_mut(id) {
+                *t = None;
+            }
         }
     }
 
-    /// Reads one touched file ahead of the burst's close, and looks up what `files` holds for
-    /// it; false when none is left.
-    pub(super) fn read_one(&mut self, root: &Path, files: &FileTable) -> bool {
-        while let Some(rel) = self.unread.pop() {
-            if self.early.contains_key(&rel) {
+    /// Reads one touched file of `burst` ahead of its close, and looks up what `files` holds
+    /// for it; false when none is left.
+    pub(super) fn read_one(&mut self, root: &Path, files: &FileTable, burst: &Debouncer) -> bool {
+        while let Some(id) = self.unread.pop() {
+            if self.early.get(id).is_some_and(Option::is_some) {
                 continue;
             }
-            let read = hash::observe_modified(&root.join(&rel), &mut self.buf);
-            let known = files.get(&rel);
-            self.early.insert(rel, Early { read, known });
+            let rel = burst.path(id);
+            let read = hash::observe_modified(&root.join(rel), &mut self.buf);
+            let known = files.get(rel);
+            *at(&mut self.early, id) = Some(Early { read, known });
             return true;
         }
         false
     }
 
-    /// Looks at the times of one file whose last event was metadata-only; false when none is
-    /// left.
-    pub(super) fn stat_one(&mut self, root: &Path) -> bool {
-        let Some(rel) = self.unstat.pop() else {
+    /// Looks at the times of one file of `burst` whose last event was metadata-only; false
+    /// when none is left.
+    pub(super) fn stat_one(&mut self, root: &Path, burst: &Debouncer) -> bool {
+        let Some(id) = self.unstat.pop() else {
             return false;
         };
-        if let Ok(meta) = std::fs::symlink_metadata(root.join(&rel))
+        if let Some(Some(t)) = self.touched.get_mut(id)
+            && t.times.is_none()
+            && let Ok(meta) = std::fs::symlink_metadata(root.join(burst.path(id)))
             && meta.is_file()
         {
-            self.times.insert(rel, Times::of(&meta));
+            t.times = Some(Times::of(&meta));
         }
         true
     }
 
-    /// A metadata-only event on `rel`, with no `lstat` made: its times are looked at after it
-    /// (what was seen before it is stale).
-    pub(super) fn stat_later(&mut self, rel: &Path) {
-        if !self.times.is_empty() {
-            self.times.remove(rel);
-        }
-        self.unstat.push(rel.to_path_buf());
+    /// A metadata-only event on `id`, a file the table holds as `known`, with no `lstat` made:
+    /// its times are looked at after it (what was seen before it is stale).
+    pub(super) fn stat_later(&mut self, id: Id, known: Slot) {
+        *at(&mut self.touched, id) = Some(Touched {
+            times: None,
+            known: Some(known),
+        });
+        self.unstat.push(id);
     }
 
-    /// What was read of `rel` ahead of the close, if anything (taken).
-    pub(super) fn take_early(&mut self, rel: &Path) -> Option<Early> {
-        if self.early.is_empty() {
-            return None;
-        }
-        self.early.remove(rel)
+    /// A metadata-only event on the regular file `id`, and what an `lstat` made after it saw.
+    pub(super) fn stat_early(&mut self, id: Id, meta: &std::fs::Metadata) {
+        *at(&mut self.touched, id) = Some(Touched {
+            times: Some(Times::of(meta)),
+            known: None,
+        });
+    }
+
+    /// What was read of `id` ahead of the close, if anything (taken).
+    pub(super) fn take_early(&mut self, id: Id) -> Option<Early> {
+        self.early.get_mut(id)?.take()
+    }
+
+    /// What the table held for `id` at its last (metadata-only) event, if the filter looked
+    /// it up and found it.
+    pub(super) fn known(&self, id: Id) -> Option<Slot> {
+        self.touched.get(id)?.as_ref()?.known
     }
 
     /// What `rel` holds now.
@@ -111,24 +149,25 @@ impl Reads {
     }
 
     /// What is tracked changed: what was read ahead is read again at the close, against the
-    /// table as it is then.
+    /// table as it is then, and the table is asked again for touched files.
     pub(super) fn drop_early(&mut self) {
-        self.unread.extend(self.early.drain().map(|(rel, _)| rel));
+        for (id, e) in self.early.iter_mut().enumerate() {
+            if e.take().is_some() {
+                self.unread.push(id);
+            }
+        }
+        for t in self.touched.iter_mut().flatten() {
+            t.known = None;
+        }
     }
 
-    /// A metadata-only event on the regular file `rel`, and what an `lstat` made after it saw.
-    pub(super) fn stat_early(&mut self, rel: &Path, meta: &std::fs::Metadata) {
-        self.times.insert(rel.to_path_buf(), Times::of(meta));
-    }
-
-    /// The times of the regular file `rel`: seen after its last metadata event, or now;
-    /// `None` when it is not a regular file (any more).
-    pub(super) fn times(&mut self, root: &Path, rel: &Path) -> Option<Times> {
-        let seen = if self.times.is_empty() {
-            None
-        } else {
-            self.times.remove(rel)
-        };
+    /// The times of the regular file `rel` (numbered `id` in the burst): seen after its last
+    /// metadata event, or now; `None` when it is not a regular file (any more).
+    pub(super) fn times(&mut self, root: &Path, id: Id, rel: &Path) -> Option<Times> {
+        let seen = self
+            .touched
+            .get_mut(id)
+            .and_then(|t| t.as_mut()?.times.take());
         seen.or_else(|| {
             std::fs::metadata(root.join(rel))
                 .ok()
@@ -137,33 +176,53 @@ impl Reads {
         })
     }
 
-    /// The burst closed: nothing read of it is kept.
+    /// The burst closed: nothing read of it is kept (nor, past a big burst, its room).
     pub(super) fn clear(&mut self) {
-        self.unread.clear();
-        self.unstat.clear();
-        self.early.clear();
-        self.times.clear();
+        fn empty<T>(v: &mut Vec<T>) {
+            if v.capacity() > KEEP {
+                *v = Vec::new();
+            } else {
+                v.clear();
+            }
+        }
+        empty(&mut self.unread);
+        empty(&mut self.unstat);
+        empty(&mut self.early);
+        empty(&mut self.touched);
     }
 
     pub(super) fn mtime(&self, rel: &Path) -> Option<&SystemTime> {
+        if self.mtimes.is_empty() {
+            return None;
+        }
         self.mtimes.get(rel)
     }
 
-    pub(super) fn remember_mtime(&mut self, rel: &Path, modified: Option<SystemTime>) {
+    /// Remembers `rel`'s modification time, for at most `tracked` files (the table's size) or
+    /// [`MTIMES_MIN`].
+    pub(super) fn remember_mtime(
+        &mut self,
+        rel: Arc<Path>,
+        modified: Option<SystemTime>,
+        tracked: usize,
+    ) {
         match modified {
             Some(m) => {
-                if self.mtimes.len() >= MTIMES_MAX && !self.mtimes.contains_key(rel) {
+                if self.mtimes.len() >= tracked.max(MTIMES_MIN) && !self.mtimes.contains_key(&rel) {
                     // Forgetting only falls back to the ctime rule of `Times::moved_since`.
                     self.mtimes.clear();
                 }
-                self.mtimes.insert(rel.to_path_buf(), m);
+                self.mtimes.insert(rel, m);
             }
             None => {
-                self.mtimes.remove(rel);
+                self.mtimes.remove(&rel);
             }
         }
     }
 }
+
+/// Past this many entries a closed burst's room is given back.
+const KEEP: usize = 8192;
 
 /// What a metadata-only change is judged by, from one `stat` (or `lstat`) of a regular file.
 #[derive(Debug, Clone, Copy)]
