@@ -189,86 +189,74 @@ fn sums(project: &Project) -> Vec<String> {
     project.read("sums").lines().map(str::to_owned).collect()
 }
 
+/// Runs `operation` `rounds` times under two CPU hogs, with a `git reset --hard reset_to`
+/// (a wave of its own) between two, and checks that each was one wave on its final tree.
+fn one_wave_each(
+    project: &Project,
+    mut hot: Running,
+    rounds: usize,
+    reset_to: &str,
+    operation: impl Fn(&Path),
+) {
+    let root = project.path();
+    let sum_reset = tree_sum(root);
+    let mut expected = vec![sum_reset.clone()];
+    {
+        let _hogs = Hogs::start();
+        for round in 0..rounds {
+            if round > 0 {
+                git(root, &["reset", "-q", "--hard", reset_to]);
+                expected.push(sum_reset.clone());
+                hot.wait_event("wave_finished", "");
+            }
+            operation(root);
+            expected.push(tree_sum(root));
+            hot.wait_event("wave_finished", "");
+        }
+    }
+    assert_eq!(
+        waves_before_fence(project, &mut hot),
+        2 * rounds - 1,
+        "{}",
+        hot.transcript()
+    );
+    assert_eq!(
+        sums(project),
+        expected,
+        "one run per operation, on its final tree"
+    );
+}
+
 /// Under load the gap between two steps of a `git rebase` outgrew the 50 ms hot waited for
 /// the next step to take git's index lock again: a rebase of 5 commits touching 1,000 files
 /// was two waves, the first on a tree half rebased. A rebase now holds its wave from its
 /// first step to its last.
 #[test]
 fn a_rebase_under_load_was_split_where_a_step_outlasted_a_fixed_grace() {
-    const ROUNDS: usize = 3;
     let project = Project::new();
     let root = base_and_main(&project);
     git(root, &["checkout", "-q", "-b", "topic", "base"]);
     steps(&project, "topic");
     let before = git(root, &["rev-parse", "HEAD"]);
-    let before = before.trim();
-    let sum_before = tree_sum(root);
-    let mut hot = watch(&project);
-    let mut expected = vec![sum_before.clone()];
-    {
-        let _hogs = Hogs::start();
-        for round in 0..ROUNDS {
-            if round > 0 {
-                // Back to the topic as it was: one checkout, one wave.
-                git(root, &["reset", "-q", "--hard", before]);
-                expected.push(sum_before.clone());
-                hot.wait_event("wave_finished", "");
-            }
-            git(root, &["rebase", "-q", "main"]);
-            expected.push(tree_sum(root));
-            hot.wait_event("wave_finished", "");
-        }
-    }
-    assert_eq!(
-        waves_before_fence(&project, &mut hot),
-        2 * ROUNDS - 1,
-        "{}",
-        hot.transcript()
-    );
-    assert_eq!(
-        sums(&project),
-        expected,
-        "one run per operation, on its final tree"
-    );
+    let hot = watch(&project);
+    one_wave_each(&project, hot, 3, before.trim(), |root| {
+        git(root, &["rebase", "-q", "main"]);
+    });
 }
 
 /// A `git cherry-pick A..B` is a sequence like a rebase: one wave on the final tree.
 #[test]
 fn a_cherry_pick_of_a_range_under_load_was_split_between_its_picks() {
-    const ROUNDS: usize = 2;
     let project = Project::new();
     let root = base_and_main(&project);
     git(root, &["checkout", "-q", "-b", "picks", "base"]);
     steps(&project, "picks");
     git(root, &["checkout", "-q", "main"]);
-    let sum_main = tree_sum(root);
-    let mut hot = watch(&project);
-    let mut expected = vec![sum_main.clone()];
-    {
-        let _hogs = Hogs::start();
-        for round in 0..ROUNDS {
-            if round > 0 {
-                git(root, &["reset", "-q", "--hard", "main"]);
-                expected.push(sum_main.clone());
-                hot.wait_event("wave_finished", "");
-            }
-            git(root, &["checkout", "-q", "--detach", "main"]);
-            git(root, &["cherry-pick", "base..picks"]);
-            expected.push(tree_sum(root));
-            hot.wait_event("wave_finished", "");
-        }
-    }
-    assert_eq!(
-        waves_before_fence(&project, &mut hot),
-        2 * ROUNDS - 1,
-        "{}",
-        hot.transcript()
-    );
-    assert_eq!(
-        sums(&project),
-        expected,
-        "one run per operation, on its final tree"
-    );
+    let hot = watch(&project);
+    one_wave_each(&project, hot, 2, "main", |root| {
+        git(root, &["checkout", "-q", "--detach", "main"]);
+        git(root, &["cherry-pick", "base..picks"]);
+    });
 }
 
 /// A merge of a branch that changed every file is one wave on the merged tree.
@@ -279,21 +267,10 @@ fn a_merge_under_load_is_one_wave_on_the_merged_tree() {
     git(root, &["checkout", "-q", "-b", "topic", "base"]);
     steps(&project, "topic");
     git(root, &["checkout", "-q", "main"]);
-    let mut hot = watch(&project);
-    let mut expected = vec![tree_sum(root)];
-    {
-        let _hogs = Hogs::start();
+    let hot = watch(&project);
+    one_wave_each(&project, hot, 1, "main", |root| {
         git(root, &["merge", "-q", "--no-edit", "topic"]);
-        expected.push(tree_sum(root));
-        hot.wait_event("wave_finished", "");
-    }
-    assert_eq!(
-        waves_before_fence(&project, &mut hot),
-        1,
-        "{}",
-        hot.transcript()
-    );
-    assert_eq!(sums(&project), expected);
+    });
 }
 
 /// A rebase stopped on a conflict hands control back to the user: its wave runs then, on the
