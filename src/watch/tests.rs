@@ -518,11 +518,9 @@ async fn poll_mode_reports_changes() {
     assert_eq!(f.next_paths().await, ["src/new/b.rs"]);
 }
 
-/// Past the kernel's inotify watch limit (stood in for by `refuse_watches`), new directories
-/// were never watched and their edits never seen. They are polled now, reported once, and go
-/// back to inotify once the limit has room.
-#[tokio::test]
-async fn directories_created_past_the_inotify_limit_are_never_watched() {
+/// A watcher past the inotify limit (stood in for by `refuse_watches`, returned to lift it)
+/// that has seen `src/new/b.rs` made in a directory it had to poll.
+async fn past_the_inotify_limit() -> (Fixture, Arc<std::sync::atomic::AtomicBool>) {
     let refuse = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let tuning = Tuning {
         fallback_poll: Duration::from_millis(50),
@@ -534,6 +532,15 @@ async fn directories_created_past_the_inotify_limit_are_never_watched() {
     refuse.store(true, std::sync::atomic::Ordering::SeqCst);
     place(&f.root().join("src/new"), "b.rs", "b");
     assert_eq!(f.next_paths().await, ["src/new/b.rs"]);
+    (f, refuse)
+}
+
+/// Past the kernel's inotify watch limit (stood in for by `refuse_watches`), new directories
+/// were never watched and their edits never seen. They are polled now, reported once, and go
+/// back to inotify once the limit has room.
+#[tokio::test]
+async fn directories_created_past_the_inotify_limit_are_never_watched() {
+    let (mut f, refuse) = past_the_inotify_limit().await;
     let fallback = f.notice(|n| matches!(n, Notice::WatchLimit { .. })).await;
     assert!(
         fallback
@@ -575,17 +582,7 @@ async fn directories_created_past_the_inotify_limit_are_never_watched() {
 /// the edit's own may name it.
 #[tokio::test]
 async fn an_edit_the_poller_saw_was_reported_again_when_its_directory_went_back_to_inotify() {
-    let refuse = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let tuning = Tuning {
-        fallback_poll: Duration::from_millis(50),
-        fallback_retry: Duration::from_millis(100),
-        refuse_watches: Some(refuse.clone()),
-        ..Tuning::default()
-    };
-    let mut f = start_tuned(&[("src/a.rs", "a")], |_| {}, tuning);
-    refuse.store(true, std::sync::atomic::Ordering::SeqCst);
-    place(&f.root().join("src/new"), "b.rs", "b");
-    assert_eq!(f.next_paths().await, ["src/new/b.rs"]);
+    let (mut f, refuse) = past_the_inotify_limit().await;
     f.notice(|n| matches!(n, Notice::WatchLimit { .. })).await;
     // The poller keeps whole seconds of mtime and says "mtime moved" (not "bytes changed")
     // when they differ: the edit lands in a later second than the file's creation, as edits
