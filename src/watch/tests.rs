@@ -928,6 +928,24 @@ async fn a_big_directory_moved_in_does_not_hold_up_an_edit_elsewhere() {
     f.assert_quiet().await;
 }
 
+/// Drops the watcher and checks that its thread had ended by the time `Drop` returned (its
+/// sender is gone), with no change set of `what` (a walk still under way) sent before.
+fn assert_drop_ends_the_thread(f: Fixture, what: &str) {
+    let Fixture {
+        watcher, mut rx, ..
+    } = f;
+    drop(watcher);
+    loop {
+        match rx.try_recv() {
+            Ok(cs) => assert!(cs.paths.is_empty(), "the {what} ended first: {cs:?}"),
+            Err(tokio::sync::mpsc::error::TryRecvError::Disconnected) => break,
+            Err(tokio::sync::mpsc::error::TryRecvError::Empty) => {
+                panic!("the watcher thread still runs after the watcher was dropped")
+            }
+        }
+    }
+}
+
 /// Stopping during the walk of a big new directory waited for its end: the thread read no
 /// message meanwhile, and `Drop` gave up waiting for it.
 #[tokio::test]
@@ -938,21 +956,7 @@ async fn dropping_the_watcher_during_the_walk_of_a_big_new_directory_ends_it_at_
     f.write("src/a.txt", "edited");
     // The walk is under way (see the test above).
     assert_eq!(f.next_paths().await, ["src/a.txt"]);
-    let Fixture {
-        watcher, mut rx, ..
-    } = f;
-    drop(watcher);
-    // `Drop` returned once the thread had ended (its sender is gone), before the new tree's
-    // wave was sent.
-    loop {
-        match rx.try_recv() {
-            Ok(cs) => assert!(cs.paths.is_empty(), "the walk ended first: {cs:?}"),
-            Err(tokio::sync::mpsc::error::TryRecvError::Disconnected) => break,
-            Err(tokio::sync::mpsc::error::TryRecvError::Empty) => {
-                panic!("the watcher thread still runs after the watcher was dropped")
-            }
-        }
-    }
+    assert_drop_ends_the_thread(f, "walk");
 }
 
 /// A metadata event on a file the table knows skips most of the event path (no `lstat`, no
@@ -1181,17 +1185,5 @@ async fn dropping_the_watcher_during_a_rescan_ends_it_at_once() {
     f.write("src/a.txt", "edited");
     // The rescan is under way (see the test above).
     assert_eq!(f.next_paths().await, ["src/a.txt"]);
-    let Fixture {
-        watcher, mut rx, ..
-    } = f;
-    drop(watcher);
-    loop {
-        match rx.try_recv() {
-            Ok(cs) => assert!(cs.paths.is_empty(), "the rescan ended first: {cs:?}"),
-            Err(tokio::sync::mpsc::error::TryRecvError::Disconnected) => break,
-            Err(tokio::sync::mpsc::error::TryRecvError::Empty) => {
-                panic!("the watcher thread still runs after the watcher was dropped")
-            }
-        }
-    }
+    assert_drop_ends_the_thread(f, "rescan");
 }
