@@ -156,7 +156,7 @@ pub use config::{Ignore, Relevance, WatchConfig};
 pub use error::WatchError;
 pub(crate) use hash::{describe_special, special_kind};
 pub(crate) use links::{Seen, describe as describe_link};
-pub(crate) use rules::{ignored as ignored_by_rules, walker};
+pub(crate) use rules::{always_reported, ignored as ignored_by_rules, walker};
 
 use std::io;
 use std::path::PathBuf;
