@@ -1187,3 +1187,74 @@ async fn dropping_the_watcher_during_a_rescan_ends_it_at_once() {
     assert_eq!(f.next_paths().await, ["src/a.txt"]);
     assert_drop_ends_the_thread(f, "rescan");
 }
+
+/// Every `.txt` file but those under a `d0` directory: a Hotfile reload's new relevance that
+/// leaves out 2,000 files of a [`big_tree`].
+fn txt_but_d0() -> Relevance {
+    Arc::new(|p: &Path| {
+        p.extension().is_some_and(|e| e == "txt") && !p.components().any(|c| c.as_os_str() == "d0")
+    })
+}
+
+/// A Hotfile reload finished the walk and reads of a big new directory under way in one go,
+/// on the watcher thread, before it answered: its wave came with the reload, and an edit
+/// made meanwhile (or a stop) waited for all of it. The walk starts again in slices, with
+/// the new scope, and its wave still comes alone once all is read.
+#[tokio::test]
+async fn a_hotfile_reload_finished_a_big_new_directory_walk_in_one_go() {
+    let mut f = start(&[("src/a.txt", "a")]);
+    let (_staging, big) = big_tree(BIG_TREE);
+    fs::rename(&big, f.root().join("src/big")).unwrap();
+    f.write("src/a.txt", "edited");
+    // The walk is under way (see `a_big_directory_moved_in_does_not_hold_up_an_edit_elsewhere`).
+    assert_eq!(f.next_paths().await, ["src/a.txt"]);
+    f.watcher.set_relevant(txt_but_d0());
+    f.write("src/a.txt", "edited again");
+    assert_eq!(f.next_paths().await, ["src/a.txt"]);
+    // Then the new tree, as the new scope sees it, in one wave.
+    let cs = f.next().await;
+    assert_eq!(cs.paths.len(), BIG_TREE - 2_000);
+    assert!(cs.paths.iter().all(|p| p.starts_with("src/big") && !p.starts_with("src/big/d0")));
+    // Watched, with a baseline: the same bytes again are no change.
+    f.write("src/big/d1/e20/f0.txt", "x");
+    f.write("src/big/d1/e20/f1.txt", "y");
+    assert_eq!(f.next_paths().await, ["src/big/d1/e20/f1.txt"]);
+    f.assert_quiet().await;
+}
+
+/// Likewise a rescan under way: a Hotfile reload finished it in one go. It walks again in
+/// slices; a stop meanwhile ends the thread at once.
+#[tokio::test]
+async fn a_hotfile_reload_finished_a_rescan_in_one_go() {
+    let (_staging, mut f) = big_ignored_tree();
+    f.write(".gitignore", "# gen/ no more\n");
+    f.write("src/a.txt", "edited");
+    // The rescan is under way (see `dropping_the_watcher_during_a_rescan_ends_it_at_once`).
+    assert_eq!(f.next_paths().await, ["src/a.txt"]);
+    f.watcher.set_relevant(txt_but_d0());
+    f.write("src/a.txt", "edited again");
+    assert_eq!(f.next_paths().await, ["src/a.txt"]);
+    assert_drop_ends_the_thread(f, "rescan");
+}
+
+/// A rescan while one was under way (a second ignore file edit) finished the first in one
+/// go: an edit made meanwhile waited for all of it. The first walks again in slices, with
+/// the rules read again, and the two are one wave.
+#[tokio::test]
+async fn a_rescan_finished_the_rescan_under_way_in_one_go() {
+    let (_staging, mut f) = big_ignored_tree();
+    f.write(".gitignore", "# gen/ no more\n");
+    f.write("src/a.txt", "edited");
+    assert_eq!(f.next_paths().await, ["src/a.txt"]);
+    f.write(".gitignore", "gen/d0/\n");
+    f.write("src/a.txt", "edited again");
+    assert_eq!(f.next_paths().await, ["src/a.txt"]);
+    let cs = f.next().await;
+    assert!(cs.rescanned);
+    assert_eq!(cs.paths.len(), BIG_TREE - 2_000);
+    assert!(cs.paths.iter().all(|p| p.starts_with("gen") && !p.starts_with("gen/d0")));
+    f.write("gen/d1/e20/f0.txt", "x");
+    f.write("gen/d1/e20/f1.txt", "y");
+    assert_eq!(f.next_paths().await, ["gen/d1/e20/f1.txt"]);
+    f.assert_quiet().await;
+}
