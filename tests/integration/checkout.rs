@@ -359,5 +359,9 @@ fn a_rebase_with_autostash_under_load_is_one_wave_on_the_final_tree() {
         "{}",
         hot.transcript()
     );
-    assert_eq!(sums(&project), expected, "one run per step, on its final tree");
+    assert_eq!(
+        sums(&project),
+        expected,
+        "one run per step, on its final tree"
+    );
 }
