@@ -446,7 +446,9 @@ impl Worker {
                     self.on_event(at, ev);
                     self.check_polled(Instant::now());
                     // A backlog never lets the channel run dry; the cap still closes the burst.
-                    if self.debouncer.capped(Instant::now()) && !self.flush(Instant::now()) {
+                    // By the event's own time, not by when this thread took it: a burst taken
+                    // late (a loaded machine, a reload) lasted no longer for that.
+                    if self.debouncer.capped(at) && !self.flush(Instant::now()) {
                         return;
                     }
                 }
