@@ -7,10 +7,11 @@
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::time::{Instant, SystemTime};
+use std::time::Instant;
 
 use super::Worker;
 use super::compare::differs;
+use super::subtrees::Changed;
 use crate::watch::files::Slot;
 use crate::watch::hash::{self, Observed};
 use crate::watch::rules::{self, IgnoreRules};
@@ -58,12 +59,7 @@ impl Worker {
 
     /// The rescan's walk and reads are done: the known files it did not find are gone or
     /// newly ignored; the stale watches go; `changed` gets what those add.
-    pub(super) fn end_rescan(
-        &mut self,
-        rescan: Rescanning,
-        names: &Names,
-        changed: &mut Vec<(PathBuf, Option<SystemTime>)>,
-    ) {
+    pub(super) fn end_rescan(&mut self, rescan: Rescanning, names: &Names, changed: &mut Changed) {
         self.watches.drop_stale(&rescan.before);
         self.check_polled(Instant::now());
         let mut found: HashSet<&Path> = HashSet::new();

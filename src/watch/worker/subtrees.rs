@@ -27,6 +27,9 @@ const AT_ONCE: usize = 1024;
 const WALK_SLICE: usize = 64;
 const READ_SLICE: usize = 16;
 
+/// Files a walk found changed (new, mostly), with their modification times: its wave.
+pub(super) type Changed = Vec<(PathBuf, Option<SystemTime>)>;
+
 /// One big new directory, walked, then read, in slices.
 struct Subtree {
     /// Where it appeared (absolute).
@@ -39,7 +42,7 @@ struct Subtree {
     cursor: usize,
     /// What the reads found changed (new, mostly), with their modification times: the wave
     /// sent when all are read. Their new contents are in the table already.
-    changed: Vec<(PathBuf, Option<SystemTime>)>,
+    changed: Changed,
     /// This is the walk of the whole tree that a rescan makes (see `rescan`).
     rescan: Option<Rescanning>,
 }
@@ -91,7 +94,7 @@ impl Worker {
         &mut self,
         abs: &Path,
         rescan: Option<Rescanning>,
-        changed: Vec<(PathBuf, Option<SystemTime>)>,
+        changed: Changed,
     ) {
         let walking = self.with_walk(false, |watches, walk| watches.walking(walk, abs, None));
         self.subtrees.queue.push_back(Subtree {
@@ -105,9 +108,7 @@ impl Worker {
     }
 
     /// Takes the rescan under way out of the queue, with what it found changed so far.
-    pub(super) fn take_rescan(
-        &mut self,
-    ) -> Option<(Rescanning, Vec<(PathBuf, Option<SystemTime>)>)> {
+    pub(super) fn take_rescan(&mut self) -> Option<(Rescanning, Changed)> {
         if !self.rescanning() {
             return None;
         }
