@@ -131,7 +131,7 @@ impl Block {
     }
 
     fn name(&self, i: usize) -> &[u8] {
-        let names = self.slots_at() + (8 + self.width()) * self.len();
+        let names = self.names_at();
         let start = if i == 0 { 0 } else { self.end(i - 1) };
         &self.0[names + start..names + self.end(i)]
     }
@@ -147,6 +147,69 @@ impl Block {
             }
         }
         Err(lo)
+    }
+
+    fn names_at(&self) -> usize {
+        self.slots_at() + (8 + self.width()) * self.len()
+    }
+
+    fn push_end(&self, buf: &mut Vec<u8>, end: usize) {
+        if self.width() == 4 {
+            buf.extend_from_slice(&(end as u32).to_ne_bytes());
+        } else {
+            buf.extend_from_slice(&(end as u16).to_ne_bytes());
+        }
+    }
+
+    /// This block with `name` (absent) added at `i`: copied region by region, so a file
+    /// added to a big directory costs one copy of its block, as a splice would.
+    fn inserted(&self, i: usize, name: &[u8], slot: u64) -> Block {
+        let (n, slots, names) = (self.len(), self.slots_at(), self.names_at());
+        if self.width() == 2 && self.0.len() - names + name.len() > usize::from(u16::MAX) {
+            let mut files = self.files();
+            files.insert(i, (name, slot));
+            return Block::build(self.path(), &files);
+        }
+        let start = if i == 0 { 0 } else { self.end(i - 1) };
+        let mut buf = Vec::with_capacity(self.0.len() + 8 + self.width() + name.len());
+        buf.extend_from_slice(&self.0[..4]);
+        let count = u32_at(&self.0, 4);
+        buf.extend_from_slice(&(count + 1).to_ne_bytes());
+        buf.extend_from_slice(&self.0[HEADER..slots + 8 * i]);
+        buf.extend_from_slice(&slot.to_ne_bytes());
+        buf.extend_from_slice(&self.0[slots + 8 * i..slots + 8 * n]);
+        for j in 0..i {
+            self.push_end(&mut buf, self.end(j));
+        }
+        self.push_end(&mut buf, start + name.len());
+        for j in i..n {
+            self.push_end(&mut buf, self.end(j) + name.len());
+        }
+        buf.extend_from_slice(&self.0[names..names + start]);
+        buf.extend_from_slice(name);
+        buf.extend_from_slice(&self.0[names + start..]);
+        Block(buf.into_boxed_slice())
+    }
+
+    /// This block without its file `i` (its ends keep their width).
+    fn removed(&self, i: usize) -> Block {
+        let (n, slots, names) = (self.len(), self.slots_at(), self.names_at());
+        let (start, end) = (if i == 0 { 0 } else { self.end(i - 1) }, self.end(i));
+        let mut buf = Vec::with_capacity(self.0.len() - 8 - self.width() - (end - start));
+        buf.extend_from_slice(&self.0[..4]);
+        let count = u32_at(&self.0, 4);
+        buf.extend_from_slice(&(count - 1).to_ne_bytes());
+        buf.extend_from_slice(&self.0[HEADER..slots + 8 * i]);
+        buf.extend_from_slice(&self.0[slots + 8 * (i + 1)..slots + 8 * n]);
+        for j in 0..i {
+            self.push_end(&mut buf, self.end(j));
+        }
+        for j in i + 1..n {
+            self.push_end(&mut buf, self.end(j) - (end - start));
+        }
+        buf.extend_from_slice(&self.0[names..names + start]);
+        buf.extend_from_slice(&self.0[names + end..]);
+        Block(buf.into_boxed_slice())
     }
 
     fn files(&self) -> Vec<(&[u8], u64)> {
@@ -246,10 +309,8 @@ impl FileTable {
                 d
             }
             Err(i) => {
-                let mut files = d.files();
-                files.insert(i, (name, slot));
                 self.len += 1;
-                Block::build(dir, &files)
+                d.inserted(i, name, slot)
             }
         };
         self.dirs.insert(d);
@@ -339,10 +400,8 @@ impl FileTable {
         let Some(d) = self.dirs.take(dir) else {
             return;
         };
-        let mut files = d.files();
-        files.remove(i);
-        if !files.is_empty() {
-            self.dirs.insert(Block::build(dir, &files));
+        if d.len() > 1 {
+            self.dirs.insert(d.removed(i));
         }
     }
 
@@ -502,7 +561,12 @@ mod tests {
         let mut t = FileTable::default();
         let name = |i: usize| format!("{i:0>200}");
         let rels: Vec<PathBuf> = (0..400).map(|i| Path::new("big").join(name(i))).collect();
-        t.add_pending(rels.iter().map(PathBuf::as_path));
+        // The even ones in one run (40,000 bytes of names: 2-byte ends), then the odd ones
+        // one at a time, past 64 KiB (4-byte ends) on the way.
+        t.add_pending(rels.iter().step_by(2).map(PathBuf::as_path));
+        for rel in rels.iter().skip(1).step_by(2) {
+            t.set(rel, Slot::Pending);
+        }
         t.set(&Path::new("big").join(name(7)), h(70));
         assert_eq!(t.len(), 400);
         for (i, rel) in rels.iter().enumerate() {
