@@ -11,7 +11,7 @@
 //! `.gitignore` files above the innermost enclosing repository do not apply. `.gitignore` is
 //! honoured even outside a git repository, as users of a watcher expect.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -255,9 +255,32 @@ impl IgnoreRules {
     }
 }
 
-/// Whether the ignore files cover `rel` (relative to the project `root`), read afresh along
-/// its path: what `hot why` says, as the watcher's walk and event filter judge it.
-pub(crate) fn ignored(root: &Path, rel: &Path) -> bool {
+/// The file hot reports whatever the ignore files say (`WatchConfig::always`): the Hotfile
+/// (`hotfile`, absolute), relative to the project `root`, when it is a regular file in the
+/// project (reading a named pipe or standard input again would wait for a writer).
+pub(crate) fn always_reported(root: &Path, hotfile: &Path) -> Option<PathBuf> {
+    let relative = hotfile.strip_prefix(root).ok()?;
+    std::fs::metadata(hotfile)
+        .is_ok_and(|m| m.is_file())
+        .then(|| relative.to_path_buf())
+}
+
+/// The one exemption from the ignore rules: whether the watcher leaves `rel` out when they
+/// cover it (`ignored`: the ignore files, or the Hotfile's common `ignore`). The files it
+/// reports whatever they say (`always`, see [`always_reported`]) stay in.
+pub(crate) fn left_out(ignored: bool, rel: &Path, always: &HashSet<PathBuf>) -> bool {
+    ignored && !always.contains(rel)
+}
+
+/// Whether the watcher leaves `rel` (relative to the project `root`) out for the ignore
+/// files, read afresh along its path: what `hot why` says, as the watcher's walk and event
+/// filter judge it (`always`: as [`left_out`]).
+pub(crate) fn ignored(root: &Path, rel: &Path, always: &HashSet<PathBuf>) -> bool {
+    left_out(covered(root, rel), rel, always)
+}
+
+/// Whether the ignore files cover `rel`, read along its path.
+fn covered(root: &Path, rel: &Path) -> bool {
     let mut rules = IgnoreRules::new(root);
     let abs = root.join(rel);
     let mut dir = root.to_path_buf();
