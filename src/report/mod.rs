@@ -20,6 +20,7 @@ use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use jiff::tz::TimeZone;
@@ -39,6 +40,8 @@ pub use sink::Sink;
 pub struct Reporter {
     json: bool,
     outlet: Arc<writer::Outlet>,
+    /// Whether any sink may show a diagnostic's coloured rendering ([`Sink::colors_diagnostics`]).
+    color_diagnostics: Arc<AtomicBool>,
 }
 
 impl std::fmt::Debug for Reporter {
@@ -189,14 +192,19 @@ impl Reporter {
 
     /// A reporter feeding exactly these sinks. `json` only answers [`Reporter::is_json`].
     pub fn with_sinks(json: bool, sinks: Vec<Box<dyn Sink>>) -> Self {
+        let color = sinks.iter().any(|s| s.colors_diagnostics());
         Reporter {
             json,
             outlet: Arc::new(writer::Outlet::new(sinks, Clock::system())),
+            color_diagnostics: Arc::new(AtomicBool::new(color)),
         }
     }
 
     /// Adds a sink; it sees every event from now on.
     pub fn add_sink(&self, sink: Box<dyn Sink>) {
+        if sink.colors_diagnostics() {
+            self.color_diagnostics.store(true, Ordering::Relaxed);
+        }
         self.outlet.add_sink(sink);
     }
 
@@ -315,7 +323,10 @@ impl Reporter {
         self.emit(EventKind::Diagnostic {
             message: diagnostic.to_string(),
             rendered: render_plain(diagnostic, 100),
-            rendered_color: Some(render(diagnostic, true)),
+            rendered_color: self
+                .color_diagnostics
+                .load(Ordering::Relaxed)
+                .then(|| render(diagnostic, true)),
         });
     }
 
