@@ -301,7 +301,9 @@ fn reachable(project: &Project) -> Vec<String> {
             let glob = glob.strip_prefix("./").unwrap_or(glob);
             starts.insert(Cow::Borrowed(literal_start(glob)));
             if let Some(dir) = dir {
-                starts.insert(Cow::Owned(literal_start(&format!("{dir}/{glob}")).to_owned()));
+                starts.insert(Cow::Owned(
+                    literal_start(&format!("{dir}/{glob}")).to_owned(),
+                ));
             }
         }
     }
@@ -328,10 +330,10 @@ fn tree(root: &Path, starts: Vec<String>) -> (Vec<PathBuf>, Vec<(PathBuf, &'stat
         let rel = rel.as_os_str().as_encoded_bytes();
         rel.is_empty()
             || starts.iter().any(|start| {
-            let start = start.as_bytes();
-            rel.starts_with(start)
-                || (start.starts_with(rel) && start.get(rel.len()) == Some(&b'/'))
-        })
+                let start = start.as_bytes();
+                rel.starts_with(start)
+                    || (start.starts_with(rel) && start.get(rel.len()) == Some(&b'/'))
+            })
     };
     let files = crate::watch::walker(root, keep)
         .build()
@@ -496,10 +498,22 @@ mod tests {
         // `src`, so a glob `crate0/src*/**` could match it.
         assert_eq!(
             listed(&["crate0/src"]),
-            ["crate0", "crate0/src", "crate0/src/a.rs", "crate0/srcs", "crate0/srcs/b.rs"]
+            [
+                "crate0",
+                "crate0/src",
+                "crate0/src/a.rs",
+                "crate0/srcs",
+                "crate0/srcs/b.rs"
+            ]
         );
-        assert_eq!(listed(&["crate0/src/"]), ["crate0", "crate0/src", "crate0/src/a.rs"]);
-        assert_eq!(listed(&["Hotfile", "docs/"]), ["Hotfile", "docs", "docs/x.md"]);
+        assert_eq!(
+            listed(&["crate0/src/"]),
+            ["crate0", "crate0/src", "crate0/src/a.rs"]
+        );
+        assert_eq!(
+            listed(&["Hotfile", "docs/"]),
+            ["Hotfile", "docs", "docs/x.md"]
+        );
         // A glob starting with a wildcard reaches everything.
         assert_eq!(listed(&[""]).len(), 11);
         assert!(listed(&["nothing/"]).is_empty());
