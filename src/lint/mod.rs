@@ -13,7 +13,8 @@
 //! - a node with neither `watch` nor `after`, which runs once and never again.
 //!
 //! The model keeps no spans: the loader's span table ([`hotfile::Spans`]) says where each part
-//! is written. A walk of the tree is the cost, and only `hot check` pays it.
+//! is written. A walk of the tree (of the part of it a `watch` glob can reach) is the cost, and
+//! only `hot check` pays it.
 
 mod program;
 
