@@ -288,17 +288,22 @@ pub(crate) fn lint(project: &Project, spans: &hotfile::Spans) -> Vec<Warning> {
 /// The literal start of every `watch` glob, as written and as [`under_dir`] joins it to its
 /// node's `dir`: only a path that starts with one can match, so nothing else needs walking.
 fn reachable(project: &Project) -> Vec<String> {
-    // 1,000 globs repeat a few dozen texts: a set (sorting them cost as much as the walk).
+    // 1,000 globs repeat a few dozen texts: each distinct one is looked at once (finding a
+    // literal start in all of them cost as much as the global gitignore that this saves).
     let mut starts: foldhash::HashSet<Cow<'_, str>> = foldhash::HashSet::default();
+    let mut seen: foldhash::HashSet<&str> = foldhash::HashSet::default();
     for node in &project.nodes {
-        let dir = node
-            .dir
-            .strip_prefix(&project.root)
-            .ok()
+        // Most nodes run in the root: the bytes compared before the path's components.
+        let dir = (node.dir.as_os_str() != project.root.as_os_str())
+            .then(|| node.dir.strip_prefix(&project.root).ok())
+            .flatten()
             .and_then(Path::to_str)
             .map(|dir| dir.trim_end_matches('/'))
             .filter(|dir| !dir.is_empty());
         for glob in &node.inputs.watch {
+            if dir.is_none() && !seen.insert(glob) {
+                continue;
+            }
             let glob = glob.strip_prefix("./").unwrap_or(glob);
             starts.insert(Cow::Borrowed(literal_start(glob)));
             if let Some(dir) = dir {
