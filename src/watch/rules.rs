@@ -14,7 +14,7 @@
 use std::collections::{HashMap, HashSet};
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use ignore::Match;
 use ignore::gitignore::{Gitignore, GitignoreBuilder};
@@ -118,18 +118,20 @@ impl DirRules {
 pub(crate) struct IgnoreRules {
     root: PathBuf,
     dirs: HashMap<PathBuf, DirRules>,
-    global: Option<Gitignore>,
+    /// Read on the first entry the other rules leave undecided: finding the file reads git's
+    /// config with a regex (1.3 M instructions), which a `hot check` whose globs reach no file
+    /// never needs.
+    global: OnceLock<Option<Gitignore>>,
 }
 
 impl IgnoreRules {
-    /// The rules of `root`'s ancestors and the global excludes file; directories inside the
-    /// root are added by [`IgnoreRules::add_dir`] as the walk finds them.
+    /// The rules of `root`'s ancestors and (when first needed) the global excludes file;
+    /// directories inside the root are added by [`IgnoreRules::add_dir`] as the walk finds them.
     pub(crate) fn new(root: &Path) -> Self {
-        let (global, _) = GitignoreBuilder::new(root).build_global();
         let mut rules = IgnoreRules {
             root: root.to_path_buf(),
             dirs: HashMap::new(),
-            global: (!global.is_empty()).then_some(global),
+            global: OnceLock::new(),
         };
         // WalkBuilder reads every parent's ignore files; so do we.
         for dir in root.ancestors() {
@@ -203,11 +205,18 @@ impl IgnoreRules {
             }
             saw_git |= r.has_git;
         }
-        let m_global = match &self.global {
+        let local = m_ignore.or(m_git).or(m_exclude);
+        if !local.is_none() {
+            return local;
+        }
+        let global = self.global.get_or_init(|| {
+            let (global, _) = GitignoreBuilder::new(&self.root).build_global();
+            (!global.is_empty()).then_some(global)
+        });
+        match global {
             Some(g) => g.matched(abs, is_dir).map(|_| ()),
             None => Match::None,
-        };
-        m_ignore.or(m_git).or(m_exclude).or(m_global)
+        }
     }
 
     /// True when `abs` itself is ignored, assuming its parent directory is not (the parent is a
@@ -361,9 +370,12 @@ impl SharedRules {
 }
 
 /// The walker of `dir` with a fresh copy of the project's rules (`dir` is the project root):
-/// what `hot check` lists.
-pub(crate) fn walker(dir: &Path) -> ignore::WalkBuilder {
-    walker_with(dir, &SharedRules::new(dir), |_| true)
+/// what `hot check` lists, of the entries `keep` says could matter (judged before the rules).
+pub(crate) fn walker(
+    dir: &Path,
+    keep: impl Fn(&ignore::DirEntry) -> bool + Send + Sync + 'static,
+) -> ignore::WalkBuilder {
+    walker_with(dir, &SharedRules::new(dir), keep)
 }
 
 /// The one walker configuration, shared by the start-up walk, new directories and rescans.
@@ -528,7 +540,7 @@ mod tests {
             .filter(|p| !p.as_os_str().is_empty())
             .collect();
         // hot's own walker keeps the same entries.
-        let ours: std::collections::BTreeSet<PathBuf> = walker(root)
+        let ours: std::collections::BTreeSet<PathBuf> = walker(root, |_| true)
             .build()
             .flatten()
             .map(|e| e.path().strip_prefix(root).unwrap().to_path_buf())
