@@ -63,7 +63,7 @@ impl Rng {
 /// computes the same with the same command.
 const TREE_HASH: &str = "find src -type f | LC_ALL=C sort | xargs cat | cksum";
 
-fn hotfile(probe: &Path, tag: &str) -> String {
+fn hotfile(probe: &Path, tag: &str, startup_ms: u64) -> String {
     // Each task records the tree it saw, then dawdles so that writes land while it runs;
     // `check` fails while `src/broken` exists. `tag` marks the tasks' processes for this
     // run alone (see `Procs`).
@@ -84,7 +84,7 @@ service "serve" {{
     after "check"
     watch "version"
     socket "http" "127.0.0.1:0"
-    env PROBE_VERSION_FILE="version" PROBE_STARTUP_MS="100"
+    env PROBE_VERSION_FILE="version" PROBE_STARTUP_MS="{startup_ms}"
     run "{probe}"
     ready log="^ready$"
     stop timeout="3s"
@@ -170,6 +170,16 @@ impl Hot {
 
     fn len(&self) -> usize {
         self.events.lock().unwrap().len()
+    }
+
+    /// The events after the first `after` (at most 60), one a line.
+    fn events_since(&self, after: usize) -> String {
+        let events = self.events.lock().unwrap();
+        events[after.min(events.len())..]
+            .iter()
+            .take(60)
+            .map(|e| format!("{}\n", e.to_string().chars().take(300).collect::<String>()))
+            .collect()
     }
 
     fn transcript(&self) -> String {
@@ -477,6 +487,7 @@ impl Soak {
                 }
                 {
                     self.last_crash = Some(Instant::now());
+                    let seen = self.hot.len();
                     // SAFETY: kill(2) on the probe's pid, which this run started.
                     unsafe { libc::kill(pid, libc::SIGKILL) };
                     let deadline = Instant::now() + CRASH_RESTART;
@@ -491,9 +502,11 @@ impl Soak {
                         std::thread::sleep(Duration::from_millis(10));
                     };
                     if !back {
+                        // hot's events since the kill say why: the end's transcript is too late.
                         self.violations.push(format!(
                             "the service did not come back within {CRASH_RESTART:?} after its \
-                             instance (pid {pid}) was killed"
+                             instance (pid {pid}) was killed; hot's events since:\n{}",
+                            self.hot.events_since(seen)
                         ));
                     }
                 }
@@ -555,6 +568,124 @@ fn tree_hash(dir: &Path) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// The soak's project in a new temporary directory, its service taking `startup_ms` to get
+/// ready: the directory, the tag of its processes, the Hotfile's text.
+fn project(name: &str, startup_ms: u64) -> (tempfile::TempDir, String, String) {
+    let dir = tempfile::Builder::new()
+        .prefix(&format!("hot-{name}-"))
+        .tempdir()
+        .unwrap();
+    let tag = format!("{name}{}", std::process::id());
+    let hotfile = hotfile(&probe(), &tag, startup_ms);
+    std::fs::write(dir.path().join("Hotfile"), &hotfile).unwrap();
+    std::fs::create_dir_all(dir.path().join("seen")).unwrap();
+    std::fs::create_dir_all(dir.path().join("src")).unwrap();
+    for i in 0..4 {
+        std::fs::write(dir.path().join(format!("src/{i}.txt")), "start\n").unwrap();
+    }
+    std::fs::write(dir.path().join("version"), "0").unwrap();
+    (dir, tag, hotfile)
+}
+
+/// hot started on `dir`, once its first wave is done and the service serves; and its address.
+fn serving(dir: &Path) -> (Hot, String) {
+    let hot = Hot::start(dir);
+    let listening = hot.wait("listening", 0, |e| e["event"] == "listening");
+    let addr = listening["addr"].as_str().unwrap().to_owned();
+    hot.wait("service_ready", 0, |e| e["event"] == "service_ready");
+    hot.wait("wave_finished", 0, |e| e["event"] == "wave_finished");
+    (hot, addr)
+}
+
+/// SIGINT to `hot`: it must exit 130 (within the deadline).
+fn interrupt(hot: &mut Hot) {
+    // SAFETY: kill(2) on the hot this test started and has not reaped.
+    unsafe { libc::kill(hot.pid(), libc::SIGINT) };
+    let deadline = Instant::now() + DEADLINE;
+    let status = loop {
+        if let Some(status) = hot.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "hot did not exit on SIGINT");
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    assert_eq!(status.code(), Some(130), "hot's exit on SIGINT");
+}
+
+/// The soak's one failure (a service down for good after a crash): the serving instance is
+/// killed while `check` fails, and an edit arrives while the crash restart is starting. That
+/// edit's wave stopped the restart, as any replacement not yet ready, and the failed check
+/// then blocked the service: nothing served, and nothing was planned until a change made the
+/// check pass. The restart, all there is, must serve on (kept, as after any failed check).
+#[test]
+fn a_crash_restart_is_not_stopped_by_a_wave_whose_check_fails() {
+    // A slow start (2 s) keeps the restart from getting ready before the edit's wave begins,
+    // however loaded the machine.
+    let (dir, _tag, _hotfile) = project("restart", 2000);
+    let (mut hot, addr) = serving(dir.path());
+    let seen = hot.len();
+    std::fs::write(dir.path().join("src/broken"), "").unwrap();
+    hot.wait("the failed check keeps the service", seen, |e| {
+        e["event"] == "service_kept"
+    });
+    let client = Client::start(addr);
+    let deadline = Instant::now() + DEADLINE;
+    let pid = loop {
+        if let Ok(pid) = client.last_field("pid").parse::<i32>() {
+            break pid;
+        }
+        assert!(Instant::now() < deadline, "the service never answered");
+        std::thread::sleep(Duration::from_millis(10));
+    };
+
+    let seen = hot.len();
+    // SAFETY: kill(2) on the probe's pid, which this test's hot started.
+    unsafe { libc::kill(pid, libc::SIGKILL) };
+    let restart = hot.wait("the crash restart", seen, |e| {
+        e["event"] == "node_started" && e["node"] == "serve"
+    });
+    let seen = hot.len();
+    std::fs::write(
+        dir.path().join("src/0.txt"),
+        "edit while the restart starts\n",
+    )
+    .unwrap();
+    let wave = hot.wait("the edit's wave done", seen, |e| {
+        e["event"] == "wave_finished"
+    });
+    let serve = wave["nodes"]
+        .as_array()
+        .and_then(|nodes| nodes.iter().find(|n| n["node"] == "serve"))
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        !serve["serving_since"].is_null(),
+        "nothing serves after the edit's wave (restart {restart}):\n{}",
+        hot.transcript()
+    );
+    // And it does serve: the restart answers.
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        let now: i32 = client.last_field("pid").parse().unwrap_or(0);
+        if now > 0 && now != pid {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the service did not come back:\n{}",
+            hot.transcript()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let (requests, failures) = client.finish();
+    assert!(
+        failures.is_empty(),
+        "{} of {requests} requests failed: {failures:?}",
+        failures.len()
+    );
+    interrupt(&mut hot);
+}
+
 #[test]
 fn soak() {
     let secs: u64 = std::env::var("HOT_SOAK_SECS")
@@ -572,25 +703,8 @@ fn soak() {
         });
     eprintln!("soak: {secs} s, HOT_SOAK_SEED={seed}");
 
-    let dir = tempfile::Builder::new()
-        .prefix("hot-soak-")
-        .tempdir()
-        .unwrap();
-    let tag = format!("soak{}", std::process::id());
-    let hotfile = hotfile(&probe(), &tag);
-    std::fs::write(dir.path().join("Hotfile"), &hotfile).unwrap();
-    std::fs::create_dir_all(dir.path().join("seen")).unwrap();
-    for i in 0..4 {
-        std::fs::create_dir_all(dir.path().join("src")).unwrap();
-        std::fs::write(dir.path().join(format!("src/{i}.txt")), "start\n").unwrap();
-    }
-    std::fs::write(dir.path().join("version"), "0").unwrap();
-
-    let hot = Hot::start(dir.path());
-    let listening = hot.wait("listening", 0, |e| e["event"] == "listening");
-    let addr = listening["addr"].as_str().unwrap().to_owned();
-    hot.wait("service_ready", 0, |e| e["event"] == "service_ready");
-    hot.wait("wave_finished", 0, |e| e["event"] == "wave_finished");
+    let (dir, tag, hotfile) = project("soak", 100);
+    let (hot, addr) = serving(dir.path());
     let (rss0, fds0, watches0) = footprint(hot.pid());
     eprintln!("soak: at start: RSS {rss0} kB, {fds0} fds, {watches0} inotify watches");
 
