@@ -98,6 +98,8 @@ service "serve" {{
 struct Hot {
     child: Child,
     events: Arc<Mutex<Vec<Value>>>,
+    /// When each event arrived, to line hot's events up with a failed request.
+    arrived: Arc<Mutex<Vec<Instant>>>,
     stderr: Arc<Mutex<Vec<String>>>,
 }
 
@@ -114,11 +116,14 @@ impl Hot {
             .spawn()
             .expect("hot starts");
         let events = Arc::new(Mutex::new(Vec::new()));
-        let sink = events.clone();
+        let arrived = Arc::new(Mutex::new(Vec::new()));
+        let (sink, times) = (events.clone(), arrived.clone());
         let stdout = child.stdout.take().unwrap();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
                 let value = serde_json::from_str(&line).unwrap_or(Value::Null);
+                // The times first: an event is never seen without its time.
+                times.lock().unwrap().push(Instant::now());
                 sink.lock().unwrap().push(value);
             }
         });
@@ -137,6 +142,7 @@ impl Hot {
         Hot {
             child,
             events,
+            arrived,
             stderr,
         }
     }
@@ -179,6 +185,20 @@ impl Hot {
             .iter()
             .take(60)
             .map(|e| format!("{}\n", e.to_string().chars().take(300).collect::<String>()))
+            .collect()
+    }
+
+    /// The events that arrived within a second of `at`, one a line.
+    fn events_around(&self, at: Instant) -> String {
+        let events = self.events.lock().unwrap();
+        let arrived = self.arrived.lock().unwrap();
+        let near = |t: &Instant| t.max(&at).duration_since(*t.min(&at)) <= Duration::from_secs(1);
+        events
+            .iter()
+            .zip(arrived.iter())
+            .filter(|(_, t)| near(t))
+            .take(60)
+            .map(|(e, _)| format!("{}\n", e.to_string().chars().take(300).collect::<String>()))
             .collect()
     }
 
@@ -282,7 +302,7 @@ fn footprint(pid: i32) -> (u64, usize, usize) {
 struct Client {
     stop: Arc<AtomicBool>,
     requests: Arc<AtomicUsize>,
-    failures: Arc<Mutex<Vec<String>>>,
+    failures: Arc<Mutex<Vec<(Instant, String)>>>,
     last: Arc<Mutex<String>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -311,11 +331,14 @@ impl Client {
                 })();
                 match answer {
                     Ok(a) if a.starts_with("pid=") => *l.lock().unwrap() = a,
-                    Ok(a) => f.lock().unwrap().push(format!("odd answer `{a}`")),
+                    Ok(a) => f
+                        .lock()
+                        .unwrap()
+                        .push((Instant::now(), format!("odd answer `{a}`"))),
                     Err(e) => f
                         .lock()
                         .unwrap()
-                        .push(format!("{e} after {:?}", started.elapsed())),
+                        .push((Instant::now(), format!("{e} after {:?}", started.elapsed()))),
                 }
                 r.fetch_add(1, Ordering::Relaxed);
                 std::thread::sleep(Duration::from_millis(10));
@@ -338,7 +361,7 @@ impl Client {
             .to_owned()
     }
 
-    fn finish(mut self) -> (usize, Vec<String>) {
+    fn finish(mut self) -> (usize, Vec<(Instant, String)>) {
         self.stop.store(true, Ordering::Relaxed);
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
@@ -680,8 +703,10 @@ fn a_crash_restart_is_not_stopped_by_a_wave_whose_check_fails() {
     let (requests, failures) = client.finish();
     assert!(
         failures.is_empty(),
-        "{} of {requests} requests failed: {failures:?}",
-        failures.len()
+        "{} of {requests} requests failed: {:?}:\n{}",
+        failures.len(),
+        failures.iter().map(|(_, f)| f).collect::<Vec<_>>(),
+        hot.transcript()
     );
     interrupt(&mut hot);
 }
@@ -794,11 +819,18 @@ fn soak() {
 
     let mut problems = soak.violations.clone();
     if !failures.is_empty() {
+        let what: Vec<&String> = failures.iter().take(10).map(|(_, f)| f).collect();
         problems.push(format!(
-            "{} of {requests} requests failed: {:?}",
+            "{} of {requests} requests failed: {what:?}",
             failures.len(),
-            &failures[..failures.len().min(10)]
         ));
+        // What hot did around the first ones: the end's transcript is too late to say.
+        for (at, failure) in failures.iter().take(3) {
+            problems.push(format!(
+                "hot's events within 1 s of `{failure}`:\n{}",
+                soak.hot.events_around(*at)
+            ));
+        }
     }
     if status.code() != Some(130) {
         problems.push(format!("hot exited with {status:?} on SIGINT, not 130"));
