@@ -648,8 +648,8 @@ fn a_crash_restart_is_not_stopped_by_a_wave_whose_check_fails() {
     let (mut hot, addr) = serving(dir.path());
     let seen = hot.len();
     std::fs::write(dir.path().join("src/broken"), "").unwrap();
-    hot.wait("the failed check keeps the service", seen, |e| {
-        e["event"] == "service_kept"
+    hot.wait("the wave whose check fails", seen, |e| {
+        e["event"] == "wave_finished" && e["failed_nodes"] == serde_json::json!(["check"])
     });
     let client = Client::start(addr);
     let deadline = Instant::now() + DEADLINE;
@@ -673,8 +673,11 @@ fn a_crash_restart_is_not_stopped_by_a_wave_whose_check_fails() {
         "edit while the restart starts\n",
     )
     .unwrap();
+    let started = hot.wait("the edit's wave", seen, |e| {
+        e["event"] == "wave_started" && e["paths"] == serde_json::json!(["src/0.txt"])
+    });
     let wave = hot.wait("the edit's wave done", seen, |e| {
-        e["event"] == "wave_finished"
+        e["event"] == "wave_finished" && e["wave"] == started["wave"]
     });
     let serve = wave["nodes"]
         .as_array()
