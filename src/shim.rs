@@ -216,6 +216,15 @@ fn keep(
     env: Option<Vec<(OsString, OsString)>>,
     prepared: keeper::Prepared,
 ) -> ! {
+    keeper::run(placed(args, status, env), prepared)
+}
+
+/// Receives and places the sockets (or exits 127 saying why): what the keeper runs.
+fn placed(
+    args: ShimArgs,
+    status: Option<RawFd>,
+    env: Option<Vec<(OsString, OsString)>>,
+) -> keeper::Keep {
     let count = args.sockets.len();
     let received = match status {
         Some(status) if count > 0 => pass::receive(status, count),
@@ -233,16 +242,13 @@ fn keep(
         std::process::exit(127)
     }
     let listen = (count > 0).then(|| (count, args.sockets.join(":"), !args.no_pid));
-    keeper::run(
-        keeper::Keep {
-            exe: args.exe,
-            command: args.command,
-            listen,
-            status,
-            env,
-        },
-        prepared,
-    )
+    keeper::Keep {
+        exe: args.exe,
+        command: args.command,
+        listen,
+        status,
+        env,
+    }
 }
 
 /// Puts `/dev/null` on standard input (read-only, inherited by the command). Called once fd 0

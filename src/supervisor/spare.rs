@@ -86,8 +86,14 @@ impl Spare {
     }
 
     fn discard(mut self) {
-        // SAFETY: kill on our own unreaped child: its pid cannot have been reused.
-        unsafe { libc::kill(self.pid, libc::SIGKILL) };
+        // The group: the keeper and its command's process, forked ahead of its launch (see
+        // `shim::spare`). A spare that has no group yet (before its `setsid`) has no child.
+        // SAFETY: killpg/kill on our own unreaped child's group and pid: not reused.
+        unsafe {
+            if libc::killpg(self.pid, libc::SIGKILL) != 0 {
+                libc::kill(self.pid, libc::SIGKILL);
+            }
+        }
         live_groups().remove(&self.pid);
         // Reaped now if it is already gone, else by tokio's orphan reaper once it is.
         let _ = self.child.try_wait();
