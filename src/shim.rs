@@ -37,8 +37,9 @@
 //!    `pre_exec`, where std has already built the child's environment (P1). On failure the
 //!    child prints `hot: cannot run `prog`: <why>` and exits 127.
 //!
-//! `hot __shim --spare` is the same shim started ahead of need: it reads everything above
-//! (and the directory and environment) from its status socket once hot has it (see `spare`).
+//! `hot __shim --spare` is the same shim started ahead of need: the command's process it
+//! forks ahead of need reads everything above (and the directory and environment) from the
+//! status socket once hot has it, and execs the command itself (see `spare`).
 //!
 //! **Dispatch:** the cli must call [`main`] with the arguments after `__shim` when
 //! `argv[1] == "__shim"`, before any other parsing (no clap, no runtime, no threads: the

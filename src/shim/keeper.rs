@@ -8,7 +8,8 @@
 //!    `kill_round`), so descendants orphaned by their parents (a `sh -c` whose command
 //!    forked, a daemonising server) are re-parented to it rather than to pid 1;
 //! 2. forks the command, which stays in the keeper's group (the child sets `LISTEN_PID` to its
-//!    own pid before `exec`, so a server sees exactly its pid);
+//!    own pid before `exec`, so a server sees exactly its pid); a spare forked the command's
+//!    process before its launch instead ([`prefork`], [`adopt`]);
 //! 3. tells hot the command's pid, waits for it, and reports a stop (SIGSTOP, SIGTTIN, ...) of
 //!    it, over the status socket (the messages are `protocol`'s), a stream socket whose other end only hot holds;
 //! 4. when the command exits, SIGKILLs its remaining descendants (orphans re-parented to it,
