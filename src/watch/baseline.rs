@@ -104,9 +104,7 @@ fn hash_pending(
         if !current() {
             return;
         }
-        for (name, state) in results {
-            files.fill_pending(&dir, &name, state);
-        }
+        files.fill_pending(&dir, &results);
         cursor = Some(dir);
     }
     #[cfg(unix)]

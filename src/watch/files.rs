@@ -1,10 +1,13 @@
-//! The tracked files and their baselines, stored compactly: one entry per directory holding
-//! its file names packed into a single byte buffer, and each file's state packed into a `u64`.
-//! A `PathBuf` per file (plus a map node) costs ~90 bytes; this costs ~12 bytes plus the name,
-//! which is what keeps a 100,000-file tree's baseline at a couple of megabytes.
+//! The tracked files and their baselines, stored compactly: one allocation per directory,
+//! holding the directory's own path, its files' names and each file's state packed into a
+//! `u64`. A `PathBuf` per file (plus a map node) costs ~90 bytes; this costs 10-12 bytes plus
+//! the name, and a directory ~50 bytes plus its path, which is what keeps a 1,000,000-file
+//! tree's baseline at ~20 MB.
 
-use std::collections::BTreeMap;
-use std::ffi::OsStr;
+use std::borrow::Borrow;
+use std::cmp::Ordering;
+use std::collections::BTreeSet;
+use std::ffi::{OsStr, OsString};
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
 
@@ -43,16 +46,17 @@ impl Slot {
     }
 }
 
-/// Files of one directory, sorted by name, in one allocation: the file count (`u32`), each
-/// file's slot (`u64`), each name's end offset (`u32`), then the names, concatenated
-/// (`OsStr::as_encoded_bytes`). On a tree of small directories (9 files each on the 100,000-file
-/// bench) three vectors per directory cost more than the files' own bytes; one costs ~1/3 less.
-#[derive(Debug, Default)]
-struct Dir {
-    buf: Vec<u8>,
-}
+/// One directory in one exact-size allocation: a header (the path's length, `u32`; the file
+/// count, `u32`, whose top bit says the name ends are `u32` rather than `u16`), the directory's
+/// relative path (empty for the root), each file's slot (`u64`), each name's end offset, then
+/// the names, concatenated (`OsStr::as_encoded_bytes`), sorted. The path inside the block is
+/// its key in the table's ordered set, so a directory costs one allocation and no separate
+/// key; the exact size leaves no spare capacity, and a block is only ever rebuilt whole.
+#[derive(Debug)]
+struct Block(Box<[u8]>);
 
-const COUNT: usize = 4;
+const HEADER: usize = 8;
+const WIDE: u32 = 1 << 31;
 
 fn u32_at(buf: &[u8], at: usize) -> u32 {
     let mut b = [0; 4];
@@ -60,50 +64,76 @@ fn u32_at(buf: &[u8], at: usize) -> u32 {
     u32::from_ne_bytes(b)
 }
 
-impl Dir {
-    fn len(&self) -> usize {
-        if self.buf.is_empty() {
-            0
-        } else {
-            u32_at(&self.buf, 0) as usize
+impl Block {
+    /// Builds a block of `path` holding `files` (sorted by name, no duplicates).
+    fn build(path: &[u8], files: &[(&[u8], u64)]) -> Block {
+        let names: usize = files.iter().map(|(n, _)| n.len()).sum();
+        let wide = names > usize::from(u16::MAX);
+        let width = if wide { 4 } else { 2 };
+        let n = files.len();
+        let mut buf = Vec::with_capacity(HEADER + path.len() + (8 + width) * n + names);
+        buf.extend_from_slice(&(path.len() as u32).to_ne_bytes());
+        buf.extend_from_slice(&(n as u32 | if wide { WIDE } else { 0 }).to_ne_bytes());
+        buf.extend_from_slice(path);
+        for (_, slot) in files {
+            buf.extend_from_slice(&slot.to_ne_bytes());
         }
+        let mut end = 0;
+        for (name, _) in files {
+            end += name.len();
+            if wide {
+                buf.extend_from_slice(&(end as u32).to_ne_bytes());
+            } else {
+                buf.extend_from_slice(&(end as u16).to_ne_bytes());
+            }
+        }
+        for (name, _) in files {
+            buf.extend_from_slice(name);
+        }
+        Block(buf.into_boxed_slice())
     }
 
-    fn slot_at(i: usize) -> usize {
-        COUNT + 8 * i
+    fn path(&self) -> &[u8] {
+        &self.0[HEADER..HEADER + u32_at(&self.0, 0) as usize]
+    }
+
+    fn len(&self) -> usize {
+        (u32_at(&self.0, 4) & !WIDE) as usize
+    }
+
+    fn width(&self) -> usize {
+        if u32_at(&self.0, 4) & WIDE != 0 { 4 } else { 2 }
+    }
+
+    fn slots_at(&self) -> usize {
+        HEADER + u32_at(&self.0, 0) as usize
     }
 
     fn slot(&self, i: usize) -> u64 {
-        let at = Self::slot_at(i);
+        let at = self.slots_at() + 8 * i;
         let mut b = [0; 8];
-        b.copy_from_slice(&self.buf[at..at + 8]);
+        b.copy_from_slice(&self.0[at..at + 8]);
         u64::from_ne_bytes(b)
     }
 
     fn set_slot(&mut self, i: usize, v: u64) {
-        let at = Self::slot_at(i);
-        self.buf[at..at + 8].copy_from_slice(&v.to_ne_bytes());
-    }
-
-    fn ends_at(&self) -> usize {
-        COUNT + 8 * self.len()
-    }
-
-    fn names_at(&self) -> usize {
-        COUNT + 12 * self.len()
+        let at = self.slots_at() + 8 * i;
+        self.0[at..at + 8].copy_from_slice(&v.to_ne_bytes());
     }
 
     fn end(&self, i: usize) -> usize {
-        u32_at(&self.buf, self.ends_at() + 4 * i) as usize
-    }
-
-    fn start(&self, i: usize) -> usize {
-        if i == 0 { 0 } else { self.end(i - 1) }
+        let at = self.slots_at() + 8 * self.len() + self.width() * i;
+        if self.width() == 4 {
+            u32_at(&self.0, at) as usize
+        } else {
+            usize::from(u16::from_ne_bytes([self.0[at], self.0[at + 1]]))
+        }
     }
 
     fn name(&self, i: usize) -> &[u8] {
         let names = self.names_at();
-        &self.buf[names + self.start(i)..names + self.end(i)]
+        let start = if i == 0 { 0 } else { self.end(i - 1) };
+        &self.0[names + start..names + self.end(i)]
     }
 
     fn find(&self, name: &[u8]) -> Result<usize, usize> {
@@ -111,54 +141,112 @@ impl Dir {
         while lo < hi {
             let mid = (lo + hi) / 2;
             match self.name(mid).cmp(name) {
-                std::cmp::Ordering::Less => lo = mid + 1,
-                std::cmp::Ordering::Greater => hi = mid,
-                std::cmp::Ordering::Equal => return Ok(mid),
+                Ordering::Less => lo = mid + 1,
+                Ordering::Greater => hi = mid,
+                Ordering::Equal => return Ok(mid),
             }
         }
         Err(lo)
     }
 
-    fn set_len(&mut self, n: usize) {
-        self.buf[..COUNT].copy_from_slice(&(n as u32).to_ne_bytes());
+    fn names_at(&self) -> usize {
+        self.slots_at() + (8 + self.width()) * self.len()
     }
 
-    /// Adds `name` at `at` (from the back: each region's offsets stay valid until it is done).
-    fn insert(&mut self, at: usize, name: &[u8], slot: u64) {
-        if self.buf.is_empty() {
-            self.buf.extend_from_slice(&0u32.to_ne_bytes());
+    fn push_end(&self, buf: &mut Vec<u8>, end: usize) {
+        if self.width() == 4 {
+            buf.extend_from_slice(&(end as u32).to_ne_bytes());
+        } else {
+            buf.extend_from_slice(&(end as u16).to_ne_bytes());
         }
-        let (n, start, names) = (self.len(), self.start(at), self.names_at());
-        let p = names + start;
-        self.buf.splice(p..p, name.iter().copied());
-        let ends = self.ends_at();
-        for i in at..n {
-            let e = ends + 4 * i;
-            let v = u32_at(&self.buf, e) + name.len() as u32;
-            self.buf[e..e + 4].copy_from_slice(&v.to_ne_bytes());
-        }
-        let e = ends + 4 * at;
-        let end = (start + name.len()) as u32;
-        self.buf.splice(e..e, end.to_ne_bytes());
-        let s = Self::slot_at(at);
-        self.buf.splice(s..s, slot.to_ne_bytes());
-        self.set_len(n + 1);
     }
 
-    fn remove(&mut self, at: usize) {
-        let (n, start, end, names) = (self.len(), self.start(at), self.end(at), self.names_at());
-        let len = (end - start) as u32;
-        self.buf.drain(names + start..names + end);
-        let ends = self.ends_at();
-        for i in at + 1..n {
-            let e = ends + 4 * i;
-            let v = u32_at(&self.buf, e) - len;
-            self.buf[e..e + 4].copy_from_slice(&v.to_ne_bytes());
+    /// This block with `name` (absent) added at `i`: copied region by region, so a file
+    /// added to a big directory costs one copy of its block, as a splice would.
+    fn inserted(&self, i: usize, name: &[u8], slot: u64) -> Block {
+        let (n, slots, names) = (self.len(), self.slots_at(), self.names_at());
+        if self.width() == 2 && self.0.len() - names + name.len() > usize::from(u16::MAX) {
+            let mut files = self.files();
+            files.insert(i, (name, slot));
+            return Block::build(self.path(), &files);
         }
-        self.buf.drain(ends + 4 * at..ends + 4 * at + 4);
-        let s = Self::slot_at(at);
-        self.buf.drain(s..s + 8);
-        self.set_len(n - 1);
+        let start = if i == 0 { 0 } else { self.end(i - 1) };
+        let mut buf = Vec::with_capacity(self.0.len() + 8 + self.width() + name.len());
+        buf.extend_from_slice(&self.0[..4]);
+        let count = u32_at(&self.0, 4);
+        buf.extend_from_slice(&(count + 1).to_ne_bytes());
+        buf.extend_from_slice(&self.0[HEADER..slots + 8 * i]);
+        buf.extend_from_slice(&slot.to_ne_bytes());
+        buf.extend_from_slice(&self.0[slots + 8 * i..slots + 8 * n]);
+        for j in 0..i {
+            self.push_end(&mut buf, self.end(j));
+        }
+        self.push_end(&mut buf, start + name.len());
+        for j in i..n {
+            self.push_end(&mut buf, self.end(j) + name.len());
+        }
+        buf.extend_from_slice(&self.0[names..names + start]);
+        buf.extend_from_slice(name);
+        buf.extend_from_slice(&self.0[names + start..]);
+        Block(buf.into_boxed_slice())
+    }
+
+    /// This block without its file `i` (its ends keep their width).
+    fn removed(&self, i: usize) -> Block {
+        let (n, slots, names) = (self.len(), self.slots_at(), self.names_at());
+        let (start, end) = (if i == 0 { 0 } else { self.end(i - 1) }, self.end(i));
+        let mut buf = Vec::with_capacity(self.0.len() - 8 - self.width() - (end - start));
+        buf.extend_from_slice(&self.0[..4]);
+        let count = u32_at(&self.0, 4);
+        buf.extend_from_slice(&(count - 1).to_ne_bytes());
+        buf.extend_from_slice(&self.0[HEADER..slots + 8 * i]);
+        buf.extend_from_slice(&self.0[slots + 8 * (i + 1)..slots + 8 * n]);
+        for j in 0..i {
+            self.push_end(&mut buf, self.end(j));
+        }
+        for j in i + 1..n {
+            self.push_end(&mut buf, self.end(j) - (end - start));
+        }
+        buf.extend_from_slice(&self.0[names..names + start]);
+        buf.extend_from_slice(&self.0[names + end..]);
+        Block(buf.into_boxed_slice())
+    }
+
+    fn files(&self) -> Vec<(&[u8], u64)> {
+        (0..self.len())
+            .map(|i| (self.name(i), self.slot(i)))
+            .collect()
+    }
+
+    /// Every file's path.
+    fn paths(&self) -> impl Iterator<Item = PathBuf> + '_ {
+        (0..self.len()).map(move |i| path(self.path()).join(os(self.name(i))))
+    }
+}
+
+impl Borrow<[u8]> for Block {
+    fn borrow(&self) -> &[u8] {
+        self.path()
+    }
+}
+
+impl PartialEq for Block {
+    fn eq(&self, other: &Self) -> bool {
+        self.path() == other.path()
+    }
+}
+
+impl Eq for Block {}
+
+impl PartialOrd for Block {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Block {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.path().cmp(other.path())
     }
 }
 
@@ -170,10 +258,10 @@ fn os(bytes: &[u8]) -> &OsStr {
 /// Relative path → [`Slot`].
 #[derive(Debug, Default)]
 pub(super) struct FileTable {
-    /// Keyed by the relative directory's bytes (empty for the root): byte comparisons are
+    /// Ordered by the relative directory's bytes (empty for the root): byte comparisons are
     /// several times cheaper than `Path`'s component-wise ones, and the directories under
     /// `d/` still form one contiguous range.
-    dirs: BTreeMap<Box<[u8]>, Dir>,
+    dirs: BTreeSet<Block>,
     len: usize,
 }
 
@@ -209,55 +297,111 @@ impl FileTable {
         let Some((dir, name)) = split(rel) else {
             return;
         };
-        self.upsert(dir, name, slot, true);
+        let slot = slot.pack();
+        let Some(mut d) = self.dirs.take(dir) else {
+            self.dirs.insert(Block::build(dir, &[(name, slot)]));
+            self.len += 1;
+            return;
+        };
+        let d = match d.find(name) {
+            Ok(i) => {
+                d.set_slot(i, slot);
+                d
+            }
+            Err(i) => {
+                self.len += 1;
+                d.inserted(i, name, slot)
+            }
+        };
+        self.dirs.insert(d);
     }
 
-    fn upsert(&mut self, dir: &[u8], name: &[u8], slot: Slot, replace: bool) {
-        let d = match self.dirs.get_mut(dir) {
-            Some(d) => d,
-            None => self.dirs.entry(dir.into()).or_default(),
-        };
-        match d.find(name) {
-            Ok(i) if replace => d.set_slot(i, slot.pack()),
-            Ok(_) => {}
-            Err(i) => {
-                d.insert(i, name, slot.pack());
-                self.len += 1;
+    /// Inserts `Pending` for each of `rels` not already known. A walk lists a directory's
+    /// files one after the other: each run of files of one directory rebuilds its block once.
+    pub(super) fn add_pending<'a>(&mut self, rels: impl IntoIterator<Item = &'a Path>) {
+        let mut dir: Option<&[u8]> = None;
+        let mut names: Vec<&[u8]> = Vec::new();
+        for rel in rels {
+            let Some((d, name)) = split(rel) else {
+                continue;
+            };
+            if dir.is_some_and(|open| open != d) {
+                self.add_names(dir.unwrap_or_default(), &mut names);
+            }
+            dir = Some(d);
+            names.push(name);
+        }
+        if let Some(d) = dir {
+            self.add_names(d, &mut names);
+        }
+    }
+
+    /// Merges `names` (any order; cleared) into `dir` as `Pending`, keeping known ones.
+    fn add_names(&mut self, dir: &[u8], names: &mut Vec<&[u8]>) {
+        names.sort_unstable();
+        names.dedup();
+        let old = self.dirs.take(dir);
+        let known = old.as_ref().map(Block::files).unwrap_or_default();
+        let mut merged = Vec::with_capacity(known.len() + names.len());
+        let (mut k, mut n) = (0, 0);
+        while k < known.len() || n < names.len() {
+            match (known.get(k), names.get(n)) {
+                (Some(&(kn, slot)), Some(&nn)) if kn <= nn => {
+                    merged.push((kn, slot));
+                    k += 1;
+                    n += usize::from(kn == nn);
+                }
+                (_, Some(&nn)) => {
+                    merged.push((nn, Slot::PENDING));
+                    n += 1;
+                }
+                (Some(&f), None) => {
+                    merged.push(f);
+                    k += 1;
+                }
+                (None, None) => unreachable!("the loop's condition"),
             }
         }
+        self.len += merged.len() - known.len();
+        self.dirs.insert(Block::build(dir, &merged));
+        drop(known);
+        drop(old);
+        names.clear();
     }
 
-    /// Inserts `Pending` unless the path is already known.
-    pub(super) fn add_pending(&mut self, rel: &Path) {
-        if let Some((dir, name)) = split(rel) {
-            self.upsert(dir, name, Slot::Pending, false);
+    /// Sets each of `files` in `dir` to its state only if it is still `Pending`: a baseline
+    /// taken in the background never overwrites what an event established, nor revives a
+    /// removed file.
+    pub(super) fn fill_pending(&mut self, dir: &Path, files: &[(OsString, FileState)]) {
+        let Some(mut d) = self.dirs.take(bytes(dir)) else {
+            return;
+        };
+        for (name, state) in files {
+            if let Ok(i) = d.find(name.as_encoded_bytes())
+                && d.slot(i) == Slot::PENDING
+            {
+                d.set_slot(i, Slot::Known(*state).pack());
+            }
         }
-    }
-
-    /// Sets `name` in `dir` to `state` only if it is still `Pending`: a baseline taken in the
-    /// background never overwrites what an event established, nor revives a removed file.
-    pub(super) fn fill_pending(&mut self, dir: &Path, name: &OsStr, state: FileState) {
-        if let Some(d) = self.dirs.get_mut(bytes(dir))
-            && let Ok(i) = d.find(name.as_encoded_bytes())
-            && d.slot(i) == Slot::PENDING
-        {
-            d.set_slot(i, Slot::Known(state).pack());
-        }
+        self.dirs.insert(d);
     }
 
     pub(super) fn remove(&mut self, rel: &Path) {
         let Some((dir, name)) = split(rel) else {
             return;
         };
-        let Some(d) = self.dirs.get_mut(dir) else {
+        let Some(d) = self.dirs.get(dir) else {
             return;
         };
-        if let Ok(i) = d.find(name) {
-            d.remove(i);
-            self.len -= 1;
-            if d.len() == 0 {
-                self.dirs.remove(dir);
-            }
+        let Ok(i) = d.find(name) else {
+            return;
+        };
+        self.len -= 1;
+        let Some(d) = self.dirs.take(dir) else {
+            return;
+        };
+        if d.len() > 1 {
+            self.dirs.insert(d.removed(i));
         }
     }
 
@@ -268,69 +412,65 @@ impl FileTable {
         if !below.is_empty() {
             below.push(b'/');
         }
-        let exact = self.dirs.get_key_value(p).filter(|_| !p.is_empty());
+        let exact = self.dirs.get(p).filter(|_| !p.is_empty());
         let under = self
             .dirs
             .range::<[u8], _>((Bound::Included(&below[..]), Bound::Unbounded))
-            .take_while(|(k, _)| k.starts_with(&below));
+            .take_while(|d| d.path().starts_with(&below));
         exact
             .into_iter()
             .chain(under)
-            .flat_map(|(dir, d)| (0..d.len()).map(move |i| path(dir).join(os(d.name(i)))))
+            .flat_map(Block::paths)
             .collect()
     }
 
     /// Every path.
     pub(super) fn paths(&self) -> impl Iterator<Item = PathBuf> + '_ {
-        self.dirs
-            .iter()
-            .flat_map(|(dir, d)| (0..d.len()).map(move |i| path(dir).join(os(d.name(i)))))
+        self.dirs.iter().flat_map(Block::paths)
     }
 
     /// Keeps the paths for which `keep` is true.
     pub(super) fn retain(&mut self, mut keep: impl FnMut(&Path) -> bool) {
         let mut len = 0;
-        self.dirs.retain(|dir, d| {
-            let mut i = 0;
-            while i < d.len() {
-                if keep(&path(dir).join(os(d.name(i)))) {
-                    i += 1;
-                } else {
-                    d.remove(i);
+        self.dirs = std::mem::take(&mut self.dirs)
+            .into_iter()
+            .filter_map(|d| {
+                let dir = path(d.path());
+                let files: Vec<_> = d
+                    .files()
+                    .into_iter()
+                    .filter(|(name, _)| keep(&dir.join(os(name))))
+                    .collect();
+                len += files.len();
+                match files.len() {
+                    0 => None,
+                    n if n == d.len() => {
+                        drop(files);
+                        Some(d)
+                    }
+                    _ => Some(Block::build(d.path(), &files)),
                 }
-            }
-            len += d.len();
-            d.len() > 0
-        });
+            })
+            .collect();
         self.len = len;
     }
 
     /// The first directory after `after` (all of them when `None`) holding `Pending` files,
     /// with those files' names: the background hasher's unit of work.
-    pub(super) fn next_pending(
-        &self,
-        after: Option<&Path>,
-    ) -> Option<(PathBuf, Vec<std::ffi::OsString>)> {
+    pub(super) fn next_pending(&self, after: Option<&Path>) -> Option<(PathBuf, Vec<OsString>)> {
         let lower = match after {
             Some(a) => Bound::Excluded(bytes(a)),
             None => Bound::Unbounded,
         };
         self.dirs
             .range::<[u8], _>((lower, Bound::Unbounded))
-            .find_map(|(dir, d)| {
+            .find_map(|d| {
                 let names: Vec<_> = (0..d.len())
                     .filter(|&i| d.slot(i) == Slot::PENDING)
                     .map(|i| os(d.name(i)).to_os_string())
                     .collect();
-                (!names.is_empty()).then(|| (path(dir).to_path_buf(), names))
+                (!names.is_empty()).then(|| (path(d.path()).to_path_buf(), names))
             })
-    }
-
-    /// Releases spare capacity (after a big walk).
-    pub(super) fn shrink(&mut self) {
-        for d in self.dirs.values_mut() {
-            d.buf.shrink_to_fit();
-        }
     }
 }
 
@@ -400,8 +540,7 @@ mod tests {
             let folded = s == h(0) || s == h(2);
             assert_eq!(got, if folded { h(3) } else { s });
         }
-        t.add_pending(Path::new("d/g"));
-        t.add_pending(Path::new("d/f"));
+        t.add_pending([Path::new("d/g"), Path::new("d/f")]);
         assert_eq!(t.get(Path::new("d/f")), Some(h(u64::MAX)));
         let (dir, names) = t.next_pending(None).unwrap();
         assert_eq!(
@@ -409,13 +548,35 @@ mod tests {
             (Path::new("d"), &["g".into()][..])
         );
         assert_eq!(t.next_pending(Some(Path::new("d"))), None);
-        t.fill_pending(Path::new("d"), OsStr::new("g"), FileState::Hash(5));
-        t.fill_pending(Path::new("d"), OsStr::new("f"), FileState::Hash(5));
-        t.fill_pending(Path::new("d"), OsStr::new("gone"), FileState::Hash(5));
+        let five = |n: &str| (OsString::from(n), FileState::Hash(5));
+        t.fill_pending(Path::new("d"), &[five("g"), five("f"), five("gone")]);
         assert_eq!(t.get(Path::new("d/g")), Some(h(5)));
         assert_eq!(t.get(Path::new("d/f")), Some(h(u64::MAX)));
         assert_eq!(t.len(), 2);
         assert_eq!(t.next_pending(None), None);
+    }
+
+    #[test]
+    fn a_directory_whose_names_pass_64_kib_keeps_every_name() {
+        let mut t = FileTable::default();
+        let name = |i: usize| format!("{i:0>200}");
+        let rels: Vec<PathBuf> = (0..400).map(|i| Path::new("big").join(name(i))).collect();
+        // The even ones in one run (40,000 bytes of names: 2-byte ends), then the odd ones
+        // one at a time, past 64 KiB (4-byte ends) on the way.
+        t.add_pending(rels.iter().step_by(2).map(PathBuf::as_path));
+        for rel in rels.iter().skip(1).step_by(2) {
+            t.set(rel, Slot::Pending);
+        }
+        t.set(&Path::new("big").join(name(7)), h(70));
+        assert_eq!(t.len(), 400);
+        for (i, rel) in rels.iter().enumerate() {
+            let want = if i == 7 { h(70) } else { Slot::Pending };
+            assert_eq!(t.get(rel), Some(want), "{}", rel.display());
+        }
+        for rel in &rels[..390] {
+            t.remove(rel);
+        }
+        assert_eq!(t.paths().collect::<Vec<_>>(), rels[390..]);
     }
 
     proptest::proptest! {
@@ -444,6 +605,68 @@ mod tests {
             for (rel, slot) in &model {
                 proptest::prop_assert_eq!(t.get(rel), Some(*slot));
             }
+        }
+
+        /// Several directories (nested, with names that sort around `/`), walks that add
+        /// runs of files, events that set and remove them, and background fills: the table
+        /// agrees with a plain map of paths.
+        #[test]
+        fn the_table_agrees_with_a_map_across_directories(
+            ops in proptest::collection::vec(
+                (0u8..4, 0usize..5, proptest::collection::vec("[a-c]{0,2}", 1..4), 3u64..1000),
+                0..60,
+            )
+        ) {
+            const DIRS: [&str; 5] = ["", "d", "d/e", "d-e", "d.e/f"];
+            let mut t = FileTable::default();
+            let mut model = std::collections::BTreeMap::new();
+            for (op, dir, names, v) in ops {
+                let rels: Vec<PathBuf> = names
+                    .iter()
+                    .map(|n| Path::new(DIRS[dir]).join(format!("f{n}")))
+                    .collect();
+                match op {
+                    0 => {
+                        t.add_pending(rels.iter().map(PathBuf::as_path));
+                        for rel in &rels {
+                            model.entry(rel.clone()).or_insert(Slot::Pending);
+                        }
+                    }
+                    1 => {
+                        t.set(&rels[0], h(v));
+                        model.insert(rels[0].clone(), h(v));
+                    }
+                    2 => {
+                        t.remove(&rels[0]);
+                        model.remove(&rels[0]);
+                    }
+                    _ => {
+                        let files: Vec<(OsString, FileState)> = rels
+                            .iter()
+                            .map(|r| (r.file_name().unwrap().to_owned(), FileState::Hash(v)))
+                            .collect();
+                        t.fill_pending(Path::new(DIRS[dir]), &files);
+                        for rel in &rels {
+                            if let Some(s @ Slot::Pending) = model.get_mut(rel) {
+                                *s = h(v);
+                            }
+                        }
+                    }
+                }
+                proptest::prop_assert_eq!(t.len(), model.len());
+            }
+            let mut paths: Vec<PathBuf> = t.paths().collect();
+            paths.sort();
+            let want: Vec<PathBuf> = model.keys().cloned().collect();
+            proptest::prop_assert_eq!(paths, want);
+            for (rel, slot) in &model {
+                proptest::prop_assert_eq!(t.get(rel), Some(*slot));
+            }
+            let mut under_d: Vec<PathBuf> = t.subtree(Path::new("d"));
+            under_d.sort();
+            let want: Vec<PathBuf> =
+                model.keys().filter(|p| p.starts_with("d")).cloned().collect();
+            proptest::prop_assert_eq!(under_d, want);
         }
     }
 }

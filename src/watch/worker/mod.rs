@@ -133,10 +133,7 @@ impl Worker {
                 return Err(WatchError::Cancelled);
             }
             // `always` files are baselined even when an ignore file hid them from the walk.
-            for rel in self.scope.always() {
-                table.add_pending(rel);
-            }
-            table.shrink();
+            table.add_pending(self.scope.always().iter().map(PathBuf::as_path));
         }
         // Nothing can race a read made before `start` returns: hash small trees exactly, now.
         // Poll mode serves network and VM mounts, whose ctimes come from another machine's
@@ -204,9 +201,7 @@ impl Worker {
         table: &mut FileTable,
     ) -> Result<usize, WatchError> {
         let mut found = self.with_walk(strict, |watches, walk| watches.walk_root(walk));
-        for rel in found.files() {
-            table.add_pending(rel);
-        }
+        table.add_pending(found.files());
         for rel in &found.special {
             table.set(rel, Slot::Known(FileState::Special));
         }
