@@ -32,18 +32,22 @@ EVENTS = ("raw_syscalls:sys_enter,raw_syscalls:sys_exit,sched:sched_process_fork
 # x86_64 syscall numbers of the calls the steps are told by.
 NR = {0: "read", 44: "sendto", 45: "recvfrom", 80: "chdir", 232: "epoll_wait", 435: "clone3"}
 # hot's keeper runs as /proc/self/exe, so its comm is `exe`.
+EXEC = r" exec /usr/bin/sh"
 STEPS = [
     ("inotify read", r"^(hot-inotify|notify-rs\S*) <read=[1-9]"),
     ("watcher wakes the driver", r"^hot-watch wakes comm=hot(?!-inotify|-writer)"),
     ("driver woken", r"^(hot\S*) <epoll_wait"),
     ("launch written", r"^(hot\S*) >sendto"),
-    ("keeper reads it", r"^exe <recvfrom=[1-9]"),
-    ("keeper chdir", r"^exe >chdir"),
+    # The spare's keeper, or the command's process it forked ahead of the launch (which then
+    # only execs: no spawn call, no fork on the path).
+    ("launch read", r"^exe <recvfrom=[1-9]"),
+    ("chdir", r"^exe >chdir"),
     ("spawn call", r"^(exe|tokio-rt-worker) >clone3"),
     ("forked", r" fork "),
-    ("sh exec'd", r" exec /usr/bin/sh"),
+    ("sh exec'd", EXEC),
     ("date exec'd", r" exec /usr/bin/date"),
 ]
+EXEC_STEP = [pattern for _, pattern in STEPS].index(EXEC)
 LINE = re.compile(r"^\s*(\S.*?)\s+(\d+)/(\d+)\s+(?:\[\d+\]\s+)?([\d.]+):\s+(\S+):\s*(.*)$")
 
 
@@ -113,9 +117,14 @@ def steps(saves, evs) -> dict:
     bounds = [t for _, t in saves[1:]] + [1 << 62]
     for (kind, t0), t_next in zip(saves, bounds):
         window = [e for e in evs if t0 <= e[0] < t_next]
+        # The steps before the command's exec are looked for before it only (a spare's refill
+        # forks after it).
+        anchor = next((t for t, label in window if re.search(EXEC, label)), t_next)
         at, prev = -1, ("save", t0)
-        for name, pattern in STEPS:
-            hit = next((t for t, label in window if t >= at and re.search(pattern, label)), None)
+        for i, (name, pattern) in enumerate(STEPS):
+            before = anchor if i < EXEC_STEP else 1 << 62
+            hit = next((t for t, label in window
+                        if at <= t <= before and re.search(pattern, label)), None)
             if hit is None:
                 continue
             found.setdefault((kind, name), []).append((hit - prev[1]) / 1e6)

@@ -513,13 +513,10 @@ fn relevance(project: &Arc<Project>) -> Arc<dyn Fn(&Path) -> bool + Send + Sync>
     Arc::new(move |path: &Path| project.nodes.iter().any(|n| n.inputs.matches(path)))
 }
 
-/// The Hotfile's path in the project, when edits to it reload it: only a regular file is
-/// read again (reading a named pipe or standard input again would wait for a writer).
+/// The Hotfile's path in the project, when edits to it reload it (see
+/// `watch::always_reported`).
 fn watched_hotfile(project: &Project) -> Option<PathBuf> {
-    let relative = project.hotfile.strip_prefix(&project.root).ok()?;
-    std::fs::metadata(&project.hotfile)
-        .is_ok_and(|m| m.is_file())
-        .then(|| relative.to_path_buf())
+    crate::watch::always_reported(&project.root, &project.hotfile)
 }
 
 /// Ctrl-Z (SIGTSTP) while the status view is drawn: hot erases the panel and gives the

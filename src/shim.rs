@@ -37,8 +37,9 @@
 //!    `pre_exec`, where std has already built the child's environment (P1). On failure the
 //!    child prints `hot: cannot run `prog`: <why>` and exits 127.
 //!
-//! `hot __shim --spare` is the same shim started ahead of need: it reads everything above
-//! (and the directory and environment) from its status socket once hot has it (see `spare`).
+//! `hot __shim --spare` is the same shim started ahead of need: the command's process it
+//! forks ahead of need reads everything above (and the directory and environment) from the
+//! status socket once hot has it, and execs the command itself (see `spare`).
 //!
 //! **Dispatch:** the cli must call [`main`] with the arguments after `__shim` when
 //! `argv[1] == "__shim"`, before any other parsing (no clap, no runtime, no threads: the
@@ -216,6 +217,15 @@ fn keep(
     env: Option<Vec<(OsString, OsString)>>,
     prepared: keeper::Prepared,
 ) -> ! {
+    keeper::run(placed(args, status, env), prepared)
+}
+
+/// Receives and places the sockets (or exits 127 saying why): what the keeper runs.
+fn placed(
+    args: ShimArgs,
+    status: Option<RawFd>,
+    env: Option<Vec<(OsString, OsString)>>,
+) -> keeper::Keep {
     let count = args.sockets.len();
     let received = match status {
         Some(status) if count > 0 => pass::receive(status, count),
@@ -233,16 +243,13 @@ fn keep(
         std::process::exit(127)
     }
     let listen = (count > 0).then(|| (count, args.sockets.join(":"), !args.no_pid));
-    keeper::run(
-        keeper::Keep {
-            exe: args.exe,
-            command: args.command,
-            listen,
-            status,
-            env,
-        },
-        prepared,
-    )
+    keeper::Keep {
+        exe: args.exe,
+        command: args.command,
+        listen,
+        status,
+        env,
+    }
 }
 
 /// Puts `/dev/null` on standard input (read-only, inherited by the command). Called once fd 0

@@ -863,6 +863,125 @@ async fn a_stop_signal_sent_to_a_waiting_spare_reaches_the_command_it_runs_next(
     .await;
 }
 
+/// The processes `pid` started and has not reaped (`/proc/PID/task/PID/children`).
+#[cfg(target_os = "linux")]
+fn children_of(pid: u32) -> Vec<u32> {
+    std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect()
+}
+
+/// A waiting spare and the one process it forked ahead of its launch (its command's).
+#[cfg(target_os = "linux")]
+async fn waiting_spare(sup: &Supervisor) -> (u32, u32) {
+    let spare = eventually("a spare keeper", || sup.spare_pid()).await;
+    let child = eventually("the spare's command process", || {
+        match children_of(spare)[..] {
+            [child] => Some(child),
+            _ => None,
+        }
+    })
+    .await;
+    (spare, child)
+}
+
+/// A waiting spare has already forked its command's process, so that a start is only an exec
+/// there (no fork on the path): the command runs as that process (`$$` is the shell's pid).
+/// The shutdown ends the next spare's pair too.
+#[cfg(target_os = "linux")]
+#[tokio::test(flavor = "current_thread")]
+async fn a_spare_runs_its_command_in_the_process_it_forked_before_the_launch() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let task = node(
+        "t",
+        Kind::Task,
+        shell(&format!("echo $$ >> {}", out.display())),
+        tmp.path(),
+    );
+    let (mut sup, mut rx) = supervisor(project(vec![task]));
+    sup.keep_spare(true);
+    sup.start(NodeId(0), 1, &[], false);
+    assert_eq!(exited(&mut rx).await, Exit::Code(0));
+    let (_, forked) = waiting_spare(&sup).await;
+    sup.start(NodeId(0), 2, &[], false);
+    assert_eq!(exited(&mut rx).await, Exit::Code(0));
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert_eq!(
+        text.lines().nth(1),
+        Some(forked.to_string().as_str()),
+        "the command ran as the process the spare forked ({forked}): {text}"
+    );
+    let (spare, child) = waiting_spare(&sup).await;
+    sup.shutdown().await;
+    eventually("the last spare and its command process to go", || {
+        (gone(spare as i32) && gone(child as i32)).then_some(())
+    })
+    .await;
+}
+
+/// A waiting spare's keeper killed alone (by hand: hot kills the group) takes the command
+/// process it forked with it, and the next start spawns a keeper of its own.
+#[cfg(target_os = "linux")]
+#[tokio::test(flavor = "current_thread")]
+async fn a_spares_waiting_command_process_dies_with_its_keeper() {
+    let tmp = tempfile::tempdir().unwrap();
+    let task = node("t", Kind::Task, shell("exit 0"), tmp.path());
+    let (mut sup, mut rx) = supervisor(project(vec![task]));
+    sup.keep_spare(true);
+    sup.start(NodeId(0), 1, &[], false);
+    assert_eq!(exited(&mut rx).await, Exit::Code(0));
+    let (spare, child) = waiting_spare(&sup).await;
+    // SAFETY: kill on a pid the supervisor holds unreaped.
+    unsafe { libc::kill(spare as i32, libc::SIGKILL) };
+    eventually("the spare's command process to go with its keeper", || {
+        gone(child as i32).then_some(())
+    })
+    .await;
+    sup.start(NodeId(0), 2, &[], false);
+    assert_eq!(exited(&mut rx).await, Exit::Code(0));
+    sup.shutdown().await;
+}
+
+/// A stop signal sent to a waiting spare's whole group, its forked command process included,
+/// still reaches the command it runs next, and nothing is left after.
+#[cfg(target_os = "linux")]
+#[tokio::test(flavor = "current_thread")]
+async fn a_stop_signal_sent_to_a_waiting_spares_group_reaches_the_command_it_runs_next() {
+    let tmp = tempfile::tempdir().unwrap();
+    let task = node(
+        "t",
+        Kind::Task,
+        shell("[ -e go ] && exec sleep 30; exit 0"),
+        tmp.path(),
+    );
+    let (mut sup, mut rx) = supervisor(project(vec![task]));
+    sup.keep_spare(true);
+    sup.start(NodeId(0), 1, &[], false);
+    assert_eq!(exited(&mut rx).await, Exit::Code(0));
+    std::fs::write(tmp.path().join("go"), "").unwrap();
+    let (spare, child) = waiting_spare(&sup).await;
+    eventually("the spare to wait with its signals set up", || {
+        (waits_with_signals_blocked(spare) && waits_with_signals_blocked(child)).then_some(())
+    })
+    .await;
+    // SAFETY: killpg on the group of a pid the supervisor holds unreaped.
+    unsafe { libc::killpg(spare as i32, libc::SIGTERM) };
+    sup.start(NodeId(0), 2, &[], false);
+    assert_eq!(
+        exited(&mut rx).await,
+        Exit::Signal(libc::SIGTERM),
+        "the command got the signal sent before it started"
+    );
+    sup.shutdown().await;
+    eventually("the spare's group to go", || {
+        (gone(spare as i32) && gone(child as i32)).then_some(())
+    })
+    .await;
+}
+
 /// Through a spare keeper the server still gets its sockets and its own pid in `LISTEN_PID`.
 #[cfg(target_os = "linux")]
 #[tokio::test(flavor = "current_thread")]

@@ -125,6 +125,10 @@ struct Why {
 pub(super) fn why(project: &Project, paths: &[PathBuf], json: bool) -> u8 {
     let graph = Graph::new(project);
     let cwd = std::env::current_dir().unwrap_or_default();
+    // The Hotfile is reported whatever the ignore files say, as the watcher does.
+    let always = crate::watch::always_reported(&project.root, &project.hotfile)
+        .into_iter()
+        .collect();
     let answers: Vec<Why> = paths
         .iter()
         .map(|path| {
@@ -153,7 +157,7 @@ pub(super) fn why(project: &Project, paths: &[PathBuf], json: bool) -> u8 {
             };
             let ignored = seen
                 .as_ref()
-                .is_some_and(|seen| crate::watch::ignored_by_rules(&project.root, seen));
+                .is_some_and(|seen| crate::watch::ignored_by_rules(&project.root, seen, &always));
             let (watched_by, then) = match &seen {
                 Some(seen) if !ignored => {
                     let watched_by: Vec<NodeId> = graph.matching(project, &[seen]).collect();

@@ -12,7 +12,8 @@
 //!   starts only after the stopped one has exited.
 //! - A service with `ready` starts its new instance beside the serving one and stops the old
 //!   one only when the new one is ready; without `ready` the old one is stopped first.
-//! - A service whose upstream failed keeps its running instance.
+//! - A service whose upstream failed keeps its running instance, also one that serves alone
+//!   before it was ready (hot's first, a crash restart): a new wave never stops it.
 //! - A service with gates (`gate`) may start once its other dependencies succeeded; that
 //!   instance stays pending, getting no connection while another serves, until it is ready
 //!   and its gates succeeded in the same wave; a failed gate stops it. One that serves alone
@@ -82,7 +83,8 @@ struct Instance {
     /// A service's instance started before its gates passed (early start): it is promoted
     /// only once they did, in the same wave.
     gated: bool,
-    /// When a gated instance got ready (it waits for its gates).
+    /// When it got ready: a gated one waits for its gates; `None` on a serving instance is one
+    /// kept before it was ready (see `make_stale`), or a service without `ready`.
     ready: Option<Instant>,
 }
 
@@ -477,16 +479,16 @@ impl Engine {
     /// Marks `node` stale and stops whatever of it must not go on running.
     fn make_stale(&mut self, node: NodeId, actions: &mut Vec<Action>) {
         let kind = self.project.node(node).kind;
-        let starts_early = self.starts_early(node);
         let state = &mut self.nodes[node.0];
         state.stale = true;
         let stop = match kind {
             // A task's results would be stale: stop it now, rerun once it has exited.
             Kind::Task => state.current.take(),
-            // An early-started service's instance with none beside it gets every connection
-            // (hot's first, a crash restart): it serves on, unpromoted, until a new instance
-            // passes its gates, so an edit that never passes them cannot leave nothing serving.
-            Kind::Service if starts_early && state.current.is_none() => {
+            // A service's instance with none beside it gets every connection (hot's first, a
+            // crash restart, the replacement left when the serving one crashed): it serves on,
+            // unpromoted, until a new instance takes over (an early one: passes its gates), so
+            // a wave whose checks fail cannot leave nothing serving and no restart planned.
+            Kind::Service if state.current.is_none() => {
                 state.current = state.pending.take();
                 None
             }
@@ -625,6 +627,23 @@ impl Engine {
                     ready: true,
                 }));
             }
+            // Any other instance kept as the only one before it was ready (see `make_stale`,
+            // `ready_timed_out`) is ready now: it serves, as a promoted one would.
+            _ if state
+                .current
+                .is_some_and(|c| c.generation == generation && c.ready.is_none()) =>
+            {
+                let kept = state.current.as_mut().expect("matched above");
+                kept.ready = Some(now);
+                let duration = now.saturating_duration_since(kept.started);
+                let gates = self.gates_in_scope(node);
+                actions.push(Action::Report(Report::ServiceReady {
+                    node,
+                    generation,
+                    duration,
+                    gates,
+                }));
+            }
             _ => {}
         }
     }
@@ -723,11 +742,11 @@ impl Engine {
         };
         let state = &mut self.nodes[node.0];
         let Some(pending) = state.take_pending(generation) else {
-            // An early instance kept as the only one when a new wave began (see `make_stale`):
-            // still all there is, so kept, but the user must hear that it never got ready.
+            // An instance kept as the only one when a new wave began (see `make_stale`): still
+            // all there is, so kept, but the user must hear that it never got ready.
             if state
                 .current
-                .is_some_and(|c| c.generation == generation && c.gated)
+                .is_some_and(|c| c.generation == generation && (c.gated || c.ready.is_none()))
             {
                 actions.push(Action::Report(Report::ReadyTimedOut { node, kept: true }));
             }

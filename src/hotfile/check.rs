@@ -375,13 +375,22 @@ impl Checker<'_> {
         };
 
         let inputs = self.inputs(watch, ignore)?;
-        let mut env = default_env.clone()?;
-        for (key, value) in own_env? {
-            match env.iter_mut().find(|(k, _)| *k == key) {
-                Some(slot) => slot.1 = value,
-                None => env.push((key, value)),
+        let default_env = default_env.as_ref()?;
+        let own_env = own_env?;
+        // The node's own list is the whole of it when `defaults` sets none (its keys are
+        // distinct: a repeat is a mistake).
+        let env = if default_env.is_empty() {
+            own_env
+        } else {
+            let mut env = default_env.clone();
+            for (key, value) in own_env {
+                match env.iter_mut().find(|(k, _)| *k == key) {
+                    Some(slot) => slot.1 = value,
+                    None => env.push((key, value)),
+                }
             }
-        }
+            env
+        };
         Some(Node {
             name: raw.name.as_ref()?.value.to_owned(),
             kind: raw.kind,

@@ -174,19 +174,21 @@ struct Walker<'m> {
 impl Walker<'_> {
     fn node<'t>(&mut self, node: NodeRef<'_, 't>, kind: Kind) -> RawNode<'t> {
         let keyword = node.name_span();
-        let (args, props) = split(node);
-        self.no_props(node, &props, &[]);
+        self.no_props_at_all(node);
+        // The arguments read in place: a `Vec` of them per node was a tenth of the walk.
+        let mut args = node.entries().iter().filter(|e| e.key.is_none());
         let mut name = None;
-        match args.as_slice() {
-            [] => self.mistakes.push(Mistake::MissingArgument {
+        match args.next() {
+            None => self.mistakes.push(Mistake::MissingArgument {
                 node: kind.as_str().into(),
                 what: "a name",
                 span: keyword,
                 help: Some(format!("write {} \"NAME\" {{ … }}", kind.as_str())),
             }),
-            [first, rest @ ..] => {
+            Some(first) => {
                 name = self.string(kind.as_str(), first);
-                self.unexpected(kind.as_str(), rest);
+                let rest: Vec<&Entry<'t>> = args.collect();
+                self.unexpected(kind.as_str(), &rest);
             }
         }
         let mut raw = RawNode {
@@ -224,10 +226,10 @@ impl Walker<'_> {
                         raw.run = Some(argv);
                     }
                 }
-                "watch" => raw.watch.extend(self.strings(child, "at least one glob")),
-                "ignore" => raw.ignore.extend(self.strings(child, "at least one glob")),
-                "after" => raw.after.extend(self.strings(child, "at least one name")),
-                "env" => raw.env.extend(self.env(child)),
+                "watch" => append(&mut raw.watch, self.strings(child, "at least one glob")),
+                "ignore" => append(&mut raw.ignore, self.strings(child, "at least one glob")),
+                "after" => append(&mut raw.after, self.strings(child, "at least one name")),
+                "env" => append(&mut raw.env, self.env(child)),
                 "dir" => {
                     let dir = self.exactly::<1>(child, "a path");
                     if seen.first("dir", here, parent, self) {
@@ -260,10 +262,10 @@ impl Walker<'_> {
                         ),
                     });
                 }
-                "lock" => raw.locks.extend(self.strings(child, "at least one name")),
+                "lock" => append(&mut raw.locks, self.strings(child, "at least one name")),
                 "gate" => {
                     raw.gate_keyword.get_or_insert(here);
-                    raw.gate.extend(self.strings(child, "at least one name"));
+                    append(&mut raw.gate, self.strings(child, "at least one name"));
                 }
                 "socket" => {
                     if let Some([sname, addr]) = self.exactly::<2>(child, "a name and an address") {
@@ -384,10 +386,7 @@ impl Walker<'_> {
         self.leaf(child);
         // Most lists are arguments alone: read in place, not split into two `Vec`s first.
         let entries = child.entries();
-        if entries.iter().any(|e| e.key.is_some()) {
-            let (_, props) = split(child);
-            self.no_props(child, &props, &[]);
-        }
+        self.no_props_at_all(child);
         if entries.iter().all(|e| e.key.is_some()) {
             self.missing(child, what);
         }
@@ -406,18 +405,34 @@ impl Walker<'_> {
     ) -> Option<[Str<'t>; N]> {
         let cname = child.name();
         self.leaf(child);
-        let (args, props) = split(child);
-        self.no_props(child, &props, &[]);
-        if args.len() < N {
+        self.no_props_at_all(child);
+        // Read in place: two `Vec`s per `dir` or `socket` otherwise.
+        let args = || child.entries().iter().filter(|e| e.key.is_none());
+        if args().count() < N {
             self.missing(child, what);
         }
-        self.unexpected(cname, args.get(N..).unwrap_or_default());
-        let values: Vec<Str<'t>> = args
-            .iter()
-            .take(N)
-            .filter_map(|e| self.string(cname, e))
-            .collect();
-        values.try_into().ok()
+        let extra: Vec<&Entry<'t>> = args().skip(N).collect();
+        self.unexpected(cname, &extra);
+        let mut values = [Str {
+            value: "",
+            span: (0, 0).into(),
+        }; N];
+        let mut read = 0;
+        for entry in args().take(N) {
+            if let Some(value) = self.string(cname, entry) {
+                values[read] = value;
+                read += 1;
+            }
+        }
+        (read == N).then_some(values)
+    }
+
+    /// Reports each property of a node that takes none.
+    fn no_props_at_all(&mut self, node: NodeRef<'_, '_>) {
+        if node.entries().iter().any(|e| e.key.is_some()) {
+            let (_, props) = split(node);
+            self.no_props(node, &props, &[]);
+        }
     }
 
     /// `env KEY="VALUE" …`.
@@ -625,6 +640,16 @@ impl Seen {
 }
 
 /// Splits a node's entries into arguments and properties (with the key as a `Str`).
+/// Adds a child's list to the node's: the child's own `Vec` becomes the node's when it is the
+/// first (`watch`, `after` and `env` are usually written once).
+fn append<T>(to: &mut Vec<T>, more: Vec<T>) {
+    if to.is_empty() {
+        *to = more;
+    } else {
+        to.extend(more);
+    }
+}
+
 fn split<'a, 't>(node: NodeRef<'a, 't>) -> (Vec<&'a Entry<'t>>, Vec<(Str<'t>, &'a Entry<'t>)>) {
     let mut args = Vec::new();
     let mut props = Vec::new();

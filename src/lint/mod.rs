@@ -13,7 +13,8 @@
 //! - a node with neither `watch` nor `after`, which runs once and never again.
 //!
 //! The model keeps no spans: the loader's span table ([`hotfile::Spans`]) says where each part
-//! is written. A walk of the tree is the cost, and only `hot check` pays it.
+//! is written. A walk of the tree (of the part of it a `watch` glob can reach) is the cost, and
+//! only `hot check` pays it.
 
 mod program;
 
@@ -151,7 +152,7 @@ pub(crate) fn lint(project: &Project, spans: &hotfile::Spans) -> Vec<Warning> {
         text: text.clone(),
     };
     let mut warnings = Vec::new();
-    let (files, specials) = tree(&project.root);
+    let (files, specials) = tree(&project.root, reachable(project));
     let mut cargo = program::Cargo::default();
     let mut programs = program::Programs::default();
     let matched = Matched::of(&project.nodes, &files);
@@ -284,11 +285,63 @@ pub(crate) fn lint(project: &Project, spans: &hotfile::Spans) -> Vec<Warning> {
     warnings
 }
 
-/// Every file and directory below `root` that the watcher would see, relative to it, and
-/// those of them that are named pipes, sockets or devices (links followed), with what each is.
-fn tree(root: &Path) -> (Vec<PathBuf>, Vec<(PathBuf, &'static str)>) {
+/// The literal start of every `watch` glob, as written and as [`under_dir`] joins it to its
+/// node's `dir`: only a path that starts with one can match, so nothing else needs walking.
+fn reachable(project: &Project) -> Vec<String> {
+    // 1,000 globs repeat a few dozen texts: each distinct one is looked at once (finding a
+    // literal start in all of them cost as much as the global gitignore that this saves).
+    let mut starts: foldhash::HashSet<Cow<'_, str>> = foldhash::HashSet::default();
+    let mut seen: foldhash::HashSet<&str> = foldhash::HashSet::default();
+    for node in &project.nodes {
+        // Most nodes run in the root: the bytes compared before the path's components.
+        let dir = (node.dir.as_os_str() != project.root.as_os_str())
+            .then(|| node.dir.strip_prefix(&project.root).ok())
+            .flatten()
+            .and_then(Path::to_str)
+            .map(|dir| dir.trim_end_matches('/'))
+            .filter(|dir| !dir.is_empty());
+        for glob in &node.inputs.watch {
+            if dir.is_none() && !seen.insert(glob) {
+                continue;
+            }
+            let glob = glob.strip_prefix("./").unwrap_or(glob);
+            starts.insert(Cow::Borrowed(literal_start(glob)));
+            if let Some(dir) = dir {
+                starts.insert(Cow::Owned(
+                    literal_start(&format!("{dir}/{glob}")).to_owned(),
+                ));
+            }
+        }
+    }
+    starts.into_iter().map(Cow::into_owned).collect()
+}
+
+/// A glob's text up to its first special character: what every path it matches starts with.
+fn literal_start(glob: &str) -> &str {
+    glob.find(['*', '?', '[', '{', '\\'])
+        .map_or(glob, |at| &glob[..at])
+}
+
+/// Every file and directory below `root` that the watcher would see and that could start one
+/// of `starts` (a directory on the way to one, or a path starting with one), relative to
+/// `root`, and those of them that are named pipes, sockets or devices (links followed), with
+/// what each is. Entries judged by `starts` are not judged by the ignore rules.
+fn tree(root: &Path, starts: Vec<String>) -> (Vec<PathBuf>, Vec<(PathBuf, &'static str)>) {
     let mut specials = Vec::new();
-    let files = crate::watch::walker(root)
+    let base = root.to_path_buf();
+    let keep = move |entry: &ignore::DirEntry| {
+        let Ok(rel) = entry.path().strip_prefix(&base) else {
+            return true;
+        };
+        let rel = rel.as_os_str().as_encoded_bytes();
+        rel.is_empty()
+            || starts.iter().any(|start| {
+                let start = start.as_bytes();
+                rel.starts_with(start)
+                    || (start.starts_with(rel) && start.get(rel.len()) == Some(&b'/'))
+            })
+    };
+    let files = crate::watch::walker(root, keep)
         .build()
         .filter_map(Result::ok)
         .filter_map(|entry| {
@@ -349,10 +402,7 @@ impl<'a> Matched<'a> {
             .keys()
             .copied()
             .filter(|glob| {
-                let text = glob.strip_prefix("./").unwrap_or(glob);
-                let literal = text
-                    .find(['*', '?', '[', '{', '\\'])
-                    .map_or(text, |at| &text[..at]);
+                let literal = literal_start(glob.strip_prefix("./").unwrap_or(glob));
                 files.iter().any(|f| {
                     f.as_os_str()
                         .as_encoded_bytes()
@@ -424,6 +474,56 @@ fn line_column(text: &str, offset: usize) -> (usize, usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_tree_holds_what_a_literal_start_reaches_and_nothing_else() {
+        let root = tempfile::tempdir().expect("a temp dir");
+        for file in [
+            "crate0/src/a.rs",
+            "crate0/srcs/b.rs",
+            "crate01/src/c.rs",
+            "docs/x.md",
+            "Hotfile",
+        ] {
+            let path = root.path().join(file);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, "").unwrap();
+        }
+        let listed = |starts: &[&str]| {
+            let (mut files, _) = tree(
+                root.path(),
+                starts.iter().map(|s| (*s).to_owned()).collect(),
+            );
+            files.sort();
+            files
+                .iter()
+                .map(|f| f.to_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
+        };
+        // The directories on the way to a start, and everything below it; `srcs` starts with
+        // `src`, so a glob `crate0/src*/**` could match it.
+        assert_eq!(
+            listed(&["crate0/src"]),
+            [
+                "crate0",
+                "crate0/src",
+                "crate0/src/a.rs",
+                "crate0/srcs",
+                "crate0/srcs/b.rs"
+            ]
+        );
+        assert_eq!(
+            listed(&["crate0/src/"]),
+            ["crate0", "crate0/src", "crate0/src/a.rs"]
+        );
+        assert_eq!(
+            listed(&["Hotfile", "docs/"]),
+            ["Hotfile", "docs", "docs/x.md"]
+        );
+        // A glob starting with a wildcard reaches everything.
+        assert_eq!(listed(&[""]).len(), 11);
+        assert!(listed(&["nothing/"]).is_empty());
+    }
 
     #[test]
     fn lines_and_columns_count_characters() {

@@ -36,4 +36,8 @@ impl Sink for JsonSink {
     fn finish(&mut self) {
         let _ = self.out.flush();
     }
+
+    fn colors_diagnostics(&self) -> bool {
+        false
+    }
 }

@@ -65,6 +65,11 @@ impl Lines {
         lines
     }
 
+    /// Whether hot's stderr, where diagnostics go, is coloured.
+    pub(crate) fn colors_stderr(&self) -> bool {
+        self.color.1
+    }
+
     /// Lines for two streams, both coloured or neither.
     pub fn new(color: bool) -> Lines {
         Lines {

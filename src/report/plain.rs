@@ -52,4 +52,8 @@ impl Sink for PlainSink {
         let _ = self.out.flush();
         let _ = self.err.flush();
     }
+
+    fn colors_diagnostics(&self) -> bool {
+        self.lines.colors_stderr()
+    }
 }

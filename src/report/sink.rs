@@ -23,4 +23,10 @@ pub trait Sink: Send {
 
     /// hot is about to exit: flush, restore the terminal, close connections.
     fn finish(&mut self) {}
+
+    /// Whether it may show a diagnostic's coloured rendering: where no sink does, the reporter
+    /// does not render each diagnostic a second time (half of `hot check`'s rendering).
+    fn colors_diagnostics(&self) -> bool {
+        true
+    }
 }

@@ -1017,3 +1017,60 @@ fn the_system_zone_read_directly_is_jiffs() {
         jiff::tz::TimeZone::system().iana_name()
     );
 }
+
+/// A sink that records the coloured renderings it is given, and says whether it shows them.
+#[derive(Clone)]
+struct Colors {
+    shows: bool,
+    seen: Arc<Mutex<Vec<Option<String>>>>,
+}
+
+impl Sink for Colors {
+    fn event(&mut self, event: &Event) {
+        if let EventKind::Diagnostic { rendered_color, .. } = &event.kind {
+            self.seen.lock().unwrap().push(rendered_color.clone());
+        }
+    }
+
+    fn colors_diagnostics(&self) -> bool {
+        self.shows
+    }
+}
+
+#[test]
+fn a_diagnostic_is_rendered_in_colour_only_for_a_sink_that_shows_colour() {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let sink = |shows| {
+        Box::new(Colors {
+            shows,
+            seen: seen.clone(),
+        })
+    };
+    let diagnostic = miette::MietteDiagnostic::new("unknown node");
+    let reporter = Reporter::with_sinks(false, vec![sink(false)]);
+    reporter.diagnostic(&diagnostic);
+    reporter.add_sink(sink(true));
+    reporter.diagnostic(&diagnostic);
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 3, "{seen:?}");
+    assert_eq!(seen[0], None, "no sink shows colour: rendered once");
+    let colored = render(&diagnostic, true);
+    assert!(colored.contains("unknown node"), "{colored:?}");
+    assert_eq!(seen[1..], [Some(colored.clone()), Some(colored)]);
+    // The plain and JSON sinks say what they show.
+    assert!(!json::JsonSink::stdout().colors_diagnostics());
+    assert!(!plain::PlainSink::terminal(ColorChoice::Never).colors_diagnostics());
+    assert!(plain::PlainSink::terminal(ColorChoice::Always).colors_diagnostics());
+}
+
+#[test]
+fn a_long_path_in_a_help_text_is_wrapped_whole_not_after_a_slash() {
+    let path = "crates/server/src/handlers/upload/multipart/stream.rs";
+    let help = format!("{} {path} and more words", "word ".repeat(12));
+    let diagnostic = miette::MietteDiagnostic::new("a message").with_help(help);
+    let text = render_plain(&diagnostic, 100);
+    assert!(
+        text.lines().any(|line| line.contains(path)),
+        "the path is cut over two lines:\n{text}"
+    );
+}

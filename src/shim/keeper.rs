@@ -8,7 +8,8 @@
 //!    `kill_round`), so descendants orphaned by their parents (a `sh -c` whose command
 //!    forked, a daemonising server) are re-parented to it rather than to pid 1;
 //! 2. forks the command, which stays in the keeper's group (the child sets `LISTEN_PID` to its
-//!    own pid before `exec`, so a server sees exactly its pid);
+//!    own pid before `exec`, so a server sees exactly its pid); a spare forked the command's
+//!    process before its launch instead ([`prefork`], [`adopt`]);
 //! 3. tells hot the command's pid, waits for it, and reports a stop (SIGSTOP, SIGTTIN, ...) of
 //!    it, over the status socket (the messages are `protocol`'s), a stream socket whose other end only hot holds;
 //! 4. when the command exits, SIGKILLs its remaining descendants (orphans re-parented to it,
@@ -186,12 +187,6 @@ pub(super) fn run(keep: Keep, prepared: Prepared) -> ! {
             }
         }
     };
-    // The command's pid, which hot shows (the group's leader is the keeper, not it).
-    tell(keep.status, Report::Started { pid: child as u32 });
-    for signal in early {
-        // SAFETY: kill on the keeper's own unreaped child.
-        unsafe { libc::kill(child, signal) };
-    }
     // The command has the sockets; the keeper holds none (hot does).
     if let Some((count, _, _)) = keep.listen {
         for fd in 3..3 + count as RawFd {
@@ -199,15 +194,150 @@ pub(super) fn run(keep: Keep, prepared: Prepared) -> ! {
             unsafe { libc::close(fd) };
         }
     }
-    // SAFETY: restores the mask: pending SIGCHLDs now run the handler.
-    unsafe { libc::sigprocmask(libc::SIG_SETMASK, &old, std::ptr::null_mut()) };
+    started(child, keep.status, early, &old);
+    watch(child, keep.status, wake_read, begun)
+}
 
+/// The keeper's side of a spare's command, forked before the launch (see [`prefork`]):
+/// waits until the command has taken its launch (the handoff pipe reaches end of file at its
+/// exec, or at its exit), then keeps it as [`run`] keeps the command it spawns. Never returns.
+pub(super) fn adopt(child: libc::pid_t, handoff: RawFd, status: RawFd, prepared: Prepared) -> ! {
+    let Prepared { old } = prepared;
+    let mut handoff_fd = [libc::pollfd {
+        fd: handoff,
+        events: libc::POLLIN,
+        revents: 0,
+    }];
+    let mut byte = [0u8; 1];
+    // SAFETY: poll on a local pollfd and a read into a local buffer, on the keeper's own
+    // (non-blocking) end of the pipe, closed after. Nothing is ever written to it: a read
+    // ends the wait only at end of file (or on an error, which no wait would end either).
+    unsafe {
+        loop {
+            libc::poll(handoff_fd.as_mut_ptr(), 1, -1);
+            let n = libc::read(handoff, byte.as_mut_ptr().cast(), 1);
+            if n == 0
+                || (n < 0
+                    && !matches!(
+                        std::io::Error::last_os_error().raw_os_error(),
+                        Some(libc::EAGAIN | libc::EINTR)
+                    ))
+            {
+                break;
+            }
+        }
+        libc::close(handoff);
+    }
+    let begun = std::time::Instant::now();
+    let program: OsString = "the command".into();
+    let (wake_read, wake_write) = match self_pipe() {
+        Ok(pipe) => pipe,
+        Err(e) => fail(&program, &format!("cannot create a pipe: {e}")),
+    };
+    WAKE.store(wake_write, Ordering::Relaxed);
+    // The signals sent to the keeper or its group while the spare waited: the command dropped
+    // its own copies at its exec (see [`exec`]), so it gets each once, from here.
+    started(child, Some(status), pending(), &old);
+    watch(child, Some(status), wake_read, begun)
+}
+
+/// Tells hot the command's pid (the group's leader is the keeper, not it), passes on the
+/// signals that arrived before it existed, and unblocks the keeper's own.
+fn started(
+    child: libc::pid_t,
+    status: Option<RawFd>,
+    early: Vec<libc::c_int>,
+    old: &libc::sigset_t,
+) {
+    tell(status, Report::Started { pid: child as u32 });
+    for signal in early {
+        // SAFETY: kill on the keeper's own unreaped child.
+        unsafe { libc::kill(child, signal) };
+    }
+    // SAFETY: restores the mask: pending SIGCHLDs now run the handler.
+    unsafe { libc::sigprocmask(libc::SIG_SETMASK, old, std::ptr::null_mut()) };
+}
+
+/// The spare's process split in two before its launch: the keeper, and the command's process,
+/// which reads the launch itself and then only has to exec (no fork or spawn on the path from
+/// the launch to the command; `LISTEN_PID` is its own pid, which the exec keeps).
+pub(super) enum Forked {
+    /// In the child: it holds the write end of the handoff pipe, close-on-exec, so the
+    /// keeper hears of its exec (or its exit) as end of file.
+    Command,
+    /// In the keeper: the child's pid and the read end of the handoff pipe.
+    Keeper { child: libc::pid_t, handoff: RawFd },
+}
+
+/// Forks the command's process ahead of its launch (see [`Forked`]). Called by the spare once
+/// [`prepare`]d: the child is in the keeper's group, with the caught signals blocked.
+pub(super) fn prefork() -> std::io::Result<Forked> {
+    let (read, write) = self_pipe()?;
+    // SAFETY: getpid has no preconditions; the spare is single-threaded, so the child may go
+    // on using std.
+    let (parent, child) = unsafe { (libc::getpid(), libc::fork()) };
+    if child < 0 {
+        let e = std::io::Error::last_os_error();
+        // SAFETY: the pipe just created.
+        unsafe {
+            libc::close(read);
+            libc::close(write);
+        }
+        return Err(e);
+    }
+    if child == 0 {
+        // SAFETY: closing the keeper's end in the child.
+        unsafe { libc::close(read) };
+        // The keeper killed while this waits (hot kills the group, but not everyone does):
+        // this goes too. Cleared before the exec (see `exec_launched`).
+        #[cfg(target_os = "linux")]
+        // SAFETY: prctl with integer arguments; getppid has no preconditions; _exit, if the
+        // keeper died before the prctl.
+        unsafe {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong);
+            if libc::getppid() != parent {
+                libc::_exit(0);
+            }
+        }
+        #[cfg(not(target_os = "linux"))]
+        let _ = parent;
+        return Ok(Forked::Command);
+    }
+    // SAFETY: the child's end, closed in the keeper.
+    unsafe { libc::close(write) };
+    Ok(Forked::Keeper {
+        child,
+        handoff: read,
+    })
+}
+
+/// In the spare's forked command process, once it has its launch: `keep`'s command over it,
+/// with the mask from before [`prepare`]. Never returns.
+pub(super) fn exec_launched(keep: Keep, prepared: Prepared) -> ! {
+    // The command outlives the keeper's death no more than it would have outlived it before
+    // (hot and the keeper's group kill end it); no signal of a parent's death for it.
+    #[cfg(target_os = "linux")]
+    // SAFETY: prctl with integer arguments.
+    unsafe {
+        libc::prctl(libc::PR_SET_PDEATHSIG, 0 as libc::c_ulong);
+    }
+    exec(keep, &prepared.old)
+}
+
+/// The keeper's loop once its command runs: reaps, reports, and carries out hot's orders.
+/// Never returns.
+fn watch(
+    child: libc::pid_t,
+    status_socket: Option<RawFd>,
+    wake_read: RawFd,
+    begun: std::time::Instant,
+) -> ! {
     let mut fds = vec![libc::pollfd {
         fd: wake_read,
         events: libc::POLLIN,
         revents: 0,
     }];
-    if let Some(status) = keep.status {
+    if let Some(status) = status_socket {
         fds.push(libc::pollfd {
             fd: status,
             events: libc::POLLIN,
@@ -220,9 +350,9 @@ pub(super) fn run(keep: Keep, prepared: Prepared) -> ! {
     let mut ended: Option<libc::c_int> = None;
     let mut inbox = Vec::new();
     loop {
-        if let Some((status, orphans)) = reap(child, keep.status) {
+        if let Some((status, orphans)) = reap(child, status_socket) {
             let ran = begun.elapsed();
-            tell(keep.status, Report::Ended { ran });
+            tell(status_socket, Report::Ended { ran });
             match stop {
                 // Stopped: the rest gets the same signal now, and the time left to go.
                 Some((signal, _)) if orphans => {
@@ -283,7 +413,9 @@ pub(super) fn run(keep: Keep, prepared: Prepared) -> ! {
             // SAFETY: reading the non-blocking self-pipe into a local buffer.
             while unsafe { libc::read(wake_read, buf.as_mut_ptr().cast(), buf.len()) } > 0 {}
         }
-        let Some(status) = keep.status else { continue };
+        let Some(status) = status_socket else {
+            continue;
+        };
         if fds.get(1).is_none_or(|p| p.revents == 0) {
             continue;
         }
@@ -366,6 +498,11 @@ fn exec(keep: Keep, mask: &libc::sigset_t) -> ! {
     // SAFETY: resetting dispositions and the mask of this (single-threaded) child.
     unsafe {
         for signal in CAUGHT {
+            // Ignoring a blocked signal drops it if pending: a spare's command process, forked
+            // before its launch, holds a copy of each signal sent to the group since, which
+            // the keeper passes on after the exec (see `adopt`). A child forked at the start
+            // has none (a fork starts with none pending).
+            libc::signal(signal, libc::SIG_IGN);
             libc::signal(signal, libc::SIG_DFL);
         }
         libc::sigprocmask(libc::SIG_SETMASK, mask, std::ptr::null_mut());

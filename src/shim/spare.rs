@@ -1,22 +1,29 @@
 //! A spare keeper: the shim started before hot knows what it will run, so that a start costs
-//! hot only a write to a process already running (no exec, loader or runtime start-up on the
-//! path from a save to the command).
+//! hot only a write to a process already running (no exec, loader, runtime start-up or fork
+//! on the path from a save to the command).
 //!
 //! Theory of operation. hot spawns `hot __shim --spare` with the status socket as standard
 //! input, as any shim. The spare does what needs no instance (a session of its own, the
 //! status socket lifted above every number a socket can take, `/dev/null` on standard input,
-//! the keeper's subreaper and signal set-up: `keeper::prepare`) and blocks reading its status
-//! socket. When the supervisor starts an instance it writes
+//! the keeper's subreaper and signal set-up: `keeper::prepare`) and then forks the command's
+//! process ahead of need (`keeper::prefork`): the child, in the keeper's group with the caught
+//! signals still blocked, blocks reading the status socket; the parent, the keeper, waits
+//! until the child has exec'd (the end of file of a close-on-exec pipe) before it reads that
+//! socket itself. When the supervisor starts an instance it writes
 //! the spare a `protocol::Launch`: the working directory, the whole environment and the
 //! shim's arguments, all taken at that moment, so nothing the spare was started with reaches
-//! the command. From there it is the shim of any start: the sockets' message, placing, the
-//! keeper. End of file before the launch is hot gone: the spare has started nothing, so it
-//! just exits.
+//! the command. The child then does what a shim does before the keeper forks (the sockets'
+//! message, placing) and execs the command itself, so `LISTEN_PID` is its own pid; the keeper
+//! reports it started and keeps it like any other (`keeper::adopt`). End of file before the
+//! launch is hot gone: the child has started nothing, so it just exits, and the keeper ends
+//! with it; the keeper's group is what hot kills, the child in it (and, on Linux, the child
+//! dies with the keeper while it waits).
 
 use std::ffi::OsString;
 use std::io;
 use std::os::fd::RawFd;
 
+use super::keeper::{Forked, Prepared};
 use super::pass;
 use super::protocol::Launch;
 
@@ -33,6 +40,20 @@ pub(super) fn main() -> ! {
     };
     super::null_stdin();
     let prepared = super::keeper::prepare(true);
+    match super::keeper::prefork() {
+        Ok(Forked::Command) => launched(status, prepared, true),
+        Ok(Forked::Keeper { child, handoff }) => {
+            super::keeper::adopt(child, handoff, status, prepared)
+        }
+        // No second process: this one reads the launch and forks at the start, as a shim
+        // spawned for it would.
+        Err(_) => launched(status, prepared, false),
+    }
+}
+
+/// Reads the launch, enters its directory and places its sockets; then execs the command
+/// (`exec`: this is the command's own process) or becomes its keeper.
+fn launched(status: RawFd, prepared: Prepared, exec: bool) -> ! {
     let launch = match read(status) {
         Ok(Some(launch)) => launch,
         // hot is gone, or dropped its spare: nothing was started, nothing is left to end.
@@ -59,7 +80,11 @@ pub(super) fn main() -> ! {
         );
         std::process::exit(127)
     }
-    super::keep(args, Some(status), Some(launch.env), prepared)
+    let keep = super::placed(args, Some(status), Some(launch.env));
+    if exec {
+        super::keeper::exec_launched(keep, prepared)
+    }
+    super::keeper::run(keep, prepared)
 }
 
 /// Reads the launch; `None` at end of file (before or within it: hot is gone).

@@ -7,11 +7,12 @@
 //! arguments) and then its sockets; with none (the first start, two starts at once) or a
 //! write that fails, the start spawns a keeper as ever. The monitor of an instance refills
 //! the slot a little after the keeper reports its command started, or when the command ends
-//! if sooner: after the command's own start-up, never on its path. A spare costs a second process of hot's binary, blocked in a read (its pages are
-//! mostly hot's, shared). It ends with hot however hot ends: its status socket reaches end
-//! of file, and a spare that has not been given a launch then just exits. Its group is in
-//! the supervisor's live groups (for the panic hook) from its spawn; dropping the supervisor
-//! SIGKILLs it.
+//! if sooner: after the command's own start-up, never on its path. A spare costs two
+//! processes of hot's binary (the keeper and the command's process it forks ahead of the
+//! launch, see `shim::spare`), blocked (their pages mostly hot's, shared). It ends with hot
+//! however hot ends: its status socket reaches end of file, and a spare that has not been
+//! given a launch then just exits. Its group is in the supervisor's live groups (for the
+//! panic hook) from its spawn; dropping the supervisor SIGKILLs the group.
 
 use std::io::Write;
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -86,8 +87,14 @@ impl Spare {
     }
 
     fn discard(mut self) {
-        // SAFETY: kill on our own unreaped child: its pid cannot have been reused.
-        unsafe { libc::kill(self.pid, libc::SIGKILL) };
+        // The group: the keeper and its command's process, forked ahead of its launch (see
+        // `shim::spare`). A spare that has no group yet (before its `setsid`) has no child.
+        // SAFETY: killpg/kill on our own unreaped child's group and pid: not reused.
+        unsafe {
+            if libc::killpg(self.pid, libc::SIGKILL) != 0 {
+                libc::kill(self.pid, libc::SIGKILL);
+            }
+        }
         live_groups().remove(&self.pid);
         // Reaped now if it is already gone, else by tokio's orphan reaper once it is.
         let _ = self.child.try_wait();

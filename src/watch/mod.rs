@@ -76,7 +76,8 @@
 //! is complete (closed after writing, renamed into place, deleted; an editor's temporary
 //! created and renamed away within it does not count) closes 1 ms after its last event: a
 //! lone save does not wait out the quiet window. Otherwise the quiet window opens at the first
-//! event and restarts with each one; `max_delay` caps a burst that never goes quiet. A burst
+//! event and restarts with each one; `max_delay` caps a burst that never goes quiet (its
+//! events' span, by the times they came: a thread that takes them late does not cut it). A burst
 //! that goes on after closing on its window doubles the window (up to 16 times). A burst due
 //! to close while git holds its index lock is held (`vcs`: one stat of `index.lock` every
 //! 5 ms, no watch on `.git/`), so a checkout is one wave on its final tree. With
@@ -156,7 +157,7 @@ pub use config::{Ignore, Relevance, WatchConfig};
 pub use error::WatchError;
 pub(crate) use hash::{describe_special, special_kind};
 pub(crate) use links::{Seen, describe as describe_link};
-pub(crate) use rules::{ignored as ignored_by_rules, walker};
+pub(crate) use rules::{always_reported, ignored as ignored_by_rules, walker};
 
 use std::io;
 use std::path::PathBuf;

@@ -11,10 +11,10 @@
 //! `.gitignore` files above the innermost enclosing repository do not apply. `.gitignore` is
 //! honoured even outside a git repository, as users of a watcher expect.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use ignore::Match;
 use ignore::gitignore::{Gitignore, GitignoreBuilder};
@@ -118,18 +118,20 @@ impl DirRules {
 pub(crate) struct IgnoreRules {
     root: PathBuf,
     dirs: HashMap<PathBuf, DirRules>,
-    global: Option<Gitignore>,
+    /// Read on the first entry the other rules leave undecided: finding the file reads git's
+    /// config with a regex (1.3 M instructions), which a `hot check` whose globs reach no file
+    /// never needs.
+    global: OnceLock<Option<Gitignore>>,
 }
 
 impl IgnoreRules {
-    /// The rules of `root`'s ancestors and the global excludes file; directories inside the
-    /// root are added by [`IgnoreRules::add_dir`] as the walk finds them.
+    /// The rules of `root`'s ancestors and (when first needed) the global excludes file;
+    /// directories inside the root are added by [`IgnoreRules::add_dir`] as the walk finds them.
     pub(crate) fn new(root: &Path) -> Self {
-        let (global, _) = GitignoreBuilder::new(root).build_global();
         let mut rules = IgnoreRules {
             root: root.to_path_buf(),
             dirs: HashMap::new(),
-            global: (!global.is_empty()).then_some(global),
+            global: OnceLock::new(),
         };
         // WalkBuilder reads every parent's ignore files; so do we.
         for dir in root.ancestors() {
@@ -203,11 +205,18 @@ impl IgnoreRules {
             }
             saw_git |= r.has_git;
         }
-        let m_global = match &self.global {
+        let local = m_ignore.or(m_git).or(m_exclude);
+        if !local.is_none() {
+            return local;
+        }
+        let global = self.global.get_or_init(|| {
+            let (global, _) = GitignoreBuilder::new(&self.root).build_global();
+            (!global.is_empty()).then_some(global)
+        });
+        match global {
             Some(g) => g.matched(abs, is_dir).map(|_| ()),
             None => Match::None,
-        };
-        m_ignore.or(m_git).or(m_exclude).or(m_global)
+        }
     }
 
     /// True when `abs` itself is ignored, assuming its parent directory is not (the parent is a
@@ -255,9 +264,32 @@ impl IgnoreRules {
     }
 }
 
-/// Whether the ignore files cover `rel` (relative to the project `root`), read afresh along
-/// its path: what `hot why` says, as the watcher's walk and event filter judge it.
-pub(crate) fn ignored(root: &Path, rel: &Path) -> bool {
+/// The file hot reports whatever the ignore files say (`WatchConfig::always`): the Hotfile
+/// (`hotfile`, absolute), relative to the project `root`, when it is a regular file in the
+/// project (reading a named pipe or standard input again would wait for a writer).
+pub(crate) fn always_reported(root: &Path, hotfile: &Path) -> Option<PathBuf> {
+    let relative = hotfile.strip_prefix(root).ok()?;
+    std::fs::metadata(hotfile)
+        .is_ok_and(|m| m.is_file())
+        .then(|| relative.to_path_buf())
+}
+
+/// The one exemption from the ignore rules: whether the watcher leaves `rel` out when they
+/// cover it (`ignored`: the ignore files, or the Hotfile's common `ignore`). The files it
+/// reports whatever they say (`always`, see [`always_reported`]) stay in.
+pub(crate) fn left_out(ignored: bool, rel: &Path, always: &HashSet<PathBuf>) -> bool {
+    ignored && !always.contains(rel)
+}
+
+/// Whether the watcher leaves `rel` (relative to the project `root`) out for the ignore
+/// files, read afresh along its path: what `hot why` says, as the watcher's walk and event
+/// filter judge it (`always`: as [`left_out`]).
+pub(crate) fn ignored(root: &Path, rel: &Path, always: &HashSet<PathBuf>) -> bool {
+    left_out(covered(root, rel), rel, always)
+}
+
+/// Whether the ignore files cover `rel`, read along its path.
+fn covered(root: &Path, rel: &Path) -> bool {
     let mut rules = IgnoreRules::new(root);
     let abs = root.join(rel);
     let mut dir = root.to_path_buf();
@@ -338,9 +370,12 @@ impl SharedRules {
 }
 
 /// The walker of `dir` with a fresh copy of the project's rules (`dir` is the project root):
-/// what `hot check` lists.
-pub(crate) fn walker(dir: &Path) -> ignore::WalkBuilder {
-    walker_with(dir, &SharedRules::new(dir), |_| true)
+/// what `hot check` lists, of the entries `keep` says could matter (judged before the rules).
+pub(crate) fn walker(
+    dir: &Path,
+    keep: impl Fn(&ignore::DirEntry) -> bool + Send + Sync + 'static,
+) -> ignore::WalkBuilder {
+    walker_with(dir, &SharedRules::new(dir), keep)
 }
 
 /// The one walker configuration, shared by the start-up walk, new directories and rescans.
@@ -505,7 +540,7 @@ mod tests {
             .filter(|p| !p.as_os_str().is_empty())
             .collect();
         // hot's own walker keeps the same entries.
-        let ours: std::collections::BTreeSet<PathBuf> = walker(root)
+        let ours: std::collections::BTreeSet<PathBuf> = walker(root, |_| true)
             .build()
             .flatten()
             .map(|e| e.path().strip_prefix(root).unwrap().to_path_buf())

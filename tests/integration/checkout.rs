@@ -317,3 +317,51 @@ fn a_rebase_stopped_on_a_conflict_runs_its_wave_on_the_conflicted_tree() {
     );
     assert_eq!(sums(&project), expected);
 }
+
+/// `git rebase --autostash` with uncommitted changes: git stashes them (a hard reset of the
+/// tree), replays the commits and applies the stash again, each a write of the tree. It is
+/// one wave, on the final tree (the rebased commits with the changes on top).
+#[test]
+fn a_rebase_with_autostash_under_load_is_one_wave_on_the_final_tree() {
+    let project = Project::new();
+    let root = base_and_main(&project);
+    git(root, &["checkout", "-q", "-b", "topic", "base"]);
+    steps(&project, "topic");
+    let before = git(root, &["rev-parse", "HEAD"]);
+    let mut hot = watch(&project);
+    let mut expected = vec![tree_sum(root)];
+    {
+        let _hogs = Hogs::start();
+        for round in 0..3 {
+            if round > 0 {
+                git(root, &["reset", "-q", "--hard", before.trim()]);
+                expected.push(tree_sum(root));
+                hot.wait_event("wave_finished", "");
+            }
+            // An uncommitted change to a file the rebase replays too, made in one step.
+            project.write("local.tmp", &format!("local {round}\n"));
+            std::fs::rename(root.join("local.tmp"), root.join(file(0))).unwrap();
+            expected.push(tree_sum(root));
+            hot.wait_event("wave_finished", "");
+            git(root, &["rebase", "-q", "--autostash", "main"]);
+            assert!(
+                project.read(&file(0)).starts_with("local"),
+                "the stash is applied again"
+            );
+            assert!(root.join("src/main.txt").is_file(), "rebased onto main");
+            expected.push(tree_sum(root));
+            hot.wait_event("wave_finished", "");
+        }
+    }
+    assert_eq!(
+        waves_before_fence(&project, &mut hot),
+        3 * 3 - 1,
+        "{}",
+        hot.transcript()
+    );
+    assert_eq!(
+        sums(&project),
+        expected,
+        "one run per step, on its final tree"
+    );
+}

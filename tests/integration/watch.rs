@@ -262,6 +262,34 @@ fn hot_why_named_nodes_for_a_gitignored_path_the_watcher_never_reports() {
     );
 }
 
+/// `hot why` said a `.gitignore`d Hotfile was ignored, where the watcher reports its edits
+/// (and reloads it) whatever the ignore files say: both ask the one exemption now.
+#[test]
+fn hot_why_said_a_gitignored_hotfile_was_ignored_where_the_watcher_reports_it() {
+    let project = Project::with_hotfile(
+        r#"
+task "all" {
+    watch "*"
+    run "true"
+}
+"#,
+    );
+    project.write(".gitignore", "Hotfile\nother\n");
+    project.write("other", "");
+    let why = project.run(&["why", "Hotfile", "other"]);
+    why.code(0);
+    let lines: Vec<&str> = why.stdout.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            "Hotfile: watched by all",
+            "other: ignored (.gitignore, .ignore or git's excludes): nothing reruns",
+        ],
+        "{}",
+        why.stdout
+    );
+}
+
 #[test]
 fn a_stale_run_is_stopped_with_its_grandchildren_and_started_afresh() {
     let project = Project::with_hotfile(

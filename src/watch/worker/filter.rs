@@ -112,8 +112,7 @@ impl Worker {
                 .scope
                 .ignore()
                 .is_ignored(&rel, is_dir || was_watched || is_link);
-        // `always` (the Hotfile) is reported even if an ignore file covers it.
-        if ignored && !self.scope.always().contains(&rel) {
+        if rules::left_out(ignored, &rel, self.scope.always()) {
             return;
         }
         let name = rel.file_name().unwrap_or_default();
@@ -169,7 +168,7 @@ impl Worker {
         let known = self.shared.files().get(rel)?;
         let ignored = self.rules.read().leaf_ignored(abs, false)
             || self.scope.ignore().is_ignored(rel, false);
-        (!ignored || self.scope.always().contains(rel)).then_some(known)
+        (!rules::left_out(ignored, rel, self.scope.always())).then_some(known)
     }
 
     /// A link to a file appeared (or changed): its target's directory is watched, and events

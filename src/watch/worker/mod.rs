@@ -128,7 +128,7 @@ impl Worker {
         {
             let mut files = shared.files();
             let table = &mut *files;
-            self.walked_files = self.walk_root(true, table)?;
+            self.walked_files = self.walk_root(true, table, &[])?;
             if self.cancel.load(Ordering::Relaxed) {
                 return Err(WatchError::Cancelled);
             }
@@ -192,16 +192,22 @@ impl Worker {
         }
     }
 
-    /// A walk of the whole tree that records tracked files as `Pending` in `table`; returns
+    /// A walk of the whole tree that records tracked files as `Pending` in `table`, but for
+    /// those under `theirs` (relative: trees walked in slices, whose files are new); returns
     /// how many files (tracked or not) it saw. `strict`: a watch failure is an error
     /// (start-up) rather than a warning.
     pub(super) fn walk_root(
         &mut self,
         strict: bool,
         table: &mut FileTable,
+        theirs: &[PathBuf],
     ) -> Result<usize, WatchError> {
         let mut found = self.with_walk(strict, |watches, walk| watches.walk_root(walk));
-        table.add_pending(found.files());
+        table.add_pending(
+            found
+                .files()
+                .filter(|rel| !theirs.iter().any(|t| rel.starts_with(t))),
+        );
         for rel in &found.special {
             table.set(rel, Slot::Known(FileState::Special));
         }
@@ -327,10 +333,11 @@ impl Worker {
         request: u64,
         done: mpsc::Sender<()>,
     ) {
-        self.finish_subtrees();
         // Newly ignored trees keep their watches until the next rescan; the filter drops
         // their events from now on.
         self.scope.set(relevant, ignore);
+        // Walks under way go on in slices, from their start, with the new scope.
+        let theirs = self.restart_subtrees();
         // What was read ahead was compared with the table as it was: read it again.
         self.reads.drop_early();
         let sync = self.poll.is_some() || self.walked_files <= self.tuning.sync_hash_max;
@@ -345,7 +352,11 @@ impl Worker {
             let table = &mut *files;
             let scope = &self.scope;
             table.retain(|rel| scope.tracked(rel));
-            if let Ok(n) = self.walk_root(false, table) {
+            // A rescan under way walks the whole tree: the files it finds newly tracked are
+            // in its wave (events were lost: what they hold is not known to be old).
+            if !theirs.iter().any(|r| r.as_os_str().is_empty())
+                && let Ok(n) = self.walk_root(false, table, &theirs)
+            {
                 self.walked_files = n;
             }
         }
@@ -432,7 +443,9 @@ impl Worker {
                     self.on_event(at, ev);
                     self.check_polled(Instant::now());
                     // A backlog never lets the channel run dry; the cap still closes the burst.
-                    if self.debouncer.capped(Instant::now()) && !self.flush(Instant::now()) {
+                    // By the event's own time, not by when this thread took it: a burst taken
+                    // late (a loaded machine, a reload) lasted no longer for that.
+                    if self.debouncer.capped(at) && !self.flush(Instant::now()) {
                         return;
                     }
                 }

@@ -7,13 +7,14 @@
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::time::{Instant, SystemTime};
+use std::time::Instant;
 
 use super::Worker;
 use super::compare::differs;
+use super::subtrees::Changed;
 use crate::watch::files::Slot;
 use crate::watch::hash::{self, Observed};
-use crate::watch::rules::IgnoreRules;
+use crate::watch::rules::{self, IgnoreRules};
 use crate::watch::walk::Names;
 use crate::watch::watches::Before;
 
@@ -28,38 +29,37 @@ pub(super) struct Rescanning {
 }
 
 impl Worker {
-    /// Starts a rescan, walked and read in slices. One under way is finished first (a
-    /// rescan is at most every 500 ms, see `debounce`): its watches are the new baseline.
+    /// Starts a rescan, walked and read in slices. One under way walks again from its start
+    /// with the rules read again (finishing it first would hold up every edit and a stop
+    /// until all was read), keeping its watches from before and what it found changed.
     pub(super) fn start_rescan(&mut self) {
-        while self.rescanning() {
-            self.subtree_slice();
-        }
+        let under_way = self.take_rescan();
         // The re-walk covers the big new directories under way.
         self.abandon_subtrees(None);
         *self.rules.write() = IgnoreRules::new(&self.root);
-        // Re-watching a watched directory (on the same instance) is harmless (inotify merges)
-        // and restores a watch the kernel dropped, so start from empty, on this thread.
-        let before = self.watches.take();
-        self.links = Default::default();
+        let (rescan, changed) = match under_way {
+            Some((rescan, changed)) => (Rescanning { seen: 0, ..rescan }, changed),
+            None => {
+                // Re-watching a watched directory (on the same instance) is harmless (inotify
+                // merges) and restores a watch the kernel dropped, so start from empty, on
+                // this thread.
+                let before = self.watches.take();
+                self.links = Default::default();
+                let rescan = Rescanning {
+                    before,
+                    started: Instant::now(),
+                    seen: 0,
+                };
+                (rescan, Vec::new())
+            }
+        };
         let root = self.root.clone();
-        self.queue_subtree(
-            &root,
-            Some(Rescanning {
-                before,
-                started: Instant::now(),
-                seen: 0,
-            }),
-        );
+        self.queue_subtree(&root, Some(rescan), changed);
     }
 
     /// The rescan's walk and reads are done: the known files it did not find are gone or
     /// newly ignored; the stale watches go; `changed` gets what those add.
-    pub(super) fn end_rescan(
-        &mut self,
-        rescan: Rescanning,
-        names: &Names,
-        changed: &mut Vec<(PathBuf, Option<SystemTime>)>,
-    ) {
+    pub(super) fn end_rescan(&mut self, rescan: Rescanning, names: &Names, changed: &mut Changed) {
         self.watches.drop_stale(&rescan.before);
         self.check_polled(Instant::now());
         let mut found: HashSet<&Path> = HashSet::new();
@@ -77,11 +77,16 @@ impl Worker {
             .paths()
             .filter(|p| !found.contains(p.as_path()) && !self.debouncer.holds(p))
             .collect();
+        let left_out = |rel: &Path| {
+            let ignored = rules.is_ignored(&self.root.join(rel), false)
+                || self.scope.ignore().is_ignored(rel, false);
+            rules::left_out(ignored, rel, self.scope.always())
+        };
+        // What a walk of it before new rules found changed (see `start_rescan`).
+        changed.retain(|(rel, _)| !left_out(rel));
         let mut buf = Vec::new();
         for rel in missed {
-            let ignored = rules.is_ignored(&self.root.join(&rel), false)
-                || self.scope.ignore().is_ignored(&rel, false);
-            if ignored && !self.scope.always().contains(&rel) {
+            if left_out(&rel) {
                 files.remove(&rel);
                 continue;
             }

@@ -27,6 +27,9 @@ const AT_ONCE: usize = 1024;
 const WALK_SLICE: usize = 64;
 const READ_SLICE: usize = 16;
 
+/// Files a walk found changed (new, mostly), with their modification times: its wave.
+pub(super) type Changed = Vec<(PathBuf, Option<SystemTime>)>;
+
 /// One big new directory, walked, then read, in slices.
 struct Subtree {
     /// Where it appeared (absolute).
@@ -39,7 +42,7 @@ struct Subtree {
     cursor: usize,
     /// What the reads found changed (new, mostly), with their modification times: the wave
     /// sent when all are read. Their new contents are in the table already.
-    changed: Vec<(PathBuf, Option<SystemTime>)>,
+    changed: Changed,
     /// This is the walk of the whole tree that a rescan makes (see `rescan`).
     rescan: Option<Rescanning>,
 }
@@ -85,17 +88,32 @@ impl Worker {
         });
     }
 
-    /// Queues the walk of `abs` as a whole, for slices from its first entry on.
-    pub(super) fn queue_subtree(&mut self, abs: &Path, rescan: Option<Rescanning>) {
+    /// Queues the walk of `abs` as a whole, for slices from its first entry on. `changed`:
+    /// what an earlier walk of it found changed and did not report yet.
+    pub(super) fn queue_subtree(
+        &mut self,
+        abs: &Path,
+        rescan: Option<Rescanning>,
+        changed: Changed,
+    ) {
         let walking = self.with_walk(false, |watches, walk| watches.walking(walk, abs, None));
         self.subtrees.queue.push_back(Subtree {
             root: abs.to_path_buf(),
             walking: Some(walking),
             names: Names::default(),
             cursor: 0,
-            changed: Vec::new(),
+            changed,
             rescan,
         });
+    }
+
+    /// Takes the rescan under way out of the queue, with what it found changed so far.
+    pub(super) fn take_rescan(&mut self) -> Option<(Rescanning, Changed)> {
+        if !self.rescanning() {
+            return None;
+        }
+        let sub = self.subtrees.queue.pop_front()?;
+        Some((sub.rescan?, sub.changed))
     }
 
     /// True while a rescan is walked or read (it is the oldest: see `start_rescan`).
@@ -234,11 +252,23 @@ impl Worker {
         }
     }
 
-    /// Walks and reads every big new directory to its end, now (before a Hotfile reload
-    /// walks the tree for newly tracked files, which would take theirs for old ones).
-    pub(super) fn finish_subtrees(&mut self) {
-        while !self.subtrees.queue.is_empty() {
-            self.subtree_slice();
+    /// A Hotfile reload changed what is tracked: the big new directories and the rescan under
+    /// way walk again from their start with the new scope, in slices as before (finishing
+    /// them here would hold up every edit and a stop until all were read). What they found
+    /// changed so far stays theirs to report, less what is no longer tracked; the rescan keeps
+    /// its watches from before. Returns their roots (relative): the reload's walk leaves the
+    /// files under them to them, as it would take them for old ones.
+    pub(super) fn restart_subtrees(&mut self) -> Vec<PathBuf> {
+        let queue = std::mem::take(&mut self.subtrees.queue);
+        let mut roots = Vec::with_capacity(queue.len());
+        for sub in queue {
+            let mut changed = sub.changed;
+            changed.retain(|(rel, _)| self.tracked(rel));
+            let rescan = sub.rescan.map(|r| Rescanning { seen: 0, ..r });
+            self.queue_subtree(&sub.root, rescan, changed);
+            let rel = sub.root.strip_prefix(&self.root).unwrap_or(Path::new(""));
+            roots.push(rel.to_path_buf());
         }
+        roots
     }
 }

@@ -181,3 +181,87 @@ fn run_service_waits_for_its_crash_restart_and_shutdown_cancels_it() {
             ",
         );
 }
+
+/// The soak's service down for good: a change while the crash restart was starting stopped it
+/// (as any replacement not yet ready), the failed check then blocked the service, and nothing
+/// served, with no restart planned, until a change made the checks pass. All there is, the
+/// restart serves on, kept as after any failed check, and gets ready.
+#[test]
+fn a_crash_restart_is_not_stopped_by_a_wave_whose_checks_fail() {
+    Scenario::new(WEB).serving().expect(
+        "
+        kill serve#4 9
+          finished serve Signal(9) in 0ms (last line of #4)
+          down serve: restart in 500ms
+          wake at 500ms
+        wait 500
+        tick
+          start serve#5
+        change src/a.rs
+          wave 2 by src/a.rs (1): clippy test build serve
+          start clippy#6
+          start build#7
+        serving serve
+          serving serve#5
+        exit clippy#6 1
+          finished clippy Code(1) in 0ms
+          blocked test by clippy
+        exit build#7 0
+          finished build Code(0) in 0ms
+          kept serve (since 500ms): clippy failed
+          wave 2 done, 1 failed
+        ready serve#5
+          ready serve in 0ms
+        serving serve
+          serving serve#5
+        ",
+    );
+}
+
+/// The same through the other door: the serving instance crashed while its replacement was
+/// starting (no restart is planned then: the replacement takes over), and a change stopped
+/// that replacement before its checks failed.
+#[test]
+fn a_replacement_left_alone_by_a_crash_is_not_stopped_by_a_wave_whose_checks_fail() {
+    Scenario::new(WEB).serving().expect(
+        "
+        change templates/a.html
+          wave 2 by templates/a.html (1): serve
+          start serve#5
+        kill serve#4 9
+          finished serve Signal(9) in 0ms (last line of #4)
+        change src/a.rs
+          wave 3 by src/a.rs (1): clippy test build serve
+          start clippy#6
+          start build#7
+        exit clippy#6 1
+          finished clippy Code(1) in 0ms
+          blocked test by clippy
+        exit build#7 0
+          finished build Code(0) in 0ms
+          kept serve (since 0ms): clippy failed
+          wave 3 done, 2 failed; crashed serve#4 Signal(9), serving serve#5
+        serving serve
+          serving serve#5
+        ready serve#5
+          ready serve in 0ms
+        change src/a.rs
+          wave 4 by src/a.rs (1): clippy test build serve
+          start clippy#8
+          start build#9
+        exit clippy#8 0
+          finished clippy Code(0) in 0ms
+          start test#10
+        exit build#9 0
+          finished build Code(0) in 0ms
+        exit test#10 0
+          finished test Code(0) in 0ms
+          start serve#11
+        ready serve#11
+          stop serve#5
+          ready serve in 0ms
+        exit serve#5 143
+          wave 4 done, 0 failed
+        ",
+    );
+}
