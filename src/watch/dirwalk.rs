@@ -71,8 +71,7 @@ fn join(dir: &Path, name: &OsStr) -> PathBuf {
         buf.push(b'/');
     }
     buf.extend_from_slice(name);
-    // SAFETY: the bytes of two `OsStr`s joined by an ASCII separator.
-    PathBuf::from(unsafe { std::ffi::OsString::from_encoded_bytes_unchecked(buf) })
+    PathBuf::from(<std::ffi::OsString as std::os::unix::ffi::OsStringExt>::from_vec(buf))
 }
 
 #[cfg(not(unix))]
@@ -85,8 +84,7 @@ fn join(dir: &Path, name: &OsStr) -> PathBuf {
 pub(super) fn name_of(path: &Path) -> &OsStr {
     let bytes = path.as_os_str().as_encoded_bytes();
     let at = bytes.iter().rposition(|&b| b == b'/').map_or(0, |i| i + 1);
-    // SAFETY: split after an ASCII separator of an `OsStr`'s bytes.
-    unsafe { OsStr::from_encoded_bytes_unchecked(&bytes[at..]) }
+    <OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(&bytes[at..])
 }
 
 #[cfg(not(unix))]
