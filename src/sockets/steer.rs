@@ -224,6 +224,16 @@ impl Group {
         }
     }
 
+    /// Whether the attached program picks an instance's own socket, not the spare: only then
+    /// may hot relay what lands on the spare to the group's address (see `relay`).
+    pub(super) fn steers_to_instance(&self) -> bool {
+        self.target.is_some()
+            && self
+                .attached
+                .and_then(|i| self.order.get(usize::try_from(i).ok()?))
+                .is_some_and(|slot| *slot == self.target)
+    }
+
     /// hot's fd of `generation`'s own socket here.
     pub(super) fn fd_of(&self, generation: Generation) -> Option<std::os::fd::RawFd> {
         self.members.get(&generation).map(AsRawFd::as_raw_fd)
