@@ -887,6 +887,69 @@ async fn waiting_spare(sup: &Supervisor) -> (u32, u32) {
     (spare, child)
 }
 
+/// Every event a reporter tells, in order.
+#[derive(Clone, Default)]
+struct Told(Arc<std::sync::Mutex<Vec<hot::report::EventKind>>>);
+
+impl hot::report::Sink for Told {
+    fn event(&mut self, event: &hot::report::Event) {
+        self.0.lock().unwrap().push(event.kind.clone());
+    }
+}
+
+/// A spare's command start was told by its keeper once it saw the exec; on a loaded machine
+/// the keeper ran late, and the command's first output was told before its `command_started`
+/// (`early::a_crash_of_the_serving_instance_…` then missed the start). The command's process
+/// tells it before its exec now: with the keeper stopped, the start is still told.
+#[cfg(target_os = "linux")]
+#[tokio::test(flavor = "current_thread")]
+async fn a_spares_command_start_was_told_only_once_its_keeper_ran_so_output_came_first() {
+    let tmp = tempfile::tempdir().unwrap();
+    let service = node(
+        "s",
+        Kind::Service,
+        shell("[ -e go ] && { echo hi; exec sleep 30; }; exit 0"),
+        tmp.path(),
+    );
+    let told = Told::default();
+    let (tx, mut rx) = unbounded_channel();
+    let reporter = Reporter::with_sinks(false, vec![Box::new(told.clone())]);
+    let mut sup = Supervisor::new(project(vec![service]), tx, reporter);
+    sup.shim_exe = PathBuf::from(env!("CARGO_BIN_EXE_hot"));
+    sup.keep_spare(true);
+    sup.start(NodeId(0), 1, &[], false);
+    assert_eq!(exited(&mut rx).await, Exit::Code(0));
+    std::fs::write(tmp.path().join("go"), "").unwrap();
+    let (spare, child) = waiting_spare(&sup).await;
+    // SAFETY: kill on a pid the supervisor holds unreaped.
+    unsafe { libc::kill(spare as i32, libc::SIGSTOP) };
+    sup.start(NodeId(0), 2, &[], false);
+    let seen =
+        |what: &dyn Fn(&hot::report::EventKind) -> bool| told.0.lock().unwrap().iter().any(what);
+    eventually("the command's output", || {
+        seen(&|e| matches!(e, hot::report::EventKind::Output { line, .. } if line == "hi"))
+            .then_some(())
+    })
+    .await;
+    let started = eventually("the command's start told, its keeper stopped", || {
+        told.0.lock().unwrap().iter().find_map(|e| match e {
+            hot::report::EventKind::CommandStarted {
+                generation: 2, pid, ..
+            } => Some(*pid),
+            _ => None,
+        })
+    })
+    .await;
+    assert_eq!(started, child, "the start names the spare's forked process");
+    // SAFETY: as above.
+    unsafe { libc::kill(spare as i32, libc::SIGCONT) };
+    sup.shutdown().await;
+    eventually("the spare's group to go", || {
+        (gone(spare as i32) && gone(child as i32)).then_some(())
+    })
+    .await;
+}
+
 /// A waiting spare has already forked its command's process, so that a start is only an exec
 /// there (no fork on the path): the command runs as that process (`$$` is the shell's pid).
 /// The shutdown ends the next spare's pair too.

@@ -236,13 +236,15 @@ pub(super) fn adopt(child: libc::pid_t, handoff: RawFd, status: RawFd, prepared:
     };
     WAKE.store(wake_write, Ordering::Relaxed);
     // The signals sent to the keeper or its group while the spare waited: the command dropped
-    // its own copies at its exec (see [`exec`]), so it gets each once, from here.
-    started(child, Some(status), pending(), &old);
+    // its own copies at its exec (see [`exec`]), so it gets each once, from here. Its start
+    // was told by the command's process itself, before its exec (see `exec_launched`).
+    started(child, None, pending(), &old);
     watch(child, Some(status), wake_read, begun)
 }
 
-/// Tells hot the command's pid (the group's leader is the keeper, not it), passes on the
-/// signals that arrived before it existed, and unblocks the keeper's own.
+/// Tells hot the command's pid (the group's leader is the keeper, not it; `status` is `None`
+/// where the command's process told it), passes on the signals that arrived before it
+/// existed, and unblocks the keeper's own.
 fn started(
     child: libc::pid_t,
     status: Option<RawFd>,
@@ -321,6 +323,15 @@ pub(super) fn exec_launched(keep: Keep, prepared: Prepared) -> ! {
     unsafe {
         libc::prctl(libc::PR_SET_PDEATHSIG, 0 as libc::c_ulong);
     }
+    // Told here, before the exec, not by the keeper once it sees the exec: the keeper may run
+    // late (a loaded machine), and hot must hear of the start before any of the command's
+    // output. The keeper writes nothing until then, so the lines cannot interleave.
+    tell(
+        keep.status,
+        Report::Started {
+            pid: std::process::id(),
+        },
+    );
     exec(keep, &prepared.old)
 }
 

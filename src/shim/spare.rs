@@ -13,8 +13,9 @@
 //! the spare a `protocol::Launch`: the working directory, the whole environment and the
 //! shim's arguments, all taken at that moment, so nothing the spare was started with reaches
 //! the command. The child then does what a shim does before the keeper forks (the sockets'
-//! message, placing) and execs the command itself, so `LISTEN_PID` is its own pid; the keeper
-//! reports it started and keeps it like any other (`keeper::adopt`). End of file before the
+//! message, placing) and execs the command itself, so `LISTEN_PID` is its own pid; the child
+//! tells hot it started, just before its exec, and the keeper keeps it like any other
+//! (`keeper::adopt`). End of file before the
 //! launch is hot gone: the child has started nothing, so it just exits, and the keeper ends
 //! with it; the keeper's group is what hot kills, the child in it (and, on Linux, the child
 //! dies with the keeper while it waits).

@@ -5,8 +5,13 @@
 //! hold none (`ignore::Walk` with per-entry filtering probed all three in every directory:
 //! a third of the walk's system calls). Matching stays `ignore`'s `Gitignore`, in `rules`.
 //! A walk through a link keeps `ignore::Walk`, which follows links and reports their cycles.
+//!
+//! On Linux a directory is opened relative to its parent's descriptor, which the walk holds
+//! while the parent's entries are walked (one name looked up, not every component of the
+//! path from `/`), and read with `getdents64` into one reused buffer (no allocation per
+//! entry; std's `read_dir` makes two, and `opendir` adds an `fstat`).
 
-use std::fs::FileType;
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 
 use super::rules::{self, Listed, SharedRules};
@@ -14,18 +19,89 @@ use super::rules::{self, Listed, SharedRules};
 /// The names whose presence decides a directory's rules.
 const NAMES: [&str; 3] = [".ignore", ".gitignore", ".git"];
 
+/// What an entry is, by its own type: a link shows as a link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Kind {
+    File,
+    Dir,
+    Link,
+    /// A FIFO, socket or device.
+    Other,
+}
+
+impl Kind {
+    pub(super) fn of(t: std::fs::FileType) -> Kind {
+        if t.is_dir() {
+            Kind::Dir
+        } else if t.is_file() {
+            Kind::File
+        } else if t.is_symlink() {
+            Kind::Link
+        } else {
+            Kind::Other
+        }
+    }
+
+    /// Judged as a directory by the ignore globs: a link too, so `dir/**` prunes a link named
+    /// `dir` before it is followed.
+    pub(super) fn dir_like(self) -> bool {
+        matches!(self, Kind::Dir | Kind::Link)
+    }
+}
+
 /// One entry walked.
 pub(super) struct Entry {
     pub path: PathBuf,
-    /// The entry's own type: a link shows as a link.
-    pub file_type: FileType,
+    pub kind: Kind,
     /// 0 for the walk's root.
     pub depth: usize,
 }
 
-/// Whether an entry is kept besides the ignore rules: `(path, file type)`; false for all
-/// ends the walk.
-pub(super) type Keep = Box<dyn Fn(&Path, FileType) -> bool + Send + Sync>;
+/// Whether an entry is kept besides the ignore rules: `(path, kind)`; false for all ends the
+/// walk.
+pub(super) type Keep = Box<dyn Fn(&Path, Kind) -> bool + Send + Sync>;
+
+/// `dir` joined with `name` in one allocation of the right size.
+#[cfg(unix)]
+fn join(dir: &Path, name: &OsStr) -> PathBuf {
+    let (dir, name) = (dir.as_os_str().as_encoded_bytes(), name.as_encoded_bytes());
+    let mut buf = Vec::with_capacity(dir.len() + 1 + name.len());
+    buf.extend_from_slice(dir);
+    if !dir.ends_with(b"/") {
+        buf.push(b'/');
+    }
+    buf.extend_from_slice(name);
+    // SAFETY: the bytes of two `OsStr`s joined by an ASCII separator.
+    PathBuf::from(unsafe { std::ffi::OsString::from_encoded_bytes_unchecked(buf) })
+}
+
+#[cfg(not(unix))]
+fn join(dir: &Path, name: &OsStr) -> PathBuf {
+    dir.join(name)
+}
+
+/// The last component of a path the walk built (`join`): the bytes after the last `/`.
+#[cfg(unix)]
+pub(super) fn name_of(path: &Path) -> &OsStr {
+    let bytes = path.as_os_str().as_encoded_bytes();
+    let at = bytes.iter().rposition(|&b| b == b'/').map_or(0, |i| i + 1);
+    // SAFETY: split after an ASCII separator of an `OsStr`'s bytes.
+    unsafe { OsStr::from_encoded_bytes_unchecked(&bytes[at..]) }
+}
+
+#[cfg(not(unix))]
+pub(super) fn name_of(path: &Path) -> &OsStr {
+    path.file_name().unwrap_or_default()
+}
+
+/// A directory being walked: held open (on Linux) while its entries are, so that each of its
+/// subdirectories is opened by name relative to it.
+struct Level {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    fd: Option<std::os::fd::OwnedFd>,
+    /// The entries still to yield (popped from the back).
+    entries: Vec<Entry>,
+}
 
 pub(super) struct DirWalk {
     rules: SharedRules,
@@ -35,8 +111,11 @@ pub(super) struct DirWalk {
     root: Option<Entry>,
     /// The directory yielded last, listed on the next call (after the caller watched it).
     to_list: Option<(PathBuf, usize)>,
-    /// Per level being walked, the entries still to yield (popped from the back).
-    stack: Vec<Vec<Entry>>,
+    /// Per level being walked, its directory and the entries still to yield.
+    stack: Vec<Level>,
+    /// `getdents64`'s buffer, reused for every directory.
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    buf: Vec<std::mem::MaybeUninit<u8>>,
 }
 
 impl DirWalk {
@@ -48,7 +127,7 @@ impl DirWalk {
     ) -> DirWalk {
         let root = std::fs::symlink_metadata(root).ok().map(|m| Entry {
             path: root.to_path_buf(),
-            file_type: m.file_type(),
+            kind: Kind::of(m.file_type()),
             depth: 0,
         });
         DirWalk {
@@ -58,35 +137,35 @@ impl DirWalk {
             root,
             to_list: None,
             stack: Vec::new(),
+            #[cfg(any(target_os = "linux", target_os = "android"))]
+            buf: Vec::new(),
         }
     }
 
     /// The kept entries of `dir`, its ignore files read first. An unreadable directory has
     /// none (the caller learnt why from its watch).
-    fn list(&self, dir: &Path, depth: usize) -> Vec<Entry> {
-        let Ok(read) = std::fs::read_dir(dir) else {
-            return Vec::new();
+    fn list(&mut self, dir: &Path, depth: usize) -> Level {
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        let (fd, mut entries) = {
+            if self.buf.is_empty() {
+                self.buf.resize(32 * 1024, std::mem::MaybeUninit::uninit());
+            }
+            let parent = self.stack.last().and_then(|l| l.fd.as_ref());
+            match read_at(parent, dir, depth, &mut self.buf) {
+                Some((fd, entries)) => (Some(fd), entries),
+                None => (None, Vec::new()),
+            }
         };
-        let mut entries: Vec<Entry> = read
-            .flatten()
-            .filter_map(|e| {
-                Some(Entry {
-                    file_type: e.file_type().ok()?,
-                    path: e.path(),
-                    depth,
-                })
-            })
-            .collect();
+        #[cfg(not(any(target_os = "linux", target_os = "android")))]
+        let mut entries = read_path(dir, depth);
         let mut seen = [Listed::Absent; NAMES.len()];
         for e in &entries {
-            let name = e.path.file_name().unwrap_or_default();
+            let name = name_of(&e.path);
             if let Some(i) = NAMES.iter().position(|n| name == *n) {
-                seen[i] = if e.file_type.is_file() {
-                    Listed::File
-                } else if e.file_type.is_symlink() {
-                    Listed::Unknown
-                } else {
-                    Listed::Other
+                seen[i] = match e.kind {
+                    Kind::File => Listed::File,
+                    Kind::Link => Listed::Unknown,
+                    Kind::Dir | Kind::Other => Listed::Other,
                 };
             }
         }
@@ -98,12 +177,90 @@ impl DirWalk {
         });
         let rules = self.rules.read();
         entries.retain(|e| {
-            let is_dir = e.file_type.is_dir();
-            let vcs = is_dir && e.path.file_name().is_some_and(rules::is_vcs_dir);
-            !vcs && (self.keep)(&e.path, e.file_type) && !rules.leaf_ignored(&e.path, is_dir)
+            let is_dir = e.kind == Kind::Dir;
+            let vcs = is_dir && rules::is_vcs_dir(name_of(&e.path));
+            !vcs && (self.keep)(&e.path, e.kind) && !rules.leaf_ignored(&e.path, is_dir)
         });
-        entries
+        drop(rules);
+        Level {
+            #[cfg(any(target_os = "linux", target_os = "android"))]
+            fd,
+            entries,
+        }
     }
+}
+
+/// Opens `dir` (by its name relative to `parent`, the directory holding it, when that is
+/// open) and reads its entries into `buf`: `None` when it cannot be opened.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn read_at(
+    parent: Option<&std::os::fd::OwnedFd>,
+    dir: &Path,
+    depth: usize,
+    buf: &mut [std::mem::MaybeUninit<u8>],
+) -> Option<(std::os::fd::OwnedFd, Vec<Entry>)> {
+    use rustix::fs::{AtFlags, CWD, FileType, Mode, OFlags, RawDir, openat, statat};
+    use std::os::unix::ffi::OsStrExt;
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+    let fd = match parent {
+        // A link put in the directory's place since it was listed is not followed.
+        Some(parent) => openat(
+            parent,
+            name_of(dir),
+            flags | OFlags::NOFOLLOW,
+            Mode::empty(),
+        ),
+        None => openat(CWD, dir, flags, Mode::empty()),
+    }
+    .ok()?;
+    let mut entries = Vec::new();
+    let mut raw = RawDir::new(&fd, buf);
+    while let Some(Ok(e)) = raw.next() {
+        let name = e.file_name().to_bytes();
+        if name == b"." || name == b".." {
+            continue;
+        }
+        let name = OsStr::from_bytes(name);
+        let kind = match e.file_type() {
+            FileType::Directory => Kind::Dir,
+            FileType::RegularFile => Kind::File,
+            FileType::Symlink => Kind::Link,
+            // Some file systems leave the type out of the listing: asked for by name.
+            FileType::Unknown => match statat(&fd, name, AtFlags::SYMLINK_NOFOLLOW) {
+                Ok(st) => match FileType::from_raw_mode(st.st_mode) {
+                    FileType::Directory => Kind::Dir,
+                    FileType::RegularFile => Kind::File,
+                    FileType::Symlink => Kind::Link,
+                    _ => Kind::Other,
+                },
+                Err(_) => continue,
+            },
+            _ => Kind::Other,
+        };
+        entries.push(Entry {
+            path: join(dir, name),
+            kind,
+            depth,
+        });
+    }
+    Some((fd, entries))
+}
+
+/// The entries of `dir` by its path (std's `read_dir`).
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn read_path(dir: &Path, depth: usize) -> Vec<Entry> {
+    let Ok(read) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    read.flatten()
+        .filter_map(|e| {
+            Some(Entry {
+                kind: Kind::of(e.file_type().ok()?),
+                path: join(dir, &e.file_name()),
+                depth,
+            })
+        })
+        .collect()
 }
 
 impl DirWalk {
@@ -111,8 +268,8 @@ impl DirWalk {
     /// directory calls this first, so events in it meanwhile meet its ignore rules.
     pub(super) fn list_yielded(&mut self) {
         if let Some((dir, depth)) = self.to_list.take() {
-            let entries = self.list(&dir, depth + 1);
-            self.stack.push(entries);
+            let level = self.list(&dir, depth + 1);
+            self.stack.push(level);
         }
     }
 }
@@ -126,15 +283,16 @@ impl Iterator for DirWalk {
             Some(root) => root,
             None => loop {
                 let level = self.stack.last_mut()?;
-                match level.pop() {
+                match level.entries.pop() {
                     Some(e) => break e,
+                    // Done with this directory: its descriptor is closed.
                     None => {
                         self.stack.pop();
                     }
                 }
             },
         };
-        if entry.file_type.is_dir() && self.max_depth.is_none_or(|m| entry.depth < m) {
+        if entry.kind == Kind::Dir && self.max_depth.is_none_or(|m| entry.depth < m) {
             self.to_list = Some((entry.path.clone(), entry.depth));
         }
         Some(entry)

@@ -64,6 +64,8 @@ pub(super) struct GitIndex {
     /// whole-index search was a quarter of the hasher's time).
     dir: Vec<u8>,
     range: std::ops::Range<usize>,
+    /// Within `range`, the entry after the one found last.
+    next: usize,
 }
 
 impl GitIndex {
@@ -115,6 +117,7 @@ impl GitIndex {
             prefix,
             dir: Vec::new(),
             range: 0..0,
+            next: 0,
         })
     }
 
@@ -143,20 +146,27 @@ impl GitIndex {
                 .file
                 .prefixed_entries_range(self.dir.as_slice().into())
                 .unwrap_or(0..0);
+            self.next = 0;
         }
         let (file, skip) = (&self.file, self.dir.len());
         let bytes = name.as_encoded_bytes();
         // Every entry in the range starts with `dir`: comparing the rest orders them as the
         // whole paths do.
-        let at = file.entries()[self.range.clone()]
-            .binary_search_by(|e| {
-                let path: &[u8] = e.path(file);
-                path[skip..]
-                    .cmp(bytes)
-                    .then_with(|| e.stage().cmp(&Stage::Unconflicted))
-            })
-            .ok()?;
-        let entry = &file.entries()[self.range.start + at];
+        let order = |e: &gix_index::Entry| {
+            let path: &[u8] = e.path(file);
+            path[skip..]
+                .cmp(bytes)
+                .then_with(|| e.stage().cmp(&Stage::Unconflicted))
+        };
+        // The hasher asks for a directory's names in order: the next one is usually the entry
+        // after the last found, which one comparison confirms.
+        let entries = &file.entries()[self.range.clone()];
+        let at = match entries.get(self.next) {
+            Some(e) if order(e).is_eq() => self.next,
+            _ => entries.binary_search_by(order).ok()?,
+        };
+        self.next = at + 1;
+        let entry = &entries[at];
         let untrusted = Flags::ASSUME_VALID | Flags::SKIP_WORKTREE | Flags::INTENT_TO_ADD;
         if !(entry.mode == Mode::FILE || entry.mode == Mode::FILE_EXECUTABLE)
             || entry.flags.intersects(untrusted)

@@ -9,7 +9,6 @@
 //! as `Name(From)`, `Name(To)`, then `Name(Both)`; an overflow as a `Rescan` flag), so the
 //! rest of the watcher cannot tell them apart.
 
-use std::collections::HashMap;
 use std::ffi::c_int;
 use std::io;
 use std::os::fd::AsRawFd;
@@ -41,11 +40,12 @@ fn mask() -> WatchMask {
 }
 
 /// Watch descriptors and the directories they watch, both ways, the two maps sharing one
-/// copy of each path (a 100,000-file tree has 11,111 directories).
+/// copy of each path (a 100,000-file tree has 11,111 directories). foldhash: a path is hashed
+/// part by part, each part a hasher call, which SipHash makes several times dearer.
 #[derive(Default)]
 struct Paths {
-    by_wd: HashMap<c_int, Arc<Path>>,
-    by_path: HashMap<Arc<Path>, WatchDescriptor>,
+    by_wd: foldhash::HashMap<c_int, Arc<Path>>,
+    by_path: foldhash::HashMap<Arc<Path>, WatchDescriptor>,
 }
 
 impl Paths {

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::config::Ignore;
-use super::dirwalk::DirWalk;
+use super::dirwalk::{DirWalk, Kind};
 use super::error::{WatchError, watch_error};
 use super::rules::{self, SharedRules};
 
@@ -150,6 +150,33 @@ fn is_denied(e: &notify::Error) -> bool {
     matches!(&e.kind, notify::ErrorKind::Io(io) if io.kind() == std::io::ErrorKind::PermissionDenied)
 }
 
+/// `path` relative to `root`, as `strip_prefix` gives it: the walks build their paths by
+/// appending names to the root, so a byte comparison usually settles it (`strip_prefix`
+/// compares component by component, once per entry walked).
+fn relative<'p>(root: &Path, path: &'p Path) -> Option<&'p Path> {
+    #[cfg(unix)]
+    {
+        let (r, p) = (
+            root.as_os_str().as_encoded_bytes(),
+            path.as_os_str().as_encoded_bytes(),
+        );
+        if let Some(rest) = p.strip_prefix(r)
+            && !r.ends_with(b"/")
+            && let Some(rest) = rest.strip_prefix(b"/")
+            && !rest.starts_with(b"/")
+            && !rest.ends_with(b"/")
+            && !rest.windows(2).any(|w| w == b"//")
+            && !rest.split(|&b| b == b'/').any(|c| c == b".")
+        {
+            // SAFETY: split after an ASCII separator of an `OsStr`'s bytes.
+            return Some(Path::new(unsafe {
+                std::ffi::OsStr::from_encoded_bytes_unchecked(rest)
+            }));
+        }
+    }
+    path.strip_prefix(root).ok()
+}
+
 /// What a walk asks to be watched.
 pub(super) enum Target<'p> {
     /// A directory of the tree, by its own path.
@@ -202,25 +229,26 @@ impl Walk<'_> {
         // Pruning every entry ends the walk: nothing more is listed.
         let keep = move |path: &Path, dir_like: bool| {
             !cancel.load(Ordering::Relaxed)
-                && !path.strip_prefix(&root).is_ok_and(|rel| {
+                && !relative(&root, path).is_some_and(|rel| {
                     !rel.as_os_str().is_empty() && ignore.is_ignored(rel, dir_like)
                 })
         };
-        // A link shows as a link here: judged as a directory too, so `dir/**` prunes a link
-        // named `dir` before it is followed.
-        let dir_like = |t: std::fs::FileType| t.is_dir() || t.is_symlink();
+        // A link shows as a link here: judged as a directory too (`Kind::dir_like`).
         let entries = if through {
             if !skip_root {
                 self.rules.add_dir(dir);
             }
             let mut walker = rules::walker_with(dir, self.rules, move |e| {
-                keep(e.path(), e.file_type().is_some_and(dir_like))
+                keep(
+                    e.path(),
+                    e.file_type().is_some_and(|t| Kind::of(t).dir_like()),
+                )
             });
             walker.max_depth(max_depth).follow_links(true);
             Entries::Linked(Box::new(walker.build()))
         } else {
             // The root's ignore files are read from its listing, as every directory's.
-            let keep = move |path: &Path, t: std::fs::FileType| keep(path, dir_like(t));
+            let keep = move |path: &Path, kind: Kind| keep(path, kind.dir_like());
             Entries::Tree(DirWalk::new(
                 dir,
                 self.rules.clone(),
@@ -299,21 +327,21 @@ impl Walk<'_> {
                 return Step::Done;
             };
             let Some(entry) = entry else { continue };
-            let (path, mut ft, depth) = (entry.path.as_path(), entry.file_type, entry.depth);
+            let (path, mut kind, depth) = (entry.path.as_path(), entry.kind, entry.depth);
             // Not following (`!through`): a link shows as a link. Followed: as its target.
             let mut is_link = entry.path_is_symlink && depth > 0;
-            if ft.is_symlink() {
+            if kind == Kind::Link {
                 match std::fs::metadata(path) {
                     Ok(m) if m.is_dir() => {
                         pending.push(path.to_path_buf());
                         continue;
                     }
-                    Ok(m) => ft = m.file_type(),
+                    Ok(m) => kind = Kind::of(m.file_type()),
                     Err(_) => continue,
                 }
                 is_link = true;
             }
-            if ft.is_dir() {
+            if kind == Kind::Dir {
                 if skip_root && depth == 0 {
                     continue;
                 }
@@ -363,7 +391,7 @@ impl Walk<'_> {
                 continue;
             }
             out.seen += 1;
-            if rules::is_editor_temp(path.file_name().unwrap_or_default()) {
+            if rules::is_editor_temp(super::dirwalk::name_of(path)) {
                 continue;
             }
             if is_link {
@@ -378,10 +406,10 @@ impl Walk<'_> {
                     out.links.push((path.to_path_buf(), canonical));
                 }
             }
-            if let Ok(rel) = path.strip_prefix(self.root)
+            if let Some(rel) = relative(self.root, path)
                 && (self.tracked)(rel)
             {
-                if !ft.is_file() {
+                if kind != Kind::File {
                     out.special.push(rel.to_path_buf());
                     continue;
                 }
@@ -414,7 +442,7 @@ enum Entries {
 struct Item {
     path: PathBuf,
     /// Through a link: the target's type. Otherwise the entry's own.
-    file_type: std::fs::FileType,
+    kind: Kind,
     depth: usize,
     /// A link followed (only through a link).
     path_is_symlink: bool,
@@ -427,7 +455,7 @@ impl Entries {
             Entries::Tree(walk) => walk.next().map(|e| {
                 Some(Item {
                     path: e.path,
-                    file_type: e.file_type,
+                    kind: e.kind,
                     depth: e.depth,
                     path_is_symlink: false,
                 })
@@ -435,11 +463,11 @@ impl Entries {
             // A cycle of links, or one whose target is gone, comes as an error: skipped.
             Entries::Linked(walk) => walk.next().map(|e| {
                 let e = e.ok()?;
-                let file_type = e.file_type()?;
+                let kind = Kind::of(e.file_type()?);
                 let (depth, path_is_symlink) = (e.depth(), e.path_is_symlink());
                 Some(Item {
                     path: e.into_path(),
-                    file_type,
+                    kind,
                     depth,
                     path_is_symlink,
                 })
@@ -515,6 +543,38 @@ impl Walking {
                 Some(walker) => self.walker = Some(walker),
                 None => return Step::Done,
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The byte comparison gives what `strip_prefix` gives, for the paths the walks build and
+    /// for the odd roots and paths where it falls back.
+    #[test]
+    fn a_path_relative_to_the_root_is_what_strip_prefix_gives() {
+        let cases = [
+            ("/p", "/p/src/a.rs"),
+            ("/p", "/p"),
+            ("/p", "/pq/a.rs"),
+            ("/p", "/q/a.rs"),
+            ("/p/", "/p/src/a.rs"),
+            ("/", "/src/a.rs"),
+            ("/p", "/p//src/a.rs"),
+            ("/p", "/p/./src/a.rs"),
+            ("/p", "/p/src/"),
+            ("/p/.", "/p/src/a.rs"),
+            ("p", "p/src/a.rs"),
+        ];
+        for (root, path) in cases {
+            let (root, path) = (Path::new(root), Path::new(path));
+            assert_eq!(
+                relative(root, path),
+                path.strip_prefix(root).ok(),
+                "{root:?} {path:?}"
+            );
         }
     }
 }
