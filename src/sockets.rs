@@ -29,6 +29,8 @@ use crate::engine::Generation;
 use crate::model::{Kind, Project};
 
 #[cfg(target_os = "linux")]
+mod relay;
+#[cfg(target_os = "linux")]
 mod steer;
 
 /// The listen backlog: std's 128 overflows during a long rebuild under load (P15).
@@ -101,6 +103,9 @@ struct Held {
     /// The reuseport group, where the kernel steers.
     #[cfg(target_os = "linux")]
     group: Option<steer::Group>,
+    /// The spare's relay to the serving instance, while the group steers to one (see `relay`).
+    #[cfg(target_os = "linux")]
+    relay: Option<relay::Relay>,
 }
 
 impl Sockets {
@@ -189,6 +194,7 @@ impl Sockets {
                 Ok((fresh, _)) => {
                     #[cfg(target_os = "linux")]
                     {
+                        held.relay = None;
                         held.group = fresh.group;
                     }
                     held.socket = fresh.socket;
@@ -240,6 +246,8 @@ impl Sockets {
                 own = false;
                 continue;
             };
+            // Before the instance takes the spare: from now on its queue is the instance's.
+            held.relay = None;
             if group
                 .take_spare(&mut held.socket, held.local, generation)
                 .is_err()
@@ -260,12 +268,20 @@ impl Sockets {
     }
 
     /// Steers new connections to node `name`'s instance `target` (`None`: to the spare, for
-    /// the next instance or hot's own answer). A no-op where the kernel does not steer.
+    /// the next instance or hot's own answer). While an instance's socket is the target, what
+    /// still lands on the spare (a crashed target's queue) is relayed to it. A no-op where the
+    /// kernel does not steer.
     pub fn steer(&mut self, name: &str, target: Option<Generation>) {
         #[cfg(target_os = "linux")]
         for held in self.held.iter_mut().filter(|h| h.node == name) {
             if let Some(group) = &mut held.group {
                 group.steer(&held.socket, target);
+                // Dropped the moment the spare is the target: hot would connect to itself.
+                held.relay = match held.relay.take() {
+                    _ if !group.steers_to_instance() => None,
+                    Some(relay) if !relay.is_finished() => Some(relay),
+                    _ => relay::Relay::start(&held.socket, held.local),
+                };
             }
         }
         let _ = (name, target);
@@ -277,6 +293,9 @@ impl Sockets {
         #[cfg(target_os = "linux")]
         for held in &mut self.held {
             if let Some(group) = &mut held.group {
+                // The spare may change (a crashed target's socket takes its place) and steering
+                // with it: the next steer relays from the right one, if any.
+                held.relay = None;
                 group.retire(&mut held.socket, generation);
             }
         }
@@ -394,6 +413,8 @@ fn bind_held(
             socket,
             #[cfg(target_os = "linux")]
             group,
+            #[cfg(target_os = "linux")]
+            relay: None,
         },
         why,
     ))

@@ -797,6 +797,8 @@ impl Engine {
 
     /// The instance of service `node` that new connections are for: the serving one, else the
     /// one starting (a first start, a crash restart); `None` while none is alive or starting.
+    /// With `Some`, what is left queued on hot's spare socket (a crashed instance's queue) goes
+    /// to that instance too: the sockets relay it while it is the target.
     pub fn serving(&self, node: NodeId) -> Option<Generation> {
         let state = self.nodes.get(node.0)?;
         state.current.or(state.pending).map(|i| i.generation)

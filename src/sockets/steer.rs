@@ -16,7 +16,12 @@
 //! it out of the group at once (whoever else still holds the fd), then re-attaches the
 //! program for the target's new index in the same breath. The exception is the target's own
 //! socket (its server died while it got connections): that one becomes the spare, queue and
-//! all, and the old spare, which got nothing meanwhile, leaves instead. A socket that a server
+//! all, and the old spare, which got nothing meanwhile, leaves instead. The next instance
+//! started takes that queue along; but when a replacement had started already (it has its own
+//! socket and becomes the target), none takes the spare until the next start, so while the
+//! program picks an instance's own socket ([`Group::steers_to_instance`]) hot relays what lands
+//! on the spare to the group's address (`relay`), and stops before the spare is given away or
+//! becomes the target again. A socket that a server
 //! shut down itself is found (no longer listening) before each steer and before each new socket
 //! joins, so its move is applied to the order the kernel applied it to. (Two servers that shut
 //! theirs down between two such looks would leave the order ambiguous: a known limit.)
@@ -222,6 +227,16 @@ impl Group {
             self.depart(generation);
             self.attached = None;
         }
+    }
+
+    /// Whether the attached program picks an instance's own socket, not the spare: only then
+    /// may hot relay what lands on the spare to the group's address (see `relay`).
+    pub(super) fn steers_to_instance(&self) -> bool {
+        self.target.is_some()
+            && self
+                .attached
+                .and_then(|i| self.order.get(usize::try_from(i).ok()?))
+                .is_some_and(|slot| *slot == self.target)
     }
 
     /// hot's fd of `generation`'s own socket here.

@@ -923,3 +923,65 @@ service "bad" {{
     );
     assert!(said.contains(&format!("serving on {hot_addr}")), "{said}");
 }
+
+/// The serving instance crashed while its replacement (a slow start) was starting: hot kept the
+/// crashed instance's socket, with a connection already queued on it, as the spare, and the
+/// replacement got ready with a socket of its own. Nothing accepted from the spare until the
+/// next edit started an instance: that request waited for it (16-60 s in soak runs).
+#[test]
+fn a_connection_queued_on_a_crashed_instance_waited_for_the_next_edit_when_a_replacement_was_already_starting()
+ {
+    let hotfile = format!(
+        r#"
+defaults {{
+    debounce "20ms"
+}}
+service "serve" {{
+    watch "version"
+    socket "http" "127.0.0.1:0"
+    env PROBE_VERSION_FILE="version"
+    run "PROBE_STARTUP_MS=$(cat startup) exec {probe}"
+    ready log="^ready$"
+    stop timeout="2s"
+}}
+"#,
+        probe = probe().display()
+    );
+    let project = Project::with_hotfile(&hotfile);
+    project.write("version", "1");
+    project.write("startup", "50");
+    let (mut hot, addr) = start(&project);
+    let old: i32 = field(&answer_from_version(&addr, "1"), "pid")
+        .parse()
+        .unwrap();
+
+    // The replacement takes 4 s to get ready: the crash below falls well inside its start.
+    project.write("startup", "4000");
+    project.write("version", "2");
+    let started = hot.wait_event("command_started", "serve");
+    let replacement = started["pid"].as_i64().expect("a pid");
+    // The serving instance stops accepting, a request queues on its socket, and it dies.
+    // SAFETY: kill(2) on the serving instance's command, a child of hot's that still runs.
+    assert_eq!(unsafe { libc::kill(old, libc::SIGSTOP) }, 0);
+    let mut waiting = std::net::TcpStream::connect(&addr).unwrap();
+    // SAFETY: as above; SIGKILL ends a stopped process too.
+    assert_eq!(unsafe { libc::kill(old, libc::SIGKILL) }, 0);
+    hot.wait_for("the crash", |e| {
+        e["event"] == "node_finished" && e["node"] == "serve" && e["signal"] == libc::SIGKILL
+    });
+
+    // No further edit: the replacement answers it once ready (4 s), well within the bound.
+    use std::io::Read;
+    waiting
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let mut answer = String::new();
+    let read = waiting.read_to_string(&mut answer);
+    assert!(
+        read.is_ok() && !answer.is_empty(),
+        "the queued request was not answered within 20 s ({read:?}); saw:\n{}",
+        hot.transcript()
+    );
+    assert_eq!(field(&answer, "pid"), replacement.to_string(), "{answer}");
+    assert_eq!(field(&answer, "version"), "2", "{answer}");
+}
