@@ -888,9 +888,11 @@ async fn waiting_spare(sup: &Supervisor) -> (u32, u32) {
 }
 
 /// Every event a reporter tells, in order.
+#[cfg(target_os = "linux")]
 #[derive(Clone, Default)]
 struct Told(Arc<std::sync::Mutex<Vec<hot::report::EventKind>>>);
 
+#[cfg(target_os = "linux")]
 impl hot::report::Sink for Told {
     fn event(&mut self, event: &hot::report::Event) {
         self.0.lock().unwrap().push(event.kind.clone());
