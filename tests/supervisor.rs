@@ -789,9 +789,7 @@ async fn a_spare_keeper_runs_the_next_start_with_the_env_and_dir_of_that_start()
     let mut task = node("t", Kind::Task, shell(&line), &old);
     task.env = vec![("HOT_SPARE_TEST".into(), "old".into())];
     let (mut sup, mut rx) = supervisor(project(vec![task.clone()]));
-    sup.keep_spare(true);
-    sup.start(NodeId(0), 1, &[], false);
-    assert_eq!(exited(&mut rx).await, Exit::Code(0));
+    first_run_with_spares(&mut sup, &mut rx).await;
     let spare = eventually("a spare keeper", || sup.spare_pid()).await;
 
     task.env = vec![("HOT_SPARE_TEST".into(), "new".into())];
@@ -839,9 +837,7 @@ async fn a_stop_signal_sent_to_a_waiting_spare_reaches_the_command_it_runs_next(
         tmp.path(),
     );
     let (mut sup, mut rx) = supervisor(project(vec![task]));
-    sup.keep_spare(true);
-    sup.start(NodeId(0), 1, &[], false);
-    assert_eq!(exited(&mut rx).await, Exit::Code(0));
+    first_run_with_spares(&mut sup, &mut rx).await;
     std::fs::write(tmp.path().join("go"), "").unwrap();
     let spare = eventually("a spare keeper", || sup.spare_pid()).await;
     eventually("the spare to wait with its signals set up", || {
@@ -871,6 +867,15 @@ fn children_of(pid: u32) -> Vec<u32> {
         .split_whitespace()
         .filter_map(|p| p.parse().ok())
         .collect()
+}
+
+/// Turns spares on and runs node 0's generation 1 to a clean exit: a spare keeper is
+/// started after it, for the next start.
+#[cfg(target_os = "linux")]
+async fn first_run_with_spares(sup: &mut Supervisor, rx: &mut UnboundedReceiver<Event>) {
+    sup.keep_spare(true);
+    sup.start(NodeId(0), 1, &[], false);
+    assert_eq!(exited(rx).await, Exit::Code(0));
 }
 
 /// A waiting spare and the one process it forked ahead of its launch (its command's).
@@ -918,9 +923,7 @@ async fn a_spares_command_start_was_told_only_once_its_keeper_ran_so_output_came
     let reporter = Reporter::with_sinks(false, vec![Box::new(told.clone())]);
     let mut sup = Supervisor::new(project(vec![service]), tx, reporter);
     sup.shim_exe = PathBuf::from(env!("CARGO_BIN_EXE_hot"));
-    sup.keep_spare(true);
-    sup.start(NodeId(0), 1, &[], false);
-    assert_eq!(exited(&mut rx).await, Exit::Code(0));
+    first_run_with_spares(&mut sup, &mut rx).await;
     std::fs::write(tmp.path().join("go"), "").unwrap();
     let (spare, child) = waiting_spare(&sup).await;
     // SAFETY: kill on a pid the supervisor holds unreaped.
@@ -967,9 +970,7 @@ async fn a_spare_runs_its_command_in_the_process_it_forked_before_the_launch() {
         tmp.path(),
     );
     let (mut sup, mut rx) = supervisor(project(vec![task]));
-    sup.keep_spare(true);
-    sup.start(NodeId(0), 1, &[], false);
-    assert_eq!(exited(&mut rx).await, Exit::Code(0));
+    first_run_with_spares(&mut sup, &mut rx).await;
     let (_, forked) = waiting_spare(&sup).await;
     sup.start(NodeId(0), 2, &[], false);
     assert_eq!(exited(&mut rx).await, Exit::Code(0));
@@ -995,9 +996,7 @@ async fn a_spares_waiting_command_process_dies_with_its_keeper() {
     let tmp = tempfile::tempdir().unwrap();
     let task = node("t", Kind::Task, shell("exit 0"), tmp.path());
     let (mut sup, mut rx) = supervisor(project(vec![task]));
-    sup.keep_spare(true);
-    sup.start(NodeId(0), 1, &[], false);
-    assert_eq!(exited(&mut rx).await, Exit::Code(0));
+    first_run_with_spares(&mut sup, &mut rx).await;
     let (spare, child) = waiting_spare(&sup).await;
     // SAFETY: kill on a pid the supervisor holds unreaped.
     unsafe { libc::kill(spare as i32, libc::SIGKILL) };
@@ -1023,9 +1022,7 @@ async fn a_stop_signal_sent_to_a_waiting_spares_group_reaches_the_command_it_run
         tmp.path(),
     );
     let (mut sup, mut rx) = supervisor(project(vec![task]));
-    sup.keep_spare(true);
-    sup.start(NodeId(0), 1, &[], false);
-    assert_eq!(exited(&mut rx).await, Exit::Code(0));
+    first_run_with_spares(&mut sup, &mut rx).await;
     std::fs::write(tmp.path().join("go"), "").unwrap();
     let (spare, child) = waiting_spare(&sup).await;
     eventually("the spare to wait with its signals set up", || {
