@@ -106,6 +106,10 @@ struct Held {
     /// The spare's relay to the serving instance, while the group steers to one (see `relay`).
     #[cfg(target_os = "linux")]
     relay: Option<relay::Relay>,
+    /// The local ports of the relay's own connections to this address, kept across relays of
+    /// this socket: one that comes back to the spare is the relay's own.
+    #[cfg(target_os = "linux")]
+    ours: relay::Ours,
 }
 
 impl Sockets {
@@ -280,7 +284,7 @@ impl Sockets {
                 held.relay = match held.relay.take() {
                     _ if !group.steers_to_instance() => None,
                     Some(relay) if !relay.is_finished() => Some(relay),
-                    _ => relay::Relay::start(&held.socket, held.local),
+                    _ => relay::Relay::start(&held.socket, held.local, &held.ours),
                 };
             }
         }
@@ -415,6 +419,8 @@ fn bind_held(
             group,
             #[cfg(target_os = "linux")]
             relay: None,
+            #[cfg(target_os = "linux")]
+            ours: relay::Ours::default(),
         },
         why,
     ))

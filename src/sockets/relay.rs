@@ -16,7 +16,7 @@
 use std::collections::HashSet;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::os::fd::AsFd;
-use std::sync::{Arc, LazyLock, Mutex};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use socket2::Socket;
@@ -28,9 +28,10 @@ const MAX_RELAYED: usize = 256;
 /// How long the connect to the service may take (its queue may be full).
 const CONNECT_WITHIN: Duration = Duration::from_secs(30);
 
-/// The local ports of every relay's own connections to a service, to tell one that came back
-/// to a spare (whichever relay, of whichever service, made it).
-static OURS: LazyLock<Mutex<HashSet<u16>>> = LazyLock::new(Mutex::default);
+/// The local ports of the relay's own connections to a service, to tell one that came back to
+/// the spare. One per held socket, shared by its successive relays: only a connection to that
+/// socket's address can come back to that spare.
+pub(super) type Ours = Arc<Mutex<HashSet<u16>>>;
 
 /// A running relay from one spare.
 #[derive(Debug)]
@@ -47,14 +48,14 @@ impl Drop for Relay {
 impl Relay {
     /// Relays what `spare` accepts to `service` (the address its group is bound at). `None`
     /// outside a tokio runtime, or when the spare cannot be duplicated.
-    pub(super) fn start(spare: &Socket, service: SocketAddr) -> Option<Relay> {
+    pub(super) fn start(spare: &Socket, service: SocketAddr, ours: &Ours) -> Option<Relay> {
         tokio::runtime::Handle::try_current().ok()?;
         let listener: std::net::TcpListener = spare.as_fd().try_clone_to_owned().ok()?.into();
         // The flag is the spare's own (a duplicate shares it): the shim clears it again for
         // the instance that takes the spare, and this relay is gone by then.
         listener.set_nonblocking(true).ok()?;
         let listener = TcpListener::from_std(listener).ok()?;
-        let task = tokio::spawn(accept(listener, reachable(service)));
+        let task = tokio::spawn(accept(listener, reachable(service), ours.clone()));
         Some(Relay { task })
     }
 
@@ -73,7 +74,7 @@ fn reachable(addr: SocketAddr) -> SocketAddr {
     }
 }
 
-async fn accept(listener: TcpListener, service: SocketAddr) {
+async fn accept(listener: TcpListener, service: SocketAddr, ours: Ours) {
     let permits = Arc::new(Semaphore::new(MAX_RELAYED));
     loop {
         let Ok(permit) = permits.clone().acquire_owned().await else {
@@ -87,11 +88,11 @@ async fn accept(listener: TcpListener, service: SocketAddr) {
                 continue;
             }
         };
-        // A port of hot's elsewhere is taken as hot's: at worst the relay stops until the
-        // next steer.
-        let looped = OURS.lock().is_ok_and(|ours| ours.contains(&peer.port()));
+        // A client whose port happens to be one of the relay's is taken as the relay's: at
+        // worst the relay stops until the next steer.
+        let looped = ours.lock().is_ok_and(|ours| ours.contains(&peer.port()));
         // Passed on in the same poll that accepted it, so an abort cannot strand it.
-        tokio::spawn(pass(client, service, permit));
+        tokio::spawn(pass(client, service, permit, ours.clone()));
         if looped {
             // The spare is the target now: the next connect would come back here again.
             return;
@@ -104,6 +105,7 @@ async fn pass(
     mut client: TcpStream,
     service: SocketAddr,
     _permit: tokio::sync::OwnedSemaphorePermit,
+    ours: Ours,
 ) {
     let socket = match service {
         SocketAddr::V4(_) => TcpSocket::new_v4(),
@@ -121,14 +123,14 @@ async fn pass(
         return;
     };
     let (port, socket) = port;
-    if let Ok(mut ours) = OURS.lock() {
+    if let Ok(mut ours) = ours.lock() {
         ours.insert(port);
     }
     if let Ok(Ok(mut server)) = tokio::time::timeout(CONNECT_WITHIN, socket.connect(service)).await
     {
         let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
     }
-    if let Ok(mut ours) = OURS.lock() {
+    if let Ok(mut ours) = ours.lock() {
         ours.remove(&port);
     }
 }
@@ -150,7 +152,7 @@ mod tests {
         let spare = socket2::Socket::from(std::net::TcpListener::bind("127.0.0.1:0").unwrap());
         let addr = spare.local_addr().unwrap().as_socket().unwrap();
         runtime.block_on(async {
-            let relay = Relay::start(&spare, addr).expect("a relay");
+            let relay = Relay::start(&spare, addr, &Ours::default()).expect("a relay");
             let mut client = tokio::net::TcpStream::connect(addr).await.unwrap();
             let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
             while !relay.is_finished() {
