@@ -963,6 +963,10 @@ service "serve" {{
     // The serving instance stops accepting, a request queues on its socket, and it dies.
     // SAFETY: kill(2) on the serving instance's command, a child of hot's that still runs.
     assert_eq!(unsafe { libc::kill(old, libc::SIGSTOP) }, 0);
+    // Stopped for good only once every thread is: until then it may still accept and answer
+    // the request (its keeper reports the stop once the whole group stop is done).
+    let stopped = hot.wait_event("node_suspended", "serve");
+    assert_eq!(stopped["pid"], old, "{stopped}");
     let mut waiting = std::net::TcpStream::connect(&addr).unwrap();
     // SAFETY: as above; SIGKILL ends a stopped process too.
     assert_eq!(unsafe { libc::kill(old, libc::SIGKILL) }, 0);
