@@ -878,6 +878,17 @@ async fn first_run_with_spares(sup: &mut Supervisor, rx: &mut UnboundedReceiver<
     assert_eq!(exited(rx).await, Exit::Code(0));
 }
 
+/// Shuts the supervisor down and waits for the spare keeper and its forked command process
+/// to be gone.
+#[cfg(target_os = "linux")]
+async fn shut_down_leaving_nothing(mut sup: Supervisor, spare: u32, child: u32) {
+    sup.shutdown().await;
+    eventually("the spare and its command process to go", || {
+        (gone(spare as i32) && gone(child as i32)).then_some(())
+    })
+    .await;
+}
+
 /// A waiting spare and the one process it forked ahead of its launch (its command's).
 #[cfg(target_os = "linux")]
 async fn waiting_spare(sup: &Supervisor) -> (u32, u32) {
@@ -948,11 +959,7 @@ async fn a_spares_command_start_was_told_only_once_its_keeper_ran_so_output_came
     assert_eq!(started, child, "the start names the spare's forked process");
     // SAFETY: as above.
     unsafe { libc::kill(spare as i32, libc::SIGCONT) };
-    sup.shutdown().await;
-    eventually("the spare's group to go", || {
-        (gone(spare as i32) && gone(child as i32)).then_some(())
-    })
-    .await;
+    shut_down_leaving_nothing(sup, spare, child).await;
 }
 
 /// A waiting spare has already forked its command's process, so that a start is only an exec
@@ -981,11 +988,7 @@ async fn a_spare_runs_its_command_in_the_process_it_forked_before_the_launch() {
         "the command ran as the process the spare forked ({forked}): {text}"
     );
     let (spare, child) = waiting_spare(&sup).await;
-    sup.shutdown().await;
-    eventually("the last spare and its command process to go", || {
-        (gone(spare as i32) && gone(child as i32)).then_some(())
-    })
-    .await;
+    shut_down_leaving_nothing(sup, spare, child).await;
 }
 
 /// A waiting spare's keeper killed alone (by hand: hot kills the group) takes the command
@@ -1037,11 +1040,7 @@ async fn a_stop_signal_sent_to_a_waiting_spares_group_reaches_the_command_it_run
         Exit::Signal(libc::SIGTERM),
         "the command got the signal sent before it started"
     );
-    sup.shutdown().await;
-    eventually("the spare's group to go", || {
-        (gone(spare as i32) && gone(child as i32)).then_some(())
-    })
-    .await;
+    shut_down_leaving_nothing(sup, spare, child).await;
 }
 
 /// Through a spare keeper the server still gets its sockets and its own pid in `LISTEN_PID`.
