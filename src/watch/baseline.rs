@@ -51,8 +51,7 @@ impl Shared {
 /// caller waits); otherwise the ctime bound of [`hash::baseline_in`]. A result only fills a
 /// slot that is still `Pending`, so it never overwrites what an event established.
 ///
-/// With `use_index`, git's index (when the project is in a repository; `walked`, when a walk
-/// read it already) gives the hash of each
+/// With `use_index`, git's index (when the project is in a repository) gives the hash of each
 /// file it proves unchanged, without a read (see `gitindex`).
 fn hash_pending(
     shared: &Shared,
@@ -61,18 +60,14 @@ fn hash_pending(
     request: u64,
     before: Option<SystemTime>,
     use_index: bool,
-    walked: Walked,
 ) {
     let current = || shared.generation.load(Ordering::SeqCst) == generation;
     let mut buf = Vec::new();
     let mut cursor: Option<PathBuf> = None;
     #[cfg(unix)]
-    let mut index = match walked {
-        Some(walked) => Some(GitIndex::over(walked)),
-        None => use_index.then(|| GitIndex::load(root)).flatten(),
-    };
+    let mut index = use_index.then(|| GitIndex::load(root)).flatten();
     #[cfg(not(unix))]
-    let _ = (use_index, walked);
+    let _ = use_index;
     loop {
         let Some((dir, names)) = shared.files().next_pending(cursor.as_deref()) else {
             break;
@@ -123,12 +118,6 @@ fn hash_pending(
     release_free_memory();
 }
 
-/// The index a walk read (see `Baseline::set_index`).
-#[cfg(unix)]
-type Walked = Option<Arc<super::gitindex::Index>>;
-#[cfg(not(unix))]
-type Walked = ();
-
 /// Gives the heap's free pages back to the kernel. A big walk and its baseline leave
 /// megabytes of freed temporaries (paths, listings) spread through glibc's heaps, which stay
 /// resident otherwise; on a 100,000-file tree this is a third of the process's memory.
@@ -148,10 +137,6 @@ pub(super) struct Baseline {
     /// From this many tracked files on, git's index is consulted (`Tuning::index_min`).
     index_min: usize,
     hasher: Option<JoinHandle<()>>,
-    /// git's index as the last whole-tree walk read it (see `gitindex::WalkIndex`): the
-    /// next job's, rather than reading it again.
-    #[cfg(unix)]
-    index: Option<Arc<super::gitindex::Index>>,
 }
 
 impl Baseline {
@@ -167,15 +152,7 @@ impl Baseline {
             ctime_margin,
             index_min,
             hasher: None,
-            #[cfg(unix)]
-            index: None,
         }
-    }
-
-    /// The index a walk read, for the next job (`None`: it reads its own if it needs one).
-    #[cfg(unix)]
-    pub(super) fn set_index(&mut self, index: Option<Arc<super::gitindex::Index>>) {
-        self.index = index;
     }
 
     /// Cancels the running job and waits for it; returns the generation of the next one.
@@ -196,10 +173,6 @@ impl Baseline {
     ) -> Result<(), WatchError> {
         let generation = self.stop();
         let use_index = self.shared.files().len() >= self.index_min;
-        #[cfg(unix)]
-        let walked = self.index.take();
-        #[cfg(not(unix))]
-        let walked = ();
         match before {
             None => hash_pending(
                 &self.shared,
@@ -208,7 +181,6 @@ impl Baseline {
                 request,
                 None,
                 use_index,
-                walked,
             ),
             Some(before) => {
                 let bound = before.checked_sub(self.ctime_margin);
@@ -218,15 +190,7 @@ impl Baseline {
                     .spawn(move || {
                         // A clock this close to the epoch proves nothing: hash nothing.
                         let bound = bound.unwrap_or(SystemTime::UNIX_EPOCH);
-                        hash_pending(
-                            &shared,
-                            &root,
-                            generation,
-                            request,
-                            Some(bound),
-                            use_index,
-                            walked,
-                        );
+                        hash_pending(&shared, &root, generation, request, Some(bound), use_index);
                     })
                     .map_err(WatchError::Thread)?;
                 self.hasher = Some(hasher);

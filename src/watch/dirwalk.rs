@@ -262,13 +262,6 @@ fn read_path(dir: &Path, depth: usize) -> Vec<Entry> {
 }
 
 impl DirWalk {
-    /// The directory holding the entry yielded last, as the walk holds it open.
-    #[cfg(any(target_os = "linux", target_os = "android"))]
-    pub(super) fn parent_fd(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
-        use std::os::fd::AsFd;
-        self.stack.last()?.fd.as_ref().map(|fd| fd.as_fd())
-    }
-
     /// Lists the directory yielded last, if not done yet: a walk that pauses after watching a
     /// directory calls this first, so events in it meanwhile meet its ignore rules.
     pub(super) fn list_yielded(&mut self) {
@@ -297,16 +290,6 @@ impl Iterator for DirWalk {
                 }
             },
         };
-        // A walker thread with a working directory of its own watches this directory by its
-        // name from its parent, which the walk holds open (see `native`).
-        #[cfg(target_os = "linux")]
-        if entry.kind == Kind::Dir
-            && let Some(level) = self.stack.last()
-            && let (Some(fd), Some(parent)) = (&level.fd, entry.path.parent())
-        {
-            use std::os::fd::AsFd;
-            super::native::Cwd::enter(parent, fd.as_fd());
-        }
         if entry.kind == Kind::Dir && self.max_depth.is_none_or(|m| entry.depth < m) {
             self.to_list = Some((entry.path.clone(), entry.depth));
         }

@@ -319,23 +319,9 @@ impl FileTable {
     /// Inserts `Pending` for each of `rels` not already known. A walk lists a directory's
     /// files one after the other: each run of files of one directory rebuilds its block once.
     pub(super) fn add_pending<'a>(&mut self, rels: impl IntoIterator<Item = &'a Path>) {
-        self.add_slots(rels.into_iter().map(|rel| (rel, Slot::PENDING)));
-    }
-
-    /// Inserts each of `files` with its state where it is absent or `Pending` (a walk proved
-    /// its content: git's index), keeping the known ones.
-    pub(super) fn add_known<'a>(&mut self, files: impl IntoIterator<Item = (&'a Path, FileState)>) {
-        self.add_slots(
-            files
-                .into_iter()
-                .map(|(rel, state)| (rel, Slot::Known(state).pack())),
-        );
-    }
-
-    fn add_slots<'a>(&mut self, files: impl IntoIterator<Item = (&'a Path, u64)>) {
         let mut dir: Option<&[u8]> = None;
-        let mut names: Vec<(&[u8], u64)> = Vec::new();
-        for (rel, slot) in files {
+        let mut names: Vec<&[u8]> = Vec::new();
+        for rel in rels {
             let Some((d, name)) = split(rel) else {
                 continue;
             };
@@ -343,33 +329,30 @@ impl FileTable {
                 self.add_names(dir.unwrap_or_default(), &mut names);
             }
             dir = Some(d);
-            names.push((name, slot));
+            names.push(name);
         }
         if let Some(d) = dir {
             self.add_names(d, &mut names);
         }
     }
 
-    /// Merges `names` (any order; cleared) into `dir`, keeping known ones (a new `Pending`
-    /// never replaces anything).
-    fn add_names(&mut self, dir: &[u8], names: &mut Vec<(&[u8], u64)>) {
-        names.sort_unstable_by(|a, b| a.0.cmp(b.0));
-        names.dedup_by(|a, b| a.0 == b.0);
+    /// Merges `names` (any order; cleared) into `dir` as `Pending`, keeping known ones.
+    fn add_names(&mut self, dir: &[u8], names: &mut Vec<&[u8]>) {
+        names.sort_unstable();
+        names.dedup();
         let old = self.dirs.take(dir);
         let known = old.as_ref().map(Block::files).unwrap_or_default();
         let mut merged = Vec::with_capacity(known.len() + names.len());
         let (mut k, mut n) = (0, 0);
         while k < known.len() || n < names.len() {
             match (known.get(k), names.get(n)) {
-                (Some(&(kn, slot)), Some(&(nn, new))) if kn <= nn => {
-                    // A `Pending` slot takes the new one's state.
-                    let keep = kn < nn || slot != Slot::PENDING;
-                    merged.push((kn, if keep { slot } else { new }));
+                (Some(&(kn, slot)), Some(&nn)) if kn <= nn => {
+                    merged.push((kn, slot));
                     k += 1;
                     n += usize::from(kn == nn);
                 }
                 (_, Some(&nn)) => {
-                    merged.push(nn);
+                    merged.push((nn, Slot::PENDING));
                     n += 1;
                 }
                 (Some(&f), None) => {

@@ -21,7 +21,6 @@
 use std::ffi::OsStr;
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::sync::Arc;
 use std::time::SystemTime;
 
 use gix_index::entry::{Flags, Mode, Stage, Stat, stat};
@@ -54,17 +53,11 @@ const CONVERTING: [&str; 6] = [
     "working-tree-encoding",
 ];
 
-/// git's index for the project, and where the project sits in the work tree: read once,
-/// shared by the walker threads and the hasher, each looking entries up with a [`GitIndex`].
-pub(super) struct Index {
+/// git's index for the project, and where the project sits in the work tree.
+pub(super) struct GitIndex {
     file: gix_index::File,
     /// The project root relative to the work tree's top, ending in `/` (empty at the top).
     prefix: Vec<u8>,
-}
-
-/// Lookups in an [`Index`], one directory after another.
-pub(super) struct GitIndex {
-    index: Arc<Index>,
     /// The directory (relative to the work tree's top, with its `/`) whose entries `range`
     /// holds: the hasher asks for a directory's files one after the other, so each lookup
     /// searches that directory's few entries, not the whole index (on a 100,000-file tree the
@@ -75,10 +68,10 @@ pub(super) struct GitIndex {
     next: usize,
 }
 
-impl Index {
+impl GitIndex {
     /// The index of the repository `root` is in, when it can stand for old contents (see the
     /// module docs); `None` otherwise, and then every file is read.
-    pub(super) fn load(root: &Path) -> Option<Index> {
+    pub(super) fn load(root: &Path) -> Option<GitIndex> {
         let root = root.canonicalize().ok()?;
         let (git_dir, top) = super::vcs::locate(&root)?;
         let config = Config::read(&top)?;
@@ -119,26 +112,18 @@ impl Index {
         if !prefix.is_empty() {
             prefix.push(b'/');
         }
-        Some(Index { file, prefix })
-    }
-}
-
-impl GitIndex {
-    /// The index of the repository `root` is in, read now (see [`Index::load`]).
-    pub(super) fn load(root: &Path) -> Option<GitIndex> {
-        Some(GitIndex::over(Arc::new(Index::load(root)?)))
-    }
-
-    pub(super) fn over(index: Arc<Index>) -> GitIndex {
-        GitIndex {
-            index,
+        Some(GitIndex {
+            file,
+            prefix,
             dir: Vec::new(),
             range: 0..0,
             next: 0,
-        }
+        })
     }
 
-    /// [`GitIndex::hash_with`], the status taken through `handle`.
+    /// The content hash of `name` in `dir` (relative to the project root) from the index,
+    /// without reading it, when its status proves it still holds the entry's blob; `before`:
+    /// as for [`hash::baseline_in`], a bound its ctime must be older than.
     pub(super) fn hash_of(
         &mut self,
         dir: &Path,
@@ -146,91 +131,24 @@ impl GitIndex {
         handle: &DirHandle,
         before: Option<SystemTime>,
     ) -> Option<u64> {
-        self.hash_with(dir, name, before, || handle.lstat(name))
-    }
-
-    /// [`GitIndex::hash_with`], the status taken by name in the directory open as `fd` (the
-    /// walk's own descriptor: one name looked up, no second open of the directory).
-    #[cfg(any(target_os = "linux", target_os = "android"))]
-    pub(super) fn hash_at(
-        &mut self,
-        dir: &Path,
-        name: &OsStr,
-        fd: std::os::fd::BorrowedFd<'_>,
-        before: Option<SystemTime>,
-    ) -> Option<u64> {
-        self.hash_with(dir, name, before, || {
-            use std::os::fd::AsRawFd;
-            use std::os::unix::ffi::OsStrExt;
-            let c = std::ffi::CString::new(name.as_bytes()).ok()?;
-            let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
-            // SAFETY: a valid directory descriptor, C string and buffer.
-            let rc = unsafe {
-                libc::fstatat(
-                    fd.as_raw_fd(),
-                    c.as_ptr(),
-                    st.as_mut_ptr(),
-                    libc::AT_SYMLINK_NOFOLLOW,
-                )
-            };
-            // SAFETY: a successful call filled the buffer.
-            (rc == 0).then(|| unsafe { st.assume_init() })
-        })
-    }
-
-    /// [`GitIndex::hash_with`], the status taken by the file's whole path (where the walk
-    /// holds no descriptor of the directory).
-    #[cfg(not(any(target_os = "linux", target_os = "android")))]
-    pub(super) fn hash_by_path(
-        &mut self,
-        dir: &Path,
-        name: &OsStr,
-        path: &Path,
-        before: Option<SystemTime>,
-    ) -> Option<u64> {
-        self.hash_with(dir, name, before, || {
-            use std::os::unix::ffi::OsStrExt;
-            let c = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
-            let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
-            // SAFETY: a valid C string and buffer.
-            let rc = unsafe { libc::lstat(c.as_ptr(), st.as_mut_ptr()) };
-            // SAFETY: a successful call filled the buffer.
-            (rc == 0).then(|| unsafe { st.assume_init() })
-        })
-    }
-
-    /// The content hash of `name` in `dir` (relative to the project root) from the index,
-    /// without reading it, when its status (`lstat`: a link not followed, as git records a
-    /// link as a link) proves it still holds the entry's blob; `before`: as for
-    /// [`hash::baseline_in`], a bound its ctime must be older than.
-    fn hash_with(
-        &mut self,
-        dir: &Path,
-        name: &OsStr,
-        before: Option<SystemTime>,
-        lstat: impl FnOnce() -> Option<libc::stat>,
-    ) -> Option<u64> {
-        let index = &*self.index;
-
         let dir = dir.as_os_str().as_encoded_bytes();
-        let prefix = &index.prefix;
-        let same = self.dir.len() == prefix.len() + dir.len() + usize::from(!dir.is_empty())
-            && self.dir.starts_with(prefix)
-            && self.dir[prefix.len()..].starts_with(dir);
+        let same = self.dir.len() == self.prefix.len() + dir.len() + usize::from(!dir.is_empty())
+            && self.dir.starts_with(&self.prefix)
+            && self.dir[self.prefix.len()..].starts_with(dir);
         if !same {
             self.dir.clear();
-            self.dir.extend_from_slice(prefix);
+            self.dir.extend_from_slice(&self.prefix);
             if !dir.is_empty() {
                 self.dir.extend_from_slice(dir);
                 self.dir.push(b'/');
             }
-            self.range = index
+            self.range = self
                 .file
                 .prefixed_entries_range(self.dir.as_slice().into())
                 .unwrap_or(0..0);
             self.next = 0;
         }
-        let (file, skip) = (&index.file, self.dir.len());
+        let (file, skip) = (&self.file, self.dir.len());
         let bytes = name.as_encoded_bytes();
         // Every entry in the range starts with `dir`: comparing the rest orders them as the
         // whole paths do.
@@ -254,11 +172,11 @@ impl GitIndex {
             || entry.flags.intersects(untrusted)
             // git zeroes the size of an entry it found racily clean but changed.
             || (entry.stat.size == 0 && !entry.id.is_empty_blob())
-            || entry.stat.is_racy(file.timestamp(), RACY)
+            || entry.stat.is_racy(self.file.timestamp(), RACY)
         {
             return None;
         }
-        let st = lstat()?;
+        let st = handle.lstat(name)?;
         if st.st_mode & libc::S_IFMT != libc::S_IFREG || !entry.stat.matches(&stat_of(&st), STRICT)
         {
             return None;
@@ -269,54 +187,6 @@ impl GitIndex {
             return None;
         }
         Some(hash::from_object_id(entry.id.as_bytes()))
-    }
-}
-
-/// The index as a walk uses it: read once the walk has met `min` tracked files (a small tree
-/// never asks git), then each tracked file the walk meets gets its hash from it, by a status
-/// taken on the walk's own descriptor of its directory, so the hasher reads only the rest.
-pub(super) struct WalkIndex {
-    root: std::path::PathBuf,
-    min: usize,
-    /// The ctime bound (see [`GitIndex::hash_with`]): the walk runs while edits may happen.
-    before: SystemTime,
-    met: std::sync::atomic::AtomicUsize,
-    index: std::sync::OnceLock<Option<Arc<Index>>>,
-}
-
-impl WalkIndex {
-    pub(super) fn new(root: &Path, min: usize, before: SystemTime) -> WalkIndex {
-        WalkIndex {
-            root: root.to_path_buf(),
-            min,
-            before,
-            met: Default::default(),
-            index: std::sync::OnceLock::new(),
-        }
-    }
-
-    /// Counts a tracked file met; the index once `min` were (read by the first walker to get
-    /// there, the others waiting for it).
-    pub(super) fn met(&self) -> Option<&Arc<Index>> {
-        use std::sync::atomic::Ordering;
-        if let Some(index) = self.index.get() {
-            return index.as_ref();
-        }
-        if self.met.fetch_add(1, Ordering::Relaxed) + 1 < self.min {
-            return None;
-        }
-        self.index
-            .get_or_init(|| Index::load(&self.root).map(Arc::new))
-            .as_ref()
-    }
-
-    pub(super) fn before(&self) -> SystemTime {
-        self.before
-    }
-
-    /// The index, if the walk read it: the hasher's, for the files the walk could not prove.
-    pub(super) fn take(self) -> Option<Arc<Index>> {
-        self.index.into_inner().flatten()
     }
 }
 
@@ -519,31 +389,6 @@ pub(super) mod tests {
             sub.hash_of(Path::new(""), OsStr::new("c.rs"), &handle, None),
             Some(hash::blob_hash(b"c"))
         );
-    }
-
-    /// The walk's lookup, by a status taken on its own descriptor of the directory, proves
-    /// what the hasher's does: an unchanged file's blob id, nothing for a modified one.
-    #[cfg(any(target_os = "linux", target_os = "android"))]
-    #[test]
-    fn a_lookup_on_the_walks_directory_descriptor_proves_only_unchanged_files() {
-        use std::os::fd::AsFd;
-        let tmp = tempfile::tempdir().unwrap();
-        let root = tmp.path();
-        committed(root, &[("src/a.rs", "one"), ("src/b.rs", "b")]);
-        std::fs::write(root.join("src/b.rs"), "two").unwrap();
-        let dir = std::fs::File::open(root.join("src")).unwrap();
-        let mut index = GitIndex::load(root).unwrap();
-        let at = |index: &mut GitIndex, name: &str, before| {
-            index.hash_at(Path::new("src"), OsStr::new(name), dir.as_fd(), before)
-        };
-        let later = SystemTime::now() + std::time::Duration::from_secs(600);
-        assert_eq!(
-            at(&mut index, "a.rs", Some(later)),
-            Some(hash::blob_hash(b"one"))
-        );
-        assert_eq!(at(&mut index, "b.rs", Some(later)), None, "modified");
-        let past = SystemTime::now() - std::time::Duration::from_secs(600);
-        assert_eq!(at(&mut index, "a.rs", Some(past)), None, "a newer ctime");
     }
 
     #[test]

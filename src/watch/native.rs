@@ -8,14 +8,7 @@
 //! read events, and gives the events the same kinds and paths notify's backend gives (a rename
 //! as `Name(From)`, `Name(To)`, then `Name(Both)`; an overflow as a `Rescan` flag), so the
 //! rest of the watcher cannot tell them apart.
-//!
-//! `inotify_add_watch` takes a path, looked up one component at a time (on a slow dentry
-//! cache ~1 µs each: a 100,000-file tree's watches by full path were 66,000 look-ups). A walker
-//! thread with a working directory of its own ([`own_cwd`]) sits in the directory whose
-//! subdirectories it watches ([`Cwd::enter`], on the walk's own descriptor) and adds each
-//! watch by its name: one look-up each, on the same inode the walk lists.
 
-use std::cell::RefCell;
 use std::ffi::c_int;
 use std::io;
 use std::os::fd::AsRawFd;
@@ -133,60 +126,6 @@ impl Native {
     }
 }
 
-thread_local! {
-    /// This thread's working directory, when it has one of its own (see [`own_cwd`]): `None`
-    /// until it entered one; a watch under it is added by name.
-    static CWD: RefCell<Option<Cwd>> = const { RefCell::new(None) };
-}
-
-/// A thread's own working directory.
-pub(super) struct Cwd {
-    /// The directory it is in (absolute), or `None` when it is nowhere known.
-    at: Option<PathBuf>,
-}
-
-/// Gives this thread a working directory of its own (`unshare(CLONE_FS)`), so that a walk on it
-/// can move into the directories it watches ([`Cwd::enter`]) without touching any other
-/// thread's. Only for threads that only walk: a command spawned from one would start in there.
-/// False when the kernel refuses (watches are then added by full path).
-pub(super) fn own_cwd() -> bool {
-    // SAFETY: unshare with CLONE_FS only detaches this thread's cwd, root and umask.
-    let ok = unsafe { libc::unshare(libc::CLONE_FS) } == 0;
-    if ok {
-        CWD.with(|c| *c.borrow_mut() = Some(Cwd { at: None }));
-    }
-    ok
-}
-
-impl Cwd {
-    /// Moves a thread with its own working directory into `dir`, held open as `fd`, unless it
-    /// is there already; elsewhere nothing.
-    pub(super) fn enter(dir: &Path, fd: std::os::fd::BorrowedFd<'_>) {
-        CWD.with(|c| {
-            let mut c = c.borrow_mut();
-            let Some(cwd) = c.as_mut() else { return };
-            if cwd.at.as_deref() == Some(dir) {
-                return;
-            }
-            // SAFETY: a directory descriptor the caller holds open.
-            let moved = unsafe { libc::fchdir(fd.as_raw_fd()) } == 0;
-            cwd.at = (moved && dir.is_absolute()).then(|| dir.to_path_buf());
-        });
-    }
-
-    /// `path`'s name, when this thread is in `path`'s parent directory: what to look up.
-    fn name_here(path: &Path) -> Option<&Path> {
-        let (parent, name) = (path.parent()?, path.file_name()?);
-        let here = CWD.with(|c| {
-            let c = c.borrow();
-            c.as_ref()
-                .and_then(|cwd| cwd.at.as_deref())
-                .is_some_and(|at| at == parent)
-        });
-        here.then_some(Path::new(name))
-    }
-}
-
 impl notify::Watcher for Native {
     fn new<F: EventHandler>(event_handler: F, _config: notify::Config) -> notify::Result<Self> {
         Native::start(event_handler, Arc::default())
@@ -194,20 +133,16 @@ impl notify::Watcher for Native {
 
     fn watch(&mut self, path: &Path, _recursive_mode: RecursiveMode) -> notify::Result<()> {
         let mut paths = lock(&self.paths);
-        let here = Cwd::name_here(path);
-        let wd = self
-            .watches
-            .add(here.unwrap_or(path), mask())
-            .map_err(|e| {
-                if e.raw_os_error() == Some(libc::ENOSPC) {
-                    Error::new(ErrorKind::MaxFilesWatch)
-                } else if e.kind() == io::ErrorKind::NotFound {
-                    Error::new(ErrorKind::PathNotFound)
-                } else {
-                    Error::io(e)
-                }
-                .add_path(path.to_path_buf())
-            })?;
+        let wd = self.watches.add(path, mask()).map_err(|e| {
+            if e.raw_os_error() == Some(libc::ENOSPC) {
+                Error::new(ErrorKind::MaxFilesWatch)
+            } else if e.kind() == io::ErrorKind::NotFound {
+                Error::new(ErrorKind::PathNotFound)
+            } else {
+                Error::io(e)
+            }
+            .add_path(path.to_path_buf())
+        })?;
         let id = wd.get_watch_descriptor_id();
         let path: Arc<Path> = match paths.by_path.get_key_value(path) {
             Some((shared, _)) => shared.clone(),
@@ -406,47 +341,6 @@ mod tests {
                 return ev;
             }
         }
-    }
-
-    /// A walker thread with its own working directory adds a watch by name from the
-    /// directory it entered; the watch is on that directory's subdirectory, events name it by
-    /// its full path, a watch elsewhere still goes by the full path, and no other thread's
-    /// working directory moved.
-    #[test]
-    fn a_watch_by_name_from_the_threads_own_directory_watches_the_named_one() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path().to_path_buf();
-        for d in ["p/sub", "q/other"] {
-            std::fs::create_dir_all(root.join(d)).unwrap();
-        }
-        // The same name under the process's working directory, which a full-path lookup
-        // would never confuse but a wrong relative one would.
-        let cwd = std::env::current_dir().unwrap();
-        let (tx, rx) = mpsc::channel();
-        let mut w = Native::start(tx, Arc::default()).unwrap();
-        std::thread::scope(|s| {
-            s.spawn(|| {
-                assert!(own_cwd());
-                let parent = std::fs::File::open(root.join("p")).unwrap();
-                use std::os::fd::AsFd;
-                Cwd::enter(&root.join("p"), parent.as_fd());
-                assert_eq!(Cwd::name_here(&root.join("p/sub")), Some(Path::new("sub")));
-                assert_eq!(Cwd::name_here(&root.join("q/other")), None);
-                w.watch(&root.join("p/sub"), RecursiveMode::NonRecursive)
-                    .unwrap();
-                w.watch(&root.join("q/other"), RecursiveMode::NonRecursive)
-                    .unwrap();
-            });
-        });
-        assert_eq!(std::env::current_dir().unwrap(), cwd);
-        std::fs::write(root.join("p/sub/a"), "x").unwrap();
-        let made = next(&rx, EventKind::Create(CreateKind::File));
-        assert_eq!(made.paths, [root.join("p/sub/a")]);
-        std::fs::write(root.join("q/other/b"), "x").unwrap();
-        let made = next(&rx, EventKind::Create(CreateKind::File));
-        assert_eq!(made.paths, [root.join("q/other/b")]);
-        // A thread without a directory of its own looks nothing up by name.
-        assert_eq!(Cwd::name_here(&root.join("p/sub")), None);
     }
 
     /// The kinds and paths notify's own backend gives, which the filter and the debouncer

@@ -24,9 +24,6 @@ pub(super) struct Found {
     /// it goes back to the OS when freed (small allocations in a thread's malloc arena would
     /// stay in RSS), and the walking threads share no lock for it.
     files: Vec<u8>,
-    /// Tracked files whose old contents git's index proved (see [`Walk::index`]), relative,
-    /// each followed by a NUL and its content hash (8 bytes): never read.
-    hashed: Vec<u8>,
     /// Tracked entries that are not regular files (FIFOs, sockets, devices), relative: never
     /// opened, so they are recorded as [`super::hash::FileState::Special`], not hashed.
     pub special: Vec<PathBuf>,
@@ -67,24 +64,9 @@ impl Found {
             })
     }
 
-    /// The files [`Walk::index`] proved, with their content hashes.
-    pub(super) fn hashed(&self) -> impl Iterator<Item = (&Path, u64)> {
-        let mut rest = &self.hashed[..];
-        std::iter::from_fn(move || {
-            let end = rest.iter().position(|&b| b == 0)?;
-            let (rel, hash) = (&rest[..end], rest.get(end + 1..end + 9)?);
-            rest = &rest[end + 9..];
-            // SAFETY: whole paths from `as_encoded_bytes`, each ended by our own NUL (no path
-            // holds a NUL).
-            let rel = Path::new(unsafe { std::ffi::OsStr::from_encoded_bytes_unchecked(rel) });
-            Some((rel, u64::from_ne_bytes(hash.try_into().ok()?)))
-        })
-    }
-
     pub(super) fn absorb(&mut self, other: Found) {
         self.dirs.extend(other.dirs);
         self.files.extend_from_slice(&other.files);
-        self.hashed.extend_from_slice(&other.hashed);
         self.special.extend(other.special);
         self.seen += other.seen;
         self.frontier.extend(other.frontier);
@@ -221,10 +203,6 @@ pub(super) struct Walk<'a> {
     pub defer: bool,
     /// Canonical targets outside the project counted already and small enough to follow.
     pub approved: &'a std::collections::HashSet<PathBuf>,
-    /// git's index, for the old contents of the tracked files met (start-up and whole-tree
-    /// walks): a file it proves goes to [`Found::hashed`], not read by the hasher.
-    #[cfg(unix)]
-    pub index: Option<&'a super::gitindex::WalkIndex>,
 }
 
 impl Walk<'_> {
@@ -280,8 +258,6 @@ impl Walk<'_> {
         };
         Walker {
             entries,
-            #[cfg(unix)]
-            cursor: None,
             max_depth,
             skip_root,
             through,
@@ -333,8 +309,6 @@ impl Walk<'_> {
     ) -> Step {
         let Walker {
             entries,
-            #[cfg(unix)]
-            cursor,
             max_depth,
             skip_root,
             through,
@@ -439,56 +413,10 @@ impl Walk<'_> {
                     out.special.push(rel.to_path_buf());
                     continue;
                 }
-                #[cfg(unix)]
-                if !is_link && let Some(hash) = self.index_hash(entries, cursor, rel, path) {
-                    out.hashed
-                        .extend_from_slice(rel.as_os_str().as_encoded_bytes());
-                    out.hashed.push(0);
-                    out.hashed.extend_from_slice(&hash.to_ne_bytes());
-                    continue;
-                }
                 out.files
                     .extend_from_slice(rel.as_os_str().as_encoded_bytes());
                 out.files.push(0);
             }
-        }
-    }
-}
-
-impl Walk<'_> {
-    /// The content hash git's index proves for the tracked file `rel` (at `path`) the walk
-    /// just met, by its status taken on the walk's descriptor of its directory (Linux;
-    /// elsewhere by its path).
-    #[cfg(unix)]
-    fn index_hash(
-        &self,
-        entries: &Entries,
-        cursor: &mut Option<super::gitindex::GitIndex>,
-        rel: &Path,
-        path: &Path,
-    ) -> Option<u64> {
-        let index = self.index?;
-        #[cfg(any(target_os = "linux", target_os = "android"))]
-        {
-            let Entries::Tree(walk) = entries else {
-                return None;
-            };
-            let fd = walk.parent_fd()?;
-            let shared = index.met()?;
-            let cursor =
-                cursor.get_or_insert_with(|| super::gitindex::GitIndex::over(shared.clone()));
-            let _ = path;
-            cursor.hash_at(rel.parent()?, rel.file_name()?, fd, Some(index.before()))
-        }
-        #[cfg(not(any(target_os = "linux", target_os = "android")))]
-        {
-            let Entries::Tree(_) = entries else {
-                return None;
-            };
-            let shared = index.met()?;
-            let cursor =
-                cursor.get_or_insert_with(|| super::gitindex::GitIndex::over(shared.clone()));
-            cursor.hash_by_path(rel.parent()?, rel.file_name()?, path, Some(index.before()))
         }
     }
 }
@@ -551,9 +479,6 @@ impl Entries {
 /// One walker under way: its entries, and what it was opened with.
 struct Walker {
     entries: Entries,
-    /// This walker's lookups in [`Walk::index`].
-    #[cfg(unix)]
-    cursor: Option<super::gitindex::GitIndex>,
     max_depth: Option<usize>,
     skip_root: bool,
     /// Through a link: links below are followed, directories watched by canonical path.

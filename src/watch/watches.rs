@@ -298,9 +298,6 @@ impl Watches {
                 .map(|(k, notify)| {
                     let (queue, failed) = (&queue, &failed);
                     s.spawn(move || {
-                        // This thread only walks: it watches each directory by its name.
-                        #[cfg(target_os = "linux")]
-                        super::native::own_cwd();
                         let mut out = Found::default();
                         let mut watch =
                             |target: Target<'_>| add(notify, k, target, refuse, fallback);

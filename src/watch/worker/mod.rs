@@ -128,7 +128,7 @@ impl Worker {
         {
             let mut files = shared.files();
             let table = &mut *files;
-            self.walked_files = self.walk_root(true, table, &[], started)?;
+            self.walked_files = self.walk_root(true, table, &[])?;
             if self.cancel.load(Ordering::Relaxed) {
                 return Err(WatchError::Cancelled);
             }
@@ -195,40 +195,19 @@ impl Worker {
     /// A walk of the whole tree that records tracked files as `Pending` in `table`, but for
     /// those under `theirs` (relative: trees walked in slices, whose files are new); returns
     /// how many files (tracked or not) it saw. `strict`: a watch failure is an error
-    /// (start-up) rather than a warning. A file git's index proves unchanged since before
-    /// `before` (less the ctime margin) is recorded with its hash, never read.
+    /// (start-up) rather than a warning.
     pub(super) fn walk_root(
         &mut self,
         strict: bool,
         table: &mut FileTable,
         theirs: &[PathBuf],
-        before: SystemTime,
     ) -> Result<usize, WatchError> {
-        // Poll mode's ctimes may come from another machine's clock: no index there.
-        #[cfg(unix)]
-        let index = before
-            .checked_sub(self.tuning.ctime_margin)
-            .filter(|_| self.poll.is_none())
-            .map(|b| crate::watch::gitindex::WalkIndex::new(&self.root, self.tuning.index_min, b));
-        #[cfg(not(unix))]
-        let _ = before;
-        let mut found = self.with_walk_indexed(
-            strict,
-            #[cfg(unix)]
-            index.as_ref(),
-            |watches, walk| watches.walk_root(walk),
-        );
-        let ours = |rel: &Path| !theirs.iter().any(|t| rel.starts_with(t));
-        table.add_pending(found.files().filter(|rel| ours(rel)));
-        table.add_known(
+        let mut found = self.with_walk(strict, |watches, walk| watches.walk_root(walk));
+        table.add_pending(
             found
-                .hashed()
-                .filter(|(rel, _)| ours(rel))
-                .map(|(rel, h)| (rel, FileState::Hash(h))),
+                .files()
+                .filter(|rel| !theirs.iter().any(|t| rel.starts_with(t))),
         );
-        #[cfg(unix)]
-        self.baseline
-            .set_index(index.and_then(crate::watch::gitindex::WalkIndex::take));
         for rel in &found.special {
             table.set(rel, Slot::Known(FileState::Special));
         }
@@ -245,21 +224,6 @@ impl Worker {
     /// Runs `f` on the watches with this tree's walk settings. `strict` (start-up): a watch
     /// failure is an error, and links out of the tree are walked at once rather than deferred.
     fn with_walk<R>(&mut self, strict: bool, f: impl FnOnce(&mut Watches, &Walk) -> R) -> R {
-        self.with_walk_indexed(
-            strict,
-            #[cfg(unix)]
-            None,
-            f,
-        )
-    }
-
-    /// [`Self::with_walk`], the tracked files met looked up in `index`.
-    fn with_walk_indexed<R>(
-        &mut self,
-        strict: bool,
-        #[cfg(unix)] index: Option<&crate::watch::gitindex::WalkIndex>,
-        f: impl FnOnce(&mut Watches, &Walk) -> R,
-    ) -> R {
         let scope = &self.scope;
         let tracked = |rel: &Path| scope.tracked(rel);
         let walk = Walk {
@@ -271,8 +235,6 @@ impl Worker {
             strict,
             defer: !strict,
             approved: self.scouts.approved(),
-            #[cfg(unix)]
-            index,
         };
         f(&mut self.watches, &walk)
     }
@@ -393,7 +355,7 @@ impl Worker {
             // A rescan under way walks the whole tree: the files it finds newly tracked are
             // in its wave (events were lost: what they hold is not known to be old).
             if !theirs.iter().any(|r| r.as_os_str().is_empty())
-                && let Ok(n) = self.walk_root(false, table, &theirs, asked)
+                && let Ok(n) = self.walk_root(false, table, &theirs)
             {
                 self.walked_files = n;
             }
