@@ -150,7 +150,7 @@ pub fn load_with(path: &Path, spans: bool) -> Result<Loaded, Diagnostics> {
             e.utf8_error().valid_up_to()
         ))
     })?;
-    parse_in(path, &text, root, spans)
+    parse_in(path, text, root, spans)
 }
 
 /// Reads at most [`MAX_BYTES`]. `size` is a regular file's size: one too large is refused with
@@ -167,7 +167,9 @@ fn read_limited(reader: impl Read, size: Option<u64>, path: &Path) -> Result<Vec
     if let Some(size) = size.filter(|&s| s > MAX_BYTES as u64) {
         return Err(too_large(format!("{size} bytes")));
     }
-    let mut bytes = Vec::new();
+    // A regular file's size up front (and one byte to find its end): no growing and copying
+    // the buffer, read by read.
+    let mut bytes = Vec::with_capacity(size.map_or(0, |s| s as usize + 1));
     reader
         .take(MAX_BYTES as u64 + 1)
         .read_to_end(&mut bytes)
@@ -194,11 +196,11 @@ fn hotfile_dir(path: &Path) -> PathBuf {
 
 /// Validates `text` as if read from `path` (used by tests and by reload).
 pub fn parse(path: &Path, text: &str) -> Result<Project, Diagnostics> {
-    parse_in(path, text, hotfile_dir(path), false).map(|loaded| loaded.project)
+    parse_in(path, text.to_owned(), hotfile_dir(path), false).map(|loaded| loaded.project)
 }
 
 /// Validates `text` as if read from `path`, with `root` as the project root.
-fn parse_in(path: &Path, text: &str, root: PathBuf, spans: bool) -> Result<Loaded, Diagnostics> {
+fn parse_in(path: &Path, text: String, root: PathBuf, spans: bool) -> Result<Loaded, Diagnostics> {
     let name = display_name(path);
     if text.len() > MAX_BYTES {
         let mistake = Mistake::TooLarge {
@@ -208,7 +210,9 @@ fn parse_in(path: &Path, text: &str, root: PathBuf, spans: bool) -> Result<Loade
         };
         return Err(Diagnostics::new(name, Arc::default(), vec![mistake]));
     }
-    let source = Arc::new(text.to_owned());
+    // The text itself becomes the diagnostics' source: no copy.
+    let source = Arc::new(text);
+    let text = source.as_str();
     let fail = |mistakes| Err(Diagnostics::new(name.clone(), source.clone(), mistakes));
 
     // Standard input keeps its name: no file of that name is the Hotfile (or reloaded).

@@ -96,7 +96,7 @@ fn node_spans(declaration: NodeRef<'_, '_>) -> NodeSpans {
             .entries()
             .iter()
             .find(|e| e.key.is_none())
-            .map(|e| e.span),
+            .map(|e| e.span.into()),
         ..NodeSpans::default()
     };
     let args = |child: NodeRef<'_, '_>| -> Vec<SourceSpan> {
@@ -104,7 +104,7 @@ fn node_spans(declaration: NodeRef<'_, '_>) -> NodeSpans {
             .entries()
             .iter()
             .filter(|e| e.key.is_none() && matches!(e.value, Value::String(_)))
-            .map(|e| e.span)
+            .map(|e| e.span.into())
             .collect()
     };
     for child in declaration.children() {
