@@ -7,9 +7,11 @@
 //! without escapes, `{ … }` blocks, `;`, newlines and comments. Anything else (a type
 //! annotation, a number, a raw, multi-line or escaped string, `/-`, a line continuation, a
 //! character KDL gives a meaning of its own, any doubt at all) gives `None`, and the caller
-//! reads the file with kdl. A Hotfile with a mistake is read again with kdl too
-//! (`super::parse_in`), so every diagnostic, kdl's syntax errors above all, is as kdl reports
-//! it. The tests compare both readings, field by field, on generated files.
+//! reads the file with kdl, so every syntax error is as kdl reports it. A Hotfile it takes
+//! whose mistakes include an unexpected block (whose span is kdl's, see `tree::Node::block`)
+//! is read again with kdl too (`super::parse_in`); any other mistake reads the same from
+//! either tree. The tests compare both readings, field by field, and the diagnostics of files
+//! with mistakes, on generated files.
 
 use super::lex::{MAX_BRACES, MAX_DEPTH};
 use super::tree::{Entry, Span, Tree, Value};

@@ -22,8 +22,8 @@ struct Node<'t> {
     /// Indices into `Tree::entries` (a Hotfile is at most `MAX_BYTES`, so `u32` holds them).
     entries: Range<u32>,
     /// The `{ … }` block, when the node has one. Only a mistake (`UnexpectedBlock`) shows its
-    /// span, and every mistake is reported from kdl's reading, so the quick reader's span
-    /// (the braces) need not be kdl's (its first to its last child).
+    /// span, and that mistake is reported from kdl's reading (`super::parse_in`), so the quick
+    /// reader's span (the braces) need not be kdl's (its first to its last child).
     block: Option<Span>,
     /// Index just past this node's children, its next sibling's.
     end: u32,

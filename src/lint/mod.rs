@@ -178,7 +178,7 @@ impl Diagnostic for Warning<'_> {
 pub(crate) fn lint<'p>(project: &'p Project, spans: &hotfile::Spans) -> Vec<Warning<'p>> {
     let text = spans.text().clone();
     let source = Arc::new(spans.source());
-    let spans: Vec<hotfile::NodeSpans> = (0..project.nodes.len()).map(|i| spans.node(i)).collect();
+    let spans = (0..project.nodes.len()).map(|i| spans.node(i));
     let warn = |code,
                 message: Message<'p>,
                 help: Option<Cow<'static, str>>,
@@ -196,7 +196,7 @@ pub(crate) fn lint<'p>(project: &'p Project, spans: &hotfile::Spans) -> Vec<Warn
     let mut programs = program::Programs::default();
     let matched = Matched::of(&project.nodes, &files);
     let mut missing = foldhash::HashMap::default();
-    for (node, spans) in project.nodes.iter().zip(&spans) {
+    for (node, spans) in project.nodes.iter().zip(spans) {
         if let Some((path, kind)) = specials.iter().find(|(p, _)| node.inputs.matches(p)) {
             // The first `watch` glob that matches it carries the label.
             let index = globset(node.inputs.watch.iter().cloned())
