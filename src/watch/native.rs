@@ -75,7 +75,11 @@ impl Paths {
             // The old descriptor keeps its name for its own last events (until `IGNORED`).
             Some(wd) => *wd = id,
             None => {
-                by_path.insert_unique(hash, id, |wd| hasher.hash_one(&by_wd[wd]));
+                // Every descriptor in `by_path` is in `by_wd`; were one not, it would only be
+                // lost from the index, never a panic.
+                by_path.insert_unique(hash, id, |wd| {
+                    by_wd.get(wd).map_or(0, |p| hasher.hash_one(p))
+                });
             }
         }
         self.by_wd.insert(id, path.into());
@@ -399,7 +403,11 @@ mod tests {
         // /t/b made again (new inode, wd 3) before wd 2's IGNORED: the new one wins, and the
         // old one's late IGNORED does not drop it.
         p.insert(3, b);
-        assert_eq!(p.by_wd.get(&2).map(|p| &**p), Some(b), "old events still named");
+        assert_eq!(
+            p.by_wd.get(&2).map(|p| &**p),
+            Some(b),
+            "old events still named"
+        );
         p.forget_wd(2);
         assert_eq!(p.remove_path(b), Some(3));
         assert_eq!(p.remove_path(b), None);
