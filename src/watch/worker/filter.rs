@@ -218,28 +218,6 @@ fn look(abs: &Path) -> Option<std::fs::Metadata> {
     std::fs::symlink_metadata(abs).ok()
 }
 
-/// The paths the event path has looked at (`lstat`), for tests: which events cost a look-up.
-#[cfg(test)]
-pub(crate) mod looked {
-    use std::path::{Path, PathBuf};
-    use std::sync::Mutex;
-
-    static LOOKED: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
-
-    pub(super) fn record(abs: &Path) {
-        LOOKED
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(abs.to_path_buf());
-    }
-
-    /// How many times `abs` was looked at (tests run at once: each asks of its own paths).
-    pub(crate) fn count(abs: &Path) -> usize {
-        let looked = LOOKED.lock().unwrap_or_else(|e| e.into_inner());
-        looked.iter().filter(|p| *p == abs).count()
-    }
-}
-
 /// `abs` relative to `root`. The paths of events spell the root out (it joined with names):
 /// one byte comparison then, where `Path::strip_prefix` parses both paths into components
 /// (on every event of a burst).
@@ -280,5 +258,27 @@ fn kind_of(kind: EventKind) -> Kind {
         EventKind::Modify(ModifyKind::Name(RenameMode::From)) => Kind::Gone,
         EventKind::Modify(ModifyKind::Name(RenameMode::To | RenameMode::Both)) => Kind::Placed,
         _ => Kind::Written,
+    }
+}
+
+/// The paths the event path has looked at (`lstat`), for tests: which events cost a look-up.
+#[cfg(test)]
+pub(crate) mod looked {
+    use std::path::{Path, PathBuf};
+    use std::sync::Mutex;
+
+    static LOOKED: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+    pub(super) fn record(abs: &Path) {
+        LOOKED
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(abs.to_path_buf());
+    }
+
+    /// How many times `abs` was looked at (tests run at once: each asks of its own paths).
+    pub(crate) fn count(abs: &Path) -> usize {
+        let looked = LOOKED.lock().unwrap_or_else(|e| e.into_inner());
+        looked.iter().filter(|p| *p == abs).count()
     }
 }
