@@ -201,7 +201,10 @@ async fn drive(
                 engine.handle(Instant::now(), Event::Tick)
             }
             Some(change) = changes.recv() => {
-                let hotfile = watched_hotfile(engine.project());
+                // Looked at (a `stat`) only when the change set names it: not on every save's
+                // path to its command.
+                let named = hotfile_in(engine.project(), &change);
+                let hotfile = named.then(|| watched_hotfile(engine.project())).flatten();
                 let mut actions = Vec::new();
                 if change.paths.iter().any(|p| Some(p) == hotfile.as_ref()) {
                     actions.extend(reload(&mut engine, &mut sockets, &mut supervisor, watcher.as_ref(), &reporter));
@@ -511,6 +514,14 @@ async fn start_watcher(
 fn relevance(project: &Arc<Project>) -> Arc<dyn Fn(&Path) -> bool + Send + Sync> {
     let project = project.clone();
     Arc::new(move |path: &Path| project.nodes.iter().any(|n| n.inputs.matches(path)))
+}
+
+/// Whether `change` names the Hotfile's path (relative to the root), whatever is there now.
+fn hotfile_in(project: &Project, change: &ChangeSet) -> bool {
+    project
+        .hotfile
+        .strip_prefix(&project.root)
+        .is_ok_and(|rel| change.paths.iter().any(|p| p == rel))
 }
 
 /// The Hotfile's path in the project, when edits to it reload it (see

@@ -51,6 +51,8 @@ use std::os::unix::ffi::OsStrExt;
 
 mod keeper;
 pub(crate) mod pass;
+#[cfg(target_os = "linux")]
+mod prefault;
 pub(crate) mod protocol;
 mod spare;
 

@@ -301,6 +301,9 @@ pub(super) fn prefork() -> std::io::Result<Forked> {
                 libc::_exit(0);
             }
         }
+        // Off the path: what the launch will touch is mapped while nothing is asked of it.
+        #[cfg(target_os = "linux")]
+        super::prefault::prefault();
         #[cfg(not(target_os = "linux"))]
         let _ = parent;
         return Ok(Forked::Command);

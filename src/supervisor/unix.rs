@@ -51,17 +51,36 @@ const INHERITED: [&str; 5] = [
     "NOTIFY_SOCKET",
 ];
 
-/// The command's whole environment: hot's own but [`INHERITED`], the node's `env` over it,
-/// and its `NOTIFY_SOCKET`. Taken at each start, so a spare keeper never runs an old one.
+/// The command's whole environment, sorted by name: hot's own but [`INHERITED`], the node's
+/// `env` over it, and its `NOTIFY_SOCKET`. Made at each start (a spare keeper is started with
+/// none, so it never runs an old one); hot's own part is read once (see [`own_environment`]).
 fn environment(node: &[(String, String)], notify: Option<&OsStr>) -> Vec<(OsString, OsString)> {
-    let mut env: std::collections::BTreeMap<OsString, OsString> = std::env::vars_os()
-        .filter(|(key, _)| !INHERITED.iter().any(|i| key == i))
-        .collect();
-    env.extend(node.iter().map(|(k, v)| (k.into(), v.into())));
-    if let Some(path) = notify {
-        env.insert("NOTIFY_SOCKET".into(), path.to_owned());
+    let mut env = own_environment().to_vec();
+    let mut set = |key: OsString, value: OsString| match env.binary_search_by(|(k, _)| k.cmp(&key))
+    {
+        Ok(at) => env[at].1 = value,
+        Err(at) => env.insert(at, (key, value)),
+    };
+    for (key, value) in node {
+        set(key.into(), value.into());
     }
-    env.into_iter().collect()
+    if let Some(path) = notify {
+        set("NOTIFY_SOCKET".into(), path.to_owned());
+    }
+    env
+}
+
+/// hot's own environment but [`INHERITED`], sorted by name (the last of a name wins), read at
+/// the first start: it does not change while hot runs (`cli` sets its one variable before
+/// anything starts), so a start copies it rather than reading and sorting it again.
+fn own_environment() -> &'static [(OsString, OsString)] {
+    static OWN: std::sync::OnceLock<Vec<(OsString, OsString)>> = std::sync::OnceLock::new();
+    OWN.get_or_init(|| {
+        let env: std::collections::BTreeMap<OsString, OsString> = std::env::vars_os()
+            .filter(|(key, _)| !INHERITED.iter().any(|i| key == i))
+            .collect();
+        env.into_iter().collect()
+    })
 }
 
 /// How long output still buffered in the pipes may take to reach the reporter after the
@@ -794,6 +813,38 @@ mod tests {
         numbers.sort();
         numbers.dedup();
         assert_eq!(numbers.len(), Signal::ALL.len(), "distinct");
+    }
+
+    /// The environment made from hot's own read once is the one made from scratch: hot's
+    /// variables but the inherited activation ones, the node's over them, its notify socket
+    /// last, sorted by name.
+    #[test]
+    fn a_command_environment_is_hot_own_under_the_node_and_its_notify_socket() {
+        let some_own = own_environment()
+            .first()
+            .map(|(k, _)| k.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "HOT_TEST_UNSET".into());
+        let node = vec![
+            (some_own.clone(), "from the node".to_owned()),
+            ("ZZ_HOT_NODE_ONLY".to_owned(), "z".to_owned()),
+            ("LISTEN_PID".to_owned(), "the node's own".to_owned()),
+        ];
+        let env = environment(&node, Some(OsStr::new("/run/notify")));
+        let mut want: std::collections::BTreeMap<OsString, OsString> = std::env::vars_os()
+            .filter(|(key, _)| !INHERITED.iter().any(|i| key == i))
+            .collect();
+        want.extend(node.iter().map(|(k, v)| (k.into(), v.into())));
+        want.insert("NOTIFY_SOCKET".into(), "/run/notify".into());
+        let want: Vec<(OsString, OsString)> = want.into_iter().collect();
+        assert_eq!(env, want);
+        let get = |key: &str| env.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
+        assert_eq!(get(&some_own), Some("from the node".into()));
+        assert_eq!(get("LISTEN_PID"), Some("the node's own".into()));
+        assert!(
+            environment(&[], None)
+                .iter()
+                .all(|(k, _)| k != "NOTIFY_SOCKET")
+        );
     }
 
     /// A `stop timeout` or `ready delay` near `Duration::MAX` made `Instant + Duration` panic

@@ -92,8 +92,12 @@ impl Worker {
         if rel.components().any(|c| rules::is_vcs_dir(c.as_os_str())) {
             return;
         }
-        // One lstat for plain paths; a link is followed (to a directory: walked like one).
-        let meta = std::fs::symlink_metadata(abs).ok();
+        // One lstat for plain paths; a link is followed (to a directory: walked like one). Not
+        // for a path an event says is gone: anything new at that name brings an event of its
+        // own, and looking up a name a rename has just moved away waits for that rename to
+        // finish (an editor's atomic save: 0.2 ms, milliseconds on a busy disk), on the path
+        // from the save to its command.
+        let meta = if kind == Kind::Gone { None } else { look(abs) };
         let is_link = meta.as_ref().is_some_and(|m| m.file_type().is_symlink());
         let is_dir = if is_link {
             std::fs::metadata(abs).is_ok_and(|m| m.is_dir())
@@ -207,6 +211,13 @@ impl Worker {
     }
 }
 
+/// `lstat` of a path an event names; in tests, the paths looked at are kept (see `looked`).
+fn look(abs: &Path) -> Option<std::fs::Metadata> {
+    #[cfg(test)]
+    looked::record(abs);
+    std::fs::symlink_metadata(abs).ok()
+}
+
 /// `abs` relative to `root`. The paths of events spell the root out (it joined with names):
 /// one byte comparison then, where `Path::strip_prefix` parses both paths into components
 /// (on every event of a burst).
@@ -247,5 +258,27 @@ fn kind_of(kind: EventKind) -> Kind {
         EventKind::Modify(ModifyKind::Name(RenameMode::From)) => Kind::Gone,
         EventKind::Modify(ModifyKind::Name(RenameMode::To | RenameMode::Both)) => Kind::Placed,
         _ => Kind::Written,
+    }
+}
+
+/// The paths the event path has looked at (`lstat`), for tests: which events cost a look-up.
+#[cfg(test)]
+pub(crate) mod looked {
+    use std::path::{Path, PathBuf};
+    use std::sync::Mutex;
+
+    static LOOKED: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+    pub(super) fn record(abs: &Path) {
+        LOOKED
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(abs.to_path_buf());
+    }
+
+    /// How many times `abs` was looked at (tests run at once: each asks of its own paths).
+    pub(crate) fn count(abs: &Path) -> usize {
+        let looked = LOOKED.lock().unwrap_or_else(|e| e.into_inner());
+        looked.iter().filter(|p| *p == abs).count()
     }
 }

@@ -36,6 +36,8 @@ mod scope;
 mod scouts;
 mod subtrees;
 
+#[cfg(test)]
+pub(super) use filter::looked;
 use reads::Reads;
 use reports::Reports;
 use scope::Scope;
