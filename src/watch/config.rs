@@ -50,6 +50,9 @@ pub(super) struct Tuning {
     pub vcs_hold_max: Duration,
     /// How long a git sequence (a rebase, ...) may show no progress and still hold a burst.
     pub vcs_stall: Duration,
+    /// Stops the native readers after a hand-off while armed (see `native::Pause`).
+    #[cfg(target_os = "linux")]
+    pub pause_readers: Option<Arc<super::native::Pause>>,
 }
 
 impl Default for Tuning {
@@ -63,6 +66,8 @@ impl Default for Tuning {
             refuse_watches: None,
             vcs_hold_max: super::vcs::HOLD_MAX,
             vcs_stall: super::vcs::STALL,
+            #[cfg(target_os = "linux")]
+            pause_readers: None,
         }
     }
 }
