@@ -99,7 +99,11 @@ impl Worker {
                 tuning.ctime_margin,
                 tuning.index_min,
             ),
-            git: Git::find(&root, tuning.vcs_hold_max, tuning.vcs_stall, Instant::now()),
+            git: Git::find(
+                &root,
+                (tuning.vcs_hold_max, tuning.vcs_stall, tuning.vcs_run_max),
+                Instant::now(),
+            ),
             root,
             watches,
             links: Links::default(),
@@ -278,14 +282,10 @@ impl Worker {
     fn wake_at(&self) -> Option<Instant> {
         // A cut's marks wake the thread themselves.
         let close = self.debouncer.deadline().filter(|_| !self.cutting());
-        [
-            close,
-            self.debouncer.peek_at(),
-            self.retry_at,
-        ]
-        .into_iter()
-        .flatten()
-        .min()
+        [close, self.debouncer.peek_at(), self.retry_at]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// The next message. Waits are filled with work, a piece at a time, a queued message
