@@ -86,7 +86,7 @@ pub struct Sockets {
     unsteered: Option<String>,
     said: bool,
     /// Tests: no fresh spare can be made (as when hot is out of file descriptors).
-    #[cfg(test)]
+    #[cfg(all(test, target_os = "linux"))]
     refuse_spares: bool,
 }
 
