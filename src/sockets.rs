@@ -318,7 +318,7 @@ impl Sockets {
                 // with it: the next steer relays from the right one, if any.
                 held.relay = None;
                 held.sharers.retain(|g| *g != generation);
-                group.retire(&mut held.socket, generation);
+                group.retire(&mut held.socket, generation, !held.sharers.is_empty());
             }
         }
         let _ = generation;
@@ -784,6 +784,44 @@ mod tests {
             sockets.steer("web", Some(2));
             assert!(!non_blocking(spare), "the sharer's socket stays blocking");
         });
+    }
+
+    /// The defect: the serving instance crashed while another shared the spare (its own
+    /// socket could not be made): its socket, queue and all, became the spare and the old
+    /// spare was shut down, which was the sharer's listening socket. The spare stays now.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_crash_of_the_target_shut_down_the_socket_another_instance_shared() {
+        let mut sockets = Sockets::new();
+        let p = project(vec![service("web", &[("http", "127.0.0.1:0")])]);
+        sockets.bind_for(&p).unwrap();
+        if !sockets.steers() {
+            eprintln!("skipped: this kernel cannot steer");
+            return;
+        }
+        assert!(sockets.for_instance("web", 1).1);
+        sockets.steer("web", Some(1));
+        sockets.refuse_spares = true;
+        let (shared, own) = sockets.for_instance("web", 2);
+        assert!(!own);
+        sockets.steer("web", Some(1));
+        // The first crashes while it is the target; the second still starts.
+        sockets.retire(1);
+        let fd = shared[0].1;
+        // SAFETY: fcntl(F_GETFD) on the fd the second instance holds a copy of.
+        assert!(
+            unsafe { libc::fcntl(fd, libc::F_GETFD) } >= 0,
+            "still hot's"
+        );
+        let socket = std::mem::ManuallyDrop::new(unsafe {
+            // SAFETY: borrowed for a look, never closed here (ManuallyDrop).
+            <socket2::Socket as std::os::fd::FromRawFd>::from_raw_fd(fd)
+        });
+        assert!(
+            listens(&socket).unwrap(),
+            "the sharer's socket still listens"
+        );
+        assert_eq!(sockets.for_node("web")[0].1, fd, "and it is the spare");
     }
 
     #[test]
