@@ -150,7 +150,7 @@ pub fn load_with(path: &Path, spans: bool) -> Result<Loaded, Diagnostics> {
             e.utf8_error().valid_up_to()
         ))
     })?;
-    parse_in(path, &text, root, spans)
+    parse_in(path, text, root, spans)
 }
 
 /// Reads at most [`MAX_BYTES`]. `size` is a regular file's size: one too large is refused with
@@ -167,7 +167,9 @@ fn read_limited(reader: impl Read, size: Option<u64>, path: &Path) -> Result<Vec
     if let Some(size) = size.filter(|&s| s > MAX_BYTES as u64) {
         return Err(too_large(format!("{size} bytes")));
     }
-    let mut bytes = Vec::new();
+    // A regular file's size up front (and one byte to find its end): no growing and copying
+    // the buffer, read by read.
+    let mut bytes = Vec::with_capacity(size.map_or(0, |s| s as usize + 1));
     reader
         .take(MAX_BYTES as u64 + 1)
         .read_to_end(&mut bytes)
@@ -194,11 +196,11 @@ fn hotfile_dir(path: &Path) -> PathBuf {
 
 /// Validates `text` as if read from `path` (used by tests and by reload).
 pub fn parse(path: &Path, text: &str) -> Result<Project, Diagnostics> {
-    parse_in(path, text, hotfile_dir(path), false).map(|loaded| loaded.project)
+    parse_in(path, text.to_owned(), hotfile_dir(path), false).map(|loaded| loaded.project)
 }
 
 /// Validates `text` as if read from `path`, with `root` as the project root.
-fn parse_in(path: &Path, text: &str, root: PathBuf, spans: bool) -> Result<Loaded, Diagnostics> {
+fn parse_in(path: &Path, text: String, root: PathBuf, spans: bool) -> Result<Loaded, Diagnostics> {
     let name = display_name(path);
     if text.len() > MAX_BYTES {
         let mistake = Mistake::TooLarge {
@@ -208,7 +210,9 @@ fn parse_in(path: &Path, text: &str, root: PathBuf, spans: bool) -> Result<Loade
         };
         return Err(Diagnostics::new(name, Arc::default(), vec![mistake]));
     }
-    let source = Arc::new(text.to_owned());
+    // The text itself becomes the diagnostics' source: no copy.
+    let source = Arc::new(text);
+    let text = source.as_str();
     let fail = |mistakes| Err(Diagnostics::new(name.clone(), source.clone(), mistakes));
 
     // Standard input keeps its name: no file of that name is the Hotfile (or reloaded).
@@ -217,19 +221,30 @@ fn parse_in(path: &Path, text: &str, root: PathBuf, spans: bool) -> Result<Loade
     } else {
         std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
     };
-    // A sound Hotfile is read quickly (the quick reader bounds its own nesting, and refuses
-    // whatever the prescan would); anything else is prescanned, then read again with kdl,
-    // whose reading every diagnostic comes from (quick.rs).
-    if let Some(tree) = quick::parse(text)
-        && let Ok(loaded) = build(
+    // A Hotfile in the quick reader's subset is read quickly (the quick reader bounds its own
+    // nesting, and refuses whatever the prescan would); anything else is prescanned, then read
+    // with kdl, whose reading every syntax error comes from (quick.rs).
+    if let Some(tree) = quick::parse(text) {
+        match build(
             &tree,
             hotfile.clone(),
             root.clone(),
             (&name, &source),
             spans,
-        )
-    {
-        return Ok(loaded);
+        ) {
+            Ok(loaded) => return Ok(loaded),
+            // The quick tree is kdl's (the tests hold them equal) but for a block's span,
+            // which only `UnexpectedBlock` shows: any other mistake reads as kdl's tree gives
+            // it, without kdl's parser (~290 M instructions for a typo in a 500-node Hotfile).
+            Err(mistakes)
+                if !mistakes
+                    .iter()
+                    .any(|m| matches!(m, Mistake::UnexpectedBlock { .. })) =>
+            {
+                return fail(mistakes);
+            }
+            Err(_) => {}
+        }
     }
     let scan = lex::prescan(text);
     if !scan.mistakes.is_empty() {
@@ -300,6 +315,8 @@ const PARALLEL_FROM: usize = 16 * 1024;
 /// thread). Should any piece fail, the whole text is parsed again in one go, so syntax errors
 /// read exactly as kdl reports them for the file.
 fn parse_kdl(text: &str, node_ends: &[usize]) -> Result<KdlDocument, kdl::KdlError> {
+    #[cfg(test)]
+    tests::KDL_READS.with(|reads| reads.set(reads.get() + 1));
     let threads = std::thread::available_parallelism().map_or(1, usize::from);
     if text.len() < PARALLEL_FROM || threads < 2 {
         return KdlDocument::parse(text);

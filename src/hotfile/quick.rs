@@ -7,14 +7,14 @@
 //! without escapes, `{ … }` blocks, `;`, newlines and comments. Anything else (a type
 //! annotation, a number, a raw, multi-line or escaped string, `/-`, a line continuation, a
 //! character KDL gives a meaning of its own, any doubt at all) gives `None`, and the caller
-//! reads the file with kdl. A Hotfile with a mistake is read again with kdl too
-//! (`super::parse_in`), so every diagnostic, kdl's syntax errors above all, is as kdl reports
-//! it. The tests compare both readings, field by field, on generated files.
-
-use miette::SourceSpan;
+//! reads the file with kdl, so every syntax error is as kdl reports it. A Hotfile it takes
+//! whose mistakes include an unexpected block (whose span is kdl's, see `tree::Node::block`)
+//! is read again with kdl too (`super::parse_in`); any other mistake reads the same from
+//! either tree. The tests compare both readings, field by field, and the diagnostics of files
+//! with mistakes, on generated files.
 
 use super::lex::{MAX_BRACES, MAX_DEPTH};
-use super::tree::{Entry, Tree, Value};
+use super::tree::{Entry, Span, Tree, Value};
 
 /// The tree of `text`, or `None` when kdl must read it (see the module's doc).
 ///
@@ -175,20 +175,19 @@ impl<'t> Reader<'t> {
     /// A quoted string without escapes, on one line: its value.
     fn string(&mut self) -> Option<&'t str> {
         let start = self.at + 1;
-        // One pass over the bytes up to the closing quote: most strings are ASCII, and only
-        // one with a brace or a character past ASCII needs a second look.
-        let (mut end, mut ascii, mut braces) = (start, true, false);
-        loop {
-            match *self.b.get(end)? {
-                b'"' => break,
-                b'\\' => return None,
-                b'{' | b'}' => braces = true,
-                b'\t' | b' '..=b'~' => {}
-                0x80.. => ascii = false,
-                // Newlines and other control characters.
-                _ => return None,
-            }
-            end += 1;
+        // The closing quote found a vector at a time, then the bytes before it judged in one
+        // pass without early exit (which the compiler vectorises): an escape, a newline or any
+        // other control character refuses the string, and only one with a brace or a
+        // character past ASCII needs a second look.
+        let end = start + memchr::memchr(b'"', self.b.get(start..)?)?;
+        let (mut refused, mut ascii, mut braces) = (false, true, false);
+        for &c in &self.b[start..end] {
+            refused |= (c < b' ' && c != b'\t') | (c == 0x7f) | (c == b'\\');
+            braces |= (c == b'{') | (c == b'}');
+            ascii &= c < 0x80;
+        }
+        if refused {
+            return None;
         }
         let value = &self.text[start..end];
         if !ascii && !value.chars().all(|c| plain(c) && c != '\\') {
@@ -313,6 +312,6 @@ fn plain(c: char) -> bool {
     }
 }
 
-fn span(start: usize, end: usize) -> SourceSpan {
-    (start, end - start).into()
+fn span(start: usize, end: usize) -> Span {
+    Span::between(start, end)
 }

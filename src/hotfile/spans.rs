@@ -2,8 +2,9 @@
 //! warnings of `hot check` (`lint`). The model keeps no spans (the engine never needs them),
 //! so the loader hands them beside the project ([`super::Loaded`]) when asked.
 
-use std::collections::HashMap;
 use std::sync::Arc;
+
+use foldhash::{HashMap, HashMapExt};
 
 use miette::{NamedSource, SourceSpan};
 
@@ -66,8 +67,14 @@ impl Spans {
     }
 
     /// The spans of the node at `index` in the project (none for a node not found).
-    pub fn node(&self, index: usize) -> NodeSpans {
-        self.nodes.get(index).cloned().unwrap_or_default()
+    pub fn node(&self, index: usize) -> &NodeSpans {
+        static NONE: NodeSpans = NodeSpans {
+            name: None,
+            watch: Vec::new(),
+            run: None,
+            dir: None,
+        };
+        self.nodes.get(index).unwrap_or(&NONE)
     }
 
     /// The Hotfile's text, named as diagnostics show it.
@@ -96,22 +103,22 @@ fn node_spans(declaration: NodeRef<'_, '_>) -> NodeSpans {
             .entries()
             .iter()
             .find(|e| e.key.is_none())
-            .map(|e| e.span),
+            .map(|e| e.span.into()),
         ..NodeSpans::default()
     };
-    let args = |child: NodeRef<'_, '_>| -> Vec<SourceSpan> {
+    // Read in place: a `Vec` per `run` and `dir` otherwise.
+    fn args<'a>(child: NodeRef<'a, '_>) -> impl Iterator<Item = SourceSpan> + 'a {
         child
             .entries()
             .iter()
             .filter(|e| e.key.is_none() && matches!(e.value, Value::String(_)))
-            .map(|e| e.span)
-            .collect()
-    };
+            .map(|e| SourceSpan::from(e.span))
+    }
     for child in declaration.children() {
         match child.name() {
             "watch" => spans.watch.extend(args(child)),
-            "run" => spans.run = spans.run.or_else(|| args(child).first().copied()),
-            "dir" => spans.dir = spans.dir.or_else(|| args(child).first().copied()),
+            "run" => spans.run = spans.run.or_else(|| args(child).next()),
+            "dir" => spans.dir = spans.dir.or_else(|| args(child).next()),
             _ => {}
         }
     }

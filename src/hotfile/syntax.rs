@@ -50,12 +50,14 @@ pub(super) struct RawNode<'t> {
     pub gate_keyword: Option<SourceSpan>,
     pub env: Vec<(Str<'t>, Str<'t>)>,
     pub dir: Option<Str<'t>>,
-    pub stop: Option<RawStop<'t>>,
+    /// `stop`, `ready` and `reload` are boxed: few nodes write them, and 500 nodes' table
+    /// is touched page by page (a fresh page is a page fault).
+    pub stop: Option<Box<RawStop<'t>>>,
     pub sockets: Vec<(Str<'t>, Str<'t>)>,
-    pub ready: Option<RawReady<'t>>,
+    pub ready: Option<Box<RawReady<'t>>>,
     pub restart: Option<Str<'t>>,
     pub locks: Vec<Str<'t>>,
-    pub reload: Option<RawReload<'t>>,
+    pub reload: Option<Box<RawReload<'t>>>,
 }
 
 /// `reload "ADDR" public="true"`.
@@ -239,7 +241,7 @@ impl Walker<'_> {
                 "stop" => {
                     let stop = self.stop(child);
                     if seen.first("stop", here, parent, self) {
-                        raw.stop = Some(stop);
+                        raw.stop = Some(Box::new(stop));
                     }
                 }
                 "socket" | "ready" | "restart" | "reload" | "gate" if kind == Kind::Task => {
@@ -281,13 +283,13 @@ impl Walker<'_> {
                 "reload" => {
                     let reload = self.reload(child);
                     if seen.first("reload", here, parent, self) {
-                        raw.reload = Some(reload);
+                        raw.reload = Some(Box::new(reload));
                     }
                 }
                 "ready" => {
                     let ready = self.ready(child);
                     if seen.first("ready", here, parent, self) {
-                        raw.ready = Some(ready);
+                        raw.ready = Some(Box::new(ready));
                     }
                 }
                 "debounce" => self.mistakes.push(Mistake::Misplaced {
@@ -442,7 +444,7 @@ impl Walker<'_> {
         for arg in entries.iter().filter(|e| e.key.is_none()) {
             self.mistakes.push(Mistake::UnexpectedArgument {
                 node: "env".into(),
-                span: arg.span,
+                span: arg.span.into(),
                 help: Some("write variables as properties: env KEY=\"VALUE\"".into()),
             });
         }
@@ -453,6 +455,7 @@ impl Walker<'_> {
             .iter()
             .filter_map(|entry| {
                 let (value, span) = entry.key?;
+                let span = span.into();
                 Some((Str { value, span }, self.string("env", entry)?))
             })
             .collect()
@@ -581,7 +584,7 @@ impl Walker<'_> {
         for entry in extra {
             self.mistakes.push(Mistake::UnexpectedArgument {
                 node: node.into(),
-                span: entry.span,
+                span: entry.span.into(),
                 help: None,
             });
         }
@@ -594,15 +597,15 @@ impl Walker<'_> {
             Value::String(s) => {
                 return Some(Str {
                     value: s,
-                    span: entry.value_span,
+                    span: entry.value_span.into(),
                 });
             }
-            Value::Other(found, repr) => (found, repr),
+            Value::Other(other) => (other.0, &other.1),
         };
         self.mistakes.push(Mistake::WrongType {
             node: node.into(),
             found: format!("{found} `{repr}`"),
-            span: entry.value_span,
+            span: entry.value_span.into(),
             help: Some(format!("quote it: \"{}\"", repr.trim_start_matches('#'))),
         });
         None
@@ -655,7 +658,13 @@ fn split<'a, 't>(node: NodeRef<'a, 't>) -> (Vec<&'a Entry<'t>>, Vec<(Str<'t>, &'
     let mut props = Vec::new();
     for entry in node.entries() {
         match entry.key {
-            Some((key, span)) => props.push((Str { value: key, span }, entry)),
+            Some((key, span)) => props.push((
+                Str {
+                    value: key,
+                    span: span.into(),
+                },
+                entry,
+            )),
             None => args.push(entry),
         }
     }

@@ -18,33 +18,70 @@ pub(super) struct Tree<'t> {
 #[derive(Debug, PartialEq)]
 struct Node<'t> {
     name: &'t str,
-    name_span: SourceSpan,
-    entries: Range<usize>,
+    name_span: Span,
+    /// Indices into `Tree::entries` (a Hotfile is at most `MAX_BYTES`, so `u32` holds them).
+    entries: Range<u32>,
     /// The `{ … }` block, when the node has one. Only a mistake (`UnexpectedBlock`) shows its
-    /// span, and every mistake is reported from kdl's reading, so the quick reader's span
-    /// (the braces) need not be kdl's (its first to its last child).
-    block: Option<SourceSpan>,
+    /// span, and that mistake is reported from kdl's reading (`super::parse_in`), so the quick
+    /// reader's span (the braces) need not be kdl's (its first to its last child).
+    block: Option<Span>,
     /// Index just past this node's children, its next sibling's.
-    end: usize,
+    end: u32,
+}
+
+/// A span of the text, half the size of a `SourceSpan`: the table of a 500-node Hotfile is
+/// touched page by page as it fills, and each fresh page is a page fault.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) struct Span {
+    offset: u32,
+    len: u32,
+}
+
+impl Span {
+    /// `start..end` of the text (a Hotfile is at most `MAX_BYTES`).
+    pub(super) fn between(start: usize, end: usize) -> Span {
+        Span {
+            offset: index(start),
+            len: index(end - start),
+        }
+    }
+}
+
+impl From<SourceSpan> for Span {
+    /// Spans of a Hotfile, at most `MAX_BYTES` long (`Span::MAX` past anything larger).
+    fn from(span: SourceSpan) -> Span {
+        let narrow = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        Span {
+            offset: narrow(span.offset()),
+            len: narrow(span.len()),
+        }
+    }
+}
+
+impl From<Span> for SourceSpan {
+    fn from(span: Span) -> SourceSpan {
+        (span.offset as usize, span.len as usize).into()
+    }
 }
 
 /// An argument or a property.
 #[derive(Debug, PartialEq)]
 pub(super) struct Entry<'t> {
     /// A property's key and its span.
-    pub key: Option<(&'t str, SourceSpan)>,
+    pub key: Option<(&'t str, Span)>,
     pub value: Value<'t>,
     /// The whole entry (a property's key too).
-    pub span: SourceSpan,
+    pub span: Span,
     /// The value alone.
-    pub value_span: SourceSpan,
+    pub value_span: Span,
 }
 
 #[derive(Debug, PartialEq)]
 pub(super) enum Value<'t> {
     String(&'t str),
-    /// Anything else: what it is ("a number") and how it is written.
-    Other(&'static str, Cow<'t, str>),
+    /// Anything else: what it is ("a number") and how it is written. Boxed: only kdl's
+    /// reading makes one, and the table's every entry is as large as its largest value.
+    Other(Box<(&'static str, Cow<'t, str>)>),
 }
 
 /// One node of a [`Tree`].
@@ -64,23 +101,24 @@ impl<'a, 't> NodeRef<'a, 't> {
     }
 
     pub(super) fn name_span(&self) -> SourceSpan {
-        self.node().name_span
+        self.node().name_span.into()
     }
 
     pub(super) fn entries(&self) -> &'a [Entry<'t>] {
-        &self.tree.entries[self.node().entries.clone()]
+        let range = &self.node().entries;
+        &self.tree.entries[range.start as usize..range.end as usize]
     }
 
     /// The span of its `{ … }` block, if it has one.
     pub(super) fn block(&self) -> Option<SourceSpan> {
-        self.node().block
+        self.node().block.map(SourceSpan::from)
     }
 
     pub(super) fn children(&self) -> Siblings<'a, 't> {
         Siblings {
             tree: self.tree,
             next: self.index + 1,
-            end: self.node().end,
+            end: self.node().end as usize,
         }
     }
 }
@@ -103,7 +141,7 @@ impl<'a, 't> Iterator for Siblings<'a, 't> {
             tree: self.tree,
             index: self.next,
         };
-        self.next = self.tree.nodes[self.next].end;
+        self.next = self.tree.nodes[self.next].end as usize;
         Some(node)
     }
 }
@@ -125,11 +163,11 @@ impl<'t> Tree<'t> {
     }
 
     /// Starts a node; its entries are those pushed until [`Tree::close`].
-    pub(super) fn open(&mut self, name: &'t str, name_span: SourceSpan) -> usize {
-        let at = self.entries.len();
+    pub(super) fn open(&mut self, name: &'t str, name_span: impl Into<Span>) -> usize {
+        let at = index(self.entries.len());
         self.nodes.push(Node {
             name,
-            name_span,
+            name_span: name_span.into(),
             entries: at..at,
             block: None,
             end: 0,
@@ -139,16 +177,21 @@ impl<'t> Tree<'t> {
 
     pub(super) fn entry(&mut self, node: usize, entry: Entry<'t>) {
         self.entries.push(entry);
-        self.nodes[node].entries.end = self.entries.len();
+        self.nodes[node].entries.end = index(self.entries.len());
     }
 
     /// Ends node `node` after its children (pushed since it was opened).
-    pub(super) fn close(&mut self, node: usize, block: Option<SourceSpan>) {
-        let end = self.nodes.len();
+    pub(super) fn close(&mut self, node: usize, block: Option<impl Into<Span>>) {
+        let end = index(self.nodes.len());
         let node = &mut self.nodes[node];
-        node.block = block;
+        node.block = block.map(Into::into);
         node.end = end;
     }
+}
+
+/// A table index: a Hotfile of at most `MAX_BYTES` has fewer nodes and entries than bytes.
+fn index(at: usize) -> u32 {
+    u32::try_from(at).unwrap_or(u32::MAX)
 }
 
 #[cfg(test)]
@@ -156,7 +199,7 @@ impl Tree<'_> {
     /// The tree with every block's span forgotten, its presence kept (see `Node::block`).
     pub(super) fn blocks_unspanned(mut self) -> Self {
         for node in &mut self.nodes {
-            node.block = node.block.map(|_| (0, 0).into());
+            node.block = node.block.map(|_| Span { offset: 0, len: 0 });
         }
         self
     }
@@ -194,14 +237,14 @@ fn entry(entry: &KdlEntry) -> Entry<'_> {
                 Some(format) => Cow::Borrowed(format.value_repr.as_str()),
                 None => Cow::Owned(other.to_string()),
             };
-            Value::Other(found, repr)
+            Value::Other(Box::new((found, repr)))
         }
     };
     Entry {
-        key: entry.name().map(|key| (key.value(), key.span())),
+        key: entry.name().map(|key| (key.value(), key.span().into())),
         value,
-        span: entry.span(),
-        value_span: value_span(entry),
+        span: entry.span().into(),
+        value_span: value_span(entry).into(),
     }
 }
 

@@ -10,6 +10,7 @@
 //! rest of the watcher cannot tell them apart.
 
 use std::ffi::c_int;
+use std::hash::BuildHasher;
 use std::io;
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
@@ -17,7 +18,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::thread::JoinHandle;
 
-use inotify::{EventMask, Inotify, WatchDescriptor, WatchMask, Watches};
+use inotify::{EventMask, Inotify, WatchMask, Watches};
 use notify::event::{
     AccessKind, AccessMode, CreateKind, DataChange, MetadataKind, ModifyKind, RemoveKind,
     RenameMode,
@@ -40,24 +41,71 @@ fn mask() -> WatchMask {
         | WatchMask::MOVE_SELF
 }
 
-/// Watch descriptors and the directories they watch, both ways, the two maps sharing one
-/// copy of each path (a 100,000-file tree has 11,111 directories). foldhash: a path is hashed
-/// part by part, each part a hasher call, which SipHash makes several times dearer.
+/// Watch descriptors and the directories they watch, both ways, each path kept once: `by_wd`
+/// owns it, `by_path` holds only descriptors, found by the path's hash and compared through
+/// `by_wd` (a 100,000-file tree has 11,111 directories; two maps of shared paths cost ~60 bytes
+/// a directory more). foldhash: a path is hashed part by part, each part a hasher call, which
+/// SipHash makes several times dearer.
 #[derive(Default)]
 struct Paths {
-    by_wd: foldhash::HashMap<c_int, Arc<Path>>,
-    by_path: foldhash::HashMap<Arc<Path>, WatchDescriptor>,
+    by_wd: foldhash::HashMap<c_int, Box<Path>>,
+    by_path: hashbrown::HashTable<c_int>,
+    hasher: foldhash::fast::RandomState,
 }
 
 impl Paths {
+    fn hash(&self, path: &Path) -> u64 {
+        self.hasher.hash_one(path)
+    }
+
+    /// `id` watches `path` now. The same inode under a new name (a watched directory renamed):
+    /// the new name wins; the same name on a new inode (a directory made again): the new
+    /// descriptor wins.
+    fn insert(&mut self, id: c_int, path: &Path) {
+        if self.by_wd.get(&id).is_some_and(|p| **p == *path) {
+            return;
+        }
+        self.forget_wd(id);
+        let hash = self.hash(path);
+        let Paths {
+            by_wd,
+            by_path,
+            hasher,
+        } = self;
+        match by_path.find_mut(hash, |wd| by_wd.get(wd).is_some_and(|p| **p == *path)) {
+            // The old descriptor keeps its name for its own last events (until `IGNORED`).
+            Some(wd) => *wd = id,
+            None => {
+                // Every descriptor in `by_path` is in `by_wd`; were one not, it would only be
+                // lost from the index, never a panic.
+                by_path.insert_unique(hash, id, |wd| {
+                    by_wd.get(wd).map_or(0, |p| hasher.hash_one(p))
+                });
+            }
+        }
+        self.by_wd.insert(id, path.into());
+    }
+
+    /// Forgets `path`'s watch; returns its descriptor.
+    fn remove_path(&mut self, path: &Path) -> Option<c_int> {
+        let hash = self.hash(path);
+        let by_wd = &self.by_wd;
+        let (id, _) = self
+            .by_path
+            .find_entry(hash, |wd| by_wd.get(wd).is_some_and(|p| **p == *path))
+            .ok()?
+            .remove();
+        self.by_wd.remove(&id);
+        Some(id)
+    }
+
     fn forget_wd(&mut self, id: c_int) {
         if let Some(path) = self.by_wd.remove(&id)
-            && self
+            && let Ok(entry) = self
                 .by_path
-                .get(&path)
-                .is_some_and(|w| w.get_watch_descriptor_id() == id)
+                .find_entry(self.hasher.hash_one(&path), |&wd| wd == id)
         {
-            self.by_path.remove(&path);
+            entry.remove();
         }
     }
 }
@@ -225,6 +273,8 @@ fn drain(mut pipe: &io::PipeReader) {
 
 pub(super) struct Native {
     watches: Watches,
+    /// The instance's descriptor, held open by `watches`.
+    fd: c_int,
     /// Taken while adding a watch, so the reader never sees an event of a descriptor it cannot
     /// name yet.
     paths: Arc<Mutex<Paths>>,
@@ -239,12 +289,13 @@ impl Native {
         backlog: Arc<Backlog>,
     ) -> notify::Result<Native> {
         let mut inotify = Inotify::init().map_err(Error::io)?;
+        let fd = inotify.as_raw_fd();
         let (mark, reader) = match sentinel(&mut inotify) {
             Some((wd, drained, writer)) => (Some((wd, drained)), Some(writer)),
             None => (None, None),
         };
         let me = Arc::new(Reader {
-            fd: inotify.as_raw_fd(),
+            fd,
             sentinel: reader,
             owes: AtomicBool::new(false),
         });
@@ -266,6 +317,7 @@ impl Native {
             .map_err(Error::io)?;
         Ok(Native {
             watches,
+            fd,
             paths,
             stop: Some(stop),
             reader: Some(reader),
@@ -290,29 +342,19 @@ impl notify::Watcher for Native {
             }
             .add_path(path.to_path_buf())
         })?;
-        let id = wd.get_watch_descriptor_id();
-        let path: Arc<Path> = match paths.by_path.get_key_value(path) {
-            Some((shared, _)) => shared.clone(),
-            None => path.into(),
-        };
-        // The same inode under a new name (a watched directory renamed): the new name wins.
-        if let Some(old) = paths.by_wd.insert(id, path.clone())
-            && old != path
-        {
-            paths.by_path.remove(&old);
-        }
-        paths.by_path.insert(path, wd);
+        paths.insert(wd.get_watch_descriptor_id(), path);
         Ok(())
     }
 
     fn unwatch(&mut self, path: &Path) -> notify::Result<()> {
         let mut paths = lock(&self.paths);
-        let Some(wd) = paths.by_path.remove(path) else {
+        let Some(id) = paths.remove_path(path) else {
             return Err(Error::watch_not_found().add_path(path.to_path_buf()));
         };
-        paths.by_wd.remove(&wd.get_watch_descriptor_id());
-        // Gone already (the directory was deleted): nothing left to remove.
-        let _ = self.watches.remove(wd);
+        // By its number: `paths` keeps no `WatchDescriptor` (a weak reference more per
+        // directory). Gone already (the directory was deleted): nothing left to remove.
+        // SAFETY: `fd` stays open while `self.watches` (which holds it) lives.
+        unsafe { libc::inotify_rm_watch(self.fd, id) };
         Ok(())
     }
 
@@ -505,6 +547,48 @@ mod tests {
                 return ev;
             }
         }
+    }
+
+    /// The descriptor index keeps no path of its own: each lookup goes through `by_wd`, so
+    /// a rename, a directory made again under an old name, and `IGNORED` must leave both ways
+    /// in step.
+    #[test]
+    fn paths_are_kept_once_and_both_ways_agree() {
+        let mut p = Paths::default();
+        let (a, b) = (Path::new("/t/a"), Path::new("/t/b"));
+        p.insert(1, a);
+        p.insert(2, b);
+        assert_eq!(p.by_wd.len(), 2);
+        assert_eq!(p.by_path.len(), 2);
+        // Renamed: wd 1 now names /t/c; /t/a is no longer watched.
+        let c = Path::new("/t/c");
+        p.insert(1, c);
+        assert_eq!(p.remove_path(a), None);
+        assert_eq!(p.by_wd.get(&1).map(|p| &**p), Some(c));
+        // /t/b made again (new inode, wd 3) before wd 2's IGNORED: the new one wins, and the
+        // old one's late IGNORED does not drop it.
+        p.insert(3, b);
+        assert_eq!(
+            p.by_wd.get(&2).map(|p| &**p),
+            Some(b),
+            "old events still named"
+        );
+        p.forget_wd(2);
+        assert_eq!(p.remove_path(b), Some(3));
+        assert_eq!(p.remove_path(b), None);
+        // Watching again under the same descriptor changes nothing.
+        p.insert(1, c);
+        assert_eq!(p.by_path.len(), 1);
+        assert_eq!(p.remove_path(c), Some(1));
+        assert!(p.by_wd.is_empty() && p.by_path.is_empty());
+        // Enough paths to grow the index several times (its rehash hashes through `by_wd`).
+        for i in 0..1000 {
+            p.insert(i, &PathBuf::from(format!("/t/{i}")));
+        }
+        for i in (0..1000).rev() {
+            assert_eq!(p.remove_path(&PathBuf::from(format!("/t/{i}"))), Some(i));
+        }
+        assert!(p.by_wd.is_empty() && p.by_path.is_empty());
     }
 
     /// The kinds and paths notify's own backend gives, which the filter and the debouncer

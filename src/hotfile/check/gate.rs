@@ -81,7 +81,7 @@ impl Checker<'_> {
         &mut self,
         nodes: &[RawNode],
         edges: &[Vec<(usize, SourceSpan)>],
-        after: &[Vec<(usize, SourceSpan)>],
+        after_len: &[usize],
         gates: &[Vec<(usize, SourceSpan)>],
     ) {
         let name = |i: usize| nodes[i].name.as_ref().map_or("?", |n| n.value);
@@ -91,7 +91,8 @@ impl Checker<'_> {
             }
             // Everything the start waits for, and which start dependency leads to it.
             let mut reached: HashMap<usize, usize> = HashMap::new();
-            let mut stack: Vec<(usize, usize)> = after[node].iter().map(|&(j, _)| (j, j)).collect();
+            let after = &edges[node][..after_len[node]];
+            let mut stack: Vec<(usize, usize)> = after.iter().map(|&(j, _)| (j, j)).collect();
             while let Some((at, via)) = stack.pop() {
                 if reached.insert(at, via).is_some() {
                     continue;

@@ -11,6 +11,11 @@ use crate::model::{Command, Kind, NodeId, Ready, Signal, Stop};
 /// A fixed, absolute path outside the crate, so diagnostics name it the same everywhere.
 const PATH: &str = "/tmp/x/Hotfile";
 
+thread_local! {
+    /// How many times this thread handed a text to kdl's parser (`parse_kdl`).
+    pub(super) static KDL_READS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
 fn ok(input: &str) -> Project {
     match parse(Path::new(PATH), input) {
         Ok(project) => project,

@@ -4,7 +4,12 @@
 use kdl::KdlDocument;
 use proptest::prelude::*;
 
-use crate::hotfile::{lex, quick, tree};
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::hotfile::{Diagnostics, lex, quick, tree};
+
+use super::{KDL_READS, PATH};
 
 /// Whether the quick reading of `text` is kdl's; `None` when it leaves `text` to kdl. A text it
 /// takes skips the prescan, so the prescan must find nothing in it.
@@ -218,3 +223,98 @@ fn the_repositorys_hotfiles_read_quickly_as_kdl_reads_them() {
         assert!(same_as_kdl(&text).is_some(), "{file} is left to kdl");
     }
 }
+
+/// The diagnostics of `text` as `parse` renders them, and how many times it read `text` with
+/// kdl's parser.
+fn rendered_and_kdl_reads(text: &str) -> (String, usize) {
+    let before = KDL_READS.with(std::cell::Cell::get);
+    let rendered = match crate::hotfile::parse(Path::new(PATH), text) {
+        Ok(_) => String::new(),
+        Err(diagnostics) => crate::report::render_plain(&diagnostics, 80),
+    };
+    (rendered, KDL_READS.with(std::cell::Cell::get) - before)
+}
+
+/// The diagnostics of `text` built from kdl's tree alone, as every mistake was before.
+fn rendered_from_kdls_tree(text: &str) -> String {
+    let doc = KdlDocument::parse(text).expect("kdl reads it");
+    let source = Arc::new(text.to_owned());
+    let name = crate::hotfile::display_name(Path::new(PATH));
+    match crate::hotfile::build(
+        &tree::from_kdl(&doc),
+        PATH.into(),
+        "/tmp/x".into(),
+        (&name, &source),
+        false,
+    ) {
+        Ok(_) => String::new(),
+        Err(mistakes) => crate::report::render_plain(&Diagnostics::new(name, source, mistakes), 80),
+    }
+}
+
+#[test]
+fn a_hotfile_with_a_mistake_is_not_read_again_by_kdls_slow_parser() {
+    // The defect: a Hotfile the quick reader takes was read again by kdl's parser whenever it
+    // held any mistake, so a typo in a 500-node Hotfile cost ~290 M instructions instead of
+    // ~10 M. kdl's tree is the quick reader's, so its mistakes read the same from either.
+    let cases = [
+        "taks \"x\" {\n    run \"true\"\n}\n".to_owned(),
+        format!("{}task \"late\" {{\n    after \"n99\" \"n1\"\n    run \"x\"\n}}\n", plan(5)),
+        "task \"a\" {\n    run \"x\"\n    stop signal=\"SIGNOPE\"\n}\nservice \"a\" {\n    run \"y\"\n}\n"
+            .to_owned(),
+        "task \"a\" {\n    watch \"/abs\" \"[\"\n    env A=\"1\" A=\"2\"\n}\n".to_owned(),
+    ];
+    for text in &cases {
+        assert!(
+            quick::parse(text).is_some(),
+            "{text:?} is in the quick subset"
+        );
+        let (rendered, kdl_reads) = rendered_and_kdl_reads(text);
+        assert!(!rendered.is_empty(), "{text:?} has mistakes");
+        assert_eq!(kdl_reads, 0, "{text:?} was read again by kdl");
+        assert_eq!(rendered, rendered_from_kdls_tree(text), "{text:?}");
+    }
+    // A block where none belongs shows the block's span, which is kdl's: still kdl's reading.
+    let block = "task \"a\" {\n    run \"x\" {\n        y\n    }\n}\n";
+    let (rendered, kdl_reads) = rendered_and_kdl_reads(block);
+    assert_eq!(
+        kdl_reads, 1,
+        "an unexpected block is shown from kdl's reading"
+    );
+    assert_eq!(rendered, rendered_from_kdls_tree(block));
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(500))]
+    #[test]
+    fn mistakes_read_quickly_are_kdls(
+        pieces in proptest::collection::vec(0..MISTAKES.len(), 1..12)
+    ) {
+        let text: String = pieces.iter().map(|&i| MISTAKES[i]).collect();
+        if quick::parse(&text).is_some() {
+            prop_assert_eq!(rendered_and_kdl_reads(&text).0, rendered_from_kdls_tree(&text));
+        }
+    }
+}
+
+/// Whole lines of Hotfiles, sound and not, joined at random into files with mistakes.
+const MISTAKES: &[&str] = &[
+    "task \"a\" {\n",
+    "service \"s\" {\n",
+    "task \"a\" {\n",
+    "}\n",
+    "    run \"x\"\n",
+    "    run\n",
+    "    watch \"src/**\" \"[\"\n",
+    "    after \"a\" \"b\"\n",
+    "    env K=\"v\" K=\"w\"\n",
+    "    socket \"http\" \"localhost:3000\"\n",
+    "    ready delay=\"soon\"\n",
+    "    dir \"\"\n",
+    "    lock \"cargo\"\n",
+    "    bogus 1\n",
+    "    stop signal=\"TERM\" timeout=\"5s\"\n",
+    "defaults {\n    debounce \"x\"\n}\n",
+    "root \"..\"\n",
+    "    run \"y\" {\n    }\n",
+];
