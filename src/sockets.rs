@@ -85,6 +85,9 @@ pub struct Sockets {
     /// Why the kernel cannot steer, until it has been said (once).
     unsteered: Option<String>,
     said: bool,
+    /// Tests: no fresh spare can be made (as when hot is out of file descriptors).
+    #[cfg(all(test, target_os = "linux"))]
+    refuse_spares: bool,
 }
 
 #[derive(Debug)]
@@ -110,6 +113,11 @@ struct Held {
     /// this socket: one that comes back to the spare is the relay's own.
     #[cfg(target_os = "linux")]
     ours: relay::Ours,
+    /// Live instances that share the spare itself (no socket of their own could be made):
+    /// while there are any, nothing relays from it, since the relay's non-blocking mode
+    /// would be theirs too (one open file description), and they accept from it anyway.
+    #[cfg(target_os = "linux")]
+    sharers: Vec<Generation>,
 }
 
 impl Sockets {
@@ -252,12 +260,21 @@ impl Sockets {
             };
             // Before the instance takes the spare: from now on its queue is the instance's.
             held.relay = None;
-            if group
-                .take_spare(&mut held.socket, held.local, generation)
-                .is_err()
+            #[cfg(test)]
+            let refused = self.refuse_spares;
+            #[cfg(not(test))]
+            let refused = false;
+            if refused
+                || group
+                    .take_spare(&mut held.socket, held.local, generation)
+                    .is_err()
             {
-                // Out of fds or ports: this instance shares the spare instead.
+                // Out of fds or ports: this instance shares the spare instead. Its shim
+                // clears the mode the relay set (no other live instance holds the spare, or
+                // it is a sharer too, for whom nothing relayed since), and nothing sets it
+                // again while it lives.
                 own = false;
+                held.sharers.push(generation);
             }
         }
         let fds = self
@@ -282,7 +299,7 @@ impl Sockets {
                 group.steer(&held.socket, target);
                 // Dropped the moment the spare is the target: hot would connect to itself.
                 held.relay = match held.relay.take() {
-                    _ if !group.steers_to_instance() => None,
+                    _ if !group.steers_to_instance() || !held.sharers.is_empty() => None,
                     Some(relay) if !relay.is_finished() => Some(relay),
                     _ => relay::Relay::start(&held.socket, held.local, &held.ours),
                 };
@@ -300,7 +317,8 @@ impl Sockets {
                 // The spare may change (a crashed target's socket takes its place) and steering
                 // with it: the next steer relays from the right one, if any.
                 held.relay = None;
-                group.retire(&mut held.socket, generation);
+                held.sharers.retain(|g| *g != generation);
+                group.retire(&mut held.socket, generation, !held.sharers.is_empty());
             }
         }
         let _ = generation;
@@ -421,6 +439,8 @@ fn bind_held(
             relay: None,
             #[cfg(target_os = "linux")]
             ours: relay::Ours::default(),
+            #[cfg(target_os = "linux")]
+            sharers: Vec::new(),
         },
         why,
     ))
@@ -712,6 +732,96 @@ mod tests {
         assert!(!listens(&bound).unwrap());
         bound.listen(1).unwrap();
         assert!(listens(&bound).unwrap());
+    }
+
+    /// Whether `fd`'s open file description is in non-blocking mode.
+    #[cfg(target_os = "linux")]
+    fn non_blocking(fd: RawFd) -> bool {
+        // SAFETY: fcntl(F_GETFL) on an fd `sockets` owns only reads its flags.
+        let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+        assert!(flags >= 0);
+        flags & libc::O_NONBLOCK != 0
+    }
+
+    /// The defect: an instance that shares the spare (no socket of its own could be made, hot
+    /// out of file descriptors) while another instance's socket is the steering target got
+    /// the relay started again on the spare, and with it the relay's non-blocking mode (one
+    /// open file description): its server's blocking `accept` failed with `EAGAIN`. Nothing
+    /// relays from a spare an instance shares.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn an_instance_sharing_the_spare_got_the_relays_non_blocking_mode() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let mut sockets = Sockets::new();
+            let p = project(vec![service("web", &[("http", "127.0.0.1:0")])]);
+            sockets.bind_for(&p).unwrap();
+            if !sockets.steers() {
+                eprintln!("skipped: this kernel cannot steer");
+                return;
+            }
+            let (first, own) = sockets.for_instance("web", 1);
+            assert!(own);
+            sockets.steer("web", Some(1));
+            let spare = sockets.for_node("web")[0].1;
+            assert_ne!(first[0].1, spare);
+            assert!(non_blocking(spare), "the relay accepts from the spare");
+            sockets.refuse_spares = true;
+            let (second, own) = sockets.for_instance("web", 2);
+            assert!(!own, "it shares the spare");
+            assert_eq!(second[0].1, spare);
+            // What its shim does, no other live instance holding the spare.
+            // SAFETY: fcntl on an fd `sockets` owns.
+            unsafe { libc::fcntl(spare, libc::F_SETFL, 0) };
+            // The batch's steer (the first still serves), then the second serving.
+            sockets.steer("web", Some(1));
+            assert!(!non_blocking(spare), "the sharer's socket stays blocking");
+            sockets.steer("web", Some(2));
+            sockets.retire(1);
+            sockets.steer("web", Some(2));
+            assert!(!non_blocking(spare), "the sharer's socket stays blocking");
+        });
+    }
+
+    /// The defect: the serving instance crashed while another shared the spare (its own
+    /// socket could not be made): its socket, queue and all, became the spare and the old
+    /// spare was shut down, which was the sharer's listening socket. The spare stays now.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_crash_of_the_target_shut_down_the_socket_another_instance_shared() {
+        let mut sockets = Sockets::new();
+        let p = project(vec![service("web", &[("http", "127.0.0.1:0")])]);
+        sockets.bind_for(&p).unwrap();
+        if !sockets.steers() {
+            eprintln!("skipped: this kernel cannot steer");
+            return;
+        }
+        assert!(sockets.for_instance("web", 1).1);
+        sockets.steer("web", Some(1));
+        sockets.refuse_spares = true;
+        let (shared, own) = sockets.for_instance("web", 2);
+        assert!(!own);
+        sockets.steer("web", Some(1));
+        // The first crashes while it is the target; the second still starts.
+        sockets.retire(1);
+        let fd = shared[0].1;
+        // SAFETY: fcntl(F_GETFD) on the fd the second instance holds a copy of.
+        assert!(
+            unsafe { libc::fcntl(fd, libc::F_GETFD) } >= 0,
+            "still hot's"
+        );
+        let socket = std::mem::ManuallyDrop::new(unsafe {
+            // SAFETY: borrowed for a look, never closed here (ManuallyDrop).
+            <socket2::Socket as std::os::fd::FromRawFd>::from_raw_fd(fd)
+        });
+        assert!(
+            listens(&socket).unwrap(),
+            "the sharer's socket still listens"
+        );
+        assert_eq!(sockets.for_node("web")[0].1, fd, "and it is the spare");
     }
 
     #[test]

@@ -175,11 +175,13 @@ impl Group {
     /// moment its server died (a crash), and closing it would reset those still queued. The
     /// old spare, which got none while another socket was the target, leaves in its place, so
     /// the queue goes to the next instance or to hot's own answer, as on a shared socket.
-    pub(super) fn retire(&mut self, spare: &mut Socket, generation: Generation) {
+    /// `shared`: a live instance shares the spare itself (its own socket could not be made),
+    /// so the spare stays: shut down, it would stop that instance's `accept`.
+    pub(super) fn retire(&mut self, spare: &mut Socket, generation: Generation, shared: bool) {
         let Some(socket) = self.members.remove(&generation) else {
             return;
         };
-        if self.target == Some(generation) && socket.is_listener().unwrap_or(false) {
+        if self.target == Some(generation) && !shared && socket.is_listener().unwrap_or(false) {
             let old = std::mem::replace(spare, socket);
             let _ = old.shutdown(std::net::Shutdown::Both);
             if let Some(i) = self.order.iter().position(Option::is_none) {
@@ -308,7 +310,7 @@ mod tests {
             (3, 1)
         );
         // The first exits: the spare moves into its slot; the second still gets everything.
-        group.retire(&mut spare, 1);
+        group.retire(&mut spare, 1, false);
         let _c5 = std::net::TcpStream::connect(addr).unwrap();
         assert_eq!((queued(&group.members[&2]), queued(&spare)), (2, 0));
         // The second's server shuts its own socket down: the spare gets the connections.
@@ -331,7 +333,7 @@ mod tests {
         let mut waiting = std::net::TcpStream::connect(addr).unwrap();
         assert_eq!(queued(&group.members[&1]), 1);
         // Its server is gone; hot holds the only fd of its socket.
-        group.retire(&mut spare, 1);
+        group.retire(&mut spare, 1, false);
         assert_eq!(queued(&spare), 1, "the queue is the spare's now");
         let (mut answer, _) = spare.accept().unwrap();
         use std::io::{Read, Write};
@@ -375,7 +377,7 @@ mod tests {
             "the new target gets the connection"
         );
         // And still when hot sees the first exit.
-        group.retire(&mut spare, 1);
+        group.retire(&mut spare, 1, false);
         let _d = std::net::TcpStream::connect(addr).unwrap();
         assert_eq!((queued(&group.members[&3]), queued(&spare)), (2, 0));
     }

@@ -50,6 +50,11 @@ pub(super) struct Tuning {
     pub vcs_hold_max: Duration,
     /// How long a git sequence (a rebase, ...) may show no progress and still hold a burst.
     pub vcs_stall: Duration,
+    /// The longest a burst is held past those for a git that still runs (see `vcs`).
+    pub vcs_run_max: Duration,
+    /// Stops the native readers after a hand-off while armed (see `native::Pause`).
+    #[cfg(target_os = "linux")]
+    pub pause_readers: Option<Arc<super::native::Pause>>,
 }
 
 impl Default for Tuning {
@@ -63,6 +68,9 @@ impl Default for Tuning {
             refuse_watches: None,
             vcs_hold_max: super::vcs::HOLD_MAX,
             vcs_stall: super::vcs::STALL,
+            vcs_run_max: super::vcs::RUN_MAX,
+            #[cfg(target_os = "linux")]
+            pause_readers: None,
         }
     }
 }

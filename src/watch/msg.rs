@@ -25,5 +25,7 @@ pub(super) enum Msg {
         target: PathBuf,
         fits: bool,
     },
+    /// Everything sent before a cut has come, from one sender (see `Watches::cut`).
+    Cut,
     Stop,
 }

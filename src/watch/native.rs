@@ -14,8 +14,8 @@ use std::hash::BuildHasher;
 use std::io;
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
 use std::thread::JoinHandle;
 
 use inotify::{EventMask, Inotify, WatchMask, Watches};
@@ -26,6 +26,7 @@ use notify::event::{
 use notify::{Error, ErrorKind, Event, EventHandler, EventKind, RecursiveMode};
 
 use super::baseline::lock;
+use super::msg::Msg;
 
 /// What every directory is watched for: changes, never opens or reads.
 fn mask() -> WatchMask {
@@ -112,26 +113,162 @@ impl Paths {
 /// The events of a watcher's instances not handed on yet: what the kernel holds for them
 /// (`FIONREAD` on their inotify descriptors) and what a reader has read and not sent. A burst
 /// closes only once this is empty, so a reader that a loaded machine did not run for a while
-/// cannot split a burst (the rest of the events still in the kernel's queue).
+/// cannot split a burst (the rest of the events still in the kernel's queue); at `max_delay`
+/// a [`Backlog::cut`] bounds the wait to what the kernel holds at that moment.
 #[derive(Default)]
 pub(super) struct Backlog {
-    fds: Mutex<Vec<c_int>>,
+    readers: Mutex<Vec<Arc<Reader>>>,
     busy: AtomicUsize,
+    /// Where a reader says it has handed on everything up to a cut ([`Msg::Cut`]).
+    marks: Option<mpsc::Sender<Msg>>,
+    /// Tests: stops the readers after a hand-off.
+    pause: Option<Arc<Pause>>,
+}
+
+/// One instance's reader, as the backlog sees it.
+struct Reader {
+    fd: c_int,
+    /// The write end of a pipe the instance watches: a byte written to it puts an event in
+    /// the instance's queue behind every event already there. `None` where the kernel makes
+    /// no event for it (checked at start).
+    sentinel: Option<io::PipeWriter>,
+    /// A cut asked for this reader's mark, not sent yet.
+    owes: AtomicBool,
 }
 
 impl Backlog {
+    /// A backlog whose readers tell cuts on `marks`; `pause`: see [`Pause`].
+    pub(super) fn new(marks: mpsc::Sender<Msg>, pause: Option<Arc<Pause>>) -> Backlog {
+        Backlog {
+            marks: Some(marks),
+            pause,
+            ..Backlog::default()
+        }
+    }
+
     pub(super) fn pending(&self) -> bool {
         if self.busy.load(Ordering::SeqCst) > 0 {
             return true;
         }
-        lock(&self.fds).iter().any(|&fd| {
+        lock(&self.readers).iter().any(|r| {
             let mut queued: c_int = 0;
             // SAFETY: a descriptor listed only while its reader (which closes it) runs, and an
             // int for FIONREAD to fill.
-            let rc = unsafe { libc::ioctl(fd, libc::FIONREAD, &mut queued) };
+            let rc = unsafe { libc::ioctl(r.fd, libc::FIONREAD, &mut queued) };
             rc == 0 && queued > 0
         })
     }
+
+    /// Marks the end of what every instance's queue holds now: each reader sends one
+    /// [`Msg::Cut`] once it has handed on every event queued before the mark (or when it ends).
+    /// Returns how many marks will come.
+    pub(super) fn cut(&self) -> usize {
+        if self.marks.is_none() {
+            return 0;
+        }
+        let readers = lock(&self.readers);
+        let mut owed = 0;
+        for reader in readers.iter() {
+            let Some(mut sentinel) = reader.sentinel.as_ref() else {
+                continue;
+            };
+            reader.owes.store(true, Ordering::SeqCst);
+            if io::Write::write(&mut sentinel, &[0]).is_ok_and(|n| n == 1) {
+                owed += 1;
+            } else {
+                // A full pipe (its reader far behind): that reader is not waited for.
+                reader.owes.store(false, Ordering::SeqCst);
+            }
+        }
+        owed
+    }
+
+    /// A reader saw its mark, or ends: its owed mark goes out.
+    fn settle(&self, reader: &Reader) {
+        if reader.owes.swap(false, Ordering::SeqCst)
+            && let Some(marks) = &self.marks
+        {
+            let _ = marks.send(Msg::Cut);
+        }
+    }
+}
+
+/// Tests: a reader pauses after handing on a read's events while this is armed, until it is
+/// released, so a test can hold events in the kernel's queue at a moment it chooses.
+#[derive(Debug, Default)]
+pub(super) struct Pause {
+    /// (armed, a reader is paused)
+    state: Mutex<(bool, bool)>,
+    changed: std::sync::Condvar,
+}
+
+impl Pause {
+    #[cfg(test)]
+    pub(super) fn arm(&self) {
+        lock(&self.state).0 = true;
+    }
+
+    /// Waits (at most `within`) for a reader to pause; true when one did.
+    #[cfg(test)]
+    pub(super) fn paused(&self, within: std::time::Duration) -> bool {
+        let state = lock(&self.state);
+        let (state, _) = self
+            .changed
+            .wait_timeout_while(state, within, |s| !s.1)
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        state.1
+    }
+
+    #[cfg(test)]
+    pub(super) fn release(&self) {
+        *lock(&self.state) = (false, false);
+        self.changed.notify_all();
+    }
+
+    fn check(&self) {
+        let mut state = lock(&self.state);
+        if !state.0 {
+            return;
+        }
+        state.1 = true;
+        self.changed.notify_all();
+        while state.0 {
+            state = self
+                .changed
+                .wait(state)
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+        }
+    }
+}
+
+/// A pipe whose writes make events in `inotify`'s queue (its watch descriptor, and both
+/// ends), or `None` where the kernel makes none (some make no events for pseudo files). The
+/// test event is read away, so no stale mark is ever queued.
+fn sentinel(inotify: &mut Inotify) -> Option<(c_int, io::PipeReader, io::PipeWriter)> {
+    let (reader, mut writer) = io::pipe().ok()?;
+    let path = format!("/proc/self/fd/{}", writer.as_raw_fd());
+    let wd = inotify.watches().add(&path, WatchMask::MODIFY).ok()?;
+    // Neither end may block: the writer is the watcher thread, the reader drains it.
+    for fd in [reader.as_raw_fd(), writer.as_raw_fd()] {
+        // SAFETY: fcntl on a descriptor owned here.
+        unsafe {
+            let flags = libc::fcntl(fd, libc::F_GETFL);
+            libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK);
+        }
+    }
+    io::Write::write(&mut writer, &[0]).ok()?;
+    let mut buffer = [0u8; 256];
+    let made = inotify
+        .read_events(&mut buffer)
+        .ok()?
+        .any(|e| e.wd.get_watch_descriptor_id() == wd.get_watch_descriptor_id());
+    drain(&reader);
+    made.then(|| (wd.get_watch_descriptor_id(), reader, writer))
+}
+
+fn drain(mut pipe: &io::PipeReader) {
+    let mut bytes = [0u8; 64];
+    while io::Read::read(&mut pipe, &mut bytes).is_ok_and(|n| n > 0) {}
 }
 
 pub(super) struct Native {
@@ -151,9 +288,18 @@ impl Native {
         handler: impl EventHandler,
         backlog: Arc<Backlog>,
     ) -> notify::Result<Native> {
-        let inotify = Inotify::init().map_err(Error::io)?;
+        let mut inotify = Inotify::init().map_err(Error::io)?;
         let fd = inotify.as_raw_fd();
-        lock(&backlog.fds).push(inotify.as_raw_fd());
+        let (mark, reader) = match sentinel(&mut inotify) {
+            Some((wd, drained, writer)) => (Some((wd, drained)), Some(writer)),
+            None => (None, None),
+        };
+        let me = Arc::new(Reader {
+            fd,
+            sentinel: reader,
+            owes: AtomicBool::new(false),
+        });
+        lock(&backlog.readers).push(me.clone());
         let (wake, stop) = io::pipe().map_err(Error::io)?;
         let paths = Arc::new(Mutex::new(Paths::default()));
         let watches = inotify.watches();
@@ -163,8 +309,10 @@ impl Native {
             // It only translates events; a small stack keeps each instance's footprint small.
             .stack_size(256 * 1024)
             .spawn(move || {
-                read_loop(inotify, wake, &shared, handler, &backlog);
-                lock(&backlog.fds).retain(|&f| f != fd);
+                read_loop(inotify, wake, &shared, handler, &backlog, &me, mark);
+                lock(&backlog.readers).retain(|r| !Arc::ptr_eq(r, &me));
+                // A cut made before it left waits for nothing more from it.
+                backlog.settle(&me);
             })
             .map_err(Error::io)?;
         Ok(Native {
@@ -231,6 +379,8 @@ fn read_loop(
     paths: &Mutex<Paths>,
     mut handler: impl EventHandler,
     backlog: &Backlog,
+    me: &Reader,
+    mark: Option<(c_int, io::PipeReader)>,
 ) {
     let mut buffer = vec![0u8; 16 * 1024];
     // A `MOVED_FROM` waiting for its `MOVED_TO` (same cookie): the pair becomes `Name(Both)`.
@@ -271,9 +421,17 @@ fn read_loop(
                 }
             };
             let mut out = Vec::new();
+            let mut marked = false;
             {
                 let mut paths = lock(paths);
                 for event in events {
+                    if let Some((wd, pipe)) = &mark
+                        && event.wd.get_watch_descriptor_id() == *wd
+                    {
+                        drain(pipe);
+                        marked = true;
+                        continue;
+                    }
                     if event.mask.contains(EventMask::Q_OVERFLOW) {
                         out.push(
                             Event::new(EventKind::Other).set_flag(notify::event::Flag::Rescan),
@@ -296,6 +454,13 @@ fn read_loop(
             }
             for ev in out {
                 handler.handle_event(Ok(ev));
+            }
+            // Behind every event queued before the cut's mark.
+            if marked {
+                backlog.settle(me);
+            }
+            if let Some(pause) = &backlog.pause {
+                pause.check();
             }
         }
         backlog.busy.fetch_sub(1, Ordering::SeqCst);

@@ -1350,3 +1350,36 @@ async fn a_burst_the_watcher_took_late_was_cut_at_the_cap_by_its_own_lag() {
     assert_eq!(f.next_paths().await, ["src/a.rs", "src/b.rs"]);
     f.assert_quiet().await;
 }
+
+/// The defect: at `max_delay` the watcher thread closed a burst on what its reader had handed
+/// on, while the kernel still held the rest of the burst's events (the reader starved by the
+/// machine's load, here paused): one burst was two change sets, the first on a tree half
+/// written. The cap now cuts at what the kernel holds when it is reached, and waits for that.
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn a_burst_whose_reader_was_starved_past_max_delay_was_split_in_two() {
+    let pause = Arc::new(native::Pause::default());
+    let tuning = Tuning {
+        pause_readers: Some(pause.clone()),
+        ..Tuning::default()
+    };
+    let cap = Duration::from_millis(300);
+    let mut f = start_tuned(&[("src/keep.rs", "")], |c| c.max_delay = cap, tuning);
+    pause.arm();
+    let opened = Instant::now();
+    write(f.root(), "src/a.rs", "a");
+    assert!(pause.paused(WAIT), "the reader handed on a first event");
+    // The rest of the burst waits in the kernel's queue behind the paused reader.
+    for name in ["b", "c", "d"] {
+        write(f.root(), &format!("src/{name}.rs"), name);
+    }
+    // Past the cap by the watcher thread's clock (which closed the burst on `src/a.rs`
+    // alone): the wait only gives the defect its chance, the assertion needs no timing.
+    std::thread::sleep((cap * 3).saturating_sub(opened.elapsed()));
+    pause.release();
+    assert_eq!(
+        f.next_paths().await,
+        ["src/a.rs", "src/b.rs", "src/c.rs", "src/d.rs"]
+    );
+    f.assert_quiet().await;
+}

@@ -18,7 +18,12 @@
 //!
 //! A lock that holds a burst for [`HOLD_MAX`] with no file changing (one a crashed git left
 //! behind) is reported once and no longer holds anything; a checkout still writing files is
-//! never taken for stale, however slow.
+//! never taken for stale, however slow. Those bounds are guesses about git's speed, which a
+//! loaded machine defeats (a rebase at load 34 went past both), so before a lock is taken for
+//! stale or a sequence for stopped, hot looks whether a git process still runs in the work tree
+//! (Linux: `/proc`, at most every [`RUNNING_RECHECK`]): while one does, the hold goes on, up
+//! to [`RUN_MAX`] with no change to the files or the git directory, after which hot says so
+//! (a warning) and runs the changes. Elsewhere the bounds alone decide.
 
 use std::fs::Metadata;
 use std::io::{Read, Seek, SeekFrom};
@@ -40,10 +45,22 @@ pub(super) const HOLD_MAX: Duration = Duration::from_secs(10);
 /// nowhere wait for it.
 pub(super) const STALL: Duration = Duration::from_secs(1);
 
+/// The longest a hold rests on a running git alone (by default; `Tuning::vcs_run_max`): past
+/// [`HOLD_MAX`] of quiet files for a lock, or [`STALL`] without progress for a sequence. Long
+/// beside any step on a loaded machine, short beside a user who left a `git commit` editor
+/// open (it holds the index lock while the message is written).
+pub(super) const RUN_MAX: Duration = Duration::from_secs(60);
+
+/// How often the processes are looked at while a hold rests on a running git: a scan of
+/// `/proc` costs a few hundred small reads.
+pub(super) const RUNNING_RECHECK: Duration = Duration::from_millis(250);
+
 /// The git directory of the repository the project is in.
 #[derive(Debug)]
 pub(super) struct Git {
     dir: PathBuf,
+    /// The top of the work tree, canonical (as a process's `/proc` cwd reads).
+    top: PathBuf,
     /// The modification time of a lock that held a burst for `hold_max`: that lock no
     /// longer holds anything (a new lock, with a new time, does).
     stale: Option<SystemTime>,
@@ -51,6 +68,13 @@ pub(super) struct Git {
     stall: Duration,
     /// What the git directory looked like at the last look, and since when.
     progress: Option<(Stamp, Instant)>,
+    run_max: Duration,
+    /// Since when the hold rests on a running git alone; `Err` once that went on for
+    /// `run_max` (said once), until git shows progress again.
+    leaning: Option<Result<Instant, ()>>,
+    /// The last look at the processes: when, the gits it found in the work tree, and
+    /// whether that counted as git running.
+    running: Option<(Instant, Vec<u32>, bool)>,
 }
 
 /// What a look at the git directory says when a burst is due.
@@ -127,17 +151,20 @@ impl Git {
     /// git killed before hot started holds nothing).
     pub(super) fn find(
         root: &Path,
-        hold_max: Duration,
-        stall: Duration,
+        (hold_max, stall, run_max): (Duration, Duration, Duration),
         now: Instant,
     ) -> Option<Git> {
-        let (dir, _) = locate(root)?;
+        let (dir, top) = locate(root)?;
         let mut git = Git {
             dir,
+            top: top.canonicalize().unwrap_or(top),
             stale: None,
             hold_max,
             stall,
             progress: None,
+            run_max,
+            leaning: None,
+            running: None,
         };
         let since = now.checked_sub(stall).unwrap_or(now);
         git.progress = Some((git.stamp(git.found().as_ref()), since));
@@ -153,7 +180,7 @@ impl Git {
     /// long the burst has been held with no file changing; past `hold_max` a lock is taken
     /// as stale and the warning to give (once per lock) comes along.
     pub(super) fn look(&mut self, now: Instant, quiet_for: Duration) -> (Lock, Option<String>) {
-        match self.index_lock(quiet_for) {
+        match self.index_lock(now, quiet_for) {
             Ok(Lock::Held) => {
                 // A lock is progress: the step after it is measured from here.
                 if let Some((_, since)) = &mut self.progress {
@@ -161,12 +188,12 @@ impl Git {
                 }
                 (Lock::Held, None)
             }
-            Ok(_) => (self.sequence(now), None),
-            Err(warning) => (self.sequence(now), Some(warning)),
+            Ok(_) => self.sequence(now, None),
+            Err(warning) => self.sequence(now, Some(warning)),
         }
     }
 
-    fn index_lock(&mut self, quiet_for: Duration) -> Result<Lock, String> {
+    fn index_lock(&mut self, now: Instant, quiet_for: Duration) -> Result<Lock, String> {
         let Ok(meta) = std::fs::metadata(self.lock_path()) else {
             self.stale = None;
             return Ok(Lock::Free);
@@ -176,7 +203,16 @@ impl Git {
             return Ok(Lock::Free);
         }
         if quiet_for < self.hold_max {
+            self.leaning = None;
             return Ok(Lock::Held);
+        }
+        match self.still_running(now) {
+            Ok(true) => return Ok(Lock::Held),
+            Ok(false) => {}
+            Err(warning) => {
+                self.stale = Some(stamp);
+                return Err(warning);
+            }
         }
         self.stale = Some(stamp);
         Err(format!(
@@ -189,8 +225,9 @@ impl Git {
         ))
     }
 
-    /// A sequence under way that neither stopped for the user nor stalled: `Sequence`.
-    fn sequence(&mut self, now: Instant) -> Lock {
+    /// A sequence under way that neither stopped for the user nor stalled (or still runs):
+    /// `Sequence`. `warning`: the lock's, passed on unless this one has its own.
+    fn sequence(&mut self, now: Instant, warning: Option<String>) -> (Lock, Option<String>) {
         let found = self.found();
         let stamp = self.stamp(found.as_ref());
         let since = match &self.progress {
@@ -199,12 +236,62 @@ impl Git {
         };
         self.progress = Some((stamp, since));
         let Some((_, kind)) = found else {
-            return Lock::Free;
+            return (Lock::Free, warning);
         };
-        if self.stopped(kind) || now.saturating_duration_since(since) >= self.stall {
-            return Lock::Free;
+        if self.stopped(kind) {
+            return (Lock::Free, warning);
         }
-        Lock::Sequence
+        if now.saturating_duration_since(since) < self.stall {
+            self.leaning = None;
+            return (Lock::Sequence, warning);
+        }
+        match self.still_running(now) {
+            Ok(true) => (Lock::Sequence, warning),
+            Ok(false) => (Lock::Free, warning),
+            Err(capped) => (Lock::Free, warning.or(Some(capped))),
+        }
+    }
+
+    /// Whether a git process still runs in the work tree, now that the hold rests on that
+    /// alone; `Err(warning)` the first time that has lasted `run_max`, and no longer holds.
+    fn still_running(&mut self, now: Instant) -> Result<bool, String> {
+        let since = match self.leaning {
+            Some(Ok(since)) => since,
+            Some(Err(())) => return Ok(false),
+            None => now,
+        };
+        let runs = match &self.running {
+            Some((at, _, runs)) if now.saturating_duration_since(*at) < RUNNING_RECHECK => *runs,
+            last => {
+                // A git seen at the last look too: not one of the short ones an editor's git
+                // integration runs all the time (`git status`), which would hold up to
+                // `run_max` a stop that git marks nowhere.
+                let gits = gits_in(&self.top);
+                let runs = match last {
+                    Some((_, before, _)) => gits.iter().any(|pid| before.contains(pid)),
+                    None => !gits.is_empty(),
+                };
+                self.running = Some((now, gits, runs));
+                runs
+            }
+        };
+        if !runs {
+            self.leaning = None;
+            self.running = None;
+            return Ok(false);
+        }
+        if now.saturating_duration_since(since) < self.run_max {
+            self.leaning = Some(Ok(since));
+            return Ok(true);
+        }
+        self.leaning = Some(Err(()));
+        Err(format!(
+            "git still runs in `{}` but changed nothing hot could see for {:.1} s, so hot \
+             stopped holding the changes for it and ran them; if it waits for you (an editor, \
+             a prompt), finish or abort it",
+            self.top.display(),
+            self.run_max.as_secs_f64()
+        ))
     }
 
     /// The sequence under way, by its state directory.
@@ -255,6 +342,35 @@ impl Git {
     }
 }
 
+/// The processes of git (`git`, `git-…`) whose working directory is in `top`: git enters the
+/// top of the work tree before it changes anything there. Other users' processes are not
+/// readable, nor are they this user's operations.
+#[cfg(target_os = "linux")]
+fn gits_in(top: &Path) -> Vec<u32> {
+    let Ok(processes) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let is_git = |dir: &Path| {
+        std::fs::read(dir.join("comm")).is_ok_and(|comm| {
+            let name = comm.strip_suffix(b"\n").unwrap_or(&comm);
+            name == b"git" || name.starts_with(b"git-")
+        }) && std::fs::read_link(dir.join("cwd")).is_ok_and(|cwd| cwd.starts_with(top))
+    };
+    processes
+        .flatten()
+        .filter_map(|entry| {
+            let pid = entry.file_name().to_str()?.parse::<u32>().ok()?;
+            is_git(&entry.path()).then_some(pid)
+        })
+        .collect()
+}
+
+/// Without `/proc` no process is looked at: the bounds alone decide.
+#[cfg(not(target_os = "linux"))]
+fn gits_in(_top: &Path) -> Vec<u32> {
+    Vec::new()
+}
+
 /// The last line of a file that may be long (`done` lists every step so far): its tail only.
 fn last_line(path: &Path) -> Option<String> {
     const TAIL: u64 = 512;
@@ -280,7 +396,7 @@ mod tests {
     use std::fs;
 
     fn find(root: &Path) -> Git {
-        Git::find(root, HOLD_MAX, STALL, Instant::now()).unwrap()
+        Git::find(root, (HOLD_MAX, STALL, RUN_MAX), Instant::now()).unwrap()
     }
 
     #[test]
@@ -404,6 +520,91 @@ mod tests {
         let (tmp, mut git) = sequence("sequencer");
         fs::write(tmp.path().join(".git/REVERT_HEAD"), "3\n").unwrap();
         assert_eq!(git.look(now, Duration::ZERO).0, Lock::Free);
+    }
+
+    /// Runs git in `dir` (no user configuration, no editor unless `env` sets one).
+    #[cfg(target_os = "linux")]
+    fn git(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> std::process::Command {
+        let mut command = std::process::Command::new("git");
+        command
+            .args([
+                "-c",
+                "user.name=hot",
+                "-c",
+                "user.email=hot@example.invalid",
+            ])
+            .args(["-c", "commit.gpgsign=false"])
+            .args(args)
+            .current_dir(dir)
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_EDITOR", "true")
+            .envs(env.iter().copied())
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        command
+    }
+
+    /// The defect: the hold rested on guesses of git's speed (1 s without progress is a
+    /// stopped sequence, 10 s of quiet files a stale lock), and a real rebase at load 34
+    /// outlasted them. While a git process runs in the work tree the hold goes on, up to the
+    /// run cap, which is said. Here git waits for its sequence editor, as long as wanted.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_sequence_whose_git_still_ran_past_the_stall_bound_was_given_up() {
+        use std::os::unix::process::CommandExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        let run = |args: &[&str]| assert!(git(root, args, &[]).status().unwrap().success());
+        run(&["init", "-q", "-b", "main"]);
+        for n in ["a", "b"] {
+            fs::write(root.join(n), n).unwrap();
+            run(&["add", "-A"]);
+            run(&["commit", "-q", "-m", n]);
+        }
+        let run_max = Duration::from_secs(30);
+        let mut vcs = Git::find(root, (HOLD_MAX, STALL, run_max), Instant::now()).unwrap();
+        /// Kills the git it holds and its editor (its process group), however the test ends.
+        struct Killed(std::process::Child);
+        impl Drop for Killed {
+            fn drop(&mut self) {
+                // SAFETY: a signal to the process group of the git this test spawned.
+                unsafe { libc::kill(-(self.0.id() as i32), libc::SIGKILL) };
+                let _ = self.0.wait();
+            }
+        }
+        // The editor is run with the todo file's path after it: `:` takes that.
+        let editor = [("GIT_SEQUENCE_EDITOR", "sleep 600; :")];
+        let _rebase = Killed(
+            git(root, &["rebase", "-i", "HEAD~1"], &editor)
+                .process_group(0)
+                .spawn()
+                .unwrap(),
+        );
+        let todo = root.join(".git/rebase-merge/git-rebase-todo");
+        let t = Instant::now();
+        while !todo.exists() {
+            assert!(t.elapsed() < Duration::from_secs(20), "no rebase under way");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let t0 = Instant::now();
+        assert_eq!(vcs.look(t0, Duration::ZERO), (Lock::Sequence, None));
+        let past = t0 + STALL * 2;
+        assert_eq!(
+            vcs.look(past, Duration::ZERO),
+            (Lock::Sequence, None),
+            "no progress for the stall bound, but git still runs"
+        );
+        let (lock, warning) = vcs.look(past + run_max, Duration::ZERO);
+        assert_eq!(lock, Lock::Free, "the run cap");
+        assert!(warning.is_some_and(|w| w.contains("still runs")));
+        let later = past + run_max + RUNNING_RECHECK;
+        assert_eq!(
+            vcs.look(later, Duration::ZERO),
+            (Lock::Free, None),
+            "said once"
+        );
     }
 
     #[test]

@@ -39,6 +39,8 @@ pub(super) struct Watches {
     /// Events of the native instances not handed on yet.
     #[cfg(target_os = "linux")]
     backlog: Arc<super::native::Backlog>,
+    /// The watcher thread's own channel, for the mark of a cut (see [`Watches::cut`]).
+    marks: mpsc::Sender<Msg>,
 }
 
 impl Watches {
@@ -50,7 +52,10 @@ impl Watches {
         tuning: &Tuning,
     ) -> Result<Watches, WatchError> {
         #[cfg(target_os = "linux")]
-        let backlog = Arc::<super::native::Backlog>::default();
+        let backlog = Arc::new(super::native::Backlog::new(
+            msgs.clone(),
+            tuning.pause_readers.clone(),
+        ));
         #[cfg(target_os = "linux")]
         let native = || native(msgs, &backlog);
         #[cfg(not(target_os = "linux"))]
@@ -105,7 +110,22 @@ impl Watches {
             count,
             #[cfg(target_os = "linux")]
             backlog,
+            marks: msgs.clone(),
         })
+    }
+
+    /// Cuts at what has happened so far: every event the kernel holds now for the native
+    /// instances, and every message already sent, is received before the last of the
+    /// [`Msg::Cut`]s this asks for. Returns how many will come (at least one: this thread's
+    /// own, behind what its channel holds).
+    pub(super) fn cut(&self) -> usize {
+        #[cfg(target_os = "linux")]
+        let readers = self.backlog.cut();
+        #[cfg(not(target_os = "linux"))]
+        let readers = 0;
+        // The receiver is this thread: the send cannot fail while it runs.
+        let own = usize::from(self.marks.send(Msg::Cut).is_ok());
+        readers + own
     }
 
     /// True while the native instances have events not handed on yet (see `native::Backlog`);

@@ -244,6 +244,23 @@ fn a_rebase_under_load_was_split_where_a_step_outlasted_a_fixed_grace() {
     });
 }
 
+/// The hold rested on guesses of git's speed (a sequence that changes nothing in the git
+/// directory for 1 s has stopped, a lock quiet for 10 s is stale), and a real rebase at load
+/// 34 outlasted them: its wave ran on a tree half rebased. While a git process still runs in
+/// the work tree the hold goes on. Here each step's `exec` outlasts the 1 s bound.
+#[test]
+fn a_rebase_slower_than_the_stall_bound_was_given_up_midway() {
+    let project = Project::new();
+    let root = base_and_main(&project);
+    git(root, &["checkout", "-q", "-b", "topic", "base"]);
+    steps(&project, "topic");
+    let before = git(root, &["rev-parse", "HEAD"]);
+    let hot = watch(&project);
+    one_wave_each(&project, hot, 1, before.trim(), |root| {
+        git(root, &["rebase", "-q", "--exec", "sleep 1.5", "main"]);
+    });
+}
+
 /// A `git cherry-pick A..B` is a sequence like a rebase: one wave on the final tree.
 #[test]
 fn a_cherry_pick_of_a_range_under_load_was_split_between_its_picks() {

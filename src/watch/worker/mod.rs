@@ -77,6 +77,9 @@ pub(super) struct Worker {
     idle: Idle,
     /// Set by the caller of the start-up walk when hot stops meanwhile: the walks end at once.
     cancel: Arc<AtomicBool>,
+    /// The open burst reached `max_delay` and was cut (see `Watches::cut`): how many marks
+    /// are still to come before it may close.
+    cut: Option<usize>,
 }
 
 impl Worker {
@@ -98,7 +101,11 @@ impl Worker {
                 tuning.ctime_margin,
                 tuning.index_min,
             ),
-            git: Git::find(&root, tuning.vcs_hold_max, tuning.vcs_stall, Instant::now()),
+            git: Git::find(
+                &root,
+                (tuning.vcs_hold_max, tuning.vcs_stall, tuning.vcs_run_max),
+                Instant::now(),
+            ),
             root,
             watches,
             links: Links::default(),
@@ -115,6 +122,7 @@ impl Worker {
             subtrees: Subtrees::default(),
             reports: Reports::new(tx),
             cancel: Arc::default(),
+            cut: None,
         }
     }
 
@@ -274,14 +282,12 @@ impl Worker {
     /// When the thread must wake up with no message: the burst's close, its next look whether
     /// anything else is at work, or the next retry.
     fn wake_at(&self) -> Option<Instant> {
-        [
-            self.debouncer.deadline(),
-            self.debouncer.peek_at(),
-            self.retry_at,
-        ]
-        .into_iter()
-        .flatten()
-        .min()
+        // A cut's marks wake the thread themselves.
+        let close = self.debouncer.deadline().filter(|_| !self.cutting());
+        [close, self.debouncer.peek_at(), self.retry_at]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// The next message. Waits are filled with work, a piece at a time, a queued message
@@ -379,35 +385,49 @@ impl Worker {
             let idle = !self.watches.backlog() && self.idle.quiet();
             self.debouncer.peeked(now, idle);
         }
-        if self.debouncer.deadline().is_none_or(|d| now < d) {
+        if self.debouncer.deadline().is_none_or(|d| now < d) || self.cutting() {
             return false;
         }
         // Events still in the kernel's queue (a reader the machine did not run yet) belong
-        // to this burst: look again shortly. Not past `max_delay`: a writer that never stops
-        // still gets a wave that often.
-        if !self.debouncer.over_cap(now) && self.watches.backlog() {
+        // to this burst: look again shortly. Past `max_delay` (a writer that never stops
+        // still gets a wave that often) the burst is cut instead, below.
+        let capped = self.debouncer.over_cap(now);
+        if !capped && self.watches.backlog() {
             self.debouncer.defer(now + BACKLOG_RECHECK);
             return false;
         }
-        let Some(git) = &mut self.git else {
-            return true;
-        };
-        let (lock, warning) = git.look(now, self.debouncer.held_quiet_for(now));
-        if let Some(warning) = warning {
-            self.reports.notify(Notice::Warning(warning));
-        }
-        match lock {
-            Lock::Held | Lock::Sequence => {
-                self.debouncer.hold(now, now + RECHECK);
-                false
+        if let Some(git) = &mut self.git {
+            let (lock, warning) = git.look(now, self.debouncer.held_quiet_for(now));
+            if let Some(warning) = warning {
+                self.reports.notify(Notice::Warning(warning));
             }
-            Lock::Free if self.debouncer.is_held() => {
-                let window = self.debouncer.window();
-                self.debouncer.release(now, window);
-                false
+            let held = self.debouncer.is_held();
+            match lock {
+                Lock::Held | Lock::Sequence => self.debouncer.hold(now, now + RECHECK),
+                Lock::Free if held => {
+                    let window = self.debouncer.window();
+                    self.debouncer.release(now, window);
+                }
+                Lock::Free => {}
             }
-            Lock::Free => true,
+            if lock != Lock::Free || held {
+                self.cut = None;
+                return false;
+            }
         }
+        // The cap closes what happened until it, never less: what the kernel holds now (its
+        // reader starved by the machine's load) is the burst's too, however late it is read.
+        if capped && self.cut.is_none() {
+            self.cut = Some(self.watches.cut());
+            return false;
+        }
+        self.cut = None;
+        true
+    }
+
+    /// Whether the open burst waits for the marks of its cut.
+    fn cutting(&self) -> bool {
+        self.cut.is_some_and(|owed| owed > 0)
     }
 
     /// Closes the pending burst into a change set if it is due. False when the receiver is
@@ -464,6 +484,14 @@ impl Worker {
                 Ok(Msg::Scouted { link, target, fits }) => {
                     self.scouted(Instant::now(), link, target, fits);
                     self.check_polled(Instant::now());
+                }
+                Ok(Msg::Cut) => {
+                    if let Some(owed) = &mut self.cut {
+                        *owed = owed.saturating_sub(1);
+                    }
+                    if !self.flush(Instant::now()) {
+                        return;
+                    }
                 }
                 Ok(Msg::Stop) | Err(RecvTimeoutError::Disconnected) => return,
                 // Only close a burst once queued events are drained, so one burst is one wave.
