@@ -1123,7 +1123,17 @@ async fn a_file_a_new_ignore_rule_covers_stayed_known_and_the_next_rescan_report
 
 /// Runs git in `dir` (no editor, no user configuration); true when it succeeded.
 fn git(dir: &Path, args: &[&str]) -> bool {
-    std::process::Command::new("git")
+    git_command(dir, args)
+        .status()
+        .expect("git runs (this test needs the git command line)")
+        .success()
+}
+
+/// A git command in `dir` with no user or system configuration, no editor (`true`) and no
+/// terminal: what a test's git needs to behave the same on every machine.
+pub(super) fn git_command(dir: &Path, args: &[&str]) -> std::process::Command {
+    let mut command = std::process::Command::new("git");
+    command
         .args([
             "-c",
             "user.name=hot",
@@ -1138,10 +1148,8 @@ fn git(dir: &Path, args: &[&str]) -> bool {
         .env("GIT_EDITOR", "true")
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status()
-        .expect("git runs (this test needs the git command line)")
-        .success()
+        .stderr(std::process::Stdio::null());
+    command
 }
 
 /// A repository whose branch `topic` (checked out) adds `src/t0.rs` to `src/t2.rs` in three

@@ -525,24 +525,8 @@ mod tests {
     /// Runs git in `dir` (no user configuration, no editor unless `env` sets one).
     #[cfg(target_os = "linux")]
     fn git(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> std::process::Command {
-        let mut command = std::process::Command::new("git");
-        command
-            .args([
-                "-c",
-                "user.name=hot",
-                "-c",
-                "user.email=hot@example.invalid",
-            ])
-            .args(["-c", "commit.gpgsign=false"])
-            .args(args)
-            .current_dir(dir)
-            .env("GIT_CONFIG_GLOBAL", "/dev/null")
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .env("GIT_EDITOR", "true")
-            .envs(env.iter().copied())
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null());
+        let mut command = crate::watch::tests::git_command(dir, args);
+        command.envs(env.iter().copied());
         command
     }
 
