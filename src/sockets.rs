@@ -743,6 +743,20 @@ mod tests {
         flags & libc::O_NONBLOCK != 0
     }
 
+    /// Sockets held for one service `web` on a loopback port, if this kernel can steer them
+    /// (a test that needs steering is skipped otherwise, and says so).
+    #[cfg(target_os = "linux")]
+    fn steered_web() -> Option<Sockets> {
+        let mut sockets = Sockets::new();
+        let p = project(vec![service("web", &[("http", "127.0.0.1:0")])]);
+        sockets.bind_for(&p).unwrap();
+        if !sockets.steers() {
+            eprintln!("skipped: this kernel cannot steer");
+            return None;
+        }
+        Some(sockets)
+    }
+
     /// The defect: an instance that shares the spare (no socket of its own could be made, hot
     /// out of file descriptors) while another instance's socket is the steering target got
     /// the relay started again on the spare, and with it the relay's non-blocking mode (one
@@ -756,13 +770,9 @@ mod tests {
             .build()
             .unwrap();
         runtime.block_on(async {
-            let mut sockets = Sockets::new();
-            let p = project(vec![service("web", &[("http", "127.0.0.1:0")])]);
-            sockets.bind_for(&p).unwrap();
-            if !sockets.steers() {
-                eprintln!("skipped: this kernel cannot steer");
+            let Some(mut sockets) = steered_web() else {
                 return;
-            }
+            };
             let (first, own) = sockets.for_instance("web", 1);
             assert!(own);
             sockets.steer("web", Some(1));
@@ -792,13 +802,9 @@ mod tests {
     #[cfg(target_os = "linux")]
     #[test]
     fn a_crash_of_the_target_shut_down_the_socket_another_instance_shared() {
-        let mut sockets = Sockets::new();
-        let p = project(vec![service("web", &[("http", "127.0.0.1:0")])]);
-        sockets.bind_for(&p).unwrap();
-        if !sockets.steers() {
-            eprintln!("skipped: this kernel cannot steer");
+        let Some(mut sockets) = steered_web() else {
             return;
-        }
+        };
         assert!(sockets.for_instance("web", 1).1);
         sockets.steer("web", Some(1));
         sockets.refuse_spares = true;
