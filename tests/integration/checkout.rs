@@ -233,15 +233,7 @@ fn one_wave_each(
 /// first step to its last.
 #[test]
 fn a_rebase_under_load_was_split_where_a_step_outlasted_a_fixed_grace() {
-    let project = Project::new();
-    let root = base_and_main(&project);
-    git(root, &["checkout", "-q", "-b", "topic", "base"]);
-    steps(&project, "topic");
-    let before = git(root, &["rev-parse", "HEAD"]);
-    let hot = watch(&project);
-    one_wave_each(&project, hot, 3, before.trim(), |root| {
-        git(root, &["rebase", "-q", "main"]);
-    });
+    topic_rebased_onto_main(3, &["rebase", "-q", "main"]);
 }
 
 /// The hold rested on guesses of git's speed (a sequence that changes nothing in the git
@@ -250,14 +242,20 @@ fn a_rebase_under_load_was_split_where_a_step_outlasted_a_fixed_grace() {
 /// the work tree the hold goes on. Here each step's `exec` outlasts the 1 s bound.
 #[test]
 fn a_rebase_slower_than_the_stall_bound_was_given_up_midway() {
+    topic_rebased_onto_main(1, &["rebase", "-q", "--exec", "sleep 1.5", "main"]);
+}
+
+/// `rebase` (git's arguments) of the branch `topic` (the steps' commits on `base`) onto `main`,
+/// `rounds` times under hot: one wave each, on the final tree.
+fn topic_rebased_onto_main(rounds: usize, rebase: &[&str]) {
     let project = Project::new();
     let root = base_and_main(&project);
     git(root, &["checkout", "-q", "-b", "topic", "base"]);
     steps(&project, "topic");
     let before = git(root, &["rev-parse", "HEAD"]);
     let hot = watch(&project);
-    one_wave_each(&project, hot, 1, before.trim(), |root| {
-        git(root, &["rebase", "-q", "--exec", "sleep 1.5", "main"]);
+    one_wave_each(&project, hot, rounds, before.trim(), |root| {
+        git(root, rebase);
     });
 }
 
