@@ -718,6 +718,23 @@ mod tests {
         }
     }
 
+    /// Waits (bounded) until the rebase `pid` in `top` runs its `exec` step: the step is the
+    /// last line of `done` and git waits for it (the steps before it written).
+    #[cfg(target_os = "linux")]
+    fn runs_its_exec_step(top: &Path, pid: u32) {
+        let done = top.join(".git/rebase-merge/done");
+        let t = Instant::now();
+        while !(last_line(&done).is_some_and(|l| l.starts_with("exec"))
+            && gits_in(top, u32::MAX).contains(&(pid, true)))
+        {
+            assert!(
+                t.elapsed() < Duration::from_secs(30),
+                "no exec step under way"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     /// An editor (or pager) for git: says it started by creating `$EDITING`, waits (at most
     /// 60 s) for the file `$RELEASE`, then writes a message to the file it was given.
     #[cfg(target_os = "linux")]
@@ -749,7 +766,7 @@ mod tests {
         let mut vcs = Git::find(root, (HOLD_MAX, STALL, run_max), Instant::now()).unwrap();
         // The test runs git as hot's tasks would: it is the user's here.
         vcs.own = u32::MAX;
-        let _rebase = Spawned::new(git(
+        let rebase = Spawned::new(git(
             root,
             &[
                 "rebase",
@@ -761,15 +778,7 @@ mod tests {
             ],
             &[],
         ));
-        let done = root.join(".git/rebase-merge/done");
-        let t = Instant::now();
-        while !last_line(&done).is_some_and(|l| l.starts_with("exec")) {
-            assert!(
-                t.elapsed() < Duration::from_secs(30),
-                "no exec step under way"
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        runs_its_exec_step(&root.canonicalize().unwrap(), rebase.0.id());
         let t0 = Instant::now();
         assert_eq!(vcs.look(t0, Duration::ZERO), (Lock::Sequence, None));
         let past = t0 + STALL * 2;
@@ -863,6 +872,44 @@ mod tests {
         expected.sort_unstable();
         assert_eq!(found, expected, "waits for its pager");
         fs::write(release, "").unwrap();
+    }
+
+    /// `git rebase -i` with its todo list open in the editor holds nothing at once (git wrote
+    /// the list after the index; or in the same tick, and git waits for its editor), and its
+    /// steps, once the list is saved, hold again.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_rebase_todo_list_open_in_its_editor_holds_nothing_with_real_git() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("repo");
+        fs::create_dir(&root).unwrap();
+        two_commits(&root);
+        let editor = waiting_editor(tmp.path());
+        let editing = tmp.path().join("editing");
+        let release = tmp.path().join("release");
+        let mut vcs = find(&root);
+        vcs.own = u32::MAX;
+        // The editor keeps the list as git wrote it (its message line is a comment).
+        let script = format!("{} /dev/null; :", editor.display());
+        let rebase = Spawned::new(git(
+            &root,
+            &["rebase", "-i", "--exec", "sleep 600", "HEAD~1"],
+            &[
+                ("GIT_SEQUENCE_EDITOR", &script),
+                ("EDITING", editing.to_str().unwrap()),
+                ("RELEASE", release.to_str().unwrap()),
+            ],
+        ));
+        appears(&editing);
+        assert_eq!(vcs.look(Instant::now(), Duration::ZERO), (Lock::Free, None));
+        fs::write(&release, "").unwrap();
+        // The exec step runs once the steps before it are written.
+        runs_its_exec_step(&root.canonicalize().unwrap(), rebase.0.id());
+        assert_eq!(
+            vcs.look(Instant::now(), Duration::ZERO).0,
+            Lock::Sequence,
+            "the steps hold"
+        );
     }
 
     /// Sets the modification time of `path` (created empty if need be) to `at`.
