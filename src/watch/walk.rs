@@ -4,7 +4,6 @@
 //! The walker reads a directory's entries only after yielding it, so a directory is always
 //! watched before it is read: nothing created in it between listing and watching is missed.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -13,13 +12,14 @@ use super::config::Ignore;
 use super::dirwalk::{DirWalk, Kind};
 use super::error::{WatchError, watch_error};
 use super::rules::{self, SharedRules};
+use super::watches::Registry;
 
 /// What a walk found.
 #[derive(Default)]
 pub(super) struct Found {
     /// Every directory walked, with the instance that now watches it when this walk added the
-    /// watch (`None`: watched already).
-    pub dirs: Vec<(PathBuf, Option<usize>)>,
+    /// watch (`None`: watched already). Moved into the watch registry, not copied.
+    pub dirs: Vec<(Box<Path>, Option<usize>)>,
     /// Tracked files (relative), NUL-separated: one growing buffer is mmap-backed once big, so
     /// it goes back to the OS when freed (small allocations in a thread's malloc arena would
     /// stay in RSS), and the walking threads share no lock for it.
@@ -213,7 +213,7 @@ impl Walk<'_> {
         dir: &Path,
         max_depth: Option<usize>,
         skip_root: bool,
-        watched: &BTreeMap<PathBuf, usize>,
+        watched: &Registry,
         linked: &dyn Fn(&Path) -> bool,
         watch: &mut dyn FnMut(Target<'_>) -> notify::Result<usize>,
         out: &mut Found,
@@ -302,7 +302,7 @@ impl Walk<'_> {
         &self,
         walker: &mut Walker,
         left: &mut usize,
-        watched: &BTreeMap<PathBuf, usize>,
+        watched: &Registry,
         watch: &mut dyn FnMut(Target<'_>) -> notify::Result<usize>,
         out: &mut Found,
         pending: &mut Vec<PathBuf>,
@@ -360,7 +360,7 @@ impl Walk<'_> {
                     None
                 };
                 if watched.contains_key(path) {
-                    out.dirs.push((path.to_path_buf(), None));
+                    out.dirs.push((path.into(), None));
                     continue;
                 }
                 let target = match &canonical {
@@ -369,7 +369,7 @@ impl Walk<'_> {
                 };
                 match watch(target) {
                     Ok(k) => {
-                        out.dirs.push((path.to_path_buf(), Some(k)));
+                        out.dirs.push((path.into(), Some(k)));
                         if let Some(c) = canonical {
                             out.linked.push((path.to_path_buf(), c));
                         }
@@ -527,7 +527,7 @@ impl Walking {
         &mut self,
         walk: &Walk<'_>,
         budget: usize,
-        watched: &BTreeMap<PathBuf, usize>,
+        watched: &Registry,
         watch: &mut dyn FnMut(Target<'_>) -> notify::Result<usize>,
         out: &mut Found,
     ) -> Step {

@@ -18,13 +18,19 @@ use super::instances::{Fallback, Instance, LINKED, POLLED, add, handler, native}
 use super::msg::Msg;
 use super::walk::{Found, Step, Target, Walk, Walking};
 
+/// Watched directories → their instances. A key is the walk's own exact-size allocation, moved
+/// in rather than copied: a copy cost this thread's malloc arena ~60 bytes a directory while the
+/// walking thread's freed original stayed resident in its own arena (BENCHMARKS.md, the
+/// 100,000-file tree); a `Box<Path>` key is also 8 bytes smaller than a `PathBuf` in each node.
+pub(super) type Registry = BTreeMap<Box<Path>, usize>;
+
 /// The notify instances and the directories they watch.
 pub(super) struct Watches {
     /// One poll watcher, or [`NATIVE_INSTANCES`] native ones.
     notify: Vec<Instance>,
     /// Watched directories (absolute) → the instance watching each ([`POLLED`]: the fallback
     /// poller). Ordered, so a subtree is a contiguous range.
-    watched: BTreeMap<PathBuf, usize>,
+    watched: Registry,
     /// The directories in `watched` under [`POLLED`].
     polled: BTreeSet<PathBuf>,
     fallback: Mutex<Fallback>,
@@ -155,7 +161,7 @@ impl Watches {
         self.count.store(self.watched.len(), Ordering::Relaxed);
     }
 
-    fn record(&mut self, found: &Found) {
+    fn record(&mut self, found: &mut Found) {
         for (dir, canonical) in &found.linked {
             self.linked.insert(dir.clone(), canonical.clone());
         }
@@ -164,14 +170,14 @@ impl Watches {
                 lock(&self.fallback).unlink(&old);
             }
         }
-        for (dir, k) in &found.dirs {
-            if let Some(k) = *k {
-                self.watched.insert(dir.clone(), k);
+        for (dir, k) in std::mem::take(&mut found.dirs) {
+            if let Some(k) = k {
                 if k == POLLED {
-                    self.polled.insert(dir.clone());
+                    self.polled.insert(dir.to_path_buf());
                 } else {
-                    self.polled.remove(dir);
+                    self.polled.remove(&*dir);
                 }
+                self.watched.insert(dir, k);
             }
         }
         self.publish();
@@ -232,7 +238,7 @@ impl Watches {
                 Ok(()) => {
                     lock(&self.fallback).unwatch(&dir);
                     self.polled.remove(&dir);
-                    self.watched.insert(dir.clone(), 0);
+                    self.watched.insert(dir.clone().into_boxed_path(), 0);
                     moved.push(dir);
                 }
                 // Gone: the poller's event about it forgets it.
@@ -250,7 +256,7 @@ impl Watches {
         &mut self,
         walk: &Walk<'_>,
         dir: &Path,
-        before: Option<&BTreeMap<PathBuf, usize>>,
+        before: Option<&Registry>,
         max_depth: Option<usize>,
     ) -> Found {
         let mut walking = self.walking(walk, dir, max_depth);
@@ -270,7 +276,7 @@ impl Watches {
         &mut self,
         walk: &Walk<'_>,
         walking: &mut Walking,
-        before: Option<&BTreeMap<PathBuf, usize>>,
+        before: Option<&Registry>,
         budget: usize,
     ) -> (Found, Step) {
         let mut found = Found::default();
@@ -288,7 +294,7 @@ impl Watches {
             add(&mut notify[k], k, target, refuse, fallback)
         };
         let step = walking.step(walk, budget, &self.watched, &mut watch, &mut found);
-        self.record(&found);
+        self.record(&mut found);
         (found, step)
     }
 
@@ -339,8 +345,8 @@ impl Watches {
                 .map(|t| t.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
                 .collect()
         });
-        for out in outs {
-            self.record(&out);
+        for mut out in outs {
+            self.record(&mut out);
             found.absorb(out);
         }
         found
@@ -348,7 +354,7 @@ impl Watches {
 
     /// Drops the watches of `dir` and everything under it.
     pub(super) fn forget(&mut self, dir: &Path) {
-        let gone: Vec<(PathBuf, usize)> = self
+        let gone: Vec<(Box<Path>, usize)> = self
             .watched
             .range::<Path, _>((Bound::Included(dir), Bound::Unbounded))
             .take_while(|(p, _)| p.starts_with(dir))
@@ -406,7 +412,7 @@ impl Watches {
 
 /// The watches before a rescan.
 pub(super) struct Before {
-    pub watched: BTreeMap<PathBuf, usize>,
+    pub watched: Registry,
     linked: BTreeMap<PathBuf, PathBuf>,
     file_links: BTreeMap<PathBuf, PathBuf>,
 }
