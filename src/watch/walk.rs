@@ -231,8 +231,8 @@ impl Walk<'_> {
         // Pruning every entry ends the walk: nothing more is listed.
         let keep = move |path: &Path, dir_like: bool| {
             !cancel.load(Ordering::Relaxed)
-                && !(globs
-                    && relative(&root, path).is_some_and(|rel| {
+                && (!globs
+                    || !relative(&root, path).is_some_and(|rel| {
                         !rel.as_os_str().is_empty() && ignore.is_ignored(rel, dir_like)
                     }))
         };
