@@ -11,9 +11,10 @@ use std::path::Path;
 use petgraph::Direction;
 use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::visit::{Bfs, Reversed, Walker};
-use serde::Serialize;
 
 use crate::model::{Kind, NodeId, Project};
+
+mod json;
 
 /// Nodes and their `after` edges, pointing from a dependency to its dependent.
 #[derive(Debug, Clone)]
@@ -142,7 +143,7 @@ pub fn render(project: &Project, graph: &Graph, format: Format) -> String {
         Format::Text => render_text(project, graph),
         Format::Dot => render_dot(project),
         Format::Mermaid => render_mermaid(project),
-        Format::Json => render_json(project, graph),
+        Format::Json => json::render(project, graph),
     }
 }
 
@@ -322,86 +323,6 @@ fn render_mermaid(project: &Project) -> String {
         }
     }
     out
-}
-
-/// `hot graph --json`, written straight from the project: building a `serde_json::Value` of
-/// a 500-node graph first was 16 M instructions. Fields in alphabetical order, as that `Value`
-/// printed them.
-fn display<S: serde::Serializer>(
-    value: &impl std::fmt::Display,
-    serializer: S,
-) -> Result<S::Ok, S::Error> {
-    serializer.collect_str(value)
-}
-
-fn render_json(project: &Project, graph: &Graph) -> String {
-    #[derive(Serialize)]
-    struct Document<'a> {
-        levels: Vec<Vec<&'a str>>,
-        nodes: Vec<JsonNode<'a>>,
-        order: Vec<&'a str>,
-    }
-    #[derive(Serialize)]
-    struct JsonNode<'a> {
-        after: Vec<&'a str>,
-        dir: std::borrow::Cow<'static, str>,
-        gates: Vec<&'a str>,
-        ignore: &'a [String],
-        kind: &'static str,
-        name: &'a str,
-        /// Written straight into the document, not into a `String` first.
-        #[serde(serialize_with = "display")]
-        run: &'a crate::model::Command,
-        sockets: Vec<JsonSocket<'a>>,
-        watch: &'a [String],
-    }
-    #[derive(Serialize)]
-    struct JsonSocket<'a> {
-        addr: String,
-        name: &'a str,
-    }
-    let name = |id: NodeId| project.node(id).name.as_str();
-    let nodes = project
-        .nodes
-        .iter()
-        .map(|node| JsonNode {
-            after: own_after(node).map(name).collect(),
-            dir: project.shown_dir(node),
-            gates: node.gates.iter().copied().map(name).collect(),
-            ignore: &node.inputs.ignore,
-            kind: node.kind.as_str(),
-            name: &node.name,
-            run: &node.run,
-            sockets: node
-                .sockets
-                .iter()
-                .map(|s| JsonSocket {
-                    addr: s.addr.to_string(),
-                    name: &s.name,
-                })
-                .collect(),
-            watch: &node.inputs.watch,
-        })
-        .collect();
-    let document = Document {
-        levels: graph
-            .levels()
-            .iter()
-            .map(|level| level.iter().copied().map(name).collect())
-            .collect(),
-        nodes,
-        order: graph.order().iter().copied().map(name).collect(),
-    };
-    // One line, like every other `--json` document. Sized up front (about 200 bytes a node):
-    // grown from serde_json's 128 bytes, the buffer of a 500-node graph was copied a dozen
-    // times into fresh pages.
-    let mut out = Vec::with_capacity(256 * project.nodes.len() + 64);
-    if serde_json::to_writer(&mut out, &document).is_err() {
-        out.clear();
-    }
-    out.push(b'\n');
-    // serde_json writes UTF-8 only.
-    String::from_utf8(out).unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -223,8 +223,10 @@ pub struct Inputs {
     /// `ignore` globs as written (the node's own, then `defaults`).
     pub ignore: Vec<String>,
     /// The parsed globs, when given; else `watch` and `ignore` are parsed with [`parse_glob`].
-    parsed: Option<(Vec<Glob>, Vec<Glob>)>,
-    matcher: OnceLock<Option<(GlobSet, GlobSet)>>,
+    /// Both boxed: a one-shot command never fills them, and unboxed they were a fifth of
+    /// each node (each 500-node page of the model a page fault).
+    parsed: Option<Box<(Vec<Glob>, Vec<Glob>)>>,
+    matcher: OnceLock<Option<Box<(GlobSet, GlobSet)>>>,
 }
 
 /// A Hotfile glob as hot reads it: a leading `./` dropped, `*` not crossing `/` (globset's
@@ -244,7 +246,7 @@ impl Inputs {
         Inputs {
             watch,
             ignore,
-            parsed: Some((globs, ignore_globs)),
+            parsed: Some(Box::new((globs, ignore_globs))),
             matcher: OnceLock::new(),
         }
     }
@@ -270,21 +272,21 @@ impl Inputs {
                 }
                 builder.build().ok()
             };
-            match &self.parsed {
-                Some((watch, ignore)) => Some((
+            match self.parsed.as_deref() {
+                Some((watch, ignore)) => Some(Box::new((
                     set(&mut watch.iter().cloned().map(Some))?,
                     set(&mut ignore.iter().cloned().map(Some))?,
-                )),
+                ))),
                 None => {
                     let parse = |text: &String| parse_glob(text).ok();
-                    Some((
+                    Some(Box::new((
                         set(&mut self.watch.iter().map(parse))?,
                         set(&mut self.ignore.iter().map(parse))?,
-                    ))
+                    )))
                 }
             }
         });
-        match matcher {
+        match matcher.as_deref() {
             Some((watch, ignore)) => watch.is_match(path) && !ignore.is_match(path),
             // Compiling can only fail on a regex size limit that the Hotfile's size limit keeps
             // out of reach; should it happen, rerunning too often beats missing a change.

@@ -109,7 +109,7 @@ impl Checker<'_> {
         let mut fail = |message: String, help: &str| {
             self.mistakes.push(Mistake::BadValue {
                 message,
-                span: dir.span,
+                span: dir.span(),
                 help: Some(help.to_owned()),
             });
             None
@@ -160,11 +160,11 @@ impl Checker<'_> {
         for (i, node) in nodes.iter().enumerate() {
             let Some(name) = &node.name else { continue };
             if let Some(&first) = ids.get(name.value) {
-                let first = nodes[first].name.as_ref().map_or(name.span, |n| n.span);
+                let first = nodes[first].name.as_ref().map_or(name.span(), |n| n.span());
                 self.mistakes.push(Mistake::DuplicateName {
                     name: name.value.to_owned(),
                     first,
-                    second: name.span,
+                    second: name.span(),
                 });
             } else {
                 ids.insert(name.value, i);
@@ -184,12 +184,12 @@ impl Checker<'_> {
                 Some(&i)
                     if (many && seen.insert(i)) || (!many && !out.iter().any(|o| o.0 == i)) =>
                 {
-                    out.push((i, dep.span))
+                    out.push((i, dep.span()))
                 }
                 Some(_) => {}
                 None => self.mistakes.push(Mistake::UnknownAfter {
                     name: dep.value.to_owned(),
-                    span: dep.span,
+                    span: dep.span(),
                     help: suggest(dep.value, ids.keys().copied())
                         .map(|best| format!("did you mean `{best}`?")),
                 }),
@@ -307,14 +307,14 @@ impl Checker<'_> {
                         addr: parsed.to_string(),
                         first_node: first_node.into(),
                         first,
-                        second: addr.span,
+                        second: addr.span(),
                     }),
                     None => {
                         exact.insert(parsed, bound.len());
                         by_port
                             .entry((port, parsed.is_ipv4()))
                             .or_insert(bound.len());
-                        bound.push((parsed, owner, addr.span));
+                        bound.push((parsed, owner, addr.span()));
                     }
                 }
             }
@@ -356,7 +356,7 @@ impl Checker<'_> {
             Some(dir) if dir.value.is_empty() => {
                 self.mistakes.push(Mistake::BadValue {
                     message: "`dir` is empty".into(),
-                    span: dir.span,
+                    span: dir.span(),
                     help: Some("leave `dir` out to run in the Hotfile's directory".into()),
                 });
                 None
@@ -429,7 +429,7 @@ impl Checker<'_> {
             Some(flag) if flag.value == "false" => false,
             Some(flag) => {
                 self.bad_value(
-                    flag.span,
+                    flag.span(),
                     &format!("`public` is `true` or `false`, not `{}`", flag.value),
                     Some("public=\"true\" serves the browser endpoint beyond this machine"),
                 );
@@ -453,7 +453,7 @@ impl Checker<'_> {
             Err(help) => {
                 self.mistakes.push(Mistake::BadSocket {
                     addr: addr.value.to_owned(),
-                    span: addr.span,
+                    span: addr.span(),
                     help,
                 });
                 return None;
@@ -461,7 +461,7 @@ impl Checker<'_> {
         };
         if parsed.port() == 0 {
             self.bad_value(
-                addr.span,
+                addr.span(),
                 "`reload` needs a fixed port",
                 Some("the page names this address in its script tag; LiveReload's port is 35729"),
             );
@@ -469,7 +469,7 @@ impl Checker<'_> {
         }
         if !parsed.ip().is_loopback() && !public {
             self.bad_value(
-                addr.span,
+                addr.span(),
                 &format!("`{parsed}` is not a loopback address"),
                 Some(&format!(
                     "the endpoint streams build output to any page that asks; write \
@@ -499,7 +499,7 @@ impl Checker<'_> {
             };
             self.mistakes.push(Mistake::BadValue {
                 message: format!("unknown restart policy `{}`", text.value),
-                span: text.span,
+                span: text.span(),
                 help: Some(help),
             });
         }
@@ -514,7 +514,7 @@ impl Checker<'_> {
             let text = lock.value;
             if text.trim().is_empty() || text.len() > 64 || text.chars().any(char::is_control) {
                 self.bad_value(
-                    lock.span,
+                    lock.span(),
                     "a lock name must be 1 to 64 printable characters",
                     Some("nodes that name the same lock never run at the same time, e.g. `lock \"cargo\"`"),
                 );
@@ -534,14 +534,14 @@ impl Checker<'_> {
                     .name
                     .as_ref()
                     .map_or_else(String::new, |n| n.value.to_owned()),
-                span: raw.name.as_ref().map_or(raw.keyword, |n| n.span),
+                span: raw.name.as_ref().map_or(raw.keyword, |n| n.span()),
             });
             return None;
         };
         let mut ok = true;
         for arg in argv {
             if arg.value.contains('\0') {
-                self.bad_value(arg.span, "a command cannot contain a NUL character", None);
+                self.bad_value(arg.span(), "a command cannot contain a NUL character", None);
                 ok = false;
             }
         }
@@ -549,11 +549,11 @@ impl Checker<'_> {
             // An empty or misspelt `run` was reported while reading the tree.
             [] => None,
             [line] if line.value.trim().is_empty() => {
-                self.bad_value(line.span, "`run` is empty", None);
+                self.bad_value(line.span(), "`run` is empty", None);
                 None
             }
             [first, ..] if first.value.is_empty() => {
-                self.bad_value(first.span, "the program name is empty", None);
+                self.bad_value(first.span(), "the program name is empty", None);
                 None
             }
             _ if !ok => None,
@@ -570,7 +570,7 @@ impl Checker<'_> {
         let bad = |reason: String, help: Option<String>| Mistake::BadGlob {
             glob: glob.value.to_owned(),
             reason,
-            span: glob.span,
+            span: glob.span(),
             help,
         };
         if text.is_empty() {
@@ -618,14 +618,18 @@ impl Checker<'_> {
         for (at, (key, value)) in entries.iter().enumerate() {
             if key.value.is_empty() || key.value.contains(['=', '\0']) {
                 self.bad_value(
-                    key.span,
+                    key.span(),
                     "an environment variable name cannot be empty or contain `=` or NUL",
                     None,
                 );
                 ok = false;
             }
             if value.value.contains('\0') {
-                self.bad_value(value.span, "an environment value cannot contain NUL", None);
+                self.bad_value(
+                    value.span(),
+                    "an environment value cannot contain NUL",
+                    None,
+                );
                 ok = false;
             }
             let first = if many {
@@ -634,20 +638,20 @@ impl Checker<'_> {
                 entries[..at]
                     .iter()
                     .find(|(k, _)| k.value == key.value)
-                    .map(|(k, _)| k.span)
+                    .map(|(k, _)| k.span())
             };
             if let Some(first) = first {
                 self.mistakes.push(Mistake::DuplicateKey {
                     key: key.value.to_owned(),
                     parent: parent.into(),
                     first,
-                    second: key.span,
+                    second: key.span(),
                 });
                 ok = false;
                 continue;
             }
             if many {
-                seen.insert(key.value, key.span);
+                seen.insert(key.value, key.span());
             }
             out.push((key.value.to_owned(), value.value.to_owned()));
         }
@@ -669,7 +673,7 @@ impl Checker<'_> {
                     .all(|c| c.is_ascii_graphic() && c != b':')
             {
                 self.bad_value(
-                    name.span,
+                    name.span(),
                     "a socket name must be 1 to 255 printable ASCII characters without `:`",
                     Some("it is passed to the service in LISTEN_FDNAMES, joined by `:`"),
                 );
@@ -679,8 +683,8 @@ impl Checker<'_> {
                 self.mistakes.push(Mistake::DuplicateSocket {
                     name: name.value.to_owned(),
                     service: service.into(),
-                    first: first.span,
-                    second: name.span,
+                    first: first.span(),
+                    second: name.span(),
                 });
                 ok = false;
             } else {
@@ -694,7 +698,7 @@ impl Checker<'_> {
                 Err(help) => {
                     self.mistakes.push(Mistake::BadSocket {
                         addr: addr.value.to_owned(),
-                        span: addr.span,
+                        span: addr.span(),
                         help,
                     });
                     ok = false;
@@ -709,32 +713,32 @@ impl Checker<'_> {
         let mut modes: Vec<(SourceSpan, Option<Ready>)> = Vec::new();
         for arg in &raw.args {
             if arg.value == "notify" {
-                modes.push((arg.span, Some(Ready::Notify)));
+                modes.push((arg.span(), Some(Ready::Notify)));
             } else {
                 let hint = suggest(arg.value, ["notify"])
                     .map_or(String::new(), |best| format!(" (did you mean `{best}`?)"));
                 self.mistakes.push(Mistake::BadReady {
                     message: format!("unknown `ready` mode `{}`{hint}", arg.value),
-                    span: arg.span,
+                    span: arg.span(),
                 });
                 return (None, None);
             }
         }
         if let Some(delay) = &raw.delay {
-            modes.push((delay.span, self.duration(delay).map(Ready::Delay)));
+            modes.push((delay.span(), self.duration(delay).map(Ready::Delay)));
         }
         if let Some(log) = &raw.log {
             let regex = match Regex::new(log.value) {
                 Ok(regex) => Some(Ready::Log(regex)),
                 Err(e) => {
                     self.mistakes.push(Mistake::BadRegex {
-                        span: log.span,
+                        span: log.span(),
                         reason: e.to_string(),
                     });
                     None
                 }
             };
-            modes.push((log.span, regex));
+            modes.push((log.span(), regex));
         }
         let timeout = match &raw.timeout {
             Some(timeout) => self.duration(timeout),
@@ -773,7 +777,7 @@ impl Checker<'_> {
                     };
                     self.mistakes.push(Mistake::BadSignal {
                         text: text.value.to_owned(),
-                        span: text.span,
+                        span: text.span(),
                         help,
                     });
                     None
@@ -796,12 +800,12 @@ impl Checker<'_> {
         match parsed {
             None => self.mistakes.push(Mistake::BadDuration {
                 text: text.value.to_owned(),
-                span: text.span,
+                span: text.span(),
             }),
             Some(d) if d > super::MAX_DURATION => {
                 self.mistakes.push(Mistake::DurationTooLong {
                     text: text.value.to_owned(),
-                    span: text.span,
+                    span: text.span(),
                 });
                 return None;
             }

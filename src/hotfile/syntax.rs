@@ -7,7 +7,7 @@ use miette::SourceSpan;
 
 use super::error::Mistake;
 use super::suggest;
-use super::tree::{Entry, NodeRef, Tree, Value};
+use super::tree::{Entry, NodeRef, Span, Tree, Value};
 use crate::model::Kind;
 
 /// A string value and where it was written, borrowed from the document (a `String` per value
@@ -15,7 +15,15 @@ use crate::model::Kind;
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Str<'t> {
     pub value: &'t str,
-    pub span: SourceSpan,
+    /// Narrow (`u32`s): the raw nodes' lists hold thousands of these, and each fresh page of
+    /// them is a page fault; [`Str::span`] widens it where a diagnostic needs it.
+    pub at: Span,
+}
+
+impl Str<'_> {
+    pub(super) fn span(&self) -> SourceSpan {
+        self.at.into()
+    }
 }
 
 #[derive(Debug, Default)]
@@ -417,7 +425,7 @@ impl Walker<'_> {
         self.unexpected(cname, &extra);
         let mut values = [Str {
             value: "",
-            span: (0, 0).into(),
+            at: Span::between(0, 0),
         }; N];
         let mut read = 0;
         for entry in args().take(N) {
@@ -454,9 +462,8 @@ impl Walker<'_> {
         entries
             .iter()
             .filter_map(|entry| {
-                let (value, span) = entry.key?;
-                let span = span.into();
-                Some((Str { value, span }, self.string("env", entry)?))
+                let (value, at) = entry.key?;
+                Some((Str { value, at }, self.string("env", entry)?))
             })
             .collect()
     }
@@ -540,7 +547,7 @@ impl Walker<'_> {
                 self.mistakes.push(Mistake::UnknownProperty {
                     name: key.value.into(),
                     node: nname.into(),
-                    span: key.span,
+                    span: key.span(),
                     help,
                 });
                 continue;
@@ -550,11 +557,11 @@ impl Walker<'_> {
                     key: key.value.into(),
                     parent: format!("`{nname}`"),
                     first: *first,
-                    second: key.span,
+                    second: key.span(),
                 });
                 continue;
             }
-            spans.push((key.value, key.span));
+            spans.push((key.value, key.span()));
             if let Some(value) = self.string(nname, entry) {
                 out.push((key.value, value));
             }
@@ -597,7 +604,7 @@ impl Walker<'_> {
             Value::String(s) => {
                 return Some(Str {
                     value: s,
-                    span: entry.value_span.into(),
+                    at: entry.value_span,
                 });
             }
             Value::Other(other) => (other.0, &other.1),
@@ -661,7 +668,7 @@ fn split<'a, 't>(node: NodeRef<'a, 't>) -> (Vec<&'a Entry<'t>>, Vec<(Str<'t>, &'
             Some((key, span)) => props.push((
                 Str {
                     value: key,
-                    span: span.into(),
+                    at: span,
                 },
                 entry,
             )),

@@ -16,6 +16,16 @@
 //! settle period span a rebase's steps; that period would have to outlast the longest gap
 //! between two steps on a loaded machine, where this rule needs no guess.
 //!
+//! Git also holds its lock, or its sequence, while it waits for the user to write a message:
+//! `git commit -a` (or with paths) keeps the index lock while its editor is open, `git rebase
+//! -i` has its sequence directory while the todo list is edited. Saves made meanwhile run at
+//! once: git writes the message file (`COMMIT_EDITMSG`, `MERGE_MSG`, `TAG_EDITMSG`; the todo
+//! list with no step `done`) after it has written the work tree (after the pre-commit hook,
+//! whose writes are held) and before it opens the editor, so a lock older than a message
+//! file, or a todo list newer than the index, waits for the user. The two may fall in one
+//! tick of the file system's clock (a few ms); then a git waiting for its editor tells
+//! (Linux), and elsewhere the hold goes on as before. These marks work where `/proc` does not.
+//!
 //! A lock that holds a burst for [`HOLD_MAX`] with no file changing (one a crashed git left
 //! behind) is reported once and no longer holds anything; a checkout still writing files is
 //! never taken for stale, however slow. Those bounds are guesses about git's speed, which a
@@ -23,7 +33,10 @@
 //! stale or a sequence for stopped, hot looks whether a git process still runs in the work tree
 //! (Linux: `/proc`, at most every [`RUNNING_RECHECK`]): while one does, the hold goes on, up
 //! to [`RUN_MAX`] with no change to the files or the git directory, after which hot says so
-//! (a warning) and runs the changes. Elsewhere the bounds alone decide.
+//! (a warning) and runs the changes. Elsewhere the bounds alone decide. A git waiting for a
+//! child that is not git (an editor, a pager such as `git log`'s, a hook) is not writing and
+//! does not count, but for a rebase's `exec` step, part of the sequence; nor do the gits hot's
+//! own tasks start (a task running `git diff`): they descend from hot's process.
 
 use std::fs::Metadata;
 use std::io::{Read, Seek, SeekFrom};
@@ -47,8 +60,8 @@ pub(super) const STALL: Duration = Duration::from_secs(1);
 
 /// The longest a hold rests on a running git alone (by default; `Tuning::vcs_run_max`): past
 /// [`HOLD_MAX`] of quiet files for a lock, or [`STALL`] without progress for a sequence. Long
-/// beside any step on a loaded machine, short beside a user who left a `git commit` editor
-/// open (it holds the index lock while the message is written).
+/// beside any step on a loaded machine, short beside a prompt left waiting (an editor is told
+/// apart: see the module).
 pub(super) const RUN_MAX: Duration = Duration::from_secs(60);
 
 /// How often the processes are looked at while a hold rests on a running git: a scan of
@@ -72,9 +85,30 @@ pub(super) struct Git {
     /// Since when the hold rests on a running git alone; `Err` once that went on for
     /// `run_max` (said once), until git shows progress again.
     leaning: Option<Result<Instant, ()>>,
-    /// The last look at the processes: when, the gits it found in the work tree, and
-    /// whether that counted as git running.
-    running: Option<(Instant, Vec<u32>, bool)>,
+    /// The last look at the processes: when, the gits it found in the work tree (each with
+    /// whether it waits for a child of its own), and those of the look before, if any.
+    processes: Option<(Instant, Vec<Proc>, Option<Vec<Proc>>)>,
+    /// The process hot runs in: the gits its own tasks start are not the user's operations.
+    own: u32,
+}
+
+/// A git process in the work tree, and whether it waits for a child of its own that is not
+/// git (an editor, a pager, a hook, a rebase's `exec`) rather than writing anything itself.
+type Proc = (u32, bool);
+
+/// The message files git writes once it has written the work tree, before it opens an editor
+/// on them: a lock no newer than one of them is held by a git waiting for the user.
+const MESSAGES: [&str; 3] = ["COMMIT_EDITMSG", "MERGE_MSG", "TAG_EDITMSG"];
+
+/// What git's message files say about an operation that wrote something at a given time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Waits {
+    /// A message was written after it: git waits for its editor.
+    Yes,
+    /// Nothing was written after it: git works.
+    No,
+    /// Written in the same tick of the file system's clock (a few ms): the order is not told.
+    Tie,
 }
 
 /// What a look at the git directory says when a burst is due.
@@ -164,7 +198,8 @@ impl Git {
             progress: None,
             run_max,
             leaning: None,
-            running: None,
+            processes: None,
+            own: std::process::id(),
         };
         let since = now.checked_sub(stall).unwrap_or(now);
         git.progress = Some((git.stamp(git.found().as_ref()), since));
@@ -202,11 +237,17 @@ impl Git {
         if self.stale == Some(stamp) {
             return Ok(Lock::Free);
         }
+        if self.waits_after(stamp, &MESSAGES, now) {
+            // `git commit -a` with its editor open: it wrote what it writes (its pre-commit
+            // hook ran before the message was written), and now waits for the user.
+            self.leaning = None;
+            return Ok(Lock::Free);
+        }
         if quiet_for < self.hold_max {
             self.leaning = None;
             return Ok(Lock::Held);
         }
-        match self.still_running(now) {
+        match self.still_running(now, true) {
             Ok(true) => return Ok(Lock::Held),
             Ok(false) => {}
             Err(warning) => {
@@ -238,14 +279,20 @@ impl Git {
         let Some((_, kind)) = found else {
             return (Lock::Free, warning);
         };
-        if self.stopped(kind) {
+        if self.stopped(kind) || self.todo_edited(kind, now) {
             return (Lock::Free, warning);
         }
         if now.saturating_duration_since(since) < self.stall {
             self.leaning = None;
             return (Lock::Sequence, warning);
         }
-        match self.still_running(now) {
+        // A rebase's `exec` step is a child git waits for that is part of the sequence.
+        let exec = kind == Sequence::Rebase
+            && last_line(&self.dir.join("rebase-merge/done")).is_some_and(|l| {
+                let command = l.split_whitespace().next().unwrap_or_default();
+                command == "exec" || command == "x"
+            });
+        match self.still_running(now, !exec) {
             Ok(true) => (Lock::Sequence, warning),
             Ok(false) => (Lock::Free, warning),
             Err(capped) => (Lock::Free, warning.or(Some(capped))),
@@ -254,30 +301,27 @@ impl Git {
 
     /// Whether a git process still runs in the work tree, now that the hold rests on that
     /// alone; `Err(warning)` the first time that has lasted `run_max`, and no longer holds.
-    fn still_running(&mut self, now: Instant) -> Result<bool, String> {
+    /// `children_wait`: a git waiting for a child that is not git (an editor, a pager) does
+    /// not count.
+    fn still_running(&mut self, now: Instant, children_wait: bool) -> Result<bool, String> {
         let since = match self.leaning {
             Some(Ok(since)) => since,
             Some(Err(())) => return Ok(false),
             None => now,
         };
-        let runs = match &self.running {
-            Some((at, _, runs)) if now.saturating_duration_since(*at) < RUNNING_RECHECK => *runs,
-            last => {
-                // A git seen at the last look too: not one of the short ones an editor's git
-                // integration runs all the time (`git status`), which would hold up to
-                // `run_max` a stop that git marks nowhere.
-                let gits = gits_in(&self.top);
-                let runs = match last {
-                    Some((_, before, _)) => gits.iter().any(|pid| before.contains(pid)),
-                    None => !gits.is_empty(),
-                };
-                self.running = Some((now, gits, runs));
-                runs
-            }
-        };
+        let (_, gits, before) = self.look_at_processes(now);
+        let counts = |(pid, waits): &Proc| (!children_wait || !waits).then_some(*pid);
+        // A git seen at the last look too: not one of the short ones an editor's git
+        // integration runs all the time (`git status`), which would hold up to `run_max` a
+        // stop that git marks nowhere.
+        let runs = gits.iter().filter_map(counts).any(|pid| {
+            before
+                .as_ref()
+                .is_none_or(|before| before.iter().filter_map(counts).any(|p| p == pid))
+        });
         if !runs {
             self.leaning = None;
-            self.running = None;
+            self.processes = None;
             return Ok(false);
         }
         if now.saturating_duration_since(since) < self.run_max {
@@ -287,11 +331,52 @@ impl Git {
         self.leaning = Some(Err(()));
         Err(format!(
             "git still runs in `{}` but changed nothing hot could see for {:.1} s, so hot \
-             stopped holding the changes for it and ran them; if it waits for you (an editor, \
-             a prompt), finish or abort it",
+             stopped holding the changes for it and ran them; if it waits for you (a prompt), \
+             finish or abort it",
             self.top.display(),
             self.run_max.as_secs_f64()
         ))
+    }
+
+    /// The gits in the work tree, looked at again at most every [`RUNNING_RECHECK`].
+    fn look_at_processes(&mut self, now: Instant) -> &(Instant, Vec<Proc>, Option<Vec<Proc>>) {
+        let before = match self.processes.take() {
+            Some(last) if now.saturating_duration_since(last.0) < RUNNING_RECHECK => {
+                return self.processes.insert(last);
+            }
+            last => last.map(|(_, gits, _)| gits),
+        };
+        self.processes
+            .insert((now, gits_in(&self.top, self.own), before))
+    }
+
+    /// Whether git waits for the user on one of `messages` (in the git directory), written
+    /// after `written` (the time the operation last wrote its lock or the index): git writes
+    /// the message once it has written the work tree, and then opens the editor. When both
+    /// fall in one tick of the file system's clock (a few ms), a git in the work tree waiting
+    /// for a child tells (Linux); elsewhere the hold goes on.
+    fn waits_after(&mut self, written: SystemTime, messages: &[&str], now: Instant) -> bool {
+        match message_after(&self.dir, written, messages) {
+            Waits::Yes => true,
+            Waits::No => false,
+            Waits::Tie => {
+                let (_, gits, _) = self.look_at_processes(now);
+                gits.iter().any(|(_, waits)| *waits)
+            }
+        }
+    }
+
+    /// Whether `git rebase -i` waits for its todo list to be edited: no step has run and the
+    /// list was written after the index (which the checkout that starts the steps writes
+    /// again, after the list).
+    fn todo_edited(&mut self, kind: Sequence, now: Instant) -> bool {
+        if kind != Sequence::Rebase || self.dir.join("rebase-merge/done").exists() {
+            return false;
+        }
+        let Ok(index) = std::fs::metadata(self.dir.join("index")).and_then(|m| m.modified()) else {
+            return false;
+        };
+        self.waits_after(index, &["rebase-merge/git-rebase-todo"], now)
     }
 
     /// The sequence under way, by its state directory.
@@ -342,33 +427,92 @@ impl Git {
     }
 }
 
-/// The processes of git (`git`, `git-…`) whose working directory is in `top`: git enters the
-/// top of the work tree before it changes anything there. Other users' processes are not
-/// readable, nor are they this user's operations.
+/// The processes of git (`git`, `git-…`) whose working directory is in `top` (git enters
+/// the top of the work tree before it changes anything there), but for those `own` (hot's
+/// process) started, each with whether it waits for a child that is not git, or for a git
+/// child that waits. Other users' processes are not readable, nor are they this user's
+/// operations. One read of `stat` per process (its name and parent), and of `cwd` per git.
 #[cfg(target_os = "linux")]
-fn gits_in(top: &Path) -> Vec<u32> {
-    let Ok(processes) = std::fs::read_dir("/proc") else {
+fn gits_in(top: &Path, own: u32) -> Vec<Proc> {
+    use std::collections::HashMap;
+    let Ok(entries) = std::fs::read_dir("/proc") else {
         return Vec::new();
     };
-    let is_git = |dir: &Path| {
-        std::fs::read(dir.join("comm")).is_ok_and(|comm| {
-            let name = comm.strip_suffix(b"\n").unwrap_or(&comm);
-            name == b"git" || name.starts_with(b"git-")
-        }) && std::fs::read_link(dir.join("cwd")).is_ok_and(|cwd| cwd.starts_with(top))
-    };
-    processes
+    // pid -> (parent, is git)
+    let processes: HashMap<u32, (u32, bool)> = entries
         .flatten()
         .filter_map(|entry| {
             let pid = entry.file_name().to_str()?.parse::<u32>().ok()?;
-            is_git(&entry.path()).then_some(pid)
+            let stat = std::fs::read(entry.path().join("stat")).ok()?;
+            Some((pid, parse_stat(&stat)?))
         })
+        .collect();
+    let mut children: HashMap<u32, Vec<u32>> = HashMap::new();
+    for (&pid, &(parent, _)) in &processes {
+        children.entry(parent).or_default().push(pid);
+    }
+    let is_git = |pid: &u32| processes.get(pid).is_some_and(|(_, git)| *git);
+    // Bounded: a pid reused while the table was read could make a loop.
+    let ours = |pid: u32| {
+        std::iter::successors(Some(pid), |p| processes.get(p).map(|(parent, _)| *parent))
+            .take(processes.len() + 1)
+            .any(|p| p == own)
+    };
+    fn waits(
+        pid: u32,
+        children: &HashMap<u32, Vec<u32>>,
+        is_git: &dyn Fn(&u32) -> bool,
+        depth: u8,
+    ) -> bool {
+        children.get(&pid).is_some_and(|kids| {
+            kids.iter()
+                .any(|kid| !is_git(kid) || (depth < 8 && waits(*kid, children, is_git, depth + 1)))
+        })
+    }
+    processes
+        .iter()
+        .filter(|(pid, (_, git))| {
+            *git && std::fs::read_link(format!("/proc/{pid}/cwd"))
+                .is_ok_and(|cwd| cwd.starts_with(top))
+                && !ours(**pid)
+        })
+        .map(|(&pid, _)| (pid, waits(pid, &children, &is_git, 0)))
         .collect()
 }
 
-/// Without `/proc` no process is looked at: the bounds alone decide.
+/// The parent and whether the process is git, from `/proc/PID/stat`: `pid (comm) state ppid
+/// …`, where comm may hold spaces and parentheses (hence the last `)`).
+#[cfg(target_os = "linux")]
+fn parse_stat(stat: &[u8]) -> Option<(u32, bool)> {
+    let open = stat.iter().position(|&b| b == b'(')?;
+    let close = stat.iter().rposition(|&b| b == b')')?;
+    let name = stat.get(open + 1..close)?;
+    let rest = std::str::from_utf8(stat.get(close + 1..)?).ok()?;
+    let parent = rest.split_whitespace().nth(1)?.parse().ok()?;
+    Some((parent, name == b"git" || name.starts_with(b"git-")))
+}
+
+/// Without `/proc` no process is looked at: the bounds and git's marks alone decide.
 #[cfg(not(target_os = "linux"))]
-fn gits_in(_top: &Path) -> Vec<u32> {
+fn gits_in(_top: &Path, _own: u32) -> Vec<Proc> {
     Vec::new()
+}
+
+/// Whether the newest of `messages` (in `dir`) was written after `written`.
+fn message_after(dir: &Path, written: SystemTime, messages: &[&str]) -> Waits {
+    let newest = messages
+        .iter()
+        .filter_map(|name| {
+            std::fs::metadata(dir.join(name))
+                .and_then(|m| m.modified())
+                .ok()
+        })
+        .max();
+    match newest {
+        Some(message) if message > written => Waits::Yes,
+        Some(message) if message == written => Waits::Tie,
+        _ => Waits::No,
+    }
 }
 
 /// The last line of a file that may be long (`done` lists every step so far): its tail only.
@@ -391,211 +535,4 @@ fn last_line(path: &Path) -> Option<String> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::fs;
-
-    fn find(root: &Path) -> Git {
-        Git::find(root, (HOLD_MAX, STALL, RUN_MAX), Instant::now()).unwrap()
-    }
-
-    #[test]
-    fn the_git_dir_is_found_above_the_root_and_through_a_gitdir_file() {
-        let tmp = tempfile::tempdir().unwrap();
-        let repo = tmp.path().join("repo");
-        fs::create_dir_all(repo.join(".git")).unwrap();
-        fs::create_dir_all(repo.join("sub/project")).unwrap();
-        let git = find(&repo.join("sub/project"));
-        assert_eq!(git.lock_path(), repo.join(".git/index.lock"));
-
-        // A worktree (or a submodule): `.git` is a file pointing at its own git directory.
-        let wt = tmp.path().join("wt");
-        fs::create_dir_all(&wt).unwrap();
-        fs::write(wt.join(".git"), "gitdir: ../repo/.git/worktrees/wt\n").unwrap();
-        let git = find(&wt);
-        assert_eq!(
-            git.lock_path(),
-            wt.join("../repo/.git/worktrees/wt/index.lock")
-        );
-    }
-
-    #[test]
-    fn a_stale_index_lock_holds_once_then_never_again_until_a_new_one() {
-        let tmp = tempfile::tempdir().unwrap();
-        fs::create_dir_all(tmp.path().join(".git")).unwrap();
-        let mut git = find(tmp.path());
-        let now = Instant::now();
-        assert_eq!(git.look(now, Duration::ZERO), (Lock::Free, None));
-        fs::write(git.lock_path(), "").unwrap();
-        assert_eq!(git.look(now, Duration::ZERO), (Lock::Held, None));
-        let (lock, warning) = git.look(now, HOLD_MAX);
-        assert_eq!(lock, Lock::Free);
-        assert!(warning.unwrap().contains("rm "));
-        assert_eq!(
-            git.look(now, Duration::ZERO),
-            (Lock::Free, None),
-            "warned once, then free"
-        );
-        fs::remove_file(git.lock_path()).unwrap();
-        assert_eq!(git.look(now, Duration::ZERO), (Lock::Free, None));
-        fs::write(git.lock_path(), "").unwrap();
-        assert_eq!(
-            git.look(now, Duration::ZERO),
-            (Lock::Held, None),
-            "a new lock holds"
-        );
-    }
-
-    /// A git directory with `dir` (a sequence's state directory) in it.
-    fn sequence(dir: &str) -> (tempfile::TempDir, Git) {
-        let tmp = tempfile::tempdir().unwrap();
-        fs::create_dir_all(tmp.path().join(".git")).unwrap();
-        let git = find(tmp.path());
-        fs::create_dir_all(tmp.path().join(".git").join(dir)).unwrap();
-        (tmp, git)
-    }
-
-    /// The defect: between two steps of a rebase git holds no lock, and a loaded machine made
-    /// that gap longer than the 50 ms hot waited for the next step: a rebase was two waves.
-    /// A sequence holds as long as it makes progress, however slow each step.
-    #[test]
-    fn a_rebase_between_two_steps_held_nothing_past_a_fixed_grace() {
-        let (tmp, mut git) = sequence("rebase-merge");
-        let dot = tmp.path().join(".git");
-        let t0 = Instant::now();
-        assert_eq!(git.look(t0, Duration::ZERO).0, Lock::Sequence);
-        // Each step changes the git directory: held for as long as the steps go on.
-        for step in 1..=5u64 {
-            fs::write(
-                dot.join("rebase-merge/done"),
-                "pick 1 a\n".repeat(step as usize),
-            )
-            .unwrap();
-            fs::write(dot.join("index.lock"), "").unwrap();
-            fs::rename(dot.join("index.lock"), dot.join("index")).unwrap();
-            let at = t0 + STALL * (step as u32) - Duration::from_millis(1);
-            assert_eq!(git.look(at, Duration::ZERO).0, Lock::Sequence, "{step}");
-        }
-        // No progress for `STALL` (a git killed, a failed `exec`): it holds nothing.
-        let last = t0 + STALL * 5 - Duration::from_millis(1);
-        assert_eq!(git.look(last + STALL, Duration::ZERO).0, Lock::Free);
-        // It ends.
-        fs::remove_dir_all(dot.join("rebase-merge")).unwrap();
-        assert_eq!(git.look(last + STALL, Duration::ZERO).0, Lock::Free);
-    }
-
-    #[test]
-    fn a_rebase_stopped_for_the_user_holds_nothing_at_once() {
-        let now = Instant::now();
-        for mark in ["rebase-merge/stopped-sha", "REBASE_HEAD"] {
-            let (tmp, mut git) = sequence("rebase-merge");
-            assert_eq!(git.look(now, Duration::ZERO).0, Lock::Sequence, "{mark}");
-            fs::write(tmp.path().join(".git").join(mark), "1234\n").unwrap();
-            assert_eq!(git.look(now, Duration::ZERO).0, Lock::Free, "{mark}");
-        }
-        // `break`: the last line of `done`, and nothing else.
-        let (tmp, mut git) = sequence("rebase-merge");
-        let done = tmp.path().join(".git/rebase-merge/done");
-        let picks = "pick 0123 a long subject\n".repeat(100);
-        fs::write(&done, format!("{picks}pick 4567 b\n")).unwrap();
-        assert_eq!(git.look(now, Duration::ZERO).0, Lock::Sequence);
-        fs::write(&done, format!("{picks}break\n")).unwrap();
-        assert_eq!(git.look(now, Duration::ZERO).0, Lock::Free);
-    }
-
-    #[test]
-    fn a_range_of_picks_stopped_on_a_conflict_holds_nothing_but_a_clean_pick_does() {
-        let now = Instant::now();
-        let (tmp, mut git) = sequence("sequencer");
-        let dot = tmp.path().join(".git");
-        fs::write(dot.join("sequencer/abort-safety"), "1\n").unwrap();
-        std::thread::sleep(Duration::from_millis(20));
-        // A clean pick writes `CHERRY_PICK_HEAD` for its commit, which removes it.
-        fs::write(dot.join("CHERRY_PICK_HEAD"), "2\n").unwrap();
-        assert_eq!(git.look(now, Duration::ZERO).0, Lock::Sequence);
-        // A conflict leaves it, and `abort-safety` is written after it.
-        fs::write(dot.join("sequencer/abort-safety"), "2\n").unwrap();
-        assert_eq!(git.look(now, Duration::ZERO).0, Lock::Free);
-        // A revert's conflict.
-        let (tmp, mut git) = sequence("sequencer");
-        fs::write(tmp.path().join(".git/REVERT_HEAD"), "3\n").unwrap();
-        assert_eq!(git.look(now, Duration::ZERO).0, Lock::Free);
-    }
-
-    /// Runs git in `dir` (no user configuration, no editor unless `env` sets one).
-    #[cfg(target_os = "linux")]
-    fn git(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> std::process::Command {
-        let mut command = crate::watch::tests::git_command(dir, args);
-        command.envs(env.iter().copied());
-        command
-    }
-
-    /// The defect: the hold rested on guesses of git's speed (1 s without progress is a
-    /// stopped sequence, 10 s of quiet files a stale lock), and a real rebase at load 34
-    /// outlasted them. While a git process runs in the work tree the hold goes on, up to the
-    /// run cap, which is said. Here git waits for its sequence editor, as long as wanted.
-    #[cfg(target_os = "linux")]
-    #[test]
-    fn a_sequence_whose_git_still_ran_past_the_stall_bound_was_given_up() {
-        use std::os::unix::process::CommandExt;
-        let tmp = tempfile::tempdir().unwrap();
-        let root = tmp.path();
-        let run = |args: &[&str]| assert!(git(root, args, &[]).status().unwrap().success());
-        run(&["init", "-q", "-b", "main"]);
-        for n in ["a", "b"] {
-            fs::write(root.join(n), n).unwrap();
-            run(&["add", "-A"]);
-            run(&["commit", "-q", "-m", n]);
-        }
-        let run_max = Duration::from_secs(30);
-        let mut vcs = Git::find(root, (HOLD_MAX, STALL, run_max), Instant::now()).unwrap();
-        /// Kills the git it holds and its editor (its process group), however the test ends.
-        struct Killed(std::process::Child);
-        impl Drop for Killed {
-            fn drop(&mut self) {
-                // SAFETY: a signal to the process group of the git this test spawned.
-                unsafe { libc::kill(-(self.0.id() as i32), libc::SIGKILL) };
-                let _ = self.0.wait();
-            }
-        }
-        // The editor is run with the todo file's path after it: `:` takes that.
-        let editor = [("GIT_SEQUENCE_EDITOR", "sleep 600; :")];
-        let _rebase = Killed(
-            git(root, &["rebase", "-i", "HEAD~1"], &editor)
-                .process_group(0)
-                .spawn()
-                .unwrap(),
-        );
-        let todo = root.join(".git/rebase-merge/git-rebase-todo");
-        let t = Instant::now();
-        while !todo.exists() {
-            assert!(t.elapsed() < Duration::from_secs(20), "no rebase under way");
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        let t0 = Instant::now();
-        assert_eq!(vcs.look(t0, Duration::ZERO), (Lock::Sequence, None));
-        let past = t0 + STALL * 2;
-        assert_eq!(
-            vcs.look(past, Duration::ZERO),
-            (Lock::Sequence, None),
-            "no progress for the stall bound, but git still runs"
-        );
-        let (lock, warning) = vcs.look(past + run_max, Duration::ZERO);
-        assert_eq!(lock, Lock::Free, "the run cap");
-        assert!(warning.is_some_and(|w| w.contains("still runs")));
-        let later = past + run_max + RUNNING_RECHECK;
-        assert_eq!(
-            vcs.look(later, Duration::ZERO),
-            (Lock::Free, None),
-            "said once"
-        );
-    }
-
-    #[test]
-    fn a_sequence_left_behind_before_hot_started_holds_nothing() {
-        let tmp = tempfile::tempdir().unwrap();
-        fs::create_dir_all(tmp.path().join(".git/rebase-apply")).unwrap();
-        let mut git = find(tmp.path());
-        assert_eq!(git.look(Instant::now(), Duration::ZERO).0, Lock::Free);
-    }
-}
+mod tests;

@@ -3,7 +3,7 @@
 //! and a merge, and a rebase stopped on a conflict runs its wave on the conflicted tree. A real
 //! repository made with the `git` command line, worked on while two CPU hogs load the machine
 //! (a writer preempted mid-checkout, or between two steps of a rebase, is what used to split
-//! it).
+//! it). A git that waits for the user (a `git commit` editor open) holds nothing.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -37,7 +37,15 @@ fn git(dir: &Path, args: &[&str]) -> String {
 
 /// Runs git (never an editor) and returns what it did, success or not.
 fn git_output(dir: &Path, args: &[&str]) -> std::process::Output {
-    Command::new("git")
+    git_command(dir, args)
+        .output()
+        .expect("git runs (these tests need the git command line)")
+}
+
+/// The git command line, with no user configuration and no editor.
+fn git_command(dir: &Path, args: &[&str]) -> Command {
+    let mut command = Command::new("git");
+    command
         .args([
             "-c",
             "user.name=hot",
@@ -51,9 +59,8 @@ fn git_output(dir: &Path, args: &[&str]) -> std::process::Output {
         .env("GIT_CONFIG_GLOBAL", "/dev/null")
         .env("GIT_CONFIG_NOSYSTEM", "1")
         .env("GIT_EDITOR", "true")
-        .stdin(Stdio::null())
-        .output()
-        .expect("git runs (these tests need the git command line)")
+        .stdin(Stdio::null());
+    command
 }
 
 /// The checksum the task computes, of the tree as it is now.
@@ -379,4 +386,112 @@ fn a_rebase_with_autostash_under_load_is_one_wave_on_the_final_tree() {
         expected,
         "one run per step, on its final tree"
     );
+}
+
+/// A git this test started, in a process group of its own: killed with its editor however the
+/// test ends.
+struct Spawned(std::process::Child);
+
+impl Spawned {
+    fn new(mut command: Command) -> Spawned {
+        use std::os::unix::process::CommandExt;
+        Spawned(command.process_group(0).spawn().expect("git runs"))
+    }
+}
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        // SAFETY: a signal to the process group of a git this test spawned.
+        unsafe { libc::kill(-(self.0.id() as i32), libc::SIGKILL) };
+        let _ = self.0.wait();
+    }
+}
+
+/// Waits (bounded) for `path` to appear.
+fn appears(path: &Path) {
+    let t = std::time::Instant::now();
+    while !path.exists() {
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(30),
+            "{}",
+            path.display()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
+/// The defect: `git commit -a` holds git's index lock while its editor is open, so a user who
+/// saved files in another terminal while writing the message got no run: each save restarted
+/// the 10 s quiet clock, and past it the running git held them up to 60 s more. Git writes
+/// the message after the work tree: a lock older than it holds nothing, and the save's wave
+/// runs while git still waits for its editor.
+#[test]
+fn a_save_while_git_commit_waited_for_its_message_was_held() {
+    let project = Project::new();
+    let root = base_and_main(&project);
+    let mut hot = watch(&project);
+    project.write(&file(0), "to commit\n");
+    hot.wait_event("wave_finished", "");
+    // The editor (outside what the tasks watch) says it opened, and waits for `release`.
+    project.write(
+        "editor.sh",
+        "#!/bin/sh\n: > editing\ni=0\n\
+         while [ ! -e release ] && [ $i -lt 3000 ]; do sleep 0.1; i=$((i+1)); done\n\
+         echo message > \"$1\"\n",
+    );
+    let editor = root.join("editor.sh");
+    let mut commit = git_command(root, &["commit", "-q", "-a"]);
+    commit.env("GIT_EDITOR", format!("sh {}", editor.display()));
+    let mut commit = Spawned::new(commit);
+    appears(&root.join("editing"));
+    assert!(
+        root.join(".git/index.lock").exists(),
+        "git holds the index lock while its editor is open"
+    );
+    let mut expected = sums(&project);
+    project.write("src/saved.txt", "saved\n");
+    hot.wait_event("wave_finished", "");
+    assert!(
+        commit.0.try_wait().unwrap().is_none(),
+        "the save ran while git waited for its message"
+    );
+    expected.push(tree_sum(root));
+    assert_eq!(sums(&project), expected, "{}", hot.transcript());
+    assert_eq!(hot.count("warning", ""), 0, "{}", hot.transcript());
+    project.write("release", "");
+    assert!(
+        commit.0.wait().unwrap().success(),
+        "the commit went through"
+    );
+    assert_eq!(git(root, &["log", "-1", "--format=%s"]).trim(), "message");
+}
+
+/// A pre-commit hook that rewrites files (a formatter) runs before git writes the message,
+/// while git holds the index lock: its writes are one wave, on the tree it left.
+#[test]
+fn a_commit_whose_pre_commit_hook_rewrites_files_is_one_wave() {
+    let project = Project::new();
+    let root = base_and_main(&project);
+    project.write(
+        ".git/hooks/pre-commit",
+        "#!/bin/sh\nfind src -type f -exec sh -c 'for f; do echo hooked >> \"$f\"; done' _ {} +\n",
+    );
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let hook = root.join(".git/hooks/pre-commit");
+        std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let hot = watch(&project);
+    one_wave_each(&project, hot, 2, "main", |root| {
+        git(
+            root,
+            &["commit", "-q", "-a", "--allow-empty", "-m", "hooked"],
+        );
+        assert!(
+            std::fs::read_to_string(root.join(file(0)))
+                .unwrap()
+                .ends_with("hooked\n"),
+            "the hook ran"
+        );
+    });
 }

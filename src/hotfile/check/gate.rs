@@ -29,7 +29,7 @@ impl Checker<'_> {
                     None => "`gate` names tasks this service comes after, such as tests".into(),
                 };
                 self.bad_value(
-                    gate.span,
+                    gate.span(),
                     &format!("`gate` names no node called `{}`", gate.value),
                     Some(&help),
                 );
@@ -37,7 +37,7 @@ impl Checker<'_> {
             };
             if after.iter().any(|&(j, _)| j == i) {
                 self.bad_value(
-                    gate.span,
+                    gate.span(),
                     &format!("`{}` is named by both `after` and `gate`", gate.value),
                     Some(
                         "`after` holds the start back until it succeeded, `gate` only the \
@@ -45,7 +45,7 @@ impl Checker<'_> {
                     ),
                 );
             } else if seen.insert(i) {
-                out.push((i, gate.span));
+                out.push((i, gate.span()));
             }
         }
         let Some(keyword) = node.gate_keyword else {
