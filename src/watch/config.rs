@@ -112,6 +112,11 @@ impl Ignore {
         }
     }
 
+    /// True when it leaves nothing out (the Hotfile has no common `ignore`).
+    pub(crate) fn is_empty(&self) -> bool {
+        self.files.is_none() && self.dirs.is_none()
+    }
+
     /// True when hot leaves `rel` (relative, `/` separators) out; `dir`: it is a directory.
     pub(crate) fn is_ignored(&self, rel: &Path, dir: bool) -> bool {
         self.files.as_ref().is_some_and(|s| s.is_match(rel))

@@ -174,11 +174,13 @@ impl DirWalk {
                 .map_or(Listed::Unknown, |i| seen[i])
         });
         let rules = self.rules.read();
+        let judge = rules.in_dir(dir);
         entries.retain(|e| {
             let is_dir = e.kind == Kind::Dir;
             let vcs = is_dir && rules::is_vcs_dir(name_of(&e.path));
-            !vcs && (self.keep)(&e.path, e.kind) && !rules.leaf_ignored(&e.path, is_dir)
+            !vcs && (self.keep)(&e.path, e.kind) && !judge.ignores(&e.path, is_dir)
         });
+        drop(judge);
         drop(rules);
         Level {
             #[cfg(any(target_os = "linux", target_os = "android"))]

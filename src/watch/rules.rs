@@ -76,40 +76,38 @@ impl DirRules {
 
     /// [`DirRules::read`], knowing from a listing which of the names are there.
     fn read_listed(dir: &Path, listed: impl Fn(&str) -> Listed) -> Option<DirRules> {
+        // Paths are only built for names the listing shows (most directories hold none).
         let read = |name: &str| -> Option<Gitignore> {
-            let file = dir.join(name);
-            let is_file = match listed(name) {
-                Listed::Absent | Listed::Other => false,
-                Listed::File => true,
-                Listed::Unknown => file.is_file(),
+            let file = match listed(name) {
+                Listed::Absent | Listed::Other => return None,
+                Listed::File => dir.join(name),
+                Listed::Unknown => Some(dir.join(name)).filter(|f| f.is_file())?,
             };
-            if !is_file {
-                return None;
-            }
             let mut b = GitignoreBuilder::new(dir);
             // A malformed line is skipped by git too; keep the rest.
             let _ = b.add(file);
             b.build().ok().filter(|g| !g.is_empty())
         };
-        let git_entry = dir.join(".git");
+        let git_entry = || dir.join(".git");
         let has_git = match listed(".git") {
             Listed::Absent => false,
             Listed::File | Listed::Other => true,
-            Listed::Unknown => git_entry.exists(),
+            Listed::Unknown => git_entry().exists(),
         };
-        let rules = DirRules {
-            ignore: read(".ignore"),
-            git: read(".gitignore"),
-            exclude: if has_git {
-                exclude_file(&git_entry)
-            } else {
-                None
-            },
+        let (ignore, git) = (read(".ignore"), read(".gitignore"));
+        let exclude = if has_git {
+            exclude_file(&git_entry())
+        } else {
+            None
+        };
+        let none = ignore.is_none() && git.is_none() && exclude.is_none();
+        (has_git || !none).then(|| DirRules {
+            ignore,
+            git,
+            exclude,
             has_git,
             depth: dir.components().count(),
-        };
-        let none = rules.ignore.is_none() && rules.git.is_none() && rules.exclude.is_none();
-        (has_git || !none).then_some(rules)
+        })
     }
 }
 
@@ -166,9 +164,17 @@ impl IgnoreRules {
     /// usually has a handful: those are tested for being ancestors, rather than every ancestor
     /// being looked up (a hash of each, per entry walked, was a tenth of the start-up walk).
     fn holding<'r>(&'r self, abs: &'r Path) -> impl Iterator<Item = &'r DirRules> + 'r {
+        abs.parent()
+            .into_iter()
+            .flat_map(|parent| self.holding_dir(parent))
+    }
+
+    /// The rules of `parent` and the directories above it that hold any, deepest first: those
+    /// that judge an entry of `parent`.
+    fn holding_dir<'r>(&'r self, parent: &'r Path) -> impl Iterator<Item = &'r DirRules> + 'r {
         let few = self.dirs.len() <= FEW_RULE_DIRS;
         let mut near: [Option<&DirRules>; FEW_RULE_DIRS] = [None; FEW_RULE_DIRS];
-        if few && let Some(parent) = abs.parent() {
+        if few {
             let mut n = 0;
             for (dir, r) in &self.dirs {
                 if parent.starts_with(dir) {
@@ -179,7 +185,7 @@ impl IgnoreRules {
             near[..n].sort_unstable_by_key(|r| std::cmp::Reverse(r.map_or(0, |r| r.depth)));
         }
         let looked_up = (!few)
-            .then(|| abs.ancestors().skip(1).filter_map(|dir| self.dirs.get(dir)))
+            .then(|| parent.ancestors().filter_map(|dir| self.dirs.get(dir)))
             .into_iter()
             .flatten();
         near.into_iter().flatten().chain(looked_up)
@@ -187,9 +193,19 @@ impl IgnoreRules {
 
     /// The verdict of the rules for `abs` itself (its parents are not checked).
     fn matched(&self, abs: &Path, is_dir: bool) -> Match<()> {
+        self.matched_by(self.holding(abs), abs, is_dir)
+    }
+
+    /// [`IgnoreRules::matched`] by the rules `holding` gives (see [`IgnoreRules::holding`]).
+    fn matched_by<'r>(
+        &'r self,
+        holding: impl Iterator<Item = &'r DirRules>,
+        abs: &Path,
+        is_dir: bool,
+    ) -> Match<()> {
         let (mut m_ignore, mut m_git, mut m_exclude) = (Match::None, Match::None, Match::None);
         let mut saw_git = false;
-        for r in self.holding(abs) {
+        for r in holding {
             let check = |g: &Option<Gitignore>| match g {
                 Some(g) => g.matched(abs, is_dir).map(|_| ()),
                 None => Match::None,
@@ -224,6 +240,16 @@ impl IgnoreRules {
     pub(crate) fn leaf_ignored(&self, abs: &Path, is_dir: bool) -> bool {
         let vcs = is_dir && abs.file_name().is_some_and(is_vcs_dir);
         vcs || self.matched(abs, is_dir).is_ignore()
+    }
+
+    /// The rules that judge the entries of `dir`, found once for all of them: a walk judges a
+    /// whole listing by the same few rules, and finding them per entry (the path's parent, an
+    /// ancestor test per directory holding rules) was a third of the judging.
+    pub(super) fn in_dir<'r>(&'r self, dir: &'r Path) -> InDir<'r> {
+        InDir {
+            rules: self,
+            holding: self.holding_dir(dir).collect(),
+        }
     }
 
     /// True when `abs` (inside the root) or any directory between it and the root is ignored.
@@ -261,6 +287,23 @@ impl IgnoreRules {
             })
             .map(|p| p.to_path_buf())
             .collect()
+    }
+}
+
+/// The rules that judge the entries of one directory (see [`IgnoreRules::in_dir`]).
+pub(super) struct InDir<'r> {
+    rules: &'r IgnoreRules,
+    /// Deepest first.
+    holding: Vec<&'r DirRules>,
+}
+
+impl InDir<'_> {
+    /// Whether the rules ignore `abs`, an entry of the directory (VCS directories are the
+    /// caller's to leave out: [`is_vcs_dir`]).
+    pub(super) fn ignores(&self, abs: &Path, is_dir: bool) -> bool {
+        self.rules
+            .matched_by(self.holding.iter().copied(), abs, is_dir)
+            .is_ignore()
     }
 }
 

@@ -163,10 +163,10 @@ fn relative<'p>(root: &Path, path: &'p Path) -> Option<&'p Path> {
         if let Some(rest) = p.strip_prefix(r)
             && !r.ends_with(b"/")
             && let Some(rest) = rest.strip_prefix(b"/")
-            && !rest.starts_with(b"/")
-            && !rest.ends_with(b"/")
-            && !rest.windows(2).any(|w| w == b"//")
-            && !rest.split(|&b| b == b'/').any(|c| c == b".")
+            // One pass: no empty component (a leading, trailing or doubled `/`), no `.`.
+            && rest
+                .split(|&b| b == b'/')
+                .all(|c| !c.is_empty() && c != b".")
         {
             // SAFETY: split after an ASCII separator of an `OsStr`'s bytes.
             return Some(Path::new(unsafe {
@@ -226,12 +226,15 @@ impl Walk<'_> {
     fn open(&self, dir: &Path, max_depth: Option<usize>, skip_root: bool, through: bool) -> Walker {
         let (ignore, root) = (self.ignore.clone(), self.root.to_path_buf());
         let cancel = self.cancel.clone();
+        // Without globs no entry's relative path is needed (one per entry walked).
+        let globs = !ignore.is_empty();
         // Pruning every entry ends the walk: nothing more is listed.
         let keep = move |path: &Path, dir_like: bool| {
             !cancel.load(Ordering::Relaxed)
-                && !relative(&root, path).is_some_and(|rel| {
-                    !rel.as_os_str().is_empty() && ignore.is_ignored(rel, dir_like)
-                })
+                && (!globs
+                    || !relative(&root, path).is_some_and(|rel| {
+                        !rel.as_os_str().is_empty() && ignore.is_ignored(rel, dir_like)
+                    }))
         };
         // A link shows as a link here: judged as a directory too (`Kind::dir_like`).
         let entries = if through {

@@ -24,7 +24,14 @@ impl Scope {
     }
 
     pub(super) fn tracked(&self, rel: &Path) -> bool {
-        self.always.contains(rel) || (self.relevant)(rel)
+        // `always` holds the Hotfile or nothing: comparing with it is cheaper than hashing
+        // every path a walk tracks (SipHash over `Path`'s components).
+        let always = if self.always.len() <= 4 {
+            self.always.iter().any(|a| a == rel)
+        } else {
+            self.always.contains(rel)
+        };
+        always || (self.relevant)(rel)
     }
 
     pub(super) fn always(&self) -> &HashSet<PathBuf> {
