@@ -362,7 +362,7 @@ impl Walk<'_> {
                 } else {
                     None
                 };
-                if watched.contains_key(path) {
+                if watched.contains_key(super::watches::key(path)) {
                     out.dirs.push((path.into(), None));
                     continue;
                 }
