@@ -197,6 +197,34 @@ fn runs_its_exec_step(top: &Path, pid: u32) {
     }
 }
 
+/// A repository with [`two_commits`] in `root` (inside `tmp`) and a [`waiting_editor`], with
+/// the paths it signals through (`$EDITING`, `$RELEASE`).
+#[cfg(target_os = "linux")]
+struct EditorRepo {
+    tmp: tempfile::TempDir,
+    root: PathBuf,
+    editor: PathBuf,
+    editing: PathBuf,
+    release: PathBuf,
+}
+
+#[cfg(target_os = "linux")]
+impl EditorRepo {
+    fn new() -> EditorRepo {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("repo");
+        fs::create_dir(&root).unwrap();
+        two_commits(&root);
+        EditorRepo {
+            editor: waiting_editor(tmp.path()),
+            editing: tmp.path().join("editing"),
+            release: tmp.path().join("release"),
+            root,
+            tmp,
+        }
+    }
+}
+
 /// An editor (or pager) for git: says it started by creating `$EDITING`, waits (at most
 /// 60 s) for the file `$RELEASE`, then writes a message to the file it was given.
 #[cfg(target_os = "linux")]
@@ -265,16 +293,15 @@ fn a_sequence_whose_git_still_ran_past_the_stall_bound_was_given_up() {
 #[cfg(target_os = "linux")]
 #[test]
 fn a_git_waiting_for_its_editor_or_pager_counted_as_running() {
-    let tmp = tempfile::tempdir().unwrap();
-    let root = tmp.path().join("repo");
-    fs::create_dir(&root).unwrap();
-    two_commits(&root);
-    let editor = waiting_editor(tmp.path());
-    let editor = editor.to_str().unwrap();
-    let release = tmp.path().join("release");
-    let release = release.to_str().unwrap();
+    let EditorRepo {
+        tmp,
+        root,
+        editor,
+        editing,
+        release,
+    } = EditorRepo::new();
+    let (editor, release) = (editor.to_str().unwrap(), release.to_str().unwrap());
     let top = root.canonicalize().unwrap();
-    let editing = tmp.path().join("editing");
     let env = [
         ("GIT_EDITOR", editor),
         ("EDITING", editing.to_str().unwrap()),
@@ -342,13 +369,13 @@ fn a_git_waiting_for_its_editor_or_pager_counted_as_running() {
 #[cfg(target_os = "linux")]
 #[test]
 fn a_rebase_todo_list_open_in_its_editor_holds_nothing_with_real_git() {
-    let tmp = tempfile::tempdir().unwrap();
-    let root = tmp.path().join("repo");
-    fs::create_dir(&root).unwrap();
-    two_commits(&root);
-    let editor = waiting_editor(tmp.path());
-    let editing = tmp.path().join("editing");
-    let release = tmp.path().join("release");
+    let EditorRepo {
+        tmp: _tmp,
+        root,
+        editor,
+        editing,
+        release,
+    } = EditorRepo::new();
     let mut vcs = find(&root);
     vcs.own = u32::MAX;
     // The editor keeps the list as git wrote it (its message line is a comment).
