@@ -12,7 +12,7 @@ use super::config::Ignore;
 use super::dirwalk::{DirWalk, Kind};
 use super::error::{WatchError, watch_error};
 use super::rules::{self, SharedRules};
-use super::watches::Registry;
+use super::watches::{Registry, key};
 
 /// What a walk found.
 #[derive(Default)]
@@ -362,7 +362,7 @@ impl Walk<'_> {
                 } else {
                     None
                 };
-                if watched.contains_key(super::watches::key(path)) {
+                if watched.contains_key(key(path)) {
                     out.dirs.push((path.into(), None));
                     continue;
                 }
