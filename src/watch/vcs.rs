@@ -22,7 +22,9 @@
 //! once: git writes the message file (`COMMIT_EDITMSG`, `MERGE_MSG`, `TAG_EDITMSG`; the todo
 //! list with no step `done`) after it has written the work tree (after the pre-commit hook,
 //! whose writes are held) and before it opens the editor, so a lock older than a message
-//! file, or a todo list newer than the index, waits for the user. The two may fall in one
+//! file, or a todo list newer than the index and ending with git's help for the editor (the
+//! list git rewrites after its checkout, a moment before its first step is `done`, holds the
+//! steps alone), waits for the user. The two may fall in one
 //! tick of the file system's clock (a few ms); then a git waiting for its editor tells
 //! (Linux), and elsewhere the hold goes on as before. These marks work where `/proc` does not.
 //!
@@ -366,9 +368,11 @@ impl Git {
         }
     }
 
-    /// Whether `git rebase -i` waits for its todo list to be edited: no step has run and the
+    /// Whether `git rebase -i` waits for its todo list to be edited: no step has run, the
     /// list was written after the index (which the checkout that starts the steps writes
-    /// again, after the list).
+    /// again, after the list), and it ends with git's help for the editor. Git rewrites the
+    /// list (the steps alone) after that checkout, a moment before its first step is `done`:
+    /// a list newer than the index with no help is a rebase about to start its steps.
     fn todo_edited(&mut self, kind: Sequence, now: Instant) -> bool {
         if kind != Sequence::Rebase || self.dir.join("rebase-merge/done").exists() {
             return false;
@@ -376,7 +380,11 @@ impl Git {
         let Ok(index) = std::fs::metadata(self.dir.join("index")).and_then(|m| m.modified()) else {
             return false;
         };
-        self.waits_after(index, &["rebase-merge/git-rebase-todo"], now)
+        let todo = "rebase-merge/git-rebase-todo";
+        // The help is comment lines (`#`, or `core.commentChar`); a step starts with a word.
+        let help = last_line(&self.dir.join(todo))
+            .is_some_and(|l| !l.starts_with(|c: char| c.is_ascii_alphanumeric()));
+        help && self.waits_after(index, &[todo], now)
     }
 
     /// The sequence under way, by its state directory.

@@ -477,7 +477,9 @@ fn a_rebase_waiting_for_its_todo_list_held_the_users_saves() {
     let t = SystemTime::now() - Duration::from_secs(100);
     let second = Duration::from_secs(1);
     written_at(&dot.join("index"), t);
-    written_at(&dot.join("rebase-merge/git-rebase-todo"), t + second);
+    let todo = dot.join("rebase-merge/git-rebase-todo");
+    fs::write(&todo, EDITED_TODO).unwrap();
+    written_at(&todo, t + second);
     assert_eq!(git.look(now, Duration::ZERO).0, Lock::Free, "being edited");
     written_at(&dot.join("index"), t + second * 2);
     assert_eq!(git.look(now, Duration::ZERO).0, Lock::Sequence, "under way");
@@ -488,6 +490,36 @@ fn a_rebase_waiting_for_its_todo_list_held_the_users_saves() {
         Lock::Sequence,
         "a step has run"
     );
+}
+
+/// A todo list as `git rebase -i` hands it to the editor: the steps, then git's help.
+const EDITED_TODO: &str = "pick 1111111 one\npick 2222222 two\n\n# Rebase 0000000..2222222 onto 0000000 (2 commands)\n#\n# Commands:\n# p, pick <commit> = use commit\n#\n";
+
+/// The defect: after the checkout that starts its steps (the index written), git rewrites
+/// the todo list without its first step and only then adds that step to `done`. A look in
+/// between (a git preempted there on a loaded machine) saw a list newer than the index and
+/// no step `done`, took it for a list being edited and ran the wave on the checkout alone,
+/// before any step: a rebase (with `exec` steps, or stopped on a conflict) was two waves.
+/// The list git hands the editor ends with its help; the one it runs from holds steps only.
+#[test]
+fn a_rebase_about_to_run_its_first_step_was_taken_for_a_todo_list_being_edited() {
+    let (tmp, mut git) = sequence("rebase-merge");
+    let dot = tmp.path().join(".git");
+    let now = Instant::now();
+    let t = SystemTime::now() - Duration::from_secs(100);
+    let second = Duration::from_secs(1);
+    written_at(&dot.join("index"), t);
+    let todo = dot.join("rebase-merge/git-rebase-todo");
+    fs::write(&todo, "pick 2222222 two\nexec sleep 1.5\n").unwrap();
+    written_at(&todo, t + second);
+    assert_eq!(
+        git.look(now, Duration::ZERO).0,
+        Lock::Sequence,
+        "the steps git runs from, newer than the index: the first one is under way"
+    );
+    fs::write(&todo, EDITED_TODO).unwrap();
+    written_at(&todo, t + second);
+    assert_eq!(git.look(now, Duration::ZERO).0, Lock::Free, "being edited");
 }
 
 #[test]
