@@ -23,8 +23,9 @@
 //! (`COMMIT_EDITMSG`, `MERGE_MSG`, `TAG_EDITMSG`; the todo list with no step `done`) after it
 //! has written the work tree (after the pre-commit hook, whose writes are held) and before it
 //! opens the editor, so a lock older than a message file, a todo list newer than the index
-//! and ending with git's help for the editor (the list git rewrites after its checkout, a
-//! moment before its first step is `done`, holds the steps alone), or a `COMMIT_EDITMSG` newer
+//! of `git rebase -i` (`rebase-merge/interactive`) and ending with git's help for the
+//! editor (the list git rewrites after its checkout, a moment before its first step is
+//! `done`, holds the steps alone), or a `COMMIT_EDITMSG` newer
 //! than the index and than a rebase's last step `done` when that step edits a message (a pick
 //! or a plain `fixup` writes none), waits for the user. The two may fall in one tick of the
 //! file system's clock (a few ms); then a git waiting for its editor tells (Linux), and
@@ -373,10 +374,13 @@ impl Git {
     /// Whether `git rebase -i` waits for its todo list to be edited: no step has run, the
     /// list was written after the index (which the checkout that starts the steps writes
     /// again, after the list), and it ends with git's help for the editor. Git rewrites the
-    /// list (the steps alone) after that checkout, a moment before its first step is `done`:
-    /// a list newer than the index with no help is a rebase about to start its steps.
+    /// list (the steps alone) after the editor and after that checkout, a moment before its
+    /// first step is `done`: a list newer than the index with no help is a rebase about to
+    /// start its steps. Only `-i` (marked `interactive`) opens an editor: a plain rebase
+    /// writes the list with its help too, after `--autostash` reset the tree.
     fn todo_edited(&mut self, kind: Sequence, now: Instant) -> bool {
-        if kind != Sequence::Rebase || self.dir.join("rebase-merge/done").exists() {
+        let state = |name: &str| self.dir.join("rebase-merge").join(name);
+        if kind != Sequence::Rebase || state("done").exists() || !state("interactive").exists() {
             return false;
         }
         let Ok(index) = std::fs::metadata(self.dir.join("index")).and_then(|m| m.modified()) else {

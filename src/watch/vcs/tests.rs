@@ -507,6 +507,7 @@ fn a_rebase_waiting_for_its_todo_list_held_the_users_saves() {
     let t = SystemTime::now() - Duration::from_secs(100);
     let second = Duration::from_secs(1);
     written_at(&dot.join("index"), t);
+    written_at(&dot.join("rebase-merge/interactive"), t);
     let todo = dot.join("rebase-merge/git-rebase-todo");
     fs::write(&todo, EDITED_TODO).unwrap();
     written_at(&todo, t + second);
@@ -531,6 +532,8 @@ const EDITED_TODO: &str = "pick 1111111 one\npick 2222222 two\n\n# Rebase 000000
 /// no step `done`, took it for a list being edited and ran the wave on the checkout alone,
 /// before any step: a rebase (with `exec` steps, or stopped on a conflict) was two waves.
 /// The list git hands the editor ends with its help; the one it runs from holds steps only.
+/// A plain rebase writes the help too, after `--autostash` reset the tree, and opens no
+/// editor: only `-i` leaves `rebase-merge/interactive`.
 #[test]
 fn a_rebase_about_to_run_its_first_step_was_taken_for_a_todo_list_being_edited() {
     let (tmp, mut git) = sequence("rebase-merge");
@@ -549,6 +552,12 @@ fn a_rebase_about_to_run_its_first_step_was_taken_for_a_todo_list_being_edited()
     );
     fs::write(&todo, EDITED_TODO).unwrap();
     written_at(&todo, t + second);
+    assert_eq!(
+        git.look(now, Duration::ZERO).0,
+        Lock::Sequence,
+        "a plain rebase (`--autostash` reset the tree first) opens no editor on its list"
+    );
+    written_at(&dot.join("rebase-merge/interactive"), t);
     assert_eq!(git.look(now, Duration::ZERO).0, Lock::Free, "being edited");
 }
 
