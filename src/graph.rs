@@ -332,7 +332,7 @@ mod tests {
 
     fn names(project: &Project, ids: impl IntoIterator<Item = NodeId>) -> Vec<String> {
         ids.into_iter()
-            .map(|n| project.node(n).name.clone())
+            .map(|n| project.node(n).name.to_string())
             .collect()
     }
 

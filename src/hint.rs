@@ -64,7 +64,7 @@ impl Hints {
                         _ => format!("`{}` ({})", s.name, s.addr),
                     })
                     .collect();
-                (node.name.clone(), addrs.join(", "))
+                (node.name.to_string(), addrs.join(", "))
             })
             .collect();
         self.lock().held = held;

@@ -29,6 +29,7 @@ pub(crate) mod shim;
 pub mod sockets;
 pub(crate) mod status;
 pub mod supervisor;
+pub mod text;
 pub mod watch;
 
 pub use cli::main;

@@ -14,6 +14,8 @@ use std::sync::OnceLock;
 use globset::{Candidate, Glob, GlobSet, GlobSetBuilder};
 use regex::Regex;
 
+pub use crate::text::Text;
+
 /// A node's index in [`Project::nodes`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct NodeId(pub usize);
@@ -81,7 +83,7 @@ impl Project {
             common.retain(|g| node.inputs.ignore.contains(g));
         }
         common.dedup();
-        common
+        common.iter().map(Text::to_string).collect()
     }
 }
 
@@ -106,7 +108,7 @@ impl Kind {
 /// One `task` or `service`.
 #[derive(Debug, Clone)]
 pub struct Node {
-    pub name: String,
+    pub name: Text,
     pub kind: Kind,
     pub run: Command,
     /// Inputs: which changed paths make this node stale.
@@ -118,7 +120,7 @@ pub struct Node {
     /// new instance starts once the others succeeded and gets connections once these did too.
     pub gates: Vec<NodeId>,
     /// Environment for the command: `defaults` first, then the node's own (which win).
-    pub env: Vec<(String, String)>,
+    pub env: Vec<(Text, Text)>,
     /// Working directory (absolute).
     pub dir: PathBuf,
     /// Listening sockets, in fd order (services only).
@@ -135,7 +137,7 @@ pub struct Node {
     /// holders of one name at once. Cargo jobs on one target directory serialise on cargo's
     /// own build-directory lock anyway; queueing them in hot keeps each one's duration its own
     /// and lets the first in dependency order go first.
-    pub locks: Vec<String>,
+    pub locks: Vec<Text>,
     /// `reload "ADDR"`: hot's browser endpoint for this service (services only).
     pub reload: Option<Reload>,
 }
@@ -183,9 +185,9 @@ impl Restart {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Command {
     /// `run "CMD"`: one shell command line, run with `sh -c`.
-    Shell(String),
+    Shell(Text),
     /// `run "prog" "arg"...`: executed directly, no shell.
-    Argv(Vec<String>),
+    Argv(Vec<Text>),
 }
 
 impl fmt::Display for Command {
@@ -219,9 +221,9 @@ impl fmt::Display for Command {
 #[derive(Debug, Clone)]
 pub struct Inputs {
     /// `watch` globs as written.
-    pub watch: Vec<String>,
+    pub watch: Vec<Text>,
     /// `ignore` globs as written (the node's own, then `defaults`).
-    pub ignore: Vec<String>,
+    pub ignore: Vec<Text>,
     /// The parsed globs, when given; else `watch` and `ignore` are parsed with [`parse_glob`].
     /// Both boxed: a one-shot command never fills them, and unboxed they were a fifth of
     /// each node (each 500-node page of the model a page fault).
@@ -240,7 +242,7 @@ pub(crate) fn parse_glob(text: &str) -> Result<Glob, globset::Error> {
 
 impl Inputs {
     /// Inputs from validated globs (text as written, parsed glob).
-    pub fn new(watch: Vec<(String, Glob)>, ignore: Vec<(String, Glob)>) -> Inputs {
+    pub fn new(watch: Vec<(Text, Glob)>, ignore: Vec<(Text, Glob)>) -> Inputs {
         let (watch, globs) = watch.into_iter().unzip();
         let (ignore, ignore_globs) = ignore.into_iter().unzip();
         Inputs {
@@ -253,7 +255,7 @@ impl Inputs {
 
     /// Inputs from globs as written, each one [`parse_glob`] accepts (the Hotfile's checker
     /// has parsed each distinct text once).
-    pub(crate) fn checked(watch: Vec<String>, ignore: Vec<String>) -> Inputs {
+    pub(crate) fn checked(watch: Vec<Text>, ignore: Vec<Text>) -> Inputs {
         Inputs {
             watch,
             ignore,
@@ -285,7 +287,7 @@ impl Inputs {
                     set(&mut ignore.iter().cloned().map(Some))?,
                 ))),
                 None => {
-                    let parse = |text: &String| parse_glob(text).ok();
+                    let parse = |text: &Text| parse_glob(text).ok();
                     Some(Box::new((
                         set(&mut self.watch.iter().map(parse))?,
                         set(&mut self.ignore.iter().map(parse))?,
@@ -457,7 +459,7 @@ pub(crate) mod testing {
     use super::*;
     use globset::GlobBuilder;
 
-    fn globs(globs: &[&str]) -> Vec<(String, Glob)> {
+    fn globs(globs: &[&str]) -> Vec<(Text, Glob)> {
         globs
             .iter()
             .map(|glob| {
@@ -465,7 +467,7 @@ pub(crate) mod testing {
                     .literal_separator(true)
                     .build()
                     .expect("test globs are valid");
-                ((*glob).to_owned(), parsed)
+                (Text::from(*glob), parsed)
             })
             .collect()
     }
@@ -481,9 +483,9 @@ pub(crate) mod testing {
                 let ready = name.starts_with("serve");
                 let service = ready || name.starts_with("daemon");
                 Node {
-                    name: (*name).to_owned(),
+                    name: Text::from(*name),
                     kind: if service { Kind::Service } else { Kind::Task },
-                    run: Command::Shell(format!("echo {name}")),
+                    run: Command::Shell(format!("echo {name}").into()),
                     inputs: Inputs::new(globs(watch), Vec::new()),
                     after: after
                         .iter()

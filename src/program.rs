@@ -4,6 +4,8 @@
 use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 
+use crate::model::Text;
+
 /// Keywords and builtins: words a shell line may start with that name no program to exec
 /// (`exec cd x` fails) or to look for on PATH. `echo`, `printf`, `test`, `[`, `true` and
 /// `false` are builtins of every shell too, whether or not a program of that name exists.
@@ -29,7 +31,7 @@ pub(crate) fn executable(path: &Path) -> bool {
 }
 
 /// The `PATH` a command's `env` sets (the last one), if any: else it sees hot's own.
-pub(crate) fn path_in(env: &[(String, String)]) -> Option<&str> {
+pub(crate) fn path_in(env: &[(Text, Text)]) -> Option<&str> {
     env.iter()
         .rev()
         .find(|(k, _)| k == "PATH")
@@ -38,7 +40,7 @@ pub(crate) fn path_in(env: &[(String, String)]) -> Option<&str> {
 
 /// A bare program name looked up as execvp does: in each directory of the PATH the command
 /// sees (the last `PATH` in `env`, else hot's own), a relative one taken from `dir`.
-pub(crate) fn on_path(program: &OsStr, dir: &Path, env: &[(String, String)]) -> Option<PathBuf> {
+pub(crate) fn on_path(program: &OsStr, dir: &Path, env: &[(Text, Text)]) -> Option<PathBuf> {
     let search: OsString = path_in(env)
         .map(OsString::from)
         .or_else(|| std::env::var_os("PATH"))

@@ -157,7 +157,7 @@ impl Sockets {
                 match found {
                     Some(i) => {
                         claimed[i] = true;
-                        slots.push(Slot::Kept(i, node.name.clone(), spec.name.clone()));
+                        slots.push(Slot::Kept(i, node.name.to_string(), spec.name.clone()));
                     }
                     // On error the fresh ones bound so far are dropped (closed) with `slots`.
                     None => {

@@ -266,7 +266,7 @@ async fn resolved_program_keeps_its_argv0() {
         tmp.path(),
     );
     // Only the node's PATH has `mysh`: found through it, not through hot's own.
-    n.env = vec![("PATH".into(), bin.display().to_string())];
+    n.env = vec![("PATH".into(), bin.display().to_string().into())];
     let (mut sup, mut rx) = supervisor(project(vec![n]));
     sup.start(NodeId(0), 1, &[], false);
     assert_eq!(exited(&mut rx).await, Exit::Code(0));
@@ -408,7 +408,7 @@ async fn shim_passes_sockets_with_the_servers_own_pid() {
         node(
             "argv",
             Kind::Service,
-            Command::Argv(vec![probe.display().to_string()]),
+            Command::Argv(vec![probe.display().to_string().into()]),
             tmp.path(),
         ),
         &["http", "admin"],
@@ -489,7 +489,7 @@ async fn nonblocking_does_not_leak_to_the_next_instance() {
         node(
             "svc",
             Kind::Service,
-            Command::Argv(vec![probe().display().to_string()]),
+            Command::Argv(vec![probe().display().to_string().into()]),
             tmp.path(),
         ),
         &["http"],
@@ -528,7 +528,7 @@ async fn nonblocking_does_not_leak_to_the_next_instance() {
 #[tokio::test(flavor = "current_thread")]
 async fn readiness() {
     let tmp = tempfile::tempdir().unwrap();
-    let probe = Command::Argv(vec![probe().display().to_string()]);
+    let probe = Command::Argv(vec![probe().display().to_string().into()]);
     let mut log = with_sockets(
         node("log", Kind::Service, probe.clone(), tmp.path()),
         &["http"],
@@ -727,7 +727,7 @@ async fn nonblocking_flag_kept_for_live_instance() {
     exited(&mut rx).await;
     let mut plain = old;
     plain.ready = None;
-    plain.run = Command::Argv(vec![probe().display().to_string()]);
+    plain.run = Command::Argv(vec![probe().display().to_string().into()]);
     sup.set_project(project(vec![plain]));
     sup.start(NodeId(0), 3, &fds, false);
     assert_eq!(ask(fds[0].2).await.get("nonblock"), "0");
@@ -1053,7 +1053,7 @@ async fn a_spare_keeper_gives_the_server_its_sockets_and_its_own_listen_pid() {
         node(
             "serve",
             Kind::Service,
-            Command::Argv(vec![probe.display().to_string()]),
+            Command::Argv(vec![probe.display().to_string().into()]),
             tmp.path(),
         ),
         &["http", "admin"],

@@ -120,7 +120,7 @@ impl Browser {
             .filter_map(|id| {
                 let node = project.node(id);
                 let reload = node.reload.filter(|_| node.kind == Kind::Service)?;
-                Some((node.name.clone(), (id, reload.addr)))
+                Some((node.name.to_string(), (id, reload.addr)))
             })
             .collect();
         self.endpoints

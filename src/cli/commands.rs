@@ -15,7 +15,7 @@ use crate::exit;
 use crate::graph::{self, Graph};
 use crate::hotfile;
 use crate::lint;
-use crate::model::{Kind, NodeId, Project};
+use crate::model::{Kind, NodeId, Project, Text};
 use crate::report::Reporter;
 use crate::watch::Seen;
 
@@ -323,7 +323,7 @@ fn lock_groups(tasks: &[&crate::model::Node]) -> usize {
     let unlocked = tasks.iter().filter(|t| t.locks.is_empty()).count();
     let mut groups: Vec<BTreeSet<&str>> = Vec::new();
     for task in tasks.iter().filter(|t| !t.locks.is_empty()) {
-        let mine: BTreeSet<&str> = task.locks.iter().map(String::as_str).collect();
+        let mine: BTreeSet<&str> = task.locks.iter().map(Text::as_str).collect();
         let (joined, apart): (Vec<_>, Vec<_>) = groups
             .into_iter()
             .partition(|group| !mine.is_empty() && !group.is_disjoint(&mine));

@@ -360,7 +360,7 @@ fn append(project: &mut Project, names: &[String], args: &[String]) -> Result<()
     };
     let node = &mut project.nodes[id.0];
     match &mut node.run {
-        Run::Argv(argv) => argv.extend(args.iter().cloned()),
+        Run::Argv(argv) => argv.extend(args.iter().map(|a| a.as_str().into())),
         Run::Shell(line) => {
             let words = shlex::try_join(args.iter().map(String::as_str)).map_err(|e| {
                 failure(
@@ -368,8 +368,7 @@ fn append(project: &mut Project, names: &[String], args: &[String]) -> Result<()
                     format!("cannot pass these arguments to a shell: {e}"),
                 )
             })?;
-            line.push(' ');
-            line.push_str(&words);
+            *line = format!("{line} {words}").into();
         }
     }
     Ok(())

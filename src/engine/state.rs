@@ -1121,7 +1121,7 @@ fn same_definition(old: &Node, new: &Node, old_project: &Project, new_project: &
     let names = |node: &Node, project: &Project| -> Vec<String> {
         node.after
             .iter()
-            .map(|d| project.node(*d).name.clone())
+            .map(|d| project.node(*d).name.to_string())
             .collect()
     };
     let ready = |node: &Node| format!("{:?}", node.ready);

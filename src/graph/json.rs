@@ -9,7 +9,7 @@
 use std::fmt::Write as _;
 
 use super::{Graph, own_after};
-use crate::model::{NodeId, Project};
+use crate::model::{NodeId, Project, Text};
 
 pub(super) fn render(project: &Project, graph: &Graph) -> String {
     // Sized up front (about 200 bytes a node): grown from a small buffer, that of a 500-node
@@ -33,7 +33,7 @@ pub(super) fn render(project: &Project, graph: &Graph) -> String {
         out.raw(",\"gates\":");
         out.list(node.gates.iter().map(|&id| name(id)));
         out.raw(",\"ignore\":");
-        out.list(node.inputs.ignore.iter().map(String::as_str));
+        out.list(node.inputs.ignore.iter().map(Text::as_str));
         out.raw(",\"kind\":");
         out.string(node.kind.as_str());
         out.raw(",\"name\":");
@@ -59,7 +59,7 @@ pub(super) fn render(project: &Project, graph: &Graph) -> String {
             out.raw("}");
         }
         out.raw("],\"watch\":");
-        out.list(node.inputs.watch.iter().map(String::as_str));
+        out.list(node.inputs.watch.iter().map(Text::as_str));
         out.raw("}");
     }
     out.raw("],\"order\":");

@@ -5,6 +5,7 @@
 use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use miette::{LabeledSpan, SourceSpan};
@@ -16,7 +17,7 @@ use super::error::Mistake;
 use super::suggest;
 use super::syntax::{RawFile, RawNode, RawReady, RawReload, RawStop, Str};
 use crate::model::{
-    Command, Inputs, Node, NodeId, Project, Ready, Reload, Restart, Signal, SocketSpec, Stop,
+    Command, Inputs, Node, NodeId, Project, Ready, Reload, Restart, Signal, SocketSpec, Stop, Text,
     parse_duration, parse_glob,
 };
 
@@ -36,10 +37,12 @@ pub(super) fn build(
     file: RawFile,
     hotfile: PathBuf,
     here: PathBuf,
+    source: &Arc<String>,
     mistakes: &mut Vec<Mistake>,
 ) -> Option<Project> {
     let mut c = Checker {
         mistakes,
+        source,
         globs: HashMap::new(),
     };
     let root = match &file.root {
@@ -51,7 +54,7 @@ pub(super) fn build(
         Some(text) => c.duration(text),
         None => Some(DEFAULT_DEBOUNCE),
     };
-    let default_ignore: Vec<Option<String>> =
+    let default_ignore: Vec<Option<Text>> =
         file.defaults.ignore.iter().map(|g| c.glob(g)).collect();
     let default_env = c.env(&file.defaults.env, "`defaults`");
     let after: Vec<Vec<(usize, SourceSpan)>> =
@@ -98,6 +101,8 @@ mod gate;
 
 struct Checker<'m> {
     mistakes: &'m mut Vec<Mistake>,
+    /// The Hotfile's text, which the model's strings are ranges of (`Text`).
+    source: &'m Arc<String>,
     /// Each distinct glob text parsed once: 500 nodes write 1,500 globs, 81 of them distinct.
     globs: HashMap<String, Result<(), String>>,
 }
@@ -326,8 +331,8 @@ impl Checker<'_> {
         raw: &RawNode,
         after: &[(usize, SourceSpan)],
         root: &Path,
-        default_ignore: &[Option<String>],
-        default_env: &Option<Vec<(String, String)>>,
+        default_ignore: &[Option<Text>],
+        default_env: &Option<Vec<(Text, Text)>>,
     ) -> Option<Node> {
         let run = self.run(raw);
         // Every glob is checked (each mistake reported), straight into the model's lists: no
@@ -338,8 +343,8 @@ impl Checker<'_> {
             globs_ok &= checked.is_some();
             checked
         };
-        let watch: Vec<String> = raw.watch.iter().filter_map(|g| glob(self, g)).collect();
-        let mut ignore: Vec<String> = Vec::with_capacity(raw.ignore.len() + default_ignore.len());
+        let watch: Vec<Text> = raw.watch.iter().filter_map(|g| glob(self, g)).collect();
+        let mut ignore: Vec<Text> = Vec::with_capacity(raw.ignore.len() + default_ignore.len());
         ignore.extend(raw.ignore.iter().filter_map(|g| glob(self, g)));
         for default in default_ignore {
             globs_ok &= default.is_some();
@@ -401,7 +406,7 @@ impl Checker<'_> {
             env
         };
         Some(Node {
-            name: raw.name.as_ref()?.value.to_owned(),
+            name: self.text(raw.name.as_ref()?.value),
             kind: raw.kind,
             run: run?,
             inputs,
@@ -507,8 +512,8 @@ impl Checker<'_> {
     }
 
     /// `lock "NAME"…`: names shown in messages, so printable and short; repeats collapse.
-    fn locks(&mut self, raw: &RawNode) -> Option<Vec<String>> {
-        let mut out: Vec<String> = Vec::new();
+    fn locks(&mut self, raw: &RawNode) -> Option<Vec<Text>> {
+        let mut out: Vec<Text> = Vec::new();
         let mut ok = true;
         for lock in &raw.locks {
             let text = lock.value;
@@ -520,7 +525,7 @@ impl Checker<'_> {
                 );
                 ok = false;
             } else if !out.iter().any(|l| l == text) {
-                out.push(text.to_owned());
+                out.push(self.text(text));
             }
         }
         ok.then_some(out)
@@ -557,15 +562,15 @@ impl Checker<'_> {
                 None
             }
             _ if !ok => None,
-            [line] => Some(Command::Shell(line.value.to_owned())),
+            [line] => Some(Command::Shell(self.text(line.value))),
             _ => Some(Command::Argv(
-                argv.iter().map(|a| a.value.to_owned()).collect(),
+                argv.iter().map(|a| self.text(a.value)).collect(),
             )),
         }
     }
 
     /// Validates one glob (as [`parse_glob`] reads it), each distinct text parsed once.
-    fn glob(&mut self, glob: &Str<'_>) -> Option<String> {
+    fn glob(&mut self, glob: &Str<'_>) -> Option<Text> {
         let text = glob.value.strip_prefix("./").unwrap_or(glob.value);
         let bad = |reason: String, help: Option<String>| Mistake::BadGlob {
             glob: glob.value.to_owned(),
@@ -599,7 +604,7 @@ impl Checker<'_> {
             }
         };
         match parsed {
-            Ok(()) => Some(glob.value.to_owned()),
+            Ok(()) => Some(self.text(glob.value)),
             Err(reason) => {
                 self.mistakes.push(bad(reason, None));
                 None
@@ -608,8 +613,8 @@ impl Checker<'_> {
     }
 
     /// Validates one block's `env` entries, reporting a key set twice.
-    fn env(&mut self, entries: &[(Str, Str)], parent: &str) -> Option<Vec<(String, String)>> {
-        let mut out: Vec<(String, String)> = Vec::with_capacity(entries.len());
+    fn env(&mut self, entries: &[(Str, Str)], parent: &str) -> Option<Vec<(Text, Text)>> {
+        let mut out: Vec<(Text, Text)> = Vec::with_capacity(entries.len());
         // A block sets a few variables: a map (and its hashing) costs more than a look back
         // over them, until there are many.
         let mut seen: HashMap<&str, SourceSpan> = HashMap::new();
@@ -653,7 +658,7 @@ impl Checker<'_> {
             if many {
                 seen.insert(key.value, key.span());
             }
-            out.push((key.value.to_owned(), value.value.to_owned()));
+            out.push((self.text(key.value), self.text(value.value)));
         }
         ok.then_some(out)
     }
@@ -812,6 +817,11 @@ impl Checker<'_> {
             Some(_) => {}
         }
         parsed
+    }
+
+    /// A string of the model: a range of the Hotfile's text where the reader borrowed it.
+    fn text(&self, value: &str) -> Text {
+        Text::within(self.source, value)
     }
 
     fn bad_value(&mut self, span: SourceSpan, message: &str, help: Option<&str>) {

@@ -274,7 +274,7 @@ fn build(
 ) -> Result<Loaded, Vec<Mistake>> {
     let mut mistakes = Vec::new();
     let raw = syntax::read(doc, &mut mistakes);
-    match check::build(raw, hotfile, root, &mut mistakes) {
+    match check::build(raw, hotfile, root, source, &mut mistakes) {
         Some(project) if mistakes.is_empty() && project.nodes.is_empty() => {
             // A zero-length label: the caret at the top, however long the comments are.
             Err(vec![Mistake::Empty {

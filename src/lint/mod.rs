@@ -28,7 +28,7 @@ use miette::{Diagnostic, LabeledSpan, NamedSource, Severity, SourceSpan};
 use serde_json::json;
 
 use crate::hotfile;
-use crate::model::{Kind, Node, Project};
+use crate::model::{Kind, Node, Project, Text};
 
 /// One warning about a sound Hotfile.
 #[derive(Debug)]
@@ -199,7 +199,7 @@ pub(crate) fn lint<'p>(project: &'p Project, spans: &hotfile::Spans) -> Vec<Warn
     for (node, spans) in project.nodes.iter().zip(spans) {
         if let Some((path, kind)) = specials.iter().find(|(p, _)| node.inputs.matches(p)) {
             // The first `watch` glob that matches it carries the label.
-            let index = globset(node.inputs.watch.iter().cloned())
+            let index = globset(node.inputs.watch.iter().map(Text::to_string))
                 .and_then(|set| set.matches(path).first().copied())
                 .unwrap_or(0);
             let labels = spans

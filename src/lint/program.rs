@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::path::{Component, Path, PathBuf};
 
 use crate::cargo;
+use crate::model::Text;
 use crate::model::{Command, Node};
 use crate::program::{SHELL_WORDS, on_path, path_in};
 
@@ -121,7 +122,7 @@ fn lexical(path: &Path) -> PathBuf {
 /// any `VAR=value` assignments and `exec`.
 fn program(run: &Command) -> Option<String> {
     let words = match run {
-        Command::Argv(argv) => return argv.first().cloned(),
+        Command::Argv(argv) => return argv.first().map(Text::to_string),
         Command::Shell(line) => shlex::split(line)?,
     };
     let mut words = words

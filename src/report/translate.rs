@@ -7,11 +7,11 @@ use std::time::Duration;
 use super::Clock;
 use super::event::{Crashed, EventKind, NodeInfo, NodeResult, Rerun};
 use crate::engine::{self, Exit, Report, Standing, Trigger};
-use crate::model::{Kind, NodeId, Project};
+use crate::model::{Kind, NodeId, Project, Text};
 
 /// The event for one engine report.
 pub(super) fn report(project: &Project, report: &Report, clock: &Clock) -> EventKind {
-    let name = |node: &NodeId| project.node(*node).name.clone();
+    let name = |node: &NodeId| project.node(*node).name.to_string();
     match report {
         Report::WaveStarted {
             wave,
@@ -194,15 +194,15 @@ pub(super) fn scope(project: &Project, scope: &BTreeSet<NodeId>) -> EventKind {
         .map(|id| {
             let node = project.node(*id);
             NodeInfo {
-                name: node.name.clone(),
+                name: node.name.to_string(),
                 kind: node.kind.into(),
                 after: node
                     .after
                     .iter()
-                    .map(|a| project.node(*a).name.clone())
+                    .map(|a| project.node(*a).name.to_string())
                     .collect(),
                 sockets: node.sockets.iter().map(|s| s.addr.to_string()).collect(),
-                locks: node.locks.clone(),
+                locks: node.locks.iter().map(Text::to_string).collect(),
             }
         })
         .collect();
@@ -214,7 +214,7 @@ fn standings(
     graph: &[Standing],
     clock: &Clock,
 ) -> (bool, Vec<String>, Vec<NodeResult>) {
-    let name = |node: &NodeId| project.node(*node).name.clone();
+    let name = |node: &NodeId| project.node(*node).name.to_string();
     let nodes: Vec<NodeResult> = graph
         .iter()
         .map(|standing| {

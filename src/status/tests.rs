@@ -315,7 +315,7 @@ fn a_crashed_service_that_never_restarts_waits_for_a_change() {
 fn a_queued_task_names_the_lock_it_waits_for() {
     let mut project = project(&[("build", &["src/**"], &[]), ("check", &["src/**"], &[])]);
     for node in &mut project.nodes {
-        node.locks = vec!["cargo".to_owned()];
+        node.locks = vec!["cargo".into()];
     }
     let mut rig = Rig::with(project);
     rig.start();

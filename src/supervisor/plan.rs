@@ -3,7 +3,7 @@
 use std::ffi::OsString;
 use std::path::Path;
 
-use crate::model::Command;
+use crate::model::{Command, Text};
 use crate::sockets::RawFd;
 
 /// A program and its arguments.
@@ -31,14 +31,14 @@ pub(crate) fn launch(
 ) -> Launch {
     let (argv, pid_kept): (Vec<OsString>, bool) = match command {
         Command::Argv(argv) => (argv.iter().map(OsString::from).collect(), true),
-        Command::Shell(line) if sockets.is_empty() => (shell(line.clone()), false),
+        Command::Shell(line) if sockets.is_empty() => (shell(line.to_string()), false),
         Command::Shell(line) => match exec_form(line) {
             Some(line) => (shell(line), true),
-            None => (shell(line.clone()), false),
+            None => (shell(line.to_string()), false),
         },
     };
     let user_program = match command {
-        Command::Argv(argv) => argv.first().cloned().unwrap_or_default(),
+        Command::Argv(argv) => argv.first().map(Text::to_string).unwrap_or_default(),
         Command::Shell(_) => "sh".into(),
     };
     #[cfg(unix)]

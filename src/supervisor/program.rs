@@ -13,6 +13,7 @@ use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use crate::model::Text;
 use crate::program::{executable, on_path, path_in};
 
 /// What the last PATH search of each program found, by (program, directory, the node's own
@@ -39,7 +40,7 @@ impl Programs {
         &self,
         program: &OsStr,
         dir: &Path,
-        env: &[(String, String)],
+        env: &[(Text, Text)],
     ) -> (Result<PathBuf, String>, Option<Recheck>) {
         if program.as_encoded_bytes().contains(&b'/') {
             return (find_program(program, dir, env), None);
@@ -77,7 +78,10 @@ impl Recheck {
     pub(super) fn run(self) {
         let Recheck { programs, key } = self;
         let (program, dir, path) = &key;
-        let env: Vec<(String, String)> = path.iter().map(|p| ("PATH".into(), p.clone())).collect();
+        let env: Vec<(Text, Text)> = path
+            .iter()
+            .map(|p| ("PATH".into(), p.as_str().into()))
+            .collect();
         let found = find_program(program, dir, &env);
         programs.remember(key, &found);
     }
@@ -87,7 +91,7 @@ impl Recheck {
 pub(super) fn find_program(
     program: &OsStr,
     dir: &Path,
-    env: &[(String, String)],
+    env: &[(Text, Text)],
 ) -> Result<PathBuf, String> {
     let shown = program.to_string_lossy();
     let path = Path::new(program);
@@ -134,7 +138,8 @@ mod tests {
         let err = find_program("./nope".as_ref(), tmp.path(), &[]).unwrap_err();
         assert!(err.contains("not found"), "{err}");
 
-        let path = vec![("PATH".to_string(), tmp.path().display().to_string())];
+        let path: Vec<(Text, Text)> =
+            vec![("PATH".into(), tmp.path().display().to_string().into())];
         assert_eq!(find_program("app".as_ref(), Path::new("/"), &path), Ok(app));
         let err = find_program("cargo-foo".as_ref(), Path::new("/"), &path).unwrap_err();
         assert_eq!(err, "`cargo-foo` not found: is it installed and on PATH?");
@@ -157,7 +162,7 @@ mod tests {
             app
         };
         let path = std::env::join_paths([&early, &late]).unwrap();
-        let env = vec![("PATH".to_string(), path.into_string().unwrap())];
+        let env: Vec<(Text, Text)> = vec![("PATH".into(), path.into_string().unwrap().into())];
         let programs = Programs::default();
         let app = OsStr::new("app");
         let in_late = install(&late);

@@ -23,7 +23,7 @@ use super::spare::{self, Refill};
 use super::spawn_error::SpawnError;
 use super::{Supervisor, plan};
 use crate::engine::{Event, Exit, Generation};
-use crate::model::{Command, Node, NodeId, Ready, Signal, Stop};
+use crate::model::{Command, Node, NodeId, Ready, Signal, Stop, Text};
 use crate::report::{Reporter, Stream};
 use crate::shim::protocol::{Launch, Order, Report};
 use crate::sockets::RawFd;
@@ -54,7 +54,7 @@ const INHERITED: [&str; 5] = [
 /// The command's whole environment, sorted by name: hot's own but [`INHERITED`], the node's
 /// `env` over it, and its `NOTIFY_SOCKET`. Made at each start (a spare keeper is started with
 /// none, so it never runs an old one); hot's own part is read once (see [`own_environment`]).
-fn environment(node: &[(String, String)], notify: Option<&OsStr>) -> Vec<(OsString, OsString)> {
+fn environment(node: &[(Text, Text)], notify: Option<&OsStr>) -> Vec<(OsString, OsString)> {
     let mut env = own_environment().to_vec();
     let mut set = |key: OsString, value: OsString| match env.binary_search_by(|(k, _)| k.cmp(&key))
     {
@@ -62,7 +62,7 @@ fn environment(node: &[(String, String)], notify: Option<&OsStr>) -> Vec<(OsStri
         Err(at) => env.insert(at, (key, value)),
     };
     for (key, value) in node {
-        set(key.into(), value.into());
+        set(key.as_str().into(), value.as_str().into());
     }
     if let Some(path) = notify {
         set("NOTIFY_SOCKET".into(), path.to_owned());
@@ -269,7 +269,7 @@ impl Supervisor {
         let ctx = Ctx {
             node,
             generation,
-            name: def.name.clone(),
+            name: def.name.to_string(),
             events: self.events.clone(),
             reporter: self.reporter.clone(),
             hints: self.hints.clone(),
@@ -337,7 +337,7 @@ impl Supervisor {
         // Off Linux there is no /proc to tell whether it takes them (docs/json.md).
         #[cfg(target_os = "linux")]
         super::holds::watch(
-            def.name.clone(),
+            def.name.to_string(),
             pgid,
             sockets,
             gate.clone(),
@@ -370,7 +370,7 @@ impl Supervisor {
             },
             pgid,
             fds: fds.iter().map(|(_, fd)| *fd).collect(),
-            name: def.name.clone(),
+            name: def.name.to_string(),
             stop: def.stop,
             stopping: false,
             control,
@@ -824,10 +824,10 @@ mod tests {
             .first()
             .map(|(k, _)| k.to_string_lossy().into_owned())
             .unwrap_or_else(|| "HOT_TEST_UNSET".into());
-        let node = vec![
-            (some_own.clone(), "from the node".to_owned()),
-            ("ZZ_HOT_NODE_ONLY".to_owned(), "z".to_owned()),
-            ("LISTEN_PID".to_owned(), "the node's own".to_owned()),
+        let node: Vec<(Text, Text)> = vec![
+            (some_own.clone().into(), "from the node".into()),
+            ("ZZ_HOT_NODE_ONLY".into(), "z".into()),
+            ("LISTEN_PID".into(), "the node's own".into()),
         ];
         let env = environment(&node, Some(OsStr::new("/run/notify")));
         let mut want: std::collections::BTreeMap<OsString, OsString> = std::env::vars_os()

@@ -2,11 +2,9 @@
 //! directories the kernel refused to watch (which also holds the instance for link targets).
 
 use std::path::{Path, PathBuf};
-#[cfg(target_os = "linux")]
-use std::sync::Arc;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use notify::event::{AccessKind, AccessMode};
@@ -16,7 +14,25 @@ use super::baseline::lock;
 use super::msg::Msg;
 use super::walk::Target;
 
-pub(super) type Instance = Box<dyn notify::Watcher + Send>;
+pub(super) type Instance = Box<dyn Shared>;
+
+/// A notify watcher handed the watch registry's own copy of a directory's path, so that a
+/// watcher that keeps paths (inotify's descriptor map, see `native`) shares it rather than
+/// keeping a second one (~30 bytes a directory: 0.35 MB on the 100,000-file tree).
+pub(super) trait Shared: notify::Watcher + Send {
+    /// Watches `dir` alone (not recursively).
+    fn watch_dir(&mut self, dir: &Arc<Path>) -> notify::Result<()> {
+        self.watch(dir, RecursiveMode::NonRecursive)
+    }
+}
+
+impl Shared for notify::PollWatcher {}
+
+#[cfg(target_os = "macos")]
+impl Shared for super::covering::Covering<notify::FsEventWatcher> {}
+
+#[cfg(not(any(target_os = "linux", target_os = "macos")))]
+impl Shared for notify::RecommendedWatcher {}
 
 /// The instance index of directories watched by the poll fallback.
 pub(super) const POLLED: usize = usize::MAX;
@@ -194,7 +210,7 @@ pub(super) fn add(
     let result = if refuse.is_some_and(|r| r.load(Ordering::Relaxed)) {
         Err(notify::Error::new(notify::ErrorKind::MaxFilesWatch))
     } else {
-        native.watch(dir, RecursiveMode::NonRecursive)
+        native.watch_dir(dir)
     };
     match result {
         Ok(()) => Ok(k),

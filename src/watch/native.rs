@@ -42,13 +42,14 @@ fn mask() -> WatchMask {
 }
 
 /// Watch descriptors and the directories they watch, both ways, each path kept once: `by_wd`
-/// owns it, `by_path` holds only descriptors, found by the path's hash and compared through
+/// holds it (shared with the watch registry, see [`super::instances::Shared`]), `by_path`
+/// holds only descriptors, found by the path's hash and compared through
 /// `by_wd` (a 100,000-file tree has 11,111 directories; two maps of shared paths cost ~60 bytes
 /// a directory more). foldhash: a path is hashed part by part, each part a hasher call, which
 /// SipHash makes several times dearer.
 #[derive(Default)]
 struct Paths {
-    by_wd: foldhash::HashMap<c_int, Box<Path>>,
+    by_wd: foldhash::HashMap<c_int, Arc<Path>>,
     by_path: hashbrown::HashTable<c_int>,
     hasher: foldhash::fast::RandomState,
 }
@@ -61,8 +62,8 @@ impl Paths {
     /// `id` watches `path` now. The same inode under a new name (a watched directory renamed):
     /// the new name wins; the same name on a new inode (a directory made again): the new
     /// descriptor wins.
-    fn insert(&mut self, id: c_int, path: &Path) {
-        if self.by_wd.get(&id).is_some_and(|p| **p == *path) {
+    fn insert(&mut self, id: c_int, path: &Arc<Path>) {
+        if self.by_wd.get(&id).is_some_and(|p| **p == **path) {
             return;
         }
         self.forget_wd(id);
@@ -72,7 +73,7 @@ impl Paths {
             by_path,
             hasher,
         } = self;
-        match by_path.find_mut(hash, |wd| by_wd.get(wd).is_some_and(|p| **p == *path)) {
+        match by_path.find_mut(hash, |wd| by_wd.get(wd).is_some_and(|p| **p == **path)) {
             // The old descriptor keeps its name for its own last events (until `IGNORED`).
             Some(wd) => *wd = id,
             None => {
@@ -83,7 +84,7 @@ impl Paths {
                 });
             }
         }
-        self.by_wd.insert(id, path.into());
+        self.by_wd.insert(id, path.clone());
     }
 
     /// Forgets `path`'s watch; returns its descriptor.
@@ -325,12 +326,8 @@ impl Native {
     }
 }
 
-impl notify::Watcher for Native {
-    fn new<F: EventHandler>(event_handler: F, _config: notify::Config) -> notify::Result<Self> {
-        Native::start(event_handler, Arc::default())
-    }
-
-    fn watch(&mut self, path: &Path, _recursive_mode: RecursiveMode) -> notify::Result<()> {
+impl super::instances::Shared for Native {
+    fn watch_dir(&mut self, path: &Arc<Path>) -> notify::Result<()> {
         let mut paths = lock(&self.paths);
         let wd = self.watches.add(path, mask()).map_err(|e| {
             if e.raw_os_error() == Some(libc::ENOSPC) {
@@ -344,6 +341,16 @@ impl notify::Watcher for Native {
         })?;
         paths.insert(wd.get_watch_descriptor_id(), path);
         Ok(())
+    }
+}
+
+impl notify::Watcher for Native {
+    fn new<F: EventHandler>(event_handler: F, _config: notify::Config) -> notify::Result<Self> {
+        Native::start(event_handler, Arc::default())
+    }
+
+    fn watch(&mut self, path: &Path, _recursive_mode: RecursiveMode) -> notify::Result<()> {
+        super::instances::Shared::watch_dir(self, &path.into())
     }
 
     fn unwatch(&mut self, path: &Path) -> notify::Result<()> {
@@ -555,40 +562,62 @@ mod tests {
     #[test]
     fn paths_are_kept_once_and_both_ways_agree() {
         let mut p = Paths::default();
-        let (a, b) = (Path::new("/t/a"), Path::new("/t/b"));
-        p.insert(1, a);
-        p.insert(2, b);
+        let (a, b): (Arc<Path>, Arc<Path>) = (Path::new("/t/a").into(), Path::new("/t/b").into());
+        p.insert(1, &a);
+        p.insert(2, &b);
         assert_eq!(p.by_wd.len(), 2);
         assert_eq!(p.by_path.len(), 2);
         // Renamed: wd 1 now names /t/c; /t/a is no longer watched.
-        let c = Path::new("/t/c");
-        p.insert(1, c);
-        assert_eq!(p.remove_path(a), None);
-        assert_eq!(p.by_wd.get(&1).map(|p| &**p), Some(c));
+        let c: Arc<Path> = Path::new("/t/c").into();
+        p.insert(1, &c);
+        assert_eq!(p.remove_path(&a), None);
+        assert_eq!(p.by_wd.get(&1).map(|p| &**p), Some(&*c));
         // /t/b made again (new inode, wd 3) before wd 2's IGNORED: the new one wins, and the
         // old one's late IGNORED does not drop it.
-        p.insert(3, b);
+        p.insert(3, &b);
         assert_eq!(
             p.by_wd.get(&2).map(|p| &**p),
-            Some(b),
+            Some(&*b),
             "old events still named"
         );
         p.forget_wd(2);
-        assert_eq!(p.remove_path(b), Some(3));
-        assert_eq!(p.remove_path(b), None);
+        assert_eq!(p.remove_path(&b), Some(3));
+        assert_eq!(p.remove_path(&b), None);
         // Watching again under the same descriptor changes nothing.
-        p.insert(1, c);
+        p.insert(1, &c);
         assert_eq!(p.by_path.len(), 1);
-        assert_eq!(p.remove_path(c), Some(1));
+        assert_eq!(p.remove_path(&c), Some(1));
         assert!(p.by_wd.is_empty() && p.by_path.is_empty());
         // Enough paths to grow the index several times (its rehash hashes through `by_wd`).
         for i in 0..1000 {
-            p.insert(i, &PathBuf::from(format!("/t/{i}")));
+            p.insert(i, &Path::new(&format!("/t/{i}")).into());
         }
         for i in (0..1000).rev() {
             assert_eq!(p.remove_path(&PathBuf::from(format!("/t/{i}"))), Some(i));
         }
         assert!(p.by_wd.is_empty() && p.by_path.is_empty());
+    }
+
+    /// The registry's copy of a watched directory's path is the descriptor map's too: a second
+    /// copy per directory was ~30 bytes of the 100,000-file tree's RSS each (BENCHMARKS.md).
+    #[test]
+    fn a_watched_path_is_shared_not_copied() {
+        use crate::watch::instances::Shared;
+        let dir = tempfile::tempdir().unwrap();
+        let (tx, _rx) = mpsc::channel();
+        let mut w = Native::start(tx, Arc::default()).unwrap();
+        let root: Arc<Path> = dir.path().into();
+        w.watch_dir(&root).unwrap();
+        assert_eq!(
+            Arc::strong_count(&root),
+            2,
+            "the map holds the same allocation"
+        );
+        let kept = lock(&w.paths).by_wd.values().next().cloned().unwrap();
+        assert!(Arc::ptr_eq(&kept, &root));
+        drop(kept);
+        w.unwatch(&root).unwrap();
+        assert_eq!(Arc::strong_count(&root), 1, "unwatching lets it go");
     }
 
     /// The kinds and paths notify's own backend gives, which the filter and the debouncer

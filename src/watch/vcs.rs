@@ -18,13 +18,18 @@
 //!
 //! Git also holds its lock, or its sequence, while it waits for the user to write a message:
 //! `git commit -a` (or with paths) keeps the index lock while its editor is open, `git rebase
-//! -i` has its sequence directory while the todo list is edited. Saves made meanwhile run at
-//! once: git writes the message file (`COMMIT_EDITMSG`, `MERGE_MSG`, `TAG_EDITMSG`; the todo
-//! list with no step `done`) after it has written the work tree (after the pre-commit hook,
-//! whose writes are held) and before it opens the editor, so a lock older than a message
-//! file, or a todo list newer than the index, waits for the user. The two may fall in one
-//! tick of the file system's clock (a few ms); then a git waiting for its editor tells
-//! (Linux), and elsewhere the hold goes on as before. These marks work where `/proc` does not.
+//! -i` has its sequence directory while the todo list is edited, or a `reword`, `squash` or
+//! `fixup -c` step's message. Saves made meanwhile run at once: git writes the message file
+//! (`COMMIT_EDITMSG`, `MERGE_MSG`, `TAG_EDITMSG`; the todo list with no step `done`) after it
+//! has written the work tree (after the pre-commit hook, whose writes are held) and before it
+//! opens the editor, so a lock older than a message file, a todo list newer than the index
+//! of `git rebase -i` (`rebase-merge/interactive`) and ending with git's help for the
+//! editor (the list git rewrites after its checkout, a moment before its first step is
+//! `done`, holds the steps alone), or a `COMMIT_EDITMSG` newer
+//! than the index and than a rebase's last step `done` when that step edits a message (a pick
+//! or a plain `fixup` writes none), waits for the user. The two may fall in one tick of the
+//! file system's clock (a few ms); then a git waiting for its editor tells (Linux), and
+//! elsewhere the hold goes on as before. These marks work where `/proc` does not.
 //!
 //! A lock that holds a burst for [`HOLD_MAX`] with no file changing (one a crashed git left
 //! behind) is reported once and no longer holds anything; a checkout still writing files is
@@ -279,7 +284,7 @@ impl Git {
         let Some((_, kind)) = found else {
             return (Lock::Free, warning);
         };
-        if self.stopped(kind) || self.todo_edited(kind, now) {
+        if self.stopped(kind) || self.todo_edited(kind, now) || self.message_edited(kind, now) {
             return (Lock::Free, warning);
         }
         if now.saturating_duration_since(since) < self.stall {
@@ -366,17 +371,46 @@ impl Git {
         }
     }
 
-    /// Whether `git rebase -i` waits for its todo list to be edited: no step has run and the
+    /// Whether `git rebase -i` waits for its todo list to be edited: no step has run, the
     /// list was written after the index (which the checkout that starts the steps writes
-    /// again, after the list).
+    /// again, after the list), and it ends with git's help for the editor. Git rewrites the
+    /// list (the steps alone) after the editor and after that checkout, a moment before its
+    /// first step is `done`: a list newer than the index with no help is a rebase about to
+    /// start its steps. Only `-i` (marked `interactive`) opens an editor: a plain rebase
+    /// writes the list with its help too, after `--autostash` reset the tree.
     fn todo_edited(&mut self, kind: Sequence, now: Instant) -> bool {
-        if kind != Sequence::Rebase || self.dir.join("rebase-merge/done").exists() {
+        let state = |name: &str| self.dir.join("rebase-merge").join(name);
+        if kind != Sequence::Rebase || state("done").exists() || !state("interactive").exists() {
             return false;
         }
         let Ok(index) = std::fs::metadata(self.dir.join("index")).and_then(|m| m.modified()) else {
             return false;
         };
-        self.waits_after(index, &["rebase-merge/git-rebase-todo"], now)
+        let todo = "rebase-merge/git-rebase-todo";
+        // The help is comment lines (`#`, or `core.commentChar`); a step starts with a word.
+        let help = last_line(&self.dir.join(todo))
+            .is_some_and(|l| !l.starts_with(|c: char| c.is_ascii_alphanumeric()));
+        help && self.waits_after(index, &[todo], now)
+    }
+
+    /// Whether a rebase's `reword`, `squash` or `fixup -c` step waits for its message to be
+    /// edited: git runs `git commit`, which writes `COMMIT_EDITMSG` (after the step's tree
+    /// and index, after the step was `done`) and opens the editor. A plain pick or `fixup`
+    /// commits in git itself, with no message file; another step appends to `done` first.
+    fn message_edited(&mut self, kind: Sequence, now: Instant) -> bool {
+        if kind != Sequence::Rebase {
+            return false;
+        }
+        let done = self.dir.join("rebase-merge/done");
+        let edits = last_line(&done).is_some_and(|l| {
+            let command = l.split_whitespace().next().unwrap_or_default();
+            matches!(command, "reword" | "r" | "squash" | "s" | "fixup" | "f")
+        });
+        let modified = |path: PathBuf| std::fs::metadata(path).and_then(|m| m.modified()).ok();
+        let (Some(done), Some(index)) = (modified(done), modified(self.dir.join("index"))) else {
+            return false;
+        };
+        edits && self.waits_after(done.max(index), &["COMMIT_EDITMSG"], now)
     }
 
     /// The sequence under way, by its state directory.

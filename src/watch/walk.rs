@@ -18,8 +18,9 @@ use super::watches::{Registry, key};
 #[derive(Default)]
 pub(super) struct Found {
     /// Every directory walked, with the instance that now watches it when this walk added the
-    /// watch (`None`: watched already). Moved into the watch registry, not copied.
-    pub dirs: Vec<(Box<Path>, Option<usize>)>,
+    /// watch (`None`: watched already). Moved into the watch registry, not copied; the native
+    /// instance that watches it holds the same allocation.
+    pub dirs: Vec<(Arc<Path>, Option<usize>)>,
     /// Tracked files (relative), NUL-separated: one growing buffer is mmap-backed once big, so
     /// it goes back to the OS when freed (small allocations in a thread's malloc arena would
     /// stay in RSS), and the walking threads share no lock for it.
@@ -196,8 +197,9 @@ fn plain_below(root: &Path, dir: &Path) -> Option<usize> {
 
 /// What a walk asks to be watched.
 pub(super) enum Target<'p> {
-    /// A directory of the tree, by its own path.
-    Dir(&'p Path),
+    /// A directory of the tree, by its own path (shared with the registry, see
+    /// [`super::instances::Shared`]).
+    Dir(&'p Arc<Path>),
     /// A directory reached through a link, by its canonical path.
     Linked(&'p Path),
 }
@@ -386,13 +388,14 @@ impl Walk<'_> {
                     out.dirs.push((path.into(), None));
                     continue;
                 }
+                let dir: Arc<Path> = path.into();
                 let target = match &canonical {
                     Some(c) => Target::Linked(c),
-                    None => Target::Dir(path),
+                    None => Target::Dir(&dir),
                 };
                 match watch(target) {
                     Ok(k) => {
-                        out.dirs.push((path.into(), Some(k)));
+                        out.dirs.push((dir, Some(k)));
                         if let Some(c) = canonical {
                             out.linked.push((path.to_path_buf(), c));
                         }

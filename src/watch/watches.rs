@@ -9,8 +9,6 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
-use notify::RecursiveMode;
-
 use super::baseline::lock;
 use super::config::{NATIVE_INSTANCES, SPLIT_DEPTH, Tuning};
 use super::error::{EMFILE, WatchError, read_limit};
@@ -21,7 +19,8 @@ use super::walk::{Found, Step, Target, Walk, Walking};
 /// Watched directories → their instances. A key is the walk's own exact-size allocation, moved
 /// in rather than copied: a copy cost this thread's malloc arena ~60 bytes a directory while the
 /// walking thread's freed original stayed resident in its own arena (BENCHMARKS.md, the
-/// 100,000-file tree); a `Box<Path>` key is also 8 bytes smaller than a `PathBuf` in each node.
+/// 100,000-file tree); the native instance watching the directory shares it (an `Arc<Path>`,
+/// 8 bytes smaller than a `PathBuf` in each node).
 pub(super) type Registry = BTreeMap<Dir, usize>;
 
 /// A watched directory's path, ordered and compared by its bytes: a comparison is one
@@ -30,7 +29,7 @@ pub(super) type Registry = BTreeMap<Dir, usize>;
 /// [`key`]; a subtree is the directory's own key and the keys that start with it and a
 /// separator (see [`Watches::forget`]).
 #[derive(Debug, Clone)]
-pub(super) struct Dir(Box<Path>);
+pub(super) struct Dir(Arc<Path>);
 
 /// The bytes a [`Registry`] is looked up by.
 pub(super) fn key(dir: &Path) -> &[u8] {
@@ -43,8 +42,8 @@ impl Dir {
     }
 }
 
-impl From<Box<Path>> for Dir {
-    fn from(path: Box<Path>) -> Dir {
+impl From<Arc<Path>> for Dir {
+    fn from(path: Arc<Path>) -> Dir {
         Dir(path)
     }
 }
@@ -277,6 +276,7 @@ impl Watches {
         let mut moved = Vec::new();
         let polled: Vec<PathBuf> = self.polled.iter().cloned().collect();
         for dir in polled {
+            let shared: Arc<Path> = dir.as_path().into();
             let result = if self
                 .refuse
                 .as_deref()
@@ -284,13 +284,13 @@ impl Watches {
             {
                 Err(notify::Error::new(notify::ErrorKind::MaxFilesWatch))
             } else {
-                self.notify[0].watch(&dir, RecursiveMode::NonRecursive)
+                self.notify[0].watch_dir(&shared)
             };
             match result {
                 Ok(()) => {
                     lock(&self.fallback).unwatch(&dir);
                     self.polled.remove(&dir);
-                    self.watched.insert(Dir(dir.clone().into_boxed_path()), 0);
+                    self.watched.insert(Dir(shared), 0);
                     moved.push(dir);
                 }
                 // Gone: the poller's event about it forgets it.
@@ -504,7 +504,7 @@ mod tests {
         let watched: Registry = dirs
             .iter()
             .enumerate()
-            .map(|(i, d)| (Dir::from(Box::from(Path::new(d))), i))
+            .map(|(i, d)| (Dir::from(Arc::from(Path::new(d))), i))
             .collect();
         let names = |dir: &str| -> Vec<String> {
             subtree(&watched, Path::new(dir))

@@ -29,7 +29,7 @@ fn contract_example() {
     assert_eq!(serve.ready_timeout, Duration::from_secs(60));
     assert_eq!(serve.stop.signal, Signal::Term);
     assert_eq!(serve.stop.timeout, Duration::from_secs(5));
-    assert_eq!(serve.env, [("RUST_LOG".to_string(), "info".to_string())]);
+    assert_eq!(serve.env, [("RUST_LOG".into(), "info".into())]);
     assert_eq!(serve.inputs.watch, ["templates/**"]);
 
     let clippy = p.node(NodeId(0));

@@ -401,6 +401,36 @@ fn a_rebase_todo_list_open_in_its_editor_holds_nothing_with_real_git() {
     );
 }
 
+/// A rebase's `reword` step with its message open in the editor holds nothing at once, with
+/// real git (`COMMIT_EDITMSG` after the step; or in the same tick, and a git waits for its
+/// editor).
+#[cfg(target_os = "linux")]
+#[test]
+fn a_reworded_message_open_in_its_editor_holds_nothing_with_real_git() {
+    let EditorRepo {
+        tmp: _tmp,
+        root,
+        editor,
+        editing,
+        release,
+    } = EditorRepo::new();
+    let mut vcs = find(&root);
+    vcs.own = u32::MAX;
+    let _rebase = Spawned::new(git(
+        &root,
+        &["rebase", "-i", "HEAD~1"],
+        &[
+            ("GIT_SEQUENCE_EDITOR", "sed -i 1s/^pick/reword/"),
+            ("GIT_EDITOR", editor.to_str().unwrap()),
+            ("EDITING", editing.to_str().unwrap()),
+            ("RELEASE", release.to_str().unwrap()),
+        ],
+    ));
+    appears(&editing);
+    assert_eq!(vcs.look(Instant::now(), Duration::ZERO), (Lock::Free, None));
+    fs::write(&release, "").unwrap();
+}
+
 /// Sets the modification time of `path` (created empty if need be) to `at`.
 fn written_at(path: &Path, at: SystemTime) {
     let file = fs::OpenOptions::new()
@@ -477,7 +507,10 @@ fn a_rebase_waiting_for_its_todo_list_held_the_users_saves() {
     let t = SystemTime::now() - Duration::from_secs(100);
     let second = Duration::from_secs(1);
     written_at(&dot.join("index"), t);
-    written_at(&dot.join("rebase-merge/git-rebase-todo"), t + second);
+    written_at(&dot.join("rebase-merge/interactive"), t);
+    let todo = dot.join("rebase-merge/git-rebase-todo");
+    fs::write(&todo, EDITED_TODO).unwrap();
+    written_at(&todo, t + second);
     assert_eq!(git.look(now, Duration::ZERO).0, Lock::Free, "being edited");
     written_at(&dot.join("index"), t + second * 2);
     assert_eq!(git.look(now, Duration::ZERO).0, Lock::Sequence, "under way");
@@ -487,6 +520,96 @@ fn a_rebase_waiting_for_its_todo_list_held_the_users_saves() {
         git.look(now, Duration::ZERO).0,
         Lock::Sequence,
         "a step has run"
+    );
+}
+
+/// A todo list as `git rebase -i` hands it to the editor: the steps, then git's help.
+const EDITED_TODO: &str = "pick 1111111 one\npick 2222222 two\n\n# Rebase 0000000..2222222 onto 0000000 (2 commands)\n#\n# Commands:\n# p, pick <commit> = use commit\n#\n";
+
+/// The defect: after the checkout that starts its steps (the index written), git rewrites
+/// the todo list without its first step and only then adds that step to `done`. A look in
+/// between (a git preempted there on a loaded machine) saw a list newer than the index and
+/// no step `done`, took it for a list being edited and ran the wave on the checkout alone,
+/// before any step: a rebase (with `exec` steps, or stopped on a conflict) was two waves.
+/// The list git hands the editor ends with its help; the one it runs from holds steps only.
+/// A plain rebase writes the help too, after `--autostash` reset the tree, and opens no
+/// editor: only `-i` leaves `rebase-merge/interactive`.
+#[test]
+fn a_rebase_about_to_run_its_first_step_was_taken_for_a_todo_list_being_edited() {
+    let (tmp, mut git) = sequence("rebase-merge");
+    let dot = tmp.path().join(".git");
+    let now = Instant::now();
+    let t = SystemTime::now() - Duration::from_secs(100);
+    let second = Duration::from_secs(1);
+    written_at(&dot.join("index"), t);
+    let todo = dot.join("rebase-merge/git-rebase-todo");
+    fs::write(&todo, "pick 2222222 two\nexec sleep 1.5\n").unwrap();
+    written_at(&todo, t + second);
+    assert_eq!(
+        git.look(now, Duration::ZERO).0,
+        Lock::Sequence,
+        "the steps git runs from, newer than the index: the first one is under way"
+    );
+    fs::write(&todo, EDITED_TODO).unwrap();
+    written_at(&todo, t + second);
+    assert_eq!(
+        git.look(now, Duration::ZERO).0,
+        Lock::Sequence,
+        "a plain rebase (`--autostash` reset the tree first) opens no editor on its list"
+    );
+    written_at(&dot.join("rebase-merge/interactive"), t);
+    assert_eq!(git.look(now, Duration::ZERO).0, Lock::Free, "being edited");
+}
+
+/// The defect: a rebase's `reword` (or `squash`, `fixup -c`) step waits for the user to
+/// write the message in `git commit`'s editor, and saves made meanwhile were held for the
+/// stall bound (1 s) and a look at the processes. Git writes `COMMIT_EDITMSG` after the step
+/// is `done` and its tree written, then opens the editor: that holds nothing at once.
+#[test]
+fn a_rebase_waiting_for_a_reworded_message_held_the_users_saves() {
+    let (tmp, mut git) = sequence("rebase-merge");
+    let dot = tmp.path().join(".git");
+    let now = Instant::now();
+    let t = SystemTime::now() - Duration::from_secs(100);
+    let second = Duration::from_secs(1);
+    written_at(&dot.join("index"), t);
+    let done = dot.join("rebase-merge/done");
+    let message = dot.join("COMMIT_EDITMSG");
+    fs::write(&message, "an earlier commit's\n").unwrap();
+    written_at(&message, t - second);
+    for step in ["reword", "r", "squash", "fixup -c", "f"] {
+        fs::write(&done, format!("pick 1111111 one\n{step} 2222222 two\n")).unwrap();
+        written_at(&done, t);
+        assert_eq!(
+            git.look(now, Duration::ZERO).0,
+            Lock::Sequence,
+            "{step}: the message is an earlier commit's"
+        );
+        written_at(&message, t + second);
+        assert_eq!(
+            git.look(now, Duration::ZERO).0,
+            Lock::Free,
+            "{step}: its editor is open"
+        );
+        written_at(&done, t + second * 2);
+        assert_eq!(
+            git.look(now, Duration::ZERO).0,
+            Lock::Sequence,
+            "{step}: a later step began"
+        );
+        written_at(&message, t - second);
+    }
+    fs::write(
+        &done,
+        "pick 1111111 one\nexec git commit --amend --no-edit\n",
+    )
+    .unwrap();
+    written_at(&done, t);
+    written_at(&message, t + second);
+    assert_eq!(
+        git.look(now, Duration::ZERO).0,
+        Lock::Sequence,
+        "an `exec` that commits goes on after its commit"
     );
 }
 
