@@ -513,7 +513,13 @@ async fn start_watcher(
 /// Which paths any node watches: only those are hashed and reported.
 fn relevance(project: &Arc<Project>) -> Arc<dyn Fn(&Path) -> bool + Send + Sync> {
     let project = project.clone();
-    Arc::new(move |path: &Path| project.nodes.iter().any(|n| n.inputs.matches(path)))
+    Arc::new(move |path: &Path| {
+        let path = globset::Candidate::new(path);
+        project
+            .nodes
+            .iter()
+            .any(|n| n.inputs.matches_candidate(&path))
+    })
 }
 
 /// Whether `change` names the Hotfile's path (relative to the root), whatever is there now.

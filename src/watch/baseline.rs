@@ -5,6 +5,7 @@
 //! file is reported; the hasher only fills a slot that is still `Pending`; a background hash is
 //! only taken from a file whose ctime proves it predates the request.
 
+use std::ffi::CStr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -64,37 +65,47 @@ fn hash_pending(
     let current = || shared.generation.load(Ordering::SeqCst) == generation;
     let mut buf = Vec::new();
     let mut cursor: Option<PathBuf> = None;
+    // A directory's pending names, each ended by a NUL (see `FileTable::next_pending`).
+    let mut names = Vec::new();
     #[cfg(unix)]
     let mut index = use_index.then(|| GitIndex::load(root)).flatten();
     #[cfg(not(unix))]
     let _ = use_index;
     loop {
-        let Some((dir, names)) = shared.files().next_pending(cursor.as_deref()) else {
+        let Some(dir) = shared.files().next_pending(cursor.as_deref(), &mut names) else {
             break;
         };
-        let mut results = Vec::with_capacity(names.len());
+        let mut results = Vec::with_capacity(memchr::memchr_iter(0, &names).count());
         #[cfg(unix)]
         let opened = before.is_some() || index.is_some();
         #[cfg(not(unix))]
         let opened = before.is_some();
         let handle = opened.then(|| hash::DirHandle::open(root.join(&dir)));
-        for name in names {
+        for name in names.split_inclusive(|&b| b == 0) {
             if !current() {
                 return;
             }
+            let Ok(c_name) = CStr::from_bytes_with_nul(name) else {
+                continue;
+            };
+            let name = c_name.to_bytes();
             #[cfg(unix)]
             if let (Some(index), Some(handle)) = (&mut index, &handle)
-                && let Some(h) = index.hash_of(&dir, &name, handle, before)
+                && let Some(h) = index.hash_of(&dir, c_name, handle, before)
             {
                 results.push((name, FileState::Hash(h)));
                 continue;
             }
             let state = match (before, &handle) {
-                (Some(before), Some(handle)) => hash::baseline_in(handle, &name, &mut buf, before),
-                _ => match hash::observe(&root.join(&dir).join(&name), &mut buf) {
-                    Observed::File(s) => Some(s),
-                    Observed::Absent => None,
-                },
+                (Some(before), Some(handle)) => hash::baseline_in(handle, c_name, &mut buf, before),
+                _ => {
+                    // SAFETY: stored from `OsStr::as_encoded_bytes` (a NUL appended).
+                    let os = unsafe { std::ffi::OsStr::from_encoded_bytes_unchecked(name) };
+                    match hash::observe(&root.join(&dir).join(os), &mut buf) {
+                        Observed::File(s) => Some(s),
+                        Observed::Absent => None,
+                    }
+                }
             };
             if let Some(state) = state {
                 results.push((name, state));

@@ -7,7 +7,7 @@
 use std::borrow::Borrow;
 use std::cmp::Ordering;
 use std::collections::BTreeSet;
-use std::ffi::{OsStr, OsString};
+use std::ffi::OsStr;
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
 
@@ -384,18 +384,17 @@ impl FileTable {
         names.clear();
     }
 
-    /// Sets each of `files` in `dir` to its state only if it is still `Pending`: a baseline
-    /// taken in the background never overwrites what an event established, nor revives a
-    /// removed file.
-    pub(super) fn fill_pending(&mut self, dir: &Path, files: &[(OsString, FileState)]) {
+    /// Sets each of `files` in `dir` (names as stored) to its state only if it is still
+    /// `Pending`: a baseline taken in the background never overwrites what an event
+    /// established, nor revives a removed file.
+    pub(super) fn fill_pending(&mut self, dir: &Path, files: &[(&[u8], FileState)]) {
         let Some(mut d) = self.dirs.take(bytes(dir)) else {
             return;
         };
         // The hasher gives a directory's files in the block's order: the next one is usually
         // the file after the one found last, which one comparison confirms.
         let mut next = 0;
-        for (name, state) in files {
-            let name = name.as_encoded_bytes();
+        for &(name, state) in files {
             let found = if next < d.len() && d.name(next) == name {
                 Ok(next)
             } else {
@@ -404,7 +403,7 @@ impl FileTable {
             if let Ok(i) = found {
                 next = i + 1;
                 if d.slot(i) == Slot::PENDING {
-                    d.set_slot(i, Slot::Known(*state).pack());
+                    d.set_slot(i, Slot::Known(state).pack());
                 }
             }
         }
@@ -481,20 +480,27 @@ impl FileTable {
     }
 
     /// The first directory after `after` (all of them when `None`) holding `Pending` files,
-    /// with those files' names: the background hasher's unit of work.
-    pub(super) fn next_pending(&self, after: Option<&Path>) -> Option<(PathBuf, Vec<OsString>)> {
+    /// whose names it puts in `names`, each ended by a NUL (so each is a C string for the
+    /// system calls, and no name is an allocation of its own): the background hasher's unit
+    /// of work.
+    pub(super) fn next_pending(
+        &self,
+        after: Option<&Path>,
+        names: &mut Vec<u8>,
+    ) -> Option<PathBuf> {
         let lower = match after {
             Some(a) => Bound::Excluded(bytes(a)),
             None => Bound::Unbounded,
         };
+        names.clear();
         self.dirs
             .range::<[u8], _>((lower, Bound::Unbounded))
             .find_map(|d| {
-                let names: Vec<_> = (0..d.len())
-                    .filter(|&i| d.slot(i) == Slot::PENDING)
-                    .map(|i| os(d.name(i)).to_os_string())
-                    .collect();
-                (!names.is_empty()).then(|| (path(d.path()).to_path_buf(), names))
+                for i in (0..d.len()).filter(|&i| d.slot(i) == Slot::PENDING) {
+                    names.extend_from_slice(d.name(i));
+                    names.push(0);
+                }
+                (!names.is_empty()).then(|| path(d.path()).to_path_buf())
             })
     }
 }
@@ -600,18 +606,16 @@ mod tests {
         }
         t.add_pending([Path::new("d/g"), Path::new("d/f")]);
         assert_eq!(t.get(Path::new("d/f")), Some(h(u64::MAX)));
-        let (dir, names) = t.next_pending(None).unwrap();
-        assert_eq!(
-            (dir.as_path(), names.as_slice()),
-            (Path::new("d"), &["g".into()][..])
-        );
-        assert_eq!(t.next_pending(Some(Path::new("d"))), None);
-        let five = |n: &str| (OsString::from(n), FileState::Hash(5));
+        let mut names = Vec::new();
+        let dir = t.next_pending(None, &mut names).unwrap();
+        assert_eq!((dir.as_path(), &names[..]), (Path::new("d"), &b"g\0"[..]));
+        assert_eq!(t.next_pending(Some(Path::new("d")), &mut names), None);
+        let five = |n: &'static str| (n.as_bytes(), FileState::Hash(5));
         t.fill_pending(Path::new("d"), &[five("g"), five("f"), five("gone")]);
         assert_eq!(t.get(Path::new("d/g")), Some(h(5)));
         assert_eq!(t.get(Path::new("d/f")), Some(h(u64::MAX)));
         assert_eq!(t.len(), 2);
-        assert_eq!(t.next_pending(None), None);
+        assert_eq!(t.next_pending(None, &mut names), None);
     }
 
     #[test]
@@ -699,9 +703,12 @@ mod tests {
                         model.remove(&rels[0]);
                     }
                     _ => {
-                        let files: Vec<(OsString, FileState)> = rels
+                        let files: Vec<(&[u8], FileState)> = rels
                             .iter()
-                            .map(|r| (r.file_name().unwrap().to_owned(), FileState::Hash(v)))
+                            .map(|r| {
+                                let name = r.file_name().unwrap().as_encoded_bytes();
+                                (name, FileState::Hash(v))
+                            })
                             .collect();
                         t.fill_pending(Path::new(DIRS[dir]), &files);
                         for rel in &rels {

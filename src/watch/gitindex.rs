@@ -18,7 +18,7 @@
 //!
 //! Anything else is read, as without a repository.
 
-use std::ffi::OsStr;
+use std::ffi::{CStr, OsStr};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::SystemTime;
@@ -127,7 +127,7 @@ impl GitIndex {
     pub(super) fn hash_of(
         &mut self,
         dir: &Path,
-        name: &OsStr,
+        name: &CStr,
         handle: &DirHandle,
         before: Option<SystemTime>,
     ) -> Option<u64> {
@@ -149,7 +149,7 @@ impl GitIndex {
             self.next = 0;
         }
         let (file, skip) = (&self.file, self.dir.len());
-        let bytes = name.as_encoded_bytes();
+        let bytes = name.to_bytes();
         // Every entry in the range starts with `dir`: comparing the rest orders them as the
         // whole paths do.
         let order = |e: &gix_index::Entry| {
@@ -352,7 +352,8 @@ pub(super) mod tests {
         let rel = Path::new(rel);
         let dir = rel.parent().unwrap();
         let handle = DirHandle::open(root.join(dir));
-        index.hash_of(dir, rel.file_name().unwrap(), &handle, None)
+        let name = std::ffi::CString::new(rel.file_name().unwrap().as_encoded_bytes()).unwrap();
+        index.hash_of(dir, &name, &handle, None)
     }
 
     #[test]
@@ -386,7 +387,7 @@ pub(super) mod tests {
         let mut sub = GitIndex::load(&root.join("src")).unwrap();
         let handle = DirHandle::open(root.join("src"));
         assert_eq!(
-            sub.hash_of(Path::new(""), OsStr::new("c.rs"), &handle, None),
+            sub.hash_of(Path::new(""), c"c.rs", &handle, None),
             Some(hash::blob_hash(b"c"))
         );
     }
@@ -400,7 +401,7 @@ pub(super) mod tests {
         let mut index = GitIndex::load(root).unwrap();
         let past = SystemTime::now() - std::time::Duration::from_secs(600);
         assert_eq!(
-            index.hash_of(Path::new(""), OsStr::new("a.rs"), &handle, Some(past)),
+            index.hash_of(Path::new(""), c"a.rs", &handle, Some(past)),
             None,
             "its ctime (the backdating) is newer than the bound"
         );

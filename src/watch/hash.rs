@@ -4,6 +4,9 @@
 //! A content hash is the first 8 bytes of the file's git blob id (SHA-1 of `blob <len>\0` and
 //! the bytes), so a hash read from git's index (`gitindex`) and one made here compare.
 
+use std::ffi::CStr;
+#[cfg(unix)]
+use std::ffi::CString;
 use std::fs::File;
 use std::io::{self, Read, Seek};
 
@@ -155,19 +158,18 @@ impl DirHandle {
         DirHandle { path }
     }
 
-    fn open_file(&self, name: &std::ffi::OsStr) -> io::Result<File> {
+    /// Opens `name`, a C string (the hasher keeps a directory's names NUL-ended in one
+    /// buffer: no allocation per file).
+    fn open_file(&self, name: &CStr) -> io::Result<File> {
         #[cfg(unix)]
         if let Some(fd) = &self.fd {
             use std::os::fd::{AsRawFd, FromRawFd};
-            use std::os::unix::ffi::OsStrExt;
-            let c = std::ffi::CString::new(name.as_bytes())
-                .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
             // O_NONBLOCK: a FIFO put in a file's place must not block the open.
             // SAFETY: a valid directory descriptor and C string.
             let file = unsafe {
                 libc::openat(
                     fd.as_raw_fd(),
-                    c.as_ptr(),
+                    name.as_ptr(),
                     libc::O_RDONLY | libc::O_CLOEXEC | libc::O_NONBLOCK,
                 )
             };
@@ -177,32 +179,37 @@ impl DirHandle {
             // SAFETY: a descriptor just opened, owned by nobody else.
             return Ok(unsafe { File::from_raw_fd(file) });
         }
-        File::open(self.path.join(name))
+        File::open(self.path.join(os(name)))
     }
+}
+
+/// A name the hasher was given as a C string, as an `OsStr`.
+fn os(name: &CStr) -> &std::ffi::OsStr {
+    // SAFETY: the names are stored from `OsStr::as_encoded_bytes` in this process (a NUL
+    // appended).
+    unsafe { std::ffi::OsStr::from_encoded_bytes_unchecked(name.to_bytes()) }
 }
 
 impl DirHandle {
     /// The status of `name` itself (a symbolic link is not followed: git records a link as a
     /// link), without opening it.
     #[cfg(unix)]
-    pub(super) fn lstat(&self, name: &std::ffi::OsStr) -> Option<libc::stat> {
+    pub(super) fn lstat(&self, name: &CStr) -> Option<libc::stat> {
         use std::os::fd::AsRawFd;
         use std::os::unix::ffi::OsStrExt;
-        let c = std::ffi::CString::new(name.as_bytes()).ok()?;
         let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
         let rc = match &self.fd {
             // SAFETY: a valid directory descriptor, C string and buffer.
             Some(fd) => unsafe {
                 libc::fstatat(
                     fd.as_raw_fd(),
-                    c.as_ptr(),
+                    name.as_ptr(),
                     st.as_mut_ptr(),
                     libc::AT_SYMLINK_NOFOLLOW,
                 )
             },
             None => {
-                let path =
-                    std::ffi::CString::new(self.path.join(name).as_os_str().as_bytes()).ok()?;
+                let path = CString::new(self.path.join(os(name)).as_os_str().as_bytes()).ok()?;
                 // SAFETY: a valid C string and buffer.
                 unsafe { libc::lstat(path.as_ptr(), st.as_mut_ptr()) }
             }
@@ -215,7 +222,7 @@ impl DirHandle {
 /// The baseline of `name` in `dir`, under the rule of `baseline_since`.
 pub(super) fn baseline_in(
     dir: &DirHandle,
-    name: &std::ffi::OsStr,
+    name: &CStr,
     buf: &mut Vec<u8>,
     before: SystemTime,
 ) -> Option<FileState> {
@@ -477,14 +484,8 @@ mod tests {
         );
         assert_eq!(baseline_since(dir.path(), &mut buf, later), None);
         let handle = DirHandle::open(dir.path().to_path_buf());
-        assert_eq!(
-            baseline_in(&handle, std::ffi::OsStr::new("a"), &mut buf, later),
-            Some(now)
-        );
-        assert_eq!(
-            baseline_in(&handle, std::ffi::OsStr::new("nope"), &mut buf, later),
-            None
-        );
+        assert_eq!(baseline_in(&handle, c"a", &mut buf, later), Some(now));
+        assert_eq!(baseline_in(&handle, c"nope", &mut buf, later), None);
     }
 
     /// The baseline stops at the first short read: the same hash as a read to the end, for
@@ -519,7 +520,7 @@ mod tests {
         let later = SystemTime::now() + std::time::Duration::from_secs(60);
         let mut buf = Vec::new();
         let handle = DirHandle::open(dir.path().to_path_buf());
-        for name in ["pipe", "zero"] {
+        for (name, c_name) in [("pipe", c"pipe"), ("zero", c"zero")] {
             let path = dir.path().join(name);
             assert_eq!(
                 observe(&path, &mut buf),
@@ -527,7 +528,7 @@ mod tests {
                 "{name}"
             );
             assert_eq!(
-                baseline_in(&handle, std::ffi::OsStr::new(name), &mut buf, later),
+                baseline_in(&handle, c_name, &mut buf, later),
                 Some(FileState::Special),
                 "{name}"
             );
@@ -554,7 +555,7 @@ mod tests {
         let later = SystemTime::now() + std::time::Duration::from_secs(60);
         let handle = DirHandle::open(dir.path().to_path_buf());
         assert_eq!(
-            baseline_in(&handle, std::ffi::OsStr::new("disk.img"), &mut buf, later),
+            baseline_in(&handle, c"disk.img", &mut buf, later),
             Some(first)
         );
         file.set_modified(t + std::time::Duration::from_secs(1))

@@ -25,9 +25,10 @@ impl Scope {
 
     pub(super) fn tracked(&self, rel: &Path) -> bool {
         // `always` holds the Hotfile or nothing: comparing with it is cheaper than hashing
-        // every path a walk tracks (SipHash over `Path`'s components).
+        // every path a walk tracks (SipHash over `Path`'s components), and comparing bytes
+        // cheaper than `Path`'s `==` (components parsed from the end of both, per path).
         let always = if self.always.len() <= 4 {
-            self.always.iter().any(|a| a == rel)
+            self.always.iter().any(|a| same(a, rel))
         } else {
             self.always.contains(rel)
         };
@@ -47,6 +48,56 @@ impl Scope {
         self.relevant = relevant;
         if let Some(ignore) = ignore {
             self.ignore = Arc::new(ignore);
+        }
+    }
+}
+
+/// `a == b` as `Path` compares them (by components). Two plain paths (no empty component,
+/// none `.`: what walks and events build) are equal only when their bytes are.
+fn same(a: &Path, b: &Path) -> bool {
+    let (x, y) = (
+        a.as_os_str().as_encoded_bytes(),
+        b.as_os_str().as_encoded_bytes(),
+    );
+    if x == y {
+        return true;
+    }
+    let plain =
+        |p: &[u8]| cfg!(unix) && p.split(|&c| c == b'/').all(|c| !c.is_empty() && c != b".");
+    if plain(x) && plain(y) {
+        return false;
+    }
+    a == b
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The byte comparison gives what `Path`'s `==` gives, for plain paths and odd ones.
+    #[test]
+    fn an_always_file_compares_as_path_equality_does() {
+        let paths = [
+            "Hotfile",
+            "./Hotfile",
+            "Hotfile/",
+            "Hotfile/.",
+            "a/Hotfile",
+            "a//Hotfile",
+            "a/./Hotfile",
+            "/a/Hotfile",
+            "/a//Hotfile",
+            "a/../Hotfile",
+            "",
+            ".",
+            "a/b.rs",
+            "src/m1/l1/f1.rs",
+        ];
+        for a in paths {
+            for b in paths {
+                let (a, b) = (Path::new(a), Path::new(b));
+                assert_eq!(same(a, b), a == b, "{a:?} {b:?}");
+            }
         }
     }
 }
