@@ -184,15 +184,23 @@ fn relative<'p>(root: &Path, path: &'p Path) -> Option<&'p Path> {
 /// empty component, none `.`) so is every path, and [`relative`]'s check of each path's
 /// components (a tenth of the walk's own work per entry) would find nothing.
 fn plain_below(root: &Path, dir: &Path) -> Option<usize> {
-    let plain = |b: &[u8]| b.split(|&c| c == b'/').all(|c| !c.is_empty() && c != b".");
     let r = root.as_os_str().as_encoded_bytes();
-    let rooted = cfg!(unix) && r.strip_prefix(b"/").is_some_and(plain);
+    let rooted = r.strip_prefix(b"/").is_some_and(plain);
     let d = dir.as_os_str().as_encoded_bytes();
     let inside = d == r
         || d.strip_prefix(r)
             .and_then(|rest| rest.strip_prefix(b"/"))
             .is_some_and(plain);
     (rooted && inside).then_some(r.len())
+}
+
+/// Whether a path's bytes are plain: no empty component and none `.` (what a walk builds
+/// from listings' names), so that two plain paths are equal only when their bytes are.
+pub(super) fn plain(path: &[u8]) -> bool {
+    cfg!(unix)
+        && path
+            .split(|&c| c == b'/')
+            .all(|c| !c.is_empty() && c != b".")
 }
 
 /// What a walk asks to be watched.

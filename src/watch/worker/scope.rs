@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::watch::config::{Ignore, Relevance};
+use crate::watch::walk::plain;
 
 pub(super) struct Scope {
     relevant: Relevance,
@@ -62,8 +63,6 @@ fn same(a: &Path, b: &Path) -> bool {
     if x == y {
         return true;
     }
-    let plain =
-        |p: &[u8]| cfg!(unix) && p.split(|&c| c == b'/').all(|c| !c.is_empty() && c != b".");
     if plain(x) && plain(y) {
         return false;
     }
