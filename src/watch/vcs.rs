@@ -16,20 +16,24 @@
 //! settle period span a rebase's steps; that period would have to outlast the longest gap
 //! between two steps on a loaded machine, where this rule needs no guess.
 //!
-//! Git also holds its lock, or its sequence, while it waits for the user to write a message:
-//! `git commit -a` (or with paths) keeps the index lock while its editor is open, `git rebase
-//! -i` has its sequence directory while the todo list is edited, or a `reword`, `squash` or
-//! `fixup -c` step's message. Saves made meanwhile run at once: git writes the message file
-//! (`COMMIT_EDITMSG`, `MERGE_MSG`, `TAG_EDITMSG`; the todo list with no step `done`) after it
-//! has written the work tree (after the pre-commit hook, whose writes are held) and before it
-//! opens the editor, so a lock older than a message file, a todo list newer than the index
-//! of `git rebase -i` (`rebase-merge/interactive`) and ending with git's help for the
-//! editor (the list git rewrites after its checkout, a moment before its first step is
-//! `done`, holds the steps alone), or a `COMMIT_EDITMSG` newer
-//! than the index and than a rebase's last step `done` when that step edits a message (a pick
-//! or a plain `fixup` writes none), waits for the user. The two may fall in one tick of the
-//! file system's clock (a few ms); then a git waiting for its editor tells (Linux), and
-//! elsewhere the hold goes on as before. These marks work where `/proc` does not.
+//! Git also holds its lock, or its sequence, while it waits for the user to write a message.
+//! Saves made meanwhile run at once. Git writes the message file after it has written the
+//! work tree (after the pre-commit hook, whose writes are held) and before it opens the
+//! editor, so each of these waits for the user:
+//!
+//! * `git commit -a` (or with paths): an index lock older than `COMMIT_EDITMSG`, `MERGE_MSG`
+//!   or `TAG_EDITMSG`.
+//! * `git rebase -i` (`rebase-merge/interactive`) editing its todo list: no step `done`, and a
+//!   list newer than the index that ends with git's help for the editor. The list git
+//!   rewrites after its checkout, a moment before its first step is `done`, holds the steps
+//!   alone; a plain rebase never opens an editor.
+//! * A rebase's `reword`, `squash` or `fixup -c` step (the last line of `done`) editing its
+//!   message: a `COMMIT_EDITMSG` newer than the index and than `done` (a pick or a plain
+//!   `fixup` writes none).
+//!
+//! Two writes may fall in one tick of the file system's clock (a few ms); then a git waiting
+//! for its editor tells (Linux), and elsewhere the hold goes on as before. These marks work
+//! where `/proc` does not.
 //!
 //! A lock that holds a burst for [`HOLD_MAX`] with no file changing (one a crashed git left
 //! behind) is reported once and no longer holds anything; a checkout still writing files is
