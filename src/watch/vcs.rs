@@ -296,11 +296,8 @@ impl Git {
             return (Lock::Sequence, warning);
         }
         // A rebase's `exec` step is a child git waits for that is part of the sequence.
-        let exec = kind == Sequence::Rebase
-            && last_line(&self.dir.join("rebase-merge/done")).is_some_and(|l| {
-                let command = l.split_whitespace().next().unwrap_or_default();
-                command == "exec" || command == "x"
-            });
+        let exec =
+            kind == Sequence::Rebase && matches!(self.last_step().as_deref(), Some("exec" | "x"));
         match self.still_running(now, !exec) {
             Ok(true) => (Lock::Sequence, warning),
             Ok(false) => (Lock::Free, warning),
@@ -405,11 +402,11 @@ impl Git {
         if kind != Sequence::Rebase {
             return false;
         }
+        let edits = matches!(
+            self.last_step().as_deref(),
+            Some("reword" | "r" | "squash" | "s" | "fixup" | "f")
+        );
         let done = self.dir.join("rebase-merge/done");
-        let edits = last_line(&done).is_some_and(|l| {
-            let command = l.split_whitespace().next().unwrap_or_default();
-            matches!(command, "reword" | "r" | "squash" | "s" | "fixup" | "f")
-        });
         let modified = |path: PathBuf| std::fs::metadata(path).and_then(|m| m.modified()).ok();
         let (Some(done), Some(index)) = (modified(done), modified(self.dir.join("index"))) else {
             return false;
@@ -435,6 +432,12 @@ impl Git {
         ]
     }
 
+    /// The command of the rebase's last step `done` (`pick`, `exec`, `reword`, ...).
+    fn last_step(&self) -> Option<String> {
+        let line = last_line(&self.dir.join("rebase-merge/done"))?;
+        line.split_whitespace().next().map(str::to_owned)
+    }
+
     /// Whether `kind` stopped for the user, by the marks git leaves for that (see the module).
     fn stopped(&self, kind: Sequence) -> bool {
         let path = |name: &str| self.dir.join(name);
@@ -442,10 +445,7 @@ impl Git {
             Sequence::Rebase => {
                 path("rebase-merge/stopped-sha").exists()
                     || path("REBASE_HEAD").exists()
-                    || last_line(&path("rebase-merge/done")).is_some_and(|l| {
-                        let command = l.split_whitespace().next().unwrap_or_default();
-                        command == "break" || command == "b"
-                    })
+                    || matches!(self.last_step().as_deref(), Some("break" | "b"))
             }
             // `git rebase --apply` writes `REBASE_HEAD` at each patch: only stalls tell.
             Sequence::Apply => false,
