@@ -223,6 +223,22 @@ impl EditorRepo {
             tmp,
         }
     }
+
+    /// The git hold of the repository, every git counted as the user's (these tests run git
+    /// as hot's tasks would).
+    fn users_vcs(&self) -> Git {
+        let mut vcs = find(&self.root);
+        vcs.own = u32::MAX;
+        vcs
+    }
+
+    /// The waiting editor's `$EDITING` and `$RELEASE`.
+    fn signals(&self) -> [(&'static str, &str); 2] {
+        [
+            ("EDITING", self.editing.to_str().unwrap()),
+            ("RELEASE", self.release.to_str().unwrap()),
+        ]
+    }
 }
 
 /// An editor (or pager) for git: says it started by creating `$EDITING`, waits (at most
@@ -369,31 +385,21 @@ fn a_git_waiting_for_its_editor_or_pager_counted_as_running() {
 #[cfg(target_os = "linux")]
 #[test]
 fn a_rebase_todo_list_open_in_its_editor_holds_nothing_with_real_git() {
-    let EditorRepo {
-        tmp: _tmp,
-        root,
-        editor,
-        editing,
-        release,
-    } = EditorRepo::new();
-    let mut vcs = find(&root);
-    vcs.own = u32::MAX;
+    let repo = EditorRepo::new();
+    let mut vcs = repo.users_vcs();
     // The editor keeps the list as git wrote it (its message line is a comment).
-    let script = format!("{} /dev/null; :", editor.display());
+    let script = format!("{} /dev/null; :", repo.editor.display());
+    let [editing, release] = repo.signals();
     let rebase = Spawned::new(git(
-        &root,
+        &repo.root,
         &["rebase", "-i", "--exec", "sleep 600", "HEAD~1"],
-        &[
-            ("GIT_SEQUENCE_EDITOR", &script),
-            ("EDITING", editing.to_str().unwrap()),
-            ("RELEASE", release.to_str().unwrap()),
-        ],
+        &[("GIT_SEQUENCE_EDITOR", &script), editing, release],
     ));
-    appears(&editing);
+    appears(&repo.editing);
     assert_eq!(vcs.look(Instant::now(), Duration::ZERO), (Lock::Free, None));
-    fs::write(&release, "").unwrap();
+    fs::write(&repo.release, "").unwrap();
     // The exec step runs once the steps before it are written.
-    runs_its_exec_step(&root.canonicalize().unwrap(), rebase.0.id());
+    runs_its_exec_step(&repo.root.canonicalize().unwrap(), rebase.0.id());
     assert_eq!(
         vcs.look(Instant::now(), Duration::ZERO).0,
         Lock::Sequence,
@@ -407,28 +413,22 @@ fn a_rebase_todo_list_open_in_its_editor_holds_nothing_with_real_git() {
 #[cfg(target_os = "linux")]
 #[test]
 fn a_reworded_message_open_in_its_editor_holds_nothing_with_real_git() {
-    let EditorRepo {
-        tmp: _tmp,
-        root,
-        editor,
-        editing,
-        release,
-    } = EditorRepo::new();
-    let mut vcs = find(&root);
-    vcs.own = u32::MAX;
+    let repo = EditorRepo::new();
+    let mut vcs = repo.users_vcs();
+    let [editing, release] = repo.signals();
     let _rebase = Spawned::new(git(
-        &root,
+        &repo.root,
         &["rebase", "-i", "HEAD~1"],
         &[
             ("GIT_SEQUENCE_EDITOR", "sed -i 1s/^pick/reword/"),
-            ("GIT_EDITOR", editor.to_str().unwrap()),
-            ("EDITING", editing.to_str().unwrap()),
-            ("RELEASE", release.to_str().unwrap()),
+            ("GIT_EDITOR", repo.editor.to_str().unwrap()),
+            editing,
+            release,
         ],
     ));
-    appears(&editing);
+    appears(&repo.editing);
     assert_eq!(vcs.look(Instant::now(), Duration::ZERO), (Lock::Free, None));
-    fs::write(&release, "").unwrap();
+    fs::write(&repo.release, "").unwrap();
 }
 
 /// Sets the modification time of `path` (created empty if need be) to `at`.
