@@ -471,10 +471,7 @@ impl Watches {
 /// half full; built from many at once, they are full. So a batch as big as a quarter of the
 /// map rebuilds it whole (linear in both), a smaller one is inserted. On the 100,000-file tree
 /// the registry's nodes are ~0.2 MB rather than ~0.4.
-pub(super) fn bulk_insert<K: Ord, V>(
-    map: &mut BTreeMap<K, V>,
-    added: impl Iterator<Item = (K, V)>,
-) {
+fn bulk_insert<K: Ord, V>(map: &mut BTreeMap<K, V>, added: impl Iterator<Item = (K, V)>) {
     let added: Vec<(K, V)> = added.collect();
     if added.len() * 4 >= map.len() {
         let mut added: BTreeMap<K, V> = added.into_iter().collect();
