@@ -415,13 +415,48 @@ impl Soak {
             .collect()
     }
 
+    /// The live generations of `task` in this run: the keepers (hot's children) under which
+    /// a process carries the task's tag, each with those processes. By keeper, not by the
+    /// topmost tagged process: `/proc` is read one process at a time, so a spare's command
+    /// process read just before its exec (still `hot __shim`) has children read after it
+    /// that carry the tag, and the orphans a keeper adopts while it ends its command carry it
+    /// too; either looked like a second generation (two "roots" with one parent).
+    fn task_generations(&self, task: &str) -> Vec<(Proc, Vec<Proc>)> {
+        let all = processes();
+        let hot = self.hot.pid();
+        let marker = format!("{}-{task}", self.tag);
+        let mut generations: Vec<(Proc, Vec<Proc>)> = Vec::new();
+        for p in all
+            .iter()
+            .filter(|p| p.cmdline.contains(&marker) && p.state != 'Z')
+        {
+            let mut keeper = p;
+            // Bounded: a chain of parents is short (and a stale one ends at a missing pid).
+            for _ in 0..64 {
+                match all.iter().find(|q| q.pid == keeper.ppid) {
+                    Some(parent) if keeper.ppid != hot => keeper = parent,
+                    _ => break,
+                }
+            }
+            if keeper.ppid != hot {
+                continue; // an orphan: `scan` reports those
+            }
+            match generations.iter_mut().find(|(k, _)| k.pid == keeper.pid) {
+                Some((_, tagged)) => tagged.push(p.clone()),
+                None => generations.push((keeper.clone(), vec![p.clone()])),
+            }
+        }
+        generations
+    }
+
     /// The invariants that hold at every moment.
     fn scan(&mut self) {
         for task in ["check", "lint"] {
-            let roots = self.task_roots(task);
-            if roots.len() > 1 {
-                self.violations
-                    .push(format!("two generations of `{task}` alive: {roots:?}"));
+            let generations = self.task_generations(task);
+            if generations.len() > 1 {
+                self.violations.push(format!(
+                    "two generations of `{task}` alive: {generations:?}"
+                ));
             }
         }
         let all = processes();
