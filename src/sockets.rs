@@ -309,7 +309,8 @@ impl Sockets {
     }
 
     /// Instance `generation` has exited: its own sockets leave their groups (closing them in
-    /// hot), and steering follows the order's change.
+    /// hot), and steering follows the order's change. What it left queued on them is passed
+    /// on to the service's address (see `relay`), not reset.
     pub fn retire(&mut self, generation: Generation) {
         #[cfg(target_os = "linux")]
         for held in &mut self.held {
@@ -318,7 +319,8 @@ impl Sockets {
                 // with it: the next steer relays from the right one, if any.
                 held.relay = None;
                 held.sharers.retain(|g| *g != generation);
-                group.retire(&mut held.socket, generation, !held.sharers.is_empty());
+                let queued = group.retire(&mut held.socket, generation, !held.sharers.is_empty());
+                relay::pass_on(queued, held.local);
             }
         }
         let _ = generation;
@@ -793,6 +795,58 @@ mod tests {
             sockets.retire(1);
             sockets.steer("web", Some(2));
             assert!(!non_blocking(spare), "the sharer's socket stays blocking");
+        });
+    }
+
+    /// The defect (the soak's lone connection reset): an instance already steered away from
+    /// (its successor serves) died before accepting what was queued on its own socket, a
+    /// crash during its drain, and the shutdown that took that socket out of the group reset
+    /// those connections. hot accepts them first and passes them on to the serving instance.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_connection_queued_on_an_instance_that_died_while_draining_was_reset() {
+        use std::os::fd::{BorrowedFd, FromRawFd};
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let Some(mut sockets) = steered_web() else {
+                return;
+            };
+            let (first, own) = sockets.for_instance("web", 1);
+            assert!(own);
+            sockets.steer("web", Some(1));
+            // Queued on the first instance's socket, which its server never accepts.
+            let mut client = tokio::net::TcpStream::connect(first[0].2).await.unwrap();
+            // The hand-off, then the first instance's exit, as the driver carries them out.
+            let (second, _) = sockets.for_instance("web", 2);
+            sockets.steer("web", Some(2));
+            sockets.retire(1);
+            sockets.steer("web", Some(2));
+            // The second instance's server: its socket, blocking as its shim leaves it.
+            // SAFETY: a duplicate of a socket `sockets` owns and keeps open meanwhile.
+            let fd = unsafe { BorrowedFd::borrow_raw(second[0].1) }
+                .try_clone_to_owned()
+                .unwrap();
+            // SAFETY: `fd` is a fresh duplicate, owned by the listener from here.
+            let server = unsafe {
+                std::net::TcpListener::from_raw_fd(std::os::fd::IntoRawFd::into_raw_fd(fd))
+            };
+            server.set_nonblocking(false).unwrap();
+            let serving = std::thread::spawn(move || {
+                let (mut connection, _) = server.accept().unwrap();
+                std::io::Write::write_all(&mut connection, b"hello").unwrap();
+            });
+            let mut got = Vec::new();
+            let read = tokio::time::timeout(
+                Duration::from_secs(30),
+                tokio::io::AsyncReadExt::read_to_end(&mut client, &mut got),
+            )
+            .await;
+            assert!(matches!(read, Ok(Ok(_))), "the queued request: {read:?}");
+            assert_eq!(got, b"hello");
+            serving.join().unwrap();
         });
     }
 

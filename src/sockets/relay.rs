@@ -4,6 +4,10 @@
 //! became the spare, see `steer`) when a replacement had already started: no instance would
 //! take the spare before the next start, so those connections would wait for the next edit.
 //!
+//! The same passing on serves a socket that leaves its group with connections still queued
+//! (its server died before accepting them): hot accepts them before the shutdown that would
+//! reset them (`Group::retire`) and passes them to the service's address (`pass_on`).
+//!
 //! A plain TCP relay, both ways, for any protocol. It is never the steering target itself
 //! (`Sockets::steer` keeps it only while the program picks an instance's socket, and a start
 //! drops it before the instance takes the spare), so hot does not connect to itself; should
@@ -65,6 +69,28 @@ impl Relay {
     }
 }
 
+/// Passes on connections accepted from a socket that left its group (`Group::retire`) to
+/// `service`, as the relay passes what it accepts; without a tokio runtime they are dropped
+/// (reset, as the shutdown would have). They cannot come back to where they came from, so no
+/// loop is watched for: one that lands on the spare waits there like any other connection.
+pub(super) fn pass_on(connections: Vec<Socket>, service: SocketAddr) {
+    if connections.is_empty() || tokio::runtime::Handle::try_current().is_err() {
+        return;
+    }
+    let service = reachable(service);
+    for connection in connections {
+        let connection: std::net::TcpStream = connection.into();
+        let Ok(client) = connection
+            .set_nonblocking(true)
+            .and_then(|()| TcpStream::from_std(connection))
+        else {
+            continue;
+        };
+        // At most a backlog's worth, once: no bound beyond the queue's own.
+        tokio::spawn(pass(client, service, None, Ours::default()));
+    }
+}
+
 /// The address to connect to for a socket bound at `addr`: the wildcard means this host.
 fn reachable(addr: SocketAddr) -> SocketAddr {
     match addr.ip() {
@@ -92,7 +118,7 @@ async fn accept(listener: TcpListener, service: SocketAddr, ours: Ours) {
         // worst the relay stops until the next steer.
         let looped = ours.lock().is_ok_and(|ours| ours.contains(&peer.port()));
         // Passed on in the same poll that accepted it, so an abort cannot strand it.
-        tokio::spawn(pass(client, service, permit, ours.clone()));
+        tokio::spawn(pass(client, service, Some(permit), ours.clone()));
         if looped {
             // The spare is the target now: the next connect would come back here again.
             return;
@@ -104,7 +130,7 @@ async fn accept(listener: TcpListener, service: SocketAddr, ours: Ours) {
 async fn pass(
     mut client: TcpStream,
     service: SocketAddr,
-    _permit: tokio::sync::OwnedSemaphorePermit,
+    _permit: Option<tokio::sync::OwnedSemaphorePermit>,
     ours: Ours,
 ) {
     let socket = match service {

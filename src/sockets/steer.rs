@@ -29,6 +29,8 @@
 //! A socket that leaves the group resets the connections still in its accept queue, hence the
 //! drained stop (`supervisor/drain.rs`): the kernel can move them to another socket of the
 //! group (`net.ipv4.tcp_migrate_req`, Linux 5.14), but that is a sysctl only root may set.
+//! What a server that died before accepting left there (a crash during its drain) hot accepts
+//! itself just before the shutdown, and passes on (`relay`).
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -92,6 +94,25 @@ fn unbound(addr: SocketAddr) -> std::io::Result<Socket> {
         socket.set_only_v6(true)?;
     }
     Ok(socket)
+}
+
+/// Accepts what is queued on `listener`, a socket about to leave its group (its server is
+/// gone). Bounded by the backlog: nothing new is steered to it.
+fn take_queue(listener: &Socket) -> Vec<Socket> {
+    // Its mode is no server's any more (the instance has exited), and an accept must not
+    // wait for one that will not come.
+    if listener.set_nonblocking(true).is_err() {
+        return Vec::new();
+    }
+    let mut queued = Vec::new();
+    while queued.len() < super::BACKLOG as usize {
+        match listener.accept() {
+            Ok((connection, _)) => queued.push(connection),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => break,
+        }
+    }
+    queued
 }
 
 /// Attaches the program that sends every new connection to the group's socket `index`.
@@ -177,9 +198,18 @@ impl Group {
     /// the queue goes to the next instance or to hot's own answer, as on a shared socket.
     /// `shared`: a live instance shares the spare itself (its own socket could not be made),
     /// so the spare stays: shut down, it would stop that instance's `accept`.
-    pub(super) fn retire(&mut self, spare: &mut Socket, generation: Generation, shared: bool) {
+    ///
+    /// Returns what was still queued on a socket that leaves (its server died before it
+    /// accepted them: a crash while it drained, or a stop past the drain's patience), taken
+    /// before the shutdown, which would reset them: the caller passes them on.
+    pub(super) fn retire(
+        &mut self,
+        spare: &mut Socket,
+        generation: Generation,
+        shared: bool,
+    ) -> Vec<Socket> {
         let Some(socket) = self.members.remove(&generation) else {
-            return;
+            return Vec::new();
         };
         if self.target == Some(generation) && !shared && socket.is_listener().unwrap_or(false) {
             let old = std::mem::replace(spare, socket);
@@ -192,16 +222,19 @@ impl Group {
             }
             self.attached = None;
             self.steer(spare, None);
-            return;
+            return Vec::new();
         }
+        // No connection was steered to it since its successor was ready, and a stop drains
+        // what it had; but a server that died first left its queue.
+        let queued = take_queue(&socket);
         // Out of the group now, even if an escaped process still holds the fd: the order
-        // changes at a moment hot knows. Its queue is empty: no connection was steered to it
-        // since its successor was ready, and the stop drained what it had.
+        // changes at a moment hot knows.
         let _ = socket.shutdown(std::net::Shutdown::Both);
         self.depart(generation);
         self.attached = None;
         let target = self.target.filter(|t| *t != generation);
         self.steer(spare, target);
+        queued
     }
 
     /// The kernel's move: the last socket takes the departed one's slot.
