@@ -41,7 +41,7 @@ pub(crate) struct Warning<'p> {
     /// when shown (most of 1,000 warnings are only counted).
     labels: Vec<(Cow<'static, str>, SourceSpan, bool)>,
     /// Shared: a `NamedSource` per warning copied the file's name into each.
-    source: Arc<NamedSource<Arc<String>>>,
+    source: Arc<NamedSource<hotfile::Snippets>>,
     text: Arc<String>,
 }
 
