@@ -1,33 +1,7 @@
 use crate::test::{Test, USAGE};
 
-const CONTRACT: &str = r#"
-// Hotfile
-task "clippy" {
-    watch "src/**/*.rs" "Cargo.toml"
-    run "cargo clippy --all-targets -- -D warnings"
-}
-
-task "test" {
-    watch "src/**/*.rs" "tests/**/*.rs"
-    after "clippy"
-    run "cargo test"
-}
-
-task "build" {
-    watch "src/**/*.rs" "Cargo.toml"
-    run "cargo build"
-}
-
-service "serve" {
-    after "test" "build"
-    socket "http" "127.0.0.1:3000"
-    watch "templates/**"
-    run "./target/debug/app"
-    env RUST_LOG="info"
-    ready delay="300ms"
-    stop signal="SIGTERM" timeout="5s"
-}
-"#;
+/// The Hotfile contract's own example, shared with the parser's unit tests.
+const CONTRACT: &str = include_str!("../contract.kdl");
 
 /// Every file the contract names exists, so `hot check` has nothing to warn about.
 #[test]

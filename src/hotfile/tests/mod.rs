@@ -57,33 +57,8 @@ fn check(input: &str, expected: &[&str]) {
     }
 }
 
-const CONTRACT: &str = r#"// Hotfile
-task "clippy" {
-    watch "src/**/*.rs" "Cargo.toml"
-    run "cargo clippy --all-targets -- -D warnings"
-}
-
-task "test" {
-    watch "src/**/*.rs" "tests/**/*.rs"
-    after "clippy"
-    run "cargo test"
-}
-
-task "build" {
-    watch "src/**/*.rs" "Cargo.toml"
-    run "cargo build"
-}
-
-service "serve" {
-    after "test" "build"
-    socket "http" "127.0.0.1:3000"
-    watch "templates/**"
-    run "./target/debug/app"
-    env RUST_LOG="info"
-    ready delay="300ms"
-    stop signal="SIGTERM" timeout="5s"
-}
-"#;
+/// The Hotfile contract's own example, shared with the integration tests.
+const CONTRACT: &str = include_str!("../../../tests/contract.kdl");
 
 mod forms;
 mod gate;
