@@ -212,9 +212,14 @@ const IN_DEFAULTS: &[&str] = &["ignore", "env", "debounce"];
 
 /// Reads the document's shape, reporting every misplaced or malformed node.
 pub(super) fn read<'t>(doc: &Tree<'t>, mistakes: &mut Vec<Mistake>) -> RawFile<'t> {
+    // Each string is an entry of the tree, and each pair at least one: sized up front, the
+    // tables are not grown (and copied) a dozen times; what is not filled is never touched.
     let mut walker = Walker {
         mistakes,
-        lists: Lists::default(),
+        lists: Lists {
+            strs: Vec::with_capacity(doc.entry_count()),
+            pairs: Vec::with_capacity(doc.entry_count()),
+        },
     };
     let mut file = RawFile::default();
     file.nodes.reserve(doc.top().count());
