@@ -645,7 +645,8 @@ impl Checker<'_> {
         let many = entries.len() > 16;
         let mut ok = true;
         for (at, (key, value)) in entries.iter().enumerate() {
-            if key.value.is_empty() || key.value.contains(['=', '\0']) {
+            // By bytes, as `may_be_refused` judges a glob.
+            if key.value.is_empty() || key.value.bytes().any(|b| b == b'=' || b == 0) {
                 self.bad_value(
                     key.span(),
                     "an environment variable name cannot be empty or contain `=` or NUL",

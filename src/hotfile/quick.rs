@@ -278,7 +278,8 @@ impl<'t> Reader<'t> {
 
     /// Counts the braces of `text` as the prescan does (`None` past its limit).
     fn count_braces(&mut self, text: &str) -> Option<()> {
-        if !text.contains(['{', '}']) {
+        // By bytes: a `char` pattern decodes every character first.
+        if !text.bytes().any(|b| b == b'{' || b == b'}') {
             return Some(());
         }
         for c in text.bytes() {
