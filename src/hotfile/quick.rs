@@ -155,10 +155,7 @@ impl<'t> Reader<'t> {
     /// KDL's keywords, which are no strings.
     fn bare(&mut self) -> Option<&'t str> {
         let start = self.at;
-        if !self
-            .peek()
-            .is_some_and(|c| CLASS[c as usize] & WORD_START != 0)
-        {
+        if CLASS[self.peek()? as usize] & WORD_START == 0 {
             return None;
         }
         self.at += 1;
