@@ -962,6 +962,39 @@ async fn a_spares_command_start_was_told_only_once_its_keeper_ran_so_output_came
     shut_down_leaving_nothing(sup, spare, child).await;
 }
 
+/// A spare's command process told hot its start between reading its launch and its exec, and
+/// that report woke hot's main thread, which took the CPU the exec was about to use. It tells
+/// its pid before it waits for the launch now: the line is in hot's end of the status socket
+/// with no launch written at all.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_spares_start_report_woke_hot_between_its_launch_and_its_exec() {
+    use std::io::{BufRead, BufReader};
+    use std::os::fd::OwnedFd;
+    use std::os::unix::net::UnixStream;
+    let (ours, theirs) = UnixStream::pair().unwrap();
+    let mut spare = std::process::Command::new(env!("CARGO_BIN_EXE_hot"))
+        .args(["__shim", "--spare"])
+        .env_clear()
+        .stdin(std::process::Stdio::from(OwnedFd::from(theirs)))
+        .spawn()
+        .unwrap();
+    ours.set_read_timeout(Some(WAIT)).unwrap();
+    let mut line = String::new();
+    let read = BufReader::new(&ours).read_line(&mut line);
+    let children = children_of(spare.id());
+    // Its group: the spare and the process it forked (its own session, see `shim::spare`).
+    // SAFETY: killpg on the group of our own unreaped child.
+    unsafe { libc::killpg(spare.id() as i32, libc::SIGKILL) };
+    spare.wait().unwrap();
+    assert!(read.is_ok(), "a report before any launch: {read:?}");
+    assert_eq!(
+        line,
+        format!("started {}\n", children[0]),
+        "the pid of the process the spare forked, told before its launch (children {children:?})"
+    );
+}
+
 /// A waiting spare has already forked its command's process, so that a start is only an exec
 /// there (no fork on the path): the command runs as that process (`$$` is the shell's pid).
 /// The shutdown ends the next spare's pair too.

@@ -237,7 +237,7 @@ pub(super) fn adopt(child: libc::pid_t, handoff: RawFd, status: RawFd, prepared:
     WAKE.store(wake_write, Ordering::Relaxed);
     // The signals sent to the keeper or its group while the spare waited: the command dropped
     // its own copies at its exec (see [`exec`]), so it gets each once, from here. Its start
-    // was told by the command's process itself, before its exec (see `exec_launched`).
+    // was told by the command's process itself, before its launch (see `announce`).
     started(child, None, pending(), &old);
     watch(child, Some(status), wake_read, begun)
 }
@@ -326,16 +326,24 @@ pub(super) fn exec_launched(keep: Keep, prepared: Prepared) -> ! {
     unsafe {
         libc::prctl(libc::PR_SET_PDEATHSIG, 0 as libc::c_ulong);
     }
-    // Told here, before the exec, not by the keeper once it sees the exec: the keeper may run
-    // late (a loaded machine), and hot must hear of the start before any of the command's
-    // output. The keeper writes nothing until then, so the lines cannot interleave.
+    // Its start was told ahead of the launch ([`announce`]).
+    exec(keep, &prepared.old)
+}
+
+/// In the spare's forked command process, before it waits for its launch: tells hot the pid
+/// its command will run as (the exec keeps it). Told here, not once the launch has come: a
+/// report sent between the launch and the exec woke hot's main thread, which then took the
+/// CPU the exec was about to use; sent now, the line waits in the socket and hot reads it
+/// right after its launch, before any of the command's output. Not by the keeper once it
+/// sees the exec either: on a loaded machine it runs late. The keeper writes nothing until
+/// the exec, so the lines cannot interleave.
+pub(super) fn announce(status: RawFd) {
     tell(
-        keep.status,
+        Some(status),
         Report::Started {
             pid: std::process::id(),
         },
     );
-    exec(keep, &prepared.old)
 }
 
 /// The keeper's loop once its command runs: reaps, reports, and carries out hot's orders.

@@ -14,8 +14,9 @@
 //! shim's arguments, all taken at that moment, so nothing the spare was started with reaches
 //! the command. The child then does what a shim does before the keeper forks (the sockets'
 //! message, placing) and execs the command itself, so `LISTEN_PID` is its own pid; the child
-//! tells hot it started, just before its exec, and the keeper keeps it like any other
-//! (`keeper::adopt`). End of file before the
+//! tells hot the pid its command will run as before it waits for the launch (hot reads it
+//! after the launch: nothing wakes hot between the launch and the exec), and the keeper keeps
+//! it like any other (`keeper::adopt`). End of file before the
 //! launch is hot gone: the child has started nothing, so it just exits, and the keeper ends
 //! with it; the keeper's group is what hot kills, the child in it (and, on Linux, the child
 //! dies with the keeper while it waits).
@@ -42,7 +43,10 @@ pub(super) fn main() -> ! {
     super::null_stdin();
     let prepared = super::keeper::prepare(true);
     match super::keeper::prefork() {
-        Ok(Forked::Command) => launched(status, prepared, true),
+        Ok(Forked::Command) => {
+            super::keeper::announce(status);
+            launched(status, prepared, true)
+        }
         Ok(Forked::Keeper { child, handoff }) => {
             super::keeper::adopt(child, handoff, status, prepared)
         }

@@ -34,8 +34,12 @@ impl Shared for super::covering::Covering<notify::FsEventWatcher> {}
 #[cfg(not(any(target_os = "linux", target_os = "macos")))]
 impl Shared for notify::RecommendedWatcher {}
 
+/// Which instance watches a directory: an index into the native instances (a few), or
+/// [`POLLED`] or [`LINKED`]. A byte, since the registry keeps one per watched directory.
+pub(super) type InstanceId = u8;
+
 /// The instance index of directories watched by the poll fallback.
-pub(super) const POLLED: usize = usize::MAX;
+pub(super) const POLLED: InstanceId = InstanceId::MAX;
 
 /// Forwards notify's events to the watcher thread, time-stamped.
 pub(super) fn handler(events: mpsc::Sender<Msg>) -> impl notify::EventHandler {
@@ -191,18 +195,18 @@ impl Fallback {
 }
 
 /// The instance index of directories watched through a link (by their canonical path).
-pub(super) const LINKED: usize = usize::MAX - 1;
+pub(super) const LINKED: InstanceId = InstanceId::MAX - 1;
 
 /// Adds a native watch on instance `k`; past the kernel's watch limit the directory is polled
 /// instead (and [`POLLED`] returned). A linked directory goes to the links' instance
 /// ([`LINKED`]). `refuse`: tests stand in for the limit.
 pub(super) fn add(
     native: &mut Instance,
-    k: usize,
+    k: InstanceId,
     target: Target<'_>,
     refuse: Option<&AtomicBool>,
     fallback: &Mutex<Fallback>,
-) -> notify::Result<usize> {
+) -> notify::Result<InstanceId> {
     let dir = match target {
         Target::Linked(canonical) => return lock(fallback).link(canonical).map(|()| LINKED),
         Target::Dir(dir) => dir,

@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use super::config::Ignore;
 use super::dirwalk::{DirWalk, Kind};
 use super::error::{WatchError, watch_error};
+use super::instances::InstanceId;
 use super::rules::{self, SharedRules};
 use super::watches::{Registry, key};
 
@@ -20,7 +21,7 @@ pub(super) struct Found {
     /// Every directory walked, with the instance that now watches it when this walk added the
     /// watch (`None`: watched already). Moved into the watch registry, not copied; the native
     /// instance that watches it holds the same allocation.
-    pub dirs: Vec<(Arc<Path>, Option<usize>)>,
+    pub dirs: Vec<(Arc<Path>, Option<InstanceId>)>,
     /// Tracked files (relative), NUL-separated: one growing buffer is mmap-backed once big, so
     /// it goes back to the OS when freed (small allocations in a thread's malloc arena would
     /// stay in RSS), and the walking threads share no lock for it.
@@ -242,7 +243,7 @@ impl Walk<'_> {
         skip_root: bool,
         watched: &Registry,
         linked: &dyn Fn(&Path) -> bool,
-        watch: &mut dyn FnMut(Target<'_>) -> notify::Result<usize>,
+        watch: &mut dyn FnMut(Target<'_>) -> notify::Result<InstanceId>,
         out: &mut Found,
     ) -> bool {
         let mut walking = Walking::new(self, dir, max_depth, skip_root, linked);
@@ -335,7 +336,7 @@ impl Walk<'_> {
         walker: &mut Walker,
         left: &mut usize,
         watched: &Registry,
-        watch: &mut dyn FnMut(Target<'_>) -> notify::Result<usize>,
+        watch: &mut dyn FnMut(Target<'_>) -> notify::Result<InstanceId>,
         out: &mut Found,
         pending: &mut Vec<PathBuf>,
     ) -> Step {
@@ -575,7 +576,7 @@ impl Walking {
         walk: &Walk<'_>,
         budget: usize,
         watched: &Registry,
-        watch: &mut dyn FnMut(Target<'_>) -> notify::Result<usize>,
+        watch: &mut dyn FnMut(Target<'_>) -> notify::Result<InstanceId>,
         out: &mut Found,
     ) -> Step {
         let mut left = budget;
