@@ -302,7 +302,20 @@ pub(super) fn dry_run(project: &Project, json: bool) -> String {
         // Written into `out` as they come: a `format!` per line was a sixth of the command.
         let _ = writeln!(out, "step {}{turns}:", step + 1);
         for task in tasks {
-            let _ = write!(out, "  {}: {}  (in {})", task.name, task.run, dir(task));
+            // Pieces pushed, not formatted: `write!` of each line was a third of the output's
+            // instructions.
+            out.push_str("  ");
+            out.push_str(&task.name);
+            out.push_str(": ");
+            match &task.run {
+                crate::model::Command::Shell(line) => out.push_str(line),
+                argv => {
+                    let _ = write!(out, "{argv}");
+                }
+            }
+            out.push_str("  (in ");
+            out.push_str(&dir(task));
+            out.push(')');
             if !task.locks.is_empty() {
                 let _ = write!(out, "  [lock {}]", task.locks.join(", "));
             }

@@ -9,6 +9,8 @@ use std::sync::Arc;
 
 use miette::{Diagnostic, LabeledSpan, NamedSource, SourceSpan};
 
+use super::Snippets;
+
 /// One mistake in a Hotfile.
 #[derive(Debug, thiserror::Error, Diagnostic)]
 pub enum Mistake {
@@ -363,7 +365,7 @@ pub const SHOWN: usize = 20;
 /// is shown under `file:line:col`.
 #[derive(Debug)]
 pub struct Diagnostics {
-    source: NamedSource<Arc<String>>,
+    source: NamedSource<Snippets>,
     mistakes: Vec<Mistake>,
     /// The first [`SHOWN`] mistakes as they are rendered.
     shown: Vec<Shown>,
@@ -465,7 +467,7 @@ impl Diagnostics {
             .map(|m| Shown::new(m, &text))
             .collect();
         Diagnostics {
-            source: NamedSource::new(name, text),
+            source: NamedSource::new(name, Snippets(text)),
             mistakes,
             shown,
         }

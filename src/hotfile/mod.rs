@@ -55,6 +55,7 @@ mod check;
 mod error;
 mod lex;
 mod quick;
+mod snippet;
 mod spans;
 mod syntax;
 #[cfg(test)]
@@ -70,6 +71,7 @@ use kdl::KdlDocument;
 pub use error::{Diagnostics, Mistake, SHOWN};
 
 use crate::model::Project;
+pub use snippet::Snippets;
 pub use spans::{NodeSpans, Spans};
 
 /// The largest Hotfile hot reads.

@@ -8,6 +8,7 @@ use foldhash::{HashMap, HashMapExt};
 
 use miette::{NamedSource, SourceSpan};
 
+use super::Snippets;
 use super::tree::{NodeRef, Tree, Value};
 use crate::model::Project;
 
@@ -78,8 +79,8 @@ impl Spans {
     }
 
     /// The Hotfile's text, named as diagnostics show it.
-    pub fn source(&self) -> NamedSource<Arc<String>> {
-        NamedSource::new(self.name.clone(), self.text.clone())
+    pub fn source(&self) -> NamedSource<Snippets> {
+        NamedSource::new(self.name.clone(), Snippets(self.text.clone()))
     }
 
     pub fn text(&self) -> &Arc<String> {

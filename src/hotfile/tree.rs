@@ -155,6 +155,11 @@ impl<'t> Tree<'t> {
         }
     }
 
+    /// How many arguments and properties the document holds.
+    pub(super) fn entry_count(&self) -> usize {
+        self.entries.len()
+    }
+
     pub(super) fn with_capacity(nodes: usize, entries: usize) -> Tree<'t> {
         Tree {
             nodes: Vec::with_capacity(nodes),

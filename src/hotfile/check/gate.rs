@@ -22,7 +22,7 @@ impl Checker<'_> {
     ) -> Vec<(usize, SourceSpan)> {
         let mut out: Vec<(usize, SourceSpan)> = Vec::new();
         let mut seen = HashSet::new();
-        for gate in &node.gate {
+        for gate in &self.lists[node.gate] {
             let Some(&i) = ids.get(gate.value) else {
                 let help = match suggest(gate.value, ids.keys().copied()) {
                     Some(best) => format!("did you mean `{best}`?"),
