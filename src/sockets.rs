@@ -19,6 +19,11 @@
 //! * `IPV6_V6ONLY` for IPv6, so `[::1]:3000` and `127.0.0.1:3000` are separate sockets;
 //! * backlog 1024, since std's 128 overflows during a long rebuild under load (P15);
 //! * blocking and close-on-exec in hot: only the shim's child gets them, on purpose.
+//!
+//! A socket hot lets go of (a reload drops or moves it, a broken one is renewed) stays open in
+//! hot while a live instance has it (`Sockets::kept`): the supervisor tells that a new
+//! instance shares a live one's socket by hot's fd number, which a closed socket would free
+//! for the next socket hot makes.
 
 use std::net::SocketAddr;
 
@@ -85,6 +90,9 @@ pub struct Sockets {
     /// Why the kernel cannot steer, until it has been said (once).
     unsteered: Option<String>,
     said: bool,
+    /// Sockets hot no longer uses, open until the instances that have them have exited.
+    #[cfg(unix)]
+    kept: Vec<Kept>,
     /// Tests: no fresh spare can be made (as when hot is out of file descriptors).
     #[cfg(all(test, target_os = "linux"))]
     refuse_spares: bool,
@@ -113,11 +121,23 @@ struct Held {
     /// this socket: one that comes back to the spare is the relay's own.
     #[cfg(target_os = "linux")]
     ours: relay::Ours,
-    /// Live instances that share the spare itself (no socket of their own could be made):
-    /// while there are any, nothing relays from it, since the relay's non-blocking mode
+    /// Live instances given the held socket itself: every instance where the kernel does not
+    /// steer; where it does, those whose own socket could not be made, which share the spare.
+    /// While there are any, nothing relays from the spare, since the relay's non-blocking mode
     /// would be theirs too (one open file description), and they accept from it anyway.
-    #[cfg(target_os = "linux")]
     sharers: Vec<Generation>,
+}
+
+/// A socket hot has let go of, held open for the live instances that have it (`users`):
+/// closed, its number would be free for the next socket hot makes, and an instance given that
+/// one would look like it shared a live instance's socket (see the module doc).
+#[cfg(unix)]
+#[derive(Debug)]
+struct Kept {
+    /// Never read: it is held, to be closed with this.
+    #[allow(dead_code)]
+    socket: socket2::Socket,
+    users: Vec<Generation>,
 }
 
 impl Sockets {
@@ -185,6 +205,10 @@ impl Sockets {
                 Slot::Fresh(h) => Some(h),
             })
             .collect();
+        #[cfg(unix)]
+        for dropped in old.into_iter().flatten() {
+            self.kept.extend(dropped.let_go());
+        }
         Ok(())
     }
 
@@ -203,13 +227,15 @@ impl Sockets {
             // SO_REUSEADDR lets the fresh socket bind while the broken one, no longer
             // listening, still exists in hot and in any instance holding it.
             let error = match bind_held(&held.node, &held.name, held.local) {
-                Ok((fresh, _)) => {
+                Ok((mut fresh, _)) => {
+                    fresh.declared = held.declared;
                     #[cfg(target_os = "linux")]
                     {
-                        held.relay = None;
-                        held.group = fresh.group;
+                        fresh.ours = std::mem::take(&mut held.ours);
                     }
-                    held.socket = fresh.socket;
+                    // No instance has the fresh socket yet; those that had the old keep it.
+                    let old = std::mem::replace(held, fresh);
+                    self.kept.extend(old.let_go());
                     None
                 }
                 Err(e) => Some(e),
@@ -252,27 +278,12 @@ impl Sockets {
         generation: Generation,
     ) -> (Vec<(String, RawFd, SocketAddr)>, bool) {
         let mut own = true;
-        #[cfg(target_os = "linux")]
+        #[cfg(all(test, target_os = "linux"))]
+        let refused = self.refuse_spares;
+        #[cfg(not(all(test, target_os = "linux")))]
+        let refused = false;
         for held in self.held.iter_mut().filter(|h| h.node == name) {
-            let Some(group) = &mut held.group else {
-                own = false;
-                continue;
-            };
-            // Before the instance takes the spare: from now on its queue is the instance's.
-            held.relay = None;
-            #[cfg(test)]
-            let refused = self.refuse_spares;
-            #[cfg(not(test))]
-            let refused = false;
-            if refused
-                || group
-                    .take_spare(&mut held.socket, held.local, generation)
-                    .is_err()
-            {
-                // Out of fds or ports: this instance shares the spare instead. Its shim
-                // clears the mode the relay set (no other live instance holds the spare, or
-                // it is a sharer too, for whom nothing relayed since), and nothing sets it
-                // again while it lives.
+            if !held.take_spare(generation, refused) {
                 own = false;
                 held.sharers.push(generation);
             }
@@ -284,7 +295,6 @@ impl Sockets {
             .map(|h| (h.name.clone(), h.raw_fd_of(generation), h.local))
             .collect::<Vec<_>>();
         own &= !fds.is_empty() && cfg!(target_os = "linux");
-        let _ = generation;
         (fds, own)
     }
 
@@ -310,20 +320,25 @@ impl Sockets {
 
     /// Instance `generation` has exited: its own sockets leave their groups (closing them in
     /// hot), and steering follows the order's change. What it left queued on them is passed
-    /// on to the service's address (see `relay`), not reset.
+    /// on to the service's address (see `relay`), not reset. The sockets hot let go of that
+    /// only it still had are closed.
     pub fn retire(&mut self, generation: Generation) {
-        #[cfg(target_os = "linux")]
+        #[cfg(unix)]
+        self.kept.retain_mut(|kept| {
+            kept.users.retain(|g| *g != generation);
+            !kept.users.is_empty()
+        });
         for held in &mut self.held {
+            held.sharers.retain(|g| *g != generation);
+            #[cfg(target_os = "linux")]
             if let Some(group) = &mut held.group {
                 // The spare may change (a crashed target's socket takes its place) and steering
                 // with it: the next steer relays from the right one, if any.
                 held.relay = None;
-                held.sharers.retain(|g| *g != generation);
                 let queued = group.retire(&mut held.socket, generation, !held.sharers.is_empty());
                 relay::pass_on(queued, held.local);
             }
         }
-        let _ = generation;
     }
 
     /// The sockets of node `name` in declared order: (socket name, raw fd, actual local
@@ -362,6 +377,61 @@ fn listens(socket: &socket2::Socket) -> std::io::Result<bool> {
 }
 
 impl Held {
+    /// Gives the spare to instance `generation` as its own socket, where the kernel steers
+    /// (see `steer`); `false`: it shares the held socket instead. `refused`: tests, no fresh
+    /// spare can be made.
+    #[cfg(target_os = "linux")]
+    fn take_spare(&mut self, generation: Generation, refused: bool) -> bool {
+        let Some(group) = &mut self.group else {
+            return false;
+        };
+        // Before the instance takes the spare: from now on its queue is the instance's.
+        self.relay = None;
+        // Out of fds or ports: this instance shares the spare instead. Its shim clears the
+        // mode the relay set (no other live instance holds the spare, or it is a sharer too,
+        // for whom nothing relayed since), and nothing sets it again while it lives.
+        !refused
+            && group
+                .take_spare(&mut self.socket, self.local, generation)
+                .is_ok()
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    fn take_spare(&mut self, _generation: Generation, _refused: bool) -> bool {
+        false
+    }
+
+    /// What live instances still have of this socket, hot letting go of it: the held socket
+    /// (its sharers') and the instances' own (their group's members).
+    #[cfg(unix)]
+    fn let_go(self) -> Vec<Kept> {
+        #[cfg(target_os = "linux")]
+        let members = self
+            .group
+            .map(steer::Group::into_members)
+            .unwrap_or_default();
+        #[cfg(not(target_os = "linux"))]
+        let members: Vec<(Generation, socket2::Socket)> = Vec::new();
+        // A spare the sharers had may since have become an instance's own (`take_spare`):
+        // each own socket is kept for them too.
+        let mut kept: Vec<Kept> = members
+            .into_iter()
+            .map(|(generation, socket)| Kept {
+                socket,
+                users: std::iter::once(generation)
+                    .chain(self.sharers.iter().copied())
+                    .collect(),
+            })
+            .collect();
+        if !self.sharers.is_empty() {
+            kept.push(Kept {
+                socket: self.socket,
+                users: self.sharers,
+            });
+        }
+        kept
+    }
+
     /// The socket instance `generation` owns here, else the held one.
     #[cfg(target_os = "linux")]
     fn raw_fd_of(&self, generation: Generation) -> RawFd {
@@ -441,7 +511,6 @@ fn bind_held(
             relay: None,
             #[cfg(target_os = "linux")]
             ours: relay::Ours::default(),
-            #[cfg(target_os = "linux")]
             sharers: Vec::new(),
         },
         why,
@@ -882,6 +951,68 @@ mod tests {
             "the sharer's socket still listens"
         );
         assert_eq!(sockets.for_node("web")[0].1, fd, "and it is the spare");
+    }
+
+    /// The socket open at `fd` (its inode: sockets have one on Linux), if any.
+    #[cfg(target_os = "linux")]
+    fn socket_at(fd: RawFd) -> Option<libc::ino_t> {
+        // SAFETY: fstat writes into the local `stat` only.
+        let mut stat: libc::stat = unsafe { std::mem::zeroed() };
+        (unsafe { libc::fstat(fd, &mut stat) } == 0).then_some(stat.st_ino)
+    }
+
+    /// The defect: a reload that moved a socket closed hot's copies of it while instances
+    /// still ran with it (one stopping, one sharing the spare), so the next socket hot made
+    /// could take the number, and the instance given it looked like it shared theirs. They
+    /// stay open until those instances have exited.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_reload_freed_the_numbers_of_sockets_live_instances_had() {
+        let Some(mut sockets) = steered_web() else {
+            return;
+        };
+        let (own, _) = sockets.for_instance("web", 1);
+        sockets.refuse_spares = true;
+        let (shared, _) = sockets.for_instance("web", 2);
+        let had = [own[0].1, shared[0].1].map(|fd| (fd, socket_at(fd).unwrap()));
+        sockets
+            .bind_for(&project(vec![service("web", &[("api", "127.0.0.1:0")])]))
+            .unwrap();
+        for (fd, socket) in had {
+            assert_eq!(socket_at(fd), Some(socket), "fd {fd} still theirs");
+        }
+        sockets.retire(1);
+        sockets.retire(2);
+        for (fd, socket) in had {
+            assert_ne!(socket_at(fd), Some(socket), "fd {fd} closed");
+        }
+    }
+
+    /// The defect: a broken socket's renewal closed hot's copy of it while an instance still
+    /// ran with it (one sharing it, stopping after it shut the socket down), freeing its number
+    /// (see the reload's case above).
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_renewal_freed_the_number_of_a_socket_a_live_instance_had() {
+        let Some(mut sockets) = steered_web() else {
+            return;
+        };
+        sockets.refuse_spares = true;
+        let (shared, own) = sockets.for_instance("web", 1);
+        assert!(!own);
+        let (fd, socket) = (shared[0].1, socket_at(shared[0].1).unwrap());
+        // What its server does with its copy on a graceful stop.
+        // SAFETY: shutdown on a socket `sockets` owns.
+        assert_eq!(unsafe { libc::shutdown(fd, libc::SHUT_RDWR) }, 0);
+        let renewed = sockets.renew_broken();
+        assert!(
+            matches!(renewed.as_slice(), [(_, _, _, None)]),
+            "{renewed:?}"
+        );
+        assert_ne!(sockets.for_node("web")[0].1, fd, "renewed");
+        assert_eq!(socket_at(fd), Some(socket), "still the instance's");
+        sockets.retire(1);
+        assert_ne!(socket_at(fd), Some(socket), "closed");
     }
 
     #[test]

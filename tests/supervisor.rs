@@ -1125,3 +1125,63 @@ async fn a_spare_keeper_gives_the_server_its_sockets_and_its_own_listen_pid() {
     );
     sup.shutdown().await;
 }
+
+/// The defect: whether a new instance shares its sockets with a live one (`--shared`, which
+/// leaves their mode alone) was decided by hot's fd numbers, and a reload that moved a socket
+/// closed hot's copy of a live instance's own socket: the number came back as the next spare,
+/// which the relay made non-blocking, and the instance given it kept `O_NONBLOCK` (a blocking
+/// server's `accept` fails with `EAGAIN`). A number stays hot's while an instance has it.
+#[cfg(target_os = "linux")]
+#[tokio::test(flavor = "current_thread")]
+async fn a_socket_number_reused_while_its_instance_ran_kept_the_relays_non_blocking_mode() {
+    let tmp = tempfile::tempdir().unwrap();
+    let svc = |socket: &str| {
+        with_sockets(
+            node(
+                "svc",
+                Kind::Service,
+                Command::Argv(vec![probe().display().to_string().into()]),
+                tmp.path(),
+            ),
+            &[socket],
+        )
+    };
+    let before = project(vec![svc("http")]);
+    let mut sockets = Sockets::new();
+    sockets.bind_for(&before).unwrap();
+    if !sockets.steers() {
+        eprintln!("skipped: this kernel cannot steer");
+        return;
+    }
+    let (mut sup, mut rx) = supervisor(before);
+    // The first instance serves, and stays (as one that is still stopping would).
+    let (first, own) = sockets.for_instance("svc", 1);
+    sup.start(NodeId(0), 1, &first, own);
+    sockets.steer("svc", Some(1));
+    assert_eq!(ask(first[0].2).await.get("nonblock"), "0");
+
+    // A reload moves the socket (renamed, port 0: bound afresh, the old one dropped).
+    let after = project(vec![svc("api")]);
+    sockets.bind_for(&after).unwrap();
+    sup.set_project(after);
+    let (second, own) = sockets.for_instance("svc", 2);
+    sup.start(NodeId(0), 2, &second, own);
+    sockets.steer("svc", Some(2));
+    assert_eq!(ask(second[0].2).await.get("nonblock"), "0");
+
+    // The next instance takes the spare the relay made non-blocking.
+    let (third, own) = sockets.for_instance("svc", 3);
+    sup.start(NodeId(0), 3, &third, own);
+    sockets.steer("svc", Some(3));
+    let reply = ask(third[0].2).await;
+    assert_ne!(reply.get("pid"), ask(first[0].2).await.get("pid"));
+    assert_eq!(
+        reply.get("nonblock"),
+        "0",
+        "the third instance's shim cleared the relay's mode (fds: first {first:?}, third {third:?})"
+    );
+    sup.shutdown().await;
+    for _ in 0..3 {
+        exited(&mut rx).await;
+    }
+}

@@ -174,6 +174,11 @@ impl Group {
         Ok(())
     }
 
+    /// hot's copies of the instances' sockets, the group let go of (see `Sockets::kept`).
+    pub(super) fn into_members(self) -> Vec<(Generation, Socket)> {
+        self.members.into_iter().collect()
+    }
+
     /// Steers new connections to `target`'s socket (`None`, or one that is gone: the spare).
     pub(super) fn steer(&mut self, spare: &Socket, target: Option<Generation>) {
         self.target = target;

@@ -31,7 +31,9 @@
 //!   set up, and the next start hands it the instance over its status socket instead of
 //!   spawning one; the next spare is spawned once that start's command runs (see `spare`).
 //! * **Sockets** are passed through the shim, over its status socket (`SCM_RIGHTS`); during a `ready` overlap (another live instance
-//!   has the same fds) it is told `--shared` and leaves their mode (`O_NONBLOCK`) alone.
+//!   has the same fds) it is told `--shared` and leaves their mode (`O_NONBLOCK`) alone. The
+//!   same number is the same socket: hot keeps a socket open while an instance given it lives
+//!   (see `sockets`), so its number is not handed out again meanwhile.
 //!   A shell line that is a simple command runs as `sh -c "exec LINE"` so the server keeps the
 //!   shim's pid and `LISTEN_PID` is right; any other shell line runs as `sh -c LINE` with
 //!   `LISTEN_PID` *empty*, which listenfd accepts but strict consumers (`sd_listen_fds` with

@@ -221,7 +221,8 @@ impl Supervisor {
         let fds: Vec<(String, RawFd)> = sockets.iter().map(|(n, fd, _)| (n.clone(), *fd)).collect();
         let raw: Vec<RawFd> = fds.iter().map(|(_, fd)| *fd).collect();
         // During a `ready` overlap the serving instance uses these very sockets (one open file
-        // description): their mode is its, and must not change under it.
+        // description): their mode is its, and must not change under it. A live instance's
+        // number is still its socket's: `Sockets` keeps it open until the instance exited.
         let shared = self
             .instances
             .values()
