@@ -834,37 +834,31 @@ mod tests {
     /// open file description): its server's blocking `accept` failed with `EAGAIN`. Nothing
     /// relays from a spare an instance shares.
     #[cfg(target_os = "linux")]
-    #[test]
-    fn an_instance_sharing_the_spare_got_the_relays_non_blocking_mode() {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        runtime.block_on(async {
-            let Some(mut sockets) = steered_web() else {
-                return;
-            };
-            let (first, own) = sockets.for_instance("web", 1);
-            assert!(own);
-            sockets.steer("web", Some(1));
-            let spare = sockets.for_node("web")[0].1;
-            assert_ne!(first[0].1, spare);
-            assert!(non_blocking(spare), "the relay accepts from the spare");
-            sockets.refuse_spares = true;
-            let (second, own) = sockets.for_instance("web", 2);
-            assert!(!own, "it shares the spare");
-            assert_eq!(second[0].1, spare);
-            // What its shim does, no other live instance holding the spare.
-            // SAFETY: fcntl on an fd `sockets` owns.
-            unsafe { libc::fcntl(spare, libc::F_SETFL, 0) };
-            // The batch's steer (the first still serves), then the second serving.
-            sockets.steer("web", Some(1));
-            assert!(!non_blocking(spare), "the sharer's socket stays blocking");
-            sockets.steer("web", Some(2));
-            sockets.retire(1);
-            sockets.steer("web", Some(2));
-            assert!(!non_blocking(spare), "the sharer's socket stays blocking");
-        });
+    #[tokio::test(flavor = "current_thread")]
+    async fn an_instance_sharing_the_spare_got_the_relays_non_blocking_mode() {
+        let Some(mut sockets) = steered_web() else {
+            return;
+        };
+        let (first, own) = sockets.for_instance("web", 1);
+        assert!(own);
+        sockets.steer("web", Some(1));
+        let spare = sockets.for_node("web")[0].1;
+        assert_ne!(first[0].1, spare);
+        assert!(non_blocking(spare), "the relay accepts from the spare");
+        sockets.refuse_spares = true;
+        let (second, own) = sockets.for_instance("web", 2);
+        assert!(!own, "it shares the spare");
+        assert_eq!(second[0].1, spare);
+        // What its shim does, no other live instance holding the spare.
+        // SAFETY: fcntl on an fd `sockets` owns.
+        unsafe { libc::fcntl(spare, libc::F_SETFL, 0) };
+        // The batch's steer (the first still serves), then the second serving.
+        sockets.steer("web", Some(1));
+        assert!(!non_blocking(spare), "the sharer's socket stays blocking");
+        sockets.steer("web", Some(2));
+        sockets.retire(1);
+        sockets.steer("web", Some(2));
+        assert!(!non_blocking(spare), "the sharer's socket stays blocking");
     }
 
     /// The defect (the soak's lone connection reset): an instance already steered away from
@@ -872,51 +866,44 @@ mod tests {
     /// crash during its drain, and the shutdown that took that socket out of the group reset
     /// those connections. hot accepts them first and passes them on to the serving instance.
     #[cfg(target_os = "linux")]
-    #[test]
-    fn a_connection_queued_on_an_instance_that_died_while_draining_was_reset() {
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_connection_queued_on_an_instance_that_died_while_draining_was_reset() {
         use std::os::fd::{BorrowedFd, FromRawFd};
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
+        let Some(mut sockets) = steered_web() else {
+            return;
+        };
+        let (first, own) = sockets.for_instance("web", 1);
+        assert!(own);
+        sockets.steer("web", Some(1));
+        // Queued on the first instance's socket, which its server never accepts.
+        let mut client = tokio::net::TcpStream::connect(first[0].2).await.unwrap();
+        // The hand-off, then the first instance's exit, as the driver carries them out.
+        let (second, _) = sockets.for_instance("web", 2);
+        sockets.steer("web", Some(2));
+        sockets.retire(1);
+        sockets.steer("web", Some(2));
+        // The second instance's server: its socket, blocking as its shim leaves it.
+        // SAFETY: a duplicate of a socket `sockets` owns and keeps open meanwhile.
+        let fd = unsafe { BorrowedFd::borrow_raw(second[0].1) }
+            .try_clone_to_owned()
             .unwrap();
-        runtime.block_on(async {
-            let Some(mut sockets) = steered_web() else {
-                return;
-            };
-            let (first, own) = sockets.for_instance("web", 1);
-            assert!(own);
-            sockets.steer("web", Some(1));
-            // Queued on the first instance's socket, which its server never accepts.
-            let mut client = tokio::net::TcpStream::connect(first[0].2).await.unwrap();
-            // The hand-off, then the first instance's exit, as the driver carries them out.
-            let (second, _) = sockets.for_instance("web", 2);
-            sockets.steer("web", Some(2));
-            sockets.retire(1);
-            sockets.steer("web", Some(2));
-            // The second instance's server: its socket, blocking as its shim leaves it.
-            // SAFETY: a duplicate of a socket `sockets` owns and keeps open meanwhile.
-            let fd = unsafe { BorrowedFd::borrow_raw(second[0].1) }
-                .try_clone_to_owned()
-                .unwrap();
-            // SAFETY: `fd` is a fresh duplicate, owned by the listener from here.
-            let server = unsafe {
-                std::net::TcpListener::from_raw_fd(std::os::fd::IntoRawFd::into_raw_fd(fd))
-            };
-            server.set_nonblocking(false).unwrap();
-            let serving = std::thread::spawn(move || {
-                let (mut connection, _) = server.accept().unwrap();
-                std::io::Write::write_all(&mut connection, b"hello").unwrap();
-            });
-            let mut got = Vec::new();
-            let read = tokio::time::timeout(
-                Duration::from_secs(30),
-                tokio::io::AsyncReadExt::read_to_end(&mut client, &mut got),
-            )
-            .await;
-            assert!(matches!(read, Ok(Ok(_))), "the queued request: {read:?}");
-            assert_eq!(got, b"hello");
-            serving.join().unwrap();
+        // SAFETY: `fd` is a fresh duplicate, owned by the listener from here.
+        let server =
+            unsafe { std::net::TcpListener::from_raw_fd(std::os::fd::IntoRawFd::into_raw_fd(fd)) };
+        server.set_nonblocking(false).unwrap();
+        let serving = std::thread::spawn(move || {
+            let (mut connection, _) = server.accept().unwrap();
+            std::io::Write::write_all(&mut connection, b"hello").unwrap();
         });
+        let mut got = Vec::new();
+        let read = tokio::time::timeout(
+            Duration::from_secs(30),
+            tokio::io::AsyncReadExt::read_to_end(&mut client, &mut got),
+        )
+        .await;
+        assert!(matches!(read, Ok(Ok(_))), "the queued request: {read:?}");
+        assert_eq!(got, b"hello");
+        serving.join().unwrap();
     }
 
     /// The defect: the serving instance crashed while another shared the spare (its own
