@@ -134,9 +134,8 @@ struct Held {
 #[cfg(unix)]
 #[derive(Debug)]
 struct Kept {
-    /// Never read: it is held, to be closed with this.
-    #[allow(dead_code)]
-    socket: socket2::Socket,
+    /// Held, never read: closed when the last user has exited.
+    _socket: socket2::Socket,
     users: Vec<Generation>,
 }
 
@@ -417,7 +416,7 @@ impl Held {
         let mut kept: Vec<Kept> = members
             .into_iter()
             .map(|(generation, socket)| Kept {
-                socket,
+                _socket: socket,
                 users: std::iter::once(generation)
                     .chain(self.sharers.iter().copied())
                     .collect(),
@@ -425,7 +424,7 @@ impl Held {
             .collect();
         if !self.sharers.is_empty() {
             kept.push(Kept {
-                socket: self.socket,
+                _socket: self.socket,
                 users: self.sharers,
             });
         }
