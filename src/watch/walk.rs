@@ -20,8 +20,9 @@ use super::watches::{Registry, key};
 #[derive(Default)]
 pub(super) struct Found {
     /// Every directory walked, by its key (see [`super::dirkey`]), with the instance that now
-    /// watches it when this walk added the watch (`None`: watched already). Moved into the watch registry, not copied; the native
-    /// instance that watches it holds the same allocation.
+    /// watches it when this walk added the watch (`None`: watched already). Moved into the
+    /// watch registry, not copied; the native instance that watches it holds the same
+    /// allocation.
     pub dirs: Vec<(Arc<Path>, Option<InstanceId>)>,
     /// Tracked files (relative), NUL-separated: one growing buffer is mmap-backed once big, so
     /// it goes back to the OS when freed (small allocations in a thread's malloc arena would

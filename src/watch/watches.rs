@@ -18,18 +18,18 @@ use super::msg::Msg;
 use super::walk::{Found, Step, Target, Walk, Walking};
 
 /// Watched directories, by their keys (the path below the root, see `dirkey`) → their
-/// instances. A key is the walk's own exact-size allocation, moved
-/// in rather than copied: a copy cost this thread's malloc arena ~60 bytes a directory while the
-/// walking thread's freed original stayed resident in its own arena (BENCHMARKS.md, the
-/// 100,000-file tree); the native instance watching the directory shares it (an `Arc<Path>`,
-/// 8 bytes smaller than a `PathBuf` in each node).
+/// instances. A key is the walk's own exact-size allocation, moved in rather than copied: a
+/// copy cost this thread's malloc arena ~60 bytes a directory while the walking thread's freed
+/// original stayed resident in its own arena (BENCHMARKS.md, the 100,000-file tree); the
+/// native instance watching the directory shares it (an `Arc<Path>`, 8 bytes smaller than a
+/// `PathBuf` in each node).
 pub(super) type Registry = BTreeMap<Dir, InstanceId>;
 
-/// A watched directory's key (see `dirkey`), ordered and compared by its bytes: a comparison is one
-/// `memcmp`, where `Path`'s order splits both paths into components (on the 100,000-file tree,
-/// ~110 M of start-up's ~920 M instructions were the registry's inserts). Looked up by
-/// [`key`]; a subtree is the directory's own key and the keys that start with it and a
-/// separator (see [`Watches::forget`]).
+/// A watched directory's key (see `dirkey`), ordered and compared by its bytes: a comparison
+/// is one `memcmp`, where `Path`'s order splits both paths into components (on the
+/// 100,000-file tree, ~110 M of start-up's ~920 M instructions were the registry's inserts).
+/// Looked up by [`key`]; a subtree is the directory's own key and the keys that start with it
+/// and a separator (see [`Watches::forget`]).
 #[derive(Debug, Clone)]
 pub(super) struct Dir(Arc<Path>);
 
