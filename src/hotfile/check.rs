@@ -59,10 +59,13 @@ pub(super) fn build(
         Some(text) => c.duration(text),
         None => Some(DEFAULT_DEBOUNCE),
     };
+    // Checked once (each mistake reported once), then shared by every node that has no
+    // `ignore` of its own: one list, not a copy per node.
     let default_ignore: Vec<Option<Text>> = lists[file.defaults.ignore]
         .iter()
         .map(|g| c.glob(g))
         .collect();
+    let default_ignore: Option<Arc<[Text]>> = default_ignore.into_iter().collect();
     let default_env = c.env(&lists[file.defaults.env], "`defaults`");
     let edges = c.edges(&file.nodes, &ids);
     c.cycles(&file.nodes, &edges);
@@ -390,7 +393,7 @@ impl Checker<'_> {
         raw: &RawNode,
         after: &[(usize, SourceSpan)],
         root: &Path,
-        default_ignore: &[Option<Text>],
+        default_ignore: &Option<Arc<[Text]>>,
         default_env: &Option<Vec<(Text, Text)>>,
     ) -> Option<Node> {
         let run = self.run(raw);
@@ -407,12 +410,17 @@ impl Checker<'_> {
             .iter()
             .filter_map(|g| glob(self, g))
             .collect();
-        let mut ignore: Vec<Text> = Vec::with_capacity(raw.ignore.len() + default_ignore.len());
-        ignore.extend(lists[raw.ignore].iter().filter_map(|g| glob(self, g)));
-        for default in default_ignore {
-            globs_ok &= default.is_some();
-            ignore.extend(default.iter().cloned());
-        }
+        let defaults = default_ignore.as_deref().unwrap_or_default();
+        let ignore: Arc<[Text]> = match (raw.ignore.is_empty(), default_ignore) {
+            (true, Some(defaults)) => defaults.clone(),
+            _ => {
+                let mut own: Vec<Text> = Vec::with_capacity(raw.ignore.len() + defaults.len());
+                own.extend(lists[raw.ignore].iter().filter_map(|g| glob(self, g)));
+                own.extend(defaults.iter().cloned());
+                own.into()
+            }
+        };
+        globs_ok &= default_ignore.is_some();
         let own_env = self.env(
             &lists[raw.env],
             match raw.kind {
