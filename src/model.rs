@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use globset::{Candidate, Glob, GlobSet, GlobSetBuilder};
 use regex::Regex;
@@ -78,7 +78,7 @@ impl Project {
         let Some(first) = watching.next() else {
             return Vec::new();
         };
-        let mut common = first.inputs.ignore.clone();
+        let mut common = first.inputs.ignore.to_vec();
         for node in watching {
             common.retain(|g| node.inputs.ignore.contains(g));
         }
@@ -222,8 +222,9 @@ impl fmt::Display for Command {
 pub struct Inputs {
     /// `watch` globs as written.
     pub watch: Vec<Text>,
-    /// `ignore` globs as written (the node's own, then `defaults`).
-    pub ignore: Vec<Text>,
+    /// `ignore` globs as written (the node's own, then `defaults`); a node without its own
+    /// shares the list of `defaults`.
+    pub ignore: Arc<[Text]>,
     /// The parsed globs, when given; else `watch` and `ignore` are parsed with [`parse_glob`].
     /// Both boxed: a one-shot command never fills them, and unboxed they were a fifth of
     /// each node (each 500-node page of the model a page fault).
@@ -244,10 +245,10 @@ impl Inputs {
     /// Inputs from validated globs (text as written, parsed glob).
     pub fn new(watch: Vec<(Text, Glob)>, ignore: Vec<(Text, Glob)>) -> Inputs {
         let (watch, globs) = watch.into_iter().unzip();
-        let (ignore, ignore_globs) = ignore.into_iter().unzip();
+        let (ignore, ignore_globs): (Vec<Text>, _) = ignore.into_iter().unzip();
         Inputs {
             watch,
-            ignore,
+            ignore: ignore.into(),
             parsed: Some(Box::new((globs, ignore_globs))),
             matcher: OnceLock::new(),
         }
@@ -255,7 +256,7 @@ impl Inputs {
 
     /// Inputs from globs as written, each one [`parse_glob`] accepts (the Hotfile's checker
     /// has parsed each distinct text once).
-    pub(crate) fn checked(watch: Vec<Text>, ignore: Vec<Text>) -> Inputs {
+    pub(crate) fn checked(watch: Vec<Text>, ignore: Arc<[Text]>) -> Inputs {
         Inputs {
             watch,
             ignore,

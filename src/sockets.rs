@@ -124,7 +124,8 @@ struct Held {
     /// Live instances given the held socket itself: every instance where the kernel does not
     /// steer; where it does, those whose own socket could not be made, which share the spare.
     /// While there are any, nothing relays from the spare, since the relay's non-blocking mode
-    /// would be theirs too (one open file description), and they accept from it anyway.
+    /// would be theirs too (one open file description), and they accept from it anyway; and the
+    /// spare is nobody's to take: a later instance gets a fresh socket beside it (`steer::Group::join`).
     sharers: Vec<Generation>,
 }
 
@@ -221,6 +222,27 @@ impl Sockets {
         for held in &mut self.held {
             // An error (hot's own fd is fine by construction) counts as still accepting.
             if listens(&held.socket).unwrap_or(true) {
+                continue;
+            }
+            #[cfg(target_os = "linux")]
+            if let Some(group) = &mut held.group {
+                // The instances' own sockets listen in the group: the fresh spare joins it.
+                held.relay = None;
+                let error = match group.renew_spare(&mut held.socket, held.local) {
+                    Ok(broken) => {
+                        // Its sharers keep the broken one; the fresh one is nobody's yet.
+                        let users = std::mem::take(&mut held.sharers);
+                        if !users.is_empty() {
+                            self.kept.push(Kept {
+                                _socket: broken,
+                                users,
+                            });
+                        }
+                        None
+                    }
+                    Err(e) => Some(bind_error(&held.node, &held.name, held.local, e)),
+                };
+                renewed.push((held.node.clone(), held.name.clone(), held.local, error));
                 continue;
             }
             // SO_REUSEADDR lets the fresh socket bind while the broken one, no longer
@@ -390,9 +412,14 @@ impl Held {
         // mode the relay set (no other live instance holds the spare, or it is a sharer too,
         // for whom nothing relayed since), and nothing sets it again while it lives.
         !refused
-            && group
-                .take_spare(&mut self.socket, self.local, generation)
-                .is_ok()
+            && if self.sharers.is_empty() {
+                group.take_spare(&mut self.socket, self.local, generation)
+            } else {
+                // Given away, the spare would leave the group with its taker's exit, and
+                // its sharers' `accept` would end with it.
+                group.join(self.local, generation)
+            }
+            .is_ok()
     }
 
     #[cfg(not(target_os = "linux"))]
@@ -411,15 +438,12 @@ impl Held {
             .unwrap_or_default();
         #[cfg(not(target_os = "linux"))]
         let members: Vec<(Generation, socket2::Socket)> = Vec::new();
-        // A spare the sharers had may since have become an instance's own (`take_spare`):
-        // each own socket is kept for them too.
+        // The sharers have the held socket alone: a spare they share is never given away.
         let mut kept: Vec<Kept> = members
             .into_iter()
             .map(|(generation, socket)| Kept {
                 _socket: socket,
-                users: std::iter::once(generation)
-                    .chain(self.sharers.iter().copied())
-                    .collect(),
+                users: vec![generation],
             })
             .collect();
         if !self.sharers.is_empty() {
@@ -475,16 +499,7 @@ fn bind_held(
     name: &str,
     addr: SocketAddr,
 ) -> Result<(Held, Option<String>), SocketError> {
-    let fail = |source: std::io::Error| {
-        let help = explain(addr, &source);
-        SocketError::Bind {
-            node: node.to_string(),
-            name: name.to_string(),
-            addr,
-            help,
-            source,
-        }
-    };
+    let fail = |source| bind_error(node, name, addr, source);
     #[cfg(target_os = "linux")]
     let (socket, group, why) = steer::first(addr).map_err(fail)?;
     #[cfg(not(target_os = "linux"))]
@@ -514,6 +529,18 @@ fn bind_held(
         },
         why,
     ))
+}
+
+/// Why `node`'s socket `name` could not be bound at `addr`, with what to do about it.
+#[cfg(unix)]
+fn bind_error(node: &str, name: &str, addr: SocketAddr, source: std::io::Error) -> SocketError {
+    SocketError::Bind {
+        node: node.to_string(),
+        name: name.to_string(),
+        addr,
+        help: explain(addr, &source),
+        source,
+    }
 }
 
 /// Creates one listener with the options described in the module doc.
@@ -999,6 +1026,88 @@ mod tests {
         assert_eq!(socket_at(fd), Some(socket), "still the instance's");
         sockets.retire(1);
         assert_ne!(socket_at(fd), Some(socket), "closed");
+    }
+
+    /// Whether a connection waits on the listener at `fd` to be accepted: polled, never
+    /// accepted (the socket's mode is an instance's). The bound only keeps a defect from
+    /// hanging the test: a connection made before the call is queued or it is not.
+    #[cfg(target_os = "linux")]
+    fn has_a_connection_waiting(fd: RawFd) -> bool {
+        let mut poll = [libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        }];
+        // SAFETY: poll on a local pollfd of an fd `sockets` owns.
+        unsafe { libc::poll(poll.as_mut_ptr(), 1, 10_000) == 1 }
+    }
+
+    /// The defect: an instance shared the spare (its own socket could not be made); the next
+    /// instance took that spare as its own, and its exit shut the socket down (out of the
+    /// group) and made it non-blocking (to take its queue) under the sharer, whose `accept`
+    /// then failed. A shared spare is nobody's to take: the next instance gets its own beside.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_shared_spare_taken_by_a_later_instance_was_shut_down_under_its_sharer() {
+        let Some(mut sockets) = steered_web() else {
+            return;
+        };
+        sockets.refuse_spares = true;
+        let (shared, own) = sockets.for_instance("web", 1);
+        assert!(!own);
+        let (fd, addr) = (shared[0].1, shared[0].2);
+        sockets.refuse_spares = false;
+        let (_, own) = sockets.for_instance("web", 2);
+        assert!(own, "the second has a socket of its own");
+        sockets.steer("web", Some(2));
+        // The second fails and exits; the first serves on.
+        sockets.retire(2);
+        sockets.steer("web", Some(1));
+        let socket = std::mem::ManuallyDrop::new(unsafe {
+            // SAFETY: borrowed for a look, never closed here (ManuallyDrop).
+            <socket2::Socket as std::os::fd::FromRawFd>::from_raw_fd(fd)
+        });
+        assert!(listens(&socket).unwrap(), "the sharer's socket listens");
+        assert!(!non_blocking(fd), "and stays blocking");
+        let _client = std::net::TcpStream::connect(addr).unwrap();
+        assert!(has_a_connection_waiting(fd), "new connections reach it");
+    }
+
+    /// The defect: where the kernel steers, a spare broken by its sharer's server (its stop
+    /// shut the socket down) was renewed by binding a fresh first socket, without
+    /// `SO_REUSEPORT`, which failed ("address in use") beside the instances' own sockets
+    /// listening in the group: the next instance found no spare to take. It joins the group.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_broken_spare_was_not_renewed_beside_an_instances_own_socket() {
+        let Some(mut sockets) = steered_web() else {
+            return;
+        };
+        let (first, own) = sockets.for_instance("web", 1);
+        assert!(own);
+        sockets.steer("web", Some(1));
+        sockets.refuse_spares = true;
+        let (shared, own) = sockets.for_instance("web", 2);
+        assert!(!own);
+        let (fd, addr) = (shared[0].1, shared[0].2);
+        // The sharer's server shuts its socket down as it stops, then exits.
+        // SAFETY: shutdown on a socket `sockets` owns.
+        assert_eq!(unsafe { libc::shutdown(fd, libc::SHUT_RDWR) }, 0);
+        sockets.retire(2);
+        let renewed = sockets.renew_broken();
+        assert!(
+            matches!(renewed.as_slice(), [(_, _, _, None)]),
+            "{renewed:?}"
+        );
+        let spare = sockets.for_node("web")[0].1;
+        assert_ne!(spare, fd, "renewed");
+        // Steering by the group's order as the kernel has it: to the first, then the spare.
+        sockets.steer("web", Some(1));
+        let _to_first = std::net::TcpStream::connect(addr).unwrap();
+        assert!(has_a_connection_waiting(first[0].1));
+        sockets.steer("web", None);
+        let _to_spare = std::net::TcpStream::connect(addr).unwrap();
+        assert!(has_a_connection_waiting(spare), "the fresh spare gets it");
     }
 
     #[test]

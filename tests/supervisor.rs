@@ -811,16 +811,22 @@ async fn a_spare_keeper_runs_the_next_start_with_the_env_and_dir_of_that_start()
     eventually("the last spare to go", || gone(next as i32).then_some(())).await;
 }
 
-/// The signals a keeper catches, blocked in the spare's `/proc/PID/status` (`SigBlk`): it
-/// set up what needs no instance and waits for its launch.
+/// Whether `signal` is in the mask `field` (`SigBlk`, `SigCgt`) of `/proc/PID/status`.
 #[cfg(target_os = "linux")]
-fn waits_with_signals_blocked(pid: u32) -> bool {
+fn signal_in(pid: u32, field: &str, signal: libc::c_int) -> bool {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     status
         .lines()
-        .find_map(|l| l.strip_prefix("SigBlk:"))
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
         .and_then(|mask| u64::from_str_radix(mask.trim(), 16).ok())
-        .is_some_and(|mask| mask & (1 << (libc::SIGTERM - 1)) != 0)
+        .is_some_and(|mask| mask & (1 << (signal - 1)) != 0)
+}
+
+/// The signals a keeper catches are caught in the spare's `/proc/PID/status` (`SigCgt`): it
+/// set up what needs no instance and waits for its launch.
+#[cfg(target_os = "linux")]
+fn has_set_up_its_signals(pid: u32) -> bool {
+    signal_in(pid, "SigCgt", libc::SIGTERM)
 }
 
 /// A waiting spare has done the keeper's signal set-up ahead of its launch (off the path of
@@ -841,7 +847,7 @@ async fn a_stop_signal_sent_to_a_waiting_spare_reaches_the_command_it_runs_next(
     std::fs::write(tmp.path().join("go"), "").unwrap();
     let spare = eventually("a spare keeper", || sup.spare_pid()).await;
     eventually("the spare to wait with its signals set up", || {
-        waits_with_signals_blocked(spare).then_some(())
+        has_set_up_its_signals(spare).then_some(())
     })
     .await;
     // SAFETY: kill on a pid the supervisor holds unreaped.
@@ -1062,7 +1068,7 @@ async fn a_stop_signal_sent_to_a_waiting_spares_group_reaches_the_command_it_run
     std::fs::write(tmp.path().join("go"), "").unwrap();
     let (spare, child) = waiting_spare(&sup).await;
     eventually("the spare to wait with its signals set up", || {
-        (waits_with_signals_blocked(spare) && waits_with_signals_blocked(child)).then_some(())
+        (has_set_up_its_signals(spare) && has_set_up_its_signals(child)).then_some(())
     })
     .await;
     // SAFETY: killpg on the group of a pid the supervisor holds unreaped.
@@ -1074,6 +1080,98 @@ async fn a_stop_signal_sent_to_a_waiting_spares_group_reaches_the_command_it_run
         "the command got the signal sent before it started"
     );
     shut_down_leaving_nothing(sup, spare, child).await;
+}
+
+/// The ends of pipes `pid` holds above its standard streams (`/proc/PID/fd`), by inode: the
+/// read ends, or the write ends.
+#[cfg(target_os = "linux")]
+fn pipes_of(pid: u32, write_ends: bool) -> Vec<String> {
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return Vec::new();
+    };
+    let writes = |fd: &str| {
+        std::fs::read_to_string(format!("/proc/{pid}/fdinfo/{fd}"))
+            .ok()
+            .and_then(|info| {
+                let flags = info.lines().find_map(|l| l.strip_prefix("flags:"))?;
+                u32::from_str_radix(flags.trim(), 8).ok()
+            })
+            .is_some_and(|flags| flags & 3 == libc::O_WRONLY as u32)
+    };
+    fds.flatten()
+        .filter_map(|fd| Some((fd.file_name().to_str()?.to_owned(), fd.path())))
+        .filter(|(fd, _)| fd.parse::<u32>().is_ok_and(|n| n > 2) && writes(fd) == write_ends)
+        .filter_map(|(_, path)| std::fs::read_link(path).ok()?.to_str().map(str::to_owned))
+        .filter(|target| target.starts_with("pipe:"))
+        .collect()
+}
+
+/// The defect: a stop signal sent to a spare's group just after its command's exec, before
+/// the keeper saw that exec, reached the command twice: as a member of the group, and from
+/// the keeper, which passed on what it had pending once it saw the exec. To many servers a
+/// second stop signal means "now, without draining". The keeper is held (SIGSTOP) across that
+/// moment so that the signal lands in it.
+#[cfg(target_os = "linux")]
+#[tokio::test(flavor = "current_thread")]
+async fn a_signal_sent_to_a_spares_group_as_its_command_started_reached_it_twice() {
+    let tmp = tempfile::tempdir().unwrap();
+    let got = tmp.path().join("got");
+    let ready = tmp.path().join("ready");
+    // The first run ends at once; the next counts USR1s until a USR2.
+    let task = node(
+        "t",
+        Kind::Task,
+        shell(&format!(
+            "[ -e go ] || exit 0; trap 'echo usr1 >> {got}' USR1; trap 'exit 0' USR2; \
+             echo $$ > {ready}.tmp; mv {ready}.tmp {ready}; while :; do sleep 0.05; done",
+            got = got.display(),
+            ready = ready.display()
+        )),
+        tmp.path(),
+    );
+    let (mut sup, mut rx) = supervisor(project(vec![task]));
+    first_run_with_spares(&mut sup, &mut rx).await;
+    std::fs::write(tmp.path().join("go"), "").unwrap();
+    let (spare, child) = waiting_spare(&sup).await;
+    eventually("the spare to wait with its signals set up", || {
+        (has_set_up_its_signals(spare) && has_set_up_its_signals(child)).then_some(())
+    })
+    .await;
+    // The pipe the keeper hears the exec on: its read end, the command process's write end.
+    let handoff: Vec<String> = pipes_of(spare, false)
+        .into_iter()
+        .filter(|p| pipes_of(child, true).contains(p))
+        .collect();
+    assert_eq!(handoff.len(), 1, "{handoff:?}");
+    // SAFETY: kill on a pid the supervisor holds unreaped.
+    unsafe { libc::kill(spare as i32, libc::SIGSTOP) };
+    sup.start(NodeId(0), 2, &[], false);
+    let command = eventually("the command to run", || read_pid(&ready)).await;
+    // SAFETY: killpg on the group of a pid the supervisor holds unreaped.
+    unsafe { libc::killpg(spare as i32, libc::SIGUSR1) };
+    eventually("the command to get it", || got.exists().then_some(())).await;
+    // SAFETY: kill on a pid the supervisor holds unreaped.
+    unsafe { libc::kill(spare as i32, libc::SIGCONT) };
+    // Past the exec's hand-off (its pipe closed) and the signals it passes on (then it
+    // unblocks its own).
+    eventually("the keeper to have seen the exec", || {
+        (!pipes_of(spare, false).contains(&handoff[0])
+            && !signal_in(spare, "SigBlk", libc::SIGUSR1))
+        .then_some(())
+    })
+    .await;
+    // A USR1 the keeper passed on is pending or handled by now: the shell runs its traps in
+    // signal order, USR1's before USR2's.
+    // SAFETY: kill on the command, which runs until this signal.
+    unsafe { libc::kill(command, libc::SIGUSR2) };
+    assert_eq!(exited(&mut rx).await, Exit::Code(0));
+    let text = std::fs::read_to_string(&got).unwrap();
+    assert_eq!(
+        text.lines().count(),
+        1,
+        "the command got USR1 once: {text:?}"
+    );
+    sup.shutdown().await;
 }
 
 /// Through a spare keeper the server still gets its sockets and its own pid in `LISTEN_PID`.

@@ -59,37 +59,26 @@ pub(super) fn build(
         Some(text) => c.duration(text),
         None => Some(DEFAULT_DEBOUNCE),
     };
+    // Checked once (each mistake reported once), then shared by every node that has no
+    // `ignore` of its own: one list, not a copy per node.
     let default_ignore: Vec<Option<Text>> = lists[file.defaults.ignore]
         .iter()
         .map(|g| c.glob(g))
         .collect();
+    let default_ignore: Option<Arc<[Text]>> = default_ignore.into_iter().collect();
     let default_env = c.env(&lists[file.defaults.env], "`defaults`");
-    let after: Vec<Vec<(usize, SourceSpan)>> =
-        file.nodes.iter().map(|node| c.after(node, &ids)).collect();
-    let gates: Vec<Vec<(usize, SourceSpan)>> = file
-        .nodes
-        .iter()
-        .zip(&after)
-        .map(|(node, after)| c.gates(node, &ids, after))
-        .collect();
-    // A gate is one more edge of the graph: `after`'s, then the gates, appended in place (a
-    // copy of every node's list was 500 allocations); `after`'s part is each list's start.
-    let after_len: Vec<usize> = after.iter().map(Vec::len).collect();
-    let mut edges = after;
-    for (edges, gates) in edges.iter_mut().zip(&gates) {
-        edges.extend_from_slice(gates);
-    }
+    let edges = c.edges(&file.nodes, &ids);
     c.cycles(&file.nodes, &edges);
-    c.idle_gates(&file.nodes, &edges, &after_len, &gates);
+    c.idle_gates(&file.nodes, &edges);
     c.socket_clashes(&file.nodes);
 
     let nodes: Vec<Option<Node>> = file
         .nodes
         .iter()
-        .zip(edges.iter().zip(&gates))
-        .map(|(raw, (after, gates))| {
-            let mut node = c.node(raw, after, &root, &default_ignore, &default_env)?;
-            node.gates = gates.iter().map(|&(i, _)| NodeId(i)).collect();
+        .enumerate()
+        .map(|(i, raw)| {
+            let mut node = c.node(raw, &edges[i], &root, &default_ignore, &default_env)?;
+            node.gates = edges.gates(i).iter().map(|&(i, _)| NodeId(i)).collect();
             Some(node)
         })
         .collect();
@@ -105,6 +94,36 @@ pub(super) fn build(
 }
 
 mod gate;
+
+/// Every node's edges in one list (a list per node was 500 allocations): its `after`, resolved,
+/// then its gates (a gate is one more edge of the graph). `edges[i]` is node `i`'s.
+struct Edges {
+    list: Vec<(usize, SourceSpan)>,
+    /// Per node, where its `after` starts, where its gates start and where they end.
+    bounds: Vec<[usize; 3]>,
+}
+
+impl Edges {
+    /// Node `i`'s `after`, without its gates.
+    fn after(&self, i: usize) -> &[(usize, SourceSpan)] {
+        let [start, gates, _] = self.bounds[i];
+        &self.list[start..gates]
+    }
+
+    fn gates(&self, i: usize) -> &[(usize, SourceSpan)] {
+        let [_, gates, end] = self.bounds[i];
+        &self.list[gates..end]
+    }
+}
+
+impl std::ops::Index<usize> for Edges {
+    type Output = [(usize, SourceSpan)];
+
+    fn index(&self, i: usize) -> &Self::Output {
+        let [start, _, end] = self.bounds[i];
+        &self.list[start..end]
+    }
+}
 
 struct Checker<'m> {
     mistakes: &'m mut Vec<Mistake>,
@@ -187,16 +206,41 @@ impl Checker<'_> {
         ids
     }
 
-    /// Resolves `after` names to indices (repeats dropped), with the span of each mention.
-    fn after(&mut self, node: &RawNode, ids: &HashMap<&str, usize>) -> Vec<(usize, SourceSpan)> {
-        let mut out: Vec<(usize, SourceSpan)> = Vec::with_capacity(node.after.len());
+    /// Every node's `after` and `gate` names resolved to indices (repeats dropped), with the
+    /// span of each mention.
+    fn edges(&mut self, nodes: &[RawNode], ids: &HashMap<&str, usize>) -> Edges {
+        let mut edges = Edges {
+            list: Vec::with_capacity(nodes.iter().map(|n| n.after.len()).sum()),
+            bounds: Vec::with_capacity(nodes.len()),
+        };
+        for node in nodes {
+            let start = edges.list.len();
+            self.after(node, ids, &mut edges.list);
+            let gates = self.gates(node, ids, &edges.list[start..]);
+            let end = edges.list.len();
+            edges.list.extend(gates);
+            edges.bounds.push([start, end, edges.list.len()]);
+        }
+        edges
+    }
+
+    /// Resolves `after` names to indices (repeats dropped), with the span of each mention,
+    /// onto the end of `out`.
+    fn after(
+        &mut self,
+        node: &RawNode,
+        ids: &HashMap<&str, usize>,
+        out: &mut Vec<(usize, SourceSpan)>,
+    ) {
+        let start = out.len();
         // A node comes after a few others: a look back finds a repeat, a set only past many.
         let many = node.after.len() > 16;
         let mut seen = HashSet::new();
         for dep in &self.lists[node.after] {
             match ids.get(dep.value) {
                 Some(&i)
-                    if (many && seen.insert(i)) || (!many && !out.iter().any(|o| o.0 == i)) =>
+                    if (many && seen.insert(i))
+                        || (!many && !out[start..].iter().any(|o| o.0 == i)) =>
                 {
                     out.push((i, dep.span()))
                 }
@@ -209,21 +253,19 @@ impl Checker<'_> {
                 }),
             }
         }
-        out
     }
 
     /// Reports every cycle, one per strongly connected component, shortest first: each as
     /// one loop through it, with a label under each `after` entry that closes the loop. A long
     /// loop is cut after [`CYCLE_SHOWN`] nodes, so the diagnostic stays small whatever the
     /// graph; all of this is linear in the size of the graph.
-    fn cycles(&mut self, nodes: &[RawNode], after: &[Vec<(usize, SourceSpan)>]) {
-        let edges = after.iter().map(Vec::len).sum();
-        let mut graph: DiGraph<(), ()> = DiGraph::with_capacity(nodes.len(), edges);
+    fn cycles(&mut self, nodes: &[RawNode], after: &Edges) {
+        let mut graph: DiGraph<(), ()> = DiGraph::with_capacity(nodes.len(), after.list.len());
         for _ in nodes {
             graph.add_node(());
         }
-        for (i, deps) in after.iter().enumerate() {
-            for &(j, _) in deps {
+        for i in 0..nodes.len() {
+            for &(j, _) in &after[i] {
                 graph.add_edge(NodeIndex::new(i), NodeIndex::new(j), ());
             }
         }
@@ -351,7 +393,7 @@ impl Checker<'_> {
         raw: &RawNode,
         after: &[(usize, SourceSpan)],
         root: &Path,
-        default_ignore: &[Option<Text>],
+        default_ignore: &Option<Arc<[Text]>>,
         default_env: &Option<Vec<(Text, Text)>>,
     ) -> Option<Node> {
         let run = self.run(raw);
@@ -368,12 +410,17 @@ impl Checker<'_> {
             .iter()
             .filter_map(|g| glob(self, g))
             .collect();
-        let mut ignore: Vec<Text> = Vec::with_capacity(raw.ignore.len() + default_ignore.len());
-        ignore.extend(lists[raw.ignore].iter().filter_map(|g| glob(self, g)));
-        for default in default_ignore {
-            globs_ok &= default.is_some();
-            ignore.extend(default.iter().cloned());
-        }
+        let defaults = default_ignore.as_deref().unwrap_or_default();
+        let ignore: Arc<[Text]> = match (raw.ignore.is_empty(), default_ignore) {
+            (true, Some(defaults)) => defaults.clone(),
+            _ => {
+                let mut own: Vec<Text> = Vec::with_capacity(raw.ignore.len() + defaults.len());
+                own.extend(lists[raw.ignore].iter().filter_map(|g| glob(self, g)));
+                own.extend(defaults.iter().cloned());
+                own.into()
+            }
+        };
+        globs_ok &= default_ignore.is_some();
         let own_env = self.env(
             &lists[raw.env],
             match raw.kind {

@@ -31,12 +31,19 @@
 use std::ffi::OsString;
 use std::os::fd::RawFd;
 use std::os::unix::process::CommandExt;
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicPtr, AtomicU64, Ordering};
 
 use super::protocol::{Order, Report};
 
 /// The write end of the self-pipe that wakes the loop on SIGCHLD.
 static WAKE: AtomicI32 = AtomicI32::new(-1);
+
+/// A spare's record of the stop signals its keeper got while it waited, a bit each, in memory
+/// it shares with the command's process it forked (see [`prefork`]); null elsewhere.
+static RECORD: AtomicPtr<AtomicU64> = AtomicPtr::new(std::ptr::null_mut());
+
+/// In [`RECORD`] once the command's process has taken what it holds, just before its exec.
+const CLOSED: u64 = 1 << 63;
 
 /// SIGCHLD, and the signals hot sends the group to stop it (the Hotfile's `stop` signals
 /// but SIGKILL): caught, so that they reach the command and not the keeper.
@@ -72,6 +79,13 @@ extern "C" fn on_signal(signal: libc::c_int) {
             // SAFETY: write(2) is async-signal-safe; the pipe is non-blocking, so a full pipe
             // (a wake-up already pending) only fails with EAGAIN.
             unsafe { libc::write(fd, (&byte as *const u8).cast(), 1) };
+        }
+    } else {
+        let record = RECORD.load(Ordering::SeqCst);
+        if !record.is_null() {
+            // SAFETY: the page mapped by `prefork`, never unmapped; an atomic is
+            // async-signal-safe. A bit set once it is closed is never read.
+            unsafe { (*record).fetch_or(1 << signal, Ordering::SeqCst) };
         }
     }
 }
@@ -115,7 +129,8 @@ pub(super) fn prepare(held: bool) -> Prepared {
     // Blocked across the fork: the child must not run the keeper's handlers, and a stop
     // signal arriving before its exec must not be lost to them (it stays pending, and
     // lands with the default action once `exec` has reset the mask). Blocked in a waiting
-    // spare too: one sent to it is passed to its command once spawned (see `pending`).
+    // spare too, until it forks its command's process: then its keeper records them for that
+    // process (see `prefork`); one that cannot fork passes them on once spawned (`pending`).
     // SAFETY: plain sigset and sigaction calls on local, initialised structures.
     let old = unsafe {
         let mut set: libc::sigset_t = std::mem::zeroed();
@@ -235,10 +250,10 @@ pub(super) fn adopt(child: libc::pid_t, handoff: RawFd, status: RawFd, prepared:
         Err(e) => fail(&program, &format!("cannot create a pipe: {e}")),
     };
     WAKE.store(wake_write, Ordering::Relaxed);
-    // The signals sent to the keeper or its group while the spare waited: the command dropped
-    // its own copies at its exec (see [`exec`]), so it gets each once, from here. Its start
-    // was told by the command's process itself, before its launch (see `announce`).
-    started(child, None, pending(), &old);
+    // The signals sent to the keeper or its group while the spare waited are the command's
+    // already (see [`prefork`]): nothing is passed on. Its start was told by the command's
+    // process itself, before its launch (see `announce`).
+    started(child, None, Vec::new(), &old);
     watch(child, Some(status), wake_read, begun)
 }
 
@@ -273,21 +288,52 @@ pub(super) enum Forked {
 
 /// Forks the command's process ahead of its launch (see [`Forked`]). Called by the spare once
 /// [`prepare`]d: the child is in the keeper's group, with the caught signals blocked.
+///
+/// Each stop signal sent to the keeper or its group while the spare waits reaches the command
+/// once. The keeper takes them as they come, from before the fork (what was pending then
+/// included), into [`RECORD`]; just before its exec the command's process closes the record
+/// and raises what it holds in itself, while its own signals are still blocked, so a group's
+/// signal it has a copy of already merges with that copy (a blocked signal is pending once).
+/// What the keeper gets after that is the command's already, or was sent to the keeper alone,
+/// which it ignores as it does while the command runs. (The keeper passing on what it had
+/// pending once it saw the exec sent a group's signal twice when it came between the two.)
 pub(super) fn prefork() -> std::io::Result<Forked> {
-    let (read, write) = self_pipe()?;
+    let record = shared_record()?;
+    let (read, write) = match self_pipe() {
+        Ok(pipe) => pipe,
+        Err(e) => {
+            // SAFETY: the page just mapped, not yet published.
+            unsafe { libc::munmap(record.cast(), std::mem::size_of::<AtomicU64>()) };
+            return Err(e);
+        }
+    };
+    RECORD.store(record, Ordering::SeqCst);
+    stop_signals(libc::SIG_UNBLOCK);
     // SAFETY: getpid has no preconditions; the spare is single-threaded, so the child may go
     // on using std.
     let (parent, child) = unsafe { (libc::getpid(), libc::fork()) };
     if child < 0 {
         let e = std::io::Error::last_os_error();
-        // SAFETY: the pipe just created.
+        // The spare reads the launch and forks at the start as any keeper (see `run`): what
+        // was recorded is pending again, for `run` to pass on.
+        stop_signals(libc::SIG_BLOCK);
+        RECORD.store(std::ptr::null_mut(), Ordering::SeqCst);
+        // SAFETY: the page mapped above, unpublished again; raise on the keeper itself; the
+        // pipe just created.
         unsafe {
+            let recorded = (*record).swap(CLOSED, Ordering::SeqCst);
+            raise_recorded(recorded);
             libc::close(read);
             libc::close(write);
         }
         return Err(e);
     }
     if child == 0 {
+        // Blocked until its exec; one that came before this ran the handler, into the record.
+        stop_signals(libc::SIG_BLOCK);
+        // The record's page mapped writable now, not by the write just before the exec.
+        // SAFETY: the page mapped above, never unmapped.
+        unsafe { (*record).fetch_or(0, Ordering::SeqCst) };
         // SAFETY: closing the keeper's end in the child.
         unsafe { libc::close(read) };
         // The keeper killed while this waits (hot kills the group, but not everyone does):
@@ -316,6 +362,51 @@ pub(super) fn prefork() -> std::io::Result<Forked> {
     })
 }
 
+/// The page [`RECORD`] points to: shared with the processes forked after, so the keeper's
+/// handler and the command's process see one record.
+fn shared_record() -> std::io::Result<*mut AtomicU64> {
+    // SAFETY: a fresh anonymous mapping, zeroed by the kernel (an `AtomicU64` of 0: nothing
+    // recorded, not closed); `mmap` aligns it to a page.
+    let page = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            std::mem::size_of::<AtomicU64>(),
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_SHARED | libc::MAP_ANON,
+            -1,
+            0,
+        )
+    };
+    if page == libc::MAP_FAILED {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(page.cast())
+}
+
+/// Blocks or unblocks ([`libc::SIG_BLOCK`], [`libc::SIG_UNBLOCK`]) the caught signals but
+/// SIGCHLD.
+fn stop_signals(how: libc::c_int) {
+    // SAFETY: plain sigset calls on a local, initialised set.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for signal in CAUGHT.into_iter().filter(|&s| s != libc::SIGCHLD) {
+            libc::sigaddset(&mut set, signal);
+        }
+        libc::sigprocmask(how, &set, std::ptr::null_mut());
+    }
+}
+
+/// Raises in this process each stop signal set in `recorded`.
+fn raise_recorded(recorded: u64) {
+    for signal in CAUGHT.into_iter().filter(|&s| s != libc::SIGCHLD) {
+        if recorded & (1 << signal) != 0 {
+            // SAFETY: kill on this process.
+            unsafe { libc::kill(libc::getpid(), signal) };
+        }
+    }
+}
+
 /// In the spare's forked command process, once it has its launch: `keep`'s command over it,
 /// with the mask from before [`prepare`]. Never returns.
 pub(super) fn exec_launched(keep: Keep, prepared: Prepared) -> ! {
@@ -325,6 +416,13 @@ pub(super) fn exec_launched(keep: Keep, prepared: Prepared) -> ! {
     // SAFETY: prctl with integer arguments.
     unsafe {
         libc::prctl(libc::PR_SET_PDEATHSIG, 0 as libc::c_ulong);
+    }
+    // What the keeper took while the spare waited (see [`prefork`]): pending here now, with
+    // this process's own copies, until the exec's mask lets them land.
+    let record = RECORD.load(Ordering::SeqCst);
+    if !record.is_null() {
+        // SAFETY: the page mapped by `prefork`, never unmapped.
+        raise_recorded(unsafe { (*record).swap(CLOSED, Ordering::SeqCst) });
     }
     // Its start was told ahead of the launch ([`announce`]).
     exec(keep, &prepared.old)
@@ -519,12 +617,9 @@ fn pending() -> Vec<libc::c_int> {
 fn exec(keep: Keep, mask: &libc::sigset_t) -> ! {
     // SAFETY: resetting dispositions and the mask of this (single-threaded) child.
     unsafe {
+        // Pending ones stay (see `prepare`, and a spare's in `prefork`): they land now, with
+        // the default action.
         for signal in CAUGHT {
-            // Ignoring a blocked signal drops it if pending: a spare's command process, forked
-            // before its launch, holds a copy of each signal sent to the group since, which
-            // the keeper passes on after the exec (see `adopt`). A child forked at the start
-            // has none (a fork starts with none pending).
-            libc::signal(signal, libc::SIG_IGN);
             libc::signal(signal, libc::SIG_DFL);
         }
         libc::sigprocmask(libc::SIG_SETMASK, mask, std::ptr::null_mut());

@@ -21,10 +21,13 @@
 //! socket and becomes the target), none takes the spare until the next start, so while the
 //! program picks an instance's own socket ([`Group::steers_to_instance`]) hot relays what lands
 //! on the spare to the group's address (`relay`), and stops before the spare is given away or
-//! becomes the target again. A socket that a server
-//! shut down itself is found (no longer listening) before each steer and before each new socket
-//! joins, so its move is applied to the order the kernel applied it to. (Two servers that shut
-//! theirs down between two such looks would leave the order ambiguous: a known limit.)
+//! becomes the target again. A spare that instances share (their own sockets could not be made)
+//! is not given away: the next instance gets a fresh socket beside it ([`Group::join`]), and a
+//! spare its sharer's server shut down is replaced by one that joins the group
+//! ([`Group::renew_spare`]). A socket that a server shut down itself is found (no longer
+//! listening) before each steer and before each new socket joins, so its move is applied to the
+//! order the kernel applied it to. (Two servers that shut theirs down between two such looks
+//! would leave the order ambiguous: a known limit.)
 //!
 //! A socket that leaves the group resets the connections still in its accept queue, hence the
 //! drained stop (`supervisor/drain.rs`): the kernel can move them to another socket of the
@@ -96,6 +99,15 @@ fn unbound(addr: SocketAddr) -> std::io::Result<Socket> {
     Ok(socket)
 }
 
+/// A socket of hot's bound at `addr` into its group (`SO_REUSEPORT`); it joins at `listen()`.
+fn joined(addr: SocketAddr) -> std::io::Result<Socket> {
+    let socket = unbound(addr)?;
+    socket.set_reuse_port(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(super::BACKLOG)?;
+    Ok(socket)
+}
+
 /// Accepts what is queued on `listener`, a socket about to leave its group (its server is
 /// gone). Bounded by the backlog: nothing new is steered to it.
 fn take_queue(listener: &Socket) -> Vec<Socket> {
@@ -156,11 +168,7 @@ impl Group {
         // A departure the kernel made already (a server shut its socket down) must enter the
         // mirror before the new socket joins: applied after it, the move would be the wrong one.
         self.forget_departed();
-        let fresh = unbound(addr)?;
-        fresh.set_reuse_port(true)?;
-        fresh.bind(&addr.into())?;
-        fresh.listen(super::BACKLOG)?;
-        let taken = std::mem::replace(spare, fresh);
+        let taken = std::mem::replace(spare, joined(addr)?);
         if let Some(slot) = self.order.iter_mut().find(|s| s.is_none()) {
             *slot = Some(generation);
         }
@@ -172,6 +180,39 @@ impl Group {
         self.order.push(None);
         self.members.insert(generation, taken);
         Ok(())
+    }
+
+    /// Gives instance `generation` a fresh socket of its own, bound at `addr` into the group
+    /// (its index is the last), and leaves the spare where it is: instances share it (theirs
+    /// could not be made), so it is not the next instance's to take, and leaving with it
+    /// (an exit shuts an instance's socket down) would end their `accept`.
+    pub(super) fn join(&mut self, addr: SocketAddr, generation: Generation) -> std::io::Result<()> {
+        self.forget_departed();
+        let own = joined(addr)?;
+        self.order.push(Some(generation));
+        self.members.insert(generation, own);
+        Ok(())
+    }
+
+    /// Replaces the spare, which its sharer's server shut down (out of the group already), by
+    /// a fresh one bound at `addr` into the group, and steers again; returns the broken one.
+    /// A fresh first socket would not do: bound without `SO_REUSEPORT`, it fails beside the
+    /// instances' own sockets that listen at the address.
+    pub(super) fn renew_spare(
+        &mut self,
+        spare: &mut Socket,
+        addr: SocketAddr,
+    ) -> std::io::Result<Socket> {
+        self.forget_departed();
+        // The kernel's move for the spare's departure, made before the fresh one joins.
+        if let Some(i) = self.order.iter().position(Option::is_none) {
+            self.order.swap_remove(i);
+        }
+        self.attached = None;
+        let broken = std::mem::replace(spare, joined(addr)?);
+        self.order.push(None);
+        self.steer(spare, self.target);
+        Ok(broken)
     }
 
     /// hot's copies of the instances' sockets, the group let go of (see `Sockets::kept`).

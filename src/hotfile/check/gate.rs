@@ -6,7 +6,7 @@ use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 
 use miette::SourceSpan;
 
-use super::Checker;
+use super::{Checker, Edges};
 use crate::hotfile::suggest;
 use crate::hotfile::syntax::RawNode;
 
@@ -77,21 +77,16 @@ impl Checker<'_> {
 
     /// A gate that a start dependency comes after holds the start back anyway: it gates
     /// nothing, which is a mistake of the file (the user meant an early start).
-    pub(super) fn idle_gates(
-        &mut self,
-        nodes: &[RawNode],
-        edges: &[Vec<(usize, SourceSpan)>],
-        after_len: &[usize],
-        gates: &[Vec<(usize, SourceSpan)>],
-    ) {
+    pub(super) fn idle_gates(&mut self, nodes: &[RawNode], edges: &Edges) {
         let name = |i: usize| nodes[i].name.as_ref().map_or("?", |n| n.value);
-        for (node, gates) in gates.iter().enumerate() {
+        for node in 0..nodes.len() {
+            let gates = edges.gates(node);
             if gates.is_empty() {
                 continue;
             }
             // Everything the start waits for, and which start dependency leads to it.
             let mut reached: HashMap<usize, usize> = HashMap::new();
-            let after = &edges[node][..after_len[node]];
+            let after = edges.after(node);
             let mut stack: Vec<(usize, usize)> = after.iter().map(|&(j, _)| (j, j)).collect();
             while let Some((at, via)) = stack.pop() {
                 if reached.insert(at, via).is_some() {

@@ -53,6 +53,27 @@ fn star_does_not_cross_slash() {
 }
 
 #[test]
+fn a_node_without_its_own_ignore_shares_the_defaults_list() {
+    let p = ok(r#"
+defaults {
+    ignore "target/**" "**/*.tmp"
+}
+task "a" { watch "src/**"; run "true"; }
+task "b" { watch "src/**"; ignore "src/gen/**"; run "true"; }
+task "c" { watch "web/**"; run "true"; }
+"#);
+    let [a, b, c] = [0, 1, 2].map(|i| &p.nodes[i].inputs);
+    assert_eq!(*a.ignore, ["target/**", "**/*.tmp"]);
+    assert_eq!(*b.ignore, ["src/gen/**", "target/**", "**/*.tmp"]);
+    assert!(
+        std::sync::Arc::ptr_eq(&a.ignore, &c.ignore),
+        "one list for every node that adds nothing to it, not a copy each"
+    );
+    assert!(!a.matches(Path::new("target/x")) && a.matches(Path::new("src/x")));
+    assert!(!b.matches(Path::new("src/gen/x")) && b.matches(Path::new("src/x")));
+}
+
+#[test]
 fn defaults_merge() {
     let p = ok(r#"
 defaults {
@@ -75,7 +96,7 @@ task "u" { run "true" }
     let t = &p.nodes[0];
     let env: Vec<_> = t.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
     assert_eq!(env, ["A=1", "B=own", "C=3", "D=4"]);
-    assert_eq!(t.inputs.ignore, ["src/gen/**", "target/**", "**/*.tmp"]);
+    assert_eq!(*t.inputs.ignore, ["src/gen/**", "target/**", "**/*.tmp"]);
     assert!(t.inputs.matches(Path::new("src/lib.rs")));
     assert!(!t.inputs.matches(Path::new("target/debug/x")));
     assert!(!t.inputs.matches(Path::new("src/gen/a.rs")));
