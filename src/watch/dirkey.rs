@@ -5,7 +5,7 @@
 //! tree under a 22-byte root this is a 48-byte malloc chunk a directory instead of 64.
 
 use std::borrow::Cow;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::walk::relative;
 
@@ -25,10 +25,12 @@ pub(super) fn absolute<'p>(root: &'p Path, key: &'p Path) -> Cow<'p, Path> {
     }
 }
 
-/// The path of `name` in the directory of `key`, in one allocation (an event's path).
-pub(super) fn join(root: &Path, key: &Path, name: Option<&std::ffi::OsStr>) -> PathBuf {
+/// The path of `name` in the directory of `key`, in one allocation (an event's path; inotify's
+/// reader is Linux's alone).
+#[cfg(any(target_os = "linux", test))]
+pub(super) fn join(root: &Path, key: &Path, name: Option<&std::ffi::OsStr>) -> std::path::PathBuf {
     let (r, k) = (root.as_os_str().len(), key.as_os_str().len());
-    let mut path = PathBuf::with_capacity(r + k + name.map_or(0, |n| n.len()) + 2);
+    let mut path = std::path::PathBuf::with_capacity(r + k + name.map_or(0, |n| n.len()) + 2);
     // An absolute key replaces the root, as `push` does with any absolute path.
     path.push(root);
     if k > 0 {
@@ -45,6 +47,7 @@ mod tests {
     use super::*;
     use std::ffi::OsStr;
     use std::os::unix::ffi::OsStrExt;
+    use std::path::PathBuf;
 
     /// Every directory hot watches goes through `key` and comes back through `absolute` (the
     /// registry's unwatch, the poller) or `join` (inotify's events): the round trip must give
