@@ -16,12 +16,15 @@ use super::walk::Target;
 
 pub(super) type Instance = Box<dyn Shared>;
 
-/// A notify watcher handed the watch registry's own copy of a directory's path, so that a
-/// watcher that keeps paths (inotify's descriptor map, see `native`) shares it rather than
-/// keeping a second one (~30 bytes a directory: 0.35 MB on the 100,000-file tree).
+/// A notify watcher handed the watch registry's own key of a directory (its path below the
+/// root, see `dirkey`), so that a watcher that keeps paths (inotify's descriptor map, see
+/// `native`) shares it rather than keeping a second one (~30 bytes a directory: 0.35 MB on the
+/// 100,000-file tree).
 pub(super) trait Shared: notify::Watcher + Send {
-    /// Watches `dir` alone (not recursively).
-    fn watch_dir(&mut self, dir: &Arc<Path>) -> notify::Result<()> {
+    /// Watches `dir` alone (not recursively); `key` is `dirkey::key` of it under the root the
+    /// instance was made with.
+    fn watch_dir(&mut self, dir: &Path, key: &Arc<Path>) -> notify::Result<()> {
+        let _ = key;
         self.watch(dir, RecursiveMode::NonRecursive)
     }
 }
@@ -59,14 +62,17 @@ pub(super) fn handler(events: mpsc::Sender<Msg>) -> impl notify::EventHandler {
 /// A native instance: inotify itself on Linux (see `native`: no round trip per watch, no
 /// events for reads), FSEvents a tree at a time on macOS (see `covering`), notify's
 /// recommended watcher elsewhere (kqueue on the BSDs).
+/// `root`: the project root, which the keys it is handed are below.
 pub(super) fn native(
     msgs: &mpsc::Sender<Msg>,
     #[cfg(target_os = "linux")] backlog: &Arc<super::native::Backlog>,
+    #[cfg(target_os = "linux")] root: &Arc<Path>,
 ) -> notify::Result<Instance> {
     #[cfg(target_os = "linux")]
     let instance: Instance = Box::new(super::native::Native::start(
         handler(msgs.clone()),
         backlog.clone(),
+        root.clone(),
     )?);
     #[cfg(target_os = "macos")]
     let instance: Instance = Box::new(
@@ -98,6 +104,9 @@ pub(super) struct Fallback {
     refs: std::collections::HashMap<PathBuf, usize>,
     #[cfg(target_os = "linux")]
     backlog: Arc<super::native::Backlog>,
+    /// The project root, for the links' native instance.
+    #[cfg(target_os = "linux")]
+    root: Arc<Path>,
 }
 
 impl Fallback {
@@ -108,6 +117,7 @@ impl Fallback {
         interval: Duration,
         poll: Option<Duration>,
         #[cfg(target_os = "linux")] backlog: &Arc<super::native::Backlog>,
+        #[cfg(target_os = "linux")] root: &Arc<Path>,
     ) -> Fallback {
         Fallback {
             poller: None,
@@ -118,6 +128,8 @@ impl Fallback {
             refs: std::collections::HashMap::new(),
             #[cfg(target_os = "linux")]
             backlog: backlog.clone(),
+            #[cfg(target_os = "linux")]
+            root: root.clone(),
         }
     }
 
@@ -139,7 +151,7 @@ impl Fallback {
                             .with_compare_contents(true),
                     )?),
                     #[cfg(target_os = "linux")]
-                    None => native(&self.msgs, &self.backlog)?,
+                    None => native(&self.msgs, &self.backlog, &self.root)?,
                     #[cfg(not(target_os = "linux"))]
                     None => native(&self.msgs)?,
                 };
@@ -207,14 +219,14 @@ pub(super) fn add(
     refuse: Option<&AtomicBool>,
     fallback: &Mutex<Fallback>,
 ) -> notify::Result<InstanceId> {
-    let dir = match target {
+    let (dir, key) = match target {
         Target::Linked(canonical) => return lock(fallback).link(canonical).map(|()| LINKED),
-        Target::Dir(dir) => dir,
+        Target::Dir { path, key } => (path, key),
     };
     let result = if refuse.is_some_and(|r| r.load(Ordering::Relaxed)) {
         Err(notify::Error::new(notify::ErrorKind::MaxFilesWatch))
     } else {
-        native.watch_dir(dir)
+        native.watch_dir(dir, key)
     };
     match result {
         Ok(()) => Ok(k),

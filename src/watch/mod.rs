@@ -133,6 +133,7 @@ mod config;
 #[cfg(any(target_os = "macos", test))]
 mod covering;
 mod debounce;
+mod dirkey;
 mod dirwalk;
 mod error;
 mod files;
@@ -160,7 +161,7 @@ pub(crate) use links::{Seen, describe as describe_link};
 pub(crate) use rules::{always_reported, ignored as ignored_by_rules, walker};
 
 use std::io;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, mpsc};
 use std::thread::JoinHandle;
@@ -321,7 +322,9 @@ impl Watcher {
 
         let (msgs, rx) = mpsc::channel();
         let watched = Arc::new(AtomicUsize::new(0));
-        let watches = Watches::new(config.poll, &msgs, watched.clone(), &tuning)?;
+        // The registry's keys and inotify's paths are below the root (see `dirkey`).
+        let below: Arc<Path> = root.as_path().into();
+        let watches = Watches::new(config.poll, &msgs, watched.clone(), &tuning, &below)?;
         let shared = Arc::new(Shared::default());
         shared.requested.store(1, Ordering::SeqCst);
         let mut worker = Worker::new(

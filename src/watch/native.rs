@@ -26,6 +26,7 @@ use notify::event::{
 use notify::{Error, ErrorKind, Event, EventHandler, EventKind, RecursiveMode};
 
 use super::baseline::lock;
+use super::dirkey;
 use super::msg::Msg;
 
 /// What every directory is watched for: changes, never opens or reads.
@@ -47,8 +48,9 @@ fn mask() -> WatchMask {
 /// `by_wd` (a 100,000-file tree has 11,111 directories; two maps of shared paths cost ~60 bytes
 /// a directory more). foldhash: a path is hashed part by part, each part a hasher call, which
 /// SipHash makes several times dearer.
-#[derive(Default)]
 struct Paths {
+    /// The root the keys are below (see `dirkey`).
+    root: Arc<Path>,
     by_wd: ByWd,
     by_path: hashbrown::HashTable<c_int>,
     hasher: foldhash::fast::RandomState,
@@ -124,6 +126,15 @@ impl ByWd {
 }
 
 impl Paths {
+    fn new(root: Arc<Path>) -> Paths {
+        Paths {
+            root,
+            by_wd: ByWd::default(),
+            by_path: hashbrown::HashTable::default(),
+            hasher: foldhash::fast::RandomState::default(),
+        }
+    }
+
     fn hash(&self, path: &Path) -> u64 {
         self.hasher.hash_one(path)
     }
@@ -141,6 +152,7 @@ impl Paths {
             by_wd,
             by_path,
             hasher,
+            ..
         } = self;
         match by_path.find_mut(hash, |wd| by_wd.get(wd).is_some_and(|p| **p == **path)) {
             // The old descriptor keeps its name for its own last events (until `IGNORED`).
@@ -354,9 +366,13 @@ pub(super) struct Native {
 }
 
 impl Native {
+    /// `root`: the keys [`Shared::watch_dir`] is handed are below it (see `dirkey`).
+    ///
+    /// [`Shared::watch_dir`]: super::instances::Shared::watch_dir
     pub(super) fn start(
         handler: impl EventHandler,
         backlog: Arc<Backlog>,
+        root: Arc<Path>,
     ) -> notify::Result<Native> {
         let mut inotify = Inotify::init().map_err(Error::io)?;
         let fd = inotify.as_raw_fd();
@@ -371,7 +387,7 @@ impl Native {
         });
         lock(&backlog.readers).push(me.clone());
         let (wake, stop) = io::pipe().map_err(Error::io)?;
-        let paths = Arc::new(Mutex::new(Paths::default()));
+        let paths = Arc::new(Mutex::new(Paths::new(root)));
         let watches = inotify.watches();
         let shared = paths.clone();
         let reader = std::thread::Builder::new()
@@ -396,8 +412,9 @@ impl Native {
 }
 
 impl super::instances::Shared for Native {
-    fn watch_dir(&mut self, path: &Arc<Path>) -> notify::Result<()> {
+    fn watch_dir(&mut self, path: &Path, key: &Arc<Path>) -> notify::Result<()> {
         let mut paths = lock(&self.paths);
+        debug_assert_eq!(dirkey::key(&paths.root, path), &**key);
         let wd = self.watches.add(path, mask()).map_err(|e| {
             if e.raw_os_error() == Some(libc::ENOSPC) {
                 Error::new(ErrorKind::MaxFilesWatch)
@@ -408,23 +425,26 @@ impl super::instances::Shared for Native {
             }
             .add_path(path.to_path_buf())
         })?;
-        paths.insert(wd.get_watch_descriptor_id(), path);
+        paths.insert(wd.get_watch_descriptor_id(), key);
         Ok(())
     }
 }
 
 impl notify::Watcher for Native {
     fn new<F: EventHandler>(event_handler: F, _config: notify::Config) -> notify::Result<Self> {
-        Native::start(event_handler, Arc::default())
+        // Every key below `/` is the path without its leading separator.
+        Native::start(event_handler, Arc::default(), Path::new("/").into())
     }
 
     fn watch(&mut self, path: &Path, _recursive_mode: RecursiveMode) -> notify::Result<()> {
-        super::instances::Shared::watch_dir(self, &path.into())
+        let key = dirkey::key(&lock(&self.paths).root, path).into();
+        super::instances::Shared::watch_dir(self, path, &key)
     }
 
     fn unwatch(&mut self, path: &Path) -> notify::Result<()> {
         let mut paths = lock(&self.paths);
-        let Some(id) = paths.remove_path(path) else {
+        let root = paths.root.clone();
+        let Some(id) = paths.remove_path(dirkey::key(&root, path)) else {
             return Err(Error::watch_not_found().add_path(path.to_path_buf()));
         };
         // By its number: `paths` keeps no `WatchDescriptor` (a weak reference more per
@@ -518,10 +538,7 @@ fn read_loop(
                     let Some(dir) = paths.by_wd.get(&id) else {
                         continue;
                     };
-                    let path = match event.name {
-                        Some(name) => dir.join(name),
-                        None => dir.to_path_buf(),
-                    };
+                    let path = dirkey::join(&paths.root, dir, event.name);
                     translate(event.mask, event.cookie, path, &mut moved_from, &mut out);
                     if event.mask.contains(EventMask::IGNORED) {
                         paths.forget_wd(id);
@@ -630,7 +647,7 @@ mod tests {
     /// in step.
     #[test]
     fn paths_are_kept_once_and_both_ways_agree() {
-        let mut p = Paths::default();
+        let mut p = Paths::new(Path::new("/").into());
         let (a, b): (Arc<Path>, Arc<Path>) = (Path::new("/t/a").into(), Path::new("/t/b").into());
         p.insert(1, &a);
         p.insert(2, &b);
@@ -698,26 +715,55 @@ mod tests {
         assert_eq!(m.values().count(), 52);
     }
 
-    /// The registry's copy of a watched directory's path is the descriptor map's too: a second
-    /// copy per directory was ~30 bytes of the 100,000-file tree's RSS each (BENCHMARKS.md).
+    /// The registry's key of a watched directory is the descriptor map's too: a second copy
+    /// per directory was ~30 bytes of the 100,000-file tree's RSS each (BENCHMARKS.md).
     #[test]
     fn a_watched_path_is_shared_not_copied() {
         use crate::watch::instances::Shared;
         let dir = tempfile::tempdir().unwrap();
         let (tx, _rx) = mpsc::channel();
-        let mut w = Native::start(tx, Arc::default()).unwrap();
-        let root: Arc<Path> = dir.path().into();
-        w.watch_dir(&root).unwrap();
+        let mut w = Native::start(tx, Arc::default(), dir.path().into()).unwrap();
+        let key: Arc<Path> = Path::new("").into();
+        w.watch_dir(dir.path(), &key).unwrap();
         assert_eq!(
-            Arc::strong_count(&root),
+            Arc::strong_count(&key),
             2,
             "the map holds the same allocation"
         );
         let kept = lock(&w.paths).by_wd.values().next().cloned().unwrap();
-        assert!(Arc::ptr_eq(&kept, &root));
+        assert!(Arc::ptr_eq(&kept, &key));
         drop(kept);
-        w.unwatch(&root).unwrap();
-        assert_eq!(Arc::strong_count(&root), 1, "unwatching lets it go");
+        w.unwatch(dir.path()).unwrap();
+        assert_eq!(Arc::strong_count(&key), 1, "unwatching lets it go");
+    }
+
+    /// The map keeps a directory's path below the root (`dirkey`); its events still name the
+    /// whole path, for a nested directory, a non-UTF-8 name, and a directory outside the root
+    /// (a link's target), which keeps its whole path as its key.
+    #[test]
+    fn an_event_under_a_key_below_the_root_names_the_whole_path() {
+        use crate::watch::instances::Shared;
+        use std::os::unix::ffi::OsStrExt;
+        let (dir, outside) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let root: Arc<Path> = dir.path().into();
+        let odd = root
+            .join("a")
+            .join(std::ffi::OsStr::from_bytes(b"\xff\xfe"));
+        std::fs::create_dir_all(&odd).unwrap();
+        let (tx, rx) = mpsc::channel();
+        let mut w = Native::start(tx, Arc::default(), root.clone()).unwrap();
+        for d in [odd.as_path(), outside.path()] {
+            let key: Arc<Path> = dirkey::key(&root, d).into();
+            assert_eq!(key.is_relative(), d == odd, "{}", d.display());
+            w.watch_dir(d, &key).unwrap();
+            std::fs::write(d.join("f"), "x").unwrap();
+            let closed = next(&rx, EventKind::Access(AccessKind::Close(AccessMode::Write)));
+            assert_eq!(closed.paths, [d.join("f")]);
+        }
+        // Unwatched by its whole path, as the registry and the poller name it.
+        w.unwatch(&odd).unwrap();
+        w.unwatch(outside.path()).unwrap();
+        assert_eq!(lock(&w.paths).by_wd.len(), 0);
     }
 
     /// The kinds and paths notify's own backend gives, which the filter and the debouncer
@@ -728,7 +774,7 @@ mod tests {
         let root = dir.path().to_path_buf();
         std::fs::write(root.join("a"), "x").unwrap();
         let (tx, rx) = mpsc::channel();
-        let mut w = Native::start(tx, Arc::default()).unwrap();
+        let mut w = Native::start(tx, Arc::default(), Path::new("/").into()).unwrap();
         w.watch(&root, RecursiveMode::NonRecursive).unwrap();
         let _ = std::fs::read(root.join("a")).unwrap();
         std::fs::write(root.join("a"), "y").unwrap();

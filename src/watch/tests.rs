@@ -378,6 +378,50 @@ async fn delete_then_recreate() {
     assert_eq!(f.watcher.watched_dirs(), before - 1);
 }
 
+/// The watch registry and inotify keep a directory's path below the root (`dirkey`): a watched
+/// directory renamed, edited under its new name, and made again under its old one, each edit
+/// named by its whole path, and one watch each.
+#[tokio::test]
+async fn a_renamed_directory_was_watched_by_its_new_name_and_its_old_one_again() {
+    let mut f = start(&[("src/main.rs", "")]);
+    f.write("src/d/x.rs", "x");
+    assert_eq!(f.next_paths().await, ["src/d/x.rs"]);
+    let before = f.watcher.watched_dirs();
+    fs::rename(f.root().join("src/d"), f.root().join("src/e")).unwrap();
+    let mut seen = f.next_paths().await;
+    while !seen.iter().any(|p| p == "src/e/x.rs") {
+        seen = f.next_paths().await;
+    }
+    f.write("src/e/y.rs", "y");
+    assert_eq!(f.next_paths().await, ["src/e/y.rs"]);
+    f.write("src/d/z.rs", "z");
+    assert_eq!(f.next_paths().await, ["src/d/z.rs"]);
+    f.write("src/e/y.rs", "y2");
+    assert_eq!(f.next_paths().await, ["src/e/y.rs"]);
+    assert_eq!(f.watcher.watched_dirs(), before + 1);
+    f.assert_quiet().await;
+}
+
+/// Directories whose names are not UTF-8, made while hot runs, one inside the other: a key
+/// below the root is bytes, not text, and their files are named by them.
+#[cfg(unix)]
+#[tokio::test]
+async fn a_directory_named_in_bytes_that_are_not_utf8_was_watched_by_them() {
+    use std::os::unix::ffi::OsStrExt;
+    let odd = |name: &[u8]| Path::new("src").join(std::ffi::OsStr::from_bytes(name));
+    let outer = odd(b"\xff\xfe");
+    let mut f = start(&[("src/main.rs", "")]);
+    fs::create_dir_all(f.root().join(&outer)).unwrap();
+    fs::write(f.root().join(&outer).join("a.rs"), "a").unwrap();
+    assert_eq!(f.next().await.paths, [outer.join("a.rs")]);
+    let made = outer.join(std::ffi::OsStr::from_bytes(b"caf\xe9"));
+    fs::create_dir(f.root().join(&made)).unwrap();
+    fs::write(f.root().join(&made).join("b.rs"), "b").unwrap();
+    assert_eq!(f.next().await.paths, [made.join("b.rs")]);
+    fs::write(f.root().join(&made).join("b.rs"), "b2").unwrap();
+    assert_eq!(f.next().await.paths, [made.join("b.rs")]);
+}
+
 #[tokio::test]
 async fn ignored_and_vcs_paths_are_never_reported_nor_watched() {
     let mut f = start(&[

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::config::Ignore;
+use super::dirkey;
 use super::dirwalk::{DirWalk, Kind};
 use super::error::{WatchError, watch_error};
 use super::instances::InstanceId;
@@ -18,9 +19,10 @@ use super::watches::{Registry, key};
 /// What a walk found.
 #[derive(Default)]
 pub(super) struct Found {
-    /// Every directory walked, with the instance that now watches it when this walk added the
-    /// watch (`None`: watched already). Moved into the watch registry, not copied; the native
-    /// instance that watches it holds the same allocation.
+    /// Every directory walked, by its key (see [`super::dirkey`]), with the instance that now
+    /// watches it when this walk added the watch (`None`: watched already). Moved into the
+    /// watch registry, not copied; the native instance that watches it holds the same
+    /// allocation.
     pub dirs: Vec<(Arc<Path>, Option<InstanceId>)>,
     /// Tracked files (relative), NUL-separated: one growing buffer is mmap-backed once big, so
     /// it goes back to the OS when freed (small allocations in a thread's malloc arena would
@@ -155,7 +157,7 @@ fn is_denied(e: &notify::Error) -> bool {
 /// `path` relative to `root`, as `strip_prefix` gives it: the walks build their paths by
 /// appending names to the root, so a byte comparison usually settles it (`strip_prefix`
 /// compares component by component, once per entry walked).
-fn relative<'p>(root: &Path, path: &'p Path) -> Option<&'p Path> {
+pub(super) fn relative<'p>(root: &Path, path: &'p Path) -> Option<&'p Path> {
     #[cfg(unix)]
     {
         let (r, p) = (
@@ -206,9 +208,9 @@ pub(super) fn plain(path: &[u8]) -> bool {
 
 /// What a walk asks to be watched.
 pub(super) enum Target<'p> {
-    /// A directory of the tree, by its own path (shared with the registry, see
-    /// [`super::instances::Shared`]).
-    Dir(&'p Arc<Path>),
+    /// A directory of the tree: its path, and its key (see [`super::dirkey`]), shared with
+    /// the registry (see [`super::instances::Shared`]).
+    Dir { path: &'p Path, key: &'p Arc<Path> },
     /// A directory reached through a link, by its canonical path.
     Linked(&'p Path),
 }
@@ -393,14 +395,15 @@ impl Walk<'_> {
                 } else {
                     None
                 };
-                if watched.contains_key(key(path)) {
-                    out.dirs.push((path.into(), None));
+                let below = dirkey::key(self.root, path);
+                if watched.contains_key(key(below)) {
+                    out.dirs.push((below.into(), None));
                     continue;
                 }
-                let dir: Arc<Path> = path.into();
+                let dir: Arc<Path> = below.into();
                 let target = match &canonical {
                     Some(c) => Target::Linked(c),
-                    None => Target::Dir(&dir),
+                    None => Target::Dir { path, key: &dir },
                 };
                 match watch(target) {
                     Ok(k) => {

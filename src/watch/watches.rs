@@ -11,27 +11,29 @@ use std::time::Duration;
 
 use super::baseline::lock;
 use super::config::{NATIVE_INSTANCES, SPLIT_DEPTH, Tuning};
+use super::dirkey;
 use super::error::{EMFILE, WatchError, read_limit};
 use super::instances::{Fallback, Instance, InstanceId, LINKED, POLLED, add, handler, native};
 use super::msg::Msg;
 use super::walk::{Found, Step, Target, Walk, Walking};
 
-/// Watched directories → their instances. A key is the walk's own exact-size allocation, moved
-/// in rather than copied: a copy cost this thread's malloc arena ~60 bytes a directory while the
-/// walking thread's freed original stayed resident in its own arena (BENCHMARKS.md, the
-/// 100,000-file tree); the native instance watching the directory shares it (an `Arc<Path>`,
-/// 8 bytes smaller than a `PathBuf` in each node).
+/// Watched directories, by their keys (the path below the root, see `dirkey`) → their
+/// instances. A key is the walk's own exact-size allocation, moved in rather than copied: a
+/// copy cost this thread's malloc arena ~60 bytes a directory while the walking thread's freed
+/// original stayed resident in its own arena (BENCHMARKS.md, the 100,000-file tree); the
+/// native instance watching the directory shares it (an `Arc<Path>`, 8 bytes smaller than a
+/// `PathBuf` in each node).
 pub(super) type Registry = BTreeMap<Dir, InstanceId>;
 
-/// A watched directory's path, ordered and compared by its bytes: a comparison is one
-/// `memcmp`, where `Path`'s order splits both paths into components (on the 100,000-file tree,
-/// ~110 M of start-up's ~920 M instructions were the registry's inserts). Looked up by
-/// [`key`]; a subtree is the directory's own key and the keys that start with it and a
-/// separator (see [`Watches::forget`]).
+/// A watched directory's key (see `dirkey`), ordered and compared by its bytes: a comparison
+/// is one `memcmp`, where `Path`'s order splits both paths into components (on the
+/// 100,000-file tree, ~110 M of start-up's ~920 M instructions were the registry's inserts).
+/// Looked up by [`key`]; a subtree is the directory's own key and the keys that start with it
+/// and a separator (see [`Watches::forget`]).
 #[derive(Debug, Clone)]
 pub(super) struct Dir(Arc<Path>);
 
-/// The bytes a [`Registry`] is looked up by.
+/// The bytes a [`Registry`] is looked up by, of a directory's `dirkey::key`.
 pub(super) fn key(dir: &Path) -> &[u8] {
     dir.as_os_str().as_encoded_bytes()
 }
@@ -82,11 +84,13 @@ const _: () = assert!(NATIVE_INSTANCES < LINKED as usize);
 pub(super) struct Watches {
     /// One poll watcher, or [`NATIVE_INSTANCES`] native ones.
     notify: Vec<Instance>,
-    /// Watched directories (absolute) → the instance watching each ([`POLLED`]: the fallback
+    /// Watched directories (by key) → the instance watching each ([`POLLED`]: the fallback
     /// poller). Ordered, so a subtree is a contiguous range.
     watched: Registry,
-    /// The directories in `watched` under [`POLLED`].
+    /// The directories in `watched` under [`POLLED`] (absolute).
     polled: BTreeSet<PathBuf>,
+    /// The project root, which the registry's keys are below.
+    root: Arc<Path>,
     fallback: Mutex<Fallback>,
     /// Tests: refuse native watches as if the kernel's limit were reached.
     refuse: Option<Arc<AtomicBool>>,
@@ -110,6 +114,7 @@ impl Watches {
         msgs: &mpsc::Sender<Msg>,
         count: Arc<AtomicUsize>,
         tuning: &Tuning,
+        root: &Arc<Path>,
     ) -> Result<Watches, WatchError> {
         #[cfg(target_os = "linux")]
         let backlog = Arc::new(super::native::Backlog::new(
@@ -117,7 +122,7 @@ impl Watches {
             tuning.pause_readers.clone(),
         ));
         #[cfg(target_os = "linux")]
-        let native = || native(msgs, &backlog);
+        let native = || native(msgs, &backlog, root);
         #[cfg(not(target_os = "linux"))]
         let native = || native(msgs);
         let mut notify: Vec<Instance> = vec![match poll {
@@ -163,7 +168,10 @@ impl Watches {
                 poll,
                 #[cfg(target_os = "linux")]
                 &backlog,
+                #[cfg(target_os = "linux")]
+                root,
             )),
+            root: root.clone(),
             linked: BTreeMap::new(),
             file_links: BTreeMap::new(),
             refuse: tuning.refuse_watches.clone(),
@@ -208,7 +216,12 @@ impl Watches {
     }
 
     pub(super) fn contains(&self, dir: &Path) -> bool {
-        self.watched.contains_key(key(dir))
+        self.watched.contains_key(key(dirkey::key(&self.root, dir)))
+    }
+
+    /// The path of a registry key.
+    fn absolute(&self, dir: &Dir) -> PathBuf {
+        dirkey::absolute(&self.root, dir.path()).into_owned()
     }
 
     fn publish(&self) {
@@ -228,9 +241,10 @@ impl Watches {
         let added = dirs.into_iter().filter_map(|(dir, k)| {
             let k = k?;
             if k == POLLED {
-                self.polled.insert(dir.to_path_buf());
-            } else {
-                self.polled.remove(&*dir);
+                self.polled
+                    .insert(dirkey::absolute(&self.root, &dir).into_owned());
+            } else if !self.polled.is_empty() {
+                self.polled.remove(&*dirkey::absolute(&self.root, &dir));
             }
             Some((Dir(dir), k))
         });
@@ -280,7 +294,7 @@ impl Watches {
         let mut moved = Vec::new();
         let polled: Vec<PathBuf> = self.polled.iter().cloned().collect();
         for dir in polled {
-            let shared: Arc<Path> = dir.as_path().into();
+            let shared: Arc<Path> = dirkey::key(&self.root, &dir).into();
             let result = if self
                 .refuse
                 .as_deref()
@@ -288,7 +302,7 @@ impl Watches {
             {
                 Err(notify::Error::new(notify::ErrorKind::MaxFilesWatch))
             } else {
-                self.notify[0].watch_dir(&shared)
+                self.notify[0].watch_dir(&dir, &shared)
             };
             match result {
                 Ok(()) => {
@@ -340,8 +354,8 @@ impl Watches {
         let mut watch = |target: Target<'_>| {
             // A polled directory tries a native watch again first.
             let k = match target {
-                Target::Dir(path) => before
-                    .and_then(|b| b.get(key(path)))
+                Target::Dir { key: dir, .. } => before
+                    .and_then(|b| b.get(key(dir)))
                     .copied()
                     .filter(|&k| usize::from(k) < notify.len())
                     .unwrap_or(0),
@@ -413,11 +427,11 @@ impl Watches {
 
     /// Drops the watches of `dir` and everything under it.
     pub(super) fn forget(&mut self, dir: &Path) {
-        let gone: Vec<(Dir, InstanceId)> = subtree(&self.watched, dir)
+        let gone: Vec<(Dir, InstanceId)> = subtree(&self.watched, dirkey::key(&self.root, dir))
             .map(|(d, k)| (d.clone(), *k))
             .collect();
         for (d, k) in gone {
-            self.unwatch(d.path(), k);
+            self.unwatch(&self.absolute(&d), k);
             self.watched.remove(&d);
         }
         let links: Vec<PathBuf> = self
@@ -454,7 +468,7 @@ impl Watches {
             }
             // Watched by another instance now (a polled one got a native watch), or not at all.
             if self.watched.get(d) != Some(k) {
-                self.unwatch(d.path(), *k);
+                self.unwatch(&self.absolute(d), *k);
             }
         }
         let mut fallback = lock(&self.fallback);
@@ -481,15 +495,17 @@ fn bulk_insert<K: Ord, V>(map: &mut BTreeMap<K, V>, added: impl Iterator<Item = 
     }
 }
 
-/// `dir` and the directories under it, in `watched`. In byte order a subtree is not one range
-/// (`a/b-c` sorts between `a/b` and `a/b/c`): it is the directory's own key, then the keys that
-/// start with it and a separator.
+/// `dir` (a key) and the directories under it, in `watched`. In byte order a subtree is not
+/// one range (`a/b-c` sorts between `a/b` and `a/b/c`): it is the directory's own key, then the
+/// keys that start with it and a separator. The root's key is empty: every relative key is
+/// under it (the absolute ones, outside the root, are not).
 fn subtree<'a>(
     watched: &'a Registry,
     dir: &Path,
 ) -> impl Iterator<Item = (&'a Dir, &'a InstanceId)> {
     let sep = std::path::MAIN_SEPARATOR_STR.as_bytes();
     let mut under = key(dir).to_vec();
+    let root = under.is_empty();
     if !under.ends_with(sep) {
         under.extend_from_slice(sep);
     }
@@ -498,7 +514,17 @@ fn subtree<'a>(
     let below = watched
         .range::<[u8], _>((Bound::Included(&under[..]), Bound::Unbounded))
         .take_while(move |(d, _)| key(d.path()).starts_with(&under));
-    own.into_iter().chain(below)
+    let all = watched
+        .iter()
+        .filter(|(d, _)| d.path().is_relative() && !key(d.path()).is_empty());
+    let (below, all) = if root {
+        (None, Some(all))
+    } else {
+        (Some(below), None)
+    };
+    own.into_iter()
+        .chain(below.into_iter().flatten())
+        .chain(all.into_iter().flatten())
 }
 
 /// The watches before a rescan.
@@ -541,5 +567,25 @@ mod tests {
         assert_eq!(names("/p/a/b-c"), ["/p/a/b-c"]);
         assert_eq!(names("/p/a/x"), Vec::<String>::new());
         assert_eq!(names("/").len(), dirs.len());
+    }
+
+    /// Keys are below the root (`dirkey`), the root's own empty: forgetting the root takes
+    /// every relative key, and no absolute one (a link's target outside the root).
+    #[test]
+    fn forgetting_the_root_took_every_key_below_it_and_none_outside() {
+        let dirs = ["", "a", "a/b", "a-b", "/elsewhere/t"];
+        let watched: Registry = dirs
+            .iter()
+            .zip(0..)
+            .map(|(d, i)| (Dir::from(Arc::from(Path::new(d))), i))
+            .collect();
+        let names = |dir: &str| -> Vec<String> {
+            subtree(&watched, Path::new(dir))
+                .map(|(d, _)| d.path().display().to_string())
+                .collect()
+        };
+        assert_eq!(names(""), ["", "a", "a-b", "a/b"]);
+        assert_eq!(names("a"), ["a", "a/b"]);
+        assert_eq!(names("/elsewhere"), ["/elsewhere/t"]);
     }
 }
