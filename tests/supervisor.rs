@@ -895,6 +895,25 @@ async fn shut_down_leaving_nothing(mut sup: Supervisor, spare: u32, child: u32) 
     .await;
 }
 
+/// The first run of a task whose command runs on only once `go` exists in `dir`, then `go`
+/// made and the next spare waiting with its signals set up: its keeper's and its command's
+/// process's pids.
+#[cfg(target_os = "linux")]
+async fn go_with_a_set_up_spare(
+    sup: &mut Supervisor,
+    rx: &mut UnboundedReceiver<Event>,
+    dir: &Path,
+) -> (u32, u32) {
+    first_run_with_spares(sup, rx).await;
+    std::fs::write(dir.join("go"), "").unwrap();
+    let (spare, child) = waiting_spare(sup).await;
+    eventually("the spare to wait with its signals set up", || {
+        (has_set_up_its_signals(spare) && has_set_up_its_signals(child)).then_some(())
+    })
+    .await;
+    (spare, child)
+}
+
 /// A waiting spare and the one process it forked ahead of its launch (its command's).
 #[cfg(target_os = "linux")]
 async fn waiting_spare(sup: &Supervisor) -> (u32, u32) {
@@ -1064,13 +1083,7 @@ async fn a_stop_signal_sent_to_a_waiting_spares_group_reaches_the_command_it_run
         tmp.path(),
     );
     let (mut sup, mut rx) = supervisor(project(vec![task]));
-    first_run_with_spares(&mut sup, &mut rx).await;
-    std::fs::write(tmp.path().join("go"), "").unwrap();
-    let (spare, child) = waiting_spare(&sup).await;
-    eventually("the spare to wait with its signals set up", || {
-        (has_set_up_its_signals(spare) && has_set_up_its_signals(child)).then_some(())
-    })
-    .await;
+    let (spare, child) = go_with_a_set_up_spare(&mut sup, &mut rx, tmp.path()).await;
     // SAFETY: killpg on the group of a pid the supervisor holds unreaped.
     unsafe { libc::killpg(spare as i32, libc::SIGTERM) };
     sup.start(NodeId(0), 2, &[], false);
@@ -1130,13 +1143,7 @@ async fn a_signal_sent_to_a_spares_group_as_its_command_started_reached_it_twice
         tmp.path(),
     );
     let (mut sup, mut rx) = supervisor(project(vec![task]));
-    first_run_with_spares(&mut sup, &mut rx).await;
-    std::fs::write(tmp.path().join("go"), "").unwrap();
-    let (spare, child) = waiting_spare(&sup).await;
-    eventually("the spare to wait with its signals set up", || {
-        (has_set_up_its_signals(spare) && has_set_up_its_signals(child)).then_some(())
-    })
-    .await;
+    let (spare, child) = go_with_a_set_up_spare(&mut sup, &mut rx, tmp.path()).await;
     // The pipe the keeper hears the exec on: its read end, the command process's write end.
     let handoff: Vec<String> = pipes_of(spare, false)
         .into_iter()

@@ -538,6 +538,21 @@ pub(super) struct Before {
 mod tests {
     use super::*;
 
+    /// A registry of `dirs`, each in the instance of its index.
+    fn registry(dirs: &[&str]) -> Registry {
+        dirs.iter()
+            .zip(0..)
+            .map(|(d, i)| (Dir::from(Arc::from(Path::new(d))), i))
+            .collect()
+    }
+
+    /// The directories [`subtree`] gives for `dir`, in its order.
+    fn subtree_names(watched: &Registry, dir: &str) -> Vec<String> {
+        subtree(watched, Path::new(dir))
+            .map(|(d, _)| d.path().display().to_string())
+            .collect()
+    }
+
     /// Byte order puts `a/b-c` and `a/b.rs` between `a/b` and `a/b/c`: a forgotten directory
     /// must take its own subtree and nothing of its siblings.
     #[test]
@@ -552,16 +567,8 @@ mod tests {
             "/p/a/b/c/d",
             "/p/b",
         ];
-        let watched: Registry = dirs
-            .iter()
-            .zip(0..)
-            .map(|(d, i)| (Dir::from(Arc::from(Path::new(d))), i))
-            .collect();
-        let names = |dir: &str| -> Vec<String> {
-            subtree(&watched, Path::new(dir))
-                .map(|(d, _)| d.path().display().to_string())
-                .collect()
-        };
+        let watched = registry(&dirs);
+        let names = |dir: &str| subtree_names(&watched, dir);
         assert_eq!(names("/p/a/b"), ["/p/a/b", "/p/a/b/c", "/p/a/b/c/d"]);
         assert_eq!(names("/p/a/b/"), ["/p/a/b", "/p/a/b/c", "/p/a/b/c/d"]);
         assert_eq!(names("/p/a/b-c"), ["/p/a/b-c"]);
@@ -574,16 +581,8 @@ mod tests {
     #[test]
     fn forgetting_the_root_took_every_key_below_it_and_none_outside() {
         let dirs = ["", "a", "a/b", "a-b", "/elsewhere/t"];
-        let watched: Registry = dirs
-            .iter()
-            .zip(0..)
-            .map(|(d, i)| (Dir::from(Arc::from(Path::new(d))), i))
-            .collect();
-        let names = |dir: &str| -> Vec<String> {
-            subtree(&watched, Path::new(dir))
-                .map(|(d, _)| d.path().display().to_string())
-                .collect()
-        };
+        let watched = registry(&dirs);
+        let names = |dir: &str| subtree_names(&watched, dir);
         assert_eq!(names(""), ["", "a", "a-b", "a/b"]);
         assert_eq!(names("a"), ["a", "a/b"]);
         assert_eq!(names("/elsewhere"), ["/elsewhere/t"]);
