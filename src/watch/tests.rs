@@ -1129,7 +1129,14 @@ async fn a_close_without_a_write_after_a_burst_of_five_thousand_files_runs_nothi
     for n in &names {
         fs::write(f.root().join(n), "y").unwrap();
     }
-    assert_eq!(f.next().await.paths.len(), FILES);
+    // Every write seen, in one set or, where the machine stalled the writer for longer than
+    // the window, in more.
+    let mut unseen: std::collections::BTreeSet<PathBuf> = names.iter().map(PathBuf::from).collect();
+    while !unseen.is_empty() {
+        for path in f.next().await.paths {
+            assert!(unseen.remove(&path), "{} reported once", path.display());
+        }
+    }
     // Opened for writing and closed: every file's time is remembered from the look above.
     for n in &names {
         drop(
