@@ -1010,10 +1010,8 @@ mod tests {
         let Some(mut sockets) = steered_web() else {
             return;
         };
-        sockets.refuse_spares = true;
-        let (shared, own) = sockets.for_instance("web", 1);
-        assert!(!own);
-        let (fd, socket) = (shared[0].1, socket_at(shared[0].1).unwrap());
+        let (fd, _) = share_the_spare(&mut sockets, 1);
+        let socket = socket_at(fd).unwrap();
         // What its server does with its copy on a graceful stop.
         // SAFETY: shutdown on a socket `sockets` owns.
         assert_eq!(unsafe { libc::shutdown(fd, libc::SHUT_RDWR) }, 0);
@@ -1026,6 +1024,16 @@ mod tests {
         assert_eq!(socket_at(fd), Some(socket), "still the instance's");
         sockets.retire(1);
         assert_ne!(socket_at(fd), Some(socket), "closed");
+    }
+
+    /// Starts instance `generation` as one whose own socket could not be made (spares refused
+    /// from here on): it shares the spare; its number and address.
+    #[cfg(target_os = "linux")]
+    fn share_the_spare(sockets: &mut Sockets, generation: Generation) -> (RawFd, SocketAddr) {
+        sockets.refuse_spares = true;
+        let (shared, own) = sockets.for_instance("web", generation);
+        assert!(!own, "it shares the spare");
+        (shared[0].1, shared[0].2)
     }
 
     /// Whether a connection waits on the listener at `fd` to be accepted: polled, never
@@ -1052,10 +1060,7 @@ mod tests {
         let Some(mut sockets) = steered_web() else {
             return;
         };
-        sockets.refuse_spares = true;
-        let (shared, own) = sockets.for_instance("web", 1);
-        assert!(!own);
-        let (fd, addr) = (shared[0].1, shared[0].2);
+        let (fd, addr) = share_the_spare(&mut sockets, 1);
         sockets.refuse_spares = false;
         let (_, own) = sockets.for_instance("web", 2);
         assert!(own, "the second has a socket of its own");
@@ -1086,10 +1091,7 @@ mod tests {
         let (first, own) = sockets.for_instance("web", 1);
         assert!(own);
         sockets.steer("web", Some(1));
-        sockets.refuse_spares = true;
-        let (shared, own) = sockets.for_instance("web", 2);
-        assert!(!own);
-        let (fd, addr) = (shared[0].1, shared[0].2);
+        let (fd, addr) = share_the_spare(&mut sockets, 2);
         // The sharer's server shuts its socket down as it stops, then exits.
         // SAFETY: shutdown on a socket `sockets` owns.
         assert_eq!(unsafe { libc::shutdown(fd, libc::SHUT_RDWR) }, 0);
