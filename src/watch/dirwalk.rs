@@ -264,6 +264,11 @@ fn read_path(dir: &Path, depth: usize) -> Vec<Entry> {
 }
 
 impl DirWalk {
+    /// Leaves the directory yielded last unlisted: the walk does not go below it.
+    pub(super) fn skip_yielded(&mut self) {
+        self.to_list = None;
+    }
+
     /// Lists the directory yielded last, if not done yet: a walk that pauses after watching a
     /// directory calls this first, so events in it meanwhile meet its ignore rules.
     pub(super) fn list_yielded(&mut self) {

@@ -181,6 +181,9 @@ impl Worker {
         for dir in &found.unreadable {
             self.reports.unreadable(&self.root, dir);
         }
+        for dir in &found.too_long {
+            self.reports.too_long(&self.root, dir);
+        }
         for (link, target) in &found.too_big {
             self.reports.too_big(&self.root, link, target);
         }
