@@ -60,7 +60,12 @@ impl Worker {
         };
         if rel.as_os_str().is_empty() {
             if !self.root.is_dir() {
-                let gone = format!("the project root `{}` is gone", self.root.display());
+                let gone = format!(
+                    "the project root `{}` is gone (moved or deleted): hot watches nothing \
+                     there now, and what it runs there fails; stop hot and start it again in \
+                     the project's new place",
+                    self.root.display()
+                );
                 self.reports.notify(Notice::Warning(gone));
             }
             return;
