@@ -277,9 +277,10 @@ fn stat_of(st: &libc::stat) -> Stat {
         secs: secs as u32,
         nsecs: nsecs as u32,
     };
+    let (mtime_nsec, ctime_nsec) = nanos(st);
     Stat {
-        mtime: time(st.st_mtime as i64, st.st_mtime_nsec as i64),
-        ctime: time(st.st_ctime as i64, st.st_ctime_nsec as i64),
+        mtime: time(st.st_mtime as i64, mtime_nsec as i64),
+        ctime: time(st.st_ctime as i64, ctime_nsec as i64),
         dev: st.st_dev as u32,
         ino: st.st_ino as u32,
         uid: st.st_uid,
@@ -288,9 +289,25 @@ fn stat_of(st: &libc::stat) -> Stat {
     }
 }
 
+/// The nanoseconds of a status's modification and change times: NetBSD names the fields
+/// `st_mtimensec` and `st_ctimensec`, every other system hot builds for `st_*time_nsec`.
+#[cfg(target_os = "netbsd")]
+fn nanos(st: &libc::stat) -> (libc::c_long, libc::c_long) {
+    (st.st_mtimensec, st.st_ctimensec)
+}
+
+#[cfg(not(target_os = "netbsd"))]
+#[allow(clippy::unnecessary_cast)]
+fn nanos(st: &libc::stat) -> (libc::c_long, libc::c_long) {
+    (
+        st.st_mtime_nsec as libc::c_long,
+        st.st_ctime_nsec as libc::c_long,
+    )
+}
+
 fn ctime(st: &libc::stat) -> Option<SystemTime> {
     let secs = u64::try_from(st.st_ctime).ok()?;
-    let nanos = u32::try_from(st.st_ctime_nsec).ok()?;
+    let nanos = u32::try_from(nanos(st).1).ok()?;
     SystemTime::UNIX_EPOCH.checked_add(std::time::Duration::new(secs, nanos))
 }
 
