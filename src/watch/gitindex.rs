@@ -334,21 +334,17 @@ pub(super) mod tests {
         assert!(out.status.success(), "git {args:?}: {out:?}");
     }
 
-    /// Sets a file's times `secs` into the past (its ctime becomes now).
-    pub(crate) fn backdate(path: &Path, secs: i64) {
-        use std::os::unix::ffi::OsStrExt;
-        let c = std::ffi::CString::new(path.as_os_str().as_bytes()).unwrap();
+    /// Sets a file's times `secs` into the past, in whole seconds (its ctime becomes now).
+    pub(crate) fn backdate(path: &Path, secs: u64) {
         let now = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
-            .unwrap()
-            .as_secs() as i64;
-        let t = libc::timespec {
-            tv_sec: (now - secs) as libc::time_t,
-            tv_nsec: 0,
-        };
-        // SAFETY: a NUL-terminated path and two timespecs, as utimensat(2) takes.
-        let rc = unsafe { libc::utimensat(libc::AT_FDCWD, c.as_ptr(), [t, t].as_ptr(), 0) };
-        assert_eq!(rc, 0, "utimensat: {}", std::io::Error::last_os_error());
+            .unwrap();
+        let then = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(now.as_secs() - secs);
+        let times = std::fs::FileTimes::new()
+            .set_accessed(then)
+            .set_modified(then);
+        let file = std::fs::File::options().write(true).open(path).unwrap();
+        file.set_times(times).unwrap();
     }
 
     /// A repository holding `files`, written an hour ago by their mtimes (so no entry is
