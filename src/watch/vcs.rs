@@ -215,6 +215,11 @@ impl Git {
         Some(git)
     }
 
+    /// Whether both are the same repository's (one git directory).
+    pub(super) fn same(&self, other: &Git) -> bool {
+        self.dir == other.dir
+    }
+
     /// The lock git takes while it changes the index and the work tree.
     pub(super) fn lock_path(&self) -> PathBuf {
         self.dir.join("index.lock")

@@ -46,6 +46,9 @@ pub(super) struct Found {
     /// walk's reads relative to a held descriptor are not held to), left out with their
     /// subtrees: a warning each, never a stop.
     pub too_long: Vec<PathBuf>,
+    /// Directories holding a `.git`: work trees of repositories, whose operations in
+    /// progress hold a burst (see `vcs`).
+    pub repos: Vec<PathBuf>,
     /// Links to directories outside the project holding more than [`LINKED_TREE_MAX`]
     /// entries, not followed (absolute link, canonical target).
     pub too_big: Vec<(PathBuf, PathBuf)>,
@@ -86,6 +89,7 @@ impl Found {
         }
         self.unreadable.extend(other.unreadable);
         self.too_long.extend(other.too_long);
+        self.repos.extend(other.repos);
         self.too_big.extend(other.too_big);
         self.scout.extend(other.scout);
         self.links.extend(other.links);
@@ -364,11 +368,16 @@ impl Walk<'_> {
                 // The directory just watched is read before the pause (see `list_yielded`).
                 if let Entries::Tree(walk) = entries {
                     walk.list_yielded();
+                    out.repos.append(&mut walk.repos);
                 }
                 return Step::More;
             }
             *left -= 1;
-            let Some(entry) = entries.next() else {
+            let next = entries.next();
+            if let Entries::Tree(walk) = entries {
+                out.repos.append(&mut walk.repos);
+            }
+            let Some(entry) = next else {
                 return Step::Done;
             };
             let Some(entry) = entry else { continue };
