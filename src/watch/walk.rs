@@ -373,11 +373,10 @@ impl Walk<'_> {
                 return Step::More;
             }
             *left -= 1;
-            let next = entries.next();
-            if let Entries::Tree(walk) = entries {
-                out.repos.append(&mut walk.repos);
-            }
-            let Some(entry) = next else {
+            let Some(entry) = entries.next() else {
+                if let Entries::Tree(walk) = entries {
+                    out.repos.append(&mut walk.repos);
+                }
                 return Step::Done;
             };
             let Some(entry) = entry else { continue };
