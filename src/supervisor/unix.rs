@@ -789,6 +789,7 @@ async fn forward(
                 ready::log_line(&ctx, log.as_ref(), &String::from_utf8_lossy(line));
             }
         },
+        |pieces, bytes| ctx.reporter.output_room(pieces, bytes),
     )
     .await;
 }
