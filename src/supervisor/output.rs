@@ -299,6 +299,37 @@ mod tests {
         assert!(got.iter().all(|(t, _)| !t.contains('\u{fffd}')));
     }
 
+    /// `seq` into `hot ci > ci.log` lost most of its lines: a read of short lines makes more
+    /// pieces than the reporter lets output queue. Each batch of them now awaits its room first,
+    /// asking for at least as many pieces as it makes, and for every byte.
+    #[tokio::test(flavor = "current_thread")]
+    async fn short_lines_are_handed_on_in_batches_each_after_its_room() {
+        let input: Vec<u8> = (0..3000)
+            .flat_map(|n| format!("{n}\n").into_bytes())
+            .collect();
+        // `None` for a piece, `Some((pieces, bytes))` for a wait for room.
+        let log = std::cell::RefCell::new(Vec::new());
+        read(
+            &input[..],
+            |_| log.borrow_mut().push(None),
+            |_| {},
+            |pieces, bytes| {
+                log.borrow_mut().push(Some((pieces, bytes)));
+                async {}
+            },
+        )
+        .await;
+        let log = log.into_inner();
+        assert_eq!(log.iter().filter(|e| e.is_none()).count(), 3000);
+        let asked: usize = log.iter().flatten().map(|(_, bytes)| bytes).sum();
+        assert_eq!(asked, input.len());
+        let waits: Vec<usize> = log.iter().flatten().map(|(pieces, _)| *pieces).collect();
+        assert!(waits.len() >= 3000 / BATCH, "{} waits", waits.len());
+        // The pieces made after each wait, up to the next.
+        let made = log.split(Option::is_some).skip(1).map(<[_]>::len);
+        assert!(waits.iter().zip(made).all(|(asked, made)| made <= *asked));
+    }
+
     /// A prompt or a `Compiling...` that waits on its line is shown after a short wait,
     /// and the rest of its line follows when it comes; `line` is always the whole line.
     #[tokio::test(flavor = "current_thread")]
