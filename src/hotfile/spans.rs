@@ -80,7 +80,7 @@ impl Spans {
 
     /// The Hotfile's text, named as diagnostics show it.
     pub fn source(&self) -> NamedSource<Snippets> {
-        NamedSource::new(self.name.clone(), Snippets(self.text.clone()))
+        NamedSource::new(self.name.clone(), Snippets::new(self.text.clone()))
     }
 
     pub fn text(&self) -> &Arc<String> {
