@@ -3,9 +3,10 @@
 //!
 //! For a Cargo package or workspace the Hotfile comes from the crate's `cargo` module (what
 //! `cargo metadata` says): [`choose`] decides what it covers and where it goes, [`render`]
-//! writes it, [`steps`] says what was chosen, why, and what to do next. Anywhere else it is a
+//! writes it (with what each package reads beside its code: [`beside`]), [`steps`] says what was chosen, why, and what to do next. Anywhere else it is a
 //! small generic one to fill in.
 
+mod beside;
 mod choose;
 mod render;
 mod steps;

@@ -8,6 +8,7 @@
 //! runs and gets connections once it passed). Measured against other shapes on axum's todos
 //! example in BENCHMARKS.md.
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::path::{Component, Path, PathBuf};
 
@@ -87,9 +88,11 @@ pub(super) fn cargo_hotfile(workspace: &Workspace, choice: &Choice) -> (String, 
     }
     let mut services = Vec::new();
     let check_dir = relative(&workspace.target_dir.join("clippy"), base);
+    let dirs = choice.packages.iter().chain(choice.inputs.iter().flatten());
+    let beside = super::beside::beside(base, dirs.map(|p| p.dir.as_path()));
     for (package, inputs) in choice.packages.iter().zip(&choice.inputs) {
         let dir = dir_prefix(&package.dir, base);
-        let globs = Globs::of(package, inputs, workspace, base);
+        let globs = Globs::of(package, inputs, workspace, base, &beside);
         let uses: Vec<&String> = package
             .uses
             .iter()
@@ -300,8 +303,14 @@ struct Globs {
 
 impl Globs {
     /// `package`'s globs, with the code of the members it uses that have no checks here.
-    fn of(package: &Package, inputs: &[&Package], workspace: &Workspace, base: &Path) -> Globs {
-        let mut code = Self::code(package, base);
+    fn of(
+        package: &Package,
+        inputs: &[&Package],
+        workspace: &Workspace,
+        base: &Path,
+        beside: &HashMap<PathBuf, Vec<String>>,
+    ) -> Globs {
+        let mut code = Self::code(package, base, beside);
         let mut extra = Vec::new();
         let dir = dir_prefix(&package.dir, base);
         for test_dir in ["tests", "benches", "examples"] {
@@ -310,7 +319,7 @@ impl Globs {
             }
         }
         for input in inputs {
-            for glob in Self::code(input, base) {
+            for glob in Self::code(input, base, beside) {
                 if !code.contains(&glob) {
                     code.push(glob);
                 }
@@ -339,8 +348,9 @@ impl Globs {
         Globs { all: quote(all) }
     }
 
-    /// What building `package` reads: sources, build script, manifest.
-    fn code(package: &Package, base: &Path) -> Vec<String> {
+    /// What building `package` reads: sources, build script, what it reads beside its code
+    /// (`beside`, per package directory), manifest.
+    fn code(package: &Package, base: &Path, beside: &HashMap<PathBuf, Vec<String>>) -> Vec<String> {
         let dir = dir_prefix(&package.dir, base);
         let mut code = Vec::new();
         if package.dir.join("src").exists() {
@@ -366,6 +376,7 @@ impl Globs {
                 code.push(glob);
             }
         }
+        code.extend(beside.get(&package.dir).into_iter().flatten().cloned());
         code.push(format!("{dir}Cargo.toml"));
         code
     }

@@ -360,7 +360,10 @@ fn literal_start(glob: &str) -> &str {
 /// of `starts` (a directory on the way to one, or a path starting with one), relative to
 /// `root`, and those of them that are named pipes, sockets or devices (links followed), with
 /// what each is. Entries judged by `starts` are not judged by the ignore rules.
-fn tree(root: &Path, starts: Vec<String>) -> (Vec<PathBuf>, Vec<(PathBuf, &'static str)>) {
+pub(crate) fn tree(
+    root: &Path,
+    starts: Vec<String>,
+) -> (Vec<PathBuf>, Vec<(PathBuf, &'static str)>) {
     let mut specials = Vec::new();
     let base = root.to_path_buf();
     let keep = move |entry: &ignore::DirEntry| {

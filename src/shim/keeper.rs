@@ -4,7 +4,7 @@
 //! Theory of operation. The supervisor spawns the shim, which starts a new session (so a new
 //! process group, whose id is the shim's pid, and no controlling terminal). After placing the
 //! sockets, the shim, now the *keeper*:
-//! 1. becomes a child subreaper (Linux; a reaper on FreeBSD; macOS has none, see
+//! 1. becomes a child subreaper (Linux; a reaper on FreeBSD; macOS and NetBSD have none, see
 //!    `kill_round`), so descendants orphaned by their parents (a `sh -c` whose command
 //!    forked, a daemonising server) are re-parented to it rather than to pid 1;
 //! 2. forks the command, which stays in the keeper's group (the child sets `LISTEN_PID` to its

@@ -277,9 +277,10 @@ fn stat_of(st: &libc::stat) -> Stat {
         secs: secs as u32,
         nsecs: nsecs as u32,
     };
+    let (mtime_nsec, ctime_nsec) = nanos(st);
     Stat {
-        mtime: time(st.st_mtime as i64, st.st_mtime_nsec as i64),
-        ctime: time(st.st_ctime as i64, st.st_ctime_nsec as i64),
+        mtime: time(st.st_mtime as i64, mtime_nsec as i64),
+        ctime: time(st.st_ctime as i64, ctime_nsec as i64),
         dev: st.st_dev as u32,
         ino: st.st_ino as u32,
         uid: st.st_uid,
@@ -288,9 +289,25 @@ fn stat_of(st: &libc::stat) -> Stat {
     }
 }
 
+/// The nanoseconds of a status's modification and change times: NetBSD names the fields
+/// `st_mtimensec` and `st_ctimensec`, every other system hot builds for `st_*time_nsec`.
+#[cfg(target_os = "netbsd")]
+fn nanos(st: &libc::stat) -> (libc::c_long, libc::c_long) {
+    (st.st_mtimensec, st.st_ctimensec)
+}
+
+#[cfg(not(target_os = "netbsd"))]
+#[allow(clippy::unnecessary_cast)]
+fn nanos(st: &libc::stat) -> (libc::c_long, libc::c_long) {
+    (
+        st.st_mtime_nsec as libc::c_long,
+        st.st_ctime_nsec as libc::c_long,
+    )
+}
+
 fn ctime(st: &libc::stat) -> Option<SystemTime> {
     let secs = u64::try_from(st.st_ctime).ok()?;
-    let nanos = u32::try_from(st.st_ctime_nsec).ok()?;
+    let nanos = u32::try_from(nanos(st).1).ok()?;
     SystemTime::UNIX_EPOCH.checked_add(std::time::Duration::new(secs, nanos))
 }
 
@@ -317,21 +334,17 @@ pub(super) mod tests {
         assert!(out.status.success(), "git {args:?}: {out:?}");
     }
 
-    /// Sets a file's times `secs` into the past (its ctime becomes now).
-    pub(crate) fn backdate(path: &Path, secs: i64) {
-        use std::os::unix::ffi::OsStrExt;
-        let c = std::ffi::CString::new(path.as_os_str().as_bytes()).unwrap();
+    /// Sets a file's times `secs` into the past, in whole seconds (its ctime becomes now).
+    pub(crate) fn backdate(path: &Path, secs: u64) {
         let now = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
-            .unwrap()
-            .as_secs() as i64;
-        let t = libc::timespec {
-            tv_sec: (now - secs) as libc::time_t,
-            tv_nsec: 0,
-        };
-        // SAFETY: a NUL-terminated path and two timespecs, as utimensat(2) takes.
-        let rc = unsafe { libc::utimensat(libc::AT_FDCWD, c.as_ptr(), [t, t].as_ptr(), 0) };
-        assert_eq!(rc, 0, "utimensat: {}", std::io::Error::last_os_error());
+            .unwrap();
+        let then = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(now.as_secs() - secs);
+        let times = std::fs::FileTimes::new()
+            .set_accessed(then)
+            .set_modified(then);
+        let file = std::fs::File::options().write(true).open(path).unwrap();
+        file.set_times(times).unwrap();
     }
 
     /// A repository holding `files`, written an hour ago by their mtimes (so no entry is

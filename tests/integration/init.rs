@@ -113,6 +113,43 @@ fn a_change_to_a_shared_library_reruns_only_the_chains_that_use_it() {
     );
 }
 
+/// An edit to a template, a served file or a migration ran nothing: init's Hotfile watched
+/// the package's code only, where `cargo watch -x run` rebuilds and restarts on any file.
+#[test]
+fn init_s_hotfile_ran_nothing_when_a_template_or_a_static_file_changed() {
+    let project = single();
+    project.write("templates/index.html", "<h1>{{ title }}</h1>\n");
+    project.write("static/app.css", "h1 { color: red }\n");
+    project.write("static/gen/bundle.js", "// generated, ignored\n");
+    project.write("migrations/0001_init.sql", "create table todos (id int);\n");
+    project.write("assets/.keep", "");
+    project.write(".gitignore", "/target\n/static/gen/\n/assets/\n");
+    init(&project, "", &[]).code(0);
+    check_clean(&project, "", 2, 1);
+    let why = project.run(&[
+        "why",
+        "templates/index.html",
+        "static/app.css",
+        "migrations/0001_init.sql",
+        "static/gen/bundle.js",
+        "assets/.keep",
+    ]);
+    why.code(0);
+    let lines: Vec<&str> = why.stdout.lines().collect();
+    assert_eq!(lines.len(), 5, "{}", why.stdout);
+    for line in &lines[..3] {
+        for node in ["build", "check", "serve"] {
+            assert!(line.contains(node), "{line}");
+        }
+    }
+    // Ignored: watched by nothing, and not named in the Hotfile (no warning either).
+    for line in &lines[3..] {
+        assert!(!line.contains("build"), "{line}");
+    }
+    let hotfile = project.read("Hotfile");
+    assert!(!hotfile.contains("assets"), "{hotfile}");
+}
+
 #[test]
 fn init_refuses_to_overwrite_without_force() {
     let project = single();
