@@ -520,7 +520,8 @@ fn render_with(
     diagnostic: &dyn Diagnostic,
     width: usize,
 ) -> String {
-    let mut out = String::new();
+    // Room for a warning's ~600 bytes at once: grown from empty it was reallocated 8 times.
+    let mut out = String::with_capacity(1024);
     // Words end at ASCII spaces only: textwrap's default, the Unicode line-breaking algorithm,
     // was half of rendering `hot check`'s warnings (3.3 M instructions for 20), and hot's
     // messages are words and paths between spaces; a word longer than the width is still cut.

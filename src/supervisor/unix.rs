@@ -220,7 +220,7 @@ impl Supervisor {
             return Err(SpawnError::NoRuntime);
         }
         if !def.dir.is_dir() {
-            return Err(SpawnError::NoDir(def.dir.clone()));
+            return Err(SpawnError::NoDir(def.dir.to_path_buf()));
         }
         let fds: Vec<(String, RawFd)> = sockets.iter().map(|(n, fd, _)| (n.clone(), *fd)).collect();
         let raw: Vec<RawFd> = fds.iter().map(|(_, fd)| *fd).collect();
@@ -290,7 +290,7 @@ impl Supervisor {
         let launched = self.spares.take().and_then(|spare| {
             let args = plan(None).args.into_iter().skip(1).collect();
             let order = Launch {
-                dir: def.dir.clone().into_os_string(),
+                dir: def.dir.as_os_str().to_owned(),
                 env: env.clone(),
                 args,
             };
