@@ -266,7 +266,7 @@ impl Reporter {
     }
 
     /// Waits until the queue has room for `lines` more output lines of `bytes` bytes, while the
-    /// writer keeps taking events: a child's forwarder calls it before each read, so a flood
+    /// writer keeps taking events: a child's forwarder calls it before each batch, so a flood
     /// is paced by the sinks rather than dropped (see `writer`).
     pub(crate) async fn output_room(&self, lines: usize, bytes: usize) {
         self.outlet.output_room(lines, bytes).await;

@@ -7,10 +7,11 @@
 //! A full queue drops the event and counts it; the writer says how many were dropped, as an
 //! [`EventKind::Dropped`], where the gap is (before the first event queued after it). A child's
 //! output may fill only a quarter of the queue (and 4 MiB), so hot's own events (exits, readiness, errors)
-//! still find room behind a flood. A forwarder first waits for that room ([`Outlet::output_room`])
-//! while the writer keeps taking events, so a child that writes faster than the sinks (`seq` into
-//! `hot ci > ci.log`) is slowed to their pace, as a terminal slows it, and loses nothing; only a
-//! writer that took nothing for [`STALLED`] (a reader that stopped reading) makes it drop. The one event that must not be lost, `hot ci`'s summary,
+//! still find room behind a flood. A forwarder first waits for that room
+//! ([`Outlet::output_room`]) while the writer keeps taking events, so a child that writes
+//! faster than the sinks (`seq` into `hot ci > ci.log`) is slowed to their pace, as a terminal
+//! slows it, and loses nothing; only a writer that took nothing for [`STALLED`] (a reader that
+//! stopped reading) makes it drop. The one event that must not be lost, `hot ci`'s summary,
 //! waits for room, as the closing [`Outlet::finish`] waits for the writer, until a deadline.
 //!
 //! Frames ([`Outlet::frame`]) travel the same queue, in order with the events, so a sink that

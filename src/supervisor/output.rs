@@ -9,8 +9,8 @@
 //! [`PARTIAL_AFTER`], the rest of its line following when it comes. What waits is offered at
 //! once to a second callback (for `ready log`: a server that prints its ready line without a
 //! newline must not be seen as ready only [`PARTIAL_AFTER`] later). Before its pieces are
-//! handed on, each read awaits a third (`room`), with at most how many pieces and bytes it
-//! makes: the reporter's pace, so a flood waits in the child rather than being dropped.
+//! handed on, each batch of a read awaits a third (`room`), with at most how many pieces and
+//! bytes it makes: the reporter's pace, so a flood waits in the child rather than being dropped.
 
 use std::time::Duration;
 
