@@ -265,6 +265,13 @@ impl Reporter {
         });
     }
 
+    /// Waits until the queue has room for `lines` more output lines of `bytes` bytes, while the
+    /// writer keeps taking events: a child's forwarder calls it before each batch, so a flood
+    /// is paced by the sinks rather than dropped (see `writer`).
+    pub(crate) async fn output_room(&self, lines: usize, bytes: usize) {
+        self.outlet.output_room(lines, bytes).await;
+    }
+
     /// One of hot's own lines (`hot: ...`).
     pub fn note(&self, text: &str) {
         self.emit(EventKind::Note {
