@@ -121,8 +121,9 @@ pub struct Node {
     pub gates: Vec<NodeId>,
     /// Environment for the command: `defaults` first, then the node's own (which win).
     pub env: Vec<(Text, Text)>,
-    /// Working directory (absolute).
-    pub dir: PathBuf,
+    /// Working directory (absolute). Shared: most nodes run in the root, one path for all
+    /// of them rather than a copy each.
+    pub dir: Arc<Path>,
     /// Listening sockets, in fd order (services only).
     pub sockets: Vec<SocketSpec>,
     /// How a new instance announces it is serving (services only).
@@ -494,7 +495,7 @@ pub(crate) mod testing {
                         .collect(),
                     gates: Vec::new(),
                     env: Vec::new(),
-                    dir: PathBuf::from("/project"),
+                    dir: Path::new("/project").into(),
                     sockets: Vec::new(),
                     ready: ready.then(|| Ready::Delay(Duration::from_millis(100))),
                     ready_timeout: Duration::from_secs(60),

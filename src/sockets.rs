@@ -743,7 +743,7 @@ mod tests {
             after: vec![],
             gates: Vec::new(),
             env: vec![],
-            dir: PathBuf::from("/"),
+            dir: std::path::Path::new("/").into(),
             sockets: sockets
                 .iter()
                 .map(|(n, a)| SocketSpec {

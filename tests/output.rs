@@ -194,3 +194,48 @@ fn partial_line_is_shown_before_the_task_ends() {
 fn carriage_return_progress_is_shown_before_the_task_ends() {
     first_output_before_the_end(r"printf ' 10%%\r'; sleep 30; printf '100%%\n'", " 10%");
 }
+
+/// `seq 200000` in a task, with `hot ci > ci.log`, kept 27,264 of its lines and said
+/// "events dropped: hot's output was read too slowly" 36 times, though a file is never slow:
+/// the child wrote faster than hot's writer thread could format and write, and a full queue
+/// dropped lines at once. A reader that keeps reading now paces the child instead. 50,000
+/// lines (the build before kept 5,939 and 8,123 of them) keep the run short on a loaded machine.
+#[test]
+fn a_flood_written_to_a_log_file_lost_most_of_its_lines() {
+    const LINES: usize = 50_000;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("Hotfile"),
+        format!("task \"t\" {{\n    run \"seq 1 {LINES}\"\n}}\n"),
+    )
+    .unwrap();
+    let log = std::fs::File::create(dir.path().join("ci.log")).unwrap();
+    let err = std::fs::File::create(dir.path().join("err.log")).unwrap();
+    let status = Command::new(HOT)
+        .arg("ci")
+        .current_dir(dir.path())
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stdout(log)
+        .stderr(err)
+        .process_group(0)
+        .status()
+        .unwrap();
+    let log = std::fs::read_to_string(dir.path().join("ci.log")).unwrap();
+    let err = std::fs::read_to_string(dir.path().join("err.log")).unwrap();
+    assert!(status.success(), "{status}\n{err}");
+    let kept: Vec<&str> = log
+        .lines()
+        .filter_map(|l| l.strip_prefix("[t] "))
+        .map(str::trim)
+        .collect();
+    let dropped: Vec<&str> = err.lines().filter(|l| l.contains("dropped")).collect();
+    assert_eq!(
+        kept.len(),
+        LINES,
+        "{} drop warnings: {dropped:?}",
+        dropped.len()
+    );
+    assert!(kept.iter().zip(1..).all(|(l, n)| *l == n.to_string()));
+    assert!(dropped.is_empty(), "{dropped:?}");
+}

@@ -32,7 +32,7 @@ fn node(name: &str, kind: Kind, run: Command, dir: &Path) -> Node {
         after: vec![],
         gates: Vec::new(),
         env: vec![],
-        dir: dir.to_path_buf(),
+        dir: dir.into(),
         sockets: vec![],
         ready: None,
         ready_timeout: Duration::from_secs(60),
@@ -793,7 +793,7 @@ async fn a_spare_keeper_runs_the_next_start_with_the_env_and_dir_of_that_start()
     let spare = eventually("a spare keeper", || sup.spare_pid()).await;
 
     task.env = vec![("HOT_SPARE_TEST".into(), "new".into())];
-    task.dir = new.clone();
+    task.dir = new.as_path().into();
     sup.set_project(project(vec![task]));
     sup.start(NodeId(0), 2, &[], false);
     assert_eq!(exited(&mut rx).await, Exit::Code(0));

@@ -72,12 +72,14 @@ pub(super) fn build(
     c.idle_gates(&file.nodes, &edges);
     c.socket_clashes(&file.nodes);
 
+    // Shared by every node that runs in it (most): not a copy of the path each.
+    let shared_root: Arc<Path> = Arc::from(root.as_path());
     let nodes: Vec<Option<Node>> = file
         .nodes
         .iter()
         .enumerate()
         .map(|(i, raw)| {
-            let mut node = c.node(raw, &edges[i], &root, &default_ignore, &default_env)?;
+            let mut node = c.node(raw, &edges[i], &shared_root, &default_ignore, &default_env)?;
             node.gates = edges.gates(i).iter().map(|&(i, _)| NodeId(i)).collect();
             Some(node)
         })
@@ -392,7 +394,7 @@ impl Checker<'_> {
         &mut self,
         raw: &RawNode,
         after: &[(usize, SourceSpan)],
-        root: &Path,
+        root: &Arc<Path>,
         default_ignore: &Option<Arc<[Text]>>,
         default_env: &Option<Vec<(Text, Text)>>,
     ) -> Option<Node> {
@@ -437,8 +439,8 @@ impl Checker<'_> {
                 });
                 None
             }
-            Some(dir) => Some(root.join(dir.value)),
-            None => Some(root.to_path_buf()),
+            Some(dir) => Some(root.join(dir.value).into()),
+            None => Some(root.clone()),
         };
         let sockets = self.sockets(raw);
         let locks = self.locks(raw);

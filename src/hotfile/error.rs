@@ -467,7 +467,7 @@ impl Diagnostics {
             .map(|m| Shown::new(m, &text))
             .collect();
         Diagnostics {
-            source: NamedSource::new(name, Snippets(text)),
+            source: NamedSource::new(name, Snippets::new(text)),
             mistakes,
             shown,
         }

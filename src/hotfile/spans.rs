@@ -17,19 +17,31 @@ use crate::model::Project;
 pub struct Spans {
     name: String,
     text: Arc<String>,
-    nodes: Vec<NodeSpans>,
+    nodes: Vec<Entry>,
+    /// Every node's `watch` spans, node after node: one list, not a `Vec` per node (500
+    /// allocations for a 500-node Hotfile).
+    watch: Vec<SourceSpan>,
 }
 
 /// Where one node's parts are written.
-#[derive(Debug, Default, Clone)]
-pub struct NodeSpans {
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NodeSpans<'s> {
     /// The node's name after its keyword.
     pub name: Option<SourceSpan>,
     /// Each `watch` glob, in order.
-    pub watch: Vec<SourceSpan>,
+    pub watch: &'s [SourceSpan],
     /// The first word of `run`.
     pub run: Option<SourceSpan>,
     pub dir: Option<SourceSpan>,
+}
+
+/// A node's row of the table: [`NodeSpans`] with its `watch` spans a range of [`Spans::watch`].
+#[derive(Debug, Default, Clone)]
+struct Entry {
+    name: Option<SourceSpan>,
+    watch: std::ops::Range<usize>,
+    run: Option<SourceSpan>,
+    dir: Option<SourceSpan>,
 }
 
 impl Spans {
@@ -45,17 +57,24 @@ impl Spans {
                     .or_insert(declaration);
             }
         }
+        let mut watch =
+            Vec::with_capacity(project.nodes.iter().map(|n| n.inputs.watch.len()).sum());
         let nodes = project
             .nodes
             .iter()
             .map(|node| {
                 declarations
                     .get(&(node.kind.as_str(), node.name.as_str()))
-                    .map(|d| node_spans(*d))
+                    .map(|d| node_spans(*d, &mut watch))
                     .unwrap_or_default()
             })
             .collect();
-        Spans { name, text, nodes }
+        Spans {
+            name,
+            text,
+            nodes,
+            watch,
+        }
     }
 
     /// A table that knows no node's spans.
@@ -64,23 +83,26 @@ impl Spans {
             name,
             text,
             nodes: Vec::new(),
+            watch: Vec::new(),
         }
     }
 
     /// The spans of the node at `index` in the project (none for a node not found).
-    pub fn node(&self, index: usize) -> &NodeSpans {
-        static NONE: NodeSpans = NodeSpans {
-            name: None,
-            watch: Vec::new(),
-            run: None,
-            dir: None,
-        };
-        self.nodes.get(index).unwrap_or(&NONE)
+    pub fn node(&self, index: usize) -> NodeSpans<'_> {
+        self.nodes
+            .get(index)
+            .map(|entry| NodeSpans {
+                name: entry.name,
+                watch: &self.watch[entry.watch.clone()],
+                run: entry.run,
+                dir: entry.dir,
+            })
+            .unwrap_or_default()
     }
 
     /// The Hotfile's text, named as diagnostics show it.
     pub fn source(&self) -> NamedSource<Snippets> {
-        NamedSource::new(self.name.clone(), Snippets(self.text.clone()))
+        NamedSource::new(self.name.clone(), Snippets::new(self.text.clone()))
     }
 
     pub fn text(&self) -> &Arc<String> {
@@ -98,14 +120,16 @@ fn first_string<'t>(node: NodeRef<'_, 't>) -> Option<&'t str> {
         })
 }
 
-fn node_spans(declaration: NodeRef<'_, '_>) -> NodeSpans {
-    let mut spans = NodeSpans {
+/// A declaration's row, its `watch` spans appended to `watch`.
+fn node_spans(declaration: NodeRef<'_, '_>, watch: &mut Vec<SourceSpan>) -> Entry {
+    let start = watch.len();
+    let mut spans = Entry {
         name: declaration
             .entries()
             .iter()
             .find(|e| e.key.is_none())
             .map(|e| e.span.into()),
-        ..NodeSpans::default()
+        ..Entry::default()
     };
     // Read in place: a `Vec` per `run` and `dir` otherwise.
     fn args<'a>(child: NodeRef<'a, '_>) -> impl Iterator<Item = SourceSpan> + 'a {
@@ -117,11 +141,12 @@ fn node_spans(declaration: NodeRef<'_, '_>) -> NodeSpans {
     }
     for child in declaration.children() {
         match child.name() {
-            "watch" => spans.watch.extend(args(child)),
+            "watch" => watch.extend(args(child)),
             "run" => spans.run = spans.run.or_else(|| args(child).next()),
             "dir" => spans.dir = spans.dir.or_else(|| args(child).next()),
             _ => {}
         }
     }
+    spans.watch = start..watch.len();
     spans
 }

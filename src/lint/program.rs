@@ -76,7 +76,7 @@ impl Programs {
         let path = path_in(&node.env).map(str::to_owned);
         *self
             .seen
-            .entry((program, node.dir.clone(), path))
+            .entry((program, node.dir.to_path_buf(), path))
             .or_insert_with_key(|(program, _, _)| {
                 on_path(program.as_ref(), &node.dir, &node.env).is_some()
             })

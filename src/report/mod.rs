@@ -265,6 +265,13 @@ impl Reporter {
         });
     }
 
+    /// Waits until the queue has room for `lines` more output lines of `bytes` bytes, while the
+    /// writer keeps taking events: a child's forwarder calls it before each batch, so a flood
+    /// is paced by the sinks rather than dropped (see `writer`).
+    pub(crate) async fn output_room(&self, lines: usize, bytes: usize) {
+        self.outlet.output_room(lines, bytes).await;
+    }
+
     /// One of hot's own lines (`hot: ...`).
     pub fn note(&self, text: &str) {
         self.emit(EventKind::Note {
@@ -530,7 +537,8 @@ fn render_with(
     diagnostic: &dyn Diagnostic,
     width: usize,
 ) -> String {
-    let mut out = String::new();
+    // Room for a warning's ~600 bytes at once: grown from empty it was reallocated 8 times.
+    let mut out = String::with_capacity(1024);
     // Words end at ASCII spaces only: textwrap's default, the Unicode line-breaking algorithm,
     // was half of rendering `hot check`'s warnings (3.3 M instructions for 20), and hot's
     // messages are words and paths between spaces; a word longer than the width is still cut.

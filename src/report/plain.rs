@@ -38,11 +38,14 @@ impl PlainSink {
 
 impl Sink for PlainSink {
     fn event(&mut self, event: &Event) {
-        for (to, line) in self.lines.lines(event) {
+        for (to, mut line) in self.lines.lines(event) {
+            // One write per line: stderr is unbuffered, and `writeln!` wrote the line and its
+            // newline apart, two system calls for each line of a flood on stderr.
+            line.push('\n');
             // A closed pipe (`hot ci | head`) is the reader's choice, not hot's failure.
             let _ = match to {
-                To::Stdout => writeln!(self.out, "{line}"),
-                To::Stderr => writeln!(self.err, "{line}"),
+                To::Stdout => self.out.write_all(line.as_bytes()),
+                To::Stderr => self.err.write_all(line.as_bytes()),
             };
         }
         let _ = self.out.flush();

@@ -972,6 +972,30 @@ fn a_stalled_sink_does_not_block_senders_and_the_drop_is_counted_and_said() {
     );
 }
 
+/// Pacing a flood by the writer must not make a reader that stopped reading (a terminal held by
+/// Ctrl-S) block the child for ever: once the writer takes nothing, the wait for room ends and
+/// output is dropped as before.
+#[tokio::test(flavor = "current_thread")]
+async fn a_stalled_reader_does_not_hold_output_waiting_for_room() {
+    let sink = Stalled::default();
+    let reporter = Reporter::with_sinks(true, vec![Box::new(sink.clone())]);
+    reporter
+        .spawn_writer(Duration::from_secs(30))
+        .expect("a thread");
+    for i in 0..writer::CAPACITY {
+        reporter.output("flood", Stream::Stdout, &i.to_string());
+    }
+    // Room for this many only once the queue is empty, which a stalled writer never makes it.
+    let room = reporter.output_room(writer::OUTPUT_ROOM, 1);
+    let waited = tokio::time::timeout(writer::STALLED * 30, room).await;
+    sink.release();
+    reporter.finish();
+    assert!(
+        waited.is_ok(),
+        "the wait for room outlived the stalled writer"
+    );
+}
+
 #[test]
 fn finish_waits_for_a_stalled_sink_no_longer_than_its_patience() {
     let sink = Stalled::default();

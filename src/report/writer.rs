@@ -7,7 +7,11 @@
 //! A full queue drops the event and counts it; the writer says how many were dropped, as an
 //! [`EventKind::Dropped`], where the gap is (before the first event queued after it). A child's
 //! output may fill only a quarter of the queue (and 4 MiB), so hot's own events (exits, readiness, errors)
-//! still find room behind a flood. The one event that must not be lost, `hot ci`'s summary,
+//! still find room behind a flood. A forwarder first waits for that room
+//! ([`Outlet::output_room`]) while the writer keeps taking events, so a child that writes
+//! faster than the sinks (`seq` into `hot ci > ci.log`) is slowed to their pace, as a terminal
+//! slows it, and loses nothing; only a writer that took nothing for [`STALLED`] (a reader that
+//! stopped reading) makes it drop. The one event that must not be lost, `hot ci`'s summary,
 //! waits for room, as the closing [`Outlet::finish`] waits for the writer, until a deadline.
 //!
 //! Frames ([`Outlet::frame`]) travel the same queue, in order with the events, so a sink that
@@ -17,6 +21,8 @@
 use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
+
+use tokio::sync::Notify;
 
 use super::Clock;
 use super::event::{Event, EventKind};
@@ -29,6 +35,9 @@ pub(crate) const OUTPUT_ROOM: usize = CAPACITY / 4;
 /// And only while the queued lines hold less than this many bytes: a flood's pieces are up to
 /// 64 KiB each, and the queue must not hold what the forwarders took care never to buffer.
 pub(crate) const OUTPUT_BYTES: usize = 4 << 20;
+/// A writer that took nothing from a non-empty queue for this long has a reader that stopped
+/// reading: output no longer waits for room, it is dropped (a server must not block on its logs).
+pub(crate) const STALLED: Duration = Duration::from_secs(1);
 
 pub(super) struct Outlet {
     clock: Clock,
@@ -39,6 +48,8 @@ pub(super) struct Outlet {
     room: Condvar,
     /// [`Outlet::finish`] waits here for the writer.
     done: Condvar,
+    /// Forwarders waiting for output room wait here (they are tasks, not threads).
+    output_room: Notify,
 }
 
 struct State {
@@ -53,6 +64,8 @@ struct State {
     dropped: u64,
     /// Bytes of output lines queued.
     output_bytes: usize,
+    /// When the writer last took an item, or the queue last became non-empty.
+    progress: Instant,
     closed: bool,
     finished: bool,
     /// A frame waits in the queue.
@@ -96,6 +109,7 @@ impl Outlet {
                 queue: VecDeque::new(),
                 dropped: 0,
                 output_bytes: 0,
+                progress: Instant::now(),
                 closed: false,
                 finished: false,
                 frame_queued: false,
@@ -105,6 +119,7 @@ impl Outlet {
             arrived: Condvar::new(),
             room: Condvar::new(),
             done: Condvar::new(),
+            output_room: Notify::new(),
         }
     }
 
@@ -152,6 +167,10 @@ impl Outlet {
             return;
         }
         state.output_bytes += bytes;
+        if state.queue.is_empty() {
+            // The writer was idle, not stalled: its clock starts now.
+            state.progress = Instant::now();
+        }
         let dropped = std::mem::take(&mut state.dropped);
         state.queue.push_back(Item::Event {
             dropped,
@@ -159,6 +178,30 @@ impl Outlet {
             bytes,
         });
         self.arrived.notify_one();
+    }
+
+    /// Waits until `lines` output lines of `bytes` bytes in all would be queued (each capped at
+    /// what the queue lets output hold), or the writer has stalled, or there is none.
+    pub(super) async fn output_room(&self, lines: usize, bytes: usize) {
+        loop {
+            let notified = self.output_room.notified();
+            tokio::pin!(notified);
+            // Registered before the check, so a wake-up between the two is not lost.
+            notified.as_mut().enable();
+            let stalled_at = {
+                let state = self.lock();
+                let room = state.queue.len() + lines.min(OUTPUT_ROOM) <= OUTPUT_ROOM
+                    && state.output_bytes + bytes.min(OUTPUT_BYTES) <= OUTPUT_BYTES;
+                if room || !state.writer || state.closed || state.finished {
+                    return;
+                }
+                state.progress + STALLED
+            };
+            let stalled_at = tokio::time::Instant::from_std(stalled_at);
+            if tokio::time::timeout_at(stalled_at, notified).await.is_err() {
+                return;
+            }
+        }
     }
 
     /// Adds a sink; it sees every event sent from now on.
@@ -240,7 +283,9 @@ impl Outlet {
                     Some(Item::Frame) => state.frame_queued = false,
                     _ => {}
                 }
+                state.progress = Instant::now();
                 self.room.notify_all();
+                self.output_room.notify_waiters();
                 // Every ask made before this frame left the queue is answered by it.
                 (item, state.frames_asked)
             };
@@ -274,6 +319,7 @@ impl Outlet {
         self.lock().finished = true;
         self.done.notify_all();
         self.room.notify_all();
+        self.output_room.notify_waiters();
     }
 
     fn say_dropped(&self, sinks: &mut [Box<dyn Sink>], events: u64) {
@@ -306,6 +352,7 @@ impl Outlet {
         }
         state.closed = true;
         self.arrived.notify_one();
+        self.output_room.notify_waiters();
         drop(wait_until(&self.done, state, deadline, |s| s.finished));
     }
 }

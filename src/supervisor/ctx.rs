@@ -3,9 +3,9 @@
 //! `Ready` or `ReadyTimedOut` through, never after its reap.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc};
 
 use super::excerpt::Excerpt;
 use crate::engine::{Event, Generation};
@@ -61,8 +61,9 @@ impl Ctx {
     }
 }
 
-/// One instance's readiness and liveness, decided once.
-pub(super) struct Gate(AtomicU8);
+/// One instance's readiness and liveness, decided once; and whether its output readers must
+/// hurry (see [`Gate::hurry`]).
+pub(super) struct Gate(AtomicU8, AtomicBool, Notify);
 
 const PENDING: u8 = 0;
 const SETTLED: u8 = 1;
@@ -70,7 +71,11 @@ const REAPED: u8 = 2;
 
 impl Gate {
     pub(super) fn new() -> Gate {
-        Gate(AtomicU8::new(PENDING))
+        Gate(
+            AtomicU8::new(PENDING),
+            AtomicBool::new(false),
+            Notify::new(),
+        )
     }
     /// Claims the one `Ready`/`ReadyTimedOut` event; false if already sent or reaped.
     fn settle(&self) -> bool {
@@ -86,5 +91,25 @@ impl Gate {
     }
     pub(super) fn reaped(&self) -> bool {
         self.0.load(Ordering::SeqCst) == REAPED
+    }
+
+    /// The readers' time to read what is left is up: they wait for the reporter no more.
+    pub(super) fn hurry(&self) {
+        self.1.store(true, Ordering::SeqCst);
+        self.2.notify_waiters();
+    }
+
+    /// Runs `wait` until it ends or [`Gate::hurry`] is called, whichever comes first.
+    pub(super) async fn unless_hurried(&self, wait: impl Future<Output = ()>) {
+        let hurried = self.2.notified();
+        tokio::pin!(hurried);
+        // Registered before the check, so a hurry between the two is not missed.
+        hurried.as_mut().enable();
+        if !self.1.load(Ordering::SeqCst) {
+            tokio::select! {
+                () = wait => {}
+                () = hurried => {}
+            }
+        }
     }
 }

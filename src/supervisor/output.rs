@@ -8,7 +8,9 @@
 //! once as a line of its own; and text that waits without a newline is shown after
 //! [`PARTIAL_AFTER`], the rest of its line following when it comes. What waits is offered at
 //! once to a second callback (for `ready log`: a server that prints its ready line without a
-//! newline must not be seen as ready only [`PARTIAL_AFTER`] later).
+//! newline must not be seen as ready only [`PARTIAL_AFTER`] later). Before its pieces are
+//! handed on, each batch of a read awaits a third (`room`), with at most how many pieces and
+//! bytes it makes: the reporter's pace, so a flood waits in the child rather than being dropped.
 
 use std::time::Duration;
 
@@ -24,6 +26,9 @@ pub(super) const PARTIAL_AFTER: Duration = Duration::from_millis(150);
 /// Bytes read from the pipe at a time.
 const CHUNK: usize = 8 * 1024;
 
+/// Line ends handed on at a time, at most: what [`read`]'s `room` is asked for.
+const BATCH: usize = 256;
+
 /// What [`read`] hands on: the text to show now, and the whole line so far (for `ready log`
 /// matching, which must see a line whole even when it was shown in parts).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,11 +42,14 @@ pub(super) struct Piece<'a> {
 /// Calls `f` with each piece of `pipe`'s output until end of file or a read error. Line ends
 /// (`\n`, `\r\n`, a lone `\r`) are not part of the text; invalid UTF-8 is replaced.
 /// After each read that leaves a line without its end, `waiting` gets that line so far (its
-/// bytes from its start, at most [`MAX_LINE`]), before it is shown.
-pub(super) async fn read(
+/// bytes from its start, at most [`MAX_LINE`]), before it is shown. Each read is first passed
+/// to `room`, [`BATCH`] line ends at a time, as at most how many pieces and bytes it makes, to
+/// await.
+pub(super) async fn read<Room: Future<Output = ()>>(
     mut pipe: impl AsyncRead + Unpin,
     mut f: impl FnMut(Piece<'_>),
     mut waiting: impl FnMut(&[u8]),
+    mut room: impl FnMut(usize, usize) -> Room,
 ) {
     let mut lines = Lines::default();
     let mut chunk = vec![0u8; CHUNK];
@@ -59,7 +67,19 @@ pub(super) async fn read(
         match n {
             Ok(0) | Err(_) => break,
             Ok(n) => {
-                lines.push(&chunk[..n], Instant::now(), &mut f);
+                // Handed on [`BATCH`] line ends at a time, each batch once the reporter has
+                // room for it: a read of short lines (`seq`) makes more pieces than the
+                // reporter's queue lets output hold.
+                let mut rest = &chunk[..n];
+                while !rest.is_empty() {
+                    let mut ends = memchr::memchr2_iter(b'\n', b'\r', rest);
+                    let cut = ends.nth(BATCH - 1).map_or(rest.len(), |at| at + 1);
+                    let (now, later) = rest.split_at(cut);
+                    // A piece per line end, one for a split at the cap, one for the rest.
+                    room(BATCH + 2, now.len()).await;
+                    lines.push(now, Instant::now(), &mut f);
+                    rest = later;
+                }
                 if let Some(line) = lines.unended() {
                     waiting(line);
                 }
@@ -210,6 +230,7 @@ mod tests {
             input,
             |p| got.push((p.text.to_string(), p.line.to_string())),
             |_| {},
+            |_, _| async {},
         )
         .await;
         got
@@ -244,7 +265,13 @@ mod tests {
         let (mut tx, rx) = tokio::io::duplex(64);
         let reader = tokio::spawn(async move {
             let mut got = Vec::new();
-            read(rx, |p| got.push(p.text.to_string()), |_| {}).await;
+            read(
+                rx,
+                |p| got.push(p.text.to_string()),
+                |_| {},
+                |_, _| async {},
+            )
+            .await;
             got
         });
         use tokio::io::AsyncWriteExt;
@@ -270,6 +297,37 @@ mod tests {
         let got = pieces(&input[..]).await;
         assert_eq!(texts(&got)[1], "é");
         assert!(got.iter().all(|(t, _)| !t.contains('\u{fffd}')));
+    }
+
+    /// `seq` into `hot ci > ci.log` lost most of its lines: a read of short lines makes more
+    /// pieces than the reporter lets output queue. Each batch of them now awaits its room first,
+    /// asking for at least as many pieces as it makes, and for every byte.
+    #[tokio::test(flavor = "current_thread")]
+    async fn short_lines_are_handed_on_in_batches_each_after_its_room() {
+        let input: Vec<u8> = (0..3000)
+            .flat_map(|n| format!("{n}\n").into_bytes())
+            .collect();
+        // `None` for a piece, `Some((pieces, bytes))` for a wait for room.
+        let log = std::cell::RefCell::new(Vec::new());
+        read(
+            &input[..],
+            |_| log.borrow_mut().push(None),
+            |_| {},
+            |pieces, bytes| {
+                log.borrow_mut().push(Some((pieces, bytes)));
+                async {}
+            },
+        )
+        .await;
+        let log = log.into_inner();
+        assert_eq!(log.iter().filter(|e| e.is_none()).count(), 3000);
+        let asked: usize = log.iter().flatten().map(|(_, bytes)| bytes).sum();
+        assert_eq!(asked, input.len());
+        let waits: Vec<usize> = log.iter().flatten().map(|(pieces, _)| *pieces).collect();
+        assert!(waits.len() >= 3000 / BATCH, "{} waits", waits.len());
+        // The pieces made after each wait, up to the next.
+        let made = log.split(Option::is_some).skip(1).map(<[_]>::len);
+        assert!(waits.iter().zip(made).all(|(asked, made)| made <= *asked));
     }
 
     /// A prompt or a `Compiling...` that waits on its line is shown after a short wait,
@@ -312,6 +370,7 @@ mod tests {
                     let line = String::from_utf8_lossy(line).into_owned();
                     offered.lock().unwrap().push(format!("waiting {line}"))
                 },
+                |_, _| async {},
             )
             .await;
         });

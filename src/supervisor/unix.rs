@@ -87,6 +87,10 @@ fn own_environment() -> &'static [(OsString, OsString)] {
 /// group was killed; a process that escaped the group (setsid) may hold a pipe forever.
 const DRAIN: Duration = Duration::from_millis(500);
 
+/// How long a reader still paced by the reporter at [`DRAIN`] has to read the rest of its
+/// pipe without waiting: a pipe holds 64 KiB, read in a moment.
+const HURRY: Duration = Duration::from_millis(100);
+
 /// Every process group hot has started and not yet reaped, for [`kill_all_groups`].
 static GROUPS: std::sync::Mutex<std::collections::BTreeSet<libc::pid_t>> =
     std::sync::Mutex::new(std::collections::BTreeSet::new());
@@ -216,7 +220,7 @@ impl Supervisor {
             return Err(SpawnError::NoRuntime);
         }
         if !def.dir.is_dir() {
-            return Err(SpawnError::NoDir(def.dir.clone()));
+            return Err(SpawnError::NoDir(def.dir.to_path_buf()));
         }
         let fds: Vec<(String, RawFd)> = sockets.iter().map(|(n, fd, _)| (n.clone(), *fd)).collect();
         let raw: Vec<RawFd> = fds.iter().map(|(_, fd)| *fd).collect();
@@ -286,7 +290,7 @@ impl Supervisor {
         let launched = self.spares.take().and_then(|spare| {
             let args = plan(None).args.into_iter().skip(1).collect();
             let order = Launch {
-                dir: def.dir.clone().into_os_string(),
+                dir: def.dir.as_os_str().to_owned(),
                 env: env.clone(),
                 args,
             };
@@ -656,10 +660,17 @@ async fn monitor(
             ran = Some(d);
         }
     }
-    for reader in readers {
-        let abort = reader.abort_handle();
-        if tokio::time::timeout_at(drain_until, reader).await.is_err() {
-            abort.abort();
+    for mut reader in readers {
+        if tokio::time::timeout_at(drain_until, &mut reader)
+            .await
+            .is_err()
+        {
+            // Still read at the pace of the reporter: what is left is read at once now (a
+            // full queue drops it and says so) rather than cut off unsaid.
+            ctx.gate.hurry();
+            if tokio::time::timeout(HURRY, &mut reader).await.is_err() {
+                reader.abort();
+            }
         }
     }
     let exit = match status {
@@ -787,6 +798,14 @@ async fn forward(
         |line| {
             if log.is_some() && ctx.gate.pending() {
                 ready::log_line(&ctx, log.as_ref(), &String::from_utf8_lossy(line));
+            }
+        },
+        // Paced by the reporter, until the monitor says to hurry (see `HURRY`).
+        |pieces, bytes| {
+            let ctx = &ctx;
+            async move {
+                let room = ctx.reporter.output_room(pieces, bytes);
+                ctx.gate.unless_hurried(room).await;
             }
         },
     )

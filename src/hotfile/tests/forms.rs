@@ -16,7 +16,7 @@ fn contract_example() {
     let test = p.node(NodeId(1));
     assert_eq!(test.after, [NodeId(0)]);
     assert_eq!(test.run, Command::Shell("cargo test".into()));
-    assert_eq!(test.dir, Path::new("/tmp/x"));
+    assert_eq!(&*test.dir, Path::new("/tmp/x"));
     assert!(test.ready.is_none());
     assert_eq!(test.stop, Stop::default());
 
@@ -110,7 +110,7 @@ task "u" { run "true" }
             "a b".into()
         ])
     );
-    assert_eq!(t.dir, Path::new("/tmp/x/sub/dir"));
+    assert_eq!(&*t.dir, Path::new("/tmp/x/sub/dir"));
     assert_eq!(t.stop.signal, Signal::Int);
     assert_eq!(t.stop.timeout, Duration::from_millis(1500));
     // A node without `watch` is fine, and gets the defaults too.
@@ -118,7 +118,7 @@ task "u" { run "true" }
     assert!(u.inputs.watch.is_empty());
     assert!(!u.inputs.matches(Path::new("src/lib.rs")));
     assert_eq!(u.env.len(), 3);
-    assert_eq!(u.dir, Path::new("/tmp/x"));
+    assert_eq!(&*u.dir, Path::new("/tmp/x"));
 }
 
 #[test]
@@ -289,7 +289,7 @@ fn load_and_find() {
     assert_eq!(find(&root), Some(root.join("Hotfile")));
     let p = load(&root.join("Hotfile")).unwrap();
     assert_eq!(p.root, root);
-    assert_eq!(p.nodes[0].dir, root);
+    assert_eq!(&*p.nodes[0].dir, root.as_path());
     let empty = tempfile::tempdir().unwrap();
     // No Hotfile above a fresh temp dir (unless /tmp itself has one).
     if !Path::new("/tmp/Hotfile").exists() && !Path::new("/Hotfile").exists() {

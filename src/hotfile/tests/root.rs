@@ -44,7 +44,7 @@ fn root_names_the_project_root_above_the_hotfile() {
     )
     .unwrap();
     let project = load(&hotfile).unwrap();
-    assert_eq!(project.nodes[0].dir, ws.join("api"));
+    assert_eq!(&*project.nodes[0].dir, ws.join("api").as_path());
 
     // `.` is the Hotfile's own directory: the same as no `root`.
     std::fs::write(&hotfile, format!("root \".\"\n{task}")).unwrap();
