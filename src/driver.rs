@@ -203,18 +203,26 @@ async fn drive(
             Some(change) = changes.recv() => {
                 // Looked at (a `stat`) only when the change set names it: not on every save's
                 // path to its command.
-                let named = hotfile_in(engine.project(), &change);
-                let hotfile = named.then(|| watched_hotfile(engine.project())).flatten();
+                let hotfile = hotfile_in(engine.project(), &change);
                 let mut actions = Vec::new();
-                if change.paths.iter().any(|p| Some(p) == hotfile.as_ref()) {
-                    actions.extend(reload(&mut engine, &mut sockets, &mut supervisor, watcher.as_ref(), &reporter));
-                    browser.set_project(engine.project(), engine.scope(), &reporter);
+                if hotfile.is_some() {
+                    match watched_hotfile(engine.project()) {
+                        Some(_) => {
+                            actions.extend(reload(&mut engine, &mut sockets, &mut supervisor, watcher.as_ref(), &reporter));
+                            browser.set_project(engine.project(), engine.scope(), &reporter);
+                        }
+                        None => reporter.warning(&hotfile_not_a_file(&engine.project().hotfile)),
+                    }
                 }
                 for notice in &change.notices {
                     reporter.watch_notice(notice);
                 }
                 if change.rescanned {
-                    reporter.note("the file system event queue overflowed; rescanned the project");
+                    // The watcher does not say which: an overflow was told even for a `.gitignore` edit.
+                    reporter.note(
+                        "rescanned the project (an ignore file changed, or the file system's event \
+                         queue overflowed)",
+                    );
                 }
                 let changes = on_engine_clock(change)
                     .filter(|c| Some(&c.path) != hotfile.as_ref())
@@ -522,12 +530,29 @@ fn relevance(project: &Arc<Project>) -> Arc<dyn Fn(&Path) -> bool + Send + Sync>
     })
 }
 
-/// Whether `change` names the Hotfile's path (relative to the root), whatever is there now.
-fn hotfile_in(project: &Project, change: &ChangeSet) -> bool {
-    project
-        .hotfile
-        .strip_prefix(&project.root)
-        .is_ok_and(|rel| change.paths.iter().any(|p| p == rel))
+/// The Hotfile's path (relative to the root) when `change` names it, whatever is there now.
+fn hotfile_in(project: &Project, change: &ChangeSet) -> Option<PathBuf> {
+    let rel = project.hotfile.strip_prefix(&project.root).ok()?;
+    change
+        .paths
+        .iter()
+        .any(|p| p == rel)
+        .then(|| rel.to_path_buf())
+}
+
+/// What to say when the Hotfile's path no longer holds a file to reload: deleted, or a
+/// directory (or anything else) in its place. Without it the old graph ran on in silence.
+fn hotfile_not_a_file(path: &Path) -> String {
+    let now = match std::fs::metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => "was deleted",
+        Ok(m) if m.is_dir() => "is now a directory",
+        _ => "is no longer a file hot can read",
+    };
+    format!(
+        "the Hotfile {} {now}; still running the previous version (put the Hotfile back to \
+         reload it, or stop hot)",
+        path.display()
+    )
 }
 
 /// The Hotfile's path in the project, when edits to it reload it (see

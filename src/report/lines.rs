@@ -314,7 +314,7 @@ impl Lines {
             EventKind::LoopDetected { node, paths } => format!(
                 "{} {node} keeps retriggering itself: its run changes {}; ignoring those changes until you edit something else (add them to `ignore`)",
                 self.paint(RED, "⟳"),
-                paths.join(", ")
+                super::printable(&paths.join(", "))
             ),
             EventKind::WaveFinished { .. } if self.verdict_in_summary => return Vec::new(),
             EventKind::WaveFinished {

@@ -355,8 +355,9 @@ impl Reporter {
     pub fn watch_notice(&self, notice: &crate::watch::Notice) {
         use crate::watch::Notice;
         self.emit(match notice {
+            // Its file names are anyone's choice (see `printable`).
             Notice::Warning(message) => EventKind::Warning {
-                message: message.clone(),
+                message: printable(message).into_owned(),
             },
             Notice::WatchLimit {
                 polled,
@@ -435,10 +436,26 @@ pub fn wave_cause(event: &EventKind) -> Option<String> {
     Some(match (rerun, paths.first()) {
         (Some(event::Rerun::All), _) => "rerun asked".to_owned(),
         (Some(event::Rerun::Failed), _) => "rerun of the failed asked".to_owned(),
-        (None, Some(path)) if !start && *changed == 1 => format!("{path} changed"),
+        (None, Some(path)) if !start && *changed == 1 => format!("{} changed", printable(path)),
         (None, Some(_)) if !start => format!("{changed} files changed"),
         _ => "start".to_owned(),
     })
+}
+
+/// `text` (a file name: anyone may choose one) with its control characters escaped (`\n`,
+/// `\u{1b}`), so a name cannot break hot's line in two or send the terminal an escape
+/// sequence (a title, colours, a hyperlink) of its own.
+pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return text.into();
+    }
+    text.chars()
+        .map(|c| match c.is_control() {
+            true => c.escape_default().to_string(),
+            false => c.to_string(),
+        })
+        .collect::<String>()
+        .into()
 }
 
 /// How a finished node ended, told the same way by every sink: "could not start: …",

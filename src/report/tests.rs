@@ -487,6 +487,43 @@ fn plain(color: bool, events: &[Event]) -> String {
     text
 }
 
+/// A file named with a newline broke hot's line in two, and one named with an escape sequence
+/// sent it to the terminal (here a window title and red), where a wave or a loop names it.
+#[test]
+fn a_file_name_with_control_characters_reached_the_terminal_raw() {
+    let name = "src/new\nline\u{1b}]0;title\u{7}\u{1b}[31m.rs".to_owned();
+    let events = [
+        event(
+            0,
+            EventKind::WaveStarted {
+                wave: 2,
+                start: false,
+                paths: vec![name.clone()],
+                changed: 1,
+                nodes: names(&["t"]),
+                rerun: None,
+            },
+        ),
+        event(
+            1,
+            EventKind::LoopDetected {
+                node: "t".into(),
+                paths: vec![name],
+            },
+        ),
+    ];
+    let mut sink = Lines::new(false);
+    for event in &events {
+        for (_, line) in sink.lines(event) {
+            assert!(!line.chars().any(char::is_control), "{line:?}");
+            assert!(
+                line.contains(r"src/new\nline\u{1b}]0;title\u{7}\u{1b}[31m.rs"),
+                "{line:?}"
+            );
+        }
+    }
+}
+
 #[test]
 fn plain_lines_of_a_scripted_run() {
     insta::assert_snapshot!(plain(false, &script()));

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use crate::engine::Generation;
 use crate::model::Kind;
 use crate::report::event::{self, EventKind, NodeInfo, Rerun};
-use crate::report::{how_it_ended, signal_name, wave_cause};
+use crate::report::{how_it_ended, printable, signal_name, wave_cause};
 
 /// How much of a node's last run is kept for "show the output": the newest lines win.
 const KEEP_LINES: usize = 2_000;
@@ -590,7 +590,7 @@ impl Board {
             }
             EventKind::LoopDetected { node, paths } => {
                 if let Some(row) = self.row(node) {
-                    let first = paths.first().cloned().unwrap_or_default();
+                    let first = printable(paths.first().map_or("", |p| p.as_str())).into_owned();
                     row.note = Some(format!("loop: ignoring its own writes to {first}"));
                     row.suspended = false;
                 }
@@ -654,7 +654,7 @@ fn cause(event: &EventKind) -> String {
             rerun: None,
             ..
         } if *changed != 1 => match paths.first() {
-            Some(path) => format!("{text} ({path}, …)"),
+            Some(path) => format!("{text} ({}, …)", printable(path)),
             None => text,
         },
         _ => text,

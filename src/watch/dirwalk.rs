@@ -114,6 +114,9 @@ pub(super) struct DirWalk {
     /// `getdents64`'s buffer, reused for every directory.
     #[cfg(any(target_os = "linux", target_os = "android"))]
     buf: Vec<std::mem::MaybeUninit<u8>>,
+    /// Directories listed that hold a `.git` (a repository's work tree: the project's own, a
+    /// submodule, a nested clone), for the caller to take.
+    pub(super) repos: Vec<PathBuf>,
 }
 
 impl DirWalk {
@@ -137,6 +140,7 @@ impl DirWalk {
             stack: Vec::new(),
             #[cfg(any(target_os = "linux", target_os = "android"))]
             buf: Vec::new(),
+            repos: Vec::new(),
         }
     }
 
@@ -166,6 +170,9 @@ impl DirWalk {
                     Kind::Dir | Kind::Other => Listed::Other,
                 };
             }
+        }
+        if seen[2] != Listed::Absent {
+            self.repos.push(dir.to_path_buf());
         }
         self.rules.add_listed(dir, |name| {
             NAMES
@@ -264,6 +271,11 @@ fn read_path(dir: &Path, depth: usize) -> Vec<Entry> {
 }
 
 impl DirWalk {
+    /// Leaves the directory yielded last unlisted: the walk does not go below it.
+    pub(super) fn skip_yielded(&mut self) {
+        self.to_list = None;
+    }
+
     /// Lists the directory yielded last, if not done yet: a walk that pauses after watching a
     /// directory calls this first, so events in it meanwhile meet its ignore rules.
     pub(super) fn list_yielded(&mut self) {

@@ -3,7 +3,8 @@
 //! held, so a checkout or a rebase of thousands of files is one wave on the final tree.
 //!
 //! The git directory is looked at (a few `stat`s) only when a burst is due to close, and every
-//! [`RECHECK`] while it holds one: `.git/` is never watched. A sequence's state directory
+//! [`RECHECK`] while it holds one: `.git/` is never watched. So is each repository inside the
+//! project (a submodule, a nested clone), found by the walks: a checkout there is one too. A sequence's state directory
 //! (`rebase-merge/`, `rebase-apply/`, `sequencer/`) lasts from its first step to its last, and
 //! also while git waits for the user (a conflict, `edit`, `break`): those stops are told by the
 //! marks git leaves for them (`rebase-merge/stopped-sha` and `REBASE_HEAD`, a last `done` line
@@ -213,6 +214,11 @@ impl Git {
         let since = now.checked_sub(stall).unwrap_or(now);
         git.progress = Some((git.stamp(git.found().as_ref()), since));
         Some(git)
+    }
+
+    /// Whether both are the same repository's (one git directory).
+    pub(super) fn same(&self, other: &Git) -> bool {
+        self.dir == other.dir
     }
 
     /// The lock git takes while it changes the index and the work tree.

@@ -42,6 +42,13 @@ pub(super) struct Found {
     /// Directories hot may not read (permission denied), left out with their subtrees: a
     /// warning each, never a stop.
     pub unreadable: Vec<PathBuf>,
+    /// Directories whose path is too long to watch (`ENAMETOOLONG`: past `PATH_MAX`, which the
+    /// walk's reads relative to a held descriptor are not held to), left out with their
+    /// subtrees: a warning each, never a stop.
+    pub too_long: Vec<PathBuf>,
+    /// Directories holding a `.git`: work trees of repositories, whose operations in
+    /// progress hold a burst (see `vcs`).
+    pub repos: Vec<PathBuf>,
     /// Links to directories outside the project holding more than [`LINKED_TREE_MAX`]
     /// entries, not followed (absolute link, canonical target).
     pub too_big: Vec<(PathBuf, PathBuf)>,
@@ -81,6 +88,8 @@ impl Found {
             self.warn = other.warn;
         }
         self.unreadable.extend(other.unreadable);
+        self.too_long.extend(other.too_long);
+        self.repos.extend(other.repos);
         self.too_big.extend(other.too_big);
         self.scout.extend(other.scout);
         self.links.extend(other.links);
@@ -152,6 +161,10 @@ pub(super) fn fits(dir: &Path, max: usize) -> bool {
 
 fn is_denied(e: &notify::Error) -> bool {
     matches!(&e.kind, notify::ErrorKind::Io(io) if io.kind() == std::io::ErrorKind::PermissionDenied)
+}
+
+fn is_too_long(e: &notify::Error) -> bool {
+    matches!(&e.kind, notify::ErrorKind::Io(io) if io.kind() == std::io::ErrorKind::InvalidFilename)
 }
 
 /// `path` relative to `root`, as `strip_prefix` gives it: the walks build their paths by
@@ -355,11 +368,15 @@ impl Walk<'_> {
                 // The directory just watched is read before the pause (see `list_yielded`).
                 if let Entries::Tree(walk) = entries {
                     walk.list_yielded();
+                    out.repos.append(&mut walk.repos);
                 }
                 return Step::More;
             }
             *left -= 1;
             let Some(entry) = entries.next() else {
+                if let Entries::Tree(walk) = entries {
+                    out.repos.append(&mut walk.repos);
+                }
                 return Step::Done;
             };
             let Some(entry) = entry else { continue };
@@ -417,6 +434,13 @@ impl Walk<'_> {
                     // Not ours to read (a root-owned volume): left out, the walker's read of
                     // it fails too and yields nothing.
                     Err(e) if is_denied(&e) => out.unreadable.push(path.to_path_buf()),
+                    // Its subtree's paths are longer still: not listed, so one warning says it.
+                    Err(e) if is_too_long(&e) => {
+                        if let Entries::Tree(walk) = entries {
+                            walk.skip_yielded();
+                        }
+                        out.too_long.push(path.to_path_buf());
+                    }
                     Err(e) => {
                         let err = watch_error(path, e, watched.len() + out.dirs.len());
                         if self.strict {

@@ -134,6 +134,73 @@ fn a_git_checkout_of_2000_files_is_one_wave_on_the_final_tree() {
     );
 }
 
+/// A checkout in a repository nested in the project (a submodule, a vendored clone) was split
+/// into several waves, the first on a half-written tree: hot looked at the project's own
+/// git directory only, never at the nested one's index lock (git replaces a file by unlinking
+/// it and creating it anew, so a wave could even run with files missing).
+#[test]
+fn a_checkout_in_a_nested_repository_was_split_into_waves() {
+    // The nested repository's own `.git` is in `src/` (its reflog grows with each checkout).
+    const FIND: &str = "find src -name .git -prune -o -type f -print";
+    let sum = |dir: &Path| {
+        let script = format!("{FIND} | LC_ALL=C sort | xargs cat | cksum");
+        let out = Command::new("sh")
+            .args(["-c", &script])
+            .current_dir(dir)
+            .output();
+        String::from_utf8_lossy(&out.expect("sh runs").stdout)
+            .trim()
+            .to_owned()
+    };
+    let project = Project::new();
+    let vendor = project.path().join("src/vendor");
+    std::fs::create_dir_all(&vendor).unwrap();
+    git(&vendor, &["init", "-q", "-b", "a"]);
+    for branch in ["a", "b"] {
+        if branch == "b" {
+            git(&vendor, &["checkout", "-q", "-b", "b"]);
+        }
+        for i in 0..FILES {
+            project.write(
+                &format!("src/vendor/d{:02}/f{i}.txt", i % 40),
+                &format!("{branch} {i}\n"),
+            );
+        }
+        git(&vendor, &["add", "-A", "."]);
+        git(&vendor, &["commit", "-q", "-m", branch]);
+    }
+    let sum_b = sum(project.path());
+    git(&vendor, &["checkout", "-q", "a"]);
+    let sum_a = sum(project.path());
+    project.write("Hotfile", &HOTFILE.replace("find src -type f", FIND));
+    let mut hot = project.spawn(&["watch"]);
+    hot.wait_event("watching", "");
+    hot.wait_event("wave_finished", "");
+    let mut expected = vec![sum_a.clone()];
+    {
+        let _hogs = Hogs::start();
+        for k in 0..CHECKOUTS {
+            let (branch, sum) = if k % 2 == 0 {
+                ("b", &sum_b)
+            } else {
+                ("a", &sum_a)
+            };
+            git(&vendor, &["checkout", "-q", branch]);
+            expected.push(sum.clone());
+            hot.wait_event("wave_finished", "");
+        }
+    }
+    project.write("fence/x", "1");
+    hot.wait_event("node_started", "fence");
+    hot.wait_event("wave_finished", "");
+    assert_eq!(waves(&hot), 1 + CHECKOUTS + 1, "{}", hot.transcript());
+    let sums: Vec<String> = project.read("sums").lines().map(str::to_owned).collect();
+    assert_eq!(
+        sums, expected,
+        "one run per checkout, each on its branch's tree"
+    );
+}
+
 /// Files of the sequence tests, and how many commits a sequence replays.
 const SEQ_FILES: usize = 1000;
 const STEPS: usize = 5;

@@ -286,6 +286,37 @@ fn an_unreadable_directory_is_a_warning_not_a_stop() {
     ends_after(&mut hot, 2, libc::SIGTERM);
 }
 
+/// A directory whose path is longer than `PATH_MAX` (made by a rename: every path stays
+/// short while it is made) stopped hot at start: the kernel will not watch it
+/// (`ENAMETOOLONG`), and that was an error instead of a directory left out with a warning.
+#[test]
+fn a_directory_past_path_max_stopped_hot_at_start() {
+    let project = tree();
+    let segment = "d".repeat(200);
+    let chain = |top: &str| {
+        let mut dir = project.path().join(top);
+        for _ in 0..12 {
+            dir.push(&segment);
+        }
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    };
+    let upper = chain("src/deep");
+    let lower = chain("low");
+    std::fs::write(lower.join("x.txt"), "1").unwrap();
+    std::fs::rename(project.path().join("low"), upper.join("low")).unwrap();
+    let mut hot = start(&project);
+    let told = warnings(&hot);
+    assert_eq!(told.len(), 1, "{}", hot.transcript());
+    assert!(
+        told[0].contains("longer than the system allows"),
+        "{}",
+        told[0]
+    );
+    edit_reaches_the_task(&project, &mut hot);
+    ends_after(&mut hot, 2, libc::SIGTERM);
+}
+
 #[test]
 fn the_hotfiles_ignore_keeps_hot_out_of_an_unreadable_directory() {
     let hotfile = format!("defaults {{ ignore \"dbdata/**\"; }}\n{TREE}");

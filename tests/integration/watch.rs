@@ -351,6 +351,34 @@ fn an_edited_hotfile_reloads_and_a_broken_one_keeps_the_old_graph() {
     assert_eq!(wait_wave(&mut hot), ["a", "c"]);
 }
 
+/// Deleting the Hotfile, or putting a directory in its place, said nothing at all: the old
+/// graph ran on with no word of why edits to the Hotfile no longer counted.
+#[test]
+fn a_hotfile_deleted_or_made_a_directory_went_unmentioned() {
+    let project = Project::with_hotfile(ABC);
+    let mut hot = start(&project);
+    let hotfile = project.path().join("Hotfile");
+    for made_a_directory in [false, true] {
+        std::fs::remove_file(&hotfile).unwrap();
+        if made_a_directory {
+            std::fs::create_dir(&hotfile).unwrap();
+        }
+        let warning = hot.wait_for("a warning about the Hotfile", |e| {
+            e["event"] == "warning" && e["message"].as_str().is_some_and(|m| m.contains("Hotfile"))
+        });
+        let message = warning["message"].as_str().unwrap_or_default();
+        assert!(message.contains("previous version"), "{message}");
+        // The previous graph still runs.
+        project.write("a/x.txt", &made_a_directory.to_string());
+        assert_eq!(wait_wave(&mut hot), ["a", "c"]);
+        if made_a_directory {
+            std::fs::remove_dir(&hotfile).unwrap();
+        }
+        project.write("Hotfile", ABC);
+        hot.wait_event("reloaded", "");
+    }
+}
+
 #[test]
 fn signals_stop_everything_with_the_conventional_status() {
     for (signal, code) in [

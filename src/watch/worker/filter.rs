@@ -60,7 +60,12 @@ impl Worker {
         };
         if rel.as_os_str().is_empty() {
             if !self.root.is_dir() {
-                let gone = format!("the project root `{}` is gone", self.root.display());
+                let gone = format!(
+                    "the project root `{}` is gone (moved or deleted): hot watches nothing \
+                     there now, and what it runs there fails; stop hot and start it again in \
+                     the project's new place",
+                    self.root.display()
+                );
                 self.reports.notify(Notice::Warning(gone));
             }
             return;
@@ -90,6 +95,14 @@ impl Worker {
         }
         let rel = rel.to_path_buf();
         if rel.components().any(|c| rules::is_vcs_dir(c.as_os_str())) {
+            // A repository made here while hot runs (`git clone`, `git init`, a submodule
+            // added): its walk may have listed the directory before its `.git` was there.
+            if matches!(kind, Kind::Created | Kind::Placed)
+                && rel.file_name() == Some(std::ffi::OsStr::new(".git"))
+                && let Some(top) = abs.parent()
+            {
+                self.repository_at(top);
+            }
             return;
         }
         // One lstat for plain paths; a link is followed (to a directory: walked like one). Not

@@ -67,6 +67,9 @@ pub(super) struct Worker {
     debouncer: Debouncer,
     /// The repository the project is in: while git holds its index, no burst closes.
     git: Option<Git>,
+    /// The repositories inside the project (submodules, nested clones), found by the walks:
+    /// a checkout in one holds a burst as one in the project's own does.
+    nested: Vec<Git>,
     reads: Reads,
     /// Big directories that appeared while hot runs, walked and read in slices.
     subtrees: Subtrees,
@@ -106,6 +109,7 @@ impl Worker {
                 (tuning.vcs_hold_max, tuning.vcs_stall, tuning.vcs_run_max),
                 Instant::now(),
             ),
+            nested: Vec::new(),
             root,
             watches,
             links: Links::default(),
@@ -168,6 +172,21 @@ impl Worker {
         Ok(())
     }
 
+    /// Notes the repository whose work tree is `top` (see `nested`), once.
+    fn repository_at(&mut self, top: &Path) {
+        let tuning = (
+            self.tuning.vcs_hold_max,
+            self.tuning.vcs_stall,
+            self.tuning.vcs_run_max,
+        );
+        if let Some(git) = Git::find(top, tuning, Instant::now()) {
+            let known = self.git.iter().chain(&self.nested).any(|g| g.same(&git));
+            if !known {
+                self.nested.push(git);
+            }
+        }
+    }
+
     fn tracked(&self, rel: &Path) -> bool {
         self.scope.tracked(rel)
     }
@@ -180,6 +199,12 @@ impl Worker {
         }
         for dir in &found.unreadable {
             self.reports.unreadable(&self.root, dir);
+        }
+        for dir in &found.too_long {
+            self.reports.too_long(&self.root, dir);
+        }
+        for top in &found.repos {
+            self.repository_at(top);
         }
         for (link, target) in &found.too_big {
             self.reports.too_big(&self.root, link, target);
@@ -396,10 +421,18 @@ impl Worker {
             self.debouncer.defer(now + BACKLOG_RECHECK);
             return false;
         }
-        if let Some(git) = &mut self.git {
-            let (lock, warning) = git.look(now, self.debouncer.held_quiet_for(now));
-            if let Some(warning) = warning {
-                self.reports.notify(Notice::Warning(warning));
+        if self.git.is_some() || !self.nested.is_empty() {
+            // Each looks (its progress is measured at every look); any one busy holds.
+            let quiet_for = self.debouncer.held_quiet_for(now);
+            let mut lock = Lock::Free;
+            for git in self.git.iter_mut().chain(&mut self.nested) {
+                let (this, warning) = git.look(now, quiet_for);
+                if let Some(warning) = warning {
+                    self.reports.notify(Notice::Warning(warning));
+                }
+                if lock == Lock::Free {
+                    lock = this;
+                }
             }
             let held = self.debouncer.is_held();
             match lock {

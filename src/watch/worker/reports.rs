@@ -88,6 +88,21 @@ impl Reports {
         )));
     }
 
+    /// A directory whose path is too long to watch: told once, with the line that silences it.
+    pub(super) fn too_long(&mut self, root: &Path, dir: &Path) {
+        if self.denied.len() >= DENIED_MAX || !self.denied.insert(dir.to_path_buf()) {
+            return;
+        }
+        let rel = dir.strip_prefix(root).unwrap_or(dir);
+        let rel = rel.to_string_lossy();
+        self.notify(Notice::Warning(format!(
+            "cannot watch `{rel}`: its path is longer than the system allows ({} bytes); hot \
+             leaves it and everything under it out (edits there run nothing). To silence \
+             this, add `ignore \"{rel}/**\"` to the Hotfile's `defaults`, or shorten the path",
+            dir.as_os_str().len()
+        )));
+    }
+
     /// A tracked file hot may not read (`rel`, relative): told once, with the line that
     /// silences it. It stays tracked: every event on it counts, as nothing proves otherwise.
     pub(super) fn unreadable_file(&mut self, root: &Path, rel: &Path) {
