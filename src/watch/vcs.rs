@@ -216,6 +216,12 @@ impl Git {
         Some(git)
     }
 
+    /// Whether its work tree still holds its `.git`: a nested repository deleted (a test
+    /// suite's scratch clone) is forgotten, so their list does not grow with every one made.
+    pub(super) fn still_there(&self) -> bool {
+        self.top.join(".git").symlink_metadata().is_ok()
+    }
+
     /// Whether both are the same repository's (one git directory).
     pub(super) fn same(&self, other: &Git) -> bool {
         self.dir == other.dir

@@ -25,6 +25,20 @@ fn the_git_dir_is_found_above_the_root_and_through_a_gitdir_file() {
     );
 }
 
+/// The nested repositories the watcher had noted were kept after their deletion: a project
+/// whose tests clone scratch repositories inside it grew the list (and each save's looks) with
+/// every one.
+#[test]
+fn a_deleted_nested_repository_was_kept_and_looked_at_on_every_save() {
+    let tmp = tempfile::tempdir().unwrap();
+    let nested = tmp.path().join("scratch");
+    fs::create_dir_all(nested.join(".git")).unwrap();
+    let git = find(&nested);
+    assert!(git.still_there());
+    fs::remove_dir_all(&nested).unwrap();
+    assert!(!git.still_there());
+}
+
 #[test]
 fn a_stale_index_lock_holds_once_then_never_again_until_a_new_one() {
     let tmp = tempfile::tempdir().unwrap();

@@ -421,6 +421,7 @@ impl Worker {
             self.debouncer.defer(now + BACKLOG_RECHECK);
             return false;
         }
+        self.nested.retain(Git::still_there);
         if self.git.is_some() || !self.nested.is_empty() {
             // Each looks (its progress is measured at every look); any one busy holds.
             let quiet_for = self.debouncer.held_quiet_for(now);
