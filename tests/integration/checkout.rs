@@ -105,20 +105,27 @@ fn a_git_checkout_of_2000_files_is_one_wave_on_the_final_tree() {
     let project = Project::new();
     let (sum_a, sum_b) = two_branches(&project);
     project.write("Hotfile", HOTFILE);
+    one_wave_per_checkout(&project, project.path(), &sum_a, &sum_b);
+}
+
+/// With hot watching `project` (from branch `a` checked out in `repo`), checks out `b`, `a`,
+/// `b`, ... [`CHECKOUTS`] times beside two CPU hogs, each awaited as a finished wave; then
+/// asserts one wave per checkout, each run on its branch's tree (`sum_a`, `sum_b`).
+fn one_wave_per_checkout(project: &Project, repo: &Path, sum_a: &str, sum_b: &str) {
     let mut hot = project.spawn(&["watch"]);
     hot.wait_event("watching", "");
     hot.wait_event("wave_finished", "");
-    let mut expected = vec![sum_a.clone()];
+    let mut expected = vec![sum_a.to_owned()];
     {
         let _hogs = Hogs::start();
         for k in 0..CHECKOUTS {
             let (branch, sum) = if k % 2 == 0 {
-                ("b", &sum_b)
+                ("b", sum_b)
             } else {
-                ("a", &sum_a)
+                ("a", sum_a)
             };
-            git(project.path(), &["checkout", "-q", branch]);
-            expected.push(sum.clone());
+            git(repo, &["checkout", "-q", branch]);
+            expected.push(sum.to_owned());
             hot.wait_event("wave_finished", "");
         }
     }
@@ -173,32 +180,7 @@ fn a_checkout_in_a_nested_repository_was_split_into_waves() {
     git(&vendor, &["checkout", "-q", "a"]);
     let sum_a = sum(project.path());
     project.write("Hotfile", &HOTFILE.replace("find src -type f", FIND));
-    let mut hot = project.spawn(&["watch"]);
-    hot.wait_event("watching", "");
-    hot.wait_event("wave_finished", "");
-    let mut expected = vec![sum_a.clone()];
-    {
-        let _hogs = Hogs::start();
-        for k in 0..CHECKOUTS {
-            let (branch, sum) = if k % 2 == 0 {
-                ("b", &sum_b)
-            } else {
-                ("a", &sum_a)
-            };
-            git(&vendor, &["checkout", "-q", branch]);
-            expected.push(sum.clone());
-            hot.wait_event("wave_finished", "");
-        }
-    }
-    project.write("fence/x", "1");
-    hot.wait_event("node_started", "fence");
-    hot.wait_event("wave_finished", "");
-    assert_eq!(waves(&hot), 1 + CHECKOUTS + 1, "{}", hot.transcript());
-    let sums: Vec<String> = project.read("sums").lines().map(str::to_owned).collect();
-    assert_eq!(
-        sums, expected,
-        "one run per checkout, each on its branch's tree"
-    );
+    one_wave_per_checkout(&project, &vendor, &sum_a, &sum_b);
 }
 
 /// Files of the sequence tests, and how many commits a sequence replays.

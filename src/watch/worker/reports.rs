@@ -76,31 +76,36 @@ impl Reports {
 
     /// A directory hot may not read: told once, with the line that silences it.
     pub(super) fn unreadable(&mut self, root: &Path, dir: &Path) {
-        if self.denied.len() >= DENIED_MAX || !self.denied.insert(dir.to_path_buf()) {
-            return;
-        }
-        let rel = dir.strip_prefix(root).unwrap_or(dir);
-        let rel = rel.to_string_lossy();
-        self.notify(Notice::Warning(format!(
-            "cannot read `{rel}`: permission denied; hot leaves it and everything under it \
-             out (edits there run nothing). To silence this, add `ignore \"{rel}/**\"` to the \
-             Hotfile's `defaults`, or make it readable"
-        )));
+        self.left_out(root, dir, |rel| {
+            format!(
+                "cannot read `{rel}`: permission denied; hot leaves it and everything under it \
+                 out (edits there run nothing). To silence this, add `ignore \"{rel}/**\"` to \
+                 the Hotfile's `defaults`, or make it readable"
+            )
+        });
     }
 
     /// A directory whose path is too long to watch: told once, with the line that silences it.
     pub(super) fn too_long(&mut self, root: &Path, dir: &Path) {
+        let bytes = dir.as_os_str().len();
+        self.left_out(root, dir, |rel| {
+            format!(
+                "cannot watch `{rel}`: its path is longer than the system allows ({bytes} \
+                 bytes); hot leaves it and everything under it out (edits there run nothing). \
+                 To silence this, add `ignore \"{rel}/**\"` to the Hotfile's `defaults`, or \
+                 shorten the path"
+            )
+        });
+    }
+
+    /// A directory left out with its subtree, told once (at most [`DENIED_MAX`] of them) in
+    /// the words `say` makes of its path relative to `root`.
+    fn left_out(&mut self, root: &Path, dir: &Path, say: impl FnOnce(&str) -> String) {
         if self.denied.len() >= DENIED_MAX || !self.denied.insert(dir.to_path_buf()) {
             return;
         }
         let rel = dir.strip_prefix(root).unwrap_or(dir);
-        let rel = rel.to_string_lossy();
-        self.notify(Notice::Warning(format!(
-            "cannot watch `{rel}`: its path is longer than the system allows ({} bytes); hot \
-             leaves it and everything under it out (edits there run nothing). To silence \
-             this, add `ignore \"{rel}/**\"` to the Hotfile's `defaults`, or shorten the path",
-            dir.as_os_str().len()
-        )));
+        self.notify(Notice::Warning(say(&rel.to_string_lossy())));
     }
 
     /// A tracked file hot may not read (`rel`, relative): told once, with the line that
