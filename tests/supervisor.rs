@@ -852,6 +852,14 @@ async fn a_stop_signal_sent_to_a_waiting_spare_reaches_the_command_it_runs_next(
     .await;
     // SAFETY: kill on a pid the supervisor holds unreaped.
     unsafe { libc::kill(spare as i32, libc::SIGTERM) };
+    // Sent to the keeper alone, it reaches the command only through the keeper's record, so
+    // the start waits until the keeper has taken it (not blocked, not pending): on a loaded
+    // machine a keeper not yet scheduled ran its handler after the command's exec (CI).
+    eventually("the keeper to take the signal", || {
+        let held = ["SigBlk", "SigPnd", "ShdPnd"];
+        (!held.iter().any(|f| signal_in(spare, f, libc::SIGTERM))).then_some(())
+    })
+    .await;
     sup.start(NodeId(0), 2, &[], false);
     assert_eq!(
         exited(&mut rx).await,
