@@ -12,6 +12,7 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::path::{Component, Path, PathBuf};
 
+use super::beside::Beside;
 use super::choose::{Choice, Judged};
 use crate::cargo::{Package, Workspace};
 
@@ -89,10 +90,10 @@ pub(super) fn cargo_hotfile(workspace: &Workspace, choice: &Choice) -> (String, 
     let mut services = Vec::new();
     let check_dir = relative(&workspace.target_dir.join("clippy"), base);
     let dirs = choice.packages.iter().chain(choice.inputs.iter().flatten());
-    let beside = super::beside::beside(base, dirs.map(|p| p.dir.as_path()));
+    let beside = super::beside::beside(base, dirs.map(|p| p.dir.as_path()), &workspace.root);
     for (package, inputs) in choice.packages.iter().zip(&choice.inputs) {
         let dir = dir_prefix(&package.dir, base);
-        let globs = Globs::of(package, inputs, workspace, base, &beside);
+        let globs = Globs::of(package, inputs, base, &beside);
         let uses: Vec<&String> = package
             .uses
             .iter()
@@ -303,14 +304,8 @@ struct Globs {
 
 impl Globs {
     /// `package`'s globs, with the code of the members it uses that have no checks here.
-    fn of(
-        package: &Package,
-        inputs: &[&Package],
-        workspace: &Workspace,
-        base: &Path,
-        beside: &HashMap<PathBuf, Vec<String>>,
-    ) -> Globs {
-        let mut code = Self::code(package, base, beside);
+    fn of(package: &Package, inputs: &[&Package], base: &Path, beside: &Beside) -> Globs {
+        let mut code = Self::code(package, base, &beside.per_package);
         let mut extra = Vec::new();
         let dir = dir_prefix(&package.dir, base);
         for test_dir in ["tests", "benches", "examples"] {
@@ -319,21 +314,16 @@ impl Globs {
             }
         }
         for input in inputs {
-            for glob in Self::code(input, base, beside) {
+            for glob in Self::code(input, base, &beside.per_package) {
                 if !code.contains(&glob) {
                     code.push(glob);
                 }
             }
         }
-        // Workspace-wide dependencies, lints and profiles, where hot can see them (it watches
-        // below the Hotfile only).
-        if workspace.root.starts_with(base) {
-            for file in ["Cargo.toml", "Cargo.lock"] {
-                let path = workspace.root.join(file);
-                let glob = relative(&path, base);
-                if path.is_file() && !code.contains(&glob) {
-                    code.push(glob);
-                }
+        // Workspace-wide dependencies, lints, profiles, cargo's settings and the toolchain.
+        for glob in &beside.workspace {
+            if !code.contains(glob) {
+                code.push(glob.clone());
             }
         }
         let quote = |globs: Vec<String>| globs.iter().map(|g| format!("{g:?}")).collect();

@@ -150,6 +150,40 @@ fn init_s_hotfile_ran_nothing_when_a_template_or_a_static_file_changed() {
     assert!(!hotfile.contains("assets"), "{hotfile}");
 }
 
+/// An edit to cargo's configuration (`rustflags`, the target), the pinned toolchain or clippy's
+/// settings ran nothing: they change what cargo builds and what clippy says, and init's Hotfile
+/// watched the manifests and the code only. A lock file `.gitignore` names is still left out.
+#[test]
+fn init_s_hotfile_ran_nothing_when_cargo_s_config_or_the_toolchain_changed() {
+    let project = single();
+    project.write(
+        ".cargo/config.toml",
+        "[build]\nrustflags = [\"-Dwarnings\"]\n",
+    );
+    project.write("rust-toolchain.toml", "[toolchain]\nchannel = \"stable\"\n");
+    project.write("clippy.toml", "too-many-arguments-threshold = 9\n");
+    project.write("Cargo.lock", "version = 4\n");
+    project.write(".gitignore", "/target\n/Cargo.lock\n");
+    init(&project, "", &[]).code(0);
+    check_clean(&project, "", 2, 1);
+    let why = project.run(&[
+        "why",
+        ".cargo/config.toml",
+        "rust-toolchain.toml",
+        "clippy.toml",
+    ]);
+    why.code(0);
+    let lines: Vec<&str> = why.stdout.lines().collect();
+    assert_eq!(lines.len(), 3, "{}", why.stdout);
+    for line in &lines {
+        for node in ["build", "check", "serve"] {
+            assert!(line.contains(node), "{line}");
+        }
+    }
+    let hotfile = project.read("Hotfile");
+    assert!(!hotfile.contains("Cargo.lock"), "{hotfile}");
+}
+
 #[test]
 fn init_refuses_to_overwrite_without_force() {
     let project = single();
