@@ -16,6 +16,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use super::render::relative;
+use crate::cargo::Package;
 
 /// Directories and files below a package's directory that its build, tests or server read,
 /// by the names the crates that read them use by default.
@@ -67,17 +68,23 @@ pub(super) struct Beside {
     pub(super) workspace: Vec<String>,
 }
 
-/// What the packages in `dirs` and the workspace at `root` read beyond their code, of what hot
-/// would watch from `base` (the project root): one walk for all of them.
+/// What `packages` and the workspace at `root` read beyond their code, of what hot would
+/// watch from `base` (the project root): their [`NAMES`], what their code names
+/// ([`super::named`]), the workspace's [`WORKSPACE`] files; one walk judges them all.
 pub(super) fn beside<'a>(
     base: &Path,
-    dirs: impl IntoIterator<Item = &'a Path>,
+    packages: impl IntoIterator<Item = &'a Package>,
     root: &Path,
 ) -> Beside {
-    let per_package = dirs.into_iter().flat_map(|dir| {
-        NAMES
-            .iter()
-            .map(move |name| (Some(dir.to_path_buf()), dir.join(name)))
+    let per_package = packages.into_iter().flat_map(|package| {
+        let dir = &package.dir;
+        let mut paths: Vec<PathBuf> = NAMES.iter().map(|name| dir.join(name)).collect();
+        for path in super::named::named(package, base) {
+            if !paths.iter().any(|p| path.starts_with(p)) {
+                paths.push(path);
+            }
+        }
+        paths.into_iter().map(|path| (Some(dir.clone()), path))
     });
     // Only below the Hotfile's directory: hot watches nothing above it.
     let workspace = WORKSPACE
@@ -145,7 +152,7 @@ mod tests {
         write(root, "api/assets/logo.png", "ignored with its directory");
         std::fs::create_dir_all(root.join("api/public")).unwrap();
         let api = root.join("api");
-        let found = beside(root, [root, api.as_path()], root).per_package;
+        let found = beside(root, &[Package::at(root), Package::at(&api)], root).per_package;
         let mut at_root = found[root].clone();
         at_root.sort();
         // static/ holds only ignored files, .env is ignored, public/ is empty.
@@ -165,7 +172,7 @@ mod tests {
         write(root, "Cargo.lock", "");
         write(root, ".cargo/config.toml", "[build]");
         write(root, "rust-toolchain.toml", "[toolchain]");
-        let found = beside(root, [root], root);
+        let found = beside(root, &[Package::at(root)], root);
         assert_eq!(
             found.workspace,
             ["Cargo.toml", ".cargo/config.toml", "rust-toolchain.toml"]
@@ -174,7 +181,7 @@ mod tests {
         std::fs::create_dir_all(&member).unwrap();
         // A Hotfile in a member sees nothing above it.
         assert!(
-            beside(&member, [member.as_path()], root)
+            beside(&member, &[Package::at(&member)], root)
                 .workspace
                 .is_empty()
         );

@@ -89,8 +89,8 @@ pub(super) fn cargo_hotfile(workspace: &Workspace, choice: &Choice) -> (String, 
     }
     let mut services = Vec::new();
     let check_dir = relative(&workspace.target_dir.join("clippy"), base);
-    let dirs = choice.packages.iter().chain(choice.inputs.iter().flatten());
-    let beside = super::beside::beside(base, dirs.map(|p| p.dir.as_path()), &workspace.root);
+    let packages = choice.packages.iter().chain(choice.inputs.iter().flatten());
+    let beside = super::beside::beside(base, packages.copied(), &workspace.root);
     for (package, inputs) in choice.packages.iter().zip(&choice.inputs) {
         let dir = dir_prefix(&package.dir, base);
         let globs = Globs::of(package, inputs, base, &beside);
@@ -274,7 +274,17 @@ const HEADER: &str = "\
 ";
 
 /// The Hotfile for a directory without Cargo.toml: one task to fill in, a service sketched.
-pub(super) const GENERIC: &str = r#"// Written by `hot init`. hot runs each task when a file it watches changes (and what comes
+/// The Hotfile for a directory that is no Cargo project: a check to fill in, watching `src/`
+/// where there is one and everything hot watches otherwise, so it warns of nothing at once.
+pub(super) fn generic(dir: &Path) -> String {
+    if dir.join("src").is_dir() {
+        GENERIC.to_owned()
+    } else {
+        GENERIC.replacen(r#"watch "src/**""#, r#"watch "**""#, 1)
+    }
+}
+
+const GENERIC: &str = r#"// Written by `hot init`. hot runs each task when a file it watches changes (and what comes
 // `after` it), and restarts a service only when everything it comes after succeeded.
 // `hot check` validates this file, `hot why PATH` says what a change reruns.
 
