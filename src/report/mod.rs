@@ -376,6 +376,9 @@ impl Reporter {
                 directories: *directories,
                 message: notice.to_string(),
             },
+            Notice::Note(message) => EventKind::Note {
+                message: printable(message).into_owned(),
+            },
         });
     }
 

@@ -206,6 +206,8 @@ pub enum Notice {
     },
     /// Every polled directory has an inotify watch again.
     WatchRestored { directories: usize },
+    /// Something the user should know that is no problem (the root back in its place).
+    Note(String),
 }
 
 impl Notice {
@@ -223,7 +225,7 @@ impl Notice {
 impl std::fmt::Display for Notice {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Notice::Warning(message) => f.write_str(message),
+            Notice::Warning(message) | Notice::Note(message) => f.write_str(message),
             Notice::WatchLimit {
                 polled,
                 limit,

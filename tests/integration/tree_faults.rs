@@ -3,7 +3,7 @@
 //! that the last run saw the final tree (a checksum taken inside the task), the number of
 //! waves, and that hot stops at once on SIGTERM or SIGINT.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -478,6 +478,54 @@ fn hot_check_wrote_a_fifo_s_name_raw_and_named_one_of_several_alone() {
         "{}",
         why.stdout
     );
+}
+
+/// The project root renamed under hot: its watches followed the directories, so an edit in
+/// the new place ran the task in the old one, where nothing was (it failed); and what changed
+/// while it was away went unseen once it was back.
+#[test]
+fn an_edit_after_the_root_was_renamed_ran_the_task_where_nothing_was() {
+    /// Puts the root back if the test fails while it is away (its temporary directory is
+    /// removed by its old name).
+    struct Away<'a>(&'a Path, PathBuf);
+    impl Drop for Away<'_> {
+        fn drop(&mut self) {
+            let _ = std::fs::rename(&self.1, self.0);
+        }
+    }
+    let told = |hot: &mut Running, event: &str, text: &str| {
+        hot.wait_for(text, |e| {
+            e["event"] == event && e["message"].as_str().is_some_and(|m| m.contains(text))
+        });
+    };
+    let project = tree();
+    let mut hot = start(&project);
+    let root = project.path();
+    let away = Away(root, root.with_extension("away"));
+    std::fs::rename(root, &away.1).unwrap();
+    told(
+        &mut hot,
+        "warning",
+        "is gone (moved or deleted): nothing runs until it is back",
+    );
+    std::fs::write(away.1.join("src/a.txt"), "2").unwrap();
+    told(&mut hot, "warning", "nothing runs for it");
+    std::fs::rename(&away.1, root).unwrap();
+    told(
+        &mut hot,
+        "note",
+        "is back: hot looks at what changed meanwhile",
+    );
+    wait_wave_with(&mut hot, "src/a.txt");
+    assert_eq!(last_sum(&hot), checksum(&project), "{}", hot.transcript());
+    let failed = hot
+        .seen
+        .iter()
+        .filter(|e| e["event"] == "node_finished" && e["ok"] != true)
+        .count();
+    assert_eq!(failed, 0, "{}", hot.transcript());
+    drop(away);
+    ends_after(&mut hot, 2, libc::SIGTERM);
 }
 
 #[test]

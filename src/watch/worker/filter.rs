@@ -54,20 +54,60 @@ impl Worker {
         }
     }
 
+    /// The root itself had an event: it may be gone (renamed or deleted) or back. The watches
+    /// follow the directories, wherever they went, and name them by their old paths: what
+    /// hot would run on their events would run where nothing is, so nothing runs while the
+    /// root is gone, and its return is a rescan (what changed while it was away).
+    fn root_moved(&mut self, now: Instant) {
+        let root = self.root.display();
+        match (self.gone.is_some(), self.root.is_dir()) {
+            (false, false) => {
+                self.gone = Some(false);
+                self.reports.notify(Notice::Warning(format!(
+                    "the project root `{root}` is gone (moved or deleted): nothing runs until \
+                     it is back; to work on the project in its new place, stop hot and start \
+                     it there"
+                )));
+            }
+            (true, true) => {
+                self.gone = None;
+                self.reports.notify(Notice::Note(format!(
+                    "the project root `{root}` is back: hot looks at what changed meanwhile"
+                )));
+                self.debouncer.push_rescan(now);
+            }
+            _ => {}
+        }
+    }
+
+    /// While the root is gone, whether it still is (a `stat` per event then only); the first
+    /// edit made meanwhile is told once, since nothing runs for it.
+    fn root_gone(&mut self, now: Instant) -> bool {
+        if self.root.is_dir() {
+            // Back without an event on the root itself.
+            self.root_moved(now);
+            return false;
+        }
+        if self.gone == Some(false) {
+            self.gone = Some(true);
+            self.reports.notify(Notice::Warning(format!(
+                "a change in the project while its root `{}` is gone: nothing runs for it; \
+                 stop hot and start it in the project's new place",
+                self.root.display()
+            )));
+        }
+        true
+    }
+
     pub(super) fn on_path(&mut self, now: Instant, abs: &Path, kind: Kind) {
         let Some(rel) = relative(abs, &self.root) else {
             return;
         };
         if rel.as_os_str().is_empty() {
-            if !self.root.is_dir() {
-                let gone = format!(
-                    "the project root `{}` is gone (moved or deleted): hot watches nothing \
-                     there now, and what it runs there fails; stop hot and start it again in \
-                     the project's new place",
-                    self.root.display()
-                );
-                self.reports.notify(Notice::Warning(gone));
-            }
+            self.root_moved(now);
+            return;
+        }
+        if self.gone.is_some() && self.root_gone(now) {
             return;
         }
         // A further write to a file the open burst holds already, or a write to an editor's

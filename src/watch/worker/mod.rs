@@ -83,6 +83,9 @@ pub(super) struct Worker {
     /// The open burst reached `max_delay` and was cut (see `Watches::cut`): how many marks
     /// are still to come before it may close.
     cut: Option<usize>,
+    /// The root is gone (renamed or deleted), and whether an edit came since (see
+    /// `Worker::root_gone`).
+    gone: Option<bool>,
 }
 
 impl Worker {
@@ -127,6 +130,7 @@ impl Worker {
             reports: Reports::new(tx),
             cancel: Arc::default(),
             cut: None,
+            gone: None,
         }
     }
 
