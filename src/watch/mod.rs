@@ -96,6 +96,10 @@
 //! messages (`worker::rescan`). Rescans are rate limited (at least 500 ms apart, more for
 //! trees whose rescan is slow).
 //!
+//! **The root gone.** Renamed or deleted under hot, the root's watches follow its directories
+//! and name them by their old paths: nothing runs on their events (a task would run where
+//! nothing is) until the root is back, and its return is a rescan (`worker::filter`).
+//!
 //! **Rooms.** `config` (what to watch, tuning), `error` (what can fail, with the fix),
 //! `instances` (the notify instances and the poll fallback), `walk` (the one walker),
 //! `watches` (the watched directories, by instance), `msg` (the watcher thread's messages),
