@@ -45,6 +45,21 @@ pub(crate) struct Package {
     pub dependencies: Vec<String>,
 }
 
+#[cfg(test)]
+impl Package {
+    /// A package named `app` at `dir` with `src/main.rs` as its one crate root, for tests.
+    pub(crate) fn at(dir: &std::path::Path) -> Package {
+        Package {
+            name: "app".to_owned(),
+            dir: dir.to_path_buf(),
+            bins: Vec::new(),
+            sources: vec![dir.join("src/main.rs")],
+            uses: Vec::new(),
+            dependencies: Vec::new(),
+        }
+    }
+}
+
 /// A binary target.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Bin {

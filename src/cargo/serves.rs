@@ -179,12 +179,8 @@ mod tests {
         let path = dir.path().join("src/main.rs");
         std::fs::write(&path, main).expect("main.rs");
         let package = Package {
-            name: "app".into(),
-            dir: dir.path().to_path_buf(),
-            bins: Vec::new(),
-            sources: Vec::new(),
-            uses: Vec::new(),
             dependencies: deps.iter().map(|d| (*d).to_owned()).collect(),
+            ..Package::at(dir.path())
         };
         let bin = Bin {
             name: "app".into(),

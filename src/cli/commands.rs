@@ -199,29 +199,30 @@ pub(super) fn why(project: &Project, paths: &[PathBuf], json: bool) -> u8 {
     }
     let mut out = String::new();
     for answer in &answers {
+        let shown = crate::report::printable(&answer.shown);
         let line = if answer.outside {
             format!(
                 "{}: outside the project ({}): nothing reruns",
-                answer.shown,
+                shown,
                 project.root.display()
             )
         } else if answer.ignored {
             format!(
                 "{}: ignored (.gitignore, .ignore or git's excludes): nothing reruns",
-                answer.shown
+                shown
             )
         } else if answer.watched_by.is_empty() {
-            format!("{}: no node watches it: nothing reruns", answer.shown)
+            format!("{}: no node watches it: nothing reruns", shown)
         } else if answer.then.is_empty() {
             format!(
                 "{}: watched by {}",
-                answer.shown,
+                shown,
                 names(&answer.watched_by).join(", ")
             )
         } else {
             format!(
                 "{}: watched by {}; then reruns {}",
-                answer.shown,
+                shown,
                 names(&answer.watched_by).join(", "),
                 names(&answer.then).join(", ")
             )

@@ -3,11 +3,13 @@
 //!
 //! For a Cargo package or workspace the Hotfile comes from the crate's `cargo` module (what
 //! `cargo metadata` says): [`choose`] decides what it covers and where it goes, [`render`]
-//! writes it (with what each package reads beside its code: [`beside`]), [`steps`] says what was chosen, why, and what to do next. Anywhere else it is a
-//! small generic one to fill in.
+//! writes it (with what each package reads beside its code: [`beside`], [`named`]), [`steps`]
+//! says what was chosen, why, and what to do next. Anywhere else it is a small generic one to
+//! fill in, and the steps name the Cargo projects below, if any (a folder of examples).
 
 mod beside;
 mod choose;
+mod named;
 mod render;
 mod steps;
 
@@ -37,8 +39,8 @@ pub fn plan(dir: &Path, ask: &Ask) -> Result<Plan, String> {
     if !dir.ancestors().any(|d| d.join("Cargo.toml").is_file()) {
         return Ok(Plan {
             hotfile: dir.join("Hotfile"),
-            text: render::GENERIC.to_owned(),
-            next: steps::generic(),
+            text: render::generic(dir),
+            next: steps::generic(&cargo_projects_below(dir)),
             root: None,
         });
     }
@@ -52,6 +54,32 @@ pub fn plan(dir: &Path, ask: &Ask) -> Result<Plan, String> {
         next,
         root: render::root(&choice),
     })
+}
+
+/// How deep below a directory that is no Cargo project init looks for some (a folder of
+/// examples, a repository with the server in `backend/`), and how many it names.
+const BELOW_DEPTH: usize = 3;
+const BELOW_NAMED: usize = 5;
+
+/// The directories below `dir` holding a `Cargo.toml` (at most [`BELOW_NAMED`], the shallowest
+/// first, relative to `dir`), where hot would watch them.
+fn cargo_projects_below(dir: &Path) -> Vec<PathBuf> {
+    let mut found: Vec<PathBuf> = crate::watch::walker(dir, |_| true)
+        .max_depth(Some(BELOW_DEPTH + 1))
+        .build()
+        .filter_map(Result::ok)
+        .filter(|entry| entry.file_name() == "Cargo.toml" && entry.depth() > 1)
+        .filter_map(|entry| Some(entry.path().parent()?.strip_prefix(dir).ok()?.to_path_buf()))
+        .collect();
+    found.sort_by_key(|p| (p.components().count(), p.clone()));
+    // A workspace's members are in it: the workspace is named, not each of them.
+    let mut named: Vec<PathBuf> = Vec::new();
+    for path in found {
+        if !named.iter().any(|n| path.starts_with(n)) && named.len() < BELOW_NAMED {
+            named.push(path);
+        }
+    }
+    named
 }
 
 /// `hot init`: exit 0 when written, 2 when a Hotfile is there already (without `force`) or

@@ -12,6 +12,7 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::path::{Component, Path, PathBuf};
 
+use super::beside::Beside;
 use super::choose::{Choice, Judged};
 use crate::cargo::{Package, Workspace};
 
@@ -88,11 +89,11 @@ pub(super) fn cargo_hotfile(workspace: &Workspace, choice: &Choice) -> (String, 
     }
     let mut services = Vec::new();
     let check_dir = relative(&workspace.target_dir.join("clippy"), base);
-    let dirs = choice.packages.iter().chain(choice.inputs.iter().flatten());
-    let beside = super::beside::beside(base, dirs.map(|p| p.dir.as_path()));
+    let packages = choice.packages.iter().chain(choice.inputs.iter().flatten());
+    let beside = super::beside::beside(base, packages.copied(), &workspace.root);
     for (package, inputs) in choice.packages.iter().zip(&choice.inputs) {
         let dir = dir_prefix(&package.dir, base);
-        let globs = Globs::of(package, inputs, workspace, base, &beside);
+        let globs = Globs::of(package, inputs, base, &beside);
         let uses: Vec<&String> = package
             .uses
             .iter()
@@ -273,7 +274,17 @@ const HEADER: &str = "\
 ";
 
 /// The Hotfile for a directory without Cargo.toml: one task to fill in, a service sketched.
-pub(super) const GENERIC: &str = r#"// Written by `hot init`. hot runs each task when a file it watches changes (and what comes
+/// The Hotfile for a directory that is no Cargo project: a check to fill in, watching `src/`
+/// where there is one and everything hot watches otherwise, so it warns of nothing at once.
+pub(super) fn generic(dir: &Path) -> String {
+    if dir.join("src").is_dir() {
+        GENERIC.to_owned()
+    } else {
+        GENERIC.replacen(r#"watch "src/**""#, r#"watch "**""#, 1)
+    }
+}
+
+const GENERIC: &str = r#"// Written by `hot init`. hot runs each task when a file it watches changes (and what comes
 // `after` it), and restarts a service only when everything it comes after succeeded.
 // `hot check` validates this file, `hot why PATH` says what a change reruns.
 
@@ -303,14 +314,8 @@ struct Globs {
 
 impl Globs {
     /// `package`'s globs, with the code of the members it uses that have no checks here.
-    fn of(
-        package: &Package,
-        inputs: &[&Package],
-        workspace: &Workspace,
-        base: &Path,
-        beside: &HashMap<PathBuf, Vec<String>>,
-    ) -> Globs {
-        let mut code = Self::code(package, base, beside);
+    fn of(package: &Package, inputs: &[&Package], base: &Path, beside: &Beside) -> Globs {
+        let mut code = Self::code(package, base, &beside.per_package);
         let mut extra = Vec::new();
         let dir = dir_prefix(&package.dir, base);
         for test_dir in ["tests", "benches", "examples"] {
@@ -319,21 +324,16 @@ impl Globs {
             }
         }
         for input in inputs {
-            for glob in Self::code(input, base, beside) {
+            for glob in Self::code(input, base, &beside.per_package) {
                 if !code.contains(&glob) {
                     code.push(glob);
                 }
             }
         }
-        // Workspace-wide dependencies, lints and profiles, where hot can see them (it watches
-        // below the Hotfile only).
-        if workspace.root.starts_with(base) {
-            for file in ["Cargo.toml", "Cargo.lock"] {
-                let path = workspace.root.join(file);
-                let glob = relative(&path, base);
-                if path.is_file() && !code.contains(&glob) {
-                    code.push(glob);
-                }
+        // Workspace-wide dependencies, lints, profiles, cargo's settings and the toolchain.
+        for glob in &beside.workspace {
+            if !code.contains(glob) {
+                code.push(glob.clone());
             }
         }
         let quote = |globs: Vec<String>| globs.iter().map(|g| format!("{g:?}")).collect();

@@ -2,10 +2,12 @@
 //! socket hot holds, with the ready line the written Hotfile waits for.
 
 use std::fmt::Write as _;
+use std::path::PathBuf;
 
 use super::choose::Choice;
 use super::render::{READY_LINE, Service, relative};
 use crate::cargo::Workspace;
+use crate::report::printable;
 
 /// A whole axum server that takes hot's socket. `{ADDR}` is its fallback address.
 const AXUM_MAIN: &str = r#"use std::net::TcpListener;
@@ -217,9 +219,21 @@ pub(super) fn cargo(workspace: &Workspace, choice: &Choice, services: &[Service]
 }
 
 /// Next steps for a project without Cargo.toml.
-pub(super) fn generic() -> String {
-    "Next steps: put your command in the `check` task, uncomment the service if you have a\n\
-     server (it must take its listening socket from fd 3: LISTEN_FDS=1), and run `hot`.\n\
-     Recipes for Node, gunicorn and others: docs/recipes.md in hot's repository.\n"
-        .to_owned()
+pub(super) fn generic(cargo_projects: &[PathBuf]) -> String {
+    let mut out = "Next steps: put your command in the `check` task, uncomment the service if you have a\n\
+                   server (it must take its listening socket from fd 3: LISTEN_FDS=1), and run `hot`.\n\
+                   Recipes for Node, gunicorn and others: docs/recipes.md in hot's repository.\n"
+        .to_owned();
+    if let Some(first) = cargo_projects.first() {
+        let _ = write!(
+            out,
+            "\nCargo projects below this directory: `hot init` in one writes its own Hotfile\n\
+             (`cd {} && hot init`):\n",
+            printable(&first.to_string_lossy())
+        );
+        for path in cargo_projects {
+            let _ = writeln!(out, "  {}", printable(&path.to_string_lossy()));
+        }
+    }
+    out
 }

@@ -205,7 +205,13 @@ pub(crate) fn lint<'p>(project: &'p Project, spans: &hotfile::Spans) -> Vec<Warn
     let matched = Matched::of(&project.nodes, &files);
     let mut missing = foldhash::HashMap::default();
     for (node, spans) in project.nodes.iter().zip(spans) {
-        if let Some((path, kind)) = specials.iter().find(|(p, _)| node.inputs.matches(p)) {
+        let mut matching = specials.iter().filter(|(p, _)| node.inputs.matches(p));
+        if let Some((path, kind)) = matching.next() {
+            let more = match matching.count() {
+                0 => String::new(),
+                1 => " (and 1 more file that is not a regular one)".to_owned(),
+                n => format!(" (and {n} more files that are not regular ones)"),
+            };
             // The first `watch` glob that matches it carries the label.
             let index = globset(node.inputs.watch.iter().map(Text::to_string))
                 .and_then(|set| set.matches(path).first().copied())
@@ -214,12 +220,13 @@ pub(crate) fn lint<'p>(project: &'p Project, spans: &hotfile::Spans) -> Vec<Warn
                 .watch
                 .get(index)
                 .map(|span| (format!("matches {kind}").into(), *span, true));
-            let path = path.display();
+            // A file name may hold a newline or an escape sequence: shown escaped.
+            let path = crate::report::printable(&path.to_string_lossy()).into_owned();
             warnings.push(warn(
                 "hot::not_a_regular_file",
                 Message::Text(format!(
-                    "{} `{}`: `{path}` is {kind}; hot never opens it, so only its appearing or \
-                     going reruns this node, never what passes through it",
+                    "{} `{}`: `{path}` is {kind}{more}; hot never opens it, so only its \
+                     appearing or going reruns this node, never what passes through it",
                     node.kind.as_str(),
                     node.name
                 )),

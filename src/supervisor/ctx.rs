@@ -63,7 +63,12 @@ impl Ctx {
 
 /// One instance's readiness and liveness, decided once; and whether its output readers must
 /// hurry (see [`Gate::hurry`]).
-pub(super) struct Gate(AtomicU8, AtomicBool, Notify);
+pub(super) struct Gate {
+    /// `PENDING`, `SETTLED` or `REAPED`.
+    state: AtomicU8,
+    hurried: AtomicBool,
+    hurry: Notify,
+}
 
 const PENDING: u8 = 0;
 const SETTLED: u8 = 1;
@@ -71,41 +76,41 @@ const REAPED: u8 = 2;
 
 impl Gate {
     pub(super) fn new() -> Gate {
-        Gate(
-            AtomicU8::new(PENDING),
-            AtomicBool::new(false),
-            Notify::new(),
-        )
+        Gate {
+            state: AtomicU8::new(PENDING),
+            hurried: AtomicBool::new(false),
+            hurry: Notify::new(),
+        }
     }
     /// Claims the one `Ready`/`ReadyTimedOut` event; false if already sent or reaped.
     fn settle(&self) -> bool {
-        self.0
+        self.state
             .compare_exchange(PENDING, SETTLED, Ordering::SeqCst, Ordering::SeqCst)
             .is_ok()
     }
     pub(super) fn pending(&self) -> bool {
-        self.0.load(Ordering::SeqCst) == PENDING
+        self.state.load(Ordering::SeqCst) == PENDING
     }
     pub(super) fn reap(&self) {
-        self.0.store(REAPED, Ordering::SeqCst);
+        self.state.store(REAPED, Ordering::SeqCst);
     }
     pub(super) fn reaped(&self) -> bool {
-        self.0.load(Ordering::SeqCst) == REAPED
+        self.state.load(Ordering::SeqCst) == REAPED
     }
 
     /// The readers' time to read what is left is up: they wait for the reporter no more.
     pub(super) fn hurry(&self) {
-        self.1.store(true, Ordering::SeqCst);
-        self.2.notify_waiters();
+        self.hurried.store(true, Ordering::SeqCst);
+        self.hurry.notify_waiters();
     }
 
     /// Runs `wait` until it ends or [`Gate::hurry`] is called, whichever comes first.
     pub(super) async fn unless_hurried(&self, wait: impl Future<Output = ()>) {
-        let hurried = self.2.notified();
+        let hurried = self.hurry.notified();
         tokio::pin!(hurried);
         // Registered before the check, so a hurry between the two is not missed.
         hurried.as_mut().enable();
-        if !self.1.load(Ordering::SeqCst) {
+        if !self.hurried.load(Ordering::SeqCst) {
             tokio::select! {
                 () = wait => {}
                 () = hurried => {}

@@ -66,7 +66,7 @@ pub(crate) fn describe_special(root: &Path, rel: &Path) -> Option<String> {
     Some(format!(
         "`{}` is {kind}: hot never opens it, so only its appearing or going counts as a \
          change, never what passes through it",
-        rel.display()
+        crate::report::printable(&rel.to_string_lossy())
     ))
 }
 

@@ -150,6 +150,70 @@ fn init_s_hotfile_ran_nothing_when_a_template_or_a_static_file_changed() {
     assert!(!hotfile.contains("assets"), "{hotfile}");
 }
 
+/// An edit to cargo's configuration (`rustflags`, the target), the pinned toolchain or clippy's
+/// settings ran nothing: they change what cargo builds and what clippy says, and init's Hotfile
+/// watched the manifests and the code only. A lock file `.gitignore` names is still left out.
+#[test]
+fn init_s_hotfile_ran_nothing_when_cargo_s_config_or_the_toolchain_changed() {
+    let project = single();
+    project.write(
+        ".cargo/config.toml",
+        "[build]\nrustflags = [\"-Dwarnings\"]\n",
+    );
+    project.write("rust-toolchain.toml", "[toolchain]\nchannel = \"stable\"\n");
+    project.write("clippy.toml", "too-many-arguments-threshold = 9\n");
+    project.write("Cargo.lock", "version = 4\n");
+    project.write(".gitignore", "/target\n/Cargo.lock\n");
+    init(&project, "", &[]).code(0);
+    check_clean(&project, "", 2, 1);
+    let why = project.run(&[
+        "why",
+        ".cargo/config.toml",
+        "rust-toolchain.toml",
+        "clippy.toml",
+    ]);
+    why.code(0);
+    let lines: Vec<&str> = why.stdout.lines().collect();
+    assert_eq!(lines.len(), 3, "{}", why.stdout);
+    for line in &lines {
+        for node in ["build", "check", "serve"] {
+            assert!(line.contains(node), "{line}");
+        }
+    }
+    let hotfile = project.read("Hotfile");
+    assert!(!hotfile.contains("Cargo.lock"), "{hotfile}");
+}
+
+/// An edit to a folder the server embeds or serves, or a file its build script compiles, ran
+/// nothing when its name was not one of the conventional ones (`files/`, `proto/`): poem's
+/// examples embed and serve `files/`, tonic's compile `proto/*.proto`.
+#[test]
+fn init_s_hotfile_ran_nothing_when_a_folder_the_code_names_changed() {
+    let project = single();
+    let main = project.read("src/main.rs");
+    project.write(
+        "src/main.rs",
+        &format!("{main}\n#[allow(dead_code)]\nconst EMBEDDED: &str = \"files\";\n"),
+    );
+    project.write(
+        "build.rs",
+        "fn main() {\n    println!(\"cargo::rerun-if-changed=proto/api.proto\");\n}\n",
+    );
+    project.write("files/index.html", "<h1>hi</h1>\n");
+    project.write("proto/api.proto", "syntax = \"proto3\";\n");
+    init(&project, "", &[]).code(0);
+    check_clean(&project, "", 2, 1);
+    let why = project.run(&["why", "files/index.html", "proto/api.proto"]);
+    why.code(0);
+    let lines: Vec<&str> = why.stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{}", why.stdout);
+    for line in &lines {
+        for node in ["build", "check", "serve"] {
+            assert!(line.contains(node), "{line}");
+        }
+    }
+}
+
 #[test]
 fn init_refuses_to_overwrite_without_force() {
     let project = single();
@@ -175,6 +239,30 @@ fn init_without_cargo_toml_writes_a_generic_hotfile() {
     assert!(run.stdout.contains("Next steps"), "{}", run.stdout);
     project.run(&["check"]).code(0);
     project.run(&["ci"]).code(0);
+}
+
+/// In a folder of Cargo projects (a repository of examples), init's generic Hotfile watched
+/// `src/**`, which matched nothing there, so `hot check` warned at once; and it did not say
+/// where the Cargo projects were.
+#[test]
+fn init_in_a_folder_of_cargo_projects_wrote_a_hotfile_that_warned_at_once() {
+    let project = Project::new();
+    for dir in ["axum/hello", "axum/todos", "actix/ws"] {
+        project.write(&format!("{dir}/Cargo.toml"), "[package]\nname = \"x\"\n");
+        project.write(&format!("{dir}/src/main.rs"), "fn main() {}\n");
+    }
+    project.write("README.md", "examples\n");
+    let run = init(&project, "", &[]);
+    run.code(0);
+    check_clean(&project, "", 1, 0);
+    assert!(
+        run.stdout.contains(
+            "Cargo projects below this directory: `hot init` in one writes its own Hotfile\n\
+             (`cd actix/ws && hot init`):\n  actix/ws\n  axum/hello\n  axum/todos\n"
+        ),
+        "{}",
+        run.stdout
+    );
 }
 
 #[test]
@@ -322,9 +410,13 @@ fn check_clean(project: &Project, dir: &str, tasks: usize, services: usize) {
     command.current_dir(project.path().join(dir));
     let run = Run::from(command.output().expect("hot runs"));
     run.code(0);
-    let s = if services == 1 { "" } else { "s" };
+    let plural = |n: usize| if n == 1 { "" } else { "s" };
     // The Hotfile's name is relative to `dir`: `Hotfile` or `../Hotfile`.
-    let sound = format!(" is sound: {tasks} tasks, {services} service{s}\n");
+    let sound = format!(
+        " is sound: {tasks} task{}, {services} service{}\n",
+        plural(tasks),
+        plural(services)
+    );
     assert_eq!(run.stdout, "");
     let (name, rest) = run.stderr.split_once(" is sound").expect(&run.stderr);
     assert_eq!(format!(" is sound{rest}"), sound, "{}", run.stderr);

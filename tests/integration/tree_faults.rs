@@ -454,6 +454,32 @@ fn hot_check_and_hot_why_say_a_fifo_is_never_opened() {
     );
 }
 
+/// `hot check` and `hot why` wrote a special file's name raw (an escape sequence in it reached
+/// the terminal) and `hot check` named only the first of a node's special files, silent on
+/// the others.
+#[test]
+fn hot_check_wrote_a_fifo_s_name_raw_and_named_one_of_several_alone() {
+    let project = tree();
+    mkfifo(&project.path().join("src/pipe\x1b[2J"));
+    mkfifo(&project.path().join("src/other"));
+    let check = project.run(&["check"]);
+    check.code(0);
+    let told = format!("{}{}", check.stdout, check.stderr);
+    assert!(!told.contains('\x1b'), "{told:?}");
+    assert!(
+        told.contains("and 1 more file that is not a regular one"),
+        "{told}"
+    );
+    let why = project.run(&["why", "src/pipe\x1b[2J"]);
+    why.code(0);
+    assert!(!why.stdout.contains('\x1b'), "{:?}", why.stdout);
+    assert!(
+        why.stdout.contains("`src/pipe\\u{1b}[2J` is a named pipe"),
+        "{}",
+        why.stdout
+    );
+}
+
 #[test]
 fn an_unreadable_file_is_told_once() {
     use std::os::unix::fs::PermissionsExt;
