@@ -24,6 +24,15 @@
 //! A batch can be held ([`Debouncer::hold`]: git holds its index lock, see `vcs`): it closes
 //! neither on quiet nor on `max_delay` until released, and after the release it waits one
 //! window (or the caller's grace) for the operation's last events.
+//!
+//! Where closes are reported (inotify: the caller says so with each event), a file written
+//! and not closed yet holds the burst open: it does not close on quiet until that close, so a
+//! writer that opens its file and works a while before writing it (`gen > src/gen.rs`: the
+//! shell truncates or creates the file at the redirect) makes one wave, on the whole file,
+//! not a first one on an empty file. At most for [`STREAM`] from its opening: a file written
+//! and not closed for longer is a log's (or a stream's) and holds nothing from then on, in
+//! later bursts too, until it is closed or goes away. `max_delay` still caps the burst. Where
+//! closes are not reported (kqueue, FSEvents, the poller), an unclosed write holds nothing.
 use std::cmp::Ordering;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -101,6 +110,12 @@ struct Seen {
     /// Some event may have changed its content (not only metadata, not only a close).
     content: bool,
     last: Kind,
+    /// Since when it is being written by a writer whose close will be reported, until that
+    /// close (counted in [`Debouncer::open`]).
+    opened: Option<Instant>,
+    /// Written and not closed for longer than [`STREAM`] (a log): its writes hold nothing
+    /// until it is closed.
+    lingers: bool,
 }
 
 impl Seen {
@@ -223,6 +238,13 @@ pub(crate) struct Debouncer {
     peeked: Option<Instant>,
     /// When it found nothing else at work and no event queued: a settled batch closes then.
     idle_at: Option<Instant>,
+    /// How many paths of the open batch are being written (`Seen::opened`): it does not
+    /// close on quiet before `open_until`, the latest of their openings plus [`STREAM`].
+    open: usize,
+    open_until: Option<Instant>,
+    /// The paths a closed batch left written and not closed for longer than [`STREAM`] (a
+    /// log's writer holds it open): they hold no batch until they are closed or go away.
+    lingering: HashSet<Arc<Path>>,
 }
 
 /// `at + d`; `None` past what an `Instant` can hold (a window that long never ends).
@@ -258,6 +280,9 @@ impl Debouncer {
             rescan_not_before: None,
             peeked: None,
             idle_at: None,
+            open: 0,
+            open_until: None,
+            lingering: HashSet::new(),
         }
     }
 
@@ -288,11 +313,12 @@ impl Debouncer {
         self.last = Some(self.last.map_or(now, |l| l.max(now)));
     }
 
-    /// An event of `kind` on a candidate path at `now`; returns the path's number in the burst.
-    pub(crate) fn push(&mut self, now: Instant, path: PathBuf, kind: Kind) -> Id {
+    /// An event of `kind` on a candidate path at `now`, from a source that reports closes after
+    /// writing or not (`closes`); returns the path's number in the burst.
+    pub(crate) fn push(&mut self, now: Instant, path: PathBuf, kind: Kind, closes: bool) -> Id {
         let path = normal(path);
         if let Some(id) = self.id(&path) {
-            self.push_id(now, id, kind);
+            self.push_id(now, id, kind, closes);
             return id;
         }
         let (closed, streams) = &self.prev_streams;
@@ -300,6 +326,7 @@ impl Debouncer {
             && closed.is_some_and(|c| now.saturating_duration_since(c) < STREAM)
             && streams.contains(path.as_path());
         self.note(now, stream);
+        let lingers = !self.lingering.is_empty() && self.lingering.contains(path.as_path());
         let path: Arc<Path> = path.into();
         let id = self.seen.len();
         self.ids.insert(path.clone(), id);
@@ -311,13 +338,17 @@ impl Debouncer {
                 born: kind == Kind::Created,
                 content: kind.content(),
                 last: kind,
+                opened: None,
+                lingers,
             },
         ));
+        self.written(now, id, kind, closes);
         id
     }
 
-    /// A further event of `kind` at `now` on the path the open burst numbers `id`.
-    pub(crate) fn push_id(&mut self, now: Instant, id: Id, kind: Kind) {
+    /// A further event of `kind` at `now` on the path the open burst numbers `id`, from a
+    /// source that reports closes or not.
+    pub(crate) fn push_id(&mut self, now: Instant, id: Id, kind: Kind, closes: bool) {
         let s = self.seen[id].1;
         let stream = s.stream || now.saturating_duration_since(s.since) >= STREAM;
         self.note(now, stream);
@@ -325,6 +356,52 @@ impl Debouncer {
         seen.stream |= stream;
         seen.content |= kind.content();
         seen.last = kind;
+        self.written(now, id, kind, closes);
+    }
+
+    /// Whether the path numbered `id` is being written after an event of `kind` at `now`: from
+    /// a write (or creation) that a close will end, to that close (or a rename or deletion).
+    fn written(&mut self, now: Instant, id: Id, kind: Kind, closes: bool) {
+        self.expire(now);
+        let s = &mut self.seen[id].1;
+        let was = s.opened;
+        s.opened = match kind {
+            Kind::Closed | Kind::Placed | Kind::Gone => {
+                s.lingers = false;
+                None
+            }
+            // `touch` of a new file, a `chmod` while writing: the write goes on.
+            Kind::Metadata => was,
+            // A stream's writer holds its file open: a log's.
+            Kind::Created | Kind::Written if closes && s.stream => {
+                s.lingers = true;
+                None
+            }
+            Kind::Created | Kind::Written if closes && !s.lingers => Some(was.unwrap_or(now)),
+            Kind::Created | Kind::Written => None,
+        };
+        match (was, s.opened) {
+            (None, Some(_)) => {
+                self.open += 1;
+                self.open_until = self.open_until.max(after(now, STREAM));
+            }
+            (Some(_), None) => self.open -= 1,
+            _ => {}
+        }
+    }
+
+    /// Past `open_until` every path still being written has been for [`STREAM`]: each is a
+    /// log's, and holds nothing from then on.
+    fn expire(&mut self, now: Instant) {
+        if self.open == 0 || self.open_until.is_none_or(|until| now < until) {
+            return;
+        }
+        for (_, s) in &mut self.seen {
+            if s.opened.take().is_some() {
+                s.lingers = true;
+            }
+        }
+        self.open = 0;
     }
 
     /// An event at `now`, of a stream or not.
@@ -435,7 +512,7 @@ impl Debouncer {
     /// One path (transients aside) whose last event completed its write, and nothing else,
     /// begun a quiet window after the previous batch.
     fn settled(&self) -> bool {
-        if self.rescan || self.continues || self.held || self.grew {
+        if self.rescan || self.continues || self.held || self.grew || self.open > 0 {
             return false;
         }
         let mut lasting = self.seen.iter().filter(|(_, s)| !s.transient());
@@ -480,6 +557,9 @@ impl Debouncer {
             self.idle_at
                 .filter(|&idle| idle >= last)
                 .or_else(|| after(last, self.settle))
+        } else if self.open > 0 {
+            // Not before the files being written are closed, nor past `open_until`.
+            after(last, self.window).and_then(|q| self.open_until.map(|u| q.max(u)))
         } else {
             after(last, self.window)
         };
@@ -553,6 +633,19 @@ impl Debouncer {
         }
         let streams = seen.iter().filter(|(_, s)| s.stream);
         self.prev_streams = (Some(now), streams.map(|(p, _)| p.clone()).collect());
+        for (path, s) in &seen {
+            let past = s
+                .opened
+                .and_then(|o| after(o, STREAM))
+                .is_some_and(|u| now >= u);
+            if s.lingers || past {
+                self.lingering.insert(path.clone());
+            } else if !self.lingering.is_empty() {
+                self.lingering.remove(path);
+            }
+        }
+        self.open = 0;
+        self.open_until = None;
         let mut paths: Vec<Candidate> = seen
             .into_iter()
             .enumerate()
@@ -582,6 +675,10 @@ mod tests {
     use super::*;
 
     const Q: Duration = Duration::from_millis(10);
+    /// The events come from inotify, which reports a close after each write.
+    const INOTIFY: bool = true;
+    /// The events come from kqueue, FSEvents or the poller, which report no closes.
+    const KQUEUE: bool = false;
     const CAP: Duration = Duration::from_secs(2);
 
     fn ms(t0: Instant, n: u64) -> Instant {
@@ -613,10 +710,10 @@ mod tests {
     }
 
     #[test]
-    fn a_write_not_closed_waits_one_quiet_window() {
+    fn a_write_not_closed_waits_one_quiet_window_where_closes_are_not_reported() {
         let t0 = Instant::now();
         let mut d = Debouncer::new(Q, CAP);
-        d.push(t0, "a.rs".into(), Kind::Written);
+        d.push(t0, "a.rs".into(), Kind::Written, KQUEUE);
         assert_eq!(d.deadline(), Some(ms(t0, 10)));
         assert_eq!(d.take(ms(t0, 9)), None);
         let b = d.take(ms(t0, 10)).unwrap();
@@ -631,10 +728,10 @@ mod tests {
         let t0 = Instant::now();
         let mut d = Debouncer::new(Q, CAP);
         // open(O_TRUNC), write, close.
-        d.push(t0, "a.rs".into(), Kind::Written);
-        d.push(us(t0, 50), "a.rs".into(), Kind::Written);
-        assert_eq!(d.deadline(), Some(us(t0, 10_050)));
-        d.push(us(t0, 80), "a.rs".into(), Kind::Closed);
+        d.push(t0, "a.rs".into(), Kind::Written, INOTIFY);
+        d.push(us(t0, 50), "a.rs".into(), Kind::Written, INOTIFY);
+        assert_eq!(d.deadline(), Some(t0 + STREAM), "being written: held");
+        d.push(us(t0, 80), "a.rs".into(), Kind::Closed, INOTIFY);
         assert_eq!(d.deadline(), Some(us(t0, 1_080)));
         assert_eq!(d.take(us(t0, 1_079)), None);
         let b = d.take(us(t0, 1_080)).unwrap();
@@ -646,12 +743,12 @@ mod tests {
     fn an_atomic_save_settles_on_the_rename_and_its_temporary_does_not_count() {
         let t0 = Instant::now();
         let mut d = Debouncer::new(Q, CAP);
-        d.push(t0, "a.rs.tmp".into(), Kind::Created);
-        d.push(us(t0, 10), "a.rs.tmp".into(), Kind::Written);
-        d.push(us(t0, 20), "a.rs.tmp".into(), Kind::Closed);
+        d.push(t0, "a.rs.tmp".into(), Kind::Created, INOTIFY);
+        d.push(us(t0, 10), "a.rs.tmp".into(), Kind::Written, INOTIFY);
+        d.push(us(t0, 20), "a.rs.tmp".into(), Kind::Closed, INOTIFY);
         // Two paths, one of them still the write's: a burst so far.
-        d.push(us(t0, 30), "a.rs.tmp".into(), Kind::Gone);
-        d.push(us(t0, 30), "a.rs".into(), Kind::Placed);
+        d.push(us(t0, 30), "a.rs.tmp".into(), Kind::Gone, INOTIFY);
+        d.push(us(t0, 30), "a.rs".into(), Kind::Placed, INOTIFY);
         assert_eq!(d.deadline(), Some(us(t0, 1_030)));
         let b = d.take(us(t0, 1_030)).unwrap();
         assert_eq!(paths(&b.paths), ["a.rs", "a.rs.tmp"]);
@@ -664,9 +761,9 @@ mod tests {
     fn a_lone_save_closes_at_the_first_look_that_finds_nothing_else_at_work() {
         let t0 = Instant::now();
         let mut d = Debouncer::new(Q, CAP);
-        d.push(t0, "a.rs".into(), Kind::Written);
+        d.push(t0, "a.rs".into(), Kind::Written, INOTIFY);
         assert_eq!(d.peek_at(), None, "a write not closed yet is no lone save");
-        d.push(us(t0, 50), "a.rs".into(), Kind::Closed);
+        d.push(us(t0, 50), "a.rs".into(), Kind::Closed, INOTIFY);
         // Looked at once, then every PEEK, within the settle.
         assert_eq!(d.peek_at(), Some(us(t0, 50)));
         d.peeked(us(t0, 60), false);
@@ -676,7 +773,7 @@ mod tests {
         assert_eq!(d.deadline(), Some(us(t0, 210)));
         assert_eq!(paths(&d.take(us(t0, 210)).unwrap().paths), ["a.rs"]);
         // The next save is looked at afresh.
-        d.push(ms(t0, 50), "a.rs".into(), Kind::Closed);
+        d.push(ms(t0, 50), "a.rs".into(), Kind::Closed, INOTIFY);
         assert_eq!(d.peek_at(), Some(ms(t0, 50)));
         assert_eq!(d.deadline(), Some(ms(t0, 51)));
     }
@@ -685,13 +782,13 @@ mod tests {
     fn an_idle_look_before_the_last_event_or_at_a_burst_closes_nothing() {
         let t0 = Instant::now();
         let mut d = Debouncer::new(Q, CAP);
-        d.push(t0, "a.rs".into(), Kind::Closed);
+        d.push(t0, "a.rs".into(), Kind::Closed, INOTIFY);
         d.peeked(us(t0, 10), true);
         // An event after the look: the look is stale.
-        d.push(us(t0, 20), "a.rs".into(), Kind::Metadata);
+        d.push(us(t0, 20), "a.rs".into(), Kind::Metadata, INOTIFY);
         assert_eq!(d.deadline(), Some(us(t0, 1_020)));
         // A second file: a burst, which never closes on a look.
-        d.push(us(t0, 30), "b.rs".into(), Kind::Closed);
+        d.push(us(t0, 30), "b.rs".into(), Kind::Closed, INOTIFY);
         assert_eq!(d.peek_at(), None);
         d.peeked(us(t0, 40), true);
         assert_eq!(d.deadline(), Some(us(t0, 10_030)));
@@ -699,10 +796,10 @@ mod tests {
         assert_eq!(d.take(us(t0, 10_030)).unwrap().paths.len(), 2);
         // Nor does a first file in a new directory, nor a batch that continues a burst.
         d.push_dir(ms(t0, 100));
-        d.push(ms(t0, 100), "n/0.rs".into(), Kind::Placed);
+        d.push(ms(t0, 100), "n/0.rs".into(), Kind::Placed, INOTIFY);
         assert_eq!(d.peek_at(), None);
         d.take(ms(t0, 110)).unwrap();
-        d.push(ms(t0, 111), "n/1.rs".into(), Kind::Placed);
+        d.push(ms(t0, 111), "n/1.rs".into(), Kind::Placed, INOTIFY);
         assert_eq!(d.peek_at(), None, "within the window after the last batch");
     }
 
@@ -710,11 +807,11 @@ mod tests {
     fn no_look_past_the_settle_nor_without_one() {
         let t0 = Instant::now();
         let mut d = Debouncer::new(Q, CAP);
-        d.push(t0, "a.rs".into(), Kind::Closed);
+        d.push(t0, "a.rs".into(), Kind::Closed, INOTIFY);
         d.peeked(us(t0, 950), false);
         assert_eq!(d.peek_at(), None, "the settle ends first");
         let mut d = Debouncer::new(Duration::ZERO, CAP);
-        d.push(t0, "a.rs".into(), Kind::Closed);
+        d.push(t0, "a.rs".into(), Kind::Closed, INOTIFY);
         assert_eq!(d.peek_at(), None, "--debounce 0ms closes at once");
     }
 
@@ -722,11 +819,11 @@ mod tests {
     fn a_second_file_makes_it_a_burst_with_the_quiet_window() {
         let t0 = Instant::now();
         let mut d = Debouncer::new(Q, CAP);
-        d.push(t0, "a.rs".into(), Kind::Written);
-        d.push(us(t0, 10), "a.rs".into(), Kind::Closed);
+        d.push(t0, "a.rs".into(), Kind::Written, INOTIFY);
+        d.push(us(t0, 10), "a.rs".into(), Kind::Closed, INOTIFY);
         assert_eq!(d.deadline(), Some(us(t0, 1_010)));
-        d.push(us(t0, 200), "b.rs".into(), Kind::Written);
-        d.push(us(t0, 210), "b.rs".into(), Kind::Closed);
+        d.push(us(t0, 200), "b.rs".into(), Kind::Written, INOTIFY);
+        d.push(us(t0, 210), "b.rs".into(), Kind::Closed, INOTIFY);
         assert_eq!(d.deadline(), Some(us(t0, 10_210)));
         assert_eq!(d.take(us(t0, 1_500)), None);
         assert_eq!(d.take(us(t0, 10_210)).unwrap().paths.len(), 2);
@@ -735,11 +832,94 @@ mod tests {
     #[test]
     fn a_created_file_waits_for_its_close() {
         let t0 = Instant::now();
+        for (closes, held) in [(INOTIFY, STREAM), (KQUEUE, Q)] {
+            let mut d = Debouncer::new(Q, CAP);
+            d.push(t0, "new.rs".into(), Kind::Created, closes);
+            assert_eq!(d.deadline(), Some(t0 + held));
+            d.push(ms(t0, 3), "new.rs".into(), Kind::Closed, closes);
+            assert_eq!(d.deadline(), Some(ms(t0, 4)));
+        }
+    }
+
+    /// The defect: a writer that opens its file and writes it only after a pause longer
+    /// than the longest window (`diesel print-schema > src/schema.rs`: the shell truncates the
+    /// file at the redirect, diesel asks the database first) made a wave on the empty file.
+    /// The burst now waits for the file's close, and a save of another file waits with it.
+    #[test]
+    fn a_file_truncated_and_written_after_a_pause_made_a_wave_on_it_empty() {
+        let t0 = Instant::now();
         let mut d = Debouncer::new(Q, CAP);
-        d.push(t0, "new.rs".into(), Kind::Created);
-        assert_eq!(d.deadline(), Some(ms(t0, 10)));
-        d.push(ms(t0, 3), "new.rs".into(), Kind::Closed);
-        assert_eq!(d.deadline(), Some(ms(t0, 4)));
+        // The truncation, then a save elsewhere.
+        d.push(t0, "schema.rs".into(), Kind::Written, INOTIFY);
+        d.push(ms(t0, 5), "main.rs".into(), Kind::Written, INOTIFY);
+        d.push(ms(t0, 5), "main.rs".into(), Kind::Closed, INOTIFY);
+        assert!(!d.settled());
+        assert_eq!(d.take(ms(t0, 15)), None, "past the window");
+        assert_eq!(d.take(ms(t0, 300)), None, "past the longest window");
+        d.push(ms(t0, 400), "schema.rs".into(), Kind::Written, INOTIFY);
+        assert_eq!(d.take(ms(t0, 500)), None, "written, not closed yet");
+        d.push(ms(t0, 500), "schema.rs".into(), Kind::Closed, INOTIFY);
+        assert_eq!(d.deadline(), Some(ms(t0, 510)), "two files: the window");
+        let b = d.take(ms(t0, 510)).unwrap();
+        assert_eq!(paths(&b.paths), ["main.rs", "schema.rs"]);
+        // Where no close is reported, nothing waits for one.
+        d.push(ms(t0, 1_000), "schema.rs".into(), Kind::Written, KQUEUE);
+        assert_eq!(d.deadline(), Some(ms(t0, 1_010)));
+    }
+
+    /// `touch` of a new file (created, times set, closed) and a `chmod` while writing: the
+    /// write goes on until the close.
+    #[test]
+    fn a_metadata_change_while_writing_ends_no_write() {
+        let t0 = Instant::now();
+        let mut d = Debouncer::new(Q, CAP);
+        d.push(t0, "new.rs".into(), Kind::Created, INOTIFY);
+        d.push(us(t0, 10), "new.rs".into(), Kind::Metadata, INOTIFY);
+        assert_eq!(d.peek_at(), None, "no lone save while written");
+        assert_eq!(d.deadline(), Some(t0 + STREAM));
+        d.push(us(t0, 20), "new.rs".into(), Kind::Closed, INOTIFY);
+        assert_eq!(d.deadline(), Some(us(t0, 1_020)));
+    }
+
+    /// A file written and not closed for longer than [`STREAM`] (a log whose writer holds
+    /// it open, written seldom) holds its first burst that long at most, and none after it
+    /// until it is closed.
+    #[test]
+    fn a_file_left_open_holds_a_burst_for_the_stream_threshold_at_most() {
+        let t0 = Instant::now();
+        let mut d = Debouncer::new(Q, CAP);
+        d.push(t0, "app.log".into(), Kind::Written, INOTIFY);
+        assert_eq!(d.take(ms(t0, 999)), None);
+        assert_eq!(paths(&d.take(t0 + STREAM).unwrap().paths), ["app.log"]);
+        // Written again 2 s later, with a save: the save's window alone.
+        d.push(ms(t0, 3_000), "app.log".into(), Kind::Written, INOTIFY);
+        d.push(ms(t0, 3_001), "a.rs".into(), Kind::Closed, INOTIFY);
+        assert_eq!(d.deadline(), Some(ms(t0, 3_011)));
+        d.take(ms(t0, 3_011)).unwrap();
+        // Closed (its writer ended): the next writer's file holds again.
+        d.push(ms(t0, 5_000), "app.log".into(), Kind::Closed, INOTIFY);
+        d.take(ms(t0, 5_001)).unwrap();
+        d.push(ms(t0, 7_000), "app.log".into(), Kind::Written, INOTIFY);
+        assert_eq!(d.deadline(), Some(ms(t0, 7_000) + STREAM));
+    }
+
+    /// A burst that goes on past its first open file's threshold: that file holds nothing
+    /// from then on, one opened later holds until its own close.
+    #[test]
+    fn a_file_open_past_the_threshold_within_a_burst_lets_it_close_on_quiet() {
+        let t0 = Instant::now();
+        let mut d = Debouncer::new(Q, Duration::from_secs(10));
+        d.push(t0, "open.rs".into(), Kind::Written, INOTIFY);
+        // Other files written and closed every 5 ms for 1.5 s.
+        for i in 1..300u64 {
+            assert_eq!(d.take(ms(t0, i * 5)), None, "{i}");
+            d.push(ms(t0, i * 5), format!("f{i}").into(), Kind::Closed, INOTIFY);
+        }
+        d.push(ms(t0, 1_496), "late.rs".into(), Kind::Written, INOTIFY);
+        assert_eq!(d.take(ms(t0, 1_600)), None, "late.rs is being written");
+        d.push(ms(t0, 1_600), "late.rs".into(), Kind::Closed, INOTIFY);
+        assert_eq!(d.deadline(), Some(ms(t0, 1_610)), "open.rs holds nothing");
+        assert_eq!(d.take(ms(t0, 1_610)).unwrap().paths.len(), 301);
     }
 
     /// The defect: `mkdir -p a/burst/0` and a first file in it, then the writer preempted for
@@ -750,18 +930,18 @@ mod tests {
         let t0 = Instant::now();
         let mut d = Debouncer::new(Q, CAP);
         d.push_dir(t0);
-        d.push(us(t0, 20), "a/burst/0/0.txt".into(), Kind::Placed);
+        d.push(us(t0, 20), "a/burst/0/0.txt".into(), Kind::Placed, INOTIFY);
         assert_eq!(d.deadline(), Some(us(t0, 10_020)));
         assert_eq!(
             d.take(ms(t0, 5)),
             None,
             "the writer's pause is in the window"
         );
-        d.push(ms(t0, 6), "a/burst/1/1.txt".into(), Kind::Created);
-        d.push(ms(t0, 6), "a/burst/1/1.txt".into(), Kind::Closed);
+        d.push(ms(t0, 6), "a/burst/1/1.txt".into(), Kind::Created, INOTIFY);
+        d.push(ms(t0, 6), "a/burst/1/1.txt".into(), Kind::Closed, INOTIFY);
         assert_eq!(d.take(ms(t0, 16)).unwrap().paths.len(), 2);
         // The next batch is a lone save again.
-        d.push(ms(t0, 100), "a/burst/0/0.txt".into(), Kind::Closed);
+        d.push(ms(t0, 100), "a/burst/0/0.txt".into(), Kind::Closed, INOTIFY);
         assert_eq!(d.deadline(), Some(ms(t0, 101)));
     }
 
@@ -769,10 +949,10 @@ mod tests {
     fn deletions_and_walked_files_are_complete() {
         let t0 = Instant::now();
         let mut d = Debouncer::new(Q, CAP);
-        d.push(t0, "gone.rs".into(), Kind::Gone);
+        d.push(t0, "gone.rs".into(), Kind::Gone, INOTIFY);
         assert_eq!(d.deadline(), Some(ms(t0, 1)));
         d.take(ms(t0, 1)).unwrap();
-        d.push(ms(t0, 20), "found.rs".into(), Kind::Placed);
+        d.push(ms(t0, 20), "found.rs".into(), Kind::Placed, INOTIFY);
         assert_eq!(d.deadline(), Some(ms(t0, 21)));
     }
 
@@ -781,13 +961,13 @@ mod tests {
         let t0 = Instant::now();
         let mut d = Debouncer::new(Q, CAP);
         // `touch` (GNU): open for writing, set the times, close; `os.utime`: the times only.
-        d.push(t0, "touched.rs".into(), Kind::Metadata);
-        d.push(us(t0, 5), "touched.rs".into(), Kind::Closed);
+        d.push(t0, "touched.rs".into(), Kind::Metadata, INOTIFY);
+        d.push(us(t0, 5), "touched.rs".into(), Kind::Closed, INOTIFY);
         assert_eq!(d.deadline(), Some(us(t0, 1_005)));
-        d.push(us(t0, 10), "utimed.rs".into(), Kind::Metadata);
-        d.push(us(t0, 20), "rewritten.rs".into(), Kind::Written);
-        d.push(us(t0, 30), "rewritten.rs".into(), Kind::Closed);
-        d.push(us(t0, 40), "rewritten.rs".into(), Kind::Metadata);
+        d.push(us(t0, 10), "utimed.rs".into(), Kind::Metadata, INOTIFY);
+        d.push(us(t0, 20), "rewritten.rs".into(), Kind::Written, INOTIFY);
+        d.push(us(t0, 30), "rewritten.rs".into(), Kind::Closed, INOTIFY);
+        d.push(us(t0, 40), "rewritten.rs".into(), Kind::Metadata, INOTIFY);
         let b = d.take(us(t0, 10_040)).unwrap();
         assert_eq!(paths(&b.paths), ["rewritten.rs", "touched.rs", "utimed.rs"]);
         assert_eq!(metadata_only(&b), ["touched.rs", "utimed.rs"]);
@@ -797,29 +977,31 @@ mod tests {
     fn settle_is_capped_by_the_quiet_window() {
         let t0 = Instant::now();
         let mut d = Debouncer::new(Duration::ZERO, CAP);
-        d.push(t0, "a.rs".into(), Kind::Closed);
+        d.push(t0, "a.rs".into(), Kind::Closed, INOTIFY);
         assert_eq!(d.deadline(), Some(t0));
         let mut d = Debouncer::new(Duration::from_micros(300), CAP);
-        d.push(t0, "a.rs".into(), Kind::Written);
-        d.push(t0, "a.rs".into(), Kind::Closed);
+        d.push(t0, "a.rs".into(), Kind::Written, INOTIFY);
+        d.push(t0, "a.rs".into(), Kind::Closed, INOTIFY);
         assert_eq!(d.deadline(), Some(us(t0, 300)));
     }
 
     #[test]
     fn continuous_stream_is_capped_at_max_delay() {
         let t0 = Instant::now();
-        let mut d = Debouncer::new(Q, Duration::from_millis(100));
-        // One event every 5 ms for 300 ms: never quiet.
-        let mut waves = vec![];
-        for i in 0..60u64 {
-            let now = ms(t0, i * 5);
-            if let Some(b) = d.take(now) {
-                waves.push((i * 5, b.paths.len()));
+        // One event every 5 ms for 300 ms: never quiet (and, with closes, never closed).
+        for closes in [KQUEUE, INOTIFY] {
+            let mut d = Debouncer::new(Q, Duration::from_millis(100));
+            let mut waves = vec![];
+            for i in 0..60u64 {
+                let now = ms(t0, i * 5);
+                if let Some(b) = d.take(now) {
+                    waves.push((i * 5, b.paths.len()));
+                }
+                d.push(now, format!("f{i}").into(), Kind::Written, closes);
+                assert!(closes || d.deadline().unwrap() <= now + Q);
             }
-            d.push(now, format!("f{i}").into(), Kind::Written);
-            assert!(d.deadline().unwrap() <= now + Q);
+            assert_eq!(waves, [(100, 20), (200, 20)]);
         }
-        assert_eq!(waves, [(100, 20), (200, 20)]);
     }
 
     /// A log appended to every 5 ms (a glob matches it) held every burst open for
@@ -837,10 +1019,10 @@ mod tests {
             if let Some(b) = d.take(now) {
                 closed.push((i * 5, paths(&b.paths).join(" ")));
             }
-            d.push(now, "app.log".into(), Kind::Written);
+            d.push(now, "app.log".into(), Kind::Written, INOTIFY);
             if i == 600 || i == 670 {
                 // 3 s in, and again in the next burst: a save of another file.
-                d.push(now, "a.rs".into(), Kind::Closed);
+                d.push(now, "a.rs".into(), Kind::Closed, INOTIFY);
             }
         }
         assert_eq!(
@@ -860,15 +1042,15 @@ mod tests {
     fn a_long_write_alone_still_waits_for_quiet() {
         let t0 = Instant::now();
         let mut d = Debouncer::new(Q, Duration::from_secs(10));
-        d.push(t0, "small".into(), Kind::Closed);
-        d.push(ms(t0, 1), "big".into(), Kind::Created);
+        d.push(t0, "small".into(), Kind::Closed, INOTIFY);
+        d.push(ms(t0, 1), "big".into(), Kind::Created, INOTIFY);
         for i in 1..400u64 {
             assert_eq!(d.take(ms(t0, i * 5)), None, "{i}");
-            d.push(ms(t0, i * 5), "big".into(), Kind::Written);
+            d.push(ms(t0, i * 5), "big".into(), Kind::Written, INOTIFY);
         }
-        d.push(ms(t0, 2_000), "big".into(), Kind::Closed);
+        d.push(ms(t0, 2_000), "big".into(), Kind::Closed, INOTIFY);
         // The next file of the copy: the burst goes on until the copy pauses.
-        d.push(ms(t0, 2_001), "next".into(), Kind::Closed);
+        d.push(ms(t0, 2_001), "next".into(), Kind::Closed, INOTIFY);
         assert_eq!(d.take(ms(t0, 2_005)), None);
         let b = d.take(ms(t0, 2_011)).unwrap();
         assert_eq!(paths(&b.paths), ["big", "next", "small"]);
@@ -878,7 +1060,7 @@ mod tests {
     fn cap_is_reported_for_a_backlog() {
         let t0 = Instant::now();
         let mut d = Debouncer::new(Q, Duration::from_millis(50));
-        d.push(t0, "a".into(), Kind::Written);
+        d.push(t0, "a".into(), Kind::Written, INOTIFY);
         assert!(!d.capped(ms(t0, 49)));
         assert!(d.capped(ms(t0, 50)));
     }
@@ -891,8 +1073,8 @@ mod tests {
             // 5,000 files rewritten in one second, each closed ~0.2 ms after the last.
             let now = us(t0, i * 200);
             assert_eq!(d.take(now), None);
-            d.push(now, format!("f{i}").into(), Kind::Written);
-            d.push(now, format!("f{i}").into(), Kind::Closed);
+            d.push(now, format!("f{i}").into(), Kind::Written, INOTIFY);
+            d.push(now, format!("f{i}").into(), Kind::Closed, INOTIFY);
         }
         let end = us(t0, 4999 * 200);
         assert_eq!(d.deadline(), Some(end + Q));
@@ -911,10 +1093,10 @@ mod tests {
         let t0 = Instant::now();
         let mut d = Debouncer::new(Q, CAP);
         for n in names {
-            d.push(t0, n.into(), Kind::Written);
+            d.push(t0, n.into(), Kind::Written, KQUEUE);
         }
-        d.push(t0, "a//b/".into(), Kind::Written);
-        d.push(t0, "./b".into(), Kind::Written);
+        d.push(t0, "a//b/".into(), Kind::Written, KQUEUE);
+        d.push(t0, "./b".into(), Kind::Written, KQUEUE);
         let b = d.take(ms(t0, 10)).unwrap();
         let want: Vec<&str> = by_path.iter().map(|p| p.to_str().unwrap()).collect();
         assert_eq!(paths(&b.paths), want);
@@ -935,13 +1117,13 @@ mod tests {
         d.rescanned(ms(t0, 20), Duration::from_millis(10));
         // The next rescan waits for the cool-down (500 ms minimum), settled save or not.
         d.push_rescan(ms(t0, 30));
-        d.push(ms(t0, 30), "a".into(), Kind::Closed);
+        d.push(ms(t0, 30), "a".into(), Kind::Closed, INOTIFY);
         assert_eq!(d.deadline(), Some(ms(t0, 520)));
         assert!(!d.capped(ms(t0, 100)));
         assert_eq!(d.take(ms(t0, 100)), None);
         assert!(d.take(ms(t0, 520)).unwrap().rescan);
         // Plain paths are not held back by the cool-down.
-        d.push(ms(t0, 600), "x".into(), Kind::Written);
+        d.push(ms(t0, 600), "x".into(), Kind::Written, KQUEUE);
         assert_eq!(d.deadline(), Some(ms(t0, 610)));
     }
 
@@ -949,8 +1131,8 @@ mod tests {
     fn out_of_order_stamps_do_not_shrink_the_window() {
         let t0 = Instant::now();
         let mut d = Debouncer::new(Q, CAP);
-        d.push(ms(t0, 5), "a".into(), Kind::Written);
-        d.push(ms(t0, 3), "b".into(), Kind::Written);
+        d.push(ms(t0, 5), "a".into(), Kind::Written, KQUEUE);
+        d.push(ms(t0, 3), "b".into(), Kind::Written, KQUEUE);
         assert_eq!(d.deadline(), Some(ms(t0, 15)));
     }
 
@@ -958,7 +1140,7 @@ mod tests {
     fn windows_past_what_an_instant_holds_do_not_panic() {
         let t0 = Instant::now();
         let mut d = Debouncer::new(Duration::MAX, Duration::MAX);
-        d.push(t0, "a".into(), Kind::Written);
+        d.push(t0, "a".into(), Kind::Written, INOTIFY);
         assert_eq!(d.deadline(), Some(t0));
         assert!(!d.capped(t0));
         d.rescanned(t0, Duration::MAX);
@@ -970,20 +1152,20 @@ mod tests {
         let t0 = Instant::now();
         let mut d = Debouncer::new(Q, CAP);
         // A writer slower than the settle per file: its first file is a wave of its own...
-        d.push(t0, "f0".into(), Kind::Written);
-        d.push(t0, "f0".into(), Kind::Closed);
+        d.push(t0, "f0".into(), Kind::Written, INOTIFY);
+        d.push(t0, "f0".into(), Kind::Closed, INOTIFY);
         assert_eq!(paths(&d.take(ms(t0, 1)).unwrap().paths), ["f0"]);
         // ...the next ones, within the quiet window of it, wait for quiet.
         for i in 1..50u64 {
             let now = ms(t0, 2 * i);
             assert_eq!(d.take(now), None);
-            d.push(now, format!("f{i:02}").into(), Kind::Written);
-            d.push(now, format!("f{i:02}").into(), Kind::Closed);
+            d.push(now, format!("f{i:02}").into(), Kind::Written, INOTIFY);
+            d.push(now, format!("f{i:02}").into(), Kind::Closed, INOTIFY);
         }
         assert_eq!(d.deadline(), Some(ms(t0, 108)));
         assert_eq!(d.take(ms(t0, 108)).unwrap().paths.len(), 49);
         // A save a quiet window after the burst settles again.
-        d.push(ms(t0, 200), "a".into(), Kind::Closed);
+        d.push(ms(t0, 200), "a".into(), Kind::Closed, INOTIFY);
         assert_eq!(d.deadline(), Some(ms(t0, 201)));
     }
 
@@ -994,7 +1176,7 @@ mod tests {
         let burst = |d: &mut Debouncer, from: u64, n: u64| {
             for i in 0..n {
                 let now = us(t0, from + i * 100);
-                d.push(now, format!("f{from}-{i}").into(), Kind::Closed);
+                d.push(now, format!("f{from}-{i}").into(), Kind::Closed, INOTIFY);
             }
             us(t0, from + (n - 1) * 100)
         };
@@ -1021,10 +1203,10 @@ mod tests {
         assert_eq!(d.window(), Q * ADAPT_FACTOR);
         // A save after a rest settles, and the window is the configured one again.
         let later = us(t0, at + 1_000_000);
-        d.push(later, "a.rs".into(), Kind::Closed);
+        d.push(later, "a.rs".into(), Kind::Closed, INOTIFY);
         assert_eq!(d.deadline(), Some(later + SETTLE));
         d.take(later + SETTLE).unwrap();
-        d.push(later + Q * 100, "a.rs".into(), Kind::Written);
+        d.push(later + Q * 100, "a.rs".into(), Kind::Written, INOTIFY);
         assert_eq!(d.window(), Q);
     }
 
@@ -1033,19 +1215,24 @@ mod tests {
         let t0 = Instant::now();
         let mut d = Debouncer::new(Q, CAP);
         for i in 0..50u64 {
-            d.push(us(t0, i * 100), format!("a{i}").into(), Kind::Closed);
+            d.push(
+                us(t0, i * 100),
+                format!("a{i}").into(),
+                Kind::Closed,
+                INOTIFY,
+            );
         }
         let end = us(t0, 4_900);
         assert_eq!(d.take(end + Q).unwrap().paths.len(), 50);
         // Preempted for 25 ms (more than twice the window), then one file, then a 3 ms
         // pause (longer than the settle) before the rest: the lone file is not a wave.
         let resumed = end + Duration::from_millis(25);
-        d.push(resumed, "b0".into(), Kind::Closed);
+        d.push(resumed, "b0".into(), Kind::Closed, INOTIFY);
         assert_eq!(d.take(resumed + SETTLE), None, "{:?}", d.deadline());
         for i in 1..50u64 {
             let now = resumed + Duration::from_millis(3) + Duration::from_micros(i * 100);
             assert_eq!(d.take(now), None);
-            d.push(now, format!("b{i}").into(), Kind::Closed);
+            d.push(now, format!("b{i}").into(), Kind::Closed, INOTIFY);
         }
         assert_eq!(d.window(), Duration::from_millis(50));
         let last = resumed + Duration::from_millis(3) + Duration::from_micros(4_900);
@@ -1058,7 +1245,7 @@ mod tests {
         let t0 = Instant::now();
         let mut d = Debouncer::new(Q, Duration::from_millis(100));
         // The first file of a checkout looks like a lone save...
-        d.push(t0, "f0".into(), Kind::Closed);
+        d.push(t0, "f0".into(), Kind::Closed, INOTIFY);
         assert_eq!(d.deadline(), Some(ms(t0, 1)));
         // ...but git holds its index lock: held, looked at again every 5 ms.
         d.hold(ms(t0, 1), ms(t0, 6));
@@ -1074,7 +1261,7 @@ mod tests {
             }
             assert!(!d.capped(now), "the cap does not close a held batch");
             assert_eq!(d.take(now), None);
-            d.push(now, format!("f{i}").into(), Kind::Closed);
+            d.push(now, format!("f{i}").into(), Kind::Closed, INOTIFY);
         }
         // Held for 299 ms, but files kept coming: quiet only since the last one.
         assert_eq!(d.held_quiet_for(ms(t0, 300)), ms(t0, 300) - ms(t0, 299));

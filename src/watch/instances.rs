@@ -44,8 +44,21 @@ pub(super) type InstanceId = u8;
 /// The instance index of directories watched by the poll fallback.
 pub(super) const POLLED: InstanceId = InstanceId::MAX;
 
-/// Forwards notify's events to the watcher thread, time-stamped.
+/// Whether the native instance reports a close after each write: inotify does
+/// (`IN_CLOSE_WRITE`); kqueue and FSEvents do not.
+const NATIVE_CLOSES: bool = cfg!(target_os = "linux");
+
+/// Forwards a native instance's events to the watcher thread, time-stamped.
 pub(super) fn handler(events: mpsc::Sender<Msg>) -> impl notify::EventHandler {
+    forward(events, NATIVE_CLOSES)
+}
+
+/// Forwards a poller's events: it reports no closes.
+pub(super) fn poller(events: mpsc::Sender<Msg>) -> impl notify::EventHandler {
+    forward(events, false)
+}
+
+fn forward(events: mpsc::Sender<Msg>, closes: bool) -> impl notify::EventHandler {
     move |ev: notify::Result<notify::Event>| {
         // Reads (ours included: hashing opens files) are noise; a close after writing is the
         // best signal that a file is complete.
@@ -55,7 +68,8 @@ pub(super) fn handler(events: mpsc::Sender<Msg>) -> impl notify::EventHandler {
         {
             return;
         }
-        let _ = events.send(Msg::Event(Instant::now(), ev));
+        let at = Instant::now();
+        let _ = events.send(Msg::Event { at, closes, ev });
     }
 }
 
@@ -145,7 +159,7 @@ impl Fallback {
             None => {
                 let made: Instance = match self.poll {
                     Some(interval) => Box::new(notify::PollWatcher::new(
-                        handler(self.msgs.clone()),
+                        poller(self.msgs.clone()),
                         notify::Config::default()
                             .with_poll_interval(interval)
                             .with_compare_contents(true),
@@ -188,7 +202,7 @@ impl Fallback {
         let poller = match &mut self.poller {
             Some(p) => p,
             None => self.poller.insert(notify::PollWatcher::new(
-                handler(self.msgs.clone()),
+                poller(self.msgs.clone()),
                 // Whole-second mtimes would miss a second write within a second: compare bytes.
                 notify::Config::default()
                     .with_poll_interval(self.interval)

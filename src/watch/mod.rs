@@ -78,7 +78,10 @@
 //! lone save does not wait out the quiet window. Otherwise the quiet window opens at the first
 //! event and restarts with each one; `max_delay` caps a burst that never goes quiet (its
 //! events' span, by the times they came: a thread that takes them late does not cut it). A burst
-//! that goes on after closing on its window doubles the window (up to 16 times). A burst due
+//! that goes on after closing on its window doubles the window (up to 16 times). Where the
+//! instance reports closes (inotify; its handler says so with each event), a file created or
+//! written and not closed yet holds the burst until its close, for at most `debounce::STREAM`
+//! (a file open longer, a log's, holds nothing until it is closed). A burst due
 //! to close while git holds its index lock is held (`vcs`: one stat of `index.lock` every
 //! 5 ms, no watch on `.git/`), so a checkout is one wave on its final tree. With
 //! nothing pending the watcher thread blocks on its channel without a timeout: no wakeups when

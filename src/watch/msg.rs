@@ -9,7 +9,13 @@ use super::config::{Ignore, Relevance};
 
 /// One message on the watcher thread's channel.
 pub(super) enum Msg {
-    Event(Instant, notify::Result<notify::Event>),
+    /// An event, when it came, and whether its source reports a close after each write
+    /// (inotify does: `debounce` then waits for a file being written to be closed).
+    Event {
+        at: Instant,
+        closes: bool,
+        ev: notify::Result<notify::Event>,
+    },
     SetRelevant {
         relevant: Relevance,
         /// The new common `ignore`, if it changed with the Hotfile.

@@ -13,7 +13,7 @@ use super::baseline::lock;
 use super::config::{NATIVE_INSTANCES, SPLIT_DEPTH, Tuning};
 use super::dirkey;
 use super::error::{EMFILE, WatchError, read_limit};
-use super::instances::{Fallback, Instance, InstanceId, LINKED, POLLED, add, handler, native};
+use super::instances::{Fallback, Instance, InstanceId, LINKED, POLLED, add, native, poller};
 use super::msg::Msg;
 use super::walk::{Found, Step, Target, Walk, Walking};
 
@@ -128,7 +128,7 @@ impl Watches {
         let mut notify: Vec<Instance> = vec![match poll {
             Some(interval) => Box::new(
                 notify::PollWatcher::new(
-                    handler(msgs.clone()),
+                    poller(msgs.clone()),
                     // notify 8.2's poller compares whole-second mtimes only, so a second write
                     // within the same second would be missed; comparing contents closes that
                     // (at the cost of reading the files of watched directories every interval).

@@ -176,6 +176,51 @@ fn an_atomic_save_is_one_change() {
     assert_eq!(hot.count("node_started", "a"), 2, "{}", hot.transcript());
 }
 
+/// The defect: a writer that opens its file (the shell truncates or creates it at the
+/// redirect), works for longer than the quiet window and only then writes it, as
+/// `diesel print-schema > src/schema.rs` does while it asks the database, made two waves: the
+/// first ran the task on an empty file (red), the second on the written one. On a backend
+/// that reports closes (inotify) the burst waits for the file's close: one wave, on the whole
+/// file, for a file truncated and for one created.
+#[test]
+fn a_file_written_after_a_pause_behind_a_redirect_ran_its_task_on_it_empty() {
+    let project = Project::with_hotfile(
+        r#"
+task "a" {
+    watch "a/**"
+    run "cat a/*.rs | tr '\n' ' ' >> seen; echo >> seen"
+}
+task "b" {
+    watch "b/**"
+    run "true"
+}
+"#,
+    );
+    project.write("a/gen.rs", "old\n");
+    let mut hot = start(&project);
+    // Longer than the longest quiet window (160 ms for the default 10 ms).
+    for script in [
+        "{ sleep 0.3; echo one; } > a/gen.rs",
+        "{ sleep 0.3; echo two; } > a/made.rs",
+    ] {
+        let status = std::process::Command::new("sh")
+            .args(["-c", script])
+            .current_dir(project.path())
+            .status()
+            .expect("sh runs");
+        assert!(status.success(), "{script}");
+        assert_eq!(wait_wave(&mut hot), ["a"], "{}", hot.transcript());
+    }
+    fence(&project, &mut hot, "redirect");
+    assert_eq!(waves(&hot).len(), 4, "{}", hot.transcript());
+    assert_eq!(
+        project.read("seen").lines().collect::<Vec<_>>(),
+        ["old ", "one ", "one two "],
+        "each run saw the files whole\n{}",
+        hot.transcript()
+    );
+}
+
 #[test]
 fn saving_unchanged_content_reruns_nothing() {
     let project = Project::with_hotfile(ABC);

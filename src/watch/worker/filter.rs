@@ -18,7 +18,13 @@ use crate::watch::files::Slot;
 use crate::watch::rules;
 
 impl Worker {
-    pub(super) fn on_event(&mut self, now: Instant, ev: notify::Result<notify::Event>) {
+    /// An event at `now`, from a source that reports closes after writing or not (`closes`).
+    pub(super) fn on_event(
+        &mut self,
+        now: Instant,
+        closes: bool,
+        ev: notify::Result<notify::Event>,
+    ) {
         let ev = match ev {
             Ok(ev) => ev,
             Err(e) => {
@@ -44,11 +50,11 @@ impl Worker {
                 Kind::Placed if both && i == 0 => Kind::Gone,
                 kind => kind,
             };
-            self.on_path(now, path, kind);
+            self.on_path(now, path, kind, closes);
             // The same file under the names links give it.
             if !self.links.is_empty() {
                 for name in self.links.names(path) {
-                    self.on_path(now, &name, kind);
+                    self.on_path(now, &name, kind, closes);
                 }
             }
         }
@@ -99,7 +105,7 @@ impl Worker {
         true
     }
 
-    pub(super) fn on_path(&mut self, now: Instant, abs: &Path, kind: Kind) {
+    pub(super) fn on_path(&mut self, now: Instant, abs: &Path, kind: Kind, closes: bool) {
         let Some(rel) = relative(abs, &self.root) else {
             return;
         };
@@ -116,7 +122,7 @@ impl Worker {
         // burst of thousands of files is two to five events per file: most cost this only.
         if matches!(kind, Kind::Written | Kind::Closed) {
             if let Some(id) = self.debouncer.id(rel) {
-                self.debouncer.push_id(now, id, kind);
+                self.debouncer.push_id(now, id, kind, closes);
                 self.reads.touched(id, kind);
                 return;
             }
@@ -129,7 +135,7 @@ impl Worker {
         if kind == Kind::Metadata
             && let Some(known) = self.known_file(abs, rel)
         {
-            let id = self.touched(now, rel.to_path_buf(), kind);
+            let id = self.touched(now, rel.to_path_buf(), kind, closes);
             self.reads.stat_later(id, known);
             return;
         }
@@ -197,9 +203,12 @@ impl Worker {
             } else {
                 kind
             };
+            // A link, a FIFO or a device is made whole: no close will come.
+            let closes =
+                closes && (kind != Kind::Created || meta.as_ref().is_some_and(|m| m.is_file()));
             // The `lstat` above came after the event: the times a metadata-only change is
             // judged by, unless a later event replaces them.
-            let id = self.touched(now, rel, kind);
+            let id = self.touched(now, rel, kind, closes);
             if kind == Kind::Metadata
                 && let Some(meta) = meta.as_ref().filter(|m| m.is_file())
             {
@@ -250,15 +259,15 @@ impl Worker {
             let known = self.shared.files().subtree(rel);
             for k in known {
                 // Through `touched`: what was read of it ahead is stale.
-                self.touched(now, k, Kind::Gone);
+                self.touched(now, k, Kind::Gone, false);
             }
         }
     }
 
-    /// A file the open burst touched: anything read of it before is stale. Returns its
-    /// number in the burst.
-    pub(super) fn touched(&mut self, now: Instant, rel: PathBuf, kind: Kind) -> Id {
-        let id = self.debouncer.push(now, rel, kind);
+    /// A file the open burst touched (by an event from a source that reports closes or not):
+    /// anything read of it before is stale. Returns its number in the burst.
+    pub(super) fn touched(&mut self, now: Instant, rel: PathBuf, kind: Kind, closes: bool) -> Id {
+        let id = self.debouncer.push(now, rel, kind, closes);
         self.reads.touched(id, kind);
         id
     }

@@ -225,7 +225,7 @@ impl Worker {
     fn scouted(&mut self, now: Instant, link: PathBuf, target: PathBuf, fits: bool) {
         self.scouts.scouted(&link, &target, fits);
         if fits {
-            self.on_path(now, &link, Kind::Placed);
+            self.on_path(now, &link, Kind::Placed, false);
         } else {
             self.reports.too_big(&self.root, &link, &target);
         }
@@ -302,7 +302,7 @@ impl Worker {
                 continue;
             };
             for entry in entries.flatten() {
-                self.on_path(now, &entry.path(), Kind::Placed);
+                self.on_path(now, &entry.path(), Kind::Placed, false);
             }
         }
         self.check_polled(now);
@@ -499,8 +499,8 @@ impl Worker {
     pub(super) fn run(mut self, rx: mpsc::Receiver<Msg>) {
         loop {
             match self.next_message(&rx) {
-                Ok(Msg::Event(at, ev)) => {
-                    self.on_event(at, ev);
+                Ok(Msg::Event { at, closes, ev }) => {
+                    self.on_event(at, closes, ev);
                     self.check_polled(Instant::now());
                     // A backlog never lets the channel run dry; the cap still closes the burst.
                     // By the event's own time, not by when this thread took it: a burst taken

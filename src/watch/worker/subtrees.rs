@@ -72,7 +72,7 @@ impl Worker {
         if step != Step::More {
             let files: Vec<PathBuf> = found.files().map(Path::to_path_buf).collect();
             for f in files.into_iter().chain(found.special) {
-                self.touched(now, f, Kind::Placed);
+                self.touched(now, f, Kind::Placed, false);
             }
             return;
         }
