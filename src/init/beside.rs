@@ -75,11 +75,12 @@ pub(super) fn beside<'a>(
     base: &Path,
     packages: impl IntoIterator<Item = &'a Package>,
     root: &Path,
+    target_dir: &Path,
 ) -> Beside {
     let per_package = packages.into_iter().flat_map(|package| {
         let dir = &package.dir;
         let mut paths: Vec<PathBuf> = NAMES.iter().map(|name| dir.join(name)).collect();
-        for path in super::named::named(package, base) {
+        for path in super::named::named(package, base, target_dir) {
             if !paths.iter().any(|p| path.starts_with(p)) {
                 paths.push(path);
             }
@@ -152,7 +153,9 @@ mod tests {
         write(root, "api/assets/logo.png", "ignored with its directory");
         std::fs::create_dir_all(root.join("api/public")).unwrap();
         let api = root.join("api");
-        let found = beside(root, &[Package::at(root), Package::at(&api)], root).per_package;
+        let target = root.join("target");
+        let found =
+            beside(root, &[Package::at(root), Package::at(&api)], root, &target).per_package;
         let mut at_root = found[root].clone();
         at_root.sort();
         // static/ holds only ignored files, .env is ignored, public/ is empty.
@@ -172,7 +175,7 @@ mod tests {
         write(root, "Cargo.lock", "");
         write(root, ".cargo/config.toml", "[build]");
         write(root, "rust-toolchain.toml", "[toolchain]");
-        let found = beside(root, &[Package::at(root)], root);
+        let found = beside(root, &[Package::at(root)], root, &root.join("target"));
         assert_eq!(
             found.workspace,
             ["Cargo.toml", ".cargo/config.toml", "rust-toolchain.toml"]
@@ -181,7 +184,7 @@ mod tests {
         std::fs::create_dir_all(&member).unwrap();
         // A Hotfile in a member sees nothing above it.
         assert!(
-            beside(&member, &[Package::at(&member)], root)
+            beside(&member, &[Package::at(&member)], root, &root.join("target"))
                 .workspace
                 .is_empty()
         );

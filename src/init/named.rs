@@ -24,8 +24,9 @@ use crate::cargo::Package;
 const MAX_LEN: usize = 255;
 
 /// The paths `package`'s sources name that exist below `base` (the project root), absolute,
-/// each once, outside what init watches as code already (`src/`, the manifest).
-pub(super) fn named(package: &Package, base: &Path) -> Vec<PathBuf> {
+/// each once, outside what init watches as code already (`src/`, the manifest) and outside
+/// cargo's `target_dir`.
+pub(super) fn named(package: &Package, base: &Path, target_dir: &Path) -> Vec<PathBuf> {
     // Its own code only: `src/` and the crate roots outside it (`build.rs`, a `[[bin]]`'s
     // `path`), never the directory around them (at the root, that is every crate's code).
     let src = package.dir.join("src");
@@ -54,7 +55,11 @@ pub(super) fn named(package: &Package, base: &Path) -> Vec<PathBuf> {
         let here = path.parent().unwrap_or(base);
         for text in literal.captures_iter(&text).map(|c| c.extract::<1>().1[0]) {
             for candidate in resolve(text, [package.dir.as_path(), here, base], base) {
-                if !found.contains(&candidate) && wanted(&candidate, package, base) {
+                // cargo's output: where the build writes is never its input (a loop).
+                if !found.contains(&candidate)
+                    && !candidate.starts_with(target_dir)
+                    && wanted(&candidate, package, base)
+                {
                     found.push(candidate);
                 }
             }
@@ -168,6 +173,7 @@ mod tests {
                 serve("./app/public/", "resources", "templates/**/*.html");
                 log("hello world", "https://example.com/files", "/etc", "..", ".", "src/a.rs");
                 log("../../outside", "missing/dir", "Cargo.toml", "app", ".github");
+                run("target/debug/app");
             }
             "#,
         );
@@ -179,6 +185,8 @@ mod tests {
         write(&dir, "resources/en.ftl", "");
         write(&dir, "templates/index.html", "");
         write(&dir, ".github/ci.yml", "");
+        // Not ignored (no .gitignore here), yet cargo's output.
+        write(root, "target/debug/app", "");
         // Its build script names the protocol's definitions; a test beside the code, its
         // fixtures (watched as the tests' already).
         write(
@@ -200,7 +208,7 @@ mod tests {
         write(root, "gen/src/lib.rs", "");
         let mut package = Package::at(&dir);
         package.sources.push(dir.join("build.rs"));
-        let mut found = named(&package, root);
+        let mut found = named(&package, root, &root.join("target"));
         found.sort();
         let expected: Vec<PathBuf> = [
             "README.md",

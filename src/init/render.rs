@@ -90,7 +90,12 @@ pub(super) fn cargo_hotfile(workspace: &Workspace, choice: &Choice) -> (String, 
     let mut services = Vec::new();
     let check_dir = relative(&workspace.target_dir.join("clippy"), base);
     let packages = choice.packages.iter().chain(choice.inputs.iter().flatten());
-    let beside = super::beside::beside(base, packages.copied(), &workspace.root);
+    let beside = super::beside::beside(
+        base,
+        packages.copied(),
+        &workspace.root,
+        &workspace.target_dir,
+    );
     for (package, inputs) in choice.packages.iter().zip(&choice.inputs) {
         let dir = dir_prefix(&package.dir, base);
         let globs = Globs::of(package, inputs, base, &beside);
