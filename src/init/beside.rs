@@ -133,12 +133,7 @@ pub(super) fn beside<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn write(root: &Path, path: &str, text: &str) {
-        let path = root.join(path);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, text).unwrap();
-    }
+    use crate::init::write;
 
     #[test]
     fn what_a_package_reads_beside_its_code_counts_only_where_hot_would_watch_it() {

@@ -117,6 +117,14 @@ pub fn run(force: bool, ask: &Ask, reporter: &Reporter) -> u8 {
     exit::OK
 }
 
+/// Writes `text` to `path` below `root`, making its directories: the init tests' trees.
+#[cfg(test)]
+fn write(root: &Path, path: &str, text: &str) {
+    let path = root.join(path);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+}
+
 /// The Hotfile's path as the user would type it from `cwd`, and its `root` when it has one.
 fn shown(hotfile: &Path, cwd: &Path, root: Option<&str>) -> String {
     let parent = hotfile.parent().unwrap_or(cwd);

@@ -147,12 +147,7 @@ fn in_another_crate(path: &Path, package: &Package, base: &Path) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn write(root: &Path, path: &str, text: &str) {
-        let path = root.join(path);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, text).unwrap();
-    }
+    use crate::init::write;
 
     /// poem's examples: rust-embed's folder, a static files endpoint given a path from the
     /// workspace root, i18n resources, a tera glob; and literals that are not paths, or name
