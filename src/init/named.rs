@@ -10,9 +10,8 @@
 //! for a server run from it), and kept only where something exists there inside the project
 //! (not the project itself, a directory holding the package, or a hidden entry). Only the
 //! package's own code is read: `src/` and its crate roots (`build.rs` among them). A literal
-//! that is not a
-//! path almost never names an existing one; one that does and is never read costs a rerun on
-//! an edit to it, as `cargo watch -x run` (which watches everything) would.
+//! that is not a path almost never names an existing one; one that does and is never read
+//! costs a rerun on an edit to it, as `cargo watch -x run` (which watches everything) would.
 
 use std::path::{Component, Path, PathBuf};
 
@@ -20,7 +19,7 @@ use regex::Regex;
 
 use crate::cargo::Package;
 
-/// The longest literal taken for a path: longer ones are text.
+/// The longest literal taken for a path, in characters: longer ones are text.
 const MAX_LEN: usize = 255;
 
 /// The paths `package`'s sources name that exist below `base` (the project root), absolute,
@@ -46,7 +45,7 @@ pub(super) fn named(package: &Package, base: &Path, target_dir: &Path) -> Vec<Pa
             .filter(|source| !source.starts_with(&src))
             .cloned(),
     );
-    let literal = Regex::new(r#""([^"\\\n]{1,255})""#).expect("a valid regex");
+    let literal = Regex::new(&format!(r#""([^"\\\n]{{1,{MAX_LEN}}})""#)).expect("a valid regex");
     let mut found: Vec<PathBuf> = Vec::new();
     for path in &files {
         let Ok(text) = std::fs::read_to_string(path) else {
@@ -86,10 +85,7 @@ fn resolve<'a>(
         .find(['*', '?', '[', '{'])
         .map_or(text, |at| &text[..at])
         .trim_end_matches('/');
-    let plausible = text.len() <= MAX_LEN
-        && !text.is_empty()
-        && !text.contains("://")
-        && !Path::new(text).is_absolute();
+    let plausible = !text.is_empty() && !text.contains("://") && !Path::new(text).is_absolute();
     from.into_iter()
         .filter(move |_| plausible)
         .filter_map(move |dir| normalize(&dir.join(text)))
@@ -116,9 +112,9 @@ fn normalize(path: &Path) -> Option<PathBuf> {
 }
 
 /// Not the package's own code, tests or manifest (watched as code), nor a directory holding
-/// the package (everything) or another crate, nor a hidden entry: those a server or build reads by convention are
-/// [`super::beside`]'s names, and the others are tools' settings (`.gitignore`, `.github`)
-/// that a generator or a test names as text.
+/// the package (everything) or another crate, nor a hidden entry: the hidden ones a server or
+/// build reads by convention are [`super::beside`]'s names, and the others are tools'
+/// settings (`.gitignore`, `.github`) that a generator or a test names as text.
 fn wanted(path: &Path, package: &Package, base: &Path) -> bool {
     let hidden = path.strip_prefix(base).is_ok_and(|rel| {
         rel.components()
