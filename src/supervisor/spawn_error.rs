@@ -69,8 +69,9 @@ impl fmt::Display for SpawnError {
                 error,
             } => write!(
                 f,
-                "cannot start hot's exec shim `{}` for `{program}`: {error}",
-                shim.display()
+                "cannot start hot's exec shim `{}` for `{program}`: {}",
+                shim.display(),
+                crate::shim::why(error)
             ),
             SpawnError::NoPid => write!(f, "internal: the child exited before hot saw its pid"),
             SpawnError::PassSockets(e) => {
