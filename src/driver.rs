@@ -87,7 +87,10 @@ pub(crate) fn run(project: Arc<Project>, reporter: Reporter, plan: Plan) -> u8 {
     // reading (or a terminal held by Ctrl-S) cannot stall the loop, signals included. The
     // closing summary and the sinks' finish wait for it at most the stop timeout.
     if let Err(error) = reporter.spawn_writer(stop_timeout(&project)) {
-        reporter.error(&format!("cannot start the output writer: {error}"));
+        reporter.error(&format!(
+            "cannot start the output writer: {}",
+            crate::shim::why(&error)
+        ));
         return exit::FAILED;
     }
     let code = runtime.block_on(drive(project, reporter.clone(), status, plan));
@@ -498,8 +501,17 @@ async fn start_watcher(
 ) -> Result<Watcher, Started> {
     let cancel = Arc::new(AtomicBool::new(false));
     let called_off = cancel.clone();
-    let mut starting =
-        tokio::task::spawn_blocking(move || Watcher::start_until(config, changes, called_off));
+    let mut starting = match crate::thread::spawn("hot-watch-start", move || {
+        Watcher::start_until(config, changes, called_off)
+    }) {
+        Ok(starting) => starting,
+        Err(error) => {
+            return Err(Started::Failed(format!(
+                "cannot start the file watcher: {}",
+                crate::shim::why(&error)
+            )));
+        }
+    };
     let started = tokio::select! {
         started = &mut starting => started,
         code = signals.recv() => {

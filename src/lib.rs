@@ -30,6 +30,7 @@ pub mod sockets;
 pub(crate) mod status;
 pub mod supervisor;
 pub mod text;
+pub(crate) mod thread;
 pub mod watch;
 
 pub use cli::main;

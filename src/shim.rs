@@ -299,8 +299,15 @@ fn show(program: &OsStr) -> String {
     String::from_utf8_lossy(program.as_bytes()).into_owned()
 }
 
-/// An exec error in words a user can act on.
+/// An error starting a program or a thread, in words a user can act on.
 pub(crate) fn why(error: &std::io::Error) -> String {
+    // What fork, clone and exec say at the process limit, which counts threads too.
+    if error.raw_os_error() == Some(libc::EAGAIN) {
+        return format!(
+            "{error}: the limit on processes is reached (`ulimit -u`, or a container's pids \
+             limit); end some processes or raise the limit"
+        );
+    }
     match error.kind() {
         std::io::ErrorKind::NotFound => "not found: is it installed and on PATH?".into(),
         std::io::ErrorKind::PermissionDenied => {

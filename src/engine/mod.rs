@@ -27,6 +27,10 @@ pub enum Exit {
     Signal(i32),
     /// Never started: the command was not found, not executable, ...
     SpawnFailed(String),
+    /// Never started because the system refused a process for now: a limit on processes or
+    /// open files was reached. Unlike [`Exit::SpawnFailed`] it fixes itself once the limit
+    /// eases, so a service comes back by itself, as after a crash.
+    Refused(String),
 }
 
 impl Exit {

@@ -531,8 +531,11 @@ impl Engine {
         let duration = ran.unwrap_or_else(|| now.saturating_duration_since(instance.started));
         let ok = exit.success();
         // A command that never started has no run: no duration, and no writes of its own.
-        state.last_run =
-            (!matches!(exit, Exit::SpawnFailed(_))).then_some((instance.started, now, duration));
+        state.last_run = (!matches!(exit, Exit::SpawnFailed(_) | Exit::Refused(_))).then_some((
+            instance.started,
+            now,
+            duration,
+        ));
         let mut down = None;
         let mut unchecked = None;
         match kind {

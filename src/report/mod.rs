@@ -419,7 +419,7 @@ pub fn describe_exit(exit: &Exit) -> String {
     match exit {
         Exit::Code(code) => format!("exit status {code}"),
         Exit::Signal(signal) => describe_signal(*signal),
-        Exit::SpawnFailed(why) => why.clone(),
+        Exit::SpawnFailed(why) | Exit::Refused(why) => why.clone(),
     }
 }
 

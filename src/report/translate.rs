@@ -55,7 +55,7 @@ pub(super) fn report(project: &Project, report: &Report, clock: &Clock) -> Event
             let (code, signal, error) = match exit {
                 Exit::Code(code) => (Some(*code), None, None),
                 Exit::Signal(signal) => (None, Some(*signal), None),
-                Exit::SpawnFailed(why) => (None, None, Some(why.clone())),
+                Exit::SpawnFailed(why) | Exit::Refused(why) => (None, None, Some(why.clone())),
             };
             let kind = project.node(*node).kind;
             let last_lines = match kind {

@@ -77,7 +77,12 @@ pub(super) fn watch(
                 return;
             }
             let hot = hot.clone();
-            let Ok(seen) = tokio::task::spawn_blocking(move || look(pgid, &hot)).await else {
+            // Refused a thread (a process limit reached), the look is done without: it only
+            // ever adds a warning.
+            let Ok(looking) = crate::thread::spawn("hot-look", move || look(pgid, &hot)) else {
+                return;
+            };
+            let Ok(seen) = looking.await else {
                 return;
             };
             if let Some(unused) = verdict(&seen) {

@@ -1,5 +1,6 @@
 //! Why an instance could not be started. The engine hears it as `Exit::SpawnFailed` with
-//! this text; each says what failed and, where there is one, what to do.
+//! this text, or `Exit::Refused` when the system refused a resource for now; each says what
+//! failed and, where there is one, what to do.
 
 use std::fmt;
 use std::io;
@@ -69,13 +70,31 @@ impl fmt::Display for SpawnError {
                 error,
             } => write!(
                 f,
-                "cannot start hot's exec shim `{}` for `{program}`: {error}",
-                shim.display()
+                "cannot start hot's exec shim `{}` for `{program}`: {}",
+                shim.display(),
+                crate::shim::why(error)
             ),
             SpawnError::NoPid => write!(f, "internal: the child exited before hot saw its pid"),
             SpawnError::PassSockets(e) => {
                 write!(f, "cannot hand the listening sockets to the keeper: {e}")
             }
+        }
+    }
+}
+
+impl SpawnError {
+    /// Whether the system refused a resource for now (a limit on processes or open files):
+    /// the same start may succeed once the limit eases.
+    pub(super) fn refused(&self) -> bool {
+        match self {
+            SpawnError::SocketPair(error)
+            | SpawnError::NotifySocket { error, .. }
+            | SpawnError::Shim { error, .. }
+            | SpawnError::PassSockets(error) => matches!(
+                error.raw_os_error(),
+                Some(libc::EAGAIN | libc::ENOMEM | libc::EMFILE | libc::ENFILE)
+            ),
+            _ => false,
         }
     }
 }

@@ -199,10 +199,15 @@ impl Supervisor {
     }
 
     fn spawn_failed(&self, node: NodeId, generation: Generation, error: SpawnError) {
+        let why = error.to_string();
         let _ = self.events.send(Event::Exited {
             node,
             generation,
-            exit: Exit::SpawnFailed(error.to_string()),
+            exit: if error.refused() {
+                Exit::Refused(why)
+            } else {
+                Exit::SpawnFailed(why)
+            },
             last_lines: Vec::new(),
             ran: None,
         });

@@ -24,7 +24,7 @@ pub enum WatchError {
         limit.map_or_else(|| "?".to_string(), |l| l.to_string())
     )]
     InstanceLimit { limit: Option<u64> },
-    #[error("cannot start the file watcher: {0}")]
+    #[error("cannot start the file watcher: {}", notify_why(.0))]
     Init(#[source] notify::Error),
     #[error("cannot watch `{}`: {source}", dir.display())]
     Watch {
@@ -38,11 +38,19 @@ pub enum WatchError {
         #[source]
         source: io::Error,
     },
-    #[error("cannot start the watcher thread: {0}")]
+    #[error("cannot start the watcher thread: {}", crate::shim::why(.0))]
     Thread(#[source] io::Error),
     /// The start-up walk was called off (hot is stopping): nothing to tell the user.
     #[error("the start-up walk was called off")]
     Cancelled,
+}
+
+/// notify's error, in words a user can act on where the system refused a thread.
+fn notify_why(error: &notify::Error) -> String {
+    match &error.kind {
+        notify::ErrorKind::Io(io) => crate::shim::why(io),
+        _ => error.to_string(),
+    }
 }
 
 pub(super) fn read_limit(name: &str) -> Option<u64> {

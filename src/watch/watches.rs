@@ -386,34 +386,39 @@ impl Watches {
         let linked = &self.linked;
         let is_linked = |p: &Path| p.ancestors().any(|a| linked.contains_key(a));
         let is_linked = &is_linked;
+        let work = |notify: &mut Instance, k: InstanceId| {
+            let mut out = Found::default();
+            let mut watch = |target: Target<'_>| add(notify, k, target, refuse, fallback);
+            while !failed.load(Ordering::Relaxed) {
+                let Some(sub) = lock(&queue).pop() else { break };
+                if !walk.subtree(&sub, None, true, watched, is_linked, &mut watch, &mut out) {
+                    failed.store(true, Ordering::Relaxed);
+                    break;
+                }
+            }
+            out
+        };
+        let work = &work;
         let outs: Vec<Found> = std::thread::scope(|s| {
-            let threads: Vec<_> = self
-                .notify
-                .iter_mut()
-                .zip(0..)
-                .map(|(notify, k)| {
-                    let (queue, failed) = (&queue, &failed);
-                    s.spawn(move || {
-                        let mut out = Found::default();
-                        let mut watch =
-                            |target: Target<'_>| add(notify, k, target, refuse, fallback);
-                        while !failed.load(Ordering::Relaxed) {
-                            let Some(sub) = lock(queue).pop() else { break };
-                            if !walk
-                                .subtree(&sub, None, true, watched, is_linked, &mut watch, &mut out)
-                            {
-                                failed.store(true, Ordering::Relaxed);
-                                break;
-                            }
-                        }
-                        out
-                    })
+            let mut instances = self.notify.iter_mut().zip(0..);
+            let (first, k) = instances.next().expect("several instances");
+            // This thread walks with the first instance. A thread the system refuses (a
+            // process limit reached) only leaves its instance idle: the others, this one
+            // among them, take the queue.
+            let threads: Vec<_> = instances
+                .filter_map(|(notify, k)| {
+                    std::thread::Builder::new()
+                        .spawn_scoped(s, move || work(notify, k))
+                        .ok()
                 })
                 .collect();
-            threads
-                .into_iter()
-                .map(|t| t.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-                .collect()
+            let mut outs = vec![work(first, k)];
+            outs.extend(
+                threads
+                    .into_iter()
+                    .map(|t| t.join().unwrap_or_else(|p| std::panic::resume_unwind(p))),
+            );
+            outs
         });
         // Every thread's directories go into the registry at once (see `bulk_insert`).
         let mut all = Found::default();

@@ -1,12 +1,14 @@
 //! Trees and processes a real user hands hot, found by trying it as one: a log in the tree that
-//! is written all the time, a new file asked about through a link to a parent directory.
+//! is written all the time, a new file asked about through a link to a parent directory, a
+//! machine at its limit on processes.
 
 use std::io::Write;
+use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::support::{Project, Running};
+use crate::support::{HOT, Project, Running};
 
 /// Appends a line to `path` every few milliseconds through one open handle (a logger), until
 /// dropped.
@@ -201,5 +203,119 @@ task "b" {
         waves <= 3,
         "{waves} waves in the 3 s after the loop was found\n{}",
         hot.transcript()
+    );
+}
+
+/// A user id of this test's own: the limit on processes counts every process and thread of
+/// the user, so one that nothing else runs as makes the limit this test sets the one hot meets.
+const LIMITED_UID: u32 = 64_999;
+
+/// The defect: at a limit on processes (`ulimit -u`, a container's pids limit), which counts
+/// threads too, hot panicked when the system refused a thread: tokio's blocking pool (limit
+/// 2) and the start-up walk's (5 and 6), with SIGABRT and no word of what to do. At every
+/// limit from one process up, hot now either stops at once with the reason, or watches and
+/// says why a command could not start, and stops on SIGTERM.
+#[test]
+fn hot_panicked_when_the_process_limit_refused_it_a_thread() {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: getuid has no preconditions.
+    if unsafe { libc::getuid() } != 0 {
+        // Another user's own processes count against the limit, whatever their number.
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI runs the tests as root; this case needs a user of its own"
+        );
+        eprintln!("skipped: needs root to run hot as a user of its own");
+        return;
+    }
+    let project = Project::with_hotfile(
+        r#"
+task "t" {
+    watch "src/**"
+    run "echo ran"
+}
+service "s" {
+    after "t"
+    run "sleep 100"
+}
+"#,
+    );
+    project.write("src/a.txt", "1");
+    for rel in ["", "Hotfile", "src", "src/a.txt"] {
+        std::os::unix::fs::chown(
+            project.path().join(rel),
+            Some(LIMITED_UID),
+            Some(LIMITED_UID),
+        )
+        .unwrap();
+    }
+    let uid = LIMITED_UID.to_string();
+    let (mut refused, mut watched) = (0, 0);
+    for limit in 1..=10 {
+        let mut command = Command::new("setpriv");
+        command
+            .args(["--reuid", &uid, "--regid", &uid, "--clear-groups", HOT])
+            .args(["--json", "watch"])
+            .current_dir(project.path())
+            .env("NO_COLOR", "1")
+            .stdin(std::process::Stdio::null());
+        // SAFETY: setrlimit is async-signal-safe; the limit is inherited across setpriv's
+        // change of user and its exec of hot.
+        unsafe {
+            command.pre_exec(move || {
+                let rlimit = libc::rlimit {
+                    rlim_cur: limit,
+                    rlim_max: limit,
+                };
+                if libc::setrlimit(libc::RLIMIT_NPROC, &rlimit) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let mut hot = Running::spawn(command);
+        let first = hot.wait_for("watching or error", |e| {
+            e["event"] == "watching" || e["event"] == "error"
+        });
+        if first["event"] == "error" {
+            refused += 1;
+            let message = first["message"].as_str().unwrap_or_default();
+            assert!(
+                message.contains("the limit on processes is reached (`ulimit -u`"),
+                "limit {limit}: {}",
+                hot.transcript()
+            );
+            assert_eq!(hot.wait_exit(), 1, "limit {limit}: {}", hot.transcript());
+        } else {
+            watched += 1;
+            let wave = hot.wait_event("wave_finished", "");
+            // A command the limit kept from starting is failed with the reason, by hot or by
+            // the keeper (on the command's output).
+            if wave["ok"] != true {
+                assert!(
+                    hot.transcript()
+                        .contains("the limit on processes is reached"),
+                    "limit {limit}: {}",
+                    hot.transcript()
+                );
+            }
+            hot.signal(libc::SIGTERM);
+            assert_eq!(
+                hot.wait_exit(),
+                128 + libc::SIGTERM,
+                "limit {limit}: {}",
+                hot.transcript()
+            );
+        }
+        assert!(
+            !hot.transcript().contains("panicked"),
+            "limit {limit}: {}",
+            hot.transcript()
+        );
+    }
+    // The cases above are all met: the limit is what decides, not the machine.
+    assert!(
+        refused > 0 && watched > 0,
+        "{refused} refused, {watched} watched"
     );
 }

@@ -31,7 +31,8 @@ impl Engine {
             Restart::OnFailure => !exit.success(),
             Restart::Never => false,
         };
-        // A command that cannot start does not fix itself; the next change retries.
+        // A command that cannot start does not fix itself; the next change retries. One the
+        // system refused (`Exit::Refused`) may start once the limit eases: it backs off.
         if !wanted || self.shutdown.is_some() || matches!(exit, Exit::SpawnFailed(_)) {
             return None;
         }

@@ -100,6 +100,26 @@ fn run(engine: &mut Engine, script: &str, mut reload: Option<Project>) -> String
                     },
                 )
             }
+            // A start that never happened: refused for now, or impossible.
+            "refused" | "unstartable" => {
+                let (node, generation) = generation(words[1]);
+                let why = format!("{} #{generation}", words[0]);
+                let exit = if words[0] == "refused" {
+                    Exit::Refused(why)
+                } else {
+                    Exit::SpawnFailed(why)
+                };
+                engine.handle(
+                    now,
+                    Event::Exited {
+                        node,
+                        generation,
+                        exit,
+                        last_lines: Vec::new(),
+                        ran: None,
+                    },
+                )
+            }
             "ready" => {
                 let (node, generation) = generation(words[1]);
                 engine.handle(now, Event::Ready { node, generation })

@@ -22,6 +22,36 @@ fn a_crashed_service_waits_for_the_next_change_with_restart_never() {
     );
 }
 
+/// The defect: a service whose start the system refused (a limit on processes reached) waited
+/// for an edit, though the limit eases by itself. It backs off and starts again, as after a
+/// crash; a command that cannot start at all (not found) still waits for a change.
+#[test]
+fn a_service_the_process_limit_refused_waited_for_an_edit() {
+    Scenario::new(WEB).serving().expect(
+        "
+        exit serve#4 101
+          finished serve Code(101) in 0ms (last line of #4)
+          down serve: restart in 500ms
+          wake at 500ms
+        wait 500
+        tick
+          start serve#5
+        refused serve#5
+          finished serve Refused(\"refused #5\") in 0ms ()
+          down serve: restart in 1000ms
+          wake at 1500ms
+        wait 1000
+        tick
+          start serve#6
+        unstartable serve#6
+          finished serve SpawnFailed(\"unstartable #6\") in 0ms ()
+          down serve: waits for a change
+        wait 2000
+        tick
+        ",
+    );
+}
+
 /// 0.5 s, doubling while it keeps crashing, back to 0.5 s once an instance stayed up 30 s;
 /// each crash reported with its own last lines.
 #[test]
