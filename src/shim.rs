@@ -284,6 +284,19 @@ fn open_null_stdin() -> std::io::Result<()> {
 }
 
 /// Moves `fd` to a number at or above `at`, close-on-exec.
+/// The highest descriptor number the limit on open files allows.
+fn highest_fd() -> RawFd {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit fills the struct it is given.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+        return RawFd::MAX;
+    }
+    RawFd::try_from(limit.rlim_cur.saturating_sub(1)).unwrap_or(RawFd::MAX)
+}
+
 fn lift(fd: RawFd, at: RawFd) -> std::io::Result<RawFd> {
     // SAFETY: plain fcntl/close on an fd number handed to us; an invalid one fails with EBADF.
     let high = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, at) };
@@ -301,12 +314,24 @@ fn show(program: &OsStr) -> String {
 
 /// An error starting a program or a thread, in words a user can act on.
 pub(crate) fn why(error: &std::io::Error) -> String {
-    // What fork, clone and exec say at the process limit, which counts threads too.
-    if error.raw_os_error() == Some(libc::EAGAIN) {
-        return format!(
-            "{error}: the limit on processes is reached (`ulimit -u`, or a container's pids \
-             limit); end some processes or raise the limit"
-        );
+    match error.raw_os_error() {
+        // What fork, clone and exec say at the process limit, which counts threads too.
+        Some(libc::EAGAIN) => {
+            return format!(
+                "{error}: the limit on processes is reached (`ulimit -u`, or a container's \
+                 pids limit); end some processes or raise the limit"
+            );
+        }
+        Some(libc::EMFILE) => {
+            return format!("{error}: the limit on open files is reached; raise it (`ulimit -n`)");
+        }
+        Some(libc::ENFILE) => {
+            return format!(
+                "{error}: the system's limit on open files is reached (fs.file-max); close \
+                 other programs or raise it"
+            );
+        }
+        _ => {}
     }
     match error.kind() {
         std::io::ErrorKind::NotFound => "not found: is it installed and on PATH?".into(),

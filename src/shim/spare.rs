@@ -32,8 +32,9 @@ use super::protocol::Launch;
 /// The spare's entry point (`hot __shim --spare`). Never returns.
 pub(super) fn main() -> ! {
     super::new_session();
-    // Above 3..3+n for the most sockets a service may have: their count is not known yet.
-    let status = match super::lift(0, 3 + pass::MAX as RawFd) {
+    // Above 3..3+n for the most sockets a service may have (their count is not known yet),
+    // or as high as a low limit on open files lets it: `launched` lifts it past the sockets.
+    let status = match super::lift(0, (3 + pass::MAX as RawFd).min(super::highest_fd())) {
         Ok(fd) => fd,
         Err(e) => {
             eprintln!("hot: internal error: cannot keep hot's status socket: {e}");
@@ -72,11 +73,30 @@ fn launched(status: RawFd, prepared: Prepared, exec: bool) -> ! {
     // The status socket is the one the spare holds, whatever number hot may think it has.
     let mut args: Vec<OsString> = vec!["--status".into(), status.to_string().into()];
     args.extend(launch.args);
-    let args = match super::parse(&args) {
+    let mut args = match super::parse(&args) {
         Ok(args) if args.status == Some(status) => args,
         Ok(_) => super::bad_arguments("a launch names its own `--status`"),
         Err(e) => super::bad_arguments(&e),
     };
+    // Under a low limit on open files the status socket may sit where a socket goes.
+    let count = args.sockets.len() as RawFd;
+    let status = if status < 3 + count {
+        match super::lift(status, 3 + count) {
+            Ok(lifted) => lifted,
+            Err(e) => {
+                eprintln!(
+                    "hot: cannot run `{}`: {} sockets: {}",
+                    super::show(&args.command[0]),
+                    count,
+                    super::why(&e)
+                );
+                std::process::exit(127)
+            }
+        }
+    } else {
+        status
+    };
+    args.status = Some(status);
     if let Err(e) = std::env::set_current_dir(&launch.dir) {
         eprintln!(
             "hot: cannot run `{}`: cannot enter its directory {}: {e}",

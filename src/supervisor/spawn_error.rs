@@ -51,7 +51,11 @@ impl fmt::Display for SpawnError {
                 dir.display()
             ),
             SpawnError::SocketPair(e) => {
-                write!(f, "cannot create a socket pair for the keeper: {e}")
+                write!(
+                    f,
+                    "cannot create a socket pair for the keeper: {}",
+                    crate::shim::why(e)
+                )
             }
             SpawnError::Program(message) => f.write_str(message),
             SpawnError::EmptyCommand => write!(f, "the `run` command is empty"),

@@ -319,3 +319,52 @@ service "s" {
         "{refused} refused, {watched} watched"
     );
 }
+
+/// The defect: under a limit of 67 open files or fewer (`ulimit -n 64`), every service failed
+/// with "internal error: cannot keep hot's status socket": the spare keeper put that socket
+/// above the places of the most sockets a service may have, fd 67, which such a limit does not
+/// allow. It now goes as high as the limit lets it, and past the sockets once their count is
+/// known.
+#[test]
+fn every_service_failed_under_a_limit_of_64_open_files() {
+    use std::os::unix::process::CommandExt;
+    let project = Project::with_hotfile(
+        r#"
+service "s" {
+    watch "src/**"
+    socket "http" "127.0.0.1:0"
+    run "test \"$LISTEN_FDS\" = 1 && echo up && exec sleep 100"
+    ready log="up"
+}
+"#,
+    );
+    project.write("src/a.txt", "0");
+    let mut command = project.hot(&["--json", "watch"]);
+    // SAFETY: setrlimit is async-signal-safe; hot and its keepers inherit the limit.
+    unsafe {
+        command.pre_exec(|| {
+            let rlimit = libc::rlimit {
+                rlim_cur: 64,
+                rlim_max: 64,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &rlimit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut hot = Running::spawn(command);
+    hot.wait_event("wave_finished", "");
+    // The first start may come before a spare is ready; the restarts take one.
+    for edit in 1..=2 {
+        project.write("src/a.txt", &edit.to_string());
+        hot.wait_event("wave_finished", "");
+        assert_eq!(
+            hot.count("service_ready", "s"),
+            1 + edit,
+            "{}",
+            hot.transcript()
+        );
+    }
+    assert_eq!(hot.count("node_finished", "s"), 0, "{}", hot.transcript());
+}
