@@ -24,17 +24,20 @@
 //!
 //! * `git commit -a` (or with paths): an index lock older than `COMMIT_EDITMSG`, `MERGE_MSG`
 //!   or `TAG_EDITMSG`.
-//! * `git rebase -i` (`rebase-merge/interactive`) editing its todo list: no step `done`, and a
-//!   list newer than the index that ends with git's help for the editor. The list git
-//!   rewrites after its checkout, a moment before its first step is `done`, holds the steps
-//!   alone; a plain rebase never opens an editor.
+//! * `git rebase -i` editing its todo list: no step `done`, a list newer than the index that
+//!   ends with git's help for the editor, and (Linux) a git in the work tree waiting for a
+//!   child that is not git. The list git rewrites after its checkout, a moment before its
+//!   first step is `done`, holds the steps alone; a plain rebase writes the list with its help
+//!   (and `rebase-merge/interactive`) too, and rewrites it a moment later without opening an
+//!   editor: only the waiting git tells the two apart. Elsewhere the list being edited holds
+//!   the saves until the sequence counts as stalled ([`STALL`]).
 //! * A rebase's `reword`, `squash` or `fixup -c` step (the last line of `done`) editing its
 //!   message: a `COMMIT_EDITMSG` newer than the index and than `done` (a pick or a plain
 //!   `fixup` writes none).
 //!
 //! Two writes may fall in one tick of the file system's clock (a few ms); then a git waiting
 //! for its editor tells (Linux), and elsewhere the hold goes on as before. These marks work
-//! where `/proc` does not.
+//! where `/proc` does not, but for the todo list's.
 //!
 //! A lock that holds a burst for [`HOLD_MAX`] with no file changing (one a crashed git left
 //! behind) is reported once and no longer holds anything; a checkout still writing files is
@@ -377,23 +380,30 @@ impl Git {
         match message_after(&self.dir, written, messages) {
             Waits::Yes => true,
             Waits::No => false,
-            Waits::Tie => {
-                let (_, gits, _) = self.look_at_processes(now);
-                gits.iter().any(|(_, waits)| *waits)
-            }
+            Waits::Tie => self.a_git_waits_for_a_child(now),
         }
+    }
+
+    /// Whether a git in the work tree waits for a child that is not git (an editor); never
+    /// where `/proc` is not read.
+    fn a_git_waits_for_a_child(&mut self, now: Instant) -> bool {
+        let (_, gits, _) = self.look_at_processes(now);
+        gits.iter().any(|(_, waits)| *waits)
     }
 
     /// Whether `git rebase -i` waits for its todo list to be edited: no step has run, the
     /// list was written after the index (which the checkout that starts the steps writes
-    /// again, after the list), and it ends with git's help for the editor. Git rewrites the
-    /// list (the steps alone) after the editor and after that checkout, a moment before its
-    /// first step is `done`: a list newer than the index with no help is a rebase about to
-    /// start its steps. Only `-i` (marked `interactive`) opens an editor: a plain rebase
-    /// writes the list with its help too, after `--autostash` reset the tree.
+    /// again, after the list), it ends with git's help for the editor, and a git in the work
+    /// tree waits for a child that is not git (the editor; Linux). Every rebase, plain or
+    /// `-i`, writes that list with its help and `rebase-merge/interactive`, and a plain one
+    /// (which opens no editor) rewrites it a moment later with the steps alone, before its
+    /// checkout: the files do not tell the two apart, and a plain rebase preempted in
+    /// between (after `--autostash` reset the tree) had its wave run on the stashed tree.
+    /// Where processes are not read, the list being edited holds the saves until the
+    /// sequence counts as stalled ([`STALL`]).
     fn todo_edited(&mut self, kind: Sequence, now: Instant) -> bool {
         let state = |name: &str| self.dir.join("rebase-merge").join(name);
-        if kind != Sequence::Rebase || state("done").exists() || !state("interactive").exists() {
+        if kind != Sequence::Rebase || state("done").exists() {
             return false;
         }
         let Ok(index) = std::fs::metadata(self.dir.join("index")).and_then(|m| m.modified()) else {
@@ -403,7 +413,8 @@ impl Git {
         // The help is comment lines (`#`, or `core.commentChar`); a step starts with a word.
         let help = last_line(&self.dir.join(todo))
             .is_some_and(|l| !l.starts_with(|c: char| c.is_ascii_alphanumeric()));
-        help && self.waits_after(index, &[todo], now)
+        help && message_after(&self.dir, index, &[todo]) != Waits::No
+            && self.a_git_waits_for_a_child(now)
     }
 
     /// Whether a rebase's `reword`, `squash` or `fixup -c` step waits for its message to be

@@ -136,8 +136,10 @@ fn one_wave_per_checkout(project: &Project, repo: &Path, sum_a: &str, sum_b: &st
     assert_eq!(waves(&hot), 1 + CHECKOUTS + 1, "{}", hot.transcript());
     let sums: Vec<String> = project.read("sums").lines().map(str::to_owned).collect();
     assert_eq!(
-        sums, expected,
-        "one run per checkout, each on its branch's tree"
+        sums,
+        expected,
+        "one run per checkout, each on its branch's tree\n{}",
+        hot.transcript()
     );
 }
 
@@ -279,7 +281,8 @@ fn one_wave_each(
     assert_eq!(
         sums(project),
         expected,
-        "one run per operation, on its final tree"
+        "one run per operation, on its final tree\n{}",
+        hot.transcript()
     );
 }
 
@@ -386,7 +389,7 @@ fn a_rebase_stopped_on_a_conflict_runs_its_wave_on_the_conflicted_tree() {
         "{}",
         hot.transcript()
     );
-    assert_eq!(sums(&project), expected);
+    assert_eq!(sums(&project), expected, "{}", hot.transcript());
 }
 
 /// `git rebase --autostash` with uncommitted changes: git stashes them (a hard reset of the
@@ -433,7 +436,8 @@ fn a_rebase_with_autostash_under_load_is_one_wave_on_the_final_tree() {
     assert_eq!(
         sums(&project),
         expected,
-        "one run per step, on its final tree"
+        "one run per step, on its final tree\n{}",
+        hot.transcript()
     );
 }
 

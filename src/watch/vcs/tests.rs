@@ -394,8 +394,8 @@ fn a_git_waiting_for_its_editor_or_pager_counted_as_running() {
 }
 
 /// `git rebase -i` with its todo list open in the editor holds nothing at once (git wrote
-/// the list after the index; or in the same tick, and git waits for its editor), and its
-/// steps, once the list is saved, hold again.
+/// the list after the index, or in the same tick, and waits for its editor), and its steps,
+/// once the list is saved, hold again.
 #[cfg(target_os = "linux")]
 #[test]
 fn a_rebase_todo_list_open_in_its_editor_holds_nothing_with_real_git() {
@@ -509,12 +509,16 @@ fn a_commit_waiting_for_its_message_held_the_users_saves() {
     );
 }
 
-/// The defect: `git rebase -i` runs a sequence from the moment its todo list is written,
-/// and while the user edited that list every save was held (1 s, then as long as git ran,
-/// up to 60 s). No step has run (`done` is missing) and the list is newer than the index:
-/// git waits for the user; the checkout that starts the steps writes the index again.
+/// The defect: every rebase writes its todo list with git's help for the editor (and
+/// `rebase-merge/interactive`), newer than the index, before its first step; a plain one
+/// (`-i` aside, no editor opens) rewrites it a moment later with the steps alone. Those files
+/// were taken for `git rebase -i` waiting for the user, so a `git rebase --autostash`
+/// preempted between the two writes had its wave run on the stashed tree (the changes gone,
+/// the commits not rebased yet), and the rest of the rebase was another wave. With no git
+/// waiting for an editor, the list holds like any step (`-i` with its editor open:
+/// `a_rebase_todo_list_open_in_its_editor_holds_nothing_with_real_git`).
 #[test]
-fn a_rebase_waiting_for_its_todo_list_held_the_users_saves() {
+fn a_plain_rebase_with_autostash_ran_a_wave_on_the_stashed_tree() {
     let (tmp, mut git) = sequence("rebase-merge");
     let dot = tmp.path().join(".git");
     let now = Instant::now();
@@ -522,10 +526,18 @@ fn a_rebase_waiting_for_its_todo_list_held_the_users_saves() {
     let second = Duration::from_secs(1);
     written_at(&dot.join("index"), t);
     written_at(&dot.join("rebase-merge/interactive"), t);
+    written_at(&dot.join("rebase-merge/autostash"), t);
     let todo = dot.join("rebase-merge/git-rebase-todo");
     fs::write(&todo, EDITED_TODO).unwrap();
+    for (at, when) in [(t + second, "after the index"), (t, "in its tick")] {
+        written_at(&todo, at);
+        assert_eq!(
+            git.look(now, Duration::ZERO).0,
+            Lock::Sequence,
+            "the list with its help, written {when}, and no git waits for an editor"
+        );
+    }
     written_at(&todo, t + second);
-    assert_eq!(git.look(now, Duration::ZERO).0, Lock::Free, "being edited");
     written_at(&dot.join("index"), t + second * 2);
     assert_eq!(git.look(now, Duration::ZERO).0, Lock::Sequence, "under way");
     written_at(&dot.join("index"), t);
@@ -546,8 +558,6 @@ const EDITED_TODO: &str = "pick 1111111 one\npick 2222222 two\n\n# Rebase 000000
 /// no step `done`, took it for a list being edited and ran the wave on the checkout alone,
 /// before any step: a rebase (with `exec` steps, or stopped on a conflict) was two waves.
 /// The list git hands the editor ends with its help; the one it runs from holds steps only.
-/// A plain rebase writes the help too, after `--autostash` reset the tree, and opens no
-/// editor: only `-i` leaves `rebase-merge/interactive`.
 #[test]
 fn a_rebase_about_to_run_its_first_step_was_taken_for_a_todo_list_being_edited() {
     let (tmp, mut git) = sequence("rebase-merge");
@@ -564,15 +574,6 @@ fn a_rebase_about_to_run_its_first_step_was_taken_for_a_todo_list_being_edited()
         Lock::Sequence,
         "the steps git runs from, newer than the index: the first one is under way"
     );
-    fs::write(&todo, EDITED_TODO).unwrap();
-    written_at(&todo, t + second);
-    assert_eq!(
-        git.look(now, Duration::ZERO).0,
-        Lock::Sequence,
-        "a plain rebase (`--autostash` reset the tree first) opens no editor on its list"
-    );
-    written_at(&dot.join("rebase-merge/interactive"), t);
-    assert_eq!(git.look(now, Duration::ZERO).0, Lock::Free, "being edited");
 }
 
 /// The defect: a rebase's `reword` (or `squash`, `fixup -c`) step waits for the user to
