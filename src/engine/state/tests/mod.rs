@@ -81,13 +81,23 @@ fn run(engine: &mut Engine, script: &str, mut reload: Option<Project>) -> String
                     .collect();
                 engine.handle(now, Event::Changed(changes))
             }
-            "exit" | "kill" => {
+            // `refused` and `unstartable`: a start that never happened, refused for now or
+            // impossible (no last lines).
+            "exit" | "kill" | "refused" | "unstartable" => {
                 let (node, generation) = generation(words[1]);
-                let value = words[2].parse().expect("a number");
-                let exit = if words[0] == "exit" {
-                    Exit::Code(value)
-                } else {
-                    Exit::Signal(value)
+                let why = || format!("{} #{generation}", words[0]);
+                let (exit, last_lines) = match words[0] {
+                    "refused" => (Exit::Refused(why()), Vec::new()),
+                    "unstartable" => (Exit::SpawnFailed(why()), Vec::new()),
+                    word => {
+                        let value = words[2].parse().expect("a number");
+                        let exit = if word == "exit" {
+                            Exit::Code(value)
+                        } else {
+                            Exit::Signal(value)
+                        };
+                        (exit, vec![format!("last line of #{generation}")])
+                    }
                 };
                 engine.handle(
                     now,
@@ -95,27 +105,7 @@ fn run(engine: &mut Engine, script: &str, mut reload: Option<Project>) -> String
                         node,
                         generation,
                         exit,
-                        last_lines: vec![format!("last line of #{generation}")],
-                        ran: None,
-                    },
-                )
-            }
-            // A start that never happened: refused for now, or impossible.
-            "refused" | "unstartable" => {
-                let (node, generation) = generation(words[1]);
-                let why = format!("{} #{generation}", words[0]);
-                let exit = if words[0] == "refused" {
-                    Exit::Refused(why)
-                } else {
-                    Exit::SpawnFailed(why)
-                };
-                engine.handle(
-                    now,
-                    Event::Exited {
-                        node,
-                        generation,
-                        exit,
-                        last_lines: Vec::new(),
+                        last_lines,
                         ran: None,
                     },
                 )
