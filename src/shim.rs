@@ -283,7 +283,6 @@ fn open_null_stdin() -> std::io::Result<()> {
     Ok(())
 }
 
-/// Moves `fd` to a number at or above `at`, close-on-exec.
 /// The highest descriptor number the limit on open files allows.
 fn highest_fd() -> RawFd {
     let mut limit = libc::rlimit {
@@ -297,6 +296,7 @@ fn highest_fd() -> RawFd {
     RawFd::try_from(limit.rlim_cur.saturating_sub(1)).unwrap_or(RawFd::MAX)
 }
 
+/// Moves `fd` to a number at or above `at`, close-on-exec.
 fn lift(fd: RawFd, at: RawFd) -> std::io::Result<RawFd> {
     // SAFETY: plain fcntl/close on an fd number handed to us; an invalid one fails with EBADF.
     let high = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, at) };

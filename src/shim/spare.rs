@@ -85,7 +85,7 @@ fn launched(status: RawFd, prepared: Prepared, exec: bool) -> ! {
             Ok(lifted) => lifted,
             Err(e) => {
                 eprintln!(
-                    "hot: cannot run `{}`: {} sockets: {}",
+                    "hot: cannot run `{}`: no room for its {} sockets: {}",
                     super::show(&args.command[0]),
                     count,
                     super::why(&e)
