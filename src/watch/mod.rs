@@ -144,6 +144,7 @@ mod dirkey;
 mod dirwalk;
 mod error;
 mod files;
+mod fstype;
 #[cfg(unix)]
 mod gitindex;
 mod hash;

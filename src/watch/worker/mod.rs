@@ -150,6 +150,12 @@ impl Worker {
             if self.cancel.load(Ordering::Relaxed) {
                 return Err(WatchError::Cancelled);
             }
+            if self.poll.is_none()
+                && let Some(kind) = super::fstype::remote(&self.root)
+            {
+                let warning = super::fstype::warning(&self.root, kind);
+                self.reports.notify(Notice::Warning(warning));
+            }
             // `always` files are baselined even when an ignore file hid them from the walk.
             table.add_pending(self.scope.always().iter().map(PathBuf::as_path));
         }
