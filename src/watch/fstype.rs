@@ -1,5 +1,5 @@
 //! File systems that report only the edits made through this machine's mount: a network
-//! share (NFS, SMB) or a VM's shared folder (9p: WSL's `/mnt/c`, a VM's host directory). An
+//! share (NFS, SMB) or a VM's shared folder (9p: WSL's `/mnt` drives, a VM's host directory). An
 //! edit made on the other side (the server, another machine, Windows, the VM's host) sends
 //! no event, and hot cannot tell it from no edit at all, so the watcher says so once at start,
 //! with the fix (`--poll`), as watchman does. Local file systems and FUSE ones (Docker's and
